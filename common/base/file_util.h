@@ -1,0 +1,32 @@
+// File helpers that return Status instead of throwing or aborting. Thread-compatible: functions share no state.
+// WriteFileAtomic is the one way state files are written: a crash leaves either the old or the new content.
+#ifndef FEDLOG_COMMON_BASE_FILE_UTIL_H_
+#define FEDLOG_COMMON_BASE_FILE_UTIL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace fedlog {
+
+// Reads the whole file. NotFound when absent, PermissionDenied / Internal on other errors.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes `data` to `path` via a temporary file in the same directory, fsync, rename, then fsyncs the directory.
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data);
+
+// Creates `path` and its parents (mode 0755, or 0700 when `private_dir`). OK when it exists already.
+absl::Status MakeDirs(const std::string& path, bool private_dir = false);
+
+bool FileExists(const std::string& path);
+absl::StatusOr<int64_t> FileSize(const std::string& path);
+
+// Joins path segments with exactly one '/'.
+std::string JoinPath(absl::string_view a, absl::string_view b);
+
+}  // namespace fedlog
+
+#endif  // FEDLOG_COMMON_BASE_FILE_UTIL_H_
