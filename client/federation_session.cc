@@ -1,0 +1,137 @@
+#include "client/federation_session.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/sha256.h"
+#include "common/base/status_macros.h"
+#include "common/fl/bundle_codec.h"
+#include "common/net/tls.h"
+
+namespace fedlog::client {
+namespace {
+
+void SetDeadline(grpc::ClientContext* ctx, int64_t ms) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+FederationSession::FederationSession(std::shared_ptr<grpc::Channel> channel, int32_t chunk_bytes)
+    : stub_(v1::Federation::NewStub(channel)), chunk_bytes_(chunk_bytes) {}
+
+bool FederationSession::Track(grpc::ClientContext* ctx) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return false;
+  active_.insert(ctx);
+  return true;
+}
+
+void FederationSession::Untrack(grpc::ClientContext* ctx) {
+  absl::MutexLock lock(&mu_);
+  active_.erase(ctx);
+}
+
+void FederationSession::CancelAll() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  for (grpc::ClientContext* ctx : active_) ctx->TryCancel();
+}
+
+// Runs a unary call with cancellation tracking.
+#define FEDLOG_UNARY_CALL(method, timeout_ms, req, resp)                              \
+  grpc::ClientContext ctx;                                                            \
+  SetDeadline(&ctx, timeout_ms);                                                      \
+  if (!Track(&ctx)) return absl::CancelledError("session cancelled");                 \
+  grpc::Status gst = stub_->method(&ctx, req, &resp);                                 \
+  Untrack(&ctx);                                                                      \
+  if (!gst.ok()) return net::FromGrpc(gst)
+
+absl::StatusOr<v1::HelloResponse> FederationSession::Hello(const v1::HelloRequest& request) {
+  v1::HelloResponse resp;
+  FEDLOG_UNARY_CALL(Hello, 10000, request, resp);
+  return resp;
+}
+
+absl::StatusOr<v1::TaskResponse> FederationSession::GetTask(int32_t wait_ms) {
+  v1::TaskRequest req;
+  req.set_wait_ms(wait_ms);
+  v1::TaskResponse resp;
+  FEDLOG_UNARY_CALL(GetTask, wait_ms + 10000, req, resp);
+  return resp;
+}
+
+absl::Status FederationSession::Heartbeat(const std::string& state) {
+  v1::HeartbeatRequest req;
+  req.set_state(state);
+  v1::HeartbeatResponse resp;
+  FEDLOG_UNARY_CALL(Heartbeat, 5000, req, resp);
+  return absl::OkStatus();
+}
+
+absl::Status FederationSession::ReportEvaluation(const v1::EvaluationReport& report) {
+  v1::EvaluationAck resp;
+  FEDLOG_UNARY_CALL(ReportEvaluation, 10000, report, resp);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DownloadedModel> FederationSession::Download(int64_t version) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 30 * 60 * 1000);
+  if (!Track(&ctx)) return absl::CancelledError("session cancelled");
+  v1::DownloadRequest req;
+  req.set_version(version);
+  req.set_chunk_bytes(chunk_bytes_);
+  auto reader = stub_->DownloadModel(&ctx, req);
+  DownloadedModel out;
+  v1::ModelChunk chunk;
+  bool first = true;
+  std::string bytes;
+  Sha256 digest;
+  while (reader->Read(&chunk)) {
+    if (first) {
+      out.manifest = chunk.manifest();
+      bytes.reserve(static_cast<size_t>(std::max<int64_t>(0, out.manifest.size_bytes())));
+      first = false;
+    }
+    digest.Update(chunk.data());
+    bytes.append(chunk.data());
+  }
+  grpc::Status gst = reader->Finish();
+  Untrack(&ctx);
+  if (!gst.ok()) return net::FromGrpc(gst);
+  if (first) return absl::DataLossError("model stream carried no manifest");
+  if (digest.FinalHex() != out.manifest.sha256()) {
+    return absl::DataLossError(absl::StrCat("model v", out.manifest.version(), " failed its sha256 check"));
+  }
+  out.bytes = static_cast<int64_t>(bytes.size());
+  FEDLOG_ASSIGN_OR_RETURN(out.bundle, fl::DecodeBundle(bytes));
+  return out;
+}
+
+absl::Status FederationSession::Upload(v1::UpdateHeader header, const std::string& bytes) {
+  header.set_size_bytes(static_cast<int64_t>(bytes.size()));
+  header.set_sha256(Sha256Hex(bytes));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 30 * 60 * 1000);
+  if (!Track(&ctx)) return absl::CancelledError("session cancelled");
+  v1::UploadResponse resp;
+  auto writer = stub_->UploadUpdate(&ctx, &resp);
+  v1::UpdateChunk first;
+  *first.mutable_header() = header;
+  bool ok = writer->Write(first);
+  const size_t chunk = static_cast<size_t>(chunk_bytes_);
+  for (size_t off = 0; ok && off < bytes.size(); off += chunk) {
+    v1::UpdateChunk c;
+    c.set_data(bytes.substr(off, chunk));
+    ok = writer->Write(c);
+  }
+  writer->WritesDone();
+  grpc::Status gst = writer->Finish();
+  Untrack(&ctx);
+  if (!gst.ok()) return net::FromGrpc(gst);
+  if (!resp.accepted()) return absl::AbortedError(absl::StrCat("update refused: ", resp.reason()));
+  return absl::OkStatus();
+}
+
+}  // namespace fedlog::client

@@ -1,0 +1,38 @@
+// LocalData: a site's own log lines, read from its configured sources, featurized, and split into a training
+// part and a held-out part for local evaluation. Raw lines never leave this object (only model updates leave
+// the site). Thread-compatible.
+#ifndef FEDLOG_CLIENT_LOCAL_DATA_H_
+#define FEDLOG_CLIENT_LOCAL_DATA_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/base/dense_matrix.h"
+#include "fedlog/v1/config.pb.h"
+
+namespace fedlog::client {
+
+struct SourceLines {
+  std::string name;
+  std::string format;
+  std::vector<std::string> contents;  // message part of each line (whole line when the header is unknown)
+};
+
+// Reads every configured source. NotFound / PermissionDenied name the file; an empty source is an error.
+absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& config);
+
+struct LocalDataset {
+  DenseMatrix train;
+  DenseMatrix holdout;
+  int64_t distinct_lines = 0;
+};
+
+// Featurizes all sources with `input_dim` features per line and holds out `holdout_percent` of the rows,
+// chosen by a seeded shuffle.
+LocalDataset BuildDataset(const std::vector<SourceLines>& sources, int input_dim, int holdout_percent,
+                          uint64_t seed);
+
+}  // namespace fedlog::client
+
+#endif  // FEDLOG_CLIENT_LOCAL_DATA_H_

@@ -1,0 +1,234 @@
+#include "client/site_daemon.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/file_util.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/config/yaml_proto.h"
+#include "common/fl/bundle_codec.h"
+#include "common/model/local_trainer.h"
+#include "common/net/tls.h"
+
+namespace fedlog::client {
+namespace {
+
+bool Fatal(const absl::Status& st) {
+  return st.code() == absl::StatusCode::kPermissionDenied || st.code() == absl::StatusCode::kUnauthenticated;
+}
+
+double MeanScore(const model::MlpSpec& spec, const fl::TensorBundle& w, const DenseMatrix& x,
+                 const std::string& device) {
+  if (x.rows == 0) return 0;
+  absl::StatusOr<std::vector<float>> s = model::Score(spec, w, x, device);
+  if (!s.ok()) return 0;
+  double sum = 0;
+  for (float v : *s) sum += v;
+  return sum / static_cast<double>(s->size());
+}
+
+}  // namespace
+
+absl::Status FinalizeClientConfig(v1::ClientConfig* c, const std::string& base_dir) {
+  auto resolve = [&](std::string* p) {
+    if (!base_dir.empty() && !p->empty() && (*p)[0] != '/') {
+      *p = (std::filesystem::path(base_dir) / *p).lexically_normal().string();
+    }
+  };
+  if (c->aggregator_address().empty()) c->set_aggregator_address("localhost:7443");
+  if (c->data_dir().empty()) return absl::InvalidArgumentError("data_dir is required");
+  if (c->tls().ca_cert().empty() || c->tls().cert().empty() || c->tls().key().empty()) {
+    return absl::InvalidArgumentError("tls.ca_cert, tls.cert and tls.key are required (mTLS is always on)");
+  }
+  if (c->sources_size() == 0) return absl::InvalidArgumentError("at least one entry in sources is required");
+  resolve(c->mutable_data_dir());
+  resolve(c->mutable_tls()->mutable_ca_cert());
+  resolve(c->mutable_tls()->mutable_cert());
+  resolve(c->mutable_tls()->mutable_key());
+  for (int i = 0; i < c->sources_size(); ++i) {
+    v1::LogSourceConfig* s = c->mutable_sources(i);
+    if (s->name().empty() || s->path().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("sources[", i, "] needs a name and a path"));
+    }
+    if (s->max_lines() < 0) return absl::InvalidArgumentError(absl::StrCat("sources[", i, "].max_lines < 0"));
+    resolve(s->mutable_path());
+  }
+  if (c->device().empty()) c->set_device("auto");
+  if (c->threads() <= 0) c->set_threads(1);
+  if (c->backoff_initial_ms() <= 0) c->set_backoff_initial_ms(500);
+  if (c->backoff_max_ms() <= 0) c->set_backoff_max_ms(10000);
+  if (c->holdout_percent() <= 0) c->set_holdout_percent(20);
+  if (c->holdout_percent() > 90) return absl::InvalidArgumentError("holdout_percent must be at most 90");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ClientConfig> LoadClientConfig(const std::string& path) {
+  v1::ClientConfig c;
+  FEDLOG_RETURN_IF_ERROR(config::LoadYamlFile(path, &c));
+  FEDLOG_RETURN_IF_ERROR(
+      Annotate(FinalizeClientConfig(&c, std::filesystem::path(path).parent_path().string()), path));
+  return c;
+}
+
+SiteDaemon::SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources,
+                       std::unique_ptr<FederationSession> session)
+    : config_(std::move(config)), sources_(std::move(sources)), session_(std::move(session)) {}
+
+SiteDaemon::~SiteDaemon() {
+  Stop();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+absl::StatusOr<std::unique_ptr<SiteDaemon>> SiteDaemon::Create(const v1::ClientConfig& config) {
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<SourceLines> sources, ReadSources(config));
+  FEDLOG_RETURN_IF_ERROR(MakeDirs(config.data_dir(), true));
+  FEDLOG_ASSIGN_OR_RETURN(std::string device, model::ResolveDevice(config.device()));
+  model::SetTorchThreads(config.threads());
+  FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeChannelCredentials(
+                                          {config.tls().ca_cert(), config.tls().cert(), config.tls().key()}));
+  auto session = std::make_unique<FederationSession>(net::MakeChannel(config.aggregator_address(), creds));
+  FEDLOG_LOG(INFO) << "site daemon ready: " << sources.size() << " source(s), device " << device << ", aggregator "
+                   << config.aggregator_address();
+  return std::unique_ptr<SiteDaemon>(new SiteDaemon(config, std::move(sources), std::move(session)));
+}
+
+void SiteDaemon::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  stopping_ = true;
+  session_->CancelAll();
+}
+
+bool SiteDaemon::SleepUnlessStopped(int64_t ms) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(ms));
+  return !stopping_;
+}
+
+void SiteDaemon::SetState(const std::string& state) {
+  absl::MutexLock lock(&mu_);
+  state_ = state;
+}
+
+void SiteDaemon::HeartbeatLoop() {
+  while (true) {
+    std::string state;
+    bool connected;
+    int32_t every;
+    {
+      absl::MutexLock lock(&mu_);
+      state = state_;
+      connected = connected_;
+      every = heartbeat_ms_;
+    }
+    if (connected && state != "idle") session_->Heartbeat(state).IgnoreError();
+    if (!SleepUnlessStopped(every)) return;
+  }
+}
+
+absl::Status SiteDaemon::Run() {
+  heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+  int64_t backoff = config_.backoff_initial_ms();
+  while (true) {
+    absl::Status st = Session();
+    {
+      absl::MutexLock lock(&mu_);
+      connected_ = false;
+      if (stopping_) return absl::OkStatus();
+    }
+    if (Fatal(st)) {
+      FEDLOG_LOG(ERROR) << "aggregator refused this site: " << st.message();
+      return st;
+    }
+    FEDLOG_LOG(WARNING) << "aggregator unavailable (" << st.message() << "); retrying in " << backoff << " ms";
+    if (!SleepUnlessStopped(backoff)) return absl::OkStatus();
+    backoff = std::min<int64_t>(backoff * 2, config_.backoff_max_ms());
+  }
+}
+
+absl::Status SiteDaemon::Session() {
+  v1::HelloRequest hello;
+  hello.mutable_capabilities()->set_device(config_.device());
+  hello.mutable_capabilities()->set_threads(config_.threads());
+  hello.mutable_capabilities()->set_version("0.1.0");
+  for (const auto& s : sources_) {
+    v1::SourceInfo* info = hello.add_sources();
+    info->set_name(s.name);
+    info->set_format(s.format);
+    info->set_lines(static_cast<int64_t>(s.contents.size()));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(v1::HelloResponse welcome, session_->Hello(hello));
+  {
+    absl::MutexLock lock(&mu_);
+    connected_ = true;
+    heartbeat_ms_ = std::max(200, welcome.heartbeat_interval_ms());
+  }
+  FEDLOG_LOG(INFO) << "connected as '" << welcome.site_id() << "'";
+  while (true) {
+    FEDLOG_ASSIGN_OR_RETURN(v1::TaskResponse task, session_->GetTask(welcome.max_poll_wait_ms()));
+    if (!task.has_round()) continue;
+    absl::Status st = DoRound(task.round());
+    SetState("idle");
+    if (st.ok()) continue;
+    if (Fatal(st) || st.code() == absl::StatusCode::kUnavailable || st.code() == absl::StatusCode::kCancelled) {
+      return st;
+    }
+    FEDLOG_LOG(WARNING) << "round " << task.round().round() << " not completed: " << st;
+  }
+}
+
+absl::Status SiteDaemon::DoRound(const v1::RoundTask& task) {
+  SetState("training");
+  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel global, session_->Download(task.model_version()));
+  const v1::ModelSpec& spec_proto = global.manifest.spec();
+  model::MlpSpec spec;
+  spec.input_dim = spec_proto.input_dim();
+  spec.hidden.assign(spec_proto.hidden().begin(), spec_proto.hidden().end());
+  if (!dataset_ || dataset_dim_ != spec.input_dim) {
+    dataset_ = BuildDataset(sources_, spec.input_dim, config_.holdout_percent(), 7);
+    dataset_dim_ = spec.input_dim;
+  }
+  double holdout_before = MeanScore(spec, global.bundle, dataset_->holdout, config_.device());
+  v1::EvaluationReport report;
+  report.set_run_id(task.run_id());
+  report.set_round(task.round());
+  report.set_model_version(task.model_version());
+  report.set_num_samples(dataset_->holdout.rows);
+  (*report.mutable_metrics())["holdout_loss"] = holdout_before;
+  session_->ReportEvaluation(report).IgnoreError();
+
+  model::TrainOptions opts;
+  opts.epochs = task.plan().local_epochs();
+  opts.learning_rate = task.plan().learning_rate();
+  opts.batch_size = task.plan().batch_size();
+  opts.seed = task.plan().seed() + static_cast<uint64_t>(task.round());
+  opts.device = config_.device();
+  FEDLOG_ASSIGN_OR_RETURN(model::TrainResult trained, model::Train(spec, global.bundle, dataset_->train, opts));
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle delta, fl::Subtract(trained.weights, global.bundle));
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(delta));
+  v1::UpdateHeader header;
+  header.set_run_id(task.run_id());
+  header.set_round(task.round());
+  header.set_base_version(task.model_version());
+  header.set_num_samples(trained.samples);
+  header.set_train_loss(trained.final_loss);
+  header.set_distinct_templates(dataset_->distinct_lines);
+  (*header.mutable_metrics())["initial_loss"] = trained.initial_loss;
+  (*header.mutable_metrics())["holdout_loss_global"] = holdout_before;
+  (*header.mutable_metrics())["holdout_loss_local"] =
+      MeanScore(spec, trained.weights, dataset_->holdout, config_.device());
+  SetState("uploading");
+  FEDLOG_RETURN_IF_ERROR(session_->Upload(header, bytes));
+  ++rounds_completed_;
+  FEDLOG_LOG(INFO) << "round " << task.round() << ": trained v" << task.model_version() << " on "
+                   << trained.samples << " lines in " << trained.seconds << " s (" << trained.device
+                   << "), loss " << trained.initial_loss << " -> " << trained.final_loss << ", uploaded "
+                   << bytes.size() << " bytes";
+  return WriteFileAtomic(JoinPath(config_.data_dir(), "global_model.bundle"),
+                         fl::EncodeBundle(global.bundle).value_or(""));
+}
+
+}  // namespace fedlog::client

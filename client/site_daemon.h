@@ -1,0 +1,66 @@
+// SiteDaemon: the site's federation loop. It says hello, long-polls for round tasks, and for each task downloads
+// the global model, evaluates it on held-out local data, trains it on the site's own lines, and uploads the
+// delta. When the aggregator is away it retries with exponential backoff; Stop() ends it promptly (SIGTERM).
+// Thread-safe: Run() on one thread, Stop() from any other.
+#ifndef FEDLOG_CLIENT_SITE_DAEMON_H_
+#define FEDLOG_CLIENT_SITE_DAEMON_H_
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "client/federation_session.h"
+#include "client/local_data.h"
+#include "fedlog/v1/config.pb.h"
+
+namespace fedlog::client {
+
+// Fills documented defaults (config.proto) and checks required fields; resolves relative paths against base_dir.
+absl::Status FinalizeClientConfig(v1::ClientConfig* config, const std::string& base_dir = "");
+absl::StatusOr<v1::ClientConfig> LoadClientConfig(const std::string& path);
+
+class SiteDaemon {
+ public:
+  // Reads the sources and prepares credentials; errors here are configuration errors.
+  static absl::StatusOr<std::unique_ptr<SiteDaemon>> Create(const v1::ClientConfig& config);
+  ~SiteDaemon();
+
+  // Runs until Stop(). Returns OK after Stop(), PermissionDenied when the site is revoked, or
+  // Unauthenticated when the aggregator refuses the certificate for good.
+  absl::Status Run();
+  void Stop();
+
+  int rounds_completed() const { return rounds_completed_.load(); }
+
+ private:
+  SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources, std::unique_ptr<FederationSession> session);
+
+  absl::Status Session();  // one connection: hello, then tasks until an error
+  absl::Status DoRound(const v1::RoundTask& task);
+  bool SleepUnlessStopped(int64_t ms);
+  void HeartbeatLoop();
+  void SetState(const std::string& state);
+
+  const v1::ClientConfig config_;
+  const std::vector<SourceLines> sources_;
+  std::unique_ptr<FederationSession> session_;
+  std::optional<LocalDataset> dataset_;
+  int dataset_dim_ = 0;
+  std::atomic<int> rounds_completed_{0};
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  std::string state_ ABSL_GUARDED_BY(mu_) = "idle";
+  int32_t heartbeat_ms_ ABSL_GUARDED_BY(mu_) = 2000;
+  std::thread heartbeat_;
+};
+
+}  // namespace fedlog::client
+
+#endif  // FEDLOG_CLIENT_SITE_DAEMON_H_

@@ -1,0 +1,51 @@
+// TensorBundle: the model-agnostic currency of federation — an ordered list of named float32 tensors.
+// common/model converts torch modules to and from it; common/fl aggregates it; the codec serialises it to the
+// protocol's fedlog.v1.TensorBundle. Thread-compatible value type.
+#ifndef FEDLOG_COMMON_FL_TENSOR_BUNDLE_H_
+#define FEDLOG_COMMON_FL_TENSOR_BUNDLE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace fedlog::fl {
+
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;  // row-major, product(shape) elements
+
+  int64_t NumElements() const;
+};
+
+struct TensorBundle {
+  std::vector<NamedTensor> tensors;
+
+  // nullptr when absent. Linear scan: bundles hold tens of tensors, not thousands.
+  const NamedTensor* Find(const std::string& name) const;
+  NamedTensor* Find(const std::string& name);
+  int64_t NumElements() const;
+  // Sum of squares over every element, as double.
+  double SquaredNorm() const;
+};
+
+// OK when every tensor's values match its shape and names are unique and non-empty.
+absl::Status ValidateBundle(const TensorBundle& bundle);
+
+// OK when `other` has exactly the tensors of `reference` (same names, order-independent, same shapes).
+absl::Status CheckSameLayout(const TensorBundle& reference, const TensorBundle& other);
+
+// OK when every value is finite.
+absl::Status CheckFinite(const TensorBundle& bundle);
+
+// a - b elementwise (same layout required).
+absl::StatusOr<TensorBundle> Subtract(const TensorBundle& a, const TensorBundle& b);
+// base + scale * delta elementwise (same layout required).
+absl::StatusOr<TensorBundle> AddScaled(const TensorBundle& base, const TensorBundle& delta, double scale);
+
+}  // namespace fedlog::fl
+
+#endif  // FEDLOG_COMMON_FL_TENSOR_BUNDLE_H_

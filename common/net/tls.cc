@@ -1,0 +1,104 @@
+#include "common/net/tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
+#include "common/base/status_macros.h"
+
+namespace fedlog::net {
+namespace {
+
+struct TlsPems {
+  std::string ca, cert, key;
+};
+
+absl::StatusOr<TlsPems> ReadPems(const TlsFiles& files) {
+  if (files.ca_cert.empty() || files.cert.empty() || files.key.empty()) {
+    return absl::InvalidArgumentError("tls needs ca_cert, cert and key");
+  }
+  TlsPems p;
+  FEDLOG_ASSIGN_OR_RETURN(p.ca, ReadFile(files.ca_cert));
+  FEDLOG_ASSIGN_OR_RETURN(p.cert, ReadFile(files.cert));
+  FEDLOG_ASSIGN_OR_RETURN(p.key, ReadFile(files.key));
+  return p;
+}
+
+std::string NameEntry(X509_NAME* name, int nid) {
+  int idx = X509_NAME_get_index_by_NID(name, nid, -1);
+  if (idx < 0) return "";
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, data);
+  if (len < 0) return "";
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsFiles& files) {
+  FEDLOG_ASSIGN_OR_RETURN(TlsPems p, ReadPems(files));
+  grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  opts.pem_root_certs = p.ca;
+  opts.pem_key_cert_pairs.push_back({p.key, p.cert});
+  return grpc::SslServerCredentials(opts);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const TlsFiles& files) {
+  FEDLOG_ASSIGN_OR_RETURN(TlsPems p, ReadPems(files));
+  grpc::SslCredentialsOptions opts;
+  opts.pem_root_certs = p.ca;
+  opts.pem_private_key = p.key;
+  opts.pem_cert_chain = p.cert;
+  return grpc::SslCredentials(opts);
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetMaxReceiveMessageSize(16 << 20);
+  return grpc::CreateCustomChannel(address, creds, args);
+}
+
+absl::StatusOr<PeerIdentity> IdentityFromPem(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return absl::InternalError("BIO_new_mem_buf failed");
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (cert == nullptr) return absl::InvalidArgumentError("peer certificate does not parse");
+  X509_NAME* subject = X509_get_subject_name(cert);
+  PeerIdentity id{NameEntry(subject, NID_commonName), NameEntry(subject, NID_organizationalUnitName)};
+  X509_free(cert);
+  if (id.id.empty()) return absl::UnauthenticatedError("peer certificate has no common name");
+  return id;
+}
+
+absl::StatusOr<PeerIdentity> PeerIdentityOf(const grpc::ServerContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("no verified client certificate");
+  }
+  std::vector<grpc::string_ref> pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.empty()) return absl::UnauthenticatedError("no client certificate on the connection");
+  return IdentityFromPem(std::string(pems.front().data(), pems.front().size()));
+}
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+}  // namespace fedlog::net

@@ -1,0 +1,31 @@
+#include "common/sampling/feature_matrix.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+
+namespace fedlog::sampling {
+
+absl::StatusOr<FeatureMatrix> FeatureMatrix::FromRows(const std::vector<std::vector<float>>& rows) {
+  FeatureMatrix m(rows.empty() ? 0 : rows.front().size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    FEDLOG_RETURN_IF_ERROR(Annotate(m.AppendRow(rows[i]), absl::StrCat("row ", i)));
+  }
+  return m;
+}
+
+absl::Status FeatureMatrix::AppendRow(absl::Span<const float> row) {
+  if (row.size() != cols_ || cols_ == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("row has ", row.size(), " features, matrix has ", cols_));
+  }
+  data_.insert(data_.end(), row.begin(), row.end());
+  return absl::OkStatus();
+}
+
+std::vector<std::vector<float>> FeatureMatrix::ToRows() const {
+  std::vector<std::vector<float>> out;
+  for (size_t i = 0; i < rows(); ++i) out.emplace_back(Row(i).begin(), Row(i).end());
+  return out;
+}
+
+}  // namespace fedlog::sampling

@@ -1,0 +1,92 @@
+#include "server/admin_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
+#include "common/net/tls.h"
+
+namespace fedlog::server {
+namespace {
+
+absl::Status RequireAdmin(const grpc::ServerContext& ctx) {
+  absl::StatusOr<net::PeerIdentity> id = net::PeerIdentityOf(ctx);
+  if (!id.ok()) return id.status();
+  if (id->role != "admin") {
+    return absl::PermissionDeniedError(absl::StrCat("'", id->id, "' lacks the admin role"));
+  }
+  return absl::OkStatus();
+}
+
+// Runs `fn` (returning StatusOr<T>) for an authenticated admin and copies the value into `out`.
+template <typename T, typename Fn>
+grpc::Status Serve(const grpc::ServerContext& ctx, T* out, Fn fn) {
+  if (absl::Status st = RequireAdmin(ctx); !st.ok()) return net::ToGrpc(st);
+  absl::StatusOr<T> r = fn();
+  if (!r.ok()) return net::ToGrpc(r.status());
+  *out = std::move(*r);
+  return grpc::Status::OK;
+}
+
+bool Finished(const v1::RunStatus& s) { return s.state() == "done" || s.state() == "stopped" || s.state() == "failed"; }
+
+}  // namespace
+
+grpc::Status AdminService::ListSites(grpc::ServerContext* ctx, const v1::ListSitesRequest*,
+                                     v1::ListSitesResponse* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->ListSites(); });
+}
+
+grpc::Status AdminService::StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req, v1::RunStatus* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->StartRun(req->plan()); });
+}
+
+grpc::Status AdminService::StopRun(grpc::ServerContext* ctx, const v1::StopRunRequest* req, v1::RunStatus* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->StopRun(req->run_id()); });
+}
+
+grpc::Status AdminService::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req, v1::RunStatus* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->RunStatus(req->run_id()); });
+}
+
+grpc::Status AdminService::WatchRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
+                                    grpc::ServerWriter<v1::RunStatus>* writer) {
+  if (absl::Status st = RequireAdmin(*ctx); !st.ok()) return net::ToGrpc(st);
+  absl::StatusOr<v1::RunStatus> first = coordinator_->RunStatus(req->run_id());
+  if (!first.ok()) return net::ToGrpc(first.status());
+  const int64_t run_id = first->run_id();
+  std::string last;
+  uint64_t seq = 0;
+  while (!ctx->IsCancelled()) {
+    absl::StatusOr<v1::RunStatus> st = coordinator_->RunStatus(run_id);
+    if (!st.ok()) return net::ToGrpc(st.status());
+    std::string bytes = st->SerializeAsString();
+    if (bytes != last) {
+      if (!writer->Write(*st)) break;
+      last = std::move(bytes);
+    }
+    if (Finished(*st)) break;
+    seq = coordinator_->WaitForChange(seq, 1000);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListModels(grpc::ServerContext* ctx, const v1::ListModelsRequest*,
+                                      v1::ListModelsResponse* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->ListModels(); });
+}
+
+grpc::Status AdminService::PromoteModel(grpc::ServerContext* ctx, const v1::PromoteModelRequest* req,
+                                        v1::ModelManifest* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->Promote(req->version()); });
+}
+
+grpc::Status AdminService::RollbackModel(grpc::ServerContext* ctx, const v1::RollbackModelRequest*,
+                                         v1::ModelManifest* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->Rollback(); });
+}
+
+grpc::Status AdminService::RevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
+                                      v1::SiteInfo* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->RevokeSite(req->site_id()); });
+}
+
+}  // namespace fedlog::server

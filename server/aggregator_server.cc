@@ -1,0 +1,105 @@
+#include "server/aggregator_server.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/config/yaml_proto.h"
+#include "common/net/tls.h"
+
+namespace fedlog::server {
+namespace {
+
+void Resolve(const std::string& base_dir, std::string* path) {
+  if (!base_dir.empty() && !path->empty() && (*path)[0] != '/') {
+    *path = (std::filesystem::path(base_dir) / *path).lexically_normal().string();
+  }
+}
+
+}  // namespace
+
+absl::Status FinalizeServerConfig(v1::ServerConfig* c, const std::string& base_dir) {
+  if (c->listen_address().empty()) c->set_listen_address("127.0.0.1:7443");
+  if (c->data_dir().empty()) return absl::InvalidArgumentError("data_dir is required");
+  if (c->tls().ca_cert().empty() || c->tls().cert().empty() || c->tls().key().empty()) {
+    return absl::InvalidArgumentError("tls.ca_cert, tls.cert and tls.key are required (mTLS is always on)");
+  }
+  Resolve(base_dir, c->mutable_data_dir());
+  Resolve(base_dir, c->mutable_tls()->mutable_ca_cert());
+  Resolve(base_dir, c->mutable_tls()->mutable_cert());
+  Resolve(base_dir, c->mutable_tls()->mutable_key());
+  if (c->heartbeat_interval_ms() <= 0) c->set_heartbeat_interval_ms(2000);
+  if (c->site_timeout_ms() <= 0) c->set_site_timeout_ms(15000);
+  if (c->max_poll_wait_ms() <= 0) c->set_max_poll_wait_ms(10000);
+  if (c->chunk_bytes() <= 0) c->set_chunk_bytes(1 << 20);
+  if (c->chunk_bytes() > (3 << 20)) return absl::InvalidArgumentError("chunk_bytes must be at most 3 MiB");
+  if (c->max_update_bytes() <= 0) c->set_max_update_bytes(int64_t{1} << 30);
+  v1::ModelSpec* m = c->mutable_model();
+  if (m->arch().empty()) m->set_arch("mlp_autoencoder");
+  if (m->arch() != "mlp_autoencoder") {
+    return absl::InvalidArgumentError(absl::StrCat("model.arch '", m->arch(), "' is unknown (mlp_autoencoder)"));
+  }
+  if (m->input_dim() <= 0) m->set_input_dim(134);
+  if (m->input_dim() <= 6) return absl::InvalidArgumentError("model.input_dim must exceed 6");
+  if (m->hidden().empty()) {
+    m->add_hidden(64);
+    m->add_hidden(16);
+  }
+  if (m->init_seed() == 0) m->set_init_seed(42);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
+  v1::ServerConfig c;
+  FEDLOG_RETURN_IF_ERROR(config::LoadYamlFile(path, &c));
+  FEDLOG_RETURN_IF_ERROR(Annotate(
+      FinalizeServerConfig(&c, std::filesystem::path(path).parent_path().string()), path));
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const v1::ServerConfig& config) {
+  std::unique_ptr<AggregatorServer> s(new AggregatorServer());
+  FEDLOG_RETURN_IF_ERROR(MakeDirs(config.data_dir(), true));
+  FEDLOG_ASSIGN_OR_RETURN(s->store_, StateStore::Open(JoinPath(config.data_dir(), "aggregator.db")));
+  s->blobs_ = std::make_unique<ModelBlobs>(config.data_dir());
+  FEDLOG_RETURN_IF_ERROR(s->blobs_->Init());
+  CoordinatorOptions opts;
+  opts.data_dir = config.data_dir();
+  opts.model = config.model();
+  opts.site_timeout_ms = config.site_timeout_ms();
+  opts.max_poll_wait_ms = config.max_poll_wait_ms();
+  opts.heartbeat_interval_ms = config.heartbeat_interval_ms();
+  opts.max_update_bytes = config.max_update_bytes();
+  s->coordinator_ = std::make_unique<Coordinator>(opts, s->store_.get(), s->blobs_.get());
+  FEDLOG_RETURN_IF_ERROR(s->coordinator_->Recover());
+  FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(
+                                          {config.tls().ca_cert(), config.tls().cert(), config.tls().key()}));
+  s->federation_ = std::make_unique<FederationService>(s->coordinator_.get(), s->blobs_.get(), config.chunk_bytes());
+  s->admin_ = std::make_unique<AdminService>(s->coordinator_.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address(), creds, &s->port_);
+  builder.RegisterService(s->federation_.get());
+  builder.RegisterService(s->admin_.get());
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
+  }
+  s->coordinator_->Start();
+  FEDLOG_LOG(INFO) << "aggregator listening on " << config.listen_address() << " (port " << s->port_
+                   << "), data in " << config.data_dir();
+  return s;
+}
+
+void AggregatorServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  coordinator_->Stop();  // wakes long polls so Shutdown below does not wait for them
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+AggregatorServer::~AggregatorServer() { Shutdown(); }
+
+}  // namespace fedlog::server

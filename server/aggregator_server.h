@@ -1,0 +1,53 @@
+// AggregatorServer: assembles the aggregator — state store, model blobs, coordinator and the two gRPC services
+// behind one mTLS port — from a ServerConfig. Used by server/main.cc and by in-process integration tests.
+// Thread-safe: Shutdown() may be called from any thread, once.
+#ifndef FEDLOG_SERVER_AGGREGATOR_SERVER_H_
+#define FEDLOG_SERVER_AGGREGATOR_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "fedlog/v1/config.pb.h"
+#include "server/admin_service.h"
+#include "server/coordinator.h"
+#include "server/federation_service.h"
+
+namespace fedlog::server {
+
+// Fills documented defaults (config.proto) and checks required fields. Relative paths are resolved against
+// `base_dir` (the config file's directory) when it is not empty.
+absl::Status FinalizeServerConfig(v1::ServerConfig* config, const std::string& base_dir = "");
+
+// Reads a YAML config file and finalizes it.
+absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path);
+
+class AggregatorServer {
+ public:
+  // Opens state, recovers any active run and starts serving. The config must be finalized.
+  static absl::StatusOr<std::unique_ptr<AggregatorServer>> Start(const v1::ServerConfig& config);
+  ~AggregatorServer();
+
+  int port() const { return port_; }
+  Coordinator* coordinator() { return coordinator_.get(); }
+  // Stops accepting calls, wakes long polls, waits for handlers, stops the scheduler.
+  void Shutdown();
+
+ private:
+  AggregatorServer() = default;
+
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<ModelBlobs> blobs_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<FederationService> federation_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace fedlog::server
+
+#endif  // FEDLOG_SERVER_AGGREGATOR_SERVER_H_

@@ -1,0 +1,221 @@
+// Coordinator lifecycle, site presence, task hand-out and the round state machine.
+// Uploads and aggregation: coordinator_updates.cc. Admin queries: coordinator_admin.cc.
+#include "server/coordinator.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+
+namespace fedlog::server {
+
+Coordinator::Coordinator(CoordinatorOptions options, StateStore* store, ModelBlobs* blobs)
+    : options_(std::move(options)), store_(store), blobs_(blobs) {}
+
+Coordinator::~Coordinator() { Stop(); }
+
+int64_t Coordinator::NowMs() const { return absl::ToUnixMillis(absl::Now()); }
+
+void Coordinator::Bump() {
+  ++seq_;
+  changed_.SignalAll();
+}
+
+absl::Status Coordinator::Recover() {
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<SiteRecord> sites, store_->ListSites());
+  FEDLOG_ASSIGN_OR_RETURN(std::optional<RunRecord> run, store_->ActiveRun());
+  absl::MutexLock lock(&mu_);
+  for (const auto& s : sites) {
+    if (s.revoked) revoked_.insert(s.site_id);
+  }
+  run_ = run;
+  if (!run_) return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(std::optional<RoundRecord> open, store_->OpenRoundOf(run_->run_id));
+  if (open) {
+    ActiveRound ar;
+    ar.record = *open;
+    FEDLOG_ASSIGN_OR_RETURN(auto updates, store_->ListUpdates(open->run_id, open->round, open->attempt));
+    for (const auto& u : updates) ar.uploaded.insert(u.site_id);
+    // Sites need time to reconnect after an aggregator restart: give the round a fresh deadline.
+    int64_t deadline_s = std::max(1, run_->plan.round_deadline_s());
+    ar.record.deadline_ms = std::max(ar.record.deadline_ms, NowMs() + deadline_s * 1000);
+    FEDLOG_RETURN_IF_ERROR(store_->OpenRound(ar.record));
+    round_ = std::move(ar);
+  }
+  FEDLOG_LOG(INFO) << "recovered run " << run_->run_id << " at round " << run_->current_round << "/"
+                   << run_->plan.rounds()
+                   << (round_ ? absl::StrCat(", round ", round_->record.round, " open with ",
+                                             round_->uploaded.size(), " update(s) kept")
+                              : std::string());
+  return absl::OkStatus();
+}
+
+void Coordinator::Start() {
+  scheduler_ = std::thread([this] {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        changed_.WaitWithTimeout(&mu_, absl::Milliseconds(options_.tick_ms));
+        if (stopping_) return;
+      }
+      Tick();
+    }
+  });
+}
+
+void Coordinator::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ && !scheduler_.joinable()) return;
+    stopping_ = true;
+    Bump();
+  }
+  if (scheduler_.joinable()) scheduler_.join();
+}
+
+absl::StatusOr<v1::HelloResponse> Coordinator::Hello(const std::string& site_id, const v1::HelloRequest& request) {
+  FEDLOG_RETURN_IF_ERROR(CheckAllowed(site_id));
+  FEDLOG_RETURN_IF_ERROR(store_->UpsertSiteHello(site_id, request, NowMs()));
+  {
+    absl::MutexLock lock(&mu_);
+    last_seen_[site_id] = NowMs();
+    Bump();
+  }
+  FEDLOG_LOG(INFO) << "site " << site_id << " said hello with " << request.sources_size() << " source(s)";
+  v1::HelloResponse resp;
+  resp.set_site_id(site_id);
+  resp.set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
+  resp.set_max_poll_wait_ms(options_.max_poll_wait_ms);
+  return resp;
+}
+
+absl::Status Coordinator::CheckAllowed(const std::string& site_id) {
+  absl::MutexLock lock(&mu_);
+  if (revoked_.count(site_id)) return absl::PermissionDeniedError(absl::StrCat("site '", site_id, "' is revoked"));
+  return absl::OkStatus();
+}
+
+void Coordinator::Touch(const std::string& site_id) {
+  absl::MutexLock lock(&mu_);
+  bool was_online = OnlineSites().count(site_id) > 0;
+  last_seen_[site_id] = NowMs();
+  if (!was_online) Bump();
+}
+
+std::set<std::string> Coordinator::OnlineSites() {
+  std::set<std::string> out;
+  const int64_t now = NowMs();
+  for (const auto& [site, seen] : last_seen_) {
+    if (!revoked_.count(site) && now - seen <= options_.site_timeout_ms) out.insert(site);
+  }
+  return out;
+}
+
+absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& site_id, int32_t wait_ms,
+                                                          const std::function<bool()>& cancelled) {
+  const int64_t until = NowMs() + std::clamp(wait_ms, 0, options_.max_poll_wait_ms);
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    if (revoked_.count(site_id)) return absl::PermissionDeniedError(absl::StrCat("site '", site_id, "' is revoked"));
+    const int64_t now = NowMs();
+    last_seen_[site_id] = now;
+    if (round_ && run_ && !round_->closing && now < round_->record.deadline_ms &&
+        !round_->uploaded.count(site_id) &&
+        std::count(round_->record.participants.begin(), round_->record.participants.end(), site_id)) {
+      FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(round_->record.model_in));
+      if (!model) return absl::InternalError("the round's model version is missing");
+      v1::TaskResponse resp;
+      v1::RoundTask* task = resp.mutable_round();
+      task->set_run_id(run_->run_id);
+      task->set_round(round_->record.round);
+      task->set_model_version(round_->record.model_in);
+      task->set_model_sha256(model->first.sha256());
+      *task->mutable_plan() = run_->plan.training();
+      task->set_deadline_ms(round_->record.deadline_ms);
+      *task->mutable_spec() = model->first.spec();
+      return resp;
+    }
+    if (stopping_ || now >= until || cancelled()) {
+      v1::TaskResponse resp;
+      resp.mutable_none()->set_reason(stopping_ ? "aggregator shutting down"
+                                                : (run_ ? run_note_ : std::string("no active run")));
+      return resp;
+    }
+    changed_.WaitWithTimeout(&mu_, absl::Milliseconds(std::min<int64_t>(until - now, 250)));
+  }
+}
+
+void Coordinator::Tick() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_ || !run_) return;
+  const int64_t now = NowMs();
+  if (!round_) {
+    MaybeOpenRound(now);
+    return;
+  }
+  if (!round_->closing && ShouldClose(now)) CloseRound(now);
+}
+
+void Coordinator::MaybeOpenRound(int64_t now) {
+  const v1::RunPlan& plan = run_->plan;
+  if (run_->current_round >= plan.rounds()) {
+    FinishRun("done", absl::StrCat("completed ", plan.rounds(), " round(s)"));
+    return;
+  }
+  std::set<std::string> online = OnlineSites();
+  if (static_cast<int>(online.size()) < plan.min_sites()) {
+    std::string note = absl::StrCat("waiting for ", plan.min_sites(), " site(s), ", online.size(), " online");
+    if (note != run_note_) {
+      run_note_ = note;
+      Bump();
+    }
+    return;
+  }
+  absl::StatusOr<std::vector<RoundRecord>> rounds = store_->ListRounds(run_->run_id);
+  if (!rounds.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot list rounds: " << rounds.status();
+    return;
+  }
+  ActiveRound ar;
+  ar.record.run_id = run_->run_id;
+  ar.record.round = run_->current_round + 1;
+  ar.record.attempt = 1;
+  for (const auto& r : *rounds) {
+    if (r.round == ar.record.round) ar.record.attempt = std::max(ar.record.attempt, r.attempt + 1);
+  }
+  ar.record.state = "open";
+  ar.record.model_in = run_->global_version;
+  ar.record.participants.assign(online.begin(), online.end());
+  ar.record.opened_ms = now;
+  ar.record.deadline_ms = now + int64_t{std::max(1, plan.round_deadline_s())} * 1000;
+  if (absl::Status st = store_->OpenRound(ar.record); !st.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot open round: " << st;
+    return;
+  }
+  FEDLOG_LOG(INFO) << "run " << run_->run_id << ": round " << ar.record.round << " (attempt " << ar.record.attempt
+                   << ") open for " << online.size() << " site(s), model v" << ar.record.model_in;
+  run_note_ = absl::StrCat("round ", ar.record.round, " open");
+  round_ = std::move(ar);
+  Bump();
+}
+
+bool Coordinator::ShouldClose(int64_t now) {
+  const RoundRecord& r = round_->record;
+  if (now >= r.deadline_ms) return true;
+  std::set<std::string> online = OnlineSites();
+  bool all_uploaded = true;
+  bool someone_can_still_upload = false;
+  for (const auto& p : r.participants) {
+    if (round_->uploaded.count(p)) continue;
+    all_uploaded = false;
+    if (online.count(p)) someone_can_still_upload = true;
+  }
+  if (all_uploaded) return true;
+  // Participants that vanished never block a round once enough updates are in.
+  return !someone_can_still_upload && static_cast<int>(round_->uploaded.size()) >= run_->plan.min_sites();
+}
+
+}  // namespace fedlog::server

@@ -1,0 +1,126 @@
+// Coordinator: the aggregator's brain. It keeps which sites are online, drives the active run through its
+// rounds (open when min_sites are online, close when every participant has uploaded or the deadline passes,
+// aggregate by weighted FedAvg, version the result), validates and stores uploads, and answers admin queries.
+// Every state change is written to the StateStore before it is acted on; Recover() rebuilds the in-memory state
+// after a restart, so a crash loses no completed round.
+// Thread-safe: gRPC handler threads call in concurrently; one scheduler thread advances rounds.
+#ifndef FEDLOG_SERVER_COORDINATOR_H_
+#define FEDLOG_SERVER_COORDINATOR_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "fedlog/v1/admin.pb.h"
+#include "fedlog/v1/federation.pb.h"
+#include "server/model_blobs.h"
+#include "server/state_store.h"
+
+namespace fedlog::server {
+
+struct CoordinatorOptions {
+  std::string data_dir;
+  v1::ModelSpec model;               // network for new runs
+  int32_t site_timeout_ms = 15000;   // online = heard from within this
+  int32_t max_poll_wait_ms = 10000;
+  int32_t heartbeat_interval_ms = 2000;
+  int64_t max_update_bytes = int64_t{1} << 30;
+  double max_update_norm = 0;        // 0 = no bound
+  int32_t tick_ms = 100;             // scheduler period
+};
+
+// What an accepted upload header entitles the site to send.
+struct UploadTicket {
+  RoundRecord round;
+  v1::UpdateHeader header;
+};
+
+class Coordinator {
+ public:
+  Coordinator(CoordinatorOptions options, StateStore* store, ModelBlobs* blobs);
+  ~Coordinator();
+
+  // Loads the active run and open round from the store. Call once before Start().
+  absl::Status Recover();
+  void Start();  // starts the scheduler thread
+  void Stop();   // stops it and wakes every waiting call
+
+  // --- federation (site_id always comes from the caller's certificate) ---
+  absl::StatusOr<v1::HelloResponse> Hello(const std::string& site_id, const v1::HelloRequest& request);
+  // PermissionDenied for revoked sites.
+  absl::Status CheckAllowed(const std::string& site_id);
+  void Touch(const std::string& site_id);
+  // Waits up to wait_ms for a task for this site; returns NoTask on timeout or when `cancelled()` turns true.
+  absl::StatusOr<v1::TaskResponse> WaitForTask(const std::string& site_id, int32_t wait_ms,
+                                               const std::function<bool()>& cancelled);
+  // Manifest and blob path of a version (0 = promoted, else latest).
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> ModelForDownload(int64_t version);
+  // Validates an upload header against the open round; every refusal is counted with its reason.
+  absl::StatusOr<UploadTicket> BeginUpload(const std::string& site_id, const v1::UpdateHeader& header);
+  // Validates the bytes (digest, layout, finite values, norm) and stores the update.
+  absl::Status FinishUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& bytes);
+  // Records a refusal that happened at the RPC edge (e.g. a broken stream).
+  void CountRefusal(const std::string& site_id, const v1::UpdateHeader& header, const std::string& reason);
+
+  // --- admin ---
+  absl::StatusOr<v1::ListSitesResponse> ListSites();
+  absl::StatusOr<v1::SiteInfo> RevokeSite(const std::string& site_id);
+  absl::StatusOr<v1::RunStatus> StartRun(const v1::RunPlan& plan);
+  absl::StatusOr<v1::RunStatus> StopRun(int64_t run_id);
+  absl::StatusOr<v1::RunStatus> RunStatus(int64_t run_id);
+  // Blocks until the state sequence number differs from `seen` or timeout; returns the current number.
+  uint64_t WaitForChange(uint64_t seen, int32_t timeout_ms);
+  absl::StatusOr<v1::ListModelsResponse> ListModels();
+  absl::StatusOr<v1::ModelManifest> Promote(int64_t version);
+  absl::StatusOr<v1::ModelManifest> Rollback();
+
+  // Drives the state machine once (the scheduler thread calls it every tick_ms; tests may call it directly).
+  void Tick();
+
+ private:
+  struct ActiveRound {
+    RoundRecord record;
+    std::set<std::string> uploaded;
+    bool closing = false;
+  };
+
+  int64_t NowMs() const;
+  void Bump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::set<std::string> OnlineSites() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeOpenRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool ShouldClose(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns the new version's manifest and blob path (not yet recorded in the store).
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Aggregate(const RoundRecord& round,
+                                                                     const std::vector<UpdateRecord>& updates);
+  absl::StatusOr<int64_t> InitialModelVersion();
+  absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
+  void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const CoordinatorOptions options_;
+  StateStore* const store_;
+  ModelBlobs* const blobs_;
+
+  absl::Mutex mu_;
+  absl::CondVar changed_;
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 1;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, int64_t> last_seen_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
+  std::optional<RunRecord> run_ ABSL_GUARDED_BY(mu_);
+  std::optional<ActiveRound> round_ ABSL_GUARDED_BY(mu_);
+  std::string run_note_ ABSL_GUARDED_BY(mu_);  // e.g. "waiting for 3 sites (2 online)"
+
+  std::thread scheduler_;
+};
+
+}  // namespace fedlog::server
+
+#endif  // FEDLOG_SERVER_COORDINATOR_H_

@@ -1,0 +1,245 @@
+// Aggregation into new model versions, run lifecycle, and the admin queries.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/fl/fedavg.h"
+#include "common/model/local_trainer.h"
+#include "server/coordinator.h"
+
+namespace fedlog::server {
+namespace {
+
+model::MlpSpec ToMlpSpec(const v1::ModelSpec& spec) {
+  model::MlpSpec m;
+  m.input_dim = spec.input_dim();
+  m.hidden.assign(spec.hidden().begin(), spec.hidden().end());
+  m.init_seed = spec.init_seed();
+  return m;
+}
+
+absl::Status ValidatePlan(v1::RunPlan* plan) {
+  if (plan->rounds() <= 0 || plan->rounds() > 100000) return absl::InvalidArgumentError("rounds must be 1..100000");
+  if (plan->min_sites() <= 0) return absl::InvalidArgumentError("min_sites must be at least 1");
+  if (plan->round_deadline_s() <= 0) plan->set_round_deadline_s(120);
+  v1::TrainingPlan* t = plan->mutable_training();
+  if (t->local_epochs() <= 0) t->set_local_epochs(1);
+  if (!(t->learning_rate() > 0)) t->set_learning_rate(1e-3f);
+  if (t->batch_size() <= 0) t->set_batch_size(64);
+  if (t->seed() == 0) t->set_seed(1);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate(
+    const RoundRecord& round, const std::vector<UpdateRecord>& updates) {
+  FEDLOG_ASSIGN_OR_RETURN(auto base, store_->GetModel(round.model_in));
+  if (!base) return absl::InternalError(absl::StrCat("model v", round.model_in, " missing"));
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(base->second, base->first.sha256()));
+  fl::WeightedAverager averager(global);
+  double loss_sum = 0;
+  int64_t samples = 0;
+  for (const UpdateRecord& u : updates) {
+    FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle delta, blobs_->ReadBundle(u.path, u.sha256));
+    FEDLOG_RETURN_IF_ERROR(averager.Add(delta, static_cast<double>(u.num_samples)));
+    loss_sum += u.train_loss * static_cast<double>(u.num_samples);
+    samples += u.num_samples;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle mean, averager.Mean());
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, fl::AddScaled(global, mean, 1.0));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
+  const int64_t version = max_version + 1;
+  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteModel(version, next));
+  v1::ModelManifest m;
+  m.set_version(version);
+  m.set_parent(round.model_in);
+  m.set_run_id(round.run_id);
+  m.set_round(round.round);
+  m.set_strategy("fedavg");
+  (*m.mutable_metrics())["mean_train_loss"] = samples > 0 ? loss_sum / static_cast<double>(samples) : 0;
+  m.set_sha256(blob.sha256);
+  m.set_size_bytes(blob.size_bytes);
+  m.set_created_ms(NowMs());
+  *m.mutable_spec() = base->first.spec();
+  m.set_num_samples(samples);
+  m.set_num_sites(static_cast<int32_t>(updates.size()));
+  return std::make_pair(m, blob.path);
+}
+
+absl::StatusOr<int64_t> Coordinator::InitialModelVersion() {
+  FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
+  if (promoted > 0) {
+    FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(promoted));
+    if (m && m->first.spec().SerializeAsString() == options_.model.SerializeAsString()) return promoted;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle weights, model::InitialWeights(ToMlpSpec(options_.model)));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
+  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteModel(max_version + 1, weights));
+  v1::ModelManifest m;
+  m.set_version(max_version + 1);
+  m.set_strategy("init");
+  m.set_sha256(blob.sha256);
+  m.set_size_bytes(blob.size_bytes);
+  m.set_created_ms(NowMs());
+  *m.mutable_spec() = options_.model;
+  FEDLOG_RETURN_IF_ERROR(store_->AddModel(m, blob.path));
+  return m.version();
+}
+
+void Coordinator::FinishRun(const std::string& state, const std::string& message) {
+  if (!run_) return;
+  if (absl::Status st = store_->EndRun(run_->run_id, state, message, NowMs()); !st.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot end run: " << st;
+  }
+  if (state == "done") {
+    if (absl::Status st = store_->Promote(run_->global_version, NowMs()); !st.ok()) {
+      FEDLOG_LOG(ERROR) << "cannot promote v" << run_->global_version << ": " << st;
+    }
+  }
+  FEDLOG_LOG(INFO) << "run " << run_->run_id << " " << state << ": " << message;
+  run_.reset();
+  round_.reset();
+  run_note_.clear();
+  Bump();
+}
+
+absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::ModelForDownload(int64_t version) {
+  if (version == 0) {
+    FEDLOG_ASSIGN_OR_RETURN(version, store_->PromotedVersion());
+    if (version == 0) {
+      FEDLOG_ASSIGN_OR_RETURN(version, store_->MaxModelVersion());
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(version));
+  if (!model) return absl::NotFoundError(absl::StrCat("no model version ", version));
+  return *model;
+}
+
+absl::StatusOr<v1::ListSitesResponse> Coordinator::ListSites() {
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<SiteRecord> sites, store_->ListSites());
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> online = OnlineSites();
+  v1::ListSitesResponse resp;
+  for (const auto& s : sites) {
+    v1::SiteInfo* info = resp.add_sites();
+    info->set_site_id(s.site_id);
+    info->set_revoked(s.revoked);
+    info->set_online(online.count(s.site_id) > 0);
+    auto it = last_seen_.find(s.site_id);
+    info->set_last_seen_ms(it != last_seen_.end() ? std::max(it->second, s.last_seen_ms) : s.last_seen_ms);
+    info->set_registered_ms(s.registered_ms);
+    *info->mutable_capabilities() = s.hello.capabilities();
+    *info->mutable_sources() = s.hello.sources();
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::SiteInfo> Coordinator::RevokeSite(const std::string& site_id) {
+  if (site_id.empty()) return absl::InvalidArgumentError("site id is empty");
+  FEDLOG_RETURN_IF_ERROR(store_->SetRevoked(site_id, true));
+  {
+    absl::MutexLock lock(&mu_);
+    revoked_.insert(site_id);
+    Bump();
+  }
+  FEDLOG_LOG(WARNING) << "site " << site_id << " revoked";
+  FEDLOG_ASSIGN_OR_RETURN(v1::ListSitesResponse all, ListSites());
+  for (const auto& s : all.sites()) {
+    if (s.site_id() == site_id) return s;
+  }
+  return absl::InternalError("revoked site not listed");
+}
+
+absl::StatusOr<v1::RunStatus> Coordinator::StartRun(const v1::RunPlan& requested) {
+  v1::RunPlan plan = requested;
+  FEDLOG_RETURN_IF_ERROR(ValidatePlan(&plan));
+  int64_t run_id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (run_) return absl::FailedPreconditionError(absl::StrCat("run ", run_->run_id, " is active; stop it first"));
+    FEDLOG_ASSIGN_OR_RETURN(int64_t version, InitialModelVersion());
+    FEDLOG_ASSIGN_OR_RETURN(run_id, store_->CreateRun(plan, version, NowMs()));
+    FEDLOG_ASSIGN_OR_RETURN(run_, store_->GetRun(run_id));
+    FEDLOG_LOG(INFO) << "run " << run_id << " started: " << plan.rounds() << " round(s), min " << plan.min_sites()
+                     << " site(s), from model v" << version;
+    Bump();
+  }
+  return RunStatus(run_id);
+}
+
+absl::StatusOr<v1::RunStatus> Coordinator::StopRun(int64_t run_id) {
+  int64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!run_ || (run_id != 0 && run_->run_id != run_id)) {
+      return absl::FailedPreconditionError("no such active run");
+    }
+    id = run_->run_id;
+    FinishRun("stopped", "stopped by an admin");
+  }
+  return RunStatus(id);
+}
+
+absl::StatusOr<v1::RunStatus> Coordinator::RunStatus(int64_t run_id) {
+  FEDLOG_ASSIGN_OR_RETURN(std::optional<RunRecord> run, store_->GetRun(run_id));
+  if (!run) return absl::NotFoundError(run_id ? absl::StrCat("no run ", run_id) : "no run yet");
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<RoundRecord> rounds, store_->ListRounds(run->run_id));
+  v1::RunStatus st;
+  st.set_run_id(run->run_id);
+  st.set_state(run->state);
+  *st.mutable_plan() = run->plan;
+  st.set_current_round(run->current_round);
+  st.set_started_ms(run->started_ms);
+  st.set_message(run->message);
+  for (const auto& r : rounds) {
+    v1::RoundSummary* s = st.add_rounds();
+    s->set_round(r.round);
+    s->set_attempt(r.attempt);
+    s->set_state(r.state);
+    s->set_sites(r.sites);
+    s->set_samples(r.samples);
+    s->set_mean_train_loss(r.mean_loss);
+    s->set_model_version(r.model_out);
+    s->set_seconds(r.closed_ms > 0 ? static_cast<double>(r.closed_ms - r.opened_ms) / 1000.0 : 0.0);
+  }
+  absl::MutexLock lock(&mu_);
+  if (run_ && run_->run_id == run->run_id) {
+    if (!round_) st.set_state("waiting");
+    if (!run_note_.empty()) st.set_message(run_note_);
+  }
+  return st;
+}
+
+uint64_t Coordinator::WaitForChange(uint64_t seen, int32_t timeout_ms) {
+  absl::MutexLock lock(&mu_);
+  if (seq_ == seen && !stopping_) changed_.WaitWithTimeout(&mu_, absl::Milliseconds(timeout_ms));
+  return seq_;
+}
+
+absl::StatusOr<v1::ListModelsResponse> Coordinator::ListModels() {
+  v1::ListModelsResponse resp;
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<v1::ModelManifest> models, store_->ListModels());
+  for (auto& m : models) *resp.add_models() = std::move(m);
+  FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
+  resp.set_promoted_version(promoted);
+  return resp;
+}
+
+absl::StatusOr<v1::ModelManifest> Coordinator::Promote(int64_t version) {
+  FEDLOG_RETURN_IF_ERROR(store_->Promote(version, NowMs()));
+  FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(version));
+  FEDLOG_LOG(INFO) << "model v" << version << " promoted";
+  return m->first;
+}
+
+absl::StatusOr<v1::ModelManifest> Coordinator::Rollback() {
+  FEDLOG_ASSIGN_OR_RETURN(int64_t version, store_->Rollback());
+  FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(version));
+  if (!m) return absl::InternalError("promoted model missing");
+  FEDLOG_LOG(INFO) << "rolled back to model v" << version;
+  return m->first;
+}
+
+}  // namespace fedlog::server

@@ -1,0 +1,141 @@
+// Upload validation, round closing and weighted FedAvg aggregation.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
+#include "common/base/sha256.h"
+#include "common/base/status_macros.h"
+#include "common/fl/bundle_codec.h"
+#include "common/fl/fedavg.h"
+#include "server/coordinator.h"
+
+namespace fedlog::server {
+
+absl::Status Coordinator::Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why) {
+  FEDLOG_LOG(WARNING) << "refused update from " << site_id << " for run " << run_id << " round " << round << ": "
+                      << why.message();
+  if (absl::Status st = store_->AddRefusal(site_id, run_id, round, std::string(why.message()), NowMs()); !st.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot record refusal: " << st;
+  }
+  return why;
+}
+
+void Coordinator::CountRefusal(const std::string& site_id, const v1::UpdateHeader& header,
+                               const std::string& reason) {
+  Refuse(site_id, header.run_id(), header.round(), absl::AbortedError(reason)).IgnoreError();
+}
+
+absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id, const v1::UpdateHeader& header) {
+  absl::MutexLock lock(&mu_);
+  auto refuse = [&](absl::Status why) { return Refuse(site_id, header.run_id(), header.round(), why); };
+  if (revoked_.count(site_id)) return refuse(absl::PermissionDeniedError("site is revoked"));
+  last_seen_[site_id] = NowMs();
+  if (!run_ || run_->run_id != header.run_id()) {
+    return refuse(absl::FailedPreconditionError(absl::StrCat("run ", header.run_id(), " is not active")));
+  }
+  if (!round_ || round_->closing || round_->record.round != header.round()) {
+    return refuse(absl::FailedPreconditionError(absl::StrCat("round ", header.round(), " is not open")));
+  }
+  const RoundRecord& r = round_->record;
+  if (std::find(r.participants.begin(), r.participants.end(), site_id) == r.participants.end()) {
+    return refuse(absl::FailedPreconditionError("site is not a participant of this round"));
+  }
+  if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));
+  if (NowMs() > r.deadline_ms) return refuse(absl::DeadlineExceededError("late update: round deadline passed"));
+  if (header.base_version() != r.model_in) {
+    return refuse(absl::FailedPreconditionError(
+        absl::StrCat("update is based on v", header.base_version(), ", the round trains v", r.model_in)));
+  }
+  if (header.size_bytes() <= 0 || header.size_bytes() > options_.max_update_bytes) {
+    return refuse(absl::InvalidArgumentError(absl::StrCat("update size ", header.size_bytes(), " out of bounds")));
+  }
+  if (header.num_samples() <= 0) return refuse(absl::InvalidArgumentError("update has no samples"));
+  return UploadTicket{r, header};
+}
+
+absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadTicket& ticket,
+                                       const std::string& bytes) {
+  const v1::UpdateHeader& h = ticket.header;
+  auto refuse = [&](absl::Status why) { return Refuse(site_id, h.run_id(), h.round(), why); };
+  if (static_cast<int64_t>(bytes.size()) != h.size_bytes()) {
+    return refuse(absl::InvalidArgumentError("update size differs from its header"));
+  }
+  if (Sha256Hex(bytes) != h.sha256()) return refuse(absl::InvalidArgumentError("update sha256 mismatch"));
+  absl::StatusOr<fl::TensorBundle> delta = fl::DecodeBundle(bytes);
+  if (!delta.ok()) return refuse(delta.status());
+  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ticket.round.model_in));
+  if (!model) return absl::InternalError("round model missing");
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(model->second, model->first.sha256()));
+  if (absl::Status st = fl::CheckUpdate(global, *delta, {options_.max_update_norm}); !st.ok()) return refuse(st);
+  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteUpdate(ticket.round.run_id, ticket.round.round,
+                                                               ticket.round.attempt, site_id, bytes, h.sha256()));
+  absl::MutexLock lock(&mu_);
+  if (!round_ || round_->closing || round_->record.run_id != ticket.round.run_id ||
+      round_->record.round != ticket.round.round || round_->record.attempt != ticket.round.attempt) {
+    return refuse(absl::FailedPreconditionError("round closed while the update was in flight"));
+  }
+  if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));
+  if (NowMs() > round_->record.deadline_ms) {
+    return refuse(absl::DeadlineExceededError("late update: round deadline passed"));
+  }
+  UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob.path, blob.sha256, NowMs()};
+  FEDLOG_RETURN_IF_ERROR(store_->AddUpdate(round_->record, u));
+  round_->uploaded.insert(site_id);
+  FEDLOG_LOG(INFO) << "update from " << site_id << " for round " << h.round() << ": " << h.num_samples()
+                   << " samples, loss " << h.train_loss() << " (" << round_->uploaded.size() << "/"
+                   << round_->record.participants.size() << ")";
+  Bump();
+  return absl::OkStatus();
+}
+
+void Coordinator::CloseRound(int64_t now) {
+  RoundRecord record = round_->record;
+  absl::StatusOr<std::vector<UpdateRecord>> updates =
+      store_->ListUpdates(record.run_id, record.round, record.attempt);
+  if (!updates.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot list updates: " << updates.status();
+    return;
+  }
+  if (static_cast<int>(updates->size()) < std::max(1, run_->plan.min_sites())) {
+    FEDLOG_LOG(WARNING) << "round " << record.round << " attempt " << record.attempt << " failed: "
+                        << updates->size() << " update(s), " << run_->plan.min_sites() << " needed";
+    if (absl::Status st = store_->FailRound(record, now); !st.ok()) FEDLOG_LOG(ERROR) << st;
+    round_.reset();
+    Bump();
+    return;
+  }
+  round_->closing = true;
+  mu_.Unlock();  // aggregation reads blobs; handlers keep running meanwhile
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, *updates);
+  mu_.Lock();
+  if (!result.ok()) {
+    FEDLOG_LOG(ERROR) << "aggregation of round " << record.round << " failed: " << result.status();
+    if (absl::Status st = store_->FailRound(record, NowMs()); !st.ok()) FEDLOG_LOG(ERROR) << st;
+    round_.reset();
+    Bump();
+    return;
+  }
+  const v1::ModelManifest* manifest = &result->first;
+  record.closed_ms = NowMs();
+  record.sites = static_cast<int32_t>(updates->size());
+  record.samples = manifest->num_samples();
+  record.mean_loss = manifest->metrics().at("mean_train_loss");
+  absl::Status st = store_->CompleteRound(record, *manifest, result->second);
+  if (!st.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot record round " << record.round << ": " << st;
+    round_.reset();
+    Bump();
+    return;
+  }
+  run_->current_round = record.round;
+  run_->global_version = manifest->version();
+  FEDLOG_LOG(INFO) << "round " << record.round << " done: " << record.sites << " site(s), " << record.samples
+                   << " samples, mean loss " << record.mean_loss << " -> model v" << manifest->version();
+  round_.reset();
+  Bump();
+  if (run_->current_round >= run_->plan.rounds()) {
+    FinishRun("done", absl::StrCat("completed ", run_->plan.rounds(), " round(s)"));
+  }
+}
+
+}  // namespace fedlog::server

@@ -1,0 +1,130 @@
+#include "server/federation_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/net/tls.h"
+
+namespace fedlog::server {
+namespace {
+
+// The site id of the caller: the CN of its verified certificate, which must carry the "site" role.
+absl::StatusOr<std::string> SiteOf(const grpc::ServerContext& ctx, Coordinator* coordinator) {
+  FEDLOG_ASSIGN_OR_RETURN(net::PeerIdentity id, net::PeerIdentityOf(ctx));
+  if (id.role != "site") {
+    return absl::PermissionDeniedError(absl::StrCat("certificate role '", id.role, "' may not act as a site"));
+  }
+  FEDLOG_RETURN_IF_ERROR(coordinator->CheckAllowed(id.id));
+  return id.id;
+}
+
+// Reads the rest of an upload stream into `bytes`, refusing streams longer than the header said.
+absl::Status ReadUploadBody(grpc::ServerReader<v1::UpdateChunk>* reader, int64_t expected, std::string* bytes) {
+  v1::UpdateChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (chunk.has_header()) return absl::InvalidArgumentError("header repeated inside the stream");
+    if (static_cast<int64_t>(bytes->size() + chunk.data().size()) > expected) {
+      return absl::InvalidArgumentError("update stream is longer than its header says");
+    }
+    bytes->append(chunk.data());
+  }
+  if (static_cast<int64_t>(bytes->size()) != expected) {
+    return absl::AbortedError(
+        absl::StrCat("update stream ended after ", bytes->size(), " of ", expected, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status FederationService::Hello(grpc::ServerContext* ctx, const v1::HelloRequest* req,
+                                      v1::HelloResponse* resp) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  absl::StatusOr<v1::HelloResponse> r = coordinator_->Hello(*site, *req);
+  if (!r.ok()) return net::ToGrpc(r.status());
+  *resp = *r;
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::GetTask(grpc::ServerContext* ctx, const v1::TaskRequest* req,
+                                        v1::TaskResponse* resp) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  absl::StatusOr<v1::TaskResponse> r =
+      coordinator_->WaitForTask(*site, req->wait_ms(), [ctx] { return ctx->IsCancelled(); });
+  if (!r.ok()) return net::ToGrpc(r.status());
+  *resp = *r;
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest*,
+                                          v1::HeartbeatResponse* resp) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  coordinator_->Touch(*site);
+  resp->set_server_time_ms(absl::ToUnixMillis(absl::Now()));
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
+                                              grpc::ServerWriter<v1::ModelChunk>* writer) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  coordinator_->Touch(*site);
+  auto model = coordinator_->ModelForDownload(req->version());
+  if (!model.ok()) return net::ToGrpc(model.status());
+  absl::StatusOr<std::string> bytes = blobs_->ReadVerified(model->second, model->first.sha256());
+  if (!bytes.ok()) return net::ToGrpc(bytes.status());
+  const size_t chunk = static_cast<size_t>(
+      req->chunk_bytes() > 0 ? std::min(req->chunk_bytes(), chunk_bytes_) : chunk_bytes_);
+  v1::ModelChunk first;
+  *first.mutable_manifest() = model->first;
+  if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  for (size_t off = 0; off < bytes->size(); off += chunk) {
+    v1::ModelChunk c;
+    c.set_data(bytes->substr(off, chunk));
+    if (!writer->Write(c)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::ServerReader<v1::UpdateChunk>* reader,
+                                             v1::UploadResponse* resp) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  v1::UpdateChunk first;
+  if (!reader->Read(&first) || !first.has_header()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first chunk must carry the update header");
+  }
+  absl::StatusOr<UploadTicket> ticket = coordinator_->BeginUpload(*site, first.header());
+  if (!ticket.ok()) return net::ToGrpc(ticket.status());
+  std::string bytes = first.data();
+  if (static_cast<int64_t>(bytes.size()) > first.header().size_bytes()) {
+    coordinator_->CountRefusal(*site, first.header(), "update stream is longer than its header says");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "update stream is longer than its header says");
+  }
+  bytes.reserve(static_cast<size_t>(first.header().size_bytes()));
+  if (absl::Status st = ReadUploadBody(reader, first.header().size_bytes(), &bytes); !st.ok()) {
+    coordinator_->CountRefusal(*site, first.header(), std::string(st.message()));
+    return net::ToGrpc(st);
+  }
+  if (absl::Status st = coordinator_->FinishUpload(*site, *ticket, bytes); !st.ok()) return net::ToGrpc(st);
+  resp->set_accepted(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const v1::EvaluationReport* req,
+                                                 v1::EvaluationAck*) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  coordinator_->Touch(*site);
+  FEDLOG_LOG(INFO) << "evaluation from " << *site << " for model v" << req->model_version() << " on "
+                   << req->num_samples() << " samples";
+  return grpc::Status::OK;
+}
+
+}  // namespace fedlog::server

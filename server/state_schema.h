@@ -1,0 +1,78 @@
+// Schema migrations of the aggregator database. Append new steps; never edit a released one.
+#ifndef FEDLOG_SERVER_STATE_SCHEMA_H_
+#define FEDLOG_SERVER_STATE_SCHEMA_H_
+
+#include <vector>
+
+#include "common/store/database.h"
+
+namespace fedlog::server {
+
+inline std::vector<store::Migration> AggregatorMigrations() {
+  return {
+      {1, R"sql(
+CREATE TABLE sites (
+  site_id TEXT PRIMARY KEY,
+  registered_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  hello BLOB);
+CREATE TABLE models (
+  version INTEGER PRIMARY KEY,
+  manifest BLOB NOT NULL,
+  path TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE runs (
+  run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  plan BLOB NOT NULL,
+  state TEXT NOT NULL,
+  current_round INTEGER NOT NULL DEFAULT 0,
+  global_version INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  message TEXT NOT NULL DEFAULT '');
+CREATE TABLE rounds (
+  run_id INTEGER NOT NULL REFERENCES runs(run_id),
+  round INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  model_in INTEGER NOT NULL,
+  model_out INTEGER NOT NULL DEFAULT 0,
+  participants TEXT NOT NULL,
+  opened_ms INTEGER NOT NULL,
+  deadline_ms INTEGER NOT NULL,
+  closed_ms INTEGER NOT NULL DEFAULT 0,
+  sites INTEGER NOT NULL DEFAULT 0,
+  samples INTEGER NOT NULL DEFAULT 0,
+  mean_loss REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, round, attempt));
+CREATE TABLE updates (
+  run_id INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  site_id TEXT NOT NULL,
+  num_samples INTEGER NOT NULL,
+  train_loss REAL NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (run_id, round, attempt, site_id));
+CREATE TABLE refusals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  site_id TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  at_ms INTEGER NOT NULL);
+CREATE TABLE promotions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  version INTEGER NOT NULL REFERENCES models(version),
+  at_ms INTEGER NOT NULL,
+  rolled_back INTEGER NOT NULL DEFAULT 0);
+)sql"},
+  };
+}
+
+}  // namespace fedlog::server
+
+#endif  // FEDLOG_SERVER_STATE_SCHEMA_H_

@@ -1,0 +1,113 @@
+// StateStore: the aggregator's durable state in SQLite — sites, runs, rounds, received updates, refusals, model
+// versions and promotions. Every multi-row change is one transaction, so a crash (even kill -9) leaves the state
+// of the last completed step and a restart resumes from it. Protos are stored as serialized BLOBs.
+// Thread-safe: an internal mutex serialises access to the connection.
+#ifndef FEDLOG_SERVER_STATE_STORE_H_
+#define FEDLOG_SERVER_STATE_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/store/database.h"
+#include "fedlog/v1/admin.pb.h"
+#include "fedlog/v1/federation.pb.h"
+#include "fedlog/v1/model.pb.h"
+
+namespace fedlog::server {
+
+struct SiteRecord {
+  std::string site_id;
+  int64_t registered_ms = 0;
+  int64_t last_seen_ms = 0;
+  bool revoked = false;
+  v1::HelloRequest hello;
+};
+
+struct RunRecord {
+  int64_t run_id = 0;
+  v1::RunPlan plan;
+  std::string state;  // "running", "done", "stopped", "failed"
+  int32_t current_round = 0;  // last completed round
+  int64_t global_version = 0;
+  int64_t started_ms = 0;
+  std::string message;
+};
+
+struct RoundRecord {
+  int64_t run_id = 0;
+  int32_t round = 0;
+  int32_t attempt = 0;
+  std::string state;  // "open", "done", "failed"
+  int64_t model_in = 0;
+  int64_t model_out = 0;
+  std::vector<std::string> participants;
+  int64_t opened_ms = 0;
+  int64_t deadline_ms = 0;
+  int64_t closed_ms = 0;
+  int32_t sites = 0;
+  int64_t samples = 0;
+  double mean_loss = 0;
+};
+
+struct UpdateRecord {
+  std::string site_id;
+  int64_t num_samples = 0;
+  double train_loss = 0;
+  std::string path;
+  std::string sha256;
+  int64_t received_ms = 0;
+};
+
+class StateStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& db_path);
+
+  // Sites.
+  absl::Status UpsertSiteHello(const std::string& site_id, const v1::HelloRequest& hello, int64_t now_ms);
+  absl::Status TouchSite(const std::string& site_id, int64_t now_ms);
+  absl::Status SetRevoked(const std::string& site_id, bool revoked);
+  absl::StatusOr<std::vector<SiteRecord>> ListSites();
+  absl::StatusOr<std::optional<SiteRecord>> GetSite(const std::string& site_id);
+
+  // Runs and rounds.
+  absl::StatusOr<int64_t> CreateRun(const v1::RunPlan& plan, int64_t global_version, int64_t now_ms);
+  absl::StatusOr<std::optional<RunRecord>> GetRun(int64_t run_id);  // 0 = most recent
+  absl::StatusOr<std::optional<RunRecord>> ActiveRun();             // state "running"
+  absl::Status EndRun(int64_t run_id, const std::string& state, const std::string& message, int64_t now_ms);
+  absl::Status OpenRound(const RoundRecord& round);
+  absl::Status FailRound(const RoundRecord& round, int64_t now_ms);
+  // Marks the round done, records the new model and advances the run, in one transaction.
+  absl::Status CompleteRound(const RoundRecord& round, const v1::ModelManifest& model, const std::string& path);
+  absl::StatusOr<std::vector<RoundRecord>> ListRounds(int64_t run_id);
+  absl::StatusOr<std::optional<RoundRecord>> OpenRoundOf(int64_t run_id);
+
+  // Updates of a round attempt.
+  absl::Status AddUpdate(const RoundRecord& round, const UpdateRecord& update);
+  absl::StatusOr<std::vector<UpdateRecord>> ListUpdates(int64_t run_id, int32_t round, int32_t attempt);
+  absl::Status AddRefusal(const std::string& site_id, int64_t run_id, int32_t round, const std::string& reason,
+                          int64_t now_ms);
+  absl::StatusOr<int64_t> CountRefusals(int64_t run_id);
+
+  // Models and promotion.
+  absl::Status AddModel(const v1::ModelManifest& manifest, const std::string& path);
+  absl::StatusOr<std::optional<std::pair<v1::ModelManifest, std::string>>> GetModel(int64_t version);
+  absl::StatusOr<std::vector<v1::ModelManifest>> ListModels();
+  absl::StatusOr<int64_t> MaxModelVersion();
+  absl::Status Promote(int64_t version, int64_t now_ms);
+  absl::StatusOr<int64_t> PromotedVersion();  // 0 when none
+  absl::StatusOr<int64_t> Rollback();         // returns the version now promoted
+
+ private:
+  explicit StateStore(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}
+
+  absl::Mutex mu_;
+  std::unique_ptr<store::Database> db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fedlog::server
+
+#endif  // FEDLOG_SERVER_STATE_STORE_H_

@@ -1,0 +1,292 @@
+// Admin verbs of the `fedlog` CLI: they talk to the aggregator's Admin service with the admin certificate.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/net/tls.h"
+#include "tools/admin/admin_client.h"
+#include "tools/cli/verb.h"
+
+namespace fedlog::cli {
+namespace {
+
+using Stub = v1::Admin::Stub;
+
+int Fail(const absl::Status& st) {
+  std::cerr << "fedlog: " << st.message() << " [" << absl::StatusCodeToString(st.code()) << "]\n";
+  return 1;
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+std::string Ago(int64_t ms) {
+  if (ms <= 0) return "never";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+// Parses the verb's args and connects; on failure prints the error and returns nullptr.
+std::unique_ptr<Stub> Prepare(const std::vector<std::string>& argv, const ArgSpec& spec, Args* args, int* rc) {
+  absl::StatusOr<Args> parsed = Args::Parse(argv, WithConnectionOptions(spec));
+  if (!parsed.ok()) {
+    *rc = 2;
+    Fail(parsed.status());
+    return nullptr;
+  }
+  *args = *parsed;
+  absl::StatusOr<std::unique_ptr<Stub>> stub = ConnectAdmin(*args);
+  if (!stub.ok()) {
+    *rc = 2;
+    Fail(stub.status());
+    return nullptr;
+  }
+  return std::move(*stub);
+}
+
+int Sites(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {}, &args, &rc);
+  if (!stub) return rc;
+  v1::ListSitesResponse resp;
+  grpc::Status st = stub->ListSites(Ctx().get(), {}, &resp);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("%-20s %-8s %-8s %-24s %s\n", "SITE", "ONLINE", "REVOKED", "LAST SEEN", "SOURCES");
+  for (const auto& s : resp.sites()) {
+    std::vector<std::string> sources;
+    for (const auto& src : s.sources()) sources.push_back(absl::StrCat(src.name(), "(", src.lines(), ")"));
+    std::printf("%-20s %-8s %-8s %-24s %s\n", s.site_id().c_str(), s.online() ? "yes" : "no",
+                s.revoked() ? "yes" : "no", Ago(s.last_seen_ms()).c_str(), absl::StrJoin(sources, ",").c_str());
+  }
+  return 0;
+}
+
+int Revoke(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {}, &args, &rc);
+  if (!stub) return rc;
+  if (args.positionals().size() != 1) return Fail(absl::InvalidArgumentError("usage: sites revoke SITE_ID")), 2;
+  v1::RevokeSiteRequest req;
+  req.set_site_id(args.positionals()[0]);
+  v1::SiteInfo resp;
+  grpc::Status st = stub->RevokeSite(Ctx().get(), req, &resp);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("site %s revoked\n", resp.site_id().c_str());
+  return 0;
+}
+
+void PrintRoundHeader() {
+  std::printf("%6s %6s %9s %12s %7s %8s\n", "round", "sites", "samples", "mean_loss", "model", "seconds");
+}
+
+void PrintRound(const v1::RoundSummary& r) {
+  std::printf("%6d %6d %9lld %12.6f %7s %8.2f\n", r.round(), r.sites(), static_cast<long long>(r.samples()),
+              r.mean_train_loss(), absl::StrCat("v", r.model_version()).c_str(), r.seconds());
+  std::fflush(stdout);
+}
+
+bool Finished(const std::string& state) { return state == "done" || state == "stopped" || state == "failed"; }
+
+// Streams the run's progress, printing one table row per completed round. Exit 0 when the run is done.
+int WatchRun(Stub* stub, int64_t run_id) {
+  grpc::ClientContext ctx;
+  v1::GetRunRequest req;
+  req.set_run_id(run_id);
+  auto reader = stub->WatchRun(&ctx, req);
+  v1::RunStatus status;
+  std::set<int> printed;
+  std::string last_message;
+  bool header = false;
+  std::string final_state;
+  while (reader->Read(&status)) {
+    if (!header) {
+      std::printf("run %lld: %d round(s), min %d site(s)\n", static_cast<long long>(status.run_id()),
+                  status.plan().rounds(), status.plan().min_sites());
+      PrintRoundHeader();
+      std::fflush(stdout);
+      header = true;
+    }
+    for (const auto& r : status.rounds()) {
+      if (r.state() == "done" && printed.insert(r.round()).second) PrintRound(r);
+      if (r.state() == "failed" && printed.insert(-r.round() * 1000 - r.attempt()).second) {
+        std::printf("%6d  attempt %d failed (too few updates before the deadline)\n", r.round(), r.attempt());
+      }
+    }
+    if (status.message() != last_message && !Finished(status.state())) {
+      std::fprintf(stderr, "  [%s] %s\n", status.state().c_str(), status.message().c_str());
+      last_message = status.message();
+    }
+    final_state = status.state();
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("run %lld %s: %s\n", static_cast<long long>(status.run_id()), final_state.c_str(),
+              status.message().c_str());
+  return final_state == "done" ? 0 : 1;
+}
+
+int RunStart(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  ArgSpec spec{{"rounds", "min-sites", "deadline-s", "epochs", "lr", "batch", "seed"}, {"watch"}};
+  auto stub = Prepare(argv, spec, &args, &rc);
+  if (!stub) return rc;
+  v1::StartRunRequest req;
+  v1::RunPlan* plan = req.mutable_plan();
+  auto rounds = args.GetInt("rounds", 5);
+  auto min_sites = args.GetInt("min-sites", 1);
+  auto deadline = args.GetInt("deadline-s", 120);
+  auto epochs = args.GetInt("epochs", 1);
+  auto lr = args.GetDouble("lr", 1e-3);
+  auto batch = args.GetInt("batch", 64);
+  auto seed = args.GetInt("seed", 1);
+  for (const absl::Status& s : {rounds.status(), min_sites.status(), deadline.status(), epochs.status(),
+                                lr.status(), batch.status(), seed.status()}) {
+    if (!s.ok()) return Fail(s), 2;
+  }
+  plan->set_rounds(static_cast<int32_t>(*rounds));
+  plan->set_min_sites(static_cast<int32_t>(*min_sites));
+  plan->set_round_deadline_s(static_cast<int32_t>(*deadline));
+  plan->mutable_training()->set_local_epochs(static_cast<int32_t>(*epochs));
+  plan->mutable_training()->set_learning_rate(static_cast<float>(*lr));
+  plan->mutable_training()->set_batch_size(static_cast<int32_t>(*batch));
+  plan->mutable_training()->set_seed(static_cast<uint64_t>(*seed));
+  v1::RunStatus resp;
+  grpc::Status st = stub->StartRun(Ctx().get(), req, &resp);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("run %lld started: %d round(s), min %d site(s), deadline %d s\n",
+              static_cast<long long>(resp.run_id()), resp.plan().rounds(), resp.plan().min_sites(),
+              resp.plan().round_deadline_s());
+  std::fflush(stdout);
+  return args.Has("watch") ? WatchRun(stub.get(), resp.run_id()) : 0;
+}
+
+int RunWatch(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {{"run"}, {}}, &args, &rc);
+  if (!stub) return rc;
+  auto run = args.GetInt("run", 0);
+  if (!run.ok()) return Fail(run.status()), 2;
+  return WatchRun(stub.get(), *run);
+}
+
+int RunStatusVerb(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {{"run"}, {}}, &args, &rc);
+  if (!stub) return rc;
+  auto run = args.GetInt("run", 0);
+  if (!run.ok()) return Fail(run.status()), 2;
+  v1::GetRunRequest req;
+  req.set_run_id(*run);
+  v1::RunStatus s;
+  grpc::Status st = stub->GetRun(Ctx().get(), req, &s);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("run %lld %s (round %d/%d): %s\n", static_cast<long long>(s.run_id()), s.state().c_str(),
+              s.current_round(), s.plan().rounds(), s.message().c_str());
+  PrintRoundHeader();
+  for (const auto& r : s.rounds()) {
+    if (r.state() == "done") PrintRound(r);
+  }
+  return 0;
+}
+
+int RunStop(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {{"run"}, {}}, &args, &rc);
+  if (!stub) return rc;
+  auto run = args.GetInt("run", 0);
+  if (!run.ok()) return Fail(run.status()), 2;
+  v1::StopRunRequest req;
+  req.set_run_id(*run);
+  v1::RunStatus s;
+  grpc::Status st = stub->StopRun(Ctx().get(), req, &s);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("run %lld %s\n", static_cast<long long>(s.run_id()), s.state().c_str());
+  return 0;
+}
+
+int Models(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {}, &args, &rc);
+  if (!stub) return rc;
+  v1::ListModelsResponse resp;
+  grpc::Status st = stub->ListModels(Ctx().get(), {}, &resp);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("%-8s %-8s %-4s %-5s %-8s %-6s %-9s %-10s %-12s %s\n", "VERSION", "PARENT", "RUN", "ROUND",
+              "STRATEGY", "SITES", "SAMPLES", "LOSS", "SHA256", "PROMOTED");
+  for (const auto& m : resp.models()) {
+    auto loss = m.metrics().find("mean_train_loss");
+    std::printf("%-8s %-8s %-4lld %-5d %-8s %-6d %-9lld %-10s %-12s %s\n", absl::StrCat("v", m.version()).c_str(),
+                m.parent() ? absl::StrCat("v", m.parent()).c_str() : "-", static_cast<long long>(m.run_id()),
+                m.round(), m.strategy().c_str(), m.num_sites(), static_cast<long long>(m.num_samples()),
+                loss != m.metrics().end() ? absl::StrFormat("%.6f", loss->second).c_str() : "-",
+                m.sha256().substr(0, 12).c_str(), m.version() == resp.promoted_version() ? "*" : "");
+  }
+  return 0;
+}
+
+int Promote(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {}, &args, &rc);
+  if (!stub) return rc;
+  int64_t version = 0;
+  std::string v = args.positionals().size() == 1 ? args.positionals()[0] : "";
+  if (!v.empty() && v[0] == 'v') v = v.substr(1);
+  if (!absl::SimpleAtoi(v, &version) || version <= 0) {
+    return Fail(absl::InvalidArgumentError("usage: models promote VERSION")), 2;
+  }
+  v1::PromoteModelRequest req;
+  req.set_version(version);
+  v1::ModelManifest m;
+  grpc::Status st = stub->PromoteModel(Ctx().get(), req, &m);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("model v%lld promoted\n", static_cast<long long>(m.version()));
+  return 0;
+}
+
+int Rollback(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {}, &args, &rc);
+  if (!stub) return rc;
+  v1::ModelManifest m;
+  grpc::Status st = stub->RollbackModel(Ctx().get(), {}, &m);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("rolled back: model v%lld is promoted\n", static_cast<long long>(m.version()));
+  return 0;
+}
+
+}  // namespace
+
+void AddAdminVerbs(std::vector<Verb>* verbs) {
+  const std::string conn = " [--server ADDR] [--pki DIR | --ca F --cert F --key F]";
+  verbs->push_back({"sites", "sites" + conn, "list sites, whether they are online, and their sources", Sites});
+  verbs->push_back({"sites revoke", "sites revoke SITE_ID" + conn, "revoke a site: it is refused from now on", Revoke});
+  verbs->push_back({"run start",
+                    "run start --rounds N --min-sites K [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
+                    "[--seed S] [--watch]" + conn,
+                    "start a federated run", RunStart});
+  verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
+                    RunWatch});
+  verbs->push_back({"run status", "run status [--run ID]" + conn, "show a run and its completed rounds", RunStatusVerb});
+  verbs->push_back({"run stop", "run stop [--run ID]" + conn, "stop the active run", RunStop});
+  verbs->push_back({"models", "models" + conn, "list model versions; * marks the promoted one", Models});
+  verbs->push_back({"models promote", "models promote VERSION" + conn, "promote a model version", Promote});
+  verbs->push_back({"models rollback", "models rollback" + conn, "promote the previously promoted version", Rollback});
+}
+
+}  // namespace fedlog::cli

@@ -1,0 +1,40 @@
+// fedlog: the command-line tool. `fedlog help` lists the verbs.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/base/logging.h"
+#include "tools/cli/verb.h"
+
+namespace {
+
+void Usage(const std::vector<fedlog::cli::Verb>& verbs) {
+  std::fprintf(stderr, "usage: fedlog VERB [options]\n\nverbs:\n");
+  for (const auto& v : verbs) std::fprintf(stderr, "  %-16s %s\n      %s\n", v.name.c_str(), v.summary.c_str(),
+                                           ("fedlog " + v.usage).c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fedlog::ParseLogLevelFromEnv();
+  std::vector<fedlog::cli::Verb> verbs;
+  fedlog::cli::AddAdminVerbs(&verbs);
+  fedlog::cli::AddOfflineVerbs(&verbs);
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
+    Usage(verbs);
+    return words.empty() ? 2 : 0;
+  }
+  // Longest match first: "run start" before "run".
+  for (size_t n : {size_t{2}, size_t{1}}) {
+    if (words.size() < n) continue;
+    std::string name = n == 2 ? words[0] + " " + words[1] : words[0];
+    for (const auto& v : verbs) {
+      if (v.name == name) return v.run(std::vector<std::string>(words.begin() + n, words.end()));
+    }
+  }
+  std::fprintf(stderr, "fedlog: unknown verb '%s'\n\n", words[0].c_str());
+  Usage(verbs);
+  return 2;
+}
