@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # fedlog demo: a development PKI, one aggregator and three site daemons as separate processes on loopback with
 # mTLS, a 5-round federated run, the per-round table, then a clean stop of every process.
-# usage: scripts/demo.sh [BUILD_DIR]   (env: DATA=path to the shared data, ROUNDS=5, FEDLOG_DEMO_PORT=port)
+# usage: scripts/demo.sh [BUILD_DIR]
+#   env: DATA (shared data dir, default ../shared/data), ROUNDS (default 5), DEMO_DIR (default BUILD_DIR/demo),
+#        FEDLOG_DEMO_PORT (default: a free port)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
 BIN="$BUILD/bin"
-DEMO="$BUILD/demo"
+DEMO="${DEMO_DIR:-$BUILD/demo}"
 DATA="${DATA:-../shared/data}"
 ROUNDS="${ROUNDS:-5}"
 SITES=(site-hdfs site-bgl site-openssh)

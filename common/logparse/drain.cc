@@ -12,8 +12,14 @@ const uint64_t kWildHash = TokenHash("<*>");
 
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Weekday and month abbreviations ("Mon", "Jun") are parts of dates, hence parameters like numbers.
+// Weekday and month abbreviations ("Mon", "Jun") are parts of dates and size units ("KB") parts of sizes,
+// hence parameters like the numbers they come with.
 bool IsCalendarWord(std::string_view t) {
+  if (t.size() > 3) return false;
+  if (t == "B" || t == "KB" || t == "kB" || t == "MB" || t == "GB" || t == "TB" || t == "KiB" || t == "MiB" ||
+      t == "GiB") {
+    return true;
+  }
   if (t.size() != 3) return false;
   static constexpr std::string_view kWords[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb",
                                                 "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
@@ -93,8 +99,9 @@ void Drain::AddToken(std::string_view text) {
     digit |= IsDigit(static_cast<char>(c));
   }
   Token t{text, h, MaskKind::kNone, 0, static_cast<uint16_t>(std::min<size_t>(text.size(), 65535))};
-  if (text[0] == '<' && text.back() == '>' && IsPlaceholder(text)) {
-    t.kind = text == "<*>" ? MaskKind::kWildcard : MaskKind::kRegex;  // pre-masked by a regex
+  if (!regexes_.empty() && text.find('<') != std::string_view::npos &&
+      (IsPlaceholder(text) || text.find("<*>") != std::string_view::npos)) {
+    t.kind = text == "<*>" ? MaskKind::kWildcard : MaskKind::kRegex;  // masked by a user regex
   } else if (digit || text.find('/') != std::string_view::npos || text.find('\\') != std::string_view::npos) {
     TokenCore core = FindCore(text);
     MaskKind kind = ClassifyCore(text.substr(core.begin, core.end - core.begin), options_.masks);
@@ -106,7 +113,8 @@ void Drain::AddToken(std::string_view text) {
     } else if (digit && options_.parametrize_numeric_tokens) {
       ParametrizeNumeric(&t);
     }
-  } else if (options_.parametrize_numeric_tokens && IsCalendarWord(text)) {
+  } else if (options_.parametrize_numeric_tokens && text.size() <= 5 &&
+             IsCalendarWord(text.substr(0, FindCore(text).end))) {
     t.kind = MaskKind::kWildcard;
     t.hash = kWildHash;
   }
@@ -124,6 +132,10 @@ void Drain::ParametrizeNumeric(Token* t) const {
     const char c = t->text[p];
     letter |= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     ++p;
+  }
+  if (p >= 2 && (t->text[p - 1] == '-' || t->text[p - 1] == '+') &&
+      (t->text[p - 2] == '=' || t->text[p - 2] == ':')) {
+    --p;  // "Translation=-5": the sign belongs to the value
   }
   if (p == 0 || !letter || p > 64) return;
   const char sep = t->text[p - 1];
@@ -180,14 +192,16 @@ int32_t Drain::BestCluster(int32_t leaf) const {
     }
     // A template of parameters only ("<*> <*>") would swallow every line of its length.
     if (reject || (literal_equal == 0 && plain > 0)) continue;
-    const double sim = n == 0 ? 1.0
-                       : static_cast<double>(strict ? equal + params : equal) / static_cast<double>(n);
-    if (sim > best_sim || (sim == best_sim && params > best_params)) {
+    // Strict: every template word matched, so rank by specificity (most equal tokens). Otherwise Drain's
+    // similarity, ties to the template with more parameters.
+    const double sim = n == 0 ? 1.0 : static_cast<double>(equal) / static_cast<double>(n);
+    if (sim > best_sim || (sim == best_sim && (strict ? params < best_params : params > best_params))) {
       best = id;
       best_sim = sim;
       best_params = params;
     }
   }
+  if (strict) return best;
   return best_sim >= options_.sim_threshold ? best : -1;
 }
 
@@ -355,13 +369,17 @@ void Drain::RegisterKey(int32_t id) {
   const Cluster& c = clusters_[id];
   std::string key;
   bool last_param = false;
+  int literals = 0;
   for (size_t i = 0; i < c.tokens.size(); ++i) {
-    const bool wild = c.hashes[i] == kWildHash;
+    const bool wild = c.param[i] == 1;  // <*> or a mask: "<IP>" and "<*>" are the same parameter here
+    literals += c.param[i] == 0 ? 1 : 0;
+    if (wild && options_.literal_skeleton_merge) continue;  // optional parameters: only words count
     if (wild && last_param && options_.collapse_parameter_runs) continue;  // a run of <*> is one parameter
     if (i > 0) key.push_back(' ');
-    key += c.tokens[i];
+    key += wild ? std::string_view("<*>") : std::string_view(c.tokens[i]);
     last_param = wild;
   }
+  if (options_.literal_skeleton_merge && literals < 2) return;
   auto [it, inserted] = key_to_id_.emplace(std::move(key), id);
   if (inserted) return;
   const int32_t a = Find(it->second), b = Find(id);

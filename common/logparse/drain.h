@@ -47,6 +47,7 @@ struct DrainOptions {
   bool parametrize_numeric_tokens = true;  // a token holding a digit is <*>
   bool merge_equivalent_templates = true;  // identical templates share an id
   bool collapse_parameter_runs = true;     // ... also when equal after collapsing runs of <*> (variable length)
+  bool literal_skeleton_merge = false;     // ... also when their words (2 or more) agree, <*> ignored
   int short_template_max_tokens = 3;   // 0 disables the "different words never merge" rule
   // Strict words: a line joins a cluster only if it equals the template at every non-parameter position, so
   // different words ("GET"/"POST", "Started"/"Paused") are different events; sim_threshold then does not

@@ -49,6 +49,8 @@ absl::Status ApplyDrainSetting(std::string_view key_in, std::string_view value_i
     FEDLOG_ASSIGN_OR_RETURN(o->merge_equivalent_templates, ParseBool(v));
   } else if (key == "collapse_parameter_runs") {
     FEDLOG_ASSIGN_OR_RETURN(o->collapse_parameter_runs, ParseBool(v));
+  } else if (key == "literal_skeleton_merge") {
+    FEDLOG_ASSIGN_OR_RETURN(o->literal_skeleton_merge, ParseBool(v));
   } else if (key == "merge_subsumed_templates") {
     FEDLOG_ASSIGN_OR_RETURN(o->merge_subsumed_templates, ParseBool(v));
   } else if (key == "strict_words") {
@@ -57,6 +59,10 @@ absl::Status ApplyDrainSetting(std::string_view key_in, std::string_view value_i
     FEDLOG_ASSIGN_OR_RETURN(o->sibling_merge_min, ParseInt(v));
   } else if (key == "regex") {
     RegexMask m;
+    if (v.size() >= 3 && v.substr(v.size() - 3) == " =>") {  // "PATTERN =>": delete the match
+      o->regex_masks.push_back({std::string(absl::StripAsciiWhitespace(v.substr(0, v.size() - 3))), ""});
+      return absl::OkStatus();
+    }
     size_t arrow = v.rfind(" => ");
     m.pattern = std::string(arrow == absl::string_view::npos ? v : v.substr(0, arrow));
     if (arrow != absl::string_view::npos) m.replacement = std::string(v.substr(arrow + 4));

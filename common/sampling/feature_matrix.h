@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/base/dense_matrix.h"
 
 namespace fedlog::sampling {
 
@@ -22,6 +23,8 @@ class FeatureMatrix {
 
   // InvalidArgument when the rows differ in width (the message names the first offending row).
   static absl::StatusOr<FeatureMatrix> FromRows(const std::vector<std::vector<float>>& rows);
+  // Copies a featurizer's DenseMatrix. InvalidArgument when its shape and data size disagree.
+  static absl::StatusOr<FeatureMatrix> FromDense(const DenseMatrix& dense);
 
   size_t rows() const { return cols_ == 0 ? 0 : data_.size() / cols_; }
   size_t cols() const { return cols_; }
@@ -32,6 +35,7 @@ class FeatureMatrix {
   // Appends a copy of `row`. InvalidArgument when its width differs from cols() (or is 0).
   absl::Status AppendRow(absl::Span<const float> row);
   std::vector<std::vector<float>> ToRows() const;
+  DenseMatrix ToDense() const;
 
  private:
   size_t cols_ = 0;

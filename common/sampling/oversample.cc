@@ -30,6 +30,13 @@ absl::StatusOr<Classes> SplitClasses(const FeatureMatrix& x, absl::Span<const in
   if (options.k_neighbors < 1 || options.m_neighbors < 1 || !(options.target_ratio > 0)) {
     return absl::InvalidArgumentError("k_neighbors, m_neighbors and target_ratio must be positive");
   }
+  for (size_t i = 0; i < x.rows(); ++i) {
+    absl::Span<const float> row = x.Row(i);
+    if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", i, " holds a NaN or infinite feature"));
+    }
+  }
   std::map<int, size_t> counts;
   for (int label : y) ++counts[label];
   if (counts.size() != 2) {

@@ -56,9 +56,9 @@ struct OversampleResult {
   std::vector<SyntheticOrigin> origins;  // origins[j] describes row num_original + j
 };
 
-// InvalidArgument when x and y differ in length, y does not hold exactly two labels, or options are
-// out of range; FailedPrecondition when the minority class has fewer than two rows (no neighbour to
-// move towards).
+// InvalidArgument when x and y differ in length, a feature is NaN or infinite, y does not hold
+// exactly two labels, or options are out of range; FailedPrecondition when the minority class has
+// fewer than two rows (no neighbour to move towards).
 absl::StatusOr<OversampleResult> Smote(const FeatureMatrix& x, absl::Span<const int> y,
                                        const OversampleOptions& options);
 absl::StatusOr<OversampleResult> BorderlineSmote(const FeatureMatrix& x, absl::Span<const int> y,

@@ -134,6 +134,9 @@ TEST(SmoteTest, RejectsUnusableInput) {
   EXPECT_EQ(Smote(d.x, d.y, {}).status().code(), absl::StatusCode::kFailedPrecondition);
   d.Add(3, 3, 2);
   EXPECT_EQ(Smote(d.x, d.y, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  Data nan = Blobs();
+  nan.Add(std::nanf(""), 1, 1);
+  EXPECT_EQ(Adasyn(nan.x, nan.y, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Smote(d.x, std::vector<int>{0, 1}, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

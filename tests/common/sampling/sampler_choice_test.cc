@@ -60,6 +60,18 @@ TEST(ResampleTest, NoneKeepsInputAndOthersDispatch) {
   EXPECT_FALSE(FeatureMatrix::FromRows({{0, 0}, {1}}).ok());
 }
 
+TEST(FeatureMatrixTest, RoundTripsThroughDenseMatrix) {
+  DenseMatrix dense(2, 3);
+  for (int i = 0; i < 6; ++i) dense.data[i] = static_cast<float>(i);
+  auto m = FeatureMatrix::FromDense(dense);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->rows(), 2u);
+  EXPECT_EQ(m->Row(1)[0], 3.0f);
+  EXPECT_EQ(m->ToDense().data, dense.data);
+  dense.data.pop_back();
+  EXPECT_FALSE(FeatureMatrix::FromDense(dense).ok());
+}
+
 TEST(KnnTest, NearestFirstTiesByIndexSelfExcluded) {
   auto x = FeatureMatrix::FromRows({{0}, {2}, {-2}, {1}, {5}});
   const std::vector<size_t> all = {0, 1, 2, 3, 4};

@@ -1,0 +1,115 @@
+#include "tests/integration/test_env.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/base/file_util.h"
+#include "common/net/tls.h"
+#include "server/aggregator_server.h"
+#include "client/site_daemon.h"
+
+namespace fedlog::testing {
+
+std::string MakeTempDir(const std::string& prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
+  return mkdtemp(tmpl.data());
+}
+
+bool MakePki(const std::string& dir, const std::vector<std::string>& sites, const std::vector<std::string>& expired) {
+  const char* src = std::getenv("FEDLOG_SOURCE_DIR");
+  std::string script = JoinPath(src ? src : ".", "certs/make-dev-pki.sh");
+  std::string cmd = absl::StrCat("bash '", script, "'");
+  for (const auto& e : expired) absl::StrAppend(&cmd, " --expired ", e);
+  absl::StrAppend(&cmd, " '", dir, "' ", absl::StrJoin(sites, " "), " > /dev/null");
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) std::cerr << "make-dev-pki failed (" << rc << "): " << cmd << "\n";
+  return rc == 0;
+}
+
+std::string WriteLog(const std::string& dir, const std::string& name, int lines, int seed) {
+  std::string path = JoinPath(dir, name + ".log");
+  std::ofstream out(path);
+  std::mt19937 rng(seed);
+  const char* kinds[] = {"Receiving block blk_%d src: /10.0.0.%d:50010", "PacketResponder %d for block terminating",
+                         "session opened for user u%d by (uid=%d)", "Verification succeeded for blk_%d"};
+  for (int i = 0; i < lines; ++i) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), kinds[rng() % 4], static_cast<int>(rng() % 100000), static_cast<int>(rng() % 250));
+    out << "081109 2036" << (i % 60) << " INFO dfs.DataNode: " << buf << "\n";
+  }
+  return path;
+}
+
+v1::ServerConfig ServerConfigFor(const std::string& pki, const std::string& data_dir, int port) {
+  v1::ServerConfig c;
+  c.set_listen_address(absl::StrCat("127.0.0.1:", port));
+  c.set_data_dir(data_dir);
+  c.mutable_tls()->set_ca_cert(JoinPath(pki, "ca.crt"));
+  c.mutable_tls()->set_cert(JoinPath(pki, "aggregator.crt"));
+  c.mutable_tls()->set_key(JoinPath(pki, "aggregator.key"));
+  c.set_heartbeat_interval_ms(200);
+  c.set_site_timeout_ms(3000);
+  c.set_max_poll_wait_ms(1000);
+  c.mutable_model()->set_input_dim(38);
+  c.mutable_model()->add_hidden(16);
+  c.mutable_model()->add_hidden(4);
+  (void)server::FinalizeServerConfig(&c);
+  return c;
+}
+
+v1::ClientConfig ClientConfigFor(const std::string& pki, const std::string& site, int port,
+                                 const std::string& data_dir, const std::string& log_path) {
+  v1::ClientConfig c;
+  c.set_aggregator_address(absl::StrCat("localhost:", port));
+  c.set_data_dir(data_dir);
+  c.mutable_tls()->set_ca_cert(JoinPath(pki, "ca.crt"));
+  c.mutable_tls()->set_cert(JoinPath(pki, site + ".crt"));
+  c.mutable_tls()->set_key(JoinPath(pki, site + ".key"));
+  c.set_device("cpu");
+  c.set_backoff_initial_ms(100);
+  c.set_backoff_max_ms(500);
+  v1::LogSourceConfig* s = c.add_sources();
+  s->set_name("HDFS");
+  s->set_path(log_path);
+  (void)client::FinalizeClientConfig(&c);
+  return c;
+}
+
+namespace {
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& ca, const std::string& cert, const std::string& key,
+                                       int port) {
+  auto creds = net::MakeChannelCredentials({ca, cert, key});
+  if (!creds.ok()) {
+    std::cerr << "credentials: " << creds.status() << "\n";
+    return nullptr;
+  }
+  return net::MakeChannel(absl::StrCat("localhost:", port), *creds);
+}
+
+}  // namespace
+
+std::unique_ptr<v1::Federation::Stub> SiteStub(const std::string& pki, const std::string& cert_name, int port,
+                                               const std::string& ca_dir) {
+  return v1::Federation::NewStub(Channel(JoinPath(ca_dir.empty() ? pki : ca_dir, "ca.crt"),
+                                         JoinPath(pki, cert_name + ".crt"), JoinPath(pki, cert_name + ".key"), port));
+}
+
+std::unique_ptr<v1::Admin::Stub> AdminStub(const std::string& pki, int port, const std::string& cert_name) {
+  return v1::Admin::NewStub(
+      Channel(JoinPath(pki, "ca.crt"), JoinPath(pki, cert_name + ".crt"), JoinPath(pki, cert_name + ".key"), port));
+}
+
+std::unique_ptr<v1::Federation::Stub> AnonymousStub(const std::string& pki, int port) {
+  grpc::SslCredentialsOptions opts;
+  opts.pem_root_certs = ReadFile(JoinPath(pki, "ca.crt")).value_or("");
+  return v1::Federation::NewStub(
+      net::MakeChannel(absl::StrCat("localhost:", port), grpc::SslCredentials(opts)));
+}
+
+}  // namespace fedlog::testing

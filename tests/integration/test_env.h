@@ -1,0 +1,38 @@
+// Helpers for integration tests: a PKI made at test time by certs/make-dev-pki.sh, temporary directories,
+// configs for an in-process aggregator and site daemons on loopback, and gRPC stubs with chosen certificates.
+#ifndef FEDLOG_TESTS_INTEGRATION_TEST_ENV_H_
+#define FEDLOG_TESTS_INTEGRATION_TEST_ENV_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fedlog/v1/admin.grpc.pb.h"
+#include "fedlog/v1/config.pb.h"
+#include "fedlog/v1/federation.grpc.pb.h"
+
+namespace fedlog::testing {
+
+std::string MakeTempDir(const std::string& prefix);
+
+// Runs certs/make-dev-pki.sh into `dir`; returns false (and prints why) on failure.
+bool MakePki(const std::string& dir, const std::vector<std::string>& sites,
+             const std::vector<std::string>& expired = {});
+
+// Writes `lines` synthetic log lines of a few event kinds; returns the path.
+std::string WriteLog(const std::string& dir, const std::string& name, int lines, int seed);
+
+v1::ServerConfig ServerConfigFor(const std::string& pki, const std::string& data_dir, int port = 0);
+v1::ClientConfig ClientConfigFor(const std::string& pki, const std::string& site, int port,
+                                 const std::string& data_dir, const std::string& log_path);
+
+// Stubs presenting `cert_name`.crt/.key from `pki` (trusting `ca_dir`/ca.crt, default `pki`).
+std::unique_ptr<v1::Federation::Stub> SiteStub(const std::string& pki, const std::string& cert_name, int port,
+                                               const std::string& ca_dir = "");
+std::unique_ptr<v1::Admin::Stub> AdminStub(const std::string& pki, int port, const std::string& cert_name = "admin");
+// A stub that presents no client certificate at all.
+std::unique_ptr<v1::Federation::Stub> AnonymousStub(const std::string& pki, int port);
+
+}  // namespace fedlog::testing
+
+#endif  // FEDLOG_TESTS_INTEGRATION_TEST_ENV_H_
