@@ -1,0 +1,76 @@
+// The line encoder (torch module) behind contrastive_trainer.h, meta_trainer.h and few_shot.h.
+// Internal to common/model: includes torch.
+//
+// Every forward is written once, functionally (EncoderForward over a ParamMap), so MAML can run the same
+// network on fast weights while the module's own (slow) parameters stay untouched; the module's forward is
+// that function applied to its own parameters. Parameter names (stable, see docs/MODEL.md):
+//   embed.weight                      [vocab_buckets, token_dim]
+//   mlp.<i>.weight / mlp.<i>.bias     hidden layer i
+//   norm.<i>.weight / norm.<i>.bias   LayerNorm after hidden layer i
+//   out.weight / out.bias             last hidden -> out_dim
+//   adapter.<source>.down.{weight,bias}, adapter.<source>.up.{weight,bias}
+//   head.0.{weight,bias}, head.1.{weight,bias}   contrastive projection head (pre-training only)
+#ifndef FEDLOG_COMMON_MODEL_ENCODER_H_
+#define FEDLOG_COMMON_MODEL_ENCODER_H_
+
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/model/encoder_types.h"
+#include "common/model/torch_util.h"
+
+namespace fedlog::model {
+
+// A LineSet packed for the encoder on one device.
+struct EncoderInput {
+  torch::Tensor indices;  // [total tokens] int64, already reduced modulo vocab_buckets
+  torch::Tensor offsets;  // [lines] int64, start of each line's bag in `indices`
+  torch::Tensor dense;    // [lines, dense_dim] float32 (undefined when dense_dim == 0)
+  std::vector<std::pair<std::string, torch::Tensor>> groups;  // source -> int64 row indices using its adapter
+  int64_t rows = 0;
+};
+
+// Packs `lines` (already validated against `spec`) onto `device`.
+EncoderInput MakeEncoderInput(const EncoderSpec& spec, const LineSet& lines, const torch::Device& device);
+
+// Embeddings [rows, out_dim], L2-normalised, computed with the parameters in `p`. `train` enables dropout.
+torch::Tensor EncoderForward(const ParamMap& p, const EncoderSpec& spec, const EncoderInput& in, bool train);
+// Contrastive projection head over embeddings, also functional.
+torch::Tensor HeadForward(const ParamMap& p, const torch::Tensor& z);
+
+class AdapterImpl : public torch::nn::Module {
+ public:
+  AdapterImpl(int dim, int bottleneck);
+
+ private:
+  torch::nn::Linear down_{nullptr};
+  torch::nn::Linear up_{nullptr};
+};
+TORCH_MODULE(Adapter);
+
+class EncoderImpl : public torch::nn::Module {
+ public:
+  explicit EncoderImpl(const EncoderSpec& spec);
+  torch::Tensor forward(const EncoderInput& in);
+  torch::Tensor project(const torch::Tensor& z);
+  const EncoderSpec& spec() const { return spec_; }
+
+ private:
+  EncoderSpec spec_;
+};
+TORCH_MODULE(Encoder);
+
+// Builds an encoder for `spec` with weights from `bundle` (exact layout) on `device`.
+absl::StatusOr<Encoder> LoadEncoder(const EncoderSpec& spec, const fl::TensorBundle& bundle,
+                                    const torch::Device& device);
+
+// Embeds `in` in eval mode without autograd, in chunks of `chunk` rows to bound memory.
+torch::Tensor EmbedNoGrad(Encoder& net, const EncoderSpec& spec, const LineSet& lines, const torch::Device& device,
+                          int64_t chunk = 4096);
+
+}  // namespace fedlog::model
+
+#endif  // FEDLOG_COMMON_MODEL_ENCODER_H_

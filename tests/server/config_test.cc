@@ -1,0 +1,98 @@
+// The daemons' configs: the shipped examples load, defaults are filled, and bad configs get clear errors.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "client/site_daemon.h"
+#include "common/base/file_util.h"
+#include "gtest/gtest.h"
+#include "server/aggregator_server.h"
+
+namespace fedlog {
+namespace {
+
+std::string SourceDir() {
+  const char* s = std::getenv("FEDLOG_SOURCE_DIR");
+  return s ? s : ".";
+}
+
+std::string Write(const std::string& name, const std::string& text) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "fedlog_cfg_XXXXXX").string();
+  std::string path = JoinPath(mkdtemp(tmpl.data()), name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ServerConfigTest, ShippedExampleLoads) {
+  auto c = server::LoadServerConfig(JoinPath(SourceDir(), "deploy/config/aggregator.example.yaml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen_address(), "0.0.0.0:7443");
+  EXPECT_EQ(c->model().input_dim(), 134);
+}
+
+TEST(ServerConfigTest, DefaultsAndRelativePaths) {
+  std::string path = Write("agg.yaml", "data_dir: state\ntls: {ca_cert: ca.crt, cert: a.crt, key: a.key}\n");
+  auto c = server::LoadServerConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen_address(), "127.0.0.1:7443");
+  EXPECT_EQ(c->data_dir(), JoinPath(std::filesystem::path(path).parent_path().string(), "state"));
+  EXPECT_EQ(c->site_timeout_ms(), 15000);
+  EXPECT_EQ(c->model().hidden_size(), 2);
+}
+
+TEST(ServerConfigTest, ErrorsNameTheProblem) {
+  struct Case {
+    std::string yaml, fragment;
+  } cases[] = {
+      {"tls: {ca_cert: a, cert: b, key: c}", "data_dir is required"},
+      {"data_dir: x", "mTLS is always on"},
+      {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nmodel: {arch: gpt}", "model.arch 'gpt' is unknown"},
+      {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nchunk_bytes: 99999999", "chunk_bytes"},
+      {"data_dir: [x", "invalid YAML"},
+  };
+  for (const auto& c : cases) {
+    std::string path = Write("bad.yaml", c.yaml);
+    auto r = server::LoadServerConfig(path);
+    ASSERT_FALSE(r.ok()) << c.yaml;
+    EXPECT_NE(r.status().message().find(c.fragment), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(path), std::string::npos) << "error should name the file";
+  }
+}
+
+TEST(ClientConfigTest, ShippedExampleLoads) {
+  auto c = client::LoadClientConfig(JoinPath(SourceDir(), "deploy/config/site.example.yaml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->sources_size(), 1);
+  EXPECT_EQ(c->device(), "auto");
+}
+
+TEST(ClientConfigTest, ErrorsNameTheProblem) {
+  const std::string base = "data_dir: d\ntls: {ca_cert: a, cert: b, key: c}\n";
+  struct Case {
+    std::string yaml, fragment;
+  } cases[] = {
+      {base, "at least one entry in sources"},
+      {base + "sources: [{name: HDFS}]", "sources[0] needs a name and a path"},
+      {base + "sources: [{name: HDFS, path: p, max_lines: -1}]", "max_lines"},
+      {base + "sources: [{name: HDFS, path: p}]\nholdout_percent: 95", "holdout_percent"},
+      {base + "sources: [{name: HDFS, path: p, colour: red}]", "sources[0].colour: unknown key"},
+  };
+  for (const auto& c : cases) {
+    auto r = client::LoadClientConfig(Write("bad.yaml", c.yaml));
+    ASSERT_FALSE(r.ok()) << c.yaml;
+    EXPECT_NE(r.status().message().find(c.fragment), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(ClientConfigTest, MissingLogFileIsAClearError) {
+  auto c = client::LoadClientConfig(
+      Write("s.yaml", "data_dir: d\ntls: {ca_cert: a, cert: b, key: c}\nsources: [{name: X, path: /no/such.log}]"));
+  ASSERT_TRUE(c.ok());
+  auto d = client::SiteDaemon::Create(*c);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(d.status().message().find("/no/such.log"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fedlog
