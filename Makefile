@@ -4,6 +4,8 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+# Paths relative to the checkout, so ccache hits across clones (CI builds a fresh clone).
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: deps configure build test demo bench clean
 

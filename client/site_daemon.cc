@@ -208,7 +208,10 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& task) {
   opts.device = config_.device();
   FEDLOG_ASSIGN_OR_RETURN(model::TrainResult trained, model::Train(spec, global.bundle, dataset_->train, opts));
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle delta, fl::Subtract(trained.weights, global.bundle));
-  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(delta));
+  fl::EncodeOptions encode;
+  FEDLOG_ASSIGN_OR_RETURN(encode.dtype, fl::ParseWireDType(task.update_dtype()));
+  encode.zstd = task.update_zstd();
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(delta, encode));
   v1::UpdateHeader header;
   header.set_run_id(task.run_id());
   header.set_round(task.round());
@@ -216,6 +219,7 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& task) {
   header.set_num_samples(trained.samples);
   header.set_train_loss(trained.final_loss);
   header.set_distinct_templates(dataset_->distinct_lines);
+  header.set_imbalance_ratio(1.0);  // the foundation model trains without labels
   (*header.mutable_metrics())["initial_loss"] = trained.initial_loss;
   (*header.mutable_metrics())["holdout_loss_global"] = holdout_before;
   (*header.mutable_metrics())["holdout_loss_local"] =

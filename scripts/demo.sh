@@ -87,7 +87,8 @@ done
 "$BIN/fedlog" sites
 
 echo "== federated run: $ROUNDS rounds, all ${#SITES[@]} sites"
-"$BIN/fedlog" run start --rounds "$ROUNDS" --min-sites "${#SITES[@]}" --deadline-s 60 --epochs 2 --watch
+"$BIN/fedlog" run start --rounds "$ROUNDS" --min-sites "${#SITES[@]}" --deadline-s 60 --epochs 2 \
+  --update-dtype float16 --zstd --watch
 echo "== model versions"
 "$BIN/fedlog" models
 

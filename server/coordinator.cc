@@ -3,6 +3,8 @@
 #include "server/coordinator.h"
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -136,6 +138,8 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
       *task->mutable_plan() = run_->plan.training();
       task->set_deadline_ms(round_->record.deadline_ms);
       *task->mutable_spec() = model->first.spec();
+      task->set_update_dtype(run_->plan.update_dtype());
+      task->set_update_zstd(run_->plan.update_zstd());
       return resp;
     }
     if (stopping_ || now >= until || cancelled()) {
@@ -189,6 +193,17 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   ar.record.state = "open";
   ar.record.model_in = run_->global_version;
   ar.record.participants.assign(online.begin(), online.end());
+  const double fraction = plan.sample_fraction() > 0 ? plan.sample_fraction() : 1.0;
+  if (fraction < 1.0) {
+    // Seeded by run, round and attempt, so a restart would pick the same sample from the same online set.
+    size_t keep = std::max<size_t>(static_cast<size_t>(plan.min_sites()),
+                                   static_cast<size_t>(std::ceil(fraction * static_cast<double>(online.size()))));
+    std::mt19937_64 rng(static_cast<uint64_t>(run_->run_id) * 1000003u + static_cast<uint64_t>(ar.record.round) * 31u +
+                        static_cast<uint64_t>(ar.record.attempt));
+    std::shuffle(ar.record.participants.begin(), ar.record.participants.end(), rng);
+    ar.record.participants.resize(std::min(keep, ar.record.participants.size()));
+    std::sort(ar.record.participants.begin(), ar.record.participants.end());
+  }
   ar.record.opened_ms = now;
   ar.record.deadline_ms = now + int64_t{std::max(1, plan.round_deadline_s())} * 1000;
   if (absl::Status st = store_->OpenRound(ar.record); !st.ok()) {
@@ -196,7 +211,8 @@ void Coordinator::MaybeOpenRound(int64_t now) {
     return;
   }
   FEDLOG_LOG(INFO) << "run " << run_->run_id << ": round " << ar.record.round << " (attempt " << ar.record.attempt
-                   << ") open for " << online.size() << " site(s), model v" << ar.record.model_in;
+                   << ") open for " << ar.record.participants.size() << " of " << online.size()
+                   << " online site(s), model v" << ar.record.model_in;
   run_note_ = absl::StrCat("round ", ar.record.round, " open");
   round_ = std::move(ar);
   Bump();

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "fedlog/v1/admin.pb.h"
 #include "fedlog/v1/federation.pb.h"
+#include "common/fl/tensor_bundle.h"
 #include "server/model_blobs.h"
 #include "server/state_store.h"
 
@@ -66,6 +67,10 @@ class Coordinator {
   absl::StatusOr<UploadTicket> BeginUpload(const std::string& site_id, const v1::UpdateHeader& header);
   // Validates the bytes (digest, layout, finite values, norm) and stores the update.
   absl::Status FinishUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& bytes);
+  // Adds model bytes sent to the open round's transport count.
+  void CountDownload(int64_t bytes);
+  // Stores a site's held-out evaluation of the model its current round started from.
+  absl::Status RecordEvaluation(const std::string& site_id, const v1::EvaluationReport& report);
   // Records a refusal that happened at the RPC edge (e.g. a broken stream).
   void CountRefusal(const std::string& site_id, const v1::UpdateHeader& header, const std::string& reason);
 
@@ -89,6 +94,7 @@ class Coordinator {
     RoundRecord record;
     std::set<std::string> uploaded;
     bool closing = false;
+    int64_t bytes_down = 0;
   };
 
   int64_t NowMs() const;
@@ -99,7 +105,11 @@ class Coordinator {
   void CloseRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the new version's manifest and blob path (not yet recorded in the store).
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Aggregate(const RoundRecord& round,
+                                                                     const v1::RunPlan& plan,
                                                                      const std::vector<UpdateRecord>& updates);
+  absl::StatusOr<fl::TensorBundle> AggregateDelta(const fl::TensorBundle& global, const v1::RunPlan& plan,
+                                                  const std::vector<UpdateRecord>& updates);
+  std::vector<std::string> SourcesOf(const std::string& site_id);
   absl::StatusOr<int64_t> InitialModelVersion();
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
   void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -4,7 +4,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
-#include "common/fl/fedavg.h"
+#include "common/fl/bundle_codec.h"
+#include "common/fl/server_optimizer.h"
+#include "common/fl/strategy.h"
 #include "common/model/local_trainer.h"
 #include "server/coordinator.h"
 
@@ -28,45 +30,25 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   if (!(t->learning_rate() > 0)) t->set_learning_rate(1e-3f);
   if (t->batch_size() <= 0) t->set_batch_size(64);
   if (t->seed() == 0) t->set_seed(1);
+  if (plan->strategy().empty()) plan->set_strategy("fedavg");
+  FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(plan->strategy()).status());
+  FEDLOG_RETURN_IF_ERROR(fl::ParseServerOptimizer(plan->server_optimizer()).status());
+  FEDLOG_RETURN_IF_ERROR(fl::ParseWireDType(plan->update_dtype()).status());
+  if (plan->trim_fraction() == 0) plan->set_trim_fraction(0.1);
+  if (plan->trim_fraction() < 0 || plan->trim_fraction() >= 0.5) {
+    return absl::InvalidArgumentError("trim_fraction must be in [0, 0.5)");
+  }
+  if (plan->clip_norm() < 0 || plan->max_update_norm() < 0 || plan->server_lr() < 0) {
+    return absl::InvalidArgumentError("clip_norm, max_update_norm and server_lr must not be negative");
+  }
+  if (plan->sample_fraction() == 0) plan->set_sample_fraction(1.0);
+  if (plan->sample_fraction() < 0 || plan->sample_fraction() > 1) {
+    return absl::InvalidArgumentError("sample_fraction must be in (0, 1]");
+  }
   return absl::OkStatus();
 }
 
 }  // namespace
-
-absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate(
-    const RoundRecord& round, const std::vector<UpdateRecord>& updates) {
-  FEDLOG_ASSIGN_OR_RETURN(auto base, store_->GetModel(round.model_in));
-  if (!base) return absl::InternalError(absl::StrCat("model v", round.model_in, " missing"));
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(base->second, base->first.sha256()));
-  fl::WeightedAverager averager(global);
-  double loss_sum = 0;
-  int64_t samples = 0;
-  for (const UpdateRecord& u : updates) {
-    FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle delta, blobs_->ReadBundle(u.path, u.sha256));
-    FEDLOG_RETURN_IF_ERROR(averager.Add(delta, static_cast<double>(u.num_samples)));
-    loss_sum += u.train_loss * static_cast<double>(u.num_samples);
-    samples += u.num_samples;
-  }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle mean, averager.Mean());
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, fl::AddScaled(global, mean, 1.0));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
-  const int64_t version = max_version + 1;
-  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteModel(version, next));
-  v1::ModelManifest m;
-  m.set_version(version);
-  m.set_parent(round.model_in);
-  m.set_run_id(round.run_id);
-  m.set_round(round.round);
-  m.set_strategy("fedavg");
-  (*m.mutable_metrics())["mean_train_loss"] = samples > 0 ? loss_sum / static_cast<double>(samples) : 0;
-  m.set_sha256(blob.sha256);
-  m.set_size_bytes(blob.size_bytes);
-  m.set_created_ms(NowMs());
-  *m.mutable_spec() = base->first.spec();
-  m.set_num_samples(samples);
-  m.set_num_sites(static_cast<int32_t>(updates.size()));
-  return std::make_pair(m, blob.path);
-}
 
 absl::StatusOr<int64_t> Coordinator::InitialModelVersion() {
   FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
@@ -193,8 +175,18 @@ absl::StatusOr<v1::RunStatus> Coordinator::RunStatus(int64_t run_id) {
   st.set_current_round(run->current_round);
   st.set_started_ms(run->started_ms);
   st.set_message(run->message);
+  FEDLOG_ASSIGN_OR_RETURN(auto evaluations, store_->ListEvaluations(run->run_id));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t refused, store_->CountRefusals(run->run_id));
+  st.set_refused_updates(refused);
   for (const auto& r : rounds) {
     v1::RoundSummary* s = st.add_rounds();
+    s->set_bytes_up(r.bytes_up);
+    s->set_bytes_down(r.bytes_down);
+    if (r.state == "done") {
+      for (const auto& [round, e] : evaluations) {
+        if (round == r.round) *s->add_evaluations() = e;
+      }
+    }
     s->set_round(r.round);
     s->set_attempt(r.attempt);
     s->set_state(r.state);

@@ -1,5 +1,6 @@
 // Upload validation, round closing and weighted FedAvg aggregation.
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
@@ -66,7 +67,15 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ticket.round.model_in));
   if (!model) return absl::InternalError("round model missing");
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(model->second, model->first.sha256()));
-  if (absl::Status st = fl::CheckUpdate(global, *delta, {options_.max_update_norm}); !st.ok()) return refuse(st);
+  if (!std::isfinite(h.imbalance_ratio()) || h.imbalance_ratio() < 0) {
+    return refuse(absl::InvalidArgumentError("imbalance_ratio must be a finite non-negative number"));
+  }
+  double max_norm = options_.max_update_norm;
+  {
+    absl::MutexLock lock(&mu_);
+    if (run_ && run_->plan.max_update_norm() > 0) max_norm = run_->plan.max_update_norm();
+  }
+  if (absl::Status st = fl::CheckUpdate(global, *delta, {max_norm}); !st.ok()) return refuse(st);
   FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteUpdate(ticket.round.run_id, ticket.round.round,
                                                                ticket.round.attempt, site_id, bytes, h.sha256()));
   absl::MutexLock lock(&mu_);
@@ -78,7 +87,8 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   if (NowMs() > round_->record.deadline_ms) {
     return refuse(absl::DeadlineExceededError("late update: round deadline passed"));
   }
-  UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob.path, blob.sha256, NowMs()};
+  UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob.path, blob.sha256, NowMs(),
+                 h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
   FEDLOG_RETURN_IF_ERROR(store_->AddUpdate(round_->record, u));
   round_->uploaded.insert(site_id);
   FEDLOG_LOG(INFO) << "update from " << site_id << " for round " << h.round() << ": " << h.num_samples()
@@ -86,6 +96,26 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
                    << round_->record.participants.size() << ")";
   Bump();
   return absl::OkStatus();
+}
+
+void Coordinator::CountDownload(int64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  if (round_) round_->bytes_down += bytes;
+}
+
+absl::Status Coordinator::RecordEvaluation(const std::string& site_id, const v1::EvaluationReport& report) {
+  absl::MutexLock lock(&mu_);
+  if (!run_ || run_->run_id != report.run_id()) return absl::FailedPreconditionError("run is not active");
+  for (const auto& [name, value] : report.metrics()) {
+    if (!std::isfinite(value)) return absl::InvalidArgumentError(absl::StrCat("metric '", name, "' is not finite"));
+  }
+  v1::SiteEvaluation e;
+  e.set_site_id(site_id);
+  e.set_model_version(report.model_version());
+  e.set_num_samples(report.num_samples());
+  *e.mutable_metrics() = report.metrics();
+  Bump();
+  return store_->AddEvaluation(report.run_id(), report.round(), e, NowMs());
 }
 
 void Coordinator::CloseRound(int64_t now) {
@@ -106,7 +136,10 @@ void Coordinator::CloseRound(int64_t now) {
   }
   round_->closing = true;
   mu_.Unlock();  // aggregation reads blobs; handlers keep running meanwhile
-  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, *updates);
+  const v1::RunPlan plan = run_->plan;
+  record.bytes_down = round_->bytes_down;
+  for (const auto& u : *updates) record.bytes_up += u.size_bytes;
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, plan, *updates);
   mu_.Lock();
   if (!result.ok()) {
     FEDLOG_LOG(ERROR) << "aggregation of round " << record.round << " failed: " << result.status();

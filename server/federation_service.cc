@@ -81,6 +81,7 @@ grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1
   if (!bytes.ok()) return net::ToGrpc(bytes.status());
   const size_t chunk = static_cast<size_t>(
       req->chunk_bytes() > 0 ? std::min(req->chunk_bytes(), chunk_bytes_) : chunk_bytes_);
+  coordinator_->CountDownload(static_cast<int64_t>(bytes->size()));
   v1::ModelChunk first;
   *first.mutable_manifest() = model->first;
   if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
@@ -122,9 +123,7 @@ grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   coordinator_->Touch(*site);
-  FEDLOG_LOG(INFO) << "evaluation from " << *site << " for model v" << req->model_version() << " on "
-                   << req->num_samples() << " samples";
-  return grpc::Status::OK;
+  return net::ToGrpc(coordinator_->RecordEvaluation(*site, *req));
 }
 
 }  // namespace fedlog::server

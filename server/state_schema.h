@@ -70,6 +70,22 @@ CREATE TABLE promotions (
   at_ms INTEGER NOT NULL,
   rolled_back INTEGER NOT NULL DEFAULT 0);
 )sql"},
+      {2, R"sql(
+ALTER TABLE updates ADD COLUMN distinct_templates INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE updates ADD COLUMN imbalance REAL NOT NULL DEFAULT 1;
+ALTER TABLE updates ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rounds ADD COLUMN bytes_up INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rounds ADD COLUMN bytes_down INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE evaluations (
+  run_id INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  site_id TEXT NOT NULL,
+  model_version INTEGER NOT NULL,
+  num_samples INTEGER NOT NULL,
+  metrics BLOB NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (run_id, round, site_id));
+)sql"},
   };
 }
 

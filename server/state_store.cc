@@ -48,6 +48,8 @@ RoundRecord ReadRound(SQLite::Statement& s) {
   r.sites = s.getColumn(10).getInt();
   r.samples = s.getColumn(11).getInt64();
   r.mean_loss = s.getColumn(12).getDouble();
+  r.bytes_up = s.getColumn(13).getInt64();
+  r.bytes_down = s.getColumn(14).getInt64();
   return r;
 }
 
@@ -55,7 +57,7 @@ constexpr char kRunCols[] =
     "SELECT run_id, plan, state, current_round, global_version, started_ms, message FROM runs ";
 constexpr char kRoundCols[] =
     "SELECT run_id, round, attempt, state, model_in, model_out, participants, opened_ms, deadline_ms, "
-    "closed_ms, sites, samples, mean_loss FROM rounds ";
+    "closed_ms, sites, samples, mean_loss, bytes_up, bytes_down FROM rounds ";
 
 }  // namespace
 

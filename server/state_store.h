@@ -51,6 +51,8 @@ struct RoundRecord {
   int32_t sites = 0;
   int64_t samples = 0;
   double mean_loss = 0;
+  int64_t bytes_up = 0;
+  int64_t bytes_down = 0;
 };
 
 struct UpdateRecord {
@@ -60,6 +62,9 @@ struct UpdateRecord {
   std::string path;
   std::string sha256;
   int64_t received_ms = 0;
+  int64_t distinct_templates = 0;
+  double imbalance = 1.0;
+  int64_t size_bytes = 0;
 };
 
 class StateStore {
@@ -91,6 +96,10 @@ class StateStore {
   absl::Status AddRefusal(const std::string& site_id, int64_t run_id, int32_t round, const std::string& reason,
                           int64_t now_ms);
   absl::StatusOr<int64_t> CountRefusals(int64_t run_id);
+
+  // Federated evaluation: a site's held-out metrics for the model a round started from (one row per site/round).
+  absl::Status AddEvaluation(int64_t run_id, int32_t round, const v1::SiteEvaluation& evaluation, int64_t now_ms);
+  absl::StatusOr<std::vector<std::pair<int32_t, v1::SiteEvaluation>>> ListEvaluations(int64_t run_id);
 
   // Models and promotion.
   absl::Status AddModel(const v1::ModelManifest& manifest, const std::string& path);

@@ -27,15 +27,17 @@ absl::Status StateStore::CompleteRound(const RoundRecord& round, const v1::Model
     InsertModel(db_->raw(), model, path);
     SQLite::Statement r(db_->raw(),
                         "UPDATE rounds SET state = 'done', model_out = ?, closed_ms = ?, sites = ?, samples = ?, "
-                        "mean_loss = ? WHERE run_id = ? AND round = ? AND attempt = ?");
+                        "mean_loss = ?, bytes_up = ?, bytes_down = ? WHERE run_id = ? AND round = ? AND attempt = ?");
     r.bind(1, static_cast<int64_t>(model.version()));
     r.bind(2, static_cast<int64_t>(round.closed_ms));
     r.bind(3, round.sites);
     r.bind(4, static_cast<int64_t>(round.samples));
     r.bind(5, round.mean_loss);
-    r.bind(6, static_cast<int64_t>(round.run_id));
-    r.bind(7, round.round);
-    r.bind(8, round.attempt);
+    r.bind(6, static_cast<int64_t>(round.bytes_up));
+    r.bind(7, static_cast<int64_t>(round.bytes_down));
+    r.bind(8, static_cast<int64_t>(round.run_id));
+    r.bind(9, round.round);
+    r.bind(10, round.attempt);
     r.exec();
     SQLite::Statement u(db_->raw(), "UPDATE runs SET current_round = ?, global_version = ? WHERE run_id = ?");
     u.bind(1, round.round);
@@ -49,8 +51,8 @@ absl::Status StateStore::CompleteRound(const RoundRecord& round, const v1::Model
 absl::Status StateStore::AddUpdate(const RoundRecord& round, const UpdateRecord& update) {
   absl::MutexLock lock(&mu_);
   return db_->WithStatement(
-      "INSERT INTO updates (run_id, round, attempt, site_id, num_samples, train_loss, path, sha256, received_ms) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO updates (run_id, round, attempt, site_id, num_samples, train_loss, path, sha256, received_ms, "
+      "distinct_templates, imbalance, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [&](SQLite::Statement& s) {
         s.bind(1, static_cast<int64_t>(round.run_id));
         s.bind(2, round.round);
@@ -61,6 +63,9 @@ absl::Status StateStore::AddUpdate(const RoundRecord& round, const UpdateRecord&
         s.bind(7, update.path);
         s.bind(8, update.sha256);
         s.bind(9, static_cast<int64_t>(update.received_ms));
+        s.bind(10, static_cast<int64_t>(update.distinct_templates));
+        s.bind(11, update.imbalance);
+        s.bind(12, static_cast<int64_t>(update.size_bytes));
         s.exec();
         return absl::OkStatus();
       });
@@ -71,7 +76,8 @@ absl::StatusOr<std::vector<UpdateRecord>> StateStore::ListUpdates(int64_t run_id
   absl::MutexLock lock(&mu_);
   std::vector<UpdateRecord> out;
   FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
-      "SELECT site_id, num_samples, train_loss, path, sha256, received_ms FROM updates "
+      "SELECT site_id, num_samples, train_loss, path, sha256, received_ms, distinct_templates, imbalance, "
+      "size_bytes FROM updates "
       "WHERE run_id = ? AND round = ? AND attempt = ? ORDER BY site_id",
       [&](SQLite::Statement& s) {
         s.bind(1, static_cast<int64_t>(run_id));
@@ -85,6 +91,9 @@ absl::StatusOr<std::vector<UpdateRecord>> StateStore::ListUpdates(int64_t run_id
           u.path = s.getColumn(3).getString();
           u.sha256 = s.getColumn(4).getString();
           u.received_ms = s.getColumn(5).getInt64();
+          u.distinct_templates = s.getColumn(6).getInt64();
+          u.imbalance = s.getColumn(7).getDouble();
+          u.size_bytes = s.getColumn(8).getInt64();
           out.push_back(std::move(u));
         }
         return absl::OkStatus();
@@ -118,6 +127,42 @@ absl::StatusOr<int64_t> StateStore::CountRefusals(int64_t run_id) {
                                               return absl::OkStatus();
                                             }));
   return n;
+}
+
+absl::Status StateStore::AddEvaluation(int64_t run_id, int32_t round, const v1::SiteEvaluation& evaluation,
+                                       int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  return db_->WithStatement(
+      "INSERT OR REPLACE INTO evaluations (run_id, round, site_id, model_version, num_samples, metrics, at_ms) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      [&](SQLite::Statement& s) {
+        std::string blob = evaluation.SerializeAsString();
+        s.bind(1, static_cast<int64_t>(run_id));
+        s.bind(2, round);
+        s.bind(3, evaluation.site_id());
+        s.bind(4, static_cast<int64_t>(evaluation.model_version()));
+        s.bind(5, static_cast<int64_t>(evaluation.num_samples()));
+        s.bind(6, blob.data(), static_cast<int>(blob.size()));
+        s.bind(7, static_cast<int64_t>(now_ms));
+        s.exec();
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<std::vector<std::pair<int32_t, v1::SiteEvaluation>>> StateStore::ListEvaluations(int64_t run_id) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<int32_t, v1::SiteEvaluation>> out;
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
+      "SELECT round, metrics FROM evaluations WHERE run_id = ? ORDER BY round, site_id", [&](SQLite::Statement& s) {
+        s.bind(1, static_cast<int64_t>(run_id));
+        while (s.executeStep()) {
+          v1::SiteEvaluation e;
+          e.ParseFromString(s.getColumn(1).getString());
+          out.emplace_back(s.getColumn(0).getInt(), std::move(e));
+        }
+        return absl::OkStatus();
+      }));
+  return out;
 }
 
 absl::Status StateStore::AddModel(const v1::ModelManifest& manifest, const std::string& path) {

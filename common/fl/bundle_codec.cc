@@ -1,6 +1,11 @@
 #include "common/fl/bundle_codec.h"
 
+#include <zstd.h>
+
+#include <cmath>
 #include <cstring>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -45,6 +50,78 @@ float HalfToFloat(uint16_t h) {
   return f;
 }
 
+uint16_t FloatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t abs = x & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past the largest half
+  if (abs < 0x38800000u) {  // subnormal half (or zero): value = mant * 2^-24
+    float af;
+    std::memcpy(&af, &abs, 4);
+    const float scaled = af * 16777216.0f;  // exact for these magnitudes
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(scaled)));
+  }
+  // Normal: rebias the exponent and round the 13 dropped mantissa bits to nearest even.
+  uint32_t h = ((abs >> 13) - ((127 - 15) << 10));
+  const uint32_t rest = abs & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+void EncodeValues(const NamedTensor& t, WireDType dtype, v1::Tensor* pt) {
+  const size_t n = t.values.size();
+  if (dtype == WireDType::kFloat16) {
+    pt->set_dtype(v1::DTYPE_FLOAT16);
+    std::string data(n * 2, '\0');
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h = FloatToHalf(t.values[i]);
+      std::memcpy(&data[2 * i], &h, 2);
+    }
+    pt->set_data(std::move(data));
+    return;
+  }
+  if (dtype == WireDType::kInt8) {
+    pt->set_dtype(v1::DTYPE_INT8);
+    float max_abs = 0;
+    for (float v : t.values) max_abs = std::max(max_abs, std::fabs(v));
+    const float scale = max_abs > 0 ? max_abs / 127.0f : 1.0f;
+    std::string data(n, '\0');
+    for (size_t i = 0; i < n; ++i) {
+      long q = std::lround(t.values[i] / scale);
+      data[i] = static_cast<char>(static_cast<int8_t>(std::clamp(q, -127L, 127L)));
+    }
+    pt->set_scale(scale);
+    pt->set_data(std::move(data));
+    return;
+  }
+  pt->set_dtype(v1::DTYPE_FLOAT32);
+  pt->set_data(reinterpret_cast<const char*>(t.values.data()), n * sizeof(float));
+}
+
+constexpr unsigned char kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+
+bool IsZstd(absl::string_view bytes) {
+  return bytes.size() >= 4 && std::memcmp(bytes.data(), kZstdMagic, 4) == 0;
+}
+
+absl::StatusOr<std::string> Decompress(absl::string_view bytes, int64_t max_bytes) {
+  unsigned long long size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return absl::InvalidArgumentError("zstd frame without a readable content size");
+  }
+  if (size > static_cast<unsigned long long>(max_bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat("compressed bundle expands to ", size, " bytes, over the limit"));
+  }
+  std::string out(static_cast<size_t>(size), '\0');
+  size_t got = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
+  if (ZSTD_isError(got) || got != out.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("zstd: ", ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short"));
+  }
+  return out;
+}
+
 absl::Status DecodeValues(const v1::Tensor& t, int64_t n, std::vector<float>* out) {
   const std::string& d = t.data();
   out->resize(static_cast<size_t>(n));
@@ -74,24 +151,39 @@ absl::Status DecodeValues(const v1::Tensor& t, int64_t n, std::vector<float>* ou
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodeBundle(const TensorBundle& bundle) {
+absl::StatusOr<WireDType> ParseWireDType(const std::string& name) {
+  if (name.empty() || name == "f32" || name == "float32") return WireDType::kFloat32;
+  if (name == "f16" || name == "float16") return WireDType::kFloat16;
+  if (name == "int8") return WireDType::kInt8;
+  return absl::InvalidArgumentError(absl::StrCat("unknown update dtype '", name, "' (float32, float16, int8)"));
+}
+
+absl::StatusOr<std::string> EncodeBundle(const TensorBundle& bundle, const EncodeOptions& options) {
   if (!IsLittleEndian()) return absl::UnimplementedError("big-endian hosts are not supported");
   FEDLOG_RETURN_IF_ERROR(ValidateBundle(bundle));
   v1::TensorBundle proto;
   for (const auto& t : bundle.tensors) {
     v1::Tensor* pt = proto.add_tensors();
     pt->set_name(t.name);
-    pt->set_dtype(v1::DTYPE_FLOAT32);
     for (int64_t d : t.shape) pt->add_shape(d);
-    pt->set_data(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
+    EncodeValues(t, options.dtype, pt);
   }
   std::string out;
   if (!proto.SerializeToString(&out)) return absl::InternalError("cannot serialize tensor bundle");
-  return out;
+  if (!options.zstd) return out;
+  std::string packed(ZSTD_compressBound(out.size()), '\0');
+  size_t n = ZSTD_compress(packed.data(), packed.size(), out.data(), out.size(), options.zstd_level);
+  if (ZSTD_isError(n)) return absl::InternalError(absl::StrCat("zstd: ", ZSTD_getErrorName(n)));
+  packed.resize(n);
+  return packed;
 }
 
-absl::StatusOr<TensorBundle> DecodeBundle(absl::string_view bytes) {
+absl::StatusOr<TensorBundle> DecodeBundle(absl::string_view bytes, int64_t max_bytes) {
   if (!IsLittleEndian()) return absl::UnimplementedError("big-endian hosts are not supported");
+  if (IsZstd(bytes)) {
+    FEDLOG_ASSIGN_OR_RETURN(std::string raw, Decompress(bytes, max_bytes));
+    return DecodeBundle(raw, max_bytes);
+  }
   v1::TensorBundle proto;
   if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::InvalidArgumentError("tensor bundle bytes do not parse");

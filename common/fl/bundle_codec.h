@@ -11,11 +11,23 @@
 
 namespace fedlog::fl {
 
-// Serialized fedlog.v1.TensorBundle bytes with every tensor as DTYPE_FLOAT32.
-absl::StatusOr<std::string> EncodeBundle(const TensorBundle& bundle);
+enum class WireDType { kFloat32, kFloat16, kInt8 };
 
-// Parses and validates bytes made by EncodeBundle (float16 / int8 tensors are widened to float32).
-absl::StatusOr<TensorBundle> DecodeBundle(absl::string_view bytes);
+struct EncodeOptions {
+  WireDType dtype = WireDType::kFloat32;  // float16: round to nearest even; int8: symmetric, per-tensor scale
+  bool zstd = false;                      // compress the serialized bundle with zstd
+  int zstd_level = 3;
+};
+
+// "f32"/"float32", "f16"/"float16", "int8"; InvalidArgument otherwise.
+absl::StatusOr<WireDType> ParseWireDType(const std::string& name);
+
+// Serialized fedlog.v1.TensorBundle bytes (optionally a zstd frame around them). The default options are lossless.
+absl::StatusOr<std::string> EncodeBundle(const TensorBundle& bundle, const EncodeOptions& options = {});
+
+// Parses and validates bytes made by EncodeBundle, in any of its encodings: a zstd frame is recognised by its
+// magic number and must decompress to at most `max_bytes`; float16 / int8 tensors are widened to float32.
+absl::StatusOr<TensorBundle> DecodeBundle(absl::string_view bytes, int64_t max_bytes = int64_t{2} << 30);
 
 }  // namespace fedlog::fl
 

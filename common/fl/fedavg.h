@@ -28,18 +28,24 @@ class WeightedAverager {
   // `layout` gives the tensor names and shapes every update must have (normally the global model).
   explicit WeightedAverager(const TensorBundle& layout);
 
-  // Adds `delta` with `weight` > 0. The delta must already have passed CheckUpdate against the layout.
-  absl::Status Add(const TensorBundle& delta, double weight);
+  // Adds `delta` with `weight` > 0, each value multiplied by `scale` (a clipping factor; the weight is not).
+  // Shared tensors take every update; a tensor named adapter.<source>.* takes only updates whose `sources`
+  // include <source>. The delta must already have passed CheckUpdate against the layout.
+  absl::Status Add(const TensorBundle& delta, double weight, const std::vector<std::string>& sources = {},
+                   double scale = 1.0);
 
   int count() const { return count_; }
   double total_weight() const { return total_weight_; }
 
-  // The weighted mean of the added deltas. FailedPrecondition when nothing was added.
+  // The weighted mean of the added deltas, per tensor over the updates that contributed to it (zero for a
+  // tensor nobody contributed to). FailedPrecondition when nothing was added.
   absl::StatusOr<TensorBundle> Mean() const;
 
  private:
   TensorBundle layout_;
   std::vector<std::vector<double>> sums_;  // parallel to layout_.tensors
+  std::vector<double> tensor_weight_;      // weight that reached each tensor
+  std::vector<std::string> source_;        // adapter source of each tensor, "" when shared
   double total_weight_ = 0;
   int count_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
 
@@ -14,10 +15,31 @@ inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Weekday and month abbreviations ("Mon", "Jun") are parts of dates and size units ("KB") parts of sizes,
 // hence parameters like the numbers they come with.
+// Three or more dot-separated parts of letters, digits, '_', '$' or '-', or 4+ hex digits.
+bool IsDottedName(std::string_view v) {
+  int dots = 0;
+  bool hex_only = v.size() >= 4;
+  size_t part = 0;
+  for (char c : v) {
+    if (c == '.') {
+      if (part == 0) return false;
+      ++dots;
+      part = 0;
+      hex_only = false;
+      continue;
+    }
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c);
+    if (!alnum && c != '_' && c != '$' && c != '-') return false;
+    hex_only &= IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    ++part;
+  }
+  return (dots >= 2 && part > 0) || hex_only;
+}
+
 bool IsCalendarWord(std::string_view t) {
   if (t.size() > 3) return false;
   if (t == "B" || t == "KB" || t == "kB" || t == "MB" || t == "GB" || t == "TB" || t == "KiB" || t == "MiB" ||
-      t == "GiB") {
+      t == "GiB" || t == "ms" || t == "sec") {
     return true;
   }
   if (t.size() != 3) return false;
@@ -85,24 +107,38 @@ void Drain::Tokenize(std::string_view content) {
   while (i < n) {
     while (i < n && delimiter_[static_cast<unsigned char>(content[i])]) ++i;
     const size_t start = i;
-    while (i < n && !delimiter_[static_cast<unsigned char>(content[i])]) ++i;
-    if (i > start) AddToken(content.substr(start, i - start));
+    bool quote_open = false;  // key="a value with spaces" is one token (logfmt style)
+    bool quoted = false;
+    while (i < n) {
+      const char c = content[i];
+      if (c == '"' && options_.quoted_values && i > start && (quote_open || content[i - 1] == '=')) {
+        quote_open = !quote_open;
+        quoted = true;
+      } else if (delimiter_[static_cast<unsigned char>(c)] && (!quote_open || i - start > 256)) {
+        break;
+      }
+      ++i;
+    }
+    if (i > start) AddToken(content.substr(start, i - start), quoted);
   }
 }
 
-void Drain::AddToken(std::string_view text) {
+void Drain::AddToken(std::string_view text, bool quoted) {
+  // One pass computes the hash and the character classes that decide which scanners can apply.
   uint64_t h = 0xcbf29ce484222325ull;
-  bool digit = false;
+  bool digit = false, slash = false, dot_or_eq = false;
   for (unsigned char c : text) {
     h ^= c;
     h *= 0x100000001b3ull;
     digit |= IsDigit(static_cast<char>(c));
+    slash |= c == '/' || c == '\\';
+    dot_or_eq |= c == '.' || c == '=';
   }
   Token t{text, h, MaskKind::kNone, 0, static_cast<uint16_t>(std::min<size_t>(text.size(), 65535))};
   if (!regexes_.empty() && text.find('<') != std::string_view::npos &&
       (IsPlaceholder(text) || text.find("<*>") != std::string_view::npos)) {
     t.kind = text == "<*>" ? MaskKind::kWildcard : MaskKind::kRegex;  // masked by a user regex
-  } else if (digit || text.find('/') != std::string_view::npos || text.find('\\') != std::string_view::npos) {
+  } else if (digit || slash) {
     TokenCore core = FindCore(text);
     MaskKind kind = ClassifyCore(text.substr(core.begin, core.end - core.begin), options_.masks);
     if (kind != MaskKind::kNone && core.begin < 65535 && core.end - core.begin < 65535) {
@@ -117,8 +153,64 @@ void Drain::AddToken(std::string_view text) {
              IsCalendarWord(text.substr(0, FindCore(text).end))) {
     t.kind = MaskKind::kWildcard;
     t.hash = kWildHash;
+  } else if (options_.mask_dotted_names && dot_or_eq) {
+    ParametrizeWordValue(&t);
   }
+  if (quoted && t.kind == MaskKind::kNone) {
+    // A quoted value may hold delimiters, which a template word must not: it is always the parameter.
+    const size_t eq = text.find("=\"");
+    if (eq != std::string_view::npos) {
+      const size_t end = FindCore(text).end;
+      MakeKeyed(&t, eq + 2, end > eq + 2 ? end : text.size());
+    } else {
+      t.kind = MaskKind::kWildcard;
+      t.hash = kWildHash;
+    }
+  }
+  if (t.kind == MaskKind::kNone && dot_or_eq) t.keyed_hash = KeyedHash(text);
   tokens_.push_back(t);
+}
+
+// Digit-free values: dotted names ("com.android.phone", "a.b.c") and, after "key=", runs of 4+ hex digits
+// ("mask=ffffffff"). Dotted names are values in message text; class names live in the header's component.
+void Drain::ParametrizeWordValue(Token* t) const {
+  const TokenCore core = FindCore(t->text);
+  size_t eq = t->text.find('=');
+  if (options_.quoted_values && eq != std::string_view::npos && eq + 1 < t->text.size() && t->text[eq + 1] == '"') {
+    if (eq + 2 <= core.end) MakeKeyed(t, eq + 2, core.end);  // tag="View Lock", -> tag="<*>",
+    return;
+  }
+  size_t start = (eq != std::string_view::npos && eq < core.end) ? eq + 1 : core.begin;
+  if (start >= core.end) return;
+  const std::string_view value = t->text.substr(start, core.end - start);
+  if (!IsDottedName(value)) return;
+  if (start == 0 || start == core.begin) {
+    t->kind = MaskKind::kWildcard;
+    t->hash = kWildHash;
+    return;
+  }
+  MakeKeyed(t, start, core.end);
+}
+
+// "name=android," -> hash of "name=<*>,", the form the token takes when its value is a parameter; 0 when
+// the token is no key=value pair.
+uint64_t Drain::KeyedHash(std::string_view text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) return 0;
+  size_t p = eq + 1;
+  if (p < text.size() && text[p] == '"') ++p;
+  size_t end = FindCore(text).end;
+  if (end <= p) end = text.size();
+  if (end <= p) return 0;
+  return TokenHash(text.substr(end), TokenHash("<*>", TokenHash(text.substr(0, p))));
+}
+
+void Drain::MakeKeyed(Token* t, size_t p, size_t end) const {
+  t->kind = MaskKind::kWildcard;
+  t->keyed = true;
+  t->core_begin = static_cast<uint16_t>(std::min<size_t>(p, 65535));
+  t->core_len = static_cast<uint16_t>(std::min<size_t>(end - p, 65535));
+  t->hash = TokenHash(t->text.substr(end), TokenHash("<*>", TokenHash(t->text.substr(0, p))));
 }
 
 // "uid=0" -> "uid=<*>", "node-246" -> "node-<*>": a name before a separator stays literal, so keys of
@@ -137,13 +229,23 @@ void Drain::ParametrizeNumeric(Token* t) const {
       (t->text[p - 2] == '=' || t->text[p - 2] == ':')) {
     --p;  // "Translation=-5": the sign belongs to the value
   }
+  const size_t eq = t->text.find('=');
+  if (eq != std::string_view::npos && eq > 0 && eq < p) {
+    // key=value: the whole value is the parameter ("oldVal=c0000700", "ws=WorkSource{10113}").
+    p = eq + 1;
+    if (p < t->text.size() && t->text[p] == '"') ++p;
+    letter = false;
+    for (size_t k = 0; k < eq; ++k) letter |= absl::ascii_isalpha(static_cast<unsigned char>(t->text[k]));
+  }
   if (p == 0 || !letter || p > 64) return;
   const char sep = t->text[p - 1];
+  if (sep == ':' && std::count(t->text.begin(), t->text.begin() + static_cast<int64_t>(p), '.') >= 2) {
+    return;  // "host.example.org:5070": a host and port, a value as a whole
+  }
   if (sep != '=' && sep != ':' && sep != '-' && sep != '_' && sep != '.' && sep != '#' && sep != '@') return;
-  t->keyed = true;
-  t->core_begin = static_cast<uint16_t>(p);
-  t->core_len = static_cast<uint16_t>(std::min<size_t>(t->text.size() - p, 65535));
-  t->hash = TokenHash("<*>", TokenHash(t->text.substr(0, p)));
+  size_t end = FindCore(t->text).end;  // closing brackets and punctuation stay literal: "(uid=<*>)"
+  if (end <= p) end = t->text.size();
+  MakeKeyed(t, p, end);
 }
 
 uint64_t Drain::TreeKey(const Token& t) const { return t.kind == MaskKind::kNone ? t.hash : kWildHash; }
@@ -182,9 +284,11 @@ int32_t Drain::BestCluster(int32_t leaf) const {
         (t.kind != MaskKind::kNone ? equal : params) += 1;
       } else if (c.hashes[i] == t.hash) {
         ++equal;
-        literal_equal += c.param[i] == 0 ? 1 : 0;
+        literal_equal += c.param[i] != 1 ? 1 : 0;  // words and keyed parameters ("uid=<*>")
       } else if (c.param[i] == 1 && t.kind != MaskKind::kNone && !t.keyed) {
         ++equal;  // two masks (<IP> here, <NUM> there) differ as values do; the update makes it <*>
+      } else if (c.param[i] == 2 && t.keyed_hash == c.hashes[i]) {
+        ++params;  // "name=android" fits "name=<*>"
       } else if (strict || (short_rule && !c.param[i] && t.kind == MaskKind::kNone)) {
         reject = true;  // two different words are two events
         break;
@@ -214,7 +318,9 @@ int32_t Drain::CreateCluster() {
     if (t.kind == MaskKind::kNone || t.kind == MaskKind::kRegex) {
       c.tokens.emplace_back(t.text);
     } else if (t.kind == MaskKind::kWildcard) {
-      c.tokens.push_back(absl::StrCat(absl::string_view(t.text.data(), t.core_begin), "<*>"));
+      const std::string_view suffix = t.text.substr(t.core_begin + t.core_len);
+      c.tokens.push_back(absl::StrCat(absl::string_view(t.text.data(), t.core_begin), "<*>",
+                                      absl::string_view(suffix.data(), suffix.size())));
     } else {
       std::string masked(t.text.substr(0, t.core_begin));
       masked += MaskPlaceholder(t.kind);
@@ -272,7 +378,7 @@ void Drain::MergeSiblings(int32_t id) {
   auto generalize = [&](int32_t c) {
     clusters_[c].tokens[best] = "<*>";
     clusters_[c].hashes[best] = kWildHash;
-    clusters_[c].param[best] = 1;
+    clusters_[c].param[best] = 3;
   };
   generalize(id);
   for (size_t k = 0; k < siblings.size(); ++k) {
@@ -299,7 +405,8 @@ void Drain::MergeSubsumed(int32_t id) {
     Cluster& c = clusters_[s];
     bool subsumed = true;
     for (size_t i = 0; i < g.hashes.size() && subsumed; ++i) {
-      subsumed = g.hashes[i] == c.hashes[i] || g.hashes[i] == kWildHash;
+      subsumed = g.hashes[i] == c.hashes[i] || g.hashes[i] == kWildHash ||
+                 (g.param[i] == 2 && c.param[i] == 0 && KeyedHash(c.tokens[i]) == g.hashes[i]);
     }
     if (!subsumed) continue;
     c.tokens = clusters_[id].tokens;
@@ -350,10 +457,11 @@ bool Drain::UpdateTemplate(int32_t id) {
   Cluster& c = clusters_[id];
   bool changed = false;
   for (size_t i = 0; i < tokens_.size(); ++i) {
-    if (c.hashes[i] != tokens_[i].hash && c.hashes[i] != kWildHash) {
+    if (c.hashes[i] != tokens_[i].hash && c.hashes[i] != kWildHash &&
+        !(c.param[i] == 2 && tokens_[i].keyed_hash == c.hashes[i])) {
       c.tokens[i] = "<*>";
       c.hashes[i] = kWildHash;
-      c.param[i] = 1;
+      c.param[i] = 3;
       changed = true;
     }
   }
@@ -371,9 +479,11 @@ void Drain::RegisterKey(int32_t id) {
   bool last_param = false;
   int literals = 0;
   for (size_t i = 0; i < c.tokens.size(); ++i) {
-    const bool wild = c.param[i] == 1;  // <*> or a mask: "<IP>" and "<*>" are the same parameter here
+    // <*> or a mask: "<IP>" and "<*>" are the same parameter here.
+    const bool wild = c.param[i] == 1 || c.param[i] == 3;
     literals += c.param[i] == 0 ? 1 : 0;
-    if (wild && options_.literal_skeleton_merge) continue;  // optional parameters: only words count
+    // Only masked values are optional; a word position learnt as <*> ("user=<*>") still tells events apart.
+    if (c.param[i] == 1 && options_.literal_skeleton_merge) continue;
     if (wild && last_param && options_.collapse_parameter_runs) continue;  // a run of <*> is one parameter
     if (i > 0) key.push_back(' ');
     key += wild ? std::string_view("<*>") : std::string_view(c.tokens[i]);

@@ -1,11 +1,11 @@
 // Drain: online log template mining with a fixed-depth prefix tree (He et al., ICWS 2017), plus fixes for
-// known Drain/Drain3 weaknesses:
+// known Drain/Drain3 weaknesses (docs/PARSING.md explains each and docs/EVALUATION.md measures them):
 //   * tokens are masked by hand-written scanners (<IP>, <NUM>, <HEX>, <PATH>, <BLK>) and, optionally, by user
-//     RE2 regexes; tokens holding a digit become <*> (numeric-token parametrisation);
-//   * templates that become identical once runs of <*> are collapsed share one template id, so a
-//     variable-length parameter ("user a b" / "user a") or two masked duplicates do not split an event;
-//   * in short templates (<= short_template_max_tokens tokens) two different plain words never merge, so
-//     "VM Started" and "VM Paused" stay apart.
+//     RE2 regexes; a token holding a digit becomes a parameter but keeps its key ("uid=0" -> "uid=<*>");
+//   * strict words: different words ("VM Started" / "VM Paused") are different events; a word position
+//     becomes a parameter only when enough sibling clusters differ there alone (user names);
+//   * templates that are identical, identical once runs of <*> collapse (variable-length parameters), or
+//     identical in their words with optional masked values share one template id: no masked duplicates.
 // Template ids are assigned in order of creation and survive Save/Load, so ids stored elsewhere stay valid.
 //
 // Thread-compatible: a Drain is used by one thread at a time (one per log source); ParseSourcesInParallel
@@ -37,18 +37,21 @@ struct RegexMask {
 };
 
 struct DrainOptions {
-  int depth = 4;                       // tree depth as in Drain: root, length layer, depth-2 token layers
-  double sim_threshold = 0.5;          // minimum share of equal tokens to join a cluster
+  int depth = 4;                       // as logparser/Drain3: root, length layer, depth-3 token layers, leaves
+  double sim_threshold = 0.5;          // strict_words == false: minimum share of equal tokens to join
   int max_children = 100;              // per tree node; further tokens share the <*> child
   int max_clusters = 0;                // 0: unlimited; otherwise least recently used clusters are evicted
   std::string extra_delimiters;        // characters split on besides whitespace, e.g. "=,"
   uint32_t masks = kAllMasks;          // built-in masks (masks.h)
   std::vector<RegexMask> regex_masks;  // applied to the content before tokenising, in order
   bool parametrize_numeric_tokens = true;  // a token holding a digit is <*>
+  bool quoted_values = true;               // key="a b c" is one token whose quoted value is <*>
+  bool mask_dotted_names = true;           // "com.android.phone" and "key=ffffffff" values are <*>
   bool merge_equivalent_templates = true;  // identical templates share an id
   bool collapse_parameter_runs = true;     // ... also when equal after collapsing runs of <*> (variable length)
-  bool literal_skeleton_merge = false;     // ... also when their words (2 or more) agree, <*> ignored
-  int short_template_max_tokens = 3;   // 0 disables the "different words never merge" rule
+  bool literal_skeleton_merge = true;      // ... also when their words (2 or more) agree, masked values ignored
+  // strict_words == false: in templates this short two different words never merge. 0 disables.
+  int short_template_max_tokens = 3;
   // Strict words: a line joins a cluster only if it equals the template at every non-parameter position, so
   // different words ("GET"/"POST", "Started"/"Paused") are different events; sim_threshold then does not
   // apply. A position becomes a parameter when sibling_merge_min clusters of one tree leaf differ only there
@@ -80,6 +83,8 @@ class Drain {
   static absl::StatusOr<std::unique_ptr<Drain>> Create(const DrainOptions& options);
   // Restores a state written by Save; the options must use the same depth.
   static absl::StatusOr<std::unique_ptr<Drain>> Load(const std::string& path, const DrainOptions& options);
+  // Restores a state held in memory (the text Serialize returns).
+  static absl::StatusOr<std::unique_ptr<Drain>> Restore(std::string_view state, const DrainOptions& options);
   ~Drain();
   Drain(const Drain&) = delete;
   Drain& operator=(const Drain&) = delete;
@@ -114,11 +119,13 @@ class Drain {
     MaskKind kind;
     uint16_t core_begin, core_len;  // the masked part, for parameters
     bool keyed = false;             // "uid=<*>": a literal name kept before the parameter
+    uint64_t keyed_hash = 0;        // a plain "key=value": the hash of "key=<*>", else 0
   };
   struct Cluster {
     std::vector<std::string> tokens;
     std::vector<uint64_t> hashes;
-    std::vector<uint8_t> param;  // 0 literal, 1 <*> or a mask, 2 a keyed parameter ("uid=<*>")
+    // 0 literal, 1 <*> or a mask from the line, 2 a keyed parameter ("uid=<*>"), 3 a word position learnt as <*>
+    std::vector<uint8_t> param;
     std::vector<uint64_t> path;  // tree keys: length, then depth-2 token keys
     int64_t size = 0;
     int32_t canonical = 0;
@@ -133,7 +140,7 @@ class Drain {
   explicit Drain(const DrainOptions& options);
   absl::Status Init();
   void Tokenize(std::string_view content);
-  void AddToken(std::string_view text);
+  void AddToken(std::string_view text, bool quoted);
   int32_t FindLeaf() const;
   int32_t BestCluster(int32_t leaf) const;
   int32_t CreateCluster();
@@ -143,6 +150,9 @@ class Drain {
   void MergeSiblings(int32_t id);
   void MergeSubsumed(int32_t id);
   void ParametrizeNumeric(Token* t) const;
+  void ParametrizeWordValue(Token* t) const;
+  void MakeKeyed(Token* t, size_t p, size_t end) const;
+  static uint64_t KeyedHash(std::string_view text);
   void Detach(int32_t id);
   int32_t Find(int32_t id) const;
   void Touch(int32_t id);

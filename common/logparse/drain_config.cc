@@ -47,6 +47,10 @@ absl::Status ApplyDrainSetting(std::string_view key_in, std::string_view value_i
     FEDLOG_ASSIGN_OR_RETURN(o->parametrize_numeric_tokens, ParseBool(v));
   } else if (key == "merge_equivalent_templates") {
     FEDLOG_ASSIGN_OR_RETURN(o->merge_equivalent_templates, ParseBool(v));
+  } else if (key == "quoted_values") {
+    FEDLOG_ASSIGN_OR_RETURN(o->quoted_values, ParseBool(v));
+  } else if (key == "mask_dotted_names") {
+    FEDLOG_ASSIGN_OR_RETURN(o->mask_dotted_names, ParseBool(v));
   } else if (key == "collapse_parameter_runs") {
     FEDLOG_ASSIGN_OR_RETURN(o->collapse_parameter_runs, ParseBool(v));
   } else if (key == "literal_skeleton_merge") {

@@ -128,9 +128,15 @@ absl::Status Drain::Save(const std::string& path) const {
 }
 
 absl::StatusOr<std::unique_ptr<Drain>> Drain::Load(const std::string& path, const DrainOptions& options) {
-  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<Drain> d, Create(options));
   FEDLOG_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  FEDLOG_RETURN_IF_ERROR(Annotate(d->Deserialize(text), "loading drain state " + path));
+  absl::StatusOr<std::unique_ptr<Drain>> d = Restore(text, options);
+  if (!d.ok()) return Annotate(d.status(), "loading drain state " + path);
+  return d;
+}
+
+absl::StatusOr<std::unique_ptr<Drain>> Drain::Restore(std::string_view state, const DrainOptions& options) {
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<Drain> d, Create(options));
+  FEDLOG_RETURN_IF_ERROR(d->Deserialize(state));
   return d;
 }
 
@@ -163,7 +169,7 @@ absl::Status Drain::Deserialize(std::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat("inconsistent template on line ", ln + 1));
     }
     for (size_t i = 0; i < c.tokens.size(); ++i) {
-      if (f[6][i] < '0' || f[6][i] > '2') return absl::InvalidArgumentError(absl::StrCat("bad flags, line ", ln + 1));
+      if (f[6][i] < '0' || f[6][i] > '3') return absl::InvalidArgumentError(absl::StrCat("bad flags, line ", ln + 1));
       c.param.push_back(static_cast<uint8_t>(f[6][i] - '0'));
       c.hashes.push_back(TokenHash(c.tokens[i]));
     }

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "common/base/file_util.h"
@@ -43,8 +44,8 @@ absl::StatusOr<std::string> Gunzip(std::string_view gz) {
 
 absl::StatusOr<std::string> ReadLogFile(const std::string& path) {
   FEDLOG_ASSIGN_OR_RETURN(std::string data, ReadFile(path));
-  if (data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f &&
-      static_cast<unsigned char>(data[1]) == 0x8b) {
+  const std::string_view head(data.data(), std::min<size_t>(data.size(), 2));
+  if (head.size() == 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b) {
     absl::StatusOr<std::string> plain = Gunzip(data);
     if (!plain.ok()) return Annotate(plain.status(), path);
     return plain;

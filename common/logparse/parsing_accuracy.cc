@@ -16,6 +16,8 @@ size_t PlaceholderAt(std::string_view s, size_t i) {
   return (j > i + 1 && j < s.size() && s[j] == '>') ? j + 1 - i : 0;
 }
 
+bool IsJoiner(char c) { return c == ' ' || c == ':' || c == '.' || c == ',' || c == '/' || c == '-' || c == '_'; }
+
 }  // namespace
 
 double GroupingAccuracy(const std::vector<int64_t>& predicted, const std::vector<std::string>& truth) {
@@ -44,7 +46,10 @@ double GroupingAccuracy(const std::vector<int64_t>& predicted, const std::vector
 
 std::string NormalizeTemplate(std::string_view t) {
   std::string out;
-  out.reserve(t.size());
+  out.reserve(t.size() + 3);
+  auto ends_with_wild = [&out](size_t back) {  // "<*>" ends `back` characters before the end of out
+    return out.size() >= 3 + back && out.compare(out.size() - 3 - back, 3, "<*>") == 0;
+  };
   for (size_t i = 0; i < t.size();) {
     const char c = t[i];
     if (c == ' ' || c == '\t') {
@@ -53,10 +58,9 @@ std::string NormalizeTemplate(std::string_view t) {
       continue;
     }
     if (size_t len = PlaceholderAt(t, i)) {
-      // "<*> <*>" and "<*><*>" are one parameter of variable length.
-      std::string_view tail = std::string_view(out);
-      if (tail.size() >= 4 && tail.substr(tail.size() - 4) == "<*> ") out.pop_back();
-      if (!(out.size() >= 3 && std::string_view(out).substr(out.size() - 3) == "<*>")) out += "<*>";
+      // "<*> <*>", "<*><*>" and "<*>:<*>" (an address and its port) are one parameter.
+      if (!out.empty() && IsJoiner(out.back()) && ends_with_wild(1)) out.pop_back();
+      if (!ends_with_wild(0)) out.append("<*>");
       i += len;
       continue;
     }

@@ -19,8 +19,9 @@ double GroupingAccuracy(const std::vector<int64_t>& predicted, const std::vector
 // Share of lines whose normalised predicted template equals the normalised truth.
 double TemplateAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& truth);
 
-// Every placeholder ("<*>", "<IP>", "<NUM>", ...) becomes "<*>", a run of placeholders separated only by
-// whitespace or punctuation-free joins becomes one "<*>", and whitespace runs become one space (trimmed).
+// Every placeholder ("<*>", "<IP>", "<NUM>", ...) becomes "<*>"; placeholders joined directly or by one of
+// " :.,/-_" become one "<*>" ("<*>:<*>" is an address with its port); whitespace runs become one space
+// (trimmed).
 std::string NormalizeTemplate(std::string_view t);
 
 }  // namespace fedlog::logparse

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
-#include "common/model/mlp_autoencoder.h"
 
 namespace fedlog::model {
 namespace F = torch::nn::functional;
@@ -100,9 +99,11 @@ EncoderImpl::EncoderImpl(const EncoderSpec& spec) : spec_(spec) {
   register_module("mlp", mlp);
   register_module("norm", norm);
   register_module("out", torch::nn::Linear(in, spec.out_dim));
-  auto adapters = torch::nn::ModuleDict();
-  for (const std::string& source : spec.sources) adapters->update(source, Adapter(spec.out_dim, spec.adapter_dim));
-  register_module("adapter", adapters);
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> adapters;
+  for (const std::string& source : spec.sources) {
+    adapters.emplace_back(source, Adapter(spec.out_dim, spec.adapter_dim).ptr());
+  }
+  register_module("adapter", torch::nn::ModuleDict(adapters));
   auto head = torch::nn::ModuleList();
   head->push_back(torch::nn::Linear(spec.out_dim, spec.head_dim));
   head->push_back(torch::nn::Linear(spec.head_dim, spec.head_dim));

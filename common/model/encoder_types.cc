@@ -50,7 +50,8 @@ absl::Status ValidateEncoderSpec(const EncoderSpec& spec) {
 
 absl::Status ValidateLineSet(const EncoderSpec& spec, const LineSet& lines) {
   const int64_t n = lines.size();
-  if (spec.dense_dim > 0 || lines.dense.rows > 0) {
+  // An empty set may leave `dense` default-constructed (0 x 0), e.g. a k = 0 support set.
+  if ((spec.dense_dim > 0 && n > 0) || lines.dense.rows > 0) {
     if (lines.dense.rows != n || lines.dense.cols != spec.dense_dim) {
       return absl::InvalidArgumentError(absl::StrCat("dense features are ", lines.dense.rows, "x",
                                                      lines.dense.cols, ", expected ", n, "x", spec.dense_dim));

@@ -85,12 +85,28 @@ int Revoke(const std::vector<std::string>& argv) {
 }
 
 void PrintRoundHeader() {
-  std::printf("%6s %6s %9s %12s %7s %8s\n", "round", "sites", "samples", "mean_loss", "model", "seconds");
+  std::printf("%6s %6s %9s %12s %7s %8s %9s %9s %12s\n", "round", "sites", "samples", "mean_loss", "model",
+              "seconds", "up_kb", "down_kb", "eval_loss");
+}
+
+// Mean over sites of the held-out loss they reported for the round's input model ("-" when none reported).
+std::string EvalLoss(const v1::RoundSummary& r) {
+  double sum = 0;
+  int n = 0;
+  for (const auto& e : r.evaluations()) {
+    auto it = e.metrics().find("holdout_loss");
+    if (it == e.metrics().end()) continue;
+    sum += it->second;
+    ++n;
+  }
+  return n > 0 ? absl::StrFormat("%.6f", sum / n) : "-";
 }
 
 void PrintRound(const v1::RoundSummary& r) {
-  std::printf("%6d %6d %9lld %12.6f %7s %8.2f\n", r.round(), r.sites(), static_cast<long long>(r.samples()),
-              r.mean_train_loss(), absl::StrCat("v", r.model_version()).c_str(), r.seconds());
+  std::printf("%6d %6d %9lld %12.6f %7s %8.2f %9.1f %9.1f %12s\n", r.round(), r.sites(),
+              static_cast<long long>(r.samples()), r.mean_train_loss(), absl::StrCat("v", r.model_version()).c_str(),
+              r.seconds(), static_cast<double>(r.bytes_up()) / 1024.0, static_cast<double>(r.bytes_down()) / 1024.0,
+              EvalLoss(r).c_str());
   std::fflush(stdout);
 }
 
@@ -129,15 +145,17 @@ int WatchRun(Stub* stub, int64_t run_id) {
   }
   grpc::Status st = reader->Finish();
   if (!st.ok()) return Fail(net::FromGrpc(st));
-  std::printf("run %lld %s: %s\n", static_cast<long long>(status.run_id()), final_state.c_str(),
-              status.message().c_str());
+  std::printf("run %lld %s: %s (%lld update(s) refused)\n", static_cast<long long>(status.run_id()),
+              final_state.c_str(), status.message().c_str(), static_cast<long long>(status.refused_updates()));
   return final_state == "done" ? 0 : 1;
 }
 
 int RunStart(const std::vector<std::string>& argv) {
   Args args;
   int rc = 0;
-  ArgSpec spec{{"rounds", "min-sites", "deadline-s", "epochs", "lr", "batch", "seed"}, {"watch"}};
+  ArgSpec spec{{"rounds", "min-sites", "deadline-s", "epochs", "lr", "batch", "seed", "strategy", "trim",
+                "clip-norm", "max-norm", "server-opt", "server-lr", "update-dtype", "sample-fraction"},
+               {"watch", "zstd"}};
   auto stub = Prepare(argv, spec, &args, &rc);
   if (!stub) return rc;
   v1::StartRunRequest req;
@@ -160,12 +178,28 @@ int RunStart(const std::vector<std::string>& argv) {
   plan->mutable_training()->set_learning_rate(static_cast<float>(*lr));
   plan->mutable_training()->set_batch_size(static_cast<int32_t>(*batch));
   plan->mutable_training()->set_seed(static_cast<uint64_t>(*seed));
+  plan->set_strategy(args.Get("strategy", "fedavg"));
+  plan->set_server_optimizer(args.Get("server-opt", "none"));
+  plan->set_update_dtype(args.Get("update-dtype", "float32"));
+  plan->set_update_zstd(args.Has("zstd"));
+  for (const auto& [flag, setter] : std::vector<std::pair<std::string, void (v1::RunPlan::*)(double)>>{
+           {"trim", &v1::RunPlan::set_trim_fraction},
+           {"clip-norm", &v1::RunPlan::set_clip_norm},
+           {"max-norm", &v1::RunPlan::set_max_update_norm},
+           {"server-lr", &v1::RunPlan::set_server_lr},
+           {"sample-fraction", &v1::RunPlan::set_sample_fraction}}) {
+    absl::StatusOr<double> v = args.GetDouble(flag, 0);
+    if (!v.ok()) return Fail(v.status()), 2;
+    (plan->*setter)(*v);
+  }
   v1::RunStatus resp;
   grpc::Status st = stub->StartRun(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
-  std::printf("run %lld started: %d round(s), min %d site(s), deadline %d s\n",
+  std::printf("run %lld started: %d round(s), min %d site(s), deadline %d s, strategy %s, updates %s%s\n",
               static_cast<long long>(resp.run_id()), resp.plan().rounds(), resp.plan().min_sites(),
-              resp.plan().round_deadline_s());
+              resp.plan().round_deadline_s(), resp.plan().strategy().c_str(),
+              resp.plan().update_dtype().empty() ? "float32" : resp.plan().update_dtype().c_str(),
+              resp.plan().update_zstd() ? "+zstd" : "");
   std::fflush(stdout);
   return args.Has("watch") ? WatchRun(stub.get(), resp.run_id()) : 0;
 }
@@ -278,7 +312,9 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
   verbs->push_back({"sites revoke", "sites revoke SITE_ID" + conn, "revoke a site: it is refused from now on", Revoke});
   verbs->push_back({"run start",
                     "run start --rounds N --min-sites K [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
-                    "[--seed S] [--watch]" + conn,
+                    "[--seed S] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--trim F] [--clip-norm C] "
+                    "[--max-norm M] [--server-opt none|fedadam|fedyogi] [--server-lr LR] "
+                    "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--watch]" + conn,
                     "start a federated run", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});

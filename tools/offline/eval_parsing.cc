@@ -150,7 +150,9 @@ std::string ReportMarkdown(const ParsingReport& r, const std::string& config_nam
                           has_c ? absl::StrFormat("%.3f", c->second.pa) : "-", a.predicted_templates,
                           a.truth_templates, a.unmatched_headers);
   }
-  absl::StrAppendFormat(&out, "| **mean** | **%.3f** | 0.865 | | %.3f | %.3f | | |\n", r.mean_ga,
+  double drain_mean = 0;
+  for (const auto& [src, a] : r.original) drain_mean += PublishedDrainGa(src) / static_cast<double>(r.original.size());
+  absl::StrAppendFormat(&out, "| **mean** | **%.3f** | %.3f | | %.3f | %.3f | | |\n", r.mean_ga, drain_mean,
                         r.mean_ga_corrected, r.mean_pa_corrected);
   return out;
 }

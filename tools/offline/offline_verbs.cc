@@ -13,6 +13,9 @@ void AddOfflineVerbs(std::vector<Verb>* verbs) {
   verbs->push_back({"eval parsing", "eval parsing --data DIR --out DIR [--config FILE] [--dump DIR]",
                     "Grouping and parsing accuracy on loghub-2k and loghub-2k-corrected; writes parsing.json/.md.",
                     offline::RunEvalParsing});
+  verbs->push_back({"synth", "synth --format F --lines N --seed S --out FILE [--incident-rate R]",
+                    "Writes deterministic synthetic logs with labelled incidents (FILE.labels.csv).",
+                    offline::RunSynth});
 }
 
 }  // namespace fedlog::cli

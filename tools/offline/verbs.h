@@ -10,6 +10,7 @@ namespace fedlog::offline {
 
 int RunParse(const std::vector<std::string>& args);
 int RunEvalParsing(const std::vector<std::string>& args);
+int RunSynth(const std::vector<std::string>& args);
 
 }  // namespace fedlog::offline
 

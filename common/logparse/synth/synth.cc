@@ -1,6 +1,6 @@
 #include "common/logparse/synth/synth.h"
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logparse/synth/synth_formats.h"

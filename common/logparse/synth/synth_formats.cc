@@ -16,7 +16,7 @@ class HdfsWriter : public FormatWriter {
     return Fmt("%02d%02d%02d %02d%02d%02d %d %s %s: ", c.year % 100, c.month, c.day, c.hour, c.minute, c.second,
                I(10 + rng->Uniform(5000)), level, component);
   }
-  std::string Blk(Rng* rng) { return Fmt("blk_%s%llu", rng->Chance(0.5) ? "-" : "", rng->Next() >> 1); }
+  std::string Blk(Rng* rng) { return Fmt("blk_%s%llu", rng->Chance(0.5) ? "-" : "", static_cast<unsigned long long>(rng->Next() >> 1)); }
   std::string Normal(int64_t ms, Rng* rng) override {
     switch (rng->Uniform(5)) {
       case 0:
@@ -166,7 +166,12 @@ class ZookeeperWriter : public FormatWriter {
     return Fmt("%04d-%02d-%02d %02d:%02d:%02d,%03d - %-5s [%s] - ", c.year, c.month, c.day, c.hour, c.minute,
                c.second, c.millis, level, where);
   }
-  std::string Client(Rng* rng) { return "/" + RandomIp(rng) + Fmt(":%d", I(30000 + rng->Uniform(30000))); }
+  std::string Client(Rng* rng) {
+    std::string out = "/";
+    out.append(RandomIp(rng));
+    out.append(Fmt(":%d", I(30000 + rng->Uniform(30000))));
+    return out;
+  }
   std::string Normal(int64_t ms, Rng* rng) override {
     const char* nio = "NIOServerCxn.Factory:0.0.0.0/0.0.0.0:2181:NIOServerCnxnFactory@197";
     switch (rng->Uniform(4)) {
@@ -174,11 +179,12 @@ class ZookeeperWriter : public FormatWriter {
       case 1: return Head(ms, "INFO", "NIOServerCxn.Factory:0.0.0.0/0.0.0.0:2181:ZooKeeperServer@839") +
                      "Client attempting to establish new session at " + Client(rng);
       case 2: return Head(ms, "INFO", "CommitProcessor:1:ZooKeeperServer@595") +
-                     Fmt("Established session 0x%llx with negotiated timeout 10000 for client ", rng->Next() >> 8) +
+                     Fmt("Established session 0x%llx with negotiated timeout 10000 for client ",
+                         static_cast<unsigned long long>(rng->Next() >> 8)) +
                      Client(rng);
       default: return Head(ms, "INFO", "NIOServerCxn.Factory:0.0.0.0/0.0.0.0:2181:NIOServerCnxn@1001") +
                       "Closed socket connection for client " + Client(rng) +
-                      Fmt(" which had sessionid 0x%llx", rng->Next() >> 8);
+                      Fmt(" which had sessionid 0x%llx", static_cast<unsigned long long>(rng->Next() >> 8));
     }
   }
   std::string Incident(const std::string& kind, int64_t ms, Rng* rng) override {

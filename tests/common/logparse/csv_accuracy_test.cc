@@ -27,7 +27,10 @@ TEST(CsvTest, UnterminatedQuoteIsAnError) {
 TEST(CsvTest, EscapeRoundTrips) {
   const std::string fields[] = {"plain", "a,b", "q\"uote", "new\nline", ""};
   std::string line;
-  for (const std::string& f : fields) line += (line.empty() ? "" : ",") + CsvEscape(f);
+  for (const std::string& f : fields) {
+    if (&f != &fields[0]) line.push_back(',');
+    line.append(CsvEscape(f));
+  }
   absl::StatusOr<std::vector<CsvRow>> rows = ParseCsv(line);
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
@@ -49,6 +52,8 @@ TEST(TemplateAccuracyTest, NormalisesPlaceholdersAndSpaces) {
   EXPECT_EQ(NormalizeTemplate("a <*> <*> b"), "a <*> b");
   EXPECT_EQ(NormalizeTemplate("x <*><*> "), "x <*>");
   EXPECT_EQ(NormalizeTemplate("keep <lowercase> tags"), "keep <lowercase> tags");
+  EXPECT_EQ(NormalizeTemplate("from <*>:<*> to <IP>"), "from <*> to <*>");
+  EXPECT_EQ(NormalizeTemplate("(<*>) x"), "(<*>) x");
   EXPECT_DOUBLE_EQ(TemplateAccuracy({"a <IP>", "b <*>"}, {"a <*>", "b c"}), 0.5);
 }
 

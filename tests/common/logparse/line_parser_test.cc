@@ -84,7 +84,7 @@ TEST_P(BuiltinFormatTest, ParsesHeaderTimeAndContent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSources, BuiltinFormatTest, ::testing::ValuesIn(kCases),
-                         [](const auto& info) { return std::string(info.param.format); });
+                         [](const auto& param_info) { return std::string(param_info.param.format); });
 
 TEST(LineParserTest, EveryBuiltinHasACase) {
   std::set<std::string> tested;

@@ -1,0 +1,48 @@
+// Server-side optimisers (Reddi et al., "Adaptive Federated Optimization", ICLR 2021). The aggregated delta is
+// treated as a pseudo-gradient step:
+//   none:    x <- x + server_lr * delta
+//   fedadam: m <- b1 m + (1-b1) d;  v <- b2 v + (1-b2) d^2;                 x <- x + lr * m / (sqrt(v) + tau)
+//   fedyogi: m as above;            v <- v - (1-b2) d^2 sign(v - d^2);       x <- x + lr * m / (sqrt(v) + tau)
+// The moments persist between rounds (the aggregator stores them as a bundle next to the model).
+// Thread-compatible.
+#ifndef FEDLOG_COMMON_FL_SERVER_OPTIMIZER_H_
+#define FEDLOG_COMMON_FL_SERVER_OPTIMIZER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/fl/tensor_bundle.h"
+
+namespace fedlog::fl {
+
+enum class ServerOptimizerKind { kNone, kFedAdam, kFedYogi };
+
+absl::StatusOr<ServerOptimizerKind> ParseServerOptimizer(const std::string& name);  // "", none, fedadam, fedyogi
+
+struct ServerOptimizerOptions {
+  ServerOptimizerKind kind = ServerOptimizerKind::kNone;
+  double server_lr = 1.0;  // for kNone: 1.0 is plain FedAvg
+  double lr = 1e-2;        // eta for the adaptive optimisers
+  double beta1 = 0.9;
+  double beta2 = 0.99;
+  double tau = 1e-3;
+};
+
+// Moments of the adaptive optimisers; empty before the first step.
+struct ServerOptimizerState {
+  TensorBundle m;
+  TensorBundle v;
+  int64_t steps = 0;
+};
+
+// Returns the next global model and advances `state`. The delta must have the layout of `global`.
+absl::StatusOr<TensorBundle> ApplyServerUpdate(const TensorBundle& global, const TensorBundle& delta,
+                                               const ServerOptimizerOptions& options, ServerOptimizerState* state);
+
+// State <-> one bundle ("m.<name>", "v.<name>", and "steps" as a 1-element tensor) for storage.
+TensorBundle StateToBundle(const ServerOptimizerState& state);
+absl::StatusOr<ServerOptimizerState> StateFromBundle(const TensorBundle& bundle);
+
+}  // namespace fedlog::fl
+
+#endif  // FEDLOG_COMMON_FL_SERVER_OPTIMIZER_H_

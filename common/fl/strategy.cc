@@ -1,0 +1,162 @@
+#include "common/fl/strategy.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/fl/fedavg.h"
+
+namespace fedlog::fl {
+namespace {
+
+// Normalises non-negative terms to sum 1; uniform when they are all zero.
+std::vector<double> Normalise(std::vector<double> v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  for (double& x : v) x = sum > 0 ? x / sum : 1.0 / static_cast<double>(v.size());
+  return v;
+}
+
+bool Contributes(const ClientUpdate& u, const std::string& source) {
+  if (source.empty()) return true;
+  return std::find(u.stats.sources.begin(), u.stats.sources.end(), source) != u.stats.sources.end();
+}
+
+// Robust statistic of `values` (modified in place): median or trimmed mean.
+float RobustValue(std::vector<float>* values, StrategyKind kind, double trim) {
+  const size_t n = values->size();
+  if (kind == StrategyKind::kMedian) {
+    auto mid = values->begin() + static_cast<long>(n / 2);
+    std::nth_element(values->begin(), mid, values->end());
+    float hi = *mid;
+    if (n % 2 == 1) return hi;
+    float lo = *std::max_element(values->begin(), mid);
+    return 0.5f * (lo + hi);
+  }
+  std::sort(values->begin(), values->end());
+  size_t k = static_cast<size_t>(std::floor(trim * static_cast<double>(n)));
+  if (2 * k >= n) k = (n - 1) / 2;
+  double sum = 0;
+  for (size_t i = k; i < n - k; ++i) sum += (*values)[i];
+  return static_cast<float>(sum / static_cast<double>(n - 2 * k));
+}
+
+// Robust aggregate (median / trimmed mean) of one tensor over the updates allowed to contribute to it; every
+// delta is first scaled by its clipping factor.
+void AggregateTensor(const NamedTensor& layout, const std::vector<ClientUpdate>& updates,
+                     const std::vector<double>& clips, const StrategyOptions& options, NamedTensor* out) {
+  const std::string source = AdapterSource(layout.name);
+  std::vector<size_t> members;
+  for (size_t i = 0; i < updates.size(); ++i) {
+    if (Contributes(updates[i], source)) members.push_back(i);
+  }
+  out->values.assign(layout.values.size(), 0.0f);
+  if (members.empty()) return;
+  std::vector<const float*> src;
+  for (size_t i : members) src.push_back(updates[i].delta->Find(layout.name)->values.data());
+  std::vector<float> column(members.size());
+  for (size_t j = 0; j < out->values.size(); ++j) {
+    for (size_t m = 0; m < members.size(); ++m) column[m] = src[m][j] * static_cast<float>(clips[members[m]]);
+    out->values[j] = RobustValue(&column, options.kind, options.trim_fraction);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<StrategyKind> ParseStrategy(const std::string& name) {
+  if (name == "fedavg" || name.empty()) return StrategyKind::kFedAvg;
+  if (name == "weighted_fedavg") return StrategyKind::kWeightedFedAvg;
+  if (name == "median") return StrategyKind::kMedian;
+  if (name == "trimmed_mean") return StrategyKind::kTrimmedMean;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown strategy '", name, "' (fedavg, weighted_fedavg, median, trimmed_mean)"));
+}
+
+std::string StrategyName(StrategyKind kind) {
+  switch (kind) {
+    case StrategyKind::kFedAvg: return "fedavg";
+    case StrategyKind::kWeightedFedAvg: return "weighted_fedavg";
+    case StrategyKind::kMedian: return "median";
+    case StrategyKind::kTrimmedMean: return "trimmed_mean";
+  }
+  return "?";
+}
+
+std::string AdapterSource(const std::string& tensor_name) {
+  if (!absl::StartsWith(tensor_name, "adapter.")) return "";
+  size_t dot = tensor_name.find('.', 8);
+  return dot == std::string::npos ? "" : tensor_name.substr(8, dot - 8);
+}
+
+absl::StatusOr<std::vector<double>> ComputeWeights(const std::vector<UpdateStats>& stats,
+                                                   const StrategyOptions& options) {
+  if (stats.empty()) return absl::FailedPreconditionError("no updates to weigh");
+  std::vector<double> samples, templates, imbalance;
+  for (const auto& s : stats) {
+    if (s.samples <= 0) return absl::InvalidArgumentError("an update reports no samples");
+    samples.push_back(static_cast<double>(s.samples));
+    templates.push_back(static_cast<double>(std::max<int64_t>(0, s.distinct_templates)));
+    imbalance.push_back(std::log1p(std::max(0.0, s.imbalance_ratio)));
+  }
+  switch (options.kind) {
+    case StrategyKind::kFedAvg:
+      return Normalise(samples);
+    case StrategyKind::kWeightedFedAvg: {
+      const double a = options.weight_samples, b = options.weight_templates, c = options.weight_imbalance;
+      if (a < 0 || b < 0 || c < 0 || a + b + c <= 0) {
+        return absl::InvalidArgumentError("weighted_fedavg weights must be non-negative and not all zero");
+      }
+      samples = Normalise(samples);
+      templates = Normalise(templates);
+      imbalance = Normalise(imbalance);
+      std::vector<double> w(stats.size());
+      for (size_t i = 0; i < w.size(); ++i) w[i] = a * samples[i] + b * templates[i] + c * imbalance[i];
+      return Normalise(w);
+    }
+    case StrategyKind::kMedian:
+    case StrategyKind::kTrimmedMean:
+      return std::vector<double>(stats.size(), 1.0 / static_cast<double>(stats.size()));
+  }
+  return absl::InternalError("unknown strategy");
+}
+
+absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const std::vector<ClientUpdate>& updates,
+                                             const StrategyOptions& options) {
+  if (updates.empty()) return absl::FailedPreconditionError("no updates to aggregate");
+  if (options.trim_fraction < 0 || options.trim_fraction >= 0.5) {
+    return absl::InvalidArgumentError("trim_fraction must be in [0, 0.5)");
+  }
+  std::vector<UpdateStats> stats;
+  for (const auto& u : updates) {
+    if (u.delta == nullptr) return absl::InvalidArgumentError(absl::StrCat("update of ", u.site, " has no delta"));
+    FEDLOG_RETURN_IF_ERROR(CheckSameLayout(global, *u.delta));
+    stats.push_back(u.stats);
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<double> weights, ComputeWeights(stats, options));
+  std::vector<double> clips(updates.size(), 1.0);
+  if (options.clip_norm > 0) {
+    for (size_t i = 0; i < updates.size(); ++i) {
+      double norm = std::sqrt(updates[i].delta->SquaredNorm());
+      if (norm > options.clip_norm) clips[i] = options.clip_norm / norm;
+    }
+  }
+  if (options.kind == StrategyKind::kFedAvg || options.kind == StrategyKind::kWeightedFedAvg) {
+    WeightedAverager averager(global);
+    for (size_t i = 0; i < updates.size(); ++i) {
+      FEDLOG_RETURN_IF_ERROR(averager.Add(*updates[i].delta, weights[i], updates[i].stats.sources, clips[i]));
+    }
+    return averager.Mean();
+  }
+  TensorBundle out;
+  out.tensors.resize(global.tensors.size());
+  for (size_t t = 0; t < global.tensors.size(); ++t) {
+    out.tensors[t].name = global.tensors[t].name;
+    out.tensors[t].shape = global.tensors[t].shape;
+    AggregateTensor(global.tensors[t], updates, clips, options, &out.tensors[t]);
+  }
+  return out;
+}
+
+}  // namespace fedlog::fl

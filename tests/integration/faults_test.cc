@@ -1,0 +1,192 @@
+// Bad and late updates: refused with a reason, counted, never aggregated; clipping bounds a scaled update.
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/federation_session.h"
+#include "common/base/file_util.h"
+#include "common/fl/bundle_codec.h"
+#include "common/net/tls.h"
+#include "gtest/gtest.h"
+#include "server/aggregator_server.h"
+#include "tests/integration/test_env.h"
+
+namespace fedlog {
+namespace {
+
+// A site driven by hand, so the test decides what it uploads and when.
+struct RawSite {
+  RawSite(const std::string& pki, const std::string& name, int port)
+      : session(net::MakeChannel(absl::StrCat("localhost:", port),
+                                 *net::MakeChannelCredentials({JoinPath(pki, "ca.crt"), JoinPath(pki, name + ".crt"),
+                                                               JoinPath(pki, name + ".key")}))) {
+    v1::HelloRequest hello;
+    hello.add_sources()->set_name("HDFS");
+    EXPECT_TRUE(session.Hello(hello).ok());
+  }
+  v1::RoundTask WaitTask() {
+    for (int i = 0; i < 100; ++i) {
+      auto t = session.GetTask(200);
+      if (t.ok() && t->has_round()) return t->round();
+    }
+    ADD_FAILURE() << "no task";
+    return {};
+  }
+  absl::Status Upload(const v1::RoundTask& task, const fl::TensorBundle& delta, int64_t samples = 100) {
+    v1::UpdateHeader h;
+    h.set_run_id(task.run_id());
+    h.set_round(task.round());
+    h.set_base_version(task.model_version());
+    h.set_num_samples(samples);
+    auto bytes = fl::EncodeBundle(delta);
+    if (!bytes.ok()) return bytes.status();
+    return session.Upload(h, *bytes);
+  }
+  client::FederationSession session;
+};
+
+fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
+  fl::TensorBundle b = like;
+  for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);
+  return b;
+}
+
+class FaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("fedlog_faults");
+    pki_ = JoinPath(dir_, "pki");
+    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b"}));
+    auto s = server::AggregatorServer::Start(testing::ServerConfigFor(pki_, JoinPath(dir_, "agg")));
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+  }
+  void TearDown() override {
+    server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+  v1::RunStatus Start(v1::RunPlan plan) {
+    v1::StartRunRequest req;
+    *req.mutable_plan() = plan;
+    v1::RunStatus resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = testing::AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  }
+  v1::RunStatus WaitDone(int64_t run_id) {
+    auto stub = testing::AdminStub(pki_, server_->port());
+    v1::RunStatus s;
+    for (int i = 0; i < 300; ++i) {
+      grpc::ClientContext ctx;
+      v1::GetRunRequest req;
+      req.set_run_id(run_id);
+      if (stub->GetRun(&ctx, req, &s).ok() && s.state() == "done") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return s;
+  }
+  std::string dir_, pki_;
+  std::unique_ptr<server::AggregatorServer> server_;
+};
+
+TEST_F(FaultsTest, NanWrongShapeAndOversizedUpdatesAreRefusedAndCounted) {
+  RawSite a(pki_, "site-a", server_->port()), b(pki_, "site-b", server_->port());
+  v1::RunPlan plan;
+  plan.set_rounds(1);
+  plan.set_min_sites(2);
+  plan.set_round_deadline_s(30);
+  plan.set_max_update_norm(50);
+  v1::RunStatus run = Start(plan);
+  v1::RoundTask ta = a.WaitTask(), tb = b.WaitTask();
+  auto model = a.session.Download(ta.model_version());
+  ASSERT_TRUE(model.ok());
+
+  fl::TensorBundle nan = Filled(model->bundle, 0.0f);
+  nan.tensors[0].values[3] = std::nanf("");
+  absl::Status st = a.Upload(ta, nan);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("non-finite"), std::string::npos) << st;
+
+  fl::TensorBundle shape = Filled(model->bundle, 0.0f);
+  shape.tensors[0].shape = {shape.tensors[0].shape[1], shape.tensors[0].shape[0]};
+  st = a.Upload(ta, shape);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("shape"), std::string::npos) << st;
+
+  st = a.Upload(ta, Filled(model->bundle, 10.0f));  // norm far above 50
+  EXPECT_NE(st.message().find("exceeds the bound"), std::string::npos) << st;
+
+  // Refusals leave the site free to send a good update, and the round completes with both.
+  EXPECT_TRUE(a.Upload(ta, Filled(model->bundle, 0.001f)).ok());
+  EXPECT_TRUE(b.Upload(tb, Filled(model->bundle, 0.003f)).ok());
+  v1::RunStatus done = WaitDone(run.run_id());
+  ASSERT_EQ(done.state(), "done");
+  EXPECT_EQ(done.refused_updates(), 3);
+  EXPECT_EQ(done.rounds(0).sites(), 2);
+  EXPECT_GT(done.rounds(0).bytes_up(), 0);
+  EXPECT_GT(done.rounds(0).bytes_down(), 0);
+  auto next = a.session.Download(0);
+  ASSERT_TRUE(next.ok());
+  EXPECT_NEAR(next->bundle.tensors[0].values[0], model->bundle.tensors[0].values[0] + 0.002f, 1e-6);
+}
+
+TEST_F(FaultsTest, StragglerPastTheDeadlineIsLeftOut) {
+  RawSite a(pki_, "site-a", server_->port()), b(pki_, "site-b", server_->port());
+  v1::RunPlan plan;
+  plan.set_rounds(1);
+  plan.set_min_sites(1);
+  plan.set_round_deadline_s(2);
+  v1::RunStatus run = Start(plan);
+  v1::RoundTask ta = a.WaitTask(), tb = b.WaitTask();
+  auto model = a.session.Download(ta.model_version());
+  ASSERT_TRUE(model.ok());
+  ASSERT_TRUE(a.Upload(ta, Filled(model->bundle, 0.001f)).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2600));
+  absl::Status late = b.Upload(tb, Filled(model->bundle, 5.0f));
+  EXPECT_FALSE(late.ok());
+  v1::RunStatus done = WaitDone(run.run_id());
+  ASSERT_EQ(done.state(), "done");
+  EXPECT_EQ(done.rounds(0).sites(), 1);
+  EXPECT_EQ(done.refused_updates(), 1);
+  auto next = a.session.Download(0);
+  ASSERT_TRUE(next.ok());
+  EXPECT_NEAR(next->bundle.tensors[0].values[0], model->bundle.tensors[0].values[0] + 0.001f, 1e-6);
+}
+
+TEST_F(FaultsTest, ClippingBoundsAnUpdateScaledByAHundred) {
+  RawSite a(pki_, "site-a", server_->port()), b(pki_, "site-b", server_->port());
+  v1::RunPlan plan;
+  plan.set_rounds(1);
+  plan.set_min_sites(2);
+  v1::RunStatus run = Start(plan);
+  v1::RoundTask ta = a.WaitTask(), tb = b.WaitTask();
+  auto model = a.session.Download(ta.model_version());
+  ASSERT_TRUE(model.ok());
+  // First run without clipping: the scaled update drags the mean to (0.001 + 0.1) / 2.
+  ASSERT_TRUE(a.Upload(ta, Filled(model->bundle, 0.001f)).ok());
+  ASSERT_TRUE(b.Upload(tb, Filled(model->bundle, 0.1f)).ok());
+  ASSERT_EQ(WaitDone(run.run_id()).state(), "done");
+  auto unclipped = a.session.Download(0);
+  ASSERT_TRUE(unclipped.ok());
+  EXPECT_NEAR(unclipped->bundle.tensors[0].values[0] - model->bundle.tensors[0].values[0], 0.0505f, 1e-5);
+
+  // Second run clips every update to the honest update's norm: both count as the honest update.
+  const double honest_norm = 0.001 * std::sqrt(static_cast<double>(model->bundle.NumElements()));
+  plan.set_clip_norm(honest_norm * 1.0001);
+  v1::RunStatus run2 = Start(plan);
+  ta = a.WaitTask();
+  tb = b.WaitTask();
+  auto base = a.session.Download(ta.model_version());
+  ASSERT_TRUE(base.ok());
+  ASSERT_TRUE(a.Upload(ta, Filled(base->bundle, 0.001f)).ok());
+  ASSERT_TRUE(b.Upload(tb, Filled(base->bundle, 0.1f)).ok());
+  ASSERT_EQ(WaitDone(run2.run_id()).state(), "done");
+  auto clipped = a.session.Download(0);
+  ASSERT_TRUE(clipped.ok());
+  EXPECT_NEAR(clipped->bundle.tensors[0].values[0] - base->bundle.tensors[0].values[0], 0.001f, 2e-6);
+}
+
+}  // namespace
+}  // namespace fedlog
