@@ -169,7 +169,13 @@ absl::Status SiteDaemon::Session() {
   FEDLOG_LOG(INFO) << "connected as '" << welcome.site_id() << "'";
   while (true) {
     FEDLOG_ASSIGN_OR_RETURN(v1::TaskResponse task, session_->GetTask(welcome.max_poll_wait_ms()));
-    if (!task.has_round()) continue;
+    if (!task.has_round()) {
+      if (absl::Status st = SyncPromoted(task.none().promoted_version()); !st.ok()) {
+        if (st.code() == absl::StatusCode::kUnavailable || st.code() == absl::StatusCode::kCancelled) return st;
+        FEDLOG_LOG(WARNING) << "cannot fetch promoted model: " << st;
+      }
+      continue;
+    }
     absl::Status st = DoRound(task.round());
     SetState("idle");
     if (st.ok()) continue;
@@ -178,6 +184,25 @@ absl::Status SiteDaemon::Session() {
     }
     FEDLOG_LOG(WARNING) << "round " << task.round().round() << " not completed: " << st;
   }
+}
+
+absl::Status SiteDaemon::SyncPromoted(int64_t version) {
+  const std::string manifest_path = JoinPath(config_.data_dir(), "promoted_model.manifest");
+  if (promoted_version_ < 0) {
+    promoted_version_ = 0;
+    absl::StatusOr<std::string> bytes = ReadFile(manifest_path);
+    v1::ModelManifest m;
+    if (bytes.ok() && m.ParseFromString(*bytes)) promoted_version_ = m.version();
+  }
+  if (version <= 0 || version == promoted_version_) return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session_->Download(version));
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(model.bundle));
+  // Bundle first, manifest second: a crash in between leaves the old manifest, so the fetch is simply redone.
+  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(config_.data_dir(), "promoted_model.bundle"), bytes));
+  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(manifest_path, model.manifest.SerializeAsString()));
+  promoted_version_ = model.manifest.version();
+  FEDLOG_LOG(INFO) << "promoted model v" << promoted_version_ << " fetched (" << model.bytes << " bytes)";
+  return absl::OkStatus();
 }
 
 absl::Status SiteDaemon::DoRound(const v1::RoundTask& task) {

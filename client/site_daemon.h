@@ -42,6 +42,8 @@ class SiteDaemon {
 
   absl::Status Session();  // one connection: hello, then tasks until an error
   absl::Status DoRound(const v1::RoundTask& task);
+  // Downloads the promoted model when it differs from the one on disk (data_dir/promoted_model.bundle).
+  absl::Status SyncPromoted(int64_t version);
   bool SleepUnlessStopped(int64_t ms);
   void HeartbeatLoop();
   void SetState(const std::string& state);
@@ -51,6 +53,7 @@ class SiteDaemon {
   std::unique_ptr<FederationSession> session_;
   std::optional<LocalDataset> dataset_;
   int dataset_dim_ = 0;
+  int64_t promoted_version_ = -1;  // -1: not read from disk yet
   std::atomic<int> rounds_completed_{0};
 
   absl::Mutex mu_;

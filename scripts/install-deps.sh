@@ -10,6 +10,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libyaml-cpp-dev libre2-dev libzstd-dev zlib1g-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libxgboost-dev
   python3
 )
 

@@ -146,6 +146,8 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
       v1::TaskResponse resp;
       resp.mutable_none()->set_reason(stopping_ ? "aggregator shutting down"
                                                 : (run_ ? run_note_ : std::string("no active run")));
+      FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
+      resp.mutable_none()->set_promoted_version(promoted);
       return resp;
     }
     changed_.WaitWithTimeout(&mu_, absl::Milliseconds(std::min<int64_t>(until - now, 250)));

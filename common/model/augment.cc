@@ -15,8 +15,10 @@ LineSet AugmentView(const LineSet& lines, const AugmentOptions& options, int64_t
       if (unit(rng) < options.token_dropout) continue;
       kept.push_back(unit(rng) < options.token_resample ? bucket(rng) : id);
     }
-    // An empty bag would embed to zeros and make the view trivially far from its twin; keep one token.
-    if (kept.empty()) kept.push_back(line[std::uniform_int_distribution<size_t>(0, line.size() - 1)(rng)]);
+    // An empty bag would embed to zeros and make the view trivially far from its twin; keep one
+    // token.
+    if (kept.empty())
+      kept.push_back(line[std::uniform_int_distribution<size_t>(0, line.size() - 1)(rng)]);
     line = std::move(kept);
   }
   if (options.dense_noise_std > 0.0f) {

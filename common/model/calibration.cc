@@ -7,20 +7,24 @@
 namespace fedlog::model {
 namespace {
 
-double Sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
+double Sigmoid(double x) {
+  return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+}
 
 }  // namespace
 
 double PlattScaling::Apply(double s) const { return Sigmoid(a * s + b); }
 
-absl::StatusOr<PlattScaling> FitPlatt(const std::vector<float>& scores, const std::vector<int>& labels) {
-  if (scores.size() != labels.size()) return absl::InvalidArgumentError("scores and labels differ in length");
+absl::StatusOr<PlattScaling> FitPlatt(const std::vector<float>& scores,
+                                      const std::vector<int>& labels) {
+  if (scores.size() != labels.size())
+    return absl::InvalidArgumentError("scores and labels differ in length");
   double pos = 0, neg = 0;
   for (int y : labels) (y > 0 ? pos : neg) += 1;
   if (pos == 0 || neg == 0) return absl::InvalidArgumentError("Platt scaling needs both classes");
   const double t_pos = (pos + 1) / (pos + 2), t_neg = 1 / (neg + 2);
-  // Newton with backtracking line search (Lin, Lin & Weng 2007): plain Newton diverges when the start
-  // saturates the sigmoid and the Hessian is nearly singular.
+  // Newton with backtracking line search (Lin, Lin & Weng 2007): plain Newton diverges when the
+  // start saturates the sigmoid and the Hessian is nearly singular.
   auto objective = [&](double a, double b) {
     double f = 0;
     for (size_t i = 0; i < scores.size(); ++i) {
@@ -66,13 +70,16 @@ absl::StatusOr<PlattScaling> FitPlatt(const std::vector<float>& scores, const st
   return p;
 }
 
-absl::StatusOr<ThresholdChoice> MaxF1Threshold(const std::vector<float>& probs, const std::vector<int>& labels) {
-  if (probs.size() != labels.size()) return absl::InvalidArgumentError("probs and labels differ in length");
+absl::StatusOr<ThresholdChoice> MaxF1Threshold(const std::vector<float>& probs,
+                                               const std::vector<int>& labels) {
+  if (probs.size() != labels.size())
+    return absl::InvalidArgumentError("probs and labels differ in length");
   std::vector<size_t> order(probs.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return probs[x] > probs[y]; });
   const double total_pos = std::count_if(labels.begin(), labels.end(), [](int y) { return y > 0; });
-  if (total_pos == 0) return absl::InvalidArgumentError("threshold choice needs at least one anomalous label");
+  if (total_pos == 0)
+    return absl::InvalidArgumentError("threshold choice needs at least one anomalous label");
   ThresholdChoice best;
   best.f1 = -1;
   double tp = 0, fp = 0;

@@ -12,16 +12,18 @@ namespace fedlog::model {
 namespace {
 
 absl::Status CheckOptions(const ContrastiveOptions& o) {
-  if (o.steps <= 0 || o.batch_size < 2) return absl::InvalidArgumentError("steps > 0 and batch_size >= 2 needed");
+  if (o.steps <= 0 || o.batch_size < 2)
+    return absl::InvalidArgumentError("steps > 0 and batch_size >= 2 needed");
   if (!(o.temperature > 0) || !(o.encoder_lr >= 0) || !(o.head_lr > 0) || !(o.adapter_lr >= 0)) {
     return absl::InvalidArgumentError("temperature and learning rates must be positive");
   }
   return absl::OkStatus();
 }
 
-// Positives over the 2B rows [view1; view2]: the other view of the same line, plus (optionally) every row
-// whose line shares the template id.
-torch::Tensor PositiveMask(const LineSet& batch, bool template_alignment, const torch::Device& device) {
+// Positives over the 2B rows [view1; view2]: the other view of the same line, plus (optionally)
+// every row whose line shares the template id.
+torch::Tensor PositiveMask(const LineSet& batch, bool template_alignment,
+                           const torch::Device& device) {
   const int64_t b = batch.size();
   torch::Tensor line = torch::arange(b, torch::kInt64).repeat({2});
   torch::Tensor pos = line.unsqueeze(0) == line.unsqueeze(1);
@@ -36,22 +38,28 @@ torch::Tensor PositiveMask(const LineSet& batch, bool template_alignment, const 
 torch::optim::Adam MakeOptimizer(Encoder& net, const ContrastiveOptions& o) {
   std::vector<torch::Tensor> enc, adapters, head;
   for (auto& item : net->named_parameters()) {
-    if (absl::StartsWith(item.key(), "head.")) head.push_back(item.value());
-    else if (absl::StartsWith(item.key(), "adapter.")) adapters.push_back(item.value());
-    else enc.push_back(item.value());
+    if (absl::StartsWith(item.key(), "head."))
+      head.push_back(item.value());
+    else if (absl::StartsWith(item.key(), "adapter."))
+      adapters.push_back(item.value());
+    else
+      enc.push_back(item.value());
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(enc, std::make_unique<torch::optim::AdamOptions>(o.encoder_lr));
-  if (!adapters.empty()) groups.emplace_back(adapters, std::make_unique<torch::optim::AdamOptions>(o.adapter_lr));
+  if (!adapters.empty())
+    groups.emplace_back(adapters, std::make_unique<torch::optim::AdamOptions>(o.adapter_lr));
   groups.emplace_back(head, std::make_unique<torch::optim::AdamOptions>(o.head_lr));
   return torch::optim::Adam(std::move(groups), torch::optim::AdamOptions(o.head_lr));
 }
 
-absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec, const fl::TensorBundle& start,
-                                               const LineSet& lines, const ContrastiveOptions& o) {
+absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec,
+                                               const fl::TensorBundle& start, const LineSet& lines,
+                                               const ContrastiveOptions& o) {
   FEDLOG_RETURN_IF_ERROR(CheckOptions(o));
   FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, lines));
-  if (lines.size() < 2) return absl::FailedPreconditionError("contrastive pre-training needs at least 2 lines");
+  if (lines.size() < 2)
+    return absl::FailedPreconditionError("contrastive pre-training needs at least 2 lines");
   FEDLOG_ASSIGN_OR_RETURN(torch::Device device, PrepareRuntime(o.runtime));
   FEDLOG_ASSIGN_OR_RETURN(Encoder net, LoadEncoder(spec, start, device));
   auto t0 = std::chrono::steady_clock::now();
@@ -69,23 +77,28 @@ absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec, const fl
       std::shuffle(order.begin(), order.end(), rng);
       cursor = 0;
     }
-    LineSet picked = SelectLines(lines, std::vector<int64_t>(order.begin() + cursor, order.begin() + cursor + batch));
+    LineSet picked = SelectLines(
+        lines, std::vector<int64_t>(order.begin() + cursor, order.begin() + cursor + batch));
     cursor += batch;
     LineSet v1 = AugmentView(picked, o.augment, spec.vocab_buckets, rng);
     LineSet v2 = AugmentView(picked, o.augment, spec.vocab_buckets, rng);
-    torch::Tensor z = torch::cat({net->forward(MakeEncoderInput(spec, v1, device)),
-                                  net->forward(MakeEncoderInput(spec, v2, device))}, 0);
-    torch::Tensor h = torch::nn::functional::normalize(net->project(z),
-                                                       torch::nn::functional::NormalizeFuncOptions().dim(1));
-    torch::Tensor loss = InfoNceLoss(h, PositiveMask(picked, o.template_alignment, device), o.temperature);
+    EncoderInput in1 = MakeEncoderInput(spec, v1, device), in2 = MakeEncoderInput(spec, v2, device);
+    in1.sparse_grad = in2.sparse_grad = true;
+    torch::Tensor z = torch::cat({net->forward(in1), net->forward(in2)}, 0);
+    torch::Tensor h = torch::nn::functional::normalize(
+        net->project(z), torch::nn::functional::NormalizeFuncOptions().dim(1));
+    torch::Tensor loss =
+        InfoNceLoss(h, PositiveMask(picked, o.template_alignment, device), o.temperature);
     opt.zero_grad();
     loss.backward();
+    DensifySparseGrads(*net);
     opt.step();
     losses.push_back(loss.item<double>());
   }
   result.initial_loss = losses.front();
   const size_t tail = std::min<size_t>(10, losses.size());
-  result.final_loss = std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
+  result.final_loss =
+      std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
   result.steps = o.steps;
   result.weights = ToBundle(*net);
   result.device = device.str();
@@ -104,13 +117,15 @@ absl::StatusOr<fl::TensorBundle> InitialEncoderWeights(const EncoderSpec& spec) 
   });
 }
 
-absl::StatusOr<ContrastiveResult> PretrainContrastive(const EncoderSpec& spec, const fl::TensorBundle& start,
-                                                      const LineSet& lines, const ContrastiveOptions& options) {
+absl::StatusOr<ContrastiveResult> PretrainContrastive(const EncoderSpec& spec,
+                                                      const fl::TensorBundle& start,
+                                                      const LineSet& lines,
+                                                      const ContrastiveOptions& options) {
   return GuardTorch([&] { return PretrainImpl(spec, start, lines, options); });
 }
 
-absl::StatusOr<DenseMatrix> Embed(const EncoderSpec& spec, const fl::TensorBundle& weights, const LineSet& lines,
-                                  const RuntimeOptions& runtime) {
+absl::StatusOr<DenseMatrix> Embed(const EncoderSpec& spec, const fl::TensorBundle& weights,
+                                  const LineSet& lines, const RuntimeOptions& runtime) {
   return GuardTorch([&]() -> absl::StatusOr<DenseMatrix> {
     FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, lines));
     FEDLOG_ASSIGN_OR_RETURN(torch::Device device, PrepareRuntime(runtime));

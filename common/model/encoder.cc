@@ -22,7 +22,8 @@ torch::Tensor Linear(const ParamMap& p, const std::string& prefix, const torch::
 
 }  // namespace
 
-EncoderInput MakeEncoderInput(const EncoderSpec& spec, const LineSet& lines, const torch::Device& device) {
+EncoderInput MakeEncoderInput(const EncoderSpec& spec, const LineSet& lines,
+                              const torch::Device& device) {
   EncoderInput in;
   in.rows = lines.size();
   std::vector<int64_t> flat;
@@ -49,20 +50,23 @@ EncoderInput MakeEncoderInput(const EncoderSpec& spec, const LineSet& lines, con
   return in;
 }
 
-torch::Tensor EncoderForward(const ParamMap& p, const EncoderSpec& spec, const EncoderInput& in, bool train) {
-  torch::Tensor h = F::embedding_bag(in.indices, Get(p, "embed.weight"),
-                                     F::EmbeddingBagFuncOptions().offsets(in.offsets).mode(torch::kMean));
+torch::Tensor EncoderForward(const ParamMap& p, const EncoderSpec& spec, const EncoderInput& in,
+                             bool train) {
+  torch::Tensor h = F::embedding_bag(
+      in.indices, Get(p, "embed.weight"),
+      F::EmbeddingBagFuncOptions().offsets(in.offsets).mode(torch::kMean).sparse(in.sparse_grad));
   if (spec.dense_dim > 0) h = torch::cat({h, in.dense}, 1);
   for (size_t i = 0; i < spec.hidden.size(); ++i) {
     const std::string idx = std::to_string(i);
     h = Linear(p, "mlp." + idx, h);
-    h = torch::layer_norm(h, {spec.hidden[i]}, Get(p, "norm." + idx + ".weight"), Get(p, "norm." + idx + ".bias"));
+    h = torch::layer_norm(h, {spec.hidden[i]}, Get(p, "norm." + idx + ".weight"),
+                          Get(p, "norm." + idx + ".bias"));
     h = torch::dropout(torch::relu(h), spec.dropout, train);
   }
   torch::Tensor z = Linear(p, "out", h);
   for (const auto& [source, rows] : in.groups) {
-    // Residual bottleneck on this source's rows only; index_add keeps other rows (and adapters) out of the
-    // graph, so a site's update touches only the adapter of the source it runs.
+    // Residual bottleneck on this source's rows only; index_add keeps other rows (and adapters) out
+    // of the graph, so a site's update touches only the adapter of the source it runs.
     const std::string prefix = "adapter." + source;
     torch::Tensor zs = z.index_select(0, rows);
     torch::Tensor delta = Linear(p, prefix + ".up", torch::relu(Linear(p, prefix + ".down", zs)));
@@ -86,8 +90,10 @@ AdapterImpl::AdapterImpl(int dim, int bottleneck) {
 }
 
 EncoderImpl::EncoderImpl(const EncoderSpec& spec) : spec_(spec) {
-  register_module("embed", torch::nn::EmbeddingBag(
-                               torch::nn::EmbeddingBagOptions(spec.vocab_buckets, spec.token_dim).mode(torch::kMean)));
+  register_module(
+      "embed",
+      torch::nn::EmbeddingBag(
+          torch::nn::EmbeddingBagOptions(spec.vocab_buckets, spec.token_dim).mode(torch::kMean)));
   auto mlp = torch::nn::ModuleList();
   auto norm = torch::nn::ModuleList();
   int in = spec.token_dim + spec.dense_dim;
@@ -114,7 +120,9 @@ torch::Tensor EncoderImpl::forward(const EncoderInput& in) {
   return EncoderForward(ParamsOf(*this), spec_, in, is_training());
 }
 
-torch::Tensor EncoderImpl::project(const torch::Tensor& z) { return HeadForward(ParamsOf(*this), z); }
+torch::Tensor EncoderImpl::project(const torch::Tensor& z) {
+  return HeadForward(ParamsOf(*this), z);
+}
 
 absl::StatusOr<Encoder> LoadEncoder(const EncoderSpec& spec, const fl::TensorBundle& bundle,
                                     const torch::Device& device) {
@@ -125,8 +133,8 @@ absl::StatusOr<Encoder> LoadEncoder(const EncoderSpec& spec, const fl::TensorBun
   return net;
 }
 
-torch::Tensor EmbedNoGrad(Encoder& net, const EncoderSpec& spec, const LineSet& lines, const torch::Device& device,
-                          int64_t chunk) {
+torch::Tensor EmbedNoGrad(Encoder& net, const EncoderSpec& spec, const LineSet& lines,
+                          const torch::Device& device, int64_t chunk) {
   torch::NoGradGuard no_grad;
   const bool was_training = net->is_training();
   net->eval();

@@ -1,9 +1,10 @@
 // The line encoder (torch module) behind contrastive_trainer.h, meta_trainer.h and few_shot.h.
 // Internal to common/model: includes torch.
 //
-// Every forward is written once, functionally (EncoderForward over a ParamMap), so MAML can run the same
-// network on fast weights while the module's own (slow) parameters stay untouched; the module's forward is
-// that function applied to its own parameters. Parameter names (stable, see docs/MODEL.md):
+// Every forward is written once, functionally (EncoderForward over a ParamMap), so MAML can run the
+// same network on fast weights while the module's own (slow) parameters stay untouched; the
+// module's forward is that function applied to its own parameters. Parameter names (stable, see
+// docs/MODEL.md):
 //   embed.weight                      [vocab_buckets, token_dim]
 //   mlp.<i>.weight / mlp.<i>.bias     hidden layer i
 //   norm.<i>.weight / norm.<i>.bias   LayerNorm after hidden layer i
@@ -29,15 +30,24 @@ struct EncoderInput {
   torch::Tensor indices;  // [total tokens] int64, already reduced modulo vocab_buckets
   torch::Tensor offsets;  // [lines] int64, start of each line's bag in `indices`
   torch::Tensor dense;    // [lines, dense_dim] float32 (undefined when dense_dim == 0)
-  std::vector<std::pair<std::string, torch::Tensor>> groups;  // source -> int64 row indices using its adapter
+  std::vector<std::pair<std::string, torch::Tensor>>
+      groups;  // source -> int64 row indices using its adapter
   int64_t rows = 0;
+  // embed.weight receives a sparse gradient: a batch touches a few hundred of the 2^15 rows, and a
+  // dense gradient per backward means allocating (and page-faulting) the whole table every time.
+  // Trainers set it and call DensifySparseGrads before their optimizer step; not for MAML fast
+  // embedding weights.
+  bool sparse_grad = false;
 };
 
 // Packs `lines` (already validated against `spec`) onto `device`.
-EncoderInput MakeEncoderInput(const EncoderSpec& spec, const LineSet& lines, const torch::Device& device);
+EncoderInput MakeEncoderInput(const EncoderSpec& spec, const LineSet& lines,
+                              const torch::Device& device);
 
-// Embeddings [rows, out_dim], L2-normalised, computed with the parameters in `p`. `train` enables dropout.
-torch::Tensor EncoderForward(const ParamMap& p, const EncoderSpec& spec, const EncoderInput& in, bool train);
+// Embeddings [rows, out_dim], L2-normalised, computed with the parameters in `p`. `train` enables
+// dropout.
+torch::Tensor EncoderForward(const ParamMap& p, const EncoderSpec& spec, const EncoderInput& in,
+                             bool train);
 // Contrastive projection head over embeddings, also functional.
 torch::Tensor HeadForward(const ParamMap& p, const torch::Tensor& z);
 
@@ -68,8 +78,8 @@ absl::StatusOr<Encoder> LoadEncoder(const EncoderSpec& spec, const fl::TensorBun
                                     const torch::Device& device);
 
 // Embeds `in` in eval mode without autograd, in chunks of `chunk` rows to bound memory.
-torch::Tensor EmbedNoGrad(Encoder& net, const EncoderSpec& spec, const LineSet& lines, const torch::Device& device,
-                          int64_t chunk = 4096);
+torch::Tensor EmbedNoGrad(Encoder& net, const EncoderSpec& spec, const LineSet& lines,
+                          const torch::Device& device, int64_t chunk = 4096);
 
 }  // namespace fedlog::model
 

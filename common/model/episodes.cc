@@ -7,11 +7,11 @@
 
 namespace fedlog::model {
 
-absl::StatusOr<EpisodeSampler> EpisodeSampler::Create(const LineSet& lines,
-                                                      const std::map<std::string, double>& imbalance,
-                                                      const EpisodeOptions& episode,
-                                                      const CurriculumOptions& curriculum, uint64_t seed) {
-  if (episode.n_way < 2 || episode.k_minority < 1 || episode.k_majority < 1 || episode.n_query < 1) {
+absl::StatusOr<EpisodeSampler> EpisodeSampler::Create(
+    const LineSet& lines, const std::map<std::string, double>& imbalance,
+    const EpisodeOptions& episode, const CurriculumOptions& curriculum, uint64_t seed) {
+  if (episode.n_way < 2 || episode.k_minority < 1 || episode.k_majority < 1 ||
+      episode.n_query < 1) {
     return absl::InvalidArgumentError("episodes need n_way >= 2 and positive support/query sizes");
   }
   if (static_cast<int64_t>(lines.labels.size()) != lines.size()) {
@@ -29,7 +29,8 @@ absl::StatusOr<EpisodeSampler> EpisodeSampler::Create(const LineSet& lines,
     double normal = 0, anomalous = 0;
     for (auto& [label, rows] : classes) {
       (label == 0 ? normal : anomalous) += static_cast<double>(rows.size());
-      // A class needs one support and one query line at least, else its queries would be its support.
+      // A class needs one support and one query line at least, else its queries would be its
+      // support.
       if (rows.size() >= 2) task.rows_by_class[label] = std::move(rows);
     }
     if (task.rows_by_class.size() < 2) continue;
@@ -38,13 +39,14 @@ absl::StatusOr<EpisodeSampler> EpisodeSampler::Create(const LineSet& lines,
     tasks.push_back(std::move(task));
   }
   if (tasks.empty()) {
-    return absl::FailedPreconditionError("no source has two classes with at least two labeled lines each");
+    return absl::FailedPreconditionError(
+        "no source has two classes with at least two labeled lines each");
   }
   return EpisodeSampler(std::move(tasks), episode, curriculum, seed);
 }
 
-EpisodeSampler::EpisodeSampler(std::vector<Task> tasks, EpisodeOptions episode, CurriculumOptions curriculum,
-                               uint64_t seed)
+EpisodeSampler::EpisodeSampler(std::vector<Task> tasks, EpisodeOptions episode,
+                               CurriculumOptions curriculum, uint64_t seed)
     : tasks_(std::move(tasks)), episode_(episode), curriculum_(curriculum), rng_(seed) {}
 
 int EpisodeSampler::Phase(int iteration, int total) const {
@@ -80,13 +82,16 @@ std::vector<std::string> EpisodeSampler::Eligible(int phase) const {
 
 Episode EpisodeSampler::Sample(int phase) {
   std::vector<size_t> eligible = EligibleTasks(phase);
-  const Task& task = tasks_[eligible[std::uniform_int_distribution<size_t>(0, eligible.size() - 1)(rng_)]];
+  const Task& task =
+      tasks_[eligible[std::uniform_int_distribution<size_t>(0, eligible.size() - 1)(rng_)]];
   Episode ep;
   ep.source = task.source;
   std::vector<int> anomalies;
   for (const auto& [label, rows] : task.rows_by_class) {
-    if (label == 0) ep.classes.push_back(0);
-    else anomalies.push_back(label);
+    if (label == 0)
+      ep.classes.push_back(0);
+    else
+      anomalies.push_back(label);
   }
   std::shuffle(anomalies.begin(), anomalies.end(), rng_);
   for (int label : anomalies) {

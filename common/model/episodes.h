@@ -1,12 +1,14 @@
-// Episodic task sampling for meta-learning: N-way tasks drawn per source, with an imbalance curriculum.
-// Torch-free (indices only). Thread-compatible: a sampler owns its RNG; use one per thread.
+// Episodic task sampling for meta-learning: N-way tasks drawn per source, with an imbalance
+// curriculum. Torch-free (indices only). Thread-compatible: a sampler owns its RNG; use one per
+// thread.
 //
-// A task is one source's lines; its classes are the labels present there (0 normal, >= 1 anomaly types).
-// An episode takes the normal class (when present) plus N-1 anomaly types, k_majority support lines for the
-// normal class, k_minority for each anomaly type, and n_query query lines per class, without overlap.
-// Curriculum: phase 0 draws only sources with imbalance ratio <= balanced_max_ratio, phase 1 those
-// <= moderate_max_ratio, phase 2 every source (phases are cumulative so earlier sources are not forgotten).
-// A phase with no eligible source falls back to the least imbalanced ones.
+// A task is one source's lines; its classes are the labels present there (0 normal, >= 1 anomaly
+// types). An episode takes the normal class (when present) plus N-1 anomaly types, k_majority
+// support lines for the normal class, k_minority for each anomaly type, and n_query query lines per
+// class, without overlap. Curriculum: phase 0 draws only sources with imbalance ratio <=
+// balanced_max_ratio, phase 1 those
+// <= moderate_max_ratio, phase 2 every source (phases are cumulative so earlier sources are not
+// forgotten). A phase with no eligible source falls back to the least imbalanced ones.
 #ifndef FEDLOG_COMMON_MODEL_EPISODES_H_
 #define FEDLOG_COMMON_MODEL_EPISODES_H_
 
@@ -37,18 +39,20 @@ struct CurriculumOptions {
 
 struct Episode {
   std::string source;
-  std::vector<int> classes;                // original labels; episode class c is classes[c]
-  std::vector<int64_t> support, query;     // rows of the LineSet
+  std::vector<int> classes;             // original labels; episode class c is classes[c]
+  std::vector<int64_t> support, query;  // rows of the LineSet
   std::vector<int64_t> support_labels, query_labels;  // episode classes in [0, classes.size())
 };
 
 class EpisodeSampler {
  public:
-  // `lines` must carry labels; `imbalance` maps source -> normal:anomalous ratio (missing sources are
-  // measured from the labels). FailedPrecondition when no source has two classes with >= 2 lines each.
-  static absl::StatusOr<EpisodeSampler> Create(const LineSet& lines, const std::map<std::string, double>& imbalance,
-                                               const EpisodeOptions& episode, const CurriculumOptions& curriculum,
-                                               uint64_t seed);
+  // `lines` must carry labels; `imbalance` maps source -> normal:anomalous ratio (missing sources
+  // are measured from the labels). FailedPrecondition when no source has two classes with >= 2
+  // lines each.
+  static absl::StatusOr<EpisodeSampler> Create(const LineSet& lines,
+                                               const std::map<std::string, double>& imbalance,
+                                               const EpisodeOptions& episode,
+                                               const CurriculumOptions& curriculum, uint64_t seed);
 
   // Curriculum phase (0, 1, 2) of meta-iteration `iteration` out of `total`.
   int Phase(int iteration, int total) const;
@@ -63,7 +67,8 @@ class EpisodeSampler {
     double ratio = 1.0;
     std::map<int, std::vector<int64_t>> rows_by_class;  // only classes with >= 2 lines
   };
-  EpisodeSampler(std::vector<Task> tasks, EpisodeOptions episode, CurriculumOptions curriculum, uint64_t seed);
+  EpisodeSampler(std::vector<Task> tasks, EpisodeOptions episode, CurriculumOptions curriculum,
+                 uint64_t seed);
   std::vector<size_t> EligibleTasks(int phase) const;
 
   std::vector<Task> tasks_;

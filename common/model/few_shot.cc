@@ -41,17 +41,20 @@ absl::Status CheckLabeled(const LineSet& lines, const char* what) {
   return absl::OkStatus();
 }
 
-// Optional inner steps on the support set, written back into `net` (its weights are a private copy).
-void AdaptInPlace(Encoder& net, const EncoderSpec& spec, const LineSet& support, const AdaptOptions& o,
-                  const torch::Device& device) {
+// Optional inner steps on the support set, written back into `net` (its weights are a private
+// copy).
+void AdaptInPlace(Encoder& net, const EncoderSpec& spec, const LineSet& support,
+                  const AdaptOptions& o, const torch::Device& device) {
   InnerLoopOptions inner;
   inner.steps = o.inner_steps;
   inner.lr = o.inner_lr;
-  inner.first_order = true;  // nothing differentiates through adaptation, so second order buys nothing
+  inner.first_order =
+      true;  // nothing differentiates through adaptation, so second order buys nothing
   inner.distance_scale = o.distance_scale;
   torch::Tensor labels = torch::tensor(Binary(support.labels), torch::kInt64).to(device);
-  ParamMap fast = InnerAdapt(ParamsOf(*net), spec, MakeEncoderInput(spec, support, device), labels, 2, inner,
-                             /*train=*/false);
+  ParamMap fast =
+      InnerAdapt(ParamsOf(*net), spec, MakeEncoderInput(spec, support, device), labels, 2, inner,
+                 /*train=*/false);
   torch::NoGradGuard no_grad;
   for (auto& item : net->named_parameters()) item.value().copy_(fast.at(item.key()));
 }
@@ -71,7 +74,8 @@ absl::StatusOr<FewShotModel> AdaptImpl(const EncoderSpec& spec, const fl::Tensor
   FewShotModel model;
   model.shots = static_cast<int>(support.size());
   model.distance_scale = o.distance_scale;
-  if (o.inner_steps > 0 && HasBothClasses(support.labels)) AdaptInPlace(net, spec, support, o, device);
+  if (o.inner_steps > 0 && HasBothClasses(support.labels))
+    AdaptInPlace(net, spec, support, o, device);
   model.weights = ToBundle(*net);
   torch::Tensor protos = torch::zeros({2, spec.out_dim}, torch::TensorOptions().device(device));
   std::vector<int64_t> y = Binary(support.labels);
@@ -84,7 +88,8 @@ absl::StatusOr<FewShotModel> AdaptImpl(const EncoderSpec& spec, const fl::Tensor
       protos[c] = DenseToTensor(global, device)[c];
       model.used_global_prototypes = true;
     } else {
-      return absl::FailedPreconditionError("a class has no support line and no global prototype was given");
+      return absl::FailedPreconditionError(
+          "a class has no support line and no global prototype was given");
     }
   }
   model.prototypes = TensorToDense(protos);
@@ -93,14 +98,16 @@ absl::StatusOr<FewShotModel> AdaptImpl(const EncoderSpec& spec, const fl::Tensor
                          : HasBothClasses(support.labels)  ? &support
                                                            : nullptr;
   if (o.calibrate && calib != nullptr) {
-    std::vector<float> raw = TensorToVector(RawScores(EmbedNoGrad(net, spec, *calib, device), protos, o.distance_scale));
+    std::vector<float> raw =
+        TensorToVector(RawScores(EmbedNoGrad(net, spec, *calib, device), protos, o.distance_scale));
     FEDLOG_ASSIGN_OR_RETURN(model.platt, FitPlatt(raw, BinaryInt(calib->labels)));
   }
   if (HasBothClasses(validation.labels)) {
-    std::vector<float> raw = TensorToVector(RawScores(EmbedNoGrad(net, spec, validation, device), protos,
-                                                      o.distance_scale));
+    std::vector<float> raw = TensorToVector(
+        RawScores(EmbedNoGrad(net, spec, validation, device), protos, o.distance_scale));
     for (float& s : raw) s = static_cast<float>(model.platt.Apply(s));
-    FEDLOG_ASSIGN_OR_RETURN(ThresholdChoice choice, MaxF1Threshold(raw, BinaryInt(validation.labels)));
+    FEDLOG_ASSIGN_OR_RETURN(ThresholdChoice choice,
+                            MaxF1Threshold(raw, BinaryInt(validation.labels)));
     model.threshold = choice.threshold;
     model.validation_f1 = choice.f1;
   }
@@ -109,14 +116,16 @@ absl::StatusOr<FewShotModel> AdaptImpl(const EncoderSpec& spec, const fl::Tensor
 
 }  // namespace
 
-absl::StatusOr<FewShotModel> Adapt(const EncoderSpec& spec, const fl::TensorBundle& weights, const LineSet& support,
-                                   const DenseMatrix& global_prototypes, const LineSet& validation,
-                                   const AdaptOptions& options) {
-  return GuardTorch([&] { return AdaptImpl(spec, weights, support, global_prototypes, validation, options); });
+absl::StatusOr<FewShotModel> Adapt(const EncoderSpec& spec, const fl::TensorBundle& weights,
+                                   const LineSet& support, const DenseMatrix& global_prototypes,
+                                   const LineSet& validation, const AdaptOptions& options) {
+  return GuardTorch(
+      [&] { return AdaptImpl(spec, weights, support, global_prototypes, validation, options); });
 }
 
 absl::StatusOr<std::vector<float>> ScoreFewShot(const EncoderSpec& spec, const FewShotModel& model,
-                                                const LineSet& lines, const RuntimeOptions& runtime) {
+                                                const LineSet& lines,
+                                                const RuntimeOptions& runtime) {
   return GuardTorch([&]() -> absl::StatusOr<std::vector<float>> {
     FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, lines));
     if (model.prototypes.rows != 2 || model.prototypes.cols != spec.out_dim) {
@@ -124,8 +133,8 @@ absl::StatusOr<std::vector<float>> ScoreFewShot(const EncoderSpec& spec, const F
     }
     FEDLOG_ASSIGN_OR_RETURN(torch::Device device, PrepareRuntime(runtime));
     FEDLOG_ASSIGN_OR_RETURN(Encoder net, LoadEncoder(spec, model.weights, device));
-    torch::Tensor raw = RawScores(EmbedNoGrad(net, spec, lines, device), DenseToTensor(model.prototypes, device),
-                                  model.distance_scale);
+    torch::Tensor raw = RawScores(EmbedNoGrad(net, spec, lines, device),
+                                  DenseToTensor(model.prototypes, device), model.distance_scale);
     std::vector<float> out = TensorToVector(raw);
     for (float& s : out) s = static_cast<float>(model.platt.Apply(s));
     return out;

@@ -1,8 +1,9 @@
-// Few-shot adaptation of a (meta-trained) encoder to one site: k labeled lines (k = 0, 5, 10, 30, ...) give
-// class prototypes, optionally after a few inner gradient steps; a line's score is the calibrated probability
-// of the anomalous class from its distances to the prototypes. k = 0 uses global prototypes from the caller
-// (e.g. MetaResult::global_prototypes), so a site without any label still gets a detector.
-// Torch-free interface. Thread-safety: reentrant; torch's intra-op thread count is process-wide.
+// Few-shot adaptation of a (meta-trained) encoder to one site: k labeled lines (k = 0, 5, 10, 30,
+// ...) give class prototypes, optionally after a few inner gradient steps; a line's score is the
+// calibrated probability of the anomalous class from its distances to the prototypes. k = 0 uses
+// global prototypes from the caller (e.g. MetaResult::global_prototypes), so a site without any
+// label still gets a detector. Torch-free interface. Thread-safety: reentrant; torch's intra-op
+// thread count is process-wide.
 #ifndef FEDLOG_COMMON_MODEL_FEW_SHOT_H_
 #define FEDLOG_COMMON_MODEL_FEW_SHOT_H_
 
@@ -17,34 +18,37 @@
 namespace fedlog::model {
 
 struct AdaptOptions {
-  int inner_steps = 0;            // gradient steps on the support set before taking prototypes (both classes)
+  int inner_steps = 0;  // gradient steps on the support set before taking prototypes (both classes)
   float inner_lr = 1e-2f;
-  float distance_scale = 10.0f;   // raw score s = scale * (d_normal - d_anomalous)
-  bool calibrate = true;          // Platt on the validation set, else on the support set (both need 2 classes)
+  float distance_scale = 10.0f;  // raw score s = scale * (d_normal - d_anomalous)
+  bool calibrate =
+      true;  // Platt on the validation set, else on the support set (both need 2 classes)
   RuntimeOptions runtime;
 };
 
 struct FewShotModel {
-  fl::TensorBundle weights;       // encoder weights used for scoring (adapted when inner_steps > 0)
-  DenseMatrix prototypes;         // 2 x out_dim: row 0 normal, row 1 anomalous
+  fl::TensorBundle weights;  // encoder weights used for scoring (adapted when inner_steps > 0)
+  DenseMatrix prototypes;    // 2 x out_dim: row 0 normal, row 1 anomalous
   float distance_scale = 10.0f;
-  PlattScaling platt;             // identity (a = 1, b = 0) when not calibrated
-  float threshold = 0.5f;         // max-F1 threshold on validation labels, else 0.5
-  double validation_f1 = -1;      // F1 at `threshold` on the validation set; -1 without one
-  int shots = 0;                  // labeled support lines used
+  PlattScaling platt;                   // identity (a = 1, b = 0) when not calibrated
+  float threshold = 0.5f;               // max-F1 threshold on validation labels, else 0.5
+  double validation_f1 = -1;            // F1 at `threshold` on the validation set; -1 without one
+  int shots = 0;                        // labeled support lines used
   bool used_global_prototypes = false;  // a class was missing from the support set
 };
 
 // Adapts `weights` with the labeled `support` lines (labels 0 normal, > 0 anomalous; may be empty).
-// `global_prototypes` (2 x out_dim, or empty) fills classes the support set lacks; FailedPrecondition when
-// a class has neither. `validation` (labeled, may be empty) drives calibration and the threshold.
-absl::StatusOr<FewShotModel> Adapt(const EncoderSpec& spec, const fl::TensorBundle& weights, const LineSet& support,
-                                   const DenseMatrix& global_prototypes, const LineSet& validation,
-                                   const AdaptOptions& options);
+// `global_prototypes` (2 x out_dim, or empty) fills classes the support set lacks;
+// FailedPrecondition when a class has neither. `validation` (labeled, may be empty) drives
+// calibration and the threshold.
+absl::StatusOr<FewShotModel> Adapt(const EncoderSpec& spec, const fl::TensorBundle& weights,
+                                   const LineSet& support, const DenseMatrix& global_prototypes,
+                                   const LineSet& validation, const AdaptOptions& options);
 
 // Calibrated P(anomalous) per line; a line is an alert when its score >= model.threshold.
 absl::StatusOr<std::vector<float>> ScoreFewShot(const EncoderSpec& spec, const FewShotModel& model,
-                                                const LineSet& lines, const RuntimeOptions& runtime);
+                                                const LineSet& lines,
+                                                const RuntimeOptions& runtime);
 
 }  // namespace fedlog::model
 

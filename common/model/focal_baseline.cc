@@ -16,7 +16,8 @@ namespace {
 constexpr char kClassifierPrefix[] = "classifier.";
 
 // Splits a baseline bundle into the encoder's tensors and the classifier's (prefix stripped).
-void SplitBundle(const fl::TensorBundle& all, fl::TensorBundle* encoder, fl::TensorBundle* classifier) {
+void SplitBundle(const fl::TensorBundle& all, fl::TensorBundle* encoder,
+                 fl::TensorBundle* classifier) {
   for (const fl::NamedTensor& t : all.tensors) {
     if (absl::StartsWith(t.name, kClassifierPrefix)) {
       fl::NamedTensor c = t;
@@ -38,10 +39,11 @@ absl::Status CheckLabels(const LineSet& lines, int classes) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<FocalResult> TrainImpl(const EncoderSpec& spec, const fl::TensorBundle& start, const LineSet& lines,
-                                      const FocalOptions& o) {
+absl::StatusOr<FocalResult> TrainImpl(const EncoderSpec& spec, const fl::TensorBundle& start,
+                                      const LineSet& lines, const FocalOptions& o) {
   if (o.steps <= 0 || o.batch_size <= 0 || !(o.learning_rate > 0) || o.num_classes < 2) {
-    return absl::InvalidArgumentError("steps, batch_size, learning_rate must be positive and num_classes >= 2");
+    return absl::InvalidArgumentError(
+        "steps, batch_size, learning_rate must be positive and num_classes >= 2");
   }
   FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, lines));
   FEDLOG_RETURN_IF_ERROR(CheckLabels(lines, o.num_classes));
@@ -61,18 +63,22 @@ absl::StatusOr<FocalResult> TrainImpl(const EncoderSpec& spec, const fl::TensorB
     std::vector<int64_t> rows(static_cast<size_t>(o.batch_size));
     for (int64_t& r : rows) r = pick(rng);
     LineSet batch = SelectLines(lines, rows);
-    torch::Tensor logits = classifier->forward(net->forward(MakeEncoderInput(spec, batch, device)));
+    EncoderInput in = MakeEncoderInput(spec, batch, device);
+    in.sparse_grad = true;
+    torch::Tensor logits = classifier->forward(net->forward(in));
     torch::Tensor targets = torch::tensor(batch.labels, torch::kInt64).to(device);
     torch::Tensor loss = FocalLoss(logits, targets, o.alpha, o.gamma);
     opt.zero_grad();
     loss.backward();
+    DensifySparseGrads(*net);
     opt.step();
     losses.push_back(loss.item<double>());
   }
   FocalResult result;
   result.initial_loss = losses.front();
   const size_t tail = std::min<size_t>(10, losses.size());
-  result.final_loss = std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
+  result.final_loss =
+      std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
   result.weights = ToBundle(*net);
   for (fl::NamedTensor& t : ToBundle(*classifier).tensors) {
     t.name = kClassifierPrefix + t.name;
@@ -83,32 +89,38 @@ absl::StatusOr<FocalResult> TrainImpl(const EncoderSpec& spec, const fl::TensorB
   return result;
 }
 
-absl::StatusOr<std::vector<float>> ScoreImpl(const EncoderSpec& spec, const fl::TensorBundle& weights,
-                                             const LineSet& lines, const RuntimeOptions& runtime) {
+absl::StatusOr<std::vector<float>> ScoreImpl(const EncoderSpec& spec,
+                                             const fl::TensorBundle& weights, const LineSet& lines,
+                                             const RuntimeOptions& runtime) {
   FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, lines));
   fl::TensorBundle enc, cls;
   SplitBundle(weights, &enc, &cls);
   const fl::NamedTensor* w = cls.Find("weight");
-  if (w == nullptr || w->shape.size() != 2) return absl::InvalidArgumentError("bundle lacks classifier.weight");
+  if (w == nullptr || w->shape.size() != 2)
+    return absl::InvalidArgumentError("bundle lacks classifier.weight");
   FEDLOG_ASSIGN_OR_RETURN(torch::Device device, PrepareRuntime(runtime));
   FEDLOG_ASSIGN_OR_RETURN(Encoder net, LoadEncoder(spec, enc, device));
   torch::nn::Linear classifier(spec.out_dim, w->shape[0]);
   FEDLOG_RETURN_IF_ERROR(LoadParams(cls, *classifier, false));
   classifier->to(device);
   torch::NoGradGuard no_grad;
-  torch::Tensor probs = torch::softmax(classifier->forward(EmbedNoGrad(net, spec, lines, device)), 1);
+  torch::Tensor probs =
+      torch::softmax(classifier->forward(EmbedNoGrad(net, spec, lines, device)), 1);
   return TensorToVector(1.0 - probs.select(1, 0));
 }
 
 }  // namespace
 
-absl::StatusOr<FocalResult> TrainFocalBaseline(const EncoderSpec& spec, const fl::TensorBundle& start,
-                                               const LineSet& lines, const FocalOptions& options) {
+absl::StatusOr<FocalResult> TrainFocalBaseline(const EncoderSpec& spec,
+                                               const fl::TensorBundle& start, const LineSet& lines,
+                                               const FocalOptions& options) {
   return GuardTorch([&] { return TrainImpl(spec, start, lines, options); });
 }
 
-absl::StatusOr<std::vector<float>> ScoreFocalBaseline(const EncoderSpec& spec, const fl::TensorBundle& weights,
-                                                      const LineSet& lines, const RuntimeOptions& runtime) {
+absl::StatusOr<std::vector<float>> ScoreFocalBaseline(const EncoderSpec& spec,
+                                                      const fl::TensorBundle& weights,
+                                                      const LineSet& lines,
+                                                      const RuntimeOptions& runtime) {
   return GuardTorch([&] { return ScoreImpl(spec, weights, lines, runtime); });
 }
 

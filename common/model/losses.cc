@@ -8,7 +8,8 @@ torch::Tensor SquaredEuclidean(const torch::Tensor& a, const torch::Tensor& b) {
   return (aa + bb - 2.0 * torch::matmul(a, b.t())).clamp_min(0.0);
 }
 
-torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives, double temperature) {
+torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives,
+                          double temperature) {
   const int64_t n = z.size(0);
   torch::Tensor eye = torch::eye(n, torch::TensorOptions().dtype(torch::kBool).device(z.device()));
   torch::Tensor logits = torch::matmul(z, z.t()) / temperature;
@@ -24,7 +25,8 @@ torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives
   return per_anchor.masked_select(has_pos).mean();
 }
 
-torch::Tensor ClassPrototypes(const torch::Tensor& emb, const torch::Tensor& labels, int64_t classes) {
+torch::Tensor ClassPrototypes(const torch::Tensor& emb, const torch::Tensor& labels,
+                              int64_t classes) {
   torch::Tensor one_hot = torch::one_hot(labels, classes).to(emb.dtype());  // [n, classes]
   torch::Tensor sums = torch::matmul(one_hot.t(), emb);
   torch::Tensor counts = one_hot.sum(0).clamp_min(1.0).unsqueeze(1);
@@ -46,10 +48,12 @@ torch::Tensor PrototypeTripletLoss(const torch::Tensor& queries, const torch::Te
   return torch::relu(d_pos - d_neg + margin).mean();
 }
 
-torch::Tensor FocalLoss(const torch::Tensor& logits, const torch::Tensor& targets, double alpha, double gamma) {
+torch::Tensor FocalLoss(const torch::Tensor& logits, const torch::Tensor& targets, double alpha,
+                        double gamma) {
   torch::Tensor log_p = torch::log_softmax(logits, 1).gather(1, targets.unsqueeze(1)).squeeze(1);
   torch::Tensor p = log_p.exp();
-  torch::Tensor alpha_t = torch::where(targets > 0, torch::full_like(p, alpha), torch::full_like(p, 1.0 - alpha));
+  torch::Tensor alpha_t =
+      torch::where(targets > 0, torch::full_like(p, alpha), torch::full_like(p, 1.0 - alpha));
   return (-alpha_t * (1.0 - p).pow(gamma) * log_p).mean();
 }
 

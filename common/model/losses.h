@@ -1,5 +1,6 @@
-// Loss functions of the learning core, on plain tensors so tests can check them against hand-computed values.
-// Internal to common/model: includes torch. All are differentiable and device-agnostic.
+// Loss functions of the learning core, on plain tensors so tests can check them against
+// hand-computed values. Internal to common/model: includes torch. All are differentiable and
+// device-agnostic.
 #ifndef FEDLOG_COMMON_MODEL_LOSSES_H_
 #define FEDLOG_COMMON_MODEL_LOSSES_H_
 
@@ -7,17 +8,22 @@
 
 namespace fedlog::model {
 
-// Pairwise squared Euclidean distances: a [n, d], b [m, d] -> [n, m], clamped at 0 against rounding.
+// Pairwise squared Euclidean distances: a [n, d], b [m, d] -> [n, m], clamped at 0 against
+// rounding.
 torch::Tensor SquaredEuclidean(const torch::Tensor& a, const torch::Tensor& b);
 
-// Multi-positive InfoNCE over in-batch negatives. z [n, d] (L2-normalised by the caller); positives [n, n]
-// bool, true where j is a positive of i (the diagonal is ignored). For anchor i with positives P(i):
+// Multi-positive InfoNCE over in-batch negatives. z [n, d] (L2-normalised by the caller); positives
+// [n, n] bool, true where j is a positive of i (the diagonal is ignored). For anchor i with
+// positives P(i):
 //   l_i = -1/|P(i)| * sum_{p in P(i)} log( exp(z_i.z_p / t) / sum_{j != i} exp(z_i.z_j / t) )
 // and the loss is the mean of l_i over anchors with at least one positive (0 when there is none).
-torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives, double temperature);
+torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives,
+                          double temperature);
 
-// Class means: emb [n, d], labels [n] int64 in [0, classes) -> [classes, d]. A class without rows gets 0s.
-torch::Tensor ClassPrototypes(const torch::Tensor& emb, const torch::Tensor& labels, int64_t classes);
+// Class means: emb [n, d], labels [n] int64 in [0, classes) -> [classes, d]. A class without rows
+// gets 0s.
+torch::Tensor ClassPrototypes(const torch::Tensor& emb, const torch::Tensor& labels,
+                              int64_t classes);
 
 // Prototypical loss: cross-entropy of softmax(-scale * ||q - c_k||^2) against labels [n] int64.
 torch::Tensor PrototypicalLoss(const torch::Tensor& queries, const torch::Tensor& labels,
@@ -28,9 +34,10 @@ torch::Tensor PrototypicalLoss(const torch::Tensor& queries, const torch::Tensor
 torch::Tensor PrototypeTripletLoss(const torch::Tensor& queries, const torch::Tensor& labels,
                                    const torch::Tensor& prototypes, double margin);
 
-// Focal loss over softmax logits [n, c], targets [n] int64: mean of -alpha_t (1 - p_t)^gamma log p_t, with
-// alpha_t = alpha for anomalous targets (> 0) and 1 - alpha for normal ones (target 0).
-torch::Tensor FocalLoss(const torch::Tensor& logits, const torch::Tensor& targets, double alpha, double gamma);
+// Focal loss over softmax logits [n, c], targets [n] int64: mean of -alpha_t (1 - p_t)^gamma log
+// p_t, with alpha_t = alpha for anomalous targets (> 0) and 1 - alpha for normal ones (target 0).
+torch::Tensor FocalLoss(const torch::Tensor& logits, const torch::Tensor& targets, double alpha,
+                        double gamma);
 
 }  // namespace fedlog::model
 

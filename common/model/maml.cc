@@ -12,7 +12,8 @@ torch::Tensor SupportLoss(const ParamMap& p, const EncoderSpec& spec, const Enco
 }
 
 ParamMap InnerAdapt(const ParamMap& slow, const EncoderSpec& spec, const EncoderInput& support,
-                    const torch::Tensor& labels, int64_t classes, const InnerLoopOptions& options, bool train) {
+                    const torch::Tensor& labels, int64_t classes, const InnerLoopOptions& options,
+                    bool train) {
   ParamMap fast = slow;
   std::vector<std::string> names;
   std::vector<torch::Tensor> tensors;
@@ -24,11 +25,12 @@ ParamMap InnerAdapt(const ParamMap& slow, const EncoderSpec& spec, const Encoder
   for (int step = 0; step < options.steps; ++step) {
     tensors.clear();
     for (const std::string& name : names) tensors.push_back(fast[name]);
-    torch::Tensor loss = SupportLoss(fast, spec, support, labels, classes, options.distance_scale, train);
+    torch::Tensor loss =
+        SupportLoss(fast, spec, support, labels, classes, options.distance_scale, train);
     // allow_unused: adapters of other sources are not in this episode's graph.
-    std::vector<torch::Tensor> grads =
-        torch::autograd::grad({loss}, tensors, /*grad_outputs=*/{}, /*retain_graph=*/!options.first_order,
-                              /*create_graph=*/!options.first_order, /*allow_unused=*/true);
+    std::vector<torch::Tensor> grads = torch::autograd::grad(
+        {loss}, tensors, /*grad_outputs=*/{}, /*retain_graph=*/!options.first_order,
+        /*create_graph=*/!options.first_order, /*allow_unused=*/true);
     for (size_t i = 0; i < names.size(); ++i) {
       if (!grads[i].defined()) continue;
       torch::Tensor g = options.first_order ? grads[i].detach() : grads[i];
@@ -40,9 +42,10 @@ ParamMap InnerAdapt(const ParamMap& slow, const EncoderSpec& spec, const Encoder
 
 torch::Tensor QueryLoss(const ParamMap& fast, const EncoderSpec& spec, const EncoderInput& support,
                         const torch::Tensor& support_labels, const EncoderInput& query,
-                        const torch::Tensor& query_labels, int64_t classes, double scale, bool hybrid,
-                        double margin) {
-  torch::Tensor protos = ClassPrototypes(EncoderForward(fast, spec, support, true), support_labels, classes);
+                        const torch::Tensor& query_labels, int64_t classes, double scale,
+                        bool hybrid, double margin) {
+  torch::Tensor protos =
+      ClassPrototypes(EncoderForward(fast, spec, support, true), support_labels, classes);
   torch::Tensor q = EncoderForward(fast, spec, query, true);
   torch::Tensor proto_loss = PrototypicalLoss(q, query_labels, protos, scale);
   if (!hybrid) return proto_loss;

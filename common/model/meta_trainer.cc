@@ -14,10 +14,13 @@ namespace {
 
 absl::Status CheckOptions(const MetaOptions& o) {
   if (o.meta_iterations <= 0 || o.meta_batch <= 0 || o.inner_steps < 0) {
-    return absl::InvalidArgumentError("meta_iterations and meta_batch must be positive, inner_steps >= 0");
+    return absl::InvalidArgumentError(
+        "meta_iterations and meta_batch must be positive, inner_steps >= 0");
   }
-  if (!(o.inner_lr > 0) || !(o.meta_lr > 0) || !(o.distance_scale > 0) || !(o.triplet_margin >= 0)) {
-    return absl::InvalidArgumentError("learning rates and distance_scale must be positive, margin >= 0");
+  if (!(o.inner_lr > 0) || !(o.meta_lr > 0) || !(o.distance_scale > 0) ||
+      !(o.triplet_margin >= 0)) {
+    return absl::InvalidArgumentError(
+        "learning rates and distance_scale must be positive, margin >= 0");
   }
   return absl::OkStatus();
 }
@@ -26,19 +29,23 @@ torch::Tensor Labels(const std::vector<int64_t>& labels, const torch::Device& de
   return torch::tensor(labels, torch::kInt64).to(device);
 }
 
-// Row 0: mean of label-0 embeddings, row 1: mean of anomalous ones; an empty class gives a zero row.
+// Row 0: mean of label-0 embeddings, row 1: mean of anomalous ones; an empty class gives a zero
+// row.
 DenseMatrix BinaryPrototypes(const torch::Tensor& emb, const std::vector<int>& labels) {
   torch::Tensor y = (torch::tensor(labels, torch::kInt64) > 0).to(torch::kInt64).to(emb.device());
   return TensorToDense(ClassPrototypes(emb, y, 2));
 }
 
-// One episode's outer loss on the slow weights `slow` (fast weights built inside, slow left untouched).
-torch::Tensor EpisodeLoss(const ParamMap& slow, const EncoderSpec& spec, const LineSet& lines, const Episode& ep,
-                          const MetaOptions& o, const torch::Device& device) {
+// One episode's outer loss on the slow weights `slow` (fast weights built inside, slow left
+// untouched).
+torch::Tensor EpisodeLoss(const ParamMap& slow, const EncoderSpec& spec, const LineSet& lines,
+                          const Episode& ep, const MetaOptions& o, const torch::Device& device) {
   EncoderInput support = MakeEncoderInput(spec, SelectLines(lines, ep.support), device);
   EncoderInput query = MakeEncoderInput(spec, SelectLines(lines, ep.query), device);
   torch::Tensor s_labels = Labels(ep.support_labels, device);
   torch::Tensor q_labels = Labels(ep.query_labels, device);
+  // Sparse embedding gradients unless the inner loop differentiates through embed.weight itself.
+  support.sparse_grad = query.sparse_grad = !o.inner_adapt_embedding;
   const int64_t classes = static_cast<int64_t>(ep.classes.size());
   InnerLoopOptions inner;
   inner.steps = o.inner_steps;
@@ -46,18 +53,21 @@ torch::Tensor EpisodeLoss(const ParamMap& slow, const EncoderSpec& spec, const L
   inner.first_order = o.first_order;
   inner.adapt_embedding = o.inner_adapt_embedding;
   inner.distance_scale = o.distance_scale;
-  ParamMap fast = o.inner_steps > 0 ? InnerAdapt(slow, spec, support, s_labels, classes, inner, true) : slow;
-  return QueryLoss(fast, spec, support, s_labels, query, q_labels, classes, o.distance_scale, o.hybrid_loss,
-                   o.triplet_margin);
+  ParamMap fast =
+      o.inner_steps > 0 ? InnerAdapt(slow, spec, support, s_labels, classes, inner, true) : slow;
+  return QueryLoss(fast, spec, support, s_labels, query, q_labels, classes, o.distance_scale,
+                   o.hybrid_loss, o.triplet_margin);
 }
 
 absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::TensorBundle& start,
-                                         const LineSet& lines, const std::map<std::string, double>& imbalance,
+                                         const LineSet& lines,
+                                         const std::map<std::string, double>& imbalance,
                                          const MetaOptions& o) {
   FEDLOG_RETURN_IF_ERROR(CheckOptions(o));
   FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, lines));
-  FEDLOG_ASSIGN_OR_RETURN(EpisodeSampler sampler,
-                          EpisodeSampler::Create(lines, imbalance, o.episode, o.curriculum, o.runtime.seed));
+  FEDLOG_ASSIGN_OR_RETURN(
+      EpisodeSampler sampler,
+      EpisodeSampler::Create(lines, imbalance, o.episode, o.curriculum, o.runtime.seed));
   FEDLOG_ASSIGN_OR_RETURN(torch::Device device, PrepareRuntime(o.runtime));
   FEDLOG_ASSIGN_OR_RETURN(Encoder net, LoadEncoder(spec, start, device));
   auto t0 = std::chrono::steady_clock::now();
@@ -76,18 +86,22 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
     ParamMap slow = ParamsOf(*net);
     double total = 0;
     for (int b = 0; b < o.meta_batch; ++b) {
-      // Backward per episode frees each episode's graph at once: memory stays at one episode's worth.
-      torch::Tensor loss = EpisodeLoss(slow, spec, lines, sampler.Sample(phase), o, device) / o.meta_batch;
+      // Backward per episode frees each episode's graph at once: memory stays at one episode's
+      // worth.
+      torch::Tensor loss =
+          EpisodeLoss(slow, spec, lines, sampler.Sample(phase), o, device) / o.meta_batch;
       loss.backward();
       total += loss.item<double>();
       ++result.episodes;
     }
+    DensifySparseGrads(*net);
     opt.step();
     losses.push_back(total);
   }
   result.initial_loss = losses.front();
   const size_t tail = std::min<size_t>(10, losses.size());
-  result.final_loss = std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
+  result.final_loss =
+      std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
   result.weights = ToBundle(*net);
   result.global_prototypes = BinaryPrototypes(EmbedNoGrad(net, spec, lines, device), lines.labels);
   result.device = device.str();
@@ -97,13 +111,16 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
 
 }  // namespace
 
-absl::StatusOr<MetaResult> MetaTrain(const EncoderSpec& spec, const fl::TensorBundle& start, const LineSet& lines,
-                                     const std::map<std::string, double>& imbalance, const MetaOptions& options) {
+absl::StatusOr<MetaResult> MetaTrain(const EncoderSpec& spec, const fl::TensorBundle& start,
+                                     const LineSet& lines,
+                                     const std::map<std::string, double>& imbalance,
+                                     const MetaOptions& options) {
   return GuardTorch([&] { return MetaTrainImpl(spec, start, lines, imbalance, options); });
 }
 
-absl::StatusOr<DenseMatrix> ComputePrototypes(const EncoderSpec& spec, const fl::TensorBundle& weights,
-                                              const LineSet& lines, const RuntimeOptions& runtime) {
+absl::StatusOr<DenseMatrix> ComputePrototypes(const EncoderSpec& spec,
+                                              const fl::TensorBundle& weights, const LineSet& lines,
+                                              const RuntimeOptions& runtime) {
   return GuardTorch([&]() -> absl::StatusOr<DenseMatrix> {
     FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, lines));
     if (static_cast<int64_t>(lines.labels.size()) != lines.size() || lines.size() == 0) {

@@ -56,8 +56,9 @@ torch::Tensor NextEventLoss(SessionModel& net, const SessionSpec& spec, const Se
 
 // Shared epoch loop: `loss_fn(rows)` returns the loss of a batch of example indices.
 template <typename LossFn>
-absl::StatusOr<SessionTrainResult> Fit(SessionModel& net, size_t examples, const SessionTrainOptions& o,
-                                       const torch::Device& device, LossFn loss_fn) {
+absl::StatusOr<SessionTrainResult> Fit(SessionModel& net, size_t examples,
+                                       const SessionTrainOptions& o, const torch::Device& device,
+                                       LossFn loss_fn) {
   if (o.epochs <= 0 || o.batch_size <= 0 || !(o.learning_rate > 0)) {
     return absl::InvalidArgumentError("epochs, batch_size and learning_rate must be positive");
   }
@@ -74,7 +75,8 @@ absl::StatusOr<SessionTrainResult> Fit(SessionModel& net, size_t examples, const
     double sum = 0;
     int batches = 0;
     for (size_t b = 0; b < examples; b += static_cast<size_t>(o.batch_size)) {
-      std::vector<size_t> rows(order.begin() + b, order.begin() + std::min(examples, b + o.batch_size));
+      std::vector<size_t> rows(order.begin() + b,
+                               order.begin() + std::min(examples, b + o.batch_size));
       torch::Tensor loss = loss_fn(rows);
       opt.zero_grad();
       loss.backward();
@@ -102,12 +104,14 @@ absl::Status CheckSessions(const Windows& sessions) {
 }  // namespace
 
 absl::Status ValidateSessionSpec(const SessionSpec& spec) {
-  if (spec.num_templates <= 0 || spec.d_model <= 0 || spec.heads <= 0 || spec.layers <= 0 || spec.ff_dim <= 0 ||
-      spec.max_len < 2) {
+  if (spec.num_templates <= 0 || spec.d_model <= 0 || spec.heads <= 0 || spec.layers <= 0 ||
+      spec.ff_dim <= 0 || spec.max_len < 2) {
     return absl::InvalidArgumentError("session model sizes must be positive (max_len >= 2)");
   }
-  if (spec.d_model % spec.heads != 0) return absl::InvalidArgumentError("d_model must be divisible by heads");
-  if (!(spec.dropout >= 0.0f && spec.dropout < 1.0f)) return absl::InvalidArgumentError("dropout in [0, 1)");
+  if (spec.d_model % spec.heads != 0)
+    return absl::InvalidArgumentError("d_model must be divisible by heads");
+  if (!(spec.dropout >= 0.0f && spec.dropout < 1.0f))
+    return absl::InvalidArgumentError("dropout in [0, 1)");
   return absl::OkStatus();
 }
 
@@ -120,11 +124,14 @@ absl::StatusOr<fl::TensorBundle> InitialSessionWeights(const SessionSpec& spec) 
   });
 }
 
-absl::StatusOr<SessionTrainResult> TrainSessionClassifier(const SessionSpec& spec, const fl::TensorBundle& start,
-                                                          const Windows& sessions, const std::vector<int>& labels,
+absl::StatusOr<SessionTrainResult> TrainSessionClassifier(const SessionSpec& spec,
+                                                          const fl::TensorBundle& start,
+                                                          const Windows& sessions,
+                                                          const std::vector<int>& labels,
                                                           const SessionTrainOptions& options) {
   return GuardTorch([&]() -> absl::StatusOr<SessionTrainResult> {
-    if (labels.size() != sessions.size()) return absl::InvalidArgumentError("one label per session needed");
+    if (labels.size() != sessions.size())
+      return absl::InvalidArgumentError("one label per session needed");
     for (int y : labels) {
       if (y != 0 && y != 1) return absl::InvalidArgumentError("session labels must be 0 or 1");
     }
@@ -150,8 +157,10 @@ absl::StatusOr<SessionTrainResult> TrainSessionClassifier(const SessionSpec& spe
   });
 }
 
-absl::StatusOr<std::vector<float>> ScoreSessions(const SessionSpec& spec, const fl::TensorBundle& weights,
-                                                 const Windows& sessions, const RuntimeOptions& runtime) {
+absl::StatusOr<std::vector<float>> ScoreSessions(const SessionSpec& spec,
+                                                 const fl::TensorBundle& weights,
+                                                 const Windows& sessions,
+                                                 const RuntimeOptions& runtime) {
   return GuardTorch([&]() -> absl::StatusOr<std::vector<float>> {
     FEDLOG_RETURN_IF_ERROR(CheckSessions(sessions));
     FEDLOG_ASSIGN_OR_RETURN(torch::Device device, PrepareRuntime(runtime));
@@ -166,16 +175,18 @@ absl::StatusOr<std::vector<float>> ScoreSessions(const SessionSpec& spec, const 
         t.resize(std::min<size_t>(t.size(), static_cast<size_t>(spec.max_len)));
         picked.push_back(std::move(t));
       }
-      std::vector<float> p = TensorToVector(torch::softmax(net->Classify(PackSessions(spec, picked, device)), 1)
-                                                .select(1, 1));
+      std::vector<float> p = TensorToVector(
+          torch::softmax(net->Classify(PackSessions(spec, picked, device)), 1).select(1, 1));
       out.insert(out.end(), p.begin(), p.end());
     }
     return out;
   });
 }
 
-absl::StatusOr<SessionTrainResult> TrainNextEvent(const SessionSpec& spec, const fl::TensorBundle& start,
-                                                  const Windows& sessions, const SessionTrainOptions& options) {
+absl::StatusOr<SessionTrainResult> TrainNextEvent(const SessionSpec& spec,
+                                                  const fl::TensorBundle& start,
+                                                  const Windows& sessions,
+                                                  const SessionTrainOptions& options) {
   return GuardTorch([&]() -> absl::StatusOr<SessionTrainResult> {
     FEDLOG_RETURN_IF_ERROR(CheckSessions(sessions));
     FEDLOG_ASSIGN_OR_RETURN(torch::Device device, PrepareRuntime(options.runtime));
@@ -189,7 +200,8 @@ absl::StatusOr<SessionTrainResult> TrainNextEvent(const SessionSpec& spec, const
   });
 }
 
-absl::StatusOr<std::vector<NextEventScore>> ScoreNextEvent(const SessionSpec& spec, const fl::TensorBundle& weights,
+absl::StatusOr<std::vector<NextEventScore>> ScoreNextEvent(const SessionSpec& spec,
+                                                           const fl::TensorBundle& weights,
                                                            const Windows& sessions, int top_g,
                                                            const RuntimeOptions& runtime) {
   return GuardTorch([&]() -> absl::StatusOr<std::vector<NextEventScore>> {
@@ -204,14 +216,16 @@ absl::StatusOr<std::vector<NextEventScore>> ScoreNextEvent(const SessionSpec& sp
     std::vector<int64_t> events(sessions.size(), 0);
     for (size_t b = 0; b < w.windows.size(); b += kScoreBatch) {
       const size_t e = std::min(w.windows.size(), b + kScoreBatch);
-      SessionBatch batch = PackSessions(spec, Windows(w.windows.begin() + b, w.windows.begin() + e), device);
+      SessionBatch batch =
+          PackSessions(spec, Windows(w.windows.begin() + b, w.windows.begin() + e), device);
       const int64_t s = batch.ids.size(1);
       torch::Tensor logits = net->NextLogits(batch).slice(1, 0, s - 1);
       torch::Tensor target = batch.ids.slice(1, 1, s);
       torch::Tensor valid = batch.pad.slice(1, 1, s).logical_not().to(torch::kCPU);
       torch::Tensor safe = target.masked_fill(target > spec.num_templates, 0).unsqueeze(2);
       torch::Tensor target_logit = logits.gather(2, safe);
-      torch::Tensor nll = (-torch::log_softmax(logits, 2).gather(2, safe).squeeze(2)).to(torch::kCPU).contiguous();
+      torch::Tensor nll =
+          (-torch::log_softmax(logits, 2).gather(2, safe).squeeze(2)).to(torch::kCPU).contiguous();
       torch::Tensor miss = ((logits > target_logit).sum(2) >= top_g).to(torch::kCPU).contiguous();
       auto nll_a = nll.accessor<float, 2>();
       auto miss_a = miss.accessor<bool, 2>();

@@ -1,7 +1,8 @@
 // The session Transformer behind session_detector.h. Internal to common/model: includes torch.
-// Parameter names (stable, see docs/MODEL.md): tok.weight [num_templates + 2, d_model] (unknown id =
-// num_templates, padding = num_templates + 1), pos.weight [max_len, d_model], encoder.layers.<i>.* (torch's
-// TransformerEncoderLayer names), cls.{weight,bias} [2, d_model], next.{weight,bias} [num_templates + 1, d_model].
+// Parameter names (stable, see docs/MODEL.md): tok.weight [num_templates + 2, d_model] (unknown id
+// = num_templates, padding = num_templates + 1), pos.weight [max_len, d_model],
+// encoder.layers.<i>.* (torch's TransformerEncoderLayer names), cls.{weight,bias} [2, d_model],
+// next.{weight,bias} [num_templates + 1, d_model].
 #ifndef FEDLOG_COMMON_MODEL_SESSION_MODEL_H_
 #define FEDLOG_COMMON_MODEL_SESSION_MODEL_H_
 
@@ -28,7 +29,8 @@ std::vector<int64_t> ToTokens(const SessionSpec& spec, const std::vector<int64_t
 class SessionModelImpl : public torch::nn::Module {
  public:
   explicit SessionModelImpl(const SessionSpec& spec);
-  // Hidden states [n, s, d_model]; `causal` hides later events from each position (next-event head).
+  // Hidden states [n, s, d_model]; `causal` hides later events from each position (next-event
+  // head).
   torch::Tensor forward(const SessionBatch& batch, bool causal);
   // Classifier logits [n, 2] from the mean of non-padding hidden states.
   torch::Tensor Classify(const SessionBatch& batch);

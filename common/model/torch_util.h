@@ -1,6 +1,6 @@
-// Internal helpers shared by common/model's torch code: converting our value types to tensors and back,
-// preparing a run (device, threads, seed), and turning torch exceptions into absl::Status at the boundary.
-// Includes torch; never include from a public header.
+// Internal helpers shared by common/model's torch code: converting our value types to tensors and
+// back, preparing a run (device, threads, seed), and turning torch exceptions into absl::Status at
+// the boundary. Includes torch; never include from a public header.
 #ifndef FEDLOG_COMMON_MODEL_TORCH_UTIL_H_
 #define FEDLOG_COMMON_MODEL_TORCH_UTIL_H_
 
@@ -20,7 +20,8 @@
 
 namespace fedlog::model {
 
-// Name -> tensor, the currency of functional forwards: a module's own parameters or MAML fast weights.
+// Name -> tensor, the currency of functional forwards: a module's own parameters or MAML fast
+// weights.
 using ParamMap = std::map<std::string, torch::Tensor>;
 
 ParamMap ParamsOf(torch::nn::Module& module);
@@ -35,11 +36,18 @@ DenseMatrix TensorToDense(const torch::Tensor& t);
 // Copies a 1-D float tensor (any device) into a vector.
 std::vector<float> TensorToVector(const torch::Tensor& t);
 
-// Loads the tensors of `bundle` whose names are in `params` (every parameter must be present, same shape).
-// Tensors in the bundle that the module lacks are ignored only when `allow_extra`.
-absl::Status LoadParams(const fl::TensorBundle& bundle, torch::nn::Module& module, bool allow_extra);
+// Loads the tensors of `bundle` whose names are in `params` (every parameter must be present, same
+// shape). Tensors in the bundle that the module lacks are ignored only when `allow_extra`.
+absl::Status LoadParams(const fl::TensorBundle& bundle, torch::nn::Module& module,
+                        bool allow_extra);
 
-// Runs `fn` (returning absl::Status or absl::StatusOr<T>) and turns any torch/std exception into Internal.
+// Replaces sparse gradients (see EncoderInput::sparse_grad) by dense ones, which torch's optimizers
+// need. Once in place, a dense gradient buffer is reused: later sparse gradients accumulate into
+// it.
+void DensifySparseGrads(torch::nn::Module& module);
+
+// Runs `fn` (returning absl::Status or absl::StatusOr<T>) and turns any torch/std exception into
+// Internal.
 template <typename Fn>
 auto GuardTorch(Fn&& fn) -> decltype(fn()) {
   try {

@@ -19,6 +19,7 @@ std::string MakeInput(std::mt19937* rng) {
       "{\"time\": 1704164645, \"msg\": \"disk \\\"sda\\\" full\", \"level\": \"error\"}",
       "2024-01-02 03:04:05.678 [WARN] db: slow query took 1234 ms",
       "[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6",
+      "03-17 16:13:38.819  1702  8671 D Power: acquire lock=23, tag=\"View Lock\", name=com.a.b, ws=null",
   };
   std::string s(1, static_cast<char>((*rng)() & 0xff));
   const int lines = 1 + static_cast<int>((*rng)() % 8);

@@ -69,6 +69,7 @@ int FuzzParseOneInput(const uint8_t* data, size_t size) {
   // A state that was written must load again, unchanged (restarts depend on the round trip).
   const std::string state = drain->Serialize();
   absl::StatusOr<std::unique_ptr<Drain>> restored = Drain::Restore(state, options);
+  if (!restored.ok()) std::fprintf(stderr, "%s\n", restored.status().ToString().c_str());
   Check(restored.ok(), "saved state does not load");
   Check((*restored)->Serialize() == state, "state changed across save and load");
   return 0;

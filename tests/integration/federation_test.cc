@@ -113,6 +113,17 @@ TEST_F(FederationTest, ThreeSitesCompleteTwoRounds) {
   EXPECT_EQ(models.promoted_version(), previous);
   EXPECT_EQ(models.models(models.models_size() - 1).parent(), previous - 1);
   EXPECT_EQ(models.models(models.models_size() - 1).num_sites(), 3);
+  // Every site fetches the promoted version for detection.
+  for (const char* site : {"site-a", "site-b", "site-c"}) {
+    v1::ModelManifest m;
+    for (int i = 0; i < 100; ++i) {
+      absl::StatusOr<std::string> bytes = ReadFile(JoinPath(JoinPath(dir_, site), "promoted_model.manifest"));
+      if (bytes.ok() && m.ParseFromString(*bytes) && m.version() == previous) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(m.version(), previous) << site;
+    EXPECT_TRUE(FileExists(JoinPath(JoinPath(dir_, site), "promoted_model.bundle")));
+  }
 }
 
 TEST_F(FederationTest, AggregatorRestartResumesRunFromSqlite) {

@@ -98,6 +98,32 @@ TEST(DrainTest, KeyValueTokensKeepTheirKeys) {
   EXPECT_THAT(params, ElementsAre("-5", "99"));
 }
 
+TEST(DrainTest, QuotedValuesAndDottedNamesAreParameters) {
+  for (bool dotted : {true, false}) {
+    DrainOptions o;
+    o.mask_dotted_names = dotted;
+    auto d = NewDrain(o);
+    const int32_t a = d->Add("acquire tag=\"View Lock\", name=com.android.systemui ok").template_id;
+    const int32_t b = d->Add("acquire tag=\"Alarm Manager Wake\", name=com.android.phone ok").template_id;
+    if (dotted) {
+      EXPECT_EQ(a, b);
+      EXPECT_EQ(d->TemplateText(a), "acquire tag=\"<*>\", name=<*> ok");
+    }
+    std::vector<std::string_view> params;
+    d->LastParameters(b, &params);
+    ASSERT_FALSE(params.empty());
+    EXPECT_EQ(params[0], "Alarm Manager Wake");
+    // Unclosed quotes and quoted values that look like paths or numbers (found by the fuzzer).
+    d->Add("x =\"a b 1/2 c");
+    d->Add("k=\"/path with space 1 and more");
+    d->Add("q=\"12 34\" end");
+    // Templates never hold a space, so the state survives a round trip in both modes.
+    absl::StatusOr<std::unique_ptr<Drain>> restored = Drain::Restore(d->Serialize(), o);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ((*restored)->Serialize(), d->Serialize());
+  }
+}
+
 TEST(DrainTest, MatchOnlyModeDoesNotLearn) {
   auto d = NewDrain();
   const int32_t id = d->Add("disk sda is full").template_id;

@@ -1,9 +1,10 @@
 // Torch-free pieces of the learning core: calibration, threshold choice, episodes and augmentation.
+#include "common/model/calibration.h"
+
 #include <cmath>
 #include <set>
 
 #include "common/model/augment.h"
-#include "common/model/calibration.h"
 #include "common/model/episodes.h"
 #include "gtest/gtest.h"
 
@@ -11,7 +12,8 @@ namespace fedlog::model {
 namespace {
 
 TEST(CalibrationTest, PlattRecoversAKnownSigmoid) {
-  // Labels drawn deterministically from p = sigmoid(2 s - 1) on a fine grid: the fit must land near (2, -1).
+  // Labels drawn deterministically from p = sigmoid(2 s - 1) on a fine grid: the fit must land near
+  // (2, -1).
   std::vector<float> scores;
   std::vector<int> labels;
   for (int i = 0; i < 4000; ++i) {
@@ -35,7 +37,8 @@ TEST(CalibrationTest, PlattStaysFiniteOnSeparableData) {
 }
 
 TEST(CalibrationTest, MaxF1ThresholdPicksTheBestCut) {
-  // Cut at 0.7: tp 2, fp 0, fn 1 -> F1 0.8. Cut at 0.3: tp 3, fp 1 -> F1 6/7 (best). Cut at 0.1: 0.75.
+  // Cut at 0.7: tp 2, fp 0, fn 1 -> F1 0.8. Cut at 0.3: tp 3, fp 1 -> F1 6/7 (best). Cut at 0.1:
+  // 0.75.
   std::vector<float> p = {0.9f, 0.7f, 0.5f, 0.3f, 0.1f};
   std::vector<int> y = {1, 1, 0, 1, 0};
   auto t = MaxF1Threshold(p, y);
@@ -68,7 +71,8 @@ TEST(EpisodesTest, EpisodesHaveTheRequestedShapeWithoutOverlap) {
   EpisodeOptions e;
   e.n_way = 2;
   e.n_query = 4;
-  auto sampler = EpisodeSampler::Create(Labeled(), {{"A", 4.0}, {"C", 15.0}}, e, CurriculumOptions(), 3);
+  auto sampler =
+      EpisodeSampler::Create(Labeled(), {{"A", 4.0}, {"C", 15.0}}, e, CurriculumOptions(), 3);
   ASSERT_TRUE(sampler.ok()) << sampler.status();
   EXPECT_EQ(sampler->Eligible(0), (std::vector<std::string>{"A"}));
   EXPECT_EQ(sampler->Eligible(1), (std::vector<std::string>{"A", "C"}));
@@ -79,7 +83,8 @@ TEST(EpisodesTest, EpisodesHaveTheRequestedShapeWithoutOverlap) {
     EXPECT_EQ(ep.classes[0], 0);
     EXPECT_EQ(std::count(ep.support_labels.begin(), ep.support_labels.end(), 0), 10);
     // Class 2 has 3 lines: at most 2 support so one is left for the query side.
-    EXPECT_EQ(std::count(ep.support_labels.begin(), ep.support_labels.end(), 1), ep.classes[1] == 1 ? 5 : 2);
+    EXPECT_EQ(std::count(ep.support_labels.begin(), ep.support_labels.end(), 1),
+              ep.classes[1] == 1 ? 5 : 2);
     std::set<int64_t> all(ep.support.begin(), ep.support.end());
     for (int64_t q : ep.query) EXPECT_TRUE(all.insert(q).second) << "query overlaps support";
     EXPECT_EQ(std::count(ep.query_labels.begin(), ep.query_labels.end(), 0), 4);
@@ -94,7 +99,8 @@ TEST(EpisodesTest, RejectsDataWithoutTwoUsableClasses) {
   LineSet lines;
   lines.tokens = {{1}, {2}, {3}};
   lines.labels = {0, 0, 1};
-  EXPECT_EQ(EpisodeSampler::Create(lines, {}, {}, {}, 1).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(EpisodeSampler::Create(lines, {}, {}, {}, 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(AugmentTest, ViewsDropAndResampleTokensButKeepMetadata) {

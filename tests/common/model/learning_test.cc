@@ -1,5 +1,6 @@
 // The learning core through its torch-free public API: weights round trips, seeded reproducibility,
-// contrastive pre-training, meta-training with the curriculum, few-shot adaptation and the focal baseline.
+// contrastive pre-training, meta-training with the curriculum, few-shot adaptation and the focal
+// baseline.
 #include <random>
 
 #include "common/fl/bundle_codec.h"
@@ -26,9 +27,9 @@ EncoderSpec SmallSpec() {
   return spec;
 }
 
-// Lines from `templates` templates per source; each template owns a token set and a dense pattern, and
-// templates >= normal_templates are anomalous (label 1 + template index mod 2: two anomaly types) and carry
-// a shared error token, the transferable signal meta-learning should pick up.
+// Lines from `templates` templates per source; each template owns a token set and a dense pattern,
+// and templates >= normal_templates are anomalous (label 1 + template index mod 2: two anomaly
+// types) and carry a shared error token, the transferable signal meta-learning should pick up.
 LineSet Synthetic(int per_template, int templates, int normal_templates, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> noise(0.0f, 0.1f);
@@ -40,8 +41,10 @@ LineSet Synthetic(int per_template, int templates, int normal_templates, uint64_
     for (int t = 0; t < templates; ++t) {
       const int64_t tid = static_cast<int64_t>(s) * 100 + t;
       for (int i = 0; i < per_template; ++i) {
-        std::vector<int64_t> tokens = {tid * 3 % 290, (tid * 3 + 1) % 290, (tid * 7 + 2) % 290, param(rng)};
-        if (t >= normal_templates) tokens.push_back(299);  // an "error"-like word shared by anomalies
+        std::vector<int64_t> tokens = {tid * 3 % 290, (tid * 3 + 1) % 290, (tid * 7 + 2) % 290,
+                                       param(rng)};
+        if (t >= normal_templates)
+          tokens.push_back(299);  // an "error"-like word shared by anomalies
         lines.tokens.push_back(std::move(tokens));
         lines.sources.push_back(sources[s]);
         lines.template_ids.push_back(tid);
@@ -52,7 +55,8 @@ LineSet Synthetic(int per_template, int templates, int normal_templates, uint64_
   }
   lines.dense = DenseMatrix(rows, 4);
   for (int64_t r = 0; r < rows; ++r) {
-    for (int c = 0; c < 4; ++c) lines.dense.Row(r)[c] = (lines.template_ids[r] % 4 == c ? 1.0f : 0.0f) + noise(rng);
+    for (int c = 0; c < 4; ++c)
+      lines.dense.Row(r)[c] = (lines.template_ids[r] % 4 == c ? 1.0f : 0.0f) + noise(rng);
   }
   return lines;
 }
@@ -79,7 +83,8 @@ TEST(EncoderWeightsTest, BundleRoundTripIsBitExact) {
   ASSERT_TRUE(bytes.ok());
   auto back = fl::DecodeBundle(*bytes);
   ASSERT_TRUE(back.ok());
-  for (size_t i = 0; i < w->tensors.size(); ++i) EXPECT_EQ(w->tensors[i].values, back->tensors[i].values);
+  for (size_t i = 0; i < w->tensors.size(); ++i)
+    EXPECT_EQ(w->tensors[i].values, back->tensors[i].values);
   LineSet lines = Synthetic(2, 3, 2, 1);
   auto a = Embed(SmallSpec(), *w, lines, {});
   auto b = Embed(SmallSpec(), *back, lines, {});
@@ -103,7 +108,8 @@ TEST(ContrastiveTest, TrainingIsReproducibleWithASeedAndLowersTheLoss) {
   ASSERT_TRUE(r1.ok()) << r1.status();
   ASSERT_TRUE(r2.ok());
   for (size_t i = 0; i < r1->weights.tensors.size(); ++i) {
-    EXPECT_EQ(r1->weights.tensors[i].values, r2->weights.tensors[i].values) << r1->weights.tensors[i].name;
+    EXPECT_EQ(r1->weights.tensors[i].values, r2->weights.tensors[i].values)
+        << r1->weights.tensors[i].name;
   }
   EXPECT_LT(r1->final_loss, r1->initial_loss);
   EXPECT_EQ(r1->device, "cpu");
@@ -140,11 +146,14 @@ TEST(MetaTest, CurriculumMetaTrainingThenFewShotSeparatesAnomalies) {
   EXPECT_GT(Auroc(*scores, test.labels), 0.9);
   EXPECT_GT(adapted->validation_f1, 0.8);
   // k = 0: the global prototypes alone.
-  auto zero_shot = Adapt(spec, meta->weights, LineSet(), meta->global_prototypes, LineSet(), AdaptOptions());
+  auto zero_shot =
+      Adapt(spec, meta->weights, LineSet(), meta->global_prototypes, LineSet(), AdaptOptions());
   ASSERT_TRUE(zero_shot.ok()) << zero_shot.status();
   EXPECT_TRUE(zero_shot->used_global_prototypes);
   EXPECT_EQ(zero_shot->threshold, 0.5f);
-  EXPECT_EQ(Adapt(spec, meta->weights, LineSet(), DenseMatrix(), LineSet(), AdaptOptions()).status().code(),
+  EXPECT_EQ(Adapt(spec, meta->weights, LineSet(), DenseMatrix(), LineSet(), AdaptOptions())
+                .status()
+                .code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
@@ -190,7 +199,8 @@ TEST(LearningErrorsTest, ClearStatusForBadInput) {
   EXPECT_EQ(Embed(spec, *w0, lines, {}).status().code(), absl::StatusCode::kInvalidArgument);
   RuntimeOptions tpu;
   tpu.device = "tpu";
-  EXPECT_EQ(Embed(spec, *w0, Synthetic(2, 2, 1, 7), tpu).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Embed(spec, *w0, Synthetic(2, 2, 1, 7), tpu).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EncoderSpec dotted = spec;
   dotted.sources = {"a.b"};
   EXPECT_EQ(InitialEncoderWeights(dotted).status().code(), absl::StatusCode::kInvalidArgument);

@@ -1,4 +1,5 @@
-// The session Transformer: a supervised toy rule, next-event prediction on a cyclic grammar, and weights.
+// The session Transformer: a supervised toy rule, next-event prediction on a cyclic grammar, and
+// weights.
 #include <random>
 
 #include "common/model/session_detector.h"
@@ -70,7 +71,8 @@ TEST(SessionModelTest, NextEventFlagsBrokenCyclesWithTopG) {
   auto w0 = InitialSessionWeights(spec);
   std::mt19937_64 rng(4);
   std::vector<std::vector<int64_t>> normal;
-  for (int i = 0; i < 96; ++i) {  // 0 1 2 3 4 5 0 1 ... from a random phase; long ones span two windows
+  for (int i = 0; i < 96;
+       ++i) {  // 0 1 2 3 4 5 0 1 ... from a random phase; long ones span two windows
     std::vector<int64_t> s;
     const int64_t start = static_cast<int64_t>(rng() % 6);
     const int length = 6 + static_cast<int>(rng() % 20);
@@ -84,8 +86,10 @@ TEST(SessionModelTest, NextEventFlagsBrokenCyclesWithTopG) {
   auto r = TrainNextEvent(spec, *w0, normal, o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_LT(r->final_loss, r->initial_loss * 0.5);
-  std::vector<std::vector<int64_t>> probe = {{0, 1, 2, 3, 4, 5, 0, 1}, {2, 3, 4, 5, 0, 1, 2, 3},
-                                             {0, 1, 2, 5, 4, 5, 0, 1}, {3, 4, 5, 0, 11, 2, 3, 4},
+  std::vector<std::vector<int64_t>> probe = {{0, 1, 2, 3, 4, 5, 0, 1},
+                                             {2, 3, 4, 5, 0, 1, 2, 3},
+                                             {0, 1, 2, 5, 4, 5, 0, 1},
+                                             {3, 4, 5, 0, 11, 2, 3, 4},
                                              {1, 2, 3, 4, 99, 0, 1, 2}};
   auto scores = ScoreNextEvent(spec, r->weights, probe, /*top_g=*/1, {});
   ASSERT_TRUE(scores.ok()) << scores.status();
@@ -95,7 +99,8 @@ TEST(SessionModelTest, NextEventFlagsBrokenCyclesWithTopG) {
     EXPECT_TRUE((*scores)[i].anomalous) << i;
     EXPECT_GT((*scores)[i].score, (*scores)[0].score) << i;
   }
-  EXPECT_EQ(ScoreNextEvent(spec, r->weights, probe, 0, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScoreNextEvent(spec, r->weights, probe, 0, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SessionModelTest, WeightsAreNamedAndValidated) {

@@ -1,5 +1,5 @@
-// Checks the torch-level pieces of the learning core against hand-computed values on tiny tensors: the
-// losses, MAML's fast weights and the per-source adapters.
+// Checks the torch-level pieces of the learning core against hand-computed values on tiny tensors:
+// the losses, MAML's fast weights and the per-source adapters.
 #include <torch/torch.h>
 
 #include <cmath>
@@ -22,7 +22,8 @@ TEST(LossesTest, InfoNceSinglePositiveMatchesHandValue) {
   torch::Tensor pos = torch::zeros({3, 3}, torch::kBool);
   pos[0][1] = true;
   pos[1][0] = true;
-  // Anchors 0 and 1: positive similarity 1, negative 0, t = 0.5 -> log(1 + e^-2); anchor 2 has no positive.
+  // Anchors 0 and 1: positive similarity 1, negative 0, t = 0.5 -> log(1 + e^-2); anchor 2 has no
+  // positive.
   EXPECT_NEAR(InfoNceLoss(z, pos, 0.5).item<double>(), std::log(1 + std::exp(-2.0)), 1e-6);
 }
 
@@ -89,11 +90,25 @@ TEST(EncoderTest, ParameterNamesAreStable) {
   Encoder net(TinySpec());
   std::vector<std::string> names;
   for (const auto& item : net->named_parameters()) names.push_back(item.key());
-  std::vector<std::string> expected = {
-      "embed.weight", "mlp.0.weight", "mlp.0.bias", "norm.0.weight", "norm.0.bias", "out.weight", "out.bias",
-      "adapter.HDFS.down.weight", "adapter.HDFS.down.bias", "adapter.HDFS.up.weight", "adapter.HDFS.up.bias",
-      "adapter.BGL.down.weight", "adapter.BGL.down.bias", "adapter.BGL.up.weight", "adapter.BGL.up.bias",
-      "head.0.weight", "head.0.bias", "head.1.weight", "head.1.bias"};
+  std::vector<std::string> expected = {"embed.weight",
+                                       "mlp.0.weight",
+                                       "mlp.0.bias",
+                                       "norm.0.weight",
+                                       "norm.0.bias",
+                                       "out.weight",
+                                       "out.bias",
+                                       "adapter.HDFS.down.weight",
+                                       "adapter.HDFS.down.bias",
+                                       "adapter.HDFS.up.weight",
+                                       "adapter.HDFS.up.bias",
+                                       "adapter.BGL.down.weight",
+                                       "adapter.BGL.down.bias",
+                                       "adapter.BGL.up.weight",
+                                       "adapter.BGL.up.bias",
+                                       "head.0.weight",
+                                       "head.0.bias",
+                                       "head.1.weight",
+                                       "head.1.bias"};
   EXPECT_EQ(names, expected);
 }
 
@@ -139,14 +154,16 @@ TEST(MamlTest, InnerStepsChangeFastWeightsNotSlowWeights) {
   ParamMap fast = InnerAdapt(slow, spec, support, labels, 2, inner, /*train=*/false);
   EXPECT_FALSE(torch::equal(fast.at("out.weight"), before.at("out.weight")));
   EXPECT_FALSE(torch::equal(fast.at("mlp.0.weight"), before.at("mlp.0.weight")));
-  EXPECT_TRUE(torch::equal(fast.at("embed.weight"), before.at("embed.weight")));  // adapt_embedding off
+  EXPECT_TRUE(
+      torch::equal(fast.at("embed.weight"), before.at("embed.weight")));  // adapt_embedding off
   for (const auto& [name, t] : slow) EXPECT_TRUE(torch::equal(t, before.at(name))) << name;
   // One step is exactly slow - lr * grad of the support loss.
   ParamMap probe;
   for (const auto& [name, t] : before) probe[name] = t.clone().requires_grad_(true);
   torch::Tensor loss = SupportLoss(probe, spec, support, labels, 2, 1.0, false);
   torch::Tensor g = torch::autograd::grad({loss}, {probe.at("out.weight")})[0];
-  EXPECT_TRUE(torch::allclose(fast.at("out.weight"), before.at("out.weight") - 0.1 * g, 1e-5, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(fast.at("out.weight"), before.at("out.weight") - 0.1 * g, 1e-5, 1e-6));
   // Second order keeps a graph back to the slow weights; the outer loss reaches them.
   QueryLoss(fast, spec, support, labels, support, labels, 2, 1.0, true, 0.5).backward();
   ASSERT_TRUE(slow.at("out.weight").grad().defined());
