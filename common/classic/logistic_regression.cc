@@ -9,7 +9,8 @@
 namespace fedlog::classic {
 namespace {
 
-// Standardised training data with a trailing bias column of ones, and normalised row weights (sum 1).
+// Standardised training data with a trailing bias column of ones, and normalised row weights (sum
+// 1).
 struct Problem {
   int64_t n = 0;
   int64_t d = 0;  // features + 1 (bias)
@@ -18,7 +19,9 @@ struct Problem {
   std::vector<int> y;
 };
 
-double Sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
+double Sigmoid(double z) {
+  return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+}
 
 // log(1 + exp(-m)) for label 1, log(1 + exp(m)) for label 0, stably.
 double LogLoss(double margin, int y) {
@@ -27,7 +30,8 @@ double LogLoss(double margin, int y) {
 }
 
 // Objective and gradient at `theta` (last entry = bias, not penalised).
-double LossAndGradient(const Problem& p, double l2, const std::vector<double>& theta, std::vector<double>* grad) {
+double LossAndGradient(const Problem& p, double l2, const std::vector<double>& theta,
+                       std::vector<double>* grad) {
   std::fill(grad->begin(), grad->end(), 0.0);
   double loss = 0;
   for (int64_t i = 0; i < p.n; ++i) {
@@ -44,9 +48,11 @@ double LossAndGradient(const Problem& p, double l2, const std::vector<double>& t
   return loss;
 }
 
-// Largest eigenvalue of X^T diag(w) X by power iteration: 0.25 times it bounds the log-loss curvature.
+// Largest eigenvalue of X^T diag(w) X by power iteration: 0.25 times it bounds the log-loss
+// curvature.
 double CurvatureBound(const Problem& p) {
-  std::vector<double> v(static_cast<size_t>(p.d), 1.0 / std::sqrt(static_cast<double>(p.d))), next(v.size());
+  std::vector<double> v(static_cast<size_t>(p.d), 1.0 / std::sqrt(static_cast<double>(p.d))),
+      next(v.size());
   double lambda = 1.0;
   for (int it = 0; it < 30; ++it) {
     std::fill(next.begin(), next.end(), 0.0);
@@ -64,7 +70,8 @@ double CurvatureBound(const Problem& p) {
 
 }  // namespace
 
-absl::Status LogisticRegression::Fit(const DenseMatrix& x, absl::Span<const int> y, absl::Span<const float> weights) {
+absl::Status LogisticRegression::Fit(const DenseMatrix& x, absl::Span<const int> y,
+                                     absl::Span<const float> weights) {
   if (absl::Status s = ValidateTrainingData(x, y, weights); !s.ok()) return s;
   if (options_.iterations < 1 || options_.l2 < 0) {
     return absl::InvalidArgumentError("LogisticRegression: iterations must be >= 1 and l2 >= 0");
@@ -93,7 +100,8 @@ absl::Status LogisticRegression::Fit(const DenseMatrix& x, absl::Span<const int>
   for (double& w : p.w) w /= wsum;
 
   const double step = 1.0 / (0.25 * CurvatureBound(p) + options_.l2);
-  std::vector<double> theta(static_cast<size_t>(p.d), 0.0), prev = theta, look(theta.size()), grad(theta.size());
+  std::vector<double> theta(static_cast<size_t>(p.d), 0.0), prev = theta, look(theta.size()),
+                                                            grad(theta.size());
   double loss = 0, loss_10_ago = INFINITY;
   int it = 0;
   for (; it < options_.iterations; ++it) {

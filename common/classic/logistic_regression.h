@@ -1,8 +1,8 @@
-// L2-regularised logistic regression trained by full-batch Nesterov-accelerated gradient descent with step
-// 1/L, where L bounds the curvature of the loss (estimated by power iteration), so no learning rate needs
-// tuning. Features are standardised internally with statistics of the training rows, so raw feature matrices
-// are fine. Loss: weighted mean log-loss + l2 / 2 * |w|^2 (the bias is not penalised).
-// Thread-compatible: Fit mutates; Score is const.
+// L2-regularised logistic regression trained by full-batch Nesterov-accelerated gradient descent
+// with step 1/L, where L bounds the curvature of the loss (estimated by power iteration), so no
+// learning rate needs tuning. Features are standardised internally with statistics of the training
+// rows, so raw feature matrices are fine. Loss: weighted mean log-loss + l2 / 2 * |w|^2 (the bias
+// is not penalised). Thread-compatible: Fit mutates; Score is const.
 #ifndef FEDLOG_COMMON_CLASSIC_LOGISTIC_REGRESSION_H_
 #define FEDLOG_COMMON_CLASSIC_LOGISTIC_REGRESSION_H_
 
@@ -14,8 +14,8 @@
 namespace fedlog::classic {
 
 struct LogisticRegressionOptions {
-  double l2 = 1e-3;        // ridge penalty on the weights
-  int iterations = 300;    // gradient steps
+  double l2 = 1e-3;         // ridge penalty on the weights
+  int iterations = 300;     // gradient steps
   double tolerance = 1e-7;  // stop early when the loss improves by less than this over 10 steps
 };
 
@@ -23,7 +23,8 @@ class LogisticRegression : public BinaryClassifier {
  public:
   explicit LogisticRegression(LogisticRegressionOptions options = {}) : options_(options) {}
 
-  absl::Status Fit(const DenseMatrix& x, absl::Span<const int> y, absl::Span<const float> weights) override;
+  absl::Status Fit(const DenseMatrix& x, absl::Span<const int> y,
+                   absl::Span<const float> weights) override;
   absl::StatusOr<std::vector<double>> Score(const DenseMatrix& x) const override;
   std::string name() const override { return "logreg"; }
 

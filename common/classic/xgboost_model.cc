@@ -51,17 +51,19 @@ XgboostModel::~XgboostModel() = default;
 XgboostModel::XgboostModel(XgboostModel&&) noexcept = default;
 XgboostModel& XgboostModel::operator=(XgboostModel&&) noexcept = default;
 
-absl::Status XgboostModel::Fit(const DenseMatrix& x, absl::Span<const int> y, absl::Span<const float> weights) {
+absl::Status XgboostModel::Fit(const DenseMatrix& x, absl::Span<const int> y,
+                               absl::Span<const float> weights) {
   FEDLOG_RETURN_IF_ERROR(ValidateTrainingData(x, y, weights));
   if (options_.rounds < 1) return absl::InvalidArgumentError("xgboost: rounds must be >= 1");
   FEDLOG_RETURN_IF_ERROR(SilenceOnce());
   FEDLOG_ASSIGN_OR_RETURN(MatrixPtr dtrain, MakeMatrix(x));
   std::vector<float> labels(y.begin(), y.end());
-  FEDLOG_RETURN_IF_ERROR(
-      Check(XGDMatrixSetFloatInfo(dtrain.get(), "label", labels.data(), labels.size()), "set labels"));
+  FEDLOG_RETURN_IF_ERROR(Check(
+      XGDMatrixSetFloatInfo(dtrain.get(), "label", labels.data(), labels.size()), "set labels"));
   if (!weights.empty()) {
     FEDLOG_RETURN_IF_ERROR(
-        Check(XGDMatrixSetFloatInfo(dtrain.get(), "weight", weights.data(), weights.size()), "set weights"));
+        Check(XGDMatrixSetFloatInfo(dtrain.get(), "weight", weights.data(), weights.size()),
+              "set weights"));
   }
   auto booster = std::make_unique<Booster>();
   DMatrixHandle mats[1] = {dtrain.get()};
@@ -86,8 +88,8 @@ absl::Status XgboostModel::Fit(const DenseMatrix& x, absl::Span<const int> y, ab
     }
   }
   for (int it = 0; it < options_.rounds; ++it) {
-    FEDLOG_RETURN_IF_ERROR(
-        Check(XGBoosterUpdateOneIter(booster->handle, it, dtrain.get()), absl::StrCat("round ", it)));
+    FEDLOG_RETURN_IF_ERROR(Check(XGBoosterUpdateOneIter(booster->handle, it, dtrain.get()),
+                                 absl::StrCat("round ", it)));
   }
   booster_ = std::move(booster);
   num_features_ = x.cols;
@@ -97,17 +99,20 @@ absl::Status XgboostModel::Fit(const DenseMatrix& x, absl::Span<const int> y, ab
 absl::StatusOr<std::vector<double>> XgboostModel::Score(const DenseMatrix& x) const {
   if (booster_ == nullptr) return absl::FailedPreconditionError("xgboost: Score before Fit");
   if (x.cols != num_features_) {
-    return absl::InvalidArgumentError(absl::StrCat("xgboost: ", x.cols, " columns, trained on ", num_features_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("xgboost: ", x.cols, " columns, trained on ", num_features_));
   }
   if (x.rows == 0) return std::vector<double>();
   FEDLOG_ASSIGN_OR_RETURN(MatrixPtr d, MakeMatrix(x));
   const char* config =
-      "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false}";
+      "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
+      "\"strict_shape\": false}";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  FEDLOG_RETURN_IF_ERROR(Check(XGBoosterPredictFromDMatrix(booster_->handle, d.get(), config, &shape, &dim, &result),
-                               "XGBoosterPredictFromDMatrix"));
+  FEDLOG_RETURN_IF_ERROR(
+      Check(XGBoosterPredictFromDMatrix(booster_->handle, d.get(), config, &shape, &dim, &result),
+            "XGBoosterPredictFromDMatrix"));
   bst_ulong n = 1;
   for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
   if (n != static_cast<bst_ulong>(x.rows)) {
@@ -117,14 +122,16 @@ absl::StatusOr<std::vector<double>> XgboostModel::Score(const DenseMatrix& x) co
 }
 
 absl::StatusOr<std::vector<double>> XgboostModel::GainImportance() const {
-  if (booster_ == nullptr) return absl::FailedPreconditionError("xgboost: GainImportance before Fit");
+  if (booster_ == nullptr)
+    return absl::FailedPreconditionError("xgboost: GainImportance before Fit");
   bst_ulong n = 0, dim = 0;
   const char** names = nullptr;
   const bst_ulong* shape = nullptr;
   const float* scores = nullptr;
-  FEDLOG_RETURN_IF_ERROR(Check(XGBoosterFeatureScore(booster_->handle, "{\"importance_type\": \"total_gain\"}", &n,
-                                                     &names, &dim, &shape, &scores),
-                               "XGBoosterFeatureScore"));
+  FEDLOG_RETURN_IF_ERROR(
+      Check(XGBoosterFeatureScore(booster_->handle, "{\"importance_type\": \"total_gain\"}", &n,
+                                  &names, &dim, &shape, &scores),
+            "XGBoosterFeatureScore"));
   std::vector<double> out(static_cast<size_t>(num_features_), 0.0);
   for (bst_ulong i = 0; i < n; ++i) {
     // Without feature names XGBoost calls column j "f<j>".
@@ -144,7 +151,8 @@ absl::StatusOr<std::string> XgboostModel::SaveJson() const {
   bst_ulong len = 0;
   const char* buf = nullptr;
   FEDLOG_RETURN_IF_ERROR(
-      Check(XGBoosterSaveModelToBuffer(booster_->handle, "{\"format\": \"json\"}", &len, &buf), "save model"));
+      Check(XGBoosterSaveModelToBuffer(booster_->handle, "{\"format\": \"json\"}", &len, &buf),
+            "save model"));
   return std::string(buf, len);
 }
 

@@ -33,8 +33,8 @@ absl::Status FeaturizeLog(const logparse::LineParser& parser, logparse::Drain* d
                           StreamFeaturizer* featurizer, std::string_view source,
                           absl::Span<const std::string_view> lines, FeaturizedBatch* out) {
   if (out->dense.rows > 0 && out->dense.cols != featurizer->dim()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("FeaturizeLog: batch has ", out->dense.cols, " columns, featurizer ", featurizer->dim()));
+    return absl::InvalidArgumentError(absl::StrCat("FeaturizeLog: batch has ", out->dense.cols,
+                                                   " columns, featurizer ", featurizer->dim()));
   }
   out->dense.cols = featurizer->dim();
   logparse::ParsedLine parsed;

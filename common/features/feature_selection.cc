@@ -11,22 +11,27 @@ namespace fedlog::features {
 namespace {
 
 absl::Status CheckLabels(const DenseMatrix& x, absl::Span<const int> labels) {
-  if (x.rows == 0 || x.cols == 0) return absl::InvalidArgumentError("feature selection: empty matrix");
+  if (x.rows == 0 || x.cols == 0)
+    return absl::InvalidArgumentError("feature selection: empty matrix");
   if (labels.size() != static_cast<size_t>(x.rows)) {
     return absl::InvalidArgumentError(
         absl::StrCat("feature selection: ", labels.size(), " labels for ", x.rows, " rows"));
   }
   for (int y : labels) {
-    if (y != 0 && y != 1) return absl::InvalidArgumentError("feature selection: labels must be 0 or 1");
+    if (y != 0 && y != 1)
+      return absl::InvalidArgumentError("feature selection: labels must be 0 or 1");
   }
   return absl::OkStatus();
 }
 
-// Equal-frequency bin of every row of column `c`; a run of equal values gets the bin of its first element.
-std::vector<int> BinColumn(const DenseMatrix& x, int64_t c, int bins, std::vector<std::pair<float, int>>* buf) {
+// Equal-frequency bin of every row of column `c`; a run of equal values gets the bin of its first
+// element.
+std::vector<int> BinColumn(const DenseMatrix& x, int64_t c, int bins,
+                           std::vector<std::pair<float, int>>* buf) {
   const size_t n = static_cast<size_t>(x.rows);
   buf->resize(n);
-  for (size_t r = 0; r < n; ++r) (*buf)[r] = {x.Row(static_cast<int64_t>(r))[c], static_cast<int>(r)};
+  for (size_t r = 0; r < n; ++r)
+    (*buf)[r] = {x.Row(static_cast<int64_t>(r))[c], static_cast<int>(r)};
   std::sort(buf->begin(), buf->end());
   std::vector<int> bin(n);
   int current = 0;
@@ -48,8 +53,8 @@ void NormaliseToSumOne(std::vector<double>* v) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<double>> MutualInformation(const DenseMatrix& x, absl::Span<const int> labels,
-                                                      int bins) {
+absl::StatusOr<std::vector<double>> MutualInformation(const DenseMatrix& x,
+                                                      absl::Span<const int> labels, int bins) {
   if (absl::Status s = CheckLabels(x, labels); !s.ok()) return s;
   if (bins < 2) return absl::InvalidArgumentError("MutualInformation: bins < 2");
   const double n = static_cast<double>(x.rows);
@@ -61,7 +66,8 @@ absl::StatusOr<std::vector<double>> MutualInformation(const DenseMatrix& x, absl
   for (int64_t c = 0; c < x.cols; ++c) {
     const std::vector<int> bin = BinColumn(x, c, bins, &buf);
     std::fill(joint.begin(), joint.end(), 0.0);
-    for (size_t r = 0; r < bin.size(); ++r) joint[static_cast<size_t>(bin[r]) * 2 + labels[r]] += 1.0;
+    for (size_t r = 0; r < bin.size(); ++r)
+      joint[static_cast<size_t>(bin[r]) * 2 + labels[r]] += 1.0;
     double total = 0;
     for (int b = 0; b < bins; ++b) {
       const double pb = (joint[b * 2] + joint[b * 2 + 1]) / n;
@@ -99,11 +105,13 @@ absl::StatusOr<FeatureRanking> RankFeatures(const DenseMatrix& x, absl::Span<con
   NormaliseToSumOne(&tree_n);
   out.score.resize(static_cast<size_t>(x.cols));
   for (size_t c = 0; c < out.score.size(); ++c) {
-    out.score[c] = options.mi_weight * mi_n[c] + (tree_n.empty() ? 0.0 : options.tree_weight * tree_n[c]);
+    out.score[c] =
+        options.mi_weight * mi_n[c] + (tree_n.empty() ? 0.0 : options.tree_weight * tree_n[c]);
   }
   std::vector<int> order(static_cast<size_t>(x.cols));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return out.score[a] > out.score[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return out.score[a] > out.score[b]; });
   order.resize(std::min<size_t>(order.size(), static_cast<size_t>(options.k)));
   out.selected = std::move(order);
   return out;

@@ -7,7 +7,8 @@
 
 namespace fedlog::features {
 
-absl::StatusOr<StandardScaler> StandardScaler::Fit(const DenseMatrix& x, absl::Span<const size_t> rows) {
+absl::StatusOr<StandardScaler> StandardScaler::Fit(const DenseMatrix& x,
+                                                   absl::Span<const size_t> rows) {
   if (x.rows == 0 || x.cols == 0) return absl::InvalidArgumentError("StandardScaler: empty matrix");
   std::vector<size_t> all;
   if (rows.empty()) {
@@ -24,7 +25,8 @@ absl::StatusOr<StandardScaler> StandardScaler::Fit(const DenseMatrix& x, absl::S
     const float* v = x.Row(static_cast<int64_t>(r));
     for (size_t c = 0; c < d; ++c) {
       if (!std::isfinite(v[c])) {
-        return absl::InvalidArgumentError(absl::StrCat("StandardScaler: non-finite value at row ", r, " col ", c));
+        return absl::InvalidArgumentError(
+            absl::StrCat("StandardScaler: non-finite value at row ", r, " col ", c));
       }
       sum[c] += v[c];
       sq[c] += static_cast<double>(v[c]) * v[c];
@@ -41,7 +43,8 @@ absl::StatusOr<StandardScaler> StandardScaler::Fit(const DenseMatrix& x, absl::S
   return s;
 }
 
-absl::StatusOr<StandardScaler> StandardScaler::FromMoments(std::vector<double> mean, std::vector<double> std) {
+absl::StatusOr<StandardScaler> StandardScaler::FromMoments(std::vector<double> mean,
+                                                           std::vector<double> std) {
   if (mean.size() != std.size() || mean.empty()) {
     return absl::InvalidArgumentError("StandardScaler: mean and std sizes differ or are empty");
   }
@@ -56,14 +59,17 @@ absl::StatusOr<StandardScaler> StandardScaler::FromMoments(std::vector<double> m
 
 absl::Status StandardScaler::Transform(DenseMatrix* x) const {
   if (x->cols != dim()) {
-    return absl::InvalidArgumentError(absl::StrCat("StandardScaler: matrix has ", x->cols, " columns, fitted ", dim()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("StandardScaler: matrix has ", x->cols, " columns, fitted ", dim()));
   }
-  for (int64_t r = 0; r < x->rows; ++r) TransformRow(absl::MakeSpan(x->Row(r), static_cast<size_t>(x->cols)));
+  for (int64_t r = 0; r < x->rows; ++r)
+    TransformRow(absl::MakeSpan(x->Row(r), static_cast<size_t>(x->cols)));
   return absl::OkStatus();
 }
 
 void StandardScaler::TransformRow(absl::Span<float> row) const {
-  for (size_t c = 0; c < row.size(); ++c) row[c] = static_cast<float>((row[c] - mean_[c]) / std_[c]);
+  for (size_t c = 0; c < row.size(); ++c)
+    row[c] = static_cast<float>((row[c] - mean_[c]) / std_[c]);
 }
 
 }  // namespace fedlog::features

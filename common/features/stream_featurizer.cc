@@ -20,10 +20,11 @@ constexpr double kTwoPi = 2.0 * std::numbers::pi;
 constexpr int64_t kMsPerDay = 86'400'000;
 
 constexpr const char* kTemplateNames[StreamFeaturizer::kTemplateDims] = {
-    "tpl_id",           "tpl_rarity",         "tpl_frequency",       "tpl_log1p_count",
-    "tpl_wildcard_count", "tpl_wildcard_ratio", "tpl_length", "tpl_first_seen"};
+    "tpl_id",          "tpl_rarity",         "tpl_frequency",
+    "tpl_log1p_count", "tpl_wildcard_count", "tpl_wildcard_ratio",
+    "tpl_length",      "tpl_first_seen"};
 constexpr const char* kWindowNames[StreamFeaturizer::kWindowStats] = {
-    "unique_ratio", "error_rate", "novelty_rate", "mean_rarity",
+    "unique_ratio",   "error_rate",    "novelty_rate",  "mean_rarity",
     "iat_log1p_mean", "iat_log1p_std", "iat_log1p_max", "burst_rate"};
 constexpr const char* kTemporalNames[StreamFeaturizer::kTemporalDims] = {
     "hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "gap_log1p_s", "has_time"};
@@ -31,9 +32,12 @@ constexpr const char* kTemporalNames[StreamFeaturizer::kTemporalDims] = {
 // Debian's Abseil has its own string_view type; logparse hands out std::string_view.
 absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
 
-// Whitespace tokens of a template, and how many of them hold a parameter ("<*>", "<IP>", "uid=<*>").
+// Whitespace tokens of a template, and how many of them hold a parameter ("<*>", "<IP>",
+// "uid=<*>").
 std::pair<int, int> TemplateShape(std::string_view text) {
   int tokens = 0, wild = 0;
   size_t pos = 0;
@@ -50,7 +54,8 @@ std::pair<int, int> TemplateShape(std::string_view text) {
   return {tokens, wild};
 }
 
-// Appends the lower-cased alphanumeric words of an unmasked token core; a word holding a digit becomes "<*>".
+// Appends the lower-cased alphanumeric words of an unmasked token core; a word holding a digit
+// becomes "<*>".
 void AppendWords(std::string_view core, std::vector<std::string>* words) {
   size_t pos = 0;
   while (pos < core.size()) {
@@ -61,7 +66,8 @@ void AppendWords(std::string_view core, std::vector<std::string>* words) {
       digit |= absl::ascii_isdigit(static_cast<unsigned char>(core[end]));
       ++end;
     }
-    if (end > pos) words->push_back(digit ? "<*>" : absl::AsciiStrToLower(Absl(core.substr(pos, end - pos))));
+    if (end > pos)
+      words->push_back(digit ? "<*>" : absl::AsciiStrToLower(Absl(core.substr(pos, end - pos))));
     pos = end;
   }
 }
@@ -69,11 +75,15 @@ void AppendWords(std::string_view core, std::vector<std::string>* words) {
 }  // namespace
 
 absl::StatusOr<StreamFeaturizer> StreamFeaturizer::Create(StreamFeaturizerOptions options) {
-  if (options.windows.empty()) return absl::InvalidArgumentError("StreamFeaturizer: no window lengths");
+  if (options.windows.empty())
+    return absl::InvalidArgumentError("StreamFeaturizer: no window lengths");
   for (int w : options.windows) {
-    if (w < 1) return absl::InvalidArgumentError(absl::StrCat("StreamFeaturizer: window length ", w, " < 1"));
+    if (w < 1)
+      return absl::InvalidArgumentError(
+          absl::StrCat("StreamFeaturizer: window length ", w, " < 1"));
   }
-  if (options.token_buckets < 2) return absl::InvalidArgumentError("StreamFeaturizer: token_buckets < 2");
+  if (options.token_buckets < 2)
+    return absl::InvalidArgumentError("StreamFeaturizer: token_buckets < 2");
   if (options.max_words < 1) return absl::InvalidArgumentError("StreamFeaturizer: max_words < 1");
   return StreamFeaturizer(std::move(options));
 }
@@ -86,19 +96,26 @@ StreamFeaturizer::StreamFeaturizer(StreamFeaturizerOptions options) : options_(s
     max_window_ = std::max(max_window_, static_cast<size_t>(w));
   }
   for (const char* n : kTemporalNames) names_.push_back(n);
+  const std::vector<std::string>& text = TextFeaturizer::FeatureNames();
+  level_error_col_ =
+      kTextOffset +
+      static_cast<int>(std::find(text.begin(), text.end(), "level_error") - text.begin());
+  level_fatal_col_ =
+      kTextOffset +
+      static_cast<int>(std::find(text.begin(), text.end(), "level_fatal") - text.begin());
 }
 
 void StreamFeaturizer::Featurize(const LineEvent& event, LineFeatures* out) {
   out->dense.assign(names_.size(), 0.0f);
   float* d = out->dense.data();
-  text_.Featurize(Absl(event.content), Absl(event.level), absl::MakeSpan(d + kTextOffset, TextFeaturizer::kDim));
+  text_.Featurize(Absl(event.content), Absl(event.level),
+                  absl::MakeSpan(d + kTextOffset, TextFeaturizer::kDim));
   auto it = sources_.find(Absl(event.source));
   if (it == sources_.end()) it = sources_.emplace(std::string(event.source), SourceState{}).first;
   SourceState& state = it->second;
   Recent now{};
   TemplateBlock(event, state, d, &now);
-  // level_error and level_fatal are the text block's dims 26 and 27 (docs/FEATURES.md).
-  now.error = d[kTextOffset + 26] > 0.5f || d[kTextOffset + 27] > 0.5f;
+  now.error = d[level_error_col_] > 0.5f || d[level_fatal_col_] > 0.5f;
   now.time_ms = event.time_ms;
   state.recent.push_back(now);
   if (state.recent.size() > max_window_) state.recent.pop_front();
@@ -134,13 +151,15 @@ void StreamFeaturizer::WindowBlock(const SourceState& state, float* out) const {
     const size_t n = std::min(r.size(), static_cast<size_t>(options_.windows[w]));
     const size_t begin = r.size() - n;
     ids.clear();
-    double errors = 0, novel = 0, rarity = 0, gap_sum = 0, gap_sq = 0, gap_max = 0, bursts = 0, gaps = 0;
+    double errors = 0, novel = 0, rarity = 0, gap_sum = 0, gap_sq = 0, gap_max = 0, bursts = 0,
+           gaps = 0;
     for (size_t i = begin; i < r.size(); ++i) {
       ids.push_back(r[i].template_id);
       errors += r[i].error;
       novel += r[i].novel;
       rarity += r[i].rarity;
-      if (i == begin || r[i].time_ms == logparse::kNoTime || r[i - 1].time_ms == logparse::kNoTime) continue;
+      if (i == begin || r[i].time_ms == logparse::kNoTime || r[i - 1].time_ms == logparse::kNoTime)
+        continue;
       const double g = std::log1p(std::max<double>(0, r[i].time_ms - r[i - 1].time_ms) / 1000.0);
       gap_sum += g;
       gap_sq += g * g;
@@ -157,13 +176,15 @@ void StreamFeaturizer::WindowBlock(const SourceState& state, float* out) const {
     out[2] = static_cast<float>(novel / dn);
     out[3] = static_cast<float>(rarity / dn);
     out[4] = static_cast<float>(mean);
-    out[5] = static_cast<float>(gaps > 0 ? std::sqrt(std::max(0.0, gap_sq / gaps - mean * mean)) : 0);
+    out[5] =
+        static_cast<float>(gaps > 0 ? std::sqrt(std::max(0.0, gap_sq / gaps - mean * mean)) : 0);
     out[6] = static_cast<float>(gap_max);
     out[7] = static_cast<float>(gaps > 0 ? bursts / gaps : 0);
   }
 }
 
-void StreamFeaturizer::TemporalBlock(const LineEvent& event, const SourceState& state, float* out) const {
+void StreamFeaturizer::TemporalBlock(const LineEvent& event, const SourceState& state,
+                                     float* out) const {
   if (event.time_ms == logparse::kNoTime) return;  // all zero, has_time 0
   const int64_t day = FloorDiv(event.time_ms, kMsPerDay);
   const double hour = static_cast<double>(event.time_ms - day * kMsPerDay) / 3'600'000.0;
@@ -173,7 +194,8 @@ void StreamFeaturizer::TemporalBlock(const LineEvent& event, const SourceState& 
   out[2] = static_cast<float>(std::sin(kTwoPi * static_cast<double>(weekday) / 7.0));
   out[3] = static_cast<float>(std::cos(kTwoPi * static_cast<double>(weekday) / 7.0));
   if (state.last_time_ms != logparse::kNoTime) {
-    out[4] = static_cast<float>(std::log1p(std::max<double>(0, event.time_ms - state.last_time_ms) / 1000.0));
+    out[4] = static_cast<float>(
+        std::log1p(std::max<double>(0, event.time_ms - state.last_time_ms) / 1000.0));
   }
   out[5] = 1.0f;
 }
@@ -182,9 +204,11 @@ std::vector<int32_t> StreamFeaturizer::HashTokens(std::string_view content) cons
   std::vector<std::string> words;
   size_t pos = 0;
   while (pos < content.size() && words.size() < static_cast<size_t>(options_.max_words)) {
-    while (pos < content.size() && absl::ascii_isspace(static_cast<unsigned char>(content[pos]))) ++pos;
+    while (pos < content.size() && absl::ascii_isspace(static_cast<unsigned char>(content[pos])))
+      ++pos;
     size_t end = pos;
-    while (end < content.size() && !absl::ascii_isspace(static_cast<unsigned char>(content[end]))) ++end;
+    while (end < content.size() && !absl::ascii_isspace(static_cast<unsigned char>(content[end])))
+      ++end;
     if (end == pos) break;
     const std::string_view token = content.substr(pos, end - pos);
     const logparse::TokenCore core = logparse::FindCore(token);

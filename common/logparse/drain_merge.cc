@@ -11,7 +11,6 @@ namespace fedlog::logparse {
 
 using internal::kWildHash;
 
-
 // Finds the position where the most clusters of `id`'s leaf differ from it (and only there); when they are
 // sibling_merge_min or more, that position becomes a parameter in all of them, which makes their templates
 // identical and merges their ids.

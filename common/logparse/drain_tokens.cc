@@ -14,9 +14,6 @@ using internal::kWildHash;
 
 namespace {
 
-
-// Weekday and month abbreviations ("Mon", "Jun") are parts of dates and size units ("KB") parts of sizes,
-// hence parameters like the numbers they come with.
 // Three or more dot-separated parts of letters, digits, '_', '$' or '-', or 4+ hex digits.
 bool IsDottedName(std::string_view v) {
   int dots = 0;
@@ -38,6 +35,8 @@ bool IsDottedName(std::string_view v) {
   return (dots >= 2 && part > 0) || hex_only;
 }
 
+// Weekday and month abbreviations ("Mon", "Jun") are parts of dates and size units ("KB") parts of sizes,
+// hence parameters like the numbers they come with.
 bool IsCalendarWord(std::string_view t) {
   if (t.size() > 3) return false;
   if (t == "B" || t == "KB" || t == "kB" || t == "MB" || t == "GB" || t == "TB" || t == "KiB" || t == "MiB" ||
@@ -53,7 +52,6 @@ bool IsCalendarWord(std::string_view t) {
   }
   return false;
 }
-
 
 }  // namespace
 
@@ -210,7 +208,7 @@ void Drain::ParametrizeNumeric(Token* t) const {
   if (sep == ':' && std::count(t->text.begin(), t->text.begin() + static_cast<int64_t>(p), '.') >= 2) {
     return;  // "host.example.org:5070": a host and port, a value as a whole
   }
-  if (sep != '=' && sep != ':' && sep != '-' && sep != '_' && sep != '.' && sep != '#' && sep != '@') return;
+  if (sep != '=' && sep != ':' && sep != '-' && sep != '.' && sep != '#' && sep != '@') return;
   size_t end = FindCore(t->text).end;  // closing brackets and punctuation stay literal: "(uid=<*>)"
   if (end <= p) end = t->text.size();
   MakeKeyed(t, p, end);

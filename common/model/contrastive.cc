@@ -7,6 +7,7 @@
 #include "common/model/encoder.h"
 #include "common/model/losses.h"
 #include "common/model/mlp_autoencoder.h"
+#include "common/model/sparse_adam.h"
 
 namespace fedlog::model {
 namespace {
@@ -34,10 +35,12 @@ torch::Tensor PositiveMask(const LineSet& batch, bool template_alignment,
   return pos.to(device);
 }
 
-// Three parameter groups so encoder, adapters and head move at their own rates.
+// Three parameter groups so encoder, adapters and head move at their own rates; embed.weight is
+// left to SparseRowAdam (same rate as the encoder).
 torch::optim::Adam MakeOptimizer(Encoder& net, const ContrastiveOptions& o) {
   std::vector<torch::Tensor> enc, adapters, head;
   for (auto& item : net->named_parameters()) {
+    if (item.key() == "embed.weight") continue;
     if (absl::StartsWith(item.key(), "head."))
       head.push_back(item.value());
     else if (absl::StartsWith(item.key(), "adapter."))
@@ -65,6 +68,7 @@ absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec,
   auto t0 = std::chrono::steady_clock::now();
   net->train();
   torch::optim::Adam opt = MakeOptimizer(net, o);
+  SparseRowAdam embed_opt(net->named_parameters()["embed.weight"], o.encoder_lr);
   std::mt19937_64 rng(o.runtime.seed);
   std::vector<int64_t> order(static_cast<size_t>(lines.size()));
   std::iota(order.begin(), order.end(), 0);
@@ -91,8 +95,8 @@ absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec,
         InfoNceLoss(h, PositiveMask(picked, o.template_alignment, device), o.temperature);
     opt.zero_grad();
     loss.backward();
-    DensifySparseGrads(*net);
     opt.step();
+    embed_opt.Step();
     losses.push_back(loss.item<double>());
   }
   result.initial_loss = losses.front();

@@ -35,8 +35,8 @@ struct EncoderInput {
   int64_t rows = 0;
   // embed.weight receives a sparse gradient: a batch touches a few hundred of the 2^15 rows, and a
   // dense gradient per backward means allocating (and page-faulting) the whole table every time.
-  // Trainers set it and call DensifySparseGrads before their optimizer step; not for MAML fast
-  // embedding weights.
+  // Trainers set it and update embed.weight with SparseRowAdam; MAML fast embedding weights need
+  // dense gradients.
   bool sparse_grad = false;
 };
 

@@ -9,6 +9,7 @@
 #include "common/model/encoder.h"
 #include "common/model/losses.h"
 #include "common/model/mlp_autoencoder.h"
+#include "common/model/sparse_adam.h"
 
 namespace fedlog::model {
 namespace {
@@ -53,9 +54,13 @@ absl::StatusOr<FocalResult> TrainImpl(const EncoderSpec& spec, const fl::TensorB
   classifier->to(device);
   auto t0 = std::chrono::steady_clock::now();
   net->train();
-  std::vector<torch::Tensor> params = net->parameters();
+  std::vector<torch::Tensor> params;
+  for (auto& item : net->named_parameters()) {
+    if (item.key() != "embed.weight") params.push_back(item.value());
+  }
   for (auto& p : classifier->parameters()) params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.learning_rate));
+  SparseRowAdam embed_opt(net->named_parameters()["embed.weight"], o.learning_rate);
   std::mt19937_64 rng(o.runtime.seed);
   std::uniform_int_distribution<int64_t> pick(0, lines.size() - 1);
   std::vector<double> losses;
@@ -70,8 +75,8 @@ absl::StatusOr<FocalResult> TrainImpl(const EncoderSpec& spec, const fl::TensorB
     torch::Tensor loss = FocalLoss(logits, targets, o.alpha, o.gamma);
     opt.zero_grad();
     loss.backward();
-    DensifySparseGrads(*net);
     opt.step();
+    embed_opt.Step();
     losses.push_back(loss.item<double>());
   }
   FocalResult result;

@@ -8,6 +8,7 @@
 #include "common/model/losses.h"
 #include "common/model/maml.h"
 #include "common/model/mlp_autoencoder.h"
+#include "common/model/sparse_adam.h"
 
 namespace fedlog::model {
 namespace {
@@ -74,9 +75,11 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
   net->train();
   std::vector<torch::Tensor> trainable;
   for (auto& item : net->named_parameters()) {
-    if (item.key().rfind("head.", 0) != 0) trainable.push_back(item.value());
+    if (item.key().rfind("head.", 0) != 0 && item.key() != "embed.weight")
+      trainable.push_back(item.value());
   }
   torch::optim::Adam opt(trainable, torch::optim::AdamOptions(o.meta_lr));
+  SparseRowAdam embed_opt(net->named_parameters()["embed.weight"], o.meta_lr);
   MetaResult result;
   std::vector<double> losses;
   for (int it = 0; it < o.meta_iterations; ++it) {
@@ -94,8 +97,8 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
       total += loss.item<double>();
       ++result.episodes;
     }
-    DensifySparseGrads(*net);
     opt.step();
+    embed_opt.Step();
     losses.push_back(total);
   }
   result.initial_loss = losses.front();

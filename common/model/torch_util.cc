@@ -12,12 +12,6 @@ ParamMap ParamsOf(torch::nn::Module& module) {
   return out;
 }
 
-void DensifySparseGrads(torch::nn::Module& module) {
-  for (auto& p : module.parameters()) {
-    if (p.grad().defined() && p.grad().is_sparse()) p.mutable_grad() = p.grad().to_dense();
-  }
-}
-
 absl::StatusOr<torch::Device> PrepareRuntime(const RuntimeOptions& runtime) {
   FEDLOG_ASSIGN_OR_RETURN(std::string name, ResolveDevice(runtime.device));
   SetTorchThreads(runtime.threads);

@@ -41,11 +41,6 @@ std::vector<float> TensorToVector(const torch::Tensor& t);
 absl::Status LoadParams(const fl::TensorBundle& bundle, torch::nn::Module& module,
                         bool allow_extra);
 
-// Replaces sparse gradients (see EncoderInput::sparse_grad) by dense ones, which torch's optimizers
-// need. Once in place, a dense gradient buffer is reused: later sparse gradients accumulate into
-// it.
-void DensifySparseGrads(torch::nn::Module& module);
-
 // Runs `fn` (returning absl::Status or absl::StatusOr<T>) and turns any torch/std exception into
 // Internal.
 template <typename Fn>

@@ -1,5 +1,6 @@
-// The offline verb group of the `fedlog` CLI: parse, eval parsing, bench parse, synth.
+// The offline verb group of the `fedlog` CLI: parse, eval parsing, synth, eval detect.
 #include "tools/cli/verb.h"
+#include "tools/offline/eval_detect.h"
 #include "tools/offline/verbs.h"
 
 namespace fedlog::cli {
@@ -16,6 +17,11 @@ void AddOfflineVerbs(std::vector<Verb>* verbs) {
   verbs->push_back({"synth", "synth --format F --lines N --seed S --out FILE [--incident-rate R]",
                     "Writes deterministic synthetic logs with labelled incidents (FILE.labels.csv).",
                     offline::RunSynth});
+  verbs->push_back({"eval detect",
+                    "eval detect --protocol loso|hdfs|bgl|hadoop --out DIR [--data DIR] [--seed S] [--select-k K] "
+                    "[--shots 0,5,10,30] [--repeats R] [--rounds N] [--threads T]",
+                    "Classical detection baselines (XGBoost, logistic regression); writes results.json/.md and SVG plots.",
+                    offline::RunEvalDetect});
 }
 
 }  // namespace fedlog::cli

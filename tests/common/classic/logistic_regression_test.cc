@@ -8,7 +8,8 @@
 namespace fedlog::classic {
 namespace {
 
-// Two Gaussian blobs separated along x0 + x1; x2 is noise on a large scale (tests internal standardisation).
+// Two Gaussian blobs separated along x0 + x1; x2 is noise on a large scale (tests internal
+// standardisation).
 void Blobs(int n, uint64_t seed, DenseMatrix* x, std::vector<int>* y) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> g(0, 0.5f);
@@ -57,10 +58,10 @@ TEST(LogisticRegressionTest, WeightsShiftTheDecision) {
 TEST(LogisticRegressionTest, RejectsBadInput) {
   LogisticRegression lr;
   DenseMatrix x(2, 1);
-  EXPECT_FALSE(lr.Score(x).ok());                              // before Fit
-  EXPECT_FALSE(lr.Fit(x, std::vector<int>{1, 1}, {}).ok());    // one class
-  EXPECT_FALSE(lr.Fit(x, std::vector<int>{0, 3}, {}).ok());    // bad label
-  EXPECT_FALSE(lr.Fit(x, std::vector<int>{0}, {}).ok());       // size mismatch
+  EXPECT_FALSE(lr.Score(x).ok());                            // before Fit
+  EXPECT_FALSE(lr.Fit(x, std::vector<int>{1, 1}, {}).ok());  // one class
+  EXPECT_FALSE(lr.Fit(x, std::vector<int>{0, 3}, {}).ok());  // bad label
+  EXPECT_FALSE(lr.Fit(x, std::vector<int>{0}, {}).ok());     // size mismatch
   EXPECT_FALSE(lr.Fit(x, std::vector<int>{0, 1}, std::vector<float>{1, -1}).ok());
   ASSERT_TRUE(lr.Fit(x, std::vector<int>{0, 1}, {}).ok());
   EXPECT_FALSE(lr.Score(DenseMatrix(1, 2)).ok());

@@ -8,7 +8,16 @@
 namespace fedlog::classic {
 namespace {
 
-// The rule: anomalous iff x0 > 0.5 and x2 < 0.3 (an interaction a linear model cannot express); x1 is noise.
+XgboostOptions Opts(int rounds, int max_depth, uint64_t seed) {
+  XgboostOptions o;
+  o.rounds = rounds;
+  o.max_depth = max_depth;
+  o.seed = seed;
+  return o;
+}
+
+// The rule: anomalous iff x0 > 0.5 and x2 < 0.3 (an interaction a linear model cannot express); x1
+// is noise.
 void RuleData(int n, uint64_t seed, DenseMatrix* x, std::vector<int>* y) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> u(0, 1);
@@ -25,7 +34,7 @@ TEST(XgboostModelTest, LearnsToyRule) {
   std::vector<int> y, ty;
   RuleData(2000, 1, &x, &y);
   RuleData(500, 2, &test, &ty);
-  XgboostModel model({.rounds = 30, .max_depth = 3, .seed = 3});
+  XgboostModel model(Opts(30, 3, 3));
   ASSERT_TRUE(model.Fit(x, y, {}).ok());
   auto s = model.Score(test);
   ASSERT_TRUE(s.ok());
@@ -44,7 +53,7 @@ TEST(XgboostModelTest, SameSeedSameScoresAndJsonRoundTrip) {
   DenseMatrix x;
   std::vector<int> y;
   RuleData(500, 4, &x, &y);
-  XgboostModel a({.rounds = 10, .seed = 9}), b({.rounds = 10, .seed = 9});
+  XgboostModel a(Opts(10, 6, 9)), b(Opts(10, 6, 9));
   ASSERT_TRUE(a.Fit(x, y, {}).ok());
   ASSERT_TRUE(b.Fit(x, y, {}).ok());
   EXPECT_EQ(*a.Score(x), *b.Score(x));
@@ -56,14 +65,16 @@ TEST(XgboostModelTest, SameSeedSameScoresAndJsonRoundTrip) {
 }
 
 TEST(XgboostModelTest, BadInputGivesStatus) {
-  XgboostModel model({.rounds = 2});
+  XgboostModel model(Opts(2, 6, 0));
   DenseMatrix x(4, 2);
   x.data = {0, 1, 1, 0, 0, 0, 1, 1};
   EXPECT_EQ(model.Score(x).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(model.Fit(x, std::vector<int>{0, 1}, {}).ok());        // size mismatch
   EXPECT_FALSE(model.Fit(x, std::vector<int>{0, 0, 0, 0}, {}).ok());  // one class
   // A parameter XGBoost itself rejects comes back as a Status, not an exception or abort.
-  XgboostModel bad({.rounds = 2, .extra_params = {{"max_depth", "-3"}}});
+  XgboostOptions bad_options = Opts(2, 6, 0);
+  bad_options.extra_params = {{"max_depth", "-3"}};
+  XgboostModel bad(bad_options);
   absl::Status s = bad.Fit(x, std::vector<int>{0, 1, 0, 1}, {});
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("xgboost"), std::string::npos) << s;

@@ -71,7 +71,8 @@ TEST(FeatureSelectionTest, TreeImportanceIsBlendedIn) {
   DenseMatrix x;
   std::vector<int> y;
   MakeData(&x, &y);
-  // A tree model that (wrongly) credits column 2 alone wins when it gets all the weight, not at 0.4.
+  // A tree model that (wrongly) credits column 2 alone wins when it gets all the weight, not at
+  // 0.4.
   const std::vector<double> tree = {0, 0, 5};
   auto blended = RankFeatures(x, y, tree, {.k = 3});
   ASSERT_TRUE(blended.ok());

@@ -8,7 +8,9 @@
 #include "common/features/batch_featurizer.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/line_parser.h"
+#include "common/logparse/line_reader.h"
 #include "gtest/gtest.h"
+#include "tests/common/labels/test_data.h"
 
 namespace fedlog::features {
 namespace {
@@ -20,7 +22,9 @@ int Col(const StreamFeaturizer& f, const std::string& name) {
   return static_cast<int>(it - names.begin());
 }
 
-StreamFeaturizer Make(StreamFeaturizerOptions o = {}) { return *StreamFeaturizer::Create(std::move(o)); }
+StreamFeaturizer Make(StreamFeaturizerOptions o = {}) {
+  return *StreamFeaturizer::Create(std::move(o));
+}
 
 TEST(StreamFeaturizerTest, RejectsBadOptions) {
   EXPECT_FALSE(StreamFeaturizer::Create({.windows = {}}).ok());
@@ -36,8 +40,8 @@ TEST(StreamFeaturizerTest, NamesCoverEveryDimension) {
   EXPECT_EQ(std::unique(names.begin(), names.end()), names.end()) << "duplicate feature name";
 }
 
-// A hand-made sequence of one source: templates A A B A C, levels INFO INFO ERROR INFO ERROR, one line per
-// second except a 9 s gap before the fourth line.
+// A hand-made sequence of one source: templates A A B A C, levels INFO INFO ERROR INFO ERROR, one
+// line per second except a 9 s gap before the fourth line.
 TEST(StreamFeaturizerTest, WindowStatisticsOnHandMadeSequence) {
   StreamFeaturizer f = Make({.windows = {3, 5}});
   const int32_t tpl[] = {0, 0, 1, 0, 2};
@@ -45,7 +49,8 @@ TEST(StreamFeaturizerTest, WindowStatisticsOnHandMadeSequence) {
   const int64_t t[] = {0, 1000, 2000, 11000, 12000};
   LineFeatures out;
   for (int i = 0; i < 5; ++i) {
-    f.Featurize({"src", "some message", level[i], t[i] + 1'000'000'000'000, tpl[i], "some <*>"}, &out);
+    f.Featurize({"src", "some message", level[i], t[i] + 1'000'000'000'000, tpl[i], "some <*>"},
+                &out);
   }
   const float* d = out.dense.data();
   // Window 3 = lines 3..5: templates B A C, errors 2, novel lines B and C.
@@ -108,10 +113,14 @@ TEST(StreamFeaturizerTest, BatchEqualsStreamingAndInterleavingDoesNotMatter) {
   auto parser = logparse::CreateLineParser("HDFS");
   ASSERT_TRUE(parser.ok());
   const std::vector<std::string_view> lines = {
-      "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38 terminating",
-      "081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 for block blk_-69 terminating",
-      "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: 10.251.73.220:50010",
-      "081109 204106 329 WARN dfs.DataNode$PacketResponder: PacketResponder 2 for block blk_-63 Interrupted.",
+      "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38 "
+      "terminating",
+      "081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 for block blk_-69 "
+      "terminating",
+      "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: "
+      "10.251.73.220:50010",
+      "081109 204106 329 WARN dfs.DataNode$PacketResponder: PacketResponder 2 for block blk_-63 "
+      "Interrupted.",
   };
   auto drain = logparse::Drain::Create({});
   ASSERT_TRUE(drain.ok());
@@ -120,7 +129,8 @@ TEST(StreamFeaturizerTest, BatchEqualsStreamingAndInterleavingDoesNotMatter) {
   ASSERT_TRUE(FeaturizeLog(**parser, drain->get(), &batch_f, "hdfs", lines, &batch).ok());
   ASSERT_EQ(batch.dense.rows, 4);
 
-  // Streaming, interleaved with another source's lines, and with events built by hand from the parse.
+  // Streaming, interleaved with another source's lines, and with events built by hand from the
+  // parse.
   auto drain2 = logparse::Drain::Create({});
   StreamFeaturizer live = Make();
   LineFeatures f, noise;
@@ -131,9 +141,40 @@ TEST(StreamFeaturizerTest, BatchEqualsStreamingAndInterleavingDoesNotMatter) {
     const logparse::DrainResult r = (*drain2)->Add(p.content);
     const std::string text = (*drain2)->TemplateText(r.template_id);
     live.Featurize({"hdfs", p.content, p.level, p.time_ms, r.template_id, text}, &f);
-    EXPECT_EQ(std::vector<float>(batch.dense.Row(i), batch.dense.Row(i) + batch.dense.cols), f.dense) << i;
+    EXPECT_EQ(std::vector<float>(batch.dense.Row(i), batch.dense.Row(i) + batch.dense.cols),
+              f.dense)
+        << i;
     EXPECT_EQ(batch.tokens[i], f.tokens);
   }
+}
+
+// On a real log (loghub-2k Linux, whose lines have times and repeated templates): batch rows equal
+// a second, line-by-line pass, and every value is finite.
+TEST(StreamFeaturizerTest, RealLogBatchEqualsStreaming) {
+  FEDLOG_REQUIRE_DATA_FILE(path, "loghub-2k/Linux/Linux_2k.log");
+  auto raw = logparse::ReadLogFile(path);
+  ASSERT_TRUE(raw.ok());
+  const std::vector<std::string_view> lines = logparse::SplitLines(*raw);
+  auto parser = logparse::CreateLineParser("Linux");
+  auto drain = logparse::Drain::Create({});
+  StreamFeaturizer batch_f = Make();
+  FeaturizedBatch batch;
+  ASSERT_TRUE(FeaturizeLog(**parser, drain->get(), &batch_f, "linux", lines, &batch).ok());
+  ASSERT_EQ(batch.dense.rows, static_cast<int64_t>(lines.size()));
+  for (float v : batch.dense.data) ASSERT_TRUE(std::isfinite(v));
+  auto drain2 = logparse::Drain::Create({});
+  StreamFeaturizer live = Make();
+  FeaturizedBatch one;
+  int with_time = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    one = FeaturizedBatch();
+    ASSERT_TRUE(FeaturizeLog(**parser, drain2->get(), &live, "linux", {lines[i]}, &one).ok());
+    ASSERT_EQ(std::vector<float>(one.dense.Row(0), one.dense.Row(0) + one.dense.cols),
+              std::vector<float>(batch.dense.Row(i), batch.dense.Row(i) + batch.dense.cols))
+        << "line " << i;
+    with_time += one.dense.data[Col(live, "has_time")] > 0;
+  }
+  EXPECT_GT(with_time, 1900);
 }
 
 }  // namespace

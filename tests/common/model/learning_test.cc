@@ -145,6 +145,17 @@ TEST(MetaTest, CurriculumMetaTrainingThenFewShotSeparatesAnomalies) {
   ASSERT_TRUE(scores.ok());
   EXPECT_GT(Auroc(*scores, test.labels), 0.9);
   EXPECT_GT(adapted->validation_f1, 0.8);
+  // A few inner steps on the support set move the weights and keep the separation.
+  AdaptOptions steps;
+  steps.inner_steps = 3;
+  auto tuned = Adapt(spec, meta->weights, support, meta->global_prototypes, test, steps);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_NE(tuned->weights.Find("out.weight")->values, meta->weights.Find("out.weight")->values);
+  EXPECT_EQ(tuned->weights.Find("embed.weight")->values,
+            meta->weights.Find("embed.weight")->values);
+  auto tuned_scores = ScoreFewShot(spec, *tuned, test, {});
+  ASSERT_TRUE(tuned_scores.ok());
+  EXPECT_GT(Auroc(*tuned_scores, test.labels), 0.9);
   // k = 0: the global prototypes alone.
   auto zero_shot =
       Adapt(spec, meta->weights, LineSet(), meta->global_prototypes, LineSet(), AdaptOptions());

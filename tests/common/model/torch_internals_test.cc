@@ -7,6 +7,7 @@
 #include "common/model/encoder.h"
 #include "common/model/losses.h"
 #include "common/model/maml.h"
+#include "common/model/sparse_adam.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::model {
@@ -186,6 +187,36 @@ TEST(MamlTest, FirstOrderPassesTheFastGradientStraightThrough) {
   torch::Tensor g_fast = torch::autograd::grad({outer}, {fast.at("out.weight")}, {}, true)[0];
   outer.backward();
   EXPECT_TRUE(torch::allclose(slow.at("out.weight").grad(), g_fast, 1e-5, 1e-7));
+}
+
+TEST(SparseRowAdamTest, MatchesDenseAdamOnTouchedRowsAndLeavesOthers) {
+  torch::Tensor lazy = torch::arange(10, torch::kFloat32).view({5, 2}).requires_grad_(true);
+  torch::Tensor dense = lazy.detach().clone().requires_grad_(true);
+  SparseRowAdam lazy_opt(lazy, 0.1);
+  torch::optim::Adam dense_opt({dense}, torch::optim::AdamOptions(0.1));
+  torch::Tensor rows = torch::tensor({1, 3, 1}, torch::kInt64);  // row 1 twice: gradients add up
+  auto loss = [&](const torch::Tensor& w) {
+    return torch::nn::functional::embedding(rows, w,
+                                            torch::nn::functional::EmbeddingFuncOptions().sparse(
+                                                w.data_ptr() == lazy.data_ptr()))
+        .pow(2)
+        .sum();
+  };
+  loss(lazy).backward();
+  ASSERT_TRUE(lazy.grad().is_sparse());
+  lazy_opt.Step();
+  dense_opt.zero_grad();
+  loss(dense).backward();
+  dense_opt.step();
+  EXPECT_TRUE(torch::allclose(lazy, dense, 1e-6, 1e-6));
+  EXPECT_FALSE(lazy.grad().defined());  // cleared for the next sparse accumulation
+  // Step 2 touches row 1 only: row 3 keeps its value (dense Adam would move it on momentum alone).
+  torch::Tensor row3 = lazy.detach()[3].clone();
+  rows = torch::tensor({1}, torch::kInt64);
+  loss(lazy).backward();
+  lazy_opt.Step();
+  EXPECT_TRUE(torch::equal(lazy.detach()[3], row3));
+  EXPECT_FALSE(torch::allclose(lazy.detach()[1], dense.detach()[1]));
 }
 
 }  // namespace

@@ -1,0 +1,108 @@
+// `fedlog eval detect`: the detection evaluation harness with the classical baselines (XGBoost and
+// logistic regression, common/classic). It builds a labelled feature matrix for one protocol from
+// the shared data, trains on the protocol's training part (feature selection, scaling and
+// oversampling fitted there only), tunes the decision threshold on validation data, scores the test
+// part and writes results.json, results.md and SVG plots (PR curves, score histograms).
+//   loso    16 seed-labelled loghub-2k sources, leave one source out, k in {0,5,10,30} labelled
+//   target lines hdfs    HDFS_v1 2% block sessions, stratified 70/30 by block bgl     BGL 20k
+//   lines, stratified 70/30 by line hadoop  55 Hadoop applications, stratified 70/30 by application
+// Internal to tools/offline: the pieces live in eval_detect_{data,train,report,verb}.cc.
+// Thread-compatible: one evaluation runs on the calling thread (XGBoost uses its own threads).
+#ifndef FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
+#define FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/base/dense_matrix.h"
+#include "common/eval/aggregate.h"
+
+namespace fedlog::offline {
+
+// A labelled sample matrix of one protocol.
+struct DetectDataset {
+  std::string unit;                        // "line", "block", "application"
+  DenseMatrix x;                           // unscaled features
+  std::vector<int> y;                      // 1 = anomalous
+  std::vector<std::string> group;          // source of each row (loso); empty otherwise
+  std::vector<std::string> feature_names;  // x.cols names
+  std::vector<std::string> notes;          // what was read, skipped or subsampled, for the report
+};
+
+struct DetectOptions {
+  std::string protocol;  // loso | hdfs | bgl | hadoop
+  std::string data_dir;
+  std::string out_dir;
+  uint64_t seed = 7;
+  int select_k = 200;  // features kept by MI + tree-importance selection
+  int token_bag =
+      512;  // hashed semantic tokens folded into this many presence columns (line protocols)
+  std::vector<int> shots = {0, 5, 10,
+                            30};  // loso: labelled target lines per class used for adaptation
+  double support_weight = 20;     // loso: training weight of each labelled target line
+  int repeats =
+      3;  // hdfs/bgl/hadoop: stratified splits with seeds seed, seed+1, ... (CLI: 5 for hadoop)
+  int xgb_rounds = 100;
+  int threads = 2;
+};
+
+// Dataset builders (eval_detect_data.cc). NotFound when the data is absent.
+absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options);
+absl::StatusOr<DetectDataset> LoadHdfsDataset(const DetectOptions& options);
+absl::StatusOr<DetectDataset> LoadBglDataset(const DetectOptions& options);
+absl::StatusOr<DetectDataset> LoadHadoopDataset(const DetectOptions& options);
+
+// What one trained model produced on one test set (eval_detect_train.cc).
+struct ModelRun {
+  std::string model;           // "xgboost", "logreg"
+  std::vector<double> scores;  // test scores, in test-index order
+  double threshold = 0.5;      // tuned on validation data
+  double validation_f1 = 0;
+};
+
+struct TrainSetup {
+  std::vector<size_t> train;        // rows used for training (and validation)
+  std::vector<float> train_weight;  // per train row multiplier (empty: 1)
+  std::vector<size_t> test;
+  uint64_t seed = 0;
+};
+
+// Feature selection + scaling + oversampling on the training rows, both classifiers, threshold on
+// validation rows (20% stratified hold-out of the training rows, or 5-fold out-of-fold scores below
+// 1000 rows).
+absl::StatusOr<std::vector<ModelRun>> TrainAndScore(const DetectDataset& data,
+                                                    const TrainSetup& setup,
+                                                    const DetectOptions& options, std::string* log);
+
+// One table of the report: a model (and k) evaluated on several sources or splits.
+struct ResultTable {
+  std::string model;
+  int k = -1;  // loso shots; -1 for other protocols
+  std::string title;
+  std::vector<eval::SourceResult> rows;  // two-class sources / splits
+  std::vector<eval::SourceResult>
+      single_class;                // loso: sources with one class, reported separately
+  std::vector<int> pooled_labels;  // every test sample, for plots
+  std::vector<double> pooled_scores;
+  std::vector<double> thresholds;
+};
+
+// Writes results.json, results.md and the SVG plots under options.out_dir (eval_detect_report.cc).
+absl::Status WriteDetectResults(const DetectOptions& options, const DetectDataset& data,
+                                const std::vector<ResultTable>& tables, double runtime_s);
+
+// SVG renderings (eval_detect_report.cc): precision-recall curves of several models, and a
+// per-class score histogram of one model.
+std::string PrCurveSvg(const std::string& title, const std::vector<const ResultTable*>& tables);
+std::string ScoreHistogramSvg(const std::string& title, const ResultTable& table, int bins = 20);
+
+// The protocol drivers (eval_detect_verb.cc).
+absl::Status RunDetectEvaluation(const DetectOptions& options);
+int RunEvalDetect(const std::vector<std::string>& args);
+
+}  // namespace fedlog::offline
+
+#endif  // FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
