@@ -11,8 +11,9 @@ BIN="$BUILD/bin"
 DEMO="${DEMO_DIR:-$BUILD/demo}"
 DATA="${DATA:-../shared/data}"
 ROUNDS="${ROUNDS:-5}"
-SITES=(site-hdfs site-bgl site-openssh)
-SOURCES=(HDFS BGL OpenSSH)
+# Sources that `fedlog synth` can also generate, so the demo runs without the shared data.
+SITES=(site-hdfs site-linux site-openssh)
+SOURCES=(HDFS Linux OpenSSH)
 
 for b in fedlog-server fedlog-client fedlog; do
   [ -x "$BIN/$b" ] || { echo "demo: $BIN/$b is missing; run 'make build' first" >&2; exit 1; }

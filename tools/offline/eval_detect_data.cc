@@ -138,19 +138,29 @@ absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options) {
     FEDLOG_ASSIGN_OR_RETURN(Pipeline p, MakePipeline(src));
     FEDLOG_RETURN_IF_ERROR(
         features::FeaturizeLog(*p.parser, p.drain.get(), &featurizer, src, lines, &batch));
-    // The labels belong to the CSV's rows; check that row i is log line i by comparing contents.
+    // The labels belong to the CSV's rows: row i must be log line i, i.e. its Content is part of
+    // the line. (Our parser may cut header and content differently from the study's CSV; that is
+    // only counted.)
     logparse::ParsedLine parsed;
-    int mismatched = 0, anomalies = 0;
+    int misaligned = 0, cut_differently = 0, anomalies = 0;
     for (size_t i = 0; i < lines.size(); ++i) {
       p.parser->Parse(logparse::StripCr(lines[i]), &parsed);
-      mismatched += parsed.content != rows[i].content;
+      misaligned += lines[i].find(rows[i].content) == std::string_view::npos;
+      cut_differently += parsed.content != rows[i].content;
       anomalies += rows[i].anomalous();
       out.y.push_back(rows[i].anomalous() ? 1 : 0);
       out.group.push_back(src);
     }
-    out.notes.push_back(absl::StrCat(src, ": ", lines.size(), " lines, ", anomalies, " anomalous, ",
-                                     p.drain->num_clusters(), " templates, ", mismatched,
-                                     " lines whose parsed content differs from the CSV's"));
+    if (misaligned > 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(src, ": ", misaligned,
+                       " CSV rows whose Content is not in the log line of the same number"));
+    }
+    out.notes.push_back(absl::StrCat(
+        src, ": ", lines.size(), " lines, ", anomalies, " anomalous, ", p.drain->num_clusters(),
+        " templates; every CSV row matches its log "
+        "line, ",
+        cut_differently, " lines where our header parser cuts the content differently"));
   }
   LineRows(batch, featurizer.feature_names(), options.token_bag, KeepCrossSource, &out);
   return out;
