@@ -15,7 +15,7 @@ if [ -n "$tarballs" ]; then
   for t in "$tarballs"/abseil_*.orig.tar.gz "$tarballs"/googletest_*.orig.tar.gz; do
     tar -xzf "$t" -C "$build/third_party_src"
   done
-  absl_src="$(ls -d "$build"/third_party_src/abseil-cpp-* | head -1)"
+  absl_src="$(ls -d "$build"/third_party_src/abseil-* | head -1)"
   gtest_src="$(ls -d "$build"/third_party_src/googletest-* | head -1)"
   extra+=(-DFEDLOG_ABSL_SOURCE_DIR="$(realpath "$absl_src")" -DFEDLOG_GTEST_SOURCE_DIR="$(realpath "$gtest_src")")
 fi
