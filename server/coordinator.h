@@ -65,8 +65,11 @@ class Coordinator {
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> ModelForDownload(int64_t version);
   // Validates an upload header against the open round; every refusal is counted with its reason.
   absl::StatusOr<UploadTicket> BeginUpload(const std::string& site_id, const v1::UpdateHeader& header);
-  // Validates the bytes (digest, layout, finite values, norm) and stores the update.
-  absl::Status FinishUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& bytes);
+  // Validates an upload spooled to `spooled_path` whose bytes hashed to `sha256` (digest, layout, finite values,
+  // norm) and stores it. Validations run one at a time, so decoded updates never pile up in memory. The spool
+  // file is consumed (moved into place) or removed.
+  absl::Status FinishUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& spooled_path,
+                            const std::string& sha256);
   // Adds model bytes sent to the open round's transport count.
   void CountDownload(int64_t bytes);
   // Stores a site's held-out evaluation of the model its current round started from.
@@ -127,6 +130,7 @@ class Coordinator {
   std::optional<RunRecord> run_ ABSL_GUARDED_BY(mu_);
   std::optional<ActiveRound> round_ ABSL_GUARDED_BY(mu_);
   std::string run_note_ ABSL_GUARDED_BY(mu_);  // e.g. "waiting for 3 sites (2 online)"
+  absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
 
   std::thread scheduler_;
 };

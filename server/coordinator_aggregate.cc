@@ -70,7 +70,8 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
     const RoundRecord& round, const v1::RunPlan& plan, const std::vector<UpdateRecord>& updates) {
   FEDLOG_ASSIGN_OR_RETURN(auto base, store_->GetModel(round.model_in));
   if (!base) return absl::InternalError(absl::StrCat("model v", round.model_in, " missing"));
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(base->second, base->first.sha256()));
+  FEDLOG_ASSIGN_OR_RETURN(auto shared_global, blobs_->SharedBundle(base->second, base->first.sha256()));
+  const fl::TensorBundle& global = *shared_global;
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle mean, AggregateDelta(global, plan, updates));
 
   fl::ServerOptimizerOptions oo;

@@ -1,8 +1,10 @@
 // Upload validation, round closing and weighted FedAvg aggregation.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
@@ -55,18 +57,13 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
 }
 
 absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadTicket& ticket,
-                                       const std::string& bytes) {
+                                       const std::string& spooled_path, const std::string& sha256) {
   const v1::UpdateHeader& h = ticket.header;
-  auto refuse = [&](absl::Status why) { return Refuse(site_id, h.run_id(), h.round(), why); };
-  if (static_cast<int64_t>(bytes.size()) != h.size_bytes()) {
-    return refuse(absl::InvalidArgumentError("update size differs from its header"));
-  }
-  if (Sha256Hex(bytes) != h.sha256()) return refuse(absl::InvalidArgumentError("update sha256 mismatch"));
-  absl::StatusOr<fl::TensorBundle> delta = fl::DecodeBundle(bytes);
-  if (!delta.ok()) return refuse(delta.status());
-  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ticket.round.model_in));
-  if (!model) return absl::InternalError("round model missing");
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(model->second, model->first.sha256()));
+  auto refuse = [&](absl::Status why) {
+    std::remove(spooled_path.c_str());
+    return Refuse(site_id, h.run_id(), h.round(), why);
+  };
+  if (sha256 != h.sha256()) return refuse(absl::InvalidArgumentError("update sha256 mismatch"));
   if (!std::isfinite(h.imbalance_ratio()) || h.imbalance_ratio() < 0) {
     return refuse(absl::InvalidArgumentError("imbalance_ratio must be a finite non-negative number"));
   }
@@ -75,19 +72,36 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
     absl::MutexLock lock(&mu_);
     if (run_ && run_->plan.max_update_norm() > 0) max_norm = run_->plan.max_update_norm();
   }
-  if (absl::Status st = fl::CheckUpdate(global, *delta, {max_norm}); !st.ok()) return refuse(st);
-  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteUpdate(ticket.round.run_id, ticket.round.round,
-                                                               ticket.round.attempt, site_id, bytes, h.sha256()));
+  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ticket.round.model_in));
+  if (!model) return refuse(absl::InternalError("round model missing"));
+  {
+    absl::MutexLock validating(&validate_mu_);
+    absl::StatusOr<std::string> bytes = ReadFile(spooled_path);
+    if (!bytes.ok()) return refuse(bytes.status());
+    absl::StatusOr<fl::TensorBundle> delta = fl::DecodeBundle(*bytes);
+    bytes->clear();
+    bytes->shrink_to_fit();
+    if (!delta.ok()) return refuse(delta.status());
+    auto global = blobs_->SharedBundle(model->second, model->first.sha256());
+    if (!global.ok()) return refuse(global.status());
+    if (absl::Status st = fl::CheckUpdate(**global, *delta, {max_norm}); !st.ok()) return refuse(st);
+  }
+  absl::StatusOr<StoredBlob> blob = blobs_->AdoptUpdate(ticket.round.run_id, ticket.round.round,
+                                                        ticket.round.attempt, site_id, spooled_path, sha256);
+  if (!blob.ok()) return refuse(blob.status());
   absl::MutexLock lock(&mu_);
   if (!round_ || round_->closing || round_->record.run_id != ticket.round.run_id ||
       round_->record.round != ticket.round.round || round_->record.attempt != ticket.round.attempt) {
-    return refuse(absl::FailedPreconditionError("round closed while the update was in flight"));
+    return Refuse(site_id, h.run_id(), h.round(),
+                  absl::FailedPreconditionError("round closed while the update was in flight"));
   }
-  if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));
+  if (round_->uploaded.count(site_id)) {
+    return Refuse(site_id, h.run_id(), h.round(), absl::AlreadyExistsError("update already received"));
+  }
   if (NowMs() > round_->record.deadline_ms) {
-    return refuse(absl::DeadlineExceededError("late update: round deadline passed"));
+    return Refuse(site_id, h.run_id(), h.round(), absl::DeadlineExceededError("late update: round deadline passed"));
   }
-  UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob.path, blob.sha256, NowMs(),
+  UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob->path, blob->sha256, NowMs(),
                  h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
   FEDLOG_RETURN_IF_ERROR(store_->AddUpdate(round_->record, u));
   round_->uploaded.insert(site_id);

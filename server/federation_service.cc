@@ -1,10 +1,14 @@
 #include "server/federation_service.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
+#include "common/base/sha256.h"
 #include "common/base/status_macros.h"
 #include "common/net/tls.h"
 
@@ -21,20 +25,49 @@ absl::StatusOr<std::string> SiteOf(const grpc::ServerContext& ctx, Coordinator* 
   return id.id;
 }
 
-// Reads the rest of an upload stream into `bytes`, refusing streams longer than the header said.
-absl::Status ReadUploadBody(grpc::ServerReader<v1::UpdateChunk>* reader, int64_t expected, std::string* bytes) {
-  v1::UpdateChunk chunk;
-  while (reader->Read(&chunk)) {
-    if (chunk.has_header()) return absl::InvalidArgumentError("header repeated inside the stream");
-    if (static_cast<int64_t>(bytes->size() + chunk.data().size()) > expected) {
-      return absl::InvalidArgumentError("update stream is longer than its header says");
+// Spools an upload stream to `path` as it arrives (memory stays at one chunk), hashing it on the way, and
+// refuses streams longer or shorter than the header said.
+absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, const std::string& first_data,
+                         int64_t expected, const std::string& path, std::string* sha256) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return absl::InternalError(absl::StrCat("cannot create ", path));
+  Sha256 digest;
+  int64_t got = 0;
+  absl::Status st;
+  auto append = [&](const std::string& data) {
+    if (got + static_cast<int64_t>(data.size()) > expected) {
+      st = absl::InvalidArgumentError("update stream is longer than its header says");
+      return false;
     }
-    bytes->append(chunk.data());
+    if (std::fwrite(data.data(), 1, data.size(), f) != data.size()) {
+      st = absl::InternalError(absl::StrCat("cannot write ", path));
+      return false;
+    }
+    digest.Update(data);
+    got += static_cast<int64_t>(data.size());
+    return true;
+  };
+  bool ok = append(first_data);
+  v1::UpdateChunk chunk;
+  while (ok && reader->Read(&chunk)) {
+    if (chunk.has_header()) {
+      st = absl::InvalidArgumentError("header repeated inside the stream");
+      break;
+    }
+    ok = append(chunk.data());
   }
-  if (static_cast<int64_t>(bytes->size()) != expected) {
-    return absl::AbortedError(
-        absl::StrCat("update stream ended after ", bytes->size(), " of ", expected, " bytes"));
+  if (st.ok() && got != expected) {
+    st = absl::AbortedError(absl::StrCat("update stream ended after ", got, " of ", expected, " bytes"));
   }
+  if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0) {
+    if (st.ok()) st = absl::InternalError(absl::StrCat("cannot flush ", path));
+  }
+  std::fclose(f);
+  if (!st.ok()) {
+    std::remove(path.c_str());
+    return st;
+  }
+  *sha256 = digest.FinalHex();
   return absl::OkStatus();
 }
 
@@ -77,8 +110,10 @@ grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1
   coordinator_->Touch(*site);
   auto model = coordinator_->ModelForDownload(req->version());
   if (!model.ok()) return net::ToGrpc(model.status());
-  absl::StatusOr<std::string> bytes = blobs_->ReadVerified(model->second, model->first.sha256());
-  if (!bytes.ok()) return net::ToGrpc(bytes.status());
+  absl::StatusOr<std::shared_ptr<const std::string>> shared =
+      blobs_->SharedBytes(model->second, model->first.sha256());
+  if (!shared.ok()) return net::ToGrpc(shared.status());
+  const std::string* bytes = shared->get();
   const size_t chunk = static_cast<size_t>(
       req->chunk_bytes() > 0 ? std::min(req->chunk_bytes(), chunk_bytes_) : chunk_bytes_);
   coordinator_->CountDownload(static_cast<int64_t>(bytes->size()));
@@ -103,17 +138,13 @@ grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::Ser
   }
   absl::StatusOr<UploadTicket> ticket = coordinator_->BeginUpload(*site, first.header());
   if (!ticket.ok()) return net::ToGrpc(ticket.status());
-  std::string bytes = first.data();
-  if (static_cast<int64_t>(bytes.size()) > first.header().size_bytes()) {
-    coordinator_->CountRefusal(*site, first.header(), "update stream is longer than its header says");
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "update stream is longer than its header says");
-  }
-  bytes.reserve(static_cast<size_t>(first.header().size_bytes()));
-  if (absl::Status st = ReadUploadBody(reader, first.header().size_bytes(), &bytes); !st.ok()) {
+  const std::string spool = blobs_->IncomingPath(*site);
+  std::string sha256;
+  if (absl::Status st = SpoolUpload(reader, first.data(), first.header().size_bytes(), spool, &sha256); !st.ok()) {
     coordinator_->CountRefusal(*site, first.header(), std::string(st.message()));
     return net::ToGrpc(st);
   }
-  if (absl::Status st = coordinator_->FinishUpload(*site, *ticket, bytes); !st.ok()) return net::ToGrpc(st);
+  if (absl::Status st = coordinator_->FinishUpload(*site, *ticket, spool, sha256); !st.ok()) return net::ToGrpc(st);
   resp->set_accepted(true);
   return grpc::Status::OK;
 }

@@ -1,5 +1,11 @@
 #include "server/model_blobs.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/file_util.h"
@@ -11,7 +17,13 @@ namespace fedlog::server {
 
 absl::Status ModelBlobs::Init() {
   FEDLOG_RETURN_IF_ERROR(MakeDirs(JoinPath(data_dir_, "models"), true));
-  return MakeDirs(JoinPath(data_dir_, "updates"), true);
+  FEDLOG_RETURN_IF_ERROR(MakeDirs(JoinPath(data_dir_, "updates/incoming"), true));
+  // Spooled uploads of a previous process never completed; their sites re-send them.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(JoinPath(data_dir_, "updates/incoming"), ec)) {
+    std::filesystem::remove(e.path(), ec);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<StoredBlob> ModelBlobs::WriteModel(int64_t version, const fl::TensorBundle& bundle) {
@@ -24,13 +36,21 @@ absl::StatusOr<StoredBlob> ModelBlobs::WriteModel(int64_t version, const fl::Ten
   return blob;
 }
 
-absl::StatusOr<StoredBlob> ModelBlobs::WriteUpdate(int64_t run_id, int32_t round, int32_t attempt,
-                                                   const std::string& site, const std::string& bytes,
+std::string ModelBlobs::IncomingPath(const std::string& site) const {
+  static std::atomic<uint64_t> counter{0};
+  return JoinPath(data_dir_, absl::StrFormat("updates/incoming/%s.%d.%d.part", site, ::getpid(), counter++));
+}
+
+absl::StatusOr<StoredBlob> ModelBlobs::AdoptUpdate(int64_t run_id, int32_t round, int32_t attempt,
+                                                   const std::string& site, const std::string& spooled_path,
                                                    const std::string& sha256) {
   std::string dir = JoinPath(data_dir_, absl::StrFormat("updates/run%d/round%d.%d", run_id, round, attempt));
   FEDLOG_RETURN_IF_ERROR(MakeDirs(dir, true));
-  StoredBlob blob{JoinPath(dir, site + ".bundle"), sha256, static_cast<int64_t>(bytes.size())};
-  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(blob.path, bytes));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t size, FileSize(spooled_path));
+  StoredBlob blob{JoinPath(dir, site + ".bundle"), sha256, size};
+  if (::rename(spooled_path.c_str(), blob.path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot move ", spooled_path, " to ", blob.path));
+  }
   return blob;
 }
 
@@ -45,6 +65,42 @@ absl::StatusOr<std::string> ModelBlobs::ReadVerified(const std::string& path, co
 absl::StatusOr<fl::TensorBundle> ModelBlobs::ReadBundle(const std::string& path, const std::string& sha256) const {
   FEDLOG_ASSIGN_OR_RETURN(std::string bytes, ReadVerified(path, sha256));
   return fl::DecodeBundle(bytes);
+}
+
+}  // namespace fedlog::server
+
+namespace fedlog::server {
+
+absl::StatusOr<std::shared_ptr<const std::string>> ModelBlobs::SharedBytes(const std::string& path,
+                                                                          const std::string& sha256) {
+  {
+    absl::MutexLock lock(&cache_mu_);
+    for (const auto& [p, bytes] : bytes_cache_) {
+      if (p == path) return bytes;
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, ReadVerified(path, sha256));
+  auto shared = std::make_shared<const std::string>(std::move(bytes));
+  absl::MutexLock lock(&cache_mu_);
+  bytes_cache_.emplace_back(path, shared);
+  if (bytes_cache_.size() > kCacheEntries) bytes_cache_.pop_front();
+  return shared;
+}
+
+absl::StatusOr<std::shared_ptr<const fl::TensorBundle>> ModelBlobs::SharedBundle(const std::string& path,
+                                                                                const std::string& sha256) {
+  {
+    absl::MutexLock lock(&cache_mu_);
+    for (const auto& [p, bundle] : bundle_cache_) {
+      if (p == path) return bundle;
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle bundle, ReadBundle(path, sha256));
+  auto shared = std::make_shared<const fl::TensorBundle>(std::move(bundle));
+  absl::MutexLock lock(&cache_mu_);
+  bundle_cache_.emplace_back(path, shared);
+  if (bundle_cache_.size() > kCacheEntries) bundle_cache_.pop_front();
+  return shared;
 }
 
 }  // namespace fedlog::server
