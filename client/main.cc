@@ -1,29 +1,19 @@
 // fedlog-client: the site daemon. Usage: fedlog-client --config site.yaml
 
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
 
 #include "client/site_daemon.h"
+#include "common/base/daemon_args.h"
 #include "common/base/logging.h"
 #include "common/base/signals.h"
 
 int main(int argc, char** argv) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (std::strncmp(argv[i], "--config=", 9) == 0) {
-      config_path = argv[i] + 9;
-    } else {
-      config_path.clear();
-      break;
-    }
-  }
+  const std::string config_path = fedlog::ConfigPathFromArgs(argc, argv);
   if (config_path.empty()) {
-    std::fprintf(stderr, "usage: fedlog-client --config FILE\n");
+    std::fprintf(stderr, "usage: %s --config FILE\n", "fedlog-client");
     return 2;
   }
   fedlog::ParseLogLevelFromEnv();

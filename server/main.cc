@@ -1,27 +1,17 @@
 // fedlog-server: the aggregator daemon. Usage: fedlog-server --config server.yaml
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 
+#include "common/base/daemon_args.h"
 #include "common/base/logging.h"
 #include "common/base/signals.h"
 #include "server/aggregator_server.h"
 
 int main(int argc, char** argv) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (std::strncmp(argv[i], "--config=", 9) == 0) {
-      config_path = argv[i] + 9;
-    } else {
-      std::fprintf(stderr, "usage: fedlog-server --config FILE\n");
-      return 2;
-    }
-  }
+  const std::string config_path = fedlog::ConfigPathFromArgs(argc, argv);
   if (config_path.empty()) {
-    std::fprintf(stderr, "usage: fedlog-server --config FILE\n");
+    std::fprintf(stderr, "usage: %s --config FILE\n", "fedlog-server");
     return 2;
   }
   fedlog::ParseLogLevelFromEnv();

@@ -51,6 +51,18 @@ std::unique_ptr<Stub> Prepare(const std::vector<std::string>& argv, const ArgSpe
   return std::move(*stub);
 }
 
+// Parses --run and connects; returns 0 with *stub and *run_id filled, or the exit code to return.
+int PrepareRun(const std::vector<std::string>& argv, std::unique_ptr<Stub>* stub, int64_t* run_id) {
+  Args args;
+  int rc = 0;
+  *stub = Prepare(argv, {{"run"}, {}}, &args, &rc);
+  if (!*stub) return rc;
+  absl::StatusOr<int64_t> run = args.GetInt("run", 0);
+  if (!run.ok()) return Fail(run.status()), 2;
+  *run_id = *run;
+  return 0;
+}
+
 int Sites(const std::vector<std::string>& argv) {
   Args args;
   int rc = 0;
@@ -205,24 +217,18 @@ int RunStart(const std::vector<std::string>& argv) {
 }
 
 int RunWatch(const std::vector<std::string>& argv) {
-  Args args;
-  int rc = 0;
-  auto stub = Prepare(argv, {{"run"}, {}}, &args, &rc);
-  if (!stub) return rc;
-  auto run = args.GetInt("run", 0);
-  if (!run.ok()) return Fail(run.status()), 2;
-  return WatchRun(stub.get(), *run);
+  std::unique_ptr<Stub> stub;
+  int64_t run = 0;
+  if (int rc = PrepareRun(argv, &stub, &run); rc != 0) return rc;
+  return WatchRun(stub.get(), run);
 }
 
 int RunStatusVerb(const std::vector<std::string>& argv) {
-  Args args;
-  int rc = 0;
-  auto stub = Prepare(argv, {{"run"}, {}}, &args, &rc);
-  if (!stub) return rc;
-  auto run = args.GetInt("run", 0);
-  if (!run.ok()) return Fail(run.status()), 2;
+  std::unique_ptr<Stub> stub;
+  int64_t run = 0;
+  if (int rc = PrepareRun(argv, &stub, &run); rc != 0) return rc;
   v1::GetRunRequest req;
-  req.set_run_id(*run);
+  req.set_run_id(run);
   v1::RunStatus s;
   grpc::Status st = stub->GetRun(Ctx().get(), req, &s);
   if (!st.ok()) return Fail(net::FromGrpc(st));
@@ -236,14 +242,11 @@ int RunStatusVerb(const std::vector<std::string>& argv) {
 }
 
 int RunStop(const std::vector<std::string>& argv) {
-  Args args;
-  int rc = 0;
-  auto stub = Prepare(argv, {{"run"}, {}}, &args, &rc);
-  if (!stub) return rc;
-  auto run = args.GetInt("run", 0);
-  if (!run.ok()) return Fail(run.status()), 2;
+  std::unique_ptr<Stub> stub;
+  int64_t run = 0;
+  if (int rc = PrepareRun(argv, &stub, &run); rc != 0) return rc;
   v1::StopRunRequest req;
-  req.set_run_id(*run);
+  req.set_run_id(run);
   v1::RunStatus s;
   grpc::Status st = stub->StopRun(Ctx().get(), req, &s);
   if (!st.ok()) return Fail(net::FromGrpc(st));
