@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fedlog demo: a development PKI, one aggregator and three site daemons as separate processes on loopback with
-# mTLS, a 5-round federated run, the per-round table, then a clean stop of every process.
+# mTLS, a 5-round federated run with its per-round table, then detection results per site (the promoted
+# federated model against a local-only model on the site's labeled lines), then a clean stop of every process.
 # usage: scripts/demo.sh [BUILD_DIR]
 #   env: DATA (shared data dir, default ../shared/data), ROUNDS (default 5), DEMO_DIR (default BUILD_DIR/demo),
 #        FEDLOG_DEMO_PORT (default: a free port)
@@ -11,9 +12,10 @@ BIN="$BUILD/bin"
 DEMO="${DEMO_DIR:-$BUILD/demo}"
 DATA="${DATA:-../shared/data}"
 ROUNDS="${ROUNDS:-5}"
-# Sources that `fedlog synth` can also generate, so the demo runs without the shared data.
-SITES=(site-hdfs site-linux site-openssh)
-SOURCES=(HDFS Linux OpenSSH)
+# Sources whose labels hold both classes and that `fedlog synth` can also generate, so the demo runs without the
+# shared data too.
+SITES=(site-apache site-linux site-zookeeper)
+SOURCES=(Apache Linux Zookeeper)
 
 for b in fedlog-server fedlog-client fedlog; do
   [ -x "$BIN/$b" ] || { echo "demo: $BIN/$b is missing; run 'make build' first" >&2; exit 1; }
@@ -27,6 +29,7 @@ mkdir -p "$DEMO/logs" "$DEMO/config" "$DEMO/input"
 certs/make-dev-pki.sh "$DEMO/pki" "${SITES[@]}" >/dev/null
 
 # Each site reads its own log source: a loghub sample when the shared data is present, else synthetic lines.
+# labels_file gives the matching labels (seed-labeled loghub CSV, or the synthetic sidecar).
 source_file() {
   local src="$1" out="$DEMO/input/$1.log"
   if [ -f "$DATA/loghub-2k/$src/${src}_2k.log" ]; then
@@ -36,6 +39,14 @@ source_file() {
   else
     echo "demo: no data for $src: put the shared data at $DATA or set DATA=..." >&2
     return 1
+  fi
+}
+labels_file() {
+  local src="$1" log="$2"
+  if [ -f "$DATA/seed-labeled-2k/${src}_2k_labeled.csv" ] && [[ "$log" == "$DATA"* || "$log" == "$(realpath "$DATA")"* ]]; then
+    echo "$DATA/seed-labeled-2k/${src}_2k_labeled.csv"
+  else
+    echo "$log.labels.csv"
   fi
 }
 
@@ -92,6 +103,20 @@ echo "== federated run: $ROUNDS rounds, all ${#SITES[@]} sites"
   --update-dtype float16 --zstd --watch
 echo "== model versions"
 "$BIN/fedlog" models
+
+echo "== detection: promoted federated model vs a local-only model (same initial weights, $((ROUNDS * 2)) epochs),"
+echo "   threshold by max F1 on a seeded half of each site's labeled lines, metrics on the other half"
+for site in "${SITES[@]}"; do
+  for _ in $(seq 1 60); do [ -f "$DEMO/sites/$site/promoted_model.manifest" ] && break; sleep 0.5; done
+done
+printf '%-14s %-22s %6s %9s %7s %7s %6s %6s %6s %7s\n' site model lines anomalies auroc pr_auc prec recall f1 alerts
+for i in "${!SITES[@]}"; do
+  site="${SITES[$i]}"; src="${SOURCES[$i]}"
+  log="$(grep -o 'path: .*}' "$DEMO/config/$site.yaml" | sed 's/path: //; s/}$//')"
+  "$BIN/fedlog" score --site "$site" --model "$DEMO/sites/$site/promoted_model.bundle" \
+    --manifest "$DEMO/sites/$site/promoted_model.manifest" --log "$log" --labels "$(labels_file "$src" "$log")" \
+    --local-epochs $((ROUNDS * 2))
+done
 
 echo "== stopping"
 status=0

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   std::vector<fedlog::cli::Verb> verbs;
   fedlog::cli::AddAdminVerbs(&verbs);
   fedlog::cli::AddOfflineVerbs(&verbs);
+  fedlog::cli::AddSiteVerbs(&verbs);
   std::vector<std::string> words(argv + 1, argv + argc);
   if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
     Usage(verbs);

@@ -22,6 +22,7 @@ struct Verb {
 // Verb groups; each is defined in its own file under tools/.
 void AddAdminVerbs(std::vector<Verb>* verbs);    // tools/admin/
 void AddOfflineVerbs(std::vector<Verb>* verbs);  // tools/offline/
+void AddSiteVerbs(std::vector<Verb>* verbs);     // tools/site/
 
 }  // namespace fedlog::cli
 
