@@ -11,6 +11,8 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/features/line_featurizer.h"
+#include "common/logparse/drain.h"
+#include "common/logparse/line_parser.h"
 
 namespace fedlog::client {
 namespace {
@@ -25,24 +27,54 @@ void CopyRows(const DenseMatrix& from, const std::vector<int64_t>& rows, size_t 
 
 }  // namespace
 
+absl::StatusOr<SourceLines> ParseSourceLines(const std::string& name, const std::string& format,
+                                             const std::vector<std::string>& raw_lines) {
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<logparse::LineParser> parser, logparse::CreateLineParser(format));
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<logparse::Drain> drain, logparse::Drain::Create({}));
+  SourceLines s;
+  s.name = name;
+  s.format = format;
+  s.contents.reserve(raw_lines.size());
+  std::unordered_set<int32_t> templates;
+  logparse::ParsedLine parsed;
+  for (const std::string& line : raw_lines) {
+    parser->Parse(logparse::StripCr(line), &parsed);
+    s.unmatched += parsed.matched ? 0 : 1;
+    templates.insert(drain->Add(parsed.content).template_id);
+    // Model input: level and component carry signal; timestamps, pids and hosts are per-line noise.
+    std::string input;
+    for (std::string_view part : {parsed.level, parsed.component, parsed.content}) {
+      if (part.empty()) continue;
+      if (!input.empty()) input.push_back(' ');
+      input.append(part.data(), part.size());
+    }
+    s.contents.push_back(std::move(input));
+  }
+  s.templates = static_cast<int64_t>(templates.size());
+  return s;
+}
+
 absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& config) {
   std::vector<SourceLines> out;
   for (const auto& src : config.sources()) {
     FEDLOG_ASSIGN_OR_RETURN(std::string text, ReadFile(src.path()));
-    SourceLines s;
-    s.name = src.name();
-    s.format = src.format().empty() ? src.name() : src.format();
+    std::vector<std::string> raw;
     for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.empty()) continue;
-      s.contents.emplace_back(line);
-      if (src.max_lines() > 0 && static_cast<int>(s.contents.size()) >= src.max_lines()) break;
+      raw.emplace_back(line);
+      if (src.max_lines() > 0 && static_cast<int>(raw.size()) >= src.max_lines()) break;
     }
-    if (s.contents.empty()) {
+    if (raw.empty()) {
       return absl::FailedPreconditionError(absl::StrCat("source '", src.name(), "' (", src.path(), ") has no lines"));
     }
-    FEDLOG_LOG(INFO) << "source " << s.name << ": " << s.contents.size() << " lines from " << src.path();
-    out.push_back(std::move(s));
+    const std::string format = src.format().empty() ? src.name() : src.format();
+    absl::StatusOr<SourceLines> s = ParseSourceLines(src.name(), format, raw);
+    if (!s.ok()) return Annotate(s.status(), absl::StrCat("source '", src.name(), "'"));
+    FEDLOG_LOG(INFO) << "source " << s->name << ": " << s->contents.size() << " lines, " << s->templates
+                     << " templates, " << s->unmatched << " without a matching " << format << " header, from "
+                     << src.path();
+    out.push_back(std::move(*s));
   }
   return out;
 }
@@ -53,12 +85,10 @@ LocalDataset BuildDataset(const std::vector<SourceLines>& sources, int input_dim
   fo.hash_dim = std::max(1, input_dim - features::LineFeaturizer::kDenseDims);
   features::LineFeaturizer featurizer(fo);
   std::vector<std::string> all;
-  std::unordered_set<std::string> distinct;
+  int64_t templates = 0;
   for (const auto& s : sources) {
-    for (const auto& c : s.contents) {
-      all.push_back(c);
-      distinct.insert(c);
-    }
+    all.insert(all.end(), s.contents.begin(), s.contents.end());
+    templates += s.templates;
   }
   DenseMatrix x = featurizer.FeaturizeAll(all);
   std::vector<int64_t> rows(static_cast<size_t>(x.rows));
@@ -69,7 +99,7 @@ LocalDataset BuildDataset(const std::vector<SourceLines>& sources, int input_dim
   LocalDataset d;
   CopyRows(x, rows, 0, holdout, &d.holdout);
   CopyRows(x, rows, holdout, rows.size(), &d.train);
-  d.distinct_lines = static_cast<int64_t>(distinct.size());
+  d.distinct_templates = templates;
   return d;
 }
 

@@ -16,8 +16,16 @@ namespace fedlog::client {
 struct SourceLines {
   std::string name;
   std::string format;
-  std::vector<std::string> contents;  // message part of each line (whole line when the header is unknown)
+  std::vector<std::string> contents;  // model input per line: "level component content" (the whole line when
+                                      // the header is unknown)
+  int64_t templates = 0;              // distinct Drain templates among the lines
+  int64_t unmatched = 0;              // lines whose header did not match the format (kept whole, counted)
 };
+
+// Parses raw lines with the named log format (common/logparse) and mines their templates with Drain. This is
+// the one place lines become model input, shared by training and scoring. InvalidArgument for unknown formats.
+absl::StatusOr<SourceLines> ParseSourceLines(const std::string& name, const std::string& format,
+                                             const std::vector<std::string>& raw_lines);
 
 // Reads every configured source. NotFound / PermissionDenied name the file; an empty source is an error.
 absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& config);
@@ -25,7 +33,7 @@ absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& con
 struct LocalDataset {
   DenseMatrix train;
   DenseMatrix holdout;
-  int64_t distinct_lines = 0;
+  int64_t distinct_templates = 0;
 };
 
 // Featurizes all sources with `input_dim` features per line and holds out `holdout_percent` of the rows,

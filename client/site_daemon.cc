@@ -243,7 +243,7 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& task) {
   header.set_base_version(task.model_version());
   header.set_num_samples(trained.samples);
   header.set_train_loss(trained.final_loss);
-  header.set_distinct_templates(dataset_->distinct_lines);
+  header.set_distinct_templates(dataset_->distinct_templates);
   header.set_imbalance_ratio(1.0);  // the foundation model trains without labels
   (*header.mutable_metrics())["initial_loss"] = trained.initial_loss;
   (*header.mutable_metrics())["holdout_loss_global"] = holdout_before;

@@ -114,7 +114,7 @@ for i in "${!SITES[@]}"; do
   site="${SITES[$i]}"; src="${SOURCES[$i]}"
   log="$(grep -o 'path: .*}' "$DEMO/config/$site.yaml" | sed 's/path: //; s/}$//')"
   "$BIN/fedlog" score --site "$site" --model "$DEMO/sites/$site/promoted_model.bundle" \
-    --manifest "$DEMO/sites/$site/promoted_model.manifest" --log "$log" --labels "$(labels_file "$src" "$log")" \
+    --manifest "$DEMO/sites/$site/promoted_model.manifest" --log "$log" --format "$src" --labels "$(labels_file "$src" "$log")" \
     --local-epochs $((ROUNDS * 2))
 done
 

@@ -46,11 +46,12 @@ export FEDLOG_SERVER="localhost:$PORT" FEDLOG_PKI="$DIR/pki"
 for _ in $(seq 1 60); do
   [ "$("$BIN/fedlog" sites 2>/dev/null | awk 'NR>1 && $2=="yes"' | wc -l)" -ge 3 ] && break; sleep 0.5
 done
-"$BIN/fedlog" run start --rounds 6 --min-sites 2 --deadline-s 20 --epochs 3 >/dev/null || fail "run start"
+"$BIN/fedlog" run start --rounds 30 --min-sites 2 --deadline-s 20 --epochs 3 >/dev/null || fail "run start"
 
 round() { "$BIN/fedlog" run status 2>/dev/null | sed -n 's/.*(round \([0-9]*\)\/.*/\1/p'; }
 for _ in $(seq 1 100); do r=$(round); [ "${r:-0}" -ge 2 ] && break; sleep 0.2; done
 [ "${r:-0}" -ge 2 ] || fail "run did not reach round 2"
+[ "${r:-0}" -lt 30 ] || fail "run finished before the kill; the test needs more rounds"
 kill -9 "$SERVER"; wait "$SERVER" 2>/dev/null
 kill -9 "$SITE3"; wait "$SITE3" 2>/dev/null
 echo "killed aggregator (SIGKILL) after round $r and site-3 for good; restarting the aggregator"
@@ -58,14 +59,14 @@ sleep 0.5
 start_server
 
 state=""
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
   state=$("$BIN/fedlog" run status 2>/dev/null | head -1 | awk '{print $3}')
   [ "$state" = "done" ] && break; sleep 0.2
 done
 "$BIN/fedlog" run status
 [ "$state" = "done" ] || fail "run did not finish after the restart (state '$state')"
 rows=$("$BIN/fedlog" run status | awk 'NR>2 {print $1}' | sort -n | uniq -c)
-[ "$(echo "$rows" | wc -l)" -eq 6 ] || fail "expected rounds 1..6, got: $rows"
+[ "$(echo "$rows" | wc -l)" -eq 30 ] || fail "expected rounds 1..30, got: $rows"
 echo "$rows" | awk '$1 != 1 {exit 1}' || fail "a round completed twice: $rows"
 grep -q "recovered run" "$DIR/logs/aggregator.log" || fail "aggregator did not recover the run"
 for p in "$SERVER" "$SITE1" "$SITE2"; do kill -TERM "$p"; wait "$p" || fail "process $p did not stop cleanly"; done

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/local_data.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/eval/metrics.h"
@@ -84,14 +85,14 @@ absl::StatusOr<Row> Evaluate(const std::string& name, const std::vector<float>& 
 }
 
 int Score(const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {{"model", "manifest", "log", "labels", "local-epochs", "seed", "max-lines", "site"},
-                                 {}});
+  auto args = Args::Parse(
+      argv, {{"model", "manifest", "log", "labels", "format", "local-epochs", "seed", "max-lines", "site"}, {}});
   auto fail = [](const absl::Status& st) {
     std::fprintf(stderr, "fedlog score: %s\n", std::string(st.message()).c_str());
     return 1;
   };
   if (!args.ok()) return fail(args.status()), 2;
-  for (const char* required : {"model", "manifest", "log", "labels"}) {
+  for (const char* required : {"model", "manifest", "log", "labels", "format"}) {
     if (!args->Has(required)) return fail(absl::InvalidArgumentError(absl::StrCat("--", required, " is required"))), 2;
   }
   auto epochs = args->GetInt("local-epochs", 0);
@@ -116,7 +117,10 @@ int Score(const std::vector<std::string>& argv) {
   if (!data.ok()) return fail(data.status());
   features::LineFeaturizerOptions fo;
   fo.hash_dim = std::max(1, spec.input_dim - features::LineFeaturizer::kDenseDims);
-  DenseMatrix x = features::LineFeaturizer(fo).FeaturizeAll(data->lines);
+  // The same parsing and featurization as the site daemon's training (client/local_data.h).
+  auto parsed = client::ParseSourceLines(args->Get("site", "site"), args->Get("format"), data->lines);
+  if (!parsed.ok()) return fail(parsed.status());
+  DenseMatrix x = features::LineFeaturizer(fo).FeaturizeAll(parsed->contents);
   std::vector<size_t> order(data->lines.size());
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), std::mt19937_64(static_cast<uint64_t>(*seed)));
@@ -155,8 +159,8 @@ int Score(const std::vector<std::string>& argv) {
 
 void AddSiteVerbs(std::vector<Verb>* verbs) {
   verbs->push_back({"score",
-                    "score --model BUNDLE --manifest MANIFEST --log FILE --labels CSV [--local-epochs E] [--seed S] "
-                    "[--max-lines N] [--site NAME]",
+                    "score --model BUNDLE --manifest MANIFEST --log FILE --format NAME --labels CSV [--local-epochs E] "
+                    "[--seed S] [--max-lines N] [--site NAME]",
                     "detection quality of a model on a site's labeled lines (AUROC, PR-AUC, F1 on a held-out half), "
                     "optionally against a local-only model; prints one row per model",
                     Score});
