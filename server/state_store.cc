@@ -20,6 +20,16 @@ T FromBlob(const SQLite::Column& c) {
   return m;
 }
 
+SiteRecord ReadSite(SQLite::Statement& s) {
+  SiteRecord r;
+  r.site_id = s.getColumn(0).getString();
+  r.registered_ms = s.getColumn(1).getInt64();
+  r.last_seen_ms = s.getColumn(2).getInt64();
+  r.revoked = s.getColumn(3).getInt() != 0;
+  r.hello = FromBlob<v1::HelloRequest>(s.getColumn(4));
+  return r;
+}
+
 RunRecord ReadRun(SQLite::Statement& s) {
   RunRecord r;
   r.run_id = s.getColumn(0).getInt64();
@@ -112,26 +122,23 @@ absl::StatusOr<std::vector<SiteRecord>> StateStore::ListSites() {
   FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
       "SELECT site_id, registered_ms, last_seen_ms, revoked, hello FROM sites ORDER BY site_id",
       [&](SQLite::Statement& s) {
-        while (s.executeStep()) {
-          SiteRecord r;
-          r.site_id = s.getColumn(0).getString();
-          r.registered_ms = s.getColumn(1).getInt64();
-          r.last_seen_ms = s.getColumn(2).getInt64();
-          r.revoked = s.getColumn(3).getInt() != 0;
-          r.hello = FromBlob<v1::HelloRequest>(s.getColumn(4));
-          out.push_back(std::move(r));
-        }
+        while (s.executeStep()) out.push_back(ReadSite(s));
         return absl::OkStatus();
       }));
   return out;
 }
 
 absl::StatusOr<std::optional<SiteRecord>> StateStore::GetSite(const std::string& site_id) {
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<SiteRecord> sites, ListSites());
-  for (auto& s : sites) {
-    if (s.site_id == site_id) return std::optional<SiteRecord>(std::move(s));
-  }
-  return std::optional<SiteRecord>();
+  absl::MutexLock lock(&mu_);
+  std::optional<SiteRecord> out;
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
+      "SELECT site_id, registered_ms, last_seen_ms, revoked, hello FROM sites WHERE site_id = ?",
+      [&](SQLite::Statement& s) {
+        s.bind(1, site_id);
+        if (s.executeStep()) out = ReadSite(s);
+        return absl::OkStatus();
+      }));
+  return out;
 }
 
 absl::StatusOr<int64_t> StateStore::CreateRun(const v1::RunPlan& plan, int64_t global_version, int64_t now_ms) {
