@@ -75,13 +75,14 @@ absl::Status FederationSession::ReportEvaluation(const v1::EvaluationReport& rep
   return absl::OkStatus();
 }
 
-absl::StatusOr<DownloadedModel> FederationSession::Download(int64_t version) {
+absl::StatusOr<DownloadedModel> FederationSession::Download(int64_t version, bool all_adapters) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30 * 60 * 1000);
   if (!Track(&ctx)) return absl::CancelledError("session cancelled");
   v1::DownloadRequest req;
   req.set_version(version);
   req.set_chunk_bytes(chunk_bytes_);
+  req.set_all_adapters(all_adapters);
   auto reader = stub_->DownloadModel(&ctx, req);
   DownloadedModel out;
   v1::ModelChunk chunk;

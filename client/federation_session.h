@@ -31,7 +31,9 @@ class FederationSession {
   absl::StatusOr<v1::TaskResponse> GetTask(int32_t wait_ms);
   absl::Status Heartbeat(const std::string& state);
   // Downloads a version (0 = promoted) and checks its sha256 against the manifest (DataLoss on mismatch).
-  absl::StatusOr<DownloadedModel> Download(int64_t version);
+  // all_adapters false: the shared tensors plus the adapters of this site's own sources (what a site trains and
+  // scores with); true: every tensor.
+  absl::StatusOr<DownloadedModel> Download(int64_t version, bool all_adapters = false);
   // Uploads encoded update bytes in chunks; fills header.size_bytes and sha256.
   absl::Status Upload(v1::UpdateHeader header, const std::string& bytes);
   absl::Status ReportEvaluation(const v1::EvaluationReport& report);

@@ -1,12 +1,14 @@
 #include "client/local_data.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <random>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/line_labels.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
@@ -58,22 +60,40 @@ absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& con
   std::vector<SourceLines> out;
   for (const auto& src : config.sources()) {
     FEDLOG_ASSIGN_OR_RETURN(std::string text, ReadFile(src.path()));
+    std::map<int64_t, int> by_line;
+    if (!src.labels().empty()) {
+      absl::StatusOr<std::map<int64_t, int>> read = ReadLineLabels(src.labels());
+      if (!read.ok()) return Annotate(read.status(), absl::StrCat("source '", src.name(), "' labels"));
+      by_line = std::move(*read);
+    }
     std::vector<std::string> raw;
-    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<int> labels;
+    int64_t number = 0;  // 1-based line number in the file, as the labels file counts
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      ++number;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.empty()) continue;
       raw.emplace_back(line);
+      auto label = by_line.find(number);
+      labels.push_back(label == by_line.end() ? -1 : label->second);
       if (src.max_lines() > 0 && static_cast<int>(raw.size()) >= src.max_lines()) break;
     }
     if (raw.empty()) {
       return absl::FailedPreconditionError(absl::StrCat("source '", src.name(), "' (", src.path(), ") has no lines"));
     }
+    const int64_t labeled = std::count_if(labels.begin(), labels.end(), [](int y) { return y >= 0; });
+    if (!src.labels().empty() && labeled == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("source '", src.name(), "': ", src.labels(), " labels none of the lines read"));
+    }
     const std::string format = src.format().empty() ? src.name() : src.format();
     absl::StatusOr<SourceLines> s = ParseSourceLines(src.name(), format, raw);
     if (!s.ok()) return Annotate(s.status(), absl::StrCat("source '", src.name(), "'"));
+    s->raw = std::move(raw);
+    if (!src.labels().empty()) s->labels = std::move(labels);
     FEDLOG_LOG(INFO) << "source " << s->name << ": " << s->contents.size() << " lines, " << s->templates
-                     << " templates, " << s->unmatched << " without a matching " << format << " header, from "
-                     << src.path();
+                     << " templates, " << s->unmatched << " without a matching " << format << " header, "
+                     << labeled << " labeled, from " << src.path();
     out.push_back(std::move(*s));
   }
   return out;

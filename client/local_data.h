@@ -20,6 +20,9 @@ struct SourceLines {
                                       // the header is unknown)
   int64_t templates = 0;              // distinct Drain templates among the lines
   int64_t unmatched = 0;              // lines whose header did not match the format (kept whole, counted)
+  std::vector<std::string> raw;       // the lines as read, in file order (the line encoder parses them itself)
+  std::vector<int> labels;            // empty without a labels file; else per line: -1 unlabeled, 0 normal,
+                                      // >= 1 anomalous (LogSourceConfig.labels)
 };
 
 // Parses raw lines with the named log format (common/logparse) and mines their templates with Drain. This is
@@ -27,7 +30,8 @@ struct SourceLines {
 absl::StatusOr<SourceLines> ParseSourceLines(const std::string& name, const std::string& format,
                                              const std::vector<std::string>& raw_lines);
 
-// Reads every configured source. NotFound / PermissionDenied name the file; an empty source is an error.
+// Reads every configured source, and its labels file when one is named. NotFound / PermissionDenied name the
+// file; an empty source, or a labels file that labels none of the lines read, is an error.
 absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& config);
 
 struct LocalDataset {

@@ -20,14 +20,12 @@ bool Fatal(const absl::Status& st) {
   return st.code() == absl::StatusCode::kPermissionDenied || st.code() == absl::StatusCode::kUnauthenticated;
 }
 
-double MeanScore(const model::MlpSpec& spec, const fl::TensorBundle& w, const DenseMatrix& x,
-                 const std::string& device) {
-  if (x.rows == 0) return 0;
-  absl::StatusOr<std::vector<float>> s = model::Score(spec, w, x, device);
-  if (!s.ok()) return 0;
-  double sum = 0;
-  for (float v : *s) sum += v;
-  return sum / static_cast<double>(s->size());
+SiteTrainerOptions TrainerOptions(const v1::ClientConfig& config) {
+  SiteTrainerOptions o;
+  o.holdout_percent = config.holdout_percent();
+  o.device = config.device();
+  o.threads = config.threads();
+  return o;
 }
 
 }  // namespace
@@ -55,6 +53,7 @@ absl::Status FinalizeClientConfig(v1::ClientConfig* c, const std::string& base_d
     }
     if (s->max_lines() < 0) return absl::InvalidArgumentError(absl::StrCat("sources[", i, "].max_lines < 0"));
     resolve(s->mutable_path());
+    resolve(s->mutable_labels());
   }
   if (c->device().empty()) c->set_device("auto");
   if (c->threads() <= 0) c->set_threads(1);
@@ -75,7 +74,10 @@ absl::StatusOr<v1::ClientConfig> LoadClientConfig(const std::string& path) {
 
 SiteDaemon::SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources,
                        std::unique_ptr<FederationSession> session)
-    : config_(std::move(config)), sources_(std::move(sources)), session_(std::move(session)) {}
+    : config_(std::move(config)),
+      sources_(std::move(sources)),
+      session_(std::move(session)),
+      trainer_(&sources_, TrainerOptions(config_)) {}
 
 SiteDaemon::~SiteDaemon() {
   Stop();
@@ -195,7 +197,7 @@ absl::Status SiteDaemon::SyncPromoted(int64_t version) {
     if (bytes.ok() && m.ParseFromString(*bytes)) promoted_version_ = m.version();
   }
   if (version <= 0 || version == promoted_version_) return absl::OkStatus();
-  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session_->Download(version));
+  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session_->Download(version, /*all_adapters=*/false));
   FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(model.bundle));
   // Bundle first, manifest second: a crash in between leaves the old manifest, so the fetch is simply redone.
   FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(config_.data_dir(), "promoted_model.bundle"), bytes));
@@ -205,57 +207,35 @@ absl::Status SiteDaemon::SyncPromoted(int64_t version) {
   return absl::OkStatus();
 }
 
-absl::Status SiteDaemon::DoRound(const v1::RoundTask& task) {
+absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   SetState("training");
-  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel global, session_->Download(task.model_version()));
-  const v1::ModelSpec& spec_proto = global.manifest.spec();
-  model::MlpSpec spec;
-  spec.input_dim = spec_proto.input_dim();
-  spec.hidden.assign(spec_proto.hidden().begin(), spec_proto.hidden().end());
-  if (!dataset_ || dataset_dim_ != spec.input_dim) {
-    dataset_ = BuildDataset(sources_, spec.input_dim, config_.holdout_percent(), 7);
-    dataset_dim_ = spec.input_dim;
-  }
-  double holdout_before = MeanScore(spec, global.bundle, dataset_->holdout, config_.device());
-  v1::EvaluationReport report;
+  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel global,
+                          session_->Download(received.model_version(), /*all_adapters=*/false));
+  v1::RoundTask task = received;
+  if (!task.has_spec()) *task.mutable_spec() = global.manifest.spec();  // older aggregators
+  FEDLOG_ASSIGN_OR_RETURN(v1::EvaluationReport report, trainer_.Evaluate(task, global.bundle));
   report.set_run_id(task.run_id());
   report.set_round(task.round());
   report.set_model_version(task.model_version());
-  report.set_num_samples(dataset_->holdout.rows);
-  (*report.mutable_metrics())["holdout_loss"] = holdout_before;
   session_->ReportEvaluation(report).IgnoreError();
 
-  model::TrainOptions opts;
-  opts.epochs = task.plan().local_epochs();
-  opts.learning_rate = task.plan().learning_rate();
-  opts.batch_size = task.plan().batch_size();
-  opts.seed = task.plan().seed() + static_cast<uint64_t>(task.round());
-  opts.device = config_.device();
-  FEDLOG_ASSIGN_OR_RETURN(model::TrainResult trained, model::Train(spec, global.bundle, dataset_->train, opts));
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle delta, fl::Subtract(trained.weights, global.bundle));
+  FEDLOG_ASSIGN_OR_RETURN(LocalUpdate update, trainer_.Train(task, global.bundle));
   fl::EncodeOptions encode;
   FEDLOG_ASSIGN_OR_RETURN(encode.dtype, fl::ParseWireDType(task.update_dtype()));
   encode.zstd = task.update_zstd();
-  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(delta, encode));
-  v1::UpdateHeader header;
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(update.delta, encode));
+  v1::UpdateHeader& header = update.header;
   header.set_run_id(task.run_id());
   header.set_round(task.round());
   header.set_base_version(task.model_version());
-  header.set_num_samples(trained.samples);
-  header.set_train_loss(trained.final_loss);
-  header.set_distinct_templates(dataset_->distinct_templates);
-  header.set_imbalance_ratio(1.0);  // the foundation model trains without labels
-  (*header.mutable_metrics())["initial_loss"] = trained.initial_loss;
-  (*header.mutable_metrics())["holdout_loss_global"] = holdout_before;
-  (*header.mutable_metrics())["holdout_loss_local"] =
-      MeanScore(spec, trained.weights, dataset_->holdout, config_.device());
+  for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
   SetState("uploading");
   FEDLOG_RETURN_IF_ERROR(session_->Upload(header, bytes));
   ++rounds_completed_;
-  FEDLOG_LOG(INFO) << "round " << task.round() << ": trained v" << task.model_version() << " on "
-                   << trained.samples << " lines in " << trained.seconds << " s (" << trained.device
-                   << "), loss " << trained.initial_loss << " -> " << trained.final_loss << ", uploaded "
-                   << bytes.size() << " bytes";
+  // The key=value tail is for scripts (scripts/demo.sh sums it per site).
+  FEDLOG_LOG(INFO) << "round " << task.round() << ": v" << task.model_version() << " " << update.summary
+                   << "; round_stats down_bytes=" << global.bytes << " up_bytes=" << bytes.size()
+                   << " train_s=" << update.header.metrics().at("train_seconds");
   return WriteFileAtomic(JoinPath(config_.data_dir(), "global_model.bundle"),
                          fl::EncodeBundle(global.bundle).value_or(""));
 }

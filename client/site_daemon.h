@@ -1,6 +1,8 @@
 // SiteDaemon: the site's federation loop. It says hello, long-polls for round tasks, and for each task downloads
-// the global model, evaluates it on held-out local data, trains it on the site's own lines, and uploads the
-// delta. When the aggregator is away it retries with exponential backoff; Stop() ends it promptly (SIGTERM).
+// the global model (shared tensors plus this site's own sources' adapters), evaluates it on held-out local data,
+// trains it on the site's own lines (SiteTrainer: MLP autoencoder or line encoder, as the task's spec says), and
+// uploads the delta. When the aggregator is away it retries with exponential backoff; Stop() ends it promptly
+// (SIGTERM).
 // Thread-safe: Run() on one thread, Stop() from any other.
 #ifndef FEDLOG_CLIENT_SITE_DAEMON_H_
 #define FEDLOG_CLIENT_SITE_DAEMON_H_
@@ -16,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/federation_session.h"
 #include "client/local_data.h"
+#include "client/site_trainer.h"
 #include "fedlog/v1/config.pb.h"
 
 namespace fedlog::client {
@@ -51,8 +54,7 @@ class SiteDaemon {
   const v1::ClientConfig config_;
   const std::vector<SourceLines> sources_;
   std::unique_ptr<FederationSession> session_;
-  std::optional<LocalDataset> dataset_;
-  int dataset_dim_ = 0;
+  SiteTrainer trainer_;
   int64_t promoted_version_ = -1;  // -1: not read from disk yet
   std::atomic<int> rounds_completed_{0};
 

@@ -28,6 +28,7 @@ function(fedlog_cc_test)
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
   target_compile_options(${T_NAME} PRIVATE ${FEDLOG_WARNINGS})
   set_target_properties(${T_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
-  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST
+  # Listing the tests of a binary that links LibTorch takes seconds on a loaded 2-core machine.
+  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
     PROPERTIES ENVIRONMENT "FEDLOG_SOURCE_DIR=${PROJECT_SOURCE_DIR};FEDLOG_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()

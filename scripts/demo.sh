@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# fedlog demo: a development PKI, one aggregator and three site daemons as separate processes on loopback with
-# mTLS, a 5-round federated run with its per-round table, then detection results per site (the promoted
-# federated model against a local-only model on the site's labeled lines), then a clean stop of every process.
+# fedlog demo: a development PKI, one aggregator and four site daemons as separate processes on loopback with
+# mTLS. The sites run different mixes of log sources and train the learned line encoder (contrastive steps on all
+# their lines, meta-learning on their labeled lines, FedProx, per-source adapters and prototypes) for a few
+# federated rounds; then a table per site compares, on the site's held-out lines, a local-only model (the same
+# local work without the federation), the federated model with its prototypes, and the federated model adapted
+# with k labeled lines per class (and a local-only model that has only those k labels); then every process is
+# stopped cleanly.
 # usage: scripts/demo.sh [BUILD_DIR]
 #   env: DATA (shared data dir, default ../shared/data), ROUNDS (default 5), DEMO_DIR (default BUILD_DIR/demo),
-#        FEDLOG_DEMO_PORT (default: a free port)
+#        FEDLOG_DEMO_PORT (default: a free port), CONTRASTIVE (steps per round, default 40), META (meta-iterations
+#        per round, default 15), SHOTS (labeled lines per class of the adapted detector, default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -12,10 +17,18 @@ BIN="$BUILD/bin"
 DEMO="${DEMO_DIR:-$BUILD/demo}"
 DATA="${DATA:-../shared/data}"
 ROUNDS="${ROUNDS:-5}"
-# Sources whose labels hold both classes and that `fedlog synth` can also generate, so the demo runs without the
-# shared data too.
-SITES=(site-apache site-linux site-zookeeper)
-SOURCES=(Apache Linux Zookeeper)
+CONTRASTIVE="${CONTRASTIVE:-40}"
+META="${META:-15}"
+INNER=1
+BATCH=128
+LR=0.001
+MU=0.01
+SHOTS="${SHOTS:-10}"
+# Sources with both labels in the seed-labeled data that `fedlog synth` can also generate (Apache, Linux,
+# Zookeeper), plus HDFS without labels (its seed labels hold one class) to show an unlabeled source. A source
+# shared by two sites gets a different half of the loghub file (or a different synthetic seed) at each.
+SITES=(site-a site-b site-c site-d)
+declare -A MIX=([site-a]="Apache:1 Zookeeper:1" [site-b]="Linux:1" [site-c]="Zookeeper:2 HDFS:0" [site-d]="Apache:2 Linux:2")
 
 for b in fedlog-server fedlog-client fedlog; do
   [ -x "$BIN/$b" ] || { echo "demo: $BIN/$b is missing; run 'make build' first" >&2; exit 1; }
@@ -28,49 +41,59 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO/logs" "$DEMO/config" "$DEMO/input"
 certs/make-dev-pki.sh "$DEMO/pki" "${SITES[@]}" >/dev/null
 
-# Each site reads its own log source: a loghub sample when the shared data is present, else synthetic lines.
-# labels_file gives the matching labels (seed-labeled loghub CSV, or the synthetic sidecar).
-source_file() {
-  local src="$1" out="$DEMO/input/$1.log"
-  if [ -f "$DATA/loghub-2k/$src/${src}_2k.log" ]; then
-    echo "$DATA/loghub-2k/$src/${src}_2k.log"
-  elif "$BIN/fedlog" synth --format "$src" --lines 3000 --seed 7 --out "$out" >/dev/null 2>&1; then
-    echo "$out"
+# make_source SRC PART: writes $DEMO/input/SRC-PART.log and, for labeled sources, its labels CSV
+# ($DEMO/input/SRC-PART.labels.csv). PART 1/2 = first/second half of the loghub file, renumbered; 0 = whole file,
+# no labels. Without the shared data, `fedlog synth` writes the lines and their label sidecar (seed per part).
+HAVE_DATA=0
+[ -f "$DATA/loghub-2k/Apache/Apache_2k.log" ] && HAVE_DATA=1
+make_source() {
+  local src="$1" part="$2" out="$DEMO/input/$1-$2.log"
+  if [ "$HAVE_DATA" = 1 ]; then
+    local log="$DATA/loghub-2k/$src/${src}_2k.log" lo=1 hi=2000
+    [ "$part" = 1 ] && hi=1000
+    [ "$part" = 2 ] && lo=1001
+    sed -n "${lo},${hi}p" "$log" >"$out"
+    if [ "$part" != 0 ]; then
+      awk -F, -v OFS=, -v lo="$lo" -v hi="$hi" 'NR == 1 { print; next } $1 >= lo && $1 <= hi { $1 = $1 - lo + 1; print }' \
+        "$DATA/seed-labeled-2k/${src}_2k_labeled.csv" >"${out%.log}.labels.csv"
+    fi
   else
-    echo "demo: no data for $src: put the shared data at $DATA or set DATA=..." >&2
-    return 1
+    "$BIN/fedlog" synth --format "$src" --lines 1000 --seed "$((7 + part))" --out "$out" >/dev/null 2>&1 ||
+      { echo "demo: cannot generate $src lines" >&2; return 1; }
+    if [ "$part" = 0 ]; then rm -f "$out.labels.csv"; else mv "$out.labels.csv" "${out%.log}.labels.csv"; fi
   fi
 }
-labels_file() {
-  local src="$1" log="$2"
-  if [ -f "$DATA/seed-labeled-2k/${src}_2k_labeled.csv" ] && [[ "$log" == "$DATA"* || "$log" == "$(realpath "$DATA")"* ]]; then
-    echo "$DATA/seed-labeled-2k/${src}_2k_labeled.csv"
-  else
-    echo "$log.labels.csv"
-  fi
-}
+if [ "$HAVE_DATA" = 1 ]; then echo "== data: loghub-2k + seed labels from $DATA"; else
+  echo "== data: $DATA not found; generating the sources with 'fedlog synth'"; fi
 
 cat > "$DEMO/config/aggregator.yaml" <<YAML
 listen_address: 127.0.0.1:$PORT
 data_dir: ../aggregator
 tls: {ca_cert: ../pki/ca.crt, cert: ../pki/aggregator.crt, key: ../pki/aggregator.key}
 heartbeat_interval_ms: 1000
-site_timeout_ms: 10000
-model: {input_dim: 134, hidden: [64, 16], init_seed: 42}
+site_timeout_ms: 20000
+model: {arch: line_encoder, init_seed: 42, encoder: {dense_dim: 75, hidden: [256], out_dim: 128}}
 YAML
 
-for i in "${!SITES[@]}"; do
-  site="${SITES[$i]}"; src="${SOURCES[$i]}"
-  path="$(realpath "$(source_file "$src")")"
-  cat > "$DEMO/config/$site.yaml" <<YAML
+for site in "${SITES[@]}"; do
+  {
+    cat <<YAML
 aggregator_address: localhost:$PORT
 data_dir: ../sites/$site
 tls: {ca_cert: ../pki/ca.crt, cert: ../pki/$site.crt, key: ../pki/$site.key}
 device: auto
 threads: 1
+holdout_percent: 30
 sources:
-  - {name: $src, path: $path}
 YAML
+    for entry in ${MIX[$site]}; do
+      src="${entry%%:*}"; part="${entry##*:}"
+      make_source "$src" "$part"
+      line="  - {name: $src, path: ../input/$src-$part.log"
+      [ -f "$DEMO/input/$src-$part.labels.csv" ] && line="$line, labels: ../input/$src-$part.labels.csv"
+      echo "$line}"
+    done
+  } >"$DEMO/config/$site.yaml"
 done
 
 PIDS=()
@@ -98,24 +121,43 @@ for _ in $(seq 1 60); do
 done
 "$BIN/fedlog" sites
 
-echo "== federated run: $ROUNDS rounds, all ${#SITES[@]} sites"
-"$BIN/fedlog" run start --rounds "$ROUNDS" --min-sites "${#SITES[@]}" --deadline-s 60 --epochs 2 \
+WORK=(--batch "$BATCH" --lr "$LR" --seed 1)
+echo "== federated run of the line encoder: $ROUNDS rounds, all ${#SITES[@]} sites; per site and round $CONTRASTIVE"
+echo "   contrastive steps and $META meta-iterations ($INNER MAML inner step), FedProx mu $MU"
+RUN_T0=$SECONDS
+"$BIN/fedlog" run start --rounds "$ROUNDS" --min-sites "${#SITES[@]}" --deadline-s 120 "${WORK[@]}" \
+  --contrastive-steps "$CONTRASTIVE" --meta-iterations "$META" --inner-steps "$INNER" --fedprox-mu "$MU" \
   --update-dtype float16 --zstd --watch
+RUN_S=$((SECONDS - RUN_T0))
 echo "== model versions"
 "$BIN/fedlog" models
 
-echo "== detection: promoted federated model vs a local-only model (same initial weights, $((ROUNDS * 2)) epochs),"
-echo "   threshold by max F1 on a seeded half of each site's labeled lines, metrics on the other half"
 for site in "${SITES[@]}"; do
   for _ in $(seq 1 60); do [ -f "$DEMO/sites/$site/promoted_model.manifest" ] && break; sleep 0.5; done
 done
-printf '%-14s %-22s %6s %9s %7s %7s %6s %6s %6s %7s\n' site model lines anomalies auroc pr_auc prec recall f1 alerts
+echo "== detection per site on its held-out lines (30%: threshold and calibration on one half, F1 / AUROC on the"
+echo "   other half). local: the same $ROUNDS rounds of local work on the site's lines alone, from the same initial"
+echo "   weights, with all its labels; lk: the same with only $SHOTS labeled lines per class; glob: the"
+echo "   promoted federated model with its prototypes; adapt: the federated model with the same $SHOTS labeled"
+echo "   lines per class. local_s: seconds of the local run; rounds / MB_moved / train_s: the site's federated"
+echo "   rounds, bytes down + up, seconds of local work in them (the federated run took $RUN_S s of wall time)"
+printf '%-8s %-18s %5s %5s %8s %8s %8s %8s %8s %8s %8s %8s %7s %6s %8s %7s\n' site sources test anom local_f1 \
+  lk_f1 glob_f1 adapt_f1 local_au lk_au glob_au adapt_au local_s rounds MB_moved train_s
+# The sites score in parallel (one torch thread each), as they would at their own machines.
+SCORE_PIDS=()
+for site in "${SITES[@]}"; do
+  FEDLOG_LOG_LEVEL=warning "$BIN/fedlog" score --site "$site" --config "$DEMO/config/$site.yaml" \
+    --model "$DEMO/sites/$site/promoted_model.bundle" --manifest "$DEMO/sites/$site/promoted_model.manifest" \
+    --local-rounds "$ROUNDS" --contrastive-steps "$CONTRASTIVE" --meta-iterations "$META" --inner-steps "$INNER" \
+    "${WORK[@]}" --shots "$SHOTS" >"$DEMO/logs/$site.score" 2>&1 &
+  SCORE_PIDS+=("$!")
+done
 for i in "${!SITES[@]}"; do
-  site="${SITES[$i]}"; src="${SOURCES[$i]}"
-  log="$(grep -o 'path: .*}' "$DEMO/config/$site.yaml" | sed 's/path: //; s/}$//')"
-  "$BIN/fedlog" score --site "$site" --model "$DEMO/sites/$site/promoted_model.bundle" \
-    --manifest "$DEMO/sites/$site/promoted_model.manifest" --log "$log" --format "$src" --labels "$(labels_file "$src" "$log")" \
-    --local-epochs $((ROUNDS * 2))
+  site="${SITES[$i]}"
+  wait "${SCORE_PIDS[$i]}" || { cat "$DEMO/logs/$site.score" >&2; echo "demo: fedlog score failed for $site" >&2; exit 1; }
+  stats="$(grep -o 'round_stats .*' "$DEMO/logs/$site.log" | awk -F'[ =]' \
+    '{ n++; b += $3 + $5; t += $7 } END { printf "%6d %8.1f %7.1f", n, b / 1e6, t }')"
+  echo "$(cat "$DEMO/logs/$site.score") $stats"
 done
 
 echo "== stopping"

@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsqlitecpp-dev libsqlite3-dev
   libtorch-dev libopenblas0-pthread
-  libyaml-cpp-dev libre2-dev libzstd-dev zlib1g-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libre2-dev libzstd-dev zlib1g-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxgboost-dev
   python3

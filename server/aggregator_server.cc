@@ -7,6 +7,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/config/yaml_proto.h"
+#include "common/features/stream_featurizer.h"
 #include "common/net/tls.h"
 
 namespace fedlog::server {
@@ -16,6 +17,46 @@ void Resolve(const std::string& base_dir, std::string* path) {
   if (!base_dir.empty() && !path->empty() && (*path)[0] != '/') {
     *path = (std::filesystem::path(base_dir) / *path).lexically_normal().string();
   }
+}
+
+absl::Status FinalizeLineEncoder(v1::LineEncoderSpec* e) {
+  if (e->vocab_buckets() <= 0) e->set_vocab_buckets(32768);
+  if (e->token_dim() <= 0) e->set_token_dim(64);
+  if (e->dense_dim() < 0) return absl::InvalidArgumentError("model.encoder.dense_dim must not be negative");
+  if (e->dense_dim() == 0) {
+    // The site daemons featurize with the default StreamFeaturizer; its width is the encoder's dense input.
+    FEDLOG_ASSIGN_OR_RETURN(features::StreamFeaturizer featurizer, features::StreamFeaturizer::Create());
+    e->set_dense_dim(featurizer.dim());
+  }
+  if (e->hidden().empty()) e->add_hidden(256);
+  for (int h : e->hidden()) {
+    if (h <= 0) return absl::InvalidArgumentError("model.encoder.hidden widths must be positive");
+  }
+  if (e->out_dim() <= 0) e->set_out_dim(128);
+  if (e->dropout() == 0) e->set_dropout(0.1f);
+  if (!(e->dropout() >= 0 && e->dropout() < 1)) {
+    return absl::InvalidArgumentError("model.encoder.dropout must be in [0, 1)");
+  }
+  if (e->adapter_dim() <= 0) e->set_adapter_dim(32);
+  if (e->head_dim() <= 0) e->set_head_dim(128);
+  return absl::OkStatus();
+}
+
+absl::Status FinalizeModelSpec(v1::ModelSpec* m) {
+  if (m->arch().empty()) m->set_arch("mlp_autoencoder");
+  if (m->init_seed() == 0) m->set_init_seed(42);
+  if (m->arch() == "line_encoder") return FinalizeLineEncoder(m->mutable_encoder());
+  if (m->arch() != "mlp_autoencoder") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.arch '", m->arch(), "' is unknown (mlp_autoencoder, line_encoder)"));
+  }
+  if (m->input_dim() <= 0) m->set_input_dim(134);
+  if (m->input_dim() <= 6) return absl::InvalidArgumentError("model.input_dim must exceed 6");
+  if (m->hidden().empty()) {
+    m->add_hidden(64);
+    m->add_hidden(16);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -36,19 +77,8 @@ absl::Status FinalizeServerConfig(v1::ServerConfig* c, const std::string& base_d
   if (c->chunk_bytes() <= 0) c->set_chunk_bytes(1 << 20);
   if (c->chunk_bytes() > (3 << 20)) return absl::InvalidArgumentError("chunk_bytes must be at most 3 MiB");
   if (c->max_update_bytes() <= 0) c->set_max_update_bytes(int64_t{1} << 30);
-  v1::ModelSpec* m = c->mutable_model();
-  if (m->arch().empty()) m->set_arch("mlp_autoencoder");
-  if (m->arch() != "mlp_autoencoder") {
-    return absl::InvalidArgumentError(absl::StrCat("model.arch '", m->arch(), "' is unknown (mlp_autoencoder)"));
-  }
-  if (m->input_dim() <= 0) m->set_input_dim(134);
-  if (m->input_dim() <= 6) return absl::InvalidArgumentError("model.input_dim must exceed 6");
-  if (m->hidden().empty()) {
-    m->add_hidden(64);
-    m->add_hidden(16);
-  }
-  if (m->init_seed() == 0) m->set_init_seed(42);
-  return absl::OkStatus();
+  if (c->max_concurrent_downloads() <= 0) c->set_max_concurrent_downloads(4);
+  return FinalizeModelSpec(c->mutable_model());
 }
 
 absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
@@ -76,13 +106,19 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   FEDLOG_RETURN_IF_ERROR(s->coordinator_->Recover());
   FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(
                                           {config.tls().ca_cert(), config.tls().cert(), config.tls().key()}));
-  s->federation_ = std::make_unique<FederationService>(s->coordinator_.get(), s->blobs_.get(), config.chunk_bytes());
+  s->federation_ = std::make_unique<FederationService>(s->coordinator_.get(), s->blobs_.get(), config.chunk_bytes(),
+                                                       config.max_concurrent_downloads());
   s->admin_ = std::make_unique<AdminService>(s->coordinator_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), creds, &s->port_);
   builder.RegisterService(s->federation_.get());
   builder.RegisterService(s->admin_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
+  // Receive-side flow control. With BDP probing, gRPC grows each upload stream's window to tens of MB on a fast
+  // link, and 8 concurrent uploads then park several model sizes in transport buffers (docs/BENCHMARKS.md,
+  // round memory). A fixed 1 MiB window per stream bounds that at about 1 MiB per upload.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));

@@ -61,13 +61,19 @@ class Coordinator {
   // Waits up to wait_ms for a task for this site; returns NoTask on timeout or when `cancelled()` turns true.
   absl::StatusOr<v1::TaskResponse> WaitForTask(const std::string& site_id, int32_t wait_ms,
                                                const std::function<bool()>& cancelled);
-  // Manifest and blob path of a version (0 = promoted, else latest).
-  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> ModelForDownload(int64_t version);
+  // What to send for a download of `version` (0 = promoted, else latest) by `site_id`: with `all_adapters`
+  // false, the shared tensors plus the adapter.<s>.* tensors of the sources the site reported in Hello (and
+  // prototypes.*); otherwise every tensor. The manifest's sha256 and size_bytes describe the blob returned.
+  // An empty `site_id` (an admin) always gets every tensor.
+  absl::StatusOr<std::pair<v1::ModelManifest, StoredBlob>> ModelForDownload(const std::string& site_id,
+                                                                            int64_t version, bool all_adapters);
   // Validates an upload header against the open round; every refusal is counted with its reason.
   absl::StatusOr<UploadTicket> BeginUpload(const std::string& site_id, const v1::UpdateHeader& header);
-  // Validates an upload spooled to `spooled_path` whose bytes hashed to `sha256` (digest, layout, finite values,
-  // norm) and stores it. Validations run one at a time, so decoded updates never pile up in memory. The spool
-  // file is consumed (moved into place) or removed.
+  // Validates an upload spooled to `spooled_path` whose bytes hashed to `sha256` (digest; shared tensors exactly
+  // as in the round's model; optional adapter./prototypes. tensors finite, shaped as the model spec says, and
+  // adapters only for the sources the site reported in Hello; norm) and stores it. The update is decoded one
+  // tensor at a time and validations run one at a time, so at most one tensor of one update is in memory. The
+  // spool file is consumed (moved into place) or removed.
   absl::Status FinishUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& spooled_path,
                             const std::string& sha256);
   // Adds model bytes sent to the open round's transport count.
@@ -110,7 +116,7 @@ class Coordinator {
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Aggregate(const RoundRecord& round,
                                                                      const v1::RunPlan& plan,
                                                                      const std::vector<UpdateRecord>& updates);
-  absl::StatusOr<fl::TensorBundle> AggregateDelta(const fl::TensorBundle& global, const v1::RunPlan& plan,
+  absl::StatusOr<fl::TensorBundle> AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
                                                   const std::vector<UpdateRecord>& updates);
   std::vector<std::string> SourcesOf(const std::string& site_id);
   absl::StatusOr<int64_t> InitialModelVersion();

@@ -1,5 +1,6 @@
 // Aggregation into new model versions, run lifecycle, and the admin queries.
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
@@ -7,6 +8,7 @@
 #include "common/fl/bundle_codec.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
+#include "common/model/contrastive_trainer.h"
 #include "common/model/local_trainer.h"
 #include "server/coordinator.h"
 
@@ -21,6 +23,29 @@ model::MlpSpec ToMlpSpec(const v1::ModelSpec& spec) {
   return m;
 }
 
+// The line encoder's shape from a finalized ModelSpec (FinalizeServerConfig fills every default). No adapters:
+// they enter the global model with the first update that carries them.
+model::EncoderSpec ToEncoderSpec(const v1::ModelSpec& spec) {
+  const v1::LineEncoderSpec& e = spec.encoder();
+  model::EncoderSpec m;
+  m.vocab_buckets = e.vocab_buckets();
+  m.token_dim = e.token_dim();
+  m.dense_dim = e.dense_dim();
+  m.hidden.assign(e.hidden().begin(), e.hidden().end());
+  m.out_dim = e.out_dim();
+  m.dropout = e.dropout();
+  m.adapter_dim = e.adapter_dim();
+  m.head_dim = e.head_dim();
+  m.init_seed = spec.init_seed();
+  return m;
+}
+
+absl::StatusOr<fl::TensorBundle> InitialModel(const v1::ModelSpec& spec) {
+  if (spec.arch() == "line_encoder") return model::InitialEncoderWeights(ToEncoderSpec(spec));
+  if (spec.arch() == "mlp_autoencoder") return model::InitialWeights(ToMlpSpec(spec));
+  return absl::InvalidArgumentError(absl::StrCat("model.arch '", spec.arch(), "' is unknown"));
+}
+
 absl::Status ValidatePlan(v1::RunPlan* plan) {
   if (plan->rounds() <= 0 || plan->rounds() > 100000) return absl::InvalidArgumentError("rounds must be 1..100000");
   if (plan->min_sites() <= 0) return absl::InvalidArgumentError("min_sites must be at least 1");
@@ -30,6 +55,13 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   if (!(t->learning_rate() > 0)) t->set_learning_rate(1e-3f);
   if (t->batch_size() <= 0) t->set_batch_size(64);
   if (t->seed() == 0) t->set_seed(1);
+  // line_encoder local work: 0 is meaningful for each (skip that part), so no defaults are filled here; the CLI
+  // sends model::LocalWork's.
+  if (t->contrastive_steps() < 0 || t->meta_iterations() < 0 || t->inner_steps() < 0 ||
+      !(t->fedprox_mu() >= 0 && std::isfinite(t->fedprox_mu()))) {
+    return absl::InvalidArgumentError(
+        "contrastive_steps, meta_iterations, inner_steps and fedprox_mu must be finite and not negative");
+  }
   if (plan->strategy().empty()) plan->set_strategy("fedavg");
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(plan->strategy()).status());
   FEDLOG_RETURN_IF_ERROR(fl::ParseServerOptimizer(plan->server_optimizer()).status());
@@ -56,7 +88,7 @@ absl::StatusOr<int64_t> Coordinator::InitialModelVersion() {
     FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(promoted));
     if (m && m->first.spec().SerializeAsString() == options_.model.SerializeAsString()) return promoted;
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle weights, model::InitialWeights(ToMlpSpec(options_.model)));
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle weights, InitialModel(options_.model));
   FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
   FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteModel(max_version + 1, weights));
   v1::ModelManifest m;
@@ -87,7 +119,9 @@ void Coordinator::FinishRun(const std::string& state, const std::string& message
   Bump();
 }
 
-absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::ModelForDownload(int64_t version) {
+absl::StatusOr<std::pair<v1::ModelManifest, StoredBlob>> Coordinator::ModelForDownload(const std::string& site_id,
+                                                                                       int64_t version,
+                                                                                       bool all_adapters) {
   if (version == 0) {
     FEDLOG_ASSIGN_OR_RETURN(version, store_->PromotedVersion());
     if (version == 0) {
@@ -96,7 +130,13 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::ModelForD
   }
   FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(version));
   if (!model) return absl::NotFoundError(absl::StrCat("no model version ", version));
-  return *model;
+  v1::ModelManifest manifest = model->first;
+  const StoredBlob full{model->second, manifest.sha256(), manifest.size_bytes()};
+  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->BlobForSources(version, full, SourcesOf(site_id),
+                                                                  all_adapters || site_id.empty()));
+  manifest.set_sha256(blob.sha256);
+  manifest.set_size_bytes(blob.size_bytes);
+  return std::make_pair(std::move(manifest), std::move(blob));
 }
 
 absl::StatusOr<v1::ListSitesResponse> Coordinator::ListSites() {

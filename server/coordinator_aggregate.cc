@@ -1,5 +1,7 @@
 // Turning a round's stored updates into the next model version: the run's strategy aggregates the deltas
-// (streaming for the means, all at once for the robust statistics), then the server optimiser applies them.
+// straight from their files (fl::AggregateUpdateFiles: streaming into one accumulator for the means, column
+// blocks for the robust statistics), the server optimiser applies the result in place, and the next model is
+// written to disk tensor by tensor.
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -7,19 +9,13 @@
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_codec.h"
-#include "common/fl/fedavg.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
+#include "common/fl/stream_aggregate.h"
 #include "server/coordinator.h"
 
 namespace fedlog::server {
 namespace {
-
-double ClipFactor(const fl::TensorBundle& delta, double clip_norm) {
-  if (clip_norm <= 0) return 1.0;
-  double norm = std::sqrt(delta.SquaredNorm());
-  return norm > clip_norm ? clip_norm / norm : 1.0;
-}
 
 // Optimiser moments are stored per model version, so re-aggregating a round after a crash starts from the same
 // state instead of applying a step twice.
@@ -38,41 +34,31 @@ std::vector<std::string> Coordinator::SourcesOf(const std::string& site_id) {
   return out;
 }
 
-absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::TensorBundle& global, const v1::RunPlan& plan,
+absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
                                                              const std::vector<UpdateRecord>& updates) {
   fl::StrategyOptions so;
   FEDLOG_ASSIGN_OR_RETURN(so.kind, fl::ParseStrategy(plan.strategy()));
   so.trim_fraction = plan.trim_fraction();
   so.clip_norm = plan.clip_norm();
-  std::vector<fl::UpdateStats> stats;
+  std::vector<fl::UpdateFile> files;
   for (const UpdateRecord& u : updates) {
-    stats.push_back({u.num_samples, u.distinct_templates, u.imbalance, SourcesOf(u.site_id)});
+    files.push_back({u.site_id, u.path, u.sha256,
+                     {u.num_samples, u.distinct_templates, u.imbalance, SourcesOf(u.site_id)}});
   }
-  if (so.kind == fl::StrategyKind::kFedAvg || so.kind == fl::StrategyKind::kWeightedFedAvg) {
-    FEDLOG_ASSIGN_OR_RETURN(std::vector<double> weights, fl::ComputeWeights(stats, so));
-    fl::WeightedAverager averager(global);  // one delta in memory at a time
-    for (size_t i = 0; i < updates.size(); ++i) {
-      FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle delta, blobs_->ReadBundle(updates[i].path, updates[i].sha256));
-      FEDLOG_RETURN_IF_ERROR(averager.Add(delta, weights[i], stats[i].sources, ClipFactor(delta, so.clip_norm)));
-    }
-    return averager.Mean();
-  }
-  std::vector<fl::TensorBundle> deltas(updates.size());
-  std::vector<fl::ClientUpdate> inputs;
-  for (size_t i = 0; i < updates.size(); ++i) {
-    FEDLOG_ASSIGN_OR_RETURN(deltas[i], blobs_->ReadBundle(updates[i].path, updates[i].sha256));
-    inputs.push_back({updates[i].site_id, &deltas[i], stats[i]});
-  }
-  return fl::AggregateDeltas(global, inputs, so);
+  fl::StreamAggregateOptions sao;
+  sao.scratch_dir = blobs_->ScratchDir();
+  return fl::AggregateUpdateFiles(global, files, so, sao);
 }
 
 absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate(
     const RoundRecord& round, const v1::RunPlan& plan, const std::vector<UpdateRecord>& updates) {
   FEDLOG_ASSIGN_OR_RETURN(auto base, store_->GetModel(round.model_in));
   if (!base) return absl::InternalError(absl::StrCat("model v", round.model_in, " missing"));
-  FEDLOG_ASSIGN_OR_RETURN(auto shared_global, blobs_->SharedBundle(base->second, base->first.sha256()));
-  const fl::TensorBundle& global = *shared_global;
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle mean, AggregateDelta(global, plan, updates));
+  FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(base->second, base->first.sha256()));
+  // Memory: the accumulator (one model) plus one tensor of one update while aggregating; then the global model
+  // next to it while the server step turns the mean into the next model in place.
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, updates));
+  const double update_norm = std::sqrt(next.SquaredNorm());
 
   fl::ServerOptimizerOptions oo;
   FEDLOG_ASSIGN_OR_RETURN(oo.kind, fl::ParseServerOptimizer(plan.server_optimizer()));
@@ -85,7 +71,10 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
     FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle sb, fl::DecodeBundle(bytes));
     FEDLOG_ASSIGN_OR_RETURN(state, fl::StateFromBundle(sb));
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, fl::ApplyServerUpdate(global, mean, oo, &state));
+  {
+    FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(base->second, base->first.sha256()));
+    FEDLOG_RETURN_IF_ERROR(fl::ApplyServerUpdateInPlace(global, oo, &state, &next));
+  }
 
   double loss_sum = 0;
   int64_t samples = 0;
@@ -109,7 +98,7 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
                      ? plan.strategy()
                      : absl::StrCat(plan.strategy(), "+", plan.server_optimizer()));
   (*m.mutable_metrics())["mean_train_loss"] = samples > 0 ? loss_sum / static_cast<double>(samples) : 0;
-  (*m.mutable_metrics())["update_norm"] = std::sqrt(mean.SquaredNorm());
+  (*m.mutable_metrics())["update_norm"] = update_norm;
   m.set_sha256(blob.sha256);
   m.set_size_bytes(blob.size_bytes);
   m.set_created_ms(NowMs());

@@ -1,4 +1,6 @@
-// Upload validation, round closing and weighted FedAvg aggregation.
+// Upload validation and round closing (the aggregation itself: coordinator_aggregate.cc).
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -8,7 +10,7 @@
 #include "common/base/logging.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
-#include "common/fl/bundle_codec.h"
+#include "common/fl/bundle_stream.h"
 #include "common/fl/fedavg.h"
 #include "server/coordinator.h"
 
@@ -74,17 +76,22 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   }
   FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ticket.round.model_in));
   if (!model) return refuse(absl::InternalError("round model missing"));
+  auto layout = blobs_->SharedLayout(model->second, model->first.sha256());
+  if (!layout.ok()) return refuse(layout.status());
+  fl::UpdateCheckOptions check;
+  check.max_norm = max_norm;
+  check.sources = SourcesOf(site_id);
+  if (model->first.spec().arch() == "line_encoder") {
+    check.out_dim = model->first.spec().encoder().out_dim();
+    check.adapter_dim = model->first.spec().encoder().adapter_dim();
+  }
   {
     absl::MutexLock validating(&validate_mu_);
-    absl::StatusOr<std::string> bytes = ReadFile(spooled_path);
-    if (!bytes.ok()) return refuse(bytes.status());
-    absl::StatusOr<fl::TensorBundle> delta = fl::DecodeBundle(*bytes);
-    bytes->clear();
-    bytes->shrink_to_fit();
-    if (!delta.ok()) return refuse(delta.status());
-    auto global = blobs_->SharedBundle(model->second, model->first.sha256());
-    if (!global.ok()) return refuse(global.status());
-    if (absl::Status st = fl::CheckUpdate(**global, *delta, {max_norm}); !st.ok()) return refuse(st);
+    fl::UpdateChecker checker(**layout, check);
+    // The digest was computed while spooling; here only the content is checked, one tensor at a time.
+    absl::Status st = fl::ReadBundleFile(spooled_path, {}, [&](fl::NamedTensor&& t) { return checker.Check(t); });
+    if (st.ok()) st = checker.Finish();
+    if (!st.ok()) return refuse(st);
   }
   absl::StatusOr<StoredBlob> blob = blobs_->AdoptUpdate(ticket.round.run_id, ticket.round.round,
                                                         ticket.round.attempt, site_id, spooled_path, sha256);
@@ -154,6 +161,9 @@ void Coordinator::CloseRound(int64_t now) {
   record.bytes_down = round_->bytes_down;
   for (const auto& u : *updates) record.bytes_up += u.size_bytes;
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, plan, *updates);
+  // The aggregation's model-sized buffers are freed by now; hand the pages back instead of keeping them in
+  // glibc's free lists for the process's lifetime.
+  ::malloc_trim(0);
   mu_.Lock();
   if (!result.ok()) {
     FEDLOG_LOG(ERROR) << "aggregation of round " << record.round << " failed: " << result.status();

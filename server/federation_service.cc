@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -103,27 +104,63 @@ grpc::Status FederationService::Heartbeat(grpc::ServerContext* ctx, const v1::He
   return grpc::Status::OK;
 }
 
+bool FederationService::AcquireDownloadSlot(grpc::ServerContext* ctx) {
+  absl::MutexLock lock(&download_mu_);
+  auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(download_mu_) { return downloads_ < max_downloads_; };
+  while (!download_mu_.AwaitWithTimeout(absl::Condition(&free_slot), absl::Milliseconds(200))) {
+    if (ctx->IsCancelled()) return false;
+  }
+  ++downloads_;
+  return true;
+}
+
+void FederationService::ReleaseDownloadSlot() {
+  absl::MutexLock lock(&download_mu_);
+  --downloads_;
+}
+
 grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                                               grpc::ServerWriter<v1::ModelChunk>* writer) {
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
-  if (!site.ok()) return net::ToGrpc(site.status());
-  coordinator_->Touch(*site);
-  auto model = coordinator_->ModelForDownload(req->version());
+  absl::StatusOr<net::PeerIdentity> id = net::PeerIdentityOf(*ctx);
+  if (!id.ok()) return net::ToGrpc(id.status());
+  std::string site;  // empty for an admin
+  if (id->role != "admin") {
+    absl::StatusOr<std::string> s = SiteOf(*ctx, coordinator_);
+    if (!s.ok()) return net::ToGrpc(s.status());
+    site = *s;
+    coordinator_->Touch(site);
+  }
+  auto model = coordinator_->ModelForDownload(site, req->version(), req->all_adapters());
   if (!model.ok()) return net::ToGrpc(model.status());
-  absl::StatusOr<std::shared_ptr<const std::string>> shared =
-      blobs_->SharedBytes(model->second, model->first.sha256());
-  if (!shared.ok()) return net::ToGrpc(shared.status());
-  const std::string* bytes = shared->get();
+  const StoredBlob& blob = model->second;
+  if (absl::Status st = blobs_->VerifyOnce(blob); !st.ok()) return net::ToGrpc(st);
   const size_t chunk = static_cast<size_t>(
       req->chunk_bytes() > 0 ? std::min(req->chunk_bytes(), chunk_bytes_) : chunk_bytes_);
-  coordinator_->CountDownload(static_cast<int64_t>(bytes->size()));
+  if (!AcquireDownloadSlot(ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  struct Slot {
+    FederationService* s;
+    ~Slot() { s->ReleaseDownloadSlot(); }
+  } slot{this};
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(blob.path.c_str(), "rb"), &std::fclose);
+  if (f == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "model blob is missing");
   v1::ModelChunk first;
   *first.mutable_manifest() = model->first;
   if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-  for (size_t off = 0; off < bytes->size(); off += chunk) {
-    v1::ModelChunk c;
-    c.set_data(bytes->substr(off, chunk));
+  int64_t sent = 0;
+  v1::ModelChunk c;
+  std::string* data = c.mutable_data();
+  while (true) {
+    data->resize(chunk);
+    const size_t n = std::fread(data->data(), 1, chunk, f.get());
+    if (n == 0) break;
+    data->resize(n);
     if (!writer->Write(c)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    sent += static_cast<int64_t>(n);
+  }
+  coordinator_->CountDownload(sent);
+  if (sent != blob.size_bytes) {
+    return grpc::Status(grpc::StatusCode::DATA_LOSS, absl::StrCat("model blob changed size: sent ", sent, " of ",
+                                                                  blob.size_bytes, " bytes"));
   }
   return grpc::Status::OK;
 }

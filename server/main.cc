@@ -1,5 +1,7 @@
 // fedlog-server: the aggregator daemon. Usage: fedlog-server --config server.yaml
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <string>
 
@@ -20,6 +22,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   fedlog::SetLogTag("aggregator");
+  // Model-sized buffers (an update's tensor, the accumulator, the next model) come and go every round. A fixed
+  // mmap threshold hands each back to the kernel when freed; glibc's default dynamic threshold would grow to
+  // their size and keep them in the heap for the process's lifetime (docs/BENCHMARKS.md, round memory).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
   absl::StatusOr<fedlog::v1::ServerConfig> config = fedlog::server::LoadServerConfig(config_path);
   if (!config.ok()) {

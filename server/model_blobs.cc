@@ -2,37 +2,43 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/base/file_util.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
-#include "common/fl/bundle_codec.h"
+#include "common/fl/bundle_stream.h"
+#include "common/fl/strategy.h"
 
 namespace fedlog::server {
 
 absl::Status ModelBlobs::Init() {
   FEDLOG_RETURN_IF_ERROR(MakeDirs(JoinPath(data_dir_, "models"), true));
   FEDLOG_RETURN_IF_ERROR(MakeDirs(JoinPath(data_dir_, "updates/incoming"), true));
-  // Spooled uploads of a previous process never completed; their sites re-send them.
+  FEDLOG_RETURN_IF_ERROR(MakeDirs(ScratchDir(), true));
+  // Spooled uploads and scratch files of a previous process never completed; sites re-send their updates.
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(JoinPath(data_dir_, "updates/incoming"), ec)) {
-    std::filesystem::remove(e.path(), ec);
+  for (const std::string& dir : {JoinPath(data_dir_, "updates/incoming"), ScratchDir()}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove(e.path(), ec);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<StoredBlob> ModelBlobs::WriteModel(int64_t version, const fl::TensorBundle& bundle) {
-  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(bundle));
   StoredBlob blob;
   blob.path = JoinPath(data_dir_, absl::StrFormat("models/v%06d.bundle", version));
-  blob.sha256 = Sha256Hex(bytes);
-  blob.size_bytes = static_cast<int64_t>(bytes.size());
-  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(blob.path, bytes));
+  FEDLOG_ASSIGN_OR_RETURN(fl::BundleFileInfo info, fl::WriteBundleFile(blob.path, bundle));
+  blob.sha256 = info.sha256;
+  blob.size_bytes = info.size_bytes;
+  absl::MutexLock lock(&cache_mu_);
+  verified_.insert(blob.path);
   return blob;
 }
 
@@ -40,6 +46,8 @@ std::string ModelBlobs::IncomingPath(const std::string& site) const {
   static std::atomic<uint64_t> counter{0};
   return JoinPath(data_dir_, absl::StrFormat("updates/incoming/%s.%d.%d.part", site, ::getpid(), counter++));
 }
+
+std::string ModelBlobs::ScratchDir() const { return JoinPath(data_dir_, "updates/scratch"); }
 
 absl::StatusOr<StoredBlob> ModelBlobs::AdoptUpdate(int64_t run_id, int32_t round, int32_t attempt,
                                                    const std::string& site, const std::string& spooled_path,
@@ -54,53 +62,89 @@ absl::StatusOr<StoredBlob> ModelBlobs::AdoptUpdate(int64_t run_id, int32_t round
   return blob;
 }
 
-absl::StatusOr<std::string> ModelBlobs::ReadVerified(const std::string& path, const std::string& sha256) const {
-  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-  if (Sha256Hex(bytes) != sha256) {
-    return absl::DataLossError(absl::StrCat("blob '", path, "' does not match its sha256"));
-  }
-  return bytes;
-}
-
 absl::StatusOr<fl::TensorBundle> ModelBlobs::ReadBundle(const std::string& path, const std::string& sha256) const {
-  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, ReadVerified(path, sha256));
-  return fl::DecodeBundle(bytes);
+  return fl::ReadBundleFileWhole(path, {sha256});
 }
 
-}  // namespace fedlog::server
-
-namespace fedlog::server {
-
-absl::StatusOr<std::shared_ptr<const std::string>> ModelBlobs::SharedBytes(const std::string& path,
-                                                                          const std::string& sha256) {
-  {
-    absl::MutexLock lock(&cache_mu_);
-    for (const auto& [p, bytes] : bytes_cache_) {
-      if (p == path) return bytes;
-    }
-  }
-  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, ReadVerified(path, sha256));
-  auto shared = std::make_shared<const std::string>(std::move(bytes));
-  absl::MutexLock lock(&cache_mu_);
-  bytes_cache_.emplace_back(path, shared);
-  if (bytes_cache_.size() > kCacheEntries) bytes_cache_.pop_front();
-  return shared;
-}
-
-absl::StatusOr<std::shared_ptr<const fl::TensorBundle>> ModelBlobs::SharedBundle(const std::string& path,
+absl::StatusOr<std::shared_ptr<const fl::BundleLayout>> ModelBlobs::SharedLayout(const std::string& path,
                                                                                 const std::string& sha256) {
   {
     absl::MutexLock lock(&cache_mu_);
-    for (const auto& [p, bundle] : bundle_cache_) {
-      if (p == path) return bundle;
+    for (const auto& [p, layout] : layout_cache_) {
+      if (p == path) return layout;
     }
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle bundle, ReadBundle(path, sha256));
-  auto shared = std::make_shared<const fl::TensorBundle>(std::move(bundle));
+  FEDLOG_ASSIGN_OR_RETURN(fl::BundleLayout layout, fl::ReadBundleLayout(path, {sha256}));
+  auto shared = std::make_shared<const fl::BundleLayout>(std::move(layout));
   absl::MutexLock lock(&cache_mu_);
-  bundle_cache_.emplace_back(path, shared);
-  if (bundle_cache_.size() > kCacheEntries) bundle_cache_.pop_front();
+  verified_.insert(path);
+  layout_cache_.emplace_back(path, shared);
+  if (layout_cache_.size() > kLayoutEntries) layout_cache_.pop_front();
   return shared;
+}
+
+absl::Status ModelBlobs::VerifyOnce(const StoredBlob& blob) {
+  {
+    absl::MutexLock lock(&cache_mu_);
+    if (verified_.count(blob.path)) return absl::OkStatus();
+  }
+  std::FILE* f = std::fopen(blob.path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", blob.path));
+  Sha256 digest;
+  std::string buf(1 << 16, '\0');
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) digest.Update(absl::string_view(buf.data(), n));
+  std::fclose(f);
+  if (digest.FinalHex() != blob.sha256) {
+    return absl::DataLossError(absl::StrCat("blob '", blob.path, "' does not match its sha256"));
+  }
+  absl::MutexLock lock(&cache_mu_);
+  verified_.insert(blob.path);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoredBlob> ModelBlobs::BlobForSources(int64_t version, const StoredBlob& model,
+                                                      const std::vector<std::string>& sources, bool all) {
+  if (all) return model;
+  FEDLOG_ASSIGN_OR_RETURN(auto layout, SharedLayout(model.path, model.sha256));
+  std::vector<std::string> mine = sources;
+  std::sort(mine.begin(), mine.end());
+  mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  auto keep = [&mine](const std::string& name) {
+    const std::string source = fl::AdapterSource(name);
+    if (!absl::StartsWith(name, "adapter.")) return true;
+    return !source.empty() && std::binary_search(mine.begin(), mine.end(), source);
+  };
+  if (std::all_of(layout->begin(), layout->end(), [&](const fl::TensorShape& t) { return keep(t.name); })) {
+    return model;
+  }
+  const std::string joined = absl::StrJoin(mine, ",");
+  const std::string key = absl::StrCat(version, "|", joined);
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = variants_.find(key);
+    if (it != variants_.end()) return it->second;
+  }
+  absl::MutexLock writing(&variant_write_mu_);
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = variants_.find(key);
+    if (it != variants_.end()) return it->second;
+  }
+  StoredBlob variant;
+  variant.path = JoinPath(data_dir_, absl::StrFormat("models/v%06d.src-%s.bundle", version,
+                                                     Sha256Hex(joined).substr(0, 16)));
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<fl::BundleFileWriter> writer, fl::BundleFileWriter::Create(variant.path));
+  FEDLOG_RETURN_IF_ERROR(fl::ReadBundleFile(model.path, {model.sha256}, [&](fl::NamedTensor&& t) {
+    return keep(t.name) ? writer->Append(t) : absl::OkStatus();
+  }));
+  FEDLOG_ASSIGN_OR_RETURN(fl::BundleFileInfo info, writer->Finish());
+  variant.sha256 = info.sha256;
+  variant.size_bytes = info.size_bytes;
+  absl::MutexLock lock(&cache_mu_);
+  verified_.insert(variant.path);
+  variants_[key] = variant;
+  return variant;
 }
 
 }  // namespace fedlog::server

@@ -1,15 +1,21 @@
 // ModelBlobs: model bundles on disk under <data_dir>/models, one file per version, written atomically and
-// checked against their sha256 on every read. Update blobs live under <data_dir>/updates/run<R>/round<N>.
+// streaming (never a whole serialized copy in memory), and update blobs under <data_dir>/updates/run<R>/round<N>.
+// Per-site download variants (the shared tensors plus the adapters of one set of sources) are files next to
+// their model, made on first request and remembered per (version, source set).
 // Thread-safe: files are immutable once written; writers use unique names; the caches are mutex-guarded.
-// Memory: the bytes and the decoded bundle of the last few models are shared by every reader, so N concurrent
-// downloads or validations against the same model hold one copy, not N.
+// Memory: downloads read their blob in chunks, so N concurrent downloads of one model share one copy of it (the
+// kernel's page cache of the immutable file) and each holds one chunk; validation needs only a model's layout
+// (names and shapes), which is cached.
 #ifndef FEDLOG_SERVER_MODEL_BLOBS_H_
 #define FEDLOG_SERVER_MODEL_BLOBS_H_
 
 #include <deque>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -29,31 +35,40 @@ class ModelBlobs {
 
   absl::Status Init();  // creates the directories
 
-  // Encodes and writes a model version.
+  // Writes a model version, tensor by tensor.
   absl::StatusOr<StoredBlob> WriteModel(int64_t version, const fl::TensorBundle& bundle);
   // A fresh path under <data_dir>/updates/incoming for spooling an upload as it arrives.
   std::string IncomingPath(const std::string& site) const;
+  // Scratch space for the robust aggregation strategies.
+  std::string ScratchDir() const;
   // Moves a spooled, validated update into its final place (atomic rename).
   absl::StatusOr<StoredBlob> AdoptUpdate(int64_t run_id, int32_t round, int32_t attempt, const std::string& site,
                                          const std::string& spooled_path, const std::string& sha256);
 
-  // Reads a blob and verifies its digest (DataLoss on mismatch).
-  absl::StatusOr<std::string> ReadVerified(const std::string& path, const std::string& sha256) const;
+  // Reads a bundle streaming and verifies its digest (DataLoss on mismatch).
   absl::StatusOr<fl::TensorBundle> ReadBundle(const std::string& path, const std::string& sha256) const;
+  // Names and shapes of a model blob, cached (small).
+  absl::StatusOr<std::shared_ptr<const fl::BundleLayout>> SharedLayout(const std::string& path,
+                                                                      const std::string& sha256);
 
-  // Shared, cached versions of the two above for model blobs (immutable, read by many calls at once).
-  absl::StatusOr<std::shared_ptr<const std::string>> SharedBytes(const std::string& path, const std::string& sha256);
-  absl::StatusOr<std::shared_ptr<const fl::TensorBundle>> SharedBundle(const std::string& path,
-                                                                       const std::string& sha256);
+  // The blob to send for model `version` at `path`: the model itself when `all` is true or it has no adapter
+  // outside `sources`; otherwise a variant without the other sources' adapter.<s>.* tensors (prototypes.* and
+  // shared tensors kept), written on first use. The returned digest and size describe the returned file.
+  absl::StatusOr<StoredBlob> BlobForSources(int64_t version, const StoredBlob& model,
+                                            const std::vector<std::string>& sources, bool all);
+  // Checks a blob's digest once per process (later calls for the same path return at once).
+  absl::Status VerifyOnce(const StoredBlob& blob);
 
  private:
-  static constexpr size_t kCacheEntries = 2;
+  static constexpr size_t kLayoutEntries = 4;
 
   std::string data_dir_;
   absl::Mutex cache_mu_;
-  std::deque<std::pair<std::string, std::shared_ptr<const std::string>>> bytes_cache_ ABSL_GUARDED_BY(cache_mu_);
-  std::deque<std::pair<std::string, std::shared_ptr<const fl::TensorBundle>>> bundle_cache_
+  std::deque<std::pair<std::string, std::shared_ptr<const fl::BundleLayout>>> layout_cache_
       ABSL_GUARDED_BY(cache_mu_);
+  std::map<std::string, StoredBlob> variants_ ABSL_GUARDED_BY(cache_mu_);  // "<version>|<sources>" -> file
+  std::set<std::string> verified_ ABSL_GUARDED_BY(cache_mu_);
+  absl::Mutex variant_write_mu_;  // one variant written at a time (same temp name for the same variant)
 };
 
 }  // namespace fedlog::server

@@ -16,12 +16,17 @@ void Usage(const std::vector<fedlog::cli::Verb>& verbs) {
 
 }  // namespace
 
+namespace fedlog::cli {
+void AddFeedbackVerb(std::vector<Verb>* verbs);  // tools/site/feedback_verb.cc
+}  // namespace fedlog::cli
+
 int main(int argc, char** argv) {
   fedlog::ParseLogLevelFromEnv();
   std::vector<fedlog::cli::Verb> verbs;
   fedlog::cli::AddAdminVerbs(&verbs);
   fedlog::cli::AddOfflineVerbs(&verbs);
   fedlog::cli::AddSiteVerbs(&verbs);
+  fedlog::cli::AddFeedbackVerb(&verbs);
   std::vector<std::string> words(argv + 1, argv + argc);
   if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
     Usage(verbs);

@@ -4,6 +4,7 @@
 // same N sites downloading the same model concurrently (the unavoidable data plane). Also reports the
 // aggregator's peak RSS (VmHWM) against the model size.
 // usage: fedlog-bench-round [--server-bin PATH] [--sites N] [--dim D] [--hidden H] [--rounds R]
+//        [--max-downloads K]  (the aggregator's max_concurrent_downloads; 0 = its default)
 //        (run from the repository root; the model has about 2*D*H parameters)
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   const int dim = std::stoi(Arg(argc, argv, "--dim", "1000"));
   const int hidden = std::stoi(Arg(argc, argv, "--hidden", "500"));
   const int rounds = std::stoi(Arg(argc, argv, "--rounds", "5"));
+  const int max_downloads = std::stoi(Arg(argc, argv, "--max-downloads", "0"));
   std::string tmpl = (std::filesystem::temp_directory_path() / "fedlog_bench_XXXXXX").string();
   const std::string dir = mkdtemp(tmpl.data());
   const std::string pki = JoinPath(dir, "pki");
@@ -111,6 +113,9 @@ int main(int argc, char** argv) {
                                            << "/agg\ntls: {ca_cert: " << pki << "/ca.crt, cert: " << pki
                                            << "/aggregator.crt, key: " << pki << "/aggregator.key}\n"
                                            << "model: {input_dim: " << dim << ", hidden: [" << hidden << "]}\n";
+  if (max_downloads > 0) {
+    std::ofstream(JoinPath(dir, "agg.yaml"), std::ios::app) << "max_concurrent_downloads: " << max_downloads << "\n";
+  }
   // posix_spawn rather than fork: gRPC state in a forked parent is not reliable.
   pid_t server = 0;
   posix_spawn_file_actions_t actions;

@@ -3,6 +3,7 @@
 #ifndef FEDLOG_COMMON_FL_BUNDLE_CODEC_H_
 #define FEDLOG_COMMON_FL_BUNDLE_CODEC_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,9 @@ absl::StatusOr<WireDType> ParseWireDType(const std::string& name);
 
 // Serialized fedlog.v1.TensorBundle bytes (optionally a zstd frame around them). The default options are lossless.
 absl::StatusOr<std::string> EncodeBundle(const TensorBundle& bundle, const EncodeOptions& options = {});
+
+// IEEE 754 half -> single precision (exact), as the decoders widen DTYPE_FLOAT16.
+float HalfToFloat(uint16_t h);
 
 // Parses and validates bytes made by EncodeBundle, in any of its encodings: a zstd frame is recognised by its
 // magic number and must decompress to at most `max_bytes`; float16 / int8 tensors are widened to float32.

@@ -3,80 +3,254 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
 #include "common/fl/strategy.h"
 
 namespace fedlog::fl {
+namespace {
 
-absl::Status CheckUpdate(const TensorBundle& global, const TensorBundle& delta,
-                         const UpdateCheckOptions& options) {
-  FEDLOG_RETURN_IF_ERROR(ValidateBundle(delta));
-  FEDLOG_RETURN_IF_ERROR(CheckSameLayout(global, delta));
-  FEDLOG_RETURN_IF_ERROR(CheckFinite(delta));
-  if (options.max_norm > 0) {
-    double norm = std::sqrt(delta.SquaredNorm());
-    if (norm > options.max_norm) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("update norm ", norm, " exceeds the bound ", options.max_norm));
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& name,
+                                                           const UpdateCheckOptions& o) {
+  if (o.out_dim <= 0 || o.adapter_dim <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("optional tensor '", name, "' is not in the model, and this model takes no new ones"));
+  }
+  const int64_t out = o.out_dim, a = o.adapter_dim;
+  if (absl::StartsWith(name, "prototypes.") && name.size() > 11) return std::vector<int64_t>{2, out};
+  const std::string source = AdapterSource(name);
+  if (!source.empty()) {
+    const std::string part = name.substr(8 + source.size() + 1);
+    if (part == "down.weight") return std::vector<int64_t>{a, out};
+    if (part == "down.bias") return std::vector<int64_t>{a};
+    if (part == "up.weight") return std::vector<int64_t>{out, a};
+    if (part == "up.bias") return std::vector<int64_t>{out};
+    if (part == "prototypes") return std::vector<int64_t>{2, out};
+  }
+  return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a known adapter or prototype tensor"));
+}
+
+UpdateChecker::UpdateChecker(const BundleLayout& global, UpdateCheckOptions options)
+    : options_(std::move(options)) {
+  for (const auto& t : global) {
+    global_[t.name] = t.shape;
+    if (!IsOptionalTensor(t.name)) ++shared_total_;
+  }
+}
+
+absl::Status UpdateChecker::Check(const NamedTensor& t) {
+  if (t.name.empty()) return absl::InvalidArgumentError("tensor with an empty name");
+  if (!seen_.emplace(t.name, true).second) {
+    return absl::InvalidArgumentError(absl::StrCat("duplicate tensor '", t.name, "'"));
+  }
+  if (t.NumElements() != static_cast<int64_t>(t.values.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' shape ", ShapeString(t.shape),
+                                                   " does not match ", t.values.size(), " values"));
+  }
+  auto it = global_.find(t.name);
+  const bool optional = IsOptionalTensor(t.name);
+  if (optional) {
+    const std::string source = AdapterSource(t.name);
+    if (absl::StartsWith(t.name, "adapter.") && (source.empty() || !Contains(options_.sources, source))) {
+      return absl::PermissionDeniedError(absl::StrCat("tensor '", t.name, "' is an adapter of a source this site ",
+                                                      "did not report (", absl::StrJoin(options_.sources, ","),
+                                                      ")"));
+    }
+    std::vector<int64_t> expected;
+    if (it != global_.end()) {
+      expected = it->second;
+    } else {
+      FEDLOG_ASSIGN_OR_RETURN(expected, ExpectedOptionalShape(t.name, options_));
+    }
+    if (t.shape != expected) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has shape ", ShapeString(t.shape),
+                                                     ", expected ", ShapeString(expected)));
+    }
+  } else {
+    if (it == global_.end()) return absl::InvalidArgumentError(absl::StrCat("unexpected tensor '", t.name, "'"));
+    if (t.shape != it->second) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has shape ", ShapeString(t.shape),
+                                                     ", expected ", ShapeString(it->second)));
+    }
+    ++shared_seen_;
+  }
+  double s = 0;
+  for (size_t i = 0; i < t.values.size(); ++i) {
+    const float v = t.values[i];
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has a non-finite value at index ", i));
+    }
+    s += static_cast<double>(v) * v;
+  }
+  squared_norm_ += s;
+  return absl::OkStatus();
+}
+
+absl::Status UpdateChecker::Finish() {
+  if (shared_seen_ != shared_total_) {
+    for (const auto& [name, shape] : global_) {
+      if (!IsOptionalTensor(name) && !seen_.count(name)) {
+        return absl::InvalidArgumentError(absl::StrCat("missing tensor '", name, "'"));
+      }
+    }
+  }
+  if (options_.max_norm > 0) {
+    const double norm = std::sqrt(squared_norm_);
+    if (norm > options_.max_norm) {
+      return absl::InvalidArgumentError(absl::StrCat("update norm ", norm, " exceeds the bound ", options_.max_norm));
     }
   }
   return absl::OkStatus();
 }
 
-WeightedAverager::WeightedAverager(const TensorBundle& layout) : layout_(layout) {
-  sums_.reserve(layout_.tensors.size());
-  for (auto& t : layout_.tensors) {
-    sums_.emplace_back(t.values.size(), 0.0);
-    source_.push_back(AdapterSource(t.name));
-    t.values.clear();
-    t.values.shrink_to_fit();
-  }
-  tensor_weight_.assign(layout_.tensors.size(), 0.0);
+absl::Status CheckUpdate(const TensorBundle& global, const TensorBundle& delta, const UpdateCheckOptions& options) {
+  UpdateChecker checker(LayoutOf(global), options);
+  for (const auto& t : delta.tensors) FEDLOG_RETURN_IF_ERROR(checker.Check(t));
+  return checker.Finish();
 }
 
-absl::Status WeightedAverager::Add(const TensorBundle& delta, double weight, const std::vector<std::string>& sources,
-                                   double scale) {
+WeightedAverager::WeightedAverager(const TensorBundle& layout) : WeightedAverager(LayoutOf(layout)) {}
+
+WeightedAverager::WeightedAverager(const BundleLayout& layout) {
+  slots_.reserve(layout.size());
+  for (const auto& t : layout) {
+    Slot s;
+    s.sum.name = t.name;
+    s.sum.shape = t.shape;
+    s.sum.values.assign(static_cast<size_t>(s.sum.NumElements()), 0.0f);
+    s.optional = IsOptionalTensor(t.name);
+    s.source = AdapterSource(t.name);
+    if (!s.optional) ++shared_count_;
+    index_[t.name] = slots_.size();
+    slots_.push_back(std::move(s));
+  }
+}
+
+WeightedAverager::Slot* WeightedAverager::Find(const std::string& name) {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &slots_[it->second];
+}
+
+absl::Status WeightedAverager::Poison(absl::Status why) {
+  poisoned_ = true;
+  open_ = false;
+  return why;
+}
+
+absl::Status WeightedAverager::BeginUpdate(double weight, const std::vector<std::string>& sources, double scale) {
+  if (poisoned_) return absl::FailedPreconditionError("averager failed earlier");
+  if (open_) return absl::FailedPreconditionError("previous update not ended");
   if (!(weight > 0) || !std::isfinite(weight) || !std::isfinite(scale)) {
     return absl::InvalidArgumentError(absl::StrCat("update weight must be positive, got ", weight));
   }
-  if (delta.tensors.size() != layout_.tensors.size()) {
-    return absl::InvalidArgumentError("update does not match the model layout");
-  }
-  std::vector<const float*> src(layout_.tensors.size());
-  for (size_t i = 0; i < layout_.tensors.size(); ++i) {
-    const NamedTensor* d = delta.Find(layout_.tensors[i].name);
-    if (d == nullptr || d->values.size() != sums_[i].size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("update does not match the model layout at '", layout_.tensors[i].name, "'"));
+  open_ = true;
+  weight_ = weight;
+  factor_ = static_cast<float>(weight * scale);
+  sources_ = sources;
+  for (auto& s : slots_) s.seen = false;
+  return absl::OkStatus();
+}
+
+absl::Status WeightedAverager::AddTensor(const NamedTensor& t) {
+  if (!open_) return absl::FailedPreconditionError(poisoned_ ? "averager failed earlier" : "no update begun");
+  Slot* slot = Find(t.name);
+  if (slot == nullptr) {
+    if (!IsOptionalTensor(t.name)) {
+      return Poison(absl::InvalidArgumentError(
+          absl::StrCat("update does not match the model layout at '", t.name, "'")));
     }
-    src[i] = d->values.data();
+    index_[t.name] = slots_.size();
+    Slot s;
+    s.sum = {t.name, t.shape, std::vector<float>(t.values.size(), 0.0f)};
+    s.optional = true;
+    s.source = AdapterSource(t.name);
+    slots_.push_back(std::move(s));
+    slot = &slots_.back();
   }
-  const double f = weight * scale;
-  for (size_t i = 0; i < layout_.tensors.size(); ++i) {
-    if (!source_[i].empty() && std::find(sources.begin(), sources.end(), source_[i]) == sources.end()) continue;
-    double* dst = sums_[i].data();
-    const float* s = src[i];
-    const size_t n = sums_[i].size();
-    for (size_t j = 0; j < n; ++j) dst[j] += f * static_cast<double>(s[j]);
-    tensor_weight_[i] += weight;
+  if (slot->sum.shape != t.shape || slot->sum.values.size() != t.values.size()) {
+    return Poison(absl::InvalidArgumentError(
+        absl::StrCat("update does not match the model layout at '", t.name, "'")));
   }
-  total_weight_ += weight;
+  if (slot->seen) return Poison(absl::InvalidArgumentError(absl::StrCat("duplicate tensor '", t.name, "'")));
+  slot->seen = true;
+  if (!slot->source.empty() && !Contains(sources_, slot->source)) return absl::OkStatus();
+  float* dst = slot->sum.values.data();
+  const float* src = t.values.data();
+  const float f = factor_;
+  const size_t n = t.values.size();
+  for (size_t j = 0; j < n; ++j) dst[j] += f * src[j];
+  slot->weight += weight_;
+  return absl::OkStatus();
+}
+
+absl::Status WeightedAverager::EndUpdate() {
+  if (!open_) return absl::FailedPreconditionError(poisoned_ ? "averager failed earlier" : "no update begun");
+  for (const auto& s : slots_) {
+    if (!s.optional && !s.seen) {
+      return Poison(absl::InvalidArgumentError(
+          absl::StrCat("update does not match the model layout at '", s.sum.name, "' (missing)")));
+    }
+  }
+  open_ = false;
+  total_weight_ += weight_;
   ++count_;
   return absl::OkStatus();
 }
 
-absl::StatusOr<TensorBundle> WeightedAverager::Mean() const {
-  if (count_ == 0) return absl::FailedPreconditionError("no updates to average");
-  TensorBundle out = layout_;
-  for (size_t i = 0; i < out.tensors.size(); ++i) {
-    auto& values = out.tensors[i].values;
-    values.assign(sums_[i].size(), 0.0f);
-    if (tensor_weight_[i] <= 0) continue;
-    const double inv = 1.0 / tensor_weight_[i];
-    for (size_t j = 0; j < values.size(); ++j) values[j] = static_cast<float>(sums_[i][j] * inv);
+absl::Status WeightedAverager::Add(const TensorBundle& delta, double weight, const std::vector<std::string>& sources,
+                                   double scale) {
+  // Check the whole layout first, so a bundle that does not fit leaves the averager untouched.
+  size_t shared = 0;
+  for (const auto& t : delta.tensors) {
+    const Slot* s = Find(t.name);
+    const bool fits = s == nullptr ? IsOptionalTensor(t.name)
+                                   : s->sum.shape == t.shape && s->sum.values.size() == t.values.size();
+    if (!fits) {
+      return absl::InvalidArgumentError(absl::StrCat("update does not match the model layout at '", t.name, "'"));
+    }
+    if (s != nullptr && !s->optional) ++shared;
   }
+  if (shared != shared_count_) return absl::InvalidArgumentError("update does not match the model layout");
+  FEDLOG_RETURN_IF_ERROR(BeginUpdate(weight, sources, scale));
+  for (const auto& t : delta.tensors) FEDLOG_RETURN_IF_ERROR(AddTensor(t));
+  return EndUpdate();
+}
+
+absl::StatusOr<TensorBundle> WeightedAverager::TakeMean() {
+  if (poisoned_) return absl::FailedPreconditionError("averager failed earlier");
+  if (count_ == 0) return absl::FailedPreconditionError("no updates to average");
+  TensorBundle out;
+  out.tensors.reserve(slots_.size());
+  for (auto& s : slots_) {
+    if (s.weight > 0) {
+      const float inv = static_cast<float>(1.0 / s.weight);
+      for (float& v : s.sum.values) v *= inv;
+    }
+    out.tensors.push_back(std::move(s.sum));
+  }
+  slots_.clear();
+  index_.clear();
+  count_ = 0;
+  total_weight_ = 0;
+  poisoned_ = true;  // emptied: further use is a bug
   return out;
+}
+
+absl::StatusOr<TensorBundle> WeightedAverager::Mean() const {
+  WeightedAverager copy = *this;
+  return copy.TakeMean();
 }
 
 }  // namespace fedlog::fl

@@ -1,10 +1,15 @@
-// Weighted federated averaging of model deltas (FedAvg, McMahan et al. 2017): the new global model is
-// global + sum_i w_i * delta_i / sum_i w_i, with w_i = the site's sample count. Updates are added one at a
-// time so the aggregator holds the accumulator plus one update, never all of them.
+// Update validation and weighted federated averaging of model deltas (FedAvg, McMahan et al. 2017): the new
+// global model is global + sum_i w_i * delta_i / sum_i w_i, with w_i = the site's sample count (or a strategy's
+// blend). Shared tensors are averaged over every update; each optional tensor (adapter.* / prototypes.*, see
+// tensor_bundle.h) only over the updates that carry it, with their weights renormalised.
+//
+// Memory: the averager holds one float32 accumulator per tensor (the model's size) and adds each update in place,
+// tensor by tensor, so a caller can stream an update from disk (ReadBundleFile) without ever holding it whole.
 // Thread-compatible: one averager per round, used from one thread.
 #ifndef FEDLOG_COMMON_FL_FEDAVG_H_
 #define FEDLOG_COMMON_FL_FEDAVG_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,37 +20,97 @@
 namespace fedlog::fl {
 
 struct UpdateCheckOptions {
-  double max_norm = 0;  // refuse deltas whose L2 norm exceeds this; 0 = no bound
+  double max_norm = 0;  // refuse deltas whose L2 norm (over every tensor) exceeds this; 0 = no bound
+  // Sources the uploading site reported (Hello): adapter.<source>.* tensors of any other source are refused.
+  std::vector<std::string> sources;
+  // Shape of the line encoder's optional tensors, for those the global model lacks (adapter.<s>.down.weight
+  // [adapter_dim, out_dim], .down.bias [adapter_dim], .up.weight [out_dim, adapter_dim], .up.bias [out_dim],
+  // adapter.<s>.prototypes and prototypes.<x> [2, out_dim]). 0: unknown, and then only optional tensors the
+  // global model already has are accepted (with its shapes).
+  int64_t out_dim = 0;
+  int64_t adapter_dim = 0;
 };
 
-// Validates an untrusted delta against the global model it claims to apply to: same tensor names and shapes,
-// finite values, norm bound. The returned error says why, for the site's refusal message and the logs.
+// The shape an optional tensor absent from the global model must have, or InvalidArgument for a name that is
+// not one of the line encoder's optional tensors (or when the shapes are unknown).
+absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& name,
+                                                           const UpdateCheckOptions& options);
+
+// Validates an untrusted delta tensor by tensor, so it can be streamed: shared tensors must match the global
+// layout exactly (names, shapes) and all be present; optional tensors must be allowed (see UpdateCheckOptions);
+// every value must be finite; the norm bound applies to the whole delta. Each error says why, for the site's
+// refusal message and the logs.
+class UpdateChecker {
+ public:
+  UpdateChecker(const BundleLayout& global, UpdateCheckOptions options);
+
+  absl::Status Check(const NamedTensor& tensor);
+  // After the last tensor: every shared tensor seen, norm within the bound.
+  absl::Status Finish();
+  double squared_norm() const { return squared_norm_; }
+
+ private:
+  std::map<std::string, std::vector<int64_t>> global_;  // name -> shape (a copy: the layout may be temporary)
+  const UpdateCheckOptions options_;
+  std::map<std::string, bool> seen_;
+  int shared_seen_ = 0;
+  int shared_total_ = 0;
+  double squared_norm_ = 0;
+};
+
+// UpdateChecker over a whole bundle.
 absl::Status CheckUpdate(const TensorBundle& global, const TensorBundle& delta,
                          const UpdateCheckOptions& options = {});
 
 class WeightedAverager {
  public:
-  // `layout` gives the tensor names and shapes every update must have (normally the global model).
+  // `layout` gives the tensor names and shapes of the global model (its values are ignored).
   explicit WeightedAverager(const TensorBundle& layout);
+  explicit WeightedAverager(const BundleLayout& layout);
 
-  // Adds `delta` with `weight` > 0, each value multiplied by `scale` (a clipping factor; the weight is not).
-  // Shared tensors take every update; a tensor named adapter.<source>.* takes only updates whose `sources`
-  // include <source>. The delta must already have passed CheckUpdate against the layout.
+  // Adds a whole `delta` (checked first, nothing is added when it does not fit) with `weight` > 0, each value
+  // multiplied by `scale` (a clipping factor; the weight is not). Shared tensors take every update; an optional
+  // tensor takes this update when it carries it, except adapter.<source>.* when `sources` lacks <source>.
+  // Optional tensors the layout lacks are created (their delta is the full value).
   absl::Status Add(const TensorBundle& delta, double weight, const std::vector<std::string>& sources = {},
                    double scale = 1.0);
+
+  // The same, streaming: BeginUpdate, AddTensor per tensor (any order), EndUpdate. After an error inside an
+  // update the averager is poisoned: every later call fails (part of the update may have been added).
+  absl::Status BeginUpdate(double weight, const std::vector<std::string>& sources = {}, double scale = 1.0);
+  absl::Status AddTensor(const NamedTensor& tensor);
+  absl::Status EndUpdate();
 
   int count() const { return count_; }
   double total_weight() const { return total_weight_; }
 
   // The weighted mean of the added deltas, per tensor over the updates that contributed to it (zero for a
-  // tensor nobody contributed to). FailedPrecondition when nothing was added.
+  // tensor nobody contributed to): the global layout's tensors in order, then new optional tensors in the order
+  // they first arrived. FailedPrecondition when nothing was added. Mean() copies; TakeMean() turns the
+  // accumulator into the mean in place and leaves the averager empty (no second model-sized buffer).
   absl::StatusOr<TensorBundle> Mean() const;
+  absl::StatusOr<TensorBundle> TakeMean();
 
  private:
-  TensorBundle layout_;
-  std::vector<std::vector<double>> sums_;  // parallel to layout_.tensors
-  std::vector<double> tensor_weight_;      // weight that reached each tensor
-  std::vector<std::string> source_;        // adapter source of each tensor, "" when shared
+  struct Slot {
+    NamedTensor sum;         // float32 accumulator, in place
+    double weight = 0;       // weight that reached this tensor
+    std::string source;      // adapter source, "" otherwise
+    bool optional = false;
+    bool seen = false;       // in the current update
+  };
+  Slot* Find(const std::string& name);
+  absl::Status Poison(absl::Status why);
+
+  std::vector<Slot> slots_;
+  std::map<std::string, size_t> index_;
+  size_t shared_count_ = 0;
+  // Current update.
+  bool open_ = false;
+  bool poisoned_ = false;
+  double weight_ = 0;
+  float factor_ = 0;
+  std::vector<std::string> sources_;
   double total_weight_ = 0;
   int count_ = 0;
 };

@@ -8,16 +8,6 @@
 #include "common/base/status_macros.h"
 
 namespace fedlog::fl {
-namespace {
-
-TensorBundle ZerosLike(const TensorBundle& b) {
-  TensorBundle z = b;
-  for (auto& t : z.tensors) std::fill(t.values.begin(), t.values.end(), 0.0f);
-  return z;
-}
-
-}  // namespace
-
 absl::StatusOr<ServerOptimizerKind> ParseServerOptimizer(const std::string& name) {
   if (name.empty() || name == "none") return ServerOptimizerKind::kNone;
   if (name == "fedadam") return ServerOptimizerKind::kFedAdam;
@@ -27,39 +17,80 @@ absl::StatusOr<ServerOptimizerKind> ParseServerOptimizer(const std::string& name
 
 absl::StatusOr<TensorBundle> ApplyServerUpdate(const TensorBundle& global, const TensorBundle& delta,
                                                const ServerOptimizerOptions& o, ServerOptimizerState* state) {
-  FEDLOG_RETURN_IF_ERROR(CheckSameLayout(global, delta));
-  if (o.kind == ServerOptimizerKind::kNone) return AddScaled(global, delta, o.server_lr);
-  if (!(o.lr > 0) || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1 || !(o.tau > 0)) {
-    return absl::InvalidArgumentError("server optimizer needs lr > 0, betas in [0, 1) and tau > 0");
-  }
-  if (state->m.tensors.empty()) {
-    state->m = ZerosLike(global);
-    state->v = ZerosLike(global);
-    // Start v at tau^2 as in the paper's experiments, so the first steps are not huge.
-    for (auto& t : state->v.tensors) std::fill(t.values.begin(), t.values.end(), static_cast<float>(o.tau * o.tau));
-  }
-  FEDLOG_RETURN_IF_ERROR(CheckSameLayout(global, state->m));
-  FEDLOG_RETURN_IF_ERROR(CheckSameLayout(global, state->v));
-  TensorBundle next = global;
-  for (auto& t : next.tensors) {
-    const float* d = delta.Find(t.name)->values.data();
-    float* m = state->m.Find(t.name)->values.data();
-    float* v = state->v.Find(t.name)->values.data();
-    for (size_t j = 0; j < t.values.size(); ++j) {
-      const double g = d[j];
-      m[j] = static_cast<float>(o.beta1 * m[j] + (1 - o.beta1) * g);
-      const double g2 = g * g;
-      if (o.kind == ServerOptimizerKind::kFedAdam) {
-        v[j] = static_cast<float>(o.beta2 * v[j] + (1 - o.beta2) * g2);
-      } else {
-        const double diff = v[j] - g2;
-        v[j] = static_cast<float>(v[j] - (1 - o.beta2) * g2 * ((diff > 0) - (diff < 0)));
-      }
-      t.values[j] += static_cast<float>(o.lr * m[j] / (std::sqrt(std::max(0.0f, v[j])) + o.tau));
+  TensorBundle next = delta;
+  FEDLOG_RETURN_IF_ERROR(ApplyServerUpdateInPlace(global, o, state, &next));
+  return next;
+}
+
+absl::Status ApplyServerUpdateInPlace(const TensorBundle& global, const ServerOptimizerOptions& o,
+                                      ServerOptimizerState* state, TensorBundle* delta) {
+  for (const auto& g : global.tensors) {
+    const NamedTensor* d = delta->Find(g.name);
+    if (d == nullptr || d->shape != g.shape || d->values.size() != g.values.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("aggregated delta does not match the model at '", g.name, "'"));
     }
   }
-  ++state->steps;
-  return next;
+  const bool adaptive = o.kind != ServerOptimizerKind::kNone;
+  if (adaptive) {
+    if (!(o.lr > 0) || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1 || !(o.tau > 0)) {
+      return absl::InvalidArgumentError("server optimizer needs lr > 0, betas in [0, 1) and tau > 0");
+    }
+    // Moments cover the shared tensors only (states written before optional tensors existed may hold some).
+    TensorBundle shared;
+    for (const auto& g : global.tensors) {
+      if (!IsOptionalTensor(g.name)) shared.tensors.push_back({g.name, g.shape, {}});
+    }
+    auto drop_optional = [](TensorBundle* b) {
+      b->tensors.erase(std::remove_if(b->tensors.begin(), b->tensors.end(),
+                                      [](const NamedTensor& t) { return IsOptionalTensor(t.name); }),
+                       b->tensors.end());
+    };
+    drop_optional(&state->m);
+    drop_optional(&state->v);
+    if (state->m.tensors.empty()) {
+      for (auto& t : shared.tensors) t.values.assign(static_cast<size_t>(t.NumElements()), 0.0f);
+      state->m = shared;
+      // Start v at tau^2 as in the paper's experiments, so the first steps are not huge.
+      for (auto& t : shared.tensors) std::fill(t.values.begin(), t.values.end(), static_cast<float>(o.tau * o.tau));
+      state->v = std::move(shared);
+    }
+    FEDLOG_RETURN_IF_ERROR(CheckSameLayout(state->m, state->v));
+    for (const auto& g : global.tensors) {
+      if (IsOptionalTensor(g.name)) continue;
+      const NamedTensor* m = state->m.Find(g.name);
+      if (m == nullptr || m->shape != g.shape) {
+        return absl::InvalidArgumentError(absl::StrCat("optimizer state does not match the model at '", g.name, "'"));
+      }
+    }
+  }
+  for (auto& t : delta->tensors) {
+    const NamedTensor* g = global.Find(t.name);
+    float* x = t.values.data();
+    const size_t n = t.values.size();
+    if (g == nullptr) continue;  // an optional tensor new to the model: base 0, so next = delta
+    const float* base = g->values.data();
+    if (!adaptive || IsOptionalTensor(t.name)) {
+      const float lr = IsOptionalTensor(t.name) ? 1.0f : static_cast<float>(o.server_lr);
+      for (size_t j = 0; j < n; ++j) x[j] = base[j] + lr * x[j];
+      continue;
+    }
+    float* m = state->m.Find(t.name)->values.data();
+    float* v = state->v.Find(t.name)->values.data();
+    for (size_t j = 0; j < n; ++j) {
+      const double d = x[j];
+      m[j] = static_cast<float>(o.beta1 * m[j] + (1 - o.beta1) * d);
+      const double d2 = d * d;
+      if (o.kind == ServerOptimizerKind::kFedAdam) {
+        v[j] = static_cast<float>(o.beta2 * v[j] + (1 - o.beta2) * d2);
+      } else {
+        const double diff = v[j] - d2;
+        v[j] = static_cast<float>(v[j] - (1 - o.beta2) * d2 * ((diff > 0) - (diff < 0)));
+      }
+      x[j] = base[j] + static_cast<float>(o.lr * m[j] / (std::sqrt(std::max(0.0f, v[j])) + o.tau));
+    }
+  }
+  if (adaptive) ++state->steps;
+  return absl::OkStatus();
 }
 
 TensorBundle StateToBundle(const ServerOptimizerState& state) {

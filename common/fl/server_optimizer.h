@@ -4,6 +4,9 @@
 //   fedadam: m <- b1 m + (1-b1) d;  v <- b2 v + (1-b2) d^2;                 x <- x + lr * m / (sqrt(v) + tau)
 //   fedyogi: m as above;            v <- v - (1-b2) d^2 sign(v - d^2);       x <- x + lr * m / (sqrt(v) + tau)
 // The moments persist between rounds (the aggregator stores them as a bundle next to the model).
+// Optional tensors (adapter.*, prototypes.*; tensor_bundle.h) skip the optimiser: they always take the plain
+// averaged step x + delta (x = 0 for a tensor new to the model), and no moments are kept for them. Adapters come
+// and go with the sites that run their source, and a per-source step is already an average over few sites.
 // Thread-compatible.
 #ifndef FEDLOG_COMMON_FL_SERVER_OPTIMIZER_H_
 #define FEDLOG_COMMON_FL_SERVER_OPTIMIZER_H_
@@ -35,9 +38,13 @@ struct ServerOptimizerState {
   int64_t steps = 0;
 };
 
-// Returns the next global model and advances `state`. The delta must have the layout of `global`.
+// Returns the next global model and advances `state`. The delta must carry every tensor of `global` (same
+// shapes) and may carry optional tensors `global` lacks.
 absl::StatusOr<TensorBundle> ApplyServerUpdate(const TensorBundle& global, const TensorBundle& delta,
                                                const ServerOptimizerOptions& options, ServerOptimizerState* state);
+// The same in place: `*delta` becomes the next model (no second model-sized buffer).
+absl::Status ApplyServerUpdateInPlace(const TensorBundle& global, const ServerOptimizerOptions& options,
+                                      ServerOptimizerState* state, TensorBundle* delta);
 
 // State <-> one bundle ("m.<name>", "v.<name>", and "steps" as a 1-element tensor) for storage.
 TensorBundle StateToBundle(const ServerOptimizerState& state);

@@ -19,9 +19,11 @@ std::vector<double> Normalise(std::vector<double> v) {
   return v;
 }
 
-bool Contributes(const ClientUpdate& u, const std::string& source) {
-  if (source.empty()) return true;
-  return std::find(u.stats.sources.begin(), u.stats.sources.end(), source) != u.stats.sources.end();
+// Whether update `u` contributes to tensor `name`: it carries it and, for an adapter, runs its source.
+const NamedTensor* Contribution(const ClientUpdate& u, const std::string& name, const std::string& source) {
+  const NamedTensor* t = u.delta->Find(name);
+  if (t == nullptr || source.empty()) return t;
+  return std::find(u.stats.sources.begin(), u.stats.sources.end(), source) != u.stats.sources.end() ? t : nullptr;
 }
 
 // Robust statistic of `values` (modified in place): median or trimmed mean.
@@ -43,24 +45,25 @@ float RobustValue(std::vector<float>* values, StrategyKind kind, double trim) {
   return static_cast<float>(sum / static_cast<double>(n - 2 * k));
 }
 
-// Robust aggregate (median / trimmed mean) of one tensor over the updates allowed to contribute to it; every
-// delta is first scaled by its clipping factor.
-void AggregateTensor(const NamedTensor& layout, const std::vector<ClientUpdate>& updates,
+// Robust aggregate (median / trimmed mean) of one tensor over the updates allowed to contribute to it.
+void AggregateTensor(const TensorShape& layout, const std::vector<ClientUpdate>& updates,
                      const std::vector<double>& clips, const StrategyOptions& options, NamedTensor* out) {
   const std::string source = AdapterSource(layout.name);
-  std::vector<size_t> members;
-  for (size_t i = 0; i < updates.size(); ++i) {
-    if (Contributes(updates[i], source)) members.push_back(i);
-  }
-  out->values.assign(layout.values.size(), 0.0f);
-  if (members.empty()) return;
   std::vector<const float*> src;
-  for (size_t i : members) src.push_back(updates[i].delta->Find(layout.name)->values.data());
-  std::vector<float> column(members.size());
-  for (size_t j = 0; j < out->values.size(); ++j) {
-    for (size_t m = 0; m < members.size(); ++m) column[m] = src[m][j] * static_cast<float>(clips[members[m]]);
-    out->values[j] = RobustValue(&column, options.kind, options.trim_fraction);
+  std::vector<float> scales;
+  for (size_t i = 0; i < updates.size(); ++i) {
+    if (const NamedTensor* t = Contribution(updates[i], layout.name, source)) {
+      src.push_back(t->values.data());
+      scales.push_back(static_cast<float>(clips[i]));
+    }
   }
+  out->name = layout.name;
+  out->shape = layout.shape;
+  int64_t n = 1;
+  for (int64_t d : layout.shape) n *= d;
+  out->values.assign(static_cast<size_t>(n), 0.0f);
+  if (src.empty()) return;
+  RobustCombine(src, scales, out->values.size(), options.kind, options.trim_fraction, out->values.data());
 }
 
 }  // namespace
@@ -82,6 +85,15 @@ std::string StrategyName(StrategyKind kind) {
     case StrategyKind::kTrimmedMean: return "trimmed_mean";
   }
   return "?";
+}
+
+void RobustCombine(const std::vector<const float*>& columns, const std::vector<float>& scales, size_t n,
+                   StrategyKind kind, double trim, float* out) {
+  std::vector<float> column(columns.size());
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t m = 0; m < columns.size(); ++m) column[m] = columns[m][j] * scales[m];
+    out[j] = RobustValue(&column, kind, trim);
+  }
 }
 
 std::string AdapterSource(const std::string& tensor_name) {
@@ -128,10 +140,32 @@ absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const s
   if (options.trim_fraction < 0 || options.trim_fraction >= 0.5) {
     return absl::InvalidArgumentError("trim_fraction must be in [0, 0.5)");
   }
+  // Output layout: the global tensors, then optional tensors new to it in order of first appearance.
+  BundleLayout layout = LayoutOf(global);
   std::vector<UpdateStats> stats;
   for (const auto& u : updates) {
     if (u.delta == nullptr) return absl::InvalidArgumentError(absl::StrCat("update of ", u.site, " has no delta"));
-    FEDLOG_RETURN_IF_ERROR(CheckSameLayout(global, *u.delta));
+    for (const auto& g : layout) {
+      if (IsOptionalTensor(g.name)) continue;
+      const NamedTensor* t = u.delta->Find(g.name);
+      if (t == nullptr || t->shape != g.shape) {
+        return absl::InvalidArgumentError(absl::StrCat("update of ", u.site, " does not match '", g.name, "'"));
+      }
+    }
+    for (const auto& t : u.delta->tensors) {
+      if (!IsOptionalTensor(t.name)) {
+        if (global.Find(t.name) == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat("update of ", u.site, " has unexpected '", t.name, "'"));
+        }
+        continue;
+      }
+      auto it = std::find_if(layout.begin(), layout.end(), [&](const TensorShape& s) { return s.name == t.name; });
+      if (it == layout.end()) {
+        layout.push_back({t.name, t.shape});
+      } else if (it->shape != t.shape) {
+        return absl::InvalidArgumentError(absl::StrCat("update of ", u.site, " has '", t.name, "' in another shape"));
+      }
+    }
     stats.push_back(u.stats);
   }
   FEDLOG_ASSIGN_OR_RETURN(std::vector<double> weights, ComputeWeights(stats, options));
@@ -143,19 +177,15 @@ absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const s
     }
   }
   if (options.kind == StrategyKind::kFedAvg || options.kind == StrategyKind::kWeightedFedAvg) {
-    WeightedAverager averager(global);
+    WeightedAverager averager(LayoutOf(global));
     for (size_t i = 0; i < updates.size(); ++i) {
       FEDLOG_RETURN_IF_ERROR(averager.Add(*updates[i].delta, weights[i], updates[i].stats.sources, clips[i]));
     }
-    return averager.Mean();
+    return averager.TakeMean();
   }
   TensorBundle out;
-  out.tensors.resize(global.tensors.size());
-  for (size_t t = 0; t < global.tensors.size(); ++t) {
-    out.tensors[t].name = global.tensors[t].name;
-    out.tensors[t].shape = global.tensors[t].shape;
-    AggregateTensor(global.tensors[t], updates, clips, options, &out.tensors[t]);
-  }
+  out.tensors.resize(layout.size());
+  for (size_t t = 0; t < layout.size(); ++t) AggregateTensor(layout[t], updates, clips, options, &out.tensors[t]);
   return out;
 }
 

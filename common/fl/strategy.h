@@ -1,12 +1,16 @@
 // Aggregation strategies over model deltas, pure C++ (no torch). Given the global model and the round's
-// validated updates, a strategy returns the aggregated delta. Parameters named `adapter.<source>.*` are
-// aggregated only over the updates of sites that report that source; the rest ("shared") over all updates.
+// validated updates, a strategy returns the aggregated delta. Shared parameters are aggregated over all updates;
+// optional ones (`adapter.*`, `prototypes.*`, see tensor_bundle.h) only over the updates that carry them, and
+// `adapter.<source>.*` only over sites that report that source. An update may carry an optional tensor the
+// global model lacks (its delta is the full value); the tensor then enters the aggregate.
 //
 //   fedavg           mean weighted by sample count (McMahan et al. 2017)
 //   weighted_fedavg  weights = a*samples + b*templates + c*imbalance, each term normalised over the round
 //                    (defaults 0.3 / 0.4 / 0.3); imbalance enters as log1p(ratio) so one extreme site cannot dominate
 //   median           coordinate-wise median (Yin et al. 2018); ignores weights
 //   trimmed_mean     coordinate-wise mean after dropping the trim_fraction largest and smallest values
+// The two robust statistics need every update's value of a coordinate at once; RobustCombine works on a block of
+// coordinates so a caller can bound memory by streaming column blocks (server/coordinator_robust.cc).
 // Optional per-update L2 clipping (clip_norm > 0) scales a delta down to the bound before aggregation.
 // Thread-compatible: stateless functions over const inputs.
 #ifndef FEDLOG_COMMON_FL_STRATEGY_H_
@@ -34,7 +38,7 @@ struct UpdateStats {
 
 struct ClientUpdate {
   std::string site;
-  const TensorBundle* delta = nullptr;  // not owned; already checked with CheckUpdate
+  const TensorBundle* delta = nullptr;  // not owned; already checked with CheckUpdate (or UpdateChecker)
   UpdateStats stats;
 };
 
@@ -55,8 +59,14 @@ absl::StatusOr<std::vector<double>> ComputeWeights(const std::vector<UpdateStats
 // Source type of an adapter parameter ("adapter.HDFS.down.weight" -> "HDFS"), or "" for shared parameters.
 std::string AdapterSource(const std::string& tensor_name);
 
-// Aggregated delta with the layout of `global`. Tensors no update may contribute to (an adapter whose source
-// no participant runs) get a zero delta. FailedPrecondition when `updates` is empty.
+// Median (kMedian) or trimmed mean (kTrimmedMean, `trim` per side) of coordinates [0, n) over `columns`, each
+// column's values multiplied by its `scales` entry first; written to out[0, n). `columns` must not be empty.
+void RobustCombine(const std::vector<const float*>& columns, const std::vector<float>& scales, size_t n,
+                   StrategyKind kind, double trim, float* out);
+
+// Aggregated delta: the tensors of `global` in order, then optional tensors new to it in the order they first
+// appear. Tensors no update may contribute to (an adapter whose source no participant runs) get a zero delta.
+// Every update must carry every shared tensor of `global`. FailedPrecondition when `updates` is empty.
 absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const std::vector<ClientUpdate>& updates,
                                              const StrategyOptions& options);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -47,6 +48,17 @@ double TensorBundle::SquaredNorm() const {
     for (float v : t.values) s += static_cast<double>(v) * v;
   }
   return s;
+}
+
+BundleLayout LayoutOf(const TensorBundle& bundle) {
+  BundleLayout layout;
+  layout.reserve(bundle.tensors.size());
+  for (const auto& t : bundle.tensors) layout.push_back({t.name, t.shape});
+  return layout;
+}
+
+bool IsOptionalTensor(const std::string& name) {
+  return absl::StartsWith(name, "adapter.") || absl::StartsWith(name, "prototypes.");
 }
 
 absl::Status ValidateBundle(const TensorBundle& bundle) {

@@ -32,6 +32,20 @@ struct TensorBundle {
   double SquaredNorm() const;
 };
 
+// Names and shapes of a bundle without its values: what validation needs to know about a model.
+struct TensorShape {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+using BundleLayout = std::vector<TensorShape>;
+BundleLayout LayoutOf(const TensorBundle& bundle);
+
+// Optional tensors (common/model/site_round.h): names starting with "adapter." or "prototypes.". A model
+// version may lack them; an update may carry them anyway (its delta is then the full value) and aggregation
+// averages each one only over the updates that carry it. Every other tensor is "shared": every update must
+// carry it with the global model's shape.
+bool IsOptionalTensor(const std::string& name);
+
 // OK when every tensor's values match its shape and names are unique and non-empty.
 absl::Status ValidateBundle(const TensorBundle& bundle);
 

@@ -18,6 +18,7 @@ absl::Status CheckOptions(const ContrastiveOptions& o) {
   if (!(o.temperature > 0) || !(o.encoder_lr >= 0) || !(o.head_lr > 0) || !(o.adapter_lr >= 0)) {
     return absl::InvalidArgumentError("temperature and learning rates must be positive");
   }
+  if (!(o.prox_mu >= 0)) return absl::InvalidArgumentError("prox_mu must be >= 0");
   return absl::OkStatus();
 }
 
@@ -69,6 +70,7 @@ absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec,
   net->train();
   torch::optim::Adam opt = MakeOptimizer(net, o);
   SparseRowAdam embed_opt(net->named_parameters()["embed.weight"], o.encoder_lr);
+  ProximalTerm prox(*net, o.prox_mu);
   std::mt19937_64 rng(o.runtime.seed);
   std::vector<int64_t> order(static_cast<size_t>(lines.size()));
   std::iota(order.begin(), order.end(), 0);
@@ -95,9 +97,10 @@ absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec,
         InfoNceLoss(h, PositiveMask(picked, o.template_alignment, device), o.temperature);
     opt.zero_grad();
     loss.backward();
+    const double prox_value = prox.AddGradients();
     opt.step();
     embed_opt.Step();
-    losses.push_back(loss.item<double>());
+    losses.push_back(loss.item<double>() + prox_value);
   }
   result.initial_loss = losses.front();
   const size_t tail = std::min<size_t>(10, losses.size());

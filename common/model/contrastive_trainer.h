@@ -26,6 +26,9 @@ struct ContrastiveOptions {
   float adapter_lr = 1e-3f;        // adapter.*: start at identity, so they need the head's pace
   float head_lr = 1e-3f;           // head.*
   bool template_alignment = true;  // lines with equal template_ids are positives of each other
+  // FedProx: > 0 adds prox_mu/2 * ||w - w_start||^2 over the shared parameters (all but adapter.*
+  // and head.*), anchored at `start`; embed.weight rows count when a step touches them. 0: off.
+  float prox_mu = 0;
   AugmentOptions augment;
   RuntimeOptions runtime;
 };
@@ -33,7 +36,7 @@ struct ContrastiveOptions {
 struct ContrastiveResult {
   fl::TensorBundle weights;  // every encoder parameter after training
   double initial_loss = 0;   // loss of the first step
-  double final_loss = 0;     // mean loss over the last min(10, steps) steps
+  double final_loss = 0;     // mean loss over the last min(10, steps) steps (incl. proximal term)
   int64_t steps = 0;
   double seconds = 0;
   std::string device;  // the device actually used

@@ -149,4 +149,42 @@ torch::Tensor EmbedNoGrad(Encoder& net, const EncoderSpec& spec, const LineSet& 
   return torch::cat(parts, 0);
 }
 
+bool IsSharedParameter(const std::string& name) {
+  return name.rfind("adapter.", 0) != 0 && name.rfind("head.", 0) != 0;
+}
+
+ProximalTerm::ProximalTerm(EncoderImpl& net, double mu) : mu_(mu) {
+  if (mu_ <= 0) return;
+  torch::NoGradGuard no_grad;
+  for (auto& item : net.named_parameters()) {
+    if (IsSharedParameter(item.key()))
+      params_.emplace_back(item.value(), item.value().detach().clone());
+  }
+}
+
+double ProximalTerm::AddGradients() {
+  if (!active()) return 0;
+  torch::NoGradGuard no_grad;
+  double value = 0;
+  for (auto& [param, anchor] : params_) {
+    torch::Tensor grad = param.grad();
+    if (grad.defined() && grad.is_sparse()) {
+      grad = grad.coalesce();
+      torch::Tensor rows = grad.indices()[0];
+      torch::Tensor diff = param.index_select(0, rows) - anchor.index_select(0, rows);
+      value += 0.5 * mu_ * diff.pow(2).sum().item<double>();
+      param.mutable_grad() = torch::sparse_coo_tensor(grad.indices(), grad.values() + mu_ * diff,
+                                                      grad.sizes(), grad.options());
+      continue;
+    }
+    torch::Tensor diff = param - anchor;
+    value += 0.5 * mu_ * diff.pow(2).sum().item<double>();
+    if (grad.defined())
+      param.mutable_grad().add_(diff, mu_);
+    else
+      param.mutable_grad() = diff * mu_;
+  }
+  return value;
+}
+
 }  // namespace fedlog::model

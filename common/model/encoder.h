@@ -81,6 +81,28 @@ absl::StatusOr<Encoder> LoadEncoder(const EncoderSpec& spec, const fl::TensorBun
 torch::Tensor EmbedNoGrad(Encoder& net, const EncoderSpec& spec, const LineSet& lines,
                           const torch::Device& device, int64_t chunk = 4096);
 
+// True for the parameters a federation shares across all sites (embed.*, mlp.*, norm.*, out.*),
+// i.e. everything but adapter.* and head.*.
+bool IsSharedParameter(const std::string& name);
+
+// FedProx's proximal term (Li et al., 2020): mu/2 * sum over the shared parameters of
+// ||w - w_anchor||^2, with the anchor = the module's weights when the term is built (the round's
+// starting weights). Applied as a gradient after backward(), not through autograd, so embed.weight
+// keeps its sparse gradient: for it the term covers the rows the step touched (lazily, as
+// SparseRowAdam updates them). A parameter without a gradient this step gets mu * (w - w_anchor).
+class ProximalTerm {
+ public:
+  ProximalTerm(EncoderImpl& net, double mu);
+  bool active() const { return mu_ > 0; }
+  // Adds d(term)/dw to every shared parameter's gradient; returns the term's value over the same
+  // elements (0 when inactive).
+  double AddGradients();
+
+ private:
+  double mu_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> params_;  // (parameter, anchor copy)
+};
+
 }  // namespace fedlog::model
 
 #endif  // FEDLOG_COMMON_MODEL_ENCODER_H_

@@ -19,9 +19,9 @@ absl::Status CheckOptions(const MetaOptions& o) {
         "meta_iterations and meta_batch must be positive, inner_steps >= 0");
   }
   if (!(o.inner_lr > 0) || !(o.meta_lr > 0) || !(o.distance_scale > 0) ||
-      !(o.triplet_margin >= 0)) {
+      !(o.triplet_margin >= 0) || !(o.prox_mu >= 0)) {
     return absl::InvalidArgumentError(
-        "learning rates and distance_scale must be positive, margin >= 0");
+        "learning rates and distance_scale must be positive, margin and prox_mu >= 0");
   }
   return absl::OkStatus();
 }
@@ -80,6 +80,7 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
   }
   torch::optim::Adam opt(trainable, torch::optim::AdamOptions(o.meta_lr));
   SparseRowAdam embed_opt(net->named_parameters()["embed.weight"], o.meta_lr);
+  ProximalTerm prox(*net, o.prox_mu);
   MetaResult result;
   std::vector<double> losses;
   for (int it = 0; it < o.meta_iterations; ++it) {
@@ -97,6 +98,7 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
       total += loss.item<double>();
       ++result.episodes;
     }
+    total += prox.AddGradients();
     opt.step();
     embed_opt.Step();
     losses.push_back(total);

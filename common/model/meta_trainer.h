@@ -36,6 +36,10 @@ struct MetaOptions {
       10.0f;  // logits = -scale * squared distance (unit vectors: distances in [0, 4])
   bool hybrid_loss = true;  // L = (L_proto + L_triplet) / 2; false: L_proto
   float triplet_margin = 0.5f;
+  // FedProx: > 0 adds prox_mu/2 * ||w - w_start||^2 over the shared parameters (all but adapter.*
+  // and head.*) to every outer step's loss, anchored at `start`; embed.weight rows count when a
+  // step touches them. 0: off.
+  float prox_mu = 0;
   RuntimeOptions runtime;
 };
 
@@ -45,6 +49,7 @@ struct MetaResult {
       global_prototypes;    // 2 x out_dim: row 0 normal, row 1 anomalous (any type), all lines
   double initial_loss = 0;  // mean outer loss of the first meta-iteration
   double final_loss = 0;    // mean outer loss over the last min(10, iterations) iterations
+                            // (incl. the proximal term when prox_mu > 0)
   int64_t episodes = 0;
   std::array<int, 3> iterations_per_phase = {0, 0, 0};
   double seconds = 0;

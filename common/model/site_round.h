@@ -59,16 +59,21 @@ absl::StatusOr<fl::TensorBundle> PrepareSiteWeights(const EncoderSpec& spec,
 // `spec` with exactly `sources` as adapters.
 EncoderSpec SiteSpec(const EncoderSpec& spec, const std::vector<std::string>& sources);
 
-// Runs `work` from `start` (PrepareSiteWeights output) on `train`. `validation` (labeled, may be
-// empty) gives the val_* metrics.
+// Runs `work` from `start` (PrepareSiteWeights output; `spec` = SiteSpec of the same sources) on
+// `train`: contrastive steps on every line, then meta-learning on the labeled ones, then fresh
+// prototypes from the labeled ones (only those computed here are in the result; prototype tensors
+// of `start` are dropped). `train.labels` is empty or one per line, -1 marking an unlabeled line
+// (e.g. a source without a labels file). `validation` (labeled, may be empty) gives the val_*
+// metrics.
 absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::TensorBundle& start,
                                              const LineSet& train, const LineSet& validation,
                                              const LocalWork& work);
 
 // The site's detector from `weights` (a global or local model, prototypes.* tensors optional) and
-// its k labeled `support` lines (may be empty: then adapter.<source>.prototypes or
-// prototypes.global give the prototypes). `validation` (labeled, may be empty) calibrates and picks
-// the threshold.
+// its k labeled `support` lines (may be empty: then the mean of its sources'
+// adapter.<source>.prototypes, else prototypes.global, fill the classes the support set lacks;
+// FailedPrecondition when there are none). `validation` (labeled, may be empty) calibrates and
+// picks the threshold. Adapters of sources `spec` does not list are ignored.
 absl::StatusOr<FewShotModel> BuildSiteDetector(const EncoderSpec& spec,
                                                const fl::TensorBundle& weights,
                                                const LineSet& support, const LineSet& validation,

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# e2e: runs the demo (real processes, mTLS on loopback) with 2 rounds and checks its output and exit code.
+# e2e: runs the demo (real processes, mTLS on loopback, four sites training the line encoder) with 2 short rounds
+# and checks its output and exit code.
 set -uo pipefail
 SRC="$1"; BUILD="$2"
-export ROUNDS=2 DEMO_DIR="$BUILD/e2e-demo"
+export ROUNDS=2 CONTRASTIVE=10 META=4 DEMO_DIR="$BUILD/e2e-demo"
 out="$(mktemp)"
 bash "$SRC/scripts/demo.sh" "$BUILD" >"$out" 2>&1
 rc=$?
 cat "$out"
 fail() { echo "e2e FAILED: $*"; exit 1; }
 [ "$rc" -eq 0 ] || fail "demo exited with $rc"
-grep -Eq '^ +1 +3 +[0-9]+ +[0-9.]+ +v[0-9]+' "$out" || fail "no row for round 1 with 3 sites"
-grep -Eq '^ +2 +3 +[0-9]+ +[0-9.]+ +v[0-9]+' "$out" || fail "no row for round 2 with 3 sites"
+grep -Eq '^ +1 +4 +[0-9]+ +[0-9.]+ +v[0-9]+' "$out" || fail "no row for round 1 with 4 sites"
+grep -Eq '^ +2 +4 +[0-9]+ +[0-9.]+ +v[0-9]+' "$out" || fail "no row for round 2 with 4 sites"
 grep -q 'run 1 done' "$out" || fail "run did not finish"
-for site in site-apache site-linux site-zookeeper; do
-  grep -Eq "^$site +federated v[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+" "$out" || fail "no federated detection row for $site"
-  grep -Eq "^$site +local-only" "$out" || fail "no local-only detection row for $site"
+num='[0-9]+\.[0-9]+'
+for site in site-a site-b site-c site-d; do
+  # site sources test anom 4 x F1, 4 x AUROC, local_s rounds MB train_s
+  grep -Eq "^$site +[A-Za-z+]+ +[1-9][0-9]* +[1-9][0-9]*( +$num){9} +2 +$num +$num\$" \
+    "$out" || fail "no complete detection row for $site (2 rounds)"
 done
 grep -q 'every process stopped cleanly' "$out" || fail "processes did not stop cleanly"
 # Nothing may be left running from this demo.

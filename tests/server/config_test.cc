@@ -5,6 +5,7 @@
 
 #include "client/site_daemon.h"
 #include "common/base/file_util.h"
+#include "common/features/stream_featurizer.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
 
@@ -38,6 +39,33 @@ TEST(ServerConfigTest, DefaultsAndRelativePaths) {
   EXPECT_EQ(c->data_dir(), JoinPath(std::filesystem::path(path).parent_path().string(), "state"));
   EXPECT_EQ(c->site_timeout_ms(), 15000);
   EXPECT_EQ(c->model().hidden_size(), 2);
+}
+
+TEST(ServerConfigTest, LineEncoderDefaultsFollowTheStreamFeaturizer) {
+  std::string path = Write("agg.yaml",
+                           "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\nmax_concurrent_downloads: 2\n"
+                           "model: {arch: line_encoder, encoder: {out_dim: 64}}\n");
+  auto c = server::LoadServerConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const v1::LineEncoderSpec& e = c->model().encoder();
+  auto featurizer = features::StreamFeaturizer::Create();
+  ASSERT_TRUE(featurizer.ok());
+  EXPECT_EQ(e.dense_dim(), featurizer->dim());
+  EXPECT_EQ(e.out_dim(), 64);  // given
+  EXPECT_EQ(e.vocab_buckets(), 32768);
+  EXPECT_EQ(e.token_dim(), 64);
+  ASSERT_EQ(e.hidden_size(), 1);
+  EXPECT_EQ(e.hidden(0), 256);
+  EXPECT_FLOAT_EQ(e.dropout(), 0.1f);
+  EXPECT_EQ(e.adapter_dim(), 32);
+  EXPECT_EQ(e.head_dim(), 128);
+  EXPECT_EQ(c->model().init_seed(), 42u);
+  EXPECT_EQ(c->max_concurrent_downloads(), 2);
+  auto bad = server::LoadServerConfig(
+      Write("agg.yaml", "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\nmodel: {arch: line_encoder, "
+                        "encoder: {dropout: 1.5}}\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("dropout"), std::string::npos) << bad.status();
 }
 
 TEST(ServerConfigTest, ErrorsNameTheProblem) {

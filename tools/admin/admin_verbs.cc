@@ -122,6 +122,21 @@ void PrintRound(const v1::RoundSummary& r) {
   std::fflush(stdout);
 }
 
+// The run's strategy and the sites' local work per round, on stderr: stdout keeps the status line and the round
+// table that scripts parse (tests/e2e/kill_test.sh).
+void PrintPlan(const v1::RunPlan& p) {
+  const v1::TrainingPlan& t = p.training();
+  std::fflush(stdout);
+  std::fprintf(stderr, "plan: strategy %s, server optimizer %s, updates %s%s\n", p.strategy().c_str(),
+               p.server_optimizer().empty() ? "none" : p.server_optimizer().c_str(),
+               p.update_dtype().empty() ? "float32" : p.update_dtype().c_str(), p.update_zstd() ? "+zstd" : "");
+  std::fprintf(stderr,
+               "local work: epochs %d, lr %g, batch %d, seed %llu, contrastive steps %d, meta iterations %d, "
+               "inner steps %d, fedprox mu %g\n",
+               t.local_epochs(), t.learning_rate(), t.batch_size(), static_cast<unsigned long long>(t.seed()),
+               t.contrastive_steps(), t.meta_iterations(), t.inner_steps(), t.fedprox_mu());
+}
+
 bool Finished(const std::string& state) { return state == "done" || state == "stopped" || state == "failed"; }
 
 // Streams the run's progress, printing one table row per completed round. Exit 0 when the run is done.
@@ -166,7 +181,8 @@ int RunStart(const std::vector<std::string>& argv) {
   Args args;
   int rc = 0;
   ArgSpec spec{{"rounds", "min-sites", "deadline-s", "epochs", "lr", "batch", "seed", "strategy", "trim",
-                "clip-norm", "max-norm", "server-opt", "server-lr", "update-dtype", "sample-fraction"},
+                "clip-norm", "max-norm", "server-opt", "server-lr", "update-dtype", "sample-fraction",
+                "contrastive-steps", "meta-iterations", "fedprox-mu", "inner-steps"},
                {"watch", "zstd"}};
   auto stub = Prepare(argv, spec, &args, &rc);
   if (!stub) return rc;
@@ -179,10 +195,25 @@ int RunStart(const std::vector<std::string>& argv) {
   auto lr = args.GetDouble("lr", 1e-3);
   auto batch = args.GetInt("batch", 64);
   auto seed = args.GetInt("seed", 1);
+  // line_encoder local work (defaults: model::LocalWork in common/model/site_round.h).
+  auto contrastive = args.GetInt("contrastive-steps", 30);
+  auto meta = args.GetInt("meta-iterations", 10);
+  auto inner = args.GetInt("inner-steps", 1);
+  auto mu = args.GetDouble("fedprox-mu", 0);
   for (const absl::Status& s : {rounds.status(), min_sites.status(), deadline.status(), epochs.status(),
-                                lr.status(), batch.status(), seed.status()}) {
+                                lr.status(), batch.status(), seed.status(), contrastive.status(), meta.status(),
+                                inner.status(), mu.status()}) {
     if (!s.ok()) return Fail(s), 2;
   }
+  if (*contrastive < 0 || *meta < 0 || *inner < 0 || !(*mu >= 0)) {
+    return Fail(absl::InvalidArgumentError(
+               "--contrastive-steps, --meta-iterations, --inner-steps and --fedprox-mu must not be negative")),
+           2;
+  }
+  plan->mutable_training()->set_contrastive_steps(static_cast<int32_t>(*contrastive));
+  plan->mutable_training()->set_meta_iterations(static_cast<int32_t>(*meta));
+  plan->mutable_training()->set_inner_steps(static_cast<int32_t>(*inner));
+  plan->mutable_training()->set_fedprox_mu(static_cast<float>(*mu));
   plan->set_rounds(static_cast<int32_t>(*rounds));
   plan->set_min_sites(static_cast<int32_t>(*min_sites));
   plan->set_round_deadline_s(static_cast<int32_t>(*deadline));
@@ -234,6 +265,7 @@ int RunStatusVerb(const std::vector<std::string>& argv) {
   if (!st.ok()) return Fail(net::FromGrpc(st));
   std::printf("run %lld %s (round %d/%d): %s\n", static_cast<long long>(s.run_id()), s.state().c_str(),
               s.current_round(), s.plan().rounds(), s.message().c_str());
+  PrintPlan(s.plan());
   PrintRoundHeader();
   for (const auto& r : s.rounds()) {
     if (r.state() == "done") PrintRound(r);
@@ -317,11 +349,13 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "run start --rounds N --min-sites K [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
                     "[--seed S] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--trim F] [--clip-norm C] "
                     "[--max-norm M] [--server-opt none|fedadam|fedyogi] [--server-lr LR] "
-                    "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--watch]" + conn,
+                    "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--contrastive-steps N] "
+                    "[--meta-iterations N] [--inner-steps N] [--fedprox-mu MU] [--watch]" + conn,
                     "start a federated run", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});
-  verbs->push_back({"run status", "run status [--run ID]" + conn, "show a run and its completed rounds", RunStatusVerb});
+  verbs->push_back({"run status", "run status [--run ID]" + conn,
+                    "show a run, its plan (on stderr) and its completed rounds", RunStatusVerb});
   verbs->push_back({"run stop", "run stop [--run ID]" + conn, "stop the active run", RunStop});
   verbs->push_back({"models", "models" + conn, "list model versions; * marks the promoted one", Models});
   verbs->push_back({"models promote", "models promote VERSION" + conn, "promote a model version", Promote});

@@ -1,12 +1,14 @@
 // `fedlog eval detect`: the detection evaluation harness with the classical baselines (XGBoost and
-// logistic regression, common/classic). It builds a labelled feature matrix for one protocol from
+// logistic regression, common/classic) and the learned encoder (common/model: contrastive
+// pre-training, meta-training, few-shot adaptation; the session model for block/application
+// protocols). It builds a labelled feature matrix for one protocol from
 // the shared data, trains on the protocol's training part (feature selection, scaling and
 // oversampling fitted there only), tunes the decision threshold on validation data, scores the test
 // part and writes results.json, results.md and SVG plots (PR curves, score histograms).
 //   loso    16 seed-labelled loghub-2k sources, leave one source out, k in {0,5,10,30} labelled
 //   target lines hdfs    HDFS_v1 2% block sessions, stratified 70/30 by block bgl     BGL 20k
 //   lines, stratified 70/30 by line hadoop  55 Hadoop applications, stratified 70/30 by application
-// Internal to tools/offline: the pieces live in eval_detect_{data,train,report,verb}.cc.
+// Internal to tools/offline: the pieces live in eval_detect_{data,train,encoder,report,verb}.cc.
 // Thread-compatible: one evaluation runs on the calling thread (XGBoost uses its own threads).
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
@@ -19,6 +21,8 @@
 #include "absl/status/statusor.h"
 #include "common/base/dense_matrix.h"
 #include "common/eval/aggregate.h"
+#include "common/fl/tensor_bundle.h"
+#include "common/model/encoder_types.h"
 
 namespace fedlog::offline {
 
@@ -30,6 +34,28 @@ struct DetectDataset {
   std::vector<std::string> group;          // source of each row (loso); empty otherwise
   std::vector<std::string> feature_names;  // x.cols names
   std::vector<std::string> notes;          // what was read, skipped or subsampled, for the report
+  // The learned encoder's input (common/model/line_input.h): every featurized log line with its
+  // source (adapter), source-unique resolved Drain template id and, for line protocols, its label.
+  // Line protocols: line i is row i. Session protocols: sessions[row] lists the row's lines in log
+  // order.
+  model::LineSet lines;
+  std::vector<std::vector<size_t>> sessions;
+};
+
+// Settings of the learned encoder in `fedlog eval detect` (eval_detect_encoder.cc). Defaults were
+// chosen on training data only (docs/EVALUATION.md, "Learned encoder").
+struct EncoderEvalOptions {
+  int contrastive_steps = 150;  // InfoNCE steps on the training lines (labels unused)
+  int contrastive_batch = 256;
+  float encoder_lr = 1e-3f;   // contrastive encoder learning rate
+  int meta_iterations = 300;  // outer steps of ProtoNet + first-order MAML, curriculum on
+  int meta_batch = 4;         // episodes per outer step
+  int inner_steps = 1;        // MAML inner steps during meta-training
+  float meta_lr = 1e-3f;
+  int adapt_steps = 5;          // inner steps on the target's labelled lines (k > 0 / in-domain)
+  int in_domain_support = 200;  // bgl: labelled training lines per class used as support set
+  int session_epochs = 5;       // hdfs/hadoop: epochs of the session classifier
+  int threads = 1;  // torch intra-op threads: on busy cores 2 spinning OpenMP threads are slower
 };
 
 struct DetectOptions {
@@ -47,7 +73,12 @@ struct DetectOptions {
       3;  // hdfs/bgl/hadoop: stratified splits with seeds seed, seed+1, ... (CLI: 5 for hadoop)
   int xgb_rounds = 100;
   int threads = 2;
+  std::vector<std::string> models = {"xgboost", "logreg", "encoder"};  // what to train and report
+  EncoderEvalOptions encoder;
 };
+
+// True when `model` is one of options.models.
+bool WantsModel(const DetectOptions& options, const std::string& model);
 
 // Dataset builders (eval_detect_data.cc). NotFound when the data is absent.
 absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options);
@@ -70,12 +101,44 @@ struct TrainSetup {
   uint64_t seed = 0;
 };
 
-// Feature selection + scaling + oversampling on the training rows, both classifiers, threshold on
+// Feature selection + scaling + oversampling on the training rows, both classifiers (only those in
+// options.models are returned; none trained when neither is wanted), threshold on
 // validation rows (20% stratified hold-out of the training rows, or 5-fold out-of-fold scores below
 // 1000 rows).
 absl::StatusOr<std::vector<ModelRun>> TrainAndScore(const DetectDataset& data,
                                                     const TrainSetup& setup,
                                                     const DetectOptions& options, std::string* log);
+
+// The learned encoder (eval_detect_encoder.cc). FitLineEncoder pre-trains (contrastive) and
+// meta-trains on the labelled training lines `train` (a stratified 20% of them is held out for the
+// k = 0 calibration and threshold); ScoreLineEncoder adapts to `support` (labelled lines; empty:
+// global prototypes) and scores `test`.
+struct LineEncoderFit {
+  model::EncoderSpec spec;
+  fl::TensorBundle weights;
+  DenseMatrix global_prototypes;
+  std::vector<size_t> validation;  // held-out training lines (rows of the dataset)
+  std::string log;
+};
+absl::StatusOr<LineEncoderFit> FitLineEncoder(const DetectDataset& data,
+                                              const std::vector<size_t>& train,
+                                              const DetectOptions& options, uint64_t seed);
+// `calibrate_on_support`: Platt scaling and threshold on the support lines themselves (LOSO, where
+// no other target labels exist); otherwise on fit.validation.
+absl::StatusOr<ModelRun> ScoreLineEncoder(const DetectDataset& data, const LineEncoderFit& fit,
+                                          const std::vector<size_t>& support,
+                                          const std::vector<size_t>& test,
+                                          bool calibrate_on_support, const DetectOptions& options);
+// Training-data-only check of the few-shot step, for choosing encoder settings without the target:
+// each training source's held-out lines (fit.validation) act as a pseudo-target (k labelled lines
+// per class as support and calibration, the rest scored). Mean F1-macro over sources with both
+// classes; the encoder has seen other lines of these sources, so it is optimistic.
+absl::StatusOr<double> DevFewShotF1Macro(const DetectDataset& data, const LineEncoderFit& fit,
+                                         int k, const DetectOptions& options);
+// Block/application protocols: the session classifier (common/model/session_detector.h) over each
+// session's template-id sequence, threshold on a 20% hold-out of the training sessions.
+absl::StatusOr<ModelRun> RunSessionEncoder(const DetectDataset& data, const TrainSetup& setup,
+                                           const DetectOptions& options, std::string* log);
 
 // One table of the report: a model (and k) evaluated on several sources or splits.
 struct ResultTable {

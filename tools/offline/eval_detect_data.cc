@@ -20,6 +20,7 @@
 #include "common/labels/hdfs_labels.h"
 #include "common/labels/seed_labeled.h"
 #include "common/logparse/line_reader.h"
+#include "common/model/line_input.h"
 #include "tools/offline/eval_detect.h"
 
 namespace fedlog::offline {
@@ -107,6 +108,18 @@ void SessionRows(const FeaturizedBatch& b, const std::vector<std::string>& names
   }
 }
 
+// The encoder's input for every line of `b` under `source`: template ids resolved through `drain`
+// and offset by `tid_offset`, so that sources sharing a batch never share a template id.
+model::LineSet EncoderLines(const FeaturizedBatch& b, const logparse::Drain& drain,
+                            const std::string& source, int64_t tid_offset,
+                            const std::vector<int>& labels) {
+  model::LineSet lines = model::FromBatch(b, source, labels);
+  for (size_t i = 0; i < lines.template_ids.size(); ++i) {
+    lines.template_ids[i] = tid_offset + drain.Resolve(b.template_ids[i]);
+  }
+  return lines;
+}
+
 bool KeepCrossSource(const std::string& name) { return name != "tpl_id"; }
 bool KeepNonWindow(const std::string& name) {
   return name != "tpl_id" && !absl::StartsWith(name, "win") && name != "gap_log1p_s";
@@ -119,6 +132,7 @@ absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options) {
   FeaturizedBatch batch;
   DetectDataset out;
   out.unit = "line";
+  int64_t tid_offset = 0;
   for (const logparse::BuiltinFormat& f : logparse::BuiltinFormats()) {
     const std::string src = f.name;
     const std::string csv =
@@ -136,8 +150,21 @@ absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options) {
           absl::StrCat(src, ": ", lines.size(), " log lines but ", rows.size(), " labelled rows"));
     }
     FEDLOG_ASSIGN_OR_RETURN(Pipeline p, MakePipeline(src));
+    FeaturizedBatch source_batch;
     FEDLOG_RETURN_IF_ERROR(
-        features::FeaturizeLog(*p.parser, p.drain.get(), &featurizer, src, lines, &batch));
+        features::FeaturizeLog(*p.parser, p.drain.get(), &featurizer, src, lines, &source_batch));
+    std::vector<int> source_y;
+    for (const auto& row : rows) source_y.push_back(row.anomalous() ? 1 : 0);
+    model::AppendLineSet(EncoderLines(source_batch, *p.drain, src, tid_offset, source_y),
+                         &out.lines);
+    tid_offset += int64_t{1} << 24;
+    batch.dense.cols = source_batch.dense.cols;
+    batch.dense.data.insert(batch.dense.data.end(), source_batch.dense.data.begin(),
+                            source_batch.dense.data.end());
+    batch.dense.rows += source_batch.dense.rows;
+    batch.tokens.insert(batch.tokens.end(), source_batch.tokens.begin(), source_batch.tokens.end());
+    batch.template_ids.insert(batch.template_ids.end(), source_batch.template_ids.begin(),
+                              source_batch.template_ids.end());
     // The labels belong to the CSV's rows: row i must be log line i, i.e. its Content is part of
     // the line. (Our parser may cut header and content differently from the study's CSV; that is
     // only counted.)
@@ -186,6 +213,7 @@ absl::StatusOr<DetectDataset> LoadBglDataset(const DetectOptions& options) {
   FEDLOG_RETURN_IF_ERROR(
       features::FeaturizeLog(*p.parser, p.drain.get(), &featurizer, "bgl", views, &batch));
   LineRows(batch, featurizer.feature_names(), options.token_bag, KeepNonWindow, &out);
+  out.lines = EncoderLines(batch, *p.drain, "BGL", 0, out.y);
   out.notes.push_back(absl::StrCat("BGL_20k: ", tagged.size(), " lines, ",
                                    std::count(out.y.begin(), out.y.end(), 1), " alerts, ",
                                    p.drain->num_clusters(),
@@ -228,6 +256,8 @@ absl::StatusOr<DetectDataset> LoadHdfsDataset(const DetectOptions& options) {
     }
   }
   SessionRows(batch, featurizer.feature_names(), *p.drain, sessions, &out);
+  out.lines = EncoderLines(batch, *p.drain, "HDFS", 0, {});
+  out.sessions = std::move(sessions);
   out.notes.push_back(absl::StrCat("HDFS_2pct: ", lines.size(), " lines, ", blocks.size(),
                                    " labelled blocks (", std::count(out.y.begin(), out.y.end(), 1),
                                    " anomalous), ", p.drain->num_clusters(), " templates, ",
@@ -276,7 +306,9 @@ absl::StatusOr<DetectDataset> LoadHadoopDataset(const DetectOptions& options) {
     out.y.push_back(app.anomalous() ? 1 : 0);
   }
   SessionRows(batch, featurizer.feature_names(), *p.drain, sessions, &out);
-  out.notes.push_back(absl::StrCat("hadoop-apps: ", sessions.size(), " applications (",
+  out.lines = EncoderLines(batch, *p.drain, "Hadoop", 0, {});
+  out.sessions = std::move(sessions);
+  out.notes.push_back(absl::StrCat("hadoop-apps: ", out.y.size(), " applications (",
                                    std::count(out.y.begin(), out.y.end(), 1), " faulty), ",
                                    containers, " container logs, ", batch.dense.rows, " lines, ",
                                    p.drain->num_clusters(), " templates"));

@@ -225,6 +225,8 @@ absl::StatusOr<std::vector<ModelRun>> TrainAndScore(const DetectDataset& data,
                                                     const TrainSetup& setup,
                                                     const DetectOptions& options,
                                                     std::string* log) {
+  if (!WantsModel(options, "xgboost") && !WantsModel(options, "logreg"))
+    return std::vector<ModelRun>();
   TrainParts parts;
   for (size_t p = 0; p < setup.train.size(); ++p) {
     (setup.train_weight.empty() || setup.train_weight[p] == 1.0f ? parts.splittable : parts.pinned)
@@ -245,6 +247,9 @@ absl::StatusOr<std::vector<ModelRun>> TrainAndScore(const DetectDataset& data,
     runs[m].threshold = t.threshold;
     runs[m].validation_f1 = t.f1;
   }
+  runs.erase(std::remove_if(runs.begin(), runs.end(),
+                            [&](const ModelRun& r) { return !WantsModel(options, r.model); }),
+             runs.end());
   return runs;
 }
 

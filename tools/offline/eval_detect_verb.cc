@@ -24,7 +24,9 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: fedlog eval detect --protocol loso|hdfs|bgl|hadoop --out DIR [--data DIR] [--seed S]\n"
-    "       [--select-k K] [--shots 0,5,10,30] [--repeats R] [--rounds N] [--threads T]\n";
+    "       [--select-k K] [--shots 0,5,10,30] [--repeats R] [--rounds N] [--threads T]\n"
+    "       [--models xgboost,logreg,encoder] [--encoder-contrastive-steps N]\n"
+    "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -73,8 +75,9 @@ absl::Status Record(const DetectDataset& d, const std::string& source,
     t->pooled_labels.insert(t->pooled_labels.end(), y.begin(), y.end());
     t->pooled_scores.insert(t->pooled_scores.end(), run.scores.begin(), run.scores.end());
     t->thresholds.push_back(run.threshold);
-    absl::StrAppend(log,
-                    absl::StrFormat(" %s F1 %.3f (thr %.3f);", run.model, m.f1, run.threshold));
+    absl::StrAppend(
+        log, absl::StrFormat(" %s F1 %.3f F1-macro %.3f (thr %.3f, val F1 %.3f);", run.model, m.f1,
+                             m.f1_macro, run.threshold, run.validation_f1));
   }
   return absl::OkStatus();
 }
@@ -82,7 +85,7 @@ absl::Status Record(const DetectDataset& d, const std::string& source,
 std::vector<ResultTable> MakeTables(const DetectOptions& o, const std::vector<int>& ks) {
   std::vector<ResultTable> tables;
   for (int k : ks) {
-    for (const char* model : {"xgboost", "logreg"}) {
+    for (const std::string& model : o.models) {
       ResultTable t;
       t.model = model;
       t.k = k;
@@ -101,6 +104,14 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
   for (const eval::SourceFold& fold : folds) {
     std::vector<int> target_y;
     for (size_t r : fold.test) target_y.push_back(d.y[r]);
+    // The encoder is trained once per fold (never on the target), then adapted per k.
+    absl::StatusOr<LineEncoderFit> encoder = absl::FailedPreconditionError("not trained");
+    if (WantsModel(o, "encoder")) {
+      encoder = FitLineEncoder(d, fold.train, o, o.seed);
+      if (!encoder.ok()) return encoder.status();
+      std::cerr << absl::StrFormat("[%6.1fs] loso %-11s%s\n", Seconds(start), fold.held_out,
+                                   encoder->log);
+    }
     for (int k : o.shots) {
       TrainSetup setup;
       setup.seed = o.seed;
@@ -119,12 +130,42 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
       }
       std::string log;
       FEDLOG_ASSIGN_OR_RETURN(std::vector<ModelRun> runs, TrainAndScore(d, setup, o, &log));
+      if (encoder.ok()) {
+        std::vector<size_t> support_rows;
+        for (size_t p : support) support_rows.push_back(fold.test[p]);
+        FEDLOG_ASSIGN_OR_RETURN(ModelRun run,
+                                ScoreLineEncoder(d, *encoder, support_rows, setup.test,
+                                                 /*calibrate_on_support=*/k > 0, o));
+        runs.push_back(std::move(run));
+        FEDLOG_ASSIGN_OR_RETURN(double dev, DevFewShotF1Macro(d, *encoder, k, o));
+        absl::StrAppend(&log, absl::StrFormat(" encoder dev F1-macro %.3f;", dev));
+      }
       FEDLOG_RETURN_IF_ERROR(Record(d, fold.held_out, setup.test, runs, k, &tables, &log));
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s k=%-2d support %zu:%s\n", Seconds(start),
                                    fold.held_out, k, support.size(), log);
     }
   }
   return tables;
+}
+
+// Line protocols (bgl): the line encoder with a support set of labelled training lines and
+// calibration on its held-out training lines; session protocols: the session classifier.
+absl::StatusOr<ModelRun> RunEncoderOnSplit(const DetectDataset& d, const TrainSetup& setup,
+                                           const DetectOptions& o, std::string* log) {
+  if (d.unit != "line") return RunSessionEncoder(d, setup, o, log);
+  FEDLOG_ASSIGN_OR_RETURN(LineEncoderFit fit, FitLineEncoder(d, setup.train, o, setup.seed));
+  absl::StrAppend(log, fit.log);
+  std::vector<size_t> fit_rows;
+  std::set<size_t> held_out(fit.validation.begin(), fit.validation.end());
+  for (size_t r : setup.train) {
+    if (!held_out.count(r)) fit_rows.push_back(r);
+  }
+  std::vector<int> fit_y;
+  for (size_t r : fit_rows) fit_y.push_back(d.y[r]);
+  std::vector<size_t> support;
+  for (size_t p : SupportSample(fit_y, o.encoder.in_domain_support, setup.seed))
+    support.push_back(fit_rows[p]);
+  return ScoreLineEncoder(d, fit, support, setup.test, /*calibrate_on_support=*/false, o);
 }
 
 absl::StatusOr<std::vector<ResultTable>> RunSplits(const DetectDataset& d, const DetectOptions& o) {
@@ -139,6 +180,10 @@ absl::StatusOr<std::vector<ResultTable>> RunSplits(const DetectDataset& d, const
     setup.test = split.test;
     std::string log;
     FEDLOG_ASSIGN_OR_RETURN(std::vector<ModelRun> runs, TrainAndScore(d, setup, o, &log));
+    if (WantsModel(o, "encoder")) {
+      FEDLOG_ASSIGN_OR_RETURN(ModelRun run, RunEncoderOnSplit(d, setup, o, &log));
+      runs.push_back(std::move(run));
+    }
     FEDLOG_RETURN_IF_ERROR(
         Record(d, absl::StrCat("split seed=", setup.seed), setup.test, runs, -1, &tables, &log));
     std::cerr << absl::StrFormat("[%6.1fs] %s split %d/%d (train %zu, test %zu):%s\n",
@@ -158,6 +203,37 @@ absl::StatusOr<std::vector<int>> ParseShots(const std::string& text) {
   }
   if (shots.empty()) return absl::InvalidArgumentError("--shots is empty");
   return shots;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseModels(const std::string& text) {
+  std::vector<std::string> models;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    if (part != "xgboost" && part != "logreg" && part != "encoder") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --models entry '", part, "' (xgboost|logreg|encoder)"));
+    }
+    models.emplace_back(part);
+  }
+  if (models.empty()) return absl::InvalidArgumentError("--models is empty");
+  return models;
+}
+
+absl::Status EncoderOptionsFromArgs(const cli::Args& args, EncoderEvalOptions* e) {
+  FEDLOG_ASSIGN_OR_RETURN(int64_t steps,
+                          args.GetInt("encoder-contrastive-steps", e->contrastive_steps));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t meta, args.GetInt("encoder-meta-iterations", e->meta_iterations));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t adapt, args.GetInt("encoder-adapt-steps", e->adapt_steps));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t epochs, args.GetInt("encoder-session-epochs", e->session_epochs));
+  if (steps < 1 || meta < 1 || adapt < 0 || epochs < 1) {
+    return absl::InvalidArgumentError(
+        "--encoder-contrastive-steps, --encoder-meta-iterations, --encoder-session-epochs must be "
+        ">= 1, --encoder-adapt-steps >= 0");
+  }
+  e->contrastive_steps = static_cast<int>(steps);
+  e->meta_iterations = static_cast<int>(meta);
+  e->adapt_steps = static_cast<int>(adapt);
+  e->session_epochs = static_cast<int>(epochs);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DetectOptions> OptionsFromArgs(const cli::Args& args) {
@@ -183,6 +259,10 @@ absl::StatusOr<DetectOptions> OptionsFromArgs(const cli::Args& args) {
   if (args.Has("shots")) {
     FEDLOG_ASSIGN_OR_RETURN(o.shots, ParseShots(args.Get("shots")));
   }
+  if (args.Has("models")) {
+    FEDLOG_ASSIGN_OR_RETURN(o.models, ParseModels(args.Get("models")));
+  }
+  FEDLOG_RETURN_IF_ERROR(EncoderOptionsFromArgs(args, &o.encoder));
   return o;
 }
 
@@ -216,9 +296,10 @@ absl::Status RunDetectEvaluation(const DetectOptions& o) {
 
 int RunEvalDetect(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
-      argv,
-      {{"protocol", "out", "data", "seed", "select-k", "shots", "repeats", "rounds", "threads"},
-       {}});
+      argv, {{"protocol", "out", "data", "seed", "select-k", "shots", "repeats", "rounds",
+              "threads", "models", "encoder-contrastive-steps", "encoder-meta-iterations",
+              "encoder-adapt-steps", "encoder-session-epochs"},
+             {}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"

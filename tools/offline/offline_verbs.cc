@@ -1,6 +1,7 @@
 // The offline verb group of the `fedlog` CLI: parse, eval parsing, synth, eval detect.
 #include "tools/cli/verb.h"
 #include "tools/offline/eval_detect.h"
+#include "tools/offline/eval_federated.h"
 #include "tools/offline/verbs.h"
 
 namespace fedlog::cli {
@@ -22,6 +23,13 @@ void AddOfflineVerbs(std::vector<Verb>* verbs) {
                     "[--shots 0,5,10,30] [--repeats R] [--rounds N] [--threads T]",
                     "Classical detection baselines (XGBoost, logistic regression); writes results.json/.md and SVG plots.",
                     offline::RunEvalDetect});
+  verbs->push_back({"eval federated",
+                    "eval federated --protocol sources|hdfs|bgl --out DIR [--data DIR] [--rounds N] [--sites K] "
+                    "[--contrastive-steps S] [--meta-iterations M] [--fedprox-mu MU] [--strategy NAME] [--seed S] "
+                    "[--threads T]",
+                    "Simulated federation of the line encoder vs centralized and local-only training; "
+                    "writes results.json/.md.",
+                    offline::RunEvalFederated});
 }
 
 }  // namespace fedlog::cli

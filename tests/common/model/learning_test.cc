@@ -184,6 +184,66 @@ TEST(MetaTest, SecondOrderMetaTrainingIsReproducible) {
   EXPECT_NE(a->weights.Find("mlp.0.weight")->values, w0->Find("mlp.0.weight")->values);
 }
 
+// Squared distance between two bundles over the shared parameters (all but adapter.* and head.*).
+double SharedDistance(const fl::TensorBundle& a, const fl::TensorBundle& b) {
+  double sum = 0;
+  for (const fl::NamedTensor& t : a.tensors) {
+    if (t.name.rfind("adapter.", 0) == 0 || t.name.rfind("head.", 0) == 0) continue;
+    const fl::NamedTensor* u = b.Find(t.name);
+    for (size_t i = 0; i < t.values.size(); ++i) {
+      const double d = t.values[i] - u->values[i];
+      sum += d * d;
+    }
+  }
+  return sum;
+}
+
+TEST(FedProxTest, ProximalTermKeepsContrastiveWeightsNearTheStart) {
+  EncoderSpec spec = SmallSpec();
+  auto w0 = InitialEncoderWeights(spec);
+  LineSet lines = Synthetic(8, 4, 3, 2);
+  ContrastiveOptions o;
+  o.steps = 30;
+  o.batch_size = 32;
+  o.encoder_lr = 1e-2f;
+  o.runtime.seed = 5;
+  auto free_run = PretrainContrastive(spec, *w0, lines, o);
+  o.prox_mu = 50.0f;
+  auto prox_run = PretrainContrastive(spec, *w0, lines, o);
+  ASSERT_TRUE(free_run.ok() && prox_run.ok()) << free_run.status() << prox_run.status();
+  const double free_moved = SharedDistance(free_run->weights, *w0);
+  const double prox_moved = SharedDistance(prox_run->weights, *w0);
+  EXPECT_GT(free_moved, 0);
+  EXPECT_LT(prox_moved, 0.5 * free_moved);
+  o.prox_mu = -1;
+  EXPECT_EQ(PretrainContrastive(spec, *w0, lines, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FedProxTest, ProximalTermKeepsMetaWeightsNearTheStart) {
+  EncoderSpec spec = SmallSpec();
+  auto w0 = InitialEncoderWeights(spec);
+  LineSet train = Synthetic(10, 4, 2, 5);
+  MetaOptions o;
+  o.meta_iterations = 30;
+  o.meta_batch = 2;
+  o.inner_steps = 1;
+  o.first_order = true;
+  o.meta_lr = 1e-2f;
+  o.runtime.seed = 11;
+  auto free_run = MetaTrain(spec, *w0, train, {}, o);
+  o.prox_mu = 50.0f;
+  auto prox_run = MetaTrain(spec, *w0, train, {}, o);
+  ASSERT_TRUE(free_run.ok() && prox_run.ok()) << free_run.status() << prox_run.status();
+  const double free_moved = SharedDistance(free_run->weights, *w0);
+  const double prox_moved = SharedDistance(prox_run->weights, *w0);
+  EXPECT_GT(free_moved, 0);
+  EXPECT_LT(prox_moved, 0.5 * free_moved);
+  // Adapters are outside the term: they still move.
+  EXPECT_NE(prox_run->weights.Find("adapter.HDFS.up.weight")->values,
+            w0->Find("adapter.HDFS.up.weight")->values);
+}
+
 TEST(FocalBaselineTest, LearnsTheLabels) {
   EncoderSpec spec = SmallSpec();
   auto w0 = InitialEncoderWeights(spec);

@@ -1,0 +1,71 @@
+#include "client/detect/detect_options.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+std::string Resolve(const std::string& base_dir, const std::string& p) {
+  if (base_dir.empty() || p.empty() || p == "-" || p[0] == '/') return p;
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+template <typename T>
+void Default(T value, T* field) {
+  if (value > 0) *field = value;
+}
+
+}  // namespace
+
+absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& config,
+                                                      const std::string& base_dir) {
+  const v1::DetectConfig& d = config.detect();
+  DetectOptions o;
+  if (config.data_dir().empty()) return absl::InvalidArgumentError("data_dir is required");
+  o.data_dir = Resolve(base_dir, config.data_dir());
+  if (d.sources_size() == 0) {
+    return absl::InvalidArgumentError("detect.sources needs at least one source");
+  }
+  for (int i = 0; i < d.sources_size(); ++i) {
+    const v1::DetectSourceConfig& s = d.sources(i);
+    if (s.name().empty() || s.paths_size() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("detect.sources[", i, "] needs a name and paths"));
+    }
+    SourceOptions so{s.name(), s.format().empty() ? s.name() : s.format(), {}};
+    for (const std::string& p : s.paths()) so.paths.push_back(Resolve(base_dir, p));
+    o.sources.push_back(std::move(so));
+  }
+  o.alerts_file = d.alerts_file().empty() ? JoinPath(o.data_dir, "alerts.jsonl")
+                                          : Resolve(base_dir, d.alerts_file());
+  o.alerts_stdout = d.alerts_stdout();
+  o.webhook_url = d.webhook_url();
+  Default(d.webhook_max_attempts(), &o.webhook_max_attempts);
+  Default(d.webhook_backoff_initial_ms(), &o.webhook_backoff_initial_ms);
+  Default(d.webhook_backoff_max_ms(), &o.webhook_backoff_max_ms);
+  if (d.dedup_window_s() != 0) o.dedup_window_s = d.dedup_window_s();
+  if (d.rate_limit_per_min() != 0) o.rate_limit_per_min = d.rate_limit_per_min();
+  if (!d.metrics_listen().empty()) o.metrics_listen = d.metrics_listen();
+  Default(d.queue_capacity(), &o.queue_capacity);
+  Default(d.batch_max(), &o.batch_max);
+  Default(d.poll_interval_ms(), &o.poll_interval_ms);
+  if (d.context_lines() < 0) return absl::InvalidArgumentError("detect.context_lines < 0");
+  Default(d.context_lines(), &o.context_lines);
+  Default(d.retention_scores(), &o.retention_scores);
+  Default(d.retention_alerts(), &o.retention_alerts);
+  if (d.threshold() < 0 || d.threshold() > 1) {
+    return absl::InvalidArgumentError("detect.threshold must be in [0, 1]");
+  }
+  o.threshold = d.threshold();
+  o.start_at_end = d.start_at_end();
+  o.labels_file = Resolve(base_dir, d.labels_file());
+  if (!o.webhook_url.empty() && o.webhook_url.rfind("http://", 0) != 0) {
+    return absl::InvalidArgumentError("detect.webhook_url must start with http://");
+  }
+  return o;
+}
+
+}  // namespace fedlog::client::detect

@@ -1,0 +1,80 @@
+// Options of the site's real-time detector (client/detect) and their mapping from the operator's
+// config (DetectConfig in proto/fedlog/v1/config.proto, docs/DETECTION.md). Defaults are documented
+// on each field; DetectOptionsFromConfig fills them where the config leaves a field 0 or empty.
+// Thread-compatible value types.
+#ifndef FEDLOG_CLIENT_DETECT_DETECT_OPTIONS_H_
+#define FEDLOG_CLIENT_DETECT_DETECT_OPTIONS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fedlog/v1/config.pb.h"
+
+namespace fedlog::client::detect {
+
+struct SourceOptions {
+  std::string name;                // source type ("HDFS"): adapter, Drain and featurizer state key
+  std::string format;              // common/logparse format name
+  std::vector<std::string> paths;  // files or globs; "-" is stdin
+};
+
+// One line after scoring, handed to DetectOptions::on_scored (tests, benchmarks).
+struct ScoredLine {
+  std::string source;
+  std::string file;    // path the line was read from ("-" for stdin)
+  int64_t offset = 0;  // byte offset of the line's end in that file (after its newline)
+  std::string line;    // raw text without the newline
+  int32_t template_id = -1;
+  float score = -1;  // -1: no model was loaded when the line was processed
+  bool alert = false;
+  int64_t model_version = 0;
+};
+
+// A recorded log of a source with the site's labels for some of its lines (LogSourceConfig.labels):
+// its labeled lines become few-shot support for the source's detector.
+struct LabeledLog {
+  std::string source;             // a DetectOptions source name
+  std::string path;               // the log file
+  std::map<int64_t, int> labels;  // 1-based line number -> label (0 normal, >= 1 anomalous)
+};
+
+struct DetectOptions {
+  std::string data_dir;  // store (detect.db), promoted_model.{bundle,manifest}; required
+  std::vector<SourceOptions> sources;
+  std::string alerts_file;  // default <data_dir>/alerts.jsonl
+  bool alerts_stdout = false;
+  std::string webhook_url;  // empty: none
+  int webhook_max_attempts = 8;
+  int webhook_backoff_initial_ms = 200;
+  int webhook_backoff_max_ms = 10000;
+  int dedup_window_s = 60;                        // < 0: off
+  int rate_limit_per_min = 10;                    // < 0: unlimited
+  std::string metrics_listen = "127.0.0.1:9464";  // "off": no endpoint; port 0 picks a free one
+  int queue_capacity = 65536;
+  int batch_max = 256;
+  int poll_interval_ms = 200;
+  int context_lines = 3;
+  int64_t retention_scores = 100000;
+  int64_t retention_alerts = 100000;
+  float threshold = 0;  // > 0 overrides the model's threshold
+  bool start_at_end = false;
+  std::string labels_file;               // optional CSV: source,label,line
+  std::vector<LabeledLog> labeled_logs;  // from the site's sources config (client/main.cc fills it)
+  int rotate_grace_ms = 1000;  // a file renamed away is followed this long before it is closed
+  // Called on the scoring thread for every processed line, in order per file; optional.
+  std::function<void(const ScoredLine&)> on_scored;
+};
+
+// Options from `config.detect` (`config.data_dir` is the data dir); relative paths resolve against
+// `base_dir`. InvalidArgument for a missing data_dir, no sources, a source without name or paths,
+// or an out-of-range number.
+absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& config,
+                                                      const std::string& base_dir = "");
+
+}  // namespace fedlog::client::detect
+
+#endif  // FEDLOG_CLIENT_DETECT_DETECT_OPTIONS_H_

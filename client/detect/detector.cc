@@ -1,0 +1,399 @@
+#include "client/detect/detector.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <tuple>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/file_util.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/labels/csv.h"
+#include "common/logparse/line_reader.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string> SourceNames(const DetectOptions& o) {
+  std::vector<std::string> names;
+  for (const SourceOptions& s : o.sources) names.push_back(s.name);
+  return names;
+}
+
+}  // namespace
+
+std::string DetectStorePath(const std::string& data_dir) { return JoinPath(data_dir, "detect.db"); }
+
+Detector::Detector(DetectOptions options)
+    : options_(std::move(options)),
+      queue_(static_cast<size_t>(options_.queue_capacity)),
+      limiter_(options_.dedup_window_s, options_.rate_limit_per_min) {}
+
+Detector::~Detector() {
+  Stop();
+  for (std::thread& t : readers_) {
+    if (t.joinable()) t.join();
+  }
+  if (model_thread_.joinable()) model_thread_.join();
+}
+
+absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options) {
+  if (options.sources.empty())
+    return absl::InvalidArgumentError("detection needs at least one source");
+  FEDLOG_RETURN_IF_ERROR(MakeDirs(options.data_dir));
+  std::unique_ptr<Detector> d(new Detector(std::move(options)));
+  const DetectOptions& o = d->options_;
+  d->start_ms_ = NowMs();
+  FEDLOG_ASSIGN_OR_RETURN(d->store_, DetectStore::Open(DetectStorePath(o.data_dir)));
+  std::vector<std::string> drains;
+  for (const SourceOptions& s : o.sources) {
+    FEDLOG_ASSIGN_OR_RETURN(std::optional<std::string> state, d->store_->LoadDrainState(s.name));
+    drains.push_back(state.value_or(""));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(d->pipeline_, LinePipeline::Create(o.sources, drains));
+  FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
+  FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
+  d->metrics_ = std::make_unique<DetectMetrics>(SourceNames(o));
+  d->metrics_->queue_capacity = o.queue_capacity;
+  FEDLOG_ASSIGN_OR_RETURN(d->sink_, AlertSink::Create(o, d->metrics_.get()));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<FileOffset> offsets, d->store_->LoadOffsets());
+  d->tailer_ = std::make_unique<Tailer>(o.sources, std::move(offsets),
+                                        TailerOptions{o.start_at_end, o.rotate_grace_ms});
+  d->context_.resize(o.sources.size());
+  if (absl::Status st = d->TryLoadModel(); !st.ok()) {
+    FEDLOG_LOG(INFO) << "detect: " << st.message()
+                     << "; lines are parsed but not scored until a model arrives";
+  }
+  if (o.metrics_listen != "off") {
+    Detector* raw = d.get();
+    FEDLOG_ASSIGN_OR_RETURN(d->server_, MetricsServer::Start(o.metrics_listen, d->metrics_.get(),
+                                                             [raw] { return raw->Health(); }));
+    FEDLOG_LOG(INFO) << "detect: /metrics and /healthz on port " << d->server_->port();
+  }
+  return d;
+}
+
+// CSV with columns source,label,line: the site's own labeled lines, featurized in file order per
+// source (as a stream), stored once (origin "labels_file:<row>").
+absl::Status Detector::ImportLabelsFile() {
+  if (options_.labels_file.empty()) return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(std::string text, ReadFile(options_.labels_file));
+  FEDLOG_ASSIGN_OR_RETURN(labels::CsvTable csv, labels::ParseCsv(text));
+  FEDLOG_ASSIGN_OR_RETURN(size_t src_col, csv.Column("source"));
+  FEDLOG_ASSIGN_OR_RETURN(size_t label_col, csv.Column("label"));
+  FEDLOG_ASSIGN_OR_RETURN(size_t line_col, csv.Column("line"));
+  FEDLOG_ASSIGN_OR_RETURN(auto fresh, LinePipeline::Create(options_.sources));
+  for (const labels::CsvRow& row : csv.rows) {
+    int source = -1;
+    for (size_t i = 0; i < options_.sources.size(); ++i) {
+      if (options_.sources[i].name == row.fields[src_col]) source = static_cast<int>(i);
+    }
+    int label = 0;
+    if (source < 0 || !absl::SimpleAtoi(row.fields[label_col], &label)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(options_.labels_file, ":", row.line, ": unknown source or bad label"));
+    }
+    LineResult r;
+    fresh->Process(source, row.fields[line_col], &r);
+    FEDLOG_RETURN_IF_ERROR(store_->AddLabel(
+        {row.fields[src_col], row.fields[line_col], label > 0 ? 1 : 0, fresh->last_tokens(),
+         fresh->last_dense(), absl::StrCat("labels_file:", row.line)},
+        NowMs()));
+  }
+  return absl::OkStatus();
+}
+
+int Detector::SourceIndex(const std::string& name) const {
+  for (size_t i = 0; i < options_.sources.size(); ++i) {
+    if (options_.sources[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// The labeled lines of each labeled log, featurized as a stream (its lines in order, as training
+// sees them); stored once per line (origin "labels:<path>:<line>", replaced on the next start).
+absl::Status Detector::ImportLabeledLogs() {
+  for (const LabeledLog& log : options_.labeled_logs) {
+    const int source = SourceIndex(log.source);
+    if (source < 0 || log.labels.empty()) continue;
+    FEDLOG_ASSIGN_OR_RETURN(std::string text, logparse::ReadLogFile(log.path));
+    const std::vector<std::string_view> lines = logparse::SplitLines(text);
+    FEDLOG_ASSIGN_OR_RETURN(auto fresh, LinePipeline::Create(options_.sources));
+    const int64_t last =
+        std::min<int64_t>(log.labels.rbegin()->first, static_cast<int64_t>(lines.size()));
+    LineResult r;
+    int64_t imported = 0;
+    for (int64_t k = 1; k <= last; ++k) {
+      fresh->Process(source, lines[static_cast<size_t>(k - 1)], &r);
+      auto it = log.labels.find(k);
+      if (it == log.labels.end()) continue;
+      FEDLOG_RETURN_IF_ERROR(store_->AddLabel(
+          {log.source, std::string(lines[static_cast<size_t>(k - 1)]), it->second > 0 ? 1 : 0,
+           fresh->last_tokens(), fresh->last_dense(), absl::StrCat("labels:", log.path, ":", k)},
+          NowMs()));
+      ++imported;
+    }
+    FEDLOG_LOG(INFO) << "detect: " << imported << " labeled line(s) of " << log.path
+                     << " as support for " << log.source;
+  }
+  return absl::OkStatus();
+}
+
+std::string Detector::ModelSignature() const {
+  struct stat st;
+  std::string sig;
+  if (stat(PromotedManifestPath(options_.data_dir).c_str(), &st) == 0) {
+    sig = absl::StrCat(st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":", st.st_ino);
+  }
+  auto labels = store_->LabelsVersion();
+  return absl::StrCat(sig, "/", labels.ok() ? *labels : -1);
+}
+
+absl::Status Detector::TryLoadModel() {
+  const std::string sig = ModelSignature();
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
+  auto model =
+      LoadDetectionModel(options_.data_dir, SourceNames(options_), labels, options_.threshold);
+  absl::MutexLock lock(&mu_);
+  if (!model.ok()) {
+    model_status_ = std::string(model.status().message());
+    // A half-written pair is retried at the next check; other failures wait for new files.
+    if (model.status().code() != absl::StatusCode::kUnavailable) model_signature_ = sig;
+    if (model.status().code() != absl::StatusCode::kNotFound)
+      metrics_->model_load_failures.fetch_add(1);
+    return model.status();
+  }
+  model_signature_ = sig;
+  model_status_.clear();
+  FEDLOG_LOG(INFO) << "detect: model v" << (*model)->version << " ready for "
+                   << (*model)->scorers.size() << " source(s)";
+  pending_model_ = std::move(*model);
+  metrics_->model_loads.fetch_add(1);
+  return absl::OkStatus();
+}
+
+void Detector::ModelLoop() {
+  while (!Stopping()) {
+    std::string current;
+    {
+      absl::MutexLock lock(&mu_);
+      current = model_signature_;
+    }
+    if (ModelSignature() != current) {
+      if (absl::Status st = TryLoadModel(); !st.ok()) {
+        FEDLOG_LOG(WARNING) << "detect: " << st.message();
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_flag_.load(); };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Milliseconds(options_.poll_interval_ms));
+  }
+}
+
+void Detector::TailLoop() {
+  // Stops mid-file on Stop(): lines not handed over are not committed, so the next start reads
+  // them.
+  const EmitFn emit = [this](RawLine&& line) {
+    return !Stopping() && queue_.Push(std::move(line));
+  };
+  while (!Stopping()) {
+    if (!tailer_->Poll(emit)) break;
+    metrics_->files_followed = tailer_->followed_files();
+    metrics_->truncations = tailer_->counters().truncations;
+    absl::SleepFor(absl::Milliseconds(options_.poll_interval_ms));
+  }
+}
+
+bool Detector::Stopping() const { return stop_flag_.load(); }
+
+void Detector::Stop() {
+  absl::MutexLock lock(&mu_);  // wakes ModelLoop's wait
+  stop_flag_ = true;
+}
+
+std::string Detector::Health() const {
+  if (!running_.load()) return "scoring thread not running";
+  if (metrics_->model_version.load() == 0) {
+    absl::MutexLock lock(&mu_);
+    return absl::StrCat("no model: ", model_status_);
+  }
+  return "";
+}
+
+absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
+                                   BatchRecord* rec) {
+  const std::string& source = options_.sources[raw.source].name;
+  switch (limiter_.Check(source, r.template_id, now_ms)) {
+    case AlertLimiter::Verdict::kDuplicate:
+      metrics_->alerts_suppressed_dedup.fetch_add(1);
+      return absl::OkStatus();
+    case AlertLimiter::Verdict::kRateLimited:
+      metrics_->alerts_suppressed_rate.fetch_add(1);
+      return absl::OkStatus();
+    case AlertLimiter::Verdict::kAllow:
+      break;
+  }
+  Alert a;
+  a.id = AlertId(source, raw.dev, raw.ino, raw.end_offset, raw.file == "-" ? start_ms_ : 0);
+  a.time_ms = r.time_ms != logparse::kNoTime ? r.time_ms : now_ms;
+  a.source = source;
+  a.file = raw.file;
+  a.offset = raw.end_offset;
+  a.line = raw.text;
+  a.template_id = r.template_id;
+  a.template_text = pipeline_->TemplateText(raw.source, r.template_id);
+  a.parameters = pipeline_->LastParameters(raw.source, r.template_id);
+  a.score = r.score;
+  a.threshold = r.threshold;
+  a.model_version = pipeline_->model_version();
+  a.context = context_[raw.source];
+  const std::string json = AlertToJson(a);
+  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
+  metrics_->sources[raw.source]->alerts.fetch_add(1);
+  rec->alerts.push_back({a.id, a.time_ms, source, raw.text, r.template_id, r.score, r.threshold,
+                         a.model_version, pipeline_->last_tokens(), pipeline_->last_dense(), json});
+  return absl::OkStatus();
+}
+
+absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
+  BatchRecord rec;
+  std::map<std::tuple<int, uint64_t, uint64_t>, size_t> offset_index;
+  std::map<std::pair<int, int32_t>, int64_t> counts;
+  const int64_t now_ms = NowMs();
+  LineResult r;
+  for (RawLine& raw : batch) {
+    const int64_t t0 = SteadyNs();
+    pipeline_->Process(raw.source, raw.text, &r);
+    const int64_t t1 = SteadyNs();
+    metrics_->score_latency.Observe(static_cast<double>(t1 - t0) * 1e-9);
+    SourceCounters& sc = *metrics_->sources[raw.source];
+    sc.lines.fetch_add(1);
+    if (!r.header_matched) sc.parse_failures.fetch_add(1);
+    if (r.new_template) sc.new_templates.fetch_add(1);
+    const std::string& source = options_.sources[raw.source].name;
+    if (r.score < 0) {
+      metrics_->unscored_lines.fetch_add(1);
+    } else if (options_.retention_scores > 0) {
+      rec.scores.push_back({now_ms, source, r.template_id, r.score, pipeline_->model_version()});
+    }
+    if (r.alert) FEDLOG_RETURN_IF_ERROR(HandleAlert(raw, r, now_ms, &rec));
+    ++counts[{raw.source, r.template_id}];
+    std::vector<std::string>& ctx = context_[raw.source];
+    if (options_.context_lines > 0) {
+      if (static_cast<int>(ctx.size()) >= options_.context_lines) ctx.erase(ctx.begin());
+      ctx.push_back(raw.text);
+    }
+    if (raw.file != "-") {
+      auto [it, added] =
+          offset_index.try_emplace({raw.source, raw.dev, raw.ino}, rec.offsets.size());
+      if (added) rec.offsets.push_back({source, raw.dev, raw.ino, raw.file, 0});
+      rec.offsets[it->second].offset = raw.end_offset;
+      rec.offsets[it->second].path = raw.file;
+    }
+    metrics_->end_to_end.Observe(static_cast<double>(SteadyNs() - raw.read_ns) * 1e-9);
+    if (options_.on_scored) {
+      options_.on_scored({source, raw.file, raw.end_offset, raw.text, r.template_id, r.score,
+                          r.alert, pipeline_->model_version()});
+    }
+  }
+  for (const auto& [key, n] : counts) {
+    rec.counts.push_back({options_.sources[key.first].name, key.second, n});
+  }
+  lines_processed_.fetch_add(static_cast<int64_t>(batch.size()));
+  absl::Status st = store_->Commit(rec);
+  if (!st.ok()) metrics_->store_errors.fetch_add(1);
+  return st;
+}
+
+void Detector::Housekeeping(bool final) {
+  const int64_t now = NowMs();
+  if (!final && now - last_housekeeping_ms_ < 1000) return;
+  const double secs = last_housekeeping_ms_ > 0 ? (now - last_housekeeping_ms_) / 1000.0 : 0;
+  const int64_t lines = lines_processed_.load();
+  if (secs > 0)
+    metrics_->lines_per_second = static_cast<double>(lines - lines_at_last_rate_) / secs;
+  lines_at_last_rate_ = lines;
+  last_housekeeping_ms_ = now;
+  metrics_->queue_depth = static_cast<int64_t>(queue_.size());
+  metrics_->queue_delayed_pushes = queue_.delayed_pushes();
+  metrics_->queue_delayed_seconds = queue_.delayed_seconds();
+  if (final || now - last_retention_ms_ >= 10000) {
+    last_retention_ms_ = now;
+    if (!store_->ApplyRetention(options_.retention_scores, options_.retention_alerts).ok()) {
+      metrics_->store_errors.fetch_add(1);
+    }
+  }
+  if (final || now - last_drain_save_ms_ >= 30000) {
+    last_drain_save_ms_ = now;
+    for (size_t s = 0; s < options_.sources.size(); ++s) {
+      if (!store_
+               ->SaveDrainState(options_.sources[s].name,
+                                pipeline_->SerializeDrain(static_cast<int>(s)))
+               .ok()) {
+        metrics_->store_errors.fetch_add(1);
+      }
+    }
+  }
+}
+
+absl::Status Detector::Run() {
+  running_ = true;
+  model_thread_ = std::thread([this] { ModelLoop(); });
+  std::atomic<int> readers_left{1};
+  readers_.emplace_back([this, &readers_left] {
+    TailLoop();
+    readers_left.fetch_sub(1);
+  });
+  for (size_t s = 0; s < options_.sources.size(); ++s) {
+    for (const std::string& p : options_.sources[s].paths) {
+      if (p != "-") continue;
+      readers_left.fetch_add(1);
+      readers_.emplace_back([this, s, &readers_left] {
+        ReadStdin(static_cast<int>(s), stop_flag_,
+                  [this](RawLine&& l) { return queue_.Push(std::move(l)); });
+        readers_left.fetch_sub(1);
+      });
+    }
+  }
+  absl::Status result;
+  std::vector<RawLine> batch;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (pending_model_) {
+        metrics_->model_version = pending_model_->version;
+        pipeline_->SetModel(std::move(pending_model_));
+      }
+    }
+    queue_.PopBatch(static_cast<size_t>(options_.batch_max), absl::Milliseconds(50), &batch);
+    if (!batch.empty()) {
+      result = ProcessBatch(batch);
+      if (!result.ok()) break;
+    }
+    Housekeeping(false);
+    if (Stopping() && readers_left.load() == 0 && queue_.size() == 0) break;
+  }
+  Stop();
+  queue_.Close();
+  for (std::thread& t : readers_) t.join();
+  readers_.clear();
+  if (model_thread_.joinable()) model_thread_.join();
+  Housekeeping(true);
+  sink_->Stop();
+  running_ = false;
+  return result;
+}
+
+}  // namespace fedlog::client::detect

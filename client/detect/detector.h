@@ -1,0 +1,97 @@
+// Detector: real-time detection at a site. Tailers follow the configured files (and stdin) into a
+// bounded queue; one scoring thread takes whatever is queued (up to batch_max lines), runs each
+// line through the LinePipeline (parse, template, features, score with the promoted model and the
+// site's adapters), applies the threshold, dedup and rate limits, writes alerts (AlertSink), and
+// commits the batch's offsets, scores, alerts and template counts to the local store in one
+// transaction. A model watcher thread loads a new promoted model (or the same one with new local
+// labels) off the scoring thread; the scoring thread swaps it in between two batches, so no line is
+// dropped or scored twice. docs/DETECTION.md describes configuration, alerts, metrics and feedback.
+// Thread-safety: Run() on one thread, Stop() from any other; accessors are thread-safe.
+#ifndef FEDLOG_CLIENT_DETECT_DETECTOR_H_
+#define FEDLOG_CLIENT_DETECT_DETECTOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "client/detect/alert_sink.h"
+#include "client/detect/bounded_queue.h"
+#include "client/detect/detect_options.h"
+#include "client/detect/detect_store.h"
+#include "client/detect/line_pipeline.h"
+#include "client/detect/metrics.h"
+#include "client/detect/tailer.h"
+
+namespace fedlog::client::detect {
+
+// <data_dir>/detect.db
+std::string DetectStorePath(const std::string& data_dir);
+
+class Detector {
+ public:
+  // Opens the store, restores templates and offsets, imports the labels file, starts the metrics
+  // endpoint and loads the promoted model when there is one (detection waits for one otherwise).
+  static absl::StatusOr<std::unique_ptr<Detector>> Create(DetectOptions options);
+  ~Detector();
+
+  // Follows and scores until Stop(); then finishes the queued lines and commits them. Returns the
+  // first store or alert-file error that stopped it.
+  absl::Status Run();
+  void Stop();
+
+  const DetectMetrics& metrics() const { return *metrics_; }
+  int metrics_port() const { return server_ ? server_->port() : 0; }
+  int64_t lines_processed() const { return lines_processed_.load(); }
+  int64_t model_version() const { return metrics_->model_version.load(); }
+  size_t webhook_pending() const { return sink_->webhook_pending(); }
+  // "" when healthy; otherwise why not (no model, scoring thread stopped).
+  std::string Health() const;
+
+ private:
+  explicit Detector(DetectOptions options);
+  absl::Status ImportLabelsFile();
+  absl::Status ImportLabeledLogs();
+  int SourceIndex(const std::string& name) const;
+  void TailLoop();
+  void ModelLoop();
+  absl::Status TryLoadModel();
+  std::string ModelSignature() const;
+  absl::Status ProcessBatch(std::vector<RawLine>& batch);
+  absl::Status HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
+                           BatchRecord* rec);
+  void Housekeeping(bool final);
+  bool Stopping() const;
+
+  DetectOptions options_;
+  int64_t start_ms_ = 0;
+  std::unique_ptr<DetectStore> store_;
+  std::unique_ptr<LinePipeline> pipeline_;
+  std::unique_ptr<DetectMetrics> metrics_;
+  std::unique_ptr<AlertSink> sink_;
+  std::unique_ptr<MetricsServer> server_;
+  std::unique_ptr<Tailer> tailer_;
+  BoundedQueue<RawLine> queue_;
+  AlertLimiter limiter_;
+  std::vector<std::vector<std::string>> context_;  // per source, last context_lines lines
+  std::atomic<int64_t> lines_processed_{0};
+  std::atomic<bool> stop_flag_{false};
+  std::atomic<bool> running_{false};
+  int64_t last_housekeeping_ms_ = 0, last_drain_save_ms_ = 0, last_retention_ms_ = 0;
+  int64_t lines_at_last_rate_ = 0;
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<DetectionModel> pending_model_ ABSL_GUARDED_BY(mu_);
+  std::string model_status_ ABSL_GUARDED_BY(mu_) = "no model loaded yet";
+  std::string model_signature_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> readers_;
+  std::thread model_thread_;
+};
+
+}  // namespace fedlog::client::detect
+
+#endif  // FEDLOG_CLIENT_DETECT_DETECTOR_H_

@@ -1,0 +1,81 @@
+#include "client/detect/line_pipeline.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/model/line_input.h"
+
+namespace fedlog::client::detect {
+
+absl::StatusOr<std::unique_ptr<LinePipeline>> LinePipeline::Create(
+    const std::vector<SourceOptions>& sources, const std::vector<std::string>& drain_states) {
+  FEDLOG_ASSIGN_OR_RETURN(features::StreamFeaturizer featurizer,
+                          features::StreamFeaturizer::Create());
+  std::unique_ptr<LinePipeline> p(new LinePipeline(std::move(featurizer)));
+  for (size_t i = 0; i < sources.size(); ++i) {
+    Source s;
+    s.name = sources[i].name;
+    auto parser = logparse::CreateLineParser(sources[i].format);
+    if (!parser.ok()) {
+      return Annotate(parser.status(), absl::StrCat("detect source ", s.name));
+    }
+    s.parser = std::move(*parser);
+    if (i < drain_states.size() && !drain_states[i].empty()) {
+      FEDLOG_ASSIGN_OR_RETURN(s.drain, logparse::Drain::Restore(drain_states[i], {}));
+    } else {
+      FEDLOG_ASSIGN_OR_RETURN(s.drain, logparse::Drain::Create({}));
+    }
+    p->sources_.push_back(std::move(s));
+  }
+  return p;
+}
+
+const std::string& LinePipeline::TemplateText(int source, int32_t template_id) {
+  static const std::string kNone;
+  if (template_id < 0) return kNone;
+  Source& s = sources_[source];
+  if (s.template_text.size() <= static_cast<size_t>(template_id))
+    s.template_text.resize(template_id + 1);
+  std::string& text = s.template_text[template_id];
+  if (text.empty()) text = s.drain->TemplateText(template_id);
+  return text;
+}
+
+std::vector<std::string> LinePipeline::LastParameters(int source, int32_t template_id) const {
+  std::vector<std::string_view> views;
+  sources_[source].drain->LastParameters(template_id, &views);
+  return std::vector<std::string>(views.begin(), views.end());
+}
+
+void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
+  Source& s = sources_[source];
+  s.parser->Parse(logparse::StripCr(line), &parsed_);
+  logparse::DrainResult r = s.drain->Match(parsed_.content);
+  out->new_template = r.template_id < 0;
+  if (out->new_template) r = s.drain->Add(parsed_.content);
+  if (r.created || r.changed) {
+    // A learnt line can generalise a template (and merge others): drop cached texts.
+    s.template_text.clear();
+  }
+  out->template_id = r.template_id;
+  out->header_matched = parsed_.matched;
+  out->time_ms = parsed_.time_ms;
+  features::LineEvent e{s.name,          parsed_.content, parsed_.level,
+                        parsed_.time_ms, r.template_id,   TemplateText(source, r.template_id)};
+  featurizer_.Featurize(e, &features_);
+  tokens_.assign(features_.tokens.begin(), features_.tokens.end());
+  dense_.resize(features_.dense.size());
+  for (size_t i = 0; i < dense_.size(); ++i) dense_[i] = model::SquashDense(features_.dense[i]);
+  out->score = -1;
+  out->alert = false;
+  if (!model_) return;
+  auto it = model_->scorers.find(s.name);
+  if (it == model_->scorers.end() || static_cast<int>(dense_.size()) != it->second.spec().dense_dim)
+    return;
+  static const std::string kNoAdapter;
+  const std::string& adapter = it->second.spec().sources.empty() ? kNoAdapter : s.name;
+  out->score = it->second.Score(tokens_, dense_, adapter);
+  out->threshold = model_->thresholds[s.name];
+  out->alert = out->score >= out->threshold;
+}
+
+}  // namespace fedlog::client::detect

@@ -1,0 +1,80 @@
+// LinePipeline: the per-line work of live detection, shared by the detector and bench/detect:
+// header parse (LineParser) -> template (Drain, match-only against known templates, learning a new
+// one when none fits) -> features (StreamFeaturizer, the training featurizer) -> encoder input
+// (model::AppendLine's conversion) -> score (the current DetectionModel's LineScorer for the
+// source). The model is swapped between lines (SetModel), so a swap drops nothing.
+// Thread-compatible: one thread drives a pipeline.
+#ifndef FEDLOG_CLIENT_DETECT_LINE_PIPELINE_H_
+#define FEDLOG_CLIENT_DETECT_LINE_PIPELINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/detect/detect_options.h"
+#include "client/detect/model_loader.h"
+#include "common/features/stream_featurizer.h"
+#include "common/logparse/drain.h"
+#include "common/logparse/line_parser.h"
+
+namespace fedlog::client::detect {
+
+struct LineResult {
+  int32_t template_id = -1;
+  bool header_matched = false;  // false: a parse failure (the whole line is the content)
+  bool new_template = false;    // no known template fitted; Drain learnt one
+  int64_t time_ms = logparse::kNoTime;
+  float score = -1;  // -1: no model (or none for this source)
+  float threshold = 0;
+  bool alert = false;
+};
+
+class LinePipeline {
+ public:
+  // `drain_states` (optional, per source index) restores each source's templates
+  // (Drain::Serialize).
+  static absl::StatusOr<std::unique_ptr<LinePipeline>> Create(
+      const std::vector<SourceOptions>& sources, const std::vector<std::string>& drain_states = {});
+
+  // Processes one raw line of source `source` (index into the sources).
+  void Process(int source, std::string_view line, LineResult* out);
+
+  void SetModel(std::unique_ptr<DetectionModel> model) { model_ = std::move(model); }
+  const DetectionModel* model() const { return model_.get(); }
+  int64_t model_version() const { return model_ ? model_->version : 0; }
+  int feature_dim() const { return featurizer_.dim(); }
+
+  // About the line last given to Process: its encoder input and its template's parameters.
+  const std::vector<int64_t>& last_tokens() const { return tokens_; }
+  const std::vector<float>& last_dense() const { return dense_; }
+  std::vector<std::string> LastParameters(int source, int32_t template_id) const;
+  const std::string& TemplateText(int source, int32_t template_id);
+
+  std::string SerializeDrain(int source) const { return sources_[source].drain->Serialize(); }
+  const std::string& source_name(int source) const { return sources_[source].name; }
+
+ private:
+  struct Source {
+    std::string name;
+    std::unique_ptr<logparse::LineParser> parser;
+    std::unique_ptr<logparse::Drain> drain;
+    std::vector<std::string> template_text;  // by template id; "" = not cached
+  };
+  explicit LinePipeline(features::StreamFeaturizer featurizer)
+      : featurizer_(std::move(featurizer)) {}
+
+  std::vector<Source> sources_;
+  features::StreamFeaturizer featurizer_;
+  std::unique_ptr<DetectionModel> model_;
+  logparse::ParsedLine parsed_;
+  features::LineFeatures features_;
+  std::vector<int64_t> tokens_;
+  std::vector<float> dense_;
+};
+
+}  // namespace fedlog::client::detect
+
+#endif  // FEDLOG_CLIENT_DETECT_LINE_PIPELINE_H_

@@ -1,0 +1,126 @@
+#include "client/detect/model_loader.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/base/file_util.h"
+#include "common/base/logging.h"
+#include "common/base/sha256.h"
+#include "common/base/status_macros.h"
+#include "common/fl/bundle_codec.h"
+#include "common/model/site_round.h"
+#include "fedlog/v1/model.pb.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+template <typename T>
+T Or(T value, T fallback) {
+  return value > 0 ? value : fallback;
+}
+
+model::EncoderSpec SpecFromManifest(const v1::ModelSpec& m) {
+  const v1::LineEncoderSpec& e = m.encoder();
+  model::EncoderSpec spec;
+  spec.vocab_buckets = Or<int64_t>(e.vocab_buckets(), spec.vocab_buckets);
+  spec.token_dim = Or(e.token_dim(), spec.token_dim);
+  spec.dense_dim = e.dense_dim();
+  if (e.hidden_size() > 0) spec.hidden.assign(e.hidden().begin(), e.hidden().end());
+  spec.out_dim = Or(e.out_dim(), spec.out_dim);
+  spec.dropout = e.dropout();
+  spec.adapter_dim = Or(e.adapter_dim(), spec.adapter_dim);
+  spec.head_dim = Or(e.head_dim(), spec.head_dim);
+  spec.init_seed = m.init_seed();
+  return spec;
+}
+
+// The support set of `source`: its labels whose features fit the spec.
+model::LineSet Support(const model::EncoderSpec& spec, const std::string& source, bool adapter,
+                       const std::vector<LabeledLine>& labels) {
+  model::LineSet out;
+  out.dense.cols = spec.dense_dim;
+  for (const LabeledLine& l : labels) {
+    if (l.source != source || static_cast<int>(l.dense.size()) != spec.dense_dim) continue;
+    out.tokens.push_back(l.tokens);
+    out.dense.data.insert(out.dense.data.end(), l.dense.begin(), l.dense.end());
+    ++out.dense.rows;
+    out.sources.push_back(adapter ? source : "");
+    out.labels.push_back(l.label > 0 ? 1 : 0);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string PromotedBundlePath(const std::string& data_dir) {
+  return JoinPath(data_dir, "promoted_model.bundle");
+}
+std::string PromotedManifestPath(const std::string& data_dir) {
+  return JoinPath(data_dir, "promoted_model.manifest");
+}
+
+absl::StatusOr<std::unique_ptr<DetectionModel>> BuildDetectionModel(
+    const model::EncoderSpec& spec, const fl::TensorBundle& weights, int64_t version,
+    const std::vector<std::string>& sources, const std::vector<LabeledLine>& labels,
+    float threshold_override) {
+  auto out = std::make_unique<DetectionModel>();
+  out->version = version;
+  out->spec = spec;
+  out->spec.sources.clear();
+  std::vector<std::string> failures;
+  for (const std::string& source : sources) {
+    const bool adapter = weights.Find(absl::StrCat("adapter.", source, ".down.weight")) != nullptr;
+    const model::EncoderSpec site = model::SiteSpec(
+        out->spec, adapter ? std::vector<std::string>{source} : std::vector<std::string>{});
+    model::AdaptOptions adapt;
+    adapt.runtime.device = "cpu";
+    adapt.runtime.threads = 0;  // leave torch's pool to the rest of the process
+    auto detector = model::BuildSiteDetector(site, weights, Support(site, source, adapter, labels),
+                                             model::LineSet{}, adapt);
+    if (!detector.ok()) {
+      failures.push_back(absl::StrCat(source, ": ", detector.status().message()));
+      continue;
+    }
+    FEDLOG_ASSIGN_OR_RETURN(model::LineScorer scorer, model::LineScorer::Create(site, *detector));
+    out->thresholds[source] = threshold_override > 0 ? threshold_override : detector->threshold;
+    out->shots[source] = detector->shots;
+    out->scorers.emplace(source, std::move(scorer));
+  }
+  if (out->scorers.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no source got a detector from model v", version, ": ", absl::StrJoin(failures, "; ")));
+  }
+  for (const std::string& f : failures)
+    FEDLOG_LOG(WARNING) << "detect: model v" << version << " " << f;
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
+    const std::string& data_dir, const std::vector<std::string>& sources,
+    const std::vector<LabeledLine>& labels, float threshold_override) {
+  const std::string manifest_path = PromotedManifestPath(data_dir);
+  if (!FileExists(manifest_path)) {
+    return absl::NotFoundError(absl::StrCat("no promoted model yet (", manifest_path, ")"));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::string manifest_bytes, ReadFile(manifest_path));
+  v1::ModelManifest manifest;
+  if (!manifest.ParseFromString(manifest_bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(manifest_path, " does not parse"));
+  }
+  if (manifest.spec().arch() != "line_encoder") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model v", manifest.version(), " is a '", manifest.spec().arch(),
+        "' model; live detection scores with a line_encoder model (docs/DETECTION.md)"));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::string bundle_bytes, ReadFile(PromotedBundlePath(data_dir)));
+  if (!manifest.sha256().empty() && Sha256Hex(bundle_bytes) != manifest.sha256()) {
+    // The daemon writes the bundle, then the manifest: between the two they disagree.
+    return absl::UnavailableError(absl::StrCat("promoted model v", manifest.version(),
+                                               ": bundle does not match its manifest yet"));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle weights, fl::DecodeBundle(bundle_bytes));
+  return BuildDetectionModel(SpecFromManifest(manifest.spec()), weights, manifest.version(),
+                             sources, labels, threshold_override);
+}
+
+}  // namespace fedlog::client::detect

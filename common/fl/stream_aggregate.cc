@@ -1,0 +1,192 @@
+#include "common/fl/stream_aggregate.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/fl/bundle_stream.h"
+#include "common/fl/fedavg.h"
+
+namespace fedlog::fl {
+namespace {
+
+// L2 clipping factor of the delta in `file` (1 when clipping is off or the norm is within the
+// bound).
+absl::StatusOr<double> ClipFactor(const UpdateFile& file, double clip_norm) {
+  if (clip_norm <= 0) return 1.0;
+  double sq = 0;
+  FEDLOG_RETURN_IF_ERROR(ReadBundleFile(file.path, {file.sha256}, [&](NamedTensor&& t) {
+    for (float v : t.values) sq += static_cast<double>(v) * v;
+    return absl::OkStatus();
+  }));
+  const double norm = std::sqrt(sq);
+  return norm > clip_norm ? clip_norm / norm : 1.0;
+}
+
+absl::StatusOr<TensorBundle> Average(const BundleLayout& global,
+                                     const std::vector<UpdateFile>& updates,
+                                     const std::vector<double>& weights,
+                                     const StrategyOptions& strategy) {
+  WeightedAverager averager(global);
+  for (size_t i = 0; i < updates.size(); ++i) {
+    FEDLOG_ASSIGN_OR_RETURN(double scale, ClipFactor(updates[i], strategy.clip_norm));
+    FEDLOG_RETURN_IF_ERROR(averager.BeginUpdate(weights[i], updates[i].stats.sources, scale));
+    FEDLOG_RETURN_IF_ERROR(ReadBundleFile(updates[i].path, {updates[i].sha256},
+                                          [&](NamedTensor&& t) { return averager.AddTensor(t); }));
+    FEDLOG_RETURN_IF_ERROR(averager.EndUpdate());
+  }
+  return averager.TakeMean();
+}
+
+// One update unpacked to raw float32 values; the file is removed with the object.
+struct Unpacked {
+  std::string path;
+  int fd = -1;
+  std::map<std::string, std::pair<int64_t, int64_t>> index;  // name -> (first value, count)
+  float scale = 1;
+  std::vector<std::string> sources;
+
+  Unpacked() = default;
+  Unpacked(const Unpacked&) = delete;
+  ~Unpacked() {
+    if (fd >= 0) ::close(fd);
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+// Unpacks `file` and extends `layout` with optional tensors new to it.
+absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, double clip_norm,
+                    size_t shared_total, BundleLayout* layout, Unpacked* out) {
+  static std::atomic<uint64_t> counter{0};
+  out->path = absl::StrCat(scratch_dir, "/robust.", ::getpid(), ".", counter++, ".f32");
+  out->fd = ::open(out->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out->fd < 0) return absl::InternalError(absl::StrCat("cannot create ", out->path));
+  out->sources = file.stats.sources;
+  int64_t next = 0;
+  size_t shared = 0;
+  double sq = 0;
+  FEDLOG_RETURN_IF_ERROR(
+      ReadBundleFile(file.path, {file.sha256}, [&](NamedTensor&& t) -> absl::Status {
+        auto it = std::find_if(layout->begin(), layout->end(),
+                               [&](const TensorShape& s) { return s.name == t.name; });
+        if (it == layout->end()) {
+          if (!IsOptionalTensor(t.name)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("update of ", file.site, " has unexpected '", t.name, "'"));
+          }
+          layout->push_back({t.name, t.shape});
+        } else if (it->shape != t.shape) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("update of ", file.site, " does not match '", t.name, "'"));
+        } else if (!IsOptionalTensor(t.name)) {
+          ++shared;
+        }
+        const size_t bytes = t.values.size() * sizeof(float);
+        if (::pwrite(out->fd, t.values.data(), bytes, next * 4) != static_cast<ssize_t>(bytes)) {
+          return absl::InternalError(absl::StrCat("cannot write ", out->path));
+        }
+        out->index[t.name] = {next, static_cast<int64_t>(t.values.size())};
+        next += static_cast<int64_t>(t.values.size());
+        for (float v : t.values) sq += static_cast<double>(v) * v;
+        return absl::OkStatus();
+      }));
+  if (shared != shared_total) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("update of ", file.site, " lacks shared tensors"));
+  }
+  const double norm = std::sqrt(sq);
+  if (clip_norm > 0 && norm > clip_norm) out->scale = static_cast<float>(clip_norm / norm);
+  return absl::OkStatus();
+}
+
+absl::Status CombineTensor(const std::vector<std::unique_ptr<Unpacked>>& parts,
+                           const StrategyOptions& strategy, int64_t block_bytes, NamedTensor* out) {
+  const std::string source = AdapterSource(out->name);
+  std::vector<const Unpacked*> members;
+  for (const auto& p : parts) {
+    if (!p->index.count(out->name)) continue;
+    if (!source.empty() &&
+        std::find(p->sources.begin(), p->sources.end(), source) == p->sources.end())
+      continue;
+    members.push_back(p.get());
+  }
+  if (members.empty()) return absl::OkStatus();
+  const size_t n = out->values.size();
+  const size_t block =
+      std::max<size_t>(1024, static_cast<size_t>(block_bytes) / sizeof(float) / members.size());
+  std::vector<std::vector<float>> buffers(members.size(), std::vector<float>(std::min(block, n)));
+  std::vector<const float*> columns(members.size());
+  std::vector<float> scales(members.size());
+  for (size_t m = 0; m < members.size(); ++m) {
+    columns[m] = buffers[m].data();
+    scales[m] = members[m]->scale;
+  }
+  for (size_t off = 0; off < n; off += block) {
+    const size_t len = std::min(block, n - off);
+    for (size_t m = 0; m < members.size(); ++m) {
+      const int64_t first = members[m]->index.at(out->name).first + static_cast<int64_t>(off);
+      const ssize_t want = static_cast<ssize_t>(len * sizeof(float));
+      if (::pread(members[m]->fd, buffers[m].data(), static_cast<size_t>(want), first * 4) !=
+          want) {
+        return absl::InternalError(absl::StrCat("cannot read back ", members[m]->path));
+      }
+    }
+    RobustCombine(columns, scales, len, strategy.kind, strategy.trim_fraction,
+                  out->values.data() + off);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TensorBundle> Robust(const BundleLayout& global,
+                                    const std::vector<UpdateFile>& updates,
+                                    const StrategyOptions& strategy,
+                                    const StreamAggregateOptions& options) {
+  if (options.scratch_dir.empty())
+    return absl::InvalidArgumentError("robust aggregation needs a scratch_dir");
+  BundleLayout layout = global;
+  size_t shared_total = 0;
+  for (const auto& t : global) shared_total += IsOptionalTensor(t.name) ? 0 : 1;
+  std::vector<std::unique_ptr<Unpacked>> parts;
+  for (const auto& u : updates) {
+    parts.push_back(std::make_unique<Unpacked>());
+    FEDLOG_RETURN_IF_ERROR(Unpack(u, options.scratch_dir, strategy.clip_norm, shared_total, &layout,
+                                  parts.back().get()));
+  }
+  TensorBundle out;
+  out.tensors.reserve(layout.size());
+  for (const auto& t : layout) {
+    NamedTensor r{t.name, t.shape, {}};
+    r.values.assign(static_cast<size_t>(r.NumElements()), 0.0f);
+    FEDLOG_RETURN_IF_ERROR(CombineTensor(parts, strategy, options.block_bytes, &r));
+    out.tensors.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TensorBundle> AggregateUpdateFiles(const BundleLayout& global,
+                                                  const std::vector<UpdateFile>& updates,
+                                                  const StrategyOptions& strategy,
+                                                  const StreamAggregateOptions& options) {
+  if (updates.empty()) return absl::FailedPreconditionError("no updates to aggregate");
+  if (strategy.trim_fraction < 0 || strategy.trim_fraction >= 0.5) {
+    return absl::InvalidArgumentError("trim_fraction must be in [0, 0.5)");
+  }
+  std::vector<UpdateStats> stats;
+  for (const auto& u : updates) stats.push_back(u.stats);
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<double> weights, ComputeWeights(stats, strategy));
+  if (strategy.kind == StrategyKind::kFedAvg || strategy.kind == StrategyKind::kWeightedFedAvg) {
+    return Average(global, updates, weights, strategy);
+  }
+  return Robust(global, updates, strategy, options);
+}
+
+}  // namespace fedlog::fl

@@ -1,0 +1,49 @@
+// Aggregation of updates stored as bundle files, with memory bounded by the model's size rather
+// than by the number of updates (issue 6: aggregator RSS <= 3 x model + small per-site state).
+//   fedavg / weighted_fedavg: each update is decoded tensor by tensor straight into the float32
+//   accumulator
+//     (WeightedAverager) and dropped; memory = the accumulator + one tensor. With clipping, each
+//     file is read twice (once for its norm).
+//   median / trimmed_mean: every coordinate needs every update's value, so each update is first
+//   unpacked to a
+//     raw float32 scratch file, then every tensor is combined in column blocks read back with
+//     pread; memory = the result + `block_bytes` of columns. These strategies also need disk for
+//     one raw copy per update and are several times slower (docs/BENCHMARKS.md).
+// The result is what AggregateDeltas (strategy.h) returns for the same updates in memory.
+// Thread-compatible: stateless functions; scratch files get unique names and are removed.
+#ifndef FEDLOG_COMMON_FL_STREAM_AGGREGATE_H_
+#define FEDLOG_COMMON_FL_STREAM_AGGREGATE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/fl/strategy.h"
+#include "common/fl/tensor_bundle.h"
+
+namespace fedlog::fl {
+
+struct UpdateFile {
+  std::string site;
+  std::string
+      path;  // a bundle file in any EncodeBundle encoding, already validated (UpdateChecker)
+  std::string sha256;  // checked while reading (DataLoss on mismatch); empty = not checked
+  UpdateStats stats;
+};
+
+struct StreamAggregateOptions {
+  std::string scratch_dir;  // for the robust strategies' unpacked updates; must exist
+  int64_t block_bytes = int64_t{32}
+                        << 20;  // column block budget of the robust strategies, over all updates
+};
+
+// Aggregated delta of `updates` against a global model of layout `global` (see AggregateDeltas for
+// the rules).
+absl::StatusOr<TensorBundle> AggregateUpdateFiles(const BundleLayout& global,
+                                                  const std::vector<UpdateFile>& updates,
+                                                  const StrategyOptions& strategy,
+                                                  const StreamAggregateOptions& options);
+
+}  // namespace fedlog::fl
+
+#endif  // FEDLOG_COMMON_FL_STREAM_AGGREGATE_H_

@@ -1,0 +1,133 @@
+// DetectConfig (YAML) -> DetectOptions, and the store's retention limits.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/detect/alert_sink.h"
+#include "client/detect/detect_options.h"
+#include "client/detect/detect_store.h"
+#include "common/config/yaml_proto.h"
+#include "gtest/gtest.h"
+#include "tests/client/detect/test_model.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+absl::StatusOr<DetectOptions> FromYaml(const std::string& yaml) {
+  v1::ClientConfig c;
+  if (absl::Status st = config::ParseYamlToMessage(yaml, &c); !st.ok()) return st;
+  return DetectOptionsFromConfig(c, "/etc/fedlog");
+}
+
+TEST(DetectConfigTest, DefaultsAndRelativePaths) {
+  auto o = FromYaml(R"(
+data_dir: state
+detect:
+  sources:
+    - name: HDFS
+      paths: [logs/*.log, "-"]
+    - name: app
+      format: jsonl
+      paths: [/var/log/app.log]
+  webhook_url: http://127.0.0.1:9000/hook
+  dedup_window_s: -1
+)");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->data_dir, "/etc/fedlog/state");
+  EXPECT_EQ(o->alerts_file, "/etc/fedlog/state/alerts.jsonl");
+  ASSERT_EQ(o->sources.size(), 2u);
+  EXPECT_EQ(o->sources[0].format, "HDFS");
+  EXPECT_EQ(o->sources[0].paths, (std::vector<std::string>{"/etc/fedlog/logs/*.log", "-"}));
+  EXPECT_EQ(o->sources[1].format, "jsonl");
+  EXPECT_EQ(o->dedup_window_s, -1);
+  EXPECT_EQ(o->rate_limit_per_min, 10);
+  EXPECT_EQ(o->metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(o->queue_capacity, 65536);
+  EXPECT_EQ(o->webhook_max_attempts, 8);
+}
+
+TEST(DetectConfigTest, RejectsBadConfigs) {
+  EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: []}\n").ok());
+  EXPECT_FALSE(FromYaml("detect: {sources: [{name: A, paths: [a]}]}\n").ok());  // no data_dir
+  EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: [{name: A}]}\n").ok());
+  EXPECT_FALSE(
+      FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], threshold: 2}\n").ok());
+  EXPECT_FALSE(
+      FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], webhook_url: ftp://h/x}\n")
+          .ok());
+  EXPECT_FALSE(
+      FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], no_such_key: 1}\n").ok());
+}
+
+TEST(DetectStoreTest, RetentionKeepsTheNewestRowsAndOffsetsUpsert) {
+  const std::string dir = testing::FreshDir("store");
+  auto store = DetectStore::Open(dir + "/detect.db");
+  ASSERT_TRUE(store.ok()) << store.status();
+  BatchRecord rec;
+  for (int i = 0; i < 50; ++i) rec.scores.push_back({i, "HDFS", i % 3, 0.1f * (i % 10), 1});
+  for (int i = 0; i < 20; ++i) {
+    AlertRow a;
+    a.id = absl::StrCat("a", i);
+    a.source = "HDFS";
+    rec.alerts.push_back(a);
+  }
+  rec.offsets.push_back({"HDFS", 1, 2, "/x.log", 100});
+  rec.counts.push_back({"HDFS", 4, 10});
+  ASSERT_TRUE((*store)->Commit(rec).ok());
+  BatchRecord more;
+  more.offsets.push_back({"HDFS", 1, 2, "/x.log.1", 250});
+  more.counts.push_back({"HDFS", 4, 5});
+  ASSERT_TRUE((*store)->Commit(more).ok());
+  ASSERT_TRUE((*store)->ApplyRetention(30, 5).ok());
+  EXPECT_EQ(*(*store)->CountRows("scores"), 30);
+  EXPECT_EQ(*(*store)->CountRows("alerts"), 5);
+  EXPECT_TRUE((*store)->GetAlert("a19").ok());  // newest kept
+  EXPECT_FALSE((*store)->GetAlert("a0").ok());  // oldest dropped
+  auto offsets = (*store)->LoadOffsets();
+  ASSERT_TRUE(offsets.ok());
+  ASSERT_EQ(offsets->size(), 1u);
+  EXPECT_EQ((*offsets)[0].offset, 250);
+  EXPECT_EQ((*offsets)[0].path, "/x.log.1");
+  SQLite::Database db(dir + "/detect.db");
+  EXPECT_EQ(db.execAndGet("SELECT count FROM template_counts WHERE template_id = 4").getInt(), 15);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+}
+
+TEST(AlertJsonTest, EscapesAndKeepsValidUtf8) {
+  Alert a;
+  a.id = "00ff";
+  a.time_ms = 1700000000123;
+  a.source = "HDFS";
+  a.line = "say \"hi\"\tcaf\xc3\xa9 \xff end";
+  a.template_id = 4;
+  a.parameters = {"a\\b"};
+  a.score = 0.75f;
+  a.threshold = 0.5f;
+  a.model_version = 9;
+  a.context = {"x"};
+  const std::string json = AlertToJson(a);
+  EXPECT_NE(json.find("\"time\":\"2023-11-14T22:13:20.123Z\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"line\":\"say \\\"hi\\\"\\tcaf\xc3\xa9 \\ufffd end\""), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"parameters\":[\"a\\\\b\"]"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"score\":0.75,\"threshold\":0.5,\"model_version\":9"), std::string::npos)
+      << json;
+  EXPECT_EQ(AlertId("HDFS", 1, 2, 300, 0), AlertId("HDFS", 1, 2, 300, 0));
+  EXPECT_NE(AlertId("HDFS", 1, 2, 300, 0), AlertId("HDFS", 1, 2, 301, 0));
+}
+
+TEST(AlertLimiterTest, DedupWindowAndRateLimitPerTemplate) {
+  AlertLimiter dedup(60, -1);
+  EXPECT_EQ(dedup.Check("A", 1, 0), AlertLimiter::Verdict::kAllow);
+  EXPECT_EQ(dedup.Check("A", 1, 59999), AlertLimiter::Verdict::kDuplicate);
+  EXPECT_EQ(dedup.Check("A", 2, 59999), AlertLimiter::Verdict::kAllow);  // another template
+  EXPECT_EQ(dedup.Check("B", 1, 59999), AlertLimiter::Verdict::kAllow);  // another source
+  EXPECT_EQ(dedup.Check("A", 1, 60000), AlertLimiter::Verdict::kAllow);
+  AlertLimiter rate(-1, 2);
+  EXPECT_EQ(rate.Check("A", 1, 0), AlertLimiter::Verdict::kAllow);
+  EXPECT_EQ(rate.Check("A", 1, 1), AlertLimiter::Verdict::kAllow);
+  EXPECT_EQ(rate.Check("A", 1, 2), AlertLimiter::Verdict::kRateLimited);
+  EXPECT_EQ(rate.Check("A", 1, 60000), AlertLimiter::Verdict::kAllow);  // next minute
+}
+
+}  // namespace
+}  // namespace fedlog::client::detect

@@ -1,0 +1,177 @@
+// The site's data preparation for the line encoder (client/site_trainer.h, client/line_labels.h,
+// client/local_data.h): labels files, line numbering, the held-out split, support sampling, the
+// spec from the protocol, the round's work and the uploaded delta.
+#include "client/site_trainer.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/line_labels.h"
+#include "client/local_data.h"
+#include "common/base/file_util.h"
+#include "gtest/gtest.h"
+
+namespace fedlog::client {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) / name).string();
+}
+
+// Apache error-log lines; every 4th is an error (label 1).
+std::string ApacheLog(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    out += i % 4 == 3
+               ? absl::StrCat("[Sun Dec 04 04:47:", 10 + i % 50,
+                              " 2005] [error] mod_jk child workerEnv in error state ", i % 7, "\n")
+               : absl::StrCat("[Sun Dec 04 04:47:", 10 + i % 50,
+                              " 2005] [notice] jk2_init() Found child ", 1000 + i,
+                              " in scoreboard slot ", i % 9, "\n");
+  }
+  return out;
+}
+
+TEST(LineLabelsTest, ReadsBothColumnSpellingsAndRejectsBadFiles) {
+  const std::string a = TempPath("a.csv");
+  ASSERT_TRUE(WriteFileAtomic(a, "LineId,Content,AnomalyLabel\n1,\"x, y\",0\n3,z,2\n").ok());
+  auto labels = ReadLineLabels(a);
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  EXPECT_EQ(*labels, (std::map<int64_t, int>{{1, 0}, {3, 2}}));
+  const std::string b = TempPath("b.csv");
+  ASSERT_TRUE(WriteFileAtomic(b, "line,label,kind\n2,1,burst\n").ok());
+  EXPECT_EQ(ReadLineLabels(b)->at(2), 1);
+
+  for (const char* bad : {"LineId,Level\n1,0\n", "line,label\n0,1\n", "line,label\n1,x\n",
+                          "line,label\n1,0\n1,1\n"}) {
+    ASSERT_TRUE(WriteFileAtomic(b, bad).ok());
+    EXPECT_EQ(ReadLineLabels(b).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(ReadLineLabels(TempPath("missing.csv")).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ReadSourcesTest, LabelsFollowFileLineNumbersAcrossBlankLines) {
+  const std::string log = TempPath("apache.log");
+  ASSERT_TRUE(WriteFileAtomic(log,
+                              "[Sun Dec 04 04:47:44 2005] [notice] a\n\n"
+                              "[Sun Dec 04 04:47:45 2005] [error] b\n"
+                              "[Sun Dec 04 04:47:46 2005] [notice] c\n")
+                  .ok());
+  const std::string csv = TempPath("apache.csv");
+  ASSERT_TRUE(WriteFileAtomic(csv, "line,label\n3,1\n4,0\n").ok());
+  v1::ClientConfig config;
+  v1::LogSourceConfig* s = config.add_sources();
+  s->set_name("Apache");
+  s->set_path(log);
+  s->set_labels(csv);
+  auto sources = ReadSources(config);
+  ASSERT_TRUE(sources.ok()) << sources.status();
+  ASSERT_EQ((*sources)[0].raw.size(), 3u);
+  EXPECT_EQ((*sources)[0].labels, (std::vector<int>{-1, 1, 0}));
+
+  ASSERT_TRUE(WriteFileAtomic(csv, "line,label\n9,1\n").ok());
+  EXPECT_EQ(ReadSources(config).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+std::vector<SourceLines> TwoSources(int n) {
+  const std::vector<std::string> a = absl::StrSplit(ApacheLog(n), '\n', absl::SkipEmpty());
+  const std::vector<std::string> b = absl::StrSplit(ApacheLog(n / 2), '\n', absl::SkipEmpty());
+  auto labeled = ParseSourceLines("Apache", "Apache", a);
+  auto other = ParseSourceLines("Web", "Apache", b);
+  EXPECT_TRUE(labeled.ok() && other.ok());
+  labeled->raw = a;
+  for (int i = 0; i < n; ++i) labeled->labels.push_back(i % 4 == 3 ? 1 : 0);
+  other->raw = b;
+  return {*labeled, *other};
+}
+
+TEST(BuildEncoderDataTest, HoldsOutLabeledLinesForValidationAndTest) {
+  const std::vector<SourceLines> sources = TwoSources(200);
+  auto data = BuildEncoderData(sources, 0, 20, 7);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->sources, (std::vector<std::string>{"Apache", "Web"}));
+  EXPECT_EQ(data->held_out, 60);
+  EXPECT_EQ(data->train.size(), 240);
+  EXPECT_EQ(data->train.labels.size(), 240u);  // -1 for the unlabeled source's lines
+  EXPECT_EQ(data->train.dense.rows, 0);        // dense_dim 0: tokens only
+  EXPECT_GT(data->validation.size(), 0);
+  EXPECT_LE(std::abs(data->validation.size() - data->test.size()), 1);
+  // Every held-out Apache line is labeled, no held-out Web line is.
+  const int64_t web_train =
+      std::count(data->train.sources.begin(), data->train.sources.end(), "Web");
+  EXPECT_EQ(data->validation.size() + data->test.size(), 60 - (100 - web_train));
+  for (const model::LineSet* part : {&data->validation, &data->test}) {
+    for (size_t i = 0; i < part->labels.size(); ++i) {
+      EXPECT_GE(part->labels[i], 0);
+      EXPECT_EQ(part->sources[i], "Apache");
+    }
+  }
+  // Templates of different sources never share an id (contrastive alignment).
+  std::set<int64_t> apache, web;
+  for (int64_t i = 0; i < data->train.size(); ++i) {
+    (data->train.sources[i] == "Apache" ? apache : web).insert(data->train.template_ids[i]);
+  }
+  for (int64_t t : web) EXPECT_EQ(apache.count(t), 0u) << t;
+
+  auto again = BuildEncoderData(sources, 0, 20, 7);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->test.tokens, data->test.tokens);  // the daemon and `fedlog score` agree
+  EXPECT_EQ(BuildEncoderData(sources, 3, 20, 7).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SampleSupportTest, TakesUpToKPerClassFromLabeledLinesOnly) {
+  model::LineSet lines;
+  lines.labels = {-1, 0, 0, 0, 1, -1, 2, 0};
+  lines.tokens.resize(lines.labels.size());
+  const model::LineSet s = SampleSupport(lines, 2, 1);
+  EXPECT_EQ(std::count(s.labels.begin(), s.labels.end(), 0), 2);
+  EXPECT_EQ(std::count_if(s.labels.begin(), s.labels.end(), [](int y) { return y > 0; }), 2);
+  EXPECT_EQ(SampleSupport(lines, 5, 1).size(), 6);
+}
+
+TEST(SiteProtocolTest, SpecWorkAndDelta) {
+  v1::ModelSpec proto;
+  EXPECT_EQ(EncoderSpecFromProto(proto).status().code(), absl::StatusCode::kInvalidArgument);
+  proto.set_arch("line_encoder");
+  proto.set_init_seed(42);
+  proto.mutable_encoder()->set_dense_dim(75);
+  proto.mutable_encoder()->add_hidden(64);
+  auto spec = EncoderSpecFromProto(proto);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->vocab_buckets, 1 << 15);
+  EXPECT_EQ(spec->hidden, std::vector<int>{64});
+  EXPECT_EQ(spec->dense_dim, 75);
+  EXPECT_EQ(spec->init_seed, 42u);
+
+  v1::TrainingPlan plan;
+  plan.set_seed(10);
+  model::LocalWork defaults = WorkFromPlan(plan, 3, {});
+  EXPECT_EQ(defaults.contrastive_steps, model::LocalWork().contrastive_steps);
+  EXPECT_EQ(defaults.runtime.seed, 13u);
+  plan.set_meta_iterations(4);
+  plan.set_fedprox_mu(0.1f);
+  model::LocalWork w = WorkFromPlan(plan, 1, {});
+  EXPECT_EQ(w.contrastive_steps, 0);
+  EXPECT_EQ(w.meta_iterations, 4);
+  EXPECT_EQ(w.inner_steps, 0);
+  EXPECT_FLOAT_EQ(w.fedprox_mu, 0.1f);
+
+  fl::TensorBundle base, trained;
+  base.tensors.push_back({"out.bias", {2}, {1, 2}});
+  trained.tensors.push_back({"out.bias", {2}, {1.5f, 1}});
+  trained.tensors.push_back({"adapter.Apache.up.bias", {1}, {0.25f}});
+  auto delta = UpdateDelta(trained, base);
+  ASSERT_TRUE(delta.ok());
+  EXPECT_EQ(delta->Find("out.bias")->values, (std::vector<float>{0.5f, -1}));
+  EXPECT_EQ(delta->Find("adapter.Apache.up.bias")->values, std::vector<float>{0.25f});
+  trained.tensors[0].shape = {1, 2};
+  EXPECT_FALSE(UpdateDelta(trained, base).ok());
+}
+
+}  // namespace
+}  // namespace fedlog::client

@@ -1,0 +1,214 @@
+// One site's federated round of the line encoder (site_round.h): identity adapters for new
+// sources, local work with FedProx, fresh prototypes, and the site's detector with and without
+// support labels.
+#include "common/model/site_round.h"
+
+#include <cmath>
+#include <random>
+
+#include "common/model/contrastive_trainer.h"
+#include "gtest/gtest.h"
+
+namespace fedlog::model {
+namespace {
+
+EncoderSpec SharedSpec() {
+  EncoderSpec spec;
+  spec.vocab_buckets = 512;
+  spec.token_dim = 16;
+  spec.dense_dim = 4;
+  spec.hidden = {32};
+  spec.out_dim = 16;
+  spec.adapter_dim = 4;
+  spec.head_dim = 16;
+  spec.init_seed = 7;
+  return spec;
+}
+
+// `per_template` lines per template and source; templates >= 3 are anomalous (types 1 and 2) and
+// share an "error" token. Sources in `unlabeled` get label -1.
+LineSet Lines(const std::vector<std::string>& sources, int per_template, uint64_t seed,
+              const std::string& unlabeled = "") {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 0.1f);
+  std::uniform_int_distribution<int64_t> param(300, 511);
+  LineSet lines;
+  for (size_t s = 0; s < sources.size(); ++s) {
+    for (int t = 0; t < 5; ++t) {
+      const int64_t tid = static_cast<int64_t>(s) * 100 + t;
+      for (int i = 0; i < per_template; ++i) {
+        std::vector<int64_t> tokens = {tid * 3 % 290, (tid * 3 + 1) % 290, param(rng)};
+        if (t >= 3) tokens.push_back(299);
+        lines.tokens.push_back(std::move(tokens));
+        lines.sources.push_back(sources[s]);
+        lines.template_ids.push_back(tid);
+        lines.labels.push_back(sources[s] == unlabeled ? -1 : (t < 3 ? 0 : 1 + t % 2));
+      }
+    }
+  }
+  lines.dense = DenseMatrix(lines.size(), 4);
+  for (int64_t r = 0; r < lines.size(); ++r) {
+    for (int c = 0; c < 4; ++c) {
+      lines.dense.Row(r)[c] = (lines.template_ids[r] % 4 == c ? 1.0f : 0.0f) + noise(rng);
+    }
+  }
+  return lines;
+}
+
+LocalWork SmallWork() {
+  LocalWork work;
+  work.contrastive_steps = 8;
+  work.meta_iterations = 4;
+  work.inner_steps = 1;
+  work.batch_size = 64;
+  work.runtime.seed = 3;
+  return work;
+}
+
+double SquaredDistance(const fl::TensorBundle& a, const fl::TensorBundle& b,
+                       const std::string& prefix) {
+  double sum = 0;
+  for (const fl::NamedTensor& t : a.tensors) {
+    if (t.name.rfind(prefix, 0) != 0) continue;
+    const fl::NamedTensor* u = b.Find(t.name);
+    EXPECT_NE(u, nullptr) << t.name;
+    if (u == nullptr) continue;
+    for (size_t i = 0; i < t.values.size(); ++i) {
+      sum += (t.values[i] - u->values[i]) * (t.values[i] - u->values[i]);
+    }
+  }
+  return sum;
+}
+
+TEST(PrepareSiteWeightsTest, AddsIdentityAdaptersAndDropsForeignOnes) {
+  auto global = InitialEncoderWeights(SiteSpec(SharedSpec(), {"Other"}));
+  ASSERT_TRUE(global.ok()) << global.status();
+  auto start = PrepareSiteWeights(SharedSpec(), *global, {"Apache", "Linux"});
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_EQ(start->Find("adapter.Other.down.weight"), nullptr);
+  for (const char* name : {"adapter.Apache.up.weight", "adapter.Linux.up.bias"}) {
+    const fl::NamedTensor* up = start->Find(name);
+    ASSERT_NE(up, nullptr) << name;
+    for (float v : up->values) ASSERT_EQ(v, 0.0f) << name;
+  }
+  // Identity adapters: embeddings equal those of the shared encoder without any adapter.
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache", "Linux"});
+  LineSet lines = Lines({"Apache", "Linux"}, 2, 1);
+  lines.labels.clear();
+  auto with = Embed(site, *start, lines, {});
+  LineSet bare = lines;
+  bare.sources.clear();
+  auto shared_only = PrepareSiteWeights(SharedSpec(), *global, {});
+  ASSERT_TRUE(shared_only.ok());
+  auto without = Embed(SharedSpec(), *shared_only, bare, {});
+  ASSERT_TRUE(with.ok() && without.ok()) << with.status() << without.status();
+  for (size_t i = 0; i < with->data.size(); ++i) EXPECT_NEAR(with->data[i], without->data[i], 1e-6);
+}
+
+TEST(PrepareSiteWeightsTest, KeepsTrainedAdaptersAndRejectsNonEncoders) {
+  auto global = InitialEncoderWeights(SiteSpec(SharedSpec(), {"Apache"}));
+  ASSERT_TRUE(global.ok());
+  global->Find("adapter.Apache.up.bias")->values[0] = 0.5f;
+  auto start = PrepareSiteWeights(SharedSpec(), *global, {"Apache"});
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(start->Find("adapter.Apache.up.bias")->values[0], 0.5f);
+  EXPECT_EQ(start->tensors.size(), global->tensors.size());
+
+  fl::TensorBundle mlp;
+  mlp.tensors.push_back({"enc.0.weight", {1}, {1.0f}});
+  EXPECT_EQ(PrepareSiteWeights(SharedSpec(), mlp, {"Apache"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PrepareSiteWeights(SharedSpec(), *global, {"bad.name"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RunSiteRoundTest, TrainsAndComputesPrototypesOfLabeledSources) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache", "Linux"});
+  auto global = InitialEncoderWeights(SharedSpec());
+  ASSERT_TRUE(global.ok());
+  auto start = PrepareSiteWeights(SharedSpec(), *global, site.sources);
+  ASSERT_TRUE(start.ok());
+  const LineSet train = Lines({"Apache", "Linux"}, 12, 2, /*unlabeled=*/"Linux");
+  LineSet validation = Lines({"Apache"}, 6, 3);
+  auto r = RunSiteRound(site, *start, train, validation, SmallWork());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples, train.size());
+  EXPECT_EQ(r->distinct_templates, 10);
+  EXPECT_NEAR(r->imbalance_ratio, 36.0 / 24.0, 1e-9);  // Apache: 3 normal, 2 anomalous templates
+  EXPECT_GT(r->contrastive_loss, 0);
+  EXPECT_GT(r->meta_loss, 0);
+  ASSERT_NE(r->weights.Find("adapter.Apache.prototypes"), nullptr);
+  EXPECT_EQ(r->weights.Find("adapter.Apache.prototypes")->shape, (std::vector<int64_t>{2, 16}));
+  EXPECT_EQ(r->weights.Find("adapter.Linux.prototypes"), nullptr);  // no labels there
+  EXPECT_NE(r->weights.Find("prototypes.global"), nullptr);
+  EXPECT_TRUE(r->metrics.count("val_f1"));
+  EXPECT_GT(SquaredDistance(r->weights, *start, "mlp."), 0);
+  EXPECT_GT(SquaredDistance(r->weights, *start, "adapter.Linux.up"), 0);
+}
+
+TEST(RunSiteRoundTest, SeededAndWithoutLabelsSkipsMetaLearning) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Linux"});
+  auto start = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Linux"});
+  ASSERT_TRUE(start.ok());
+  LineSet train = Lines({"Linux"}, 10, 4);
+  train.labels.clear();
+  auto a = RunSiteRound(site, *start, train, {}, SmallWork());
+  auto b = RunSiteRound(site, *start, train, {}, SmallWork());
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status();
+  EXPECT_EQ(a->meta_loss, 0);
+  EXPECT_EQ(a->imbalance_ratio, 1);
+  EXPECT_EQ(a->weights.Find("prototypes.global"), nullptr);
+  EXPECT_EQ(SquaredDistance(a->weights, b->weights, ""), 0);
+}
+
+TEST(RunSiteRoundTest, FedProxKeepsSharedWeightsCloserToTheGlobalModel) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto start = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(start.ok());
+  const LineSet train = Lines({"Apache"}, 12, 5);
+  LocalWork work = SmallWork();
+  work.learning_rate = 1e-2f;
+  auto free = RunSiteRound(site, *start, train, {}, work);
+  work.fedprox_mu = 100.0f;
+  auto prox = RunSiteRound(site, *start, train, {}, work);
+  ASSERT_TRUE(free.ok() && prox.ok()) << free.status() << prox.status();
+  EXPECT_LT(SquaredDistance(prox->weights, *start, "mlp."),
+            SquaredDistance(free->weights, *start, "mlp."));
+}
+
+TEST(BuildSiteDetectorTest, FallsBackToTheBundlesPrototypes) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto start = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(start.ok());
+  AdaptOptions adapt;
+  // No support, no prototypes: nothing to build the classes from.
+  EXPECT_EQ(BuildSiteDetector(site, *start, {}, {}, adapt).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  auto trained = RunSiteRound(site, *start, Lines({"Apache"}, 12, 6), {}, SmallWork());
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  const LineSet test = Lines({"Apache"}, 8, 7);
+  auto zero_shot = BuildSiteDetector(site, trained->weights, {}, {}, adapt);
+  ASSERT_TRUE(zero_shot.ok()) << zero_shot.status();
+  EXPECT_TRUE(zero_shot->used_global_prototypes);
+  const fl::NamedTensor* own = trained->weights.Find("adapter.Apache.prototypes");
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(zero_shot->prototypes.data, own->values);
+  auto scores = ScoreFewShot(site, *zero_shot, test, {});
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  double normal = 0, anomalous = 0;
+  for (size_t i = 0; i < scores->size(); ++i)
+    (test.labels[i] > 0 ? anomalous : normal) += (*scores)[i];
+  EXPECT_GT(anomalous / 16.0, normal / 24.0);  // anomalies score higher on average
+
+  // k support lines of both classes: their own prototypes, thresholds from validation.
+  LineSet support = Lines({"Apache"}, 1, 8);
+  auto k_shot = BuildSiteDetector(site, trained->weights, support, test, adapt);
+  ASSERT_TRUE(k_shot.ok()) << k_shot.status();
+  EXPECT_EQ(k_shot->shots, 5);
+  EXPECT_FALSE(k_shot->used_global_prototypes);
+  EXPECT_GE(k_shot->validation_f1, 0);
+}
+
+}  // namespace
+}  // namespace fedlog::model

@@ -1,0 +1,211 @@
+// `fedlog eval federated` on tiny synthetic sites (common/logparse/synth): the simulation's shape
+// (rounds, late joiner, one evaluation per model and site, adapters and prototypes in the global
+// model), determinism under a seed, the optional-tensor aggregation, the report files and bad
+// input.
+#include "tools/offline/eval_federated.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/file_util.h"
+#include "common/logparse/synth/synth.h"
+#include "common/model/line_input.h"
+#include "gtest/gtest.h"
+
+namespace fedlog::offline {
+namespace {
+
+// A site of `lines` synthetic lines of `format` with labelled incidents.
+RawSite SynthSite(const std::string& format, int lines, uint64_t seed) {
+  logparse::synth::SynthOptions o;
+  o.format = format;
+  o.seed = seed;
+  o.incident_rate = 0.03;
+  auto gen = logparse::synth::Generator::Create(o);
+  EXPECT_TRUE(gen.ok()) << gen.status();
+  std::vector<std::string> text;
+  std::vector<int> labels;
+  logparse::synth::SynthLine line;
+  for (int i = 0; i < lines; ++i) {
+    (*gen)->Next(&line);
+    text.push_back(line.text);
+    labels.push_back(line.anomalous ? 1 : 0);
+  }
+  const std::vector<std::string_view> views(text.begin(), text.end());
+  RawSite raw;
+  raw.name = "site-" + format;
+  raw.sources = {format};
+  auto set = FeaturizeSiteLines(format, format, views, labels);
+  EXPECT_TRUE(set.ok()) << set.status();
+  raw.lines = *std::move(set);
+  return raw;
+}
+
+FederatedOptions TinyOptions() {
+  FederatedOptions o;
+  o.protocol = "synth";
+  o.rounds = 2;
+  o.contrastive_steps = 3;
+  o.meta_iterations = 2;
+  o.batch_size = 32;
+  o.shots = 5;
+  o.seed = 3;
+  o.threads = 1;
+  return o;
+}
+
+// Three sites: OpenSSH + Zookeeper (two sources, two adapters), Apache, and Linux, which joins in
+// round 2 with labels on its support lines only.
+std::vector<FederatedSite> TinySites(const FederatedOptions& o) {
+  RawSite two = SynthSite("OpenSSH", 250, 11);
+  const RawSite zookeeper = SynthSite("Zookeeper", 250, 12);
+  model::AppendLineSet(zookeeper.lines, &two.lines);
+  two.name = "site-OpenSSH";
+  two.sources = {"OpenSSH", "Zookeeper"};
+  std::vector<FederatedSite> sites;
+  const std::vector<RawSite> raws = {two, SynthSite("Apache", 400, 13),
+                                     SynthSite("Linux", 400, 14)};
+  for (size_t i = 0; i < raws.size(); ++i) {
+    const bool held_out = i + 1 == raws.size();
+    auto site = SplitSite(raws[i], o, held_out, held_out ? 1 : 0, 5 + i);
+    EXPECT_TRUE(site.ok()) << site.status();
+    sites.push_back(*std::move(site));
+  }
+  return sites;
+}
+
+TEST(EvalFederatedTest, SplitKeepsLabelsOnlyOnTheHeldOutSupport) {
+  const FederatedOptions o = TinyOptions();
+  const std::vector<FederatedSite> sites = TinySites(o);
+  for (const FederatedSite& s : sites) {
+    EXPECT_EQ(s.train.labels.size(), static_cast<size_t>(s.train.size())) << s.name;
+    EXPECT_GT(s.test.lines.size(), 0) << s.name;
+    EXPECT_LE(s.support.size(), 2 * o.shots * static_cast<int64_t>(s.sources.size())) << s.name;
+    for (const std::string& source : s.sources) {
+      EXPECT_NE(std::find(s.support.sources.begin(), s.support.sources.end(), source),
+                s.support.sources.end())
+          << s.name << " has no support line of " << source;
+    }
+    int labeled = 0;
+    for (int y : s.train.labels) labeled += y >= 0;
+    if (s.labeled) {
+      EXPECT_EQ(labeled, s.train.size()) << s.name;
+    } else {
+      EXPECT_EQ(labeled, s.support.size()) << s.name;
+      EXPECT_EQ(s.validation.lines.size(), s.support.size());
+    }
+  }
+}
+
+TEST(EvalFederatedTest, SimulationHasOneEvaluationPerModelAndSiteAndIsDeterministic) {
+  const FederatedOptions o = TinyOptions();
+  const std::vector<FederatedSite> sites = TinySites(o);
+  auto a = RunFederatedSimulation(sites, o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->rounds.size(), 2u);
+  EXPECT_EQ(a->rounds[0].participants, 2);  // the held-out site joins in round 2
+  EXPECT_EQ(a->rounds[1].participants, 3);
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const SiteEvaluation& e : a->evaluations) {
+    EXPECT_TRUE(seen.insert({e.model, e.site}).second) << e.model << " " << e.site;
+    EXPECT_GE(e.metrics.f1, 0.0);
+    EXPECT_LE(e.metrics.f1, 1.0);
+    EXPECT_GE(e.metrics.f1_macro, 0.0);
+    EXPECT_LE(e.metrics.f1_macro, 1.0);
+    EXPECT_EQ(e.metrics.confusion.Total(), e.units);
+    EXPECT_EQ(e.held_out, e.site == "site-Linux");
+  }
+  EXPECT_EQ(seen.size(), 9u);  // 3 models x 3 sites
+  for (const std::string src : {"OpenSSH", "Zookeeper", "Apache", "Linux"}) {
+    EXPECT_NE(a->federated_model.Find("adapter." + src + ".down.weight"), nullptr) << src;
+  }
+  EXPECT_NE(a->federated_model.Find("prototypes.global"), nullptr);
+
+  auto b = RunFederatedSimulation(sites, o);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(a->evaluations.size(), b->evaluations.size());
+  for (size_t i = 0; i < a->evaluations.size(); ++i) {
+    EXPECT_EQ(a->evaluations[i].metrics.confusion, b->evaluations[i].metrics.confusion);
+    EXPECT_EQ(a->evaluations[i].threshold, b->evaluations[i].threshold);
+  }
+  ASSERT_EQ(a->federated_model.tensors.size(), b->federated_model.tensors.size());
+  for (size_t t = 0; t < a->federated_model.tensors.size(); ++t) {
+    EXPECT_EQ(a->federated_model.tensors[t].values, b->federated_model.tensors[t].values)
+        << a->federated_model.tensors[t].name;
+  }
+
+  FederatedOptions other = o;
+  other.seed = 4;
+  other.run_centralized = other.run_local = false;
+  auto c = RunFederatedSimulation(sites, other);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->evaluations.size(), 3u);
+  EXPECT_NE(c->federated_model.Find("out.weight")->values,
+            a->federated_model.Find("out.weight")->values);
+
+  const std::string dir = ::testing::TempDir() + "/eval_federated_report";
+  FederatedOptions out = o;
+  out.out_dir = dir;
+  auto md = WriteFederatedResults(out, sites, *a);
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_NE(md->find("| **mean** |"), std::string::npos);
+  auto json = ReadFile(dir + "/results.json");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_NE(json->find("\"evaluations\""), std::string::npos);
+  EXPECT_NE(json->find("\"model\": \"centralized\", \"site\": \"site-Linux\""), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+fl::NamedTensor T(const std::string& name, std::vector<float> v) {
+  return fl::NamedTensor{name, {static_cast<int64_t>(v.size())}, v};
+}
+
+TEST(EvalFederatedTest, OptionalTensorsAreAveragedOverTheirCarriersOnly) {
+  fl::TensorBundle global{{T("out.weight", {1, 1}), T("adapter.X.up.bias", {10})}};
+  fl::TensorBundle u1{
+      {T("out.weight", {3, 3}), T("adapter.X.up.bias", {12}), T("adapter.X.prototypes", {2, 2})}};
+  fl::TensorBundle u2{{T("out.weight", {5, 5}), T("prototypes.global", {4, 8})}};
+  std::vector<SiteUpdate> updates = {{&u1, 1, 1, 1, {"X"}}, {&u2, 3, 1, 1, {"Y"}}};
+  double norm = 0;
+  auto out = AggregateRound(global, updates, "fedavg", &norm);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->Find("out.weight")->values, (std::vector<float>{4.5f, 4.5f}));  // 1 + (2 + 3*4)/4
+  EXPECT_EQ(out->Find("adapter.X.up.bias")->values, (std::vector<float>{12}));
+  EXPECT_EQ(out->Find("adapter.X.prototypes")->values, (std::vector<float>{2, 2}));
+  EXPECT_EQ(out->Find("prototypes.global")->values, (std::vector<float>{4, 8}));
+  EXPECT_NEAR(norm, 3.5 * std::sqrt(2.0), 1e-5);
+
+  fl::TensorBundle missing{{T("adapter.Y.up.bias", {1})}};
+  updates.push_back({&missing, 1, 1, 1, {"Y"}});
+  EXPECT_EQ(AggregateRound(global, updates, "fedavg", &norm).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AggregateRound(global, {}, "fedavg", &norm).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(AggregateRound(global, {updates[0]}, "nope", &norm).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EvalFederatedTest, BadInputIsAClearError) {
+  FederatedOptions o = TinyOptions();
+  EXPECT_EQ(SplitSite(RawSite{}, o, false, 0, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<FederatedSite> sites = TinySites(o);
+  o.rounds = 0;
+  EXPECT_EQ(RunFederatedSimulation(sites, o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunFederatedSimulation({}, TinyOptions()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = TinyOptions();
+  o.data_dir = ::testing::TempDir() + "/no-such-data";
+  EXPECT_EQ(LoadHdfsSites(o).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadBglSites(o).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadSourcesSites(o).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace fedlog::offline

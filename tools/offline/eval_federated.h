@@ -1,0 +1,160 @@
+// `fedlog eval federated`: K simulated sites in one process, trained with the daemons' code paths
+// (model::RunSiteRound for a site's round, model::BuildSiteDetector for its detector, common/fl for
+// the aggregation) but without gRPC, and compared with a centralized model (every site's training
+// lines pooled, the same total work) and local-only models (each site alone, the same work).
+//   sources  seed-labeled loghub-2k sources grouped into sites of 2-4 sources, plus a held-out site
+//            that joins late with unlabeled lines and k labeled lines per class; line F1
+//   hdfs     HDFS_v1 2% split over sites by block-id hash with skewed anomaly rates; block F1
+//   bgl      BGL 20k in contiguous slices, one per site; line F1
+// Lines reach the encoder only through common/model/line_input.h after FeaturizeLog, each site with
+// its own parser, Drain and featurizer, as a daemon has. Internal to tools/offline: the pieces live
+// in eval_federated_{data,sim,report,verb}.cc. Thread-compatible: one simulation runs on the
+// calling thread (torch's intra-op pool is sized by `threads`).
+#ifndef FEDLOG_TOOLS_OFFLINE_EVAL_FEDERATED_H_
+#define FEDLOG_TOOLS_OFFLINE_EVAL_FEDERATED_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/eval/metrics.h"
+#include "common/fl/tensor_bundle.h"
+#include "common/model/encoder_types.h"
+
+namespace fedlog::offline {
+
+struct FederatedOptions {
+  std::string protocol;  // sources | hdfs | bgl
+  std::string data_dir;
+  std::string out_dir;
+  int rounds = 10;
+  int sites = 0;  // 0: the protocol's default (sources 5 + the held-out site, hdfs 5, bgl 4)
+  int contrastive_steps = 30;  // per site and round (LocalWork)
+  int meta_iterations = 10;    // per site and round (LocalWork)
+  int inner_steps = 1;         // MAML inner steps in the rounds
+  int batch_size = 256;
+  float fedprox_mu = 0;
+  std::string strategy = "weighted_fedavg";  // fl::ParseStrategy names
+  uint64_t seed = 7;
+  int threads = 1;              // torch intra-op threads
+  int shots = 10;               // labeled lines per class in every site's detector support set
+  int max_train_lines = 20000;  // per site: training lines kept (seeded subsample above it)
+  bool run_centralized = true;
+  bool run_local = true;
+};
+
+// The part of a site's data a model sees at one stage. Units are what is scored: single lines
+// (`units` empty) or sessions (HDFS blocks: `units[u]` lists the unit's rows of `lines`).
+struct SitePart {
+  model::LineSet lines;                     // labeled (labels 0 / >= 1)
+  std::vector<std::vector<int64_t>> units;  // empty: every line is a unit
+  std::vector<int> unit_labels;             // 0/1 per unit (sessions only)
+};
+
+// One simulated site. Every LineSet is built by line_input from the site's own FeaturizeLog output.
+struct FederatedSite {
+  std::string name;
+  std::vector<std::string> sources;  // adapters it trains and downloads
+  model::LineSet train;              // training lines, one label each (-1: unlabeled)
+  bool labeled = true;               // false: the held-out site, labeled on its support lines only
+  int join_round = 0;                // first round it takes part in
+  model::LineSet support;            // k labeled lines per class and source for its detector
+  SitePart validation;               // calibration and threshold (may be empty)
+  SitePart test;
+  std::vector<std::string> notes;  // what the loader did, for the report
+};
+
+// A site's labeled log lines before the split (ordered as in its log).
+struct RawSite {
+  std::string name;
+  std::vector<std::string> sources;
+  model::LineSet lines;                     // labeled
+  std::vector<std::vector<int64_t>> units;  // sessions; empty: line units
+  std::vector<int> unit_labels;
+  std::vector<int32_t> templates;  // sessions: Drain template (resolved) per line
+};
+
+// Splits `raw` by unit into train 50% / validation 20% / test 30% (seeded, stratified by class)
+// and draws options.shots support lines per class and source from the train part. A `held_out` site
+// keeps labels on its support lines only (-1 elsewhere), joins at `join_round` and uses its support
+// set as validation. Session sites get line labels from their blocks: a line is anomalous when its
+// block is and its template never occurs in a normal training block.
+absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptions& options,
+                                        bool held_out, int join_round, uint64_t seed);
+
+// Protocol loaders (eval_federated_data.cc). NotFound when the data is absent.
+absl::StatusOr<std::vector<FederatedSite>> LoadSourcesSites(const FederatedOptions& options);
+absl::StatusOr<std::vector<FederatedSite>> LoadHdfsSites(const FederatedOptions& options);
+absl::StatusOr<std::vector<FederatedSite>> LoadBglSites(const FederatedOptions& options);
+
+// Parses, templates and featurizes `lines` of log format `format` as one site's stream would and
+// returns them under adapter `source` with `labels` (one per line).
+absl::StatusOr<model::LineSet> FeaturizeSiteLines(
+    std::string_view format, const std::string& source, const std::vector<std::string_view>& lines,
+    const std::vector<int>& labels, std::vector<int32_t>* resolved_templates = nullptr);
+
+// One model evaluated on one site's test part.
+struct SiteEvaluation {
+  std::string model;  // "federated", "centralized", "local"
+  std::string site;
+  bool held_out = false;
+  int64_t units = 0;
+  int64_t anomalous_units = 0;
+  double threshold = 0;  // the detector's (sessions: picked on validation block maxima)
+  eval::BinaryMetrics metrics;
+};
+
+struct RoundLog {
+  int round = 0;
+  int participants = 0;
+  double contrastive_loss = 0;  // mean over participants
+  double meta_loss = 0;         // mean over participants that meta-trained
+  double update_norm = 0;       // L2 norm of the aggregated delta of the shared tensors
+  double seconds = 0;           // wall time of the round (sites run one after another)
+};
+
+struct FederatedResult {
+  std::vector<SiteEvaluation> evaluations;
+  std::vector<RoundLog> rounds;
+  fl::TensorBundle federated_model;  // the final global model
+  std::vector<std::string> notes;
+  double seconds = 0;
+};
+
+// One round's aggregation (eval_federated_aggregate.cc), as the aggregator does it: each update's
+// delta against `global` (a tensor `global` lacks contributes its full value), fl::AggregateDeltas
+// with `strategy` (shared tensors over every update, each adapter.* / prototypes.* tensor over the
+// updates carrying it), added to `global`. `shared_norm` receives the L2 norm of the shared
+// tensors' aggregated delta.
+struct SiteUpdate {
+  const fl::TensorBundle* weights = nullptr;  // full weights after the round; not owned
+  int64_t samples = 0;
+  int64_t distinct_templates = 0;
+  double imbalance_ratio = 1;
+  std::vector<std::string> sources;
+};
+absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
+                                                const std::vector<SiteUpdate>& updates,
+                                                const std::string& strategy, double* shared_norm);
+
+// Runs the federated rounds, then the centralized and local-only baselines, and evaluates every
+// model on every site (eval_federated_sim.cc). InvalidArgument for bad options or sites.
+absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<FederatedSite>& sites,
+                                                       const FederatedOptions& options);
+
+// results.json and results.md under options.out_dir (eval_federated_report.cc); returns the
+// markdown.
+absl::StatusOr<std::string> WriteFederatedResults(const FederatedOptions& options,
+                                                  const std::vector<FederatedSite>& sites,
+                                                  const FederatedResult& result);
+
+// The verb (eval_federated_verb.cc).
+absl::Status RunFederatedEvaluation(const FederatedOptions& options);
+int RunEvalFederated(const std::vector<std::string>& args);
+
+}  // namespace fedlog::offline
+
+#endif  // FEDLOG_TOOLS_OFFLINE_EVAL_FEDERATED_H_

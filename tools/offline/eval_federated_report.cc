@@ -1,0 +1,247 @@
+// Output side of `fedlog eval federated`: results.json (every site, round and evaluation) and
+// results.md (per-site F1 / F1-macro of the federated, centralized and local-only models, their
+// means, the rounds and the issue's checks).
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/base/file_util.h"
+#include "common/base/status_macros.h"
+#include "tools/offline/eval_federated.h"
+
+namespace fedlog::offline {
+namespace {
+
+const char* const kModels[] = {"federated", "centralized", "local"};
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(&out, absl::StrFormat("\\u%04x", c));
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string Num(double v) { return absl::StrFormat("%.6g", v); }
+
+int64_t Anomalous(const model::LineSet& lines) {
+  int64_t n = 0;
+  for (int y : lines.labels) n += y > 0;
+  return n;
+}
+
+int64_t Labeled(const model::LineSet& lines) {
+  int64_t n = 0;
+  for (int y : lines.labels) n += y >= 0;
+  return n;
+}
+
+struct Mean {
+  double f1 = 0, f1_macro = 0;
+  int sites = 0;
+};
+
+// Mean F1 / F1-macro of `model` over the sites `held_out` selects (-1: every site).
+Mean MeanOf(const FederatedResult& result, const std::string& model, int held_out) {
+  Mean m;
+  for (const SiteEvaluation& e : result.evaluations) {
+    if (e.model != model || (held_out >= 0 && e.held_out != (held_out == 1))) continue;
+    m.f1 += e.metrics.f1;
+    m.f1_macro += e.metrics.f1_macro;
+    ++m.sites;
+  }
+  if (m.sites > 0) {
+    m.f1 /= m.sites;
+    m.f1_macro /= m.sites;
+  }
+  return m;
+}
+
+const SiteEvaluation* Find(const FederatedResult& result, const std::string& model,
+                           const std::string& site) {
+  for (const SiteEvaluation& e : result.evaluations) {
+    if (e.model == model && e.site == site) return &e;
+  }
+  return nullptr;
+}
+
+// The issue's checks: federated within 1 point of centralized F1 (hdfs, bgl); federated mean
+// F1-macro >= 0.90 with k-shot detectors (sources).
+std::vector<std::pair<std::string, bool>> Checks(const FederatedOptions& o,
+                                                 const FederatedResult& result) {
+  std::vector<std::pair<std::string, bool>> checks;
+  const Mean fed = MeanOf(result, "federated", -1);
+  const Mean central = MeanOf(result, "centralized", -1);
+  if (o.protocol == "sources") {
+    checks.push_back({absl::StrFormat("federated mean F1-macro over %d sites (k = %d) %.3f >= 0.90",
+                                      fed.sites, o.shots, fed.f1_macro),
+                      fed.f1_macro >= 0.90});
+    const Mean held = MeanOf(result, "federated", 1);
+    if (held.sites > 0) {
+      checks.push_back(
+          {absl::StrFormat("held-out site F1-macro (k = %d) %.3f >= 0.90", o.shots, held.f1_macro),
+           held.f1_macro >= 0.90});
+    }
+  } else if (central.sites > 0) {
+    checks.push_back({absl::StrFormat("federated mean F1 %.3f within 0.01 of centralized %.3f "
+                                      "(difference %+.3f)",
+                                      fed.f1, central.f1, fed.f1 - central.f1),
+                      fed.f1 >= central.f1 - 0.01});
+  }
+  return checks;
+}
+
+std::string SitesJson(const std::vector<FederatedSite>& sites) {
+  std::vector<std::string> out;
+  for (const FederatedSite& s : sites) {
+    std::vector<std::string> src, notes;
+    for (const auto& x : s.sources) src.push_back(Quote(x));
+    for (const auto& x : s.notes) notes.push_back(Quote(x));
+    const int64_t test_units =
+        s.test.units.empty() ? s.test.lines.size() : static_cast<int64_t>(s.test.units.size());
+    out.push_back(absl::StrCat(
+        "{\"name\": ", Quote(s.name), ", \"sources\": [", absl::StrJoin(src, ", "),
+        "], \"held_out\": ", s.labeled ? "false" : "true", ", \"join_round\": ", s.join_round,
+        ", \"train_lines\": ", s.train.size(), ", \"labeled_train_lines\": ", Labeled(s.train),
+        ", \"anomalous_train_lines\": ", Anomalous(s.train), ", \"support_lines\": ",
+        s.support.size(), ", \"validation_lines\": ", s.validation.lines.size(),
+        ", \"test_lines\": ", s.test.lines.size(), ", \"test_units\": ", test_units,
+        ", \"notes\": [", absl::StrJoin(notes, ", "), "]}"));
+  }
+  return absl::StrCat("[\n    ", absl::StrJoin(out, ",\n    "), "\n  ]");
+}
+
+std::string EvaluationsJson(const FederatedResult& result) {
+  std::vector<std::string> out;
+  for (const SiteEvaluation& e : result.evaluations) {
+    const eval::BinaryMetrics& m = e.metrics;
+    out.push_back(absl::StrCat(
+        "{\"model\": ", Quote(e.model), ", \"site\": ", Quote(e.site),
+        ", \"held_out\": ", e.held_out ? "true" : "false", ", \"units\": ", e.units,
+        ", \"anomalous_units\": ", e.anomalous_units, ", \"threshold\": ", Num(e.threshold),
+        ", \"precision\": ", Num(m.precision), ", \"recall\": ", Num(m.recall),
+        ", \"f1\": ", Num(m.f1), ", \"f1_macro\": ", Num(m.f1_macro),
+        ", \"balanced_accuracy\": ", Num(m.balanced_accuracy), ", \"auroc\": ", Num(m.auroc),
+        ", \"pr_auc\": ", Num(m.pr_auc), ", \"tp\": ", m.confusion.tp, ", \"fp\": ", m.confusion.fp,
+        ", \"tn\": ", m.confusion.tn, ", \"fn\": ", m.confusion.fn, "}"));
+  }
+  return absl::StrCat("[\n    ", absl::StrJoin(out, ",\n    "), "\n  ]");
+}
+
+std::string RoundsJson(const FederatedResult& result) {
+  std::vector<std::string> out;
+  for (const RoundLog& r : result.rounds) {
+    out.push_back(absl::StrCat(
+        "{\"round\": ", r.round, ", \"participants\": ", r.participants,
+        ", \"contrastive_loss\": ", Num(r.contrastive_loss), ", \"meta_loss\": ", Num(r.meta_loss),
+        ", \"shared_delta_norm\": ", Num(r.update_norm), ", \"seconds\": ", Num(r.seconds), "}"));
+  }
+  return absl::StrCat("[\n    ", absl::StrJoin(out, ",\n    "), "\n  ]");
+}
+
+std::string Json(const FederatedOptions& o, const std::vector<FederatedSite>& sites,
+                 const FederatedResult& result) {
+  std::vector<std::string> means, checks, notes;
+  for (const char* model : kModels) {
+    const Mean m = MeanOf(result, model, -1);
+    if (m.sites == 0) continue;
+    means.push_back(absl::StrCat(Quote(model), ": {\"sites\": ", m.sites, ", \"f1\": ", Num(m.f1),
+                                 ", \"f1_macro\": ", Num(m.f1_macro), "}"));
+  }
+  for (const auto& [text, pass] : Checks(o, result)) {
+    checks.push_back(
+        absl::StrCat("{\"check\": ", Quote(text), ", \"pass\": ", pass ? "true" : "false", "}"));
+  }
+  for (const auto& n : result.notes) notes.push_back(Quote(n));
+  return absl::StrCat(
+      "{\n  \"protocol\": ", Quote(o.protocol), ",\n  \"options\": {\"rounds\": ", o.rounds,
+      ", \"contrastive_steps\": ", o.contrastive_steps,
+      ", \"meta_iterations\": ", o.meta_iterations, ", \"inner_steps\": ", o.inner_steps,
+      ", \"batch_size\": ", o.batch_size, ", \"fedprox_mu\": ", Num(o.fedprox_mu),
+      ", \"strategy\": ", Quote(o.strategy), ", \"seed\": ", o.seed, ", \"threads\": ", o.threads,
+      ", \"shots\": ", o.shots, ", \"max_train_lines\": ", o.max_train_lines,
+      "},\n  \"sites\": ", SitesJson(sites), ",\n  \"rounds\": ", RoundsJson(result),
+      ",\n  \"evaluations\": ", EvaluationsJson(result), ",\n  \"means\": {",
+      absl::StrJoin(means, ", "), "},\n  \"checks\": [", absl::StrJoin(checks, ", "),
+      "],\n  \"notes\": [", absl::StrJoin(notes, ", "), "],\n  \"seconds\": ", Num(result.seconds),
+      "\n}\n");
+}
+
+std::string Cell(const SiteEvaluation* e, bool macro) {
+  if (e == nullptr) return "-";
+  return absl::StrFormat("%.3f", macro ? e->metrics.f1_macro : e->metrics.f1);
+}
+
+std::string Markdown(const FederatedOptions& o, const std::vector<FederatedSite>& sites,
+                     const FederatedResult& result) {
+  const bool sessions = !sites.empty() && !sites[0].test.units.empty();
+  std::string md = absl::StrFormat(
+      "# Federated evaluation: %s\n\n%zu sites, %d rounds of %d contrastive steps + %d "
+      "meta-iterations per site, strategy %s, FedProx mu %g, k = %d support lines per class, "
+      "seed %d; %s-level F1 on each site's test part; %.0f s.\n\n",
+      o.protocol, sites.size(), o.rounds, o.contrastive_steps, o.meta_iterations, o.strategy,
+      o.fedprox_mu, o.shots, o.seed, sessions ? "block" : "line", result.seconds);
+  absl::StrAppend(&md,
+                  "| site | sources | test units (anomalous) | F1 fed | F1 central | F1 local | "
+                  "F1-macro fed | F1-macro central | F1-macro local |\n"
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const FederatedSite& s : sites) {
+    const SiteEvaluation* fed = Find(result, "federated", s.name);
+    const SiteEvaluation* cen = Find(result, "centralized", s.name);
+    const SiteEvaluation* loc = Find(result, "local", s.name);
+    absl::StrAppend(
+        &md, absl::StrFormat("| %s%s | %s | %d (%d) | %s | %s | %s | %s | %s | %s |\n", s.name,
+                             s.labeled ? "" : absl::StrCat(" (joins round ", s.join_round + 1, ")"),
+                             absl::StrJoin(s.sources, ", "), fed ? fed->units : 0,
+                             fed ? fed->anomalous_units : 0, Cell(fed, false), Cell(cen, false),
+                             Cell(loc, false), Cell(fed, true), Cell(cen, true), Cell(loc, true)));
+  }
+  std::vector<std::string> f1, f1m;
+  for (const char* model : kModels) {
+    const Mean m = MeanOf(result, model, -1);
+    f1.push_back(m.sites ? absl::StrFormat("%.3f", m.f1) : "-");
+    f1m.push_back(m.sites ? absl::StrFormat("%.3f", m.f1_macro) : "-");
+  }
+  absl::StrAppend(&md, "| **mean** | | | ", absl::StrJoin(f1, " | "), " | ",
+                  absl::StrJoin(f1m, " | "), " |\n\n");
+  absl::StrAppend(&md,
+                  "| round | sites | contrastive loss | meta loss | shared delta norm | s |\n"
+                  "|---:|---:|---:|---:|---:|---:|\n");
+  for (const RoundLog& r : result.rounds) {
+    absl::StrAppend(
+        &md, absl::StrFormat("| %d | %d | %.4f | %.4f | %.4f | %.1f |\n", r.round, r.participants,
+                             r.contrastive_loss, r.meta_loss, r.update_norm, r.seconds));
+  }
+  absl::StrAppend(&md, "\nChecks:\n");
+  for (const auto& [text, pass] : Checks(o, result)) {
+    absl::StrAppend(&md, "- ", pass ? "PASS" : "MISS", ": ", text, "\n");
+  }
+  absl::StrAppend(&md, "\nNotes:\n");
+  for (const FederatedSite& s : sites) {
+    for (const auto& n : s.notes) absl::StrAppend(&md, "- ", n, "\n");
+  }
+  for (const auto& n : result.notes) absl::StrAppend(&md, "- ", n, "\n");
+  return md;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> WriteFederatedResults(const FederatedOptions& options,
+                                                  const std::vector<FederatedSite>& sites,
+                                                  const FederatedResult& result) {
+  FEDLOG_RETURN_IF_ERROR(MakeDirs(options.out_dir));
+  const std::string md = Markdown(options, sites, result);
+  FEDLOG_RETURN_IF_ERROR(
+      WriteFileAtomic(JoinPath(options.out_dir, "results.json"), Json(options, sites, result)));
+  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(options.out_dir, "results.md"), md));
+  return md;
+}
+
+}  // namespace fedlog::offline

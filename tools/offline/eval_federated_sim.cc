@@ -1,0 +1,268 @@
+// The simulation of `fedlog eval federated`: federated rounds over in-process sites (the daemon's
+// model::RunSiteRound per site, common/fl aggregation), the centralized and local-only baselines
+// with the same work, and every model's detector (model::BuildSiteDetector) scored on every site.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/status_macros.h"
+#include "common/eval/threshold.h"
+#include "common/fl/strategy.h"
+#include "common/model/contrastive_trainer.h"
+#include "common/model/few_shot.h"
+#include "common/model/line_input.h"
+#include "common/model/site_round.h"
+#include "tools/offline/eval_federated.h"
+
+namespace fedlog::offline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Work of one site round; `scale` multiplies the steps (the centralized model does the work of
+// every participant of the round).
+model::LocalWork MakeWork(const FederatedOptions& o, uint64_t seed, int scale) {
+  model::LocalWork work;
+  work.contrastive_steps = o.contrastive_steps * scale;
+  work.meta_iterations = o.meta_iterations * scale;
+  work.inner_steps = o.inner_steps;
+  work.batch_size = o.batch_size;
+  work.fedprox_mu = o.fedprox_mu;
+  work.runtime.threads = o.threads;
+  work.runtime.seed = seed;
+  return work;
+}
+
+uint64_t RoundSeed(const FederatedOptions& o, int round, size_t site) {
+  return o.seed * 1000003ull + static_cast<uint64_t>(round) * 1009ull + site;
+}
+
+// Scores of the scoring units of `part` from its line scores: a session's score is the maximum of
+// its lines' scores (a block is as anomalous as its most anomalous line).
+void UnitScores(const SitePart& part, const std::vector<float>& line_scores,
+                std::vector<int>* labels, std::vector<double>* scores) {
+  labels->clear();
+  scores->clear();
+  if (part.units.empty()) {
+    for (size_t i = 0; i < line_scores.size(); ++i) {
+      labels->push_back(part.lines.labels[i] > 0 ? 1 : 0);
+      scores->push_back(line_scores[i]);
+    }
+    return;
+  }
+  for (size_t u = 0; u < part.units.size(); ++u) {
+    double best = 0;
+    for (int64_t r : part.units[u])
+      best = std::max(best, double{line_scores[static_cast<size_t>(r)]});
+    labels->push_back(part.unit_labels[u]);
+    scores->push_back(best);
+  }
+}
+
+// The site's detector (model::BuildSiteDetector with every adapter of the site, as the site
+// trainer builds it, client/site_trainer.cc) from its support lines, calibrated and thresholded on
+// its validation part, scored on its test units.
+absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
+                                            const fl::TensorBundle& weights,
+                                            const FederatedSite& site, const std::string& name,
+                                            const FederatedOptions& o) {
+  const model::EncoderSpec spec = model::SiteSpec(base, site.sources);
+  model::AdaptOptions adapt;
+  adapt.runtime.threads = o.threads;
+  adapt.runtime.seed = o.seed;
+  // Sessions take their threshold from block maxima, so line calibration adds nothing there, and a
+  // Platt fit on lines saturated every HDFS line's probability to 0 (no block ranking left).
+  adapt.calibrate = site.test.units.empty();
+  FEDLOG_ASSIGN_OR_RETURN(
+      model::FewShotModel detector,
+      model::BuildSiteDetector(spec, weights, site.support, site.validation.lines, adapt));
+  SiteEvaluation e;
+  e.model = name;
+  e.site = site.name;
+  e.held_out = !site.labeled;
+  e.threshold = detector.threshold;
+  std::vector<int> labels;
+  std::vector<double> scores;
+  if (!site.test.units.empty() && site.validation.lines.size() > 0) {
+    // Sessions: the line threshold does not apply to block maxima; pick the block-level max-F1
+    // threshold on the validation blocks instead.
+    FEDLOG_ASSIGN_OR_RETURN(
+        std::vector<float> val,
+        model::ScoreFewShot(spec, detector, site.validation.lines, adapt.runtime));
+    UnitScores(site.validation, val, &labels, &scores);
+    FEDLOG_ASSIGN_OR_RETURN(eval::ThresholdChoice t, eval::SelectThresholdMaxF1(labels, scores));
+    e.threshold = t.threshold;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> test,
+                          model::ScoreFewShot(spec, detector, site.test.lines, adapt.runtime));
+  UnitScores(site.test, test, &labels, &scores);
+  e.units = static_cast<int64_t>(labels.size());
+  e.anomalous_units = std::count(labels.begin(), labels.end(), 1);
+  FEDLOG_ASSIGN_OR_RETURN(e.metrics, eval::EvaluateScores(labels, scores, e.threshold));
+  std::cerr << absl::StrFormat(
+      "[%s] %s: F1 %.3f, F1-macro %.3f, AUROC %.3f on %d %s (%d anomalous)\n", name, site.name,
+      e.metrics.f1, e.metrics.f1_macro, e.metrics.auroc, e.units,
+      site.test.units.empty() ? "lines" : "blocks", e.anomalous_units);
+  return e;
+}
+
+absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& sites,
+                                              const model::EncoderSpec& base,
+                                              const fl::TensorBundle& initial,
+                                              const FederatedOptions& o,
+                                              std::vector<RoundLog>* rounds) {
+  fl::TensorBundle global = initial;
+  for (int r = 0; r < o.rounds; ++r) {
+    const auto t0 = Clock::now();
+    std::vector<model::SiteRoundResult> results;
+    std::vector<size_t> who;
+    for (size_t i = 0; i < sites.size(); ++i) {
+      if (sites[i].join_round > r) continue;
+      FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
+                              model::PrepareSiteWeights(base, global, sites[i].sources));
+      FEDLOG_ASSIGN_OR_RETURN(
+          model::SiteRoundResult res,
+          model::RunSiteRound(model::SiteSpec(base, sites[i].sources), start, sites[i].train, {},
+                              MakeWork(o, RoundSeed(o, r, i), 1)));
+      results.push_back(std::move(res));
+      who.push_back(i);
+    }
+    RoundLog log;
+    log.round = r + 1;
+    log.participants = static_cast<int>(results.size());
+    std::vector<SiteUpdate> updates;
+    int meta = 0;
+    for (size_t j = 0; j < results.size(); ++j) {
+      const model::SiteRoundResult& res = results[j];
+      updates.push_back({&res.weights, res.samples, res.distinct_templates, res.imbalance_ratio,
+                         sites[who[j]].sources});
+      log.contrastive_loss += res.contrastive_loss / static_cast<double>(results.size());
+      if (res.meta_loss != 0) {
+        log.meta_loss += res.meta_loss;
+        ++meta;
+      }
+    }
+    if (meta > 0) log.meta_loss /= meta;
+    FEDLOG_ASSIGN_OR_RETURN(global, AggregateRound(global, updates, o.strategy, &log.update_norm));
+    log.seconds = Since(t0);
+    std::cerr << absl::StrFormat(
+        "[federated] round %d/%d: %d sites, contrastive loss %.4f, meta loss %.4f, "
+        "|shared delta| %.4f, %.1fs\n",
+        log.round, o.rounds, log.participants, log.contrastive_loss, log.meta_loss, log.update_norm,
+        log.seconds);
+    rounds->push_back(log);
+  }
+  return global;
+}
+
+// One model trained on `train` for the rounds [first, rounds), `scale[r]` times the site work in
+// round r (chained rounds: each starts from the previous one's weights, as a site's rounds do).
+absl::StatusOr<fl::TensorBundle> RunChained(const model::EncoderSpec& base,
+                                            const fl::TensorBundle& initial,
+                                            const std::vector<std::string>& sources,
+                                            const model::LineSet& train,
+                                            const std::vector<int>& scale, size_t site_index,
+                                            const std::string& label, const FederatedOptions& o) {
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle w, model::PrepareSiteWeights(base, initial, sources));
+  const model::EncoderSpec spec = model::SiteSpec(base, sources);
+  for (int r = 0; r < o.rounds; ++r) {
+    if (scale[static_cast<size_t>(r)] == 0) continue;
+    FEDLOG_ASSIGN_OR_RETURN(model::SiteRoundResult res,
+                            model::RunSiteRound(spec, w, train, {},
+                                                MakeWork(o, RoundSeed(o, r, site_index),
+                                                         scale[static_cast<size_t>(r)])));
+    w = std::move(res.weights);
+    std::cerr << absl::StrFormat("[%s] round %d/%d: contrastive loss %.4f, meta loss %.4f, %.1fs\n",
+                                 label, r + 1, o.rounds, res.contrastive_loss, res.meta_loss,
+                                 res.seconds);
+  }
+  return w;
+}
+
+absl::Status CheckSites(const std::vector<FederatedSite>& sites, const FederatedOptions& o) {
+  if (sites.empty()) return absl::InvalidArgumentError("no sites");
+  if (o.rounds < 1) return absl::InvalidArgumentError("--rounds must be >= 1");
+  if (o.contrastive_steps < 0 || o.meta_iterations < 0 || o.batch_size < 2) {
+    return absl::InvalidArgumentError("steps and iterations must be >= 0, batch size >= 2");
+  }
+  if (o.fedprox_mu < 0) return absl::InvalidArgumentError("--fedprox-mu must be >= 0");
+  FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
+  for (const FederatedSite& s : sites) {
+    if (s.train.size() < 2 || s.test.lines.size() == 0) {
+      return absl::InvalidArgumentError(s.name + ": needs >= 2 training lines and a test part");
+    }
+    if (s.train.dense.cols != sites[0].train.dense.cols) {
+      return absl::InvalidArgumentError(s.name + ": dense width differs from the other sites'");
+    }
+    if (s.train.labels.size() != static_cast<size_t>(s.train.size())) {
+      return absl::InvalidArgumentError(s.name +
+                                        ": training lines need one label each (-1 unlabeled)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<FederatedSite>& sites,
+                                                       const FederatedOptions& o) {
+  FEDLOG_RETURN_IF_ERROR(CheckSites(sites, o));
+  const auto t0 = Clock::now();
+  model::EncoderSpec base = model::DefaultEncoderSpec(static_cast<int>(sites[0].train.dense.cols));
+  base.init_seed = o.seed;
+  FEDLOG_ASSIGN_OR_RETURN(const fl::TensorBundle initial, model::InitialEncoderWeights(base));
+  FederatedResult result;
+  FEDLOG_ASSIGN_OR_RETURN(result.federated_model,
+                          RunFederated(sites, base, initial, o, &result.rounds));
+  for (const FederatedSite& s : sites) {
+    FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
+                            EvaluateSite(base, result.federated_model, s, "federated", o));
+    result.evaluations.push_back(e);
+  }
+  if (o.run_centralized) {
+    // Every site's training lines pooled (a late joiner's too, from round 0), each round doing the
+    // work of that round's federated participants.
+    model::LineSet pooled;
+    std::vector<std::string> sources;
+    for (const FederatedSite& s : sites) {
+      model::AppendLineSet(s.train, &pooled);
+      for (const std::string& src : s.sources) {
+        if (std::find(sources.begin(), sources.end(), src) == sources.end()) sources.push_back(src);
+      }
+    }
+    std::vector<int> scale;
+    for (const RoundLog& r : result.rounds) scale.push_back(r.participants);
+    FEDLOG_ASSIGN_OR_RETURN(
+        fl::TensorBundle central,
+        RunChained(base, initial, sources, pooled, scale, sites.size(), "centralized", o));
+    for (const FederatedSite& s : sites) {
+      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e, EvaluateSite(base, central, s, "centralized", o));
+      result.evaluations.push_back(e);
+    }
+    result.notes.push_back(absl::StrCat("centralized: ", pooled.size(), " pooled training lines, ",
+                                        sources.size(), " adapters"));
+  }
+  if (o.run_local) {
+    for (size_t i = 0; i < sites.size(); ++i) {
+      std::vector<int> scale(static_cast<size_t>(o.rounds), 0);
+      for (int r = sites[i].join_round; r < o.rounds; ++r) scale[static_cast<size_t>(r)] = 1;
+      FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle local,
+                              RunChained(base, initial, sites[i].sources, sites[i].train, scale, i,
+                                         "local " + sites[i].name, o));
+      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e, EvaluateSite(base, local, sites[i], "local", o));
+      result.evaluations.push_back(e);
+    }
+  }
+  result.seconds = Since(t0);
+  return result;
+}
+
+}  // namespace fedlog::offline
