@@ -98,27 +98,31 @@ int Revoke(const std::vector<std::string>& argv) {
 
 void PrintRoundHeader() {
   std::printf("%6s %6s %9s %12s %7s %8s %9s %9s %12s\n", "round", "sites", "samples", "mean_loss", "model",
-              "seconds", "up_kb", "down_kb", "eval_loss");
+              "seconds", "up_kb", "down_kb", "eval");
 }
 
-// Mean over sites of the held-out loss they reported for the round's input model ("-" when none reported).
-std::string EvalLoss(const v1::RoundSummary& r) {
-  double sum = 0;
-  int n = 0;
-  for (const auto& e : r.evaluations()) {
-    auto it = e.metrics().find("holdout_loss");
-    if (it == e.metrics().end()) continue;
-    sum += it->second;
-    ++n;
+// Mean over sites of the held-out metric they reported for the round's input model: F1 for line_encoder runs,
+// reconstruction loss for mlp_autoencoder runs ("-" when none reported).
+std::string EvalColumn(const v1::RoundSummary& r) {
+  for (const char* key : {"holdout_f1", "holdout_loss"}) {
+    double sum = 0;
+    int n = 0;
+    for (const auto& e : r.evaluations()) {
+      auto it = e.metrics().find(key);
+      if (it == e.metrics().end()) continue;
+      sum += it->second;
+      ++n;
+    }
+    if (n > 0) return absl::StrFormat("%s:%.4f", key[8] == 'f' ? "f1" : "loss", sum / n);
   }
-  return n > 0 ? absl::StrFormat("%.6f", sum / n) : "-";
+  return "-";
 }
 
 void PrintRound(const v1::RoundSummary& r) {
   std::printf("%6d %6d %9lld %12.6f %7s %8.2f %9.1f %9.1f %12s\n", r.round(), r.sites(),
               static_cast<long long>(r.samples()), r.mean_train_loss(), absl::StrCat("v", r.model_version()).c_str(),
               r.seconds(), static_cast<double>(r.bytes_up()) / 1024.0, static_cast<double>(r.bytes_down()) / 1024.0,
-              EvalLoss(r).c_str());
+              EvalColumn(r).c_str());
   std::fflush(stdout);
 }
 
