@@ -25,6 +25,7 @@ SiteTrainerOptions TrainerOptions(const v1::ClientConfig& config) {
   o.holdout_percent = config.holdout_percent();
   o.device = config.device();
   o.threads = config.threads();
+  o.feedback_db = JoinPath(config.data_dir(), "detect.db");  // client/detect's store
   return o;
 }
 

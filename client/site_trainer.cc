@@ -5,7 +5,11 @@
 #include <random>
 #include <string_view>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/detect/detect_store.h"
+#include "common/base/file_util.h"
+#include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/eval/metrics.h"
 #include "common/features/batch_featurizer.h"
@@ -255,6 +259,42 @@ absl::Status SiteTrainer::PrepareEncoder(const model::EncoderSpec& spec) {
       encoder_data_,
       BuildEncoderData(*sources_, spec.dense_dim, options_.holdout_percent, options_.split_seed));
   encoder_dense_dim_ = spec.dense_dim;
+  merged_feedback_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status SiteTrainer::MergeFeedback() {
+  if (options_.feedback_db.empty() || !FileExists(options_.feedback_db)) return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<detect::DetectStore> store,
+                          detect::DetectStore::Open(options_.feedback_db));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<detect::LabeledLine> labeled, store->LoadLabels(""));
+  model::LineSet& train = encoder_data_->train;
+  int64_t added = 0, skipped = 0;
+  for (const detect::LabeledLine& l : labeled) {
+    // labels_file rows are the configured labels, already in the training lines.
+    if (!absl::StartsWith(l.origin, "feedback:") || merged_feedback_.contains(l.origin)) continue;
+    merged_feedback_.insert(l.origin);
+    const bool known_source = std::find(encoder_data_->sources.begin(), encoder_data_->sources.end(),
+                                        l.source) != encoder_data_->sources.end();
+    if (!known_source || static_cast<int64_t>(l.dense.size()) != train.dense.cols) {
+      ++skipped;  // a source no longer configured, or features of another model shape
+      continue;
+    }
+    if (train.labels.empty()) train.labels.assign(static_cast<size_t>(train.size()), -1);
+    train.tokens.push_back(l.tokens);
+    if (train.dense.cols > 0) {  // a tokens-only model keeps an empty dense matrix
+      train.dense.data.insert(train.dense.data.end(), l.dense.begin(), l.dense.end());
+      ++train.dense.rows;
+    }
+    train.sources.push_back(l.source);
+    if (!train.template_ids.empty()) train.template_ids.push_back(-1);
+    train.labels.push_back(l.label > 0 ? 1 : 0);
+    ++added;
+  }
+  if (added + skipped > 0) {
+    FEDLOG_LOG(INFO) << "feedback: " << added << " operator verdict(s) joined the training lines as labels"
+                     << (skipped > 0 ? absl::StrCat(", ", skipped, " skipped (unknown source or shape)") : "");
+  }
   return absl::OkStatus();
 }
 
@@ -336,6 +376,7 @@ absl::StatusOr<LocalUpdate> SiteTrainer::TrainEncoder(const v1::RoundTask& task,
                                                       const fl::TensorBundle& global) {
   FEDLOG_ASSIGN_OR_RETURN(model::EncoderSpec spec, EncoderSpecFromProto(task.spec()));
   FEDLOG_RETURN_IF_ERROR(PrepareEncoder(spec));
+  FEDLOG_RETURN_IF_ERROR(MergeFeedback());
   const EncoderData& data = *encoder_data_;
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
                           model::PrepareSiteWeights(spec, global, data.sources));

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "client/local_data.h"
 #include "common/fl/tensor_bundle.h"
@@ -89,6 +90,10 @@ struct SiteTrainerOptions {
   int eval_shots = 10;      // labeled training lines per class in the evaluated detector's support
   std::string device = "cpu";
   int threads = 1;
+  // The live detector's store (<data_dir>/detect.db, client/detect). Operators' verdicts on alerts
+  // (`fedlog feedback`) found there join the training lines as labels at the next round; "" or a
+  // missing file: none.
+  std::string feedback_db;
 };
 
 class SiteTrainer {
@@ -105,6 +110,8 @@ class SiteTrainer {
  private:
   absl::Status PrepareMlp(const v1::ModelSpec& spec);
   absl::Status PrepareEncoder(const model::EncoderSpec& spec);
+  // Appends feedback verdicts not merged yet to encoder_data_->train.
+  absl::Status MergeFeedback();
   absl::StatusOr<LocalUpdate> TrainMlp(const v1::RoundTask& task, const fl::TensorBundle& global);
   absl::StatusOr<LocalUpdate> TrainEncoder(const v1::RoundTask& task,
                                            const fl::TensorBundle& global);
@@ -116,6 +123,7 @@ class SiteTrainer {
   int mlp_dim_ = 0;
   std::optional<EncoderData> encoder_data_;
   int encoder_dense_dim_ = -1;
+  absl::flat_hash_set<std::string> merged_feedback_;  // origins ("feedback:<alert id>") already in train
 };
 
 }  // namespace fedlog::client

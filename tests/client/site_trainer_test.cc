@@ -10,7 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/detect/detect_store.h"
 #include "client/line_labels.h"
+#include "common/model/contrastive_trainer.h"
 #include "client/local_data.h"
 #include "common/base/file_util.h"
 #include "gtest/gtest.h"
@@ -171,6 +173,58 @@ TEST(SiteProtocolTest, SpecWorkAndDelta) {
   EXPECT_EQ(delta->Find("adapter.Apache.up.bias")->values, std::vector<float>{0.25f});
   trained.tensors[0].shape = {1, 2};
   EXPECT_FALSE(UpdateDelta(trained, base).ok());
+}
+
+// Operators' verdicts on alerts (`fedlog feedback`, stored by client/detect) join the next round's
+// training lines as labels, once each; verdicts on sources the site no longer runs are skipped.
+TEST(SiteTrainerFeedbackTest, VerdictsJoinTheNextRoundOnce) {
+  const std::vector<SourceLines> sources = TwoSources(200);
+  const std::string db = TempPath("feedback_detect.db");
+  std::filesystem::remove(db);
+  {
+    auto store = detect::DetectStore::Open(db);
+    ASSERT_TRUE(store.ok()) << store.status();
+    detect::LabeledLine verdict{"Web", "a line the operator confirmed", 1, {11, 12, 13}, {}, "feedback:00000000000000aa"};
+    ASSERT_TRUE((*store)->AddLabel(verdict, 1).ok());
+    verdict.source = "Gone";
+    verdict.origin = "feedback:00000000000000bb";
+    ASSERT_TRUE((*store)->AddLabel(verdict, 2).ok());
+    verdict.source = "Web";
+    verdict.origin = "labels_file";  // configured labels: already among the training lines
+    ASSERT_TRUE((*store)->AddLabel(verdict, 3).ok());
+  }
+  v1::RoundTask task;
+  task.set_round(1);
+  task.mutable_spec()->set_arch("line_encoder");
+  task.mutable_spec()->set_init_seed(3);
+  v1::LineEncoderSpec& e = *task.mutable_spec()->mutable_encoder();
+  e.set_vocab_buckets(256);
+  e.set_token_dim(8);
+  e.add_hidden(16);
+  e.set_out_dim(8);
+  e.set_adapter_dim(4);
+  e.set_head_dim(8);
+  task.mutable_plan()->set_contrastive_steps(1);
+  task.mutable_plan()->set_meta_iterations(1);
+  task.mutable_plan()->set_batch_size(32);
+  task.mutable_plan()->set_seed(5);
+  auto spec = EncoderSpecFromProto(task.spec());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto global = model::InitialEncoderWeights(*spec);
+  ASSERT_TRUE(global.ok()) << global.status();
+
+  SiteTrainer plain(&sources, SiteTrainerOptions{});
+  SiteTrainerOptions with_db;
+  with_db.feedback_db = db;
+  SiteTrainer fed_back(&sources, with_db);
+  auto a = plain.Train(task, *global);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = fed_back.Train(task, *global);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->header.num_samples(), a->header.num_samples() + 1);
+  auto again = fed_back.Train(task, *global);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->header.num_samples(), b->header.num_samples());  // not merged twice
 }
 
 }  // namespace
