@@ -92,6 +92,9 @@ TEST(ClientConfigTest, ShippedExampleLoads) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->sources_size(), 1);
   EXPECT_EQ(c->device(), "auto");
+  EXPECT_FALSE(c->sources(0).labels().empty());
+  EXPECT_EQ(c->detect().sources_size(), 1);
+  EXPECT_EQ(c->detect().metrics_listen(), "127.0.0.1:9464");
 }
 
 TEST(ClientConfigTest, ErrorsNameTheProblem) {
