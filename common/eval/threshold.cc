@@ -45,4 +45,15 @@ absl::StatusOr<ThresholdChoice> SelectThresholdMaxF1(absl::Span<const int> label
   return best;
 }
 
+absl::StatusOr<ThresholdChoice> SelectThresholdMaxF1MidGap(absl::Span<const int> labels,
+                                                           absl::Span<const double> scores) {
+  FEDLOG_ASSIGN_OR_RETURN(ThresholdChoice best, SelectThresholdMaxF1(labels, scores));
+  double below = -std::numeric_limits<double>::infinity();
+  for (double s : scores) {
+    if (s < best.threshold && s > below) below = s;
+  }
+  if (std::isfinite(below)) best.threshold = below + (best.threshold - below) / 2;
+  return best;
+}
+
 }  // namespace fedlog::eval

@@ -22,6 +22,14 @@ struct ThresholdChoice {
 absl::StatusOr<ThresholdChoice> SelectThresholdMaxF1(absl::Span<const int> labels,
                                                      absl::Span<const double> scores);
 
+// Like SelectThresholdMaxF1, but the threshold goes to the middle of the score gap below the chosen
+// candidate (every threshold in that gap has the same validation F1). When validation separates the
+// classes, the candidate is the lowest anomalous score, so an unseen anomaly scoring slightly lower
+// is missed; the middle of the gap leaves equal room on both sides. With no lower score the
+// candidate itself is returned. Same errors as SelectThresholdMaxF1.
+absl::StatusOr<ThresholdChoice> SelectThresholdMaxF1MidGap(absl::Span<const int> labels,
+                                                           absl::Span<const double> scores);
+
 }  // namespace fedlog::eval
 
 #endif  // FEDLOG_COMMON_EVAL_THRESHOLD_H_

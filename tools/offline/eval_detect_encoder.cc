@@ -240,7 +240,7 @@ absl::StatusOr<ModelRun> RunSessionEncoder(const DetectDataset& d, const TrainSe
   run.scores.assign(test.begin(), test.end());
   FEDLOG_ASSIGN_OR_RETURN(
       eval::ThresholdChoice choice,
-      eval::SelectThresholdMaxF1(val_y, std::vector<double>(val.begin(), val.end())));
+      eval::SelectThresholdMaxF1MidGap(val_y, std::vector<double>(val.begin(), val.end())));
   run.threshold = choice.threshold;
   run.validation_f1 = choice.f1;
   absl::StrAppend(log, absl::StrFormat(" session model: %d templates, loss %.3f->%.3f %.1fs;",

@@ -127,6 +127,25 @@ TEST(ThresholdTest, TiesPreferTheHigherThreshold) {
   EXPECT_DOUBLE_EQ(t->f1, 2.0 / 3);
 }
 
+TEST(ThresholdTest, MidGapMovesIntoTheGapBelowTheBestCandidate) {
+  // Worked example above: best candidate 0.8, next lower score 0.7 -> 0.75, same validation F1.
+  auto t = SelectThresholdMaxF1MidGap(kLabels, kScores);
+  ASSERT_TRUE(t.ok());
+  EXPECT_DOUBLE_EQ(t->threshold, 0.75);
+  EXPECT_DOUBLE_EQ(EvaluateScores(kLabels, kScores, t->threshold)->f1, 0.8);
+  // Separated classes: halfway between the lowest anomaly (0.8) and the highest normal (0.3).
+  auto sep = SelectThresholdMaxF1MidGap(std::vector<int>{1, 1, 0, 0},
+                                        std::vector<double>{0.9, 0.8, 0.3, 0.1});
+  ASSERT_TRUE(sep.ok());
+  EXPECT_DOUBLE_EQ(sep->threshold, 0.55);
+  EXPECT_DOUBLE_EQ(sep->f1, 1.0);
+  // Nothing below the candidate: it stays.
+  auto low = SelectThresholdMaxF1MidGap(std::vector<int>{1, 1}, std::vector<double>{0.9, 0.8});
+  ASSERT_TRUE(low.ok());
+  EXPECT_DOUBLE_EQ(low->threshold, 0.8);
+  EXPECT_FALSE(SelectThresholdMaxF1MidGap({}, {}).ok());
+}
+
 TEST(ThresholdTest, NoAnomaliesFlagsNothing) {
   const std::vector<double> s = {0.2, 0.7};
   auto t = SelectThresholdMaxF1(std::vector<int>{0, 0}, s);
