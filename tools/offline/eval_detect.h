@@ -15,12 +15,14 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/base/dense_matrix.h"
 #include "common/eval/aggregate.h"
+#include "common/labels/seed_labeled.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/model/encoder_types.h"
 
@@ -79,6 +81,16 @@ struct DetectOptions {
 
 // True when `model` is one of options.models.
 bool WantsModel(const DetectOptions& options, const std::string& model);
+
+// NotFound naming `path` (and --data) when the data file is absent.
+absl::Status RequireDataFile(const std::string& path);
+
+// Reads one seed-labelled loghub-2k source under `data_dir`: its log into `raw` (which `lines` views,
+// one per log line) and its label rows into `rows`. NotFound when a file is absent,
+// FailedPrecondition when the two disagree in length. Shared by `eval detect` and `eval federated`.
+absl::Status ReadSeedLabeledSource(const std::string& data_dir, const std::string& source,
+                                   std::string* raw, std::vector<std::string_view>* lines,
+                                   std::vector<labels::SeedLabeledLine>* rows);
 
 // Dataset builders (eval_detect_data.cc). NotFound when the data is absent.
 absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options);

@@ -40,11 +40,6 @@ absl::StatusOr<Pipeline> MakePipeline(std::string_view format) {
   return p;
 }
 
-absl::Status RequireFile(const std::string& path) {
-  if (!FileExists(path))
-    return absl::NotFoundError(absl::StrCat("data file ", path, " not found (see --data)"));
-  return absl::OkStatus();
-}
 
 // Line rows: the dense columns whose name `keep` accepts, then `bag` hashed-token presence columns.
 void LineRows(const FeaturizedBatch& b, const std::vector<std::string>& names, int bag,
@@ -127,6 +122,32 @@ bool KeepNonWindow(const std::string& name) {
 
 }  // namespace
 
+absl::Status RequireDataFile(const std::string& path) {
+  if (!FileExists(path))
+    return absl::NotFoundError(absl::StrCat("data file ", path, " not found (see --data)"));
+  return absl::OkStatus();
+}
+
+absl::Status ReadSeedLabeledSource(const std::string& data_dir, const std::string& source,
+                                   std::string* raw, std::vector<std::string_view>* lines,
+                                   std::vector<labels::SeedLabeledLine>* rows) {
+  const std::string csv =
+      JoinPath(data_dir, absl::StrCat("seed-labeled-2k/", source, "_2k_labeled.csv"));
+  const std::string log =
+      JoinPath(data_dir, absl::StrCat("loghub-2k/", source, "/", source, "_2k.log"));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(csv));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(log));
+  FEDLOG_ASSIGN_OR_RETURN(*rows, labels::ReadSeedLabeledCsv(csv));
+  FEDLOG_ASSIGN_OR_RETURN(*raw, logparse::ReadLogFile(log));
+  *lines = logparse::SplitLines(*raw);
+  if (lines->size() != rows->size()) {
+    return absl::FailedPreconditionError(absl::StrCat(source, ": ", lines->size(),
+                                                      " log lines but ", rows->size(),
+                                                      " labelled rows"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options) {
   FEDLOG_ASSIGN_OR_RETURN(auto featurizer, features::StreamFeaturizer::Create());
   FeaturizedBatch batch;
@@ -135,20 +156,10 @@ absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options) {
   int64_t tid_offset = 0;
   for (const logparse::BuiltinFormat& f : logparse::BuiltinFormats()) {
     const std::string src = f.name;
-    const std::string csv =
-        JoinPath(options.data_dir, absl::StrCat("seed-labeled-2k/", src, "_2k_labeled.csv"));
-    const std::string log =
-        JoinPath(options.data_dir, absl::StrCat("loghub-2k/", src, "/", src, "_2k.log"));
-    FEDLOG_RETURN_IF_ERROR(RequireFile(csv));
-    FEDLOG_RETURN_IF_ERROR(RequireFile(log));
-    FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::SeedLabeledLine> rows,
-                            labels::ReadSeedLabeledCsv(csv));
-    FEDLOG_ASSIGN_OR_RETURN(std::string raw, logparse::ReadLogFile(log));
-    std::vector<std::string_view> lines = logparse::SplitLines(raw);
-    if (lines.size() != rows.size()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(src, ": ", lines.size(), " log lines but ", rows.size(), " labelled rows"));
-    }
+    std::string raw;
+    std::vector<std::string_view> lines;
+    std::vector<labels::SeedLabeledLine> rows;
+    FEDLOG_RETURN_IF_ERROR(ReadSeedLabeledSource(options.data_dir, src, &raw, &lines, &rows));
     FEDLOG_ASSIGN_OR_RETURN(Pipeline p, MakePipeline(src));
     FeaturizedBatch source_batch;
     FEDLOG_RETURN_IF_ERROR(
@@ -195,7 +206,7 @@ absl::StatusOr<DetectDataset> LoadLosoDataset(const DetectOptions& options) {
 
 absl::StatusOr<DetectDataset> LoadBglDataset(const DetectOptions& options) {
   const std::string path = JoinPath(options.data_dir, "bgl-20k/BGL_20k.log");
-  FEDLOG_RETURN_IF_ERROR(RequireFile(path));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(path));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::AlertTaggedLine> tagged,
                           labels::ReadAlertTaggedLog(path));
   // The site never sees the alert tag: every line is parsed with "-" in the tag position.
@@ -225,8 +236,8 @@ absl::StatusOr<DetectDataset> LoadBglDataset(const DetectOptions& options) {
 absl::StatusOr<DetectDataset> LoadHdfsDataset(const DetectOptions& options) {
   const std::string log = JoinPath(options.data_dir, "hdfs-v1-2pct/HDFS_2pct.log.gz");
   const std::string csv = JoinPath(options.data_dir, "hdfs-v1-2pct/HDFS_2pct_block_labels.csv");
-  FEDLOG_RETURN_IF_ERROR(RequireFile(log));
-  FEDLOG_RETURN_IF_ERROR(RequireFile(csv));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(log));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(csv));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::BlockLabel> blocks, labels::ReadHdfsBlockLabels(csv));
   FEDLOG_ASSIGN_OR_RETURN(std::string raw, logparse::ReadLogFile(log));
   const std::vector<std::string_view> lines = logparse::SplitLines(raw);
@@ -267,7 +278,7 @@ absl::StatusOr<DetectDataset> LoadHdfsDataset(const DetectOptions& options) {
 
 absl::StatusOr<DetectDataset> LoadHadoopDataset(const DetectOptions& options) {
   const std::string root = JoinPath(options.data_dir, "hadoop-apps");
-  FEDLOG_RETURN_IF_ERROR(RequireFile(JoinPath(root, "abnormal_label.txt")));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(JoinPath(root, "abnormal_label.txt")));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::HadoopAppLabel> apps,
                           labels::ReadHadoopAppLabels(JoinPath(root, "abnormal_label.txt")));
   std::sort(apps.begin(), apps.end(),

@@ -23,16 +23,11 @@
 #include "common/logparse/line_parser.h"
 #include "common/logparse/line_reader.h"
 #include "common/model/line_input.h"
+#include "tools/offline/eval_detect.h"
 #include "tools/offline/eval_federated.h"
 
 namespace fedlog::offline {
 namespace {
-
-absl::Status RequireFile(const std::string& path) {
-  if (!FileExists(path))
-    return absl::NotFoundError(absl::StrCat("data file ", path, " not found (see --data)"));
-  return absl::OkStatus();
-}
 
 // FNV-1a: a split that depends on the block id only, identical on every platform.
 uint64_t StableHash(std::string_view s) {
@@ -210,20 +205,10 @@ absl::StatusOr<std::vector<FederatedSite>> LoadSourcesSites(const FederatedOptio
   std::map<std::string, std::set<int>> classes;
   for (const logparse::BuiltinFormat& f : logparse::BuiltinFormats()) {
     const std::string src = f.name;
-    const std::string csv =
-        JoinPath(options.data_dir, absl::StrCat("seed-labeled-2k/", src, "_2k_labeled.csv"));
-    const std::string log =
-        JoinPath(options.data_dir, absl::StrCat("loghub-2k/", src, "/", src, "_2k.log"));
-    FEDLOG_RETURN_IF_ERROR(RequireFile(csv));
-    FEDLOG_RETURN_IF_ERROR(RequireFile(log));
-    FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::SeedLabeledLine> rows,
-                            labels::ReadSeedLabeledCsv(csv));
-    FEDLOG_ASSIGN_OR_RETURN(std::string raw, logparse::ReadLogFile(log));
-    const std::vector<std::string_view> lines = logparse::SplitLines(raw);
-    if (lines.size() != rows.size()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(src, ": ", lines.size(), " log lines but ", rows.size(), " labelled rows"));
-    }
+    std::string raw;
+    std::vector<std::string_view> lines;
+    std::vector<labels::SeedLabeledLine> rows;
+    FEDLOG_RETURN_IF_ERROR(ReadSeedLabeledSource(options.data_dir, src, &raw, &lines, &rows));
     std::vector<int> labels;
     for (const auto& r : rows) {
       labels.push_back(r.anomaly_label);
@@ -272,7 +257,7 @@ absl::StatusOr<std::vector<FederatedSite>> LoadSourcesSites(const FederatedOptio
 
 absl::StatusOr<std::vector<FederatedSite>> LoadBglSites(const FederatedOptions& options) {
   const std::string path = JoinPath(options.data_dir, "bgl-20k/BGL_20k.log");
-  FEDLOG_RETURN_IF_ERROR(RequireFile(path));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(path));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::AlertTaggedLine> tagged,
                           labels::ReadAlertTaggedLog(path));
   std::map<std::string, int> category;  // alert category -> anomaly type 1, 2, ...
@@ -314,8 +299,8 @@ absl::StatusOr<std::vector<FederatedSite>> LoadBglSites(const FederatedOptions& 
 absl::StatusOr<std::vector<FederatedSite>> LoadHdfsSites(const FederatedOptions& options) {
   const std::string log = JoinPath(options.data_dir, "hdfs-v1-2pct/HDFS_2pct.log.gz");
   const std::string csv = JoinPath(options.data_dir, "hdfs-v1-2pct/HDFS_2pct_block_labels.csv");
-  FEDLOG_RETURN_IF_ERROR(RequireFile(log));
-  FEDLOG_RETURN_IF_ERROR(RequireFile(csv));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(log));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(csv));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::BlockLabel> blocks, labels::ReadHdfsBlockLabels(csv));
   FEDLOG_ASSIGN_OR_RETURN(std::string raw_log, logparse::ReadLogFile(log));
   const std::vector<std::string_view> lines = logparse::SplitLines(raw_log);
