@@ -7,8 +7,10 @@
 #ifndef FEDLOG_COMMON_MODEL_FEW_SHOT_H_
 #define FEDLOG_COMMON_MODEL_FEW_SHOT_H_
 
+#include <algorithm>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/base/dense_matrix.h"
 #include "common/fl/tensor_bundle.h"
@@ -17,7 +19,17 @@
 
 namespace fedlog::model {
 
+// How the support set becomes prototypes. kClassMean: one prototype per class (the mean
+// embedding). kNearestSupport: every support line is a prototype of its class and a line's
+// distance to a class is its distance to the nearest one (1-nearest-neighbour), which keeps
+// classes made of several unrelated templates apart; calibration and the threshold then come from
+// leave-one-out scores of the support lines when there is no validation set.
+enum class PrototypeMode { kClassMean, kNearestSupport };
+
 struct AdaptOptions {
+  PrototypeMode prototypes = PrototypeMode::kNearestSupport;
+  // kNearestSupport: larger classes keep a seeded sample (scoring cost grows with the count).
+  int max_prototypes_per_class = 64;
   int inner_steps = 0;  // gradient steps on the support set before taking prototypes (both classes)
   float inner_lr = 1e-2f;
   float distance_scale = 10.0f;  // raw score s = scale * (d_normal - d_anomalous)
@@ -28,7 +40,8 @@ struct AdaptOptions {
 
 struct FewShotModel {
   fl::TensorBundle weights;  // encoder weights used for scoring (adapted when inner_steps > 0)
-  DenseMatrix prototypes;    // 2 x out_dim: row 0 normal, row 1 anomalous
+  DenseMatrix prototypes;    // P x out_dim; row i belongs to class prototype_labels[i]
+  std::vector<int> prototype_labels;  // 0 normal, 1 anomalous; empty = {0, 1} (2 rows)
   float distance_scale = 10.0f;
   PlattScaling platt;                   // identity (a = 1, b = 0) when not calibrated
   float threshold = 0.5f;               // max-F1 threshold on validation labels, else 0.5
@@ -44,6 +57,27 @@ struct FewShotModel {
 absl::StatusOr<FewShotModel> Adapt(const EncoderSpec& spec, const fl::TensorBundle& weights,
                                    const LineSet& support, const DenseMatrix& global_prototypes,
                                    const LineSet& validation, const AdaptOptions& options);
+
+// The class of each prototype row ({0, 1} for a model without prototype_labels).
+inline std::vector<int> PrototypeLabels(const FewShotModel& model) {
+  return model.prototype_labels.empty() ? std::vector<int>{0, 1} : model.prototype_labels;
+}
+
+// InvalidArgument unless the prototypes are out_dim wide, one label (0 or 1) per row, and both
+// classes have at least one. Inline: the torch-free LineScorer checks models the same way.
+inline absl::Status CheckPrototypes(const FewShotModel& model, int out_dim) {
+  const std::vector<int> labels = PrototypeLabels(model);
+  if (model.prototypes.cols != out_dim ||
+      model.prototypes.rows != static_cast<int64_t>(labels.size())) {
+    return absl::InvalidArgumentError("few-shot model prototypes do not match out_dim or labels");
+  }
+  const size_t normals = static_cast<size_t>(std::count(labels.begin(), labels.end(), 0));
+  const size_t anomalous = static_cast<size_t>(std::count(labels.begin(), labels.end(), 1));
+  if (normals == 0 || anomalous == 0 || normals + anomalous != labels.size()) {
+    return absl::InvalidArgumentError("few-shot model needs prototypes of both classes (0 and 1)");
+  }
+  return absl::OkStatus();
+}
 
 // Calibrated P(anomalous) per line; a line is an alert when its score >= model.threshold.
 absl::StatusOr<std::vector<float>> ScoreFewShot(const EncoderSpec& spec, const FewShotModel& model,

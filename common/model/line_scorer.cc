@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -118,9 +119,7 @@ absl::StatusOr<LineScorer::Layer> LineScorer::LoadLayer(const FewShotModel& mode
 absl::StatusOr<LineScorer> LineScorer::Create(const EncoderSpec& spec, const FewShotModel& model,
                                               LineScorerOptions options) {
   FEDLOG_RETURN_IF_ERROR(ValidateEncoderSpec(spec));
-  if (model.prototypes.rows != 2 || model.prototypes.cols != spec.out_dim) {
-    return absl::InvalidArgumentError("few-shot model has no 2 x out_dim prototypes");
-  }
+  FEDLOG_RETURN_IF_ERROR(CheckPrototypes(model, spec.out_dim));
   auto w = std::make_shared<Weights>();
   w->spec = spec;
   FEDLOG_ASSIGN_OR_RETURN(w->embed,
@@ -145,7 +144,22 @@ absl::StatusOr<LineScorer> LineScorer::Create(const EncoderSpec& spec, const Few
         a.up, LoadLayer(model, "adapter." + source + ".up", spec.adapter_dim, spec.out_dim));
     w->adapters.emplace(source, std::move(a));
   }
-  w->protos = model.prototypes.data;
+  // Prototypes transposed ([out_dim][P]) so the P dot products are one AccumulateRows, plus
+  // their squared norms: |e - p|^2 = |e|^2 + |p|^2 - 2 e.p.
+  w->proto_labels = PrototypeLabels(model);
+  const size_t protos = w->proto_labels.size();
+  const size_t d = static_cast<size_t>(spec.out_dim);
+  w->protos_t.assign(d * protos, 0.0f);
+  w->proto_norms.assign(protos, 0.0f);
+  for (size_t r = 0; r < protos; ++r) {
+    double norm = 0;
+    for (size_t o = 0; o < d; ++o) {
+      const float v = model.prototypes.data[r * d + o];
+      w->protos_t[o * protos + r] = v;
+      norm += static_cast<double>(v) * v;
+    }
+    w->proto_norms[r] = static_cast<float>(norm);
+  }
   w->distance_scale = model.distance_scale;
   w->platt_a = model.platt.a;
   w->platt_b = model.platt.b;
@@ -226,10 +240,18 @@ float LineScorer::Score(absl::Span<const int64_t> tokens, absl::Span<const float
     e = big.data();
   }
   Embed(tokens, dense, source, e);
-  double dist[2] = {0, 0};
-  for (int c = 0; c < 2; ++c) {
-    const float* p = w.protos.data() + static_cast<size_t>(c) * d;
-    for (int o = 0; o < d; ++o) dist[c] += static_cast<double>(e[o] - p[o]) * (e[o] - p[o]);
+  // Squared distance to the nearest prototype of each class, from the dot products.
+  const int protos = static_cast<int>(w.proto_labels.size());
+  dots_.assign(static_cast<size_t>(protos), 0.0f);
+  AccumulateRows(e, d, w.protos_t.data(), protos, dots_.data());
+  double e_norm = 0;
+  for (int o = 0; o < d; ++o) e_norm += static_cast<double>(e[o]) * e[o];
+  double dist[2] = {std::numeric_limits<double>::infinity(),
+                    std::numeric_limits<double>::infinity()};
+  for (int r = 0; r < protos; ++r) {
+    const double sq = e_norm + w.proto_norms[r] - 2.0 * dots_[r];
+    double& best = dist[w.proto_labels[r]];
+    best = std::min(best, std::max(0.0, sq));
   }
   const double raw = w.distance_scale * (dist[0] - dist[1]);
   const double x = w.platt_a * raw + w.platt_b;

@@ -69,7 +69,9 @@ class LineScorer {
     std::vector<std::vector<float>> norm_w, norm_b;
     Layer out;
     absl::flat_hash_map<std::string, Adapter> adapters;
-    std::vector<float> protos;  // [2][out_dim]: normal, anomalous
+    std::vector<float> protos_t;     // prototypes transposed: [out_dim][P]
+    std::vector<float> proto_norms;  // [P] squared norms
+    std::vector<int> proto_labels;   // [P] 0 normal, 1 anomalous
     float distance_scale = 10;
     double platt_a = 1, platt_b = 0;
     float threshold = 0.5f;
@@ -84,7 +86,7 @@ class LineScorer {
   std::shared_ptr<const Weights> weights_;
   LineScorerOptions options_;
   absl::flat_hash_map<uint64_t, std::vector<float>> token_cache_;
-  std::vector<float> h_, h2_, a_, z_;  // per-line scratch, reused
+  std::vector<float> h_, h2_, a_, z_, dots_;  // per-line scratch, reused
 };
 
 }  // namespace fedlog::model

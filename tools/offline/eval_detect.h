@@ -25,6 +25,7 @@
 #include "common/labels/seed_labeled.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/model/encoder_types.h"
+#include "common/model/few_shot.h"
 
 namespace fedlog::offline {
 
@@ -55,6 +56,9 @@ struct EncoderEvalOptions {
   int inner_steps = 1;        // MAML inner steps during meta-training
   float meta_lr = 1e-3f;
   int adapt_steps = 5;          // inner steps on the target's labelled lines (k > 0 / in-domain)
+  // How labelled target lines become prototypes: one per support line, nearest wins (kNearest),
+  // or one mean per class. k = 0 always uses the two global prototypes.
+  model::PrototypeMode prototypes = model::PrototypeMode::kNearestSupport;
   int in_domain_support = 200;  // bgl: labelled training lines per class used as support set
   int session_epochs = 5;       // hdfs/hadoop: epochs of the session classifier
   int threads = 1;  // torch intra-op threads: on busy cores 2 spinning OpenMP threads are slower

@@ -131,10 +131,15 @@ absl::StatusOr<ModelRun> ScoreLineEncoder(const DetectDataset& d, const LineEnco
                                           bool calibrate_on_support, const DetectOptions& o) {
   model::AdaptOptions a;
   a.inner_steps = support.empty() ? 0 : o.encoder.adapt_steps;
+  a.prototypes = o.encoder.prototypes;
   a.runtime = Runtime(o, o.seed);
   const model::LineSet support_lines = model::SelectLines(d.lines, AsRows(support));
-  const model::LineSet validation =
-      model::SelectLines(d.lines, AsRows(calibrate_on_support ? support : fit.validation));
+  // Calibrating on the support set: with nearest-support prototypes Adapt does it on
+  // leave-one-out scores when it gets no validation set; class means can only be fitted in-sample.
+  const bool leave_one_out = a.prototypes == model::PrototypeMode::kNearestSupport;
+  std::vector<size_t> calibration = fit.validation;
+  if (calibrate_on_support) calibration = leave_one_out ? std::vector<size_t>{} : support;
+  const model::LineSet validation = model::SelectLines(d.lines, AsRows(calibration));
   FEDLOG_ASSIGN_OR_RETURN(
       model::FewShotModel adapted,
       model::Adapt(fit.spec, fit.weights, support_lines, fit.global_prototypes, validation, a));

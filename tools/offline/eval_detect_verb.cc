@@ -26,7 +26,8 @@ constexpr const char* kUsage =
     "usage: fedlog eval detect --protocol loso|hdfs|bgl|hadoop --out DIR [--data DIR] [--seed S]\n"
     "       [--select-k K] [--shots 0,5,10,30] [--repeats R] [--rounds N] [--threads T]\n"
     "       [--models xgboost,logreg,encoder] [--encoder-contrastive-steps N]\n"
-    "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n";
+    "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n"
+    "       [--encoder-prototypes nearest|mean]\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -229,6 +230,12 @@ absl::Status EncoderOptionsFromArgs(const cli::Args& args, EncoderEvalOptions* e
         "--encoder-contrastive-steps, --encoder-meta-iterations, --encoder-session-epochs must be "
         ">= 1, --encoder-adapt-steps >= 0");
   }
+  const std::string protos = args.Get("encoder-prototypes", "nearest");
+  if (protos != "nearest" && protos != "mean") {
+    return absl::InvalidArgumentError("--encoder-prototypes must be nearest or mean");
+  }
+  e->prototypes = protos == "mean" ? model::PrototypeMode::kClassMean
+                                   : model::PrototypeMode::kNearestSupport;
   e->contrastive_steps = static_cast<int>(steps);
   e->meta_iterations = static_cast<int>(meta);
   e->adapt_steps = static_cast<int>(adapt);
@@ -298,7 +305,7 @@ int RunEvalDetect(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"protocol", "out", "data", "seed", "select-k", "shots", "repeats", "rounds",
               "threads", "models", "encoder-contrastive-steps", "encoder-meta-iterations",
-              "encoder-adapt-steps", "encoder-session-epochs"},
+              "encoder-adapt-steps", "encoder-session-epochs", "encoder-prototypes"},
              {}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

@@ -81,9 +81,18 @@ absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
   // Sessions take their threshold from block maxima, so line calibration adds nothing there, and a
   // Platt fit on lines saturated every HDFS line's probability to 0 (no block ranking left).
   adapt.calibrate = site.test.units.empty();
+  // Lines: every support line is a prototype (a site's support mixes several sources, whose class
+  // means say little); sessions keep one mean per class, ranked by block maxima.
+  adapt.prototypes = site.test.units.empty() ? model::PrototypeMode::kNearestSupport
+                                             : model::PrototypeMode::kClassMean;
+  // A held-out site's only labels are its support lines: with nearest-support prototypes Adapt
+  // calibrates on their leave-one-out scores when it gets no separate validation set.
+  const model::LineSet none;
+  const bool loo = adapt.prototypes == model::PrototypeMode::kNearestSupport && !site.labeled;
   FEDLOG_ASSIGN_OR_RETURN(
       model::FewShotModel detector,
-      model::BuildSiteDetector(spec, weights, site.support, site.validation.lines, adapt));
+      model::BuildSiteDetector(spec, weights, site.support, loo ? none : site.validation.lines,
+                               adapt));
   SiteEvaluation e;
   e.model = name;
   e.site = site.name;

@@ -66,6 +66,27 @@ TEST(LineScorerTest, MatchesTorchScoresWithAndWithoutAdapter) {
   EXPECT_GT(hi - lo, 1e-3);
 }
 
+TEST(LineScorerTest, MatchesWithNearestSupportPrototypes) {
+  const EncoderSpec spec = SmallSpec(12, {"HDFS"});
+  FewShotModel model = MakeModel(spec, 5);
+  // Five prototypes, classes interleaved: a line's distance to a class is to its nearest one.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0, 0.3f);
+  model.prototypes = DenseMatrix(5, spec.out_dim);
+  for (float& v : model.prototypes.data) v = d(rng);
+  model.prototype_labels = {0, 1, 0, 1, 1};
+  const LineSet lines = RandomLines(spec, 120, {"HDFS", ""});
+  auto want = ScoreFewShot(spec, model, lines, RuntimeOptions{});
+  ASSERT_TRUE(want.ok()) << want.status();
+  auto scorer = LineScorer::Create(spec, model);
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  auto got = scorer->ScoreLines(lines);
+  ASSERT_TRUE(got.ok());
+  for (size_t i = 0; i < got->size(); ++i) EXPECT_NEAR((*got)[i], (*want)[i], 1e-4) << "line " << i;
+  model.prototype_labels = {0, 0, 0, 0, 0};  // no anomalous prototype
+  EXPECT_EQ(LineScorer::Create(spec, model).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(LineScorerTest, MatchesWithTwoHiddenLayers) {
   EncoderSpec spec = SmallSpec(5, {"X"});
   spec.hidden = {24, 12};
