@@ -118,7 +118,8 @@ absl::Status CalibrateOnSupport(const torch::Tensor& emb, const torch::Tensor& p
     const int64_t anomalous = static_cast<int64_t>(labels.size()) - normals;
     if (normals >= 2 && anomalous >= 2) {
       for (size_t p = 0; p < source_row.size(); ++p) {
-        if (source_row[p] >= 0) leave_out[static_cast<size_t>(source_row[p])] = static_cast<int64_t>(p);
+        if (source_row[p] < 0) continue;
+        leave_out[static_cast<size_t>(source_row[p])] = static_cast<int64_t>(p);
       }
     }
   }

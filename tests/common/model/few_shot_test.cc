@@ -2,6 +2,7 @@
 // prototype layout, the 1-nearest-neighbour rule on the support lines, leave-one-out calibration
 // and the checks on hand-made models.
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "common/model/contrastive_trainer.h"
@@ -10,6 +11,14 @@
 
 namespace fedlog::model {
 namespace {
+
+// FEDLOG_TEST_DEVICE=cuda runs these tests on a GPU machine's device (default cpu).
+RuntimeOptions Runtime() {
+  RuntimeOptions r;
+  const char* device = std::getenv("FEDLOG_TEST_DEVICE");
+  if (device != nullptr && *device != '\0') r.device = device;
+  return r;
+}
 
 EncoderSpec Spec() {
   EncoderSpec spec;
@@ -61,6 +70,7 @@ TEST(NearestSupportTest, EverySupportLineIsAPrototypeOfItsClass) {
   // Classes made of several templates each: normal 0, 2, 4; anomalous 1, 3.
   const LineSet support = Lines(5, 2, {1, 3}, 1);
   AdaptOptions o;
+  o.runtime = Runtime();
   o.prototypes = PrototypeMode::kNearestSupport;
   auto m = Adapt(spec, *w, support, DenseMatrix(), LineSet(), o);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -69,7 +79,7 @@ TEST(NearestSupportTest, EverySupportLineIsAPrototypeOfItsClass) {
   EXPECT_TRUE(CheckPrototypes(*m, spec.out_dim).ok());
   // 1-nearest-neighbour: each support line is its own nearest prototype, so on the support set
   // every anomalous line outranks every normal one, whatever the embedding looks like.
-  auto s = ScoreFewShot(spec, *m, support, {});
+  auto s = ScoreFewShot(spec, *m, support, Runtime());
   ASSERT_TRUE(s.ok()) << s.status();
   float max_normal = 0, min_anomalous = 1;
   for (size_t i = 0; i < s->size(); ++i) {
@@ -94,13 +104,16 @@ TEST(NearestSupportTest, NewLinesOfASupportTemplateTakeItsClass) {
   const LineSet support = SelectLines(all, support_rows);
   const LineSet test = SelectLines(all, test_rows);
   AdaptOptions o;
+  o.runtime = Runtime();
   o.prototypes = PrototypeMode::kNearestSupport;
   auto m = Adapt(spec, *w, support, DenseMatrix(), LineSet(), o);
   ASSERT_TRUE(m.ok()) << m.status();
-  auto s = ScoreFewShot(spec, *m, test, {});
+  auto s = ScoreFewShot(spec, *m, test, Runtime());
   ASSERT_TRUE(s.ok()) << s.status();
   int correct = 0;
-  for (size_t i = 0; i < s->size(); ++i) correct += ((*s)[i] >= m->threshold) == (test.labels[i] == 1);
+  for (size_t i = 0; i < s->size(); ++i) {
+    correct += ((*s)[i] >= m->threshold) == (test.labels[i] == 1);
+  }
   EXPECT_EQ(correct, static_cast<int>(s->size()));
 }
 
@@ -109,6 +122,7 @@ TEST(NearestSupportTest, CapsPrototypesPerClassAndFillsAMissingClass) {
   auto w = InitialEncoderWeights(spec);
   ASSERT_TRUE(w.ok());
   AdaptOptions o;
+  o.runtime = Runtime();
   o.prototypes = PrototypeMode::kNearestSupport;
   o.max_prototypes_per_class = 3;
   const LineSet support = Lines(4, 5, {3}, 3);  // 15 normal, 5 anomalous lines
@@ -134,6 +148,7 @@ TEST(NearestSupportTest, ClassMeansKeepTwoPrototypes) {
   auto w = InitialEncoderWeights(spec);
   ASSERT_TRUE(w.ok());
   AdaptOptions o;
+  o.runtime = Runtime();
   o.prototypes = PrototypeMode::kClassMean;
   auto m = Adapt(spec, *w, Lines(4, 3, {2}, 4), DenseMatrix(), LineSet(), o);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -151,13 +166,16 @@ TEST(NearestSupportTest, ScoringRejectsInconsistentPrototypes) {
   m.prototypes = DenseMatrix(3, spec.out_dim);
   m.prototype_labels = {0, 0, 1};
   const LineSet lines = Lines(2, 2, {1}, 5);
-  EXPECT_TRUE(ScoreFewShot(spec, m, lines, {}).ok());
+  EXPECT_TRUE(ScoreFewShot(spec, m, lines, Runtime()).ok());
   m.prototype_labels = {0, 1};  // 3 rows, 2 labels
-  EXPECT_EQ(ScoreFewShot(spec, m, lines, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScoreFewShot(spec, m, lines, Runtime()).status().code(),
+            absl::StatusCode::kInvalidArgument);
   m.prototype_labels = {0, 0, 0};  // no anomalous prototype
-  EXPECT_EQ(ScoreFewShot(spec, m, lines, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScoreFewShot(spec, m, lines, Runtime()).status().code(),
+            absl::StatusCode::kInvalidArgument);
   m.prototype_labels = {0, 2, 1};  // labels are 0 or 1
-  EXPECT_EQ(ScoreFewShot(spec, m, lines, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScoreFewShot(spec, m, lines, Runtime()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
