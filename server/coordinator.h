@@ -71,9 +71,9 @@ class Coordinator {
   absl::StatusOr<UploadTicket> BeginUpload(const std::string& site_id, const v1::UpdateHeader& header);
   // Validates an upload spooled to `spooled_path` whose bytes hashed to `sha256` (digest; shared tensors exactly
   // as in the round's model; optional adapter./prototypes. tensors finite, shaped as the model spec says, and
-  // adapters only for the sources the site reported in Hello; norm) and stores it. The update is decoded one
-  // tensor at a time and validations run one at a time, so at most one tensor of one update is in memory. The
-  // spool file is consumed (moved into place) or removed.
+  // adapters only for the sources the site reported in Hello; norm) and stores it. The update is decoded in
+  // chunks (no tensor is held whole) and validations run one at a time. The spool file is consumed (moved into
+  // place) or removed.
   absl::Status FinishUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& spooled_path,
                             const std::string& sha256);
   // Adds model bytes sent to the open round's transport count.
@@ -102,6 +102,9 @@ class Coordinator {
   struct ActiveRound {
     RoundRecord record;
     std::set<std::string> uploaded;
+    // Sites whose update this process received and hashed itself; aggregation reads their files without
+    // hashing them again (updates kept across a restart are hashed again).
+    std::set<std::string> verified;
     bool closing = false;
     int64_t bytes_down = 0;
   };
@@ -115,9 +118,11 @@ class Coordinator {
   // Returns the new version's manifest and blob path (not yet recorded in the store).
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Aggregate(const RoundRecord& round,
                                                                      const v1::RunPlan& plan,
-                                                                     const std::vector<UpdateRecord>& updates);
+                                                                     const std::vector<UpdateRecord>& updates,
+                                                                     const std::set<std::string>& verified);
   absl::StatusOr<fl::TensorBundle> AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
-                                                  const std::vector<UpdateRecord>& updates);
+                                                  const std::vector<UpdateRecord>& updates,
+                                                  const std::set<std::string>& verified);
   std::vector<std::string> SourcesOf(const std::string& site_id);
   absl::StatusOr<int64_t> InitialModelVersion();
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);

@@ -1,14 +1,19 @@
 // Turning a round's stored updates into the next model version: the run's strategy aggregates the deltas
-// straight from their files (fl::AggregateUpdateFiles: streaming into one accumulator for the means, column
-// blocks for the robust statistics), the server optimiser applies the result in place, and the next model is
-// written to disk tensor by tensor.
+// straight from their files (fl::AggregateUpdateFiles: chunks decoded into one accumulator for the means, column
+// blocks for the robust statistics); then the global model is read back in chunks, the server optimiser turns
+// each tensor of the mean into the next model's tensor in place, and each is written to disk and freed as soon
+// as it is done. Memory: the mean (one model, shrinking during the step) plus the optimiser's moments, if any;
+// the global model and the mean are never both whole in memory.
 #include <cmath>
+#include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_codec.h"
+#include "common/fl/bundle_stream.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
 #include "common/fl/stream_aggregate.h"
@@ -23,6 +28,63 @@ std::string OptimizerStatePath(const std::string& data_dir, int64_t version) {
   return JoinPath(data_dir, absl::StrFormat("models/opt_v%06d.bundle", version));
 }
 
+// Streams the global model through the server step: BeginTensor..EndTensor of global tensor `name` turn the
+// mean's tensor of that name into the next model's, which is appended to `writer` and freed.
+class ServerStepSink : public fl::TensorSink {
+ public:
+  ServerStepSink(fl::TensorBundle* mean, const fl::ServerOptimizerOptions& options, fl::ServerOptimizerState* state,
+                 fl::BundleFileWriter* writer)
+      : mean_(mean), options_(options), state_(state), writer_(writer) {}
+
+  absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override {
+    tensor_ = mean_->Find(name);
+    if (tensor_ == nullptr || tensor_->shape != shape || written_.count(name) ||
+        static_cast<int64_t>(tensor_->values.size()) != fl::NumElementsOf(shape)) {
+      return absl::InvalidArgumentError(absl::StrCat("aggregated delta does not match the model at '", name, "'"));
+    }
+    done_ = 0;
+    return absl::OkStatus();
+  }
+  absl::Status TensorValues(const float* base, size_t n) override {
+    if (done_ + n > tensor_->values.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("aggregated delta does not match the model at '", tensor_->name, "'"));
+    }
+    FEDLOG_RETURN_IF_ERROR(fl::ApplyServerUpdateSpan(tensor_->name, done_, base, n, options_, state_,
+                                                     tensor_->values.data() + done_));
+    done_ += n;
+    return absl::OkStatus();
+  }
+  absl::Status EndTensor() override { return Emit(tensor_); }
+
+  // Writes the mean's tensors the global model lacks (optional tensors new to it: base 0, so next = delta).
+  absl::Status EmitRest() {
+    for (auto& t : mean_->tensors) {
+      if (!written_.count(t.name)) FEDLOG_RETURN_IF_ERROR(Emit(&t));
+    }
+    return absl::OkStatus();
+  }
+  fl::BundleLayout TakeLayout() { return std::move(layout_); }
+
+ private:
+  absl::Status Emit(fl::NamedTensor* t) {
+    FEDLOG_RETURN_IF_ERROR(writer_->Append(*t));
+    written_.insert(t->name);
+    layout_.push_back({t->name, t->shape});
+    std::vector<float>().swap(t->values);
+    return absl::OkStatus();
+  }
+
+  fl::TensorBundle* mean_;
+  const fl::ServerOptimizerOptions& options_;
+  fl::ServerOptimizerState* state_;
+  fl::BundleFileWriter* writer_;
+  fl::NamedTensor* tensor_ = nullptr;
+  size_t done_ = 0;
+  std::set<std::string> written_;
+  fl::BundleLayout layout_;
+};
+
 }  // namespace
 
 std::vector<std::string> Coordinator::SourcesOf(const std::string& site_id) {
@@ -35,14 +97,16 @@ std::vector<std::string> Coordinator::SourcesOf(const std::string& site_id) {
 }
 
 absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
-                                                             const std::vector<UpdateRecord>& updates) {
+                                                             const std::vector<UpdateRecord>& updates,
+                                                             const std::set<std::string>& verified) {
   fl::StrategyOptions so;
   FEDLOG_ASSIGN_OR_RETURN(so.kind, fl::ParseStrategy(plan.strategy()));
   so.trim_fraction = plan.trim_fraction();
   so.clip_norm = plan.clip_norm();
   std::vector<fl::UpdateFile> files;
   for (const UpdateRecord& u : updates) {
-    files.push_back({u.site_id, u.path, u.sha256,
+    // An update this process hashed while receiving it is not hashed again (its file is immutable since).
+    files.push_back({u.site_id, u.path, verified.count(u.site_id) ? std::string() : u.sha256,
                      {u.num_samples, u.distinct_templates, u.imbalance, SourcesOf(u.site_id)}});
   }
   fl::StreamAggregateOptions sao;
@@ -51,13 +115,12 @@ absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLay
 }
 
 absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate(
-    const RoundRecord& round, const v1::RunPlan& plan, const std::vector<UpdateRecord>& updates) {
+    const RoundRecord& round, const v1::RunPlan& plan, const std::vector<UpdateRecord>& updates,
+    const std::set<std::string>& verified) {
   FEDLOG_ASSIGN_OR_RETURN(auto base, store_->GetModel(round.model_in));
   if (!base) return absl::InternalError(absl::StrCat("model v", round.model_in, " missing"));
   FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(base->second, base->first.sha256()));
-  // Memory: the accumulator (one model) plus one tensor of one update while aggregating; then the global model
-  // next to it while the server step turns the mean into the next model in place.
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, updates));
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, updates, verified));
   const double update_norm = std::sqrt(next.SquaredNorm());
 
   fl::ServerOptimizerOptions oo;
@@ -71,10 +134,19 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
     FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle sb, fl::DecodeBundle(bytes));
     FEDLOG_ASSIGN_OR_RETURN(state, fl::StateFromBundle(sb));
   }
-  {
-    FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle global, blobs_->ReadBundle(base->second, base->first.sha256()));
-    FEDLOG_RETURN_IF_ERROR(fl::ApplyServerUpdateInPlace(global, oo, &state, &next));
-  }
+  FEDLOG_RETURN_IF_ERROR(fl::PrepareServerUpdate(*layout, oo, &state));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
+  const int64_t version = max_version + 1;
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<fl::BundleFileWriter> writer, blobs_->BeginModel(version));
+  ServerStepSink step(&next, oo, &state, writer.get());
+  // The global model's digest was checked when this process first read or wrote it (ModelBlobs::VerifyOnce).
+  FEDLOG_RETURN_IF_ERROR(fl::ReadBundleFileChunks(base->second, {blobs_->IsVerified(base->second)
+                                                                     ? std::string()
+                                                                     : base->first.sha256()},
+                                                  &step));
+  FEDLOG_RETURN_IF_ERROR(step.EmitRest());
+  fl::FinishServerUpdate(oo, &state);
+  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->CommitModel(version, writer.get(), step.TakeLayout()));
 
   double loss_sum = 0;
   int64_t samples = 0;
@@ -82,13 +154,10 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
     loss_sum += u.train_loss * static_cast<double>(u.num_samples);
     samples += u.num_samples;
   }
-  FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
-  const int64_t version = max_version + 1;
   if (oo.kind != fl::ServerOptimizerKind::kNone) {
     FEDLOG_ASSIGN_OR_RETURN(std::string sbytes, fl::EncodeBundle(fl::StateToBundle(state)));
     FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(OptimizerStatePath(options_.data_dir, version), sbytes));
   }
-  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteModel(version, next));
   v1::ModelManifest m;
   m.set_version(version);
   m.set_parent(round.model_in);

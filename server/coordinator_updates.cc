@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/sha256.h"
@@ -88,8 +89,8 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   {
     absl::MutexLock validating(&validate_mu_);
     fl::UpdateChecker checker(**layout, check);
-    // The digest was computed while spooling; here only the content is checked, one tensor at a time.
-    absl::Status st = fl::ReadBundleFile(spooled_path, {}, [&](fl::NamedTensor&& t) { return checker.Check(t); });
+    // The digest was computed while spooling; here only the content is checked, in chunks.
+    absl::Status st = fl::ReadBundleFileChunks(spooled_path, {}, &checker);
     if (st.ok()) st = checker.Finish();
     if (!st.ok()) return refuse(st);
   }
@@ -112,6 +113,7 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
                  h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
   FEDLOG_RETURN_IF_ERROR(store_->AddUpdate(round_->record, u));
   round_->uploaded.insert(site_id);
+  round_->verified.insert(site_id);
   FEDLOG_LOG(INFO) << "update from " << site_id << " for round " << h.round() << ": " << h.num_samples()
                    << " samples, loss " << h.train_loss() << " (" << round_->uploaded.size() << "/"
                    << round_->record.participants.size() << ")";
@@ -156,11 +158,14 @@ void Coordinator::CloseRound(int64_t now) {
     return;
   }
   round_->closing = true;
+  const std::set<std::string> verified = round_->verified;
   mu_.Unlock();  // aggregation reads blobs; handlers keep running meanwhile
   const v1::RunPlan plan = run_->plan;
   record.bytes_down = round_->bytes_down;
   for (const auto& u : *updates) record.bytes_up += u.size_bytes;
-  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, plan, *updates);
+  const absl::Time started = absl::Now();
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, plan, *updates, verified);
+  const int64_t aggregation_ms = absl::ToInt64Milliseconds(absl::Now() - started);
   // The aggregation's model-sized buffers are freed by now; hand the pages back instead of keeping them in
   // glibc's free lists for the process's lifetime.
   ::malloc_trim(0);
@@ -187,7 +192,8 @@ void Coordinator::CloseRound(int64_t now) {
   run_->current_round = record.round;
   run_->global_version = manifest->version();
   FEDLOG_LOG(INFO) << "round " << record.round << " done: " << record.sites << " site(s), " << record.samples
-                   << " samples, mean loss " << record.mean_loss << " -> model v" << manifest->version();
+                   << " samples, mean loss " << record.mean_loss << " -> model v" << manifest->version() << " ("
+                   << aggregation_ms << " ms to aggregate)";
   round_.reset();
   Bump();
   if (run_->current_round >= run_->plan.rounds()) {

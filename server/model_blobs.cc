@@ -31,14 +31,42 @@ absl::Status ModelBlobs::Init() {
   return absl::OkStatus();
 }
 
+std::string ModelBlobs::ModelPath(int64_t version) const {
+  return JoinPath(data_dir_, absl::StrFormat("models/v%06d.bundle", version));
+}
+
+void ModelBlobs::RememberLayout(const std::string& path, std::shared_ptr<const fl::BundleLayout> layout) {
+  verified_.insert(path);
+  for (auto& [p, cached] : layout_cache_) {
+    if (p == path) {
+      cached = std::move(layout);
+      return;
+    }
+  }
+  layout_cache_.emplace_back(path, std::move(layout));
+  if (layout_cache_.size() > kLayoutEntries) layout_cache_.pop_front();
+}
+
 absl::StatusOr<StoredBlob> ModelBlobs::WriteModel(int64_t version, const fl::TensorBundle& bundle) {
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<fl::BundleFileWriter> writer, BeginModel(version));
+  for (const auto& t : bundle.tensors) FEDLOG_RETURN_IF_ERROR(writer->Append(t));
+  return CommitModel(version, writer.get(), fl::LayoutOf(bundle));
+}
+
+absl::StatusOr<std::unique_ptr<fl::BundleFileWriter>> ModelBlobs::BeginModel(int64_t version) const {
+  return fl::BundleFileWriter::Create(ModelPath(version));
+}
+
+absl::StatusOr<StoredBlob> ModelBlobs::CommitModel(int64_t version, fl::BundleFileWriter* writer,
+                                                   fl::BundleLayout layout) {
   StoredBlob blob;
-  blob.path = JoinPath(data_dir_, absl::StrFormat("models/v%06d.bundle", version));
-  FEDLOG_ASSIGN_OR_RETURN(fl::BundleFileInfo info, fl::WriteBundleFile(blob.path, bundle));
+  blob.path = ModelPath(version);
+  FEDLOG_ASSIGN_OR_RETURN(fl::BundleFileInfo info, writer->Finish());
   blob.sha256 = info.sha256;
   blob.size_bytes = info.size_bytes;
+  // The layout is known without reading the file back: the round's downloads and validations find it cached.
   absl::MutexLock lock(&cache_mu_);
-  verified_.insert(blob.path);
+  RememberLayout(blob.path, std::make_shared<const fl::BundleLayout>(std::move(layout)));
   return blob;
 }
 
@@ -68,19 +96,26 @@ absl::StatusOr<fl::TensorBundle> ModelBlobs::ReadBundle(const std::string& path,
 
 absl::StatusOr<std::shared_ptr<const fl::BundleLayout>> ModelBlobs::SharedLayout(const std::string& path,
                                                                                 const std::string& sha256) {
-  {
+  auto cached = [&]() -> std::shared_ptr<const fl::BundleLayout> {
     absl::MutexLock lock(&cache_mu_);
     for (const auto& [p, layout] : layout_cache_) {
       if (p == path) return layout;
     }
-  }
+    return nullptr;
+  };
+  if (auto layout = cached()) return layout;
+  absl::MutexLock reading(&layout_read_mu_);
+  if (auto layout = cached()) return layout;  // another caller read it meanwhile
   FEDLOG_ASSIGN_OR_RETURN(fl::BundleLayout layout, fl::ReadBundleLayout(path, {sha256}));
   auto shared = std::make_shared<const fl::BundleLayout>(std::move(layout));
   absl::MutexLock lock(&cache_mu_);
-  verified_.insert(path);
-  layout_cache_.emplace_back(path, shared);
-  if (layout_cache_.size() > kLayoutEntries) layout_cache_.pop_front();
+  RememberLayout(path, shared);
   return shared;
+}
+
+bool ModelBlobs::IsVerified(const std::string& path) {
+  absl::MutexLock lock(&cache_mu_);
+  return verified_.count(path) > 0;
 }
 
 absl::Status ModelBlobs::VerifyOnce(const StoredBlob& blob) {

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/fl/bundle_stream.h"
 #include "common/fl/tensor_bundle.h"
 
 namespace fedlog::server {
@@ -37,6 +38,10 @@ class ModelBlobs {
 
   // Writes a model version, tensor by tensor.
   absl::StatusOr<StoredBlob> WriteModel(int64_t version, const fl::TensorBundle& bundle);
+  // The same for a model made tensor by tensor: append its tensors to the writer BeginModel returns, then
+  // CommitModel with the layout written (names and shapes in order), which also seeds the layout cache.
+  absl::StatusOr<std::unique_ptr<fl::BundleFileWriter>> BeginModel(int64_t version) const;
+  absl::StatusOr<StoredBlob> CommitModel(int64_t version, fl::BundleFileWriter* writer, fl::BundleLayout layout);
   // A fresh path under <data_dir>/updates/incoming for spooling an upload as it arrives.
   std::string IncomingPath(const std::string& site) const;
   // Scratch space for the robust aggregation strategies.
@@ -47,7 +52,8 @@ class ModelBlobs {
 
   // Reads a bundle streaming and verifies its digest (DataLoss on mismatch).
   absl::StatusOr<fl::TensorBundle> ReadBundle(const std::string& path, const std::string& sha256) const;
-  // Names and shapes of a model blob, cached (small).
+  // Names and shapes of a model blob, cached (small). Concurrent callers for a blob not cached yet (every
+  // site's download at the start of a round) wait for one reader instead of each decoding the file.
   absl::StatusOr<std::shared_ptr<const fl::BundleLayout>> SharedLayout(const std::string& path,
                                                                       const std::string& sha256);
 
@@ -58,9 +64,15 @@ class ModelBlobs {
                                             const std::vector<std::string>& sources, bool all);
   // Checks a blob's digest once per process (later calls for the same path return at once).
   absl::Status VerifyOnce(const StoredBlob& blob);
+  // Whether this process wrote the model blob at `path` or has checked its digest.
+  bool IsVerified(const std::string& path);
 
  private:
   static constexpr size_t kLayoutEntries = 4;
+
+  std::string ModelPath(int64_t version) const;
+  void RememberLayout(const std::string& path, std::shared_ptr<const fl::BundleLayout> layout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_);
 
   std::string data_dir_;
   absl::Mutex cache_mu_;
@@ -68,6 +80,7 @@ class ModelBlobs {
       ABSL_GUARDED_BY(cache_mu_);
   std::map<std::string, StoredBlob> variants_ ABSL_GUARDED_BY(cache_mu_);  // "<version>|<sources>" -> file
   std::set<std::string> verified_ ABSL_GUARDED_BY(cache_mu_);
+  absl::Mutex layout_read_mu_;    // one layout read at a time (see SharedLayout)
   absl::Mutex variant_write_mu_;  // one variant written at a time (same temp name for the same variant)
 };
 

@@ -2,9 +2,11 @@
 // training is skipped (each site returns a zero delta at once), so the round time is everything but training:
 // task hand-out, chunked download, upload, validation, aggregation, versioning. Baseline in the same run: the
 // same N sites downloading the same model concurrently (the unavoidable data plane). Also reports the
-// aggregator's peak RSS (VmHWM) against the model size.
+// aggregator's peak RSS (VmHWM) against the model size, and the aggregator's CPU time per round (user + system,
+// all threads, from run start to run end; less sensitive than wall time to other load on a shared machine).
 // usage: fedlog-bench-round [--server-bin PATH] [--sites N] [--dim D] [--hidden H] [--rounds R]
 //        [--max-downloads K]  (the aggregator's max_concurrent_downloads; 0 = its default)
+//        [--server-log PATH]  (keep a copy of the aggregator's log: per-round aggregation times)
 //        (run from the repository root; the model has about 2*D*H parameters)
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -21,6 +23,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,6 +61,21 @@ long StatusKb(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
   }
   return -1;
+}
+
+// CPU seconds (user + system, all threads) the process has used so far.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::atof(f.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& pki, const std::string& who, int port) {
@@ -99,6 +118,7 @@ int main(int argc, char** argv) {
   const int hidden = std::stoi(Arg(argc, argv, "--hidden", "500"));
   const int rounds = std::stoi(Arg(argc, argv, "--rounds", "5"));
   const int max_downloads = std::stoi(Arg(argc, argv, "--max-downloads", "0"));
+  const std::string keep_log = Arg(argc, argv, "--server-log", "");
   std::string tmpl = (std::filesystem::temp_directory_path() / "fedlog_bench_XXXXXX").string();
   const std::string dir = mkdtemp(tmpl.data());
   const std::string pki = JoinPath(dir, "pki");
@@ -149,6 +169,7 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const long idle_kb = StatusKb(server, "VmRSS");  // libraries loaded, no model yet
+  const double idle_cpu_s = CpuSeconds(server);
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < sites; ++i) threads.emplace_back(SiteLoop, pki, "s" + std::to_string(i), port, &stop);
@@ -168,6 +189,7 @@ int main(int argc, char** argv) {
     grpc::ClientContext ctx;
     admin->GetRun(&ctx, {}, &status);
   }
+  const double run_cpu_s = CpuSeconds(server) - idle_cpu_s;
   stop = true;
   for (auto& t : threads) t.join();
   std::vector<double> round_s;
@@ -193,6 +215,7 @@ int main(int argc, char** argv) {
   const long rss_kb = StatusKb(server, "VmHWM");
   kill(server, SIGTERM);
   waitpid(server, nullptr, 0);
+  if (!keep_log.empty()) std::filesystem::copy_file(log_path, keep_log, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::remove_all(dir);
   if (status.state() != "done") {
     std::fprintf(stderr, "run did not finish: %s\n", status.ShortDebugString().c_str());
@@ -203,10 +226,11 @@ int main(int argc, char** argv) {
       "{\"benchmark\": \"round\", \"sites\": %d, \"model_mb\": %.2f, \"rounds\": %zu,\n"
       " \"round_s_median\": %.3f, \"concurrent_download_s_median\": %.3f, \"round_to_download\": %.2f,\n"
       " \"aggregator_idle_rss_mb\": %.1f, \"aggregator_peak_rss_mb\": %.1f,\n"
-      " \"rss_growth_mb\": %.1f, \"rss_growth_to_model\": %.2f}\n",
+      " \"rss_growth_mb\": %.1f, \"rss_growth_to_model\": %.2f, \"aggregator_cpu_s_per_round\": %.3f}\n",
       sites, mb, round_s.size(), Median(round_s), Median(transfer_s), Median(round_s) / Median(transfer_s),
       static_cast<double>(idle_kb) / 1024.0, static_cast<double>(rss_kb) / 1024.0,
       static_cast<double>(rss_kb - idle_kb) / 1024.0,
-      static_cast<double>(rss_kb - idle_kb) / 1024.0 / (mb / 1.048576));
+      static_cast<double>(rss_kb - idle_kb) / 1024.0 / (mb / 1.048576),
+      round_s.empty() ? 0.0 : run_cpu_s / static_cast<double>(round_s.size()));
   return 0;
 }

@@ -2,28 +2,25 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/wire_format_lite.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <climits>
 #include <cstring>
-#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
-#include "common/fl/bundle_codec.h"
+#include "common/fl/bundle_parse.h"
 #include "fedlog/v1/model.pb.h"
 
 namespace fedlog::fl {
 namespace {
 
 namespace pbio = google::protobuf::io;
-using google::protobuf::internal::WireFormatLite;
 
 constexpr size_t kIoBuffer = 1 << 16;
-constexpr int kParseBlock = 1 << 20;  // the parser's read size: large, so a tensor's data needs few calls
+constexpr int kParseBlock = 1 << 18;  // the parser's read size: below the mmap threshold, so it is reused
 constexpr unsigned char kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
 // The file's bytes, hashed as they are read, and unwrapped from a zstd frame when the file is one.
@@ -144,151 +141,38 @@ class FileSource : public pbio::CopyingInputStream {
   absl::Status status_;
 };
 
-absl::Status Truncated(const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat("tensor bundle is malformed (", what, ")"));
-}
+// Hands each whole tensor to a TensorVisitor.
+class CollectingSink : public TensorSink {
+ public:
+  explicit CollectingSink(const TensorVisitor& visit) : visit_(visit) {}
+  absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override {
+    tensor_ = NamedTensor{name, shape, {}};
+    tensor_.values.reserve(static_cast<size_t>(NumElementsOf(shape)));
+    return absl::OkStatus();
+  }
+  absl::Status TensorValues(const float* values, size_t n) override {
+    tensor_.values.insert(tensor_.values.end(), values, values + n);
+    return absl::OkStatus();
+  }
+  absl::Status EndTensor() override { return visit_(std::move(tensor_)); }
 
-// Reads a data field of `len` bytes in `dtype` into t->values (int8 values unscaled).
-absl::Status ReadData(pbio::CodedInputStream* in, int dtype, uint32_t len, NamedTensor* t) {
-  if (static_cast<int64_t>(len) > in->BytesUntilLimit())
-    return Truncated("data runs past its tensor");
-  const size_t width = dtype == v1::DTYPE_FLOAT32 ? 4 : dtype == v1::DTYPE_FLOAT16 ? 2 : 1;
-  if (len % width != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", t->name, "' data is ", len,
-                                                   " bytes, which does not fit its dtype"));
-  }
-  t->values.resize(len / width);
-  if (dtype == v1::DTYPE_FLOAT32) {
-    return in->ReadRaw(t->values.data(), static_cast<int>(len)) ? absl::OkStatus()
-                                                                : Truncated("short data");
-  }
-  std::vector<unsigned char> chunk(kIoBuffer);
-  size_t done = 0;
-  while (done < t->values.size()) {
-    const size_t k = std::min(t->values.size() - done, kIoBuffer / width);
-    if (!in->ReadRaw(chunk.data(), static_cast<int>(k * width))) return Truncated("short data");
-    for (size_t i = 0; i < k; ++i) {
-      if (width == 2) {
-        uint16_t h;
-        std::memcpy(&h, chunk.data() + 2 * i, 2);
-        t->values[done + i] = HalfToFloat(h);
-      } else {
-        t->values[done + i] = static_cast<float>(static_cast<int8_t>(chunk[i]));
-      }
-    }
-    done += k;
-  }
-  return absl::OkStatus();
-}
+ private:
+  const TensorVisitor& visit_;
+  NamedTensor tensor_;
+};
 
-// Parses one fedlog.v1.Tensor message (the stream is limited to it).
-absl::Status ParseTensor(pbio::CodedInputStream* in, NamedTensor* t) {
-  int dtype = 0;
-  bool have_data = false;
-  std::string pending;  // data that came before the dtype (any field order is valid protobuf)
-  float scale = 0;
-  int64_t elements = 1;
-  while (uint32_t tag = in->ReadTag()) {
-    uint32_t len = 0;
-    switch (tag) {
-      case (1 << 3) | 2:
-        if (!in->ReadVarint32(&len) || !in->ReadString(&t->name, static_cast<int>(len)))
-          return Truncated("name");
-        break;
-      case (2 << 3) | 0: {
-        uint32_t v = 0;
-        if (!in->ReadVarint32(&v)) return Truncated("dtype");
-        if (have_data && pending.empty() && static_cast<int>(v) != dtype)
-          return Truncated("dtype after data");
-        dtype = static_cast<int>(v);
-        break;
-      }
-      case (3 << 3) | 0:
-      case (3 << 3) | 2: {
-        int limit = -1;
-        if (tag & 2) {
-          if (!in->ReadVarint32(&len)) return Truncated("shape");
-          limit = in->PushLimit(static_cast<int>(len));
-        }
-        do {
-          uint64_t d = 0;
-          if (!in->ReadVarint64(&d)) return Truncated("shape");
-          const int64_t dim = static_cast<int64_t>(d);
-          if (dim < 0 || (dim > 0 && elements > (int64_t{1} << 40) / dim)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("tensor '", t->name, "' has an invalid shape"));
-          }
-          t->shape.push_back(dim);
-          elements *= dim;
-        } while (limit >= 0 && in->BytesUntilLimit() > 0);
-        if (limit >= 0) in->PopLimit(limit);
-        break;
-      }
-      case (4 << 3) | 2:
-        if (!in->ReadVarint32(&len)) return Truncated("data");
-        if (dtype == 0) {
-          if (!in->ReadString(&pending, static_cast<int>(len))) return Truncated("data");
-        } else {
-          FEDLOG_RETURN_IF_ERROR(ReadData(in, dtype, len, t));
-        }
-        have_data = true;
-        break;
-      case (5 << 3) | 5: {
-        uint32_t bits = 0;
-        if (!in->ReadLittleEndian32(&bits)) return Truncated("scale");
-        std::memcpy(&scale, &bits, 4);
-        break;
-      }
-      default:
-        if (!WireFormatLite::SkipField(in, tag)) return Truncated("unknown field");
-    }
+// Names and shapes only.
+class LayoutSink : public TensorSink {
+ public:
+  absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override {
+    layout.push_back({name, shape});
+    return absl::OkStatus();
   }
-  if (!in->ConsumedEntireMessage()) return Truncated("tensor");
-  if (dtype != v1::DTYPE_FLOAT32 && dtype != v1::DTYPE_FLOAT16 && dtype != v1::DTYPE_INT8) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tensor '", t->name, "' has unknown dtype ", dtype));
-  }
-  if (!pending.empty()) {
-    pbio::CodedInputStream sub(reinterpret_cast<const uint8_t*>(pending.data()),
-                               static_cast<int>(pending.size()));
-    int limit = sub.PushLimit(static_cast<int>(pending.size()));
-    FEDLOG_RETURN_IF_ERROR(ReadData(&sub, dtype, static_cast<uint32_t>(pending.size()), t));
-    sub.PopLimit(limit);
-  }
-  if (dtype == v1::DTYPE_INT8) {
-    for (float& v : t->values) v *= scale;
-  }
-  if (static_cast<int64_t>(t->values.size()) != elements) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", t->name, "' data holds ",
-                                                   t->values.size(), " values, which does not fit ",
-                                                   elements, " elements"));
-  }
-  if (t->name.empty()) return absl::InvalidArgumentError("tensor with an empty name");
-  return absl::OkStatus();
-}
+  absl::Status TensorValues(const float*, size_t) override { return absl::OkStatus(); }
+  absl::Status EndTensor() override { return absl::OkStatus(); }
 
-absl::Status ParseBundle(pbio::CodedInputStream* in, const TensorVisitor& visit) {
-  std::set<std::string> names;
-  while (uint32_t tag = in->ReadTag()) {
-    if (tag != ((1 << 3) | 2)) {
-      if (!WireFormatLite::SkipField(in, tag)) return Truncated("unknown field");
-      continue;
-    }
-    uint32_t len = 0;
-    if (!in->ReadVarint32(&len) || len > static_cast<uint32_t>(INT_MAX))
-      return Truncated("tensor length");
-    const int limit = in->PushLimit(static_cast<int>(len));
-    NamedTensor t;
-    FEDLOG_RETURN_IF_ERROR(ParseTensor(in, &t));
-    in->PopLimit(limit);
-    if (!names.insert(t.name).second) {
-      return absl::InvalidArgumentError(absl::StrCat("duplicate tensor '", t.name, "'"));
-    }
-    FEDLOG_RETURN_IF_ERROR(visit(std::move(t)));
-  }
-  if (!in->ConsumedEntireMessage()) return Truncated("bundle");
-  return absl::OkStatus();
-}
+  BundleLayout layout;
+};
 
 void PutVarint(uint64_t v, std::string* out) {
   while (v >= 0x80) {
@@ -300,8 +184,8 @@ void PutVarint(uint64_t v, std::string* out) {
 
 }  // namespace
 
-absl::Status ReadBundleFile(const std::string& path, const BundleReadOptions& options,
-                            const TensorVisitor& visit) {
+absl::Status ReadBundleFileChunks(const std::string& path, const BundleReadOptions& options,
+                                  TensorSink* sink) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path));
   absl::Status st;
@@ -312,7 +196,7 @@ absl::Status ReadBundleFile(const std::string& path, const BundleReadOptions& op
     {
       pbio::CodedInputStream in(&adaptor);
       in.SetTotalBytesLimit(INT_MAX);
-      st = ParseBundle(&in, visit);
+      st = internal::ParseBundleStream(&in, sink);
     }
     if (!source.status().ok()) st = source.status();  // the parser saw only "truncated"
     if (st.ok()) digest = source.Finish();
@@ -325,14 +209,17 @@ absl::Status ReadBundleFile(const std::string& path, const BundleReadOptions& op
   return absl::OkStatus();
 }
 
+absl::Status ReadBundleFile(const std::string& path, const BundleReadOptions& options,
+                            const TensorVisitor& visit) {
+  CollectingSink sink(visit);
+  return ReadBundleFileChunks(path, options, &sink);
+}
+
 absl::StatusOr<BundleLayout> ReadBundleLayout(const std::string& path,
                                               const BundleReadOptions& options) {
-  BundleLayout layout;
-  FEDLOG_RETURN_IF_ERROR(ReadBundleFile(path, options, [&](NamedTensor&& t) {
-    layout.push_back({std::move(t.name), std::move(t.shape)});
-    return absl::OkStatus();
-  }));
-  return layout;
+  LayoutSink sink;
+  FEDLOG_RETURN_IF_ERROR(ReadBundleFileChunks(path, options, &sink));
+  return std::move(sink.layout);
 }
 
 absl::StatusOr<TensorBundle> ReadBundleFileWhole(const std::string& path,

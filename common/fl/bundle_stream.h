@@ -1,6 +1,7 @@
 // Bundle files without whole-file buffers: ReadBundleFile decodes a bundle file (any EncodeBundle
-// encoding, zstd included) one tensor at a time while hashing the file, and BundleFileWriter writes
-// a float32 bundle tensor by tensor while hashing it. The aggregator uses them so that neither an
+// encoding, zstd included) one tensor at a time while hashing the file, ReadBundleFileChunks the
+// same in chunks of values (no tensor held whole), and BundleFileWriter writes a float32 bundle
+// tensor by tensor while hashing it. The aggregator uses them so that neither an
 // update nor a model is ever held as bytes, protobuf message and float vectors at the same time
 // (docs/BENCHMARKS.md, "Round overhead and memory"). The bytes written are exactly
 // EncodeBundle(bundle)'s with default options. Thread-safety: ReadBundleFile is reentrant; a
@@ -36,7 +37,13 @@ using TensorVisitor = std::function<absl::Status(NamedTensor&& tensor)>;
 absl::Status ReadBundleFile(const std::string& path, const BundleReadOptions& options,
                             const TensorVisitor& visit);
 
-// Names and shapes of a bundle file (values are decoded and dropped tensor by tensor).
+// The same with the values in chunks (TensorSink, tensor_bundle.h): no tensor is ever held whole, except the
+// raw bytes of an int8 tensor (a quarter of its float32 size; its scale follows its data). Memory: one chunk
+// plus small I/O buffers. The values are bit for bit those ReadBundleFile and DecodeBundle give.
+absl::Status ReadBundleFileChunks(const std::string& path, const BundleReadOptions& options,
+                                  TensorSink* sink);
+
+// Names and shapes of a bundle file (values are decoded in chunks and dropped).
 absl::StatusOr<BundleLayout> ReadBundleLayout(const std::string& path,
                                               const BundleReadOptions& options = {});
 

@@ -52,19 +52,25 @@ UpdateChecker::UpdateChecker(const BundleLayout& global, UpdateCheckOptions opti
 
 absl::Status UpdateChecker::Check(const NamedTensor& t) {
   if (t.name.empty()) return absl::InvalidArgumentError("tensor with an empty name");
-  if (!seen_.emplace(t.name, true).second) {
-    return absl::InvalidArgumentError(absl::StrCat("duplicate tensor '", t.name, "'"));
-  }
-  if (t.NumElements() != static_cast<int64_t>(t.values.size())) {
+  if (!seen_.count(t.name) && t.NumElements() != static_cast<int64_t>(t.values.size())) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' shape ", ShapeString(t.shape),
                                                    " does not match ", t.values.size(), " values"));
   }
-  auto it = global_.find(t.name);
-  const bool optional = IsOptionalTensor(t.name);
-  if (optional) {
-    const std::string source = AdapterSource(t.name);
-    if (absl::StartsWith(t.name, "adapter.") && (source.empty() || !Contains(options_.sources, source))) {
-      return absl::PermissionDeniedError(absl::StrCat("tensor '", t.name, "' is an adapter of a source this site ",
+  FEDLOG_RETURN_IF_ERROR(BeginTensor(t.name, t.shape));
+  FEDLOG_RETURN_IF_ERROR(TensorValues(t.values.data(), t.values.size()));
+  return EndTensor();
+}
+
+absl::Status UpdateChecker::BeginTensor(const std::string& name, const std::vector<int64_t>& shape) {
+  if (name.empty()) return absl::InvalidArgumentError("tensor with an empty name");
+  if (!seen_.emplace(name, true).second) {
+    return absl::InvalidArgumentError(absl::StrCat("duplicate tensor '", name, "'"));
+  }
+  auto it = global_.find(name);
+  if (IsOptionalTensor(name)) {
+    const std::string source = AdapterSource(name);
+    if (absl::StartsWith(name, "adapter.") && (source.empty() || !Contains(options_.sources, source))) {
+      return absl::PermissionDeniedError(absl::StrCat("tensor '", name, "' is an adapter of a source this site ",
                                                       "did not report (", absl::StrJoin(options_.sources, ","),
                                                       ")"));
     }
@@ -72,29 +78,50 @@ absl::Status UpdateChecker::Check(const NamedTensor& t) {
     if (it != global_.end()) {
       expected = it->second;
     } else {
-      FEDLOG_ASSIGN_OR_RETURN(expected, ExpectedOptionalShape(t.name, options_));
+      FEDLOG_ASSIGN_OR_RETURN(expected, ExpectedOptionalShape(name, options_));
     }
-    if (t.shape != expected) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has shape ", ShapeString(t.shape),
+    if (shape != expected) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has shape ", ShapeString(shape),
                                                      ", expected ", ShapeString(expected)));
     }
   } else {
-    if (it == global_.end()) return absl::InvalidArgumentError(absl::StrCat("unexpected tensor '", t.name, "'"));
-    if (t.shape != it->second) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has shape ", ShapeString(t.shape),
+    if (it == global_.end()) return absl::InvalidArgumentError(absl::StrCat("unexpected tensor '", name, "'"));
+    if (shape != it->second) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has shape ", ShapeString(shape),
                                                      ", expected ", ShapeString(it->second)));
     }
     ++shared_seen_;
   }
-  double s = 0;
-  for (size_t i = 0; i < t.values.size(); ++i) {
-    const float v = t.values[i];
+  name_ = name;
+  expected_ = static_cast<size_t>(NumElementsOf(shape));
+  got_ = 0;
+  tensor_sq_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status UpdateChecker::TensorValues(const float* values, size_t n) {
+  if (got_ + n > expected_) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name_, "' has more than ", expected_, " values"));
+  }
+  double s = tensor_sq_;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = values[i];
     if (!std::isfinite(v)) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' has a non-finite value at index ", i));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", name_, "' has a non-finite value at index ", got_ + i));
     }
     s += static_cast<double>(v) * v;
   }
-  squared_norm_ += s;
+  tensor_sq_ = s;
+  got_ += n;
+  return absl::OkStatus();
+}
+
+absl::Status UpdateChecker::EndTensor() {
+  if (got_ != expected_) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name_, "' has ", got_, " of ", expected_, " values"));
+  }
+  squared_norm_ += tensor_sq_;
   return absl::OkStatus();
 }
 
@@ -146,6 +173,7 @@ WeightedAverager::Slot* WeightedAverager::Find(const std::string& name) {
 absl::Status WeightedAverager::Poison(absl::Status why) {
   poisoned_ = true;
   open_ = false;
+  in_tensor_ = false;
   return why;
 }
 
@@ -164,39 +192,78 @@ absl::Status WeightedAverager::BeginUpdate(double weight, const std::vector<std:
 }
 
 absl::Status WeightedAverager::AddTensor(const NamedTensor& t) {
-  if (!open_) return absl::FailedPreconditionError(poisoned_ ? "averager failed earlier" : "no update begun");
-  Slot* slot = Find(t.name);
-  if (slot == nullptr) {
-    if (!IsOptionalTensor(t.name)) {
-      return Poison(absl::InvalidArgumentError(
-          absl::StrCat("update does not match the model layout at '", t.name, "'")));
-    }
-    index_[t.name] = slots_.size();
-    Slot s;
-    s.sum = {t.name, t.shape, std::vector<float>(t.values.size(), 0.0f)};
-    s.optional = true;
-    s.source = AdapterSource(t.name);
-    slots_.push_back(std::move(s));
-    slot = &slots_.back();
-  }
-  if (slot->sum.shape != t.shape || slot->sum.values.size() != t.values.size()) {
+  if (open_ && t.NumElements() != static_cast<int64_t>(t.values.size())) {
     return Poison(absl::InvalidArgumentError(
         absl::StrCat("update does not match the model layout at '", t.name, "'")));
   }
-  if (slot->seen) return Poison(absl::InvalidArgumentError(absl::StrCat("duplicate tensor '", t.name, "'")));
+  FEDLOG_RETURN_IF_ERROR(BeginTensor(t.name, t.shape));
+  FEDLOG_RETURN_IF_ERROR(TensorValues(t.values.data(), t.values.size()));
+  return EndTensor();
+}
+
+absl::Status WeightedAverager::BeginTensor(const std::string& name, const std::vector<int64_t>& shape) {
+  if (!open_ || in_tensor_) {
+    if (open_) return Poison(absl::FailedPreconditionError("previous tensor not ended"));
+    return absl::FailedPreconditionError(poisoned_ ? "averager failed earlier" : "no update begun");
+  }
+  Slot* slot = Find(name);
+  if (slot == nullptr) {
+    if (!IsOptionalTensor(name)) {
+      return Poison(absl::InvalidArgumentError(
+          absl::StrCat("update does not match the model layout at '", name, "'")));
+    }
+    index_[name] = slots_.size();
+    Slot s;
+    s.sum = {name, shape, std::vector<float>(static_cast<size_t>(NumElementsOf(shape)), 0.0f)};
+    s.optional = true;
+    s.source = AdapterSource(name);
+    slots_.push_back(std::move(s));
+    slot = &slots_.back();
+  }
+  if (slot->sum.shape != shape) {
+    return Poison(absl::InvalidArgumentError(
+        absl::StrCat("update does not match the model layout at '", name, "'")));
+  }
+  if (slot->seen) return Poison(absl::InvalidArgumentError(absl::StrCat("duplicate tensor '", name, "'")));
   slot->seen = true;
-  if (!slot->source.empty() && !Contains(sources_, slot->source)) return absl::OkStatus();
-  float* dst = slot->sum.values.data();
-  const float* src = t.values.data();
-  const float f = factor_;
-  const size_t n = t.values.size();
-  for (size_t j = 0; j < n; ++j) dst[j] += f * src[j];
-  slot->weight += weight_;
+  slot_ = index_[name];
+  in_tensor_ = true;
+  adding_ = slot->source.empty() || Contains(sources_, slot->source);
+  filled_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status WeightedAverager::TensorValues(const float* src, size_t n) {
+  if (!in_tensor_) return absl::FailedPreconditionError("no tensor begun");
+  NamedTensor& sum = slots_[slot_].sum;
+  if (filled_ + n > sum.values.size()) {
+    return Poison(absl::InvalidArgumentError(
+        absl::StrCat("update does not match the model layout at '", sum.name, "'")));
+  }
+  if (adding_) {
+    float* dst = sum.values.data() + filled_;
+    const float f = factor_;
+    for (size_t j = 0; j < n; ++j) dst[j] += f * src[j];
+  }
+  filled_ += n;
+  return absl::OkStatus();
+}
+
+absl::Status WeightedAverager::EndTensor() {
+  if (!in_tensor_) return absl::FailedPreconditionError("no tensor begun");
+  in_tensor_ = false;
+  Slot& slot = slots_[slot_];
+  if (filled_ != slot.sum.values.size()) {
+    return Poison(absl::InvalidArgumentError(
+        absl::StrCat("update does not match the model layout at '", slot.sum.name, "'")));
+  }
+  if (adding_) slot.weight += weight_;
   return absl::OkStatus();
 }
 
 absl::Status WeightedAverager::EndUpdate() {
   if (!open_) return absl::FailedPreconditionError(poisoned_ ? "averager failed earlier" : "no update begun");
+  if (in_tensor_) return Poison(absl::FailedPreconditionError("tensor not ended"));
   for (const auto& s : slots_) {
     if (!s.optional && !s.seen) {
       return Poison(absl::InvalidArgumentError(

@@ -4,7 +4,8 @@
 // tensor_bundle.h) only over the updates that carry it, with their weights renormalised.
 //
 // Memory: the averager holds one float32 accumulator per tensor (the model's size) and adds each update in place,
-// tensor by tensor, so a caller can stream an update from disk (ReadBundleFile) without ever holding it whole.
+// tensor by tensor or chunk by chunk, so a caller can stream an update from disk (ReadBundleFileChunks) without
+// holding any of its tensors whole.
 // Thread-compatible: one averager per round, used from one thread.
 #ifndef FEDLOG_COMMON_FL_FEDAVG_H_
 #define FEDLOG_COMMON_FL_FEDAVG_H_
@@ -39,12 +40,16 @@ absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& na
 // Validates an untrusted delta tensor by tensor, so it can be streamed: shared tensors must match the global
 // layout exactly (names, shapes) and all be present; optional tensors must be allowed (see UpdateCheckOptions);
 // every value must be finite; the norm bound applies to the whole delta. Each error says why, for the site's
-// refusal message and the logs.
-class UpdateChecker {
+// refusal message and the logs. As a TensorSink it checks a tensor whose values arrive in chunks
+// (ReadBundleFileChunks) with the same results, the norm included bit for bit.
+class UpdateChecker : public TensorSink {
  public:
   UpdateChecker(const BundleLayout& global, UpdateCheckOptions options);
 
   absl::Status Check(const NamedTensor& tensor);
+  absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override;
+  absl::Status TensorValues(const float* values, size_t n) override;
+  absl::Status EndTensor() override;
   // After the last tensor: every shared tensor seen, norm within the bound.
   absl::Status Finish();
   double squared_norm() const { return squared_norm_; }
@@ -56,13 +61,18 @@ class UpdateChecker {
   int shared_seen_ = 0;
   int shared_total_ = 0;
   double squared_norm_ = 0;
+  // The tensor being checked.
+  std::string name_;
+  size_t expected_ = 0;
+  size_t got_ = 0;
+  double tensor_sq_ = 0;
 };
 
 // UpdateChecker over a whole bundle.
 absl::Status CheckUpdate(const TensorBundle& global, const TensorBundle& delta,
                          const UpdateCheckOptions& options = {});
 
-class WeightedAverager {
+class WeightedAverager : public TensorSink {
  public:
   // `layout` gives the tensor names and shapes of the global model (its values are ignored).
   explicit WeightedAverager(const TensorBundle& layout);
@@ -80,6 +90,11 @@ class WeightedAverager {
   absl::Status BeginUpdate(double weight, const std::vector<std::string>& sources = {}, double scale = 1.0);
   absl::Status AddTensor(const NamedTensor& tensor);
   absl::Status EndUpdate();
+  // AddTensor with the values in chunks (ReadBundleFileChunks decodes an update file straight into the
+  // accumulator): the same sums bit for bit, without a tensor-sized buffer. An error poisons as above.
+  absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override;
+  absl::Status TensorValues(const float* values, size_t n) override;
+  absl::Status EndTensor() override;
 
   int count() const { return count_; }
   double total_weight() const { return total_weight_; }
@@ -111,6 +126,11 @@ class WeightedAverager {
   double weight_ = 0;
   float factor_ = 0;
   std::vector<std::string> sources_;
+  // Current tensor: its slot (an index: slots_ may grow), whether it takes this update, values added so far.
+  size_t slot_ = 0;
+  bool in_tensor_ = false;
+  bool adding_ = false;
+  size_t filled_ = 0;
   double total_weight_ = 0;
   int count_ = 0;
 };

@@ -22,6 +22,75 @@ absl::StatusOr<TensorBundle> ApplyServerUpdate(const TensorBundle& global, const
   return next;
 }
 
+absl::Status PrepareServerUpdate(const BundleLayout& global, const ServerOptimizerOptions& o,
+                                 ServerOptimizerState* state) {
+  if (o.kind == ServerOptimizerKind::kNone) return absl::OkStatus();
+  if (!(o.lr > 0) || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1 || !(o.tau > 0)) {
+    return absl::InvalidArgumentError("server optimizer needs lr > 0, betas in [0, 1) and tau > 0");
+  }
+  // Moments cover the shared tensors only (states written before optional tensors existed may hold some).
+  auto drop_optional = [](TensorBundle* b) {
+    b->tensors.erase(std::remove_if(b->tensors.begin(), b->tensors.end(),
+                                    [](const NamedTensor& t) { return IsOptionalTensor(t.name); }),
+                     b->tensors.end());
+  };
+  drop_optional(&state->m);
+  drop_optional(&state->v);
+  if (state->m.tensors.empty()) {
+    TensorBundle shared;
+    for (const auto& g : global) {
+      if (!IsOptionalTensor(g.name)) shared.tensors.push_back({g.name, g.shape, {}});
+    }
+    for (auto& t : shared.tensors) t.values.assign(static_cast<size_t>(t.NumElements()), 0.0f);
+    state->m = shared;
+    // Start v at tau^2 as in the paper's experiments, so the first steps are not huge.
+    for (auto& t : shared.tensors) std::fill(t.values.begin(), t.values.end(), static_cast<float>(o.tau * o.tau));
+    state->v = std::move(shared);
+  }
+  FEDLOG_RETURN_IF_ERROR(CheckSameLayout(state->m, state->v));
+  for (const auto& g : global) {
+    if (IsOptionalTensor(g.name)) continue;
+    const NamedTensor* m = state->m.Find(g.name);
+    if (m == nullptr || m->shape != g.shape) {
+      return absl::InvalidArgumentError(absl::StrCat("optimizer state does not match the model at '", g.name, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyServerUpdateSpan(const std::string& name, size_t offset, const float* base, size_t n,
+                                   const ServerOptimizerOptions& o, ServerOptimizerState* state, float* x) {
+  if (o.kind == ServerOptimizerKind::kNone || IsOptionalTensor(name)) {
+    const float lr = IsOptionalTensor(name) ? 1.0f : static_cast<float>(o.server_lr);
+    for (size_t j = 0; j < n; ++j) x[j] = base[j] + lr * x[j];
+    return absl::OkStatus();
+  }
+  NamedTensor* mt = state->m.Find(name);
+  NamedTensor* vt = state->v.Find(name);
+  if (mt == nullptr || vt == nullptr || offset + n > mt->values.size() || offset + n > vt->values.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer state does not match the model at '", name, "'"));
+  }
+  float* m = mt->values.data() + offset;
+  float* v = vt->values.data() + offset;
+  for (size_t j = 0; j < n; ++j) {
+    const double d = x[j];
+    m[j] = static_cast<float>(o.beta1 * m[j] + (1 - o.beta1) * d);
+    const double d2 = d * d;
+    if (o.kind == ServerOptimizerKind::kFedAdam) {
+      v[j] = static_cast<float>(o.beta2 * v[j] + (1 - o.beta2) * d2);
+    } else {
+      const double diff = v[j] - d2;
+      v[j] = static_cast<float>(v[j] - (1 - o.beta2) * d2 * ((diff > 0) - (diff < 0)));
+    }
+    x[j] = base[j] + static_cast<float>(o.lr * m[j] / (std::sqrt(std::max(0.0f, v[j])) + o.tau));
+  }
+  return absl::OkStatus();
+}
+
+void FinishServerUpdate(const ServerOptimizerOptions& o, ServerOptimizerState* state) {
+  if (o.kind != ServerOptimizerKind::kNone) ++state->steps;
+}
+
 absl::Status ApplyServerUpdateInPlace(const TensorBundle& global, const ServerOptimizerOptions& o,
                                       ServerOptimizerState* state, TensorBundle* delta) {
   for (const auto& g : global.tensors) {
@@ -30,66 +99,14 @@ absl::Status ApplyServerUpdateInPlace(const TensorBundle& global, const ServerOp
       return absl::InvalidArgumentError(absl::StrCat("aggregated delta does not match the model at '", g.name, "'"));
     }
   }
-  const bool adaptive = o.kind != ServerOptimizerKind::kNone;
-  if (adaptive) {
-    if (!(o.lr > 0) || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1 || !(o.tau > 0)) {
-      return absl::InvalidArgumentError("server optimizer needs lr > 0, betas in [0, 1) and tau > 0");
-    }
-    // Moments cover the shared tensors only (states written before optional tensors existed may hold some).
-    TensorBundle shared;
-    for (const auto& g : global.tensors) {
-      if (!IsOptionalTensor(g.name)) shared.tensors.push_back({g.name, g.shape, {}});
-    }
-    auto drop_optional = [](TensorBundle* b) {
-      b->tensors.erase(std::remove_if(b->tensors.begin(), b->tensors.end(),
-                                      [](const NamedTensor& t) { return IsOptionalTensor(t.name); }),
-                       b->tensors.end());
-    };
-    drop_optional(&state->m);
-    drop_optional(&state->v);
-    if (state->m.tensors.empty()) {
-      for (auto& t : shared.tensors) t.values.assign(static_cast<size_t>(t.NumElements()), 0.0f);
-      state->m = shared;
-      // Start v at tau^2 as in the paper's experiments, so the first steps are not huge.
-      for (auto& t : shared.tensors) std::fill(t.values.begin(), t.values.end(), static_cast<float>(o.tau * o.tau));
-      state->v = std::move(shared);
-    }
-    FEDLOG_RETURN_IF_ERROR(CheckSameLayout(state->m, state->v));
-    for (const auto& g : global.tensors) {
-      if (IsOptionalTensor(g.name)) continue;
-      const NamedTensor* m = state->m.Find(g.name);
-      if (m == nullptr || m->shape != g.shape) {
-        return absl::InvalidArgumentError(absl::StrCat("optimizer state does not match the model at '", g.name, "'"));
-      }
-    }
-  }
+  FEDLOG_RETURN_IF_ERROR(PrepareServerUpdate(LayoutOf(global), o, state));
   for (auto& t : delta->tensors) {
     const NamedTensor* g = global.Find(t.name);
-    float* x = t.values.data();
-    const size_t n = t.values.size();
     if (g == nullptr) continue;  // an optional tensor new to the model: base 0, so next = delta
-    const float* base = g->values.data();
-    if (!adaptive || IsOptionalTensor(t.name)) {
-      const float lr = IsOptionalTensor(t.name) ? 1.0f : static_cast<float>(o.server_lr);
-      for (size_t j = 0; j < n; ++j) x[j] = base[j] + lr * x[j];
-      continue;
-    }
-    float* m = state->m.Find(t.name)->values.data();
-    float* v = state->v.Find(t.name)->values.data();
-    for (size_t j = 0; j < n; ++j) {
-      const double d = x[j];
-      m[j] = static_cast<float>(o.beta1 * m[j] + (1 - o.beta1) * d);
-      const double d2 = d * d;
-      if (o.kind == ServerOptimizerKind::kFedAdam) {
-        v[j] = static_cast<float>(o.beta2 * v[j] + (1 - o.beta2) * d2);
-      } else {
-        const double diff = v[j] - d2;
-        v[j] = static_cast<float>(v[j] - (1 - o.beta2) * d2 * ((diff > 0) - (diff < 0)));
-      }
-      x[j] = base[j] + static_cast<float>(o.lr * m[j] / (std::sqrt(std::max(0.0f, v[j])) + o.tau));
-    }
+    FEDLOG_RETURN_IF_ERROR(ApplyServerUpdateSpan(t.name, 0, g->values.data(), t.values.size(), o, state,
+                                                 t.values.data()));
   }
-  if (adaptive) ++state->steps;
+  FinishServerUpdate(o, state);
   return absl::OkStatus();
 }
 

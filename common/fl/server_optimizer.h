@@ -46,6 +46,17 @@ absl::StatusOr<TensorBundle> ApplyServerUpdate(const TensorBundle& global, const
 absl::Status ApplyServerUpdateInPlace(const TensorBundle& global, const ServerOptimizerOptions& options,
                                       ServerOptimizerState* state, TensorBundle* delta);
 
+// The same for a global model read tensor by tensor, so that it is never whole in memory: PrepareServerUpdate
+// once (checks the options; creates the moments or checks them against `global`), ApplyServerUpdateSpan for
+// each run of values of each tensor of the global model, FinishServerUpdate once. Together they compute exactly
+// what ApplyServerUpdateInPlace does. A span: `x[0, n)` holds the delta of tensor `name` from element `offset`
+// on and becomes the next model's values; `base` holds the global model's values there.
+absl::Status PrepareServerUpdate(const BundleLayout& global, const ServerOptimizerOptions& options,
+                                 ServerOptimizerState* state);
+absl::Status ApplyServerUpdateSpan(const std::string& name, size_t offset, const float* base, size_t n,
+                                   const ServerOptimizerOptions& options, ServerOptimizerState* state, float* x);
+void FinishServerUpdate(const ServerOptimizerOptions& options, ServerOptimizerState* state);
+
 // State <-> one bundle ("m.<name>", "v.<name>", and "steps" as a 1-element tensor) for storage.
 TensorBundle StateToBundle(const ServerOptimizerState& state);
 absl::StatusOr<ServerOptimizerState> StateFromBundle(const TensorBundle& bundle);

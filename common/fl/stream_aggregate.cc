@@ -21,12 +21,18 @@ namespace {
 // bound).
 absl::StatusOr<double> ClipFactor(const UpdateFile& file, double clip_norm) {
   if (clip_norm <= 0) return 1.0;
-  double sq = 0;
-  FEDLOG_RETURN_IF_ERROR(ReadBundleFile(file.path, {file.sha256}, [&](NamedTensor&& t) {
-    for (float v : t.values) sq += static_cast<double>(v) * v;
-    return absl::OkStatus();
-  }));
-  const double norm = std::sqrt(sq);
+  class NormSink : public TensorSink {
+   public:
+    absl::Status BeginTensor(const std::string&, const std::vector<int64_t>&) override { return absl::OkStatus(); }
+    absl::Status TensorValues(const float* values, size_t n) override {
+      for (size_t i = 0; i < n; ++i) sq += static_cast<double>(values[i]) * values[i];
+      return absl::OkStatus();
+    }
+    absl::Status EndTensor() override { return absl::OkStatus(); }
+    double sq = 0;
+  } sink;
+  FEDLOG_RETURN_IF_ERROR(ReadBundleFileChunks(file.path, {file.sha256}, &sink));
+  const double norm = std::sqrt(sink.sq);
   return norm > clip_norm ? clip_norm / norm : 1.0;
 }
 
@@ -38,8 +44,8 @@ absl::StatusOr<TensorBundle> Average(const BundleLayout& global,
   for (size_t i = 0; i < updates.size(); ++i) {
     FEDLOG_ASSIGN_OR_RETURN(double scale, ClipFactor(updates[i], strategy.clip_norm));
     FEDLOG_RETURN_IF_ERROR(averager.BeginUpdate(weights[i], updates[i].stats.sources, scale));
-    FEDLOG_RETURN_IF_ERROR(ReadBundleFile(updates[i].path, {updates[i].sha256},
-                                          [&](NamedTensor&& t) { return averager.AddTensor(t); }));
+    // Decoded chunk by chunk straight into the accumulator: no tensor-sized buffer.
+    FEDLOG_RETURN_IF_ERROR(ReadBundleFileChunks(updates[i].path, {updates[i].sha256}, &averager));
     FEDLOG_RETURN_IF_ERROR(averager.EndUpdate());
   }
   return averager.TakeMean();
@@ -61,7 +67,53 @@ struct Unpacked {
   }
 };
 
-// Unpacks `file` and extends `layout` with optional tensors new to it.
+// Writes an update's values, chunk by chunk, to its raw scratch file and extends `layout` with optional tensors
+// new to it.
+class UnpackSink : public TensorSink {
+ public:
+  UnpackSink(const std::string& site, BundleLayout* layout, Unpacked* out)
+      : site_(site), layout_(layout), out_(out) {}
+
+  absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override {
+    auto it = std::find_if(layout_->begin(), layout_->end(), [&](const TensorShape& s) { return s.name == name; });
+    if (it == layout_->end()) {
+      if (!IsOptionalTensor(name)) {
+        return absl::InvalidArgumentError(absl::StrCat("update of ", site_, " has unexpected '", name, "'"));
+      }
+      layout_->push_back({name, shape});
+    } else if (it->shape != shape) {
+      return absl::InvalidArgumentError(absl::StrCat("update of ", site_, " does not match '", name, "'"));
+    } else if (!IsOptionalTensor(name)) {
+      ++shared;
+    }
+    const int64_t count = NumElementsOf(shape);
+    out_->index[name] = {next_, count};
+    next_ += count;
+    return absl::OkStatus();
+  }
+  absl::Status TensorValues(const float* values, size_t n) override {
+    const size_t bytes = n * sizeof(float);
+    if (::pwrite(out_->fd, values, bytes, at_ * 4) != static_cast<ssize_t>(bytes)) {
+      return absl::InternalError(absl::StrCat("cannot write ", out_->path));
+    }
+    at_ += static_cast<int64_t>(n);
+    for (size_t i = 0; i < n; ++i) sq += static_cast<double>(values[i]) * values[i];
+    return absl::OkStatus();
+  }
+  absl::Status EndTensor() override { return absl::OkStatus(); }
+
+  size_t shared = 0;
+  double sq = 0;
+
+ private:
+  const std::string& site_;
+  BundleLayout* layout_;
+  Unpacked* out_;
+  int64_t next_ = 0;  // first value of the next tensor
+  int64_t at_ = 0;    // where the next chunk goes
+};
+
+// Unpacks `file` into `out` and extends `layout` with optional tensors new to it.
 absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, double clip_norm,
                     size_t shared_total, BundleLayout* layout, Unpacked* out) {
   static std::atomic<uint64_t> counter{0};
@@ -69,39 +121,13 @@ absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, doub
   out->fd = ::open(out->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (out->fd < 0) return absl::InternalError(absl::StrCat("cannot create ", out->path));
   out->sources = file.stats.sources;
-  int64_t next = 0;
-  size_t shared = 0;
-  double sq = 0;
-  FEDLOG_RETURN_IF_ERROR(
-      ReadBundleFile(file.path, {file.sha256}, [&](NamedTensor&& t) -> absl::Status {
-        auto it = std::find_if(layout->begin(), layout->end(),
-                               [&](const TensorShape& s) { return s.name == t.name; });
-        if (it == layout->end()) {
-          if (!IsOptionalTensor(t.name)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("update of ", file.site, " has unexpected '", t.name, "'"));
-          }
-          layout->push_back({t.name, t.shape});
-        } else if (it->shape != t.shape) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("update of ", file.site, " does not match '", t.name, "'"));
-        } else if (!IsOptionalTensor(t.name)) {
-          ++shared;
-        }
-        const size_t bytes = t.values.size() * sizeof(float);
-        if (::pwrite(out->fd, t.values.data(), bytes, next * 4) != static_cast<ssize_t>(bytes)) {
-          return absl::InternalError(absl::StrCat("cannot write ", out->path));
-        }
-        out->index[t.name] = {next, static_cast<int64_t>(t.values.size())};
-        next += static_cast<int64_t>(t.values.size());
-        for (float v : t.values) sq += static_cast<double>(v) * v;
-        return absl::OkStatus();
-      }));
-  if (shared != shared_total) {
+  UnpackSink sink(file.site, layout, out);
+  FEDLOG_RETURN_IF_ERROR(ReadBundleFileChunks(file.path, {file.sha256}, &sink));
+  if (sink.shared != shared_total) {
     return absl::InvalidArgumentError(
         absl::StrCat("update of ", file.site, " lacks shared tensors"));
   }
-  const double norm = std::sqrt(sq);
+  const double norm = std::sqrt(sink.sq);
   if (clip_norm > 0 && norm > clip_norm) out->scale = static_cast<float>(clip_norm / norm);
   return absl::OkStatus();
 }

@@ -1,14 +1,12 @@
 // Aggregation of updates stored as bundle files, with memory bounded by the model's size rather
 // than by the number of updates (issue 6: aggregator RSS <= 3 x model + small per-site state).
-//   fedavg / weighted_fedavg: each update is decoded tensor by tensor straight into the float32
-//   accumulator
-//     (WeightedAverager) and dropped; memory = the accumulator + one tensor. With clipping, each
-//     file is read twice (once for its norm).
+//   fedavg / weighted_fedavg: each update is decoded in chunks straight into the float32
+//     accumulator (ReadBundleFileChunks into WeightedAverager); memory = the accumulator + one
+//     chunk. With clipping, each file is read twice (once for its norm).
 //   median / trimmed_mean: every coordinate needs every update's value, so each update is first
-//   unpacked to a
-//     raw float32 scratch file, then every tensor is combined in column blocks read back with
-//     pread; memory = the result + `block_bytes` of columns. These strategies also need disk for
-//     one raw copy per update and are several times slower (docs/BENCHMARKS.md).
+//     unpacked to a raw float32 scratch file, then every tensor is combined in column blocks read
+//     back with pread; memory = the result + `block_bytes` of columns. These strategies also need
+//     disk for one raw copy per update and are several times slower (docs/BENCHMARKS.md).
 // The result is what AggregateDeltas (strategy.h) returns for the same updates in memory.
 // Thread-compatible: stateless functions; scratch files get unique names and are removed.
 #ifndef FEDLOG_COMMON_FL_STREAM_AGGREGATE_H_
@@ -27,7 +25,9 @@ struct UpdateFile {
   std::string site;
   std::string
       path;  // a bundle file in any EncodeBundle encoding, already validated (UpdateChecker)
-  std::string sha256;  // checked while reading (DataLoss on mismatch); empty = not checked
+  // Checked while reading (DataLoss on mismatch); empty = not checked (the aggregator passes "" for updates
+  // whose digest it verified itself while receiving them).
+  std::string sha256;
   UpdateStats stats;
 };
 

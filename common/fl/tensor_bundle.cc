@@ -16,11 +16,13 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-int64_t NamedTensor::NumElements() const {
+int64_t NumElementsOf(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
 }
+
+int64_t NamedTensor::NumElements() const { return NumElementsOf(shape); }
 
 const NamedTensor* TensorBundle::Find(const std::string& name) const {
   for (const auto& t : tensors) {

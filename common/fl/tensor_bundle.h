@@ -4,6 +4,7 @@
 #ifndef FEDLOG_COMMON_FL_TENSOR_BUNDLE_H_
 #define FEDLOG_COMMON_FL_TENSOR_BUNDLE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -39,6 +40,22 @@ struct TensorShape {
 };
 using BundleLayout = std::vector<TensorShape>;
 BundleLayout LayoutOf(const TensorBundle& bundle);
+
+// Product of `shape` (1 for a scalar).
+int64_t NumElementsOf(const std::vector<int64_t>& shape);
+
+// Receives a bundle tensor by tensor with the values in pieces, so a reader never materialises a whole tensor
+// (fl::ReadBundleFileChunks): BeginTensor with the tensor's name and shape, TensorValues with consecutive runs
+// of its float32 values in row-major order (`values` is valid during the call only), EndTensor after the last.
+// The reader has checked that the values add up to the shape. An error status stops the read and is returned
+// as is. Implementations are used from one thread.
+class TensorSink {
+ public:
+  virtual ~TensorSink() = default;
+  virtual absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) = 0;
+  virtual absl::Status TensorValues(const float* values, size_t n) = 0;
+  virtual absl::Status EndTensor() = 0;
+};
 
 // Optional tensors (common/model/site_round.h): names starting with "adapter." or "prototypes.". A model
 // version may lack them; an update may carry them anyway (its delta is then the full value) and aggregation

@@ -18,6 +18,7 @@
 #include "common/fl/strategy.h"
 #include "common/fl/stream_aggregate.h"
 #include "gtest/gtest.h"
+#include "tests/common/fl/spool_dir_test_base.h"
 
 namespace fedlog::fl {
 namespace {
@@ -194,20 +195,8 @@ TEST(OptionalServerStepTest, OptimisersSkipOptionalTensorsAndNewOnesEnterAsTheir
   EXPECT_FALSE(ApplyServerUpdateInPlace(global, {}, &state, &short_delta).ok());
 }
 
-class StreamTest : public ::testing::Test {
+class StreamTest : public testing::SpoolDirTest {
  protected:
-  void SetUp() override {
-    dir_ =
-        (std::filesystem::temp_directory_path() / ("fedlog_stream_" + std::to_string(::getpid())))
-            .string();
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Put(const std::string& name, const std::string& bytes) {
-    std::string path = JoinPath(dir_, name);
-    EXPECT_TRUE(WriteFileAtomic(path, bytes).ok());
-    return path;
-  }
   static TensorBundle Random(uint64_t seed, int64_t n, bool adapter) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> d(0.0f, 1.0f);
@@ -222,7 +211,6 @@ class StreamTest : public ::testing::Test {
     }
     return b;
   }
-  std::string dir_;
 };
 
 TEST_F(StreamTest, WriterBytesEqualEncodeBundleAndReadBackInEveryEncoding) {
