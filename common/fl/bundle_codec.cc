@@ -102,7 +102,7 @@ absl::Status DecodeValues(const v1::Tensor& t, int64_t n, std::vector<float>* ou
   switch (t.dtype()) {
     case v1::DTYPE_FLOAT32:
       if (static_cast<int64_t>(d.size()) != n * 4) break;
-      std::memcpy(out->data(), d.data(), d.size());
+      if (!d.empty()) std::memcpy(out->data(), d.data(), d.size());  // empty: data() may be null
       return absl::OkStatus();
     case v1::DTYPE_FLOAT16:
       if (static_cast<int64_t>(d.size()) != n * 2) break;
