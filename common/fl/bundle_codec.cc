@@ -2,10 +2,10 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -88,39 +88,64 @@ absl::StatusOr<std::string> Decompress(absl::string_view bytes, int64_t max_byte
   if (size > static_cast<unsigned long long>(max_bytes)) {
     return absl::InvalidArgumentError(absl::StrCat("compressed bundle expands to ", size, " bytes, over the limit"));
   }
-  std::string out(static_cast<size_t>(size), '\0');
-  size_t got = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
-  if (ZSTD_isError(got) || got != out.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("zstd: ", ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short"));
+  // The header's size is only a claim: the output grows as data really arrives (doubling from 1 MiB), so a
+  // few bytes claiming gigabytes cost no more than what they actually expand to.
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (ctx == nullptr) return absl::ResourceExhaustedError("zstd: cannot create a decompression context");
+  const size_t claimed = static_cast<size_t>(size);
+  std::string out;
+  ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
+  size_t produced = 0;
+  for (;;) {
+    if (produced == out.size() && out.size() < claimed) {
+      out.resize(std::min(claimed, std::max<size_t>(out.size() * 2, size_t{1} << 20)));
+    }
+    ZSTD_outBuffer o{out.data(), out.size(), produced};
+    const size_t in_before = in.pos;
+    const size_t left = ZSTD_decompressStream(ctx.get(), &o, &in);
+    if (ZSTD_isError(left)) return absl::InvalidArgumentError(absl::StrCat("zstd: ", ZSTD_getErrorName(left)));
+    const bool progress = o.pos != produced || in.pos != in_before;
+    produced = o.pos;
+    if (left == 0) break;  // the frame is complete
+    if (!progress) {
+      return absl::InvalidArgumentError(in.pos == in.size ? "zstd: truncated frame"
+                                                          : "zstd: more data than the frame's content size");
+    }
   }
+  if (in.pos != in.size) return absl::InvalidArgumentError("zstd: data after the frame");
+  if (produced != claimed) return absl::InvalidArgumentError("zstd: short");
   return out;
 }
 
+// The data size is checked against the shape before anything is allocated: the shape is untrusted and may
+// claim far more elements than the message holds.
 absl::Status DecodeValues(const v1::Tensor& t, int64_t n, std::vector<float>* out) {
   const std::string& d = t.data();
+  const int64_t width = t.dtype() == v1::DTYPE_FLOAT32 ? 4 : t.dtype() == v1::DTYPE_FLOAT16 ? 2 : 1;
+  if (t.dtype() != v1::DTYPE_FLOAT32 && t.dtype() != v1::DTYPE_FLOAT16 && t.dtype() != v1::DTYPE_INT8) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name(), "' has unknown dtype ", t.dtype()));
+  }
+  if (static_cast<int64_t>(d.size()) != n * width) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", t.name(), "' data is ", d.size(), " bytes, which does not fit ", n, " elements"));
+  }
   out->resize(static_cast<size_t>(n));
   switch (t.dtype()) {
     case v1::DTYPE_FLOAT32:
-      if (static_cast<int64_t>(d.size()) != n * 4) break;
       if (!d.empty()) std::memcpy(out->data(), d.data(), d.size());  // empty: data() may be null
-      return absl::OkStatus();
+      break;
     case v1::DTYPE_FLOAT16:
-      if (static_cast<int64_t>(d.size()) != n * 2) break;
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, d.data() + 2 * i, 2);
         (*out)[i] = HalfToFloat(h);
       }
-      return absl::OkStatus();
-    case v1::DTYPE_INT8:
-      if (static_cast<int64_t>(d.size()) != n) break;
+      break;
+    default:  // DTYPE_INT8
       for (int64_t i = 0; i < n; ++i) (*out)[i] = t.scale() * static_cast<int8_t>(d[i]);
-      return absl::OkStatus();
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name(), "' has unknown dtype ", t.dtype()));
+      break;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("tensor '", t.name(), "' data is ", d.size(), " bytes, which does not fit ", n, " elements"));
+  return absl::OkStatus();
 }
 
 }  // namespace

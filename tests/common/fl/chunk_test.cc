@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -249,6 +250,53 @@ TEST_F(ChunkTest, DamagedBundlesAreRefusedCleanly) {
   }
   EXPECT_GT(refused, 0);  // truncations alone guarantee some
   EXPECT_GT(refused + parsed, 0);
+}
+
+// A zstd frame's content size is a claim: 14 bytes claiming far more than they hold are refused, not
+// allocated (found by tests/fuzz/bundle_fuzzer.cc), while a legitimately extreme ratio (a zero delta)
+// still round-trips.
+// Peak resident memory of this process in MiB (VmHWM), or -1 when /proc is not readable.
+long PeakRssMb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb < 0 ? -1 : kb / 1024;
+}
+
+TEST(ZstdTest, HeaderClaimsAreNotTrustedAndZerosRoundTrip) {
+  const unsigned char lying[] = {0x28, 0xb5, 0x2f, 0xfd, 0xa7, 0x1a, 0x6c, 0x0a,
+                                 0xff, 0x0e, 0x00, 0x31, 0x6c, 0xa7};
+  const long before = PeakRssMb();
+  auto bad = DecodeBundle(std::string(reinterpret_cast<const char*>(lying), sizeof(lying)));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+  if (before >= 0) EXPECT_LT(PeakRssMb() - before, 64) << "the claimed size was allocated";
+  TensorBundle zeros;
+  zeros.tensors.push_back({"w", {1 << 21}, std::vector<float>(size_t{1} << 21, 0.0f)});
+  EncodeOptions o;
+  o.zstd = true;
+  const std::string packed = *EncodeBundle(zeros, o);
+  EXPECT_LT(packed.size(), size_t{4096});  // 8 MiB of zeros
+  auto back = DecodeBundle(packed);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(SameBits(back->tensors[0].values, zeros.tensors[0].values));
+  // Trailing bytes after the frame and a cut frame are refused too.
+  EXPECT_FALSE(DecodeBundle(packed + "x").ok());
+  EXPECT_FALSE(DecodeBundle(packed.substr(0, packed.size() - 3)).ok());
+}
+
+// A tensor whose shape claims far more elements than its data holds is refused before anything of that size is
+// allocated (found by tests/fuzz/bundle_fuzzer.cc).
+TEST(DecodeTest, ShapeClaimsAreNotTrusted) {
+  const unsigned char lying[] = {0x0a, 0x0a, 0x18, 0x3f, 0x08, 0x18, 0x18, 0x18, 0x18, 0xf4, 0x92, 0x17};
+  const long before = PeakRssMb();
+  auto bad = DecodeBundle(std::string(reinterpret_cast<const char*>(lying), sizeof(lying)));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+  if (before >= 0) EXPECT_LT(PeakRssMb() - before, 64) << "the claimed shape was allocated";
 }
 
 }  // namespace
