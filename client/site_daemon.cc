@@ -5,8 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/detect/model_loader.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
+#include "common/base/sha256.h"
 #include "common/base/status_macros.h"
 #include "common/config/yaml_proto.h"
 #include "common/fl/bundle_codec.h"
@@ -15,6 +17,9 @@
 
 namespace fedlog::client {
 namespace {
+
+constexpr int kMaxPersonaliseRounds = 100;
+constexpr char kLineEncoder[] = "line_encoder";
 
 bool Fatal(const absl::Status& st) {
   return st.code() == absl::StatusCode::kPermissionDenied || st.code() == absl::StatusCode::kUnauthenticated;
@@ -62,6 +67,10 @@ absl::Status FinalizeClientConfig(v1::ClientConfig* c, const std::string& base_d
   if (c->backoff_max_ms() <= 0) c->set_backoff_max_ms(10000);
   if (c->holdout_percent() <= 0) c->set_holdout_percent(20);
   if (c->holdout_percent() > 90) return absl::InvalidArgumentError("holdout_percent must be at most 90");
+  if (c->personalise_rounds() < 0 || c->personalise_rounds() > kMaxPersonaliseRounds) {
+    return absl::InvalidArgumentError(absl::StrCat("personalise_rounds must be between 0 (off) and ",
+                                                   kMaxPersonaliseRounds, "; got ", c->personalise_rounds()));
+  }
   return absl::OkStatus();
 }
 
@@ -190,22 +199,89 @@ absl::Status SiteDaemon::Session() {
 }
 
 absl::Status SiteDaemon::SyncPromoted(int64_t version) {
-  const std::string manifest_path = JoinPath(config_.data_dir(), "promoted_model.manifest");
-  if (promoted_version_ < 0) {
+  const std::string manifest_path = detect::PromotedManifestPath(config_.data_dir());
+  const bool first = promoted_version_ < 0;
+  if (first) {
     promoted_version_ = 0;
     absl::StatusOr<std::string> bytes = ReadFile(manifest_path);
     v1::ModelManifest m;
     if (bytes.ok() && m.ParseFromString(*bytes)) promoted_version_ = m.version();
   }
-  if (version <= 0 || version == promoted_version_) return absl::OkStatus();
+  if (version <= 0 || version == promoted_version_) {
+    if (first && promoted_version_ > 0) PersonaliseOnDisk();
+    return absl::OkStatus();
+  }
   FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session_->Download(version, /*all_adapters=*/false));
   FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(model.bundle));
   // Bundle first, manifest second: a crash in between leaves the old manifest, so the fetch is simply redone.
-  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(config_.data_dir(), "promoted_model.bundle"), bytes));
+  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(detect::PromotedBundlePath(config_.data_dir()), bytes));
   FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(manifest_path, model.manifest.SerializeAsString()));
   promoted_version_ = model.manifest.version();
   FEDLOG_LOG(INFO) << "promoted model v" << promoted_version_ << " fetched (" << model.bytes << " bytes)";
+  Personalise(model.manifest, model.bundle);
   return absl::OkStatus();
+}
+
+void SiteDaemon::PersonaliseOnDisk() {
+  if (config_.personalise_rounds() <= 0) return;
+  const std::string& dir = config_.data_dir();
+  absl::StatusOr<std::string> personal = ReadFile(detect::PersonalManifestPath(dir));
+  v1::ModelManifest m;
+  if (personal.ok() && m.ParseFromString(*personal) && m.version() == promoted_version_) return;
+  absl::StatusOr<std::string> manifest = ReadFile(detect::PromotedManifestPath(dir));
+  absl::StatusOr<std::string> bundle = ReadFile(detect::PromotedBundlePath(dir));
+  if (!manifest.ok() || !bundle.ok() || !m.ParseFromString(*manifest) ||
+      (!m.sha256().empty() && Sha256Hex(*bundle) != m.sha256())) {
+    FEDLOG_LOG(WARNING) << "personalisation skipped: the promoted model on disk is unreadable";
+    return;
+  }
+  absl::StatusOr<fl::TensorBundle> weights = fl::DecodeBundle(*bundle);
+  if (!weights.ok()) {
+    FEDLOG_LOG(WARNING) << "personalisation skipped: " << weights.status();
+    return;
+  }
+  Personalise(m, *weights);
+}
+
+void SiteDaemon::Personalise(const v1::ModelManifest& promoted, const fl::TensorBundle& global) {
+  if (config_.personalise_rounds() <= 0 || promoted.spec().arch() != kLineEncoder) return;
+  SetState("training");  // heartbeats keep the site online meanwhile
+  absl::Status st = WritePersonalModel(promoted, global);
+  SetState("idle");
+  if (!st.ok()) {
+    FEDLOG_LOG(WARNING) << "personalisation of v" << promoted.version() << " failed (" << st
+                        << "); detection uses the promoted model";
+  }
+}
+
+absl::Status SiteDaemon::WritePersonalModel(const v1::ModelManifest& promoted, const fl::TensorBundle& global) {
+  const int rounds = config_.personalise_rounds();
+  FEDLOG_ASSIGN_OR_RETURN(model::PersonaliseResult r, trainer_.Personalise(promoted.spec(), global, rounds));
+  FEDLOG_LOG(INFO) << "personalisation of v" << promoted.version() << ": "
+                   << (r.personalised ? "kept the personal model" : "kept the promoted model") << " after " << rounds
+                   << " local round(s); validation F1 promoted " << r.validation_f1_global << ", personal "
+                   << r.validation_f1_personal << " (" << r.seconds << " s)";
+  const std::string bundle_path = detect::PersonalBundlePath(config_.data_dir());
+  const std::string manifest_path = detect::PersonalManifestPath(config_.data_dir());
+  if (!r.personalised) {
+    // Manifest first: the detector never sees a manifest without its bundle.
+    std::error_code ec;
+    std::filesystem::remove(manifest_path, ec);
+    if (!ec) std::filesystem::remove(bundle_path, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot remove the stale personal model: ", ec.message()));
+    return absl::OkStatus();
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(r.weights));
+  v1::ModelManifest manifest = promoted;
+  manifest.set_sha256(Sha256Hex(bytes));
+  manifest.set_size_bytes(static_cast<int64_t>(bytes.size()));
+  auto& metrics = *manifest.mutable_metrics();
+  metrics["personalise_rounds"] = rounds;
+  metrics["personalise_val_f1_global"] = r.validation_f1_global;
+  metrics["personalise_val_f1_personal"] = r.validation_f1_personal;
+  // Bundle first, manifest second, as for the promoted model: the detector checks the sha256.
+  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(bundle_path, bytes));
+  return WriteFileAtomic(manifest_path, manifest.SerializeAsString());
 }
 
 absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {

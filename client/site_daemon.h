@@ -1,8 +1,9 @@
 // SiteDaemon: the site's federation loop. It says hello, long-polls for round tasks, and for each task downloads
 // the global model (shared tensors plus this site's own sources' adapters), evaluates it on held-out local data,
 // trains it on the site's own lines (SiteTrainer: MLP autoencoder or line encoder, as the task's spec says), and
-// uploads the delta. When the aggregator is away it retries with exponential backoff; Stop() ends it promptly
-// (SIGTERM).
+// uploads the delta. Between rounds it fetches the promoted model for live detection and, when personalise_rounds
+// > 0, personalises it (SiteTrainer::Personalise, data_dir/personal_model.*). When the aggregator is away it retries
+// with exponential backoff; Stop() ends it promptly (SIGTERM).
 // Thread-safe: Run() on one thread, Stop() from any other.
 #ifndef FEDLOG_CLIENT_SITE_DAEMON_H_
 #define FEDLOG_CLIENT_SITE_DAEMON_H_
@@ -20,6 +21,7 @@
 #include "client/local_data.h"
 #include "client/site_trainer.h"
 #include "fedlog/v1/config.pb.h"
+#include "fedlog/v1/model.pb.h"
 
 namespace fedlog::client {
 
@@ -45,8 +47,17 @@ class SiteDaemon {
 
   absl::Status Session();  // one connection: hello, then tasks until an error
   absl::Status DoRound(const v1::RoundTask& task);
-  // Downloads the promoted model when it differs from the one on disk (data_dir/promoted_model.bundle).
+  // Downloads the promoted model when it differs from the one on disk (data_dir/promoted_model.bundle), then
+  // personalises it (personalise_rounds > 0). At the first call, when the promoted model on disk is current but
+  // has no personal model of its version, personalises that one instead.
   absl::Status SyncPromoted(int64_t version);
+  void PersonaliseOnDisk();
+  // Personalisation of a line_encoder `global`; a failure is logged, never returned: detection falls back to the
+  // promoted model.
+  void Personalise(const v1::ModelManifest& promoted, const fl::TensorBundle& global);
+  // Runs SiteTrainer::Personalise; writes data_dir/personal_model.{bundle,manifest} when the local rounds won on
+  // validation, else removes stale ones.
+  absl::Status WritePersonalModel(const v1::ModelManifest& promoted, const fl::TensorBundle& global);
   bool SleepUnlessStopped(int64_t ms);
   void HeartbeatLoop();
   void SetState(const std::string& state);

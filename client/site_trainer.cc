@@ -25,15 +25,8 @@ constexpr char kLineEncoder[] = "line_encoder";
 // Drain numbers templates per source from 0; the encoder's template alignment must not pair
 // template 3 of Apache with template 3 of Linux.
 constexpr int64_t kTemplateStride = 1'000'000;
-
-bool HasBothClasses(const std::vector<int>& labels) {
-  bool normal = false, anomalous = false;
-  for (int y : labels) {
-    if (y == 0) normal = true;
-    if (y > 0) anomalous = true;
-  }
-  return normal && anomalous;
-}
+// Personalisation's seeds are offset from the plan's so they never replay a federated round's.
+constexpr uint64_t kPersonaliseSeedOffset = 1'000'003;
 
 double MeanScore(const model::MlpSpec& spec, const fl::TensorBundle& w, const DenseMatrix& x,
                  const std::string& device) {
@@ -166,7 +159,7 @@ absl::StatusOr<DetectionMetrics> EvaluateDetector(const model::EncoderSpec& site
                                                   const model::LineSet& support,
                                                   const EncoderData& data,
                                                   const model::RuntimeOptions& runtime) {
-  if (!HasBothClasses(data.test.labels)) {
+  if (!model::HasBothClasses(data.test.labels)) {
     return absl::FailedPreconditionError("the held-out test lines lack a class");
   }
   model::AdaptOptions adapt;
@@ -313,7 +306,7 @@ absl::StatusOr<v1::EvaluationReport> SiteTrainer::Evaluate(const v1::RoundTask& 
   FEDLOG_RETURN_IF_ERROR(PrepareEncoder(spec));
   const EncoderData& data = *encoder_data_;
   report.set_num_samples(data.test.size());
-  if (!HasBothClasses(data.test.labels)) return report;  // nothing to measure F1 on
+  if (!model::HasBothClasses(data.test.labels)) return report;  // nothing to measure F1 on
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
                           model::PrepareSiteWeights(spec, global, data.sources));
   const model::EncoderSpec site = model::SiteSpec(spec, data.sources);
@@ -381,6 +374,7 @@ absl::StatusOr<LocalUpdate> SiteTrainer::TrainEncoder(const v1::RoundTask& task,
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
                           model::PrepareSiteWeights(spec, global, data.sources));
   const model::LocalWork work = WorkFromPlan(task.plan(), task.round(), Runtime(0));
+  last_plan_ = task.plan();
   FEDLOG_ASSIGN_OR_RETURN(model::SiteRoundResult r,
                           model::RunSiteRound(model::SiteSpec(spec, data.sources), start,
                                               data.train, data.validation, work));
@@ -397,6 +391,24 @@ absl::StatusOr<LocalUpdate> SiteTrainer::TrainEncoder(const v1::RoundTask& task,
                    " contrastive steps, loss ", r.contrastive_loss, "; ", work.meta_iterations,
                    " meta-iterations, loss ", r.meta_loss, ") in ", r.seconds, " s");
   return out;
+}
+
+absl::StatusOr<model::PersonaliseResult> SiteTrainer::Personalise(const v1::ModelSpec& proto,
+                                                                 const fl::TensorBundle& global,
+                                                                 int rounds) {
+  FEDLOG_ASSIGN_OR_RETURN(model::EncoderSpec spec, EncoderSpecFromProto(proto));
+  FEDLOG_RETURN_IF_ERROR(PrepareEncoder(spec));
+  FEDLOG_RETURN_IF_ERROR(MergeFeedback());
+  const EncoderData& data = *encoder_data_;
+  const uint64_t seed = (last_plan_ ? last_plan_->seed() : 0) + kPersonaliseSeedOffset;
+  model::PersonaliseOptions options;
+  options.rounds = rounds;
+  if (last_plan_) options.work = WorkFromPlan(*last_plan_, 0, Runtime(0));
+  options.work.runtime = Runtime(seed);
+  options.adapt.runtime = Runtime(seed);
+  const model::LineSet support = SampleSupport(data.train, options_.eval_shots, seed);
+  return model::PersonaliseSite(model::SiteSpec(spec, data.sources), global, data.train, support,
+                                data.validation, options);
 }
 
 }  // namespace fedlog::client

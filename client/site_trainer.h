@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "client/local_data.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/model/personalise.h"
 #include "common/model/site_round.h"
 #include "fedlog/v1/federation.pb.h"
 #include "fedlog/v1/model.pb.h"
@@ -106,6 +107,13 @@ class SiteTrainer {
                                                 const fl::TensorBundle& global);
   // The round's local work on the training lines.
   absl::StatusOr<LocalUpdate> Train(const v1::RoundTask& task, const fl::TensorBundle& global);
+  // Personalisation of a line_encoder model (model::PersonaliseSite): `rounds` local rounds from
+  // `global` on the training lines (feedback verdicts included), kept only when the detector's F1
+  // on the held-out validation lines is not lower than `global`'s. Each round does the work of the
+  // last round this trainer ran (LocalWork's defaults before any), seeded from that plan's seed.
+  // InvalidArgument for another arch or rounds < 0; rounds == 0 keeps `global` untrained.
+  absl::StatusOr<model::PersonaliseResult> Personalise(const v1::ModelSpec& spec,
+                                                       const fl::TensorBundle& global, int rounds);
 
  private:
   absl::Status PrepareMlp(const v1::ModelSpec& spec);
@@ -123,6 +131,7 @@ class SiteTrainer {
   int mlp_dim_ = 0;
   std::optional<EncoderData> encoder_data_;
   int encoder_dense_dim_ = -1;
+  std::optional<v1::TrainingPlan> last_plan_;  // of the last line-encoder round trained
   absl::flat_hash_set<std::string> merged_feedback_;  // origins ("feedback:<alert id>") already in train
 };
 

@@ -4,12 +4,14 @@
 # their lines, meta-learning on their labeled lines, FedProx, per-source adapters and prototypes) for a few
 # federated rounds; then a table per site compares, on the site's held-out lines, a local-only model (the same
 # local work without the federation), the federated model with its prototypes, and the federated model adapted
-# with k labeled lines per class (and a local-only model that has only those k labels); then every process is
-# stopped cleanly.
+# with k labeled lines per class (and a local-only model that has only those k labels), and the federated model
+# personalised by a few local rounds at the site (kept only when the site's validation F1 is not lower); then
+# every process is stopped cleanly.
 # usage: scripts/demo.sh [BUILD_DIR]
 #   env: DATA (shared data dir, default ../shared/data), ROUNDS (default 5), DEMO_DIR (default BUILD_DIR/demo),
 #        FEDLOG_DEMO_PORT (default: a free port), CONTRASTIVE (steps per round, default 40), META (meta-iterations
-#        per round, default 15), SHOTS (labeled lines per class of the adapted detector, default 10)
+#        per round, default 15), SHOTS (labeled lines per class of the adapted detector, default 10),
+#        PERSONALISE (local rounds of the personalised model, default 5; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -24,6 +26,7 @@ BATCH=128
 LR=0.001
 MU=0.01
 SHOTS="${SHOTS:-10}"
+PERSONALISE="${PERSONALISE:-5}"
 # Sources with both labels in the seed-labeled data that `fedlog synth` can also generate (Apache, Linux,
 # Zookeeper), plus HDFS without labels (its seed labels hold one class) to show an unlabeled source. A source
 # shared by two sites gets a different half of the loghub file (or a different synthetic seed) at each.
@@ -84,6 +87,7 @@ tls: {ca_cert: ../pki/ca.crt, cert: ../pki/$site.crt, key: ../pki/$site.key}
 device: auto
 threads: 1
 holdout_percent: 30
+personalise_rounds: $PERSONALISE
 sources:
 YAML
     for entry in ${MIX[$site]}; do
@@ -135,21 +139,33 @@ echo "== model versions"
 for site in "${SITES[@]}"; do
   for _ in $(seq 1 60); do [ -f "$DEMO/sites/$site/promoted_model.manifest" ] && break; sleep 0.5; done
 done
+if [ "$PERSONALISE" -gt 0 ]; then
+  # Each daemon personalises the promoted model it fetched (personalise_rounds in its config) for live detection.
+  echo "== personalisation of the promoted model at each site daemon ($PERSONALISE local rounds, kept when its"
+  echo "   validation F1 is not lower; live detection then loads personal_model.bundle)"
+  for site in "${SITES[@]}"; do
+    for _ in $(seq 1 240); do grep -q 'personalisation of v' "$DEMO/logs/$site.log" && break; sleep 0.5; done
+    echo "$site: $(grep -o 'personalisation of v.*' "$DEMO/logs/$site.log" | tail -1)"
+  done
+fi
 echo "== detection per site on its held-out lines (30%: threshold and calibration on one half, F1 / AUROC on the"
 echo "   other half). local: the same $ROUNDS rounds of local work on the site's lines alone, from the same initial"
 echo "   weights, with all its labels; lk: the same with only $SHOTS labeled lines per class; glob: the"
 echo "   promoted federated model with its prototypes; adapt: the federated model with the same $SHOTS labeled"
-echo "   lines per class. local_s: seconds of the local run; rounds / MB_moved / train_s: the site's federated"
+echo "   lines per class; pers: the federated model after $PERSONALISE more local rounds at the site, with the same"
+echo "   $SHOTS lines, kept only when its validation F1 is not lower (kept: tuned, else global, as a daemon with"
+echo "   personalise_rounds does). local_s: seconds of the local run; rounds / MB_moved / train_s: the site's federated"
 echo "   rounds, bytes down + up, seconds of local work in them (the federated run took $RUN_S s of wall time)"
-printf '%-8s %-18s %5s %5s %8s %8s %8s %8s %8s %8s %8s %8s %7s %6s %8s %7s\n' site sources test anom local_f1 \
-  lk_f1 glob_f1 adapt_f1 local_au lk_au glob_au adapt_au local_s rounds MB_moved train_s
+printf '%-8s %-18s %5s %5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %7s %6s %8s %7s\n' site sources test anom \
+  local_f1 lk_f1 glob_f1 adapt_f1 pers_f1 local_au lk_au glob_au adapt_au pers_au kept local_s rounds MB_moved \
+  train_s
 # The sites score in parallel (one torch thread each), as they would at their own machines.
 SCORE_PIDS=()
 for site in "${SITES[@]}"; do
   FEDLOG_LOG_LEVEL=warning "$BIN/fedlog" score --site "$site" --config "$DEMO/config/$site.yaml" \
     --model "$DEMO/sites/$site/promoted_model.bundle" --manifest "$DEMO/sites/$site/promoted_model.manifest" \
     --local-rounds "$ROUNDS" --contrastive-steps "$CONTRASTIVE" --meta-iterations "$META" --inner-steps "$INNER" \
-    "${WORK[@]}" --shots "$SHOTS" >"$DEMO/logs/$site.score" 2>&1 &
+    --personalise-rounds "$PERSONALISE" "${WORK[@]}" --shots "$SHOTS" >"$DEMO/logs/$site.score" 2>&1 &
   SCORE_PIDS+=("$!")
 done
 for i in "${!SITES[@]}"; do

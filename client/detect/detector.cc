@@ -152,10 +152,16 @@ absl::Status Detector::ImportLabeledLogs() {
 }
 
 std::string Detector::ModelSignature() const {
-  struct stat st;
+  // Either manifest changing (a new promoted model, a personal model written or removed) reloads.
   std::string sig;
-  if (stat(PromotedManifestPath(options_.data_dir).c_str(), &st) == 0) {
-    sig = absl::StrCat(st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":", st.st_ino);
+  for (const std::string& path :
+       {PromotedManifestPath(options_.data_dir), PersonalManifestPath(options_.data_dir)}) {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0) {
+      absl::StrAppend(&sig, st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":",
+                      st.st_ino);
+    }
+    sig += "|";
   }
   auto labels = store_->LabelsVersion();
   return absl::StrCat(sig, "/", labels.ok() ? *labels : -1);
@@ -177,7 +183,8 @@ absl::Status Detector::TryLoadModel() {
   }
   model_signature_ = sig;
   model_status_.clear();
-  FEDLOG_LOG(INFO) << "detect: model v" << (*model)->version << " ready for "
+  FEDLOG_LOG(INFO) << "detect: model v" << (*model)->version
+                   << ((*model)->personalised ? " (personal)" : " (promoted)") << " ready for "
                    << (*model)->scorers.size() << " source(s)";
   pending_model_ = std::move(*model);
   metrics_->model_loads.fetch_add(1);
@@ -374,6 +381,7 @@ absl::Status Detector::Run() {
       absl::MutexLock lock(&mu_);
       if (pending_model_) {
         metrics_->model_version = pending_model_->version;
+        metrics_->model_personalised = pending_model_->personalised ? 1 : 0;
         pipeline_->SetModel(std::move(pending_model_));
       }
     }

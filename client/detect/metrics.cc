@@ -78,6 +78,9 @@ std::string DetectMetrics::Render() const {
   Metric(&out, "fedlog_detect_model_version", "gauge",
          "Version of the model scoring lines (0: none).",
          static_cast<double>(model_version.load()));
+  Metric(&out, "fedlog_detect_model_personalised", "gauge",
+         "1 when the site's personal model scores lines, 0 for the promoted model (or none).",
+         static_cast<double>(model_personalised.load()));
   Metric(&out, "fedlog_detect_model_loads_total", "counter", "Models loaded.",
          static_cast<double>(model_loads.load()));
   Metric(&out, "fedlog_detect_model_load_failures_total", "counter", "Model loads that failed.",

@@ -50,7 +50,41 @@ model::LineSet Support(const model::EncoderSpec& spec, const std::string& source
   return out;
 }
 
+absl::StatusOr<v1::ModelManifest> ReadManifest(const std::string& path) {
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  v1::ModelManifest manifest;
+  if (!manifest.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " does not parse"));
+  }
+  return manifest;
+}
+
+// The personal bundle's weights when the personal model belongs to promoted version `version`;
+// otherwise why it is not used (NotFound when there is none).
+absl::StatusOr<fl::TensorBundle> PersonalWeights(const std::string& data_dir, int64_t version) {
+  const std::string manifest_path = PersonalManifestPath(data_dir);
+  if (!FileExists(manifest_path)) return absl::NotFoundError("no personal model");
+  FEDLOG_ASSIGN_OR_RETURN(v1::ModelManifest manifest, ReadManifest(manifest_path));
+  if (manifest.version() != version) {
+    return absl::FailedPreconditionError(absl::StrCat("personal model of v", manifest.version(),
+                                                      " is stale (promoted: v", version, ")"));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, ReadFile(PersonalBundlePath(data_dir)));
+  if (manifest.sha256().empty() || Sha256Hex(bytes) != manifest.sha256()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("personal model of v", version, ": bundle does not match its manifest"));
+  }
+  return fl::DecodeBundle(bytes);
+}
+
 }  // namespace
+
+std::string PersonalBundlePath(const std::string& data_dir) {
+  return JoinPath(data_dir, "personal_model.bundle");
+}
+std::string PersonalManifestPath(const std::string& data_dir) {
+  return JoinPath(data_dir, "personal_model.manifest");
+}
 
 std::string PromotedBundlePath(const std::string& data_dir) {
   return JoinPath(data_dir, "promoted_model.bundle");
@@ -102,15 +136,26 @@ absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
   if (!FileExists(manifest_path)) {
     return absl::NotFoundError(absl::StrCat("no promoted model yet (", manifest_path, ")"));
   }
-  FEDLOG_ASSIGN_OR_RETURN(std::string manifest_bytes, ReadFile(manifest_path));
-  v1::ModelManifest manifest;
-  if (!manifest.ParseFromString(manifest_bytes)) {
-    return absl::InvalidArgumentError(absl::StrCat(manifest_path, " does not parse"));
-  }
+  FEDLOG_ASSIGN_OR_RETURN(v1::ModelManifest manifest, ReadManifest(manifest_path));
   if (manifest.spec().arch() != "line_encoder") {
     return absl::FailedPreconditionError(absl::StrCat(
         "model v", manifest.version(), " is a '", manifest.spec().arch(),
         "' model; live detection scores with a line_encoder model (docs/DETECTION.md)"));
+  }
+  const model::EncoderSpec spec = SpecFromManifest(manifest.spec());
+  absl::StatusOr<fl::TensorBundle> personal = PersonalWeights(data_dir, manifest.version());
+  if (personal.ok()) {
+    absl::StatusOr<std::unique_ptr<DetectionModel>> model = BuildDetectionModel(
+        spec, *personal, manifest.version(), sources, labels, threshold_override);
+    if (model.ok()) {
+      (*model)->personalised = true;
+      return model;
+    }
+    personal = model.status();
+  }
+  if (personal.status().code() != absl::StatusCode::kNotFound) {
+    FEDLOG_LOG(INFO) << "detect: personal model not used (" << personal.status().message()
+                     << "); using the promoted model";
   }
   FEDLOG_ASSIGN_OR_RETURN(std::string bundle_bytes, ReadFile(PromotedBundlePath(data_dir)));
   if (!manifest.sha256().empty() && Sha256Hex(bundle_bytes) != manifest.sha256()) {
@@ -119,8 +164,8 @@ absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
                                                ": bundle does not match its manifest yet"));
   }
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle weights, fl::DecodeBundle(bundle_bytes));
-  return BuildDetectionModel(SpecFromManifest(manifest.spec()), weights, manifest.version(),
-                             sources, labels, threshold_override);
+  return BuildDetectionModel(spec, weights, manifest.version(), sources, labels,
+                             threshold_override);
 }
 
 }  // namespace fedlog::client::detect

@@ -1,5 +1,7 @@
 // Loading the promoted model for detection: <data_dir>/promoted_model.{bundle,manifest} (fetched by
-// the site daemon) become one torch-free LineScorer per configured source, built with
+// the site daemon), or the site's personalisation of it, <data_dir>/personal_model.{bundle,manifest}
+// (written by the daemon when `personalise_rounds` > 0 and its local rounds won on validation),
+// become one torch-free LineScorer per configured source, built with
 // model::BuildSiteDetector from the source's adapter, its prototypes (adapter.<source>.prototypes,
 // else prototypes.global) and the site's own labels (feedback verdicts, labels file) as support.
 // Thread-safety: LoadDetectionModel is reentrant; a DetectionModel is used by one thread.
@@ -25,14 +27,23 @@ struct DetectionModel {
   std::map<std::string, model::LineScorer> scorers;  // per source name
   std::map<std::string, float> thresholds;           // per source name
   std::map<std::string, int> shots;                  // labeled support lines used per source
+  bool personalised = false;  // built from the site's personal model rather than the promoted one
 };
 
 std::string PromotedBundlePath(const std::string& data_dir);
 std::string PromotedManifestPath(const std::string& data_dir);
+// The personal model: a copy of the promoted manifest (same version and spec) with the sha256 and
+// size of the personal bundle, plus metrics personalise_rounds and personalise_val_f1_{global,
+// personal}. The daemon writes the bundle first, the manifest second.
+std::string PersonalBundlePath(const std::string& data_dir);
+std::string PersonalManifestPath(const std::string& data_dir);
 
-// NotFound when the model files are absent; FailedPrecondition for an arch other than line_encoder
-// or when no source got a detector (each failing source is named in the message).
-// `threshold_override` > 0 replaces each detector's threshold.
+// Loads the personal model when its manifest parses, names the promoted manifest's version and its
+// non-empty sha256 matches its bundle; else (absent, stale: of an older version, half-written,
+// corrupt) the promoted model. NotFound when the promoted model files are absent;
+// FailedPrecondition for an arch other than line_encoder or when no source got a detector (each
+// failing source is named in the message). `threshold_override` > 0 replaces each detector's
+// threshold.
 absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
     const std::string& data_dir, const std::vector<std::string>& sources,
     const std::vector<LabeledLine>& labels, float threshold_override);

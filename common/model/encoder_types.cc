@@ -99,4 +99,13 @@ LineSet SelectLines(const LineSet& lines, const std::vector<int64_t>& rows) {
   return out;
 }
 
+bool HasBothClasses(const std::vector<int>& labels) {
+  bool normal = false, anomalous = false;
+  for (int y : labels) {
+    normal |= y == 0;
+    anomalous |= y > 0;
+  }
+  return normal && anomalous;
+}
+
 }  // namespace fedlog::model

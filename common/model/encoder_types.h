@@ -56,6 +56,9 @@ absl::Status ValidateLineSet(const EncoderSpec& spec, const LineSet& lines);
 // Lines `rows` of `lines`, in that order (every per-line field follows).
 LineSet SelectLines(const LineSet& lines, const std::vector<int64_t>& rows);
 
+// True when `labels` holds a normal (0) and an anomalous (> 0) label; -1 (unlabeled) is neither.
+bool HasBothClasses(const std::vector<int>& labels);
+
 // Where and how torch runs. torch's intra-op pool is process-wide, so `threads` affects concurrent
 // callers.
 struct RuntimeOptions {

@@ -26,12 +26,6 @@ std::vector<int> BinaryInt(const std::vector<int>& labels) {
   return out;
 }
 
-bool HasBothClasses(const std::vector<int>& labels) {
-  bool pos = false, neg = false;
-  for (int y : labels) (y > 0 ? pos : neg) = true;
-  return pos && neg;
-}
-
 // Raw scores s = scale * (d_normal - d_anomalous), d_c the squared distance to the nearest
 // prototype of class c: with one prototype per class, the logit of the uncalibrated prototype
 // softmax. `leave_out` (one entry per row of `emb`, -1 = none) hides that prototype column from

@@ -63,12 +63,6 @@ DenseMatrix TensorToPrototypes(const fl::NamedTensor& t) {
   return m;
 }
 
-bool HasBothClasses(const std::vector<int>& labels) {
-  bool normal = false, anomalous = false;
-  for (int y : labels) (y > 0 ? anomalous : normal) = true;
-  return normal && anomalous;
-}
-
 // Rows of `lines` whose label is >= 0 (-1 marks an unlabeled line); none without labels.
 std::vector<int64_t> LabeledRows(const LineSet& lines) {
   std::vector<int64_t> rows;

@@ -1,6 +1,7 @@
 // The site's data preparation for the line encoder (client/site_trainer.h, client/line_labels.h,
 // client/local_data.h): labels files, line numbering, the held-out split, support sampling, the
-// spec from the protocol, the round's work and the uploaded delta.
+// spec from the protocol, the round's work and the uploaded delta, personalisation, and the client
+// config's checks.
 #include "client/site_trainer.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "client/detect/detect_store.h"
 #include "client/line_labels.h"
+#include "client/site_daemon.h"
 #include "common/model/contrastive_trainer.h"
 #include "client/local_data.h"
 #include "common/base/file_util.h"
@@ -175,6 +177,119 @@ TEST(SiteProtocolTest, SpecWorkAndDelta) {
   EXPECT_FALSE(UpdateDelta(trained, base).ok());
 }
 
+// A small line-encoder round on TwoSources: one contrastive step and one meta-iteration.
+v1::RoundTask SmallEncoderTask() {
+  v1::RoundTask task;
+  task.set_round(1);
+  task.mutable_spec()->set_arch("line_encoder");
+  task.mutable_spec()->set_init_seed(3);
+  v1::LineEncoderSpec& e = *task.mutable_spec()->mutable_encoder();
+  e.set_vocab_buckets(256);
+  e.set_token_dim(8);
+  e.add_hidden(16);
+  e.set_out_dim(8);
+  e.set_adapter_dim(4);
+  e.set_head_dim(8);
+  task.mutable_plan()->set_contrastive_steps(1);
+  task.mutable_plan()->set_meta_iterations(1);
+  task.mutable_plan()->set_batch_size(32);
+  task.mutable_plan()->set_seed(5);
+  return task;
+}
+
+bool SameWeights(const fl::TensorBundle& a, const fl::TensorBundle& b) {
+  if (a.tensors.size() != b.tensors.size()) return false;
+  for (const fl::NamedTensor& t : a.tensors) {
+    const fl::NamedTensor* u = b.Find(t.name);
+    if (u == nullptr || u->shape != t.shape || u->values != t.values) return false;
+  }
+  return true;
+}
+
+// Personalisation continues from the promoted model with the last round's work, keeps the result
+// exactly when its validation F1 is not lower, and is seeded: two sites with the same lines agree.
+TEST(SiteTrainerPersonaliseTest, KeepsTheLocalRoundsOnlyWhenValidationAgrees) {
+  const std::vector<SourceLines> sources = TwoSources(200);
+  const v1::RoundTask task = SmallEncoderTask();
+  auto spec = EncoderSpecFromProto(task.spec());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto global = model::InitialEncoderWeights(*spec);
+  ASSERT_TRUE(global.ok()) << global.status();
+  SiteTrainer a(&sources, SiteTrainerOptions{});
+  SiteTrainer b(&sources, SiteTrainerOptions{});
+  for (SiteTrainer* t : {&a, &b}) ASSERT_TRUE(t->Train(task, *global).ok());
+
+  auto first = a.Personalise(task.spec(), *global, 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_GE(first->validation_f1_global, 0);  // the held-out Apache lines have both classes
+  ASSERT_GE(first->validation_f1_personal, 0);
+  EXPECT_EQ(first->personalised, first->validation_f1_personal >= first->validation_f1_global);
+  auto start = model::PrepareSiteWeights(*spec, *global, {"Apache", "Web"});
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_FALSE(SameWeights(first->tuned, *start));  // the local rounds trained
+  EXPECT_TRUE(SameWeights(first->weights, first->personalised ? first->tuned : *start));
+  auto second = b.Personalise(task.spec(), *global, 2);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(SameWeights(first->tuned, second->tuned));
+  EXPECT_EQ(first->validation_f1_personal, second->validation_f1_personal);
+
+  // Zero rounds: the promoted model as it came (with the site's identity adapters), no training.
+  auto zero = a.Personalise(task.spec(), *global, 0);
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_FALSE(zero->personalised);
+  EXPECT_TRUE(zero->tuned.tensors.empty());
+  EXPECT_TRUE(SameWeights(zero->weights, *start));
+
+  v1::ModelSpec mlp = task.spec();
+  mlp.set_arch("mlp_autoencoder");
+  EXPECT_EQ(a.Personalise(mlp, *global, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.Personalise(task.spec(), *global, -1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Before any round the trainer personalises with LocalWork's defaults; after one, with that
+// round's plan: the two give different weights.
+TEST(SiteTrainerPersonaliseTest, UsesTheLastRoundsPlan) {
+  const std::vector<SourceLines> sources = TwoSources(120);
+  const v1::RoundTask task = SmallEncoderTask();
+  auto global = model::InitialEncoderWeights(*EncoderSpecFromProto(task.spec()));
+  ASSERT_TRUE(global.ok()) << global.status();
+  SiteTrainer fresh(&sources, SiteTrainerOptions{});
+  SiteTrainer trained(&sources, SiteTrainerOptions{});
+  ASSERT_TRUE(trained.Train(task, *global).ok());
+  auto a = fresh.Personalise(task.spec(), *global, 1);
+  auto b = trained.Personalise(task.spec(), *global, 1);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FALSE(SameWeights(a->tuned, b->tuned));
+}
+
+TEST(ClientConfigTest, PersonaliseRoundsDefaultOffAndBounded) {
+  v1::ClientConfig c;
+  c.set_data_dir("/var/lib/fedlog");
+  c.mutable_tls()->set_ca_cert("ca.pem");
+  c.mutable_tls()->set_cert("site.pem");
+  c.mutable_tls()->set_key("site.key");
+  v1::LogSourceConfig* s = c.add_sources();
+  s->set_name("Apache");
+  s->set_path("apache.log");
+  v1::ClientConfig ok = c;
+  ASSERT_TRUE(FinalizeClientConfig(&ok).ok());
+  EXPECT_EQ(ok.personalise_rounds(), 0);
+  for (int rounds : {1, 100}) {
+    ok = c;
+    ok.set_personalise_rounds(rounds);
+    EXPECT_TRUE(FinalizeClientConfig(&ok).ok()) << rounds;
+  }
+  for (int rounds : {-1, 101}) {
+    v1::ClientConfig bad = c;
+    bad.set_personalise_rounds(rounds);
+    const absl::Status st = FinalizeClientConfig(&bad);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << rounds;
+    EXPECT_NE(st.message().find("personalise_rounds"), absl::string_view::npos);
+  }
+}
+
 // Operators' verdicts on alerts (`fedlog feedback`, stored by client/detect) join the next round's
 // training lines as labels, once each; verdicts on sources the site no longer runs are skipped.
 TEST(SiteTrainerFeedbackTest, VerdictsJoinTheNextRoundOnce) {
@@ -193,21 +308,7 @@ TEST(SiteTrainerFeedbackTest, VerdictsJoinTheNextRoundOnce) {
     verdict.origin = "labels_file";  // configured labels: already among the training lines
     ASSERT_TRUE((*store)->AddLabel(verdict, 3).ok());
   }
-  v1::RoundTask task;
-  task.set_round(1);
-  task.mutable_spec()->set_arch("line_encoder");
-  task.mutable_spec()->set_init_seed(3);
-  v1::LineEncoderSpec& e = *task.mutable_spec()->mutable_encoder();
-  e.set_vocab_buckets(256);
-  e.set_token_dim(8);
-  e.add_hidden(16);
-  e.set_out_dim(8);
-  e.set_adapter_dim(4);
-  e.set_head_dim(8);
-  task.mutable_plan()->set_contrastive_steps(1);
-  task.mutable_plan()->set_meta_iterations(1);
-  task.mutable_plan()->set_batch_size(32);
-  task.mutable_plan()->set_seed(5);
+  const v1::RoundTask task = SmallEncoderTask();
   auto spec = EncoderSpecFromProto(task.spec());
   ASSERT_TRUE(spec.ok()) << spec.status();
   auto global = model::InitialEncoderWeights(*spec);

@@ -3,7 +3,7 @@
 # and checks its output and exit code.
 set -uo pipefail
 SRC="$1"; BUILD="$2"
-export ROUNDS=2 CONTRASTIVE=10 META=4 DEMO_DIR="$BUILD/e2e-demo"
+export ROUNDS=2 CONTRASTIVE=10 META=4 PERSONALISE=2 DEMO_DIR="$BUILD/e2e-demo"
 out="$(mktemp)"
 bash "$SRC/scripts/demo.sh" "$BUILD" >"$out" 2>&1
 rc=$?
@@ -15,9 +15,13 @@ grep -Eq '^ +2 +4 +[0-9]+ +[0-9.]+ +v[0-9]+' "$out" || fail "no row for round 2 
 grep -q 'run 1 done' "$out" || fail "run did not finish"
 num='[0-9]+\.[0-9]+'
 for site in site-a site-b site-c site-d; do
-  # site sources test anom 4 x F1, 4 x AUROC, local_s rounds MB train_s
-  grep -Eq "^$site +[A-Za-z+]+ +[1-9][0-9]* +[1-9][0-9]*( +$num){9} +2 +$num +$num\$" \
+  # site sources test anom 5 x F1, 5 x AUROC, kept, local_s rounds MB train_s
+  grep -Eq "^$site +[A-Za-z+]+ +[1-9][0-9]* +[1-9][0-9]*( +$num){10} +(tuned|global) +$num +2 +$num +$num\$" \
     "$out" || fail "no complete detection row for $site (2 rounds)"
+done
+for site in site-a site-b site-c site-d; do
+  grep -Eq "^$site: personalisation of v[0-9]+: kept the (personal|promoted) model after 2 local round" "$out" \
+    || fail "no personalisation decision from the $site daemon"
 done
 grep -q 'every process stopped cleanly' "$out" || fail "processes did not stop cleanly"
 # Nothing may be left running from this demo.

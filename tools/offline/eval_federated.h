@@ -42,6 +42,10 @@ struct FederatedOptions {
   int threads = 1;              // torch intra-op threads
   int shots = 10;               // labeled lines per class in every site's detector support set
   int max_train_lines = 20000;  // per site: training lines kept (seeded subsample above it)
+  // > 0: every site also continues alone from the final global model for this many rounds of the
+  // same local work ("tuned") and keeps that model when its validation F1 is not lower
+  // ("personalised", model::PersonaliseSite); local-only models then get as many extra rounds.
+  int personalise_rounds = 0;
   bool run_centralized = true;
   bool run_local = true;
 };
@@ -98,7 +102,8 @@ absl::StatusOr<model::LineSet> FeaturizeSiteLines(
 
 // One model evaluated on one site's test part.
 struct SiteEvaluation {
-  std::string model;  // "federated", "centralized", "local"
+  std::string model;  // "federated", "tuned", "personalised", "centralized",
+                       // "local"
   std::string site;
   bool held_out = false;
   int64_t units = 0;

@@ -1,6 +1,6 @@
 // Output side of `fedlog eval federated`: results.json (every site, round and evaluation) and
-// results.md (per-site F1 / F1-macro of the federated, centralized and local-only models, their
-// means, the rounds and the issue's checks).
+// results.md (per-site F1 / F1-macro of the federated, personalised, centralized and local-only
+// models, their means, the rounds and the issue's checks).
 #include <string>
 #include <vector>
 
@@ -14,7 +14,13 @@
 namespace fedlog::offline {
 namespace {
 
-const char* const kModels[] = {"federated", "centralized", "local"};
+struct ModelName {
+  const char* model;
+  const char* column;  // short name in the markdown columns
+};
+const ModelName kModels[] = {
+    {"federated", "fed"}, {"tuned", "tuned"}, {"personalised", "pers"},
+    {"centralized", "central"}, {"local", "local"}};
 
 std::string Quote(const std::string& s) {
   std::string out = "\"";
@@ -89,6 +95,13 @@ std::vector<std::pair<std::string, bool>> Checks(const FederatedOptions& o,
           {absl::StrFormat("held-out site F1-macro (k = %d) %.3f >= 0.90", o.shots, held.f1_macro),
            held.f1_macro >= 0.90});
     }
+    const Mean pers = MeanOf(result, "personalised", -1);
+    if (pers.sites > 0) {
+      checks.push_back({absl::StrFormat("federated + %d personalisation rounds: mean F1-macro over "
+                                        "%d sites %.3f >= 0.90",
+                                        o.personalise_rounds, pers.sites, pers.f1_macro),
+                        pers.f1_macro >= 0.90});
+    }
   } else if (central.sites > 0) {
     checks.push_back({absl::StrFormat("federated mean F1 %.3f within 0.01 of centralized %.3f "
                                       "(difference %+.3f)",
@@ -149,10 +162,10 @@ std::string RoundsJson(const FederatedResult& result) {
 std::string Json(const FederatedOptions& o, const std::vector<FederatedSite>& sites,
                  const FederatedResult& result) {
   std::vector<std::string> means, checks, notes;
-  for (const char* model : kModels) {
-    const Mean m = MeanOf(result, model, -1);
+  for (const ModelName& name : kModels) {
+    const Mean m = MeanOf(result, name.model, -1);
     if (m.sites == 0) continue;
-    means.push_back(absl::StrCat(Quote(model), ": {\"sites\": ", m.sites, ", \"f1\": ", Num(m.f1),
+    means.push_back(absl::StrCat(Quote(name.model), ": {\"sites\": ", m.sites, ", \"f1\": ", Num(m.f1),
                                  ", \"f1_macro\": ", Num(m.f1_macro), "}"));
   }
   for (const auto& [text, pass] : Checks(o, result)) {
@@ -167,6 +180,7 @@ std::string Json(const FederatedOptions& o, const std::vector<FederatedSite>& si
       ", \"batch_size\": ", o.batch_size, ", \"fedprox_mu\": ", Num(o.fedprox_mu),
       ", \"strategy\": ", Quote(o.strategy), ", \"seed\": ", o.seed, ", \"threads\": ", o.threads,
       ", \"shots\": ", o.shots, ", \"max_train_lines\": ", o.max_train_lines,
+      ", \"personalise_rounds\": ", o.personalise_rounds,
       "},\n  \"sites\": ", SitesJson(sites), ",\n  \"rounds\": ", RoundsJson(result),
       ",\n  \"evaluations\": ", EvaluationsJson(result), ",\n  \"means\": {",
       absl::StrJoin(means, ", "), "},\n  \"checks\": [", absl::StrJoin(checks, ", "),
@@ -188,29 +202,42 @@ std::string Markdown(const FederatedOptions& o, const std::vector<FederatedSite>
       "seed %d; %s-level F1 on each site's test part; %.0f s.\n\n",
       o.protocol, sites.size(), o.rounds, o.contrastive_steps, o.meta_iterations, o.strategy,
       o.fedprox_mu, o.shots, o.seed, sessions ? "block" : "line", result.seconds);
-  absl::StrAppend(&md,
-                  "| site | sources | test units (anomalous) | F1 fed | F1 central | F1 local | "
-                  "F1-macro fed | F1-macro central | F1-macro local |\n"
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  // Columns for the models this run evaluated (F1, then F1-macro).
+  std::vector<ModelName> models;
+  for (const ModelName& name : kModels) {
+    if (MeanOf(result, name.model, -1).sites > 0) models.push_back(name);
+  }
+  std::string header = "| site | sources | test units (anomalous) |";
+  std::string rule = "|---|---|---:|";
+  for (const char* metric : {"F1", "F1-macro"}) {
+    for (const ModelName& m : models) {
+      absl::StrAppend(&header, " ", metric, " ", m.column, " |");
+      absl::StrAppend(&rule, "---:|");
+    }
+  }
+  absl::StrAppend(&md, header, "\n", rule, "\n");
   for (const FederatedSite& s : sites) {
     const SiteEvaluation* fed = Find(result, "federated", s.name);
-    const SiteEvaluation* cen = Find(result, "centralized", s.name);
-    const SiteEvaluation* loc = Find(result, "local", s.name);
     absl::StrAppend(
-        &md, absl::StrFormat("| %s%s | %s | %d (%d) | %s | %s | %s | %s | %s | %s |\n", s.name,
+        &md, absl::StrFormat("| %s%s | %s | %d (%d) |", s.name,
                              s.labeled ? "" : absl::StrCat(" (joins round ", s.join_round + 1, ")"),
                              absl::StrJoin(s.sources, ", "), fed ? fed->units : 0,
-                             fed ? fed->anomalous_units : 0, Cell(fed, false), Cell(cen, false),
-                             Cell(loc, false), Cell(fed, true), Cell(cen, true), Cell(loc, true)));
+                             fed ? fed->anomalous_units : 0));
+    for (bool macro : {false, true}) {
+      for (const ModelName& m : models) {
+        absl::StrAppend(&md, " ", Cell(Find(result, m.model, s.name), macro), " |");
+      }
+    }
+    absl::StrAppend(&md, "\n");
   }
-  std::vector<std::string> f1, f1m;
-  for (const char* model : kModels) {
-    const Mean m = MeanOf(result, model, -1);
-    f1.push_back(m.sites ? absl::StrFormat("%.3f", m.f1) : "-");
-    f1m.push_back(m.sites ? absl::StrFormat("%.3f", m.f1_macro) : "-");
+  absl::StrAppend(&md, "| **mean** | | |");
+  for (bool macro : {false, true}) {
+    for (const ModelName& m : models) {
+      const Mean mean = MeanOf(result, m.model, -1);
+      absl::StrAppend(&md, absl::StrFormat(" %.3f |", macro ? mean.f1_macro : mean.f1));
+    }
   }
-  absl::StrAppend(&md, "| **mean** | | | ", absl::StrJoin(f1, " | "), " | ",
-                  absl::StrJoin(f1m, " | "), " |\n\n");
+  absl::StrAppend(&md, "\n\n");
   absl::StrAppend(&md,
                   "| round | sites | contrastive loss | meta loss | shared delta norm | s |\n"
                   "|---:|---:|---:|---:|---:|---:|\n");

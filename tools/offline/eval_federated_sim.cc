@@ -15,6 +15,7 @@
 #include "common/model/contrastive_trainer.h"
 #include "common/model/few_shot.h"
 #include "common/model/line_input.h"
+#include "common/model/personalise.h"
 #include "common/model/site_round.h"
 #include "tools/offline/eval_federated.h"
 
@@ -67,14 +68,8 @@ void UnitScores(const SitePart& part, const std::vector<float>& line_scores,
   }
 }
 
-// The site's detector (model::BuildSiteDetector with every adapter of the site, as the site
-// trainer builds it, client/site_trainer.cc) from its support lines, calibrated and thresholded on
-// its validation part, scored on its test units.
-absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
-                                            const fl::TensorBundle& weights,
-                                            const FederatedSite& site, const std::string& name,
-                                            const FederatedOptions& o) {
-  const model::EncoderSpec spec = model::SiteSpec(base, site.sources);
+// How a site's detector is adapted.
+model::AdaptOptions SiteAdapt(const FederatedSite& site, const FederatedOptions& o) {
   model::AdaptOptions adapt;
   adapt.runtime.threads = o.threads;
   adapt.runtime.seed = o.seed;
@@ -85,6 +80,18 @@ absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
   // means say little); sessions keep one mean per class, ranked by block maxima.
   adapt.prototypes = site.test.units.empty() ? model::PrototypeMode::kNearestSupport
                                              : model::PrototypeMode::kClassMean;
+  return adapt;
+}
+
+// The site's detector (model::BuildSiteDetector with every adapter of the site, as the site
+// trainer builds it, client/site_trainer.cc) from its support lines, calibrated and thresholded on
+// its validation part, scored on its test units.
+absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
+                                            const fl::TensorBundle& weights,
+                                            const FederatedSite& site, const std::string& name,
+                                            const FederatedOptions& o) {
+  const model::EncoderSpec spec = model::SiteSpec(base, site.sources);
+  const model::AdaptOptions adapt = SiteAdapt(site, o);
   // A held-out site's only labels are its support lines: with nearest-support prototypes Adapt
   // calibrates on their leave-one-out scores when it gets no separate validation set.
   const model::LineSet none;
@@ -172,8 +179,8 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
   return global;
 }
 
-// One model trained on `train` for the rounds [first, rounds), `scale[r]` times the site work in
-// round r (chained rounds: each starts from the previous one's weights, as a site's rounds do).
+// One model trained on `train` from `initial`, `scale[r]` times the site work in round r (0: no
+// work; chained rounds: each starts from the previous one's weights, as a site's rounds do).
 absl::StatusOr<fl::TensorBundle> RunChained(const model::EncoderSpec& base,
                                             const fl::TensorBundle& initial,
                                             const std::vector<std::string>& sources,
@@ -182,7 +189,8 @@ absl::StatusOr<fl::TensorBundle> RunChained(const model::EncoderSpec& base,
                                             const std::string& label, const FederatedOptions& o) {
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle w, model::PrepareSiteWeights(base, initial, sources));
   const model::EncoderSpec spec = model::SiteSpec(base, sources);
-  for (int r = 0; r < o.rounds; ++r) {
+  const int rounds = static_cast<int>(scale.size());
+  for (int r = 0; r < rounds; ++r) {
     if (scale[static_cast<size_t>(r)] == 0) continue;
     FEDLOG_ASSIGN_OR_RETURN(model::SiteRoundResult res,
                             model::RunSiteRound(spec, w, train, {},
@@ -190,7 +198,7 @@ absl::StatusOr<fl::TensorBundle> RunChained(const model::EncoderSpec& base,
                                                          scale[static_cast<size_t>(r)])));
     w = std::move(res.weights);
     std::cerr << absl::StrFormat("[%s] round %d/%d: contrastive loss %.4f, meta loss %.4f, %.1fs\n",
-                                 label, r + 1, o.rounds, res.contrastive_loss, res.meta_loss,
+                                 label, r + 1, rounds, res.contrastive_loss, res.meta_loss,
                                  res.seconds);
   }
   return w;
@@ -236,6 +244,37 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
                             EvaluateSite(base, result.federated_model, s, "federated", o));
     result.evaluations.push_back(e);
   }
+  if (o.personalise_rounds > 0) {
+    // Each site continues alone from the final global model for a few rounds of the same local
+    // work, seeded past the federated rounds, and keeps the result when its validation F1 is not
+    // lower (model::PersonaliseSite, as a daemon with `personalise_rounds` does). "tuned" scores
+    // the local rounds' weights at every site, kept or not.
+    for (size_t i = 0; i < sites.size(); ++i) {
+      const FederatedSite& s = sites[i];
+      model::PersonaliseOptions p;
+      p.rounds = o.personalise_rounds;
+      p.work = MakeWork(o, RoundSeed(o, o.rounds, i), 1);
+      p.adapt = SiteAdapt(s, o);
+      FEDLOG_ASSIGN_OR_RETURN(
+          model::PersonaliseResult pr,
+          model::PersonaliseSite(model::SiteSpec(base, s.sources), result.federated_model,
+                                 s.train, s.support, s.labeled ? s.validation.lines : model::LineSet{},
+                                 p));
+      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation tuned, EvaluateSite(base, pr.tuned, s, "tuned", o));
+      result.evaluations.push_back(tuned);
+      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
+                              EvaluateSite(base, pr.weights, s, "personalised", o));
+      result.evaluations.push_back(e);
+      result.notes.push_back(absl::StrFormat(
+          "%s: %s after %d local rounds (validation F1 global %.3f, tuned %.3f; -1: no "
+          "validation lines, global kept), %.1fs",
+          s.name, pr.personalised ? "personalised" : "kept the global model",
+          o.personalise_rounds, pr.validation_f1_global, pr.validation_f1_personal, pr.seconds));
+    }
+    result.notes.push_back(absl::StrCat(
+        "local-only models get ", o.personalise_rounds,
+        " extra rounds, the same local work as the personalised sites"));
+  }
   if (o.run_centralized) {
     // Every site's training lines pooled (a late joiner's too, from round 0), each round doing the
     // work of that round's federated participants.
@@ -261,8 +300,9 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
   }
   if (o.run_local) {
     for (size_t i = 0; i < sites.size(); ++i) {
-      std::vector<int> scale(static_cast<size_t>(o.rounds), 0);
-      for (int r = sites[i].join_round; r < o.rounds; ++r) scale[static_cast<size_t>(r)] = 1;
+      // The rounds it takes part in, plus the personalisation rounds a federated site adds.
+      std::vector<int> scale(static_cast<size_t>(o.rounds + o.personalise_rounds), 0);
+      for (size_t r = static_cast<size_t>(sites[i].join_round); r < scale.size(); ++r) scale[r] = 1;
       FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle local,
                               RunChained(base, initial, sites[i].sources, sites[i].train, scale, i,
                                          "local " + sites[i].name, o));

@@ -19,7 +19,7 @@ constexpr char kUsage[] =
     "usage: fedlog eval federated --protocol sources|hdfs|bgl --out DIR [--data DIR] [--rounds N] "
     "[--sites K] [--contrastive-steps S] [--meta-iterations M] [--inner-steps I] [--shots K] "
     "[--fedprox-mu MU] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--seed S] "
-    "[--threads T] [--max-train-lines N] [--no-baselines]\n";
+    "[--threads T] [--max-train-lines N] [--personalise-rounds P] [--no-baselines]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -37,8 +37,13 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o.seed)));
   FEDLOG_ASSIGN_OR_RETURN(int64_t threads, args.GetInt("threads", o.threads));
   FEDLOG_ASSIGN_OR_RETURN(int64_t max_lines, args.GetInt("max-train-lines", o.max_train_lines));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t personalise,
+                          args.GetInt("personalise-rounds", o.personalise_rounds));
   FEDLOG_ASSIGN_OR_RETURN(double mu, args.GetDouble("fedprox-mu", o.fedprox_mu));
   if (rounds < 1 || rounds > 1000) return absl::InvalidArgumentError("--rounds must be in 1..1000");
+  if (personalise < 0 || personalise > 100) {
+    return absl::InvalidArgumentError("--personalise-rounds must be in 0..100");
+  }
   if (sites < 0 || steps < 0 || meta < 0 || inner < 0 || shots < 1 || threads < 1 ||
       max_lines < 2 || seed < 0 || mu < 0) {
     return absl::InvalidArgumentError(
@@ -55,6 +60,7 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   o.threads = static_cast<int>(threads);
   o.max_train_lines = static_cast<int>(max_lines);
   o.fedprox_mu = static_cast<float>(mu);
+  o.personalise_rounds = static_cast<int>(personalise);
   o.run_centralized = o.run_local = !args.Has("no-baselines");
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
@@ -92,7 +98,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv,
       {{"protocol", "out", "data", "rounds", "sites", "contrastive-steps", "meta-iterations",
-        "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines"},
+        "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
+        "personalise-rounds"},
        {"no-baselines"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

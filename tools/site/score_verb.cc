@@ -11,6 +11,9 @@
 //   local-only models run model::RunSiteRound for --local-rounds rounds from the initial weights,
 //   as a federation of one site: with every label of the site, and with only the k-shot support
 //   labels (a site that labeled k lines per class, as the adapted federated detector uses).
+//   --personalise-rounds P: the federated model personalised as a daemon with
+//   `personalise_rounds: P` does (model::PersonaliseSite: P local rounds, kept when the validation
+//   F1 is not lower), adapted with the same k-shot support.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +38,7 @@
 #include "common/fl/bundle_codec.h"
 #include "common/model/contrastive_trainer.h"
 #include "common/model/local_trainer.h"
+#include "common/model/personalise.h"
 #include "fedlog/v1/model.pb.h"
 #include "tools/cli/args.h"
 #include "tools/cli/verb.h"
@@ -198,8 +202,36 @@ absl::StatusOr<std::pair<std::string, std::string>> F1AndAuroc(
   return std::make_pair(absl::StrFormat("%.3f", m->f1), absl::StrFormat("%.3f", m->auroc));
 }
 
+// The federated model personalised (PersonaliseSite with the k-shot support, calibrated on the
+// validation lines) and scored like the others; {"-", "-"} and "-" when `rounds` is 0.
+struct Personalised {
+  std::pair<std::string, std::string> f1_auroc = {"-", "-"};
+  std::string kept = "-";  // "tuned": the local rounds' weights; "global": the federated model
+};
+absl::StatusOr<Personalised> ScorePersonalised(const model::EncoderSpec& site,
+                                               const fl::TensorBundle& federated,
+                                               const model::LineSet& support,
+                                               const client::EncoderData& data,
+                                               const v1::TrainingPlan& plan, int rounds,
+                                               const model::RuntimeOptions& runtime) {
+  Personalised out;
+  if (rounds == 0) return out;
+  model::PersonaliseOptions p;
+  p.rounds = rounds;
+  // Seeded past any federated round, as the daemon seeds it (client/site_trainer.cc).
+  p.work = client::WorkFromPlan(plan, 1000003, runtime);
+  p.adapt.runtime = runtime;
+  FEDLOG_ASSIGN_OR_RETURN(
+      model::PersonaliseResult r,
+      model::PersonaliseSite(site, federated, data.train, support, data.validation, p));
+  FEDLOG_ASSIGN_OR_RETURN(out.f1_auroc, F1AndAuroc(site, r.weights, support, data, runtime));
+  out.kept = r.personalised ? "tuned" : "global";
+  return out;
+}
+
 // The learned line encoder: one row per site: local-only with all the site's labels and with only
-// its k-shot support labels, federated with its prototypes, federated + the k-shot support.
+// its k-shot support labels, federated with its prototypes, federated + the k-shot support, and
+// personalised + the k-shot support.
 absl::Status ScoreEncoder(const Args& args, const v1::ModelManifest& manifest,
                           const fl::TensorBundle& weights) {
   FEDLOG_ASSIGN_OR_RETURN(model::EncoderSpec spec, client::EncoderSpecFromProto(manifest.spec()));
@@ -211,6 +243,11 @@ absl::Status ScoreEncoder(const Args& args, const v1::ModelManifest& manifest,
   v1::TrainingPlan plan;
   FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 1));
   FEDLOG_ASSIGN_OR_RETURN(int64_t rounds, args.GetInt("local-rounds", 0));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t personalise, args.GetInt("personalise-rounds", 0));
+  if (rounds < 0 || personalise < 0 || personalise > 100) {
+    return absl::InvalidArgumentError(
+        "--local-rounds must be >= 0 and --personalise-rounds in 0..100");
+  }
   FEDLOG_ASSIGN_OR_RETURN(int64_t shots, args.GetInt("shots", 10));
   FEDLOG_ASSIGN_OR_RETURN(int64_t threads, args.GetInt("threads", 1));
   FEDLOG_ASSIGN_OR_RETURN(int64_t contrastive, args.GetInt("contrastive-steps", 0));
@@ -254,14 +291,18 @@ absl::Status ScoreEncoder(const Args& args, const v1::ModelManifest& manifest,
   }
   FEDLOG_ASSIGN_OR_RETURN(auto global, F1AndAuroc(site, federated, {}, data, runtime));
   FEDLOG_ASSIGN_OR_RETURN(auto adapted, F1AndAuroc(site, federated, support, data, runtime));
+  FEDLOG_ASSIGN_OR_RETURN(Personalised pers,
+                          ScorePersonalised(site, weights, support, data, plan,
+                                            static_cast<int>(personalise), runtime));
   int64_t anomalies = 0;
   for (int y : data.test.labels) anomalies += y > 0 ? 1 : 0;
-  std::printf("%-8s %-18s %5lld %5lld %8s %8s %8s %8s %8s %8s %8s %8s %7.1f\n",
+  std::printf("%-8s %-18s %5lld %5lld %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %7.1f\n",
               args.Get("site", "-").c_str(), absl::StrJoin(data.sources, "+").c_str(),
               static_cast<long long>(data.test.size()), static_cast<long long>(anomalies),
               local.first.c_str(), local_k.first.c_str(), global.first.c_str(),
-              adapted.first.c_str(), local.second.c_str(), local_k.second.c_str(),
-              global.second.c_str(), adapted.second.c_str(), local_seconds);
+              adapted.first.c_str(), pers.f1_auroc.first.c_str(), local.second.c_str(),
+              local_k.second.c_str(), global.second.c_str(), adapted.second.c_str(),
+              pers.f1_auroc.second.c_str(), pers.kept.c_str(), local_seconds);
   return absl::OkStatus();
 }
 
@@ -269,7 +310,7 @@ int Score(const std::vector<std::string>& argv) {
   auto args = Args::Parse(
       argv, {{"model", "manifest", "log", "labels", "format", "local-epochs", "seed", "max-lines",
               "site", "config", "holdout", "local-rounds", "shots", "threads", "contrastive-steps",
-              "meta-iterations", "inner-steps", "batch", "lr"},
+              "meta-iterations", "inner-steps", "batch", "lr", "personalise-rounds"},
              {}});
   auto fail = [](const absl::Status& st) {
     std::fprintf(stderr, "fedlog score: %s\n", std::string(st.message()).c_str());
@@ -306,7 +347,7 @@ void AddSiteVerbs(std::vector<Verb>* verbs) {
        "[--site NAME] [--seed S] [--max-lines N]  mlp_autoencoder: [--local-epochs E]  "
        "line_encoder: "
        "[--local-rounds R --contrastive-steps C --meta-iterations M --inner-steps I --batch B --lr "
-       "LR] [--shots K] "
+       "LR] [--personalise-rounds P] [--shots K] "
        "[--holdout PCT] [--threads T]",
        "detection quality of a model on a site's labeled lines. mlp_autoencoder: AUROC, PR-AUC, F1 "
        "on a held-out "
@@ -316,7 +357,9 @@ void AddSiteVerbs(std::vector<Verb>* verbs) {
        "site's labels and "
        "with only K labeled lines per class), the federated model with its prototypes, and the "
        "federated model "
-       "adapted with the same K labeled lines per class, then the local-only training seconds",
+       "adapted with the same K labeled lines per class, the federated model personalised with P local "
+       "rounds (kept when its validation F1 is not lower) and the same K lines, whether the tuned "
+       "weights were kept, then the local-only training seconds",
        Score});
 }
 

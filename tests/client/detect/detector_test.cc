@@ -189,6 +189,32 @@ TEST(DetectorTest, ModelSwapUnderLoadDropsNoLine) {
   EXPECT_GT(v2, 0);
 }
 
+// A personal model of the promoted version, written after the detector started, replaces the
+// promoted one without a restart, and /metrics says so; removing it goes back to the promoted one.
+TEST(DetectorTest, ReloadsWhenThePersonalModelComesAndGoes) {
+  const std::string dir = FreshDir("personal");
+  Seen seen;
+  DetectOptions o = Options(dir, dir + "/app.log", &seen);
+  const model::EncoderSpec spec = testing::SmallSpec(FeatureDim(), {"HDFS"});
+  ASSERT_TRUE(MakeDirs(o.data_dir).ok());
+  ASSERT_TRUE(
+      testing::WritePromotedModel(o.data_dir, spec, testing::SmallWeights(spec, 1), 4).ok());
+  const std::string data_dir = o.data_dir;
+  Running d(std::move(o));
+  ASSERT_TRUE(WaitFor([&] { return d->model_version() == 4; }));
+  EXPECT_EQ(d->metrics().model_personalised.load(), 0);
+  ASSERT_TRUE(
+      testing::WritePersonalModel(data_dir, spec, testing::SmallWeights(spec, 2), 4).ok());
+  ASSERT_TRUE(WaitFor([&] { return d->metrics().model_personalised.load() == 1; }));
+  httplib::Client client("127.0.0.1", d->metrics_port());
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("fedlog_detect_model_personalised 1"), std::string::npos);
+  std::filesystem::remove(PersonalManifestPath(data_dir));
+  ASSERT_TRUE(WaitFor([&] { return d->metrics().model_personalised.load() == 0; }));
+  EXPECT_EQ(d->model_version(), 4);
+}
+
 // A port nothing listens on (connections are refused at once).
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

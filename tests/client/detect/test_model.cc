@@ -57,8 +57,12 @@ fl::TensorBundle SmallWeights(const model::EncoderSpec& spec, uint64_t seed) {
   return w;
 }
 
-absl::Status WritePromotedModel(const std::string& data_dir, const model::EncoderSpec& spec,
-                                const fl::TensorBundle& weights, int64_t version) {
+namespace {
+
+// `<prefix>_model.{bundle,manifest}`, bundle first, as the site daemon writes them.
+absl::Status WriteModel(const std::string& data_dir, const std::string& prefix,
+                        const model::EncoderSpec& spec, const fl::TensorBundle& weights,
+                        int64_t version) {
   FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(weights));
   v1::ModelManifest m;
   m.set_version(version);
@@ -73,8 +77,20 @@ absl::Status WritePromotedModel(const std::string& data_dir, const model::Encode
   e->set_out_dim(spec.out_dim);
   e->set_adapter_dim(spec.adapter_dim);
   e->set_head_dim(spec.head_dim);
-  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(data_dir, "promoted_model.bundle"), bytes));
-  return WriteFileAtomic(JoinPath(data_dir, "promoted_model.manifest"), m.SerializeAsString());
+  FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(data_dir, prefix + "_model.bundle"), bytes));
+  return WriteFileAtomic(JoinPath(data_dir, prefix + "_model.manifest"), m.SerializeAsString());
+}
+
+}  // namespace
+
+absl::Status WritePromotedModel(const std::string& data_dir, const model::EncoderSpec& spec,
+                                const fl::TensorBundle& weights, int64_t version) {
+  return WriteModel(data_dir, "promoted", spec, weights, version);
+}
+
+absl::Status WritePersonalModel(const std::string& data_dir, const model::EncoderSpec& spec,
+                                const fl::TensorBundle& weights, int64_t version) {
+  return WriteModel(data_dir, "personal", spec, weights, version);
 }
 
 std::string FreshDir(const std::string& name) {

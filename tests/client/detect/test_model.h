@@ -19,6 +19,9 @@ fl::TensorBundle SmallWeights(const model::EncoderSpec& spec, uint64_t seed);
 // Writes promoted_model.{bundle,manifest} (version `version`) into `data_dir`.
 absl::Status WritePromotedModel(const std::string& data_dir, const model::EncoderSpec& spec,
                                 const fl::TensorBundle& weights, int64_t version);
+// Writes personal_model.{bundle,manifest} (version `version`, the daemon's layout) into `data_dir`.
+absl::Status WritePersonalModel(const std::string& data_dir, const model::EncoderSpec& spec,
+                                const fl::TensorBundle& weights, int64_t version);
 // A fresh, empty directory under the test's temp dir.
 std::string FreshDir(const std::string& name);
 // HDFS-format log line number `i` (a few templates).

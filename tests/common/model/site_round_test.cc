@@ -1,12 +1,13 @@
 // One site's federated round of the line encoder (site_round.h): identity adapters for new
 // sources, local work with FedProx, fresh prototypes, and the site's detector with and without
-// support labels.
+// support labels; personalisation after federation (personalise.h).
 #include "common/model/site_round.h"
 
 #include <cmath>
 #include <random>
 
 #include "common/model/contrastive_trainer.h"
+#include "common/model/personalise.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::model {
@@ -208,6 +209,64 @@ TEST(BuildSiteDetectorTest, FallsBackToTheBundlesPrototypes) {
   EXPECT_EQ(k_shot->shots, 5);
   EXPECT_FALSE(k_shot->used_global_prototypes);
   EXPECT_GE(k_shot->validation_f1, 0);
+}
+
+TEST(PersonaliseSiteTest, KeepsTheLocalRoundsOnlyWhenValidationAgrees) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto global = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(global.ok());
+  const LineSet train = Lines({"Apache"}, 12, 6);
+  const LineSet validation = Lines({"Apache"}, 8, 7);
+  const LineSet support = Lines({"Apache"}, 1, 8);
+  PersonaliseOptions options;
+  options.rounds = 2;
+  options.work = SmallWork();
+
+  auto a = PersonaliseSite(site, *global, train, support, validation, options);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_GE(a->validation_f1_global, 0);
+  ASSERT_GE(a->validation_f1_personal, 0);
+  // The rule: the tuned weights are kept exactly when their validation F1 is not lower.
+  EXPECT_EQ(a->personalised, a->validation_f1_personal >= a->validation_f1_global);
+  EXPECT_GT(SquaredDistance(a->tuned, *global, "mlp."), 0);  // the local rounds trained
+  EXPECT_EQ(SquaredDistance(a->weights, a->personalised ? a->tuned : *global, "mlp."), 0);
+  // Seeded: the same call gives the same weights.
+  auto b = PersonaliseSite(site, *global, train, support, validation, options);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(SquaredDistance(a->tuned, b->tuned, ""), 0);
+
+  // Without validation lines of both classes nothing can justify a change: the global model stays.
+  LineSet normal_only = SelectLines(validation, {0, 1, 2});
+  auto c = PersonaliseSite(site, *global, train, support, normal_only, options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->personalised);
+  EXPECT_EQ(c->validation_f1_global, -1);
+  EXPECT_EQ(SquaredDistance(c->weights, *global, ""), 0);
+
+  // Zero rounds: the global model, untouched, and no training.
+  options.rounds = 0;
+  auto d = PersonaliseSite(site, *global, train, support, validation, options);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->personalised);
+  EXPECT_TRUE(d->tuned.tensors.empty());
+  options.rounds = -1;
+  EXPECT_EQ(PersonaliseSite(site, *global, train, support, validation, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PersonaliseSiteTest, KeepsATunedModelThatBeatsAnUntrainedOne) {
+  // From untrained weights, local rounds on the site's own labeled lines must not lose on
+  // validation lines drawn like them, so the tuned model is kept.
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto global = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(global.ok());
+  PersonaliseOptions options;
+  options.rounds = 3;
+  options.work = SmallWork();
+  auto r = PersonaliseSite(site, *global, Lines({"Apache"}, 12, 6), Lines({"Apache"}, 1, 8),
+                           Lines({"Apache"}, 8, 7), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->personalised) << r->validation_f1_personal << " vs " << r->validation_f1_global;
 }
 
 }  // namespace
