@@ -1,4 +1,5 @@
-// Bad and late updates: refused with a reason, counted, never aggregated; clipping bounds a scaled update.
+// Bad and late updates: refused with a reason, counted, never aggregated; a site that dies mid-upload leaves
+// nothing behind and can upload again; clipping bounds a scaled update.
 #include <cmath>
 #include <filesystem>
 #include <thread>
@@ -6,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/federation_session.h"
 #include "common/base/file_util.h"
+#include "common/base/sha256.h"
 #include "common/fl/bundle_codec.h"
 #include "common/net/tls.h"
 #include "gtest/gtest.h"
@@ -153,6 +155,68 @@ TEST_F(FaultsTest, StragglerPastTheDeadlineIsLeftOut) {
   auto next = a.session.Download(0);
   ASSERT_TRUE(next.ok());
   EXPECT_NEAR(next->bundle.tensors[0].values[0], model->bundle.tensors[0].values[0] + 0.001f, 1e-6);
+}
+
+// A site that dies with half of its update sent (its connection closes: the stream is cancelled) leaves no
+// spool file and no update; the abort is counted, and the site's full upload afterwards is the one aggregated.
+TEST_F(FaultsTest, SiteDyingMidUploadLeavesNoTraceAndCanUploadAgain) {
+  RawSite a(pki_, "site-a", server_->port()), b(pki_, "site-b", server_->port());
+  v1::RunPlan plan;
+  plan.set_rounds(1);
+  plan.set_min_sites(2);
+  plan.set_round_deadline_s(30);
+  v1::RunStatus run = Start(plan);
+  v1::RoundTask ta = a.WaitTask(), tb = b.WaitTask();
+  auto model = a.session.Download(ta.model_version());
+  ASSERT_TRUE(model.ok());
+  // Half of a poisoned update: had any of it been kept, the aggregate would move by ~50.
+  auto poisoned = fl::EncodeBundle(Filled(model->bundle, 100.0f));
+  ASSERT_TRUE(poisoned.ok());
+  {
+    auto stub = testing::SiteStub(pki_, "site-a", server_->port());
+    grpc::ClientContext ctx;
+    v1::UploadResponse resp;
+    auto writer = stub->UploadUpdate(&ctx, &resp);
+    v1::UpdateChunk first;
+    v1::UpdateHeader& h = *first.mutable_header();
+    h.set_run_id(ta.run_id());
+    h.set_round(ta.round());
+    h.set_base_version(ta.model_version());
+    h.set_num_samples(100);
+    h.set_size_bytes(static_cast<int64_t>(poisoned->size()));
+    h.set_sha256(Sha256Hex(*poisoned));
+    ASSERT_TRUE(writer->Write(first));
+    v1::UpdateChunk half;
+    half.set_data(poisoned->substr(0, poisoned->size() / 2));
+    ASSERT_TRUE(writer->Write(half));
+    ctx.TryCancel();  // what the kernel does to a killed process's connection
+    EXPECT_FALSE(writer->Finish().ok());
+  }
+  const std::string incoming = JoinPath(JoinPath(dir_, "agg"), "updates/incoming");
+  auto stub = testing::AdminStub(pki_, server_->port());
+  v1::RunStatus status;
+  for (int i = 0; i < 100; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetRunRequest req;
+    req.set_run_id(run.run_id());
+    if (stub->GetRun(&ctx, req, &status).ok() && status.refused_updates() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status.refused_updates(), 1);
+  EXPECT_EQ(status.state(), "running");
+  if (std::filesystem::exists(incoming)) {
+    EXPECT_TRUE(std::filesystem::is_empty(incoming)) << "a partial spool file was left in " << incoming;
+  }
+
+  ASSERT_TRUE(a.Upload(ta, Filled(model->bundle, 0.001f)).ok());
+  ASSERT_TRUE(b.Upload(tb, Filled(model->bundle, 0.003f)).ok());
+  v1::RunStatus done = WaitDone(run.run_id());
+  ASSERT_EQ(done.state(), "done");
+  EXPECT_EQ(done.rounds(0).sites(), 2);
+  EXPECT_EQ(done.refused_updates(), 1);
+  auto next = a.session.Download(0);
+  ASSERT_TRUE(next.ok());
+  EXPECT_NEAR(next->bundle.tensors[0].values[0], model->bundle.tensors[0].values[0] + 0.002f, 1e-6);
 }
 
 TEST_F(FaultsTest, ClippingBoundsAnUpdateScaledByAHundred) {
