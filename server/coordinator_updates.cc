@@ -152,16 +152,19 @@ void Coordinator::CloseRound(int64_t now) {
   if (static_cast<int>(updates->size()) < std::max(1, run_->plan.min_sites())) {
     FEDLOG_LOG(WARNING) << "round " << record.round << " attempt " << record.attempt << " failed: "
                         << updates->size() << " update(s), " << run_->plan.min_sites() << " needed";
-    if (absl::Status st = store_->FailRound(record, now); !st.ok()) FEDLOG_LOG(ERROR) << st;
+    if (absl::Status st = store_->FailRound(record, now); !st.ok()) {
+      FEDLOG_LOG(ERROR) << st;
+    }
     round_.reset();
     Bump();
     return;
   }
   round_->closing = true;
   const std::set<std::string> verified = round_->verified;
-  mu_.Unlock();  // aggregation reads blobs; handlers keep running meanwhile
+  // Read under the lock: download handlers add to bytes_down (CountDownload) while the round aggregates.
   const v1::RunPlan plan = run_->plan;
   record.bytes_down = round_->bytes_down;
+  mu_.Unlock();  // aggregation reads blobs; handlers keep running meanwhile
   for (const auto& u : *updates) record.bytes_up += u.size_bytes;
   const absl::Time started = absl::Now();
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, plan, *updates, verified);
@@ -172,7 +175,9 @@ void Coordinator::CloseRound(int64_t now) {
   mu_.Lock();
   if (!result.ok()) {
     FEDLOG_LOG(ERROR) << "aggregation of round " << record.round << " failed: " << result.status();
-    if (absl::Status st = store_->FailRound(record, NowMs()); !st.ok()) FEDLOG_LOG(ERROR) << st;
+    if (absl::Status st = store_->FailRound(record, NowMs()); !st.ok()) {
+      FEDLOG_LOG(ERROR) << st;
+    }
     round_.reset();
     Bump();
     return;

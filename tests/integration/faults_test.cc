@@ -172,6 +172,7 @@ TEST_F(FaultsTest, SiteDyingMidUploadLeavesNoTraceAndCanUploadAgain) {
   // Half of a poisoned update: had any of it been kept, the aggregate would move by ~50.
   auto poisoned = fl::EncodeBundle(Filled(model->bundle, 100.0f));
   ASSERT_TRUE(poisoned.ok());
+  const std::string incoming = JoinPath(JoinPath(dir_, "agg"), "updates/incoming");
   {
     auto stub = testing::SiteStub(pki_, "site-a", server_->port());
     grpc::ClientContext ctx;
@@ -189,10 +190,17 @@ TEST_F(FaultsTest, SiteDyingMidUploadLeavesNoTraceAndCanUploadAgain) {
     v1::UpdateChunk half;
     half.set_data(poisoned->substr(0, poisoned->size() / 2));
     ASSERT_TRUE(writer->Write(half));
+    // Die only once the aggregator is spooling this upload (its .part file exists), so the cut is mid-upload.
+    bool spooling = false;
+    for (int i = 0; i < 200 && !spooling; ++i) {
+      std::error_code ec;
+      spooling = std::filesystem::exists(incoming, ec) && !std::filesystem::is_empty(incoming, ec);
+      if (!spooling) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_TRUE(spooling) << "the aggregator never started spooling the upload";
     ctx.TryCancel();  // what the kernel does to a killed process's connection
     EXPECT_FALSE(writer->Finish().ok());
   }
-  const std::string incoming = JoinPath(JoinPath(dir_, "agg"), "updates/incoming");
   auto stub = testing::AdminStub(pki_, server_->port());
   v1::RunStatus status;
   for (int i = 0; i < 100; ++i) {
