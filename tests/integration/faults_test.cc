@@ -77,17 +77,22 @@ class FaultsTest : public ::testing::Test {
     EXPECT_TRUE(st.ok()) << st.error_message();
     return resp;
   }
-  v1::RunStatus WaitDone(int64_t run_id) {
+  // Polls the run's status (up to 30 s) until `ready` holds; returns the last status seen.
+  template <typename Ready>
+  v1::RunStatus WaitRun(int64_t run_id, Ready ready) {
     auto stub = testing::AdminStub(pki_, server_->port());
     v1::RunStatus s;
     for (int i = 0; i < 300; ++i) {
       grpc::ClientContext ctx;
       v1::GetRunRequest req;
       req.set_run_id(run_id);
-      if (stub->GetRun(&ctx, req, &s).ok() && s.state() == "done") break;
+      if (stub->GetRun(&ctx, req, &s).ok() && ready(s)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return s;
+  }
+  v1::RunStatus WaitDone(int64_t run_id) {
+    return WaitRun(run_id, [](const v1::RunStatus& s) { return s.state() == "done"; });
   }
   std::string dir_, pki_;
   std::unique_ptr<server::AggregatorServer> server_;
@@ -201,15 +206,8 @@ TEST_F(FaultsTest, SiteDyingMidUploadLeavesNoTraceAndCanUploadAgain) {
     ctx.TryCancel();  // what the kernel does to a killed process's connection
     EXPECT_FALSE(writer->Finish().ok());
   }
-  auto stub = testing::AdminStub(pki_, server_->port());
-  v1::RunStatus status;
-  for (int i = 0; i < 100; ++i) {
-    grpc::ClientContext ctx;
-    v1::GetRunRequest req;
-    req.set_run_id(run.run_id());
-    if (stub->GetRun(&ctx, req, &status).ok() && status.refused_updates() == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const v1::RunStatus status =
+      WaitRun(run.run_id(), [](const v1::RunStatus& s) { return s.refused_updates() == 1; });
   EXPECT_EQ(status.refused_updates(), 1);
   EXPECT_EQ(status.state(), "running");
   if (std::filesystem::exists(incoming)) {
