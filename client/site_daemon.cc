@@ -1,9 +1,11 @@
 #include "client/site_daemon.h"
 
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/detect/model_loader.h"
 #include "common/base/file_util.h"
@@ -12,6 +14,7 @@
 #include "common/base/status_macros.h"
 #include "common/config/yaml_proto.h"
 #include "common/fl/bundle_codec.h"
+#include "common/fl/fedavg.h"
 #include "common/model/local_trainer.h"
 #include "common/net/tls.h"
 
@@ -23,6 +26,37 @@ constexpr char kLineEncoder[] = "line_encoder";
 
 bool Fatal(const absl::Status& st) {
   return st.code() == absl::StatusCode::kPermissionDenied || st.code() == absl::StatusCode::kUnauthenticated;
+}
+
+// A wait of `backoff` ms with jitter: uniform in [backoff/2, backoff], so sites that failed together do not
+// come back together. Jitter is not a secret: std::random_device suffices.
+int64_t Jittered(int64_t backoff) {
+  const int64_t half = std::max<int64_t>(1, backoff / 2);
+  std::random_device rd;
+  return half + static_cast<int64_t>(rd() % static_cast<uint64_t>(half + 1));
+}
+
+// Drops the optional tensors of a downloaded model that this daemon does not know (not in the model schema of
+// fl::ExpectedOptionalShape for `spec`), logging them: a model carrying, say, a newer release's extra tensor is
+// still usable, instead of failing every round ("model has N parameters, bundle has N+1"). Returns whether any
+// tensor was dropped.
+bool IgnoreUnknownTensors(const v1::ModelSpec& spec, fl::TensorBundle* bundle) {
+  fl::UpdateCheckOptions schema;
+  if (spec.arch() == kLineEncoder) {
+    schema.out_dim = spec.encoder().out_dim();
+    schema.adapter_dim = spec.encoder().adapter_dim();
+  }
+  std::vector<std::string> dropped = fl::DropUnknownOptional(bundle, schema);
+  if (dropped.empty()) return false;
+  for (std::string& name : dropped) {
+    name = name.substr(0, 80);
+    for (char& c : name) {
+      if (c < 0x20 || c >= 0x7f) c = '?';  // a name from the network: no terminal escapes in our log
+    }
+  }
+  FEDLOG_LOG(WARNING) << "ignored " << dropped.size() << " unknown optional tensor(s) of the downloaded model: "
+                      << absl::StrJoin(dropped, ", ") << "; ignored_tensors=" << dropped.size();
+  return true;
 }
 
 SiteTrainerOptions TrainerOptions(const v1::ClientConfig& config) {
@@ -155,8 +189,9 @@ absl::Status SiteDaemon::Run() {
       FEDLOG_LOG(ERROR) << "aggregator refused this site: " << st.message();
       return st;
     }
-    FEDLOG_LOG(WARNING) << "aggregator unavailable (" << st.message() << "); retrying in " << backoff << " ms";
-    if (!SleepUnlessStopped(backoff)) return absl::OkStatus();
+    const int64_t wait = Jittered(backoff);
+    FEDLOG_LOG(WARNING) << "aggregator unavailable (" << st.message() << "); retrying in " << wait << " ms";
+    if (!SleepUnlessStopped(wait)) return absl::OkStatus();
     backoff = std::min<int64_t>(backoff * 2, config_.backoff_max_ms());
   }
 }
@@ -179,6 +214,9 @@ absl::Status SiteDaemon::Session() {
     heartbeat_ms_ = std::max(200, welcome.heartbeat_interval_ms());
   }
   FEDLOG_LOG(INFO) << "connected as '" << welcome.site_id() << "'";
+  // After a failed round the site waits before asking again (exponential with jitter, capped at
+  // backoff_max_ms): a round that fails at once would otherwise be retried many times a second.
+  int64_t round_backoff = config_.backoff_initial_ms();
   while (true) {
     FEDLOG_ASSIGN_OR_RETURN(v1::TaskResponse task, session_->GetTask(welcome.max_poll_wait_ms()));
     if (!task.has_round()) {
@@ -190,11 +228,18 @@ absl::Status SiteDaemon::Session() {
     }
     absl::Status st = DoRound(task.round());
     SetState("idle");
-    if (st.ok()) continue;
+    if (st.ok()) {
+      round_backoff = config_.backoff_initial_ms();
+      continue;
+    }
     if (Fatal(st) || st.code() == absl::StatusCode::kUnavailable || st.code() == absl::StatusCode::kCancelled) {
       return st;
     }
-    FEDLOG_LOG(WARNING) << "round " << task.round().round() << " not completed: " << st;
+    const int64_t wait = Jittered(round_backoff);
+    FEDLOG_LOG(WARNING) << "round " << task.round().round() << " not completed: " << st << "; next try in " << wait
+                        << " ms";
+    if (!SleepUnlessStopped(wait)) return absl::CancelledError("stopping");
+    round_backoff = std::min<int64_t>(round_backoff * 2, config_.backoff_max_ms());
   }
 }
 
@@ -212,7 +257,12 @@ absl::Status SiteDaemon::SyncPromoted(int64_t version) {
     return absl::OkStatus();
   }
   FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session_->Download(version, /*all_adapters=*/false));
+  const bool trimmed = IgnoreUnknownTensors(model.manifest.spec(), &model.bundle);
   FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(model.bundle));
+  if (trimmed) {  // the manifest describes the file written (the detector checks its digest)
+    model.manifest.set_sha256(Sha256Hex(bytes));
+    model.manifest.set_size_bytes(static_cast<int64_t>(bytes.size()));
+  }
   // Bundle first, manifest second: a crash in between leaves the old manifest, so the fetch is simply redone.
   FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(detect::PromotedBundlePath(config_.data_dir()), bytes));
   FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(manifest_path, model.manifest.SerializeAsString()));
@@ -290,6 +340,7 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
                           session_->Download(received.model_version(), /*all_adapters=*/false));
   v1::RoundTask task = received;
   if (!task.has_spec()) *task.mutable_spec() = global.manifest.spec();  // older aggregators
+  IgnoreUnknownTensors(task.spec(), &global.bundle);
   FEDLOG_ASSIGN_OR_RETURN(v1::EvaluationReport report, trainer_.Evaluate(task, global.bundle));
   report.set_run_id(task.run_id());
   report.set_round(task.round());

@@ -75,6 +75,7 @@ data_dir: ../aggregator
 tls: {ca_cert: ../pki/ca.crt, cert: ../pki/aggregator.crt, key: ../pki/aggregator.key}
 heartbeat_interval_ms: 1000
 site_timeout_ms: 20000
+auto_admit_sources: true   # development only: trust the sources each demo site declares (docs/SECURITY-aggregation.md)
 model: {arch: line_encoder, init_seed: 42, encoder: {dense_dim: 75, hidden: [256], out_dim: 128}}
 YAML
 

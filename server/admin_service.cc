@@ -89,4 +89,12 @@ grpc::Status AdminService::RevokeSite(grpc::ServerContext* ctx, const v1::Revoke
   return Serve(*ctx, resp, [&] { return coordinator_->RevokeSite(req->site_id()); });
 }
 
+grpc::Status AdminService::AdmitSources(grpc::ServerContext* ctx, const v1::AdmitSourcesRequest* req,
+                                        v1::SiteInfo* resp) {
+  return Serve(*ctx, resp, [&] {
+    return coordinator_->AdmitSources(req->site_id(), {req->sources().begin(), req->sources().end()},
+                                      req->approve_pending());
+  });
+}
+
 }  // namespace fedlog::server

@@ -102,6 +102,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   opts.max_poll_wait_ms = config.max_poll_wait_ms();
   opts.heartbeat_interval_ms = config.heartbeat_interval_ms();
   opts.max_update_bytes = config.max_update_bytes();
+  opts.auto_admit_sources = config.auto_admit_sources();
   s->coordinator_ = std::make_unique<Coordinator>(opts, s->store_.get(), s->blobs_.get());
   FEDLOG_RETURN_IF_ERROR(s->coordinator_->Recover());
   FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(

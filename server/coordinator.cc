@@ -10,6 +10,8 @@
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/net/peer_id.h"
+#include "server/coordinator_checks.h"
 
 namespace fedlog::server {
 
@@ -80,7 +82,10 @@ void Coordinator::Stop() {
 
 absl::StatusOr<v1::HelloResponse> Coordinator::Hello(const std::string& site_id, const v1::HelloRequest& request) {
   FEDLOG_RETURN_IF_ERROR(CheckAllowed(site_id));
-  FEDLOG_RETURN_IF_ERROR(store_->UpsertSiteHello(site_id, request, NowMs()));
+  if (!net::IsValidPeerId(site_id)) return absl::InvalidArgumentError("site id is not a valid id");
+  FEDLOG_RETURN_IF_ERROR(ValidateHello(request));
+  FEDLOG_RETURN_IF_ERROR(ForSite(store_->UpsertSiteHello(site_id, request, NowMs()), site_id));
+  FEDLOG_RETURN_IF_ERROR(ForSite(AdmitOnHello(site_id, request), site_id));
   {
     absl::MutexLock lock(&mu_);
     last_seen_[site_id] = NowMs();
@@ -92,6 +97,33 @@ absl::StatusOr<v1::HelloResponse> Coordinator::Hello(const std::string& site_id,
   resp.set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
   resp.set_max_poll_wait_ms(options_.max_poll_wait_ms);
   return resp;
+}
+
+absl::Status Coordinator::AdmitOnHello(const std::string& site_id, const v1::HelloRequest& request) {
+  absl::MutexLock lock(&admission_mu_);
+  FEDLOG_ASSIGN_OR_RETURN(std::optional<SiteRecord> site, store_->GetSite(site_id));
+  std::optional<std::vector<std::string>> admitted = site ? site->admitted : std::nullopt;
+  std::vector<std::string> pending;
+  bool changed = false;
+  for (const v1::SourceInfo& s : request.sources()) {
+    if (admitted && std::find(admitted->begin(), admitted->end(), s.name()) != admitted->end()) continue;
+    if (options_.auto_admit_sources) {
+      if (!admitted) admitted.emplace();
+      admitted->push_back(s.name());
+      changed = true;
+    } else {
+      pending.push_back(s.name());
+    }
+  }
+  if (!changed && site && pending == site->pending) return absl::OkStatus();
+  if (changed) {
+    FEDLOG_LOG(INFO) << "site " << site_id << ": sources admitted automatically (auto_admit_sources)";
+  }
+  if (!pending.empty()) {
+    FEDLOG_LOG(WARNING) << "site " << site_id << " declared " << pending.size()
+                        << " source(s) not admitted; they wait for `fedlog sites admit " << site_id << "`";
+  }
+  return store_->SetSources(site_id, changed ? admitted : std::nullopt, pending, NowMs());
 }
 
 absl::Status Coordinator::CheckAllowed(const std::string& site_id) {

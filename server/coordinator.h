@@ -35,6 +35,8 @@ struct CoordinatorOptions {
   int64_t max_update_bytes = int64_t{1} << 30;
   double max_update_norm = 0;        // 0 = no bound
   int32_t tick_ms = 100;             // scheduler period
+  // Development only: a site's declared sources are admitted on Hello (ServerConfig.auto_admit_sources).
+  bool auto_admit_sources = false;
 };
 
 // What an accepted upload header entitles the site to send.
@@ -54,6 +56,8 @@ class Coordinator {
   void Stop();   // stops it and wakes every waiting call
 
   // --- federation (site_id always comes from the caller's certificate) ---
+  // Refuses Hellos outside the bounds of coordinator_checks.h. Declared sources not admitted yet are recorded
+  // as pending (or admitted at once with auto_admit_sources).
   absl::StatusOr<v1::HelloResponse> Hello(const std::string& site_id, const v1::HelloRequest& request);
   // PermissionDenied for revoked sites.
   absl::Status CheckAllowed(const std::string& site_id);
@@ -61,13 +65,14 @@ class Coordinator {
   // Waits up to wait_ms for a task for this site; returns NoTask on timeout or when `cancelled()` turns true.
   absl::StatusOr<v1::TaskResponse> WaitForTask(const std::string& site_id, int32_t wait_ms,
                                                const std::function<bool()>& cancelled);
-  // What to send for a download of `version` (0 = promoted, else latest) by `site_id`: with `all_adapters`
-  // false, the shared tensors plus the adapter.<s>.* tensors of the sources the site reported in Hello (and
-  // prototypes.*); otherwise every tensor. The manifest's sha256 and size_bytes describe the blob returned.
-  // An empty `site_id` (an admin) always gets every tensor.
+  // What to send for a download of `version` (0 = promoted, else latest) by `site_id`: the shared tensors
+  // (prototypes.global included) plus the adapter.<s>.* tensors of the sources the site is entitled to (admitted
+  // and declared), whatever `all_adapters` says; an empty `site_id` (an admin) gets every tensor when
+  // `all_adapters` or always. The manifest's sha256 and size_bytes describe the blob returned.
   absl::StatusOr<std::pair<v1::ModelManifest, StoredBlob>> ModelForDownload(const std::string& site_id,
                                                                             int64_t version, bool all_adapters);
-  // Validates an upload header against the open round; every refusal is counted with its reason.
+  // Validates an upload header against the open round and its statistics (ValidateUpdateHeader); every
+  // refusal is counted with its reason.
   absl::StatusOr<UploadTicket> BeginUpload(const std::string& site_id, const v1::UpdateHeader& header);
   // Validates an upload spooled to `spooled_path` whose bytes hashed to `sha256` (digest; shared tensors exactly
   // as in the round's model; optional adapter./prototypes. tensors finite, shaped as the model spec says, and
@@ -78,7 +83,8 @@ class Coordinator {
                             const std::string& sha256);
   // Adds model bytes sent to the open round's transport count.
   void CountDownload(int64_t bytes);
-  // Stores a site's held-out evaluation of the model its current round started from.
+  // Stores a site's held-out evaluation of the model its current round started from: only from a participant
+  // of the open round, for that round and its input model, with bounded numbers (ValidateEvaluation).
   absl::Status RecordEvaluation(const std::string& site_id, const v1::EvaluationReport& report);
   // Records a refusal that happened at the RPC edge (e.g. a broken stream).
   void CountRefusal(const std::string& site_id, const v1::UpdateHeader& header, const std::string& reason);
@@ -86,6 +92,9 @@ class Coordinator {
   // --- admin ---
   absl::StatusOr<v1::ListSitesResponse> ListSites();
   absl::StatusOr<v1::SiteInfo> RevokeSite(const std::string& site_id);
+  // Sets the site's admitted sources to `sources` (non-empty) and/or adds its pending ones (approve_pending).
+  absl::StatusOr<v1::SiteInfo> AdmitSources(const std::string& site_id, const std::vector<std::string>& sources,
+                                            bool approve_pending);
   absl::StatusOr<v1::RunStatus> StartRun(const v1::RunPlan& plan);
   absl::StatusOr<v1::RunStatus> StopRun(int64_t run_id);
   absl::StatusOr<v1::RunStatus> RunStatus(int64_t run_id);
@@ -102,9 +111,6 @@ class Coordinator {
   struct ActiveRound {
     RoundRecord record;
     std::set<std::string> uploaded;
-    // Sites whose update this process received and hashed itself; aggregation reads their files without
-    // hashing them again (updates kept across a restart are hashed again).
-    std::set<std::string> verified;
     bool closing = false;
     int64_t bytes_down = 0;
   };
@@ -116,14 +122,22 @@ class Coordinator {
   bool ShouldClose(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the new version's manifest and blob path (not yet recorded in the store).
+  // Every stored update's digest is checked against the recorded one while it is read.
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Aggregate(const RoundRecord& round,
                                                                      const v1::RunPlan& plan,
-                                                                     const std::vector<UpdateRecord>& updates,
-                                                                     const std::set<std::string>& verified);
+                                                                     const std::vector<UpdateRecord>& updates);
+  // `updates` carry their effective sample counts (EffectiveSamples); `sources` the entitled sources of each.
   absl::StatusOr<fl::TensorBundle> AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
                                                   const std::vector<UpdateRecord>& updates,
-                                                  const std::set<std::string>& verified);
-  std::vector<std::string> SourcesOf(const std::string& site_id);
+                                                  const std::vector<std::vector<std::string>>& sources);
+  // The site's record (nullopt when unknown or unreadable).
+  std::optional<SiteRecord> SiteRecordOf(const std::string& site_id);
+  // Sources the site declared in its last Hello: adapters of any other source are refused.
+  std::vector<std::string> DeclaredSourcesOf(const std::string& site_id);
+  // Sources whose adapters the site contributes to and receives (coordinator_checks.h EntitledSources).
+  std::vector<std::string> EntitledSourcesOf(const std::string& site_id);
+  // Updates admission on a Hello (see Hello()).
+  absl::Status AdmitOnHello(const std::string& site_id, const v1::HelloRequest& request);
   absl::StatusOr<int64_t> InitialModelVersion();
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
   void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -142,6 +156,7 @@ class Coordinator {
   std::optional<ActiveRound> round_ ABSL_GUARDED_BY(mu_);
   std::string run_note_ ABSL_GUARDED_BY(mu_);  // e.g. "waiting for 3 sites (2 online)"
   absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
+  absl::Mutex admission_mu_;  // serialises read-modify-write of a site's admitted/pending sources
 
   std::thread scheduler_;
 };

@@ -6,11 +6,14 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_codec.h"
+#include "common/fl/fedavg.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
 #include "common/model/contrastive_trainer.h"
 #include "common/model/local_trainer.h"
+#include "common/net/peer_id.h"
 #include "server/coordinator.h"
+#include "server/coordinator_checks.h"
 
 namespace fedlog::server {
 namespace {
@@ -77,6 +80,11 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   if (plan->sample_fraction() < 0 || plan->sample_fraction() > 1) {
     return absl::InvalidArgumentError("sample_fraction must be in (0, 1]");
   }
+  if (plan->max_site_samples() < 0) return absl::InvalidArgumentError("max_site_samples must not be negative");
+  if (plan->max_site_weight_share() == 0) plan->set_max_site_weight_share(kDefaultMaxWeightShare);
+  if (!(plan->max_site_weight_share() > 0 && plan->max_site_weight_share() <= 1)) {
+    return absl::InvalidArgumentError("max_site_weight_share must be in (0, 1]");
+  }
   return absl::OkStatus();
 }
 
@@ -132,8 +140,13 @@ absl::StatusOr<std::pair<v1::ModelManifest, StoredBlob>> Coordinator::ModelForDo
   if (!model) return absl::NotFoundError(absl::StrCat("no model version ", version));
   v1::ModelManifest manifest = model->first;
   const StoredBlob full{model->second, manifest.sha256(), manifest.size_bytes()};
-  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->BlobForSources(version, full, SourcesOf(site_id),
-                                                                  all_adapters || site_id.empty()));
+  // A site gets the adapters of the sources it is entitled to, whatever it asks for (all_adapters is for
+  // admins: an empty site_id).
+  const bool all = site_id.empty();
+  (void)all_adapters;
+  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->BlobForSources(
+                                               version, full, all ? std::vector<std::string>() : EntitledSourcesOf(site_id),
+                                               all));
   manifest.set_sha256(blob.sha256);
   manifest.set_size_bytes(blob.size_bytes);
   return std::make_pair(std::move(manifest), std::move(blob));
@@ -154,8 +167,61 @@ absl::StatusOr<v1::ListSitesResponse> Coordinator::ListSites() {
     info->set_registered_ms(s.registered_ms);
     *info->mutable_capabilities() = s.hello.capabilities();
     *info->mutable_sources() = s.hello.sources();
+    info->set_admitted(s.admitted.has_value());
+    if (s.admitted) {
+      for (const auto& a : *s.admitted) info->add_admitted_sources(a);
+    }
+    for (const auto& p : s.pending) info->add_pending_sources(p);
   }
   return resp;
+}
+
+absl::StatusOr<v1::SiteInfo> Coordinator::AdmitSources(const std::string& site_id,
+                                                       const std::vector<std::string>& sources, bool approve_pending) {
+  if (!net::IsValidPeerId(site_id)) return absl::InvalidArgumentError("not a valid site id");
+  if (sources.empty() && !approve_pending) {
+    return absl::InvalidArgumentError("give the sources to admit, or approve the pending ones");
+  }
+  if (sources.size() > static_cast<size_t>(kMaxHelloSources)) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxHelloSources, " sources"));
+  }
+  for (const auto& name : sources) {
+    if (!fl::IsValidSourceName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("source names are 1..", fl::kMaxSourceNameLength, " characters of [A-Za-z0-9_-]"));
+    }
+  }
+  {
+    absl::MutexLock lock(&admission_mu_);
+    FEDLOG_ASSIGN_OR_RETURN(std::optional<SiteRecord> site, store_->GetSite(site_id));
+    std::vector<std::string> admitted;
+    if (!sources.empty()) {
+      admitted = sources;
+    } else if (site && site->admitted) {
+      admitted = *site->admitted;
+    }
+    if (approve_pending && site) admitted.insert(admitted.end(), site->pending.begin(), site->pending.end());
+    std::sort(admitted.begin(), admitted.end());
+    admitted.erase(std::unique(admitted.begin(), admitted.end()), admitted.end());
+    std::vector<std::string> pending;
+    if (site) {
+      for (const auto& s : site->hello.sources()) {
+        if (!std::binary_search(admitted.begin(), admitted.end(), s.name())) pending.push_back(s.name());
+      }
+    }
+    FEDLOG_RETURN_IF_ERROR(store_->SetSources(site_id, admitted, pending, NowMs()));
+    FEDLOG_LOG(WARNING) << "site " << site_id << ": " << admitted.size() << " source(s) admitted by an admin, "
+                        << pending.size() << " pending";
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    Bump();
+  }
+  FEDLOG_ASSIGN_OR_RETURN(v1::ListSitesResponse all, ListSites());
+  for (const auto& s : all.sites()) {
+    if (s.site_id() == site_id) return s;
+  }
+  return absl::InternalError("admitted site not listed");
 }
 
 absl::StatusOr<v1::SiteInfo> Coordinator::RevokeSite(const std::string& site_id) {

@@ -4,20 +4,25 @@
 // each tensor of the mean into the next model's tensor in place, and each is written to disk and freed as soon
 // as it is done. Memory: the mean (one model, shrinking during the step) plus the optimiser's moments, if any;
 // the global model and the mean are never both whole in memory.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/file_util.h"
+#include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_codec.h"
 #include "common/fl/bundle_stream.h"
+#include "common/fl/fedavg.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
 #include "common/fl/stream_aggregate.h"
 #include "server/coordinator.h"
+#include "server/coordinator_checks.h"
 
 namespace fedlog::server {
 namespace {
@@ -29,14 +34,24 @@ std::string OptimizerStatePath(const std::string& data_dir, int64_t version) {
 }
 
 // Streams the global model through the server step: BeginTensor..EndTensor of global tensor `name` turn the
-// mean's tensor of that name into the next model's, which is appended to `writer` and freed.
+// mean's tensor of that name into the next model's, which is appended to `writer` and freed. The run's schema
+// holds on the way out: an optional tensor outside it (`schema`, fl::InOptionalSchema; a global model written
+// before the schema was enforced may hold one) is dropped, with a log line, instead of entering the next model.
 class ServerStepSink : public fl::TensorSink {
  public:
   ServerStepSink(fl::TensorBundle* mean, const fl::ServerOptimizerOptions& options, fl::ServerOptimizerState* state,
-                 fl::BundleFileWriter* writer)
-      : mean_(mean), options_(options), state_(state), writer_(writer) {}
+                 fl::BundleFileWriter* writer, const fl::UpdateCheckOptions* schema)
+      : mean_(mean), options_(options), state_(state), writer_(writer), schema_(schema) {}
 
   absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override {
+    skipping_ = false;
+    if (schema_ != nullptr && fl::IsOptionalTensor(name) &&
+        !fl::InOptionalSchema({name, shape, std::vector<float>(static_cast<size_t>(fl::NumElementsOf(shape)))},
+                              *schema_)) {
+      Drop(name);
+      skipping_ = true;
+      return absl::OkStatus();
+    }
     tensor_ = mean_->Find(name);
     if (tensor_ == nullptr || tensor_->shape != shape || written_.count(name) ||
         static_cast<int64_t>(tensor_->values.size()) != fl::NumElementsOf(shape)) {
@@ -46,6 +61,7 @@ class ServerStepSink : public fl::TensorSink {
     return absl::OkStatus();
   }
   absl::Status TensorValues(const float* base, size_t n) override {
+    if (skipping_) return absl::OkStatus();
     if (done_ + n > tensor_->values.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("aggregated delta does not match the model at '", tensor_->name, "'"));
@@ -55,18 +71,30 @@ class ServerStepSink : public fl::TensorSink {
     done_ += n;
     return absl::OkStatus();
   }
-  absl::Status EndTensor() override { return Emit(tensor_); }
+  absl::Status EndTensor() override { return skipping_ ? absl::OkStatus() : Emit(tensor_); }
 
-  // Writes the mean's tensors the global model lacks (optional tensors new to it: base 0, so next = delta).
+  // Writes the mean's tensors the global model lacks (optional tensors new to it: base 0, so next = delta), if
+  // they are in the schema.
   absl::Status EmitRest() {
     for (auto& t : mean_->tensors) {
-      if (!written_.count(t.name)) FEDLOG_RETURN_IF_ERROR(Emit(&t));
+      if (written_.count(t.name) || dropped_.count(t.name)) continue;
+      if (schema_ != nullptr && (!fl::IsOptionalTensor(t.name) || !fl::InOptionalSchema(t, *schema_))) {
+        Drop(t.name);
+        continue;
+      }
+      FEDLOG_RETURN_IF_ERROR(Emit(&t));
     }
     return absl::OkStatus();
   }
   fl::BundleLayout TakeLayout() { return std::move(layout_); }
 
  private:
+  void Drop(const std::string& name) {
+    // The name is printed escaped: it came from a site.
+    FEDLOG_LOG(WARNING) << "tensor '" << PrintableText(name) << "' is not in the run's model schema: left out";
+    dropped_.insert(name);
+  }
+
   absl::Status Emit(fl::NamedTensor* t) {
     FEDLOG_RETURN_IF_ERROR(writer_->Append(*t));
     written_.insert(t->name);
@@ -79,35 +107,52 @@ class ServerStepSink : public fl::TensorSink {
   const fl::ServerOptimizerOptions& options_;
   fl::ServerOptimizerState* state_;
   fl::BundleFileWriter* writer_;
+  const fl::UpdateCheckOptions* schema_;  // nullptr: no schema for optional tensors known (keep them)
   fl::NamedTensor* tensor_ = nullptr;
+  bool skipping_ = false;
   size_t done_ = 0;
   std::set<std::string> written_;
+  std::set<std::string> dropped_;
   fl::BundleLayout layout_;
 };
 
 }  // namespace
 
-std::vector<std::string> Coordinator::SourcesOf(const std::string& site_id) {
-  std::vector<std::string> out;
+std::optional<SiteRecord> Coordinator::SiteRecordOf(const std::string& site_id) {
   absl::StatusOr<std::optional<SiteRecord>> site = store_->GetSite(site_id);
-  if (site.ok() && site->has_value()) {
-    for (const auto& s : (*site)->hello.sources()) out.push_back(s.name());
+  if (!site.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot read site " << site_id << ": " << site.status();
+    return std::nullopt;
+  }
+  return *std::move(site);
+}
+
+std::vector<std::string> Coordinator::DeclaredSourcesOf(const std::string& site_id) {
+  std::vector<std::string> out;
+  if (std::optional<SiteRecord> site = SiteRecordOf(site_id)) {
+    for (const auto& s : site->hello.sources()) out.push_back(s.name());
   }
   return out;
 }
 
+std::vector<std::string> Coordinator::EntitledSourcesOf(const std::string& site_id) {
+  std::optional<SiteRecord> site = SiteRecordOf(site_id);
+  return site ? EntitledSources(*site) : std::vector<std::string>();
+}
+
 absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
                                                              const std::vector<UpdateRecord>& updates,
-                                                             const std::set<std::string>& verified) {
+                                                             const std::vector<std::vector<std::string>>& sources) {
   fl::StrategyOptions so;
   FEDLOG_ASSIGN_OR_RETURN(so.kind, fl::ParseStrategy(plan.strategy()));
   so.trim_fraction = plan.trim_fraction();
   so.clip_norm = plan.clip_norm();
+  so.max_weight_share = plan.max_site_weight_share() > 0 ? plan.max_site_weight_share() : kDefaultMaxWeightShare;
   std::vector<fl::UpdateFile> files;
-  for (const UpdateRecord& u : updates) {
-    // An update this process hashed while receiving it is not hashed again (its file is immutable since).
-    files.push_back({u.site_id, u.path, verified.count(u.site_id) ? std::string() : u.sha256,
-                     {u.num_samples, u.distinct_templates, u.imbalance, SourcesOf(u.site_id)}});
+  for (size_t i = 0; i < updates.size(); ++i) {
+    const UpdateRecord& u = updates[i];
+    // Every file is hashed again while it is read: what is aggregated is what was accepted.
+    files.push_back({u.site_id, u.path, u.sha256, {u.num_samples, u.distinct_templates, u.imbalance, sources[i]}});
   }
   fl::StreamAggregateOptions sao;
   sao.scratch_dir = blobs_->ScratchDir();
@@ -115,12 +160,21 @@ absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLay
 }
 
 absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate(
-    const RoundRecord& round, const v1::RunPlan& plan, const std::vector<UpdateRecord>& updates,
-    const std::set<std::string>& verified) {
+    const RoundRecord& round, const v1::RunPlan& plan, const std::vector<UpdateRecord>& reported) {
   FEDLOG_ASSIGN_OR_RETURN(auto base, store_->GetModel(round.model_in));
   if (!base) return absl::InternalError(absl::StrCat("model v", round.model_in, " missing"));
   FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(base->second, base->first.sha256()));
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, updates, verified));
+  // Bounded influence: each site's sample count capped by the plan's ceiling and the lines it declared; the
+  // strategy then caps each site's share of the round's weight.
+  std::vector<UpdateRecord> updates = reported;
+  std::vector<std::vector<std::string>> sources;
+  for (UpdateRecord& u : updates) {
+    std::optional<SiteRecord> site = SiteRecordOf(u.site_id);
+    const int64_t declared = site ? DeclaredLines(*site) : 0;
+    u.num_samples = EffectiveSamples(u.num_samples, plan.max_site_samples(), declared);
+    sources.push_back(site ? EntitledSources(*site) : std::vector<std::string>());
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, updates, sources));
   const double update_norm = std::sqrt(next.SquaredNorm());
 
   fl::ServerOptimizerOptions oo;
@@ -138,7 +192,15 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
   FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
   const int64_t version = max_version + 1;
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<fl::BundleFileWriter> writer, blobs_->BeginModel(version));
-  ServerStepSink step(&next, oo, &state, writer.get());
+  // The run's schema for optional tensors: line_encoder models take adapters and prototypes.global in the
+  // spec's shapes; other models none beyond those they have.
+  fl::UpdateCheckOptions schema;
+  const bool line_encoder = base->first.spec().arch() == "line_encoder";
+  if (line_encoder) {
+    schema.out_dim = base->first.spec().encoder().out_dim();
+    schema.adapter_dim = base->first.spec().encoder().adapter_dim();
+  }
+  ServerStepSink step(&next, oo, &state, writer.get(), line_encoder ? &schema : nullptr);
   // The global model's digest was checked when this process first read or wrote it (ModelBlobs::VerifyOnce).
   FEDLOG_RETURN_IF_ERROR(fl::ReadBundleFileChunks(base->second, {blobs_->IsVerified(base->second)
                                                                      ? std::string()

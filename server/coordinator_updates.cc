@@ -14,6 +14,7 @@
 #include "common/fl/bundle_stream.h"
 #include "common/fl/fedavg.h"
 #include "server/coordinator.h"
+#include "server/coordinator_checks.h"
 
 namespace fedlog::server {
 
@@ -55,7 +56,7 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
   if (header.size_bytes() <= 0 || header.size_bytes() > options_.max_update_bytes) {
     return refuse(absl::InvalidArgumentError(absl::StrCat("update size ", header.size_bytes(), " out of bounds")));
   }
-  if (header.num_samples() <= 0) return refuse(absl::InvalidArgumentError("update has no samples"));
+  if (absl::Status st = ValidateUpdateHeader(header); !st.ok()) return refuse(st);
   return UploadTicket{r, header};
 }
 
@@ -67,24 +68,24 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
     return Refuse(site_id, h.run_id(), h.round(), why);
   };
   if (sha256 != h.sha256()) return refuse(absl::InvalidArgumentError("update sha256 mismatch"));
-  if (!std::isfinite(h.imbalance_ratio()) || h.imbalance_ratio() < 0) {
-    return refuse(absl::InvalidArgumentError("imbalance_ratio must be a finite non-negative number"));
-  }
   double max_norm = options_.max_update_norm;
   {
     absl::MutexLock lock(&mu_);
     if (run_ && run_->plan.max_update_norm() > 0) max_norm = run_->plan.max_update_norm();
   }
-  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ticket.round.model_in));
-  if (!model) return refuse(absl::InternalError("round model missing"));
-  auto layout = blobs_->SharedLayout(model->second, model->first.sha256());
-  if (!layout.ok()) return refuse(layout.status());
+  auto model = store_->GetModel(ticket.round.model_in);
+  if (!model.ok()) return ForSite(refuse(model.status()), site_id);
+  if (!*model) return ForSite(refuse(absl::InternalError("round model missing")), site_id);
+  auto layout = blobs_->SharedLayout((*model)->second, (*model)->first.sha256());
+  if (!layout.ok()) return ForSite(refuse(layout.status()), site_id);
   fl::UpdateCheckOptions check;
   check.max_norm = max_norm;
-  check.sources = SourcesOf(site_id);
-  if (model->first.spec().arch() == "line_encoder") {
-    check.out_dim = model->first.spec().encoder().out_dim();
-    check.adapter_dim = model->first.spec().encoder().adapter_dim();
+  // Adapters of sources the site did not declare are refused; those of declared but not (yet) admitted
+  // sources pass here and are left out of the aggregate (EntitledSourcesOf).
+  check.sources = DeclaredSourcesOf(site_id);
+  if ((*model)->first.spec().arch() == "line_encoder") {
+    check.out_dim = (*model)->first.spec().encoder().out_dim();
+    check.adapter_dim = (*model)->first.spec().encoder().adapter_dim();
   }
   {
     absl::MutexLock validating(&validate_mu_);
@@ -92,11 +93,11 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
     // The digest was computed while spooling; here only the content is checked, in chunks.
     absl::Status st = fl::ReadBundleFileChunks(spooled_path, {}, &checker);
     if (st.ok()) st = checker.Finish();
-    if (!st.ok()) return refuse(st);
+    if (!st.ok()) return ForSite(refuse(st), site_id);
   }
   absl::StatusOr<StoredBlob> blob = blobs_->AdoptUpdate(ticket.round.run_id, ticket.round.round,
                                                         ticket.round.attempt, site_id, spooled_path, sha256);
-  if (!blob.ok()) return refuse(blob.status());
+  if (!blob.ok()) return ForSite(refuse(blob.status()), site_id);
   absl::MutexLock lock(&mu_);
   if (!round_ || round_->closing || round_->record.run_id != ticket.round.run_id ||
       round_->record.round != ticket.round.round || round_->record.attempt != ticket.round.attempt) {
@@ -111,9 +112,8 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   }
   UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob->path, blob->sha256, NowMs(),
                  h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
-  FEDLOG_RETURN_IF_ERROR(store_->AddUpdate(round_->record, u));
+  FEDLOG_RETURN_IF_ERROR(ForSite(store_->AddUpdate(round_->record, u), site_id));
   round_->uploaded.insert(site_id);
-  round_->verified.insert(site_id);
   FEDLOG_LOG(INFO) << "update from " << site_id << " for round " << h.round() << ": " << h.num_samples()
                    << " samples, loss " << h.train_loss() << " (" << round_->uploaded.size() << "/"
                    << round_->record.participants.size() << ")";
@@ -127,10 +127,16 @@ void Coordinator::CountDownload(int64_t bytes) {
 }
 
 absl::Status Coordinator::RecordEvaluation(const std::string& site_id, const v1::EvaluationReport& report) {
+  FEDLOG_RETURN_IF_ERROR(ValidateEvaluation(report));
   absl::MutexLock lock(&mu_);
   if (!run_ || run_->run_id != report.run_id()) return absl::FailedPreconditionError("run is not active");
-  for (const auto& [name, value] : report.metrics()) {
-    if (!std::isfinite(value)) return absl::InvalidArgumentError(absl::StrCat("metric '", name, "' is not finite"));
+  // Only a participant of the open round evaluates, and only that round's input model.
+  if (!round_ || round_->record.round != report.round() || round_->record.model_in != report.model_version()) {
+    return absl::FailedPreconditionError("no open round for this evaluation");
+  }
+  const std::vector<std::string>& participants = round_->record.participants;
+  if (std::find(participants.begin(), participants.end(), site_id) == participants.end()) {
+    return absl::FailedPreconditionError("site is not a participant of this round");
   }
   v1::SiteEvaluation e;
   e.set_site_id(site_id);
@@ -138,7 +144,7 @@ absl::Status Coordinator::RecordEvaluation(const std::string& site_id, const v1:
   e.set_num_samples(report.num_samples());
   *e.mutable_metrics() = report.metrics();
   Bump();
-  return store_->AddEvaluation(report.run_id(), report.round(), e, NowMs());
+  return ForSite(store_->AddEvaluation(report.run_id(), report.round(), e, NowMs()), site_id);
 }
 
 void Coordinator::CloseRound(int64_t now) {
@@ -160,14 +166,13 @@ void Coordinator::CloseRound(int64_t now) {
     return;
   }
   round_->closing = true;
-  const std::set<std::string> verified = round_->verified;
   // Read under the lock: download handlers add to bytes_down (CountDownload) while the round aggregates.
   const v1::RunPlan plan = run_->plan;
   record.bytes_down = round_->bytes_down;
   mu_.Unlock();  // aggregation reads blobs; handlers keep running meanwhile
   for (const auto& u : *updates) record.bytes_up += u.size_bytes;
   const absl::Time started = absl::Now();
-  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, plan, *updates, verified);
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = Aggregate(record, plan, *updates);
   const int64_t aggregation_ms = absl::ToInt64Milliseconds(absl::Now() - started);
   // The aggregation's model-sized buffers are freed by now; hand the pages back instead of keeping them in
   // glibc's free lists for the process's lifetime.
@@ -189,7 +194,13 @@ void Coordinator::CloseRound(int64_t now) {
   record.mean_loss = manifest->metrics().at("mean_train_loss");
   absl::Status st = store_->CompleteRound(record, *manifest, result->second);
   if (!st.ok()) {
+    // The attempt is closed as failed (a later attempt retries the round) and its model file removed: nothing
+    // refers to it.
     FEDLOG_LOG(ERROR) << "cannot record round " << record.round << ": " << st;
+    if (absl::Status fst = store_->FailRound(record, NowMs()); !fst.ok()) {
+      FEDLOG_LOG(ERROR) << fst;
+    }
+    std::remove(result->second.c_str());
     round_.reset();
     Bump();
     return;

@@ -86,6 +86,12 @@ CREATE TABLE evaluations (
   at_ms INTEGER NOT NULL,
   PRIMARY KEY (run_id, round, site_id));
 )sql"},
+      // Source admission (docs/SECURITY-aggregation.md): `admitted` is NULL until an admin (or auto-admission)
+      // has decided; both lists are comma-joined valid source names.
+      {3, R"sql(
+ALTER TABLE sites ADD COLUMN admitted TEXT;
+ALTER TABLE sites ADD COLUMN pending TEXT NOT NULL DEFAULT '';
+)sql"},
   };
 }
 

@@ -27,6 +27,11 @@ SiteRecord ReadSite(SQLite::Statement& s) {
   r.last_seen_ms = s.getColumn(2).getInt64();
   r.revoked = s.getColumn(3).getInt() != 0;
   r.hello = FromBlob<v1::HelloRequest>(s.getColumn(4));
+  auto split = [](const std::string& joined) {
+    return joined.empty() ? std::vector<std::string>() : absl::StrSplit(joined, ',');
+  };
+  if (!s.getColumn(5).isNull()) r.admitted = split(s.getColumn(5).getString());
+  r.pending = split(s.getColumn(6).getString());
   return r;
 }
 
@@ -116,11 +121,33 @@ absl::Status StateStore::SetRevoked(const std::string& site_id, bool revoked) {
       });
 }
 
+absl::Status StateStore::SetSources(const std::string& site_id,
+                                    const std::optional<std::vector<std::string>>& admitted,
+                                    const std::vector<std::string>& pending, int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  return db_->WithStatement(
+      "INSERT INTO sites (site_id, registered_ms, last_seen_ms, admitted, pending) VALUES (?, ?, 0, ?, ?) "
+      "ON CONFLICT(site_id) DO UPDATE SET admitted = COALESCE(excluded.admitted, admitted), "
+      "pending = excluded.pending",
+      [&](SQLite::Statement& s) {
+        s.bind(1, site_id);
+        s.bind(2, static_cast<int64_t>(now_ms));
+        if (admitted) {
+          s.bind(3, absl::StrJoin(*admitted, ","));
+        } else {
+          s.bind(3);
+        }
+        s.bind(4, absl::StrJoin(pending, ","));
+        s.exec();
+        return absl::OkStatus();
+      });
+}
+
 absl::StatusOr<std::vector<SiteRecord>> StateStore::ListSites() {
   absl::MutexLock lock(&mu_);
   std::vector<SiteRecord> out;
   FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
-      "SELECT site_id, registered_ms, last_seen_ms, revoked, hello FROM sites ORDER BY site_id",
+      "SELECT site_id, registered_ms, last_seen_ms, revoked, hello, admitted, pending FROM sites ORDER BY site_id",
       [&](SQLite::Statement& s) {
         while (s.executeStep()) out.push_back(ReadSite(s));
         return absl::OkStatus();
@@ -132,7 +159,7 @@ absl::StatusOr<std::optional<SiteRecord>> StateStore::GetSite(const std::string&
   absl::MutexLock lock(&mu_);
   std::optional<SiteRecord> out;
   FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
-      "SELECT site_id, registered_ms, last_seen_ms, revoked, hello FROM sites WHERE site_id = ?",
+      "SELECT site_id, registered_ms, last_seen_ms, revoked, hello, admitted, pending FROM sites WHERE site_id = ?",
       [&](SQLite::Statement& s) {
         s.bind(1, site_id);
         if (s.executeStep()) out = ReadSite(s);

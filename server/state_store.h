@@ -25,6 +25,10 @@ struct SiteRecord {
   int64_t last_seen_ms = 0;
   bool revoked = false;
   v1::HelloRequest hello;
+  // Sources the site may train adapters for and receive: nullopt until admitted (by an admin or, with
+  // auto_admit_sources, on Hello). `pending`: sources it declared that wait for an admin.
+  std::optional<std::vector<std::string>> admitted;
+  std::vector<std::string> pending;
 };
 
 struct RunRecord {
@@ -75,6 +79,9 @@ class StateStore {
   absl::Status UpsertSiteHello(const std::string& site_id, const v1::HelloRequest& hello, int64_t now_ms);
   absl::Status TouchSite(const std::string& site_id, int64_t now_ms);
   absl::Status SetRevoked(const std::string& site_id, bool revoked);
+  // Records a site's admitted (nullopt: leave as is) and pending sources; creates the site row if needed.
+  absl::Status SetSources(const std::string& site_id, const std::optional<std::vector<std::string>>& admitted,
+                          const std::vector<std::string>& pending, int64_t now_ms);
   absl::StatusOr<std::vector<SiteRecord>> ListSites();
   absl::StatusOr<std::optional<SiteRecord>> GetSite(const std::string& site_id);
 
@@ -93,6 +100,9 @@ class StateStore {
   // Updates of a round attempt.
   absl::Status AddUpdate(const RoundRecord& round, const UpdateRecord& update);
   absl::StatusOr<std::vector<UpdateRecord>> ListUpdates(int64_t run_id, int32_t round, int32_t attempt);
+  // Counted only while run `run_id` is running (a finished run's record stays as it ended); the reason is
+  // truncated to kMaxRefusalReason bytes.
+  static constexpr size_t kMaxRefusalReason = 512;
   absl::Status AddRefusal(const std::string& site_id, int64_t run_id, int32_t round, const std::string& reason,
                           int64_t now_ms);
   absl::StatusOr<int64_t> CountRefusals(int64_t run_id);

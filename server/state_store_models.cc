@@ -105,13 +105,15 @@ absl::Status StateStore::AddRefusal(const std::string& site_id, int64_t run_id, 
                                     const std::string& reason, int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   return db_->WithStatement(
-      "INSERT INTO refusals (site_id, run_id, round, reason, at_ms) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO refusals (site_id, run_id, round, reason, at_ms) SELECT ?, ?, ?, ?, ? "
+      "WHERE EXISTS (SELECT 1 FROM runs WHERE run_id = ? AND state = 'running')",
       [&](SQLite::Statement& s) {
         s.bind(1, site_id);
         s.bind(2, static_cast<int64_t>(run_id));
         s.bind(3, round);
-        s.bind(4, reason);
+        s.bind(4, reason.substr(0, kMaxRefusalReason));
         s.bind(5, static_cast<int64_t>(now_ms));
+        s.bind(6, static_cast<int64_t>(run_id));
         s.exec();
         return absl::OkStatus();
       });

@@ -29,9 +29,9 @@ absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& na
         absl::StrCat("optional tensor '", name, "' is not in the model, and this model takes no new ones"));
   }
   const int64_t out = o.out_dim, a = o.adapter_dim;
-  if (absl::StartsWith(name, "prototypes.") && name.size() > 11) return std::vector<int64_t>{2, out};
+  if (name == kGlobalPrototypesName) return std::vector<int64_t>{2, out};
   const std::string source = AdapterSource(name);
-  if (!source.empty()) {
+  if (IsValidSourceName(source)) {
     const std::string part = name.substr(8 + source.size() + 1);
     if (part == "down.weight") return std::vector<int64_t>{a, out};
     if (part == "down.bias") return std::vector<int64_t>{a};
@@ -40,6 +40,35 @@ absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& na
     if (part == "prototypes") return std::vector<int64_t>{2, out};
   }
   return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a known adapter or prototype tensor"));
+}
+
+bool IsValidSourceName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxSourceNameLength) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool InOptionalSchema(const NamedTensor& t, const UpdateCheckOptions& options) {
+  absl::StatusOr<std::vector<int64_t>> shape = ExpectedOptionalShape(t.name, options);
+  return shape.ok() && *shape == t.shape && t.NumElements() == static_cast<int64_t>(t.values.size());
+}
+
+std::vector<std::string> DropUnknownOptional(TensorBundle* bundle, const UpdateCheckOptions& options) {
+  std::vector<std::string> dropped;
+  std::vector<NamedTensor> kept;
+  kept.reserve(bundle->tensors.size());
+  for (NamedTensor& t : bundle->tensors) {
+    if (IsOptionalTensor(t.name) && !InOptionalSchema(t, options)) {
+      dropped.push_back(t.name);
+      continue;
+    }
+    kept.push_back(std::move(t));
+  }
+  bundle->tensors = std::move(kept);
+  return dropped;
 }
 
 UpdateChecker::UpdateChecker(const BundleLayout& global, UpdateCheckOptions options)
@@ -74,8 +103,10 @@ absl::Status UpdateChecker::BeginTensor(const std::string& name, const std::vect
                                                       "did not report (", absl::StrJoin(options_.sources, ","),
                                                       ")"));
     }
+    // The run's schema decides (model spec + the site's sources); the global model's copy of a tensor only
+    // when the model takes no new optional tensors (no schema shapes known).
     std::vector<int64_t> expected;
-    if (it != global_.end()) {
+    if (it != global_.end() && (options_.out_dim <= 0 || options_.adapter_dim <= 0)) {
       expected = it->second;
     } else {
       FEDLOG_ASSIGN_OR_RETURN(expected, ExpectedOptionalShape(name, options_));
@@ -159,6 +190,7 @@ WeightedAverager::WeightedAverager(const BundleLayout& layout) {
     s.sum.values.assign(static_cast<size_t>(s.sum.NumElements()), 0.0f);
     s.optional = IsOptionalTensor(t.name);
     s.source = AdapterSource(t.name);
+    s.in_base = true;
     if (!s.optional) ++shared_count_;
     index_[t.name] = slots_.size();
     slots_.push_back(std::move(s));
@@ -304,6 +336,8 @@ absl::StatusOr<TensorBundle> WeightedAverager::TakeMean() {
     if (s.weight > 0) {
       const float inv = static_cast<float>(1.0 / s.weight);
       for (float& v : s.sum.values) v *= inv;
+    } else if (!s.in_base) {
+      continue;  // new to the model and nobody's to add: it does not enter the model
     }
     out.tensors.push_back(std::move(s.sum));
   }

@@ -32,10 +32,21 @@ struct UpdateCheckOptions {
   int64_t adapter_dim = 0;
 };
 
-// The shape an optional tensor absent from the global model must have, or InvalidArgument for a name that is
-// not one of the line encoder's optional tensors (or when the shapes are unknown).
+// The model schema's optional part (docs/SECURITY-aggregation.md): the only optional tensors a line_encoder run
+// may contain are prototypes.global and adapter.<source>.{down,up}.{weight,bias} / adapter.<source>.prototypes
+// for a valid source name, in the shapes above. ExpectedOptionalShape returns the shape such a tensor must have,
+// or InvalidArgument for any other name (e.g. "prototypes.evil") or when the shapes are unknown.
+inline constexpr char kGlobalPrototypesName[] = "prototypes.global";
+inline constexpr size_t kMaxSourceNameLength = 64;
 absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& name,
                                                            const UpdateCheckOptions& options);
+// A source type name usable inside tensor names: 1..64 of [A-Za-z0-9_-] (no '.', which separates name parts).
+bool IsValidSourceName(const std::string& name);
+// Whether optional tensor `t` is in the schema (known name, expected shape, values matching it).
+bool InOptionalSchema(const NamedTensor& t, const UpdateCheckOptions& options);
+// Removes the optional tensors of `bundle` that are not in the schema (only out_dim / adapter_dim of `options`
+// are used) and returns their names: a site ignores what it does not know instead of failing on it.
+std::vector<std::string> DropUnknownOptional(TensorBundle* bundle, const UpdateCheckOptions& options);
 
 // Validates an untrusted delta tensor by tensor, so it can be streamed: shared tensors must match the global
 // layout exactly (names, shapes) and all be present; optional tensors must be allowed (see UpdateCheckOptions);
@@ -101,7 +112,8 @@ class WeightedAverager : public TensorSink {
 
   // The weighted mean of the added deltas, per tensor over the updates that contributed to it (zero for a
   // tensor nobody contributed to): the global layout's tensors in order, then new optional tensors in the order
-  // they first arrived. FailedPrecondition when nothing was added. Mean() copies; TakeMean() turns the
+  // they first arrived; a new optional tensor no update contributed to (e.g. an adapter of a source no
+  // contributor is admitted for) is left out. FailedPrecondition when nothing was added. Mean() copies; TakeMean() turns the
   // accumulator into the mean in place and leaves the averager empty (no second model-sized buffer).
   absl::StatusOr<TensorBundle> Mean() const;
   absl::StatusOr<TensorBundle> TakeMean();
@@ -113,6 +125,7 @@ class WeightedAverager : public TensorSink {
     std::string source;      // adapter source, "" otherwise
     bool optional = false;
     bool seen = false;       // in the current update
+    bool in_base = false;    // in the layout the averager was made with
   };
   Slot* Find(const std::string& name);
   absl::Status Poison(absl::Status why);

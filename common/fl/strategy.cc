@@ -46,7 +46,8 @@ float RobustValue(std::vector<float>* values, StrategyKind kind, double trim) {
 }
 
 // Robust aggregate (median / trimmed mean) of one tensor over the updates allowed to contribute to it.
-void AggregateTensor(const TensorShape& layout, const std::vector<ClientUpdate>& updates,
+// Returns whether any update contributed.
+bool AggregateTensor(const TensorShape& layout, const std::vector<ClientUpdate>& updates,
                      const std::vector<double>& clips, const StrategyOptions& options, NamedTensor* out) {
   const std::string source = AdapterSource(layout.name);
   std::vector<const float*> src;
@@ -62,8 +63,9 @@ void AggregateTensor(const TensorShape& layout, const std::vector<ClientUpdate>&
   int64_t n = 1;
   for (int64_t d : layout.shape) n *= d;
   out->values.assign(static_cast<size_t>(n), 0.0f);
-  if (src.empty()) return;
+  if (src.empty()) return false;
   RobustCombine(src, scales, out->values.size(), options.kind, options.trim_fraction, out->values.data());
+  return true;
 }
 
 }  // namespace
@@ -102,19 +104,54 @@ std::string AdapterSource(const std::string& tensor_name) {
   return dot == std::string::npos ? "" : tensor_name.substr(8, dot - 8);
 }
 
+std::vector<double> CapWeightShares(std::vector<double> w, double share) {
+  const size_t n = w.size();
+  if (n < 2 || !(share > 0) || share >= 1) return w;
+  const double cap = std::max(share, 1.0 / static_cast<double>(n));
+  std::vector<bool> capped(n, false);
+  // Each pass caps at least one more weight or stops, so n passes suffice.
+  for (size_t pass = 0; pass < n; ++pass) {
+    double fixed = 0, free_sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (capped[i]) {
+        fixed += cap;
+      } else {
+        free_sum += w[i];
+      }
+    }
+    const double room = 1.0 - fixed;
+    bool changed = false;
+    for (size_t i = 0; i < n; ++i) {
+      if (capped[i]) continue;
+      const double scaled = free_sum > 0 ? w[i] * room / free_sum : room;
+      if (scaled > cap * (1 + 1e-12)) {
+        capped[i] = true;
+        changed = true;
+      }
+    }
+    if (!changed) {
+      for (size_t i = 0; i < n; ++i) w[i] = capped[i] ? cap : (free_sum > 0 ? w[i] * room / free_sum : 0);
+      return w;
+    }
+  }
+  return std::vector<double>(n, 1.0 / static_cast<double>(n));  // every weight capped: cap == 1/n
+}
+
 absl::StatusOr<std::vector<double>> ComputeWeights(const std::vector<UpdateStats>& stats,
                                                    const StrategyOptions& options) {
   if (stats.empty()) return absl::FailedPreconditionError("no updates to weigh");
   std::vector<double> samples, templates, imbalance;
   for (const auto& s : stats) {
     if (s.samples <= 0) return absl::InvalidArgumentError("an update reports no samples");
-    samples.push_back(static_cast<double>(s.samples));
-    templates.push_back(static_cast<double>(std::max<int64_t>(0, s.distinct_templates)));
-    imbalance.push_back(std::log1p(std::max(0.0, s.imbalance_ratio)));
+    const int64_t n = std::min(s.samples, kMaxUpdateSamples);
+    samples.push_back(static_cast<double>(n));
+    templates.push_back(static_cast<double>(std::clamp<int64_t>(s.distinct_templates, 0, n)));
+    const double ratio = std::isfinite(s.imbalance_ratio) ? s.imbalance_ratio : 0.0;
+    imbalance.push_back(std::log1p(std::clamp(ratio, 0.0, kMaxImbalanceRatio)));
   }
   switch (options.kind) {
     case StrategyKind::kFedAvg:
-      return Normalise(samples);
+      return CapWeightShares(Normalise(samples), options.max_weight_share);
     case StrategyKind::kWeightedFedAvg: {
       const double a = options.weight_samples, b = options.weight_templates, c = options.weight_imbalance;
       if (a < 0 || b < 0 || c < 0 || a + b + c <= 0) {
@@ -125,7 +162,7 @@ absl::StatusOr<std::vector<double>> ComputeWeights(const std::vector<UpdateStats
       imbalance = Normalise(imbalance);
       std::vector<double> w(stats.size());
       for (size_t i = 0; i < w.size(); ++i) w[i] = a * samples[i] + b * templates[i] + c * imbalance[i];
-      return Normalise(w);
+      return CapWeightShares(Normalise(w), options.max_weight_share);
     }
     case StrategyKind::kMedian:
     case StrategyKind::kTrimmedMean:
@@ -184,8 +221,14 @@ absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const s
     return averager.TakeMean();
   }
   TensorBundle out;
-  out.tensors.resize(layout.size());
-  for (size_t t = 0; t < layout.size(); ++t) AggregateTensor(layout[t], updates, clips, options, &out.tensors[t]);
+  out.tensors.reserve(layout.size());
+  for (size_t t = 0; t < layout.size(); ++t) {
+    NamedTensor r;
+    // A tensor new to the model that nobody may contribute to stays out (as in WeightedAverager::TakeMean).
+    if (AggregateTensor(layout[t], updates, clips, options, &r) || t < global.tensors.size()) {
+      out.tensors.push_back(std::move(r));
+    }
+  }
   return out;
 }
 

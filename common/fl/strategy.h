@@ -49,10 +49,25 @@ struct StrategyOptions {
   double weight_imbalance = 0.3;
   double trim_fraction = 0.1;  // per side, for kTrimmedMean; in [0, 0.5)
   double clip_norm = 0;        // 0 = no clipping
+  // Largest share of the round's total weight one update may have (fedavg / weighted_fedavg), applied when
+  // at least two updates are averaged; 0 or >= 1 = no cap. With n updates the effective cap is
+  // max(share, 1/n), so the weights can always sum to 1.
+  double max_weight_share = 0;
 };
 
-// The per-update weights of `kind` (summing to 1). fedavg: samples; weighted_fedavg: the blend above;
-// median / trimmed_mean: uniform (they do not use weights).
+// Bounds on the statistics a strategy trusts (docs/SECURITY-aggregation.md). The aggregator refuses updates
+// outside them; ComputeWeights also clamps what it reads to them.
+inline constexpr int64_t kMaxUpdateSamples = int64_t{1} << 40;  // ~1.1e12; sums of 2^20 such fit an int64
+inline constexpr double kMaxImbalanceRatio = 1e6;
+
+// Caps `weights` (non-negative, summing to 1) so that none exceeds max(share, 1/n), moving the excess to the
+// others in proportion to their weights (water-filling: the order of the weights does not matter, and
+// uncapped weights keep their ratios). No-op for share <= 0, share >= 1 or fewer than 2 weights.
+std::vector<double> CapWeightShares(std::vector<double> weights, double share);
+
+// The per-update weights of `kind` (summing to 1). fedavg: samples; weighted_fedavg: the blend above, with
+// templates counted at most samples and the imbalance ratio at most kMaxImbalanceRatio; then each capped by
+// max_weight_share. median / trimmed_mean: uniform (they do not use weights).
 absl::StatusOr<std::vector<double>> ComputeWeights(const std::vector<UpdateStats>& stats,
                                                    const StrategyOptions& options);
 

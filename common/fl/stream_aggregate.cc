@@ -133,7 +133,8 @@ absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, doub
 }
 
 absl::Status CombineTensor(const std::vector<std::unique_ptr<Unpacked>>& parts,
-                           const StrategyOptions& strategy, int64_t block_bytes, NamedTensor* out) {
+                           const StrategyOptions& strategy, int64_t block_bytes, NamedTensor* out,
+                           bool* contributed) {
   const std::string source = AdapterSource(out->name);
   std::vector<const Unpacked*> members;
   for (const auto& p : parts) {
@@ -143,6 +144,7 @@ absl::Status CombineTensor(const std::vector<std::unique_ptr<Unpacked>>& parts,
       continue;
     members.push_back(p.get());
   }
+  *contributed = !members.empty();
   if (members.empty()) return absl::OkStatus();
   const size_t n = out->values.size();
   const size_t block =
@@ -187,10 +189,14 @@ absl::StatusOr<TensorBundle> Robust(const BundleLayout& global,
   }
   TensorBundle out;
   out.tensors.reserve(layout.size());
-  for (const auto& t : layout) {
+  for (size_t i = 0; i < layout.size(); ++i) {
+    const TensorShape& t = layout[i];
     NamedTensor r{t.name, t.shape, {}};
     r.values.assign(static_cast<size_t>(r.NumElements()), 0.0f);
-    FEDLOG_RETURN_IF_ERROR(CombineTensor(parts, strategy, options.block_bytes, &r));
+    bool contributed = false;
+    FEDLOG_RETURN_IF_ERROR(CombineTensor(parts, strategy, options.block_bytes, &r, &contributed));
+    // As in WeightedAverager::TakeMean: a tensor new to the model that nobody may contribute to stays out.
+    if (i >= global.size() && !contributed) continue;
     out.tensors.push_back(std::move(r));
   }
   return out;

@@ -1,5 +1,6 @@
 // mTLS credentials for both ends and the identity of a peer, read from its verified certificate.
-// Identity rules: CN = the party's id (site id, admin name), OU = its role ("site", "admin", "aggregator").
+// Identity rules: CN = the party's id (site id, admin name), OU = its role ("site", "admin", "aggregator"); exactly
+// one of each, and the id restricted to a safe character set (IsValidPeerId).
 // The aggregator never takes a site id from a request field: services call PeerIdentityOf(context).
 // Thread-safe (stateless).
 #ifndef FEDLOG_COMMON_NET_TLS_H_
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/net/peer_id.h"
 
 namespace fedlog::net {
 
@@ -36,8 +38,10 @@ struct PeerIdentity {
   std::string role;  // certificate OU
 };
 
-// Parses CN and OU of a PEM certificate.
+// Parses CN and OU of a PEM certificate. Unauthenticated when the subject has more than one CN or OU, no CN,
+// or a CN that is not a valid id (IsValidPeerId).
 absl::StatusOr<PeerIdentity> IdentityFromPem(const std::string& pem);
+
 
 // The verified identity of the caller. Unauthenticated when the connection carries no verified certificate.
 absl::StatusOr<PeerIdentity> PeerIdentityOf(const grpc::ServerContext& context);

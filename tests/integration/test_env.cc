@@ -58,6 +58,8 @@ v1::ServerConfig ServerConfigFor(const std::string& pki, const std::string& data
   c.mutable_model()->set_input_dim(38);
   c.mutable_model()->add_hidden(16);
   c.mutable_model()->add_hidden(4);
+  // Tests of other areas run sites without an admin step; bad_site_test turns this off to test admission.
+  c.set_auto_admit_sources(true);
   (void)server::FinalizeServerConfig(&c);
   return c;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/net/tls.h"
 #include "tools/admin/admin_client.h"
@@ -26,6 +27,16 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return ctx;
+}
+
+// Text from a site (a name, a source) as printed: bytes outside printable ASCII become '?', so a value cannot
+// move the cursor, recolour the terminal or forge rows.
+std::string Shown(const std::string& text) {
+  std::string out = text.substr(0, 128);
+  for (char& c : out) {
+    if (c < 0x20 || c >= 0x7f) c = '?';
+  }
+  return out;
 }
 
 std::string Ago(int64_t ms) {
@@ -71,13 +82,48 @@ int Sites(const std::vector<std::string>& argv) {
   v1::ListSitesResponse resp;
   grpc::Status st = stub->ListSites(Ctx().get(), {}, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
-  std::printf("%-20s %-8s %-8s %-24s %s\n", "SITE", "ONLINE", "REVOKED", "LAST SEEN", "SOURCES");
+  std::printf("%-20s %-8s %-8s %-24s %-28s %-20s %s\n", "SITE", "ONLINE", "REVOKED", "LAST SEEN", "SOURCES",
+              "ADMITTED", "PENDING");
   for (const auto& s : resp.sites()) {
-    std::vector<std::string> sources;
-    for (const auto& src : s.sources()) sources.push_back(absl::StrCat(src.name(), "(", src.lines(), ")"));
-    std::printf("%-20s %-8s %-8s %-24s %s\n", s.site_id().c_str(), s.online() ? "yes" : "no",
-                s.revoked() ? "yes" : "no", Ago(s.last_seen_ms()).c_str(), absl::StrJoin(sources, ",").c_str());
+    std::vector<std::string> sources, admitted, pending;
+    for (const auto& src : s.sources()) sources.push_back(absl::StrCat(Shown(src.name()), "(", src.lines(), ")"));
+    for (const auto& a : s.admitted_sources()) admitted.push_back(Shown(a));
+    for (const auto& p : s.pending_sources()) pending.push_back(Shown(p));
+    const std::string admitted_text = !s.admitted() ? "(not yet)" : admitted.empty() ? "-" : absl::StrJoin(admitted, ",");
+    std::printf("%-20s %-8s %-8s %-24s %-28s %-20s %s\n", Shown(s.site_id()).c_str(), s.online() ? "yes" : "no",
+                s.revoked() ? "yes" : "no", Ago(s.last_seen_ms()).c_str(), absl::StrJoin(sources, ",").c_str(),
+                admitted_text.c_str(), pending.empty() ? "-" : absl::StrJoin(pending, ",").c_str());
   }
+  return 0;
+}
+
+int Admit(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {{"sources"}, {}}, &args, &rc);
+  if (!stub) return rc;
+  if (args.positionals().size() != 1) {
+    return Fail(absl::InvalidArgumentError("usage: sites admit SITE_ID [--sources A,B]")), 2;
+  }
+  v1::AdmitSourcesRequest req;
+  req.set_site_id(args.positionals()[0]);
+  if (args.Has("sources")) {
+    for (absl::string_view name : absl::StrSplit(args.Get("sources", ""), ',', absl::SkipWhitespace())) {
+      req.add_sources(std::string(name));
+    }
+    if (req.sources_size() == 0) return Fail(absl::InvalidArgumentError("--sources needs at least one name")), 2;
+  } else {
+    req.set_approve_pending(true);
+  }
+  v1::SiteInfo resp;
+  grpc::Status st = stub->AdmitSources(Ctx().get(), req, &resp);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::vector<std::string> admitted, pending;
+  for (const auto& a : resp.admitted_sources()) admitted.push_back(Shown(a));
+  for (const auto& p : resp.pending_sources()) pending.push_back(Shown(p));
+  std::printf("site %s: admitted %s; pending %s\n", Shown(resp.site_id()).c_str(),
+              admitted.empty() ? "-" : absl::StrJoin(admitted, ",").c_str(),
+              pending.empty() ? "-" : absl::StrJoin(pending, ",").c_str());
   return 0;
 }
 
@@ -92,7 +138,7 @@ int Revoke(const std::vector<std::string>& argv) {
   v1::SiteInfo resp;
   grpc::Status st = stub->RevokeSite(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
-  std::printf("site %s revoked\n", resp.site_id().c_str());
+  std::printf("site %s revoked\n", Shown(resp.site_id()).c_str());
   return 0;
 }
 
@@ -186,7 +232,8 @@ int RunStart(const std::vector<std::string>& argv) {
   int rc = 0;
   ArgSpec spec{{"rounds", "min-sites", "deadline-s", "epochs", "lr", "batch", "seed", "strategy", "trim",
                 "clip-norm", "max-norm", "server-opt", "server-lr", "update-dtype", "sample-fraction",
-                "contrastive-steps", "meta-iterations", "fedprox-mu", "inner-steps"},
+                "contrastive-steps", "meta-iterations", "fedprox-mu", "inner-steps", "max-site-samples",
+                "max-site-share"},
                {"watch", "zstd"}};
   auto stub = Prepare(argv, spec, &args, &rc);
   if (!stub) return rc;
@@ -234,11 +281,15 @@ int RunStart(const std::vector<std::string>& argv) {
            {"clip-norm", &v1::RunPlan::set_clip_norm},
            {"max-norm", &v1::RunPlan::set_max_update_norm},
            {"server-lr", &v1::RunPlan::set_server_lr},
-           {"sample-fraction", &v1::RunPlan::set_sample_fraction}}) {
+           {"sample-fraction", &v1::RunPlan::set_sample_fraction},
+           {"max-site-share", &v1::RunPlan::set_max_site_weight_share}}) {
     absl::StatusOr<double> v = args.GetDouble(flag, 0);
     if (!v.ok()) return Fail(v.status()), 2;
     (plan->*setter)(*v);
   }
+  absl::StatusOr<int64_t> max_site_samples = args.GetInt("max-site-samples", 0);
+  if (!max_site_samples.ok()) return Fail(max_site_samples.status()), 2;
+  plan->set_max_site_samples(*max_site_samples);
   v1::RunStatus resp;
   grpc::Status st = stub->StartRun(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
@@ -349,12 +400,17 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
   const std::string conn = " [--server ADDR] [--pki DIR | --ca F --cert F --key F]";
   verbs->push_back({"sites", "sites" + conn, "list sites, whether they are online, and their sources", Sites});
   verbs->push_back({"sites revoke", "sites revoke SITE_ID" + conn, "revoke a site: it is refused from now on", Revoke});
+  verbs->push_back({"sites admit", "sites admit SITE_ID [--sources A,B]" + conn,
+                    "set the sources a site may train adapters for and receive (without --sources: approve its "
+                    "pending ones)",
+                    Admit});
   verbs->push_back({"run start",
                     "run start --rounds N --min-sites K [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
                     "[--seed S] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--trim F] [--clip-norm C] "
                     "[--max-norm M] [--server-opt none|fedadam|fedyogi] [--server-lr LR] "
                     "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--contrastive-steps N] "
-                    "[--meta-iterations N] [--inner-steps N] [--fedprox-mu MU] [--watch]" + conn,
+                    "[--meta-iterations N] [--inner-steps N] [--fedprox-mu MU] [--max-site-samples N] "
+                    "[--max-site-share F] [--watch]" + conn,
                     "start a federated run", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});
