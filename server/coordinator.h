@@ -35,6 +35,9 @@ struct CoordinatorOptions {
   int64_t max_update_bytes = int64_t{1} << 30;
   double max_update_norm = 0;        // 0 = no bound
   int32_t tick_ms = 100;             // scheduler period
+  // Called by RevokeSite once the site is marked revoked (outside the coordinator's lock): ends the site's
+  // open streams (StreamRegistry::CancelParty). May be empty.
+  std::function<void(const std::string&)> on_revoke;
 };
 
 // What an accepted upload header entitles the site to send.
