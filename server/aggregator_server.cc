@@ -1,5 +1,6 @@
 #include "server/aggregator_server.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,49 @@ absl::Status FinalizeModelSpec(v1::ModelSpec* m) {
   return absl::OkStatus();
 }
 
+// Defaults of config.proto's ServerLimits; negative values are errors.
+absl::Status FinalizeLimits(v1::ServerLimits* l, const v1::ServerConfig& c) {
+  const google::protobuf::Descriptor* d = l->GetDescriptor();
+  const google::protobuf::Reflection* r = l->GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    const int64_t v = f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_INT64 ? r->GetInt64(*l, f)
+                                                                                     : r->GetInt32(*l, f);
+    if (v < 0) return absl::InvalidArgumentError(absl::StrCat("limits.", f->name(), " must not be negative"));
+  }
+  if (l->max_uploads_per_site() == 0) l->set_max_uploads_per_site(1);
+  if (l->max_downloads_per_site() == 0) l->set_max_downloads_per_site(2);
+  if (l->max_polls_per_site() == 0) l->set_max_polls_per_site(2);
+  if (l->max_streams() == 0) l->set_max_streams(64);
+  if (l->stream_idle_timeout_s() == 0) l->set_stream_idle_timeout_s(30);
+  if (l->download_timeout_s() == 0) l->set_download_timeout_s(1800);
+  if (l->upload_timeout_s() == 0) l->set_upload_timeout_s(1800);
+  if (l->min_chunk_bytes() == 0) l->set_min_chunk_bytes(std::min(1 << 16, c.chunk_bytes()));
+  if (l->min_chunk_bytes() > c.chunk_bytes()) {
+    return absl::InvalidArgumentError("limits.min_chunk_bytes must not exceed chunk_bytes");
+  }
+  if (l->max_spool_bytes_per_site() == 0) l->set_max_spool_bytes_per_site(c.max_update_bytes());
+  if (l->max_spool_bytes() == 0) l->set_max_spool_bytes(int64_t{8} << 30);
+  if (l->max_download_variants() == 0) l->set_max_download_variants(8);
+  if (l->max_server_threads() == 0) l->set_max_server_threads(256);
+  if (l->max_server_threads() < 16) return absl::InvalidArgumentError("limits.max_server_threads must be >= 16");
+  return absl::OkStatus();
+}
+
+StreamLimits StreamLimitsOf(const v1::ServerLimits& l) {
+  StreamLimits s;
+  s.max_uploads_per_party = l.max_uploads_per_site();
+  s.max_downloads_per_party = l.max_downloads_per_site();
+  s.max_polls_per_party = l.max_polls_per_site();
+  s.max_streams = l.max_streams();
+  s.idle_timeout = absl::Seconds(l.stream_idle_timeout_s());
+  s.download_timeout = absl::Seconds(l.download_timeout_s());
+  s.upload_timeout = absl::Seconds(l.upload_timeout_s());
+  s.max_spool_bytes_per_party = l.max_spool_bytes_per_site();
+  s.max_spool_bytes = l.max_spool_bytes();
+  return s;
+}
+
 }  // namespace
 
 absl::Status FinalizeServerConfig(v1::ServerConfig* c, const std::string& base_dir) {
@@ -78,6 +122,7 @@ absl::Status FinalizeServerConfig(v1::ServerConfig* c, const std::string& base_d
   if (c->chunk_bytes() > (3 << 20)) return absl::InvalidArgumentError("chunk_bytes must be at most 3 MiB");
   if (c->max_update_bytes() <= 0) c->set_max_update_bytes(int64_t{1} << 30);
   if (c->max_concurrent_downloads() <= 0) c->set_max_concurrent_downloads(4);
+  FEDLOG_RETURN_IF_ERROR(FinalizeLimits(c->mutable_limits(), *c));
   return FinalizeModelSpec(c->mutable_model());
 }
 
@@ -93,7 +138,8 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   std::unique_ptr<AggregatorServer> s(new AggregatorServer());
   FEDLOG_RETURN_IF_ERROR(MakeDirs(config.data_dir(), true));
   FEDLOG_ASSIGN_OR_RETURN(s->store_, StateStore::Open(JoinPath(config.data_dir(), "aggregator.db")));
-  s->blobs_ = std::make_unique<ModelBlobs>(config.data_dir());
+  s->blobs_ = std::make_unique<ModelBlobs>(config.data_dir(), config.limits().max_download_variants());
+  s->streams_ = std::make_unique<StreamRegistry>(StreamLimitsOf(config.limits()));
   FEDLOG_RETURN_IF_ERROR(s->blobs_->Init());
   CoordinatorOptions opts;
   opts.data_dir = config.data_dir();
@@ -103,12 +149,19 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   opts.heartbeat_interval_ms = config.heartbeat_interval_ms();
   opts.max_update_bytes = config.max_update_bytes();
   opts.auto_admit_sources = config.auto_admit_sources();
+  opts.on_revoke = [streams = s->streams_.get()](const std::string& site) {
+    streams->CancelParty(SiteParty(site), "site revoked");
+  };
   s->coordinator_ = std::make_unique<Coordinator>(opts, s->store_.get(), s->blobs_.get());
   FEDLOG_RETURN_IF_ERROR(s->coordinator_->Recover());
   FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(
                                           {config.tls().ca_cert(), config.tls().cert(), config.tls().key()}));
-  s->federation_ = std::make_unique<FederationService>(s->coordinator_.get(), s->blobs_.get(), config.chunk_bytes(),
-                                                       config.max_concurrent_downloads());
+  FederationServiceOptions fed;
+  fed.chunk_bytes = config.chunk_bytes();
+  fed.min_chunk_bytes = config.limits().min_chunk_bytes();
+  fed.max_downloads = config.max_concurrent_downloads();
+  s->federation_ = std::make_unique<FederationService>(s->coordinator_.get(), s->blobs_.get(), s->streams_.get(),
+                                                       fed);
   s->admin_ = std::make_unique<AdminService>(s->coordinator_.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address(), creds, &s->port_);
@@ -120,6 +173,10 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   // round memory). A fixed 1 MiB window per stream bounds that at about 1 MiB per upload.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
+  // A bounded thread pool: calls beyond it are refused (RESOURCE_EXHAUSTED) instead of each taking a thread.
+  grpc::ResourceQuota quota("fedlog-aggregator");
+  quota.SetMaxThreads(config.limits().max_server_threads());
+  builder.SetResourceQuota(quota);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));

@@ -14,6 +14,7 @@
 #include "server/admin_service.h"
 #include "server/coordinator.h"
 #include "server/federation_service.h"
+#include "server/stream_registry.h"
 
 namespace fedlog::server {
 
@@ -32,6 +33,8 @@ class AggregatorServer {
 
   int port() const { return port_; }
   Coordinator* coordinator() { return coordinator_.get(); }
+  StreamRegistry* streams() { return streams_.get(); }
+  ModelBlobs* blobs() { return blobs_.get(); }
   // Stops accepting calls, wakes long polls, waits for handlers, stops the scheduler.
   void Shutdown();
 
@@ -40,6 +43,7 @@ class AggregatorServer {
 
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<ModelBlobs> blobs_;
+  std::unique_ptr<StreamRegistry> streams_;  // outlives the gRPC server and the coordinator's revocation hook
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<FederationService> federation_;
   std::unique_ptr<AdminService> admin_;

@@ -37,6 +37,9 @@ struct CoordinatorOptions {
   int32_t tick_ms = 100;             // scheduler period
   // Development only: a site's declared sources are admitted on Hello (ServerConfig.auto_admit_sources).
   bool auto_admit_sources = false;
+  // Called by RevokeSite once the site is marked revoked (outside the coordinator's lock): ends the site's
+  // open streams (StreamRegistry::CancelParty). May be empty.
+  std::function<void(const std::string&)> on_revoke;
 };
 
 // What an accepted upload header entitles the site to send.

@@ -233,6 +233,7 @@ absl::StatusOr<v1::SiteInfo> Coordinator::RevokeSite(const std::string& site_id)
     Bump();
   }
   FEDLOG_LOG(WARNING) << "site " << site_id << " revoked";
+  if (options_.on_revoke) options_.on_revoke(site_id);
   FEDLOG_ASSIGN_OR_RETURN(v1::ListSitesResponse all, ListSites());
   for (const auto& s : all.sites()) {
     if (s.site_id() == site_id) return s;

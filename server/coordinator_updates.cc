@@ -95,24 +95,27 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
     if (st.ok()) st = checker.Finish();
     if (!st.ok()) return ForSite(refuse(st), site_id);
   }
-  absl::StatusOr<StoredBlob> blob = blobs_->AdoptUpdate(ticket.round.run_id, ticket.round.round,
-                                                        ticket.round.attempt, site_id, spooled_path, sha256);
-  if (!blob.ok()) return ForSite(refuse(blob.status()), site_id);
+  // Every check that can refuse runs under the round's lock before the one rename that adopts the spool file
+  // (under a fresh name): a refused upload never touches an accepted one.
   absl::MutexLock lock(&mu_);
+  if (revoked_.count(site_id)) return refuse(absl::PermissionDeniedError("site is revoked"));
   if (!round_ || round_->closing || round_->record.run_id != ticket.round.run_id ||
       round_->record.round != ticket.round.round || round_->record.attempt != ticket.round.attempt) {
-    return Refuse(site_id, h.run_id(), h.round(),
-                  absl::FailedPreconditionError("round closed while the update was in flight"));
+    return refuse(absl::FailedPreconditionError("round closed while the update was in flight"));
   }
-  if (round_->uploaded.count(site_id)) {
-    return Refuse(site_id, h.run_id(), h.round(), absl::AlreadyExistsError("update already received"));
-  }
+  if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));
   if (NowMs() > round_->record.deadline_ms) {
-    return Refuse(site_id, h.run_id(), h.round(), absl::DeadlineExceededError("late update: round deadline passed"));
+    return refuse(absl::DeadlineExceededError("late update: round deadline passed"));
   }
+  absl::StatusOr<StoredBlob> blob = blobs_->AdoptUpdate(ticket.round.run_id, ticket.round.round,
+                                                        ticket.round.attempt, spooled_path, sha256);
+  if (!blob.ok()) return ForSite(refuse(blob.status()), site_id);
   UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob->path, blob->sha256, NowMs(),
                  h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
-  FEDLOG_RETURN_IF_ERROR(ForSite(store_->AddUpdate(round_->record, u), site_id));
+  if (absl::Status st = store_->AddUpdate(round_->record, u); !st.ok()) {
+    std::remove(blob->path.c_str());
+    return ForSite(st, site_id);
+  }
   round_->uploaded.insert(site_id);
   FEDLOG_LOG(INFO) << "update from " << site_id << " for round " << h.round() << ": " << h.num_samples()
                    << " samples, loss " << h.train_loss() << " (" << round_->uploaded.size() << "/"

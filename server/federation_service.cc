@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
@@ -26,42 +27,75 @@ absl::StatusOr<std::string> SiteOf(const grpc::ServerContext& ctx, Coordinator* 
   return id.id;
 }
 
+// Registers a stream of `party`, cancelled through the call's context. A revocation that ran between the
+// caller's identity check and the registration found no stream to cancel: `site` is checked again once its
+// stream is registered, so every revocation either sees the stream or is seen by it.
+absl::StatusOr<std::unique_ptr<StreamRegistry::Stream>> OpenStream(grpc::ServerContext* ctx, StreamRegistry* streams,
+                                                                   Coordinator* coordinator,
+                                                                   const std::string& party,
+                                                                   const std::string& site, StreamKind kind) {
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<StreamRegistry::Stream> stream,
+                          streams->Open(party, kind, [ctx] { ctx->TryCancel(); }));
+  if (!site.empty()) FEDLOG_RETURN_IF_ERROR(coordinator->CheckAllowed(site));
+  return stream;
+}
+
+// Why a stream stopped: the registry's reason (revoked, idle, deadline) when it ended it, else `fallback`.
+absl::Status Ended(StreamRegistry::Stream* stream, absl::Status fallback) {
+  absl::Status st = stream->status();
+  return st.ok() ? fallback : st;
+}
+
 // Spools an upload stream to `path` as it arrives (memory stays at one chunk), hashing it on the way, and
-// refuses streams longer or shorter than the header said.
-absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, const std::string& first_data,
-                         int64_t expected, const std::string& path, std::string* sha256) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return absl::InternalError(absl::StrCat("cannot create ", path));
+// refuses streams longer or shorter than the header said, chunks after the last byte, and chunks under
+// `min_chunk` that do not end the update. Stops as soon as the registry ends the stream.
+absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
+                         const std::string& first_data, int64_t expected, int64_t min_chunk,
+                         const std::string& path, std::string* sha256) {
+  FILE* f = std::fopen(path.c_str(), "wbx");
+  if (f == nullptr) return absl::InternalError("cannot create a spool file");
   Sha256 digest;
   int64_t got = 0;
   absl::Status st;
   auto append = [&](const std::string& data) {
-    if (got + static_cast<int64_t>(data.size()) > expected) {
+    const int64_t n = static_cast<int64_t>(data.size());
+    if (got + n > expected || (got == expected && expected > 0)) {
       st = absl::InvalidArgumentError("update stream is longer than its header says");
       return false;
     }
     if (std::fwrite(data.data(), 1, data.size(), f) != data.size()) {
-      st = absl::InternalError(absl::StrCat("cannot write ", path));
+      st = absl::InternalError("cannot write a spool file");
       return false;
     }
     digest.Update(data);
-    got += static_cast<int64_t>(data.size());
+    got += n;
     return true;
   };
-  bool ok = append(first_data);
+  bool ok = first_data.empty() || append(first_data);
   v1::UpdateChunk chunk;
   while (ok && reader->Read(&chunk)) {
+    if (absl::Status s = stream->status(); !s.ok()) {
+      st = s;
+      break;
+    }
+    stream->Touch();
     if (chunk.has_header()) {
       st = absl::InvalidArgumentError("header repeated inside the stream");
+      break;
+    }
+    const int64_t n = static_cast<int64_t>(chunk.data().size());
+    if (n < min_chunk && got + n < expected) {
+      st = absl::InvalidArgumentError(
+          absl::StrCat("update chunk of ", n, " bytes is below the minimum of ", min_chunk, " bytes"));
       break;
     }
     ok = append(chunk.data());
   }
   if (st.ok() && got != expected) {
-    st = absl::AbortedError(absl::StrCat("update stream ended after ", got, " of ", expected, " bytes"));
+    st = Ended(stream, absl::AbortedError(absl::StrCat("update stream ended after ", got, " of ", expected, " bytes")));
   }
   if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0) {
-    if (st.ok()) st = absl::InternalError(absl::StrCat("cannot flush ", path));
+    if (st.ok()) st = absl::InternalError("cannot flush a spool file");
   }
   std::fclose(f);
   if (!st.ok()) {
@@ -88,6 +122,9 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* ctx, const v1::Task
                                         v1::TaskResponse* resp) {
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
+  // A long poll holds a server thread: a site gets a few at once, not the thread pool.
+  auto stream = OpenStream(ctx, streams_, coordinator_, SiteParty(*site), *site, StreamKind::kPoll);
+  if (!stream.ok()) return net::ToGrpc(stream.status());
   absl::StatusOr<v1::TaskResponse> r =
       coordinator_->WaitForTask(*site, req->wait_ms(), [ctx] { return ctx->IsCancelled(); });
   if (!r.ok()) return net::ToGrpc(r.status());
@@ -104,11 +141,14 @@ grpc::Status FederationService::Heartbeat(grpc::ServerContext* ctx, const v1::He
   return grpc::Status::OK;
 }
 
-bool FederationService::AcquireDownloadSlot(grpc::ServerContext* ctx) {
+bool FederationService::AcquireDownloadSlot(grpc::ServerContext* ctx, StreamRegistry::Stream* stream) {
   absl::MutexLock lock(&download_mu_);
-  auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(download_mu_) { return downloads_ < max_downloads_; };
+  auto free_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(download_mu_) {
+    return downloads_ < options_.max_downloads;
+  };
   while (!download_mu_.AwaitWithTimeout(absl::Condition(&free_slot), absl::Milliseconds(200))) {
-    if (ctx->IsCancelled()) return false;
+    if (ctx->IsCancelled() || !stream->status().ok()) return false;
+    stream->Touch();  // waiting for a slot is not the peer's idleness; the stream's deadline still bounds it
   }
   ++downloads_;
   return true;
@@ -124,37 +164,65 @@ grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1
   absl::StatusOr<net::PeerIdentity> id = net::PeerIdentityOf(*ctx);
   if (!id.ok()) return net::ToGrpc(id.status());
   std::string site;  // empty for an admin
+  std::string party = absl::StrCat("admin:", id->id);
   if (id->role != "admin") {
     absl::StatusOr<std::string> s = SiteOf(*ctx, coordinator_);
     if (!s.ok()) return net::ToGrpc(s.status());
     site = *s;
+    party = SiteParty(site);
     coordinator_->Touch(site);
   }
-  auto model = coordinator_->ModelForDownload(site, req->version(), req->all_adapters());
+  auto stream = OpenStream(ctx, streams_, coordinator_, party, site, StreamKind::kDownload);
+  if (!stream.ok()) return net::ToGrpc(stream.status());
+  return SendBlob(ctx, *req, site, stream->get(), writer);
+}
+
+grpc::Status FederationService::SendBlob(grpc::ServerContext* ctx, const v1::DownloadRequest& req,
+                                         const std::string& site, StreamRegistry::Stream* stream,
+                                         grpc::ServerWriter<v1::ModelChunk>* writer) {
+  auto model = coordinator_->ModelForDownload(site, req.version(), req.all_adapters());
   if (!model.ok()) return net::ToGrpc(model.status());
+  absl::StatusOr<std::shared_ptr<std::FILE>> f = blobs_->Open(model->second);
+  if (absl::IsNotFound(f.status())) {
+    // A download variant evicted between the two calls: asking again makes it anew.
+    model = coordinator_->ModelForDownload(site, req.version(), req.all_adapters());
+    if (!model.ok()) return net::ToGrpc(model.status());
+    f = blobs_->Open(model->second);
+  }
+  if (!f.ok()) return net::ToGrpc(f.status());
   const StoredBlob& blob = model->second;
   if (absl::Status st = blobs_->VerifyOnce(blob); !st.ok()) return net::ToGrpc(st);
-  const size_t chunk = static_cast<size_t>(
-      req->chunk_bytes() > 0 ? std::min(req->chunk_bytes(), chunk_bytes_) : chunk_bytes_);
-  if (!AcquireDownloadSlot(ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  const size_t chunk = static_cast<size_t>(std::clamp(req.chunk_bytes() > 0 ? req.chunk_bytes() : options_.chunk_bytes,
+                                                      options_.min_chunk_bytes, options_.chunk_bytes));
+  if (!AcquireDownloadSlot(ctx, stream)) {
+    return net::ToGrpc(Ended(stream, absl::CancelledError("client went away")));
+  }
   struct Slot {
     FederationService* s;
     ~Slot() { s->ReleaseDownloadSlot(); }
   } slot{this};
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(blob.path.c_str(), "rb"), &std::fclose);
-  if (f == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "model blob is missing");
   v1::ModelChunk first;
   *first.mutable_manifest() = model->first;
-  if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  // Each chunk goes out only while the stream is still allowed (revocation, timeouts).
+  auto send = [&](const v1::ModelChunk& c) -> absl::Status {
+    FEDLOG_RETURN_IF_ERROR(stream->status());
+    if (!writer->Write(c)) return Ended(stream, absl::CancelledError("client went away"));
+    stream->Touch();
+    return absl::OkStatus();
+  };
+  if (absl::Status st = send(first); !st.ok()) return net::ToGrpc(st);
   int64_t sent = 0;
   v1::ModelChunk c;
   std::string* data = c.mutable_data();
   while (true) {
     data->resize(chunk);
-    const size_t n = std::fread(data->data(), 1, chunk, f.get());
+    const size_t n = std::fread(data->data(), 1, chunk, f->get());
     if (n == 0) break;
     data->resize(n);
-    if (!writer->Write(c)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    if (absl::Status st = send(c); !st.ok()) {
+      coordinator_->CountDownload(sent);
+      return net::ToGrpc(st);
+    }
     sent += static_cast<int64_t>(n);
   }
   coordinator_->CountDownload(sent);
@@ -169,19 +237,39 @@ grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::Ser
                                              v1::UploadResponse* resp) {
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
+  // Registered before anything is read: a second upload of the same site is refused here, before it can
+  // touch the spool, and a site that opens a stream and sends nothing is ended by the idle timeout.
+  auto registered = OpenStream(ctx, streams_, coordinator_, SiteParty(*site), *site, StreamKind::kUpload);
+  if (!registered.ok()) return net::ToGrpc(registered.status());
+  StreamRegistry::Stream* stream = registered->get();
   v1::UpdateChunk first;
   if (!reader->Read(&first) || !first.has_header()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first chunk must carry the update header");
+    return net::ToGrpc(
+        Ended(stream, absl::InvalidArgumentError("the first chunk must carry the update header")));
   }
-  absl::StatusOr<UploadTicket> ticket = coordinator_->BeginUpload(*site, first.header());
+  stream->Touch();
+  const v1::UpdateHeader& header = first.header();
+  absl::StatusOr<UploadTicket> ticket = coordinator_->BeginUpload(*site, header);
   if (!ticket.ok()) return net::ToGrpc(ticket.status());
-  const std::string spool = blobs_->IncomingPath(*site);
+  // An upload never outlives its round.
+  stream->LimitDeadline(absl::FromUnixMillis(ticket->round.deadline_ms));
+  absl::Status st = stream->ReserveSpool(header.size_bytes());
+  absl::StatusOr<std::string> spool = blobs_->IncomingPath();
+  if (st.ok() && !spool.ok()) st = spool.status();
   std::string sha256;
-  if (absl::Status st = SpoolUpload(reader, first.data(), first.header().size_bytes(), spool, &sha256); !st.ok()) {
-    coordinator_->CountRefusal(*site, first.header(), std::string(st.message()));
+  if (st.ok()) {
+    st = SpoolUpload(reader, stream, first.data(), header.size_bytes(), options_.min_chunk_bytes, *spool, &sha256);
+  }
+  // Revoked or timed out while the last bytes arrived: nothing of it is kept.
+  if (st.ok()) st = stream->status();
+  if (!st.ok()) {
+    if (spool.ok()) std::remove(spool->c_str());
+    coordinator_->CountRefusal(*site, header, std::string(st.message()));
     return net::ToGrpc(st);
   }
-  if (absl::Status st = coordinator_->FinishUpload(*site, *ticket, spool, sha256); !st.ok()) return net::ToGrpc(st);
+  if (absl::Status fin = coordinator_->FinishUpload(*site, *ticket, *spool, sha256); !fin.ok()) {
+    return net::ToGrpc(fin);
+  }
   resp->set_accepted(true);
   return grpc::Status::OK;
 }

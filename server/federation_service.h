@@ -1,22 +1,34 @@
 // gRPC Federation service (sync API): authenticates every call from the peer certificate (role "site"; role
 // "admin" may also download models, always with every tensor) and hands the work to the Coordinator. Converts
 // absl::Status to grpc::Status exactly here.
-// Downloads stream their blob file in chunks; at most `max_downloads` streams send at once and the others wait
-// (memory: each sending stream holds a chunk plus gRPC's buffers for it).
-// Thread-safe: gRPC calls handlers concurrently; all state is in the Coordinator.
+// Resources (docs/SECURITY.md): every upload, download and long poll is registered in the StreamRegistry under
+// its caller, which caps how many each site holds at once, ends streams that idle or pass their deadline (an
+// upload never outlives its round) and cancels a revoked site's streams; each stream re-checks its registration
+// before every chunk and before an upload is accepted. Downloads stream their blob file in chunks of at least
+// `min_chunk_bytes`; at most `max_downloads` streams send at once and the others wait (memory: each sending
+// stream holds a chunk plus gRPC's buffers for it).
+// Thread-safe: gRPC calls handlers concurrently; all state is in the Coordinator and the registry.
 #ifndef FEDLOG_SERVER_FEDERATION_SERVICE_H_
 #define FEDLOG_SERVER_FEDERATION_SERVICE_H_
 
 #include "absl/synchronization/mutex.h"
 #include "fedlog/v1/federation.grpc.pb.h"
 #include "server/coordinator.h"
+#include "server/stream_registry.h"
 
 namespace fedlog::server {
 
+struct FederationServiceOptions {
+  int32_t chunk_bytes = 1 << 20;      // largest download chunk
+  int32_t min_chunk_bytes = 1 << 16;  // smallest download chunk; smallest upload chunk that does not end it
+  int32_t max_downloads = 4;          // download streams sending at once, all parties
+};
+
 class FederationService final : public v1::Federation::Service {
  public:
-  FederationService(Coordinator* coordinator, ModelBlobs* blobs, int32_t chunk_bytes, int32_t max_downloads)
-      : coordinator_(coordinator), blobs_(blobs), chunk_bytes_(chunk_bytes), max_downloads_(max_downloads) {}
+  FederationService(Coordinator* coordinator, ModelBlobs* blobs, StreamRegistry* streams,
+                    FederationServiceOptions options)
+      : coordinator_(coordinator), blobs_(blobs), streams_(streams), options_(options) {}
 
   grpc::Status Hello(grpc::ServerContext* ctx, const v1::HelloRequest* req, v1::HelloResponse* resp) override;
   grpc::Status GetTask(grpc::ServerContext* ctx, const v1::TaskRequest* req, v1::TaskResponse* resp) override;
@@ -30,14 +42,16 @@ class FederationService final : public v1::Federation::Service {
                                 v1::EvaluationAck* resp) override;
 
  private:
-  // Waits for a download slot; false when the call was cancelled meanwhile.
-  bool AcquireDownloadSlot(grpc::ServerContext* ctx);
+  // Waits for a download slot; false when the stream was cancelled meanwhile.
+  bool AcquireDownloadSlot(grpc::ServerContext* ctx, StreamRegistry::Stream* stream);
   void ReleaseDownloadSlot();
+  grpc::Status SendBlob(grpc::ServerContext* ctx, const v1::DownloadRequest& req, const std::string& site,
+                        StreamRegistry::Stream* stream, grpc::ServerWriter<v1::ModelChunk>* writer);
 
   Coordinator* const coordinator_;
   ModelBlobs* const blobs_;
-  const int32_t chunk_bytes_;
-  const int32_t max_downloads_;
+  StreamRegistry* const streams_;
+  const FederationServiceOptions options_;
   absl::Mutex download_mu_;
   int32_t downloads_ ABSL_GUARDED_BY(download_mu_) = 0;
 };

@@ -1,16 +1,17 @@
 #include "server/model_blobs.h"
 
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "common/base/file_util.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
@@ -18,6 +19,25 @@
 #include "common/fl/strategy.h"
 
 namespace fedlog::server {
+namespace {
+
+// 128 random bits as hex, from OpenSSL: spool and update names nobody can predict or choose.
+absl::StatusOr<std::string> RandomName() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return absl::InternalError("RAND_bytes failed");
+  std::string out;
+  for (unsigned char b : bytes) absl::StrAppendFormat(&out, "%02x", b);
+  return out;
+}
+
+// A cache key for a source set that no two different sets share, whatever characters the names hold.
+std::string SourcesKey(int64_t version, const std::vector<std::string>& sorted) {
+  std::string key = absl::StrCat(version);
+  for (const std::string& s : sorted) absl::StrAppend(&key, "|", s.size(), ":", s);
+  return key;
+}
+
+}  // namespace
 
 absl::Status ModelBlobs::Init() {
   FEDLOG_RETURN_IF_ERROR(MakeDirs(JoinPath(data_dir_, "models"), true));
@@ -27,6 +47,10 @@ absl::Status ModelBlobs::Init() {
   std::error_code ec;
   for (const std::string& dir : {JoinPath(data_dir_, "updates/incoming"), ScratchDir()}) {
     for (const auto& e : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove(e.path(), ec);
+  }
+  // Download variants are a cache (BlobForSources remakes them); the previous process's are not tracked.
+  for (const auto& e : std::filesystem::directory_iterator(JoinPath(data_dir_, "models"), ec)) {
+    if (absl::StrContains(e.path().filename().string(), ".src-")) std::filesystem::remove(e.path(), ec);
   }
   return absl::OkStatus();
 }
@@ -70,22 +94,23 @@ absl::StatusOr<StoredBlob> ModelBlobs::CommitModel(int64_t version, fl::BundleFi
   return blob;
 }
 
-std::string ModelBlobs::IncomingPath(const std::string& site) const {
-  static std::atomic<uint64_t> counter{0};
-  return JoinPath(data_dir_, absl::StrFormat("updates/incoming/%s.%d.%d.part", site, ::getpid(), counter++));
+absl::StatusOr<std::string> ModelBlobs::IncomingPath() const {
+  FEDLOG_ASSIGN_OR_RETURN(std::string name, RandomName());
+  return JoinPath(data_dir_, absl::StrCat("updates/incoming/", name, ".part"));
 }
 
 std::string ModelBlobs::ScratchDir() const { return JoinPath(data_dir_, "updates/scratch"); }
 
 absl::StatusOr<StoredBlob> ModelBlobs::AdoptUpdate(int64_t run_id, int32_t round, int32_t attempt,
-                                                   const std::string& site, const std::string& spooled_path,
-                                                   const std::string& sha256) {
+                                                   const std::string& spooled_path, const std::string& sha256) {
   std::string dir = JoinPath(data_dir_, absl::StrFormat("updates/run%d/round%d.%d", run_id, round, attempt));
   FEDLOG_RETURN_IF_ERROR(MakeDirs(dir, true));
   FEDLOG_ASSIGN_OR_RETURN(int64_t size, FileSize(spooled_path));
-  StoredBlob blob{JoinPath(dir, site + ".bundle"), sha256, size};
-  if (::rename(spooled_path.c_str(), blob.path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot move ", spooled_path, " to ", blob.path));
+  FEDLOG_ASSIGN_OR_RETURN(std::string name, RandomName());
+  StoredBlob blob{JoinPath(dir, name + ".bundle"), sha256, size};
+  // RENAME_NOREPLACE: a name that somehow exists is an error, never a silent replacement of a stored update.
+  if (::renameat2(AT_FDCWD, spooled_path.c_str(), AT_FDCWD, blob.path.c_str(), RENAME_NOREPLACE) != 0) {
+    return absl::InternalError("cannot move a spooled update into place");
   }
   return blob;
 }
@@ -153,22 +178,27 @@ absl::StatusOr<StoredBlob> ModelBlobs::BlobForSources(int64_t version, const Sto
   if (std::all_of(layout->begin(), layout->end(), [&](const fl::TensorShape& t) { return keep(t.name); })) {
     return model;
   }
-  const std::string joined = absl::StrJoin(mine, ",");
-  const std::string key = absl::StrCat(version, "|", joined);
+  const std::string key = SourcesKey(version, mine);
+  auto lookup = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_) -> std::optional<StoredBlob> {
+    for (auto it = variants_.begin(); it != variants_.end(); ++it) {
+      if (it->first != key) continue;
+      variants_.splice(variants_.end(), variants_, it);  // most recently used last
+      return variants_.back().second;
+    }
+    return std::nullopt;
+  };
   {
     absl::MutexLock lock(&cache_mu_);
-    auto it = variants_.find(key);
-    if (it != variants_.end()) return it->second;
+    if (auto v = lookup()) return *v;
   }
   absl::MutexLock writing(&variant_write_mu_);
   {
     absl::MutexLock lock(&cache_mu_);
-    auto it = variants_.find(key);
-    if (it != variants_.end()) return it->second;
+    if (auto v = lookup()) return *v;
   }
   StoredBlob variant;
   variant.path = JoinPath(data_dir_, absl::StrFormat("models/v%06d.src-%s.bundle", version,
-                                                     Sha256Hex(joined).substr(0, 16)));
+                                                     Sha256Hex(key).substr(0, 24)));
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<fl::BundleFileWriter> writer, fl::BundleFileWriter::Create(variant.path));
   FEDLOG_RETURN_IF_ERROR(fl::ReadBundleFile(model.path, {model.sha256}, [&](fl::NamedTensor&& t) {
     return keep(t.name) ? writer->Append(t) : absl::OkStatus();
@@ -178,8 +208,28 @@ absl::StatusOr<StoredBlob> ModelBlobs::BlobForSources(int64_t version, const Sto
   variant.size_bytes = info.size_bytes;
   absl::MutexLock lock(&cache_mu_);
   verified_.insert(variant.path);
-  variants_[key] = variant;
+  variants_.emplace_back(key, variant);
+  while (static_cast<int32_t>(variants_.size()) > max_variants_) {
+    // Deleted under cache_mu_, which Open also holds: a download either opened the file before (and keeps
+    // reading it) or finds it gone and asks for the variant again.
+    const std::string& old = variants_.front().second.path;
+    std::remove(old.c_str());
+    verified_.erase(old);
+    variants_.pop_front();
+  }
   return variant;
+}
+
+absl::StatusOr<std::shared_ptr<std::FILE>> ModelBlobs::Open(const StoredBlob& blob) {
+  absl::MutexLock lock(&cache_mu_);
+  std::FILE* f = std::fopen(blob.path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError("model blob is missing");
+  return std::shared_ptr<std::FILE>(f, &std::fclose);
+}
+
+int ModelBlobs::VariantCount() {
+  absl::MutexLock lock(&cache_mu_);
+  return static_cast<int>(variants_.size());
 }
 
 }  // namespace fedlog::server

@@ -1,7 +1,9 @@
 // ModelBlobs: model bundles on disk under <data_dir>/models, one file per version, written atomically and
 // streaming (never a whole serialized copy in memory), and update blobs under <data_dir>/updates/run<R>/round<N>.
 // Per-site download variants (the shared tensors plus the adapters of one set of sources) are files next to
-// their model, made on first request and remembered per (version, source set).
+// their model, made on first request and kept in a bounded cache: the least recently used beyond
+// `max_variants` is deleted (an open download keeps reading its file: Linux frees it at the last close).
+// Paths never contain a site id: spool and update files get random names (OpenSSL RAND_bytes).
 // Thread-safe: files are immutable once written; writers use unique names; the caches are mutex-guarded.
 // Memory: downloads read their blob in chunks, so N concurrent downloads of one model share one copy of it (the
 // kernel's page cache of the immutable file) and each holds one chunk; validation needs only a model's layout
@@ -9,7 +11,9 @@
 #ifndef FEDLOG_SERVER_MODEL_BLOBS_H_
 #define FEDLOG_SERVER_MODEL_BLOBS_H_
 
+#include <cstdio>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -32,9 +36,11 @@ struct StoredBlob {
 
 class ModelBlobs {
  public:
-  explicit ModelBlobs(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  explicit ModelBlobs(std::string data_dir, int32_t max_variants = 8)
+      : data_dir_(std::move(data_dir)), max_variants_(max_variants < 1 ? 1 : max_variants) {}
 
-  absl::Status Init();  // creates the directories
+  // Creates the directories; removes spool, scratch and variant files a previous process left.
+  absl::Status Init();
 
   // Writes a model version, tensor by tensor.
   absl::StatusOr<StoredBlob> WriteModel(int64_t version, const fl::TensorBundle& bundle);
@@ -42,12 +48,13 @@ class ModelBlobs {
   // CommitModel with the layout written (names and shapes in order), which also seeds the layout cache.
   absl::StatusOr<std::unique_ptr<fl::BundleFileWriter>> BeginModel(int64_t version) const;
   absl::StatusOr<StoredBlob> CommitModel(int64_t version, fl::BundleFileWriter* writer, fl::BundleLayout layout);
-  // A fresh path under <data_dir>/updates/incoming for spooling an upload as it arrives.
-  std::string IncomingPath(const std::string& site) const;
+  // A fresh, unguessable path under <data_dir>/updates/incoming for spooling an upload as it arrives.
+  absl::StatusOr<std::string> IncomingPath() const;
   // Scratch space for the robust aggregation strategies.
   std::string ScratchDir() const;
-  // Moves a spooled, validated update into its final place (atomic rename).
-  absl::StatusOr<StoredBlob> AdoptUpdate(int64_t run_id, int32_t round, int32_t attempt, const std::string& site,
+  // Moves a spooled, validated update into its final place under a fresh random name (one atomic rename; no
+  // file that exists is ever replaced). Callers hold the round's lock so that only an accepted update moves.
+  absl::StatusOr<StoredBlob> AdoptUpdate(int64_t run_id, int32_t round, int32_t attempt,
                                          const std::string& spooled_path, const std::string& sha256);
 
   // Reads a bundle streaming and verifies its digest (DataLoss on mismatch).
@@ -62,6 +69,11 @@ class ModelBlobs {
   // shared tensors kept), written on first use. The returned digest and size describe the returned file.
   absl::StatusOr<StoredBlob> BlobForSources(int64_t version, const StoredBlob& model,
                                             const std::vector<std::string>& sources, bool all);
+  // Opens a blob for sending. NotFound when it is a variant evicted since BlobForSources returned it (ask
+  // again); the open file stays readable whatever is evicted afterwards.
+  absl::StatusOr<std::shared_ptr<std::FILE>> Open(const StoredBlob& blob);
+  // Variant files on disk now (tests, status).
+  int VariantCount();
   // Checks a blob's digest once per process (later calls for the same path return at once).
   absl::Status VerifyOnce(const StoredBlob& blob);
   // Whether this process wrote the model blob at `path` or has checked its digest.
@@ -75,10 +87,12 @@ class ModelBlobs {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_);
 
   std::string data_dir_;
+  const int32_t max_variants_;
   absl::Mutex cache_mu_;
   std::deque<std::pair<std::string, std::shared_ptr<const fl::BundleLayout>>> layout_cache_
       ABSL_GUARDED_BY(cache_mu_);
-  std::map<std::string, StoredBlob> variants_ ABSL_GUARDED_BY(cache_mu_);  // "<version>|<sources>" -> file
+  // Least recently used first: (key of version and source set, file).
+  std::list<std::pair<std::string, StoredBlob>> variants_ ABSL_GUARDED_BY(cache_mu_);
   std::set<std::string> verified_ ABSL_GUARDED_BY(cache_mu_);
   absl::Mutex layout_read_mu_;    // one layout read at a time (see SharedLayout)
   absl::Mutex variant_write_mu_;  // one variant written at a time (same temp name for the same variant)
