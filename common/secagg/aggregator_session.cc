@@ -1,0 +1,206 @@
+#include "common/secagg/aggregator_session.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/secagg/prg.h"
+#include "common/secagg/protocol.h"
+
+namespace fedlog::secagg {
+namespace {
+
+bool Contains(const std::vector<uint32_t>& sorted, uint32_t v) {
+  return std::binary_search(sorted.begin(), sorted.end(), v);
+}
+
+absl::Status TooFew(absl::string_view what, size_t have, int t) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("secure aggregation: ", have, " sites ", what, ", fewer than the threshold ", t));
+}
+
+}  // namespace
+
+std::vector<float> AggregateResult::WeightedMean() const {
+  std::vector<float> mean;
+  if (!(sum.weight_sum > 0)) return mean;
+  mean.reserve(sum.weighted_sum.size());
+  for (double v : sum.weighted_sum) mean.push_back(static_cast<float>(v / sum.weight_sum));
+  return mean;
+}
+
+AggregatorSession::AggregatorSession(RoundConfig config, Quantizer quantizer)
+    : config_(std::move(config)), quantizer_(std::move(quantizer)) {}
+
+absl::StatusOr<std::unique_ptr<AggregatorSession>> AggregatorSession::Create(RoundConfig config) {
+  FEDLOG_RETURN_IF_ERROR(ValidateRoundConfig(config));
+  FEDLOG_ASSIGN_OR_RETURN(Quantizer q, Quantizer::Create(config.quantization));
+  return std::unique_ptr<AggregatorSession>(new AggregatorSession(std::move(config), std::move(q)));
+}
+
+uint32_t AggregatorSession::IndexOf(const std::string& site_id) const {
+  for (const auto& [index, e] : roster_) {
+    if (e.site_id == site_id) return index;
+  }
+  return 0;
+}
+
+absl::Status AggregatorSession::AddAdvertisement(const AdvertiseKeys& keys) {
+  if (stage_ != Stage::kAdvertising) return absl::FailedPreconditionError("advertising is closed");
+  if (keys.site_id.empty()) return absl::InvalidArgumentError("advertisement without a site id");
+  if (advertised_.count(keys.site_id)) return absl::AlreadyExistsError("site already advertised keys");
+  if (advertised_.size() >= static_cast<size_t>(config_.quantization.max_sites)) {
+    return absl::ResourceExhaustedError("round already has max_sites sites");
+  }
+  if (keys.encryption_key == keys.mask_key) return absl::InvalidArgumentError("the two public keys must differ");
+  for (const auto& [id, k] : advertised_) {
+    if (k.encryption_key == keys.encryption_key || k.mask_key == keys.mask_key ||
+        k.encryption_key == keys.mask_key || k.mask_key == keys.encryption_key) {
+      return absl::InvalidArgumentError("public key already advertised by another site");
+    }
+  }
+  advertised_[keys.site_id] = keys;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyRoster> AggregatorSession::CloseAdvertising() {
+  if (stage_ != Stage::kAdvertising) return absl::FailedPreconditionError("advertising already closed");
+  if (advertised_.size() < static_cast<size_t>(config_.threshold)) {
+    return TooFew("advertised keys", advertised_.size(), config_.threshold);
+  }
+  KeyRoster roster;
+  uint32_t index = 0;
+  for (const auto& [id, k] : advertised_) {  // std::map: site-id order
+    RosterEntry e{++index, id, k.encryption_key, k.mask_key};
+    roster_[e.index] = e;
+    roster.entries.push_back(e);
+  }
+  stage_ = Stage::kSharing;
+  return roster;
+}
+
+absl::Status AggregatorSession::AddShares(const ShareKeysMessage& m) {
+  if (stage_ != Stage::kSharing) return absl::FailedPreconditionError("not collecting shares");
+  if (!roster_.count(m.from)) return absl::InvalidArgumentError("shares from a site not in the roster");
+  if (std::find(holders_.begin(), holders_.end(), m.from) != holders_.end()) {
+    return absl::AlreadyExistsError("site already sent its shares");
+  }
+  if (m.shares.size() != roster_.size() - 1) return absl::InvalidArgumentError("need one share per other site");
+  std::set<uint32_t> to;
+  for (const EncryptedShare& e : m.shares) {
+    if (e.from != m.from || e.to == m.from || !roster_.count(e.to) || !to.insert(e.to).second ||
+        e.ciphertext.size() > 1024) {
+      return absl::InvalidArgumentError("malformed encrypted share");
+    }
+  }
+  for (const EncryptedShare& e : m.shares) inbox_[e.to].push_back(e);
+  holders_.push_back(m.from);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<uint32_t, ShareDelivery>> AggregatorSession::CloseSharing() {
+  if (stage_ != Stage::kSharing) return absl::FailedPreconditionError("not collecting shares");
+  if (holders_.size() < static_cast<size_t>(config_.threshold)) {
+    return TooFew("shared keys", holders_.size(), config_.threshold);
+  }
+  std::sort(holders_.begin(), holders_.end());
+  std::map<uint32_t, ShareDelivery> out;
+  for (uint32_t v : holders_) {
+    ShareDelivery& d = out[v];
+    d.share_holders = holders_;
+    for (const EncryptedShare& e : inbox_[v]) {
+      if (Contains(holders_, e.from)) d.shares.push_back(e);
+    }
+  }
+  inbox_.clear();
+  sum_.assign(config_.vector_length + 1, 0);
+  stage_ = Stage::kMasking;
+  return out;
+}
+
+absl::Status AggregatorSession::AddMaskedInput(const MaskedInput& in) {
+  if (stage_ != Stage::kMasking) return absl::FailedPreconditionError("not collecting masked inputs");
+  if (!Contains(holders_, in.from)) return absl::InvalidArgumentError("masked input from a site that shared no keys");
+  if (std::find(survivors_.begin(), survivors_.end(), in.from) != survivors_.end()) {
+    return absl::AlreadyExistsError("site already sent its masked input");
+  }
+  if (in.lanes.size() != sum_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("masked input has ", in.lanes.size(), " lanes, expected ",
+                                                   sum_.size()));
+  }
+  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += in.lanes[i];  // mod 2^64
+  survivors_.push_back(in.from);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UnmaskRequest> AggregatorSession::CloseMasking() {
+  if (stage_ != Stage::kMasking) return absl::FailedPreconditionError("not collecting masked inputs");
+  if (survivors_.size() < static_cast<size_t>(config_.threshold)) {
+    return TooFew("sent masked inputs", survivors_.size(), config_.threshold);
+  }
+  std::sort(survivors_.begin(), survivors_.end());
+  for (uint32_t v : holders_) {
+    if (!Contains(survivors_, v)) dropped_.push_back(v);
+  }
+  stage_ = Stage::kUnmasking;
+  return UnmaskRequest{survivors_, dropped_};
+}
+
+absl::Status AggregatorSession::AddUnmaskResponse(const UnmaskResponse& r) {
+  if (stage_ != Stage::kUnmasking) return absl::FailedPreconditionError("not collecting unmask responses");
+  if (!Contains(survivors_, r.from)) return absl::InvalidArgumentError("unmask response from a non-survivor");
+  if (std::find(responders_.begin(), responders_.end(), r.from) != responders_.end()) {
+    return absl::AlreadyExistsError("site already answered");
+  }
+  if (r.shares.size() != holders_.size()) return absl::InvalidArgumentError("need one share per share holder");
+  std::set<uint32_t> owners;
+  for (const RevealedShare& s : r.shares) {
+    const bool survivor = Contains(survivors_, s.owner);
+    const ShareKind want = survivor ? ShareKind::kSelfMaskSeed : ShareKind::kMaskPrivateKey;
+    if (!Contains(holders_, s.owner) || !owners.insert(s.owner).second || s.kind != want || s.share.x != r.from) {
+      return absl::InvalidArgumentError("revealed share has the wrong owner, kind or point");
+    }
+  }
+  for (const RevealedShare& s : r.shares) {
+    (s.kind == ShareKind::kSelfMaskSeed ? seed_shares_ : key_shares_)[s.owner].push_back(s.share);
+  }
+  responders_.push_back(r.from);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AggregateResult> AggregatorSession::Finish() {
+  if (stage_ != Stage::kUnmasking) return absl::FailedPreconditionError("Finish out of order");
+  if (responders_.size() < static_cast<size_t>(config_.threshold)) {
+    return TooFew("revealed shares", responders_.size(), config_.threshold);
+  }
+  absl::Span<uint64_t> sum = absl::MakeSpan(sum_);
+  for (uint32_t v : survivors_) {
+    FEDLOG_ASSIGN_OR_RETURN(SecretKey seed, ShamirCombine(seed_shares_[v], config_.threshold));
+    FEDLOG_RETURN_IF_ERROR(ApplyMask(seed, MaskSign::kSubtract, sum));
+  }
+  for (uint32_t v : dropped_) {
+    FEDLOG_ASSIGN_OR_RETURN(SecretKey key, ShamirCombine(key_shares_[v], config_.threshold));
+    FEDLOG_ASSIGN_OR_RETURN(PublicKey pk, X25519PublicFromPrivate(key));
+    if (pk != roster_[v].mask_key) {
+      return absl::DataLossError(absl::StrCat("reconstructed mask key of dropped site ", v, " does not match"));
+    }
+    for (uint32_t w : survivors_) {
+      FEDLOG_ASSIGN_OR_RETURN(SecretKey seed, PairwiseMaskSeed(key, roster_[w].mask_key, config_.session_id));
+      // Survivor w added PRG(s_wv) when w < v and subtracted it when w > v; undo that.
+      FEDLOG_RETURN_IF_ERROR(ApplyMask(seed, w < v ? MaskSign::kSubtract : MaskSign::kAdd, sum));
+    }
+  }
+  seed_shares_.clear();
+  key_shares_.clear();
+  FEDLOG_ASSIGN_OR_RETURN(DecodedSum decoded, quantizer_.DecodeSum(sum_, static_cast<int>(survivors_.size())));
+  stage_ = Stage::kFinished;
+  sum_.clear();
+  FEDLOG_LOG(DEBUG) << "secagg aggregator: unmasked the sum of " << survivors_.size() << " sites ("
+                    << dropped_.size() << " dropped after sharing)";
+  return AggregateResult{std::move(decoded), survivors_, dropped_};
+}
+
+}  // namespace fedlog::secagg

@@ -1,0 +1,78 @@
+// The aggregator's side of one secure-aggregation round (messages.h): it relays keys and encrypted shares,
+// sums the masked inputs as they arrive (keeping only the running sum, never an individual input), and once
+// enough sites reveal their shares it removes the self masks of the survivors and the pairwise masks of the
+// sites that dropped after sharing, decodes the sum and checks it lies within what clipped inputs can produce.
+//
+// Each Close* step fixes a set of sites (U1 roster, U2 share holders, U3 survivors) and fails with
+// FailedPrecondition when fewer than the threshold remain; the caller then abandons the round. Add* calls
+// validate everything a site sends (indices, sizes, duplicates, kinds) and reject the message, not the round.
+// Thread-compatible: the service that drives it holds one lock around each call.
+#ifndef FEDLOG_COMMON_SECAGG_AGGREGATOR_SESSION_H_
+#define FEDLOG_COMMON_SECAGG_AGGREGATOR_SESSION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/secagg/messages.h"
+#include "common/secagg/quantize.h"
+
+namespace fedlog::secagg {
+
+struct AggregateResult {
+  DecodedSum sum;                   // sum over survivors of w * clamp(x), and of w
+  std::vector<uint32_t> survivors;  // U3
+  std::vector<uint32_t> dropped;    // U2 \ U3: their pairwise masks were removed, their inputs are not in the sum
+  // The weighted mean sum / weight_sum (empty when the weight sum is 0).
+  std::vector<float> WeightedMean() const;
+};
+
+class AggregatorSession {
+ public:
+  static absl::StatusOr<std::unique_ptr<AggregatorSession>> Create(RoundConfig config);
+
+  // Round 0. `keys.site_id` must be the identity the transport authenticated.
+  absl::Status AddAdvertisement(const AdvertiseKeys& keys);
+  // Assigns indices 1..n in site-id order.
+  absl::StatusOr<KeyRoster> CloseAdvertising();
+  // Round 1.
+  absl::Status AddShares(const ShareKeysMessage& message);
+  // One delivery per share holder, keyed by its index.
+  absl::StatusOr<std::map<uint32_t, ShareDelivery>> CloseSharing();
+  // Round 2: adds the masked input into the running sum and drops it.
+  absl::Status AddMaskedInput(const MaskedInput& input);
+  absl::StatusOr<UnmaskRequest> CloseMasking();
+  // Round 3.
+  absl::Status AddUnmaskResponse(const UnmaskResponse& response);
+  // Reconstructs the masks from t responses each, removes them and decodes the sum.
+  absl::StatusOr<AggregateResult> Finish();
+
+  // The roster index of a site id (0 when unknown); valid after CloseAdvertising.
+  uint32_t IndexOf(const std::string& site_id) const;
+
+ private:
+  enum class Stage { kAdvertising, kSharing, kMasking, kUnmasking, kFinished };
+
+  AggregatorSession(RoundConfig config, Quantizer quantizer);
+
+  RoundConfig config_;
+  Quantizer quantizer_;
+  Stage stage_ = Stage::kAdvertising;
+  std::map<std::string, AdvertiseKeys> advertised_;
+  std::map<uint32_t, RosterEntry> roster_;                        // U1
+  std::map<uint32_t, std::vector<EncryptedShare>> inbox_;         // ciphertexts by receiver
+  std::vector<uint32_t> holders_;                                 // U2 (senders of shares)
+  std::vector<uint64_t> sum_;                                     // running sum of masked inputs
+  std::vector<uint32_t> survivors_, dropped_;                     // U3, U2 \ U3
+  std::map<uint32_t, std::vector<ShamirShare>> seed_shares_;      // by owner (survivors)
+  std::map<uint32_t, std::vector<ShamirShare>> key_shares_;       // by owner (dropped)
+  std::vector<uint32_t> responders_;
+};
+
+}  // namespace fedlog::secagg
+
+#endif  // FEDLOG_COMMON_SECAGG_AGGREGATOR_SESSION_H_

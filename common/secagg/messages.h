@@ -1,0 +1,93 @@
+// The messages of secure aggregation (Bonawitz et al., CCS'17, semi-honest variant, full graph) as plain
+// structs, so that the protocol runs as two state machines (site_session.h, aggregator_session.h) independent
+// of the transport; federation.proto can carry them field by field.
+//
+//   round  site -> aggregator        aggregator -> site
+//   0      AdvertiseKeys              KeyRoster            (indices 1..n assigned, every site's public keys)
+//   1      ShareKeysMessage           ShareDelivery        (Shamir shares, AES-GCM encrypted per pair)
+//   2      MaskedInput                UnmaskRequest        (survivors and dropped sites)
+//   3      UnmaskResponse             -                    (self-mask shares of survivors, key shares of dropped)
+//
+// Only public keys, ciphertexts, masked vectors and (in round 3) shares the protocol allows to reveal travel.
+#ifndef FEDLOG_COMMON_SECAGG_MESSAGES_H_
+#define FEDLOG_COMMON_SECAGG_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/secagg/crypto.h"
+#include "common/secagg/quantize.h"
+#include "common/secagg/shamir.h"
+
+namespace fedlog::secagg {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// Fixed for a round by the aggregator (from the run plan) and known to every site before it starts.
+struct RoundConfig {
+  std::string session_id;        // unique per round, with fresh randomness; salts every derived key
+  int threshold = 0;             // t: shares needed to reconstruct; also the fewest survivors accepted
+  uint64_t vector_length = 0;    // d: floats per site input (the weight lane is added)
+  QuantizationOptions quantization;
+};
+
+struct AdvertiseKeys {
+  std::string site_id;       // as the transport authenticated it (the certificate), never self-declared
+  PublicKey encryption_key;  // c_pk: agrees the per-pair key that encrypts shares
+  PublicKey mask_key;        // s_pk: agrees the per-pair mask seed
+};
+
+struct RosterEntry {
+  uint32_t index = 0;  // 1..n, the site's Shamir evaluation point
+  std::string site_id;
+  PublicKey encryption_key;
+  PublicKey mask_key;
+};
+
+struct KeyRoster {
+  std::vector<RosterEntry> entries;  // U1, ordered by index
+};
+
+struct EncryptedShare {
+  uint32_t from = 0;
+  uint32_t to = 0;
+  std::string ciphertext;  // AES-256-GCM(from, to, share of s_sk, share of b) under the pair's key
+};
+
+struct ShareKeysMessage {
+  uint32_t from = 0;
+  std::vector<EncryptedShare> shares;  // one per other roster member
+};
+
+struct ShareDelivery {
+  std::vector<uint32_t> share_holders;  // U2: every site whose shares went out, ascending
+  std::vector<EncryptedShare> shares;   // those addressed to the receiving site
+};
+
+struct MaskedInput {
+  uint32_t from = 0;
+  std::vector<uint64_t> lanes;  // d + 1 lanes: masked w*x then masked w
+};
+
+struct UnmaskRequest {
+  std::vector<uint32_t> survivors;  // U3: sites whose masked input the aggregator holds
+  std::vector<uint32_t> dropped;    // U2 \ U3
+};
+
+enum class ShareKind { kSelfMaskSeed, kMaskPrivateKey };
+
+struct RevealedShare {
+  uint32_t owner = 0;  // whose secret this is a share of
+  ShareKind kind = ShareKind::kSelfMaskSeed;
+  ShamirShare share;
+};
+
+struct UnmaskResponse {
+  uint32_t from = 0;
+  std::vector<RevealedShare> shares;  // a self-mask share per survivor, a mask-key share per dropped site
+};
+
+}  // namespace fedlog::secagg
+
+#endif  // FEDLOG_COMMON_SECAGG_MESSAGES_H_

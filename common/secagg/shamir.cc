@@ -1,0 +1,138 @@
+#include "common/secagg/shamir.h"
+
+#include <openssl/crypto.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace fedlog::secagg {
+namespace {
+
+constexpr size_t kLimbBytes[5] = {7, 7, 7, 7, 4};
+
+uint64_t Reduce(unsigned __int128 v) {
+  // 2^61 = 1 mod p: fold the high bits down twice, then one conditional subtraction.
+  uint64_t lo = static_cast<uint64_t>(v & kShamirPrime);
+  uint64_t hi = static_cast<uint64_t>(v >> 61);
+  uint64_t r = lo + (hi & kShamirPrime) + (hi >> 61);
+  r = (r & kShamirPrime) + (r >> 61);
+  return r >= kShamirPrime ? r - kShamirPrime : r;
+}
+uint64_t Mul(uint64_t a, uint64_t b) { return Reduce(static_cast<unsigned __int128>(a) * b); }
+uint64_t Add(uint64_t a, uint64_t b) { return Reduce(static_cast<unsigned __int128>(a) + b); }
+uint64_t Sub(uint64_t a, uint64_t b) { return Add(a, kShamirPrime - b); }
+uint64_t Pow(uint64_t a, uint64_t e) {
+  uint64_t r = 1;
+  while (e) {
+    if (e & 1) r = Mul(r, a);
+    a = Mul(a, a);
+    e >>= 1;
+  }
+  return r;
+}
+uint64_t Inv(uint64_t a) { return Pow(a, kShamirPrime - 2); }
+
+absl::StatusOr<uint64_t> RandomFieldElement() {
+  while (true) {  // rejection sampling: uniform on [0, p)
+    uint64_t v;
+    if (absl::Status s = RandomBytes({reinterpret_cast<uint8_t*>(&v), sizeof(v)}); !s.ok()) return s;
+    v &= kShamirPrime;
+    if (v < kShamirPrime) return v;
+  }
+}
+
+}  // namespace
+
+ShamirShare::~ShamirShare() { OPENSSL_cleanse(y.data(), sizeof(y)); }
+
+absl::StatusOr<std::vector<ShamirShare>> ShamirSplit(const SecretKey& secret, int threshold,
+                                                     absl::Span<const uint32_t> xs) {
+  if (threshold < 1 || static_cast<size_t>(threshold) > xs.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("threshold ", threshold, " not in [1, ", xs.size(), "]"));
+  }
+  std::set<uint32_t> seen;
+  for (uint32_t x : xs) {
+    if (x == 0 || !seen.insert(x).second) return absl::InvalidArgumentError("share points must be distinct, non-zero");
+  }
+  std::vector<ShamirShare> shares(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) shares[i].x = xs[i];
+  std::vector<uint64_t> coef(static_cast<size_t>(threshold));
+  size_t byte = 0;
+  for (size_t limb = 0; limb < 5; ++limb) {
+    uint64_t s = 0;
+    for (size_t b = 0; b < kLimbBytes[limb]; ++b) s |= uint64_t{secret.data()[byte + b]} << (8 * b);
+    byte += kLimbBytes[limb];
+    coef[0] = s;
+    for (size_t k = 1; k < coef.size(); ++k) {
+      absl::StatusOr<uint64_t> r = RandomFieldElement();
+      if (!r.ok()) return r.status();
+      coef[k] = *r;
+    }
+    for (ShamirShare& sh : shares) {  // Horner
+      uint64_t acc = 0;
+      for (size_t k = coef.size(); k-- > 0;) acc = Add(Mul(acc, sh.x), coef[k]);
+      sh.y[limb] = acc;
+    }
+  }
+  OPENSSL_cleanse(coef.data(), coef.size() * sizeof(uint64_t));
+  return shares;
+}
+
+absl::StatusOr<SecretKey> ShamirCombine(absl::Span<const ShamirShare> shares, int threshold) {
+  if (threshold < 1 || shares.size() < static_cast<size_t>(threshold)) {
+    return absl::InvalidArgumentError(absl::StrCat("need ", threshold, " shares, have ", shares.size()));
+  }
+  const size_t t = static_cast<size_t>(threshold);
+  std::set<uint32_t> seen;
+  for (size_t i = 0; i < t; ++i) {
+    if (shares[i].x == 0 || !seen.insert(shares[i].x).second) {
+      return absl::InvalidArgumentError("shares must come from distinct, non-zero points");
+    }
+  }
+  // Lagrange basis at 0: l_j = prod_{m != j} x_m / (x_m - x_j).
+  std::vector<uint64_t> basis(t);
+  for (size_t j = 0; j < t; ++j) {
+    uint64_t num = 1, den = 1;
+    for (size_t m = 0; m < t; ++m) {
+      if (m == j) continue;
+      num = Mul(num, shares[m].x);
+      den = Mul(den, Sub(shares[m].x, shares[j].x));
+    }
+    basis[j] = Mul(num, Inv(den));
+  }
+  SecretKey out;
+  size_t byte = 0;
+  for (size_t limb = 0; limb < 5; ++limb) {
+    uint64_t s = 0;
+    for (size_t j = 0; j < t; ++j) s = Add(s, Mul(basis[j], shares[j].y[limb]));
+    if (s >> (8 * kLimbBytes[limb]) != 0) return absl::DataLossError("Shamir shares do not encode a 32-byte secret");
+    for (size_t b = 0; b < kLimbBytes[limb]; ++b) out.data()[byte + b] = static_cast<uint8_t>(s >> (8 * b));
+    byte += kLimbBytes[limb];
+  }
+  return out;
+}
+
+void AppendShare(const ShamirShare& share, std::string* out) {
+  for (int b = 0; b < 4; ++b) out->push_back(static_cast<char>(share.x >> (8 * b)));
+  for (uint64_t v : share.y) {
+    for (int b = 0; b < 8; ++b) out->push_back(static_cast<char>(v >> (8 * b)));
+  }
+}
+
+absl::StatusOr<ShamirShare> DecodeShare(absl::string_view bytes) {
+  if (bytes.size() != kEncodedShareBytes) return absl::InvalidArgumentError("encoded share has the wrong size");
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  ShamirShare s;
+  for (int b = 0; b < 4; ++b) s.x |= uint32_t{p[b]} << (8 * b);
+  for (size_t i = 0; i < 5; ++i) {
+    uint64_t v = 0;
+    for (int b = 0; b < 8; ++b) v |= uint64_t{p[4 + 8 * i + static_cast<size_t>(b)]} << (8 * b);
+    if (v >= kShamirPrime) return absl::InvalidArgumentError("share value outside the field");
+    s.y[i] = v;
+  }
+  if (s.x == 0) return absl::InvalidArgumentError("share point 0 is the secret itself");
+  return s;
+}
+
+}  // namespace fedlog::secagg

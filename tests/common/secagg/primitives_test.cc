@@ -1,0 +1,165 @@
+#include <cmath>
+#include <set>
+#include <vector>
+
+#include "common/secagg/crypto.h"
+#include "common/secagg/prg.h"
+#include "common/secagg/quantize.h"
+#include "common/secagg/shamir.h"
+#include "gtest/gtest.h"
+
+namespace fedlog::secagg {
+namespace {
+
+SecretKey Key(uint8_t b) {
+  std::array<uint8_t, 32> a;
+  a.fill(b);
+  return SecretKey(a);
+}
+
+TEST(CryptoTest, X25519AgreementIsSymmetric) {
+  auto a = GenerateX25519();
+  auto b = GenerateX25519();
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto ab = X25519Agree(a->private_key, b->public_key);
+  auto ba = X25519Agree(b->private_key, a->public_key);
+  ASSERT_TRUE(ab.ok() && ba.ok());
+  EXPECT_TRUE(*ab == *ba);
+  EXPECT_EQ(*X25519PublicFromPrivate(a->private_key), a->public_key);
+  PublicKey zero{};
+  EXPECT_FALSE(X25519Agree(a->private_key, zero).ok());  // low-order point
+}
+
+TEST(CryptoTest, HkdfSeparatesSaltAndInfo) {
+  SecretKey ikm = Key(1);
+  auto x = HkdfSha256(ikm, "s1", "i");
+  auto y = HkdfSha256(ikm, "s2", "i");
+  auto z = HkdfSha256(ikm, "s1", "j");
+  ASSERT_TRUE(x.ok() && y.ok() && z.ok());
+  EXPECT_FALSE(*x == *y);
+  EXPECT_FALSE(*x == *z);
+  EXPECT_TRUE(*x == *HkdfSha256(ikm, "s1", "i"));
+}
+
+TEST(CryptoTest, HkdfDependsOnTheLastIkmBit) {
+  SecretKey a = Key(0x0b), b = Key(0x0b);
+  b.data()[31] ^= 1;
+  EXPECT_FALSE(*HkdfSha256(a, "salt", "info") == *HkdfSha256(b, "salt", "info"));
+}
+
+TEST(CryptoTest, AesGcmRoundTripAndTamperDetection) {
+  SecretKey k = Key(9);
+  auto sealed = AesGcmSeal(k, "secret share bytes", "aad");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(*AesGcmOpen(k, *sealed, "aad"), "secret share bytes");
+  EXPECT_EQ(AesGcmOpen(k, *sealed, "other").status().code(), absl::StatusCode::kPermissionDenied);
+  std::string bad = *sealed;
+  bad[14] ^= 1;
+  EXPECT_FALSE(AesGcmOpen(k, bad, "aad").ok());
+  EXPECT_FALSE(AesGcmOpen(Key(8), *sealed, "aad").ok());
+  EXPECT_NE(*AesGcmSeal(k, "x", "a"), *AesGcmSeal(k, "x", "a"));  // fresh nonce each time
+}
+
+TEST(PrgTest, AddThenSubtractIsIdentityAndStreamsDiffer) {
+  std::vector<uint64_t> v(10007), orig;
+  for (size_t i = 0; i < v.size(); ++i) v[i] = i * 7919;
+  orig = v;
+  ASSERT_TRUE(ApplyMask(Key(1), MaskSign::kAdd, absl::MakeSpan(v)).ok());
+  EXPECT_NE(v, orig);
+  ASSERT_TRUE(ApplyMask(Key(1), MaskSign::kSubtract, absl::MakeSpan(v)).ok());
+  EXPECT_EQ(v, orig);
+  std::vector<uint64_t> a(64), b(64);
+  ASSERT_TRUE(ExpandMask(Key(1), absl::MakeSpan(a)).ok());
+  ASSERT_TRUE(ExpandMask(Key(2), absl::MakeSpan(b)).ok());
+  EXPECT_NE(a, b);
+  // A prefix of a longer expansion equals the shorter expansion (lanes do not depend on the vector length).
+  std::vector<uint64_t> longer(5000);
+  ASSERT_TRUE(ExpandMask(Key(1), absl::MakeSpan(longer)).ok());
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), longer.begin()));
+}
+
+TEST(PrgTest, LanesAreUniformBitByBit) {
+  std::vector<uint64_t> v(1 << 16);
+  ASSERT_TRUE(ExpandMask(Key(3), absl::MakeSpan(v)).ok());
+  // Each of the 64 bit positions is set in about half the lanes (stddev 128 out of 65536): the whole 64-bit
+  // lane carries entropy, none of it squeezed.
+  for (int bit = 0; bit < 64; ++bit) {
+    int ones = 0;
+    for (uint64_t x : v) ones += (x >> bit) & 1;
+    EXPECT_NEAR(ones, 32768, 6 * 128) << "bit " << bit;
+  }
+}
+
+TEST(ShamirTest, AnyTOfNRecoverAndFewerDoNot) {
+  SecretKey secret = *SecretKey::Random();
+  std::vector<uint32_t> xs = {1, 2, 3, 4, 5, 6, 7};
+  auto shares = ShamirSplit(secret, 4, xs);
+  ASSERT_TRUE(shares.ok());
+  // Every 4-subset of a few chosen ones recovers it.
+  for (std::vector<int> pick : {std::vector<int>{0, 1, 2, 3}, {6, 4, 2, 0}, {1, 3, 5, 6}, {2, 3, 4, 5}}) {
+    std::vector<ShamirShare> sub;
+    for (int i : pick) sub.push_back((*shares)[static_cast<size_t>(i)]);
+    auto back = ShamirCombine(sub, 4);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_TRUE(*back == secret);
+  }
+  std::vector<ShamirShare> three((*shares).begin(), (*shares).begin() + 3);
+  EXPECT_FALSE(ShamirCombine(three, 4).ok());
+  // Three shares with threshold 3 give (almost surely) no valid secret, or a different one.
+  auto wrong = ShamirCombine(three, 3);
+  EXPECT_TRUE(!wrong.ok() || !(*wrong == secret));
+  EXPECT_FALSE(ShamirSplit(secret, 8, xs).ok());
+  EXPECT_FALSE(ShamirSplit(secret, 2, std::vector<uint32_t>{1, 1, 2}).ok());
+  EXPECT_FALSE(ShamirSplit(secret, 2, std::vector<uint32_t>{0, 1, 2}).ok());
+}
+
+TEST(ShamirTest, EncodingRoundTripsAndRejectsOutOfField) {
+  auto shares = ShamirSplit(Key(5), 2, std::vector<uint32_t>{3, 9});
+  ASSERT_TRUE(shares.ok());
+  std::string enc;
+  AppendShare((*shares)[1], &enc);
+  ASSERT_EQ(enc.size(), kEncodedShareBytes);
+  auto dec = DecodeShare(enc);
+  ASSERT_TRUE(dec.ok());
+  EXPECT_EQ(dec->x, 9u);
+  EXPECT_EQ(dec->y, (*shares)[1].y);
+  enc[4 + 7] = static_cast<char>(0xff);  // top byte of the first value: >= p
+  EXPECT_FALSE(DecodeShare(enc).ok());
+  EXPECT_FALSE(DecodeShare("short").ok());
+}
+
+TEST(QuantizeTest, FractionalBitsLeaveRoomForTheSumOfAllSites) {
+  QuantizationOptions o;
+  o.clip_range = 4;
+  o.max_weight = 1e6;
+  o.max_sites = 1024;
+  auto q = Quantizer::Create(o);
+  ASSERT_TRUE(q.ok());
+  // 1024 * 4 * 1e6 * 2^f <= 2^62.
+  EXPECT_LE(std::log2(1024.0 * 4 * 1e6) + q->fractional_bits(), 62.0);
+  EXPECT_GT(std::log2(1024.0 * 4 * 1e6) + q->fractional_bits() + 1, 62.0);
+  // The worst case sum does not wrap: max_sites inputs at +R with weight W decode exactly.
+  std::vector<float> x = {4.0f, -4.0f, 100.0f};  // 100 clamps to 4
+  std::vector<uint64_t> one(4), sum(4, 0);
+  ASSERT_TRUE(q->Encode(x, 1e6, absl::MakeSpan(one)).ok());
+  for (int s = 0; s < 1024; ++s) {
+    for (size_t i = 0; i < 4; ++i) sum[i] += one[i];
+  }
+  auto d = q->DecodeSum(sum, 1024);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_DOUBLE_EQ(d->weighted_sum[0], 1024 * 4e6);
+  EXPECT_DOUBLE_EQ(d->weighted_sum[1], -1024 * 4e6);
+  EXPECT_DOUBLE_EQ(d->weighted_sum[2], 1024 * 4e6);
+  EXPECT_DOUBLE_EQ(d->weight_sum, 1024 * 1e6);
+  // Out-of-range sums (what garbage or a missed mask produces) are refused.
+  sum[1] += uint64_t{1} << 63;
+  EXPECT_EQ(q->DecodeSum(sum, 1024).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(q->Encode(x, 2e6, absl::MakeSpan(one)).ok());
+  std::vector<float> nan = {std::nanf(""), 0, 0};
+  EXPECT_FALSE(q->Encode(nan, 1, absl::MakeSpan(one)).ok());
+  o.max_weight = 1e15;
+  EXPECT_FALSE(Quantizer::Create(o).ok());  // fewer than 8 fractional bits would remain
+}
+
+}  // namespace
+}  // namespace fedlog::secagg

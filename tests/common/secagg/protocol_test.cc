@@ -1,0 +1,442 @@
+// End-to-end rounds of the secure-aggregation state machines, sites and aggregator in one process.
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/logging.h"
+#include "common/secagg/aggregator_session.h"
+#include "common/secagg/site_session.h"
+#include "gtest/gtest.h"
+
+namespace fedlog::secagg {
+namespace {
+
+struct Scenario {
+  int sites = 5;
+  int threshold = 3;
+  size_t d = 257;
+  std::set<int> drop_before_sharing;  // site numbers (0-based): never send shares
+  std::set<int> drop_before_masking;  // send shares, never a masked input
+  std::set<int> drop_before_unmask;   // send a masked input, never answer the unmask request
+  // Optional: replaces the aggregator's unmask request for one site (by index) to play a deviating server.
+  std::function<void(uint32_t index, UnmaskRequest*)> tamper;
+};
+
+struct Outcome {
+  absl::StatusOr<AggregateResult> result = absl::UnknownError("not run");
+  std::vector<absl::Status> site_errors;          // every refusal a site returned
+  std::vector<SiteSession::Secrets> secrets;      // per site
+  std::vector<UnmaskResponse> responses;          // what the sites revealed
+  std::vector<MaskedInput> masked;                // what the aggregator received
+  std::map<uint32_t, int> site_of_index;
+};
+
+std::string SiteId(int i) { return absl::StrFormat("site-%02d", i); }
+
+RoundConfig Config(const Scenario& s) {
+  RoundConfig c;
+  c.session_id = "run-1/round-1/test";
+  c.threshold = s.threshold;
+  c.vector_length = s.d;
+  c.quantization.clip_range = 2.0;
+  c.quantization.max_weight = 1000;
+  c.quantization.max_sites = 64;
+  return c;
+}
+
+Outcome RunRound(const Scenario& s, const std::vector<std::vector<float>>& x, const std::vector<double>& w) {
+  Outcome out;
+  const RoundConfig config = Config(s);
+  auto agg = AggregatorSession::Create(config);
+  EXPECT_TRUE(agg.ok());
+  std::vector<std::unique_ptr<SiteSession>> sites;
+  for (int i = 0; i < s.sites; ++i) {
+    SiteOptions o;
+    o.site_id = SiteId(i);
+    auto site = SiteSession::Create(o, config);
+    EXPECT_TRUE(site.ok()) << site.status();
+    sites.push_back(std::move(*site));
+    auto adv = sites.back()->Advertise();
+    EXPECT_TRUE(adv.ok());
+    EXPECT_TRUE((*agg)->AddAdvertisement(*adv).ok());
+  }
+  auto roster = (*agg)->CloseAdvertising();
+  if (!roster.ok()) {
+    out.result = roster.status();
+    return out;
+  }
+  for (int i = 0; i < s.sites; ++i) {
+    if (s.drop_before_sharing.count(i)) continue;
+    auto m = sites[static_cast<size_t>(i)]->ShareSecrets(*roster);
+    if (!m.ok()) {
+      out.site_errors.push_back(m.status());
+      continue;
+    }
+    EXPECT_TRUE((*agg)->AddShares(*m).ok());
+  }
+  for (int i = 0; i < s.sites; ++i) out.site_of_index[sites[static_cast<size_t>(i)]->index()] = i;
+  auto deliveries = (*agg)->CloseSharing();
+  if (!deliveries.ok()) {
+    out.result = deliveries.status();
+    return out;
+  }
+  for (int i = 0; i < s.sites; ++i) {
+    if (s.drop_before_sharing.count(i) || s.drop_before_masking.count(i)) continue;
+    SiteSession& site = *sites[static_cast<size_t>(i)];
+    auto m = site.MaskInput(deliveries->at(site.index()), x[static_cast<size_t>(i)], w[static_cast<size_t>(i)]);
+    if (!m.ok()) {
+      out.site_errors.push_back(m.status());
+      continue;
+    }
+    out.masked.push_back(*m);
+    EXPECT_TRUE((*agg)->AddMaskedInput(*m).ok());
+  }
+  auto request = (*agg)->CloseMasking();
+  if (!request.ok()) {
+    out.result = request.status();
+    return out;
+  }
+  for (int i = 0; i < s.sites; ++i) {
+    if (s.drop_before_sharing.count(i) || s.drop_before_masking.count(i) || s.drop_before_unmask.count(i)) continue;
+    SiteSession& site = *sites[static_cast<size_t>(i)];
+    UnmaskRequest req = *request;
+    if (s.tamper) s.tamper(site.index(), &req);
+    auto r = site.Unmask(req);
+    if (!r.ok()) {
+      out.site_errors.push_back(r.status());
+      continue;
+    }
+    out.responses.push_back(*r);
+    EXPECT_TRUE((*agg)->AddUnmaskResponse(*r).ok());
+  }
+  for (auto& site : sites) out.secrets.push_back(site->SecretsForTesting());
+  out.result = (*agg)->Finish();
+  return out;
+}
+
+struct Inputs {
+  std::vector<std::vector<float>> x;
+  std::vector<double> w;
+};
+
+Inputs RandomInputs(int sites, size_t d, uint64_t seed) {
+  std::mt19937_64 rng(seed);  // test data only; keys and masks come from RAND_bytes
+  std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+  Inputs in;
+  for (int i = 0; i < sites; ++i) {
+    std::vector<float> v(d);
+    for (float& f : v) f = u(rng);
+    in.x.push_back(v);
+    in.w.push_back(0.1 + 0.1 * (i % 4));  // 0.1 .. 0.4, like sample-share weights
+  }
+  return in;
+}
+
+// Checks the result against the plain weighted sum over `included` sites.
+void ExpectPlainSum(const AggregateResult& r, const Inputs& in, const std::set<int>& included, int frac_bits) {
+  const double tol = static_cast<double>(included.size()) * std::ldexp(0.5, -frac_bits) * 1.0001;
+  double wsum = 0;
+  for (int i : included) wsum += in.w[static_cast<size_t>(i)];
+  EXPECT_NEAR(r.sum.weight_sum, wsum, tol);
+  const std::vector<float> mean = r.WeightedMean();
+  ASSERT_EQ(r.sum.weighted_sum.size(), in.x[0].size());
+  for (size_t j = 0; j < r.sum.weighted_sum.size(); ++j) {
+    double plain = 0;
+    for (int i : included) plain += in.w[static_cast<size_t>(i)] * in.x[static_cast<size_t>(i)][j];
+    ASSERT_NEAR(r.sum.weighted_sum[j], plain, tol) << "coordinate " << j;
+    ASSERT_NEAR(mean[j], plain / wsum, 1e-6) << "coordinate " << j;
+  }
+}
+
+int FracBits(const Scenario& s) { return Quantizer::Create(Config(s).quantization)->fractional_bits(); }
+
+TEST(SecAggProtocolTest, UnmaskedSumEqualsPlainWeightedSum) {
+  Scenario s;
+  Inputs in = RandomInputs(s.sites, s.d, 1);
+  Outcome o = RunRound(s, in.x, in.w);
+  ASSERT_TRUE(o.result.ok()) << o.result.status();
+  EXPECT_TRUE(o.site_errors.empty());
+  EXPECT_EQ(o.result->survivors.size(), 5u);
+  EXPECT_TRUE(o.result->dropped.empty());
+  ExpectPlainSum(*o.result, in, {0, 1, 2, 3, 4}, FracBits(s));
+}
+
+TEST(SecAggProtocolTest, WeightsLikeThirtyFortyThirtyStillAverage) {
+  Scenario s;
+  s.sites = 3;
+  s.threshold = 2;
+  s.d = 3;
+  Inputs in{{{1, 0, -1}, {0, 1, 1}, {1, 1, 0}}, {0.3, 0.4, 0.3}};
+  Outcome o = RunRound(s, in.x, in.w);
+  ASSERT_TRUE(o.result.ok()) << o.result.status();
+  std::vector<float> mean = o.result->WeightedMean();
+  EXPECT_NEAR(mean[0], 0.6, 1e-6);
+  EXPECT_NEAR(mean[1], 0.7, 1e-6);
+  EXPECT_NEAR(mean[2], 0.1, 1e-6);
+}
+
+TEST(SecAggProtocolTest, DropoutsBeforeAndAfterMaskingAreRecovered) {
+  Scenario s;
+  s.sites = 7;
+  s.threshold = 4;
+  s.drop_before_sharing = {1};  // never in U2: nobody masks with it
+  s.drop_before_masking = {3};  // in U2, pairwise masks with it recovered from its key shares
+  s.drop_before_unmask = {5};   // its input counts; its self mask recovered from the others' shares
+  Inputs in = RandomInputs(s.sites, s.d, 2);
+  Outcome o = RunRound(s, in.x, in.w);
+  ASSERT_TRUE(o.result.ok()) << o.result.status();
+  EXPECT_EQ(o.result->survivors.size(), 5u);  // 0, 2, 4, 5, 6
+  ASSERT_EQ(o.result->dropped.size(), 1u);
+  EXPECT_EQ(o.site_of_index[o.result->dropped[0]], 3);
+  ExpectPlainSum(*o.result, in, {0, 2, 4, 5, 6}, FracBits(s));
+}
+
+TEST(SecAggProtocolTest, SiteRefusesToRevealBothSharesOfOnePeer) {
+  Scenario s;
+  s.sites = 5;
+  s.threshold = 3;
+  s.drop_before_masking = {4};
+  // The server lists the dropped site as a survivor as well: with the self-mask shares and the mask-key shares
+  // of one site it could strip all masks from that site's input.
+  s.tamper = [](uint32_t, UnmaskRequest* r) { r->survivors.push_back(r->dropped[0]); };
+  Inputs in = RandomInputs(s.sites, s.d, 3);
+  Outcome o = RunRound(s, in.x, in.w);
+  EXPECT_FALSE(o.result.ok());
+  ASSERT_EQ(o.site_errors.size(), 4u);  // every honest survivor refused
+  for (const absl::Status& e : o.site_errors) {
+    EXPECT_EQ(e.code(), absl::StatusCode::kPermissionDenied) << e;
+    EXPECT_NE(e.message().find("both"), std::string::npos);
+  }
+  EXPECT_TRUE(o.responses.empty());
+}
+
+TEST(SecAggProtocolTest, SiteAnswersOnlyOneUnmaskRequest) {
+  // A server that asks again, now calling a survivor "dropped", would get v's key share after its seed share.
+  const RoundConfig config = Config(Scenario{});
+  auto agg = *AggregatorSession::Create(config);
+  std::vector<std::unique_ptr<SiteSession>> sites;
+  for (int i = 0; i < 3; ++i) {
+    SiteOptions o;
+    o.site_id = SiteId(i);
+    sites.push_back(std::move(*SiteSession::Create(o, config)));
+    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
+  }
+  auto roster = *agg->CloseAdvertising();
+  for (auto& s : sites) ASSERT_TRUE(agg->AddShares(*s->ShareSecrets(roster)).ok());
+  auto del = *agg->CloseSharing();
+  std::vector<float> x(config.vector_length, 0.5f);
+  for (auto& s : sites) ASSERT_TRUE(agg->AddMaskedInput(*s->MaskInput(del.at(s->index()), x, 1.0)).ok());
+  UnmaskRequest req = *agg->CloseMasking();
+  ASSERT_TRUE(sites[0]->Unmask(req).ok());
+  UnmaskRequest second{{1, 2}, {3}};  // index 3 was a survivor a moment ago
+  auto again = sites[0]->Unmask(second);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(sites[0]->Unmask(req).ok());  // not even the same request twice
+}
+
+TEST(SecAggProtocolTest, FewerThanThresholdSurvivorsRefused) {
+  // The aggregator will not ask ...
+  Scenario s;
+  s.sites = 5;
+  s.threshold = 3;
+  s.drop_before_masking = {0, 1, 2};
+  Inputs in = RandomInputs(s.sites, s.d, 4);
+  Outcome o = RunRound(s, in.x, in.w);
+  EXPECT_EQ(o.result.status().code(), absl::StatusCode::kFailedPrecondition);
+  // ... and a site refuses a request that claims fewer than t survivors.
+  Scenario t;
+  t.sites = 5;
+  t.threshold = 3;
+  t.tamper = [](uint32_t, UnmaskRequest* r) {
+    r->dropped = {3, 4, 5};
+    r->survivors = {1, 2};
+  };
+  Outcome p = RunRound(t, in.x, in.w);
+  EXPECT_FALSE(p.result.ok());
+  // Sites 1 and 2 are named survivors but see too few; 3, 4, 5 are told they dropped although they sent input.
+  ASSERT_EQ(p.site_errors.size(), 5u);
+  for (const absl::Status& e : p.site_errors) EXPECT_EQ(e.code(), absl::StatusCode::kFailedPrecondition) << e;
+  EXPECT_TRUE(p.responses.empty());
+}
+
+TEST(SecAggProtocolTest, SitePolicyRefusesWeakThresholds) {
+  RoundConfig c = Config(Scenario{});
+  c.threshold = 2;
+  SiteOptions strict;
+  strict.site_id = "a";
+  strict.min_threshold = 3;
+  EXPECT_EQ(SiteSession::Create(strict, c).status().code(), absl::StatusCode::kFailedPrecondition);
+  // Majority: t = 2 of 4 sites is refused at the roster.
+  auto agg = *AggregatorSession::Create(c);
+  std::vector<std::unique_ptr<SiteSession>> sites;
+  for (int i = 0; i < 4; ++i) {
+    SiteOptions o;
+    o.site_id = SiteId(i);
+    sites.push_back(std::move(*SiteSession::Create(o, c)));
+    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
+  }
+  auto roster = *agg->CloseAdvertising();
+  EXPECT_EQ(sites[0]->ShareSecrets(roster).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SecAggProtocolTest, RosterAndShareTamperingRefused) {
+  RoundConfig c = Config(Scenario{});
+  c.threshold = 2;
+  auto agg = *AggregatorSession::Create(c);
+  std::vector<std::unique_ptr<SiteSession>> sites;
+  for (int i = 0; i < 3; ++i) {
+    SiteOptions o;
+    o.site_id = SiteId(i);
+    sites.push_back(std::move(*SiteSession::Create(o, c)));
+    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
+  }
+  KeyRoster roster = *agg->CloseAdvertising();
+  // A roster that swaps in the server's own mask key for site 0 is refused by site 0.
+  KeyRoster forged = roster;
+  forged.entries[0].mask_key = GenerateX25519()->public_key;
+  EXPECT_FALSE(sites[0]->ShareSecrets(forged).ok());
+  // Honest roster for the others; a flipped ciphertext bit makes the receiver refuse.
+  auto m1 = *sites[1]->ShareSecrets(roster);
+  auto m2 = *sites[2]->ShareSecrets(roster);
+  ASSERT_TRUE(agg->AddShares(m1).ok());
+  ASSERT_TRUE(agg->AddShares(m2).ok());
+  EXPECT_FALSE(agg->AddShares(m2).ok());  // duplicate
+  auto del = *agg->CloseSharing();
+  ShareDelivery d = del.at(sites[2]->index());
+  d.shares[0].ciphertext[20] ^= 1;
+  std::vector<float> x(c.vector_length, 0.f);
+  EXPECT_EQ(sites[2]->MaskInput(d, x, 1).status().code(), absl::StatusCode::kPermissionDenied);
+  // The aggregator rejects a masked input of the wrong length or from an unknown site.
+  MaskedInput bad{sites[1]->index(), std::vector<uint64_t>(3)};
+  EXPECT_FALSE(agg->AddMaskedInput(bad).ok());
+  bad.from = 99;
+  EXPECT_FALSE(agg->AddMaskedInput(bad).ok());
+}
+
+// Fraction of lanes whose top bit is set, and a chi-square statistic of the top 4 bits over 16 bins.
+void UniformStats(const std::vector<uint64_t>& lanes, size_t count, double* top_bit, double* chi2) {
+  std::vector<double> bins(16, 0);
+  double ones = 0;
+  for (size_t i = 0; i < count; ++i) {
+    bins[lanes[i] >> 60] += 1;
+    ones += static_cast<double>(lanes[i] >> 63);
+  }
+  const double expect = static_cast<double>(count) / 16;
+  *chi2 = 0;
+  for (double b : bins) *chi2 += (b - expect) * (b - expect) / expect;
+  *top_bit = ones / static_cast<double>(count);
+}
+
+TEST(SecAggProtocolTest, MaskedInputLooksUniformAndCanaryShowsNoSignal) {
+  // Site 0 plants a canary: coordinate 0 at the top of the range (2.0 at weight 1000), the rest 0 - a vector
+  // whose plain encoding is constant and trivially recognisable.
+  Scenario s;
+  s.sites = 3;
+  s.threshold = 2;
+  s.d = 1 << 14;
+  std::vector<std::vector<float>> x(3, std::vector<float>(s.d, 0.0f));
+  x[0][0] = 2.0f;
+  std::vector<double> w = {1000, 1000, 1000};
+  // Across many rounds, site 0's masked canary lane, and a lane without canary, are uniform.
+  const int kRounds = 120;
+  std::vector<uint64_t> canary_lane, plain_lane;
+  for (int r = 0; r < kRounds; ++r) {
+    Outcome o = RunRound(s, x, w);
+    ASSERT_TRUE(o.result.ok());
+    const MaskedInput* m0 = nullptr;
+    for (const MaskedInput& m : o.masked) {
+      if (o.site_of_index[m.from] == 0) m0 = &m;
+    }
+    ASSERT_NE(m0, nullptr);
+    canary_lane.push_back(m0->lanes[0]);
+    plain_lane.push_back(m0->lanes[1]);
+    if (r == 0) {
+      // Within one masked vector: 16 bins of the top 4 bits; chi-square with 15 d.o.f. is below 37.7 with
+      // probability 0.999.
+      double top = 0, chi2 = 0;
+      UniformStats(m0->lanes, s.d, &top, &chi2);
+      EXPECT_LT(chi2, 37.7);
+      EXPECT_NEAR(top, 0.5, 0.03);
+      // Without the masks the same vector is all zeros but one lane: the test can tell.
+      Quantizer q = *Quantizer::Create(Config(s).quantization);
+      std::vector<uint64_t> enc(s.d + 1);
+      ASSERT_TRUE(q.Encode(x[0], 1000, absl::MakeSpan(enc)).ok());
+      UniformStats(enc, s.d, &top, &chi2);
+      EXPECT_GT(chi2, 1000);
+      // The unmasked sum does carry the canary: 2.0 * 1000 in coordinate 0.
+      EXPECT_NEAR(o.result->sum.weighted_sum[0], 2000.0, 1e-3);
+    }
+  }
+  // Across rounds: mean of lane / 2^64 is 0.5 +- 0.026 (1 sd) for uniform lanes; the canary lane's plain
+  // encoding would be a constant far from any tolerance.
+  auto mean_frac = [](const std::vector<uint64_t>& v) {
+    double m = 0;
+    for (uint64_t l : v) m += std::ldexp(static_cast<double>(l), -64);
+    return m / static_cast<double>(v.size());
+  };
+  EXPECT_NEAR(mean_frac(canary_lane), 0.5, 0.11);
+  EXPECT_NEAR(mean_frac(plain_lane), 0.5, 0.11);
+  std::set<uint64_t> distinct(canary_lane.begin(), canary_lane.end());
+  EXPECT_EQ(distinct.size(), canary_lane.size());
+}
+
+// Every way a 32-byte secret could be written into a log line: raw bytes, hex in both cases, base64, and
+// 8-byte windows of each (a partial dump).
+std::vector<std::string> Renderings(const SecretKey& k) {
+  std::string raw(reinterpret_cast<const char*>(k.data()), k.size());
+  std::vector<std::string> forms;
+  for (const std::string& f : {raw, absl::BytesToHexString(raw), absl::AsciiStrToUpper(absl::BytesToHexString(raw)),
+                               absl::Base64Escape(raw)}) {
+    for (size_t i = 0; i + 8 <= f.size(); i += 4) forms.push_back(f.substr(i, 8));
+  }
+  return forms;
+}
+
+TEST(SecAggProtocolTest, NoKeyOrShareIsLogged) {
+  const LogLevel before = GetLogLevel();
+  SetLogLevel(LogLevel::kDebug);
+  testing::internal::CaptureStderr();
+  Scenario s;
+  s.sites = 5;
+  s.threshold = 3;
+  s.drop_before_masking = {2};
+  Inputs in = RandomInputs(s.sites, 64, 5);
+  s.d = 64;
+  Outcome ok_run = RunRound(s, in.x, in.w);
+  Scenario bad = s;  // and a run where sites refuse, which logs warnings
+  bad.tamper = [](uint32_t, UnmaskRequest* r) { r->survivors.push_back(r->dropped[0]); };
+  Outcome refused = RunRound(bad, in.x, in.w);
+  const std::string log = testing::internal::GetCapturedStderr();
+  SetLogLevel(before);
+  ASSERT_TRUE(ok_run.result.ok());
+  ASSERT_FALSE(refused.site_errors.empty());
+  EXPECT_NE(log.find("secagg"), std::string::npos) << "the test must see the library's log lines";
+  std::string messages = log;
+  for (const absl::Status& e : refused.site_errors) absl::StrAppend(&messages, e.ToString(), "\n");
+  for (const Outcome* o : {&ok_run, &refused}) {
+    for (const SiteSession::Secrets& sec : o->secrets) {
+      for (const SecretKey* k : {&sec.self_mask_seed, &sec.mask_private_key, &sec.encryption_private_key}) {
+        for (const std::string& f : Renderings(*k)) ASSERT_EQ(messages.find(f), std::string::npos);
+      }
+    }
+    for (const UnmaskResponse& r : o->responses) {
+      for (const RevealedShare& sh : r.shares) {
+        for (uint64_t y : sh.share.y) {
+          ASSERT_EQ(messages.find(absl::StrCat(y)), std::string::npos);
+          ASSERT_EQ(messages.find(absl::StrFormat("%x", y)), std::string::npos);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fedlog::secagg
