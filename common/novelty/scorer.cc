@@ -1,0 +1,137 @@
+#include "common/novelty/scorer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/logparse/drain.h"
+#include "common/novelty/severity.h"
+
+namespace fedlog::novelty {
+namespace {
+
+// Order must follow enum Signal.
+constexpr std::array<std::string_view, kNumSignals> kSignalNames = {
+    "template", "severity", "burst", "source", "param", "sequence"};
+
+uint64_t KeyHash(char kind, std::string_view text) {
+  const char prefix[2] = {kind, ':'};
+  return logparse::TokenHash(text, logparse::TokenHash(std::string_view(prefix, 2)));
+}
+
+uint64_t TemplateKey(int32_t id) {
+  return (uint64_t{'t'} << 56) ^ static_cast<uint64_t>(static_cast<uint32_t>(id));
+}
+
+RateOptions Untimed(RateOptions o, int64_t lines) {
+  o.bucket_width = lines;
+  return o;
+}
+
+}  // namespace
+
+std::string_view SignalName(int signal) {
+  if (signal < 0 || signal >= kNumSignals) return "";
+  return kSignalNames[static_cast<size_t>(signal)];
+}
+
+std::string FiredNames(uint32_t fired) {
+  std::string out;
+  for (int s = 0; s < kNumSignals; ++s) {
+    if ((fired & (1u << s)) == 0) continue;
+    if (!out.empty()) out += '+';
+    out += SignalName(s);
+  }
+  return out;
+}
+
+absl::Status NoveltyOptions::Validate() const {
+  if (!(expected_alert_rate > 0 && expected_alert_rate <= 0.5)) {
+    return absl::InvalidArgumentError("novelty: expected_alert_rate must be in (0, 0.5]");
+  }
+  for (double w : weights) {
+    if (!(w >= 0 && w <= 100)) return absl::InvalidArgumentError("novelty: weights must be in [0, 100]");
+  }
+  if (!(term_cap > 0)) return absl::InvalidArgumentError("novelty: term_cap must be > 0");
+  if (!(fire_tail > 0 && fire_tail < 1)) {
+    return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
+  }
+  if (warmup_lines < 0) return absl::InvalidArgumentError("novelty: warmup_lines must be >= 0");
+  if (rate.bucket_width < 1 || untimed_bucket_lines < 1) {
+    return absl::InvalidArgumentError("novelty: bucket widths must be >= 1");
+  }
+  if (!(rate.decay > 0 && rate.decay < 1)) {
+    return absl::InvalidArgumentError("novelty: rate decay must be in (0, 1)");
+  }
+  if (sequence.top_g < 1) return absl::InvalidArgumentError("novelty: top_g must be >= 1");
+  return absl::OkStatus();
+}
+
+NoveltyScorer::NoveltyScorer(const NoveltyOptions& options)
+    : options_(options),
+      template_rate_(options.rate),
+      source_rate_(options.rate),
+      untimed_template_rate_(Untimed(options.rate, options.untimed_bucket_lines)),
+      untimed_source_rate_(Untimed(options.rate, options.untimed_bucket_lines)),
+      params_(options.params),
+      sequence_(options.sequence),
+      budget_(options.expected_alert_rate, options.warmup_lines) {}
+
+std::array<double, kNumSignals> NoveltyScorer::RawSignals(const LineEvent& line,
+                                                          int64_t tick) const {
+  std::array<double, kNumSignals> raw{};
+  const bool timed = line.time_ms >= 0;
+  const RateTracker& trate = timed ? template_rate_ : untimed_template_rate_;
+  const RateTracker& srate = timed ? source_rate_ : untimed_source_rate_;
+  raw[kTemplate] = templates_.Score(line.template_id);
+  raw[kSeverity] = LineSeverity(line.level, line.content);
+  raw[kBurst] = trate.Score(TemplateKey(line.template_id), tick);
+  double source = 0;
+  if (!line.component.empty()) source = srate.Score(KeyHash('c', line.component), tick);
+  if (!line.host.empty()) source = std::max(source, srate.Score(KeyHash('h', line.host), tick));
+  raw[kSource] = source;
+  raw[kParam] = params_.Score(line.template_id, line.params);
+  if (line.has_session) raw[kSequence] = sequence_.Score(line.session, line.template_id);
+  return raw;
+}
+
+void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
+                          const std::array<double, kNumSignals>& raw, double score) {
+  const bool timed = line.time_ms >= 0;
+  RateTracker& trate = timed ? template_rate_ : untimed_template_rate_;
+  RateTracker& srate = timed ? source_rate_ : untimed_source_rate_;
+  templates_.Observe(line.template_id);
+  trate.Observe(TemplateKey(line.template_id), tick);
+  if (!line.component.empty()) srate.Observe(KeyHash('c', line.component), tick);
+  if (!line.host.empty()) srate.Observe(KeyHash('h', line.host), tick);
+  params_.Observe(line.template_id, line.params);
+  if (line.has_session) sequence_.Observe(line.session, line.template_id);
+  for (int s = 0; s < kNumSignals; ++s) {
+    // A signal a source never has (no session, no component) keeps no history of zeros.
+    if (s == kSequence && !line.has_session) continue;
+    history_[static_cast<size_t>(s)].Add(raw[static_cast<size_t>(s)]);
+  }
+  scores_.Add(score);
+  ++lines_;
+}
+
+LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index) {
+  const int64_t tick = line.time_ms >= 0 ? line.time_ms : line_index;
+  LineScore out;
+  out.raw = RawSignals(line, tick);
+  out.new_template = templates_.total() > 0 && templates_.Count(line.template_id) == 0;
+  for (int s = 0; s < kNumSignals; ++s) {
+    const size_t i = static_cast<size_t>(s);
+    out.tail[i] = out.raw[i] > 0 ? history_[i].Tail(out.raw[i]) : 1.0;
+    if (options_.weights[i] <= 0) continue;
+    const double term = std::min(options_.term_cap, -std::log10(out.tail[i]));
+    out.score += options_.weights[i] * term;
+    if (out.raw[i] > 0 && out.tail[i] <= options_.fire_tail) out.fired |= 1u << s;
+  }
+  out.p_value = scores_.Tail(out.score);
+  out.alert = budget_.Decide(out.score, &out.threshold);
+  Learn(line, tick, out.raw, out.score);
+  return out;
+}
+
+}  // namespace fedlog::novelty

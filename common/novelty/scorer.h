@@ -1,0 +1,119 @@
+// NoveltyScorer: the label-free (k = 0) detector of one site's stream. Lines are scored online, each
+// from what came before it, as live detection does; then learnt. Six signals (signals.h, severity.h):
+//   template   the template is new, or rare so far           (TemplateCounts)
+//   severity   the level or message words are alarming        (severity.h)
+//   burst      the template occurs in a burst                 (RateTracker per template)
+//   source     the component / host emits in a burst          (RateTracker per component and host)
+//   param      a parameter value unusual for its position     (ParamValues)
+//   sequence   the template is an unlikely next event of its session (SequenceModel; only for
+//              lines that carry a session key: block id, host)
+// Each raw signal becomes a tail probability against its own history on this site (TailHistogram),
+// so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
+// tails (Fisher's combination, each term capped). The alert threshold is the running upper quantile
+// of the fused score at the site's alert budget (expected_alert_rate): with no labels the site
+// states how many alerts it can take, not a score. Every LineScore names the signals that fired.
+// Thread-compatible: one scorer per source stream, used by one thread at a time.
+#ifndef FEDLOG_COMMON_NOVELTY_SCORER_H_
+#define FEDLOG_COMMON_NOVELTY_SCORER_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/novelty/signals.h"
+#include "common/novelty/tail_histogram.h"
+
+namespace fedlog::novelty {
+
+enum Signal : int {
+  kTemplate = 0,
+  kSeverity,
+  kBurst,
+  kSource,
+  kParam,
+  kSequence,
+  kNumSignals,
+};
+// "template", "severity", "burst", "source", "param", "sequence".
+std::string_view SignalName(int signal);
+
+struct NoveltyOptions {
+  // Share of lines the site accepts as alerts (detect.expected_alert_rate); the threshold is the
+  // running (1 - rate) quantile of the fused score. In (0, 0.5].
+  double expected_alert_rate = 0.01;
+  // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off).
+  std::array<double, kNumSignals> weights = {1, 1, 1, 1, 1, 1};
+  double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
+  double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
+  int64_t warmup_lines = 100;       // no alert before this many lines were scored
+  RateOptions rate;                 // bucket width is in ms for timed lines, lines otherwise
+  int64_t untimed_bucket_lines = 200;  // bucket width when a line has no time
+  ParamOptions params;
+  SequenceOptions sequence;
+  // InvalidArgument naming the field when out of range.
+  absl::Status Validate() const;
+};
+
+// One line as the scorer needs it. Views must stay valid for the call only.
+struct LineEvent {
+  int32_t template_id = -1;        // Drain template (resolved id); -1: none
+  int64_t time_ms = -1;            // < 0: no time (bursts then count lines)
+  std::string_view level;          // may be empty
+  std::string_view component;      // may be empty
+  std::string_view host;           // may be empty
+  std::string_view content;        // the message
+  std::vector<std::string_view> params;  // the template's parameter values, in order
+  bool has_session = false;        // sequence signal only with a session
+  uint64_t session = 0;            // session key (hash of a block id, host, ...)
+};
+
+struct LineScore {
+  double score = 0;       // fused score, >= 0 (higher = more anomalous)
+  double p_value = 1;     // tail of `score` against the site's earlier scores (calibrated, in (0,1])
+  double threshold = 0;   // the budget threshold in force for this line (+inf during warm-up)
+  bool alert = false;     // score >= threshold and score > 0
+  uint32_t fired = 0;     // bit s set: signal s fired (tail <= fire_tail)
+  bool new_template = false;
+  std::array<double, kNumSignals> raw{};   // raw signal values (nats; severity in [0,1])
+  std::array<double, kNumSignals> tail{};  // their tail probabilities
+};
+
+// "template+severity" (signals that fired, in Signal order); "" when none.
+std::string FiredNames(uint32_t fired);
+
+class NoveltyScorer {
+ public:
+  // Options must Validate(); the caller checks (the constructor clamps nothing).
+  explicit NoveltyScorer(const NoveltyOptions& options);
+
+  // Scores `line` from the history only, then adds it to the history. `line_index` orders lines
+  // without time (0, 1, 2, ... per stream).
+  LineScore ScoreAndLearn(const LineEvent& line, int64_t line_index);
+  int64_t lines_seen() const { return lines_; }
+  const NoveltyOptions& options() const { return options_; }
+
+ private:
+  std::array<double, kNumSignals> RawSignals(const LineEvent& line, int64_t tick) const;
+  void Learn(const LineEvent& line, int64_t tick, const std::array<double, kNumSignals>& raw,
+             double score);
+
+  NoveltyOptions options_;
+  TemplateCounts templates_;
+  RateTracker template_rate_;
+  RateTracker source_rate_;
+  RateTracker untimed_template_rate_;
+  RateTracker untimed_source_rate_;
+  ParamValues params_;
+  SequenceModel sequence_;
+  std::array<TailHistogram, kNumSignals> history_;
+  TailHistogram scores_;
+  AlertBudget budget_;
+  int64_t lines_ = 0;
+};
+
+}  // namespace fedlog::novelty
+
+#endif  // FEDLOG_COMMON_NOVELTY_SCORER_H_

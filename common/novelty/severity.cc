@@ -1,0 +1,98 @@
+#include "common/novelty/severity.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+
+namespace fedlog::novelty {
+namespace {
+
+struct Word {
+  std::string_view text;
+  double severity;
+};
+
+// Lower-case words; matched as whole words (letters only around them).
+constexpr std::array<Word, 30> kContentWords = {{
+    {"error", 0.6},       {"errors", 0.6},     {"fail", 0.6},         {"failed", 0.6},
+    {"failure", 0.6},     {"failing", 0.6},    {"fatal", 0.6},        {"exception", 0.6},
+    {"panic", 0.6},       {"abort", 0.6},      {"aborted", 0.6},      {"crash", 0.6},
+    {"crashed", 0.6},     {"corrupt", 0.6},    {"corrupted", 0.6},    {"refused", 0.6},
+    {"denied", 0.6},      {"unreachable", 0.6}, {"severed", 0.6},     {"timeout", 0.6},
+    {"killed", 0.6},      {"critical", 0.6},   {"warn", 0.3},         {"warning", 0.3},
+    {"retry", 0.3},       {"lost", 0.3},       {"unable", 0.3},       {"cannot", 0.3},
+    {"invalid", 0.3},     {"interrupted", 0.3},
+}};
+
+bool IsLetter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+// Debian's Abseil has its own string_view: compare by hand.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool ContainsIgnoreCase(std::string_view text, std::string_view needle) {
+  for (size_t i = 0; i + needle.size() <= text.size(); ++i) {
+    if (EqualsIgnoreCase(text.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+double LevelSeverity(std::string_view level) {
+  for (std::string_view w : {"FATAL", "CRITICAL", "CRIT", "EMERG", "EMERGENCY", "ALERT", "PANIC",
+                             "SEVERE", "FAILURE"}) {
+    if (EqualsIgnoreCase(level, w)) return 1.0;
+  }
+  if (EqualsIgnoreCase(level, "ERROR") || EqualsIgnoreCase(level, "ERR")) return 0.75;
+  if (EqualsIgnoreCase(level, "WARN") || EqualsIgnoreCase(level, "WARNING")) return 0.35;
+  return 0.0;
+}
+
+double ContentSeverity(std::string_view content) {
+  double best = 0;
+  size_t i = 0;
+  while (i < content.size()) {
+    while (i < content.size() && !IsLetter(content[i])) ++i;
+    const size_t begin = i;
+    while (i < content.size() && IsLetter(content[i])) ++i;
+    if (i == begin || i - begin > 12) continue;
+    const std::string_view word = content.substr(begin, i - begin);
+    for (const Word& w : kContentWords) {
+      if (w.severity > best && EqualsIgnoreCase(word, w.text)) best = w.severity;
+    }
+    if (best >= 0.6) break;
+  }
+  if (best < 0.3 && ContainsIgnoreCase(content, "not found")) best = 0.3;
+  return best;
+}
+
+double LineSeverity(std::string_view level, std::string_view content) {
+  return std::max(LevelSeverity(level), ContentSeverity(content));
+}
+
+bool HasSeverityWord(std::string_view line) {
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    const size_t begin = i;
+    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    std::string_view tok = line.substr(begin, i - begin);
+    while (!tok.empty() && !IsLetter(tok.front())) tok.remove_prefix(1);
+    while (!tok.empty() && !IsLetter(tok.back())) tok.remove_suffix(1);
+    if (EqualsIgnoreCase(tok, "FATAL") || EqualsIgnoreCase(tok, "FAILURE") ||
+        EqualsIgnoreCase(tok, "SEVERE") || EqualsIgnoreCase(tok, "ERROR")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace fedlog::novelty

@@ -1,0 +1,33 @@
+// Severity vocabulary: how alarming a line's own words are, from its level field and its message.
+// A fixed, source-independent vocabulary (no labels, nothing learnt): the level field's value
+// (syslog / log4j / BGL level names) and alarm words in the message ("error", "failed", "exception",
+// "refused", ...). The label-free detector (scorer.h) ranks this value against the site's own history,
+// so a source where every line says ERROR gains little from it.
+// Also the severity-word baseline of `fedlog eval newsite`. Thread-safety: pure functions.
+#ifndef FEDLOG_COMMON_NOVELTY_SEVERITY_H_
+#define FEDLOG_COMMON_NOVELTY_SEVERITY_H_
+
+#include <string_view>
+
+namespace fedlog::novelty {
+
+// Severity of a level name, case-insensitive: 1.0 for FATAL/CRITICAL/EMERG/ALERT/PANIC/SEVERE/
+// FAILURE, 0.75 for ERROR/ERR, 0.35 for WARN/WARNING, 0 otherwise (INFO, DEBUG, unknown, empty).
+double LevelSeverity(std::string_view level);
+
+// Severity of the message words, case-insensitive, on word boundaries: 0.6 for failure words
+// ("error", "fail", "failed", "failure", "fatal", "exception", "panic", "abort", "crash", "corrupt",
+// "refused", "denied", "unreachable", "severed", "timeout", "killed", ...), 0.3 for "warn"/"warning",
+// "retry", "lost", "unable", "cannot", "invalid", "not found"; 0 otherwise. The highest word wins.
+double ContentSeverity(std::string_view content);
+
+// max(LevelSeverity(level), ContentSeverity(content)).
+double LineSeverity(std::string_view level, std::string_view content);
+
+// The severity-word rule of issue 14's baseline: true when any whitespace-separated token of `line`,
+// stripped of punctuation, is FATAL, FAILURE, SEVERE or ERROR (case-insensitive).
+bool HasSeverityWord(std::string_view line);
+
+}  // namespace fedlog::novelty
+
+#endif  // FEDLOG_COMMON_NOVELTY_SEVERITY_H_
