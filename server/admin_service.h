@@ -26,6 +26,8 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status RollbackModel(grpc::ServerContext* ctx, const v1::RollbackModelRequest* req,
                              v1::ModelManifest* resp) override;
   grpc::Status RevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req, v1::SiteInfo* resp) override;
+  grpc::Status UnrevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
+                            v1::SiteInfo* resp) override;
 
  private:
   Coordinator* const coordinator_;
