@@ -7,16 +7,21 @@
 # usage: make-dev-pki.sh [--days N] [--expired NAME]... OUT_DIR [SITE ...]
 #   --days N        validity of leaf certificates (default 365)
 #   --expired NAME  also make site certificate NAME that expired yesterday (for tests)
-# An existing CA in OUT_DIR is reused, so sites can be added later.
+#   --reissue-server-and-admin  renew the aggregator and admin certificates even when they exist
+# An existing CA, aggregator and admin certificate in OUT_DIR are reused (never re-issued), so sites can be added
+# later without touching the running aggregator's or the admins' keys; an existing site is re-issued only when
+# named again. Use --reissue-server-and-admin to renew those two.
 set -euo pipefail
 
 days=365
 expired=()
+reissue=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --days) days="$2"; shift 2 ;;
     --expired) expired+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --reissue-server-and-admin) reissue=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     --*) echo "make-dev-pki: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -52,9 +57,18 @@ issue() {
   rm -f "$out/$name.csr" "$ext_file"
 }
 
-issue aggregator "/O=fedlog dev/OU=aggregator/CN=aggregator" \
-  "$(printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1')" "$days"
-issue admin "/O=fedlog dev/OU=admin/CN=admin" "extendedKeyUsage=clientAuth" "$days"
+kept=()
+if [ "$reissue" = 1 ] || [ ! -f "$out/aggregator.crt" ] || [ ! -f "$out/aggregator.key" ]; then
+  issue aggregator "/O=fedlog dev/OU=aggregator/CN=aggregator" \
+    "$(printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1')" "$days"
+else
+  kept+=(aggregator)
+fi
+if [ "$reissue" = 1 ] || [ ! -f "$out/admin.crt" ] || [ ! -f "$out/admin.key" ]; then
+  issue admin "/O=fedlog dev/OU=admin/CN=admin" "extendedKeyUsage=clientAuth" "$days"
+else
+  kept+=(admin)
+fi
 for site in "$@"; do
   valid_name "$site" || { echo "make-dev-pki: invalid site id '$site'" >&2; exit 2; }
   issue "$site" "/O=fedlog dev/OU=site/CN=$site" "extendedKeyUsage=clientAuth" "$days"
@@ -64,4 +78,8 @@ for site in "${expired[@]}"; do
   issue "$site" "/O=fedlog dev/OU=site/CN=$site" "extendedKeyUsage=clientAuth" -1
 done
 chmod 644 "$out"/*.crt
-echo "make-dev-pki: wrote CA, aggregator, admin${*:+ and sites: $*} to $out"
+if [ ${#kept[@]} -gt 0 ]; then
+  echo "make-dev-pki: kept the existing ${kept[*]} certificate(s) in $out${*:+; wrote sites: $*}"
+else
+  echo "make-dev-pki: wrote CA, aggregator, admin${*:+ and sites: $*} to $out"
+fi

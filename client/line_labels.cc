@@ -1,8 +1,11 @@
 #include "client/line_labels.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
+#include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/labels/csv.h"
 
@@ -35,6 +38,29 @@ absl::StatusOr<std::map<int64_t, int>> ReadLineLabels(const std::string& path) {
     }
   }
   return out;
+}
+
+std::vector<std::string> WarnAboutLineLabels(const std::string& labels_path, const std::string& log_path,
+                                             const std::map<int64_t, int>& labels) {
+  std::vector<std::string> warnings;
+  if (labels.empty()) return warnings;
+  if (absl::StatusOr<std::string> text = ReadFile(log_path); text.ok()) {
+    int64_t lines = std::count(text->begin(), text->end(), '\n');
+    if (!text->empty() && text->back() != '\n') ++lines;
+    const int64_t past = std::count_if(labels.begin(), labels.end(), [&](const auto& l) { return l.first > lines; });
+    if (past > 0) {
+      warnings.push_back(absl::StrCat(labels_path, ": ", past, " of ", labels.size(), " labeled line(s) are past the end of ",
+                                      log_path, " (", lines, " lines) and label nothing"));
+    }
+  }
+  const int64_t anomalous = std::count_if(labels.begin(), labels.end(), [](const auto& l) { return l.second > 0; });
+  if (anomalous == 0 || anomalous == static_cast<int64_t>(labels.size())) {
+    warnings.push_back(absl::StrCat(labels_path, ": all ", labels.size(), " labels are ",
+                                    anomalous == 0 ? "normal (0)" : "anomalous (>= 1)",
+                                    "; meta-learning and F1 need both classes"));
+  }
+  for (const std::string& w : warnings) FEDLOG_LOG(WARNING) << w;
+  return warnings;
 }
 
 }  // namespace fedlog::client

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -19,6 +20,12 @@ namespace fedlog::client {
 // "AnomalyLabel" or "label". NotFound for a missing file; InvalidArgument, naming the file and CSV
 // line, for a missing column, a bad number, a line number < 1, a negative label or a duplicate.
 absl::StatusOr<std::map<int64_t, int>> ReadLineLabels(const std::string& path);
+
+// Logs a warning (naming `labels_path`) for what makes labels silently useless: rows past the end of the log
+// at `log_path` (they label nothing) and labels of one class only (meta-learning and F1 need both). Returns
+// the warnings it logged (for tests and the CLI).
+std::vector<std::string> WarnAboutLineLabels(const std::string& labels_path, const std::string& log_path,
+                                             const std::map<int64_t, int>& labels);
 
 }  // namespace fedlog::client
 

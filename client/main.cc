@@ -1,7 +1,14 @@
-// fedlog-client: the site daemon. Usage: fedlog-client --config site.yaml [--detect-only]
+// fedlog-client: the site daemon. Usage: fedlog-client --config site.yaml [--detect-only] | --version
 // With a `detect` section in the config it also runs real-time detection (client/detect) beside the
 // federation loop; --detect-only runs detection alone (no aggregator, no certificates needed).
+// Exit codes: 0 stopped by a signal, 1 start-up or run failure, 2 usage, 3 (kExitRevoked) the aggregator
+// revoked or refused this site for good: restarting cannot help (deploy/systemd: RestartPreventExitStatus=3).
+// A revoked site with a detect section keeps detecting with its last promoted model.
 
+#include <glob.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,17 +20,57 @@
 #include "client/detect/detector.h"
 #include "client/line_labels.h"
 #include "client/site_daemon.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/base/daemon_args.h"
+#include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/signals.h"
 #include "common/base/status_macros.h"
+#include "common/base/version.h"
 #include "common/config/yaml_proto.h"
+#include "common/net/grpc_log.h"
+#include "common/net/tls.h"
 
 namespace {
+
+constexpr int kExitRevoked = 3;
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "fedlog-client: %s\n", message.c_str());
   return 1;
+}
+
+// Checks the detect section against the training sources and the file system: a detect source whose name is
+// not a training source is refused (the model has no adapter for it; names are case-sensitive); a watched path
+// that matches no file is a warning (it may appear later; /healthz says so meanwhile).
+absl::Status CheckDetectSources(const fedlog::v1::ClientConfig& config,
+                                const fedlog::client::detect::DetectOptions& options) {
+  std::vector<std::string> trained;
+  for (const auto& s : config.sources()) trained.push_back(s.name());
+  for (const auto& s : options.sources) {
+    if (!trained.empty() && std::find(trained.begin(), trained.end(), s.name) == trained.end()) {
+      std::string hint;
+      for (const auto& t : trained) {
+        if (absl::EqualsIgnoreCase(t, s.name)) hint = absl::StrCat(" (did you mean '", t, "'? names are case-sensitive)");
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "detect source '", s.name, "' is not one of this site's training sources (", absl::StrJoin(trained, ", "),
+          ")", hint, "; the federated model has no adapter for it"));
+    }
+    for (const auto& pattern : s.paths) {
+      if (pattern == "-") continue;
+      glob_t g{};
+      const bool matched = glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0;
+      globfree(&g);
+      if (!matched) {
+        FEDLOG_LOG(WARNING) << "detect source " << s.name << ": '" << pattern
+                            << "' matches no file yet; it is watched and read once it appears";
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 // The detector of `config` (nullptr without a detect section).
@@ -33,6 +80,7 @@ absl::StatusOr<std::unique_ptr<fedlog::client::detect::Detector>> MakeDetector(
   const std::string base = std::filesystem::path(config_path).parent_path().string();
   auto options = fedlog::client::detect::DetectOptionsFromConfig(config, base);
   if (!options.ok()) return fedlog::Annotate(options.status(), config_path);
+  FEDLOG_RETURN_IF_ERROR(fedlog::Annotate(CheckDetectSources(config, *options), config_path));
   // The site's labeled training logs (sources[].labels) are few-shot support for the detectors.
   for (const fedlog::v1::LogSourceConfig& s : config.sources()) {
     if (s.labels().empty()) continue;
@@ -45,9 +93,33 @@ absl::StatusOr<std::unique_ptr<fedlog::client::detect::Detector>> MakeDetector(
   return fedlog::client::detect::Detector::Create(std::move(*options));
 }
 
+// Tags this process's log lines with the site id (its certificate's CN), so two sites whose configs are both
+// site.yaml stay apart; falls back to the config file's name.
+void TagLogs(const fedlog::v1::ClientConfig& config, const std::string& config_path) {
+  std::string tag = std::filesystem::path(config_path).stem().string();
+  if (!config.tls().cert().empty()) {
+    const std::string cert = fedlog::config::ResolveRelative(config_path, config.tls().cert());
+    if (absl::StatusOr<std::string> pem = fedlog::ReadFile(cert); pem.ok()) {
+      if (auto id = fedlog::net::IdentityFromPem(*pem); id.ok()) tag = id->id;
+    }
+  }
+  fedlog::SetLogTag(tag);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
+    std::printf("fedlog-client %s\n", fedlog::kFedlogVersion);
+    return 0;
+  }
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf("usage: fedlog-client --config FILE [--detect-only] | --version\n"
+                "The site daemon; FILE is YAML as in deploy/config/site.example.yaml. --detect-only runs live\n"
+                "detection alone (no aggregator). Exit codes: 0 stopped by a signal, 1 failure (the message says\n"
+                "which setting or file), 2 usage, 3 revoked or refused by the aggregator (do not restart).\n");
+    return 0;
+  }
   bool detect_only = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
@@ -60,10 +132,11 @@ int main(int argc, char** argv) {
   const std::string config_path =
       fedlog::ConfigPathFromArgs(static_cast<int>(args.size()), args.data());
   if (config_path.empty()) {
-    std::fprintf(stderr, "usage: %s --config FILE [--detect-only]\n", "fedlog-client");
+    std::fprintf(stderr, "usage: %s --config FILE [--detect-only] | --version\n", "fedlog-client");
     return 2;
   }
   fedlog::ParseLogLevelFromEnv();
+  fedlog::net::QuietGrpcLogs();
   if (absl::Status st = fedlog::InstallTerminationHandler(); !st.ok()) return Fail(st.ToString());
   fedlog::SetLogTag(std::filesystem::path(config_path).stem().string());
 
@@ -78,18 +151,39 @@ int main(int argc, char** argv) {
     auto loaded = fedlog::client::LoadClientConfig(config_path);
     if (!loaded.ok()) return Fail(std::string(loaded.status().message()));
     config = *loaded;
+    TagLogs(config, config_path);
     auto created = fedlog::client::SiteDaemon::Create(config);
-    if (!created.ok()) return Fail(created.status().ToString());
+    if (!created.ok()) return Fail(config_path + ": " + std::string(created.status().message()));
     daemon = std::move(*created);
+  }
+  for (const fedlog::v1::LogSourceConfig& s : config.sources()) {
+    if (s.labels().empty()) continue;  // paths are resolved by LoadClientConfig, not in --detect-only
+    const std::string labels_path = fedlog::config::ResolveRelative(config_path, s.labels());
+    if (auto labels = fedlog::client::ReadLineLabels(labels_path); labels.ok()) {
+      fedlog::client::WarnAboutLineLabels(labels_path, fedlog::config::ResolveRelative(config_path, s.path()),
+                                          *labels);
+    }
   }
   auto detector = MakeDetector(config, config_path);
   if (!detector.ok()) return Fail(detector.status().ToString());
 
   absl::Status result, detect_result;
   std::thread runner, detect_runner;
+  std::atomic<bool> revoked{false};
   if (daemon) {
     runner = std::thread([&] {
       result = daemon->Run();
+      const bool refused = result.code() == absl::StatusCode::kPermissionDenied ||
+                           result.code() == absl::StatusCode::kUnauthenticated;
+      if (refused && *detector) {
+        // Revocation ends federation, not the site's own detection: keep scoring with the model on disk.
+        revoked = true;
+        FEDLOG_LOG(ERROR) << "federation stopped: " << result.message()
+                          << "; live detection continues with the promoted model v" << (*detector)->model_version()
+                          << ". After `fedlog sites unrevoke` at the aggregator, restart this daemon.";
+        (*detector)->SetFederationNote(absl::StrCat("stopped: ", result.message()));
+        return;
+      }
       fedlog::RequestTermination();  // wake main when Run ends on its own
     });
   }
@@ -104,6 +198,14 @@ int main(int argc, char** argv) {
   if (*detector) (*detector)->Stop();
   if (runner.joinable()) runner.join();
   if (detect_runner.joinable()) detect_runner.join();
+  if (result.code() == absl::StatusCode::kPermissionDenied || result.code() == absl::StatusCode::kUnauthenticated) {
+    if (!revoked) {
+      Fail(std::string(result.message()) +
+           " (exit 3: restarting cannot help; an admin can lift a revocation with `fedlog sites unrevoke`)");
+      return kExitRevoked;
+    }
+    result = absl::OkStatus();  // detection ran on after the revocation and was stopped by a signal
+  }
   if (!result.ok()) return Fail(result.ToString());
   if (!detect_result.ok()) return Fail(detect_result.ToString());
   if (daemon) {

@@ -16,7 +16,10 @@
 #include "common/fl/bundle_codec.h"
 #include "common/fl/fedavg.h"
 #include "common/model/local_trainer.h"
+#include "common/base/version.h"
+#include "common/net/address.h"
 #include "common/net/tls.h"
+#include "common/net/tls_check.h"
 
 namespace fedlog::client {
 namespace {
@@ -77,6 +80,7 @@ absl::Status FinalizeClientConfig(v1::ClientConfig* c, const std::string& base_d
     }
   };
   if (c->aggregator_address().empty()) c->set_aggregator_address("localhost:7443");
+  FEDLOG_RETURN_IF_ERROR(net::ParseHostPort(c->aggregator_address(), "aggregator_address").status());
   if (c->data_dir().empty()) return absl::InvalidArgumentError("data_dir is required");
   if (c->tls().ca_cert().empty() || c->tls().cert().empty() || c->tls().key().empty()) {
     return absl::InvalidArgumentError("tls.ca_cert, tls.cert and tls.key are required (mTLS is always on)");
@@ -98,7 +102,7 @@ absl::Status FinalizeClientConfig(v1::ClientConfig* c, const std::string& base_d
   if (c->device().empty()) c->set_device("auto");
   if (c->threads() <= 0) c->set_threads(1);
   if (c->backoff_initial_ms() <= 0) c->set_backoff_initial_ms(500);
-  if (c->backoff_max_ms() <= 0) c->set_backoff_max_ms(10000);
+  if (c->backoff_max_ms() <= 0) c->set_backoff_max_ms(3000);
   if (c->holdout_percent() <= 0) c->set_holdout_percent(20);
   if (c->holdout_percent() > 90) return absl::InvalidArgumentError("holdout_percent must be at most 90");
   if (c->personalise_rounds() < 0 || c->personalise_rounds() > kMaxPersonaliseRounds) {
@@ -117,11 +121,37 @@ absl::StatusOr<v1::ClientConfig> LoadClientConfig(const std::string& path) {
 }
 
 SiteDaemon::SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources,
-                       std::unique_ptr<FederationSession> session)
+                       std::shared_ptr<grpc::ChannelCredentials> creds)
     : config_(std::move(config)),
       sources_(std::move(sources)),
-      session_(std::move(session)),
-      trainer_(&sources_, TrainerOptions(config_)) {}
+      creds_(std::move(creds)),
+      trainer_(&sources_, TrainerOptions(config_)),
+      session_(std::make_shared<FederationSession>(net::MakeChannel(config_.aggregator_address(), creds_))) {}
+
+std::shared_ptr<FederationSession> SiteDaemon::session() {
+  absl::MutexLock lock(&mu_);
+  return session_;
+}
+
+void SiteDaemon::Reconnect() {
+  auto fresh = std::make_shared<FederationSession>(net::MakeChannel(config_.aggregator_address(), creds_));
+  absl::MutexLock lock(&mu_);
+  if (!stopping_) session_ = std::move(fresh);
+}
+
+void SiteDaemon::LogUnavailable(const absl::Status& st, int64_t backoff_ms) {
+  if (net::LooksLikeTlsFailure(std::string(st.message()))) {
+    const std::string ca = net::CertificateSubject(config_.tls().ca_cert());
+    FEDLOG_LOG(ERROR) << "TLS handshake with the aggregator at " << config_.aggregator_address()
+                      << " failed; this site trusts only the CA " << (ca.empty() ? "?" : ca) << " (tls.ca_cert "
+                      << config_.tls().ca_cert()
+                      << "): the aggregator's certificate must be signed by it, and the aggregator must trust the CA "
+                         "of tls.cert; retrying in "
+                      << backoff_ms << " ms (" << st.message() << ")";
+    return;
+  }
+  FEDLOG_LOG(WARNING) << "aggregator unavailable (" << st.message() << "); retrying in " << backoff_ms << " ms";
+}
 
 SiteDaemon::~SiteDaemon() {
   Stop();
@@ -133,19 +163,19 @@ absl::StatusOr<std::unique_ptr<SiteDaemon>> SiteDaemon::Create(const v1::ClientC
   FEDLOG_RETURN_IF_ERROR(MakeDirs(config.data_dir(), true));
   FEDLOG_ASSIGN_OR_RETURN(std::string device, model::ResolveDevice(config.device()));
   model::SetTorchThreads(config.threads());
-  FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeChannelCredentials(
-                                          {config.tls().ca_cert(), config.tls().cert(), config.tls().key()}));
-  auto session = std::make_unique<FederationSession>(net::MakeChannel(config.aggregator_address(), creds));
+  const net::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key()};
+  FEDLOG_RETURN_IF_ERROR(net::CheckTlsFiles(tls));
+  FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeChannelCredentials(tls));
   FEDLOG_LOG(INFO) << "site daemon ready: " << sources.size() << " source(s), device " << device << ", aggregator "
                    << config.aggregator_address();
-  return std::unique_ptr<SiteDaemon>(new SiteDaemon(config, std::move(sources), std::move(session)));
+  return std::unique_ptr<SiteDaemon>(new SiteDaemon(config, std::move(sources), std::move(creds)));
 }
 
 void SiteDaemon::Stop() {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
   stopping_ = true;
-  session_->CancelAll();
+  if (session_) session_->CancelAll();
 }
 
 bool SiteDaemon::SleepUnlessStopped(int64_t ms) {
@@ -170,7 +200,7 @@ void SiteDaemon::HeartbeatLoop() {
       connected = connected_;
       every = heartbeat_ms_;
     }
-    if (connected && state != "idle") session_->Heartbeat(state).IgnoreError();
+    if (connected && state != "idle") session()->Heartbeat(state).IgnoreError();
     if (!SleepUnlessStopped(every)) return;
   }
 }
@@ -190,9 +220,10 @@ absl::Status SiteDaemon::Run() {
       return st;
     }
     const int64_t wait = Jittered(backoff);
-    FEDLOG_LOG(WARNING) << "aggregator unavailable (" << st.message() << "); retrying in " << wait << " ms";
+    LogUnavailable(st, wait);
     if (!SleepUnlessStopped(wait)) return absl::OkStatus();
     backoff = std::min<int64_t>(backoff * 2, config_.backoff_max_ms());
+    Reconnect();
   }
 }
 
@@ -200,14 +231,22 @@ absl::Status SiteDaemon::Session() {
   v1::HelloRequest hello;
   hello.mutable_capabilities()->set_device(config_.device());
   hello.mutable_capabilities()->set_threads(config_.threads());
-  hello.mutable_capabilities()->set_version("0.1.0");
+  hello.mutable_capabilities()->set_version(kFedlogVersion);
+  if (promoted_version_ > 0) {
+    hello.set_promoted_version(promoted_version_);
+  } else if (promoted_version_ < 0) {
+    v1::ModelManifest m;  // not synced yet this process: report the model on disk
+    absl::StatusOr<std::string> bytes = ReadFile(detect::PromotedManifestPath(config_.data_dir()));
+    if (bytes.ok() && m.ParseFromString(*bytes)) hello.set_promoted_version(m.version());
+  }
   for (const auto& s : sources_) {
     v1::SourceInfo* info = hello.add_sources();
     info->set_name(s.name);
     info->set_format(s.format);
     info->set_lines(static_cast<int64_t>(s.contents.size()));
   }
-  FEDLOG_ASSIGN_OR_RETURN(v1::HelloResponse welcome, session_->Hello(hello));
+  FEDLOG_ASSIGN_OR_RETURN(v1::HelloResponse welcome, session()->Hello(hello));
+  hello_ = hello;
   {
     absl::MutexLock lock(&mu_);
     connected_ = true;
@@ -218,7 +257,7 @@ absl::Status SiteDaemon::Session() {
   // backoff_max_ms): a round that fails at once would otherwise be retried many times a second.
   int64_t round_backoff = config_.backoff_initial_ms();
   while (true) {
-    FEDLOG_ASSIGN_OR_RETURN(v1::TaskResponse task, session_->GetTask(welcome.max_poll_wait_ms()));
+    FEDLOG_ASSIGN_OR_RETURN(v1::TaskResponse task, session()->GetTask(welcome.max_poll_wait_ms()));
     if (!task.has_round()) {
       if (absl::Status st = SyncPromoted(task.none().promoted_version()); !st.ok()) {
         if (st.code() == absl::StatusCode::kUnavailable || st.code() == absl::StatusCode::kCancelled) return st;
@@ -256,7 +295,7 @@ absl::Status SiteDaemon::SyncPromoted(int64_t version) {
     if (first && promoted_version_ > 0) PersonaliseOnDisk();
     return absl::OkStatus();
   }
-  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session_->Download(version, /*all_adapters=*/false));
+  FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session()->Download(version, /*all_adapters=*/false));
   const bool trimmed = IgnoreUnknownTensors(model.manifest.spec(), &model.bundle);
   FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(model.bundle));
   if (trimmed) {  // the manifest describes the file written (the detector checks its digest)
@@ -268,6 +307,11 @@ absl::Status SiteDaemon::SyncPromoted(int64_t version) {
   FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(manifest_path, model.manifest.SerializeAsString()));
   promoted_version_ = model.manifest.version();
   FEDLOG_LOG(INFO) << "promoted model v" << promoted_version_ << " fetched (" << model.bytes << " bytes)";
+  // Tell the aggregator which model this site now detects with (`fedlog sites`, MODEL column).
+  hello_.set_promoted_version(promoted_version_);
+  if (absl::Status st = session()->Hello(hello_).status(); !st.ok()) {
+    FEDLOG_LOG(WARNING) << "cannot report model v" << promoted_version_ << " to the aggregator: " << st;
+  }
   Personalise(model.manifest, model.bundle);
   return absl::OkStatus();
 }
@@ -337,7 +381,7 @@ absl::Status SiteDaemon::WritePersonalModel(const v1::ModelManifest& promoted, c
 absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   SetState("training");
   FEDLOG_ASSIGN_OR_RETURN(DownloadedModel global,
-                          session_->Download(received.model_version(), /*all_adapters=*/false));
+                          session()->Download(received.model_version(), /*all_adapters=*/false));
   v1::RoundTask task = received;
   if (!task.has_spec()) *task.mutable_spec() = global.manifest.spec();  // older aggregators
   IgnoreUnknownTensors(task.spec(), &global.bundle);
@@ -345,7 +389,7 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   report.set_run_id(task.run_id());
   report.set_round(task.round());
   report.set_model_version(task.model_version());
-  session_->ReportEvaluation(report).IgnoreError();
+  session()->ReportEvaluation(report).IgnoreError();
 
   FEDLOG_ASSIGN_OR_RETURN(LocalUpdate update, trainer_.Train(task, global.bundle));
   fl::EncodeOptions encode;
@@ -358,7 +402,7 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   header.set_base_version(task.model_version());
   for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
   SetState("uploading");
-  FEDLOG_RETURN_IF_ERROR(session_->Upload(header, bytes));
+  FEDLOG_RETURN_IF_ERROR(session()->Upload(header, bytes));
   ++rounds_completed_;
   // The key=value tail is for scripts (scripts/demo.sh sums it per site).
   FEDLOG_LOG(INFO) << "round " << task.round() << ": v" << task.model_version() << " " << update.summary

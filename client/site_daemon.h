@@ -36,14 +36,24 @@ class SiteDaemon {
   ~SiteDaemon();
 
   // Runs until Stop(). Returns OK after Stop(), PermissionDenied when the site is revoked, or
-  // Unauthenticated when the aggregator refuses the certificate for good.
+  // Unauthenticated when the aggregator refuses the certificate for good. After a lost connection each attempt
+  // uses a fresh channel, so a returning aggregator is found at the next attempt (no channel-level backoff or
+  // cached resolver failure in between).
   absl::Status Run();
   void Stop();
 
   int rounds_completed() const { return rounds_completed_.load(); }
 
  private:
-  SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources, std::unique_ptr<FederationSession> session);
+  SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources,
+             std::shared_ptr<grpc::ChannelCredentials> creds);
+
+  // The current session (replaced by Reconnect); callers hold their copy for the call's duration.
+  std::shared_ptr<FederationSession> session() ABSL_LOCKS_EXCLUDED(mu_);
+  // A new session on a new channel (not after Stop()).
+  void Reconnect() ABSL_LOCKS_EXCLUDED(mu_);
+  // Logs a failed session: a TLS failure as an error naming the CA this site trusts, else a warning.
+  void LogUnavailable(const absl::Status& st, int64_t backoff_ms);
 
   absl::Status Session();  // one connection: hello, then tasks until an error
   absl::Status DoRound(const v1::RoundTask& task);
@@ -64,9 +74,10 @@ class SiteDaemon {
 
   const v1::ClientConfig config_;
   const std::vector<SourceLines> sources_;
-  std::unique_ptr<FederationSession> session_;
+  const std::shared_ptr<grpc::ChannelCredentials> creds_;
   SiteTrainer trainer_;
   int64_t promoted_version_ = -1;  // -1: not read from disk yet
+  v1::HelloRequest hello_;         // the last hello sent (Run's thread only)
   std::atomic<int> rounds_completed_{0};
 
   absl::Mutex mu_;
@@ -74,6 +85,7 @@ class SiteDaemon {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   std::string state_ ABSL_GUARDED_BY(mu_) = "idle";
   int32_t heartbeat_ms_ ABSL_GUARDED_BY(mu_) = 2000;
+  std::shared_ptr<FederationSession> session_ ABSL_GUARDED_BY(mu_);
   std::thread heartbeat_;
 };
 

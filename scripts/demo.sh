@@ -166,7 +166,7 @@ for site in "${SITES[@]}"; do
   FEDLOG_LOG_LEVEL=warning "$BIN/fedlog" score --site "$site" --config "$DEMO/config/$site.yaml" \
     --model "$DEMO/sites/$site/promoted_model.bundle" --manifest "$DEMO/sites/$site/promoted_model.manifest" \
     --local-rounds "$ROUNDS" --contrastive-steps "$CONTRASTIVE" --meta-iterations "$META" --inner-steps "$INNER" \
-    --personalise-rounds "$PERSONALISE" "${WORK[@]}" --shots "$SHOTS" >"$DEMO/logs/$site.score" 2>&1 &
+    --personalise-rounds "$PERSONALISE" "${WORK[@]}" --shots "$SHOTS" --no-header >"$DEMO/logs/$site.score" 2>&1 &
   SCORE_PIDS+=("$!")
 done
 for i in "${!SITES[@]}"; do

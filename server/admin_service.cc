@@ -76,7 +76,7 @@ grpc::Status AdminService::ListModels(grpc::ServerContext* ctx, const v1::ListMo
 
 grpc::Status AdminService::PromoteModel(grpc::ServerContext* ctx, const v1::PromoteModelRequest* req,
                                         v1::ModelManifest* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->Promote(req->version()); });
+  return Serve(*ctx, resp, [&] { return coordinator_->Promote(req->version(), req->force()); });
 }
 
 grpc::Status AdminService::RollbackModel(grpc::ServerContext* ctx, const v1::RollbackModelRequest*,
@@ -95,6 +95,11 @@ grpc::Status AdminService::AdmitSources(grpc::ServerContext* ctx, const v1::Admi
     return coordinator_->AdmitSources(req->site_id(), {req->sources().begin(), req->sources().end()},
                                       req->approve_pending());
   });
+}
+
+grpc::Status AdminService::UnrevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
+                                        v1::SiteInfo* resp) {
+  return Serve(*ctx, resp, [&] { return coordinator_->UnrevokeSite(req->site_id()); });
 }
 
 }  // namespace fedlog::server

@@ -28,6 +28,8 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status RevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req, v1::SiteInfo* resp) override;
   grpc::Status AdmitSources(grpc::ServerContext* ctx, const v1::AdmitSourcesRequest* req,
                             v1::SiteInfo* resp) override;
+  grpc::Status UnrevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
+                            v1::SiteInfo* resp) override;
 
  private:
   Coordinator* const coordinator_;

@@ -9,7 +9,9 @@
 #include "common/base/status_macros.h"
 #include "common/config/yaml_proto.h"
 #include "common/features/stream_featurizer.h"
+#include "common/net/address.h"
 #include "common/net/tls.h"
+#include "common/net/tls_check.h"
 
 namespace fedlog::server {
 namespace {
@@ -107,6 +109,7 @@ StreamLimits StreamLimitsOf(const v1::ServerLimits& l) {
 
 absl::Status FinalizeServerConfig(v1::ServerConfig* c, const std::string& base_dir) {
   if (c->listen_address().empty()) c->set_listen_address("127.0.0.1:7443");
+  FEDLOG_RETURN_IF_ERROR(net::ParseHostPort(c->listen_address(), "listen_address", /*allow_any_port=*/true).status());
   if (c->data_dir().empty()) return absl::InvalidArgumentError("data_dir is required");
   if (c->tls().ca_cert().empty() || c->tls().cert().empty() || c->tls().key().empty()) {
     return absl::InvalidArgumentError("tls.ca_cert, tls.cert and tls.key are required (mTLS is always on)");
@@ -135,6 +138,18 @@ absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const v1::ServerConfig& config) {
+  // Everything an operator can get wrong is checked before any state is opened, so a failed start leaves
+  // nothing half-built (and nothing for the destructor to trip over).
+  FEDLOG_ASSIGN_OR_RETURN(net::HostPort listen,
+                          net::ParseHostPort(config.listen_address(), "listen_address", /*allow_any_port=*/true));
+  const net::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key()};
+  FEDLOG_RETURN_IF_ERROR(net::CheckTlsFiles(tls));
+  FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(tls));
+  if (config.model().arch() != "line_encoder") {
+    FEDLOG_LOG(WARNING) << "model.arch is " << config.model().arch()
+                        << ": sites can train it, but live detection (a site's detect section) needs line_encoder; "
+                           "set model: {arch: line_encoder} for a federation that detects";
+  }
   std::unique_ptr<AggregatorServer> s(new AggregatorServer());
   FEDLOG_RETURN_IF_ERROR(MakeDirs(config.data_dir(), true));
   FEDLOG_ASSIGN_OR_RETURN(s->store_, StateStore::Open(JoinPath(config.data_dir(), "aggregator.db")));
@@ -152,10 +167,9 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   opts.on_revoke = [streams = s->streams_.get()](const std::string& site) {
     streams->CancelParty(SiteParty(site), "site revoked");
   };
-  s->coordinator_ = std::make_unique<Coordinator>(opts, s->store_.get(), s->blobs_.get());
-  FEDLOG_RETURN_IF_ERROR(s->coordinator_->Recover());
-  FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(
-                                          {config.tls().ca_cert(), config.tls().cert(), config.tls().key()}));
+  auto coordinator = std::make_unique<Coordinator>(opts, s->store_.get(), s->blobs_.get());
+  FEDLOG_RETURN_IF_ERROR(coordinator->Recover());
+  s->coordinator_ = std::move(coordinator);
   FederationServiceOptions fed;
   fed.chunk_bytes = config.chunk_bytes();
   fed.min_chunk_bytes = config.limits().min_chunk_bytes();
@@ -168,6 +182,9 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   builder.RegisterService(s->federation_.get());
   builder.RegisterService(s->admin_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
+  // gRPC sets SO_REUSEPORT by default: a second aggregator on the same address would then start too, and the
+  // kernel would split connections (and admin calls) between two registries. One address, one process.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Receive-side flow control. With BDP probing, gRPC grows each upload stream's window to tens of MB on a fast
   // link, and 8 concurrent uploads then park several model sizes in transport buffers (docs/BENCHMARKS.md,
   // round memory). A fixed 1 MiB window per stream bounds that at about 1 MiB per upload.
@@ -179,7 +196,9 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   builder.SetResourceQuota(quota);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address()));
+    const std::string why = net::ProbeListen(listen);
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address(), why.empty() ? "" : ": ", why));
   }
   s->coordinator_->Start();
   FEDLOG_LOG(INFO) << "aggregator listening on " << config.listen_address() << " (port " << s->port_
@@ -190,8 +209,9 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
 void AggregatorServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  coordinator_->Stop();  // wakes long polls so Shutdown below does not wait for them
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (coordinator_) coordinator_->Stop();  // wakes long polls so Shutdown below does not wait for them
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (coordinator_) coordinator_->SaveLastSeen();  // LAST SEEN survives a restart
 }
 
 AggregatorServer::~AggregatorServer() { Shutdown(); }

@@ -205,6 +205,7 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   }
   std::set<std::string> online = OnlineSites();
   if (static_cast<int>(online.size()) < plan.min_sites()) {
+    if (WaitedTooLong(now, online.size())) return;
     std::string note = absl::StrCat("waiting for ", plan.min_sites(), " site(s), ", online.size(), " online");
     if (note != run_note_) {
       run_note_ = note;
@@ -217,6 +218,7 @@ void Coordinator::MaybeOpenRound(int64_t now) {
     FEDLOG_LOG(ERROR) << "cannot list rounds: " << rounds.status();
     return;
   }
+  waiting_since_ms_ = 0;
   ActiveRound ar;
   ar.record.run_id = run_->run_id;
   ar.record.round = run_->current_round + 1;

@@ -106,6 +106,12 @@ class Coordinator {
   absl::StatusOr<v1::ListModelsResponse> ListModels();
   absl::StatusOr<v1::ModelManifest> Promote(int64_t version);
   absl::StatusOr<v1::ModelManifest> Rollback();
+  // Lifts a revocation (NotFound for a site never seen).
+  absl::StatusOr<v1::SiteInfo> UnrevokeSite(const std::string& site_id);
+  // Promote, refusing (FailedPrecondition) a model no round trained (a run's initial weights) unless `force`.
+  absl::StatusOr<v1::ModelManifest> Promote(int64_t version, bool force);
+  // Writes each site's last-seen time to the store (at shutdown), so LAST SEEN survives a restart.
+  void SaveLastSeen();
 
   // Drives the state machine once (the scheduler thread calls it every tick_ms; tests may call it directly).
   void Tick();
@@ -143,6 +149,10 @@ class Coordinator {
   absl::Status AdmitOnHello(const std::string& site_id, const v1::HelloRequest& request);
   absl::StatusOr<int64_t> InitialModelVersion();
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
+  // While a run waits for min_sites: true (and the run failed) once it has waited longer than plan.site_wait_s.
+  bool WaitedTooLong(int64_t now, size_t online) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the open round's participants, uploads and deadline to its summary in `status`.
+  void DescribeOpenRound(v1::RunStatus* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CoordinatorOptions options_;
@@ -158,6 +168,7 @@ class Coordinator {
   std::optional<RunRecord> run_ ABSL_GUARDED_BY(mu_);
   std::optional<ActiveRound> round_ ABSL_GUARDED_BY(mu_);
   std::string run_note_ ABSL_GUARDED_BY(mu_);  // e.g. "waiting for 3 sites (2 online)"
+  int64_t waiting_since_ms_ ABSL_GUARDED_BY(mu_) = 0;  // when the run began waiting for min_sites; 0 = not
   absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
   absl::Mutex admission_mu_;  // serialises read-modify-write of a site's admitted/pending sources
 

@@ -1,6 +1,8 @@
 // Aggregation into new model versions, run lifecycle, and the admin queries.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
@@ -53,6 +55,7 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   if (plan->rounds() <= 0 || plan->rounds() > 100000) return absl::InvalidArgumentError("rounds must be 1..100000");
   if (plan->min_sites() <= 0) return absl::InvalidArgumentError("min_sites must be at least 1");
   if (plan->round_deadline_s() <= 0) plan->set_round_deadline_s(120);
+  if (plan->site_wait_s() <= 0) plan->set_site_wait_s(600);
   v1::TrainingPlan* t = plan->mutable_training();
   if (t->local_epochs() <= 0) t->set_local_epochs(1);
   if (!(t->learning_rate() > 0)) t->set_learning_rate(1e-3f);
@@ -172,6 +175,7 @@ absl::StatusOr<v1::ListSitesResponse> Coordinator::ListSites() {
       for (const auto& a : *s.admitted) info->add_admitted_sources(a);
     }
     for (const auto& p : s.pending) info->add_pending_sources(p);
+    info->set_model_version(s.hello.promoted_version());
   }
   return resp;
 }
@@ -251,6 +255,7 @@ absl::StatusOr<v1::RunStatus> Coordinator::StartRun(const v1::RunPlan& requested
     FEDLOG_ASSIGN_OR_RETURN(int64_t version, InitialModelVersion());
     FEDLOG_ASSIGN_OR_RETURN(run_id, store_->CreateRun(plan, version, NowMs()));
     FEDLOG_ASSIGN_OR_RETURN(run_, store_->GetRun(run_id));
+    waiting_since_ms_ = 0;
     FEDLOG_LOG(INFO) << "run " << run_id << " started: " << plan.rounds() << " round(s), min " << plan.min_sites()
                      << " site(s), from model v" << version;
     Bump();
@@ -307,6 +312,7 @@ absl::StatusOr<v1::RunStatus> Coordinator::RunStatus(int64_t run_id) {
   if (run_ && run_->run_id == run->run_id) {
     if (!round_) st.set_state("waiting");
     if (!run_note_.empty()) st.set_message(run_note_);
+    DescribeOpenRound(&st);
   }
   return st;
 }
@@ -320,7 +326,32 @@ uint64_t Coordinator::WaitForChange(uint64_t seen, int32_t timeout_ms) {
 absl::StatusOr<v1::ListModelsResponse> Coordinator::ListModels() {
   v1::ListModelsResponse resp;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<v1::ModelManifest> models, store_->ListModels());
-  for (auto& m : models) *resp.add_models() = std::move(m);
+  // Quality: the mean held-out metric that sites reported for a version when a later round started from it
+  // (F1 for line_encoder, reconstruction loss for mlp_autoencoder). Only in the answer, never stored.
+  std::set<int64_t> runs;
+  for (const auto& m : models) {
+    if (m.run_id() > 0) runs.insert(m.run_id());
+  }
+  std::map<int64_t, std::map<std::string, std::pair<double, int>>> quality;  // version -> metric -> (sum, n)
+  for (int64_t run : runs) {
+    FEDLOG_ASSIGN_OR_RETURN(auto evaluations, store_->ListEvaluations(run));
+    for (const auto& [round, e] : evaluations) {
+      for (const char* key : {"holdout_f1", "holdout_loss"}) {
+        auto it = e.metrics().find(key);
+        if (it == e.metrics().end() || !std::isfinite(it->second)) continue;
+        auto& q = quality[e.model_version()][key];
+        q.first += it->second;
+        ++q.second;
+      }
+    }
+  }
+  for (auto& m : models) {
+    for (const auto& [key, q] : quality[m.version()]) {
+      (*m.mutable_metrics())["quality_" + key] = q.first / q.second;
+      (*m.mutable_metrics())["quality_sites"] = q.second;
+    }
+    *resp.add_models() = std::move(m);
+  }
   FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
   resp.set_promoted_version(promoted);
   return resp;
@@ -339,6 +370,70 @@ absl::StatusOr<v1::ModelManifest> Coordinator::Rollback() {
   if (!m) return absl::InternalError("promoted model missing");
   FEDLOG_LOG(INFO) << "rolled back to model v" << version;
   return m->first;
+}
+
+// --- Operator-facing additions (issue 15) ---
+
+absl::StatusOr<v1::SiteInfo> Coordinator::UnrevokeSite(const std::string& site_id) {
+  if (site_id.empty()) return absl::InvalidArgumentError("site id is empty");
+  FEDLOG_ASSIGN_OR_RETURN(std::optional<SiteRecord> known, store_->GetSite(site_id));
+  if (!known) return absl::NotFoundError(absl::StrCat("no site '", site_id, "' (fedlog sites lists them)"));
+  FEDLOG_RETURN_IF_ERROR(store_->SetRevoked(site_id, false));
+  {
+    absl::MutexLock lock(&mu_);
+    revoked_.erase(site_id);
+    Bump();
+  }
+  FEDLOG_LOG(WARNING) << "site " << site_id << " unrevoked";
+  FEDLOG_ASSIGN_OR_RETURN(v1::ListSitesResponse all, ListSites());
+  for (const auto& s : all.sites()) {
+    if (s.site_id() == site_id) return s;
+  }
+  return absl::InternalError("unrevoked site not listed");
+}
+
+absl::StatusOr<v1::ModelManifest> Coordinator::Promote(int64_t version, bool force) {
+  FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(version));
+  if (!m) return absl::NotFoundError(absl::StrCat("no model version ", version, " (fedlog models lists them)"));
+  if (m->first.strategy() == "init" && !force) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "v", version, " holds a run's initial weights; no round trained it, so sites would detect with an "
+        "untrained model. Promote a trained version, or add --force"));
+  }
+  return Promote(version);
+}
+
+void Coordinator::SaveLastSeen() {
+  std::map<std::string, int64_t> seen;
+  {
+    absl::MutexLock lock(&mu_);
+    seen = last_seen_;
+  }
+  for (const auto& [site, ms] : seen) {
+    if (absl::Status st = store_->TouchSite(site, ms); !st.ok()) {
+      FEDLOG_LOG(WARNING) << "cannot save when site " << site << " was last seen: " << st;
+    }
+  }
+}
+
+bool Coordinator::WaitedTooLong(int64_t now, size_t online) {
+  if (waiting_since_ms_ == 0) waiting_since_ms_ = now;
+  const int64_t limit_s = run_->plan.site_wait_s() > 0 ? run_->plan.site_wait_s() : 600;
+  if (now - waiting_since_ms_ < limit_s * 1000) return false;
+  waiting_since_ms_ = 0;
+  FinishRun("failed", absl::StrCat("only ", online, " of the ", run_->plan.min_sites(), " site(s) it needs were online for ",
+                                   limit_s, " s; start a run with a --min-sites that the online sites can meet"));
+  return true;
+}
+
+void Coordinator::DescribeOpenRound(v1::RunStatus* status) {
+  if (!round_ || status->rounds().empty()) return;
+  for (v1::RoundSummary& r : *status->mutable_rounds()) {
+    if (r.round() != round_->record.round || r.attempt() != round_->record.attempt) continue;
+    for (const auto& p : round_->record.participants) r.add_participants(p);
+    for (const auto& u : round_->uploaded) r.add_uploaded(u);
+    r.set_deadline_ms(round_->record.deadline_ms);
+  }
 }
 
 }  // namespace fedlog::server

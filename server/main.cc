@@ -1,22 +1,37 @@
-// fedlog-server: the aggregator daemon. Usage: fedlog-server --config server.yaml
+// fedlog-server: the aggregator daemon. Usage: fedlog-server --config server.yaml | --version
 
 #include <malloc.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "common/base/daemon_args.h"
 #include "common/base/logging.h"
 #include "common/base/signals.h"
+#include "common/base/version.h"
+#include "common/net/grpc_log.h"
 #include "server/aggregator_server.h"
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
+    std::printf("fedlog-server %s\n", fedlog::kFedlogVersion);
+    return 0;
+  }
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf("usage: fedlog-server --config FILE | --version\n"
+                "The aggregator daemon; FILE is YAML as in deploy/config/aggregator.example.yaml.\n"
+                "Exit codes: 0 stopped by a signal, 1 start-up failure (the message says which setting or file), "
+                "2 usage.\n");
+    return 0;
+  }
   const std::string config_path = fedlog::ConfigPathFromArgs(argc, argv);
   if (config_path.empty()) {
-    std::fprintf(stderr, "usage: %s --config FILE\n", "fedlog-server");
+    std::fprintf(stderr, "usage: %s --config FILE | --version\n", "fedlog-server");
     return 2;
   }
   fedlog::ParseLogLevelFromEnv();
+  fedlog::net::RouteGrpcLogs();
   if (absl::Status st = fedlog::InstallTerminationHandler(); !st.ok()) {
     std::fprintf(stderr, "%s\n", st.ToString().c_str());
     return 1;
@@ -37,7 +52,8 @@ int main(int argc, char** argv) {
   }
   auto server = fedlog::server::AggregatorServer::Start(*config);
   if (!server.ok()) {
-    std::fprintf(stderr, "fedlog-server: %s\n", server.status().ToString().c_str());
+    std::fprintf(stderr, "fedlog-server: %s: %s\n", config_path.c_str(),
+                 std::string(server.status().message()).c_str());
     return 1;
   }
   int sig = fedlog::WaitForTermination();

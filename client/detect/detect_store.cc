@@ -255,6 +255,18 @@ absl::Status DetectStore::RecordFeedback(const std::string& alert_id, bool confi
                   now_ms);
 }
 
+absl::StatusOr<std::optional<std::string>> DetectStore::FeedbackOf(const std::string& alert_id) {
+  absl::MutexLock lock(&mu_);
+  std::optional<std::string> verdict;
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement("SELECT verdict FROM feedback WHERE alert_id = ?",
+                                            [&](SQLite::Statement& s) {
+                                              s.bind(1, alert_id);
+                                              if (s.executeStep()) verdict = s.getColumn(0).getString();
+                                              return absl::OkStatus();
+                                            }));
+  return verdict;
+}
+
 absl::StatusOr<std::vector<LabeledLine>> DetectStore::LoadLabels(const std::string& source) {
   absl::MutexLock lock(&mu_);
   std::vector<LabeledLine> out;

@@ -92,6 +92,8 @@ class DetectStore {
   // Stores the operator's verdict and turns the alert into a label (1 confirmed, 0 false positive);
   // a second verdict on the same alert replaces the first.
   absl::Status RecordFeedback(const std::string& alert_id, bool confirmed, int64_t now_ms);
+  // The verdict stored for an alert ("confirm" or "false_positive"); nullopt when there is none.
+  absl::StatusOr<std::optional<std::string>> FeedbackOf(const std::string& alert_id);
   absl::Status AddLabel(const LabeledLine& label, int64_t now_ms);
   // Labels of `source` ("" = every source), oldest first.
   absl::StatusOr<std::vector<LabeledLine>> LoadLabels(const std::string& source);

@@ -1,5 +1,7 @@
 #include "client/detect/detector.h"
 
+#include <glob.h>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
@@ -78,8 +81,12 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   }
   if (o.metrics_listen != "off") {
     Detector* raw = d.get();
-    FEDLOG_ASSIGN_OR_RETURN(d->server_, MetricsServer::Start(o.metrics_listen, d->metrics_.get(),
-                                                             [raw] { return raw->Health(); }));
+    FEDLOG_ASSIGN_OR_RETURN(d->server_, MetricsServer::Start(o.metrics_listen, d->metrics_.get(), [raw] {
+                              const std::string why = raw->Health();
+                              const std::vector<std::string> notes = raw->Notes();
+                              if (notes.empty()) return why;
+                              return absl::StrCat(why.empty() ? "ok" : why, "; ", absl::StrJoin(notes, "; "));
+                            }));
     FEDLOG_LOG(INFO) << "detect: /metrics and /healthz on port " << d->server_->port();
   }
   return d;
@@ -228,6 +235,27 @@ bool Detector::Stopping() const { return stop_flag_.load(); }
 void Detector::Stop() {
   absl::MutexLock lock(&mu_);  // wakes ModelLoop's wait
   stop_flag_ = true;
+}
+
+std::vector<std::string> Detector::Notes() const {
+  std::vector<std::string> notes;
+  for (const SourceOptions& s : options_.sources) {
+    for (const std::string& pattern : s.paths) {
+      if (pattern == "-") continue;
+      glob_t g{};
+      const bool matched = glob(pattern.c_str(), 0, nullptr, &g) == 0 && g.gl_pathc > 0;
+      globfree(&g);
+      if (!matched) notes.push_back(absl::StrCat("source ", s.name, ": '", pattern, "' matches no file yet"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (!federation_note_.empty()) notes.push_back(absl::StrCat("federation: ", federation_note_));
+  return notes;
+}
+
+void Detector::SetFederationNote(const std::string& note) {
+  absl::MutexLock lock(&mu_);
+  federation_note_ = note;
 }
 
 std::string Detector::Health() const {

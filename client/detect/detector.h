@@ -51,6 +51,11 @@ class Detector {
   size_t webhook_pending() const { return sink_->webhook_pending(); }
   // "" when healthy; otherwise why not (no model, scoring thread stopped).
   std::string Health() const;
+  // What an operator should know although detection works: watched paths that match no file, a revoked
+  // federation (SetFederationNote). Empty when there is nothing to say. /healthz prints it after "ok".
+  std::vector<std::string> Notes() const;
+  // A line about the site's federation for Notes() (e.g. "revoked by the aggregator"); "" clears it.
+  void SetFederationNote(const std::string& note);
 
  private:
   explicit Detector(DetectOptions options);
@@ -88,6 +93,7 @@ class Detector {
   std::unique_ptr<DetectionModel> pending_model_ ABSL_GUARDED_BY(mu_);
   std::string model_status_ ABSL_GUARDED_BY(mu_) = "no model loaded yet";
   std::string model_signature_ ABSL_GUARDED_BY(mu_);
+  std::string federation_note_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> readers_;
   std::thread model_thread_;
 };

@@ -1,7 +1,11 @@
 #include "client/detect/metrics.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <cerrno>
+
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -132,17 +136,30 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     res.set_content(metrics->Render(), "text/plain; version=0.0.4");
   });
   s->server_->Get("/healthz", [health](const httplib::Request&, httplib::Response& res) {
+    // "" or "ok; <notes>": healthy (200); anything else is why not (503).
     const std::string why = health();
-    res.status = why.empty() ? 200 : 503;
+    const bool ok = why.empty() || absl::StartsWith(why, "ok");
+    res.status = ok ? 200 : 503;
     res.set_content(why.empty() ? "ok\n" : why + "\n", "text/plain");
   });
+  // cpp-httplib sets SO_REUSEPORT by default, which lets a second daemon bind the same address and the kernel
+  // split scrapes between the two. SO_REUSEADDR alone (restart over TIME_WAIT) keeps the address exclusive.
+  s->server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  errno = 0;
   if (port == 0) {
     s->port_ = s->server_->bind_to_any_port(host);
   } else {
     s->port_ = s->server_->bind_to_port(host, port) ? port : -1;
   }
   if (s->port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " for /metrics"));
+    const bool in_use = errno == EADDRINUSE;
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", listen, " for /metrics",
+        in_use ? ": address already in use (another site daemon there? give each one its own detect.metrics_listen)"
+               : ""));
   }
   httplib::Server* raw = s->server_.get();
   s->thread_ = std::thread([raw] { raw->listen_after_bind(); });

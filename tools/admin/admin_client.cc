@@ -4,7 +4,9 @@
 
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
+#include "common/net/address.h"
 #include "common/net/tls.h"
+#include "common/net/tls_check.h"
 
 namespace fedlog::cli {
 namespace {
@@ -32,6 +34,9 @@ absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> ConnectAdmin(const Args& args) 
     return absl::InvalidArgumentError(
         "admin certificate not given: use --pki DIR (or FEDLOG_PKI) or --ca, --cert and --key");
   }
+  FEDLOG_RETURN_IF_ERROR(net::ParseHostPort(server, "--server").status());
+  // One sentence for a wrong file, instead of gRPC's handshake dump and "empty address list" later.
+  FEDLOG_RETURN_IF_ERROR(net::CheckTlsFiles(files, args.Has("pki") || !pki.empty() ? "admin " : "--"));
   FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeChannelCredentials(files));
   return v1::Admin::NewStub(net::MakeChannel(server, creds));
 }

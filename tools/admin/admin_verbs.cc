@@ -1,4 +1,5 @@
 // Admin verbs of the `fedlog` CLI: they talk to the aggregator's Admin service with the admin certificate.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -8,8 +9,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/status_macros.h"
 #include "common/net/tls.h"
+#include "common/net/tls_check.h"
 #include "tools/admin/admin_client.h"
 #include "tools/cli/verb.h"
 
@@ -19,8 +23,24 @@ namespace {
 using Stub = v1::Admin::Stub;
 
 int Fail(const absl::Status& st) {
+  if (st.code() == absl::StatusCode::kUnavailable && net::LooksLikeTlsFailure(std::string(st.message()))) {
+    std::cerr << "fedlog: the TLS handshake with the aggregator failed: check that --pki/--ca holds the CA that "
+                 "signed the aggregator's certificate and that the aggregator trusts the CA of the admin "
+                 "certificate [UNAVAILABLE]\n";
+    return 1;
+  }
   std::cerr << "fedlog: " << st.message() << " [" << absl::StatusCodeToString(st.code()) << "]\n";
   return 1;
+}
+
+// "12 s ago", "3 min ago", "2 h ago" or "never".
+std::string AgoShort(int64_t ms) {
+  if (ms <= 0) return "never";
+  const int64_t s = std::max<int64_t>(0, (absl::ToUnixMillis(absl::Now()) - ms) / 1000);
+  if (s < 120) return absl::StrCat(s, "s-ago");
+  if (s < 7200) return absl::StrCat(s / 60, "min-ago");
+  if (s < 2 * 86400) return absl::StrCat(s / 3600, "h-ago");
+  return absl::StrCat(s / 86400, "d-ago");
 }
 
 std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) {
@@ -82,17 +102,21 @@ int Sites(const std::vector<std::string>& argv) {
   v1::ListSitesResponse resp;
   grpc::Status st = stub->ListSites(Ctx().get(), {}, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
-  std::printf("%-20s %-8s %-8s %-24s %-28s %-20s %s\n", "SITE", "ONLINE", "REVOKED", "LAST SEEN", "SOURCES",
-              "ADMITTED", "PENDING");
+  // ONLINE stays the second column: scripts count online sites with awk '$2=="yes"'.
+  std::printf("%-20s %-8s %-8s %-7s %-24s %-12s %-28s %-20s %s\n", "SITE", "ONLINE", "REVOKED", "MODEL",
+              "LAST SEEN", "(AGO)", "SOURCES", "ADMITTED", "PENDING");
   for (const auto& s : resp.sites()) {
     std::vector<std::string> sources, admitted, pending;
     for (const auto& src : s.sources()) sources.push_back(absl::StrCat(Shown(src.name()), "(", src.lines(), ")"));
     for (const auto& a : s.admitted_sources()) admitted.push_back(Shown(a));
     for (const auto& p : s.pending_sources()) pending.push_back(Shown(p));
-    const std::string admitted_text = !s.admitted() ? "(not yet)" : admitted.empty() ? "-" : absl::StrJoin(admitted, ",");
-    std::printf("%-20s %-8s %-8s %-24s %-28s %-20s %s\n", Shown(s.site_id()).c_str(), s.online() ? "yes" : "no",
-                s.revoked() ? "yes" : "no", Ago(s.last_seen_ms()).c_str(), absl::StrJoin(sources, ",").c_str(),
-                admitted_text.c_str(), pending.empty() ? "-" : absl::StrJoin(pending, ",").c_str());
+    const std::string admitted_text =
+        !s.admitted() ? "(not yet)" : admitted.empty() ? "-" : absl::StrJoin(admitted, ",");
+    const std::string model = s.model_version() > 0 ? absl::StrCat("v", s.model_version()) : "-";
+    std::printf("%-20s %-8s %-8s %-7s %-24s %-12s %-28s %-20s %s\n", Shown(s.site_id()).c_str(),
+                s.online() ? "yes" : "no", s.revoked() ? "yes" : "no", model.c_str(), Ago(s.last_seen_ms()).c_str(),
+                AgoShort(s.last_seen_ms()).c_str(), absl::StrJoin(sources, ",").c_str(), admitted_text.c_str(),
+                pending.empty() ? "-" : absl::StrJoin(pending, ",").c_str());
   }
   return 0;
 }
@@ -140,6 +164,81 @@ int Revoke(const std::vector<std::string>& argv) {
   if (!st.ok()) return Fail(net::FromGrpc(st));
   std::printf("site %s revoked\n", Shown(resp.site_id()).c_str());
   return 0;
+}
+
+int Unrevoke(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {}, &args, &rc);
+  if (!stub) return rc;
+  if (args.positionals().size() != 1) return Fail(absl::InvalidArgumentError("usage: sites unrevoke SITE_ID")), 2;
+  v1::RevokeSiteRequest req;
+  req.set_site_id(args.positionals()[0]);
+  v1::SiteInfo resp;
+  grpc::Status st = stub->UnrevokeSite(Ctx().get(), req, &resp);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("site %s unrevoked; restart its daemon (a revoked daemon stopped federating)\n",
+              resp.site_id().c_str());
+  return 0;
+}
+
+// The open round of `s` on one line: who has uploaded, who is awaited, when it closes; "" when none is open.
+std::string OpenRoundLine(const v1::RunStatus& s) {
+  for (const auto& r : s.rounds()) {
+    if (r.state() != "open" || r.deadline_ms() == 0) continue;
+    std::vector<std::string> waiting;
+    for (const auto& p : r.participants()) {
+      if (std::find(r.uploaded().begin(), r.uploaded().end(), p) == r.uploaded().end()) waiting.push_back(p);
+    }
+    const int64_t left_s = std::max<int64_t>(0, (r.deadline_ms() - absl::ToUnixMillis(absl::Now())) / 1000);
+    return absl::StrCat("round ", r.round(), " open: ", r.uploaded_size(), "/", r.participants_size(),
+                        " uploaded (", r.uploaded().empty() ? "none" : absl::StrJoin(r.uploaded(), ","),
+                        "), waiting for ", waiting.empty() ? "none" : absl::StrJoin(waiting, ","),
+                        "; deadline in ", left_s, " s");
+  }
+  return "";
+}
+
+// Sites that have said hello and are not revoked, and how many of them are online.
+absl::Status CountSites(Stub* stub, int* eligible, int* online) {
+  v1::ListSitesResponse sites;
+  grpc::Status st = stub->ListSites(Ctx().get(), {}, &sites);
+  if (!st.ok()) return net::FromGrpc(st);
+  *eligible = *online = 0;
+  for (const auto& site : sites.sites()) {
+    if (site.revoked()) continue;
+    ++*eligible;
+    if (site.online()) ++*online;
+  }
+  return absl::OkStatus();
+}
+
+// --min-sites: given, it must be reachable (refused above the registered sites, warned above the online ones);
+// not given, the sites online now, said on stderr.
+absl::StatusOr<int64_t> ChooseMinSites(Stub* stub, const Args& args, int64_t site_wait_s) {
+  int eligible = 0, online = 0;
+  FEDLOG_RETURN_IF_ERROR(CountSites(stub, &eligible, &online));
+  if (!args.Has("min-sites")) {
+    if (online == 0) {
+      return absl::FailedPreconditionError(
+          "no site is online; start the site daemons (fedlog sites lists them) or give --min-sites K");
+    }
+    std::fprintf(stderr, "--min-sites not given: using %d, the sites online now\n", online);
+    return online;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(int64_t k, args.GetInt("min-sites", 1));
+  if (k < 1) return absl::InvalidArgumentError("--min-sites must be at least 1");
+  if (k > eligible) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--min-sites ", k, " exceeds the ", eligible,
+        " site(s) that have said hello and are not revoked; no round could ever open (fedlog sites lists them)"));
+  }
+  if (k > online) {
+    std::fprintf(stderr, "warning: only %d of the %lld site(s) needed are online now; the run waits up to %lld s "
+                 "(--site-wait-s) for the others, then fails\n", online, static_cast<long long>(k),
+                 static_cast<long long>(site_wait_s));
+  }
+  return k;
 }
 
 void PrintRoundHeader() {
@@ -214,9 +313,11 @@ int WatchRun(Stub* stub, int64_t run_id) {
         std::printf("%6d  attempt %d failed (too few updates before the deadline)\n", r.round(), r.attempt());
       }
     }
-    if (status.message() != last_message && !Finished(status.state())) {
-      std::fprintf(stderr, "  [%s] %s\n", status.state().c_str(), status.message().c_str());
-      last_message = status.message();
+    const std::string open = OpenRoundLine(status);
+    const std::string message = open.empty() ? status.message() : open;
+    if (message != last_message && !Finished(status.state())) {
+      std::fprintf(stderr, "  [%s] %s\n", status.state().c_str(), message.c_str());
+      last_message = message;
     }
     final_state = status.state();
   }
@@ -230,7 +331,7 @@ int WatchRun(Stub* stub, int64_t run_id) {
 int RunStart(const std::vector<std::string>& argv) {
   Args args;
   int rc = 0;
-  ArgSpec spec{{"rounds", "min-sites", "deadline-s", "epochs", "lr", "batch", "seed", "strategy", "trim",
+  ArgSpec spec{{"rounds", "min-sites", "deadline-s", "site-wait-s", "epochs", "lr", "batch", "seed", "strategy", "trim",
                 "clip-norm", "max-norm", "server-opt", "server-lr", "update-dtype", "sample-fraction",
                 "contrastive-steps", "meta-iterations", "fedprox-mu", "inner-steps", "max-site-samples",
                 "max-site-share"},
@@ -240,7 +341,13 @@ int RunStart(const std::vector<std::string>& argv) {
   v1::StartRunRequest req;
   v1::RunPlan* plan = req.mutable_plan();
   auto rounds = args.GetInt("rounds", 5);
-  auto min_sites = args.GetInt("min-sites", 1);
+  auto site_wait = args.GetInt("site-wait-s", 600);
+  if (!site_wait.ok()) return Fail(site_wait.status()), 2;
+  if (*site_wait <= 0) return Fail(absl::InvalidArgumentError("--site-wait-s must be positive")), 2;
+  absl::StatusOr<int64_t> min_sites = ChooseMinSites(stub.get(), args, *site_wait);
+  if (!min_sites.ok()) {
+    return Fail(min_sites.status()), min_sites.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
   auto deadline = args.GetInt("deadline-s", 120);
   auto epochs = args.GetInt("epochs", 1);
   auto lr = args.GetDouble("lr", 1e-3);
@@ -268,6 +375,7 @@ int RunStart(const std::vector<std::string>& argv) {
   plan->set_rounds(static_cast<int32_t>(*rounds));
   plan->set_min_sites(static_cast<int32_t>(*min_sites));
   plan->set_round_deadline_s(static_cast<int32_t>(*deadline));
+  plan->set_site_wait_s(static_cast<int32_t>(std::min<int64_t>(*site_wait, 1 << 30)));
   plan->mutable_training()->set_local_epochs(static_cast<int32_t>(*epochs));
   plan->mutable_training()->set_learning_rate(static_cast<float>(*lr));
   plan->mutable_training()->set_batch_size(static_cast<int32_t>(*batch));
@@ -325,6 +433,7 @@ int RunStatusVerb(const std::vector<std::string>& argv) {
   for (const auto& r : s.rounds()) {
     if (r.state() == "done") PrintRound(r);
   }
+  if (std::string open = OpenRoundLine(s); !open.empty()) std::printf("%s\n", open.c_str());
   return 0;
 }
 
@@ -349,14 +458,22 @@ int Models(const std::vector<std::string>& argv) {
   v1::ListModelsResponse resp;
   grpc::Status st = stub->ListModels(Ctx().get(), {}, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
-  std::printf("%-8s %-8s %-4s %-5s %-8s %-6s %-9s %-10s %-12s %s\n", "VERSION", "PARENT", "RUN", "ROUND",
-              "STRATEGY", "SITES", "SAMPLES", "LOSS", "SHA256", "PROMOTED");
+  // QUALITY: the sites' mean held-out F1 (line_encoder) or reconstruction loss (mlp_autoencoder) of the version,
+  // measured when a later round started from it; "-" until one did.
+  std::printf("%-8s %-8s %-4s %-5s %-8s %-6s %-9s %-10s %-13s %-12s %s\n", "VERSION", "PARENT", "RUN", "ROUND",
+              "STRATEGY", "SITES", "SAMPLES", "LOSS", "QUALITY", "SHA256", "PROMOTED");
   for (const auto& m : resp.models()) {
     auto loss = m.metrics().find("mean_train_loss");
-    std::printf("%-8s %-8s %-4lld %-5d %-8s %-6d %-9lld %-10s %-12s %s\n", absl::StrCat("v", m.version()).c_str(),
+    std::string quality = "-";
+    if (auto f1 = m.metrics().find("quality_holdout_f1"); f1 != m.metrics().end()) {
+      quality = absl::StrFormat("f1:%.4f", f1->second);
+    } else if (auto l = m.metrics().find("quality_holdout_loss"); l != m.metrics().end()) {
+      quality = absl::StrFormat("loss:%.4f", l->second);
+    }
+    std::printf("%-8s %-8s %-4lld %-5d %-8s %-6d %-9lld %-10s %-13s %-12s %s\n", absl::StrCat("v", m.version()).c_str(),
                 m.parent() ? absl::StrCat("v", m.parent()).c_str() : "-", static_cast<long long>(m.run_id()),
                 m.round(), m.strategy().c_str(), m.num_sites(), static_cast<long long>(m.num_samples()),
-                loss != m.metrics().end() ? absl::StrFormat("%.6f", loss->second).c_str() : "-",
+                loss != m.metrics().end() ? absl::StrFormat("%.6f", loss->second).c_str() : "-", quality.c_str(),
                 m.sha256().substr(0, 12).c_str(), m.version() == resp.promoted_version() ? "*" : "");
   }
   return 0;
@@ -365,16 +482,17 @@ int Models(const std::vector<std::string>& argv) {
 int Promote(const std::vector<std::string>& argv) {
   Args args;
   int rc = 0;
-  auto stub = Prepare(argv, {}, &args, &rc);
+  auto stub = Prepare(argv, {{}, {"force"}}, &args, &rc);
   if (!stub) return rc;
   int64_t version = 0;
   std::string v = args.positionals().size() == 1 ? args.positionals()[0] : "";
   if (!v.empty() && v[0] == 'v') v = v.substr(1);
   if (!absl::SimpleAtoi(v, &version) || version <= 0) {
-    return Fail(absl::InvalidArgumentError("usage: models promote VERSION")), 2;
+    return Fail(absl::InvalidArgumentError("usage: models promote VERSION [--force]")), 2;
   }
   v1::PromoteModelRequest req;
   req.set_version(version);
+  req.set_force(args.Has("force"));
   v1::ModelManifest m;
   grpc::Status st = stub->PromoteModel(Ctx().get(), req, &m);
   if (!st.ok()) return Fail(net::FromGrpc(st));
@@ -398,27 +516,34 @@ int Rollback(const std::vector<std::string>& argv) {
 
 void AddAdminVerbs(std::vector<Verb>* verbs) {
   const std::string conn = " [--server ADDR] [--pki DIR | --ca F --cert F --key F]";
-  verbs->push_back({"sites", "sites" + conn, "list sites, whether they are online, and their sources", Sites});
-  verbs->push_back({"sites revoke", "sites revoke SITE_ID" + conn, "revoke a site: it is refused from now on", Revoke});
+  verbs->push_back({"sites", "sites" + conn,
+                    "list sites: online, revoked, the promoted model they have, last seen, sources (admitted, "
+                    "pending)",
+                    Sites});
+  verbs->push_back({"sites revoke", "sites revoke SITE_ID" + conn,
+                    "revoke a site: it is refused from now on (its own detection goes on)", Revoke});
+  verbs->push_back({"sites unrevoke", "sites unrevoke SITE_ID" + conn,
+                    "lift a revocation; then restart the site's daemon", Unrevoke});
   verbs->push_back({"sites admit", "sites admit SITE_ID [--sources A,B]" + conn,
                     "set the sources a site may train adapters for and receive (without --sources: approve its "
                     "pending ones)",
                     Admit});
   verbs->push_back({"run start",
-                    "run start --rounds N --min-sites K [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
+                    "run start --rounds N [--min-sites K] [--site-wait-s W] [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
                     "[--seed S] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--trim F] [--clip-norm C] "
                     "[--max-norm M] [--server-opt none|fedadam|fedyogi] [--server-lr LR] "
                     "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--contrastive-steps N] "
                     "[--meta-iterations N] [--inner-steps N] [--fedprox-mu MU] [--max-site-samples N] "
                     "[--max-site-share F] [--watch]" + conn,
-                    "start a federated run", RunStart});
+                    "start a federated run (K defaults to the sites online now)", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});
   verbs->push_back({"run status", "run status [--run ID]" + conn,
                     "show a run, its plan (on stderr) and its completed rounds", RunStatusVerb});
   verbs->push_back({"run stop", "run stop [--run ID]" + conn, "stop the active run", RunStop});
   verbs->push_back({"models", "models" + conn, "list model versions; * marks the promoted one", Models});
-  verbs->push_back({"models promote", "models promote VERSION" + conn, "promote a model version", Promote});
+  verbs->push_back({"models promote", "models promote VERSION [--force]" + conn,
+                    "promote a model version (--force: also an untrained initial one)", Promote});
   verbs->push_back({"models rollback", "models rollback" + conn, "promote the previously promoted version", Rollback});
 }
 

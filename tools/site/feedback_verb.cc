@@ -52,12 +52,19 @@ int Feedback(const std::vector<std::string>& argv) {
   if (!store.ok()) return fail(store.status(), 1);
   const std::string& id = args->positionals()[0];
   const bool confirmed = args->Has("confirm");
+  auto previous = (*store)->FeedbackOf(id);
+  if (!previous.ok()) return fail(previous.status(), 1);
   if (absl::Status st = (*store)->RecordFeedback(id, confirmed, absl::ToUnixMillis(absl::Now()));
       !st.ok()) {
     return fail(st, 1);
   }
   std::printf("alert %s marked %s; it is now a %s label for the site\n", id.c_str(),
               confirmed ? "confirmed" : "false positive", confirmed ? "anomalous" : "normal");
+  if (previous->has_value()) {
+    const bool same = **previous == (confirmed ? "confirm" : "false_positive");
+    std::printf("(it replaces the earlier verdict '%s'%s)\n",
+                **previous == "confirm" ? "confirmed" : "false positive", same ? ", the same" : "");
+  }
   return 0;
 }
 

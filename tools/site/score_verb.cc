@@ -134,6 +134,10 @@ absl::Status ScoreMlp(const Args& args, const v1::ModelManifest& manifest,
     rows.push_back(local_row);
   }
   const int anomalies = std::accumulate(data.labels.begin(), data.labels.end(), 0);
+  if (!args.Has("no-header")) {
+    std::printf("%-14s %-22s %6s %9s %7s %7s %6s %6s %6s %7s\n", "site", "model", "lines", "anomalies", "auroc",
+                "pr_auc", "prec", "recall", "f1", "alerts");
+  }
   for (const Row& r : rows) {
     std::printf("%-14s %-22s %6zu %9d %7.3f %7.3f %6.3f %6.3f %6.3f %7lld\n",
                 args.Get("site", "-").c_str(), r.model.c_str(), data.lines.size(), anomalies,
@@ -158,7 +162,11 @@ absl::StatusOr<std::pair<std::vector<client::SourceLines>, int>> SiteSources(con
       }
     }
     v1::LogSourceConfig* s = config.add_sources();
-    s->set_name(args.Get("format"));
+    // A custom format ("format:<Content>", a regex) is no source name: the source is then --source or "custom".
+    const std::string format = args.Get("format");
+    const bool custom = format.find_first_of(":<(") != std::string::npos;
+    s->set_name(args.Get("source", custom ? "custom" : format));
+    s->set_format(format);
     s->set_path(args.Get("log"));
     s->set_labels(args.Get("labels"));
     FEDLOG_ASSIGN_OR_RETURN(int64_t max_lines, args.GetInt("max-lines", 0));
@@ -296,6 +304,12 @@ absl::Status ScoreEncoder(const Args& args, const v1::ModelManifest& manifest,
                                             static_cast<int>(personalise), runtime));
   int64_t anomalies = 0;
   for (int y : data.test.labels) anomalies += y > 0 ? 1 : 0;
+  if (!args.Has("no-header")) {
+    // The same names as scripts/demo.sh's table; F1 then AUROC of each model on the held-out test lines.
+    std::printf("%-8s %-18s %5s %5s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %7s\n", "site", "sources", "test",
+                "anom", "local_f1", "lk_f1", "glob_f1", "adapt_f1", "pers_f1", "local_au", "lk_au", "glob_au",
+                "adapt_au", "pers_au", "kept", "local_s");
+  }
   std::printf("%-8s %-18s %5lld %5lld %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %7.1f\n",
               args.Get("site", "-").c_str(), absl::StrJoin(data.sources, "+").c_str(),
               static_cast<long long>(data.test.size()), static_cast<long long>(anomalies),
@@ -310,8 +324,8 @@ int Score(const std::vector<std::string>& argv) {
   auto args = Args::Parse(
       argv, {{"model", "manifest", "log", "labels", "format", "local-epochs", "seed", "max-lines",
               "site", "config", "holdout", "local-rounds", "shots", "threads", "contrastive-steps",
-              "meta-iterations", "inner-steps", "batch", "lr", "personalise-rounds"},
-             {}});
+              "meta-iterations", "inner-steps", "batch", "lr", "personalise-rounds", "source"},
+             {"no-header"}});
   auto fail = [](const absl::Status& st) {
     std::fprintf(stderr, "fedlog score: %s\n", std::string(st.message()).c_str());
     return 1;
@@ -343,7 +357,7 @@ void AddSiteVerbs(std::vector<Verb>* verbs) {
   verbs->push_back(
       {"score",
        "score --model BUNDLE --manifest MANIFEST (--config SITE.yaml | --log FILE --format NAME "
-       "--labels CSV) "
+       "--labels CSV [--source NAME]) [--no-header] "
        "[--site NAME] [--seed S] [--max-lines N]  mlp_autoencoder: [--local-epochs E]  "
        "line_encoder: "
        "[--local-rounds R --contrastive-steps C --meta-iterations M --inner-steps I --batch B --lr "
