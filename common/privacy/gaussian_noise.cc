@@ -5,8 +5,11 @@
 #include <openssl/rand.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
+
+#include "common/base/logging.h"
 
 namespace fedlog::privacy {
 
@@ -27,8 +30,13 @@ struct GaussianSampler::Impl {
     int len = 0;
     // CTR mode: encrypting zeros yields the key stream. With a fresh 256-bit key and a 128-bit counter this
     // cannot repeat within any feasible run.
-    EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(buf.data()), &len,
-                      reinterpret_cast<const unsigned char*>(buf.data()), static_cast<int>(sizeof(buf)));
+    if (EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(buf.data()), &len,
+                          reinterpret_cast<const unsigned char*>(buf.data()), static_cast<int>(sizeof(buf))) != 1 &&
+        RAND_bytes(reinterpret_cast<unsigned char*>(buf.data()), static_cast<int>(sizeof(buf))) != 1) {
+      // Zeros would be predictable "noise" and silently void the privacy guarantee: fail closed.
+      FEDLOG_LOG(ERROR) << "no randomness for DP noise (AES-CTR and RAND_bytes failed); aborting";
+      std::abort();
+    }
     pos = 0;
   }
 };

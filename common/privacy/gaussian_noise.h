@@ -5,7 +5,8 @@
 // Known limit (docs/PRIVACY.md): the variates are IEEE doubles, not a discrete Gaussian; floating-point
 // artefacts in the low bits are not covered by the DP proof (Mironov 2012 shows such an attack on the Laplace
 // mechanism). The noise is added to float32 updates, whose rounding hides those bits in practice.
-// Thread-compatible: one sampler per thread.
+// If OpenSSL ever fails to produce the key stream and RAND_bytes fails too, the process aborts rather than add
+// predictable noise. Thread-compatible: one sampler per thread.
 #ifndef FEDLOG_COMMON_PRIVACY_GAUSSIAN_NOISE_H_
 #define FEDLOG_COMMON_PRIVACY_GAUSSIAN_NOISE_H_
 

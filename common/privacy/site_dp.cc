@@ -12,7 +12,8 @@ absl::Status ValidateSiteDpOptions(const SiteDpOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("DP clip ", o.clip, " must be finite and > 0"));
   }
   if (!(o.noise_multiplier >= 0.0) || std::isinf(o.noise_multiplier)) {
-    return absl::InvalidArgumentError(absl::StrCat("DP noise multiplier ", o.noise_multiplier, " must be finite, >= 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("DP noise multiplier ", o.noise_multiplier, " must be finite and >= 0"));
   }
   if (o.min_sites < 1) return absl::InvalidArgumentError(absl::StrCat("DP min_sites ", o.min_sites, " must be >= 1"));
   return absl::OkStatus();

@@ -6,6 +6,8 @@
 
 namespace fedlog::cli {
 
+void AddPrivacyVerbs(std::vector<Verb>* verbs);  // tools/offline/privacy_verb.cc
+
 void AddOfflineVerbs(std::vector<Verb>* verbs) {
   verbs->push_back({"parse",
                     "parse --format NAME [--out-format csv|jsonl] [--out FILE] [--templates FILE] "
@@ -30,6 +32,7 @@ void AddOfflineVerbs(std::vector<Verb>* verbs) {
                     "Simulated federation of the line encoder vs centralized and local-only training; "
                     "writes results.json/.md.",
                     offline::RunEvalFederated});
+  AddPrivacyVerbs(verbs);
 }
 
 }  // namespace fedlog::cli
