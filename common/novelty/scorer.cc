@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "common/logparse/drain.h"
 #include "common/novelty/severity.h"
