@@ -98,6 +98,10 @@ std::string AlertToJson(const Alert& a) {
       &out, ",\"score\":%.6g,\"threshold\":%.6g,\"model_version\":%d,\"context\":", a.score,
       a.threshold, a.model_version);
   QuoteList(a.context, &out);
+  if (!a.signals.empty()) {
+    out += ",\"signals\":";
+    Quote(a.signals, &out);
+  }
   out += "}";
   return out;
 }

@@ -38,6 +38,7 @@ struct Alert {
   float threshold = 0;
   int64_t model_version = 0;
   std::vector<std::string> context;  // the lines of the same source before it, oldest first
+  std::string signals;  // label-free scoring: the signals that fired ("template+severity"); "" otherwise
 };
 
 std::string AlertToJson(const Alert& alert);

@@ -60,6 +60,10 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.threshold must be in [0, 1]");
   }
   o.threshold = d.threshold();
+  if (!(d.expected_alert_rate() >= 0 && d.expected_alert_rate() <= 0.5)) {
+    return absl::InvalidArgumentError("detect.expected_alert_rate must be in [0, 0.5]");
+  }
+  o.expected_alert_rate = d.expected_alert_rate();
   o.start_at_end = d.start_at_end();
   o.labels_file = Resolve(base_dir, d.labels_file());
   if (!o.webhook_url.empty() && o.webhook_url.rfind("http://", 0) != 0) {

@@ -64,7 +64,9 @@ struct DetectOptions {
   bool start_at_end = false;
   std::string labels_file;               // optional CSV: source,label,line
   std::vector<LabeledLog> labeled_logs;  // from the site's sources config (client/main.cc fills it)
-  int rotate_grace_ms = 1000;  // a file renamed away is followed this long before it is closed
+  int rotate_grace_ms = 1000;
+  // > 0: sources without a model are scored label-free (common/novelty) at this alert budget.
+  double expected_alert_rate = 0;  // a file renamed away is followed this long before it is closed
   // Called on the scoring thread for every processed line, in order per file; optional.
   std::function<void(const ScoredLine&)> on_scored;
 };

@@ -18,6 +18,7 @@
 #include "common/base/status_macros.h"
 #include "common/labels/csv.h"
 #include "common/logparse/line_reader.h"
+#include "common/novelty/scorer.h"
 
 namespace fedlog::client::detect {
 namespace {
@@ -66,6 +67,11 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     drains.push_back(state.value_or(""));
   }
   FEDLOG_ASSIGN_OR_RETURN(d->pipeline_, LinePipeline::Create(o.sources, drains));
+  if (o.expected_alert_rate > 0) {  // sources without a model are scored label-free
+    novelty::NoveltyOptions label_free;
+    label_free.expected_alert_rate = o.expected_alert_rate;
+    FEDLOG_RETURN_IF_ERROR(d->pipeline_->EnableLabelFree(label_free));
+  }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
   d->metrics_ = std::make_unique<DetectMetrics>(SourceNames(o));
@@ -77,7 +83,9 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   d->context_.resize(o.sources.size());
   if (absl::Status st = d->TryLoadModel(); !st.ok()) {
     FEDLOG_LOG(INFO) << "detect: " << st.message()
-                     << "; lines are parsed but not scored until a model arrives";
+                     << (o.expected_alert_rate > 0
+                             ? "; lines are scored label-free until a model arrives"
+                             : "; lines are parsed but not scored until a model arrives");
   }
   if (o.metrics_listen != "off") {
     Detector* raw = d.get();
@@ -294,6 +302,7 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   a.threshold = r.threshold;
   a.model_version = pipeline_->model_version();
   a.context = context_[raw.source];
+  a.signals = novelty::FiredNames(r.signals);
   const std::string json = AlertToJson(a);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
   metrics_->sources[raw.source]->alerts.fetch_add(1);

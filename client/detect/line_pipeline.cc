@@ -1,5 +1,7 @@
 #include "client/detect/line_pipeline.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/model/line_input.h"
@@ -46,6 +48,27 @@ std::vector<std::string> LinePipeline::LastParameters(int source, int32_t templa
   return std::vector<std::string>(views.begin(), views.end());
 }
 
+namespace {
+
+// The model's scorer for `source` when its input matches the featurizer's; nullptr otherwise.
+auto FindScorer(DetectionModel& model, const std::string& source, size_t dense_dim)
+    -> decltype(&model.scorers.begin()->second) {
+  auto it = model.scorers.find(source);
+  if (it == model.scorers.end() || static_cast<int>(dense_dim) != it->second.spec().dense_dim) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+}  // namespace
+
+absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& options) {
+  std::vector<std::vector<std::string>> fields;
+  for (const Source& s : sources_) fields.push_back(s.parser->field_names());
+  FEDLOG_ASSIGN_OR_RETURN(label_free_, LabelFreeScorer::Create(options, fields));
+  return absl::OkStatus();
+}
+
 void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   Source& s = sources_[source];
   s.parser->Parse(logparse::StripCr(line), &parsed_);
@@ -67,13 +90,21 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   for (size_t i = 0; i < dense_.size(); ++i) dense_[i] = model::SquashDense(features_.dense[i]);
   out->score = -1;
   out->alert = false;
-  if (!model_) return;
-  auto it = model_->scorers.find(s.name);
-  if (it == model_->scorers.end() || static_cast<int>(dense_.size()) != it->second.spec().dense_dim)
+  out->signals = 0;
+  auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
+  if (scorer == nullptr) {
+    if (label_free_ != nullptr) {
+      const novelty::LineScore ls = label_free_->Score(source, parsed_, *s.drain, r.template_id);
+      out->score = static_cast<float>(ls.score);
+      out->threshold = static_cast<float>(std::min(ls.threshold, 1e30));
+      out->alert = ls.alert;
+      out->signals = ls.fired;
+    }
     return;
+  }
   static const std::string kNoAdapter;
-  const std::string& adapter = it->second.spec().sources.empty() ? kNoAdapter : s.name;
-  out->score = it->second.Score(tokens_, dense_, adapter);
+  const std::string& adapter = scorer->spec().sources.empty() ? kNoAdapter : s.name;
+  out->score = scorer->Score(tokens_, dense_, adapter);
   out->threshold = model_->thresholds[s.name];
   out->alert = out->score >= out->threshold;
 }

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/detect/detect_options.h"
+#include "client/detect/label_free.h"
 #include "client/detect/model_loader.h"
 #include "common/features/stream_featurizer.h"
 #include "common/logparse/drain.h"
@@ -30,6 +31,7 @@ struct LineResult {
   float score = -1;  // -1: no model (or none for this source)
   float threshold = 0;
   bool alert = false;
+  uint32_t signals = 0;  // label-free scoring: the signals that fired (novelty::FiredNames)
 };
 
 class LinePipeline {
@@ -43,6 +45,10 @@ class LinePipeline {
   void Process(int source, std::string_view line, LineResult* out);
 
   void SetModel(std::unique_ptr<DetectionModel> model) { model_ = std::move(model); }
+  // From now on a source without a model (or without a scorer in it) is scored by the label-free
+  // detector at `options.expected_alert_rate` instead of staying unscored. InvalidArgument for
+  // options that do not Validate().
+  absl::Status EnableLabelFree(const novelty::NoveltyOptions& options);
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }
   int feature_dim() const { return featurizer_.dim(); }
@@ -69,6 +75,7 @@ class LinePipeline {
   std::vector<Source> sources_;
   features::StreamFeaturizer featurizer_;
   std::unique_ptr<DetectionModel> model_;
+  std::unique_ptr<LabelFreeScorer> label_free_;
   logparse::ParsedLine parsed_;
   features::LineFeatures features_;
   std::vector<int64_t> tokens_;

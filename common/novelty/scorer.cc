@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "common/logparse/drain.h"
 #include "common/novelty/severity.h"
@@ -53,6 +52,9 @@ absl::Status NoveltyOptions::Validate() const {
     if (!(w >= 0 && w <= 100)) return absl::InvalidArgumentError("novelty: weights must be in [0, 100]");
   }
   if (!(term_cap > 0)) return absl::InvalidArgumentError("novelty: term_cap must be > 0");
+  if (!(severity_prior >= 0 && severity_prior <= 100)) {
+    return absl::InvalidArgumentError("novelty: severity_prior must be in [0, 100]");
+  }
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
@@ -128,6 +130,9 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
     out.score += options_.weights[i] * term;
     if (out.raw[i] > 0 && out.tail[i] <= options_.fire_tail) out.fired |= 1u << s;
   }
+  // With the prior on, alarm words name themselves even where they are common.
+  if (options_.severity_prior > 0 && out.raw[kSeverity] >= 0.6) out.fired |= 1u << kSeverity;
+  out.score += options_.severity_prior * out.raw[kSeverity];
   out.p_value = scores_.Tail(out.score);
   out.alert = budget_.Decide(out.score, &out.threshold);
   Learn(line, tick, out.raw, out.score);

@@ -44,8 +44,15 @@ struct NoveltyOptions {
   // Share of lines the site accepts as alerts (detect.expected_alert_rate); the threshold is the
   // running (1 - rate) quantile of the fused score. In (0, 0.5].
   double expected_alert_rate = 0.01;
-  // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off).
-  std::array<double, kNumSignals> weights = {1, 1, 1, 1, 1, 1};
+  // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
+  // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
+  // labels"), within the family that keeps every signal on: there the novelty signals rank the
+  // labelled incidents BELOW the rare normal lines among severe lines, so they get a small weight
+  // and the severity words lead.
+  std::array<double, kNumSignals> weights = {0.1, 1, 0.1, 0.1, 0.1, 0.1};
+  // Added as severity_prior * LineSeverity (not ranked against history): alarm words count even on
+  // a source where they are common. 0 = severity only through its tail.
+  double severity_prior = 4.0;
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored
@@ -75,7 +82,8 @@ struct LineScore {
   double p_value = 1;     // tail of `score` against the site's earlier scores (calibrated, in (0,1])
   double threshold = 0;   // the budget threshold in force for this line (+inf during warm-up)
   bool alert = false;     // score >= threshold and score > 0
-  uint32_t fired = 0;     // bit s set: signal s fired (tail <= fire_tail)
+  uint32_t fired = 0;     // bit s set: signal s fired (tail <= fire_tail; severity also when the
+                          // prior is on and the line has failure words or an ERROR+ level)
   bool new_template = false;
   std::array<double, kNumSignals> raw{};   // raw signal values (nats; severity in [0,1])
   std::array<double, kNumSignals> tail{};  // their tail probabilities

@@ -2,6 +2,7 @@
 #include "tools/cli/verb.h"
 #include "tools/offline/eval_detect.h"
 #include "tools/offline/eval_federated.h"
+#include "tools/offline/eval_newsite.h"
 #include "tools/offline/verbs.h"
 
 namespace fedlog::cli {
@@ -33,6 +34,12 @@ void AddOfflineVerbs(std::vector<Verb>* verbs) {
                     "writes results.json/.md.",
                     offline::RunEvalFederated});
   AddPrivacyVerbs(verbs);
+  verbs->push_back({"eval newsite",
+                    "eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
+                    "[--weights template=W,severity=W,...]",
+                    "A labelled system as a new site with no labels: the label-free detector vs the "
+                    "severity-word rule and template rarity; writes results.json/.md.",
+                    offline::RunEvalNewsite});
 }
 
 }  // namespace fedlog::cli

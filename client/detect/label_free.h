@@ -1,0 +1,46 @@
+// LabelFreeScorer: live detection for a source that has no model yet (a new site, no labels): one
+// novelty::NoveltyScorer per source (common/novelty, docs/DETECTION.md "Label-free detection") fed
+// with the pipeline's own parse and Drain template. The threshold is the running quantile at the
+// site's alert budget (detect.expected_alert_rate); each scored line says which signals fired.
+// Thread-compatible: owned by the LinePipeline, used by its one thread.
+#ifndef FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
+#define FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/logparse/drain.h"
+#include "common/logparse/parsed_line.h"
+#include "common/novelty/event_builder.h"
+#include "common/novelty/scorer.h"
+
+namespace fedlog::client::detect {
+
+class LabelFreeScorer {
+ public:
+  // One scorer per entry of `field_names` (each source's LineParser::field_names()). InvalidArgument
+  // when the options do not Validate().
+  static absl::StatusOr<std::unique_ptr<LabelFreeScorer>> Create(
+      const novelty::NoveltyOptions& options,
+      const std::vector<std::vector<std::string>>& field_names);
+
+  // Scores the line of `source` just parsed into `parsed` and matched to `template_id` by `drain`
+  // (its parameters are read from Drain's last line), then learns it.
+  novelty::LineScore Score(int source, const logparse::ParsedLine& parsed,
+                           const logparse::Drain& drain, int32_t template_id);
+
+ private:
+  struct Source {
+    std::unique_ptr<novelty::EventBuilder> builder;
+    std::unique_ptr<novelty::NoveltyScorer> scorer;
+    int64_t lines = 0;
+  };
+  std::vector<Source> sources_;
+  novelty::LineEvent event_;
+};
+
+}  // namespace fedlog::client::detect
+
+#endif  // FEDLOG_CLIENT_DETECT_LABEL_FREE_H_

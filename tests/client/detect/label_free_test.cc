@@ -1,0 +1,91 @@
+// Label-free live detection: with detect.expected_alert_rate set and no model, a source's lines are
+// scored by common/novelty; an unusual error line alerts and its alert says which signals fired.
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/detect/detector.h"
+#include "client/detect/line_pipeline.h"
+#include "common/base/file_util.h"
+#include "common/novelty/scorer.h"
+#include "gtest/gtest.h"
+#include "tests/client/detect/test_model.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+constexpr char kOdd[] =
+    "081109 204000 99 ERROR dfs.DataNode: Exception in receiveBlock for block blk_77 "
+    "java.io.IOException: Connection reset by peer";
+
+TEST(LabelFreeTest, PipelineWithoutModelScoresAndNamesSignals) {
+  auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  LineResult r;
+  (*p)->Process(0, testing::HdfsLine(0), &r);
+  EXPECT_LT(r.score, 0);  // not enabled: unscored, as before
+  novelty::NoveltyOptions o;
+  o.expected_alert_rate = 0.02;
+  ASSERT_TRUE((*p)->EnableLabelFree(o).ok());
+  int alerts = 0;
+  for (int i = 0; i < 2000; ++i) {
+    (*p)->Process(0, testing::HdfsLine(i), &r);
+    EXPECT_GE(r.score, 0);
+    alerts += r.alert ? 1 : 0;
+  }
+  EXPECT_LE(alerts, 2000 * 0.02 * 1.5);
+  (*p)->Process(0, kOdd, &r);
+  EXPECT_TRUE(r.alert);
+  EXPECT_NE(r.signals & (1u << novelty::kTemplate), 0u);
+  EXPECT_NE(r.signals & (1u << novelty::kSeverity), 0u);
+  o.expected_alert_rate = 0;
+  EXPECT_FALSE((*p)->EnableLabelFree(o).ok());
+}
+
+TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {
+  const std::string dir = testing::FreshDir("labelfree");
+  const std::string log = dir + "/app.log";
+  DetectOptions o;
+  o.data_dir = dir + "/data";
+  o.sources = {{"HDFS", "HDFS", {log}}};
+  o.alerts_file = dir + "/alerts.jsonl";
+  o.metrics_listen = "off";
+  o.poll_interval_ms = 10;
+  o.expected_alert_rate = 0.01;
+  {
+    std::ofstream f(log);
+    for (int i = 0; i < 1500; ++i) f << testing::HdfsLine(i) << "\n";
+    f << kOdd << "\n";
+  }
+  auto d = Detector::Create(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  absl::Status run;
+  std::thread t([&] { run = (*d)->Run(); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::string jsonl;
+  while (absl::Now() < deadline) {
+    auto text = ReadFile(o.alerts_file);
+    if (text.ok() && absl::StrContains(*text, "Connection reset")) {
+      jsonl = *text;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  (*d)->Stop();
+  t.join();
+  EXPECT_TRUE(run.ok()) << run;
+  ASSERT_TRUE(absl::StrContains(jsonl, "Connection reset")) << "no alert for the odd line";
+  std::string odd_alert;
+  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
+    if (absl::StrContains(line, "Connection reset")) odd_alert = std::string(line);
+  }
+  EXPECT_TRUE(absl::StrContains(odd_alert, "\"signals\":\"template")) << odd_alert;
+  EXPECT_TRUE(absl::StrContains(odd_alert, "severity")) << odd_alert;
+  EXPECT_EQ((*d)->metrics().unscored_lines.load(), 0);
+}
+
+}  // namespace
+}  // namespace fedlog::client::detect

@@ -1,0 +1,94 @@
+// `fedlog eval newsite`: a real-labelled system joins as a new site with no labels (k = 0) and scores
+// its own stream online with the label-free detector (common/novelty), as live detection would: every
+// line from the lines before it, the alert threshold from the site's alert budget, no test label used
+// for anything but the metrics. Per system: AUROC, PR-AUC, F1 at the budget threshold, alerts per 10k
+// lines and the alert rate on normal lines against the budget; in the same run the baselines
+// (severity-word rule, online template rarity), each signal alone, and a sweep of budgets.
+//   bgl2k   loghub-2k BGL (2,000 lines, 143 alerts): the tuning system, parameters were chosen here
+//   bgl     BGL-20k lines (1,458 alerts)
+//   hdfs    HDFS_v1 2% block sessions (350 anomalous of 11,501); a block's score is its lines' maximum
+//   hadoop  55 Hadoop applications (44 faulty); an application's score is its lines' maximum
+// Internal to tools/offline: eval_newsite_{data,verb}.cc. Thread-compatible; one thread.
+#ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
+#define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/novelty/scorer.h"
+
+namespace fedlog::offline {
+
+struct NewsiteOptions {
+  std::string data_dir;
+  std::string out_dir;
+  std::vector<std::string> systems = {"bgl2k", "bgl", "hdfs", "hadoop"};
+  novelty::NoveltyOptions detector;  // expected_alert_rate is the site's budget
+  std::vector<double> budget_sweep = {0.001, 0.005, 0.01, 0.02, 0.05, 0.1};
+};
+
+// One system's stream as the new site sees it, with the ground truth per unit.
+struct NewsiteStream {
+  std::string system;   // "bgl2k", "bgl", "hdfs", "hadoop"
+  std::string unit;     // "line", "block", "application"
+  std::string format;   // LineParser name
+  std::string session_pattern;  // EventOptions::session_pattern ("" = host)
+  std::vector<std::string> lines;             // raw lines in stream order, without labels
+  std::vector<std::vector<int32_t>> units;    // units each line belongs to (line protocols: itself)
+  std::vector<uint64_t> line_session;         // non-empty: explicit session of each line (containers)
+  std::vector<int> y;                         // per unit, 1 = anomalous
+  std::vector<std::string> notes;
+};
+
+// NotFound when the system's data is absent; InvalidArgument for an unknown system.
+absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system,
+                                                const std::string& data_dir);
+
+// Per line of a stream, what the detector and the baselines said (in stream order).
+struct ScoredStream {
+  std::vector<double> fused;                 // NoveltyScorer score
+  std::vector<uint8_t> alert;                // at options.detector.expected_alert_rate
+  std::vector<uint32_t> fired;               // signals that fired
+  std::vector<std::vector<double>> signal;   // [signal][line] raw value
+  std::vector<uint8_t> severity_rule;        // FATAL/FAILURE/SEVERE/ERROR in the line
+  int64_t templates = 0;                     // Drain templates at the end
+};
+
+// Parses, mines templates online (Drain Add) and scores every line in order.
+absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
+                                                const NewsiteOptions& options);
+
+// One evaluated method on one system.
+struct NewsiteRow {
+  std::string method;     // "novelty", "severity-rule", "template-rarity", "signal:<name>", ...
+  double budget = 0;      // the alert budget of the threshold (0: the method has its own rule)
+  bool ranking_only = false;  // no operating threshold (single signals)
+  double auroc = 0, pr_auc = 0;
+  double precision = 0, recall = 0, f1 = 0;
+  double oracle_f1 = 0;   // best F1 over thresholds chosen WITH the test labels (ranking quality only)
+  double alerts_per_10k = 0;       // line alerts per 10,000 lines
+  double normal_line_alert_rate = 0;  // alerted lines among lines of normal units
+  double normal_unit_alert_rate = 0;  // alerted normal units (sessions / applications; = line rate)
+};
+
+struct NewsiteSystemResult {
+  std::string system, unit;
+  int64_t lines = 0, units = 0, anomalous_units = 0, templates = 0;
+  std::vector<NewsiteRow> rows;
+  std::vector<std::string> notes;
+  std::vector<std::pair<std::string, int64_t>> fired_counts;  // signal -> alerted lines it fired on
+  double seconds = 0;
+};
+
+// Metrics of every method on one scored stream (eval_newsite_verb.cc).
+absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
+                                                    const ScoredStream& scored,
+                                                    const NewsiteOptions& options);
+
+int RunEvalNewsite(const std::vector<std::string>& args);
+
+}  // namespace fedlog::offline
+
+#endif  // FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_

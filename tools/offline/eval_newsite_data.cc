@@ -1,0 +1,184 @@
+// Streams of `fedlog eval newsite` (the systems' raw lines in log order, labels per unit) and the
+// online scoring of one stream: LineParser -> Drain (learning as it goes) -> EventBuilder ->
+// NoveltyScorer, the path a site with no labels runs.
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
+#include "common/base/status_macros.h"
+#include "common/labels/alert_tags.h"
+#include "common/labels/hadoop_labels.h"
+#include "common/labels/hdfs_labels.h"
+#include "common/logparse/drain.h"
+#include "common/logparse/line_parser.h"
+#include "common/logparse/line_reader.h"
+#include "common/novelty/event_builder.h"
+#include "common/novelty/severity.h"
+#include "tools/offline/eval_detect.h"
+#include "tools/offline/eval_newsite.h"
+
+namespace fedlog::offline {
+namespace {
+
+// BGL-style files: the alert tag is the label; the site sees "-" in its place, as in `eval detect`.
+absl::StatusOr<NewsiteStream> LoadAlertTagged(const std::string& system, const std::string& path) {
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(path));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::AlertTaggedLine> tagged,
+                          labels::ReadAlertTaggedLog(path));
+  NewsiteStream s;
+  s.system = system;
+  s.unit = "line";
+  s.format = "BGL";
+  for (const auto& t : tagged) {
+    s.units.push_back({static_cast<int32_t>(s.lines.size())});
+    s.lines.push_back("- " + t.message);
+    s.y.push_back(t.alert ? 1 : 0);
+  }
+  s.notes.push_back(absl::StrCat(path, ": ", s.lines.size(), " lines, ",
+                                 std::count(s.y.begin(), s.y.end(), 1),
+                                 " alerts; the alert tag is replaced by '-'"));
+  return s;
+}
+
+absl::StatusOr<NewsiteStream> LoadHdfs(const std::string& data_dir) {
+  const std::string log = JoinPath(data_dir, "hdfs-v1-2pct/HDFS_2pct.log.gz");
+  const std::string csv = JoinPath(data_dir, "hdfs-v1-2pct/HDFS_2pct_block_labels.csv");
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(log));
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(csv));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::BlockLabel> blocks, labels::ReadHdfsBlockLabels(csv));
+  FEDLOG_ASSIGN_OR_RETURN(std::string raw, logparse::ReadLogFile(log));
+  NewsiteStream s;
+  s.system = "hdfs";
+  s.unit = "block";
+  s.format = "HDFS";
+  s.session_pattern = "(blk_-?[0-9]+)";
+  absl::flat_hash_map<std::string, int32_t> index;
+  for (const auto& b : blocks) {
+    index.emplace(b.block_id, static_cast<int32_t>(s.y.size()));
+    s.y.push_back(b.anomalous ? 1 : 0);
+  }
+  int64_t unlabelled = 0;
+  for (std::string_view line : logparse::SplitLines(raw)) {
+    std::vector<int32_t> units;
+    for (absl::string_view id : labels::ExtractBlockIds(absl::string_view(line.data(), line.size()))) {
+      auto it = index.find(std::string(id.data(), id.size()));
+      if (it == index.end()) {
+        ++unlabelled;
+      } else {
+        units.push_back(it->second);
+      }
+    }
+    s.units.push_back(std::move(units));
+    s.lines.emplace_back(line);
+  }
+  s.notes.push_back(absl::StrCat("HDFS_2pct: ", s.lines.size(), " lines, ", s.y.size(),
+                                 " labelled blocks (", std::count(s.y.begin(), s.y.end(), 1),
+                                 " anomalous); session = first block id of a line; ", unlabelled,
+                                 " mentions of unlabelled blocks ignored"));
+  return s;
+}
+
+// Applications in id order (about time order), containers in name order: one site's stream.
+absl::StatusOr<NewsiteStream> LoadHadoop(const std::string& data_dir) {
+  const std::string root = JoinPath(data_dir, "hadoop-apps");
+  FEDLOG_RETURN_IF_ERROR(RequireDataFile(JoinPath(root, "abnormal_label.txt")));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::HadoopAppLabel> apps,
+                          labels::ReadHadoopAppLabels(JoinPath(root, "abnormal_label.txt")));
+  std::sort(apps.begin(), apps.end(),
+            [](const auto& a, const auto& b) { return a.application_id < b.application_id; });
+  NewsiteStream s;
+  s.system = "hadoop";
+  s.unit = "application";
+  s.format = "Hadoop";
+  int containers = 0;
+  for (const auto& app : apps) {
+    const std::filesystem::path dir = JoinPath(root, app.application_id);
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      s.notes.push_back(absl::StrCat(app.application_id, ": no log directory, skipped"));
+      continue;
+    }
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (e.path().extension() == ".log") files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    const int32_t unit = static_cast<int32_t>(s.y.size());
+    s.y.push_back(app.anomalous() ? 1 : 0);
+    for (const std::string& file : files) {
+      FEDLOG_ASSIGN_OR_RETURN(std::string raw, logparse::ReadLogFile(file));
+      const uint64_t session = logparse::TokenHash(file);
+      for (std::string_view line : logparse::SplitLines(raw)) {
+        s.lines.emplace_back(line);
+        s.units.push_back({unit});
+        s.line_session.push_back(session);
+      }
+      ++containers;
+    }
+  }
+  s.notes.push_back(absl::StrCat("hadoop-apps: ", s.y.size(), " applications (",
+                                 std::count(s.y.begin(), s.y.end(), 1), " faulty), ", containers,
+                                 " container logs, ", s.lines.size(),
+                                 " lines; session = container"));
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system,
+                                                const std::string& data_dir) {
+  if (system == "bgl2k") {
+    return LoadAlertTagged(system, JoinPath(data_dir, "loghub-2k/BGL/BGL_2k.log"));
+  }
+  if (system == "bgl") return LoadAlertTagged(system, JoinPath(data_dir, "bgl-20k/BGL_20k.log"));
+  if (system == "hdfs") return LoadHdfs(data_dir);
+  if (system == "hadoop") return LoadHadoop(data_dir);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown system '", system, "' (bgl2k, bgl, hdfs, hadoop)"));
+}
+
+absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
+                                                const NewsiteOptions& options) {
+  FEDLOG_RETURN_IF_ERROR(options.detector.Validate());
+  FEDLOG_ASSIGN_OR_RETURN(auto parser, logparse::CreateLineParser(stream.format));
+  FEDLOG_ASSIGN_OR_RETURN(auto drain, logparse::Drain::Create({}));
+  novelty::EventOptions eo;
+  eo.session_pattern = stream.session_pattern;
+  FEDLOG_ASSIGN_OR_RETURN(auto builder, novelty::EventBuilder::Create(eo, parser->field_names()));
+  novelty::NoveltyScorer scorer(options.detector);
+  ScoredStream out;
+  const size_t n = stream.lines.size();
+  out.fused.resize(n);
+  out.alert.resize(n);
+  out.fired.resize(n);
+  out.severity_rule.resize(n);
+  out.signal.assign(novelty::kNumSignals, std::vector<double>(n, 0.0));
+  logparse::ParsedLine parsed;
+  novelty::LineEvent event;
+  for (size_t i = 0; i < n; ++i) {
+    parser->Parse(logparse::StripCr(stream.lines[i]), &parsed);
+    const logparse::DrainResult r = drain->Add(parsed.content);
+    builder->Build(parsed, *drain, r.template_id, &event);
+    if (!stream.line_session.empty()) {
+      event.has_session = true;
+      event.session = stream.line_session[i];
+    }
+    const novelty::LineScore s = scorer.ScoreAndLearn(event, static_cast<int64_t>(i));
+    out.fused[i] = s.score;
+    out.alert[i] = s.alert ? 1 : 0;
+    out.fired[i] = s.fired;
+    for (int k = 0; k < novelty::kNumSignals; ++k) {
+      out.signal[static_cast<size_t>(k)][i] = s.raw[static_cast<size_t>(k)];
+    }
+    out.severity_rule[i] = novelty::HasSeverityWord(stream.lines[i]) ? 1 : 0;
+  }
+  out.templates = drain->num_clusters();
+  return out;
+}
+
+}  // namespace fedlog::offline

@@ -1,0 +1,295 @@
+// `fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R]
+// [--weights template=1,severity=1,...]`: metrics per system and method, results.json / results.md.
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/base/file_util.h"
+#include "common/base/status_macros.h"
+#include "common/eval/metrics.h"
+#include "common/eval/threshold.h"
+#include "common/novelty/tail_histogram.h"
+#include "tools/cli/args.h"
+#include "tools/offline/eval_newsite.h"
+
+namespace fedlog::offline {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
+    "[--budget R] [--severity-prior P] [--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump]\n";
+
+// Max of the line values over each unit's lines (0 for a unit without lines).
+std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
+  std::vector<double> out(s.y.size(), 0.0);
+  for (size_t i = 0; i < v.size(); ++i) {
+    for (int32_t u : s.units[i]) out[static_cast<size_t>(u)] = std::max(out[static_cast<size_t>(u)], v[i]);
+  }
+  return out;
+}
+
+std::vector<uint8_t> BudgetAlerts(const std::vector<double>& scores, double rate, int64_t warmup) {
+  novelty::AlertBudget budget(rate, warmup);
+  std::vector<uint8_t> out(scores.size());
+  for (size_t i = 0; i < scores.size(); ++i) out[i] = budget.Decide(scores[i]) ? 1 : 0;
+  return out;
+}
+
+// One method: ranking metrics from `scores` (per line, max per unit), threshold metrics from
+// `alerts` (per line, any per unit) unless empty.
+absl::StatusOr<NewsiteRow> Evaluate(const NewsiteStream& s, const std::string& method,
+                                    double budget, const std::vector<double>& scores,
+                                    const std::vector<uint8_t>& alerts) {
+  NewsiteRow row;
+  row.method = method;
+  row.budget = budget;
+  row.ranking_only = alerts.empty();
+  const std::vector<double> unit = UnitMax(s, scores);
+  FEDLOG_ASSIGN_OR_RETURN(row.auroc, eval::Auroc(s.y, unit));
+  FEDLOG_ASSIGN_OR_RETURN(row.pr_auc, eval::AveragePrecision(s.y, unit));
+  FEDLOG_ASSIGN_OR_RETURN(eval::ThresholdChoice oracle, eval::SelectThresholdMaxF1(s.y, unit));
+  row.oracle_f1 = oracle.f1;
+  if (alerts.empty()) return row;
+  std::vector<int> unit_alert(s.y.size(), 0);
+  int64_t line_alerts = 0, normal_lines = 0, normal_line_alerts = 0;
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    line_alerts += alerts[i];
+    bool normal = !s.units[i].empty();
+    for (int32_t u : s.units[i]) {
+      if (alerts[i]) unit_alert[static_cast<size_t>(u)] = 1;
+      normal = normal && s.y[static_cast<size_t>(u)] == 0;
+    }
+    normal_lines += normal ? 1 : 0;
+    normal_line_alerts += normal && alerts[i] ? 1 : 0;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(eval::ConfusionMatrix cm, eval::ComputeConfusion(s.y, unit_alert));
+  row.precision = eval::Precision(cm);
+  row.recall = eval::Recall(cm);
+  row.f1 = eval::F1(cm);
+  row.alerts_per_10k = 1e4 * static_cast<double>(line_alerts) / std::max<size_t>(alerts.size(), 1);
+  row.normal_line_alert_rate =
+      static_cast<double>(normal_line_alerts) / static_cast<double>(std::max<int64_t>(normal_lines, 1));
+  row.normal_unit_alert_rate =
+      static_cast<double>(cm.fp) / static_cast<double>(std::max<int64_t>(cm.fp + cm.tn, 1));
+  return row;
+}
+
+std::string Md(const NewsiteSystemResult& r, double budget) {
+  std::string md = absl::StrFormat(
+      "\n## %s (%lld %ss, %lld anomalous; %lld lines, %lld templates; %.1f s)\n\n", r.system,
+      static_cast<long long>(r.units), r.unit, static_cast<long long>(r.anomalous_units),
+      static_cast<long long>(r.lines), static_cast<long long>(r.templates), r.seconds);
+  for (const std::string& n : r.notes) absl::StrAppend(&md, "- ", n, "\n");
+  absl::StrAppend(&md,
+                  "\n| method | budget | AUROC | PR-AUC | P | R | F1 (site threshold) | oracle F1 | "
+                  "alerts/10k lines | alert rate, normal lines | alert rate, normal ",
+                  r.unit, "s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const NewsiteRow& row : r.rows) {
+    const std::string b = row.budget > 0 ? absl::StrFormat("%.3g", row.budget) : "-";
+    if (row.ranking_only) {
+      absl::StrAppendFormat(&md, "| %s | - | %.3f | %.3f | - | - | - | %.3f | - | - | - |\n",
+                            row.method, row.auroc, row.pr_auc, row.oracle_f1);
+      continue;
+    }
+    absl::StrAppendFormat(&md,
+                          "| %s | %s | %.3f | %.3f | %.3f | %.3f | **%.3f** | %.3f | %.1f | %.4f | "
+                          "%.4f |\n",
+                          row.method, b, row.auroc, row.pr_auc, row.precision, row.recall, row.f1,
+                          row.oracle_f1, row.alerts_per_10k, row.normal_line_alert_rate,
+                          row.normal_unit_alert_rate);
+  }
+  std::string fired;
+  for (const auto& [name, n] : r.fired_counts) absl::StrAppend(&fired, fired.empty() ? "" : ", ", name, " ", n);
+  absl::StrAppendFormat(&md, "\nSignals that fired on the detector's %.3g-budget alerts: %s.\n", budget,
+                        fired.empty() ? "none" : fired);
+  return md;
+}
+
+std::string Json(const std::vector<NewsiteSystemResult>& results, const NewsiteOptions& o) {
+  std::string j = absl::StrFormat("{\"expected_alert_rate\": %.6g, \"systems\": [", o.detector.expected_alert_rate);
+  for (size_t k = 0; k < results.size(); ++k) {
+    const NewsiteSystemResult& r = results[k];
+    absl::StrAppendFormat(&j,
+                          "%s\n {\"system\": \"%s\", \"unit\": \"%s\", \"lines\": %lld, \"units\": %lld, "
+                          "\"anomalous_units\": %lld, \"templates\": %lld, \"rows\": [",
+                          k ? "," : "", r.system, r.unit, static_cast<long long>(r.lines),
+                          static_cast<long long>(r.units), static_cast<long long>(r.anomalous_units),
+                          static_cast<long long>(r.templates));
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      const NewsiteRow& w = r.rows[i];
+      absl::StrAppendFormat(&j,
+                            "%s\n  {\"method\": \"%s\", \"budget\": %.6g, \"ranking_only\": %s, "
+                            "\"auroc\": %.6f, \"pr_auc\": %.6f, \"precision\": %.6f, \"recall\": %.6f, "
+                            "\"f1\": %.6f, \"oracle_f1\": %.6f, \"alerts_per_10k\": %.3f, "
+                            "\"normal_line_alert_rate\": %.6f, \"normal_unit_alert_rate\": %.6f}",
+                            i ? "," : "", w.method, w.budget, w.ranking_only ? "true" : "false",
+                            w.auroc, w.pr_auc, w.precision, w.recall, w.f1, w.oracle_f1,
+                            w.alerts_per_10k, w.normal_line_alert_rate, w.normal_unit_alert_rate);
+    }
+    absl::StrAppend(&j, "]}");
+  }
+  absl::StrAppend(&j, "\n]}\n");
+  return j;
+}
+
+// --dump: one row per line (its first unit's label, the detector's score and alert, each raw signal,
+// the severity rule), for looking at what the detector did.
+std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
+  std::string out = "line,unit,label,score,alert,severity_rule";
+  for (int k = 0; k < novelty::kNumSignals; ++k) absl::StrAppend(&out, ",", std::string(novelty::SignalName(k)));
+  out += "\n";
+  for (size_t i = 0; i < s.lines.size(); ++i) {
+    const int32_t u = s.units[i].empty() ? -1 : s.units[i][0];
+    absl::StrAppendFormat(&out, "%zu,%d,%d,%.4f,%d,%d", i, u, u < 0 ? -1 : s.y[static_cast<size_t>(u)],
+                          sc.fused[i], sc.alert[i], sc.severity_rule[i]);
+    for (int k = 0; k < novelty::kNumSignals; ++k) {
+      absl::StrAppendFormat(&out, ",%.4f", sc.signal[static_cast<size_t>(k)][i]);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
+  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(item, '=');
+    double w = 0;
+    int signal = -1;
+    for (int s = 0; s < novelty::kNumSignals; ++s) {
+      if (kv.size() == 2 && kv[0] == novelty::SignalName(s)) signal = s;
+    }
+    if (signal < 0 || !absl::SimpleAtod(kv[1], &w)) {
+      return absl::InvalidArgumentError(absl::StrCat("--weights: bad item '", std::string(item), "'"));
+    }
+    o->weights[static_cast<size_t>(signal)] = w;
+  }
+  return o->Validate();
+}
+
+}  // namespace
+
+absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
+                                                    const ScoredStream& scored,
+                                                    const NewsiteOptions& options) {
+  NewsiteSystemResult r;
+  r.system = stream.system;
+  r.unit = stream.unit;
+  r.lines = static_cast<int64_t>(stream.lines.size());
+  r.units = static_cast<int64_t>(stream.y.size());
+  r.anomalous_units = std::count(stream.y.begin(), stream.y.end(), 1);
+  r.templates = scored.templates;
+  r.notes = stream.notes;
+  const double budget = options.detector.expected_alert_rate;
+  const int64_t warmup = options.detector.warmup_lines;
+  auto add = [&](const std::string& m, double b, const std::vector<double>& sc,
+                 const std::vector<uint8_t>& al) -> absl::Status {
+    FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, m, b, sc, al));
+    r.rows.push_back(row);
+    return absl::OkStatus();
+  };
+  FEDLOG_RETURN_IF_ERROR(add("novelty (k=0)", budget, scored.fused, scored.alert));
+  std::vector<double> rule(scored.severity_rule.begin(), scored.severity_rule.end());
+  FEDLOG_RETURN_IF_ERROR(add("severity-word rule", 0, rule, scored.severity_rule));
+  const std::vector<double>& rarity = scored.signal[novelty::kTemplate];
+  FEDLOG_RETURN_IF_ERROR(
+      add("online template rarity", budget, rarity, BudgetAlerts(rarity, budget, warmup)));
+  for (double b : options.budget_sweep) {
+    if (std::abs(b - budget) < 1e-12) continue;
+    FEDLOG_RETURN_IF_ERROR(add("novelty (k=0)", b, scored.fused, BudgetAlerts(scored.fused, b, warmup)));
+  }
+  for (int s = 0; s < novelty::kNumSignals; ++s) {
+    FEDLOG_RETURN_IF_ERROR(add("signal: " + std::string(novelty::SignalName(s)), 0,
+                               scored.signal[static_cast<size_t>(s)], {}));
+  }
+  for (int s = 0; s < novelty::kNumSignals; ++s) {
+    int64_t n = 0;
+    for (size_t i = 0; i < scored.fired.size(); ++i) {
+      n += scored.alert[i] && (scored.fired[i] & (1u << s)) ? 1 : 0;
+    }
+    r.fired_counts.emplace_back(std::string(novelty::SignalName(s)), n);
+  }
+  return r;
+}
+
+int RunEvalNewsite(const std::vector<std::string>& argv) {
+  absl::StatusOr<cli::Args> args =
+      cli::Args::Parse(argv, {{"out", "data", "systems", "budget", "weights", "severity-prior"}, {"dump"}});
+  if (!args.ok() || !args->Has("out")) {
+    std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
+    return 2;
+  }
+  NewsiteOptions o;
+  o.out_dir = args->Get("out");
+  const char* env = std::getenv("FEDLOG_DATA_DIR");
+  o.data_dir = args->Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
+  if (args->Has("systems")) o.systems = absl::StrSplit(args->Get("systems"), ',', absl::SkipEmpty());
+  absl::StatusOr<double> budget = args->GetDouble("budget", o.detector.expected_alert_rate);
+  absl::Status st = budget.status();
+  if (st.ok()) {
+    o.detector.expected_alert_rate = *budget;
+    absl::StatusOr<double> prior = args->GetDouble("severity-prior", o.detector.severity_prior);
+    st = prior.status();
+    if (st.ok()) {
+      o.detector.severity_prior = *prior;
+      st = ParseWeights(args->Get("weights"), &o.detector);
+    }
+  }
+  if (!st.ok()) {
+    std::cerr << st << "\n" << kUsage;
+    return 2;
+  }
+  std::vector<NewsiteSystemResult> results;
+  std::string md = absl::StrFormat(
+      "# fedlog eval newsite: k = 0 (no labels), alert budget %.3g\n\nOnline: each line is scored "
+      "from the lines before it; the threshold is the running quantile at the budget. Oracle F1 "
+      "uses the test labels to pick a threshold and only measures ranking.\n",
+      o.detector.expected_alert_rate);
+  for (const std::string& system : o.systems) {
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::StatusOr<NewsiteSystemResult> r = [&]() -> absl::StatusOr<NewsiteSystemResult> {
+      FEDLOG_ASSIGN_OR_RETURN(NewsiteStream stream, LoadNewsiteStream(system, o.data_dir));
+      FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, o));
+      // The same detector with every signal at weight 1 and no severity prior: what the signals
+      // do without the choice made on the tuning system.
+      NewsiteOptions equal = o;
+      equal.detector.weights.fill(1.0);
+      equal.detector.severity_prior = 0;
+      FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
+      if (args->Has("dump")) {
+        FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
+        FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(o.out_dir, system + "_lines.csv"),
+                                               LinesCsv(stream, scored)));
+      }
+      FEDLOG_ASSIGN_OR_RETURN(NewsiteSystemResult result, EvaluateNewsite(stream, scored, o));
+      FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate, flat.fused, flat.alert));
+      result.rows.insert(result.rows.begin() + 1, row);
+      return result;
+    }();
+    if (!r.ok()) {
+      std::cerr << "eval newsite: " << system << ": " << r.status() << "\n";
+      return 1;
+    }
+    r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cerr << absl::StrFormat("[%s] %.1fs\n", system, r->seconds);
+    absl::StrAppend(&md, Md(*r, o.detector.expected_alert_rate));
+    results.push_back(*std::move(r));
+  }
+  absl::Status s = MakeDirs(o.out_dir);
+  if (s.ok()) s = WriteFileAtomic(JoinPath(o.out_dir, "results.json"), Json(results, o));
+  if (s.ok()) s = WriteFileAtomic(JoinPath(o.out_dir, "results.md"), md);
+  if (!s.ok()) {
+    std::cerr << "eval newsite: " << s << "\n";
+    return 1;
+  }
+  std::cout << md;
+  return 0;
+}
+
+}  // namespace fedlog::offline
