@@ -159,8 +159,11 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
     if (round_ && run_ && !round_->closing && now < round_->record.deadline_ms &&
         !round_->uploaded.count(site_id) &&
         std::count(round_->record.participants.begin(), round_->record.participants.end(), site_id)) {
-      FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(round_->record.model_in));
-      if (!model) return absl::InternalError("the round's model version is missing");
+      absl::StatusOr<std::optional<std::pair<v1::ModelManifest, std::string>>> read =
+          store_->GetModel(round_->record.model_in);
+      if (!read.ok()) return ForSite(read.status(), site_id);
+      const auto& model = *read;
+      if (!model) return ForSite(absl::InternalError("the round's model version is missing"), site_id);
       v1::TaskResponse resp;
       v1::RoundTask* task = resp.mutable_round();
       task->set_run_id(run_->run_id);
@@ -178,8 +181,9 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
       v1::TaskResponse resp;
       resp.mutable_none()->set_reason(stopping_ ? "aggregator shutting down"
                                                 : (run_ ? run_note_ : std::string("no active run")));
-      FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
-      resp.mutable_none()->set_promoted_version(promoted);
+      absl::StatusOr<int64_t> promoted = store_->PromotedVersion();
+      if (!promoted.ok()) return ForSite(promoted.status(), site_id);
+      resp.mutable_none()->set_promoted_version(*promoted);
       return resp;
     }
     changed_.WaitWithTimeout(&mu_, absl::Milliseconds(std::min<int64_t>(until - now, 250)));

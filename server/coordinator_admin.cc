@@ -132,27 +132,29 @@ void Coordinator::FinishRun(const std::string& state, const std::string& message
 
 absl::StatusOr<std::pair<v1::ModelManifest, StoredBlob>> Coordinator::ModelForDownload(const std::string& site_id,
                                                                                        int64_t version,
-                                                                                       bool all_adapters) {
-  if (version == 0) {
-    FEDLOG_ASSIGN_OR_RETURN(version, store_->PromotedVersion());
+                                                                                       bool /*all_adapters*/) {
+  auto result = [&]() -> absl::StatusOr<std::pair<v1::ModelManifest, StoredBlob>> {
     if (version == 0) {
-      FEDLOG_ASSIGN_OR_RETURN(version, store_->MaxModelVersion());
+      FEDLOG_ASSIGN_OR_RETURN(version, store_->PromotedVersion());
+      if (version == 0) {
+        FEDLOG_ASSIGN_OR_RETURN(version, store_->MaxModelVersion());
+      }
     }
-  }
-  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(version));
-  if (!model) return absl::NotFoundError(absl::StrCat("no model version ", version));
-  v1::ModelManifest manifest = model->first;
-  const StoredBlob full{model->second, manifest.sha256(), manifest.size_bytes()};
-  // A site gets the adapters of the sources it is entitled to, whatever it asks for (all_adapters is for
-  // admins: an empty site_id).
-  const bool all = site_id.empty();
-  (void)all_adapters;
-  FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->BlobForSources(
-                                               version, full, all ? std::vector<std::string>() : EntitledSourcesOf(site_id),
-                                               all));
-  manifest.set_sha256(blob.sha256);
-  manifest.set_size_bytes(blob.size_bytes);
-  return std::make_pair(std::move(manifest), std::move(blob));
+    FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(version));
+    if (!model) return absl::NotFoundError(absl::StrCat("no model version ", version));
+    v1::ModelManifest manifest = model->first;
+    const StoredBlob full{model->second, manifest.sha256(), manifest.size_bytes()};
+    // A site gets the adapters of the sources it is entitled to, whatever it asks for (all_adapters is for
+    // admins: an empty site_id).
+    const bool all = site_id.empty();
+    const std::vector<std::string> sources = all ? std::vector<std::string>() : EntitledSourcesOf(site_id);
+    FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->BlobForSources(version, full, sources, all));
+    manifest.set_sha256(blob.sha256);
+    manifest.set_size_bytes(blob.size_bytes);
+    return std::make_pair(std::move(manifest), std::move(blob));
+  }();
+  if (!result.ok() && !site_id.empty()) return ForSite(result.status(), site_id);
+  return result;
 }
 
 absl::StatusOr<v1::ListSitesResponse> Coordinator::ListSites() {

@@ -45,9 +45,7 @@ class ServerStepSink : public fl::TensorSink {
 
   absl::Status BeginTensor(const std::string& name, const std::vector<int64_t>& shape) override {
     skipping_ = false;
-    if (schema_ != nullptr && fl::IsOptionalTensor(name) &&
-        !fl::InOptionalSchema({name, shape, std::vector<float>(static_cast<size_t>(fl::NumElementsOf(shape)))},
-                              *schema_)) {
+    if (schema_ != nullptr && fl::IsOptionalTensor(name) && !InSchema(name, shape)) {
       Drop(name);
       skipping_ = true;
       return absl::OkStatus();
@@ -78,7 +76,7 @@ class ServerStepSink : public fl::TensorSink {
   absl::Status EmitRest() {
     for (auto& t : mean_->tensors) {
       if (written_.count(t.name) || dropped_.count(t.name)) continue;
-      if (schema_ != nullptr && (!fl::IsOptionalTensor(t.name) || !fl::InOptionalSchema(t, *schema_))) {
+      if (schema_ != nullptr && (!fl::IsOptionalTensor(t.name) || !InSchema(t.name, t.shape))) {
         Drop(t.name);
         continue;
       }
@@ -89,6 +87,10 @@ class ServerStepSink : public fl::TensorSink {
   fl::BundleLayout TakeLayout() { return std::move(layout_); }
 
  private:
+  bool InSchema(const std::string& name, const std::vector<int64_t>& shape) const {
+    absl::StatusOr<std::vector<int64_t>> expected = fl::ExpectedOptionalShape(name, *schema_);
+    return expected.ok() && *expected == shape;
+  }
   void Drop(const std::string& name) {
     // The name is printed escaped: it came from a site.
     FEDLOG_LOG(WARNING) << "tensor '" << PrintableText(name) << "' is not in the run's model schema: left out";

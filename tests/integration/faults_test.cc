@@ -156,7 +156,9 @@ TEST_F(FaultsTest, StragglerPastTheDeadlineIsLeftOut) {
   v1::RunStatus done = WaitDone(run.run_id());
   ASSERT_EQ(done.state(), "done");
   EXPECT_EQ(done.rounds(0).sites(), 1);
-  EXPECT_EQ(done.refused_updates(), 1);
+  // The straggler is refused, but its run had already ended at the deadline: a finished run's record is not
+  // changed afterwards (issue 16), so the refusal is logged, not counted.
+  EXPECT_EQ(done.refused_updates(), 0);
   auto next = a.session.Download(0);
   ASSERT_TRUE(next.ok());
   EXPECT_NEAR(next->bundle.tensors[0].values[0], model->bundle.tensors[0].values[0] + 0.001f, 1e-6);
