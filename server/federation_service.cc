@@ -264,6 +264,7 @@ grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::Ser
   if (st.ok()) st = stream->status();
   if (!st.ok()) {
     if (spool.ok()) std::remove(spool->c_str());
+    registered->reset();  // the site may upload again as soon as the refusal is visible
     coordinator_->CountRefusal(*site, header, std::string(st.message()));
     return net::ToGrpc(st);
   }
