@@ -47,8 +47,9 @@ absl::Status Ended(StreamRegistry::Stream* stream, absl::Status fallback) {
 }
 
 // Spools an upload stream to `path` as it arrives (memory stays at one chunk), hashing it on the way, and
-// refuses streams longer or shorter than the header said, chunks after the last byte, and chunks under
-// `min_chunk` that do not end the update. Stops as soon as the registry ends the stream.
+// refuses streams longer or shorter than the header said, chunks after the last byte, and more data chunks
+// than `expected` bytes need at `min_chunk` bytes each (plus two: a short first and last), which bounds the
+// per-message work a site can cause with tiny chunks. Stops as soon as the registry ends the stream.
 absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
                          const std::string& first_data, int64_t expected, int64_t min_chunk,
                          const std::string& path, std::string* sha256) {
@@ -72,6 +73,8 @@ absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegi
     return true;
   };
   bool ok = first_data.empty() || append(first_data);
+  const int64_t max_chunks = expected / std::max<int64_t>(1, min_chunk) + 2;
+  int64_t chunks = 0;
   v1::UpdateChunk chunk;
   while (ok && reader->Read(&chunk)) {
     if (absl::Status s = stream->status(); !s.ok()) {
@@ -83,10 +86,10 @@ absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegi
       st = absl::InvalidArgumentError("header repeated inside the stream");
       break;
     }
-    const int64_t n = static_cast<int64_t>(chunk.data().size());
-    if (n < min_chunk && got + n < expected) {
-      st = absl::InvalidArgumentError(
-          absl::StrCat("update chunk of ", n, " bytes is below the minimum of ", min_chunk, " bytes"));
+    if (++chunks > max_chunks) {
+      st = absl::InvalidArgumentError(absl::StrCat("update chunks are below the minimum of ", min_chunk,
+                                                   " bytes: more than ", max_chunks, " chunks for ", expected,
+                                                   " bytes"));
       break;
     }
     ok = append(chunk.data());
@@ -264,6 +267,7 @@ grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::Ser
   if (st.ok()) st = stream->status();
   if (!st.ok()) {
     if (spool.ok()) std::remove(spool->c_str());
+    registered->reset();  // the site may upload again as soon as the refusal is visible
     coordinator_->CountRefusal(*site, header, std::string(st.message()));
     return net::ToGrpc(st);
   }

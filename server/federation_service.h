@@ -20,7 +20,7 @@ namespace fedlog::server {
 
 struct FederationServiceOptions {
   int32_t chunk_bytes = 1 << 20;      // largest download chunk
-  int32_t min_chunk_bytes = 1 << 16;  // smallest download chunk; smallest upload chunk that does not end it
+  int32_t min_chunk_bytes = 1 << 16;  // smallest download chunk; uploads: at most size / this + 2 chunks
   int32_t max_downloads = 4;          // download streams sending at once, all parties
 };
 

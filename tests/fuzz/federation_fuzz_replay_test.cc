@@ -10,7 +10,7 @@
 namespace fedlog::fuzz {
 namespace {
 
-int Run(const std::string& input) {
+int RunProgram(const std::string& input) {
   return FuzzFederationOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
 }
 
@@ -18,7 +18,7 @@ TEST(FederationFuzzReplayTest, AWellFormedUploadIsAccepted) {
   // Ensure a run; one upload op: header from the task, the all-zero update, whole, by site fuzz-a.
   const std::string program("\x00\x03\x00\x02\x00\x02", 6);
   const int64_t before = AcceptedUploads();
-  for (int i = 0; i < 60 && AcceptedUploads() == before; ++i) EXPECT_EQ(Run(program), 0);
+  for (int i = 0; i < 60 && AcceptedUploads() == before; ++i) EXPECT_EQ(RunProgram(program), 0);
   EXPECT_GT(AcceptedUploads(), before);
 }
 
@@ -27,7 +27,7 @@ TEST(FederationFuzzReplayTest, SeededRandomProgramsKeepInvariants) {
   for (int i = 0; i < 120; ++i) {
     std::string input(rng() % 700, '\0');
     for (char& c : input) c = static_cast<char>(rng() & 0xff);
-    EXPECT_EQ(Run(input), 0);
+    EXPECT_EQ(RunProgram(input), 0);
   }
 }
 

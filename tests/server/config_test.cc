@@ -69,6 +69,36 @@ TEST(ServerConfigTest, LineEncoderDefaultsFollowTheStreamFeaturizer) {
   EXPECT_NE(bad.status().message().find("dropout"), std::string::npos) << bad.status();
 }
 
+TEST(ServerConfigTest, LimitsHaveDocumentedDefaultsAndMapFromYaml) {
+  auto c = server::LoadServerConfig(Write("agg.yaml",
+                                          "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\nmax_update_bytes: 5000\n"
+                                          "limits: {max_downloads_per_site: 3, stream_idle_timeout_s: 7}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const v1::ServerLimits& l = c->limits();
+  EXPECT_EQ(l.max_downloads_per_site(), 3);  // given
+  EXPECT_EQ(l.stream_idle_timeout_s(), 7);
+  EXPECT_EQ(l.max_uploads_per_site(), 1);
+  EXPECT_EQ(l.max_polls_per_site(), 2);
+  EXPECT_EQ(l.max_streams(), 64);
+  EXPECT_EQ(l.download_timeout_s(), 1800);
+  EXPECT_EQ(l.upload_timeout_s(), 1800);
+  EXPECT_EQ(l.min_chunk_bytes(), 65536);
+  EXPECT_EQ(l.max_spool_bytes_per_site(), 5000);  // follows max_update_bytes
+  EXPECT_EQ(l.max_spool_bytes(), int64_t{8} << 30);
+  EXPECT_EQ(l.max_download_variants(), 8);
+  EXPECT_EQ(l.max_server_threads(), 256);
+  const std::string base = "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\n";
+  for (const auto& [yaml, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {base + "limits: {max_streams: -1}", "limits.max_streams must not be negative"},
+           {base + "chunk_bytes: 4096\nlimits: {min_chunk_bytes: 8192}", "min_chunk_bytes"},
+           {base + "limits: {max_server_threads: 4}", "max_server_threads"},
+           {base + "limits: {max_sockets: 4}", "unknown key"}}) {
+    auto r = server::LoadServerConfig(Write("bad.yaml", yaml));
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.status().message().find(fragment), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(ServerConfigTest, ErrorsNameTheProblem) {
   struct Case {
     std::string yaml, fragment;
