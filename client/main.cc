@@ -129,8 +129,13 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     }
   }
-  const std::string config_path =
-      fedlog::ConfigPathFromArgs(static_cast<int>(args.size()), args.data());
+  std::string config_path = fedlog::ConfigPathFromArgs(static_cast<int>(args.size()), args.data());
+  if (!config_path.empty()) {
+    // Absolute, so that paths resolved against its folder once (LoadClientConfig) are never resolved again
+    // (the detector and the labels below) into build/first/build/first/... when the daemon is started with a
+    // relative --config.
+    config_path = std::filesystem::absolute(config_path).lexically_normal().string();
+  }
   if (config_path.empty()) {
     std::fprintf(stderr, "usage: %s --config FILE [--detect-only] | --version\n", "fedlog-client");
     return 2;
@@ -165,7 +170,7 @@ int main(int argc, char** argv) {
     }
   }
   auto detector = MakeDetector(config, config_path);
-  if (!detector.ok()) return Fail(detector.status().ToString());
+  if (!detector.ok()) return Fail(std::string(detector.status().message()));
 
   absl::Status result, detect_result;
   std::thread runner, detect_runner;

@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -140,17 +141,25 @@ void SiteDaemon::Reconnect() {
 }
 
 void SiteDaemon::LogUnavailable(const absl::Status& st, int64_t backoff_ms) {
-  if (net::LooksLikeTlsFailure(std::string(st.message()))) {
+  const std::string message(st.message());
+  // Our side refusing the aggregator's certificate shows as a handshake error; the aggregator refusing ours
+  // shows as a connection it closes during the handshake ("Socket closed"), which is taken for a trust failure
+  // once it happens twice in a row (a restarting aggregator closes connections too, but not repeatedly).
+  const bool closed = absl::StrContains(message, "Socket closed");
+  closed_in_a_row_ = closed ? closed_in_a_row_ + 1 : 0;
+  if (net::LooksLikeTlsFailure(message) || closed_in_a_row_ >= 2) {
     const std::string ca = net::CertificateSubject(config_.tls().ca_cert());
+    const std::string issuer = net::CertificateIssuer(config_.tls().cert());
     FEDLOG_LOG(ERROR) << "TLS handshake with the aggregator at " << config_.aggregator_address()
                       << " failed; this site trusts only the CA " << (ca.empty() ? "?" : ca) << " (tls.ca_cert "
-                      << config_.tls().ca_cert()
-                      << "): the aggregator's certificate must be signed by it, and the aggregator must trust the CA "
-                         "of tls.cert; retrying in "
-                      << backoff_ms << " ms (" << st.message() << ")";
+                      << config_.tls().ca_cert() << ") and presents a certificate issued by "
+                      << (issuer.empty() ? "?" : issuer) << " (tls.cert " << config_.tls().cert()
+                      << "): the aggregator's certificate must be signed by the first, and the aggregator must "
+                         "trust the second; retrying in "
+                      << backoff_ms << " ms (" << message << ")";
     return;
   }
-  FEDLOG_LOG(WARNING) << "aggregator unavailable (" << st.message() << "); retrying in " << backoff_ms << " ms";
+  FEDLOG_LOG(WARNING) << "aggregator unavailable (" << message << "); retrying in " << backoff_ms << " ms";
 }
 
 SiteDaemon::~SiteDaemon() {

@@ -78,6 +78,7 @@ class SiteDaemon {
   SiteTrainer trainer_;
   int64_t promoted_version_ = -1;  // -1: not read from disk yet
   v1::HelloRequest hello_;         // the last hello sent (Run's thread only)
+  int closed_in_a_row_ = 0;        // connections the aggregator closed in a row (Run's thread only)
   std::atomic<int> rounds_completed_{0};
 
   absl::Mutex mu_;

@@ -122,6 +122,18 @@ std::string CertificateSubject(const std::string& path) {
   return cert.ok() ? Subject(cert->get()) : "";
 }
 
+std::string CertificateIssuer(const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadFile(path);
+  if (!pem.ok()) return "";
+  absl::StatusOr<X509Ptr> cert = ParseCert(*pem, path, "");
+  if (!cert.ok()) return "";
+  char buf[512];
+  X509_NAME_oneline(X509_get_issuer_name(cert->get()), buf, sizeof(buf));
+  std::string s = buf;
+  if (!s.empty() && s[0] == '/') s = s.substr(1);
+  return s;
+}
+
 bool LooksLikeTlsFailure(const std::string& grpc_message) {
   const std::string m = absl::AsciiStrToLower(grpc_message);
   for (const char* needle : {"handshake", "ssl", "certificate", "tls"}) {

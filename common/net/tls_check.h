@@ -21,6 +21,9 @@ absl::Status CheckTlsFiles(const TlsFiles& files, const std::string& prefix = "t
 // The subject of the (first) certificate in the PEM file at `path`, e.g. "CN=fedlog-dev-ca"; "" when unreadable.
 std::string CertificateSubject(const std::string& path);
 
+// The issuer of the (first) certificate in the PEM file at `path`; "" when unreadable.
+std::string CertificateIssuer(const std::string& path);
+
 // True when a gRPC status message describes a failed TLS handshake (as opposed to a refused TCP connection).
 bool LooksLikeTlsFailure(const std::string& grpc_message);
 

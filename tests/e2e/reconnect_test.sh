@@ -27,11 +27,25 @@ before=$("$BIN/fedlog" sites | awk '$1=="site-2" {print $5, $6}')
 kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null
 sleep 8  # site-1's backoff reaches its maximum
 start_bg aggregator2 "$BIN/fedlog-server" --config "$DIR/agg.yaml"
-start=$(date +%s.%N)
-wait_online 1 20 || fail "site-1 did not reconnect within 20 s"
-took=$(python3 -c "print(round($(date +%s.%N) - $start, 1))")
-echo "site-1 back online $took s after the aggregator restarted"
-python3 -c "import sys; sys.exit(0 if $took <= 6 else 1)" || fail "reconnect took $took s (want a few seconds)"
+wait_online 1 60 || fail "site-1 did not reconnect within 60 s"
+# From the aggregator's "listening" line to site-1's next "connected" line, by their timestamps (process start-up
+# on a loaded machine is not what this measures).
+took=$(python3 - "$DIR/logs/aggregator2.log" "$DIR/logs/site-1.log" <<'PY'
+import re, sys, datetime
+def stamps(path, pattern):
+    out = []
+    for line in open(path):
+        m = re.search(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z", line)
+        if m and re.search(pattern, line):
+            out.append(datetime.datetime.fromisoformat(m.group(1)))
+    return out
+up = stamps(sys.argv[1], "aggregator listening")[0]
+back = [t for t in stamps(sys.argv[2], "connected as") if t >= up]
+print(round((back[0] - up).total_seconds(), 2) if back else 999)
+PY
+)
+echo "site-1 connected again $took s after the restarted aggregator listened"
+python3 -c "import sys; sys.exit(0 if $took <= 5 else 1)" || fail "reconnect took $took s (want a few seconds)"
 
 after=$("$BIN/fedlog" sites | awk '$1=="site-2" {print $5, $6}')
 echo "site-2 LAST SEEN before the restart: $before, after: $after"

@@ -22,7 +22,7 @@ grep -q "fedlog run start" "$DIR/walkthrough.sh" || fail "the walkthrough starts
 # The daemons are the script's background jobs; it stops them itself (kill $(jobs -p) && wait).
 (cd "$WORK" && timeout 400 bash -e "$DIR/walkthrough.sh") >"$DIR/logs/walkthrough.log" 2>&1
 rc=$?
-cp "$WORK"/build/first/*.log "$DIR/logs/" 2>/dev/null
+for f in aggregator site-hdfs site-zk; do cp "$WORK/build/first/$f.log" "$DIR/logs/" 2>/dev/null; done
 [ "$rc" -eq 0 ] || fail "the walkthrough stopped with exit code $rc"
 OUT="$DIR/logs/walkthrough.log"
 grep -Eq "^site-hdfs +yes" "$OUT" && grep -Eq "^site-zk +yes" "$OUT" || fail "fedlog sites did not show both sites online"

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -27,6 +28,11 @@ int Fail(const absl::Status& st) {
     std::cerr << "fedlog: the TLS handshake with the aggregator failed: check that --pki/--ca holds the CA that "
                  "signed the aggregator's certificate and that the aggregator trusts the CA of the admin "
                  "certificate [UNAVAILABLE]\n";
+    return 1;
+  }
+  if (st.code() == absl::StatusCode::kUnavailable && absl::StrContains(st.message(), "Connection refused")) {
+    std::cerr << "fedlog: no aggregator answers at the address given (--server or FEDLOG_SERVER; connection "
+                 "refused): is fedlog-server running there? [UNAVAILABLE]\n";
     return 1;
   }
   std::cerr << "fedlog: " << st.message() << " [" << absl::StatusCodeToString(st.code()) << "]\n";
@@ -182,8 +188,9 @@ int Unrevoke(const std::vector<std::string>& argv) {
   return 0;
 }
 
-// The open round of `s` on one line: who has uploaded, who is awaited, when it closes; "" when none is open.
-std::string OpenRoundLine(const v1::RunStatus& s) {
+// The open round of `s` on one line: who has uploaded, who is awaited, when it closes (with_deadline); "" when
+// none is open.
+std::string OpenRoundLine(const v1::RunStatus& s, bool with_deadline = true) {
   for (const auto& r : s.rounds()) {
     if (r.state() != "open" || r.deadline_ms() == 0) continue;
     std::vector<std::string> waiting;
@@ -194,7 +201,7 @@ std::string OpenRoundLine(const v1::RunStatus& s) {
     return absl::StrCat("round ", r.round(), " open: ", r.uploaded_size(), "/", r.participants_size(),
                         " uploaded (", r.uploaded().empty() ? "none" : absl::StrJoin(r.uploaded(), ","),
                         "), waiting for ", waiting.empty() ? "none" : absl::StrJoin(waiting, ","),
-                        "; deadline in ", left_s, " s");
+                        with_deadline ? absl::StrCat("; deadline in ", left_s, " s") : std::string());
   }
   return "";
 }
@@ -313,10 +320,12 @@ int WatchRun(Stub* stub, int64_t run_id) {
         std::printf("%6d  attempt %d failed (too few updates before the deadline)\n", r.round(), r.attempt());
       }
     }
-    const std::string open = OpenRoundLine(status);
+    // A line when the uploads change, not every time the seconds to the deadline do.
+    const std::string open = OpenRoundLine(status, /*with_deadline=*/false);
     const std::string message = open.empty() ? status.message() : open;
     if (message != last_message && !Finished(status.state())) {
-      std::fprintf(stderr, "  [%s] %s\n", status.state().c_str(), message.c_str());
+      std::fprintf(stderr, "  [%s] %s\n", status.state().c_str(),
+                   open.empty() ? message.c_str() : OpenRoundLine(status).c_str());
       last_message = message;
     }
     final_state = status.state();

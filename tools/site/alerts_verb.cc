@@ -104,6 +104,7 @@ int Alerts(const std::vector<std::string>& argv) {
                 absl::StrCat("v", Field(alert, "model_version")).c_str(), Field(alert, "id").c_str(),
                 text_line.c_str());
   }
+  std::fflush(stdout);
   if (!json) std::fprintf(stderr, "%lld alert(s) from %s\n", static_cast<long long>(shown), path->c_str());
   if (bad > 0) std::fprintf(stderr, "fedlog alerts: %lld line(s) of %s are not JSON, skipped\n",
                             static_cast<long long>(bad), path->c_str());
