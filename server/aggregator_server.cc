@@ -164,6 +164,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   opts.heartbeat_interval_ms = config.heartbeat_interval_ms();
   opts.max_update_bytes = config.max_update_bytes();
   opts.auto_admit_sources = config.auto_admit_sources();
+  opts.keep_updates = config.keep_updates();
   opts.on_revoke = [streams = s->streams_.get()](const std::string& site) {
     streams->CancelParty(SiteParty(site), "site revoked");
   };

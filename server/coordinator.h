@@ -37,6 +37,8 @@ struct CoordinatorOptions {
   int32_t tick_ms = 100;             // scheduler period
   // Development only: a site's declared sources are admitted on Hello (ServerConfig.auto_admit_sources).
   bool auto_admit_sources = false;
+  // Debugging only: keep update files after their round closes (ServerConfig.keep_updates).
+  bool keep_updates = false;
   // Called by RevokeSite once the site is marked revoked (outside the coordinator's lock): ends the site's
   // open streams (StreamRegistry::CancelParty). May be empty.
   std::function<void(const std::string&)> on_revoke;
@@ -154,6 +156,9 @@ class Coordinator {
   // Adds the open round's participants, uploads and deadline to its summary in `status`.
   void DescribeOpenRound(v1::RunStatus* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the update files of a closed round attempt (aggregated or failed) unless keep_updates is set: an
+  // individual update is kept no longer than its round needs it.
+  void DiscardUpdates(const std::vector<UpdateRecord>& updates);
 
   const CoordinatorOptions options_;
   StateStore* const store_;

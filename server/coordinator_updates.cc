@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -150,6 +152,15 @@ absl::Status Coordinator::RecordEvaluation(const std::string& site_id, const v1:
   return ForSite(store_->AddEvaluation(report.run_id(), report.round(), e, NowMs()), site_id);
 }
 
+void Coordinator::DiscardUpdates(const std::vector<UpdateRecord>& updates) {
+  if (options_.keep_updates) return;
+  for (const UpdateRecord& u : updates) {
+    if (std::remove(u.path.c_str()) != 0 && errno != ENOENT) {
+      FEDLOG_LOG(WARNING) << "cannot delete the update of " << u.site_id << " after its round: " << std::strerror(errno);
+    }
+  }
+}
+
 void Coordinator::CloseRound(int64_t now) {
   RoundRecord record = round_->record;
   absl::StatusOr<std::vector<UpdateRecord>> updates =
@@ -165,6 +176,7 @@ void Coordinator::CloseRound(int64_t now) {
       FEDLOG_LOG(ERROR) << st;
     }
     round_.reset();
+    DiscardUpdates(*updates);
     Bump();
     return;
   }
@@ -187,6 +199,7 @@ void Coordinator::CloseRound(int64_t now) {
       FEDLOG_LOG(ERROR) << st;
     }
     round_.reset();
+    DiscardUpdates(*updates);
     Bump();
     return;
   }
@@ -205,6 +218,7 @@ void Coordinator::CloseRound(int64_t now) {
     }
     std::remove(result->second.c_str());
     round_.reset();
+    DiscardUpdates(*updates);
     Bump();
     return;
   }
@@ -214,6 +228,7 @@ void Coordinator::CloseRound(int64_t now) {
                    << " samples, mean loss " << record.mean_loss << " -> model v" << manifest->version() << " ("
                    << aggregation_ms << " ms to aggregate)";
   round_.reset();
+  DiscardUpdates(*updates);
   Bump();
   if (run_->current_round >= run_->plan.rounds()) {
     FinishRun("done", absl::StrCat("completed ", run_->plan.rounds(), " round(s)"));

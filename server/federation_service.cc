@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
@@ -53,7 +54,7 @@ absl::Status Ended(StreamRegistry::Stream* stream, absl::Status fallback) {
 absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
                          const std::string& first_data, int64_t expected, int64_t min_chunk,
                          const std::string& path, std::string* sha256) {
-  FILE* f = std::fopen(path.c_str(), "wbx");
+  FILE* f = CreatePrivateFile(path, /*exclusive=*/true);  // an update is for the aggregator's user only
   if (f == nullptr) return absl::InternalError("cannot create a spool file");
   Sha256 digest;
   int64_t got = 0;

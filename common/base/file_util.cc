@@ -65,7 +65,7 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data) {
   std::filesystem::path target(path);
   std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".", std::random_device{}());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(errno, "cannot create", tmp);
   absl::Status st = WriteAll(fd, data, tmp);
   if (st.ok() && ::fsync(fd) != 0) st = ErrnoStatus(errno, "fsync", tmp);
@@ -89,6 +89,15 @@ absl::Status MakeDirs(const std::string& path, bool private_dir) {
   if (ec) return absl::InternalError(absl::StrCat("cannot create directory '", path, "': ", ec.message()));
   if (private_dir) ::chmod(path.c_str(), 0700);
   return absl::OkStatus();
+}
+
+std::FILE* CreatePrivateFile(const std::string& path, bool exclusive) {
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC);
+  const int fd = ::open(path.c_str(), flags, 0600);
+  if (fd < 0) return nullptr;
+  std::FILE* f = ::fdopen(fd, "wb");
+  if (f == nullptr) ::close(fd);
+  return f;
 }
 
 bool FileExists(const std::string& path) {

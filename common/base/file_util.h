@@ -4,6 +4,7 @@
 #define FEDLOG_COMMON_BASE_FILE_UTIL_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "absl/status/status.h"
@@ -16,7 +17,12 @@ namespace fedlog {
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Writes `data` to `path` via a temporary file in the same directory, fsync, rename, then fsyncs the directory.
+// The file is created with mode 0600: state, models and updates are for the owning user only.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data);
+
+// Opens `path` for writing with mode 0600 (owner only), truncating it, or failing when it exists and
+// `exclusive` is true. Returns nullptr on failure (errno is set); the caller fcloses the result.
+std::FILE* CreatePrivateFile(const std::string& path, bool exclusive);
 
 // Creates `path` and its parents (mode 0755, or 0700 when `private_dir`). OK when it exists already.
 absl::Status MakeDirs(const std::string& path, bool private_dir = false);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_parse.h"
 #include "fedlog/v1/model.pb.h"
@@ -249,7 +250,7 @@ absl::StatusOr<std::unique_ptr<BundleFileWriter>> BundleFileWriter::Create(
   std::memcpy(&first, &probe, 1);
   if (first != 1) return absl::UnimplementedError("big-endian hosts are not supported");
   std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  std::FILE* f = CreatePrivateFile(tmp, /*exclusive=*/false);  // models and updates: owner only (0600)
   if (f == nullptr) return absl::InternalError(absl::StrCat("cannot create ", tmp));
   return std::unique_ptr<BundleFileWriter>(new BundleFileWriter(path, std::move(tmp), f));
 }

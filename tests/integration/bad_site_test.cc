@@ -311,11 +311,15 @@ TEST_F(BadSiteTest, StoredUpdateIsCheckedAgainstItsDigestAtAggregation) {
   auto base = a.session.Download(ta.model_version());
   ASSERT_TRUE(base.ok());
   ASSERT_TRUE(a.Upload(ta, Filled(base->bundle, 0.001f)).ok());
-  // Replace site-a's stored update with other (well-formed) bytes, as a racing writer would.
+  // Replace site-a's stored update with other (well-formed) bytes, as a racing writer would. Stored updates have
+  // random names; site-a's is the only one stored so far (spool and scratch files live elsewhere).
   int replaced = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(JoinPath(dir_, "agg/updates"))) {
-    if (!e.is_regular_file() || !absl::StrContains(e.path().string(), "site-a")) continue;
-    ASSERT_TRUE(WriteFileAtomic(e.path().string(), *fl::EncodeBundle(Filled(base->bundle, 7.0f))).ok());
+    const std::string path = e.path().string();
+    if (!e.is_regular_file() || absl::StrContains(path, "/incoming/") || absl::StrContains(path, "/scratch/")) {
+      continue;
+    }
+    ASSERT_TRUE(WriteFileAtomic(path, *fl::EncodeBundle(Filled(base->bundle, 7.0f))).ok());
     ++replaced;
   }
   ASSERT_EQ(replaced, 1);

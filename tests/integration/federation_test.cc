@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/site_daemon.h"
@@ -25,8 +26,10 @@ class FederationTest : public ::testing::Test {
     ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "site-c"}));
   }
 
-  void StartServer(int port = 0) {
-    auto s = server::AggregatorServer::Start(testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"), port));
+  void StartServer(int port = 0, bool keep_updates = false) {
+    v1::ServerConfig config = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"), port);
+    config.set_keep_updates(keep_updates);
+    auto s = server::AggregatorServer::Start(config);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
   }
@@ -83,6 +86,15 @@ class FederationTest : public ::testing::Test {
   std::vector<std::thread> threads_;
 };
 
+// Regular files under `dir` (recursively).
+std::vector<std::filesystem::path> FilesUnder(const std::string& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) files.push_back(e.path());
+  }
+  return files;
+}
+
 int DoneRounds(const v1::RunStatus& s) {
   int n = 0;
   for (const auto& r : s.rounds()) n += r.state() == "done" ? 1 : 0;
@@ -124,6 +136,26 @@ TEST_F(FederationTest, ThreeSitesCompleteTwoRounds) {
     EXPECT_EQ(m.version(), previous) << site;
     EXPECT_TRUE(FileExists(JoinPath(JoinPath(dir_, site), "promoted_model.bundle")));
   }
+  // Nothing kept that need not be: no site's individual update outlives its round, and model files are for the
+  // aggregator's user only.
+  EXPECT_TRUE(FilesUnder(JoinPath(JoinPath(dir_, "agg"), "updates")).empty());
+  const std::vector<std::filesystem::path> models_on_disk = FilesUnder(JoinPath(JoinPath(dir_, "agg"), "models"));
+  EXPECT_FALSE(models_on_disk.empty());
+  for (const auto& f : models_on_disk) {
+    const auto perms = std::filesystem::status(f).permissions();
+    EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+              std::filesystem::perms::none)
+        << f;
+  }
+}
+
+TEST_F(FederationTest, KeepUpdatesKeepsEachSitesUpdateForDebugging) {
+  StartServer(0, /*keep_updates=*/true);
+  for (const char* s : {"site-a", "site-b"}) StartSite(s);
+  v1::RunStatus started = StartRun(1, 2);
+  v1::RunStatus done = WaitRun(started.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; });
+  ASSERT_EQ(done.state(), "done");
+  EXPECT_EQ(FilesUnder(JoinPath(JoinPath(dir_, "agg"), "updates")).size(), 2u);
 }
 
 TEST_F(FederationTest, AggregatorRestartResumesRunFromSqlite) {
