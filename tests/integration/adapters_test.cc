@@ -86,16 +86,7 @@ TEST(AdaptersTest, EachSiteGetsOnlyItsOwnAdapterBack) {
   std::string pki = JoinPath(dir, "pki");
   ASSERT_TRUE(testing::MakePki(pki, {"site-a", "site-b"}));
   v1::ServerConfig cfg = testing::ServerConfigFor(pki, JoinPath(dir, "agg"));
-  v1::ModelSpec* spec = cfg.mutable_model();
-  spec->Clear();
-  spec->set_arch("line_encoder");
-  spec->mutable_encoder()->set_vocab_buckets(64);
-  spec->mutable_encoder()->set_token_dim(4);
-  spec->mutable_encoder()->add_hidden(8);
-  spec->mutable_encoder()->set_out_dim(kOut);
-  spec->mutable_encoder()->set_adapter_dim(kAdapter);
-  spec->mutable_encoder()->set_head_dim(4);
-  ASSERT_TRUE(server::FinalizeServerConfig(&cfg).ok());
+  ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
   EXPECT_GT(cfg.model().encoder().dense_dim(), 0);  // the stream featurizer's width
   auto server = server::AggregatorServer::Start(cfg);
   ASSERT_TRUE(server.ok()) << server.status();

@@ -121,16 +121,7 @@ class BadSiteTest : public ::testing::Test {
     cfg_ = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
     cfg_.set_auto_admit_sources(auto_admit);
     if (line_encoder) {
-      v1::ModelSpec* spec = cfg_.mutable_model();
-      spec->Clear();
-      spec->set_arch("line_encoder");
-      spec->mutable_encoder()->set_vocab_buckets(64);
-      spec->mutable_encoder()->set_token_dim(4);
-      spec->mutable_encoder()->add_hidden(8);
-      spec->mutable_encoder()->set_out_dim(kOut);
-      spec->mutable_encoder()->set_adapter_dim(kAdapter);
-      spec->mutable_encoder()->set_head_dim(4);
-      ASSERT_TRUE(server::FinalizeServerConfig(&cfg_).ok());
+      ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg_, kOut, kAdapter));
     }
     auto s = server::AggregatorServer::Start(cfg_);
     ASSERT_TRUE(s.ok()) << s.status();
@@ -153,18 +144,10 @@ class BadSiteTest : public ::testing::Test {
     plan.set_round_deadline_s(deadline_s);
     return plan;
   }
+  // Polls the run's status (up to 30 s) until `ready` holds; returns the last status seen.
   template <typename Ready>
   v1::RunStatus WaitRun(int64_t run_id, Ready ready) {
-    auto stub = testing::AdminStub(pki_, port());
-    v1::RunStatus s;
-    for (int i = 0; i < 300; ++i) {
-      grpc::ClientContext ctx;
-      v1::GetRunRequest req;
-      req.set_run_id(run_id);
-      if (stub->GetRun(&ctx, req, &s).ok() && ready(s)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return s;
+    return testing::WaitRun(testing::AdminStub(pki_, port()).get(), run_id, ready);
   }
   v1::RunStatus WaitDone(int64_t run_id) {
     return WaitRun(run_id, [](const v1::RunStatus& s) { return s.state() == "done"; });

@@ -80,16 +80,7 @@ class FaultsTest : public ::testing::Test {
   // Polls the run's status (up to 30 s) until `ready` holds; returns the last status seen.
   template <typename Ready>
   v1::RunStatus WaitRun(int64_t run_id, Ready ready) {
-    auto stub = testing::AdminStub(pki_, server_->port());
-    v1::RunStatus s;
-    for (int i = 0; i < 300; ++i) {
-      grpc::ClientContext ctx;
-      v1::GetRunRequest req;
-      req.set_run_id(run_id);
-      if (stub->GetRun(&ctx, req, &s).ok() && ready(s)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return s;
+    return testing::WaitRun(testing::AdminStub(pki_, server_->port()).get(), run_id, ready);
   }
   v1::RunStatus WaitDone(int64_t run_id) {
     return WaitRun(run_id, [](const v1::RunStatus& s) { return s.state() == "done"; });

@@ -531,16 +531,7 @@ TEST_F(LimitsTest, AnUploadNeverOutlivesItsRound) {
 TEST_F(LimitsTest, DownloadVariantsStayBoundedOnDisk) {
   constexpr int kOut = 8, kAdapter = 4;
   SetLimit(&config_, "max_download_variants", 3);
-  v1::ModelSpec* spec = config_.mutable_model();
-  spec->Clear();
-  spec->set_arch("line_encoder");
-  spec->mutable_encoder()->set_vocab_buckets(64);
-  spec->mutable_encoder()->set_token_dim(4);
-  spec->mutable_encoder()->add_hidden(8);
-  spec->mutable_encoder()->set_out_dim(kOut);
-  spec->mutable_encoder()->set_adapter_dim(kAdapter);
-  spec->mutable_encoder()->set_head_dim(4);
-  ASSERT_TRUE(server::FinalizeServerConfig(&config_).ok());
+  ASSERT_TRUE(testing::UseTinyLineEncoder(&config_, kOut, kAdapter));
   StartServer();
   RawSite a(pki_, "site-a", port());
   v1::RunStatus run = StartRun(1);

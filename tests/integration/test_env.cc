@@ -1,10 +1,12 @@
 #include "tests/integration/test_env.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -112,6 +114,34 @@ std::unique_ptr<v1::Federation::Stub> AnonymousStub(const std::string& pki, int 
   opts.pem_root_certs = ReadFile(JoinPath(pki, "ca.crt")).value_or("");
   return v1::Federation::NewStub(
       net::MakeChannel(absl::StrCat("localhost:", port), grpc::SslCredentials(opts)));
+}
+
+bool UseTinyLineEncoder(v1::ServerConfig* config, int out_dim, int adapter_dim) {
+  v1::ModelSpec* spec = config->mutable_model();
+  spec->Clear();
+  spec->set_arch("line_encoder");
+  spec->mutable_encoder()->set_vocab_buckets(64);
+  spec->mutable_encoder()->set_token_dim(4);
+  spec->mutable_encoder()->add_hidden(8);
+  spec->mutable_encoder()->set_out_dim(out_dim);
+  spec->mutable_encoder()->set_adapter_dim(adapter_dim);
+  spec->mutable_encoder()->set_head_dim(4);
+  const absl::Status st = server::FinalizeServerConfig(config);
+  if (!st.ok()) std::cerr << "tiny line encoder config: " << st << "\n";
+  return st.ok();
+}
+
+v1::RunStatus WaitRun(v1::Admin::Stub* admin, int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready,
+                      int max_polls) {
+  v1::RunStatus s;
+  for (int i = 0; i < max_polls; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetRunRequest req;
+    req.set_run_id(run_id);
+    if (admin->GetRun(&ctx, req, &s).ok() && ready(s)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return s;
 }
 
 }  // namespace fedlog::testing

@@ -3,6 +3,7 @@
 #ifndef FEDLOG_TESTS_INTEGRATION_TEST_ENV_H_
 #define FEDLOG_TESTS_INTEGRATION_TEST_ENV_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,15 @@ v1::ClientConfig ClientConfigFor(const std::string& pki, const std::string& site
 std::unique_ptr<v1::Federation::Stub> SiteStub(const std::string& pki, const std::string& cert_name, int port,
                                                const std::string& ca_dir = "");
 std::unique_ptr<v1::Admin::Stub> AdminStub(const std::string& pki, int port, const std::string& cert_name = "admin");
+// Makes `config` train a tiny line_encoder (vocab 64, token 4, hidden [8], head 4) with the given output and
+// adapter widths, and fills the remaining defaults as the aggregator's config loader would.
+bool UseTinyLineEncoder(v1::ServerConfig* config, int out_dim, int adapter_dim);
+
+// Polls run `run_id` through `admin` every 100 ms until `ready` holds or `max_polls` polls pass; returns the last
+// status seen (the caller checks it).
+v1::RunStatus WaitRun(v1::Admin::Stub* admin, int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready,
+                      int max_polls = 300);
+
 // A stub that presents no client certificate at all.
 std::unique_ptr<v1::Federation::Stub> AnonymousStub(const std::string& pki, int port);
 
