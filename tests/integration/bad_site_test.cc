@@ -28,10 +28,7 @@ constexpr int kOut = 8, kAdapter = 4;
 struct Site {
   Site(const std::string& pki, const std::string& name, int port, std::vector<std::string> sources = {"HDFS"},
        int64_t lines = 0)
-      : session(net::MakeChannel(
-            absl::StrCat("localhost:", port),
-            *net::MakeChannelCredentials({JoinPath(pki, "ca.crt"), JoinPath(pki, name + ".crt"),
-                                          JoinPath(pki, name + ".key")}))) {
+      : session(testing::SiteChannel(pki, name, port)) {
     v1::HelloRequest hello;
     for (const auto& s : sources) {
       v1::SourceInfo* info = hello.add_sources();
@@ -41,14 +38,7 @@ struct Site {
     absl::StatusOr<v1::HelloResponse> r = session.Hello(hello);
     EXPECT_TRUE(r.ok()) << r.status();
   }
-  v1::RoundTask WaitTask() {
-    for (int i = 0; i < 100; ++i) {
-      auto t = session.GetTask(200);
-      if (t.ok() && t->has_round()) return t->round();
-    }
-    ADD_FAILURE() << "no task";
-    return {};
-  }
+  v1::RoundTask WaitTask() { return testing::WaitRoundTask(&session); }
   static v1::UpdateHeader Header(const v1::RoundTask& task, int64_t samples = 100) {
     v1::UpdateHeader h;
     h.set_run_id(task.run_id());

@@ -20,21 +20,12 @@ namespace {
 // A site driven by hand, so the test decides what it uploads and when.
 struct RawSite {
   RawSite(const std::string& pki, const std::string& name, int port)
-      : session(net::MakeChannel(absl::StrCat("localhost:", port),
-                                 *net::MakeChannelCredentials({JoinPath(pki, "ca.crt"), JoinPath(pki, name + ".crt"),
-                                                               JoinPath(pki, name + ".key")}))) {
+      : session(testing::SiteChannel(pki, name, port)) {
     v1::HelloRequest hello;
     hello.add_sources()->set_name("HDFS");
     EXPECT_TRUE(session.Hello(hello).ok());
   }
-  v1::RoundTask WaitTask() {
-    for (int i = 0; i < 100; ++i) {
-      auto t = session.GetTask(200);
-      if (t.ok() && t->has_round()) return t->round();
-    }
-    ADD_FAILURE() << "no task";
-    return {};
-  }
+  v1::RoundTask WaitTask() { return testing::WaitRoundTask(&session); }
   absl::Status Upload(const v1::RoundTask& task, const fl::TensorBundle& delta, int64_t samples = 100) {
     v1::UpdateHeader h;
     h.set_run_id(task.run_id());

@@ -96,21 +96,12 @@ Download DownloadWithin(v1::Federation::Stub* stub, int64_t version, int ms, int
 struct RawSite {
   RawSite(const std::string& pki, const std::string& name, int port)
       : stub(testing::SiteStub(pki, name, port)),
-        session(net::MakeChannel(absl::StrCat("localhost:", port),
-                                 *net::MakeChannelCredentials({JoinPath(pki, "ca.crt"), JoinPath(pki, name + ".crt"),
-                                                               JoinPath(pki, name + ".key")}))) {
+        session(testing::SiteChannel(pki, name, port)) {
     v1::HelloRequest hello;
     hello.add_sources()->set_name("HDFS");
     EXPECT_TRUE(session.Hello(hello).ok());
   }
-  v1::RoundTask WaitTask() {
-    for (int i = 0; i < 100; ++i) {
-      auto t = session.GetTask(200);
-      if (t.ok() && t->has_round()) return t->round();
-    }
-    ADD_FAILURE() << "no task";
-    return {};
-  }
+  v1::RoundTask WaitTask() { return testing::WaitRoundTask(&session); }
   static v1::UpdateHeader Header(const v1::RoundTask& task, const std::string& bytes) {
     v1::UpdateHeader h;
     h.set_run_id(task.run_id());

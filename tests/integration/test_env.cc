@@ -14,6 +14,7 @@
 #include "common/net/tls.h"
 #include "server/aggregator_server.h"
 #include "client/site_daemon.h"
+#include "gtest/gtest.h"
 
 namespace fedlog::testing {
 
@@ -142,6 +143,21 @@ v1::RunStatus WaitRun(v1::Admin::Stub* admin, int64_t run_id, const std::functio
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return s;
+}
+
+std::shared_ptr<grpc::Channel> SiteChannel(const std::string& pki, const std::string& name, int port) {
+  return net::MakeChannel(absl::StrCat("localhost:", port),
+                          *net::MakeChannelCredentials({JoinPath(pki, "ca.crt"), JoinPath(pki, name + ".crt"),
+                                                        JoinPath(pki, name + ".key")}));
+}
+
+v1::RoundTask WaitRoundTask(client::FederationSession* session) {
+  for (int i = 0; i < 100; ++i) {
+    auto t = session->GetTask(200);
+    if (t.ok() && t->has_round()) return t->round();
+  }
+  ADD_FAILURE() << "no task";
+  return {};
 }
 
 }  // namespace fedlog::testing

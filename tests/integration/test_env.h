@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "client/federation_session.h"
 #include "fedlog/v1/admin.grpc.pb.h"
 #include "fedlog/v1/config.pb.h"
 #include "fedlog/v1/federation.grpc.pb.h"
@@ -39,6 +40,13 @@ bool UseTinyLineEncoder(v1::ServerConfig* config, int out_dim, int adapter_dim);
 // status seen (the caller checks it).
 v1::RunStatus WaitRun(v1::Admin::Stub* admin, int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready,
                       int max_polls = 300);
+
+// A channel to the aggregator on `port` presenting `name`.crt/.key from `pki` (trusting `pki`/ca.crt), for a
+// site driven by hand through client::FederationSession.
+std::shared_ptr<grpc::Channel> SiteChannel(const std::string& pki, const std::string& name, int port);
+
+// Long-polls `session` for a round task (up to about 20 s); a test failure and an empty task when none comes.
+v1::RoundTask WaitRoundTask(client::FederationSession* session);
 
 // A stub that presents no client certificate at all.
 std::unique_ptr<v1::Federation::Stub> AnonymousStub(const std::string& pki, int port);
