@@ -11,7 +11,7 @@ PACKAGES=(
   libyaml-cpp-dev libre2-dev libzstd-dev zlib1g-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxgboost-dev
-  python3 procps curl
+  python3 procps curl tmux
 )
 
 missing=()

@@ -22,6 +22,7 @@ void Usage(const std::vector<fedlog::cli::Verb>& verbs) {
 namespace fedlog::cli {
 void AddFeedbackVerb(std::vector<Verb>* verbs);  // tools/site/feedback_verb.cc
 void AddAlertsVerb(std::vector<Verb>* verbs);    // tools/site/alerts_verb.cc
+void AddLabelVerb(std::vector<Verb>* verbs);     // tools/site/label_verb.cc
 }  // namespace fedlog::cli
 
 int main(int argc, char** argv) {
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   fedlog::cli::AddSiteVerbs(&verbs);
   fedlog::cli::AddFeedbackVerb(&verbs);
   fedlog::cli::AddAlertsVerb(&verbs);
+  fedlog::cli::AddLabelVerb(&verbs);
   std::vector<std::string> words(argv + 1, argv + argc);
   if (!words.empty() && (words[0] == "--version" || words[0] == "version")) {
     std::printf("fedlog %s\n", fedlog::kFedlogVersion);

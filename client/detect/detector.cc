@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "client/detect/label_verdicts.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
@@ -185,9 +186,11 @@ std::string Detector::ModelSignature() const {
 absl::Status Detector::TryLoadModel() {
   const std::string sig = ModelSignature();
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
+  auto normal = std::make_unique<active::NormalTemplates>(NormalTemplatesFromLabels(labels));
   auto model =
       LoadDetectionModel(options_.data_dir, SourceNames(options_), labels, options_.threshold);
   absl::MutexLock lock(&mu_);
+  pending_normal_ = std::move(normal);  // with or without a model (label-free detection)
   if (!model.ok()) {
     model_status_ = std::string(model.status().message());
     // A half-written pair is retried at the next check; other failures wait for new files.
@@ -275,6 +278,12 @@ std::string Detector::Health() const {
   return "";
 }
 
+bool Detector::DeclaredNormal(int source, int32_t template_id) {
+  if (normal_templates_.empty() || template_id < 0) return false;
+  return normal_templates_.Covers(options_.sources[source].name,
+                                  pipeline_->TemplateText(source, template_id));
+}
+
 absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
                                    BatchRecord* rec) {
   const std::string& source = options_.sources[raw.source].name;
@@ -331,6 +340,10 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
       metrics_->unscored_lines.fetch_add(1);
     } else if (options_.retention_scores > 0) {
       rec.scores.push_back({now_ms, source, r.template_id, r.score, pipeline_->model_version()});
+    }
+    if (r.alert && DeclaredNormal(raw.source, r.template_id)) {
+      r.alert = false;
+      metrics_->alerts_suppressed_normal.fetch_add(1);
     }
     if (r.alert) FEDLOG_RETURN_IF_ERROR(HandleAlert(raw, r, now_ms, &rec));
     ++counts[{raw.source, r.template_id}];
@@ -420,6 +433,10 @@ absl::Status Detector::Run() {
         metrics_->model_version = pending_model_->version;
         metrics_->model_personalised = pending_model_->personalised ? 1 : 0;
         pipeline_->SetModel(std::move(pending_model_));
+      }
+      if (pending_normal_) {
+        normal_templates_ = std::move(*pending_normal_);
+        pending_normal_.reset();
       }
     }
     queue_.PopBatch(static_cast<size_t>(options_.batch_max), absl::Milliseconds(50), &batch);

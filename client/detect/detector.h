@@ -5,7 +5,8 @@
 // commits the batch's offsets, scores, alerts and template counts to the local store in one
 // transaction. A model watcher thread loads a new promoted model (or the same one with new local
 // labels) off the scoring thread; the scoring thread swaps it in between two batches, so no line is
-// dropped or scored twice. docs/DETECTION.md describes configuration, alerts, metrics and feedback.
+// dropped or scored twice. With the labels it reloads the operator's "whole template is normal"
+// verdicts (`fedlog label`, label_verdicts.h): a line of such a template raises no alert. docs/DETECTION.md describes configuration, alerts, metrics and feedback.
 // Thread-safety: Run() on one thread, Stop() from any other; accessors are thread-safe.
 #ifndef FEDLOG_CLIENT_DETECT_DETECTOR_H_
 #define FEDLOG_CLIENT_DETECT_DETECTOR_H_
@@ -26,6 +27,7 @@
 #include "client/detect/line_pipeline.h"
 #include "client/detect/metrics.h"
 #include "client/detect/tailer.h"
+#include "common/active/normal_templates.h"
 
 namespace fedlog::client::detect {
 
@@ -71,6 +73,8 @@ class Detector {
                            BatchRecord* rec);
   void Housekeeping(bool final);
   bool Stopping() const;
+  // True when the line just processed belongs to a template the operator declared normal.
+  bool DeclaredNormal(int source, int32_t template_id);
 
   DetectOptions options_;
   int64_t start_ms_ = 0;
@@ -83,6 +87,7 @@ class Detector {
   BoundedQueue<RawLine> queue_;
   AlertLimiter limiter_;
   std::vector<std::vector<std::string>> context_;  // per source, last context_lines lines
+  active::NormalTemplates normal_templates_;       // scoring thread only
   std::atomic<int64_t> lines_processed_{0};
   std::atomic<bool> stop_flag_{false};
   std::atomic<bool> running_{false};
@@ -91,6 +96,7 @@ class Detector {
 
   mutable absl::Mutex mu_;
   std::unique_ptr<DetectionModel> pending_model_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<active::NormalTemplates> pending_normal_ ABSL_GUARDED_BY(mu_);
   std::string model_status_ ABSL_GUARDED_BY(mu_) = "no model loaded yet";
   std::string model_signature_ ABSL_GUARDED_BY(mu_);
   std::string federation_note_ ABSL_GUARDED_BY(mu_);

@@ -78,7 +78,9 @@ std::string DetectMetrics::Render() const {
                   "fedlog_detect_alerts_suppressed_total{reason=\"dedup\"} ",
                   alerts_suppressed_dedup.load(),
                   "\nfedlog_detect_alerts_suppressed_total{reason=\"rate_limit\"} ",
-                  alerts_suppressed_rate.load(), "\n");
+                  alerts_suppressed_rate.load(),
+                  "\nfedlog_detect_alerts_suppressed_total{reason=\"normal_template\"} ",
+                  alerts_suppressed_normal.load(), "\n");
   Metric(&out, "fedlog_detect_model_version", "gauge",
          "Version of the model scoring lines (0: none).",
          static_cast<double>(model_version.load()));

@@ -23,6 +23,13 @@ for site in site-a site-b site-c site-d; do
   grep -Eq "^$site: personalisation of v[0-9]+: kept the (personal|promoted) model after 2 local round" "$out" \
     || fail "no personalisation decision from the $site daemon"
 done
+# The fastest ten labels: the new site's detection before and after ten labels from `fedlog label`.
+grep -Eq '^zero labels: [0-9]+ lines, [0-9]+ templates, 0 labels given; detector: label-free; [0-9]+ alerts' "$out" ||
+  fail "no zero-label detection line for the new site"
+grep -Eq '^after ten labels: [0-9]+ lines, [0-9]+ templates, 10 labels given' "$out" ||
+  fail "no detection line after ten labels for the new site"
+[ "$(grep -Ec '^  against .* precision [0-9.]+ recall [0-9.]+ F1 [0-9.]+' "$out")" -eq 2 ] ||
+  fail "no precision / recall against the ground truth before and after the labels"
 grep -q 'every process stopped cleanly' "$out" || fail "processes did not stop cleanly"
 # Nothing may be left running from this demo.
 if pgrep -f "$DEMO_DIR/config" >/dev/null; then fail "processes left running"; fi

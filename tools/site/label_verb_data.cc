@@ -1,0 +1,269 @@
+#include "tools/site/label_verb_data.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/detect/detector.h"
+#include "client/detect/label_verdicts.h"
+#include "client/detect/line_pipeline.h"
+#include "client/detect/model_loader.h"
+#include "common/base/file_util.h"
+#include "common/base/status_macros.h"
+#include "common/config/yaml_proto.h"
+#include "common/logparse/line_reader.h"
+#include "common/novelty/scorer.h"
+#include "fedlog/v1/config.pb.h"
+
+namespace fedlog::cli {
+namespace {
+
+using client::detect::DetectOptions;
+using client::detect::LabeledLine;
+using client::detect::SourceOptions;
+
+constexpr int kNumSignals = novelty::kNumSignals;
+
+std::vector<std::string> Expand(const std::string& pattern) {
+  std::vector<std::string> out;
+  glob_t g{};
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The detect section's sources, or else the training sources (one file each).
+absl::StatusOr<DetectOptions> SiteDetectOptions(const v1::ClientConfig& config,
+                                                const std::string& config_path) {
+  const std::string base = std::filesystem::path(config_path).parent_path().string();
+  if (config.has_detect() && config.detect().sources_size() > 0) {
+    auto o = client::detect::DetectOptionsFromConfig(config, base);
+    if (!o.ok()) return Annotate(o.status(), config_path);
+    return o;
+  }
+  DetectOptions o;
+  o.data_dir = config::ResolveRelative(config_path, config.data_dir());
+  for (const v1::LogSourceConfig& s : config.sources()) {
+    if (s.name().empty() || s.path().empty())
+      return absl::InvalidArgumentError(config_path + ": a source needs a name and a path");
+    o.sources.push_back({s.name(), s.format().empty() ? s.name() : s.format(),
+                         {config::ResolveRelative(config_path, s.path())}});
+  }
+  if (o.sources.empty()) {
+    return absl::InvalidArgumentError(
+        config_path + ": no sources to label (neither detect.sources nor sources is set)");
+  }
+  return o;
+}
+
+// The (1 - rate) quantile of `scores` (the threshold before the detector has one).
+float Quantile(std::vector<float> scores, double rate) {
+  if (scores.empty()) return 0;
+  const size_t k = std::min(scores.size() - 1,
+                            static_cast<size_t>((1.0 - rate) * static_cast<double>(scores.size())));
+  std::nth_element(scores.begin(), scores.begin() + k, scores.end());
+  return scores[k];
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LabelSite>> LabelSite::Load(const LabelSiteOptions& options) {
+  v1::ClientConfig config;
+  FEDLOG_RETURN_IF_ERROR(config::LoadYamlFile(options.config_path, &config));
+  if (config.data_dir().empty())
+    return absl::InvalidArgumentError(options.config_path + ": no data_dir");
+  FEDLOG_ASSIGN_OR_RETURN(DetectOptions detect, SiteDetectOptions(config, options.config_path));
+  std::unique_ptr<LabelSite> site(new LabelSite());
+  site->seed_ = options.seed;
+  if (detect.expected_alert_rate > 0) site->alert_rate_ = detect.expected_alert_rate;
+  const std::string patterns =
+      !options.patterns.empty() ? options.patterns
+      : config.detect().label_patterns().empty()
+          ? ""
+          : config::ResolveRelative(options.config_path, config.detect().label_patterns());
+  if (!patterns.empty()) {
+    FEDLOG_ASSIGN_OR_RETURN(labels::PatternLibrary lib, labels::PatternLibrary::FromFile(patterns));
+    site->patterns_.emplace(std::move(lib));
+  }
+  FEDLOG_RETURN_IF_ERROR(MakeDirs(detect.data_dir));
+  site->store_path_ = client::detect::DetectStorePath(detect.data_dir);
+  FEDLOG_ASSIGN_OR_RETURN(site->store_, client::detect::DetectStore::Open(site->store_path_));
+  for (const SourceOptions& s : detect.sources) site->source_names_.push_back(s.name);
+  FEDLOG_RETURN_IF_ERROR(site->ReadSources(detect.sources, options.max_lines));
+  FEDLOG_RETURN_IF_ERROR(site->Score(detect.sources, detect));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> stored, site->store_->LoadLabels(""));
+  site->ApplyStoredLabels(stored);
+  return site;
+}
+
+absl::Status LabelSite::ReadSources(const std::vector<SourceOptions>& sources, int64_t max_lines) {
+  for (size_t s = 0; s < sources.size(); ++s) {
+    std::vector<SiteLine> lines;
+    for (const std::string& pattern : sources[s].paths) {
+      if (pattern == "-") continue;  // stdin is the daemon's, not ours to read
+      for (const std::string& file : Expand(pattern)) {
+        FEDLOG_ASSIGN_OR_RETURN(std::string text, logparse::ReadLogFile(file));
+        int64_t no = 0;
+        for (std::string_view l : logparse::SplitLines(text)) {
+          ++no;
+          if (l.empty()) continue;
+          SiteLine line;
+          line.source = static_cast<int>(s);
+          line.file = file;
+          line.line_no = no;
+          line.text = std::string(l);
+          lines.push_back(std::move(line));
+        }
+      }
+    }
+    if (max_lines > 0 && static_cast<int64_t>(lines.size()) > max_lines)
+      lines.erase(lines.begin(), lines.end() - max_lines);
+    for (SiteLine& l : lines) lines_.push_back(std::move(l));
+  }
+  if (lines_.empty()) {
+    std::string paths;
+    for (const SourceOptions& s : sources) {
+      for (const std::string& p : s.paths) absl::StrAppend(&paths, paths.empty() ? "" : ", ", p);
+    }
+    return absl::NotFoundError(absl::StrCat("no log lines to label in ", paths));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
+                              const DetectOptions& detect) {
+  std::vector<std::string> drains;  // the running detector's templates, when it saved them
+  for (const SourceOptions& s : sources) {
+    FEDLOG_ASSIGN_OR_RETURN(std::optional<std::string> state, store_->LoadDrainState(s.name));
+    drains.push_back(state.value_or(""));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(auto label_free, client::detect::LinePipeline::Create(sources, drains));
+  novelty::NoveltyOptions lf_options;
+  lf_options.expected_alert_rate = alert_rate_;
+  FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options));
+  std::unique_ptr<client::detect::LinePipeline> with_model;
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
+  auto model = client::detect::LoadDetectionModel(detect.data_dir, source_names_, labels,
+                                                  detect.threshold);
+  if (model.ok()) {
+    model_version_ = (*model)->version;
+    FEDLOG_ASSIGN_OR_RETURN(with_model, client::detect::LinePipeline::Create(sources, drains));
+    with_model->SetModel(std::move(*model));
+  }
+  std::vector<int32_t> template_ids(lines_.size());
+  std::vector<float> last_threshold(sources.size(), 0);
+  std::vector<std::vector<float>> scores(sources.size());
+  client::detect::LineResult r, m;
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    SiteLine& l = lines_[i];
+    label_free->Process(l.source, l.text, &r);
+    template_ids[i] = r.template_id;
+    l.tokens = label_free->last_tokens();
+    l.dense = label_free->last_dense();
+    l.signals = r.signals;
+    l.label_free_alert = r.alert;
+    l.score = r.score;
+    last_threshold[l.source] = r.threshold;
+    if (with_model) {
+      with_model->Process(l.source, l.text, &m);
+      if (m.score >= 0) {
+        l.score = m.score;
+        last_threshold[l.source] = m.threshold;
+      }
+    }
+    scores[l.source].push_back(l.score);
+  }
+  // The threshold in force now; a detector still warming up has none: the budget's quantile.
+  for (size_t s = 0; s < sources.size(); ++s) {
+    if (last_threshold[s] >= 1e29f) last_threshold[s] = Quantile(scores[s], alert_rate_);
+  }
+  std::map<std::pair<int, std::string>, int> group_of;
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    SiteLine& l = lines_[i];
+    l.threshold = last_threshold[l.source];
+    const std::string& text = label_free->TemplateText(l.source, template_ids[i]);
+    auto [it, added] = group_of.try_emplace({l.source, text}, static_cast<int>(groups_.size()));
+    if (added) groups_.push_back({l.source, text, 0, 0});
+    l.group = it->second;
+    TemplateGroup& g = groups_[l.group];
+    ++g.lines;
+    if (l.score >= l.threshold && l.score > 0) ++g.alerts;
+  }
+  return absl::OkStatus();
+}
+
+void LabelSite::ApplyStoredLabels(const std::vector<LabeledLine>& labels) {
+  normal_ = client::detect::NormalTemplatesFromLabels(labels);
+  std::map<std::pair<std::string, std::string>, int> by_text;
+  for (const LabeledLine& l : labels) by_text[{l.source, l.line}] = l.label > 0 ? 1 : 0;
+  line_label_.assign(lines_.size(), -1);
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    auto it = by_text.find({source_names_[lines_[i].source], lines_[i].text});
+    if (it != by_text.end()) line_label_[i] = it->second;
+  }
+  labels_given_ = static_cast<int64_t>(labels.size());
+}
+
+absl::StatusOr<std::vector<active::Pick>> LabelSite::Candidates(size_t count) const {
+  active::SelectionInput in;
+  in.threshold = 0;  // scores below are margins over each source's own threshold
+  in.lines.reserve(lines_.size());
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    const SiteLine& l = lines_[i];
+    active::LineInfo info;
+    info.template_id = l.group;
+    info.score = static_cast<double>(l.score) - l.threshold;
+    info.signals.resize(kNumSignals);
+    for (int s = 0; s < kNumSignals; ++s) info.signals[s] = (l.signals >> s) & 1u ? 1.f : 0.f;
+    // With a model scoring, the label-free detector's verdict is the second opinion.
+    if (model_version_ > 0) info.model_probability = l.label_free_alert ? 1.f : 0.f;
+    info.label = line_label_[i];
+    in.lines.push_back(std::move(info));
+  }
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (normal_.Covers(source_names_[groups_[g].source], groups_[g].text))
+      in.normal_templates.push_back(static_cast<int32_t>(g));
+  }
+  active::SelectorOptions options;
+  options.seed = seed_;
+  options.fallback_alert_rate = std::min(0.5, alert_rate_);
+  return active::SelectLines(in, options, count);
+}
+
+absl::Status LabelSite::Record(size_t line, Verdict verdict) {
+  const SiteLine& l = lines_[line];
+  const std::string& source = source_names_[l.source];
+  const std::string& text = groups_[l.group].text;
+  LabeledLine row{source, l.text, verdict == Verdict::kAnomaly ? 1 : 0, l.tokens, l.dense,
+                  verdict == Verdict::kTemplateNormal
+                      ? client::detect::TemplateVerdictOrigin(source, text)
+                      : client::detect::LineVerdictOrigin(source, l.text)};
+  FEDLOG_RETURN_IF_ERROR(store_->AddLabel(row, absl::ToUnixMillis(absl::Now())));
+  line_label_[line] = row.label;
+  if (verdict == Verdict::kTemplateNormal) normal_.Add(source, text);
+  ++labels_given_;
+  return absl::OkStatus();
+}
+
+bool LabelSite::WouldAlert(const SiteLine& line) const {
+  if (!(line.score >= line.threshold && line.score > 0)) return false;
+  return !normal_.Covers(source_names_[line.source], groups_[line.group].text);
+}
+
+std::vector<std::string> LabelSite::Suggestions(const std::string& text) const {
+  std::vector<std::string> out;
+  if (!patterns_) return out;
+  for (const labels::RuleMatch& m : patterns_->AllMatches(text))
+    out.push_back(absl::StrCat(m.rule, " (", m.anomaly_type, ")"));
+  return out;
+}
+
+}  // namespace fedlog::cli
