@@ -112,7 +112,7 @@ for _ in range(3):
 PY
 replayed=$(wc -l < "$DIR/replay.log")
 [ "$replayed" -gt 0 ] || fail "the template marked normal had no alert before: $template"
-sleep 0.5  # the detector's model watcher polls every 100 ms and reloads labels with the model
+sleep 0.3  # the detector's model watcher polls every 100 ms and reloads labels with the model
 cat "$DIR/replay.log" >> "$DIR/site.log"
 wait_lines $((1200 + replayed)) || fail "the detector did not process the replayed lines"
 suppressed=$(metric 'fedlog_detect_alerts_suppressed_total{reason="normal_template"}')
