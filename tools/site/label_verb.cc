@@ -12,6 +12,8 @@
 //   --report         the detection live detection gives on these lines now (alerts, and with
 //                    --truth precision / recall / F1), so a site can compare before and after
 // docs/LABELING.md describes it.
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -209,6 +211,12 @@ int Label(const std::vector<std::string>& argv) {
     return Fail(absl::InvalidArgumentError("--count and --max-lines take a number >= 1, --seed a number"),
                 2);
   }
+  const bool asks = !args->Has("report") && !args->Has("list");
+  if (asks && !args->Has("batch") && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+    return Fail(absl::FailedPreconditionError(
+                    "stdin or stdout is not a terminal; use --batch to read answers from stdin"),
+                2);
+  }
   LabelSiteOptions options{args->Get("config"), args->Get("patterns"), *max_lines,
                            static_cast<uint64_t>(*seed)};
   auto site = LabelSite::Load(options);
@@ -225,6 +233,7 @@ int Label(const std::vector<std::string>& argv) {
   progress.wanted = *count;
   progress.start = absl::Now();
   const int rc = Ask(**site, *picks, *args, &progress);
+  if (rc == 2) return rc;  // no terminal after all: nothing was asked
   std::printf("%s\n%lld verdict(s) stored in %s (%lld candidates left unasked); the running "
               "detector uses them within its poll interval, the next federated round trains "
               "with them\n",
