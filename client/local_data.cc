@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
-#include <random>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -12,23 +10,10 @@
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
-#include "common/features/line_featurizer.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/line_parser.h"
 
 namespace fedlog::client {
-namespace {
-
-void CopyRows(const DenseMatrix& from, const std::vector<int64_t>& rows, size_t begin, size_t end,
-              DenseMatrix* to) {
-  *to = DenseMatrix(static_cast<int64_t>(end - begin), from.cols);
-  for (size_t i = begin; i < end; ++i) {
-    std::copy(from.Row(rows[i]), from.Row(rows[i]) + from.cols, to->Row(static_cast<int64_t>(i - begin)));
-  }
-}
-
-}  // namespace
-
 absl::StatusOr<SourceLines> ParseSourceLines(const std::string& name, const std::string& format,
                                              const std::vector<std::string>& raw_lines) {
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<logparse::LineParser> parser, logparse::CreateLineParser(format));
@@ -97,30 +82,6 @@ absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& con
     out.push_back(std::move(*s));
   }
   return out;
-}
-
-LocalDataset BuildDataset(const std::vector<SourceLines>& sources, int input_dim, int holdout_percent,
-                          uint64_t seed) {
-  features::LineFeaturizerOptions fo;
-  fo.hash_dim = std::max(1, input_dim - features::LineFeaturizer::kDenseDims);
-  features::LineFeaturizer featurizer(fo);
-  std::vector<std::string> all;
-  int64_t templates = 0;
-  for (const auto& s : sources) {
-    all.insert(all.end(), s.contents.begin(), s.contents.end());
-    templates += s.templates;
-  }
-  DenseMatrix x = featurizer.FeaturizeAll(all);
-  std::vector<int64_t> rows(static_cast<size_t>(x.rows));
-  std::iota(rows.begin(), rows.end(), 0);
-  std::mt19937_64 rng(seed);
-  std::shuffle(rows.begin(), rows.end(), rng);
-  size_t holdout = rows.size() * static_cast<size_t>(std::clamp(holdout_percent, 0, 90)) / 100;
-  LocalDataset d;
-  CopyRows(x, rows, 0, holdout, &d.holdout);
-  CopyRows(x, rows, holdout, rows.size(), &d.train);
-  d.distinct_templates = templates;
-  return d;
 }
 
 }  // namespace fedlog::client

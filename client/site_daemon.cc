@@ -17,6 +17,7 @@
 #include "common/fl/bundle_codec.h"
 #include "common/fl/fedavg.h"
 #include "common/model/local_trainer.h"
+#include "common/model/site_model.h"
 #include "common/base/version.h"
 #include "common/net/address.h"
 #include "common/net/tls.h"
@@ -26,7 +27,6 @@ namespace fedlog::client {
 namespace {
 
 constexpr int kMaxPersonaliseRounds = 100;
-constexpr char kLineEncoder[] = "line_encoder";
 
 bool Fatal(const absl::Status& st) {
   return st.code() == absl::StatusCode::kPermissionDenied || st.code() == absl::StatusCode::kUnauthenticated;
@@ -46,10 +46,8 @@ int64_t Jittered(int64_t backoff) {
 // tensor was dropped.
 bool IgnoreUnknownTensors(const v1::ModelSpec& spec, fl::TensorBundle* bundle) {
   fl::UpdateCheckOptions schema;
-  if (spec.arch() == kLineEncoder) {
-    schema.out_dim = spec.encoder().out_dim();
-    schema.adapter_dim = spec.encoder().adapter_dim();
-  }
+  absl::StatusOr<std::unique_ptr<model::SiteModel>> model = model::CreateSiteModel(spec);
+  if (model.ok()) schema = (*model)->OptionalSchema().value_or(fl::UpdateCheckOptions());
   std::vector<std::string> dropped = fl::DropUnknownOptional(bundle, schema);
   if (dropped.empty()) return false;
   for (std::string& name : dropped) {
@@ -347,7 +345,7 @@ void SiteDaemon::PersonaliseOnDisk() {
 }
 
 void SiteDaemon::Personalise(const v1::ModelManifest& promoted, const fl::TensorBundle& global) {
-  if (config_.personalise_rounds() <= 0 || promoted.spec().arch() != kLineEncoder) return;
+  if (config_.personalise_rounds() <= 0 || !SiteTrainer::Detects(promoted.spec())) return;
   SetState("training");  // heartbeats keep the site online meanwhile
   absl::Status st = WritePersonalModel(promoted, global);
   SetState("idle");

@@ -8,7 +8,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/config/yaml_proto.h"
-#include "common/features/stream_featurizer.h"
+#include "common/model/site_model.h"
 #include "common/net/address.h"
 #include "common/net/tls.h"
 #include "common/net/tls_check.h"
@@ -20,46 +20,6 @@ void Resolve(const std::string& base_dir, std::string* path) {
   if (!base_dir.empty() && !path->empty() && (*path)[0] != '/') {
     *path = (std::filesystem::path(base_dir) / *path).lexically_normal().string();
   }
-}
-
-absl::Status FinalizeLineEncoder(v1::LineEncoderSpec* e) {
-  if (e->vocab_buckets() <= 0) e->set_vocab_buckets(32768);
-  if (e->token_dim() <= 0) e->set_token_dim(64);
-  if (e->dense_dim() < 0) return absl::InvalidArgumentError("model.encoder.dense_dim must not be negative");
-  if (e->dense_dim() == 0) {
-    // The site daemons featurize with the default StreamFeaturizer; its width is the encoder's dense input.
-    FEDLOG_ASSIGN_OR_RETURN(features::StreamFeaturizer featurizer, features::StreamFeaturizer::Create());
-    e->set_dense_dim(featurizer.dim());
-  }
-  if (e->hidden().empty()) e->add_hidden(256);
-  for (int h : e->hidden()) {
-    if (h <= 0) return absl::InvalidArgumentError("model.encoder.hidden widths must be positive");
-  }
-  if (e->out_dim() <= 0) e->set_out_dim(128);
-  if (e->dropout() == 0) e->set_dropout(0.1f);
-  if (!(e->dropout() >= 0 && e->dropout() < 1)) {
-    return absl::InvalidArgumentError("model.encoder.dropout must be in [0, 1)");
-  }
-  if (e->adapter_dim() <= 0) e->set_adapter_dim(32);
-  if (e->head_dim() <= 0) e->set_head_dim(128);
-  return absl::OkStatus();
-}
-
-absl::Status FinalizeModelSpec(v1::ModelSpec* m) {
-  if (m->arch().empty()) m->set_arch("mlp_autoencoder");
-  if (m->init_seed() == 0) m->set_init_seed(42);
-  if (m->arch() == "line_encoder") return FinalizeLineEncoder(m->mutable_encoder());
-  if (m->arch() != "mlp_autoencoder") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.arch '", m->arch(), "' is unknown (mlp_autoencoder, line_encoder)"));
-  }
-  if (m->input_dim() <= 0) m->set_input_dim(134);
-  if (m->input_dim() <= 6) return absl::InvalidArgumentError("model.input_dim must exceed 6");
-  if (m->hidden().empty()) {
-    m->add_hidden(64);
-    m->add_hidden(16);
-  }
-  return absl::OkStatus();
 }
 
 // Defaults of config.proto's ServerLimits; negative values are errors.
@@ -126,7 +86,7 @@ absl::Status FinalizeServerConfig(v1::ServerConfig* c, const std::string& base_d
   if (c->max_update_bytes() <= 0) c->set_max_update_bytes(int64_t{1} << 30);
   if (c->max_concurrent_downloads() <= 0) c->set_max_concurrent_downloads(4);
   FEDLOG_RETURN_IF_ERROR(FinalizeLimits(c->mutable_limits(), *c));
-  return FinalizeModelSpec(c->mutable_model());
+  return model::FinalizeModelSpec(c->mutable_model());
 }
 
 absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
@@ -145,10 +105,11 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   const net::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key()};
   FEDLOG_RETURN_IF_ERROR(net::CheckTlsFiles(tls));
   FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(tls));
-  if (config.model().arch() != "line_encoder") {
-    FEDLOG_LOG(WARNING) << "model.arch is " << config.model().arch()
-                        << ": sites can train it, but live detection (a site's detect section) needs line_encoder; "
-                           "set model: {arch: line_encoder} for a federation that detects";
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<model::SiteModel> site_model, model::CreateSiteModel(config.model()));
+  if (!site_model->Detects()) {
+    FEDLOG_LOG(WARNING) << "model.arch is " << site_model->arch()
+                        << ": sites can train it, but live detection (a site's detect section) needs line_encoder "
+                           "(the default arch)";
   }
   std::unique_ptr<AggregatorServer> s(new AggregatorServer());
   FEDLOG_RETURN_IF_ERROR(MakeDirs(config.data_dir(), true));

@@ -11,8 +11,7 @@
 #include "common/fl/fedavg.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
-#include "common/model/contrastive_trainer.h"
-#include "common/model/local_trainer.h"
+#include "common/model/site_model.h"
 #include "common/net/peer_id.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
@@ -20,35 +19,11 @@
 namespace fedlog::server {
 namespace {
 
-model::MlpSpec ToMlpSpec(const v1::ModelSpec& spec) {
-  model::MlpSpec m;
-  m.input_dim = spec.input_dim();
-  m.hidden.assign(spec.hidden().begin(), spec.hidden().end());
-  m.init_seed = spec.init_seed();
-  return m;
-}
-
-// The line encoder's shape from a finalized ModelSpec (FinalizeServerConfig fills every default). No adapters:
-// they enter the global model with the first update that carries them.
-model::EncoderSpec ToEncoderSpec(const v1::ModelSpec& spec) {
-  const v1::LineEncoderSpec& e = spec.encoder();
-  model::EncoderSpec m;
-  m.vocab_buckets = e.vocab_buckets();
-  m.token_dim = e.token_dim();
-  m.dense_dim = e.dense_dim();
-  m.hidden.assign(e.hidden().begin(), e.hidden().end());
-  m.out_dim = e.out_dim();
-  m.dropout = e.dropout();
-  m.adapter_dim = e.adapter_dim();
-  m.head_dim = e.head_dim();
-  m.init_seed = spec.init_seed();
-  return m;
-}
-
+// Version 1 of a run from a finalized ModelSpec (FinalizeServerConfig fills every default). A line encoder has no
+// adapters yet: they enter the global model with the first update that carries them.
 absl::StatusOr<fl::TensorBundle> InitialModel(const v1::ModelSpec& spec) {
-  if (spec.arch() == "line_encoder") return model::InitialEncoderWeights(ToEncoderSpec(spec));
-  if (spec.arch() == "mlp_autoencoder") return model::InitialWeights(ToMlpSpec(spec));
-  return absl::InvalidArgumentError(absl::StrCat("model.arch '", spec.arch(), "' is unknown"));
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<model::SiteModel> m, model::CreateSiteModel(spec));
+  return m->InitialWeights();
 }
 
 absl::Status ValidatePlan(v1::RunPlan* plan) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,7 @@
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
 #include "common/fl/stream_aggregate.h"
+#include "common/model/site_model.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
 
@@ -194,15 +196,11 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
   FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
   const int64_t version = max_version + 1;
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<fl::BundleFileWriter> writer, blobs_->BeginModel(version));
-  // The run's schema for optional tensors: line_encoder models take adapters and prototypes.global in the
-  // spec's shapes; other models none beyond those they have.
-  fl::UpdateCheckOptions schema;
-  const bool line_encoder = base->first.spec().arch() == "line_encoder";
-  if (line_encoder) {
-    schema.out_dim = base->first.spec().encoder().out_dim();
-    schema.adapter_dim = base->first.spec().encoder().adapter_dim();
-  }
-  ServerStepSink step(&next, oo, &state, writer.get(), line_encoder ? &schema : nullptr);
+  // The run's schema for optional tensors (model::SiteModel::OptionalSchema): line_encoder models take adapters
+  // and prototypes.global in the spec's shapes; other models none beyond those they have.
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<model::SiteModel> site_model, model::CreateSiteModel(base->first.spec()));
+  const std::optional<fl::UpdateCheckOptions> schema = site_model->OptionalSchema();
+  ServerStepSink step(&next, oo, &state, writer.get(), schema ? &*schema : nullptr);
   // The global model's digest was checked when this process first read or wrote it (ModelBlobs::VerifyOnce).
   FEDLOG_RETURN_IF_ERROR(fl::ReadBundleFileChunks(base->second, {blobs_->IsVerified(base->second)
                                                                      ? std::string()

@@ -15,6 +15,7 @@
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_stream.h"
 #include "common/fl/fedavg.h"
+#include "common/model/site_model.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
 
@@ -85,9 +86,11 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   // Adapters of sources the site did not declare are refused; those of declared but not (yet) admitted
   // sources pass here and are left out of the aggregate (EntitledSourcesOf).
   check.sources = DeclaredSourcesOf(site_id);
-  if ((*model)->first.spec().arch() == "line_encoder") {
-    check.out_dim = (*model)->first.spec().encoder().out_dim();
-    check.adapter_dim = (*model)->first.spec().encoder().adapter_dim();
+  auto site_model = model::CreateSiteModel((*model)->first.spec());
+  if (!site_model.ok()) return ForSite(refuse(site_model.status()), site_id);
+  if (auto schema = (*site_model)->OptionalSchema()) {
+    check.out_dim = schema->out_dim;
+    check.adapter_dim = schema->adapter_dim;
   }
   {
     absl::MutexLock validating(&validate_mu_);

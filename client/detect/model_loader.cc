@@ -8,31 +8,12 @@
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_codec.h"
+#include "common/model/site_model.h"
 #include "common/model/site_round.h"
 #include "fedlog/v1/model.pb.h"
 
 namespace fedlog::client::detect {
 namespace {
-
-template <typename T>
-T Or(T value, T fallback) {
-  return value > 0 ? value : fallback;
-}
-
-model::EncoderSpec SpecFromManifest(const v1::ModelSpec& m) {
-  const v1::LineEncoderSpec& e = m.encoder();
-  model::EncoderSpec spec;
-  spec.vocab_buckets = Or<int64_t>(e.vocab_buckets(), spec.vocab_buckets);
-  spec.token_dim = Or(e.token_dim(), spec.token_dim);
-  spec.dense_dim = e.dense_dim();
-  if (e.hidden_size() > 0) spec.hidden.assign(e.hidden().begin(), e.hidden().end());
-  spec.out_dim = Or(e.out_dim(), spec.out_dim);
-  spec.dropout = e.dropout();
-  spec.adapter_dim = Or(e.adapter_dim(), spec.adapter_dim);
-  spec.head_dim = Or(e.head_dim(), spec.head_dim);
-  spec.init_seed = m.init_seed();
-  return spec;
-}
 
 // The support set of `source`: its labels whose features fit the spec.
 model::LineSet Support(const model::EncoderSpec& spec, const std::string& source, bool adapter,
@@ -137,12 +118,12 @@ absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
     return absl::NotFoundError(absl::StrCat("no promoted model yet (", manifest_path, ")"));
   }
   FEDLOG_ASSIGN_OR_RETURN(v1::ModelManifest manifest, ReadManifest(manifest_path));
-  if (manifest.spec().arch() != "line_encoder") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model v", manifest.version(), " is a '", manifest.spec().arch(),
-        "' model; live detection scores with a line_encoder model (docs/DETECTION.md)"));
-  }
-  const model::EncoderSpec spec = SpecFromManifest(manifest.spec());
+  const std::string what = absl::StrCat("model v", manifest.version());
+  absl::StatusOr<std::unique_ptr<model::SiteModel>> site_model = model::CreateSiteModel(manifest.spec());
+  if (!site_model.ok()) return Annotate(site_model.status(), what);
+  absl::StatusOr<model::EncoderSpec> detector_spec = (*site_model)->DetectorSpec();
+  if (!detector_spec.ok()) return Annotate(detector_spec.status(), what);
+  const model::EncoderSpec& spec = *detector_spec;
   absl::StatusOr<fl::TensorBundle> personal = PersonalWeights(data_dir, manifest.version());
   if (personal.ok()) {
     absl::StatusOr<std::unique_ptr<DetectionModel>> model = BuildDetectionModel(

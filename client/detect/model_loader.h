@@ -41,8 +41,9 @@ std::string PersonalManifestPath(const std::string& data_dir);
 // Loads the personal model when its manifest parses, names the promoted manifest's version and its
 // non-empty sha256 matches its bundle; else (absent, stale: of an older version, half-written,
 // corrupt) the promoted model. NotFound when the promoted model files are absent;
-// FailedPrecondition for an arch other than line_encoder or when no source got a detector (each
-// failing source is named in the message). `threshold_override` > 0 replaces each detector's
+// FailedPrecondition for a model that cannot detect (model::SiteModel::DetectorSpec: an
+// mlp_autoencoder) or when no source got a detector (each failing source is named in the message);
+// InvalidArgument for an unknown arch or a bad shape. `threshold_override` > 0 replaces each detector's
 // threshold.
 absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
     const std::string& data_dir, const std::vector<std::string>& sources,

@@ -14,13 +14,22 @@
 #include "client/detect/detect_store.h"
 #include "client/line_labels.h"
 #include "client/site_daemon.h"
-#include "common/model/contrastive_trainer.h"
 #include "client/local_data.h"
+#include "common/model/contrastive_trainer.h"
+#include "common/model/encoder_site_data.h"
+#include "common/model/site_model.h"
 #include "common/base/file_util.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::client {
 namespace {
+
+// The line encoder's data and protocol helpers live with the model (common/model/encoder_site_data.h).
+using model::BuildEncoderData;
+using model::EncoderSpecFromProto;
+using model::SampleSupport;
+using model::UpdateDelta;
+using model::WorkFromPlan;
 
 std::string TempPath(const std::string& name) {
   return (std::filesystem::path(::testing::TempDir()) / name).string();
@@ -140,7 +149,9 @@ TEST(SampleSupportTest, TakesUpToKPerClassFromLabeledLinesOnly) {
 
 TEST(SiteProtocolTest, SpecWorkAndDelta) {
   v1::ModelSpec proto;
+  proto.mutable_encoder()->add_hidden(-1);
   EXPECT_EQ(EncoderSpecFromProto(proto).status().code(), absl::StatusCode::kInvalidArgument);
+  proto.Clear();
   proto.set_arch("line_encoder");
   proto.set_init_seed(42);
   proto.mutable_encoder()->set_dense_dim(75);
@@ -326,6 +337,81 @@ TEST(SiteTrainerFeedbackTest, VerdictsJoinTheNextRoundOnce) {
   auto again = fed_back.Train(task, *global);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->header.num_samples(), b->header.num_samples());  // not merged twice
+}
+
+// The arch is read in one factory; the default is the line encoder, and the foundation's
+// autoencoder sits behind the same interface but cannot detect.
+TEST(SiteModelTest, OneFactoryReadsTheArch) {
+  v1::ModelSpec spec;
+  auto encoder = model::CreateSiteModel(spec);
+  ASSERT_TRUE(encoder.ok()) << encoder.status();
+  EXPECT_EQ((*encoder)->arch(), "line_encoder");
+  EXPECT_TRUE((*encoder)->Detects());
+  ASSERT_TRUE((*encoder)->OptionalSchema().has_value());
+
+  spec.set_arch("mlp_autoencoder");
+  auto mlp = model::CreateSiteModel(spec);
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  EXPECT_EQ((*mlp)->arch(), "mlp_autoencoder");
+  EXPECT_EQ((*mlp)->DetectorSpec().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE((*mlp)->OptionalSchema().has_value());
+  EXPECT_FALSE(SiteTrainer::Detects(spec));
+
+  spec.set_arch("gpt");
+  EXPECT_EQ(model::CreateSiteModel(spec).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SiteModelTest, FinalizeDefaultsToTheLineEncoderAndRefusesMlpFieldsWithoutArch) {
+  v1::ModelSpec spec;
+  ASSERT_TRUE(model::FinalizeModelSpec(&spec).ok());
+  EXPECT_EQ(spec.arch(), "line_encoder");
+  EXPECT_EQ(spec.init_seed(), 42u);
+  EXPECT_EQ(spec.encoder().vocab_buckets(), 32768);
+  EXPECT_GT(spec.encoder().dense_dim(), 0);
+
+  v1::ModelSpec old_default;  // a config from when the autoencoder was the default
+  old_default.set_input_dim(38);
+  const absl::Status st = model::FinalizeModelSpec(&old_default);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("mlp_autoencoder"), std::string::npos) << st;
+
+  v1::ModelSpec mlp;
+  mlp.set_arch("mlp_autoencoder");
+  ASSERT_TRUE(model::FinalizeModelSpec(&mlp).ok());
+  EXPECT_EQ(mlp.input_dim(), 134);
+  EXPECT_EQ(std::vector<int>(mlp.hidden().begin(), mlp.hidden().end()), (std::vector<int>{64, 16}));
+}
+
+// The site trainer runs the autoencoder through the same calls as the encoder: an evaluation with
+// the reconstruction loss, a round whose delta has the initial weights' tensors, no personalisation.
+TEST(SiteTrainerTest, TrainsTheAutoencoderThroughTheSameInterface) {
+  const std::vector<SourceLines> sources = TwoSources(120);
+  v1::RoundTask task;
+  task.set_round(1);
+  task.mutable_spec()->set_arch("mlp_autoencoder");
+  task.mutable_spec()->set_input_dim(38);
+  task.mutable_spec()->add_hidden(8);
+  task.mutable_spec()->set_init_seed(3);
+  task.mutable_plan()->set_local_epochs(1);
+  task.mutable_plan()->set_learning_rate(1e-3f);
+  task.mutable_plan()->set_batch_size(32);
+  task.mutable_plan()->set_seed(5);
+  auto model = model::CreateSiteModel(task.spec());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto global = (*model)->InitialWeights();
+  ASSERT_TRUE(global.ok()) << global.status();
+  SiteTrainer trainer(&sources, SiteTrainerOptions{});
+  auto report = trainer.Evaluate(task, *global);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->num_samples(), 180 * 20 / 100);  // 120 + 60 lines, 20% held out
+  EXPECT_GT(report->metrics().at("holdout_loss"), 0);
+  auto update = trainer.Train(task, *global);
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ(update->header.num_samples(), 180 - 180 * 20 / 100);
+  ASSERT_EQ(update->delta.tensors.size(), global->tensors.size());
+  for (const fl::NamedTensor& t : global->tensors) EXPECT_NE(update->delta.Find(t.name), nullptr) << t.name;
+  EXPECT_EQ(trainer.Personalise(task.spec(), *global, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

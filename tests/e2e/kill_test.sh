@@ -20,7 +20,7 @@ tls: {ca_cert: $DIR/pki/ca.crt, cert: $DIR/pki/aggregator.crt, key: $DIR/pki/agg
 heartbeat_interval_ms: 300
 site_timeout_ms: 3000
 max_poll_wait_ms: 1000
-model: {input_dim: 38, hidden: [16, 4]}
+model: {arch: mlp_autoencoder, input_dim: 38, hidden: [16, 4]}
 YAML
 for i in 1 2 3; do
   "$BIN/fedlog" synth --format HDFS --lines 1500 --seed "$i" --out "$DIR/site-$i.log" >/dev/null 2>&1 ||

@@ -23,7 +23,7 @@ tls: {ca_cert: $DIR/pki/ca.crt, cert: $DIR/pki/aggregator.crt, key: $DIR/pki/agg
 heartbeat_interval_ms: 300
 site_timeout_ms: 1500
 max_poll_wait_ms: 1000
-model: {input_dim: 38, hidden: [16, 4]}
+model: {arch: mlp_autoencoder, input_dim: 38, hidden: [16, 4]}
 ${3:-}
 YAML
 }

@@ -137,6 +137,7 @@ Federation* Init() {
   c.set_max_poll_wait_ms(100);
   c.set_chunk_bytes(4096);
   c.set_max_update_bytes(1 << 20);
+  c.mutable_model()->set_arch("mlp_autoencoder");
   c.mutable_model()->set_input_dim(38);
   c.mutable_model()->add_hidden(16);
   c.mutable_model()->add_hidden(4);

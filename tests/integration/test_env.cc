@@ -58,6 +58,8 @@ v1::ServerConfig ServerConfigFor(const std::string& pki, const std::string& data
   c.set_heartbeat_interval_ms(200);
   c.set_site_timeout_ms(3000);
   c.set_max_poll_wait_ms(1000);
+  // The small MLP autoencoder: protocol tests need a dense model that trains without labels in milliseconds.
+  c.mutable_model()->set_arch("mlp_autoencoder");
   c.mutable_model()->set_input_dim(38);
   c.mutable_model()->add_hidden(16);
   c.mutable_model()->add_hidden(4);

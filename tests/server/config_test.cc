@@ -39,7 +39,10 @@ TEST(ServerConfigTest, DefaultsAndRelativePaths) {
   EXPECT_EQ(c->listen_address(), "127.0.0.1:7443");
   EXPECT_EQ(c->data_dir(), JoinPath(std::filesystem::path(path).parent_path().string(), "state"));
   EXPECT_EQ(c->site_timeout_ms(), 15000);
-  EXPECT_EQ(c->model().hidden_size(), 2);
+  // Without a model section the aggregator trains the line encoder (what live detection scores with).
+  EXPECT_EQ(c->model().arch(), "line_encoder");
+  EXPECT_EQ(c->model().encoder().out_dim(), 128);
+  EXPECT_EQ(c->model().hidden_size(), 0);
 }
 
 TEST(ServerConfigTest, LineEncoderDefaultsFollowTheStreamFeaturizer) {
@@ -106,6 +109,8 @@ TEST(ServerConfigTest, ErrorsNameTheProblem) {
       {"tls: {ca_cert: a, cert: b, key: c}", "data_dir is required"},
       {"data_dir: x", "mTLS is always on"},
       {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nmodel: {arch: gpt}", "model.arch 'gpt' is unknown"},
+      {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nmodel: {input_dim: 38, hidden: [16, 4]}",
+       "belong to arch mlp_autoencoder"},
       {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nchunk_bytes: 99999999", "chunk_bytes"},
       {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nlisten_address: 127.0.0.1:99999", "port '99999'"},
       {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nlisten_address: 127.0.0.1", "has no port"},
