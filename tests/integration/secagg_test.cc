@@ -162,6 +162,17 @@ v1::RunPlan Plan(bool secagg, int min_sites) {
   return plan;
 }
 
+// Long-polls every site for its round task at once (a site that does not poll goes offline meanwhile).
+std::vector<v1::RoundTask> Tasks(const std::vector<Site*>& sites) {
+  std::vector<v1::RoundTask> tasks(sites.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    threads.emplace_back([&, i] { tasks[i] = testing::WaitRoundTask(&sites[i]->session); });
+  }
+  for (auto& t : threads) t.join();
+  return tasks;
+}
+
 // Every regular file under `dir` (none when it does not exist).
 std::vector<std::string> FilesUnder(const std::string& dir) {
   std::vector<std::string> out;
@@ -220,8 +231,8 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   absl::StatusOr<v1::RunStatus> plain = env.Start(Plan(false, 3));
   ASSERT_TRUE(plain.ok()) << plain.status();
   {
-    v1::RoundTask ta = testing::WaitRoundTask(&a.session), tb = testing::WaitRoundTask(&b.session),
-                  tc = testing::WaitRoundTask(&c.session);
+    std::vector<v1::RoundTask> t = Tasks({&a, &b, &c});
+    const v1::RoundTask &ta = t[0], &tb = t[1], &tc = t[2];
     auto global = a.session.Download(ta.model_version());
     ASSERT_TRUE(global.ok()) << global.status();
     fl::TensorBundle da = Delta(global->bundle, 0, false);
@@ -242,8 +253,8 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   // With it: the aggregator receives masked lanes only, stores no update, and the model is the weighted mean.
   absl::StatusOr<v1::RunStatus> run = env.Start(Plan(true, 3));
   ASSERT_TRUE(run.ok()) << run.status();
-  v1::RoundTask ta = testing::WaitRoundTask(&a.session), tb = testing::WaitRoundTask(&b.session),
-                tc = testing::WaitRoundTask(&c.session);
+  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  const v1::RoundTask &ta = tasks[0], &tb = tasks[1], &tc = tasks[2];
   ASSERT_TRUE(ta.secure_aggregation());
   EXPECT_EQ(ta.secagg().threshold(), 2);
   auto global = a.session.Download(ta.model_version());
@@ -292,7 +303,6 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   auto next = a.session.Download(done.rounds(0).model_version());
   ASSERT_TRUE(next.ok()) << next.status();
   ExpectWeightedMean(global->bundle, next->bundle, deltas, w, 1e-5);
-  (void)tc;
 }
 
 TEST(SecAggTest, SiteDroppingAfterMaskingIsRecovered) {
@@ -300,8 +310,8 @@ TEST(SecAggTest, SiteDroppingAfterMaskingIsRecovered) {
   Site a(env.pki, "site-a", env.port), b(env.pki, "site-b", env.port), c(env.pki, "site-c", env.port);
   absl::StatusOr<v1::RunStatus> run = env.Start(Plan(true, 3));
   ASSERT_TRUE(run.ok()) << run.status();
-  v1::RoundTask ta = testing::WaitRoundTask(&a.session), tb = testing::WaitRoundTask(&b.session),
-                tc = testing::WaitRoundTask(&c.session);
+  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  const v1::RoundTask &ta = tasks[0], &tb = tasks[1], &tc = tasks[2];
   auto global = a.session.Download(ta.model_version());
   ASSERT_TRUE(global.ok()) << global.status();
   std::vector<fl::TensorBundle> deltas = {Delta(global->bundle, 0.01f, true), Delta(global->bundle, 0.04f, true),
@@ -332,8 +342,8 @@ TEST(SecAggTest, SiteRefusesToRevealBothSharesOfOneSite) {
   Site a(env.pki, "site-a", env.port), b(env.pki, "site-b", env.port), c(env.pki, "site-c", env.port);
   absl::StatusOr<v1::RunStatus> run = env.Start(Plan(true, 3));
   ASSERT_TRUE(run.ok()) << run.status();
-  v1::RoundTask ta = testing::WaitRoundTask(&a.session), tb = testing::WaitRoundTask(&b.session),
-                tc = testing::WaitRoundTask(&c.session);
+  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  const v1::RoundTask &ta = tasks[0], &tb = tasks[1], &tc = tasks[2];
   auto global = a.session.Download(ta.model_version());
   ASSERT_TRUE(global.ok()) << global.status();
   fl::TensorBundle d = Delta(global->bundle, 0.01f, false);
