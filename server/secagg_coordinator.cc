@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <array>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -17,8 +18,6 @@
 
 namespace fedlog::server {
 namespace {
-
-constexpr double kDefaultMaxWeight = 1e6;
 
 // A majority of n participants, at least 2: the fewest shares that unmask and the fewest survivors accepted.
 int DefaultThreshold(int n) { return std::max(2, n / 2 + 1); }

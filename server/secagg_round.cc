@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/secagg/protocol.h"
 #include "common/secagg/wire.h"
 
 namespace fedlog::server {
@@ -38,6 +39,15 @@ absl::Status ValidateSecAggPlan(v1::RunPlan* plan) {
   if (plan->secagg_clip_range() == 0) plan->set_secagg_clip_range(4.0);
   if (!(plan->secagg_clip_range() >= 1 && plan->secagg_clip_range() <= 1e6)) {
     return absl::InvalidArgumentError("secagg_clip_range must be in [1, 1e6]");
+  }
+  // The fixed-point range must hold the largest federation's sum (common/secagg/quantize.h).
+  secagg::QuantizationOptions q;
+  q.clip_range = plan->secagg_clip_range();
+  q.max_weight = plan->max_site_samples() > 0 ? static_cast<double>(plan->max_site_samples()) : kDefaultMaxWeight;
+  q.max_sites = secagg::kMaxSites;
+  if (!secagg::Quantizer::Create(q).ok()) {
+    return absl::InvalidArgumentError(
+        "secagg_clip_range times max_site_samples is too large for secure aggregation's fixed-point range");
   }
   if (plan->secagg_step_s() == 0) plan->set_secagg_step_s(30);
   if (plan->secagg_step_s() < 1 || plan->secagg_step_s() > 3600) {
@@ -177,37 +187,42 @@ absl::StatusOr<v1::SecAggPollResponse> SecAggRound::Poll(const std::string& site
 void SecAggRound::Fail(const absl::Status& why) {
   step_ = Step::kFailed;
   failure_ = std::string(why.message());
-  FEDLOG_LOG(WARNING) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "… failed: " << failure_;
+  FEDLOG_LOG(WARNING) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "... failed: " << failure_;
 }
 
 bool SecAggRound::Advance(int64_t now_ms, const std::set<std::string>& online) {
   if (finished()) return false;
-  const bool late = now_ms >= step_deadline_ms_;
-  bool complete = false;
+  // The sites the current step waits for, and those that have posted.
+  std::set<std::string> expected;
+  const std::set<std::string>* posted = nullptr;
   switch (step_) {
     case Step::kAdvertising:
-      complete = advertised_.size() == options_.participants.size();
+      expected.insert(options_.participants.begin(), options_.participants.end());
+      posted = &advertised_;
       break;
     case Step::kSharing:
-      complete = shared_.size() == index_.size();
+      for (const auto& [site, index] : index_) expected.insert(site);
+      posted = &shared_;
       break;
-    case Step::kMasking: {
-      complete = masked_.size() == holders_.size();
-      // Holders that went offline never block the step once the threshold is in.
-      bool waiting_on_online = false;
-      for (const std::string& h : holders_) {
-        if (!masked_.count(h) && online.count(h)) waiting_on_online = true;
-      }
-      if (!waiting_on_online && static_cast<int>(masked_.size()) >= options_.config.threshold) complete = true;
+    case Step::kMasking:
+      expected = holders_;
+      posted = &masked_;
       break;
-    }
     case Step::kUnmasking:
-      complete = unmasked_.size() == survivor_sites_.size();
+      expected = survivor_sites_;
+      posted = &unmasked_;
       break;
     default:
-      break;
+      return false;
   }
-  if (!complete && !late) return false;
+  bool waiting_on_online = false;
+  for (const std::string& site : expected) {
+    if (!posted->count(site) && online.count(site)) waiting_on_online = true;
+  }
+  // Complete when everyone posted; sites that went offline never block a step once the threshold is in.
+  const bool complete = posted->size() == expected.size() ||
+                        (!waiting_on_online && static_cast<int>(posted->size()) >= options_.config.threshold);
+  if (!complete && now_ms < step_deadline_ms_) return false;
   Close(now_ms);
   return true;
 }

@@ -1,6 +1,6 @@
 // SecAggRound: the aggregator's side of one secure-aggregation round attempt over the federation protocol. It
-// drives a secagg::AggregatorSession through its four steps, each closing when every expected site has posted
-// or at the step's deadline (and the masked-input step also once every missing site is offline):
+// drives a secagg::AggregatorSession through its four steps, each closing when every expected site has posted,
+// at the step's deadline, or once at least the threshold has posted and every missing site is offline:
 //   advertising  participants post their public keys                (closes at the round deadline)
 //   sharing      roster members post their encrypted shares         (step_ms)
 //   masking      share holders upload their masked input            (step_ms, or earlier when all are in)
@@ -29,6 +29,9 @@
 #include "fedlog/v1/federation.pb.h"
 
 namespace fedlog::server {
+
+// A site's weight bound (quantisation W) when the plan sets no max_site_samples.
+inline constexpr double kDefaultMaxWeight = 1e6;
 
 // Run-start checks of a plan with secure_aggregation (a no-op without): fills the defaults (clip range 4, step
 // 30 s) and refuses, with the reason, what needs individual updates (median, trimmed_mean, weighted_fedavg,
