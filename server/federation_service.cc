@@ -48,11 +48,11 @@ absl::Status Ended(StreamRegistry::Stream* stream, absl::Status fallback) {
   return st.ok() ? fallback : st;
 }
 
-// Spools an upload stream to `path` as it arrives (memory stays at one chunk), hashing it on the way, and
-// refuses streams longer or shorter than the header said, chunks after the last byte, and more data chunks
-// than `expected` bytes need at `min_chunk` bytes each (plus two: a short first and last), which bounds the
-// per-message work a site can cause with tiny chunks. Stops as soon as the registry ends the stream.
-// `write` takes each piece of data in order (false: stop with the status it set).
+// Reads an upload stream, handing each piece of data to `write` as it arrives (an error from it stops the read),
+// hashing it on the way, and refuses streams longer or shorter than the header said, chunks after the last
+// byte, and more data chunks than `expected` bytes need at `min_chunk` bytes each (plus two: a short first and
+// last), which bounds the per-message work a site can cause with tiny chunks. Stops as soon as the registry ends
+// the stream.
 absl::Status ReceiveUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
                            const std::string& first_data, int64_t expected, int64_t min_chunk,
                            const std::function<absl::Status(const std::string&)>& write, std::string* sha256) {
