@@ -5,6 +5,7 @@
 // that drops after masking is recovered; a site refuses an unmask request naming one site as both survivor and
 // dropped; run start refuses settings that need individual updates.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <thread>
@@ -115,11 +116,21 @@ void PlantCanary(fl::TensorBundle* delta) {
   for (int j = 0; j < kTokenDim; ++j) e->values[static_cast<size_t>(CanaryRow() * kTokenDim + j)] = kCanaryValue;
 }
 
+// One development PKI for every test of this file (making one takes seconds); removed at exit.
+const std::string& SharedPki() {
+  static const std::string* pki = [] {
+    auto* dir = new std::string(JoinPath(testing::MakeTempDir("fedlog_secagg_pki"), "pki"));
+    EXPECT_TRUE(testing::MakePki(*dir, {"site-a", "site-b", "site-c"}));
+    std::atexit([] { std::filesystem::remove_all(std::filesystem::path(*pki).parent_path()); });
+    return dir;
+  }();
+  return *pki;
+}
+
 struct Env {
   explicit Env(const std::string& prefix, bool keep_updates = false) {
     dir = testing::MakeTempDir(prefix);
-    pki = JoinPath(dir, "pki");
-    EXPECT_TRUE(testing::MakePki(pki, {"site-a", "site-b", "site-c"}));
+    pki = SharedPki();
     v1::ServerConfig cfg = testing::ServerConfigFor(pki, JoinPath(dir, "agg"));
     EXPECT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
     cfg.set_keep_updates(keep_updates);
