@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
     const int port = (*server)->port();
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
-    for (int i = 0; i < sites; ++i) threads.emplace_back(SiteLoop, pki, "s" + std::to_string(i), port, &stop);
+    for (int i = 0; i < sites; ++i) threads.emplace_back(SiteLoop, pki, absl::StrCat("s", i), port, &stop);
     auto admin = fedlog::v1::Admin::NewStub(Channel(pki, "admin", port));
     const std::vector<double> plain = RunRounds(admin.get(), sites, rounds, false);
     const std::vector<double> masked = RunRounds(admin.get(), sites, rounds, true);
