@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/federation_session.h"
 #include "client/secagg_client.h"
+#include "client/site_daemon.h"
 #include "common/base/file_util.h"
 #include "common/features/stream_featurizer.h"
 #include "common/fl/bundle_codec.h"
@@ -399,6 +400,40 @@ TEST(SecAggTest, RunStartRefusesWhatNeedsIndividualUpdates) {
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_TRUE(ok->plan().secure_aggregation());
   EXPECT_EQ(ok->plan().secagg_clip_range(), 4.0);
+}
+
+// The site daemons' own path (train, flatten, the four steps) under a secure-aggregation run of two rounds.
+TEST(SecAggTest, SiteDaemonsCompleteSecureRounds) {
+  Env env("fedlog_secagg_daemons");
+  std::vector<std::unique_ptr<client::SiteDaemon>> daemons;
+  std::vector<std::thread> threads;
+  for (const std::string site : {"site-a", "site-b", "site-c"}) {
+    std::string log = testing::WriteLog(env.dir, site, 200, static_cast<int>(site.back()));
+    v1::ClientConfig config = testing::ClientConfigFor(env.pki, site, env.port, JoinPath(env.dir, site), log);
+    auto d = client::SiteDaemon::Create(config);
+    ASSERT_TRUE(d.ok()) << d.status();
+    client::SiteDaemon* raw = d->get();
+    daemons.push_back(std::move(*d));
+    threads.emplace_back([raw] { EXPECT_TRUE(raw->Run().ok()); });
+  }
+  v1::RunPlan plan = Plan(true, 3);
+  plan.set_rounds(2);
+  plan.mutable_training()->set_local_epochs(1);
+  absl::StatusOr<v1::RunStatus> run = env.Start(plan);
+  ASSERT_TRUE(run.ok()) << run.status();
+  v1::RunStatus done = env.WaitDone(run->run_id());
+  for (auto& d : daemons) d->Stop();
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(done.state(), "done") << done.ShortDebugString();
+  int completed = 0;
+  for (const auto& r : done.rounds()) {
+    if (r.state() != "done") continue;
+    ++completed;
+    EXPECT_TRUE(r.secure_aggregation());
+    EXPECT_GE(r.sites(), 2);
+  }
+  EXPECT_EQ(completed, 2);
+  EXPECT_TRUE(FilesUnder(JoinPath(env.dir, absl::StrCat("agg/updates/run", run->run_id()))).empty());
 }
 
 }  // namespace
