@@ -157,6 +157,7 @@ absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const U
   if (absl::Status st = (*round)->PostMaskedInput(site_id, bytes, h.num_samples(), h.train_loss()); !st.ok()) {
     return refuse(st);
   }
+  round_->uploaded.insert(site_id);  // for `run status` (the input itself is not kept)
   FEDLOG_LOG(INFO) << "masked input from " << site_id << " for round " << h.round() << " added to the sum";
   AdvanceSecAgg(NowMs());
   Bump();
