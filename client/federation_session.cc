@@ -75,6 +75,30 @@ absl::Status FederationSession::ReportEvaluation(const v1::EvaluationReport& rep
   return absl::OkStatus();
 }
 
+absl::Status FederationSession::SecAggAdvertise(const v1::SecAggAdvertiseRequest& request) {
+  v1::SecAggAck resp;
+  FEDLOG_UNARY_CALL(SecAggAdvertise, 30000, request, resp);
+  return absl::OkStatus();
+}
+
+absl::Status FederationSession::SecAggShareKeys(const v1::SecAggShareKeysRequest& request) {
+  v1::SecAggAck resp;
+  FEDLOG_UNARY_CALL(SecAggShareKeys, 30000, request, resp);
+  return absl::OkStatus();
+}
+
+absl::Status FederationSession::SecAggUnmask(const v1::SecAggUnmaskRequest& request) {
+  v1::SecAggAck resp;
+  FEDLOG_UNARY_CALL(SecAggUnmask, 30000, request, resp);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SecAggPollResponse> FederationSession::SecAggPoll(const v1::SecAggPollRequest& request) {
+  v1::SecAggPollResponse resp;
+  FEDLOG_UNARY_CALL(SecAggPoll, request.wait_ms() + 10000, request, resp);
+  return resp;
+}
+
 absl::StatusOr<DownloadedModel> FederationSession::Download(int64_t version, bool all_adapters) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30 * 60 * 1000);

@@ -37,6 +37,11 @@ class FederationSession {
   // Uploads encoded update bytes in chunks; fills header.size_bytes and sha256.
   absl::Status Upload(v1::UpdateHeader header, const std::string& bytes);
   absl::Status ReportEvaluation(const v1::EvaluationReport& report);
+  // Secure aggregation steps (client/secagg_client.h drives them; the masked input goes through Upload).
+  absl::Status SecAggAdvertise(const v1::SecAggAdvertiseRequest& request);
+  absl::Status SecAggShareKeys(const v1::SecAggShareKeysRequest& request);
+  absl::Status SecAggUnmask(const v1::SecAggUnmaskRequest& request);
+  absl::StatusOr<v1::SecAggPollResponse> SecAggPoll(const v1::SecAggPollRequest& request);
 
   // Cancels every call in flight and makes later calls fail with Cancelled.
   void CancelAll();

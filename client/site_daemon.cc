@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/detect/model_loader.h"
+#include "client/secagg_client.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/sha256.h"
@@ -254,6 +255,7 @@ absl::Status SiteDaemon::Session() {
   }
   FEDLOG_ASSIGN_OR_RETURN(v1::HelloResponse welcome, session()->Hello(hello));
   hello_ = hello;
+  site_id_ = welcome.site_id();
   {
     absl::MutexLock lock(&mu_);
     connected_ = true;
@@ -398,25 +400,48 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   report.set_model_version(task.model_version());
   session()->ReportEvaluation(report).IgnoreError();
 
+  // Prepare the update (delta and header), then send it: plainly or under secure aggregation.
   FEDLOG_ASSIGN_OR_RETURN(LocalUpdate update, trainer_.Train(task, global.bundle));
-  fl::EncodeOptions encode;
-  FEDLOG_ASSIGN_OR_RETURN(encode.dtype, fl::ParseWireDType(task.update_dtype()));
-  encode.zstd = task.update_zstd();
-  FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(update.delta, encode));
   v1::UpdateHeader& header = update.header;
   header.set_run_id(task.run_id());
   header.set_round(task.round());
   header.set_base_version(task.model_version());
   for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
   SetState("uploading");
-  FEDLOG_RETURN_IF_ERROR(session()->Upload(header, bytes));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update));
   ++rounds_completed_;
   // The key=value tail is for scripts (scripts/demo.sh sums it per site).
   FEDLOG_LOG(INFO) << "round " << task.round() << ": v" << task.model_version() << " " << update.summary
-                   << "; round_stats down_bytes=" << global.bytes << " up_bytes=" << bytes.size()
+                   << "; round_stats down_bytes=" << global.bytes << " up_bytes=" << sent
                    << " train_s=" << update.header.metrics().at("train_seconds");
   return WriteFileAtomic(JoinPath(config_.data_dir(), "global_model.bundle"),
                          fl::EncodeBundle(global.bundle).value_or(""));
+}
+
+absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
+                                               const LocalUpdate& update) {
+  if (!task.secure_aggregation()) {
+    fl::EncodeOptions encode;
+    FEDLOG_ASSIGN_OR_RETURN(encode.dtype, fl::ParseWireDType(task.update_dtype()));
+    encode.zstd = task.update_zstd();
+    FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(update.delta, encode));
+    FEDLOG_RETURN_IF_ERROR(session()->Upload(update.header, bytes));
+    return static_cast<int64_t>(bytes.size());
+  }
+  // Secure aggregation: the shared tensors and prototypes.global are masked; adapters stay at the site.
+  int64_t clipped = 0;
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x, SecAggVector(task, global, update.delta, &clipped));
+  if (clipped > 0) {
+    FEDLOG_LOG(INFO) << "secure aggregation: " << clipped << " coordinate(s) clamped to +/-"
+                     << task.secagg().clip_range();
+  }
+  SecAggClientOptions options;
+  options.site_id = site_id_;
+  std::shared_ptr<FederationSession> s = session();
+  std::unique_ptr<SecAggTransport> transport = SessionTransport(s.get());
+  FEDLOG_RETURN_IF_ERROR(RunSecureAggregation(transport.get(), options, task, x,
+                                              static_cast<double>(update.header.num_samples()), update.header));
+  return static_cast<int64_t>((x.size() + 1) * sizeof(uint64_t));
 }
 
 }  // namespace fedlog::client

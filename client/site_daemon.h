@@ -57,6 +57,10 @@ class SiteDaemon {
 
   absl::Status Session();  // one connection: hello, then tasks until an error
   absl::Status DoRound(const v1::RoundTask& task);
+  // Sends a prepared update: plainly (encoded as the task says) or, when the task asks for secure aggregation,
+  // as a masked input through the secagg steps (client/secagg_client.h). Returns the bytes sent.
+  absl::StatusOr<int64_t> SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
+                                     const LocalUpdate& update);
   // Downloads the promoted model when it differs from the one on disk (data_dir/promoted_model.bundle), then
   // personalises it (personalise_rounds > 0). At the first call, when the promoted model on disk is current but
   // has no personal model of its version, personalises that one instead.
@@ -78,6 +82,7 @@ class SiteDaemon {
   SiteTrainer trainer_;
   int64_t promoted_version_ = -1;  // -1: not read from disk yet
   v1::HelloRequest hello_;         // the last hello sent (Run's thread only)
+  std::string site_id_;            // as the aggregator read it from the certificate (Run's thread only)
   int closed_in_a_row_ = 0;        // connections the aggregator closed in a row (Run's thread only)
   std::atomic<int> rounds_completed_{0};
 

@@ -13,7 +13,8 @@
 #        FEDLOG_DEMO_PORT (default: a free port), CONTRASTIVE (steps per round, default 40), META (meta-iterations
 #        per round, default 15), SHOTS (labeled lines per class of the adapted detector, default 10),
 #        PERSONALISE (local rounds of the personalised model, default 5; 0 skips it), NEW_BUDGET (the new site's
-#        detect.expected_alert_rate, default 0.05)
+#        detect.expected_alert_rate, default 0.05),
+#        SECAGG (1, the default: the run uses secure aggregation, docs/PRIVACY.md; 0: plain uploads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -129,12 +130,19 @@ done
 "$BIN/fedlog" sites
 
 WORK=(--batch "$BATCH" --lr "$LR" --seed 1)
+# Secure aggregation (on unless SECAGG=0): the aggregator sees only the sum of the sites' masked updates; source
+# adapters then stay at the sites (docs/PRIVACY.md).
+PRIVACY=(--update-dtype float16 --zstd)
+if [ "${SECAGG:-1}" != 0 ]; then
+  PRIVACY=(--secure-aggregation)
+  echo "== secure aggregation on (SECAGG=0 turns it off)"
+fi
 echo "== federated run of the line encoder: $ROUNDS rounds, all ${#SITES[@]} sites; per site and round $CONTRASTIVE"
 echo "   contrastive steps and $META meta-iterations ($INNER MAML inner step), FedProx mu $MU"
 RUN_T0=$SECONDS
 "$BIN/fedlog" run start --rounds "$ROUNDS" --min-sites "${#SITES[@]}" --deadline-s 120 "${WORK[@]}" \
   --contrastive-steps "$CONTRASTIVE" --meta-iterations "$META" --inner-steps "$INNER" --fedprox-mu "$MU" \
-  --update-dtype float16 --zstd --watch
+  "${PRIVACY[@]}" --watch
 RUN_S=$((SECONDS - RUN_T0))
 echo "== model versions"
 "$BIN/fedlog" models

@@ -11,6 +11,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/net/peer_id.h"
+#include "common/secagg/wire.h"
 #include "server/coordinator_checks.h"
 
 namespace fedlog::server {
@@ -37,6 +38,12 @@ absl::Status Coordinator::Recover() {
   run_ = run;
   if (!run_) return absl::OkStatus();
   FEDLOG_ASSIGN_OR_RETURN(std::optional<RoundRecord> open, store_->OpenRoundOf(run_->run_id));
+  if (open && run_->plan.secure_aggregation()) {
+    // The keys and the running sum of a secure-aggregation attempt lived in memory only: it cannot resume.
+    FEDLOG_LOG(WARNING) << "round " << open->round << " (secure aggregation) was open at restart: attempt failed";
+    FEDLOG_RETURN_IF_ERROR(store_->FailRound(*open, NowMs()));
+    open.reset();
+  }
   if (open) {
     ActiveRound ar;
     ar.record = *open;
@@ -157,7 +164,7 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
     const int64_t now = NowMs();
     last_seen_[site_id] = now;
     if (round_ && run_ && !round_->closing && now < round_->record.deadline_ms &&
-        !round_->uploaded.count(site_id) &&
+        !round_->uploaded.count(site_id) && (!round_->secagg || round_->secagg->WantsTask(site_id)) &&
         std::count(round_->record.participants.begin(), round_->record.participants.end(), site_id)) {
       absl::StatusOr<std::optional<std::pair<v1::ModelManifest, std::string>>> read =
           store_->GetModel(round_->record.model_in);
@@ -175,6 +182,10 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
       *task->mutable_spec() = model->first.spec();
       task->set_update_dtype(run_->plan.update_dtype());
       task->set_update_zstd(run_->plan.update_zstd());
+      if (round_->secagg) {
+        task->set_secure_aggregation(true);
+        *task->mutable_secagg() = secagg::ConfigToProto(round_->secagg->config());
+      }
       return resp;
     }
     if (stopping_ || now >= until || cancelled()) {
@@ -246,6 +257,10 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   }
   ar.record.opened_ms = now;
   ar.record.deadline_ms = now + int64_t{std::max(1, plan.round_deadline_s())} * 1000;
+  if (absl::Status st = StartSecAgg(&ar); !st.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot set up secure aggregation for the round: " << st;
+    return;
+  }
   if (absl::Status st = store_->OpenRound(ar.record); !st.ok()) {
     FEDLOG_LOG(ERROR) << "cannot open round: " << st;
     return;
@@ -259,6 +274,10 @@ void Coordinator::MaybeOpenRound(int64_t now) {
 }
 
 bool Coordinator::ShouldClose(int64_t now) {
+  if (round_->secagg) {
+    AdvanceSecAgg(now);
+    return round_->secagg->finished();
+  }
   const RoundRecord& r = round_->record;
   if (now >= r.deadline_ms) return true;
   std::set<std::string> online = OnlineSites();

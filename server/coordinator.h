@@ -22,6 +22,7 @@
 #include "fedlog/v1/federation.pb.h"
 #include "common/fl/tensor_bundle.h"
 #include "server/model_blobs.h"
+#include "server/secagg_round.h"
 #include "server/state_store.h"
 
 namespace fedlog::server {
@@ -91,6 +92,18 @@ class Coordinator {
   // Stores a site's held-out evaluation of the model its current round started from: only from a participant
   // of the open round, for that round and its input model, with bounded numbers (ValidateEvaluation).
   absl::Status RecordEvaluation(const std::string& site_id, const v1::EvaluationReport& report);
+  // Secure aggregation (server/secagg_coordinator.cc; the round's steps: secagg_round.h). Each call names the
+  // open round's session id; FailedPrecondition when no such secure-aggregation round is open.
+  absl::Status SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request);
+  absl::Status SecAggShareKeys(const std::string& site_id, const v1::SecAggShareKeysRequest& request);
+  absl::Status SecAggUnmask(const std::string& site_id, const v1::SecAggUnmaskRequest& request);
+  // Long poll (up to max_poll_wait_ms) for the input of the site's next step.
+  absl::StatusOr<v1::SecAggPollResponse> SecAggPoll(const std::string& site_id, const v1::SecAggPollRequest& request,
+                                                    const std::function<bool()>& cancelled);
+  // The masked input of an upload whose header BeginUpload accepted with secagg_masked: added into the round's
+  // running sum and dropped (never written to disk).
+  absl::Status FinishMaskedUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& bytes,
+                                  const std::string& sha256);
   // Records a refusal that happened at the RPC edge (e.g. a broken stream).
   void CountRefusal(const std::string& site_id, const v1::UpdateHeader& header, const std::string& reason);
 
@@ -124,6 +137,7 @@ class Coordinator {
     std::set<std::string> uploaded;
     bool closing = false;
     int64_t bytes_down = 0;
+    std::shared_ptr<SecAggRound> secagg;  // set for a secure-aggregation round
   };
 
   int64_t NowMs() const;
@@ -132,11 +146,29 @@ class Coordinator {
   void MaybeOpenRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ShouldClose(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the outcome of a closing round (the new model, or a failed attempt) and ends it.
+  void AdoptRoundResult(RoundRecord record, absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result,
+                        int64_t aggregation_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Secure aggregation hooks (server/secagg_coordinator.cc): sets up ar->secagg for a run that asks for it.
+  absl::Status StartSecAgg(ActiveRound* ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The open secure-aggregation round of `session_id`, or FailedPrecondition.
+  absl::StatusOr<SecAggRound*> OpenSecAgg(const std::string& session_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BeginUpload's checks for a round or header under secure aggregation.
+  absl::StatusOr<UploadTicket> BeginMaskedUpload(const std::string& site_id, const v1::UpdateHeader& header)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseSecAggRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Advances the open secure-aggregation round's steps and wakes waiters when one closed.
+  void AdvanceSecAgg(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the new version's manifest and blob path (not yet recorded in the store).
   // Every stored update's digest is checked against the recorded one while it is read.
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Aggregate(const RoundRecord& round,
                                                                      const v1::RunPlan& plan,
                                                                      const std::vector<UpdateRecord>& updates);
+  // Applies a round's mean delta `next` to the round's input model through the run's server optimiser and writes
+  // the next version (shared by the plain and the secure-aggregation paths).
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> ApplyDelta(const RoundRecord& round,
+                                                                      const v1::RunPlan& plan, fl::TensorBundle next,
+                                                                      int64_t samples, double mean_loss, int sites);
   // `updates` carry their effective sample counts (EffectiveSamples); `sources` the entitled sources of each.
   absl::StatusOr<fl::TensorBundle> AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
                                                   const std::vector<UpdateRecord>& updates,

@@ -63,7 +63,7 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   if (!(plan->max_site_weight_share() > 0 && plan->max_site_weight_share() <= 1)) {
     return absl::InvalidArgumentError("max_site_weight_share must be in (0, 1]");
   }
-  return absl::OkStatus();
+  return ValidateSecAggPlan(plan);
 }
 
 }  // namespace
@@ -277,6 +277,7 @@ absl::StatusOr<v1::RunStatus> Coordinator::RunStatus(int64_t run_id) {
       }
     }
     s->set_round(r.round);
+    s->set_secure_aggregation(run->plan.secure_aggregation());
     s->set_attempt(r.attempt);
     s->set_state(r.state);
     s->set_sites(r.sites);

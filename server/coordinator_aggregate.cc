@@ -179,6 +179,24 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
     sources.push_back(site ? EntitledSources(*site) : std::vector<std::string>());
   }
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, updates, sources));
+  double loss_sum = 0;
+  int64_t samples = 0;
+  for (const UpdateRecord& u : updates) {
+    loss_sum += u.train_loss * static_cast<double>(u.num_samples);
+    samples += u.num_samples;
+  }
+  return ApplyDelta(round, plan, std::move(next), samples, samples > 0 ? loss_sum / static_cast<double>(samples) : 0,
+                    static_cast<int>(updates.size()));
+}
+
+absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::ApplyDelta(const RoundRecord& round,
+                                                                                  const v1::RunPlan& plan,
+                                                                                  fl::TensorBundle next,
+                                                                                  int64_t samples, double mean_loss,
+                                                                                  int sites) {
+  FEDLOG_ASSIGN_OR_RETURN(auto base, store_->GetModel(round.model_in));
+  if (!base) return absl::InternalError(absl::StrCat("model v", round.model_in, " missing"));
+  FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(base->second, base->first.sha256()));
   const double update_norm = std::sqrt(next.SquaredNorm());
 
   fl::ServerOptimizerOptions oo;
@@ -210,12 +228,6 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
   fl::FinishServerUpdate(oo, &state);
   FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->CommitModel(version, writer.get(), step.TakeLayout()));
 
-  double loss_sum = 0;
-  int64_t samples = 0;
-  for (const UpdateRecord& u : updates) {
-    loss_sum += u.train_loss * static_cast<double>(u.num_samples);
-    samples += u.num_samples;
-  }
   if (oo.kind != fl::ServerOptimizerKind::kNone) {
     FEDLOG_ASSIGN_OR_RETURN(std::string sbytes, fl::EncodeBundle(fl::StateToBundle(state)));
     FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(OptimizerStatePath(options_.data_dir, version), sbytes));
@@ -228,14 +240,14 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
   m.set_strategy(plan.server_optimizer().empty() || plan.server_optimizer() == "none"
                      ? plan.strategy()
                      : absl::StrCat(plan.strategy(), "+", plan.server_optimizer()));
-  (*m.mutable_metrics())["mean_train_loss"] = samples > 0 ? loss_sum / static_cast<double>(samples) : 0;
+  (*m.mutable_metrics())["mean_train_loss"] = mean_loss;
   (*m.mutable_metrics())["update_norm"] = update_norm;
   m.set_sha256(blob.sha256);
   m.set_size_bytes(blob.size_bytes);
   m.set_created_ms(NowMs());
   *m.mutable_spec() = base->first.spec();
   m.set_num_samples(samples);
-  m.set_num_sites(static_cast<int32_t>(updates.size()));
+  m.set_num_sites(static_cast<int32_t>(sites));
   return std::make_pair(m, blob.path);
 }
 

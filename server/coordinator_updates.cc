@@ -50,6 +50,8 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
   if (std::find(r.participants.begin(), r.participants.end(), site_id) == r.participants.end()) {
     return refuse(absl::FailedPreconditionError("site is not a participant of this round"));
   }
+  // Under secure aggregation the masked input replaces the update (server/secagg_coordinator.cc).
+  if (round_->secagg || header.secagg_masked()) return BeginMaskedUpload(site_id, header);
   if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));
   if (NowMs() > r.deadline_ms) return refuse(absl::DeadlineExceededError("late update: round deadline passed"));
   if (header.base_version() != r.model_in) {
@@ -165,6 +167,7 @@ void Coordinator::DiscardUpdates(const std::vector<UpdateRecord>& updates) {
 }
 
 void Coordinator::CloseRound(int64_t now) {
+  if (round_->secagg) return CloseSecAggRound(now);
   RoundRecord record = round_->record;
   absl::StatusOr<std::vector<UpdateRecord>> updates =
       store_->ListUpdates(record.run_id, record.round, record.attempt);
@@ -196,19 +199,25 @@ void Coordinator::CloseRound(int64_t now) {
   // glibc's free lists for the process's lifetime.
   ::malloc_trim(0);
   mu_.Lock();
+  AdoptRoundResult(record, std::move(result), aggregation_ms);
+  DiscardUpdates(*updates);
+}
+
+void Coordinator::AdoptRoundResult(RoundRecord record,
+                                   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result,
+                                   int64_t aggregation_ms) {
   if (!result.ok()) {
     FEDLOG_LOG(ERROR) << "aggregation of round " << record.round << " failed: " << result.status();
     if (absl::Status st = store_->FailRound(record, NowMs()); !st.ok()) {
       FEDLOG_LOG(ERROR) << st;
     }
     round_.reset();
-    DiscardUpdates(*updates);
     Bump();
     return;
   }
   const v1::ModelManifest* manifest = &result->first;
   record.closed_ms = NowMs();
-  record.sites = static_cast<int32_t>(updates->size());
+  record.sites = manifest->num_sites();
   record.samples = manifest->num_samples();
   record.mean_loss = manifest->metrics().at("mean_train_loss");
   absl::Status st = store_->CompleteRound(record, *manifest, result->second);
@@ -221,7 +230,6 @@ void Coordinator::CloseRound(int64_t now) {
     }
     std::remove(result->second.c_str());
     round_.reset();
-    DiscardUpdates(*updates);
     Bump();
     return;
   }
@@ -231,7 +239,6 @@ void Coordinator::CloseRound(int64_t now) {
                    << " samples, mean loss " << record.mean_loss << " -> model v" << manifest->version() << " ("
                    << aggregation_ms << " ms to aggregate)";
   round_.reset();
-  DiscardUpdates(*updates);
   Bump();
   if (run_->current_round >= run_->plan.rounds()) {
     FinishRun("done", absl::StrCat("completed ", run_->plan.rounds(), " round(s)"));

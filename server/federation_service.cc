@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -47,15 +48,14 @@ absl::Status Ended(StreamRegistry::Stream* stream, absl::Status fallback) {
   return st.ok() ? fallback : st;
 }
 
-// Spools an upload stream to `path` as it arrives (memory stays at one chunk), hashing it on the way, and
-// refuses streams longer or shorter than the header said, chunks after the last byte, and more data chunks
-// than `expected` bytes need at `min_chunk` bytes each (plus two: a short first and last), which bounds the
-// per-message work a site can cause with tiny chunks. Stops as soon as the registry ends the stream.
-absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
-                         const std::string& first_data, int64_t expected, int64_t min_chunk,
-                         const std::string& path, std::string* sha256) {
-  FILE* f = CreatePrivateFile(path, /*exclusive=*/true);  // an update is for the aggregator's user only
-  if (f == nullptr) return absl::InternalError("cannot create a spool file");
+// Reads an upload stream, handing each piece of data to `write` as it arrives (an error from it stops the read),
+// hashing it on the way, and refuses streams longer or shorter than the header said, chunks after the last
+// byte, and more data chunks than `expected` bytes need at `min_chunk` bytes each (plus two: a short first and
+// last), which bounds the per-message work a site can cause with tiny chunks. Stops as soon as the registry ends
+// the stream.
+absl::Status ReceiveUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
+                           const std::string& first_data, int64_t expected, int64_t min_chunk,
+                           const std::function<absl::Status(const std::string&)>& write, std::string* sha256) {
   Sha256 digest;
   int64_t got = 0;
   absl::Status st;
@@ -65,10 +65,8 @@ absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegi
       st = absl::InvalidArgumentError("update stream is longer than its header says");
       return false;
     }
-    if (std::fwrite(data.data(), 1, data.size(), f) != data.size()) {
-      st = absl::InternalError("cannot write a spool file");
-      return false;
-    }
+    st = write(data);
+    if (!st.ok()) return false;
     digest.Update(data);
     got += n;
     return true;
@@ -98,16 +96,46 @@ absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegi
   if (st.ok() && got != expected) {
     st = Ended(stream, absl::AbortedError(absl::StrCat("update stream ended after ", got, " of ", expected, " bytes")));
   }
+  if (!st.ok()) return st;
+  *sha256 = digest.FinalHex();
+  return absl::OkStatus();
+}
+
+// Spools an upload to `path` (ReceiveUpload); the file is removed on failure.
+absl::Status SpoolUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
+                         const std::string& first_data, int64_t expected, int64_t min_chunk,
+                         const std::string& path, std::string* sha256) {
+  FILE* f = CreatePrivateFile(path, /*exclusive=*/true);  // an update is for the aggregator's user only
+  if (f == nullptr) return absl::InternalError("cannot create a spool file");
+  absl::Status st = ReceiveUpload(
+      reader, stream, first_data, expected, min_chunk,
+      [f](const std::string& data) {
+        return std::fwrite(data.data(), 1, data.size(), f) == data.size()
+                   ? absl::OkStatus()
+                   : absl::InternalError("cannot write a spool file");
+      },
+      sha256);
   if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0) {
     if (st.ok()) st = absl::InternalError("cannot flush a spool file");
   }
   std::fclose(f);
-  if (!st.ok()) {
-    std::remove(path.c_str());
-    return st;
-  }
-  *sha256 = digest.FinalHex();
-  return absl::OkStatus();
+  if (!st.ok()) std::remove(path.c_str());
+  return st;
+}
+
+// A masked input (secure aggregation) is received into memory only: it is added into the round's sum and
+// dropped, never written to disk.
+absl::Status ReceiveMaskedUpload(grpc::ServerReader<v1::UpdateChunk>* reader, StreamRegistry::Stream* stream,
+                                 const std::string& first_data, int64_t expected, int64_t min_chunk,
+                                 std::string* bytes, std::string* sha256) {
+  bytes->reserve(static_cast<size_t>(expected));
+  return ReceiveUpload(
+      reader, stream, first_data, expected, min_chunk,
+      [bytes](const std::string& data) {
+        bytes->append(data);
+        return absl::OkStatus();
+      },
+      sha256);
 }
 
 }  // namespace
@@ -257,6 +285,7 @@ grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::Ser
   if (!ticket.ok()) return net::ToGrpc(ticket.status());
   // An upload never outlives its round.
   stream->LimitDeadline(absl::FromUnixMillis(ticket->round.deadline_ms));
+  if (header.secagg_masked()) return FinishMasked(*site, stream, reader, first, *ticket, resp);
   absl::Status st = stream->ReserveSpool(header.size_bytes());
   absl::StatusOr<std::string> spool = blobs_->IncomingPath();
   if (st.ok() && !spool.ok()) st = spool.status();
@@ -276,6 +305,63 @@ grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::Ser
     return net::ToGrpc(fin);
   }
   resp->set_accepted(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::FinishMasked(const std::string& site, StreamRegistry::Stream* stream,
+                                             grpc::ServerReader<v1::UpdateChunk>* reader,
+                                             const v1::UpdateChunk& first, const UploadTicket& ticket,
+                                             v1::UploadResponse* resp) {
+  const v1::UpdateHeader& header = first.header();
+  absl::Status st = stream->ReserveSpool(header.size_bytes());  // bounds the memory of concurrent uploads too
+  std::string bytes, sha256;
+  if (st.ok()) {
+    st = ReceiveMaskedUpload(reader, stream, first.data(), header.size_bytes(), options_.min_chunk_bytes, &bytes,
+                             &sha256);
+  }
+  if (st.ok()) st = stream->status();
+  if (!st.ok()) {
+    coordinator_->CountRefusal(site, header, std::string(st.message()));
+    return net::ToGrpc(st);
+  }
+  if (absl::Status fin = coordinator_->FinishMaskedUpload(site, ticket, bytes, sha256); !fin.ok()) {
+    return net::ToGrpc(fin);
+  }
+  resp->set_accepted(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::SecAggAdvertise(grpc::ServerContext* ctx, const v1::SecAggAdvertiseRequest* req,
+                                                v1::SecAggAck*) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  return net::ToGrpc(coordinator_->SecAggAdvertise(*site, *req));
+}
+
+grpc::Status FederationService::SecAggShareKeys(grpc::ServerContext* ctx, const v1::SecAggShareKeysRequest* req,
+                                                v1::SecAggAck*) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  return net::ToGrpc(coordinator_->SecAggShareKeys(*site, *req));
+}
+
+grpc::Status FederationService::SecAggUnmask(grpc::ServerContext* ctx, const v1::SecAggUnmaskRequest* req,
+                                             v1::SecAggAck*) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  return net::ToGrpc(coordinator_->SecAggUnmask(*site, *req));
+}
+
+grpc::Status FederationService::SecAggPoll(grpc::ServerContext* ctx, const v1::SecAggPollRequest* req,
+                                           v1::SecAggPollResponse* resp) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  auto stream = OpenStream(ctx, streams_, coordinator_, SiteParty(*site), *site, StreamKind::kPoll);
+  if (!stream.ok()) return net::ToGrpc(stream.status());
+  absl::StatusOr<v1::SecAggPollResponse> r =
+      coordinator_->SecAggPoll(*site, *req, [ctx] { return ctx->IsCancelled(); });
+  if (!r.ok()) return net::ToGrpc(r.status());
+  *resp = *r;
   return grpc::Status::OK;
 }
 

@@ -40,8 +40,21 @@ class FederationService final : public v1::Federation::Service {
                             v1::UploadResponse* resp) override;
   grpc::Status ReportEvaluation(grpc::ServerContext* ctx, const v1::EvaluationReport* req,
                                 v1::EvaluationAck* resp) override;
+  // Secure aggregation steps (Coordinator::SecAgg*); the masked input arrives through UploadUpdate.
+  grpc::Status SecAggAdvertise(grpc::ServerContext* ctx, const v1::SecAggAdvertiseRequest* req,
+                               v1::SecAggAck* resp) override;
+  grpc::Status SecAggShareKeys(grpc::ServerContext* ctx, const v1::SecAggShareKeysRequest* req,
+                               v1::SecAggAck* resp) override;
+  grpc::Status SecAggUnmask(grpc::ServerContext* ctx, const v1::SecAggUnmaskRequest* req,
+                            v1::SecAggAck* resp) override;
+  grpc::Status SecAggPoll(grpc::ServerContext* ctx, const v1::SecAggPollRequest* req,
+                          v1::SecAggPollResponse* resp) override;
 
  private:
+  // The rest of an upload whose header says secagg_masked: read into memory and handed to the coordinator.
+  grpc::Status FinishMasked(const std::string& site, StreamRegistry::Stream* stream,
+                            grpc::ServerReader<v1::UpdateChunk>* reader, const v1::UpdateChunk& first,
+                            const UploadTicket& ticket, v1::UploadResponse* resp);
   // Waits for a download slot; false when the stream was cancelled meanwhile.
   bool AcquireDownloadSlot(grpc::ServerContext* ctx, StreamRegistry::Stream* stream);
   void ReleaseDownloadSlot();

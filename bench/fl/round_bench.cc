@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
   std::ofstream(JoinPath(dir, "agg.yaml")) << "listen_address: 127.0.0.1:" << port << "\ndata_dir: " << dir
                                            << "/agg\ntls: {ca_cert: " << pki << "/ca.crt, cert: " << pki
                                            << "/aggregator.crt, key: " << pki << "/aggregator.key}\n"
-                                           << "model: {input_dim: " << dim << ", hidden: [" << hidden << "]}\n";
+                                           << "model: {arch: mlp_autoencoder, input_dim: " << dim << ", hidden: [" << hidden << "]}\n";
   if (max_downloads > 0) {
     std::ofstream(JoinPath(dir, "agg.yaml"), std::ios::app) << "max_concurrent_downloads: " << max_downloads << "\n";
   }

@@ -343,8 +343,8 @@ int RunStart(const std::vector<std::string>& argv) {
   ArgSpec spec{{"rounds", "min-sites", "deadline-s", "site-wait-s", "epochs", "lr", "batch", "seed", "strategy", "trim",
                 "clip-norm", "max-norm", "server-opt", "server-lr", "update-dtype", "sample-fraction",
                 "contrastive-steps", "meta-iterations", "fedprox-mu", "inner-steps", "max-site-samples",
-                "max-site-share"},
-               {"watch", "zstd"}};
+                "max-site-share", "secagg-threshold", "secagg-clip-range", "secagg-step-s"},
+               {"watch", "zstd", "secure-aggregation"}};
   auto stub = Prepare(argv, spec, &args, &rc);
   if (!stub) return rc;
   v1::StartRunRequest req;
@@ -407,14 +407,33 @@ int RunStart(const std::vector<std::string>& argv) {
   absl::StatusOr<int64_t> max_site_samples = args.GetInt("max-site-samples", 0);
   if (!max_site_samples.ok()) return Fail(max_site_samples.status()), 2;
   plan->set_max_site_samples(*max_site_samples);
+  // Secure aggregation (docs/PRIVACY.md); the aggregator fills the defaults and refuses incompatible settings.
+  plan->set_secure_aggregation(args.Has("secure-aggregation"));
+  auto threshold = args.GetInt("secagg-threshold", 0);
+  auto clip_range = args.GetDouble("secagg-clip-range", 0);
+  auto step_s = args.GetInt("secagg-step-s", 0);
+  for (const absl::Status& s : {threshold.status(), clip_range.status(), step_s.status()}) {
+    if (!s.ok()) return Fail(s), 2;
+  }
+  if (!plan->secure_aggregation() &&
+      (args.Has("secagg-threshold") || args.Has("secagg-clip-range") || args.Has("secagg-step-s"))) {
+    return Fail(absl::InvalidArgumentError("--secagg-* flags need --secure-aggregation")), 2;
+  }
+  if (*threshold < 0 || *threshold > (1 << 20) || *step_s < 0 || *step_s > 3600) {
+    return Fail(absl::InvalidArgumentError("--secagg-threshold or --secagg-step-s out of range")), 2;
+  }
+  plan->set_secagg_threshold(static_cast<int32_t>(*threshold));
+  plan->set_secagg_clip_range(*clip_range);
+  plan->set_secagg_step_s(static_cast<int32_t>(*step_s));
   v1::RunStatus resp;
   grpc::Status st = stub->StartRun(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
-  std::printf("run %lld started: %d round(s), min %d site(s), deadline %d s, strategy %s, updates %s%s\n",
+  std::printf("run %lld started: %d round(s), min %d site(s), deadline %d s, strategy %s, updates %s%s%s\n",
               static_cast<long long>(resp.run_id()), resp.plan().rounds(), resp.plan().min_sites(),
               resp.plan().round_deadline_s(), resp.plan().strategy().c_str(),
               resp.plan().update_dtype().empty() ? "float32" : resp.plan().update_dtype().c_str(),
-              resp.plan().update_zstd() ? "+zstd" : "");
+              resp.plan().update_zstd() ? "+zstd" : "",
+              resp.plan().secure_aggregation() ? ", secure aggregation" : "");
   std::fflush(stdout);
   return args.Has("watch") ? WatchRun(stub.get(), resp.run_id()) : 0;
 }
@@ -543,7 +562,8 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "[--max-norm M] [--server-opt none|fedadam|fedyogi] [--server-lr LR] "
                     "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--contrastive-steps N] "
                     "[--meta-iterations N] [--inner-steps N] [--fedprox-mu MU] [--max-site-samples N] "
-                    "[--max-site-share F] [--watch]" + conn,
+                    "[--max-site-share F] [--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R] "
+                    "[--secagg-step-s S]] [--watch]" + conn,
                     "start a federated run (K defaults to the sites online now)", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});

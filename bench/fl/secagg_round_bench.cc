@@ -1,0 +1,196 @@
+// Secure aggregation's cost on whole rounds: an in-process aggregator and N in-process sites on loopback over
+// mutual TLS run R plain rounds, then R secure-aggregation rounds, with the same sites and model, in one run.
+// Local training is skipped (each site sends a zero delta at once), so a round's time is everything but
+// training: task hand-out, download, upload and aggregation, plus, under secure aggregation, key agreement,
+// Shamir shares, pairwise and self masks at every site, unmasking and decoding at the aggregator. Sites share
+// the machine's cores with each other and with the aggregator, as in a single-host test, not as in a real
+// deployment where each site has its own machine: the ratio is therefore an upper bound on the wall-clock
+// overhead a deployment sees.
+// usage: fedlog-bench-secagg-round [--sites 8,16] [--dim D] [--hidden H] [--rounds R]
+//        (run from the repository root; the MLP has about 2*D*H parameters; default D=1000, H=500: 1.0M)
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/federation_session.h"
+#include "client/secagg_client.h"
+#include "common/base/file_util.h"
+#include "common/fl/bundle_codec.h"
+#include "common/net/tls.h"
+#include "fedlog/v1/admin.grpc.pb.h"
+#include "server/aggregator_server.h"
+
+namespace {
+
+using fedlog::JoinPath;
+
+std::string Arg(int argc, char** argv, const char* name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return fallback;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& pki, const std::string& who, int port) {
+  auto creds = fedlog::net::MakeChannelCredentials(
+      {JoinPath(pki, "ca.crt"), JoinPath(pki, who + ".crt"), JoinPath(pki, who + ".key")});
+  return fedlog::net::MakeChannel(absl::StrCat("localhost:", port), *creds);
+}
+
+// One site: answers every task with a zero delta, plainly or under secure aggregation as the task says.
+void SiteLoop(const std::string& pki, const std::string& name, int port, const std::atomic<bool>* stop) {
+  fedlog::client::FederationSession s(Channel(pki, name, port));
+  std::string id;
+  while (!stop->load() && id.empty()) {
+    auto hello = s.Hello({});
+    if (hello.ok()) id = hello->site_id();
+    else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  while (!stop->load()) {
+    auto task = s.GetTask(500);
+    if (!task.ok() || !task->has_round()) continue;
+    const fedlog::v1::RoundTask& t = task->round();
+    auto model = s.Download(t.model_version());
+    if (!model.ok()) continue;
+    fedlog::fl::TensorBundle delta = model->bundle;
+    for (auto& x : delta.tensors) std::fill(x.values.begin(), x.values.end(), 0.0f);
+    fedlog::v1::UpdateHeader h;
+    h.set_run_id(t.run_id());
+    h.set_round(t.round());
+    h.set_base_version(t.model_version());
+    h.set_num_samples(100);
+    absl::Status st;
+    if (t.secure_aggregation()) {
+      auto x = fedlog::client::SecAggVector(t, model->bundle, delta, nullptr);
+      if (!x.ok()) {
+        st = x.status();
+      } else {
+        fedlog::client::SecAggClientOptions o;
+        o.site_id = id;
+        o.poll_wait_ms = 1000;
+        auto transport = fedlog::client::SessionTransport(&s);
+        st = fedlog::client::RunSecureAggregation(transport.get(), o, t, *x, 100, h);
+      }
+    } else {
+      st = s.Upload(h, *fedlog::fl::EncodeBundle(delta));
+    }
+    if (!st.ok() && std::getenv("FEDLOG_BENCH_DEBUG")) {
+      std::fprintf(stderr, "%s: round %d: %s\n", name.c_str(), t.round(), st.ToString().c_str());
+    }
+  }
+}
+
+// Runs R rounds with `secagg` on or off; returns the rounds' durations (empty on failure).
+std::vector<double> RunRounds(fedlog::v1::Admin::Stub* admin, int sites, int rounds, bool secagg) {
+  fedlog::v1::StartRunRequest req;
+  req.mutable_plan()->set_rounds(rounds);
+  req.mutable_plan()->set_min_sites(sites);
+  req.mutable_plan()->set_round_deadline_s(300);
+  req.mutable_plan()->set_secure_aggregation(secagg);
+  fedlog::v1::RunStatus status;
+  grpc::ClientContext ctx;
+  grpc::Status st = admin->StartRun(&ctx, req, &status);
+  if (!st.ok()) {
+    std::fprintf(stderr, "cannot start run: %s\n", st.error_message().c_str());
+    return {};
+  }
+  const int64_t run_id = status.run_id();
+  for (int i = 0; i < 20 * 600 && status.state() != "done" && status.state() != "failed"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    grpc::ClientContext c;
+    fedlog::v1::GetRunRequest g;
+    g.set_run_id(run_id);
+    admin->GetRun(&c, g, &status);
+  }
+  std::vector<double> out;
+  for (const auto& r : status.rounds()) {
+    if (r.state() == "done") out.push_back(r.seconds());
+  }
+  if (status.state() != "done") {
+    std::fprintf(stderr, "run %lld ended %s: %s\n", static_cast<long long>(run_id), status.state().c_str(),
+                 status.message().c_str());
+    return {};
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> site_counts;
+  for (absl::string_view s : absl::StrSplit(Arg(argc, argv, "--sites", "8,16"), ',')) {
+    int n = 0;
+    if (absl::SimpleAtoi(s, &n) && n >= 2) site_counts.push_back(n);
+  }
+  const int dim = std::stoi(Arg(argc, argv, "--dim", "1000"));
+  const int hidden = std::stoi(Arg(argc, argv, "--hidden", "500"));
+  const int rounds = std::stoi(Arg(argc, argv, "--rounds", "3"));
+  const int max_sites = site_counts.empty() ? 2 : *std::max_element(site_counts.begin(), site_counts.end());
+  std::string tmpl = (std::filesystem::temp_directory_path() / "fedlog_bench_secagg_XXXXXX").string();
+  const std::string dir = mkdtemp(tmpl.data());
+  const std::string pki = JoinPath(dir, "pki");
+  std::string cmd = absl::StrCat("bash certs/make-dev-pki.sh ", pki);
+  for (int i = 0; i < max_sites; ++i) absl::StrAppend(&cmd, " s", i);
+  if (std::system((cmd + " >/dev/null").c_str()) != 0) {
+    std::fprintf(stderr, "cannot make PKI (run from the repository root)\n");
+    return 1;
+  }
+  int rc = 0;
+  for (int sites : site_counts) {
+    fedlog::v1::ServerConfig c;
+    c.set_listen_address("127.0.0.1:0");
+    c.set_data_dir(JoinPath(dir, absl::StrCat("agg", sites)));
+    c.mutable_tls()->set_ca_cert(JoinPath(pki, "ca.crt"));
+    c.mutable_tls()->set_cert(JoinPath(pki, "aggregator.crt"));
+    c.mutable_tls()->set_key(JoinPath(pki, "aggregator.key"));
+    c.set_max_poll_wait_ms(1000);
+    c.mutable_model()->set_arch("mlp_autoencoder");
+    c.mutable_model()->set_input_dim(dim);
+    c.mutable_model()->add_hidden(hidden);
+    if (absl::Status st = fedlog::server::FinalizeServerConfig(&c); !st.ok()) {
+      std::fprintf(stderr, "%s\n", st.ToString().c_str());
+      return 1;
+    }
+    auto server = fedlog::server::AggregatorServer::Start(c);
+    if (!server.ok()) {
+      std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
+      return 1;
+    }
+    const int port = (*server)->port();
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < sites; ++i) threads.emplace_back(SiteLoop, pki, absl::StrCat("s", i), port, &stop);
+    auto admin = fedlog::v1::Admin::NewStub(Channel(pki, "admin", port));
+    const std::vector<double> plain = RunRounds(admin.get(), sites, rounds, false);
+    const std::vector<double> masked = RunRounds(admin.get(), sites, rounds, true);
+    stop = true;
+    for (auto& t : threads) t.join();
+    (*server)->Shutdown();
+    if (plain.empty() || masked.empty()) {
+      rc = 1;
+      continue;
+    }
+    const double params = 2.0 * dim * hidden + dim + hidden;
+    std::printf("{\"benchmark\": \"secagg_round\", \"sites\": %d, \"params\": %.0f, \"rounds\": %d,"
+                " \"plain_round_s_median\": %.3f, \"secagg_round_s_median\": %.3f, \"ratio\": %.2f}\n",
+                sites, params, rounds, Median(plain), Median(masked), Median(masked) / Median(plain));
+    std::fflush(stdout);
+  }
+  std::filesystem::remove_all(dir);
+  return rc;
+}

@@ -1,0 +1,107 @@
+#include "client/secagg_client.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/secagg/site_session.h"
+#include "common/secagg/update_vector.h"
+#include "common/secagg/wire.h"
+
+namespace fedlog::client {
+namespace {
+
+class FederationTransport : public SecAggTransport {
+ public:
+  explicit FederationTransport(FederationSession* session) : session_(session) {}
+  absl::Status Advertise(const v1::SecAggAdvertiseRequest& r) override { return session_->SecAggAdvertise(r); }
+  absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override { return session_->SecAggShareKeys(r); }
+  absl::Status UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) override {
+    return session_->Upload(h, bytes);
+  }
+  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override {
+    return session_->SecAggPoll(r);
+  }
+  absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override { return session_->SecAggUnmask(r); }
+
+ private:
+  FederationSession* session_;
+};
+
+// Long-polls until `step`'s input is ready; Aborted when the aggregator abandoned the round.
+absl::StatusOr<v1::SecAggPollResponse> WaitFor(SecAggTransport* transport, const SecAggClientOptions& options,
+                                               const std::string& session_id, v1::SecAggPollRequest::Step step) {
+  v1::SecAggPollRequest req;
+  req.set_session_id(session_id);
+  req.set_step(step);
+  req.set_wait_ms(options.poll_wait_ms);
+  const absl::Time give_up = absl::Now() + absl::Milliseconds(options.max_wait_ms);
+  while (true) {
+    FEDLOG_ASSIGN_OR_RETURN(v1::SecAggPollResponse resp, transport->Poll(req));
+    if (resp.kind_case() == v1::SecAggPollResponse::kAborted) {
+      return absl::AbortedError(absl::StrCat("secure aggregation ended by the aggregator: ", resp.aborted()));
+    }
+    if (resp.kind_case() != v1::SecAggPollResponse::kPending) return resp;
+    if (absl::Now() > give_up) return absl::DeadlineExceededError("secure aggregation step never completed");
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<SecAggTransport> SessionTransport(FederationSession* session) {
+  return std::make_unique<FederationTransport>(session);
+}
+
+absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
+                                                const fl::TensorBundle& delta, int64_t* clipped) {
+  const int64_t out_dim = task.spec().arch() == "line_encoder" ? task.spec().encoder().out_dim() : 0;
+  secagg::UpdateVectorLayout layout = secagg::MakeUpdateVectorLayout(fl::LayoutOf(global), out_dim);
+  if (layout.length() != task.secagg().vector_length()) {
+    return absl::FailedPreconditionError(absl::StrCat("the round's secure-aggregation vector has ",
+                                                      task.secagg().vector_length(), " values; this site's model ",
+                                                      layout.length()));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(secagg::FlatUpdate flat, secagg::FlattenUpdate(layout, delta, task.secagg().clip_range()));
+  if (clipped != nullptr) *clipped = flat.clipped;
+  return std::move(flat.values);
+}
+
+absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
+                                  const v1::RoundTask& task, absl::Span<const float> x, double weight,
+                                  v1::UpdateHeader header) {
+  FEDLOG_ASSIGN_OR_RETURN(secagg::RoundConfig config, secagg::ConfigFromProto(task.secagg()));
+  const std::string session_id = config.session_id;
+  weight = std::clamp(weight, 0.0, config.quantization.max_weight);
+  secagg::SiteOptions so;
+  so.site_id = options.site_id;
+  so.min_threshold = options.min_threshold;
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<secagg::SiteSession> site, secagg::SiteSession::Create(so, config));
+  // Round 0: keys.
+  FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, site->Advertise());
+  FEDLOG_RETURN_IF_ERROR(transport->Advertise(secagg::AdvertiseToProto(keys, session_id)));
+  // Round 1: the roster, then one encrypted share pair per peer.
+  FEDLOG_ASSIGN_OR_RETURN(v1::SecAggPollResponse got,
+                          WaitFor(transport, options, session_id, v1::SecAggPollRequest::ROSTER));
+  if (!got.has_roster()) return absl::InvalidArgumentError("expected the key roster");
+  FEDLOG_ASSIGN_OR_RETURN(secagg::KeyRoster roster, secagg::RosterFromProto(got.roster()));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::ShareKeysMessage shares, site->ShareSecrets(roster));
+  FEDLOG_RETURN_IF_ERROR(transport->ShareKeys(secagg::ShareKeysToProto(shares, session_id)));
+  // Round 2: the shares addressed to this site, then the masked input over the upload stream.
+  FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::SHARES));
+  if (!got.has_delivery()) return absl::InvalidArgumentError("expected the share delivery");
+  FEDLOG_ASSIGN_OR_RETURN(secagg::ShareDelivery delivery, secagg::DeliveryFromProto(got.delivery()));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::MaskedInput masked, site->MaskInput(delivery, x, weight));
+  header.set_secagg_masked(true);
+  header.set_secagg_session_id(session_id);
+  FEDLOG_RETURN_IF_ERROR(transport->UploadMasked(header, secagg::EncodeLanes(masked.lanes)));
+  // Round 3: reveal what the request allows (the session refuses a request that would unmask one site).
+  FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::UNMASK));
+  if (!got.has_unmask()) return absl::InvalidArgumentError("expected the unmask request");
+  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskRequest request, secagg::UnmaskRequestFromProto(got.unmask()));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskResponse response, site->Unmask(request));
+  return transport->Unmask(secagg::UnmaskResponseToProto(response, session_id));
+}
+
+}  // namespace fedlog::client

@@ -1,0 +1,60 @@
+// The site's side of a secure-aggregation round (docs/PRIVACY.md) over the federation protocol: advertise
+// keys, fetch the roster, send encrypted shares, fetch the shares addressed to this site, upload the masked
+// input through the ordinary UploadUpdate stream, fetch the unmask request and reveal what it allows. The
+// protocol decisions (what to refuse, what to reveal) are secagg::SiteSession's; this file moves messages.
+// A refusal by the session aborts the round for this site (its input then never enters a sum).
+// Thread-compatible: one call per round, from the daemon's round thread.
+#ifndef FEDLOG_CLIENT_SECAGG_CLIENT_H_
+#define FEDLOG_CLIENT_SECAGG_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "client/federation_session.h"
+#include "common/fl/tensor_bundle.h"
+#include "fedlog/v1/federation.pb.h"
+
+namespace fedlog::client {
+
+// The calls a site makes for secure aggregation; FederationSession's (SessionTransport) in the daemon, a
+// relaying or forging one in tests.
+class SecAggTransport {
+ public:
+  virtual ~SecAggTransport() = default;
+  virtual absl::Status Advertise(const v1::SecAggAdvertiseRequest& request) = 0;
+  virtual absl::Status ShareKeys(const v1::SecAggShareKeysRequest& request) = 0;
+  virtual absl::Status UploadMasked(const v1::UpdateHeader& header, const std::string& bytes) = 0;
+  virtual absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& request) = 0;
+  virtual absl::Status Unmask(const v1::SecAggUnmaskRequest& request) = 0;
+};
+
+// A transport over `session` (not owned; must outlive the transport).
+std::unique_ptr<SecAggTransport> SessionTransport(FederationSession* session);
+
+struct SecAggClientOptions {
+  std::string site_id;          // this site's identity as the aggregator sees it (HelloResponse.site_id)
+  int min_threshold = 2;        // refuse rounds whose threshold is lower
+  int32_t poll_wait_ms = 5000;  // long-poll wait per SecAggPoll call
+  int64_t max_wait_ms = 3600 * 1000;  // give up on a step that stays pending this long
+};
+
+// The update vector of `delta` for `task` (common/secagg/update_vector.h), built from the shared tensors of
+// the round's model `global`; adapters are left out. `clipped` receives how many coordinates were clamped.
+// FailedPrecondition when its length differs from the round's secagg.vector_length.
+absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
+                                                const fl::TensorBundle& delta, int64_t* clipped);
+
+// Runs the four steps for `task` with input `x` and weight `weight` (clamped to the round's max_weight).
+// `header` carries run, round, base version, samples and loss; the masking fields are filled here.
+absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
+                                  const v1::RoundTask& task, absl::Span<const float> x, double weight,
+                                  v1::UpdateHeader header);
+
+}  // namespace fedlog::client
+
+#endif  // FEDLOG_CLIENT_SECAGG_CLIENT_H_

@@ -1,0 +1,54 @@
+// Conversions between common/secagg's message structs (messages.h) and their federation.proto form, in both
+// directions. The From* functions take messages from the network: they check every size and number (key and
+// ciphertext lengths, index ranges, counts, field elements) and return InvalidArgument rather than pass on
+// anything the state machines would have to guess about. They never put secret bytes in a Status message.
+// The site id is never read from a message: the caller passes the identity its transport authenticated.
+// Thread-safe (pure functions).
+#ifndef FEDLOG_COMMON_SECAGG_WIRE_H_
+#define FEDLOG_COMMON_SECAGG_WIRE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/secagg/messages.h"
+#include "fedlog/v1/federation.pb.h"
+
+namespace fedlog::secagg {
+
+// The largest AES-GCM share ciphertext accepted (nonce + the fixed-size plaintext + tag is 124 bytes).
+inline constexpr size_t kMaxShareCiphertextBytes = 512;
+
+v1::SecAggConfig ConfigToProto(const RoundConfig& config);
+// Also checks protocol_version == kProtocolVersion and ValidateRoundConfig.
+absl::StatusOr<RoundConfig> ConfigFromProto(const v1::SecAggConfig& proto);
+
+v1::SecAggAdvertiseRequest AdvertiseToProto(const AdvertiseKeys& keys, const std::string& session_id);
+absl::StatusOr<AdvertiseKeys> AdvertiseFromProto(const v1::SecAggAdvertiseRequest& proto,
+                                                 const std::string& authenticated_site_id);
+
+v1::SecAggRoster RosterToProto(const KeyRoster& roster);
+absl::StatusOr<KeyRoster> RosterFromProto(const v1::SecAggRoster& proto);
+
+v1::SecAggShareKeysRequest ShareKeysToProto(const ShareKeysMessage& message, const std::string& session_id);
+absl::StatusOr<ShareKeysMessage> ShareKeysFromProto(const v1::SecAggShareKeysRequest& proto);
+
+v1::SecAggShareDelivery DeliveryToProto(const ShareDelivery& delivery);
+absl::StatusOr<ShareDelivery> DeliveryFromProto(const v1::SecAggShareDelivery& proto);
+
+v1::SecAggUnmaskList UnmaskRequestToProto(const UnmaskRequest& request);
+absl::StatusOr<UnmaskRequest> UnmaskRequestFromProto(const v1::SecAggUnmaskList& proto);
+
+v1::SecAggUnmaskRequest UnmaskResponseToProto(const UnmaskResponse& response, const std::string& session_id);
+absl::StatusOr<UnmaskResponse> UnmaskResponseFromProto(const v1::SecAggUnmaskRequest& proto);
+
+// The masked input's upload bytes: the lanes as little-endian uint64, 8 bytes each.
+std::string EncodeLanes(absl::Span<const uint64_t> lanes);
+// InvalidArgument unless `bytes` holds exactly `lanes` lanes.
+absl::StatusOr<std::vector<uint64_t>> DecodeLanes(const std::string& bytes, uint64_t lanes);
+
+}  // namespace fedlog::secagg
+
+#endif  // FEDLOG_COMMON_SECAGG_WIRE_H_

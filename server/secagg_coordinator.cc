@@ -1,0 +1,207 @@
+// The Coordinator's secure-aggregation hooks (coordinator.h): setting up a SecAggRound when a round of a
+// secure-aggregation run opens, the site-facing steps, the masked upload, and closing the round by applying
+// the unmasked weighted mean through the same model-versioning path as a plain round (ApplyDelta).
+#include <malloc.h>
+
+#include <algorithm>
+#include <array>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/secagg/crypto.h"
+#include "common/secagg/update_vector.h"
+#include "server/coordinator.h"
+#include "server/coordinator_checks.h"
+
+namespace fedlog::server {
+namespace {
+
+// A majority of n participants, at least 2: the fewest shares that unmask and the fewest survivors accepted.
+int DefaultThreshold(int n) { return std::max(2, n / 2 + 1); }
+
+absl::StatusOr<std::string> FreshSessionId() {
+  std::array<uint8_t, 16> bytes;
+  FEDLOG_RETURN_IF_ERROR(secagg::RandomBytes(absl::MakeSpan(bytes)));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+}  // namespace
+
+absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
+  const v1::RunPlan& plan = run_->plan;
+  if (!plan.secure_aggregation()) return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ar->record.model_in));
+  if (!model) return absl::InternalError("the round's model version is missing");
+  FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(model->second, model->first.sha256()));
+  const v1::ModelSpec& spec = model->first.spec();
+  SecAggRoundOptions o;
+  o.layout = secagg::MakeUpdateVectorLayout(*layout, spec.arch() == "line_encoder" ? spec.encoder().out_dim() : 0);
+  o.participants = ar->record.participants;
+  o.advertise_deadline_ms = ar->record.deadline_ms;
+  o.step_ms = int64_t{std::max(1, plan.secagg_step_s())} * 1000;
+  const int n = static_cast<int>(o.participants.size());
+  FEDLOG_ASSIGN_OR_RETURN(o.config.session_id, FreshSessionId());
+  o.config.threshold = std::max(plan.secagg_threshold(), DefaultThreshold(n));
+  o.config.vector_length = o.layout.length();
+  o.config.quantization.clip_range = plan.secagg_clip_range();
+  o.config.quantization.max_weight =
+      plan.max_site_samples() > 0 ? static_cast<double>(plan.max_site_samples()) : kDefaultMaxWeight;
+  o.config.quantization.max_sites = n;
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
+  FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
+                   << round->config().threshold << " of " << n << ", " << round->config().vector_length
+                   << " values per site";
+  ar->secagg = std::move(round);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecAggRound*> Coordinator::OpenSecAgg(const std::string& session_id) {
+  if (!round_ || !round_->secagg || round_->closing || round_->secagg->config().session_id != session_id) {
+    return absl::FailedPreconditionError("no open secure-aggregation round with this session id");
+  }
+  return round_->secagg.get();
+}
+
+void Coordinator::AdvanceSecAgg(int64_t now) {
+  if (round_ && round_->secagg && round_->secagg->Advance(now, OnlineSites())) Bump();
+}
+
+absl::Status Coordinator::SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request) {
+  absl::MutexLock lock(&mu_);
+  last_seen_[site_id] = NowMs();
+  FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
+  FEDLOG_RETURN_IF_ERROR(round->PostAdvertisement(site_id, request));
+  AdvanceSecAgg(NowMs());
+  Bump();
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::SecAggShareKeys(const std::string& site_id, const v1::SecAggShareKeysRequest& request) {
+  absl::MutexLock lock(&mu_);
+  last_seen_[site_id] = NowMs();
+  FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
+  FEDLOG_RETURN_IF_ERROR(round->PostShares(site_id, request));
+  AdvanceSecAgg(NowMs());
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::SecAggUnmask(const std::string& site_id, const v1::SecAggUnmaskRequest& request) {
+  absl::MutexLock lock(&mu_);
+  last_seen_[site_id] = NowMs();
+  FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
+  FEDLOG_RETURN_IF_ERROR(round->PostUnmask(site_id, request));
+  AdvanceSecAgg(NowMs());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SecAggPollResponse> Coordinator::SecAggPoll(const std::string& site_id,
+                                                              const v1::SecAggPollRequest& request,
+                                                              const std::function<bool()>& cancelled) {
+  const int64_t until = NowMs() + std::clamp(request.wait_ms(), 0, options_.max_poll_wait_ms);
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    if (revoked_.count(site_id)) return absl::PermissionDeniedError("site is revoked");
+    const int64_t now = NowMs();
+    last_seen_[site_id] = now;
+    v1::SecAggPollResponse resp;
+    if (!round_ || !round_->secagg || round_->secagg->config().session_id != request.session_id()) {
+      resp.set_aborted("the secure-aggregation round is no longer open");
+      return resp;
+    }
+    FEDLOG_ASSIGN_OR_RETURN(resp, round_->secagg->Poll(site_id, request.step()));
+    if (!resp.has_pending() || stopping_ || now >= until || cancelled()) return resp;
+    changed_.WaitWithTimeout(&mu_, absl::Milliseconds(std::min<int64_t>(until - now, 250)));
+  }
+}
+
+absl::StatusOr<UploadTicket> Coordinator::BeginMaskedUpload(const std::string& site_id,
+                                                            const v1::UpdateHeader& header) {
+  auto refuse = [&](absl::Status why) { return Refuse(site_id, header.run_id(), header.round(), why); };
+  if (!round_->secagg) {
+    return refuse(absl::FailedPreconditionError("a masked input for a round without secure aggregation"));
+  }
+  if (!header.secagg_masked()) {
+    return refuse(absl::FailedPreconditionError(
+        "this round uses secure aggregation: only a masked input is accepted, never a plain update"));
+  }
+  absl::StatusOr<SecAggRound*> round = OpenSecAgg(header.secagg_session_id());
+  if (!round.ok()) return refuse(round.status());
+  if (absl::Status st = (*round)->CheckMaskedUpload(site_id); !st.ok()) return refuse(st);
+  const int64_t expected = static_cast<int64_t>(((*round)->config().vector_length + 1) * 8);
+  if (header.size_bytes() != expected) {
+    return refuse(absl::InvalidArgumentError(
+        absl::StrCat("masked input of ", header.size_bytes(), " bytes; the round takes ", expected)));
+  }
+  if (header.base_version() != round_->record.model_in) {
+    return refuse(absl::FailedPreconditionError("masked input is based on another model version"));
+  }
+  if (absl::Status st = ValidateUpdateHeader(header); !st.ok()) return refuse(st);
+  UploadTicket ticket{round_->record, header};
+  ticket.round.deadline_ms = (*round)->step_deadline_ms();  // the masking step's, not the advertising's
+  return ticket;
+}
+
+absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const UploadTicket& ticket,
+                                             const std::string& bytes, const std::string& sha256) {
+  const v1::UpdateHeader& h = ticket.header;
+  auto refuse = [&](absl::Status why) { return Refuse(site_id, h.run_id(), h.round(), why); };
+  if (sha256 != h.sha256()) return refuse(absl::InvalidArgumentError("masked input sha256 mismatch"));
+  absl::MutexLock lock(&mu_);
+  if (revoked_.count(site_id)) return refuse(absl::PermissionDeniedError("site is revoked"));
+  last_seen_[site_id] = NowMs();
+  absl::StatusOr<SecAggRound*> round = OpenSecAgg(h.secagg_session_id());
+  if (!round.ok()) return refuse(round.status());
+  if (absl::Status st = (*round)->PostMaskedInput(site_id, bytes, h.num_samples(), h.train_loss()); !st.ok()) {
+    return refuse(st);
+  }
+  round_->uploaded.insert(site_id);  // for `run status` (the input itself is not kept)
+  FEDLOG_LOG(INFO) << "masked input from " << site_id << " for round " << h.round() << " added to the sum";
+  AdvanceSecAgg(NowMs());
+  Bump();
+  return absl::OkStatus();
+}
+
+void Coordinator::CloseSecAggRound(int64_t now) {
+  std::shared_ptr<SecAggRound> secagg = round_->secagg;
+  RoundRecord record = round_->record;
+  if (secagg->step() != SecAggRound::Step::kDone) {
+    FEDLOG_LOG(WARNING) << "round " << record.round << " attempt " << record.attempt
+                        << " failed under secure aggregation: " << secagg->failure();
+    if (absl::Status st = store_->FailRound(record, now); !st.ok()) FEDLOG_LOG(ERROR) << st;
+    round_.reset();
+    Bump();
+    return;
+  }
+  round_->closing = true;
+  const v1::RunPlan plan = run_->plan;
+  record.bytes_down = round_->bytes_down;
+  record.bytes_up = secagg->bytes_up();
+  mu_.Unlock();
+  const absl::Time started = absl::Now();
+  absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = [&]()
+      -> absl::StatusOr<std::pair<v1::ModelManifest, std::string>> {
+    fl::TensorBundle mean = secagg->mean();
+    // Optional tensors of the model that the vector does not carry (adapters) keep their values: delta 0.
+    FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(record.model_in));
+    if (!model) return absl::InternalError("the round's model version is missing");
+    FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(model->second, model->first.sha256()));
+    for (const fl::TensorShape& t : *layout) {
+      if (mean.Find(t.name) == nullptr) {
+        mean.tensors.push_back({t.name, t.shape, std::vector<float>(static_cast<size_t>(fl::NumElementsOf(t.shape)))});
+      }
+    }
+    return ApplyDelta(record, plan, std::move(mean), secagg->samples(), secagg->mean_loss(), secagg->survivors());
+  }();
+  const int64_t aggregation_ms = absl::ToInt64Milliseconds(absl::Now() - started);
+  ::malloc_trim(0);
+  mu_.Lock();
+  if (result.ok()) {
+    (*result->first.mutable_metrics())["secagg_dropped_sites"] = secagg->dropped();
+  }
+  AdoptRoundResult(record, std::move(result), aggregation_ms);
+}
+
+}  // namespace fedlog::server

@@ -1,0 +1,279 @@
+#include "server/secagg_round.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/secagg/protocol.h"
+#include "common/secagg/wire.h"
+
+namespace fedlog::server {
+namespace {
+
+absl::Status WrongStep(const char* what) {
+  return absl::FailedPreconditionError(absl::StrCat("secure aggregation is not accepting ", what, " now"));
+}
+
+}  // namespace
+
+absl::Status ValidateSecAggPlan(v1::RunPlan* plan) {
+  if (!plan->secure_aggregation()) return absl::OkStatus();
+  auto refuse = [](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secure aggregation gives the aggregator only the sum of the updates, so ", what,
+        " cannot be used with it (docs/PRIVACY.md)"));
+  };
+  if (plan->strategy() != "fedavg") {
+    return refuse(absl::StrCat("strategy '", plan->strategy(), "' (it needs individual updates; use fedavg)"));
+  }
+  if (plan->max_update_norm() > 0) return refuse("max_update_norm (a per-update refusal)");
+  if (plan->clip_norm() > 0) return refuse("the server's clip_norm (a per-update clip; the sites clip instead)");
+  if (plan->min_sites() < 2) return absl::InvalidArgumentError("secure aggregation needs min_sites of at least 2");
+  if (plan->secagg_threshold() != 0 &&
+      (plan->secagg_threshold() < 2 || plan->secagg_threshold() > plan->min_sites())) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg_threshold ", plan->secagg_threshold(),
+                                                   " must be in [2, min_sites = ", plan->min_sites(), "]"));
+  }
+  if (plan->secagg_clip_range() == 0) plan->set_secagg_clip_range(4.0);
+  if (!(plan->secagg_clip_range() >= 1 && plan->secagg_clip_range() <= 1e6)) {
+    return absl::InvalidArgumentError("secagg_clip_range must be in [1, 1e6]");
+  }
+  // The fixed-point range must hold the largest federation's sum (common/secagg/quantize.h).
+  secagg::QuantizationOptions q;
+  q.clip_range = plan->secagg_clip_range();
+  q.max_weight = plan->max_site_samples() > 0 ? static_cast<double>(plan->max_site_samples()) : kDefaultMaxWeight;
+  q.max_sites = secagg::kMaxSites;
+  if (!secagg::Quantizer::Create(q).ok()) {
+    return absl::InvalidArgumentError(
+        "secagg_clip_range times max_site_samples is too large for secure aggregation's fixed-point range");
+  }
+  if (plan->secagg_step_s() == 0) plan->set_secagg_step_s(30);
+  if (plan->secagg_step_s() < 1 || plan->secagg_step_s() > 3600) {
+    return absl::InvalidArgumentError("secagg_step_s must be in [1, 3600]");
+  }
+  return absl::OkStatus();
+}
+
+SecAggRound::SecAggRound(SecAggRoundOptions options, std::unique_ptr<secagg::AggregatorSession> session)
+    : options_(std::move(options)), session_(std::move(session)) {
+  step_deadline_ms_ = options_.advertise_deadline_ms;
+}
+
+absl::StatusOr<std::unique_ptr<SecAggRound>> SecAggRound::Create(SecAggRoundOptions options) {
+  if (options.layout.length() != options.config.vector_length) {
+    return absl::InvalidArgumentError("secure aggregation: the config's vector length does not match the layout");
+  }
+  if (static_cast<int>(options.participants.size()) < options.config.threshold) {
+    return absl::FailedPreconditionError("secure aggregation: fewer participants than the threshold");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<secagg::AggregatorSession> session,
+                          secagg::AggregatorSession::Create(options.config));
+  return std::unique_ptr<SecAggRound>(new SecAggRound(std::move(options), std::move(session)));
+}
+
+bool SecAggRound::IsParticipant(const std::string& site) const {
+  return std::find(options_.participants.begin(), options_.participants.end(), site) != options_.participants.end();
+}
+
+uint32_t SecAggRound::IndexOf(const std::string& site) const {
+  auto it = index_.find(site);
+  return it == index_.end() ? 0 : it->second;
+}
+
+bool SecAggRound::WantsTask(const std::string& site) const {
+  return step_ == Step::kAdvertising && IsParticipant(site) && !advertised_.count(site);
+}
+
+absl::Status SecAggRound::PostAdvertisement(const std::string& site, const v1::SecAggAdvertiseRequest& request) {
+  if (step_ != Step::kAdvertising) return WrongStep("keys");
+  if (!IsParticipant(site)) return absl::PermissionDeniedError("site is not a participant of this round");
+  FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, secagg::AdvertiseFromProto(request, site));
+  FEDLOG_RETURN_IF_ERROR(session_->AddAdvertisement(keys));
+  advertised_.insert(site);
+  return absl::OkStatus();
+}
+
+absl::Status SecAggRound::PostShares(const std::string& site, const v1::SecAggShareKeysRequest& request) {
+  if (step_ != Step::kSharing) return WrongStep("shares");
+  const uint32_t index = IndexOf(site);
+  if (index == 0) return absl::PermissionDeniedError("site is not in the round's key roster");
+  if (shared_.count(site)) return absl::AlreadyExistsError("shares already received");
+  FEDLOG_ASSIGN_OR_RETURN(secagg::ShareKeysMessage message, secagg::ShareKeysFromProto(request));
+  // The sender is the certificate's site: a message claiming another index is refused.
+  if (message.from != index) return absl::PermissionDeniedError("shares sent under another site's index");
+  FEDLOG_RETURN_IF_ERROR(session_->AddShares(message));
+  shared_.insert(site);
+  return absl::OkStatus();
+}
+
+absl::Status SecAggRound::CheckMaskedUpload(const std::string& site) const {
+  if (step_ != Step::kMasking) return WrongStep("masked inputs");
+  if (!holders_.count(site)) return absl::PermissionDeniedError("site's shares are not held by the round");
+  if (masked_.count(site)) return absl::AlreadyExistsError("masked input already received");
+  return absl::OkStatus();
+}
+
+absl::Status SecAggRound::PostMaskedInput(const std::string& site, const std::string& bytes, int64_t samples,
+                                          double loss) {
+  FEDLOG_RETURN_IF_ERROR(CheckMaskedUpload(site));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<uint64_t> lanes,
+                          secagg::DecodeLanes(bytes, options_.config.vector_length + 1));
+  secagg::MaskedInput input;
+  input.from = IndexOf(site);
+  input.lanes = std::move(lanes);
+  FEDLOG_RETURN_IF_ERROR(session_->AddMaskedInput(input));  // summed and dropped there
+  masked_.insert(site);
+  if (samples > 0 && std::isfinite(loss)) {
+    samples_ += samples;
+    loss_sum_ += loss * static_cast<double>(samples);
+  }
+  bytes_up_ += static_cast<int64_t>(bytes.size());
+  return absl::OkStatus();
+}
+
+absl::Status SecAggRound::PostUnmask(const std::string& site, const v1::SecAggUnmaskRequest& request) {
+  if (step_ != Step::kUnmasking) return WrongStep("unmask responses");
+  if (!survivor_sites_.count(site)) return absl::PermissionDeniedError("site is not a survivor of this round");
+  if (unmasked_.count(site)) return absl::AlreadyExistsError("unmask response already received");
+  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskResponse response, secagg::UnmaskResponseFromProto(request));
+  if (response.from != IndexOf(site)) return absl::PermissionDeniedError("response sent under another index");
+  FEDLOG_RETURN_IF_ERROR(session_->AddUnmaskResponse(response));
+  unmasked_.insert(site);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SecAggPollResponse> SecAggRound::Poll(const std::string& site,
+                                                        v1::SecAggPollRequest::Step step) const {
+  v1::SecAggPollResponse resp;
+  if (step_ == Step::kFailed) {
+    resp.set_aborted(failure_);
+    return resp;
+  }
+  switch (step) {
+    case v1::SecAggPollRequest::ROSTER:
+      if (!advertised_.count(site)) return absl::FailedPreconditionError("site did not advertise keys");
+      if (!roster_) {
+        resp.set_pending(true);
+      } else {
+        *resp.mutable_roster() = secagg::RosterToProto(*roster_);
+      }
+      return resp;
+    case v1::SecAggPollRequest::SHARES: {
+      if (!shared_.count(site)) return absl::FailedPreconditionError("site did not send shares");
+      if (step_ == Step::kSharing) {
+        resp.set_pending(true);
+        return resp;
+      }
+      auto it = deliveries_.find(IndexOf(site));
+      if (it == deliveries_.end()) return absl::FailedPreconditionError("no shares for this site");
+      *resp.mutable_delivery() = secagg::DeliveryToProto(it->second);
+      return resp;
+    }
+    case v1::SecAggPollRequest::UNMASK:
+      if (!masked_.count(site)) return absl::FailedPreconditionError("site did not send a masked input");
+      if (!request_) {
+        resp.set_pending(true);
+      } else {
+        *resp.mutable_unmask() = secagg::UnmaskRequestToProto(*request_);
+      }
+      return resp;
+    default:
+      return absl::InvalidArgumentError("unknown secure aggregation step");
+  }
+}
+
+void SecAggRound::Fail(const absl::Status& why) {
+  step_ = Step::kFailed;
+  failure_ = std::string(why.message());
+  FEDLOG_LOG(WARNING) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "... failed: " << failure_;
+}
+
+bool SecAggRound::Advance(int64_t now_ms, const std::set<std::string>& online) {
+  if (finished()) return false;
+  // The sites the current step waits for, and those that have posted.
+  std::set<std::string> expected;
+  const std::set<std::string>* posted = nullptr;
+  switch (step_) {
+    case Step::kAdvertising:
+      expected.insert(options_.participants.begin(), options_.participants.end());
+      posted = &advertised_;
+      break;
+    case Step::kSharing:
+      for (const auto& [site, index] : index_) expected.insert(site);
+      posted = &shared_;
+      break;
+    case Step::kMasking:
+      expected = holders_;
+      posted = &masked_;
+      break;
+    case Step::kUnmasking:
+      expected = survivor_sites_;
+      posted = &unmasked_;
+      break;
+    default:
+      return false;
+  }
+  bool waiting_on_online = false;
+  for (const std::string& site : expected) {
+    if (!posted->count(site) && online.count(site)) waiting_on_online = true;
+  }
+  // Complete when everyone posted; sites that went offline never block a step once the threshold is in.
+  const bool complete = posted->size() == expected.size() ||
+                        (!waiting_on_online && static_cast<int>(posted->size()) >= options_.config.threshold);
+  if (!complete && now_ms < step_deadline_ms_) return false;
+  Close(now_ms);
+  return true;
+}
+
+void SecAggRound::Close(int64_t now_ms) {
+  step_deadline_ms_ = now_ms + options_.step_ms;
+  switch (step_) {
+    case Step::kAdvertising: {
+      absl::StatusOr<secagg::KeyRoster> roster = session_->CloseAdvertising();
+      if (!roster.ok()) return Fail(roster.status());
+      for (const secagg::RosterEntry& e : roster->entries) index_[e.site_id] = e.index;
+      roster_ = *std::move(roster);
+      step_ = Step::kSharing;
+      return;
+    }
+    case Step::kSharing: {
+      absl::StatusOr<std::map<uint32_t, secagg::ShareDelivery>> deliveries = session_->CloseSharing();
+      if (!deliveries.ok()) return Fail(deliveries.status());
+      deliveries_ = *std::move(deliveries);
+      for (const auto& [site, index] : index_) {
+        if (deliveries_.count(index)) holders_.insert(site);
+      }
+      step_ = Step::kMasking;
+      return;
+    }
+    case Step::kMasking: {
+      absl::StatusOr<secagg::UnmaskRequest> request = session_->CloseMasking();
+      if (!request.ok()) return Fail(request.status());
+      request_ = *std::move(request);
+      survivor_sites_ = masked_;
+      dropped_count_ = static_cast<int>(request_->dropped.size());
+      deliveries_.clear();
+      step_ = Step::kUnmasking;
+      return;
+    }
+    case Step::kUnmasking:
+      return Finish();
+    default:
+      return;
+  }
+}
+
+void SecAggRound::Finish() {
+  absl::StatusOr<secagg::AggregateResult> result = session_->Finish();
+  if (!result.ok()) return Fail(result.status());
+  // DecodeSum has checked every lane against what the survivors' clipped inputs can produce.
+  absl::StatusOr<fl::TensorBundle> mean = secagg::MeanFromSum(options_.layout, result->sum);
+  if (!mean.ok()) return Fail(mean.status());
+  mean_ = *std::move(mean);
+  session_.reset();
+  step_ = Step::kDone;
+}
+
+}  // namespace fedlog::server

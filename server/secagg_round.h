@@ -1,0 +1,121 @@
+// SecAggRound: the aggregator's side of one secure-aggregation round attempt over the federation protocol. It
+// drives a secagg::AggregatorSession through its four steps, each closing when every expected site has posted,
+// at the step's deadline, or once at least the threshold has posted and every missing site is offline:
+//   advertising  participants post their public keys                (closes at the round deadline)
+//   sharing      roster members post their encrypted shares         (step_ms)
+//   masking      share holders upload their masked input            (step_ms, or earlier when all are in)
+//   unmasking    survivors reveal the shares the request allows     (step_ms)
+// then decodes the sum and holds the weighted mean (secagg::MeanFromSum) for the coordinator to apply. Masked
+// inputs are added into the session's running sum as they arrive; no individual input is kept. A step that
+// leaves fewer than the threshold fails the attempt (failed() with the reason); the run then retries the round.
+// Thread-compatible: the Coordinator calls every method under its own lock.
+#ifndef FEDLOG_SERVER_SECAGG_ROUND_H_
+#define FEDLOG_SERVER_SECAGG_ROUND_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/fl/tensor_bundle.h"
+#include "common/secagg/aggregator_session.h"
+#include "common/secagg/update_vector.h"
+#include "fedlog/v1/admin.pb.h"
+#include "fedlog/v1/federation.pb.h"
+
+namespace fedlog::server {
+
+// A site's weight bound (quantisation W) when the plan sets no max_site_samples.
+inline constexpr double kDefaultMaxWeight = 1e6;
+
+// Run-start checks of a plan with secure_aggregation (a no-op without): fills the defaults (clip range 4, step
+// 30 s) and refuses, with the reason, what needs individual updates (median, trimmed_mean, weighted_fedavg,
+// max_update_norm, server clip_norm), fewer than 2 min_sites, a threshold outside [2, min_sites], and a clip
+// range outside [1, 1e6] (the prototypes' presence lane carries a 1).
+absl::Status ValidateSecAggPlan(v1::RunPlan* plan);
+
+struct SecAggRoundOptions {
+  secagg::RoundConfig config;
+  secagg::UpdateVectorLayout layout;
+  std::vector<std::string> participants;
+  int64_t advertise_deadline_ms = 0;  // unix ms: the round's deadline (sites train before they advertise)
+  int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
+};
+
+class SecAggRound {
+ public:
+  enum class Step { kAdvertising, kSharing, kMasking, kUnmasking, kDone, kFailed };
+
+  static absl::StatusOr<std::unique_ptr<SecAggRound>> Create(SecAggRoundOptions options);
+
+  const secagg::RoundConfig& config() const { return options_.config; }
+  Step step() const { return step_; }
+  bool finished() const { return step_ == Step::kDone || step_ == Step::kFailed; }
+  const std::string& failure() const { return failure_; }
+  // Whether `site` should still be handed the round's task (a participant that has not advertised yet).
+  bool WantsTask(const std::string& site) const;
+  // Until when an upload of the masked input may run (unix ms).
+  int64_t step_deadline_ms() const { return step_deadline_ms_; }
+
+  // Each Post* validates the message against the step and the site (always the certificate's identity) and
+  // rejects the message, not the round.
+  absl::Status PostAdvertisement(const std::string& site, const v1::SecAggAdvertiseRequest& request);
+  absl::Status PostShares(const std::string& site, const v1::SecAggShareKeysRequest& request);
+  // OK when `site` may upload a masked input now (a share holder that has not yet).
+  absl::Status CheckMaskedUpload(const std::string& site) const;
+  // Adds the masked lanes (decoded from the upload) into the sum; `samples` and `loss` are the header's.
+  absl::Status PostMaskedInput(const std::string& site, const std::string& bytes, int64_t samples, double loss);
+  absl::Status PostUnmask(const std::string& site, const v1::SecAggUnmaskRequest& request);
+
+  // The input `site` is waiting for at `step`: roster, its share delivery or the unmask request; `pending`
+  // while that step is still open, `aborted` once the round failed. FailedPrecondition for a site that has no
+  // business asking (not in the round or the relevant set).
+  absl::StatusOr<v1::SecAggPollResponse> Poll(const std::string& site, v1::SecAggPollRequest::Step step) const;
+
+  // Closes the current step when it is complete or its deadline passed; `online` are the sites heard from
+  // recently. Returns true when the step changed (callers wake their waiters).
+  bool Advance(int64_t now_ms, const std::set<std::string>& online);
+
+  // After kDone: the weighted mean delta, the survivors' reported samples and sample-weighted loss.
+  const fl::TensorBundle& mean() const { return mean_; }
+  int survivors() const { return static_cast<int>(survivor_sites_.size()); }
+  int dropped() const { return dropped_count_; }
+  int64_t samples() const { return samples_; }
+  double mean_loss() const { return samples_ > 0 ? loss_sum_ / static_cast<double>(samples_) : 0; }
+  int64_t bytes_up() const { return bytes_up_; }
+
+ private:
+  explicit SecAggRound(SecAggRoundOptions options, std::unique_ptr<secagg::AggregatorSession> session);
+  bool IsParticipant(const std::string& site) const;
+  uint32_t IndexOf(const std::string& site) const;
+  void Fail(const absl::Status& why);
+  void Close(int64_t now_ms);
+  void Finish();
+
+  SecAggRoundOptions options_;
+  std::unique_ptr<secagg::AggregatorSession> session_;
+  Step step_ = Step::kAdvertising;
+  std::string failure_;
+  int64_t step_deadline_ms_ = 0;
+  std::set<std::string> advertised_, shared_, masked_, unmasked_;
+  std::map<std::string, uint32_t> index_;                    // roster indices, after advertising
+  std::optional<secagg::KeyRoster> roster_;
+  std::map<uint32_t, secagg::ShareDelivery> deliveries_;
+  std::set<std::string> holders_;                            // U2 by site
+  std::optional<secagg::UnmaskRequest> request_;
+  std::set<std::string> survivor_sites_;                     // U3 by site
+  int dropped_count_ = 0;
+  int64_t samples_ = 0;
+  double loss_sum_ = 0;
+  int64_t bytes_up_ = 0;
+  fl::TensorBundle mean_;
+};
+
+}  // namespace fedlog::server
+
+#endif  // FEDLOG_SERVER_SECAGG_ROUND_H_
