@@ -37,6 +37,8 @@ class FederationSession {
   // Uploads encoded update bytes in chunks; fills header.size_bytes and sha256.
   absl::Status Upload(v1::UpdateHeader header, const std::string& bytes);
   absl::Status ReportEvaluation(const v1::EvaluationReport& report);
+  // Tells the aggregator this site will not take part in `round` of `run_id` (its privacy policy), and why.
+  absl::Status DeclineRound(int64_t run_id, int32_t round, const std::string& reason);
 
   // Cancels every call in flight and makes later calls fail with Cancelled.
   void CancelAll();

@@ -40,6 +40,8 @@ class FederationService final : public v1::Federation::Service {
                             v1::UploadResponse* resp) override;
   grpc::Status ReportEvaluation(grpc::ServerContext* ctx, const v1::EvaluationReport* req,
                                 v1::EvaluationAck* resp) override;
+  grpc::Status DeclineRound(grpc::ServerContext* ctx, const v1::DeclineRequest* req,
+                            v1::DeclineResponse* resp) override;
 
  private:
   // Waits for a download slot; false when the stream was cancelled meanwhile.
