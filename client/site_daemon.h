@@ -59,7 +59,7 @@ class SiteDaemon {
   absl::Status Session();  // one connection: hello, then tasks until an error
   absl::Status DoRound(const v1::RoundTask& task);
   // Privacy (client/site_daemon_privacy.cc). Declines `task` because of `why` (the policy check's refusal):
-  // logs it and tells the aggregator; OK once the aggregator knows.
+  // logs it and tells the aggregator. Never OK (Aborted once the aggregator knows), so the caller backs off.
   absl::Status Decline(const v1::RoundTask& task, const absl::Status& why);
   // The upload's privacy step (client/privacy_step.h) on `update`, then (site-level DP) the charge to the
   // site's ledger, written before the update can leave; sets header.dp_epsilon.

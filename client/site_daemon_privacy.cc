@@ -15,8 +15,10 @@ absl::Status SiteDaemon::Decline(const v1::RoundTask& task, const absl::Status& 
   const std::string reason(why.message());
   FEDLOG_LOG(WARNING) << "declined run " << task.run_id() << " round " << task.round() << " under this site's "
                       << "privacy policy: " << reason;
-  // A failed call returns its error, so the daemon backs off before it is handed the task again.
-  return session()->DeclineRound(task.run_id(), task.round(), reason);
+  FEDLOG_RETURN_IF_ERROR(session()->DeclineRound(task.run_id(), task.round(), reason));
+  // Not OK either way, so the daemon backs off before it asks again: a run that keeps offering weaker rounds
+  // (each new attempt is offered again) is not answered many times a second.
+  return absl::AbortedError("round declined under the site's privacy policy");
 }
 
 absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, LocalUpdate* update) {
