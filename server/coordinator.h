@@ -1,6 +1,8 @@
 // Coordinator: the aggregator's brain. It keeps which sites are online, drives the active run through its
 // rounds (open when min_sites are online, close when every participant has uploaded or the deadline passes,
 // aggregate by weighted FedAvg, version the result), validates and stores uploads, and answers admin queries.
+// Under site-level DP it charges each round to the run's privacy budget before opening it and stops the run when
+// the budget is spent (coordinator_privacy.h); sites may decline a round under their own policy (DeclineRound).
 // Every state change is written to the StateStore before it is acted on; Recover() rebuilds the in-memory state
 // after a restart, so a crash loses no completed round.
 // Thread-safe: gRPC handler threads call in concurrently; one scheduler thread advances rounds.
