@@ -99,6 +99,16 @@ absl::StatusOr<v1::SecAggPollResponse> FederationSession::SecAggPoll(const v1::S
   return resp;
 }
 
+absl::Status FederationSession::DeclineRound(int64_t run_id, int32_t round, const std::string& reason) {
+  v1::DeclineRequest req;
+  req.set_run_id(run_id);
+  req.set_round(round);
+  req.set_reason(reason);
+  v1::DeclineResponse resp;
+  FEDLOG_UNARY_CALL(DeclineRound, 10000, req, resp);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DownloadedModel> FederationSession::Download(int64_t version, bool all_adapters) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30 * 60 * 1000);

@@ -42,6 +42,8 @@ class FederationSession {
   absl::Status SecAggShareKeys(const v1::SecAggShareKeysRequest& request);
   absl::Status SecAggUnmask(const v1::SecAggUnmaskRequest& request);
   absl::StatusOr<v1::SecAggPollResponse> SecAggPoll(const v1::SecAggPollRequest& request);
+  // Tells the aggregator this site will not take part in `round` of `run_id` (its privacy policy), and why.
+  absl::Status DeclineRound(int64_t run_id, int32_t round, const std::string& reason);
 
   // Cancels every call in flight and makes later calls fail with Cancelled.
   void CancelAll();

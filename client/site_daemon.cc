@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "client/detect/model_loader.h"
 #include "client/secagg_client.h"
+#include "client/privacy_policy.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/sha256.h"
@@ -109,7 +110,7 @@ absl::Status FinalizeClientConfig(v1::ClientConfig* c, const std::string& base_d
     return absl::InvalidArgumentError(absl::StrCat("personalise_rounds must be between 0 (off) and ",
                                                    kMaxPersonaliseRounds, "; got ", c->personalise_rounds()));
   }
-  return absl::OkStatus();
+  return FinalizeSitePrivacyPolicy(c->mutable_privacy());
 }
 
 absl::StatusOr<v1::ClientConfig> LoadClientConfig(const std::string& path) {
@@ -121,11 +122,12 @@ absl::StatusOr<v1::ClientConfig> LoadClientConfig(const std::string& path) {
 }
 
 SiteDaemon::SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources,
-                       std::shared_ptr<grpc::ChannelCredentials> creds)
+                       std::shared_ptr<grpc::ChannelCredentials> creds, SiteLedger ledger)
     : config_(std::move(config)),
       sources_(std::move(sources)),
       creds_(std::move(creds)),
       trainer_(&sources_, TrainerOptions(config_)),
+      ledger_(std::move(ledger)),
       session_(std::make_shared<FederationSession>(net::MakeChannel(config_.aggregator_address(), creds_))) {}
 
 std::shared_ptr<FederationSession> SiteDaemon::session() {
@@ -174,9 +176,13 @@ absl::StatusOr<std::unique_ptr<SiteDaemon>> SiteDaemon::Create(const v1::ClientC
   const net::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key()};
   FEDLOG_RETURN_IF_ERROR(net::CheckTlsFiles(tls));
   FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeChannelCredentials(tls));
+  FEDLOG_ASSIGN_OR_RETURN(SiteLedger ledger,
+                          SiteLedger::Open(SiteLedger::PathIn(config.data_dir()), config.privacy().delta()));
   FEDLOG_LOG(INFO) << "site daemon ready: " << sources.size() << " source(s), device " << device << ", aggregator "
-                   << config.aggregator_address();
-  return std::unique_ptr<SiteDaemon>(new SiteDaemon(config, std::move(sources), std::move(creds)));
+                   << config.aggregator_address() << ", privacy ledger epsilon " << ledger.epsilon() << " over "
+                   << ledger.entries().size() << " round(s)";
+  return std::unique_ptr<SiteDaemon>(
+      new SiteDaemon(config, std::move(sources), std::move(creds), std::move(ledger)));
 }
 
 void SiteDaemon::Stop() {
@@ -388,6 +394,9 @@ absl::Status SiteDaemon::WritePersonalModel(const v1::ModelManifest& promoted, c
 }
 
 absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
+  if (absl::Status why = CheckRoundAgainstPolicy(config_.privacy(), received, ledger_); !why.ok()) {
+    return Decline(received, why);
+  }
   SetState("training");
   FEDLOG_ASSIGN_OR_RETURN(DownloadedModel global,
                           session()->Download(received.model_version(), /*all_adapters=*/false));
@@ -402,6 +411,7 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
 
   // Prepare the update (delta and header), then send it: plainly or under secure aggregation.
   FEDLOG_ASSIGN_OR_RETURN(LocalUpdate update, trainer_.Train(task, global.bundle));
+  FEDLOG_RETURN_IF_ERROR(ProtectUpdate(task, &update));  // privacy first: DP noise before any masking
   v1::UpdateHeader& header = update.header;
   header.set_run_id(task.run_id());
   header.set_round(task.round());
@@ -439,8 +449,10 @@ absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const 
   options.site_id = site_id_;
   std::shared_ptr<FederationSession> s = session();
   std::unique_ptr<SecAggTransport> transport = SessionTransport(s.get());
-  FEDLOG_RETURN_IF_ERROR(RunSecureAggregation(transport.get(), options, task, x,
-                                              static_cast<double>(update.header.num_samples()), update.header));
+  // Site-level DP averages updates with equal weights (its noise is calibrated to one clipped update per site).
+  const double weight =
+      task.dp_mode() == "site" ? 1.0 : static_cast<double>(update.header.num_samples());
+  FEDLOG_RETURN_IF_ERROR(RunSecureAggregation(transport.get(), options, task, x, weight, update.header));
   return static_cast<int64_t>((x.size() + 1) * sizeof(uint64_t));
 }
 

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/federation_session.h"
 #include "client/local_data.h"
+#include "client/site_ledger.h"
 #include "client/site_trainer.h"
 #include "fedlog/v1/config.pb.h"
 #include "fedlog/v1/model.pb.h"
@@ -46,7 +47,7 @@ class SiteDaemon {
 
  private:
   SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources,
-             std::shared_ptr<grpc::ChannelCredentials> creds);
+             std::shared_ptr<grpc::ChannelCredentials> creds, SiteLedger ledger);
 
   // The current session (replaced by Reconnect); callers hold their copy for the call's duration.
   std::shared_ptr<FederationSession> session() ABSL_LOCKS_EXCLUDED(mu_);
@@ -61,6 +62,12 @@ class SiteDaemon {
   // as a masked input through the secagg steps (client/secagg_client.h). Returns the bytes sent.
   absl::StatusOr<int64_t> SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
                                      const LocalUpdate& update);
+  // Privacy (client/site_daemon_privacy.cc). Declines `task` because of `why` (the policy check's refusal):
+  // logs it and tells the aggregator. Never OK (Aborted once the aggregator knows), so the caller backs off.
+  absl::Status Decline(const v1::RoundTask& task, const absl::Status& why);
+  // The upload's privacy step (client/privacy_step.h) on `update`, then (site-level DP) the charge to the
+  // site's ledger, written before the update can leave; sets header.dp_epsilon.
+  absl::Status ProtectUpdate(const v1::RoundTask& task, LocalUpdate* update);
   // Downloads the promoted model when it differs from the one on disk (data_dir/promoted_model.bundle), then
   // personalises it (personalise_rounds > 0). At the first call, when the promoted model on disk is current but
   // has no personal model of its version, personalises that one instead.
@@ -80,6 +87,7 @@ class SiteDaemon {
   const std::vector<SourceLines> sources_;
   const std::shared_ptr<grpc::ChannelCredentials> creds_;
   SiteTrainer trainer_;
+  SiteLedger ledger_;              // this site's epsilon over every run (Run's thread only)
   int64_t promoted_version_ = -1;  // -1: not read from disk yet
   v1::HelloRequest hello_;         // the last hello sent (Run's thread only)
   std::string site_id_;            // as the aggregator read it from the certificate (Run's thread only)

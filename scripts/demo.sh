@@ -14,7 +14,9 @@
 #        per round, default 15), SHOTS (labeled lines per class of the adapted detector, default 10),
 #        PERSONALISE (local rounds of the personalised model, default 5; 0 skips it), NEW_BUDGET (the new site's
 #        detect.expected_alert_rate, default 0.05),
-#        SECAGG (1, the default: the run uses secure aggregation, docs/PRIVACY.md; 0: plain uploads)
+#        SECAGG (1, the default: the run uses secure aggregation, docs/PRIVACY.md; 0: plain uploads),
+#        DP=1 (site-level differential privacy, docs/PRIVACY.md: noise multiplier DP_SIGMA, default 1; clip DP_CLIP,
+#        default 0.1; target epsilon DP_TARGET, default 0 = none; delta 1e-5), printing the epsilon spent
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -30,6 +32,12 @@ LR=0.001
 MU=0.01
 SHOTS="${SHOTS:-10}"
 PERSONALISE="${PERSONALISE:-5}"
+DP="${DP:-0}"
+DP_FLAGS=()
+if [ "$DP" = 1 ]; then
+  DP_FLAGS=(--dp-noise-multiplier "${DP_SIGMA:-1}" --dp-clip "${DP_CLIP:-0.1}" --dp-delta 1e-5
+            --target-epsilon "${DP_TARGET:-0}")
+fi
 # Sources with both labels in the seed-labeled data that `fedlog synth` can also generate (Apache, Linux,
 # Zookeeper), plus HDFS without labels (its seed labels hold one class) to show an unlabeled source. A source
 # shared by two sites gets a different half of the loghub file (or a different synthetic seed) at each.
@@ -139,11 +147,19 @@ if [ "${SECAGG:-1}" != 0 ]; then
 fi
 echo "== federated run of the line encoder: $ROUNDS rounds, all ${#SITES[@]} sites; per site and round $CONTRASTIVE"
 echo "   contrastive steps and $META meta-iterations ($INNER MAML inner step), FedProx mu $MU"
+[ "$DP" = 1 ] && echo "   with site-level DP: ${DP_FLAGS[*]} (each site clips its update and adds its noise share)"
 RUN_T0=$SECONDS
 "$BIN/fedlog" run start --rounds "$ROUNDS" --min-sites "${#SITES[@]}" --deadline-s 120 "${WORK[@]}" \
   --contrastive-steps "$CONTRASTIVE" --meta-iterations "$META" --inner-steps "$INNER" --fedprox-mu "$MU" \
-  "${PRIVACY[@]}" --watch
+  "${PRIVACY[@]}" "${DP_FLAGS[@]}" --watch
 RUN_S=$((SECONDS - RUN_T0))
+if [ "$DP" = 1 ]; then
+  echo "== privacy: the run's epsilon (aggregator's accountant) and each site's own ledger"
+  "$BIN/fedlog" run status 2>&1 | grep '^privacy:' || true
+  for site in "${SITES[@]}"; do
+    echo "$site: $(grep -o 'site epsilon .*' "$DEMO/logs/$site.log" | tail -1)"
+  done
+fi
 echo "== model versions"
 "$BIN/fedlog" models
 

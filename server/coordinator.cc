@@ -13,6 +13,7 @@
 #include "common/net/peer_id.h"
 #include "common/secagg/wire.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
 
@@ -164,7 +165,8 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
     const int64_t now = NowMs();
     last_seen_[site_id] = now;
     if (round_ && run_ && !round_->closing && now < round_->record.deadline_ms &&
-        !round_->uploaded.count(site_id) && (!round_->secagg || round_->secagg->WantsTask(site_id)) &&
+        !round_->uploaded.count(site_id) && !round_->declined.count(site_id) &&
+        (!round_->secagg || round_->secagg->WantsTask(site_id)) &&
         std::count(round_->record.participants.begin(), round_->record.participants.end(), site_id)) {
       absl::StatusOr<std::optional<std::pair<v1::ModelManifest, std::string>>> read =
           store_->GetModel(round_->record.model_in);
@@ -186,6 +188,7 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
         task->set_secure_aggregation(true);
         *task->mutable_secagg() = secagg::ConfigToProto(round_->secagg->config());
       }
+      FillTaskPrivacy(run_->plan, round_->record, task);
       return resp;
     }
     if (stopping_ || now >= until || cancelled()) {
@@ -249,12 +252,22 @@ void Coordinator::MaybeOpenRound(int64_t now) {
     // Seeded by run, round and attempt, so a restart would pick the same sample from the same online set.
     size_t keep = std::max<size_t>(static_cast<size_t>(plan.min_sites()),
                                    static_cast<size_t>(std::ceil(fraction * static_cast<double>(online.size()))));
-    std::mt19937_64 rng(static_cast<uint64_t>(run_->run_id) * 1000003u + static_cast<uint64_t>(ar.record.round) * 31u +
-                        static_cast<uint64_t>(ar.record.attempt));
-    std::shuffle(ar.record.participants.begin(), ar.record.participants.end(), rng);
+    if (SiteLevelDp(plan)) {
+      // The accountant's amplification by sampling holds only for a sample nobody can predict: under
+      // site-level DP the sample comes from the CSPRNG (docs/PRIVACY.md).
+      if (absl::Status st = SecretShuffle(&ar.record.participants); !st.ok()) {
+        FEDLOG_LOG(ERROR) << "cannot sample the round's sites: " << st;
+        return;
+      }
+    } else {
+      std::mt19937_64 rng(static_cast<uint64_t>(run_->run_id) * 1000003u +
+                          static_cast<uint64_t>(ar.record.round) * 31u + static_cast<uint64_t>(ar.record.attempt));
+      std::shuffle(ar.record.participants.begin(), ar.record.participants.end(), rng);
+    }
     ar.record.participants.resize(std::min(keep, ar.record.participants.size()));
     std::sort(ar.record.participants.begin(), ar.record.participants.end());
   }
+  if (!ChargeRoundOrStop(*rounds, online.size(), &ar.record)) return;
   ar.record.opened_ms = now;
   ar.record.deadline_ms = now + int64_t{std::max(1, plan.round_deadline_s())} * 1000;
   if (absl::Status st = StartSecAgg(&ar); !st.ok()) {
@@ -284,7 +297,7 @@ bool Coordinator::ShouldClose(int64_t now) {
   bool all_uploaded = true;
   bool someone_can_still_upload = false;
   for (const auto& p : r.participants) {
-    if (round_->uploaded.count(p)) continue;
+    if (round_->uploaded.count(p) || round_->declined.count(p)) continue;
     all_uploaded = false;
     if (online.count(p)) someone_can_still_upload = true;
   }

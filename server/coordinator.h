@@ -1,6 +1,8 @@
 // Coordinator: the aggregator's brain. It keeps which sites are online, drives the active run through its
 // rounds (open when min_sites are online, close when every participant has uploaded or the deadline passes,
 // aggregate by weighted FedAvg, version the result), validates and stores uploads, and answers admin queries.
+// Under site-level DP it charges each round to the run's privacy budget before opening it and stops the run when
+// the budget is spent (coordinator_privacy.h); sites may decline a round under their own policy (DeclineRound).
 // Every state change is written to the StateStore before it is acted on; Recover() rebuilds the in-memory state
 // after a restart, so a crash loses no completed round.
 // Thread-safe: gRPC handler threads call in concurrently; one scheduler thread advances rounds.
@@ -104,6 +106,10 @@ class Coordinator {
   // running sum and dropped (never written to disk).
   absl::Status FinishMaskedUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& bytes,
                                   const std::string& sha256);
+  // A participant of the open round declines it under its own privacy policy (coordinator_privacy.cc): the
+  // decline is stored and counted (once per site and attempt) and the round stops waiting for the site.
+  // FailedPrecondition when `request` names no open round the site takes part in or the site already uploaded.
+  absl::Status DeclineRound(const std::string& site_id, const v1::DeclineRequest& request);
   // Records a refusal that happened at the RPC edge (e.g. a broken stream).
   void CountRefusal(const std::string& site_id, const v1::UpdateHeader& header, const std::string& reason);
 
@@ -135,6 +141,7 @@ class Coordinator {
   struct ActiveRound {
     RoundRecord record;
     std::set<std::string> uploaded;
+    std::set<std::string> declined;  // participants that declined (not restored after a restart)
     bool closing = false;
     int64_t bytes_down = 0;
     std::shared_ptr<SecAggRound> secagg;  // set for a secure-aggregation round
@@ -185,6 +192,12 @@ class Coordinator {
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
   // While a run waits for min_sites: true (and the run failed) once it has waited longer than plan.site_wait_s.
   bool WaitedTooLong(int64_t now, size_t online) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Site-level DP (coordinator_privacy.cc): charges `record` (q, epsilon) when the run can afford it and returns
+  // true; otherwise finishes the run ("privacy budget spent") and returns false. `rounds`: the run's attempts.
+  bool ChargeRoundOrStop(const std::vector<RoundRecord>& rounds, size_t online, RoundRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets the run's epsilon spent and its declines in `status`.
+  absl::Status DescribePrivacy(const std::vector<RoundRecord>& rounds, v1::RunStatus* status);
   // Adds the open round's participants, uploads and deadline to its summary in `status`.
   void DescribeOpenRound(v1::RunStatus* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -15,6 +15,7 @@
 #include "common/net/peer_id.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
 namespace {
@@ -63,7 +64,8 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   if (!(plan->max_site_weight_share() > 0 && plan->max_site_weight_share() <= 1)) {
     return absl::InvalidArgumentError("max_site_weight_share must be in (0, 1]");
   }
-  return ValidateSecAggPlan(plan);
+  FEDLOG_RETURN_IF_ERROR(ValidateSecAggPlan(plan));
+  return ValidatePrivacyPlan(plan);
 }
 
 }  // namespace
@@ -234,7 +236,11 @@ absl::StatusOr<v1::RunStatus> Coordinator::StartRun(const v1::RunPlan& requested
     FEDLOG_ASSIGN_OR_RETURN(run_, store_->GetRun(run_id));
     waiting_since_ms_ = 0;
     FEDLOG_LOG(INFO) << "run " << run_id << " started: " << plan.rounds() << " round(s), min " << plan.min_sites()
-                     << " site(s), from model v" << version;
+                     << " site(s), from model v" << version
+                     << (plan.dp_mode().empty()
+                             ? std::string()
+                             : absl::StrCat(", ", plan.dp_mode(), "-level DP sigma ", plan.dp_noise_multiplier(),
+                                            " clip ", plan.dp_clip(), " target epsilon ", plan.target_epsilon()));
     Bump();
   }
   return RunStatus(run_id);
@@ -267,8 +273,13 @@ absl::StatusOr<v1::RunStatus> Coordinator::RunStatus(int64_t run_id) {
   FEDLOG_ASSIGN_OR_RETURN(auto evaluations, store_->ListEvaluations(run->run_id));
   FEDLOG_ASSIGN_OR_RETURN(int64_t refused, store_->CountRefusals(run->run_id));
   st.set_refused_updates(refused);
+  FEDLOG_RETURN_IF_ERROR(DescribePrivacy(rounds, &st));
   for (const auto& r : rounds) {
     v1::RoundSummary* s = st.add_rounds();
+    s->set_epsilon(r.epsilon);
+    s->set_dp_sampling_rate(r.dp_sampling_rate);
+    s->set_site_epsilon(r.site_epsilon);
+    s->set_declined(r.declined);
     s->set_bytes_up(r.bytes_up);
     s->set_bytes_down(r.bytes_down);
     if (r.state == "done") {

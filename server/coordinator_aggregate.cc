@@ -25,6 +25,7 @@
 #include "common/model/site_model.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
 namespace {
@@ -178,7 +179,14 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
     u.num_samples = EffectiveSamples(u.num_samples, plan.max_site_samples(), declared);
     sources.push_back(site ? EntitledSources(*site) : std::vector<std::string>());
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, updates, sources));
+  // Site-level DP: equal weights, so the mean is the noised sum over n sites divided by n and one site moves it
+  // by at most dp_clip / n (a weight by samples would let a site with a large count move it further than the
+  // noise covers; docs/PRIVACY.md).
+  std::vector<UpdateRecord> weighed = updates;
+  if (SiteLevelDp(plan)) {
+    for (UpdateRecord& u : weighed) u.num_samples = 1;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, weighed, sources));
   double loss_sum = 0;
   int64_t samples = 0;
   for (const UpdateRecord& u : updates) {

@@ -18,6 +18,7 @@
 #include "common/model/site_model.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
 
@@ -62,6 +63,7 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
     return refuse(absl::InvalidArgumentError(absl::StrCat("update size ", header.size_bytes(), " out of bounds")));
   }
   if (absl::Status st = ValidateUpdateHeader(header); !st.ok()) return refuse(st);
+  if (absl::Status st = ValidateReportedEpsilon(header.dp_epsilon()); !st.ok()) return refuse(st);
   return UploadTicket{r, header};
 }
 
@@ -119,6 +121,7 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   if (!blob.ok()) return ForSite(refuse(blob.status()), site_id);
   UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob->path, blob->sha256, NowMs(),
                  h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
+  u.dp_epsilon = h.dp_epsilon();
   if (absl::Status st = store_->AddUpdate(round_->record, u); !st.ok()) {
     std::remove(blob->path.c_str());
     return ForSite(st, site_id);

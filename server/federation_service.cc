@@ -373,4 +373,11 @@ grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const
   return net::ToGrpc(coordinator_->RecordEvaluation(*site, *req));
 }
 
+grpc::Status FederationService::DeclineRound(grpc::ServerContext* ctx, const v1::DeclineRequest* req,
+                                             v1::DeclineResponse*) {
+  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  if (!site.ok()) return net::ToGrpc(site.status());
+  return net::ToGrpc(coordinator_->DeclineRound(*site, *req));
+}
+
 }  // namespace fedlog::server

@@ -49,6 +49,8 @@ class FederationService final : public v1::Federation::Service {
                             v1::SecAggAck* resp) override;
   grpc::Status SecAggPoll(grpc::ServerContext* ctx, const v1::SecAggPollRequest* req,
                           v1::SecAggPollResponse* resp) override;
+  grpc::Status DeclineRound(grpc::ServerContext* ctx, const v1::DeclineRequest* req,
+                            v1::DeclineResponse* resp) override;
 
  private:
   // The rest of an upload whose header says secagg_masked: read into memory and handed to the coordinator.

@@ -66,7 +66,11 @@ absl::StatusOr<SecAggRound*> Coordinator::OpenSecAgg(const std::string& session_
 }
 
 void Coordinator::AdvanceSecAgg(int64_t now) {
-  if (round_ && round_->secagg && round_->secagg->Advance(now, OnlineSites())) Bump();
+  if (!round_ || !round_->secagg) return;
+  // A site that declined the round (its privacy policy) counts as gone: its step need not be waited for.
+  std::set<std::string> present = OnlineSites();
+  for (const std::string& s : round_->declined) present.erase(s);
+  if (round_->secagg->Advance(now, present)) Bump();
 }
 
 absl::Status Coordinator::SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request) {

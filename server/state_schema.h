@@ -92,6 +92,22 @@ CREATE TABLE evaluations (
 ALTER TABLE sites ADD COLUMN admitted TEXT;
 ALTER TABLE sites ADD COLUMN pending TEXT NOT NULL DEFAULT '';
 )sql"},
+      // Differential privacy (docs/PRIVACY.md): the sampling rate and cumulative epsilon each round attempt was
+      // charged with (0 without site-level DP), the epsilon a site reported with its update, and the rounds
+      // sites declined under their own policy. Old databases read as runs without DP.
+      {4, R"sql(
+ALTER TABLE rounds ADD COLUMN dp_q REAL NOT NULL DEFAULT 0;
+ALTER TABLE rounds ADD COLUMN epsilon REAL NOT NULL DEFAULT 0;
+ALTER TABLE updates ADD COLUMN dp_epsilon REAL NOT NULL DEFAULT 0;
+CREATE TABLE declines (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  site_id TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  at_ms INTEGER NOT NULL);
+)sql"},
   };
 }
 

@@ -65,6 +65,10 @@ RoundRecord ReadRound(SQLite::Statement& s) {
   r.mean_loss = s.getColumn(12).getDouble();
   r.bytes_up = s.getColumn(13).getInt64();
   r.bytes_down = s.getColumn(14).getInt64();
+  r.dp_sampling_rate = s.getColumn(15).getDouble();
+  r.epsilon = s.getColumn(16).getDouble();
+  r.site_epsilon = s.getColumn(17).isNull() ? 0.0 : s.getColumn(17).getDouble();
+  r.declined = s.getColumn(18).getInt();
   return r;
 }
 
@@ -72,7 +76,11 @@ constexpr char kRunCols[] =
     "SELECT run_id, plan, state, current_round, global_version, started_ms, message FROM runs ";
 constexpr char kRoundCols[] =
     "SELECT run_id, round, attempt, state, model_in, model_out, participants, opened_ms, deadline_ms, "
-    "closed_ms, sites, samples, mean_loss, bytes_up, bytes_down FROM rounds ";
+    "closed_ms, sites, samples, mean_loss, bytes_up, bytes_down, dp_q, epsilon, "
+    "(SELECT MAX(u.dp_epsilon) FROM updates u WHERE u.run_id = rounds.run_id AND u.round = rounds.round AND "
+    "u.attempt = rounds.attempt), "
+    "(SELECT COUNT(*) FROM declines d WHERE d.run_id = rounds.run_id AND d.round = rounds.round AND "
+    "d.attempt = rounds.attempt) FROM rounds ";
 
 }  // namespace
 
@@ -231,7 +239,7 @@ absl::Status StateStore::OpenRound(const RoundRecord& round) {
   absl::MutexLock lock(&mu_);
   return db_->WithStatement(
       "INSERT OR REPLACE INTO rounds (run_id, round, attempt, state, model_in, participants, opened_ms, "
-      "deadline_ms) VALUES (?, ?, ?, 'open', ?, ?, ?, ?)",
+      "deadline_ms, dp_q, epsilon) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
       [&](SQLite::Statement& s) {
         s.bind(1, static_cast<int64_t>(round.run_id));
         s.bind(2, round.round);
@@ -240,6 +248,8 @@ absl::Status StateStore::OpenRound(const RoundRecord& round) {
         s.bind(5, absl::StrJoin(round.participants, ","));
         s.bind(6, static_cast<int64_t>(round.opened_ms));
         s.bind(7, static_cast<int64_t>(round.deadline_ms));
+        s.bind(8, round.dp_sampling_rate);
+        s.bind(9, round.epsilon);
         s.exec();
         return absl::OkStatus();
       });

@@ -57,6 +57,13 @@ struct RoundRecord {
   double mean_loss = 0;
   int64_t bytes_up = 0;
   int64_t bytes_down = 0;
+  // Site-level DP: the sampling rate q and the run's cumulative epsilon once this attempt is charged (set when
+  // the round opens; 0 without DP). Read-only views: the largest epsilon a site reported with its update, and
+  // how many participants declined the attempt.
+  double dp_sampling_rate = 0;
+  double epsilon = 0;
+  double site_epsilon = 0;
+  int32_t declined = 0;
 };
 
 struct UpdateRecord {
@@ -69,6 +76,7 @@ struct UpdateRecord {
   int64_t distinct_templates = 0;
   double imbalance = 1.0;
   int64_t size_bytes = 0;
+  double dp_epsilon = 0;  // the epsilon the site reported (UpdateHeader.dp_epsilon), validated
 };
 
 class StateStore {
@@ -110,6 +118,12 @@ class StateStore {
   // Federated evaluation: a site's held-out metrics for the model a round started from (one row per site/round).
   absl::Status AddEvaluation(int64_t run_id, int32_t round, const v1::SiteEvaluation& evaluation, int64_t now_ms);
   absl::StatusOr<std::vector<std::pair<int32_t, v1::SiteEvaluation>>> ListEvaluations(int64_t run_id);
+
+  // Rounds a site declined under its own privacy policy (DeclineRound). The reason is truncated to
+  // kMaxRefusalReason bytes. ListDeclines: per site of run `run_id`, the count and the latest reason.
+  absl::Status AddDecline(const std::string& site_id, const RoundRecord& round, const std::string& reason,
+                          int64_t now_ms);
+  absl::StatusOr<std::vector<v1::SiteDeclines>> ListDeclines(int64_t run_id);
 
   // Models and promotion.
   absl::Status AddModel(const v1::ModelManifest& manifest, const std::string& path);

@@ -52,7 +52,7 @@ absl::Status StateStore::AddUpdate(const RoundRecord& round, const UpdateRecord&
   absl::MutexLock lock(&mu_);
   return db_->WithStatement(
       "INSERT INTO updates (run_id, round, attempt, site_id, num_samples, train_loss, path, sha256, received_ms, "
-      "distinct_templates, imbalance, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "distinct_templates, imbalance, size_bytes, dp_epsilon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [&](SQLite::Statement& s) {
         s.bind(1, static_cast<int64_t>(round.run_id));
         s.bind(2, round.round);
@@ -66,6 +66,7 @@ absl::Status StateStore::AddUpdate(const RoundRecord& round, const UpdateRecord&
         s.bind(10, static_cast<int64_t>(update.distinct_templates));
         s.bind(11, update.imbalance);
         s.bind(12, static_cast<int64_t>(update.size_bytes));
+        s.bind(13, update.dp_epsilon);
         s.exec();
         return absl::OkStatus();
       });

@@ -224,7 +224,7 @@ void DoUnary(Federation* f, Input* in) {
   v1::Federation::Stub* stub = SiteStub(f, in);
   grpc::ClientContext ctx;
   Deadline(&ctx, 2000);
-  switch (in->U8() % 3) {
+  switch (in->U8() % 4) {
     case 0: {
       v1::TaskRequest req;
       req.set_wait_ms(static_cast<int32_t>(in->U32() % 300) - 50);
@@ -239,11 +239,18 @@ void DoUnary(Federation* f, Input* in) {
       (void)stub->Heartbeat(&ctx, req, &resp);
       break;
     }
-    default: {
+    case 2: {
       v1::EvaluationReport req;
       (void)req.ParseFromString(in->Bytes(512));
       v1::EvaluationAck resp;
       (void)stub->ReportEvaluation(&ctx, req, &resp);
+      break;
+    }
+    default: {
+      v1::DeclineRequest req;
+      (void)req.ParseFromString(in->Bytes(512));
+      v1::DeclineResponse resp;
+      (void)stub->DeclineRound(&ctx, req, &resp);
       break;
     }
   }

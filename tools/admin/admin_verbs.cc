@@ -16,6 +16,7 @@
 #include "common/net/tls.h"
 #include "common/net/tls_check.h"
 #include "tools/admin/admin_client.h"
+#include "tools/admin/admin_privacy.h"
 #include "tools/cli/verb.h"
 
 namespace fedlog::cli {
@@ -108,9 +109,13 @@ int Sites(const std::vector<std::string>& argv) {
   v1::ListSitesResponse resp;
   grpc::Status st = stub->ListSites(Ctx().get(), {}, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
+  // Rounds each site declined under its privacy policy in the latest run (none before the first run).
+  v1::RunStatus latest;
+  v1::GetRunRequest latest_req;
+  const bool have_run = stub->GetRun(Ctx().get(), latest_req, &latest).ok();
   // ONLINE stays the second column: scripts count online sites with awk '$2=="yes"'.
-  std::printf("%-20s %-8s %-8s %-7s %-24s %-12s %-28s %-20s %s\n", "SITE", "ONLINE", "REVOKED", "MODEL",
-              "LAST SEEN", "(AGO)", "SOURCES", "ADMITTED", "PENDING");
+  std::printf("%-20s %-8s %-8s %-7s %-24s %-12s %-28s %-20s %-8s %s\n", "SITE", "ONLINE", "REVOKED", "MODEL",
+              "LAST SEEN", "(AGO)", "SOURCES", "ADMITTED", "PENDING", "DECLINED");
   for (const auto& s : resp.sites()) {
     std::vector<std::string> sources, admitted, pending;
     for (const auto& src : s.sources()) sources.push_back(absl::StrCat(Shown(src.name()), "(", src.lines(), ")"));
@@ -119,10 +124,11 @@ int Sites(const std::vector<std::string>& argv) {
     const std::string admitted_text =
         !s.admitted() ? "(not yet)" : admitted.empty() ? "-" : absl::StrJoin(admitted, ",");
     const std::string model = s.model_version() > 0 ? absl::StrCat("v", s.model_version()) : "-";
-    std::printf("%-20s %-8s %-8s %-7s %-24s %-12s %-28s %-20s %s\n", Shown(s.site_id()).c_str(),
+    const std::string declined = have_run ? absl::StrCat(DeclinesOf(latest, s.site_id())) : "-";
+    std::printf("%-20s %-8s %-8s %-7s %-24s %-12s %-28s %-20s %-8s %s\n", Shown(s.site_id()).c_str(),
                 s.online() ? "yes" : "no", s.revoked() ? "yes" : "no", model.c_str(), Ago(s.last_seen_ms()).c_str(),
                 AgoShort(s.last_seen_ms()).c_str(), absl::StrJoin(sources, ",").c_str(), admitted_text.c_str(),
-                pending.empty() ? "-" : absl::StrJoin(pending, ",").c_str());
+                pending.empty() ? "-" : absl::StrJoin(pending, ",").c_str(), declined.c_str());
   }
   return 0;
 }
@@ -248,9 +254,10 @@ absl::StatusOr<int64_t> ChooseMinSites(Stub* stub, const Args& args, int64_t sit
   return k;
 }
 
-void PrintRoundHeader() {
-  std::printf("%6s %6s %9s %12s %7s %8s %9s %9s %12s\n", "round", "sites", "samples", "mean_loss", "model",
-              "seconds", "up_kb", "down_kb", "eval");
+// Under DP the table has privacy columns at its end (admin_privacy.h).
+void PrintRoundHeader(const v1::RunPlan& plan) {
+  std::printf("%6s %6s %9s %12s %7s %8s %9s %9s %12s%s\n", "round", "sites", "samples", "mean_loss", "model",
+              "seconds", "up_kb", "down_kb", "eval", PrivacyColumnHeader(plan).c_str());
 }
 
 // Mean over sites of the held-out metric they reported for the round's input model: F1 for line_encoder runs,
@@ -270,11 +277,11 @@ std::string EvalColumn(const v1::RoundSummary& r) {
   return "-";
 }
 
-void PrintRound(const v1::RoundSummary& r) {
-  std::printf("%6d %6d %9lld %12.6f %7s %8.2f %9.1f %9.1f %12s\n", r.round(), r.sites(),
+void PrintRound(const v1::RunPlan& plan, const v1::RoundSummary& r) {
+  std::printf("%6d %6d %9lld %12.6f %7s %8.2f %9.1f %9.1f %12s%s\n", r.round(), r.sites(),
               static_cast<long long>(r.samples()), r.mean_train_loss(), absl::StrCat("v", r.model_version()).c_str(),
               r.seconds(), static_cast<double>(r.bytes_up()) / 1024.0, static_cast<double>(r.bytes_down()) / 1024.0,
-              EvalColumn(r).c_str());
+              EvalColumn(r).c_str(), PrivacyColumn(plan, r).c_str());
   std::fflush(stdout);
 }
 
@@ -310,12 +317,15 @@ int WatchRun(Stub* stub, int64_t run_id) {
     if (!header) {
       std::printf("run %lld: %d round(s), min %d site(s)\n", static_cast<long long>(status.run_id()),
                   status.plan().rounds(), status.plan().min_sites());
-      PrintRoundHeader();
+      if (std::string privacy = PrivacySummary(status); !privacy.empty()) {
+        std::fprintf(stderr, "%s\n", privacy.c_str());
+      }
+      PrintRoundHeader(status.plan());
       std::fflush(stdout);
       header = true;
     }
     for (const auto& r : status.rounds()) {
-      if (r.state() == "done" && printed.insert(r.round()).second) PrintRound(r);
+      if (r.state() == "done" && printed.insert(r.round()).second) PrintRound(status.plan(), r);
       if (r.state() == "failed" && printed.insert(-r.round() * 1000 - r.attempt()).second) {
         std::printf("%6d  attempt %d failed (too few updates before the deadline)\n", r.round(), r.attempt());
       }
@@ -334,6 +344,7 @@ int WatchRun(Stub* stub, int64_t run_id) {
   if (!st.ok()) return Fail(net::FromGrpc(st));
   std::printf("run %lld %s: %s (%lld update(s) refused)\n", static_cast<long long>(status.run_id()),
               final_state.c_str(), status.message().c_str(), static_cast<long long>(status.refused_updates()));
+  if (std::string privacy = PrivacySummary(status); !privacy.empty()) std::printf("%s\n", privacy.c_str());
   return final_state == "done" ? 0 : 1;
 }
 
@@ -345,6 +356,7 @@ int RunStart(const std::vector<std::string>& argv) {
                 "contrastive-steps", "meta-iterations", "fedprox-mu", "inner-steps", "max-site-samples",
                 "max-site-share", "secagg-threshold", "secagg-clip-range", "secagg-step-s"},
                {"watch", "zstd", "secure-aggregation"}};
+  for (const std::string& name : PrivacyOptionNames()) spec.options.insert(name);
   auto stub = Prepare(argv, spec, &args, &rc);
   if (!stub) return rc;
   v1::StartRunRequest req;
@@ -425,6 +437,7 @@ int RunStart(const std::vector<std::string>& argv) {
   plan->set_secagg_threshold(static_cast<int32_t>(*threshold));
   plan->set_secagg_clip_range(*clip_range);
   plan->set_secagg_step_s(static_cast<int32_t>(*step_s));
+  if (absl::Status st = SetPrivacyFlags(args, plan); !st.ok()) return Fail(st), 2;
   v1::RunStatus resp;
   grpc::Status st = stub->StartRun(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
@@ -457,9 +470,13 @@ int RunStatusVerb(const std::vector<std::string>& argv) {
   std::printf("run %lld %s (round %d/%d): %s\n", static_cast<long long>(s.run_id()), s.state().c_str(),
               s.current_round(), s.plan().rounds(), s.message().c_str());
   PrintPlan(s.plan());
-  PrintRoundHeader();
+  if (std::string privacy = PrivacySummary(s); !privacy.empty()) {
+    std::fprintf(stderr, "%s\n", privacy.c_str());
+    for (const std::string& line : DeclineLines(s)) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  PrintRoundHeader(s.plan());
   for (const auto& r : s.rounds()) {
-    if (r.state() == "done") PrintRound(r);
+    if (r.state() == "done") PrintRound(s.plan(), r);
   }
   if (std::string open = OpenRoundLine(s); !open.empty()) std::printf("%s\n", open.c_str());
   return 0;
@@ -546,7 +563,7 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
   const std::string conn = " [--server ADDR] [--pki DIR | --ca F --cert F --key F]";
   verbs->push_back({"sites", "sites" + conn,
                     "list sites: online, revoked, the promoted model they have, last seen, sources (admitted, "
-                    "pending)",
+                    "pending), rounds of the latest run they declined (privacy policy)",
                     Sites});
   verbs->push_back({"sites revoke", "sites revoke SITE_ID" + conn,
                     "revoke a site: it is refused from now on (its own detection goes on)", Revoke});
@@ -563,7 +580,8 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--contrastive-steps N] "
                     "[--meta-iterations N] [--inner-steps N] [--fedprox-mu MU] [--max-site-samples N] "
                     "[--max-site-share F] [--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R] "
-                    "[--secagg-step-s S]] [--watch]" + conn,
+                    "[--secagg-step-s S]] [--dp-noise-multiplier S --dp-clip C [--dp-delta D] [--target-epsilon E] "
+                    "[--dp-mode site|line]] [--watch]" + conn,
                     "start a federated run (K defaults to the sites online now)", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});

@@ -1,0 +1,45 @@
+// The site's own privacy policy (site.yaml `privacy:`, v1::SitePrivacyPolicy): what a round must promise before
+// this site trains on its lines and uploads. The daemon checks each round task against it and declines a weaker
+// round (client/site_daemon.cc, the DeclineRound RPC); it also charges its own ledger (client/site_ledger.h)
+// with the rounds it takes part in under site-level DP.
+// The task comes from the aggregator, so its DP numbers are validated here before any is used.
+// Thread-safe: stateless functions.
+#ifndef FEDLOG_CLIENT_PRIVACY_POLICY_H_
+#define FEDLOG_CLIENT_PRIVACY_POLICY_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/site_ledger.h"
+#include "common/privacy/ledger.h"
+#include "fedlog/v1/config.pb.h"
+#include "fedlog/v1/federation.pb.h"
+
+namespace fedlog::client {
+
+inline constexpr double kDefaultSiteDelta = 1e-5;
+inline constexpr int32_t kMaxDpMinSites = 1 << 20;
+
+// Fills defaults (delta 1e-5, upload_prototypes true) and checks ranges: max_epsilon and min_noise_multiplier
+// finite and >= 0, delta in (0, 1). InvalidArgument naming the `privacy.` field otherwise.
+absl::Status FinalizeSitePrivacyPolicy(v1::SitePrivacyPolicy* policy);
+
+// The DP numbers of a task, checked: dp_mode "", "site" or "line"; with a mode, noise multiplier finite and > 0,
+// clip finite and > 0, dp_min_sites in [1, kMaxDpMinSites], delta in (0, 1), sampling rate in (0, 1]
+// (0 is read as 1). InvalidArgument otherwise.
+absl::Status ValidateTaskPrivacy(const v1::RoundTask& task);
+
+// What this site charges its ledger with for `task` under site-level DP: sigma from the task, q = 1 unless the
+// policy trusts the aggregator's sampling rate. One step per round.
+privacy::MechanismStep SiteCharge(const v1::SitePrivacyPolicy& policy, const v1::RoundTask& task);
+
+// OK when the site may take part in `task`; FailedPrecondition with a short, printable reason (sent to the
+// aggregator as is) when the round is weaker than the policy: no secure aggregation where it is required, no DP
+// where required (max_epsilon or min_noise_multiplier > 0 imply it), a smaller noise multiplier, or (site mode)
+// an epsilon the ledger would exceed max_epsilon with; line mode: the ledger already at max_epsilon.
+// InvalidArgument for a task whose DP numbers are invalid (ValidateTaskPrivacy).
+absl::Status CheckRoundAgainstPolicy(const v1::SitePrivacyPolicy& policy, const v1::RoundTask& task,
+                                     const SiteLedger& ledger);
+
+}  // namespace fedlog::client
+
+#endif  // FEDLOG_CLIENT_PRIVACY_POLICY_H_

@@ -1,0 +1,41 @@
+// The privacy step of a site's upload path: what leaves the site after local training and before encoding and
+// upload (client/site_daemon.cc DoRound). In order:
+//   1. prototypes.* tensors are dropped when the site's policy says upload_prototypes: false;
+//   2. under site-level DP (task dp_mode "site") only the shared parameters leave the site: the optional
+//      adapter.* and prototypes.* tensors are averaged by the aggregator over the sites that carry them, a
+//      subset that the noise of n_min sites need not reach, so they stay local. The whole update (every tensor
+//      that is uploaded, as one vector) is clipped to L2 norm C and this site's share of Gaussian noise,
+//      N(0, (sigma*C)^2 / n_min) per coordinate from the CSPRNG, is added (common/privacy/site_dp.h), so that
+//      the sum over at least n_min sites carries noise of standard deviation sigma*C.
+// Secure-aggregation masking, when a run asks for it, comes after this step (it must mask the noised update).
+// Thread-compatible: one sampler per call site.
+#ifndef FEDLOG_CLIENT_PRIVACY_STEP_H_
+#define FEDLOG_CLIENT_PRIVACY_STEP_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "common/fl/tensor_bundle.h"
+#include "common/privacy/gaussian_noise.h"
+#include "fedlog/v1/config.pb.h"
+#include "fedlog/v1/federation.pb.h"
+
+namespace fedlog::client {
+
+struct PrivacyStepResult {
+  int dropped_tensors = 0;     // optional tensors kept at the site (prototypes.*; under site-level DP adapter.* too)
+  bool noised = false;         // site-level DP applied
+  double norm_before = 0;      // L2 norm of the update before clipping (kept local: never logged with values)
+  double clip_scale = 1;       // factor the update was scaled by (min(1, C / norm))
+  double noise_stddev = 0;     // per-coordinate stddev of this site's noise share
+  int64_t coordinates = 0;     // values noised
+};
+
+// Applies the step to `delta` in place. The task's DP numbers must have passed ValidateTaskPrivacy
+// (client/privacy_policy.h); InvalidArgument otherwise or for a non-finite update value.
+absl::StatusOr<PrivacyStepResult> ApplyPrivacyStep(const v1::RoundTask& task, const v1::SitePrivacyPolicy& policy,
+                                                   privacy::GaussianSampler& sampler, fl::TensorBundle* delta);
+
+}  // namespace fedlog::client
+
+#endif  // FEDLOG_CLIENT_PRIVACY_STEP_H_

@@ -1,0 +1,45 @@
+// The site daemon's privacy hooks: declining a round its policy finds too weak, and the privacy step of the
+// upload path with the charge to the site's own ledger (client/privacy_policy.h, client/privacy_step.h,
+// client/site_ledger.h; docs/PRIVACY.md).
+#include "absl/strings/str_cat.h"
+#include "client/privacy_policy.h"
+#include "client/privacy_step.h"
+#include "client/site_daemon.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/privacy/gaussian_noise.h"
+
+namespace fedlog::client {
+
+absl::Status SiteDaemon::Decline(const v1::RoundTask& task, const absl::Status& why) {
+  const std::string reason(why.message());
+  FEDLOG_LOG(WARNING) << "declined run " << task.run_id() << " round " << task.round() << " under this site's "
+                      << "privacy policy: " << reason;
+  FEDLOG_RETURN_IF_ERROR(session()->DeclineRound(task.run_id(), task.round(), reason));
+  // Not OK either way, so the daemon backs off before it asks again: a run that keeps offering weaker rounds
+  // (each new attempt is offered again) is not answered many times a second.
+  return absl::AbortedError("round declined under the site's privacy policy");
+}
+
+absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, LocalUpdate* update) {
+  FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
+  FEDLOG_ASSIGN_OR_RETURN(PrivacyStepResult step,
+                          ApplyPrivacyStep(task, config_.privacy(), sampler, &update->delta));
+  if (step.dropped_tensors > 0) {
+    FEDLOG_LOG(INFO) << "round " << task.round() << ": " << step.dropped_tensors
+                     << " optional tensor(s) kept at the site (privacy policy / site-level DP)";
+  }
+  if (!step.noised) return absl::OkStatus();
+  // Charged before the update can leave: a crash after this point over-counts, never under-counts.
+  FEDLOG_RETURN_IF_ERROR(ledger_.Charge(task.run_id(), task.round(), SiteCharge(config_.privacy(), task)));
+  FEDLOG_ASSIGN_OR_RETURN(double run_epsilon, ledger_.RunEpsilon(task.run_id()));
+  update->header.set_dp_epsilon(run_epsilon);
+  FEDLOG_LOG(INFO) << "round " << task.round() << ": site-level DP, update clipped to " << task.dp_clip()
+                   << " (scale " << step.clip_scale << "), noise share stddev " << step.noise_stddev << " on "
+                   << step.coordinates << " values; site epsilon " << run_epsilon << " this run, "
+                   << ledger_.epsilon() << " in all (delta " << ledger_.delta()
+                   << "); aggregator's run epsilon " << task.dp_epsilon_after();
+  return absl::OkStatus();
+}
+
+}  // namespace fedlog::client

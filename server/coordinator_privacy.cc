@@ -1,0 +1,183 @@
+// Differential privacy at the aggregator: plan validation, the run's accountant (charged before a round opens),
+// round declines, and the privacy part of a run's status. See coordinator_privacy.h.
+#include "server/coordinator_privacy.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/logging.h"
+#include "common/base/status_macros.h"
+#include "common/privacy/gaussian_noise.h"
+#include "server/coordinator.h"
+#include "server/coordinator_checks.h"
+
+namespace fedlog::server {
+
+absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
+  const bool any = plan->dp_noise_multiplier() != 0 || plan->dp_clip() != 0 || plan->dp_delta() != 0 ||
+                   plan->target_epsilon() != 0;
+  if (plan->dp_mode().empty() && any) plan->set_dp_mode("site");
+  if (plan->dp_mode().empty()) return absl::OkStatus();
+  if (plan->dp_mode() != "site" && plan->dp_mode() != "line") {
+    return absl::InvalidArgumentError("dp_mode must be 'site' or 'line'");
+  }
+  if (!(plan->dp_noise_multiplier() > 0 && plan->dp_noise_multiplier() <= kMaxDpNoiseMultiplier)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("differential privacy needs a noise multiplier in (0, ", kMaxDpNoiseMultiplier, "]"));
+  }
+  if (!(plan->dp_clip() > 0 && plan->dp_clip() <= kMaxDpClip)) {
+    return absl::InvalidArgumentError(absl::StrCat("differential privacy needs a clip in (0, ", kMaxDpClip, "]"));
+  }
+  if (plan->dp_delta() == 0) plan->set_dp_delta(kDefaultDpDelta);
+  if (!(plan->dp_delta() > 0 && plan->dp_delta() < 1)) return absl::InvalidArgumentError("dp_delta must be in (0, 1)");
+  if (!(std::isfinite(plan->target_epsilon()) && plan->target_epsilon() >= 0)) {
+    return absl::InvalidArgumentError("target_epsilon must be a finite number >= 0 (0 = no target)");
+  }
+  if (plan->dp_mode() == "site") {
+    if (plan->strategy() != "fedavg") {
+      return absl::InvalidArgumentError(
+          "site-level DP needs strategy fedavg: the accountant covers the mean of the noised updates, not a "
+          "median, a trimmed mean or a blended weight");
+    }
+    if (plan->clip_norm() > 0) {
+      return absl::InvalidArgumentError(
+          "site-level DP: leave --clip-norm off (sites clip to --dp-clip; scaling a noised update down at the "
+          "aggregator would scale its noise share down too)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool SiteLevelDp(const v1::RunPlan& plan) { return plan.dp_mode() == "site"; }
+
+absl::StatusOr<privacy::PrivacyLedger> RunLedger(const v1::RunPlan& plan, const std::vector<RoundRecord>& rounds) {
+  // No target in the ledger itself: what was spent was spent; the coordinator compares with the target before
+  // it opens a round (ChargeRoundOrStop).
+  privacy::LedgerOptions options;
+  options.delta = plan.dp_delta() > 0 ? plan.dp_delta() : kDefaultDpDelta;
+  FEDLOG_ASSIGN_OR_RETURN(privacy::PrivacyLedger ledger, privacy::PrivacyLedger::Create(options));
+  int64_t n = 0;
+  for (const RoundRecord& r : rounds) {
+    if (r.dp_sampling_rate <= 0) continue;
+    privacy::MechanismStep step;
+    step.sampling_rate = std::min(1.0, r.dp_sampling_rate);
+    step.noise_multiplier = plan.dp_noise_multiplier();
+    FEDLOG_RETURN_IF_ERROR(ledger.Charge(++n, step));
+  }
+  return ledger;
+}
+
+privacy::MechanismStep RoundStep(const v1::RunPlan& plan, size_t participants, size_t online) {
+  privacy::MechanismStep step;
+  step.sampling_rate =
+      online == 0 ? 1.0 : std::min(1.0, static_cast<double>(participants) / static_cast<double>(online));
+  step.noise_multiplier = plan.dp_noise_multiplier();
+  step.steps = 1;
+  return step;
+}
+
+void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::RoundTask* task) {
+  task->set_secure_aggregation(plan.secure_aggregation());
+  if (plan.dp_mode().empty()) return;
+  task->set_dp_mode(plan.dp_mode());
+  task->set_dp_noise_multiplier(plan.dp_noise_multiplier());
+  task->set_dp_clip(plan.dp_clip());
+  task->set_dp_min_sites(std::max(1, plan.min_sites()));
+  task->set_dp_delta(plan.dp_delta());
+  task->set_dp_sampling_rate(round.dp_sampling_rate > 0 ? round.dp_sampling_rate : 1.0);
+  task->set_dp_epsilon_after(round.epsilon);
+}
+
+absl::Status SecretShuffle(std::vector<std::string>* items) {
+  FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
+  // Fisher-Yates with unbiased draws (rejection of the top partial range).
+  for (size_t i = items->size(); i > 1; --i) {
+    const uint64_t n = i;
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t r = sampler.NextUint64();
+    while (r >= limit) r = sampler.NextUint64();
+    std::swap((*items)[i - 1], (*items)[r % n]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReportedEpsilon(double epsilon) {
+  if (!(std::isfinite(epsilon) && epsilon >= 0 && epsilon <= kMaxReportedEpsilon)) {
+    return absl::InvalidArgumentError(absl::StrCat("dp_epsilon must be a finite number in [0, ", kMaxReportedEpsilon,
+                                                   "]"));
+  }
+  return absl::OkStatus();
+}
+
+std::string SanitiseDeclineReason(const std::string& reason) {
+  if (reason.empty()) return "no reason given";
+  return PrintableText(reason.substr(0, kMaxDeclineReason));
+}
+
+// --- Coordinator ---
+
+bool Coordinator::ChargeRoundOrStop(const std::vector<RoundRecord>& rounds, size_t online, RoundRecord* record) {
+  const v1::RunPlan& plan = run_->plan;
+  if (!SiteLevelDp(plan)) return true;
+  absl::StatusOr<privacy::PrivacyLedger> ledger = RunLedger(plan, rounds);
+  const privacy::MechanismStep step = RoundStep(plan, record->participants.size(), online);
+  absl::StatusOr<privacy::EpsilonAtOrder> after =
+      ledger.ok() ? ledger->EpsilonIfCharged(step) : absl::StatusOr<privacy::EpsilonAtOrder>(ledger.status());
+  if (!after.ok()) {
+    FinishRun("failed", absl::StrCat("privacy accounting failed: ", after.status().message()));
+    return false;
+  }
+  if (plan.target_epsilon() > 0 && after->epsilon > plan.target_epsilon()) {
+    const std::string why = absl::StrFormat(
+        "privacy budget spent: round %d would take epsilon from %.4f to %.4f, above the target %g (delta %g)",
+        record->round, ledger->epsilon(), after->epsilon, plan.target_epsilon(), plan.dp_delta());
+    // A run that could not afford even its first round has trained nothing worth promoting.
+    FinishRun(run_->current_round > 0 ? "done" : "failed", why);
+    return false;
+  }
+  record->dp_sampling_rate = step.sampling_rate;
+  record->epsilon = after->epsilon;
+  return true;
+}
+
+absl::Status Coordinator::DeclineRound(const std::string& site_id, const v1::DeclineRequest& request) {
+  const std::string reason = SanitiseDeclineReason(request.reason());
+  RoundRecord record;
+  {
+    absl::MutexLock lock(&mu_);
+    if (revoked_.count(site_id)) return absl::PermissionDeniedError(absl::StrCat("site '", site_id, "' is revoked"));
+    last_seen_[site_id] = NowMs();
+    if (!run_ || run_->run_id != request.run_id() || !round_ || round_->record.round != request.round()) {
+      return absl::FailedPreconditionError("no such open round");
+    }
+    const std::vector<std::string>& p = round_->record.participants;
+    if (std::find(p.begin(), p.end(), site_id) == p.end()) {
+      return absl::FailedPreconditionError("site is not a participant of this round");
+    }
+    if (round_->uploaded.count(site_id)) return absl::FailedPreconditionError("update already received");
+    if (!round_->declined.insert(site_id).second) return absl::OkStatus();  // counted once per attempt
+    record = round_->record;
+    Bump();
+  }
+  FEDLOG_LOG(WARNING) << "site " << site_id << " declined run " << record.run_id << " round " << record.round
+                      << " (attempt " << record.attempt << "): " << reason;
+  return ForSite(store_->AddDecline(site_id, record, reason, NowMs()), site_id);
+}
+
+absl::Status Coordinator::DescribePrivacy(const std::vector<RoundRecord>& rounds, v1::RunStatus* status) {
+  double spent = 0;
+  for (const RoundRecord& r : rounds) spent = std::max(spent, r.epsilon);
+  status->set_epsilon_spent(spent);
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<v1::SiteDeclines> declines, store_->ListDeclines(status->run_id()));
+  int64_t total = 0;
+  for (v1::SiteDeclines& d : declines) {
+    total += d.count();
+    *status->add_declines() = std::move(d);
+  }
+  status->set_declined_rounds(total);
+  return absl::OkStatus();
+}
+
+}  // namespace fedlog::server

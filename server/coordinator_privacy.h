@@ -1,0 +1,63 @@
+// The aggregator's side of differential privacy (docs/PRIVACY.md): the DP fields of a run plan, the run's
+// accountant, the DP fields of a round task, and the checks on what sites say about privacy (the epsilon they
+// report, the reason they give for declining a round).
+//
+// Site-level DP: one step of the sampled Gaussian mechanism per round attempt, with q = participants / online
+// sites and sigma = plan.dp_noise_multiplier. The run's ledger is rebuilt from the stored round attempts (their
+// q and the plan's sigma; stored epsilons are only shown), so it survives a restart. Every opened attempt is
+// charged: its participants trained and sent noised updates whether or not the attempt completed.
+// Thread-safe: stateless functions (the Coordinator calls them under its own lock).
+#ifndef FEDLOG_SERVER_COORDINATOR_PRIVACY_H_
+#define FEDLOG_SERVER_COORDINATOR_PRIVACY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/privacy/ledger.h"
+#include "fedlog/v1/admin.pb.h"
+#include "fedlog/v1/federation.pb.h"
+#include "server/state_store.h"
+
+namespace fedlog::server {
+
+inline constexpr double kDefaultDpDelta = 1e-5;
+inline constexpr double kMaxDpNoiseMultiplier = 1e6;
+inline constexpr double kMaxDpClip = 1e12;
+inline constexpr double kMaxReportedEpsilon = 1e9;
+inline constexpr size_t kMaxDeclineReason = 256;
+
+// Validates the plan's DP fields and fills defaults: a DP value without dp_mode means "site"; dp_mode "site" or
+// "line" needs dp_noise_multiplier in (0, kMaxDpNoiseMultiplier] and dp_clip in (0, kMaxDpClip]; dp_delta 0
+// becomes 1e-5 and must be in (0, 1); target_epsilon finite and >= 0. Site mode also needs strategy fedavg (the
+// mean of the noised updates is what the accountant covers; a median or a blended weight is not) and no
+// server-side clip_norm (scaling a noised update down would scale its noise share down too).
+absl::Status ValidatePrivacyPlan(v1::RunPlan* plan);
+
+bool SiteLevelDp(const v1::RunPlan& plan);
+
+// The run's ledger from its stored round attempts (those charged: dp_sampling_rate > 0), with the plan's delta
+// (no target: the caller compares). InvalidArgument when a stored attempt cannot be charged.
+absl::StatusOr<privacy::PrivacyLedger> RunLedger(const v1::RunPlan& plan, const std::vector<RoundRecord>& rounds);
+
+// The mechanism step of one round attempt with `participants` of `online` sites (q = participants / online).
+privacy::MechanismStep RoundStep(const v1::RunPlan& plan, size_t participants, size_t online);
+
+// Copies the plan's privacy settings and the round's charge into `task` (RoundTask 20, 30-36).
+void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::RoundTask* task);
+
+// Shuffles `items` with the CSPRNG (common/privacy GaussianSampler's key stream), so that which sites a round
+// samples cannot be predicted. Internal when OpenSSL cannot supply randomness.
+absl::Status SecretShuffle(std::vector<std::string>* items);
+
+// A site-reported epsilon (UpdateHeader.dp_epsilon): finite, in [0, kMaxReportedEpsilon].
+absl::Status ValidateReportedEpsilon(double epsilon);
+
+// A decline reason as stored and shown: at most kMaxDeclineReason bytes, every byte outside printable ASCII
+// replaced by '?'; empty becomes "no reason given".
+std::string SanitiseDeclineReason(const std::string& reason);
+
+}  // namespace fedlog::server
+
+#endif  // FEDLOG_SERVER_COORDINATOR_PRIVACY_H_

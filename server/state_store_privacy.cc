@@ -1,0 +1,48 @@
+// Rounds sites declined under their own privacy policy (docs/PRIVACY.md). Per-round DP columns are read with the
+// rounds (state_store.cc).
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "common/base/status_macros.h"
+#include "server/state_store.h"
+
+namespace fedlog::server {
+
+absl::Status StateStore::AddDecline(const std::string& site_id, const RoundRecord& round, const std::string& reason,
+                                    int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  return db_->WithStatement(
+      "INSERT INTO declines (site_id, run_id, round, attempt, reason, at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+      [&](SQLite::Statement& s) {
+        s.bind(1, site_id);
+        s.bind(2, static_cast<int64_t>(round.run_id));
+        s.bind(3, round.round);
+        s.bind(4, round.attempt);
+        s.bind(5, reason.substr(0, kMaxRefusalReason));
+        s.bind(6, static_cast<int64_t>(now_ms));
+        s.exec();
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<std::vector<v1::SiteDeclines>> StateStore::ListDeclines(int64_t run_id) {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::SiteDeclines> out;
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
+      "SELECT site_id, COUNT(*), (SELECT reason FROM declines l WHERE l.run_id = d.run_id AND "
+      "l.site_id = d.site_id ORDER BY l.id DESC LIMIT 1) FROM declines d WHERE run_id = ? GROUP BY site_id "
+      "ORDER BY site_id",
+      [&](SQLite::Statement& s) {
+        s.bind(1, static_cast<int64_t>(run_id));
+        while (s.executeStep()) {
+          v1::SiteDeclines d;
+          d.set_site_id(s.getColumn(0).getString());
+          d.set_count(s.getColumn(1).getInt64());
+          d.set_last_reason(s.getColumn(2).getString());
+          out.push_back(std::move(d));
+        }
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+}  // namespace fedlog::server

@@ -1,0 +1,229 @@
+// The site's privacy policy check, its ledger (restart, corrupt file, atomic replace) and the upload's privacy
+// step (client/privacy_policy.h, client/site_ledger.h, client/privacy_step.h).
+#include <stdlib.h>
+
+#include <cmath>
+#include <string>
+
+#include "client/privacy_policy.h"
+#include "client/privacy_step.h"
+#include "client/site_ledger.h"
+#include "common/base/file_util.h"
+#include "common/privacy/rdp_accountant.h"
+#include "gtest/gtest.h"
+
+namespace fedlog::client {
+namespace {
+
+std::string TempLedgerPath() {
+  std::string tmpl = ::testing::TempDir() + "/site_ledger_XXXXXX";
+  return JoinPath(mkdtemp(tmpl.data()), "privacy_ledger.txt");
+}
+
+v1::RoundTask SiteTask(double sigma, double q = 1.0) {
+  v1::RoundTask t;
+  t.set_run_id(7);
+  t.set_round(1);
+  t.set_dp_mode("site");
+  t.set_dp_noise_multiplier(sigma);
+  t.set_dp_clip(1.0);
+  t.set_dp_min_sites(2);
+  t.set_dp_delta(1e-5);
+  t.set_dp_sampling_rate(q);
+  return t;
+}
+
+v1::SitePrivacyPolicy Policy(double max_epsilon = 0, double min_sigma = 0) {
+  v1::SitePrivacyPolicy p;
+  p.set_max_epsilon(max_epsilon);
+  p.set_min_noise_multiplier(min_sigma);
+  EXPECT_TRUE(FinalizeSitePrivacyPolicy(&p).ok());
+  return p;
+}
+
+TEST(SitePrivacyPolicy, FinalizeFillsDefaultsAndRejectsBadValues) {
+  v1::SitePrivacyPolicy p;
+  ASSERT_TRUE(FinalizeSitePrivacyPolicy(&p).ok());
+  EXPECT_DOUBLE_EQ(p.delta(), kDefaultSiteDelta);
+  EXPECT_TRUE(p.upload_prototypes());
+  for (auto bad : {+[](v1::SitePrivacyPolicy* q) { q->set_max_epsilon(-1); },
+                   +[](v1::SitePrivacyPolicy* q) { q->set_max_epsilon(std::nan("")); },
+                   +[](v1::SitePrivacyPolicy* q) { q->set_min_noise_multiplier(INFINITY); },
+                   +[](v1::SitePrivacyPolicy* q) { q->set_delta(1.5); }}) {
+    v1::SitePrivacyPolicy q;
+    bad(&q);
+    absl::Status st = FinalizeSitePrivacyPolicy(&q);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("privacy."), std::string::npos) << st;
+  }
+}
+
+TEST(SitePrivacyPolicy, DeclinesWeakerRounds) {
+  auto ledger = SiteLedger::Open(TempLedgerPath(), 1e-5);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  // No policy: any round, DP or not.
+  EXPECT_TRUE(CheckRoundAgainstPolicy(Policy(), v1::RoundTask(), *ledger).ok());
+  // Secure aggregation required.
+  v1::SitePrivacyPolicy secagg = Policy();
+  secagg.set_require_secure_aggregation(true);
+  EXPECT_EQ(CheckRoundAgainstPolicy(secagg, SiteTask(1.0), *ledger).code(), absl::StatusCode::kFailedPrecondition);
+  v1::RoundTask masked = SiteTask(1.0);
+  masked.set_secure_aggregation(true);
+  EXPECT_TRUE(CheckRoundAgainstPolicy(secagg, masked, *ledger).ok());
+  // A noise floor implies DP: a round without DP and a round with less noise are declined.
+  EXPECT_EQ(CheckRoundAgainstPolicy(Policy(0, 1.0), v1::RoundTask(), *ledger).code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::Status low = CheckRoundAgainstPolicy(Policy(0, 1.0), SiteTask(0.5), *ledger);
+  EXPECT_EQ(low.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(low.message().find("min_noise_multiplier"), std::string::npos) << low;
+  EXPECT_TRUE(CheckRoundAgainstPolicy(Policy(0, 1.0), SiteTask(1.0), *ledger).ok());
+}
+
+TEST(SitePrivacyPolicy, MaxEpsilonBoundsTheLedgerAcrossRounds) {
+  auto ledger = SiteLedger::Open(TempLedgerPath(), 1e-5);
+  ASSERT_TRUE(ledger.ok());
+  const v1::SitePrivacyPolicy p = Policy(/*max_epsilon=*/0, 0);
+  // The epsilon of k rounds at sigma 2, q 1 (the site's default view), from the accountant directly.
+  auto eps = [](int k) {
+    return privacy::SampledGaussianEpsilon(1.0, 2.0, k, 1e-5, privacy::DefaultOrders())->epsilon;
+  };
+  v1::SitePrivacyPolicy capped = Policy(/*max_epsilon=*/(eps(2) + eps(3)) / 2, 0);
+  v1::RoundTask task = SiteTask(2.0, /*q=*/0.1);  // q is ignored unless trust_sampling
+  for (int round = 1; round <= 2; ++round) {
+    ASSERT_TRUE(CheckRoundAgainstPolicy(capped, task, *ledger).ok()) << round;
+    ASSERT_TRUE(ledger->Charge(7, round, SiteCharge(capped, task)).ok());
+  }
+  EXPECT_NEAR(ledger->epsilon(), eps(2), 1e-9);
+  absl::Status third = CheckRoundAgainstPolicy(capped, task, *ledger);
+  EXPECT_EQ(third.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(third.message().find("max_epsilon"), std::string::npos) << third;
+  // Trusting the aggregator's sampling rate charges less, so the third round fits.
+  v1::SitePrivacyPolicy trusting = capped;
+  trusting.set_trust_sampling(true);
+  EXPECT_TRUE(CheckRoundAgainstPolicy(trusting, task, *ledger).ok());
+  EXPECT_DOUBLE_EQ(SiteCharge(trusting, task).sampling_rate, 0.1);
+  EXPECT_TRUE(CheckRoundAgainstPolicy(p, task, *ledger).ok());
+}
+
+TEST(SitePrivacyPolicy, InvalidTaskNumbersAreRefused) {
+  auto ledger = SiteLedger::Open(TempLedgerPath(), 1e-5);
+  ASSERT_TRUE(ledger.ok());
+  for (auto bad : {+[](v1::RoundTask* t) { t->set_dp_mode("bogus"); },
+                   +[](v1::RoundTask* t) { t->set_dp_noise_multiplier(std::nan("")); },
+                   +[](v1::RoundTask* t) { t->set_dp_clip(0); },
+                   +[](v1::RoundTask* t) { t->set_dp_min_sites(0); },
+                   +[](v1::RoundTask* t) { t->set_dp_delta(1); },
+                   +[](v1::RoundTask* t) { t->set_dp_sampling_rate(1.5); }}) {
+    v1::RoundTask t = SiteTask(1.0);
+    bad(&t);
+    EXPECT_EQ(CheckRoundAgainstPolicy(Policy(), t, *ledger).code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(SiteLedger, SurvivesRestartAndSeparatesRuns) {
+  const std::string path = TempLedgerPath();
+  privacy::MechanismStep step{0.5, 1.5, 1};
+  {
+    auto ledger = SiteLedger::Open(path, 1e-5);
+    ASSERT_TRUE(ledger.ok());
+    ASSERT_TRUE(ledger->Charge(1, 1, step).ok());
+    ASSERT_TRUE(ledger->Charge(1, 2, step).ok());
+    ASSERT_TRUE(ledger->Charge(2, 1, step).ok());
+  }
+  auto reopened = SiteLedger::Open(path, 1e-5);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ASSERT_EQ(reopened->entries().size(), 3u);
+  EXPECT_EQ(reopened->entries()[2].run_id, 2);
+  const double three = privacy::SampledGaussianEpsilon(0.5, 1.5, 3, 1e-5, privacy::DefaultOrders())->epsilon;
+  const double two = privacy::SampledGaussianEpsilon(0.5, 1.5, 2, 1e-5, privacy::DefaultOrders())->epsilon;
+  EXPECT_NEAR(reopened->epsilon(), three, 1e-9);
+  EXPECT_NEAR(*reopened->RunEpsilon(1), two, 1e-9);
+  EXPECT_LT(*reopened->RunEpsilon(2), two);
+  EXPECT_DOUBLE_EQ(*reopened->RunEpsilon(3), 0.0);
+}
+
+TEST(SiteLedger, CorruptFileIsAClearErrorAndIsKept) {
+  const std::string path = TempLedgerPath();
+  {
+    auto ledger = SiteLedger::Open(path, 1e-5);
+    ASSERT_TRUE(ledger.ok());
+    ASSERT_TRUE(ledger->Charge(3, 1, {1.0, 2.0, 1}).ok());
+  }
+  std::string text = *ReadFile(path);
+  const std::string corrupt = text + "3 2 not-a-number 2 1\n";
+  ASSERT_TRUE(WriteFileAtomic(path, corrupt).ok());
+  auto bad = SiteLedger::Open(path, 1e-5);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(bad.status().message().find(path), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("line 3"), std::string::npos) << bad.status();
+  EXPECT_EQ(*ReadFile(path), corrupt);  // nothing lost: the file is untouched
+  ASSERT_TRUE(WriteFileAtomic(path, "garbage\n").ok());
+  EXPECT_EQ(SiteLedger::Open(path, 1e-5).status().code(), absl::StatusCode::kDataLoss);
+  // A negative sigma is not a mechanism either.
+  ASSERT_TRUE(WriteFileAtomic(path, text + "3 2 1 -1 1\n").ok());
+  EXPECT_EQ(SiteLedger::Open(path, 1e-5).status().code(), absl::StatusCode::kDataLoss);
+}
+
+fl::TensorBundle Update() {
+  fl::TensorBundle b;
+  fl::NamedTensor w{"mlp.0.weight", {200, 100}, std::vector<float>(20000, 0.05f)};
+  fl::NamedTensor a{"adapter.HDFS.down.weight", {4, 4}, std::vector<float>(16, 1.0f)};
+  fl::NamedTensor p{"prototypes.global", {2, 4}, std::vector<float>(8, 1.0f)};
+  b.tensors = {w, a, p};
+  return b;
+}
+
+privacy::GaussianSampler Sampler() {
+  std::array<uint8_t, 32> key;
+  key.fill(9);
+  return *privacy::GaussianSampler::CreateWithKeyForTesting(key);
+}
+
+TEST(PrivacyStep, KeepsPrototypesLocalWhenThePolicySaysSo) {
+  fl::TensorBundle b = Update();
+  v1::SitePrivacyPolicy p = Policy();
+  p.set_upload_prototypes(false);
+  privacy::GaussianSampler s = Sampler();
+  auto r = ApplyPrivacyStep(v1::RoundTask(), p, s, &b);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->dropped_tensors, 1);
+  EXPECT_FALSE(r->noised);
+  ASSERT_EQ(b.tensors.size(), 2u);
+  EXPECT_EQ(b.tensors[1].name, "adapter.HDFS.down.weight");
+  EXPECT_FLOAT_EQ(b.tensors[0].values[0], 0.05f);  // untouched without DP
+}
+
+TEST(PrivacyStep, SiteLevelDpClipsTheWholeUpdateAndAddsTheNoiseShare) {
+  fl::TensorBundle b = Update();
+  privacy::GaussianSampler s = Sampler();
+  v1::RoundTask task = SiteTask(/*sigma=*/0.8);
+  task.set_dp_clip(2.0);
+  task.set_dp_min_sites(4);
+  auto r = ApplyPrivacyStep(task, Policy(), s, &b);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->noised);
+  // Only the shared parameters leave the site under site-level DP.
+  EXPECT_EQ(r->dropped_tensors, 2);
+  ASSERT_EQ(b.tensors.size(), 1u);
+  const double norm = 0.05 * std::sqrt(20000.0);  // 7.07 > C: scaled to 2
+  EXPECT_NEAR(r->norm_before, norm, 1e-4);
+  EXPECT_NEAR(r->clip_scale, 2.0 / norm, 1e-6);
+  const double want_sd = 0.8 * 2.0 / std::sqrt(4.0);
+  EXPECT_DOUBLE_EQ(r->noise_stddev, want_sd);
+  // What was uploaded = clipped value + noise: the residuals' std matches the share within 3%.
+  const double clipped = 0.05 * r->clip_scale;
+  double sum = 0, sq = 0;
+  for (float v : b.tensors[0].values) {
+    sum += v - clipped;
+    sq += (v - clipped) * (v - clipped);
+  }
+  const double n = 20000;
+  const double mean = sum / n;
+  const double sd = std::sqrt(sq / n - mean * mean);
+  EXPECT_NEAR(sd, want_sd, 0.03 * want_sd);
+  EXPECT_NEAR(mean, 0.0, 4 * want_sd / std::sqrt(n));
+}
+
+}  // namespace
+}  // namespace fedlog::client

@@ -1,0 +1,216 @@
+// Differential privacy over real mTLS on loopback (docs/PRIVACY.md): a run with site-level DP stops before it
+// would exceed its target epsilon and reports per-round epsilons equal to the accountant's; a stored update shows
+// the noise share the site added; a site whose own policy is stricter declines the round and the aggregator
+// counts it.
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "client/site_daemon.h"
+#include "client/site_ledger.h"
+#include "common/base/file_util.h"
+#include "common/fl/bundle_codec.h"
+#include "common/privacy/rdp_accountant.h"
+#include "gtest/gtest.h"
+#include "server/aggregator_server.h"
+#include "tests/integration/test_env.h"
+
+namespace fedlog {
+namespace {
+
+using testing::AdminStub;
+
+constexpr double kDelta = 1e-5;
+
+double AccountantEpsilon(double q, double sigma, int rounds) {
+  return privacy::SampledGaussianEpsilon(q, sigma, rounds, kDelta, privacy::DefaultOrders())->epsilon;
+}
+
+class PrivacyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("fedlog_privacy");
+    pki_ = JoinPath(dir_, "pki");
+    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b"}));
+    v1::ServerConfig config = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
+    config.set_keep_updates(true);  // the test reads a stored update's values
+    auto s = server::AggregatorServer::Start(config);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+  }
+  void TearDown() override {
+    for (auto& d : daemons_) d->Stop();
+    for (auto& t : threads_) t.join();
+    if (server_) server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartSite(const std::string& site, const v1::SitePrivacyPolicy& policy = {}) {
+    std::string log = testing::WriteLog(dir_, site, 300, static_cast<int>(site.back()));
+    v1::ClientConfig config = testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
+    config.mutable_privacy()->MergeFrom(policy);
+    auto d = client::SiteDaemon::Create(config);
+    ASSERT_TRUE(d.ok()) << d.status();
+    client::SiteDaemon* raw = d->get();
+    daemons_.push_back(std::move(*d));
+    threads_.emplace_back([raw] { EXPECT_TRUE(raw->Run().ok()); });
+  }
+
+  void WaitOnline(int n) {
+    for (int i = 0; i < 200; ++i) {
+      grpc::ClientContext ctx;
+      v1::ListSitesResponse sites;
+      ASSERT_TRUE(AdminStub(pki_, server_->port())->ListSites(&ctx, {}, &sites).ok());
+      int online = 0;
+      for (const auto& s : sites.sites()) online += s.online() ? 1 : 0;
+      if (online >= n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << n << " sites never came online";
+  }
+
+  v1::RunStatus StartDpRun(int rounds, int min_sites, double sigma, double clip, double target) {
+    v1::StartRunRequest req;
+    v1::RunPlan* plan = req.mutable_plan();
+    plan->set_rounds(rounds);
+    plan->set_min_sites(min_sites);
+    plan->set_round_deadline_s(30);
+    plan->mutable_training()->set_local_epochs(1);
+    plan->set_dp_mode("site");
+    plan->set_dp_noise_multiplier(sigma);
+    plan->set_dp_clip(clip);
+    plan->set_dp_delta(kDelta);
+    plan->set_target_epsilon(target);
+    v1::RunStatus resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  }
+
+  v1::RunStatus WaitFinished(int64_t run_id) {
+    return testing::WaitRun(AdminStub(pki_, server_->port()).get(), run_id, [](const v1::RunStatus& s) {
+      return s.state() == "done" || s.state() == "failed" || s.state() == "stopped";
+    });
+  }
+
+  std::string dir_, pki_;
+  std::unique_ptr<server::AggregatorServer> server_;
+  std::vector<std::unique_ptr<client::SiteDaemon>> daemons_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(PrivacyTest, RunStopsBeforeExceedingTargetAndReportsTheAccountantsEpsilon) {
+  StartSite("site-a");
+  StartSite("site-b");
+  WaitOnline(2);
+  const double sigma = 1.0, clip = 1.0;
+  // Every online site takes part (q = 1): two rounds fit under the target, a third would not.
+  const double target = (AccountantEpsilon(1.0, sigma, 2) + AccountantEpsilon(1.0, sigma, 3)) / 2;
+  v1::RunStatus started = StartDpRun(/*rounds=*/5, /*min_sites=*/2, sigma, clip, target);
+  EXPECT_EQ(started.plan().dp_mode(), "site");
+  v1::RunStatus done = WaitFinished(started.run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  EXPECT_NE(done.message().find("privacy budget spent"), std::string::npos) << done.message();
+  int k = 0;
+  for (const auto& r : done.rounds()) {
+    ASSERT_EQ(r.state(), "done");
+    ++k;
+    EXPECT_DOUBLE_EQ(r.dp_sampling_rate(), 1.0);
+    EXPECT_NEAR(r.epsilon(), AccountantEpsilon(1.0, sigma, k), 1e-9) << "round " << k;
+    // Each site charged its own ledger with the same mechanism (q = 1): it reports the same epsilon.
+    EXPECT_NEAR(r.site_epsilon(), r.epsilon(), 1e-9) << "round " << k;
+  }
+  EXPECT_EQ(k, 2);
+  EXPECT_NEAR(done.epsilon_spent(), AccountantEpsilon(1.0, sigma, 2), 1e-9);
+  EXPECT_LE(done.epsilon_spent(), target);
+
+  // A stored update carries the site's noise share: its values' spread is sigma*C/sqrt(min_sites) (the clipped
+  // delta, of norm <= C over ~1400 values, adds under 0.1%).
+  const double share = sigma * clip / std::sqrt(2.0);
+  int checked = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(JoinPath(JoinPath(dir_, "agg"), "updates"))) {
+    if (!e.is_regular_file()) continue;
+    auto bundle = fl::DecodeBundle(*ReadFile(e.path().string()));
+    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    double sum = 0, sq = 0, n = 0;
+    for (const auto& t : bundle->tensors) {
+      EXPECT_FALSE(fl::IsOptionalTensor(t.name)) << t.name;  // only shared parameters leave a site
+      for (float v : t.values) {
+        sum += v;
+        sq += static_cast<double>(v) * v;
+        n += 1;
+      }
+    }
+    ASSERT_GT(n, 500);
+    const double sd = std::sqrt(sq / n - (sum / n) * (sum / n));
+    EXPECT_NEAR(sd, share, 0.08 * share) << e.path();
+    ++checked;
+  }
+  EXPECT_EQ(checked, 4);  // 2 sites x 2 rounds
+  // Each site's ledger survives in its data dir and reopens to the same epsilon.
+  for (const char* site : {"site-a", "site-b"}) {
+    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    EXPECT_EQ(ledger->entries().size(), 2u);
+    EXPECT_NEAR(ledger->epsilon(), AccountantEpsilon(1.0, sigma, 2), 1e-9);
+  }
+}
+
+TEST_F(PrivacyTest, StricterSiteDeclinesAndTheAggregatorCountsIt) {
+  StartSite("site-a");
+  v1::SitePrivacyPolicy strict;
+  strict.set_min_noise_multiplier(2.0);
+  StartSite("site-b", strict);
+  WaitOnline(2);
+  v1::RunStatus started = StartDpRun(/*rounds=*/1, /*min_sites=*/1, /*sigma=*/1.0, /*clip=*/1.0, /*target=*/0);
+  v1::RunStatus done = WaitFinished(started.run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  ASSERT_EQ(done.rounds_size(), 1);
+  const v1::RoundSummary& r = done.rounds(0);
+  EXPECT_EQ(r.sites(), 1);
+  EXPECT_EQ(r.declined(), 1);
+  // The round closed when the decline came, not at its 30 s deadline.
+  EXPECT_LT(r.seconds(), 25);
+  EXPECT_EQ(done.declined_rounds(), 1);
+  ASSERT_EQ(done.declines_size(), 1);
+  EXPECT_EQ(done.declines(0).site_id(), "site-b");  // from the certificate
+  EXPECT_EQ(done.declines(0).count(), 1);
+  EXPECT_NE(done.declines(0).last_reason().find("min_noise_multiplier"), std::string::npos)
+      << done.declines(0).last_reason();
+  // The declining site spent nothing; the other charged its ledger.
+  EXPECT_FALSE(FileExists(client::SiteLedger::PathIn(JoinPath(dir_, "site-b"))));
+  EXPECT_TRUE(FileExists(client::SiteLedger::PathIn(JoinPath(dir_, "site-a"))));
+}
+
+TEST_F(PrivacyTest, InvalidDpPlansAreRefused) {
+  auto start = [&](const std::function<void(v1::RunPlan*)>& edit) {
+    v1::StartRunRequest req;
+    req.mutable_plan()->set_rounds(1);
+    req.mutable_plan()->set_min_sites(1);
+    req.mutable_plan()->set_dp_mode("site");
+    req.mutable_plan()->set_dp_noise_multiplier(1);
+    req.mutable_plan()->set_dp_clip(1);
+    edit(req.mutable_plan());
+    v1::RunStatus resp;
+    grpc::ClientContext ctx;
+    return AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp).error_code();
+  };
+  for (const auto& edit : std::vector<std::function<void(v1::RunPlan*)>>{
+           [](v1::RunPlan* p) { p->set_dp_noise_multiplier(0); },
+           [](v1::RunPlan* p) { p->set_dp_clip(-1); },
+           [](v1::RunPlan* p) { p->set_dp_clip(NAN); },
+           [](v1::RunPlan* p) { p->set_dp_delta(1); },
+           [](v1::RunPlan* p) { p->set_target_epsilon(-1); },
+           [](v1::RunPlan* p) { p->set_target_epsilon(INFINITY); },
+           [](v1::RunPlan* p) { p->set_dp_mode("row"); },
+           [](v1::RunPlan* p) { p->set_strategy("median"); },
+           [](v1::RunPlan* p) { p->set_clip_norm(5); }}) {
+    EXPECT_EQ(start(edit), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+}  // namespace
+}  // namespace fedlog

@@ -1,0 +1,105 @@
+#include "tools/admin/admin_privacy.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/status_macros.h"
+
+namespace fedlog::cli {
+namespace {
+
+// Site-supplied text as printed: no terminal control bytes.
+std::string Printable(const std::string& text) {
+  std::string out = text.substr(0, 256);
+  for (char& c : out) {
+    if (c < 0x20 || c >= 0x7f) c = '?';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> PrivacyOptionNames() {
+  return {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon", "dp-mode"};
+}
+
+absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan) {
+  bool any = args.Has("dp-mode");
+  for (const std::string& name : {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon"}) {
+    any = any || args.Has(name);
+  }
+  if (!any) return absl::OkStatus();
+  const std::string mode = args.Get("dp-mode", "site");
+  if (mode != "site" && mode != "line") return absl::InvalidArgumentError("--dp-mode must be site or line");
+  FEDLOG_ASSIGN_OR_RETURN(double sigma, args.GetDouble("dp-noise-multiplier", 0));
+  FEDLOG_ASSIGN_OR_RETURN(double clip, args.GetDouble("dp-clip", 0));
+  FEDLOG_ASSIGN_OR_RETURN(double delta, args.GetDouble("dp-delta", 1e-5));
+  FEDLOG_ASSIGN_OR_RETURN(double target, args.GetDouble("target-epsilon", 0));
+  if (!(std::isfinite(sigma) && sigma > 0)) {
+    return absl::InvalidArgumentError("--dp-noise-multiplier S is required with differential privacy (S > 0)");
+  }
+  if (!(std::isfinite(clip) && clip > 0)) {
+    return absl::InvalidArgumentError("--dp-clip C is required with differential privacy (C > 0)");
+  }
+  if (!(delta > 0 && delta < 1)) return absl::InvalidArgumentError("--dp-delta must be in (0, 1)");
+  if (!(std::isfinite(target) && target >= 0)) {
+    return absl::InvalidArgumentError("--target-epsilon must be a finite number >= 0 (0 = no target)");
+  }
+  plan->set_dp_mode(mode);
+  plan->set_dp_noise_multiplier(sigma);
+  plan->set_dp_clip(clip);
+  plan->set_dp_delta(delta);
+  plan->set_target_epsilon(target);
+  return absl::OkStatus();
+}
+
+std::string PrivacyColumnHeader(const v1::RunPlan& plan) {
+  if (plan.dp_mode() == "site") return absl::StrFormat(" %9s %5s", "epsilon", "q");
+  if (plan.dp_mode() == "line") return absl::StrFormat(" %9s", "site_eps");
+  return "";
+}
+
+std::string PrivacyColumn(const v1::RunPlan& plan, const v1::RoundSummary& r) {
+  if (plan.dp_mode() == "site") return absl::StrFormat(" %9.4f %5.2f", r.epsilon(), r.dp_sampling_rate());
+  if (plan.dp_mode() == "line") {
+    return r.site_epsilon() > 0 ? absl::StrFormat(" %9.4f", r.site_epsilon()) : absl::StrFormat(" %9s", "-");
+  }
+  return "";
+}
+
+std::string PrivacySummary(const v1::RunStatus& s) {
+  const v1::RunPlan& p = s.plan();
+  std::string out;
+  if (!p.dp_mode().empty()) {
+    out = absl::StrFormat("privacy: %s-level DP, noise multiplier %g, clip %g, delta %g", p.dp_mode(),
+                          p.dp_noise_multiplier(), p.dp_clip(), p.dp_delta());
+    if (p.dp_mode() == "site") {
+      absl::StrAppendFormat(&out, "; epsilon spent %.4f", s.epsilon_spent());
+      if (p.target_epsilon() > 0) absl::StrAppendFormat(&out, " of target %g", p.target_epsilon());
+    }
+  }
+  if (p.secure_aggregation()) absl::StrAppend(&out, out.empty() ? "privacy: " : "; ", "secure aggregation");
+  if (s.declined_rounds() > 0) {
+    absl::StrAppend(&out, out.empty() ? "privacy: " : "; ", s.declined_rounds(), " round(s) declined by sites");
+  }
+  return out;
+}
+
+std::vector<std::string> DeclineLines(const v1::RunStatus& s) {
+  std::vector<std::string> out;
+  for (const v1::SiteDeclines& d : s.declines()) {
+    out.push_back(absl::StrFormat("  declined: %s x%d (last: %s)", Printable(d.site_id()), d.count(),
+                                  Printable(d.last_reason())));
+  }
+  return out;
+}
+
+int64_t DeclinesOf(const v1::RunStatus& s, const std::string& site_id) {
+  for (const v1::SiteDeclines& d : s.declines()) {
+    if (d.site_id() == site_id) return d.count();
+  }
+  return 0;
+}
+
+}  // namespace fedlog::cli

@@ -1,0 +1,36 @@
+// The privacy part of the admin verbs (docs/PRIVACY.md): the --dp-* flags of `fedlog run start`, the epsilon
+// column of the round table, and the per-site declines shown by `fedlog run status` and `fedlog sites`.
+// Thread-compatible: stateless helpers of the CLI.
+#ifndef FEDLOG_TOOLS_ADMIN_ADMIN_PRIVACY_H_
+#define FEDLOG_TOOLS_ADMIN_ADMIN_PRIVACY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "fedlog/v1/admin.pb.h"
+#include "tools/cli/args.h"
+
+namespace fedlog::cli {
+
+// The options `run start` accepts for privacy: dp-noise-multiplier, dp-clip, dp-delta, target-epsilon,
+// dp-mode. (Secure aggregation's flag belongs to that feature.)
+std::vector<std::string> PrivacyOptionNames();
+// Copies them into `plan`, checking them as the aggregator will (InvalidArgument naming the flag): any --dp-*
+// or --target-epsilon turns DP on, --dp-mode defaults to site, and then --dp-noise-multiplier and --dp-clip
+// are required and > 0, --dp-delta in (0, 1), --target-epsilon >= 0.
+absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan);
+
+// The round table's extra column under DP ("" without DP): its header and one round's cell.
+std::string PrivacyColumnHeader(const v1::RunPlan& plan);
+std::string PrivacyColumn(const v1::RunPlan& plan, const v1::RoundSummary& round);
+// One line on the run's privacy ("" without DP and declines): mode, sigma, clip, epsilon spent of the target.
+std::string PrivacySummary(const v1::RunStatus& status);
+// "site-1 x2 (reason)" lines of the run's declines, one per site.
+std::vector<std::string> DeclineLines(const v1::RunStatus& status);
+// The number of rounds `site_id` declined in `status`'s run (0 when none).
+int64_t DeclinesOf(const v1::RunStatus& status, const std::string& site_id);
+
+}  // namespace fedlog::cli
+
+#endif  // FEDLOG_TOOLS_ADMIN_ADMIN_PRIVACY_H_
