@@ -430,6 +430,11 @@ TEST_F(BadSiteTest, BadNumbersAndOversizedHellosCannotBreakTheBookkeeping) {
     EXPECT_FALSE(absl::StrContains(st.message(), "INSERT")) << st;
     EXPECT_FALSE(absl::StrContains(st.message(), "SQL")) << st;
   }
+  for (double eps : {std::nan(""), HUGE_VAL, -1.0}) {  // the line-DP epsilon a site reports
+    v1::UpdateHeader h = Site::Header(tm);
+    h.set_line_dp_epsilon(eps);
+    EXPECT_EQ(m.Upload(h, Filled(base->bundle, 0)).code(), absl::StatusCode::kInvalidArgument) << eps;
+  }
   v1::UpdateHeader bad_metric = Site::Header(tm);
   (*bad_metric.mutable_metrics())["val_f1"] = 1e308;
   EXPECT_EQ(m.Upload(bad_metric, Filled(base->bundle, 0)).code(), absl::StatusCode::kInvalidArgument);
