@@ -249,8 +249,16 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
   FEDLOG_ASSIGN_OR_RETURN(result->dp_epsilon, dp.Epsilon());
   result->dp_sigma = o.dp_noise_multiplier;
   for (const FederatedSite& s : sites) {
-    FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e, EvaluateSite(base, model, s, "federated_dp", o));
-    result->evaluations.push_back(e);
+    absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, model, s, "federated_dp", o);
+    if (e.status().code() == absl::StatusCode::kFailedPrecondition && o.dp_mode == "line") {
+      // Line DP sends no prototypes (class means of lines without noise), so a site whose support
+      // set lacks a class has no detector from the private model.
+      result->notes.push_back(absl::StrCat("federated_dp: ", s.name, " not scored: ",
+                                           e.status().message()));
+      continue;
+    }
+    FEDLOG_RETURN_IF_ERROR(e.status());
+    result->evaluations.push_back(*std::move(e));
   }
   result->notes.push_back(absl::StrFormat(
       "federated_dp: %s-level DP, sigma %.4g, clip %.4g, epsilon %.4g at delta %.3g", o.dp_mode,
