@@ -468,7 +468,7 @@ TEST_F(BadSiteTest, BadNumbersAndOversizedHellosCannotBreakTheBookkeeping) {
   fl::TensorBundle next = AdminModel(done.rounds(0).model_version());
   EXPECT_NEAR(next.tensors[0].values[0] - base->bundle.tensors[0].values[0], 0.002f, 1e-6);
   const int64_t refused = done.refused_updates();
-  EXPECT_EQ(refused, 4);
+  EXPECT_EQ(refused, 7);  // 3 losses, 3 line-DP epsilons, 1 metric
   // Late refusals do not change the finished run's record.
   EXPECT_FALSE(m.Upload(tm, Filled(base->bundle, 0)).ok());
   EXPECT_EQ(WaitDone(run.run_id()).refused_updates(), refused);
