@@ -89,6 +89,9 @@ absl::Status ValidateUpdateHeader(const v1::UpdateHeader& h) {
   if (!std::isfinite(h.imbalance_ratio()) || h.imbalance_ratio() < 0) {
     return absl::InvalidArgumentError("imbalance_ratio must be a finite non-negative number");
   }
+  if (!std::isfinite(h.line_dp_epsilon()) || h.line_dp_epsilon() < 0) {
+    return absl::InvalidArgumentError("line_dp_epsilon must be a finite non-negative number");
+  }
   return ValidateMetrics(h.metrics());
 }
 

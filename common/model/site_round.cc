@@ -162,6 +162,17 @@ absl::Status AddValidationMetrics(const EncoderSpec& spec, const LineSet& labele
   return absl::OkStatus();
 }
 
+// Line-level DP: the round's epsilon, and nothing computed on the lines without noise (losses,
+// validation F1) in what the site sends.
+absl::Status FinishLineDpRound(const LineDpOptions& dp, SiteRoundResult* result) {
+  FEDLOG_ASSIGN_OR_RETURN(result->line_dp_round_epsilon,
+                          LineDpEpsilon(result->line_dp_phases, dp.delta));
+  result->contrastive_loss = result->meta_loss = 0;
+  result->metrics.clear();
+  result->metrics["line_dp_round_epsilon"] = result->line_dp_round_epsilon;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 EncoderSpec SiteSpec(const EncoderSpec& spec, const std::vector<std::string>& sources) {
@@ -216,6 +227,8 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
   unlabeled.labels.clear();
   FEDLOG_RETURN_IF_ERROR(ValidateLineSet(spec, unlabeled));
   const LineSet labeled = SelectLines(train, LabeledRows(train));
+  const bool dp = work.line_dp.enabled();
+  if (dp) FEDLOG_RETURN_IF_ERROR(ValidateLineDpOptions(work.line_dp));
   SiteRoundResult result;
   result.weights = EncoderTensors(spec, start);
   result.samples = train.size();
@@ -233,8 +246,12 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
     c.encoder_lr = work.learning_rate * kEncoderLrRatio;
     c.prox_mu = work.fedprox_mu;
     c.runtime = work.runtime;
-    FEDLOG_ASSIGN_OR_RETURN(ContrastiveResult r,
-                            PretrainContrastive(spec, result.weights, unlabeled, c));
+    LineDpPhase phase;
+    FEDLOG_ASSIGN_OR_RETURN(
+        ContrastiveResult r,
+        dp ? DpPretrainContrastive(spec, result.weights, unlabeled, c, work.line_dp, &phase)
+           : PretrainContrastive(spec, result.weights, unlabeled, c));
+    if (dp) result.line_dp_phases.push_back(phase);
     result.weights = std::move(r.weights);
     result.contrastive_loss = r.final_loss;
     result.metrics["train_contrastive_loss"] = r.final_loss;
@@ -247,15 +264,23 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
     m.meta_lr = work.learning_rate;
     m.prox_mu = work.fedprox_mu;
     m.runtime = work.runtime;
-    FEDLOG_ASSIGN_OR_RETURN(MetaResult r, MetaTrain(spec, result.weights, labeled, {}, m));
+    LineDpPhase phase;
+    FEDLOG_ASSIGN_OR_RETURN(MetaResult r,
+                            dp ? DpMetaTrain(spec, result.weights, labeled, m, work.line_dp, &phase)
+                               : MetaTrain(spec, result.weights, labeled, {}, m));
+    if (dp) result.line_dp_phases.push_back(phase);
     result.weights = std::move(r.weights);
     result.meta_loss = r.final_loss;
     result.metrics["train_meta_loss"] = r.final_loss;
     result.metrics["train_meta_initial_loss"] = r.initial_loss;
   }
-  FEDLOG_RETURN_IF_ERROR(AppendPrototypes(spec, labeled, work.runtime, &result.weights));
-  result.metrics["train_labeled_lines"] = static_cast<double>(labeled.size());
-  FEDLOG_RETURN_IF_ERROR(AddValidationMetrics(spec, labeled, validation, work, &result));
+  if (dp) {
+    FEDLOG_RETURN_IF_ERROR(FinishLineDpRound(work.line_dp, &result));
+  } else {
+    FEDLOG_RETURN_IF_ERROR(AppendPrototypes(spec, labeled, work.runtime, &result.weights));
+    result.metrics["train_labeled_lines"] = static_cast<double>(labeled.size());
+    FEDLOG_RETURN_IF_ERROR(AddValidationMetrics(spec, labeled, validation, work, &result));
+  }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

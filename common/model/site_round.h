@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/model/dp_sgd.h"
 #include "common/model/encoder_types.h"
 #include "common/model/few_shot.h"
 
@@ -35,6 +36,9 @@ struct LocalWork {
   int batch_size = 256;
   float learning_rate = 1e-3f;  // adapters/head; the shared encoder uses the trainers' ratio
   float fedprox_mu = 0;         // proximal term mu/2 * ||w - w_global||^2 on the shared parameters
+  // Line-level DP-SGD (dp_sgd.h) for both kinds of steps when line_dp.enabled(); batch_size is then
+  // the expected lines per contrastive step.
+  LineDpOptions line_dp;
   RuntimeOptions runtime;
 };
 
@@ -48,6 +52,12 @@ struct SiteRoundResult {
   double meta_loss = 0;  // 0 when no meta-learning ran
   double seconds = 0;
   std::map<std::string, double> metrics;  // e.g. "train_contrastive_loss", "val_f1"
+  // Line-level DP only: the round's mechanisms (q, sigma, steps) for the site's ledger, and the
+  // epsilon of this round alone at line_dp.delta (compose the phases of every round with
+  // LineDpEpsilon for the run's). With line DP on, the losses and metrics above are left out (they
+  // are computed on the lines without noise) and no prototypes are sent.
+  std::vector<LineDpPhase> line_dp_phases;
+  double line_dp_round_epsilon = 0;
 };
 
 // The site's starting weights for a round: `global` (shared tensors plus whatever adapters it
@@ -62,7 +72,8 @@ EncoderSpec SiteSpec(const EncoderSpec& spec, const std::vector<std::string>& so
 // Runs `work` from `start` (PrepareSiteWeights output; `spec` = SiteSpec of the same sources) on
 // `train`: contrastive steps on every line, then meta-learning on the labeled ones, then fresh
 // prototypes from the labeled ones (only those computed here are in the result; prototype tensors
-// of `start` are dropped). `train.labels` is empty or one per line, -1 marking an unlabeled line
+// of `start` are dropped). With work.line_dp enabled both steps run under DP-SGD and no prototypes
+// are computed (the result carries the encoder only). `train.labels` is empty or one per line, -1 marking an unlabeled line
 // (e.g. a source without a labels file). `validation` (labeled, may be empty) gives the val_*
 // metrics.
 absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::TensorBundle& start,

@@ -430,6 +430,11 @@ TEST_F(BadSiteTest, BadNumbersAndOversizedHellosCannotBreakTheBookkeeping) {
     EXPECT_FALSE(absl::StrContains(st.message(), "INSERT")) << st;
     EXPECT_FALSE(absl::StrContains(st.message(), "SQL")) << st;
   }
+  for (double eps : {std::nan(""), HUGE_VAL, -1.0}) {  // the line-DP epsilon a site reports
+    v1::UpdateHeader h = Site::Header(tm);
+    h.set_line_dp_epsilon(eps);
+    EXPECT_EQ(m.Upload(h, Filled(base->bundle, 0)).code(), absl::StatusCode::kInvalidArgument) << eps;
+  }
   v1::UpdateHeader bad_metric = Site::Header(tm);
   (*bad_metric.mutable_metrics())["val_f1"] = 1e308;
   EXPECT_EQ(m.Upload(bad_metric, Filled(base->bundle, 0)).code(), absl::StatusCode::kInvalidArgument);
@@ -463,7 +468,7 @@ TEST_F(BadSiteTest, BadNumbersAndOversizedHellosCannotBreakTheBookkeeping) {
   fl::TensorBundle next = AdminModel(done.rounds(0).model_version());
   EXPECT_NEAR(next.tensors[0].values[0] - base->bundle.tensors[0].values[0], 0.002f, 1e-6);
   const int64_t refused = done.refused_updates();
-  EXPECT_EQ(refused, 4);
+  EXPECT_EQ(refused, 7);  // 3 losses, 3 line-DP epsilons, 1 metric
   // Late refusals do not change the finished run's record.
   EXPECT_FALSE(m.Upload(tm, Filled(base->bundle, 0)).ok());
   EXPECT_EQ(WaitDone(run.run_id()).refused_updates(), refused);

@@ -207,5 +207,55 @@ TEST(EvalFederatedTest, BadInputIsAClearError) {
   EXPECT_EQ(LoadSourcesSites(o).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
+  FederatedOptions o = TinyOptions();
+  o.run_centralized = o.run_local = false;
+  const std::vector<FederatedSite> sites = TinySites(o);
+  o.dp_mode = "line";
+  o.target_epsilon = 4.0;
+  ASSERT_TRUE(ResolveDpOptions(sites, &o).ok());
+  EXPECT_GT(o.dp_noise_multiplier, 0.1);
+  auto r = RunFederatedSimulation(sites, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::map<std::string, int> per_model;
+  for (const SiteEvaluation& e : r->evaluations) ++per_model[e.model];
+  EXPECT_EQ(per_model["federated"], 3);
+  EXPECT_EQ(per_model["federated_dp"], 3);
+  // Every site's composed epsilon is within the target the sigma was picked for, and not far below.
+  EXPECT_LE(r->dp_epsilon, 4.0 + 1e-9);
+  EXPECT_GT(r->dp_epsilon, 2.0);
+  EXPECT_EQ(r->dp_sigma, o.dp_noise_multiplier);
+
+  FederatedOptions bad = TinyOptions();
+  bad.dp_mode = "line";  // neither sigma nor a target
+  EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+  bad.dp_mode = "site";
+  bad.target_epsilon = 1;
+  EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EvalFederatedTest, SiteDpClipsEachUpdateAndAveragesUnweighted) {
+  FederatedOptions o = TinyOptions();
+  o.dp_mode = "site";
+  o.dp_noise_multiplier = 0.01;  // noise on the mean: stddev 0.005 per coordinate
+  o.dp_clip = 1.0;
+  DpFederation dp(o, 4);
+  fl::TensorBundle global{{T("out.weight", {0, 0})}};
+  fl::TensorBundle small{{T("out.weight", {0.3f, 0.4f})}};  // norm 0.5: kept
+  fl::TensorBundle huge{{T("out.weight", {3000, 4000})}};   // norm 5000: clipped to 1
+  std::vector<SiteUpdate> updates = {{&small, 1, 1, 1, {}}, {&huge, 1000000, 1, 1, {}}};
+  auto next = dp.AggregateSiteDp(global, updates, 4);
+  ASSERT_TRUE(next.ok()) << next.status();
+  const std::vector<float>& v = next->Find("out.weight")->values;
+  EXPECT_NEAR(v[0], (0.3 + 0.6) / 2, 0.03);  // samples do not weigh; the huge one counts as norm 1
+  EXPECT_NEAR(v[1], (0.4 + 0.8) / 2, 0.03);
+  // One round: every participant takes part (no sampling of sites), so q = 1 at this sigma.
+  o.dp_noise_multiplier = 1.0;
+  DpFederation one(o, 4);
+  ASSERT_TRUE(one.AggregateSiteDp(global, updates, 4).ok());
+  const std::vector<model::LineDpPhase> phase = {{"site", 1.0, 1.0, 1}};
+  EXPECT_NEAR(*one.Epsilon(), *model::LineDpEpsilon(phase, o.dp_delta), 1e-12);
+}
+
 }  // namespace
 }  // namespace fedlog::offline

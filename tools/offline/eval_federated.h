@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "common/eval/metrics.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/model/dp_sgd.h"
 #include "common/model/encoder_types.h"
 
 namespace fedlog::offline {
@@ -48,6 +49,16 @@ struct FederatedOptions {
   int personalise_rounds = 0;
   bool run_centralized = true;
   bool run_local = true;
+  // Differential privacy (eval_federated_dp.cc): "" off; "line": DP-SGD in every site's local work
+  // (model::LineDpOptions); "site": every site's round update clipped to dp_clip and noised with its
+  // share of sigma*C (common/privacy/site_dp.h), averaged unweighted. With a mode the run trains
+  // the non-private federation ("federated") and the private one ("federated_dp") from the same
+  // start with the same work, and reports the epsilon reached at dp_delta.
+  std::string dp_mode;
+  double dp_noise_multiplier = 0;  // sigma; line mode with target_epsilon > 0: picked by bisection
+  double dp_clip = 1.0;            // C: per line (line) or per site update (site)
+  double dp_delta = 1e-5;
+  double target_epsilon = 0;  // line mode: > 0 picks the smallest sigma whose epsilon is <= it
 };
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines
@@ -123,6 +134,8 @@ struct RoundLog {
 
 struct FederatedResult {
   std::vector<SiteEvaluation> evaluations;
+  double dp_epsilon = 0;  // the private federation's epsilon at dp_delta (line: the worst site's)
+  double dp_sigma = 0;    // the noise multiplier it ran with
   std::vector<RoundLog> rounds;
   fl::TensorBundle federated_model;  // the final global model
   std::vector<std::string> notes;
@@ -144,6 +157,36 @@ struct SiteUpdate {
 absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
                                                 const std::vector<SiteUpdate>& updates,
                                                 const std::string& strategy, double* shared_norm);
+
+// Differential privacy of the simulation (eval_federated_dp.cc).
+// Checks the dp_* options; in line mode with target_epsilon > 0 sets dp_noise_multiplier to the
+// smallest sigma that keeps every site's run within the target (each site's q from its line count,
+// its steps from rounds x local work).
+absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, FederatedOptions* options);
+// The private federation's per-round hook and ledger: the line-DP work of a site round, its
+// mechanism recorded per site; in site mode the clip-and-noise of each update and the unweighted
+// mean of the noisy deltas.
+class DpFederation {
+ public:
+  DpFederation(const FederatedOptions& options, size_t sites);
+  // Line-level DP options for a site's LocalWork (disabled in site mode).
+  model::LineDpOptions LineDp() const;
+  // Records a site round's line-DP mechanism.
+  void RecordLineRound(size_t site, const std::vector<model::LineDpPhase>& phases);
+  // Site mode: the next global model from `global` and the participants' full weights: each delta
+  // clipped to C plus N(0, (sigma*C)^2 / n) per coordinate, then averaged over the n updates. The
+  // round is charged at q = 1 (the simulation does not sample sites); `total_sites` is unused.
+  absl::StatusOr<fl::TensorBundle> AggregateSiteDp(const fl::TensorBundle& global,
+                                                   const std::vector<SiteUpdate>& updates,
+                                                   int total_sites);
+  // The epsilon reached so far at dp_delta (line: the worst site's composition of its rounds).
+  absl::StatusOr<double> Epsilon() const;
+
+ private:
+  FederatedOptions options_;
+  std::vector<std::vector<model::LineDpPhase>> site_phases_;
+  std::vector<model::LineDpPhase> site_rounds_;  // site mode: one step per round
+};
 
 // Runs the federated rounds, then the centralized and local-only baselines, and evaluates every
 // model on every site (eval_federated_sim.cc). InvalidArgument for bad options or sites.

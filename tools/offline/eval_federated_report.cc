@@ -19,7 +19,7 @@ struct ModelName {
   const char* column;  // short name in the markdown columns
 };
 const ModelName kModels[] = {
-    {"federated", "fed"}, {"tuned", "tuned"}, {"personalised", "pers"},
+    {"federated", "fed"}, {"federated_dp", "fed-dp"}, {"tuned", "tuned"}, {"personalised", "pers"},
     {"centralized", "central"}, {"local", "local"}};
 
 std::string Quote(const std::string& s) {
@@ -159,6 +159,15 @@ std::string RoundsJson(const FederatedResult& result) {
   return absl::StrCat("[\n    ", absl::StrJoin(out, ",\n    "), "\n  ]");
 }
 
+// The private federation's mechanism and epsilon; null without a DP mode.
+std::string DpJson(const FederatedOptions& o, const FederatedResult& result) {
+  if (o.dp_mode.empty()) return "null";
+  return absl::StrCat("{\"mode\": ", Quote(o.dp_mode), ", \"noise_multiplier\": ",
+                      Num(result.dp_sigma), ", \"clip\": ", Num(o.dp_clip), ", \"delta\": ",
+                      Num(o.dp_delta), ", \"target_epsilon\": ", Num(o.target_epsilon),
+                      ", \"epsilon\": ", Num(result.dp_epsilon), "}");
+}
+
 std::string Json(const FederatedOptions& o, const std::vector<FederatedSite>& sites,
                  const FederatedResult& result) {
   std::vector<std::string> means, checks, notes;
@@ -181,7 +190,7 @@ std::string Json(const FederatedOptions& o, const std::vector<FederatedSite>& si
       ", \"strategy\": ", Quote(o.strategy), ", \"seed\": ", o.seed, ", \"threads\": ", o.threads,
       ", \"shots\": ", o.shots, ", \"max_train_lines\": ", o.max_train_lines,
       ", \"personalise_rounds\": ", o.personalise_rounds,
-      "},\n  \"sites\": ", SitesJson(sites), ",\n  \"rounds\": ", RoundsJson(result),
+      "},\n  \"dp\": ", DpJson(o, result), ",\n  \"sites\": ", SitesJson(sites), ",\n  \"rounds\": ", RoundsJson(result),
       ",\n  \"evaluations\": ", EvaluationsJson(result), ",\n  \"means\": {",
       absl::StrJoin(means, ", "), "},\n  \"checks\": [", absl::StrJoin(checks, ", "),
       "],\n  \"notes\": [", absl::StrJoin(notes, ", "), "],\n  \"seconds\": ", Num(result.seconds),

@@ -134,7 +134,9 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
                                               const model::EncoderSpec& base,
                                               const fl::TensorBundle& initial,
                                               const FederatedOptions& o,
-                                              std::vector<RoundLog>* rounds) {
+                                              std::vector<RoundLog>* rounds,
+                                              DpFederation* dp = nullptr) {
+  const std::string label = dp != nullptr ? "federated_dp" : "federated";
   fl::TensorBundle global = initial;
   for (int r = 0; r < o.rounds; ++r) {
     const auto t0 = Clock::now();
@@ -144,10 +146,13 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
       if (sites[i].join_round > r) continue;
       FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
                               model::PrepareSiteWeights(base, global, sites[i].sources));
+      model::LocalWork work = MakeWork(o, RoundSeed(o, r, i), 1);
+      if (dp != nullptr) work.line_dp = dp->LineDp();
       FEDLOG_ASSIGN_OR_RETURN(
           model::SiteRoundResult res,
           model::RunSiteRound(model::SiteSpec(base, sites[i].sources), start, sites[i].train, {},
-                              MakeWork(o, RoundSeed(o, r, i), 1)));
+                              work));
+      if (dp != nullptr) dp->RecordLineRound(i, res.line_dp_phases);
       results.push_back(std::move(res));
       who.push_back(i);
     }
@@ -167,14 +172,20 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
       }
     }
     if (meta > 0) log.meta_loss /= meta;
-    FEDLOG_ASSIGN_OR_RETURN(global, AggregateRound(global, updates, o.strategy, &log.update_norm));
+    if (dp != nullptr && o.dp_mode == "site") {
+      FEDLOG_ASSIGN_OR_RETURN(global, dp->AggregateSiteDp(global, updates,
+                                                          static_cast<int>(sites.size())));
+    } else {
+      FEDLOG_ASSIGN_OR_RETURN(global,
+                              AggregateRound(global, updates, o.strategy, &log.update_norm));
+    }
     log.seconds = Since(t0);
     std::cerr << absl::StrFormat(
-        "[federated] round %d/%d: %d sites, contrastive loss %.4f, meta loss %.4f, "
+        "[%s] round %d/%d: %d sites, contrastive loss %.4f, meta loss %.4f, "
         "|shared delta| %.4f, %.1fs\n",
-        log.round, o.rounds, log.participants, log.contrastive_loss, log.meta_loss, log.update_norm,
-        log.seconds);
-    rounds->push_back(log);
+        label, log.round, o.rounds, log.participants, log.contrastive_loss, log.meta_loss,
+        log.update_norm, log.seconds);
+    if (dp == nullptr) rounds->push_back(log);
   }
   return global;
 }
@@ -227,6 +238,34 @@ absl::Status CheckSites(const std::vector<FederatedSite>& sites, const Federated
   return absl::OkStatus();
 }
 
+// The private federation ("federated_dp") from the same start with the same work, its epsilon.
+absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
+                                  const model::EncoderSpec& base, const fl::TensorBundle& initial,
+                                  const FederatedOptions& o, FederatedResult* result) {
+  DpFederation dp(o, sites.size());
+  std::vector<RoundLog> unused;
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle model,
+                          RunFederated(sites, base, initial, o, &unused, &dp));
+  FEDLOG_ASSIGN_OR_RETURN(result->dp_epsilon, dp.Epsilon());
+  result->dp_sigma = o.dp_noise_multiplier;
+  for (const FederatedSite& s : sites) {
+    absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, model, s, "federated_dp", o);
+    if (e.status().code() == absl::StatusCode::kFailedPrecondition && o.dp_mode == "line") {
+      // Line DP sends no prototypes (class means of lines without noise), so a site whose support
+      // set lacks a class has no detector from the private model.
+      result->notes.push_back(absl::StrCat("federated_dp: ", s.name, " not scored: ",
+                                           e.status().message()));
+      continue;
+    }
+    FEDLOG_RETURN_IF_ERROR(e.status());
+    result->evaluations.push_back(*std::move(e));
+  }
+  result->notes.push_back(absl::StrFormat(
+      "federated_dp: %s-level DP, sigma %.4g, clip %.4g, epsilon %.4g at delta %.3g", o.dp_mode,
+      o.dp_noise_multiplier, o.dp_clip, result->dp_epsilon, o.dp_delta));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<FederatedSite>& sites,
@@ -244,6 +283,7 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
                             EvaluateSite(base, result.federated_model, s, "federated", o));
     result.evaluations.push_back(e);
   }
+  if (!o.dp_mode.empty()) FEDLOG_RETURN_IF_ERROR(RunPrivateFederation(sites, base, initial, o, &result));
   if (o.personalise_rounds > 0) {
     // Each site continues alone from the final global model for a few rounds of the same local
     // work, seeded past the federated rounds, and keeps the result when its validation F1 is not

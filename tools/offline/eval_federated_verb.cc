@@ -19,7 +19,9 @@ constexpr char kUsage[] =
     "usage: fedlog eval federated --protocol sources|hdfs|bgl --out DIR [--data DIR] [--rounds N] "
     "[--sites K] [--contrastive-steps S] [--meta-iterations M] [--inner-steps I] [--shots K] "
     "[--fedprox-mu MU] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--seed S] "
-    "[--threads T] [--max-train-lines N] [--personalise-rounds P] [--no-baselines]\n";
+    "[--threads T] [--max-train-lines N] [--personalise-rounds P] [--no-baselines] "
+    "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
+    "[--dp-delta D]]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -40,6 +42,15 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FEDLOG_ASSIGN_OR_RETURN(int64_t personalise,
                           args.GetInt("personalise-rounds", o.personalise_rounds));
   FEDLOG_ASSIGN_OR_RETURN(double mu, args.GetDouble("fedprox-mu", o.fedprox_mu));
+  o.dp_mode = args.Get("dp-mode", "");
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_noise_multiplier,
+                          args.GetDouble("dp-noise-multiplier", o.dp_noise_multiplier));
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_clip, args.GetDouble("dp-clip", o.dp_clip));
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_delta, args.GetDouble("dp-delta", o.dp_delta));
+  FEDLOG_ASSIGN_OR_RETURN(o.target_epsilon, args.GetDouble("target-epsilon", o.target_epsilon));
+  if (!o.dp_mode.empty() && o.dp_mode != "line" && o.dp_mode != "site") {
+    return absl::InvalidArgumentError("--dp-mode must be line or site");
+  }
   if (rounds < 1 || rounds > 1000) return absl::InvalidArgumentError("--rounds must be in 1..1000");
   if (personalise < 0 || personalise > 100) {
     return absl::InvalidArgumentError("--personalise-rounds must be in 0..100");
@@ -84,12 +95,19 @@ absl::Status RunFederatedEvaluation(const FederatedOptions& options) {
     return absl::InvalidArgumentError("unknown protocol '" + options.protocol + "'");
   }
   FEDLOG_RETURN_IF_ERROR(sites.status());
+  FederatedOptions resolved = options;
+  FEDLOG_RETURN_IF_ERROR(ResolveDpOptions(*sites, &resolved));
+  if (!resolved.dp_mode.empty()) {
+    std::cerr << absl::StrFormat("%s-level DP: sigma %.4g, clip %.4g, delta %.3g\n",
+                                 resolved.dp_mode, resolved.dp_noise_multiplier, resolved.dp_clip,
+                                 resolved.dp_delta);
+  }
   std::cerr << absl::StrFormat(
       "[%.1fs] %s: %zu sites loaded\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
       options.protocol, sites->size());
-  FEDLOG_ASSIGN_OR_RETURN(FederatedResult result, RunFederatedSimulation(*sites, options));
-  FEDLOG_ASSIGN_OR_RETURN(std::string md, WriteFederatedResults(options, *sites, result));
+  FEDLOG_ASSIGN_OR_RETURN(FederatedResult result, RunFederatedSimulation(*sites, resolved));
+  FEDLOG_ASSIGN_OR_RETURN(std::string md, WriteFederatedResults(resolved, *sites, result));
   std::cout << md;
   return absl::OkStatus();
 }
@@ -99,7 +117,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
       argv,
       {{"protocol", "out", "data", "rounds", "sites", "contrastive-steps", "meta-iterations",
         "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
-        "personalise-rounds"},
+        "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
+        "target-epsilon"},
        {"no-baselines"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

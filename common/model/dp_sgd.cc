@@ -1,0 +1,118 @@
+// Line-level DP-SGD: options, accounting and the step's sampling and clipped noisy sum (dp_sgd.h,
+// dp_sgd_step.h). The training loops are in dp_sgd_train.cc.
+#include "common/model/dp_sgd.h"
+
+#include <cmath>
+#include <utility>
+
+#include "common/base/status_macros.h"
+#include "common/model/dp_sgd_step.h"
+#include "common/privacy/rdp_accountant.h"
+
+namespace fedlog::model {
+
+absl::Status ValidateLineDpOptions(const LineDpOptions& o) {
+  if (!std::isfinite(o.noise_multiplier) || o.noise_multiplier < 0) {
+    return absl::InvalidArgumentError("line DP: noise multiplier must be finite and >= 0");
+  }
+  if (!std::isfinite(o.clip) || !(o.clip > 0)) {
+    return absl::InvalidArgumentError("line DP: clip must be finite and > 0");
+  }
+  if (!(o.delta > 0 && o.delta < 1)) {
+    return absl::InvalidArgumentError("line DP: delta must be in (0, 1)");
+  }
+  if (o.contrastive_lines_per_microbatch < 2 || o.meta_lines_per_microbatch < 2) {
+    return absl::InvalidArgumentError("line DP: micro-batches need >= 2 lines");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> LineDpEpsilon(absl::Span<const LineDpPhase> phases, double delta) {
+  const std::vector<double> orders = privacy::DefaultOrders();
+  std::vector<double> total(orders.size(), 0.0);
+  bool any = false;
+  for (const LineDpPhase& p : phases) {
+    if (p.steps < 0) return absl::InvalidArgumentError("line DP: steps must be >= 0");
+    if (p.steps == 0 || p.q == 0) continue;
+    FEDLOG_ASSIGN_OR_RETURN(std::vector<double> rdp,
+                            privacy::SampledGaussianRdp(p.q, p.sigma, p.steps, orders));
+    for (size_t i = 0; i < total.size(); ++i) total[i] += rdp[i];
+    any = true;
+  }
+  if (!any) return 0.0;
+  FEDLOG_ASSIGN_OR_RETURN(privacy::EpsilonAtOrder eps, privacy::RdpToEpsilon(orders, total, delta));
+  return eps.epsilon;
+}
+
+absl::StatusOr<double> NoiseMultiplierForEpsilon(std::vector<LineDpPhase> phases,
+                                                 double target_epsilon, double delta) {
+  if (!(target_epsilon > 0) || !std::isfinite(target_epsilon)) {
+    return absl::InvalidArgumentError("target epsilon must be finite and > 0");
+  }
+  auto epsilon_at = [&](double sigma) -> absl::StatusOr<double> {
+    for (LineDpPhase& p : phases) p.sigma = sigma;
+    return LineDpEpsilon(phases, delta);
+  };
+  double lo = 0.1, hi = 1000;
+  FEDLOG_ASSIGN_OR_RETURN(double eps_hi, epsilon_at(hi));
+  if (eps_hi > target_epsilon) {
+    return absl::InvalidArgumentError("target epsilon not reachable with sigma <= 1000");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(double eps_lo, epsilon_at(lo));
+  if (eps_lo <= target_epsilon) return lo;
+  while (hi - lo > 1e-3 * lo) {  // epsilon falls as sigma grows
+    const double mid = 0.5 * (lo + hi);
+    FEDLOG_ASSIGN_OR_RETURN(double eps, epsilon_at(mid));
+    (eps > target_epsilon ? lo : hi) = mid;
+  }
+  return hi;
+}
+
+std::vector<std::vector<int64_t>> PoissonMicrobatches(int64_t n, double q, int slots,
+                                                      privacy::GaussianSampler& sampler) {
+  std::vector<std::vector<int64_t>> out(static_cast<size_t>(std::max(1, slots)));
+  constexpr double kTwoTo53 = 9007199254740992.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double u = static_cast<double>(sampler.NextUint64() >> 11) / kTwoTo53;  // [0, 1)
+    if (u >= q) continue;
+    // Modulo bias is below slots / 2^64: immaterial for a handful of slots.
+    out[sampler.NextUint64() % out.size()].push_back(i);
+  }
+  return out;
+}
+
+ClippedGradientSum::ClippedGradientSum(std::vector<torch::Tensor> params, double microbatch_clip)
+    : params_(std::move(params)), clip_(microbatch_clip) {
+  for (const torch::Tensor& p : params_) sum_.push_back(torch::zeros_like(p).detach());
+}
+
+double ClippedGradientSum::Accumulate() {
+  torch::NoGradGuard no_grad;
+  double squared = 0;
+  for (const torch::Tensor& p : params_) {
+    if (p.grad().defined()) squared += p.grad().to(torch::kDouble).pow(2).sum().item<double>();
+  }
+  const double norm = std::sqrt(squared);
+  const double scale = norm > clip_ ? clip_ / norm : 1.0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor& g = params_[i].mutable_grad();
+    if (!g.defined()) continue;
+    sum_[i].add_(g, scale);
+    g = torch::Tensor();
+  }
+  return norm;
+}
+
+void ClippedGradientSum::WriteNoisyMean(double noise_std, double denominator,
+                                        privacy::GaussianSampler& sampler) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor noise = torch::zeros(sum_[i].sizes(), torch::kFloat32);  // CPU, contiguous
+    sampler.AddNoise(absl::MakeSpan(noise.data_ptr<float>(), static_cast<size_t>(noise.numel())),
+                     noise_std);
+    params_[i].mutable_grad() = (sum_[i] + noise.to(sum_[i].device())) / denominator;
+    sum_[i].zero_();
+  }
+}
+
+}  // namespace fedlog::model

@@ -1,0 +1,49 @@
+// The torch-level pieces of line-level DP-SGD (dp_sgd.h): Poisson sampling into micro-batches and
+// the clipped, noised gradient sum of one step. Internal to common/model: includes torch.
+// Thread-compatible: one instance per training loop.
+#ifndef FEDLOG_COMMON_MODEL_DP_SGD_STEP_H_
+#define FEDLOG_COMMON_MODEL_DP_SGD_STEP_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "common/privacy/gaussian_noise.h"
+
+namespace fedlog::model {
+
+// Poisson sampling of one step: each of rows 0..n-1 independently with probability q, each sampled
+// row put into one of `slots` micro-batches uniformly; all bits from `sampler` (a CSPRNG), so
+// neither the batch nor its split can be predicted from a seed. Returns `slots` lists (some may be
+// empty).
+std::vector<std::vector<int64_t>> PoissonMicrobatches(int64_t n, double q, int slots,
+                                                      privacy::GaussianSampler& sampler);
+
+// Sum over a step's micro-batches of each one's gradient clipped to a joint L2 norm over `params`.
+class ClippedGradientSum {
+ public:
+  // `params`: the trainable leaves (dense gradients). `microbatch_clip` > 0: the bound on one
+  // micro-batch's gradient (C/2 in line-level DP-SGD).
+  ClippedGradientSum(std::vector<torch::Tensor> params, double microbatch_clip);
+
+  // Takes the gradients the last backward left on `params` (undefined ones count as 0), scales them
+  // by min(1, clip / norm), adds them to the sum and clears them. Returns the norm before clipping.
+  double Accumulate();
+
+  // Writes (sum + noise) / denominator into every parameter's gradient, noise N(0, noise_std^2) per
+  // coordinate from `sampler`, then zeroes the sum for the next step.
+  void WriteNoisyMean(double noise_std, double denominator, privacy::GaussianSampler& sampler);
+
+  const std::vector<torch::Tensor>& params() const { return params_; }
+  const std::vector<torch::Tensor>& sum() const { return sum_; }
+
+ private:
+  std::vector<torch::Tensor> params_;
+  std::vector<torch::Tensor> sum_;  // same shapes as params_, on their devices
+  double clip_;
+};
+
+}  // namespace fedlog::model
+
+#endif  // FEDLOG_COMMON_MODEL_DP_SGD_STEP_H_

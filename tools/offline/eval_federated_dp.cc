@@ -1,0 +1,161 @@
+// Differential privacy in `fedlog eval federated` (eval_federated.h): the dp_* options, the
+// per-site ledger of line-level DP-SGD, and site-level DP's clipped, noised, unweighted mean.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/privacy/gaussian_noise.h"
+#include "common/privacy/site_dp.h"
+#include "tools/offline/eval_federated.h"
+
+namespace fedlog::offline {
+namespace {
+
+// The line-DP mechanisms one site runs over the whole run (sigma left 0), as RunSiteRound runs
+// them: contrastive steps at q = batch / lines, meta-learning at q = meta_batch x lines per
+// episode / labeled lines when the site has both classes.
+std::vector<model::LineDpPhase> PlannedPhases(const FederatedSite& site, const FederatedOptions& o,
+                                              const model::LineDpOptions& dp) {
+  std::vector<model::LineDpPhase> phases;
+  const int rounds = o.rounds - std::min(o.rounds, site.join_round);
+  const double n = static_cast<double>(site.train.size());
+  if (o.contrastive_steps > 0 && n >= 2) {
+    phases.push_back({"contrastive", std::min(1.0, o.batch_size / n), 0,
+                      static_cast<int64_t>(rounds) * o.contrastive_steps});
+  }
+  std::vector<int> labeled;
+  for (int y : site.train.labels) {
+    if (y >= 0) labeled.push_back(y);
+  }
+  if (o.meta_iterations > 0 && model::HasBothClasses(labeled)) {
+    const double expected = 8.0 * dp.meta_lines_per_microbatch;  // MetaOptions::meta_batch
+    phases.push_back({"meta", std::min(1.0, expected / static_cast<double>(labeled.size())), 0,
+                      static_cast<int64_t>(rounds) * o.meta_iterations});
+  }
+  return phases;
+}
+
+}  // namespace
+
+absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, FederatedOptions* o) {
+  if (o->dp_mode.empty()) return absl::OkStatus();
+  if (o->dp_mode != "line" && o->dp_mode != "site") {
+    return absl::InvalidArgumentError("--dp-mode must be line or site");
+  }
+  if (!(o->dp_clip > 0) || !std::isfinite(o->dp_clip) || !(o->dp_delta > 0 && o->dp_delta < 1) ||
+      !(o->dp_noise_multiplier >= 0) || !std::isfinite(o->dp_noise_multiplier) ||
+      !(o->target_epsilon >= 0) || !std::isfinite(o->target_epsilon)) {
+    return absl::InvalidArgumentError(
+        "--dp-clip must be > 0, --dp-delta in (0, 1), --dp-noise-multiplier and "
+        "--target-epsilon >= 0");
+  }
+  if (o->target_epsilon > 0) {
+    if (o->dp_mode != "line") {
+      return absl::InvalidArgumentError("--target-epsilon applies to --dp-mode line");
+    }
+    double sigma = 0;
+    for (const FederatedSite& s : sites) {
+      std::vector<model::LineDpPhase> phases = PlannedPhases(s, *o, model::LineDpOptions());
+      if (phases.empty()) continue;
+      FEDLOG_ASSIGN_OR_RETURN(double site_sigma, model::NoiseMultiplierForEpsilon(
+                                                     phases, o->target_epsilon, o->dp_delta));
+      sigma = std::max(sigma, site_sigma);
+    }
+    o->dp_noise_multiplier = sigma;
+  }
+  if (!(o->dp_noise_multiplier > 0)) {
+    return absl::InvalidArgumentError("a DP mode needs --dp-noise-multiplier or --target-epsilon");
+  }
+  return absl::OkStatus();
+}
+
+DpFederation::DpFederation(const FederatedOptions& options, size_t sites)
+    : options_(options), site_phases_(sites) {}
+
+model::LineDpOptions DpFederation::LineDp() const {
+  model::LineDpOptions dp;
+  if (options_.dp_mode != "line") return dp;
+  dp.noise_multiplier = options_.dp_noise_multiplier;
+  dp.clip = options_.dp_clip;
+  dp.delta = options_.dp_delta;
+  return dp;
+}
+
+void DpFederation::RecordLineRound(size_t site, const std::vector<model::LineDpPhase>& phases) {
+  site_phases_[site].insert(site_phases_[site].end(), phases.begin(), phases.end());
+}
+
+absl::StatusOr<fl::TensorBundle> DpFederation::AggregateSiteDp(
+    const fl::TensorBundle& global, const std::vector<SiteUpdate>& updates, int total_sites) {
+  if (updates.empty()) return global;
+  privacy::SiteDpOptions dp;
+  dp.clip = options_.dp_clip;
+  dp.noise_multiplier = options_.dp_noise_multiplier;
+  dp.min_sites = static_cast<int>(updates.size());
+  FEDLOG_RETURN_IF_ERROR(privacy::ValidateSiteDpOptions(dp));
+  FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
+  // Every tensor any update or the global model carries; one missing from an update has delta 0
+  // there (a tensor the global model lacks starts from 0, as AggregateRound's full-value rule).
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const fl::NamedTensor& t : global.tensors) shapes[t.name] = t.shape;
+  for (const SiteUpdate& u : updates) {
+    for (const fl::NamedTensor& t : u.weights->tensors) shapes.emplace(t.name, t.shape);
+  }
+  std::map<std::string, std::vector<float>> mean;
+  for (const SiteUpdate& u : updates) {
+    std::vector<float> flat;
+    for (const auto& [name, shape] : shapes) {
+      const fl::NamedTensor* base = global.Find(name);
+      const fl::NamedTensor* mine = u.weights->Find(name);
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      if ((mine != nullptr && static_cast<int64_t>(mine->values.size()) != n) ||
+          (base != nullptr && static_cast<int64_t>(base->values.size()) != n)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("site DP: tensor ", name, " differs in size"));
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const float b = base != nullptr ? base->values[i] : 0.0f;
+        flat.push_back(mine != nullptr ? mine->values[i] - b : 0.0f);
+      }
+    }
+    FEDLOG_RETURN_IF_ERROR(
+        privacy::ClipAndAddNoiseShare(absl::MakeSpan(flat), dp, sampler).status());
+    size_t at = 0;
+    for (const auto& [name, shape] : shapes) {
+      std::vector<float>& m = mean[name];
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      m.resize(static_cast<size_t>(n), 0.0f);
+      for (int64_t i = 0; i < n; ++i) m[i] += flat[at++] / static_cast<float>(updates.size());
+    }
+  }
+  fl::TensorBundle next;
+  for (const auto& [name, shape] : shapes) {
+    fl::NamedTensor t{name, shape, mean[name]};
+    if (const fl::NamedTensor* base = global.Find(name)) {
+      for (size_t i = 0; i < t.values.size(); ++i) t.values[i] += base->values[i];
+    }
+    next.tensors.push_back(std::move(t));
+  }
+  // Every site takes part in every round it has joined (no random sampling of sites), so no
+  // amplification: q = 1.
+  (void)total_sites;
+  site_rounds_.push_back({"site", 1.0, options_.dp_noise_multiplier, 1});
+  return next;
+}
+
+absl::StatusOr<double> DpFederation::Epsilon() const {
+  if (options_.dp_mode == "site") return model::LineDpEpsilon(site_rounds_, options_.dp_delta);
+  double worst = 0;
+  for (const auto& phases : site_phases_) {
+    FEDLOG_ASSIGN_OR_RETURN(double eps, model::LineDpEpsilon(phases, options_.dp_delta));
+    worst = std::max(worst, eps);
+  }
+  return worst;
+}
+
+}  // namespace fedlog::offline
