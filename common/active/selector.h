@@ -1,0 +1,84 @@
+// Active selection: which of a site's lines an operator should label next, so that a few labels
+// (ten, say) teach the detector the most. Lines are grouped by template; each group not yet covered
+// by a label offers one representative (its most uncertain line), and groups are ranked by
+//   the detector's uncertainty  how close the line's score is to the threshold in force, and how
+//                               much its signals (and an optional second opinion, e.g. a model's
+//                               probability) disagree about it;
+//   the group's size            a verdict on a large group settles many lines.
+// A label on any line of a group covers it, and so does a "whole template is normal" verdict.
+// Used by `fedlog label` (the operator's terminal UI) and by `fedlog eval newsite --strategy active`.
+// Deterministic: equal inputs and seed give the same ranking; the seed breaks ties only.
+// Torch-free and gRPC-free. Thread-safety: pure functions.
+#ifndef FEDLOG_COMMON_ACTIVE_SELECTOR_H_
+#define FEDLOG_COMMON_ACTIVE_SELECTOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace fedlog::active {
+
+// One line of the site as the detector saw it.
+struct LineInfo {
+  int32_t template_id = -1;  // group key; a line without a template (< 0) is never picked
+  double score = 0;          // the detector's score, higher = more anomalous (any scale)
+  // Optional evidence of each signal, each in [0, 1] (1 = the signal finds the line as odd as it
+  // can, e.g. 1 - its tail probability); their spread is the signals' disagreement.
+  std::vector<float> signals;
+  // Optional second opinion P(anomalous) in [0, 1] (e.g. the site model's); < 0: none.
+  float model_probability = -1;
+  int label = -1;  // the label already given: -1 none, 0 normal, 1 anomalous
+};
+
+struct SelectionInput {
+  std::vector<LineInfo> lines;
+  // The alert threshold in force on `score`. Not finite (e.g. the detector is still warming up):
+  // the (1 - fallback_alert_rate) quantile of the lines' scores stands in.
+  double threshold = std::numeric_limits<double>::infinity();
+  // Templates the operator declared "whole template is normal": their groups are covered.
+  std::vector<int32_t> normal_templates;
+};
+
+struct SelectorOptions {
+  uint64_t seed = 0;  // breaks ties (between equally ranked lines and groups) only
+  // Score distance to the threshold that halves a line's uncertainty; 0 = the median absolute
+  // deviation of the scores (a robust spread, so any score scale works). >= 0.
+  double margin_scale = 0;
+  double disagreement_weight = 0.5;  // weight of the disagreement next to the uncertainty, >= 0
+  // Weight of the group's size: the priority is multiplied by 1 + size_weight * log(1 + size) /
+  // log(1 + lines). >= 0 (0 ignores sizes).
+  double size_weight = 1.0;
+  double fallback_alert_rate = 0.01;  // in (0, 0.5]; see SelectionInput::threshold
+  // InvalidArgument naming the field when out of range.
+  absl::Status Validate() const;
+};
+
+// One proposed line, best first in SelectLines' answer.
+struct Pick {
+  size_t line = 0;            // index into SelectionInput::lines: the group's representative
+  int32_t template_id = -1;
+  int64_t group_size = 0;     // lines of the template in the input
+  double margin = 0;          // (score - threshold) / scale: > 0 above the threshold
+  double uncertainty = 0;     // 1 / (1 + |margin|), in (0, 1]
+  double disagreement = 0;    // in [0, 1]
+  double priority = 0;        // what the ranking sorts on (higher first)
+};
+
+// The representatives of the uncovered groups, best first, at most `max_picks` (0 = all).
+// InvalidArgument when the options do not Validate() or a line's label is not -1, 0 or 1.
+absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
+                                              const SelectorOptions& options,
+                                              size_t max_picks = 0);
+
+// The disagreement of one line in [0, 1]: the larger of twice the standard deviation of its
+// signals (two or more) and |model_probability - 1 / (1 + exp(-margin))| when it has a model
+// probability. Exposed for the UI, which shows it.
+double Disagreement(const LineInfo& line, double margin);
+
+}  // namespace fedlog::active
+
+#endif  // FEDLOG_COMMON_ACTIVE_SELECTOR_H_
