@@ -117,6 +117,7 @@ class NoveltyScorer {
   // A labelled line (1 anomalous, 0 normal) with its score (Peek, or the score it got when it was
   // scored): moves the threshold towards the labels (SiteThreshold::AddLabel).
   void AddLabel(double score, int label) { threshold_.AddLabel(score, label); }
+  void ClearLabels() { threshold_.ClearLabels(); }
   const SiteThreshold& threshold() const { return threshold_; }
   int64_t lines_seen() const { return lines_; }
   const NoveltyOptions& options() const { return options_; }

@@ -160,4 +160,11 @@ void SiteThreshold::AddLabel(double score, int label) {
   labelled_ = MaxF1Threshold(label_scores_, label_values_, &label_threshold_);
 }
 
+void SiteThreshold::ClearLabels() {
+  label_scores_.clear();
+  label_values_.clear();
+  labelled_ = false;
+  label_threshold_ = 0;
+}
+
 }  // namespace fedlog::novelty

@@ -64,6 +64,8 @@ class SiteThreshold {
   // A labelled line's score (1 = anomalous, 0 = normal); the labelled stage starts with the first
   // anomalous label.
   void AddLabel(double score, int label);
+  // Forgets the labels: back to the label-free threshold.
+  void ClearLabels();
   // The label-free threshold (budget or adapted) and the alert rate it stands for.
   double LabelFreeThreshold() const;
   double adapted_rate() const { return adapted_rate_; }

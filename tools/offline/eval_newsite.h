@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fewshot/fewshot.h"
 #include "common/novelty/scorer.h"
 
 namespace fedlog::offline {
@@ -27,6 +28,13 @@ struct NewsiteOptions {
   std::vector<std::string> systems = {"bgl2k", "bgl", "hdfs", "hadoop"};
   novelty::NoveltyOptions detector;  // expected_alert_rate is the site's budget
   std::vector<double> budget_sweep = {0.001, 0.005, 0.01, 0.02, 0.05, 0.1};
+  // k > 0 (eval_newsite_fewshot.cc): labels per class drawn from the units that start in the first
+  // `label_part` of the stream; every method is measured on the units that start after it.
+  std::vector<int> shots = {5, 10, 30};
+  int seeds = 5;            // random draws per k (the median is reported)
+  uint64_t seed = 1;        // first seed
+  double label_part = 0.3;  // in (0, 1)
+  std::string strategy = "both";  // "random", "active" (common/active) or "both"
 };
 
 // One system's stream as the new site sees it, with the ground truth per unit.
@@ -53,7 +61,15 @@ struct ScoredStream {
   std::vector<uint32_t> fired;               // signals that fired
   std::vector<std::vector<double>> signal;   // [signal][line] raw value
   std::vector<uint8_t> severity_rule;        // FATAL/FAILURE/SEVERE/ERROR in the line
+  std::vector<int32_t> template_id;          // Drain template of each line (online)
   int64_t templates = 0;                     // Drain templates at the end
+  // Per unit: its tokens and label-free signals for the k > 0 detectors (fused score and each raw
+  // signal, maximum over the unit's lines), and its first line (stream order).
+  std::vector<fewshot::Unit> units;
+  std::vector<int64_t> unit_first_line;
+  std::string final_stage;   // the threshold stage at the end of the stream (StageName)
+  double adapted_rate = 0;   // the adapted alert rate at the end (0: not adapted)
+  double final_threshold = 0;  // the label-free threshold in force at the end
 };
 
 // Parses, mines templates online (Drain Add) and scores every line in order.
@@ -86,6 +102,32 @@ struct NewsiteSystemResult {
 absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
                                                     const ScoredStream& scored,
                                                     const NewsiteOptions& options);
+
+// One method at one k on the units after the labelled part (medians over the seeds for random).
+struct KShotRow {
+  std::string method;    // "fewshot", "jaccard-1nn", "xgboost", "novelty (k=0)", ...
+  std::string strategy;  // "random", "active", "-" (k = 0)
+  int k = 0;             // labels per class asked for (active: 2k labels in all)
+  double labels = 0;     // labels actually used (median)
+  double auroc = 0, pr_auc = 0, precision = 0, recall = 0, f1 = 0;
+  double alerts_per_10k = 0;      // alerted units per 10,000 lines of the test part
+  double normal_alert_rate = 0;   // alerted normal units among normal units
+  int runs = 0;                   // seeds that produced a row
+};
+
+struct KShotResult {
+  int64_t pool_units = 0, pool_anomalous = 0, test_units = 0, test_anomalous = 0, test_lines = 0;
+  std::vector<KShotRow> rows;
+  std::vector<std::string> notes;
+};
+
+// The k > 0 protocol on one scored stream (eval_newsite_fewshot.cc).
+absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& stream, const ScoredStream& scored,
+                                          const NewsiteOptions& options);
+std::string KShotMarkdown(const std::string& system, const std::string& unit, const KShotResult& r);
+// F1 of the few-shot detector (and Jaccard 1-NN) against labels used, random vs active, one panel
+// per system.
+std::string LearningCurveSvg(const std::vector<std::pair<std::string, KShotResult>>& results);
 
 int RunEvalNewsite(const std::vector<std::string>& args);
 
