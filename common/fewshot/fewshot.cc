@@ -82,69 +82,49 @@ double Jaccard1nnScore(const Unit& unit, const std::vector<Unit>& support,
   return s[2];
 }
 
-std::vector<float> FewShotDetector::Features(const Unit& unit, int skip) const {
-  double s[kSimilarityFeatures];
-  Similarities(unit, support_, labels_, skip, s);
-  std::vector<float> row(s, s + kSimilarityFeatures);
-  for (double v : unit.signals) row.push_back(static_cast<float>(std::log1p(std::max(0.0, v))));
-  return row;
+absl::Status FewShotOptions::Validate() const {
+  if (!(match > 0 && match <= 1)) return absl::InvalidArgumentError("fewshot: match must be in (0, 1]");
+  if (!(label_prior > 0)) return absl::InvalidArgumentError("fewshot: label_prior must be > 0");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FewShotDetector> FewShotDetector::Fit(const std::vector<Unit>& support,
                                                      const std::vector<int>& labels,
-                                                     const FewShotOptions& options) {
-  if (support.size() != labels.size() || support.size() < 2) {
-    return absl::InvalidArgumentError("fewshot: support and labels must match, at least 2 units");
-  }
-  const int positives = static_cast<int>(std::count_if(labels.begin(), labels.end(), [](int y) { return y > 0; }));
-  if (positives == 0 || positives == static_cast<int>(labels.size())) {
-    return absl::InvalidArgumentError("fewshot: the support needs both classes");
-  }
-  for (const Unit& u : support) {
-    if (u.signals.size() != support[0].signals.size()) {
-      return absl::InvalidArgumentError("fewshot: every unit needs the same number of signals");
-    }
+                                                     const FewShotOptions& options,
+                                                     double free_threshold) {
+  FEDLOG_RETURN_IF_ERROR(options.Validate());
+  if (support.size() != labels.size() || support.empty()) {
+    return absl::InvalidArgumentError("fewshot: support and labels must match, at least 1 unit");
   }
   FewShotDetector d;
+  d.options_ = options;
   d.support_ = support;
   for (int y : labels) d.labels_.push_back(y > 0 ? 1 : 0);
-  const int64_t n = static_cast<int64_t>(support.size());
-  const int64_t width = kSimilarityFeatures + static_cast<int64_t>(support[0].signals.size());
-  DenseMatrix x(n, width);
-  for (int64_t i = 0; i < n; ++i) {
-    const std::vector<float> row = d.Features(support[static_cast<size_t>(i)], static_cast<int>(i));
-    std::copy(row.begin(), row.end(), x.Row(i));
+  std::vector<double> loo;
+  for (size_t i = 0; i < support.size(); ++i) loo.push_back(d.ScoreWithout(support[i], static_cast<int>(i)));
+  d.threshold_ = free_threshold;
+  double labelled = 0;
+  if (novelty::MaxF1Threshold(loo, d.labels_, &labelled)) {
+    const double n = static_cast<double>(support.size());
+    d.threshold_ = free_threshold + n / (n + options.label_prior) * (labelled - free_threshold);
   }
-  classic::LogisticRegressionOptions lo;
-  lo.l2 = options.l2;
-  d.model_ = classic::LogisticRegression(lo);
-  FEDLOG_RETURN_IF_ERROR(d.model_.Fit(x, d.labels_, {}));
-  // Leave-one-out scores of the support give the operating threshold.
-  std::vector<double> loo(static_cast<size_t>(n), 0.5);
-  for (int64_t i = 0; i < n; ++i) {
-    DenseMatrix rest(n - 1, width), one(1, width);
-    std::vector<int> y;
-    for (int64_t r = 0, o = 0; r < n; ++r) {
-      if (r == i) continue;
-      std::copy(x.Row(r), x.Row(r) + width, rest.Row(o++));
-      y.push_back(d.labels_[static_cast<size_t>(r)]);
-    }
-    std::copy(x.Row(i), x.Row(i) + width, one.Row(0));
-    classic::LogisticRegression m(lo);
-    if (!m.Fit(rest, y, {}).ok()) continue;  // one class left: keep the neutral 0.5
-    FEDLOG_ASSIGN_OR_RETURN(std::vector<double> s, m.Score(one));
-    loo[static_cast<size_t>(i)] = s[0];
-  }
-  if (!novelty::MaxF1Threshold(loo, d.labels_, &d.threshold_)) d.threshold_ = 0.5;
   return d;
 }
 
-double FewShotDetector::Score(const Unit& unit) const {
-  const std::vector<float> row = Features(unit, -1);
-  DenseMatrix x(1, static_cast<int64_t>(row.size()));
-  std::copy(row.begin(), row.end(), x.Row(0));
-  absl::StatusOr<std::vector<double>> s = model_.Score(x);
-  return s.ok() ? (*s)[0] : 0.0;
+void FewShotDetector::Nearest(const Unit& unit, int skip, double* anomalous, double* normal) const {
+  double s[kSimilarityFeatures];
+  Similarities(unit, support_, labels_, skip, s);
+  *anomalous = s[0];
+  *normal = s[1];
 }
+
+double FewShotDetector::ScoreWithout(const Unit& unit, int skip) const {
+  double a = 0, n = 0;
+  Nearest(unit, skip, &a, &n);
+  if (std::max(a, n) < options_.match) return std::clamp(unit.free_score, 0.0, 1.0);
+  return a >= n ? 2.0 + a : -1.0 - n;
+}
+
+double FewShotDetector::Score(const Unit& unit) const { return ScoreWithout(unit, -1); }
 
 }  // namespace fedlog::fewshot

@@ -35,6 +35,7 @@ struct NewsiteOptions {
   uint64_t seed = 1;        // first seed
   double label_part = 0.3;  // in (0, 1)
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
+  fewshot::FewShotOptions fewshot;
 };
 
 // One system's stream as the new site sees it, with the ground truth per unit.

@@ -140,6 +140,8 @@ void AddToUnits(const NewsiteStream& stream, size_t i, std::string_view content,
     fewshot::AddTokens(template_id, content, &unit);
     if (unit.signals.empty()) unit.signals.assign(1 + novelty::kNumSignals, 0.0);
     unit.signals[0] = std::max(unit.signals[0], s.score);
+    unit.free_score = std::max(unit.free_score, 1.0 - s.p_value);
+    unit.free_alert = unit.free_alert || s.alert;
     for (int k = 0; k < novelty::kNumSignals; ++k) {
       double& v = unit.signals[static_cast<size_t>(k) + 1];
       v = std::max(v, s.raw[static_cast<size_t>(k)]);

@@ -117,20 +117,31 @@ DenseMatrix Bag(const ScoredStream& sc, const std::vector<size_t>& units) {
   return x;
 }
 
+// The label-free threshold on Unit::free_score: the lowest score the site alerted on in the pool.
+double FreeThreshold(const ScoredStream& sc, const Split& sp) {
+  double t = 1.0;
+  for (size_t u : sp.pool) {
+    if (sc.units[u].free_alert) t = std::min(t, sc.units[u].free_score);
+  }
+  return t;
+}
+
 // The three k > 0 methods trained on `labelled` (unit indices, their labels); rows appended.
 absl::Status KShotMethods(const ScoredStream& sc, const Split& sp, const std::vector<size_t>& labelled,
-                          const std::vector<int>& y, std::vector<KShotRow>* rows) {
+                          const std::vector<int>& y, const fewshot::FewShotOptions& fo,
+                          std::vector<KShotRow>* rows) {
+  const double free_threshold = FreeThreshold(sc, sp);
   std::vector<fewshot::Unit> support;
   for (size_t u : labelled) support.push_back(sc.units[u]);
   std::vector<double> jac(sp.test.size()), few(sp.test.size());
   std::vector<int> jac_alert(sp.test.size()), few_alert(sp.test.size());
-  FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det, fewshot::FewShotDetector::Fit(support, y));
+  FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det, fewshot::FewShotDetector::Fit(support, y, fo, free_threshold));
   for (size_t t = 0; t < sp.test.size(); ++t) {
     const fewshot::Unit& u = sc.units[sp.test[t]];
     jac[t] = fewshot::Jaccard1nnScore(u, support, y);
     jac_alert[t] = jac[t] > 0 ? 1 : 0;
     few[t] = det.Score(u);
-    few_alert[t] = few[t] >= det.threshold() ? 1 : 0;
+    few_alert[t] = det.Alert(u) ? 1 : 0;
   }
   FEDLOG_ASSIGN_OR_RETURN(KShotRow f, Measure(sp, few, few_alert));
   f.method = "fewshot";
@@ -139,9 +150,12 @@ absl::Status KShotMethods(const ScoredStream& sc, const Split& sp, const std::ve
   classic::XgboostOptions xo;
   xo.rounds = 50;
   xo.subsample = 1.0;
+  // XGBoost needs both classes; with one (active selection can find no anomaly) it scores 0.
   classic::XgboostModel xgb(xo);
-  FEDLOG_RETURN_IF_ERROR(xgb.Fit(Bag(sc, labelled), y, {}));
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<double> xs, xgb.Score(Bag(sc, sp.test)));
+  std::vector<double> xs(sp.test.size(), 0.0);
+  if (xgb.Fit(Bag(sc, labelled), y, {}).ok()) {
+    FEDLOG_ASSIGN_OR_RETURN(xs, xgb.Score(Bag(sc, sp.test)));
+  }
   std::vector<int> xa(xs.size());
   for (size_t t = 0; t < xs.size(); ++t) xa[t] = xs[t] >= 0.5 ? 1 : 0;
   FEDLOG_ASSIGN_OR_RETURN(KShotRow x, Measure(sp, xs, xa));
@@ -198,16 +212,18 @@ int32_t GroupOf(const fewshot::Unit& u) {
   return static_cast<int32_t>(h & 0x7fffffff);
 }
 
-// Active selection (common/active): rounds of two picks, each ranked by the few-shot detector trained
-// on the labels so far (the label-free score and threshold until both classes are labelled); the
-// ground truth answers as the operator would. Returns the labelled units in the order picked.
+// Active selection (common/active): rounds of two picks, each ranked by the few-shot detector built
+// on the labels so far (scores of units near a label move away from the threshold, so the next picks
+// go to groups nothing covers yet); the ground truth answers as the operator would. Returns the labelled units in the order picked.
 std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
                                  const NewsiteOptions& o, size_t budget) {
   std::vector<size_t> labelled;
   std::vector<int> label_of(s.y.size(), -1);
   std::vector<double> score(s.y.size(), 0);
-  for (size_t u : sp.pool) score[u] = sc.units[u].signals[0];
-  double threshold = sc.final_threshold;
+  // Selection works on the few-shot detector's scale from the start: before any label it is the
+  // label-free score, and the threshold is the lowest one the site alerted on.
+  double threshold = FreeThreshold(sc, sp);
+  for (size_t u : sp.pool) score[u] = sc.units[u].free_score;
   active::SelectorOptions so;
   so.seed = o.seed;
   so.fallback_alert_rate = o.detector.expected_alert_rate;
@@ -235,8 +251,9 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
       support.push_back(sc.units[u]);
       y.push_back(label_of[u]);
     }
-    absl::StatusOr<fewshot::FewShotDetector> det = fewshot::FewShotDetector::Fit(support, y);
-    if (!det.ok()) continue;  // one class so far: keep the label-free ranking
+    absl::StatusOr<fewshot::FewShotDetector> det =
+        fewshot::FewShotDetector::Fit(support, y, o.fewshot, FreeThreshold(sc, sp));
+    if (!det.ok()) break;
     for (size_t u : sp.pool) score[u] = det->Score(sc.units[u]);
     threshold = det->threshold();
   }
@@ -279,7 +296,7 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
           }
         }
         std::vector<KShotRow> rows;
-        if (KShotMethods(sc, sp, labelled, y, &rows).ok()) runs.push_back(rows);
+        if (KShotMethods(sc, sp, labelled, y, o.fewshot, &rows).ok()) runs.push_back(rows);
       }
       AppendMedians(runs, k, "random", &out.rows);
     }
@@ -289,7 +306,7 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
       std::vector<int> y;
       for (size_t u : labelled) y.push_back(s.y[u] > 0 ? 1 : 0);
       std::vector<KShotRow> rows;
-      absl::Status st = KShotMethods(sc, sp, labelled, y, &rows);
+      absl::Status st = KShotMethods(sc, sp, labelled, y, o.fewshot, &rows);
       if (!st.ok()) {
         out.notes.push_back(absl::StrCat("active, k=", k, ": ", st.message()));
       } else {

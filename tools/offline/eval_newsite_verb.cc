@@ -26,7 +26,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
-    "[--strategy random|active|both] [--severity-prior P] "
+    "[--strategy random|active|both] [--match J] [--severity-prior P] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
@@ -255,6 +255,8 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(int64_t seeds, args.GetInt("seeds", o->seeds));
   FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
   FEDLOG_ASSIGN_OR_RETURN(o->label_part, args.GetDouble("label-part", o->label_part));
+  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.match, args.GetDouble("match", o->fewshot.match));
+  FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
   o->strategy = args.Get("strategy", o->strategy);
   if (seeds < 1 || seeds > 100) return absl::InvalidArgumentError("--seeds must be in [1, 100]");
   if (seed < 0) return absl::InvalidArgumentError("--seed must be >= 0");
@@ -315,7 +317,7 @@ std::string KShotJson(const KShotResult& r) {
 int RunEvalNewsite(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "severity-prior", "shots",
-              "seeds", "seed", "label-part", "strategy"},
+              "seeds", "seed", "label-part", "strategy", "match"},
              {"dump"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;

@@ -38,50 +38,52 @@ TEST(FewShotTest, Jaccard1nnFollowsTheNearestClass) {
   EXPECT_LE(Jaccard1nnScore(support[0], support, labels, 0), 0);
 }
 
-TEST(FewShotTest, DetectorNeedsBothClasses) {
+TEST(FewShotTest, DetectorChecksItsInput) {
   const std::vector<Unit> s = {Make(1, "a", {0}), Make(1, "b", {0})};
-  EXPECT_FALSE(FewShotDetector::Fit(s, {1, 1}).ok());
   EXPECT_FALSE(FewShotDetector::Fit(s, {1}).ok());
-  EXPECT_FALSE(FewShotDetector::Fit({Make(1, "a", {0}), Make(1, "b", {})}, {1, 0}).ok());
+  EXPECT_FALSE(FewShotDetector::Fit({}, {}).ok());
+  FewShotOptions o;
+  o.match = 0;
+  EXPECT_FALSE(FewShotDetector::Fit(s, {1, 0}, o).ok());
+  EXPECT_TRUE(FewShotDetector::Fit(s, {1, 1}).ok());  // one class is allowed
 }
 
-// Words alone cannot tell these units apart (every unit says the same); the label-free signal can.
-// The 1-NN baseline is blind here, the detector is not.
-TEST(FewShotTest, DetectorUsesTheLabelFreeSignals) {
-  std::vector<Unit> support;
-  std::vector<int> labels;
-  for (int i = 0; i < 5; ++i) {
-    support.push_back(Make(1, "request served", {8.0 + i * 0.3}));
-    labels.push_back(1);
-    support.push_back(Make(1, "request served", {0.2 + i * 0.1}));
-    labels.push_back(0);
-  }
-  auto d = FewShotDetector::Fit(support, labels);
-  ASSERT_TRUE(d.ok()) << d.status();
-  const Unit hot = Make(1, "request served", {9.0});
-  const Unit cold = Make(1, "request served", {0.3});
-  EXPECT_GT(d->Score(hot), d->threshold());
-  EXPECT_LT(d->Score(cold), d->threshold());
-  EXPECT_DOUBLE_EQ(Jaccard1nnScore(hot, support, labels), Jaccard1nnScore(cold, support, labels));
+Unit Free(int32_t tpl, const std::string& text, double score, bool alert) {
+  Unit u = Make(tpl, text, {});
+  u.free_score = score;
+  u.free_alert = alert;
+  return u;
 }
 
-TEST(FewShotTest, DetectorUsesTheSupportWords) {
-  std::vector<Unit> support;
-  std::vector<int> labels;
-  const std::vector<std::string> bad = {"machine check interrupt", "kernel panic halted",
-                                        "ciod failed to read message", "data storage interrupt",
-                                        "rts tree network failure"};
-  for (size_t i = 0; i < bad.size(); ++i) {
-    support.push_back(Make(static_cast<int32_t>(10 + i), bad[i], {1.0}));
-    labels.push_back(1);
-    support.push_back(Make(static_cast<int32_t>(i), "generating core number " + std::to_string(i), {1.0}));
-    labels.push_back(0);
-  }
-  auto d = FewShotDetector::Fit(support, labels);
+// Labels decide the units near them; elsewhere the label-free score against the threshold. Jaccard
+// 1-NN decides every unit by its nearer class, however far both are.
+TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
+  const std::vector<Unit> support = {Free(1, "machine check interrupt", 0.99, true),
+                                     Free(2, "ddr error corrected on node", 0.98, true),
+                                     Free(3, "generating core", 0.1, false)};
+  const std::vector<int> labels = {1, 0, 0};
+  // The site alerted label-free from 0.95 on. Leave-one-out, the support's best cut is 0.985 (between
+  // the anomalous 0.99 and the normal 0.98); three labels move the threshold 3 / 13 of the way.
+  auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_GT(d->Score(Make(12, "ciod failed to read message prefix", {1.0})),
-            d->Score(Make(3, "generating core number", {1.0})));
-  EXPECT_GT(d->Score(Make(12, "ciod failed to read message prefix", {1.0})), d->threshold());
+  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 13.0 * (0.985 - 0.95), 1e-9);
+  // Near the anomalous label: alerts, ranked above everything.
+  const Unit mc = Free(1, "machine check interrupt", 0.2, false);
+  EXPECT_TRUE(d->Alert(mc));
+  EXPECT_GT(d->Score(mc), 2.0);
+  // Near a normal label: no alert even though the label-free detector alerted (a known false alarm).
+  const Unit ddr = Free(2, "ddr error corrected on node", 0.99, true);
+  EXPECT_FALSE(d->Alert(ddr));
+  EXPECT_LT(d->Score(ddr), -1.0);
+  // Far from every label: the label-free score decides.
+  const Unit novel = Free(9, "torus receiver link failure", 0.97, true);
+  EXPECT_TRUE(d->Alert(novel));
+  EXPECT_DOUBLE_EQ(d->Score(novel), 0.97);
+  const Unit quiet = Free(8, "job started on partition", 0.3, false);
+  EXPECT_FALSE(d->Alert(quiet));
+  // The 1-NN baseline has no such fallback: the novel failure shares "failure"-free words with no
+  // label, so it scores 0 and does not alert.
+  EXPECT_LE(Jaccard1nnScore(novel, support, labels), 0.0);
 }
 
 }  // namespace
