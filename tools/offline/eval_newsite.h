@@ -1,14 +1,18 @@
 // `fedlog eval newsite`: a real-labelled system joins as a new site with no labels (k = 0) and scores
 // its own stream online with the label-free detector (common/novelty), as live detection would: every
 // line from the lines before it, the alert threshold from the site's alert budget, no test label used
-// for anything but the metrics. Per system: AUROC, PR-AUC, F1 at the budget threshold, alerts per 10k
-// lines and the alert rate on normal lines against the budget; in the same run the baselines
-// (severity-word rule, online template rarity), each signal alone, and a sweep of budgets.
+// for anything but the metrics. Per system: AUROC, PR-AUC, F1 at the site's threshold (budget, then
+// adapted: novelty::SiteThreshold), alerts per 10k lines and the alert rate on normal lines against the
+// budget; in the same run the baselines (severity-word rule, online template rarity), each signal
+// alone, and a sweep of budgets. Then k > 0 (eval_newsite_fewshot.cc): k labels per class at random
+// (several seeds, medians) or 2k by active selection (common/active) from the stream's first part,
+// the few-shot detector (common/fewshot) against Jaccard 1-NN and XGBoost on the same labels, measured
+// on the rest; learning_curve.svg (eval_newsite_report.cc).
 //   bgl2k   loghub-2k BGL (2,000 lines, 143 alerts): the tuning system, parameters were chosen here
 //   bgl     BGL-20k lines (1,458 alerts)
 //   hdfs    HDFS_v1 2% block sessions (350 anomalous of 11,501); a block's score is its lines' maximum
 //   hadoop  55 Hadoop applications (44 faulty); an application's score is its lines' maximum
-// Internal to tools/offline: eval_newsite_{data,verb}.cc. Thread-compatible; one thread.
+// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
