@@ -1,5 +1,6 @@
 #include "client/detect/detect_options.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -64,6 +65,14 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.expected_alert_rate must be in [0, 0.5]");
   }
   o.expected_alert_rate = d.expected_alert_rate();
+  if (!(d.max_alert_rate() <= 0.5)) {  // also NaN
+    return absl::InvalidArgumentError("detect.max_alert_rate must be at most 0.5");
+  }
+  if (d.max_alert_rate() != 0) o.max_alert_rate = std::max(0.0, d.max_alert_rate());
+  if (d.threshold_label_prior() != 0) o.threshold_label_prior = d.threshold_label_prior();
+  if (!(o.threshold_label_prior > 0 && o.threshold_label_prior <= 1e6)) {
+    return absl::InvalidArgumentError("detect.threshold_label_prior must be in (0, 1e6]");
+  }
   o.start_at_end = d.start_at_end();
   o.labels_file = Resolve(base_dir, d.labels_file());
   if (!o.webhook_url.empty() && o.webhook_url.rfind("http://", 0) != 0) {

@@ -66,7 +66,9 @@ struct DetectOptions {
   std::vector<LabeledLog> labeled_logs;  // from the site's sources config (client/main.cc fills it)
   int rotate_grace_ms = 1000;
   // > 0: sources without a model are scored label-free (common/novelty) at this alert budget.
-  double expected_alert_rate = 0;  // a file renamed away is followed this long before it is closed
+  double expected_alert_rate = 0;
+  double max_alert_rate = 0.25;        // label-free threshold adaptation ceiling (detect.max_alert_rate)
+  double threshold_label_prior = 10;   // label shrinkage of that threshold (detect.threshold_label_prior)
   // Called on the scoring thread for every processed line, in order per file; optional.
   std::function<void(const ScoredLine&)> on_scored;
 };

@@ -71,6 +71,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   if (o.expected_alert_rate > 0) {  // sources without a model are scored label-free
     novelty::NoveltyOptions label_free;
     label_free.expected_alert_rate = o.expected_alert_rate;
+    label_free.max_alert_rate = o.max_alert_rate;
+    label_free.label_prior = o.threshold_label_prior;
     FEDLOG_RETURN_IF_ERROR(d->pipeline_->EnableLabelFree(label_free));
   }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
@@ -320,11 +322,32 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   return absl::OkStatus();
 }
 
+// The label-free threshold follows the site's labels (feedback verdicts, `fedlog label`, the labels
+// file): when the store's label version changed, its labels are given again. Checked at most once per
+// poll interval, on the scoring thread.
+void Detector::SyncLabelFreeLabels(int64_t now_ms) {
+  if (!pipeline_->label_free() || now_ms - last_label_sync_ms_ < options_.poll_interval_ms) return;
+  last_label_sync_ms_ = now_ms;
+  absl::StatusOr<int64_t> version = store_->LabelsVersion();
+  if (!version.ok() || *version == label_free_labels_version_) return;
+  absl::StatusOr<std::vector<LabeledLine>> labels = store_->LoadLabels("");
+  if (!labels.ok()) return;  // retried at the next check
+  std::vector<std::tuple<int, std::string, int>> given;
+  for (const LabeledLine& l : *labels) {
+    const int source = SourceIndex(l.source);
+    if (source >= 0) given.emplace_back(source, l.line, l.label);
+  }
+  pipeline_->SetLabelFreeLabels(given);
+  label_free_labels_version_ = *version;
+  FEDLOG_LOG(INFO) << "detect: label-free threshold uses " << given.size() << " labelled line(s)";
+}
+
 absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
   BatchRecord rec;
   std::map<std::tuple<int, uint64_t, uint64_t>, size_t> offset_index;
   std::map<std::pair<int, int32_t>, int64_t> counts;
   const int64_t now_ms = NowMs();
+  SyncLabelFreeLabels(now_ms);
   LineResult r;
   for (RawLine& raw : batch) {
     const int64_t t0 = SteadyNs();

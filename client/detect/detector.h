@@ -69,6 +69,7 @@ class Detector {
   absl::Status TryLoadModel();
   std::string ModelSignature() const;
   absl::Status ProcessBatch(std::vector<RawLine>& batch);
+  void SyncLabelFreeLabels(int64_t now_ms);
   absl::Status HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
                            BatchRecord* rec);
   void Housekeeping(bool final);
@@ -93,6 +94,7 @@ class Detector {
   std::atomic<bool> running_{false};
   int64_t last_housekeeping_ms_ = 0, last_drain_save_ms_ = 0, last_retention_ms_ = 0;
   int64_t lines_at_last_rate_ = 0;
+  int64_t last_label_sync_ms_ = -1000000, label_free_labels_version_ = -1;  // scoring thread only
 
   mutable absl::Mutex mu_;
   std::unique_ptr<DetectionModel> pending_model_ ABSL_GUARDED_BY(mu_);

@@ -25,4 +25,15 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
   return s.scorer->ScoreAndLearn(event_, s.lines++);
 }
 
+void LabelFreeScorer::AddLabel(int source, const logparse::ParsedLine& parsed,
+                               const logparse::Drain& drain, int32_t template_id, int label) {
+  Source& s = sources_[static_cast<size_t>(source)];
+  s.builder->Build(parsed, drain, template_id, &event_);
+  s.scorer->AddLabel(s.scorer->Peek(event_, s.lines), label);
+}
+
+void LabelFreeScorer::ClearLabels() {
+  for (Source& s : sources_) s.scorer->ClearLabels();
+}
+
 }  // namespace fedlog::client::detect

@@ -1,7 +1,9 @@
 // LabelFreeScorer: live detection for a source that has no model yet (a new site, no labels): one
 // novelty::NoveltyScorer per source (common/novelty, docs/DETECTION.md "Label-free detection") fed
 // with the pipeline's own parse and Drain template. The threshold is the running quantile at the
-// site's alert budget (detect.expected_alert_rate); each scored line says which signals fired.
+// site's alert budget (detect.expected_alert_rate), adapted to the stream (detect.max_alert_rate) and
+// moved towards the site's labelled lines as they arrive (SetLabels; novelty::SiteThreshold); each
+// scored line says which signals fired.
 // Thread-compatible: owned by the LinePipeline, used by its one thread.
 #ifndef FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
 #define FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
@@ -30,6 +32,12 @@ class LabelFreeScorer {
   // (its parameters are read from Drain's last line), then learns it.
   novelty::LineScore Score(int source, const logparse::ParsedLine& parsed,
                            const logparse::Drain& drain, int32_t template_id);
+  // A labelled line of `source` (1 anomalous, 0 normal), parsed and matched the same way: its score
+  // now (learning nothing) moves that source's threshold (novelty::SiteThreshold::AddLabel).
+  void AddLabel(int source, const logparse::ParsedLine& parsed, const logparse::Drain& drain,
+                int32_t template_id, int label);
+  // Forgets every source's labels (before the store's current set is given again).
+  void ClearLabels();
 
  private:
   struct Source {

@@ -69,6 +69,19 @@ absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& option
   return absl::OkStatus();
 }
 
+void LinePipeline::SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels) {
+  if (label_free_ == nullptr) return;
+  label_free_->ClearLabels();
+  logparse::ParsedLine parsed;
+  for (const auto& [source, line, label] : labels) {
+    if (source < 0 || source >= static_cast<int>(sources_.size())) continue;
+    Source& s = sources_[static_cast<size_t>(source)];
+    s.parser->Parse(logparse::StripCr(line), &parsed);
+    const logparse::DrainResult r = s.drain->Match(parsed.content);
+    label_free_->AddLabel(source, parsed, *s.drain, r.template_id, label);
+  }
+}
+
 void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   Source& s = sources_[source];
   s.parser->Parse(logparse::StripCr(line), &parsed_);

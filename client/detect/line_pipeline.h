@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,6 +50,11 @@ class LinePipeline {
   // detector at `options.expected_alert_rate` instead of staying unscored. InvalidArgument for
   // options that do not Validate().
   absl::Status EnableLabelFree(const novelty::NoveltyOptions& options);
+  bool label_free() const { return label_free_ != nullptr; }
+  // The site's labelled lines (source index, raw line, 1 anomalous / 0 normal) replace the ones given
+  // before as the label-free threshold's labels; lines are matched to known templates only (nothing
+  // is learnt from them). No-op without label-free scoring.
+  void SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels);
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }
   int feature_dim() const { return featurizer_.dim(); }

@@ -29,6 +29,15 @@ RateOptions Untimed(RateOptions o, int64_t lines) {
 
 }  // namespace
 
+ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
+  ThresholdOptions t;
+  t.budget = o.expected_alert_rate;
+  t.max_alert_rate = o.max_alert_rate;
+  t.label_prior = o.label_prior;
+  t.warmup_lines = o.warmup_lines;
+  return t;
+}
+
 std::string_view SignalName(int signal) {
   if (signal < 0 || signal >= kNumSignals) return "";
   return kSignalNames[static_cast<size_t>(signal)];
@@ -66,7 +75,7 @@ absl::Status NoveltyOptions::Validate() const {
     return absl::InvalidArgumentError("novelty: rate decay must be in (0, 1)");
   }
   if (sequence.top_g < 1) return absl::InvalidArgumentError("novelty: top_g must be >= 1");
-  return absl::OkStatus();
+  return ThresholdFor(*this).Validate();
 }
 
 NoveltyScorer::NoveltyScorer(const NoveltyOptions& options)
@@ -77,7 +86,7 @@ NoveltyScorer::NoveltyScorer(const NoveltyOptions& options)
       untimed_source_rate_(Untimed(options.rate, options.untimed_bucket_lines)),
       params_(options.params),
       sequence_(options.sequence),
-      budget_(options.expected_alert_rate, options.warmup_lines) {}
+      threshold_(ThresholdFor(options)) {}
 
 std::array<double, kNumSignals> NoveltyScorer::RawSignals(const LineEvent& line,
                                                           int64_t tick) const {
@@ -117,24 +126,39 @@ void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
   ++lines_;
 }
 
+double NoveltyScorer::Fuse(const std::array<double, kNumSignals>& raw,
+                           std::array<double, kNumSignals>* tail, uint32_t* fired) const {
+  double score = 0;
+  for (int s = 0; s < kNumSignals; ++s) {
+    const size_t i = static_cast<size_t>(s);
+    const double t = raw[i] > 0 ? history_[i].Tail(raw[i]) : 1.0;
+    if (tail != nullptr) (*tail)[i] = t;
+    if (options_.weights[i] <= 0) continue;
+    score += options_.weights[i] * std::min(options_.term_cap, -std::log10(t));
+    if (fired != nullptr && raw[i] > 0 && t <= options_.fire_tail) *fired |= 1u << s;
+  }
+  // With the prior on, alarm words name themselves even where they are common.
+  if (fired != nullptr && options_.severity_prior > 0 && raw[kSeverity] >= 0.6) {
+    *fired |= 1u << kSeverity;
+  }
+  return score + options_.severity_prior * raw[kSeverity];
+}
+
+double NoveltyScorer::Peek(const LineEvent& line, int64_t line_index) const {
+  const int64_t tick = line.time_ms >= 0 ? line.time_ms : line_index;
+  return Fuse(RawSignals(line, tick), nullptr, nullptr);
+}
+
 LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index) {
   const int64_t tick = line.time_ms >= 0 ? line.time_ms : line_index;
   LineScore out;
   out.raw = RawSignals(line, tick);
   out.new_template = templates_.total() > 0 && templates_.Count(line.template_id) == 0;
-  for (int s = 0; s < kNumSignals; ++s) {
-    const size_t i = static_cast<size_t>(s);
-    out.tail[i] = out.raw[i] > 0 ? history_[i].Tail(out.raw[i]) : 1.0;
-    if (options_.weights[i] <= 0) continue;
-    const double term = std::min(options_.term_cap, -std::log10(out.tail[i]));
-    out.score += options_.weights[i] * term;
-    if (out.raw[i] > 0 && out.tail[i] <= options_.fire_tail) out.fired |= 1u << s;
-  }
-  // With the prior on, alarm words name themselves even where they are common.
-  if (options_.severity_prior > 0 && out.raw[kSeverity] >= 0.6) out.fired |= 1u << kSeverity;
-  out.score += options_.severity_prior * out.raw[kSeverity];
+  out.score = Fuse(out.raw, &out.tail, &out.fired);
   out.p_value = scores_.Tail(out.score);
-  out.alert = budget_.Decide(out.score, &out.threshold);
+  out.stage = threshold_.stage();
+  const bool alarm = HasSeverityWord(line.level) || HasSeverityWord(line.content);
+  out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
   Learn(line, tick, out.raw, out.score);
   return out;
 }

@@ -9,9 +9,12 @@
 //              lines that carry a session key: block id, host)
 // Each raw signal becomes a tail probability against its own history on this site (TailHistogram),
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
-// tails (Fisher's combination, each term capped). The alert threshold is the running upper quantile
-// of the fused score at the site's alert budget (expected_alert_rate): with no labels the site
-// states how many alerts it can take, not a score. Every LineScore names the signals that fired.
+// tails (Fisher's combination, each term capped). The alert threshold is a SiteThreshold
+// (site_threshold.h): with no labels the running upper quantile at the site's alert budget
+// (expected_alert_rate), raised to a high-score cluster's share when the stream shows one (up to
+// max_alert_rate), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
+// labels the site states how many alerts it can take, not a score. Every LineScore names the
+// signals that fired.
 // Thread-compatible: one scorer per source stream, used by one thread at a time.
 #ifndef FEDLOG_COMMON_NOVELTY_SCORER_H_
 #define FEDLOG_COMMON_NOVELTY_SCORER_H_
@@ -24,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "common/novelty/signals.h"
+#include "common/novelty/site_threshold.h"
 #include "common/novelty/tail_histogram.h"
 
 namespace fedlog::novelty {
@@ -44,6 +48,10 @@ struct NoveltyOptions {
   // Share of lines the site accepts as alerts (detect.expected_alert_rate); the threshold is the
   // running (1 - rate) quantile of the fused score. In (0, 0.5].
   double expected_alert_rate = 0.01;
+  // Label-free adaptation ceiling and label shrinkage of the threshold (ThresholdOptions; the other
+  // threshold fields keep their defaults, warmup_lines below is shared).
+  double max_alert_rate = 0.25;
+  double label_prior = 10;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the
@@ -85,12 +93,16 @@ struct LineScore {
   uint32_t fired = 0;     // bit s set: signal s fired (tail <= fire_tail; severity also when the
                           // prior is on and the line has failure words or an ERROR+ level)
   bool new_template = false;
+  ThresholdStage stage = ThresholdStage::kWarmup;  // which threshold was in force
   std::array<double, kNumSignals> raw{};   // raw signal values (nats; severity in [0,1])
   std::array<double, kNumSignals> tail{};  // their tail probabilities
 };
 
 // "template+severity" (signals that fired, in Signal order); "" when none.
 std::string FiredNames(uint32_t fired);
+
+// The threshold options the scorer's SiteThreshold runs with.
+ThresholdOptions ThresholdFor(const NoveltyOptions& options);
 
 class NoveltyScorer {
  public:
@@ -100,10 +112,20 @@ class NoveltyScorer {
   // Scores `line` from the history only, then adds it to the history. `line_index` orders lines
   // without time (0, 1, 2, ... per stream).
   LineScore ScoreAndLearn(const LineEvent& line, int64_t line_index);
+  // The fused score `line` would get now, learning nothing (a labelled line's score).
+  double Peek(const LineEvent& line, int64_t line_index) const;
+  // A labelled line (1 anomalous, 0 normal) with its score (Peek, or the score it got when it was
+  // scored): moves the threshold towards the labels (SiteThreshold::AddLabel).
+  void AddLabel(double score, int label) { threshold_.AddLabel(score, label); }
+  void ClearLabels() { threshold_.ClearLabels(); }
+  const SiteThreshold& threshold() const { return threshold_; }
   int64_t lines_seen() const { return lines_; }
   const NoveltyOptions& options() const { return options_; }
 
  private:
+  // The fused score of raw signals; sets `tail` and `fired` when given.
+  double Fuse(const std::array<double, kNumSignals>& raw, std::array<double, kNumSignals>* tail,
+              uint32_t* fired) const;
   std::array<double, kNumSignals> RawSignals(const LineEvent& line, int64_t tick) const;
   void Learn(const LineEvent& line, int64_t tick, const std::array<double, kNumSignals>& raw,
              double score);
@@ -118,7 +140,7 @@ class NoveltyScorer {
   SequenceModel sequence_;
   std::array<TailHistogram, kNumSignals> history_;
   TailHistogram scores_;
-  AlertBudget budget_;
+  SiteThreshold threshold_;
   int64_t lines_ = 0;
 };
 

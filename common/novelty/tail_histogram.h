@@ -28,10 +28,13 @@ class TailHistogram {
   // 1 / tail values were seen (no quantile is yet defined at that resolution).
   double UpperQuantile(double tail) const;
   int64_t count() const { return count_; }
+  // The bins, for shape analysis (site_threshold.h's valley search): counts()[b] values fell in bin b,
+  // whose lower edge is LowerEdge(b).
+  const std::vector<int64_t>& counts() const { return counts_; }
+  double LowerEdge(int bin) const;
 
  private:
   int Bin(double x) const;
-  double LowerEdge(int bin) const;
 
   double bins_per_unit_;
   std::vector<int64_t> counts_;

@@ -1,14 +1,18 @@
 // `fedlog eval newsite`: a real-labelled system joins as a new site with no labels (k = 0) and scores
 // its own stream online with the label-free detector (common/novelty), as live detection would: every
 // line from the lines before it, the alert threshold from the site's alert budget, no test label used
-// for anything but the metrics. Per system: AUROC, PR-AUC, F1 at the budget threshold, alerts per 10k
-// lines and the alert rate on normal lines against the budget; in the same run the baselines
-// (severity-word rule, online template rarity), each signal alone, and a sweep of budgets.
+// for anything but the metrics. Per system: AUROC, PR-AUC, F1 at the site's threshold (budget, then
+// adapted: novelty::SiteThreshold), alerts per 10k lines and the alert rate on normal lines against the
+// budget; in the same run the baselines (severity-word rule, online template rarity), each signal
+// alone, and a sweep of budgets. Then k > 0 (eval_newsite_fewshot.cc): k labels per class at random
+// (several seeds, medians) or 2k by active selection (common/active) from the stream's first part,
+// the few-shot detector (common/fewshot) against Jaccard 1-NN and XGBoost on the same labels, measured
+// on the rest; learning_curve.svg (eval_newsite_report.cc).
 //   bgl2k   loghub-2k BGL (2,000 lines, 143 alerts): the tuning system, parameters were chosen here
 //   bgl     BGL-20k lines (1,458 alerts)
 //   hdfs    HDFS_v1 2% block sessions (350 anomalous of 11,501); a block's score is its lines' maximum
 //   hadoop  55 Hadoop applications (44 faulty); an application's score is its lines' maximum
-// Internal to tools/offline: eval_newsite_{data,verb}.cc. Thread-compatible; one thread.
+// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fewshot/fewshot.h"
 #include "common/novelty/scorer.h"
 
 namespace fedlog::offline {
@@ -27,6 +32,14 @@ struct NewsiteOptions {
   std::vector<std::string> systems = {"bgl2k", "bgl", "hdfs", "hadoop"};
   novelty::NoveltyOptions detector;  // expected_alert_rate is the site's budget
   std::vector<double> budget_sweep = {0.001, 0.005, 0.01, 0.02, 0.05, 0.1};
+  // k > 0 (eval_newsite_fewshot.cc): labels per class drawn from the units that start in the first
+  // `label_part` of the stream; every method is measured on the units that start after it.
+  std::vector<int> shots = {5, 10, 30};
+  int seeds = 5;            // random draws per k (the median is reported)
+  uint64_t seed = 1;        // first seed
+  double label_part = 0.3;  // in (0, 1)
+  std::string strategy = "both";  // "random", "active" (common/active) or "both"
+  fewshot::FewShotOptions fewshot;
 };
 
 // One system's stream as the new site sees it, with the ground truth per unit.
@@ -53,7 +66,15 @@ struct ScoredStream {
   std::vector<uint32_t> fired;               // signals that fired
   std::vector<std::vector<double>> signal;   // [signal][line] raw value
   std::vector<uint8_t> severity_rule;        // FATAL/FAILURE/SEVERE/ERROR in the line
+  std::vector<int32_t> template_id;          // Drain template of each line (online)
   int64_t templates = 0;                     // Drain templates at the end
+  // Per unit: its tokens and label-free signals for the k > 0 detectors (fused score and each raw
+  // signal, maximum over the unit's lines), and its first line (stream order).
+  std::vector<fewshot::Unit> units;
+  std::vector<int64_t> unit_first_line;
+  std::string final_stage;   // the threshold stage at the end of the stream (StageName)
+  double adapted_rate = 0;   // the adapted alert rate at the end (0: not adapted)
+  double final_threshold = 0;  // the label-free threshold in force at the end
 };
 
 // Parses, mines templates online (Drain Add) and scores every line in order.
@@ -86,6 +107,32 @@ struct NewsiteSystemResult {
 absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
                                                     const ScoredStream& scored,
                                                     const NewsiteOptions& options);
+
+// One method at one k on the units after the labelled part (medians over the seeds for random).
+struct KShotRow {
+  std::string method;    // "fewshot", "jaccard-1nn", "xgboost", "novelty (k=0)", ...
+  std::string strategy;  // "random", "active", "-" (k = 0)
+  int k = 0;             // labels per class asked for (active: 2k labels in all)
+  double labels = 0;     // labels actually used (median)
+  double auroc = 0, pr_auc = 0, precision = 0, recall = 0, f1 = 0;
+  double alerts_per_10k = 0;      // alerted units per 10,000 lines of the test part
+  double normal_alert_rate = 0;   // alerted normal units among normal units
+  int runs = 0;                   // seeds that produced a row
+};
+
+struct KShotResult {
+  int64_t pool_units = 0, pool_anomalous = 0, test_units = 0, test_anomalous = 0, test_lines = 0;
+  std::vector<KShotRow> rows;
+  std::vector<std::string> notes;
+};
+
+// The k > 0 protocol on one scored stream (eval_newsite_fewshot.cc).
+absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& stream, const ScoredStream& scored,
+                                          const NewsiteOptions& options);
+std::string KShotMarkdown(const std::string& system, const std::string& unit, const KShotResult& r);
+// F1 of the few-shot detector (and Jaccard 1-NN) against labels used, random vs active, one panel
+// per system.
+std::string LearningCurveSvg(const std::vector<std::pair<std::string, KShotResult>>& results);
 
 int RunEvalNewsite(const std::vector<std::string>& args);
 

@@ -19,15 +19,19 @@
 #include "common/logparse/line_reader.h"
 #include "common/novelty/event_builder.h"
 #include "common/novelty/severity.h"
-#include "tools/offline/eval_detect.h"
 #include "tools/offline/eval_newsite.h"
 
 namespace fedlog::offline {
 namespace {
 
+absl::Status RequireData(const std::string& path) {
+  if (!FileExists(path)) return absl::NotFoundError(absl::StrCat("data file ", path, " not found (see --data)"));
+  return absl::OkStatus();
+}
+
 // BGL-style files: the alert tag is the label; the site sees "-" in its place, as in `eval detect`.
 absl::StatusOr<NewsiteStream> LoadAlertTagged(const std::string& system, const std::string& path) {
-  FEDLOG_RETURN_IF_ERROR(RequireDataFile(path));
+  FEDLOG_RETURN_IF_ERROR(RequireData(path));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::AlertTaggedLine> tagged,
                           labels::ReadAlertTaggedLog(path));
   NewsiteStream s;
@@ -48,8 +52,8 @@ absl::StatusOr<NewsiteStream> LoadAlertTagged(const std::string& system, const s
 absl::StatusOr<NewsiteStream> LoadHdfs(const std::string& data_dir) {
   const std::string log = JoinPath(data_dir, "hdfs-v1-2pct/HDFS_2pct.log.gz");
   const std::string csv = JoinPath(data_dir, "hdfs-v1-2pct/HDFS_2pct_block_labels.csv");
-  FEDLOG_RETURN_IF_ERROR(RequireDataFile(log));
-  FEDLOG_RETURN_IF_ERROR(RequireDataFile(csv));
+  FEDLOG_RETURN_IF_ERROR(RequireData(log));
+  FEDLOG_RETURN_IF_ERROR(RequireData(csv));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::BlockLabel> blocks, labels::ReadHdfsBlockLabels(csv));
   FEDLOG_ASSIGN_OR_RETURN(std::string raw, logparse::ReadLogFile(log));
   NewsiteStream s;
@@ -86,7 +90,7 @@ absl::StatusOr<NewsiteStream> LoadHdfs(const std::string& data_dir) {
 // Applications in id order (about time order), containers in name order: one site's stream.
 absl::StatusOr<NewsiteStream> LoadHadoop(const std::string& data_dir) {
   const std::string root = JoinPath(data_dir, "hadoop-apps");
-  FEDLOG_RETURN_IF_ERROR(RequireDataFile(JoinPath(root, "abnormal_label.txt")));
+  FEDLOG_RETURN_IF_ERROR(RequireData(JoinPath(root, "abnormal_label.txt")));
   FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::HadoopAppLabel> apps,
                           labels::ReadHadoopAppLabels(JoinPath(root, "abnormal_label.txt")));
   std::sort(apps.begin(), apps.end(),
@@ -128,6 +132,25 @@ absl::StatusOr<NewsiteStream> LoadHadoop(const std::string& data_dir) {
   return s;
 }
 
+// Line i's tokens and signals go to every unit it belongs to (signals: the unit's maximum).
+void AddToUnits(const NewsiteStream& stream, size_t i, std::string_view content, int32_t template_id,
+                const novelty::LineScore& s, ScoredStream* out) {
+  for (int32_t u : stream.units[i]) {
+    fewshot::Unit& unit = out->units[static_cast<size_t>(u)];
+    fewshot::AddTokens(template_id, content, &unit);
+    if (unit.signals.empty()) unit.signals.assign(1 + novelty::kNumSignals, 0.0);
+    unit.signals[0] = std::max(unit.signals[0], s.score);
+    unit.free_score = std::max(unit.free_score, 1.0 - s.p_value);
+    unit.free_alert = unit.free_alert || s.alert;
+    for (int k = 0; k < novelty::kNumSignals; ++k) {
+      double& v = unit.signals[static_cast<size_t>(k) + 1];
+      v = std::max(v, s.raw[static_cast<size_t>(k)]);
+    }
+    int64_t& first = out->unit_first_line[static_cast<size_t>(u)];
+    if (first < 0) first = static_cast<int64_t>(i);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system,
@@ -158,6 +181,9 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
   out.fired.resize(n);
   out.severity_rule.resize(n);
   out.signal.assign(novelty::kNumSignals, std::vector<double>(n, 0.0));
+  out.template_id.resize(n);
+  out.units.resize(stream.y.size());
+  out.unit_first_line.assign(stream.y.size(), -1);
   logparse::ParsedLine parsed;
   novelty::LineEvent event;
   for (size_t i = 0; i < n; ++i) {
@@ -176,8 +202,17 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
       out.signal[static_cast<size_t>(k)][i] = s.raw[static_cast<size_t>(k)];
     }
     out.severity_rule[i] = novelty::HasSeverityWord(stream.lines[i]) ? 1 : 0;
+    out.template_id[i] = r.template_id;
+    AddToUnits(stream, i, parsed.content, r.template_id, s, &out);
   }
+  for (fewshot::Unit& u : out.units) {
+    fewshot::Finish(&u);
+    if (u.signals.empty()) u.signals.assign(1 + novelty::kNumSignals, 0.0);  // a unit without lines
+  }
+  out.final_threshold = scorer.threshold().Threshold();
   out.templates = drain->num_clusters();
+  out.final_stage = std::string(novelty::StageName(scorer.threshold().stage()));
+  out.adapted_rate = scorer.threshold().adapted_rate();
   return out;
 }
 

@@ -1,5 +1,6 @@
 // `fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R]
-// [--weights template=1,severity=1,...]`: metrics per system and method, results.json / results.md.
+// [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--strategy random|active|both] ...`: metrics per
+// system and method, results.json / results.md / learning_curve.svg.
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -24,7 +25,9 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
-    "[--budget R] [--severity-prior P] [--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump]\n";
+    "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
+    "[--strategy random|active|both] [--match J] [--severity-prior P] "
+    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -194,7 +197,13 @@ absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
     r.rows.push_back(row);
     return absl::OkStatus();
   };
-  FEDLOG_RETURN_IF_ERROR(add("novelty (k=0)", budget, scored.fused, scored.alert));
+  FEDLOG_RETURN_IF_ERROR(add("novelty (k=0, site threshold)", budget, scored.fused, scored.alert));
+  FEDLOG_RETURN_IF_ERROR(add("novelty (k=0, budget only)", budget, scored.fused,
+                             BudgetAlerts(scored.fused, budget, warmup)));
+  r.notes.push_back(absl::StrFormat(
+      "site threshold at the end of the stream: %s%s", scored.final_stage,
+      scored.adapted_rate > 0 ? absl::StrFormat(" (alert rate raised to %.3f by the alarm-backed high cluster)", scored.adapted_rate)
+                              : std::string()));
   std::vector<double> rule(scored.severity_rule.begin(), scored.severity_rule.end());
   FEDLOG_RETURN_IF_ERROR(add("severity-word rule", 0, rule, scored.severity_rule));
   const std::vector<double>& rarity = scored.signal[novelty::kTemplate];
@@ -218,72 +227,140 @@ absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
   return r;
 }
 
+namespace {
+
+// Flags into options; InvalidArgument naming the flag.
+absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
+  o->out_dir = args.Get("out");
+  const char* env = std::getenv("FEDLOG_DATA_DIR");
+  o->data_dir = args.Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
+  if (args.Has("systems")) o->systems = absl::StrSplit(args.Get("systems"), ',', absl::SkipEmpty());
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.expected_alert_rate,
+                          args.GetDouble("budget", o->detector.expected_alert_rate));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.max_alert_rate,
+                          args.GetDouble("max-alert-rate", o->detector.max_alert_rate));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.severity_prior,
+                          args.GetDouble("severity-prior", o->detector.severity_prior));
+  FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
+  if (args.Has("shots")) {
+    o->shots.clear();
+    for (absl::string_view k : absl::StrSplit(args.Get("shots"), ',', absl::SkipEmpty())) {
+      int v = 0;
+      if (!absl::SimpleAtoi(k, &v) || v < 1 || v > 1000) {
+        return absl::InvalidArgumentError("--shots: labels per class, each in [1, 1000]");
+      }
+      o->shots.push_back(v);
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(int64_t seeds, args.GetInt("seeds", o->seeds));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
+  FEDLOG_ASSIGN_OR_RETURN(o->label_part, args.GetDouble("label-part", o->label_part));
+  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.match, args.GetDouble("match", o->fewshot.match));
+  FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
+  o->strategy = args.Get("strategy", o->strategy);
+  if (seeds < 1 || seeds > 100) return absl::InvalidArgumentError("--seeds must be in [1, 100]");
+  if (seed < 0) return absl::InvalidArgumentError("--seed must be >= 0");
+  if (!(o->label_part > 0 && o->label_part < 1)) return absl::InvalidArgumentError("--label-part must be in (0, 1)");
+  if (o->strategy != "random" && o->strategy != "active" && o->strategy != "both") {
+    return absl::InvalidArgumentError("--strategy must be random, active or both");
+  }
+  o->seeds = static_cast<int>(seeds);
+  o->seed = static_cast<uint64_t>(seed);
+  return o->detector.Validate();
+}
+
+struct SystemRun {
+  NewsiteSystemResult k0;
+  KShotResult kshot;
+};
+
+absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOptions& o, bool dump) {
+  SystemRun run;
+  FEDLOG_ASSIGN_OR_RETURN(NewsiteStream stream, LoadNewsiteStream(system, o.data_dir));
+  FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, o));
+  // The same detector with every signal at weight 1 and no severity prior: what the signals
+  // do without the choice made on the tuning system.
+  NewsiteOptions equal = o;
+  equal.detector.weights.fill(1.0);
+  equal.detector.severity_prior = 0;
+  FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
+  if (dump) {
+    FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
+    FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(o.out_dir, system + "_lines.csv"), LinesCsv(stream, scored)));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(run.k0, EvaluateNewsite(stream, scored, o));
+  FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
+                                                   flat.fused, flat.alert));
+  run.k0.rows.insert(run.k0.rows.begin() + 2, row);
+  if (!o.shots.empty()) {
+    FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
+  }
+  return run;
+}
+
+std::string KShotJson(const KShotResult& r) {
+  std::string j = "[";
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const KShotRow& w = r.rows[i];
+    absl::StrAppendFormat(&j,
+                          "%s\n  {\"method\": \"%s\", \"strategy\": \"%s\", \"k\": %d, \"labels\": %.1f, "
+                          "\"auroc\": %.6f, \"pr_auc\": %.6f, \"precision\": %.6f, \"recall\": %.6f, "
+                          "\"f1\": %.6f, \"alerts_per_10k\": %.3f, \"normal_alert_rate\": %.6f, \"runs\": %d}",
+                          i ? "," : "", w.method, w.strategy, w.k, w.labels, w.auroc, w.pr_auc, w.precision,
+                          w.recall, w.f1, w.alerts_per_10k, w.normal_alert_rate, w.runs);
+  }
+  return j + "]";
+}
+
+}  // namespace
+
 int RunEvalNewsite(const std::vector<std::string>& argv) {
-  absl::StatusOr<cli::Args> args =
-      cli::Args::Parse(argv, {{"out", "data", "systems", "budget", "weights", "severity-prior"}, {"dump"}});
+  absl::StatusOr<cli::Args> args = cli::Args::Parse(
+      argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "severity-prior", "shots",
+              "seeds", "seed", "label-part", "strategy", "match"},
+             {"dump"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;
   }
   NewsiteOptions o;
-  o.out_dir = args->Get("out");
-  const char* env = std::getenv("FEDLOG_DATA_DIR");
-  o.data_dir = args->Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
-  if (args->Has("systems")) o.systems = absl::StrSplit(args->Get("systems"), ',', absl::SkipEmpty());
-  absl::StatusOr<double> budget = args->GetDouble("budget", o.detector.expected_alert_rate);
-  absl::Status st = budget.status();
-  if (st.ok()) {
-    o.detector.expected_alert_rate = *budget;
-    absl::StatusOr<double> prior = args->GetDouble("severity-prior", o.detector.severity_prior);
-    st = prior.status();
-    if (st.ok()) {
-      o.detector.severity_prior = *prior;
-      st = ParseWeights(args->Get("weights"), &o.detector);
-    }
-  }
-  if (!st.ok()) {
+  if (absl::Status st = ParseNewsiteArgs(*args, &o); !st.ok()) {
     std::cerr << st << "\n" << kUsage;
     return 2;
   }
   std::vector<NewsiteSystemResult> results;
+  std::vector<std::pair<std::string, KShotResult>> kshots;
   std::string md = absl::StrFormat(
-      "# fedlog eval newsite: k = 0 (no labels), alert budget %.3g\n\nOnline: each line is scored "
-      "from the lines before it; the threshold is the running quantile at the budget. Oracle F1 "
-      "uses the test labels to pick a threshold and only measures ranking.\n",
-      o.detector.expected_alert_rate);
+      "# fedlog eval newsite: alert budget %.3g, max alert rate %.3g\n\nk = 0: each line is scored "
+      "from the lines before it; the site threshold is the budget's running quantile, raised to an "
+      "alarm-backed high-score cluster when the stream shows one. Oracle F1 uses the test labels to "
+      "pick a threshold and only measures ranking.\n",
+      o.detector.expected_alert_rate, o.detector.max_alert_rate);
+  std::string json_k = "";
   for (const std::string& system : o.systems) {
     const auto t0 = std::chrono::steady_clock::now();
-    absl::StatusOr<NewsiteSystemResult> r = [&]() -> absl::StatusOr<NewsiteSystemResult> {
-      FEDLOG_ASSIGN_OR_RETURN(NewsiteStream stream, LoadNewsiteStream(system, o.data_dir));
-      FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, o));
-      // The same detector with every signal at weight 1 and no severity prior: what the signals
-      // do without the choice made on the tuning system.
-      NewsiteOptions equal = o;
-      equal.detector.weights.fill(1.0);
-      equal.detector.severity_prior = 0;
-      FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
-      if (args->Has("dump")) {
-        FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
-        FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(o.out_dir, system + "_lines.csv"),
-                                               LinesCsv(stream, scored)));
-      }
-      FEDLOG_ASSIGN_OR_RETURN(NewsiteSystemResult result, EvaluateNewsite(stream, scored, o));
-      FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate, flat.fused, flat.alert));
-      result.rows.insert(result.rows.begin() + 1, row);
-      return result;
-    }();
+    absl::StatusOr<SystemRun> r = RunSystem(system, o, args->Has("dump"));
     if (!r.ok()) {
       std::cerr << "eval newsite: " << system << ": " << r.status() << "\n";
       return 1;
     }
-    r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cerr << absl::StrFormat("[%s] %.1fs\n", system, r->seconds);
-    absl::StrAppend(&md, Md(*r, o.detector.expected_alert_rate));
-    results.push_back(*std::move(r));
+    r->k0.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cerr << absl::StrFormat("[%s] %.1fs\n", system, r->k0.seconds);
+    absl::StrAppend(&md, Md(r->k0, o.detector.expected_alert_rate));
+    if (!o.shots.empty()) {
+      absl::StrAppend(&md, KShotMarkdown(system, r->k0.unit, r->kshot));
+      absl::StrAppend(&json_k, json_k.empty() ? "" : ",", "\n \"", system, "\": ", KShotJson(r->kshot));
+      kshots.emplace_back(system, r->kshot);
+    }
+    results.push_back(std::move(r->k0));
   }
+  std::string json = Json(results, o);
+  json.resize(json.size() - 2);  // "}\n"
+  absl::StrAppend(&json, ", \"kshot\": {", json_k, "\n}}\n");
   absl::Status s = MakeDirs(o.out_dir);
-  if (s.ok()) s = WriteFileAtomic(JoinPath(o.out_dir, "results.json"), Json(results, o));
+  if (s.ok()) s = WriteFileAtomic(JoinPath(o.out_dir, "results.json"), json);
   if (s.ok()) s = WriteFileAtomic(JoinPath(o.out_dir, "results.md"), md);
+  if (s.ok() && !kshots.empty()) s = WriteFileAtomic(JoinPath(o.out_dir, "learning_curve.svg"), LearningCurveSvg(kshots));
   if (!s.ok()) {
     std::cerr << "eval newsite: " << s << "\n";
     return 1;

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -43,6 +45,35 @@ TEST(LabelFreeTest, PipelineWithoutModelScoresAndNamesSignals) {
   EXPECT_NE(r.signals & (1u << novelty::kSeverity), 0u);
   o.expected_alert_rate = 0;
   EXPECT_FALSE((*p)->EnableLabelFree(o).ok());
+}
+
+// The site's labels move the label-free threshold: once the operator labels lines like kOdd normal
+// and a rarer one anomalous, kOdd no longer alerts.
+TEST(LabelFreeTest, LabelsMoveTheLabelFreeThreshold) {
+  auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  novelty::NoveltyOptions o;
+  o.expected_alert_rate = 0.02;
+  o.label_prior = 0.01;  // trust the labels at once
+  ASSERT_TRUE((*p)->EnableLabelFree(o).ok());
+  LineResult r;
+  for (int i = 0; i < 2000; ++i) (*p)->Process(0, testing::HdfsLine(i), &r);
+  (*p)->Process(0, kOdd, &r);
+  ASSERT_TRUE(r.alert);
+  const float before = r.threshold;
+  const std::string worse =
+      "081109 204001 99 FATAL dfs.DataNode: PacketResponder crashed: disk failure, volume severed";
+  std::vector<std::tuple<int, std::string, int>> labels;
+  for (int i = 0; i < 5; ++i) labels.emplace_back(0, kOdd, 0);
+  labels.emplace_back(0, worse, 1);
+  labels.emplace_back(7, worse, 1);  // an unknown source index is ignored
+  (*p)->SetLabelFreeLabels(labels);
+  (*p)->Process(0, kOdd, &r);
+  EXPECT_FALSE(r.alert);
+  EXPECT_GT(r.threshold, before);
+  (*p)->SetLabelFreeLabels({});  // labels withdrawn: back to the label-free threshold
+  (*p)->Process(0, testing::HdfsLine(5), &r);
+  EXPECT_NEAR(r.threshold, before, 0.5);
 }
 
 TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {

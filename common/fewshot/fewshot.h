@@ -1,0 +1,87 @@
+// fedlog::fewshot: the k > 0 detector of a new site, and its word-overlap baseline. A unit (a line,
+// or a session's lines together) is a set of token hashes (its template and its words without
+// digits) plus what the label-free detector (common/novelty) said about it: a calibrated score in
+// [0, 1] (1 - p-value) and whether the site's threshold alerted on it. With k labelled units per class:
+//   Jaccard 1-NN (the baseline of issue 14, scripts/seed-label-ceiling.py): score = similarity to the
+//     nearest anomalous support unit minus similarity to the nearest normal one; alert when > 0.
+//   FewShotDetector: nearest support where it is near, the label-free detector where it is not. A unit
+//     whose nearest labelled unit shares at least `match` of its tokens takes that unit's class (a
+//     template lookup, ranked by similarity); any other unit keeps the label-free score, so labels fix
+//     what they cover and a few labels never replace the whole stream's evidence with a coin flip
+//     between two distant neighbours. Scores: matched anomalous 2 + similarity, unmatched the
+//     label-free score, matched normal -1 - similarity. The threshold starts at the label-free one and
+//     moves towards the support's F1-best cut (leave-one-out) as labels grow (issue 14 item 1).
+// Torch-free and gRPC-free. Thread-compatible: Fit builds; Score and Alert are const.
+#ifndef FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
+#define FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace fedlog::fewshot {
+
+struct Unit {
+  std::vector<uint64_t> tokens;  // sorted, unique (AddTokens + Finish)
+  std::vector<double> signals;   // label-free signals (fused score, raw signals), for reports and baselines
+  double free_score = 0;         // the label-free detector's calibrated score, in [0, 1]
+  bool free_alert = false;       // the site's label-free threshold alerted on the unit
+};
+
+// Adds the tokens of one line of a unit: the template id and every word of `content` that holds no
+// digit (numbers, ids and addresses are parameters, not vocabulary).
+void AddTokens(int32_t template_id, std::string_view content, Unit* unit);
+// Sorts and deduplicates the tokens (call once after the last AddTokens).
+void Finish(Unit* unit);
+
+// |a ∩ b| / |a ∪ b| of sorted unique token lists; 0 when both are empty.
+double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
+
+// The Jaccard 1-NN baseline: max similarity to an anomalous support unit minus max similarity to a
+// normal one (in [-1, 1]); `skip` excludes one support index (leave-one-out).
+double Jaccard1nnScore(const Unit& unit, const std::vector<Unit>& support,
+                       const std::vector<int>& labels, int skip = -1);
+
+struct FewShotOptions {
+  // Least Jaccard similarity to the nearest labelled unit for its label to decide, in (0, 1]. Chosen
+  // on the tuning system (loghub-2k BGL) only, docs/EVALUATION.md.
+  double match = 0.3;
+  // The threshold moves from the label-free one towards the support's F1-best one (leave-one-out
+  // scores) as n / (n + label_prior) with n labels, as novelty::SiteThreshold does. > 0.
+  double label_prior = 10;
+  absl::Status Validate() const;
+};
+
+class FewShotDetector {
+ public:
+  // InvalidArgument unless sizes match, there is at least one unit and the options Validate(). One
+  // class alone is fine (its lookups still decide the units near it).
+  // `free_threshold`: the label-free threshold on Unit::free_score (the lowest score the site alerts
+  // on), where the operating threshold starts.
+  static absl::StatusOr<FewShotDetector> Fit(const std::vector<Unit>& support,
+                                             const std::vector<int>& labels,
+                                             const FewShotOptions& options = {},
+                                             double free_threshold = 1.0);
+  // Higher = more anomalous (see the header comment for the scale).
+  double Score(const Unit& unit) const;
+  // The site's decision: Score >= threshold().
+  bool Alert(const Unit& unit) const { return Score(unit) >= threshold_; }
+  double threshold() const { return threshold_; }
+
+ private:
+  FewShotDetector() = default;
+  // Nearest anomalous and nearest normal similarity, without support index `skip`.
+  void Nearest(const Unit& unit, int skip, double* anomalous, double* normal) const;
+  double ScoreWithout(const Unit& unit, int skip) const;
+
+  FewShotOptions options_;
+  std::vector<Unit> support_;
+  std::vector<int> labels_;
+  double threshold_ = 1.0;
+};
+
+}  // namespace fedlog::fewshot
+
+#endif  // FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_

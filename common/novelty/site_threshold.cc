@@ -1,0 +1,170 @@
+#include "common/novelty/site_threshold.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace fedlog::novelty {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+}  // namespace
+
+absl::Status ThresholdOptions::Validate() const {
+  if (!(budget > 0 && budget <= 0.5)) {
+    return absl::InvalidArgumentError("threshold: budget (expected_alert_rate) must be in (0, 0.5]");
+  }
+  if (!(max_alert_rate >= 0 && max_alert_rate <= 0.5)) {
+    return absl::InvalidArgumentError("threshold: max_alert_rate must be in [0, 0.5]");
+  }
+  if (!(valley_ratio > 0 && valley_ratio < 1)) {
+    return absl::InvalidArgumentError("threshold: valley_ratio must be in (0, 1)");
+  }
+  if (smooth_bins < 0 || smooth_bins > 16) {
+    return absl::InvalidArgumentError("threshold: smooth_bins must be in [0, 16]");
+  }
+  if (adapt_min_lines < 1 || refresh_lines < 1 || warmup_lines < 0) {
+    return absl::InvalidArgumentError(
+        "threshold: adapt_min_lines and refresh_lines must be >= 1, warmup_lines >= 0");
+  }
+  if (!(label_prior > 0 && label_prior <= 1e6)) {
+    return absl::InvalidArgumentError("threshold: label_prior must be in (0, 1e6]");
+  }
+  return absl::OkStatus();
+}
+
+std::string_view StageName(ThresholdStage stage) {
+  switch (stage) {
+    case ThresholdStage::kWarmup: return "warmup";
+    case ThresholdStage::kBudget: return "budget";
+    case ThresholdStage::kAdapted: return "adapted";
+    case ThresholdStage::kLabelled: return "labelled";
+  }
+  return "";
+}
+
+bool MaxF1Threshold(const std::vector<double>& scores, const std::vector<int>& labels,
+                    double* threshold, double* f1) {
+  const size_t n = std::min(scores.size(), labels.size());
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  int64_t positives = 0;
+  for (size_t i = 0; i < n; ++i) positives += labels[i] > 0 ? 1 : 0;
+  if (positives == 0) return false;
+  int64_t tp = 0, fp = 0;
+  double best_f1 = -1;
+  size_t best_end = 0;  // the cut alerts order[0, best_end)
+  for (size_t i = 0; i < n; ++i) {
+    (labels[order[i]] > 0 ? tp : fp) += 1;
+    // Only cut between distinct scores: every equal score falls on the same side.
+    if (i + 1 < n && scores[order[i + 1]] == scores[order[i]]) continue;
+    const double f = 2.0 * static_cast<double>(tp) / static_cast<double>(tp + fp + positives);
+    if (f > best_f1) {
+      best_f1 = f;
+      best_end = i + 1;
+    }
+  }
+  const double low = scores[order[best_end - 1]];
+  *threshold = best_end < n ? 0.5 * (low + scores[order[best_end]]) : low;
+  if (f1 != nullptr) *f1 = best_f1;
+  return true;
+}
+
+SiteThreshold::SiteThreshold(const ThresholdOptions& options) : options_(options) {}
+
+int SiteThreshold::FindValley(double cap) const {
+  const std::vector<int64_t>& c = scores_.counts();
+  const int nb = static_cast<int>(c.size());
+  const int w = options_.smooth_bins;
+  std::vector<int64_t> prefix(c.size() + 1, 0);
+  for (int b = 0; b < nb; ++b) prefix[b + 1] = prefix[b] + c[static_cast<size_t>(b)];
+  auto smooth = [&](int b) {
+    const int lo = std::max(0, b - w), hi = std::min(nb, b + w + 1);
+    return static_cast<double>(prefix[hi] - prefix[lo]) / static_cast<double>(2 * w + 1);
+  };
+  const double n = static_cast<double>(scores_.count());
+  double peak_above = 0;  // max smoothed density over bins >= b
+  double best_ratio = options_.valley_ratio;
+  int best = -1;
+  for (int b = nb - 1; b >= 1; --b) {
+    peak_above = std::max(peak_above, smooth(b));
+    const double share = static_cast<double>(prefix[nb] - prefix[b]) / n;
+    if (share <= options_.budget) continue;
+    if (share > cap) break;  // shares only grow as b falls
+    const double ratio = (smooth(b - 1) + 1.0) / (peak_above + 1.0);
+    // Strictly better only: walking down, a tie keeps the higher cut (fewer alerts).
+    if (ratio < best_ratio || (best < 0 && ratio <= best_ratio)) {
+      best_ratio = ratio;
+      best = b;
+    }
+  }
+  return best;
+}
+
+void SiteThreshold::Refresh() {
+  adapted_ = 0;
+  adapted_rate_ = 0;
+  const int64_t n = scores_.count();
+  if (options_.max_alert_rate <= options_.budget || n < options_.adapt_min_lines) return;
+  const double alarm_share = static_cast<double>(alarm_lines_) / static_cast<double>(n);
+  const double cap = std::min(options_.max_alert_rate, alarm_share);
+  if (cap <= options_.budget) return;
+  const int cut = FindValley(cap);
+  if (cut < 0) return;
+  int64_t above = 0;
+  const std::vector<int64_t>& c = scores_.counts();
+  for (size_t b = static_cast<size_t>(cut); b < c.size(); ++b) above += c[b];
+  adapted_ = scores_.LowerEdge(cut);
+  adapted_rate_ = static_cast<double>(above) / static_cast<double>(n);
+}
+
+double SiteThreshold::LabelFreeThreshold() const {
+  if (scores_.count() < options_.warmup_lines) return kInf;
+  if (adapted_ > 0) return adapted_;
+  return scores_.UpperQuantile(options_.budget);
+}
+
+double SiteThreshold::Threshold() const {
+  const double free = LabelFreeThreshold();
+  if (!labelled_ || scores_.count() < options_.warmup_lines) return free;
+  if (std::isinf(free)) return label_threshold_;
+  const double n = static_cast<double>(label_scores_.size());
+  const double w = n / (n + options_.label_prior);
+  return free + w * (label_threshold_ - free);
+}
+
+ThresholdStage SiteThreshold::stage() const {
+  if (scores_.count() < options_.warmup_lines) return ThresholdStage::kWarmup;
+  if (labelled_) return ThresholdStage::kLabelled;
+  return adapted_ > 0 ? ThresholdStage::kAdapted : ThresholdStage::kBudget;
+}
+
+bool SiteThreshold::Decide(double score, bool alarm_word, double* threshold) {
+  const double t = Threshold();
+  if (threshold != nullptr) *threshold = t;
+  scores_.Add(score);
+  alarm_lines_ += alarm_word ? 1 : 0;
+  if (++since_refresh_ >= options_.refresh_lines) {
+    since_refresh_ = 0;
+    Refresh();
+  }
+  return score > 0 && score >= t;
+}
+
+void SiteThreshold::AddLabel(double score, int label) {
+  label_scores_.push_back(score);
+  label_values_.push_back(label > 0 ? 1 : 0);
+  labelled_ = MaxF1Threshold(label_scores_, label_values_, &label_threshold_);
+}
+
+void SiteThreshold::ClearLabels() {
+  label_scores_.clear();
+  label_values_.clear();
+  labelled_ = false;
+  label_threshold_ = 0;
+}
+
+}  // namespace fedlog::novelty

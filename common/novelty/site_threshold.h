@@ -1,0 +1,94 @@
+// SiteThreshold: the alert threshold a site really uses on its label-free score, in three stages.
+//   budget     no labels: the running upper quantile of the score at the site's alert budget
+//              (detect.expected_alert_rate), as AlertBudget.
+//   adapted    no labels, and the stream shows that the budget is wrong for its prevalence: the score
+//              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
+//              shallower than the cluster's peak) holding more than the budget's share of lines, and
+//              the stream's own alarm-word lines (the severity-word rule) are at least as many as that
+//              cluster. The threshold is then the valley, i.e. the alert rate rises to the cluster's
+//              share, never above `max_alert_rate`. A source whose alarm words are rare keeps its budget,
+//              so a gap among novelty scores alone never multiplies the alerts.
+//   labelled   as the site's labels arrive (feedback verdicts, `fedlog label`, a labels file): the
+//              threshold that maximises F1 on the labelled lines' scores, shrunk towards the label-free
+//              threshold while labels are few: t = t_free + n / (n + label_prior) * (t_labels - t_free),
+//              n labelled lines (at least one anomalous one is needed).
+// docs/DETECTION.md "The threshold" describes the stages for operators.
+// Thread-compatible: one instance per source stream, used by one thread at a time.
+#ifndef FEDLOG_COMMON_NOVELTY_SITE_THRESHOLD_H_
+#define FEDLOG_COMMON_NOVELTY_SITE_THRESHOLD_H_
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/novelty/tail_histogram.h"
+
+namespace fedlog::novelty {
+
+struct ThresholdOptions {
+  double budget = 0.01;          // the site's alert budget, in (0, 0.5]
+  // Highest alert rate the label-free adaptation may reach; <= budget switches it off. At most 0.5.
+  double max_alert_rate = 0.25;
+  double valley_ratio = 0.25;    // (valley density + 1) / (cluster peak density + 1) at most this
+  int smooth_bins = 2;           // histogram smoothing half-width (bins of TailHistogram), 0..16
+  int64_t adapt_min_lines = 200; // no adaptation before this many scores
+  int64_t refresh_lines = 64;    // the adapted threshold is recomputed every this many scores
+  int64_t warmup_lines = 100;    // no alert before this many scores
+  double label_prior = 10;       // pseudo-count of the shrinkage towards the label-free threshold, > 0
+  // InvalidArgument naming the field when out of range.
+  absl::Status Validate() const;
+};
+
+enum class ThresholdStage { kWarmup, kBudget, kAdapted, kLabelled };
+// "warmup", "budget", "adapted", "labelled".
+std::string_view StageName(ThresholdStage stage);
+
+// The F1-maximising threshold on labelled scores: the midpoint between the lowest anomalous score of
+// the best cut and the highest normal score below it (that score when none). false when no label is
+// anomalous. Ties in F1 keep the higher threshold (fewer alerts).
+bool MaxF1Threshold(const std::vector<double>& scores, const std::vector<int>& labels,
+                    double* threshold, double* f1 = nullptr);
+
+class SiteThreshold {
+ public:
+  // Options must Validate(); the caller checks.
+  explicit SiteThreshold(const ThresholdOptions& options);
+
+  // The threshold in force now (+infinity while none is defined).
+  double Threshold() const;
+  ThresholdStage stage() const;
+  // Alert decision for `score` against what came before; then remembers the score and whether its
+  // line carried an alarm word (HasSeverityWord). A score of 0 never alerts.
+  bool Decide(double score, bool alarm_word, double* threshold = nullptr);
+  // A labelled line's score (1 = anomalous, 0 = normal); the labelled stage starts with the first
+  // anomalous label.
+  void AddLabel(double score, int label);
+  // Forgets the labels: back to the label-free threshold.
+  void ClearLabels();
+  // The label-free threshold (budget or adapted) and the alert rate it stands for.
+  double LabelFreeThreshold() const;
+  double adapted_rate() const { return adapted_rate_; }
+  int64_t labels() const { return static_cast<int64_t>(label_scores_.size()); }
+  const ThresholdOptions& options() const { return options_; }
+
+ private:
+  void Refresh();
+  // The valley cut (bin) of a high cluster whose share is in (budget, cap]; -1 when none.
+  int FindValley(double cap) const;
+
+  ThresholdOptions options_;
+  TailHistogram scores_;
+  int64_t alarm_lines_ = 0;
+  int64_t since_refresh_ = 0;
+  double adapted_ = 0;       // > 0: the adapted threshold
+  double adapted_rate_ = 0;  // share of scores at or above it when it was set
+  std::vector<double> label_scores_;
+  std::vector<int> label_values_;
+  bool labelled_ = false;
+  double label_threshold_ = 0;
+};
+
+}  // namespace fedlog::novelty
+
+#endif  // FEDLOG_COMMON_NOVELTY_SITE_THRESHOLD_H_

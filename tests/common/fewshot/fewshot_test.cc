@@ -1,0 +1,90 @@
+// The k > 0 detector: tokens, Jaccard, the 1-NN baseline, and a detector that uses both the support's
+// words and the label-free signals.
+#include "common/fewshot/fewshot.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace fedlog::fewshot {
+namespace {
+
+Unit Make(int32_t tpl, const std::string& text, std::vector<double> signals) {
+  Unit u;
+  AddTokens(tpl, text, &u);
+  Finish(&u);
+  u.signals = std::move(signals);
+  return u;
+}
+
+TEST(FewShotTest, TokensDropNumbersAndJaccardCounts) {
+  const Unit a = Make(1, "disk sda1 failed after 3 tries", {});
+  const Unit b = Make(1, "disk sdb2 failed after 7 tries", {});
+  // T1, disk, failed, after, tries (sda1 / 3 / sdb2 / 7 hold digits).
+  EXPECT_EQ(a.tokens.size(), 5u);
+  EXPECT_DOUBLE_EQ(Jaccard(a.tokens, b.tokens), 1.0);
+  const Unit c = Make(2, "disk ok", {});
+  EXPECT_DOUBLE_EQ(Jaccard(a.tokens, c.tokens), 1.0 / 7.0);  // {disk} of {T1,T2,disk,failed,after,tries,ok}
+  EXPECT_DOUBLE_EQ(Jaccard({}, {}), 0.0);
+}
+
+TEST(FewShotTest, Jaccard1nnFollowsTheNearestClass) {
+  const std::vector<Unit> support = {Make(1, "kernel panic on node", {}), Make(2, "job finished fine", {})};
+  const std::vector<int> labels = {1, 0};
+  EXPECT_GT(Jaccard1nnScore(Make(1, "kernel panic on rack", {}), support, labels), 0);
+  EXPECT_LT(Jaccard1nnScore(Make(2, "job finished fine again", {}), support, labels), 0);
+  // Leaving the only anomalous unit out, nothing is anomalous-like.
+  EXPECT_LE(Jaccard1nnScore(support[0], support, labels, 0), 0);
+}
+
+TEST(FewShotTest, DetectorChecksItsInput) {
+  const std::vector<Unit> s = {Make(1, "a", {0}), Make(1, "b", {0})};
+  EXPECT_FALSE(FewShotDetector::Fit(s, {1}).ok());
+  EXPECT_FALSE(FewShotDetector::Fit({}, {}).ok());
+  FewShotOptions o;
+  o.match = 0;
+  EXPECT_FALSE(FewShotDetector::Fit(s, {1, 0}, o).ok());
+  EXPECT_TRUE(FewShotDetector::Fit(s, {1, 1}).ok());  // one class is allowed
+}
+
+Unit Free(int32_t tpl, const std::string& text, double score, bool alert) {
+  Unit u = Make(tpl, text, {});
+  u.free_score = score;
+  u.free_alert = alert;
+  return u;
+}
+
+// Labels decide the units near them; elsewhere the label-free score against the threshold. Jaccard
+// 1-NN decides every unit by its nearer class, however far both are.
+TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
+  const std::vector<Unit> support = {Free(1, "machine check interrupt", 0.99, true),
+                                     Free(2, "ddr error corrected on node", 0.98, true),
+                                     Free(3, "generating core", 0.1, false)};
+  const std::vector<int> labels = {1, 0, 0};
+  // The site alerted label-free from 0.95 on. Leave-one-out, the support's best cut is 0.985 (between
+  // the anomalous 0.99 and the normal 0.98); three labels move the threshold 3 / 13 of the way.
+  auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 13.0 * (0.985 - 0.95), 1e-9);
+  // Near the anomalous label: alerts, ranked above everything.
+  const Unit mc = Free(1, "machine check interrupt", 0.2, false);
+  EXPECT_TRUE(d->Alert(mc));
+  EXPECT_GT(d->Score(mc), 2.0);
+  // Near a normal label: no alert even though the label-free detector alerted (a known false alarm).
+  const Unit ddr = Free(2, "ddr error corrected on node", 0.99, true);
+  EXPECT_FALSE(d->Alert(ddr));
+  EXPECT_LT(d->Score(ddr), -1.0);
+  // Far from every label: the label-free score decides.
+  const Unit novel = Free(9, "torus receiver link failure", 0.97, true);
+  EXPECT_TRUE(d->Alert(novel));
+  EXPECT_DOUBLE_EQ(d->Score(novel), 0.97);
+  const Unit quiet = Free(8, "job started on partition", 0.3, false);
+  EXPECT_FALSE(d->Alert(quiet));
+  // The 1-NN baseline has no such fallback: the novel failure shares "failure"-free words with no
+  // label, so it scores 0 and does not alert.
+  EXPECT_LE(Jaccard1nnScore(novel, support, labels), 0.0);
+}
+
+}  // namespace
+}  // namespace fedlog::fewshot

@@ -1,0 +1,135 @@
+// The site's threshold: the budget with no labels, the adaptation to a high-score cluster that the
+// stream's alarm words back, and the move to the labelled lines' threshold.
+#include "common/novelty/site_threshold.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace fedlog::novelty {
+namespace {
+
+// A stream whose lines are mostly routine (score about 1) with a share `high` of alarm lines whose
+// scores sit in a separate cluster about 5. Test data only (seeded std::mt19937).
+struct Mixture {
+  double high = 0.15;
+  bool alarm_words = true;
+};
+
+// Feeds `n` scores; returns the share of alerts over the second half.
+double Feed(SiteThreshold* t, const Mixture& m, int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::normal_distribution<double> low(1.0, 0.2), high(5.0, 0.3);
+  int alerts = 0;
+  for (int i = 0; i < n; ++i) {
+    const bool h = u(rng) < m.high;
+    const double score = std::max(0.01, h ? high(rng) : low(rng));
+    const bool alert = t->Decide(score, h && m.alarm_words);
+    if (i >= n / 2) alerts += alert ? 1 : 0;
+  }
+  return alerts / (n / 2.0);
+}
+
+TEST(SiteThresholdTest, KeepsTheBudgetWhenNoClusterStandsOut) {
+  ThresholdOptions o;
+  o.budget = 0.02;
+  SiteThreshold t(o);
+  std::mt19937 rng(5);
+  std::exponential_distribution<double> e(1.0);
+  int alerts = 0;
+  for (int i = 0; i < 20000; ++i) {
+    // Alarm words are common here, but the scores decay smoothly: nothing to adapt to.
+    const bool alert = t.Decide(e(rng), i % 3 == 0);
+    if (i >= 10000) alerts += alert ? 1 : 0;
+  }
+  EXPECT_EQ(t.stage(), ThresholdStage::kBudget);
+  EXPECT_NEAR(alerts / 10000.0, 0.02, 0.006);
+}
+
+TEST(SiteThresholdTest, RisesToAHighClusterBackedByAlarmWords) {
+  ThresholdOptions o;  // budget 0.01, far below the stream's 15% of alarm lines
+  SiteThreshold t(o);
+  const double rate = Feed(&t, {}, 6000, 7);
+  EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+  EXPECT_NEAR(t.adapted_rate(), 0.15, 0.03);
+  EXPECT_NEAR(rate, 0.15, 0.03);
+  EXPECT_GT(t.Threshold(), 1.8);  // in the valley between the clusters
+  EXPECT_LT(t.Threshold(), 4.2);
+}
+
+TEST(SiteThresholdTest, WithoutAlarmWordsTheBudgetStays) {
+  SiteThreshold t(ThresholdOptions{});
+  Mixture m;
+  m.alarm_words = false;  // the same cluster, but the stream's words do not say it is trouble
+  const double rate = Feed(&t, m, 6000, 7);
+  EXPECT_EQ(t.stage(), ThresholdStage::kBudget);
+  EXPECT_NEAR(rate, 0.01, 0.006);
+}
+
+TEST(SiteThresholdTest, NeverAboveMaxAlertRateAndOffAtTheBudget) {
+  ThresholdOptions o;
+  o.max_alert_rate = 0.10;  // the cluster holds 15%: too many for this site
+  SiteThreshold capped(o);
+  EXPECT_NEAR(Feed(&capped, {}, 6000, 9), 0.01, 0.006);
+  EXPECT_EQ(capped.stage(), ThresholdStage::kBudget);
+  o.max_alert_rate = 0;  // adaptation off
+  SiteThreshold off(o);
+  Feed(&off, {}, 6000, 9);
+  EXPECT_EQ(off.stage(), ThresholdStage::kBudget);
+}
+
+TEST(SiteThresholdTest, MaxF1ThresholdSplitsBetweenTheClasses) {
+  double t = 0, f1 = 0;
+  EXPECT_FALSE(MaxF1Threshold({1, 2, 3}, {0, 0, 0}, &t));
+  ASSERT_TRUE(MaxF1Threshold({0.5, 1, 2, 3, 4}, {0, 0, 0, 1, 1}, &t, &f1));
+  EXPECT_DOUBLE_EQ(t, 2.5);
+  EXPECT_DOUBLE_EQ(f1, 1.0);
+  // Only anomalous labels: the lowest of them is the cut.
+  ASSERT_TRUE(MaxF1Threshold({3, 4}, {1, 1}, &t));
+  EXPECT_DOUBLE_EQ(t, 3.0);
+  // Equal scores fall on one side: {2 (normal), 2 (anomalous)} cannot be split.
+  ASSERT_TRUE(MaxF1Threshold({2, 2, 1}, {0, 1, 0}, &t, &f1));
+  EXPECT_DOUBLE_EQ(t, 1.5);
+  EXPECT_NEAR(f1, 2.0 / 3.0, 1e-12);
+}
+
+TEST(SiteThresholdTest, LabelsMoveTheThresholdMoreAsTheyGrow) {
+  ThresholdOptions o;
+  o.label_prior = 10;
+  SiteThreshold t(o);
+  Feed(&t, {}, 3000, 3);
+  const double free = t.LabelFreeThreshold();
+  ASSERT_EQ(t.stage(), ThresholdStage::kAdapted);
+  // Labels say the incidents are the lines above 5.5 only.
+  t.AddLabel(0.9, 0);  // a normal label alone does not start the labelled stage
+  EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+  t.AddLabel(5.0, 0);
+  t.AddLabel(6.0, 1);
+  EXPECT_EQ(t.stage(), ThresholdStage::kLabelled);
+  const double labelled = 5.5;
+  const double few = t.Threshold();
+  EXPECT_NEAR(few, free + 3.0 / 13.0 * (labelled - free), 1e-9);
+  for (int i = 0; i < 97; ++i) t.AddLabel(i % 2 ? 6.0 : 5.0, i % 2);
+  const double many = t.Threshold();
+  EXPECT_GT(many, few);
+  EXPECT_NEAR(many, free + 100.0 / 110.0 * (labelled - free), 1e-9);
+  // And it decides with it: a 5.2 no longer alerts, a 6.1 does.
+  EXPECT_FALSE(t.Decide(5.2, true));
+  EXPECT_TRUE(t.Decide(6.1, true));
+}
+
+TEST(SiteThresholdTest, ValidateNamesTheField) {
+  ThresholdOptions o;
+  o.max_alert_rate = 0.7;
+  EXPECT_NE(o.Validate().message().find("max_alert_rate"), std::string::npos);
+  o = {};
+  o.label_prior = 0;
+  EXPECT_NE(o.Validate().message().find("label_prior"), std::string::npos);
+  EXPECT_TRUE(ThresholdOptions{}.Validate().ok());
+}
+
+}  // namespace
+}  // namespace fedlog::novelty

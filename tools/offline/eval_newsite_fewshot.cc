@@ -1,0 +1,320 @@
+// `fedlog eval newsite`, k > 0: the new site labels k units per class from the first part of its
+// stream (at random, several seeds), or 2k units chosen by active selection (common/active, a few
+// at a time, each round re-ranked by the detector trained on the labels so far), and every method is
+// measured on the units after that part: the few-shot detector (common/fewshot), Jaccard 1-NN and
+// XGBoost on the same labels, and the label-free rows (novelty at the site's threshold, the
+// severity-word rule, online template rarity) on the same units.
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/active/selector.h"
+#include "common/base/status_macros.h"
+#include "common/classic/xgboost_model.h"
+#include "common/eval/metrics.h"
+#include "common/novelty/tail_histogram.h"
+#include "tools/offline/eval_newsite.h"
+
+namespace fedlog::offline {
+namespace {
+
+constexpr int kBagDim = 256;
+
+// The units a method is measured on, and the pool labels come from.
+struct Split {
+  std::vector<size_t> pool, test;
+  std::vector<int> test_y;
+  int64_t test_lines = 0;
+};
+
+Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part) {
+  Split out;
+  const int64_t cut = static_cast<int64_t>(part * static_cast<double>(s.lines.size()));
+  for (size_t u = 0; u < s.y.size(); ++u) {
+    const int64_t first = sc.unit_first_line[u];
+    if (first < 0) continue;
+    if (first < cut) {
+      out.pool.push_back(u);
+    } else {
+      out.test.push_back(u);
+      out.test_y.push_back(s.y[u]);
+    }
+  }
+  out.test_lines = static_cast<int64_t>(s.lines.size()) - cut;
+  return out;
+}
+
+absl::StatusOr<KShotRow> Measure(const Split& sp, const std::vector<double>& score,
+                                 const std::vector<int>& alert) {
+  KShotRow row;
+  FEDLOG_ASSIGN_OR_RETURN(row.auroc, eval::Auroc(sp.test_y, score));
+  FEDLOG_ASSIGN_OR_RETURN(row.pr_auc, eval::AveragePrecision(sp.test_y, score));
+  FEDLOG_ASSIGN_OR_RETURN(eval::ConfusionMatrix cm, eval::ComputeConfusion(sp.test_y, alert));
+  row.precision = eval::Precision(cm);
+  row.recall = eval::Recall(cm);
+  row.f1 = eval::F1(cm);
+  row.alerts_per_10k = 1e4 * static_cast<double>(cm.tp + cm.fp) /
+                       static_cast<double>(std::max<int64_t>(sp.test_lines, 1));
+  row.normal_alert_rate = static_cast<double>(cm.fp) / static_cast<double>(std::max<int64_t>(cm.fp + cm.tn, 1));
+  return row;
+}
+
+// Label-free rows on the test units: a unit alerts when any of its lines did.
+absl::Status LabelFreeRows(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
+                           const NewsiteOptions& o, KShotResult* out) {
+  const size_t nu = s.y.size();
+  std::vector<double> fused(nu, 0), rarity(nu, 0), rule(nu, 0);
+  std::vector<int> fused_alert(nu, 0), rarity_alert(nu, 0);
+  novelty::AlertBudget budget(o.detector.expected_alert_rate, o.detector.warmup_lines);
+  const std::vector<double>& rar = sc.signal[novelty::kTemplate];
+  for (size_t i = 0; i < s.lines.size(); ++i) {
+    const bool rarity_alerts = budget.Decide(rar[i]);
+    for (int32_t u32 : s.units[i]) {
+      const size_t u = static_cast<size_t>(u32);
+      fused[u] = std::max(fused[u], sc.fused[i]);
+      rarity[u] = std::max(rarity[u], rar[i]);
+      rule[u] = std::max(rule[u], static_cast<double>(sc.severity_rule[i]));
+      fused_alert[u] |= sc.alert[i];
+      rarity_alert[u] |= rarity_alerts ? 1 : 0;
+    }
+  }
+  auto add = [&](const std::string& m, const std::vector<double>& v,
+                 const std::vector<int>& a) -> absl::Status {
+    std::vector<double> ts;
+    std::vector<int> ta;
+    for (size_t u : sp.test) {
+      ts.push_back(v[u]);
+      ta.push_back(a[u]);
+    }
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Measure(sp, ts, ta));
+    row.method = m;
+    row.strategy = "-";
+    row.runs = 1;
+    out->rows.push_back(row);
+    return absl::OkStatus();
+  };
+  FEDLOG_RETURN_IF_ERROR(add("novelty (k=0, site threshold)", fused, fused_alert));
+  std::vector<int> rule_alert(rule.begin(), rule.end());
+  FEDLOG_RETURN_IF_ERROR(add("severity-word rule", rule, rule_alert));
+  return add("online template rarity", rarity, rarity_alert);
+}
+
+DenseMatrix Bag(const ScoredStream& sc, const std::vector<size_t>& units) {
+  const int64_t width = kBagDim + static_cast<int64_t>(sc.units.empty() ? 0 : sc.units[0].signals.size());
+  DenseMatrix x(static_cast<int64_t>(units.size()), width);
+  for (size_t r = 0; r < units.size(); ++r) {
+    const fewshot::Unit& u = sc.units[units[r]];
+    float* row = x.Row(static_cast<int64_t>(r));
+    for (uint64_t t : u.tokens) row[t % kBagDim] = 1.0f;
+    for (size_t k = 0; k < u.signals.size(); ++k) {
+      row[kBagDim + static_cast<int64_t>(k)] = static_cast<float>(std::log1p(std::max(0.0, u.signals[k])));
+    }
+  }
+  return x;
+}
+
+// The label-free threshold on Unit::free_score: the lowest score the site alerted on in the pool.
+double FreeThreshold(const ScoredStream& sc, const Split& sp) {
+  double t = 1.0;
+  for (size_t u : sp.pool) {
+    if (sc.units[u].free_alert) t = std::min(t, sc.units[u].free_score);
+  }
+  return t;
+}
+
+// The three k > 0 methods trained on `labelled` (unit indices, their labels); rows appended.
+absl::Status KShotMethods(const ScoredStream& sc, const Split& sp, const std::vector<size_t>& labelled,
+                          const std::vector<int>& y, const fewshot::FewShotOptions& fo,
+                          std::vector<KShotRow>* rows) {
+  const double free_threshold = FreeThreshold(sc, sp);
+  std::vector<fewshot::Unit> support;
+  for (size_t u : labelled) support.push_back(sc.units[u]);
+  std::vector<double> jac(sp.test.size()), few(sp.test.size());
+  std::vector<int> jac_alert(sp.test.size()), few_alert(sp.test.size());
+  FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det, fewshot::FewShotDetector::Fit(support, y, fo, free_threshold));
+  for (size_t t = 0; t < sp.test.size(); ++t) {
+    const fewshot::Unit& u = sc.units[sp.test[t]];
+    jac[t] = fewshot::Jaccard1nnScore(u, support, y);
+    jac_alert[t] = jac[t] > 0 ? 1 : 0;
+    few[t] = det.Score(u);
+    few_alert[t] = det.Alert(u) ? 1 : 0;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow f, Measure(sp, few, few_alert));
+  f.method = "fewshot";
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow j, Measure(sp, jac, jac_alert));
+  j.method = "jaccard-1nn";
+  classic::XgboostOptions xo;
+  xo.rounds = 50;
+  xo.subsample = 1.0;
+  // XGBoost needs both classes; with one (active selection can find no anomaly) it scores 0.
+  classic::XgboostModel xgb(xo);
+  std::vector<double> xs(sp.test.size(), 0.0);
+  if (xgb.Fit(Bag(sc, labelled), y, {}).ok()) {
+    FEDLOG_ASSIGN_OR_RETURN(xs, xgb.Score(Bag(sc, sp.test)));
+  }
+  std::vector<int> xa(xs.size());
+  for (size_t t = 0; t < xs.size(); ++t) xa[t] = xs[t] >= 0.5 ? 1 : 0;
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow x, Measure(sp, xs, xa));
+  x.method = "xgboost (token bag + signals)";
+  for (KShotRow* r : {&f, &j, &x}) {
+    r->labels = static_cast<double>(labelled.size());
+    rows->push_back(*r);
+  }
+  return absl::OkStatus();
+}
+
+// k per class at random from the pool, nested across k (one shuffle per seed).
+std::vector<std::vector<size_t>> RandomOrder(const NewsiteStream& s, const Split& sp, uint64_t seed) {
+  std::vector<std::vector<size_t>> by_class(2);
+  for (size_t u : sp.pool) by_class[s.y[u] > 0 ? 1 : 0].push_back(u);
+  std::mt19937_64 rng(seed);  // evaluation sampling only, seeded for reproducibility
+  for (auto& c : by_class) std::shuffle(c.begin(), c.end(), rng);
+  return by_class;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// Per method (the same order in every run), the median of each figure over the runs.
+void AppendMedians(const std::vector<std::vector<KShotRow>>& runs, int k, const std::string& strategy,
+                   std::vector<KShotRow>* rows) {
+  if (runs.empty()) return;
+  for (size_t m = 0; m < runs[0].size(); ++m) {
+    KShotRow row = runs[0][m];
+    row.k = k;
+    row.strategy = strategy;
+    row.runs = static_cast<int>(runs.size());
+    auto med = [&](double KShotRow::*field) {
+      std::vector<double> v;
+      for (const auto& r : runs) v.push_back(r[m].*field);
+      row.*field = Median(v);
+    };
+    for (double KShotRow::*f : {&KShotRow::labels, &KShotRow::auroc, &KShotRow::pr_auc,
+                                &KShotRow::precision, &KShotRow::recall, &KShotRow::f1,
+                                &KShotRow::alerts_per_10k, &KShotRow::normal_alert_rate}) {
+      med(f);
+    }
+    rows->push_back(row);
+  }
+}
+
+int32_t GroupOf(const fewshot::Unit& u) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint64_t t : u.tokens) h = (h ^ t) * 1099511628211ull;
+  return static_cast<int32_t>(h & 0x7fffffff);
+}
+
+// Active selection (common/active): rounds of two picks, each ranked by the few-shot detector built
+// on the labels so far (scores of units near a label move away from the threshold, so the next picks
+// go to groups nothing covers yet); the ground truth answers as the operator would. Returns the labelled units in the order picked.
+std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
+                                 const NewsiteOptions& o, size_t budget) {
+  std::vector<size_t> labelled;
+  std::vector<int> label_of(s.y.size(), -1);
+  std::vector<double> score(s.y.size(), 0);
+  // Selection works on the few-shot detector's scale from the start: before any label it is the
+  // label-free score, and the threshold is the lowest one the site alerted on.
+  double threshold = FreeThreshold(sc, sp);
+  for (size_t u : sp.pool) score[u] = sc.units[u].free_score;
+  active::SelectorOptions so;
+  so.seed = o.seed;
+  so.fallback_alert_rate = o.detector.expected_alert_rate;
+  while (labelled.size() < budget) {
+    active::SelectionInput in;
+    in.threshold = threshold;
+    for (size_t u : sp.pool) {
+      active::LineInfo li;
+      li.template_id = GroupOf(sc.units[u]);
+      li.score = score[u];
+      li.label = label_of[u];
+      in.lines.push_back(li);
+    }
+    absl::StatusOr<std::vector<active::Pick>> picks =
+        active::SelectLines(in, so, std::min<size_t>(2, budget - labelled.size()));
+    if (!picks.ok() || picks->empty()) break;
+    for (const active::Pick& p : *picks) {
+      const size_t u = sp.pool[p.line];
+      label_of[u] = s.y[u] > 0 ? 1 : 0;
+      labelled.push_back(u);
+    }
+    std::vector<fewshot::Unit> support;
+    std::vector<int> y;
+    for (size_t u : labelled) {
+      support.push_back(sc.units[u]);
+      y.push_back(label_of[u]);
+    }
+    absl::StatusOr<fewshot::FewShotDetector> det =
+        fewshot::FewShotDetector::Fit(support, y, o.fewshot, FreeThreshold(sc, sp));
+    if (!det.ok()) break;
+    for (size_t u : sp.pool) score[u] = det->Score(sc.units[u]);
+    threshold = det->threshold();
+  }
+  return labelled;
+}
+
+}  // namespace
+
+absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredStream& sc,
+                                          const NewsiteOptions& o) {
+  KShotResult out;
+  const Split sp = MakeSplit(s, sc, o.label_part);
+  out.pool_units = static_cast<int64_t>(sp.pool.size());
+  for (size_t u : sp.pool) out.pool_anomalous += s.y[u];
+  out.test_units = static_cast<int64_t>(sp.test.size());
+  out.test_anomalous = std::count(sp.test_y.begin(), sp.test_y.end(), 1);
+  out.test_lines = sp.test_lines;
+  if (out.test_anomalous == 0 || out.test_anomalous == out.test_units) {
+    out.notes.push_back("the test part holds one class only: no k > 0 rows");
+    return out;
+  }
+  FEDLOG_RETURN_IF_ERROR(LabelFreeRows(s, sc, sp, o, &out));
+  std::vector<size_t> active_order;  // one sequence of picks; k takes its first 2k
+  if (o.strategy != "random" && !o.shots.empty()) {
+    const int max_k = *std::max_element(o.shots.begin(), o.shots.end());
+    active_order = ActiveLabels(s, sc, sp, o, static_cast<size_t>(2 * max_k));
+  }
+  for (int k : o.shots) {
+    if (o.strategy != "active") {
+      std::vector<std::vector<KShotRow>> runs;  // per seed: the methods' rows
+      for (int r = 0; r < o.seeds; ++r) {
+        const auto order = RandomOrder(s, sp, o.seed + static_cast<uint64_t>(r));
+        std::vector<size_t> labelled;
+        std::vector<int> y;
+        for (int c = 0; c < 2; ++c) {
+          const size_t take = std::min(order[static_cast<size_t>(c)].size(), static_cast<size_t>(k));
+          for (size_t i = 0; i < take; ++i) {
+            labelled.push_back(order[static_cast<size_t>(c)][i]);
+            y.push_back(c);
+          }
+        }
+        std::vector<KShotRow> rows;
+        if (KShotMethods(sc, sp, labelled, y, o.fewshot, &rows).ok()) runs.push_back(rows);
+      }
+      AppendMedians(runs, k, "random", &out.rows);
+    }
+    if (o.strategy != "random") {
+      const size_t n = std::min(active_order.size(), static_cast<size_t>(2 * k));
+      const std::vector<size_t> labelled(active_order.begin(), active_order.begin() + static_cast<std::ptrdiff_t>(n));
+      std::vector<int> y;
+      for (size_t u : labelled) y.push_back(s.y[u] > 0 ? 1 : 0);
+      std::vector<KShotRow> rows;
+      absl::Status st = KShotMethods(sc, sp, labelled, y, o.fewshot, &rows);
+      if (!st.ok()) {
+        out.notes.push_back(absl::StrCat("active, k=", k, ": ", st.message()));
+      } else {
+        AppendMedians({rows}, k, "active", &out.rows);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace fedlog::offline
