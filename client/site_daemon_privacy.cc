@@ -8,6 +8,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/privacy/gaussian_noise.h"
+#include "common/privacy/ledger.h"
 
 namespace fedlog::client {
 
@@ -29,6 +30,7 @@ absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, LocalUpdate* u
     FEDLOG_LOG(INFO) << "round " << task.round() << ": " << step.dropped_tensors
                      << " optional tensor(s) kept at the site (privacy policy / site-level DP)";
   }
+  if (task.dp_mode() == "line") return ChargeLineDp(task, update);
   if (!step.noised) return absl::OkStatus();
   // Charged before the update can leave: a crash after this point over-counts, never under-counts.
   FEDLOG_RETURN_IF_ERROR(ledger_.Charge(task.run_id(), task.round(), SiteCharge(config_.privacy(), task)));
@@ -39,6 +41,26 @@ absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, LocalUpdate* u
                    << step.coordinates << " values; site epsilon " << run_epsilon << " this run, "
                    << ledger_.epsilon() << " in all (delta " << ledger_.delta()
                    << "); aggregator's run epsilon " << task.dp_epsilon_after();
+  return absl::OkStatus();
+}
+
+absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, LocalUpdate* update) {
+  // Every phase of the round's DP-SGD is charged before the update can leave (over-count on a crash, never
+  // under-count); the file records the mechanisms, so the epsilon is recomputed, never trusted.
+  for (const LocalUpdate::LineDpCharge& c : update->line_dp) {
+    privacy::MechanismStep step;
+    step.sampling_rate = c.q;
+    step.noise_multiplier = c.sigma;
+    step.steps = c.steps;
+    FEDLOG_RETURN_IF_ERROR(ledger_.Charge(task.run_id(), task.round(), step));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(double run_epsilon, ledger_.RunEpsilon(task.run_id()));
+  update->header.set_line_dp_epsilon(run_epsilon);
+  update->header.set_dp_epsilon(run_epsilon);
+  FEDLOG_LOG(INFO) << "round " << task.round() << ": line-level DP-SGD (" << update->line_dp.size()
+                   << " phase(s), sigma " << task.plan().line_dp_noise_multiplier() << ", clip "
+                   << task.plan().line_dp_clip() << "); site epsilon " << run_epsilon << " this run, "
+                   << ledger_.epsilon() << " in all (delta " << ledger_.delta() << ")";
   return absl::OkStatus();
 }
 

@@ -88,6 +88,11 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
   task->set_dp_delta(plan.dp_delta());
   task->set_dp_sampling_rate(round.dp_sampling_rate > 0 ? round.dp_sampling_rate : 1.0);
   task->set_dp_epsilon_after(round.epsilon);
+  if (plan.dp_mode() == "line") {  // the site's local work runs DP-SGD (common/model/dp_sgd.h)
+    task->mutable_plan()->set_line_dp_noise_multiplier(plan.dp_noise_multiplier());
+    task->mutable_plan()->set_line_dp_clip(plan.dp_clip());
+    task->mutable_plan()->set_line_dp_delta(plan.dp_delta());
+  }
 }
 
 absl::Status SecretShuffle(std::vector<std::string>* items) {

@@ -168,6 +168,11 @@ LocalWork WorkFromPlan(const v1::TrainingPlan& plan, int round, const RuntimeOpt
   if (plan.batch_size() > 0) work.batch_size = plan.batch_size();
   if (plan.learning_rate() > 0) work.learning_rate = plan.learning_rate();
   work.fedprox_mu = std::max(0.0f, plan.fedprox_mu());
+  if (plan.line_dp_noise_multiplier() > 0) {  // line-level DP-SGD (dp_sgd.h); validated by RunSiteRound
+    work.line_dp.noise_multiplier = plan.line_dp_noise_multiplier();
+    work.line_dp.clip = plan.line_dp_clip();
+    if (plan.line_dp_delta() > 0) work.line_dp.delta = plan.line_dp_delta();
+  }
   work.runtime = runtime;
   work.runtime.seed = plan.seed() + static_cast<uint64_t>(round);
   return work;

@@ -162,6 +162,9 @@ absl::StatusOr<RoundUpdate> LineEncoderModel::Train(const fl::TensorBundle& glob
   out.header.set_imbalance_ratio(r.imbalance_ratio);
   out.header.mutable_metrics()->insert(r.metrics.begin(), r.metrics.end());
   (*out.header.mutable_metrics())["train_seconds"] = r.seconds;
+  for (const LineDpPhase& p : r.line_dp_phases) {
+    if (p.steps > 0) out.line_dp.push_back({p.q, p.sigma, p.steps});
+  }
   out.summary =
       absl::StrCat("trained the line encoder on ", r.samples, " lines (", work.contrastive_steps,
                    " contrastive steps, loss ", r.contrastive_loss, "; ", work.meta_iterations,

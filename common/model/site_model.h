@@ -48,6 +48,14 @@ struct RoundUpdate {
   v1::UpdateHeader header;  // num_samples, train_loss, statistics, metrics incl. "train_seconds"
                             // (the daemon adds run, round and base version)
   std::string summary;      // one line for the log
+  // Line-level DP (TrainingPlan.line_dp_*; common/model/dp_sgd.h): the round's sampled Gaussian mechanisms
+  // (q, sigma, steps), one per phase, for the site's own ledger. Empty without line-level DP.
+  struct LineDpCharge {
+    double q = 0;
+    double sigma = 0;
+    int64_t steps = 0;
+  };
+  std::vector<LineDpCharge> line_dp;
 };
 
 // A line an operator labeled (e.g. a `fedlog feedback` verdict), featurized as live detection

@@ -2,6 +2,7 @@
 // would exceed its target epsilon and reports per-round epsilons equal to the accountant's; a stored update shows
 // the noise share the site added; a site whose own policy is stricter declines the round and the aggregator
 // counts it.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -35,6 +36,7 @@ class PrivacyTest : public ::testing::Test {
     pki_ = JoinPath(dir_, "pki");
     ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b"}));
     v1::ServerConfig config = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
+    if (line_encoder_) ASSERT_TRUE(testing::UseTinyLineEncoder(&config, /*out_dim=*/8, /*adapter_dim=*/4));
     config.set_keep_updates(true);  // the test reads a stored update's values
     auto s = server::AggregatorServer::Start(config);
     ASSERT_TRUE(s.ok()) << s.status();
@@ -71,14 +73,20 @@ class PrivacyTest : public ::testing::Test {
     FAIL() << n << " sites never came online";
   }
 
-  v1::RunStatus StartDpRun(int rounds, int min_sites, double sigma, double clip, double target) {
+  v1::RunStatus StartDpRun(int rounds, int min_sites, double sigma, double clip, double target,
+                           const std::string& mode = "site") {
     v1::StartRunRequest req;
     v1::RunPlan* plan = req.mutable_plan();
     plan->set_rounds(rounds);
     plan->set_min_sites(min_sites);
-    plan->set_round_deadline_s(30);
+    plan->set_round_deadline_s(60);
     plan->mutable_training()->set_local_epochs(1);
-    plan->set_dp_mode("site");
+    if (mode == "line") {  // a little DP-SGD work per round (the tiny line encoder)
+      plan->mutable_training()->set_contrastive_steps(3);
+      plan->mutable_training()->set_meta_iterations(1);
+      plan->mutable_training()->set_batch_size(32);
+    }
+    plan->set_dp_mode(mode);
     plan->set_dp_noise_multiplier(sigma);
     plan->set_dp_clip(clip);
     plan->set_dp_delta(kDelta);
@@ -96,6 +104,7 @@ class PrivacyTest : public ::testing::Test {
     });
   }
 
+  bool line_encoder_ = false;  // the aggregator trains the tiny line encoder instead of the MLP
   std::string dir_, pki_;
   std::unique_ptr<server::AggregatorServer> server_;
   std::vector<std::unique_ptr<client::SiteDaemon>> daemons_;
@@ -157,6 +166,50 @@ TEST_F(PrivacyTest, RunStopsBeforeExceedingTargetAndReportsTheAccountantsEpsilon
     EXPECT_EQ(ledger->entries().size(), 2u);
     EXPECT_NEAR(ledger->epsilon(), AccountantEpsilon(1.0, sigma, 2), 1e-9);
   }
+}
+
+class LineDpTest : public PrivacyTest {
+ protected:
+  void SetUp() override {
+    line_encoder_ = true;
+    PrivacyTest::SetUp();
+  }
+};
+
+// --dp-mode line end to end: the plan reaches the daemons' local work (DP-SGD), each site charges its ledger with
+// the round's mechanisms before uploading and reports that epsilon, and no prototype leaves a site.
+TEST_F(LineDpTest, SitesRunDpSgdChargeTheirLedgersAndReportTheirEpsilon) {
+  StartSite("site-a");
+  StartSite("site-b");
+  WaitOnline(2);
+  v1::RunStatus started = StartDpRun(/*rounds=*/1, /*min_sites=*/2, /*sigma=*/1.0, /*clip=*/1.0, /*target=*/0, "line");
+  v1::RunStatus done = WaitFinished(started.run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  ASSERT_EQ(done.rounds_size(), 1);
+  double largest = 0;
+  for (const char* site : {"site-a", "site-b"}) {
+    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ASSERT_GE(ledger->entries().size(), 1u) << site;  // at least the contrastive phase
+    for (const auto& e : ledger->entries()) {
+      EXPECT_DOUBLE_EQ(e.step.noise_multiplier, 1.0);
+      EXPECT_GT(e.step.sampling_rate, 0);
+      EXPECT_LE(e.step.sampling_rate, 1);
+      EXPECT_GT(e.step.steps, 0);
+    }
+    EXPECT_GT(ledger->epsilon(), 0);
+    largest = std::max(largest, ledger->epsilon());
+  }
+  EXPECT_NEAR(done.rounds(0).site_epsilon(), largest, 1e-9);
+  int updates = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(JoinPath(JoinPath(dir_, "agg"), "updates"))) {
+    if (!e.is_regular_file()) continue;
+    auto bundle = fl::DecodeBundle(*ReadFile(e.path().string()));
+    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    for (const auto& t : bundle->tensors) EXPECT_EQ(t.name.rfind("prototypes.", 0), std::string::npos) << t.name;
+    ++updates;
+  }
+  EXPECT_EQ(updates, 2);
 }
 
 TEST_F(PrivacyTest, StricterSiteDeclinesAndTheAggregatorCountsIt) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -151,6 +152,15 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options));
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
+  {  // the site's labels move the label-free threshold, as they do in the running detector
+    std::vector<std::tuple<int, std::string, int>> given;
+    for (const LabeledLine& l : labels) {
+      for (size_t s = 0; s < sources.size(); ++s) {
+        if (sources[s].name == l.source) given.emplace_back(static_cast<int>(s), l.line, l.label);
+      }
+    }
+    label_free->SetLabelFreeLabels(given);
+  }
   auto model = client::detect::LoadDetectionModel(detect.data_dir, source_names_, labels,
                                                   detect.threshold);
   if (model.ok()) {
