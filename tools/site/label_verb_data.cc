@@ -149,6 +149,8 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   FEDLOG_ASSIGN_OR_RETURN(auto label_free, client::detect::LinePipeline::Create(sources, drains));
   novelty::NoveltyOptions lf_options;
   lf_options.expected_alert_rate = alert_rate_;
+  lf_options.max_alert_rate = detect.max_alert_rate;  // the threshold the running detector uses (detector.cc)
+  lf_options.label_prior = detect.threshold_label_prior;
   FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options));
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
