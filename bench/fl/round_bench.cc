@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "absl/strings/str_cat.h"
 #include "client/federation_session.h"
 #include "common/base/file_util.h"
@@ -41,17 +42,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using fedlog::JoinPath;
 
-std::string Arg(int argc, char** argv, const char* name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  }
-  return fallback;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using fedlog::bench::Arg;
+using fedlog::bench::Median;
 
 // A /proc/PID/status field in kB ("VmHWM" = peak RSS, "VmRSS" = current).
 long StatusKb(pid_t pid, const std::string& field) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -34,17 +35,8 @@ namespace {
 
 using fedlog::JoinPath;
 
-std::string Arg(int argc, char** argv, const char* name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  }
-  return fallback;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using fedlog::bench::Arg;
+using fedlog::bench::Median;
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& pki, const std::string& who, int port) {
   auto creds = fedlog::net::MakeChannelCredentials(

@@ -22,20 +22,6 @@ absl::Status CheckOptions(const ContrastiveOptions& o) {
   return absl::OkStatus();
 }
 
-// Positives over the 2B rows [view1; view2]: the other view of the same line, plus (optionally)
-// every row whose line shares the template id.
-torch::Tensor PositiveMask(const LineSet& batch, bool template_alignment,
-                           const torch::Device& device) {
-  const int64_t b = batch.size();
-  torch::Tensor line = torch::arange(b, torch::kInt64).repeat({2});
-  torch::Tensor pos = line.unsqueeze(0) == line.unsqueeze(1);
-  if (template_alignment && !batch.template_ids.empty()) {
-    torch::Tensor tid = torch::tensor(batch.template_ids, torch::kInt64).repeat({2});
-    pos = pos.logical_or(tid.unsqueeze(0) == tid.unsqueeze(1));
-  }
-  return pos.to(device);
-}
-
 // Three parameter groups so encoder, adapters and head move at their own rates; embed.weight is
 // left to SparseRowAdam (same rate as the encoder).
 torch::optim::Adam MakeOptimizer(Encoder& net, const ContrastiveOptions& o) {
@@ -94,7 +80,7 @@ absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec,
     torch::Tensor h = torch::nn::functional::normalize(
         net->project(z), torch::nn::functional::NormalizeFuncOptions().dim(1));
     torch::Tensor loss =
-        InfoNceLoss(h, PositiveMask(picked, o.template_alignment, device), o.temperature);
+        InfoNceLoss(h, ContrastivePositives(picked, o.template_alignment, device), o.temperature);
     opt.zero_grad();
     loss.backward();
     const double prox_value = prox.AddGradients();

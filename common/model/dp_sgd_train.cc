@@ -69,17 +69,6 @@ double TailMean(const std::vector<double>& losses) {
   return std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
 }
 
-torch::Tensor Positives(const LineSet& batch, bool template_alignment, const torch::Device& dev) {
-  const int64_t b = batch.size();
-  torch::Tensor line = torch::arange(b, torch::kInt64).repeat({2});
-  torch::Tensor pos = line.unsqueeze(0) == line.unsqueeze(1);
-  if (template_alignment && !batch.template_ids.empty()) {
-    torch::Tensor tid = torch::tensor(batch.template_ids, torch::kInt64).repeat({2});
-    pos = pos.logical_or(tid.unsqueeze(0) == tid.unsqueeze(1));
-  }
-  return pos.to(dev);
-}
-
 int Slots(int64_t expected_lines, int lines_per_microbatch) {
   return std::max<int>(
       1, static_cast<int>(std::lround(static_cast<double>(expected_lines) / lines_per_microbatch)));
@@ -126,7 +115,7 @@ absl::StatusOr<ContrastiveResult> DpContrastiveImpl(const EncoderSpec& spec,
       torch::Tensor h = torch::nn::functional::normalize(
           net->project(z), torch::nn::functional::NormalizeFuncOptions().dim(1));
       torch::Tensor loss =
-          InfoNceLoss(h, Positives(picked, o.template_alignment, device), o.temperature);
+          InfoNceLoss(h, ContrastivePositives(picked, o.template_alignment, device), o.temperature);
       loss.backward();
       sum.Accumulate();
       loss_sum += loss.item<double>();

@@ -57,4 +57,16 @@ torch::Tensor FocalLoss(const torch::Tensor& logits, const torch::Tensor& target
   return (-alpha_t * (1.0 - p).pow(gamma) * log_p).mean();
 }
 
+torch::Tensor ContrastivePositives(const LineSet& batch, bool template_alignment,
+                                   const torch::Device& device) {
+  const int64_t b = batch.size();
+  torch::Tensor line = torch::arange(b, torch::kInt64).repeat({2});
+  torch::Tensor pos = line.unsqueeze(0) == line.unsqueeze(1);
+  if (template_alignment && !batch.template_ids.empty()) {
+    torch::Tensor tid = torch::tensor(batch.template_ids, torch::kInt64).repeat({2});
+    pos = pos.logical_or(tid.unsqueeze(0) == tid.unsqueeze(1));
+  }
+  return pos.to(device);
+}
+
 }  // namespace fedlog::model

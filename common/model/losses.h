@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "common/model/encoder_types.h"
+
 namespace fedlog::model {
 
 // Pairwise squared Euclidean distances: a [n, d], b [m, d] -> [n, m], clamped at 0 against
@@ -19,6 +21,11 @@ torch::Tensor SquaredEuclidean(const torch::Tensor& a, const torch::Tensor& b);
 // and the loss is the mean of l_i over anchors with at least one positive (0 when there is none).
 torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives,
                           double temperature);
+
+// InfoNceLoss's positives for the 2B rows [view1; view2] of `batch`: the other view of the same line,
+// plus (template_alignment) every row whose line shares the template id. [2B, 2B] bool on `device`.
+torch::Tensor ContrastivePositives(const LineSet& batch, bool template_alignment,
+                                   const torch::Device& device);
 
 // Class means: emb [n, d], labels [n] int64 in [0, classes) -> [classes, d]. A class without rows
 // gets 0s.
