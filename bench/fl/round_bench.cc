@@ -43,6 +43,7 @@ using Clock = std::chrono::steady_clock;
 using fedlog::JoinPath;
 
 using fedlog::bench::Arg;
+using fedlog::bench::Channel;
 using fedlog::bench::Median;
 
 // A /proc/PID/status field in kB ("VmHWM" = peak RSS, "VmRSS" = current).
@@ -68,12 +69,6 @@ double CpuSeconds(pid_t pid) {
     if (i == 14 || i == 15) ticks += std::atof(f.c_str());  // utime, stime
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-std::shared_ptr<grpc::Channel> Channel(const std::string& pki, const std::string& who, int port) {
-  auto creds = fedlog::net::MakeChannelCredentials(
-      {JoinPath(pki, "ca.crt"), JoinPath(pki, who + ".crt"), JoinPath(pki, who + ".key")});
-  return fedlog::net::MakeChannel(absl::StrCat("localhost:", port), *creds);
 }
 
 void SiteLoop(const std::string& pki, const std::string& name, int port, const std::atomic<bool>* stop) {

@@ -36,13 +36,8 @@ namespace {
 using fedlog::JoinPath;
 
 using fedlog::bench::Arg;
+using fedlog::bench::Channel;
 using fedlog::bench::Median;
-
-std::shared_ptr<grpc::Channel> Channel(const std::string& pki, const std::string& who, int port) {
-  auto creds = fedlog::net::MakeChannelCredentials(
-      {JoinPath(pki, "ca.crt"), JoinPath(pki, who + ".crt"), JoinPath(pki, who + ".key")});
-  return fedlog::net::MakeChannel(absl::StrCat("localhost:", port), *creds);
-}
 
 // One site: answers every task with a zero delta, plainly or under secure aggregation as the task says.
 void SiteLoop(const std::string& pki, const std::string& name, int port, const std::atomic<bool>* stop) {
