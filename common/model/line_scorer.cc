@@ -240,6 +240,12 @@ float LineScorer::Score(absl::Span<const int64_t> tokens, absl::Span<const float
     e = big.data();
   }
   Embed(tokens, dense, source, e);
+  return ScoreEmbedding(e);
+}
+
+float LineScorer::ScoreEmbedding(const float* e) {
+  const Weights& w = *weights_;
+  const int d = w.spec.out_dim;
   // Squared distance to the nearest prototype of each class, from the dot products.
   const int protos = static_cast<int>(w.proto_labels.size());
   dots_.assign(static_cast<size_t>(protos), 0.0f);

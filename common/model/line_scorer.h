@@ -47,6 +47,10 @@ class LineScorer {
   // Unit-norm embedding of one line (out_dim floats), before prototype distances.
   void Embed(absl::Span<const int64_t> tokens, absl::Span<const float> dense,
              const std::string& source, float* out);
+  // Calibrated P(anomalous) of a line from its embedding `e` (out_dim floats, as Embed writes it):
+  // Score is Embed then this. Lets a caller that scores the same lines under several prototype sets
+  // of one encoder embed them once.
+  float ScoreEmbedding(const float* e);
 
   float threshold() const { return weights_->threshold; }
   const EncoderSpec& spec() const { return weights_->spec; }

@@ -17,6 +17,7 @@
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,31 @@
 #include "common/novelty/scorer.h"
 
 namespace fedlog::offline {
+
+// --federated (eval_newsite_federated.cc): a federation trained without the system's source type
+// (the seed-labelled sources but that one, and the other real-labelled systems), then the system
+// joins with the federation's encoder against the same encoder trained by the site alone.
+struct NewsiteFederatedOptions {
+  bool enabled = false;
+  std::vector<std::string> systems = {"bgl", "hdfs"};  // of NewsiteOptions::systems: bgl, hdfs, hadoop
+  int rounds = 3;              // federated rounds; the site alone trains as many local rounds
+  int contrastive_steps = 20;  // per site and round (model::LocalWork)
+  int meta_iterations = 5;     // per site and round (federation sites with labels)
+  int seed_sites = 3;          // sites the seed-labelled sources are dealt into
+  int max_train_lines = 5000;  // per site and for the new site's own training lines (seeded subsample)
+  int novelty_memory = 1000;   // pool lines the embedding-novelty score compares each line with
+  int threads = 1;             // torch intra-op threads
+};
+
+namespace cli {
+class Args;
+}  // namespace cli
+
+// --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --threads into
+// `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
+absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
+// True when the federated arm is on and names `system`.
+bool WantsFederatedArm(const NewsiteFederatedOptions& o, const std::string& system);
 
 struct NewsiteOptions {
   std::string data_dir;
@@ -40,6 +66,7 @@ struct NewsiteOptions {
   double label_part = 0.3;  // in (0, 1)
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
   fewshot::FewShotOptions fewshot;
+  NewsiteFederatedOptions federated;
 };
 
 // One system's stream as the new site sees it, with the ground truth per unit.
@@ -129,12 +156,46 @@ struct KShotResult {
 // The k > 0 protocol on one scored stream (eval_newsite_fewshot.cc).
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& stream, const ScoredStream& scored,
                                           const NewsiteOptions& options);
+// The pieces of the k > 0 protocol that other arms reuse (eval_newsite_fewshot.cc), so every arm
+// is measured on the same units with the same label draws.
+struct NewsiteSplit {
+  std::vector<size_t> pool, test;  // units starting in the first label_part of the stream / after it
+  std::vector<int> test_y;
+  int64_t test_lines = 0;
+};
+NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part);
+// Metrics of per-test-unit scores and alerts (in NewsiteSplit::test order).
+absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,
+                                      const std::vector<int>& alert);
+// Per class (0, 1), the pool units in the random order of draw `seed`; k labels per class are the
+// first k of each.
+std::vector<std::vector<size_t>> RandomLabelOrder(const NewsiteStream& s, const NewsiteSplit& sp,
+                                                  uint64_t seed);
+// The active picks (common/active with the few-shot detector), in the order picked, up to `budget`.
+std::vector<size_t> ActiveLabelOrder(const NewsiteStream& s, const ScoredStream& sc,
+                                     const NewsiteSplit& sp, const NewsiteOptions& o, size_t budget);
+// Per method (the same order in every run), the median of each figure over the runs.
+void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
+                        const std::string& strategy, std::vector<KShotRow>* rows);
+
 std::string KShotMarkdown(const std::string& system, const std::string& unit, const KShotResult& r);
 // F1 of the few-shot detector (and Jaccard 1-NN) against labels used, random vs active, one panel
 // per system.
 std::string LearningCurveSvg(const std::vector<std::pair<std::string, KShotResult>>& results);
 
-int RunEvalNewsite(const std::vector<std::string>& args);
+// An extra arm run per system after k > 0 (the federated arm, eval_newsite_federated.h): its
+// section of results.md and its JSON value. The torch-free verb takes it as a function so this
+// library links no torch; `fedlog` passes FederatedNewsiteArm.
+struct NewsiteArmResult {
+  std::string markdown;
+  std::string json;
+};
+using NewsiteArmFn = std::function<absl::StatusOr<NewsiteArmResult>(
+    const NewsiteStream&, const ScoredStream&, const NewsiteOptions&)>;
+
+// `federated_arm` runs for the systems options.federated names when --federated is given; without
+// it --federated is refused.
+int RunEvalNewsite(const std::vector<std::string>& args, const NewsiteArmFn& federated_arm = nullptr);
 
 }  // namespace fedlog::offline
 

@@ -25,11 +25,7 @@ namespace {
 constexpr int kBagDim = 256;
 
 // The units a method is measured on, and the pool labels come from.
-struct Split {
-  std::vector<size_t> pool, test;
-  std::vector<int> test_y;
-  int64_t test_lines = 0;
-};
+using Split = NewsiteSplit;
 
 Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part) {
   Split out;
@@ -261,6 +257,26 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
 }
 
 }  // namespace
+
+NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part) {
+  return MakeSplit(s, sc, label_part);
+}
+absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,
+                                      const std::vector<int>& alert) {
+  return Measure(sp, score, alert);
+}
+std::vector<std::vector<size_t>> RandomLabelOrder(const NewsiteStream& s, const NewsiteSplit& sp,
+                                                  uint64_t seed) {
+  return RandomOrder(s, sp, seed);
+}
+std::vector<size_t> ActiveLabelOrder(const NewsiteStream& s, const ScoredStream& sc,
+                                     const NewsiteSplit& sp, const NewsiteOptions& o, size_t budget) {
+  return ActiveLabels(s, sc, sp, o, budget);
+}
+void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
+                        const std::string& strategy, std::vector<KShotRow>* rows) {
+  AppendMedians(runs, k, strategy, rows);
+}
 
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredStream& sc,
                                           const NewsiteOptions& o) {

@@ -27,7 +27,9 @@ constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--severity-prior P] "
-    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump]\n";
+    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump] "
+    "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
+    "[--fed-max-lines N] [--threads T]]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -266,15 +268,18 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   }
   o->seeds = static_cast<int>(seeds);
   o->seed = static_cast<uint64_t>(seed);
+  FEDLOG_RETURN_IF_ERROR(ParseNewsiteFederatedArgs(args, &o->federated));
   return o->detector.Validate();
 }
 
 struct SystemRun {
   NewsiteSystemResult k0;
   KShotResult kshot;
+  NewsiteArmResult federated;  // --federated: the federated arm's section and JSON
 };
 
-absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOptions& o, bool dump) {
+absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOptions& o, bool dump,
+                                    const NewsiteArmFn& federated_arm) {
   SystemRun run;
   FEDLOG_ASSIGN_OR_RETURN(NewsiteStream stream, LoadNewsiteStream(system, o.data_dir));
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, o));
@@ -295,6 +300,9 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
   }
+  if (WantsFederatedArm(o.federated, system)) {
+    FEDLOG_ASSIGN_OR_RETURN(run.federated, federated_arm(stream, scored, o));
+  }
   return run;
 }
 
@@ -314,11 +322,12 @@ std::string KShotJson(const KShotResult& r) {
 
 }  // namespace
 
-int RunEvalNewsite(const std::vector<std::string>& argv) {
+int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& federated_arm) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "severity-prior", "shots",
-              "seeds", "seed", "label-part", "strategy", "match"},
-             {"dump"}});
+              "seeds", "seed", "label-part", "strategy", "match", "fed-systems", "fed-rounds",
+              "fed-steps", "fed-meta", "fed-max-lines", "threads"},
+             {"dump", "federated"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;
@@ -326,6 +335,10 @@ int RunEvalNewsite(const std::vector<std::string>& argv) {
   NewsiteOptions o;
   if (absl::Status st = ParseNewsiteArgs(*args, &o); !st.ok()) {
     std::cerr << st << "\n" << kUsage;
+    return 2;
+  }
+  if (o.federated.enabled && !federated_arm) {
+    std::cerr << "--federated: this build has no federated arm\n";
     return 2;
   }
   std::vector<NewsiteSystemResult> results;
@@ -336,10 +349,10 @@ int RunEvalNewsite(const std::vector<std::string>& argv) {
       "alarm-backed high-score cluster when the stream shows one. Oracle F1 uses the test labels to "
       "pick a threshold and only measures ranking.\n",
       o.detector.expected_alert_rate, o.detector.max_alert_rate);
-  std::string json_k = "";
+  std::string json_k = "", json_f = "";
   for (const std::string& system : o.systems) {
     const auto t0 = std::chrono::steady_clock::now();
-    absl::StatusOr<SystemRun> r = RunSystem(system, o, args->Has("dump"));
+    absl::StatusOr<SystemRun> r = RunSystem(system, o, args->Has("dump"), federated_arm);
     if (!r.ok()) {
       std::cerr << "eval newsite: " << system << ": " << r.status() << "\n";
       return 1;
@@ -352,11 +365,15 @@ int RunEvalNewsite(const std::vector<std::string>& argv) {
       absl::StrAppend(&json_k, json_k.empty() ? "" : ",", "\n \"", system, "\": ", KShotJson(r->kshot));
       kshots.emplace_back(system, r->kshot);
     }
+    if (!r->federated.json.empty()) {
+      absl::StrAppend(&md, r->federated.markdown);
+      absl::StrAppend(&json_f, json_f.empty() ? "" : ",", "\n \"", system, "\": ", r->federated.json);
+    }
     results.push_back(std::move(r->k0));
   }
   std::string json = Json(results, o);
   json.resize(json.size() - 2);  // "}\n"
-  absl::StrAppend(&json, ", \"kshot\": {", json_k, "\n}}\n");
+  absl::StrAppend(&json, ", \"kshot\": {", json_k, "\n}, \"federated\": {", json_f, "\n}}\n");
   absl::Status s = MakeDirs(o.out_dir);
   if (s.ok()) s = WriteFileAtomic(JoinPath(o.out_dir, "results.json"), json);
   if (s.ok()) s = WriteFileAtomic(JoinPath(o.out_dir, "results.md"), md);

@@ -3,6 +3,7 @@
 #include "tools/offline/eval_detect.h"
 #include "tools/offline/eval_federated.h"
 #include "tools/offline/eval_newsite.h"
+#include "tools/offline/eval_newsite_federated.h"
 #include "tools/offline/verbs.h"
 
 namespace fedlog::cli {
@@ -36,10 +37,13 @@ void AddOfflineVerbs(std::vector<Verb>* verbs) {
   AddPrivacyVerbs(verbs);
   verbs->push_back({"eval newsite",
                     "eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
-                    "[--weights template=W,severity=W,...]",
+                    "[--weights template=W,severity=W,...] [--federated [--fed-systems bgl,hdfs] ...]",
                     "A labelled system as a new site with no labels: the label-free detector vs the "
-                    "severity-word rule and template rarity; writes results.json/.md.",
-                    offline::RunEvalNewsite});
+                    "severity-word rule and template rarity; with --federated the federation's encoder "
+                    "vs the site alone; writes results.json/.md.",
+                    [](const std::vector<std::string>& args) {
+                      return offline::RunEvalNewsite(args, offline::FederatedNewsiteArm);
+                    }});
 }
 
 }  // namespace fedlog::cli

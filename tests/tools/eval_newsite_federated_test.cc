@@ -1,0 +1,170 @@
+// `fedlog eval newsite --federated` on tiny synthetic data (common/logparse/synth): a two-site
+// federation of other source types, then a BGL-format stream joins as the new site. Checks that the
+// three encoders differ where they should (federated vs alone), that every arm is measured on the
+// same labels, that only models with prototypes get a global-prototype row, the report's rows and
+// verdict lines, and the flags.
+#include "tools/offline/eval_newsite_federated.h"
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/logparse/synth/synth.h"
+#include "gtest/gtest.h"
+#include "tools/cli/args.h"
+
+namespace fedlog::offline {
+namespace {
+
+struct SynthText {
+  std::vector<std::string> lines;
+  std::vector<int> labels;
+};
+
+SynthText Synth(const std::string& format, int lines, uint64_t seed, double incident_rate) {
+  logparse::synth::SynthOptions o;
+  o.format = format;
+  o.seed = seed;
+  o.incident_rate = incident_rate;
+  auto gen = logparse::synth::Generator::Create(o);
+  EXPECT_TRUE(gen.ok()) << gen.status();
+  SynthText out;
+  logparse::synth::SynthLine line;
+  for (int i = 0; i < lines; ++i) {
+    (*gen)->Next(&line);
+    out.lines.push_back(line.text);
+    out.labels.push_back(line.anomalous ? 1 : 0);
+  }
+  return out;
+}
+
+std::vector<FederatedSite> TinyFederation(const NewsiteOptions& o) {
+  std::vector<FederatedSite> sites;
+  uint64_t seed = 21;
+  for (const std::string format : {"OpenSSH", "Apache"}) {
+    const SynthText t = Synth(format, 300, seed++, 0.05);
+    const std::vector<std::string_view> views(t.lines.begin(), t.lines.end());
+    RawSite raw;
+    raw.name = "site-" + format;
+    raw.sources = {format};
+    auto set = FeaturizeSiteLines(format, format, views, t.labels);
+    EXPECT_TRUE(set.ok()) << set.status();
+    raw.lines = *std::move(set);
+    auto site = SplitSite(raw, NewsiteFederationOptions(o), false, 0, seed);
+    EXPECT_TRUE(site.ok()) << site.status();
+    sites.push_back(*std::move(site));
+  }
+  return sites;
+}
+
+NewsiteStream TinyStream() {
+  const SynthText t = Synth("BGL", 500, 5, 0.08);
+  NewsiteStream s;
+  s.system = "bgl2k";
+  s.unit = "line";
+  s.format = "BGL";
+  for (size_t i = 0; i < t.lines.size(); ++i) {
+    s.lines.push_back(t.lines[i]);
+    s.units.push_back({static_cast<int32_t>(i)});
+    s.y.push_back(t.labels[i]);
+  }
+  return s;
+}
+
+NewsiteOptions TinyOptions() {
+  NewsiteOptions o;
+  o.shots = {2};
+  o.seeds = 2;
+  o.federated.enabled = true;
+  o.federated.rounds = 1;
+  o.federated.contrastive_steps = 3;
+  o.federated.meta_iterations = 2;
+  o.federated.max_train_lines = 200;
+  o.federated.novelty_memory = 50;
+  return o;
+}
+
+TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
+  const NewsiteOptions o = TinyOptions();
+  const std::vector<FederatedSite> sites = TinyFederation(o);
+  const NewsiteStream stream = TinyStream();
+  ASSERT_GT(std::count(stream.y.begin(), stream.y.end(), 1), 5);
+  auto scored = ScoreNewsiteStream(stream, o);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+
+  // The encoders: the federated one carries the federation's prototypes, the site alone has none,
+  // and its embedding novelty differs from the federated encoder's.
+  std::vector<std::string> notes;
+  auto own = FeaturizeSiteLines("BGL", "BGL", std::vector<std::string_view>(stream.lines.begin(), stream.lines.end()),
+                                {});
+  ASSERT_TRUE(own.ok()) << own.status();
+  own->labels.assign(static_cast<size_t>(own->size()), -1);
+  auto enc = TrainNewsiteEncoders(sites, "BGL", *own, o);
+  ASSERT_TRUE(enc.ok()) << enc.status();
+  EXPECT_NE(enc->federated.Find("prototypes.global"), nullptr);
+  EXPECT_EQ(enc->alone.Find("prototypes.global"), nullptr);
+  EXPECT_NE(enc->alone.Find("adapter.BGL.down.weight"), nullptr);
+
+  auto arm = RunNewsiteFederatedArm(sites, stream, *scored, o, {"a note"});
+  ASSERT_TRUE(arm.ok()) << arm.status();
+  const std::string& md = arm->markdown;
+  for (const char* want : {"- a note", "| federated: embedding novelty | - | 0",
+                           "| alone: embedding novelty + label-free | - | 0",
+                           "| federated: global prototypes + label-free | - | 0",
+                           "| tuned: global prototypes | - | 0", "| federated: support detector | random | 2",
+                           "| alone: support detector | random | 2", "| tuned: support detector | active | 2",
+                           "- k = 0: ", "- k = 2 (random): ", "- k = 2 (active): "}) {
+    EXPECT_NE(md.find(want), std::string::npos) << want << "\n" << md;
+  }
+  EXPECT_EQ(md.find("alone: global prototypes"), std::string::npos) << md;
+
+  // Every encoder at a given k and strategy used the same number of labels (the same draws).
+  std::map<std::string, std::string> labels_by_cell;
+  size_t pos = 0;
+  int support_rows = 0;
+  while ((pos = md.find(": support detector | ", pos)) != std::string::npos) {
+    const size_t end = md.find('\n', pos);
+    const std::string rest = md.substr(pos, end - pos);  // "| strategy | k | labels | ..."
+    std::vector<std::string> cells;
+    size_t a = rest.find('|');
+    while (a != std::string::npos && cells.size() < 4) {
+      const size_t b = rest.find('|', a + 1);
+      cells.push_back(rest.substr(a + 1, b - a - 1));
+      a = b;
+    }
+    ASSERT_GE(cells.size(), 3u);
+    const std::string cell = cells[0] + cells[1];
+    if (labels_by_cell.count(cell)) EXPECT_EQ(labels_by_cell[cell], cells[2]) << cell;
+    labels_by_cell[cell] = cells[2];
+    ++support_rows;
+    pos = end;
+  }
+  EXPECT_EQ(support_rows, 6);  // 3 encoders x (random, active)
+  EXPECT_NE(arm->json.find("\"method\": \"alone: support detector\""), std::string::npos);
+}
+
+TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
+  EXPECT_EQ(*NewsiteSourceType("bgl"), "BGL");
+  EXPECT_EQ(*NewsiteSourceType("hdfs"), "HDFS");
+  EXPECT_FALSE(NewsiteSourceType("mystery").ok());
+  auto args = cli::Args::Parse({"--federated", "--fed-systems", "bgl,nope"},
+                               {{"fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "threads"},
+                                {"federated"}});
+  ASSERT_TRUE(args.ok()) << args.status();
+  NewsiteFederatedOptions f;
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  args = cli::Args::Parse({"--federated", "--fed-systems", "hdfs", "--fed-rounds", "2"},
+                          {{"fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "threads"},
+                           {"federated"}});
+  ASSERT_TRUE(args.ok());
+  ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  EXPECT_TRUE(WantsFederatedArm(f, "hdfs"));
+  EXPECT_FALSE(WantsFederatedArm(f, "bgl"));
+  EXPECT_EQ(f.rounds, 2);
+  // The torch-free verb refuses --federated when it was given no arm.
+  EXPECT_EQ(RunEvalNewsite({"--out", ::testing::TempDir() + "/nf", "--federated"}), 2);
+}
+
+}  // namespace
+}  // namespace fedlog::offline

@@ -1,0 +1,124 @@
+// `fedlog eval newsite --federated`: what the federation adds for a new site (issue 14 item 4).
+// For a real-labelled system (bgl, hdfs, hadoop) a federation is trained with the daemons' code as
+// `eval federated` runs it (RunFederatedSimulation: model::RunSiteRound per site, common/fl
+// aggregation) on sites that hold none of the system's source type: the seed-labelled loghub-2k
+// sources but that one (seed-labeled-2k has a BGL, an HDFS and a Hadoop source; the target's is left
+// out) dealt into a few sites, plus the other real-labelled systems (BGL-20k lines, HDFS_2pct
+// blocks) as one site each. The system then joins as a new site with three encoders:
+//   federated  the global model as downloaded (shared encoder, prototypes.global, an identity
+//              adapter for its source type)
+//   tuned      the global model after the site's own local rounds (contrastive on its own lines)
+//   alone      the initial (untrained) weights after the same local rounds: the site by itself
+// Every encoder gets the same procedure on the units of eval newsite's k > 0 split (MakeNewsiteSplit)
+// with the same label draws (RandomLabelOrder, ActiveLabelOrder):
+//   k = 0  embedding novelty (distance to the nearest of a sample of the site's own earlier lines,
+//          in the encoder's space), alone and fused with the label-free score; the federated model
+//          also scores with its global prototypes. Threshold: the site's alert budget as a quantile
+//          of the earlier units' scores.
+//   k > 0  model::BuildSiteDetector on the k labelled units per class (nearest support for lines,
+//          class means for sessions, as eval federated's detectors), threshold from the support set.
+// Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
+// Thread-compatible: one call runs on the calling thread.
+#ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
+#define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/fl/tensor_bundle.h"
+#include "common/model/encoder_types.h"
+#include "tools/offline/eval_federated.h"
+#include "tools/offline/eval_newsite.h"
+
+namespace fedlog::offline {
+
+// The source type a system's lines are parsed as, which the federation leaves out ("BGL", "HDFS",
+// "Hadoop"); InvalidArgument for another system.
+absl::StatusOr<std::string> NewsiteSourceType(const std::string& system);
+
+// The simulation settings of the arm (rounds, work, line cap, threads, seed) as FederatedOptions.
+FederatedOptions NewsiteFederationOptions(const NewsiteOptions& options);
+
+// The federation's sites for a new site of `system` (eval_newsite_federation.cc), read from
+// options.data_dir; what was left out goes to `notes`. NotFound when data is absent.
+absl::StatusOr<std::vector<FederatedSite>> LoadNewsiteFederation(const std::string& system,
+                                                                 const NewsiteOptions& options,
+                                                                 std::vector<std::string>* notes);
+
+// The three encoders of the new site (eval_newsite_federation.cc): the federation trained on
+// `sites`, then the site's local rounds on `own` (unlabelled lines of its source type `source`) from
+// the global model and from the initial weights. `spec` receives the site's encoder spec.
+struct NewsiteEncoders {
+  model::EncoderSpec spec;
+  fl::TensorBundle federated, tuned, alone;
+  std::vector<std::string> notes;
+};
+absl::StatusOr<NewsiteEncoders> TrainNewsiteEncoders(const std::vector<FederatedSite>& sites,
+                                                     const std::string& source,
+                                                     const model::LineSet& own,
+                                                     const NewsiteOptions& options);
+
+// The arm on one system given its federation's sites (the test passes small synthetic ones);
+// `notes` open its section of the report.
+absl::StatusOr<NewsiteArmResult> RunNewsiteFederatedArm(const std::vector<FederatedSite>& sites,
+                                                        const NewsiteStream& stream,
+                                                        const ScoredStream& scored,
+                                                        const NewsiteOptions& options,
+                                                        const std::vector<std::string>& notes = {});
+
+// The pieces of the arm (eval_newsite_federated.cc, eval_newsite_federated_rows.cc).
+// The new site's stream through its own parser, Drain and featurizer.
+struct NewsiteLines {
+  model::LineSet lines;                          // every line in stream order, unlabelled
+  std::vector<int32_t> templates;                // Drain template of each line (resolved)
+  std::vector<std::vector<int64_t>> unit_lines;  // per unit, its lines
+  std::vector<int64_t> memory;  // the earlier lines embedding novelty compares with (seeded sample)
+  model::LineSet own;           // the site's training lines: before the split's cut, labels -1
+};
+// One encoder of the new site: its weights, every line embedded once, and its label-free unit
+// scores by name. One at a time: the embeddings of a large stream take a few hundred MB.
+struct ArmModel {
+  std::string name;                           // "federated", "tuned", "alone"
+  const fl::TensorBundle* weights = nullptr;  // not owned
+  std::vector<float> embeddings;              // [lines][spec.out_dim]
+  std::vector<std::pair<std::string, std::vector<double>>> k0;  // "embedding novelty", ...
+};
+// Embeds the site's lines and scores per unit (max over its lines): the encoder's embedding
+// novelty and, when the weights carry prototypes.global, the global prototypes' P(anomalous).
+absl::StatusOr<ArmModel> ScoreArmModelAtK0(const std::string& name, const model::EncoderSpec& spec,
+                                           const fl::TensorBundle& weights, const NewsiteStream& s,
+                                           const NewsiteLines& site, const NewsiteOptions& options);
+// Per unit, the score of the detector built from the labelled units (`labelled`, classes `y`) with
+// `model`'s weights; `threshold` receives its operating threshold. FailedPrecondition when the
+// support lacks a class and the weights carry no prototypes to fill it.
+absl::StatusOr<std::vector<double>> SupportDetectorScores(const ArmModel& model,
+                                                          const model::EncoderSpec& spec,
+                                                          const NewsiteStream& s,
+                                                          const NewsiteLines& site,
+                                                          const std::vector<size_t>& labelled,
+                                                          const std::vector<int>& y,
+                                                          const NewsiteOptions& options,
+                                                          double* threshold);
+struct FederatedArmRows {
+  std::vector<KShotRow> rows;  // method "<model>: <method>"
+  std::vector<std::string> notes;
+  double seconds = 0;
+};
+// Every model's rows at k = 0 and at each k (random draws and active picks of eval newsite).
+using NamedEncoder = std::pair<std::string, const fl::TensorBundle*>;
+absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const ScoredStream& scored,
+                                             const NewsiteLines& site, const model::EncoderSpec& spec,
+                                             const std::vector<NamedEncoder>& encoders,
+                                             const NewsiteOptions& options);
+// The section of results.md (table, then federated vs alone per k) and the JSON rows.
+NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& rows);
+
+// The NewsiteArmFn `fedlog eval newsite` runs: LoadNewsiteFederation, then RunNewsiteFederatedArm.
+absl::StatusOr<NewsiteArmResult> FederatedNewsiteArm(const NewsiteStream& stream,
+                                                     const ScoredStream& scored,
+                                                     const NewsiteOptions& options);
+
+}  // namespace fedlog::offline
+
+#endif  // FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_

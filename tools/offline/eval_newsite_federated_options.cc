@@ -1,0 +1,50 @@
+// The flags of `fedlog eval newsite --federated` (NewsiteFederatedOptions), read in the torch-free
+// verb; the arm itself is eval_newsite_federated.cc.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/base/status_macros.h"
+#include "tools/cli/args.h"
+#include "tools/offline/eval_newsite.h"
+
+namespace fedlog::offline {
+namespace {
+
+// `--name` as an int in [lo, hi] into `*value` (unchanged when absent).
+absl::Status IntFlag(const cli::Args& args, const std::string& name, int lo, int hi, int* value) {
+  FEDLOG_ASSIGN_OR_RETURN(int64_t v, args.GetInt(name, *value));
+  if (v < lo || v > hi) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be in [", lo, ", ", hi, "]"));
+  }
+  *value = static_cast<int>(v);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
+  o->enabled = args.Has("federated");
+  if (args.Has("fed-systems")) {
+    o->systems = absl::StrSplit(args.Get("fed-systems"), ',', absl::SkipEmpty());
+    for (const std::string& s : o->systems) {
+      if (s != "bgl" && s != "hdfs" && s != "hadoop") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--fed-systems: '", s, "' is not one of bgl, hdfs, hadoop"));
+      }
+    }
+  }
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-rounds", 1, 100, &o->rounds));
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-steps", 0, 10000, &o->contrastive_steps));
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-meta", 0, 10000, &o->meta_iterations));
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-max-lines", 100, 1000000, &o->max_train_lines));
+  return IntFlag(args, "threads", 1, 64, &o->threads);
+}
+
+bool WantsFederatedArm(const NewsiteFederatedOptions& o, const std::string& system) {
+  return o.enabled && std::find(o.systems.begin(), o.systems.end(), system) != o.systems.end();
+}
+
+}  // namespace fedlog::offline
