@@ -1,5 +1,5 @@
 // `fedlog eval newsite --federated` on tiny synthetic data (common/logparse/synth): a two-site
-// federation of other source types, then a BGL-format stream joins as the new site. Checks that the
+// federation of other source types, then an HDFS-format stream joins as the new site. Checks that the
 // three encoders differ where they should (federated vs alone), that every arm is measured on the
 // same labels, that only models with prototypes get a global-prototype row, the report's rows and
 // verdict lines, and the flags.
@@ -59,11 +59,12 @@ std::vector<FederatedSite> TinyFederation(const NewsiteOptions& o) {
 }
 
 NewsiteStream TinyStream() {
-  const SynthText t = Synth("BGL", 500, 5, 0.08);
+  // An HDFS-format stream scored per line (the arm's line path; the source type is HDFS).
+  const SynthText t = Synth("HDFS", 500, 5, 0.08);
   NewsiteStream s;
-  s.system = "bgl2k";
+  s.system = "hdfs";
   s.unit = "line";
-  s.format = "BGL";
+  s.format = "HDFS";
   for (size_t i = 0; i < t.lines.size(); ++i) {
     s.lines.push_back(t.lines[i]);
     s.units.push_back({static_cast<int32_t>(i)});
@@ -96,15 +97,21 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
   // The encoders: the federated one carries the federation's prototypes, the site alone has none,
   // and its embedding novelty differs from the federated encoder's.
   std::vector<std::string> notes;
-  auto own = FeaturizeSiteLines("BGL", "BGL", std::vector<std::string_view>(stream.lines.begin(), stream.lines.end()),
+  auto own = FeaturizeSiteLines("HDFS", "HDFS", std::vector<std::string_view>(stream.lines.begin(), stream.lines.end()),
                                 {});
   ASSERT_TRUE(own.ok()) << own.status();
   own->labels.assign(static_cast<size_t>(own->size()), -1);
-  auto enc = TrainNewsiteEncoders(sites, "BGL", *own, o);
+  auto enc = TrainNewsiteEncoders(sites, "HDFS", *own, o);
   ASSERT_TRUE(enc.ok()) << enc.status();
   EXPECT_NE(enc->federated.Find("prototypes.global"), nullptr);
   EXPECT_EQ(enc->alone.Find("prototypes.global"), nullptr);
-  EXPECT_NE(enc->alone.Find("adapter.BGL.down.weight"), nullptr);
+  EXPECT_NE(enc->alone.Find("adapter.HDFS.down.weight"), nullptr);
+  // Alone and federated start from different weights: their shared encoder differs.
+  const fl::NamedTensor* fed_out = enc->federated.Find("out.weight");
+  const fl::NamedTensor* alone_out = enc->alone.Find("out.weight");
+  ASSERT_NE(fed_out, nullptr);
+  ASSERT_NE(alone_out, nullptr);
+  EXPECT_NE(fed_out->values, alone_out->values);
 
   auto arm = RunNewsiteFederatedArm(sites, stream, *scored, o, {"a note"});
   ASSERT_TRUE(arm.ok()) << arm.status();

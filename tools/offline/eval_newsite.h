@@ -25,6 +25,10 @@
 #include "common/fewshot/fewshot.h"
 #include "common/novelty/scorer.h"
 
+namespace fedlog::cli {
+class Args;
+}  // namespace fedlog::cli
+
 namespace fedlog::offline {
 
 // --federated (eval_newsite_federated.cc): a federation trained without the system's source type
@@ -41,10 +45,6 @@ struct NewsiteFederatedOptions {
   int novelty_memory = 1000;   // pool lines the embedding-novelty score compares each line with
   int threads = 1;             // torch intra-op threads
 };
-
-namespace cli {
-class Args;
-}  // namespace cli
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --threads into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
