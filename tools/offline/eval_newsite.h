@@ -37,9 +37,11 @@ namespace fedlog::offline {
 struct NewsiteFederatedOptions {
   bool enabled = false;
   std::vector<std::string> systems = {"bgl", "hdfs"};  // of NewsiteOptions::systems: bgl, hdfs, hadoop
-  int rounds = 3;              // federated rounds; the site alone trains as many local rounds
-  int contrastive_steps = 20;  // per site and round (model::LocalWork)
-  int meta_iterations = 5;     // per site and round (federation sites with labels)
+  // The per-round work of `eval federated` (30 contrastive steps, 10 meta-iterations) over half its
+  // rounds, so both systems' arms fit in a few minutes on 2 cores.
+  int rounds = 5;              // federated rounds; the site alone trains as many local rounds
+  int contrastive_steps = 30;  // per site and round (model::LocalWork)
+  int meta_iterations = 10;    // per site and round (federation sites with labels)
   int seed_sites = 3;          // sites the seed-labelled sources are dealt into
   int max_train_lines = 5000;  // per site and for the new site's own training lines (seeded subsample)
   int novelty_memory = 1000;   // pool lines the embedding-novelty score compares each line with
