@@ -7,7 +7,9 @@
 // alone, and a sweep of budgets. Then k > 0 (eval_newsite_fewshot.cc): k labels per class at random
 // (several seeds, medians) or 2k by active selection (common/active) from the stream's first part,
 // the few-shot detector (common/fewshot) against Jaccard 1-NN and XGBoost on the same labels, measured
-// on the rest; learning_curve.svg (eval_newsite_report.cc).
+// on the rest; learning_curve.svg (eval_newsite_report.cc). With --federated, an arm the verb is
+// given (NewsiteArmFn; `fedlog` passes eval_newsite_federated.h's) adds the federation's encoder
+// against the same site alone on the same units and labels.
 //   bgl2k   loghub-2k BGL (2,000 lines, 143 alerts): the tuning system, parameters were chosen here
 //   bgl     BGL-20k lines (1,458 alerts)
 //   hdfs    HDFS_v1 2% block sessions (350 anomalous of 11,501); a block's score is its lines' maximum
