@@ -151,6 +151,35 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
   EXPECT_NE(arm->json.find("\"method\": \"alone: support detector\""), std::string::npos);
 }
 
+// Sessions: the same stream grouped into blocks of 5 lines, a block anomalous when a line is.
+NewsiteStream TinySessionStream() {
+  NewsiteStream s = TinyStream();
+  s.unit = "block";
+  std::vector<int> y((s.lines.size() + 4) / 5, 0);
+  for (size_t i = 0; i < s.lines.size(); ++i) {
+    const int32_t block = static_cast<int32_t>(i / 5);
+    y[static_cast<size_t>(block)] |= s.y[i];
+    s.units[i] = {block};
+  }
+  s.y = y;
+  return s;
+}
+
+TEST(EvalNewsiteFederatedTest, SessionsGetBlockRowsAndVerdicts) {
+  const NewsiteOptions o = TinyOptions();
+  const NewsiteStream stream = TinySessionStream();
+  ASSERT_GT(std::count(stream.y.begin(), stream.y.end(), 1), 5);
+  ASSERT_GT(std::count(stream.y.begin(), stream.y.end(), 0), 5);
+  auto scored = ScoreNewsiteStream(stream, o);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  auto arm = RunNewsiteFederatedArm(TinyFederation(o), stream, *scored, o);
+  ASSERT_TRUE(arm.ok()) << arm.status();
+  for (const char* want : {"alert rate, normal blocks", "| federated: support detector | random | 2 | 4 |",
+                           "| alone: support detector | random | 2 | 4 |", "- k = 2 (random): "}) {
+    EXPECT_NE(arm->markdown.find(want), std::string::npos) << want << "\n" << arm->markdown;
+  }
+}
+
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_EQ(*NewsiteSourceType("bgl"), "BGL");
   EXPECT_EQ(*NewsiteSourceType("hdfs"), "HDFS");
