@@ -142,7 +142,9 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
     }
     ASSERT_GE(cells.size(), 3u);
     const std::string cell = cells[0] + cells[1];
-    if (labels_by_cell.count(cell)) EXPECT_EQ(labels_by_cell[cell], cells[2]) << cell;
+    if (labels_by_cell.count(cell)) {
+      EXPECT_EQ(labels_by_cell[cell], cells[2]) << cell;
+    }
     labels_by_cell[cell] = cells[2];
     ++support_rows;
     pos = end;

@@ -73,7 +73,7 @@ absl::Status K0Rows(const NewsiteSplit& sp, const ScoredStream& sc, const ArmMod
         {signal, &score}, {signal + kFused, &fused}};
     for (const auto& [name, v] : variants) {
       FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + name, *v, BudgetCut(sp, *v, rate), true));
-      row.strategy = "-";
+      row.strategy = std::string(1, '-');  // (operator=(const char*) trips GCC 12 -Wrestrict)
       rows->push_back(row);
     }
   }
