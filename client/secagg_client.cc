@@ -56,14 +56,12 @@ std::unique_ptr<SecAggTransport> SessionTransport(FederationSession* session) {
 
 absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
                                                 const fl::TensorBundle& delta, int64_t* clipped) {
-  const int64_t out_dim = task.spec().arch() == "line_encoder" ? task.spec().encoder().out_dim() : 0;
-  secagg::UpdateVectorLayout layout = secagg::MakeUpdateVectorLayout(fl::LayoutOf(global), out_dim);
-  if (layout.length() != task.secagg().vector_length()) {
-    return absl::FailedPreconditionError(absl::StrCat("the round's secure-aggregation vector has ",
-                                                      task.secagg().vector_length(), " values; this site's model ",
-                                                      layout.length()));
-  }
-  FEDLOG_ASSIGN_OR_RETURN(secagg::FlatUpdate flat, secagg::FlattenUpdate(layout, delta, task.secagg().clip_range()));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::UpdateVectorLayout layout,
+                          secagg::LayoutForRound(fl::LayoutOf(global), task.spec(), task.secagg()));
+  const std::vector<std::string> members(task.secagg().member_sources().begin(),
+                                         task.secagg().member_sources().end());
+  FEDLOG_ASSIGN_OR_RETURN(secagg::FlatUpdate flat,
+                          secagg::FlattenUpdate(layout, delta, task.secagg().clip_range(), members));
   if (clipped != nullptr) *clipped = flat.clipped;
   return std::move(flat.values);
 }

@@ -44,8 +44,10 @@ struct SecAggClientOptions {
 };
 
 // The update vector of `delta` for `task` (common/secagg/update_vector.h), built from the shared tensors of
-// the round's model `global`; adapters are left out. `clipped` receives how many coordinates were clamped.
-// FailedPrecondition when its length differs from the round's secagg.vector_length.
+// the round's model `global` and the round's adapter sections; the site fills the sections of its
+// secagg.member_sources, and adapters of sources without a section are left out (they stay at the site).
+// `clipped` receives how many coordinates were clamped. FailedPrecondition when its length differs from the
+// round's secagg.vector_length, InvalidArgument for adapter groups that do not validate (LayoutForRound).
 absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
                                                 const fl::TensorBundle& delta, int64_t* clipped);
 

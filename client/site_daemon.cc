@@ -438,7 +438,8 @@ absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const 
     FEDLOG_RETURN_IF_ERROR(session()->Upload(update.header, bytes));
     return static_cast<int64_t>(bytes.size());
   }
-  // Secure aggregation: the shared tensors and prototypes.global are masked; adapters stay at the site.
+  // Secure aggregation: the shared tensors, prototypes.global and the adapters of the round's adapter groups
+  // are masked; adapters of sources without a group stay at the site.
   int64_t clipped = 0;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x, SecAggVector(task, global, update.delta, &clipped));
   if (clipped > 0) {

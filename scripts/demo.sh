@@ -138,8 +138,9 @@ done
 "$BIN/fedlog" sites
 
 WORK=(--batch "$BATCH" --lr "$LR" --seed 1)
-# Secure aggregation (on unless SECAGG=0): the aggregator sees only the sum of the sites' masked updates; source
-# adapters then stay at the sites (docs/PRIVACY.md).
+# Secure aggregation (on unless SECAGG=0): the aggregator sees only the sum of the sites' masked updates; a source's
+# adapters are aggregated only when at least the threshold of sites run it (3 of these 4, and no demo source is run
+# by more than 2), so here they stay at the sites (docs/PRIVACY.md).
 PRIVACY=(--update-dtype float16 --zstd)
 if [ "${SECAGG:-1}" != 0 ]; then
   PRIVACY=(--secure-aggregation)

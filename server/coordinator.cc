@@ -186,7 +186,7 @@ absl::StatusOr<v1::TaskResponse> Coordinator::WaitForTask(const std::string& sit
       task->set_update_zstd(run_->plan.update_zstd());
       if (round_->secagg) {
         task->set_secure_aggregation(true);
-        *task->mutable_secagg() = secagg::ConfigToProto(round_->secagg->config());
+        *task->mutable_secagg() = round_->secagg->ConfigFor(site_id);
       }
       FillTaskPrivacy(run_->plan, round_->record, task);
       return resp;

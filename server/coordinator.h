@@ -158,6 +158,10 @@ class Coordinator {
                         int64_t aggregation_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Secure aggregation hooks (server/secagg_coordinator.cc): sets up ar->secagg for a run that asks for it.
   absl::Status StartSecAgg(ActiveRound* ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The adapter groups of a secure-aggregation round: each source with at least `threshold` of `sites`
+  // entitled to it (EntitledSourcesOf), mapped to those sites.
+  std::map<std::string, std::vector<std::string>> AdapterGroups(const std::vector<std::string>& sites,
+                                                                int threshold);
   // The open secure-aggregation round of `session_id`, or FailedPrecondition.
   absl::StatusOr<SecAggRound*> OpenSecAgg(const std::string& session_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // BeginUpload's checks for a round or header under secure aggregation.

@@ -8,13 +8,16 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/model/site_model.h"
 #include "common/secagg/crypto.h"
 #include "common/secagg/update_vector.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
 namespace {
@@ -29,6 +32,18 @@ absl::StatusOr<std::string> FreshSessionId() {
 }
 
 }  // namespace
+
+std::map<std::string, std::vector<std::string>> Coordinator::AdapterGroups(const std::vector<std::string>& sites,
+                                                                           int threshold) {
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const std::string& site : sites) {
+    for (const std::string& source : EntitledSourcesOf(site)) groups[source].push_back(site);
+  }
+  for (auto it = groups.begin(); it != groups.end();) {
+    it = static_cast<int>(it->second.size()) < threshold ? groups.erase(it) : std::next(it);
+  }
+  return groups;
+}
 
 absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   const v1::RunPlan& plan = run_->plan;
@@ -45,6 +60,16 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   const int n = static_cast<int>(o.participants.size());
   FEDLOG_ASSIGN_OR_RETURN(o.config.session_id, FreshSessionId());
   o.config.threshold = std::max(plan.secagg_threshold(), DefaultThreshold(n));
+  // Adapters are aggregated per group of at least t participants sharing a source (site-level DP uploads no
+  // adapters); the adapters of smaller groups stay at their sites.
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<model::SiteModel> site_model, model::CreateSiteModel(spec));
+  const std::optional<fl::UpdateCheckOptions> schema = site_model->OptionalSchema();
+  if (schema && !SiteLevelDp(plan)) {
+    o.adapter_groups = AdapterGroups(o.participants, o.config.threshold);
+    std::vector<std::string> sources;
+    for (const auto& [source, members] : o.adapter_groups) sources.push_back(source);
+    FEDLOG_RETURN_IF_ERROR(secagg::AddAdapterSections(sources, *schema, &o.layout));
+  }
   o.config.vector_length = o.layout.length();
   o.config.quantization.clip_range = plan.secagg_clip_range();
   o.config.quantization.max_weight =
@@ -53,7 +78,8 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
   FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
                    << round->config().threshold << " of " << n << ", " << round->config().vector_length
-                   << " values per site";
+                   << " values per site, adapter groups ["
+                   << absl::StrJoin(round->adapter_sources(), ", ") << "]";
   ar->secagg = std::move(round);
   return absl::OkStatus();
 }
@@ -188,7 +214,8 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = [&]()
       -> absl::StatusOr<std::pair<v1::ModelManifest, std::string>> {
     fl::TensorBundle mean = secagg->mean();
-    // Optional tensors of the model that the vector does not carry (adapters) keep their values: delta 0.
+    // Optional tensors of the model that the vector does not carry (adapters without a group, parts no site
+    // sent) keep their values: delta 0.
     FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(record.model_in));
     if (!model) return absl::InternalError("the round's model version is missing");
     FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(model->second, model->first.sha256()));

@@ -65,12 +65,53 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> SecAggRound::Create(SecAggRoundOpti
   if (options.layout.length() != options.config.vector_length) {
     return absl::InvalidArgumentError("secure aggregation: the config's vector length does not match the layout");
   }
+  if (options.adapter_groups.size() != options.layout.adapters.size()) {
+    return absl::InvalidArgumentError("secure aggregation: one adapter section per adapter group is needed");
+  }
+  size_t i = 0;
+  for (const auto& [source, members] : options.adapter_groups) {
+    if (options.layout.adapters[i++].source != source ||
+        static_cast<int>(members.size()) < options.config.threshold) {
+      return absl::InvalidArgumentError(absl::StrCat("secure aggregation: adapter group '", source,
+                                                     "' does not match the layout or is below the threshold"));
+    }
+  }
   if (static_cast<int>(options.participants.size()) < options.config.threshold) {
     return absl::FailedPreconditionError("secure aggregation: fewer participants than the threshold");
   }
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<secagg::AggregatorSession> session,
                           secagg::AggregatorSession::Create(options.config));
   return std::unique_ptr<SecAggRound>(new SecAggRound(std::move(options), std::move(session)));
+}
+
+v1::SecAggConfig SecAggRound::ConfigFor(const std::string& site) const {
+  v1::SecAggConfig c = secagg::ConfigToProto(options_.config);
+  for (const auto& [source, members] : options_.adapter_groups) {
+    c.add_adapter_sources(source);
+    c.add_adapter_group_sizes(static_cast<int32_t>(members.size()));
+    if (std::find(members.begin(), members.end(), site) != members.end()) c.add_member_sources(source);
+  }
+  return c;
+}
+
+std::vector<std::string> SecAggRound::adapter_sources() const {
+  std::vector<std::string> out;
+  for (const auto& [source, members] : options_.adapter_groups) out.push_back(source);
+  return out;
+}
+
+absl::Status SecAggRound::CheckGroupsSurvive() const {
+  for (const auto& [source, members] : options_.adapter_groups) {
+    const int alive = static_cast<int>(
+        std::count_if(members.begin(), members.end(), [&](const std::string& m) { return masked_.count(m) > 0; }));
+    if (alive < options_.config.threshold) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "secure aggregation: only ", alive, " of the ", members.size(), " sites of adapter group '", source,
+          "' sent masked inputs, fewer than the threshold ", options_.config.threshold,
+          "; the sum is not unmasked (docs/PRIVACY.md)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 bool SecAggRound::IsParticipant(const std::string& site) const {
@@ -249,6 +290,8 @@ void SecAggRound::Close(int64_t now_ms) {
       return;
     }
     case Step::kMasking: {
+      // Before the unmask request exists: once sites reveal shares, every section of the sum can be decoded.
+      if (absl::Status st = CheckGroupsSurvive(); !st.ok()) return Fail(st);
       absl::StatusOr<secagg::UnmaskRequest> request = session_->CloseMasking();
       if (!request.ok()) return Fail(request.status());
       request_ = *std::move(request);

@@ -5,7 +5,10 @@
 //   sharing      roster members post their encrypted shares         (step_ms)
 //   masking      share holders upload their masked input            (step_ms, or earlier when all are in)
 //   unmasking    survivors reveal the shares the request allows     (step_ms)
-// then decodes the sum and holds the weighted mean (secagg::MeanFromSum) for the coordinator to apply. Masked
+// then decodes the sum and holds the weighted mean (secagg::MeanFromSum) for the coordinator to apply. The
+// vector carries one section per adapter group (common/secagg/update_vector.h); when fewer than the threshold
+// of a group's members have sent their masked input at the close of masking, the attempt fails there, before
+// any share is asked for, so that no section is ever unmasked as the sum of fewer than t sites. Masked
 // inputs are added into the session's running sum as they arrive; no individual input is kept. A step that
 // leaves fewer than the threshold fails the attempt (failed() with the reason); the run then retries the round.
 // Thread-compatible: the Coordinator calls every method under its own lock.
@@ -43,6 +46,9 @@ struct SecAggRoundOptions {
   secagg::RoundConfig config;
   secagg::UpdateVectorLayout layout;
   std::vector<std::string> participants;
+  // Adapter groups with a section in the vector: source -> its member participants (at least the threshold),
+  // in the order of layout.adapters.
+  std::map<std::string, std::vector<std::string>> adapter_groups;
   int64_t advertise_deadline_ms = 0;  // unix ms: the round's deadline (sites train before they advertise)
   int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
 };
@@ -54,6 +60,11 @@ class SecAggRound {
   static absl::StatusOr<std::unique_ptr<SecAggRound>> Create(SecAggRoundOptions options);
 
   const secagg::RoundConfig& config() const { return options_.config; }
+  // The round's SecAggConfig as `site` receives it: the config, the adapter sources and group sizes, and the
+  // sources whose section `site` fills.
+  v1::SecAggConfig ConfigFor(const std::string& site) const;
+  // Adapter sources aggregated this round.
+  std::vector<std::string> adapter_sources() const;
   Step step() const { return step_; }
   bool finished() const { return step_ == Step::kDone || step_ == Step::kFailed; }
   const std::string& failure() const { return failure_; }
@@ -95,6 +106,8 @@ class SecAggRound {
   uint32_t IndexOf(const std::string& site) const;
   void Fail(const absl::Status& why);
   void Close(int64_t now_ms);
+  // OK when every adapter group has at least the threshold of members among the sites that sent masked input.
+  absl::Status CheckGroupsSurvive() const;
   void Finish();
 
   SecAggRoundOptions options_;

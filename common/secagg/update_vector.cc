@@ -2,16 +2,149 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
-#include "common/fl/fedavg.h"
+#include "common/base/status_macros.h"
 
 namespace fedlog::secagg {
+namespace {
+
+constexpr const char* kAdapterWeights[] = {"down.bias", "down.weight", "up.bias", "up.weight"};  // sorted
+
+uint64_t Elements(const std::vector<int64_t>& shape) { return static_cast<uint64_t>(fl::NumElementsOf(shape)); }
+
+std::string PrototypesOf(const std::string& source) { return absl::StrCat("adapter.", source, ".prototypes"); }
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Appends the layout's values of one update, clamping each to the clip range.
+class Flattener {
+ public:
+  Flattener(double clip_range, FlatUpdate* out) : clip_range_(clip_range), out_(out) {}
+
+  absl::Status Append(const fl::NamedTensor& t) {
+    for (float v : t.values) {
+      if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat("non-finite value in '", t.name, "'"));
+      const float c = static_cast<float>(std::clamp<double>(v, -clip_range_, clip_range_));
+      if (c != v) ++out_->clipped;
+      out_->values.push_back(c);
+    }
+    return absl::OkStatus();
+  }
+  void Zeros(uint64_t n) { out_->values.resize(out_->values.size() + static_cast<size_t>(n), 0.0f); }
+  void Lane(float v) { out_->values.push_back(v); }
+
+  // `t` with `shape` when `delta` holds it so, then presence 1; zeros and presence 0 otherwise.
+  absl::Status Optional(const fl::TensorBundle& delta, const std::string& name, const std::vector<int64_t>& shape) {
+    const fl::NamedTensor* t = delta.Find(name);
+    if (t != nullptr && t->shape == shape && t->values.size() == Elements(shape)) {
+      FEDLOG_RETURN_IF_ERROR(Append(*t));
+      Lane(1.0f);
+    } else {
+      Zeros(Elements(shape) + 1);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Section(const AdapterSection& s, const fl::TensorBundle& delta, bool member) {
+    if (!member) {
+      Zeros(s.length());
+      return absl::OkStatus();
+    }
+    for (const fl::TensorShape& w : s.weights) {
+      const fl::NamedTensor* t = delta.Find(w.name);
+      if (t != nullptr && t->shape == w.shape && t->values.size() == Elements(w.shape)) {
+        FEDLOG_RETURN_IF_ERROR(Append(*t));
+      } else {
+        Zeros(Elements(w.shape));  // a zero delta: the member still counts (header comment)
+      }
+    }
+    Lane(1.0f);
+    return Optional(delta, PrototypesOf(s.source), s.prototypes_shape);
+  }
+
+ private:
+  const double clip_range_;
+  FlatUpdate* out_;
+};
+
+// Takes tensors off a decoded sum in layout order, dividing each by its divisor.
+class MeanTaker {
+ public:
+  explicit MeanTaker(const DecodedSum& sum) : sum_(sum) {}
+
+  absl::Status Take(const std::string& name, const std::vector<int64_t>& shape, double divisor,
+                    fl::TensorBundle* mean) {
+    fl::NamedTensor t{name, shape, {}};
+    const size_t n = static_cast<size_t>(Elements(shape));
+    t.values.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const double v = sum_.weighted_sum[at_ + i] / divisor;
+      if (!std::isfinite(v)) return absl::DataLossError(absl::StrCat("non-finite aggregate in '", name, "'"));
+      t.values[i] = static_cast<float>(v);
+    }
+    at_ += n;
+    mean->tensors.push_back(std::move(t));
+    return absl::OkStatus();
+  }
+  void Skip(uint64_t n) { at_ += static_cast<size_t>(n); }
+  // The presence lane `offset` values ahead, checked against the weight sum.
+  absl::StatusOr<double> Presence(uint64_t offset, const std::string& what) const {
+    const double p = sum_.weighted_sum[at_ + static_cast<size_t>(offset)];
+    if (!std::isfinite(p) || p > sum_.weight_sum * (1 + 1e-6) + 1e-6) {
+      return absl::DataLossError(absl::StrCat("the presence sum of ", what, " exceeds the sites' weight sum"));
+    }
+    return p;
+  }
+  // Whether a presence sum stands for at least a quantisation-noise-free fraction of one site.
+  bool Present(double presence) const { return presence > 1e-6 * sum_.weight_sum; }
+
+  // One optional tensor followed by its presence lane.
+  absl::Status Optional(const std::string& name, const std::vector<int64_t>& shape, fl::TensorBundle* mean) {
+    FEDLOG_ASSIGN_OR_RETURN(double presence, Presence(Elements(shape), name));
+    if (Present(presence)) {
+      FEDLOG_RETURN_IF_ERROR(Take(name, shape, presence, mean));
+    } else {
+      Skip(Elements(shape));
+    }
+    Skip(1);
+    return absl::OkStatus();
+  }
+
+  absl::Status Section(const AdapterSection& s, fl::TensorBundle* mean) {
+    uint64_t weights = 0;
+    for (const fl::TensorShape& w : s.weights) weights += Elements(w.shape);
+    FEDLOG_ASSIGN_OR_RETURN(double presence, Presence(weights, absl::StrCat("adapter.", s.source)));
+    if (Present(presence)) {
+      for (const fl::TensorShape& w : s.weights) FEDLOG_RETURN_IF_ERROR(Take(w.name, w.shape, presence, mean));
+    } else {
+      Skip(weights);
+    }
+    Skip(1);
+    return Optional(PrototypesOf(s.source), s.prototypes_shape, mean);
+  }
+
+ private:
+  const DecodedSum& sum_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+uint64_t AdapterSection::length() const {
+  uint64_t n = Elements(prototypes_shape) + 2;
+  for (const fl::TensorShape& t : weights) n += Elements(t.shape);
+  return n;
+}
 
 uint64_t UpdateVectorLayout::length() const {
   uint64_t n = 0;
-  for (const fl::TensorShape& t : shared) n += static_cast<uint64_t>(fl::NumElementsOf(t.shape));
-  if (!prototypes_shape.empty()) n += static_cast<uint64_t>(fl::NumElementsOf(prototypes_shape)) + 1;
+  for (const fl::TensorShape& t : shared) n += Elements(t.shape);
+  if (!prototypes_shape.empty()) n += Elements(prototypes_shape) + 1;
+  for (const AdapterSection& s : adapters) n += s.length();
   return n;
 }
 
@@ -26,36 +159,80 @@ UpdateVectorLayout MakeUpdateVectorLayout(const fl::BundleLayout& model, int64_t
   return layout;
 }
 
+absl::Status AddAdapterSections(const std::vector<std::string>& sources, const fl::UpdateCheckOptions& schema,
+                                UpdateVectorLayout* layout) {
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const std::string& s = sources[i];
+    if (!fl::IsValidSourceName(s)) return absl::InvalidArgumentError("adapter section with an invalid source name");
+    if (i > 0 && !(sources[i - 1] < s)) {
+      return absl::InvalidArgumentError("adapter sections must be strictly ascending by source");
+    }
+    AdapterSection section;
+    section.source = s;
+    for (const char* part : kAdapterWeights) {
+      const std::string name = absl::StrCat("adapter.", s, ".", part);
+      FEDLOG_ASSIGN_OR_RETURN(std::vector<int64_t> shape, fl::ExpectedOptionalShape(name, schema));
+      section.weights.push_back({name, shape});
+    }
+    FEDLOG_ASSIGN_OR_RETURN(section.prototypes_shape, fl::ExpectedOptionalShape(PrototypesOf(s), schema));
+    layout->adapters.push_back(std::move(section));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UpdateVectorLayout> LayoutForRound(const fl::BundleLayout& model, const v1::ModelSpec& spec,
+                                                  const v1::SecAggConfig& config) {
+  const bool encoder = spec.arch() == "line_encoder";
+  UpdateVectorLayout layout = MakeUpdateVectorLayout(model, encoder ? spec.encoder().out_dim() : 0);
+  const int n = config.adapter_sources_size();
+  if (config.adapter_group_sizes_size() != n) {
+    return absl::InvalidArgumentError("secure aggregation: one group size per adapter source is needed");
+  }
+  for (int size : config.adapter_group_sizes()) {
+    if (size < config.threshold() || size > config.max_sites()) {
+      return absl::InvalidArgumentError(absl::StrCat("secure aggregation: an adapter group of ", size,
+                                                     " sites is outside [threshold, max_sites]"));
+    }
+  }
+  const std::vector<std::string> sources(config.adapter_sources().begin(), config.adapter_sources().end());
+  std::set<std::string> members;
+  for (const std::string& m : config.member_sources()) {
+    if (!Contains(sources, m) || !members.insert(m).second) {
+      return absl::InvalidArgumentError("secure aggregation: member sources must be distinct adapter sources");
+    }
+  }
+  if (n > 0) {
+    if (!encoder) return absl::InvalidArgumentError("secure aggregation: adapter sections for a model without adapters");
+    fl::UpdateCheckOptions schema;
+    schema.out_dim = spec.encoder().out_dim();
+    schema.adapter_dim = spec.encoder().adapter_dim();
+    FEDLOG_RETURN_IF_ERROR(AddAdapterSections(sources, schema, &layout));
+  }
+  if (layout.length() != config.vector_length()) {
+    return absl::FailedPreconditionError(absl::StrCat("the round's secure-aggregation vector has ",
+                                                      config.vector_length(), " values; this site's model ",
+                                                      layout.length()));
+  }
+  return layout;
+}
+
 absl::StatusOr<FlatUpdate> FlattenUpdate(const UpdateVectorLayout& layout, const fl::TensorBundle& delta,
-                                         double clip_range) {
+                                         double clip_range, const std::vector<std::string>& member_sources) {
   FlatUpdate out;
   out.values.reserve(layout.length());
-  auto append = [&](const fl::NamedTensor& t) -> absl::Status {
-    for (float v : t.values) {
-      if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat("non-finite value in '", t.name, "'"));
-      const float c = static_cast<float>(std::clamp<double>(v, -clip_range, clip_range));
-      if (c != v) ++out.clipped;
-      out.values.push_back(c);
-    }
-    return absl::OkStatus();
-  };
+  Flattener f(clip_range, &out);
   for (const fl::TensorShape& s : layout.shared) {
     const fl::NamedTensor* t = delta.Find(s.name);
     if (t == nullptr || t->shape != s.shape || t->NumElements() != static_cast<int64_t>(t->values.size())) {
       return absl::InvalidArgumentError(absl::StrCat("update lacks shared tensor '", s.name, "' in its shape"));
     }
-    if (absl::Status st = append(*t); !st.ok()) return st;
+    FEDLOG_RETURN_IF_ERROR(f.Append(*t));
   }
   if (!layout.prototypes_shape.empty()) {
-    const fl::NamedTensor* p = delta.Find(fl::kGlobalPrototypesName);
-    if (p != nullptr && p->shape == layout.prototypes_shape &&
-        static_cast<int64_t>(p->values.size()) == fl::NumElementsOf(p->shape)) {
-      if (absl::Status st = append(*p); !st.ok()) return st;
-      out.values.push_back(1.0f);
-    } else {
-      out.values.resize(out.values.size() + static_cast<size_t>(fl::NumElementsOf(layout.prototypes_shape)) + 1,
-                        0.0f);
-    }
+    FEDLOG_RETURN_IF_ERROR(f.Optional(delta, fl::kGlobalPrototypesName, layout.prototypes_shape));
+  }
+  for (const AdapterSection& s : layout.adapters) {
+    FEDLOG_RETURN_IF_ERROR(f.Section(s, delta, Contains(member_sources, s.source)));
   }
   return out;
 }
@@ -69,31 +246,14 @@ absl::StatusOr<fl::TensorBundle> MeanFromSum(const UpdateVectorLayout& layout, c
     return absl::FailedPreconditionError("the sites' weights sum to zero");
   }
   fl::TensorBundle mean;
-  size_t at = 0;
-  auto take = [&](const std::string& name, const std::vector<int64_t>& shape, double divisor) -> absl::Status {
-    fl::NamedTensor t{name, shape, {}};
-    const size_t n = static_cast<size_t>(fl::NumElementsOf(shape));
-    t.values.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      const double v = sum.weighted_sum[at + i] / divisor;
-      if (!std::isfinite(v)) return absl::DataLossError(absl::StrCat("non-finite aggregate in '", name, "'"));
-      t.values[i] = static_cast<float>(v);
-    }
-    at += n;
-    mean.tensors.push_back(std::move(t));
-    return absl::OkStatus();
-  };
+  MeanTaker taker(sum);
   for (const fl::TensorShape& s : layout.shared) {
-    if (absl::Status st = take(s.name, s.shape, sum.weight_sum); !st.ok()) return st;
+    FEDLOG_RETURN_IF_ERROR(taker.Take(s.name, s.shape, sum.weight_sum, &mean));
   }
   if (!layout.prototypes_shape.empty()) {
-    const size_t n = static_cast<size_t>(fl::NumElementsOf(layout.prototypes_shape));
-    const double presence = sum.weighted_sum[at + n];
-    // Only a weighted presence of at least a quantisation-noise-free fraction of one site counts as "sent".
-    if (presence > 1e-6 * sum.weight_sum) {
-      if (absl::Status st = take(fl::kGlobalPrototypesName, layout.prototypes_shape, presence); !st.ok()) return st;
-    }
+    FEDLOG_RETURN_IF_ERROR(taker.Optional(fl::kGlobalPrototypesName, layout.prototypes_shape, &mean));
   }
+  for (const AdapterSection& s : layout.adapters) FEDLOG_RETURN_IF_ERROR(taker.Section(s, &mean));
   return mean;
 }
 

@@ -1,32 +1,66 @@
-// How a round's model update becomes the float vector that secure aggregation sums, and back: the shared
-// tensors of the round's model sorted by name, then (line_encoder models) prototypes.global followed by one
-// presence lane (1 when the site sends prototypes, 0 otherwise), so that the sum of the weighted presence lanes
-// is the weight of the sites that contributed prototypes and their mean can be taken over those sites only,
-// as the plain path does. Adapters (adapter.<source>.*) are not part of the vector: under secure aggregation
-// they stay at the site (docs/PRIVACY.md).
-// Both ends derive the layout from the same model, so the vector needs no names on the wire.
+// How a round's model update becomes the float vector that secure aggregation sums, and back. The vector is:
+//   1. the shared tensors of the round's model, sorted by name;
+//   2. (line_encoder models) prototypes.global, then one presence lane (1 when the site sends prototypes, 0
+//      otherwise), so that the sum of the weighted presence lanes is the weight of the sites that contributed
+//      prototypes and their mean can be taken over those sites only, as the plain path does;
+//   3. one section per adapter group of the round (SecAggConfig.adapter_sources, ascending): that source's
+//      adapter weights adapter.<s>.{down,up}.{bias,weight} sorted by name, then a presence lane; then
+//      adapter.<s>.prototypes, then its presence lane. A site that is a member of the group (entitled to the
+//      source) fills the section and puts 1 in the first presence lane; every other site puts zeros, so the sum
+//      of a section is the group's weighted sum and its presence lane the group's weight (the plain path's mean
+//      over the sites of that source). A member whose update lacks one of the adapter weights contributes a
+//      zero delta for it (presence stays 1: a member never leaves a section to fewer contributors than the
+//      aggregator counted). The second presence lane counts, like prototypes.global's, the members that sent
+//      the source's prototypes (only sites with labels do).
+// Adapters of sources without a section (a group smaller than the threshold) are not part of the vector: they
+// stay at the site (docs/PRIVACY.md). Both ends derive the layout from the same model spec plus the round's
+// source list, so the vector needs no names on the wire.
 // Thread-safe (immutable value types and pure functions).
 #ifndef FEDLOG_COMMON_SECAGG_UPDATE_VECTOR_H_
 #define FEDLOG_COMMON_SECAGG_UPDATE_VECTOR_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fl/fedavg.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/secagg/quantize.h"
+#include "fedlog/v1/federation.pb.h"
 
 namespace fedlog::secagg {
+
+struct AdapterSection {
+  std::string source;
+  fl::BundleLayout weights;               // adapter.<source>.{down,up}.{bias,weight}, sorted by name
+  std::vector<int64_t> prototypes_shape;  // adapter.<source>.prototypes
+  uint64_t length() const;                // floats in the section (its two presence lanes included)
+};
 
 struct UpdateVectorLayout {
   fl::BundleLayout shared;                // the model's shared tensors, sorted by name
   std::vector<int64_t> prototypes_shape;  // prototypes.global's shape; empty: no prototype section
-  uint64_t length() const;                // floats in the vector (the presence lane included)
+  std::vector<AdapterSection> adapters;   // one per adapter group, by source name ascending
+  uint64_t length() const;                // floats in the vector (the presence lanes included)
 };
 
 // The layout for a model whose tensors are `model` (optional tensors in it are ignored); `prototypes_out_dim`
-// > 0 adds the prototypes.global section ([2, out_dim]) and its presence lane.
+// > 0 adds the prototypes.global section ([2, out_dim]) and its presence lane. No adapter sections.
 UpdateVectorLayout MakeUpdateVectorLayout(const fl::BundleLayout& model, int64_t prototypes_out_dim);
+
+// Appends one adapter section per source of `sources` (strictly ascending valid source names), shaped by
+// `schema` (out_dim, adapter_dim > 0). InvalidArgument otherwise.
+absl::Status AddAdapterSections(const std::vector<std::string>& sources, const fl::UpdateCheckOptions& schema,
+                                UpdateVectorLayout* layout);
+
+// The layout a site derives for a round task: the model's shared tensors (`model`, its own copy of the
+// round's model), prototypes.global for line_encoder `spec`s, and the sections of `config.adapter_sources`.
+// Validates what the aggregator sent: group sizes parallel to the sources and within [threshold, max_sites],
+// member_sources distinct and among adapter_sources, no sections for a model without adapters, and the length
+// equal to config.vector_length (FailedPrecondition for a mismatch, InvalidArgument for the rest).
+absl::StatusOr<UpdateVectorLayout> LayoutForRound(const fl::BundleLayout& model, const v1::ModelSpec& spec,
+                                                  const v1::SecAggConfig& config);
 
 struct FlatUpdate {
   std::vector<float> values;
@@ -34,14 +68,17 @@ struct FlatUpdate {
 };
 
 // Flattens a site's delta: every shared tensor of the layout must be present with its shape and finite values
-// (InvalidArgument otherwise); prototypes.global is used when present with the layout's shape. Other tensors
-// (adapters) are left out. Each coordinate is clamped to [-clip_range, clip_range].
+// (InvalidArgument otherwise); prototypes.global is used when present with the layout's shape. The sections of
+// `member_sources` take the site's adapter.<s>.* tensors (as in the header comment); the others are zeros.
+// Tensors outside the layout are left out. Each coordinate is clamped to [-clip_range, clip_range].
 absl::StatusOr<FlatUpdate> FlattenUpdate(const UpdateVectorLayout& layout, const fl::TensorBundle& delta,
-                                         double clip_range);
+                                         double clip_range, const std::vector<std::string>& member_sources = {});
 
-// The weighted mean delta from a decoded sum: shared tensors divided by the weight sum, prototypes.global by the
-// weighted presence sum (left out when no site sent prototypes). FailedPrecondition for a zero weight sum,
-// DataLoss for a sum that does not match the layout or is not finite.
+// The weighted mean delta from a decoded sum: shared tensors divided by the weight sum, prototypes.global by
+// the weighted presence sum, each adapter section's weights and prototypes by their presence sums (a part no
+// site contributed to is left out, so that the model keeps its value). FailedPrecondition for a zero weight
+// sum, DataLoss for a sum that does not match the layout, is not finite, or has a presence sum above the
+// weight sum (no site can be present with more than its weight).
 absl::StatusOr<fl::TensorBundle> MeanFromSum(const UpdateVectorLayout& layout, const DecodedSum& sum);
 
 }  // namespace fedlog::secagg
