@@ -26,7 +26,8 @@ absl::StatusOr<PrivacyStepResult> ApplyPrivacyStep(const v1::RoundTask& task, co
   PrivacyStepResult result;
   if (policy.has_upload_prototypes() && !policy.upload_prototypes()) {
     result.dropped_tensors += DropTensors(delta, [](const fl::NamedTensor& n) {
-      return absl::StartsWith(n.name, "prototypes.");
+      // prototypes.global and every source's adapter.<source>.prototypes: both are mean embeddings of labelled lines.
+      return absl::StartsWith(n.name, "prototypes.") || absl::EndsWith(n.name, ".prototypes");
     });
   }
   if (task.dp_mode() != "site") return result;

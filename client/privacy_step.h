@@ -1,6 +1,7 @@
 // The privacy step of a site's upload path: what leaves the site after local training and before encoding and
 // upload (client/site_daemon.cc DoRound). In order:
-//   1. prototypes.* tensors are dropped when the site's policy says upload_prototypes: false;
+//   1. prototypes.global and adapter.<source>.prototypes are dropped when the site's policy says
+//      upload_prototypes: false;
 //   2. under site-level DP (task dp_mode "site") only the shared parameters leave the site: the optional
 //      adapter.* and prototypes.* tensors are averaged by the aggregator over the sites that carry them, a
 //      subset that the noise of n_min sites need not reach, so they stay local. The whole update (every tensor

@@ -182,12 +182,14 @@ privacy::GaussianSampler Sampler() {
 
 TEST(PrivacyStep, KeepsPrototypesLocalWhenThePolicySaysSo) {
   fl::TensorBundle b = Update();
+  // A source's prototypes are per-class mean embeddings too (aggregated per group under secure aggregation).
+  b.tensors.push_back(fl::NamedTensor{"adapter.HDFS.prototypes", {2, 4}, std::vector<float>(8, 1.0f)});
   v1::SitePrivacyPolicy p = Policy();
   p.set_upload_prototypes(false);
   privacy::GaussianSampler s = Sampler();
   auto r = ApplyPrivacyStep(v1::RoundTask(), p, s, &b);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->dropped_tensors, 1);
+  EXPECT_EQ(r->dropped_tensors, 2);
   EXPECT_FALSE(r->noised);
   ASSERT_EQ(b.tensors.size(), 2u);
   EXPECT_EQ(b.tensors[1].name, "adapter.HDFS.down.weight");
