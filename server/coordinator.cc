@@ -40,7 +40,9 @@ absl::Status Coordinator::Recover() {
   if (!run_) return absl::OkStatus();
   FEDLOG_ASSIGN_OR_RETURN(std::optional<RoundRecord> open, store_->OpenRoundOf(run_->run_id));
   std::set<std::string> declined;
-  if (open) FEDLOG_ASSIGN_OR_RETURN(declined, store_->DeclinedSites(open->run_id, open->round));
+  if (open) {
+    FEDLOG_ASSIGN_OR_RETURN(declined, store_->DeclinedSites(open->run_id, open->round));
+  }
   if (open && run_->plan.secure_aggregation()) {
     // The keys and the running sum of a secure-aggregation attempt lived in memory only: it cannot resume. The
     // next attempt (a fresh session) waits a while for the interrupted attempt's sites to reconnect, so that

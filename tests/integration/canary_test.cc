@@ -6,8 +6,9 @@
 // aggregation, what the aggregator received from that site carries no signal: its lanes at the canary's row lie
 // outside every value an unmasked input of that weight could take, its lanes as a whole are uncorrelated with
 // the site's true update and spread over the whole 64-bit ring, nothing the aggregator keeps contains them or
-// any individual update, and the round's model moved the canary's row by the weighted mean only. Each check of
-// the second half fails when the site's input is uploaded unmasked.
+// any individual update, and the round's model moved the canary's row by the weighted mean only. The lane checks
+// are also run on the site's unmasked encoding, where they must find the signal: the test fails if masking were
+// off.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -52,6 +53,35 @@ double CanaryMove(const fl::TensorBundle& delta) {
     m = std::max(m, std::abs(static_cast<double>(e->values[static_cast<size_t>(CanaryRow() * kTokenDim + j)])));
   }
   return m;
+}
+
+// What a vector of lanes (d + 1, the last the weight) shows of the input `x` it came from: how many lanes at the
+// canary's row lie within `bound` of zero as signed integers (where an unmasked lane of that weight lies), the
+// correlation of the first d lanes (as signed integers) with x, and the fraction of them in the outer half of
+// the ring (|lane| >= 2^62; uniform lanes: one half).
+struct Signal {
+  int canary_lanes_in_range = 0;
+  double correlation = 0;
+  double outer_fraction = 0;
+};
+
+Signal SignalIn(const std::vector<uint64_t>& lanes, const std::vector<float>& x, const std::vector<size_t>& canary,
+                double bound) {
+  Signal out;
+  for (size_t lane : canary) {
+    if (std::abs(static_cast<double>(static_cast<int64_t>(lanes[lane]))) <= bound) ++out.canary_lanes_in_range;
+  }
+  double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, outer = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double a = x[i];
+    const double b = static_cast<double>(static_cast<int64_t>(lanes[i])) / 9.2233720368547758e18;  // / 2^63
+    sx += a, sy += b, sxx += a * a, syy += b * b, sxy += a * b;
+    if (std::abs(b) >= 0.5) outer += 1;
+  }
+  const double n = static_cast<double>(x.size());
+  out.correlation = (sxy - sx * sy / n) / std::sqrt((sxx - sx * sx / n) * (syy - sy * sy / n));
+  out.outer_fraction = outer / n;
+  return out;
 }
 
 // A site driven by hand: its certificate's session, and the daemon's trainer over its own log.
@@ -277,28 +307,24 @@ TEST_F(CanaryTest, TrainedCanaryShowsWithoutSecureAggregationAndNowhereWithIt) {
   absl::StatusOr<std::vector<uint64_t>> lanes = secagg::DecodeLanes(captures[0]->sent, d + 1);
   ASSERT_TRUE(lanes.ok()) << lanes.status();
 
-  // 1. At the canary's row: every lane lies outside what an unmasked input of site-a's weight can hold
-  //    (|lane| <= w * R * 2^f), i.e. it decodes to no value the canary could have had. A uniform lane lands
-  //    inside with probability about 2^-15 here.
+  // The checks, run on what site-a sent and, to show they can fail, on its unmasked encoding.
+  std::vector<uint64_t> unmasked(d + 1);
+  ASSERT_TRUE(q->Encode(inputs[0], weights[0], absl::MakeSpan(unmasked)).ok());
   const double bound = weights[0] * config->quantization.clip_range / q->step();
-  for (size_t lane : canary_lanes) {
-    const double v = static_cast<double>(static_cast<int64_t>((*lanes)[lane]));
-    EXPECT_GT(std::abs(v), bound) << "lane " << lane << " carries a value the canary's row could have";
-  }
+  const Signal sent = SignalIn(*lanes, inputs[0], canary_lanes, bound);
+  const Signal plain_lanes = SignalIn(unmasked, inputs[0], canary_lanes, bound);
+  // 1. At the canary's row: no lane lies inside what an unmasked input of site-a's weight can hold
+  //    (|lane| <= w * R * 2^f), i.e. none decodes to a value the canary's row could have had. A uniform lane
+  //    lands inside with probability about 2^-15 here.
+  EXPECT_EQ(sent.canary_lanes_in_range, 0) << "a masked lane at the canary's row decodes to a possible value";
+  EXPECT_EQ(plain_lanes.canary_lanes_in_range, kTokenDim);
   // 2. Over the whole vector: the lanes (as signed integers) are uncorrelated with site-a's true update, and
-  //    half of them lie in the outer half of the ring, as uniform lanes do (an unmasked input has none there).
-  double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-  size_t outer = 0;
-  for (size_t i = 0; i < d; ++i) {
-    const double x = inputs[0][i];
-    const double y = static_cast<double>(static_cast<int64_t>((*lanes)[i])) / 9.2233720368547758e18;
-    sx += x, sy += y, sxx += x * x, syy += y * y, sxy += x * y;
-    if (std::abs(y) >= 0.5) ++outer;
-  }
+  //    half of them lie in the outer half of the ring, as uniform lanes do.
   const double n = static_cast<double>(d);
-  const double corr = (sxy - sx * sy / n) / std::sqrt((sxx - sx * sx / n) * (syy - sy * sy / n));
-  EXPECT_LT(std::abs(corr), 6.0 / std::sqrt(n)) << "masked lanes correlate with the true update (" << d << " lanes)";
-  EXPECT_NEAR(static_cast<double>(outer) / n, 0.5, 6.0 * 0.5 / std::sqrt(n));
+  EXPECT_LT(std::abs(sent.correlation), 6.0 / std::sqrt(n)) << "masked lanes correlate with the true update";
+  EXPECT_NEAR(sent.outer_fraction, 0.5, 6.0 * 0.5 / std::sqrt(n));
+  EXPECT_GT(plain_lanes.correlation, 0.99);
+  EXPECT_EQ(plain_lanes.outer_fraction, 0.0);
 
   // 3. The aggregator keeps no individual update: no update file, and no file anywhere under its data dir
   //    holds site-a's masked lanes at the canary's row.
