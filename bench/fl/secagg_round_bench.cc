@@ -7,7 +7,9 @@
 // deployment where each site has its own machine: the ratio is therefore an upper bound on the wall-clock
 // overhead a deployment sees.
 // Besides the round medians it prints where a site's time goes (medians over sites and rounds, wall ms): the
-// plain upload, and under secure aggregation the masking and the masked upload. The aggregator logs each secure
+// plain upload, and under secure aggregation the masking and the masked upload; and the process's CPU seconds
+// per round of each kind (all sites and the aggregator, user + system), which other load on a shared machine
+// distorts less than wall time. The aggregator logs each secure
 // round's step times ("secure aggregation ...: steps advertising .. ms, sharing .., masking .., unmasking ..").
 // usage: fedlog-bench-secagg-round [--sites 8,16] [--dim D] [--hidden H] [--rounds R]
 //        (run from the repository root; the MLP has about 2*D*H parameters; default D=1000, H=500: 1.0M)
@@ -21,6 +23,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "bench/bench_util.h"
 #include "absl/strings/numbers.h"
@@ -138,8 +142,18 @@ void SiteLoop(const std::string& pki, const std::string& name, int port, const s
   }
 }
 
-// Runs R rounds with `secagg` on or off; returns the rounds' durations (empty on failure).
-std::vector<double> RunRounds(fedlog::v1::Admin::Stub* admin, int sites, int rounds, bool secagg) {
+// This process's CPU time so far (user + system, every thread: all sites and the aggregator), in seconds.
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// Runs R rounds with `secagg` on or off; returns the rounds' durations (empty on failure) and sets `cpu_s` to
+// the process's CPU seconds per round over the run.
+std::vector<double> RunRounds(fedlog::v1::Admin::Stub* admin, int sites, int rounds, bool secagg, double* cpu_s) {
+  const double cpu_start = ProcessCpuSeconds();
   fedlog::v1::StartRunRequest req;
   req.mutable_plan()->set_rounds(rounds);
   req.mutable_plan()->set_min_sites(sites);
@@ -160,6 +174,7 @@ std::vector<double> RunRounds(fedlog::v1::Admin::Stub* admin, int sites, int rou
     g.set_run_id(run_id);
     admin->GetRun(&c, g, &status);
   }
+  *cpu_s = (ProcessCpuSeconds() - cpu_start) / std::max(1, rounds);
   std::vector<double> out;
   for (const auto& r : status.rounds()) {
     if (r.state() == "done") out.push_back(r.seconds());
@@ -222,8 +237,9 @@ int main(int argc, char** argv) {
       threads.emplace_back(SiteLoop, pki, absl::StrCat("s", i), port, &stop, &times);
     }
     auto admin = fedlog::v1::Admin::NewStub(Channel(pki, "admin", port));
-    const std::vector<double> plain = RunRounds(admin.get(), sites, rounds, false);
-    const std::vector<double> masked = RunRounds(admin.get(), sites, rounds, true);
+    double plain_cpu = 0, masked_cpu = 0;
+    const std::vector<double> plain = RunRounds(admin.get(), sites, rounds, false, &plain_cpu);
+    const std::vector<double> masked = RunRounds(admin.get(), sites, rounds, true, &masked_cpu);
     stop = true;
     for (auto& t : threads) t.join();
     (*server)->Shutdown();
@@ -235,10 +251,11 @@ int main(int argc, char** argv) {
     std::printf("{\"benchmark\": \"secagg_round\", \"sites\": %d, \"params\": %.0f, \"rounds\": %d,"
                 " \"plain_round_s_median\": %.3f, \"secagg_round_s_median\": %.3f, \"ratio\": %.2f,"
                 " \"site_plain_upload_ms_median\": %.0f, \"site_mask_ms_median\": %.0f,"
-                " \"site_masked_upload_ms_median\": %.0f}\n",
+                " \"site_masked_upload_ms_median\": %.0f, \"plain_cpu_s_per_round\": %.2f,"
+                " \"secagg_cpu_s_per_round\": %.2f, \"cpu_ratio\": %.2f}\n",
                 sites, params, rounds, Median(plain), Median(masked), Median(masked) / Median(plain),
                 times.MedianOf(&SiteTimes::plain_upload_ms), times.MedianOf(&SiteTimes::mask_ms),
-                times.MedianOf(&SiteTimes::masked_upload_ms));
+                times.MedianOf(&SiteTimes::masked_upload_ms), plain_cpu, masked_cpu, masked_cpu / plain_cpu);
     std::fflush(stdout);
   }
   std::filesystem::remove_all(dir);
