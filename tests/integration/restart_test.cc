@@ -132,7 +132,12 @@ TEST_F(RestartTest, DeclineIsCountedOnceAcrossAnAggregatorRestart) {
   RestartServer();
   // site-b is back and polling for tasks; the recovered round must not be offered to it again.
   WaitOnline({"site-b"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  client::FederationSession b(testing::SiteChannel(pki_, "site-b", port_));  // asks as site-b, beside its daemon
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<v1::TaskResponse> t = b.GetTask(500);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_FALSE(t->has_round()) << "the round site-b declined was offered to it again after the restart";
+  }
   a = HandSite("site-a", nullptr);
   const v1::RoundTask again = testing::WaitRoundTask(a.get());
   ASSERT_EQ(again.round(), task.round());
