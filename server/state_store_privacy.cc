@@ -15,8 +15,8 @@ absl::StatusOr<bool> StateStore::AddDecline(const std::string& site_id, const Ro
   // migration 5 makes a second decline of the same site and round a no-op).
   FEDLOG_RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
     SQLite::Statement s(db_->raw(),
-                        "INSERT INTO declines (site_id, run_id, round, attempt, reason, at_ms) VALUES (?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (run_id, round, site_id) DO NOTHING");
+                        "INSERT INTO declines (site_id, run_id, round, attempt, reason, at_ms) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, round, site_id) DO NOTHING");
     s.bind(1, site_id);
     s.bind(2, static_cast<int64_t>(round.run_id));
     s.bind(3, round.round);
