@@ -1,5 +1,5 @@
-// Rounds sites declined under their own privacy policy (docs/PRIVACY.md). Per-round DP columns are read with the
-// rounds (state_store.cc).
+// Rounds sites declined under their own privacy policy (docs/PRIVACY.md), kept once per site and round. Per-round
+// DP columns are read with the rounds (state_store.cc).
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "common/base/status_macros.h"
