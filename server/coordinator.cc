@@ -39,10 +39,22 @@ absl::Status Coordinator::Recover() {
   run_ = run;
   if (!run_) return absl::OkStatus();
   FEDLOG_ASSIGN_OR_RETURN(std::optional<RoundRecord> open, store_->OpenRoundOf(run_->run_id));
+  std::set<std::string> declined;
+  if (open) {
+    FEDLOG_ASSIGN_OR_RETURN(declined, store_->DeclinedSites(open->run_id, open->round));
+  }
   if (open && run_->plan.secure_aggregation()) {
-    // The keys and the running sum of a secure-aggregation attempt lived in memory only: it cannot resume.
-    FEDLOG_LOG(WARNING) << "round " << open->round << " (secure aggregation) was open at restart: attempt failed";
+    // The keys and the running sum of a secure-aggregation attempt lived in memory only: it cannot resume. The
+    // next attempt (a fresh session) waits a while for the interrupted attempt's sites to reconnect, so that
+    // it does not open with only the first few back (docs/PRIVACY.md, "Aggregator restarts").
+    FEDLOG_LOG(WARNING) << "round " << open->round << " attempt " << open->attempt
+                        << " (secure aggregation) was open at restart: attempt failed; a fresh attempt follows";
     FEDLOG_RETURN_IF_ERROR(store_->FailRound(*open, NowMs()));
+    rejoin_.clear();
+    for (const std::string& p : open->participants) {
+      if (!declined.count(p)) rejoin_.insert(p);
+    }
+    rejoin_until_ms_ = NowMs() + int64_t{std::max(1, run_->plan.secagg_step_s())} * 1000;
     open.reset();
   }
   if (open) {
@@ -50,6 +62,7 @@ absl::Status Coordinator::Recover() {
     ar.record = *open;
     FEDLOG_ASSIGN_OR_RETURN(auto updates, store_->ListUpdates(open->run_id, open->round, open->attempt));
     for (const auto& u : updates) ar.uploaded.insert(u.site_id);
+    ar.declined = std::move(declined);  // not handed the task again, not counted again
     // Sites need time to reconnect after an aggregator restart: give the round a fresh deadline.
     int64_t deadline_s = std::max(1, run_->plan.round_deadline_s());
     ar.record.deadline_ms = std::max(ar.record.deadline_ms, NowMs() + deadline_s * 1000);
@@ -221,16 +234,25 @@ void Coordinator::MaybeOpenRound(int64_t now) {
     FinishRun("done", absl::StrCat("completed ", plan.rounds(), " round(s)"));
     return;
   }
+  // Sites that declined this round (an earlier attempt, before a restart too) are not asked again.
+  absl::StatusOr<std::set<std::string>> declined = store_->DeclinedSites(run_->run_id, run_->current_round + 1);
+  if (!declined.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot list declines: " << declined.status();
+    return;
+  }
   std::set<std::string> online = OnlineSites();
+  for (const std::string& s : *declined) online.erase(s);
   if (static_cast<int>(online.size()) < plan.min_sites()) {
     if (WaitedTooLong(now, online.size())) return;
     std::string note = absl::StrCat("waiting for ", plan.min_sites(), " site(s), ", online.size(), " online");
+    if (!declined->empty()) absl::StrAppend(&note, " (", declined->size(), " declined this round)");
     if (note != run_note_) {
       run_note_ = note;
       Bump();
     }
     return;
   }
+  if (WaitForRejoin(now, online)) return;
   absl::StatusOr<std::vector<RoundRecord>> rounds = store_->ListRounds(run_->run_id);
   if (!rounds.ok()) {
     FEDLOG_LOG(ERROR) << "cannot list rounds: " << rounds.status();
@@ -284,6 +306,27 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   run_note_ = absl::StrCat("round ", ar.record.round, " open");
   round_ = std::move(ar);
   Bump();
+}
+
+bool Coordinator::WaitForRejoin(int64_t now, const std::set<std::string>& online) {
+  if (rejoin_.empty()) return false;
+  size_t missing = 0;
+  for (const std::string& s : rejoin_) missing += online.count(s) ? 0 : 1;
+  if (missing == 0 || now >= rejoin_until_ms_) {
+    if (missing > 0) {
+      FEDLOG_LOG(WARNING) << missing << " site(s) of the secure-aggregation attempt interrupted by the restart "
+                          << "did not reconnect in time; the next attempt opens without them";
+    }
+    rejoin_.clear();
+    return false;
+  }
+  std::string note = absl::StrCat("waiting for ", missing, " site(s) of the interrupted secure-aggregation attempt "
+                                  "to reconnect");
+  if (note != run_note_) {
+    run_note_ = note;
+    Bump();
+  }
+  return true;
 }
 
 bool Coordinator::ShouldClose(int64_t now) {

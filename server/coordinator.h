@@ -58,7 +58,10 @@ class Coordinator {
   Coordinator(CoordinatorOptions options, StateStore* store, ModelBlobs* blobs);
   ~Coordinator();
 
-  // Loads the active run and open round from the store. Call once before Start().
+  // Loads the active run and open round from the store (with the sites that declined it). An open
+  // secure-aggregation attempt cannot resume (its keys and sum were in memory): it is failed, and the round's
+  // next attempt, with a fresh session, waits up to plan.secagg_step_s for its sites to reconnect. Call once
+  // before Start().
   absl::Status Recover();
   void Start();  // starts the scheduler thread
   void Stop();   // stops it and wakes every waiting call
@@ -107,7 +110,8 @@ class Coordinator {
   absl::Status FinishMaskedUpload(const std::string& site_id, const UploadTicket& ticket, const std::string& bytes,
                                   const std::string& sha256);
   // A participant of the open round declines it under its own privacy policy (coordinator_privacy.cc): the
-  // decline is stored and counted (once per site and attempt) and the round stops waiting for the site.
+  // decline is stored and counted (once per site and round, across attempts and restarts), the round stops
+  // waiting for the site, and later attempts of the round leave the site out.
   // FailedPrecondition when `request` names no open round the site takes part in or the site already uploaded.
   absl::Status DeclineRound(const std::string& site_id, const v1::DeclineRequest& request);
   // Records a refusal that happened at the RPC edge (e.g. a broken stream).
@@ -141,7 +145,7 @@ class Coordinator {
   struct ActiveRound {
     RoundRecord record;
     std::set<std::string> uploaded;
-    std::set<std::string> declined;  // participants that declined (not restored after a restart)
+    std::set<std::string> declined;  // participants that declined (restored from the store after a restart)
     bool closing = false;
     int64_t bytes_down = 0;
     std::shared_ptr<SecAggRound> secagg;  // set for a secure-aggregation round
@@ -152,6 +156,9 @@ class Coordinator {
   std::set<std::string> OnlineSites() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeOpenRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ShouldClose(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a restart failed an open secure-aggregation attempt: true (the next attempt waits) while a site of
+  // that attempt is not `online` again and the grace (plan.secagg_step_s) has not passed.
+  bool WaitForRejoin(int64_t now, const std::set<std::string>& online) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records the outcome of a closing round (the new model, or a failed attempt) and ends it.
   void AdoptRoundResult(RoundRecord record, absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result,
@@ -223,6 +230,9 @@ class Coordinator {
   std::optional<ActiveRound> round_ ABSL_GUARDED_BY(mu_);
   std::string run_note_ ABSL_GUARDED_BY(mu_);  // e.g. "waiting for 3 sites (2 online)"
   int64_t waiting_since_ms_ ABSL_GUARDED_BY(mu_) = 0;  // when the run began waiting for min_sites; 0 = not
+  // Sites of a secure-aggregation attempt a restart interrupted, and until when its successor waits for them.
+  std::set<std::string> rejoin_ ABSL_GUARDED_BY(mu_);
+  int64_t rejoin_until_ms_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
   absl::Mutex admission_mu_;  // serialises read-modify-write of a site's admitted/pending sources
 

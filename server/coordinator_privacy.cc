@@ -162,13 +162,19 @@ absl::Status Coordinator::DeclineRound(const std::string& site_id, const v1::Dec
       return absl::FailedPreconditionError("site is not a participant of this round");
     }
     if (round_->uploaded.count(site_id)) return absl::FailedPreconditionError("update already received");
-    if (!round_->declined.insert(site_id).second) return absl::OkStatus();  // counted once per attempt
+    if (round_->declined.count(site_id)) return absl::OkStatus();
     record = round_->record;
+    // Stored before it is acted on, once per site and round: a site asked again after a restart (Recover
+    // restores the open round's declines; later attempts leave decliners out) is not counted twice.
+    absl::StatusOr<bool> added = store_->AddDecline(site_id, record, reason, NowMs());
+    if (!added.ok()) return ForSite(added.status(), site_id);
+    round_->declined.insert(site_id);
     Bump();
+    if (!*added) return absl::OkStatus();
   }
   FEDLOG_LOG(WARNING) << "site " << site_id << " declined run " << record.run_id << " round " << record.round
                       << " (attempt " << record.attempt << "): " << reason;
-  return ForSite(store_->AddDecline(site_id, record, reason, NowMs()), site_id);
+  return absl::OkStatus();
 }
 
 absl::Status Coordinator::DescribePrivacy(const std::vector<RoundRecord>& rounds, v1::RunStatus* status) {

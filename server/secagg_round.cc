@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/protocol.h"
@@ -59,6 +60,7 @@ absl::Status ValidateSecAggPlan(v1::RunPlan* plan) {
 SecAggRound::SecAggRound(SecAggRoundOptions options, std::unique_ptr<secagg::AggregatorSession> session)
     : options_(std::move(options)), session_(std::move(session)) {
   step_deadline_ms_ = options_.advertise_deadline_ms;
+  step_opened_ms_ = absl::ToUnixMillis(absl::Now());
 }
 
 absl::StatusOr<std::unique_ptr<SecAggRound>> SecAggRound::Create(SecAggRoundOptions options) {
@@ -270,6 +272,8 @@ bool SecAggRound::Advance(int64_t now_ms, const std::set<std::string>& online) {
 
 void SecAggRound::Close(int64_t now_ms) {
   step_deadline_ms_ = now_ms + options_.step_ms;
+  if (static_cast<size_t>(step_) < step_ms_.size()) step_ms_[static_cast<size_t>(step_)] = now_ms - step_opened_ms_;
+  step_opened_ms_ = now_ms;
   switch (step_) {
     case Step::kAdvertising: {
       absl::StatusOr<secagg::KeyRoster> roster = session_->CloseAdvertising();
@@ -309,6 +313,7 @@ void SecAggRound::Close(int64_t now_ms) {
 }
 
 void SecAggRound::Finish() {
+  const absl::Time started = absl::Now();
   absl::StatusOr<secagg::AggregateResult> result = session_->Finish();
   if (!result.ok()) return Fail(result.status());
   // DecodeSum has checked every lane against what the survivors' clipped inputs can produce.
@@ -317,6 +322,10 @@ void SecAggRound::Finish() {
   mean_ = *std::move(mean);
   session_.reset();
   step_ = Step::kDone;
+  finish_ms_ = absl::ToInt64Milliseconds(absl::Now() - started);
+  FEDLOG_LOG(INFO) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "...: steps advertising "
+                   << step_ms_[0] << " ms, sharing " << step_ms_[1] << " ms, masking " << step_ms_[2]
+                   << " ms, unmasking " << step_ms_[3] << " ms; unmask and decode " << finish_ms_ << " ms";
 }
 
 }  // namespace fedlog::server

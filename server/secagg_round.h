@@ -15,6 +15,7 @@
 #ifndef FEDLOG_SERVER_SECAGG_ROUND_H_
 #define FEDLOG_SERVER_SECAGG_ROUND_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -99,6 +100,10 @@ class SecAggRound {
   int64_t samples() const { return samples_; }
   double mean_loss() const { return samples_ > 0 ? loss_sum_ / static_cast<double>(samples_) : 0; }
   int64_t bytes_up() const { return bytes_up_; }
+  // How long each step stayed open (ms; index = Step), and how long Finish took to unmask and decode; logged
+  // when the round finishes, for profiling a round's cost.
+  const std::array<int64_t, 4>& step_ms() const { return step_ms_; }
+  int64_t finish_ms() const { return finish_ms_; }
 
  private:
   explicit SecAggRound(SecAggRoundOptions options, std::unique_ptr<secagg::AggregatorSession> session);
@@ -126,6 +131,9 @@ class SecAggRound {
   int64_t samples_ = 0;
   double loss_sum_ = 0;
   int64_t bytes_up_ = 0;
+  int64_t step_opened_ms_ = 0;  // when the current step opened (unix ms)
+  std::array<int64_t, 4> step_ms_{};
+  int64_t finish_ms_ = 0;
   fl::TensorBundle mean_;
 };
 

@@ -108,6 +108,12 @@ CREATE TABLE declines (
   reason TEXT NOT NULL,
   at_ms INTEGER NOT NULL);
 )sql"},
+      // A decline is recorded once per site and round (docs/PRIVACY.md): a site asked again after an aggregator
+      // restart does not count twice. Duplicates older binaries wrote are folded into the first.
+      {5, R"sql(
+DELETE FROM declines WHERE id NOT IN (SELECT MIN(id) FROM declines GROUP BY run_id, round, site_id);
+CREATE UNIQUE INDEX declines_once ON declines (run_id, round, site_id);
+)sql"},
   };
 }
 

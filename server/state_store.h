@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -119,11 +120,15 @@ class StateStore {
   absl::Status AddEvaluation(int64_t run_id, int32_t round, const v1::SiteEvaluation& evaluation, int64_t now_ms);
   absl::StatusOr<std::vector<std::pair<int32_t, v1::SiteEvaluation>>> ListEvaluations(int64_t run_id);
 
-  // Rounds a site declined under its own privacy policy (DeclineRound). The reason is truncated to
-  // kMaxRefusalReason bytes. ListDeclines: per site of run `run_id`, the count and the latest reason.
-  absl::Status AddDecline(const std::string& site_id, const RoundRecord& round, const std::string& reason,
-                          int64_t now_ms);
+  // Rounds a site declined under its own privacy policy (DeclineRound). A decline is kept once per site and
+  // round: AddDecline records it (under `round.attempt`, the reason truncated to kMaxRefusalReason bytes) and
+  // returns true, or returns false and changes nothing when the site already declined that round (any
+  // attempt, before a restart too). ListDeclines: per site of run `run_id`, the count and the latest reason.
+  // DeclinedSites: the sites that declined round `round` of run `run_id`.
+  absl::StatusOr<bool> AddDecline(const std::string& site_id, const RoundRecord& round, const std::string& reason,
+                                  int64_t now_ms);
   absl::StatusOr<std::vector<v1::SiteDeclines>> ListDeclines(int64_t run_id);
+  absl::StatusOr<std::set<std::string>> DeclinedSites(int64_t run_id, int32_t round);
 
   // Models and promotion.
   absl::Status AddModel(const v1::ModelManifest& manifest, const std::string& path);

@@ -177,10 +177,16 @@ absl::StatusOr<AggregateResult> AggregatorSession::Finish() {
     return TooFew("revealed shares", responders_.size(), config_.threshold);
   }
   absl::Span<uint64_t> sum = absl::MakeSpan(sum_);
+  // The survivors' self masks, removed in one pass over the sum (prg.h ApplyMasks).
+  std::vector<SecretKey> seeds;
+  seeds.reserve(survivors_.size());
+  std::vector<MaskTerm> terms;
   for (uint32_t v : survivors_) {
     FEDLOG_ASSIGN_OR_RETURN(SecretKey seed, ShamirCombine(seed_shares_[v], config_.threshold));
-    FEDLOG_RETURN_IF_ERROR(ApplyMask(seed, MaskSign::kSubtract, sum));
+    seeds.push_back(seed);
+    terms.push_back({&seeds.back(), MaskSign::kSubtract});
   }
+  FEDLOG_RETURN_IF_ERROR(ApplyMasks(terms, sum));
   for (uint32_t v : dropped_) {
     FEDLOG_ASSIGN_OR_RETURN(SecretKey key, ShamirCombine(key_shares_[v], config_.threshold));
     FEDLOG_ASSIGN_OR_RETURN(PublicKey pk, X25519PublicFromPrivate(key));

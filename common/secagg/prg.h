@@ -19,6 +19,17 @@ enum class MaskSign { kAdd, kSubtract };
 // lanes[i] = lanes[i] +/- PRG(seed)[i] (mod 2^64).
 absl::Status ApplyMask(const SecretKey& seed, MaskSign sign, absl::Span<uint64_t> lanes);
 
+// One mask of a sum of masks: its seed (not owned; must outlive the call) and sign.
+struct MaskTerm {
+  const SecretKey* seed = nullptr;
+  MaskSign sign = MaskSign::kAdd;
+};
+
+// The same as ApplyMask for each term in turn, in one pass over `lanes`: each chunk of lanes stays in cache
+// while every term's key stream is added to it, instead of one pass over the whole vector per term (a site
+// masks with one term per peer plus its self mask; the aggregator removes one per survivor).
+absl::Status ApplyMasks(absl::Span<const MaskTerm> terms, absl::Span<uint64_t> lanes);
+
 // out[i] = PRG(seed)[i].
 absl::Status ExpandMask(const SecretKey& seed, absl::Span<uint64_t> out);
 

@@ -156,14 +156,18 @@ absl::StatusOr<MaskedInput> SiteSession::MaskInput(const ShareDelivery& delivery
   out.from = index_;
   out.lanes.resize(x.size() + 1);
   FEDLOG_RETURN_IF_ERROR(quantizer_.Encode(x, weight, absl::MakeSpan(out.lanes)));
-  FEDLOG_RETURN_IF_ERROR(ApplyMask(self_mask_seed_, MaskSign::kAdd, absl::MakeSpan(out.lanes)));
+  // The self mask and one pairwise mask per peer, applied in one pass over the lanes (prg.h ApplyMasks).
+  std::vector<SecretKey> seeds;
+  seeds.reserve(holders_.size());
+  std::vector<MaskTerm> terms = {{&self_mask_seed_, MaskSign::kAdd}};
   for (uint32_t v : holders_) {
     if (v == index_) continue;
     FEDLOG_ASSIGN_OR_RETURN(SecretKey seed,
                             PairwiseMaskSeed(mask_keys_.private_key, roster_[v].mask_key, config_.session_id));
-    FEDLOG_RETURN_IF_ERROR(
-        ApplyMask(seed, index_ < v ? MaskSign::kAdd : MaskSign::kSubtract, absl::MakeSpan(out.lanes)));
+    seeds.push_back(seed);
+    terms.push_back({&seeds.back(), index_ < v ? MaskSign::kAdd : MaskSign::kSubtract});
   }
+  FEDLOG_RETURN_IF_ERROR(ApplyMasks(terms, absl::MakeSpan(out.lanes)));
   state_ = State::kMasked;
   FEDLOG_LOG(DEBUG) << "secagg site " << index_ << ": masked " << x.size() << " values with "
                     << holders_.size() - 1 << " pairwise masks";

@@ -1,6 +1,7 @@
 #include "common/secagg/wire.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -229,6 +230,9 @@ absl::StatusOr<UnmaskResponse> UnmaskResponseFromProto(const v1::SecAggUnmaskReq
 }
 
 std::string EncodeLanes(absl::Span<const uint64_t> lanes) {
+  if constexpr (std::endian::native == std::endian::little) {  // the wire order: one copy, no byte loop
+    return std::string(reinterpret_cast<const char*>(lanes.data()), lanes.size() * 8);
+  }
   std::string out(lanes.size() * 8, '\0');
   for (size_t i = 0; i < lanes.size(); ++i) {
     uint64_t v = lanes[i];
@@ -243,6 +247,10 @@ absl::StatusOr<std::vector<uint64_t>> DecodeLanes(const std::string& bytes, uint
         absl::StrCat("masked input of ", bytes.size(), " bytes; ", lanes, " lanes of 8 bytes expected"));
   }
   std::vector<uint64_t> out(lanes);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    return out;
+  }
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   for (uint64_t i = 0; i < lanes; ++i) {
     uint64_t v = 0;

@@ -78,6 +78,23 @@ TEST(PrgTest, AddThenSubtractIsIdentityAndStreamsDiffer) {
   EXPECT_TRUE(std::equal(a.begin(), a.end(), longer.begin()));
 }
 
+TEST(PrgTest, ApplyMasksEqualsOneApplyMaskPerTerm) {
+  // 10007 lanes: several chunks and a partial one.
+  std::vector<uint64_t> one_by_one(10007), fused;
+  for (size_t i = 0; i < one_by_one.size(); ++i) one_by_one[i] = i * 104729;
+  fused = one_by_one;
+  const SecretKey k1 = Key(1), k2 = Key(2), k3 = Key(3);
+  ASSERT_TRUE(ApplyMask(k1, MaskSign::kAdd, absl::MakeSpan(one_by_one)).ok());
+  ASSERT_TRUE(ApplyMask(k2, MaskSign::kSubtract, absl::MakeSpan(one_by_one)).ok());
+  ASSERT_TRUE(ApplyMask(k3, MaskSign::kAdd, absl::MakeSpan(one_by_one)).ok());
+  const std::vector<MaskTerm> terms = {{&k1, MaskSign::kAdd}, {&k2, MaskSign::kSubtract}, {&k3, MaskSign::kAdd}};
+  ASSERT_TRUE(ApplyMasks(terms, absl::MakeSpan(fused)).ok());
+  EXPECT_EQ(fused, one_by_one);
+  EXPECT_TRUE(ApplyMasks({}, absl::MakeSpan(fused)).ok());  // no terms: unchanged
+  EXPECT_EQ(fused, one_by_one);
+  EXPECT_FALSE(ApplyMasks(std::vector<MaskTerm>{{nullptr, MaskSign::kAdd}}, absl::MakeSpan(fused)).ok());
+}
+
 TEST(PrgTest, LanesAreUniformBitByBit) {
   std::vector<uint64_t> v(1 << 16);
   ASSERT_TRUE(ExpandMask(Key(3), absl::MakeSpan(v)).ok());
