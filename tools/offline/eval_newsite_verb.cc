@@ -283,6 +283,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   NewsiteOptions equal = o;
   equal.detector.weights.fill(1.0);
   equal.detector.severity_prior = 0;
+  equal.detector.session.weights.fill(1.0);
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
@@ -292,6 +293,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
                                                    flat.fused, flat.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 2, row);
+  FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
   }
