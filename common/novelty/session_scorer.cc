@@ -37,6 +37,7 @@ absl::Status SessionOptions::Validate() const {
     if (!(w >= 0 && w <= 100)) return absl::InvalidArgumentError("session: weights must be in [0, 100]");
   }
   if (warmup_sessions < 0) return absl::InvalidArgumentError("session: warmup_sessions must be >= 0");
+  if (!(strong_violation > 0)) return absl::InvalidArgumentError("session: strong_violation must be > 0");
   return shape.Validate();
 }
 
@@ -81,10 +82,14 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
       const size_t i = static_cast<size_t>(k);
       const double tail = s.raw[i] > 0 ? history_[i].Tail(s.raw[i]) : 1.0;
       if (s.raw[i] > 0 && tail <= fire_tail_) s.fired |= 1u << k;
-      if (options_.weights[i] > 0) s.score += options_.weights[i] * std::min(term_cap_, -std::log10(tail));
+      if (options_.weights[i] <= 0) continue;
+      const double term = k == kInvariant && options_.invariant_as_log_p ? s.raw[i] / std::log(10.0)
+                                                                         : -std::log10(tail);
+      s.score += options_.weights[i] * std::min(term_cap_, term);
     }
     s.p_value = scores_.Tail(s.score);
-    s.alert = threshold_.Decide(s.score, c.lines.alarm, &s.threshold);
+    const bool strong = c.invariant / std::log(10.0) >= options_.strong_violation;
+    s.alert = threshold_.Decide(s.score, c.lines.alarm || strong, &s.threshold);
     for (int k = 0; k < kNumSessionSignals; ++k) history_[static_cast<size_t>(k)].Add(s.raw[static_cast<size_t>(k)]);
     scores_.Add(s.score);
     out->push_back(s);

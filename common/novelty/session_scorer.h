@@ -8,12 +8,19 @@
 //   sequence   its most surprising next event           (maximum over its lines, SequenceModel)
 //   param      its most unusual parameter value         (maximum over its lines)
 //   severity   its most alarming line                   (maximum over its lines)
-// Bursts and source rates are left out: they describe time buckets of the whole stream, not one
-// session, and rank anomalous units below normal ones on every evaluated system
-// (docs/EVALUATION.md). The default weights let the structural invariant signal lead and give the
-// line signals a small weight, the rule the line detector uses (scorer.h); docs/DETECTION.md
-// "Sessions" gives the argument. The threshold is a SiteThreshold over session scores: the
-// site's alert budget is then a share of sessions.
+// The invariant signal is itself a sum of -log probabilities of the session's violations under the
+// relations learnt so far, so by default it enters on its own scale (nats / ln 10, i.e. -log10 p,
+// capped like every term) instead of being ranked: ranking a signal that is 0 for most sessions
+// gives every violation about the same tail and erases the gap between one odd count and a write
+// that was never acknowledged. Bursts and source rates are left out: they describe time buckets of
+// the whole stream, not one session, and rank anomalous units below normal ones on every evaluated
+// system (docs/EVALUATION.md). The default weights let the structural invariant signal lead and
+// give the others a small weight, the rule the line detector uses (scorer.h); docs/DETECTION.md
+// "Sessions" gives the argument. The threshold is a SiteThreshold over session scores: the site's
+// alert budget is then a share of sessions. Its adaptation to a separate high-score cluster is
+// backed, for sessions, by alarm words OR a strong violation (the invariant signal at least
+// `strong_violation` in -log10 p: a relation that held in about 99% of earlier sessions broke), so
+// the session alert rate can rise to the share of structurally broken sessions, never above it.
 // Thread-compatible: one instance per source stream, used by one thread at a time.
 #ifndef FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
 #define FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
@@ -50,6 +57,11 @@ struct SessionOptions {
   ShapeOptions shape;
   // Weight of each session signal's -log10(tail); 0 switches one off.
   std::array<double, kNumSessionSignals> weights = {1, 0.1, 0.1, 0.1, 0.1, 0.1};
+  // The invariant term is its own -log10 probability (true) or its tail among earlier sessions.
+  bool invariant_as_log_p = true;
+  // -log10 p of the invariant signal from which a session counts as alarming for the threshold's
+  // adaptation (site_threshold.h), as a line with an alarm word does.
+  double strong_violation = 2.0;
   int64_t warmup_sessions = 100;  // no session alert before this many sessions closed
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;

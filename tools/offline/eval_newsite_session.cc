@@ -182,7 +182,7 @@ absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& sco
   for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
     UnitScores one;
     one.score = scored.unit_session_signal[static_cast<size_t>(k)];
-    FEDLOG_RETURN_IF_ERROR(add(absl::StrCat("session signal: ", novelty::SessionSignalName(k)), 0,
+    FEDLOG_RETURN_IF_ERROR(add("session signal: " + std::string(novelty::SessionSignalName(k)), 0,
                                all, one, lines, normal_lines));
   }
   result->notes.push_back(absl::StrFormat(

@@ -160,6 +160,28 @@ std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
   return out;
 }
 
+// --dump, sessions: one row per session as it closed (any of its units anomalous, score, alert, each
+// raw session signal).
+std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
+  std::string out = "session,unit,first_line,label,lines,score,alert";
+  for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
+    absl::StrAppend(&out, ",", std::string(novelty::SessionSignalName(k)));
+  }
+  out += "\n";
+  for (size_t i = 0; i < sc.sessions.size(); ++i) {
+    const novelty::SessionScore& x = sc.sessions[i];
+    int label = 0;
+    for (int32_t u : sc.session_units[i]) label = std::max(label, s.y[static_cast<size_t>(u)]);
+    const int32_t unit = sc.session_units[i].empty() ? -1 : sc.session_units[i][0];
+    absl::StrAppendFormat(&out, "%zu,%d,%lld,%d,%lld,%.4f,%d", i, unit,
+                          static_cast<long long>(unit < 0 ? -1 : sc.unit_first_line[static_cast<size_t>(unit)]),
+                          label, static_cast<long long>(x.lines), x.score, x.alert ? 1 : 0);
+    for (double v : x.raw) absl::StrAppendFormat(&out, ",%.4f", v);
+    out += "\n";
+  }
+  return out;
+}
+
 absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(item, '=');
@@ -288,6 +310,10 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
     FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(o.out_dir, system + "_lines.csv"), LinesCsv(stream, scored)));
+    if (!scored.sessions.empty()) {
+      FEDLOG_RETURN_IF_ERROR(
+          WriteFileAtomic(JoinPath(o.out_dir, system + "_sessions.csv"), SessionsCsv(stream, scored)));
+    }
   }
   FEDLOG_ASSIGN_OR_RETURN(run.k0, EvaluateNewsite(stream, scored, o));
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
