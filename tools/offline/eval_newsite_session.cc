@@ -150,7 +150,8 @@ UnitScores DeepLogStyle(const NewsiteStream& s, const ScoredStream& sc, int64_t 
 absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& scored,
                             const ScoredStream* equal, const NewsiteOptions& options,
                             NewsiteSystemResult* result) {
-  if (scored.sessions.empty()) return absl::OkStatus();
+  // Line protocols (BGL) are measured per line: a session score there would alert a whole host.
+  if (scored.sessions.empty() || stream.unit == "line") return absl::OkStatus();
   const double budget = options.detector.expected_alert_rate;
   const size_t nu = stream.y.size();
   std::vector<size_t> all, test;

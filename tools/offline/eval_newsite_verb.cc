@@ -27,7 +27,8 @@ constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--severity-prior P] "
-    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump]\n";
+    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
+    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W] [--dump]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -182,6 +183,22 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
   return out;
 }
 
+absl::Status ParseSessionWeights(const std::string& spec, novelty::NoveltyOptions* o) {
+  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(item, '=');
+    double w = 0;
+    int signal = -1;
+    for (int s = 0; s < novelty::kNumSessionSignals; ++s) {
+      if (kv.size() == 2 && kv[0] == novelty::SessionSignalName(s)) signal = s;
+    }
+    if (signal < 0 || !absl::SimpleAtod(kv[1], &w)) {
+      return absl::InvalidArgumentError(absl::StrCat("--session-weights: bad item '", std::string(item), "'"));
+    }
+    o->session.weights[static_cast<size_t>(signal)] = w;
+  }
+  return o->Validate();
+}
+
 absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(item, '=');
@@ -264,6 +281,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->detector.severity_prior,
                           args.GetDouble("severity-prior", o->detector.severity_prior));
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
+  FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
     o->shots.clear();
     for (absl::string_view k : absl::StrSplit(args.Get("shots"), ',', absl::SkipEmpty())) {
@@ -344,7 +362,7 @@ std::string KShotJson(const KShotResult& r) {
 
 int RunEvalNewsite(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
-      argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "severity-prior", "shots",
+      argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights", "severity-prior", "shots",
               "seeds", "seed", "label-part", "strategy", "match"},
              {"dump"}});
   if (!args.ok() || !args->Has("out")) {
