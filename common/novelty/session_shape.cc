@@ -53,48 +53,44 @@ uint64_t SessionShapes::Signature(const absl::flat_hash_map<int32_t, int32_t>& c
   return h;
 }
 
-void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts,
-                                  ClosedSession* out) {
-  std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
-  std::sort(have.begin(), have.end());
-  // Score: equal counts of two present templates, and presence of b given a.
+void SessionShapes::ScoreRelations(const std::vector<std::pair<int32_t, int32_t>>& have,
+                                   const absl::flat_hash_map<int32_t, int32_t>& counts,
+                                   ClosedSession* out) const {
+  auto add = [out](double s) {
+    if (s <= kMinSurprise) return;
+    out->invariant += s;
+    ++out->violated;
+  };
   for (size_t i = 0; i < have.size(); ++i) {
     const auto [a, ca] = have[i];
     auto na = sessions_with_.find(a);
     if (na == sessions_with_.end() || na->second < options_.min_support) continue;
+    // Equal counts of two templates the session has.
     for (size_t j = i + 1; j < have.size(); ++j) {
       const auto [b, cb] = have[j];
       if (ca == cb) continue;
       auto n = both_.find(PairKey(a, b));
       if (n == both_.end() || n->second < options_.min_support) continue;
       auto v = unequal_.find(PairKey(a, b));
-      const double s = Surprise(v == unequal_.end() ? 0 : v->second, n->second);
-      if (s > kMinSurprise) {
-        out->invariant += s;
-        ++out->violated;
-      }
+      add(Surprise(v == unequal_.end() ? 0 : v->second, n->second));
     }
+    // b present whenever a is.
     for (const auto& [b, nb] : sessions_with_) {
       if (nb < options_.min_support || counts.contains(b)) continue;
       auto n = both_.find(a < b ? PairKey(a, b) : PairKey(b, a));
       const int64_t with_b = n == both_.end() ? 0 : n->second;
-      const double s = Surprise(na->second - with_b, na->second);
-      if (s > kMinSurprise) {
-        out->invariant += s;
-        ++out->violated;
-      }
+      add(Surprise(na->second - with_b, na->second));
     }
   }
-  const uint64_t sig = Signature(counts);
-  auto known = signatures_.find(sig);
-  const int64_t seen = known == signatures_.end() ? 0 : known->second;
-  out->signature = closed_ > 0 ? std::max(0.0, Surprise(seen, closed_)) : 0.0;
-  // Learn.
+}
+
+void SessionShapes::Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature) {
   ++closed_;
+  auto known = signatures_.find(signature);
   if (known != signatures_.end()) {
     ++known->second;
   } else if (signatures_.size() < options_.max_signatures) {
-    signatures_.emplace(sig, 1);
+    signatures_.emplace(signature, 1);
   }
   std::vector<std::pair<int32_t, int32_t>> tracked;
   for (const auto& item : have) {
@@ -113,6 +109,18 @@ void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& c
       if (tracked[i].second != tracked[j].second) ++unequal_[key];
     }
   }
+}
+
+void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts,
+                                  ClosedSession* out) {
+  std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
+  std::sort(have.begin(), have.end());
+  ScoreRelations(have, counts, out);
+  const uint64_t sig = Signature(counts);
+  auto known = signatures_.find(sig);
+  const int64_t seen = known == signatures_.end() ? 0 : known->second;
+  out->signature = closed_ > 0 ? std::max(0.0, Surprise(seen, closed_)) : 0.0;
+  Learn(have, sig);
 }
 
 ClosedSession SessionShapes::Close(uint64_t session, Open open) {

@@ -84,6 +84,10 @@ class SessionShapes {
   ClosedSession Close(uint64_t session, Open open);
   // Scores `counts` against the sessions closed so far, then learns it.
   void ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out);
+  // The invariant signal of a session with templates `have` (sorted (id, count)) = `counts`.
+  void ScoreRelations(const std::vector<std::pair<int32_t, int32_t>>& have,
+                      const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out) const;
+  void Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature);
   uint64_t Signature(const absl::flat_hash_map<int32_t, int32_t>& counts) const;
   static uint64_t PairKey(int32_t a, int32_t b);
 

@@ -159,11 +159,11 @@ void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& 
   out->unit_session_alert.assign(nu, 0);
   out->unit_session_signal.assign(novelty::kNumSessionSignals, std::vector<double>(nu, 0.0));
   out->session_units.assign(out->sessions.size(), {});
-  for (size_t k = 0; k < out->sessions.size(); ++k) {
-    const novelty::SessionScore& s = out->sessions[k];
+  for (size_t i = 0; i < out->sessions.size(); ++i) {
+    const novelty::SessionScore& s = out->sessions[i];
     auto it = session_units.find(s.session);
     if (it == session_units.end()) continue;
-    out->session_units[k] = it->second;
+    out->session_units[i] = it->second;
     for (int32_t u32 : it->second) {
       const size_t u = static_cast<size_t>(u32);
       out->unit_session_score[u] = std::max(out->unit_session_score[u], s.score);
