@@ -73,6 +73,9 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   if (!(o.threshold_label_prior > 0 && o.threshold_label_prior <= 1e6)) {
     return absl::InvalidArgumentError("detect.threshold_label_prior must be in (0, 1e6]");
   }
+  o.session_pattern = d.session_pattern();
+  if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
+  if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();
   o.start_at_end = d.start_at_end();
   o.labels_file = Resolve(base_dir, d.labels_file());
   if (!o.webhook_url.empty() && o.webhook_url.rfind("http://", 0) != 0) {

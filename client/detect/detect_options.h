@@ -69,6 +69,8 @@ struct DetectOptions {
   double expected_alert_rate = 0;
   double max_alert_rate = 0.25;        // label-free threshold adaptation ceiling (detect.max_alert_rate)
   double threshold_label_prior = 10;   // label shrinkage of that threshold (detect.threshold_label_prior)
+  std::string session_pattern;         // label-free sessions: RE2 in the message (detect.session_pattern)
+  int64_t session_quiet_ms = 300000;   // a session is scored after this long quiet (detect.session_quiet_ms)
   // Called on the scoring thread for every processed line, in order per file; optional.
   std::function<void(const ScoredLine&)> on_scored;
 };

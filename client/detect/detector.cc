@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/detect/label_verdicts.h"
@@ -73,7 +74,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.expected_alert_rate = o.expected_alert_rate;
     label_free.max_alert_rate = o.max_alert_rate;
     label_free.label_prior = o.threshold_label_prior;
-    FEDLOG_RETURN_IF_ERROR(d->pipeline_->EnableLabelFree(label_free));
+    label_free.session.shape.quiet_ms = o.session_quiet_ms;
+    FEDLOG_RETURN_IF_ERROR(d->pipeline_->EnableLabelFree(label_free, o.session_pattern));
   }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
@@ -322,6 +324,35 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   return absl::OkStatus();
 }
 
+// A session the label-free detector scored above its threshold when it went quiet (or was pushed
+// out): one alert naming the session's last line, its score and the session signals that fired.
+// `now_ms` is the alert's time when the session's ticks are line numbers.
+absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeScorer::SessionAlert& sa,
+                                          int64_t now_ms, BatchRecord* rec) {
+  // Not through the per-template limiter: a session closes once, so its alert cannot repeat, and the
+  // session threshold keeps them to the budget's share of sessions.
+  const std::string& source = options_.sources[static_cast<size_t>(sa.source)].name;
+  Alert a;
+  a.id = AlertId(source, 0, sa.score.session, sa.score.last_tick, 1);
+  a.time_ms = sa.timed ? sa.score.last_tick : now_ms;
+  a.source = source;
+  a.file = raw.source == sa.source ? raw.file : "";
+  a.line = sa.last_line;
+  a.template_id = kSessionAlertTemplate;
+  a.template_text = absl::StrFormat("session of %lld lines, %d count relations broken",
+                                    static_cast<long long>(sa.score.lines), sa.score.violated);
+  a.score = static_cast<float>(sa.score.score);
+  a.threshold = static_cast<float>(std::min(sa.score.threshold, 1e30));
+  a.model_version = pipeline_->model_version();
+  a.signals = "session:" + novelty::SessionFiredNames(sa.score.fired);
+  const std::string json = AlertToJson(a);
+  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
+  metrics_->sources[static_cast<size_t>(sa.source)]->alerts.fetch_add(1);
+  rec->alerts.push_back({a.id, a.time_ms, source, a.line, a.template_id, a.score, a.threshold,
+                         a.model_version, {}, {}, json});
+  return absl::OkStatus();
+}
+
 // The label-free threshold follows the site's labels (feedback verdicts, `fedlog label`, the labels
 // file): when the store's label version changed, its labels are given again. Checked at most once per
 // poll interval, on the scoring thread.
@@ -369,6 +400,10 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
       metrics_->alerts_suppressed_normal.fetch_add(1);
     }
     if (r.alert) FEDLOG_RETURN_IF_ERROR(HandleAlert(raw, r, now_ms, &rec));
+    pipeline_->TakeSessionAlerts(&session_alerts_);
+    for (const LabelFreeScorer::SessionAlert& sa : session_alerts_) {
+      FEDLOG_RETURN_IF_ERROR(HandleSessionAlert(raw, sa, now_ms, &rec));
+    }
     ++counts[{raw.source, r.template_id}];
     std::vector<std::string>& ctx = context_[raw.source];
     if (options_.context_lines > 0) {

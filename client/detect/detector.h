@@ -72,12 +72,17 @@ class Detector {
   void SyncLabelFreeLabels(int64_t now_ms);
   absl::Status HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
                            BatchRecord* rec);
+  absl::Status HandleSessionAlert(const RawLine& raw, const LabelFreeScorer::SessionAlert& alert,
+                                  int64_t now_ms, BatchRecord* rec);
+  // The template id session alerts carry (in the store and the alert): no line template.
+  static constexpr int32_t kSessionAlertTemplate = -2;
   void Housekeeping(bool final);
   bool Stopping() const;
   // True when the line just processed belongs to a template the operator declared normal.
   bool DeclaredNormal(int source, int32_t template_id);
 
   DetectOptions options_;
+  std::vector<LabelFreeScorer::SessionAlert> session_alerts_;  // scoring thread only (scratch)
   int64_t start_ms_ = 0;
   std::unique_ptr<DetectStore> store_;
   std::unique_ptr<LinePipeline> pipeline_;

@@ -3,7 +3,9 @@
 // with the pipeline's own parse and Drain template. The threshold is the running quantile at the
 // site's alert budget (detect.expected_alert_rate), adapted to the stream (detect.max_alert_rate) and
 // moved towards the site's labelled lines as they arrive (SetLabels; novelty::SiteThreshold); each
-// scored line says which signals fired.
+// scored line says which signals fired. Lines with a session (detect.session_pattern's match, else
+// the host field) also feed the scorer's session scoring: a session that went quiet and scored
+// above the session threshold becomes a SessionAlert (TakeSessionAlerts), with its last line.
 // Thread-compatible: owned by the LinePipeline, used by its one thread.
 #ifndef FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
 #define FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/parsed_line.h"
@@ -24,9 +27,20 @@ class LabelFreeScorer {
  public:
   // One scorer per entry of `field_names` (each source's LineParser::field_names()). InvalidArgument
   // when the options do not Validate().
+  // `session_pattern`: novelty::EventOptions::session_pattern for every source (InvalidArgument
+  // when RE2 rejects it).
   static absl::StatusOr<std::unique_ptr<LabelFreeScorer>> Create(
       const novelty::NoveltyOptions& options,
-      const std::vector<std::vector<std::string>>& field_names);
+      const std::vector<std::vector<std::string>>& field_names,
+      const std::string& session_pattern = "");
+
+  struct SessionAlert {
+    int source = 0;
+    bool timed = false;           // the session's ticks are ms of log time
+    std::string last_line;        // the session's last message (at most kMaxLineBytes)
+    novelty::SessionScore score;
+  };
+  static constexpr size_t kMaxLineBytes = 512;
 
   // Scores the line of `source` just parsed into `parsed` and matched to `template_id` by `drain`
   // (its parameters are read from Drain's last line), then learns it.
@@ -38,15 +52,22 @@ class LabelFreeScorer {
                 int32_t template_id, int label);
   // Forgets every source's labels (before the store's current set is given again).
   void ClearLabels();
+  // Appends the session alerts raised since the last call (sessions that closed on Score).
+  void TakeSessionAlerts(std::vector<SessionAlert>* out);
 
  private:
   struct Source {
     std::unique_ptr<novelty::EventBuilder> builder;
     std::unique_ptr<novelty::NoveltyScorer> scorer;
     int64_t lines = 0;
+    // The last message of each open session (bounded like the scorer's open sessions: an entry
+    // goes when its session closes).
+    absl::flat_hash_map<uint64_t, std::string> last_line;
   };
   std::vector<Source> sources_;
   novelty::LineEvent event_;
+  std::vector<novelty::SessionScore> closed_;  // scratch
+  std::vector<SessionAlert> alerts_;
 };
 
 }  // namespace fedlog::client::detect

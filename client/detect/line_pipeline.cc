@@ -62,10 +62,11 @@ auto FindScorer(DetectionModel& model, const std::string& source, size_t dense_d
 
 }  // namespace
 
-absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& options) {
+absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& options,
+                                           const std::string& session_pattern) {
   std::vector<std::vector<std::string>> fields;
   for (const Source& s : sources_) fields.push_back(s.parser->field_names());
-  FEDLOG_ASSIGN_OR_RETURN(label_free_, LabelFreeScorer::Create(options, fields));
+  FEDLOG_ASSIGN_OR_RETURN(label_free_, LabelFreeScorer::Create(options, fields, session_pattern));
   return absl::OkStatus();
 }
 

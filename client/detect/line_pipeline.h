@@ -49,7 +49,14 @@ class LinePipeline {
   // From now on a source without a model (or without a scorer in it) is scored by the label-free
   // detector at `options.expected_alert_rate` instead of staying unscored. InvalidArgument for
   // options that do not Validate().
-  absl::Status EnableLabelFree(const novelty::NoveltyOptions& options);
+  // `session_pattern`: detect.session_pattern (LabelFreeScorer::Create).
+  absl::Status EnableLabelFree(const novelty::NoveltyOptions& options,
+                               const std::string& session_pattern = "");
+  // Replaces `out` with the label-free session alerts raised since the last call.
+  void TakeSessionAlerts(std::vector<LabelFreeScorer::SessionAlert>* out) {
+    out->clear();
+    if (label_free_ != nullptr) label_free_->TakeSessionAlerts(out);
+  }
   bool label_free() const { return label_free_ != nullptr; }
   // The site's labelled lines (source index, raw line, 1 anomalous / 0 normal) replace the ones given
   // before as the label-free threshold's labels; lines are matched to known templates only (nothing

@@ -75,6 +75,7 @@ absl::Status NoveltyOptions::Validate() const {
     return absl::InvalidArgumentError("novelty: rate decay must be in (0, 1)");
   }
   if (sequence.top_g < 1) return absl::InvalidArgumentError("novelty: top_g must be >= 1");
+  if (absl::Status st = session.Validate(); !st.ok()) return st;
   return ThresholdFor(*this).Validate();
 }
 
@@ -86,7 +87,15 @@ NoveltyScorer::NoveltyScorer(const NoveltyOptions& options)
       untimed_source_rate_(Untimed(options.rate, options.untimed_bucket_lines)),
       params_(options.params),
       sequence_(options.sequence),
-      threshold_(ThresholdFor(options)) {}
+      threshold_(ThresholdFor(options)),
+      sessions_(options.session, ThresholdFor(options), options.term_cap, options.fire_tail) {}
+
+void NoveltyScorer::TakeSessionScores(std::vector<SessionScore>* out) {
+  out->insert(out->end(), session_scores_.begin(), session_scores_.end());
+  session_scores_.clear();
+}
+
+void NoveltyScorer::FlushSessions() { sessions_.Flush(&session_scores_); }
 
 std::array<double, kNumSignals> NoveltyScorer::RawSignals(const LineEvent& line,
                                                           int64_t tick) const {
@@ -159,6 +168,11 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   out.stage = threshold_.stage();
   const bool alarm = HasSeverityWord(line.level) || HasSeverityWord(line.content);
   out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
+  if (line.has_session && options_.session.enabled) {
+    sessions_.Add(line.session, line.template_id, tick, line.time_ms >= 0, alarm,
+                  out.raw[kTemplate], out.raw[kSequence], out.raw[kParam], out.raw[kSeverity],
+                  &session_scores_);
+  }
   Learn(line, tick, out.raw, out.score);
   return out;
 }

@@ -7,6 +7,9 @@
 //   param      a parameter value unusual for its position     (ParamValues)
 //   sequence   the template is an unlikely next event of its session (SequenceModel; only for
 //              lines that carry a session key: block id, host)
+// Lines with a session key also feed a SessionScorer (session_scorer.h): when a session goes quiet
+// or ends it gets its own score, threshold and alert (TakeSessionScores), from count invariants,
+// its signature's rarity and its lines' maxima.
 // Each raw signal becomes a tail probability against its own history on this site (TailHistogram),
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
 // tails (Fisher's combination, each term capped). The alert threshold is a SiteThreshold
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/novelty/session_scorer.h"
 #include "common/novelty/signals.h"
 #include "common/novelty/site_threshold.h"
 #include "common/novelty/tail_histogram.h"
@@ -68,6 +72,7 @@ struct NoveltyOptions {
   int64_t untimed_bucket_lines = 200;  // bucket width when a line has no time
   ParamOptions params;
   SequenceOptions sequence;
+  SessionOptions session;           // session-level scoring (session_scorer.h)
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };
@@ -120,6 +125,12 @@ class NoveltyScorer {
   void ClearLabels() { threshold_.ClearLabels(); }
   const SiteThreshold& threshold() const { return threshold_; }
   int64_t lines_seen() const { return lines_; }
+  // Sessions scored since the last call (they closed when a later line arrived, or at
+  // FlushSessions), appended to `out` in closing order.
+  void TakeSessionScores(std::vector<SessionScore>* out);
+  // Closes and scores every open session (end of the stream); TakeSessionScores returns them.
+  void FlushSessions();
+  SessionScorer& sessions() { return sessions_; }
   const NoveltyOptions& options() const { return options_; }
 
  private:
@@ -141,6 +152,8 @@ class NoveltyScorer {
   std::array<TailHistogram, kNumSignals> history_;
   TailHistogram scores_;
   SiteThreshold threshold_;
+  SessionScorer sessions_;
+  std::vector<SessionScore> session_scores_;
   int64_t lines_ = 0;
 };
 

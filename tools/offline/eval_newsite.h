@@ -14,7 +14,9 @@
 //   bgl     BGL-20k lines (1,458 alerts)
 //   hdfs    HDFS_v1 2% block sessions (350 anomalous of 11,501); a block's score is its lines' maximum
 //   hadoop  55 Hadoop applications (44 faulty); an application's score is its lines' maximum
-// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report}.cc. Thread-compatible; one thread.
+// Sessions (hdfs, hadoop): each session is also scored when it goes quiet (novelty::SessionScorer),
+// and a DeepLog-style next-event baseline runs beside it (eval_newsite_session.cc).
+// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
@@ -106,6 +108,18 @@ struct ScoredStream {
   std::string final_stage;   // the threshold stage at the end of the stream (StageName)
   double adapted_rate = 0;   // the adapted alert rate at the end (0: not adapted)
   double final_threshold = 0;  // the label-free threshold in force at the end
+  // Sessions (lines with a session key: HDFS blocks, Hadoop containers). Per line its session key
+  // (has_session 0: none); per unit the maximum score of the sessions its lines belong to (-1: no
+  // session) and whether one of them alerted; every session's score as it closed.
+  std::vector<uint8_t> has_session;
+  std::vector<uint64_t> session;
+  std::vector<double> unit_session_score;
+  std::vector<uint8_t> unit_session_alert;
+  std::vector<std::vector<double>> unit_session_signal;  // [session signal][unit] raw maximum
+  std::vector<novelty::SessionScore> sessions;
+  std::vector<std::vector<int32_t>> session_units;  // per entry of `sessions`, its units
+  std::string session_stage;  // the session threshold's stage at the end (StageName)
+  double session_adapted_rate = 0;
 };
 
 // Parses, mines templates online (Drain Add) and scores every line in order.
@@ -133,6 +147,16 @@ struct NewsiteSystemResult {
   std::vector<std::pair<std::string, int64_t>> fired_counts;  // signal -> alerted lines it fired on
   double seconds = 0;
 };
+
+// The session rows (eval_newsite_session.cc), for a stream with sessions: the session detector at
+// the site threshold (unit = max over its sessions), each session signal alone, and the
+// DeepLog-style baseline: an n-gram next-event model (novelty::NgramModel, h = 10, g = 9) trained on
+// the NORMAL sessions of units that start in the first `label_part` of the stream (it uses those
+// labels, as DeepLog's protocol does), scored on the units after it, beside the session detector on
+// the same units. `equal` is the same stream scored with equal weights (may be null).
+absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& scored,
+                            const ScoredStream* equal, const NewsiteOptions& options,
+                            NewsiteSystemResult* result);
 
 // Metrics of every method on one scored stream (eval_newsite_verb.cc).
 absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,

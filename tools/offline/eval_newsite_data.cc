@@ -151,6 +151,31 @@ void AddToUnits(const NewsiteStream& stream, size_t i, std::string_view content,
   }
 }
 
+// Each closed session's score and alert go to the units its lines belong to (maximum / any).
+void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& session_units,
+                     ScoredStream* out) {
+  const size_t nu = out->units.size();
+  out->unit_session_score.assign(nu, -1.0);
+  out->unit_session_alert.assign(nu, 0);
+  out->unit_session_signal.assign(novelty::kNumSessionSignals, std::vector<double>(nu, 0.0));
+  out->session_units.assign(out->sessions.size(), {});
+  for (size_t i = 0; i < out->sessions.size(); ++i) {
+    const novelty::SessionScore& s = out->sessions[i];
+    auto it = session_units.find(s.session);
+    if (it == session_units.end()) continue;
+    out->session_units[i] = it->second;
+    for (int32_t u32 : it->second) {
+      const size_t u = static_cast<size_t>(u32);
+      out->unit_session_score[u] = std::max(out->unit_session_score[u], s.score);
+      out->unit_session_alert[u] = out->unit_session_alert[u] || s.alert ? 1 : 0;
+      for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
+        double& v = out->unit_session_signal[static_cast<size_t>(k)][u];
+        v = std::max(v, s.raw[static_cast<size_t>(k)]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system,
@@ -184,6 +209,9 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
   out.template_id.resize(n);
   out.units.resize(stream.y.size());
   out.unit_first_line.assign(stream.y.size(), -1);
+  out.has_session.assign(n, 0);
+  out.session.assign(n, 0);
+  absl::flat_hash_map<uint64_t, std::vector<int32_t>> session_units;
   logparse::ParsedLine parsed;
   novelty::LineEvent event;
   for (size_t i = 0; i < n; ++i) {
@@ -204,7 +232,20 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
     out.severity_rule[i] = novelty::HasSeverityWord(stream.lines[i]) ? 1 : 0;
     out.template_id[i] = r.template_id;
     AddToUnits(stream, i, parsed.content, r.template_id, s, &out);
+    out.has_session[i] = event.has_session ? 1 : 0;
+    out.session[i] = event.session;
+    if (event.has_session) {
+      std::vector<int32_t>& su = session_units[event.session];
+      for (int32_t u : stream.units[i]) {
+        if (std::find(su.begin(), su.end(), u) == su.end()) su.push_back(u);
+      }
+    }
   }
+  scorer.FlushSessions();
+  scorer.TakeSessionScores(&out.sessions);
+  CollectSessions(session_units, &out);
+  out.session_stage = std::string(novelty::StageName(scorer.sessions().threshold().stage()));
+  out.session_adapted_rate = scorer.sessions().threshold().adapted_rate();
   for (fewshot::Unit& u : out.units) {
     fewshot::Finish(&u);
     if (u.signals.empty()) u.signals.assign(1 + novelty::kNumSignals, 0.0);  // a unit without lines

@@ -27,7 +27,8 @@ constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--severity-prior P] "
-    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--dump] "
+    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
+    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--threads T]]\n";
 
@@ -162,6 +163,44 @@ std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
   return out;
 }
 
+// --dump, sessions: one row per session as it closed (any of its units anomalous, score, alert, each
+// raw session signal).
+std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
+  std::string out = "session,unit,first_line,label,lines,score,alert";
+  for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
+    absl::StrAppend(&out, ",", std::string(novelty::SessionSignalName(k)));
+  }
+  out += "\n";
+  for (size_t i = 0; i < sc.sessions.size(); ++i) {
+    const novelty::SessionScore& x = sc.sessions[i];
+    int label = 0;
+    for (int32_t u : sc.session_units[i]) label = std::max(label, s.y[static_cast<size_t>(u)]);
+    const int32_t unit = sc.session_units[i].empty() ? -1 : sc.session_units[i][0];
+    absl::StrAppendFormat(&out, "%zu,%d,%lld,%d,%lld,%.4f,%d", i, unit,
+                          static_cast<long long>(unit < 0 ? -1 : sc.unit_first_line[static_cast<size_t>(unit)]),
+                          label, static_cast<long long>(x.lines), x.score, x.alert ? 1 : 0);
+    for (double v : x.raw) absl::StrAppendFormat(&out, ",%.4f", v);
+    out += "\n";
+  }
+  return out;
+}
+
+absl::Status ParseSessionWeights(const std::string& spec, novelty::NoveltyOptions* o) {
+  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(item, '=');
+    double w = 0;
+    int signal = -1;
+    for (int s = 0; s < novelty::kNumSessionSignals; ++s) {
+      if (kv.size() == 2 && kv[0] == novelty::SessionSignalName(s)) signal = s;
+    }
+    if (signal < 0 || !absl::SimpleAtod(kv[1], &w)) {
+      return absl::InvalidArgumentError(absl::StrCat("--session-weights: bad item '", std::string(item), "'"));
+    }
+    o->session.weights[static_cast<size_t>(signal)] = w;
+  }
+  return o->Validate();
+}
+
 absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(item, '=');
@@ -244,6 +283,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->detector.severity_prior,
                           args.GetDouble("severity-prior", o->detector.severity_prior));
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
+  FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
     o->shots.clear();
     for (absl::string_view k : absl::StrSplit(args.Get("shots"), ',', absl::SkipEmpty())) {
@@ -288,15 +328,21 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   NewsiteOptions equal = o;
   equal.detector.weights.fill(1.0);
   equal.detector.severity_prior = 0;
+  equal.detector.session.weights.fill(1.0);
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
     FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(o.out_dir, system + "_lines.csv"), LinesCsv(stream, scored)));
+    if (!scored.sessions.empty()) {
+      FEDLOG_RETURN_IF_ERROR(
+          WriteFileAtomic(JoinPath(o.out_dir, system + "_sessions.csv"), SessionsCsv(stream, scored)));
+    }
   }
   FEDLOG_ASSIGN_OR_RETURN(run.k0, EvaluateNewsite(stream, scored, o));
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
                                                    flat.fused, flat.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 2, row);
+  FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
   }
@@ -324,9 +370,9 @@ std::string KShotJson(const KShotResult& r) {
 
 int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& federated_arm) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
-      argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "severity-prior", "shots",
-              "seeds", "seed", "label-part", "strategy", "match", "fed-systems", "fed-rounds",
-              "fed-steps", "fed-meta", "fed-max-lines", "threads"},
+      argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
+              "severity-prior", "shots", "seeds", "seed", "label-part", "strategy", "match", "fed-systems",
+              "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "threads"},
              {"dump", "federated"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;

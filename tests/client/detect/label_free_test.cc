@@ -1,5 +1,7 @@
 // Label-free live detection: with detect.expected_alert_rate set and no model, a source's lines are
-// scored by common/novelty; an unusual error line alerts and its alert says which signals fired.
+// scored by common/novelty; an unusual error line alerts and its alert says which signals fired; with
+// detect.session_pattern a session that breaks the usual count relations alerts when it goes quiet.
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -116,6 +118,73 @@ TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {
   EXPECT_TRUE(absl::StrContains(odd_alert, "\"signals\":\"template")) << odd_alert;
   EXPECT_TRUE(absl::StrContains(odd_alert, "severity")) << odd_alert;
   EXPECT_EQ((*d)->metrics().unscored_lines.load(), 0);
+}
+
+// One HDFS line of block `block` at `second` seconds after 20:00:00.
+std::string BlockLine(int second, int block, const char* what) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "081109 %02d%02d%02d 143 INFO dfs.DataNode$PacketResponder: %s blk_%d",
+                20 + second / 3600, (second / 60) % 60, second % 60, what, 9000 + block);
+  return buf;
+}
+
+TEST(LabelFreeTest, DetectorAlertsOnASessionThatBreaksItsCountRelations) {
+  const std::string dir = testing::FreshDir("labelfree_session");
+  const std::string log = dir + "/hdfs.log";
+  DetectOptions o;
+  o.data_dir = dir + "/data";
+  o.sources = {{"HDFS", "HDFS", {log}}};
+  o.alerts_file = dir + "/alerts.jsonl";
+  o.metrics_listen = "off";
+  o.poll_interval_ms = 10;
+  o.expected_alert_rate = 0.01;
+  o.session_pattern = "(blk_-?[0-9]+)";
+  o.session_quiet_ms = 1000;
+  {
+    std::ofstream f(log);
+    int second = 0;
+    for (int b = 0; b < 320; ++b, second += 2) {
+      const bool broken = b == 300;  // received three times, never acknowledged
+      for (int k = 0; k < 3; ++k) f << BlockLine(second, b, "Receiving block") << "\n";
+      if (broken) continue;
+      for (int k = 0; k < 3; ++k) f << BlockLine(second, b, "Received block of size 67108864 from") << "\n";
+      for (int k = 0; k < 3; ++k) f << BlockLine(second, b, "PacketResponder terminating for") << "\n";
+    }
+  }
+  auto d = Detector::Create(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  absl::Status run;
+  std::thread t([&] { run = (*d)->Run(); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::string jsonl;
+  while (absl::Now() < deadline) {
+    auto text = ReadFile(o.alerts_file);
+    if (text.ok() && absl::StrContains(*text, "blk_9300")) {
+      jsonl = *text;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  (*d)->Stop();
+  t.join();
+  EXPECT_TRUE(run.ok()) << run;
+  std::string alert;
+  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
+    if (absl::StrContains(line, "blk_9300")) alert = std::string(line);
+  }
+  ASSERT_FALSE(alert.empty()) << "no session alert for the unacknowledged block";
+  EXPECT_TRUE(absl::StrContains(alert, "\"signals\":\"session:invariant")) << alert;
+  EXPECT_TRUE(absl::StrContains(alert, "count relations broken")) << alert;
+  // Session alerts stay near the budget (1% of the 320 sessions; the quantile's bins and the
+  // warm-up allow a few more), counted over everything written before Stop.
+  auto all = ReadFile(o.alerts_file);
+  ASSERT_TRUE(all.ok());
+  jsonl = *all;
+  int session_alerts = 0;
+  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
+    session_alerts += absl::StrContains(line, "\"signals\":\"session:") ? 1 : 0;
+  }
+  EXPECT_LE(session_alerts, 10) << jsonl;
 }
 
 }  // namespace

@@ -1,0 +1,99 @@
+#include "common/novelty/session_scorer.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fedlog::novelty {
+namespace {
+
+// Order must follow enum SessionSignal.
+constexpr std::array<std::string_view, kNumSessionSignals> kNames = {
+    "invariant", "signature", "template", "sequence", "param", "severity"};
+
+ThresholdOptions SessionThreshold(ThresholdOptions t, int64_t warmup) {
+  t.warmup_lines = warmup;
+  return t;
+}
+
+}  // namespace
+
+std::string_view SessionSignalName(int signal) {
+  if (signal < 0 || signal >= kNumSessionSignals) return "";
+  return kNames[static_cast<size_t>(signal)];
+}
+
+std::string SessionFiredNames(uint32_t fired) {
+  std::string out;
+  for (int s = 0; s < kNumSessionSignals; ++s) {
+    if ((fired & (1u << s)) == 0) continue;
+    if (!out.empty()) out += '+';
+    out += SessionSignalName(s);
+  }
+  return out;
+}
+
+absl::Status SessionOptions::Validate() const {
+  for (double w : weights) {
+    if (!(w >= 0 && w <= 100)) return absl::InvalidArgumentError("session: weights must be in [0, 100]");
+  }
+  if (warmup_sessions < 0) return absl::InvalidArgumentError("session: warmup_sessions must be >= 0");
+  if (!(strong_violation > 0)) return absl::InvalidArgumentError("session: strong_violation must be > 0");
+  return shape.Validate();
+}
+
+SessionScorer::SessionScorer(const SessionOptions& options, ThresholdOptions threshold,
+                             double term_cap, double fire_tail)
+    : options_(options),
+      term_cap_(term_cap),
+      fire_tail_(fire_tail),
+      shapes_(options.shape),
+      threshold_(SessionThreshold(threshold, options.warmup_sessions)) {}
+
+void SessionScorer::Add(uint64_t session, int32_t template_id, int64_t tick, bool timed,
+                        bool alarm, double template_raw, double sequence_raw, double param_raw,
+                        double severity_raw, std::vector<SessionScore>* out) {
+  line_signals_.assign({template_raw, sequence_raw, param_raw, severity_raw});
+  closed_.clear();
+  shapes_.Add(session, template_id, tick, timed, alarm, line_signals_, &closed_);
+  Score(&closed_, out);
+}
+
+void SessionScorer::Flush(std::vector<SessionScore>* out) {
+  closed_.clear();
+  shapes_.Flush(&closed_);
+  Score(&closed_, out);
+}
+
+void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<SessionScore>* out) {
+  for (const ClosedSession& c : *closed) {
+    SessionScore s;
+    s.session = c.session;
+    s.violated = c.violated;
+    s.lines = c.lines.lines;
+    s.first_tick = c.lines.first_tick;
+    s.last_tick = c.lines.last_tick;
+    s.raw[kInvariant] = c.invariant;
+    s.raw[kSignature] = c.signature;
+    const std::vector<double>& m = c.lines.line_max;
+    for (int k = 0; k < 4 && static_cast<size_t>(k) < m.size(); ++k) {
+      s.raw[static_cast<size_t>(kSessionTemplate + k)] = m[static_cast<size_t>(k)];
+    }
+    for (int k = 0; k < kNumSessionSignals; ++k) {
+      const size_t i = static_cast<size_t>(k);
+      const double tail = s.raw[i] > 0 ? history_[i].Tail(s.raw[i]) : 1.0;
+      if (s.raw[i] > 0 && tail <= fire_tail_) s.fired |= 1u << k;
+      if (options_.weights[i] <= 0) continue;
+      const double term = k == kInvariant && options_.invariant_as_log_p ? s.raw[i] / std::log(10.0)
+                                                                         : -std::log10(tail);
+      s.score += options_.weights[i] * std::min(term_cap_, term);
+    }
+    s.p_value = scores_.Tail(s.score);
+    const bool strong = c.invariant / std::log(10.0) >= options_.strong_violation;
+    s.alert = threshold_.Decide(s.score, c.lines.alarm || strong, &s.threshold);
+    for (int k = 0; k < kNumSessionSignals; ++k) history_[static_cast<size_t>(k)].Add(s.raw[static_cast<size_t>(k)]);
+    scores_.Add(s.score);
+    out->push_back(s);
+  }
+}
+
+}  // namespace fedlog::novelty

@@ -1,0 +1,190 @@
+#include "common/novelty/session_shape.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fedlog::novelty {
+namespace {
+
+// A relation that held in fewer than half of its sessions is not an invariant.
+const double kMinSurprise = std::log(2.0);
+
+double Surprise(int64_t violations, int64_t n) {
+  return -std::log((static_cast<double>(violations) + 0.5) / (static_cast<double>(n) + 1.0));
+}
+
+uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+}  // namespace
+
+absl::Status ShapeOptions::Validate() const {
+  if (quiet_ms < 1 || quiet_lines < 1) {
+    return absl::InvalidArgumentError("session: quiet_ms and quiet_lines must be >= 1");
+  }
+  if (min_support < 1) return absl::InvalidArgumentError("session: min_support must be >= 1");
+  if (signature_count_cap < 1) {
+    return absl::InvalidArgumentError("session: signature_count_cap must be >= 1");
+  }
+  if (max_open_sessions < 1 || max_session_templates < 1 || max_templates < 2 ||
+      max_signatures < 1) {
+    return absl::InvalidArgumentError("session: the caps must be positive (max_templates >= 2)");
+  }
+  return absl::OkStatus();
+}
+
+SessionShapes::SessionShapes(const ShapeOptions& options) : options_(options) {}
+
+uint64_t SessionShapes::PairKey(int32_t a, int32_t b) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) |
+         static_cast<uint64_t>(static_cast<uint32_t>(b));
+}
+
+uint64_t SessionShapes::Signature(const absl::flat_hash_map<int32_t, int32_t>& counts) const {
+  std::vector<std::pair<int32_t, int32_t>> items(counts.begin(), counts.end());
+  std::sort(items.begin(), items.end());
+  uint64_t h = 0x51ed27a1u;
+  for (const auto& [id, c] : items) {
+    h = Mix(h, static_cast<uint64_t>(static_cast<uint32_t>(id)));
+    h = Mix(h, static_cast<uint64_t>(std::min(c, options_.signature_count_cap)));
+  }
+  return h;
+}
+
+void SessionShapes::ScoreRelations(const std::vector<std::pair<int32_t, int32_t>>& have,
+                                   const absl::flat_hash_map<int32_t, int32_t>& counts,
+                                   ClosedSession* out) const {
+  auto add = [out](double s) {
+    if (s <= kMinSurprise) return;
+    out->invariant += s;
+    ++out->violated;
+  };
+  for (size_t i = 0; i < have.size(); ++i) {
+    const auto [a, ca] = have[i];
+    auto na = sessions_with_.find(a);
+    if (na == sessions_with_.end() || na->second < options_.min_support) continue;
+    // Equal counts of two templates the session has.
+    for (size_t j = i + 1; j < have.size(); ++j) {
+      const auto [b, cb] = have[j];
+      if (ca == cb) continue;
+      auto n = both_.find(PairKey(a, b));
+      if (n == both_.end() || n->second < options_.min_support) continue;
+      auto v = unequal_.find(PairKey(a, b));
+      add(Surprise(v == unequal_.end() ? 0 : v->second, n->second));
+    }
+    // b present whenever a is.
+    for (const auto& [b, nb] : sessions_with_) {
+      if (nb < options_.min_support || counts.contains(b)) continue;
+      auto n = both_.find(a < b ? PairKey(a, b) : PairKey(b, a));
+      const int64_t with_b = n == both_.end() ? 0 : n->second;
+      add(Surprise(na->second - with_b, na->second));
+    }
+  }
+}
+
+void SessionShapes::Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature) {
+  ++closed_;
+  auto known = signatures_.find(signature);
+  if (known != signatures_.end()) {
+    ++known->second;
+  } else if (signatures_.size() < options_.max_signatures) {
+    signatures_.emplace(signature, 1);
+  }
+  std::vector<std::pair<int32_t, int32_t>> tracked;
+  for (const auto& item : have) {
+    auto it = sessions_with_.find(item.first);
+    if (it == sessions_with_.end()) {
+      if (sessions_with_.size() >= options_.max_templates) continue;
+      it = sessions_with_.emplace(item.first, 0).first;
+    }
+    ++it->second;
+    tracked.push_back(item);
+  }
+  for (size_t i = 0; i < tracked.size(); ++i) {
+    for (size_t j = i + 1; j < tracked.size(); ++j) {
+      const uint64_t key = PairKey(tracked[i].first, tracked[j].first);
+      ++both_[key];
+      if (tracked[i].second != tracked[j].second) ++unequal_[key];
+    }
+  }
+}
+
+void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts,
+                                  ClosedSession* out) {
+  std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
+  std::sort(have.begin(), have.end());
+  ScoreRelations(have, counts, out);
+  const uint64_t sig = Signature(counts);
+  auto known = signatures_.find(sig);
+  const int64_t seen = known == signatures_.end() ? 0 : known->second;
+  out->signature = closed_ > 0 ? std::max(0.0, Surprise(seen, closed_)) : 0.0;
+  Learn(have, sig);
+}
+
+ClosedSession SessionShapes::Close(uint64_t session, Open open) {
+  ClosedSession out;
+  out.session = session;
+  ScoreAndLearn(open.counts, &out);
+  out.lines = std::move(open.lines);
+  return out;
+}
+
+void SessionShapes::CloseQuiet(int64_t tick, bool timed, std::vector<ClosedSession>* closed) {
+  const int64_t quiet = timed ? options_.quiet_ms : options_.quiet_lines;
+  while (!by_last_.empty()) {
+    const auto [last, session] = by_last_.front();
+    const bool full = open_.size() >= options_.max_open_sessions;
+    if (!full && tick - last <= quiet) break;
+    by_last_.pop_front();
+    auto it = open_.find(session);
+    if (it == open_.end() || it->second.lines.last_tick != last) continue;  // stale entry
+    Open o = std::move(it->second);
+    open_.erase(it);
+    closed->push_back(Close(session, std::move(o)));
+  }
+}
+
+void SessionShapes::Add(uint64_t session, int32_t id, int64_t tick, bool timed, bool alarm,
+                        const std::vector<double>& line_signals,
+                        std::vector<ClosedSession>* closed) {
+  CloseQuiet(tick, timed, closed);
+  auto it = open_.find(session);
+  if (it == open_.end()) {
+    it = open_.emplace(session, Open{}).first;
+    it->second.lines.first_tick = tick;
+    it->second.timed = timed;
+  }
+  Open& o = it->second;
+  auto c = o.counts.find(id);
+  if (c != o.counts.end()) {
+    ++c->second;
+  } else if (o.counts.size() < options_.max_session_templates) {
+    o.counts.emplace(id, 1);
+  }
+  SessionLines& l = o.lines;
+  ++l.lines;
+  // The newest tick; an older one (a stream whose time goes back) keeps the session's order.
+  l.last_tick = std::max(l.last_tick, tick);
+  l.alarm = l.alarm || alarm;
+  if (l.line_max.size() < line_signals.size()) l.line_max.resize(line_signals.size(), 0.0);
+  for (size_t k = 0; k < line_signals.size(); ++k) l.line_max[k] = std::max(l.line_max[k], line_signals[k]);
+  by_last_.emplace_back(l.last_tick, session);
+}
+
+void SessionShapes::Flush(std::vector<ClosedSession>* closed) {
+  std::vector<std::pair<int64_t, uint64_t>> order;
+  order.reserve(open_.size());
+  for (const auto& [session, o] : open_) order.emplace_back(o.lines.last_tick, session);
+  std::sort(order.begin(), order.end());
+  for (const auto& [last, session] : order) {
+    auto it = open_.find(session);
+    Open o = std::move(it->second);
+    open_.erase(it);
+    closed->push_back(Close(session, std::move(o)));
+  }
+  by_last_.clear();
+}
+
+}  // namespace fedlog::novelty

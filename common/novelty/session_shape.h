@@ -1,0 +1,106 @@
+// SessionShapes: session-level novelty, judged when a session goes quiet or ends. Lines of a session
+// (block id, container, host stream) are counted per template while it is open; a session closes when
+// no line of it came for `quiet_ticks` (ms of log time, or lines when untimed), when it is ended
+// explicitly, or at Flush. Its template-count vector is then scored against the sessions closed
+// before it, and learnt:
+//   invariant  count relations that usually hold, violated: for two templates a, b that the session
+//              has, count(a) != count(b) although the two counts matched in most earlier sessions
+//              having both; for a template a it has and b it lacks, b absent although most earlier
+//              sessions with a also had b. Each violated relation scores -log((v + 0.5) / (n + 1))
+//              (v violations among n earlier sessions), kept when above log 2 (the relation held
+//              more often than not); the signal is their sum, so a session breaking several
+//              relations at once (a write with no acknowledgement) stands out from one odd count.
+//   signature  rarity of the session's signature (templates with counts capped at
+//              `signature_count_cap`): -log((c + 0.5) / (n + 1)) among the n closed sessions.
+// Relations need `min_support` earlier sessions. Memory is bounded by the options: open sessions,
+// templates per session, templates whose relations are tracked (pairs grow with its square), and
+// distinct signatures; beyond the caps new ones are not remembered.
+// Thread-compatible: one instance is used by one thread at a time.
+#ifndef FEDLOG_COMMON_NOVELTY_SESSION_SHAPE_H_
+#define FEDLOG_COMMON_NOVELTY_SESSION_SHAPE_H_
+
+#include <cstdint>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+
+namespace fedlog::novelty {
+
+struct ShapeOptions {
+  int64_t quiet_ms = 300000;        // a timed session closes after 5 minutes without a line
+  int64_t quiet_lines = 20000;      // an untimed session closes after this many lines of the stream
+  int64_t min_support = 10;         // earlier sessions a relation needs before it can be violated
+  int signature_count_cap = 4;      // counts above this are equal in a signature
+  size_t max_open_sessions = 100000;  // beyond it the longest-quiet session is closed early
+  size_t max_session_templates = 256;  // distinct templates counted per session
+  size_t max_templates = 512;       // templates whose relations are learnt
+  size_t max_signatures = 200000;
+  // InvalidArgument naming the field when out of range.
+  absl::Status Validate() const;
+};
+
+// What one session's lines said while it was open (maxima over its lines), kept by the caller's
+// per-line signals and returned with the closed session.
+struct SessionLines {
+  int64_t lines = 0;
+  int64_t first_tick = 0, last_tick = 0;
+  bool alarm = false;            // some line carried an alarm word (HasSeverityWord)
+  std::vector<double> line_max;  // per line signal, the maximum over the session's lines
+};
+
+struct ClosedSession {
+  uint64_t session = 0;
+  double invariant = 0;   // sum of violated relations' surprise (nats)
+  double signature = 0;   // signature rarity (nats)
+  int violated = 0;       // relations violated (counted in `invariant`)
+  SessionLines lines;
+};
+
+class SessionShapes {
+ public:
+  // Options must Validate(); the caller checks.
+  explicit SessionShapes(const ShapeOptions& options = {});
+
+  // Closes (into `closed`) the sessions quiet at `tick`, then adds one line of template `id` to
+  // `session` (opening it) at `tick`; `timed` says whether ticks are ms or line numbers. The line's
+  // signals `line_signals` are folded into the session's maxima.
+  void Add(uint64_t session, int32_t id, int64_t tick, bool timed, bool alarm,
+           const std::vector<double>& line_signals, std::vector<ClosedSession>* closed);
+  // Closes every open session (end of stream), in order of their last line.
+  void Flush(std::vector<ClosedSession>* closed);
+  size_t open_sessions() const { return open_.size(); }
+  int64_t closed_sessions() const { return closed_; }
+
+ private:
+  struct Open {
+    absl::flat_hash_map<int32_t, int32_t> counts;
+    SessionLines lines;
+    bool timed = false;
+  };
+  void CloseQuiet(int64_t tick, bool timed, std::vector<ClosedSession>* closed);
+  ClosedSession Close(uint64_t session, Open open);
+  // Scores `counts` against the sessions closed so far, then learns it.
+  void ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out);
+  // The invariant signal of a session with templates `have` (sorted (id, count)) = `counts`.
+  void ScoreRelations(const std::vector<std::pair<int32_t, int32_t>>& have,
+                      const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out) const;
+  void Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature);
+  uint64_t Signature(const absl::flat_hash_map<int32_t, int32_t>& counts) const;
+  static uint64_t PairKey(int32_t a, int32_t b);
+
+  ShapeOptions options_;
+  absl::flat_hash_map<uint64_t, Open> open_;
+  std::deque<std::pair<int64_t, uint64_t>> by_last_;  // (last tick, session); stale entries skipped
+  absl::flat_hash_map<int32_t, int64_t> sessions_with_;    // template -> closed sessions having it
+  absl::flat_hash_map<uint64_t, int64_t> both_;            // pair -> sessions having both
+  absl::flat_hash_map<uint64_t, int64_t> unequal_;         // pair -> of those, counts differ
+  absl::flat_hash_map<uint64_t, int64_t> signatures_;
+  int64_t closed_ = 0;
+};
+
+}  // namespace fedlog::novelty
+
+#endif  // FEDLOG_COMMON_NOVELTY_SESSION_SHAPE_H_
