@@ -58,6 +58,9 @@ struct SiteRoundResult {
   // are computed on the lines without noise) and no prototypes are sent.
   std::vector<LineDpPhase> line_dp_phases;
   double line_dp_round_epsilon = 0;
+  // Line-level DP only: the metrics removed above (losses of the DP steps' micro-batches, computed
+  // on the lines without noise), for the site's own diagnostics; never put in an update.
+  std::map<std::string, double> local_only;
 };
 
 // The site's starting weights for a round: `global` (shared tensors plus whatever adapters it
