@@ -256,10 +256,17 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
                           RunFederated(sites, base, initial, o, &unused, &dp));
   FEDLOG_ASSIGN_OR_RETURN(result->dp_epsilon, dp.Epsilon());
   result->dp_sigma = o.dp_noise_multiplier;
-  // "initial": the untrained start, scored like the others, to tell a private model that learned
-  // from one that stayed where it began.
+  std::vector<std::string> sources;
+  for (const FederatedSite& s : sites) {
+    for (const std::string& src : s.sources) {
+      if (std::find(sources.begin(), sources.end(), src) == sources.end()) sources.push_back(src);
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start, model::PrepareSiteWeights(base, initial, sources));
+  // "initial": the untrained start (identity adapters for every source), scored like the others, to
+  // tell a private model that learned from one that stayed where it began.
   for (const auto& [label, weights] : {std::pair<const char*, const fl::TensorBundle*>{
-                                           "initial", &initial},
+                                           "initial", &start},
                                        {"federated_dp", &model}}) {
     for (const FederatedSite& s : sites) {
       absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
@@ -274,13 +281,6 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
       result->evaluations.push_back(*std::move(e));
     }
   }
-  std::vector<std::string> sources;
-  for (const FederatedSite& s : sites) {
-    for (const std::string& src : s.sources) {
-      if (std::find(sources.begin(), sources.end(), src) == sources.end()) sources.push_back(src);
-    }
-  }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start, model::PrepareSiteWeights(base, initial, sources));
   for (const auto& [label, weights] :
        {std::pair<const char*, const fl::TensorBundle*>{"federated", &result->federated_model},
         {"federated_dp", &model}}) {
