@@ -25,7 +25,7 @@ absl::Status ValidateLineDpOptions(const LineDpOptions& o) {
     return absl::InvalidArgumentError("line DP: micro-batches need >= 2 lines");
   }
   if (!std::isfinite(o.encoder_lr_ratio) || !(o.encoder_lr_ratio > 0)) {
-    return absl::InvalidArgumentError("line DP: encoder learning-rate ratio must be finite and > 0");
+    return absl::InvalidArgumentError("line DP: encoder learning-rate ratio must be finite, > 0");
   }
   return absl::OkStatus();
 }

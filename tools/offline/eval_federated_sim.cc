@@ -262,7 +262,8 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
       if (std::find(sources.begin(), sources.end(), src) == sources.end()) sources.push_back(src);
     }
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start, model::PrepareSiteWeights(base, initial, sources));
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
+                          model::PrepareSiteWeights(base, initial, sources));
   // "initial": the untrained start (identity adapters for every source), scored like the others, to
   // tell a private model that learned from one that stayed where it began.
   for (const auto& [label, weights] : {std::pair<const char*, const fl::TensorBundle*>{
