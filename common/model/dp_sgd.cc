@@ -24,6 +24,9 @@ absl::Status ValidateLineDpOptions(const LineDpOptions& o) {
   if (o.contrastive_lines_per_microbatch < 2 || o.meta_lines_per_microbatch < 2) {
     return absl::InvalidArgumentError("line DP: micro-batches need >= 2 lines");
   }
+  if (!std::isfinite(o.encoder_lr_ratio) || !(o.encoder_lr_ratio > 0)) {
+    return absl::InvalidArgumentError("line DP: encoder learning-rate ratio must be finite, > 0");
+  }
   return absl::OkStatus();
 }
 
@@ -88,17 +91,30 @@ ClippedGradientSum::ClippedGradientSum(std::vector<torch::Tensor> params, double
 
 double ClippedGradientSum::Accumulate() {
   torch::NoGradGuard no_grad;
+  // A sparse gradient (embed.weight's) may list a row more than once: the norm is the coalesced
+  // one's (summing the squares of duplicate entries would understate it and break the bound).
+  std::vector<torch::Tensor> grads;
   double squared = 0;
-  for (const torch::Tensor& p : params_) {
-    if (p.grad().defined()) squared += p.grad().to(torch::kDouble).pow(2).sum().item<double>();
+  for (torch::Tensor& p : params_) {
+    torch::Tensor g = p.grad();
+    if (g.defined() && g.is_sparse()) g = g.coalesce();
+    if (g.defined()) {
+      const torch::Tensor v = g.is_sparse() ? g._values() : g;
+      squared += v.to(torch::kDouble).pow(2).sum().item<double>();
+    }
+    grads.push_back(g);
+    p.mutable_grad() = torch::Tensor();
   }
   const double norm = std::sqrt(squared);
   const double scale = norm > clip_ ? clip_ / norm : 1.0;
   for (size_t i = 0; i < params_.size(); ++i) {
-    torch::Tensor& g = params_[i].mutable_grad();
+    const torch::Tensor& g = grads[i];
     if (!g.defined()) continue;
-    sum_[i].add_(g, scale);
-    g = torch::Tensor();
+    if (g.is_sparse()) {
+      sum_[i].index_add_(0, g._indices()[0], g._values().to(sum_[i].dtype()) * scale);
+    } else {
+      sum_[i].add_(g, scale);
+    }
   }
   return norm;
 }

@@ -12,9 +12,12 @@
 //      divided by M (the expected number of micro-batches; a constant, so it leaks nothing).
 // Adding or removing one line changes one micro-batch's clipped gradient (or none), by at most
 // C/2 + C/2 = C: the per-line sensitivity is C, so each step is the sampled Gaussian mechanism with
-// (q, sigma) and the accountant composes those steps. The hashed embedding table (embed.weight) is
-// frozen in this mode (its 2^15 rows would take dense noise every step); the MLP, adapters and head
-// train. Thread-safety: reentrant; torch's intra-op thread count is process-wide.
+// (q, sigma) and the accountant composes those steps. The hashed embedding table (embed.weight)
+// trains too (LineDpOptions::train_embedding): its gradient is sparse (the rows of the micro-batch's
+// tokens) and counts in the joint clipping norm, but the noise goes on EVERY row, dense, every step,
+// so which rows a step touched is hidden. Under DP every trained group steps at one learning rate
+// (LineDpOptions::encoder_lr_ratio). Thread-safety: reentrant; torch's intra-op thread count is
+// process-wide.
 #ifndef FEDLOG_COMMON_MODEL_DP_SGD_H_
 #define FEDLOG_COMMON_MODEL_DP_SGD_H_
 
@@ -39,11 +42,20 @@ struct LineDpOptions {
   double delta = 1e-5;          // the run's delta for the epsilon the site reports
   int contrastive_lines_per_microbatch = 8;  // expected lines per contrastive micro-batch
   int meta_lines_per_microbatch = 32;        // expected labeled lines per meta-learning episode
+  // Train embed.weight under DP (sparse clipped gradients, dense noise on every row). false: the
+  // table stays frozen, as before session 7 (kept for `fedlog eval federated`'s ablation).
+  bool train_embedding = true;
+  // The shared encoder's (embed, mlp, norm, out) contrastive learning rate relative to the
+  // adapters' and head's under DP. The non-private trainer uses 1/50; under DP Adam's step on a
+  // noise-dominated gradient is about the learning rate per coordinate whatever the signal, so a
+  // rate 1/50 as large leaves the encoder where it started (docs/PRIVACY.md). Meta-learning uses one
+  // rate for all groups in both modes.
+  double encoder_lr_ratio = 1.0;
   bool enabled() const { return noise_multiplier > 0; }
 };
 
-// InvalidArgument unless sigma >= 0, C > 0, delta in (0, 1) (all finite) and the micro-batch sizes
-// are >= 2.
+// InvalidArgument unless sigma >= 0, C > 0, delta in (0, 1) (all finite), the micro-batch sizes
+// are >= 2 and encoder_lr_ratio is finite and > 0.
 absl::Status ValidateLineDpOptions(const LineDpOptions& options);
 
 // `steps` steps of the sampled Gaussian mechanism with sampling rate q and noise multiplier sigma.

@@ -23,16 +23,19 @@ std::vector<std::vector<int64_t>> PoissonMicrobatches(int64_t n, double q, int s
 // Sum over a step's micro-batches of each one's gradient clipped to a joint L2 norm over `params`.
 class ClippedGradientSum {
  public:
-  // `params`: the trainable leaves (dense gradients). `microbatch_clip` > 0: the bound on one
-  // micro-batch's gradient (C/2 in line-level DP-SGD).
+  // `params`: the trainable leaves (dense gradients, or sparse row gradients of a 2-d table such as
+  // embed.weight; the sum is always dense). `microbatch_clip` > 0: the bound on one micro-batch's
+  // gradient (C/2 in line-level DP-SGD).
   ClippedGradientSum(std::vector<torch::Tensor> params, double microbatch_clip);
 
-  // Takes the gradients the last backward left on `params` (undefined ones count as 0), scales them
-  // by min(1, clip / norm), adds them to the sum and clears them. Returns the norm before clipping.
+  // Takes the gradients the last backward left on `params` (undefined ones count as 0; sparse ones
+  // coalesced first), scales them by min(1, clip / joint norm), adds them to the sum and clears
+  // them. Returns the norm before clipping.
   double Accumulate();
 
-  // Writes (sum + noise) / denominator into every parameter's gradient, noise N(0, noise_std^2) per
-  // coordinate from `sampler`, then zeroes the sum for the next step.
+  // Writes (sum + noise) / denominator into every parameter's gradient (dense), noise
+  // N(0, noise_std^2) on EVERY coordinate from `sampler`, touched by the step or not, then zeroes
+  // the sum for the next step.
   void WriteNoisyMean(double noise_std, double denominator, privacy::GaussianSampler& sampler);
 
   const std::vector<torch::Tensor>& params() const { return params_; }

@@ -17,8 +17,9 @@
 namespace fedlog::model {
 namespace {
 
-// The trainable parameters of a DP loop: embed.weight is frozen (requires_grad off, so no
-// gradient is even computed), head.* only when `with_head`.
+// The trainable parameters of a DP loop: embed.weight in `encoder` when dp.train_embedding (its
+// gradient sparse, its noise dense), else frozen (requires_grad off, so no gradient is even
+// computed); head.* only when `with_head`.
 struct DpParams {
   std::vector<torch::Tensor> encoder, adapters, head;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> prox;  // (shared param, anchor)
@@ -30,11 +31,12 @@ struct DpParams {
   }
 };
 
-DpParams SplitParams(Encoder& net, bool with_head, double prox_mu) {
+DpParams SplitParams(Encoder& net, bool with_head, bool train_embedding, double prox_mu) {
   DpParams out;
   for (auto& item : net->named_parameters()) {
     torch::Tensor p = item.value();
-    if (item.key() == "embed.weight" || (!with_head && absl::StartsWith(item.key(), "head."))) {
+    if ((item.key() == "embed.weight" && !train_embedding) ||
+        (!with_head && absl::StartsWith(item.key(), "head."))) {
       p.requires_grad_(false);
       continue;
     }
@@ -89,9 +91,10 @@ absl::StatusOr<ContrastiveResult> DpContrastiveImpl(const EncoderSpec& spec,
   FEDLOG_ASSIGN_OR_RETURN(Encoder net, LoadEncoder(spec, start, device));
   const auto t0 = std::chrono::steady_clock::now();
   net->train();
-  DpParams params = SplitParams(net, /*with_head=*/true, o.prox_mu);
+  DpParams params = SplitParams(net, /*with_head=*/true, dp.train_embedding, o.prox_mu);
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(params.encoder, std::make_unique<torch::optim::AdamOptions>(o.encoder_lr));
+  groups.emplace_back(params.encoder, std::make_unique<torch::optim::AdamOptions>(
+                                          o.head_lr * dp.encoder_lr_ratio));
   if (!params.adapters.empty())
     groups.emplace_back(params.adapters, std::make_unique<torch::optim::AdamOptions>(o.adapter_lr));
   groups.emplace_back(params.head, std::make_unique<torch::optim::AdamOptions>(o.head_lr));
@@ -111,6 +114,7 @@ absl::StatusOr<ContrastiveResult> DpContrastiveImpl(const EncoderSpec& spec,
           MakeEncoderInput(spec, AugmentView(picked, o.augment, spec.vocab_buckets, rng), device);
       EncoderInput in2 =
           MakeEncoderInput(spec, AugmentView(picked, o.augment, spec.vocab_buckets, rng), device);
+      in1.sparse_grad = in2.sparse_grad = true;  // embed.weight: rows of these lines only
       torch::Tensor z = torch::cat({net->forward(in1), net->forward(in2)}, 0);
       torch::Tensor h = torch::nn::functional::normalize(
           net->project(z), torch::nn::functional::NormalizeFuncOptions().dim(1));
@@ -159,6 +163,7 @@ torch::Tensor MicrobatchEpisodeLoss(const ParamMap& slow, const EncoderSpec& spe
   if (!has[0] || !has[1] || query.empty()) return torch::Tensor();
   EncoderInput s = MakeEncoderInput(spec, SelectLines(lines, support), device);
   EncoderInput q = MakeEncoderInput(spec, SelectLines(lines, query), device);
+  s.sparse_grad = q.sparse_grad = true;  // the inner loop does not adapt embed.weight
   torch::Tensor sl = torch::tensor(s_labels, torch::kInt64).to(device);
   torch::Tensor ql = torch::tensor(q_labels, torch::kInt64).to(device);
   InnerLoopOptions inner;
@@ -184,7 +189,7 @@ absl::StatusOr<MetaResult> DpMetaImpl(const EncoderSpec& spec, const fl::TensorB
   FEDLOG_ASSIGN_OR_RETURN(Encoder net, LoadEncoder(spec, start, device));
   const auto t0 = std::chrono::steady_clock::now();
   net->train();
-  DpParams params = SplitParams(net, /*with_head=*/false, o.prox_mu);
+  DpParams params = SplitParams(net, /*with_head=*/false, dp.train_embedding, o.prox_mu);
   torch::optim::Adam opt(params.All(), torch::optim::AdamOptions(o.meta_lr));
   ClippedGradientSum sum(params.All(), dp.clip / 2);
   const int64_t expected = std::min<int64_t>(

@@ -168,6 +168,7 @@ absl::Status FinishLineDpRound(const LineDpOptions& dp, SiteRoundResult* result)
   FEDLOG_ASSIGN_OR_RETURN(result->line_dp_round_epsilon,
                           LineDpEpsilon(result->line_dp_phases, dp.delta));
   result->contrastive_loss = result->meta_loss = 0;
+  result->local_only = std::move(result->metrics);
   result->metrics.clear();
   result->metrics["line_dp_round_epsilon"] = result->line_dp_round_epsilon;
   return absl::OkStatus();

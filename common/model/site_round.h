@@ -55,9 +55,12 @@ struct SiteRoundResult {
   // Line-level DP only: the round's mechanisms (q, sigma, steps) for the site's ledger, and the
   // epsilon of this round alone at line_dp.delta (compose the phases of every round with
   // LineDpEpsilon for the run's). With line DP on, the losses and metrics above are left out (they
-  // are computed on the lines without noise) and no prototypes are sent.
+  // are computed on the lines without noise; moved to local_only) and no prototypes are sent.
   std::vector<LineDpPhase> line_dp_phases;
   double line_dp_round_epsilon = 0;
+  // Line-level DP only: the metrics removed above (losses of the DP steps' micro-batches, computed
+  // on the lines without noise), for the site's own diagnostics; never put in an update.
+  std::map<std::string, double> local_only;
 };
 
 // The site's starting weights for a round: `global` (shared tensors plus whatever adapters it

@@ -221,6 +221,10 @@ TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
   for (const SiteEvaluation& e : r->evaluations) ++per_model[e.model];
   EXPECT_EQ(per_model["federated"], 3);
   EXPECT_EQ(per_model["federated_dp"], 3);
+  EXPECT_EQ(per_model["initial"], 3);  // the untrained start, scored for the diagnosis
+  int movement_notes = 0;
+  for (const std::string& n : r->notes) movement_notes += n.find("|w - w0|") != std::string::npos;
+  EXPECT_EQ(movement_notes, 2);  // federated and federated_dp
   // Every site's composed epsilon is within the target the sigma was picked for, and not far below.
   EXPECT_LE(r->dp_epsilon, 4.0 + 1e-9);
   EXPECT_GT(r->dp_epsilon, 2.0);
@@ -232,6 +236,19 @@ TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
   bad.dp_mode = "site";
   bad.target_epsilon = 1;
   EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EvalFederatedTest, ParameterMovementIsTheL2DistancePerGroup) {
+  fl::TensorBundle start{{T("embed.weight", {0, 0}), T("out.weight", {1, 1}),
+                          T("adapter.S.up.weight", {0, 0}), T("head.0.weight", {2})}};
+  fl::TensorBundle model{{T("embed.weight", {3, 4}), T("out.weight", {1, 1}),
+                          T("adapter.S.up.weight", {0, 1}), T("head.0.weight", {2}),
+                          T("adapter.S.prototypes", {9, 9})}};
+  const std::string s = ParameterMovement("m", start, model);
+  EXPECT_NE(s.find("embed 5 (0)"), std::string::npos) << s;
+  EXPECT_NE(s.find("encoder 0 (1.414)"), std::string::npos) << s;
+  EXPECT_NE(s.find("adapters 1 (0)"), std::string::npos) << s;
+  EXPECT_NE(s.find("head 0 (2)"), std::string::npos) << s;
 }
 
 TEST(EvalFederatedTest, SiteDpClipsEachUpdateAndAveragesUnweighted) {

@@ -59,6 +59,11 @@ struct FederatedOptions {
   double dp_clip = 1.0;            // C: per line (line) or per site update (site)
   double dp_delta = 1e-5;
   double target_epsilon = 0;  // line mode: > 0 picks the smallest sigma whose epsilon is <= it
+  // Line mode, for the ablation of docs/EVALUATION.md (model::LineDpOptions): train embed.weight
+  // under DP (--dp-freeze-embedding turns it off) and the shared encoder's contrastive rate relative
+  // to the adapters' (--dp-encoder-lr-ratio; the non-private trainer's is 0.02).
+  bool dp_train_embedding = true;
+  double dp_encoder_lr_ratio = 1.0;
 };
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines
@@ -187,6 +192,12 @@ class DpFederation {
   std::vector<std::vector<model::LineDpPhase>> site_phases_;
   std::vector<model::LineDpPhase> site_rounds_;  // site mode: one step per round
 };
+
+// How far `model` moved from `start` (same names; tensors missing from either are skipped), per
+// group: embed (embed.weight), encoder (mlp.*, norm.*, out.*), adapters (adapter.*, prototypes
+// excluded) and head (head.*): "label: embed |dw| X of |w0| Y, ..." for results.md's notes.
+std::string ParameterMovement(const std::string& label, const fl::TensorBundle& start,
+                              const fl::TensorBundle& model);
 
 // Runs the federated rounds, then the centralized and local-only baselines, and evaluates every
 // model on every site (eval_federated_sim.cc). InvalidArgument for bad options or sites.

@@ -5,7 +5,9 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/privacy/gaussian_noise.h"
 #include "common/privacy/site_dp.h"
@@ -40,6 +42,34 @@ std::vector<model::LineDpPhase> PlannedPhases(const FederatedSite& site, const F
 
 }  // namespace
 
+std::string ParameterMovement(const std::string& label, const fl::TensorBundle& start,
+                              const fl::TensorBundle& model) {
+  const char* kGroups[] = {"embed", "encoder", "adapters", "head"};
+  double moved[4] = {0, 0, 0, 0}, size[4] = {0, 0, 0, 0};
+  for (const fl::NamedTensor& t : model.tensors) {
+    const fl::NamedTensor* s = start.Find(t.name);
+    if (s == nullptr || s->values.size() != t.values.size() ||
+        t.name.find("prototypes") != std::string::npos) {
+      continue;
+    }
+    int g = 1;
+    if (t.name == "embed.weight") g = 0;
+    if (absl::StartsWith(t.name, "adapter.")) g = 2;
+    if (absl::StartsWith(t.name, "head.")) g = 3;
+    for (size_t i = 0; i < t.values.size(); ++i) {
+      const double d = static_cast<double>(t.values[i]) - s->values[i];
+      moved[g] += d * d;
+      size[g] += static_cast<double>(s->values[i]) * s->values[i];
+    }
+  }
+  std::string out = label + ": |w - w0| (|w0|)";
+  for (int g = 0; g < 4; ++g) {
+    absl::StrAppend(&out, g == 0 ? " " : ", ", kGroups[g],
+                    absl::StrFormat(" %.4g (%.4g)", std::sqrt(moved[g]), std::sqrt(size[g])));
+  }
+  return out;
+}
+
 absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, FederatedOptions* o) {
   if (o->dp_mode.empty()) return absl::OkStatus();
   if (o->dp_mode != "line" && o->dp_mode != "site") {
@@ -47,10 +77,11 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
   }
   if (!(o->dp_clip > 0) || !std::isfinite(o->dp_clip) || !(o->dp_delta > 0 && o->dp_delta < 1) ||
       !(o->dp_noise_multiplier >= 0) || !std::isfinite(o->dp_noise_multiplier) ||
-      !(o->target_epsilon >= 0) || !std::isfinite(o->target_epsilon)) {
+      !(o->target_epsilon >= 0) || !std::isfinite(o->target_epsilon) ||
+      !(o->dp_encoder_lr_ratio > 0) || !std::isfinite(o->dp_encoder_lr_ratio)) {
     return absl::InvalidArgumentError(
         "--dp-clip must be > 0, --dp-delta in (0, 1), --dp-noise-multiplier and "
-        "--target-epsilon >= 0");
+        "--target-epsilon >= 0, --dp-encoder-lr-ratio > 0");
   }
   if (o->target_epsilon > 0) {
     if (o->dp_mode != "line") {
@@ -81,6 +112,8 @@ model::LineDpOptions DpFederation::LineDp() const {
   dp.noise_multiplier = options_.dp_noise_multiplier;
   dp.clip = options_.dp_clip;
   dp.delta = options_.dp_delta;
+  dp.train_embedding = options_.dp_train_embedding;
+  dp.encoder_lr_ratio = options_.dp_encoder_lr_ratio;
   return dp;
 }
 

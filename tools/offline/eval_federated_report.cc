@@ -19,7 +19,8 @@ struct ModelName {
   const char* column;  // short name in the markdown columns
 };
 const ModelName kModels[] = {
-    {"federated", "fed"}, {"federated_dp", "fed-dp"}, {"tuned", "tuned"}, {"personalised", "pers"},
+    {"initial", "init"}, {"federated", "fed"},     {"federated_dp", "fed-dp"},
+    {"tuned", "tuned"},  {"personalised", "pers"},
     {"centralized", "central"}, {"local", "local"}};
 
 std::string Quote(const std::string& s) {

@@ -130,6 +130,11 @@ absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
   return e;
 }
 
+double LocalLoss(const model::SiteRoundResult& r, const std::string& key, double sent) {
+  auto it = r.local_only.find(key);
+  return it != r.local_only.end() ? it->second : sent;
+}
+
 absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& sites,
                                               const model::EncoderSpec& base,
                                               const fl::TensorBundle& initial,
@@ -165,9 +170,12 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
       const model::SiteRoundResult& res = results[j];
       updates.push_back({&res.weights, res.samples, res.distinct_templates, res.imbalance_ratio,
                          sites[who[j]].sources});
-      log.contrastive_loss += res.contrastive_loss / static_cast<double>(results.size());
-      if (res.meta_loss != 0) {
-        log.meta_loss += res.meta_loss;
+      // Line DP keeps its losses out of the update; the simulation reads the site's local copy.
+      const double contrastive = LocalLoss(res, "train_contrastive_loss", res.contrastive_loss);
+      const double meta_loss = LocalLoss(res, "train_meta_loss", res.meta_loss);
+      log.contrastive_loss += contrastive / static_cast<double>(results.size());
+      if (meta_loss != 0) {
+        log.meta_loss += meta_loss;
         ++meta;
       }
     }
@@ -248,17 +256,37 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
                           RunFederated(sites, base, initial, o, &unused, &dp));
   FEDLOG_ASSIGN_OR_RETURN(result->dp_epsilon, dp.Epsilon());
   result->dp_sigma = o.dp_noise_multiplier;
+  std::vector<std::string> sources;
   for (const FederatedSite& s : sites) {
-    absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, model, s, "federated_dp", o);
-    if (e.status().code() == absl::StatusCode::kFailedPrecondition && o.dp_mode == "line") {
-      // Line DP sends no prototypes (class means of lines without noise), so a site whose support
-      // set lacks a class has no detector from the private model.
-      result->notes.push_back(absl::StrCat("federated_dp: ", s.name, " not scored: ",
-                                           e.status().message()));
-      continue;
+    for (const std::string& src : s.sources) {
+      if (std::find(sources.begin(), sources.end(), src) == sources.end()) sources.push_back(src);
     }
-    FEDLOG_RETURN_IF_ERROR(e.status());
-    result->evaluations.push_back(*std::move(e));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
+                          model::PrepareSiteWeights(base, initial, sources));
+  // "initial": the untrained start (identity adapters for every source), scored like the others, to
+  // tell a private model that learned from one that stayed where it began.
+  for (const auto& [label, weights] : {std::pair<const char*, const fl::TensorBundle*>{
+                                           "initial", &start},
+                                       {"federated_dp", &model}}) {
+    for (const FederatedSite& s : sites) {
+      absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
+      if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
+        // No prototypes in the model (line DP sends none, the start has none), so a site whose
+        // support set lacks a class has no detector.
+        result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
+                                             e.status().message()));
+        continue;
+      }
+      FEDLOG_RETURN_IF_ERROR(e.status());
+      result->evaluations.push_back(*std::move(e));
+    }
+  }
+  for (const auto& [label, weights] :
+       {std::pair<const char*, const fl::TensorBundle*>{"federated", &result->federated_model},
+        {"federated_dp", &model}}) {
+    result->notes.push_back(ParameterMovement(label, start, *weights));
+    std::cerr << result->notes.back() << "\n";
   }
   result->notes.push_back(absl::StrFormat(
       "federated_dp: %s-level DP, sigma %.4g, clip %.4g, epsilon %.4g at delta %.3g", o.dp_mode,

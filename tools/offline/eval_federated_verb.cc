@@ -21,7 +21,7 @@ constexpr char kUsage[] =
     "[--fedprox-mu MU] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--seed S] "
     "[--threads T] [--max-train-lines N] [--personalise-rounds P] [--no-baselines] "
     "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
-    "[--dp-delta D]]\n";
+    "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding]]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -48,6 +48,9 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FEDLOG_ASSIGN_OR_RETURN(o.dp_clip, args.GetDouble("dp-clip", o.dp_clip));
   FEDLOG_ASSIGN_OR_RETURN(o.dp_delta, args.GetDouble("dp-delta", o.dp_delta));
   FEDLOG_ASSIGN_OR_RETURN(o.target_epsilon, args.GetDouble("target-epsilon", o.target_epsilon));
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_encoder_lr_ratio,
+                          args.GetDouble("dp-encoder-lr-ratio", o.dp_encoder_lr_ratio));
+  o.dp_train_embedding = !args.Has("dp-freeze-embedding");
   if (!o.dp_mode.empty() && o.dp_mode != "line" && o.dp_mode != "site") {
     return absl::InvalidArgumentError("--dp-mode must be line or site");
   }
@@ -118,8 +121,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
       {{"protocol", "out", "data", "rounds", "sites", "contrastive-steps", "meta-iterations",
         "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
-        "target-epsilon"},
-       {"no-baselines"}});
+        "target-epsilon", "dp-encoder-lr-ratio"},
+       {"no-baselines", "dp-freeze-embedding"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"

@@ -1,7 +1,8 @@
 // Line-level DP-SGD (dp_sgd.h, dp_sgd_step.h): one line's effect on a step's clipped gradient sum
 // is at most C however large its gradient, the noise has the documented standard deviation, Poisson
 // sampling keeps its rate, the round's epsilon is common/privacy's for the same (q, sigma, steps),
-// and a site's round under line DP sends no prototypes and no loss computed on its lines.
+// a site's round under line DP sends no prototypes and no loss computed on its lines, and the
+// embedding table's sparse gradients are clipped by their coalesced norm while its noise is dense.
 #include "common/model/dp_sgd.h"
 
 #include <torch/torch.h>
@@ -160,9 +161,89 @@ TEST(DpSgdTest, SiteRoundUnderLineDpReportsItsMechanismAndSendsNoPrototypes) {
   for (const fl::NamedTensor& t : r->weights.tensors) {
     EXPECT_EQ(t.name.find("prototypes"), std::string::npos) << t.name;
   }
-  // The embedding table is frozen; the MLP moved.
-  EXPECT_EQ(r->weights.Find("embed.weight")->values, init->Find("embed.weight")->values);
+  // The embedding table trains under DP (train_embedding defaults to true), and so does the MLP;
+  // the losses stay in local_only.
+  EXPECT_NE(r->weights.Find("embed.weight")->values, init->Find("embed.weight")->values);
   EXPECT_NE(r->weights.Find("out.weight")->values, init->Find("out.weight")->values);
+  EXPECT_EQ(r->local_only.count("train_contrastive_loss"), 1u);
+  // The ablation switch freezes it again.
+  work.line_dp.train_embedding = false;
+  r = RunSiteRound(spec, *init, SmallLines(), LineSet(), work);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->weights.Find("embed.weight")->values, init->Find("embed.weight")->values);
+}
+
+// A sparse row gradient (embed.weight's) may name a row twice; its norm is the coalesced one's, and
+// the clip bounds the joint norm of the sparse and the dense parameters' gradients.
+TEST(DpSgdTest, SparseGradientsAreCoalescedAndClippedJointly) {
+  torch::Tensor table = torch::zeros({10, 3}, torch::requires_grad());
+  torch::Tensor dense = torch::zeros({2}, torch::requires_grad());
+  ClippedGradientSum sum({table, dense}, /*microbatch_clip=*/3.5);
+  // Row 2 twice: (3,0,0) + (4,0,0) = (7,0,0), norm 7 (summing squares entry by entry gives 5).
+  table.mutable_grad() = torch::sparse_coo_tensor(torch::tensor({{2, 2}}, torch::kInt64),
+                                                  torch::tensor({{3.f, 0.f, 0.f}, {4.f, 0.f, 0.f}}),
+                                                  {10, 3});
+  dense.mutable_grad() = torch::zeros({2});
+  EXPECT_NEAR(sum.Accumulate(), 7.0, 1e-6);
+  EXPECT_NEAR(Norm(sum.sum()), 3.5, 1e-5);
+  EXPECT_NEAR(sum.sum()[0][2][0].item<double>(), 3.5, 1e-5);
+  EXPECT_FALSE(table.grad().defined());  // cleared for the next micro-batch
+  // Sparse and dense together: (0,6,0) in row 5 and (8,0) dense, joint norm 10 -> scaled to 3.5.
+  table.mutable_grad() = torch::sparse_coo_tensor(torch::tensor({{5}}, torch::kInt64),
+                                                  torch::tensor({{0.f, 6.f, 0.f}}), {10, 3});
+  dense.mutable_grad() = torch::tensor({8.f, 0.f});
+  EXPECT_NEAR(sum.Accumulate(), 10.0, 1e-5);
+  EXPECT_NEAR(sum.sum()[0][5][1].item<double>(), 6.0 * 0.35, 1e-5);
+  EXPECT_NEAR(sum.sum()[1][0].item<double>(), 8.0 * 0.35, 1e-5);
+}
+
+// The noise goes on every row of the table, not only on the rows the step's lines touched: which
+// rows moved would otherwise tell which words the site's lines contain.
+TEST(DpSgdTest, NoiseReachesEveryRowOfASparselyTouchedTable) {
+  absl::StatusOr<privacy::GaussianSampler> sampler = privacy::GaussianSampler::Create();
+  ASSERT_TRUE(sampler.ok());
+  torch::Tensor table = torch::zeros({1000, 4}, torch::requires_grad());
+  ClippedGradientSum sum({table}, 0.5);
+  table.mutable_grad() = torch::sparse_coo_tensor(torch::tensor({{7}}, torch::kInt64),
+                                                  torch::ones({1, 4}), {1000, 4});
+  sum.Accumulate();
+  sum.WriteNoisyMean(/*noise_std=*/1.0, /*denominator=*/1.0, *sampler);
+  ASSERT_TRUE(table.grad().defined());
+  EXPECT_FALSE(table.grad().is_sparse());
+  const torch::Tensor row_touched = (table.grad().abs().sum(1) > 0);
+  EXPECT_EQ(row_touched.sum().item<int64_t>(), 1000);
+}
+
+// Through the real trainer: rows that no line's template token hashes to still move (dense noise).
+TEST(DpSgdTest, DpContrastiveMovesEmbeddingRowsNoLineTouches) {
+  const EncoderSpec spec = SmallSpec();
+  absl::StatusOr<fl::TensorBundle> init = InitialEncoderWeights(spec);
+  ASSERT_TRUE(init.ok());
+  ContrastiveOptions c;
+  c.steps = 2;
+  c.batch_size = 40;
+  c.head_lr = c.adapter_lr = 1e-3f;
+  c.augment.token_resample = 0;  // no token outside the lines' own
+  LineDpOptions dp;
+  dp.noise_multiplier = 1.0;
+  LineDpPhase phase;
+  LineSet lines = SmallLines();
+  lines.labels.clear();
+  absl::StatusOr<ContrastiveResult> r = DpPretrainContrastive(spec, *init, lines, c, dp, &phase);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // SmallLines' tokens: 0, 1, 7, 8, 14, 15, 21, 22 and 100..255; rows 30..99 are touched by none.
+  const std::vector<float>& before = init->Find("embed.weight")->values;
+  const std::vector<float>& after = r->weights.Find("embed.weight")->values;
+  int moved = 0;
+  for (int row = 30; row < 100; ++row) {
+    bool changed = false;
+    for (int d = 0; d < spec.token_dim; ++d) {
+      changed |= before[static_cast<size_t>(row * spec.token_dim + d)] !=
+                 after[static_cast<size_t>(row * spec.token_dim + d)];
+    }
+    moved += changed ? 1 : 0;
+  }
+  EXPECT_EQ(moved, 70);
 }
 
 }  // namespace
