@@ -78,9 +78,8 @@ TEST(LabelFreeTest, LabelsMoveTheLabelFreeThreshold) {
   EXPECT_NEAR(r.threshold, before, 0.5);
 }
 
-TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {
-  const std::string dir = testing::FreshDir("labelfree");
-  const std::string log = dir + "/app.log";
+// A label-free detector (no model) over one HDFS log file, alert budget 1%.
+DetectOptions HdfsOptions(const std::string& dir, const std::string& log) {
   DetectOptions o;
   o.data_dir = dir + "/data";
   o.sources = {{"HDFS", "HDFS", {log}}};
@@ -88,6 +87,38 @@ TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {
   o.metrics_listen = "off";
   o.poll_interval_ms = 10;
   o.expected_alert_rate = 0.01;
+  return o;
+}
+
+// Runs `d` until its alerts file has a line containing `needle` (at most 20 s), stops it, and returns that
+// line ("" when none came).
+std::string RunUntilAlert(Detector& d, const DetectOptions& o, absl::string_view needle) {
+  absl::Status run;
+  std::thread t([&] { run = d.Run(); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::string jsonl;
+  while (absl::Now() < deadline) {
+    auto text = ReadFile(o.alerts_file);
+    if (text.ok() && absl::StrContains(*text, needle)) {
+      jsonl = *text;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  d.Stop();
+  t.join();
+  EXPECT_TRUE(run.ok()) << run;
+  std::string alert;
+  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
+    if (absl::StrContains(line, needle)) alert = std::string(line);
+  }
+  return alert;
+}
+
+TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {
+  const std::string dir = testing::FreshDir("labelfree");
+  const std::string log = dir + "/app.log";
+  const DetectOptions o = HdfsOptions(dir, log);
   {
     std::ofstream f(log);
     for (int i = 0; i < 1500; ++i) f << testing::HdfsLine(i) << "\n";
@@ -95,26 +126,8 @@ TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {
   }
   auto d = Detector::Create(o);
   ASSERT_TRUE(d.ok()) << d.status();
-  absl::Status run;
-  std::thread t([&] { run = (*d)->Run(); });
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  std::string jsonl;
-  while (absl::Now() < deadline) {
-    auto text = ReadFile(o.alerts_file);
-    if (text.ok() && absl::StrContains(*text, "Connection reset")) {
-      jsonl = *text;
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  (*d)->Stop();
-  t.join();
-  EXPECT_TRUE(run.ok()) << run;
-  ASSERT_TRUE(absl::StrContains(jsonl, "Connection reset")) << "no alert for the odd line";
-  std::string odd_alert;
-  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
-    if (absl::StrContains(line, "Connection reset")) odd_alert = std::string(line);
-  }
+  const std::string odd_alert = RunUntilAlert(**d, o, "Connection reset");
+  ASSERT_FALSE(odd_alert.empty()) << "no alert for the odd line";
   EXPECT_TRUE(absl::StrContains(odd_alert, "\"signals\":\"template")) << odd_alert;
   EXPECT_TRUE(absl::StrContains(odd_alert, "severity")) << odd_alert;
   EXPECT_EQ((*d)->metrics().unscored_lines.load(), 0);
@@ -131,13 +144,7 @@ std::string BlockLine(int second, int block, const char* what) {
 TEST(LabelFreeTest, DetectorAlertsOnASessionThatBreaksItsCountRelations) {
   const std::string dir = testing::FreshDir("labelfree_session");
   const std::string log = dir + "/hdfs.log";
-  DetectOptions o;
-  o.data_dir = dir + "/data";
-  o.sources = {{"HDFS", "HDFS", {log}}};
-  o.alerts_file = dir + "/alerts.jsonl";
-  o.metrics_listen = "off";
-  o.poll_interval_ms = 10;
-  o.expected_alert_rate = 0.01;
+  DetectOptions o = HdfsOptions(dir, log);
   o.session_pattern = "(blk_-?[0-9]+)";
   o.session_quiet_ms = 1000;
   {
@@ -153,25 +160,7 @@ TEST(LabelFreeTest, DetectorAlertsOnASessionThatBreaksItsCountRelations) {
   }
   auto d = Detector::Create(o);
   ASSERT_TRUE(d.ok()) << d.status();
-  absl::Status run;
-  std::thread t([&] { run = (*d)->Run(); });
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  std::string jsonl;
-  while (absl::Now() < deadline) {
-    auto text = ReadFile(o.alerts_file);
-    if (text.ok() && absl::StrContains(*text, "blk_9300")) {
-      jsonl = *text;
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  (*d)->Stop();
-  t.join();
-  EXPECT_TRUE(run.ok()) << run;
-  std::string alert;
-  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
-    if (absl::StrContains(line, "blk_9300")) alert = std::string(line);
-  }
+  const std::string alert = RunUntilAlert(**d, o, "blk_9300");
   ASSERT_FALSE(alert.empty()) << "no session alert for the unacknowledged block";
   EXPECT_TRUE(absl::StrContains(alert, "\"signals\":\"session:invariant")) << alert;
   EXPECT_TRUE(absl::StrContains(alert, "count relations broken")) << alert;
@@ -179,7 +168,7 @@ TEST(LabelFreeTest, DetectorAlertsOnASessionThatBreaksItsCountRelations) {
   // warm-up allow a few more), counted over everything written before Stop.
   auto all = ReadFile(o.alerts_file);
   ASSERT_TRUE(all.ok());
-  jsonl = *all;
+  const std::string jsonl = *all;
   int session_alerts = 0;
   for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
     session_alerts += absl::StrContains(line, "\"signals\":\"session:") ? 1 : 0;
