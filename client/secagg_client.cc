@@ -93,7 +93,7 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   FEDLOG_ASSIGN_OR_RETURN(secagg::MaskedInput masked, site->MaskInput(delivery, x, weight));
   header.set_secagg_masked(true);
   header.set_secagg_session_id(session_id);
-  FEDLOG_RETURN_IF_ERROR(transport->UploadMasked(header, secagg::EncodeLanes(masked.lanes)));
+  FEDLOG_RETURN_IF_ERROR(transport->UploadMasked(header, masked.lanes));  // already the wire bytes
   // Round 3: reveal what the request allows (the session refuses a request that would unmask one site).
   FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::UNMASK));
   if (!got.has_unmask()) return absl::InvalidArgumentError("expected the unmask request");

@@ -454,7 +454,8 @@ absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const 
   const double weight =
       task.dp_mode() == "site" ? 1.0 : static_cast<double>(update.header.num_samples());
   FEDLOG_RETURN_IF_ERROR(RunSecureAggregation(transport.get(), options, task, x, weight, update.header));
-  return static_cast<int64_t>((x.size() + 1) * sizeof(uint64_t));
+  const uint32_t lane_bits = task.secagg().lane_bits() == 32 ? 32 : 64;  // 0: an aggregator without the field
+  return static_cast<int64_t>((x.size() + 1) * (lane_bits / 8));
 }
 
 }  // namespace fedlog::client

@@ -71,14 +71,12 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
     FEDLOG_RETURN_IF_ERROR(secagg::AddAdapterSections(sources, *schema, &o.layout));
   }
   o.config.vector_length = o.layout.length();
-  o.config.quantization.clip_range = plan.secagg_clip_range();
-  o.config.quantization.max_weight =
-      plan.max_site_samples() > 0 ? static_cast<double>(plan.max_site_samples()) : kDefaultMaxWeight;
-  o.config.quantization.max_sites = n;
+  o.config.quantization = SecAggQuantization(plan, n);
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
   FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
                    << round->config().threshold << " of " << n << ", " << round->config().vector_length
-                   << " values per site, adapter groups ["
+                   << " values per site in " << round->config().quantization.lane_bits << "-bit lanes ("
+                   << round->config().quantization.fractional_bits << " fraction bits), adapter groups ["
                    << absl::StrJoin(round->adapter_sources(), ", ") << "]";
   ar->secagg = std::move(round);
   return absl::OkStatus();
@@ -160,7 +158,9 @@ absl::StatusOr<UploadTicket> Coordinator::BeginMaskedUpload(const std::string& s
   absl::StatusOr<SecAggRound*> round = OpenSecAgg(header.secagg_session_id());
   if (!round.ok()) return refuse(round.status());
   if (absl::Status st = (*round)->CheckMaskedUpload(site_id); !st.ok()) return refuse(st);
-  const int64_t expected = static_cast<int64_t>(((*round)->config().vector_length + 1) * 8);
+  const secagg::QuantizationOptions& q = (*round)->config().quantization;
+  const int64_t expected = static_cast<int64_t>(((*round)->config().vector_length + 1) *
+                                                static_cast<uint64_t>(q.lane_bits / 8));
   if (header.size_bytes() != expected) {
     return refuse(absl::InvalidArgumentError(
         absl::StrCat("masked input of ", header.size_bytes(), " bytes; the round takes ", expected)));

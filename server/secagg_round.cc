@@ -9,6 +9,7 @@
 #include "common/base/status_macros.h"
 #include "common/secagg/protocol.h"
 #include "common/secagg/wire.h"
+#include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
 namespace {
@@ -46,7 +47,7 @@ absl::Status ValidateSecAggPlan(v1::RunPlan* plan) {
   q.clip_range = plan->secagg_clip_range();
   q.max_weight = plan->max_site_samples() > 0 ? static_cast<double>(plan->max_site_samples()) : kDefaultMaxWeight;
   q.max_sites = secagg::kMaxSites;
-  if (!secagg::Quantizer::Create(q).ok()) {
+  if (!secagg::Quantizer::Create(q).ok() || secagg::MaxFractionalBits(q, 64) < secagg::kSitePrecisionBits) {
     return absl::InvalidArgumentError(
         "secagg_clip_range times max_site_samples is too large for secure aggregation's fixed-point range");
   }
@@ -55,6 +56,18 @@ absl::Status ValidateSecAggPlan(v1::RunPlan* plan) {
     return absl::InvalidArgumentError("secagg_step_s must be in [1, 3600]");
   }
   return absl::OkStatus();
+}
+
+secagg::QuantizationOptions SecAggQuantization(const v1::RunPlan& plan, int participants) {
+  secagg::QuantizationOptions q;
+  q.clip_range = plan.secagg_clip_range();
+  if (SiteLevelDp(plan)) {
+    q.max_weight = 1.0;  // the site daemon weighs every update 1 under site-level DP
+  } else {
+    q.max_weight = plan.max_site_samples() > 0 ? static_cast<double>(plan.max_site_samples()) : kDefaultMaxWeight;
+  }
+  q.max_sites = participants;
+  return secagg::ChooseLanes(q);
 }
 
 SecAggRound::SecAggRound(SecAggRoundOptions options, std::unique_ptr<secagg::AggregatorSession> session)
@@ -161,12 +174,8 @@ absl::Status SecAggRound::CheckMaskedUpload(const std::string& site) const {
 absl::Status SecAggRound::PostMaskedInput(const std::string& site, const std::string& bytes, int64_t samples,
                                           double loss) {
   FEDLOG_RETURN_IF_ERROR(CheckMaskedUpload(site));
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<uint64_t> lanes,
-                          secagg::DecodeLanes(bytes, options_.config.vector_length + 1));
-  secagg::MaskedInput input;
-  input.from = IndexOf(site);
-  input.lanes = std::move(lanes);
-  FEDLOG_RETURN_IF_ERROR(session_->AddMaskedInput(input));  // summed and dropped there
+  // Added into the running sum straight from the upload's bytes (size checked there); nothing is kept.
+  FEDLOG_RETURN_IF_ERROR(session_->AddMaskedInput(IndexOf(site), bytes));
   masked_.insert(site);
   if (samples > 0 && std::isfinite(loss)) {
     samples_ += samples;

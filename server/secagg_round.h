@@ -39,9 +39,17 @@ inline constexpr double kDefaultMaxWeight = 1e6;
 
 // Run-start checks of a plan with secure_aggregation (a no-op without): fills the defaults (clip range 4, step
 // 30 s) and refuses, with the reason, what needs individual updates (median, trimmed_mean, weighted_fedavg,
-// max_update_norm, server clip_norm), fewer than 2 min_sites, a threshold outside [2, min_sites], and a clip
-// range outside [1, 1e6] (the prototypes' presence lane carries a 1).
+// max_update_norm, server clip_norm), fewer than 2 min_sites, a threshold outside [2, min_sites], a clip
+// range outside [1, 1e6] (the prototypes' presence lane carries a 1), and a clip range times weight bound so
+// large that even 64-bit lanes would give a unit-weight site of the largest federation (secagg::kMaxSites) a
+// step coarser than 2^-16 (its sites would refuse to mask).
 absl::Status ValidateSecAggPlan(v1::RunPlan* plan);
+
+// The round's fixed-point lanes (common/secagg/quantize.h) for `plan` with `participants` sites: R = the plan's
+// secagg_clip_range; W = 1 under site-level DP (every site's weight is 1), else max_site_samples or
+// kDefaultMaxWeight; N = participants; then secagg::ChooseLanes picks 32-bit lanes when they keep a unit-weight
+// site's step within 2^-16, 64-bit lanes otherwise, each at the largest f that cannot wrap.
+secagg::QuantizationOptions SecAggQuantization(const v1::RunPlan& plan, int participants);
 
 struct SecAggRoundOptions {
   secagg::RoundConfig config;

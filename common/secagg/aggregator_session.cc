@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/secagg/lanes.h"
 #include "common/secagg/prg.h"
 #include "common/secagg/protocol.h"
 
@@ -116,23 +117,35 @@ absl::StatusOr<std::map<uint32_t, ShareDelivery>> AggregatorSession::CloseSharin
     }
   }
   inbox_.clear();
-  sum_.assign(config_.vector_length + 1, 0);
+  // Zero-filled once per round: the sum starts at 0 and every masked input is added into it.
+  if (quantizer_.lane_bits() == 32) {
+    sum32_.assign(config_.vector_length + 1, 0);
+  } else {
+    sum64_.assign(config_.vector_length + 1, 0);
+  }
   stage_ = Stage::kMasking;
   return out;
 }
 
-absl::Status AggregatorSession::AddMaskedInput(const MaskedInput& in) {
+absl::Status AggregatorSession::AddMaskedInput(uint32_t from, absl::string_view lanes) {
   if (stage_ != Stage::kMasking) return absl::FailedPreconditionError("not collecting masked inputs");
-  if (!Contains(holders_, in.from)) return absl::InvalidArgumentError("masked input from a site that shared no keys");
-  if (std::find(survivors_.begin(), survivors_.end(), in.from) != survivors_.end()) {
+  if (!Contains(holders_, from)) return absl::InvalidArgumentError("masked input from a site that shared no keys");
+  if (std::find(survivors_.begin(), survivors_.end(), from) != survivors_.end()) {
     return absl::AlreadyExistsError("site already sent its masked input");
   }
-  if (in.lanes.size() != sum_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("masked input has ", in.lanes.size(), " lanes, expected ",
-                                                   sum_.size()));
+  const uint64_t expected = (config_.vector_length + 1) * quantizer_.lane_bytes();
+  if (lanes.size() != expected) {
+    return absl::InvalidArgumentError(absl::StrCat("masked input has ", lanes.size(), " bytes, expected ",
+                                                   expected, " (", config_.vector_length + 1, " lanes of ",
+                                                   quantizer_.lane_bits(), " bits)"));
   }
-  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += in.lanes[i];  // mod 2^64
-  survivors_.push_back(in.from);
+  // Straight from the received bytes into the running sum (mod 2^32 or 2^64); no copy of the input is kept.
+  if (quantizer_.lane_bits() == 32) {
+    AddLanes(lanes, sum32_.data());
+  } else {
+    AddLanes(lanes, sum64_.data());
+  }
+  survivors_.push_back(from);
   return absl::OkStatus();
 }
 
@@ -171,22 +184,19 @@ absl::Status AggregatorSession::AddUnmaskResponse(const UnmaskResponse& r) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<AggregateResult> AggregatorSession::Finish() {
-  if (stage_ != Stage::kUnmasking) return absl::FailedPreconditionError("Finish out of order");
-  if (responders_.size() < static_cast<size_t>(config_.threshold)) {
-    return TooFew("revealed shares", responders_.size(), config_.threshold);
-  }
-  absl::Span<uint64_t> sum = absl::MakeSpan(sum_);
-  // The survivors' self masks, removed in one pass over the sum (prg.h ApplyMasks).
+template <typename Lane>
+absl::StatusOr<DecodedSum> AggregatorSession::Unmask(absl::Span<Lane> sum) {
+  // Every mask to remove, in one pass over the sum (prg.h ApplyMasks): the survivors' self masks, and for each
+  // site that dropped after sharing, its pairwise mask with every survivor. `seeds` is reserved in full so
+  // that the terms' pointers into it stay valid.
   std::vector<SecretKey> seeds;
-  seeds.reserve(survivors_.size());
+  seeds.reserve(survivors_.size() * (1 + dropped_.size()));
   std::vector<MaskTerm> terms;
   for (uint32_t v : survivors_) {
     FEDLOG_ASSIGN_OR_RETURN(SecretKey seed, ShamirCombine(seed_shares_[v], config_.threshold));
     seeds.push_back(seed);
     terms.push_back({&seeds.back(), MaskSign::kSubtract});
   }
-  FEDLOG_RETURN_IF_ERROR(ApplyMasks(terms, sum));
   for (uint32_t v : dropped_) {
     FEDLOG_ASSIGN_OR_RETURN(SecretKey key, ShamirCombine(key_shares_[v], config_.threshold));
     FEDLOG_ASSIGN_OR_RETURN(PublicKey pk, X25519PublicFromPrivate(key));
@@ -195,18 +205,31 @@ absl::StatusOr<AggregateResult> AggregatorSession::Finish() {
     }
     for (uint32_t w : survivors_) {
       FEDLOG_ASSIGN_OR_RETURN(SecretKey seed, PairwiseMaskSeed(key, roster_[w].mask_key, config_.session_id));
+      seeds.push_back(seed);
       // Survivor w added PRG(s_wv) when w < v and subtracted it when w > v; undo that.
-      FEDLOG_RETURN_IF_ERROR(ApplyMask(seed, w < v ? MaskSign::kSubtract : MaskSign::kAdd, sum));
+      terms.push_back({&seeds.back(), w < v ? MaskSign::kSubtract : MaskSign::kAdd});
     }
   }
+  FEDLOG_RETURN_IF_ERROR(ApplyMasks(terms, sum));
+  return quantizer_.DecodeSum(absl::Span<const Lane>(sum), static_cast<int>(survivors_.size()));
+}
+
+absl::StatusOr<AggregateResult> AggregatorSession::Finish() {
+  if (stage_ != Stage::kUnmasking) return absl::FailedPreconditionError("Finish out of order");
+  if (responders_.size() < static_cast<size_t>(config_.threshold)) {
+    return TooFew("revealed shares", responders_.size(), config_.threshold);
+  }
+  absl::StatusOr<DecodedSum> decoded = quantizer_.lane_bits() == 32 ? Unmask(absl::MakeSpan(sum32_))
+                                                                     : Unmask(absl::MakeSpan(sum64_));
   seed_shares_.clear();
   key_shares_.clear();
-  FEDLOG_ASSIGN_OR_RETURN(DecodedSum decoded, quantizer_.DecodeSum(sum_, static_cast<int>(survivors_.size())));
+  if (!decoded.ok()) return decoded.status();
   stage_ = Stage::kFinished;
-  sum_.clear();
+  sum32_ = {};
+  sum64_ = {};
   FEDLOG_LOG(DEBUG) << "secagg aggregator: unmasked the sum of " << survivors_.size() << " sites ("
                     << dropped_.size() << " dropped after sharing)";
-  return AggregateResult{std::move(decoded), survivors_, dropped_};
+  return AggregateResult{*std::move(decoded), survivors_, dropped_};
 }
 
 }  // namespace fedlog::secagg

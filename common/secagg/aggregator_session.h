@@ -18,6 +18,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/secagg/messages.h"
 #include "common/secagg/quantize.h"
 
@@ -43,8 +45,10 @@ class AggregatorSession {
   absl::Status AddShares(const ShareKeysMessage& message);
   // One delivery per share holder, keyed by its index.
   absl::StatusOr<std::map<uint32_t, ShareDelivery>> CloseSharing();
-  // Round 2: adds the masked input into the running sum and drops it.
-  absl::Status AddMaskedInput(const MaskedInput& input);
+  // Round 2: adds the masked input (`lanes`: its wire bytes, messages.h MaskedInput) of the share holder with
+  // index `from` into the running sum, straight from the bytes; nothing of it is kept.
+  absl::Status AddMaskedInput(uint32_t from, absl::string_view lanes);
+  absl::Status AddMaskedInput(const MaskedInput& input) { return AddMaskedInput(input.from, input.lanes); }
   absl::StatusOr<UnmaskRequest> CloseMasking();
   // Round 3.
   absl::Status AddUnmaskResponse(const UnmaskResponse& response);
@@ -58,6 +62,9 @@ class AggregatorSession {
   enum class Stage { kAdvertising, kSharing, kMasking, kUnmasking, kFinished };
 
   AggregatorSession(RoundConfig config, Quantizer quantizer);
+  // Removes the survivors' self masks and the dropped sites' pairwise masks from `sum` and decodes it.
+  template <typename Lane>
+  absl::StatusOr<DecodedSum> Unmask(absl::Span<Lane> sum);
 
   RoundConfig config_;
   Quantizer quantizer_;
@@ -66,7 +73,8 @@ class AggregatorSession {
   std::map<uint32_t, RosterEntry> roster_;                        // U1
   std::map<uint32_t, std::vector<EncryptedShare>> inbox_;         // ciphertexts by receiver
   std::vector<uint32_t> holders_;                                 // U2 (senders of shares)
-  std::vector<uint64_t> sum_;                                     // running sum of masked inputs
+  std::vector<uint32_t> sum32_;                                   // running sum of masked inputs: 32-bit
+  std::vector<uint64_t> sum64_;                                   // or 64-bit lanes (quantizer_.lane_bits())
   std::vector<uint32_t> survivors_, dropped_;                     // U3, U2 \ U3
   std::map<uint32_t, std::vector<ShamirShare>> seed_shares_;      // by owner (survivors)
   std::map<uint32_t, std::vector<ShamirShare>> key_shares_;       // by owner (dropped)

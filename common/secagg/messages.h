@@ -67,7 +67,9 @@ struct ShareDelivery {
 
 struct MaskedInput {
   uint32_t from = 0;
-  std::vector<uint64_t> lanes;  // d + 1 lanes: masked w*x then masked w
+  // d + 1 lanes, masked w*x then masked w, as they go on the wire: little-endian, lane_bits / 8 bytes each
+  // (wire.h LaneBytes; the site writes them in place, the aggregator adds them into its sum from here).
+  std::string lanes;
 };
 
 struct UnmaskRequest {

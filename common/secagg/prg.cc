@@ -4,17 +4,13 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <array>
-#include <memory>
 #include <vector>
-
-#include "absl/status/statusor.h"
 
 namespace fedlog::secagg {
 namespace {
 
-constexpr size_t kChunkLanes = 2048;  // 16 KiB: key stream and lanes stay in L1/L2
-alignas(64) const uint64_t kZeros[kChunkLanes] = {};
+constexpr size_t kChunkBytes = 16384;  // 16 KiB: key stream and lanes stay in L1/L2
+alignas(64) const unsigned char kZeros[kChunkBytes] = {};
 
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
@@ -32,82 +28,87 @@ absl::StatusOr<CipherCtx> StartStream(const SecretKey& seed) {
   return ctx;
 }
 
-// Writes the next `count` lanes of `ctx`'s key stream into `ks`.
-bool NextKeyStream(EVP_CIPHER_CTX* ctx, uint64_t* ks, size_t count) {
+// Writes the next `bytes` bytes of `ctx`'s key stream into `ks`.
+bool NextKeyStream(EVP_CIPHER_CTX* ctx, unsigned char* ks, size_t bytes) {
   int len = 0;
   // CTR: encrypting zeros gives the key stream itself.
-  return EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(ks), &len,
-                           reinterpret_cast<const unsigned char*>(kZeros), static_cast<int>(count * 8)) == 1;
-}
-
-// Calls fn(offset, stream, count) for consecutive chunks of the key stream covering `n` lanes.
-template <typename Fn>
-absl::Status Stream(const SecretKey& seed, size_t n, Fn fn) {
-  absl::StatusOr<CipherCtx> started = StartStream(seed);
-  if (!started.ok()) return started.status();
-  CipherCtx ctx = *std::move(started);
-  alignas(64) std::array<uint64_t, kChunkLanes> ks;
-  for (size_t off = 0; off < n; off += kChunkLanes) {
-    const size_t count = std::min(kChunkLanes, n - off);
-    if (!NextKeyStream(ctx.get(), ks.data(), count)) {
-      OPENSSL_cleanse(ks.data(), sizeof(ks));
-      return absl::InternalError("AES-256-CTR failed in the mask PRG");
-    }
-    fn(off, ks.data(), count);
-  }
-  OPENSSL_cleanse(ks.data(), sizeof(ks));
-  return absl::OkStatus();
+  return EVP_EncryptUpdate(ctx, ks, &len, kZeros, static_cast<int>(bytes)) == 1;
 }
 
 }  // namespace
 
-absl::Status ApplyMask(const SecretKey& seed, MaskSign sign, absl::Span<uint64_t> lanes) {
-  uint64_t* v = lanes.data();
-  if (sign == MaskSign::kAdd) {
-    return Stream(seed, lanes.size(), [v](size_t off, const uint64_t* ks, size_t count) {
-      for (size_t i = 0; i < count; ++i) v[off + i] += ks[i];
-    });
-  }
-  return Stream(seed, lanes.size(), [v](size_t off, const uint64_t* ks, size_t count) {
-    for (size_t i = 0; i < count; ++i) v[off + i] -= ks[i];
-  });
-}
-
-absl::Status ApplyMasks(absl::Span<const MaskTerm> terms, absl::Span<uint64_t> lanes) {
+struct MaskStreams::Impl {
   std::vector<CipherCtx> ctxs;
-  ctxs.reserve(terms.size());
+  std::vector<MaskSign> signs;
+  alignas(64) unsigned char ks[kChunkBytes];
+  ~Impl() { OPENSSL_cleanse(ks, sizeof(ks)); }
+};
+
+MaskStreams::MaskStreams(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MaskStreams::MaskStreams(MaskStreams&&) noexcept = default;
+MaskStreams& MaskStreams::operator=(MaskStreams&&) noexcept = default;
+MaskStreams::~MaskStreams() = default;
+
+absl::StatusOr<MaskStreams> MaskStreams::Start(absl::Span<const MaskTerm> terms) {
+  auto impl = std::make_unique<Impl>();
+  impl->ctxs.reserve(terms.size());
   for (const MaskTerm& t : terms) {
     if (t.seed == nullptr) return absl::InvalidArgumentError("mask term without a seed");
     absl::StatusOr<CipherCtx> ctx = StartStream(*t.seed);
     if (!ctx.ok()) return ctx.status();
-    ctxs.push_back(*std::move(ctx));
+    impl->ctxs.push_back(*std::move(ctx));
+    impl->signs.push_back(t.sign);
   }
-  alignas(64) std::array<uint64_t, kChunkLanes> ks;
-  absl::Status st;
-  for (size_t off = 0; off < lanes.size() && st.ok(); off += kChunkLanes) {
-    const size_t count = std::min(kChunkLanes, lanes.size() - off);
-    uint64_t* v = lanes.data() + off;
-    for (size_t k = 0; k < terms.size(); ++k) {
-      if (!NextKeyStream(ctxs[k].get(), ks.data(), count)) {
-        st = absl::InternalError("AES-256-CTR failed in the mask PRG");
-        break;
+  return MaskStreams(std::move(impl));
+}
+
+template <typename Lane>
+absl::Status MaskStreams::Apply(absl::Span<Lane> piece) {
+  constexpr size_t kChunkLanes = kChunkBytes / sizeof(Lane);
+  const Lane* ks = reinterpret_cast<const Lane*>(impl_->ks);
+  for (size_t off = 0; off < piece.size(); off += kChunkLanes) {
+    const size_t count = std::min(kChunkLanes, piece.size() - off);
+    Lane* v = piece.data() + off;
+    for (size_t k = 0; k < impl_->ctxs.size(); ++k) {
+      if (!NextKeyStream(impl_->ctxs[k].get(), impl_->ks, count * sizeof(Lane))) {
+        return absl::InternalError("AES-256-CTR failed in the mask PRG");
       }
-      if (terms[k].sign == MaskSign::kAdd) {
+      if (impl_->signs[k] == MaskSign::kAdd) {
         for (size_t i = 0; i < count; ++i) v[i] += ks[i];
       } else {
         for (size_t i = 0; i < count; ++i) v[i] -= ks[i];
       }
     }
   }
-  OPENSSL_cleanse(ks.data(), sizeof(ks));
-  return st;
+  return absl::OkStatus();
 }
 
-absl::Status ExpandMask(const SecretKey& seed, absl::Span<uint64_t> out) {
-  uint64_t* v = out.data();
-  return Stream(seed, out.size(), [v](size_t off, const uint64_t* ks, size_t count) {
-    std::copy(ks, ks + count, v + off);
-  });
+template <typename Lane>
+absl::Status ApplyMasks(absl::Span<const MaskTerm> terms, absl::Span<Lane> lanes) {
+  absl::StatusOr<MaskStreams> streams = MaskStreams::Start(terms);
+  if (!streams.ok()) return streams.status();
+  return streams->Apply(lanes);
 }
+
+template <typename Lane>
+absl::Status ApplyMask(const SecretKey& seed, MaskSign sign, absl::Span<Lane> lanes) {
+  const MaskTerm term{&seed, sign};
+  return ApplyMasks(absl::MakeConstSpan(&term, 1), lanes);
+}
+
+template <typename Lane>
+absl::Status ExpandMask(const SecretKey& seed, absl::Span<Lane> out) {
+  std::fill(out.begin(), out.end(), Lane{0});
+  return ApplyMask(seed, MaskSign::kAdd, out);
+}
+
+template absl::Status MaskStreams::Apply<uint32_t>(absl::Span<uint32_t>);
+template absl::Status MaskStreams::Apply<uint64_t>(absl::Span<uint64_t>);
+template absl::Status ApplyMasks<uint32_t>(absl::Span<const MaskTerm>, absl::Span<uint32_t>);
+template absl::Status ApplyMasks<uint64_t>(absl::Span<const MaskTerm>, absl::Span<uint64_t>);
+template absl::Status ApplyMask<uint32_t>(const SecretKey&, MaskSign, absl::Span<uint32_t>);
+template absl::Status ApplyMask<uint64_t>(const SecretKey&, MaskSign, absl::Span<uint64_t>);
+template absl::Status ExpandMask<uint32_t>(const SecretKey&, absl::Span<uint32_t>);
+template absl::Status ExpandMask<uint64_t>(const SecretKey&, absl::Span<uint64_t>);
 
 }  // namespace fedlog::secagg

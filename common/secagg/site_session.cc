@@ -1,5 +1,7 @@
 #include "common/secagg/site_session.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -7,10 +9,41 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/secagg/lanes.h"
 #include "common/secagg/prg.h"
 #include "common/secagg/protocol.h"
 
 namespace fedlog::secagg {
+namespace {
+
+// Quantises (x, weight) and masks it chunk by chunk into `out`: each chunk is encoded into a small buffer,
+// masked there while it is in cache, and appended to the upload bytes, so the input is read once and the
+// upload written once, with no zero-filled vector and no second copy for the wire.
+template <typename Lane>
+absl::Status EncodeAndMask(const Quantizer& q, absl::Span<const float> x, double weight, MaskStreams* streams,
+                           std::string* out) {
+  constexpr size_t kChunk = 4096;
+  alignas(64) Lane buf[kChunk];
+  out->clear();
+  out->reserve((x.size() + 1) * sizeof(Lane));
+  absl::Status st;
+  for (size_t off = 0; off < x.size() && st.ok(); off += kChunk) {
+    const size_t n = std::min(kChunk, x.size() - off);
+    st = q.EncodeValues(x.subspan(off, n), weight, absl::MakeSpan(buf, n));
+    if (st.ok()) st = streams->Apply(absl::MakeSpan(buf, n));
+    if (st.ok()) AppendLanes(buf, n, out);
+  }
+  if (st.ok()) {
+    buf[0] = static_cast<Lane>(q.WeightLane(weight));
+    st = streams->Apply(absl::MakeSpan(buf, 1));
+    if (st.ok()) AppendLanes(buf, 1, out);
+  }
+  OPENSSL_cleanse(buf, sizeof(buf));
+  if (!st.ok()) out->clear();
+  return st;
+}
+
+}  // namespace
 
 SiteSession::SiteSession(SiteOptions options, RoundConfig config, Quantizer quantizer)
     : options_(std::move(options)), config_(std::move(config)), quantizer_(std::move(quantizer)) {}
@@ -152,11 +185,9 @@ absl::StatusOr<MaskedInput> SiteSession::MaskInput(const ShareDelivery& delivery
                                                    config_.vector_length));
   }
   if (absl::Status s = TakeShares(delivery); !s.ok()) return Abort(s);
-  MaskedInput out;
-  out.from = index_;
-  out.lanes.resize(x.size() + 1);
-  FEDLOG_RETURN_IF_ERROR(quantizer_.Encode(x, weight, absl::MakeSpan(out.lanes)));
-  // The self mask and one pairwise mask per peer, applied in one pass over the lanes (prg.h ApplyMasks).
+  // The lane width and fraction bits are the aggregator's choice; refuse a step too coarse for this weight.
+  if (absl::Status s = quantizer_.CheckPrecision(weight); !s.ok()) return Abort(s);
+  // The self mask and one pairwise mask per peer, applied in one pass (prg.h MaskStreams).
   std::vector<SecretKey> seeds;
   seeds.reserve(holders_.size());
   std::vector<MaskTerm> terms = {{&self_mask_seed_, MaskSign::kAdd}};
@@ -167,7 +198,14 @@ absl::StatusOr<MaskedInput> SiteSession::MaskInput(const ShareDelivery& delivery
     seeds.push_back(seed);
     terms.push_back({&seeds.back(), index_ < v ? MaskSign::kAdd : MaskSign::kSubtract});
   }
-  FEDLOG_RETURN_IF_ERROR(ApplyMasks(terms, absl::MakeSpan(out.lanes)));
+  FEDLOG_ASSIGN_OR_RETURN(MaskStreams streams, MaskStreams::Start(terms));
+  MaskedInput out;
+  out.from = index_;
+  if (quantizer_.lane_bits() == 32) {
+    FEDLOG_RETURN_IF_ERROR(EncodeAndMask<uint32_t>(quantizer_, x, weight, &streams, &out.lanes));
+  } else {
+    FEDLOG_RETURN_IF_ERROR(EncodeAndMask<uint64_t>(quantizer_, x, weight, &streams, &out.lanes));
+  }
   state_ = State::kMasked;
   FEDLOG_LOG(DEBUG) << "secagg site " << index_ << ": masked " << x.size() << " values with "
                     << holders_.size() - 1 << " pairwise masks";

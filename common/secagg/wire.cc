@@ -1,11 +1,11 @@
 #include "common/secagg/wire.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/secagg/lanes.h"
 #include "common/secagg/protocol.h"
 
 namespace fedlog::secagg {
@@ -76,6 +76,9 @@ v1::SecAggConfig ConfigToProto(const RoundConfig& config) {
   p.set_clip_range(config.quantization.clip_range);
   p.set_max_weight(config.quantization.max_weight);
   p.set_max_sites(config.quantization.max_sites);
+  const QuantizationOptions& q = config.quantization;
+  p.set_lane_bits(static_cast<uint32_t>(q.lane_bits));
+  p.set_fractional_bits(q.fractional_bits != 0 ? q.fractional_bits : MaxFractionalBits(q, q.lane_bits));
   return p;
 }
 
@@ -92,6 +95,19 @@ absl::StatusOr<RoundConfig> ConfigFromProto(const v1::SecAggConfig& p) {
   c.quantization.clip_range = p.clip_range();
   c.quantization.max_weight = p.max_weight();
   c.quantization.max_sites = p.max_sites();
+  // Lane width and fraction bits as the aggregator chose them (quantize.h ChooseLanes). An aggregator that
+  // states neither (before they existed) meant 64-bit lanes at the largest f that cannot wrap; one that
+  // states a width states its f too. ValidateRoundConfig refuses any (b, f) under which the sum could wrap.
+  if (p.lane_bits() == 0 && p.fractional_bits() == 0) {
+    c.quantization.lane_bits = 64;
+    c.quantization.fractional_bits = 0;
+  } else if ((p.lane_bits() != 32 && p.lane_bits() != 64) || p.fractional_bits() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("secure aggregation lanes of ", p.lane_bits(), " bits with ",
+                                                   p.fractional_bits(), " fractional bits"));
+  } else {
+    c.quantization.lane_bits = static_cast<int>(p.lane_bits());
+    c.quantization.fractional_bits = p.fractional_bits();
+  }
   FEDLOG_RETURN_IF_ERROR(ValidateRoundConfig(c));
   return c;
 }
@@ -230,32 +246,29 @@ absl::StatusOr<UnmaskResponse> UnmaskResponseFromProto(const v1::SecAggUnmaskReq
 }
 
 std::string EncodeLanes(absl::Span<const uint64_t> lanes) {
-  if constexpr (std::endian::native == std::endian::little) {  // the wire order: one copy, no byte loop
-    return std::string(reinterpret_cast<const char*>(lanes.data()), lanes.size() * 8);
-  }
-  std::string out(lanes.size() * 8, '\0');
-  for (size_t i = 0; i < lanes.size(); ++i) {
-    uint64_t v = lanes[i];
-    for (int b = 0; b < 8; ++b) out[i * 8 + static_cast<size_t>(b)] = static_cast<char>((v >> (8 * b)) & 0xff);
-  }
+  std::string out;
+  out.reserve(lanes.size() * 8);
+  AppendLanes(lanes.data(), lanes.size(), &out);
   return out;
 }
 
-absl::StatusOr<std::vector<uint64_t>> DecodeLanes(const std::string& bytes, uint64_t lanes) {
-  if (lanes > kMaxVectorLength + 1 || bytes.size() != lanes * 8) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("masked input of ", bytes.size(), " bytes; ", lanes, " lanes of 8 bytes expected"));
+std::string EncodeLanes(absl::Span<const uint32_t> lanes) {
+  std::string out;
+  out.reserve(lanes.size() * 4);
+  AppendLanes(lanes.data(), lanes.size(), &out);
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> DecodeSignedLanes(absl::string_view bytes, uint64_t lanes, int lane_bits) {
+  const uint64_t width = lane_bits == 32 ? 4 : lane_bits == 64 ? 8 : 0;
+  if (width == 0 || lanes > kMaxVectorLength + 1 || bytes.size() != lanes * width) {
+    return absl::InvalidArgumentError(absl::StrCat("masked input of ", bytes.size(), " bytes; ", lanes,
+                                                   " lanes of ", lane_bits, " bits expected"));
   }
-  std::vector<uint64_t> out(lanes);
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(out.data(), bytes.data(), bytes.size());
-    return out;
-  }
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::vector<int64_t> out(lanes);
   for (uint64_t i = 0; i < lanes; ++i) {
-    uint64_t v = 0;
-    for (int b = 7; b >= 0; --b) v = (v << 8) | p[i * 8 + static_cast<uint64_t>(b)];
-    out[i] = v;
+    out[i] = width == 4 ? static_cast<int32_t>(LaneAt<uint32_t>(bytes, i))
+                        : static_cast<int64_t>(LaneAt<uint64_t>(bytes, i));
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/secagg/messages.h"
 #include "fedlog/v1/federation.pb.h"
@@ -44,10 +45,15 @@ absl::StatusOr<UnmaskRequest> UnmaskRequestFromProto(const v1::SecAggUnmaskList&
 v1::SecAggUnmaskRequest UnmaskResponseToProto(const UnmaskResponse& response, const std::string& session_id);
 absl::StatusOr<UnmaskResponse> UnmaskResponseFromProto(const v1::SecAggUnmaskRequest& proto);
 
-// The masked input's upload bytes: the lanes as little-endian uint64, 8 bytes each.
+// Lanes as a masked input's upload bytes (little-endian, 8 or 4 bytes each; lanes.h). A site writes them in
+// place while masking (site_session.cc) and the aggregator adds them into its sum from the bytes; these two
+// are for tests and inspection.
 std::string EncodeLanes(absl::Span<const uint64_t> lanes);
-// InvalidArgument unless `bytes` holds exactly `lanes` lanes.
-absl::StatusOr<std::vector<uint64_t>> DecodeLanes(const std::string& bytes, uint64_t lanes);
+std::string EncodeLanes(absl::Span<const uint32_t> lanes);
+// Each lane of `bytes` read as a two's-complement integer of its width (lane_bits 32 or 64): what an
+// unmasked lane decodes to, and what an observer of a masked one sees. InvalidArgument unless `bytes` holds
+// exactly `lanes` lanes.
+absl::StatusOr<std::vector<int64_t>> DecodeSignedLanes(absl::string_view bytes, uint64_t lanes, int lane_bits);
 
 }  // namespace fedlog::secagg
 

@@ -58,23 +58,23 @@ double CanaryMove(const fl::TensorBundle& delta) {
 // What a vector of lanes (d + 1, the last the weight) shows of the input `x` it came from: how many lanes at the
 // canary's row lie within `bound` of zero as signed integers (where an unmasked lane of that weight lies), the
 // correlation of the first d lanes (as signed integers) with x, and the fraction of them in the outer half of
-// the ring (|lane| >= 2^62; uniform lanes: one half).
+// the ring (|lane| >= 2^(b-2) for b-bit lanes; uniform lanes: one half).
 struct Signal {
   int canary_lanes_in_range = 0;
   double correlation = 0;
   double outer_fraction = 0;
 };
 
-Signal SignalIn(const std::vector<uint64_t>& lanes, const std::vector<float>& x, const std::vector<size_t>& canary,
-                double bound) {
+Signal SignalIn(const std::vector<int64_t>& lanes, int lane_bits, const std::vector<float>& x,
+                const std::vector<size_t>& canary, double bound) {
   Signal out;
   for (size_t lane : canary) {
-    if (std::abs(static_cast<double>(static_cast<int64_t>(lanes[lane]))) <= bound) ++out.canary_lanes_in_range;
+    if (std::abs(static_cast<double>(lanes[lane])) <= bound) ++out.canary_lanes_in_range;
   }
   double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, outer = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     const double a = x[i];
-    const double b = static_cast<double>(static_cast<int64_t>(lanes[i])) / 9.2233720368547758e18;  // / 2^63
+    const double b = std::ldexp(static_cast<double>(lanes[i]), 1 - lane_bits);  // / 2^(b-1)
     sx += a, sy += b, sxx += a * a, syy += b * b, sxy += a * b;
     if (std::abs(b) >= 0.5) outer += 1;
   }
@@ -307,15 +307,26 @@ TEST_F(CanaryTest, TrainedCanaryShowsWithoutSecureAggregationAndNowhereWithIt) {
   absl::StatusOr<secagg::Quantizer> q = secagg::Quantizer::Create(config->quantization);
   ASSERT_TRUE(q.ok()) << q.status();
   const size_t d = inputs[0].size();
-  absl::StatusOr<std::vector<uint64_t>> lanes = secagg::DecodeLanes(captures[0]->sent, d + 1);
+  const int b = q->lane_bits();
+  absl::StatusOr<std::vector<int64_t>> lanes = secagg::DecodeSignedLanes(captures[0]->sent, d + 1, b);
   ASSERT_TRUE(lanes.ok()) << lanes.status();
 
   // The checks, run on what site-a sent and, to show they can fail, on its unmasked encoding.
-  std::vector<uint64_t> unmasked(d + 1);
-  ASSERT_TRUE(q->Encode(inputs[0], weights[0], absl::MakeSpan(unmasked)).ok());
+  std::string unmasked_bytes;
+  if (b == 32) {
+    std::vector<uint32_t> u(d + 1);
+    ASSERT_TRUE(q->Encode(inputs[0], weights[0], absl::MakeSpan(u)).ok());
+    unmasked_bytes = secagg::EncodeLanes(u);
+  } else {
+    std::vector<uint64_t> u(d + 1);
+    ASSERT_TRUE(q->Encode(inputs[0], weights[0], absl::MakeSpan(u)).ok());
+    unmasked_bytes = secagg::EncodeLanes(u);
+  }
+  absl::StatusOr<std::vector<int64_t>> unmasked = secagg::DecodeSignedLanes(unmasked_bytes, d + 1, b);
+  ASSERT_TRUE(unmasked.ok()) << unmasked.status();
   const double bound = weights[0] * config->quantization.clip_range / q->step();
-  const Signal sent = SignalIn(*lanes, inputs[0], canary_lanes, bound);
-  const Signal plain_lanes = SignalIn(unmasked, inputs[0], canary_lanes, bound);
+  const Signal sent = SignalIn(*lanes, b, inputs[0], canary_lanes, bound);
+  const Signal plain_lanes = SignalIn(*unmasked, b, inputs[0], canary_lanes, bound);
   // 1. At the canary's row: no lane lies inside what an unmasked input of site-a's weight can hold
   //    (|lane| <= w * R * 2^f), i.e. none decodes to a value the canary's row could have had. A uniform lane
   //    lands inside with probability about 2^-15 here.
@@ -332,7 +343,7 @@ TEST_F(CanaryTest, TrainedCanaryShowsWithoutSecureAggregationAndNowhereWithIt) {
   // 3. The aggregator keeps no individual update: no update file, and no file anywhere under its data dir
   //    holds site-a's masked lanes at the canary's row.
   EXPECT_TRUE(FilesUnder(absl::StrCat("updates/run", masked)).empty());
-  const std::string needle = captures[0]->sent.substr(canary_lanes[0] * 8, kTokenDim * 8);
+  const std::string needle = captures[0]->sent.substr(canary_lanes[0] * q->lane_bytes(), kTokenDim * q->lane_bytes());
   for (const std::string& f : FilesUnder("")) {
     absl::StatusOr<std::string> bytes = ReadFile(f);
     ASSERT_TRUE(bytes.ok()) << f;

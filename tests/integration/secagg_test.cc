@@ -2,8 +2,8 @@
 // steps (client/secagg_client.h) against an in-process aggregator. Checked: a word planted in one site's
 // update shows in its stored update without secure aggregation and nowhere in what the aggregator receives or
 // stores with it, while the round's model equals the plain weighted mean within the quantisation error; a site
-// that drops after masking is recovered; a site refuses an unmask request naming one site as both survivor and
-// dropped; run start refuses settings that need individual updates.
+// that drops after masking is recovered, in 64-bit and in 32-bit lanes; a site refuses an unmask request
+// naming one site as both survivor and dropped; run start refuses settings that need individual updates.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -298,7 +298,7 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   ASSERT_TRUE(config.ok()) << config.status();
   auto q = secagg::Quantizer::Create(config->quantization);
   ASSERT_TRUE(q.ok());
-  auto lanes = secagg::DecodeLanes(ra.sent, config->vector_length + 1);
+  auto lanes = secagg::DecodeSignedLanes(ra.sent, config->vector_length + 1, config->quantization.lane_bits);
   ASSERT_TRUE(lanes.ok()) << lanes.status();
   secagg::UpdateVectorLayout layout = secagg::MakeUpdateVectorLayout(fl::LayoutOf(global->bundle), kOut);
   size_t offset = 0;
@@ -307,7 +307,7 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
     offset += static_cast<size_t>(fl::NumElementsOf(t.shape));
   }
   for (int j = 0; j < kTokenDim; ++j) {
-    const int64_t lane = static_cast<int64_t>((*lanes)[offset + static_cast<size_t>(CanaryRow() * kTokenDim + j)]);
+    const int64_t lane = (*lanes)[offset + static_cast<size_t>(CanaryRow() * kTokenDim + j)];
     const double decoded = static_cast<double>(lane) * q->step();
     EXPECT_GT(std::abs(decoded - 100 * kCanaryValue), 1.0) << "lane " << j << " carries the canary";
   }
@@ -317,13 +317,18 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   ExpectWeightedMean(global->bundle, next->bundle, deltas, w, 1e-5);
 }
 
-TEST(SecAggTest, SiteDroppingAfterMaskingIsRecovered) {
-  Env env("fedlog_secagg_drop");
+// Three sites, site-c dropping right after it masked; the round completes with the survivors' weighted mean.
+// `max_site_samples` > 0 bounds the weights, which lets the aggregator choose `lane_bits`-bit lanes.
+void DropAfterMasking(const char* name, int64_t max_site_samples, uint32_t lane_bits) {
+  Env env(name);
   Site a(env.pki, "site-a", env.port), b(env.pki, "site-b", env.port), c(env.pki, "site-c", env.port);
-  absl::StatusOr<v1::RunStatus> run = env.Start(Plan(true, 3));
+  v1::RunPlan plan = Plan(true, 3);
+  plan.set_max_site_samples(max_site_samples);
+  absl::StatusOr<v1::RunStatus> run = env.Start(plan);
   ASSERT_TRUE(run.ok()) << run.status();
   std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
   const v1::RoundTask &ta = tasks[0], &tb = tasks[1], &tc = tasks[2];
+  ASSERT_EQ(ta.secagg().lane_bits(), lane_bits);
   auto global = a.session.Download(ta.model_version());
   ASSERT_TRUE(global.ok()) << global.status();
   std::vector<fl::TensorBundle> deltas = {Delta(global->bundle, 0.01f, true), Delta(global->bundle, 0.04f, true),
@@ -339,7 +344,8 @@ TEST(SecAggTest, SiteDroppingAfterMaskingIsRecovered) {
   t3.join();
   ASSERT_TRUE(sa.ok() && sb.ok()) << sa << sb;
   EXPECT_FALSE(sc.ok());
-  EXPECT_FALSE(rc.sent.empty());  // site-c did mask before it dropped
+  // site-c did mask before it dropped, in lanes of the round's width.
+  EXPECT_EQ(rc.sent.size(), (tc.secagg().vector_length() + 1) * (lane_bits / 8));
   v1::RunStatus done = env.WaitDone(run->run_id());
   ASSERT_EQ(done.state(), "done") << done.message();
   EXPECT_EQ(done.rounds(0).sites(), 2);
@@ -347,6 +353,15 @@ TEST(SecAggTest, SiteDroppingAfterMaskingIsRecovered) {
   ASSERT_TRUE(next.ok()) << next.status();
   // The survivors' weighted mean: site-c's pairwise masks were removed and its input is not in the sum.
   ExpectWeightedMean(global->bundle, next->bundle, {deltas[0], deltas[1]}, {100, 300}, 1e-5);
+}
+
+TEST(SecAggTest, SiteDroppingAfterMaskingIsRecovered) {
+  DropAfterMasking("fedlog_secagg_drop", 0, 64);  // weights up to 1e6: 64-bit lanes
+}
+
+TEST(SecAggTest, SiteDroppingAfterMaskingIsRecoveredIn32BitLanes) {
+  // 3 sites * R 4 * W 300 fits 32-bit lanes with f = 18; the weights 100 and 300 keep a step below 2^-16.
+  DropAfterMasking("fedlog_secagg_drop32", 300, 32);
 }
 
 TEST(SecAggTest, SiteRefusesToRevealBothSharesOfOneSite) {

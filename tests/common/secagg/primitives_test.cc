@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <vector>
 
@@ -95,6 +97,36 @@ TEST(PrgTest, ApplyMasksEqualsOneApplyMaskPerTerm) {
   EXPECT_FALSE(ApplyMasks(std::vector<MaskTerm>{{nullptr, MaskSign::kAdd}}, absl::MakeSpan(fused)).ok());
 }
 
+TEST(PrgTest, ThirtyTwoBitLanesReadTheSameKeyStream) {
+  // Both widths read one AES-CTR key stream: 32-bit lane 2i and 2i+1 are the halves of 64-bit lane i (host
+  // order), so a 32-bit round's masks are as uniform as a 64-bit round's, bit for bit.
+  std::vector<uint64_t> wide(5000);
+  std::vector<uint32_t> narrow(10000);
+  ASSERT_TRUE(ExpandMask(Key(4), absl::MakeSpan(wide)).ok());
+  ASSERT_TRUE(ExpandMask(Key(4), absl::MakeSpan(narrow)).ok());
+  EXPECT_EQ(std::memcmp(wide.data(), narrow.data(), wide.size() * 8), 0);
+  // Add then subtract is the identity mod 2^32; a sum of masks applied piece by piece (MaskStreams, pieces of
+  // odd sizes that split AES blocks) equals one pass over the whole vector.
+  std::vector<uint32_t> v(10007), orig;
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint32_t>(i * 2654435761u);
+  orig = v;
+  const SecretKey k1 = Key(1), k2 = Key(2);
+  const std::vector<MaskTerm> terms = {{&k1, MaskSign::kAdd}, {&k2, MaskSign::kSubtract}};
+  std::vector<uint32_t> whole = v;
+  ASSERT_TRUE(ApplyMasks(terms, absl::MakeSpan(whole)).ok());
+  EXPECT_NE(whole, orig);
+  absl::StatusOr<MaskStreams> streams = MaskStreams::Start(terms);
+  ASSERT_TRUE(streams.ok());
+  for (size_t off = 0, piece = 1; off < v.size(); off += piece, piece = piece * 3 + 1) {
+    piece = std::min(piece, v.size() - off);
+    ASSERT_TRUE(streams->Apply(absl::MakeSpan(v.data() + off, piece)).ok());
+  }
+  EXPECT_EQ(v, whole);
+  ASSERT_TRUE(ApplyMask(k1, MaskSign::kSubtract, absl::MakeSpan(v)).ok());
+  ASSERT_TRUE(ApplyMask(k2, MaskSign::kAdd, absl::MakeSpan(v)).ok());
+  EXPECT_EQ(v, orig);
+}
+
 TEST(PrgTest, LanesAreUniformBitByBit) {
   std::vector<uint64_t> v(1 << 16);
   ASSERT_TRUE(ExpandMask(Key(3), absl::MakeSpan(v)).ok());
@@ -176,6 +208,53 @@ TEST(QuantizeTest, FractionalBitsLeaveRoomForTheSumOfAllSites) {
   EXPECT_FALSE(q->Encode(nan, 1, absl::MakeSpan(one)).ok());
   o.max_weight = 1e15;
   EXPECT_FALSE(Quantizer::Create(o).ok());  // fewer than 8 fractional bits would remain
+}
+
+TEST(QuantizeTest, LaneChoiceAndThirtyTwoBitSumsDoNotWrap) {
+  // The aggregator's choice: 32-bit lanes while their largest f reaches 16, i.e. N * max(R, 1) * W <= 2^14.
+  QuantizationOptions o;
+  o.clip_range = 4;
+  o.max_weight = 1;  // site-level DP: every weight is 1
+  o.max_sites = 16;
+  QuantizationOptions c = ChooseLanes(o);
+  EXPECT_EQ(c.lane_bits, 32);
+  EXPECT_EQ(c.fractional_bits, 24);  // 16 * 4 * 1 * 2^24 = 2^30
+  o.max_weight = 256;                // 16 * 4 * 256 = 2^14: still 32 bits, f = 16
+  EXPECT_EQ(ChooseLanes(o).lane_bits, 32);
+  EXPECT_EQ(ChooseLanes(o).fractional_bits, 16);
+  o.max_weight = 257;
+  EXPECT_EQ(ChooseLanes(o).lane_bits, 64);
+  o.max_weight = 1e6;  // the default weight bound (sample counts): 64-bit lanes, the old f
+  c = ChooseLanes(o);
+  EXPECT_EQ(c.lane_bits, 64);
+  EXPECT_EQ(c.fractional_bits, MaxFractionalBits(o, 64));
+  // The worst case in 32-bit lanes: N inputs at +R and -R with weight W sum to +-2^30 and decode exactly.
+  o.max_weight = 1;
+  c = ChooseLanes(o);
+  absl::StatusOr<Quantizer> q = Quantizer::Create(c);
+  ASSERT_TRUE(q.ok()) << q.status();
+  std::vector<float> x = {4.0f, -4.0f, -100.0f};  // -100 clamps to -4
+  std::vector<uint32_t> one(4), sum(4, 0);
+  ASSERT_TRUE(q->Encode(x, 1, absl::MakeSpan(one)).ok());
+  std::vector<uint64_t> wrong_width(4);
+  EXPECT_FALSE(q->Encode(x, 1, absl::MakeSpan(wrong_width)).ok());  // a 64-bit buffer in a 32-bit round
+  for (int s = 0; s < 16; ++s) {
+    for (size_t i = 0; i < 4; ++i) sum[i] += one[i];
+  }
+  absl::StatusOr<DecodedSum> d = q->DecodeSum(sum, 16);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_DOUBLE_EQ(d->weighted_sum[0], 64);
+  EXPECT_DOUBLE_EQ(d->weighted_sum[1], -64);
+  EXPECT_DOUBLE_EQ(d->weighted_sum[2], -64);
+  EXPECT_DOUBLE_EQ(d->weight_sum, 16);
+  sum[0] += 1u << 30;  // 2^31 wraps to -2^31, out of range: what a missed mask leaves is refused
+  EXPECT_EQ(q->DecodeSum(sum, 16).status().code(), absl::StatusCode::kDataLoss);
+  // Explicit (b, f) pairs: one fraction bit more than fits is refused, and so is an unknown width.
+  c.fractional_bits = 25;
+  EXPECT_FALSE(Quantizer::Create(c).ok());
+  c.fractional_bits = 24;
+  c.lane_bits = 16;
+  EXPECT_FALSE(Quantizer::Create(c).ok());
 }
 
 }  // namespace

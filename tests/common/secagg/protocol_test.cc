@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/logging.h"
 #include "common/secagg/aggregator_session.h"
+#include "common/secagg/lanes.h"
 #include "common/secagg/site_session.h"
 #include "gtest/gtest.h"
 
@@ -23,6 +24,8 @@ struct Scenario {
   int sites = 5;
   int threshold = 3;
   size_t d = 257;
+  int lane_bits = 64;        // 32: a round in uint32 lanes, at the largest f that cannot wrap
+  double max_weight = 1000;  // W
   std::set<int> drop_before_sharing;  // site numbers (0-based): never send shares
   std::set<int> drop_before_masking;  // send shares, never a masked input
   std::set<int> drop_before_unmask;   // send a masked input, never answer the unmask request
@@ -47,8 +50,9 @@ RoundConfig Config(const Scenario& s) {
   c.threshold = s.threshold;
   c.vector_length = s.d;
   c.quantization.clip_range = 2.0;
-  c.quantization.max_weight = 1000;
+  c.quantization.max_weight = s.max_weight;
   c.quantization.max_sites = 64;
+  c.quantization.lane_bits = s.lane_bits;
   return c;
 }
 
@@ -199,6 +203,73 @@ TEST(SecAggProtocolTest, DropoutsBeforeAndAfterMaskingAreRecovered) {
   ExpectPlainSum(*o.result, in, {0, 2, 4, 5, 6}, FracBits(s));
 }
 
+TEST(SecAggProtocolTest, ThirtyTwoBitLanesSumAndRecoverDropouts) {
+  // N * R * W = 64 * 2 * 1 fits 32-bit lanes with f = 23; the weights 0.1 .. 0.4 keep their step within 2^-16.
+  Scenario s;
+  s.sites = 7;
+  s.threshold = 4;
+  s.lane_bits = 32;
+  s.max_weight = 1;
+  s.drop_before_masking = {3};  // its pairwise masks are removed from the 32-bit sum via its key shares
+  s.drop_before_unmask = {5};   // its self mask is removed via the others' seed shares
+  const int f = FracBits(s);
+  EXPECT_EQ(f, 23);
+  Inputs in = RandomInputs(s.sites, s.d, 7);
+  Outcome o = RunRound(s, in.x, in.w);
+  ASSERT_TRUE(o.result.ok()) << o.result.status();
+  EXPECT_TRUE(o.site_errors.empty());
+  for (const MaskedInput& m : o.masked) EXPECT_EQ(m.lanes.size(), (s.d + 1) * 4);  // 4 bytes per lane
+  ASSERT_EQ(o.result->dropped.size(), 1u);
+  EXPECT_EQ(o.site_of_index[o.result->dropped[0]], 3);
+  ExpectPlainSum(*o.result, in, {0, 1, 2, 4, 5, 6}, f);
+  // The same inputs in 64-bit lanes give the same mean to within both quantisation errors.
+  Scenario wide = s;
+  wide.lane_bits = 64;
+  Outcome o64 = RunRound(wide, in.x, in.w);
+  ASSERT_TRUE(o64.result.ok()) << o64.result.status();
+  const std::vector<float> m32 = o.result->WeightedMean(), m64 = o64.result->WeightedMean();
+  for (size_t j = 0; j < m32.size(); ++j) ASSERT_NEAR(m32[j], m64[j], 1e-5) << j;
+}
+
+TEST(SecAggProtocolTest, SiteRefusesLanesThatCouldWrapOrLosePrecision) {
+  // Wrap: 32-bit lanes with one fraction bit more than N * R * W allows.
+  Scenario s;
+  s.lane_bits = 32;
+  s.max_weight = 1;
+  RoundConfig c = Config(s);
+  c.quantization.fractional_bits = MaxFractionalBits(c.quantization, 32) + 1;
+  SiteOptions o;
+  o.site_id = "a";
+  EXPECT_EQ(SiteSession::Create(o, c).status().code(), absl::StatusCode::kInvalidArgument);
+  c.quantization.fractional_bits -= 1;
+  EXPECT_TRUE(SiteSession::Create(o, c).ok());
+  // Precision: W = 1000 in 32-bit lanes leaves f = 13, a step of 2^-13 / w for a site of weight w. Sites of
+  // weight 0.1 .. 0.4 would be quantised coarser than 2^-16 and refuse to mask; a round in 64-bit lanes is fine.
+  Scenario coarse;
+  coarse.lane_bits = 32;
+  EXPECT_EQ(FracBits(coarse), 13);
+  Inputs in = RandomInputs(coarse.sites, coarse.d, 8);
+  Outcome refused = RunRound(coarse, in.x, in.w);
+  EXPECT_FALSE(refused.result.ok());
+  ASSERT_EQ(refused.site_errors.size(), 5u);
+  for (const absl::Status& e : refused.site_errors) {
+    EXPECT_EQ(e.code(), absl::StatusCode::kFailedPrecondition) << e;
+    EXPECT_NE(e.message().find("coarser than 2^-16"), std::string::npos) << e;
+  }
+  EXPECT_TRUE(refused.masked.empty());  // nothing left any site
+  // A site of weight 8 or more passes the same check (2^-13 / 8 = 2^-16).
+  Quantizer q = *Quantizer::Create(Config(coarse).quantization);
+  EXPECT_TRUE(q.CheckPrecision(8).ok());
+  EXPECT_FALSE(q.CheckPrecision(7.9).ok());
+  EXPECT_TRUE(q.CheckPrecision(0).ok());  // a site of weight 0 adds nothing
+  // Even 64-bit lanes are refused when the aggregator states a needlessly small f.
+  RoundConfig low = Config(Scenario{});
+  low.quantization.fractional_bits = kMinFractionalBits;
+  Quantizer ql = *Quantizer::Create(low.quantization);
+  EXPECT_FALSE(ql.CheckPrecision(100).ok());
+  EXPECT_TRUE(ql.CheckPrecision(256).ok());
+}
+
 TEST(SecAggProtocolTest, SiteRefusesToRevealBothSharesOfOnePeer) {
   Scenario s;
   s.sites = 5;
@@ -315,7 +386,7 @@ TEST(SecAggProtocolTest, RosterAndShareTamperingRefused) {
   std::vector<float> x(c.vector_length, 0.f);
   EXPECT_EQ(sites[2]->MaskInput(d, x, 1).status().code(), absl::StatusCode::kPermissionDenied);
   // The aggregator rejects a masked input of the wrong length or from an unknown site.
-  MaskedInput bad{sites[1]->index(), std::vector<uint64_t>(3)};
+  MaskedInput bad{sites[1]->index(), std::string(3 * 8, '\0')};
   EXPECT_FALSE(agg->AddMaskedInput(bad).ok());
   bad.from = 99;
   EXPECT_FALSE(agg->AddMaskedInput(bad).ok());
@@ -356,13 +427,16 @@ TEST(SecAggProtocolTest, MaskedInputLooksUniformAndCanaryShowsNoSignal) {
       if (o.site_of_index[m.from] == 0) m0 = &m;
     }
     ASSERT_NE(m0, nullptr);
-    canary_lane.push_back(m0->lanes[0]);
-    plain_lane.push_back(m0->lanes[1]);
+    std::vector<uint64_t> lanes(s.d + 1);
+    ASSERT_EQ(m0->lanes.size(), lanes.size() * 8);
+    for (size_t i = 0; i < lanes.size(); ++i) lanes[i] = LaneAt<uint64_t>(m0->lanes, i);
+    canary_lane.push_back(lanes[0]);
+    plain_lane.push_back(lanes[1]);
     if (r == 0) {
       // Within one masked vector: 16 bins of the top 4 bits; chi-square with 15 d.o.f. is below 37.7 with
       // probability 0.999.
       double top = 0, chi2 = 0;
-      UniformStats(m0->lanes, s.d, &top, &chi2);
+      UniformStats(lanes, s.d, &top, &chi2);
       EXPECT_LT(chi2, 37.7);
       EXPECT_NEAR(top, 0.5, 0.03);
       // Without the masks the same vector is all zeros but one lane: the test can tell.

@@ -2,7 +2,9 @@
 // the state machines see it, and round trips keep every field; the update vector's layout and its inverse.
 #include "common/secagg/wire.h"
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
 
 #include "common/secagg/update_vector.h"
 #include "gtest/gtest.h"
@@ -83,13 +85,68 @@ TEST(WireTest, ConfigChecksVersionAndBounds) {
   EXPECT_FALSE(ConfigFromProto(p).ok());
 }
 
-TEST(WireTest, LanesRoundTripAndSizeIsChecked) {
-  std::vector<uint64_t> lanes = {0, 1, ~uint64_t{0}, uint64_t{1} << 63};
-  std::string bytes = EncodeLanes(lanes);
+TEST(WireTest, ConfigCarriesLaneWidthAndFractionBits) {
+  RoundConfig c;
+  c.session_id = "abc";
+  c.threshold = 2;
+  c.vector_length = 10;
+  c.quantization.max_sites = 3;
+  c.quantization.max_weight = 1;
+  c.quantization = ChooseLanes(c.quantization);
+  ASSERT_EQ(c.quantization.lane_bits, 32);
+  v1::SecAggConfig p = ConfigToProto(c);
+  EXPECT_EQ(p.lane_bits(), 32u);
+  EXPECT_EQ(p.fractional_bits(), c.quantization.fractional_bits);
+  absl::StatusOr<RoundConfig> back = ConfigFromProto(p);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->quantization.lane_bits, 32);
+  EXPECT_EQ(back->quantization.fractional_bits, c.quantization.fractional_bits);
+  // A 64-bit config states its derived f too.
+  RoundConfig wide = c;
+  wide.quantization.lane_bits = 64;
+  wide.quantization.fractional_bits = 0;
+  p = ConfigToProto(wide);
+  EXPECT_EQ(p.lane_bits(), 64u);
+  EXPECT_EQ(p.fractional_bits(), MaxFractionalBits(wide.quantization, 64));
+  // An aggregator without the fields meant 64-bit lanes at the largest safe f.
+  p.clear_lane_bits();
+  p.clear_fractional_bits();
+  back = ConfigFromProto(p);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->quantization.lane_bits, 64);
+  EXPECT_EQ(Quantizer::Create(back->quantization)->fractional_bits(), MaxFractionalBits(wide.quantization, 64));
+  // Refused: a width without f, an unknown width, and an f under which the sum could wrap.
+  p = ConfigToProto(c);
+  p.set_fractional_bits(0);
+  EXPECT_EQ(ConfigFromProto(p).status().code(), absl::StatusCode::kInvalidArgument);
+  p = ConfigToProto(c);
+  p.set_lane_bits(16);
+  EXPECT_EQ(ConfigFromProto(p).status().code(), absl::StatusCode::kInvalidArgument);
+  p = ConfigToProto(c);
+  p.set_fractional_bits(c.quantization.fractional_bits + 1);
+  EXPECT_EQ(ConfigFromProto(p).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(WireTest, LanesRoundTripInBothWidthsAndSizeIsChecked) {
+  std::vector<uint64_t> wide = {0, 1, ~uint64_t{0}, uint64_t{1} << 63};
+  std::string bytes = EncodeLanes(wide);
   ASSERT_EQ(bytes.size(), 32u);
-  EXPECT_EQ(*DecodeLanes(bytes, 4), lanes);
-  EXPECT_FALSE(DecodeLanes(bytes, 5).ok());
-  EXPECT_FALSE(DecodeLanes(bytes + "x", 4).ok());
+  EXPECT_EQ(static_cast<unsigned char>(bytes[8]), 1u);  // little-endian
+  absl::StatusOr<std::vector<int64_t>> back = DecodeSignedLanes(bytes, 4, 64);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, (std::vector<int64_t>{0, 1, -1, INT64_MIN}));
+  EXPECT_FALSE(DecodeSignedLanes(bytes, 5, 64).ok());
+  EXPECT_FALSE(DecodeSignedLanes(bytes + "x", 4, 64).ok());
+  std::vector<uint32_t> narrow = {0, 1, ~uint32_t{0}, uint32_t{1} << 31, 12345};
+  bytes = EncodeLanes(narrow);
+  ASSERT_EQ(bytes.size(), 20u);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[4]), 1u);
+  back = DecodeSignedLanes(bytes, 5, 32);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, (std::vector<int64_t>{0, 1, -1, INT32_MIN, 12345}));
+  EXPECT_FALSE(DecodeSignedLanes(bytes, 4, 32).ok());
+  EXPECT_FALSE(DecodeSignedLanes(bytes, 2, 64).ok());  // 20 bytes are not two 64-bit lanes
+  EXPECT_FALSE(DecodeSignedLanes(bytes, 5, 16).ok());
 }
 
 TEST(UpdateVectorTest, FlattenClampsAndMeanInvertsPerSection) {
