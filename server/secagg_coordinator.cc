@@ -209,11 +209,11 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   const v1::RunPlan plan = run_->plan;
   record.bytes_down = round_->bytes_down;
   record.bytes_up = secagg->bytes_up();
+  fl::TensorBundle mean = secagg->TakeMean();  // moved out under the lock, not copied
   mu_.Unlock();
   const absl::Time started = absl::Now();
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = [&]()
       -> absl::StatusOr<std::pair<v1::ModelManifest, std::string>> {
-    fl::TensorBundle mean = secagg->mean();
     // Optional tensors of the model that the vector does not carry (adapters without a group, parts no site
     // sent) keep their values: delta 0.
     FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(record.model_in));

@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -101,8 +102,9 @@ class SecAggRound {
   // recently. Returns true when the step changed (callers wake their waiters).
   bool Advance(int64_t now_ms, const std::set<std::string>& online);
 
-  // After kDone: the weighted mean delta, the survivors' reported samples and sample-weighted loss.
-  const fl::TensorBundle& mean() const { return mean_; }
+  // After kDone: the weighted mean delta (moved out: a second call returns an empty bundle), the survivors'
+  // reported samples and sample-weighted loss.
+  fl::TensorBundle TakeMean() { return std::move(mean_); }
   int survivors() const { return static_cast<int>(survivor_sites_.size()); }
   int dropped() const { return dropped_count_; }
   int64_t samples() const { return samples_; }

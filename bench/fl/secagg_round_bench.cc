@@ -11,7 +11,11 @@
 // per round of each kind (all sites and the aggregator, user + system), which other load on a shared machine
 // distorts less than wall time. The aggregator logs each secure
 // round's step times ("secure aggregation ...: steps advertising .. ms, sharing .., masking .., unmasking ..").
-// usage: fedlog-bench-secagg-round [--sites 8,16] [--dim D] [--hidden H] [--rounds R]
+// Both runs' plans set max_site_samples to --max-site-samples (default 100, the sample count every site here
+// reports, so that it caps nothing): it is the weight bound W of secure aggregation's fixed point, and with
+// N * R * W <= 2^14 the aggregator chooses 32-bit lanes (common/secagg/quantize.h); 0 leaves W at 1e6 and the
+// lanes at 64 bits. The lane width the sites were given is printed.
+// usage: fedlog-bench-secagg-round [--sites 8,16] [--dim D] [--hidden H] [--rounds R] [--max-site-samples S]
 //        (run from the repository root; the MLP has about 2*D*H parameters; default D=1000, H=500: 1.0M)
 #include <algorithm>
 #include <atomic>
@@ -24,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include <stdlib.h>
 #include <sys/resource.h>
 
 #include "bench/bench_util.h"
@@ -54,6 +59,7 @@ struct SiteTimes {
   absl::Mutex mu;
   std::vector<double> mask_ms ABSL_GUARDED_BY(mu), masked_upload_ms ABSL_GUARDED_BY(mu),
       plain_upload_ms ABSL_GUARDED_BY(mu);
+  std::atomic<int> lane_bits{0};  // of the last secure round's task
   void Add(std::vector<double> SiteTimes::*which, double ms) {
     absl::MutexLock lock(&mu);
     (this->*which).push_back(ms);
@@ -120,6 +126,7 @@ void SiteLoop(const std::string& pki, const std::string& name, int port, const s
     h.set_num_samples(100);
     absl::Status st;
     if (t.secure_aggregation()) {
+      times->lane_bits = static_cast<int>(t.secagg().lane_bits());
       auto x = fedlog::client::SecAggVector(t, model->bundle, delta, nullptr);
       if (!x.ok()) {
         st = x.status();
@@ -152,13 +159,15 @@ double ProcessCpuSeconds() {
 
 // Runs R rounds with `secagg` on or off; returns the rounds' durations (empty on failure) and sets `cpu_s` to
 // the process's CPU seconds per round over the run.
-std::vector<double> RunRounds(fedlog::v1::Admin::Stub* admin, int sites, int rounds, bool secagg, double* cpu_s) {
+std::vector<double> RunRounds(fedlog::v1::Admin::Stub* admin, int sites, int rounds, bool secagg,
+                              int64_t max_site_samples, double* cpu_s) {
   const double cpu_start = ProcessCpuSeconds();
   fedlog::v1::StartRunRequest req;
   req.mutable_plan()->set_rounds(rounds);
   req.mutable_plan()->set_min_sites(sites);
   req.mutable_plan()->set_round_deadline_s(300);
   req.mutable_plan()->set_secure_aggregation(secagg);
+  req.mutable_plan()->set_max_site_samples(max_site_samples);
   fedlog::v1::RunStatus status;
   grpc::ClientContext ctx;
   grpc::Status st = admin->StartRun(&ctx, req, &status);
@@ -198,6 +207,7 @@ int main(int argc, char** argv) {
   const int dim = std::stoi(Arg(argc, argv, "--dim", "1000"));
   const int hidden = std::stoi(Arg(argc, argv, "--hidden", "500"));
   const int rounds = std::stoi(Arg(argc, argv, "--rounds", "3"));
+  const int64_t max_site_samples = std::stoll(Arg(argc, argv, "--max-site-samples", "100"));
   const int max_sites = site_counts.empty() ? 2 : *std::max_element(site_counts.begin(), site_counts.end());
   std::string tmpl = (std::filesystem::temp_directory_path() / "fedlog_bench_secagg_XXXXXX").string();
   const std::string dir = mkdtemp(tmpl.data());
@@ -237,9 +247,11 @@ int main(int argc, char** argv) {
       threads.emplace_back(SiteLoop, pki, absl::StrCat("s", i), port, &stop, &times);
     }
     auto admin = fedlog::v1::Admin::NewStub(Channel(pki, "admin", port));
+    double load[1] = {0};  // at the start of this size's runs
+    getloadavg(load, 1);
     double plain_cpu = 0, masked_cpu = 0;
-    const std::vector<double> plain = RunRounds(admin.get(), sites, rounds, false, &plain_cpu);
-    const std::vector<double> masked = RunRounds(admin.get(), sites, rounds, true, &masked_cpu);
+    const std::vector<double> plain = RunRounds(admin.get(), sites, rounds, false, max_site_samples, &plain_cpu);
+    const std::vector<double> masked = RunRounds(admin.get(), sites, rounds, true, max_site_samples, &masked_cpu);
     stop = true;
     for (auto& t : threads) t.join();
     (*server)->Shutdown();
@@ -249,11 +261,13 @@ int main(int argc, char** argv) {
     }
     const double params = 2.0 * dim * hidden + dim + hidden;
     std::printf("{\"benchmark\": \"secagg_round\", \"sites\": %d, \"params\": %.0f, \"rounds\": %d,"
+                " \"max_site_samples\": %lld, \"lane_bits\": %d, \"loadavg_1min\": %.2f,"
                 " \"plain_round_s_median\": %.3f, \"secagg_round_s_median\": %.3f, \"ratio\": %.2f,"
                 " \"site_plain_upload_ms_median\": %.0f, \"site_mask_ms_median\": %.0f,"
                 " \"site_masked_upload_ms_median\": %.0f, \"plain_cpu_s_per_round\": %.2f,"
                 " \"secagg_cpu_s_per_round\": %.2f, \"cpu_ratio\": %.2f}\n",
-                sites, params, rounds, Median(plain), Median(masked), Median(masked) / Median(plain),
+                sites, params, rounds, static_cast<long long>(max_site_samples), times.lane_bits.load(), load[0],
+                Median(plain), Median(masked), Median(masked) / Median(plain),
                 times.MedianOf(&SiteTimes::plain_upload_ms), times.MedianOf(&SiteTimes::mask_ms),
                 times.MedianOf(&SiteTimes::masked_upload_ms), plain_cpu, masked_cpu, masked_cpu / plain_cpu);
     std::fflush(stdout);

@@ -1,14 +1,16 @@
 // Cost of privacy on one core, each figure next to a baseline measured in the same run:
-//  - mask expansion: ApplyMask (AES-256-CTR key stream added into uint64 lanes) in GB/s of lanes, next to
-//    memcpy of the same bytes and a plain uint64 lane-wise sum of two vectors of the same size;
+//  - mask expansion: ApplyMask (AES-256-CTR key stream added into uint64 lanes, and into uint32 lanes) in GB/s
+//    of lanes, next to memcpy of the same bytes and a plain uint64 lane-wise sum of two vectors of the same size;
 //  - a full secure-aggregation round (secagg::SiteSession x n + AggregatorSession, keys, shares, masking,
-//    unmasking, decoding) for n sites x `params` float parameters, next to the plain weighted float sum of the
-//    same updates (what FedAvg does with them), with no dropout and with one site dropping after sharing;
+//    unmasking, decoding) for n sites x `params` float parameters, in 64-bit and in 32-bit lanes (N = n,
+//    R = 1, W = 1, f the largest that cannot wrap), next to the plain weighted float sum of the same updates
+//    (what FedAvg does with them), with no dropout and with one site dropping after sharing;
 //  - the RDP accountant at the default orders (one epsilon for 1000 steps).
 // Sites run one after another on the same core; per-site time is what each site pays when they run in parallel.
 // All times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so that other processes on a shared machine
 // distort them less; the mask expansion is also given in wall-clock time, with the load average at the start.
-// usage: fedlog-bench-secagg [--params N] [--sites 8,16] [--reps R] [--mask-mb M]   prints one JSON object
+// usage: fedlog-bench-secagg [--params N] [--sites 8,16] [--lane-bits 64,32] [--reps R] [--mask-mb M]
+//        prints one JSON object
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -72,15 +74,16 @@ bool Check(const absl::Status& s) {
 }
 
 // One round; `drop` >= 0 names a site that shares its keys and then leaves before masking.
-bool SecAggRound(int n, const std::vector<std::vector<float>>& x, const std::vector<double>& w, int drop,
-                 RoundTimes* t) {
+bool SecAggRound(int n, int lane_bits, const std::vector<std::vector<float>>& x, const std::vector<double>& w,
+                 int drop, RoundTimes* t) {
   fedlog::secagg::RoundConfig c;
   c.session_id = "bench-round";
   c.threshold = n / 2 + 1;
   c.vector_length = x[0].size();
   c.quantization.clip_range = 1.0;
   c.quantization.max_weight = 1.0;
-  c.quantization.max_sites = 1024;
+  c.quantization.max_sites = n;
+  c.quantization.lane_bits = lane_bits;  // f: the largest that cannot wrap
   std::vector<double> site_time(static_cast<size_t>(n), 0.0);
   auto t0 = Clock::now();
   auto agg = AggregatorSession::Create(c);
@@ -198,6 +201,47 @@ bool SecAggRound(int n, const std::vector<std::vector<float>>& x, const std::vec
   return true;
 }
 
+// `reps` rounds at n sites in `lane_bits`-bit lanes, each next to the plain weighted sum; prints one JSON
+// object (preceded by a comma unless `first`).
+bool RoundsAt(int n, int lane_bits, int64_t params, int64_t reps, const std::vector<std::vector<float>>& x,
+              const std::vector<double>& w, bool first) {
+  std::vector<double> t_plain, t_all, t_site, t_agg, t_drop_agg, t_drop_all;
+  double err = 0;
+  for (int64_t r = 0; r < reps; ++r) {
+    // Plain weighted float sum of the same updates (FedAvg's accumulation) and the division by the weights.
+    auto p0 = Clock::now();
+    std::vector<float> acc(static_cast<size_t>(params), 0.0f);
+    double wsum = 0;
+    for (int i = 0; i < n; ++i) {
+      const float wi = static_cast<float>(w[static_cast<size_t>(i)]);
+      const float* xi = x[static_cast<size_t>(i)].data();
+      for (size_t j = 0; j < acc.size(); ++j) acc[j] += wi * xi[j];
+      wsum += w[static_cast<size_t>(i)];
+    }
+    for (float& v : acc) v = static_cast<float>(v / wsum);
+    t_plain.push_back(Seconds(p0, Clock::now()));
+    if (acc[3] == 12345.f) return false;
+    RoundTimes full, dropped;
+    if (!SecAggRound(n, lane_bits, x, w, -1, &full) || !SecAggRound(n, lane_bits, x, w, n / 2, &dropped)) {
+      return false;
+    }
+    t_all.push_back(full.site_total + full.aggregator);
+    t_site.push_back(full.site_max);
+    t_agg.push_back(full.aggregator);
+    t_drop_agg.push_back(dropped.aggregator);
+    t_drop_all.push_back(dropped.site_total + dropped.aggregator);
+    err = std::max({err, full.max_abs_error, dropped.max_abs_error});
+  }
+  std::printf("%s\n  {\"sites\": %d, \"lane_bits\": %d, \"threshold\": %d, \"plain_weighted_sum_s\": %.4f,"
+              " \"secagg_total_cpu_s\": %.4f, \"secagg_slowest_site_s\": %.4f, \"secagg_aggregator_s\": %.4f,"
+              " \"secagg_one_dropout_aggregator_s\": %.4f, \"secagg_one_dropout_total_cpu_s\": %.4f,"
+              " \"secagg_critical_path_to_plain\": %.2f, \"max_abs_error\": %.3g}",
+              first ? "" : ",", n, lane_bits, n / 2 + 1, Median(t_plain), Median(t_all), Median(t_site),
+              Median(t_agg), Median(t_drop_agg), Median(t_drop_all),
+              (Median(t_site) + Median(t_agg)) / Median(t_plain), err);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,24 +249,30 @@ int main(int argc, char** argv) {
   absl::SimpleAtoi(Arg(argc, argv, "--params", "1000000"), &params);
   absl::SimpleAtoi(Arg(argc, argv, "--reps", "3"), &reps);
   absl::SimpleAtoi(Arg(argc, argv, "--mask-mb", "64"), &mask_mb);
-  std::vector<int> site_counts;
+  std::vector<int> site_counts, widths;
   for (absl::string_view s : absl::StrSplit(Arg(argc, argv, "--sites", "8,16"), ',')) {
     int v = 0;
     if (absl::SimpleAtoi(s, &v) && v >= 2) site_counts.push_back(v);
   }
-  if (params < 1 || reps < 1 || mask_mb < 1 || site_counts.empty()) {
-    std::fprintf(stderr, "usage: fedlog-bench-secagg [--params N] [--sites 8,16] [--reps R] [--mask-mb M]\n");
+  for (absl::string_view s : absl::StrSplit(Arg(argc, argv, "--lane-bits", "64,32"), ',')) {
+    int v = 0;
+    if (absl::SimpleAtoi(s, &v) && (v == 32 || v == 64)) widths.push_back(v);
+  }
+  if (params < 1 || reps < 1 || mask_mb < 1 || site_counts.empty() || widths.empty()) {
+    std::fprintf(stderr,
+                 "usage: fedlog-bench-secagg [--params N] [--sites 8,16] [--lane-bits 64,32] [--reps R] [--mask-mb M]\n");
     return 2;
   }
 
-  // Mask expansion vs memcpy vs a plain lane-wise sum, same bytes.
+  // Mask expansion vs memcpy vs a plain lane-wise sum, same bytes; the key stream added as uint64 and as uint32.
   const size_t lanes = static_cast<size_t>(mask_mb) * (1 << 20) / 8;
   std::vector<uint64_t> a(lanes, 1), b(lanes, 2), sink(lanes);
+  std::vector<uint32_t> a32(2 * lanes, 1);
   auto seed = fedlog::secagg::SecretKey::Random();
   if (!seed.ok()) return 1;
   double load[1] = {0};
   getloadavg(load, 1);
-  std::vector<double> t_mask, t_mask_wall, t_copy, t_sum;
+  std::vector<double> t_mask, t_mask_wall, t_mask32, t_copy, t_sum;
   for (int64_t r = 0; r < reps + 1; ++r) {  // the first repetition warms pages and caches
     auto w0 = WallClock::now();
     auto t0 = Clock::now();
@@ -233,20 +283,24 @@ int main(int argc, char** argv) {
     auto t2 = Clock::now();
     for (size_t i = 0; i < lanes; ++i) a[i] += b[i];
     auto t3 = Clock::now();
+    if (!Check(fedlog::secagg::ApplyMask(*seed, fedlog::secagg::MaskSign::kAdd, absl::MakeSpan(a32)))) return 1;
+    auto t4 = Clock::now();
     if (r == 0) continue;
     t_mask.push_back(Seconds(t0, t1));
     t_mask_wall.push_back(wall);
     t_copy.push_back(Seconds(t1, t2));
     t_sum.push_back(Seconds(t2, t3));
+    t_mask32.push_back(Seconds(t3, t4));
   }
-  if (sink[lanes / 2] == 12345 && a[7] == 3) return 1;  // keep the work observable
+  if (sink[lanes / 2] == 12345 && a[7] == 3 && a32[9] == 5) return 1;  // keep the work observable
   const double bytes = static_cast<double>(lanes) * 8;
   std::printf("{\"benchmark\": \"secagg\", \"params\": %lld, \"reps\": %lld, \"loadavg_1min\": %.2f,\n",
               static_cast<long long>(params), static_cast<long long>(reps), load[0]);
   std::printf(" \"mask_expansion_gb_per_s\": %.3f, \"mask_expansion_wall_gb_per_s\": %.3f,"
+              " \"mask_expansion_32bit_lanes_gb_per_s\": %.3f,"
               " \"memcpy_gb_per_s\": %.3f, \"lane_sum_gb_per_s\": %.3f, \"mask_mb\": %lld,\n",
-              bytes / Median(t_mask) / 1e9, bytes / Median(t_mask_wall) / 1e9, bytes / Median(t_copy) / 1e9,
-              bytes / Median(t_sum) / 1e9, static_cast<long long>(mask_mb));
+              bytes / Median(t_mask) / 1e9, bytes / Median(t_mask_wall) / 1e9, bytes / Median(t_mask32) / 1e9,
+              bytes / Median(t_copy) / 1e9, bytes / Median(t_sum) / 1e9, static_cast<long long>(mask_mb));
 
   // Accountant.
   auto ta = Clock::now();
@@ -255,8 +309,8 @@ int main(int argc, char** argv) {
   if (!eps.ok()) return 1;
   std::printf(" \"accountant_ms_default_orders\": %.3f,\n \"rounds\": [", t_acc * 1e3);
 
-  for (size_t k = 0; k < site_counts.size(); ++k) {
-    const int n = site_counts[k];
+  bool first = true;
+  for (const int n : site_counts) {
     std::mt19937_64 rng(42);  // update values only; keys and masks come from RAND_bytes
     std::normal_distribution<float> d(0.0f, 0.05f);
     std::vector<std::vector<float>> x(static_cast<size_t>(n), std::vector<float>(static_cast<size_t>(params)));
@@ -265,37 +319,10 @@ int main(int argc, char** argv) {
       for (float& v : x[static_cast<size_t>(i)]) v = d(rng);
       w[static_cast<size_t>(i)] = (1.0 + i % 3) / (2.0 * n);  // uneven weights, not powers of two
     }
-    std::vector<double> t_plain, t_all, t_site, t_agg, t_drop_agg, t_drop_all;
-    double err = 0;
-    for (int64_t r = 0; r < reps; ++r) {
-      // Plain weighted float sum of the same updates (FedAvg's accumulation) and the division by the weights.
-      auto p0 = Clock::now();
-      std::vector<float> acc(static_cast<size_t>(params), 0.0f);
-      double wsum = 0;
-      for (int i = 0; i < n; ++i) {
-        const float wi = static_cast<float>(w[static_cast<size_t>(i)]);
-        const float* xi = x[static_cast<size_t>(i)].data();
-        for (size_t j = 0; j < acc.size(); ++j) acc[j] += wi * xi[j];
-        wsum += w[static_cast<size_t>(i)];
-      }
-      for (float& v : acc) v = static_cast<float>(v / wsum);
-      t_plain.push_back(Seconds(p0, Clock::now()));
-      if (acc[3] == 12345.f) return 1;
-      RoundTimes full, dropped;
-      if (!SecAggRound(n, x, w, -1, &full) || !SecAggRound(n, x, w, n / 2, &dropped)) return 1;
-      t_all.push_back(full.site_total + full.aggregator);
-      t_site.push_back(full.site_max);
-      t_agg.push_back(full.aggregator);
-      t_drop_agg.push_back(dropped.aggregator);
-      t_drop_all.push_back(dropped.site_total + dropped.aggregator);
-      err = std::max({err, full.max_abs_error, dropped.max_abs_error});
+    for (const int bits : widths) {
+      if (!RoundsAt(n, bits, params, reps, x, w, first)) return 1;
+      first = false;
     }
-    std::printf("%s\n  {\"sites\": %d, \"threshold\": %d, \"plain_weighted_sum_s\": %.4f, \"secagg_total_cpu_s\": %.4f,"
-                " \"secagg_slowest_site_s\": %.4f, \"secagg_aggregator_s\": %.4f,"
-                " \"secagg_one_dropout_aggregator_s\": %.4f, \"secagg_one_dropout_total_cpu_s\": %.4f,"
-                " \"secagg_critical_path_to_plain\": %.2f, \"max_abs_error\": %.3g}",
-                k ? "," : "", n, n / 2 + 1, Median(t_plain), Median(t_all), Median(t_site), Median(t_agg),
-                Median(t_drop_agg), Median(t_drop_all), (Median(t_site) + Median(t_agg)) / Median(t_plain), err);
   }
   std::printf("\n ]}\n");
   return 0;

@@ -1,6 +1,7 @@
 #include "common/secagg/aggregator_session.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -117,11 +118,12 @@ absl::StatusOr<std::map<uint32_t, ShareDelivery>> AggregatorSession::CloseSharin
     }
   }
   inbox_.clear();
-  // Zero-filled once per round: the sum starts at 0 and every masked input is added into it.
+  // Not zero-filled: the first masked input is copied into the sum, the others added (AddMaskedInput).
+  const size_t n = config_.vector_length + 1;
   if (quantizer_.lane_bits() == 32) {
-    sum32_.assign(config_.vector_length + 1, 0);
+    sum32_ = std::make_unique_for_overwrite<uint32_t[]>(n);
   } else {
-    sum64_.assign(config_.vector_length + 1, 0);
+    sum64_ = std::make_unique_for_overwrite<uint64_t[]>(n);
   }
   stage_ = Stage::kMasking;
   return out;
@@ -140,10 +142,11 @@ absl::Status AggregatorSession::AddMaskedInput(uint32_t from, absl::string_view 
                                                    quantizer_.lane_bits(), " bits)"));
   }
   // Straight from the received bytes into the running sum (mod 2^32 or 2^64); no copy of the input is kept.
+  const bool first = survivors_.empty();
   if (quantizer_.lane_bits() == 32) {
-    AddLanes(lanes, sum32_.data());
+    first ? CopyLanes(lanes, sum32_.get()) : AddLanes(lanes, sum32_.get());
   } else {
-    AddLanes(lanes, sum64_.data());
+    first ? CopyLanes(lanes, sum64_.get()) : AddLanes(lanes, sum64_.get());
   }
   survivors_.push_back(from);
   return absl::OkStatus();
@@ -219,14 +222,15 @@ absl::StatusOr<AggregateResult> AggregatorSession::Finish() {
   if (responders_.size() < static_cast<size_t>(config_.threshold)) {
     return TooFew("revealed shares", responders_.size(), config_.threshold);
   }
-  absl::StatusOr<DecodedSum> decoded = quantizer_.lane_bits() == 32 ? Unmask(absl::MakeSpan(sum32_))
-                                                                     : Unmask(absl::MakeSpan(sum64_));
+  const size_t n = config_.vector_length + 1;
+  absl::StatusOr<DecodedSum> decoded = quantizer_.lane_bits() == 32 ? Unmask(absl::MakeSpan(sum32_.get(), n))
+                                                                     : Unmask(absl::MakeSpan(sum64_.get(), n));
   seed_shares_.clear();
   key_shares_.clear();
   if (!decoded.ok()) return decoded.status();
   stage_ = Stage::kFinished;
-  sum32_ = {};
-  sum64_ = {};
+  sum32_.reset();
+  sum64_.reset();
   FEDLOG_LOG(DEBUG) << "secagg aggregator: unmasked the sum of " << survivors_.size() << " sites ("
                     << dropped_.size() << " dropped after sharing)";
   return AggregateResult{*std::move(decoded), survivors_, dropped_};

@@ -1,7 +1,8 @@
 // The aggregator's side of one secure-aggregation round (messages.h): it relays keys and encrypted shares,
-// sums the masked inputs as they arrive (keeping only the running sum, never an individual input), and once
-// enough sites reveal their shares it removes the self masks of the survivors and the pairwise masks of the
-// sites that dropped after sharing, decodes the sum and checks it lies within what clipped inputs can produce.
+// sums the masked inputs as they arrive, straight from their wire bytes in the round's lane width (keeping only
+// the running sum, never an individual input), and once enough sites reveal their shares it removes the self
+// masks of the survivors and the pairwise masks of the sites that dropped after sharing, in one pass over the
+// sum, decodes the sum and checks it lies within what clipped inputs can produce.
 //
 // Each Close* step fixes a set of sites (U1 roster, U2 share holders, U3 survivors) and fails with
 // FailedPrecondition when fewer than the threshold remain; the caller then abandons the round. Add* calls
@@ -73,8 +74,10 @@ class AggregatorSession {
   std::map<uint32_t, RosterEntry> roster_;                        // U1
   std::map<uint32_t, std::vector<EncryptedShare>> inbox_;         // ciphertexts by receiver
   std::vector<uint32_t> holders_;                                 // U2 (senders of shares)
-  std::vector<uint32_t> sum32_;                                   // running sum of masked inputs: 32-bit
-  std::vector<uint64_t> sum64_;                                   // or 64-bit lanes (quantizer_.lane_bits())
+  // The running sum of masked inputs (vector_length + 1 lanes, after CloseSharing): 32-bit or 64-bit lanes
+  // (quantizer_.lane_bits()); uninitialised until the first masked input is copied in.
+  std::unique_ptr<uint32_t[]> sum32_;
+  std::unique_ptr<uint64_t[]> sum64_;
   std::vector<uint32_t> survivors_, dropped_;                     // U3, U2 \ U3
   std::map<uint32_t, std::vector<ShamirShare>> seed_shares_;      // by owner (survivors)
   std::map<uint32_t, std::vector<ShamirShare>> key_shares_;       // by owner (dropped)

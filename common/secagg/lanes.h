@@ -1,7 +1,8 @@
 // Masked lanes as bytes on the wire (messages.h MaskedInput): little-endian, sizeof(Lane) bytes each, Lane
 // uint32_t or uint64_t by the round's lane width. The site appends its masked lanes to the upload buffer chunk
 // by chunk (AppendLanes), and the aggregator adds an upload into its running sum straight from the received
-// bytes (AddLanes), so that neither end makes an intermediate vector per site. On a little-endian host both
+// bytes (CopyLanes for the first, AddLanes for the others), so that neither end makes an intermediate vector
+// per site and the sum is never zero-filled. On a little-endian host both
 // are one memcpy-like loop the compiler vectorises.
 // Thread-safe (pure functions).
 #ifndef FEDLOG_COMMON_SECAGG_LANES_H_
@@ -48,6 +49,13 @@ template <typename Lane>
 void AddLanes(absl::string_view bytes, Lane* sum) {
   const size_t n = bytes.size() / sizeof(Lane);
   for (size_t i = 0; i < n; ++i) sum[i] += LaneAt<Lane>(bytes, i);
+}
+
+// sum[i] = lane i of `bytes`, for every lane of `bytes` (sizes as for AddLanes).
+template <typename Lane>
+void CopyLanes(absl::string_view bytes, Lane* sum) {
+  const size_t n = bytes.size() / sizeof(Lane);
+  for (size_t i = 0; i < n; ++i) sum[i] = LaneAt<Lane>(bytes, i);
 }
 
 }  // namespace fedlog::secagg

@@ -29,7 +29,7 @@ struct RoundConfig {
   std::string session_id;        // unique per round, with fresh randomness; salts every derived key
   int threshold = 0;             // t: shares needed to reconstruct; also the fewest survivors accepted
   uint64_t vector_length = 0;    // d: floats per site input (the weight lane is added)
-  QuantizationOptions quantization;
+  QuantizationOptions quantization;  // R, W, N, and the lane width and fraction bits of the round
 };
 
 struct AdvertiseKeys {

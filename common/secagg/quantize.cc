@@ -146,13 +146,13 @@ absl::StatusOr<DecodedSum> Quantizer::Decode(absl::Span<const Lane> sum, int sit
   const double value_limit = n * (options_.clip_range * options_.max_weight * scale_ + 1.0);
   const double weight_limit = n * (options_.max_weight * scale_ + 1.0);
   DecodedSum d;
-  d.weighted_sum.resize(sum.size() - 1);
+  d.weighted_sum.reserve(sum.size() - 1);  // filled below: no zero-fill first
   for (size_t i = 0; i + 1 < sum.size(); ++i) {
     const double v = static_cast<double>(Signed(sum[i]));
     if (std::fabs(v) > value_limit) {
       return absl::DataLossError(absl::StrCat("unmasked sum out of the clipped range at coordinate ", i));
     }
-    d.weighted_sum[i] = v / scale_;
+    d.weighted_sum.push_back(v / scale_);
   }
   const double w = static_cast<double>(Signed(sum.back()));
   if (w < 0 || w > weight_limit) return absl::DataLossError("unmasked weight sum out of range");

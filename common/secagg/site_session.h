@@ -9,7 +9,10 @@
 //  - it refuses a round whose threshold is below its own policy, or not a majority of the roster when
 //    require_majority is set, and an unmask request with fewer than t survivors;
 //  - it refuses rosters with duplicate indices, identities or keys, or that misstate its own keys, and shares
-//    whose authentication fails.
+//    whose authentication fails;
+//  - it refuses a lane width and fraction bits (quantize.h) under which the sum of max_sites inputs could wrap
+//    (at Create), or that quantise its own input, at its weight, coarser than 2^-16 (at MaskInput, before
+//    anything of the input is sent).
 // It does not detect an aggregator that shows different sites different survivor sets (the active-adversary
 // consistency round of the paper needs signing keys; docs/PRIVACY.md).
 //
@@ -48,7 +51,8 @@ class SiteSession {
   absl::StatusOr<AdvertiseKeys> Advertise();
   // Round 1: validates the roster, draws the self-mask seed, and encrypts one share pair for every peer.
   absl::StatusOr<ShareKeysMessage> ShareSecrets(const KeyRoster& roster);
-  // Round 2: decrypts the shares addressed to this site, then encodes (x, weight) (quantize.h) and masks it.
+  // Round 2: decrypts the shares addressed to this site, checks the quantisation's precision at `weight`, then
+  // encodes (x, weight) (quantize.h) and masks it chunk by chunk into the upload bytes (MaskedInput.lanes).
   // x.size() must equal config.vector_length.
   absl::StatusOr<MaskedInput> MaskInput(const ShareDelivery& delivery, absl::Span<const float> x, double weight);
   // Round 3: reveals the shares the request allows (see the class comment), once.
