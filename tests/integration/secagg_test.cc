@@ -23,6 +23,7 @@
 #include "common/secagg/wire.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "server/secagg_round.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
@@ -418,8 +419,9 @@ TEST(SecAggTest, RunStartRefusesWhatNeedsIndividualUpdates) {
 }
 
 // The site daemons' own path (train, flatten, the four steps) under a secure-aggregation run of two rounds.
-TEST(SecAggTest, SiteDaemonsCompleteSecureRounds) {
-  Env env("fedlog_secagg_daemons");
+// Three site daemons train and run two secure rounds of `plan` on their own.
+void DaemonsCompleteSecureRounds(const char* name, v1::RunPlan plan) {
+  Env env(name);
   std::vector<std::unique_ptr<client::SiteDaemon>> daemons;
   std::vector<std::thread> threads;
   for (const std::string site : {"site-a", "site-b", "site-c"}) {
@@ -431,7 +433,6 @@ TEST(SecAggTest, SiteDaemonsCompleteSecureRounds) {
     daemons.push_back(std::move(*d));
     threads.emplace_back([raw] { EXPECT_TRUE(raw->Run().ok()); });
   }
-  v1::RunPlan plan = Plan(true, 3);
   plan.set_rounds(2);
   plan.mutable_training()->set_local_epochs(1);
   absl::StatusOr<v1::RunStatus> run = env.Start(plan);
@@ -449,6 +450,25 @@ TEST(SecAggTest, SiteDaemonsCompleteSecureRounds) {
   }
   EXPECT_EQ(completed, 2);
   EXPECT_TRUE(FilesUnder(JoinPath(env.dir, absl::StrCat("agg/updates/run", run->run_id()))).empty());
+}
+
+TEST(SecAggTest, SiteDaemonsCompleteSecureRounds) {
+  v1::RunPlan plan = Plan(true, 3);
+  ASSERT_EQ(server::SecAggQuantization(plan, 3).lane_bits, 64);  // sample weights up to 1e6
+  DaemonsCompleteSecureRounds("fedlog_secagg_daemons", plan);
+}
+
+TEST(SecAggTest, SiteDaemonsCompleteSecureRoundsWithSiteDpIn32BitLanes) {
+  // Site-level DP weighs every site 1, so the aggregator chooses 32-bit lanes (f = 26 for 3 sites at R = 4).
+  v1::RunPlan plan = Plan(true, 3);
+  plan.set_secagg_clip_range(4);
+  plan.set_dp_mode("site");
+  plan.set_dp_noise_multiplier(0.5);
+  plan.set_dp_clip(1.0);
+  const secagg::QuantizationOptions q = server::SecAggQuantization(plan, 3);
+  ASSERT_EQ(q.lane_bits, 32);
+  EXPECT_EQ(q.fractional_bits, 26);
+  DaemonsCompleteSecureRounds("fedlog_secagg_daemons_dp", plan);
 }
 
 }  // namespace
