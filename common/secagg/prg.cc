@@ -40,8 +40,21 @@ bool NextKeyStream(EVP_CIPHER_CTX* ctx, unsigned char* ks, size_t bytes) {
 struct MaskStreams::Impl {
   std::vector<CipherCtx> ctxs;
   std::vector<MaskSign> signs;
-  alignas(64) unsigned char ks[kChunkBytes];
-  ~Impl() { OPENSSL_cleanse(ks, sizeof(ks)); }
+  // One key-stream chunk, typed by the lane width that reads it (OpenSSL writes it as bytes).
+  alignas(64) uint32_t ks32[kChunkBytes / 4];
+  alignas(64) uint64_t ks64[kChunkBytes / 8];
+  template <typename Lane>
+  Lane* KeyStream() {
+    if constexpr (sizeof(Lane) == 4) {
+      return ks32;
+    } else {
+      return ks64;
+    }
+  }
+  ~Impl() {
+    OPENSSL_cleanse(ks32, sizeof(ks32));
+    OPENSSL_cleanse(ks64, sizeof(ks64));
+  }
 };
 
 MaskStreams::MaskStreams(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -65,12 +78,12 @@ absl::StatusOr<MaskStreams> MaskStreams::Start(absl::Span<const MaskTerm> terms)
 template <typename Lane>
 absl::Status MaskStreams::Apply(absl::Span<Lane> piece) {
   constexpr size_t kChunkLanes = kChunkBytes / sizeof(Lane);
-  const Lane* ks = reinterpret_cast<const Lane*>(impl_->ks);
+  Lane* ks = impl_->KeyStream<Lane>();
   for (size_t off = 0; off < piece.size(); off += kChunkLanes) {
     const size_t count = std::min(kChunkLanes, piece.size() - off);
     Lane* v = piece.data() + off;
     for (size_t k = 0; k < impl_->ctxs.size(); ++k) {
-      if (!NextKeyStream(impl_->ctxs[k].get(), impl_->ks, count * sizeof(Lane))) {
+      if (!NextKeyStream(impl_->ctxs[k].get(), reinterpret_cast<unsigned char*>(ks), count * sizeof(Lane))) {
         return absl::InternalError("AES-256-CTR failed in the mask PRG");
       }
       if (impl_->signs[k] == MaskSign::kAdd) {
