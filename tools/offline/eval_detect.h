@@ -62,10 +62,10 @@ struct EncoderEvalOptions {
   int in_domain_support = 200;  // bgl: labelled training lines per class used as support set
   int session_epochs = 5;       // hdfs/hadoop: epochs of the session classifier
   int threads = 1;  // torch intra-op threads: on busy cores 2 spinning OpenMP threads are slower
-  // encoder-fused (eval_detect_fused.cc): the quantile of the target lines' nearest-neighbour cosine
-  // similarities that makes a support line "near" (model::MatchFromReference); the value chosen for
-  // `eval newsite --federated` on bgl2k.
-  double fused_match_quantile = 0.25;
+  // encoder-fused (eval_detect_fused.cc): the quantile of the nearest-neighbour cosine similarities
+  // among the target's templates (one line each) that makes a support line "near"
+  // (model::MatchFromReference); the value chosen for `eval newsite --federated` on bgl2k.
+  double fused_match_quantile = 0.5;
 };
 
 struct DetectOptions {
@@ -158,7 +158,8 @@ absl::StatusOr<double> DevFewShotF1Macro(const DetectDataset& data, const LineEn
                                          int k, const DetectOptions& options);
 // loso, k > 0 (eval_detect_fused.cc). `encoder-fused`: model::FusedFewShotDetector in the adapted
 // encoder's space, a support line deciding the test lines within the match of it (the
-// fused_match_quantile of the target lines' nearest-neighbour similarities, labels unused), the
+// fused_match_quantile of the nearest-neighbour similarities among the target's templates, one
+// line each, labels unused), the
 // encoder's k = 0 P(anomalous) (global prototypes, threshold from the training sources' held-out
 // lines) elsewhere. `jaccard-1nn`: the label of the nearest support line by Jaccard similarity of the
 // lines' hashed token sets (alert when the nearest anomalous line is strictly nearer), no training.

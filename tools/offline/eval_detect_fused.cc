@@ -3,6 +3,7 @@
 // and the training-free Jaccard 1-NN baseline on the same support lines (eval_detect.h).
 #include <algorithm>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,8 +61,13 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& d, const Lin
   FEDLOG_ASSIGN_OR_RETURN(std::vector<float> z, Embed(d, fit.spec, adapted, both));
   const size_t dim = static_cast<size_t>(fit.spec.out_dim);
   // The match: a quantile of the target's own nearest-neighbour similarities (no label used).
-  std::vector<size_t> ref(both.size());
-  for (size_t i = 0; i < ref.size(); ++i) ref[i] = i;
+  // One line per Drain template: how near the nearest other template is, not its duplicates.
+  std::vector<size_t> ref;
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < both.size(); ++i) {
+    if (d.lines.template_ids.empty() || seen.insert(d.lines.template_ids[both[i]]).second) ref.push_back(i);
+  }
+  if (ref.size() < 2) ref = {0, std::min<size_t>(1, both.size() - 1)};
   std::mt19937_64 rng(o.seed);  // evaluation sampling only, seeded for reproducibility
   std::shuffle(ref.begin(), ref.end(), rng);
   ref.resize(std::min(ref.size(), kReferenceLines));

@@ -57,7 +57,7 @@ struct NewsiteFederatedOptions {
   // unit's class when their cosine similarity is at least the match_quantiles[0] quantile of the
   // pool units' nearest-neighbour similarities under the same encoder; further values add rows
   // (for tuning on bgl2k). Chosen on bgl2k only (docs/EVALUATION.md).
-  std::vector<double> match_quantiles = {0.25};
+  std::vector<double> match_quantiles = {0.5};
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,

@@ -104,16 +104,17 @@ absl::StatusOr<std::vector<double>> SupportDetectorScores(const ArmModel& model,
                                                           double* threshold);
 // The fused support detector (eval_newsite_federated_fused.cc): every unit's embedding under one
 // encoder (a line's own; a session's lines pooled, model::PoolEmbeddings) and, per value of
-// options.federated.match_quantiles, the cosine match: that quantile of the pool units'
-// nearest-neighbour similarities (a seeded sample of at most 1,500), so each encoder is held to the
-// same relative nearness.
+// options.federated.match_quantiles, the cosine match: that quantile of the nearest-neighbour
+// similarities among the pool's distinct units (one per token set, fewshot::Unit::tokens; a seeded
+// sample of at most 1,500), so each encoder is held to the same relative nearness.
 struct FusedUnits {
   size_t dim = 0;
   std::vector<float> z;       // [units][dim]
   std::vector<double> match;  // per match quantile
 };
 absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& model, const model::EncoderSpec& spec,
-                                          const NewsiteLines& site, const NewsiteSplit& split,
+                                          const ScoredStream& scored, const NewsiteLines& site,
+                                          const NewsiteSplit& split,
                                           const NewsiteOptions& options);
 // Per unit, the score of model::FusedFewShotDetector fitted on the labelled units (`labelled`,
 // classes `y`) with the label-free detector's unit scores (ScoredStream::units' free_score) and its

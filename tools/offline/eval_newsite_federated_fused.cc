@@ -4,6 +4,7 @@
 // model::FusedFewShotDetector on the labelled units with the label-free detector's scores.
 #include <algorithm>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "common/base/status_macros.h"
@@ -29,7 +30,8 @@ double PoolFreeThreshold(const ScoredStream& sc, const NewsiteSplit& sp) {
 }  // namespace
 
 absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& m, const model::EncoderSpec& spec,
-                                          const NewsiteLines& site, const NewsiteSplit& sp,
+                                          const ScoredStream& sc, const NewsiteLines& site,
+                                          const NewsiteSplit& sp,
                                           const NewsiteOptions& o) {
   FusedUnits out;
   out.dim = static_cast<size_t>(spec.out_dim);
@@ -38,10 +40,17 @@ absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& m, const model::Encode
     const std::vector<float> e = model::PoolEmbeddings(m.embeddings, out.dim, rows);
     out.z.insert(out.z.end(), e.begin(), e.end());
   }
-  std::vector<size_t> ref(sp.pool.begin(), sp.pool.end());
+  // One pool unit per distinct token set (a line's template and words, a session's union of them):
+  // the reference is how near the nearest *other* kind of unit is, not the duplicates of a template.
+  std::vector<size_t> ref;
+  std::set<std::vector<uint64_t>> seen;
+  for (size_t u : sp.pool) {
+    if (seen.insert(sc.units[u].tokens).second) ref.push_back(u);
+  }
   std::mt19937_64 rng(o.seed);  // evaluation sampling only, seeded for reproducibility
   std::shuffle(ref.begin(), ref.end(), rng);
   ref.resize(std::min(ref.size(), kReferenceUnits));
+  if (ref.size() < 2) ref.assign(sp.pool.begin(), sp.pool.begin() + std::min<size_t>(sp.pool.size(), 2));
   std::vector<float> sample;
   for (size_t u : ref)
     sample.insert(sample.end(), out.z.begin() + u * out.dim, out.z.begin() + (u + 1) * out.dim);
