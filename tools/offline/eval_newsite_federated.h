@@ -112,11 +112,9 @@ struct FusedUnits {
   std::vector<float> z;       // [units][dim]
   std::vector<double> match;  // per match quantile
 };
-// `center` (sessions): the pool units' mean embedding is subtracted before the match and the
-// detector (pooled sessions otherwise all lie within a hair of one direction).
 absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& model, const model::EncoderSpec& spec,
                                           const ScoredStream& scored, const NewsiteLines& site,
-                                          const NewsiteSplit& split, bool center,
+                                          const NewsiteSplit& split,
                                           const NewsiteOptions& options);
 // Per unit, the score of model::FusedFewShotDetector fitted on the labelled units (`labelled`,
 // classes `y`) with the label-free detector's unit scores (ScoredStream::units' free_score) and its

@@ -3,7 +3,6 @@
 // taken from the pool units' nearest-neighbour similarities; per label draw,
 // model::FusedFewShotDetector on the labelled units with the label-free detector's scores.
 #include <algorithm>
-#include <cmath>
 #include <random>
 #include <set>
 #include <vector>
@@ -28,33 +27,11 @@ double PoolFreeThreshold(const ScoredStream& sc, const NewsiteSplit& sp) {
   return t;
 }
 
-// Subtracts the pool units' mean embedding from every unit's and renormalises. Sessions share most
-// of their lines, so their pooled embeddings all lie within a hair of one direction (HDFS blocks:
-// nearest-neighbour cosine 0.997); centring leaves what tells them apart.
-void CenterOnPool(const NewsiteSplit& sp, size_t dim, std::vector<float>* z) {
-  std::vector<double> mean(dim, 0.0);
-  for (size_t u : sp.pool) {
-    for (size_t j = 0; j < dim; ++j) mean[j] += (*z)[u * dim + j];
-  }
-  for (double& v : mean) v /= static_cast<double>(std::max<size_t>(1, sp.pool.size()));
-  const size_t n = z->size() / dim;
-  for (size_t u = 0; u < n; ++u) {
-    float* e = z->data() + u * dim;
-    double norm = 0;
-    for (size_t j = 0; j < dim; ++j) {
-      e[j] = static_cast<float>(e[j] - mean[j]);
-      norm += static_cast<double>(e[j]) * e[j];
-    }
-    norm = std::sqrt(norm);
-    for (size_t j = 0; j < dim; ++j) e[j] = norm > 0 ? static_cast<float>(e[j] / norm) : 0.0f;
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& m, const model::EncoderSpec& spec,
                                           const ScoredStream& sc, const NewsiteLines& site,
-                                          const NewsiteSplit& sp, bool center,
+                                          const NewsiteSplit& sp,
                                           const NewsiteOptions& o) {
   FusedUnits out;
   out.dim = static_cast<size_t>(spec.out_dim);
@@ -63,7 +40,6 @@ absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& m, const model::Encode
     const std::vector<float> e = model::PoolEmbeddings(m.embeddings, out.dim, rows);
     out.z.insert(out.z.end(), e.begin(), e.end());
   }
-  if (center) CenterOnPool(sp, out.dim, &out.z);
   // One pool unit per distinct token set (a line's template and words, a session's union of them):
   // the reference is how near the nearest *other* kind of unit is, not the duplicates of a template.
   std::vector<size_t> ref;

@@ -181,7 +181,7 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
   for (const auto& [name, weights] : encoders) {
     FEDLOG_ASSIGN_OR_RETURN(const ArmModel m, ScoreArmModelAtK0(name, spec, *weights, s, site, o));
     FEDLOG_RETURN_IF_ERROR(K0Rows(sp, sc, m, o.detector.expected_alert_rate, &out.rows));
-    FEDLOG_ASSIGN_OR_RETURN(const FusedUnits units, MakeFusedUnits(m, spec, sc, site, sp, s.unit != "line", o));
+    FEDLOG_ASSIGN_OR_RETURN(const FusedUnits units, MakeFusedUnits(m, spec, sc, site, sp, o));
     std::string matches;
     for (double v : units.match) absl::StrAppend(&matches, matches.empty() ? "" : ", ", absl::StrFormat("%.4f", v));
     out.notes.push_back(absl::StrCat(name, ": fused support match (cosine) ", matches));
