@@ -93,7 +93,9 @@ TEST(EvalDetectEncoderTest, LineEncoderTransfersToAnUnseenSource) {
   // The anomalous templates share their tokens and 999 with the support; a random parameter token
   // may rarely collide, so allow a couple of misses.
   int wrong = 0;
-  for (size_t i = 0; i < rest.size(); ++i) wrong += (jaccard.scores[i] > jaccard.threshold) != (d.y[rest[i]] == 1);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    wrong += (jaccard.scores[i] > jaccard.threshold) != (d.y[rest[i]] == 1);
+  }
   EXPECT_LE(wrong, 2);
   auto dev = DevFewShotF1Macro(d, *fit, 5, o);
   ASSERT_TRUE(dev.ok()) << dev.status();

@@ -8,7 +8,8 @@
 //   loso    16 seed-labelled loghub-2k sources, leave one source out, k in {0,5,10,30} labelled
 //   target lines hdfs    HDFS_v1 2% block sessions, stratified 70/30 by block bgl     BGL 20k
 //   lines, stratified 70/30 by line hadoop  55 Hadoop applications, stratified 70/30 by application
-// Internal to tools/offline: the pieces live in eval_detect_{data,train,encoder,fused,report,verb}.cc.
+// Internal to tools/offline: the pieces live in
+// eval_detect_{data,train,encoder,fused,report,verb}.cc.
 // Thread-compatible: one evaluation runs on the calling thread (XGBoost uses its own threads).
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
@@ -161,8 +162,9 @@ absl::StatusOr<double> DevFewShotF1Macro(const DetectDataset& data, const LineEn
 // fused_match_quantile of the nearest-neighbour similarities among the target's templates, one
 // line each, labels unused), the
 // encoder's k = 0 P(anomalous) (global prototypes, threshold from the training sources' held-out
-// lines) elsewhere. `jaccard-1nn`: the label of the nearest support line by Jaccard similarity of the
-// lines' hashed token sets (alert when the nearest anomalous line is strictly nearer), no training.
+// lines) elsewhere. `jaccard-1nn`: the label of the nearest support line by Jaccard similarity of
+// the lines' hashed token sets (alert when the nearest anomalous line is strictly nearer), no
+// training.
 absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& data, const LineEncoderFit& fit,
                                                const std::vector<size_t>& support,
                                                const std::vector<size_t>& test,
@@ -170,9 +172,11 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& data, const 
 ModelRun ScoreJaccard1nn(const DetectDataset& data, const std::vector<size_t>& support,
                          const std::vector<size_t>& test);
 // The few-shot detector `ScoreLineEncoder` fits on `support` (shared with ScoreLineEncoderFused).
-absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& data, const LineEncoderFit& fit,
+absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& data,
+                                                     const LineEncoderFit& fit,
                                                      const std::vector<size_t>& support,
-                                                     bool calibrate_on_support, const DetectOptions& options);
+                                                     bool calibrate_on_support,
+                                                     const DetectOptions& options);
 // Block/application protocols: the session classifier (common/model/session_detector.h) over each
 // session's template-id sequence, threshold on a 20% hold-out of the training sessions.
 absl::StatusOr<ModelRun> RunSessionEncoder(const DetectDataset& data, const TrainSetup& setup,

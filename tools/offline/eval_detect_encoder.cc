@@ -125,9 +125,11 @@ absl::StatusOr<LineEncoderFit> FitLineEncoder(const DetectDataset& d,
   return fit;
 }
 
-absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& d, const LineEncoderFit& fit,
+absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& d,
+                                                     const LineEncoderFit& fit,
                                                      const std::vector<size_t>& support,
-                                                     bool calibrate_on_support, const DetectOptions& o) {
+                                                     bool calibrate_on_support,
+                                                     const DetectOptions& o) {
   model::AdaptOptions a;
   a.inner_steps = support.empty() ? 0 : o.encoder.adapt_steps;
   a.prototypes = o.encoder.prototypes;

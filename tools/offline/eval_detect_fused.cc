@@ -65,7 +65,9 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& d, const Lin
   std::vector<size_t> ref;
   std::set<int64_t> seen;
   for (size_t i = 0; i < both.size(); ++i) {
-    if (d.lines.template_ids.empty() || seen.insert(d.lines.template_ids[both[i]]).second) ref.push_back(i);
+    if (d.lines.template_ids.empty() || seen.insert(d.lines.template_ids[both[i]]).second) {
+      ref.push_back(i);
+    }
   }
   if (ref.size() < 2) ref = {0, std::min<size_t>(1, both.size() - 1)};
   std::mt19937_64 rng(o.seed);  // evaluation sampling only, seeded for reproducibility

@@ -144,10 +144,13 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
         absl::StrAppend(&log, absl::StrFormat(" encoder dev F1-macro %.3f;", dev));
       }
       if (k > 0 && encoder.ok() && WantsModel(o, "encoder-fused")) {
-        FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreLineEncoderFused(d, *encoder, support_rows, setup.test, o));
+        FEDLOG_ASSIGN_OR_RETURN(ModelRun run,
+                                ScoreLineEncoderFused(d, *encoder, support_rows, setup.test, o));
         runs.push_back(std::move(run));
       }
-      if (k > 0 && WantsModel(o, "jaccard-1nn")) runs.push_back(ScoreJaccard1nn(d, support_rows, setup.test));
+      if (k > 0 && WantsModel(o, "jaccard-1nn")) {
+        runs.push_back(ScoreJaccard1nn(d, support_rows, setup.test));
+      }
       FEDLOG_RETURN_IF_ERROR(Record(d, fold.held_out, setup.test, runs, k, &tables, &log));
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s k=%-2d support %zu:%s\n", Seconds(start),
                                    fold.held_out, k, support.size(), log);
@@ -286,7 +289,8 @@ absl::StatusOr<DetectOptions> OptionsFromArgs(const cli::Args& args) {
   }
   FEDLOG_RETURN_IF_ERROR(EncoderOptionsFromArgs(args, &o.encoder));
   if (o.protocol != "loso" && (WantsModel(o, "encoder-fused") || WantsModel(o, "jaccard-1nn"))) {
-    return absl::InvalidArgumentError("--models encoder-fused and jaccard-1nn need --protocol loso");
+    return absl::InvalidArgumentError(
+        "--models encoder-fused and jaccard-1nn need --protocol loso");
   }
   return o;
 }
@@ -323,7 +327,8 @@ int RunEvalDetect(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"protocol", "out", "data", "seed", "select-k", "shots", "repeats", "rounds",
               "threads", "models", "encoder-contrastive-steps", "encoder-meta-iterations",
-              "encoder-adapt-steps", "encoder-session-epochs", "encoder-prototypes", "encoder-match-quantile"},
+              "encoder-adapt-steps", "encoder-session-epochs", "encoder-prototypes",
+              "encoder-match-quantile"},
              {}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
