@@ -80,6 +80,23 @@ TEST(EvalDetectEncoderTest, LineEncoderTransfersToAnUnseenSource) {
   auto few_shot = ScoreLineEncoder(d, *fit, support, rest, true, o);
   ASSERT_TRUE(few_shot.ok()) << few_shot.status();
   EXPECT_GT(Auroc(d, rest, *few_shot), 0.9);
+  // The fused detector: the support lines decide the lines near them; every test line of this
+  // source shares a template with a support line, so it ranks as the template lookup does.
+  auto fused = ScoreLineEncoderFused(d, *fit, support, rest, o);
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  EXPECT_EQ(fused->model, "encoder-fused");
+  ASSERT_EQ(fused->scores.size(), rest.size());
+  EXPECT_GT(Auroc(d, rest, *fused), 0.9);
+  const ModelRun jaccard = ScoreJaccard1nn(d, support, rest);
+  EXPECT_EQ(jaccard.model, "jaccard-1nn");
+  ASSERT_EQ(jaccard.scores.size(), rest.size());
+  // The anomalous templates share their tokens and 999 with the support; a random parameter token
+  // may rarely collide, so allow a couple of misses.
+  int wrong = 0;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    wrong += (jaccard.scores[i] > jaccard.threshold) != (d.y[rest[i]] == 1);
+  }
+  EXPECT_LE(wrong, 2);
   auto dev = DevFewShotF1Macro(d, *fit, 5, o);
   ASSERT_TRUE(dev.ok()) << dev.status();
   EXPECT_GT(*dev, 0.8);

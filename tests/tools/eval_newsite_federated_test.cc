@@ -121,7 +121,9 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
                            "| federated: global prototypes + label-free | - | 0",
                            "| tuned: global prototypes | - | 0", "| federated: support detector | random | 2",
                            "| alone: support detector | random | 2", "| tuned: support detector | active | 2",
-                           "- k = 0: ", "- k = 2 (random): ", "- k = 2 (active): "}) {
+                           "| federated: fused support | random | 2", "| alone: fused support | active | 2",
+                           "- k = 0, embedding novelty + label-free: ", "- k = 2 (random), support detector: ",
+                           "- k = 2 (active), fused support: ", "alone: fused support match (cosine) "}) {
     EXPECT_NE(md.find(want), std::string::npos) << want << "\n" << md;
   }
   EXPECT_EQ(md.find("alone: global prototypes"), std::string::npos) << md;
@@ -177,7 +179,8 @@ TEST(EvalNewsiteFederatedTest, SessionsGetBlockRowsAndVerdicts) {
   auto arm = RunNewsiteFederatedArm(TinyFederation(o), stream, *scored, o);
   ASSERT_TRUE(arm.ok()) << arm.status();
   for (const char* want : {"alert rate, normal blocks", "| federated: support detector | random | 2 | 4 |",
-                           "| alone: support detector | random | 2 | 4 |", "- k = 2 (random): "}) {
+                           "| alone: support detector | random | 2 | 4 |", "| tuned: fused support | random | 2 | 4 |",
+                           "- k = 2 (random), fused support: "}) {
     EXPECT_NE(arm->markdown.find(want), std::string::npos) << want << "\n" << arm->markdown;
   }
 }
@@ -200,6 +203,19 @@ TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_TRUE(WantsFederatedArm(f, "hdfs"));
   EXPECT_FALSE(WantsFederatedArm(f, "bgl"));
   EXPECT_EQ(f.rounds, 2);
+  EXPECT_EQ(f.seed, 0u);
+  EXPECT_EQ(f.match_quantiles.size(), 1u);
+  const cli::ArgSpec spec = {{"fed-systems", "fed-seed", "fed-match-quantile"}, {"federated"}};
+  args = cli::Args::Parse(
+      {"--federated", "--fed-systems", "bgl2k", "--fed-seed", "3", "--fed-match-quantile", "0.1,0.5"}, spec);
+  ASSERT_TRUE(args.ok()) << args.status();
+  ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  EXPECT_TRUE(WantsFederatedArm(f, "bgl2k"));
+  EXPECT_EQ(f.seed, 3u);
+  EXPECT_EQ(f.match_quantiles, (std::vector<double>{0.1, 0.5}));
+  args = cli::Args::Parse({"--federated", "--fed-match-quantile", "1.5"}, spec);
+  ASSERT_TRUE(args.ok());
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
   // The torch-free verb refuses --federated when it was given no arm.
   EXPECT_EQ(RunEvalNewsite({"--out", ::testing::TempDir() + "/nf", "--federated"}), 2);
 }

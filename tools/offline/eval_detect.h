@@ -8,7 +8,8 @@
 //   loso    16 seed-labelled loghub-2k sources, leave one source out, k in {0,5,10,30} labelled
 //   target lines hdfs    HDFS_v1 2% block sessions, stratified 70/30 by block bgl     BGL 20k
 //   lines, stratified 70/30 by line hadoop  55 Hadoop applications, stratified 70/30 by application
-// Internal to tools/offline: the pieces live in eval_detect_{data,train,encoder,report,verb}.cc.
+// Internal to tools/offline: the pieces live in
+// eval_detect_{data,train,encoder,fused,report,verb}.cc.
 // Thread-compatible: one evaluation runs on the calling thread (XGBoost uses its own threads).
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
@@ -62,6 +63,10 @@ struct EncoderEvalOptions {
   int in_domain_support = 200;  // bgl: labelled training lines per class used as support set
   int session_epochs = 5;       // hdfs/hadoop: epochs of the session classifier
   int threads = 1;  // torch intra-op threads: on busy cores 2 spinning OpenMP threads are slower
+  // encoder-fused (eval_detect_fused.cc): the quantile of the nearest-neighbour cosine similarities
+  // among the target's templates (one line each) that makes a support line "near"
+  // (model::MatchFromReference); the value chosen for `eval newsite --federated` on bgl2k.
+  double fused_match_quantile = 0.5;
 };
 
 struct DetectOptions {
@@ -79,7 +84,8 @@ struct DetectOptions {
       3;  // hdfs/bgl/hadoop: stratified splits with seeds seed, seed+1, ... (CLI: 5 for hadoop)
   int xgb_rounds = 100;
   int threads = 2;
-  std::vector<std::string> models = {"xgboost", "logreg", "encoder"};  // what to train and report
+  // What to train and report; also "encoder-fused" and "jaccard-1nn" (loso only, k > 0).
+  std::vector<std::string> models = {"xgboost", "logreg", "encoder"};
   EncoderEvalOptions encoder;
 };
 
@@ -151,6 +157,26 @@ absl::StatusOr<ModelRun> ScoreLineEncoder(const DetectDataset& data, const LineE
 // classes; the encoder has seen other lines of these sources, so it is optimistic.
 absl::StatusOr<double> DevFewShotF1Macro(const DetectDataset& data, const LineEncoderFit& fit,
                                          int k, const DetectOptions& options);
+// loso, k > 0 (eval_detect_fused.cc). `encoder-fused`: model::FusedFewShotDetector in the adapted
+// encoder's space, a support line deciding the test lines within the match of it (the
+// fused_match_quantile of the nearest-neighbour similarities among the target's templates, one
+// line each, labels unused), the
+// encoder's k = 0 P(anomalous) (global prototypes, threshold from the training sources' held-out
+// lines) elsewhere. `jaccard-1nn`: the label of the nearest support line by Jaccard similarity of
+// the lines' hashed token sets (alert when the nearest anomalous line is strictly nearer), no
+// training.
+absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& data, const LineEncoderFit& fit,
+                                               const std::vector<size_t>& support,
+                                               const std::vector<size_t>& test,
+                                               const DetectOptions& options);
+ModelRun ScoreJaccard1nn(const DetectDataset& data, const std::vector<size_t>& support,
+                         const std::vector<size_t>& test);
+// The few-shot detector `ScoreLineEncoder` fits on `support` (shared with ScoreLineEncoderFused).
+absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& data,
+                                                     const LineEncoderFit& fit,
+                                                     const std::vector<size_t>& support,
+                                                     bool calibrate_on_support,
+                                                     const DetectOptions& options);
 // Block/application protocols: the session classifier (common/model/session_detector.h) over each
 // session's template-id sequence, threshold on a 20% hold-out of the training sessions.
 absl::StatusOr<ModelRun> RunSessionEncoder(const DetectDataset& data, const TrainSetup& setup,

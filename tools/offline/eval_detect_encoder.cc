@@ -125,10 +125,11 @@ absl::StatusOr<LineEncoderFit> FitLineEncoder(const DetectDataset& d,
   return fit;
 }
 
-absl::StatusOr<ModelRun> ScoreLineEncoder(const DetectDataset& d, const LineEncoderFit& fit,
-                                          const std::vector<size_t>& support,
-                                          const std::vector<size_t>& test,
-                                          bool calibrate_on_support, const DetectOptions& o) {
+absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& d,
+                                                     const LineEncoderFit& fit,
+                                                     const std::vector<size_t>& support,
+                                                     bool calibrate_on_support,
+                                                     const DetectOptions& o) {
   model::AdaptOptions a;
   a.inner_steps = support.empty() ? 0 : o.encoder.adapt_steps;
   a.prototypes = o.encoder.prototypes;
@@ -140,12 +141,19 @@ absl::StatusOr<ModelRun> ScoreLineEncoder(const DetectDataset& d, const LineEnco
   std::vector<size_t> calibration = fit.validation;
   if (calibrate_on_support) calibration = leave_one_out ? std::vector<size_t>{} : support;
   const model::LineSet validation = model::SelectLines(d.lines, AsRows(calibration));
-  FEDLOG_ASSIGN_OR_RETURN(
-      model::FewShotModel adapted,
-      model::Adapt(fit.spec, fit.weights, support_lines, fit.global_prototypes, validation, a));
+  return model::Adapt(fit.spec, fit.weights, support_lines, fit.global_prototypes, validation, a);
+}
+
+absl::StatusOr<ModelRun> ScoreLineEncoder(const DetectDataset& d, const LineEncoderFit& fit,
+                                          const std::vector<size_t>& support,
+                                          const std::vector<size_t>& test,
+                                          bool calibrate_on_support, const DetectOptions& o) {
+  FEDLOG_ASSIGN_OR_RETURN(model::FewShotModel adapted,
+                          AdaptLineEncoder(d, fit, support, calibrate_on_support, o));
+  model::RuntimeOptions runtime = Runtime(o, o.seed);
   FEDLOG_ASSIGN_OR_RETURN(
       std::vector<float> scores,
-      model::ScoreFewShot(fit.spec, adapted, model::SelectLines(d.lines, AsRows(test)), a.runtime));
+      model::ScoreFewShot(fit.spec, adapted, model::SelectLines(d.lines, AsRows(test)), runtime));
   ModelRun run;
   run.model = "encoder";
   run.scores.assign(scores.begin(), scores.end());

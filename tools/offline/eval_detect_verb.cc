@@ -27,7 +27,8 @@ constexpr const char* kUsage =
     "       [--select-k K] [--shots 0,5,10,30] [--repeats R] [--rounds N] [--threads T]\n"
     "       [--models xgboost,logreg,encoder] [--encoder-contrastive-steps N]\n"
     "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n"
-    "       [--encoder-prototypes nearest|mean]\n";
+    "       [--encoder-prototypes nearest|mean] [--encoder-match-quantile Q]\n"
+    "       (--models also takes encoder-fused and jaccard-1nn: loso, k > 0)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -87,6 +88,7 @@ std::vector<ResultTable> MakeTables(const DetectOptions& o, const std::vector<in
   std::vector<ResultTable> tables;
   for (int k : ks) {
     for (const std::string& model : o.models) {
+      if (k <= 0 && (model == "encoder-fused" || model == "jaccard-1nn")) continue;  // k > 0 only
       ResultTable t;
       t.model = model;
       t.k = k;
@@ -107,7 +109,7 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
     for (size_t r : fold.test) target_y.push_back(d.y[r]);
     // The encoder is trained once per fold (never on the target), then adapted per k.
     absl::StatusOr<LineEncoderFit> encoder = absl::FailedPreconditionError("not trained");
-    if (WantsModel(o, "encoder")) {
+    if (WantsModel(o, "encoder") || WantsModel(o, "encoder-fused")) {
       encoder = FitLineEncoder(d, fold.train, o, o.seed);
       if (!encoder.ok()) return encoder.status();
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s%s\n", Seconds(start), fold.held_out,
@@ -131,15 +133,23 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
       }
       std::string log;
       FEDLOG_ASSIGN_OR_RETURN(std::vector<ModelRun> runs, TrainAndScore(d, setup, o, &log));
-      if (encoder.ok()) {
-        std::vector<size_t> support_rows;
-        for (size_t p : support) support_rows.push_back(fold.test[p]);
+      std::vector<size_t> support_rows;
+      for (size_t p : support) support_rows.push_back(fold.test[p]);
+      if (encoder.ok() && WantsModel(o, "encoder")) {
         FEDLOG_ASSIGN_OR_RETURN(ModelRun run,
                                 ScoreLineEncoder(d, *encoder, support_rows, setup.test,
                                                  /*calibrate_on_support=*/k > 0, o));
         runs.push_back(std::move(run));
         FEDLOG_ASSIGN_OR_RETURN(double dev, DevFewShotF1Macro(d, *encoder, k, o));
         absl::StrAppend(&log, absl::StrFormat(" encoder dev F1-macro %.3f;", dev));
+      }
+      if (k > 0 && encoder.ok() && WantsModel(o, "encoder-fused")) {
+        FEDLOG_ASSIGN_OR_RETURN(ModelRun run,
+                                ScoreLineEncoderFused(d, *encoder, support_rows, setup.test, o));
+        runs.push_back(std::move(run));
+      }
+      if (k > 0 && WantsModel(o, "jaccard-1nn")) {
+        runs.push_back(ScoreJaccard1nn(d, support_rows, setup.test));
       }
       FEDLOG_RETURN_IF_ERROR(Record(d, fold.held_out, setup.test, runs, k, &tables, &log));
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s k=%-2d support %zu:%s\n", Seconds(start),
@@ -209,9 +219,10 @@ absl::StatusOr<std::vector<int>> ParseShots(const std::string& text) {
 absl::StatusOr<std::vector<std::string>> ParseModels(const std::string& text) {
   std::vector<std::string> models;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
-    if (part != "xgboost" && part != "logreg" && part != "encoder") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad --models entry '", part, "' (xgboost|logreg|encoder)"));
+    if (part != "xgboost" && part != "logreg" && part != "encoder" && part != "encoder-fused" &&
+        part != "jaccard-1nn") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad --models entry '", part, "' (xgboost|logreg|encoder|encoder-fused|jaccard-1nn)"));
     }
     models.emplace_back(part);
   }
@@ -233,6 +244,13 @@ absl::Status EncoderOptionsFromArgs(const cli::Args& args, EncoderEvalOptions* e
   const std::string protos = args.Get("encoder-prototypes", "nearest");
   if (protos != "nearest" && protos != "mean") {
     return absl::InvalidArgumentError("--encoder-prototypes must be nearest or mean");
+  }
+  if (args.Has("encoder-match-quantile")) {
+    double q = -1;
+    if (!absl::SimpleAtod(args.Get("encoder-match-quantile"), &q) || !(q >= 0 && q <= 1)) {
+      return absl::InvalidArgumentError("--encoder-match-quantile must be in [0, 1]");
+    }
+    e->fused_match_quantile = q;
   }
   e->prototypes = protos == "mean" ? model::PrototypeMode::kClassMean
                                    : model::PrototypeMode::kNearestSupport;
@@ -270,6 +288,10 @@ absl::StatusOr<DetectOptions> OptionsFromArgs(const cli::Args& args) {
     FEDLOG_ASSIGN_OR_RETURN(o.models, ParseModels(args.Get("models")));
   }
   FEDLOG_RETURN_IF_ERROR(EncoderOptionsFromArgs(args, &o.encoder));
+  if (o.protocol != "loso" && (WantsModel(o, "encoder-fused") || WantsModel(o, "jaccard-1nn"))) {
+    return absl::InvalidArgumentError(
+        "--models encoder-fused and jaccard-1nn need --protocol loso");
+  }
   return o;
 }
 
@@ -305,7 +327,8 @@ int RunEvalDetect(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"protocol", "out", "data", "seed", "select-k", "shots", "repeats", "rounds",
               "threads", "models", "encoder-contrastive-steps", "encoder-meta-iterations",
-              "encoder-adapt-steps", "encoder-session-epochs", "encoder-prototypes"},
+              "encoder-adapt-steps", "encoder-session-epochs", "encoder-prototypes",
+              "encoder-match-quantile"},
              {}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

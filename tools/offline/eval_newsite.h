@@ -40,7 +40,7 @@ namespace fedlog::offline {
 // joins with the federation's encoder against the same encoder trained by the site alone.
 struct NewsiteFederatedOptions {
   bool enabled = false;
-  std::vector<std::string> systems = {"bgl", "hdfs"};  // of NewsiteOptions::systems: bgl, hdfs, hadoop
+  std::vector<std::string> systems = {"bgl", "hdfs"};  // of NewsiteOptions::systems: bgl2k, bgl, hdfs, hadoop
   // The per-round work of `eval federated` (30 contrastive steps, 10 meta-iterations) over half its
   // rounds, so both systems' arms fit in a few minutes on 2 cores.
   int rounds = 5;              // federated rounds; the site alone trains as many local rounds
@@ -50,9 +50,18 @@ struct NewsiteFederatedOptions {
   int max_train_lines = 5000;  // per site and for the new site's own training lines (seeded subsample)
   int novelty_memory = 1000;   // pool lines the embedding-novelty score compares each line with
   int threads = 1;             // torch intra-op threads
+  // The federation's own seed (initial weights, site splits, local rounds); 0: NewsiteOptions::seed.
+  // Label draws keep NewsiteOptions::seed, so runs with several federation seeds share their labels.
+  uint64_t seed = 0;
+  // The fused support detector (model::FusedFewShotDetector): a unit takes its nearest labelled
+  // unit's class when their cosine similarity is at least the match_quantiles[0] quantile of the
+  // pool units' nearest-neighbour similarities under the same encoder; further values add rows
+  // (for tuning on bgl2k). Chosen on bgl2k only (docs/EVALUATION.md).
+  std::vector<double> match_quantiles = {0.5};
 };
 
-// --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --threads into
+// --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,
+// --fed-match-quantile, --threads into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
 // True when the federated arm is on and names `system`.

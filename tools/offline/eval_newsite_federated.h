@@ -16,7 +16,9 @@
 //          also scores with its global prototypes. Threshold: the site's alert budget as a quantile
 //          of the earlier units' scores.
 //   k > 0  model::BuildSiteDetector on the k labelled units per class (nearest support for lines,
-//          class means for sessions, as eval federated's detectors), threshold from the support set.
+//          class means for sessions, as eval federated's detectors), threshold from the support set;
+//          and the fused support detector (model::FusedFewShotDetector): the nearest labelled unit
+//          decides where it is near in the encoder's space, the label-free score elsewhere.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -67,7 +69,7 @@ absl::StatusOr<NewsiteArmResult> RunNewsiteFederatedArm(const std::vector<Federa
                                                         const NewsiteOptions& options,
                                                         const std::vector<std::string>& notes = {});
 
-// The pieces of the arm (eval_newsite_federated.cc, eval_newsite_federated_rows.cc).
+// The pieces of the arm (eval_newsite_federated.cc, _rows.cc, _fused.cc).
 // The new site's stream through its own parser, Drain and featurizer.
 struct NewsiteLines {
   model::LineSet lines;                          // every line in stream order, unlabelled
@@ -100,6 +102,29 @@ absl::StatusOr<std::vector<double>> SupportDetectorScores(const ArmModel& model,
                                                           const std::vector<int>& y,
                                                           const NewsiteOptions& options,
                                                           double* threshold);
+// The fused support detector (eval_newsite_federated_fused.cc): every unit's embedding under one
+// encoder (a line's own; a session's lines pooled, model::PoolEmbeddings) and, per value of
+// options.federated.match_quantiles, the cosine match: that quantile of the nearest-neighbour
+// similarities among the pool's distinct units (one per token set, fewshot::Unit::tokens; a seeded
+// sample of at most 1,500), so each encoder is held to the same relative nearness.
+struct FusedUnits {
+  size_t dim = 0;
+  std::vector<float> z;       // [units][dim]
+  std::vector<double> match;  // per match quantile
+};
+absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& model, const model::EncoderSpec& spec,
+                                          const ScoredStream& scored, const NewsiteLines& site,
+                                          const NewsiteSplit& split,
+                                          const NewsiteOptions& options);
+// Per unit, the score of model::FusedFewShotDetector fitted on the labelled units (`labelled`,
+// classes `y`) with the label-free detector's unit scores (ScoredStream::units' free_score) and its
+// pool threshold; `threshold` receives the detector's. A draw with one class is fine; with no label
+// the label-free scores and threshold are returned.
+absl::StatusOr<std::vector<double>> FusedSupportScores(const FusedUnits& units, const ScoredStream& scored,
+                                                       const NewsiteSplit& split,
+                                                       const std::vector<size_t>& labelled,
+                                                       const std::vector<int>& y, double match,
+                                                       double* threshold);
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"
   std::vector<std::string> notes;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/base/status_macros.h"
@@ -30,9 +31,9 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
   if (args.Has("fed-systems")) {
     o->systems = absl::StrSplit(args.Get("fed-systems"), ',', absl::SkipEmpty());
     for (const std::string& s : o->systems) {
-      if (s != "bgl" && s != "hdfs" && s != "hadoop") {
+      if (s != "bgl2k" && s != "bgl" && s != "hdfs" && s != "hadoop") {
         return absl::InvalidArgumentError(
-            absl::StrCat("--fed-systems: '", s, "' is not one of bgl, hdfs, hadoop"));
+            absl::StrCat("--fed-systems: '", s, "' is not one of bgl2k, bgl, hdfs, hadoop"));
       }
     }
   }
@@ -40,6 +41,20 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
   FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-steps", 0, 10000, &o->contrastive_steps));
   FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-meta", 0, 10000, &o->meta_iterations));
   FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-max-lines", 100, 1000000, &o->max_train_lines));
+  int fed_seed = static_cast<int>(o->seed);
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-seed", 0, 1000000, &fed_seed));
+  o->seed = static_cast<uint64_t>(fed_seed);
+  if (args.Has("fed-match-quantile")) {
+    o->match_quantiles.clear();
+    for (absl::string_view part : absl::StrSplit(args.Get("fed-match-quantile"), ',', absl::SkipEmpty())) {
+      double q = -1;
+      if (!absl::SimpleAtod(part, &q) || !(q >= 0 && q <= 1)) {
+        return absl::InvalidArgumentError("--fed-match-quantile: a comma list of values in [0, 1]");
+      }
+      o->match_quantiles.push_back(q);
+    }
+    if (o->match_quantiles.empty()) return absl::InvalidArgumentError("--fed-match-quantile: no value");
+  }
   return IntFlag(args, "threads", 1, 64, &o->threads);
 }
 

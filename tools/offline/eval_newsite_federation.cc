@@ -71,7 +71,7 @@ FederatedOptions NewsiteFederationOptions(const NewsiteOptions& o) {
   fo.sites = 1;  // one site per other real-labelled system
   fo.contrastive_steps = o.federated.contrastive_steps;
   fo.meta_iterations = o.federated.meta_iterations;
-  fo.seed = o.seed;
+  fo.seed = o.federated.seed != 0 ? o.federated.seed : o.seed;
   fo.threads = o.federated.threads;
   fo.max_train_lines = o.federated.max_train_lines;
   fo.run_centralized = false;

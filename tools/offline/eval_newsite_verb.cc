@@ -30,7 +30,7 @@ constexpr char kUsage[] =
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
-    "[--fed-max-lines N] [--threads T]]\n";
+    "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -372,7 +372,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "shots", "seeds", "seed", "label-part", "strategy", "match", "fed-systems",
-              "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "threads"},
+              "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads"},
              {"dump", "federated"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Median and spread over federation seeds of `fedlog eval newsite --federated` runs.
+
+usage: scripts/newsite-fed-seeds.py RUN_DIR [RUN_DIR ...]
+
+Each RUN_DIR holds the results.json of one run (same labels, a different --fed-seed). For every
+system, method (k = 0: the fused embedding novelty; k > 0: the support detector and the fused
+support detector), labelling strategy and k, prints F1 for federated / tuned / alone as
+median [min, max] over the runs, and in how many runs federated beat alone. Standard library only.
+"""
+import json
+import statistics
+import sys
+
+METHODS = {0: ["embedding novelty + label-free"], 1: ["support detector", "fused support"]}
+
+
+def load(path):
+    with open(path + "/results.json") as f:
+        return json.load(f)["federated"]
+
+
+def cell(rows, model, method, strategy, k):
+    for r in rows:
+        if r["method"] == model + ": " + method and r["strategy"] == strategy and r["k"] == k:
+            return r
+    return None
+
+
+def spread(values):
+    return "%.3f [%.3f, %.3f]" % (statistics.median(values), min(values), max(values))
+
+
+def main(dirs):
+    runs = [load(d) for d in dirs]
+    for system in runs[0]:
+        print("## %s (%d runs)\n" % (system, len(runs)))
+        print("| method | labels | k | federated F1 | tuned F1 | alone F1 | federated > alone | "
+              "AUROC federated | AUROC alone |")
+        print("|---|---|---:|---|---|---|---:|---|---|")
+        cells = sorted({(r["strategy"], r["k"]) for r in runs[0][system]}, key=lambda c: (c[1], c[0]))
+        for strategy, k in cells:
+            for method in METHODS[min(k, 1)]:
+                got = {m: [cell(run[system], m, method, strategy, k) for run in runs]
+                       for m in ("federated", "tuned", "alone")}
+                if any(r is None for v in got.values() for r in v):
+                    continue
+                f1 = {m: [r["f1"] for r in v] for m, v in got.items()}
+                au = {m: [r["auroc"] for r in v] for m, v in got.items()}
+                wins = sum(a > b for a, b in zip(f1["federated"], f1["alone"]))
+                print("| %s | %s | %d | %s | %s | %s | %d/%d | %s | %s |" % (
+                    method, strategy, k, spread(f1["federated"]), spread(f1["tuned"]),
+                    spread(f1["alone"]), wins, len(runs), spread(au["federated"]), spread(au["alone"])))
+        print()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])

@@ -1,0 +1,116 @@
+// `fedlog eval detect --protocol loso`, k > 0: the encoder's fused few-shot detector
+// (model::FusedFewShotDetector in the adapted encoder's space, the encoder's k = 0 score elsewhere)
+// and the training-free Jaccard 1-NN baseline on the same support lines (eval_detect.h).
+#include <algorithm>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "common/base/status_macros.h"
+#include "common/fewshot/fewshot.h"
+#include "common/model/few_shot_fused.h"
+#include "common/model/line_scorer.h"
+#include "tools/offline/eval_detect.h"
+
+namespace fedlog::offline {
+namespace {
+
+constexpr size_t kReferenceLines = 1500;  // target lines the match quantile is taken over (seeded)
+
+// Unit-norm embeddings ([rows][out_dim]) of dataset lines `rows` under `model`'s weights.
+absl::StatusOr<std::vector<float>> Embed(const DetectDataset& d, const model::EncoderSpec& spec,
+                                         const model::FewShotModel& model,
+                                         const std::vector<size_t>& rows) {
+  FEDLOG_ASSIGN_OR_RETURN(model::LineScorer scorer, model::LineScorer::Create(spec, model));
+  const size_t dim = static_cast<size_t>(spec.out_dim),
+               cols = static_cast<size_t>(d.lines.dense.cols);
+  std::vector<float> out(rows.size() * dim);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const size_t r = rows[i];
+    scorer.Embed(d.lines.tokens[r],
+                 absl::Span<const float>(d.lines.dense.Row(static_cast<int64_t>(r)), cols),
+                 d.lines.sources.empty() ? std::string() : d.lines.sources[r],
+                 out.data() + i * dim);
+  }
+  return out;
+}
+
+// A line's hashed tokens as a fewshot::Unit (sorted, unique).
+fewshot::Unit TokenUnit(const DetectDataset& d, size_t row) {
+  fewshot::Unit u;
+  for (int64_t t : d.lines.tokens[row]) u.tokens.push_back(static_cast<uint64_t>(t));
+  fewshot::Finish(&u);
+  return u;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& d, const LineEncoderFit& fit,
+                                               const std::vector<size_t>& support,
+                                               const std::vector<size_t>& test,
+                                               const DetectOptions& o) {
+  // The label-free side: the encoder's k = 0 detector (global prototypes; calibrated and
+  // thresholded on the training sources' held-out lines), on the support and the test lines.
+  std::vector<size_t> both(support);
+  both.insert(both.end(), test.begin(), test.end());
+  FEDLOG_ASSIGN_OR_RETURN(ModelRun free_run,
+                          ScoreLineEncoder(d, fit, {}, both, /*calibrate_on_support=*/false, o));
+  FEDLOG_ASSIGN_OR_RETURN(model::FewShotModel adapted, AdaptLineEncoder(d, fit, support, true, o));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> z, Embed(d, fit.spec, adapted, both));
+  const size_t dim = static_cast<size_t>(fit.spec.out_dim);
+  // The match: a quantile of the target's own nearest-neighbour similarities (no label used).
+  // One line per Drain template: how near the nearest other template is, not its duplicates.
+  std::vector<size_t> ref;
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < both.size(); ++i) {
+    if (d.lines.template_ids.empty() || seen.insert(d.lines.template_ids[both[i]]).second) {
+      ref.push_back(i);
+    }
+  }
+  if (ref.size() < 2) ref = {0, std::min<size_t>(1, both.size() - 1)};
+  std::mt19937_64 rng(o.seed);  // evaluation sampling only, seeded for reproducibility
+  std::shuffle(ref.begin(), ref.end(), rng);
+  ref.resize(std::min(ref.size(), kReferenceLines));
+  std::vector<float> sample;
+  for (size_t i : ref) sample.insert(sample.end(), z.begin() + i * dim, z.begin() + (i + 1) * dim);
+  model::FusedFewShotOptions fo;
+  FEDLOG_ASSIGN_OR_RETURN(fo.match,
+                          model::MatchFromReference(sample, dim, o.encoder.fused_match_quantile));
+  std::vector<int> y;
+  for (size_t r : support) y.push_back(d.y[r]);
+  const std::vector<float> support_z(z.begin(), z.begin() + support.size() * dim);
+  const std::vector<double> support_free(free_run.scores.begin(),
+                                         free_run.scores.begin() + support.size());
+  FEDLOG_ASSIGN_OR_RETURN(
+      model::FusedFewShotDetector det,
+      model::FusedFewShotDetector::Fit(support_z, dim, support_free, y, fo, free_run.threshold));
+  ModelRun run;
+  run.model = "encoder-fused";
+  for (size_t i = support.size(); i < both.size(); ++i) {
+    run.scores.push_back(det.Score(z.data() + i * dim, free_run.scores[i]));
+  }
+  run.threshold = det.threshold();
+  run.validation_f1 = fo.match;  // reported in the log as "val F1": here the cosine match
+  return run;
+}
+
+ModelRun ScoreJaccard1nn(const DetectDataset& d, const std::vector<size_t>& support,
+                         const std::vector<size_t>& test) {
+  std::vector<fewshot::Unit> units;
+  std::vector<int> y;
+  for (size_t r : support) {
+    units.push_back(TokenUnit(d, r));
+    y.push_back(d.y[r]);
+  }
+  ModelRun run;
+  run.model = "jaccard-1nn";
+  for (size_t r : test) run.scores.push_back(fewshot::Jaccard1nnScore(TokenUnit(d, r), units, y));
+  run.threshold =
+      1e-9;  // alert when the nearest anomalous line is strictly nearer than the normal one
+  run.validation_f1 = -1;
+  return run;
+}
+
+}  // namespace fedlog::offline
