@@ -84,6 +84,18 @@ void SessionShapes::ScoreRelations(const std::vector<std::pair<int32_t, int32_t>
   }
 }
 
+double SessionShapes::RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have) const {
+  if (closed_ < options_.min_support) return 0;
+  const bool full = sessions_with_.size() >= options_.max_templates;
+  double out = 0;
+  for (const auto& item : have) {
+    auto it = sessions_with_.find(item.first);
+    if (it == sessions_with_.end() && full) continue;  // never tracked: no count to judge by
+    out = std::max(out, Surprise(it == sessions_with_.end() ? 0 : it->second, closed_));
+  }
+  return out;
+}
+
 void SessionShapes::Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature) {
   ++closed_;
   auto known = signatures_.find(signature);
@@ -116,6 +128,7 @@ void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& c
   std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
   std::sort(have.begin(), have.end());
   ScoreRelations(have, counts, out);
+  out->rare = RarestTemplate(have);
   const uint64_t sig = Signature(counts);
   auto known = signatures_.find(sig);
   const int64_t seen = known == signatures_.end() ? 0 : known->second;

@@ -28,7 +28,7 @@ constexpr char kUsage[] =
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--severity-prior P] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
-    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W] [--dump] "
+    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--threads T]]\n";
 
