@@ -13,8 +13,8 @@
 //   signature  rarity of the session's signature (templates with counts capped at
 //              `signature_count_cap`): -log((c + 0.5) / (n + 1)) among the n closed sessions.
 //   rare       its rarest template among sessions: -log((c + 0.5) / (n + 1)) for the template
-//              that c of the n closed sessions had (a template first seen in this session has
-//              c = 0). An exception or a replication that only broken sessions log is rare among
+//              that c of the n closed and still open sessions had (the session itself is no
+//              longer open when judged; a template first seen in this session has c = 0). An exception or a replication that only broken sessions log is rare among
 //              sessions even when it is frequent among lines, and a session that merely repeats a
 //              common template is not. Judged from `min_support` closed sessions on; a template
 //              beyond the `max_templates` cap is not counted (no evidence either way).
@@ -104,6 +104,7 @@ class SessionShapes {
   absl::flat_hash_map<uint64_t, Open> open_;
   std::deque<std::pair<int64_t, uint64_t>> by_last_;  // (last tick, session); stale entries skipped
   absl::flat_hash_map<int32_t, int64_t> sessions_with_;    // template -> closed sessions having it
+  absl::flat_hash_map<int32_t, int64_t> open_with_;        // template -> open sessions having it
   absl::flat_hash_map<uint64_t, int64_t> both_;            // pair -> sessions having both
   absl::flat_hash_map<uint64_t, int64_t> unequal_;         // pair -> of those, counts differ
   absl::flat_hash_map<uint64_t, int64_t> signatures_;
