@@ -124,12 +124,18 @@ double SessionScorer::LabelFreeThreshold() const {
   return std::min(site, scores_.UpperQuantile(rate));
 }
 
+double LabelledThreshold(double free, const std::vector<double>& scores, const std::vector<int>& labels,
+                         double label_prior) {
+  double cut = 0;
+  if (std::isinf(free) || !MaxF1Threshold(scores, labels, &cut)) return free;
+  const double n = static_cast<double>(std::min(scores.size(), labels.size()));
+  return free + n / (n + label_prior) * (cut - free);
+}
+
 double SessionScorer::Threshold() const {
   const double free = LabelFreeThreshold();
-  if (!labelled_ || std::isinf(free)) return free;
-  const double n = static_cast<double>(label_scores_.size());
-  const double w = n / (n + threshold_.options().label_prior);
-  return free + w * (label_threshold_ - free);
+  if (!labelled_) return free;
+  return LabelledThreshold(free, label_scores_, label_values_, threshold_.options().label_prior);
 }
 
 ThresholdStage SessionScorer::stage() const {
@@ -146,14 +152,13 @@ double SessionScorer::adapted_rate() const {
 void SessionScorer::AddLabel(double score, int label) {
   label_scores_.push_back(score);
   label_values_.push_back(label > 0 ? 1 : 0);
-  labelled_ = MaxF1Threshold(label_scores_, label_values_, &label_threshold_);
+  labelled_ = labelled_ || label > 0;
 }
 
 void SessionScorer::ClearLabels() {
   label_scores_.clear();
   label_values_.clear();
   labelled_ = false;
-  label_threshold_ = 0;
 }
 
 }  // namespace fedlog::novelty

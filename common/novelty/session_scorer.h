@@ -86,6 +86,12 @@ struct SessionOptions {
   absl::Status Validate() const;
 };
 
+// The labelled stage's threshold: the F1-best cut on the labelled scores (MaxF1Threshold), shrunk
+// towards the label-free threshold `free` by n / (n + label_prior); `free` when no label is
+// anomalous. SessionScorer::Threshold uses it; `fedlog eval newsite` replays labels with it.
+double LabelledThreshold(double free, const std::vector<double>& scores, const std::vector<int>& labels,
+                         double label_prior);
+
 struct SessionScore {
   uint64_t session = 0;
   double score = 0;      // fused session score (higher = more anomalous)
@@ -144,8 +150,7 @@ class SessionScorer {
   int64_t strong_ = 0;
   std::vector<double> label_scores_;
   std::vector<int> label_values_;
-  bool labelled_ = false;
-  double label_threshold_ = 0;
+  bool labelled_ = false;  // some label is anomalous
   std::vector<ClosedSession> closed_;  // scratch
   std::vector<double> line_signals_;   // scratch
 };

@@ -345,6 +345,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
+    FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
   }
   if (WantsFederatedArm(o.federated, system)) {
     FEDLOG_ASSIGN_OR_RETURN(run.federated, federated_arm(stream, scored, o));
