@@ -72,6 +72,8 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
     SessionScore s;
     s.session = c.session;
     s.violated = c.violated;
+    s.broken = c.invariant / std::log(10.0) >= options_.strong_violation;
+    s.rarest_template = c.rarest_template;
     s.lines = c.lines.lines;
     s.first_tick = c.lines.first_tick;
     s.last_tick = c.lines.last_tick;

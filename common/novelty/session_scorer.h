@@ -100,6 +100,8 @@ struct SessionScore {
   bool alert = false;
   uint32_t fired = 0;    // bit s: session signal s fired (tail <= fire_tail)
   int violated = 0;      // invariant relations violated
+  bool broken = false;   // the invariant term reached strong_violation (a near-certain relation broke)
+  int32_t rarest_template = -1;  // the template behind the `rare` term (-1: none)
   int64_t lines = 0, first_tick = 0, last_tick = 0;
   std::array<double, kNumSessionSignals> raw{};
 };

@@ -84,7 +84,8 @@ void SessionShapes::ScoreRelations(const std::vector<std::pair<int32_t, int32_t>
   }
 }
 
-double SessionShapes::RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have) const {
+double SessionShapes::RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have,
+                                     int32_t* rarest) const {
   if (closed_ < options_.min_support) return 0;
   const bool full = sessions_with_.size() >= options_.max_templates;
   // The sessions still open count too: a new kind of normal session (a deletion phase touching
@@ -96,7 +97,11 @@ double SessionShapes::RarestTemplate(const std::vector<std::pair<int32_t, int32_
     if (it == sessions_with_.end() && full) continue;  // never tracked: no count to judge by
     auto o = open_with_.find(item.first);
     const int64_t c = (it == sessions_with_.end() ? 0 : it->second) + (o == open_with_.end() ? 0 : o->second);
-    out = std::max(out, Surprise(c, n));
+    const double surprise = Surprise(c, n);
+    if (surprise > out) {
+      out = surprise;
+      *rarest = item.first;
+    }
   }
   return out;
 }
@@ -133,7 +138,7 @@ void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& c
   std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
   std::sort(have.begin(), have.end());
   ScoreRelations(have, counts, out);
-  out->rare = RarestTemplate(have);
+  out->rare = RarestTemplate(have, &out->rarest_template);
   const uint64_t sig = Signature(counts);
   auto known = signatures_.find(sig);
   const int64_t seen = known == signatures_.end() ? 0 : known->second;

@@ -62,6 +62,7 @@ struct ClosedSession {
   double invariant = 0;   // sum of violated relations' surprise (nats)
   double signature = 0;   // signature rarity (nats)
   double rare = 0;        // its rarest template's rarity among sessions (nats)
+  int32_t rarest_template = -1;  // the template behind `rare` (-1: none judged)
   int violated = 0;       // relations violated (counted in `invariant`)
   SessionLines lines;
 };
@@ -95,7 +96,7 @@ class SessionShapes {
   void ScoreRelations(const std::vector<std::pair<int32_t, int32_t>>& have,
                       const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out) const;
   // The `rare` signal of a session with templates `have`.
-  double RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have) const;
+  double RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have, int32_t* rarest) const;
   void Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature);
   uint64_t Signature(const absl::flat_hash_map<int32_t, int32_t>& counts) const;
   static uint64_t PairKey(int32_t a, int32_t b);

@@ -30,6 +30,7 @@ TEST(SessionShapesTest, ATemplateFewSessionsHaveIsRare) {
   ASSERT_EQ(closed.size(), 203u);
   EXPECT_EQ(closed[0].rare, 0);
   EXPECT_GT(closed[200].rare, 4.5);  // -log(1.5 / 201)
+  EXPECT_EQ(closed[200].rarest_template, 9);
   EXPECT_GT(closed[201].rare, closed[200].rare);
   EXPECT_LT(closed[202].rare, 0.01);
 }
