@@ -1,5 +1,5 @@
 // SessionScorer: the label-free score of a whole session (block id, container, host stream), given
-// when the session goes quiet or ends (session_shape.h). Six session signals, each ranked against
+// when the session goes quiet or ends (session_shape.h). Seven session signals, each ranked against
 // the sessions closed before it (TailHistogram) and fused as the line detector fuses its signals
 // (weighted -log10 of the tails, each term capped):
 //   invariant  count relations of the session's templates that usually hold, violated
@@ -8,17 +8,19 @@
 //   sequence   its most surprising next event           (maximum over its lines, SequenceModel)
 //   param      its most unusual parameter value         (maximum over its lines)
 //   severity   its most alarming line                   (maximum over its lines)
+//   rare       its rarest template among sessions (closed and open ones)
 // The invariant signal is itself a sum of -log probabilities of the session's violations under the
 // relations learnt so far, so by default it enters on its own scale (nats / ln 10, i.e. -log10 p,
 // capped like every term) instead of being ranked: ranking a signal that is 0 for most sessions
 // gives every violation about the same tail and erases the gap between one odd count and a write
-// that was never acknowledged. Bursts and source rates are left out: they describe time buckets of
+// that was never acknowledged; the rare signal, -log of a template's share of sessions, likewise.
+// Bursts and source rates are left out: they describe time buckets of
 // the whole stream, not one session, and rank anomalous units below normal ones on every evaluated
-// system (docs/EVALUATION.md). The default weights let two signals lead: the structural invariant
-// signal and template rarity (the one line signal that ranks anomalous units above normal ones on
-// every evaluated system; a missing acknowledgement and an exception template are the two faces of
-// a broken session); the others get a small weight, as in the line detector (scorer.h). The choice
-// was checked on HDFS's first 30% (the declared tuning part); docs/DETECTION.md "Sessions".
+// system (docs/EVALUATION.md). The default weights let three signals lead: the structural invariant
+// and rare signals, and template rarity (the one line signal that ranks anomalous units above normal
+// ones on every evaluated system; a missing acknowledgement and an exception template are the two
+// faces of a broken session); the others get a small weight, as in the line detector (scorer.h).
+// The choice was checked on HDFS's first 30% (the declared tuning part); docs/DETECTION.md "Sessions".
 // The threshold is over session scores, so the site's alert budget is a share of sessions:
 //   budget     the running quantile of the session score at the budget (a SiteThreshold, which
 //              also adapts to an alarm-backed high-score cluster as for lines);
@@ -70,7 +72,7 @@ struct SessionOptions {
   bool enabled = true;  // score sessions of lines that carry a session key
   ShapeOptions shape;
   // Weight of each session signal's -log10(tail); 0 switches one off.
-  // Default: invariant and template lead (weight 1), the rest 0.1; docs/DETECTION.md "Sessions".
+  // Default: invariant, template and rare lead (weight 1), the rest 0.1; docs/DETECTION.md "Sessions".
   std::array<double, kNumSessionSignals> weights = {1, 0.1, 1, 0.1, 0.1, 0.1, 1};
   // The invariant and rare terms are their own -log10 probability (true) or their tail among
   // earlier sessions.
