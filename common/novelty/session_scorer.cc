@@ -105,10 +105,6 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
   }
 }
 
-}  // namespace fedlog::novelty
-
-namespace fedlog::novelty {
-
 double SessionScorer::BackedRate() const {
   const ThresholdOptions& t = threshold_.options();
   const int64_t n = scores_.count();
