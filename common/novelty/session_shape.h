@@ -14,9 +14,10 @@
 //              `signature_count_cap`): -log((c + 0.5) / (n + 1)) among the n closed sessions.
 //   rare       its rarest template among sessions: -log((c + 0.5) / (n + 1)) for the template
 //              that c of the n closed and still open sessions had (the session itself is no
-//              longer open when judged; a template first seen in this session has c = 0). An exception or a replication that only broken sessions log is rare among
-//              sessions even when it is frequent among lines, and a session that merely repeats a
-//              common template is not. Judged from `min_support` closed sessions on; a template
+//              longer open when judged; a template first seen in this session has c = 0). An
+//              exception or a replication that only broken sessions log is rare among sessions
+//              even when it is frequent among lines, and a session that merely repeats a common
+//              template is not. Judged from `min_support` closed sessions on; a template
 //              beyond the `max_templates` cap is not counted (no evidence either way).
 // Relations need `min_support` earlier sessions. Memory is bounded by the options: open sessions,
 // templates per session, templates whose relations are tracked (pairs grow with its square), and

@@ -1,6 +1,6 @@
-// `fedlog eval newsite`'s session rows with labels (AddSessionLabelRows) on a small HDFS-style stream
-// built at test time: blocks that write and acknowledge, a few that log an exception template instead.
-// A labelled anomalous block's rare template marks the later blocks that log it.
+// `fedlog eval newsite`'s session rows with labels (AddSessionLabelRows) on a small HDFS-style
+// stream built at test time: blocks that write and acknowledge, a few that log an exception
+// template instead. A labelled anomalous block's rare template marks the later blocks that log it.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,7 +13,8 @@ namespace {
 
 std::string Line(int second, int block, const char* what) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "081109 %02d%02d%02d 143 INFO dfs.DataNode$PacketResponder: %s blk_%d",
+  std::snprintf(buf, sizeof(buf),
+                "081109 %02d%02d%02d 143 INFO dfs.DataNode$PacketResponder: %s blk_%d",
                 20 + second / 3600, (second / 60) % 60, second % 60, what, 9000 + block);
   return buf;
 }
@@ -30,9 +31,11 @@ NewsiteStream SmallHdfs() {
     const bool bad = b % 150 == 75;
     std::vector<std::string> lines(3, Line(2 * b, b, "Receiving block"));
     if (bad) {
-      lines.push_back(Line(2 * b, b, "writeBlock received exception java.io.IOException: Could not read from"));
+      lines.push_back(
+          Line(2 * b, b, "writeBlock received exception java.io.IOException: Could not read from"));
     } else {
-      for (int k = 0; k < 3; ++k) lines.push_back(Line(2 * b, b, "PacketResponder terminating for"));
+      for (int k = 0; k < 3; ++k)
+        lines.push_back(Line(2 * b, b, "PacketResponder terminating for"));
     }
     for (std::string& l : lines) {
       s.lines.push_back(std::move(l));

@@ -1,11 +1,12 @@
-// `fedlog eval newsite`, sessions with labels (k > 0): the session detector of the k = 0 run with the
-// site's first labels, as live detection uses them (novelty::SessionScorer::AddLabel):
+// `fedlog eval newsite`, sessions with labels (k > 0): the session detector of the k = 0 run with
+// the site's first labels, as live detection uses them (novelty::SessionScorer::AddLabel):
 //   threshold  the labelled units' session scores give the F1-best cut, shrunk towards the session
-//              threshold that was in force when each test session closed (novelty::LabelledThreshold,
-//              label_prior as for lines);
-//   kind       a labelled anomalous unit marks its rare templates (in at most 10^-strong_violation of
-//              the units before the cut, the `rare` session signal's rule, and in no labelled normal
-//              unit): a test unit that has one is alerted as the same failure.
+//              threshold that was in force when each test session closed
+//              (novelty::LabelledThreshold, label_prior as for lines);
+//   kind       a labelled anomalous unit marks its rare templates (in at most 10^-strong_violation
+//   of
+//              the units before the cut, the `rare` session signal's rule, and in no labelled
+//              normal unit): a test unit that has one is alerted as the same failure.
 // The labels are the draws the other k > 0 methods get (RandomLabelOrder, ActiveLabelOrder), and
 // the rows go into the same table, beside the session detector at k = 0 on the same test units.
 #include <algorithm>
@@ -53,7 +54,8 @@ UnitSessions IndexUnits(const NewsiteStream& s, const ScoredStream& sc) {
 }
 
 // Templates in at most 10^-strong of the pool's units (-log10((c + 0.5) / (n + 1)) >= strong).
-absl::flat_hash_set<int32_t> RareTemplates(const UnitSessions& us, const NewsiteSplit& sp, double strong) {
+absl::flat_hash_set<int32_t> RareTemplates(const UnitSessions& us, const NewsiteSplit& sp,
+                                           double strong) {
   absl::flat_hash_map<int32_t, int64_t> count;
   for (size_t u : sp.pool) {
     for (int32_t t : us.templates[u]) ++count[t];
@@ -67,8 +69,9 @@ absl::flat_hash_set<int32_t> RareTemplates(const UnitSessions& us, const Newsite
 }
 
 // The session detector with labels `labelled` (units) / `y`: scores and alerts per test unit.
-absl::StatusOr<KShotRow> WithLabels(const NewsiteStream& s, const ScoredStream& sc, const UnitSessions& us,
-                                    const NewsiteSplit& sp, const absl::flat_hash_set<int32_t>& rare,
+absl::StatusOr<KShotRow> WithLabels(const ScoredStream& sc, const UnitSessions& us,
+                                    const NewsiteSplit& sp,
+                                    const absl::flat_hash_set<int32_t>& rare,
                                     const std::vector<size_t>& labelled, const std::vector<int>& y,
                                     double label_prior) {
   std::vector<double> label_scores;
@@ -104,12 +107,13 @@ absl::StatusOr<KShotRow> WithLabels(const NewsiteStream& s, const ScoredStream& 
 
 }  // namespace
 
-absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o,
-                                 KShotResult* out) {
+absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
+                                 const NewsiteOptions& o, KShotResult* out) {
   if (sc.sessions.empty() || s.unit == "line" || out->rows.empty()) return absl::OkStatus();
   const NewsiteSplit sp = MakeNewsiteSplit(s, sc, o.label_part);
   const UnitSessions us = IndexUnits(s, sc);
-  const absl::flat_hash_set<int32_t> rare = RareTemplates(us, sp, o.detector.session.strong_violation);
+  const absl::flat_hash_set<int32_t> rare =
+      RareTemplates(us, sp, o.detector.session.strong_violation);
   // k = 0 on the same units: the session alerts as they were raised.
   {
     std::vector<double> score;
@@ -143,24 +147,30 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
             y.push_back(c);
           }
         }
-        FEDLOG_ASSIGN_OR_RETURN(KShotRow row, WithLabels(s, sc, us, sp, rare, labelled, y, o.detector.label_prior));
+        FEDLOG_ASSIGN_OR_RETURN(KShotRow row,
+                                WithLabels(sc, us, sp, rare, labelled, y, o.detector.label_prior));
         runs.push_back({row});
       }
       AppendKShotMedians(runs, k, "random", &out->rows);
     }
     if (o.strategy != "random") {
       const size_t n = std::min(active.size(), static_cast<size_t>(2 * k));
-      const std::vector<size_t> labelled(active.begin(), active.begin() + static_cast<std::ptrdiff_t>(n));
+      const std::vector<size_t> labelled(active.begin(),
+                                         active.begin() + static_cast<std::ptrdiff_t>(n));
       std::vector<int> y;
       for (size_t u : labelled) y.push_back(s.y[u] > 0 ? 1 : 0);
-      FEDLOG_ASSIGN_OR_RETURN(KShotRow row, WithLabels(s, sc, us, sp, rare, labelled, y, o.detector.label_prior));
+      FEDLOG_ASSIGN_OR_RETURN(KShotRow row,
+                              WithLabels(sc, us, sp, rare, labelled, y, o.detector.label_prior));
       AppendKShotMedians({{row}}, k, "active", &out->rows);
     }
   }
   out->notes.push_back(
-      "session detector + labels: the session threshold in force at each test session, moved by the "
-      "labelled units' session scores (F1-best cut shrunk by n / (n + label_prior)); a labelled anomalous "
-      "unit's rare templates (in at most 1% of the units before the cut, in no labelled normal unit) "
+      "session detector + labels: the session threshold in force at each test session, moved by "
+      "the "
+      "labelled units' session scores (F1-best cut shrunk by n / (n + label_prior)); a labelled "
+      "anomalous "
+      "unit's rare templates (in at most 1% of the units before the cut, in no labelled normal "
+      "unit) "
       "alert every test unit that has one");
   return absl::OkStatus();
 }

@@ -1,8 +1,8 @@
 // Session labels in live label-free detection: a labelled line that carries a session labels that
 // session, and the session threshold moves with it at once (LinePipeline::SetLabelFreeLabels ->
 // LabelFreeScorer -> novelty::SessionScorer::AddLabel); a line of a session still open labels it
-// when it closes. A "whole template is normal" verdict stops the alert of a session that is rare only
-// for that template.
+// when it closes. A "whole template is normal" verdict stops the alert of a session that is rare
+// only for that template.
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -31,7 +31,8 @@ namespace {
 // One HDFS line of block blk_(9000 + block) at `second` seconds after 20:00:00.
 std::string Line(int second, int block, const char* what) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "081109 %02d%02d%02d 143 INFO dfs.DataNode$PacketResponder: %s blk_%d",
+  std::snprintf(buf, sizeof(buf),
+                "081109 %02d%02d%02d 143 INFO dfs.DataNode$PacketResponder: %s blk_%d",
                 20 + second / 3600, (second / 60) % 60, second % 60, what, 9000 + block);
   return buf;
 }
@@ -73,7 +74,7 @@ class SessionLabelsTest : public ::testing::Test {
 
 TEST_F(SessionLabelsTest, ALabelledLineLabelsItsSessionAndMovesTheSessionThreshold) {
   for (int b = 0; b < 300; ++b) Block(b, b == 250);
-  Block(300, false);  // closes block 299's session and the ones before
+  Block(300, false);      // closes block 299's session and the ones before
   ASSERT_GE(alerts_, 1);  // the unacknowledged block 250
   EXPECT_EQ(pipeline_->session_labels(0), 0);
   // The operator confirms block 250 and calls block 10 normal (one line each); a line of a block
@@ -106,13 +107,14 @@ TEST_F(SessionLabelsTest, ALineOfAnOpenSessionLabelsItWhenItCloses) {
   EXPECT_EQ(pipeline_->session_labels(0), 1);
 }
 
-// Blocks `from`..`to` (excluded) at two seconds each: three receives, three acknowledgements, and for
-// `odd` an extra exception line at the end (a rare template; no count relation broken).
+// Blocks `from`..`to` (excluded) at two seconds each: three receives, three acknowledgements, and
+// for `odd` an extra exception line at the end (a rare template; no count relation broken).
 void WriteBlocks(std::ofstream& f, int from, int to, int odd) {
   for (int b = from; b < to; ++b) {
     for (int k = 0; k < 3; ++k) f << Line(2 * b, b, "Receiving block") << "\n";
     for (int k = 0; k < 3; ++k) f << Line(2 * b, b, "PacketResponder terminating for") << "\n";
-    if (b == odd) f << Line(2 * b, b, "writeBlock received exception java.io.IOException for") << "\n";
+    if (b == odd)
+      f << Line(2 * b, b, "writeBlock received exception java.io.IOException for") << "\n";
   }
 }
 
@@ -161,9 +163,12 @@ TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnl
   {
     auto store = DetectStore::Open(DetectStorePath(o.data_dir));
     ASSERT_TRUE(store.ok()) << store.status();
-    const std::string line = Line(600, 300, "writeBlock received exception java.io.IOException for");
+    const std::string line =
+        Line(600, 300, "writeBlock received exception java.io.IOException for");
     const std::string message = line.substr(line.find("writeBlock"));
-    ASSERT_TRUE((*store)->AddLabel({"HDFS", line, 0, {}, {}, TemplateVerdictOrigin("HDFS", message)}, 1).ok());
+    ASSERT_TRUE((*store)
+                    ->AddLabel({"HDFS", line, 0, {}, {}, TemplateVerdictOrigin("HDFS", message)}, 1)
+                    .ok());
   }
   absl::SleepFor(absl::Milliseconds(200));  // several label polls
   const int64_t before = (*d)->lines_processed();

@@ -1,6 +1,6 @@
 // The session threshold and the `rare` session signal on synthetic streams: a template few sessions
-// have is rare among sessions; the threshold follows the share of structurally broken sessions above
-// the budget (and only up to max_backed_share); labelled sessions move it.
+// have is rare among sessions; the threshold follows the share of structurally broken sessions
+// above the budget (and only up to max_backed_share); labelled sessions move it.
 #include <cstdint>
 #include <vector>
 
@@ -23,8 +23,8 @@ TEST(SessionShapesTest, ATemplateFewSessionsHaveIsRare) {
   };
   session(0, {1, 2, 9});  // judged before min_support sessions: no evidence
   for (uint64_t id = 1; id < 200; ++id) session(id, {1, 2, 2});
-  session(500, {1, 2, 9});  // 9: in 1 of 200 closed sessions
-  session(501, {1, 2, 7});  // 7: never seen
+  session(500, {1, 2, 9});     // 9: in 1 of 200 closed sessions
+  session(501, {1, 2, 7});     // 7: never seen
   session(502, {1, 1, 1, 2});  // common templates, odd counts
   s.Flush(&closed);
   ASSERT_EQ(closed.size(), 203u);
@@ -51,10 +51,13 @@ Alerts RunStream(const SessionOptions& so, int every, bool unique_exceptions,
   int64_t tick = 0;
   for (uint64_t id = 0; id < 2000; ++id) {
     const bool odd = id % static_cast<uint64_t>(every) == 0 && id > 0;
-    const int32_t last = !odd ? 3 : unique_exceptions ? 100 + static_cast<int32_t>(id) : 10 + static_cast<int32_t>(id % 6);
+    const int32_t last = !odd                ? 3
+                         : unique_exceptions ? 100 + static_cast<int32_t>(id)
+                                             : 10 + static_cast<int32_t>(id % 6);
     // Line template rarity: spread over the usual sessions, high on the exception line.
     const double rarity = odd ? 12.0 : static_cast<double>(id % 97) / 10.0;
-    for (int32_t tid : {1, 2, last}) scorer.Add(id, tid, tick++, true, false, rarity, 0, 0, 0, &out);
+    for (int32_t tid : {1, 2, last})
+      scorer.Add(id, tid, tick++, true, false, rarity, 0, 0, 0, &out);
     broken.push_back(odd ? 1 : 0);
     tick += 1000;
   }
