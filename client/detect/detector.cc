@@ -402,6 +402,12 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
     if (r.alert) FEDLOG_RETURN_IF_ERROR(HandleAlert(raw, r, now_ms, &rec));
     pipeline_->TakeSessionAlerts(&session_alerts_);
     for (const LabelFreeScorer::SessionAlert& sa : session_alerts_) {
+      // A session that is rare only for a template the operator declared normal is not reported;
+      // one that broke a near-certain count relation still is.
+      if (!sa.score.broken && DeclaredNormal(sa.source, sa.score.rarest_template)) {
+        metrics_->alerts_suppressed_normal.fetch_add(1);
+        continue;
+      }
       FEDLOG_RETURN_IF_ERROR(HandleSessionAlert(raw, sa, now_ms, &rec));
     }
     ++counts[{raw.source, r.template_id}];

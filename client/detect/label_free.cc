@@ -31,6 +31,7 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
   closed_.clear();
   s.scorer->TakeSessionScores(&closed_);
   for (const novelty::SessionScore& c : closed_) {
+    Closed(s, c);
     auto it = s.last_line.find(c.session);
     if (c.alert) {
       SessionAlert a;
@@ -54,15 +55,58 @@ void LabelFreeScorer::TakeSessionAlerts(std::vector<SessionAlert>* out) {
   alerts_.clear();
 }
 
+void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c) {
+  if (s.closed_score.insert_or_assign(c.session, c.score).second) {
+    s.closed_order.push_back(c.session);
+    if (s.closed_order.size() > kRecentSessions) {
+      s.closed_score.erase(s.closed_order.front());
+      s.closed_order.pop_front();
+    }
+  }
+  auto p = s.pending.find(c.session);
+  if (p == s.pending.end()) return;
+  s.scorer->sessions().AddLabel(c.score, p->second);
+  s.labelled.insert_or_assign(c.session, p->second);
+  s.pending.erase(p);
+}
+
 void LabelFreeScorer::AddLabel(int source, const logparse::ParsedLine& parsed,
                                const logparse::Drain& drain, int32_t template_id, int label) {
   Source& s = sources_[static_cast<size_t>(source)];
   s.builder->Build(parsed, drain, template_id, &event_);
   s.scorer->AddLabel(s.scorer->Peek(event_, s.lines), label);
+  if (!event_.has_session || !s.scorer->options().session.enabled) return;
+  const int y = label > 0 ? 1 : 0;
+  // An open session is judged when it closes; a closed one whose score is gone (or a session never
+  // seen) cannot move the threshold.
+  const bool open = s.last_line.contains(event_.session);
+  if (!open && !s.closed_score.contains(event_.session)) return;
+  auto& into = open ? s.pending : s.labelled;
+  auto [it, added] = into.try_emplace(event_.session, y);
+  if (!added) it->second = std::max(it->second, y);
+}
+
+void LabelFreeScorer::ApplySessionLabels() {
+  for (Source& s : sources_) {
+    s.scorer->sessions().ClearLabels();
+    for (const auto& [session, y] : s.labelled) {
+      auto it = s.closed_score.find(session);
+      if (it != s.closed_score.end()) s.scorer->sessions().AddLabel(it->second, y);
+    }
+  }
+}
+
+int64_t LabelFreeScorer::session_labels(int source) const {
+  return sources_[static_cast<size_t>(source)].scorer->sessions().labels();
 }
 
 void LabelFreeScorer::ClearLabels() {
-  for (Source& s : sources_) s.scorer->ClearLabels();
+  for (Source& s : sources_) {
+    s.scorer->ClearLabels();
+    s.scorer->sessions().ClearLabels();
+    s.labelled.clear();
+    s.pending.clear();
+  }
 }
 
 }  // namespace fedlog::client::detect

@@ -6,10 +6,15 @@
 // scored line says which signals fired. Lines with a session (detect.session_pattern's match, else
 // the host field) also feed the scorer's session scoring: a session that went quiet and scored
 // above the session threshold becomes a SessionAlert (TakeSessionAlerts), with its last line.
+// Session labels: a labelled line that carries a session labels that session (the highest label of
+// its lines). A session already scored moves the session threshold at once (ApplySessionLabels,
+// novelty::SessionScorer::AddLabel); one still open does when it closes. The scores of the last
+// kRecentSessions closed sessions per source are kept for this.
 // Thread-compatible: owned by the LinePipeline, used by its one thread.
 #ifndef FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
 #define FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,8 +55,14 @@ class LabelFreeScorer {
   // now (learning nothing) moves that source's threshold (novelty::SiteThreshold::AddLabel).
   void AddLabel(int source, const logparse::ParsedLine& parsed, const logparse::Drain& drain,
                 int32_t template_id, int label);
-  // Forgets every source's labels (before the store's current set is given again).
+  // Forgets every source's labels, line and session (before the store's current set is given again).
   void ClearLabels();
+  // Gives the session labels collected by AddLabel since ClearLabels to the session thresholds
+  // (sessions still open get theirs when they close).
+  void ApplySessionLabels();
+  // Labelled sessions that reached `source`'s session threshold.
+  int64_t session_labels(int source) const;
+  static constexpr size_t kRecentSessions = 65536;
   // Appends the session alerts raised since the last call (sessions that closed on Score).
   void TakeSessionAlerts(std::vector<SessionAlert>* out);
 
@@ -63,7 +74,15 @@ class LabelFreeScorer {
     // The last message of each open session (bounded like the scorer's open sessions: an entry
     // goes when its session closes).
     absl::flat_hash_map<uint64_t, std::string> last_line;
+    // Scores of the last kRecentSessions closed sessions (oldest first in closed_order).
+    absl::flat_hash_map<uint64_t, double> closed_score;
+    std::deque<uint64_t> closed_order;
+    // Session labels: of closed sessions (given by ApplySessionLabels) and of open ones (given
+    // when they close).
+    absl::flat_hash_map<uint64_t, int> labelled, pending;
   };
+  // Remembers a closed session's score; gives it its pending label.
+  void Closed(Source& s, const novelty::SessionScore& c);
   std::vector<Source> sources_;
   novelty::LineEvent event_;
   std::vector<novelty::SessionScore> closed_;  // scratch

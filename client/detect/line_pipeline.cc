@@ -81,6 +81,7 @@ void LinePipeline::SetLabelFreeLabels(const std::vector<std::tuple<int, std::str
     const logparse::DrainResult r = s.drain->Match(parsed.content);
     label_free_->AddLabel(source, parsed, *s.drain, r.template_id, label);
   }
+  label_free_->ApplySessionLabels();
 }
 
 void LinePipeline::Process(int source, std::string_view line, LineResult* out) {

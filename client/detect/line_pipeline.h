@@ -53,6 +53,10 @@ class LinePipeline {
   absl::Status EnableLabelFree(const novelty::NoveltyOptions& options,
                                const std::string& session_pattern = "");
   // Replaces `out` with the label-free session alerts raised since the last call.
+  // Labelled sessions that reached `source`'s session threshold (0 without label-free scoring).
+  int64_t session_labels(int source) const {
+    return label_free_ == nullptr ? 0 : label_free_->session_labels(source);
+  }
   void TakeSessionAlerts(std::vector<LabelFreeScorer::SessionAlert>* out) {
     out->clear();
     if (label_free_ != nullptr) label_free_->TakeSessionAlerts(out);
@@ -60,7 +64,8 @@ class LinePipeline {
   bool label_free() const { return label_free_ != nullptr; }
   // The site's labelled lines (source index, raw line, 1 anomalous / 0 normal) replace the ones given
   // before as the label-free threshold's labels; lines are matched to known templates only (nothing
-  // is learnt from them). No-op without label-free scoring.
+  // is learnt from them); a labelled line with a session also labels its session (the session
+  // threshold's labels, LabelFreeScorer::ApplySessionLabels). No-op without label-free scoring.
   void SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels);
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }

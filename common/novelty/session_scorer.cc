@@ -8,7 +8,7 @@ namespace {
 
 // Order must follow enum SessionSignal.
 constexpr std::array<std::string_view, kNumSessionSignals> kNames = {
-    "invariant", "signature", "template", "sequence", "param", "severity"};
+    "invariant", "signature", "template", "sequence", "param", "severity", "rare"};
 
 ThresholdOptions SessionThreshold(ThresholdOptions t, int64_t warmup) {
   t.warmup_lines = warmup;
@@ -38,6 +38,9 @@ absl::Status SessionOptions::Validate() const {
   }
   if (warmup_sessions < 0) return absl::InvalidArgumentError("session: warmup_sessions must be >= 0");
   if (!(strong_violation > 0)) return absl::InvalidArgumentError("session: strong_violation must be > 0");
+  if (!(max_backed_share >= 0 && max_backed_share <= 1)) {
+    return absl::InvalidArgumentError("session: max_backed_share must be in [0, 1]");
+  }
   return shape.Validate();
 }
 
@@ -69,11 +72,14 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
     SessionScore s;
     s.session = c.session;
     s.violated = c.violated;
+    s.broken = c.invariant / std::log(10.0) >= options_.strong_violation;
+    s.rarest_template = c.rarest_template;
     s.lines = c.lines.lines;
     s.first_tick = c.lines.first_tick;
     s.last_tick = c.lines.last_tick;
     s.raw[kInvariant] = c.invariant;
     s.raw[kSignature] = c.signature;
+    s.raw[kRareTemplate] = c.rare;
     const std::vector<double>& m = c.lines.line_max;
     for (int k = 0; k < 4 && static_cast<size_t>(k) < m.size(); ++k) {
       s.raw[static_cast<size_t>(kSessionTemplate + k)] = m[static_cast<size_t>(k)];
@@ -83,17 +89,74 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
       const double tail = s.raw[i] > 0 ? history_[i].Tail(s.raw[i]) : 1.0;
       if (s.raw[i] > 0 && tail <= fire_tail_) s.fired |= 1u << k;
       if (options_.weights[i] <= 0) continue;
-      const double term = k == kInvariant && options_.invariant_as_log_p ? s.raw[i] / std::log(10.0)
-                                                                         : -std::log10(tail);
+      const bool own_scale = (k == kInvariant || k == kRareTemplate) && options_.invariant_as_log_p;
+      const double term = own_scale ? s.raw[i] / std::log(10.0) : -std::log10(tail);
       s.score += options_.weights[i] * std::min(term_cap_, term);
     }
     s.p_value = scores_.Tail(s.score);
-    const bool strong = c.invariant / std::log(10.0) >= options_.strong_violation;
-    s.alert = threshold_.Decide(s.score, c.lines.alarm || strong, &s.threshold);
+    const bool strong = std::max(c.invariant, c.rare) / std::log(10.0) >= options_.strong_violation;
+    s.threshold = Threshold();
+    s.alert = s.score > 0 && s.score >= s.threshold;
+    threshold_.Decide(s.score, c.lines.alarm || strong);
+    strong_ += strong ? 1 : 0;
     for (int k = 0; k < kNumSessionSignals; ++k) history_[static_cast<size_t>(k)].Add(s.raw[static_cast<size_t>(k)]);
     scores_.Add(s.score);
     out->push_back(s);
   }
+}
+
+double SessionScorer::BackedRate() const {
+  const ThresholdOptions& t = threshold_.options();
+  const int64_t n = scores_.count();
+  if (n == 0 || t.max_alert_rate <= t.budget) return 0;
+  const double share = static_cast<double>(strong_) / static_cast<double>(n);
+  if (share > options_.max_backed_share) return 0;  // no stable structure to be broken
+  const double rate = std::min(t.max_alert_rate, share);
+  return rate > t.budget ? rate : 0;
+}
+
+double SessionScorer::LabelFreeThreshold() const {
+  const double site = threshold_.LabelFreeThreshold();
+  const double rate = BackedRate();
+  if (std::isinf(site) || rate <= 0) return site;
+  return std::min(site, scores_.UpperQuantile(rate));
+}
+
+double LabelledThreshold(double free, const std::vector<double>& scores, const std::vector<int>& labels,
+                         double label_prior) {
+  double cut = 0;
+  if (std::isinf(free) || !MaxF1Threshold(scores, labels, &cut)) return free;
+  const double n = static_cast<double>(std::min(scores.size(), labels.size()));
+  return free + n / (n + label_prior) * (cut - free);
+}
+
+double SessionScorer::Threshold() const {
+  const double free = LabelFreeThreshold();
+  if (!labelled_) return free;
+  return LabelledThreshold(free, label_scores_, label_values_, threshold_.options().label_prior);
+}
+
+ThresholdStage SessionScorer::stage() const {
+  const ThresholdStage site = threshold_.stage();
+  if (site == ThresholdStage::kWarmup) return site;
+  if (labelled_) return ThresholdStage::kLabelled;
+  return adapted_rate() > 0 ? ThresholdStage::kAdapted : ThresholdStage::kBudget;
+}
+
+double SessionScorer::adapted_rate() const {
+  return std::max(threshold_.adapted_rate(), BackedRate());
+}
+
+void SessionScorer::AddLabel(double score, int label) {
+  label_scores_.push_back(score);
+  label_values_.push_back(label > 0 ? 1 : 0);
+  labelled_ = labelled_ || label > 0;
+}
+
+void SessionScorer::ClearLabels() {
+  label_scores_.clear();
+  label_values_.clear();
+  labelled_ = false;
 }
 
 }  // namespace fedlog::novelty

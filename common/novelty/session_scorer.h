@@ -1,5 +1,5 @@
 // SessionScorer: the label-free score of a whole session (block id, container, host stream), given
-// when the session goes quiet or ends (session_shape.h). Six session signals, each ranked against
+// when the session goes quiet or ends (session_shape.h). Seven session signals, each ranked against
 // the sessions closed before it (TailHistogram) and fused as the line detector fuses its signals
 // (weighted -log10 of the tails, each term capped):
 //   invariant  count relations of the session's templates that usually hold, violated
@@ -8,21 +8,34 @@
 //   sequence   its most surprising next event           (maximum over its lines, SequenceModel)
 //   param      its most unusual parameter value         (maximum over its lines)
 //   severity   its most alarming line                   (maximum over its lines)
+//   rare       its rarest template among sessions (closed and open ones)
 // The invariant signal is itself a sum of -log probabilities of the session's violations under the
 // relations learnt so far, so by default it enters on its own scale (nats / ln 10, i.e. -log10 p,
 // capped like every term) instead of being ranked: ranking a signal that is 0 for most sessions
 // gives every violation about the same tail and erases the gap between one odd count and a write
-// that was never acknowledged. Bursts and source rates are left out: they describe time buckets of
+// that was never acknowledged; the rare signal, -log of a template's share of sessions, likewise.
+// Bursts and source rates are left out: they describe time buckets of
 // the whole stream, not one session, and rank anomalous units below normal ones on every evaluated
-// system (docs/EVALUATION.md). The default weights let two signals lead: the structural invariant
-// signal and template rarity (the one line signal that ranks anomalous units above normal ones on
-// every evaluated system; a missing acknowledgement and an exception template are the two faces of
-// a broken session); the others get a small weight, as in the line detector (scorer.h). The choice
-// was checked on HDFS's first 30% (the declared tuning part); docs/DETECTION.md "Sessions". The threshold is a SiteThreshold over session scores: the site's
-// alert budget is then a share of sessions. Its adaptation to a separate high-score cluster is
-// backed, for sessions, by alarm words OR a strong violation (the invariant signal at least
-// `strong_violation` in -log10 p: a relation that held in about 99% of earlier sessions broke), so
-// the session alert rate can rise to the share of structurally broken sessions, never above it.
+// system (docs/EVALUATION.md). The default weights let three signals lead: the structural invariant
+// and rare signals, and template rarity (the one line signal that ranks anomalous units above normal
+// ones on every evaluated system; a missing acknowledgement and an exception template are the two
+// faces of a broken session); the others get a small weight, as in the line detector (scorer.h).
+// The choice was checked on HDFS's first 30% (the declared tuning part); docs/DETECTION.md "Sessions".
+// The threshold is over session scores, so the site's alert budget is a share of sessions:
+//   budget     the running quantile of the session score at the budget (a SiteThreshold, which
+//              also adapts to an alarm-backed high-score cluster as for lines);
+//   backed     the stream's own evidence says the budget is too low: more than the budget's share
+//              of sessions are structurally broken (the invariant or the rare term at least
+//              `strong_violation` in -log10 p: a relation that held in about 99% of earlier
+//              sessions broke, or a template that about 99% of them lacked). The threshold is then
+//              the score's running quantile at that share, never above the threshold's
+//              max_alert_rate, so the alert rate rises to the share of broken sessions and no
+//              further; it needs no valley in the score histogram, only the count. A share above
+//              `max_backed_share` is not taken as evidence: sessions that often look broken (a
+//              host's stream on a source with hundreds of templates) have no stable structure,
+//              and the budget stays;
+//   labelled   labelled sessions (AddLabel): the F1-best cut on their scores, shrunk towards the
+//              label-free threshold by n / (n + label_prior), as SiteThreshold does for lines.
 // Thread-compatible: one instance per source stream, used by one thread at a time.
 #ifndef FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
 #define FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
@@ -47,9 +60,10 @@ enum SessionSignal : int {
   kSessionSequence,
   kSessionParam,
   kSessionSeverity,
+  kRareTemplate,  // appended: the indices above keep their meaning
   kNumSessionSignals,
 };
-// "invariant", "signature", "template", "sequence", "param", "severity".
+// "invariant", "signature", "template", "sequence", "param", "severity", "rare".
 std::string_view SessionSignalName(int signal);
 // "invariant+template" (signals that fired, in SessionSignal order); "" when none.
 std::string SessionFiredNames(uint32_t fired);
@@ -58,17 +72,27 @@ struct SessionOptions {
   bool enabled = true;  // score sessions of lines that carry a session key
   ShapeOptions shape;
   // Weight of each session signal's -log10(tail); 0 switches one off.
-  // Default: invariant and template lead (weight 1), the rest 0.1; docs/DETECTION.md "Sessions".
-  std::array<double, kNumSessionSignals> weights = {1, 0.1, 1, 0.1, 0.1, 0.1};
-  // The invariant term is its own -log10 probability (true) or its tail among earlier sessions.
+  // Default: invariant, template and rare lead (weight 1), the rest 0.1; docs/DETECTION.md "Sessions".
+  std::array<double, kNumSessionSignals> weights = {1, 0.1, 1, 0.1, 0.1, 0.1, 1};
+  // The invariant and rare terms are their own -log10 probability (true) or their tail among
+  // earlier sessions.
   bool invariant_as_log_p = true;
-  // -log10 p of the invariant signal from which a session counts as alarming for the threshold's
-  // adaptation (site_threshold.h), as a line with an alarm word does.
+  // -log10 p of the invariant or the rare signal from which a session counts as alarming for the
+  // threshold's adaptation (site_threshold.h), as a line with an alarm word does: a relation that
+  // held in about 99% of earlier sessions broke, or a template that about 99% of them lacked.
   double strong_violation = 2.0;
+  // The share of broken sessions up to which the threshold follows it (above: the budget).
+  double max_backed_share = 0.05;
   int64_t warmup_sessions = 100;  // no session alert before this many sessions closed
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };
+
+// The labelled stage's threshold: the F1-best cut on the labelled scores (MaxF1Threshold), shrunk
+// towards the label-free threshold `free` by n / (n + label_prior); `free` when no label is
+// anomalous. SessionScorer::Threshold uses it; `fedlog eval newsite` replays labels with it.
+double LabelledThreshold(double free, const std::vector<double>& scores, const std::vector<int>& labels,
+                         double label_prior);
 
 struct SessionScore {
   uint64_t session = 0;
@@ -78,6 +102,8 @@ struct SessionScore {
   bool alert = false;
   uint32_t fired = 0;    // bit s: session signal s fired (tail <= fire_tail)
   int violated = 0;      // invariant relations violated
+  bool broken = false;   // the invariant term reached strong_violation (a near-certain relation broke)
+  int32_t rarest_template = -1;  // the template behind the `rare` term (-1: none)
   int64_t lines = 0, first_tick = 0, last_tick = 0;
   std::array<double, kNumSessionSignals> raw{};
 };
@@ -97,14 +123,27 @@ class SessionScorer {
            std::vector<SessionScore>* out);
   // Scores every open session (end of stream) into `out`.
   void Flush(std::vector<SessionScore>* out);
-  // A labelled session's score (1 anomalous, 0 normal) moves the session threshold.
-  void AddLabel(double score, int label) { threshold_.AddLabel(score, label); }
-  void ClearLabels() { threshold_.ClearLabels(); }
-  const SiteThreshold& threshold() const { return threshold_; }
+  // A labelled session's score (1 anomalous, 0 normal) moves the session threshold (the labelled
+  // stage starts with the first anomalous label).
+  void AddLabel(double score, int label);
+  void ClearLabels();
+  // The threshold in force now (+infinity during warm-up), and its label-free part.
+  double Threshold() const;
+  double LabelFreeThreshold() const;
+  // kBudget, kAdapted (the SiteThreshold's alarm-backed cluster, or the share of broken sessions
+  // above the budget), kLabelled, or kWarmup.
+  ThresholdStage stage() const;
+  // The share of sessions the label-free threshold stands for when above the budget (0 otherwise).
+  double adapted_rate() const;
+  // Sessions scored so far that were structurally broken (see "backed" above).
+  int64_t strong_sessions() const { return strong_; }
+  int64_t labels() const { return static_cast<int64_t>(label_scores_.size()); }
   size_t open_sessions() const { return shapes_.open_sessions(); }
 
  private:
   void Score(std::vector<ClosedSession>* closed, std::vector<SessionScore>* out);
+  // The share of broken sessions, capped at max_alert_rate (0 when that is at most the budget).
+  double BackedRate() const;
 
   SessionOptions options_;
   double term_cap_, fire_tail_;
@@ -112,6 +151,10 @@ class SessionScorer {
   std::array<TailHistogram, kNumSessionSignals> history_;
   TailHistogram scores_;
   SiteThreshold threshold_;
+  int64_t strong_ = 0;
+  std::vector<double> label_scores_;
+  std::vector<int> label_values_;
+  bool labelled_ = false;  // some label is anomalous
   std::vector<ClosedSession> closed_;  // scratch
   std::vector<double> line_signals_;   // scratch
 };

@@ -84,6 +84,28 @@ void SessionShapes::ScoreRelations(const std::vector<std::pair<int32_t, int32_t>
   }
 }
 
+double SessionShapes::RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have,
+                                     int32_t* rarest) const {
+  if (closed_ < options_.min_support) return 0;
+  const bool full = sessions_with_.size() >= options_.max_templates;
+  // The sessions still open count too: a new kind of normal session (a deletion phase touching
+  // many blocks at once) is common among them before any of it has closed.
+  const int64_t n = closed_ + static_cast<int64_t>(open_.size());
+  double out = 0;
+  for (const auto& item : have) {
+    auto it = sessions_with_.find(item.first);
+    if (it == sessions_with_.end() && full) continue;  // never tracked: no count to judge by
+    auto o = open_with_.find(item.first);
+    const int64_t c = (it == sessions_with_.end() ? 0 : it->second) + (o == open_with_.end() ? 0 : o->second);
+    const double surprise = Surprise(c, n);
+    if (surprise > out) {
+      out = surprise;
+      *rarest = item.first;
+    }
+  }
+  return out;
+}
+
 void SessionShapes::Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature) {
   ++closed_;
   auto known = signatures_.find(signature);
@@ -116,6 +138,7 @@ void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& c
   std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
   std::sort(have.begin(), have.end());
   ScoreRelations(have, counts, out);
+  out->rare = RarestTemplate(have, &out->rarest_template);
   const uint64_t sig = Signature(counts);
   auto known = signatures_.find(sig);
   const int64_t seen = known == signatures_.end() ? 0 : known->second;
@@ -124,6 +147,10 @@ void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& c
 }
 
 ClosedSession SessionShapes::Close(uint64_t session, Open open) {
+  for (const auto& item : open.counts) {
+    auto it = open_with_.find(item.first);
+    if (it != open_with_.end() && --it->second <= 0) open_with_.erase(it);
+  }
   ClosedSession out;
   out.session = session;
   ScoreAndLearn(open.counts, &out);
@@ -162,6 +189,7 @@ void SessionShapes::Add(uint64_t session, int32_t id, int64_t tick, bool timed, 
     ++c->second;
   } else if (o.counts.size() < options_.max_session_templates) {
     o.counts.emplace(id, 1);
+    ++open_with_[id];
   }
   SessionLines& l = o.lines;
   ++l.lines;

@@ -12,6 +12,13 @@
 //              relations at once (a write with no acknowledgement) stands out from one odd count.
 //   signature  rarity of the session's signature (templates with counts capped at
 //              `signature_count_cap`): -log((c + 0.5) / (n + 1)) among the n closed sessions.
+//   rare       its rarest template among sessions: -log((c + 0.5) / (n + 1)) for the template
+//              that c of the n closed and still open sessions had (the session itself is no
+//              longer open when judged; a template first seen in this session has c = 0). An
+//              exception or a replication that only broken sessions log is rare among sessions
+//              even when it is frequent among lines, and a session that merely repeats a common
+//              template is not. Judged from `min_support` closed sessions on; a template
+//              beyond the `max_templates` cap is not counted (no evidence either way).
 // Relations need `min_support` earlier sessions. Memory is bounded by the options: open sessions,
 // templates per session, templates whose relations are tracked (pairs grow with its square), and
 // distinct signatures; beyond the caps new ones are not remembered.
@@ -55,6 +62,8 @@ struct ClosedSession {
   uint64_t session = 0;
   double invariant = 0;   // sum of violated relations' surprise (nats)
   double signature = 0;   // signature rarity (nats)
+  double rare = 0;        // its rarest template's rarity among sessions (nats)
+  int32_t rarest_template = -1;  // the template behind `rare` (-1: none judged)
   int violated = 0;       // relations violated (counted in `invariant`)
   SessionLines lines;
 };
@@ -87,6 +96,8 @@ class SessionShapes {
   // The invariant signal of a session with templates `have` (sorted (id, count)) = `counts`.
   void ScoreRelations(const std::vector<std::pair<int32_t, int32_t>>& have,
                       const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out) const;
+  // The `rare` signal of a session with templates `have`.
+  double RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have, int32_t* rarest) const;
   void Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature);
   uint64_t Signature(const absl::flat_hash_map<int32_t, int32_t>& counts) const;
   static uint64_t PairKey(int32_t a, int32_t b);
@@ -95,6 +106,7 @@ class SessionShapes {
   absl::flat_hash_map<uint64_t, Open> open_;
   std::deque<std::pair<int64_t, uint64_t>> by_last_;  // (last tick, session); stale entries skipped
   absl::flat_hash_map<int32_t, int64_t> sessions_with_;    // template -> closed sessions having it
+  absl::flat_hash_map<int32_t, int64_t> open_with_;        // template -> open sessions having it
   absl::flat_hash_map<uint64_t, int64_t> both_;            // pair -> sessions having both
   absl::flat_hash_map<uint64_t, int64_t> unequal_;         // pair -> of those, counts differ
   absl::flat_hash_map<uint64_t, int64_t> signatures_;

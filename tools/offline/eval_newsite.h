@@ -16,7 +16,7 @@
 //   hadoop  55 Hadoop applications (44 faulty); an application's score is its lines' maximum
 // Sessions (hdfs, hadoop): each session is also scored when it goes quiet (novelty::SessionScorer),
 // and a DeepLog-style next-event baseline runs beside it (eval_newsite_session.cc).
-// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session}.cc. Thread-compatible; one thread.
+// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session,session_labels}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
@@ -193,6 +193,14 @@ struct KShotResult {
 // The k > 0 protocol on one scored stream (eval_newsite_fewshot.cc).
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& stream, const ScoredStream& scored,
                                           const NewsiteOptions& options);
+// Sessions with labels (eval_newsite_session_labels.cc), for a stream with sessions and k > 0 rows:
+// the session detector at k = 0 on the test units, then with each k's labels (random draws as the
+// other methods, and the active picks): the labelled units' session scores move the session
+// threshold (novelty::LabelledThreshold), and a labelled anomalous unit's rare templates mark the
+// test units that have one. Rows are added to `out`.
+absl::Status AddSessionLabelRows(const NewsiteStream& stream, const ScoredStream& scored,
+                                 const NewsiteOptions& options, KShotResult* out);
+
 // The pieces of the k > 0 protocol that other arms reuse (eval_newsite_fewshot.cc), so every arm
 // is measured on the same units with the same label draws.
 struct NewsiteSplit {

@@ -244,8 +244,8 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
   scorer.FlushSessions();
   scorer.TakeSessionScores(&out.sessions);
   CollectSessions(session_units, &out);
-  out.session_stage = std::string(novelty::StageName(scorer.sessions().threshold().stage()));
-  out.session_adapted_rate = scorer.sessions().threshold().adapted_rate();
+  out.session_stage = std::string(novelty::StageName(scorer.sessions().stage()));
+  out.session_adapted_rate = scorer.sessions().adapted_rate();
   for (fewshot::Unit& u : out.units) {
     fewshot::Finish(&u);
     if (u.signals.empty()) u.signals.assign(1 + novelty::kNumSignals, 0.0);  // a unit without lines

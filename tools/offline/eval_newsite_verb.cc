@@ -28,7 +28,7 @@ constexpr char kUsage[] =
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--severity-prior P] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
-    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W] [--dump] "
+    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
 
@@ -345,6 +345,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
+    FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
   }
   if (WantsFederatedArm(o.federated, system)) {
     FEDLOG_ASSIGN_OR_RETURN(run.federated, federated_arm(stream, scored, o));

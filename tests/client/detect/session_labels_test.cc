@@ -1,0 +1,189 @@
+// Session labels in live label-free detection: a labelled line that carries a session labels that
+// session, and the session threshold moves with it at once (LinePipeline::SetLabelFreeLabels ->
+// LabelFreeScorer -> novelty::SessionScorer::AddLabel); a line of a session still open labels it
+// when it closes. A "whole template is normal" verdict stops the alert of a session that is rare
+// only for that template.
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/detect/detect_store.h"
+#include "client/detect/detector.h"
+#include "client/detect/label_verdicts.h"
+#include "client/detect/line_pipeline.h"
+#include "common/base/file_util.h"
+#include "common/novelty/scorer.h"
+#include "gtest/gtest.h"
+#include "tests/client/detect/test_model.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+// One HDFS line of block blk_(9000 + block) at `second` seconds after 20:00:00.
+std::string Line(int second, int block, const char* what) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "081109 %02d%02d%02d 143 INFO dfs.DataNode$PacketResponder: %s blk_%d",
+                20 + second / 3600, (second / 60) % 60, second % 60, what, 9000 + block);
+  return buf;
+}
+
+class SessionLabelsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+    ASSERT_TRUE(p.ok()) << p.status();
+    pipeline_ = std::move(*p);
+    novelty::NoveltyOptions o;
+    o.expected_alert_rate = 0.01;
+    o.label_prior = 0.01;  // trust the labels at once
+    o.session.shape.quiet_ms = 1000;
+    ASSERT_TRUE(pipeline_->EnableLabelFree(o, "(blk_-?[0-9]+)").ok());
+  }
+
+  // Block `b` at second_: received three times, then (unless `broken`) acknowledged.
+  void Block(int b, bool broken) {
+    for (int k = 0; k < 3; ++k) Process(Line(second_, b, "Receiving block"));
+    if (!broken) {
+      for (int k = 0; k < 3; ++k) Process(Line(second_, b, "Received block of size 67108864 from"));
+      for (int k = 0; k < 3; ++k) Process(Line(second_, b, "PacketResponder terminating for"));
+    }
+    second_ += 2;
+  }
+  void Process(const std::string& line) {
+    LineResult r;
+    pipeline_->Process(0, line, &r);
+    std::vector<LabelFreeScorer::SessionAlert> alerts;
+    pipeline_->TakeSessionAlerts(&alerts);
+    alerts_ += static_cast<int>(alerts.size());
+  }
+
+  std::unique_ptr<LinePipeline> pipeline_;
+  int second_ = 0;
+  int alerts_ = 0;
+};
+
+TEST_F(SessionLabelsTest, ALabelledLineLabelsItsSessionAndMovesTheSessionThreshold) {
+  for (int b = 0; b < 300; ++b) Block(b, b == 250);
+  Block(300, false);      // closes block 299's session and the ones before
+  ASSERT_GE(alerts_, 1);  // the unacknowledged block 250
+  EXPECT_EQ(pipeline_->session_labels(0), 0);
+  // The operator confirms block 250 and calls block 10 normal (one line each); a line of a block
+  // the detector never saw labels no session.
+  std::vector<std::tuple<int, std::string, int>> labels = {
+      {0, Line(500, 250, "Receiving block"), 1},
+      {0, Line(20, 10, "Received block of size 67108864 from"), 0},
+      {0, Line(20, 777, "Receiving block"), 0}};
+  pipeline_->SetLabelFreeLabels(labels);
+  EXPECT_EQ(pipeline_->session_labels(0), 2);
+  // Given again (a verdict replaced): counted once per session, not added up.
+  pipeline_->SetLabelFreeLabels(labels);
+  EXPECT_EQ(pipeline_->session_labels(0), 2);
+  // The threshold now sits between the labelled scores: another unacknowledged block still alerts,
+  // usual ones do not.
+  alerts_ = 0;
+  for (int b = 301; b < 340; ++b) Block(b, b == 320);
+  Block(340, false);
+  EXPECT_EQ(alerts_, 1);
+  pipeline_->SetLabelFreeLabels({});
+  EXPECT_EQ(pipeline_->session_labels(0), 0);
+}
+
+TEST_F(SessionLabelsTest, ALineOfAnOpenSessionLabelsItWhenItCloses) {
+  for (int b = 0; b < 200; ++b) Block(b, false);
+  // Block 199 is still open (nothing came after it): its label waits for its score.
+  pipeline_->SetLabelFreeLabels({{0, Line(0, 199, "Receiving block"), 1}});
+  EXPECT_EQ(pipeline_->session_labels(0), 0);
+  Block(200, false);  // 2 s later: block 199 went quiet
+  EXPECT_EQ(pipeline_->session_labels(0), 1);
+}
+
+// Blocks `from`..`to` (excluded) at two seconds each: three receives, three acknowledgements, and
+// for `odd` an extra exception line at the end (a rare template; no count relation broken).
+void WriteBlocks(std::ofstream& f, int from, int to, int odd) {
+  for (int b = from; b < to; ++b) {
+    for (int k = 0; k < 3; ++k) f << Line(2 * b, b, "Receiving block") << "\n";
+    for (int k = 0; k < 3; ++k) f << Line(2 * b, b, "PacketResponder terminating for") << "\n";
+    if (b == odd)
+      f << Line(2 * b, b, "writeBlock received exception java.io.IOException for") << "\n";
+  }
+}
+
+bool WaitFor(const std::function<bool()>& pred) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnlyForIt) {
+  const std::string dir = testing::FreshDir("session_normal_template");
+  const std::string log = dir + "/hdfs.log";
+  DetectOptions o;
+  o.data_dir = dir + "/data";
+  o.sources = {{"HDFS", "HDFS", {log}}};
+  o.alerts_file = dir + "/alerts.jsonl";
+  o.metrics_listen = "off";
+  o.poll_interval_ms = 10;
+  o.expected_alert_rate = 0.01;
+  o.session_pattern = "(blk_-?[0-9]+)";
+  o.session_quiet_ms = 1000;
+  {
+    std::ofstream f(log);
+    WriteBlocks(f, 0, 305, 300);
+  }
+  auto d = Detector::Create(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  absl::Status run;
+  std::thread t([&] { run = (*d)->Run(); });
+  // A session alert (not a line alert) whose last line names `block`.
+  auto alerted = [&](int block) {
+    auto text = ReadFile(o.alerts_file);
+    if (!text.ok()) return false;
+    for (absl::string_view a : absl::StrSplit(*text, '\n')) {
+      if (absl::StrContains(a, "\"signals\":\"session:") &&
+          absl::StrContains(a, absl::StrCat("blk_", 9000 + block, "\""))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitFor([&] { return alerted(300); })) << "no session alert for the exception block";
+  {
+    auto store = DetectStore::Open(DetectStorePath(o.data_dir));
+    ASSERT_TRUE(store.ok()) << store.status();
+    const std::string line =
+        Line(600, 300, "writeBlock received exception java.io.IOException for");
+    const std::string message = line.substr(line.find("writeBlock"));
+    ASSERT_TRUE((*store)
+                    ->AddLabel({"HDFS", line, 0, {}, {}, TemplateVerdictOrigin("HDFS", message)}, 1)
+                    .ok());
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // several label polls
+  const int64_t before = (*d)->lines_processed();
+  {
+    std::ofstream f(log, std::ios::app);
+    WriteBlocks(f, 305, 320, 310);
+  }
+  ASSERT_TRUE(WaitFor([&] { return (*d)->lines_processed() >= before + 15 * 6 + 1; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  (*d)->Stop();
+  t.join();
+  EXPECT_TRUE(run.ok()) << run;
+  EXPECT_FALSE(alerted(310)) << *ReadFile(o.alerts_file);
+  EXPECT_GT((*d)->metrics().alerts_suppressed_normal.load(), 0);
+}
+
+}  // namespace
+}  // namespace fedlog::client::detect
