@@ -146,7 +146,7 @@ struct DpSupervisedResult {
 // (independently, CSPRNG bits), and each sampled line alone gives the loss
 //   CE(softmax(-distance_scale * |z - p_c|^2 over c = normal, anomalous), its class)
 // of its embedding z against the learnable prototypes p (prototypes.global; from `prototypes`
-// when it is a [2, out_dim] tensor, else zeros: data-independent). Its gradient over every trained
+// when it is a [2, out_dim] tensor, else -/+ 0.5 v, v = (1, -1, 1, ...) / sqrt(out_dim): data-independent). Its gradient over every trained
 // group (embed.weight as dp.train_embedding; mlp, norm, out, adapters and p) is clipped to C on
 // its own; the step writes (sum + N(0, (sigma C)^2)) / dp.normal_lines_per_step, dense, and Adam
 // at options.meta_lr steps. One line changes the sum by at most C and only through its own

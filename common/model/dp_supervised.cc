@@ -37,7 +37,13 @@ absl::StatusOr<PerLineModel> LoadPerLineModel(const EncoderSpec& spec,
   FEDLOG_ASSIGN_OR_RETURN(m.net, LoadEncoder(spec, start, device));
   m.net->train();
   m.params = SplitParams(m.net, /*with_head=*/false, dp.train_embedding, prox_mu);
-  m.protos = torch::zeros({2, spec.out_dim}, torch::kFloat32);
+  // Data-independent start: p_normal = -a v, p_anomalous = +a v with v = (+1, -1, +1, ...) / sqrt(d)
+  // and a = 0.5, so the loss is a linear classifier along v from the first step (equal prototypes
+  // would give the encoder no gradient until they drift apart at Adam's learning rate).
+  const torch::Tensor v =
+      (torch::arange(spec.out_dim).remainder(2) * -2 + 1).to(torch::kFloat32) /
+      std::sqrt(static_cast<double>(spec.out_dim));
+  m.protos = torch::stack({v * -0.5, v * 0.5});
   if (prototypes != nullptr && prototypes->shape == std::vector<int64_t>{2, spec.out_dim} &&
       static_cast<int64_t>(prototypes->values.size()) == 2 * spec.out_dim) {
     m.protos = torch::tensor(prototypes->values, torch::kFloat32).reshape({2, spec.out_dim});

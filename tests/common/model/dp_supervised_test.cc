@@ -187,7 +187,18 @@ TEST(DpSupervisedTest, SiteRoundTrainsPrototypesUnderDpAndKeepsItsLossesLocal) {
   const fl::NamedTensor* p = r->weights.Find("prototypes.global");
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->shape, (std::vector<int64_t>{2, spec.out_dim}));
-  EXPECT_NE(p->values, std::vector<float>(2 * spec.out_dim, 0.0f));  // moved from the zero start
+  std::vector<float> start;  // the documented data-independent start: -/+ 0.5 (1, -1, ...) / sqrt(d)
+  for (int c = 0; c < 2; ++c) {
+    for (int d = 0; d < spec.out_dim; ++d) {
+      start.push_back((c == 0 ? -0.5f : 0.5f) * (d % 2 ? -1.0f : 1.0f) /
+                      std::sqrt(static_cast<float>(spec.out_dim)));
+    }
+  }
+  ASSERT_EQ(p->values.size(), start.size());
+  double moved = 0;
+  for (size_t i = 0; i < start.size(); ++i) moved += std::abs(p->values[i] - start[i]);
+  EXPECT_GT(moved, 1e-4);  // trained from that start
+  EXPECT_LT(moved, 2 * spec.out_dim * 2 * 2e-3);  // two Adam steps of ~1e-3 per coordinate
   for (const fl::NamedTensor& t : r->weights.tensors) {
     EXPECT_FALSE(t.name.find("adapter.S.prototypes") == 0) << t.name;
   }
