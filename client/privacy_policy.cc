@@ -48,6 +48,15 @@ absl::Status ValidateTaskPrivacy(const v1::RoundTask& t) {
   if (!(t.dp_sampling_rate() >= 0 && t.dp_sampling_rate() <= 1)) {
     return absl::InvalidArgumentError("round task: dp_sampling_rate not in (0, 1]");
   }
+  const v1::TrainingPlan& p = t.plan();
+  if (!p.line_dp_objective().empty() && p.line_dp_objective() != "per_line" &&
+      p.line_dp_objective() != "episodes") {
+    return absl::InvalidArgumentError("round task: unknown line_dp_objective");
+  }
+  if (!(p.line_dp_anomalous_rate() >= 0 && p.line_dp_anomalous_rate() <= 1) || p.line_dp_normal_lines() < 0 ||
+      p.line_dp_normal_lines() > kMaxDpNormalLines) {
+    return absl::InvalidArgumentError("round task: line_dp_anomalous_rate or line_dp_normal_lines out of range");
+  }
   return absl::OkStatus();
 }
 

@@ -18,6 +18,7 @@ namespace fedlog::client {
 
 inline constexpr double kDefaultSiteDelta = 1e-5;
 inline constexpr int32_t kMaxDpMinSites = 1 << 20;
+inline constexpr int32_t kMaxDpNormalLines = 1 << 20;  // TrainingPlan.line_dp_normal_lines
 
 // Fills defaults (delta 1e-5, upload_prototypes true) and checks ranges: max_epsilon and min_noise_multiplier
 // finite and >= 0, delta in (0, 1). InvalidArgument naming the `privacy.` field otherwise.
@@ -25,7 +26,8 @@ absl::Status FinalizeSitePrivacyPolicy(v1::SitePrivacyPolicy* policy);
 
 // The DP numbers of a task, checked: dp_mode "", "site" or "line"; with a mode, noise multiplier finite and > 0,
 // clip finite and > 0, dp_min_sites in [1, kMaxDpMinSites], delta in (0, 1), sampling rate in (0, 1]
-// (0 is read as 1). InvalidArgument otherwise.
+// (0 is read as 1); the plan's line_dp_objective "", "per_line" or "episodes", line_dp_anomalous_rate in [0, 1]
+// and line_dp_normal_lines in [0, kMaxDpNormalLines] (0: the default). InvalidArgument otherwise.
 absl::Status ValidateTaskPrivacy(const v1::RoundTask& task);
 
 // What this site charges its ledger with for `task` under site-level DP: sigma from the task, q = 1 unless the

@@ -35,6 +35,20 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
   if (!(std::isfinite(plan->target_epsilon()) && plan->target_epsilon() >= 0)) {
     return absl::InvalidArgumentError("target_epsilon must be a finite number >= 0 (0 = no target)");
   }
+  const bool line_settings = !plan->line_dp_objective().empty() || plan->line_dp_contrastive() ||
+                             plan->line_dp_anomalous_rate() != 0 || plan->line_dp_normal_lines() != 0;
+  if (line_settings && plan->dp_mode() != "line") {
+    return absl::InvalidArgumentError("line_dp_* settings apply to dp_mode 'line' only");
+  }
+  if (!plan->line_dp_objective().empty() && plan->line_dp_objective() != "per_line" &&
+      plan->line_dp_objective() != "episodes") {
+    return absl::InvalidArgumentError("line_dp_objective must be 'per_line' or 'episodes'");
+  }
+  if (!(plan->line_dp_anomalous_rate() >= 0 && plan->line_dp_anomalous_rate() <= 1) ||
+      plan->line_dp_normal_lines() < 0 || plan->line_dp_normal_lines() > (1 << 20)) {
+    return absl::InvalidArgumentError("line_dp_anomalous_rate must be in [0, 1] and line_dp_normal_lines in "
+                                      "[0, 1048576] (0: the default)");
+  }
   if (plan->dp_mode() == "site") {
     if (plan->strategy() != "fedavg") {
       return absl::InvalidArgumentError(
@@ -92,6 +106,10 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
     task->mutable_plan()->set_line_dp_noise_multiplier(plan.dp_noise_multiplier());
     task->mutable_plan()->set_line_dp_clip(plan.dp_clip());
     task->mutable_plan()->set_line_dp_delta(plan.dp_delta());
+    task->mutable_plan()->set_line_dp_objective(plan.line_dp_objective());
+    task->mutable_plan()->set_line_dp_contrastive(plan.line_dp_contrastive());
+    task->mutable_plan()->set_line_dp_anomalous_rate(plan.line_dp_anomalous_rate());
+    task->mutable_plan()->set_line_dp_normal_lines(plan.line_dp_normal_lines());
   }
 }
 

@@ -2,6 +2,7 @@
 // dp_sgd_step.h). The training loops are in dp_sgd_train.cc.
 #include "common/model/dp_sgd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -27,7 +28,42 @@ absl::Status ValidateLineDpOptions(const LineDpOptions& o) {
   if (!std::isfinite(o.encoder_lr_ratio) || !(o.encoder_lr_ratio > 0)) {
     return absl::InvalidArgumentError("line DP: encoder learning-rate ratio must be finite, > 0");
   }
+  if (!(o.anomalous_rate > 0 && o.anomalous_rate <= 1) || o.normal_lines_per_step < 1) {
+    return absl::InvalidArgumentError(
+        "line DP: anomalous rate must be in (0, 1] and normal lines per step >= 1");
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<LabeledDpObjective> ParseLabeledDpObjective(const std::string& name) {
+  if (name == "per_line") return LabeledDpObjective::kPerLine;
+  if (name == "episodes") return LabeledDpObjective::kEpisodes;
+  return absl::InvalidArgumentError("line DP objective must be per_line or episodes");
+}
+
+const char* LabeledDpObjectiveName(LabeledDpObjective objective) {
+  return objective == LabeledDpObjective::kPerLine ? "per_line" : "episodes";
+}
+
+std::vector<LineDpPhase> PlanLineDpRound(const LineDpOptions& dp, int contrastive_steps,
+                                         int meta_iterations, int batch_size, int64_t lines,
+                                         int64_t labeled, bool meta_learnable) {
+  std::vector<LineDpPhase> phases;
+  const double sigma = dp.noise_multiplier;
+  if (dp.contrastive && contrastive_steps > 0 && lines >= 2) {
+    const int64_t expected = std::min<int64_t>(batch_size, lines);
+    phases.push_back({"contrastive", static_cast<double>(expected) / static_cast<double>(lines),
+                      sigma, contrastive_steps});
+  }
+  if (meta_iterations <= 0 || labeled <= 0) return phases;
+  if (dp.labeled_objective == LabeledDpObjective::kPerLine) {
+    phases.push_back({"per_line", dp.anomalous_rate, sigma, meta_iterations});
+  } else if (meta_learnable) {
+    const int64_t expected = std::min<int64_t>(8LL * dp.meta_lines_per_microbatch, labeled);
+    phases.push_back({"meta", static_cast<double>(expected) / static_cast<double>(labeled), sigma,
+                      meta_iterations});
+  }
+  return phases;
 }
 
 absl::StatusOr<double> LineDpEpsilon(absl::Span<const LineDpPhase> phases, double delta) {

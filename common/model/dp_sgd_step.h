@@ -1,5 +1,5 @@
-// The torch-level pieces of line-level DP-SGD (dp_sgd.h): Poisson sampling into micro-batches and
-// the clipped, noised gradient sum of one step. Internal to common/model: includes torch.
+// The torch-level pieces of line-level DP-SGD (dp_sgd.h): Poisson sampling into micro-batches, the
+// clipped, noised gradient sum of one step, and the loops' shared parameter handling. Internal to common/model: includes torch.
 // Thread-compatible: one instance per training loop.
 #ifndef FEDLOG_COMMON_MODEL_DP_SGD_STEP_H_
 #define FEDLOG_COMMON_MODEL_DP_SGD_STEP_H_
@@ -7,8 +7,10 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "common/model/encoder.h"
 #include "common/privacy/gaussian_noise.h"
 
 namespace fedlog::model {
@@ -46,6 +48,28 @@ class ClippedGradientSum {
   std::vector<torch::Tensor> sum_;  // same shapes as params_, on their devices
   double clip_;
 };
+
+// The trainable parameters of a DP loop: embed.weight in `encoder` when train_embedding (its
+// gradient sparse, its noise dense), else frozen (requires_grad off, so no gradient is even
+// computed); head.* only when `with_head`.
+struct DpParams {
+  std::vector<torch::Tensor> encoder, adapters, head;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> prox;  // (shared param, anchor)
+  std::vector<torch::Tensor> All() const {
+    std::vector<torch::Tensor> all = encoder;
+    all.insert(all.end(), adapters.begin(), adapters.end());
+    all.insert(all.end(), head.begin(), head.end());
+    return all;
+  }
+};
+DpParams SplitParams(Encoder& net, bool with_head, bool train_embedding, double prox_mu);
+
+// FedProx after the noise: the term depends on the weights and the round's start only, not on the
+// lines, so adding its gradient costs no privacy. Returns the term's value.
+double AddProx(const DpParams& params, double mu);
+
+// Mean of the last (up to) 10 values; 0 for none.
+double TailMean(const std::vector<double>& losses);
 
 }  // namespace fedlog::model
 

@@ -15,21 +15,6 @@
 #include "common/model/mlp_autoencoder.h"
 
 namespace fedlog::model {
-namespace {
-
-// The trainable parameters of a DP loop: embed.weight in `encoder` when dp.train_embedding (its
-// gradient sparse, its noise dense), else frozen (requires_grad off, so no gradient is even
-// computed); head.* only when `with_head`.
-struct DpParams {
-  std::vector<torch::Tensor> encoder, adapters, head;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> prox;  // (shared param, anchor)
-  std::vector<torch::Tensor> All() const {
-    std::vector<torch::Tensor> all = encoder;
-    all.insert(all.end(), adapters.begin(), adapters.end());
-    all.insert(all.end(), head.begin(), head.end());
-    return all;
-  }
-};
 
 DpParams SplitParams(Encoder& net, bool with_head, bool train_embedding, double prox_mu) {
   DpParams out;
@@ -52,8 +37,6 @@ DpParams SplitParams(Encoder& net, bool with_head, bool train_embedding, double 
   return out;
 }
 
-// FedProx after the noise: the term depends on the weights and the round's start only, not on the
-// lines, so adding its gradient costs no privacy.
 double AddProx(const DpParams& params, double mu) {
   torch::NoGradGuard no_grad;
   double value = 0;
@@ -70,6 +53,8 @@ double TailMean(const std::vector<double>& losses) {
   const size_t tail = std::min<size_t>(10, losses.size());
   return std::accumulate(losses.end() - tail, losses.end(), 0.0) / static_cast<double>(tail);
 }
+
+namespace {
 
 int Slots(int64_t expected_lines, int lines_per_microbatch) {
   return std::max<int>(

@@ -172,6 +172,11 @@ LocalWork WorkFromPlan(const v1::TrainingPlan& plan, int round, const RuntimeOpt
     work.line_dp.noise_multiplier = plan.line_dp_noise_multiplier();
     work.line_dp.clip = plan.line_dp_clip();
     if (plan.line_dp_delta() > 0) work.line_dp.delta = plan.line_dp_delta();
+    // Checked at the site before the round (client ValidateTaskPrivacy) and again by RunSiteRound.
+    if (plan.line_dp_objective() == "episodes") work.line_dp.labeled_objective = LabeledDpObjective::kEpisodes;
+    work.line_dp.contrastive = plan.line_dp_contrastive();
+    if (plan.line_dp_anomalous_rate() != 0) work.line_dp.anomalous_rate = plan.line_dp_anomalous_rate();
+    if (plan.line_dp_normal_lines() != 0) work.line_dp.normal_lines_per_step = plan.line_dp_normal_lines();
   }
   work.runtime = runtime;
   work.runtime.seed = plan.seed() + static_cast<uint64_t>(round);

@@ -174,6 +174,28 @@ absl::Status FinishLineDpRound(const LineDpOptions& dp, SiteRoundResult* result)
   return absl::OkStatus();
 }
 
+// Line DP's per-line labelled phase (DpSupervisedTrain): its weights carry the DP-trained
+// prototypes.global; its losses stay local (FinishLineDpRound).
+absl::Status RunPerLinePhase(const EncoderSpec& spec, const fl::NamedTensor* prototypes,
+                             const LineSet& labeled, const LocalWork& work,
+                             SiteRoundResult* result) {
+  MetaOptions m;
+  m.meta_iterations = work.meta_iterations;
+  m.meta_lr = work.learning_rate;
+  m.prox_mu = work.fedprox_mu;
+  m.runtime = work.runtime;
+  LineDpPhase phase;
+  FEDLOG_ASSIGN_OR_RETURN(DpSupervisedResult r, DpSupervisedTrain(spec, result->weights, prototypes,
+                                                                  labeled, m, work.line_dp, &phase));
+  result->line_dp_phases.push_back(phase);
+  result->weights = std::move(r.weights);
+  result->meta_loss = r.final_loss;
+  result->metrics["train_meta_loss"] = r.final_loss;
+  result->metrics["train_meta_initial_loss"] = r.initial_loss;
+  result->metrics["train_per_line_sampled"] = static_cast<double>(r.lines_sampled);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 EncoderSpec SiteSpec(const EncoderSpec& spec, const std::vector<std::string>& sources) {
@@ -239,7 +261,7 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
         std::count_if(labeled.labels.begin(), labeled.labels.end(), [](int y) { return y > 0; }));
     result.imbalance_ratio = (static_cast<double>(labeled.size()) - anomalous) / anomalous;
   }
-  if (work.contrastive_steps > 0) {
+  if (work.contrastive_steps > 0 && (!dp || work.line_dp.contrastive)) {
     ContrastiveOptions c;
     c.steps = work.contrastive_steps;
     c.batch_size = work.batch_size;
@@ -258,7 +280,11 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
     result.metrics["train_contrastive_loss"] = r.final_loss;
     result.metrics["train_contrastive_initial_loss"] = r.initial_loss;
   }
-  if (work.meta_iterations > 0 && MetaLearnable(labeled)) {
+  const bool per_line = dp && work.line_dp.labeled_objective == LabeledDpObjective::kPerLine;
+  if (per_line && work.meta_iterations > 0 && labeled.size() > 0) {
+    FEDLOG_RETURN_IF_ERROR(
+        RunPerLinePhase(spec, start.Find(kGlobalPrototypes), labeled, work, &result));
+  } else if (!per_line && work.meta_iterations > 0 && MetaLearnable(labeled)) {
     MetaOptions m;
     m.meta_iterations = work.meta_iterations;
     m.inner_steps = work.inner_steps;

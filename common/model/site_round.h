@@ -75,8 +75,10 @@ EncoderSpec SiteSpec(const EncoderSpec& spec, const std::vector<std::string>& so
 // Runs `work` from `start` (PrepareSiteWeights output; `spec` = SiteSpec of the same sources) on
 // `train`: contrastive steps on every line, then meta-learning on the labeled ones, then fresh
 // prototypes from the labeled ones (only those computed here are in the result; prototype tensors
-// of `start` are dropped). With work.line_dp enabled both steps run under DP-SGD and no prototypes
-// are computed (the result carries the encoder only). `train.labels` is empty or one per line, -1 marking an unlabeled line
+// of `start` are dropped). With work.line_dp enabled the steps run under DP-SGD (dp_sgd.h; the
+// contrastive ones only with line_dp.contrastive) and no prototypes are computed from the lines:
+// the result carries the encoder, plus, with the per-line objective, the prototypes.global it
+// trained under DP (starting from `start`'s). `train.labels` is empty or one per line, -1 marking an unlabeled line
 // (e.g. a source without a labels file). `validation` (labeled, may be empty) gives the val_*
 // metrics.
 absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::TensorBundle& start,

@@ -113,7 +113,11 @@ TEST(SitePrivacyPolicy, InvalidTaskNumbersAreRefused) {
                    +[](v1::RoundTask* t) { t->set_dp_clip(0); },
                    +[](v1::RoundTask* t) { t->set_dp_min_sites(0); },
                    +[](v1::RoundTask* t) { t->set_dp_delta(1); },
-                   +[](v1::RoundTask* t) { t->set_dp_sampling_rate(1.5); }}) {
+                   +[](v1::RoundTask* t) { t->set_dp_sampling_rate(1.5); },
+                   +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_objective("bogus"); },
+                   +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_anomalous_rate(1.5); },
+                   +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_anomalous_rate(std::nan("")); },
+                   +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_normal_lines(-1); }}) {
     v1::RoundTask t = SiteTask(1.0);
     bad(&t);
     EXPECT_EQ(CheckRoundAgainstPolicy(Policy(), t, *ledger).code(), absl::StatusCode::kInvalidArgument);

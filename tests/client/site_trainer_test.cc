@@ -175,6 +175,24 @@ TEST(SiteProtocolTest, SpecWorkAndDelta) {
   EXPECT_EQ(w.meta_iterations, 4);
   EXPECT_EQ(w.inner_steps, 0);
   EXPECT_FLOAT_EQ(w.fedprox_mu, 0.1f);
+  // Line DP: the labelled-phase settings default to per_line without contrastive steps, and the plan's
+  // fields (TrainingPlan 23-26) override them.
+  plan.set_line_dp_noise_multiplier(2);
+  plan.set_line_dp_clip(1);
+  w = WorkFromPlan(plan, 1, {});
+  EXPECT_EQ(w.line_dp.labeled_objective, model::LabeledDpObjective::kPerLine);
+  EXPECT_FALSE(w.line_dp.contrastive);
+  EXPECT_EQ(w.line_dp.anomalous_rate, 1.0);
+  EXPECT_EQ(w.line_dp.normal_lines_per_step, 64);
+  plan.set_line_dp_objective("episodes");
+  plan.set_line_dp_contrastive(true);
+  plan.set_line_dp_anomalous_rate(0.25);
+  plan.set_line_dp_normal_lines(16);
+  w = WorkFromPlan(plan, 1, {});
+  EXPECT_EQ(w.line_dp.labeled_objective, model::LabeledDpObjective::kEpisodes);
+  EXPECT_TRUE(w.line_dp.contrastive);
+  EXPECT_EQ(w.line_dp.anomalous_rate, 0.25);
+  EXPECT_EQ(w.line_dp.normal_lines_per_step, 16);
 
   fl::TensorBundle base, trained;
   base.tensors.push_back({"out.bias", {2}, {1, 2}});

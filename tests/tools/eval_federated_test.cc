@@ -229,6 +229,14 @@ TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
   EXPECT_LE(r->dp_epsilon, 4.0 + 1e-9);
   EXPECT_GT(r->dp_epsilon, 2.0);
   EXPECT_EQ(r->dp_sigma, o.dp_noise_multiplier);
+  // The planner charges what the options run: the contrastive phase on top of the per-line one needs a
+  // larger sigma for the same target.
+  FederatedOptions with_contrastive = TinyOptions();
+  with_contrastive.dp_mode = "line";
+  with_contrastive.target_epsilon = 4.0;
+  with_contrastive.dp_contrastive = true;
+  ASSERT_TRUE(ResolveDpOptions(sites, &with_contrastive).ok());
+  EXPECT_GT(with_contrastive.dp_noise_multiplier, o.dp_noise_multiplier);
 
   FederatedOptions bad = TinyOptions();
   bad.dp_mode = "line";  // neither sigma nor a target

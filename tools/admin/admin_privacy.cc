@@ -18,11 +18,38 @@ std::string Printable(const std::string& text) {
   return out;
 }
 
+// --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines: line mode only.
+absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
+  const bool any = args.Has("dp-objective") || args.Has("dp-contrastive") || args.Has("dp-anomalous-rate") ||
+                   args.Has("dp-normal-lines");
+  if (!any) return absl::OkStatus();
+  if (plan->dp_mode() != "line") {
+    return absl::InvalidArgumentError(
+        "--dp-objective, --dp-contrastive, --dp-anomalous-rate and --dp-normal-lines need --dp-mode line");
+  }
+  const std::string objective = args.Get("dp-objective", "per_line");
+  if (objective != "per_line" && objective != "episodes") {
+    return absl::InvalidArgumentError("--dp-objective must be per_line or episodes");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(double rate, args.GetDouble("dp-anomalous-rate", 1.0));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t normal, args.GetInt("dp-normal-lines", 64));
+  if (!(rate > 0 && rate <= 1)) return absl::InvalidArgumentError("--dp-anomalous-rate must be in (0, 1]");
+  if (normal < 1 || normal > (1 << 20)) return absl::InvalidArgumentError("--dp-normal-lines must be in 1..1048576");
+  plan->set_line_dp_objective(objective);
+  plan->set_line_dp_contrastive(args.Has("dp-contrastive"));
+  plan->set_line_dp_anomalous_rate(rate);
+  plan->set_line_dp_normal_lines(static_cast<int32_t>(normal));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> PrivacyOptionNames() {
-  return {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon", "dp-mode"};
+  return {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon", "dp-mode", "dp-objective",
+          "dp-anomalous-rate", "dp-normal-lines"};
 }
+
+std::vector<std::string> PrivacyFlagNames() { return {"dp-contrastive"}; }
 
 absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan) {
   bool any = args.Has("dp-mode");
@@ -51,7 +78,7 @@ absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan) {
   plan->set_dp_clip(clip);
   plan->set_dp_delta(delta);
   plan->set_target_epsilon(target);
-  return absl::OkStatus();
+  return SetLineDpFlags(args, plan);
 }
 
 std::string PrivacyColumnHeader(const v1::RunPlan& plan) {

@@ -357,6 +357,7 @@ int RunStart(const std::vector<std::string>& argv) {
                 "max-site-share", "secagg-threshold", "secagg-clip-range", "secagg-step-s"},
                {"watch", "zstd", "secure-aggregation"}};
   for (const std::string& name : PrivacyOptionNames()) spec.options.insert(name);
+  for (const std::string& name : PrivacyFlagNames()) spec.flags.insert(name);
   auto stub = Prepare(argv, spec, &args, &rc);
   if (!stub) return rc;
   v1::StartRunRequest req;
@@ -581,7 +582,8 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "[--meta-iterations N] [--inner-steps N] [--fedprox-mu MU] [--max-site-samples N] "
                     "[--max-site-share F] [--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R] "
                     "[--secagg-step-s S]] [--dp-noise-multiplier S --dp-clip C [--dp-delta D] [--target-epsilon E] "
-                    "[--dp-mode site|line]] [--watch]" + conn,
+                    "[--dp-mode site|line [--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
+                    "[--dp-normal-lines N]]] [--watch]" + conn,
                     "start a federated run (K defaults to the sites online now)", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});

@@ -64,6 +64,13 @@ struct FederatedOptions {
   // to the adapters' (--dp-encoder-lr-ratio; the non-private trainer's is 0.02).
   bool dp_train_embedding = true;
   double dp_encoder_lr_ratio = 1.0;
+  // Line mode, the labelled phase (model::LineDpOptions, docs/PRIVACY.md): its objective
+  // (--dp-objective), the contrastive phase under DP (--dp-contrastive), the per-line objective's
+  // anomalous-line rate (--dp-anomalous-rate) and expected normal lines per step (--dp-normal-lines).
+  model::LabeledDpObjective dp_objective = model::LabeledDpObjective::kPerLine;
+  bool dp_contrastive = false;
+  double dp_anomalous_rate = 1.0;
+  int dp_normal_lines = 64;
 };
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines
@@ -165,9 +172,11 @@ absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
 
 // Differential privacy of the simulation (eval_federated_dp.cc).
 // Checks the dp_* options; in line mode with target_epsilon > 0 sets dp_noise_multiplier to the
-// smallest sigma that keeps every site's run within the target (each site's q from its line count,
-// its steps from rounds x local work).
+// smallest sigma that keeps every site's run within the target (each site's phases as
+// model::PlanLineDpRound plans them, its steps from rounds x local work).
 absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, FederatedOptions* options);
+// The line-level DP options the dp_* fields of `options` describe.
+model::LineDpOptions LineDpOf(const FederatedOptions& options);
 // The private federation's per-round hook and ledger: the line-DP work of a site round, its
 // mechanism recorded per site; in site mode the clip-and-noise of each update and the unweighted
 // mean of the noisy deltas.

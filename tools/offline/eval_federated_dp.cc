@@ -17,30 +17,36 @@ namespace fedlog::offline {
 namespace {
 
 // The line-DP mechanisms one site runs over the whole run (sigma left 0), as RunSiteRound runs
-// them: contrastive steps at q = batch / lines, meta-learning at q = meta_batch x lines per
-// episode / labeled lines when the site has both classes.
+// them (model::PlanLineDpRound) in every round it takes part in.
 std::vector<model::LineDpPhase> PlannedPhases(const FederatedSite& site, const FederatedOptions& o,
                                               const model::LineDpOptions& dp) {
-  std::vector<model::LineDpPhase> phases;
   const int rounds = o.rounds - std::min(o.rounds, site.join_round);
-  const double n = static_cast<double>(site.train.size());
-  if (o.contrastive_steps > 0 && n >= 2) {
-    phases.push_back({"contrastive", std::min(1.0, o.batch_size / n), 0,
-                      static_cast<int64_t>(rounds) * o.contrastive_steps});
-  }
   std::vector<int> labeled;
   for (int y : site.train.labels) {
     if (y >= 0) labeled.push_back(y);
   }
-  if (o.meta_iterations > 0 && model::HasBothClasses(labeled)) {
-    const double expected = 8.0 * dp.meta_lines_per_microbatch;  // MetaOptions::meta_batch
-    phases.push_back({"meta", std::min(1.0, expected / static_cast<double>(labeled.size())), 0,
-                      static_cast<int64_t>(rounds) * o.meta_iterations});
-  }
+  std::vector<model::LineDpPhase> phases = model::PlanLineDpRound(
+      dp, o.contrastive_steps, o.meta_iterations, o.batch_size, site.train.size(),
+      static_cast<int64_t>(labeled.size()), model::HasBothClasses(labeled));
+  for (model::LineDpPhase& p : phases) p.steps *= rounds;
   return phases;
 }
 
 }  // namespace
+
+model::LineDpOptions LineDpOf(const FederatedOptions& o) {
+  model::LineDpOptions dp;
+  dp.noise_multiplier = o.dp_noise_multiplier;
+  dp.clip = o.dp_clip;
+  dp.delta = o.dp_delta;
+  dp.train_embedding = o.dp_train_embedding;
+  dp.encoder_lr_ratio = o.dp_encoder_lr_ratio;
+  dp.labeled_objective = o.dp_objective;
+  dp.contrastive = o.dp_contrastive;
+  dp.anomalous_rate = o.dp_anomalous_rate;
+  dp.normal_lines_per_step = o.dp_normal_lines;
+  return dp;
+}
 
 std::string ParameterMovement(const std::string& label, const fl::TensorBundle& start,
                               const fl::TensorBundle& model) {
@@ -89,7 +95,7 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
     }
     double sigma = 0;
     for (const FederatedSite& s : sites) {
-      std::vector<model::LineDpPhase> phases = PlannedPhases(s, *o, model::LineDpOptions());
+      std::vector<model::LineDpPhase> phases = PlannedPhases(s, *o, LineDpOf(*o));
       if (phases.empty()) continue;
       FEDLOG_ASSIGN_OR_RETURN(double site_sigma, model::NoiseMultiplierForEpsilon(
                                                      phases, o->target_epsilon, o->dp_delta));
@@ -107,14 +113,8 @@ DpFederation::DpFederation(const FederatedOptions& options, size_t sites)
     : options_(options), site_phases_(sites) {}
 
 model::LineDpOptions DpFederation::LineDp() const {
-  model::LineDpOptions dp;
-  if (options_.dp_mode != "line") return dp;
-  dp.noise_multiplier = options_.dp_noise_multiplier;
-  dp.clip = options_.dp_clip;
-  dp.delta = options_.dp_delta;
-  dp.train_embedding = options_.dp_train_embedding;
-  dp.encoder_lr_ratio = options_.dp_encoder_lr_ratio;
-  return dp;
+  if (options_.dp_mode != "line") return model::LineDpOptions();
+  return LineDpOf(options_);
 }
 
 void DpFederation::RecordLineRound(size_t site, const std::vector<model::LineDpPhase>& phases) {

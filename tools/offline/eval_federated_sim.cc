@@ -291,6 +291,13 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
   result->notes.push_back(absl::StrFormat(
       "federated_dp: %s-level DP, sigma %.4g, clip %.4g, epsilon %.4g at delta %.3g", o.dp_mode,
       o.dp_noise_multiplier, o.dp_clip, result->dp_epsilon, o.dp_delta));
+  if (o.dp_mode == "line") {
+    result->notes.push_back(absl::StrFormat(
+        "federated_dp: labelled objective %s (anomalous rate %.4g, %d normal lines per step), "
+        "contrastive phase %s",
+        model::LabeledDpObjectiveName(o.dp_objective), o.dp_anomalous_rate, o.dp_normal_lines,
+        o.dp_contrastive ? "on" : "off"));
+  }
   return absl::OkStatus();
 }
 

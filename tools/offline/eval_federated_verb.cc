@@ -21,7 +21,9 @@ constexpr char kUsage[] =
     "[--fedprox-mu MU] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--seed S] "
     "[--threads T] [--max-train-lines N] [--personalise-rounds P] [--no-baselines] "
     "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
-    "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding]]\n";
+    "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding] "
+    "[--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
+    "[--dp-normal-lines N]]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -51,6 +53,18 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FEDLOG_ASSIGN_OR_RETURN(o.dp_encoder_lr_ratio,
                           args.GetDouble("dp-encoder-lr-ratio", o.dp_encoder_lr_ratio));
   o.dp_train_embedding = !args.Has("dp-freeze-embedding");
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_objective,
+                          model::ParseLabeledDpObjective(args.Get("dp-objective", "per_line")));
+  o.dp_contrastive = args.Has("dp-contrastive");
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_anomalous_rate,
+                          args.GetDouble("dp-anomalous-rate", o.dp_anomalous_rate));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t normal_lines, args.GetInt("dp-normal-lines", o.dp_normal_lines));
+  if (!(o.dp_anomalous_rate > 0 && o.dp_anomalous_rate <= 1) || normal_lines < 1 ||
+      normal_lines > 1000000) {
+    return absl::InvalidArgumentError(
+        "--dp-anomalous-rate must be in (0, 1] and --dp-normal-lines in 1..1000000");
+  }
+  o.dp_normal_lines = static_cast<int>(normal_lines);
   if (!o.dp_mode.empty() && o.dp_mode != "line" && o.dp_mode != "site") {
     return absl::InvalidArgumentError("--dp-mode must be line or site");
   }
@@ -121,8 +135,9 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
       {{"protocol", "out", "data", "rounds", "sites", "contrastive-steps", "meta-iterations",
         "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
-        "target-epsilon", "dp-encoder-lr-ratio"},
-       {"no-baselines", "dp-freeze-embedding"}});
+        "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
+        "dp-normal-lines"},
+       {"no-baselines", "dp-freeze-embedding", "dp-contrastive"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"

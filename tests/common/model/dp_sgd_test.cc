@@ -146,6 +146,10 @@ TEST(DpSgdTest, SiteRoundUnderLineDpReportsItsMechanismAndSendsNoPrototypes) {
   work.line_dp.noise_multiplier = 1.0;
   work.line_dp.clip = 1.0;
   work.line_dp.delta = 1e-5;
+  // Session 7's configuration (the defaults are now per_line without contrastive steps:
+  // dp_supervised_test.cc).
+  work.line_dp.contrastive = true;
+  work.line_dp.labeled_objective = LabeledDpObjective::kEpisodes;
   absl::StatusOr<SiteRoundResult> r = RunSiteRound(spec, *init, SmallLines(), LineSet(), work);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->line_dp_phases.size(), 2u);
