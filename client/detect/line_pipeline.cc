@@ -98,6 +98,7 @@ void LinePipeline::ApplyLabels(int source, int32_t template_id, LineResult* out)
   const auto decision = fewshot_->Decide(source, template_id, parsed_.content);
   if (!decision.has_value()) return;
   out->label_match = decision->label;
+  out->label_silenced = out->alert && decision->label == 0;
   out->alert = decision->label == 1;
 }
 
@@ -124,6 +125,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->alert = false;
   out->signals = 0;
   out->label_match = -1;
+  out->label_silenced = false;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
   if (scorer == nullptr) {
     if (label_free_ != nullptr) {

@@ -37,6 +37,7 @@ struct LineResult {
   // Label-free scoring with labels (LiveFewShot): the class of the labelled line near enough to
   // decide this one (1 anomalous, 0 normal), which then made `alert`; -1 when none was near.
   int label_match = -1;
+  bool label_silenced = false;  // the label-free detector alerted, a normal label near it did not
 };
 
 class LinePipeline {

@@ -100,6 +100,7 @@ TEST(LiveFewShotTest, PipelineLabelsDecideNearLinesAtOnce) {
     (*p)->Process(0, kOddAgain, &r);
     EXPECT_EQ(r.alert, match <= 0) << "match " << match;
     EXPECT_EQ(r.label_match, match > 0 ? 0 : -1);
+    EXPECT_EQ(r.label_silenced, match > 0);  // the label-free detector alone alerts on it
     (*p)->Process(0, testing::HdfsLine(2001), &r);  // another template: label-free as before
     EXPECT_FALSE(r.alert);
     EXPECT_EQ(r.label_match, -1);
