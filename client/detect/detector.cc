@@ -372,7 +372,8 @@ void Detector::SyncLabelFreeLabels(int64_t now_ms) {
   }
   pipeline_->SetLabelFreeLabels(given);
   label_free_labels_version_ = *version;
-  FEDLOG_LOG(INFO) << "detect: label-free threshold and few-shot labels use " << given.size() << " labelled line(s)";
+  FEDLOG_LOG(INFO) << "detect: label-free threshold and few-shot labels use " << given.size()
+                   << " labelled line(s)";
 }
 
 absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {

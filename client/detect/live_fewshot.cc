@@ -1,5 +1,8 @@
 #include "client/detect/live_fewshot.h"
 
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
 #include "common/base/status_macros.h"
 
 namespace fedlog::client::detect {
@@ -8,6 +11,25 @@ absl::StatusOr<LiveFewShot> LiveFewShot::Create(size_t sources,
                                                 const fewshot::FewShotOptions& options) {
   FEDLOG_RETURN_IF_ERROR(options.Validate());
   return LiveFewShot(sources, options);
+}
+
+// Lines with the same tokens are one support unit (each line costs a Jaccard per scored line); the
+// newest verdict (labels come oldest first) is its label.
+void LiveFewShot::Deduplicate(std::vector<fewshot::Unit>* support, std::vector<int>* labels) {
+  absl::flat_hash_map<std::vector<uint64_t>, size_t> index;
+  std::vector<fewshot::Unit> units;
+  std::vector<int> y;
+  for (size_t i = 0; i < support->size(); ++i) {
+    auto [it, added] = index.try_emplace((*support)[i].tokens, units.size());
+    if (added) {
+      units.push_back(std::move((*support)[i]));
+      y.push_back((*labels)[i]);
+    } else {
+      y[it->second] = (*labels)[i];
+    }
+  }
+  *support = std::move(units);
+  *labels = std::move(y);
 }
 
 void LiveFewShot::Begin() {
@@ -28,6 +50,7 @@ void LiveFewShot::AddLabel(int source, int32_t template_id, std::string_view con
 void LiveFewShot::End() {
   for (size_t s = 0; s < support_.size(); ++s) {
     if (support_[s].empty()) continue;
+    Deduplicate(&support_[s], &labels_[s]);
     // Only Decide is used: the unmatched lines keep the label-free scorer's own decision.
     absl::StatusOr<fewshot::FewShotDetector> d =
         fewshot::FewShotDetector::Fit(support_[s], labels_[s], options_);

@@ -40,10 +40,12 @@ class LiveFewShot {
   // label-free decision stands); otherwise the nearest label's verdict.
   std::optional<fewshot::FewShotDetector::Decision> Decide(int source, int32_t template_id,
                                                            std::string_view content) const;
-  // Labelled lines of `source` in the current support.
+  // Distinct labelled token sets of `source` in the current support (lines with the same tokens are
+  // one unit, labelled by the newest verdict).
   size_t labels(int source) const;
 
  private:
+  static void Deduplicate(std::vector<fewshot::Unit>* support, std::vector<int>* labels);
   explicit LiveFewShot(size_t sources, const fewshot::FewShotOptions& options)
       : options_(options), support_(sources), labels_(sources), detectors_(sources) {}
 

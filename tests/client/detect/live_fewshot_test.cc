@@ -60,6 +60,7 @@ TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   f->AddLabel(0, 3, "disk failure on volume sda", 1);
   f->AddLabel(0, 4, "job finished fine", 0);
   f->AddLabel(9, 3, "disk failure on volume sda", 1);  // unknown source: ignored
+  f->AddLabel(0, 4, "job finished fine", 0);            // the same tokens again: one unit
   f->End();
   EXPECT_EQ(f->labels(0), 2u);
   EXPECT_EQ(f->labels(1), 0u);
@@ -71,6 +72,13 @@ TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_EQ(normal->label, 0);
   EXPECT_FALSE(f->Decide(0, 7, "link training failed on torus").has_value());  // nothing near
   EXPECT_FALSE(f->Decide(1, 3, "disk failure on volume sda").has_value());    // other source
+  f->Begin();  // a verdict replaced: the newest one counts
+  f->AddLabel(0, 4, "job finished fine", 0);
+  f->AddLabel(0, 4, "job finished fine", 1);
+  f->End();
+  EXPECT_EQ(f->labels(0), 1u);
+  ASSERT_TRUE(f->Decide(0, 4, "job finished fine").has_value());
+  EXPECT_EQ(f->Decide(0, 4, "job finished fine")->label, 1);
   f->Begin();  // labels withdrawn
   f->End();
   EXPECT_FALSE(f->Decide(0, 3, "disk failure on volume sda").has_value());
