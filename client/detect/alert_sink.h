@@ -38,7 +38,9 @@ struct Alert {
   float threshold = 0;
   int64_t model_version = 0;
   std::vector<std::string> context;  // the lines of the same source before it, oldest first
-  std::string signals;  // label-free scoring: the signals that fired ("template+severity"); "" otherwise
+  // label-free scoring: the signals that fired ("template+severity"), "+label" (or "label") when a
+  // labelled anomalous line near it decided the alert (LiveFewShot); "" otherwise
+  std::string signals;
 };
 
 std::string AlertToJson(const Alert& alert);

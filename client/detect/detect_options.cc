@@ -73,6 +73,10 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   if (!(o.threshold_label_prior > 0 && o.threshold_label_prior <= 1e6)) {
     return absl::InvalidArgumentError("detect.threshold_label_prior must be in (0, 1e6]");
   }
+  if (!(d.fewshot_match() <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.fewshot_match must be at most 1");
+  }
+  if (d.fewshot_match() != 0) o.fewshot_match = std::max(-1.0, d.fewshot_match());
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

@@ -71,6 +71,7 @@ struct DetectOptions {
   double threshold_label_prior = 10;   // label shrinkage of that threshold (detect.threshold_label_prior)
   std::string session_pattern;         // label-free sessions: RE2 in the message (detect.session_pattern)
   int64_t session_quiet_ms = 300000;   // a session is scored after this long quiet (detect.session_quiet_ms)
+  double fewshot_match = 0.3;          // labels decide lines this near (detect.fewshot_match); <= 0 off
   // Called on the scoring thread for every processed line, in order per file; optional.
   std::function<void(const ScoredLine&)> on_scored;
 };

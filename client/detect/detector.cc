@@ -75,7 +75,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.max_alert_rate = o.max_alert_rate;
     label_free.label_prior = o.threshold_label_prior;
     label_free.session.shape.quiet_ms = o.session_quiet_ms;
-    FEDLOG_RETURN_IF_ERROR(d->pipeline_->EnableLabelFree(label_free, o.session_pattern));
+    FEDLOG_RETURN_IF_ERROR(
+        d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match));
   }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
@@ -316,6 +317,7 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   a.model_version = pipeline_->model_version();
   a.context = context_[raw.source];
   a.signals = novelty::FiredNames(r.signals);
+  if (r.label_match == 1) a.signals = a.signals.empty() ? "label" : a.signals + "+label";
   const std::string json = AlertToJson(a);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
   metrics_->sources[raw.source]->alerts.fetch_add(1);
@@ -353,9 +355,9 @@ absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeSco
   return absl::OkStatus();
 }
 
-// The label-free threshold follows the site's labels (feedback verdicts, `fedlog label`, the labels
-// file): when the store's label version changed, its labels are given again. Checked at most once per
-// poll interval, on the scoring thread.
+// The label-free threshold and the few-shot support (LiveFewShot) follow the site's labels (feedback
+// verdicts, `fedlog label`, the labels file): when the store's label version changed, its labels are
+// given again. Checked at most once per poll interval, on the scoring thread.
 void Detector::SyncLabelFreeLabels(int64_t now_ms) {
   if (!pipeline_->label_free() || now_ms - last_label_sync_ms_ < options_.poll_interval_ms) return;
   last_label_sync_ms_ = now_ms;
@@ -370,7 +372,8 @@ void Detector::SyncLabelFreeLabels(int64_t now_ms) {
   }
   pipeline_->SetLabelFreeLabels(given);
   label_free_labels_version_ = *version;
-  FEDLOG_LOG(INFO) << "detect: label-free threshold uses " << given.size() << " labelled line(s)";
+  FEDLOG_LOG(INFO) << "detect: label-free threshold and few-shot labels use " << given.size()
+                   << " labelled line(s)";
 }
 
 absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
@@ -394,6 +397,11 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
       metrics_->unscored_lines.fetch_add(1);
     } else if (options_.retention_scores > 0) {
       rec.scores.push_back({now_ms, source, r.template_id, r.score, pipeline_->model_version()});
+    }
+    if (r.label_silenced) {  // a normal label near the line answered for it (LiveFewShot)
+      (DeclaredNormal(raw.source, r.template_id) ? metrics_->alerts_suppressed_normal
+                                                 : metrics_->alerts_suppressed_label)
+          .fetch_add(1);
     }
     if (r.alert && DeclaredNormal(raw.source, r.template_id)) {
       r.alert = false;

@@ -63,16 +63,24 @@ auto FindScorer(DetectionModel& model, const std::string& source, size_t dense_d
 }  // namespace
 
 absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& options,
-                                           const std::string& session_pattern) {
+                                           const std::string& session_pattern, double fewshot_match) {
   std::vector<std::vector<std::string>> fields;
   for (const Source& s : sources_) fields.push_back(s.parser->field_names());
   FEDLOG_ASSIGN_OR_RETURN(label_free_, LabelFreeScorer::Create(options, fields, session_pattern));
+  fewshot_.reset();
+  if (fewshot_match > 0) {
+    fewshot::FewShotOptions fo;
+    fo.match = fewshot_match;
+    FEDLOG_ASSIGN_OR_RETURN(LiveFewShot f, LiveFewShot::Create(sources_.size(), fo));
+    fewshot_ = std::make_unique<LiveFewShot>(std::move(f));
+  }
   return absl::OkStatus();
 }
 
 void LinePipeline::SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels) {
   if (label_free_ == nullptr) return;
   label_free_->ClearLabels();
+  if (fewshot_ != nullptr) fewshot_->Begin();
   logparse::ParsedLine parsed;
   for (const auto& [source, line, label] : labels) {
     if (source < 0 || source >= static_cast<int>(sources_.size())) continue;
@@ -80,8 +88,19 @@ void LinePipeline::SetLabelFreeLabels(const std::vector<std::tuple<int, std::str
     s.parser->Parse(logparse::StripCr(line), &parsed);
     const logparse::DrainResult r = s.drain->Match(parsed.content);
     label_free_->AddLabel(source, parsed, *s.drain, r.template_id, label);
+    if (fewshot_ != nullptr) fewshot_->AddLabel(source, r.template_id, parsed.content, label);
   }
   label_free_->ApplySessionLabels();
+  if (fewshot_ != nullptr) fewshot_->End();
+}
+
+void LinePipeline::ApplyLabels(int source, int32_t template_id, LineResult* out) const {
+  if (fewshot_ == nullptr) return;
+  const auto decision = fewshot_->Decide(source, template_id, parsed_.content);
+  if (!decision.has_value()) return;
+  out->label_match = decision->label;
+  out->label_silenced = out->alert && decision->label == 0;
+  out->alert = decision->label == 1;
 }
 
 void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
@@ -106,6 +125,8 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->score = -1;
   out->alert = false;
   out->signals = 0;
+  out->label_match = -1;
+  out->label_silenced = false;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
   if (scorer == nullptr) {
     if (label_free_ != nullptr) {
@@ -114,6 +135,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
       out->threshold = static_cast<float>(std::min(ls.threshold, 1e30));
       out->alert = ls.alert;
       out->signals = ls.fired;
+      ApplyLabels(source, r.template_id, out);
     }
     return;
   }

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "client/detect/detect_options.h"
 #include "client/detect/label_free.h"
+#include "client/detect/live_fewshot.h"
 #include "client/detect/model_loader.h"
 #include "common/features/stream_featurizer.h"
 #include "common/logparse/drain.h"
@@ -33,6 +34,10 @@ struct LineResult {
   float threshold = 0;
   bool alert = false;
   uint32_t signals = 0;  // label-free scoring: the signals that fired (novelty::FiredNames)
+  // Label-free scoring with labels (LiveFewShot): the class of the labelled line near enough to
+  // decide this one (1 anomalous, 0 normal), which then made `alert`; -1 when none was near.
+  int label_match = -1;
+  bool label_silenced = false;  // the label-free detector alerted, a normal label near it did not
 };
 
 class LinePipeline {
@@ -49,9 +54,12 @@ class LinePipeline {
   // From now on a source without a model (or without a scorer in it) is scored by the label-free
   // detector at `options.expected_alert_rate` instead of staying unscored. InvalidArgument for
   // options that do not Validate().
-  // `session_pattern`: detect.session_pattern (LabelFreeScorer::Create).
+  // `session_pattern`: detect.session_pattern (LabelFreeScorer::Create). `fewshot_match` > 0: the
+  // site's labels (SetLabelFreeLabels) also decide the lines within that Jaccard similarity of a
+  // labelled line (LiveFewShot, detect.fewshot_match); <= 0: they move the threshold only.
   absl::Status EnableLabelFree(const novelty::NoveltyOptions& options,
-                               const std::string& session_pattern = "");
+                               const std::string& session_pattern = "",
+                               double fewshot_match = fewshot::FewShotOptions{}.match);
   // Replaces `out` with the label-free session alerts raised since the last call.
   // Labelled sessions that reached `source`'s session threshold (0 without label-free scoring).
   int64_t session_labels(int source) const {
@@ -63,9 +71,10 @@ class LinePipeline {
   }
   bool label_free() const { return label_free_ != nullptr; }
   // The site's labelled lines (source index, raw line, 1 anomalous / 0 normal) replace the ones given
-  // before as the label-free threshold's labels; lines are matched to known templates only (nothing
-  // is learnt from them); a labelled line with a session also labels its session (the session
-  // threshold's labels, LabelFreeScorer::ApplySessionLabels). No-op without label-free scoring.
+  // before as the label-free threshold's labels and the few-shot support (LiveFewShot); lines are
+  // matched to known templates only (nothing is learnt from them); a labelled line with a session also
+  // labels its session (the session threshold's labels, LabelFreeScorer::ApplySessionLabels). No-op
+  // without label-free scoring.
   void SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels);
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }
@@ -87,6 +96,8 @@ class LinePipeline {
     std::unique_ptr<logparse::Drain> drain;
     std::vector<std::string> template_text;  // by template id; "" = not cached
   };
+  // A labelled line near the one just parsed decides its alert (LiveFewShot).
+  void ApplyLabels(int source, int32_t template_id, LineResult* out) const;
   explicit LinePipeline(features::StreamFeaturizer featurizer)
       : featurizer_(std::move(featurizer)) {}
 
@@ -94,6 +105,7 @@ class LinePipeline {
   features::StreamFeaturizer featurizer_;
   std::unique_ptr<DetectionModel> model_;
   std::unique_ptr<LabelFreeScorer> label_free_;
+  std::unique_ptr<LiveFewShot> fewshot_;  // label-free sources' labels; null: off
   logparse::ParsedLine parsed_;
   features::LineFeatures features_;
   std::vector<int64_t> tokens_;

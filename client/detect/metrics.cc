@@ -80,7 +80,9 @@ std::string DetectMetrics::Render() const {
                   "\nfedlog_detect_alerts_suppressed_total{reason=\"rate_limit\"} ",
                   alerts_suppressed_rate.load(),
                   "\nfedlog_detect_alerts_suppressed_total{reason=\"normal_template\"} ",
-                  alerts_suppressed_normal.load(), "\n");
+                  alerts_suppressed_normal.load(),
+                  "\nfedlog_detect_alerts_suppressed_total{reason=\"normal_label\"} ",
+                  alerts_suppressed_label.load(), "\n");
   Metric(&out, "fedlog_detect_model_version", "gauge",
          "Version of the model scoring lines (0: none).",
          static_cast<double>(model_version.load()));

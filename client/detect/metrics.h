@@ -54,6 +54,7 @@ struct DetectMetrics {
   std::atomic<int64_t> alerts_suppressed_dedup{0};
   std::atomic<int64_t> alerts_suppressed_rate{0};
   std::atomic<int64_t> alerts_suppressed_normal{0};  // template declared normal (`fedlog label`)
+  std::atomic<int64_t> alerts_suppressed_label{0};   // label-free alert, a normal label near (LiveFewShot)
   std::atomic<int64_t> model_version{0};
   std::atomic<int64_t> model_personalised{0};  // 1: the site's personal model scores lines
   std::atomic<int64_t> model_loads{0};

@@ -100,31 +100,55 @@ absl::StatusOr<FewShotDetector> FewShotDetector::Fit(const std::vector<Unit>& su
   d.options_ = options;
   d.support_ = support;
   for (int y : labels) d.labels_.push_back(y > 0 ? 1 : 0);
-  std::vector<double> loo;
-  for (size_t i = 0; i < support.size(); ++i) loo.push_back(d.ScoreWithout(support[i], static_cast<int>(i)));
-  d.threshold_ = free_threshold;
+  d.SetThreshold(free_threshold);
+  return d;
+}
+
+void FewShotDetector::SetThreshold(double free_threshold) {
+  // The threshold decides unmatched units only, whose score is the label-free one: its cut comes
+  // from the labelled units' label-free scores, not from their (mostly matched) few-shot scores.
+  std::vector<size_t> order(support_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (labels_[a] != labels_[b]) return labels_[a] < labels_[b];
+    return support_[a].tokens < support_[b].tokens;
+  });
+  std::vector<double> scores;
+  std::vector<int> y;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
+    const size_t prev = k > 0 ? order[k - 1] : i;
+    if (k > 0 && labels_[prev] == labels_[i] && support_[prev].tokens == support_[i].tokens) {
+      scores.back() = std::max(scores.back(), std::clamp(support_[i].free_score, 0.0, 1.0));
+      continue;
+    }
+    scores.push_back(std::clamp(support_[i].free_score, 0.0, 1.0));
+    y.push_back(labels_[i]);
+  }
+  threshold_ = free_threshold;
   double labelled = 0;
-  if (novelty::MaxF1Threshold(loo, d.labels_, &labelled)) {
-    const double n = static_cast<double>(support.size());
-    d.threshold_ = free_threshold + n / (n + options.label_prior) * (labelled - free_threshold);
+  if (novelty::MaxF1Threshold(scores, y, &labelled)) {
+    const double n = static_cast<double>(scores.size());
+    threshold_ = free_threshold + n / (n + options_.label_prior) * (labelled - free_threshold);
+  }
+}
+
+FewShotDetector::Decision FewShotDetector::Decide(const Unit& unit) const {
+  double s[kSimilarityFeatures];
+  Similarities(unit, support_, labels_, -1, s);
+  Decision d;
+  d.near = std::max(s[0], s[1]) >= options_.match;
+  if (d.near) {
+    d.label = s[0] >= s[1] ? 1 : 0;
+    d.similarity = std::max(s[0], s[1]);
   }
   return d;
 }
 
-void FewShotDetector::Nearest(const Unit& unit, int skip, double* anomalous, double* normal) const {
-  double s[kSimilarityFeatures];
-  Similarities(unit, support_, labels_, skip, s);
-  *anomalous = s[0];
-  *normal = s[1];
+double FewShotDetector::Score(const Unit& unit) const {
+  const Decision d = Decide(unit);
+  if (!d.near) return std::clamp(unit.free_score, 0.0, 1.0);
+  return d.label == 1 ? 2.0 + d.similarity : -1.0 - d.similarity;
 }
-
-double FewShotDetector::ScoreWithout(const Unit& unit, int skip) const {
-  double a = 0, n = 0;
-  Nearest(unit, skip, &a, &n);
-  if (std::max(a, n) < options_.match) return std::clamp(unit.free_score, 0.0, 1.0);
-  return a >= n ? 2.0 + a : -1.0 - n;
-}
-
-double FewShotDetector::Score(const Unit& unit) const { return ScoreWithout(unit, -1); }
 
 }  // namespace fedlog::fewshot

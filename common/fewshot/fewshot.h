@@ -9,8 +9,11 @@
 //     template lookup, ranked by similarity); any other unit keeps the label-free score, so labels fix
 //     what they cover and a few labels never replace the whole stream's evidence with a coin flip
 //     between two distant neighbours. Scores: matched anomalous 2 + similarity, unmatched the
-//     label-free score, matched normal -1 - similarity. The threshold starts at the label-free one and
-//     moves towards the support's F1-best cut (leave-one-out) as labels grow (issue 14 item 1).
+//     label-free score, matched normal -1 - similarity. The threshold only ever decides unmatched
+//     units, so it lives on the label-free scale: it starts at the label-free one and moves towards
+//     the F1-best cut of the support's label-free scores (one point per distinct labelled token set,
+//     so a template labelled ten times counts once) as labels grow (issue 14 item 1).
+//     Used offline by `fedlog eval newsite` and live by client/detect/live_fewshot.h.
 // Torch-free and gRPC-free. Thread-compatible: Fit builds; Score and Alert are const.
 #ifndef FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
 #define FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
@@ -48,8 +51,9 @@ struct FewShotOptions {
   // Least Jaccard similarity to the nearest labelled unit for its label to decide, in (0, 1]. Chosen
   // on the tuning system (loghub-2k BGL) only, docs/EVALUATION.md.
   double match = 0.3;
-  // The threshold moves from the label-free one towards the support's F1-best one (leave-one-out
-  // scores) as n / (n + label_prior) with n labels, as novelty::SiteThreshold does. > 0.
+  // The threshold moves from the label-free one towards the F1-best cut of the support's label-free
+  // scores as n / (n + label_prior) with n distinct labelled token sets, as novelty::SiteThreshold
+  // does. > 0. Chosen on the tuning system (5, 10, 20, 40 tried; docs/EVALUATION.md).
   double label_prior = 10;
   absl::Status Validate() const;
 };
@@ -64,6 +68,13 @@ class FewShotDetector {
                                              const std::vector<int>& labels,
                                              const FewShotOptions& options = {},
                                              double free_threshold = 1.0);
+  // What the support says about one unit: whether a label is near enough to decide it, and which.
+  struct Decision {
+    bool near = false;      // the nearest labelled unit shares at least `match` of its tokens
+    int label = 0;          // near: that unit's class (1 anomalous); ties go to anomalous
+    double similarity = 0;  // near: the Jaccard similarity to it
+  };
+  Decision Decide(const Unit& unit) const;
   // Higher = more anomalous (see the header comment for the scale).
   double Score(const Unit& unit) const;
   // The site's decision: Score >= threshold().
@@ -72,9 +83,9 @@ class FewShotDetector {
 
  private:
   FewShotDetector() = default;
-  // Nearest anomalous and nearest normal similarity, without support index `skip`.
-  void Nearest(const Unit& unit, int skip, double* anomalous, double* normal) const;
-  double ScoreWithout(const Unit& unit, int skip) const;
+  // The F1-best cut of the support's label-free scores, one point per distinct (token set, label),
+  // moved from `free_threshold` by n / (n + label_prior).
+  void SetThreshold(double free_threshold);
 
   FewShotOptions options_;
   std::vector<Unit> support_;

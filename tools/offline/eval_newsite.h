@@ -223,6 +223,9 @@ std::vector<size_t> ActiveLabelOrder(const NewsiteStream& s, const ScoredStream&
 void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
                         const std::string& strategy, std::vector<KShotRow>* rows);
 
+// --dump: one row per unit (label, pool 0 / test 1, label-free score and alert, token group, rank
+// in the active order, tokens as hex hashes), for looking at what the k > 0 detectors see.
+std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o);
 std::string KShotMarkdown(const std::string& system, const std::string& unit, const KShotResult& r);
 // F1 of the few-shot detector (and Jaccard 1-NN) against labels used, random vs active, one panel
 // per system.

@@ -278,6 +278,30 @@ void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
   AppendMedians(runs, k, strategy, rows);
 }
 
+std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
+  const Split sp = MakeSplit(s, sc, o.label_part);
+  std::vector<int> part(s.y.size(), -1), active_rank(s.y.size(), -1);
+  for (size_t u : sp.pool) part[u] = 0;
+  for (size_t u : sp.test) part[u] = 1;
+  if (!o.shots.empty()) {
+    const int max_k = *std::max_element(o.shots.begin(), o.shots.end());
+    const std::vector<size_t> order = ActiveLabels(s, sc, sp, o, static_cast<size_t>(2 * max_k));
+    for (size_t i = 0; i < order.size(); ++i) active_rank[order[i]] = static_cast<int>(i);
+  }
+  std::string out = absl::StrFormat(
+      "# free_threshold=%.6f\nunit,label,part,first_line,free_score,free_alert,group,active_rank,fused,tokens\n",
+      FreeThreshold(sc, sp));
+  for (size_t u = 0; u < s.y.size(); ++u) {
+    const fewshot::Unit& x = sc.units[u];
+    absl::StrAppendFormat(&out, "%zu,%d,%d,%lld,%.6f,%d,%d,%d,%.6f,", u, s.y[u], part[u],
+                          static_cast<long long>(sc.unit_first_line[u]), x.free_score, x.free_alert ? 1 : 0,
+                          GroupOf(x), active_rank[u], x.signals.empty() ? 0.0 : x.signals[0]);
+    for (size_t t = 0; t < x.tokens.size(); ++t) absl::StrAppendFormat(&out, "%s%x", t ? ";" : "", x.tokens[t]);
+    out += "\n";
+  }
+  return out;
+}
+
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredStream& sc,
                                           const NewsiteOptions& o) {
   KShotResult out;

@@ -26,7 +26,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
-    "[--strategy random|active|both] [--match J] [--severity-prior P] "
+    "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
@@ -298,6 +298,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
   FEDLOG_ASSIGN_OR_RETURN(o->label_part, args.GetDouble("label-part", o->label_part));
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.match, args.GetDouble("match", o->fewshot.match));
+  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.label_prior, args.GetDouble("label-prior", o->fewshot.label_prior));
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
   o->strategy = args.Get("strategy", o->strategy);
   if (seeds < 1 || seeds > 100) return absl::InvalidArgumentError("--seeds must be in [1, 100]");
@@ -337,6 +338,8 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
       FEDLOG_RETURN_IF_ERROR(
           WriteFileAtomic(JoinPath(o.out_dir, system + "_sessions.csv"), SessionsCsv(stream, scored)));
     }
+    FEDLOG_RETURN_IF_ERROR(
+        WriteFileAtomic(JoinPath(o.out_dir, system + "_units.csv"), KShotUnitsCsv(stream, scored, o)));
   }
   FEDLOG_ASSIGN_OR_RETURN(run.k0, EvaluateNewsite(stream, scored, o));
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
@@ -372,7 +375,7 @@ std::string KShotJson(const KShotResult& r) {
 int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& federated_arm) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
-              "severity-prior", "shots", "seeds", "seed", "label-part", "strategy", "match", "fed-systems",
+              "severity-prior", "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
               "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads"},
              {"dump", "federated"}});
   if (!args.ok() || !args->Has("out")) {

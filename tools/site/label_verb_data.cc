@@ -151,10 +151,12 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.expected_alert_rate = alert_rate_;
   lf_options.max_alert_rate = detect.max_alert_rate;  // the threshold the running detector uses (detector.cc)
   lf_options.label_prior = detect.threshold_label_prior;
-  FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options));
+  // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match).
+  FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options, "", detect.fewshot_match));
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
-  {  // the site's labels move the label-free threshold, as they do in the running detector
+  {  // the site's labels move the label-free threshold and decide the lines near them, as they do in
+     // the running detector
     std::vector<std::tuple<int, std::string, int>> given;
     for (const LabeledLine& l : labels) {
       for (size_t s = 0; s < sources.size(); ++s) {

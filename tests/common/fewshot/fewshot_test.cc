@@ -62,8 +62,8 @@ TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
                                      Free(2, "ddr error corrected on node", 0.98, true),
                                      Free(3, "generating core", 0.1, false)};
   const std::vector<int> labels = {1, 0, 0};
-  // The site alerted label-free from 0.95 on. Leave-one-out, the support's best cut is 0.985 (between
-  // the anomalous 0.99 and the normal 0.98); three labels move the threshold 3 / 13 of the way.
+  // The site alerted label-free from 0.95 on. On the support's label-free scores the best cut is 0.985
+  // (between the anomalous 0.99 and the normal 0.98); three labels move the threshold 3 / 13 of the way.
   auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 13.0 * (0.985 - 0.95), 1e-9);
@@ -84,6 +84,35 @@ TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
   // The 1-NN baseline has no such fallback: the novel failure shares "failure"-free words with no
   // label, so it scores 0 and does not alert.
   EXPECT_LE(Jaccard1nnScore(novel, support, labels), 0.0);
+}
+
+// The threshold decides unmatched units, so it is cut on the label-free scale. With several labels of
+// one anomalous template, each would match the others: a cut on those few-shot scores (above 2) would
+// lift the threshold over every label-free score and no unmatched unit could alert again. A template
+// labelled many times counts once.
+TEST(FewShotTest, ThresholdStaysOnTheLabelFreeScaleAndCountsATemplateOnce) {
+  std::vector<Unit> support;
+  std::vector<int> labels;
+  for (int i = 0; i < 10; ++i) {
+    support.push_back(Free(1, "tlb data error interrupt", 0.9, true));
+    labels.push_back(1);
+  }
+  support.push_back(Free(2, "instruction cache parity error corrected", 0.6, false));
+  support.push_back(Free(3, "generating core", 0.2, false));
+  labels.push_back(0);
+  labels.push_back(0);
+  auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
+  ASSERT_TRUE(d.ok()) << d.status();
+  // Three distinct points (0.9 anomalous, 0.6 and 0.2 normal): cut 0.75, weight 3 / 13.
+  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 13.0 * (0.75 - 0.95), 1e-9);
+  EXPECT_LT(d->threshold(), 1.0);
+  const Unit novel = Free(9, "torus receiver link failure", 0.97, true);
+  EXPECT_FALSE(d->Decide(novel).near);
+  EXPECT_TRUE(d->Alert(novel));
+  const FewShotDetector::Decision near = d->Decide(Free(1, "tlb data error interrupt", 0.1, false));
+  EXPECT_TRUE(near.near);
+  EXPECT_EQ(near.label, 1);
+  EXPECT_DOUBLE_EQ(near.similarity, 1.0);
 }
 
 }  // namespace

@@ -1,0 +1,178 @@
+// Labels in live label-free detection (LiveFewShot through LinePipeline and Detector): a line near a
+// labelled one takes its verdict as soon as the label is in the store, not from the next round; a
+// line that no label is near keeps the label-free decision.
+#include <fstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/detect/detect_options.h"
+#include "client/detect/detect_store.h"
+#include "client/detect/detector.h"
+#include "client/detect/line_pipeline.h"
+#include "client/detect/live_fewshot.h"
+#include "common/base/file_util.h"
+#include "common/config/yaml_proto.h"
+#include "gtest/gtest.h"
+#include "tests/client/detect/test_model.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+constexpr char kOdd[] =
+    "081109 204000 99 ERROR dfs.DataNode: Exception in receiveBlock for block blk_77 "
+    "java.io.IOException: Connection reset by peer";
+constexpr char kOddAgain[] =
+    "081109 204500 12 ERROR dfs.DataNode: Exception in receiveBlock for block blk_9931 "
+    "java.io.IOException: Connection reset by peer";
+
+absl::StatusOr<DetectOptions> WithMatch(const std::string& match) {
+  v1::ClientConfig c;
+  const std::string yaml =
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]" + match + "}\n";
+  if (absl::Status st = config::ParseYamlToMessage(yaml, &c); !st.ok()) return st;
+  return DetectOptionsFromConfig(c, "/etc/fedlog");
+}
+
+TEST(LiveFewShotTest, ConfigDefaultsOffAndRange) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(o->fewshot_match, 0.3);
+  o = WithMatch(", fewshot_match: 0.5");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(o->fewshot_match, 0.5);
+  o = WithMatch(", fewshot_match: -2");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_LT(o->fewshot_match, 0);  // off
+  EXPECT_FALSE(WithMatch(", fewshot_match: 1.5").ok());
+}
+
+TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
+  EXPECT_FALSE(LiveFewShot::Create(2, fewshot::FewShotOptions{.match = 0}).ok());
+  auto f = LiveFewShot::Create(2, {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_FALSE(f->Decide(0, 3, "disk failure on volume").has_value());  // no labels yet
+  f->Begin();
+  f->AddLabel(0, 3, "disk failure on volume sda", 1);
+  f->AddLabel(0, 4, "job finished fine", 0);
+  f->AddLabel(9, 3, "disk failure on volume sda", 1);  // unknown source: ignored
+  f->AddLabel(0, 4, "job finished fine", 0);            // the same tokens again: one unit
+  f->End();
+  EXPECT_EQ(f->labels(0), 2u);
+  EXPECT_EQ(f->labels(1), 0u);
+  auto near = f->Decide(0, 3, "disk failure on volume sdb");
+  ASSERT_TRUE(near.has_value());
+  EXPECT_EQ(near->label, 1);
+  auto normal = f->Decide(0, 4, "job finished fine after 3 tries");
+  ASSERT_TRUE(normal.has_value());
+  EXPECT_EQ(normal->label, 0);
+  EXPECT_FALSE(f->Decide(0, 7, "link training failed on torus").has_value());  // nothing near
+  EXPECT_FALSE(f->Decide(1, 3, "disk failure on volume sda").has_value());    // other source
+  f->Begin();  // a verdict replaced: the newest one counts
+  f->AddLabel(0, 4, "job finished fine", 0);
+  f->AddLabel(0, 4, "job finished fine", 1);
+  f->End();
+  EXPECT_EQ(f->labels(0), 1u);
+  ASSERT_TRUE(f->Decide(0, 4, "job finished fine").has_value());
+  EXPECT_EQ(f->Decide(0, 4, "job finished fine")->label, 1);
+  f->Begin();  // labels withdrawn
+  f->End();
+  EXPECT_FALSE(f->Decide(0, 3, "disk failure on volume sda").has_value());
+}
+
+// A frequent template the label-free detector never alerts on alerts once the operator labels one of
+// its lines anomalous; the odd line it alerts on stops once a line like it is labelled normal.
+TEST(LiveFewShotTest, PipelineLabelsDecideNearLinesAtOnce) {
+  for (double match : {0.3, -1.0}) {
+    auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+    ASSERT_TRUE(p.ok()) << p.status();
+    novelty::NoveltyOptions o;
+    o.expected_alert_rate = 0.02;
+    o.label_prior = 1e6;  // the labels leave the label-free threshold where it is: only the few-shot
+                          // decision can change these lines' verdicts
+    ASSERT_TRUE((*p)->EnableLabelFree(o, "", match).ok());
+    LineResult r;
+    for (int i = 0; i < 2000; ++i) (*p)->Process(0, testing::HdfsLine(i), &r);
+    (*p)->Process(0, testing::HdfsLine(2000), &r);
+    ASSERT_FALSE(r.alert);
+    (*p)->Process(0, kOdd, &r);
+    ASSERT_TRUE(r.alert);
+    (*p)->SetLabelFreeLabels({{0, testing::HdfsLine(0), 1}, {0, kOdd, 0}});
+    (*p)->Process(0, testing::HdfsLine(2004), &r);
+    EXPECT_EQ(r.alert, match > 0) << "match " << match;
+    EXPECT_EQ(r.label_match, match > 0 ? 1 : -1);
+    (*p)->Process(0, kOddAgain, &r);
+    EXPECT_EQ(r.alert, match <= 0) << "match " << match;
+    EXPECT_EQ(r.label_match, match > 0 ? 0 : -1);
+    EXPECT_EQ(r.label_silenced, match > 0);  // the label-free detector alone alerts on it
+    (*p)->Process(0, testing::HdfsLine(2001), &r);  // another template: label-free as before
+    EXPECT_FALSE(r.alert);
+    EXPECT_EQ(r.label_match, -1);
+  }
+}
+
+std::string ReadAlerts(const std::string& path) {
+  auto text = ReadFile(path);
+  return text.ok() ? *text : "";
+}
+
+// The running detector picks a verdict up from its store within a poll interval: a line of the
+// labelled template that follows alerts, with "label" among its signals (the label-free detector
+// alone does not alert on the 376th line of a template, and never says "label").
+TEST(LiveFewShotTest, DetectorUsesAStoredVerdictWithoutARestart) {
+  const std::string dir = testing::FreshDir("live_fewshot");
+  const std::string log = dir + "/app.log";
+  DetectOptions o;
+  o.data_dir = dir + "/data";
+  o.sources = {{"HDFS", "HDFS", {log}}};
+  o.alerts_file = dir + "/alerts.jsonl";
+  o.metrics_listen = "off";
+  o.poll_interval_ms = 10;
+  o.expected_alert_rate = 0.01;
+  o.dedup_window_s = -1;  // an earlier label-free alert on the template must not hide the labelled one
+  o.rate_limit_per_min = -1;
+  {
+    std::ofstream f(log);
+    for (int i = 0; i < 1500; ++i) f << testing::HdfsLine(i) << "\n";
+  }
+  auto d = Detector::Create(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  absl::Status run;
+  std::thread t([&] { run = (*d)->Run(); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while ((*d)->lines_processed() < 1500 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ((*d)->lines_processed(), 1500);
+  {
+    auto store = DetectStore::Open(DetectStorePath(o.data_dir));
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->AddLabel({"HDFS", testing::HdfsLine(4), 1, {}, {}, "feedback:label:HDFS:x"},
+                                   absl::ToUnixMillis(absl::Now()))
+                    .ok());
+  }
+  absl::SleepFor(absl::Milliseconds(100));  // several poll intervals
+  {
+    std::ofstream f(log, std::ios::app);
+    f << testing::HdfsLine(1600) << "\n";
+  }
+  std::string alert;
+  while (alert.empty() && absl::Now() < deadline) {
+    for (absl::string_view line : absl::StrSplit(ReadAlerts(o.alerts_file), '\n')) {
+      if (absl::StrContains(line, "blk_2600")) alert = std::string(line);
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  (*d)->Stop();
+  t.join();
+  EXPECT_TRUE(run.ok()) << run;
+  ASSERT_FALSE(alert.empty()) << "no alert for the labelled template's line";
+  EXPECT_TRUE(absl::StrContains(alert, "label\"")) << alert;
+}
+
+}  // namespace
+}  // namespace fedlog::client::detect
