@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/novelty/scorer.h"
 #include "fedlog/v1/config.pb.h"
 
 namespace fedlog::client::detect {
@@ -71,6 +72,11 @@ struct DetectOptions {
   double threshold_label_prior = 10;   // label shrinkage of that threshold (detect.threshold_label_prior)
   std::string session_pattern;         // label-free sessions: RE2 in the message (detect.session_pattern)
   int64_t session_quiet_ms = 300000;   // a session is scored after this long quiet (detect.session_quiet_ms)
+  // The label-free score within the severity level (detect.label_free_within_level,
+  // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
+  double within_level = novelty::NoveltyOptions().within_level;
+  double recurrence_weight = novelty::NoveltyOptions().recurrence_weight;
+  double report_weight = novelty::NoveltyOptions().report_weight;
   // Called on the scoring thread for every processed line, in order per file; optional.
   std::function<void(const ScoredLine&)> on_scored;
 };

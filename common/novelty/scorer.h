@@ -56,6 +56,10 @@ struct NoveltyOptions {
   // threshold fields keep their defaults, warmup_lines below is shared).
   double max_alert_rate = 0.25;
   double label_prior = 10;
+  // Largest alarm-backed cluster the label-free threshold splits at its Otsu cut when the cluster
+  // is larger than max_alert_rate or the alarm lines allow (ThresholdOptions::max_cluster_share);
+  // <= max_alert_rate: no split. Lines only: the session threshold does not split.
+  double max_cluster_share = 0.5;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the
@@ -65,6 +69,16 @@ struct NoveltyOptions {
   // Added as severity_prior * LineSeverity (not ranked against history): alarm words count even on
   // a source where they are common. 0 = severity only through its tail.
   double severity_prior = 4.0;
+  // Within the severity level, for a site whose severe lines are many (chosen on the tuning system
+  // only, docs/EVALUATION.md "A new site with no labels"). The severity term of the fused score is
+  //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
+  //   + recurrence_weight * AlarmRecurrence of the template   (alarm lines only, signals.h)
+  //   - report_weight when the message ends in a bare value    (alarm lines only, EndsInBareValue)
+  // and never below 0. An alarm line has LineSeverity >= 0.6 (an ERROR+ level or a failure word).
+  // All three at 0 give the severity term of earlier versions (severity_prior * LineSeverity).
+  double within_level = 0.25;       // failure words count a quarter on an already severe level
+  double recurrence_weight = 0.4;   // per nat of ln(1 + earlier alarm lines of the template)
+  double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored
@@ -92,6 +106,7 @@ struct LineEvent {
 
 struct LineScore {
   double score = 0;       // fused score, >= 0 (higher = more anomalous)
+  double severity_term = 0;  // the severity term within `score` (NoveltyOptions::severity_prior)
   double p_value = 1;     // tail of `score` against the site's earlier scores (calibrated, in (0,1])
   double threshold = 0;   // the budget threshold in force for this line (+inf during warm-up)
   bool alert = false;     // score >= threshold and score > 0
@@ -134,9 +149,11 @@ class NoveltyScorer {
   const NoveltyOptions& options() const { return options_; }
 
  private:
-  // The fused score of raw signals; sets `tail` and `fired` when given.
-  double Fuse(const std::array<double, kNumSignals>& raw, std::array<double, kNumSignals>* tail,
-              uint32_t* fired) const;
+  // The fused score of raw signals plus the severity term; sets `tail` and `fired` when given.
+  double Fuse(const std::array<double, kNumSignals>& raw, double severity_term,
+              std::array<double, kNumSignals>* tail, uint32_t* fired) const;
+  // The severity term of `line` (NoveltyOptions::severity_prior and the within-level fields).
+  double SeverityTerm(const LineEvent& line) const;
   std::array<double, kNumSignals> RawSignals(const LineEvent& line, int64_t tick) const;
   void Learn(const LineEvent& line, int64_t tick, const std::array<double, kNumSignals>& raw,
              double score);
@@ -148,6 +165,7 @@ class NoveltyScorer {
   RateTracker untimed_template_rate_;
   RateTracker untimed_source_rate_;
   ParamValues params_;
+  AlarmRecurrence alarm_recurrence_;
   SequenceModel sequence_;
   std::array<TailHistogram, kNumSignals> history_;
   TailHistogram scores_;

@@ -151,6 +151,9 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.expected_alert_rate = alert_rate_;
   lf_options.max_alert_rate = detect.max_alert_rate;  // the threshold the running detector uses (detector.cc)
   lf_options.label_prior = detect.threshold_label_prior;
+  lf_options.within_level = detect.within_level;  // the running detector's score (detector.cc)
+  lf_options.recurrence_weight = detect.recurrence_weight;
+  lf_options.report_weight = detect.report_weight;
   FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options));
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
