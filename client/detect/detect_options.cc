@@ -87,6 +87,8 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_recurrence_weight(), 100, "label_free_recurrence_weight",
                                 &o.recurrence_weight));
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_report_weight(), 100, "label_free_report_weight", &o.report_weight));
+  FEDLOG_RETURN_IF_ERROR(
+      within(d.label_free_max_cluster_share(), 1, "label_free_max_cluster_share", &o.max_cluster_share));
   o.start_at_end = d.start_at_end();
   o.labels_file = Resolve(base_dir, d.labels_file());
   if (!o.webhook_url.empty() && o.webhook_url.rfind("http://", 0) != 0) {

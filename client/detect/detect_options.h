@@ -77,6 +77,8 @@ struct DetectOptions {
   double within_level = novelty::NoveltyOptions().within_level;
   double recurrence_weight = novelty::NoveltyOptions().recurrence_weight;
   double report_weight = novelty::NoveltyOptions().report_weight;
+  // Label-free threshold: the alarm cluster split (detect.label_free_max_cluster_share).
+  double max_cluster_share = novelty::NoveltyOptions().max_cluster_share;
   // Called on the scoring thread for every processed line, in order per file; optional.
   std::function<void(const ScoredLine&)> on_scored;
 };

@@ -22,8 +22,9 @@ uint64_t TemplateKey(int32_t id) {
   return (uint64_t{'t'} << 56) ^ static_cast<uint64_t>(static_cast<uint32_t>(id));
 }
 
-// LineSeverity from which a line counts as an alarm line (an ERROR+ level or a failure word).
-constexpr double kAlarmSeverity = 0.6;
+// LevelSeverity from which a line's level is severe (ERROR and above): the within-level terms of
+// the severity term order these lines only.
+constexpr double kSevereLevel = 0.75;
 
 // The session threshold keeps its valley rule only (the cluster split was chosen for lines).
 ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
@@ -143,7 +144,7 @@ void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
   if (!line.component.empty()) srate.Observe(KeyHash('c', line.component), tick);
   if (!line.host.empty()) srate.Observe(KeyHash('h', line.host), tick);
   params_.Observe(line.template_id, line.params);
-  alarm_recurrence_.Observe(line.template_id, raw[kSeverity] >= kAlarmSeverity);
+  alarm_recurrence_.Observe(line.template_id, LevelSeverity(line.level) >= kSevereLevel);
   if (line.has_session) sequence_.Observe(line.session, line.template_id);
   for (int s = 0; s < kNumSignals; ++s) {
     // A signal a source never has (no session, no component) keeps no history of zeros.
@@ -157,7 +158,7 @@ void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
 double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
   const NoveltyOptions& o = options_;
   double term = o.severity_prior * WithinLevelSeverity(line.level, line.content, o.within_level);
-  if (LineSeverity(line.level, line.content) >= kAlarmSeverity) {
+  if (LevelSeverity(line.level) >= kSevereLevel) {
     term += o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
     if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
   }

@@ -72,9 +72,10 @@ struct NoveltyOptions {
   // Within the severity level, for a site whose severe lines are many (chosen on the tuning system
   // only, docs/EVALUATION.md "A new site with no labels"). The severity term of the fused score is
   //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
-  //   + recurrence_weight * AlarmRecurrence of the template   (alarm lines only, signals.h)
-  //   - report_weight when the message ends in a bare value    (alarm lines only, EndsInBareValue)
-  // and never below 0. An alarm line has LineSeverity >= 0.6 (an ERROR+ level or a failure word).
+  //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h)
+  //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue)
+  // and never below 0. A severe-level line has LevelSeverity >= 0.75 (ERROR and above; failure
+  // words alone do not make one: on HDFS they mark routine exceptions that recur).
   // All three at 0 give the severity term of earlier versions (severity_prior * LineSeverity).
   double within_level = 0.25;       // failure words count a quarter on an already severe level
   double recurrence_weight = 0.4;   // per nat of ln(1 + earlier alarm lines of the template)

@@ -7,8 +7,8 @@
 //                   time bucket than its decayed average rate predicts (Poisson likelihood ratio)
 //   ParamValues     an unusual value at one parameter position of a template (Good-Turing for unseen
 //                   values, so a free-form field such as a number never surprises, a usually fixed one does)
-//   AlarmRecurrence how often the line's template already came on alarm lines (severe level or failure
-//                   words): an incident repeats one severe event, a dump prints many rare ones
+//   AlarmRecurrence how often the line's template already came on alarm lines (the scorer counts lines
+//                   of a severe level): an incident repeats one severe event, a dump prints many rare ones
 //   SequenceModel   per session (block id, host): the next template's surprise given the previous one,
 //                   counted only when it is outside the top-g successors (DeepLog's rule)
 // Memory is bounded by the options (keys and values beyond the caps are not remembered).

@@ -154,6 +154,7 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.within_level = detect.within_level;  // the running detector's score (detector.cc)
   lf_options.recurrence_weight = detect.recurrence_weight;
   lf_options.report_weight = detect.report_weight;
+  lf_options.max_cluster_share = detect.max_cluster_share;
   FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options));
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
