@@ -81,7 +81,7 @@ double LineSeverity(std::string_view level, std::string_view content) {
 double WithinLevelSeverity(std::string_view level, std::string_view content, double within) {
   const double l = LevelSeverity(level);
   const double c = ContentSeverity(content);
-  return std::max(l, c) + within * std::min(l, c);
+  return std::max(l, c) + (l >= 0.75 ? within * std::min(l, c) : 0.0);
 }
 
 bool EndsInBareValue(std::string_view content) {

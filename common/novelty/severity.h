@@ -28,7 +28,8 @@ double ContentSeverity(std::string_view content);
 double LineSeverity(std::string_view level, std::string_view content);
 
 // The severity of `level` and `content` together, within the level: max(L, C) + within * min(L, C)
-// for L = LevelSeverity(level), C = ContentSeverity(content); within = 0 gives LineSeverity.
+// for L = LevelSeverity(level), C = ContentSeverity(content) when the level is severe (L >= 0.75,
+// ERROR and above); max(L, C) otherwise. within = 0 gives LineSeverity.
 double WithinLevelSeverity(std::string_view level, std::string_view content, double within);
 
 // True when the message's last token (tokens split at whitespace, '.', ':', '=', ',') is a bare

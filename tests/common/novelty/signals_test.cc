@@ -61,7 +61,9 @@ TEST(SeverityTest, WithinTheLevelWordsStillCount) {
   EXPECT_DOUBLE_EQ(WithinLevelSeverity("FATAL", "instruction address: 0x00004ed8", 0), 1.0);
   EXPECT_DOUBLE_EQ(WithinLevelSeverity("FATAL", "data TLB error interrupt", 0.25), 1.15);
   EXPECT_DOUBLE_EQ(WithinLevelSeverity("FATAL", "instruction address: 0x00004ed8", 0.25), 1.0);
-  EXPECT_DOUBLE_EQ(WithinLevelSeverity("INFO", "mount failed", 0.25), 0.6);  // min is the level's 0
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("ERROR", "mount failed", 0.25), 0.75 + 0.25 * 0.6);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("INFO", "mount failed", 0.25), 0.6);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("WARN", "mount failed", 0.25), 0.6);  // not a severe level
   EXPECT_DOUBLE_EQ(WithinLevelSeverity("", "", 0.25), 0.0);
 }
 
