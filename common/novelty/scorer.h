@@ -12,10 +12,12 @@
 // its signature's rarity and its lines' maxima.
 // Each raw signal becomes a tail probability against its own history on this site (TailHistogram),
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
-// tails (Fisher's combination, each term capped). The alert threshold is a SiteThreshold
+// tails (Fisher's combination, each term capped) plus a severity term that also orders the lines
+// within a severe level (failure words, the template's recurrence on severe lines, value reports;
+// NoveltyOptions::within_level). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to a high-score cluster's share when the stream shows one (up to
-// max_alert_rate), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
+// max_alert_rate; a cluster larger than that is split at its Otsu cut), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
 // labels the site states how many alerts it can take, not a score. Every LineScore names the
 // signals that fired.
 // Thread-compatible: one scorer per source stream, used by one thread at a time.
@@ -66,8 +68,9 @@ struct NoveltyOptions {
   // labelled incidents BELOW the rare normal lines among severe lines, so they get a small weight
   // and the severity words lead.
   std::array<double, kNumSignals> weights = {0.1, 1, 0.1, 0.1, 0.1, 0.1};
-  // Added as severity_prior * LineSeverity (not ranked against history): alarm words count even on
-  // a source where they are common. 0 = severity only through its tail.
+  // Scales the severity term below (not ranked against history): alarm words count even on a
+  // source where they are common. 0 = severity only through its tail (and the recurrence and
+  // report terms).
   double severity_prior = 4.0;
   // Within the severity level, for a site whose severe lines are many (chosen on the tuning system
   // only, docs/EVALUATION.md "A new site with no labels"). The severity term of the fused score is
@@ -77,8 +80,8 @@ struct NoveltyOptions {
   // and never below 0. A severe-level line has LevelSeverity >= 0.75 (ERROR and above; failure
   // words alone do not make one: on HDFS they mark routine exceptions that recur).
   // All three at 0 give the severity term of earlier versions (severity_prior * LineSeverity).
-  double within_level = 0.25;       // failure words count a quarter on an already severe level
-  double recurrence_weight = 0.4;   // per nat of ln(1 + earlier alarm lines of the template)
+  double within_level = 0.25;       // failure words count a quarter on a severe level (ERROR+)
+  double recurrence_weight = 0.4;   // per nat of ln(1 + earlier severe-level lines of the template)
   double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
