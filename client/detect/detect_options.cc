@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
+#include "common/base/status_macros.h"
 
 namespace fedlog::client::detect {
 namespace {
@@ -80,6 +81,18 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();
+  // 0 keeps the default, < 0 switches the term off.
+  auto within = [](double v, double cap, const char* name, double* field) -> absl::Status {
+    if (!(v <= cap)) return absl::InvalidArgumentError(absl::StrCat("detect.", name, " must be at most ", cap));
+    if (v != 0) *field = std::max(0.0, v);
+    return absl::OkStatus();
+  };
+  FEDLOG_RETURN_IF_ERROR(within(d.label_free_within_level(), 1, "label_free_within_level", &o.within_level));
+  FEDLOG_RETURN_IF_ERROR(within(d.label_free_recurrence_weight(), 100, "label_free_recurrence_weight",
+                                &o.recurrence_weight));
+  FEDLOG_RETURN_IF_ERROR(within(d.label_free_report_weight(), 100, "label_free_report_weight", &o.report_weight));
+  FEDLOG_RETURN_IF_ERROR(
+      within(d.label_free_max_cluster_share(), 1, "label_free_max_cluster_share", &o.max_cluster_share));
   o.start_at_end = d.start_at_end();
   o.labels_file = Resolve(base_dir, d.labels_file());
   if (!o.webhook_url.empty() && o.webhook_url.rfind("http://", 0) != 0) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/novelty/scorer.h"
 #include "fedlog/v1/config.pb.h"
 
 namespace fedlog::client::detect {
@@ -72,6 +73,13 @@ struct DetectOptions {
   std::string session_pattern;         // label-free sessions: RE2 in the message (detect.session_pattern)
   int64_t session_quiet_ms = 300000;   // a session is scored after this long quiet (detect.session_quiet_ms)
   double fewshot_match = 0.3;          // labels decide lines this near (detect.fewshot_match); <= 0 off
+  // The label-free score within the severity level (detect.label_free_within_level,
+  // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
+  double within_level = novelty::NoveltyOptions().within_level;
+  double recurrence_weight = novelty::NoveltyOptions().recurrence_weight;
+  double report_weight = novelty::NoveltyOptions().report_weight;
+  // Label-free threshold: the alarm cluster split (detect.label_free_max_cluster_share).
+  double max_cluster_share = novelty::NoveltyOptions().max_cluster_share;
   // Called on the scoring thread for every processed line, in order per file; optional.
   std::function<void(const ScoredLine&)> on_scored;
 };

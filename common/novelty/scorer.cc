@@ -22,6 +22,17 @@ uint64_t TemplateKey(int32_t id) {
   return (uint64_t{'t'} << 56) ^ static_cast<uint64_t>(static_cast<uint32_t>(id));
 }
 
+// LevelSeverity from which a line's level is severe (ERROR and above): the within-level terms of
+// the severity term order these lines only.
+constexpr double kSevereLevel = 0.75;
+
+// The session threshold keeps its valley rule only (the cluster split was chosen for lines).
+ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
+  ThresholdOptions t = ThresholdFor(o);
+  t.max_cluster_share = 0;
+  return t;
+}
+
 RateOptions Untimed(RateOptions o, int64_t lines) {
   o.bucket_width = lines;
   return o;
@@ -34,6 +45,7 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.budget = o.expected_alert_rate;
   t.max_alert_rate = o.max_alert_rate;
   t.label_prior = o.label_prior;
+  t.max_cluster_share = o.max_cluster_share;
   t.warmup_lines = o.warmup_lines;
   return t;
 }
@@ -64,6 +76,13 @@ absl::Status NoveltyOptions::Validate() const {
   if (!(severity_prior >= 0 && severity_prior <= 100)) {
     return absl::InvalidArgumentError("novelty: severity_prior must be in [0, 100]");
   }
+  if (!(within_level >= 0 && within_level <= 1)) {
+    return absl::InvalidArgumentError("novelty: within_level must be in [0, 1]");
+  }
+  if (!(recurrence_weight >= 0 && recurrence_weight <= 100) ||
+      !(report_weight >= 0 && report_weight <= 100)) {
+    return absl::InvalidArgumentError("novelty: recurrence_weight and report_weight must be in [0, 100]");
+  }
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
@@ -88,7 +107,7 @@ NoveltyScorer::NoveltyScorer(const NoveltyOptions& options)
       params_(options.params),
       sequence_(options.sequence),
       threshold_(ThresholdFor(options)),
-      sessions_(options.session, ThresholdFor(options), options.term_cap, options.fire_tail) {}
+      sessions_(options.session, SessionThresholdFor(options), options.term_cap, options.fire_tail) {}
 
 void NoveltyScorer::TakeSessionScores(std::vector<SessionScore>* out) {
   out->insert(out->end(), session_scores_.begin(), session_scores_.end());
@@ -125,6 +144,7 @@ void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
   if (!line.component.empty()) srate.Observe(KeyHash('c', line.component), tick);
   if (!line.host.empty()) srate.Observe(KeyHash('h', line.host), tick);
   params_.Observe(line.template_id, line.params);
+  alarm_recurrence_.Observe(line.template_id, LevelSeverity(line.level) >= kSevereLevel);
   if (line.has_session) sequence_.Observe(line.session, line.template_id);
   for (int s = 0; s < kNumSignals; ++s) {
     // A signal a source never has (no session, no component) keeps no history of zeros.
@@ -135,7 +155,17 @@ void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
   ++lines_;
 }
 
-double NoveltyScorer::Fuse(const std::array<double, kNumSignals>& raw,
+double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
+  const NoveltyOptions& o = options_;
+  double term = o.severity_prior * WithinLevelSeverity(line.level, line.content, o.within_level);
+  if (LevelSeverity(line.level) >= kSevereLevel) {
+    term += o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
+    if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
+  }
+  return std::max(0.0, term);
+}
+
+double NoveltyScorer::Fuse(const std::array<double, kNumSignals>& raw, double severity_term,
                            std::array<double, kNumSignals>* tail, uint32_t* fired) const {
   double score = 0;
   for (int s = 0; s < kNumSignals; ++s) {
@@ -150,12 +180,12 @@ double NoveltyScorer::Fuse(const std::array<double, kNumSignals>& raw,
   if (fired != nullptr && options_.severity_prior > 0 && raw[kSeverity] >= 0.6) {
     *fired |= 1u << kSeverity;
   }
-  return score + options_.severity_prior * raw[kSeverity];
+  return score + severity_term;
 }
 
 double NoveltyScorer::Peek(const LineEvent& line, int64_t line_index) const {
   const int64_t tick = line.time_ms >= 0 ? line.time_ms : line_index;
-  return Fuse(RawSignals(line, tick), nullptr, nullptr);
+  return Fuse(RawSignals(line, tick), SeverityTerm(line), nullptr, nullptr);
 }
 
 LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index) {
@@ -163,7 +193,8 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   LineScore out;
   out.raw = RawSignals(line, tick);
   out.new_template = templates_.total() > 0 && templates_.Count(line.template_id) == 0;
-  out.score = Fuse(out.raw, &out.tail, &out.fired);
+  out.severity_term = SeverityTerm(line);
+  out.score = Fuse(out.raw, out.severity_term, &out.tail, &out.fired);
   out.p_value = scores_.Tail(out.score);
   out.stage = threshold_.stage();
   const bool alarm = HasSeverityWord(line.level) || HasSeverityWord(line.content);

@@ -12,10 +12,12 @@
 // its signature's rarity and its lines' maxima.
 // Each raw signal becomes a tail probability against its own history on this site (TailHistogram),
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
-// tails (Fisher's combination, each term capped). The alert threshold is a SiteThreshold
+// tails (Fisher's combination, each term capped) plus a severity term that also orders the lines
+// within a severe level (failure words, the template's recurrence on severe lines, value reports;
+// NoveltyOptions::within_level). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to a high-score cluster's share when the stream shows one (up to
-// max_alert_rate), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
+// max_alert_rate; a cluster larger than that is split at its Otsu cut), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
 // labels the site states how many alerts it can take, not a score. Every LineScore names the
 // signals that fired.
 // Thread-compatible: one scorer per source stream, used by one thread at a time.
@@ -56,15 +58,31 @@ struct NoveltyOptions {
   // threshold fields keep their defaults, warmup_lines below is shared).
   double max_alert_rate = 0.25;
   double label_prior = 10;
+  // Largest alarm-backed cluster the label-free threshold splits at its Otsu cut when the cluster
+  // is larger than max_alert_rate or the alarm lines allow (ThresholdOptions::max_cluster_share);
+  // <= max_alert_rate: no split. Lines only: the session threshold does not split.
+  double max_cluster_share = 0.5;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the
   // labelled incidents BELOW the rare normal lines among severe lines, so they get a small weight
   // and the severity words lead.
   std::array<double, kNumSignals> weights = {0.1, 1, 0.1, 0.1, 0.1, 0.1};
-  // Added as severity_prior * LineSeverity (not ranked against history): alarm words count even on
-  // a source where they are common. 0 = severity only through its tail.
+  // Scales the severity term below (not ranked against history): alarm words count even on a
+  // source where they are common. 0 = severity only through its tail (and the recurrence and
+  // report terms).
   double severity_prior = 4.0;
+  // Within the severity level, for a site whose severe lines are many (chosen on the tuning system
+  // only, docs/EVALUATION.md "A new site with no labels"). The severity term of the fused score is
+  //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
+  //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h)
+  //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue)
+  // and never below 0. A severe-level line has LevelSeverity >= 0.75 (ERROR and above; failure
+  // words alone do not make one: on HDFS they mark routine exceptions that recur).
+  // All three at 0 give the severity term of earlier versions (severity_prior * LineSeverity).
+  double within_level = 0.25;       // failure words count a quarter on a severe level (ERROR+)
+  double recurrence_weight = 0.4;   // per nat of ln(1 + earlier severe-level lines of the template)
+  double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored
@@ -92,6 +110,7 @@ struct LineEvent {
 
 struct LineScore {
   double score = 0;       // fused score, >= 0 (higher = more anomalous)
+  double severity_term = 0;  // the severity term within `score` (NoveltyOptions::severity_prior)
   double p_value = 1;     // tail of `score` against the site's earlier scores (calibrated, in (0,1])
   double threshold = 0;   // the budget threshold in force for this line (+inf during warm-up)
   bool alert = false;     // score >= threshold and score > 0
@@ -134,9 +153,11 @@ class NoveltyScorer {
   const NoveltyOptions& options() const { return options_; }
 
  private:
-  // The fused score of raw signals; sets `tail` and `fired` when given.
-  double Fuse(const std::array<double, kNumSignals>& raw, std::array<double, kNumSignals>* tail,
-              uint32_t* fired) const;
+  // The fused score of raw signals plus the severity term; sets `tail` and `fired` when given.
+  double Fuse(const std::array<double, kNumSignals>& raw, double severity_term,
+              std::array<double, kNumSignals>* tail, uint32_t* fired) const;
+  // The severity term of `line` (NoveltyOptions::severity_prior and the within-level fields).
+  double SeverityTerm(const LineEvent& line) const;
   std::array<double, kNumSignals> RawSignals(const LineEvent& line, int64_t tick) const;
   void Learn(const LineEvent& line, int64_t tick, const std::array<double, kNumSignals>& raw,
              double score);
@@ -148,6 +169,7 @@ class NoveltyScorer {
   RateTracker untimed_template_rate_;
   RateTracker untimed_source_rate_;
   ParamValues params_;
+  AlarmRecurrence alarm_recurrence_;
   SequenceModel sequence_;
   std::array<TailHistogram, kNumSignals> history_;
   TailHistogram scores_;

@@ -78,6 +78,32 @@ double LineSeverity(std::string_view level, std::string_view content) {
   return std::max(LevelSeverity(level), ContentSeverity(content));
 }
 
+double WithinLevelSeverity(std::string_view level, std::string_view content, double within) {
+  const double l = LevelSeverity(level);
+  const double c = ContentSeverity(content);
+  return std::max(l, c) + (l >= 0.75 ? within * std::min(l, c) : 0.0);
+}
+
+bool EndsInBareValue(std::string_view content) {
+  auto separator = [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' ||
+           c == ',';
+  };
+  size_t end = content.size();
+  while (end > 0 && separator(content[end - 1])) --end;
+  size_t begin = end;
+  while (begin > 0 && !separator(content[begin - 1])) --begin;
+  std::string_view tok = content.substr(begin, end - begin);
+  if (tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) tok.remove_prefix(2);
+  if (tok.empty()) return false;
+  bool digit = false;
+  for (char c : tok) {
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
+    digit = digit || std::isdigit(static_cast<unsigned char>(c)) != 0;
+  }
+  return digit;
+}
+
 bool HasSeverityWord(std::string_view line) {
   size_t i = 0;
   while (i < line.size()) {

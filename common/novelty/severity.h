@@ -3,6 +3,9 @@
 // (syslog / log4j / BGL level names) and alarm words in the message ("error", "failed", "exception",
 // "refused", ...). The label-free detector (scorer.h) ranks this value against the site's own history,
 // so a source where every line says ERROR gains little from it.
+// Within a level (scorer.h's severity term): the message's alarm words still count on a line whose
+// level is already severe, and a severe line that only reports a value (EndsInBareValue: a register or
+// counter dump, "machine state register: 0x00002000") is told apart from one that reports an event.
 // Also the severity-word baseline of `fedlog eval newsite`. Thread-safety: pure functions.
 #ifndef FEDLOG_COMMON_NOVELTY_SEVERITY_H_
 #define FEDLOG_COMMON_NOVELTY_SEVERITY_H_
@@ -23,6 +26,17 @@ double ContentSeverity(std::string_view content);
 
 // max(LevelSeverity(level), ContentSeverity(content)).
 double LineSeverity(std::string_view level, std::string_view content);
+
+// The severity of `level` and `content` together, within the level: max(L, C) + within * min(L, C)
+// for L = LevelSeverity(level), C = ContentSeverity(content) when the level is severe (L >= 0.75,
+// ERROR and above); max(L, C) otherwise. within = 0 gives LineSeverity.
+double WithinLevelSeverity(std::string_view level, std::string_view content, double within);
+
+// True when the message's last token (tokens split at whitespace, '.', ':', '=', ',') is a bare
+// number: decimal or hexadecimal digits with an optional 0x, at least one decimal digit, e.g.
+// "store operation.............1" or "data address: 0x00000002". Such a line reports a value (a
+// register or counter dump) rather than an event.
+bool EndsInBareValue(std::string_view content);
 
 // The severity-word rule of issue 14's baseline: true when any whitespace-separated token of `line`,
 // stripped of punctuation, is FATAL, FAILURE, SEVERE or ERROR (case-insensitive).

@@ -129,6 +129,23 @@ void ParamValues::Observe(int32_t template_id, const std::vector<std::string_vie
   }
 }
 
+// ---- AlarmRecurrence
+
+double AlarmRecurrence::Score(int32_t template_id) const {
+  auto it = counts_.find(template_id);
+  return it == counts_.end() ? 0.0 : std::log1p(static_cast<double>(it->second));
+}
+
+void AlarmRecurrence::Observe(int32_t template_id, bool alarm) {
+  if (!alarm) return;
+  auto it = counts_.find(template_id);
+  if (it != counts_.end()) {
+    ++it->second;
+  } else if (counts_.size() < max_templates_) {
+    counts_.emplace(template_id, 1);
+  }
+}
+
 // ---- SequenceModel
 
 SequenceModel::SequenceModel(const SequenceOptions& options) : options_(options) {}

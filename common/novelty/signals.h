@@ -7,6 +7,8 @@
 //                   time bucket than its decayed average rate predicts (Poisson likelihood ratio)
 //   ParamValues     an unusual value at one parameter position of a template (Good-Turing for unseen
 //                   values, so a free-form field such as a number never surprises, a usually fixed one does)
+//   AlarmRecurrence how often the line's template already came on alarm lines (the scorer counts lines
+//                   of a severe level): an incident repeats one severe event, a dump prints many rare ones
 //   SequenceModel   per session (block id, host): the next template's surprise given the previous one,
 //                   counted only when it is outside the top-g successors (DeepLog's rule)
 // Memory is bounded by the options (keys and values beyond the caps are not remembered).
@@ -93,6 +95,19 @@ class ParamValues {
 
   ParamOptions options_;
   absl::flat_hash_map<uint64_t, Position> positions_;
+};
+
+class AlarmRecurrence {
+ public:
+  explicit AlarmRecurrence(size_t max_templates = 200000) : max_templates_(max_templates) {}
+  // ln(1 + earlier alarm lines of `template_id`); 0 for a template never seen on an alarm line.
+  double Score(int32_t template_id) const;
+  // Counts the line when it is an alarm line; further templates beyond the cap are not counted.
+  void Observe(int32_t template_id, bool alarm);
+
+ private:
+  size_t max_templates_;
+  absl::flat_hash_map<int32_t, int64_t> counts_;
 };
 
 struct SequenceOptions {

@@ -19,6 +19,9 @@ absl::Status ThresholdOptions::Validate() const {
   if (!(max_alert_rate >= 0 && max_alert_rate <= 0.5)) {
     return absl::InvalidArgumentError("threshold: max_alert_rate must be in [0, 0.5]");
   }
+  if (!(max_cluster_share >= 0 && max_cluster_share <= 1)) {
+    return absl::InvalidArgumentError("threshold: max_cluster_share must be in [0, 1]");
+  }
   if (!(valley_ratio > 0 && valley_ratio < 1)) {
     return absl::InvalidArgumentError("threshold: valley_ratio must be in (0, 1)");
   }
@@ -104,6 +107,43 @@ int SiteThreshold::FindValley(double cap) const {
   return best;
 }
 
+double SiteThreshold::ShareFrom(int bin) const {
+  const std::vector<int64_t>& c = scores_.counts();
+  int64_t above = 0;
+  for (size_t b = static_cast<size_t>(std::max(bin, 0)); b < c.size(); ++b) above += c[b];
+  return static_cast<double>(above) / static_cast<double>(std::max<int64_t>(scores_.count(), 1));
+}
+
+int SiteThreshold::OtsuCut(int from) const {
+  const std::vector<int64_t>& c = scores_.counts();
+  const int nb = static_cast<int>(c.size());
+  // A bin stands for the midpoint of its edges (the last bin for its lower edge).
+  auto value = [&](int b) {
+    return b + 1 < nb ? 0.5 * (scores_.LowerEdge(b) + scores_.LowerEdge(b + 1)) : scores_.LowerEdge(b);
+  };
+  double n = 0, sum = 0;
+  for (int b = from; b < nb; ++b) {
+    n += static_cast<double>(c[static_cast<size_t>(b)]);
+    sum += static_cast<double>(c[static_cast<size_t>(b)]) * value(b);
+  }
+  double n_low = 0, sum_low = 0, best = 0;
+  int cut = -1;
+  for (int b = from; b + 1 < nb; ++b) {  // the cut alerts bins > b
+    const double k = static_cast<double>(c[static_cast<size_t>(b)]);
+    n_low += k;
+    sum_low += k * value(b);
+    const double n_high = n - n_low;
+    if (k == 0 || n_low <= 0 || n_high <= 0) continue;
+    const double d = sum_low / n_low - (sum - sum_low) / n_high;
+    const double between = n_low * n_high * d * d;
+    if (between > best) {
+      best = between;
+      cut = b + 1;
+    }
+  }
+  return cut;
+}
+
 void SiteThreshold::Refresh() {
   adapted_ = 0;
   adapted_rate_ = 0;
@@ -112,13 +152,16 @@ void SiteThreshold::Refresh() {
   const double alarm_share = static_cast<double>(alarm_lines_) / static_cast<double>(n);
   const double cap = std::min(options_.max_alert_rate, alarm_share);
   if (cap <= options_.budget) return;
-  const int cut = FindValley(cap);
+  int cut = FindValley(cap);
+  if (cut < 0 && options_.max_cluster_share > cap) {
+    // A cluster larger than the alarm lines allow holds incidents and normal severe lines: split it.
+    const int cluster = FindValley(options_.max_cluster_share);
+    if (cluster >= 0) cut = OtsuCut(cluster);
+    if (cut >= 0 && !(ShareFrom(cut) > options_.budget && ShareFrom(cut) <= cap)) cut = -1;
+  }
   if (cut < 0) return;
-  int64_t above = 0;
-  const std::vector<int64_t>& c = scores_.counts();
-  for (size_t b = static_cast<size_t>(cut); b < c.size(); ++b) above += c[b];
   adapted_ = scores_.LowerEdge(cut);
-  adapted_rate_ = static_cast<double>(above) / static_cast<double>(n);
+  adapted_rate_ = ShareFrom(cut);
 }
 
 double SiteThreshold::LabelFreeThreshold() const {

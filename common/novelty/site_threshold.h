@@ -8,6 +8,11 @@
 //              cluster. The threshold is then the valley, i.e. the alert rate rises to the cluster's
 //              share, never above `max_alert_rate`. A source whose alarm words are rare keeps its budget,
 //              so a gap among novelty scores alone never multiplies the alerts.
+//              When no such valley exists because the alarm-backed cluster is LARGER than the cap (it
+//              holds the incidents and the normal severe lines together: a valley at most
+//              `max_cluster_share` deep), the cluster is split at its own two-class cut (Otsu's: the
+//              cut that maximises the between-class variance of the cluster's scores), and the upper
+//              part is the adapted alert set when its share is in (budget, cap].
 //   labelled   as the site's labels arrive (feedback verdicts, `fedlog label`, a labels file): the
 //              threshold that maximises F1 on the labelled lines' scores, shrunk towards the label-free
 //              threshold while labels are few: t = t_free + n / (n + label_prior) * (t_labels - t_free),
@@ -31,6 +36,9 @@ struct ThresholdOptions {
   // Highest alert rate the label-free adaptation may reach; <= budget switches it off. At most 0.5.
   double max_alert_rate = 0.25;
   double valley_ratio = 0.25;    // (valley density + 1) / (cluster peak density + 1) at most this
+  // Largest share of lines an alarm-backed cluster may hold to be split (Otsu) when it is larger
+  // than the cap; <= max_alert_rate switches the split off. At most 1.
+  double max_cluster_share = 0.5;
   int smooth_bins = 2;           // histogram smoothing half-width (bins of TailHistogram), 0..16
   int64_t adapt_min_lines = 200; // no adaptation before this many scores
   int64_t refresh_lines = 64;    // the adapted threshold is recomputed every this many scores
@@ -76,6 +84,11 @@ class SiteThreshold {
   void Refresh();
   // The valley cut (bin) of a high cluster whose share is in (budget, cap]; -1 when none.
   int FindValley(double cap) const;
+  // Otsu's cut (bin) of the scores in bins >= `from`: the bin that maximises the between-class
+  // variance of the two parts; -1 when the part holds fewer than two distinct bins.
+  int OtsuCut(int from) const;
+  // Share of scores in bins >= `bin`.
+  double ShareFrom(int bin) const;
 
   ThresholdOptions options_;
   TailHistogram scores_;

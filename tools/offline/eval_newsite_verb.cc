@@ -26,7 +26,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
-    "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] "
+    "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] [--within-level B] "
+    "[--recurrence-weight W] [--report-weight W] [--max-cluster-share S] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
@@ -282,6 +283,14 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                           args.GetDouble("max-alert-rate", o->detector.max_alert_rate));
   FEDLOG_ASSIGN_OR_RETURN(o->detector.severity_prior,
                           args.GetDouble("severity-prior", o->detector.severity_prior));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.max_cluster_share,
+                          args.GetDouble("max-cluster-share", o->detector.max_cluster_share));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.within_level,
+                          args.GetDouble("within-level", o->detector.within_level));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.recurrence_weight,
+                          args.GetDouble("recurrence-weight", o->detector.recurrence_weight));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.report_weight,
+                          args.GetDouble("report-weight", o->detector.report_weight));
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
   FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
@@ -329,8 +338,19 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   NewsiteOptions equal = o;
   equal.detector.weights.fill(1.0);
   equal.detector.severity_prior = 0;
+  equal.detector.recurrence_weight = 0;
+  equal.detector.report_weight = 0;
   equal.detector.session.weights.fill(1.0);
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
+  // The previous detector: the severity term across levels only (no within-level terms) and a
+  // threshold that does not split a cluster; what session 8's choices (made on the tuning system
+  // only) change on each system.
+  NewsiteOptions across = o;
+  across.detector.within_level = 0;
+  across.detector.recurrence_weight = 0;
+  across.detector.report_weight = 0;
+  across.detector.max_cluster_share = 0;
+  FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
     FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(o.out_dir, system + "_lines.csv"), LinesCsv(stream, scored)));
@@ -345,6 +365,9 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
                                                    flat.fused, flat.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 2, row);
+  FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (across levels, no split)", o.detector.expected_alert_rate,
+                                        levels.fused, levels.alert));
+  run.k0.rows.insert(run.k0.rows.begin() + 3, row);
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
@@ -375,7 +398,8 @@ std::string KShotJson(const KShotResult& r) {
 int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& federated_arm) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
-              "severity-prior", "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
+              "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
+              "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
               "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads"},
              {"dump", "federated"}});
   if (!args.ok() || !args->Has("out")) {

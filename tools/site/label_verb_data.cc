@@ -151,6 +151,10 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.expected_alert_rate = alert_rate_;
   lf_options.max_alert_rate = detect.max_alert_rate;  // the threshold the running detector uses (detector.cc)
   lf_options.label_prior = detect.threshold_label_prior;
+  lf_options.within_level = detect.within_level;  // the running detector's score (detector.cc)
+  lf_options.recurrence_weight = detect.recurrence_weight;
+  lf_options.report_weight = detect.report_weight;
+  lf_options.max_cluster_share = detect.max_cluster_share;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match).
   FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options, "", detect.fewshot_match));
   std::unique_ptr<client::detect::LinePipeline> with_model;

@@ -45,6 +45,34 @@ detect:
   EXPECT_EQ(o->webhook_max_attempts, 8);
 }
 
+TEST(DetectConfigTest, LabelFreeWithinLevelSettings) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  const novelty::NoveltyOptions defaults;
+  EXPECT_DOUBLE_EQ(d->within_level, defaults.within_level);
+  EXPECT_DOUBLE_EQ(d->recurrence_weight, defaults.recurrence_weight);
+  EXPECT_DOUBLE_EQ(d->report_weight, defaults.report_weight);
+  EXPECT_DOUBLE_EQ(d->max_cluster_share, defaults.max_cluster_share);
+  auto o = FromYaml(R"(
+data_dir: x
+detect:
+  sources: [{name: A, paths: [a]}]
+  label_free_within_level: 0.5
+  label_free_recurrence_weight: -1
+  label_free_report_weight: 2
+  label_free_max_cluster_share: -1
+)");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(o->within_level, 0.5);
+  EXPECT_DOUBLE_EQ(o->recurrence_weight, 0.0);  // < 0: off
+  EXPECT_DOUBLE_EQ(o->report_weight, 2.0);
+  EXPECT_DOUBLE_EQ(o->max_cluster_share, 0.0);
+  EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+                        "label_free_within_level: 2}\n").ok());
+  EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+                        "label_free_max_cluster_share: 1.5}\n").ok());
+}
+
 TEST(DetectConfigTest, RejectsBadConfigs) {
   EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: []}\n").ok());
   EXPECT_FALSE(FromYaml("detect: {sources: [{name: A, paths: [a]}]}\n").ok());  // no data_dir

@@ -49,6 +49,43 @@ TEST(LabelFreeTest, PipelineWithoutModelScoresAndNamesSignals) {
   EXPECT_FALSE((*p)->EnableLabelFree(o).ok());
 }
 
+// Live detection ranks within the severity level as `fedlog eval newsite` measures it: on a BGL
+// source, a severe event that keeps recurring outranks a one-off FATAL register dump line; with the
+// within-level terms off (detect.label_free_* < 0) the dump's rarity wins.
+TEST(LabelFreeTest, RecurringSevereEventOutranksASevereRegisterDump) {
+  auto bgl = [](int i, const char* level, const std::string& message) {
+    const std::string node = "R0" + std::to_string(i % 8) + "-M1-N5-C:J15-U11";
+    return "- " + std::to_string(1118709403 + 7 * i) + " 2005.06.13 " + node +
+           " 2005-06-13-17.36.43.927885 " + node + " RAS KERNEL " + level + " " + message;
+  };
+  for (bool within : {true, false}) {
+    auto p = LinePipeline::Create({{"BGL", "BGL", {}}});
+    ASSERT_TRUE(p.ok()) << p.status();
+    novelty::NoveltyOptions o;
+    o.expected_alert_rate = 0.01;
+    if (!within) o.within_level = o.recurrence_weight = o.report_weight = 0;
+    ASSERT_TRUE((*p)->EnableLabelFree(o).ok());
+    LineResult r;
+    int i = 0;
+    for (int k = 0; k < 30; ++k) {
+      for (int j = 0; j < 30; ++j, ++i) {
+        (*p)->Process(0, bgl(i, "INFO", j % 2 ? "instruction cache parity error corrected"
+                                               : "generating core." + std::to_string(i)), &r);
+      }
+      (*p)->Process(0, bgl(i++, "FATAL", "data storage interrupt"), &r);
+    }
+    (*p)->Process(0, bgl(i++, "FATAL", "data storage interrupt"), &r);
+    const double incident = r.score;
+    (*p)->Process(0, bgl(i++, "FATAL", "machine state register: 0x00002000"), &r);
+    const double dump = r.score;
+    if (within) {
+      EXPECT_GT(incident, dump);
+    } else {
+      EXPECT_LT(incident, dump);
+    }
+  }
+}
+
 // The site's labels move the label-free threshold: once the operator labels lines like kOdd normal
 // and a rarer one anomalous, kOdd no longer alerts.
 TEST(LabelFreeTest, LabelsMoveTheLabelFreeThreshold) {

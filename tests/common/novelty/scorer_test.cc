@@ -102,6 +102,42 @@ TEST(NoveltyScorerTest, SequenceFiresOnlyForSessions) {
   EXPECT_EQ(s.fired & (1u << kTemplate), 0u);
 }
 
+// Within the FATAL level: a repeated severe event outranks a one-off register dump line, which the
+// severity term across levels alone cannot tell apart.
+TEST(NoveltyScorerTest, RepeatedSevereEventOutranksSevereValueReport) {
+  auto fatal = [](int32_t tpl, std::string_view content) {
+    LineEvent e = Routine(tpl, -1);
+    e.level = "FATAL";
+    e.content = content;
+    return e;
+  };
+  for (bool within : {false, true}) {
+    NoveltyOptions o;
+    if (!within) o.within_level = o.recurrence_weight = o.report_weight = 0;
+    NoveltyScorer scorer(o);
+    int64_t i = 0;
+    for (; i < 400; ++i) scorer.ScoreAndLearn(Routine(static_cast<int32_t>(i % 4), -1), i);
+    for (int k = 0; k < 20; ++k) {  // the incident recurs among routine lines
+      for (int r = 0; r < 19; ++r, ++i) scorer.ScoreAndLearn(Routine(static_cast<int32_t>(i % 4), -1), i);
+      scorer.ScoreAndLearn(fatal(50, "data storage interrupt"), i++);
+    }
+    const LineScore incident = scorer.ScoreAndLearn(fatal(50, "data storage interrupt"), i++);
+    const LineScore dump = scorer.ScoreAndLearn(fatal(60, "machine state register: 0x00002000"), i++);
+    if (within) {
+      EXPECT_GT(incident.score, dump.score);
+      EXPECT_GT(incident.severity_term, dump.severity_term);
+      EXPECT_NEAR(incident.severity_term, 4.0 + 0.4 * std::log1p(20.0), 1e-9);
+      EXPECT_NEAR(dump.severity_term, 4.0 - 0.3, 1e-9);
+    } else {
+      // Across levels only, the dump's rarity wins: the inversion the within-level terms fix.
+      EXPECT_LT(incident.score, dump.score);
+      EXPECT_DOUBLE_EQ(incident.severity_term, dump.severity_term);
+    }
+    // Routine lines are untouched by the within-level terms.
+    EXPECT_DOUBLE_EQ(scorer.ScoreAndLearn(Routine(1, -1), i++).severity_term, 0.0);
+  }
+}
+
 TEST(NoveltyOptionsTest, Validate) {
   EXPECT_TRUE(NoveltyOptions{}.Validate().ok());
   NoveltyOptions o;
@@ -115,6 +151,12 @@ TEST(NoveltyOptionsTest, Validate) {
   EXPECT_FALSE(o.Validate().ok());
   o = {};
   o.sequence.top_g = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o = {};
+  o.within_level = 1.5;
+  EXPECT_FALSE(o.Validate().ok());
+  o = {};
+  o.report_weight = -1;
   EXPECT_FALSE(o.Validate().ok());
 }
 

@@ -55,6 +55,49 @@ TEST(SeverityTest, LevelsAndWords) {
   EXPECT_FALSE(HasSeverityWord("errors happened"));
 }
 
+TEST(SeverityTest, WithinTheLevelWordsStillCount) {
+  // Across levels only (within = 0) a FATAL line with and without failure words tie.
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("FATAL", "data TLB error interrupt", 0), 1.0);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("FATAL", "instruction address: 0x00004ed8", 0), 1.0);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("FATAL", "data TLB error interrupt", 0.25), 1.15);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("FATAL", "instruction address: 0x00004ed8", 0.25), 1.0);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("ERROR", "mount failed", 0.25), 0.75 + 0.25 * 0.6);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("INFO", "mount failed", 0.25), 0.6);
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("WARN", "mount failed", 0.25), 0.6);  // not a severe level
+  EXPECT_DOUBLE_EQ(WithinLevelSeverity("", "", 0.25), 0.0);
+}
+
+TEST(SeverityTest, ValueReportsEndInABareNumber) {
+  EXPECT_TRUE(EndsInBareValue("machine state register: 0x00002000"));
+  EXPECT_TRUE(EndsInBareValue("store operation.............................1"));
+  EXPECT_TRUE(EndsInBareValue("r24=0x00000000 r25=0x1eb3c0"));
+  EXPECT_TRUE(EndsInBareValue("data address: 0x00000002 "));
+  EXPECT_FALSE(EndsInBareValue("data TLB error interrupt"));
+  EXPECT_FALSE(EndsInBareValue("Lustre mount FAILED : bglio11 : point /p/gb1"));
+  EXPECT_FALSE(EndsInBareValue("rts: kernel terminated for reason 1004rts"));
+  EXPECT_FALSE(EndsInBareValue("cache line dead"));  // hex letters, but no digit: a word
+  EXPECT_FALSE(EndsInBareValue("pointer 0x"));
+  EXPECT_FALSE(EndsInBareValue(""));
+  EXPECT_FALSE(EndsInBareValue("..."));
+}
+
+TEST(AlarmRecurrenceTest, CountsOnlyAlarmLinesOfTheTemplate) {
+  AlarmRecurrence r;
+  EXPECT_DOUBLE_EQ(r.Score(7), 0.0);
+  for (int i = 0; i < 50; ++i) r.Observe(7, /*alarm=*/false);
+  EXPECT_DOUBLE_EQ(r.Score(7), 0.0);  // routine lines of the template do not count
+  r.Observe(7, true);
+  r.Observe(7, true);
+  r.Observe(8, true);
+  EXPECT_DOUBLE_EQ(r.Score(7), std::log1p(2.0));
+  EXPECT_DOUBLE_EQ(r.Score(8), std::log1p(1.0));
+  AlarmRecurrence capped(1);
+  capped.Observe(1, true);
+  capped.Observe(2, true);  // beyond the cap: not remembered
+  EXPECT_GT(capped.Score(1), 0.0);
+  EXPECT_DOUBLE_EQ(capped.Score(2), 0.0);
+}
+
 TEST(TemplateCountsTest, NewAndRareTemplatesSurprise) {
   TemplateCounts t;
   EXPECT_DOUBLE_EQ(t.Score(1), 0.0);

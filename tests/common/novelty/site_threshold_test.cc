@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -72,13 +73,59 @@ TEST(SiteThresholdTest, WithoutAlarmWordsTheBudgetStays) {
 TEST(SiteThresholdTest, NeverAboveMaxAlertRateAndOffAtTheBudget) {
   ThresholdOptions o;
   o.max_alert_rate = 0.10;  // the cluster holds 15%: too many for this site
+  o.max_cluster_share = 0;  // and it may not be split
   SiteThreshold capped(o);
   EXPECT_NEAR(Feed(&capped, {}, 6000, 9), 0.01, 0.006);
   EXPECT_EQ(capped.stage(), ThresholdStage::kBudget);
+  // Split (the default): the cluster's upper part alerts, still within max_alert_rate.
+  o.max_cluster_share = 0.5;
+  SiteThreshold split(o);
+  const double rate = Feed(&split, {}, 6000, 9);
+  EXPECT_EQ(split.stage(), ThresholdStage::kAdapted);
+  EXPECT_GT(rate, 0.03);
+  EXPECT_LE(rate, 0.10);
+  EXPECT_LE(split.adapted_rate(), 0.10);
   o.max_alert_rate = 0;  // adaptation off
   SiteThreshold off(o);
   Feed(&off, {}, 6000, 9);
   EXPECT_EQ(off.stage(), ThresholdStage::kBudget);
+}
+
+// Three groups: routine lines (70%), normal severe lines (20%, about 4) and incidents (10%, about
+// 5.5), the two severe groups overlapping (no valley between them).
+// The alarm lines back 30%, more than max_alert_rate allows, so no valley qualifies; the split
+// finds the incidents' cut between the two severe groups.
+TEST(SiteThresholdTest, SplitsAnAlarmClusterLargerThanTheCap) {
+  for (double max_cluster : {0.0, 0.5}) {
+    ThresholdOptions o;
+    o.max_alert_rate = 0.25;
+    o.max_cluster_share = max_cluster;
+    SiteThreshold t(o);
+    std::mt19937 rng(21);  // test data only
+    std::uniform_real_distribution<double> u(0, 1);
+    std::normal_distribution<double> routine(1.0, 0.2), severe(4.0, 0.5), incident(5.5, 0.5);
+    int alerts = 0, incidents_alerted = 0, incidents = 0;
+    const int n = 6000;
+    for (int i = 0; i < n; ++i) {
+      const double r = u(rng);
+      const int group = r < 0.7 ? 0 : (r < 0.9 ? 1 : 2);
+      const double score = std::max(0.01, group == 0 ? routine(rng) : group == 1 ? severe(rng) : incident(rng));
+      const bool alert = t.Decide(score, group > 0);
+      if (i < n / 2) continue;
+      alerts += alert ? 1 : 0;
+      incidents += group == 2 ? 1 : 0;
+      incidents_alerted += group == 2 && alert ? 1 : 0;
+    }
+    if (max_cluster == 0) {
+      EXPECT_EQ(t.stage(), ThresholdStage::kBudget);
+      continue;
+    }
+    EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+    EXPECT_GT(t.Threshold(), 4.3);
+    EXPECT_LT(t.Threshold(), 5.2);
+    EXPECT_NEAR(alerts / (n / 2.0), 0.11, 0.04);
+    EXPECT_GT(incidents_alerted, 0.8 * incidents);
+  }
 }
 
 TEST(SiteThresholdTest, MaxF1ThresholdSplitsBetweenTheClasses) {
@@ -122,6 +169,11 @@ TEST(SiteThresholdTest, LabelsMoveTheThresholdMoreAsTheyGrow) {
 }
 
 TEST(SiteThresholdTest, ValidateNamesTheField) {
+  {
+    ThresholdOptions o;
+    o.max_cluster_share = 1.5;
+    EXPECT_NE(o.Validate().message().find("max_cluster_share"), std::string::npos);
+  }
   ThresholdOptions o;
   o.max_alert_rate = 0.7;
   EXPECT_NE(o.Validate().message().find("max_alert_rate"), std::string::npos);
