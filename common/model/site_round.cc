@@ -255,8 +255,10 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
   SiteRoundResult result;
   result.weights = EncoderTensors(spec, start);
   result.samples = train.size();
-  result.distinct_templates = DistinctTemplates(train);
-  if (HasBothClasses(labeled.labels)) {
+  // Under line DP the template count and the class ratio are exact statistics of the lines with no
+  // noise, so they are withheld (0 and 1 mean "unknown" to the aggregator; docs/PRIVACY.md).
+  if (!dp) result.distinct_templates = DistinctTemplates(train);
+  if (!dp && HasBothClasses(labeled.labels)) {
     const double anomalous = static_cast<double>(
         std::count_if(labeled.labels.begin(), labeled.labels.end(), [](int y) { return y > 0; }));
     result.imbalance_ratio = (static_cast<double>(labeled.size()) - anomalous) / anomalous;

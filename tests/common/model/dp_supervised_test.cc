@@ -206,6 +206,8 @@ TEST(DpSupervisedTest, SiteRoundTrainsPrototypesUnderDpAndKeepsItsLossesLocal) {
   EXPECT_EQ(r->metrics.count("train_meta_loss"), 0u);
   EXPECT_EQ(r->local_only.count("train_meta_loss"), 1u);
   EXPECT_EQ(r->meta_loss, 0.0);
+  EXPECT_EQ(r->distinct_templates, 0);  // exact statistics of the lines are withheld under DP
+  EXPECT_EQ(r->imbalance_ratio, 1.0);
   // The next round starts from the trained prototypes it is given.
   fl::TensorBundle next = r->weights;
   absl::StatusOr<SiteRoundResult> r2 = RunSiteRound(spec, next, SmallLines(), LineSet(), work);
