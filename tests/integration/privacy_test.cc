@@ -36,7 +36,9 @@ class PrivacyTest : public ::testing::Test {
     pki_ = JoinPath(dir_, "pki");
     ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b"}));
     v1::ServerConfig config = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
-    if (line_encoder_) ASSERT_TRUE(testing::UseTinyLineEncoder(&config, /*out_dim=*/8, /*adapter_dim=*/4));
+    if (line_encoder_) {
+      ASSERT_TRUE(testing::UseTinyLineEncoder(&config, /*out_dim=*/8, /*adapter_dim=*/4));
+    }
     config.set_keep_updates(true);  // the test reads a stored update's values
     auto s = server::AggregatorServer::Start(config);
     ASSERT_TRUE(s.ok()) << s.status();
