@@ -115,18 +115,6 @@ TEST(LabelFreeTest, LabelsMoveTheLabelFreeThreshold) {
   EXPECT_NEAR(r.threshold, before, 0.5);
 }
 
-// A label-free detector (no model) over one HDFS log file, alert budget 1%.
-DetectOptions HdfsOptions(const std::string& dir, const std::string& log) {
-  DetectOptions o;
-  o.data_dir = dir + "/data";
-  o.sources = {{"HDFS", "HDFS", {log}}};
-  o.alerts_file = dir + "/alerts.jsonl";
-  o.metrics_listen = "off";
-  o.poll_interval_ms = 10;
-  o.expected_alert_rate = 0.01;
-  return o;
-}
-
 // Runs `d` until its alerts file has a line containing `needle` (at most 20 s), stops it, and returns that
 // line ("" when none came).
 std::string RunUntilAlert(Detector& d, const DetectOptions& o, absl::string_view needle) {
@@ -155,7 +143,7 @@ std::string RunUntilAlert(Detector& d, const DetectOptions& o, absl::string_view
 TEST(LabelFreeTest, DetectorWithoutModelWritesAlertsWithSignals) {
   const std::string dir = testing::FreshDir("labelfree");
   const std::string log = dir + "/app.log";
-  const DetectOptions o = HdfsOptions(dir, log);
+  const DetectOptions o = testing::HdfsDetectOptions(dir, log);
   {
     std::ofstream f(log);
     for (int i = 0; i < 1500; ++i) f << testing::HdfsLine(i) << "\n";
@@ -181,7 +169,7 @@ std::string BlockLine(int second, int block, const char* what) {
 TEST(LabelFreeTest, DetectorAlertsOnASessionThatBreaksItsCountRelations) {
   const std::string dir = testing::FreshDir("labelfree_session");
   const std::string log = dir + "/hdfs.log";
-  DetectOptions o = HdfsOptions(dir, log);
+  DetectOptions o = testing::HdfsDetectOptions(dir, log);
   o.session_pattern = "(blk_-?[0-9]+)";
   o.session_quiet_ms = 1000;
   {

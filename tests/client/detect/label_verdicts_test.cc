@@ -42,17 +42,6 @@ constexpr char kOdd[] =
 
 std::string Odd(int i) { return absl::StrReplaceAll(kOdd, {{"%d", absl::StrCat(i)}}); }
 
-// Waits until `pred` holds (10 s at most).
-template <typename Pred>
-bool WaitFor(Pred pred) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return pred();
-}
-
 TEST(LabelVerdictsTest, RunningDetectorStopsAlertingOnATemplateDeclaredNormal) {
   const std::string dir = testing::FreshDir("normaltemplate");
   const std::string log = dir + "/app.log";
@@ -74,10 +63,13 @@ TEST(LabelVerdictsTest, RunningDetectorStopsAlertingOnATemplateDeclaredNormal) {
   ASSERT_TRUE(d.ok()) << d.status();
   absl::Status run;
   std::thread t([&] { run = (*d)->Run(); });
-  ASSERT_TRUE(WaitFor([&] {
-    auto text = ReadFile(o.alerts_file);
-    return text.ok() && absl::StrContains(*text, "blk_1 ");
-  })) << "no alert for the odd line";
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto text = ReadFile(o.alerts_file);
+        return text.ok() && absl::StrContains(*text, "blk_1 ");
+      },
+      absl::Seconds(10)))
+      << "no alert for the odd line";
   // The operator declares the odd line's template normal (the template as the alert names it).
   std::string tmpl;
   for (absl::string_view line : absl::StrSplit(*ReadFile(o.alerts_file), '\n')) {
@@ -99,7 +91,8 @@ TEST(LabelVerdictsTest, RunningDetectorStopsAlertingOnATemplateDeclaredNormal) {
     std::ofstream f(log, std::ios::app);
     for (int i = 2; i < 6; ++i) f << Odd(i) << "\n";
   }
-  ASSERT_TRUE(WaitFor([&] { return (*d)->lines_processed() >= lines_before + 4; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return (*d)->lines_processed() >= lines_before + 4; },
+                               absl::Seconds(10)));
   (*d)->Stop();
   t.join();
   EXPECT_TRUE(run.ok()) << run;

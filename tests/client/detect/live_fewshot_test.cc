@@ -126,13 +126,7 @@ std::string ReadAlerts(const std::string& path) {
 TEST(LiveFewShotTest, DetectorUsesAStoredVerdictWithoutARestart) {
   const std::string dir = testing::FreshDir("live_fewshot");
   const std::string log = dir + "/app.log";
-  DetectOptions o;
-  o.data_dir = dir + "/data";
-  o.sources = {{"HDFS", "HDFS", {log}}};
-  o.alerts_file = dir + "/alerts.jsonl";
-  o.metrics_listen = "off";
-  o.poll_interval_ms = 10;
-  o.expected_alert_rate = 0.01;
+  DetectOptions o = testing::HdfsDetectOptions(dir, log);
   o.dedup_window_s = -1;  // an earlier label-free alert on the template must not hide the labelled one
   o.rate_limit_per_min = -1;
   {

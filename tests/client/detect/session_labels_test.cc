@@ -118,25 +118,10 @@ void WriteBlocks(std::ofstream& f, int from, int to, int odd) {
   }
 }
 
-bool WaitFor(const std::function<bool()>& pred) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
-}
-
 TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnlyForIt) {
   const std::string dir = testing::FreshDir("session_normal_template");
   const std::string log = dir + "/hdfs.log";
-  DetectOptions o;
-  o.data_dir = dir + "/data";
-  o.sources = {{"HDFS", "HDFS", {log}}};
-  o.alerts_file = dir + "/alerts.jsonl";
-  o.metrics_listen = "off";
-  o.poll_interval_ms = 10;
-  o.expected_alert_rate = 0.01;
+  DetectOptions o = testing::HdfsDetectOptions(dir, log);
   o.session_pattern = "(blk_-?[0-9]+)";
   o.session_quiet_ms = 1000;
   {
@@ -159,7 +144,7 @@ TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnl
     }
     return false;
   };
-  ASSERT_TRUE(WaitFor([&] { return alerted(300); })) << "no session alert for the exception block";
+  ASSERT_TRUE(testing::WaitFor([&] { return alerted(300); })) << "no session alert for the exception block";
   {
     auto store = DetectStore::Open(DetectStorePath(o.data_dir));
     ASSERT_TRUE(store.ok()) << store.status();
@@ -176,7 +161,7 @@ TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnl
     std::ofstream f(log, std::ios::app);
     WriteBlocks(f, 305, 320, 310);
   }
-  ASSERT_TRUE(WaitFor([&] { return (*d)->lines_processed() >= before + 15 * 6 + 1; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return (*d)->lines_processed() >= before + 15 * 6 + 1; }));
   absl::SleepFor(absl::Milliseconds(100));
   (*d)->Stop();
   t.join();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/base/file_util.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
@@ -126,6 +127,26 @@ std::string HdfsLine(int i) {
           "while serving blk_%d to /10.251.90.%d:",
           i % 250, 4000 + i, i % 100);
   }
+}
+
+DetectOptions HdfsDetectOptions(const std::string& dir, const std::string& log) {
+  DetectOptions o;
+  o.data_dir = dir + "/data";
+  o.sources = {{"HDFS", "HDFS", {log}}};
+  o.alerts_file = dir + "/alerts.jsonl";
+  o.metrics_listen = "off";
+  o.poll_interval_ms = 10;
+  o.expected_alert_rate = 0.01;
+  return o;
+}
+
+bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return pred();
 }
 
 }  // namespace fedlog::client::detect::testing

@@ -3,10 +3,13 @@
 #define FEDLOG_TESTS_CLIENT_DETECT_TEST_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/detect/detect_options.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/model/encoder_types.h"
 
@@ -26,6 +29,11 @@ absl::Status WritePersonalModel(const std::string& data_dir, const model::Encode
 std::string FreshDir(const std::string& name);
 // HDFS-format log line number `i` (a few templates).
 std::string HdfsLine(int i);
+// A label-free detector (no model) over one HDFS log file `log`, alert budget 1%, its data, alerts
+// and polling (10 ms) under `dir`, metrics off.
+DetectOptions HdfsDetectOptions(const std::string& dir, const std::string& log);
+// Polls `pred` every 20 ms until it holds (true) or `timeout` passes (false).
+bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout = absl::Seconds(20));
 
 }  // namespace fedlog::client::detect::testing
 
