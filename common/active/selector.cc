@@ -174,6 +174,7 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
   }
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
     if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
+    if (a.second.group_size != b.second.group_size) return a.second.group_size > b.second.group_size;
     return a.first < b.first;
   });
   if (max_picks > 0 && ranked.size() > max_picks) ranked.resize(max_picks);

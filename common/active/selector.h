@@ -4,7 +4,8 @@
 //   the detector's uncertainty  how close the line's score is to the threshold in force, and how
 //                               much its signals (and an optional second opinion, e.g. a model's
 //                               probability) disagree about it;
-//   the group's size            a verdict on a large group settles many lines.
+//   the group's size            a verdict on a large group settles many lines (a tie-break by
+//                               default; SelectorOptions::size_weight makes it a weight).
 // A label on any line of a group covers it, and so does a "whole template is normal" verdict.
 // Used by `fedlog label` (the operator's terminal UI) and by `fedlog eval newsite --strategy active`.
 // Deterministic: equal inputs and seed give the same ranking; the seed breaks ties only.
@@ -50,8 +51,10 @@ struct SelectorOptions {
   double margin_scale = 0;
   double disagreement_weight = 0.5;  // weight of the disagreement next to the uncertainty, >= 0
   // Weight of the group's size: the priority is multiplied by 1 + size_weight * log(1 + size) /
-  // log(1 + lines). >= 0 (0 ignores sizes).
-  double size_weight = 1.0;
+  // log(1 + lines). >= 0. 0 (the default since session 9, chosen on loghub-2k BGL with the
+  // few-shot detector; docs/EVALUATION.md "Session 9") leaves the size to break ties only: the
+  // large groups are mostly the familiar normal ones, and weighting them spent labels there.
+  double size_weight = 0.0;
   double fallback_alert_rate = 0.01;  // in (0, 0.5]; see SelectionInput::threshold
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;

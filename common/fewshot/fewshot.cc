@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -60,6 +61,23 @@ void Finish(Unit* unit) {
   unit->tokens.erase(std::unique(unit->tokens.begin(), unit->tokens.end()), unit->tokens.end());
 }
 
+double QuantileOf(const std::vector<double>& sorted, double x) {
+  const auto lo = std::lower_bound(sorted.begin(), sorted.end(), x);
+  const auto hi = std::upper_bound(lo, sorted.end(), x);
+  const double below = static_cast<double>(lo - sorted.begin());
+  const double at_most = static_cast<double>(hi - sorted.begin());
+  return (below + at_most) / (2.0 * static_cast<double>(sorted.size()));
+}
+
+double ScoreAtQuantile(const std::vector<double>& sorted, double q) {
+  const double n = static_cast<double>(sorted.size());
+  const double pos = std::clamp(q, 0.0, 1.0) * n - 0.5;
+  if (pos <= 0) return sorted.front();
+  const size_t i = static_cast<size_t>(std::floor(pos));
+  if (i + 1 >= sorted.size()) return sorted.back();
+  return sorted[i] + (pos - static_cast<double>(i)) * (sorted[i + 1] - sorted[i]);
+}
+
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   size_t i = 0, j = 0, both = 0;
   while (i < a.size() && j < b.size()) {
@@ -91,7 +109,8 @@ absl::Status FewShotOptions::Validate() const {
 absl::StatusOr<FewShotDetector> FewShotDetector::Fit(const std::vector<Unit>& support,
                                                      const std::vector<int>& labels,
                                                      const FewShotOptions& options,
-                                                     double free_threshold) {
+                                                     double free_threshold,
+                                                     std::vector<double> reference) {
   FEDLOG_RETURN_IF_ERROR(options.Validate());
   if (support.size() != labels.size() || support.empty()) {
     return absl::InvalidArgumentError("fewshot: support and labels must match, at least 1 unit");
@@ -100,37 +119,63 @@ absl::StatusOr<FewShotDetector> FewShotDetector::Fit(const std::vector<Unit>& su
   d.options_ = options;
   d.support_ = support;
   for (int y : labels) d.labels_.push_back(y > 0 ? 1 : 0);
-  d.SetThreshold(free_threshold);
+  d.SetThreshold(free_threshold, std::move(reference));
   return d;
 }
 
-void FewShotDetector::SetThreshold(double free_threshold) {
-  // The threshold decides unmatched units only, whose score is the label-free one: its cut comes
-  // from the labelled units' label-free scores, not from their (mostly matched) few-shot scores.
-  std::vector<size_t> order(support_.size());
+namespace {
+
+// The support's label-free scores, one point per distinct (token set, label): the highest of them.
+void DistinctPoints(const std::vector<Unit>& support, const std::vector<int>& labels,
+                    std::vector<double>* scores, std::vector<int>* y) {
+  std::vector<size_t> order(support.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (labels_[a] != labels_[b]) return labels_[a] < labels_[b];
-    return support_[a].tokens < support_[b].tokens;
+    if (labels[a] != labels[b]) return labels[a] < labels[b];
+    return support[a].tokens < support[b].tokens;
   });
-  std::vector<double> scores;
-  std::vector<int> y;
   for (size_t k = 0; k < order.size(); ++k) {
     const size_t i = order[k];
     const size_t prev = k > 0 ? order[k - 1] : i;
-    if (k > 0 && labels_[prev] == labels_[i] && support_[prev].tokens == support_[i].tokens) {
-      scores.back() = std::max(scores.back(), std::clamp(support_[i].free_score, 0.0, 1.0));
+    if (k > 0 && labels[prev] == labels[i] && support[prev].tokens == support[i].tokens) {
+      scores->back() = std::max(scores->back(), std::clamp(support[i].free_score, 0.0, 1.0));
       continue;
     }
-    scores.push_back(std::clamp(support_[i].free_score, 0.0, 1.0));
-    y.push_back(labels_[i]);
+    scores->push_back(std::clamp(support[i].free_score, 0.0, 1.0));
+    y->push_back(labels[i]);
   }
+}
+
+}  // namespace
+
+void FewShotDetector::SetThreshold(double free_threshold, std::vector<double> reference) {
+  // The threshold decides unmatched units only, whose score is the label-free one: its cut comes
+  // from the labelled units' label-free scores, not from their (mostly matched) few-shot scores.
+  std::vector<double> scores;
+  std::vector<int> y;
+  DistinctPoints(support_, labels_, &scores, &y);
   threshold_ = free_threshold;
+  reference.erase(std::remove_if(reference.begin(), reference.end(),
+                                 [](double v) { return std::isnan(v); }),
+                  reference.end());
+  const double w = static_cast<double>(scores.size()) /
+                   (static_cast<double>(scores.size()) + options_.label_prior);
   double labelled = 0;
-  if (novelty::MaxF1Threshold(scores, y, &labelled)) {
-    const double n = static_cast<double>(scores.size());
-    threshold_ = free_threshold + n / (n + options_.label_prior) * (labelled - free_threshold);
+  if (reference.size() < 2) {
+    if (novelty::MaxF1Threshold(scores, y, &labelled)) {
+      threshold_ = free_threshold + w * (labelled - free_threshold);
+    }
+    return;
   }
+  // In quantiles of the stream's scores (the cut, too): the same decisions whatever the scale.
+  for (double& v : reference) v = std::clamp(v, 0.0, 1.0);
+  std::sort(reference.begin(), reference.end());
+  for (double& v : scores) v = QuantileOf(reference, v);
+  if (!novelty::MaxF1Threshold(scores, y, &labelled)) return;
+  const double from = QuantileOf(reference, std::clamp(free_threshold, 0.0, 1.0));
+  // A label-free threshold the labels do not move stays where it is (not at a reference score).
+  if (w * (labelled - from) == 0) return;
+  threshold_ = ScoreAtQuantile(reference, from + w * (labelled - from));
 }
 
 FewShotDetector::Decision FewShotDetector::Decide(const Unit& unit) const {

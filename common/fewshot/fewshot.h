@@ -12,7 +12,9 @@
 //     label-free score, matched normal -1 - similarity. The threshold only ever decides unmatched
 //     units, so it lives on the label-free scale: it starts at the label-free one and moves towards
 //     the F1-best cut of the support's label-free scores (one point per distinct labelled token set,
-//     so a template labelled ten times counts once) as labels grow (issue 14 item 1).
+//     so a template labelled ten times counts once) as labels grow (issue 14 item 1). Given the
+//     stream's own label-free scores (`reference`), it moves in their quantiles rather than in raw
+//     score units, so a monotone change of the label-free scale leaves its decisions unchanged.
 //     Used offline by `fedlog eval newsite` and live by client/detect/live_fewshot.h.
 // Torch-free and gRPC-free. Thread-compatible: Fit builds; Score and Alert are const.
 #ifndef FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
@@ -39,6 +41,12 @@ void AddTokens(int32_t template_id, std::string_view content, Unit* unit);
 // Sorts and deduplicates the tokens (call once after the last AddTokens).
 void Finish(Unit* unit);
 
+// The mid-rank quantile of `x` among `sorted` (ascending, non-empty): (#below + #at most) / 2n.
+double QuantileOf(const std::vector<double>& sorted, double x);
+// The inverse: the score at quantile q of `sorted` (ascending, non-empty), linear between the
+// mid-rank points i + 0.5 of its values and clamped to its ends.
+double ScoreAtQuantile(const std::vector<double>& sorted, double q);
+
 // |a ∩ b| / |a ∪ b| of sorted unique token lists; 0 when both are empty.
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
 
@@ -53,8 +61,9 @@ struct FewShotOptions {
   double match = 0.3;
   // The threshold moves from the label-free one towards the F1-best cut of the support's label-free
   // scores as n / (n + label_prior) with n distinct labelled token sets, as novelty::SiteThreshold
-  // does. > 0. Chosen on the tuning system (5, 10, 20, 40 tried; docs/EVALUATION.md).
-  double label_prior = 10;
+  // does. > 0. Chosen on the tuning system for session 8's within-level scale (10, 20, 40 tried,
+  // in quantiles; docs/EVALUATION.md "Session 9").
+  double label_prior = 20;
   absl::Status Validate() const;
 };
 
@@ -63,11 +72,14 @@ class FewShotDetector {
   // InvalidArgument unless sizes match, there is at least one unit and the options Validate(). One
   // class alone is fine (its lookups still decide the units near it).
   // `free_threshold`: the label-free threshold on Unit::free_score (the lowest score the site alerts
-  // on), where the operating threshold starts.
+  // on), where the operating threshold starts. `reference`: label-free scores of the stream's
+  // recent units (any order; NaN ignored); when it holds at least two, the threshold moves by
+  // quantiles of it (QuantileOf / ScoreAtQuantile), otherwise in raw score units.
   static absl::StatusOr<FewShotDetector> Fit(const std::vector<Unit>& support,
                                              const std::vector<int>& labels,
                                              const FewShotOptions& options = {},
-                                             double free_threshold = 1.0);
+                                             double free_threshold = 1.0,
+                                             std::vector<double> reference = {});
   // What the support says about one unit: whether a label is near enough to decide it, and which.
   struct Decision {
     bool near = false;      // the nearest labelled unit shares at least `match` of its tokens
@@ -85,7 +97,7 @@ class FewShotDetector {
   FewShotDetector() = default;
   // The F1-best cut of the support's label-free scores, one point per distinct (token set, label),
   // moved from `free_threshold` by n / (n + label_prior).
-  void SetThreshold(double free_threshold);
+  void SetThreshold(double free_threshold, std::vector<double> reference);
 
   FewShotOptions options_;
   std::vector<Unit> support_;

@@ -9,7 +9,7 @@
 //   target lines hdfs    HDFS_v1 2% block sessions, stratified 70/30 by block bgl     BGL 20k
 //   lines, stratified 70/30 by line hadoop  55 Hadoop applications, stratified 70/30 by application
 // Internal to tools/offline: the pieces live in
-// eval_detect_{data,train,encoder,fused,report,verb}.cc.
+// eval_detect_{data,train,encoder,fused,fewshot,report,verb}.cc.
 // Thread-compatible: one evaluation runs on the calling thread (XGBoost uses its own threads).
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_DETECT_H_
@@ -24,6 +24,7 @@
 #include "common/base/dense_matrix.h"
 #include "common/eval/aggregate.h"
 #include "common/labels/seed_labeled.h"
+#include "common/fewshot/fewshot.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/model/encoder_types.h"
 #include "common/model/few_shot.h"
@@ -84,7 +85,7 @@ struct DetectOptions {
       3;  // hdfs/bgl/hadoop: stratified splits with seeds seed, seed+1, ... (CLI: 5 for hadoop)
   int xgb_rounds = 100;
   int threads = 2;
-  // What to train and report; also "encoder-fused" and "jaccard-1nn" (loso only, k > 0).
+  // What to train and report; also "encoder-fused", "jaccard-1nn" and "fewshot" (loso only, k > 0).
   std::vector<std::string> models = {"xgboost", "logreg", "encoder"};
   EncoderEvalOptions encoder;
 };
@@ -171,6 +172,25 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& data, const 
                                                const DetectOptions& options);
 ModelRun ScoreJaccard1nn(const DetectDataset& data, const std::vector<size_t>& support,
                          const std::vector<size_t>& test);
+// loso, k > 0 (eval_detect_fewshot.cc): `fewshot`, the new site's few-shot line detector
+// (common/fewshot). First the held-out source's label-free scores, once per fold: its log read
+// again and scored in order by the label-free detector a new site runs (eval newsite's
+// ScoreNewsiteStream, default budget), no label used.
+struct LosoLabelFree {
+  std::string source;
+  size_t first_row = 0;               // the dataset row of the source's first line
+  std::vector<fewshot::Unit> units;   // per log line: tokens, label-free score and alert
+  double free_threshold = 1.0;        // the lowest label-free score the site alerted on
+  std::vector<double> reference;      // every line's label-free score (the threshold's quantiles)
+};
+absl::StatusOr<LosoLabelFree> ScoreLosoLabelFree(const DetectDataset& data,
+                                                 const std::string& source,
+                                                 const DetectOptions& options);
+// Then per k: fewshot::FewShotDetector on the support rows (default options), scoring the test
+// rows; threshold = the detector's. InvalidArgument for a row outside the source.
+absl::StatusOr<ModelRun> ScoreFewShotLoso(const LosoLabelFree& source, const DetectDataset& data,
+                                          const std::vector<size_t>& support,
+                                          const std::vector<size_t>& test);
 // The few-shot detector `ScoreLineEncoder` fits on `support` (shared with ScoreLineEncoderFused).
 absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& data,
                                                      const LineEncoderFit& fit,

@@ -28,7 +28,7 @@ constexpr const char* kUsage =
     "       [--models xgboost,logreg,encoder] [--encoder-contrastive-steps N]\n"
     "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n"
     "       [--encoder-prototypes nearest|mean] [--encoder-match-quantile Q]\n"
-    "       (--models also takes encoder-fused and jaccard-1nn: loso, k > 0)\n";
+    "       (--models also takes encoder-fused, jaccard-1nn and fewshot: loso, k > 0)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -88,7 +88,9 @@ std::vector<ResultTable> MakeTables(const DetectOptions& o, const std::vector<in
   std::vector<ResultTable> tables;
   for (int k : ks) {
     for (const std::string& model : o.models) {
-      if (k <= 0 && (model == "encoder-fused" || model == "jaccard-1nn")) continue;  // k > 0 only
+      if (k <= 0 && (model == "encoder-fused" || model == "jaccard-1nn" || model == "fewshot")) {
+        continue;  // k > 0 only
+      }
       ResultTable t;
       t.model = model;
       t.k = k;
@@ -115,6 +117,8 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s%s\n", Seconds(start), fold.held_out,
                                    encoder->log);
     }
+    // fewshot: the target's label-free scores, once per fold (eval_detect_fewshot.cc).
+    absl::StatusOr<LosoLabelFree> label_free = absl::FailedPreconditionError("not scored");
     for (int k : o.shots) {
       TrainSetup setup;
       setup.seed = o.seed;
@@ -150,6 +154,12 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
       }
       if (k > 0 && WantsModel(o, "jaccard-1nn")) {
         runs.push_back(ScoreJaccard1nn(d, support_rows, setup.test));
+      }
+      if (k > 0 && WantsModel(o, "fewshot")) {
+        if (!label_free.ok()) label_free = ScoreLosoLabelFree(d, fold.held_out, o);
+        FEDLOG_RETURN_IF_ERROR(label_free.status());
+        FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreFewShotLoso(*label_free, d, support_rows, setup.test));
+        runs.push_back(std::move(run));
       }
       FEDLOG_RETURN_IF_ERROR(Record(d, fold.held_out, setup.test, runs, k, &tables, &log));
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s k=%-2d support %zu:%s\n", Seconds(start),
@@ -220,9 +230,10 @@ absl::StatusOr<std::vector<std::string>> ParseModels(const std::string& text) {
   std::vector<std::string> models;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     if (part != "xgboost" && part != "logreg" && part != "encoder" && part != "encoder-fused" &&
-        part != "jaccard-1nn") {
+        part != "jaccard-1nn" && part != "fewshot") {
       return absl::InvalidArgumentError(absl::StrCat(
-          "bad --models entry '", part, "' (xgboost|logreg|encoder|encoder-fused|jaccard-1nn)"));
+          "bad --models entry '", part,
+          "' (xgboost|logreg|encoder|encoder-fused|jaccard-1nn|fewshot)"));
     }
     models.emplace_back(part);
   }
@@ -288,9 +299,10 @@ absl::StatusOr<DetectOptions> OptionsFromArgs(const cli::Args& args) {
     FEDLOG_ASSIGN_OR_RETURN(o.models, ParseModels(args.Get("models")));
   }
   FEDLOG_RETURN_IF_ERROR(EncoderOptionsFromArgs(args, &o.encoder));
-  if (o.protocol != "loso" && (WantsModel(o, "encoder-fused") || WantsModel(o, "jaccard-1nn"))) {
+  if (o.protocol != "loso" && (WantsModel(o, "encoder-fused") || WantsModel(o, "jaccard-1nn") ||
+                                WantsModel(o, "fewshot"))) {
     return absl::InvalidArgumentError(
-        "--models encoder-fused and jaccard-1nn need --protocol loso");
+        "--models encoder-fused, jaccard-1nn and fewshot need --protocol loso");
   }
   return o;
 }

@@ -122,6 +122,14 @@ double FreeThreshold(const ScoredStream& sc, const Split& sp) {
   return t;
 }
 
+// The label-free scores of the pool's units: the stream the few-shot threshold moves in quantiles of.
+std::vector<double> PoolScores(const ScoredStream& sc, const Split& sp) {
+  std::vector<double> v;
+  v.reserve(sp.pool.size());
+  for (size_t u : sp.pool) v.push_back(sc.units[u].free_score);
+  return v;
+}
+
 // The three k > 0 methods trained on `labelled` (unit indices, their labels); rows appended.
 absl::Status KShotMethods(const ScoredStream& sc, const Split& sp, const std::vector<size_t>& labelled,
                           const std::vector<int>& y, const fewshot::FewShotOptions& fo,
@@ -131,7 +139,8 @@ absl::Status KShotMethods(const ScoredStream& sc, const Split& sp, const std::ve
   for (size_t u : labelled) support.push_back(sc.units[u]);
   std::vector<double> jac(sp.test.size()), few(sp.test.size());
   std::vector<int> jac_alert(sp.test.size()), few_alert(sp.test.size());
-  FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det, fewshot::FewShotDetector::Fit(support, y, fo, free_threshold));
+  FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det, fewshot::FewShotDetector::Fit(support, y, fo, free_threshold,
+                                                                        PoolScores(sc, sp)));
   for (size_t t = 0; t < sp.test.size(); ++t) {
     const fewshot::Unit& u = sc.units[sp.test[t]];
     jac[t] = fewshot::Jaccard1nnScore(u, support, y);
@@ -248,7 +257,7 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
       y.push_back(label_of[u]);
     }
     absl::StatusOr<fewshot::FewShotDetector> det =
-        fewshot::FewShotDetector::Fit(support, y, o.fewshot, FreeThreshold(sc, sp));
+        fewshot::FewShotDetector::Fit(support, y, o.fewshot, FreeThreshold(sc, sp), PoolScores(sc, sp));
     if (!det.ok()) break;
     for (size_t u : sp.pool) score[u] = det->Score(sc.units[u]);
     threshold = det->threshold();

@@ -63,14 +63,36 @@ TEST(SelectorTest, LargerGroupWinsAtEqualUncertainty) {
   for (int i = 0; i < 50; ++i) in.lines.push_back(Line(8, i == 0 ? 2.0 : 0.0));
   SelectorOptions opt;
   opt.margin_scale = 1.0;
+  opt.size_weight = 1.0;
   auto picks = SelectLines(in, opt);
   ASSERT_TRUE(picks.ok());
   EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{8, 7}));
-  // Without the size term the two tie on priority; only the seed orders them.
-  opt.size_weight = 0;
-  picks = SelectLines(in, opt);
-  ASSERT_TRUE(picks.ok());
-  EXPECT_DOUBLE_EQ((*picks)[0].priority, (*picks)[1].priority);
+  EXPECT_GT((*picks)[0].priority, (*picks)[1].priority);
+  // Without the size term (the default) the two tie on priority and the larger group still goes
+  // first, whatever the seed.
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    SelectorOptions plain;
+    plain.margin_scale = 1.0;
+    plain.seed = seed;
+    picks = SelectLines(in, plain);
+    ASSERT_TRUE(picks.ok());
+    EXPECT_DOUBLE_EQ((*picks)[0].priority, (*picks)[1].priority);
+    EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{8, 7}));
+  }
+}
+
+TEST(SelectorTest, ByDefaultALargeFamiliarGroupDoesNotOutrankANearMiss) {
+  // A small group just below the threshold (a near miss) against a large group further away: with
+  // size as a weight the large one went first; by default closeness to the threshold decides.
+  SelectionInput in;
+  in.threshold = 1.0;
+  in.lines = {Line(1, 0.9)};
+  for (int i = 0; i < 500; ++i) in.lines.push_back(Line(2, 0.7));
+  SelectorOptions opt;
+  opt.margin_scale = 0.1;
+  EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{1, 2}));
+  opt.size_weight = 1.0;
+  EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{2, 1}));
 }
 
 TEST(SelectorTest, DisagreementRaisesALineFarFromTheThreshold) {

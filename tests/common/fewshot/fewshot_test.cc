@@ -103,8 +103,8 @@ TEST(FewShotTest, ThresholdStaysOnTheLabelFreeScaleAndCountsATemplateOnce) {
   labels.push_back(0);
   auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
   ASSERT_TRUE(d.ok()) << d.status();
-  // Three distinct points (0.9 anomalous, 0.6 and 0.2 normal): cut 0.75, weight 3 / 13.
-  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 13.0 * (0.75 - 0.95), 1e-9);
+  // Three distinct points (0.9 anomalous, 0.6 and 0.2 normal): cut 0.75, weight 3 / (3 + 20).
+  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 23.0 * (0.75 - 0.95), 1e-9);
   EXPECT_LT(d->threshold(), 1.0);
   const Unit novel = Free(9, "torus receiver link failure", 0.97, true);
   EXPECT_FALSE(d->Decide(novel).near);
@@ -113,6 +113,58 @@ TEST(FewShotTest, ThresholdStaysOnTheLabelFreeScaleAndCountsATemplateOnce) {
   EXPECT_TRUE(near.near);
   EXPECT_EQ(near.label, 1);
   EXPECT_DOUBLE_EQ(near.similarity, 1.0);
+}
+
+TEST(FewShotTest, QuantilesOfTheReferenceRoundTrip) {
+  const std::vector<double> ref = {0.1, 0.2, 0.2, 0.4, 0.8};
+  EXPECT_DOUBLE_EQ(QuantileOf(ref, 0.2), (1.0 + 3.0) / 10.0);  // mid-rank of the tie
+  EXPECT_DOUBLE_EQ(QuantileOf(ref, 0.0), 0.0);
+  EXPECT_DOUBLE_EQ(QuantileOf(ref, 0.9), 1.0);
+  for (double x : {0.1, 0.4, 0.8}) EXPECT_NEAR(ScoreAtQuantile(ref, QuantileOf(ref, x)), x, 1e-12);
+  EXPECT_NEAR(ScoreAtQuantile(ref, 0.8), 0.6, 1e-12);  // halfway between 0.4 (0.7) and 0.8 (0.9)
+  EXPECT_DOUBLE_EQ(ScoreAtQuantile(ref, 0.0), 0.1);
+  EXPECT_DOUBLE_EQ(ScoreAtQuantile(ref, 1.0), 0.8);
+}
+
+// With the stream's label-free scores as reference the threshold moves by quantiles: a monotone
+// change of the label-free scale (here x -> x^3) moves the threshold with the scores and leaves
+// every decision as it was, while the raw-unit rule would decide differently.
+TEST(FewShotTest, ThresholdInQuantilesIgnoresAMonotoneChangeOfScale) {
+  auto cube = [](double x) { return x * x * x; };
+  std::vector<double> ref;
+  for (int i = 0; i < 200; ++i) ref.push_back((i + 0.5) / 200.0);
+  std::vector<Unit> support = {Free(1, "kernel panic", 0.55, true), Free(2, "link failure", 0.6, true),
+                               Free(3, "job started", 0.3, false), Free(4, "job ended", 0.2, false)};
+  const std::vector<int> labels = {1, 1, 0, 0};
+  FewShotOptions o;
+  o.label_prior = 4;
+  auto plain = FewShotDetector::Fit(support, labels, o, 0.95, ref);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  // F1-best cut at quantile 0.425 (between 0.3 and 0.55); from 0.95 half way (4 / (4 + 4)) there:
+  // quantile 0.6875, a reference score.
+  EXPECT_NEAR(plain->threshold(), 0.6875, 1e-9);
+  std::vector<Unit> cubed = support;
+  for (Unit& u : cubed) u.free_score = cube(u.free_score);
+  std::vector<double> cubed_ref = ref;
+  for (double& v : cubed_ref) v = cube(v);
+  auto moved = FewShotDetector::Fit(cubed, labels, o, cube(0.95), cubed_ref);
+  ASSERT_TRUE(moved.ok());
+  auto raw = FewShotDetector::Fit(cubed, labels, o, cube(0.95));
+  ASSERT_TRUE(raw.ok());
+  int raw_differs = 0;
+  for (int i = 0; i < 100; ++i) {
+    const double x = (i + 0.25) / 100.0;
+    Unit u = Free(100 + i, "never labelled words", x, false);
+    Unit c = u;
+    c.free_score = cube(x);
+    EXPECT_EQ(plain->Alert(u), moved->Alert(c)) << x;
+    raw_differs += plain->Alert(u) != raw->Alert(c) ? 1 : 0;
+  }
+  EXPECT_GT(raw_differs, 0);
+  // Fewer than two reference scores: raw units, as before.
+  auto none = FewShotDetector::Fit(support, labels, o, 0.95, {0.5});
+  ASSERT_TRUE(none.ok());
+  EXPECT_NEAR(none->threshold(), 0.95 + 0.5 * (0.425 - 0.95), 1e-9);  // cut 0.425
 }
 
 }  // namespace
