@@ -87,7 +87,7 @@ TEST(SelectorTest, ByDefaultALargeFamiliarGroupDoesNotOutrankANearMiss) {
   SelectionInput in;
   in.threshold = 1.0;
   in.lines = {Line(1, 0.9)};
-  for (int i = 0; i < 500; ++i) in.lines.push_back(Line(2, 0.7));
+  for (int i = 0; i < 500; ++i) in.lines.push_back(Line(2, 0.76));
   SelectorOptions opt;
   opt.margin_scale = 0.1;
   EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{1, 2}));

@@ -63,10 +63,10 @@ TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
                                      Free(3, "generating core", 0.1, false)};
   const std::vector<int> labels = {1, 0, 0};
   // The site alerted label-free from 0.95 on. On the support's label-free scores the best cut is 0.985
-  // (between the anomalous 0.99 and the normal 0.98); three labels move the threshold 3 / 13 of the way.
+  // (between the anomalous 0.99 and the normal 0.98); three labels move the threshold 3 / 23 of the way.
   auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 13.0 * (0.985 - 0.95), 1e-9);
+  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 23.0 * (0.985 - 0.95), 1e-9);
   // Near the anomalous label: alerts, ranked above everything.
   const Unit mc = Free(1, "machine check interrupt", 0.2, false);
   EXPECT_TRUE(d->Alert(mc));
