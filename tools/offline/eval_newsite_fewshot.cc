@@ -139,8 +139,9 @@ absl::Status KShotMethods(const ScoredStream& sc, const Split& sp, const std::ve
   for (size_t u : labelled) support.push_back(sc.units[u]);
   std::vector<double> jac(sp.test.size()), few(sp.test.size());
   std::vector<int> jac_alert(sp.test.size()), few_alert(sp.test.size());
-  FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det, fewshot::FewShotDetector::Fit(support, y, fo, free_threshold,
-                                                                        PoolScores(sc, sp)));
+  FEDLOG_ASSIGN_OR_RETURN(
+      fewshot::FewShotDetector det,
+      fewshot::FewShotDetector::Fit(support, y, fo, free_threshold, PoolScores(sc, sp)));
   for (size_t t = 0; t < sp.test.size(); ++t) {
     const fewshot::Unit& u = sc.units[sp.test[t]];
     jac[t] = fewshot::Jaccard1nnScore(u, support, y);
@@ -217,9 +218,10 @@ int32_t GroupOf(const fewshot::Unit& u) {
   return static_cast<int32_t>(h & 0x7fffffff);
 }
 
-// Active selection (common/active): rounds of two picks, each ranked by the few-shot detector built
-// on the labels so far (scores of units near a label move away from the threshold, so the next picks
-// go to groups nothing covers yet); the ground truth answers as the operator would. Returns the labelled units in the order picked.
+// Active selection (common/active, default options: the group's size only breaks ties): rounds of
+// two picks, each ranked by the few-shot detector built on the labels so far (scores of units near a
+// label move away from the threshold, so the next picks go to groups nothing covers yet); the ground
+// truth answers as the operator would. Returns the labelled units in the order picked.
 std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
                                  const NewsiteOptions& o, size_t budget) {
   std::vector<size_t> labelled;
@@ -257,7 +259,8 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
       y.push_back(label_of[u]);
     }
     absl::StatusOr<fewshot::FewShotDetector> det =
-        fewshot::FewShotDetector::Fit(support, y, o.fewshot, FreeThreshold(sc, sp), PoolScores(sc, sp));
+        fewshot::FewShotDetector::Fit(support, y, o.fewshot, FreeThreshold(sc, sp),
+                                      PoolScores(sc, sp));
     if (!det.ok()) break;
     for (size_t u : sp.pool) score[u] = det->Score(sc.units[u]);
     threshold = det->threshold();
