@@ -84,7 +84,8 @@ struct DetectOptions {
       3;  // hdfs/bgl/hadoop: stratified splits with seeds seed, seed+1, ... (CLI: 5 for hadoop)
   int xgb_rounds = 100;
   int threads = 2;
-  // What to train and report; also "encoder-fused" and "jaccard-1nn" (loso only, k > 0).
+  // What to train and report; also "encoder-fused", "encoder-jaccard" and "jaccard-1nn" (loso
+  // only, k > 0).
   std::vector<std::string> models = {"xgboost", "logreg", "encoder"};
   EncoderEvalOptions encoder;
 };
@@ -169,6 +170,15 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& data, const 
                                                const std::vector<size_t>& support,
                                                const std::vector<size_t>& test,
                                                const DetectOptions& options);
+// loso, k > 0 (eval_detect_fused.cc). `encoder-jaccard`: a hybrid, model::HybridSupportDetector on
+// the support lines: similarity w * cosine in the adapted encoder's space + (1 - w) * Jaccard of the
+// token sets, w chosen from the support's own leave-one-out F1-macro (no target label beyond the
+// support), alert when the nearest anomalous line is strictly more similar.
+absl::StatusOr<ModelRun> ScoreLineEncoderJaccard(const DetectDataset& data,
+                                                 const LineEncoderFit& fit,
+                                                 const std::vector<size_t>& support,
+                                                 const std::vector<size_t>& test,
+                                                 const DetectOptions& options);
 ModelRun ScoreJaccard1nn(const DetectDataset& data, const std::vector<size_t>& support,
                          const std::vector<size_t>& test);
 // The few-shot detector `ScoreLineEncoder` fits on `support` (shared with ScoreLineEncoderFused).

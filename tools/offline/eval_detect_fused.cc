@@ -11,6 +11,7 @@
 #include "common/base/status_macros.h"
 #include "common/fewshot/fewshot.h"
 #include "common/model/few_shot_fused.h"
+#include "common/model/hybrid_support.h"
 #include "common/model/line_scorer.h"
 #include "tools/offline/eval_detect.h"
 
@@ -35,6 +36,14 @@ absl::StatusOr<std::vector<float>> Embed(const DetectDataset& d, const model::En
                  out.data() + i * dim);
   }
   return out;
+}
+
+// A line's hashed tokens, sorted and unique.
+std::vector<int64_t> TokenSet(const DetectDataset& d, size_t row) {
+  std::vector<int64_t> t(d.lines.tokens[row].begin(), d.lines.tokens[row].end());
+  std::sort(t.begin(), t.end());
+  t.erase(std::unique(t.begin(), t.end()), t.end());
+  return t;
 }
 
 // A line's hashed tokens as a fewshot::Unit (sorted, unique).
@@ -93,6 +102,34 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& d, const Lin
   }
   run.threshold = det.threshold();
   run.validation_f1 = fo.match;  // reported in the log as "val F1": here the cosine match
+  return run;
+}
+
+absl::StatusOr<ModelRun> ScoreLineEncoderJaccard(const DetectDataset& d,
+                                                 const LineEncoderFit& fit,
+                                                 const std::vector<size_t>& support,
+                                                 const std::vector<size_t>& test,
+                                                 const DetectOptions& o) {
+  FEDLOG_ASSIGN_OR_RETURN(model::FewShotModel adapted, AdaptLineEncoder(d, fit, support, true, o));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> support_z, Embed(d, fit.spec, adapted, support));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> test_z, Embed(d, fit.spec, adapted, test));
+  const size_t dim = static_cast<size_t>(fit.spec.out_dim);
+  std::vector<std::vector<int64_t>> tokens;
+  std::vector<int> y;
+  for (size_t r : support) {
+    tokens.push_back(TokenSet(d, r));
+    y.push_back(d.y[r]);
+  }
+  FEDLOG_ASSIGN_OR_RETURN(
+      model::HybridSupportDetector det,
+      model::HybridSupportDetector::Fit(support_z, dim, tokens, y, model::HybridSupportOptions()));
+  ModelRun run;
+  run.model = "encoder-jaccard";
+  for (size_t i = 0; i < test.size(); ++i) {
+    run.scores.push_back(det.Score(test_z.data() + i * dim, TokenSet(d, test[i])));
+  }
+  run.threshold = 1e-9;              // alert when the nearest anomalous unit is strictly nearer
+  run.validation_f1 = det.weight();  // reported in the log as "val F1": here the encoder weight
   return run;
 }
 
