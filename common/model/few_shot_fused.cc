@@ -41,6 +41,29 @@ std::vector<float> PoolEmbeddings(const std::vector<float>& embeddings, size_t d
   return out;
 }
 
+void CentreEmbeddings(std::vector<float>* embeddings, size_t dim,
+                      const std::vector<size_t>& reference) {
+  if (reference.empty() || dim == 0) return;
+  std::vector<double> mean(dim, 0.0);
+  for (size_t r : reference) {
+    for (size_t j = 0; j < dim; ++j) mean[j] += (*embeddings)[r * dim + j];
+  }
+  for (double& m : mean) m /= static_cast<double>(reference.size());
+  const size_t n = embeddings->size() / dim;
+  std::vector<double> row(dim);
+  for (size_t i = 0; i < n; ++i) {
+    double norm = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      row[j] = (*embeddings)[i * dim + j] - mean[j];
+      norm += row[j] * row[j];
+    }
+    norm = std::sqrt(norm);
+    for (size_t j = 0; j < dim; ++j) {
+      (*embeddings)[i * dim + j] = norm > 1e-12 ? static_cast<float>(row[j] / norm) : 0.0f;
+    }
+  }
+}
+
 absl::StatusOr<double> MatchFromReference(const std::vector<float>& sample, size_t dim,
                                           double quantile) {
   if (!(quantile >= 0 && quantile <= 1)) {

@@ -1,6 +1,7 @@
 // The encoder's fused few-shot detector (issue 14 item 2): nearest support in the encoder's space
 // where a labelled unit is near, the label-free score everywhere else. A unit (a line, or a
-// session's lines pooled) is its unit-norm embedding (LineScorer::Embed, or PoolEmbeddings) and the
+// session's lines pooled, then centred on the site's mean: CentreEmbeddings) is its unit-norm
+// embedding (LineScorer::Embed, or PoolEmbeddings) and the
 // score a label-free detector gave it (common/novelty's calibrated score, or the encoder's own k =
 // 0 P(anomalous)). With k labelled units per class:
 //   - a unit whose most similar labelled unit has cosine similarity >= `match` takes that unit's
@@ -38,6 +39,14 @@ struct FusedFewShotOptions {
 // embedding. All zeros when `rows` is empty or the mean is zero.
 std::vector<float> PoolEmbeddings(const std::vector<float>& embeddings, size_t dim,
                                   const std::vector<int64_t>& rows);
+
+// Centres `embeddings` ([n][dim]) on the mean of its rows `reference` and makes every row unit-norm
+// again (a row equal to the mean becomes all zeros). Pooled session embeddings of one site share
+// most of their lines, so they lie within a narrow cone (HDFS blocks: nearest-neighbour cosine
+// 0.993-0.998); removing the site's own mean direction leaves what tells sessions apart. No label
+// is used. No-op when `reference` is empty.
+void CentreEmbeddings(std::vector<float>* embeddings, size_t dim,
+                      const std::vector<size_t>& reference);
 
 // The `quantile` (in [0, 1]) of each sample row's largest cosine similarity to another sample row
 // (`sample`: [n][dim] unit-norm rows, n >= 2). InvalidArgument for a bad quantile or sample.

@@ -97,6 +97,26 @@ TEST(EvalDetectEncoderTest, LineEncoderTransfersToAnUnseenSource) {
     wrong += (jaccard.scores[i] > jaccard.threshold) != (d.y[rest[i]] == 1);
   }
   EXPECT_LE(wrong, 2);
+  // The encoder + Jaccard hybrid: the same 1-NN decision, on the mixed similarity.
+  auto hybrid = ScoreLineEncoderJaccard(d, *fit, support, rest, o);
+  ASSERT_TRUE(hybrid.ok()) << hybrid.status();
+  EXPECT_EQ(hybrid->model, "encoder-jaccard");
+  ASSERT_EQ(hybrid->scores.size(), rest.size());
+  EXPECT_GE(hybrid->validation_f1, 0.0);  // the chosen encoder weight
+  EXPECT_LE(hybrid->validation_f1, 1.0);
+  // Two support lines per class cannot tell the weights apart by leave-one-out, so the even mix
+  // is kept; the untrained templates 2 and 3 then sit at the cut, but the ranking holds.
+  EXPECT_GT(Auroc(d, rest, *hybrid), 0.9);
+  // The weight chosen on the training sources' held-out lines, then fixed for the target.
+  auto dev_weight = DevHybridWeight(d, *fit, 2, o);
+  ASSERT_TRUE(dev_weight.ok()) << dev_weight.status();
+  EXPECT_GE(*dev_weight, 0.0);
+  EXPECT_LE(*dev_weight, 1.0);
+  auto hybrid_dev = ScoreLineEncoderJaccard(d, *fit, support, rest, o, *dev_weight);
+  ASSERT_TRUE(hybrid_dev.ok()) << hybrid_dev.status();
+  EXPECT_EQ(hybrid_dev->model, "encoder-jaccard-dev");
+  EXPECT_DOUBLE_EQ(hybrid_dev->validation_f1, *dev_weight);
+  EXPECT_GT(Auroc(d, rest, *hybrid_dev), 0.9);
   auto dev = DevFewShotF1Macro(d, *fit, 5, o);
   ASSERT_TRUE(dev.ok()) << dev.status();
   EXPECT_GT(*dev, 0.8);

@@ -85,7 +85,8 @@ struct DetectOptions {
       3;  // hdfs/bgl/hadoop: stratified splits with seeds seed, seed+1, ... (CLI: 5 for hadoop)
   int xgb_rounds = 100;
   int threads = 2;
-  // What to train and report; also "encoder-fused", "jaccard-1nn" and "fewshot" (loso only, k > 0).
+  // What to train and report; also "encoder-fused", "encoder-jaccard", "encoder-jaccard-dev",
+  // "jaccard-1nn" and "fewshot" (loso only, k > 0).
   std::vector<std::string> models = {"xgboost", "logreg", "encoder"};
   EncoderEvalOptions encoder;
 };
@@ -170,6 +171,23 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& data, const 
                                                const std::vector<size_t>& support,
                                                const std::vector<size_t>& test,
                                                const DetectOptions& options);
+// loso, k > 0 (eval_detect_fused.cc). `encoder-jaccard`: a hybrid, model::HybridSupportDetector on
+// the support lines: similarity w * cosine in the adapted encoder's space + (1 - w) * Jaccard of the
+// token sets, w chosen from the support's own leave-one-out F1-macro (no target label beyond the
+// support), alert when the nearest anomalous line is strictly more similar.
+// `weight` < 0: chosen on the support as above. `encoder-jaccard-dev`: the same hybrid with w fixed
+// per fold and k by DevHybridWeight.
+absl::StatusOr<ModelRun> ScoreLineEncoderJaccard(const DetectDataset& data,
+                                                 const LineEncoderFit& fit,
+                                                 const std::vector<size_t>& support,
+                                                 const std::vector<size_t>& test,
+                                                 const DetectOptions& options, double weight = -1);
+// Training-data-only choice of the hybrid's encoder weight (as DevFewShotF1Macro): each training
+// source's held-out lines (fit.validation) as a pseudo-target with k support lines per class; the
+// weight of model::HybridSupportOptions' grid with the best mean F1-macro over the sources with
+// both classes (ties: nearest the tie weight). No target line is used.
+absl::StatusOr<double> DevHybridWeight(const DetectDataset& data, const LineEncoderFit& fit, int k,
+                                       const DetectOptions& options);
 ModelRun ScoreJaccard1nn(const DetectDataset& data, const std::vector<size_t>& support,
                          const std::vector<size_t>& test);
 // loso, k > 0 (eval_detect_fewshot.cc): `fewshot`, the new site's few-shot line detector
@@ -191,6 +209,9 @@ absl::StatusOr<LosoLabelFree> ScoreLosoLabelFree(const DetectDataset& data,
 absl::StatusOr<ModelRun> ScoreFewShotLoso(const LosoLabelFree& source, const DetectDataset& data,
                                           const std::vector<size_t>& support,
                                           const std::vector<size_t>& test);
+// Up to `per_class` rows of each class of `rows`, seeded (the dev checks' support sets).
+std::vector<size_t> PerClassSample(const DetectDataset& data, const std::vector<size_t>& rows,
+                                   int per_class, uint64_t seed);
 // The few-shot detector `ScoreLineEncoder` fits on `support` (shared with ScoreLineEncoderFused).
 absl::StatusOr<model::FewShotModel> AdaptLineEncoder(const DetectDataset& data,
                                                      const LineEncoderFit& fit,

@@ -47,24 +47,6 @@ std::vector<std::string> SourcesOf(const model::LineSet& lines) {
   return out;
 }
 
-// Up to `per_class` rows of each class of `rows`, seeded.
-std::vector<size_t> PerClassSample(const DetectDataset& d, const std::vector<size_t>& rows,
-                                   int per_class, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<size_t> out;
-  for (int c = 0; c < 2; ++c) {
-    std::vector<size_t> idx;
-    for (size_t r : rows) {
-      if (d.y[r] == c) idx.push_back(r);
-    }
-    std::shuffle(idx.begin(), idx.end(), rng);
-    idx.resize(std::min(idx.size(), static_cast<size_t>(per_class)));
-    out.insert(out.end(), idx.begin(), idx.end());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 model::ContrastiveOptions ContrastiveOpts(const DetectOptions& o, uint64_t seed) {
   model::ContrastiveOptions c;
   c.steps = o.encoder.contrastive_steps;
@@ -89,6 +71,23 @@ model::MetaOptions MetaOpts(const DetectOptions& o, uint64_t seed) {
 
 bool WantsModel(const DetectOptions& options, const std::string& model) {
   return std::find(options.models.begin(), options.models.end(), model) != options.models.end();
+}
+
+std::vector<size_t> PerClassSample(const DetectDataset& d, const std::vector<size_t>& rows,
+                                   int per_class, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> out;
+  for (int c = 0; c < 2; ++c) {
+    std::vector<size_t> idx;
+    for (size_t r : rows) {
+      if (d.y[r] == c) idx.push_back(r);
+    }
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(std::min(idx.size(), static_cast<size_t>(per_class)));
+    out.insert(out.end(), idx.begin(), idx.end());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 absl::StatusOr<LineEncoderFit> FitLineEncoder(const DetectDataset& d,

@@ -2,6 +2,9 @@
 // (model::FusedFewShotDetector in the adapted encoder's space, the encoder's k = 0 score elsewhere)
 // and the training-free Jaccard 1-NN baseline on the same support lines (eval_detect.h).
 #include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -9,8 +12,10 @@
 
 #include "absl/types/span.h"
 #include "common/base/status_macros.h"
+#include "common/eval/metrics.h"
 #include "common/fewshot/fewshot.h"
 #include "common/model/few_shot_fused.h"
+#include "common/model/hybrid_support.h"
 #include "common/model/line_scorer.h"
 #include "tools/offline/eval_detect.h"
 
@@ -35,6 +40,14 @@ absl::StatusOr<std::vector<float>> Embed(const DetectDataset& d, const model::En
                  out.data() + i * dim);
   }
   return out;
+}
+
+// A line's hashed tokens, sorted and unique.
+std::vector<int64_t> TokenSet(const DetectDataset& d, size_t row) {
+  std::vector<int64_t> t(d.lines.tokens[row].begin(), d.lines.tokens[row].end());
+  std::sort(t.begin(), t.end());
+  t.erase(std::unique(t.begin(), t.end()), t.end());
+  return t;
 }
 
 // A line's hashed tokens as a fewshot::Unit (sorted, unique).
@@ -94,6 +107,99 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& d, const Lin
   run.threshold = det.threshold();
   run.validation_f1 = fo.match;  // reported in the log as "val F1": here the cosine match
   return run;
+}
+
+namespace {
+
+// The hybrid's inputs on one support / test split: embeddings in the encoder adapted on `support`
+// and the token sets.
+struct HybridInputs {
+  size_t dim = 0;
+  std::vector<float> support_z, test_z;
+  std::vector<std::vector<int64_t>> support_tokens, test_tokens;
+  std::vector<int> y;
+};
+
+absl::StatusOr<HybridInputs> MakeHybridInputs(const DetectDataset& d, const LineEncoderFit& fit,
+                                              const std::vector<size_t>& support,
+                                              const std::vector<size_t>& test,
+                                              const DetectOptions& o) {
+  HybridInputs in;
+  FEDLOG_ASSIGN_OR_RETURN(model::FewShotModel adapted, AdaptLineEncoder(d, fit, support, true, o));
+  FEDLOG_ASSIGN_OR_RETURN(in.support_z, Embed(d, fit.spec, adapted, support));
+  FEDLOG_ASSIGN_OR_RETURN(in.test_z, Embed(d, fit.spec, adapted, test));
+  in.dim = static_cast<size_t>(fit.spec.out_dim);
+  for (size_t r : support) {
+    in.support_tokens.push_back(TokenSet(d, r));
+    in.y.push_back(d.y[r]);
+  }
+  for (size_t r : test) in.test_tokens.push_back(TokenSet(d, r));
+  return in;
+}
+
+// `weight` < 0: chosen on the support's leave-one-out scores; otherwise fixed.
+absl::StatusOr<ModelRun> ScoreHybrid(const HybridInputs& in, double weight) {
+  model::HybridSupportOptions ho;
+  if (weight >= 0) ho.weights = {weight};
+  FEDLOG_ASSIGN_OR_RETURN(
+      model::HybridSupportDetector det,
+      model::HybridSupportDetector::Fit(in.support_z, in.dim, in.support_tokens, in.y, ho));
+  ModelRun run;
+  run.model = weight >= 0 ? "encoder-jaccard-dev" : "encoder-jaccard";
+  for (size_t i = 0; i < in.test_tokens.size(); ++i) {
+    run.scores.push_back(det.Score(in.test_z.data() + i * in.dim, in.test_tokens[i]));
+  }
+  run.threshold = 1e-9;              // alert when the nearest anomalous unit is strictly nearer
+  run.validation_f1 = det.weight();  // reported in the log as "val F1": here the encoder weight
+  return run;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelRun> ScoreLineEncoderJaccard(const DetectDataset& d,
+                                                 const LineEncoderFit& fit,
+                                                 const std::vector<size_t>& support,
+                                                 const std::vector<size_t>& test,
+                                                 const DetectOptions& o, double weight) {
+  FEDLOG_ASSIGN_OR_RETURN(HybridInputs in, MakeHybridInputs(d, fit, support, test, o));
+  return ScoreHybrid(in, weight);
+}
+
+absl::StatusOr<double> DevHybridWeight(const DetectDataset& d, const LineEncoderFit& fit, int k,
+                                       const DetectOptions& o) {
+  const model::HybridSupportOptions grid;
+  std::map<std::string, std::vector<size_t>> by_source;
+  for (size_t r : fit.validation) by_source[d.lines.sources[r]].push_back(r);
+  std::vector<double> sum(grid.weights.size(), 0.0);
+  int n = 0;
+  for (const auto& [source, rows] : by_source) {
+    std::vector<int> y;
+    for (size_t r : rows) y.push_back(d.y[r]);
+    const int pos = static_cast<int>(std::count(y.begin(), y.end(), 1));
+    if (pos < 2 || pos == static_cast<int>(y.size())) continue;
+    const std::vector<size_t> support = PerClassSample(d, rows, std::min(k, pos / 2), o.seed + k);
+    std::vector<size_t> test;
+    std::set_difference(rows.begin(), rows.end(), support.begin(), support.end(),
+                        std::back_inserter(test));
+    std::vector<int> test_y;
+    for (size_t r : test) test_y.push_back(d.y[r]);
+    FEDLOG_ASSIGN_OR_RETURN(HybridInputs in, MakeHybridInputs(d, fit, support, test, o));
+    for (size_t i = 0; i < grid.weights.size(); ++i) {
+      FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreHybrid(in, grid.weights[i]));
+      FEDLOG_ASSIGN_OR_RETURN(eval::BinaryMetrics m,
+                              eval::EvaluateScores(test_y, run.scores, run.threshold));
+      sum[i] += m.f1_macro;
+    }
+    ++n;
+  }
+  if (n == 0) return absl::FailedPreconditionError("no two-class training source to check on");
+  size_t best = 0;
+  for (size_t i = 1; i < sum.size(); ++i) {
+    const bool nearer = std::abs(grid.weights[i] - grid.tie_weight) <
+                        std::abs(grid.weights[best] - grid.tie_weight);
+    if (sum[i] > sum[best] || (sum[i] == sum[best] && nearer)) best = i;
+  }
+  return grid.weights[best];
 }
 
 ModelRun ScoreJaccard1nn(const DetectDataset& d, const std::vector<size_t>& support,

@@ -28,7 +28,8 @@ constexpr const char* kUsage =
     "       [--models xgboost,logreg,encoder] [--encoder-contrastive-steps N]\n"
     "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n"
     "       [--encoder-prototypes nearest|mean] [--encoder-match-quantile Q]\n"
-    "       (--models also takes encoder-fused, jaccard-1nn and fewshot: loso, k > 0)\n";
+    "       (--models also takes encoder-fused, encoder-jaccard, encoder-jaccard-dev, jaccard-1nn\n"
+    "        and fewshot: loso, k > 0)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -88,7 +89,8 @@ std::vector<ResultTable> MakeTables(const DetectOptions& o, const std::vector<in
   std::vector<ResultTable> tables;
   for (int k : ks) {
     for (const std::string& model : o.models) {
-      if (k <= 0 && (model == "encoder-fused" || model == "jaccard-1nn" || model == "fewshot")) {
+      if (k <= 0 && (model == "encoder-fused" || model == "encoder-jaccard" ||
+                     model == "encoder-jaccard-dev" || model == "jaccard-1nn" || model == "fewshot")) {
         continue;  // k > 0 only
       }
       ResultTable t;
@@ -111,7 +113,8 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
     for (size_t r : fold.test) target_y.push_back(d.y[r]);
     // The encoder is trained once per fold (never on the target), then adapted per k.
     absl::StatusOr<LineEncoderFit> encoder = absl::FailedPreconditionError("not trained");
-    if (WantsModel(o, "encoder") || WantsModel(o, "encoder-fused")) {
+    if (WantsModel(o, "encoder") || WantsModel(o, "encoder-fused") ||
+        WantsModel(o, "encoder-jaccard") || WantsModel(o, "encoder-jaccard-dev")) {
       encoder = FitLineEncoder(d, fold.train, o, o.seed);
       if (!encoder.ok()) return encoder.status();
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s%s\n", Seconds(start), fold.held_out,
@@ -150,6 +153,17 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
       if (k > 0 && encoder.ok() && WantsModel(o, "encoder-fused")) {
         FEDLOG_ASSIGN_OR_RETURN(ModelRun run,
                                 ScoreLineEncoderFused(d, *encoder, support_rows, setup.test, o));
+        runs.push_back(std::move(run));
+      }
+      if (k > 0 && encoder.ok() && WantsModel(o, "encoder-jaccard")) {
+        FEDLOG_ASSIGN_OR_RETURN(ModelRun run,
+                                ScoreLineEncoderJaccard(d, *encoder, support_rows, setup.test, o));
+        runs.push_back(std::move(run));
+      }
+      if (k > 0 && encoder.ok() && WantsModel(o, "encoder-jaccard-dev")) {
+        FEDLOG_ASSIGN_OR_RETURN(double w, DevHybridWeight(d, *encoder, k, o));
+        FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreLineEncoderJaccard(d, *encoder, support_rows,
+                                                                      setup.test, o, w));
         runs.push_back(std::move(run));
       }
       if (k > 0 && WantsModel(o, "jaccard-1nn")) {
@@ -230,10 +244,11 @@ absl::StatusOr<std::vector<std::string>> ParseModels(const std::string& text) {
   std::vector<std::string> models;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     if (part != "xgboost" && part != "logreg" && part != "encoder" && part != "encoder-fused" &&
-        part != "jaccard-1nn" && part != "fewshot") {
+        part != "encoder-jaccard" && part != "encoder-jaccard-dev" && part != "jaccard-1nn" &&
+        part != "fewshot") {
       return absl::InvalidArgumentError(absl::StrCat(
           "bad --models entry '", part,
-          "' (xgboost|logreg|encoder|encoder-fused|jaccard-1nn|fewshot)"));
+          "' (xgboost|logreg|encoder|encoder-fused|encoder-jaccard[-dev]|jaccard-1nn|fewshot)"));
     }
     models.emplace_back(part);
   }
@@ -300,9 +315,10 @@ absl::StatusOr<DetectOptions> OptionsFromArgs(const cli::Args& args) {
   }
   FEDLOG_RETURN_IF_ERROR(EncoderOptionsFromArgs(args, &o.encoder));
   if (o.protocol != "loso" && (WantsModel(o, "encoder-fused") || WantsModel(o, "jaccard-1nn") ||
-                                WantsModel(o, "fewshot"))) {
+                                WantsModel(o, "encoder-jaccard") ||
+                                WantsModel(o, "encoder-jaccard-dev") || WantsModel(o, "fewshot"))) {
     return absl::InvalidArgumentError(
-        "--models encoder-fused, jaccard-1nn and fewshot need --protocol loso");
+        "--models encoder-fused, encoder-jaccard[-dev], jaccard-1nn and fewshot need --protocol loso");
   }
   return o;
 }

@@ -103,7 +103,8 @@ absl::StatusOr<std::vector<double>> SupportDetectorScores(const ArmModel& model,
                                                           const NewsiteOptions& options,
                                                           double* threshold);
 // The fused support detector (eval_newsite_federated_fused.cc): every unit's embedding under one
-// encoder (a line's own; a session's lines pooled, model::PoolEmbeddings) and, per value of
+// encoder (a line's own; a session's lines pooled, model::PoolEmbeddings, then centred on the pool
+// units' mean, model::CentreEmbeddings) and, per value of
 // options.federated.match_quantiles, the cosine match: that quantile of the nearest-neighbour
 // similarities among the pool's distinct units (one per token set, fewshot::Unit::tokens; a seeded
 // sample of at most 1,500), so each encoder is held to the same relative nearness.

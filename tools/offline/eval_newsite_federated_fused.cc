@@ -1,5 +1,6 @@
 // The fused support detector of `fedlog eval newsite --federated` (eval_newsite_federated.h): per
-// encoder, every unit's embedding (a line's own, a session's pooled lines) and the cosine `match`
+// encoder, every unit's embedding (a line's own, a session's pooled lines centred on the pool
+// units' mean) and the cosine `match`
 // taken from the pool units' nearest-neighbour similarities; per label draw,
 // model::FusedFewShotDetector on the labelled units with the label-free detector's scores.
 #include <algorithm>
@@ -40,6 +41,11 @@ absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& m, const model::Encode
     const std::vector<float> e = model::PoolEmbeddings(m.embeddings, out.dim, rows);
     out.z.insert(out.z.end(), e.begin(), e.end());
   }
+  // Sessions (units of several lines) are centred on the pool's mean: their pooled embeddings are
+  // nearly collinear otherwise (HDFS blocks). Lines keep their own embeddings.
+  const bool sessions = std::any_of(site.unit_lines.begin(), site.unit_lines.end(),
+                                    [](const std::vector<int64_t>& r) { return r.size() > 1; });
+  if (sessions) model::CentreEmbeddings(&out.z, out.dim, sp.pool);
   // One pool unit per distinct token set (a line's template and words, a session's union of them):
   // the reference is how near the nearest *other* kind of unit is, not the duplicates of a template.
   std::vector<size_t> ref;

@@ -81,5 +81,22 @@ TEST(FusedFewShotTest, PoolEmbeddingsIsTheUnitNormMean) {
   EXPECT_FLOAT_EQ(zero[1], 0.0f);
 }
 
+TEST(FusedFewShotTest, CentringSpreadsANarrowConeOfSessions) {
+  // Three pooled sessions within 2 degrees of each other: cosine ~0.999 before centring.
+  std::vector<float> z = Rows({At(44), At(45), At(46), At(135)});
+  CentreEmbeddings(&z, 2, {0, 1, 2});
+  const double s02 = z[0] * z[4] + z[1] * z[5];
+  EXPECT_LT(s02, -0.99);  // the two sides of the cone now point apart
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(std::sqrt(z[2 * i] * z[2 * i] + z[2 * i + 1] * z[2 * i + 1]), 1.0, 1e-5);
+  }
+  std::vector<float> twins = {1, 0, 1, 0};
+  CentreEmbeddings(&twins, 2, {0, 1});
+  for (float v : twins) EXPECT_FLOAT_EQ(v, 0.0f);  // equal to the mean: all zeros
+  std::vector<float> same = Rows({At(10), At(20)});
+  CentreEmbeddings(&same, 2, {});
+  EXPECT_FLOAT_EQ(same[0], At(10)[0]);  // no reference: unchanged
+}
+
 }  // namespace
 }  // namespace fedlog::model
