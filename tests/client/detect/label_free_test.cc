@@ -63,7 +63,7 @@ TEST(LabelFreeTest, RecurringSevereEventOutranksASevereRegisterDump) {
     ASSERT_TRUE(p.ok()) << p.status();
     novelty::NoveltyOptions o;
     o.expected_alert_rate = 0.01;
-    if (!within) o.within_level = o.recurrence_weight = o.report_weight = 0;
+    if (!within) o.within_level = o.recurrence_weight = o.report_weight = o.fixed_weight = 0;
     ASSERT_TRUE((*p)->EnableLabelFree(o).ok());
     LineResult r;
     int i = 0;
