@@ -30,6 +30,7 @@ constexpr double kSevereLevel = 0.75;
 ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   ThresholdOptions t = ThresholdFor(o);
   t.max_cluster_share = 0;
+  t.split_valley_cluster = false;
   return t;
 }
 
@@ -46,6 +47,7 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.max_alert_rate = o.max_alert_rate;
   t.label_prior = o.label_prior;
   t.max_cluster_share = o.max_cluster_share;
+  t.split_valley_cluster = o.split_valley_cluster;
   t.warmup_lines = o.warmup_lines;
   return t;
 }

@@ -62,6 +62,8 @@ struct NoveltyOptions {
   // is larger than max_alert_rate or the alarm lines allow (ThresholdOptions::max_cluster_share);
   // <= max_alert_rate: no split. Lines only: the session threshold does not split.
   double max_cluster_share = 0.5;
+  // ThresholdOptions::split_valley_cluster (lines only).
+  bool split_valley_cluster = false;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the

@@ -27,7 +27,7 @@ constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] [--within-level B] "
-    "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--max-cluster-share S] "
+    "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
@@ -295,6 +295,8 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                           args.GetDouble("fixed-weight", o->detector.fixed_weight));
   FEDLOG_ASSIGN_OR_RETURN(o->detector.hold_lines,
                           args.GetInt("hold-lines", o->detector.hold_lines));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t split, args.GetInt("split-valley", o->detector.split_valley_cluster ? 1 : 0));
+  o->detector.split_valley_cluster = split != 0;
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
   FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
@@ -353,6 +355,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   NewsiteOptions across = o;
   across.detector.fixed_weight = 0;
   across.detector.hold_lines = 0;
+  across.detector.split_valley_cluster = false;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
@@ -402,7 +405,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "fixed-weight", "hold-lines", "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
+              "fixed-weight", "hold-lines", "split-valley", "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
               "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads"},
              {"dump", "federated"}});
   if (!args.ok() || !args->Has("out")) {
