@@ -91,7 +91,9 @@ TEST(WarmupHoldTest, HeldIncidentLinesAlertAtRelease) {
     }
     EXPECT_EQ(alerted, 30);
     for (size_t k = 0; k < released.size(); ++k) {
-      if (k % 10 != 0) EXPECT_FALSE(released[k].alert) << k;
+      if (k % 10 != 0) {
+        EXPECT_FALSE(released[k].alert) << k;
+      }
     }
     // After the hold, lines are decided at once.
     EXPECT_FALSE(scorer.ScoreAndLearn(Fatal(50, "data TLB error interrupt", {}), 600).held);
