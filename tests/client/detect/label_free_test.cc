@@ -123,7 +123,10 @@ TEST(LabelFreeTest, HeldLinesAlertWhenTheHoldEnds) {
   ASSERT_TRUE(q.ok()) << q.status();
   o.hold_lines = 100000;
   ASSERT_TRUE((*q)->EnableLabelFree(o).ok());
-  for (int i = 0; i < 200; ++i) (*q)->Process(0, bgl(i, "FATAL", "data TLB error interrupt"), &r);
+  for (int i = 0; i < 300; ++i) {
+    (*q)->Process(0, i % 10 == 0 ? bgl(i, "FATAL", "data TLB error interrupt")
+                                 : bgl(i, "INFO", "instruction cache parity error corrected"), &r);
+  }
   (*q)->ReleaseHeldAfter(1000, 600000);  // starts the clock
   held.clear();
   (*q)->TakeHeldAlerts(&held);
@@ -131,7 +134,7 @@ TEST(LabelFreeTest, HeldLinesAlertWhenTheHoldEnds) {
   (*q)->ReleaseHeldAfter(1000 + 600000, 600000);
   (*q)->TakeHeldAlerts(&held);
   EXPECT_FALSE(held.empty());
-  (*q)->Process(0, bgl(200, "FATAL", "data TLB error interrupt"), &r);  // no longer held
+  (*q)->Process(0, bgl(300, "FATAL", "data TLB error interrupt"), &r);  // no longer held
   EXPECT_GT(r.threshold, 0);
 }
 
