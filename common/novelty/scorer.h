@@ -13,8 +13,9 @@
 // Each raw signal becomes a tail probability against its own history on this site (TailHistogram),
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
 // tails (Fisher's combination, each term capped) plus a severity term that also orders the lines
-// within a severe level (failure words, the template's recurrence on severe lines, value reports;
-// NoveltyOptions::within_level). The alert threshold is a SiteThreshold
+// within a severe level (failure words, the template's recurrence on severe lines, value reports,
+// fixed messages; NoveltyOptions::within_level). The first hold_lines lines are held and decided
+// together once the stream is that long (TakeReleased). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to a high-score cluster's share when the stream shows one (up to
 // max_alert_rate; a cluster larger than that is split at its Otsu cut), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
