@@ -108,9 +108,13 @@ TEST(LabelFreeTest, HeldLinesAlertWhenTheHoldEnds) {
     (*p)->Process(0, bad ? bgl(i, "FATAL", "data TLB error interrupt")
                          : bgl(i, "INFO", i % 2 ? "instruction cache parity error corrected"
                                                 : "generating core." + std::to_string(i)), &r);
-    if (i < 300) EXPECT_FALSE(r.alert) << i;
+    if (i < 300) {
+      EXPECT_FALSE(r.alert) << i;
+    }
     (*p)->TakeHeldAlerts(&held);
-    if (i == 298) EXPECT_TRUE(held.empty());
+    if (i == 298) {
+      EXPECT_TRUE(held.empty());
+    }
   }
   ASSERT_EQ(held.size(), 30u);
   for (const LabelFreeScorer::HeldAlert& h : held) {

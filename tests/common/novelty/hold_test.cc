@@ -65,8 +65,12 @@ TEST(WarmupHoldTest, HeldIncidentLinesAlertAtRelease) {
       if (i < 300) first[static_cast<size_t>(i)] = s;
       if (bad) incident.push_back(i);
       scorer.TakeReleased(&released);
-      if (hold > 0 && i == 298) EXPECT_TRUE(released.empty());
-      if (hold > 0 && i == 299) EXPECT_EQ(released.size(), 300u);
+      if (hold > 0 && i == 298) {
+        EXPECT_TRUE(released.empty());
+      }
+      if (hold > 0 && i == 299) {
+        EXPECT_EQ(released.size(), 300u);
+      }
     }
     EXPECT_EQ(scorer.held_lines(), 0);
     if (hold == 0) {
