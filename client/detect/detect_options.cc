@@ -93,6 +93,12 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_report_weight(), 100, "label_free_report_weight", &o.report_weight));
   FEDLOG_RETURN_IF_ERROR(
       within(d.label_free_max_cluster_share(), 1, "label_free_max_cluster_share", &o.max_cluster_share));
+  FEDLOG_RETURN_IF_ERROR(within(d.label_free_fixed_weight(), 100, "label_free_fixed_weight", &o.fixed_weight));
+  if (d.label_free_hold_lines() > 100000) {
+    return absl::InvalidArgumentError("detect.label_free_hold_lines must be at most 100000");
+  }
+  if (d.label_free_hold_lines() != 0) o.hold_lines = std::max<int64_t>(0, d.label_free_hold_lines());
+  if (d.label_free_hold_ms() != 0) o.hold_ms = std::max<int64_t>(0, d.label_free_hold_ms());
   o.start_at_end = d.start_at_end();
   o.labels_file = Resolve(base_dir, d.labels_file());
   if (!o.webhook_url.empty() && o.webhook_url.rfind("http://", 0) != 0) {

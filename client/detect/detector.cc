@@ -79,6 +79,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.recurrence_weight = o.recurrence_weight;
     label_free.report_weight = o.report_weight;
     label_free.max_cluster_share = o.max_cluster_share;
+    label_free.fixed_weight = o.fixed_weight;
+    label_free.hold_lines = o.hold_lines;
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match));
   }
@@ -359,6 +361,55 @@ absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeSco
   return absl::OkStatus();
 }
 
+// A line the label-free warm-up held (detect.label_free_hold_lines) that alerted when the hold ended:
+// the same alert as a live line's, late by at most the hold, without file offset or context (the
+// line was read before). Through the per-template limiter and the operator's normal templates.
+absl::Status Detector::HandleHeldAlert(const LabelFreeScorer::HeldAlert& h, int64_t now_ms,
+                                       BatchRecord* rec) {
+  if (DeclaredNormal(h.source, h.template_id)) {
+    metrics_->alerts_suppressed_normal.fetch_add(1);
+    return absl::OkStatus();
+  }
+  const std::string& source = options_.sources[static_cast<size_t>(h.source)].name;
+  switch (limiter_.Check(source, h.template_id, now_ms)) {
+    case AlertLimiter::Verdict::kDuplicate:
+      metrics_->alerts_suppressed_dedup.fetch_add(1);
+      return absl::OkStatus();
+    case AlertLimiter::Verdict::kRateLimited:
+      metrics_->alerts_suppressed_rate.fetch_add(1);
+      return absl::OkStatus();
+    case AlertLimiter::Verdict::kAllow:
+      break;
+  }
+  Alert a;
+  a.id = AlertId(source, 0, static_cast<uint64_t>(h.verdict.line_index), 0, 2 + start_ms_);
+  a.time_ms = h.time_ms >= 0 ? h.time_ms : now_ms;
+  a.source = source;
+  a.line = h.line;
+  a.template_id = h.template_id;
+  a.template_text = pipeline_->TemplateText(h.source, h.template_id);
+  a.score = static_cast<float>(h.verdict.score);
+  a.threshold = static_cast<float>(std::min(h.verdict.threshold, 1e30));
+  a.model_version = pipeline_->model_version();
+  const std::string fired = novelty::FiredNames(h.fired);
+  a.signals = fired.empty() ? "held" : fired + "+held";
+  const std::string json = AlertToJson(a);
+  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
+  metrics_->sources[static_cast<size_t>(h.source)]->alerts.fetch_add(1);
+  rec->alerts.push_back({a.id, a.time_ms, source, a.line, a.template_id, a.score, a.threshold,
+                         a.model_version, {}, {}, json});
+  return absl::OkStatus();
+}
+
+absl::Status Detector::HandleHeldAlerts(int64_t now_ms, BatchRecord* rec) {
+  held_alerts_.clear();
+  pipeline_->TakeHeldAlerts(&held_alerts_);
+  for (const LabelFreeScorer::HeldAlert& h : held_alerts_) {
+    FEDLOG_RETURN_IF_ERROR(HandleHeldAlert(h, now_ms, rec));
+  }
+  return absl::OkStatus();
+}
+
 // The label-free threshold and the few-shot support (LiveFewShot) follow the site's labels (feedback
 // verdicts, `fedlog label`, the labels file): when the store's label version changed, its labels are
 // given again. Checked at most once per poll interval, on the scoring thread.
@@ -386,6 +437,8 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
   std::map<std::pair<int, int32_t>, int64_t> counts;
   const int64_t now_ms = NowMs();
   SyncLabelFreeLabels(now_ms);
+  pipeline_->ReleaseHeldAfter(now_ms, options_.hold_ms);
+  FEDLOG_RETURN_IF_ERROR(HandleHeldAlerts(now_ms, &rec));
   LineResult r;
   for (RawLine& raw : batch) {
     const int64_t t0 = SteadyNs();
@@ -422,6 +475,7 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
       }
       FEDLOG_RETURN_IF_ERROR(HandleSessionAlert(raw, sa, now_ms, &rec));
     }
+    FEDLOG_RETURN_IF_ERROR(HandleHeldAlerts(now_ms, &rec));
     ++counts[{raw.source, r.template_id}];
     std::vector<std::string>& ctx = context_[raw.source];
     if (options_.context_lines > 0) {

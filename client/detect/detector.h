@@ -74,6 +74,10 @@ class Detector {
                            BatchRecord* rec);
   absl::Status HandleSessionAlert(const RawLine& raw, const LabelFreeScorer::SessionAlert& alert,
                                   int64_t now_ms, BatchRecord* rec);
+  // A line held during the label-free warm-up that alerted when the hold ended.
+  absl::Status HandleHeldAlert(const LabelFreeScorer::HeldAlert& alert, int64_t now_ms, BatchRecord* rec);
+  // Takes the held lines' alerts from the pipeline and handles them.
+  absl::Status HandleHeldAlerts(int64_t now_ms, BatchRecord* rec);
   // The template id session alerts carry (in the store and the alert): no line template.
   static constexpr int32_t kSessionAlertTemplate = -2;
   void Housekeeping(bool final);
@@ -83,6 +87,7 @@ class Detector {
 
   DetectOptions options_;
   std::vector<LabelFreeScorer::SessionAlert> session_alerts_;  // scoring thread only (scratch)
+  std::vector<LabelFreeScorer::HeldAlert> held_alerts_;        // scoring thread only (scratch)
   int64_t start_ms_ = 0;
   std::unique_ptr<DetectStore> store_;
   std::unique_ptr<LinePipeline> pipeline_;

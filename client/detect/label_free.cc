@@ -1,6 +1,7 @@
 #include "client/detect/label_free.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string_view>
 
 #include "common/base/status_macros.h"
@@ -28,6 +29,17 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
   Source& s = sources_[static_cast<size_t>(source)];
   s.builder->Build(parsed, drain, template_id, &event_);
   const novelty::LineScore out = s.scorer->ScoreAndLearn(event_, s.lines++);
+  if (out.held) {
+    HeldAlert h;
+    h.source = source;
+    h.template_id = template_id;
+    h.time_ms = event_.time_ms;
+    h.fired = out.fired;
+    h.line.assign(parsed.content.substr(0, std::min(parsed.content.size(), kMaxLineBytes)));
+    h.verdict.line_index = s.lines - 1;
+    s.held.push_back(std::move(h));
+  }
+  CollectReleased(source);
   closed_.clear();
   s.scorer->TakeSessionScores(&closed_);
   for (const novelty::SessionScore& c : closed_) {
@@ -48,6 +60,41 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
     s.last_line[event_.session].assign(text.data(), text.size());
   }
   return out;
+}
+
+void LabelFreeScorer::CollectReleased(int index) {
+  Source& s = sources_[static_cast<size_t>(index)];
+  released_.clear();
+  s.scorer->TakeReleased(&released_);
+  for (const novelty::HeldVerdict& v : released_) {
+    // Verdicts come in line order, as the lines were held.
+    while (!s.held.empty() && s.held.front().verdict.line_index < v.line_index) s.held.pop_front();
+    if (s.held.empty() || s.held.front().verdict.line_index != v.line_index) continue;
+    HeldAlert h = std::move(s.held.front());
+    s.held.pop_front();
+    if (!v.alert) continue;
+    h.verdict = v;
+    held_alerts_.push_back(std::move(h));
+  }
+  if (s.held.empty()) s.held_since_ms = -1;
+}
+
+void LabelFreeScorer::ReleaseHeldAfter(int64_t now_ms, int64_t hold_ms) {
+  if (hold_ms <= 0) return;
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    Source& s = sources_[i];
+    if (s.held.empty()) continue;
+    if (s.held_since_ms < 0) s.held_since_ms = now_ms;
+    if (now_ms - s.held_since_ms < hold_ms) continue;
+    s.scorer->ReleaseHeld();
+    CollectReleased(static_cast<int>(i));
+  }
+}
+
+void LabelFreeScorer::TakeHeldAlerts(std::vector<HeldAlert>* out) {
+  out->insert(out->end(), std::make_move_iterator(held_alerts_.begin()),
+              std::make_move_iterator(held_alerts_.end()));
+  held_alerts_.clear();
 }
 
 void LabelFreeScorer::TakeSessionAlerts(std::vector<SessionAlert>* out) {

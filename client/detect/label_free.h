@@ -10,6 +10,10 @@
 // its lines). A session already scored moves the session threshold at once (ApplySessionLabels,
 // novelty::SessionScorer::AddLabel); one still open does when it closes. The scores of the last
 // kRecentSessions closed sessions per source are kept for this.
+// Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
+// when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
+// each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
+// message.
 // Thread-compatible: owned by the LinePipeline, used by its one thread.
 #ifndef FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
 #define FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
@@ -47,6 +51,16 @@ class LabelFreeScorer {
   };
   static constexpr size_t kMaxLineBytes = 512;
 
+  // A held line that alerted when the hold ended.
+  struct HeldAlert {
+    int source = 0;
+    int32_t template_id = -1;
+    int64_t time_ms = -1;   // the line's log time (< 0: none)
+    uint32_t fired = 0;     // signals that fired when it was scored
+    std::string line;       // its message (at most kMaxLineBytes)
+    novelty::HeldVerdict verdict;
+  };
+
   // Scores the line of `source` just parsed into `parsed` and matched to `template_id` by `drain`
   // (its parameters are read from Drain's last line), then learns it.
   novelty::LineScore Score(int source, const logparse::ParsedLine& parsed,
@@ -65,6 +79,12 @@ class LabelFreeScorer {
   static constexpr size_t kRecentSessions = 65536;
   // Appends the session alerts raised since the last call (sessions that closed on Score).
   void TakeSessionAlerts(std::vector<SessionAlert>* out);
+  // Ends the hold of every source whose first held line was first seen here at least `hold_ms`
+  // before `now_ms` (wall time; the first call that sees a source holding starts its clock).
+  // hold_ms <= 0: no time bound.
+  void ReleaseHeldAfter(int64_t now_ms, int64_t hold_ms);
+  // Appends the held lines that alerted when their hold ended, in line order per source.
+  void TakeHeldAlerts(std::vector<HeldAlert>* out);
 
  private:
   struct Source {
@@ -80,13 +100,21 @@ class LabelFreeScorer {
     // Session labels: of closed sessions (given by ApplySessionLabels) and of open ones (given
     // when they close).
     absl::flat_hash_map<uint64_t, int> labelled, pending;
+    // Held lines (oldest first) until the scorer decides them; held_since_ms: wall time the hold
+    // clock started (-1: not yet).
+    std::deque<HeldAlert> held;
+    int64_t held_since_ms = -1;
   };
+  // Turns the scorer's released verdicts of source `index` into HeldAlerts.
+  void CollectReleased(int index);
   // Remembers a closed session's score; gives it its pending label.
   void Closed(Source& s, const novelty::SessionScore& c);
   std::vector<Source> sources_;
   novelty::LineEvent event_;
   std::vector<novelty::SessionScore> closed_;  // scratch
   std::vector<SessionAlert> alerts_;
+  std::vector<HeldAlert> held_alerts_;
+  std::vector<novelty::HeldVerdict> released_;  // scratch
 };
 
 }  // namespace fedlog::client::detect

@@ -69,6 +69,13 @@ class LinePipeline {
     out->clear();
     if (label_free_ != nullptr) label_free_->TakeSessionAlerts(out);
   }
+  // Label-free warm-up hold (LabelFreeScorer::ReleaseHeldAfter, TakeHeldAlerts).
+  void ReleaseHeldAfter(int64_t now_ms, int64_t hold_ms) {
+    if (label_free_ != nullptr) label_free_->ReleaseHeldAfter(now_ms, hold_ms);
+  }
+  void TakeHeldAlerts(std::vector<LabelFreeScorer::HeldAlert>* out) {
+    if (label_free_ != nullptr) label_free_->TakeHeldAlerts(out);
+  }
   bool label_free() const { return label_free_ != nullptr; }
   // The site's labelled lines (source index, raw line, 1 anomalous / 0 normal) replace the ones given
   // before as the label-free threshold's labels and the few-shot support (LiveFewShot); lines are

@@ -30,6 +30,7 @@ constexpr double kSevereLevel = 0.75;
 ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   ThresholdOptions t = ThresholdFor(o);
   t.max_cluster_share = 0;
+  t.split_valley_cluster = false;
   return t;
 }
 
@@ -46,6 +47,7 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.max_alert_rate = o.max_alert_rate;
   t.label_prior = o.label_prior;
   t.max_cluster_share = o.max_cluster_share;
+  t.split_valley_cluster = o.split_valley_cluster;
   t.warmup_lines = o.warmup_lines;
   return t;
 }
@@ -80,13 +82,17 @@ absl::Status NoveltyOptions::Validate() const {
     return absl::InvalidArgumentError("novelty: within_level must be in [0, 1]");
   }
   if (!(recurrence_weight >= 0 && recurrence_weight <= 100) ||
-      !(report_weight >= 0 && report_weight <= 100)) {
-    return absl::InvalidArgumentError("novelty: recurrence_weight and report_weight must be in [0, 100]");
+      !(report_weight >= 0 && report_weight <= 100) || !(fixed_weight >= 0 && fixed_weight <= 100)) {
+    return absl::InvalidArgumentError(
+        "novelty: recurrence_weight, report_weight and fixed_weight must be in [0, 100]");
   }
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
   if (warmup_lines < 0) return absl::InvalidArgumentError("novelty: warmup_lines must be >= 0");
+  if (hold_lines < 0 || hold_lines > 100000) {
+    return absl::InvalidArgumentError("novelty: hold_lines must be in [0, 100000]");
+  }
   if (rate.bucket_width < 1 || untimed_bucket_lines < 1) {
     return absl::InvalidArgumentError("novelty: bucket widths must be >= 1");
   }
@@ -115,6 +121,34 @@ void NoveltyScorer::TakeSessionScores(std::vector<SessionScore>* out) {
 }
 
 void NoveltyScorer::FlushSessions() { sessions_.Flush(&session_scores_); }
+
+void NoveltyScorer::TakeReleased(std::vector<HeldVerdict>* out) {
+  out->insert(out->end(), released_.begin(), released_.end());
+  released_.clear();
+}
+
+void NoveltyScorer::ReleaseHeld() {
+  hold_over_ = true;
+  std::vector<std::string_view> one_param;
+  for (const Held& h : held_) {
+    LineEvent e;
+    e.template_id = h.template_id;
+    e.level = h.level;
+    e.content = h.content;
+    // Only emptiness matters to the severity term (fixed_weight).
+    if (h.has_params) one_param.assign(1, std::string_view());
+    else one_param.clear();
+    e.params = one_param;
+    HeldVerdict v;
+    v.line_index = h.line_index;
+    v.score = h.score_without_severity + SeverityTerm(e);
+    v.threshold = threshold_.Threshold();
+    v.alert = v.score > 0 && v.score >= v.threshold;
+    released_.push_back(v);
+  }
+  held_.clear();
+  held_.shrink_to_fit();
+}
 
 std::array<double, kNumSignals> NoveltyScorer::RawSignals(const LineEvent& line,
                                                           int64_t tick) const {
@@ -161,6 +195,7 @@ double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
   if (LevelSeverity(line.level) >= kSevereLevel) {
     term += o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
     if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
+    if (line.params.empty()) term += o.fixed_weight;
   }
   return std::max(0.0, term);
 }
@@ -199,12 +234,26 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   out.stage = threshold_.stage();
   const bool alarm = HasSeverityWord(line.level) || HasSeverityWord(line.content);
   out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
+  if (!hold_over_ && lines_ < options_.hold_lines) {
+    out.held = true;
+    out.alert = false;
+    Held h;
+    h.line_index = line_index;
+    h.score_without_severity = out.score - out.severity_term;
+    h.template_id = line.template_id;
+    h.level.assign(line.level.data(), line.level.size());
+    h.content.assign(line.content.data(), line.content.size());
+    h.has_params = !line.params.empty();
+    held_.push_back(std::move(h));
+  }
   if (line.has_session && options_.session.enabled) {
     sessions_.Add(line.session, line.template_id, tick, line.time_ms >= 0, alarm,
                   out.raw[kTemplate], out.raw[kSequence], out.raw[kParam], out.raw[kSeverity],
                   &session_scores_);
   }
   Learn(line, tick, out.raw, out.score);
+  if (!hold_over_ && lines_ >= options_.hold_lines && !held_.empty()) ReleaseHeld();
+  if (lines_ >= options_.hold_lines) hold_over_ = true;
   return out;
 }
 

@@ -13,8 +13,9 @@
 // Each raw signal becomes a tail probability against its own history on this site (TailHistogram),
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
 // tails (Fisher's combination, each term capped) plus a severity term that also orders the lines
-// within a severe level (failure words, the template's recurrence on severe lines, value reports;
-// NoveltyOptions::within_level). The alert threshold is a SiteThreshold
+// within a severe level (failure words, the template's recurrence on severe lines, value reports,
+// fixed messages; NoveltyOptions::within_level). The first hold_lines lines are held and decided
+// together once the stream is that long (TakeReleased). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to a high-score cluster's share when the stream shows one (up to
 // max_alert_rate; a cluster larger than that is split at its Otsu cut), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
@@ -62,6 +63,8 @@ struct NoveltyOptions {
   // is larger than max_alert_rate or the alarm lines allow (ThresholdOptions::max_cluster_share);
   // <= max_alert_rate: no split. Lines only: the session threshold does not split.
   double max_cluster_share = 0.5;
+  // ThresholdOptions::split_valley_cluster (lines only).
+  bool split_valley_cluster = false;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the
@@ -77,15 +80,27 @@ struct NoveltyOptions {
   //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
   //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h)
   //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue)
+  //   + fixed_weight when the message has no variable part      (severe-level lines only: Drain found
+  //     no parameter in it, LineEvent::params empty; a fixed severe message is an event of the
+  //     system, a severe line carrying a path, an address or a register value reports one job's or
+  //     one register's state)
   // and never below 0. A severe-level line has LevelSeverity >= 0.75 (ERROR and above; failure
   // words alone do not make one: on HDFS they mark routine exceptions that recur).
   // All three at 0 give the severity term of earlier versions (severity_prior * LineSeverity).
   double within_level = 0.25;       // failure words count a quarter on a severe level (ERROR+)
   double recurrence_weight = 0.4;   // per nat of ln(1 + earlier severe-level lines of the template)
   double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
+  double fixed_weight = 1.5;        // a severe message without parameters ranks this much higher
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored
+  // Warm-up hold: a line scored while fewer than this many lines were seen is held instead of
+  // decided (LineScore::held). When the stream reaches hold_lines lines (or ReleaseHeld is called),
+  // each held line's severity term is computed again from the longer history (a template's
+  // recurrence is then known), and it is decided against the threshold in force then
+  // (TakeReleased). An alert is thus late by at most hold_lines lines. 0: no hold (a line scored
+  // during warm-up is never alerted).
+  int64_t hold_lines = 256;  // = adapt_min_lines 200 rounded up to the threshold's 64-line refresh
   RateOptions rate;                 // bucket width is in ms for timed lines, lines otherwise
   int64_t untimed_bucket_lines = 200;  // bucket width when a line has no time
   ParamOptions params;
@@ -109,6 +124,7 @@ struct LineEvent {
 };
 
 struct LineScore {
+  bool held = false;      // decided later (NoveltyOptions::hold_lines, TakeReleased); alert is false
   double score = 0;       // fused score, >= 0 (higher = more anomalous)
   double severity_term = 0;  // the severity term within `score` (NoveltyOptions::severity_prior)
   double p_value = 1;     // tail of `score` against the site's earlier scores (calibrated, in (0,1])
@@ -120,6 +136,14 @@ struct LineScore {
   ThresholdStage stage = ThresholdStage::kWarmup;  // which threshold was in force
   std::array<double, kNumSignals> raw{};   // raw signal values (nats; severity in [0,1])
   std::array<double, kNumSignals> tail{};  // their tail probabilities
+};
+
+// The verdict on a held line (NoveltyOptions::hold_lines), given when the hold ends.
+struct HeldVerdict {
+  int64_t line_index = 0;  // as given to ScoreAndLearn
+  double score = 0;        // the score with the severity term computed again at release
+  double threshold = 0;    // the threshold in force at release
+  bool alert = false;      // score >= threshold and score > 0
 };
 
 // "template+severity" (signals that fired, in Signal order); "" when none.
@@ -149,6 +173,12 @@ class NoveltyScorer {
   void TakeSessionScores(std::vector<SessionScore>* out);
   // Closes and scores every open session (end of the stream); TakeSessionScores returns them.
   void FlushSessions();
+  // Held lines decided since the last call (the hold ended on a ScoreAndLearn, or ReleaseHeld),
+  // appended to `out` in line order.
+  void TakeReleased(std::vector<HeldVerdict>* out);
+  // Ends the hold now (end of the stream, or a live delay bound): every held line is decided.
+  void ReleaseHeld();
+  int64_t held_lines() const { return static_cast<int64_t>(held_.size()); }
   SessionScorer& sessions() { return sessions_; }
   const NoveltyOptions& options() const { return options_; }
 
@@ -161,6 +191,15 @@ class NoveltyScorer {
   std::array<double, kNumSignals> RawSignals(const LineEvent& line, int64_t tick) const;
   void Learn(const LineEvent& line, int64_t tick, const std::array<double, kNumSignals>& raw,
              double score);
+  // A held line: what its severity term needs again at release.
+  struct Held {
+    int64_t line_index = 0;
+    double score_without_severity = 0;  // the novelty terms of its score when it was scored
+    int32_t template_id = -1;
+    std::string level;
+    std::string content;
+    bool has_params = false;
+  };
 
   NoveltyOptions options_;
   TemplateCounts templates_;
@@ -176,6 +215,9 @@ class NoveltyScorer {
   SiteThreshold threshold_;
   SessionScorer sessions_;
   std::vector<SessionScore> session_scores_;
+  std::vector<Held> held_;
+  std::vector<HeldVerdict> released_;
+  bool hold_over_ = false;
   int64_t lines_ = 0;
 };
 

@@ -159,6 +159,10 @@ void SiteThreshold::Refresh() {
     if (cluster >= 0) cut = OtsuCut(cluster);
     if (cut >= 0 && !(ShareFrom(cut) > options_.budget && ShareFrom(cut) <= cap)) cut = -1;
   }
+  if (cut >= 0 && options_.split_valley_cluster) {
+    const int inner = OtsuCut(cut);
+    if (inner > cut && ShareFrom(inner) > options_.budget) cut = inner;
+  }
   if (cut < 0) return;
   adapted_ = scores_.LowerEdge(cut);
   adapted_rate_ = ShareFrom(cut);

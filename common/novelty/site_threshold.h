@@ -12,7 +12,9 @@
 //              holds the incidents and the normal severe lines together: a valley at most
 //              `max_cluster_share` deep), the cluster is split at its own two-class cut (Otsu's: the
 //              cut that maximises the between-class variance of the cluster's scores), and the upper
-//              part is the adapted alert set when its share is in (budget, cap].
+//              part is the adapted alert set when its share is in (budget, cap]. With
+//              split_valley_cluster, a cluster found at a valley is split the same way (its upper
+//              Otsu part, when that holds more than the budget's share).
 //   labelled   as the site's labels arrive (feedback verdicts, `fedlog label`, a labels file): the
 //              threshold that maximises F1 on the labelled lines' scores, shrunk towards the label-free
 //              threshold while labels are few: t = t_free + n / (n + label_prior) * (t_labels - t_free),
@@ -39,6 +41,10 @@ struct ThresholdOptions {
   // Largest share of lines an alarm-backed cluster may hold to be split (Otsu) when it is larger
   // than the cap; <= max_alert_rate switches the split off. At most 1.
   double max_cluster_share = 0.5;
+  // A cluster found at a valley is split too: the alert set is the upper part of its Otsu cut when
+  // that still holds more than the budget's share (the cluster holds the incidents and the routine
+  // severe lines together; the within-level terms order them inside it). false: the whole cluster.
+  bool split_valley_cluster = false;
   int smooth_bins = 2;           // histogram smoothing half-width (bins of TailHistogram), 0..16
   int64_t adapt_min_lines = 200; // no adaptation before this many scores
   int64_t refresh_lines = 64;    // the adapted threshold is recomputed every this many scores

@@ -151,6 +151,23 @@ void AddToUnits(const NewsiteStream& stream, size_t i, std::string_view content,
   }
 }
 
+// Held lines decided since the last call (NoveltyOptions::hold_lines): their score and alert replace
+// the held ones, line and units alike.
+void ApplyReleased(const NewsiteStream& stream, novelty::NoveltyScorer& scorer, ScoredStream* out) {
+  std::vector<novelty::HeldVerdict> released;
+  scorer.TakeReleased(&released);
+  for (const novelty::HeldVerdict& v : released) {
+    const size_t i = static_cast<size_t>(v.line_index);
+    out->fused[i] = v.score;
+    out->alert[i] = v.alert ? 1 : 0;
+    for (int32_t u : stream.units[i]) {
+      fewshot::Unit& unit = out->units[static_cast<size_t>(u)];
+      unit.signals[0] = std::max(unit.signals[0], v.score);
+      unit.free_alert = unit.free_alert || v.alert;
+    }
+  }
+}
+
 // Each closed session's score and alert go to the units its lines belong to (maximum / any).
 void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& session_units,
                      ScoredStream* out) {
@@ -232,6 +249,7 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
     out.severity_rule[i] = novelty::HasSeverityWord(stream.lines[i]) ? 1 : 0;
     out.template_id[i] = r.template_id;
     AddToUnits(stream, i, parsed.content, r.template_id, s, &out);
+    ApplyReleased(stream, scorer, &out);
     out.has_session[i] = event.has_session ? 1 : 0;
     out.session[i] = event.session;
     if (event.has_session) {
@@ -241,6 +259,8 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
       }
     }
   }
+  scorer.ReleaseHeld();
+  ApplyReleased(stream, scorer, &out);
   scorer.FlushSessions();
   scorer.TakeSessionScores(&out.sessions);
   CollectSessions(session_units, &out);

@@ -27,7 +27,7 @@ constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] [--within-level B] "
-    "[--recurrence-weight W] [--report-weight W] [--max-cluster-share S] "
+    "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
@@ -291,6 +291,12 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                           args.GetDouble("recurrence-weight", o->detector.recurrence_weight));
   FEDLOG_ASSIGN_OR_RETURN(o->detector.report_weight,
                           args.GetDouble("report-weight", o->detector.report_weight));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.fixed_weight,
+                          args.GetDouble("fixed-weight", o->detector.fixed_weight));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.hold_lines,
+                          args.GetInt("hold-lines", o->detector.hold_lines));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t split, args.GetInt("split-valley", o->detector.split_valley_cluster ? 1 : 0));
+  o->detector.split_valley_cluster = split != 0;
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
   FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
@@ -340,16 +346,16 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   equal.detector.severity_prior = 0;
   equal.detector.recurrence_weight = 0;
   equal.detector.report_weight = 0;
+  equal.detector.fixed_weight = 0;
+  equal.detector.hold_lines = 0;
   equal.detector.session.weights.fill(1.0);
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
-  // The previous detector: the severity term across levels only (no within-level terms) and a
-  // threshold that does not split a cluster; what session 8's choices (made on the tuning system
-  // only) change on each system.
+  // The previous detector (session 8): no fixed-message term and no warm-up hold; what session 9's
+  // choices (made on the tuning system only) change on each system.
   NewsiteOptions across = o;
-  across.detector.within_level = 0;
-  across.detector.recurrence_weight = 0;
-  across.detector.report_weight = 0;
-  across.detector.max_cluster_share = 0;
+  across.detector.fixed_weight = 0;
+  across.detector.hold_lines = 0;
+  across.detector.split_valley_cluster = false;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
@@ -365,7 +371,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
                                                    flat.fused, flat.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 2, row);
-  FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (across levels, no split)", o.detector.expected_alert_rate,
+  FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 8: no fixed term, no hold)", o.detector.expected_alert_rate,
                                         levels.fused, levels.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
@@ -399,7 +405,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
+              "fixed-weight", "hold-lines", "split-valley", "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
               "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads"},
              {"dump", "federated"}});
   if (!args.ok() || !args->Has("out")) {

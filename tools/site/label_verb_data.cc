@@ -155,6 +155,9 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.recurrence_weight = detect.recurrence_weight;
   lf_options.report_weight = detect.report_weight;
   lf_options.max_cluster_share = detect.max_cluster_share;
+  lf_options.fixed_weight = detect.fixed_weight;
+  // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
+  lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match).
   FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options, "", detect.fewshot_match));
   std::unique_ptr<client::detect::LinePipeline> with_model;

@@ -63,7 +63,7 @@ TEST(LabelFreeTest, RecurringSevereEventOutranksASevereRegisterDump) {
     ASSERT_TRUE(p.ok()) << p.status();
     novelty::NoveltyOptions o;
     o.expected_alert_rate = 0.01;
-    if (!within) o.within_level = o.recurrence_weight = o.report_weight = 0;
+    if (!within) o.within_level = o.recurrence_weight = o.report_weight = o.fixed_weight = 0;
     ASSERT_TRUE((*p)->EnableLabelFree(o).ok());
     LineResult r;
     int i = 0;
@@ -84,6 +84,62 @@ TEST(LabelFreeTest, RecurringSevereEventOutranksASevereRegisterDump) {
       EXPECT_LT(incident, dump);
     }
   }
+}
+
+// The warm-up hold in live detection: an incident that starts with the stream is held, then its lines
+// alert when the source reaches hold_lines lines (TakeHeldAlerts, with their message); the hold's wall
+// time bound ends a hold early.
+TEST(LabelFreeTest, HeldLinesAlertWhenTheHoldEnds) {
+  auto bgl = [](int i, const char* level, const std::string& message) {
+    const std::string node = "R0" + std::to_string(i % 8) + "-M1-N5-C:J15-U11";
+    return "- " + std::to_string(1118709403 + 7 * i) + " 2005.06.13 " + node +
+           " 2005-06-13-17.36.43.927885 " + node + " RAS KERNEL " + level + " " + message;
+  };
+  auto p = LinePipeline::Create({{"BGL", "BGL", {}}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  novelty::NoveltyOptions o;
+  o.expected_alert_rate = 0.01;
+  o.hold_lines = 300;
+  ASSERT_TRUE((*p)->EnableLabelFree(o).ok());
+  LineResult r;
+  std::vector<LabelFreeScorer::HeldAlert> held;
+  for (int i = 0; i < 400; ++i) {
+    const bool bad = i < 300 && i % 10 == 0;
+    (*p)->Process(0, bad ? bgl(i, "FATAL", "data TLB error interrupt")
+                         : bgl(i, "INFO", i % 2 ? "instruction cache parity error corrected"
+                                                : "generating core." + std::to_string(i)), &r);
+    if (i < 300) {
+      EXPECT_FALSE(r.alert) << i;
+    }
+    (*p)->TakeHeldAlerts(&held);
+    if (i == 298) {
+      EXPECT_TRUE(held.empty());
+    }
+  }
+  ASSERT_EQ(held.size(), 30u);
+  for (const LabelFreeScorer::HeldAlert& h : held) {
+    EXPECT_EQ(h.verdict.line_index % 10, 0);
+    EXPECT_TRUE(h.verdict.alert);
+    EXPECT_TRUE(absl::StrContains(h.line, "data TLB error interrupt")) << h.line;
+  }
+  // A wall-time bound ends a hold that the line count has not.
+  auto q = LinePipeline::Create({{"BGL", "BGL", {}}});
+  ASSERT_TRUE(q.ok()) << q.status();
+  o.hold_lines = 100000;
+  ASSERT_TRUE((*q)->EnableLabelFree(o).ok());
+  for (int i = 0; i < 300; ++i) {
+    (*q)->Process(0, i % 10 == 0 ? bgl(i, "FATAL", "data TLB error interrupt")
+                                 : bgl(i, "INFO", "instruction cache parity error corrected"), &r);
+  }
+  (*q)->ReleaseHeldAfter(1000, 600000);  // starts the clock
+  held.clear();
+  (*q)->TakeHeldAlerts(&held);
+  EXPECT_TRUE(held.empty());
+  (*q)->ReleaseHeldAfter(1000 + 600000, 600000);
+  (*q)->TakeHeldAlerts(&held);
+  EXPECT_FALSE(held.empty());
+  (*q)->Process(0, bgl(300, "FATAL", "data TLB error interrupt"), &r);  // no longer held
+  EXPECT_GT(r.threshold, 0);
 }
 
 // The site's labels move the label-free threshold: once the operator labels lines like kOdd normal

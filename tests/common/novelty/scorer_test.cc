@@ -113,7 +113,7 @@ TEST(NoveltyScorerTest, RepeatedSevereEventOutranksSevereValueReport) {
   };
   for (bool within : {false, true}) {
     NoveltyOptions o;
-    if (!within) o.within_level = o.recurrence_weight = o.report_weight = 0;
+    if (!within) o.within_level = o.recurrence_weight = o.report_weight = o.fixed_weight = 0;
     NoveltyScorer scorer(o);
     int64_t i = 0;
     for (; i < 400; ++i) scorer.ScoreAndLearn(Routine(static_cast<int32_t>(i % 4), -1), i);
@@ -122,11 +122,13 @@ TEST(NoveltyScorerTest, RepeatedSevereEventOutranksSevereValueReport) {
       scorer.ScoreAndLearn(fatal(50, "data storage interrupt"), i++);
     }
     const LineScore incident = scorer.ScoreAndLearn(fatal(50, "data storage interrupt"), i++);
-    const LineScore dump = scorer.ScoreAndLearn(fatal(60, "machine state register: 0x00002000"), i++);
+    LineEvent dump_line = fatal(60, "machine state register: 0x00002000");
+    dump_line.params = {"0x00002000"};  // Drain's parameter: the fixed-message term does not apply
+    const LineScore dump = scorer.ScoreAndLearn(dump_line, i++);
     if (within) {
       EXPECT_GT(incident.score, dump.score);
       EXPECT_GT(incident.severity_term, dump.severity_term);
-      EXPECT_NEAR(incident.severity_term, 4.0 + 0.4 * std::log1p(20.0), 1e-9);
+      EXPECT_NEAR(incident.severity_term, 4.0 + 0.4 * std::log1p(20.0) + o.fixed_weight, 1e-9);
       EXPECT_NEAR(dump.severity_term, 4.0 - 0.3, 1e-9);
     } else {
       // Across levels only, the dump's rarity wins: the inversion the within-level terms fix.

@@ -128,6 +128,38 @@ TEST(SiteThresholdTest, SplitsAnAlarmClusterLargerThanTheCap) {
   }
 }
 
+// A valley cluster (20% of lines, within the cap) holding routine severe lines and incidents: taken
+// whole by default, split at its Otsu cut with split_valley_cluster.
+TEST(SiteThresholdTest, SplitsAValleyClusterOnlyWhenAsked) {
+  for (bool split : {false, true}) {
+    ThresholdOptions o;
+    o.max_alert_rate = 0.25;
+    o.split_valley_cluster = split;
+    SiteThreshold t(o);
+    std::mt19937 rng(5);  // test data only
+    std::uniform_real_distribution<double> u(0, 1);
+    std::normal_distribution<double> routine(1.0, 0.2), severe(4.0, 0.3), incident(6.0, 0.3);
+    int alerts = 0;
+    const int n = 6000;
+    for (int i = 0; i < n; ++i) {
+      const double r = u(rng);
+      const int group = r < 0.8 ? 0 : (r < 0.9 ? 1 : 2);
+      const double score = std::max(0.01, group == 0 ? routine(rng) : group == 1 ? severe(rng) : incident(rng));
+      const bool alert = t.Decide(score, group > 0);
+      if (i >= n / 2) alerts += alert ? 1 : 0;
+    }
+    EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+    if (split) {
+      EXPECT_GT(t.Threshold(), 4.5);
+      EXPECT_LT(t.Threshold(), 5.6);
+      EXPECT_NEAR(alerts / (n / 2.0), 0.10, 0.03);
+    } else {
+      EXPECT_LT(t.Threshold(), 3.2);
+      EXPECT_NEAR(alerts / (n / 2.0), 0.20, 0.03);
+    }
+  }
+}
+
 TEST(SiteThresholdTest, MaxF1ThresholdSplitsBetweenTheClasses) {
   double t = 0, f1 = 0;
   EXPECT_FALSE(MaxF1Threshold({1, 2, 3}, {0, 0, 0}, &t));
