@@ -184,6 +184,11 @@ TEST(SiteProtocolTest, SpecWorkAndDelta) {
   EXPECT_FALSE(w.line_dp.contrastive);
   EXPECT_EQ(w.line_dp.anomalous_rate, 1.0);
   EXPECT_EQ(w.line_dp.normal_lines_per_step, 64);
+  EXPECT_EQ(w.line_dp.scope, model::DpScope::kAdapters);  // TrainingPlan 27 "": few coordinates
+  plan.set_line_dp_scope("all");
+  EXPECT_EQ(WorkFromPlan(plan, 1, {}).line_dp.scope, model::DpScope::kAll);
+  plan.set_line_dp_scope("adapters");
+  EXPECT_EQ(WorkFromPlan(plan, 1, {}).line_dp.scope, model::DpScope::kAdapters);
   plan.set_line_dp_objective("episodes");
   plan.set_line_dp_contrastive(true);
   plan.set_line_dp_anomalous_rate(0.25);

@@ -21,6 +21,7 @@ struct ModelName {
 const ModelName kModels[] = {
     {"initial", "init"}, {"federated", "fed"},     {"federated_dp", "fed-dp"},
     {"tuned", "tuned"},  {"personalised", "pers"},
+    {"tuned_dp", "tuned-dp"}, {"personalised_dp", "pers-dp"},
     {"centralized", "central"}, {"local", "local"}};
 
 std::string Quote(const std::string& s) {
