@@ -76,6 +76,10 @@ struct FederatedOptions {
   // Line mode, per-line objective: the tensors trained under DP (--dp-scope adapters|all;
   // model::DpScope, default adapters).
   model::DpScope dp_scope = model::DpScope::kAdapters;
+  // --dp-private-only: skip the non-private federation and its personalisation (needs --dp-mode and
+  // --no-baselines). They are deterministic for fixed options (threads 1), so a second target
+  // epsilon with the same options need not repeat them; results.md then has no `fed` column.
+  bool dp_private_only = false;
 };
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines

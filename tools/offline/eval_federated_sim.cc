@@ -287,6 +287,7 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
   for (const auto& [label, weights] :
        {std::pair<const char*, const fl::TensorBundle*>{"federated", &result->federated_model},
         {"federated_dp", &model}}) {
+    if (weights->tensors.empty()) continue;  // --dp-private-only: no non-private federation
     result->notes.push_back(ParameterMovement(label, start, *weights));
     std::cerr << result->notes.back() << "\n";
   }
@@ -354,16 +355,23 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
   base.init_seed = o.seed;
   FEDLOG_ASSIGN_OR_RETURN(const fl::TensorBundle initial, model::InitialEncoderWeights(base));
   FederatedResult result;
-  FEDLOG_ASSIGN_OR_RETURN(result.federated_model,
-                          RunFederated(sites, base, initial, o, &result.rounds));
-  for (const FederatedSite& s : sites) {
-    FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
-                            EvaluateSite(base, result.federated_model, s, "federated", o));
-    result.evaluations.push_back(e);
+  if (o.dp_private_only && (o.dp_mode.empty() || o.run_centralized || o.run_local)) {
+    return absl::InvalidArgumentError("--dp-private-only needs --dp-mode and --no-baselines");
+  }
+  if (!o.dp_private_only) {
+    FEDLOG_ASSIGN_OR_RETURN(result.federated_model,
+                            RunFederated(sites, base, initial, o, &result.rounds));
+    for (const FederatedSite& s : sites) {
+      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
+                              EvaluateSite(base, result.federated_model, s, "federated", o));
+      result.evaluations.push_back(e);
+    }
   }
   if (!o.dp_mode.empty()) FEDLOG_RETURN_IF_ERROR(RunPrivateFederation(sites, base, initial, o, &result));
   if (o.personalise_rounds > 0) {
-    FEDLOG_RETURN_IF_ERROR(PersonaliseAll(sites, base, result.federated_model, "", o, &result));
+    if (!o.dp_private_only) {
+      FEDLOG_RETURN_IF_ERROR(PersonaliseAll(sites, base, result.federated_model, "", o, &result));
+    }
     if (!o.dp_mode.empty()) {
       FEDLOG_RETURN_IF_ERROR(
           PersonaliseAll(sites, base, result.federated_dp_model, "_dp", o, &result));
