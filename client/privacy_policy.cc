@@ -53,6 +53,9 @@ absl::Status ValidateTaskPrivacy(const v1::RoundTask& t) {
       p.line_dp_objective() != "episodes") {
     return absl::InvalidArgumentError("round task: unknown line_dp_objective");
   }
+  if (!p.line_dp_scope().empty() && p.line_dp_scope() != "adapters" && p.line_dp_scope() != "all") {
+    return absl::InvalidArgumentError("round task: unknown line_dp_scope");
+  }
   if (!(p.line_dp_anomalous_rate() >= 0 && p.line_dp_anomalous_rate() <= 1) || p.line_dp_normal_lines() < 0 ||
       p.line_dp_normal_lines() > kMaxDpNormalLines) {
     return absl::InvalidArgumentError("round task: line_dp_anomalous_rate or line_dp_normal_lines out of range");

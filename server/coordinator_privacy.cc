@@ -35,7 +35,8 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
   if (!(std::isfinite(plan->target_epsilon()) && plan->target_epsilon() >= 0)) {
     return absl::InvalidArgumentError("target_epsilon must be a finite number >= 0 (0 = no target)");
   }
-  const bool line_settings = !plan->line_dp_objective().empty() || plan->line_dp_contrastive() ||
+  const bool line_settings = !plan->line_dp_objective().empty() || !plan->line_dp_scope().empty() ||
+                             plan->line_dp_contrastive() ||
                              plan->line_dp_anomalous_rate() != 0 || plan->line_dp_normal_lines() != 0;
   if (line_settings && plan->dp_mode() != "line") {
     return absl::InvalidArgumentError("line_dp_* settings apply to dp_mode 'line' only");
@@ -43,6 +44,9 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
   if (!plan->line_dp_objective().empty() && plan->line_dp_objective() != "per_line" &&
       plan->line_dp_objective() != "episodes") {
     return absl::InvalidArgumentError("line_dp_objective must be 'per_line' or 'episodes'");
+  }
+  if (!plan->line_dp_scope().empty() && plan->line_dp_scope() != "adapters" && plan->line_dp_scope() != "all") {
+    return absl::InvalidArgumentError("line_dp_scope must be 'adapters' or 'all'");
   }
   if (!(plan->line_dp_anomalous_rate() >= 0 && plan->line_dp_anomalous_rate() <= 1) ||
       plan->line_dp_normal_lines() < 0 || plan->line_dp_normal_lines() > (1 << 20)) {
@@ -110,6 +114,7 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
     task->mutable_plan()->set_line_dp_contrastive(plan.line_dp_contrastive());
     task->mutable_plan()->set_line_dp_anomalous_rate(plan.line_dp_anomalous_rate());
     task->mutable_plan()->set_line_dp_normal_lines(plan.line_dp_normal_lines());
+    task->mutable_plan()->set_line_dp_scope(plan.line_dp_scope());
   }
 }
 

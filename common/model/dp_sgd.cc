@@ -45,6 +45,16 @@ const char* LabeledDpObjectiveName(LabeledDpObjective objective) {
   return objective == LabeledDpObjective::kPerLine ? "per_line" : "episodes";
 }
 
+absl::StatusOr<DpScope> ParseDpScope(const std::string& name) {
+  if (name == "adapters") return DpScope::kAdapters;
+  if (name == "all") return DpScope::kAll;
+  return absl::InvalidArgumentError("line DP scope must be adapters or all");
+}
+
+const char* DpScopeName(DpScope scope) {
+  return scope == DpScope::kAdapters ? "adapters" : "all";
+}
+
 std::vector<LineDpPhase> PlanLineDpRound(const LineDpOptions& dp, int contrastive_steps,
                                          int meta_iterations, int batch_size, int64_t lines,
                                          int64_t labeled, bool meta_learnable) {

@@ -46,6 +46,16 @@ enum class LabeledDpObjective { kPerLine, kEpisodes };
 absl::StatusOr<LabeledDpObjective> ParseLabeledDpObjective(const std::string& name);
 const char* LabeledDpObjectiveName(LabeledDpObjective objective);
 
+// Which tensors the per-line objective trains under DP (LineDpOptions::scope, TrainingPlan 27).
+// kAdapters: only the site's adapter.<source>.* tensors and prototypes.global (about 8.5k
+// coordinates a source plus 2 x out_dim); the encoder (embed, mlp, norm, out) and the head stay
+// exactly the round's start (the global model), so their update is exactly zero and carries nothing
+// from the lines. kAll: every encoder tensor as well (session 8; embed.weight as train_embedding).
+enum class DpScope { kAdapters, kAll };
+// "adapters" / "all"; InvalidArgument for anything else.
+absl::StatusOr<DpScope> ParseDpScope(const std::string& name);
+const char* DpScopeName(DpScope scope);
+
 // Line-level DP of the local work (TrainingPlan fields 20-26). Off unless noise_multiplier > 0.
 struct LineDpOptions {
   double noise_multiplier = 0;  // sigma; 0: line-level DP off (the non-private path runs)
@@ -75,6 +85,11 @@ struct LineDpOptions {
   // min(anomalous_rate, normal_lines_per_step / normal lines), never above the accounted q).
   double anomalous_rate = 1.0;
   int normal_lines_per_step = 64;
+  // kPerLine: the tensors it trains (DpScope). The contrastive and episode phases always train the
+  // whole encoder (embed.weight as train_embedding). Default kAdapters (docs/PRIVACY.md, "Few
+  // coordinates under line DP"): the noise norm of a step grows with the square root of the number
+  // of coordinates it covers, so covering ~10k instead of 2.2M keeps a line's signal above it.
+  DpScope scope = DpScope::kAdapters;
   bool enabled() const { return noise_multiplier > 0; }
 };
 
@@ -149,7 +164,8 @@ struct DpSupervisedResult {
 // when it is a [2, out_dim] tensor, else -/+ 0.5 v, v = (1, -1, 1, ...) / sqrt(out_dim): data-independent). Its gradient over every trained
 // group (embed.weight as dp.train_embedding; mlp, norm, out, adapters and p) is clipped to C on
 // its own; the step writes (sum + N(0, (sigma C)^2)) / dp.normal_lines_per_step, dense, and Adam
-// at options.meta_lr steps. One line changes the sum by at most C and only through its own
+// at options.meta_lr steps. With dp.scope kAdapters only the adapters and p are trained (and
+// noised, clipped and summed); every other tensor of `weights` is `start`'s, bit for bit. One line changes the sum by at most C and only through its own
 // gradient: the sampled Gaussian mechanism at q = dp.anomalous_rate (the largest rate of any line).
 // `phase` receives ("per_line", anomalous_rate, sigma, steps).
 absl::StatusOr<DpSupervisedResult> DpSupervisedTrain(const EncoderSpec& spec,
@@ -177,7 +193,7 @@ std::vector<int64_t> StratifiedPoissonSample(const std::vector<int>& labels, dou
 
 // For tests: the sum over `rows` (repeats allowed) of each line's per-line gradient, clipped alone
 // to dp.clip, without noise, at `start` / `prototypes` (as DpSupervisedTrain, dropout off, CPU),
-// one tensor per trained parameter (named as in the bundle, prototypes.global last).
+// one tensor per trained parameter of dp.scope (named as in the bundle, prototypes.global last).
 absl::StatusOr<fl::TensorBundle> DpPerLineClippedSum(const EncoderSpec& spec,
                                                      const fl::TensorBundle& start,
                                                      const fl::NamedTensor* prototypes,

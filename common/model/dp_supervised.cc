@@ -37,6 +37,13 @@ absl::StatusOr<PerLineModel> LoadPerLineModel(const EncoderSpec& spec,
   FEDLOG_ASSIGN_OR_RETURN(m.net, LoadEncoder(spec, start, device));
   m.net->train();
   m.params = SplitParams(m.net, /*with_head=*/false, dp.train_embedding, prox_mu);
+  if (dp.scope == DpScope::kAdapters) {
+    // Only the adapters and the prototypes are trained: the encoder is frozen (no gradient, no
+    // noise, no Adam step, no proximal term), so it leaves this loop exactly as it came.
+    for (torch::Tensor& p : m.params.encoder) p.requires_grad_(false);
+    m.params.encoder.clear();
+    m.params.prox.clear();
+  }
   // Data-independent start: p_normal = -a v, p_anomalous = +a v with v = (+1, -1, +1, ...) / sqrt(d)
   // and a = 0.5, so the loss is a linear classifier along v from the first step (equal prototypes
   // would give the encoder no gradient until they drift apart at Adam's learning rate).

@@ -175,6 +175,7 @@ LocalWork WorkFromPlan(const v1::TrainingPlan& plan, int round, const RuntimeOpt
     // Checked at the site before the round (client ValidateTaskPrivacy) and again by RunSiteRound.
     if (plan.line_dp_objective() == "episodes") work.line_dp.labeled_objective = LabeledDpObjective::kEpisodes;
     work.line_dp.contrastive = plan.line_dp_contrastive();
+    if (plan.line_dp_scope() == "all") work.line_dp.scope = DpScope::kAll;  // "" or "adapters": the default
     if (plan.line_dp_anomalous_rate() != 0) work.line_dp.anomalous_rate = plan.line_dp_anomalous_rate();
     if (plan.line_dp_normal_lines() != 0) work.line_dp.normal_lines_per_step = plan.line_dp_normal_lines();
   }

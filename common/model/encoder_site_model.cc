@@ -116,6 +116,9 @@ absl::StatusOr<v1::EvaluationReport> LineEncoderModel::Evaluate(const fl::Tensor
                                                                 const v1::TrainingPlan& plan) {
   FEDLOG_RETURN_IF_ERROR(CheckPrepared());
   v1::EvaluationReport report;
+  // Under line DP the held-out F1 and AUROC (and the test line count) are exact statistics of the
+  // site's lines, outside every DP step: nothing is reported (docs/PRIVACY.md, "What is withheld").
+  if (plan.line_dp_noise_multiplier() > 0) return report;
   auto& metrics = *report.mutable_metrics();
   const EncoderData& data = *data_;
   report.set_num_samples(data.test.size());

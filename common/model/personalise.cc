@@ -32,6 +32,10 @@ absl::StatusOr<PersonaliseResult> PersonaliseSite(const EncoderSpec& spec,
   fl::TensorBundle personal = start;
   for (int r = 0; r < options.rounds; ++r) {
     LocalWork work = options.work;
+    // The local rounds' weights never leave the site and never start a round that is uploaded
+    // (each federated round starts from the downloaded global model), so they run without line DP
+    // whatever the federation's plan: noise here would protect nothing (docs/PRIVACY.md).
+    work.line_dp = LineDpOptions();
     work.runtime.seed = options.work.runtime.seed + static_cast<uint64_t>(r);
     FEDLOG_ASSIGN_OR_RETURN(SiteRoundResult round,
                             RunSiteRound(spec, personal, train, LineSet{}, work));
@@ -40,8 +44,12 @@ absl::StatusOr<PersonaliseResult> PersonaliseSite(const EncoderSpec& spec,
   if (HasBothClasses(validation.labels)) {
     FEDLOG_ASSIGN_OR_RETURN(result.validation_f1_global,
                             ValidationF1(spec, start, support, validation, options.adapt));
-    FEDLOG_ASSIGN_OR_RETURN(result.validation_f1_personal,
-                            ValidationF1(spec, personal, support, validation, options.adapt));
+    absl::StatusOr<double> personal_f1 =
+        ValidationF1(spec, personal, support, validation, options.adapt);
+    // No detector from the local weights (no prototypes: the site's lines lack a class and so does
+    // its support set): the global model is kept.
+    if (personal_f1.status().code() == absl::StatusCode::kFailedPrecondition) personal_f1 = -1.0;
+    FEDLOG_ASSIGN_OR_RETURN(result.validation_f1_personal, std::move(personal_f1));
     if (result.validation_f1_personal >= result.validation_f1_global) {
       result.weights = personal;
       result.personalised = true;

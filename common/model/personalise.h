@@ -3,7 +3,10 @@
 // only when its detector does at least as well on the site's labeled validation lines as the global
 // model's detector. Sites whose sources the federation pulled away from (labels that disagree with
 // the other sites') gain; a site with a handful of anomalies, where local rounds overfit, keeps the
-// global model. Torch-free interface (site_round.h, few_shot.h); the site daemon
+// global model. The local rounds never run line-level DP (PersonaliseOptions::work.line_dp is
+// ignored): their weights stay on the site and no uploaded round starts from them, so under a
+// line-DP federation this is the site's non-private local step on its own labels
+// (docs/PRIVACY.md, "Few coordinates under line DP"). Torch-free interface (site_round.h, few_shot.h); the site daemon
 // (client/site_daemon.cc, `personalise_rounds`), `fedlog score` and `fedlog eval federated` call it.
 // Thread-safety: reentrant, as RunSiteRound.
 #ifndef FEDLOG_COMMON_MODEL_PERSONALISE_H_

@@ -115,6 +115,7 @@ TEST(SitePrivacyPolicy, InvalidTaskNumbersAreRefused) {
                    +[](v1::RoundTask* t) { t->set_dp_delta(1); },
                    +[](v1::RoundTask* t) { t->set_dp_sampling_rate(1.5); },
                    +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_objective("bogus"); },
+                   +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_scope("encoder"); },
                    +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_anomalous_rate(1.5); },
                    +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_anomalous_rate(std::nan("")); },
                    +[](v1::RoundTask* t) { t->mutable_plan()->set_line_dp_normal_lines(-1); }}) {

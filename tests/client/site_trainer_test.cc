@@ -184,6 +184,11 @@ TEST(SiteProtocolTest, SpecWorkAndDelta) {
   EXPECT_FALSE(w.line_dp.contrastive);
   EXPECT_EQ(w.line_dp.anomalous_rate, 1.0);
   EXPECT_EQ(w.line_dp.normal_lines_per_step, 64);
+  EXPECT_EQ(w.line_dp.scope, model::DpScope::kAdapters);  // TrainingPlan 27 "": few coordinates
+  plan.set_line_dp_scope("all");
+  EXPECT_EQ(WorkFromPlan(plan, 1, {}).line_dp.scope, model::DpScope::kAll);
+  plan.set_line_dp_scope("adapters");
+  EXPECT_EQ(WorkFromPlan(plan, 1, {}).line_dp.scope, model::DpScope::kAdapters);
   plan.set_line_dp_objective("episodes");
   plan.set_line_dp_contrastive(true);
   plan.set_line_dp_anomalous_rate(0.25);
@@ -274,6 +279,34 @@ TEST(SiteTrainerPersonaliseTest, KeepsTheLocalRoundsOnlyWhenValidationAgrees) {
   EXPECT_EQ(a.Personalise(mlp, *global, 2).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(a.Personalise(task.spec(), *global, -1).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Under a line-DP plan the held-out evaluation (exact statistics of the site's lines) is withheld,
+// and personalisation after a DP round is the non-private local step: the same weights as after the
+// same plan without DP (its weights never leave the site).
+TEST(SiteTrainerPersonaliseTest, LineDpWithholdsTheEvaluationAndPersonalisesWithoutNoise) {
+  const std::vector<SourceLines> sources = TwoSources(120);
+  v1::RoundTask task = SmallEncoderTask();
+  auto global = model::InitialEncoderWeights(*EncoderSpecFromProto(task.spec()));
+  ASSERT_TRUE(global.ok()) << global.status();
+  SiteTrainer plain(&sources, SiteTrainerOptions{});
+  SiteTrainer dp(&sources, SiteTrainerOptions{});
+  ASSERT_TRUE(plain.Train(task, *global).ok());
+  auto open = plain.Evaluate(task, *global);
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_GT(open->num_samples(), 0);
+  task.mutable_plan()->set_line_dp_noise_multiplier(2.0);
+  task.mutable_plan()->set_line_dp_clip(1.0);
+  ASSERT_TRUE(dp.Train(task, *global).ok());
+  auto withheld = dp.Evaluate(task, *global);
+  ASSERT_TRUE(withheld.ok()) << withheld.status();
+  EXPECT_EQ(withheld->num_samples(), 0);
+  EXPECT_TRUE(withheld->metrics().empty());
+  auto a = plain.Personalise(task.spec(), *global, 1);
+  auto b = dp.Personalise(task.spec(), *global, 1);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE(SameWeights(a->tuned, b->tuned));
 }
 
 // Before any round the trainer personalises with LocalWork's defaults; after one, with that

@@ -264,6 +264,11 @@ TEST_F(PrivacyTest, InvalidDpPlansAreRefused) {
            [](v1::RunPlan* p) { p->set_target_epsilon(-1); },
            [](v1::RunPlan* p) { p->set_target_epsilon(INFINITY); },
            [](v1::RunPlan* p) { p->set_dp_mode("row"); },
+           [](v1::RunPlan* p) { p->set_line_dp_scope("all"); },  // a line-DP setting in site mode
+           [](v1::RunPlan* p) {
+             p->set_dp_mode("line");
+             p->set_line_dp_scope("encoder");
+           },
            [](v1::RunPlan* p) { p->set_strategy("median"); },
            [](v1::RunPlan* p) { p->set_clip_norm(5); }}) {
     EXPECT_EQ(start(edit), grpc::StatusCode::INVALID_ARGUMENT);

@@ -213,6 +213,7 @@ TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
   const std::vector<FederatedSite> sites = TinySites(o);
   o.dp_mode = "line";
   o.target_epsilon = 4.0;
+  o.personalise_rounds = 1;  // both federations get the same non-private local step
   ASSERT_TRUE(ResolveDpOptions(sites, &o).ok());
   EXPECT_GT(o.dp_noise_multiplier, 0.1);
   auto r = RunFederatedSimulation(sites, o);
@@ -222,9 +223,25 @@ TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
   EXPECT_EQ(per_model["federated"], 3);
   EXPECT_EQ(per_model["federated_dp"], 3);
   EXPECT_EQ(per_model["initial"], 3);  // the untrained start, scored for the diagnosis
+  EXPECT_EQ(per_model["personalised"], 3);
+  EXPECT_EQ(per_model["personalised_dp"], 3);
+  EXPECT_EQ(per_model["tuned_dp"], 3);
   int movement_notes = 0;
-  for (const std::string& n : r->notes) movement_notes += n.find("|w - w0|") != std::string::npos;
+  bool encoder_unmoved = false;
+  for (const std::string& n : r->notes) {
+    movement_notes += n.find("|w - w0|") != std::string::npos;
+    // The default scope: only adapters and prototypes train under DP, so the private federation's
+    // embedding and encoder are exactly the initial ones (every site's delta there is zero).
+    encoder_unmoved = encoder_unmoved ||
+                      (n.rfind("federated_dp: |w - w0|", 0) == 0 &&
+                       n.find(" embed 0 (") != std::string::npos &&
+                       n.find(", encoder 0 (") != std::string::npos);
+  }
   EXPECT_EQ(movement_notes, 2);  // federated and federated_dp
+  EXPECT_TRUE(encoder_unmoved);
+  for (const std::string& name : {"out.weight", "embed.weight"}) {
+    EXPECT_NE(r->federated_dp_model.Find(name)->values, r->federated_model.Find(name)->values);
+  }
   // Every site's composed epsilon is within the target the sigma was picked for, and not far below.
   EXPECT_LE(r->dp_epsilon, 4.0 + 1e-9);
   EXPECT_GT(r->dp_epsilon, 2.0);
@@ -237,6 +254,22 @@ TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
   with_contrastive.dp_contrastive = true;
   ASSERT_TRUE(ResolveDpOptions(sites, &with_contrastive).ok());
   EXPECT_GT(with_contrastive.dp_noise_multiplier, o.dp_noise_multiplier);
+
+  // --dp-private-only: the private federation alone (and its local step), the same epsilon.
+  FederatedOptions only = o;
+  only.dp_private_only = true;
+  auto p = RunFederatedSimulation(sites, only);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::map<std::string, int> only_models;
+  for (const SiteEvaluation& e : p->evaluations) ++only_models[e.model];
+  EXPECT_EQ(only_models.count("federated"), 0u);
+  EXPECT_EQ(only_models.count("personalised"), 0u);
+  EXPECT_EQ(only_models["federated_dp"], 3);
+  EXPECT_EQ(only_models["personalised_dp"], 3);
+  EXPECT_EQ(p->dp_epsilon, r->dp_epsilon);
+  only.dp_mode.clear();
+  EXPECT_EQ(RunFederatedSimulation(sites, only).status().code(),
+            absl::StatusCode::kInvalidArgument);
 
   FederatedOptions bad = TinyOptions();
   bad.dp_mode = "line";  // neither sigma nor a target

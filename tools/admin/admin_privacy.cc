@@ -18,15 +18,19 @@ std::string Printable(const std::string& text) {
   return out;
 }
 
-// --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines: line mode only.
+// --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope: line mode only.
 absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
   const bool any = args.Has("dp-objective") || args.Has("dp-contrastive") || args.Has("dp-anomalous-rate") ||
-                   args.Has("dp-normal-lines");
+                   args.Has("dp-normal-lines") || args.Has("dp-scope");
   if (!any) return absl::OkStatus();
   if (plan->dp_mode() != "line") {
     return absl::InvalidArgumentError(
-        "--dp-objective, --dp-contrastive, --dp-anomalous-rate and --dp-normal-lines need --dp-mode line");
+        "--dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines and --dp-scope need --dp-mode "
+        "line");
   }
+  const std::string scope = args.Get("dp-scope", "adapters");
+  if (scope != "adapters" && scope != "all") return absl::InvalidArgumentError("--dp-scope must be adapters or all");
+  plan->set_line_dp_scope(scope);
   const std::string objective = args.Get("dp-objective", "per_line");
   if (objective != "per_line" && objective != "episodes") {
     return absl::InvalidArgumentError("--dp-objective must be per_line or episodes");
@@ -46,7 +50,7 @@ absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
 
 std::vector<std::string> PrivacyOptionNames() {
   return {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon", "dp-mode", "dp-objective",
-          "dp-anomalous-rate", "dp-normal-lines"};
+          "dp-anomalous-rate", "dp-normal-lines", "dp-scope"};
 }
 
 std::vector<std::string> PrivacyFlagNames() { return {"dp-contrastive"}; }

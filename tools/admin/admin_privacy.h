@@ -14,14 +14,15 @@
 namespace fedlog::cli {
 
 // The options `run start` accepts for privacy: dp-noise-multiplier, dp-clip, dp-delta, target-epsilon,
-// dp-mode, and line mode's dp-objective, dp-anomalous-rate, dp-normal-lines; and its valueless flags:
+// dp-mode, and line mode's dp-objective, dp-anomalous-rate, dp-normal-lines, dp-scope; and its valueless flags:
 // dp-contrastive. (Secure aggregation's flag belongs to that feature.)
 std::vector<std::string> PrivacyOptionNames();
 std::vector<std::string> PrivacyFlagNames();
 // Copies them into `plan`, checking them as the aggregator will (InvalidArgument naming the flag): any --dp-*
 // or --target-epsilon turns DP on, --dp-mode defaults to site, and then --dp-noise-multiplier and --dp-clip
 // are required and > 0, --dp-delta in (0, 1), --target-epsilon >= 0; --dp-objective per_line|episodes,
-// --dp-contrastive, --dp-anomalous-rate in (0, 1] and --dp-normal-lines >= 1 need --dp-mode line.
+// --dp-contrastive, --dp-anomalous-rate in (0, 1], --dp-normal-lines >= 1 and --dp-scope adapters|all need
+// --dp-mode line.
 absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan);
 
 // The round table's extra column under DP ("" without DP): its header and one round's cell.

@@ -46,6 +46,8 @@ struct FederatedOptions {
   // > 0: every site also continues alone from the final global model for this many rounds of the
   // same local work ("tuned") and keeps that model when its validation F1 is not lower
   // ("personalised", model::PersonaliseSite); local-only models then get as many extra rounds.
+  // With --dp-mode the private federation's model is personalised the same way ("tuned_dp",
+  // "personalised_dp"): non-private local rounds whose weights never leave the site.
   int personalise_rounds = 0;
   bool run_centralized = true;
   bool run_local = true;
@@ -71,6 +73,13 @@ struct FederatedOptions {
   bool dp_contrastive = false;
   double dp_anomalous_rate = 1.0;
   int dp_normal_lines = 64;
+  // Line mode, per-line objective: the tensors trained under DP (--dp-scope adapters|all;
+  // model::DpScope, default adapters).
+  model::DpScope dp_scope = model::DpScope::kAdapters;
+  // --dp-private-only: skip the non-private federation and its personalisation (needs --dp-mode and
+  // --no-baselines). They are deterministic for fixed options (threads 1), so a second target
+  // epsilon with the same options need not repeat them; results.md then has no `fed` column.
+  bool dp_private_only = false;
 };
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines
@@ -150,6 +159,7 @@ struct FederatedResult {
   double dp_sigma = 0;    // the noise multiplier it ran with
   std::vector<RoundLog> rounds;
   fl::TensorBundle federated_model;  // the final global model
+  fl::TensorBundle federated_dp_model;  // the private federation's final model (with --dp-mode)
   std::vector<std::string> notes;
   double seconds = 0;
 };

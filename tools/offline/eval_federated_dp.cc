@@ -45,6 +45,7 @@ model::LineDpOptions LineDpOf(const FederatedOptions& o) {
   dp.contrastive = o.dp_contrastive;
   dp.anomalous_rate = o.dp_anomalous_rate;
   dp.normal_lines_per_step = o.dp_normal_lines;
+  dp.scope = o.dp_scope;
   return dp;
 }
 

@@ -21,6 +21,7 @@ struct ModelName {
 const ModelName kModels[] = {
     {"initial", "init"}, {"federated", "fed"},     {"federated_dp", "fed-dp"},
     {"tuned", "tuned"},  {"personalised", "pers"},
+    {"tuned_dp", "tuned-dp"}, {"personalised_dp", "pers-dp"},
     {"centralized", "central"}, {"local", "local"}};
 
 std::string Quote(const std::string& s) {
@@ -228,6 +229,7 @@ std::string Markdown(const FederatedOptions& o, const std::vector<FederatedSite>
   absl::StrAppend(&md, header, "\n", rule, "\n");
   for (const FederatedSite& s : sites) {
     const SiteEvaluation* fed = Find(result, "federated", s.name);
+    if (fed == nullptr) fed = Find(result, "initial", s.name);  // --dp-private-only
     absl::StrAppend(
         &md, absl::StrFormat("| %s%s | %s | %d (%d) |", s.name,
                              s.labeled ? "" : absl::StrCat(" (joins round ", s.join_round + 1, ")"),

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -256,6 +257,7 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
                           RunFederated(sites, base, initial, o, &unused, &dp));
   FEDLOG_ASSIGN_OR_RETURN(result->dp_epsilon, dp.Epsilon());
   result->dp_sigma = o.dp_noise_multiplier;
+  result->federated_dp_model = model;
   std::vector<std::string> sources;
   for (const FederatedSite& s : sites) {
     for (const std::string& src : s.sources) {
@@ -285,6 +287,7 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
   for (const auto& [label, weights] :
        {std::pair<const char*, const fl::TensorBundle*>{"federated", &result->federated_model},
         {"federated_dp", &model}}) {
+    if (weights->tensors.empty()) continue;  // --dp-private-only: no non-private federation
     result->notes.push_back(ParameterMovement(label, start, *weights));
     std::cerr << result->notes.back() << "\n";
   }
@@ -293,10 +296,51 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
       o.dp_noise_multiplier, o.dp_clip, result->dp_epsilon, o.dp_delta));
   if (o.dp_mode == "line") {
     result->notes.push_back(absl::StrFormat(
-        "federated_dp: labelled objective %s (anomalous rate %.4g, %d normal lines per step), "
-        "contrastive phase %s",
+        "federated_dp: labelled objective %s (anomalous rate %.4g, %d normal lines per step, "
+        "scope %s), contrastive phase %s",
         model::LabeledDpObjectiveName(o.dp_objective), o.dp_anomalous_rate, o.dp_normal_lines,
-        o.dp_contrastive ? "on" : "off"));
+        model::DpScopeName(o.dp_scope), o.dp_contrastive ? "on" : "off"));
+  }
+  return absl::OkStatus();
+}
+
+// Each site continues alone from `global` for o.personalise_rounds rounds of the same local work,
+// non-private (MakeWork sets no line DP: the weights never leave the site), seeded past the
+// federated rounds, and keeps the result when its validation F1 is not lower
+// (model::PersonaliseSite, as a daemon with `personalise_rounds` does). "tuned" + `suffix` scores
+// the local rounds' weights at every site, kept or not; "personalised" + `suffix` the kept ones.
+absl::Status PersonaliseAll(const std::vector<FederatedSite>& sites,
+                            const model::EncoderSpec& base, const fl::TensorBundle& global,
+                            const std::string& suffix, const FederatedOptions& o,
+                            FederatedResult* result) {
+  for (size_t i = 0; i < sites.size(); ++i) {
+    const FederatedSite& s = sites[i];
+    model::PersonaliseOptions p;
+    p.rounds = o.personalise_rounds;
+    p.work = MakeWork(o, RoundSeed(o, o.rounds, i), 1);
+    p.adapt = SiteAdapt(s, o);
+    FEDLOG_ASSIGN_OR_RETURN(
+        model::PersonaliseResult pr,
+        model::PersonaliseSite(model::SiteSpec(base, s.sources), global, s.train, s.support,
+                               s.labeled ? s.validation.lines : model::LineSet{}, p));
+    for (const auto& [label, weights] : {std::pair<std::string, const fl::TensorBundle*>{
+                                             "tuned" + suffix, &pr.tuned},
+                                         {"personalised" + suffix, &pr.weights}}) {
+      absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
+      if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
+        // No prototypes: the site's lines and support set lack a class.
+        result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
+                                             e.status().message()));
+        continue;
+      }
+      FEDLOG_RETURN_IF_ERROR(e.status());
+      result->evaluations.push_back(*std::move(e));
+    }
+    result->notes.push_back(absl::StrFormat(
+        "%s%s: %s after %d local rounds (validation F1 global %.3f, tuned %.3f; -1: no "
+        "validation lines, global kept), %.1fs",
+        s.name, suffix, pr.personalised ? "personalised" : "kept the global model",
+        o.personalise_rounds, pr.validation_f1_global, pr.validation_f1_personal, pr.seconds));
   }
   return absl::OkStatus();
 }
@@ -311,40 +355,26 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
   base.init_seed = o.seed;
   FEDLOG_ASSIGN_OR_RETURN(const fl::TensorBundle initial, model::InitialEncoderWeights(base));
   FederatedResult result;
-  FEDLOG_ASSIGN_OR_RETURN(result.federated_model,
-                          RunFederated(sites, base, initial, o, &result.rounds));
-  for (const FederatedSite& s : sites) {
-    FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
-                            EvaluateSite(base, result.federated_model, s, "federated", o));
-    result.evaluations.push_back(e);
+  if (o.dp_private_only && (o.dp_mode.empty() || o.run_centralized || o.run_local)) {
+    return absl::InvalidArgumentError("--dp-private-only needs --dp-mode and --no-baselines");
+  }
+  if (!o.dp_private_only) {
+    FEDLOG_ASSIGN_OR_RETURN(result.federated_model,
+                            RunFederated(sites, base, initial, o, &result.rounds));
+    for (const FederatedSite& s : sites) {
+      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
+                              EvaluateSite(base, result.federated_model, s, "federated", o));
+      result.evaluations.push_back(e);
+    }
   }
   if (!o.dp_mode.empty()) FEDLOG_RETURN_IF_ERROR(RunPrivateFederation(sites, base, initial, o, &result));
   if (o.personalise_rounds > 0) {
-    // Each site continues alone from the final global model for a few rounds of the same local
-    // work, seeded past the federated rounds, and keeps the result when its validation F1 is not
-    // lower (model::PersonaliseSite, as a daemon with `personalise_rounds` does). "tuned" scores
-    // the local rounds' weights at every site, kept or not.
-    for (size_t i = 0; i < sites.size(); ++i) {
-      const FederatedSite& s = sites[i];
-      model::PersonaliseOptions p;
-      p.rounds = o.personalise_rounds;
-      p.work = MakeWork(o, RoundSeed(o, o.rounds, i), 1);
-      p.adapt = SiteAdapt(s, o);
-      FEDLOG_ASSIGN_OR_RETURN(
-          model::PersonaliseResult pr,
-          model::PersonaliseSite(model::SiteSpec(base, s.sources), result.federated_model,
-                                 s.train, s.support, s.labeled ? s.validation.lines : model::LineSet{},
-                                 p));
-      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation tuned, EvaluateSite(base, pr.tuned, s, "tuned", o));
-      result.evaluations.push_back(tuned);
-      FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
-                              EvaluateSite(base, pr.weights, s, "personalised", o));
-      result.evaluations.push_back(e);
-      result.notes.push_back(absl::StrFormat(
-          "%s: %s after %d local rounds (validation F1 global %.3f, tuned %.3f; -1: no "
-          "validation lines, global kept), %.1fs",
-          s.name, pr.personalised ? "personalised" : "kept the global model",
-          o.personalise_rounds, pr.validation_f1_global, pr.validation_f1_personal, pr.seconds));
+    if (!o.dp_private_only) {
+      FEDLOG_RETURN_IF_ERROR(PersonaliseAll(sites, base, result.federated_model, "", o, &result));
+    }
+    if (!o.dp_mode.empty()) {
+      FEDLOG_RETURN_IF_ERROR(
+          PersonaliseAll(sites, base, result.federated_dp_model, "_dp", o, &result));
     }
     result.notes.push_back(absl::StrCat(
         "local-only models get ", o.personalise_rounds,

@@ -23,7 +23,7 @@ constexpr char kUsage[] =
     "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
     "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding] "
     "[--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
-    "[--dp-normal-lines N]]\n";
+    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only]]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -56,6 +56,8 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FEDLOG_ASSIGN_OR_RETURN(o.dp_objective,
                           model::ParseLabeledDpObjective(args.Get("dp-objective", "per_line")));
   o.dp_contrastive = args.Has("dp-contrastive");
+  o.dp_private_only = args.Has("dp-private-only");
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_scope, model::ParseDpScope(args.Get("dp-scope", "adapters")));
   FEDLOG_ASSIGN_OR_RETURN(o.dp_anomalous_rate,
                           args.GetDouble("dp-anomalous-rate", o.dp_anomalous_rate));
   FEDLOG_ASSIGN_OR_RETURN(int64_t normal_lines, args.GetInt("dp-normal-lines", o.dp_normal_lines));
@@ -136,8 +138,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
-        "dp-normal-lines"},
-       {"no-baselines", "dp-freeze-embedding", "dp-contrastive"}});
+        "dp-normal-lines", "dp-scope"},
+       {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"

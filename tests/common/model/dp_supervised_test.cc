@@ -202,7 +202,8 @@ TEST(DpSupervisedTest, SiteRoundTrainsPrototypesUnderDpAndKeepsItsLossesLocal) {
   for (const fl::NamedTensor& t : r->weights.tensors) {
     EXPECT_FALSE(t.name.find("adapter.S.prototypes") == 0) << t.name;
   }
-  EXPECT_NE(r->weights.Find("out.weight")->values, init->Find("out.weight")->values);
+  // The default scope trains only the adapters and the prototypes (below for both scopes).
+  EXPECT_EQ(r->weights.Find("out.weight")->values, init->Find("out.weight")->values);
   EXPECT_EQ(r->metrics.count("train_meta_loss"), 0u);
   EXPECT_EQ(r->local_only.count("train_meta_loss"), 1u);
   EXPECT_EQ(r->meta_loss, 0.0);
@@ -213,6 +214,70 @@ TEST(DpSupervisedTest, SiteRoundTrainsPrototypesUnderDpAndKeepsItsLossesLocal) {
   absl::StatusOr<SiteRoundResult> r2 = RunSiteRound(spec, next, SmallLines(), LineSet(), work);
   ASSERT_TRUE(r2.ok()) << r2.status();
   EXPECT_NE(r2->weights.Find("prototypes.global")->values, p->values);
+}
+
+// Scope kAdapters: every tensor outside the adapters and prototypes.global leaves the round exactly
+// as it came (so its update is exactly zero), the clipped sum covers only the trained tensors, and
+// the round is charged the same mechanism as scope kAll (the accountant does not depend on it).
+TEST(DpSupervisedTest, AdapterScopeLeavesTheEncoderExactlyAndIsChargedTheSame) {
+  const EncoderSpec spec = SmallSpec();
+  absl::StatusOr<fl::TensorBundle> init = InitialEncoderWeights(spec);
+  ASSERT_TRUE(init.ok());
+  LocalWork work;
+  work.meta_iterations = 3;
+  work.line_dp.noise_multiplier = 1.0;
+  work.line_dp.normal_lines_per_step = 20;
+  ASSERT_EQ(work.line_dp.scope, DpScope::kAdapters);  // the default
+  absl::StatusOr<SiteRoundResult> few = RunSiteRound(spec, *init, SmallLines(), LineSet(), work);
+  ASSERT_TRUE(few.ok()) << few.status();
+  work.line_dp.scope = DpScope::kAll;
+  absl::StatusOr<SiteRoundResult> all = RunSiteRound(spec, *init, SmallLines(), LineSet(), work);
+  ASSERT_TRUE(all.ok()) << all.status();
+  int trained = 0, frozen = 0;
+  for (const fl::NamedTensor& t : init->tensors) {
+    const fl::NamedTensor* f = few->weights.Find(t.name);
+    const fl::NamedTensor* a = all->weights.Find(t.name);
+    ASSERT_NE(f, nullptr) << t.name;
+    ASSERT_NE(a, nullptr) << t.name;
+    if (t.name.rfind("adapter.", 0) == 0) {
+      EXPECT_NE(f->values, t.values) << t.name;  // trained (noise on every coordinate)
+      ++trained;
+    } else if (t.name.rfind("head.", 0) != 0) {
+      EXPECT_EQ(f->values, t.values) << t.name;  // bit for bit the start
+      EXPECT_NE(a->values, t.values) << t.name;  // scope all trains it
+      ++frozen;
+    }
+  }
+  EXPECT_GT(trained, 0);
+  EXPECT_GT(frozen, 0);
+  EXPECT_NE(few->weights.Find("prototypes.global"), nullptr);
+  ASSERT_EQ(few->line_dp_phases.size(), 1u);
+  ASSERT_EQ(all->line_dp_phases.size(), 1u);
+  EXPECT_EQ(few->line_dp_phases[0].q, all->line_dp_phases[0].q);
+  EXPECT_EQ(few->line_dp_phases[0].sigma, all->line_dp_phases[0].sigma);
+  EXPECT_EQ(few->line_dp_phases[0].steps, all->line_dp_phases[0].steps);
+  EXPECT_EQ(few->line_dp_round_epsilon, all->line_dp_round_epsilon);
+
+  // The clipped sum covers exactly the adapters and the prototypes, still at most C per line.
+  const fl::NamedTensor protos = SomePrototypes(spec);
+  LineDpOptions dp;
+  dp.clip = 0.01;
+  absl::StatusOr<fl::TensorBundle> sum =
+      DpPerLineClippedSum(spec, *init, &protos, SmallLines(), {3}, dp, 10.0);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  for (const fl::NamedTensor& t : sum->tensors) {
+    EXPECT_TRUE(t.name.rfind("adapter.", 0) == 0 || t.name == "prototypes.global") << t.name;
+  }
+  EXPECT_EQ(sum->tensors.back().name, "prototypes.global");
+  EXPECT_NEAR(Norm(*sum), dp.clip, 1e-6);
+}
+
+TEST(DpSupervisedTest, ScopeNames) {
+  EXPECT_EQ(*ParseDpScope("adapters"), DpScope::kAdapters);
+  EXPECT_EQ(*ParseDpScope("all"), DpScope::kAll);
+  EXPECT_EQ(ParseDpScope("encoder").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_STREQ(DpScopeName(DpScope::kAdapters), "adapters");
+  EXPECT_STREQ(DpScopeName(DpScope::kAll), "all");
 }
 
 }  // namespace

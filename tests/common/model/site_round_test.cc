@@ -254,6 +254,28 @@ TEST(PersonaliseSiteTest, KeepsTheLocalRoundsOnlyWhenValidationAgrees) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(PersonaliseSiteTest, LocalRoundsNeverRunLineDp) {
+  // The local step's weights never leave the site, so a line-DP plan's settings are ignored: the
+  // rounds are the non-private ones, bit for bit, and no DP mechanism runs.
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto global = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(global.ok());
+  const LineSet train = Lines({"Apache"}, 12, 6);
+  const LineSet validation = Lines({"Apache"}, 8, 7);
+  const LineSet support = Lines({"Apache"}, 1, 8);
+  PersonaliseOptions options;
+  options.rounds = 2;
+  options.work = SmallWork();
+  auto plain = PersonaliseSite(site, *global, train, support, validation, options);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  options.work.line_dp.noise_multiplier = 50.0;  // would swamp every step if it ran
+  auto under_dp = PersonaliseSite(site, *global, train, support, validation, options);
+  ASSERT_TRUE(under_dp.ok()) << under_dp.status();
+  EXPECT_EQ(SquaredDistance(plain->tuned, under_dp->tuned, ""), 0);
+  EXPECT_NE(under_dp->tuned.Find("prototypes.global"), nullptr);  // computed locally, no noise
+  EXPECT_EQ(plain->personalised, under_dp->personalised);
+}
+
 TEST(PersonaliseSiteTest, KeepsATunedModelThatBeatsAnUntrainedOne) {
   // From untrained weights, local rounds on the site's own labeled lines must not lose on
   // validation lines drawn like them, so the tuned model is kept.
