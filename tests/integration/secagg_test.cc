@@ -374,6 +374,7 @@ TEST(SecAggTest, SiteDroppingAfterMaskingIsRecoveredIn32BitLanesFromDeclaredLine
   // expected weight 64 (400 / 4, rounded down to a power of two); 3 * 4 * 512 * 2^17 <= 2^30, so 32-bit lanes
   // with f = 17, and the weights 100 and 300 decode to the plain weighted mean.
   v1::RunPlan plan = Plan(true, 3);
+  plan.set_secagg_clip_range(4);  // the default run start fills in
   const secagg::QuantizationOptions q = server::SecAggQuantization(plan, 3, {400, 400, 400});
   ASSERT_EQ(q.lane_bits, 32);
   EXPECT_EQ(q.fractional_bits, 17);
