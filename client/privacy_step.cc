@@ -5,6 +5,8 @@
 
 #include "absl/strings/match.h"
 #include "common/base/status_macros.h"
+#include "common/fl/strategy.h"
+#include "common/privacy/line_count.h"
 #include "common/privacy/site_dp.h"
 
 namespace fedlog::client {
@@ -54,6 +56,17 @@ absl::StatusOr<PrivacyStepResult> ApplyPrivacyStep(const v1::RoundTask& task, co
   result.noise_stddev = privacy::NoiseShareStddev(options);
   result.coordinates = static_cast<int64_t>(flat.size());
   return result;
+}
+
+absl::StatusOr<int64_t> ReleaseLineCount(int64_t run_id, int32_t round, double noise,
+                                         privacy::GaussianSampler& sampler, SiteLedger* ledger,
+                                         v1::UpdateHeader* header) {
+  // Drawn first (a bad count or noise is refused before anything is charged), charged before it can leave.
+  FEDLOG_ASSIGN_OR_RETURN(int64_t count, privacy::NoisedLineCount(header->num_samples(), noise,
+                                                                  fl::kMaxUpdateSamples, sampler));
+  FEDLOG_RETURN_IF_ERROR(ledger->Charge(run_id, round, privacy::LineCountStep(noise)));
+  header->set_num_samples(count);
+  return count;
 }
 
 }  // namespace fedlog::client

@@ -8,6 +8,7 @@
 //      that is uploaded, as one vector) is clipped to L2 norm C and this site's share of Gaussian noise,
 //      N(0, (sigma*C)^2 / n_min) per coordinate from the CSPRNG, is added (common/privacy/site_dp.h), so that
 //      the sum over at least n_min sites carries noise of standard deviation sigma*C.
+// Under line-level DP the line count that weighs the update leaves the site only noised (ReleaseLineCount).
 // Secure-aggregation masking, when a run asks for it, comes after this step (it must mask the noised update).
 // Thread-compatible: one sampler per call site.
 #ifndef FEDLOG_CLIENT_PRIVACY_STEP_H_
@@ -16,6 +17,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "client/site_ledger.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/privacy/gaussian_noise.h"
 #include "fedlog/v1/config.pb.h"
@@ -36,6 +38,15 @@ struct PrivacyStepResult {
 // (client/privacy_policy.h); InvalidArgument otherwise or for a non-finite update value.
 absl::StatusOr<PrivacyStepResult> ApplyPrivacyStep(const v1::RoundTask& task, const v1::SitePrivacyPolicy& policy,
                                                    privacy::GaussianSampler& sampler, fl::TensorBundle* delta);
+
+// Line-level DP's release of the line count (common/privacy/line_count.h; docs/PRIVACY.md, "The line count
+// under line DP"): charges `ledger` with run `run_id` round `round` of one Gaussian step at q = 1 and noise
+// multiplier `noise` (sensitivity 1) first, then replaces header->num_samples by the count plus N(0, noise^2)
+// from `sampler`, rounded and clamped to [1, fl::kMaxUpdateSamples]. Returns the released count. Errors from
+// the ledger (nothing is released then) or InvalidArgument for a negative count or a noise out of range.
+absl::StatusOr<int64_t> ReleaseLineCount(int64_t run_id, int32_t round, double noise,
+                                         privacy::GaussianSampler& sampler, SiteLedger* ledger,
+                                         v1::UpdateHeader* header);
 
 }  // namespace fedlog::client
 

@@ -8,6 +8,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/privacy/gaussian_noise.h"
+#include "common/privacy/line_count.h"
 #include "common/privacy/ledger.h"
 
 namespace fedlog::client {
@@ -54,13 +55,19 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, LocalUpdate* up
     step.steps = c.steps;
     FEDLOG_RETURN_IF_ERROR(ledger_.Charge(task.run_id(), task.round(), step));
   }
+  // The line count that weighs the update leaves only noised, charged to the same ledger first.
+  const double count_noise = privacy::kDefaultLineCountNoise;
+  FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
+  FEDLOG_RETURN_IF_ERROR(
+      ReleaseLineCount(task.run_id(), task.round(), count_noise, sampler, &ledger_, &update->header).status());
   FEDLOG_ASSIGN_OR_RETURN(double run_epsilon, ledger_.RunEpsilon(task.run_id()));
   update->header.set_line_dp_epsilon(run_epsilon);
   update->header.set_dp_epsilon(run_epsilon);
   FEDLOG_LOG(INFO) << "round " << task.round() << ": line-level DP-SGD (" << update->line_dp.size()
                    << " phase(s), sigma " << task.plan().line_dp_noise_multiplier() << ", clip "
-                   << task.plan().line_dp_clip() << "); site epsilon " << run_epsilon << " this run, "
-                   << ledger_.epsilon() << " in all (delta " << ledger_.delta() << ")";
+                   << task.plan().line_dp_clip() << "), line count released with noise stddev " << count_noise
+                   << "; site epsilon " << run_epsilon << " this run, " << ledger_.epsilon()
+                   << " in all (delta " << ledger_.delta() << ")";
   return absl::OkStatus();
 }
 

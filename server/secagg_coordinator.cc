@@ -71,7 +71,12 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
     FEDLOG_RETURN_IF_ERROR(secagg::AddAdapterSections(sources, *schema, &o.layout));
   }
   o.config.vector_length = o.layout.length();
-  o.config.quantization = SecAggQuantization(plan, n);
+  std::vector<int64_t> declared;  // the lines each participant declared: W and f follow them (secagg_round.h)
+  for (const std::string& site : o.participants) {
+    std::optional<SiteRecord> record = SiteRecordOf(site);
+    declared.push_back(record ? DeclaredLines(*record) : 0);
+  }
+  o.config.quantization = SecAggQuantization(plan, n, declared);
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
   FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
                    << round->config().threshold << " of " << n << ", " << round->config().vector_length

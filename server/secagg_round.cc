@@ -58,16 +58,38 @@ absl::Status ValidateSecAggPlan(v1::RunPlan* plan) {
   return absl::OkStatus();
 }
 
-secagg::QuantizationOptions SecAggQuantization(const v1::RunPlan& plan, int participants) {
+namespace {
+
+// Powers of two around x >= 1 (so that W and f reveal only the bit lengths of the declared line counts).
+double Pow2AtOrAbove(double x) { return std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(std::max(x, 1.0))))); }
+double Pow2AtOrBelow(double x) { return std::ldexp(1.0, static_cast<int>(std::floor(std::log2(std::max(x, 1.0))))); }
+
+}  // namespace
+
+secagg::QuantizationOptions SecAggQuantization(const v1::RunPlan& plan, int participants,
+                                               const std::vector<int64_t>& declared_lines) {
   secagg::QuantizationOptions q;
   q.clip_range = plan.secagg_clip_range();
+  q.max_sites = participants;
   if (SiteLevelDp(plan)) {
     q.max_weight = 1.0;  // the site daemon weighs every update 1 under site-level DP
-  } else {
-    q.max_weight = plan.max_site_samples() > 0 ? static_cast<double>(plan.max_site_samples()) : kDefaultMaxWeight;
+    return secagg::ChooseLanes(q);
   }
-  q.max_sites = participants;
-  return secagg::ChooseLanes(q);
+  const double plan_w =
+      plan.max_site_samples() > 0 ? static_cast<double>(plan.max_site_samples()) : kDefaultMaxWeight;
+  q.max_weight = plan_w;
+  const bool all_declared =
+      plan.dp_mode().empty() && !declared_lines.empty() &&
+      std::all_of(declared_lines.begin(), declared_lines.end(), [](int64_t n) { return n > 0; });
+  if (!all_declared) return secagg::ChooseLanes(q);
+  double most = 0, least = plan_w;
+  for (int64_t n : declared_lines) {
+    const double c = std::min(static_cast<double>(n), plan_w);
+    most = std::max(most, c);
+    least = std::min(least, c);
+  }
+  q.max_weight = std::min(plan_w, Pow2AtOrAbove(most));
+  return secagg::ChooseLanes(q, Pow2AtOrBelow(least / 4));
 }
 
 SecAggRound::SecAggRound(SecAggRoundOptions options, std::unique_ptr<secagg::AggregatorSession> session)

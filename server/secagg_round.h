@@ -46,11 +46,23 @@ inline constexpr double kDefaultMaxWeight = 1e6;
 // step coarser than 2^-16 (its sites would refuse to mask).
 absl::Status ValidateSecAggPlan(v1::RunPlan* plan);
 
-// The round's fixed-point lanes (common/secagg/quantize.h) for `plan` with `participants` sites: R = the plan's
-// secagg_clip_range; W = 1 under site-level DP (every site's weight is 1), else max_site_samples or
-// kDefaultMaxWeight; N = participants; then secagg::ChooseLanes picks 32-bit lanes when they keep a unit-weight
-// site's step within 2^-16, 64-bit lanes otherwise, each at the largest f that cannot wrap.
-secagg::QuantizationOptions SecAggQuantization(const v1::RunPlan& plan, int participants);
+// The round's fixed-point lanes (common/secagg/quantize.h) for `plan` with `participants` sites, of which
+// `declared_lines` holds the lines each declared in its last Hello (0: none declared; empty: unknown):
+// R = the plan's secagg_clip_range; N = participants; W and the smallest expected weight by weighting:
+//  - site-level DP: W = 1 (every site's weight is 1);
+//  - line-level DP: W = max_site_samples or kDefaultMaxWeight, expected weight 1 (sites weigh by a noised
+//    count, which may fall to 1; the declared lines are not used);
+//  - sample-weighted rounds where every participant declared lines: with c_i = min(declared_i, the plan's
+//    W), W = min(the plan's W, the power of two at or above max c_i), and the expected smallest weight is the
+//    power of two at or below min c_i / 4 (at least 1). A site's weight is capped at its declared lines
+//    (EffectiveSamples) in the plain path too, so W never caps an honest site below what the plain mean gives
+//    it; a site that trains on under a quarter of the lines it declared may get a step coarser than 2^-16
+//    and then refuses to mask (docs/PRIVACY.md, "Quantisation and the modulus");
+//  - otherwise W = max_site_samples or kDefaultMaxWeight, expected weight 1.
+// secagg::ChooseLanes then picks 32-bit lanes when they keep the expected smallest weight's step within 2^-16,
+// 64-bit lanes otherwise, each at the largest f that cannot wrap.
+secagg::QuantizationOptions SecAggQuantization(const v1::RunPlan& plan, int participants,
+                                               const std::vector<int64_t>& declared_lines = {});
 
 struct SecAggRoundOptions {
   secagg::RoundConfig config;

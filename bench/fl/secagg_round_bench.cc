@@ -14,8 +14,13 @@
 // Both runs' plans set max_site_samples to --max-site-samples (default 100, the sample count every site here
 // reports, so that it caps nothing): it is the weight bound W of secure aggregation's fixed point, and with
 // N * R * W <= 2^14 the aggregator chooses 32-bit lanes (common/secagg/quantize.h); 0 leaves W at 1e6 and the
-// lanes at 64 bits. The lane width the sites were given is printed.
+// lanes at 64 bits, unless the sites declared their lines in Hello: each site declares one source of
+// --declared-lines L lines (default 100, the count it reports; 0 = no source declared, the sessions before 9),
+// and in a sample-weighted round the aggregator then bounds W by the declared lines (the power of two at or
+// above the largest, server/secagg_round.h), which gives 32-bit lanes here even with --max-site-samples 0.
+// The lane width the sites were given is printed.
 // usage: fedlog-bench-secagg-round [--sites 8,16] [--dim D] [--hidden H] [--rounds R] [--max-site-samples S]
+//        [--declared-lines L]
 //        (run from the repository root; the MLP has about 2*D*H parameters; default D=1000, H=500: 1.0M)
 #include <algorithm>
 #include <atomic>
@@ -102,12 +107,19 @@ class TimedTransport : public fedlog::client::SecAggTransport {
 };
 
 // One site: answers every task with a zero delta, plainly or under secure aggregation as the task says.
-void SiteLoop(const std::string& pki, const std::string& name, int port, const std::atomic<bool>* stop,
-              SiteTimes* times) {
+void SiteLoop(const std::string& pki, const std::string& name, int port, int64_t declared_lines,
+              const std::atomic<bool>* stop, SiteTimes* times) {
   fedlog::client::FederationSession s(Channel(pki, name, port));
+  fedlog::v1::HelloRequest request;
+  if (declared_lines > 0) {
+    fedlog::v1::SourceInfo* source = request.add_sources();
+    source->set_name("HDFS");
+    source->set_format("HDFS");
+    source->set_lines(declared_lines);
+  }
   std::string id;
   while (!stop->load() && id.empty()) {
-    auto hello = s.Hello({});
+    auto hello = s.Hello(request);
     if (hello.ok()) id = hello->site_id();
     else std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -208,6 +220,7 @@ int main(int argc, char** argv) {
   const int hidden = std::stoi(Arg(argc, argv, "--hidden", "500"));
   const int rounds = std::stoi(Arg(argc, argv, "--rounds", "3"));
   const int64_t max_site_samples = std::stoll(Arg(argc, argv, "--max-site-samples", "100"));
+  const int64_t declared_lines = std::stoll(Arg(argc, argv, "--declared-lines", "100"));
   const int max_sites = site_counts.empty() ? 2 : *std::max_element(site_counts.begin(), site_counts.end());
   std::string tmpl = (std::filesystem::temp_directory_path() / "fedlog_bench_secagg_XXXXXX").string();
   const std::string dir = mkdtemp(tmpl.data());
@@ -244,7 +257,7 @@ int main(int argc, char** argv) {
     SiteTimes times;
     std::vector<std::thread> threads;
     for (int i = 0; i < sites; ++i) {
-      threads.emplace_back(SiteLoop, pki, absl::StrCat("s", i), port, &stop, &times);
+      threads.emplace_back(SiteLoop, pki, absl::StrCat("s", i), port, declared_lines, &stop, &times);
     }
     auto admin = fedlog::v1::Admin::NewStub(Channel(pki, "admin", port));
     double load[1] = {0};  // at the start of this size's runs
@@ -261,12 +274,14 @@ int main(int argc, char** argv) {
     }
     const double params = 2.0 * dim * hidden + dim + hidden;
     std::printf("{\"benchmark\": \"secagg_round\", \"sites\": %d, \"params\": %.0f, \"rounds\": %d,"
-                " \"max_site_samples\": %lld, \"lane_bits\": %d, \"loadavg_1min\": %.2f,"
+                " \"max_site_samples\": %lld, \"declared_lines\": %lld, \"lane_bits\": %d,"
+                " \"loadavg_1min\": %.2f,"
                 " \"plain_round_s_median\": %.3f, \"secagg_round_s_median\": %.3f, \"ratio\": %.2f,"
                 " \"site_plain_upload_ms_median\": %.0f, \"site_mask_ms_median\": %.0f,"
                 " \"site_masked_upload_ms_median\": %.0f, \"plain_cpu_s_per_round\": %.2f,"
                 " \"secagg_cpu_s_per_round\": %.2f, \"cpu_ratio\": %.2f}\n",
-                sites, params, rounds, static_cast<long long>(max_site_samples), times.lane_bits.load(), load[0],
+                sites, params, rounds, static_cast<long long>(max_site_samples), static_cast<long long>(declared_lines),
+                times.lane_bits.load(), load[0],
                 Median(plain), Median(masked), Median(masked) / Median(plain),
                 times.MedianOf(&SiteTimes::plain_upload_ms), times.MedianOf(&SiteTimes::mask_ms),
                 times.MedianOf(&SiteTimes::masked_upload_ms), plain_cpu, masked_cpu, masked_cpu / plain_cpu);

@@ -31,9 +31,12 @@ int MaxFractionalBits(const QuantizationOptions& o, int lane_bits) {
   return std::min(f, kMaxFractionalBits);
 }
 
-QuantizationOptions ChooseLanes(QuantizationOptions o) {
+QuantizationOptions ChooseLanes(QuantizationOptions o, double min_weight) {
   const int f32 = MaxFractionalBits(o, 32);
-  if (f32 >= kSitePrecisionBits) {
+  // A site of weight w keeps its step 2^-f / w within 2^-16 when f >= 16 - log2(w); floor(log2) errs safe.
+  const double w = std::clamp(std::isfinite(min_weight) ? min_weight : 1.0, 1.0, std::max(o.max_weight, 1.0));
+  const int needed = std::max(kMinFractionalBits, kSitePrecisionBits - static_cast<int>(std::floor(std::log2(w))));
+  if (f32 >= needed) {
     o.lane_bits = 32;
     o.fractional_bits = f32;
   } else {

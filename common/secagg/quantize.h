@@ -15,10 +15,11 @@
 // sites; a site of weight w sees its own coordinates quantised with the step 2^-f / w. A site refuses to mask
 // when that step is coarser than 2^-kSitePrecisionBits (CheckPrecision), so an aggregator cannot make a site's
 // update lose precision silently by stating a small f, a large max_weight or narrow lanes.
-// The aggregator's choice (ChooseLanes): 32-bit lanes when their largest no-wrap f reaches kSitePrecisionBits
-// (then every site of weight >= 1 passes its check), 64-bit lanes otherwise; f always the largest that
-// cannot wrap (at most 52, so that the decoded sums are exact in doubles). docs/PRIVACY.md, "Quantisation and
-// the modulus", gives the rule and the argument.
+// The aggregator's choice (ChooseLanes): 32-bit lanes when their largest no-wrap f gives the smallest weight
+// the aggregator expects in the round (1 unless it knows better, e.g. from the line counts sites declared)
+// a step within 2^-kSitePrecisionBits, 64-bit lanes otherwise; f always the largest that cannot wrap (at most
+// 52, so that the decoded sums are exact in doubles). docs/PRIVACY.md, "Quantisation and the modulus", gives
+// the rule and the argument.
 // Thread-safe (immutable after Create).
 #ifndef FEDLOG_COMMON_SECAGG_QUANTIZE_H_
 #define FEDLOG_COMMON_SECAGG_QUANTIZE_H_
@@ -49,8 +50,12 @@ struct QuantizationOptions {
 int MaxFractionalBits(const QuantizationOptions& options, int lane_bits);
 
 // The aggregator's lane choice for a round (the header comment): `options` with lane_bits and fractional_bits
-// set. R, W and N as for MaxFractionalBits.
-QuantizationOptions ChooseLanes(QuantizationOptions options);
+// set. 32-bit lanes when their largest no-wrap f is at least kMinFractionalBits and a site of weight
+// `min_weight` keeps a step 2^-f / min_weight <= 2^-kSitePrecisionBits; 64-bit lanes otherwise. `min_weight`
+// (clamped to [1, W]) is the smallest weight the aggregator expects a site of the round to put in: a site
+// below it refuses to mask (CheckPrecision), so it must be a bound the aggregator can argue for. R, W and N as
+// for MaxFractionalBits.
+QuantizationOptions ChooseLanes(QuantizationOptions options, double min_weight = 1);
 
 struct DecodedSum {
   std::vector<double> weighted_sum;  // sum over sites of w * clamp(x)

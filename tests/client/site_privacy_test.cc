@@ -2,6 +2,7 @@
 // step (client/privacy_policy.h, client/site_ledger.h, client/privacy_step.h).
 #include <stdlib.h>
 
+#include <array>
 #include <cmath>
 #include <string>
 
@@ -9,6 +10,7 @@
 #include "client/privacy_step.h"
 #include "client/site_ledger.h"
 #include "common/base/file_util.h"
+#include "common/privacy/line_count.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
 
@@ -230,6 +232,41 @@ TEST(PrivacyStep, SiteLevelDpClipsTheWholeUpdateAndAddsTheNoiseShare) {
   const double sd = std::sqrt(sq / n - mean * mean);
   EXPECT_NEAR(sd, want_sd, 0.03 * want_sd);
   EXPECT_NEAR(mean, 0.0, 4 * want_sd / std::sqrt(n));
+}
+
+TEST(PrivacyStep, LineCountLeavesNoisedAndItsReleaseIsCharged) {
+  // Line-level DP: the count that weighs the update is replaced by a noised one, and the ledger holds the
+  // release (the Gaussian mechanism at q = 1, noise multiplier 100) before the count is changed.
+  std::array<uint8_t, 32> key{};
+  key[0] = 5;
+  auto sampler = privacy::GaussianSampler::CreateWithKeyForTesting(key);
+  ASSERT_TRUE(sampler.ok());
+  auto ledger = SiteLedger::Open(TempLedgerPath(), 1e-5);
+  ASSERT_TRUE(ledger.ok());
+  int exact = 0;
+  for (int round = 1; round <= 20; ++round) {
+    v1::UpdateHeader h;
+    h.set_num_samples(2100);
+    absl::StatusOr<int64_t> c = ReleaseLineCount(3, round, privacy::kDefaultLineCountNoise, *sampler, &*ledger, &h);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(h.num_samples(), *c);
+    EXPECT_LT(std::abs(*c - 2100), 600);  // 6 sigma
+    exact += *c == 2100 ? 1 : 0;
+  }
+  EXPECT_LT(exact, 2);  // P(exact) ~ 0.4% per release
+  ASSERT_EQ(ledger->entries().size(), 20u);
+  EXPECT_DOUBLE_EQ(ledger->entries()[0].step.sampling_rate, 1.0);
+  EXPECT_DOUBLE_EQ(ledger->entries()[0].step.noise_multiplier, privacy::kDefaultLineCountNoise);
+  // Twenty releases of the Gaussian mechanism (sensitivity 1, sigma 100) compose to the accountant's epsilon.
+  const double expected =
+      privacy::SampledGaussianEpsilon(1.0, privacy::kDefaultLineCountNoise, 20, 1e-5, privacy::DefaultOrders())
+          ->epsilon;
+  EXPECT_NEAR(*ledger->RunEpsilon(3), expected, 1e-9);
+  // A count that cannot be released is refused and charges nothing.
+  v1::UpdateHeader bad;
+  bad.set_num_samples(-1);
+  EXPECT_FALSE(ReleaseLineCount(3, 21, privacy::kDefaultLineCountNoise, *sampler, &*ledger, &bad).ok());
+  EXPECT_EQ(ledger->entries().size(), 20u);
 }
 
 }  // namespace

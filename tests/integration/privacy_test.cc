@@ -13,6 +13,7 @@
 #include "client/site_ledger.h"
 #include "common/base/file_util.h"
 #include "common/fl/bundle_codec.h"
+#include "common/privacy/line_count.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
@@ -182,7 +183,8 @@ class LineDpTest : public PrivacyTest {
 };
 
 // --dp-mode line end to end: the plan reaches the daemons' local work (DP-SGD), each site charges its ledger with
-// the round's mechanisms before uploading and reports that epsilon, and no prototype leaves a site.
+// the round's mechanisms and the release of its noised line count before uploading and reports that epsilon,
+// and no prototype leaves a site. (That the released count is noised: SitePrivacyTest's ReleaseLineCount.)
 TEST_F(LineDpTest, SitesRunDpSgdChargeTheirLedgersAndReportTheirEpsilon) {
   StartSite("site-a");
   StartSite("site-b");
@@ -195,17 +197,26 @@ TEST_F(LineDpTest, SitesRunDpSgdChargeTheirLedgersAndReportTheirEpsilon) {
   for (const char* site : {"site-a", "site-b"}) {
     auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
     ASSERT_TRUE(ledger.ok()) << ledger.status();
-    ASSERT_GE(ledger->entries().size(), 1u) << site;  // the contrastive phase (line_dp_contrastive)
+    ASSERT_GE(ledger->entries().size(), 2u) << site;  // the contrastive phase (line_dp_contrastive), the count
+    int counts = 0;
     for (const auto& e : ledger->entries()) {
+      if (e.step.noise_multiplier == privacy::kDefaultLineCountNoise) {  // the count's release: q = 1, one step
+        ++counts;
+        EXPECT_DOUBLE_EQ(e.step.sampling_rate, 1.0);
+        EXPECT_EQ(e.step.steps, 1);
+        continue;
+      }
       EXPECT_DOUBLE_EQ(e.step.noise_multiplier, 1.0);
       EXPECT_GT(e.step.sampling_rate, 0);
       EXPECT_LE(e.step.sampling_rate, 1);
       EXPECT_GT(e.step.steps, 0);
     }
+    EXPECT_EQ(counts, 1) << site;
     EXPECT_GT(ledger->epsilon(), 0);
     largest = std::max(largest, ledger->epsilon());
   }
-  EXPECT_NEAR(done.rounds(0).site_epsilon(), largest, 1e-9);
+  EXPECT_NEAR(done.rounds(0).site_epsilon(), largest, 1e-9);  // the reported epsilon covers the count
+  EXPECT_GE(done.rounds(0).samples(), 2);  // the noised counts the aggregator weighed by, each at least 1
   int updates = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(JoinPath(JoinPath(dir_, "agg"), "updates"))) {
     if (!e.is_regular_file()) continue;

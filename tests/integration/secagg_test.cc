@@ -42,10 +42,12 @@ int CanaryRow() {
 }
 
 struct Site {
-  Site(const std::string& pki, const std::string& name, int port)
+  // `declared_lines`: the lines the site declares for its source in Hello (0: none, the default).
+  Site(const std::string& pki, const std::string& name, int port, int64_t declared_lines = 0)
       : session(testing::SiteChannel(pki, name, port)) {
     v1::HelloRequest hello;
     hello.add_sources()->set_name("HDFS");
+    hello.mutable_sources(0)->set_lines(declared_lines);
     absl::StatusOr<v1::HelloResponse> r = session.Hello(hello);
     EXPECT_TRUE(r.ok()) << r.status();
     if (r.ok()) id = r->site_id();
@@ -319,10 +321,12 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
 }
 
 // Three sites, site-c dropping right after it masked; the round completes with the survivors' weighted mean.
-// `max_site_samples` > 0 bounds the weights, which lets the aggregator choose `lane_bits`-bit lanes.
-void DropAfterMasking(const char* name, int64_t max_site_samples, uint32_t lane_bits) {
+// `max_site_samples` > 0 bounds the weights, and so do the lines every site declares (`declared_lines` > 0),
+// which lets the aggregator choose `lane_bits`-bit lanes.
+void DropAfterMasking(const char* name, int64_t max_site_samples, uint32_t lane_bits, int64_t declared_lines = 0) {
   Env env(name);
-  Site a(env.pki, "site-a", env.port), b(env.pki, "site-b", env.port), c(env.pki, "site-c", env.port);
+  Site a(env.pki, "site-a", env.port, declared_lines), b(env.pki, "site-b", env.port, declared_lines),
+      c(env.pki, "site-c", env.port, declared_lines);
   v1::RunPlan plan = Plan(true, 3);
   plan.set_max_site_samples(max_site_samples);
   absl::StatusOr<v1::RunStatus> run = env.Start(plan);
@@ -363,6 +367,48 @@ TEST(SecAggTest, SiteDroppingAfterMaskingIsRecovered) {
 TEST(SecAggTest, SiteDroppingAfterMaskingIsRecoveredIn32BitLanes) {
   // 3 sites * R 4 * W 300 fits 32-bit lanes with f = 18; the weights 100 and 300 keep a step below 2^-16.
   DropAfterMasking("fedlog_secagg_drop32", 300, 32);
+}
+
+TEST(SecAggTest, SiteDroppingAfterMaskingIsRecoveredIn32BitLanesFromDeclaredLines) {
+  // No max_site_samples, but every site declared 400 lines: W = 512 (the power of two above), the smallest
+  // expected weight 64 (400 / 4, rounded down to a power of two); 3 * 4 * 512 * 2^17 <= 2^30, so 32-bit lanes
+  // with f = 17, and the weights 100 and 300 decode to the plain weighted mean.
+  v1::RunPlan plan = Plan(true, 3);
+  plan.set_secagg_clip_range(4);  // the default run start fills in
+  const secagg::QuantizationOptions q = server::SecAggQuantization(plan, 3, {400, 400, 400});
+  ASSERT_EQ(q.lane_bits, 32);
+  EXPECT_EQ(q.fractional_bits, 17);
+  EXPECT_EQ(q.max_weight, 512);
+  DropAfterMasking("fedlog_secagg_drop_declared", 0, 32, 400);
+}
+
+TEST(SecAggTest, LanesFollowTheDeclaredLinesOnlyWhenEveryWeightIsASampleCount) {
+  v1::RunPlan plan = Plan(true, 3);
+  plan.set_secagg_clip_range(4);
+  // The demo's shape: 4 sites of 1,000-3,000 lines: W = 4096, expected weight >= 128, f = 14.
+  secagg::QuantizationOptions q = server::SecAggQuantization(plan, 4, {2000, 1000, 1000, 3000});
+  EXPECT_EQ(q.lane_bits, 32);
+  EXPECT_EQ(q.max_weight, 4096);
+  EXPECT_EQ(q.fractional_bits, 14);
+  // 16 sites of 100,000 lines: W = 2^17 leaves f = 7 in 32 bits, under the 8-bit floor: 64-bit lanes.
+  q = server::SecAggQuantization(plan, 16, std::vector<int64_t>(16, 100000));
+  EXPECT_EQ(q.lane_bits, 64);
+  // One site of 3 lines among sites of 60,000: the smallest weight would need f >= 16, 32 bits give 10.
+  q = server::SecAggQuantization(plan, 3, {60000, 60000, 3});
+  EXPECT_EQ(q.lane_bits, 64);
+  // A site that declared nothing: the plan's bound (1e6), 64-bit lanes.
+  EXPECT_EQ(server::SecAggQuantization(plan, 3, {400, 0, 400}).lane_bits, 64);
+  EXPECT_EQ(server::SecAggQuantization(plan, 3, {400, 0, 400}).max_weight, 1e6);
+  // max_site_samples caps W below the declared lines.
+  plan.set_max_site_samples(300);
+  q = server::SecAggQuantization(plan, 3, {400, 400, 400});
+  EXPECT_EQ(q.max_weight, 300);
+  EXPECT_EQ(q.lane_bits, 32);
+  // Line-level DP weighs by noised counts, which the declared lines do not bound: the plan's W.
+  plan.set_max_site_samples(0);
+  plan.set_dp_mode("line");
+  EXPECT_EQ(server::SecAggQuantization(plan, 3, {400, 400, 400}).max_weight, 1e6);
+  EXPECT_EQ(server::SecAggQuantization(plan, 3, {400, 400, 400}).lane_bits, 64);
 }
 
 TEST(SecAggTest, SiteRefusesToRevealBothSharesOfOneSite) {
@@ -453,8 +499,11 @@ void DaemonsCompleteSecureRounds(const char* name, v1::RunPlan plan) {
 }
 
 TEST(SecAggTest, SiteDaemonsCompleteSecureRounds) {
+  // The daemons declare their 200 lines each in Hello, so the aggregator bounds W by 256 and picks 32-bit
+  // lanes (64-bit without the declared lines).
   v1::RunPlan plan = Plan(true, 3);
-  ASSERT_EQ(server::SecAggQuantization(plan, 3).lane_bits, 64);  // sample weights up to 1e6
+  ASSERT_EQ(server::SecAggQuantization(plan, 3).lane_bits, 64);
+  ASSERT_EQ(server::SecAggQuantization(plan, 3, {200, 200, 200}).lane_bits, 32);
   DaemonsCompleteSecureRounds("fedlog_secagg_daemons", plan);
 }
 

@@ -14,6 +14,7 @@
 #define FEDLOG_TOOLS_OFFLINE_EVAL_FEDERATED_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "common/fl/tensor_bundle.h"
 #include "common/model/dp_sgd.h"
 #include "common/model/encoder_types.h"
+#include "common/privacy/gaussian_noise.h"
 
 namespace fedlog::offline {
 
@@ -80,6 +82,9 @@ struct FederatedOptions {
   // --no-baselines). They are deterministic for fixed options (threads 1), so a second target
   // epsilon with the same options need not repeat them; results.md then has no `fed` column.
   bool dp_private_only = false;
+  // Line mode: the stddev of the Gaussian noise on the line count that weighs each site's update
+  // (--dp-count-noise; common/privacy/line_count.h), charged to the site's epsilon every round.
+  double dp_count_noise = 100;
 };
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines
@@ -197,6 +202,10 @@ class DpFederation {
   model::LineDpOptions LineDp() const;
   // Records a site round's line-DP mechanism.
   void RecordLineRound(size_t site, const std::vector<model::LineDpPhase>& phases);
+  // Line mode: the weight of `site`'s update this round, its line count `count` released with
+  // noise (privacy::NoisedLineCount at dp_count_noise); the release is recorded as a phase of the
+  // site's composition (q = 1, one step).
+  absl::StatusOr<int64_t> NoisedCount(size_t site, int64_t count);
   // Site mode: the next global model from `global` and the participants' full weights: each delta
   // clipped to C plus N(0, (sigma*C)^2 / n) per coordinate, then averaged over the n updates. The
   // round is charged at q = 1 (the simulation does not sample sites); `total_sites` is unused.
@@ -210,6 +219,7 @@ class DpFederation {
   FederatedOptions options_;
   std::vector<std::vector<model::LineDpPhase>> site_phases_;
   std::vector<model::LineDpPhase> site_rounds_;  // site mode: one step per round
+  std::unique_ptr<privacy::GaussianSampler> sampler_;  // line mode: the counts' noise, made on first use
 };
 
 // How far `model` moved from `start` (same names; tensors missing from either are skipped), per

@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/fl/strategy.h"
 #include "common/privacy/gaussian_noise.h"
+#include "common/privacy/line_count.h"
 #include "common/privacy/site_dp.h"
 #include "tools/offline/eval_federated.h"
 
@@ -30,6 +32,27 @@ std::vector<model::LineDpPhase> PlannedPhases(const FederatedSite& site, const F
       static_cast<int64_t>(labeled.size()), model::HasBothClasses(labeled));
   for (model::LineDpPhase& p : phases) p.steps *= rounds;
   return phases;
+}
+
+// The releases of a site's noised line count over the whole run: one Gaussian step (q = 1) per round.
+model::LineDpPhase CountPhase(const FederatedSite& site, const FederatedOptions& o) {
+  const privacy::MechanismStep step = privacy::LineCountStep(o.dp_count_noise);
+  return {"count", step.sampling_rate, step.noise_multiplier,
+          step.steps * (o.rounds - std::min(o.rounds, site.join_round))};
+}
+
+// The smallest sigma (from `sigma` up, by 0.1%) at which `phases` together with the count's releases reach at
+// most `target`: NoiseMultiplierForEpsilon sets every phase's sigma, so the count (its own sigma) is added here.
+absl::StatusOr<double> SigmaWithCount(std::vector<model::LineDpPhase> phases, const model::LineDpPhase& count,
+                                      double sigma, double target, double delta) {
+  for (int i = 0; i < 10000; ++i, sigma *= 1.001) {
+    std::vector<model::LineDpPhase> all = phases;
+    for (model::LineDpPhase& p : all) p.sigma = sigma;
+    all.push_back(count);
+    FEDLOG_ASSIGN_OR_RETURN(double eps, model::LineDpEpsilon(all, delta));
+    if (eps <= target) return sigma;
+  }
+  return absl::InvalidArgumentError("--target-epsilon cannot be met with the line count's noise");
 }
 
 }  // namespace
@@ -100,6 +123,8 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
       if (phases.empty()) continue;
       FEDLOG_ASSIGN_OR_RETURN(double site_sigma, model::NoiseMultiplierForEpsilon(
                                                      phases, o->target_epsilon, o->dp_delta));
+      FEDLOG_ASSIGN_OR_RETURN(site_sigma, SigmaWithCount(phases, CountPhase(s, *o), site_sigma,
+                                                         o->target_epsilon, o->dp_delta));
       sigma = std::max(sigma, site_sigma);
     }
     o->dp_noise_multiplier = sigma;
@@ -120,6 +145,18 @@ model::LineDpOptions DpFederation::LineDp() const {
 
 void DpFederation::RecordLineRound(size_t site, const std::vector<model::LineDpPhase>& phases) {
   site_phases_[site].insert(site_phases_[site].end(), phases.begin(), phases.end());
+}
+
+absl::StatusOr<int64_t> DpFederation::NoisedCount(size_t site, int64_t count) {
+  if (!sampler_) {
+    FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
+    sampler_ = std::make_unique<privacy::GaussianSampler>(std::move(sampler));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(int64_t noised, privacy::NoisedLineCount(count, options_.dp_count_noise,
+                                                                   fl::kMaxUpdateSamples, *sampler_));
+  const privacy::MechanismStep step = privacy::LineCountStep(options_.dp_count_noise);
+  site_phases_[site].push_back({"count", step.sampling_rate, step.noise_multiplier, step.steps});
+  return noised;
 }
 
 absl::StatusOr<fl::TensorBundle> DpFederation::AggregateSiteDp(

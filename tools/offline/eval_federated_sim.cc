@@ -169,7 +169,11 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
     int meta = 0;
     for (size_t j = 0; j < results.size(); ++j) {
       const model::SiteRoundResult& res = results[j];
-      updates.push_back({&res.weights, res.samples, res.distinct_templates, res.imbalance_ratio,
+      int64_t samples = res.samples;  // under line DP, the noised count a site daemon releases
+      if (dp != nullptr && o.dp_mode == "line") {
+        FEDLOG_ASSIGN_OR_RETURN(samples, dp->NoisedCount(who[j], res.samples));
+      }
+      updates.push_back({&res.weights, samples, res.distinct_templates, res.imbalance_ratio,
                          sites[who[j]].sources});
       // Line DP keeps its losses out of the update; the simulation reads the site's local copy.
       const double contrastive = LocalLoss(res, "train_contrastive_loss", res.contrastive_loss);
@@ -297,9 +301,9 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
   if (o.dp_mode == "line") {
     result->notes.push_back(absl::StrFormat(
         "federated_dp: labelled objective %s (anomalous rate %.4g, %d normal lines per step, "
-        "scope %s), contrastive phase %s",
+        "scope %s), contrastive phase %s, line counts released with noise stddev %.4g",
         model::LabeledDpObjectiveName(o.dp_objective), o.dp_anomalous_rate, o.dp_normal_lines,
-        model::DpScopeName(o.dp_scope), o.dp_contrastive ? "on" : "off"));
+        model::DpScopeName(o.dp_scope), o.dp_contrastive ? "on" : "off", o.dp_count_noise));
   }
   return absl::OkStatus();
 }

@@ -23,7 +23,7 @@ constexpr char kUsage[] =
     "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
     "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding] "
     "[--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
-    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only]]\n";
+    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S]]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -67,6 +67,10 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
         "--dp-anomalous-rate must be in (0, 1] and --dp-normal-lines in 1..1000000");
   }
   o.dp_normal_lines = static_cast<int>(normal_lines);
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_count_noise, args.GetDouble("dp-count-noise", o.dp_count_noise));
+  if (!(o.dp_count_noise >= 1 && o.dp_count_noise <= 1e6)) {
+    return absl::InvalidArgumentError("--dp-count-noise must be in [1, 1e6]");
+  }
   if (!o.dp_mode.empty() && o.dp_mode != "line" && o.dp_mode != "site") {
     return absl::InvalidArgumentError("--dp-mode must be line or site");
   }
@@ -138,7 +142,7 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
-        "dp-normal-lines", "dp-scope"},
+        "dp-normal-lines", "dp-scope", "dp-count-noise"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

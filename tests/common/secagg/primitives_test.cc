@@ -210,6 +210,32 @@ TEST(QuantizeTest, FractionalBitsLeaveRoomForTheSumOfAllSites) {
   EXPECT_FALSE(Quantizer::Create(o).ok());  // fewer than 8 fractional bits would remain
 }
 
+TEST(QuantizeTest, LaneChoiceWithAKnownSmallestWeight) {
+  // Sample weights up to W = 4096 at 16 sites: f = 12 in 32 bits, too coarse for a site of weight 1 (2^-12), but
+  // within 2^-16 for every site of weight >= 16.
+  QuantizationOptions o;
+  o.clip_range = 4;
+  o.max_weight = 4096;
+  o.max_sites = 16;
+  EXPECT_EQ(ChooseLanes(o).lane_bits, 64);
+  EXPECT_EQ(ChooseLanes(o, 8).lane_bits, 64);  // 2^-12 / 8 = 2^-15
+  QuantizationOptions c = ChooseLanes(o, 16);
+  EXPECT_EQ(c.lane_bits, 32);
+  EXPECT_EQ(c.fractional_bits, 12);
+  EXPECT_EQ(ChooseLanes(o, 31).lane_bits, 32);  // floor(log2(31)) = 4
+  absl::StatusOr<Quantizer> q = Quantizer::Create(c);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(q->CheckPrecision(16).ok());
+  EXPECT_FALSE(q->CheckPrecision(15).ok());  // a site below the expected weight refuses to mask
+  // The 8-bit floor on f holds whatever the smallest weight: W = 2^17 leaves f = 7 in 32 bits.
+  o.max_weight = 131072;
+  EXPECT_EQ(ChooseLanes(o, 131072).lane_bits, 64);
+  // A smallest weight outside [1, W] is clamped into it.
+  o.max_weight = 1;
+  EXPECT_EQ(ChooseLanes(o, 1e9).fractional_bits, 24);
+  EXPECT_EQ(ChooseLanes(o, -3).lane_bits, 32);
+}
+
 TEST(QuantizeTest, LaneChoiceAndThirtyTwoBitSumsDoNotWrap) {
   // The aggregator's choice: 32-bit lanes while their largest f reaches 16, i.e. N * max(R, 1) * W <= 2^14.
   QuantizationOptions o;
