@@ -80,6 +80,12 @@ struct NewsiteOptions {
   uint64_t seed = 1;        // first seed
   double label_part = 0.3;  // in (0, 1)
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
+  // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
+  // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
+  // the label pool, the end of the measured part (units starting before test_end of the stream;
+  // 1 = all after label_part). The session rows only.
+  double session_alert_weight = 1.0;
+  double test_end = 1.0;
   fewshot::FewShotOptions fewshot;
   NewsiteFederatedOptions federated;
 };
