@@ -109,7 +109,7 @@ absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const S
   rows->push_back(Named(w, "session detector + labels [whole stream]", n));
   DecideUnits(sc, ix, v, o, /*groups=*/false, sp.test, &score, &alert);
   FEDLOG_ASSIGN_OR_RETURN(KShotRow old, MeasureKShot(sp, score, alert));
-  rows->push_back(Named(old, "session detector + labels, no groups (session 8)", n));
+  rows->push_back(Named(old, "session detector + labels, no group verdicts", n));
   return absl::OkStatus();
 }
 
