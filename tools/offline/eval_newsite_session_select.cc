@@ -46,7 +46,9 @@ std::vector<active::SessionInfo> PoolInfo(const ScoredStream& sc, const SessionI
     active::SessionInfo in;
     in.group = ix.group[j];
     in.score = x.score;
-    in.threshold = novelty::LabelledThreshold(x.threshold, scores, v.y, o.detector.label_prior);
+    in.threshold = o.detector.session.label_threshold
+                       ? novelty::LabelledThreshold(x.threshold, scores, v.y, o.detector.label_prior)
+                       : x.threshold;
     in.alert = x.score > 0 && x.score >= in.threshold;
     const novelty::GroupDecision d =
         groups.Decide(in.group, in.alert, x.broken, o.detector.session.keep_broken);

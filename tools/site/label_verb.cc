@@ -12,7 +12,7 @@
 //   --report         the detection live detection gives on these lines now (alerts, and with
 //                    --truth precision / recall / F1), so a site can compare before and after
 //   --lines          ask about lines even when the site's lines form sessions
-// A site whose lines carry a session key (detect.session_pattern, else the host field) is asked
+// A site that sets detect.session_pattern (its lines carry a session key, e.g. an HDFS block id) is asked
 // about sessions: one per group of sessions of the same shape (common/active/session_selector.h),
 // and a verdict labels the session and its group (label_verb_data.h).
 // docs/LABELING.md describes it.

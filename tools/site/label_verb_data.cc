@@ -186,11 +186,14 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   std::vector<std::vector<float>> scores(sources.size());
   client::detect::LineResult r, m;
   std::map<std::pair<int, uint64_t>, size_t> open;  // (source, session key) -> sessions_ index
+  const bool by_session = !detect.session_pattern.empty();
   for (size_t i = 0; i < lines_.size(); ++i) {
     SiteLine& l = lines_[i];
     label_free->Process(l.source, l.text, &r);
     CollectSessions(*label_free, /*flush=*/false, &open);
-    if (uint64_t key = 0; label_free->last_session(&key)) {
+    // Session candidates only with an explicit session key (detect.session_pattern): a host's
+    // stream (the fallback key) is no unit an operator can judge at a glance.
+    if (uint64_t key = 0; by_session && label_free->last_session(&key)) {
       auto [it, added] = open.try_emplace({l.source, key}, sessions_.size());
       if (added) {
         SiteSession session;

@@ -4,7 +4,7 @@
 // grouped by template, and ranked for labelling by common/active's selector. Verdicts are written to
 // the site's labels store (<data_dir>/detect.db, the store `fedlog feedback` writes; origins in
 // client/detect/label_verdicts.h), one row per verdict, each its own transaction.
-// Sessions: when a source's lines carry a session key (detect.session_pattern, else the host field),
+// Sessions: when the site sets detect.session_pattern (a session key in each line: an HDFS block id),
 // the lines are also scored per session (novelty::SessionScorer, as live detection does) and the
 // sessions grouped by shape (novelty::SessionGroups); common/active's session selector proposes one
 // session per group, and a verdict on it labels the session and its group (label_verdicts.h,
