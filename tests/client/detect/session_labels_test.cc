@@ -193,7 +193,7 @@ TEST(SessionGroupVerdictTest, ANormalSessionVerdictSilencesItsGroupInLiveDetecti
   o.session_quiet_ms = 1000;
   {
     std::ofstream f(log);
-    WriteReplicatedBlocks(f, 0, 305, {150, 300});
+    WriteReplicatedBlocks(f, 0, 305, {300});
   }
   auto d = Detector::Create(o);
   ASSERT_TRUE(d.ok()) << d.status();
