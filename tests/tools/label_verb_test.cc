@@ -174,6 +174,16 @@ TEST(LabelVerbTest, SessionCandidatesAndAVerdictOnTheirShape) {
   ASSERT_NE(rep, nullptr);
   EXPECT_EQ(rep->group_size, 3);
   ASSERT_GE(rep->group_alerts, 1) << "the replications should alert label-free";
+  // The screen shows the session's shape, its group and its lines.
+  LabelProgress progress;
+  RenderOptions ro;
+  ro.ansi = false;
+  ro.width = 200;
+  const std::string screen = RenderSession(**site, *rep, progress, ro);
+  EXPECT_TRUE(absl::StrContains(screen, "session of 7 line(s)")) << screen;
+  EXPECT_TRUE(absl::StrContains(screen, "3 session(s) of this shape here")) << screen;
+  EXPECT_TRUE(absl::StrContains(screen, "transfer")) << screen;
+  EXPECT_TRUE(absl::StrContains(screen, "[n] normal (this kind of session)")) << screen;
   const size_t rep_session = rep->session;
   ASSERT_TRUE((*site)->RecordSession(rep_session, Verdict::kNormal).ok());
   for (const SiteSession& s : (*site)->sessions()) {
