@@ -187,7 +187,9 @@ TEST(LabelVerbTest, SessionCandidatesAndAVerdictOnTheirShape) {
   const size_t rep_session = rep->session;
   ASSERT_TRUE((*site)->RecordSession(rep_session, Verdict::kNormal).ok());
   for (const SiteSession& s : (*site)->sessions()) {
-    if (replicated(s)) EXPECT_FALSE((*site)->SessionWouldAlert(s));
+    if (replicated(s)) {
+      EXPECT_FALSE((*site)->SessionWouldAlert(s));
+    }
   }
   auto after = (*site)->SessionCandidates(0);
   ASSERT_TRUE(after.ok());
