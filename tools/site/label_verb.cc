@@ -356,12 +356,13 @@ int Label(const std::vector<std::string>& argv) {
   const int rc = Ask(**site, *picks, by_session ? &*sessions : nullptr, *args, &progress);
   if (rc == 2) return rc;  // no terminal after all: nothing was asked
   std::printf("%s\n%lld verdict(s) stored in %s (%lld candidates left unasked); the running "
-              "detector uses them within its poll interval, the next federated round trains "
-              "with them\n",
+              "detector uses them within its poll interval%s\n",
               ProgressLine(progress).c_str(), static_cast<long long>(progress.answered()),
               (*site)->store_path().c_str(),
               static_cast<long long>(by_session ? sessions->size() : picks->size()) -
-                  progress.answered() - progress.skipped);
+                  progress.answered() - progress.skipped,
+              by_session ? " (session verdicts: for the sessions of each shape, not for training)"
+                         : ", the next federated round trains with them");
   return rc;
 }
 
