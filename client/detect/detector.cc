@@ -197,6 +197,7 @@ std::string Detector::ModelSignature() const {
 absl::Status Detector::TryLoadModel() {
   const std::string sig = ModelSignature();
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
+  SplitSessionVerdicts(&labels, nullptr);  // session verdicts are not the model's support
   auto normal = std::make_unique<active::NormalTemplates>(NormalTemplatesFromLabels(labels));
   auto model =
       LoadDetectionModel(options_.data_dir, SourceNames(options_), labels, options_.threshold);
@@ -420,15 +421,15 @@ void Detector::SyncLabelFreeLabels(int64_t now_ms) {
   if (!version.ok() || *version == label_free_labels_version_) return;
   absl::StatusOr<std::vector<LabeledLine>> labels = store_->LoadLabels("");
   if (!labels.ok()) return;  // retried at the next check
-  std::vector<std::tuple<int, std::string, int>> given;
+  std::vector<std::tuple<int, std::string, int>> given, sessions;
   for (const LabeledLine& l : *labels) {
     const int source = SourceIndex(l.source);
-    if (source >= 0) given.emplace_back(source, l.line, l.label);
+    if (source >= 0) (IsSessionVerdict(l) ? sessions : given).emplace_back(source, l.line, l.label);
   }
-  pipeline_->SetLabelFreeLabels(given);
+  pipeline_->SetLabelFreeLabels(given, sessions);
   label_free_labels_version_ = *version;
   FEDLOG_LOG(INFO) << "detect: label-free threshold and few-shot labels use " << given.size()
-                   << " labelled line(s)";
+                   << " labelled line(s), the sessions " << sessions.size() << " session verdict(s)";
 }
 
 absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {

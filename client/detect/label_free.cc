@@ -40,10 +40,21 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
     s.held.push_back(std::move(h));
   }
   CollectReleased(source);
+  TakeClosed(source);
+  if (event_.has_session && s.scorer->options().session.enabled) {
+    std::string_view text = parsed.content.substr(0, std::min(parsed.content.size(), kMaxLineBytes));
+    s.last_line[event_.session].assign(text.data(), text.size());
+  }
+  return out;
+}
+
+void LabelFreeScorer::TakeClosed(int source) {
+  Source& s = sources_[static_cast<size_t>(source)];
   closed_.clear();
   s.scorer->TakeSessionScores(&closed_);
   for (const novelty::SessionScore& c : closed_) {
     Closed(s, c);
+    if (keep_scores_) kept_.emplace_back(source, c);
     auto it = s.last_line.find(c.session);
     if (c.alert) {
       SessionAlert a;
@@ -55,11 +66,24 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
     }
     if (it != s.last_line.end()) s.last_line.erase(it);
   }
-  if (event_.has_session && s.scorer->options().session.enabled) {
-    std::string_view text = parsed.content.substr(0, std::min(parsed.content.size(), kMaxLineBytes));
-    s.last_line[event_.session].assign(text.data(), text.size());
+}
+
+bool LabelFreeScorer::last_session(uint64_t* session) const {
+  if (!event_.has_session) return false;
+  *session = event_.session;
+  return true;
+}
+
+void LabelFreeScorer::FlushSessions() {
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    sources_[i].scorer->FlushSessions();
+    TakeClosed(static_cast<int>(i));
   }
-  return out;
+}
+
+void LabelFreeScorer::TakeSessionScores(std::vector<std::pair<int, novelty::SessionScore>>* out) {
+  out->insert(out->end(), kept_.begin(), kept_.end());
+  kept_.clear();
 }
 
 void LabelFreeScorer::CollectReleased(int index) {
@@ -103,7 +127,7 @@ void LabelFreeScorer::TakeSessionAlerts(std::vector<SessionAlert>* out) {
 }
 
 void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c) {
-  if (s.closed_score.insert_or_assign(c.session, c.score).second) {
+  if (s.closed_score.insert_or_assign(c.session, std::make_pair(c.score, c.group)).second) {
     s.closed_order.push_back(c.session);
     if (s.closed_order.size() > kRecentSessions) {
       s.closed_score.erase(s.closed_order.front());
@@ -112,16 +136,17 @@ void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c) {
   }
   auto p = s.pending.find(c.session);
   if (p == s.pending.end()) return;
-  s.scorer->sessions().AddLabel(c.score, p->second);
+  s.scorer->sessions().AddLabel(c.score, p->second, c.group);
   s.labelled.insert_or_assign(c.session, p->second);
   s.pending.erase(p);
 }
 
 void LabelFreeScorer::AddLabel(int source, const logparse::ParsedLine& parsed,
-                               const logparse::Drain& drain, int32_t template_id, int label) {
+                               const logparse::Drain& drain, int32_t template_id, int label,
+                               bool session_only) {
   Source& s = sources_[static_cast<size_t>(source)];
   s.builder->Build(parsed, drain, template_id, &event_);
-  s.scorer->AddLabel(s.scorer->Peek(event_, s.lines), label);
+  if (!session_only) s.scorer->AddLabel(s.scorer->Peek(event_, s.lines), label);
   if (!event_.has_session || !s.scorer->options().session.enabled) return;
   const int y = label > 0 ? 1 : 0;
   // An open session is judged when it closes; a closed one whose score is gone (or a session never
@@ -138,7 +163,9 @@ void LabelFreeScorer::ApplySessionLabels() {
     s.scorer->sessions().ClearLabels();
     for (const auto& [session, y] : s.labelled) {
       auto it = s.closed_score.find(session);
-      if (it != s.closed_score.end()) s.scorer->sessions().AddLabel(it->second, y);
+      if (it != s.closed_score.end()) {
+        s.scorer->sessions().AddLabel(it->second.first, y, it->second.second);
+      }
     }
   }
 }

@@ -8,8 +8,11 @@
 // above the session threshold becomes a SessionAlert (TakeSessionAlerts), with its last line.
 // Session labels: a labelled line that carries a session labels that session (the highest label of
 // its lines). A session already scored moves the session threshold at once (ApplySessionLabels,
-// novelty::SessionScorer::AddLabel); one still open does when it closes. The scores of the last
-// kRecentSessions closed sessions per source are kept for this.
+// novelty::SessionScorer::AddLabel); one still open does when it closes. The label also applies to
+// the session's group (the sessions of its shape, novelty::SessionGroups): later sessions of a group
+// labelled normal raise no alert, of one labelled anomalous always do. The scores and groups of the
+// last kRecentSessions closed sessions per source are kept for this. A session verdict of
+// `fedlog label` (origin "session:", label_verdicts.h) labels its session only, not its line.
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
@@ -67,8 +70,9 @@ class LabelFreeScorer {
                            const logparse::Drain& drain, int32_t template_id);
   // A labelled line of `source` (1 anomalous, 0 normal), parsed and matched the same way: its score
   // now (learning nothing) moves that source's threshold (novelty::SiteThreshold::AddLabel).
+  // `session_only`: a verdict on the line's session (and its group), not on the line itself.
   void AddLabel(int source, const logparse::ParsedLine& parsed, const logparse::Drain& drain,
-                int32_t template_id, int label);
+                int32_t template_id, int label, bool session_only = false);
   // Forgets every source's labels, line and session (before the store's current set is given again).
   void ClearLabels();
   // Gives the session labels collected by AddLabel since ClearLabels to the session thresholds
@@ -85,6 +89,13 @@ class LabelFreeScorer {
   void ReleaseHeldAfter(int64_t now_ms, int64_t hold_ms);
   // Appends the held lines that alerted when their hold ended, in line order per source.
   void TakeHeldAlerts(std::vector<HeldAlert>* out);
+  // For `fedlog label`: the session of the line Score saw last (false: it had none).
+  bool last_session(uint64_t* session) const;
+  // For `fedlog label`: with `keep` every closed session's score is also kept (with its source)
+  // until TakeSessionScores; FlushSessions closes the open ones (end of the lines read).
+  void KeepSessionScores(bool keep) { keep_scores_ = keep; }
+  void FlushSessions();
+  void TakeSessionScores(std::vector<std::pair<int, novelty::SessionScore>>* out);
 
  private:
   struct Source {
@@ -94,8 +105,9 @@ class LabelFreeScorer {
     // The last message of each open session (bounded like the scorer's open sessions: an entry
     // goes when its session closes).
     absl::flat_hash_map<uint64_t, std::string> last_line;
-    // Scores of the last kRecentSessions closed sessions (oldest first in closed_order).
-    absl::flat_hash_map<uint64_t, double> closed_score;
+    // Scores and groups of the last kRecentSessions closed sessions (oldest first in
+    // closed_order).
+    absl::flat_hash_map<uint64_t, std::pair<double, uint64_t>> closed_score;
     std::deque<uint64_t> closed_order;
     // Session labels: of closed sessions (given by ApplySessionLabels) and of open ones (given
     // when they close).
@@ -109,12 +121,16 @@ class LabelFreeScorer {
   void CollectReleased(int index);
   // Remembers a closed session's score; gives it its pending label.
   void Closed(Source& s, const novelty::SessionScore& c);
+  // Closed sessions of `source` into alerts_ (and kept_ when keeping).
+  void TakeClosed(int source);
   std::vector<Source> sources_;
   novelty::LineEvent event_;
   std::vector<novelty::SessionScore> closed_;  // scratch
   std::vector<SessionAlert> alerts_;
   std::vector<HeldAlert> held_alerts_;
   std::vector<novelty::HeldVerdict> released_;  // scratch
+  bool keep_scores_ = false;
+  std::vector<std::pair<int, novelty::SessionScore>> kept_;
 };
 
 }  // namespace fedlog::client::detect

@@ -1,5 +1,6 @@
 #include "client/detect/label_verdicts.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/sha256.h"
 
@@ -13,6 +14,27 @@ std::string LineVerdictOrigin(const std::string& source, std::string_view line) 
 std::string TemplateVerdictOrigin(const std::string& source, std::string_view template_text) {
   return absl::StrCat(kTemplateVerdictPrefix, source, ":",
                       absl::string_view(template_text.data(), template_text.size()));
+}
+
+std::string SessionVerdictOrigin(const std::string& source, std::string_view line) {
+  return absl::StrCat(kSessionVerdictPrefix, source, ":",
+                      Sha256Hex(absl::string_view(line.data(), line.size())));
+}
+
+bool IsSessionVerdict(const LabeledLine& label) {
+  return absl::StartsWith(label.origin, kSessionVerdictPrefix);
+}
+
+void SplitSessionVerdicts(std::vector<LabeledLine>* labels, std::vector<LabeledLine>* sessions) {
+  std::vector<LabeledLine> lines;
+  for (LabeledLine& l : *labels) {
+    if (!IsSessionVerdict(l)) {
+      lines.push_back(std::move(l));
+    } else if (sessions != nullptr) {
+      sessions->push_back(std::move(l));
+    }
+  }
+  *labels = std::move(lines);
 }
 
 active::NormalTemplates NormalTemplatesFromLabels(const std::vector<LabeledLine>& labels) {

@@ -77,18 +77,25 @@ absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& option
   return absl::OkStatus();
 }
 
-void LinePipeline::SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels) {
+void LinePipeline::SetLabelFreeLabels(
+    const std::vector<std::tuple<int, std::string, int>>& labels,
+    const std::vector<std::tuple<int, std::string, int>>& session_verdicts) {
   if (label_free_ == nullptr) return;
   label_free_->ClearLabels();
   if (fewshot_ != nullptr) fewshot_->Begin();
   logparse::ParsedLine parsed;
-  for (const auto& [source, line, label] : labels) {
-    if (source < 0 || source >= static_cast<int>(sources_.size())) continue;
-    Source& s = sources_[static_cast<size_t>(source)];
-    s.parser->Parse(logparse::StripCr(line), &parsed);
-    const logparse::DrainResult r = s.drain->Match(parsed.content);
-    label_free_->AddLabel(source, parsed, *s.drain, r.template_id, label);
-    if (fewshot_ != nullptr) fewshot_->AddLabel(source, r.template_id, parsed.content, label);
+  for (const auto* given : {&labels, &session_verdicts}) {
+    const bool session_only = given == &session_verdicts;
+    for (const auto& [source, line, label] : *given) {
+      if (source < 0 || source >= static_cast<int>(sources_.size())) continue;
+      Source& s = sources_[static_cast<size_t>(source)];
+      s.parser->Parse(logparse::StripCr(line), &parsed);
+      const logparse::DrainResult r = s.drain->Match(parsed.content);
+      label_free_->AddLabel(source, parsed, *s.drain, r.template_id, label, session_only);
+      if (fewshot_ != nullptr && !session_only) {
+        fewshot_->AddLabel(source, r.template_id, parsed.content, label);
+      }
+    }
   }
   label_free_->ApplySessionLabels();
   if (fewshot_ != nullptr) fewshot_->End();

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -81,8 +82,25 @@ class LinePipeline {
   // before as the label-free threshold's labels and the few-shot support (LiveFewShot); lines are
   // matched to known templates only (nothing is learnt from them); a labelled line with a session also
   // labels its session (the session threshold's labels, LabelFreeScorer::ApplySessionLabels). No-op
-  // without label-free scoring.
-  void SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels);
+  // without label-free scoring. `session_verdicts` (same form: a line of the session) label their
+  // sessions and the sessions' groups only (`fedlog label`'s session verdicts), not their lines.
+  void SetLabelFreeLabels(const std::vector<std::tuple<int, std::string, int>>& labels,
+                          const std::vector<std::tuple<int, std::string, int>>& session_verdicts = {});
+  // For `fedlog label`: keep every closed session's score (LabelFreeScorer::KeepSessionScores), the
+  // session of the line Process saw last, and closing the open sessions at the end of the lines.
+  void KeepSessionScores() {
+    if (label_free_ != nullptr) label_free_->KeepSessionScores(true);
+  }
+  bool last_session(uint64_t* session) const {
+    return label_free_ != nullptr && label_free_->last_session(session);
+  }
+  // Appends the kept session scores (source, score) since the last call.
+  void TakeSessionScores(std::vector<std::pair<int, novelty::SessionScore>>* out) {
+    if (label_free_ != nullptr) label_free_->TakeSessionScores(out);
+  }
+  void FlushSessions() {
+    if (label_free_ != nullptr) label_free_->FlushSessions();
+  }
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }
   int feature_dim() const { return featurizer_.dim(); }

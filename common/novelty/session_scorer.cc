@@ -74,6 +74,8 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
     s.violated = c.violated;
     s.broken = c.invariant / std::log(10.0) >= options_.strong_violation;
     s.rarest_template = c.rarest_template;
+    s.shape = c.shape;
+    s.kinds = c.kinds;
     s.lines = c.lines.lines;
     s.first_tick = c.lines.first_tick;
     s.last_tick = c.lines.last_tick;
@@ -97,6 +99,9 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
     const bool strong = std::max(c.invariant, c.rare) / std::log(10.0) >= options_.strong_violation;
     s.threshold = Threshold();
     s.alert = s.score > 0 && s.score >= s.threshold;
+    s.group = SessionGroupKey(options_.group_by, s.shape, s.kinds);
+    s.group_decision = groups_.Decide(s.group, s.alert, s.broken, options_.keep_broken);
+    if (s.group_decision != GroupDecision::kNone) s.alert = s.group_decision == GroupDecision::kRaised;
     threshold_.Decide(s.score, c.lines.alarm || strong);
     strong_ += strong ? 1 : 0;
     for (int k = 0; k < kNumSessionSignals; ++k) history_[static_cast<size_t>(k)].Add(s.raw[static_cast<size_t>(k)]);
@@ -132,14 +137,14 @@ double LabelledThreshold(double free, const std::vector<double>& scores, const s
 
 double SessionScorer::Threshold() const {
   const double free = LabelFreeThreshold();
-  if (!labelled_) return free;
+  if (!labelled_ || !options_.label_threshold) return free;
   return LabelledThreshold(free, label_scores_, label_values_, threshold_.options().label_prior);
 }
 
 ThresholdStage SessionScorer::stage() const {
   const ThresholdStage site = threshold_.stage();
   if (site == ThresholdStage::kWarmup) return site;
-  if (labelled_) return ThresholdStage::kLabelled;
+  if (labelled_ && options_.label_threshold) return ThresholdStage::kLabelled;
   return adapted_rate() > 0 ? ThresholdStage::kAdapted : ThresholdStage::kBudget;
 }
 
@@ -153,7 +158,13 @@ void SessionScorer::AddLabel(double score, int label) {
   labelled_ = labelled_ || label > 0;
 }
 
+void SessionScorer::AddLabel(double score, int label, uint64_t group) {
+  AddLabel(score, label);
+  groups_.Add(group, label);
+}
+
 void SessionScorer::ClearLabels() {
+  groups_.Clear();
   label_scores_.clear();
   label_values_.clear();
   labelled_ = false;

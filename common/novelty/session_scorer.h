@@ -36,6 +36,8 @@
 //              and the budget stays;
 //   labelled   labelled sessions (AddLabel): the F1-best cut on their scores, shrunk towards the
 //              label-free threshold by n / (n + label_prior), as SiteThreshold does for lines.
+// A labelled session also labels its group (session_groups.h: the sessions of its shape): later
+// sessions of a group labelled normal raise no alert, of one labelled anomalous always alert.
 // Thread-compatible: one instance per source stream, used by one thread at a time.
 #ifndef FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
 #define FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
@@ -47,6 +49,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/novelty/session_groups.h"
 #include "common/novelty/session_shape.h"
 #include "common/novelty/site_threshold.h"
 #include "common/novelty/tail_histogram.h"
@@ -84,6 +87,13 @@ struct SessionOptions {
   // The share of broken sessions up to which the threshold follows it (above: the budget).
   double max_backed_share = 0.05;
   int64_t warmup_sessions = 100;  // no session alert before this many sessions closed
+  // Session verdicts apply to the group of sessions of the same shape (session_groups.h).
+  GroupBy group_by = GroupBy::kShape;
+  // A group labelled normal still alerts on a session that broke a near-certain relation.
+  bool keep_broken = false;
+  // Labelled sessions also move the session threshold (the labelled stage below); false: their
+  // verdicts act through their groups only.
+  bool label_threshold = true;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };
@@ -104,6 +114,10 @@ struct SessionScore {
   int violated = 0;      // invariant relations violated
   bool broken = false;   // the invariant term reached strong_violation (a near-certain relation broke)
   int32_t rarest_template = -1;  // the template behind the `rare` term (-1: none)
+  uint64_t shape = 0, kinds = 0;  // ClosedSession's shape keys (session_groups.h groups by them)
+  uint64_t group = 0;             // the key SessionOptions::group_by picks
+  // A group verdict decided `alert` (kSuppressed: the detector alone would have alerted).
+  GroupDecision group_decision = GroupDecision::kNone;
   int64_t lines = 0, first_tick = 0, last_tick = 0;
   std::array<double, kNumSessionSignals> raw{};
 };
@@ -124,9 +138,12 @@ class SessionScorer {
   // Scores every open session (end of stream) into `out`.
   void Flush(std::vector<SessionScore>* out);
   // A labelled session's score (1 anomalous, 0 normal) moves the session threshold (the labelled
-  // stage starts with the first anomalous label).
+  // stage starts with the first anomalous label); with its `group` (SessionScore::group), the
+  // verdict also applies to the later sessions of that group.
   void AddLabel(double score, int label);
+  void AddLabel(double score, int label, uint64_t group);
   void ClearLabels();
+  const SessionGroups& groups() const { return groups_; }
   // The threshold in force now (+infinity during warm-up), and its label-free part.
   double Threshold() const;
   double LabelFreeThreshold() const;
@@ -155,6 +172,7 @@ class SessionScorer {
   std::vector<double> label_scores_;
   std::vector<int> label_values_;
   bool labelled_ = false;  // some label is anomalous
+  SessionGroups groups_;
   std::vector<ClosedSession> closed_;  // scratch
   std::vector<double> line_signals_;   // scratch
 };

@@ -42,13 +42,14 @@ uint64_t SessionShapes::PairKey(int32_t a, int32_t b) {
          static_cast<uint64_t>(static_cast<uint32_t>(b));
 }
 
-uint64_t SessionShapes::Signature(const absl::flat_hash_map<int32_t, int32_t>& counts) const {
+uint64_t SessionShapes::Signature(const absl::flat_hash_map<int32_t, int32_t>& counts,
+                                  bool with_counts) const {
   std::vector<std::pair<int32_t, int32_t>> items(counts.begin(), counts.end());
   std::sort(items.begin(), items.end());
   uint64_t h = 0x51ed27a1u;
   for (const auto& [id, c] : items) {
     h = Mix(h, static_cast<uint64_t>(static_cast<uint32_t>(id)));
-    h = Mix(h, static_cast<uint64_t>(std::min(c, options_.signature_count_cap)));
+    if (with_counts) h = Mix(h, static_cast<uint64_t>(std::min(c, options_.signature_count_cap)));
   }
   return h;
 }
@@ -139,7 +140,9 @@ void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& c
   std::sort(have.begin(), have.end());
   ScoreRelations(have, counts, out);
   out->rare = RarestTemplate(have, &out->rarest_template);
-  const uint64_t sig = Signature(counts);
+  const uint64_t sig = Signature(counts, /*with_counts=*/true);
+  out->shape = sig;
+  out->kinds = Signature(counts, /*with_counts=*/false);
   auto known = signatures_.find(sig);
   const int64_t seen = known == signatures_.end() ? 0 : known->second;
   out->signature = closed_ > 0 ? std::max(0.0, Surprise(seen, closed_)) : 0.0;

@@ -65,6 +65,10 @@ struct ClosedSession {
   double rare = 0;        // its rarest template's rarity among sessions (nats)
   int32_t rarest_template = -1;  // the template behind `rare` (-1: none judged)
   int violated = 0;       // relations violated (counted in `invariant`)
+  // The session's shape, for grouping sessions (labels apply to a group, session_groups.h):
+  // `shape` hashes its templates with their counts capped at signature_count_cap (the signature
+  // that `signature` is the rarity of), `kinds` its set of templates alone.
+  uint64_t shape = 0, kinds = 0;
   SessionLines lines;
 };
 
@@ -99,7 +103,7 @@ class SessionShapes {
   // The `rare` signal of a session with templates `have`.
   double RarestTemplate(const std::vector<std::pair<int32_t, int32_t>>& have, int32_t* rarest) const;
   void Learn(const std::vector<std::pair<int32_t, int32_t>>& have, uint64_t signature);
-  uint64_t Signature(const absl::flat_hash_map<int32_t, int32_t>& counts) const;
+  uint64_t Signature(const absl::flat_hash_map<int32_t, int32_t>& counts, bool with_counts) const;
   static uint64_t PairKey(int32_t a, int32_t b);
 
   ShapeOptions options_;

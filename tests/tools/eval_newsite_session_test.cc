@@ -76,5 +76,39 @@ TEST(EvalNewsiteSessionTest, LabelledExceptionMarksTheLaterBlocksThatLogIt) {
   EXPECT_EQ(zero->k, 0);
 }
 
+// Active session selection and the pool's best verdicts: the rows exist for k, use at most 2k
+// session verdicts, and the oracle (chosen with the test labels) is at least the k = 0 detector.
+TEST(EvalNewsiteSessionTest, ActiveSessionVerdictsAndTheBestOfThePool) {
+  const NewsiteStream s = SmallHdfs();
+  NewsiteOptions o;
+  o.detector.session.shape.quiet_ms = 1000;
+  o.detector.session.shape.quiet_lines = 12;
+  o.shots = {2};
+  o.seeds = 2;
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  absl::StatusOr<KShotResult> k = EvaluateKShot(s, *sc, o);
+  ASSERT_TRUE(k.ok()) << k.status();
+  ASSERT_TRUE(AddSessionLabelRows(s, *sc, o, &*k).ok());
+  const KShotRow *active = nullptr, *oracle = nullptr, *random = nullptr, *whole = nullptr;
+  const KShotRow* zero = nullptr;
+  for (const KShotRow& r : k->rows) {
+    if (r.method == "session detector (k=0, site threshold)") zero = &r;
+    if (r.method == "session detector + labels" && r.strategy == "active") active = &r;
+    if (r.method == "session detector + labels" && r.strategy == "random") random = &r;
+    if (r.strategy == "oracle") oracle = &r;
+    if (r.method == "session detector + labels [whole stream]" && r.strategy == "random") whole = &r;
+  }
+  ASSERT_NE(active, nullptr);
+  ASSERT_NE(oracle, nullptr);
+  ASSERT_NE(random, nullptr);
+  ASSERT_NE(whole, nullptr);
+  ASSERT_NE(zero, nullptr);
+  EXPECT_LE(active->labels, 4);
+  EXPECT_GE(active->labels, 1);
+  EXPECT_GE(oracle->f1, zero->f1 - 1e-9);
+  EXPECT_EQ(active->recall, 1.0);  // the exception blocks' group alerts
+}
+
 }  // namespace
 }  // namespace fedlog::offline

@@ -1,6 +1,7 @@
 // `fedlog label`'s data: a site's lines scored label-free, one candidate per template, verdicts in the
 // labels store (and read back by the next run), "whole template is normal" ending the template's alerts,
 // clear errors on bad configs; and the batch answers.
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -126,6 +127,94 @@ TEST(LabelVerbTest, ClearErrorsOnBadConfigs) {
   EXPECT_TRUE(absl::StrContains(no_lines.status().message(), "no log lines")) << no_lines.status();
   auto bad_patterns = LabelSite::Load({WriteSite(dir), dir + "/none.yaml", 20000, 0});
   EXPECT_FALSE(bad_patterns.ok());
+}
+
+// A site whose lines form HDFS block sessions: 300 blocks (three receives, three acknowledgements),
+// three of them also replicated (a rare, normal kind of block the session detector reports).
+std::string WriteSessionSite(const std::string& dir) {
+  std::ofstream log(dir + "/hdfs.log");
+  for (int b = 0; b < 300; ++b) {
+    char t[32];
+    std::snprintf(t, sizeof(t), "081109 %02d%02d%02d", 20 + (2 * b) / 3600, (2 * b / 60) % 60, (2 * b) % 60);
+    for (int k = 0; k < 3; ++k)
+      log << t << " 143 INFO dfs.DataNode$PacketResponder: Receiving block blk_" << 9000 + b << "\n";
+    for (int k = 0; k < 3; ++k)
+      log << t << " 143 INFO dfs.DataNode$PacketResponder: PacketResponder terminating for blk_" << 9000 + b << "\n";
+    if (b == 150 || b == 220 || b == 280)
+      log << t << " 143 INFO dfs.DataNode: Starting thread to transfer block blk_" << 9000 + b << " to 10.251.39.160:50010\n";
+  }
+  log.close();
+  const std::string config = dir + "/site.yaml";
+  std::ofstream(config) << "data_dir: " << dir << "/data\n"
+                        << "detect:\n  sources: [{name: HDFS, paths: [" << dir << "/hdfs.log]}]\n"
+                        << "  expected_alert_rate: 0.02\n"
+                        << "  session_pattern: \"(blk_-?[0-9]+)\"\n"
+                        << "  session_quiet_ms: 1000\n";
+  return config;
+}
+
+TEST(LabelVerbTest, SessionCandidatesAndAVerdictOnTheirShape) {
+  const std::string dir = FreshDir("sessions");
+  const std::string config = WriteSessionSite(dir);
+  auto site = LabelSite::Load({config, "", 20000, 0});
+  ASSERT_TRUE(site.ok()) << site.status();
+  ASSERT_GE((*site)->sessions().size(), 300u);
+  auto picks = (*site)->SessionCandidates(0);
+  ASSERT_TRUE(picks.ok()) << picks.status();
+  std::set<uint64_t> groups;
+  for (const active::SessionPick& p : *picks) EXPECT_TRUE(groups.insert(p.group).second);
+  // The replicated blocks form one group, and the detector reports them.
+  auto replicated = [&](const SiteSession& s) {
+    return absl::StrContains((*site)->SessionShape(s), "transfer");
+  };
+  const active::SessionPick* rep = nullptr;
+  for (const active::SessionPick& p : *picks) {
+    if (replicated((*site)->sessions()[p.session])) rep = &p;
+  }
+  ASSERT_NE(rep, nullptr);
+  EXPECT_EQ(rep->group_size, 3);
+  ASSERT_GE(rep->group_alerts, 1) << "the replications should alert label-free";
+  // The screen shows the session's shape, its group and its lines.
+  LabelProgress progress;
+  RenderOptions ro;
+  ro.ansi = false;
+  ro.width = 200;
+  const std::string screen = RenderSession(**site, *rep, progress, ro);
+  EXPECT_TRUE(absl::StrContains(screen, "session of 7 line(s)")) << screen;
+  EXPECT_TRUE(absl::StrContains(screen, "3 session(s) of this shape here")) << screen;
+  EXPECT_TRUE(absl::StrContains(screen, "transfer")) << screen;
+  EXPECT_TRUE(absl::StrContains(screen, "[n] normal (this kind of session)")) << screen;
+  const size_t rep_session = rep->session;
+  ASSERT_TRUE((*site)->RecordSession(rep_session, Verdict::kNormal).ok());
+  for (const SiteSession& s : (*site)->sessions()) {
+    if (replicated(s)) {
+      EXPECT_FALSE((*site)->SessionWouldAlert(s));
+    }
+  }
+  auto after = (*site)->SessionCandidates(0);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), picks->size() - 1);
+
+  auto store = client::detect::DetectStore::Open(client::detect::DetectStorePath(dir + "/data"));
+  ASSERT_TRUE(store.ok());
+  auto labels = (*store)->LoadLabels("HDFS");
+  ASSERT_TRUE(labels.ok());
+  ASSERT_EQ(labels->size(), 1u);
+  EXPECT_TRUE(absl::StartsWith((*labels)[0].origin, "session:HDFS:"));
+  EXPECT_EQ((*labels)[0].label, 0);
+  EXPECT_TRUE(absl::StrContains((*labels)[0].line, "blk_"));
+  store->reset();
+  // A second run reads the verdict back: the group stays covered and quiet.
+  auto again = LabelSite::Load({config, "", 20000, 0});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->SessionCandidates(0)->size(), after->size());
+  for (const SiteSession& s : (*again)->sessions()) {
+    if (absl::StrContains((*again)->SessionShape(s), "transfer")) {
+      EXPECT_FALSE((*again)->SessionWouldAlert(s));
+    }
+  }
+  // --lines still asks about lines: the line candidates are there as before.
+  EXPECT_FALSE((*again)->Candidates(0)->empty());
 }
 
 TEST(LabelVerbTest, AnswersByKeyOrWord) {

@@ -16,7 +16,8 @@
 //   hadoop  55 Hadoop applications (44 faulty); an application's score is its lines' maximum
 // Sessions (hdfs, hadoop): each session is also scored when it goes quiet (novelty::SessionScorer),
 // and a DeepLog-style next-event baseline runs beside it (eval_newsite_session.cc).
-// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session,session_labels}.cc. Thread-compatible; one thread.
+// Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session,session_labels,
+// session_select}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
@@ -80,6 +81,12 @@ struct NewsiteOptions {
   uint64_t seed = 1;        // first seed
   double label_part = 0.3;  // in (0, 1)
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
+  // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
+  // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
+  // the label pool, the end of the measured part (units starting before test_end of the stream;
+  // 1 = all after label_part). The session rows only.
+  double session_alert_weight = 1.0;
+  double test_end = 1.0;
   fewshot::FewShotOptions fewshot;
   NewsiteFederatedOptions federated;
 };
@@ -194,10 +201,12 @@ struct KShotResult {
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& stream, const ScoredStream& scored,
                                           const NewsiteOptions& options);
 // Sessions with labels (eval_newsite_session_labels.cc), for a stream with sessions and k > 0 rows:
-// the session detector at k = 0 on the test units, then with each k's labels (random draws as the
-// other methods, and the active picks): the labelled units' session scores move the session
-// threshold (novelty::LabelledThreshold), and a labelled anomalous unit's rare templates mark the
-// test units that have one. Rows are added to `out`.
+// the session detector at k = 0 on the test units, then with each k's verdicts on sessions (from
+// the random unit draws of the other methods, from the active session selection, and the pool's
+// best verdicts as an oracle): a verdict settles its shape group (novelty::SessionGroups), the
+// verdicts' scores move the session threshold (novelty::LabelledThreshold), and a labelled
+// anomalous unit's rare templates mark the test units that have one; on the test part and the
+// whole stream. Rows are added to `out`.
 absl::Status AddSessionLabelRows(const NewsiteStream& stream, const ScoredStream& scored,
                                  const NewsiteOptions& options, KShotResult* out);
 

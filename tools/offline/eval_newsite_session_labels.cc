@@ -1,64 +1,38 @@
 // `fedlog eval newsite`, sessions with labels (k > 0): the session detector of the k = 0 run with
-// the site's first labels, as live detection uses them (novelty::SessionScorer::AddLabel):
-//   threshold  the labelled units' session scores give the F1-best cut, shrunk towards the session
+// the site's first verdicts on sessions, as live detection applies them (novelty::SessionScorer):
+//   threshold  the labelled sessions' scores give the F1-best cut, shrunk towards the session
 //              threshold that was in force when each test session closed
 //              (novelty::LabelledThreshold, label_prior as for lines);
+//   groups     a verdict on a session settles its group (the sessions of its shape,
+//              novelty::SessionGroups): a normal group stops alerting, an anomalous one alerts;
 //   kind       a labelled anomalous unit marks its rare templates (in at most 10^-strong_violation
-//   of
-//              the units before the cut, the `rare` session signal's rule, and in no labelled
-//              normal unit): a test unit that has one is alerted as the same failure.
-// The labels are the draws the other k > 0 methods get (RandomLabelOrder, ActiveLabelOrder), and
-// the rows go into the same table, beside the session detector at k = 0 on the same test units.
+//              of the pool's units, the `rare` session signal's rule, and in no labelled normal
+//              unit): a test unit that has one is alerted as the same failure.
+// Verdicts come from the random unit draws the other k > 0 methods get (RandomLabelOrder), from
+// the active session selection (eval_newsite_session_select.cc), and, as an upper bound, from the
+// best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
+// (the pool's units as they were alerted before the labels, the rest with them).
+#include "tools/offline/eval_newsite_session_labels.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/novelty/session_scorer.h"
-#include "tools/offline/eval_newsite.h"
 
 namespace fedlog::offline {
 namespace {
 
-// Per unit: its sessions (indices into ScoredStream::sessions) and its templates.
-struct UnitSessions {
-  std::vector<std::vector<size_t>> sessions;
-  std::vector<std::vector<int32_t>> templates;  // sorted, distinct
-  std::vector<double> score;                    // max session score (0: none)
-};
-
-UnitSessions IndexUnits(const NewsiteStream& s, const ScoredStream& sc) {
-  UnitSessions out;
-  const size_t nu = s.y.size();
-  out.sessions.assign(nu, {});
-  out.templates.assign(nu, {});
-  out.score.assign(nu, 0.0);
-  for (size_t k = 0; k < sc.sessions.size(); ++k) {
-    for (int32_t u : sc.session_units[k]) {
-      out.sessions[static_cast<size_t>(u)].push_back(k);
-      double& m = out.score[static_cast<size_t>(u)];
-      m = std::max(m, sc.sessions[k].score);
-    }
-  }
-  for (size_t i = 0; i < s.lines.size(); ++i) {
-    for (int32_t u : s.units[i]) out.templates[static_cast<size_t>(u)].push_back(sc.template_id[i]);
-  }
-  for (auto& t : out.templates) {
-    std::sort(t.begin(), t.end());
-    t.erase(std::unique(t.begin(), t.end()), t.end());
-  }
-  return out;
-}
-
 // Templates in at most 10^-strong of the pool's units (-log10((c + 0.5) / (n + 1)) >= strong).
-absl::flat_hash_set<int32_t> RareTemplates(const UnitSessions& us, const NewsiteSplit& sp,
+absl::flat_hash_set<int32_t> RareTemplates(const SessionIndex& ix, const NewsiteSplit& sp,
                                            double strong) {
   absl::flat_hash_map<int32_t, int64_t> count;
   for (size_t u : sp.pool) {
-    for (int32_t t : us.templates[u]) ++count[t];
+    for (int32_t t : ix.unit_templates[u]) ++count[t];
   }
   const double n = static_cast<double>(sp.pool.size());
   absl::flat_hash_set<int32_t> rare;
@@ -68,110 +42,271 @@ absl::flat_hash_set<int32_t> RareTemplates(const UnitSessions& us, const Newsite
   return rare;
 }
 
-// The session detector with labels `labelled` (units) / `y`: scores and alerts per test unit.
-absl::StatusOr<KShotRow> WithLabels(const ScoredStream& sc, const UnitSessions& us,
-                                    const NewsiteSplit& sp,
-                                    const absl::flat_hash_set<int32_t>& rare,
-                                    const std::vector<size_t>& labelled, const std::vector<int>& y,
-                                    double label_prior) {
-  std::vector<double> label_scores;
-  absl::flat_hash_set<int32_t> anomalous_kind, normal_kind;
-  for (size_t i = 0; i < labelled.size(); ++i) {
-    const size_t u = labelled[i];
-    label_scores.push_back(us.score[u]);
-    for (int32_t t : us.templates[u]) {
-      if (rare.contains(t)) (y[i] ? anomalous_kind : normal_kind).insert(t);
+// The verdicts' effect that does not depend on the session judged.
+struct Applied {
+  std::vector<double> scores;  // labelled sessions' scores, for the threshold
+  std::vector<int> y;
+  novelty::SessionGroups groups;
+  absl::flat_hash_set<int32_t> anomalous_kind;
+};
+
+Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v) {
+  Applied a;
+  absl::flat_hash_set<int32_t> normal_kind;
+  for (size_t i = 0; i < v.sessions.size(); ++i) {
+    const size_t j = v.sessions[i];
+    a.scores.push_back(sc.sessions[j].score);
+    a.y.push_back(v.y[i]);
+    a.groups.Add(ix.group[j], v.y[i]);
+    for (int32_t u : sc.session_units[j]) {
+      for (int32_t t : ix.unit_templates[static_cast<size_t>(u)]) {
+        if (ix.rare.contains(t)) (v.y[i] ? a.anomalous_kind : normal_kind).insert(t);
+      }
     }
   }
-  for (int32_t t : normal_kind) anomalous_kind.erase(t);
-  std::vector<double> score(sp.test.size(), 0.0);
-  std::vector<int> alert(sp.test.size(), 0);
-  for (size_t k = 0; k < sp.test.size(); ++k) {
-    const size_t u = sp.test[k];
-    bool kind = false;
-    for (int32_t t : us.templates[u]) kind = kind || anomalous_kind.contains(t);
-    for (size_t j : us.sessions[u]) {
-      const novelty::SessionScore& x = sc.sessions[j];
-      const double t = novelty::LabelledThreshold(x.threshold, label_scores, y, label_prior);
-      alert[k] = alert[k] || (x.score > 0 && x.score >= t) ? 1 : 0;
-    }
-    // A marked kind ranks above every score (the session score is at most 7 terms of 6).
-    score[k] = us.score[u] + (kind ? 100.0 : 0.0);
-    alert[k] = alert[k] || kind ? 1 : 0;
-  }
-  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureKShot(sp, score, alert));
-  row.method = "session detector + labels";
-  row.labels = static_cast<double>(labelled.size());
+  for (int32_t t : normal_kind) a.anomalous_kind.erase(t);
+  return a;
+}
+
+KShotRow Named(KShotRow row, const std::string& method, double labels) {
+  row.method = method;
+  row.labels = labels;
   return row;
+}
+
+// The whole stream as a split: every unit, every line.
+NewsiteSplit WholeSplit(const NewsiteStream& s, const NewsiteSplit& sp) {
+  NewsiteSplit w;
+  w.test = sp.pool;
+  w.test.insert(w.test.end(), sp.test.begin(), sp.test.end());
+  for (size_t u : w.test) w.test_y.push_back(s.y[u]);
+  w.test_lines = static_cast<int64_t>(s.lines.size());
+  return w;
+}
+
+// The rows of one set of verdicts: with groups on the test part and the whole stream, and (for
+// comparison) without groups, as session 8 applied labels.
+absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const SessionIndex& ix,
+                         const NewsiteSplit& sp, const NewsiteOptions& o, const SessionVerdicts& v,
+                         std::vector<KShotRow>* rows) {
+  const double n = static_cast<double>(v.sessions.size());
+  std::vector<double> score;
+  std::vector<int> alert;
+  DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert);
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow test, MeasureKShot(sp, score, alert));
+  rows->push_back(Named(test, "session detector + labels", n));
+  // The whole stream: the pool's units as the k = 0 detector alerted them (the labels came after).
+  const NewsiteSplit whole = WholeSplit(s, sp);
+  std::vector<double> ws;
+  std::vector<int> wa;
+  for (size_t u : sp.pool) {
+    ws.push_back(ix.unit_score[u]);
+    wa.push_back(sc.unit_session_alert[u]);
+  }
+  ws.insert(ws.end(), score.begin(), score.end());
+  wa.insert(wa.end(), alert.begin(), alert.end());
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow w, MeasureKShot(whole, ws, wa));
+  rows->push_back(Named(w, "session detector + labels [whole stream]", n));
+  DecideUnits(sc, ix, v, o, /*groups=*/false, sp.test, &score, &alert);
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow old, MeasureKShot(sp, score, alert));
+  rows->push_back(Named(old, "session detector + labels, no group verdicts", n));
+  return absl::OkStatus();
+}
+
+// The session detector at k = 0 on the test units, and on the whole stream.
+absl::Status ZeroRows(const NewsiteStream& s, const ScoredStream& sc, const SessionIndex& ix,
+                      const NewsiteSplit& sp, KShotResult* out) {
+  for (const bool whole : {false, true}) {
+    const NewsiteSplit split = whole ? WholeSplit(s, sp) : sp;
+    std::vector<double> score;
+    std::vector<int> alert;
+    for (size_t u : split.test) {
+      score.push_back(ix.unit_score[u]);
+      alert.push_back(sc.unit_session_alert[u]);
+    }
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureKShot(split, score, alert));
+    row.method = whole ? "session detector (k=0, site threshold) [whole stream]"
+                       : "session detector (k=0, site threshold)";
+    row.strategy = "-";
+    row.runs = 1;
+    out->rows.insert(out->rows.begin() + (whole ? 1 : 0), row);
+  }
+  return absl::OkStatus();
+}
+
+// The label pool and the measured units: after label_part and, when tuning inside the pool, before
+// test_end.
+NewsiteSplit MeasuredSplit(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
+  NewsiteSplit sp = MakeNewsiteSplit(s, sc, o.label_part);
+  if (o.test_end >= 1) return sp;
+  const int64_t end = static_cast<int64_t>(o.test_end * static_cast<double>(s.lines.size()));
+  NewsiteSplit cut;
+  cut.pool = sp.pool;
+  for (size_t u : sp.test) {
+    if (sc.unit_first_line[u] >= end) continue;
+    cut.test.push_back(u);
+    cut.test_y.push_back(s.y[u]);
+  }
+  cut.test_lines = end - static_cast<int64_t>(o.label_part * static_cast<double>(s.lines.size()));
+  return cut;
 }
 
 }  // namespace
 
+SessionIndex IndexSessions(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& sp,
+                           const NewsiteOptions& o) {
+  SessionIndex ix;
+  const size_t nu = s.y.size();
+  ix.unit_sessions.assign(nu, {});
+  ix.unit_templates.assign(nu, {});
+  ix.unit_score.assign(nu, 0.0);
+  std::vector<uint8_t> in_pool(nu, 0);
+  for (size_t u : sp.pool) in_pool[u] = 1;
+  std::vector<size_t> top(nu, SIZE_MAX);  // per unit, its highest-scoring session
+  for (size_t k = 0; k < sc.sessions.size(); ++k) {
+    const novelty::SessionScore& x = sc.sessions[k];
+    ix.group.push_back(novelty::SessionGroupKey(o.detector.session.group_by, x.shape, x.kinds));
+    bool pool = !sc.session_units[k].empty();
+    for (int32_t u32 : sc.session_units[k]) {
+      const size_t u = static_cast<size_t>(u32);
+      ix.unit_sessions[u].push_back(k);
+      if (top[u] == SIZE_MAX || x.score > sc.sessions[top[u]].score) top[u] = k;
+      ix.unit_score[u] = std::max(ix.unit_score[u], x.score);
+      pool = pool && in_pool[u];
+    }
+    if (pool) ix.pool_sessions.push_back(k);
+  }
+  ix.answer.assign(sc.sessions.size(), 0);
+  for (size_t k = 0; k < sc.sessions.size(); ++k) {
+    for (int32_t u32 : sc.session_units[k]) {
+      const size_t u = static_cast<size_t>(u32);
+      if (s.y[u] == 0) continue;
+      if (top[u] == k) {
+        ix.answer[k] = 1;
+      } else if (ix.answer[k] != 1) {
+        ix.answer[k] = -1;
+      }
+    }
+  }
+  for (size_t i = 0; i < s.lines.size(); ++i) {
+    for (int32_t u : s.units[i]) ix.unit_templates[static_cast<size_t>(u)].push_back(sc.template_id[i]);
+  }
+  for (auto& t : ix.unit_templates) {
+    std::sort(t.begin(), t.end());
+    t.erase(std::unique(t.begin(), t.end()), t.end());
+  }
+  ix.rare = RareTemplates(ix, sp, o.detector.session.strong_violation);
+  return ix;
+}
+
+SessionVerdicts VerdictsOfUnits(const SessionIndex& ix, const std::vector<size_t>& units,
+                                const std::vector<int>& y) {
+  SessionVerdicts v;
+  for (size_t i = 0; i < units.size(); ++i) {
+    for (size_t j : ix.unit_sessions[units[i]]) {
+      if (y[i] > 0 && ix.answer[j] != 1) continue;  // the anomalous unit's failing session only
+      v.sessions.push_back(j);
+      v.y.push_back(y[i] > 0 ? 1 : 0);
+    }
+  }
+  return v;
+}
+
+void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
+                 const NewsiteOptions& o, bool groups, const std::vector<size_t>& units,
+                 std::vector<double>* score, std::vector<int>* alert, int64_t* session_gain) {
+  if (session_gain != nullptr) *session_gain = 0;
+  const Applied a = Apply(sc, ix, v);
+  const novelty::SessionOptions& so = o.detector.session;
+  score->assign(units.size(), 0.0);
+  alert->assign(units.size(), 0);
+  for (size_t k = 0; k < units.size(); ++k) {
+    const size_t u = units[k];
+    bool kind = false;
+    for (int32_t t : ix.unit_templates[u]) kind = kind || a.anomalous_kind.contains(t);
+    for (size_t j : ix.unit_sessions[u]) {
+      const novelty::SessionScore& x = sc.sessions[j];
+      const double t = so.label_threshold ? novelty::LabelledThreshold(x.threshold, a.scores, a.y,
+                                                                       o.detector.label_prior)
+                                          : x.threshold;
+      bool on = x.score > 0 && x.score >= t;
+      double s = x.score;
+      const novelty::GroupDecision d =
+          groups ? a.groups.Decide(ix.group[j], on, x.broken, so.keep_broken) : novelty::GroupDecision::kNone;
+      if (d == novelty::GroupDecision::kSuppressed) on = false, s = 0;
+      if (d == novelty::GroupDecision::kRaised) on = true, s += 100;
+      (*alert)[k] = (*alert)[k] || on ? 1 : 0;
+      (*score)[k] = std::max((*score)[k], s);
+      if (session_gain != nullptr && on) *session_gain += ix.answer[j] == 1 ? 1 : ix.answer[j] == 0 ? -1 : 0;
+    }
+    // A marked kind ranks above every score (the session score is at most 7 terms of 6).
+    if (kind) (*score)[k] += 100.0;
+    (*alert)[k] = (*alert)[k] || kind ? 1 : 0;
+  }
+}
+
 absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
                                  const NewsiteOptions& o, KShotResult* out) {
   if (sc.sessions.empty() || s.unit == "line" || out->rows.empty()) return absl::OkStatus();
-  const NewsiteSplit sp = MakeNewsiteSplit(s, sc, o.label_part);
-  const UnitSessions us = IndexUnits(s, sc);
-  const absl::flat_hash_set<int32_t> rare =
-      RareTemplates(us, sp, o.detector.session.strong_violation);
-  // k = 0 on the same units: the session alerts as they were raised.
-  {
-    std::vector<double> score;
-    std::vector<int> alert;
-    for (size_t u : sp.test) {
-      score.push_back(us.score[u]);
-      alert.push_back(sc.unit_session_alert[u]);
-    }
-    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureKShot(sp, score, alert));
-    row.method = "session detector (k=0, site threshold)";
-    row.strategy = "-";
-    row.runs = 1;
-    out->rows.insert(out->rows.begin(), row);
-  }
-  std::vector<size_t> active;
-  if (o.strategy != "random" && !o.shots.empty()) {
+  const NewsiteSplit sp = MeasuredSplit(s, sc, o);
+  const SessionIndex ix = IndexSessions(s, sc, sp, o);
+  FEDLOG_RETURN_IF_ERROR(ZeroRows(s, sc, ix, sp, out));
+  SessionVerdicts active, best_all;
+  if (!o.shots.empty()) {
     const int max_k = *std::max_element(o.shots.begin(), o.shots.end());
-    active = ActiveLabelOrder(s, sc, sp, o, static_cast<size_t>(2 * max_k));
+    if (o.strategy != "random") active = ActiveSessionVerdicts(sc, ix, sp, o, static_cast<size_t>(2 * max_k));
+    best_all = BestPoolVerdicts(sc, ix, sp, o, static_cast<size_t>(2 * max_k));  // greedy: nested
   }
+  auto first = [](const SessionVerdicts& all, size_t n) {
+    SessionVerdicts v;
+    n = std::min(n, all.sessions.size());
+    v.sessions.assign(all.sessions.begin(), all.sessions.begin() + static_cast<std::ptrdiff_t>(n));
+    v.y.assign(all.y.begin(), all.y.begin() + static_cast<std::ptrdiff_t>(n));
+    return v;
+  };
   for (int k : o.shots) {
     if (o.strategy != "active") {
       std::vector<std::vector<KShotRow>> runs;
       for (int r = 0; r < o.seeds; ++r) {
         const auto order = RandomLabelOrder(s, sp, o.seed + static_cast<uint64_t>(r));
-        std::vector<size_t> labelled;
+        std::vector<size_t> units;
         std::vector<int> y;
         for (int c = 0; c < 2; ++c) {
           const auto& pool = order[static_cast<size_t>(c)];
           for (size_t i = 0; i < std::min(pool.size(), static_cast<size_t>(k)); ++i) {
-            labelled.push_back(pool[i]);
+            units.push_back(pool[i]);
             y.push_back(c);
           }
         }
-        FEDLOG_ASSIGN_OR_RETURN(KShotRow row,
-                                WithLabels(sc, us, sp, rare, labelled, y, o.detector.label_prior));
-        runs.push_back({row});
+        std::vector<KShotRow> rows;
+        FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, VerdictsOfUnits(ix, units, y), &rows));
+        for (KShotRow& r0 : rows) r0.labels = static_cast<double>(units.size());
+        runs.push_back(rows);
       }
       AppendKShotMedians(runs, k, "random", &out->rows);
     }
+    const size_t budget = static_cast<size_t>(2 * k);
     if (o.strategy != "random") {
-      const size_t n = std::min(active.size(), static_cast<size_t>(2 * k));
-      const std::vector<size_t> labelled(active.begin(),
-                                         active.begin() + static_cast<std::ptrdiff_t>(n));
-      std::vector<int> y;
-      for (size_t u : labelled) y.push_back(s.y[u] > 0 ? 1 : 0);
-      FEDLOG_ASSIGN_OR_RETURN(KShotRow row,
-                              WithLabels(sc, us, sp, rare, labelled, y, o.detector.label_prior));
-      AppendKShotMedians({{row}}, k, "active", &out->rows);
+      std::vector<KShotRow> rows;
+      FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, first(active, budget), &rows));
+      AppendKShotMedians({rows}, k, "active", &out->rows);
     }
+    std::vector<KShotRow> best;
+    FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, first(best_all, budget), &best));
+    best.resize(1);
+    best[0].method = "session detector + the best labels of the pool (oracle)";
+    AppendKShotMedians({best}, k, "oracle", &out->rows);
   }
-  out->notes.push_back(
-      "session detector + labels: the session threshold in force at each test session, moved by "
-      "the "
-      "labelled units' session scores (F1-best cut shrunk by n / (n + label_prior)); a labelled "
-      "anomalous "
-      "unit's rare templates (in at most 1% of the units before the cut, in no labelled normal "
-      "unit) "
-      "alert every test unit that has one");
+  out->notes.push_back(absl::StrFormat(
+      "session detector + labels: verdicts on sessions (random: a labelled normal unit's sessions, "
+      "an anomalous unit's highest-scoring one; active: one session per shape group, "
+      "common/active/session_selector.h). A verdict settles its group (%s), moves the session "
+      "threshold (F1-best cut shrunk by n / (n + label_prior)), and a labelled anomalous unit's "
+      "rare templates alert the units that have one. [whole stream]: the pool's units as alerted "
+      "before the labels. The oracle row picks the pool verdicts WITH the test labels (an upper "
+      "bound for any selection of 2k sessions).",
+      o.detector.session.group_by == novelty::GroupBy::kShape ? "same templates and counts"
+                                                               : "same set of templates"));
   return absl::OkStatus();
 }
 

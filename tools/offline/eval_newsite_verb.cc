@@ -30,6 +30,8 @@ constexpr char kUsage[] =
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
+    "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
+    "[--test-end F] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
 
@@ -151,7 +153,7 @@ std::string Json(const std::vector<NewsiteSystemResult>& results, const NewsiteO
 std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
   std::string out = "line,unit,label,score,alert,severity_rule";
   for (int k = 0; k < novelty::kNumSignals; ++k) absl::StrAppend(&out, ",", std::string(novelty::SignalName(k)));
-  out += "\n";
+  out += ",template\n";
   for (size_t i = 0; i < s.lines.size(); ++i) {
     const int32_t u = s.units[i].empty() ? -1 : s.units[i][0];
     absl::StrAppendFormat(&out, "%zu,%d,%d,%.4f,%d,%d", i, u, u < 0 ? -1 : s.y[static_cast<size_t>(u)],
@@ -159,7 +161,7 @@ std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
     for (int k = 0; k < novelty::kNumSignals; ++k) {
       absl::StrAppendFormat(&out, ",%.4f", sc.signal[static_cast<size_t>(k)][i]);
     }
-    out += "\n";
+    absl::StrAppendFormat(&out, ",%d\n", sc.template_id[i]);
   }
   return out;
 }
@@ -167,7 +169,7 @@ std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
 // --dump, sessions: one row per session as it closed (any of its units anomalous, score, alert, each
 // raw session signal).
 std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
-  std::string out = "session,unit,first_line,label,lines,score,alert";
+  std::string out = "session,unit,first_line,label,lines,score,alert,threshold,shape,kinds,rarest";
   for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
     absl::StrAppend(&out, ",", std::string(novelty::SessionSignalName(k)));
   }
@@ -177,13 +179,35 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
     int label = 0;
     for (int32_t u : sc.session_units[i]) label = std::max(label, s.y[static_cast<size_t>(u)]);
     const int32_t unit = sc.session_units[i].empty() ? -1 : sc.session_units[i][0];
-    absl::StrAppendFormat(&out, "%zu,%d,%lld,%d,%lld,%.4f,%d", i, unit,
+    absl::StrAppendFormat(&out, "%zu,%d,%lld,%d,%lld,%.4f,%d,%.4f,%x,%x,%d", i, unit,
                           static_cast<long long>(unit < 0 ? -1 : sc.unit_first_line[static_cast<size_t>(unit)]),
-                          label, static_cast<long long>(x.lines), x.score, x.alert ? 1 : 0);
+                          label, static_cast<long long>(x.lines), x.score, x.alert ? 1 : 0, x.threshold,
+                          x.shape, x.kinds, x.rarest_template);
     for (double v : x.raw) absl::StrAppendFormat(&out, ",%.4f", v);
     out += "\n";
   }
   return out;
+}
+
+// Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
+// --session-groups-only (labels do not move the session threshold), --session-alert-weight and
+// --test-end.
+absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
+  const std::string group = args.Get("session-group", "shape");
+  if (group != "shape" && group != "kinds") {
+    return absl::InvalidArgumentError("--session-group must be shape or kinds");
+  }
+  o->detector.session.group_by = group == "shape" ? novelty::GroupBy::kShape : novelty::GroupBy::kKinds;
+  o->detector.session.keep_broken = args.Has("keep-broken");
+  o->detector.session.label_threshold = !args.Has("session-groups-only");
+  FEDLOG_ASSIGN_OR_RETURN(o->session_alert_weight,
+                          args.GetDouble("session-alert-weight", o->session_alert_weight));
+  FEDLOG_ASSIGN_OR_RETURN(o->test_end, args.GetDouble("test-end", o->test_end));
+  if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
+  if (!(o->test_end > o->label_part && o->test_end <= 1)) {
+    return absl::InvalidArgumentError("--test-end must be in (--label-part, 1]");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ParseSessionWeights(const std::string& spec, novelty::NoveltyOptions* o) {
@@ -325,6 +349,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   o->seeds = static_cast<int>(seeds);
   o->seed = static_cast<uint64_t>(seed);
   FEDLOG_RETURN_IF_ERROR(ParseNewsiteFederatedArgs(args, &o->federated));
+  FEDLOG_RETURN_IF_ERROR(ParseSessionLabelArgs(args, o));  // after --label-part
   return o->detector.Validate();
 }
 
@@ -405,9 +430,10 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "fixed-weight", "hold-lines", "split-valley", "shots", "seeds", "seed", "label-part", "strategy", "match", "label-prior", "fed-systems",
-              "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads"},
-             {"dump", "federated"}});
+              "fixed-weight", "hold-lines", "split-valley", "shots", "seeds", "seed", "label-part",
+              "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
+              "session-group", "session-alert-weight", "test-end"},
+             {"dump", "federated", "keep-broken", "session-groups-only"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;

@@ -11,9 +11,14 @@
 //   --list           the ranked candidates only, nothing asked or stored
 //   --report         the detection live detection gives on these lines now (alerts, and with
 //                    --truth precision / recall / F1), so a site can compare before and after
+//   --lines          ask about lines even when the site's lines form sessions
+// A site that sets detect.session_pattern (its lines carry a session key, e.g. an HDFS block id) is asked
+// about sessions: one per group of sessions of the same shape (common/active/session_selector.h),
+// and a verdict labels the session and its group (label_verb_data.h).
 // docs/LABELING.md describes it.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -26,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "client/line_labels.h"
 #include "common/novelty/scorer.h"
+#include "common/novelty/session_scorer.h"
 #include "tools/cli/args.h"
 #include "tools/cli/verb.h"
 #include "tools/site/label_verb_data.h"
@@ -72,6 +78,43 @@ char TruthAnswer(const LabelSite& site, const Truth& truth, size_t line) {
   return truth.group_has_anomaly[l.group] ? 'n' : 't';
 }
 
+// A session's truth: anomalous when one of its labeled lines is, normal when it has labeled lines
+// and none is; -1 (skip) without any.
+int SessionTruth(const LabelSite& site, const Truth& truth, const SiteSession& s) {
+  int y = -1;
+  for (size_t i : s.lines) {
+    const SiteLine& l = site.lines()[i];
+    if (l.file != truth.file) continue;
+    auto it = truth.labels.find(l.line_no);
+    if (it != truth.labels.end()) y = std::max(y, it->second > 0 ? 1 : 0);
+  }
+  return y;
+}
+
+// Session alerts live detection would raise now, and with `truth` their precision and recall.
+void ReportSessions(const LabelSite& site, const std::optional<Truth>& truth) {
+  int64_t alerts = 0, tp = 0, fp = 0, fn = 0;
+  for (const SiteSession& s : site.sessions()) {
+    const bool alert = site.SessionWouldAlert(s);
+    alerts += alert ? 1 : 0;
+    const int y = truth ? SessionTruth(site, *truth, s) : -1;
+    tp += alert && y == 1;
+    fp += alert && y == 0;
+    fn += !alert && y == 1;
+  }
+  std::printf("  sessions: %zu, %lld session alerts", site.sessions().size(),
+              static_cast<long long>(alerts));
+  if (truth) {
+    const double p = tp + fp > 0 ? static_cast<double>(tp) / static_cast<double>(tp + fp) : 0;
+    const double r = tp + fn > 0 ? static_cast<double>(tp) / static_cast<double>(tp + fn) : 0;
+    std::printf("; against the truth (a session is anomalous when one of its lines is): "
+                "precision %.3f recall %.3f F1 %.3f (TP %lld FP %lld FN %lld)",
+                p, r, p + r > 0 ? 2 * p * r / (p + r) : 0.0, static_cast<long long>(tp),
+                static_cast<long long>(fp), static_cast<long long>(fn));
+  }
+  std::printf("\n");
+}
+
 int Report(const LabelSite& site, const Args& args) {
   std::optional<Truth> truth;
   if (args.Has("truth")) {
@@ -110,6 +153,7 @@ int Report(const LabelSite& site, const Args& args) {
                 static_cast<long long>(tp), static_cast<long long>(fp),
                 static_cast<long long>(fn));
   }
+  if (!site.sessions().empty()) ReportSessions(site, truth);
   return 0;
 }
 
@@ -123,6 +167,65 @@ int List(const LabelSite& site, const std::vector<active::Pick>& picks) {
                 static_cast<long long>(l.line_no),
                 static_cast<long long>(picks[i].group_size), l.score, l.threshold,
                 fired.empty() ? "-" : fired.c_str(), site.groups()[l.group].text.c_str());
+  }
+  return 0;
+}
+
+int ListSessions(const LabelSite& site, const std::vector<active::SessionPick>& picks) {
+  std::printf("rank\tsource\tfile\tfirst_line\tlines\tgroup_sessions\tgroup_alerts\tscore\t"
+              "threshold\tsignals\tshape\n");
+  for (size_t i = 0; i < picks.size(); ++i) {
+    const SiteSession& s = site.sessions()[picks[i].session];
+    const SiteLine& first = site.lines()[s.lines.front()];
+    const std::string fired = novelty::SessionFiredNames(s.fired);
+    std::printf("%zu\t%s\t%s\t%lld\t%zu\t%lld\t%lld\t%.4f\t%.4f\t%s\t%s\n", i + 1,
+                site.source_names()[s.source].c_str(), first.file.c_str(),
+                static_cast<long long>(first.line_no), s.lines.size(),
+                static_cast<long long>(picks[i].group_size),
+                static_cast<long long>(picks[i].group_alerts), s.score, s.threshold,
+                fired.empty() ? "-" : fired.c_str(), site.SessionShape(s).c_str());
+  }
+  return 0;
+}
+
+// The session questions (the site has sessions and --lines is not given): a, n, s or q; `t`
+// counts as n (a session verdict covers its whole group anyway). Returns the exit code.
+int AskSessions(LabelSite& site, const std::vector<active::SessionPick>& picks,
+                const std::optional<Truth>& truth, Terminal* term, LabelProgress* progress) {
+  RenderOptions ro;
+  ro.ansi = term != nullptr;
+  ro.width = term ? term->width() : 160;
+  for (const active::SessionPick& pick : picks) {
+    if (progress->answered() >= progress->wanted) break;
+    const std::string screen = RenderSession(site, pick, *progress, ro);
+    char answer = 0;
+    if (term) {
+      term->Show(screen);
+      while (answer == 0 || std::string("anstq").find(answer) == std::string::npos) answer = term->ReadKey();
+    } else {
+      std::printf("\n%sanswer [a/n/s/q]? ", screen.c_str());
+      if (truth) {
+        const int y = SessionTruth(site, *truth, site.sessions()[pick.session]);
+        answer = y < 0 ? 's' : y > 0 ? 'a' : 'n';
+      } else {
+        std::string input;
+        while (answer == 0 && std::getline(std::cin, input)) {
+          answer = AnswerOf(input);
+          if (answer == 0) std::printf("'%s' is not an answer; a, n, s or q? ", input.c_str());
+        }
+        if (answer == 0) answer = 'q';
+      }
+      std::printf("%c\n", answer);
+      std::fflush(stdout);
+    }
+    if (answer == 'q') break;
+    if (answer == 's') {
+      ++progress->skipped;
+      continue;
+    }
+    const Verdict v = answer == 'a' ? Verdict::kAnomaly : Verdict::kNormal;
+    if (absl::Status st = site.RecordSession(pick.session, v); !st.ok()) return Fail(st, 1);
+    (answer == 'a' ? progress->anomalies : progress->normals) += 1;
   }
   return 0;
 }
@@ -145,7 +248,9 @@ bool Apply(LabelSite& site, size_t line, char answer, LabelProgress* p) {
 }
 
 // The question loop of the three asking modes. Returns the exit code.
-int Ask(LabelSite& site, const std::vector<active::Pick>& picks, const Args& args,
+// With `sessions`, the questions are about those sessions (AskSessions) instead of `picks`.
+int Ask(LabelSite& site, const std::vector<active::Pick>& picks,
+        const std::vector<active::SessionPick>* sessions, const Args& args,
         LabelProgress* progress) {
   const bool batch = args.Has("batch");
   std::optional<Truth> truth;
@@ -153,16 +258,24 @@ int Ask(LabelSite& site, const std::vector<active::Pick>& picks, const Args& arg
     auto t = LoadTruth(site, args.Get("answers-from"));
     if (!t.ok()) return Fail(t.status(), 1);
     truth = std::move(*t);
-    std::printf("answers from the ground truth in %s, not from an operator: an anomalous line is "
-                "an anomaly, a normal line is a whole normal template when no labeled line of "
-                "its template is anomalous\n",
-                args.Get("answers-from").c_str());
+    std::printf("answers from the ground truth in %s, not from an operator: %s\n",
+                args.Get("answers-from").c_str(),
+                sessions != nullptr
+                    ? "a session is an anomaly when one of its labeled lines is, normal when it "
+                      "has labeled lines and none is"
+                    : "an anomalous line is an anomaly, a normal line is a whole normal template "
+                      "when no labeled line of its template is anomalous");
   }
   std::unique_ptr<Terminal> term;
   if (!batch) {
     auto t = Terminal::Open();
     if (!t.ok()) return Fail(t.status(), 2);
     term = std::move(*t);
+  }
+  if (sessions != nullptr) {
+    const int rc = AskSessions(site, *sessions, truth, term.get(), progress);
+    term.reset();
+    return rc;
   }
   RenderOptions ro;
   ro.ansi = !batch;
@@ -199,7 +312,7 @@ int Ask(LabelSite& site, const std::vector<active::Pick>& picks, const Args& arg
 int Label(const std::vector<std::string>& argv) {
   auto args = Args::Parse(argv, {{"config", "count", "patterns", "max-lines", "seed",
                                   "answers-from", "truth", "title"},
-                                 {"batch", "list", "report"}});
+                                 {"batch", "list", "report", "lines"}});
   if (!args.ok()) return Fail(args.status(), 2);
   if (!args->Has("config")) return Fail(absl::InvalidArgumentError("--config SITE.yaml is required"), 2);
   if (args->Has("answers-from") && !args->Has("batch"))
@@ -222,24 +335,34 @@ int Label(const std::vector<std::string>& argv) {
   auto site = LabelSite::Load(options);
   if (!site.ok()) return Fail(site.status(), 1);
   if (args->Has("report")) return Report(**site, *args);
-  // Every uncovered group is a candidate: skips move on to the next one.
+  // Every uncovered group is a candidate: skips move on to the next one. A site with sessions is
+  // asked about sessions (one per shape group) unless --lines is given.
   auto picks = (*site)->Candidates(0);
   if (!picks.ok()) return Fail(picks.status(), 1);
+  auto sessions = (*site)->SessionCandidates(0);
+  if (!sessions.ok()) return Fail(sessions.status(), 1);
+  const bool by_session = !args->Has("lines") && !(*site)->sessions().empty();
   if (args->Has("list")) {
+    if (by_session) {
+      if (sessions->size() > static_cast<size_t>(*count)) sessions->resize(static_cast<size_t>(*count));
+      return ListSessions(**site, *sessions);
+    }
     if (picks->size() > static_cast<size_t>(*count)) picks->resize(static_cast<size_t>(*count));
     return List(**site, *picks);
   }
   LabelProgress progress;
   progress.wanted = *count;
   progress.start = absl::Now();
-  const int rc = Ask(**site, *picks, *args, &progress);
+  const int rc = Ask(**site, *picks, by_session ? &*sessions : nullptr, *args, &progress);
   if (rc == 2) return rc;  // no terminal after all: nothing was asked
   std::printf("%s\n%lld verdict(s) stored in %s (%lld candidates left unasked); the running "
-              "detector uses them within its poll interval, the next federated round trains "
-              "with them\n",
+              "detector uses them within its poll interval%s\n",
               ProgressLine(progress).c_str(), static_cast<long long>(progress.answered()),
               (*site)->store_path().c_str(),
-              static_cast<long long>(picks->size()) - progress.answered() - progress.skipped);
+              static_cast<long long>(by_session ? sessions->size() : picks->size()) -
+                  progress.answered() - progress.skipped,
+              by_session ? " (session verdicts: for the sessions of each shape, not for training)"
+                         : ", the next federated round trains with them");
   return rc;
 }
 
@@ -249,9 +372,9 @@ void AddLabelVerb(std::vector<Verb>* verbs) {
   verbs->push_back(
       {"label",
        "label --config SITE.yaml [--count N] [--batch [--answers-from TRUTH.csv]] [--list] "
-       "[--report [--truth TRUTH.csv]] [--patterns FILE] [--max-lines N] [--seed S]",
-       "asks the operator about the site's lines whose labels help most (one per template); "
-       "verdicts become the site's labels",
+       "[--report [--truth TRUTH.csv]] [--lines] [--patterns FILE] [--max-lines N] [--seed S]",
+       "asks the operator about the site's sessions (one per shape; --lines, or a site without "
+       "sessions: lines, one per template) whose labels help most; verdicts become the site's labels",
        Label});
 }
 

@@ -151,6 +151,7 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.expected_alert_rate = alert_rate_;
   lf_options.max_alert_rate = detect.max_alert_rate;  // the threshold the running detector uses (detector.cc)
   lf_options.label_prior = detect.threshold_label_prior;
+  lf_options.session.shape.quiet_ms = detect.session_quiet_ms;  // the running detector's (detector.cc)
   lf_options.within_level = detect.within_level;  // the running detector's score (detector.cc)
   lf_options.recurrence_weight = detect.recurrence_weight;
   lf_options.report_weight = detect.report_weight;
@@ -159,9 +160,14 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
   lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match).
-  FEDLOG_RETURN_IF_ERROR(label_free->EnableLabelFree(lf_options, "", detect.fewshot_match));
+  // Sessions as the running detector forms them (detect.session_pattern, else the host field).
+  FEDLOG_RETURN_IF_ERROR(
+      label_free->EnableLabelFree(lf_options, detect.session_pattern, detect.fewshot_match));
+  label_free->KeepSessionScores();
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
+  std::vector<LabeledLine> session_verdicts;
+  client::detect::SplitSessionVerdicts(&labels, &session_verdicts);
   {  // the site's labels move the label-free threshold and decide the lines near them, as they do in
      // the running detector
     std::vector<std::tuple<int, std::string, int>> given;
@@ -183,9 +189,24 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   std::vector<float> last_threshold(sources.size(), 0);
   std::vector<std::vector<float>> scores(sources.size());
   client::detect::LineResult r, m;
+  std::map<std::pair<int, uint64_t>, size_t> open;  // (source, session key) -> sessions_ index
+  const bool by_session = !detect.session_pattern.empty();
   for (size_t i = 0; i < lines_.size(); ++i) {
     SiteLine& l = lines_[i];
     label_free->Process(l.source, l.text, &r);
+    CollectSessions(*label_free, /*flush=*/false, &open);
+    // Session candidates only with an explicit session key (detect.session_pattern): a host's
+    // stream (the fallback key) is no unit an operator can judge at a glance.
+    if (uint64_t key = 0; by_session && label_free->last_session(&key)) {
+      auto [it, added] = open.try_emplace({l.source, key}, sessions_.size());
+      if (added) {
+        SiteSession session;
+        session.source = l.source;
+        session.key = key;
+        sessions_.push_back(std::move(session));
+      }
+      sessions_[it->second].lines.push_back(i);
+    }
     template_ids[i] = r.template_id;
     l.tokens = label_free->last_tokens();
     l.dense = label_free->last_dense();
@@ -202,6 +223,7 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     }
     scores[l.source].push_back(l.score);
   }
+  CollectSessions(*label_free, /*flush=*/true, &open);
   // The threshold in force now; a detector still warming up has none: the budget's quantile.
   for (size_t s = 0; s < sources.size(); ++s) {
     if (last_threshold[s] >= 1e29f) last_threshold[s] = Quantile(scores[s], alert_rate_);
@@ -221,7 +243,36 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   return absl::OkStatus();
 }
 
-void LabelSite::ApplyStoredLabels(const std::vector<LabeledLine>& labels) {
+void LabelSite::CollectSessions(client::detect::LinePipeline& pipeline, bool flush,
+                                std::map<std::pair<int, uint64_t>, size_t>* open) {
+  if (flush) pipeline.FlushSessions();
+  std::vector<std::pair<int, novelty::SessionScore>> closed;
+  pipeline.TakeSessionScores(&closed);
+  for (const auto& [source, c] : closed) {
+    auto it = open->find({source, c.session});
+    if (it == open->end()) continue;
+    SiteSession& s = sessions_[it->second];
+    s.score = c.score;
+    s.threshold = c.threshold;
+    s.alert = c.alert;
+    s.group = c.group;
+    s.fired = c.fired;
+    s.violated = c.violated;
+    s.broken = c.broken;
+    open->erase(it);
+  }
+  if (!flush) return;
+  // A session the scorer never judged (sessions switched off) is not a candidate.
+  for (const auto& [key, index] : *open) sessions_[index].lines.clear();
+  sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
+                                 [](const SiteSession& s) { return s.lines.empty(); }),
+                  sessions_.end());
+}
+
+void LabelSite::ApplyStoredLabels(std::vector<LabeledLine> labels) {
+  std::vector<LabeledLine> session_verdicts;
+  client::detect::SplitSessionVerdicts(&labels, &session_verdicts);
+  ApplySessionVerdicts(session_verdicts);
   normal_ = client::detect::NormalTemplatesFromLabels(labels);
   std::map<std::pair<std::string, std::string>, int> by_text;
   for (const LabeledLine& l : labels) by_text[{l.source, l.line}] = l.label > 0 ? 1 : 0;
@@ -230,7 +281,21 @@ void LabelSite::ApplyStoredLabels(const std::vector<LabeledLine>& labels) {
     auto it = by_text.find({source_names_[lines_[i].source], lines_[i].text});
     if (it != by_text.end()) line_label_[i] = it->second;
   }
-  labels_given_ = static_cast<int64_t>(labels.size());
+  labels_given_ = static_cast<int64_t>(labels.size() + session_verdicts.size());
+}
+
+void LabelSite::ApplySessionVerdicts(const std::vector<LabeledLine>& verdicts) {
+  std::map<std::pair<std::string, std::string>, int> by_text;
+  for (const LabeledLine& l : verdicts) by_text[{l.source, l.line}] = l.label > 0 ? 1 : 0;
+  for (SiteSession& s : sessions_) {
+    for (size_t i : s.lines) {
+      auto it = by_text.find({source_names_[s.source], lines_[i].text});
+      if (it != by_text.end()) s.label = std::max(s.label, it->second);
+    }
+    if (s.label < 0) continue;
+    session_groups_.Add(s.group, s.label);
+    covered_groups_.insert(s.group);
+  }
 }
 
 absl::StatusOr<std::vector<active::Pick>> LabelSite::Candidates(size_t count) const {
@@ -285,6 +350,74 @@ std::vector<std::string> LabelSite::Suggestions(const std::string& text) const {
   for (const labels::RuleMatch& m : patterns_->AllMatches(text))
     out.push_back(absl::StrCat(m.rule, " (", m.anomaly_type, ")"));
   return out;
+}
+
+absl::StatusOr<std::vector<active::SessionPick>> LabelSite::SessionCandidates(size_t count) const {
+  if (sessions_.empty()) return std::vector<active::SessionPick>{};
+  std::vector<active::SessionInfo> info;
+  info.reserve(sessions_.size());
+  for (const SiteSession& s : sessions_) {
+    active::SessionInfo in;
+    in.group = s.group;
+    in.score = s.score;
+    in.threshold = s.threshold;
+    in.alert = s.alert;
+    in.label = s.label >= 0 ? s.label : covered_groups_.count(s.group) > 0 ? 0 : -1;
+    info.push_back(in);
+  }
+  active::SessionSelectorOptions options;
+  options.seed = seed_;
+  return active::SelectSessions(info, options, count);
+}
+
+absl::Status LabelSite::RecordSession(size_t session, Verdict verdict) {
+  SiteSession& s = sessions_[session];
+  const SiteLine& l = lines_[s.lines.back()];
+  const std::string& source = source_names_[s.source];
+  const int y = verdict == Verdict::kAnomaly ? 1 : 0;
+  LabeledLine row{source, l.text, y, l.tokens, l.dense,
+                  client::detect::SessionVerdictOrigin(source, l.text)};
+  FEDLOG_RETURN_IF_ERROR(store_->AddLabel(row, absl::ToUnixMillis(absl::Now())));
+  s.label = y;
+  session_groups_.Add(s.group, y);
+  covered_groups_.insert(s.group);
+  ++labels_given_;
+  return absl::OkStatus();
+}
+
+bool LabelSite::SessionWouldAlert(const SiteSession& session) const {
+  const novelty::GroupDecision d =
+      session_groups_.Decide(session.group, session.alert, session.broken, /*keep_broken=*/false);
+  if (d == novelty::GroupDecision::kNone) return session.alert;
+  return d == novelty::GroupDecision::kRaised;
+}
+
+std::string LabelSite::SessionShape(const SiteSession& session) const {
+  std::vector<std::pair<int, int64_t>> counts;  // (template group, lines) in order of appearance
+  for (size_t i : session.lines) {
+    const int g = lines_[i].group;
+    auto it = std::find_if(counts.begin(), counts.end(), [g](const auto& c) { return c.first == g; });
+    if (it == counts.end()) {
+      counts.emplace_back(g, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  std::string out;
+  for (const auto& [g, n] : counts) {
+    absl::StrAppend(&out, out.empty() ? "" : "; ", n, " x ", groups_[static_cast<size_t>(g)].text);
+  }
+  return out;
+}
+
+std::pair<int64_t, int64_t> LabelSite::GroupCounts(uint64_t group) const {
+  int64_t n = 0, alerts = 0;
+  for (const SiteSession& s : sessions_) {
+    if (s.group != group) continue;
+    ++n;
+    alerts += s.alert ? 1 : 0;
+  }
+  return {n, alerts};
 }
 
 }  // namespace fedlog::cli

@@ -4,6 +4,11 @@
 // grouped by template, and ranked for labelling by common/active's selector. Verdicts are written to
 // the site's labels store (<data_dir>/detect.db, the store `fedlog feedback` writes; origins in
 // client/detect/label_verdicts.h), one row per verdict, each its own transaction.
+// Sessions: when the site sets detect.session_pattern (a session key in each line: an HDFS block id),
+// the lines are also scored per session (novelty::SessionScorer, as live detection does) and the
+// sessions grouped by shape (novelty::SessionGroups); common/active's session selector proposes one
+// session per group, and a verdict on it labels the session and its group (label_verdicts.h,
+// "session:").
 // Thread-compatible: one LabelSite per verb run.
 #ifndef FEDLOG_TOOLS_SITE_LABEL_VERB_DATA_H_
 #define FEDLOG_TOOLS_SITE_LABEL_VERB_DATA_H_
@@ -12,7 +17,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,7 +27,13 @@
 #include "client/detect/detect_store.h"
 #include "common/active/normal_templates.h"
 #include "common/active/selector.h"
+#include "common/active/session_selector.h"
+#include "common/novelty/session_groups.h"
 #include "common/labels/pattern_library.h"
+
+namespace fedlog::client::detect {
+class LinePipeline;
+}  // namespace fedlog::client::detect
 
 namespace fedlog::cli {
 
@@ -52,6 +65,20 @@ struct TemplateGroup {
   int64_t alerts = 0;  // lines at or above their threshold
 };
 
+// A session of the lines read (a block, a container, a host stream), as live detection judged it.
+struct SiteSession {
+  int source = 0;
+  uint64_t key = 0;            // the session key's hash
+  std::vector<size_t> lines;   // indices into LabelSite::lines(), in order
+  double score = 0, threshold = 0;
+  bool alert = false;          // the detector alone alerted on it
+  uint64_t group = 0;          // novelty::SessionScore::group
+  uint32_t fired = 0;          // session signals that fired (novelty::SessionFiredNames)
+  int violated = 0;            // count relations broken
+  bool broken = false;         // a near-certain one among them
+  int label = -1;              // a stored session verdict on it: -1 none, 0 normal, 1 anomalous
+};
+
 enum class Verdict { kAnomaly, kNormal, kTemplateNormal };
 
 class LabelSite {
@@ -71,6 +98,21 @@ class LabelSite {
   // not declared normal.
   bool WouldAlert(const SiteLine& line) const;
 
+  // Sessions: one per session group not yet covered by a session verdict, best first (at most
+  // `count`, 0 = all); empty when no source has sessions.
+  absl::StatusOr<std::vector<active::SessionPick>> SessionCandidates(size_t count) const;
+  // Stores the verdict (kAnomaly or kNormal) on `session` (an index into sessions()): its last line
+  // with a "session:" origin; the verdict covers its group.
+  absl::Status RecordSession(size_t session, Verdict verdict);
+  // Whether live detection would alert on `session` with the verdicts given now (its group's
+  // verdict decides, else the detector; novelty::SessionGroups).
+  bool SessionWouldAlert(const SiteSession& session) const;
+  // The session's shape: its templates with their counts ("3 x Receiving block <*>; ...").
+  std::string SessionShape(const SiteSession& session) const;
+  // Sessions of `group` among the sessions read, and of those the detector alerted on.
+  std::pair<int64_t, int64_t> GroupCounts(uint64_t group) const;
+  const std::vector<SiteSession>& sessions() const { return sessions_; }
+
   const std::vector<SiteLine>& lines() const { return lines_; }
   const std::vector<TemplateGroup>& groups() const { return groups_; }
   const std::vector<std::string>& source_names() const { return source_names_; }
@@ -88,12 +130,21 @@ class LabelSite {
                            int64_t max_lines);
   absl::Status Score(const std::vector<client::detect::SourceOptions>& sources,
                      const client::detect::DetectOptions& detect);
-  void ApplyStoredLabels(const std::vector<client::detect::LabeledLine>& labels);
+  void ApplyStoredLabels(std::vector<client::detect::LabeledLine> labels);
+  // The stored session verdicts label the sessions that have their line, and cover their groups.
+  void ApplySessionVerdicts(const std::vector<client::detect::LabeledLine>& verdicts);
+  // The sessions' scores kept by `pipeline` (and, with `flush`, the sessions still open) into
+  // sessions_; `open` maps (source, key) to the session collecting lines.
+  void CollectSessions(client::detect::LinePipeline& pipeline, bool flush,
+                       std::map<std::pair<int, uint64_t>, size_t>* open);
 
   std::vector<std::string> source_names_;
   std::vector<SiteLine> lines_;
   std::vector<TemplateGroup> groups_;
   std::vector<int> line_label_;  // per line: -1 none, 0 normal, 1 anomalous
+  std::vector<SiteSession> sessions_;
+  novelty::SessionGroups session_groups_;  // the stored session verdicts, by group
+  std::set<uint64_t> covered_groups_;      // groups with a session verdict
   active::NormalTemplates normal_;
   std::unique_ptr<client::detect::DetectStore> store_;
   std::string store_path_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/novelty/scorer.h"
+#include "common/novelty/session_scorer.h"
 
 namespace fedlog::cli {
 namespace {
@@ -111,6 +113,41 @@ std::string RenderCandidate(const LabelSite& site, const active::Pick& pick,
   absl::StrAppend(&out, Style(o, "1", "[a]"), " anomaly  ", Style(o, "1", "[n]"), " normal  ",
                   Style(o, "1", "[t]"), " whole template is normal  ", Style(o, "1", "[s]"),
                   " skip  ", Style(o, "1", "[q]"), " quit\n");
+  return out;
+}
+
+std::string RenderSession(const LabelSite& site, const active::SessionPick& pick,
+                          const LabelProgress& progress, const RenderOptions& o) {
+  const SiteSession& s = site.sessions()[pick.session];
+  const SiteLine& first = site.lines()[s.lines.front()];
+  const SiteLine& last = site.lines()[s.lines.back()];
+  std::string out = Style(o, "1;36", ProgressLine(progress));
+  absl::StrAppend(&out, "\n\n");
+  absl::StrAppend(&out, "source   ", site.source_names()[s.source], "   session of ", s.lines.size(),
+                  " line(s)   ", first.file, ":", first.line_no, "-", last.line_no, "\n");
+  absl::StrAppend(&out, "shape    ", Style(o, "1", Cut(site.SessionShape(s), o.width - 9)), "\n");
+  absl::StrAppend(&out, "         ", pick.group_size, " session(s) of this shape here, ",
+                  pick.group_alerts, " alerted; the verdict applies to all of them\n");
+  const std::string fired = novelty::SessionFiredNames(s.fired);
+  absl::StrAppend(
+      &out,
+      absl::StrFormat("score    %.3f  threshold %s  (%s)  by the session detector\n", s.score,
+                      std::isfinite(s.threshold) ? absl::StrFormat("%.3f", s.threshold)
+                                                 : std::string("none yet (warm-up)"),
+                      s.alert ? Style(o, "31", "live detection alerts on it")
+                              : Style(o, "32", "below: no alert")),
+      "signals  ", fired.empty() ? "none fired" : fired,
+      absl::StrFormat("   (%d count relation(s) broken, uncertainty %.2f)\n\n", s.violated,
+                      pick.uncertainty));
+  const size_t shown = std::min<size_t>(s.lines.size(), static_cast<size_t>(2 * o.context + 4));
+  for (size_t k = 0; k < shown; ++k) {
+    const SiteLine& l = site.lines()[s.lines[k]];
+    absl::StrAppend(&out, Cut(absl::StrFormat("  %6d  %s", l.line_no, l.text), o.width), "\n");
+  }
+  if (shown < s.lines.size()) absl::StrAppend(&out, "  ... ", s.lines.size() - shown, " more\n");
+  absl::StrAppend(&out, "\n", Style(o, "1", "[a]"), " anomaly  ", Style(o, "1", "[n]"),
+                  " normal (this kind of session)  ", Style(o, "1", "[s]"), " skip  ",
+                  Style(o, "1", "[q]"), " quit\n");
   return out;
 }
 

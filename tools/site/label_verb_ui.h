@@ -1,4 +1,4 @@
-// The screen of `fedlog label` (label_verb.cc): one candidate line at a time, with its template,
+// The screen of `fedlog label` (label_verb.cc): one candidate line (or session) at a time, with its template,
 // a few lines of context, the score against the threshold and the signals that fired, what the
 // pattern library suggests, and a progress line; plus the terminal it runs on (plain ANSI escapes
 // and termios raw mode, restored on every exit path, SIGTERM and SIGHUP included). In raw mode
@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/active/selector.h"
+#include "common/active/session_selector.h"
 #include "tools/site/label_verb_data.h"
 
 namespace fedlog::cli {
@@ -34,6 +35,10 @@ struct RenderOptions {
 // The candidate's screen (ends with the keys line, without a prompt).
 std::string RenderCandidate(const LabelSite& site, const active::Pick& pick,
                             const LabelProgress& progress, const RenderOptions& options);
+// A session candidate's screen: its shape, its group (sessions of that shape here, alerted), score
+// against the session threshold, the session signals that fired, and its first lines.
+std::string RenderSession(const LabelSite& site, const active::SessionPick& pick,
+                          const LabelProgress& progress, const RenderOptions& options);
 // "label 3 of 10 · 0m42s · 2 anomaly, 1 normal, 0 whole templates · 1 skipped"
 std::string ProgressLine(const LabelProgress& progress);
 

@@ -3,6 +3,7 @@
 // LabelFreeScorer -> novelty::SessionScorer::AddLabel); a line of a session still open labels it
 // when it closes. A "whole template is normal" verdict stops the alert of a session that is rare
 // only for that template.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -168,6 +169,86 @@ TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnl
   EXPECT_TRUE(run.ok()) << run;
   EXPECT_FALSE(alerted(310)) << *ReadFile(o.alerts_file);
   EXPECT_GT((*d)->metrics().alerts_suppressed_normal.load(), 0);
+}
+
+// Blocks `from`..`to` (excluded) as WriteBlocks, and the blocks in `replicated` also log a
+// replication (a normal kind of block that is rare, so the session detector reports it).
+void WriteReplicatedBlocks(std::ofstream& f, int from, int to, const std::vector<int>& replicated) {
+  for (int b = from; b < to; ++b) {
+    for (int k = 0; k < 3; ++k) f << Line(2 * b, b, "Receiving block") << "\n";
+    for (int k = 0; k < 3; ++k) f << Line(2 * b, b, "PacketResponder terminating for") << "\n";
+    if (std::find(replicated.begin(), replicated.end(), b) != replicated.end())
+      f << Line(2 * b, b, "Starting thread to transfer block to 10.251.39.160:50010") << "\n";
+  }
+}
+
+// `fedlog label`'s session verdict (origin "session:", label_verdicts.h) on one replicated block
+// labels its group: the running detector stops reporting later blocks of the same shape at once,
+// and the verdict is not a line label (the line threshold and the few-shot support ignore it).
+TEST(SessionGroupVerdictTest, ANormalSessionVerdictSilencesItsGroupInLiveDetection) {
+  const std::string dir = testing::FreshDir("session_group_verdict");
+  const std::string log = dir + "/hdfs.log";
+  DetectOptions o = testing::HdfsDetectOptions(dir, log);
+  o.session_pattern = "(blk_-?[0-9]+)";
+  o.session_quiet_ms = 1000;
+  {
+    std::ofstream f(log);
+    WriteReplicatedBlocks(f, 0, 305, {300});
+  }
+  auto d = Detector::Create(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  absl::Status run;
+  std::thread t([&] { run = (*d)->Run(); });
+  auto alerted = [&](int block) {
+    auto text = ReadFile(o.alerts_file);
+    if (!text.ok()) return false;
+    for (absl::string_view a : absl::StrSplit(*text, '\n')) {
+      if (absl::StrContains(a, "\"signals\":\"session:") &&
+          absl::StrContains(a, absl::StrCat("blk_", 9000 + block, "\""))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return alerted(300); })) << "no session alert for the replication";
+  {
+    auto store = DetectStore::Open(DetectStorePath(o.data_dir));
+    ASSERT_TRUE(store.ok()) << store.status();
+    const std::string line = Line(600, 300, "Starting thread to transfer block to 10.251.39.160:50010");
+    ASSERT_TRUE((*store)->AddLabel({"HDFS", line, 0, {}, {}, SessionVerdictOrigin("HDFS", line)}, 1).ok());
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // several label polls
+  const int64_t before = (*d)->lines_processed();
+  {
+    std::ofstream f(log, std::ios::app);
+    WriteReplicatedBlocks(f, 305, 320, {310});
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return (*d)->lines_processed() >= before + 15 * 6 + 1; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  (*d)->Stop();
+  t.join();
+  EXPECT_TRUE(run.ok()) << run;
+  EXPECT_FALSE(alerted(310)) << *ReadFile(o.alerts_file);
+}
+
+// The same verdict given to the pipeline directly: it labels the session (counted once) but is no
+// line label, and an anomalous verdict makes the group alert even below the threshold.
+TEST_F(SessionLabelsTest, SessionVerdictsLabelTheSessionAndItsGroupOnly) {
+  for (int b = 0; b < 300; ++b) Block(b, b == 250);
+  Block(300, false);
+  // An anomalous verdict on an ordinary block: its shape (the usual one) now always alerts.
+  pipeline_->SetLabelFreeLabels({}, {{0, Line(20, 10, "Receiving block"), 1}});
+  EXPECT_EQ(pipeline_->session_labels(0), 1);
+  alerts_ = 0;
+  for (int b = 301; b < 311; ++b) Block(b, false);
+  Block(311, false);
+  EXPECT_GE(alerts_, 10);
+  // Normal instead: the usual shape is quiet again, and the unacknowledged one still alerts.
+  pipeline_->SetLabelFreeLabels({}, {{0, Line(20, 10, "Receiving block"), 0}});
+  alerts_ = 0;
+  for (int b = 312; b < 330; ++b) Block(b, b == 320);
+  Block(330, false);
+  EXPECT_EQ(alerts_, 1);
 }
 
 }  // namespace

@@ -1,0 +1,72 @@
+// `fedlog eval newsite`, sessions with labels: the pieces shared by eval_newsite_session_labels.cc
+// (the rows) and eval_newsite_session_select.cc (which sessions get labelled: the active session
+// selection, and the best labels the pool allows). Internal to fedlog_tools_newsite.
+// Thread-compatible; one thread.
+#ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_SESSION_LABELS_H_
+#define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_SESSION_LABELS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "tools/offline/eval_newsite.h"
+
+namespace fedlog::offline {
+
+// The scored sessions as the labelling sees them.
+struct SessionIndex {
+  std::vector<std::vector<size_t>> unit_sessions;   // per unit: indices into ScoredStream::sessions
+  std::vector<std::vector<int32_t>> unit_templates;  // per unit: its templates, sorted, distinct
+  std::vector<double> unit_score;                    // per unit: its highest session score
+  std::vector<uint64_t> group;   // per session: its group key (SessionOptions::group_by)
+  // Per session, the operator's verdict when shown it: 0 when its units are normal, 1 when it is
+  // the highest-scoring session of an anomalous unit (the part of the unit that failed), else -1
+  // (another session of an anomalous unit: skipped, the ground truth is per unit).
+  std::vector<int> answer;
+  std::vector<size_t> pool_sessions;  // sessions whose units all start in the label pool
+  absl::flat_hash_set<int32_t> rare;  // templates in at most 10^-strong_violation of pool units
+};
+
+SessionIndex IndexSessions(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& sp,
+                           const NewsiteOptions& o);
+
+// Verdicts on sessions (the session and its group), in the order given.
+struct SessionVerdicts {
+  std::vector<size_t> sessions;
+  std::vector<int> y;
+};
+
+// Random draws label units (k per class, as for every method): a normal unit's sessions are all
+// normal, an anomalous unit's highest-scoring session is anomalous.
+SessionVerdicts VerdictsOfUnits(const SessionIndex& ix, const std::vector<size_t>& units,
+                                const std::vector<int>& y);
+
+// Per unit of `units`: its score and alert with `v` applied to the sessions that closed (the test
+// part's; the labels came before them): the labelled scores move each session's threshold
+// (novelty::LabelledThreshold), with `groups` a verdict settles its group's sessions
+// (novelty::SessionGroups), and a labelled anomalous unit's rare templates alert the units that
+// have one.
+// `session_gain` (may be null): alerted failing sessions (answer 1) minus alerted sessions of
+// normal units (answer 0), a finer measure than F1 for the oracle's greedy steps.
+void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
+                 const NewsiteOptions& o, bool groups, const std::vector<size_t>& units,
+                 std::vector<double>* score, std::vector<int>* alert,
+                 int64_t* session_gain = nullptr);
+
+// Active session selection (common/active/session_selector.h) over the pool's sessions, in rounds
+// of two, each re-ranked with the verdicts so far (thresholds and group decisions); the ground
+// truth answers (SessionIndex::answer; a skip covers the group and does not count). Up to `budget`
+// verdicts.
+SessionVerdicts ActiveSessionVerdicts(const ScoredStream& sc, const SessionIndex& ix,
+                                      const NewsiteSplit& sp, const NewsiteOptions& o, size_t budget);
+
+// The best `budget` verdicts the pool allows, chosen WITH the test labels (a reach, not a method):
+// greedily, the pool session (one per group and answer) whose verdict raises test F1 most, ties
+// (a unit with two alerting sessions needs both settled) broken by the session-level gain, until
+// none helps or the budget is spent. Greedy, so a bound only approximately.
+SessionVerdicts BestPoolVerdicts(const ScoredStream& sc, const SessionIndex& ix,
+                                 const NewsiteSplit& sp, const NewsiteOptions& o, size_t budget);
+
+}  // namespace fedlog::offline
+
+#endif  // FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_SESSION_LABELS_H_
