@@ -296,19 +296,24 @@ bool Detector::DeclaredNormal(int source, int32_t template_id) {
                                   pipeline_->TemplateText(source, template_id));
 }
 
-absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
-                                   BatchRecord* rec) {
-  const std::string& source = options_.sources[raw.source].name;
-  switch (limiter_.Check(source, r.template_id, now_ms)) {
+bool Detector::Admit(const std::string& source, int32_t template_id, int64_t now_ms) {
+  switch (limiter_.Check(source, template_id, now_ms)) {
     case AlertLimiter::Verdict::kDuplicate:
       metrics_->alerts_suppressed_dedup.fetch_add(1);
-      return absl::OkStatus();
+      return false;
     case AlertLimiter::Verdict::kRateLimited:
       metrics_->alerts_suppressed_rate.fetch_add(1);
-      return absl::OkStatus();
+      return false;
     case AlertLimiter::Verdict::kAllow:
       break;
   }
+  return true;
+}
+
+absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
+                                   BatchRecord* rec) {
+  const std::string& source = options_.sources[raw.source].name;
+  if (!Admit(source, r.template_id, now_ms)) return absl::OkStatus();
   Alert a;
   a.id = AlertId(source, raw.dev, raw.ino, raw.end_offset, raw.file == "-" ? start_ms_ : 0);
   a.time_ms = r.time_ms != logparse::kNoTime ? r.time_ms : now_ms;
@@ -372,16 +377,7 @@ absl::Status Detector::HandleHeldAlert(const LabelFreeScorer::HeldAlert& h, int6
     return absl::OkStatus();
   }
   const std::string& source = options_.sources[static_cast<size_t>(h.source)].name;
-  switch (limiter_.Check(source, h.template_id, now_ms)) {
-    case AlertLimiter::Verdict::kDuplicate:
-      metrics_->alerts_suppressed_dedup.fetch_add(1);
-      return absl::OkStatus();
-    case AlertLimiter::Verdict::kRateLimited:
-      metrics_->alerts_suppressed_rate.fetch_add(1);
-      return absl::OkStatus();
-    case AlertLimiter::Verdict::kAllow:
-      break;
-  }
+  if (!Admit(source, h.template_id, now_ms)) return absl::OkStatus();
   Alert a;
   a.id = AlertId(source, 0, static_cast<uint64_t>(h.verdict.line_index), 0, 2 + start_ms_);
   a.time_ms = h.time_ms >= 0 ? h.time_ms : now_ms;

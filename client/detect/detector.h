@@ -70,12 +70,16 @@ class Detector {
   std::string ModelSignature() const;
   absl::Status ProcessBatch(std::vector<RawLine>& batch);
   void SyncLabelFreeLabels(int64_t now_ms);
+  // The alert limiter's verdict on an alert of `template_id`: true to raise it (a suppressed one
+  // is counted).
+  bool Admit(const std::string& source, int32_t template_id, int64_t now_ms);
   absl::Status HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
                            BatchRecord* rec);
   absl::Status HandleSessionAlert(const RawLine& raw, const LabelFreeScorer::SessionAlert& alert,
                                   int64_t now_ms, BatchRecord* rec);
   // A line held during the label-free warm-up that alerted when the hold ended.
-  absl::Status HandleHeldAlert(const LabelFreeScorer::HeldAlert& alert, int64_t now_ms, BatchRecord* rec);
+  absl::Status HandleHeldAlert(const LabelFreeScorer::HeldAlert& alert, int64_t now_ms,
+                               BatchRecord* rec);
   // Takes the held lines' alerts from the pipeline and handles them.
   absl::Status HandleHeldAlerts(int64_t now_ms, BatchRecord* rec);
   // The template id session alerts carry (in the store and the alert): no line template.
