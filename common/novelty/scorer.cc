@@ -144,6 +144,7 @@ void NoveltyScorer::ReleaseHeld() {
     v.score = h.score_without_severity + SeverityTerm(e);
     v.threshold = threshold_.Threshold();
     v.alert = v.score > 0 && v.score >= v.threshold;
+    v.p_value = scores_.Tail(v.score);
     released_.push_back(v);
   }
   held_.clear();

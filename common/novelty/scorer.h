@@ -144,6 +144,7 @@ struct HeldVerdict {
   double score = 0;        // the score with the severity term computed again at release
   double threshold = 0;    // the threshold in force at release
   bool alert = false;      // score >= threshold and score > 0
+  double p_value = 1;      // tail of `score` against the site's scores at release (LineScore::p_value)
 };
 
 // "template+severity" (signals that fired, in Signal order); "" when none.

@@ -152,7 +152,9 @@ void AddToUnits(const NewsiteStream& stream, size_t i, std::string_view content,
 }
 
 // Held lines decided since the last call (NoveltyOptions::hold_lines): their score and alert replace
-// the held ones, line and units alike.
+// the held ones, line and units alike, and their calibrated score at release counts in the units'
+// free_score (a unit's alert must come with the score it alerted at: the few-shot threshold starts
+// from the lowest free_score the site alerted on).
 void ApplyReleased(const NewsiteStream& stream, novelty::NoveltyScorer& scorer, ScoredStream* out) {
   std::vector<novelty::HeldVerdict> released;
   scorer.TakeReleased(&released);
@@ -163,6 +165,7 @@ void ApplyReleased(const NewsiteStream& stream, novelty::NoveltyScorer& scorer, 
     for (int32_t u : stream.units[i]) {
       fewshot::Unit& unit = out->units[static_cast<size_t>(u)];
       unit.signals[0] = std::max(unit.signals[0], v.score);
+      unit.free_score = std::max(unit.free_score, 1.0 - v.p_value);
       unit.free_alert = unit.free_alert || v.alert;
     }
   }

@@ -89,6 +89,11 @@ TEST(WarmupHoldTest, HeldIncidentLinesAlertAtRelease) {
     for (int64_t i : incident) {
       const HeldVerdict& v = released[static_cast<size_t>(i)];
       alerted += v.alert ? 1 : 0;
+      // Calibrated at release like a live line's score (the few-shot threshold uses it).
+      EXPECT_GT(v.p_value, 0.0);
+      if (v.alert) {
+        EXPECT_LT(v.p_value, 0.5) << i;
+      }
       // The severity term is computed again: 30 earlier severe lines of the template now.
       EXPECT_NEAR(v.score - first[static_cast<size_t>(i)].score,
                   0.4 * (std::log1p(30.0) - std::log1p(static_cast<double>(i / 10))), 1e-9);
