@@ -119,6 +119,19 @@ void WriteBlocks(std::ofstream& f, int from, int to, int odd) {
   }
 }
 
+// True when `alerts_file` holds a session alert (not a line alert) whose last line names `block`.
+bool SessionAlerted(const std::string& alerts_file, int block) {
+  auto text = ReadFile(alerts_file);
+  if (!text.ok()) return false;
+  for (absl::string_view a : absl::StrSplit(*text, '\n')) {
+    if (absl::StrContains(a, "\"signals\":\"session:") &&
+        absl::StrContains(a, absl::StrCat("blk_", 9000 + block, "\""))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnlyForIt) {
   const std::string dir = testing::FreshDir("session_normal_template");
   const std::string log = dir + "/hdfs.log";
@@ -133,18 +146,7 @@ TEST(SessionNormalTemplateTest, ATemplateDeclaredNormalStopsSessionAlertsRareOnl
   ASSERT_TRUE(d.ok()) << d.status();
   absl::Status run;
   std::thread t([&] { run = (*d)->Run(); });
-  // A session alert (not a line alert) whose last line names `block`.
-  auto alerted = [&](int block) {
-    auto text = ReadFile(o.alerts_file);
-    if (!text.ok()) return false;
-    for (absl::string_view a : absl::StrSplit(*text, '\n')) {
-      if (absl::StrContains(a, "\"signals\":\"session:") &&
-          absl::StrContains(a, absl::StrCat("blk_", 9000 + block, "\""))) {
-        return true;
-      }
-    }
-    return false;
-  };
+  auto alerted = [&](int block) { return SessionAlerted(o.alerts_file, block); };
   ASSERT_TRUE(testing::WaitFor([&] { return alerted(300); })) << "no session alert for the exception block";
   {
     auto store = DetectStore::Open(DetectStorePath(o.data_dir));
@@ -199,17 +201,7 @@ TEST(SessionGroupVerdictTest, ANormalSessionVerdictSilencesItsGroupInLiveDetecti
   ASSERT_TRUE(d.ok()) << d.status();
   absl::Status run;
   std::thread t([&] { run = (*d)->Run(); });
-  auto alerted = [&](int block) {
-    auto text = ReadFile(o.alerts_file);
-    if (!text.ok()) return false;
-    for (absl::string_view a : absl::StrSplit(*text, '\n')) {
-      if (absl::StrContains(a, "\"signals\":\"session:") &&
-          absl::StrContains(a, absl::StrCat("blk_", 9000 + block, "\""))) {
-        return true;
-      }
-    }
-    return false;
-  };
+  auto alerted = [&](int block) { return SessionAlerted(o.alerts_file, block); };
   ASSERT_TRUE(testing::WaitFor([&] { return alerted(300); })) << "no session alert for the replication";
   {
     auto store = DetectStore::Open(DetectStorePath(o.data_dir));
