@@ -29,6 +29,7 @@ constexpr double kSevereLevel = 0.75;
 // The session threshold keeps its valley rule only (the cluster split was chosen for lines).
 ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   ThresholdOptions t = ThresholdFor(o);
+  t.rule = ThresholdRule::kValley;
   t.max_cluster_share = 0;
   t.split_valley_cluster = false;
   return t;
@@ -48,6 +49,8 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.label_prior = o.label_prior;
   t.max_cluster_share = o.max_cluster_share;
   t.split_valley_cluster = o.split_valley_cluster;
+  t.rule = o.threshold_rule;
+  t.cluster_width = o.cluster_width;
   t.warmup_lines = o.warmup_lines;
   return t;
 }

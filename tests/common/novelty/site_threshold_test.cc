@@ -1,5 +1,6 @@
-// The site's threshold: the budget with no labels, the adaptation to a high-score cluster that the
-// stream's alarm words back, and the move to the labelled lines' threshold.
+// The site's threshold: the budget with no labels, the adaptation to high-score clusters that the
+// stream's alarm words back (the compact rule and the valley rule), and the move to the labelled
+// lines' threshold.
 #include "common/novelty/site_threshold.h"
 
 #include <cmath>
@@ -72,6 +73,7 @@ TEST(SiteThresholdTest, WithoutAlarmWordsTheBudgetStays) {
 
 TEST(SiteThresholdTest, NeverAboveMaxAlertRateAndOffAtTheBudget) {
   ThresholdOptions o;
+  o.rule = ThresholdRule::kValley;
   o.max_alert_rate = 0.10;  // the cluster holds 15%: too many for this site
   o.max_cluster_share = 0;  // and it may not be split
   SiteThreshold capped(o);
@@ -98,6 +100,7 @@ TEST(SiteThresholdTest, NeverAboveMaxAlertRateAndOffAtTheBudget) {
 TEST(SiteThresholdTest, SplitsAnAlarmClusterLargerThanTheCap) {
   for (double max_cluster : {0.0, 0.5}) {
     ThresholdOptions o;
+    o.rule = ThresholdRule::kValley;
     o.max_alert_rate = 0.25;
     o.max_cluster_share = max_cluster;
     SiteThreshold t(o);
@@ -133,6 +136,7 @@ TEST(SiteThresholdTest, SplitsAnAlarmClusterLargerThanTheCap) {
 TEST(SiteThresholdTest, SplitsAValleyClusterOnlyWhenAsked) {
   for (bool split : {false, true}) {
     ThresholdOptions o;
+    o.rule = ThresholdRule::kValley;
     o.max_alert_rate = 0.25;
     o.split_valley_cluster = split;
     SiteThreshold t(o);
@@ -158,6 +162,102 @@ TEST(SiteThresholdTest, SplitsAValleyClusterOnlyWhenAsked) {
       EXPECT_NEAR(alerts / (n / 2.0), 0.20, 0.03);
     }
   }
+}
+
+// Routine lines (score about 1), a wide mass of routine severe lines (each with its own value:
+// scores spread over 3..5.5) and, in `incidents`, compact incident clusters (mean, share): one
+// event repeated at near-equal scores. Every severe line carries alarm words. Returns the alert
+// share over the second half and, in `wide_alerted`, the share of wide-mass lines alerted there.
+struct Incident {
+  double mean;
+  double share;
+};
+double FeedSevere(SiteThreshold* t, const std::vector<Incident>& incidents, double wide_share,
+                  uint32_t seed, double* wide_alerted) {
+  std::mt19937 rng(seed);  // test data only
+  std::uniform_real_distribution<double> u(0, 1), wide(3.0, 5.5);
+  std::normal_distribution<double> routine(1.0, 0.2), jitter(0, 0.1);
+  const int n = 8000;
+  int alerts = 0, wide_lines = 0, wide_alerts = 0;
+  for (int i = 0; i < n; ++i) {
+    double r = u(rng), score = -1;
+    for (const Incident& c : incidents) {
+      if (score < 0 && r < c.share) score = c.mean + jitter(rng);
+      r -= c.share;
+    }
+    const bool is_wide = score < 0 && r < wide_share;
+    const bool severe = score >= 0 || is_wide;
+    if (is_wide) score = wide(rng);
+    if (score < 0) score = std::max(0.01, routine(rng));
+    const bool alert = t->Decide(score, severe);
+    if (i < n / 2) continue;
+    alerts += alert ? 1 : 0;
+    wide_lines += is_wide ? 1 : 0;
+    wide_alerts += is_wide && alert ? 1 : 0;
+  }
+  if (wide_alerted != nullptr) *wide_alerted = wide_alerts / std::max(1.0, 1.0 * wide_lines);
+  return alerts / (n / 2.0);
+}
+
+TEST(SiteThresholdTest, CompactRuleAlertsTheIncidentNotTheWideSevereMass) {
+  ThresholdOptions o;  // compact by default
+  ASSERT_EQ(o.rule, ThresholdRule::kCompact);
+  SiteThreshold t(o);
+  double wide = 1;
+  const double rate = FeedSevere(&t, {{7.5, 0.08}}, 0.17, 11, &wide);
+  EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+  EXPECT_GT(t.Threshold(), 5.5);
+  EXPECT_LT(t.Threshold(), 7.3);
+  EXPECT_NEAR(rate, 0.08, 0.02);
+  EXPECT_NEAR(t.adapted_rate(), 0.08, 0.02);
+  EXPECT_LE(wide * 0.17, o.budget);  // the routine severe lines: within the budget
+  // The valley rule on the same stream takes the whole severe mass (25% backed by alarm words).
+  o.rule = ThresholdRule::kValley;
+  SiteThreshold valley(o);
+  EXPECT_GT(FeedSevere(&valley, {{7.5, 0.08}}, 0.17, 11, &wide), 0.2);
+  EXPECT_GT(wide, 0.9);
+}
+
+TEST(SiteThresholdTest, CompactRuleTakesEveryCompactClusterAboveTheWideMass) {
+  SiteThreshold t(ThresholdOptions{});
+  double wide = 1;
+  const double rate = FeedSevere(&t, {{9.0, 0.04}, {7.0, 0.03}}, 0.15, 13, &wide);
+  EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+  EXPECT_GT(t.Threshold(), 5.5);
+  EXPECT_LT(t.Threshold(), 6.8);
+  EXPECT_NEAR(rate, 0.07, 0.02);
+  EXPECT_LT(wide, 0.02);
+}
+
+TEST(SiteThresholdTest, CompactRuleKeepsTheBudgetWhenTheTopIsWide) {
+  ThresholdOptions o;
+  SiteThreshold t(o);
+  double wide = 1;
+  // No incident: the severe lines are all routine, spread out; a narrower width makes even a
+  // compact incident wide.
+  EXPECT_NEAR(FeedSevere(&t, {}, 0.2, 17, &wide), 0.01, 0.006);
+  EXPECT_EQ(t.stage(), ThresholdStage::kBudget);
+  o.cluster_width = 0.002;
+  SiteThreshold narrow(o);
+  EXPECT_NEAR(FeedSevere(&narrow, {{7.5, 0.08}}, 0.17, 11, &wide), 0.01, 0.006);
+  EXPECT_EQ(narrow.stage(), ThresholdStage::kBudget);
+  // Alarm words that back fewer lines than the cluster holds: the budget.
+  o = {};
+  o.max_cluster_share = 0.05;
+  SiteThreshold capped(o);
+  EXPECT_NEAR(FeedSevere(&capped, {{7.5, 0.08}}, 0.17, 11, &wide), 0.01, 0.006);
+  EXPECT_EQ(capped.stage(), ThresholdStage::kBudget);
+}
+
+TEST(SiteThresholdTest, RuleNamesParse) {
+  ThresholdRule r = ThresholdRule::kValley;
+  EXPECT_TRUE(ParseRule("", &r));
+  EXPECT_EQ(r, ThresholdRule::kCompact);
+  EXPECT_TRUE(ParseRule("valley", &r));
+  EXPECT_EQ(RuleName(r), "valley");
+  EXPECT_TRUE(ParseRule("compact", &r));
+  EXPECT_EQ(RuleName(r), "compact");
+  EXPECT_FALSE(ParseRule("otsu", &r));
 }
 
 TEST(SiteThresholdTest, MaxF1ThresholdSplitsBetweenTheClasses) {
@@ -212,6 +312,9 @@ TEST(SiteThresholdTest, ValidateNamesTheField) {
   o = {};
   o.label_prior = 0;
   EXPECT_NE(o.Validate().message().find("label_prior"), std::string::npos);
+  o = {};
+  o.cluster_width = 0;
+  EXPECT_NE(o.Validate().message().find("cluster_width"), std::string::npos);
   EXPECT_TRUE(ThresholdOptions{}.Validate().ok());
 }
 
