@@ -87,6 +87,7 @@ struct DetectOptions {
   // The fixed-message term and the warm-up hold (detect.label_free_fixed_weight,
   // label_free_hold_lines, label_free_hold_ms; novelty::NoveltyOptions's fields, LabelFreeScorer).
   double fixed_weight = novelty::NoveltyOptions().fixed_weight;
+  double path_weight = novelty::NoveltyOptions().path_weight;  // detect.label_free_path_weight
   int64_t hold_lines = novelty::NoveltyOptions().hold_lines;
   int64_t hold_ms = 600000;  // <= 0: no time bound
   // Called on the scoring thread for every processed line, in order per file; optional.

@@ -96,6 +96,10 @@ struct NoveltyOptions {
   double recurrence_weight = 0.4;   // per nat of ln(1 + earlier severe-level lines of the template)
   double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
   double fixed_weight = 1.5;        // a severe message without parameters ranks this much higher
+  // A severe message one of whose parameter values is a file path (IsPathValue: a job's program or
+  // directory, "ciod: Error loading /home/u/app") ranks this much lower (severe-level lines only);
+  // chosen on the tuning system only (docs/EVALUATION.md "Session 10"). 0: off.
+  double path_weight = 1.0;
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored
@@ -205,6 +209,7 @@ class NoveltyScorer {
     std::string level;
     std::string content;
     bool has_params = false;
+    bool path_param = false;  // a parameter value is a path (IsPathValue)
   };
 
   NoveltyOptions options_;

@@ -28,7 +28,7 @@ constexpr char kUsage[] =
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
-    "[--threshold-rule compact|valley] [--cluster-width W] "
+    "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
@@ -327,6 +327,8 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   }
   FEDLOG_ASSIGN_OR_RETURN(o->detector.cluster_width,
                           args.GetDouble("cluster-width", o->detector.cluster_width));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.path_weight,
+                          args.GetDouble("path-weight", o->detector.path_weight));
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
   FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
@@ -378,13 +380,15 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   equal.detector.recurrence_weight = 0;
   equal.detector.report_weight = 0;
   equal.detector.fixed_weight = 0;
+  equal.detector.path_weight = 0;
   equal.detector.hold_lines = 0;
   equal.detector.session.weights.fill(1.0);
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
-  // The previous detector (session 9): the same scores under the valley threshold rule; what
-  // session 10's compact rule (chosen on the tuning system only) changes on each system.
+  // The previous detector (session 9): the valley threshold rule and no path term; what session
+  // 10's choices (made on the tuning system only) change on each system.
   NewsiteOptions across = o;
   across.detector.threshold_rule = novelty::ThresholdRule::kValley;
+  across.detector.path_weight = 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
@@ -400,7 +404,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
                                                    flat.fused, flat.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 2, row);
-  FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 9: valley threshold)", o.detector.expected_alert_rate,
+  FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 9: valley threshold, no path term)", o.detector.expected_alert_rate,
                                         levels.fused, levels.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
@@ -434,7 +438,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "shots", "seeds", "seed", "label-part",
+              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "shots", "seeds", "seed", "label-part",
               "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
               "session-group", "session-alert-weight", "test-end"},
              {"dump", "federated", "keep-broken", "session-groups-only"}});
