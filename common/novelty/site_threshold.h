@@ -3,7 +3,7 @@
 //              (detect.expected_alert_rate), as AlertBudget.
 //   adapted    no labels, and the stream shows that the budget is wrong for its prevalence. Two rules
 //              (ThresholdOptions::rule).
-//              compact (the default): walking down from the top of the score histogram, the scores
+//              compact (the line detector's default, NoveltyOptions): walking down from the top of the score histogram, the scores
 //              split into clusters at valleys (a bin at most `valley_ratio` as dense as the cluster's
 //              peak, no smoothing). A cluster is compact when the standard deviation of ln(1 + score)
 //              over its lines is at most `cluster_width`: an incident is one event repeated on many
@@ -15,7 +15,7 @@
 //              so the normal-line alert rate stays within the budget as far as a label-free rule can
 //              know. The clusters must hold no more than the alarm-word lines' share and
 //              `max_cluster_share`; without such a cluster (share above the budget) the budget stays.
-//              valley (sessions, and session 9's lines): the score
+//              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
 //              shallower than the cluster's peak) holding more than the budget's share of lines, and
 //              the stream's own alarm-word lines (the severity-word rule) are at least as many as that
@@ -55,7 +55,9 @@ std::string_view RuleName(ThresholdRule rule);
 bool ParseRule(std::string_view name, ThresholdRule* rule);
 
 struct ThresholdOptions {
-  ThresholdRule rule = ThresholdRule::kCompact;
+  // valley here (sessions and the few-shot detectors keep it); the label-free line detector runs
+  // compact by default (NoveltyOptions::threshold_rule).
+  ThresholdRule rule = ThresholdRule::kValley;
   // compact: the widest cluster that counts as one incident, as the standard deviation of
   // ln(1 + score) over its lines; in (0, 1]. 0.0625 is 3 bins of TailHistogram (48 per unit).
   double cluster_width = 0.0625;

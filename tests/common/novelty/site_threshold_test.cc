@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/novelty/scorer.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::novelty {
@@ -165,17 +166,17 @@ TEST(SiteThresholdTest, SplitsAValleyClusterOnlyWhenAsked) {
 }
 
 // Routine lines (score about 1), a wide mass of routine severe lines (each with its own value:
-// scores spread over 3..5.5) and, in `incidents`, compact incident clusters (mean, share): one
-// event repeated at near-equal scores. Every severe line carries alarm words. Returns the alert
-// share over the second half and, in `wide_alerted`, the share of wide-mass lines alerted there.
+// scores spread uniformly over [3, wide_hi]) and compact incident clusters (mean, share): one event
+// repeated at near-equal scores. Every severe line carries alarm words. Returns the alert share
+// over the second half and, in `wide_alerted`, the share of wide-mass lines alerted there.
 struct Incident {
   double mean;
   double share;
 };
 double FeedSevere(SiteThreshold* t, const std::vector<Incident>& incidents, double wide_share,
-                  uint32_t seed, double* wide_alerted) {
+                  double wide_hi, uint32_t seed, double* wide_alerted) {
   std::mt19937 rng(seed);  // test data only
-  std::uniform_real_distribution<double> u(0, 1), wide(3.0, 5.5);
+  std::uniform_real_distribution<double> u(0, 1), wide(3.0, wide_hi);
   std::normal_distribution<double> routine(1.0, 0.2), jitter(0, 0.1);
   const int n = 8000;
   int alerts = 0, wide_lines = 0, wide_alerts = 0;
@@ -199,54 +200,68 @@ double FeedSevere(SiteThreshold* t, const std::vector<Incident>& incidents, doub
   return alerts / (n / 2.0);
 }
 
+ThresholdOptions Compact() {
+  ThresholdOptions o;
+  o.rule = ThresholdRule::kCompact;
+  return o;
+}
+
 TEST(SiteThresholdTest, CompactRuleAlertsTheIncidentNotTheWideSevereMass) {
-  ThresholdOptions o;  // compact by default
-  ASSERT_EQ(o.rule, ThresholdRule::kCompact);
-  SiteThreshold t(o);
+  // The struct's default is the valley rule; the line detector's is compact.
+  EXPECT_EQ(ThresholdOptions{}.rule, ThresholdRule::kValley);
+  EXPECT_EQ(ThresholdFor(NoveltyOptions{}).rule, ThresholdRule::kCompact);
+  // The wide mass reaches up to the incident (no empty gap between them).
+  SiteThreshold t(Compact());
   double wide = 1;
-  const double rate = FeedSevere(&t, {{7.5, 0.08}}, 0.17, 11, &wide);
+  const double rate = FeedSevere(&t, {{7.5, 0.08}}, 0.15, 7.2, 11, &wide);
   EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
-  EXPECT_GT(t.Threshold(), 5.5);
-  EXPECT_LT(t.Threshold(), 7.3);
+  EXPECT_GT(t.Threshold(), 6.8);
+  EXPECT_LT(t.Threshold(), 7.4);
   EXPECT_NEAR(rate, 0.08, 0.02);
   EXPECT_NEAR(t.adapted_rate(), 0.08, 0.02);
-  EXPECT_LE(wide * 0.17, o.budget);  // the routine severe lines: within the budget
-  // The valley rule on the same stream takes the whole severe mass (25% backed by alarm words).
-  o.rule = ThresholdRule::kValley;
-  SiteThreshold valley(o);
-  EXPECT_GT(FeedSevere(&valley, {{7.5, 0.08}}, 0.17, 11, &wide), 0.2);
+  EXPECT_LE(wide * 0.15, 0.01);  // the routine severe lines: within the budget
+  // The valley rule on the same stream takes the whole severe mass (23%, backed by alarm words).
+  SiteThreshold valley(ThresholdOptions{});
+  EXPECT_GT(FeedSevere(&valley, {{7.5, 0.08}}, 0.15, 7.2, 11, &wide), 0.18);
   EXPECT_GT(wide, 0.9);
 }
 
 TEST(SiteThresholdTest, CompactRuleTakesEveryCompactClusterAboveTheWideMass) {
-  SiteThreshold t(ThresholdOptions{});
+  SiteThreshold t(Compact());
   double wide = 1;
-  const double rate = FeedSevere(&t, {{9.0, 0.04}, {7.0, 0.03}}, 0.15, 13, &wide);
+  const double rate = FeedSevere(&t, {{9.0, 0.04}, {7.0, 0.03}}, 0.15, 5.5, 13, &wide);
   EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
   EXPECT_GT(t.Threshold(), 5.5);
-  EXPECT_LT(t.Threshold(), 6.8);
+  EXPECT_LT(t.Threshold(), 6.95);
   EXPECT_NEAR(rate, 0.07, 0.02);
   EXPECT_LT(wide, 0.02);
 }
 
 TEST(SiteThresholdTest, CompactRuleKeepsTheBudgetWhenTheTopIsWide) {
-  ThresholdOptions o;
+  ThresholdOptions o = Compact();
   SiteThreshold t(o);
   double wide = 1;
-  // No incident: the severe lines are all routine, spread out; a narrower width makes even a
-  // compact incident wide.
-  EXPECT_NEAR(FeedSevere(&t, {}, 0.2, 17, &wide), 0.01, 0.006);
+  // No incident: the severe lines are all routine, spread out. (The budget is a ceiling: the
+  // quantile stops at a bin edge.)
+  EXPECT_LE(FeedSevere(&t, {}, 0.2, 5.5, 17, &wide), 0.016);
   EXPECT_EQ(t.stage(), ThresholdStage::kBudget);
+  // A narrower width makes even the incident wide.
   o.cluster_width = 0.002;
   SiteThreshold narrow(o);
-  EXPECT_NEAR(FeedSevere(&narrow, {{7.5, 0.08}}, 0.17, 11, &wide), 0.01, 0.006);
+  EXPECT_LE(FeedSevere(&narrow, {{7.5, 0.08}}, 0.17, 5.5, 11, &wide), 0.016);
   EXPECT_EQ(narrow.stage(), ThresholdStage::kBudget);
-  // Alarm words that back fewer lines than the cluster holds: the budget.
-  o = {};
+  // The incident holds more lines than the site lets the clusters hold.
+  o = Compact();
   o.max_cluster_share = 0.05;
   SiteThreshold capped(o);
-  EXPECT_NEAR(FeedSevere(&capped, {{7.5, 0.08}}, 0.17, 11, &wide), 0.01, 0.006);
+  EXPECT_LE(FeedSevere(&capped, {{7.5, 0.08}}, 0.17, 5.5, 11, &wide), 0.016);
   EXPECT_EQ(capped.stage(), ThresholdStage::kBudget);
+  // Alarm words back none of it.
+  SiteThreshold silent(Compact());
+  Mixture m;
+  m.alarm_words = false;
+  EXPECT_NEAR(Feed(&silent, m, 6000, 7), 0.01, 0.006);
+  EXPECT_EQ(silent.stage(), ThresholdStage::kBudget);
 }
 
 TEST(SiteThresholdTest, RuleNamesParse) {
