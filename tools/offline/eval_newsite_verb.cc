@@ -268,9 +268,10 @@ absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
   FEDLOG_RETURN_IF_ERROR(add("novelty (k=0, budget only)", budget, scored.fused,
                              BudgetAlerts(scored.fused, budget, warmup)));
   r.notes.push_back(absl::StrFormat(
-      "site threshold at the end of the stream: %s%s", scored.final_stage,
+      "site threshold at the end of the stream: %s%s (%s rule)", scored.final_stage,
       scored.adapted_rate > 0 ? absl::StrFormat(" (alert rate raised to %.3f by the alarm-backed high cluster)", scored.adapted_rate)
-                              : std::string()));
+                              : std::string(),
+      std::string(novelty::RuleName(options.detector.threshold_rule))));
   std::vector<double> rule(scored.severity_rule.begin(), scored.severity_rule.end());
   FEDLOG_RETURN_IF_ERROR(add("severity-word rule", 0, rule, scored.severity_rule));
   const std::vector<double>& rarity = scored.signal[novelty::kTemplate];
@@ -459,8 +460,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   std::vector<std::pair<std::string, KShotResult>> kshots;
   std::string md = absl::StrFormat(
       "# fedlog eval newsite: alert budget %.3g, max alert rate %.3g\n\nk = 0: each line is scored "
-      "from the lines before it; the site threshold is the budget's running quantile, raised to an "
-      "alarm-backed high-score cluster when the stream shows one. Oracle F1 uses the test labels to "
+      "from the lines before it; the site threshold is the budget's running quantile, raised to the "
+      "alarm-backed high-score cluster(s) when the stream shows them (compact rule: the compact "
+      "incident clusters at the top). Oracle F1 uses the test labels to "
       "pick a threshold and only measures ranking.\n",
       o.detector.expected_alert_rate, o.detector.max_alert_rate);
   std::string json_k = "", json_f = "";
