@@ -73,6 +73,34 @@ detect:
                         "label_free_max_cluster_share: 1.5}\n").ok());
 }
 
+TEST(DetectConfigTest, LabelFreeThresholdRuleSettings) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->threshold_rule, novelty::ThresholdRule::kCompact);
+  EXPECT_DOUBLE_EQ(d->cluster_width, 0.0625);
+  EXPECT_DOUBLE_EQ(d->path_weight, 1.0);
+  auto o = FromYaml(R"(
+data_dir: x
+detect:
+  sources: [{name: A, paths: [a]}]
+  label_free_threshold_rule: valley
+  label_free_cluster_width: 0.1
+  label_free_path_weight: -1
+)");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->threshold_rule, novelty::ThresholdRule::kValley);
+  EXPECT_DOUBLE_EQ(o->cluster_width, 0.1);
+  EXPECT_DOUBLE_EQ(o->path_weight, 0.0);  // < 0: off
+  const auto bad = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+                            "label_free_threshold_rule: otsu}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("label_free_threshold_rule"), std::string::npos);
+  EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+                        "label_free_cluster_width: 2}\n").ok());
+  EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+                        "label_free_path_weight: 200}\n").ok());
+}
+
 TEST(DetectConfigTest, RejectsBadConfigs) {
   EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: []}\n").ok());
   EXPECT_FALSE(FromYaml("detect: {sources: [{name: A, paths: [a]}]}\n").ok());  // no data_dir
