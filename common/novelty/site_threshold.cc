@@ -172,7 +172,7 @@ int SiteThreshold::CompactCut(double cap) const {
   int b = nb - 1;
   while (b > 0 && c[static_cast<size_t>(b)] == 0) --b;
   int cut = -1;
-  double above = 0;  // scores in bins >= b + 1
+  double above = 0;  // scores in the clusters walked so far (all bins above b)
   while (b > 0) {
     // One cluster: walk down until the bin below is a valley against the cluster's peak.
     double peak = 0, m0 = 0, m1 = 0, m2 = 0;
@@ -193,8 +193,9 @@ int SiteThreshold::CompactCut(double cap) const {
       if (std::sqrt(std::max(0.0, m2 / m0 - mean * mean)) > width) return cut;
       cut = b;
     }
-    for (--b; b > 0 && c[static_cast<size_t>(b)] == 0; --b) {
-    }
+    // Past the valley's empty bins: the next cluster starts at the next bin holding a score.
+    --b;
+    while (b > 0 && c[static_cast<size_t>(b)] == 0) --b;
   }
   return cut;
 }
