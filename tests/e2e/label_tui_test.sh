@@ -68,7 +68,10 @@ grep -q "label 1 of 3" "$DIR/screen-1.txt" || fail "no progress line on the firs
 # Skip candidates until one whose template the running detector has alerted on (alerts.jsonl; the screen's
 # "live detection alerts on it" is about the threshold in force now, which the running one has moved past);
 # mark its whole template normal.
-python3 -c 'import json,sys; [print(json.loads(l)["template"][:60]) for l in open(sys.argv[1])]' \
+# Only line alerts that carry their whole log line count: a held alert (signals end in "+held") carries the
+# message alone and a session alert no line of its own, so neither can be written to the log again.
+python3 -c 'import json,sys; [print(j["template"][:60]) for j in map(json.loads, open(sys.argv[1]))
+                              if not j["signals"].endswith("+held") and not j["signals"].startswith("session")]' \
   "$DIR/site/alerts.jsonl" > "$DIR/alerted-templates.txt" || fail "cannot read the alerts"
 marked=""
 for i in $(seq 20); do
@@ -112,7 +115,8 @@ def match(a, b):
     if len(a) != len(b): return False
     par = lambda t: len(t) >= 3 and t[0] == "<" and t[-1] == ">"
     return all(x == y or par(x) or par(y) for x, y in zip(a, b))
-lines = [j["line"] for j in map(json.loads, open(sys.argv[3])) if match(j["template"], template)]
+lines = [j["line"] for j in map(json.loads, open(sys.argv[3]))
+         if match(j["template"], template) and not j["signals"].endswith("+held")]
 for _ in range(3):
     for l in lines: print(l)
 PY
