@@ -56,6 +56,12 @@ struct SelectorOptions {
   // large groups are mostly the familiar normal ones, and weighting them spent labels there.
   double size_weight = 0.0;
   double fallback_alert_rate = 0.01;  // in (0, 0.5]; see SelectionInput::threshold
+  // Groups whose representative is at or above the threshold (margin >= 0) rank before all others;
+  // within each side the priority decides. true since session 10 (chosen on loghub-2k BGL with the
+  // warm-up hold and the few-shot detector's raise-only threshold, docs/EVALUATION.md "Session
+  // 10"): a verdict on a line the site would alert on either confirms the alert or silences its
+  // neighbours and raises the threshold, which is what a few labels can change.
+  bool above_first = true;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };

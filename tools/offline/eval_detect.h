@@ -198,7 +198,7 @@ struct LosoLabelFree {
   std::string source;
   size_t first_row = 0;               // the dataset row of the source's first line
   std::vector<fewshot::Unit> units;   // per log line: tokens, label-free score and alert
-  double free_threshold = 1.0;        // the lowest label-free score the site alerted on
+  double free_threshold = 1.0;        // the label-free operating point (fewshot::OperatingPoint)
   std::vector<double> reference;      // every line's label-free score (the threshold's quantiles)
 };
 absl::StatusOr<LosoLabelFree> ScoreLosoLabelFree(const DetectDataset& data,
