@@ -94,6 +94,14 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   FEDLOG_RETURN_IF_ERROR(
       within(d.label_free_max_cluster_share(), 1, "label_free_max_cluster_share", &o.max_cluster_share));
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_fixed_weight(), 100, "label_free_fixed_weight", &o.fixed_weight));
+  FEDLOG_RETURN_IF_ERROR(within(d.label_free_path_weight(), 100, "label_free_path_weight", &o.path_weight));
+  if (!novelty::ParseRule(d.label_free_threshold_rule(), &o.threshold_rule)) {
+    return absl::InvalidArgumentError("detect.label_free_threshold_rule must be compact or valley");
+  }
+  if (!(d.label_free_cluster_width() >= 0 && d.label_free_cluster_width() <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.label_free_cluster_width must be in [0, 1]");
+  }
+  if (d.label_free_cluster_width() != 0) o.cluster_width = d.label_free_cluster_width();
   if (d.label_free_hold_lines() > 100000) {
     return absl::InvalidArgumentError("detect.label_free_hold_lines must be at most 100000");
   }

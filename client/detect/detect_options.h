@@ -80,9 +80,14 @@ struct DetectOptions {
   double report_weight = novelty::NoveltyOptions().report_weight;
   // Label-free threshold: the alarm cluster split (detect.label_free_max_cluster_share).
   double max_cluster_share = novelty::NoveltyOptions().max_cluster_share;
+  // Label-free threshold rule and the compact rule's cluster width (detect.label_free_threshold_rule,
+  // label_free_cluster_width; novelty::NoveltyOptions's fields).
+  novelty::ThresholdRule threshold_rule = novelty::NoveltyOptions().threshold_rule;
+  double cluster_width = novelty::NoveltyOptions().cluster_width;
   // The fixed-message term and the warm-up hold (detect.label_free_fixed_weight,
   // label_free_hold_lines, label_free_hold_ms; novelty::NoveltyOptions's fields, LabelFreeScorer).
   double fixed_weight = novelty::NoveltyOptions().fixed_weight;
+  double path_weight = novelty::NoveltyOptions().path_weight;  // detect.label_free_path_weight
   int64_t hold_lines = novelty::NoveltyOptions().hold_lines;
   int64_t hold_ms = 600000;  // <= 0: no time bound
   // Called on the scoring thread for every processed line, in order per file; optional.

@@ -79,7 +79,10 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.recurrence_weight = o.recurrence_weight;
     label_free.report_weight = o.report_weight;
     label_free.max_cluster_share = o.max_cluster_share;
+    label_free.threshold_rule = o.threshold_rule;
+    label_free.cluster_width = o.cluster_width;
     label_free.fixed_weight = o.fixed_weight;
+    label_free.path_weight = o.path_weight;
     label_free.hold_lines = o.hold_lines;
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match));

@@ -29,6 +29,7 @@ constexpr double kSevereLevel = 0.75;
 // The session threshold keeps its valley rule only (the cluster split was chosen for lines).
 ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   ThresholdOptions t = ThresholdFor(o);
+  t.rule = ThresholdRule::kValley;
   t.max_cluster_share = 0;
   t.split_valley_cluster = false;
   return t;
@@ -48,6 +49,8 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.label_prior = o.label_prior;
   t.max_cluster_share = o.max_cluster_share;
   t.split_valley_cluster = o.split_valley_cluster;
+  t.rule = o.threshold_rule;
+  t.cluster_width = o.cluster_width;
   t.warmup_lines = o.warmup_lines;
   return t;
 }
@@ -82,9 +85,10 @@ absl::Status NoveltyOptions::Validate() const {
     return absl::InvalidArgumentError("novelty: within_level must be in [0, 1]");
   }
   if (!(recurrence_weight >= 0 && recurrence_weight <= 100) ||
-      !(report_weight >= 0 && report_weight <= 100) || !(fixed_weight >= 0 && fixed_weight <= 100)) {
+      !(report_weight >= 0 && report_weight <= 100) || !(fixed_weight >= 0 && fixed_weight <= 100) ||
+      !(path_weight >= 0 && path_weight <= 100)) {
     return absl::InvalidArgumentError(
-        "novelty: recurrence_weight, report_weight and fixed_weight must be in [0, 100]");
+        "novelty: recurrence_weight, report_weight, fixed_weight and path_weight must be in [0, 100]");
   }
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
@@ -135,8 +139,9 @@ void NoveltyScorer::ReleaseHeld() {
     e.template_id = h.template_id;
     e.level = h.level;
     e.content = h.content;
-    // Only emptiness matters to the severity term (fixed_weight).
-    if (h.has_params) one_param.assign(1, std::string_view());
+    // Only emptiness (fixed_weight) and a path value (path_weight) matter to the severity term.
+    if (h.path_param) one_param.assign(1, std::string_view("/path"));
+    else if (h.has_params) one_param.assign(1, std::string_view());
     else one_param.clear();
     e.params = one_param;
     HeldVerdict v;
@@ -197,6 +202,9 @@ double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
     term += o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
     if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
     if (line.params.empty()) term += o.fixed_weight;
+    if (o.path_weight > 0 && std::any_of(line.params.begin(), line.params.end(), IsPathValue)) {
+      term -= o.path_weight;
+    }
   }
   return std::max(0.0, term);
 }
@@ -245,6 +253,7 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
     h.level.assign(line.level.data(), line.level.size());
     h.content.assign(line.content.data(), line.content.size());
     h.has_params = !line.params.empty();
+    h.path_param = std::any_of(line.params.begin(), line.params.end(), IsPathValue);
     held_.push_back(std::move(h));
   }
   if (line.has_session && options_.session.enabled) {

@@ -17,8 +17,9 @@
 // fixed messages; NoveltyOptions::within_level). The first hold_lines lines are held and decided
 // together once the stream is that long (TakeReleased). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
-// (expected_alert_rate), raised to a high-score cluster's share when the stream shows one (up to
-// max_alert_rate; a cluster larger than that is split at its Otsu cut), and the labelled lines' F1-best threshold once labels arrive (AddLabel). With no
+// (expected_alert_rate), raised to the compact alarm-backed clusters at the top of the scores when
+// the stream shows them (site_threshold.h's rules), and the labelled lines' F1-best threshold once
+// labels arrive (AddLabel). With no
 // labels the site states how many alerts it can take, not a score. Every LineScore names the
 // signals that fired.
 // Thread-compatible: one scorer per source stream, used by one thread at a time.
@@ -65,6 +66,10 @@ struct NoveltyOptions {
   double max_cluster_share = 0.5;
   // ThresholdOptions::split_valley_cluster (lines only).
   bool split_valley_cluster = false;
+  // ThresholdOptions::rule and cluster_width (lines only: the session threshold keeps the valley
+  // rule). compact was chosen on the tuning system only (docs/EVALUATION.md "Session 10").
+  ThresholdRule threshold_rule = ThresholdRule::kCompact;
+  double cluster_width = 0.0625;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the
@@ -91,6 +96,10 @@ struct NoveltyOptions {
   double recurrence_weight = 0.4;   // per nat of ln(1 + earlier severe-level lines of the template)
   double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
   double fixed_weight = 1.5;        // a severe message without parameters ranks this much higher
+  // A severe message one of whose parameter values is a file path (IsPathValue: a job's program or
+  // directory, "ciod: Error loading /home/u/app") ranks this much lower (severe-level lines only);
+  // chosen on the tuning system only (docs/EVALUATION.md "Session 10"). 0: off.
+  double path_weight = 1.0;
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored
@@ -200,6 +209,7 @@ class NoveltyScorer {
     std::string level;
     std::string content;
     bool has_params = false;
+    bool path_param = false;  // a parameter value is a path (IsPathValue)
   };
 
   NoveltyOptions options_;

@@ -84,6 +84,15 @@ double WithinLevelSeverity(std::string_view level, std::string_view content, dou
   return std::max(l, c) + (l >= 0.75 ? within * std::min(l, c) : 0.0);
 }
 
+bool IsPathValue(std::string_view value) {
+  bool slash = false, letter = false;
+  for (char c : value) {
+    slash = slash || c == '/';
+    letter = letter || std::isalpha(static_cast<unsigned char>(c)) != 0;
+  }
+  return slash && letter;
+}
+
 bool EndsInBareValue(std::string_view content) {
   auto separator = [](char c) {
     return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' ||

@@ -5,7 +5,8 @@
 // so a source where every line says ERROR gains little from it.
 // Within a level (scorer.h's severity term): the message's alarm words still count on a line whose
 // level is already severe, and a severe line that only reports a value (EndsInBareValue: a register or
-// counter dump, "machine state register: 0x00002000") is told apart from one that reports an event.
+// counter dump, "machine state register: 0x00002000") is told apart from one that reports an event,
+// and so is one whose variable part is a file path (IsPathValue).
 // Also the severity-word baseline of `fedlog eval newsite`. Thread-safety: pure functions.
 #ifndef FEDLOG_COMMON_NOVELTY_SEVERITY_H_
 #define FEDLOG_COMMON_NOVELTY_SEVERITY_H_
@@ -37,6 +38,11 @@ double WithinLevelSeverity(std::string_view level, std::string_view content, dou
 // "store operation.............1" or "data address: 0x00000002". Such a line reports a value (a
 // register or counter dump) rather than an event.
 bool EndsInBareValue(std::string_view content);
+
+// True when `value` (a template parameter's value) is a file path: it holds a '/' and a letter, e.g.
+// "/home/u/app.rts" or "chdir(/p/gb1/run)". A severe message whose variable part is a path reports
+// one job's or one user's file, not an event of the system.
+bool IsPathValue(std::string_view value);
 
 // The severity-word rule of issue 14's baseline: true when any whitespace-separated token of `line`,
 // stripped of punctuation, is FATAL, FAILURE, SEVERE or ERROR (case-insensitive).

@@ -12,7 +12,26 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 }  // namespace
 
+std::string_view RuleName(ThresholdRule rule) {
+  return rule == ThresholdRule::kValley ? "valley" : "compact";
+}
+
+bool ParseRule(std::string_view name, ThresholdRule* rule) {
+  if (name.empty() || name == "compact") {
+    *rule = ThresholdRule::kCompact;
+    return true;
+  }
+  if (name == "valley") {
+    *rule = ThresholdRule::kValley;
+    return true;
+  }
+  return false;
+}
+
 absl::Status ThresholdOptions::Validate() const {
+  if (!(cluster_width > 0 && cluster_width <= 1)) {
+    return absl::InvalidArgumentError("threshold: cluster_width must be in (0, 1]");
+  }
   if (!(budget > 0 && budget <= 0.5)) {
     return absl::InvalidArgumentError("threshold: budget (expected_alert_rate) must be in (0, 0.5]");
   }
@@ -144,14 +163,45 @@ int SiteThreshold::OtsuCut(int from) const {
   return cut;
 }
 
-void SiteThreshold::Refresh() {
-  adapted_ = 0;
-  adapted_rate_ = 0;
-  const int64_t n = scores_.count();
-  if (options_.max_alert_rate <= options_.budget || n < options_.adapt_min_lines) return;
-  const double alarm_share = static_cast<double>(alarm_lines_) / static_cast<double>(n);
+int SiteThreshold::CompactCut(double cap) const {
+  const std::vector<int64_t>& c = scores_.counts();
+  const int nb = static_cast<int>(c.size());
+  const double n = static_cast<double>(scores_.count());
+  const double width = options_.cluster_width * scores_.bins_per_unit();  // in bins
+  const double min_lines = 0.5 * options_.budget * n;
+  int b = nb - 1;
+  while (b > 0 && c[static_cast<size_t>(b)] == 0) --b;
+  int cut = -1;
+  double above = 0;  // scores in bins >= b + 1
+  while (b > 0) {
+    // One cluster: walk down until the bin below is a valley against the cluster's peak.
+    double peak = 0, m0 = 0, m1 = 0, m2 = 0;
+    for (; b > 0; --b) {
+      const double k = static_cast<double>(c[static_cast<size_t>(b)]);
+      peak = std::max(peak, k);
+      m0 += k;
+      m1 += k * b;
+      m2 += k * b * b;
+      const double below = static_cast<double>(c[static_cast<size_t>(b - 1)]);
+      if ((below + 1.0) / (peak + 1.0) <= options_.valley_ratio) break;
+    }
+    if (b == 0) return cut;  // no valley under it: the rest is one mass
+    above += m0;
+    if (above / n > cap) return cut;
+    if (m0 >= min_lines) {
+      const double mean = m1 / m0;
+      if (std::sqrt(std::max(0.0, m2 / m0 - mean * mean)) > width) return cut;
+      cut = b;
+    }
+    for (--b; b > 0 && c[static_cast<size_t>(b)] == 0; --b) {
+    }
+  }
+  return cut;
+}
+
+int SiteThreshold::ValleyRuleCut(double alarm_share) const {
   const double cap = std::min(options_.max_alert_rate, alarm_share);
-  if (cap <= options_.budget) return;
+  if (cap <= options_.budget) return -1;
   int cut = FindValley(cap);
   if (cut < 0 && options_.max_cluster_share > cap) {
     // A cluster larger than the alarm lines allow holds incidents and normal severe lines: split it.
@@ -162,6 +212,23 @@ void SiteThreshold::Refresh() {
   if (cut >= 0 && options_.split_valley_cluster) {
     const int inner = OtsuCut(cut);
     if (inner > cut && ShareFrom(inner) > options_.budget) cut = inner;
+  }
+  return cut;
+}
+
+void SiteThreshold::Refresh() {
+  adapted_ = 0;
+  adapted_rate_ = 0;
+  const int64_t n = scores_.count();
+  if (options_.max_alert_rate <= options_.budget || n < options_.adapt_min_lines) return;
+  const double alarm_share = static_cast<double>(alarm_lines_) / static_cast<double>(n);
+  int cut = -1;
+  if (options_.rule == ThresholdRule::kValley) {
+    cut = ValleyRuleCut(alarm_share);
+  } else {
+    const double cap = std::min(options_.max_cluster_share, alarm_share);
+    if (cap > options_.budget) cut = CompactCut(cap);
+    if (cut >= 0 && ShareFrom(cut) <= options_.budget) cut = -1;
   }
   if (cut < 0) return;
   adapted_ = scores_.LowerEdge(cut);

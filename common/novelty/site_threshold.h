@@ -1,7 +1,21 @@
 // SiteThreshold: the alert threshold a site really uses on its label-free score, in three stages.
 //   budget     no labels: the running upper quantile of the score at the site's alert budget
 //              (detect.expected_alert_rate), as AlertBudget.
-//   adapted    no labels, and the stream shows that the budget is wrong for its prevalence: the score
+//   adapted    no labels, and the stream shows that the budget is wrong for its prevalence. Two rules
+//              (ThresholdOptions::rule).
+//              compact (the line detector's default, NoveltyOptions): walking down from the top of the score histogram, the scores
+//              split into clusters at valleys (a bin at most `valley_ratio` as dense as the cluster's
+//              peak, no smoothing). A cluster is compact when the standard deviation of ln(1 + score)
+//              over its lines is at most `cluster_width`: an incident is one event repeated on many
+//              lines at near-equal scores, while routine severe lines that each carry their own value
+//              (a job's path, a register) spread out. The threshold is the valley below the lowest
+//              compact cluster reached before the first wide one; clusters holding fewer than half the
+//              budget's share of lines are passed over, not judged. The alerts then are the
+//              incident clusters only: the budget bounds what the rule alerts outside them (nothing),
+//              so the normal-line alert rate stays within the budget as far as a label-free rule can
+//              know. The clusters must hold no more than the alarm-word lines' share and
+//              `max_cluster_share`; without such a cluster (share above the budget) the budget stays.
+//              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
 //              shallower than the cluster's peak) holding more than the budget's share of lines, and
 //              the stream's own alarm-word lines (the severity-word rule) are at least as many as that
@@ -33,13 +47,28 @@
 
 namespace fedlog::novelty {
 
+// How the label-free threshold adapts to the stream (the class comment above).
+enum class ThresholdRule { kValley, kCompact };
+// "valley", "compact".
+std::string_view RuleName(ThresholdRule rule);
+// false when `name` is neither ("" is compact, the default).
+bool ParseRule(std::string_view name, ThresholdRule* rule);
+
 struct ThresholdOptions {
+  // valley here (sessions and the few-shot detectors keep it); the label-free line detector runs
+  // compact by default (NoveltyOptions::threshold_rule).
+  ThresholdRule rule = ThresholdRule::kValley;
+  // compact: the widest cluster that counts as one incident, as the standard deviation of
+  // ln(1 + score) over its lines; in (0, 1]. 0.0625 is 3 bins of TailHistogram (48 per unit).
+  double cluster_width = 0.0625;
   double budget = 0.01;          // the site's alert budget, in (0, 0.5]
-  // Highest alert rate the label-free adaptation may reach; <= budget switches it off. At most 0.5.
+  // valley: the highest alert rate the label-free adaptation may reach. Either rule: <= budget
+  // switches the adaptation off. At most 0.5.
   double max_alert_rate = 0.25;
   double valley_ratio = 0.25;    // (valley density + 1) / (cluster peak density + 1) at most this
-  // Largest share of lines an alarm-backed cluster may hold to be split (Otsu) when it is larger
-  // than the cap; <= max_alert_rate switches the split off. At most 1.
+  // valley: largest share of lines an alarm-backed cluster may hold to be split (Otsu) when it is
+  // larger than the cap; <= max_alert_rate switches the split off. compact: the largest share the
+  // compact clusters together may hold. At most 1.
   double max_cluster_share = 0.5;
   // A cluster found at a valley is split too: the alert set is the upper part of its Otsu cut when
   // that still holds more than the budget's share (the cluster holds the incidents and the routine
@@ -90,6 +119,11 @@ class SiteThreshold {
   void Refresh();
   // The valley cut (bin) of a high cluster whose share is in (budget, cap]; -1 when none.
   int FindValley(double cap) const;
+  // The compact rule's cut (bin): below the lowest compact cluster above the first wide one, with
+  // at most `cap` of the scores above it; -1 when none.
+  int CompactCut(double cap) const;
+  // The valley rule's cut (bin), -1 when none.
+  int ValleyRuleCut(double alarm_share) const;
   // Otsu's cut (bin) of the scores in bins >= `from`: the bin that maximises the between-class
   // variance of the two parts; -1 when the part holds fewer than two distinct bins.
   int OtsuCut(int from) const;

@@ -28,6 +28,7 @@ constexpr char kUsage[] =
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
+    "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
@@ -267,9 +268,10 @@ absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
   FEDLOG_RETURN_IF_ERROR(add("novelty (k=0, budget only)", budget, scored.fused,
                              BudgetAlerts(scored.fused, budget, warmup)));
   r.notes.push_back(absl::StrFormat(
-      "site threshold at the end of the stream: %s%s", scored.final_stage,
+      "site threshold at the end of the stream: %s%s (%s rule)", scored.final_stage,
       scored.adapted_rate > 0 ? absl::StrFormat(" (alert rate raised to %.3f by the alarm-backed high cluster)", scored.adapted_rate)
-                              : std::string()));
+                              : std::string(),
+      std::string(novelty::RuleName(options.detector.threshold_rule))));
   std::vector<double> rule(scored.severity_rule.begin(), scored.severity_rule.end());
   FEDLOG_RETURN_IF_ERROR(add("severity-word rule", 0, rule, scored.severity_rule));
   const std::vector<double>& rarity = scored.signal[novelty::kTemplate];
@@ -321,6 +323,13 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                           args.GetInt("hold-lines", o->detector.hold_lines));
   FEDLOG_ASSIGN_OR_RETURN(int64_t split, args.GetInt("split-valley", o->detector.split_valley_cluster ? 1 : 0));
   o->detector.split_valley_cluster = split != 0;
+  if (!novelty::ParseRule(args.Get("threshold-rule"), &o->detector.threshold_rule)) {
+    return absl::InvalidArgumentError("--threshold-rule must be compact or valley");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.cluster_width,
+                          args.GetDouble("cluster-width", o->detector.cluster_width));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.path_weight,
+                          args.GetDouble("path-weight", o->detector.path_weight));
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
   FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
@@ -372,15 +381,15 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   equal.detector.recurrence_weight = 0;
   equal.detector.report_weight = 0;
   equal.detector.fixed_weight = 0;
+  equal.detector.path_weight = 0;
   equal.detector.hold_lines = 0;
   equal.detector.session.weights.fill(1.0);
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
-  // The previous detector (session 8): no fixed-message term and no warm-up hold; what session 9's
-  // choices (made on the tuning system only) change on each system.
+  // The previous detector (session 9): the valley threshold rule and no path term; what session
+  // 10's choices (made on the tuning system only) change on each system.
   NewsiteOptions across = o;
-  across.detector.fixed_weight = 0;
-  across.detector.hold_lines = 0;
-  across.detector.split_valley_cluster = false;
+  across.detector.threshold_rule = novelty::ThresholdRule::kValley;
+  across.detector.path_weight = 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
@@ -396,7 +405,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
                                                    flat.fused, flat.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 2, row);
-  FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 8: no fixed term, no hold)", o.detector.expected_alert_rate,
+  FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 9: valley threshold, no path term)", o.detector.expected_alert_rate,
                                         levels.fused, levels.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
@@ -430,7 +439,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "fixed-weight", "hold-lines", "split-valley", "shots", "seeds", "seed", "label-part",
+              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "shots", "seeds", "seed", "label-part",
               "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
               "session-group", "session-alert-weight", "test-end"},
              {"dump", "federated", "keep-broken", "session-groups-only"}});
@@ -451,8 +460,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   std::vector<std::pair<std::string, KShotResult>> kshots;
   std::string md = absl::StrFormat(
       "# fedlog eval newsite: alert budget %.3g, max alert rate %.3g\n\nk = 0: each line is scored "
-      "from the lines before it; the site threshold is the budget's running quantile, raised to an "
-      "alarm-backed high-score cluster when the stream shows one. Oracle F1 uses the test labels to "
+      "from the lines before it; the site threshold is the budget's running quantile, raised to the "
+      "alarm-backed high-score cluster(s) when the stream shows them (compact rule: the compact "
+      "incident clusters at the top). Oracle F1 uses the test labels to "
       "pick a threshold and only measures ranking.\n",
       o.detector.expected_alert_rate, o.detector.max_alert_rate);
   std::string json_k = "", json_f = "";

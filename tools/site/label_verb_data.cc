@@ -156,7 +156,10 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.recurrence_weight = detect.recurrence_weight;
   lf_options.report_weight = detect.report_weight;
   lf_options.max_cluster_share = detect.max_cluster_share;
+  lf_options.threshold_rule = detect.threshold_rule;
+  lf_options.cluster_width = detect.cluster_width;
   lf_options.fixed_weight = detect.fixed_weight;
+  lf_options.path_weight = detect.path_weight;
   // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
   lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match).

@@ -1,11 +1,13 @@
-// The label-free scorer's session-9 terms: the fixed-message term on severe lines and the warm-up
-// hold (held lines decided once the stream is long enough, with their severity term computed again).
+// The label-free scorer's session-9 and session-10 terms: the fixed-message and path terms on severe
+// lines and the warm-up hold (held lines decided once the stream is long enough, with their severity
+// term computed again).
 #include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/novelty/scorer.h"
+#include "common/novelty/severity.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::novelty {
@@ -31,6 +33,7 @@ LineEvent Fatal(int32_t tpl, std::string_view content, const std::vector<std::st
 TEST(FixedMessageTest, FixedSevereMessageOutranksOneWithAValue) {
   NoveltyOptions o;
   o.fixed_weight = 1.5;
+  o.path_weight = 0;  // the path term alone: PathValueTest
   NoveltyScorer scorer(o);
   int64_t i = 0;
   for (; i < 300; ++i) scorer.ScoreAndLearn(Routine(static_cast<int32_t>(i % 3)), i);
@@ -48,12 +51,55 @@ TEST(FixedMessageTest, FixedSevereMessageOutranksOneWithAValue) {
                    off.Peek(Fatal(71, "loading /home/u/app interrupt", {"/home/u/app"}), 0));
 }
 
+// Session 10: a severe line whose parameter is a file path ranks path_weight lower; a parameter
+// that is no path (a register value), or a line below the severe levels, does not.
+TEST(PathValueTest, ASevereLineWithAPathParameterRanksLower) {
+  EXPECT_TRUE(IsPathValue("/home/u/app"));
+  EXPECT_TRUE(IsPathValue("chdir(/p/gb1/run)"));
+  EXPECT_FALSE(IsPathValue("0x0023a7c0"));
+  EXPECT_FALSE(IsPathValue("12/34"));  // no letter: a ratio or a date, not a path
+  EXPECT_FALSE(IsPathValue("bglio11"));
+  NoveltyOptions o;
+  ASSERT_DOUBLE_EQ(o.path_weight, 1.0);
+  NoveltyScorer scorer(o);
+  int64_t i = 0;
+  for (; i < 300; ++i) scorer.ScoreAndLearn(Routine(static_cast<int32_t>(i % 3)), i);
+  const LineScore path = scorer.ScoreAndLearn(Fatal(71, "loading /home/u/app interrupt", {"/home/u/app"}), i++);
+  const LineScore value = scorer.ScoreAndLearn(Fatal(72, "loading 0x0023a7c0 interrupt", {"0x0023a7c0"}), i++);
+  EXPECT_NEAR(value.severity_term - path.severity_term, 1.0, 1e-9);
+  LineEvent warn = Fatal(73, "loading /home/u/app", {"/home/u/app"});
+  warn.level = "WARN";
+  EXPECT_DOUBLE_EQ(scorer.ScoreAndLearn(warn, i++).severity_term,
+                   4.0 * WithinLevelSeverity("WARN", "loading /home/u/app", o.within_level));
+  // Held lines keep it at release: the same two held lines with the term on and off.
+  std::vector<std::vector<HeldVerdict>> released(2);
+  for (int k = 0; k < 2; ++k) {
+    NoveltyOptions h = o;
+    h.hold_lines = 2;
+    h.path_weight = k == 0 ? 1.0 : 0.0;
+    NoveltyScorer held(h);
+    held.ScoreAndLearn(Fatal(71, "loading /home/u/app interrupt", {"/home/u/app"}), 0);
+    held.ScoreAndLearn(Fatal(72, "loading 0x0023a7c0 interrupt", {"0x0023a7c0"}), 1);
+    held.TakeReleased(&released[static_cast<size_t>(k)]);
+    ASSERT_EQ(released[static_cast<size_t>(k)].size(), 2u);
+  }
+  EXPECT_NEAR(released[1][0].score - released[0][0].score, 1.0, 1e-9);
+  EXPECT_DOUBLE_EQ(released[1][1].score, released[0][1].score);
+  o.path_weight = 0;
+  NoveltyScorer off(o);
+  EXPECT_DOUBLE_EQ(off.Peek(Fatal(71, "loading /home/u/app interrupt", {"/home/u/app"}), 0),
+                   off.Peek(Fatal(71, "loading /home/u/app interrupt", {"0x0023a7c0"}), 0));
+}
+
 // An incident that starts with the stream: without the hold its first lines fall in the warm-up
 // and are never alerted; with it they are decided at line hold_lines, with their recurrence known.
 TEST(WarmupHoldTest, HeldIncidentLinesAlertAtRelease) {
   for (int64_t hold : {int64_t{0}, int64_t{300}}) {
     NoveltyOptions o;
     o.hold_lines = hold;
+    // The hold, not the threshold rule, is under test: the valley rule's cut lies well below the
+    // incident (the compact rule cuts at the incident cluster's lowest bin).
+    o.threshold_rule = ThresholdRule::kValley;
     NoveltyScorer scorer(o);
     std::vector<int64_t> incident;
     std::vector<LineScore> first(300);

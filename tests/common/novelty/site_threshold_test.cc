@@ -1,5 +1,6 @@
-// The site's threshold: the budget with no labels, the adaptation to a high-score cluster that the
-// stream's alarm words back, and the move to the labelled lines' threshold.
+// The site's threshold: the budget with no labels, the adaptation to high-score clusters that the
+// stream's alarm words back (the compact rule and the valley rule), and the move to the labelled
+// lines' threshold.
 #include "common/novelty/site_threshold.h"
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/novelty/scorer.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::novelty {
@@ -72,6 +74,7 @@ TEST(SiteThresholdTest, WithoutAlarmWordsTheBudgetStays) {
 
 TEST(SiteThresholdTest, NeverAboveMaxAlertRateAndOffAtTheBudget) {
   ThresholdOptions o;
+  o.rule = ThresholdRule::kValley;
   o.max_alert_rate = 0.10;  // the cluster holds 15%: too many for this site
   o.max_cluster_share = 0;  // and it may not be split
   SiteThreshold capped(o);
@@ -98,6 +101,7 @@ TEST(SiteThresholdTest, NeverAboveMaxAlertRateAndOffAtTheBudget) {
 TEST(SiteThresholdTest, SplitsAnAlarmClusterLargerThanTheCap) {
   for (double max_cluster : {0.0, 0.5}) {
     ThresholdOptions o;
+    o.rule = ThresholdRule::kValley;
     o.max_alert_rate = 0.25;
     o.max_cluster_share = max_cluster;
     SiteThreshold t(o);
@@ -133,6 +137,7 @@ TEST(SiteThresholdTest, SplitsAnAlarmClusterLargerThanTheCap) {
 TEST(SiteThresholdTest, SplitsAValleyClusterOnlyWhenAsked) {
   for (bool split : {false, true}) {
     ThresholdOptions o;
+    o.rule = ThresholdRule::kValley;
     o.max_alert_rate = 0.25;
     o.split_valley_cluster = split;
     SiteThreshold t(o);
@@ -158,6 +163,116 @@ TEST(SiteThresholdTest, SplitsAValleyClusterOnlyWhenAsked) {
       EXPECT_NEAR(alerts / (n / 2.0), 0.20, 0.03);
     }
   }
+}
+
+// Routine lines (score about 1), a wide mass of routine severe lines (each with its own value:
+// scores spread uniformly over [3, wide_hi]) and compact incident clusters (mean, share): one event
+// repeated at near-equal scores. Every severe line carries alarm words. Returns the alert share
+// over the second half and, in `wide_alerted`, the share of wide-mass lines alerted there.
+struct Incident {
+  double mean;
+  double share;
+};
+double FeedSevere(SiteThreshold* t, const std::vector<Incident>& incidents, double wide_share,
+                  double wide_hi, uint32_t seed, double* wide_alerted) {
+  std::mt19937 rng(seed);  // test data only
+  std::uniform_real_distribution<double> u(0, 1), wide(3.0, wide_hi);
+  std::normal_distribution<double> routine(1.0, 0.2), jitter(0, 0.1);
+  const int n = 8000;
+  int alerts = 0, wide_lines = 0, wide_alerts = 0;
+  for (int i = 0; i < n; ++i) {
+    double r = u(rng), score = -1;
+    for (const Incident& c : incidents) {
+      if (score < 0 && r < c.share) score = c.mean + jitter(rng);
+      r -= c.share;
+    }
+    const bool is_wide = score < 0 && r < wide_share;
+    const bool severe = score >= 0 || is_wide;
+    if (is_wide) score = wide(rng);
+    if (score < 0) score = std::max(0.01, routine(rng));
+    const bool alert = t->Decide(score, severe);
+    if (i < n / 2) continue;
+    alerts += alert ? 1 : 0;
+    wide_lines += is_wide ? 1 : 0;
+    wide_alerts += is_wide && alert ? 1 : 0;
+  }
+  if (wide_alerted != nullptr) *wide_alerted = wide_alerts / std::max(1.0, 1.0 * wide_lines);
+  return alerts / (n / 2.0);
+}
+
+ThresholdOptions Compact() {
+  ThresholdOptions o;
+  o.rule = ThresholdRule::kCompact;
+  return o;
+}
+
+TEST(SiteThresholdTest, CompactRuleAlertsTheIncidentNotTheWideSevereMass) {
+  // The struct's default is the valley rule; the line detector's is compact.
+  EXPECT_EQ(ThresholdOptions{}.rule, ThresholdRule::kValley);
+  EXPECT_EQ(ThresholdFor(NoveltyOptions{}).rule, ThresholdRule::kCompact);
+  // The wide mass reaches up to the incident (no empty gap between them).
+  SiteThreshold t(Compact());
+  double wide = 1;
+  const double rate = FeedSevere(&t, {{7.5, 0.08}}, 0.15, 7.2, 11, &wide);
+  EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+  EXPECT_GT(t.Threshold(), 6.8);
+  EXPECT_LT(t.Threshold(), 7.4);
+  EXPECT_NEAR(rate, 0.08, 0.02);
+  EXPECT_NEAR(t.adapted_rate(), 0.08, 0.02);
+  EXPECT_LE(wide * 0.15, 0.01);  // the routine severe lines: within the budget
+  // The valley rule on the same stream takes the whole severe mass (23%, backed by alarm words).
+  SiteThreshold valley(ThresholdOptions{});
+  EXPECT_GT(FeedSevere(&valley, {{7.5, 0.08}}, 0.15, 7.2, 11, &wide), 0.18);
+  EXPECT_GT(wide, 0.9);
+}
+
+TEST(SiteThresholdTest, CompactRuleTakesEveryCompactClusterAboveTheWideMass) {
+  SiteThreshold t(Compact());
+  double wide = 1;
+  const double rate = FeedSevere(&t, {{9.0, 0.04}, {7.0, 0.03}}, 0.15, 5.5, 13, &wide);
+  EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+  EXPECT_GT(t.Threshold(), 5.5);
+  EXPECT_LT(t.Threshold(), 6.95);
+  EXPECT_NEAR(rate, 0.07, 0.02);
+  EXPECT_LT(wide, 0.02);
+}
+
+TEST(SiteThresholdTest, CompactRuleKeepsTheBudgetWhenTheTopIsWide) {
+  ThresholdOptions o = Compact();
+  SiteThreshold t(o);
+  double wide = 1;
+  // No incident: the severe lines are all routine, spread out. (The budget is a ceiling: the
+  // quantile stops at a bin edge.)
+  EXPECT_LE(FeedSevere(&t, {}, 0.2, 5.5, 17, &wide), 0.016);
+  EXPECT_EQ(t.stage(), ThresholdStage::kBudget);
+  // A narrower width makes even the incident wide.
+  o.cluster_width = 0.002;
+  SiteThreshold narrow(o);
+  EXPECT_LE(FeedSevere(&narrow, {{7.5, 0.08}}, 0.17, 5.5, 11, &wide), 0.016);
+  EXPECT_EQ(narrow.stage(), ThresholdStage::kBudget);
+  // The incident holds more lines than the site lets the clusters hold.
+  o = Compact();
+  o.max_cluster_share = 0.05;
+  SiteThreshold capped(o);
+  EXPECT_LE(FeedSevere(&capped, {{7.5, 0.08}}, 0.17, 5.5, 11, &wide), 0.016);
+  EXPECT_EQ(capped.stage(), ThresholdStage::kBudget);
+  // Alarm words back none of it.
+  SiteThreshold silent(Compact());
+  Mixture m;
+  m.alarm_words = false;
+  EXPECT_NEAR(Feed(&silent, m, 6000, 7), 0.01, 0.006);
+  EXPECT_EQ(silent.stage(), ThresholdStage::kBudget);
+}
+
+TEST(SiteThresholdTest, RuleNamesParse) {
+  ThresholdRule r = ThresholdRule::kValley;
+  EXPECT_TRUE(ParseRule("", &r));
+  EXPECT_EQ(r, ThresholdRule::kCompact);
+  EXPECT_TRUE(ParseRule("valley", &r));
+  EXPECT_EQ(RuleName(r), "valley");
+  EXPECT_TRUE(ParseRule("compact", &r));
+  EXPECT_EQ(RuleName(r), "compact");
+  EXPECT_FALSE(ParseRule("otsu", &r));
 }
 
 TEST(SiteThresholdTest, MaxF1ThresholdSplitsBetweenTheClasses) {
@@ -212,6 +327,9 @@ TEST(SiteThresholdTest, ValidateNamesTheField) {
   o = {};
   o.label_prior = 0;
   EXPECT_NE(o.Validate().message().find("label_prior"), std::string::npos);
+  o = {};
+  o.cluster_width = 0;
+  EXPECT_NE(o.Validate().message().find("cluster_width"), std::string::npos);
   EXPECT_TRUE(ThresholdOptions{}.Validate().ok());
 }
 
