@@ -225,8 +225,7 @@ int32_t GroupOf(const fewshot::Unit& u) {
   return static_cast<int32_t>(h & 0x7fffffff);
 }
 
-// Active selection (common/active, default options: groups at or above the threshold first, then
-// uncertainty; the group's size only breaks ties): rounds of two picks, each ranked by the few-shot
+// Active selection (common/active, default options: uncertainty; the group's size only breaks ties): rounds of two picks, each ranked by the few-shot
 // detector built on the labels so far (scores of units near a label move away from the threshold,
 // so the next picks go to groups nothing covers yet); the ground truth answers as the operator
 // would. Returns the labelled units in the order picked.
