@@ -205,7 +205,8 @@ absl::StatusOr<LosoLabelFree> ScoreLosoLabelFree(const DetectDataset& data,
                                                  const std::string& source,
                                                  const DetectOptions& options);
 // Then per k: fewshot::FewShotDetector on the support rows (default options), scoring the test
-// rows; threshold = the detector's. InvalidArgument for a row outside the source.
+// rows with DecisionScore; threshold = the detector's (score >= threshold exactly when Alert).
+// InvalidArgument for a row outside the source.
 absl::StatusOr<ModelRun> ScoreFewShotLoso(const LosoLabelFree& source, const DetectDataset& data,
                                           const std::vector<size_t>& support,
                                           const std::vector<size_t>& test);
