@@ -455,7 +455,7 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
     } else if (options_.retention_scores > 0) {
       rec.scores.push_back({now_ms, source, r.template_id, r.score, pipeline_->model_version()});
     }
-    if (r.label_silenced) {  // a normal label near the line answered for it (LiveFewShot)
+    if (r.label_silenced) {  // the labels answered for the line (LiveFewShot)
       (DeclaredNormal(raw.source, r.template_id) ? metrics_->alerts_suppressed_normal
                                                  : metrics_->alerts_suppressed_label)
           .fetch_add(1);

@@ -158,6 +158,13 @@ void LabelFreeScorer::AddLabel(int source, const logparse::ParsedLine& parsed,
   if (!added) it->second = std::max(it->second, y);
 }
 
+double LabelFreeScorer::PeekScore(int source, const logparse::ParsedLine& parsed,
+                                  const logparse::Drain& drain, int32_t template_id) {
+  Source& s = sources_[static_cast<size_t>(source)];
+  s.builder->Build(parsed, drain, template_id, &event_);
+  return s.scorer->Peek(event_, s.lines);
+}
+
 void LabelFreeScorer::ApplySessionLabels() {
   for (Source& s : sources_) {
     s.scorer->sessions().ClearLabels();

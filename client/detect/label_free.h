@@ -73,6 +73,10 @@ class LabelFreeScorer {
   // `session_only`: a verdict on the line's session (and its group), not on the line itself.
   void AddLabel(int source, const logparse::ParsedLine& parsed, const logparse::Drain& drain,
                 int32_t template_id, int label, bool session_only = false);
+  // The fused score a line of `source` (parsed and matched as for AddLabel) gets now, learning
+  // nothing (novelty::NoveltyScorer::Peek): a labelled line's score for LiveFewShot.
+  double PeekScore(int source, const logparse::ParsedLine& parsed, const logparse::Drain& drain,
+                   int32_t template_id);
   // Forgets every source's labels, line and session (before the store's current set is given again).
   void ClearLabels();
   // Gives the session labels collected by AddLabel since ClearLabels to the session thresholds

@@ -82,7 +82,7 @@ void LinePipeline::SetLabelFreeLabels(
     const std::vector<std::tuple<int, std::string, int>>& session_verdicts) {
   if (label_free_ == nullptr) return;
   label_free_->ClearLabels();
-  if (fewshot_ != nullptr) fewshot_->Begin();
+  fewshot_labels_ = labels;
   logparse::ParsedLine parsed;
   for (const auto* given : {&labels, &session_verdicts}) {
     const bool session_only = given == &session_verdicts;
@@ -91,20 +91,45 @@ void LinePipeline::SetLabelFreeLabels(
       Source& s = sources_[static_cast<size_t>(source)];
       s.parser->Parse(logparse::StripCr(line), &parsed);
       const logparse::DrainResult r = s.drain->Match(parsed.content);
-      label_free_->AddLabel(source, parsed, *s.drain, r.template_id, label, session_only);
-      if (fewshot_ != nullptr && !session_only) {
-        fewshot_->AddLabel(source, r.template_id, parsed.content, label);
-      }
+      // With LiveFewShot on, a line label does not move the label-free line threshold (its session
+      // still counts): the few-shot rule raises its own threshold, as `eval newsite` measures it.
+      label_free_->AddLabel(source, parsed, *s.drain, r.template_id, label,
+                            session_only || fewshot_ != nullptr);
     }
   }
   label_free_->ApplySessionLabels();
-  if (fewshot_ != nullptr) fewshot_->End();
+  GiveFewShotLabels();
 }
 
-void LinePipeline::ApplyLabels(int source, int32_t template_id, LineResult* out) const {
+void LinePipeline::GiveFewShotLabels() {
+  since_fewshot_labels_ = 0;
+  if (fewshot_ == nullptr || label_free_ == nullptr) return;
+  fewshot_->Begin();
+  logparse::ParsedLine parsed;
+  for (const auto& [source, line, label] : fewshot_labels_) {
+    if (source < 0 || source >= static_cast<int>(sources_.size())) continue;
+    Source& s = sources_[static_cast<size_t>(source)];
+    s.parser->Parse(logparse::StripCr(line), &parsed);
+    const logparse::DrainResult r = s.drain->Match(parsed.content);
+    fewshot_->AddLabel(source, r.template_id, parsed.content, label,
+                       label_free_->PeekScore(source, parsed, *s.drain, r.template_id));
+  }
+  fewshot_->End();
+}
+
+void LinePipeline::ApplyLabels(int source, int32_t template_id, double fused_score,
+                               LineResult* out) {
   if (fewshot_ == nullptr) return;
+  fewshot_->Observe(source, fused_score, out->alert);
   const auto decision = fewshot_->Decide(source, template_id, parsed_.content);
-  if (!decision.has_value()) return;
+  if (!decision.has_value()) {
+    // No label near: the label-free decision, unless the threshold the labels raised silences it.
+    if (out->alert && !fewshot_->KeepsAlert(source, fused_score)) {
+      out->alert = false;
+      out->label_silenced = true;
+    }
+    return;
+  }
   out->label_match = decision->label;
   out->label_silenced = out->alert && decision->label == 0;
   out->alert = decision->label == 1;
@@ -142,7 +167,11 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
       out->threshold = static_cast<float>(std::min(ls.threshold, 1e30));
       out->alert = ls.alert;
       out->signals = ls.fired;
-      ApplyLabels(source, r.template_id, out);
+      ApplyLabels(source, r.template_id, ls.score, out);
+      if (fewshot_ != nullptr && !fewshot_labels_.empty() &&
+          ++since_fewshot_labels_ >= LiveFewShot::kRefitLines) {
+        GiveFewShotLabels();
+      }
     }
     return;
   }

@@ -38,7 +38,9 @@ struct LineResult {
   // Label-free scoring with labels (LiveFewShot): the class of the labelled line near enough to
   // decide this one (1 anomalous, 0 normal), which then made `alert`; -1 when none was near.
   int label_match = -1;
-  bool label_silenced = false;  // the label-free detector alerted, a normal label near it did not
+  // The label-free detector alerted and the labels did not: a normal label near the line, or (no
+  // label near) the few-shot threshold the labels raised (LiveFewShot::KeepsAlert).
+  bool label_silenced = false;
 };
 
 class LinePipeline {
@@ -56,8 +58,9 @@ class LinePipeline {
   // detector at `options.expected_alert_rate` instead of staying unscored. InvalidArgument for
   // options that do not Validate().
   // `session_pattern`: detect.session_pattern (LabelFreeScorer::Create). `fewshot_match` > 0: the
-  // site's labels (SetLabelFreeLabels) also decide the lines within that Jaccard similarity of a
-  // labelled line (LiveFewShot, detect.fewshot_match); <= 0: they move the threshold only.
+  // site's labels (SetLabelFreeLabels) decide the lines within that Jaccard similarity of a
+  // labelled line and raise the few-shot threshold for the rest (LiveFewShot, detect.fewshot_match;
+  // the label-free line threshold then ignores them); <= 0: they move the label-free threshold only.
   absl::Status EnableLabelFree(const novelty::NoveltyOptions& options,
                                const std::string& session_pattern = "",
                                double fewshot_match = fewshot::FewShotOptions{}.match);
@@ -121,8 +124,13 @@ class LinePipeline {
     std::unique_ptr<logparse::Drain> drain;
     std::vector<std::string> template_text;  // by template id; "" = not cached
   };
-  // A labelled line near the one just parsed decides its alert (LiveFewShot).
-  void ApplyLabels(int source, int32_t template_id, LineResult* out) const;
+  // The labels decide the alert of the line just parsed (LiveFewShot): a label near it, or the
+  // few-shot threshold for a label-free alert no label is near; the line also joins the window.
+  void ApplyLabels(int source, int32_t template_id, double fused_score, LineResult* out);
+  // Gives LiveFewShot the line labels again with their label-free scores now (PeekScore): at
+  // SetLabelFreeLabels and every LiveFewShot::kRefitLines label-free lines, so the labels' scores
+  // and the window's quantiles stay of the same time.
+  void GiveFewShotLabels();
   explicit LinePipeline(features::StreamFeaturizer featurizer)
       : featurizer_(std::move(featurizer)) {}
 
@@ -130,6 +138,8 @@ class LinePipeline {
   features::StreamFeaturizer featurizer_;
   std::unique_ptr<DetectionModel> model_;
   std::unique_ptr<LabelFreeScorer> label_free_;
+  std::vector<std::tuple<int, std::string, int>> fewshot_labels_;  // line labels (not session verdicts)
+  int64_t since_fewshot_labels_ = 0;  // label-free lines since GiveFewShotLabels
   std::unique_ptr<LiveFewShot> fewshot_;  // label-free sources' labels; null: off
   logparse::ParsedLine parsed_;
   features::LineFeatures features_;

@@ -1,5 +1,7 @@
 #include "client/detect/live_fewshot.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -14,7 +16,7 @@ absl::StatusOr<LiveFewShot> LiveFewShot::Create(size_t sources,
 }
 
 // Lines with the same tokens are one support unit (each line costs a Jaccard per scored line); the
-// newest verdict (labels come oldest first) is its label.
+// newest verdict (labels come oldest first) is its label, with that line's score.
 void LiveFewShot::Deduplicate(std::vector<fewshot::Unit>* support, std::vector<int>* labels) {
   absl::flat_hash_map<std::vector<uint64_t>, size_t> index;
   std::vector<fewshot::Unit> units;
@@ -25,6 +27,7 @@ void LiveFewShot::Deduplicate(std::vector<fewshot::Unit>* support, std::vector<i
       units.push_back(std::move((*support)[i]));
       y.push_back((*labels)[i]);
     } else {
+      units[it->second].free_score = (*support)[i].free_score;
       y[it->second] = (*labels)[i];
     }
   }
@@ -38,11 +41,13 @@ void LiveFewShot::Begin() {
   for (auto& d : detectors_) d.reset();
 }
 
-void LiveFewShot::AddLabel(int source, int32_t template_id, std::string_view content, int label) {
+void LiveFewShot::AddLabel(int source, int32_t template_id, std::string_view content, int label,
+                           double fused_score) {
   if (source < 0 || static_cast<size_t>(source) >= support_.size()) return;
   fewshot::Unit unit;
   fewshot::AddTokens(template_id, content, &unit);
   fewshot::Finish(&unit);
+  unit.free_score = std::isnan(fused_score) ? std::numeric_limits<double>::quiet_NaN() : Squash(fused_score);
   support_[static_cast<size_t>(source)].push_back(std::move(unit));
   labels_[static_cast<size_t>(source)].push_back(label > 0 ? 1 : 0);
 }
@@ -51,10 +56,44 @@ void LiveFewShot::End() {
   for (size_t s = 0; s < support_.size(); ++s) {
     if (support_[s].empty()) continue;
     Deduplicate(&support_[s], &labels_[s]);
-    // Only Decide is used: the unmatched lines keep the label-free scorer's own decision.
-    absl::StatusOr<fewshot::FewShotDetector> d =
-        fewshot::FewShotDetector::Fit(support_[s], labels_[s], options_);
-    if (d.ok()) detectors_[s] = std::move(*d);
+    Fit(s);
+  }
+}
+
+// The detector on the source's labels, its threshold from the window: the operating point at the
+// window's alert rate, raised towards the labels' cut (labels without a score do not count there).
+void LiveFewShot::Fit(size_t source) {
+  const Window& w = windows_[source];
+  if (support_[source].empty()) return;
+  std::vector<double> sorted = w.scores;
+  std::sort(sorted.begin(), sorted.end());
+  double alerted = 0;
+  for (uint8_t a : w.alerts) alerted += a;
+  const double start = sorted.empty()
+                           ? 0.0
+                           : fewshot::OperatingPoint(sorted, alerted / static_cast<double>(sorted.size()));
+  // Labels with no known score (NaN) still decide the lines near them; they take the operating
+  // point as their score, which leaves the cut's evidence to the scored ones.
+  std::vector<fewshot::Unit> support = support_[source];
+  for (fewshot::Unit& u : support) {
+    if (std::isnan(u.free_score)) u.free_score = start;
+  }
+  absl::StatusOr<fewshot::FewShotDetector> d =
+      fewshot::FewShotDetector::Fit(support, labels_[source], options_, start, std::move(sorted));
+  if (d.ok()) detectors_[source] = std::move(*d);
+}
+
+void LiveFewShot::Observe(int source, double fused_score, bool alert) {
+  if (source < 0 || static_cast<size_t>(source) >= windows_.size()) return;
+  Window& w = windows_[static_cast<size_t>(source)];
+  const double x = Squash(fused_score);
+  if (w.scores.size() < kWindow) {
+    w.scores.push_back(x);
+    w.alerts.push_back(alert ? 1 : 0);
+  } else {
+    w.scores[w.next] = x;
+    w.alerts[w.next] = alert ? 1 : 0;
+    w.next = (w.next + 1) % kWindow;
   }
 }
 
@@ -69,6 +108,17 @@ std::optional<fewshot::FewShotDetector::Decision> LiveFewShot::Decide(
   const fewshot::FewShotDetector::Decision decision = d->Decide(scratch_);
   if (!decision.near) return std::nullopt;
   return decision;
+}
+
+double LiveFewShot::threshold(int source) const {
+  if (source < 0 || static_cast<size_t>(source) >= detectors_.size()) return 0;
+  const std::optional<fewshot::FewShotDetector>& d = detectors_[static_cast<size_t>(source)];
+  if (!d.has_value() || windows_[static_cast<size_t>(source)].scores.size() < kMinWindow) return 0;
+  return d->threshold();
+}
+
+bool LiveFewShot::KeepsAlert(int source, double fused_score) const {
+  return Squash(fused_score) >= threshold(source);
 }
 
 size_t LiveFewShot::labels(int source) const {

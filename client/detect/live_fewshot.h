@@ -1,19 +1,29 @@
 // LiveFewShot: the few-shot detector (common/fewshot, docs/DETECTION.md "Labels in live detection")
-// for the sources that live detection scores label-free (LabelFreeScorer). Its support is the site's
-// labelled lines of each source: DetectStore's labels table, which `fedlog label` verdicts, `fedlog
-// feedback` and the labels file fill. Detector::SyncLabelFreeLabels gives the whole set again (through
-// LinePipeline::SetLabelFreeLabels) as soon as the store's label version changes, so a verdict counts
-// from the next poll interval on, not from the next federated round.
+// for the sources that live detection scores label-free (LabelFreeScorer), with the same rule
+// `fedlog eval newsite` measures (fewshot::FewShotDetector::Fit and Alert). Its support is the
+// site's labelled lines of each source: DetectStore's labels table, which `fedlog label` verdicts,
+// `fedlog feedback` and the labels file fill. Detector::SyncLabelFreeLabels gives the whole set
+// again (through LinePipeline::SetLabelFreeLabels) as soon as the store's label version changes, so
+// a verdict counts from the next poll interval on, not from the next federated round.
 // A line whose tokens (its template and its digit-free words, fewshot::AddTokens) share at least
 // `match` of a labelled line of its source (Jaccard) takes that label's verdict: it alerts when the
 // nearest such label is anomalous, even below the label-free threshold, and stays quiet when it is
-// normal, even above it. Any other line keeps the label-free decision, whose threshold the same
-// labels move (novelty::SiteThreshold).
+// normal, even above it. Any other line keeps the label-free decision, made stricter (never looser)
+// by the few-shot threshold: an alert stands only when the line's score reaches it (KeepsAlert).
+// That threshold moves in quantiles of the source's recent label-free scores (the last kWindow
+// lines, Observe): from the operating point (the score at the window's own alert rate) upwards
+// towards the labelled lines' F1-best cut. Scores are the label-free fused score squashed to [0, 1]
+// (s / (1 + s), Squash); a monotone map, so the quantile rule decides as it would on eval's
+// calibrated 1 - p-value scale. The labels do not move the label-free threshold itself
+// (LinePipeline::SetLabelFreeLabels), as in eval, where k = 0's decisions come from a run without
+// labels.
 // Torch-free and gRPC-free. Thread-compatible: owned by the LinePipeline, used by its one thread.
 #ifndef FEDLOG_CLIENT_DETECT_LIVE_FEWSHOT_H_
 #define FEDLOG_CLIENT_DETECT_LIVE_FEWSHOT_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -25,34 +35,61 @@ namespace fedlog::client::detect {
 
 class LiveFewShot {
  public:
+  static constexpr size_t kWindow = 4096;      // recent label-free lines per source (the reference)
+  // LinePipeline gives the labels again (re-scored) every this many label-free lines.
+  static constexpr int64_t kRefitLines = 1024;
+  static constexpr size_t kMinWindow = 64;      // fewer observed lines: no few-shot threshold yet
+
   // `sources`: how many sources the pipeline has. InvalidArgument when the options do not Validate().
   static absl::StatusOr<LiveFewShot> Create(size_t sources, const fewshot::FewShotOptions& options);
 
+  // The label-free fused score (>= 0) on the [0, 1] scale the threshold works on.
+  static double Squash(double fused_score) { return fused_score > 0 ? fused_score / (1.0 + fused_score) : 0.0; }
+
   // Replaces every source's labels: call Begin, AddLabel for each labelled line, then End.
   void Begin();
-  // A labelled line of `source` (1 anomalous, 0 normal), matched to `template_id` (< 0: none).
-  // Out-of-range sources are ignored.
-  void AddLabel(int source, int32_t template_id, std::string_view content, int label);
-  // Fits each source's detector on its labels (a source without labels has none).
+  // A labelled line of `source` (1 anomalous, 0 normal), matched to `template_id` (< 0: none), with
+  // its label-free fused score now (LabelFreeScorer::PeekScore; NaN: unknown, it then does not move
+  // the threshold). Out-of-range sources are ignored.
+  void AddLabel(int source, int32_t template_id, std::string_view content, int label,
+                double fused_score = std::numeric_limits<double>::quiet_NaN());
+  // Fits each source's detector on its labels and recent window (a source without labels has none).
   void End();
 
+  // A label-free line of `source` was scored: its fused score and the label-free decision. Keeps the
+  // last kWindow (the threshold is set from them at End). Out of range: ignored.
+  void Observe(int source, double fused_score, bool alert);
+
   // What the labels say about a line of `source`: nullopt when no label is within `match` (the
-  // label-free decision stands); otherwise the nearest label's verdict.
+  // label-free decision stands, subject to KeepsAlert); otherwise the nearest label's verdict.
   std::optional<fewshot::FewShotDetector::Decision> Decide(int source, int32_t template_id,
                                                            std::string_view content) const;
+  // For a line no label decided that the label-free detector alerted on: whether the alert stands
+  // (its squashed score reaches threshold(source)). True while the source has no labels or fewer
+  // than kMinWindow observed lines.
+  bool KeepsAlert(int source, double fused_score) const;
+  // The few-shot threshold on the squashed scale; 0 when none applies (see KeepsAlert).
+  double threshold(int source) const;
   // Distinct labelled token sets of `source` in the current support (lines with the same tokens are
   // one unit, labelled by the newest verdict).
   size_t labels(int source) const;
 
  private:
+  struct Window {
+    std::vector<double> scores;  // squashed, a ring of at most kWindow
+    std::vector<uint8_t> alerts;
+    size_t next = 0;
+  };
   static void Deduplicate(std::vector<fewshot::Unit>* support, std::vector<int>* labels);
+  void Fit(size_t source);
   explicit LiveFewShot(size_t sources, const fewshot::FewShotOptions& options)
-      : options_(options), support_(sources), labels_(sources), detectors_(sources) {}
+      : options_(options), support_(sources), labels_(sources), detectors_(sources), windows_(sources) {}
 
   fewshot::FewShotOptions options_;
   std::vector<std::vector<fewshot::Unit>> support_;  // per source
   std::vector<std::vector<int>> labels_;
   std::vector<std::optional<fewshot::FewShotDetector>> detectors_;
+  std::vector<Window> windows_;
   mutable fewshot::Unit scratch_;
 };
 

@@ -172,7 +172,11 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
     g.best.priority = g.value * (1.0 + options.size_weight * size);
     ranked.emplace_back(TieBreak(options.seed ^ 0x5e1ec7ULL, static_cast<uint32_t>(id)), g.best);
   }
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+  const bool above_first = options.above_first;
+  std::sort(ranked.begin(), ranked.end(), [above_first](const auto& a, const auto& b) {
+    const bool above_a = above_first && a.second.margin >= 0;
+    const bool above_b = above_first && b.second.margin >= 0;
+    if (above_a != above_b) return above_a;
     if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
     if (a.second.group_size != b.second.group_size) return a.second.group_size > b.second.group_size;
     return a.first < b.first;

@@ -6,6 +6,7 @@
 //                               probability) disagree about it;
 //   the group's size            a verdict on a large group settles many lines (a tie-break by
 //                               default; SelectorOptions::size_weight makes it a weight).
+// Optionally (SelectorOptions::above_first) the groups the detector would alert on come first.
 // A label on any line of a group covers it, and so does a "whole template is normal" verdict.
 // Used by `fedlog label` (the operator's terminal UI) and by `fedlog eval newsite --strategy active`.
 // Deterministic: equal inputs and seed give the same ranking; the seed breaks ties only.
@@ -56,6 +57,11 @@ struct SelectorOptions {
   // large groups are mostly the familiar normal ones, and weighting them spent labels there.
   double size_weight = 0.0;
   double fallback_alert_rate = 0.01;  // in (0, 0.5]; see SelectionInput::threshold
+  // Groups whose representative is at or above the threshold (margin >= 0) rank before all others;
+  // within each side the priority decides. Off by default: on loghub-2k BGL it helped with session
+  // 9's label-free threshold and hurt with session 10's compact one (docs/EVALUATION.md "Session
+  // 10"), where the uncertainty ranking alone was better.
+  bool above_first = false;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };

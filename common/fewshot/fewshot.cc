@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +77,10 @@ double ScoreAtQuantile(const std::vector<double>& sorted, double q) {
   const size_t i = static_cast<size_t>(std::floor(pos));
   if (i + 1 >= sorted.size()) return sorted.back();
   return sorted[i] + (pos - static_cast<double>(i)) * (sorted[i + 1] - sorted[i]);
+}
+
+double OperatingPoint(const std::vector<double>& sorted, double alert_rate) {
+  return ScoreAtQuantile(sorted, 1.0 - std::clamp(alert_rate, 0.0, 1.0));
 }
 
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
@@ -163,7 +168,7 @@ void FewShotDetector::SetThreshold(double free_threshold, std::vector<double> re
   double labelled = 0;
   if (reference.size() < 2) {
     if (novelty::MaxF1Threshold(scores, y, &labelled)) {
-      threshold_ = free_threshold + w * (labelled - free_threshold);
+      threshold_ = std::max(free_threshold, free_threshold + w * (labelled - free_threshold));
     }
     return;
   }
@@ -173,16 +178,16 @@ void FewShotDetector::SetThreshold(double free_threshold, std::vector<double> re
   for (double& v : scores) v = QuantileOf(reference, v);
   if (!novelty::MaxF1Threshold(scores, y, &labelled)) return;
   const double from = QuantileOf(reference, std::clamp(free_threshold, 0.0, 1.0));
-  // A label-free threshold the labels do not move stays where it is (not at a reference score).
-  if (w * (labelled - from) == 0) return;
-  threshold_ = ScoreAtQuantile(reference, from + w * (labelled - from));
+  // Upwards only; a threshold the labels do not raise stays where it is (not at a reference score).
+  if (w * (labelled - from) <= 0) return;
+  threshold_ = std::max(free_threshold, ScoreAtQuantile(reference, from + w * (labelled - from)));
 }
 
 FewShotDetector::Decision FewShotDetector::Decide(const Unit& unit) const {
   double s[kSimilarityFeatures];
   Similarities(unit, support_, labels_, -1, s);
   Decision d;
-  d.near = std::max(s[0], s[1]) >= options_.match;
+  d.near = std::max(s[0], s[1]) >= options_.match && s[0] != s[1];
   if (d.near) {
     d.label = s[0] >= s[1] ? 1 : 0;
     d.similarity = std::max(s[0], s[1]);
@@ -194,6 +199,18 @@ double FewShotDetector::Score(const Unit& unit) const {
   const Decision d = Decide(unit);
   if (!d.near) return std::clamp(unit.free_score, 0.0, 1.0);
   return d.label == 1 ? 2.0 + d.similarity : -1.0 - d.similarity;
+}
+
+bool FewShotDetector::Alert(const Unit& unit) const {
+  const Decision d = Decide(unit);
+  if (d.near) return d.label == 1;
+  return unit.free_alert && std::clamp(unit.free_score, 0.0, 1.0) >= threshold_;
+}
+
+double FewShotDetector::DecisionScore(const Unit& unit) const {
+  const double score = Score(unit);
+  if (score < threshold_ || Alert(unit)) return score;
+  return std::nextafter(threshold_, -std::numeric_limits<double>::infinity());
 }
 
 }  // namespace fedlog::fewshot

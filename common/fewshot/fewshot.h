@@ -6,16 +6,23 @@
 //     nearest anomalous support unit minus similarity to the nearest normal one; alert when > 0.
 //   FewShotDetector: nearest support where it is near, the label-free detector where it is not. A unit
 //     whose nearest labelled unit shares at least `match` of its tokens takes that unit's class (a
-//     template lookup, ranked by similarity); any other unit keeps the label-free score, so labels fix
-//     what they cover and a few labels never replace the whole stream's evidence with a coin flip
-//     between two distant neighbours. Scores: matched anomalous 2 + similarity, unmatched the
-//     label-free score, matched normal -1 - similarity. The threshold only ever decides unmatched
-//     units, so it lives on the label-free scale: it starts at the label-free one and moves towards
-//     the F1-best cut of the support's label-free scores (one point per distinct labelled token set,
-//     so a template labelled ten times counts once) as labels grow (issue 14 item 1). Given the
-//     stream's own label-free scores (`reference`), it moves in their quantiles rather than in raw
-//     score units, so a monotone change of the label-free scale leaves its decisions unchanged.
-//     Used offline by `fedlog eval newsite` and live by client/detect/live_fewshot.h.
+//     template lookup, ranked by similarity; an exact tie between an anomalous and a normal label is
+//     no verdict); any other unit keeps the label-free decision, which the labels may only make
+//     stricter: it alerts when the site's label-free detector alerted on it AND its label-free score
+//     reaches the few-shot threshold. Scores: matched anomalous 2 + similarity, unmatched the
+//     label-free score, matched normal -1 - similarity. The threshold starts at the label-free
+//     operating point (OperatingPoint: the stream's score at its own alert-rate quantile) and moves
+//     towards the F1-best cut of the support's label-free scores (one point per distinct labelled
+//     token set, so a template labelled ten times counts once) by n / (n + label_prior), in
+//     quantiles of the stream's own label-free scores (`reference`), so a monotone change of the
+//     label-free scale leaves its decisions unchanged; it is never lowered below the operating point.
+//     Why raise-only: k labels per class (or an active pick of mostly doubtful lines) hold far more
+//     anomalies than the stream (50% against 1-7%), so their F1-best cut sits low; lowering the
+//     threshold on that evidence alerted on the stream's normal lines (docs/EVALUATION.md "Session 10").
+//     With no label, or labels that do not raise it, the decisions are the label-free detector's:
+//     labels never make the unmatched lines worse than k = 0 by adding alerts.
+//     Used offline by `fedlog eval newsite` / `eval detect --models fewshot` and live by
+//     client/detect/live_fewshot.h (the same Fit and Alert).
 // Torch-free and gRPC-free. Thread-compatible: Fit builds; Score and Alert are const.
 #ifndef FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
 #define FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
@@ -32,7 +39,7 @@ struct Unit {
   std::vector<uint64_t> tokens;  // sorted, unique (AddTokens + Finish)
   std::vector<double> signals;   // label-free signals (fused score, raw signals), for reports and baselines
   double free_score = 0;         // the label-free detector's calibrated score, in [0, 1]
-  bool free_alert = false;       // the site's label-free threshold alerted on the unit
+  bool free_alert = false;       // the site's label-free detector alerted on the unit
 };
 
 // Adds the tokens of one line of a unit: the template id and every word of `content` that holds no
@@ -47,6 +54,10 @@ double QuantileOf(const std::vector<double>& sorted, double x);
 // mid-rank points i + 0.5 of its values and clamped to its ends.
 double ScoreAtQuantile(const std::vector<double>& sorted, double q);
 
+// The label-free operating point on the free-score scale: the score at quantile 1 - alert_rate of
+// `sorted` (ascending, non-empty); alert_rate is clamped to [0, 1].
+double OperatingPoint(const std::vector<double>& sorted, double alert_rate);
+
 // |a ∩ b| / |a ∪ b| of sorted unique token lists; 0 when both are empty.
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
 
@@ -59,11 +70,11 @@ struct FewShotOptions {
   // Least Jaccard similarity to the nearest labelled unit for its label to decide, in (0, 1]. Chosen
   // on the tuning system (loghub-2k BGL) only, docs/EVALUATION.md.
   double match = 0.3;
-  // The threshold moves from the label-free one towards the F1-best cut of the support's label-free
-  // scores as n / (n + label_prior) with n distinct labelled token sets, as novelty::SiteThreshold
-  // does. > 0. Chosen on the tuning system for session 8's within-level scale (10, 20, 40 tried,
-  // in quantiles; docs/EVALUATION.md "Session 9").
-  double label_prior = 20;
+  // The threshold moves from the operating point towards the F1-best cut of the support's label-free
+  // scores as n / (n + label_prior) with n distinct labelled token sets (upwards only). > 0. Chosen
+  // on the tuning system with the warm-up hold on (5, 10, 20, 40 tried; docs/EVALUATION.md
+  // "Session 10").
+  double label_prior = 5;
   absl::Status Validate() const;
 };
 
@@ -71,10 +82,11 @@ class FewShotDetector {
  public:
   // InvalidArgument unless sizes match, there is at least one unit and the options Validate(). One
   // class alone is fine (its lookups still decide the units near it).
-  // `free_threshold`: the label-free threshold on Unit::free_score (the lowest score the site alerts
-  // on), where the operating threshold starts. `reference`: label-free scores of the stream's
-  // recent units (any order; NaN ignored); when it holds at least two, the threshold moves by
-  // quantiles of it (QuantileOf / ScoreAtQuantile), otherwise in raw score units.
+  // `free_threshold`: the label-free operating point on Unit::free_score (OperatingPoint of the
+  // stream's scores at its label-free alert rate), where the threshold starts and below which it
+  // never goes. `reference`: label-free scores of the stream's recent units (any order; NaN
+  // ignored); when it holds at least two, the threshold moves by quantiles of it (QuantileOf /
+  // ScoreAtQuantile), otherwise in raw score units.
   static absl::StatusOr<FewShotDetector> Fit(const std::vector<Unit>& support,
                                              const std::vector<int>& labels,
                                              const FewShotOptions& options = {},
@@ -82,21 +94,28 @@ class FewShotDetector {
                                              std::vector<double> reference = {});
   // What the support says about one unit: whether a label is near enough to decide it, and which.
   struct Decision {
-    bool near = false;      // the nearest labelled unit shares at least `match` of its tokens
-    int label = 0;          // near: that unit's class (1 anomalous); ties go to anomalous
+    // The nearest labelled unit shares at least `match` of its tokens, and the nearest anomalous
+    // and nearest normal labels are not equally near (a tie decides nothing).
+    bool near = false;
+    int label = 0;          // near: that unit's class (1 anomalous)
     double similarity = 0;  // near: the Jaccard similarity to it
   };
   Decision Decide(const Unit& unit) const;
   // Higher = more anomalous (see the header comment for the scale).
   double Score(const Unit& unit) const;
-  // The site's decision: Score >= threshold().
-  bool Alert(const Unit& unit) const { return Score(unit) >= threshold_; }
+  // The site's decision: near a label, its class; otherwise unit.free_alert and the unit's
+  // label-free score >= threshold().
+  bool Alert(const Unit& unit) const;
+  // The same decision as a score: Score, except that an unmatched unit that does not alert is held
+  // just below threshold(), so DecisionScore >= threshold() exactly when Alert (for reports that
+  // decide by one cut on a score).
+  double DecisionScore(const Unit& unit) const;
   double threshold() const { return threshold_; }
 
  private:
   FewShotDetector() = default;
   // The F1-best cut of the support's label-free scores, one point per distinct (token set, label),
-  // moved from `free_threshold` by n / (n + label_prior).
+  // moved from `free_threshold` by n / (n + label_prior), never below `free_threshold`.
   void SetThreshold(double free_threshold, std::vector<double> reference);
 
   FewShotOptions options_;

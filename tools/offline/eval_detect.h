@@ -198,14 +198,15 @@ struct LosoLabelFree {
   std::string source;
   size_t first_row = 0;               // the dataset row of the source's first line
   std::vector<fewshot::Unit> units;   // per log line: tokens, label-free score and alert
-  double free_threshold = 1.0;        // the lowest label-free score the site alerted on
+  double free_threshold = 1.0;        // the label-free operating point (fewshot::OperatingPoint)
   std::vector<double> reference;      // every line's label-free score (the threshold's quantiles)
 };
 absl::StatusOr<LosoLabelFree> ScoreLosoLabelFree(const DetectDataset& data,
                                                  const std::string& source,
                                                  const DetectOptions& options);
 // Then per k: fewshot::FewShotDetector on the support rows (default options), scoring the test
-// rows; threshold = the detector's. InvalidArgument for a row outside the source.
+// rows with DecisionScore; threshold = the detector's (score >= threshold exactly when Alert).
+// InvalidArgument for a row outside the source.
 absl::StatusOr<ModelRun> ScoreFewShotLoso(const LosoLabelFree& source, const DetectDataset& data,
                                           const std::vector<size_t>& support,
                                           const std::vector<size_t>& test);

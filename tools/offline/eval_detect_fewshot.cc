@@ -2,8 +2,8 @@
 // (common/fewshot, as `eval newsite` and live detection run it) on the seed-labelled LOSO protocol.
 // The held-out source is scored label-free first, in log order, as a new site would see it
 // (ScoreNewsiteStream: Drain online, common/novelty at the default budget); then the k labelled
-// target lines decide the lines within `match` of them and the label-free score, at the threshold
-// the labels move, decides the rest. No training source is used: the few-shot detector needs none.
+// target lines decide the lines within `match` of them and the label-free decision, made stricter
+// by the threshold the labels raise, decides the rest. No training source is used: the few-shot detector needs none.
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -50,12 +50,18 @@ absl::StatusOr<LosoLabelFree> ScoreLosoLabelFree(const DetectDataset& d, const s
   NewsiteOptions no;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream sc, ScoreNewsiteStream(stream, no));
   out.units = std::move(sc.units);
-  // The label-free threshold on Unit::free_score: the lowest score the site alerted on.
-  out.free_threshold = 1.0;
+  // The label-free operating point on Unit::free_score: the score at the source's own alert-rate
+  // quantile (fewshot::OperatingPoint), as eval newsite's k > 0 protocol uses it.
+  double alerted = 0;
   for (const fewshot::Unit& u : out.units) {
     out.reference.push_back(u.free_score);
-    if (u.free_alert) out.free_threshold = std::min(out.free_threshold, u.free_score);
+    alerted += u.free_alert ? 1 : 0;
   }
+  std::vector<double> sorted = out.reference;
+  for (double& v : sorted) v = std::clamp(v, 0.0, 1.0);
+  std::sort(sorted.begin(), sorted.end());
+  out.free_threshold = sorted.empty() ? 1.0 : fewshot::OperatingPoint(
+      sorted, alerted / static_cast<double>(sorted.size()));
   return out;
 }
 
@@ -83,9 +89,9 @@ absl::StatusOr<ModelRun> ScoreFewShotLoso(const LosoLabelFree& source, const Det
   run.model = "fewshot";
   for (size_t r : test) {
     FEDLOG_ASSIGN_OR_RETURN(const fewshot::Unit* u, unit(r));
-    run.scores.push_back(det.Score(*u));
+    run.scores.push_back(det.DecisionScore(*u));
   }
-  run.threshold = det.threshold();  // alert at Score >= threshold, as FewShotDetector::Alert
+  run.threshold = det.threshold();  // DecisionScore >= threshold exactly when FewShotDetector::Alert
   run.validation_f1 = -1;
   return run;
 }

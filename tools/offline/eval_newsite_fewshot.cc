@@ -113,13 +113,20 @@ DenseMatrix Bag(const ScoredStream& sc, const std::vector<size_t>& units) {
   return x;
 }
 
-// The label-free threshold on Unit::free_score: the lowest score the site alerted on in the pool.
+// The label-free operating point on Unit::free_score: the pool's score at its own label-free alert
+// rate's quantile (fewshot::OperatingPoint), where the few-shot threshold starts. It depends on how
+// many pool units the site alerted on, not on which: a quantile of the stream's own scores.
 double FreeThreshold(const ScoredStream& sc, const Split& sp) {
-  double t = 1.0;
+  if (sp.pool.empty()) return 1.0;
+  std::vector<double> scores;
+  scores.reserve(sp.pool.size());
+  double alerted = 0;
   for (size_t u : sp.pool) {
-    if (sc.units[u].free_alert) t = std::min(t, sc.units[u].free_score);
+    scores.push_back(std::clamp(sc.units[u].free_score, 0.0, 1.0));
+    alerted += sc.units[u].free_alert ? 1 : 0;
   }
-  return t;
+  std::sort(scores.begin(), scores.end());
+  return fewshot::OperatingPoint(scores, alerted / static_cast<double>(sp.pool.size()));
 }
 
 // The label-free scores of the pool's units: the stream the few-shot threshold moves in quantiles of.
@@ -218,17 +225,17 @@ int32_t GroupOf(const fewshot::Unit& u) {
   return static_cast<int32_t>(h & 0x7fffffff);
 }
 
-// Active selection (common/active, default options: the group's size only breaks ties): rounds of
-// two picks, each ranked by the few-shot detector built on the labels so far (scores of units near a
-// label move away from the threshold, so the next picks go to groups nothing covers yet); the ground
-// truth answers as the operator would. Returns the labelled units in the order picked.
+// Active selection (common/active, default options: uncertainty; the group's size only breaks ties): rounds of two picks, each ranked by the few-shot
+// detector built on the labels so far (scores of units near a label move away from the threshold,
+// so the next picks go to groups nothing covers yet); the ground truth answers as the operator
+// would. Returns the labelled units in the order picked.
 std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
                                  const NewsiteOptions& o, size_t budget) {
   std::vector<size_t> labelled;
   std::vector<int> label_of(s.y.size(), -1);
   std::vector<double> score(s.y.size(), 0);
   // Selection works on the few-shot detector's scale from the start: before any label it is the
-  // label-free score, and the threshold is the lowest one the site alerted on.
+  // label-free score, and the threshold is the label-free operating point.
   double threshold = FreeThreshold(sc, sp);
   for (size_t u : sp.pool) score[u] = sc.units[u].free_score;
   active::SelectorOptions so;

@@ -84,6 +84,45 @@ TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_FALSE(f->Decide(0, 3, "disk failure on volume sda").has_value());
 }
 
+double Fused(double squashed) { return squashed / (1.0 - squashed); }  // LiveFewShot::Squash's inverse
+
+// The same raise-only rule as eval newsite (fewshot::FewShotDetector): in quantiles of the source's
+// recent scores, from the operating point at their alert rate towards the labels' cut.
+TEST(LiveFewShotTest, LabelsRaiseTheThresholdForLinesNoLabelIsNear) {
+  auto f = LiveFewShot::Create(1, {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  for (int i = 0; i < 1000; ++i) {
+    const double x = (i + 0.5) / 1000.0;
+    f->Observe(0, Fused(x), x >= 0.9);  // alert rate 0.1: operating point 0.9
+  }
+  EXPECT_TRUE(f->KeepsAlert(0, Fused(0.5)));  // no labels: the label-free decision stands
+  f->Begin();
+  f->AddLabel(0, 1, "torus link failure", 1, Fused(0.99));
+  f->AddLabel(0, 2, "job started on partition", 0, Fused(0.97));
+  f->End();
+  // Cut 0.98 (between the labels); two labels raise the threshold 2 / (2 + 5) of the way.
+  EXPECT_NEAR(f->threshold(0), 0.9 + 2.0 / 7.0 * (0.98 - 0.9), 1e-3);
+  EXPECT_FALSE(f->KeepsAlert(0, Fused(0.91)));
+  EXPECT_TRUE(f->KeepsAlert(0, Fused(0.95)));
+  // Labels whose cut is below the operating point leave it there (never lower).
+  f->Begin();
+  f->AddLabel(0, 1, "torus link failure", 1, Fused(0.5));
+  f->AddLabel(0, 2, "job started on partition", 0, Fused(0.2));
+  f->End();
+  EXPECT_NEAR(f->threshold(0), 0.9, 1e-3);
+  EXPECT_TRUE(f->KeepsAlert(0, Fused(0.905)));
+  // Too few observed lines: no few-shot threshold yet.
+  auto young = LiveFewShot::Create(1, {});
+  ASSERT_TRUE(young.ok());
+  for (int i = 0; i < 10; ++i) young->Observe(0, Fused(0.5), i == 0);
+  young->Begin();
+  young->AddLabel(0, 1, "torus link failure", 1, Fused(0.99));
+  young->AddLabel(0, 2, "job started on partition", 0, Fused(0.97));
+  young->End();
+  EXPECT_DOUBLE_EQ(young->threshold(0), 0.0);
+  EXPECT_TRUE(young->KeepsAlert(0, Fused(0.1)));
+}
+
 // A frequent template the label-free detector never alerts on alerts once the operator labels one of
 // its lines anomalous; the odd line it alerts on stops once a line like it is labelled normal.
 TEST(LiveFewShotTest, PipelineLabelsDecideNearLinesAtOnce) {

@@ -95,6 +95,26 @@ TEST(SelectorTest, ByDefaultALargeFamiliarGroupDoesNotOutrankANearMiss) {
   EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{2, 1}));
 }
 
+// With above_first a group the detector would alert on (representative at or above the threshold)
+// goes before every group below it, however near the threshold those are; within a side, uncertainty.
+TEST(SelectorTest, AboveTheThresholdFirst) {
+  SelectionInput in;
+  in.threshold = 5.0;
+  in.lines = {Line(1, 4.9), Line(2, 9.0), Line(3, 5.5), Line(4, 3.0), Line(5, 20.0)};
+  SelectorOptions opt;
+  opt.margin_scale = 1.0;
+  opt.above_first = true;
+  auto picks = SelectLines(in, opt);
+  ASSERT_TRUE(picks.ok()) << picks.status();
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{3, 2, 5, 1, 4}));
+  // A representative exactly at the threshold counts as above.
+  in.lines.push_back(Line(6, 5.0));
+  EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{6, 3, 2, 5, 1, 4}));
+  // Off (the default): closeness alone (4.9 before 9).
+  opt.above_first = false;
+  EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{6, 1, 3, 4, 2, 5}));
+}
+
 TEST(SelectorTest, DisagreementRaisesALineFarFromTheThreshold) {
   SelectionInput in;
   in.threshold = 10.0;

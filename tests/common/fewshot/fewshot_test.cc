@@ -62,11 +62,12 @@ TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
                                      Free(2, "ddr error corrected on node", 0.98, true),
                                      Free(3, "generating core", 0.1, false)};
   const std::vector<int> labels = {1, 0, 0};
-  // The site alerted label-free from 0.95 on. On the support's label-free scores the best cut is 0.985
-  // (between the anomalous 0.99 and the normal 0.98); three labels move the threshold 3 / 23 of the way.
+  // The site's operating point is 0.95. On the support's label-free scores the best cut is 0.985
+  // (between the anomalous 0.99 and the normal 0.98); three labels raise the threshold 3 / 8 of the
+  // way (label_prior 5).
   auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 23.0 * (0.985 - 0.95), 1e-9);
+  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 8.0 * (0.985 - 0.95), 1e-9);
   // Near the anomalous label: alerts, ranked above everything.
   const Unit mc = Free(1, "machine check interrupt", 0.2, false);
   EXPECT_TRUE(d->Alert(mc));
@@ -75,12 +76,19 @@ TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
   const Unit ddr = Free(2, "ddr error corrected on node", 0.99, true);
   EXPECT_FALSE(d->Alert(ddr));
   EXPECT_LT(d->Score(ddr), -1.0);
-  // Far from every label: the label-free score decides.
+  // Far from every label: the label-free decision, made stricter by the raised threshold.
   const Unit novel = Free(9, "torus receiver link failure", 0.97, true);
   EXPECT_TRUE(d->Alert(novel));
   EXPECT_DOUBLE_EQ(d->Score(novel), 0.97);
   const Unit quiet = Free(8, "job started on partition", 0.3, false);
   EXPECT_FALSE(d->Alert(quiet));
+  // The label-free detector alerted, but below the raised threshold: silenced.
+  EXPECT_FALSE(d->Alert(Free(7, "link training retried", 0.955, true)));
+  // Above the threshold but the label-free detector did not alert: labels add no alert here.
+  const Unit unalerted = Free(6, "node card vpd check", 0.99, false);
+  EXPECT_FALSE(d->Alert(unalerted));
+  EXPECT_LT(d->DecisionScore(unalerted), d->threshold());
+  EXPECT_GE(d->DecisionScore(novel), d->threshold());
   // The 1-NN baseline has no such fallback: the novel failure shares "failure"-free words with no
   // label, so it scores 0 and does not alert.
   EXPECT_LE(Jaccard1nnScore(novel, support, labels), 0.0);
@@ -101,10 +109,10 @@ TEST(FewShotTest, ThresholdStaysOnTheLabelFreeScaleAndCountsATemplateOnce) {
   support.push_back(Free(3, "generating core", 0.2, false));
   labels.push_back(0);
   labels.push_back(0);
-  auto d = FewShotDetector::Fit(support, labels, {}, 0.95);
+  auto d = FewShotDetector::Fit(support, labels, {}, 0.7);
   ASSERT_TRUE(d.ok()) << d.status();
-  // Three distinct points (0.9 anomalous, 0.6 and 0.2 normal): cut 0.75, weight 3 / (3 + 20).
-  EXPECT_NEAR(d->threshold(), 0.95 + 3.0 / 23.0 * (0.75 - 0.95), 1e-9);
+  // Three distinct points (0.9 anomalous, 0.6 and 0.2 normal): cut 0.75, weight 3 / (3 + 5).
+  EXPECT_NEAR(d->threshold(), 0.7 + 3.0 / 8.0 * (0.75 - 0.7), 1e-9);
   EXPECT_LT(d->threshold(), 1.0);
   const Unit novel = Free(9, "torus receiver link failure", 0.97, true);
   EXPECT_FALSE(d->Decide(novel).near);
@@ -133,38 +141,97 @@ TEST(FewShotTest, ThresholdInQuantilesIgnoresAMonotoneChangeOfScale) {
   auto cube = [](double x) { return x * x * x; };
   std::vector<double> ref;
   for (int i = 0; i < 200; ++i) ref.push_back((i + 0.5) / 200.0);
-  std::vector<Unit> support = {Free(1, "kernel panic", 0.55, true), Free(2, "link failure", 0.6, true),
-                               Free(3, "job started", 0.3, false), Free(4, "job ended", 0.2, false)};
+  std::vector<Unit> support = {Free(1, "kernel panic", 0.9, true), Free(2, "link failure", 0.85, true),
+                               Free(3, "job started", 0.8, true), Free(4, "job ended", 0.3, false)};
   const std::vector<int> labels = {1, 1, 0, 0};
   FewShotOptions o;
   o.label_prior = 4;
-  auto plain = FewShotDetector::Fit(support, labels, o, 0.95, ref);
+  auto plain = FewShotDetector::Fit(support, labels, o, 0.5, ref);
   ASSERT_TRUE(plain.ok()) << plain.status();
-  // F1-best cut at quantile 0.425 (between 0.3 and 0.55); from 0.95 half way (4 / (4 + 4)) there:
-  // quantile 0.6875, a reference score.
-  EXPECT_NEAR(plain->threshold(), 0.6875, 1e-9);
+  // F1-best cut at quantile 0.825 (between 0.8 and 0.85); from 0.5 half way (4 / (4 + 4)) there:
+  // quantile 0.6625, a reference score.
+  EXPECT_NEAR(plain->threshold(), 0.6625, 1e-9);
   std::vector<Unit> cubed = support;
   for (Unit& u : cubed) u.free_score = cube(u.free_score);
   std::vector<double> cubed_ref = ref;
   for (double& v : cubed_ref) v = cube(v);
-  auto moved = FewShotDetector::Fit(cubed, labels, o, cube(0.95), cubed_ref);
+  auto moved = FewShotDetector::Fit(cubed, labels, o, cube(0.5), cubed_ref);
   ASSERT_TRUE(moved.ok());
-  auto raw = FewShotDetector::Fit(cubed, labels, o, cube(0.95));
+  auto raw = FewShotDetector::Fit(cubed, labels, o, cube(0.5));
   ASSERT_TRUE(raw.ok());
   int raw_differs = 0;
   for (int i = 0; i < 100; ++i) {
     const double x = (i + 0.25) / 100.0;
-    Unit u = Free(100 + i, "never labelled words", x, false);
+    Unit u = Free(100 + i, "never labelled words", x, true);
     Unit c = u;
     c.free_score = cube(x);
     EXPECT_EQ(plain->Alert(u), moved->Alert(c)) << x;
     raw_differs += plain->Alert(u) != raw->Alert(c) ? 1 : 0;
   }
   EXPECT_GT(raw_differs, 0);
-  // Fewer than two reference scores: raw units, as before.
-  auto none = FewShotDetector::Fit(support, labels, o, 0.95, {0.5});
+  // Fewer than two reference scores: raw units.
+  auto none = FewShotDetector::Fit(support, labels, o, 0.5, {0.5});
   ASSERT_TRUE(none.ok());
-  EXPECT_NEAR(none->threshold(), 0.95 + 0.5 * (0.425 - 0.95), 1e-9);  // cut 0.425
+  EXPECT_NEAR(none->threshold(), 0.5 + 0.5 * (0.825 - 0.5), 1e-9);
+}
+
+// Labels only ever raise the threshold: k labels per class hold far more anomalies than the stream,
+// so their F1-best cut sits low. Here the cut (0.425) is below the operating point (0.95) and the
+// threshold stays at 0.95, in quantiles and in raw units alike.
+TEST(FewShotTest, LabelsNeverLowerTheThreshold) {
+  std::vector<double> ref;
+  for (int i = 0; i < 200; ++i) ref.push_back((i + 0.5) / 200.0);
+  const std::vector<Unit> support = {Free(1, "kernel panic", 0.55, false), Free(2, "link failure", 0.6, false),
+                                     Free(3, "job started", 0.3, false), Free(4, "job ended", 0.2, false)};
+  const std::vector<int> labels = {1, 1, 0, 0};
+  for (const std::vector<double>& r : {ref, std::vector<double>{}}) {
+    auto d = FewShotDetector::Fit(support, labels, {}, 0.95, r);
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_DOUBLE_EQ(d->threshold(), 0.95);
+    // An unmatched unit between the cut and the operating point does not alert.
+    EXPECT_FALSE(d->Alert(Free(9, "torus receiver link error", 0.7, true)));
+  }
+}
+
+// Whatever the labels, an unmatched unit alerts only where the label-free detector did: the k > 0
+// decision of a unit no label is near never adds an alert to k = 0's.
+TEST(FewShotTest, UnmatchedUnitsAlertOnlyWhereTheLabelFreeDetectorDid) {
+  std::vector<double> ref;
+  for (int i = 0; i < 100; ++i) ref.push_back(i / 100.0);
+  const std::vector<Unit> support = {Free(1, "kernel panic", 0.1, false), Free(2, "job started", 0.99, true)};
+  auto d = FewShotDetector::Fit(support, {1, 0}, {}, 0.05, ref);
+  ASSERT_TRUE(d.ok());
+  for (int i = 0; i < 100; ++i) {
+    for (bool alerted : {false, true}) {
+      const Unit u = Free(50 + i, "ciod message never labelled", i / 100.0, alerted);
+      ASSERT_FALSE(d->Decide(u).near);
+      if (!alerted) EXPECT_FALSE(d->Alert(u)) << i;
+      EXPECT_EQ(d->Alert(u), d->DecisionScore(u) >= d->threshold()) << i;
+    }
+  }
+}
+
+// A unit exactly as near an anomalous as a normal label is no verdict: the label-free decision stands
+// (Jaccard 1-NN, strict >, calls it normal).
+TEST(FewShotTest, AnEqualTieBetweenTheClassesDecidesNothing) {
+  const std::vector<Unit> support = {Free(1, "alpha beta gamma", 0.2, false),
+                                     Free(1, "alpha beta delta", 0.2, false)};
+  auto d = FewShotDetector::Fit(support, {1, 0}, {}, 0.5);
+  ASSERT_TRUE(d.ok());
+  const Unit u = Free(1, "alpha beta", 0.9, true);  // 3 / 4 of either label's tokens
+  EXPECT_DOUBLE_EQ(Jaccard(u.tokens, support[0].tokens), Jaccard(u.tokens, support[1].tokens));
+  EXPECT_FALSE(d->Decide(u).near);
+  EXPECT_TRUE(d->Alert(u));
+  EXPECT_FALSE(d->Alert(Free(1, "alpha beta", 0.9, false)));
+  EXPECT_TRUE(d->Decide(Free(1, "alpha beta gamma", 0.0, false)).near);
+}
+
+TEST(FewShotTest, OperatingPointIsTheAlertRateQuantile) {
+  std::vector<double> ref;
+  for (int i = 0; i < 100; ++i) ref.push_back((i + 0.5) / 100.0);
+  EXPECT_NEAR(OperatingPoint(ref, 0.1), 0.9, 1e-12);
+  EXPECT_DOUBLE_EQ(OperatingPoint(ref, 0.0), ref.back());
+  EXPECT_DOUBLE_EQ(OperatingPoint(ref, 2.0), ref.front());
 }
 
 }  // namespace
