@@ -112,6 +112,7 @@ struct FusedUnits {
   size_t dim = 0;
   std::vector<float> z;       // [units][dim]
   std::vector<double> match;  // per match quantile
+  std::vector<std::vector<int64_t>> tokens;  // per unit, fewshot's token set sorted as int64
 };
 absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& model, const model::EncoderSpec& spec,
                                           const ScoredStream& scored, const NewsiteLines& site,
@@ -126,6 +127,16 @@ absl::StatusOr<std::vector<double>> FusedSupportScores(const FusedUnits& units, 
                                                        const std::vector<size_t>& labelled,
                                                        const std::vector<int>& y, double match,
                                                        double* threshold);
+// Per unit, the hybrid support detector's score (model::HybridSupportDetector on the labelled
+// units: w * cosine of `units.z` + (1 - w) * Jaccard of `units.tokens`, w from the support's
+// leave-one-out); `threshold` receives the cut that alerts as many of the pool's unlabelled units as
+// the Jaccard 1-NN (the same support at w = 0) alerts there (model::CutForAlertCount; alert at
+// score >= threshold), `weight` the chosen w. No test unit and no unlabelled unit's label is used.
+absl::StatusOr<std::vector<double>> HybridSupportScores(const FusedUnits& units,
+                                                        const NewsiteSplit& split,
+                                                        const std::vector<size_t>& labelled,
+                                                        const std::vector<int>& y,
+                                                        double* threshold, double* weight);
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"
   std::vector<std::string> notes;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/model/hybrid_cut.h"
 #include "tools/offline/eval_newsite_federated.h"
 
 namespace fedlog::offline {
@@ -20,6 +21,8 @@ constexpr char kFused[] = " + label-free";
 constexpr char kSupport[] = "support detector";
 constexpr char kFusedSupport[] = "fused support";
 constexpr char kNoveltyFused[] = "embedding novelty + label-free";
+constexpr char kCounted[] = ", label-free count";
+constexpr char kHybridSupport[] = "hybrid support";
 
 // The site's alert budget as a cut on the pool units' scores: a unit alerts when its score is above
 // the (1 - rate) quantile (ties at the cut do not alert, so the budget is not exceeded).
@@ -65,7 +68,22 @@ absl::StatusOr<KShotRow> Row(const NewsiteSplit& sp, const std::string& method,
   return row;
 }
 
-// k = 0: one encoder's label-free scores alone and fused, at the site's budget.
+// The cut that alerts as many pool units on `unit_score` as the label-free detector alerted there
+// (alert at score >= cut): the count from the detector whose threshold adapts to the stream, the
+// order from the fused score.
+double LabelFreeCountCut(const NewsiteSplit& sp, const ScoredStream& sc,
+                         const std::vector<double>& unit_score) {
+  std::vector<double> pool;
+  size_t alerts = 0;
+  for (size_t u : sp.pool) {
+    pool.push_back(unit_score[u]);
+    alerts += sc.units[u].free_alert ? 1 : 0;
+  }
+  return model::CutForAlertCount(pool, alerts);
+}
+
+// k = 0: one encoder's label-free scores alone and fused, at the site's budget; the fused one also
+// at the label-free detector's pool count.
 absl::Status K0Rows(const NewsiteSplit& sp, const ScoredStream& sc, const ArmModel& m, double rate,
                     std::vector<KShotRow>* rows) {
   for (const auto& [signal, score] : m.k0) {
@@ -77,6 +95,10 @@ absl::Status K0Rows(const NewsiteSplit& sp, const ScoredStream& sc, const ArmMod
       row.strategy = std::string(1, '-');  // (operator=(const char*) trips GCC 12 -Wrestrict)
       rows->push_back(row);
     }
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + signal + kFused + kCounted, fused,
+                                              LabelFreeCountCut(sp, sc, fused), false));
+    row.strategy = std::string(1, '-');
+    rows->push_back(row);
   }
   return absl::OkStatus();
 }
@@ -104,7 +126,8 @@ absl::StatusOr<KShotRow> DrawRow(const NewsiteStream& s, const ScoredStream& sc,
   return row;
 }
 
-// One label draw, one encoder: the fused support detector at each match value of `units`.
+// One label draw, one encoder: the fused support detector at each match value of `units`, then the
+// hybrid support detector.
 absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const FusedUnits& units,
                            const ArmModel& m, const std::vector<size_t>& labelled, const std::vector<int>& y,
                            const NewsiteOptions& o, std::vector<KShotRow>* rows) {
@@ -118,6 +141,12 @@ absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const
     row.labels = static_cast<double>(labelled.size());
     rows->push_back(row);
   }
+  double threshold = 0, weight = 0;
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<double> hybrid,
+                          HybridSupportScores(units, sp, labelled, y, &threshold, &weight));
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + kHybridSupport, hybrid, threshold, false));
+  row.labels = static_cast<double>(labelled.size());
+  rows->push_back(row);
   return absl::OkStatus();
 }
 
@@ -230,8 +259,8 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
                           w.recall, w.f1, w.alerts_per_10k, w.normal_alert_rate, w.runs);
   }
   out.json += "]";
-  // Federated against alone, the same method: k = 0 the fused embedding novelty, k > 0 the support
-  // detector and the fused support detector.
+  // Federated against alone, the same method: k = 0 the fused embedding novelty (budget cut and
+  // label-free count), k > 0 the support, fused support and hybrid support detectors.
   absl::StrAppend(&md, "\nF1, federated / tuned / alone (the same method and labels):\n");
   auto f1 = [&](const std::string& method, const std::string& strategy, int k) {
     for (const KShotRow& w : r.rows) {
@@ -246,9 +275,10 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
     }
   }
   for (const auto& [strategy, k] : cells) {
-    for (const char* method : {kSupport, kFusedSupport}) {
-      if (k == 0 && method == kFusedSupport) continue;
-      const std::string m = k == 0 ? kNoveltyFused : method;
+    const std::vector<std::string> methods =
+        k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted}
+               : std::vector<std::string>{kSupport, kFusedSupport, kHybridSupport};
+    for (const std::string& m : methods) {
       const double fed = f1("federated: " + m, strategy, k), tuned = f1("tuned: " + m, strategy, k),
                    alone = f1("alone: " + m, strategy, k);
       absl::StrAppendFormat(&md, "- k = %d%s, %s: %.3f / %.3f / %.3f: federated %s alone, tuned %s alone\n", k,
