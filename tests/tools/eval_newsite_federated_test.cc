@@ -129,7 +129,8 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
                            "| federated: hybrid support | random | 2", "| alone: hybrid support | active | 2",
                            "| tuned: embedding novelty + label-free, label-free count | - | 0",
                            "- k = 0, embedding novelty + label-free, label-free count: ",
-                           "- k = 2 (random), hybrid support: "}) {
+                           "- k = 2 (random), hybrid support: ",
+                           "| tuned: fused support, capped | random | 2", "- k = 2 (active), fused support, capped: "}) {
     EXPECT_NE(md.find(want), std::string::npos) << want << "\n" << md;
   }
   EXPECT_EQ(md.find("alone: global prototypes"), std::string::npos) << md;

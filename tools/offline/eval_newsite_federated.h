@@ -14,11 +14,15 @@
 //   k = 0  embedding novelty (distance to the nearest of a sample of the site's own earlier lines,
 //          in the encoder's space), alone and fused with the label-free score; the federated model
 //          also scores with its global prototypes. Threshold: the site's alert budget as a quantile
-//          of the earlier units' scores.
+//          of the earlier units' scores; the fused scores also at the label-free detector's alert
+//          count among the earlier units (", label-free count").
 //   k > 0  model::BuildSiteDetector on the k labelled units per class (nearest support for lines,
 //          class means for sessions, as eval federated's detectors), threshold from the support set;
-//          and the fused support detector (model::FusedFewShotDetector): the nearest labelled unit
-//          decides where it is near in the encoder's space, the label-free score elsewhere.
+//          the fused support detector (model::FusedFewShotDetector): the nearest labelled unit
+//          decides where it is near in the encoder's space, the label-free score elsewhere (also
+//          "capped": no more alerts among the earlier units than the label-free count); and the
+//          hybrid support detector (model::HybridSupportDetector, cosine + token Jaccard), cut at the
+//          Jaccard 1-NN's alert count among the earlier unlabelled units.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -127,6 +131,12 @@ absl::StatusOr<std::vector<double>> FusedSupportScores(const FusedUnits& units, 
                                                        const std::vector<size_t>& labelled,
                                                        const std::vector<int>& y, double match,
                                                        double* threshold);
+// The cut on `unit_score` that alerts as many pool units as the label-free detector alerted there
+// (fewshot::Unit::free_alert; alert at score >= cut, ties at the cut stay below): the count from the
+// detector whose threshold adapts to the stream, the order from `unit_score`. Used by the k = 0
+// ", label-free count" rows and as the cap of the "fused support, capped" rows.
+double LabelFreeCountCut(const NewsiteSplit& split, const ScoredStream& scored,
+                         const std::vector<double>& unit_score);
 // Per unit, the hybrid support detector's score (model::HybridSupportDetector on the labelled
 // units: w * cosine of `units.z` + (1 - w) * Jaccard of `units.tokens`, w from the support's
 // leave-one-out); `threshold` receives the cut that alerts as many of the pool's unlabelled units as

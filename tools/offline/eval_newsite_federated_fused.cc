@@ -141,4 +141,15 @@ absl::StatusOr<std::vector<double>> HybridSupportScores(const FusedUnits& units,
   return out;
 }
 
+double LabelFreeCountCut(const NewsiteSplit& sp, const ScoredStream& sc,
+                         const std::vector<double>& unit_score) {
+  std::vector<double> pool;
+  size_t alerts = 0;
+  for (size_t u : sp.pool) {
+    pool.push_back(unit_score[u]);
+    alerts += sc.units[u].free_alert ? 1 : 0;
+  }
+  return model::CutForAlertCount(pool, alerts);
+}
+
 }  // namespace fedlog::offline

@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
-#include "common/model/hybrid_cut.h"
 #include "tools/offline/eval_newsite_federated.h"
 
 namespace fedlog::offline {
@@ -23,6 +22,7 @@ constexpr char kFusedSupport[] = "fused support";
 constexpr char kNoveltyFused[] = "embedding novelty + label-free";
 constexpr char kCounted[] = ", label-free count";
 constexpr char kHybridSupport[] = "hybrid support";
+constexpr char kCapped[] = ", capped";
 
 // The site's alert budget as a cut on the pool units' scores: a unit alerts when its score is above
 // the (1 - rate) quantile (ties at the cut do not alert, so the budget is not exceeded).
@@ -66,20 +66,6 @@ absl::StatusOr<KShotRow> Row(const NewsiteSplit& sp, const std::string& method,
   row.method = method;
   row.runs = 1;
   return row;
-}
-
-// The cut that alerts as many pool units on `unit_score` as the label-free detector alerted there
-// (alert at score >= cut): the count from the detector whose threshold adapts to the stream, the
-// order from the fused score.
-double LabelFreeCountCut(const NewsiteSplit& sp, const ScoredStream& sc,
-                         const std::vector<double>& unit_score) {
-  std::vector<double> pool;
-  size_t alerts = 0;
-  for (size_t u : sp.pool) {
-    pool.push_back(unit_score[u]);
-    alerts += sc.units[u].free_alert ? 1 : 0;
-  }
-  return model::CutForAlertCount(pool, alerts);
 }
 
 // k = 0: one encoder's label-free scores alone and fused, at the site's budget; the fused one also
@@ -126,8 +112,8 @@ absl::StatusOr<KShotRow> DrawRow(const NewsiteStream& s, const ScoredStream& sc,
   return row;
 }
 
-// One label draw, one encoder: the fused support detector at each match value of `units`, then the
-// hybrid support detector.
+// One label draw, one encoder: the fused support detector at each match value of `units` (the first
+// also capped at the label-free detector's pool count), then the hybrid support detector.
 absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const FusedUnits& units,
                            const ArmModel& m, const std::vector<size_t>& labelled, const std::vector<int>& y,
                            const NewsiteOptions& o, std::vector<KShotRow>* rows) {
@@ -140,6 +126,12 @@ absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const
     FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + name, score, threshold, false));
     row.labels = static_cast<double>(labelled.size());
     rows->push_back(row);
+    if (i > 0) continue;
+    // Capped: never more alerts among the earlier units than the label-free detector raised there.
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow capped, Row(sp, m.name + ": " + name + kCapped, score,
+                                                 std::max(threshold, LabelFreeCountCut(sp, sc, score)), false));
+    capped.labels = static_cast<double>(labelled.size());
+    rows->push_back(capped);
   }
   double threshold = 0, weight = 0;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<double> hybrid,
@@ -260,7 +252,8 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
   }
   out.json += "]";
   // Federated against alone, the same method: k = 0 the fused embedding novelty (budget cut and
-  // label-free count), k > 0 the support, fused support and hybrid support detectors.
+  // label-free count), k > 0 the support, fused support (plain and capped) and hybrid support
+  // detectors.
   absl::StrAppend(&md, "\nF1, federated / tuned / alone (the same method and labels):\n");
   auto f1 = [&](const std::string& method, const std::string& strategy, int k) {
     for (const KShotRow& w : r.rows) {
@@ -277,7 +270,8 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
   for (const auto& [strategy, k] : cells) {
     const std::vector<std::string> methods =
         k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted}
-               : std::vector<std::string>{kSupport, kFusedSupport, kHybridSupport};
+               : std::vector<std::string>{kSupport, kFusedSupport, std::string(kFusedSupport) + kCapped,
+                                          kHybridSupport};
     for (const std::string& m : methods) {
       const double fed = f1("federated: " + m, strategy, k), tuned = f1("tuned: " + m, strategy, k),
                    alone = f1("alone: " + m, strategy, k);
