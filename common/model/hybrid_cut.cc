@@ -29,7 +29,7 @@ double F1MacroAt(const std::vector<double>& scores, const std::vector<int>& labe
   return (f1_pos + f1_neg) / 2;
 }
 
-double CutForAlertCount(const std::vector<double>& scores, size_t n) {
+double CutForAlertCount(const std::vector<double>& scores, size_t n, CountTies ties) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   if (scores.empty()) return kInf;
   std::vector<double> sorted(scores);
@@ -37,8 +37,14 @@ double CutForAlertCount(const std::vector<double>& scores, size_t n) {
   if (n == 0) return std::nextafter(sorted.front(), kInf);
   if (n >= sorted.size()) return sorted.back();
   const double nth = sorted[n - 1];
-  // A tie across the boundary: every tied score goes to the normal side.
-  return sorted[n] == nth ? std::nextafter(nth, kInf) : nth;
+  if (sorted[n] != nth) return nth;
+  // A tie across the boundary: `above` scores beat the block, `with_block` include it.
+  const size_t above = static_cast<size_t>(
+      std::lower_bound(sorted.begin(), sorted.end(), nth, std::greater<double>()) - sorted.begin());
+  const size_t with_block = static_cast<size_t>(
+      std::upper_bound(sorted.begin(), sorted.end(), nth, std::greater<double>()) - sorted.begin());
+  const bool include = ties == CountTies::kNearest && with_block - n < n - above;
+  return include ? nth : std::nextafter(nth, kInf);
 }
 
 absl::StatusOr<OffsetTally> OffsetTally::Create(std::vector<double> weights,

@@ -26,11 +26,17 @@ namespace fedlog::model {
 double F1MacroAt(const std::vector<double>& scores, const std::vector<int>& labels,
                  double threshold);
 
+// How CutForAlertCount treats a block of equal scores across the n-th place.
+enum class CountTies {
+  kNormal,   // the whole block stays below the cut (fewer alerts; the 1-NN's strict comparison)
+  kNearest,  // the block goes to the side whose alert count is nearer n (equal: below the cut)
+};
 // The threshold t such that `score >= t` holds for the `n` highest scores. When the n-th and the
-// (n+1)-th highest tie, the tied scores all stay below t (fewer alerts: ties go to the normal side,
-// as the 1-NN rule's strict comparison sends them). n = 0, or no scores: t lies above the maximum.
-// n > scores.size() alerts every score.
-double CutForAlertCount(const std::vector<double>& scores, size_t n);
+// (n+1)-th highest tie, `ties` decides (kNormal: all tied scores stay below t). kNearest suits
+// scores with large blocks of duplicates (a stream's repeated lines), where kNormal can drop every
+// alert. n = 0, or no scores: t lies above the maximum. n > scores.size() alerts every score.
+double CutForAlertCount(const std::vector<double>& scores, size_t n,
+                        CountTies ties = CountTies::kNormal);
 
 // Mean F1-macro per (encoder weight, cut offset) over pseudo-targets; the cut for a pseudo-target
 // is `score >= offset + epsilon` (epsilon = 1e-9, the strict 1-NN comparison).

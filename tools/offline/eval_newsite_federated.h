@@ -132,7 +132,8 @@ absl::StatusOr<std::vector<double>> FusedSupportScores(const FusedUnits& units, 
                                                        const std::vector<int>& y, double match,
                                                        double* threshold);
 // The cut on `unit_score` that alerts as many pool units as the label-free detector alerted there
-// (fewshot::Unit::free_alert; alert at score >= cut, ties at the cut stay below): the count from the
+// (fewshot::Unit::free_alert; alert at score >= cut; a block of equal scores at the cut goes to the
+// side nearer the count, model::CountTies::kNearest: a stream repeats lines): the count from the
 // detector whose threshold adapts to the stream, the order from `unit_score`. Used by the k = 0
 // ", label-free count" rows and as the cap of the "fused support, capped" rows.
 double LabelFreeCountCut(const NewsiteSplit& split, const ScoredStream& scored,
@@ -140,8 +141,8 @@ double LabelFreeCountCut(const NewsiteSplit& split, const ScoredStream& scored,
 // Per unit, the hybrid support detector's score (model::HybridSupportDetector on the labelled
 // units: w * cosine of `units.z` + (1 - w) * Jaccard of `units.tokens`, w from the support's
 // leave-one-out); `threshold` receives the cut that alerts as many of the pool's unlabelled units as
-// the Jaccard 1-NN (the same support at w = 0) alerts there (model::CutForAlertCount; alert at
-// score >= threshold), `weight` the chosen w. No test unit and no unlabelled unit's label is used.
+// the Jaccard 1-NN (the same support at w = 0) alerts there (model::CutForAlertCount, ties to the
+// nearer count; alert at score >= threshold), `weight` the chosen w. No test unit and no unlabelled unit's label is used.
 absl::StatusOr<std::vector<double>> HybridSupportScores(const FusedUnits& units,
                                                         const NewsiteSplit& split,
                                                         const std::vector<size_t>& labelled,

@@ -136,7 +136,7 @@ absl::StatusOr<std::vector<double>> HybridSupportScores(const FusedUnits& units,
     pool.push_back(out[u]);
     jaccard_alerts += jaccard.Score(units.z.data() + u * units.dim, units.tokens[u]) > 0;
   }
-  *threshold = model::CutForAlertCount(pool, jaccard_alerts);
+  *threshold = model::CutForAlertCount(pool, jaccard_alerts, model::CountTies::kNearest);
   *weight = det.weight();
   return out;
 }
@@ -149,7 +149,7 @@ double LabelFreeCountCut(const NewsiteSplit& sp, const ScoredStream& sc,
     pool.push_back(unit_score[u]);
     alerts += sc.units[u].free_alert ? 1 : 0;
   }
-  return model::CutForAlertCount(pool, alerts);
+  return model::CutForAlertCount(pool, alerts, model::CountTies::kNearest);
 }
 
 }  // namespace fedlog::offline

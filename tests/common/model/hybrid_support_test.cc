@@ -106,6 +106,18 @@ TEST(HybridCutTest, CutForAlertCountAlertsTheTopNAndSendsTiesToNormal) {
   EXPECT_EQ(alerted(CutForAlertCount(scores, 6)), 6);
   EXPECT_EQ(alerted(CutForAlertCount(scores, 99)), 6);
   EXPECT_GT(CutForAlertCount({}, 3), 1e300);
+  // A stream of duplicates: five equal top scores, a count of 3. kNormal drops all five (no alert),
+  // kNearest keeps them (5 is nearer 3 than 0 is); with a count of 2 the block stays out (2 - 0 is
+  // nearer than 5 - 2).
+  const std::vector<double> dup = {3, 3, 3, 3, 3, 0.5, 0.2};
+  const auto dup_alerted = [&](double t) {
+    return std::count_if(dup.begin(), dup.end(), [&](double s) { return s >= t; });
+  };
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 3)), 0);
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 3, CountTies::kNearest)), 5);
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 2, CountTies::kNearest)), 0);
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 6, CountTies::kNearest)), 6);
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 3, CountTies::kNearest)), 2);  // 2 and 4 tie: below
 }
 
 TEST(HybridCutTest, OffsetTallyPicksTheMarginThePseudoTargetsPrefer) {
