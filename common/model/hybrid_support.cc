@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/base/status_macros.h"
+#include "common/model/hybrid_cut.h"
 
 namespace fedlog::model {
 namespace {
@@ -12,21 +13,6 @@ double Dot(const float* a, const float* b, size_t dim) {
   double s = 0;
   for (size_t j = 0; j < dim; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
   return s;
-}
-
-// F1-macro of predictions `alert` against `labels` (both classes' F1, averaged).
-double F1Macro(const std::vector<bool>& alert, const std::vector<int>& labels) {
-  double tp = 0, fp = 0, fn = 0, tn = 0;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i]) {
-      (alert[i] ? tp : fn) += 1;
-    } else {
-      (alert[i] ? fp : tn) += 1;
-    }
-  }
-  const double f1_pos = tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0;
-  const double f1_neg = tn > 0 ? 2 * tn / (2 * tn + fn + fp) : 0;
-  return (f1_pos + f1_neg) / 2;
 }
 
 }  // namespace
@@ -78,12 +64,12 @@ absl::StatusOr<HybridSupportDetector> HybridSupportDetector::Fit(
   if (anomalous == 0 || anomalous == static_cast<long>(d.labels_.size())) return d;
   double best = -1;
   for (double w : options.weights) {
-    std::vector<bool> alert;
+    std::vector<double> loo;
     for (size_t i = 0; i < d.labels_.size(); ++i) {
-      alert.push_back(
-          d.ScoreWith(w, support.data() + i * dim, tokens[i], static_cast<int64_t>(i)) > 0);
+      loo.push_back(d.ScoreWith(w, support.data() + i * dim, tokens[i], static_cast<int64_t>(i)));
     }
-    const double f1 = F1Macro(alert, d.labels_);
+    // score > 0, exactly: the smallest positive double is the cut.
+    const double f1 = F1MacroAt(loo, d.labels_, std::nextafter(0.0, 1.0));
     const bool nearer = std::abs(w - options.tie_weight) < std::abs(d.weight_ - options.tie_weight);
     if (f1 > best || (f1 == best && nearer)) {
       best = f1;

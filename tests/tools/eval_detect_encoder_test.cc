@@ -1,6 +1,7 @@
 // The learned encoder of `fedlog eval detect` on small synthetic datasets: the line path
 // (contrastive + meta-training, then k = 0 / k > 0 adaptation at an unseen source), the session
 // path (template-id sequences of blocks) and clear errors when a dataset lacks the encoder's input.
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -97,26 +98,51 @@ TEST(EvalDetectEncoderTest, LineEncoderTransfersToAnUnseenSource) {
     wrong += (jaccard.scores[i] > jaccard.threshold) != (d.y[rest[i]] == 1);
   }
   EXPECT_LE(wrong, 2);
-  // The encoder + Jaccard hybrid: the same 1-NN decision, on the mixed similarity.
-  auto hybrid = ScoreLineEncoderJaccard(d, *fit, support, rest, o);
-  ASSERT_TRUE(hybrid.ok()) << hybrid.status();
-  EXPECT_EQ(hybrid->model, "encoder-jaccard");
-  ASSERT_EQ(hybrid->scores.size(), rest.size());
-  EXPECT_GE(hybrid->validation_f1, 0.0);  // the chosen encoder weight
-  EXPECT_LE(hybrid->validation_f1, 1.0);
+  // The encoder + Jaccard hybrid: the same 1-NN decision, on the mixed similarity; the training
+  // sources' tally for the dev weight and the dev cut.
+  auto tally = DevHybridTally(d, *fit, 2, o);
+  ASSERT_TRUE(tally.ok()) << tally.status();
+  const double dev_weight = DevHybridWeight(*tally);
+  EXPECT_GE(dev_weight, 0.0);
+  EXPECT_LE(dev_weight, 1.0);
+  HybridRows rows;
+  rows.loo = rows.rate = true;
+  rows.dev_weight = dev_weight;
+  rows.tally = &*tally;
+  auto hybrids = ScoreLineEncoderJaccard(d, *fit, support, rest, o, rows);
+  ASSERT_TRUE(hybrids.ok()) << hybrids.status();
+  ASSERT_EQ(hybrids->size(), 4u);
+  const ModelRun& hybrid_dev = (*hybrids)[0];
+  const ModelRun& rate = (*hybrids)[1];
+  const ModelRun& devcut = (*hybrids)[2];
+  const ModelRun& hybrid = (*hybrids)[3];
+  EXPECT_EQ(hybrid.model, "encoder-jaccard");
+  ASSERT_EQ(hybrid.scores.size(), rest.size());
+  EXPECT_GE(hybrid.validation_f1, 0.0);  // the chosen encoder weight
+  EXPECT_LE(hybrid.validation_f1, 1.0);
   // Two support lines per class cannot tell the weights apart by leave-one-out, so the even mix
   // is kept; the untrained templates 2 and 3 then sit at the cut, but the ranking holds.
-  EXPECT_GT(Auroc(d, rest, *hybrid), 0.9);
+  EXPECT_GT(Auroc(d, rest, hybrid), 0.9);
   // The weight chosen on the training sources' held-out lines, then fixed for the target.
-  auto dev_weight = DevHybridWeight(d, *fit, 2, o);
-  ASSERT_TRUE(dev_weight.ok()) << dev_weight.status();
-  EXPECT_GE(*dev_weight, 0.0);
-  EXPECT_LE(*dev_weight, 1.0);
-  auto hybrid_dev = ScoreLineEncoderJaccard(d, *fit, support, rest, o, *dev_weight);
-  ASSERT_TRUE(hybrid_dev.ok()) << hybrid_dev.status();
-  EXPECT_EQ(hybrid_dev->model, "encoder-jaccard-dev");
-  EXPECT_DOUBLE_EQ(hybrid_dev->validation_f1, *dev_weight);
-  EXPECT_GT(Auroc(d, rest, *hybrid_dev), 0.9);
+  EXPECT_EQ(hybrid_dev.model, "encoder-jaccard-dev");
+  EXPECT_DOUBLE_EQ(hybrid_dev.validation_f1, dev_weight);
+  EXPECT_GT(Auroc(d, rest, hybrid_dev), 0.9);
+  // The rate and devcut rows keep the support's hybrid scores and move only the cut: the rate row
+  // alerts exactly as many lines as the Jaccard 1-NN does (its scores have no tie at the cut
+  // here), the devcut row's cut is one of the offsets, the one the tally prefers for that weight.
+  EXPECT_EQ(rate.model, "encoder-jaccard-rate");
+  EXPECT_EQ(rate.scores, hybrid.scores);
+  const auto alerts = [](const ModelRun& r) {
+    return std::count_if(r.scores.begin(), r.scores.end(),
+                         [&](double s) { return s >= r.threshold; });
+  };
+  EXPECT_LE(alerts(rate), alerts(jaccard));
+  EXPECT_GE(alerts(rate) + 2, alerts(jaccard));
+  EXPECT_EQ(devcut.model, "encoder-jaccard-devcut");
+  EXPECT_EQ(devcut.scores, hybrid.scores);
+  auto offset = tally->BestOffset(hybrid.validation_f1);
+  ASSERT_TRUE(offset.ok()) << offset.status();
+  EXPECT_NEAR(devcut.threshold, *offset, 1e-6);
   auto dev = DevFewShotF1Macro(d, *fit, 5, o);
   ASSERT_TRUE(dev.ok()) << dev.status();
   EXPECT_GT(*dev, 0.8);

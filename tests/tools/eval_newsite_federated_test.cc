@@ -5,6 +5,8 @@
 // verdict lines, and the flags.
 #include "tools/offline/eval_newsite_federated.h"
 
+#include <cmath>
+
 #include <map>
 #include <string>
 #include <string_view>
@@ -123,7 +125,12 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
                            "| alone: support detector | random | 2", "| tuned: support detector | active | 2",
                            "| federated: fused support | random | 2", "| alone: fused support | active | 2",
                            "- k = 0, embedding novelty + label-free: ", "- k = 2 (random), support detector: ",
-                           "- k = 2 (active), fused support: ", "alone: fused support match (cosine) "}) {
+                           "- k = 2 (active), fused support: ", "alone: fused support match (cosine) ",
+                           "| federated: hybrid support | random | 2", "| alone: hybrid support | active | 2",
+                           "| tuned: embedding novelty + label-free, label-free count | - | 0",
+                           "- k = 0, embedding novelty + label-free, label-free count: ",
+                           "- k = 2 (random), hybrid support: ",
+                           "| tuned: fused support, capped | random | 2", "- k = 2 (active), fused support, capped: "}) {
     EXPECT_NE(md.find(want), std::string::npos) << want << "\n" << md;
   }
   EXPECT_EQ(md.find("alone: global prototypes"), std::string::npos) << md;
@@ -183,6 +190,42 @@ TEST(EvalNewsiteFederatedTest, SessionsGetBlockRowsAndVerdicts) {
                            "- k = 2 (random), fused support: "}) {
     EXPECT_NE(arm->markdown.find(want), std::string::npos) << want << "\n" << arm->markdown;
   }
+}
+
+// The hybrid support detector's cut: as many of the pool's unlabelled units alert as the Jaccard
+// 1-NN (the same support, tokens only) alerts there; labelled and test units do not count.
+TEST(EvalNewsiteFederatedTest, HybridSupportCutsAtTheJaccardPoolCount) {
+  FusedUnits units;
+  units.dim = 2;
+  // Units 0-1 labelled (normal {1,2} at 0 degrees, anomalous {7,8} at 90); 2-7 the unlabelled pool;
+  // 8-9 test units, which never move the cut.
+  const std::vector<std::pair<double, std::vector<int64_t>>> rows = {
+      {0, {1, 2}},  {90, {7, 8}}, {10, {1, 2, 3}}, {80, {7, 8, 9}}, {85, {7, 3}},
+      {45, {4, 5}}, {50, {6}},    {30, {1, 9}},    {88, {7, 8}},    {89, {7, 8, 9}}};
+  for (const auto& [deg, tokens] : rows) {
+    units.z.push_back(static_cast<float>(std::cos(deg * M_PI / 180)));
+    units.z.push_back(static_cast<float>(std::sin(deg * M_PI / 180)));
+    units.tokens.push_back(tokens);
+  }
+  NewsiteSplit sp;
+  sp.pool = {0, 1, 2, 3, 4, 5, 6, 7};
+  sp.test = {8, 9};
+  sp.test_y = {1, 1};
+  double threshold = 0, weight = -1;
+  auto score = HybridSupportScores(units, sp, {0, 1}, {0, 1}, &threshold, &weight);
+  ASSERT_TRUE(score.ok()) << score.status();
+  ASSERT_EQ(score->size(), rows.size());
+  EXPECT_GE(weight, 0.0);
+  EXPECT_LE(weight, 1.0);
+  // Jaccard 1-NN on the unlabelled pool: units 3 ({7,8,9}: 2/3 against 0) and 4 ({7,3}: 1/3
+  // against 0) alert; 2 and 7 are nearer the normal line; 5 and 6 share no token (a tie at 0,
+  // normal). The two test units would alert too: counted, they would make it four.
+  int alerted = 0;
+  for (size_t u = 2; u < 8; ++u) alerted += (*score)[u] >= threshold;
+  EXPECT_EQ(alerted, 2);
+  EXPECT_GE((*score)[3], threshold);  // the hybrid's two highest pool units
+  EXPECT_GE((*score)[4], threshold);
+  EXPECT_GE((*score)[8], threshold);
 }
 
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {

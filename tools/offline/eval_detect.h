@@ -28,6 +28,7 @@
 #include "common/fl/tensor_bundle.h"
 #include "common/model/encoder_types.h"
 #include "common/model/few_shot.h"
+#include "common/model/hybrid_cut.h"
 
 namespace fedlog::offline {
 
@@ -86,7 +87,8 @@ struct DetectOptions {
   int xgb_rounds = 100;
   int threads = 2;
   // What to train and report; also "encoder-fused", "encoder-jaccard", "encoder-jaccard-dev",
-  // "jaccard-1nn" and "fewshot" (loso only, k > 0).
+  // "encoder-jaccard-rate", "encoder-jaccard-devcut", "jaccard-1nn" and "fewshot" (loso only,
+  // k > 0).
   std::vector<std::string> models = {"xgboost", "logreg", "encoder"};
   EncoderEvalOptions encoder;
 };
@@ -171,23 +173,40 @@ absl::StatusOr<ModelRun> ScoreLineEncoderFused(const DetectDataset& data, const 
                                                const std::vector<size_t>& support,
                                                const std::vector<size_t>& test,
                                                const DetectOptions& options);
-// loso, k > 0 (eval_detect_fused.cc). `encoder-jaccard`: a hybrid, model::HybridSupportDetector on
-// the support lines: similarity w * cosine in the adapted encoder's space + (1 - w) * Jaccard of the
-// token sets, w chosen from the support's own leave-one-out F1-macro (no target label beyond the
-// support), alert when the nearest anomalous line is strictly more similar.
-// `weight` < 0: chosen on the support as above. `encoder-jaccard-dev`: the same hybrid with w fixed
-// per fold and k by DevHybridWeight.
-absl::StatusOr<ModelRun> ScoreLineEncoderJaccard(const DetectDataset& data,
-                                                 const LineEncoderFit& fit,
-                                                 const std::vector<size_t>& support,
-                                                 const std::vector<size_t>& test,
-                                                 const DetectOptions& options, double weight = -1);
-// Training-data-only choice of the hybrid's encoder weight (as DevFewShotF1Macro): each training
-// source's held-out lines (fit.validation) as a pseudo-target with k support lines per class; the
-// weight of model::HybridSupportOptions' grid with the best mean F1-macro over the sources with
-// both classes (ties: nearest the tie weight). No target line is used.
-absl::StatusOr<double> DevHybridWeight(const DetectDataset& data, const LineEncoderFit& fit, int k,
-                                       const DetectOptions& options);
+// loso, k > 0 (eval_detect_fused.cc). The hybrids: model::HybridSupportDetector on the support
+// lines, similarity w * cosine in the adapted encoder's space + (1 - w) * Jaccard of the token sets.
+// The rows differ in how w and the cut are chosen; none uses a target label beyond the support:
+//  - `encoder-jaccard`: w from the support's own leave-one-out F1-macro, alert when the nearest
+//    anomalous line is strictly more similar (score > 0);
+//  - `encoder-jaccard-dev`: w fixed per fold and k by DevHybridWeight, the same cut;
+//  - `encoder-jaccard-rate`: `encoder-jaccard`'s scores, alerting as many test lines as
+//    `jaccard-1nn` alerts on the same lines (model::CutForAlertCount);
+//  - `encoder-jaccard-devcut`: `encoder-jaccard`'s scores, the cut moved by the offset the training
+//    sources' held-out lines prefer for the chosen w (model::OffsetTally, DevHybridTally).
+struct HybridRows {
+  bool loo = false;                            // `encoder-jaccard`
+  double dev_weight = -1;                      // `encoder-jaccard-dev` when >= 0
+  bool rate = false;                           // `encoder-jaccard-rate`
+  const model::OffsetTally* tally = nullptr;   // `encoder-jaccard-devcut` when set
+};
+// One adaptation and embedding of support and test lines, the rows `rows` asks for.
+absl::StatusOr<std::vector<ModelRun>> ScoreLineEncoderJaccard(const DetectDataset& data,
+                                                              const LineEncoderFit& fit,
+                                                              const std::vector<size_t>& support,
+                                                              const std::vector<size_t>& test,
+                                                              const DetectOptions& options,
+                                                              const HybridRows& rows);
+// Training-data-only tally for the hybrid (as DevFewShotF1Macro): each training source's held-out
+// lines (fit.validation) as a pseudo-target with k support lines per class, scored at every weight
+// of model::HybridSupportOptions' grid; mean F1-macro per weight and cut offset
+// (model::DefaultCutOffsets). FailedPrecondition when no training source has both classes. No
+// target line is used.
+absl::StatusOr<model::OffsetTally> DevHybridTally(const DetectDataset& data,
+                                                  const LineEncoderFit& fit, int k,
+                                                  const DetectOptions& options);
+// The weight with the best mean F1-macro at offset 0 (the plain 1-NN cut; ties: nearest the tie
+// weight): `encoder-jaccard-dev`'s w.
+double DevHybridWeight(const model::OffsetTally& tally);
 ModelRun ScoreJaccard1nn(const DetectDataset& data, const std::vector<size_t>& support,
                          const std::vector<size_t>& test);
 // loso, k > 0 (eval_detect_fewshot.cc): `fewshot`, the new site's few-shot line detector

@@ -15,6 +15,7 @@
 #include "common/eval/metrics.h"
 #include "common/fewshot/fewshot.h"
 #include "common/model/few_shot_fused.h"
+#include "common/model/hybrid_cut.h"
 #include "common/model/hybrid_support.h"
 #include "common/model/line_scorer.h"
 #include "tools/offline/eval_detect.h"
@@ -137,15 +138,16 @@ absl::StatusOr<HybridInputs> MakeHybridInputs(const DetectDataset& d, const Line
   return in;
 }
 
-// `weight` < 0: chosen on the support's leave-one-out scores; otherwise fixed.
-absl::StatusOr<ModelRun> ScoreHybrid(const HybridInputs& in, double weight) {
+// The hybrid on `in` with `weight` (< 0: chosen on the support's leave-one-out scores), named
+// `name`, cut at the plain 1-NN rule (score > 0). Returns the detector's weight in validation_f1.
+absl::StatusOr<ModelRun> ScoreHybrid(const HybridInputs& in, double weight, const std::string& name) {
   model::HybridSupportOptions ho;
   if (weight >= 0) ho.weights = {weight};
   FEDLOG_ASSIGN_OR_RETURN(
       model::HybridSupportDetector det,
       model::HybridSupportDetector::Fit(in.support_z, in.dim, in.support_tokens, in.y, ho));
   ModelRun run;
-  run.model = weight >= 0 ? "encoder-jaccard-dev" : "encoder-jaccard";
+  run.model = name;
   for (size_t i = 0; i < in.test_tokens.size(); ++i) {
     run.scores.push_back(det.Score(in.test_z.data() + i * in.dim, in.test_tokens[i]));
   }
@@ -156,21 +158,51 @@ absl::StatusOr<ModelRun> ScoreHybrid(const HybridInputs& in, double weight) {
 
 }  // namespace
 
-absl::StatusOr<ModelRun> ScoreLineEncoderJaccard(const DetectDataset& d,
-                                                 const LineEncoderFit& fit,
-                                                 const std::vector<size_t>& support,
-                                                 const std::vector<size_t>& test,
-                                                 const DetectOptions& o, double weight) {
+absl::StatusOr<std::vector<ModelRun>> ScoreLineEncoderJaccard(const DetectDataset& d,
+                                                              const LineEncoderFit& fit,
+                                                              const std::vector<size_t>& support,
+                                                              const std::vector<size_t>& test,
+                                                              const DetectOptions& o,
+                                                              const HybridRows& rows) {
   FEDLOG_ASSIGN_OR_RETURN(HybridInputs in, MakeHybridInputs(d, fit, support, test, o));
-  return ScoreHybrid(in, weight);
+  std::vector<ModelRun> runs;
+  if (rows.dev_weight >= 0) {
+    FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreHybrid(in, rows.dev_weight, "encoder-jaccard-dev"));
+    runs.push_back(std::move(run));
+  }
+  if (!rows.loo && !rows.rate && rows.tally == nullptr) return runs;
+  // The support's own choice of w; the three rows below differ only in their cut.
+  FEDLOG_ASSIGN_OR_RETURN(ModelRun loo, ScoreHybrid(in, -1, "encoder-jaccard"));
+  if (rows.rate) {
+    // The count from the rule that decides well (Jaccard 1-NN on the same unlabelled lines), the
+    // order from the hybrid.
+    const ModelRun jaccard = ScoreJaccard1nn(d, support, test);
+    const size_t n = static_cast<size_t>(
+        std::count_if(jaccard.scores.begin(), jaccard.scores.end(),
+                      [&](double s) { return s >= jaccard.threshold; }));
+    ModelRun run = loo;
+    run.model = "encoder-jaccard-rate";
+    run.threshold = model::CutForAlertCount(run.scores, n);
+    runs.push_back(std::move(run));
+  }
+  if (rows.tally != nullptr) {
+    FEDLOG_ASSIGN_OR_RETURN(double offset, rows.tally->BestOffset(loo.validation_f1));
+    ModelRun run = loo;
+    run.model = "encoder-jaccard-devcut";
+    run.threshold = offset + 1e-9;
+    runs.push_back(std::move(run));
+  }
+  if (rows.loo) runs.push_back(std::move(loo));
+  return runs;
 }
 
-absl::StatusOr<double> DevHybridWeight(const DetectDataset& d, const LineEncoderFit& fit, int k,
-                                       const DetectOptions& o) {
+absl::StatusOr<model::OffsetTally> DevHybridTally(const DetectDataset& d, const LineEncoderFit& fit,
+                                                  int k, const DetectOptions& o) {
   const model::HybridSupportOptions grid;
+  FEDLOG_ASSIGN_OR_RETURN(model::OffsetTally tally,
+                          model::OffsetTally::Create(grid.weights, model::DefaultCutOffsets()));
   std::map<std::string, std::vector<size_t>> by_source;
   for (size_t r : fit.validation) by_source[d.lines.sources[r]].push_back(r);
-  std::vector<double> sum(grid.weights.size(), 0.0);
   int n = 0;
   for (const auto& [source, rows] : by_source) {
     std::vector<int> y;
@@ -185,21 +217,28 @@ absl::StatusOr<double> DevHybridWeight(const DetectDataset& d, const LineEncoder
     for (size_t r : test) test_y.push_back(d.y[r]);
     FEDLOG_ASSIGN_OR_RETURN(HybridInputs in, MakeHybridInputs(d, fit, support, test, o));
     for (size_t i = 0; i < grid.weights.size(); ++i) {
-      FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreHybrid(in, grid.weights[i]));
-      FEDLOG_ASSIGN_OR_RETURN(eval::BinaryMetrics m,
-                              eval::EvaluateScores(test_y, run.scores, run.threshold));
-      sum[i] += m.f1_macro;
+      FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreHybrid(in, grid.weights[i], "dev"));
+      FEDLOG_RETURN_IF_ERROR(tally.Add(i, run.scores, test_y));
     }
     ++n;
   }
   if (n == 0) return absl::FailedPreconditionError("no two-class training source to check on");
+  return tally;
+}
+
+double DevHybridWeight(const model::OffsetTally& tally) {
+  const model::HybridSupportOptions grid;
+  const auto& offsets = tally.offsets();
+  const size_t at_zero =
+      static_cast<size_t>(std::find(offsets.begin(), offsets.end(), 0.0) - offsets.begin());
   size_t best = 0;
-  for (size_t i = 1; i < sum.size(); ++i) {
-    const bool nearer = std::abs(grid.weights[i] - grid.tie_weight) <
-                        std::abs(grid.weights[best] - grid.tie_weight);
-    if (sum[i] > sum[best] || (sum[i] == sum[best] && nearer)) best = i;
+  for (size_t i = 1; i < tally.weights().size(); ++i) {
+    const bool nearer = std::abs(tally.weights()[i] - grid.tie_weight) <
+                        std::abs(tally.weights()[best] - grid.tie_weight);
+    const double m = tally.Mean(i, at_zero), mb = tally.Mean(best, at_zero);
+    if (m > mb || (m == mb && nearer)) best = i;
   }
-  return grid.weights[best];
+  return tally.weights()[best];
 }
 
 ModelRun ScoreJaccard1nn(const DetectDataset& d, const std::vector<size_t>& support,

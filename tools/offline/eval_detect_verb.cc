@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -28,8 +29,8 @@ constexpr const char* kUsage =
     "       [--models xgboost,logreg,encoder] [--encoder-contrastive-steps N]\n"
     "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n"
     "       [--encoder-prototypes nearest|mean] [--encoder-match-quantile Q]\n"
-    "       (--models also takes encoder-fused, encoder-jaccard, encoder-jaccard-dev, jaccard-1nn\n"
-    "        and fewshot: loso, k > 0)\n";
+    "       (--models also takes encoder-fused, encoder-jaccard, encoder-jaccard-dev,\n"
+    "        encoder-jaccard-rate, encoder-jaccard-devcut, jaccard-1nn and fewshot: loso, k > 0)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -89,8 +90,8 @@ std::vector<ResultTable> MakeTables(const DetectOptions& o, const std::vector<in
   std::vector<ResultTable> tables;
   for (int k : ks) {
     for (const std::string& model : o.models) {
-      if (k <= 0 && (model == "encoder-fused" || model == "encoder-jaccard" ||
-                     model == "encoder-jaccard-dev" || model == "jaccard-1nn" || model == "fewshot")) {
+      if (k <= 0 && (model == "encoder-fused" || absl::StartsWith(model, "encoder-jaccard") ||
+                     model == "jaccard-1nn" || model == "fewshot")) {
         continue;  // k > 0 only
       }
       ResultTable t;
@@ -104,6 +105,35 @@ std::vector<ResultTable> MakeTables(const DetectOptions& o, const std::vector<in
   return tables;
 }
 
+bool WantsHybrid(const DetectOptions& o) {
+  for (const char* m : {"encoder-jaccard", "encoder-jaccard-dev", "encoder-jaccard-rate",
+                        "encoder-jaccard-devcut"}) {
+    if (WantsModel(o, m)) return true;
+  }
+  return false;
+}
+
+// The hybrid rows (eval_detect.h, HybridRows) asked for, on one fold's support and test lines.
+absl::Status AddHybridRows(const DetectDataset& d, const LineEncoderFit& encoder,
+                           const std::vector<size_t>& support, const std::vector<size_t>& test,
+                           int k, const DetectOptions& o, std::vector<ModelRun>* runs) {
+  if (!WantsHybrid(o)) return absl::OkStatus();
+  HybridRows rows;
+  rows.loo = WantsModel(o, "encoder-jaccard");
+  rows.rate = WantsModel(o, "encoder-jaccard-rate");
+  absl::StatusOr<model::OffsetTally> tally = absl::FailedPreconditionError("not wanted");
+  if (WantsModel(o, "encoder-jaccard-dev") || WantsModel(o, "encoder-jaccard-devcut")) {
+    tally = DevHybridTally(d, encoder, k, o);
+    FEDLOG_RETURN_IF_ERROR(tally.status());
+    if (WantsModel(o, "encoder-jaccard-dev")) rows.dev_weight = DevHybridWeight(*tally);
+    if (WantsModel(o, "encoder-jaccard-devcut")) rows.tally = &*tally;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<ModelRun> hybrid,
+                          ScoreLineEncoderJaccard(d, encoder, support, test, o, rows));
+  for (ModelRun& run : hybrid) runs->push_back(std::move(run));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const DetectOptions& o) {
   FEDLOG_ASSIGN_OR_RETURN(std::vector<eval::SourceFold> folds, eval::LeaveOneSourceOut(d.group));
   std::vector<ResultTable> tables = MakeTables(o, o.shots);
@@ -113,8 +143,7 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
     for (size_t r : fold.test) target_y.push_back(d.y[r]);
     // The encoder is trained once per fold (never on the target), then adapted per k.
     absl::StatusOr<LineEncoderFit> encoder = absl::FailedPreconditionError("not trained");
-    if (WantsModel(o, "encoder") || WantsModel(o, "encoder-fused") ||
-        WantsModel(o, "encoder-jaccard") || WantsModel(o, "encoder-jaccard-dev")) {
+    if (WantsModel(o, "encoder") || WantsModel(o, "encoder-fused") || WantsHybrid(o)) {
       encoder = FitLineEncoder(d, fold.train, o, o.seed);
       if (!encoder.ok()) return encoder.status();
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s%s\n", Seconds(start), fold.held_out,
@@ -155,16 +184,8 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
                                 ScoreLineEncoderFused(d, *encoder, support_rows, setup.test, o));
         runs.push_back(std::move(run));
       }
-      if (k > 0 && encoder.ok() && WantsModel(o, "encoder-jaccard")) {
-        FEDLOG_ASSIGN_OR_RETURN(ModelRun run,
-                                ScoreLineEncoderJaccard(d, *encoder, support_rows, setup.test, o));
-        runs.push_back(std::move(run));
-      }
-      if (k > 0 && encoder.ok() && WantsModel(o, "encoder-jaccard-dev")) {
-        FEDLOG_ASSIGN_OR_RETURN(double w, DevHybridWeight(d, *encoder, k, o));
-        FEDLOG_ASSIGN_OR_RETURN(ModelRun run, ScoreLineEncoderJaccard(d, *encoder, support_rows,
-                                                                      setup.test, o, w));
-        runs.push_back(std::move(run));
+      if (k > 0 && encoder.ok()) {
+        FEDLOG_RETURN_IF_ERROR(AddHybridRows(d, *encoder, support_rows, setup.test, k, o, &runs));
       }
       if (k > 0 && WantsModel(o, "jaccard-1nn")) {
         runs.push_back(ScoreJaccard1nn(d, support_rows, setup.test));
@@ -244,11 +265,12 @@ absl::StatusOr<std::vector<std::string>> ParseModels(const std::string& text) {
   std::vector<std::string> models;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     if (part != "xgboost" && part != "logreg" && part != "encoder" && part != "encoder-fused" &&
-        part != "encoder-jaccard" && part != "encoder-jaccard-dev" && part != "jaccard-1nn" &&
+        part != "encoder-jaccard" && part != "encoder-jaccard-dev" &&
+        part != "encoder-jaccard-rate" && part != "encoder-jaccard-devcut" && part != "jaccard-1nn" &&
         part != "fewshot") {
       return absl::InvalidArgumentError(absl::StrCat(
           "bad --models entry '", part,
-          "' (xgboost|logreg|encoder|encoder-fused|encoder-jaccard[-dev]|jaccard-1nn|fewshot)"));
+          "' (xgboost|logreg|encoder|encoder-fused|encoder-jaccard[-dev|-rate|-devcut]|jaccard-1nn|fewshot)"));
     }
     models.emplace_back(part);
   }
@@ -315,10 +337,10 @@ absl::StatusOr<DetectOptions> OptionsFromArgs(const cli::Args& args) {
   }
   FEDLOG_RETURN_IF_ERROR(EncoderOptionsFromArgs(args, &o.encoder));
   if (o.protocol != "loso" && (WantsModel(o, "encoder-fused") || WantsModel(o, "jaccard-1nn") ||
-                                WantsModel(o, "encoder-jaccard") ||
-                                WantsModel(o, "encoder-jaccard-dev") || WantsModel(o, "fewshot"))) {
+                                WantsHybrid(o) || WantsModel(o, "fewshot"))) {
     return absl::InvalidArgumentError(
-        "--models encoder-fused, encoder-jaccard[-dev], jaccard-1nn and fewshot need --protocol loso");
+        "--models encoder-fused, encoder-jaccard[-dev|-rate|-devcut], jaccard-1nn and fewshot need "
+        "--protocol loso");
   }
   return o;
 }

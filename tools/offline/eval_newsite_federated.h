@@ -14,11 +14,15 @@
 //   k = 0  embedding novelty (distance to the nearest of a sample of the site's own earlier lines,
 //          in the encoder's space), alone and fused with the label-free score; the federated model
 //          also scores with its global prototypes. Threshold: the site's alert budget as a quantile
-//          of the earlier units' scores.
+//          of the earlier units' scores; the fused scores also at the label-free detector's alert
+//          count among the earlier units (", label-free count").
 //   k > 0  model::BuildSiteDetector on the k labelled units per class (nearest support for lines,
 //          class means for sessions, as eval federated's detectors), threshold from the support set;
-//          and the fused support detector (model::FusedFewShotDetector): the nearest labelled unit
-//          decides where it is near in the encoder's space, the label-free score elsewhere.
+//          the fused support detector (model::FusedFewShotDetector): the nearest labelled unit
+//          decides where it is near in the encoder's space, the label-free score elsewhere (also
+//          "capped": no more alerts among the earlier units than the label-free count); and the
+//          hybrid support detector (model::HybridSupportDetector, cosine + token Jaccard), cut at the
+//          Jaccard 1-NN's alert count among the earlier unlabelled units.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -112,6 +116,7 @@ struct FusedUnits {
   size_t dim = 0;
   std::vector<float> z;       // [units][dim]
   std::vector<double> match;  // per match quantile
+  std::vector<std::vector<int64_t>> tokens;  // per unit, fewshot's token set sorted as int64
 };
 absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& model, const model::EncoderSpec& spec,
                                           const ScoredStream& scored, const NewsiteLines& site,
@@ -126,6 +131,23 @@ absl::StatusOr<std::vector<double>> FusedSupportScores(const FusedUnits& units, 
                                                        const std::vector<size_t>& labelled,
                                                        const std::vector<int>& y, double match,
                                                        double* threshold);
+// The cut on `unit_score` that alerts as many pool units as the label-free detector alerted there
+// (fewshot::Unit::free_alert; alert at score >= cut; a block of equal scores at the cut goes to the
+// side nearer the count, model::CountTies::kNearest: a stream repeats lines): the count from the
+// detector whose threshold adapts to the stream, the order from `unit_score`. Used by the k = 0
+// ", label-free count" rows and as the cap of the "fused support, capped" rows.
+double LabelFreeCountCut(const NewsiteSplit& split, const ScoredStream& scored,
+                         const std::vector<double>& unit_score);
+// Per unit, the hybrid support detector's score (model::HybridSupportDetector on the labelled
+// units: w * cosine of `units.z` + (1 - w) * Jaccard of `units.tokens`, w from the support's
+// leave-one-out); `threshold` receives the cut that alerts as many of the pool's unlabelled units as
+// the Jaccard 1-NN (the same support at w = 0) alerts there (model::CutForAlertCount, ties to the
+// nearer count; alert at score >= threshold), `weight` the chosen w. No test unit and no unlabelled unit's label is used.
+absl::StatusOr<std::vector<double>> HybridSupportScores(const FusedUnits& units,
+                                                        const NewsiteSplit& split,
+                                                        const std::vector<size_t>& labelled,
+                                                        const std::vector<int>& y,
+                                                        double* threshold, double* weight);
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"
   std::vector<std::string> notes;

@@ -2,7 +2,8 @@
 // encoder, every unit's embedding (a line's own, a session's pooled lines centred on the pool
 // units' mean) and the cosine `match`
 // taken from the pool units' nearest-neighbour similarities; per label draw,
-// model::FusedFewShotDetector on the labelled units with the label-free detector's scores.
+// model::FusedFewShotDetector on the labelled units with the label-free detector's scores; and the
+// hybrid support detector (model::HybridSupportDetector, cut by the Jaccard 1-NN's pool count).
 #include <algorithm>
 #include <random>
 #include <set>
@@ -10,6 +11,8 @@
 
 #include "common/base/status_macros.h"
 #include "common/model/few_shot_fused.h"
+#include "common/model/hybrid_cut.h"
+#include "common/model/hybrid_support.h"
 #include "tools/offline/eval_newsite_federated.h"
 
 namespace fedlog::offline {
@@ -46,6 +49,13 @@ absl::StatusOr<FusedUnits> MakeFusedUnits(const ArmModel& m, const model::Encode
   const bool sessions = std::any_of(site.unit_lines.begin(), site.unit_lines.end(),
                                     [](const std::vector<int64_t>& r) { return r.size() > 1; });
   if (sessions) model::CentreEmbeddings(&out.z, out.dim, sp.pool);
+  // The hybrid's token sets: fewshot's (sorted as unsigned) re-sorted as TokenJaccard's int64.
+  out.tokens.reserve(sc.units.size());
+  for (const fewshot::Unit& u : sc.units) {
+    std::vector<int64_t> t(u.tokens.begin(), u.tokens.end());
+    std::sort(t.begin(), t.end());
+    out.tokens.push_back(std::move(t));
+  }
   // One pool unit per distinct token set (a line's template and words, a session's union of them):
   // the reference is how near the nearest *other* kind of unit is, not the duplicates of a template.
   std::vector<size_t> ref;
@@ -95,6 +105,51 @@ absl::StatusOr<std::vector<double>> FusedSupportScores(const FusedUnits& units,
     out[u] = det.Score(units.z.data() + u * units.dim, sc.units[u].free_score);
   *threshold = det.threshold();
   return out;
+}
+
+absl::StatusOr<std::vector<double>> HybridSupportScores(const FusedUnits& units,
+                                                        const NewsiteSplit& sp,
+                                                        const std::vector<size_t>& labelled,
+                                                        const std::vector<int>& y,
+                                                        double* threshold, double* weight) {
+  std::vector<float> support;
+  std::vector<std::vector<int64_t>> tokens;
+  for (size_t u : labelled) {
+    support.insert(support.end(), units.z.begin() + u * units.dim,
+                   units.z.begin() + (u + 1) * units.dim);
+    tokens.push_back(units.tokens[u]);
+  }
+  FEDLOG_ASSIGN_OR_RETURN(model::HybridSupportDetector det,
+                          model::HybridSupportDetector::Fit(support, units.dim, tokens, y, {}));
+  model::HybridSupportOptions words_only;
+  words_only.weights = {0.0};
+  FEDLOG_ASSIGN_OR_RETURN(model::HybridSupportDetector jaccard,
+                          model::HybridSupportDetector::Fit(support, units.dim, tokens, y, words_only));
+  std::vector<double> out(units.tokens.size(), 0.0);
+  for (size_t u = 0; u < out.size(); ++u) out[u] = det.Score(units.z.data() + u * units.dim, units.tokens[u]);
+  // The cut: as many alerts among the pool's unlabelled units as the Jaccard 1-NN raises there.
+  const std::set<size_t> is_labelled(labelled.begin(), labelled.end());
+  std::vector<double> pool;
+  size_t jaccard_alerts = 0;
+  for (size_t u : sp.pool) {
+    if (is_labelled.count(u)) continue;
+    pool.push_back(out[u]);
+    jaccard_alerts += jaccard.Score(units.z.data() + u * units.dim, units.tokens[u]) > 0;
+  }
+  *threshold = model::CutForAlertCount(pool, jaccard_alerts, model::CountTies::kNearest);
+  *weight = det.weight();
+  return out;
+}
+
+double LabelFreeCountCut(const NewsiteSplit& sp, const ScoredStream& sc,
+                         const std::vector<double>& unit_score) {
+  std::vector<double> pool;
+  size_t alerts = 0;
+  for (size_t u : sp.pool) {
+    pool.push_back(unit_score[u]);
+    alerts += sc.units[u].free_alert ? 1 : 0;
+  }
+  return model::CutForAlertCount(pool, alerts, model::CountTies::kNearest);
 }
 
 }  // namespace fedlog::offline

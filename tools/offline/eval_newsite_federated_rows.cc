@@ -20,6 +20,9 @@ constexpr char kFused[] = " + label-free";
 constexpr char kSupport[] = "support detector";
 constexpr char kFusedSupport[] = "fused support";
 constexpr char kNoveltyFused[] = "embedding novelty + label-free";
+constexpr char kCounted[] = ", label-free count";
+constexpr char kHybridSupport[] = "hybrid support";
+constexpr char kCapped[] = ", capped";
 
 // The site's alert budget as a cut on the pool units' scores: a unit alerts when its score is above
 // the (1 - rate) quantile (ties at the cut do not alert, so the budget is not exceeded).
@@ -65,7 +68,8 @@ absl::StatusOr<KShotRow> Row(const NewsiteSplit& sp, const std::string& method,
   return row;
 }
 
-// k = 0: one encoder's label-free scores alone and fused, at the site's budget.
+// k = 0: one encoder's label-free scores alone and fused, at the site's budget; the fused one also
+// at the label-free detector's pool count.
 absl::Status K0Rows(const NewsiteSplit& sp, const ScoredStream& sc, const ArmModel& m, double rate,
                     std::vector<KShotRow>* rows) {
   for (const auto& [signal, score] : m.k0) {
@@ -77,6 +81,10 @@ absl::Status K0Rows(const NewsiteSplit& sp, const ScoredStream& sc, const ArmMod
       row.strategy = std::string(1, '-');  // (operator=(const char*) trips GCC 12 -Wrestrict)
       rows->push_back(row);
     }
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + signal + kFused + kCounted, fused,
+                                              LabelFreeCountCut(sp, sc, fused), false));
+    row.strategy = std::string(1, '-');
+    rows->push_back(row);
   }
   return absl::OkStatus();
 }
@@ -104,7 +112,8 @@ absl::StatusOr<KShotRow> DrawRow(const NewsiteStream& s, const ScoredStream& sc,
   return row;
 }
 
-// One label draw, one encoder: the fused support detector at each match value of `units`.
+// One label draw, one encoder: the fused support detector at each match value of `units` (the first
+// also capped at the label-free detector's pool count), then the hybrid support detector.
 absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const FusedUnits& units,
                            const ArmModel& m, const std::vector<size_t>& labelled, const std::vector<int>& y,
                            const NewsiteOptions& o, std::vector<KShotRow>* rows) {
@@ -117,7 +126,19 @@ absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const
     FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + name, score, threshold, false));
     row.labels = static_cast<double>(labelled.size());
     rows->push_back(row);
+    if (i > 0) continue;
+    // Capped: never more alerts among the earlier units than the label-free detector raised there.
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow capped, Row(sp, m.name + ": " + name + kCapped, score,
+                                                 std::max(threshold, LabelFreeCountCut(sp, sc, score)), false));
+    capped.labels = static_cast<double>(labelled.size());
+    rows->push_back(capped);
   }
+  double threshold = 0, weight = 0;
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<double> hybrid,
+                          HybridSupportScores(units, sp, labelled, y, &threshold, &weight));
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + kHybridSupport, hybrid, threshold, false));
+  row.labels = static_cast<double>(labelled.size());
+  rows->push_back(row);
   return absl::OkStatus();
 }
 
@@ -230,8 +251,9 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
                           w.recall, w.f1, w.alerts_per_10k, w.normal_alert_rate, w.runs);
   }
   out.json += "]";
-  // Federated against alone, the same method: k = 0 the fused embedding novelty, k > 0 the support
-  // detector and the fused support detector.
+  // Federated against alone, the same method: k = 0 the fused embedding novelty (budget cut and
+  // label-free count), k > 0 the support, fused support (plain and capped) and hybrid support
+  // detectors.
   absl::StrAppend(&md, "\nF1, federated / tuned / alone (the same method and labels):\n");
   auto f1 = [&](const std::string& method, const std::string& strategy, int k) {
     for (const KShotRow& w : r.rows) {
@@ -246,9 +268,11 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
     }
   }
   for (const auto& [strategy, k] : cells) {
-    for (const char* method : {kSupport, kFusedSupport}) {
-      if (k == 0 && method == kFusedSupport) continue;
-      const std::string m = k == 0 ? kNoveltyFused : method;
+    const std::vector<std::string> methods =
+        k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted}
+               : std::vector<std::string>{kSupport, kFusedSupport, std::string(kFusedSupport) + kCapped,
+                                          kHybridSupport};
+    for (const std::string& m : methods) {
       const double fed = f1("federated: " + m, strategy, k), tuned = f1("tuned: " + m, strategy, k),
                    alone = f1("alone: " + m, strategy, k);
       absl::StrAppendFormat(&md, "- k = %d%s, %s: %.3f / %.3f / %.3f: federated %s alone, tuned %s alone\n", k,

@@ -1,8 +1,10 @@
 #include "common/model/hybrid_support.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "common/model/hybrid_cut.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::model {
@@ -78,6 +80,71 @@ TEST(HybridSupportTest, OneClassKeepsTheTieWeightAndBadInputFails) {
   EXPECT_FALSE(HybridSupportDetector::Fit(Rows({At(0)}), 2, {{1}}, {0}, bad).ok());
   bad.weights = {};
   EXPECT_FALSE(bad.Validate().ok());
+}
+
+TEST(HybridCutTest, F1MacroAtCountsBothClasses) {
+  // Alerts at >= 0.5: lines 2 and 3; line 3 is a false alarm, line 1 a miss.
+  const std::vector<double> scores = {0.1, 0.2, 0.9, 0.6};
+  const std::vector<int> labels = {0, 1, 1, 0};
+  // anomalous F1 = 2/(2+1+1) = 0.5, normal F1 = 2/(2+1+1) = 0.5.
+  EXPECT_DOUBLE_EQ(F1MacroAt(scores, labels, 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(F1MacroAt(scores, labels, 0.85), (2.0 / 3.0 + 0.8) / 2);
+  EXPECT_DOUBLE_EQ(F1MacroAt(scores, labels, 2.0), (2.0 / 3.0) / 2);  // no alert: anomalous F1 0
+}
+
+TEST(HybridCutTest, CutForAlertCountAlertsTheTopNAndSendsTiesToNormal) {
+  const std::vector<double> scores = {0.3, -0.1, 0.7, 0.3, 0.0, 0.9};
+  const auto alerted = [&](double t) {
+    return std::count_if(scores.begin(), scores.end(), [&](double s) { return s >= t; });
+  };
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 2)), 2);  // 0.9 and 0.7
+  EXPECT_DOUBLE_EQ(CutForAlertCount(scores, 2), 0.7);
+  // The 3rd and 4th highest tie at 0.3: both stay normal, two alerts rather than three.
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 3)), 2);
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 4)), 4);
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 0)), 0);
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 6)), 6);
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 99)), 6);
+  EXPECT_GT(CutForAlertCount({}, 3), 1e300);
+  // A stream of duplicates: five equal top scores, a count of 3. kNormal drops all five (no alert),
+  // kNearest keeps them (5 is nearer 3 than 0 is); with a count of 2 the block stays out (2 - 0 is
+  // nearer than 5 - 2).
+  const std::vector<double> dup = {3, 3, 3, 3, 3, 0.5, 0.2};
+  const auto dup_alerted = [&](double t) {
+    return std::count_if(dup.begin(), dup.end(), [&](double s) { return s >= t; });
+  };
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 3)), 0);
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 3, CountTies::kNearest)), 5);
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 2, CountTies::kNearest)), 0);
+  EXPECT_EQ(dup_alerted(CutForAlertCount(dup, 6, CountTies::kNearest)), 6);
+  EXPECT_EQ(alerted(CutForAlertCount(scores, 3, CountTies::kNearest)), 2);  // 2 and 4 tie: below
+}
+
+TEST(HybridCutTest, OffsetTallyPicksTheMarginThePseudoTargetsPrefer) {
+  auto tally = OffsetTally::Create({0.0, 0.5}, {-0.1, 0.0, 0.1, 0.2});
+  ASSERT_TRUE(tally.ok()) << tally.status();
+  // At w = 0.5 the normal lines score 0.05-0.15 (the cosine pulls them over 0) and the anomalous
+  // ones 0.3-0.4: a margin of 0.2 separates them, and 0.2 is the only offset that does.
+  ASSERT_TRUE(tally->Add(1, {0.05, 0.15, 0.12, 0.3, 0.4}, {0, 0, 0, 1, 1}).ok());
+  ASSERT_TRUE(tally->Add(1, {0.1, 0.06, 0.35}, {0, 0, 1}).ok());
+  auto best = tally->BestOffset(0.5);
+  ASSERT_TRUE(best.ok()) << best.status();
+  EXPECT_DOUBLE_EQ(*best, 0.2);
+  EXPECT_DOUBLE_EQ(tally->Mean(1, 3), 1.0);
+  // At w = 0 a clean split at 0: offsets 0 and 0.1 both reach 1, the one nearer 0 wins; the 1-NN
+  // rule's strict comparison keeps the score-0 line normal at offset 0.
+  ASSERT_TRUE(tally->Add(0, {0.0, -0.2, 0.3}, {0, 0, 1}).ok());
+  best = tally->BestOffset(0.0);
+  ASSERT_TRUE(best.ok());
+  EXPECT_DOUBLE_EQ(*best, 0.0);
+  EXPECT_EQ(tally->BestOffset(0.7).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(tally->Add(2, {0.1}, {0}).ok());
+  EXPECT_FALSE(tally->Add(0, {0.1, 0.2}, {0}).ok());
+  auto empty = OffsetTally::Create({1.0}, {0.0});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->BestOffset(1.0).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(OffsetTally::Create({}, {0.0}).ok());
+  EXPECT_FALSE(OffsetTally::Create({0.5}, {std::nan("")}).ok());
 }
 
 }  // namespace
