@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/privacy/line_count.h"
 
 namespace fedlog::client {
 namespace {
@@ -12,11 +13,15 @@ namespace {
 bool FiniteNonNegative(double v) { return std::isfinite(v) && v >= 0; }
 bool FinitePositive(double v) { return std::isfinite(v) && v > 0; }
 
+}  // namespace
+
 bool WantsDp(const v1::SitePrivacyPolicy& p) {
   return p.require_dp() || p.max_epsilon() > 0 || p.min_noise_multiplier() > 0;
 }
 
-}  // namespace
+bool DeclaresLines(const v1::SitePrivacyPolicy& p) {
+  return p.has_declare_lines() ? p.declare_lines() : !WantsDp(p);
+}
 
 absl::Status FinalizeSitePrivacyPolicy(v1::SitePrivacyPolicy* p) {
   if (!FiniteNonNegative(p->max_epsilon())) {
@@ -24,6 +29,11 @@ absl::Status FinalizeSitePrivacyPolicy(v1::SitePrivacyPolicy* p) {
   }
   if (!FiniteNonNegative(p->min_noise_multiplier())) {
     return absl::InvalidArgumentError("privacy.min_noise_multiplier must be a finite number >= 0 (0 = any)");
+  }
+  if (p->min_count_noise() != 0 && !privacy::IsValidLineCountNoise(p->min_count_noise())) {
+    return absl::InvalidArgumentError(absl::StrCat("privacy.min_count_noise must be 0 (any) or in [",
+                                                   privacy::kMinLineCountNoise, ", ", privacy::kMaxLineCountNoise,
+                                                   "]"));
   }
   if (p->delta() == 0) p->set_delta(kDefaultSiteDelta);
   if (!(p->delta() > 0 && p->delta() < 1)) {
@@ -60,6 +70,9 @@ absl::Status ValidateTaskPrivacy(const v1::RoundTask& t) {
       p.line_dp_normal_lines() > kMaxDpNormalLines) {
     return absl::InvalidArgumentError("round task: line_dp_anomalous_rate or line_dp_normal_lines out of range");
   }
+  if (p.line_dp_count_noise() != 0 && !privacy::IsValidLineCountNoise(p.line_dp_count_noise())) {
+    return absl::InvalidArgumentError("round task: line_dp_count_noise out of range");
+  }
   return absl::OkStatus();
 }
 
@@ -77,6 +90,13 @@ absl::Status CheckRoundAgainstPolicy(const v1::SitePrivacyPolicy& policy, const 
   FEDLOG_RETURN_IF_ERROR(ValidateTaskPrivacy(task));
   if (policy.require_secure_aggregation() && !task.secure_aggregation()) {
     return absl::FailedPreconditionError("site policy requires secure aggregation; the round has none");
+  }
+  if (task.dp_mode() == "line") {
+    const double count_noise = privacy::EffectiveLineCountNoise(task.plan().line_dp_count_noise());
+    if (count_noise < policy.min_count_noise()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "round line-count noise %g is below the site's min_count_noise %g", count_noise, policy.min_count_noise()));
+    }
   }
   if (!WantsDp(policy)) return absl::OkStatus();
   if (task.dp_mode().empty()) {

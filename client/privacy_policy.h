@@ -20,14 +20,24 @@ inline constexpr double kDefaultSiteDelta = 1e-5;
 inline constexpr int32_t kMaxDpMinSites = 1 << 20;
 inline constexpr int32_t kMaxDpNormalLines = 1 << 20;  // TrainingPlan.line_dp_normal_lines
 
-// Fills defaults (delta 1e-5, upload_prototypes true) and checks ranges: max_epsilon and min_noise_multiplier
-// finite and >= 0, delta in (0, 1). InvalidArgument naming the `privacy.` field otherwise.
+// Fills defaults (delta 1e-5, upload_prototypes true) and checks ranges: max_epsilon
+// and min_noise_multiplier finite and >= 0, min_count_noise 0 or in [1, 1e6], delta in (0, 1). InvalidArgument
+// naming the `privacy.` field otherwise.
 absl::Status FinalizeSitePrivacyPolicy(v1::SitePrivacyPolicy* policy);
+
+// True when the policy asks for DP: require_dp, or max_epsilon or min_noise_multiplier > 0.
+bool WantsDp(const v1::SitePrivacyPolicy& policy);
+
+// Whether Hello carries the site's exact line counts: privacy.declare_lines when set, else !WantsDp (a site
+// that asks for DP withholds them; docs/PRIVACY.md "Line counts in Hello"). Read when Hello is built, so a
+// policy changed after FinalizeSitePrivacyPolicy still gets its default.
+bool DeclaresLines(const v1::SitePrivacyPolicy& policy);
 
 // The DP numbers of a task, checked: dp_mode "", "site" or "line"; with a mode, noise multiplier finite and > 0,
 // clip finite and > 0, dp_min_sites in [1, kMaxDpMinSites], delta in (0, 1), sampling rate in (0, 1]
 // (0 is read as 1); the plan's line_dp_objective "", "per_line" or "episodes", line_dp_anomalous_rate in [0, 1]
-// and line_dp_normal_lines in [0, kMaxDpNormalLines] (0: the default). InvalidArgument otherwise.
+// and line_dp_normal_lines in [0, kMaxDpNormalLines] (0: the default), line_dp_count_noise 0 (the default 100)
+// or in [1, 1e6]. InvalidArgument otherwise.
 absl::Status ValidateTaskPrivacy(const v1::RoundTask& task);
 
 // What this site charges its ledger with for `task` under site-level DP: sigma from the task, q = 1 unless the
@@ -37,7 +47,8 @@ privacy::MechanismStep SiteCharge(const v1::SitePrivacyPolicy& policy, const v1:
 // OK when the site may take part in `task`; FailedPrecondition with a short, printable reason (sent to the
 // aggregator as is) when the round is weaker than the policy: no secure aggregation where it is required, no DP
 // where required (max_epsilon or min_noise_multiplier > 0 imply it), a smaller noise multiplier, or (site mode)
-// an epsilon the ledger would exceed max_epsilon with; line mode: the ledger already at max_epsilon.
+// an epsilon the ledger would exceed max_epsilon with; line mode: a line-count noise below min_count_noise, or
+// the ledger already at max_epsilon.
 // InvalidArgument for a task whose DP numbers are invalid (ValidateTaskPrivacy).
 absl::Status CheckRoundAgainstPolicy(const v1::SitePrivacyPolicy& policy, const v1::RoundTask& task,
                                      const SiteLedger& ledger);

@@ -257,7 +257,12 @@ absl::Status SiteDaemon::Session() {
     v1::SourceInfo* info = hello.add_sources();
     info->set_name(s.name);
     info->set_format(s.format);
-    info->set_lines(static_cast<int64_t>(s.contents.size()));
+    // Under privacy.declare_lines false (the default of a DP policy) the exact count stays at the site.
+    if (DeclaresLines(config_.privacy())) {
+      info->set_lines(static_cast<int64_t>(s.contents.size()));
+    } else {
+      info->set_lines_withheld(true);
+    }
   }
   FEDLOG_ASSIGN_OR_RETURN(v1::HelloResponse welcome, session()->Hello(hello));
   hello_ = hello;

@@ -68,9 +68,12 @@ class SiteDaemon {
   // The upload's privacy step (client/privacy_step.h) on `update`, then (site-level DP) the charge to the
   // site's ledger, written before the update can leave; sets header.dp_epsilon.
   absl::Status ProtectUpdate(const v1::RoundTask& task, LocalUpdate* update);
-  // Line-level DP (--dp-mode line): charges the round's DP-SGD mechanisms (update->line_dp) to the ledger and
+  // Line-level DP (--dp-mode line): charges the round's DP-SGD mechanisms (update->line_dp) and the release of
+  // the noised line count (at the plan's stddev, stated in header.line_dp_count_noise) to the ledger, and
   // reports the run's epsilon in the header.
   absl::Status ChargeLineDp(const v1::RoundTask& task, LocalUpdate* update);
+  // True when the last Hello carried an exact line count (privacy.declare_lines true); Run's thread only.
+  bool DeclaredLinesInHello() const;
   // Downloads the promoted model when it differs from the one on disk (data_dir/promoted_model.bundle), then
   // personalises it (personalise_rounds > 0). At the first call, when the promoted model on disk is current but
   // has no personal model of its version, personalises that one instead.

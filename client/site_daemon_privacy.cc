@@ -55,12 +55,14 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, LocalUpdate* up
     step.steps = c.steps;
     FEDLOG_RETURN_IF_ERROR(ledger_.Charge(task.run_id(), task.round(), step));
   }
-  // The line count that weighs the update leaves only noised, charged to the same ledger first.
-  const double count_noise = privacy::kDefaultLineCountNoise;
+  // The line count that weighs the update leaves only noised, at the plan's stddev (validated by
+  // ValidateTaskPrivacy, at or above the policy's floor), charged to the same ledger first.
+  const double count_noise = privacy::EffectiveLineCountNoise(task.plan().line_dp_count_noise());
   FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
   FEDLOG_RETURN_IF_ERROR(
       ReleaseLineCount(task.run_id(), task.round(), count_noise, sampler, &ledger_, &update->header).status());
   FEDLOG_ASSIGN_OR_RETURN(double run_epsilon, ledger_.RunEpsilon(task.run_id()));
+  update->header.set_line_dp_count_noise(count_noise);
   update->header.set_line_dp_epsilon(run_epsilon);
   update->header.set_dp_epsilon(run_epsilon);
   FEDLOG_LOG(INFO) << "round " << task.round() << ": line-level DP-SGD (" << update->line_dp.size()
@@ -68,7 +70,18 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, LocalUpdate* up
                    << task.plan().line_dp_clip() << "), line count released with noise stddev " << count_noise
                    << "; site epsilon " << run_epsilon << " this run, " << ledger_.epsilon()
                    << " in all (delta " << ledger_.delta() << ")";
+  if (DeclaredLinesInHello()) {
+    FEDLOG_LOG(WARNING) << "this site declared its exact line counts in Hello before the line-DP run began; set "
+                        << "privacy.declare_lines: false (or a DP policy) to withhold them (docs/PRIVACY.md)";
+  }
   return absl::OkStatus();
+}
+
+bool SiteDaemon::DeclaredLinesInHello() const {
+  for (const v1::SourceInfo& s : hello_.sources()) {
+    if (s.lines() > 0) return true;
+  }
+  return false;
 }
 
 }  // namespace fedlog::client

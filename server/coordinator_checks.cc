@@ -9,6 +9,7 @@
 #include "common/base/status_macros.h"
 #include "common/fl/fedavg.h"
 #include "common/fl/strategy.h"
+#include "common/privacy/line_count.h"
 
 namespace fedlog::server {
 namespace {
@@ -49,6 +50,9 @@ absl::Status ValidateHello(const v1::HelloRequest& hello) {
     FEDLOG_RETURN_IF_ERROR(CheckText(s.format(), "source format"));
     if (s.lines() < 0 || s.lines() > kMaxDeclaredLines) {
       return absl::InvalidArgumentError(absl::StrCat("source lines must be in [0, ", kMaxDeclaredLines, "]"));
+    }
+    if (s.lines_withheld() && s.lines() != 0) {
+      return absl::InvalidArgumentError("a source's lines are either withheld or declared, not both");
     }
   }
   FEDLOG_RETURN_IF_ERROR(CheckText(hello.capabilities().device(), "capabilities.device"));
@@ -91,6 +95,10 @@ absl::Status ValidateUpdateHeader(const v1::UpdateHeader& h) {
   }
   if (!std::isfinite(h.line_dp_epsilon()) || h.line_dp_epsilon() < 0) {
     return absl::InvalidArgumentError("line_dp_epsilon must be a finite non-negative number");
+  }
+  if (!(h.line_dp_count_noise() >= 0 && h.line_dp_count_noise() <= privacy::kMaxLineCountNoise)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("line_dp_count_noise must be in [0, ", privacy::kMaxLineCountNoise, "]"));
   }
   return ValidateMetrics(h.metrics());
 }

@@ -10,6 +10,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/privacy/gaussian_noise.h"
+#include "common/privacy/line_count.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
 
@@ -36,7 +37,7 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
     return absl::InvalidArgumentError("target_epsilon must be a finite number >= 0 (0 = no target)");
   }
   const bool line_settings = !plan->line_dp_objective().empty() || !plan->line_dp_scope().empty() ||
-                             plan->line_dp_contrastive() ||
+                             plan->line_dp_contrastive() || plan->line_dp_count_noise() != 0 ||
                              plan->line_dp_anomalous_rate() != 0 || plan->line_dp_normal_lines() != 0;
   if (line_settings && plan->dp_mode() != "line") {
     return absl::InvalidArgumentError("line_dp_* settings apply to dp_mode 'line' only");
@@ -52,6 +53,13 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
       plan->line_dp_normal_lines() < 0 || plan->line_dp_normal_lines() > (1 << 20)) {
     return absl::InvalidArgumentError("line_dp_anomalous_rate must be in [0, 1] and line_dp_normal_lines in "
                                       "[0, 1048576] (0: the default)");
+  }
+  if (plan->dp_mode() == "line") {
+    plan->set_line_dp_count_noise(privacy::EffectiveLineCountNoise(plan->line_dp_count_noise()));
+    if (!privacy::IsValidLineCountNoise(plan->line_dp_count_noise())) {
+      return absl::InvalidArgumentError(absl::StrCat("line_dp_count_noise must be in [", privacy::kMinLineCountNoise,
+                                                     ", ", privacy::kMaxLineCountNoise, "] (0: the default 100)"));
+    }
   }
   if (plan->dp_mode() == "site") {
     if (plan->strategy() != "fedavg") {
@@ -115,7 +123,23 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
     task->mutable_plan()->set_line_dp_anomalous_rate(plan.line_dp_anomalous_rate());
     task->mutable_plan()->set_line_dp_normal_lines(plan.line_dp_normal_lines());
     task->mutable_plan()->set_line_dp_scope(plan.line_dp_scope());
+    task->mutable_plan()->set_line_dp_count_noise(privacy::EffectiveLineCountNoise(plan.line_dp_count_noise()));
   }
+}
+
+absl::Status CheckLineDpCountNoise(const v1::RunPlan& plan, const v1::UpdateHeader& header) {
+  if (plan.dp_mode() != "line") return absl::OkStatus();
+  const double planned = privacy::EffectiveLineCountNoise(plan.line_dp_count_noise());
+  if (header.line_dp_count_noise() <= 0) {
+    return absl::FailedPreconditionError(
+        "line-DP upload states no line-count noise (an exact count); the run asks for stddev " +
+        absl::StrCat(planned));
+  }
+  if (header.line_dp_count_noise() < planned) {
+    return absl::FailedPreconditionError(absl::StrCat("line-DP upload's line-count noise ",
+                                                      header.line_dp_count_noise(), " is below the run's ", planned));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SecretShuffle(std::vector<std::string>* items) {

@@ -32,7 +32,9 @@ inline constexpr size_t kMaxDeclineReason = 256;
 // "line" needs dp_noise_multiplier in (0, kMaxDpNoiseMultiplier] and dp_clip in (0, kMaxDpClip]; dp_delta 0
 // becomes 1e-5 and must be in (0, 1); target_epsilon finite and >= 0. Site mode also needs strategy fedavg (the
 // mean of the noised updates is what the accountant covers; a median or a blended weight is not) and no
-// server-side clip_norm (scaling a noised update down would scale its noise share down too).
+// server-side clip_norm (scaling a noised update down would scale its noise share down too). Line mode:
+// line_dp_count_noise 0 becomes 100 (privacy::kDefaultLineCountNoise) and must be in [1, 1e6]; the line_dp_*
+// fields are refused in any other mode.
 absl::Status ValidatePrivacyPlan(v1::RunPlan* plan);
 
 bool SiteLevelDp(const v1::RunPlan& plan);
@@ -50,6 +52,11 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
 // Shuffles `items` with the CSPRNG (common/privacy GaussianSampler's key stream), so that which sites a round
 // samples cannot be predicted. Internal when OpenSSL cannot supply randomness.
 absl::Status SecretShuffle(std::vector<std::string>* items);
+
+// Under line DP, an upload must state the noise it put on its line count (UpdateHeader.line_dp_count_noise) at
+// or above the plan's (0 read as 100): FailedPrecondition otherwise (an exact count, or one noised less than
+// the run asked). The site's word is not proof: the protection still rests on the daemon. OK outside line DP.
+absl::Status CheckLineDpCountNoise(const v1::RunPlan& plan, const v1::UpdateHeader& header);
 
 // A site-reported epsilon (UpdateHeader.dp_epsilon): finite, in [0, kMaxReportedEpsilon].
 absl::Status ValidateReportedEpsilon(double epsilon);

@@ -51,6 +51,8 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
   if (std::find(r.participants.begin(), r.participants.end(), site_id) == r.participants.end()) {
     return refuse(absl::FailedPreconditionError("site is not a participant of this round"));
   }
+  // Under line DP the weight must have left the site noised, masked or not (docs/PRIVACY.md).
+  if (absl::Status st = CheckLineDpCountNoise(run_->plan, header); !st.ok()) return refuse(st);
   // Under secure aggregation the masked input replaces the update (server/secagg_coordinator.cc).
   if (round_->secagg || header.secagg_masked()) return BeginMaskedUpload(site_id, header);
   if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));

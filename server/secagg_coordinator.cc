@@ -81,8 +81,9 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
                    << round->config().threshold << " of " << n << ", " << round->config().vector_length
                    << " values per site in " << round->config().quantization.lane_bits << "-bit lanes ("
-                   << round->config().quantization.fractional_bits << " fraction bits), adapter groups ["
-                   << absl::StrJoin(round->adapter_sources(), ", ") << "]";
+                   << round->config().quantization.fractional_bits << " fraction bits), lines declared by "
+                   << std::count_if(declared.begin(), declared.end(), [](int64_t l) { return l > 0; }) << " of "
+                   << n << " sites, adapter groups [" << absl::StrJoin(round->adapter_sources(), ", ") << "]";
   ar->secagg = std::move(round);
   return absl::OkStatus();
 }

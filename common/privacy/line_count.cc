@@ -7,6 +7,10 @@
 
 namespace fedlog::privacy {
 
+double EffectiveLineCountNoise(double planned) { return planned > 0 ? planned : kDefaultLineCountNoise; }
+
+bool IsValidLineCountNoise(double noise) { return noise >= kMinLineCountNoise && noise <= kMaxLineCountNoise; }
+
 MechanismStep LineCountStep(double noise) {
   MechanismStep step;
   step.sampling_rate = 1.0;
@@ -17,7 +21,7 @@ MechanismStep LineCountStep(double noise) {
 
 absl::StatusOr<int64_t> NoisedLineCount(int64_t count, double noise, int64_t max_count, GaussianSampler& sampler) {
   if (count < 0 || max_count < 1) return absl::InvalidArgumentError("line count must be >= 0 (and its cap >= 1)");
-  if (!(noise >= kMinLineCountNoise && noise <= kMaxLineCountNoise)) {
+  if (!IsValidLineCountNoise(noise)) {
     return absl::InvalidArgumentError(
         absl::StrCat("line count noise must be in [", kMinLineCountNoise, ", ", kMaxLineCountNoise, "]"));
   }

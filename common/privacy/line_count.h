@@ -2,8 +2,9 @@
 // Weighted FedAvg weighs a site's update by its line count (UpdateHeader.num_samples). Under line-level DP that
 // count is a statistic of the site's lines like any other: one line more or less changes it by 1. A site
 // therefore releases it through the Gaussian mechanism with sensitivity 1: count + N(0, s^2), rounded and
-// clamped to at least 1 (post-processing), with s = kDefaultLineCountNoise in the site daemon (client/
-// privacy_step.h ReleaseLineCount) and `fedlog eval federated --dp-count-noise` in simulation.
+// clamped to at least 1 (post-processing), with s from the run plan (TrainingPlan.line_dp_count_noise, `fedlog run
+// start --dp-count-noise`, default kDefaultLineCountNoise) in the site daemon (client/privacy_step.h
+// ReleaseLineCount) and `fedlog eval federated --dp-count-noise` in simulation.
 // Each release is one step of the Gaussian mechanism with noise multiplier s at q = 1 (LineCountStep), which
 // the site charges to the same ledger as its DP-SGD steps, so the epsilon it reports covers the count.
 // Stateless functions; thread-safe given distinct samplers.
@@ -24,6 +25,13 @@ namespace fedlog::privacy {
 inline constexpr double kDefaultLineCountNoise = 100;
 inline constexpr double kMinLineCountNoise = 1;    // less: the count would be nearly exact at a large epsilon
 inline constexpr double kMaxLineCountNoise = 1e6;
+
+// The stddev a plan's field means: `planned` when > 0, else kDefaultLineCountNoise (0 = not set: a plan or an
+// aggregator from before the field). Range checks are the caller's (IsValidLineCountNoise).
+double EffectiveLineCountNoise(double planned);
+
+// True for a stddev the daemons accept: finite and in [kMinLineCountNoise, kMaxLineCountNoise].
+bool IsValidLineCountNoise(double noise);
 
 // The ledger step of one release: q = 1, noise multiplier = stddev / sensitivity = `noise`, one step.
 MechanismStep LineCountStep(double noise);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/privacy/line_count.h"
 
 namespace fedlog::cli {
 namespace {
@@ -18,16 +19,24 @@ std::string Printable(const std::string& text) {
   return out;
 }
 
-// --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope: line mode only.
+// --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope, --dp-count-noise: line
+// mode only. Line mode always gets a count noise (default 100), so the plan shows what the sites will use.
 absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
   const bool any = args.Has("dp-objective") || args.Has("dp-contrastive") || args.Has("dp-anomalous-rate") ||
-                   args.Has("dp-normal-lines") || args.Has("dp-scope");
-  if (!any) return absl::OkStatus();
-  if (plan->dp_mode() != "line") {
+                   args.Has("dp-normal-lines") || args.Has("dp-scope") || args.Has("dp-count-noise");
+  if (any && plan->dp_mode() != "line") {
     return absl::InvalidArgumentError(
-        "--dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines and --dp-scope need --dp-mode "
-        "line");
+        "--dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope and --dp-count-noise "
+        "need --dp-mode line");
   }
+  if (plan->dp_mode() != "line") return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(double count_noise, args.GetDouble("dp-count-noise", privacy::kDefaultLineCountNoise));
+  if (!privacy::IsValidLineCountNoise(count_noise)) {
+    return absl::InvalidArgumentError(absl::StrCat("--dp-count-noise must be in [", privacy::kMinLineCountNoise, ", ",
+                                                   privacy::kMaxLineCountNoise, "]"));
+  }
+  plan->set_line_dp_count_noise(count_noise);
+  if (!any) return absl::OkStatus();
   const std::string scope = args.Get("dp-scope", "adapters");
   if (scope != "adapters" && scope != "all") return absl::InvalidArgumentError("--dp-scope must be adapters or all");
   plan->set_line_dp_scope(scope);
@@ -50,7 +59,7 @@ absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
 
 std::vector<std::string> PrivacyOptionNames() {
   return {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon", "dp-mode", "dp-objective",
-          "dp-anomalous-rate", "dp-normal-lines", "dp-scope"};
+          "dp-anomalous-rate", "dp-normal-lines", "dp-scope", "dp-count-noise"};
 }
 
 std::vector<std::string> PrivacyFlagNames() { return {"dp-contrastive"}; }
@@ -105,6 +114,10 @@ std::string PrivacySummary(const v1::RunStatus& s) {
   if (!p.dp_mode().empty()) {
     out = absl::StrFormat("privacy: %s-level DP, noise multiplier %g, clip %g, delta %g", p.dp_mode(),
                           p.dp_noise_multiplier(), p.dp_clip(), p.dp_delta());
+    if (p.dp_mode() == "line") {
+      absl::StrAppendFormat(&out, ", line-count noise %g",
+                            privacy::EffectiveLineCountNoise(p.line_dp_count_noise()));
+    }
     if (p.dp_mode() == "site") {
       absl::StrAppendFormat(&out, "; epsilon spent %.4f", s.epsilon_spent());
       if (p.target_epsilon() > 0) absl::StrAppendFormat(&out, " of target %g", p.target_epsilon());

@@ -14,21 +14,23 @@
 namespace fedlog::cli {
 
 // The options `run start` accepts for privacy: dp-noise-multiplier, dp-clip, dp-delta, target-epsilon,
-// dp-mode, and line mode's dp-objective, dp-anomalous-rate, dp-normal-lines, dp-scope; and its valueless flags:
+// dp-mode, and line mode's dp-objective, dp-anomalous-rate, dp-normal-lines, dp-scope, dp-count-noise; and its
+// valueless flags:
 // dp-contrastive. (Secure aggregation's flag belongs to that feature.)
 std::vector<std::string> PrivacyOptionNames();
 std::vector<std::string> PrivacyFlagNames();
 // Copies them into `plan`, checking them as the aggregator will (InvalidArgument naming the flag): any --dp-*
 // or --target-epsilon turns DP on, --dp-mode defaults to site, and then --dp-noise-multiplier and --dp-clip
 // are required and > 0, --dp-delta in (0, 1), --target-epsilon >= 0; --dp-objective per_line|episodes,
-// --dp-contrastive, --dp-anomalous-rate in (0, 1], --dp-normal-lines >= 1 and --dp-scope adapters|all need
-// --dp-mode line.
+// --dp-contrastive, --dp-anomalous-rate in (0, 1], --dp-normal-lines >= 1, --dp-scope adapters|all and
+// --dp-count-noise in [1, 1e6] (default 100) need --dp-mode line.
 absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan);
 
 // The round table's extra column under DP ("" without DP): its header and one round's cell.
 std::string PrivacyColumnHeader(const v1::RunPlan& plan);
 std::string PrivacyColumn(const v1::RunPlan& plan, const v1::RoundSummary& round);
-// One line on the run's privacy ("" without DP and declines): mode, sigma, clip, epsilon spent of the target.
+// One line on the run's privacy ("" without DP and declines): mode, sigma, clip, line mode's count noise,
+// epsilon spent of the target.
 std::string PrivacySummary(const v1::RunStatus& status);
 // "site-1 x2 (reason)" lines of the run's declines, one per site.
 std::vector<std::string> DeclineLines(const v1::RunStatus& status);

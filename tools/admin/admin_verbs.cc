@@ -118,7 +118,11 @@ int Sites(const std::vector<std::string>& argv) {
               "LAST SEEN", "(AGO)", "SOURCES", "ADMITTED", "PENDING", "DECLINED");
   for (const auto& s : resp.sites()) {
     std::vector<std::string> sources, admitted, pending;
-    for (const auto& src : s.sources()) sources.push_back(absl::StrCat(Shown(src.name()), "(", src.lines(), ")"));
+    for (const auto& src : s.sources()) {
+      // A site that withholds its line counts (its privacy policy) shows "-": the aggregator has no count.
+      sources.push_back(absl::StrCat(Shown(src.name()), "(", src.lines_withheld() ? "-" : absl::StrCat(src.lines()),
+                                     ")"));
+    }
     for (const auto& a : s.admitted_sources()) admitted.push_back(Shown(a));
     for (const auto& p : s.pending_sources()) pending.push_back(Shown(p));
     const std::string admitted_text =
@@ -583,7 +587,7 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "[--max-site-share F] [--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R] "
                     "[--secagg-step-s S]] [--dp-noise-multiplier S --dp-clip C [--dp-delta D] [--target-epsilon E] "
                     "[--dp-mode site|line [--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
-                    "[--dp-normal-lines N] [--dp-scope adapters|all]]] [--watch]" + conn,
+                    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-count-noise S]]] [--watch]" + conn,
                     "start a federated run (K defaults to the sites online now)", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});

@@ -1,0 +1,206 @@
+// The line count under line-level DP over real mTLS on loopback (docs/PRIVACY.md, "The line count under line
+// DP" and "Line counts in Hello"): the run plan's count noise (RunPlan 60) reaches the sites' tasks, each daemon
+// charges its release at that stddev and states it in its upload's header, the aggregator refuses a line-DP
+// upload that states less (or none), a site whose policy wants DP withholds its line counts from Hello, and a
+// site whose count-noise floor is above the plan's declines the round.
+#include <chrono>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "client/federation_session.h"
+#include "client/site_daemon.h"
+#include "client/site_ledger.h"
+#include "common/base/file_util.h"
+#include "common/fl/bundle_codec.h"
+#include "gtest/gtest.h"
+#include "server/aggregator_server.h"
+#include "tests/integration/test_env.h"
+
+namespace fedlog {
+namespace {
+
+using testing::AdminStub;
+
+class LineCountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("fedlog_line_count");
+    pki_ = JoinPath(dir_, "pki");
+    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "hand"}));
+    v1::ServerConfig config = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
+    ASSERT_TRUE(testing::UseTinyLineEncoder(&config, /*out_dim=*/8, /*adapter_dim=*/4));
+    auto s = server::AggregatorServer::Start(config);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+  }
+  void TearDown() override {
+    for (auto& d : daemons_) d->Stop();
+    for (auto& t : threads_) t.join();
+    if (server_) server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartSite(const std::string& site, const v1::SitePrivacyPolicy& policy = {}) {
+    std::string log = testing::WriteLog(dir_, site, 300, static_cast<int>(site.back()));
+    v1::ClientConfig config = testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
+    config.mutable_privacy()->MergeFrom(policy);
+    auto d = client::SiteDaemon::Create(config);
+    ASSERT_TRUE(d.ok()) << d.status();
+    client::SiteDaemon* raw = d->get();
+    daemons_.push_back(std::move(*d));
+    threads_.emplace_back([raw] { EXPECT_TRUE(raw->Run().ok()); });
+  }
+
+  v1::ListSitesResponse Sites() {
+    grpc::ClientContext ctx;
+    v1::ListSitesResponse r;
+    EXPECT_TRUE(AdminStub(pki_, server_->port())->ListSites(&ctx, {}, &r).ok());
+    return r;
+  }
+
+  void WaitOnline(int n) {
+    for (int i = 0; i < 200; ++i) {
+      int online = 0;
+      const v1::ListSitesResponse sites = Sites();
+      for (const auto& s : sites.sites()) online += s.online() ? 1 : 0;
+      if (online >= n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << n << " sites never came online";
+  }
+
+  // A one-round line-DP run with a little contrastive DP-SGD (the sites have no labelled lines);
+  // count_noise 0 leaves RunPlan 60 unset (the aggregator fills in 100).
+  v1::RunStatus StartLineRun(int min_sites, double count_noise) {
+    v1::StartRunRequest req;
+    v1::RunPlan* plan = req.mutable_plan();
+    plan->set_rounds(1);
+    plan->set_min_sites(min_sites);
+    plan->set_round_deadline_s(60);
+    plan->mutable_training()->set_local_epochs(1);
+    plan->mutable_training()->set_contrastive_steps(2);
+    plan->mutable_training()->set_meta_iterations(1);
+    plan->mutable_training()->set_batch_size(32);
+    plan->set_line_dp_contrastive(true);
+    plan->set_dp_mode("line");
+    plan->set_dp_noise_multiplier(1.0);
+    plan->set_dp_clip(1.0);
+    plan->set_line_dp_count_noise(count_noise);
+    v1::RunStatus resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  }
+
+  v1::RunStatus WaitFinished(int64_t run_id) {
+    return testing::WaitRun(AdminStub(pki_, server_->port()).get(), run_id, [](const v1::RunStatus& s) {
+      return s.state() == "done" || s.state() == "failed" || s.state() == "stopped";
+    });
+  }
+
+  std::string dir_, pki_;
+  std::unique_ptr<server::AggregatorServer> server_;
+  std::vector<std::unique_ptr<client::SiteDaemon>> daemons_;
+  std::vector<std::thread> threads_;
+};
+
+// The plan's s reaches both daemons: each ledger holds one count release at s (not the old constant 100), the
+// aggregator accepted both uploads (it refuses one stating less), and the site with a DP policy sent no line
+// count in Hello while the other did.
+TEST_F(LineCountTest, PlanCountNoiseIsUsedChargedAndStatedAndADpSiteWithholdsItsLines) {
+  StartSite("site-a");
+  v1::SitePrivacyPolicy dp;
+  dp.set_require_dp(true);
+  StartSite("site-b", dp);
+  WaitOnline(2);
+  const v1::ListSitesResponse sites = Sites();
+  ASSERT_EQ(sites.sites_size(), 2);
+  for (const auto& s : sites.sites()) {
+    ASSERT_EQ(s.sources_size(), 1) << s.site_id();
+    if (s.site_id() == "site-b") {
+      EXPECT_TRUE(s.sources(0).lines_withheld());
+      EXPECT_EQ(s.sources(0).lines(), 0);
+    } else {
+      EXPECT_FALSE(s.sources(0).lines_withheld());
+      EXPECT_EQ(s.sources(0).lines(), 300);
+    }
+  }
+  const double s = 37.5;
+  v1::RunStatus started = StartLineRun(/*min_sites=*/2, s);
+  EXPECT_DOUBLE_EQ(started.plan().line_dp_count_noise(), s);
+  v1::RunStatus done = WaitFinished(started.run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  ASSERT_EQ(done.rounds_size(), 1);
+  EXPECT_EQ(done.rounds(0).sites(), 2);
+  for (const char* site : {"site-a", "site-b"}) {
+    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), 1e-5);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    int at_s = 0;
+    for (const auto& e : ledger->entries()) {
+      EXPECT_NE(e.step.noise_multiplier, 100.0) << site;  // the old constant is gone
+      if (e.step.noise_multiplier == s) {
+        ++at_s;
+        EXPECT_DOUBLE_EQ(e.step.sampling_rate, 1.0);
+        EXPECT_EQ(e.step.steps, 1);
+      }
+    }
+    EXPECT_EQ(at_s, 1) << site;
+  }
+}
+
+// A hand-made site speaks the protocol: the task carries the plan's default s = 100; a line-DP upload stating no
+// count noise, or less than the plan's, is refused; one stating the plan's is taken.
+TEST_F(LineCountTest, AggregatorRefusesALineDpUploadStatingLessCountNoise) {
+  client::FederationSession hand(testing::SiteChannel(pki_, "hand", server_->port()));
+  v1::HelloRequest hello;
+  hello.add_sources()->set_name("HDFS");
+  ASSERT_TRUE(hand.Hello(hello).ok());
+  v1::RunStatus started = StartLineRun(/*min_sites=*/1, /*count_noise=*/0);
+  EXPECT_DOUBLE_EQ(started.plan().line_dp_count_noise(), 100);
+  v1::RoundTask task = testing::WaitRoundTask(&hand);
+  ASSERT_EQ(task.dp_mode(), "line");
+  EXPECT_DOUBLE_EQ(task.plan().line_dp_count_noise(), 100);
+  auto base = hand.Download(task.model_version());
+  ASSERT_TRUE(base.ok()) << base.status();
+  fl::TensorBundle zero = base->bundle;
+  for (auto& t : zero.tensors) std::fill(t.values.begin(), t.values.end(), 0.0f);
+  const std::string bytes = *fl::EncodeBundle(zero);
+  v1::UpdateHeader h;
+  h.set_run_id(task.run_id());
+  h.set_round(task.round());
+  h.set_base_version(task.model_version());
+  h.set_num_samples(120);
+  for (double stated : {0.0, 99.0}) {
+    h.set_line_dp_count_noise(stated);
+    absl::Status st = hand.Upload(h, bytes);
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << stated << ": " << st;
+    EXPECT_NE(st.message().find("count noise"), std::string::npos) << st;
+  }
+  h.set_line_dp_count_noise(100);
+  absl::Status ok = hand.Upload(h, bytes);
+  EXPECT_TRUE(ok.ok()) << ok;
+  v1::RunStatus done = WaitFinished(started.run_id());
+  EXPECT_EQ(done.state(), "done") << done.message();
+}
+
+// A site whose policy asks for more count noise than the plan's declines the round; the aggregator counts it.
+TEST_F(LineCountTest, SiteWithAHigherCountNoiseFloorDeclines) {
+  StartSite("site-a");
+  v1::SitePrivacyPolicy floor;
+  floor.set_min_count_noise(500);
+  StartSite("site-b", floor);
+  WaitOnline(2);
+  v1::RunStatus started = StartLineRun(/*min_sites=*/1, /*count_noise=*/200);
+  v1::RunStatus done = WaitFinished(started.run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  ASSERT_EQ(done.declines_size(), 1);
+  EXPECT_EQ(done.declines(0).site_id(), "site-b");
+  EXPECT_NE(done.declines(0).last_reason().find("min_count_noise"), std::string::npos)
+      << done.declines(0).last_reason();
+  EXPECT_FALSE(FileExists(client::SiteLedger::PathIn(JoinPath(dir_, "site-b"))));
+}
+
+}  // namespace
+}  // namespace fedlog

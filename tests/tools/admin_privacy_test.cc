@@ -1,0 +1,56 @@
+// `fedlog run start`'s privacy flags as the CLI turns them into a run plan (tools/admin/admin_privacy.h): line
+// mode always carries a line-count noise (default 100, --dp-count-noise S), out-of-range values and the flag
+// outside line mode are refused, and the run's privacy line shows the noise.
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tools/admin/admin_privacy.h"
+
+namespace fedlog::cli {
+namespace {
+
+absl::StatusOr<v1::RunPlan> PlanFrom(const std::vector<std::string>& argv) {
+  ArgSpec spec;
+  for (const std::string& o : PrivacyOptionNames()) spec.options.insert(o);
+  for (const std::string& f : PrivacyFlagNames()) spec.flags.insert(f);
+  absl::StatusOr<Args> args = Args::Parse(argv, spec);
+  if (!args.ok()) return args.status();
+  v1::RunPlan plan;
+  absl::Status st = SetPrivacyFlags(*args, &plan);
+  if (!st.ok()) return st;
+  return plan;
+}
+
+const std::vector<std::string> kLine = {"--dp-mode", "line", "--dp-noise-multiplier", "2", "--dp-clip", "1"};
+
+TEST(AdminPrivacyFlags, LineModeCarriesTheCountNoise) {
+  absl::StatusOr<v1::RunPlan> plan = PlanFrom(kLine);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_DOUBLE_EQ(plan->line_dp_count_noise(), 100);  // the default, stated in the plan
+  std::vector<std::string> argv = kLine;
+  argv.insert(argv.end(), {"--dp-count-noise", "30"});
+  plan = PlanFrom(argv);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_DOUBLE_EQ(plan->line_dp_count_noise(), 30);
+  v1::RunStatus status;
+  *status.mutable_plan() = *plan;
+  EXPECT_NE(PrivacySummary(status).find("line-count noise 30"), std::string::npos) << PrivacySummary(status);
+}
+
+TEST(AdminPrivacyFlags, CountNoiseOutOfRangeOrOutsideLineModeIsRefused) {
+  for (const char* bad : {"0.5", "0", "-3", "2e6", "nan"}) {
+    std::vector<std::string> argv = kLine;
+    argv.insert(argv.end(), {"--dp-count-noise", bad});
+    EXPECT_EQ(PlanFrom(argv).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  absl::StatusOr<v1::RunPlan> site =
+      PlanFrom({"--dp-noise-multiplier", "1", "--dp-clip", "1", "--dp-count-noise", "30"});  // site mode
+  EXPECT_EQ(site.status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<v1::RunPlan> plain = PlanFrom({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->line_dp_count_noise(), 0);  // no DP: nothing set
+}
+
+}  // namespace
+}  // namespace fedlog::cli
