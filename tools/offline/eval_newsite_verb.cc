@@ -31,7 +31,7 @@ constexpr char kUsage[] =
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
-    "[--test-end F] "
+    "[--test-end F] [--session-incomplete-quiet-ms MS] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
 
@@ -191,7 +191,7 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
-// --test-end.
+// --test-end; and how long an incomplete session waits (--session-incomplete-quiet-ms, 0: no wait).
 absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   const std::string group = args.Get("session-group", "shape");
   if (group != "shape" && group != "kinds") {
@@ -203,6 +203,9 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->session_alert_weight,
                           args.GetDouble("session-alert-weight", o->session_alert_weight));
   FEDLOG_ASSIGN_OR_RETURN(o->test_end, args.GetDouble("test-end", o->test_end));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_quiet_ms,
+                          args.GetInt("session-incomplete-quiet-ms",
+                                      o->detector.session.shape.incomplete_quiet_ms));
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
     return absl::InvalidArgumentError("--test-end must be in (--label-part, 1]");
@@ -381,6 +384,8 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   across.detector.fixed_weight = 0;
   across.detector.hold_lines = 0;
   across.detector.split_valley_cluster = false;
+  // Session 9's sessions: an incomplete session closes at the usual quiet time (the `no_wait` rows).
+  across.detector.session.shape.incomplete_quiet_ms = 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
@@ -399,7 +404,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 8: no fixed term, no hold)", o.detector.expected_alert_rate,
                                         levels.fused, levels.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
-  FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
+  FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, &levels, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
     FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
