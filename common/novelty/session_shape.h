@@ -50,7 +50,7 @@ struct ShapeOptions {
   // A timed incomplete session (see above) closes after this long without a line (ms); a value
   // not above quiet_ms: incomplete sessions do not wait longer.
   int64_t incomplete_quiet_ms = 1200000;
-  double incomplete_share = 0.01;   // "nearly always": lacked by at most this share (in (0, 0.5])
+  double incomplete_share = 0.05;   // "nearly always": lacked by at most this share (in (0, 0.5])
   int64_t min_support = 10;         // earlier sessions a relation needs before it can be violated
   int signature_count_cap = 4;      // counts above this are equal in a signature
   size_t max_open_sessions = 100000;  // beyond it the longest-quiet session is closed early

@@ -31,7 +31,7 @@ constexpr char kUsage[] =
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
-    "[--test-end F] [--session-incomplete-quiet-ms MS] "
+    "[--test-end F] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
 
@@ -206,6 +206,9 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_quiet_ms,
                           args.GetInt("session-incomplete-quiet-ms",
                                       o->detector.session.shape.incomplete_quiet_ms));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_share,
+                          args.GetDouble("session-incomplete-share",
+                                         o->detector.session.shape.incomplete_share));
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
     return absl::InvalidArgumentError("--test-end must be in (--label-part, 1]");
@@ -437,7 +440,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "shots", "seeds", "seed", "label-part",
               "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
-              "session-group", "session-alert-weight", "test-end"},
+              "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
+              "session-incomplete-share"},
              {"dump", "federated", "keep-broken", "session-groups-only"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
