@@ -166,15 +166,25 @@ ClosedSession SessionShapes::Close(uint64_t session, Open open) {
 }
 
 bool SessionShapes::Incomplete(const absl::flat_hash_map<int32_t, int32_t>& counts) const {
+  auto nearly_always = [this](int64_t violations, int64_t n) {
+    return (static_cast<double>(violations) + 0.5) / (static_cast<double>(n) + 1.0) <= options_.incomplete_share;
+  };
   for (const auto& item : counts) {
     auto na = sessions_with_.find(item.first);
     if (na == sessions_with_.end() || na->second < options_.min_support) continue;
-    const double n = static_cast<double>(na->second);
+    // Two counts that nearly always match, unequal (an acknowledgement still to come).
+    for (const auto& other : counts) {
+      if (other.first <= item.first || other.second == item.second) continue;
+      auto both = both_.find(PairKey(item.first, other.first));
+      if (both == both_.end() || both->second < options_.min_support) continue;
+      auto v = unequal_.find(PairKey(item.first, other.first));
+      if (nearly_always(v == unequal_.end() ? 0 : v->second, both->second)) return true;
+    }
     for (const auto& [b, nb] : sessions_with_) {
       if (nb < options_.min_support || counts.contains(b)) continue;
       auto both = both_.find(item.first < b ? PairKey(item.first, b) : PairKey(b, item.first));
       const int64_t with_b = both == both_.end() ? 0 : both->second;
-      if ((n - static_cast<double>(with_b) + 0.5) / (n + 1.0) <= options_.incomplete_share) return true;
+      if (nearly_always(na->second - with_b, na->second)) return true;
     }
   }
   return false;

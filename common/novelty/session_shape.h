@@ -20,8 +20,9 @@
 //              template is not. Judged from `min_support` closed sessions on; a template
 //              beyond the `max_templates` cap is not counted (no evidence either way).
 // An incomplete session waits longer: a timed session that lacks a template which nearly always
-// came with one it has (at most `incomplete_share` of the earlier sessions having it lacked it: a
-// write whose acknowledgements have not come yet) is scored only after `incomplete_quiet_ms`
+// came with one it has, or has two templates whose counts nearly always matched but differ (at
+// most `incomplete_share` of the earlier sessions broke the relation: a write whose
+// acknowledgements have not all come yet) is scored only after `incomplete_quiet_ms`
 // without a line instead of `quiet_ms`, so a write that paused is judged whole rather than in
 // pieces that each break the count relations; one that never completes is judged (and alerted)
 // that much later. Untimed sessions, and any session once `max_open_sessions` are open, do not wait.
@@ -108,7 +109,8 @@ class SessionShapes {
   void CloseQuiet(int64_t tick, bool timed, std::vector<ClosedSession>* closed);
   // Whether the quiet session `o` waits for incomplete_quiet_ms (see the header comment).
   bool Waits(const Open& o, bool full) const;
-  // Some template that nearly always comes with one of `counts`' templates is absent.
+  // Some template that nearly always comes with one of `counts`' templates is absent, or two of
+  // its counts that nearly always match differ.
   bool Incomplete(const absl::flat_hash_map<int32_t, int32_t>& counts) const;
   // Closes `session` if it is open and its last line came at `last` (else the entry is stale).
   void CloseIfCurrent(uint64_t session, int64_t last, std::vector<ClosedSession>* closed);

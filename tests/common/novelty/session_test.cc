@@ -202,6 +202,15 @@ TEST(SessionShapesTest, AnIncompleteSessionThatNeverCompletesClosesAfterItsWait)
   ASSERT_EQ(closed.size(), 2u);
   EXPECT_EQ(closed[1].session, 700u);
   EXPECT_EQ(closed[1].violated, 2);
+  // A count short of its usual partner (an acknowledgement still to come) also waits.
+  closed.clear();
+  AddSession(&s, 710, {{1, 3}, {2, 3}, {3, 2}}, tick + 10000, &closed);
+  s.Add(711, 1, tick + 12000, true, false, {}, &closed);
+  s.Add(710, 3, tick + 13000, true, false, {}, &closed);  // 3 s later, within the wait
+  s.Flush(&closed);
+  for (const ClosedSession& c : closed) {
+    if (c.session == 710) EXPECT_EQ(c.lines.lines, 9);
+  }
   // Untimed sessions never wait.
   SessionShapes u(o);
   std::vector<ClosedSession> c2;
