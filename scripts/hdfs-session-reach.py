@@ -54,6 +54,55 @@ def main():
     only = sum(1 for u in tps if all(x["shape"] in never_normal for x in alerted(u)))
     print(f"  anomalous blocks alerted only through shapes of those false alarms that the pool "
           f"never shows as normal: {only}")
+    block_bound(a.dir, units, label, pool, test, alerted)
+
+
+def f1(tp, fp, fn):
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+def block_bound(d, units, label, pool, test, alerted):
+    vec = collections.defaultdict(collections.Counter)
+    with open(os.path.join(d, "hdfs_lines.csv")) as f:
+        r = csv.reader(f)
+        next(r)
+        for row in r:
+            if int(row[1]) >= 0:
+                vec[int(row[1])][int(row[-1])] += 1
+    key = lambda u: tuple(sorted(vec[u].items()))
+    seen = collections.defaultdict(lambda: [0, 0])
+    for u in pool:
+        seen[key(u)][label[u]] += 1
+    lookup = collections.Counter()
+    for u in test:
+        c = seen.get(key(u), [0, 0])
+        pred = 0 if c[0] and not c[1] else 1 if c[1] and not c[0] else int(bool(alerted(u)))
+        lookup[(pred, label[u])] += 1
+    print(f"block level, every pool label: whole-block vector lookup (else the k = 0 alert): "
+          f"TP {lookup[(1, 1)]} FP {lookup[(1, 0)]} FN {lookup[(0, 1)]}, "
+          f"F1 {f1(lookup[(1, 1)], lookup[(1, 0)], lookup[(0, 1)]):.3f}")
+    # 1-NN (L1) over the pool's distinct vectors (majority label per vector).
+    protos = [(dict(k), 1 if c[1] > c[0] else 0) for k, c in seen.items()]
+    nn = collections.Counter()
+    for u in test:
+        v = vec[u]
+        best = min(protos, key=lambda p: sum(abs(v.get(t, 0) - p[0].get(t, 0)) for t in set(v) | set(p[0])))
+        nn[(best[1], label[u])] += 1
+    print(f"block level, every pool label: 1-NN (L1 on event counts): TP {nn[(1, 1)]} FP {nn[(1, 0)]} "
+          f"FN {nn[(0, 1)]}, F1 {f1(nn[(1, 1)], nn[(1, 0)], nn[(0, 1)]):.3f}")
+    fps = [u for u in test if label[u] == 0 and alerted(u)]
+    unseen = collections.Counter()
+    for u in fps:
+        templates = frozenset(vec[u])
+        normal_kin = any(seen[k][0] for k in seen if frozenset(t for t, _ in k) == templates)
+        unseen["its templates in some normal pool block" if normal_kin else
+               "no normal pool block has its set of templates"] += 1
+    normal_templates = set(t for u in pool if label[u] == 0 for t in vec[u])
+    for u in fps:
+        if set(vec[u]) - normal_templates:
+            unseen["of all: with a template that no normal pool block has"] += 1
+    for k, n in unseen.most_common():
+        print(f"  false alarms at k = 0 by whole block: {k}: {n}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,12 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();
+  if (d.session_incomplete_quiet_ms() > 86400000) {
+    return absl::InvalidArgumentError("detect.session_incomplete_quiet_ms must be at most 86400000");
+  }
+  if (d.session_incomplete_quiet_ms() != 0) {
+    o.session_incomplete_quiet_ms = std::max<int64_t>(0, d.session_incomplete_quiet_ms());
+  }
   // 0 keeps the default, < 0 switches the term off.
   auto within = [](double v, double cap, const char* name, double* field) -> absl::Status {
     if (!(v <= cap)) return absl::InvalidArgumentError(absl::StrCat("detect.", name, " must be at most ", cap));

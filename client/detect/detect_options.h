@@ -72,6 +72,8 @@ struct DetectOptions {
   double threshold_label_prior = 10;   // label shrinkage of that threshold (detect.threshold_label_prior)
   std::string session_pattern;         // label-free sessions: RE2 in the message (detect.session_pattern)
   int64_t session_quiet_ms = 300000;   // a session is scored after this long quiet (detect.session_quiet_ms)
+  // An incomplete session waits this long instead (detect.session_incomplete_quiet_ms); <= quiet: no wait.
+  int64_t session_incomplete_quiet_ms = novelty::ShapeOptions().incomplete_quiet_ms;
   double fewshot_match = 0.3;          // labels decide lines this near (detect.fewshot_match); <= 0 off
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).

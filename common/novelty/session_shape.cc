@@ -24,6 +24,10 @@ absl::Status ShapeOptions::Validate() const {
   if (quiet_ms < 1 || quiet_lines < 1) {
     return absl::InvalidArgumentError("session: quiet_ms and quiet_lines must be >= 1");
   }
+  if (incomplete_quiet_ms < 0) return absl::InvalidArgumentError("session: incomplete_quiet_ms must be >= 0");
+  if (!(incomplete_share > 0 && incomplete_share <= 0.5)) {
+    return absl::InvalidArgumentError("session: incomplete_share must be in (0, 0.5]");
+  }
   if (min_support < 1) return absl::InvalidArgumentError("session: min_support must be >= 1");
   if (signature_count_cap < 1) {
     return absl::InvalidArgumentError("session: signature_count_cap must be >= 1");
@@ -161,6 +165,43 @@ ClosedSession SessionShapes::Close(uint64_t session, Open open) {
   return out;
 }
 
+bool SessionShapes::Incomplete(const absl::flat_hash_map<int32_t, int32_t>& counts) const {
+  auto nearly_always = [this](int64_t violations, int64_t n) {
+    return (static_cast<double>(violations) + 0.5) / (static_cast<double>(n) + 1.0) <= options_.incomplete_share;
+  };
+  for (const auto& item : counts) {
+    auto na = sessions_with_.find(item.first);
+    if (na == sessions_with_.end() || na->second < options_.min_support) continue;
+    // Two counts that nearly always match, unequal (an acknowledgement still to come).
+    for (const auto& other : counts) {
+      if (other.first <= item.first || other.second == item.second) continue;
+      auto both = both_.find(PairKey(item.first, other.first));
+      if (both == both_.end() || both->second < options_.min_support) continue;
+      auto v = unequal_.find(PairKey(item.first, other.first));
+      if (nearly_always(v == unequal_.end() ? 0 : v->second, both->second)) return true;
+    }
+    for (const auto& [b, nb] : sessions_with_) {
+      if (nb < options_.min_support || counts.contains(b)) continue;
+      auto both = both_.find(item.first < b ? PairKey(item.first, b) : PairKey(b, item.first));
+      const int64_t with_b = both == both_.end() ? 0 : both->second;
+      if (nearly_always(na->second - with_b, na->second)) return true;
+    }
+  }
+  return false;
+}
+
+bool SessionShapes::Waits(const Open& o, bool full) const {
+  return o.timed && !full && options_.incomplete_quiet_ms > options_.quiet_ms && Incomplete(o.counts);
+}
+
+void SessionShapes::CloseIfCurrent(uint64_t session, int64_t last, std::vector<ClosedSession>* closed) {
+  auto it = open_.find(session);
+  if (it == open_.end() || it->second.lines.last_tick != last) return;  // stale entry
+  Open o = std::move(it->second);
+  open_.erase(it);
+  closed->push_back(Close(session, std::move(o)));
+}
+
 void SessionShapes::CloseQuiet(int64_t tick, bool timed, std::vector<ClosedSession>* closed) {
   const int64_t quiet = timed ? options_.quiet_ms : options_.quiet_lines;
   while (!by_last_.empty()) {
@@ -170,9 +211,19 @@ void SessionShapes::CloseQuiet(int64_t tick, bool timed, std::vector<ClosedSessi
     by_last_.pop_front();
     auto it = open_.find(session);
     if (it == open_.end() || it->second.lines.last_tick != last) continue;  // stale entry
-    Open o = std::move(it->second);
-    open_.erase(it);
-    closed->push_back(Close(session, std::move(o)));
+    if (Waits(it->second, full)) {
+      waiting_.emplace(last, session);
+      continue;
+    }
+    CloseIfCurrent(session, last, closed);
+  }
+  // Waiting sessions: their own quiet time, or at once when too many are open.
+  while (!waiting_.empty()) {
+    const auto [last, session] = waiting_.top();
+    const bool full = open_.size() >= options_.max_open_sessions;
+    if (!full && tick - last <= options_.incomplete_quiet_ms) break;
+    waiting_.pop();
+    CloseIfCurrent(session, last, closed);
   }
 }
 
@@ -216,6 +267,7 @@ void SessionShapes::Flush(std::vector<ClosedSession>* closed) {
     closed->push_back(Close(session, std::move(o)));
   }
   by_last_.clear();
+  waiting_ = {};
 }
 
 }  // namespace fedlog::novelty

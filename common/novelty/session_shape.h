@@ -19,6 +19,13 @@
 //              even when it is frequent among lines, and a session that merely repeats a common
 //              template is not. Judged from `min_support` closed sessions on; a template
 //              beyond the `max_templates` cap is not counted (no evidence either way).
+// An incomplete session waits longer: a timed session that lacks a template which nearly always
+// came with one it has, or has two templates whose counts nearly always matched but differ (at
+// most `incomplete_share` of the earlier sessions broke the relation: a write whose
+// acknowledgements have not all come yet) is scored only after `incomplete_quiet_ms`
+// without a line instead of `quiet_ms`, so a write that paused is judged whole rather than in
+// pieces that each break the count relations; one that never completes is judged (and alerted)
+// that much later. Untimed sessions, and any session once `max_open_sessions` are open, do not wait.
 // Relations need `min_support` earlier sessions. Memory is bounded by the options: open sessions,
 // templates per session, templates whose relations are tracked (pairs grow with its square), and
 // distinct signatures; beyond the caps new ones are not remembered.
@@ -28,6 +35,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <queue>
 #include <utility>
 #include <vector>
 
@@ -39,6 +48,10 @@ namespace fedlog::novelty {
 struct ShapeOptions {
   int64_t quiet_ms = 300000;        // a timed session closes after 5 minutes without a line
   int64_t quiet_lines = 20000;      // an untimed session closes after this many lines of the stream
+  // A timed incomplete session (see above) closes after this long without a line (ms); a value
+  // not above quiet_ms: incomplete sessions do not wait longer.
+  int64_t incomplete_quiet_ms = 1200000;
+  double incomplete_share = 0.05;   // "nearly always": lacked by at most this share (in (0, 0.5])
   int64_t min_support = 10;         // earlier sessions a relation needs before it can be violated
   int signature_count_cap = 4;      // counts above this are equal in a signature
   size_t max_open_sessions = 100000;  // beyond it the longest-quiet session is closed early
@@ -94,6 +107,13 @@ class SessionShapes {
     bool timed = false;
   };
   void CloseQuiet(int64_t tick, bool timed, std::vector<ClosedSession>* closed);
+  // Whether the quiet session `o` waits for incomplete_quiet_ms (see the header comment).
+  bool Waits(const Open& o, bool full) const;
+  // Some template that nearly always comes with one of `counts`' templates is absent, or two of
+  // its counts that nearly always match differ.
+  bool Incomplete(const absl::flat_hash_map<int32_t, int32_t>& counts) const;
+  // Closes `session` if it is open and its last line came at `last` (else the entry is stale).
+  void CloseIfCurrent(uint64_t session, int64_t last, std::vector<ClosedSession>* closed);
   ClosedSession Close(uint64_t session, Open open);
   // Scores `counts` against the sessions closed so far, then learns it.
   void ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out);
@@ -109,6 +129,10 @@ class SessionShapes {
   ShapeOptions options_;
   absl::flat_hash_map<uint64_t, Open> open_;
   std::deque<std::pair<int64_t, uint64_t>> by_last_;  // (last tick, session); stale entries skipped
+  // Incomplete sessions waiting: (last tick, session), earliest first; stale entries skipped.
+  std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>,
+                      std::greater<>>
+      waiting_;
   absl::flat_hash_map<int32_t, int64_t> sessions_with_;    // template -> closed sessions having it
   absl::flat_hash_map<int32_t, int64_t> open_with_;        // template -> open sessions having it
   absl::flat_hash_map<uint64_t, int64_t> both_;            // pair -> sessions having both

@@ -169,10 +169,11 @@ struct NewsiteSystemResult {
 // DeepLog-style baseline: an n-gram next-event model (novelty::NgramModel, h = 10, g = 9) trained on
 // the NORMAL sessions of units that start in the first `label_part` of the stream (it uses those
 // labels, as DeepLog's protocol does), scored on the units after it, beside the session detector on
-// the same units. `equal` is the same stream scored with equal weights (may be null).
+// the same units. `equal` is the same stream scored with equal weights, `no_wait` with incomplete
+// sessions closing at the usual quiet time (session 9's detector); either may be null.
 absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& scored,
-                            const ScoredStream* equal, const NewsiteOptions& options,
-                            NewsiteSystemResult* result);
+                            const ScoredStream* equal, const ScoredStream* no_wait,
+                            const NewsiteOptions& options, NewsiteSystemResult* result);
 
 // Metrics of every method on one scored stream (eval_newsite_verb.cc).
 absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,

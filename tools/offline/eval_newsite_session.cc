@@ -148,8 +148,8 @@ UnitScores DeepLogStyle(const NewsiteStream& s, const ScoredStream& sc, int64_t 
 }  // namespace
 
 absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& scored,
-                            const ScoredStream* equal, const NewsiteOptions& options,
-                            NewsiteSystemResult* result) {
+                            const ScoredStream* equal, const ScoredStream* no_wait,
+                            const NewsiteOptions& options, NewsiteSystemResult* result) {
   // Line protocols (BGL) are measured per line: a session score there would alert a whole host.
   if (scored.sessions.empty() || stream.unit == "line") return absl::OkStatus();
   const double budget = options.detector.expected_alert_rate;
@@ -180,6 +180,10 @@ absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& sco
     FEDLOG_RETURN_IF_ERROR(add("session detector, equal weights", budget, all,
                                SessionDetector(stream, *equal, in_all), lines, normal_lines));
   }
+  if (no_wait != nullptr && !no_wait->sessions.empty()) {
+    FEDLOG_RETURN_IF_ERROR(add("session detector, no incomplete wait (session 9)", budget, all,
+                               SessionDetector(stream, *no_wait, in_all), lines, normal_lines));
+  }
   for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
     UnitScores one;
     one.score = scored.unit_session_signal[static_cast<size_t>(k)];
@@ -203,6 +207,10 @@ absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& sco
                              0, test, deeplog, test_lines, test_normal_lines));
   FEDLOG_RETURN_IF_ERROR(add("session detector (k=0, site threshold) [test part]", budget, test,
                              SessionDetector(stream, scored, in_test), test_lines, test_normal_lines));
+  if (no_wait != nullptr && !no_wait->sessions.empty()) {
+    FEDLOG_RETURN_IF_ERROR(add("session detector, no incomplete wait (session 9) [test part]", budget, test,
+                               SessionDetector(stream, *no_wait, in_test), test_lines, test_normal_lines));
+  }
   result->notes.push_back(absl::StrFormat(
       "[test part]: the %zu %ss that start after the first %.0f%% of the lines; the deeplog-style "
       "baseline learnt next events from the %lld NORMAL sessions of the units before it (it uses "

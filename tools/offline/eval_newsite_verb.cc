@@ -32,7 +32,7 @@ constexpr char kUsage[] =
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
-    "[--test-end F] "
+    "[--test-end F] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
 
@@ -192,7 +192,7 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
-// --test-end.
+// --test-end; and how long an incomplete session waits (--session-incomplete-quiet-ms, 0: no wait).
 absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   const std::string group = args.Get("session-group", "shape");
   if (group != "shape" && group != "kinds") {
@@ -204,6 +204,12 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->session_alert_weight,
                           args.GetDouble("session-alert-weight", o->session_alert_weight));
   FEDLOG_ASSIGN_OR_RETURN(o->test_end, args.GetDouble("test-end", o->test_end));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_quiet_ms,
+                          args.GetInt("session-incomplete-quiet-ms",
+                                      o->detector.session.shape.incomplete_quiet_ms));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_share,
+                          args.GetDouble("session-incomplete-share",
+                                         o->detector.session.shape.incomplete_share));
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
     return absl::InvalidArgumentError("--test-end must be in (--label-part, 1]");
@@ -390,6 +396,8 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   NewsiteOptions across = o;
   across.detector.threshold_rule = novelty::ThresholdRule::kValley;
   across.detector.path_weight = 0;
+  // Session 9's sessions: an incomplete session closes at the usual quiet time (the `no_wait` rows).
+  across.detector.session.shape.incomplete_quiet_ms = 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
   if (dump) {
     FEDLOG_RETURN_IF_ERROR(MakeDirs(o.out_dir));
@@ -408,7 +416,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 9: valley threshold, no path term)", o.detector.expected_alert_rate,
                                         levels.fused, levels.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
-  FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, o, &run.k0));
+  FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, &levels, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
     FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
@@ -441,7 +449,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "shots", "seeds", "seed", "label-part",
               "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
-              "session-group", "session-alert-weight", "test-end"},
+              "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
+              "session-incomplete-share"},
              {"dump", "federated", "keep-broken", "session-groups-only"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;

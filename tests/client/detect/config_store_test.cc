@@ -101,6 +101,21 @@ detect:
                         "label_free_path_weight: 200}\n").ok());
 }
 
+TEST(DetectConfigTest, SessionIncompleteQuietSetting) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->session_incomplete_quiet_ms, 1200000);
+  auto o = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], session_incomplete_quiet_ms: 60000}\n");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->session_incomplete_quiet_ms, 60000);
+  auto off = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], session_incomplete_quiet_ms: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->session_incomplete_quiet_ms, 0);  // no longer than session_quiet_ms
+  EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+                        "session_incomplete_quiet_ms: 86400001}\n")
+                   .ok());
+}
+
 TEST(DetectConfigTest, RejectsBadConfigs) {
   EXPECT_FALSE(FromYaml("data_dir: x\ndetect: {sources: []}\n").ok());
   EXPECT_FALSE(FromYaml("detect: {sources: [{name: A, paths: [a]}]}\n").ok());  // no data_dir

@@ -235,6 +235,7 @@ TEST(LabelFreeTest, DetectorAlertsOnASessionThatBreaksItsCountRelations) {
   DetectOptions o = testing::HdfsDetectOptions(dir, log);
   o.session_pattern = "(blk_-?[0-9]+)";
   o.session_quiet_ms = 1000;
+  o.session_incomplete_quiet_ms = 10000;  // the unacknowledged block waits 10 s (20 blocks), not 1
   {
     std::ofstream f(log);
     int second = 0;

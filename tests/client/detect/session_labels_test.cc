@@ -48,6 +48,7 @@ class SessionLabelsTest : public ::testing::Test {
     o.expected_alert_rate = 0.01;
     o.label_prior = 0.01;  // trust the labels at once
     o.session.shape.quiet_ms = 1000;
+    o.session.shape.incomplete_quiet_ms = 10000;  // an unacknowledged block is judged 10 s after
     ASSERT_TRUE(pipeline_->EnableLabelFree(o, "(blk_-?[0-9]+)").ok());
   }
 

@@ -141,6 +141,94 @@ TEST(SessionShapesTest, OpenSessionsAreBounded) {
   EXPECT_EQ(closed.size(), 90u);
 }
 
+// 60 sessions {1:3, 2:3, 3:3}, one every 1000 ms from tick 0 (each quiet before the next);
+// returns the next free tick.
+int64_t LearnUsual(SessionShapes* s, std::vector<ClosedSession>* closed) {
+  int64_t tick = 0;
+  for (uint64_t id = 0; id < 60; ++id) {
+    AddSession(s, id, {{1, 3}, {2, 3}, {3, 3}}, tick, closed);
+    tick += 1000;
+  }
+  return tick;
+}
+
+TEST(SessionShapesTest, AnIncompleteSessionWaitsAndIsJudgedWhole) {
+  // A write that pauses (its acknowledgements 2 and 3 come 2 s after its 1s) is one session when
+  // incomplete sessions wait 5 s; without the wait it is judged in two broken pieces.
+  for (const int64_t wait : {int64_t{5000}, int64_t{0}}) {
+    ShapeOptions o;
+    o.quiet_ms = 100;
+    o.incomplete_quiet_ms = wait;
+    ASSERT_TRUE(o.Validate().ok());
+    SessionShapes s(o);
+    std::vector<ClosedSession> closed;
+    int64_t tick = LearnUsual(&s, &closed);
+    AddSession(&s, 700, {{1, 3}}, tick, &closed);
+    AddSession(&s, 800, {{1, 3}, {2, 3}, {3, 3}}, tick + 1000, &closed);  // others go on meanwhile
+    AddSession(&s, 700, {{2, 3}, {3, 3}}, tick + 2000, &closed);
+    s.Flush(&closed);
+    std::vector<const ClosedSession*> pieces;
+    for (const ClosedSession& c : closed) {
+      if (c.session == 700) pieces.push_back(&c);
+    }
+    SCOPED_TRACE(wait);
+    if (wait > 0) {
+      ASSERT_EQ(pieces.size(), 1u);
+      EXPECT_EQ(pieces[0]->lines.lines, 9);
+      EXPECT_EQ(pieces[0]->violated, 0);
+    } else {
+      ASSERT_EQ(pieces.size(), 2u);
+      EXPECT_EQ(pieces[0]->lines.lines, 3);
+      EXPECT_EQ(pieces[0]->violated, 2);  // 1 without 2, 1 without 3
+      EXPECT_GT(pieces[1]->violated, 0);  // 2 and 3 without 1
+    }
+  }
+}
+
+TEST(SessionShapesTest, AnIncompleteSessionThatNeverCompletesClosesAfterItsWait) {
+  ShapeOptions o;
+  o.quiet_ms = 100;
+  o.incomplete_quiet_ms = 5000;
+  SessionShapes s(o);
+  std::vector<ClosedSession> closed;
+  int64_t tick = LearnUsual(&s, &closed);
+  AddSession(&s, 700, {{1, 3}}, tick, &closed);           // incomplete: waits
+  closed.clear();                                         // (the last usual one closed)
+  AddSession(&s, 701, {{1, 3}, {2, 3}, {3, 3}}, tick + 10, &closed);
+  s.Add(702, 1, tick + 3000, true, false, {}, &closed);   // 701 complete: closed at its quiet time
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].session, 701u);
+  s.Add(703, 1, tick + 5003, true, false, {}, &closed);   // 700 last seen at tick + 2: 5001 quiet
+  ASSERT_EQ(closed.size(), 2u);
+  EXPECT_EQ(closed[1].session, 700u);
+  EXPECT_EQ(closed[1].violated, 2);
+  // A count short of its usual partner (an acknowledgement still to come) also waits.
+  closed.clear();
+  AddSession(&s, 710, {{1, 3}, {2, 3}, {3, 2}}, tick + 10000, &closed);
+  s.Add(711, 1, tick + 12000, true, false, {}, &closed);
+  s.Add(710, 3, tick + 13000, true, false, {}, &closed);  // 3 s later, within the wait
+  s.Flush(&closed);
+  for (const ClosedSession& c : closed) {
+    if (c.session == 710) EXPECT_EQ(c.lines.lines, 9);
+  }
+  // Untimed sessions never wait.
+  SessionShapes u(o);
+  std::vector<ClosedSession> c2;
+  for (uint64_t id = 0; id < 60; ++id) {
+    for (int32_t t : {1, 1, 1, 2, 2, 2, 3, 3, 3}) u.Add(id, t, static_cast<int64_t>(id) * 100000 + t, false, false, {}, &c2);
+  }
+  const size_t before = c2.size();
+  u.Add(900, 1, 7000000, false, false, {}, &c2);
+  u.Add(901, 1, 7000000 + o.quiet_lines + 1, false, false, {}, &c2);
+  ASSERT_EQ(c2.size(), before + 2);  // session 59, then the incomplete 900 at the usual quiet
+  EXPECT_EQ(c2.back().session, 900u);
+  o.incomplete_share = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o.incomplete_share = 0.01;
+  o.incomplete_quiet_ms = -1;
+  EXPECT_FALSE(o.Validate().ok());
+}
+
 TEST(NoveltyScorerSessionTest, ABrokenSessionScoresAndAlertsAboveTheUsualOnes) {
   NoveltyOptions o;
   o.session.shape.quiet_ms = 100;
