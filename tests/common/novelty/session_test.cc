@@ -208,9 +208,13 @@ TEST(SessionShapesTest, AnIncompleteSessionThatNeverCompletesClosesAfterItsWait)
   s.Add(711, 1, tick + 12000, true, false, {}, &closed);
   s.Add(710, 3, tick + 13000, true, false, {}, &closed);  // 3 s later, within the wait
   s.Flush(&closed);
+  int pieces = 0;
   for (const ClosedSession& c : closed) {
-    if (c.session == 710) EXPECT_EQ(c.lines.lines, 9);
+    if (c.session != 710) continue;
+    ++pieces;
+    EXPECT_EQ(c.lines.lines, 9);
   }
+  EXPECT_EQ(pieces, 1);
   // Untimed sessions never wait.
   SessionShapes u(o);
   std::vector<ClosedSession> c2;
