@@ -186,7 +186,7 @@ TEST_F(BadSiteTest, TensorOutsideTheModelSchemaIsRefusedAndNeverEntersTheModel) 
   auto base = a.session.Download(ta.model_version());
   ASSERT_TRUE(base.ok()) << base.status();
 
-  for (const std::string& extra : {"prototypes.evil", "adapter.HDFS.evil", "adapter.HDFS..prototypes"}) {
+  for (const char* extra : {"prototypes.evil", "adapter.HDFS.evil", "adapter.HDFS..prototypes"}) {
     fl::TensorBundle evil = DeltaWithAdapter(base->bundle, "HDFS", 5.0f);
     Add(&evil, extra, {2, kOut}, 9.0f);
     absl::Status st = m.Upload(tm, evil);

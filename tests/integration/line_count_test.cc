@@ -35,8 +35,7 @@ class LineCountTest : public ::testing::Test {
     server_ = std::move(*s);
   }
   void TearDown() override {
-    for (auto& d : daemons_) d->Stop();
-    for (auto& t : threads_) t.join();
+    daemons_.Stop();
     if (server_) server_->Shutdown();
     std::filesystem::remove_all(dir_);
   }
@@ -45,11 +44,7 @@ class LineCountTest : public ::testing::Test {
     std::string log = testing::WriteLog(dir_, site, 300, static_cast<int>(site.back()));
     v1::ClientConfig config = testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
     config.mutable_privacy()->MergeFrom(policy);
-    auto d = client::SiteDaemon::Create(config);
-    ASSERT_TRUE(d.ok()) << d.status();
-    client::SiteDaemon* raw = d->get();
-    daemons_.push_back(std::move(*d));
-    threads_.emplace_back([raw] { EXPECT_TRUE(raw->Run().ok()); });
+    ASSERT_NE(daemons_.Start(config), nullptr);
   }
 
   v1::ListSitesResponse Sites() {
@@ -102,8 +97,7 @@ class LineCountTest : public ::testing::Test {
 
   std::string dir_, pki_;
   std::unique_ptr<server::AggregatorServer> server_;
-  std::vector<std::unique_ptr<client::SiteDaemon>> daemons_;
-  std::vector<std::thread> threads_;
+  testing::RunningDaemons daemons_;
 };
 
 // The plan's s reaches both daemons: each ledger holds one count release at s (not the old constant 100), the

@@ -162,4 +162,21 @@ v1::RoundTask WaitRoundTask(client::FederationSession* session) {
   return {};
 }
 
+client::SiteDaemon* RunningDaemons::Start(const v1::ClientConfig& config) {
+  auto d = client::SiteDaemon::Create(config);
+  EXPECT_TRUE(d.ok()) << d.status();
+  if (!d.ok()) return nullptr;
+  client::SiteDaemon* raw = d->get();
+  daemons_.push_back(std::move(*d));
+  threads_.emplace_back([raw] { EXPECT_TRUE(raw->Run().ok()); });
+  return raw;
+}
+
+void RunningDaemons::Stop() {
+  for (auto& d : daemons_) d->Stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  daemons_.clear();
+}
+
 }  // namespace fedlog::testing

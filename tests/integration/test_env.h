@@ -6,9 +6,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/federation_session.h"
+#include "client/site_daemon.h"
 #include "fedlog/v1/admin.grpc.pb.h"
 #include "fedlog/v1/config.pb.h"
 #include "fedlog/v1/federation.grpc.pb.h"
@@ -47,6 +49,24 @@ std::shared_ptr<grpc::Channel> SiteChannel(const std::string& pki, const std::st
 
 // Long-polls `session` for a round task (up to about 20 s); a test failure and an empty task when none comes.
 v1::RoundTask WaitRoundTask(client::FederationSession* session);
+
+// Site daemons that run on their own threads, as a test fixture starts them; Stop() (or destruction) stops
+// and joins every one. Not thread-safe: one test thread starts and stops them.
+class RunningDaemons {
+ public:
+  RunningDaemons() = default;
+  RunningDaemons(const RunningDaemons&) = delete;
+  RunningDaemons& operator=(const RunningDaemons&) = delete;
+  ~RunningDaemons() { Stop(); }
+
+  // Creates a daemon from `config` and runs it; nullptr (and a test failure) when it cannot be created.
+  client::SiteDaemon* Start(const v1::ClientConfig& config);
+  void Stop();
+
+ private:
+  std::vector<std::unique_ptr<client::SiteDaemon>> daemons_;
+  std::vector<std::thread> threads_;
+};
 
 // A stub that presents no client certificate at all.
 std::unique_ptr<v1::Federation::Stub> AnonymousStub(const std::string& pki, int port);
