@@ -4,18 +4,10 @@
 #include <cmath>
 
 #include "common/base/status_macros.h"
+#include "common/model/embedding_dot.h"
 #include "common/novelty/site_threshold.h"
 
 namespace fedlog::model {
-namespace {
-
-double Dot(const float* a, const float* b, size_t dim) {
-  double s = 0;
-  for (size_t j = 0; j < dim; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
-  return s;
-}
-
-}  // namespace
 
 absl::Status FusedFewShotOptions::Validate() const {
   if (!(match > -1 && match <= 1))
@@ -77,7 +69,7 @@ absl::StatusOr<double> MatchFromReference(const std::vector<float>& sample, size
   std::vector<double> nearest(n, -1.0);
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = i + 1; j < n; ++j) {
-      const double s = Dot(sample.data() + i * dim, sample.data() + j * dim, dim);
+      const double s = EmbeddingDot(sample.data() + i * dim, sample.data() + j * dim, dim);
       nearest[i] = std::max(nearest[i], s);
       nearest[j] = std::max(nearest[j], s);
     }
@@ -122,7 +114,7 @@ void FusedFewShotDetector::Nearest(const float* e, int64_t skip, double* anomalo
   *normal = -2;
   for (size_t i = 0; i < labels_.size(); ++i) {
     if (static_cast<int64_t>(i) == skip) continue;
-    const double s = Dot(e, support_.data() + i * dim_, dim_);
+    const double s = EmbeddingDot(e, support_.data() + i * dim_, dim_);
     double* best = labels_[i] ? anomalous : normal;
     *best = std::max(*best, s);
   }

@@ -4,18 +4,10 @@
 #include <cmath>
 
 #include "common/base/status_macros.h"
+#include "common/model/embedding_dot.h"
 #include "common/model/hybrid_cut.h"
 
 namespace fedlog::model {
-namespace {
-
-double Dot(const float* a, const float* b, size_t dim) {
-  double s = 0;
-  for (size_t j = 0; j < dim; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
-  return s;
-}
-
-}  // namespace
 
 absl::Status HybridSupportOptions::Validate() const {
   if (weights.empty()) return absl::InvalidArgumentError("hybrid support: no candidate weight");
@@ -86,7 +78,7 @@ double HybridSupportDetector::ScoreWith(double w, const float* e,
   for (size_t i = 0; i < labels_.size(); ++i) {
     if (static_cast<int64_t>(i) == skip) continue;
     double s = 0;
-    if (w > 0) s += w * Dot(e, support_.data() + i * dim_, dim_);
+    if (w > 0) s += w * EmbeddingDot(e, support_.data() + i * dim_, dim_);
     if (w < 1) s += (1 - w) * TokenJaccard(tokens, tokens_[i]);
     best[labels_[i]] = std::max(best[labels_[i]], s);
   }
