@@ -206,7 +206,9 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   if (secagg->step() != SecAggRound::Step::kDone) {
     FEDLOG_LOG(WARNING) << "round " << record.round << " attempt " << record.attempt
                         << " failed under secure aggregation: " << secagg->failure();
-    if (absl::Status st = store_->FailRound(record, now); !st.ok()) FEDLOG_LOG(ERROR) << st;
+    if (absl::Status st = store_->FailRound(record, now); !st.ok()) {
+      FEDLOG_LOG(ERROR) << st;
+    }
     round_.reset();
     Bump();
     return;

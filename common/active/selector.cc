@@ -2,31 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/active/ranking.h"
 
 namespace fedlog::active {
 namespace {
 
-// SplitMix64: a fixed, portable mix (absl::Hash is seeded per process, so it would not repeat).
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t TieBreak(uint64_t seed, uint64_t key) { return Mix(Mix(seed) ^ key); }
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  return v[mid];
-}
+using ranking::Median;
+using ranking::TieBreak;
 
 // The lines' scores, NaN left out.
 std::vector<double> FiniteScores(const SelectionInput& input) {
@@ -181,11 +169,7 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
     if (a.second.group_size != b.second.group_size) return a.second.group_size > b.second.group_size;
     return a.first < b.first;
   });
-  if (max_picks > 0 && ranked.size() > max_picks) ranked.resize(max_picks);
-  std::vector<Pick> picks;
-  picks.reserve(ranked.size());
-  for (auto& [tie, pick] : ranked) picks.push_back(pick);
-  return picks;
+  return ranking::TakeRanked(std::move(ranked), max_picks);
 }
 
 }  // namespace fedlog::active

@@ -2,28 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/active/ranking.h"
 
 namespace fedlog::active {
 namespace {
 
-// SplitMix64, as in selector.cc: a fixed mix, so equal inputs rank alike in every process.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  return v[mid];
-}
+using ranking::Median;
+using ranking::Mix;
 
 // The median absolute deviation of the scores (the configured scale when > 0; 1 when it is 0).
 double Scale(const std::vector<SessionInfo>& sessions, double configured) {
@@ -124,11 +114,7 @@ absl::StatusOr<std::vector<SessionPick>> SelectSessions(const std::vector<Sessio
     if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
     return a.first < b.first;
   });
-  if (max_picks > 0 && ranked.size() > max_picks) ranked.resize(max_picks);
-  std::vector<SessionPick> out;
-  out.reserve(ranked.size());
-  for (auto& [tie, p] : ranked) out.push_back(p);
-  return out;
+  return ranking::TakeRanked(std::move(ranked), max_picks);
 }
 
 }  // namespace fedlog::active

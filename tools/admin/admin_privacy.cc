@@ -66,7 +66,7 @@ std::vector<std::string> PrivacyFlagNames() { return {"dp-contrastive"}; }
 
 absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan) {
   bool any = args.Has("dp-mode");
-  for (const std::string& name : {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon"}) {
+  for (const char* name : {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon"}) {
     any = any || args.Has(name);
   }
   if (!any) return absl::OkStatus();

@@ -205,7 +205,9 @@ TEST(FewShotTest, UnmatchedUnitsAlertOnlyWhereTheLabelFreeDetectorDid) {
     for (bool alerted : {false, true}) {
       const Unit u = Free(50 + i, "ciod message never labelled", i / 100.0, alerted);
       ASSERT_FALSE(d->Decide(u).near);
-      if (!alerted) EXPECT_FALSE(d->Alert(u)) << i;
+      if (!alerted) {
+        EXPECT_FALSE(d->Alert(u)) << i;
+      }
       EXPECT_EQ(d->Alert(u), d->DecisionScore(u) >= d->threshold()) << i;
     }
   }
