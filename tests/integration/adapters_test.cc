@@ -13,6 +13,7 @@
 #include "common/net/tls.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "tests/integration/hand_site.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
@@ -20,24 +21,10 @@ namespace {
 
 constexpr int kOut = 8, kAdapter = 4;
 
-struct Site {
-  Site(const std::string& pki, const std::string& name, int port, const std::string& source)
-      : session(testing::SiteChannel(pki, name, port)) {
-    v1::HelloRequest hello;
-    hello.add_sources()->set_name(source);
-    EXPECT_TRUE(session.Hello(hello).ok());
-  }
-  v1::RoundTask WaitTask() { return testing::WaitRoundTask(&session); }
-  absl::Status Upload(const v1::RoundTask& task, const fl::TensorBundle& delta) {
-    v1::UpdateHeader h;
-    h.set_run_id(task.run_id());
-    h.set_round(task.round());
-    h.set_base_version(task.model_version());
-    h.set_num_samples(100);
-    return session.Upload(h, *fl::EncodeBundle(delta));
-  }
-  client::FederationSession session;
-};
+// An upload of `delta` for `task` (100 samples).
+absl::Status Upload(testing::HandSite& site, const v1::RoundTask& task, const fl::TensorBundle& delta) {
+  return site.session.Upload(site.Header(task, 100), *fl::EncodeBundle(delta));
+}
 
 fl::TensorBundle Zeros(const fl::TensorBundle& model) {
   fl::TensorBundle d = model;
@@ -81,7 +68,7 @@ TEST(AdaptersTest, EachSiteGetsOnlyItsOwnAdapterBack) {
   auto server = server::AggregatorServer::Start(cfg);
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
-  Site a(pki, "site-a", port, "HDFS"), b(pki, "site-b", port, "BGL");
+  testing::HandSite a(pki, "site-a", port, "HDFS"), b(pki, "site-b", port, "BGL");
 
   v1::StartRunRequest start;
   start.mutable_plan()->set_rounds(2);
@@ -100,16 +87,16 @@ TEST(AdaptersTest, EachSiteGetsOnlyItsOwnAdapterBack) {
   EXPECT_GT(CountPrefix(ma->bundle, "embed."), 0);
 
   absl::Status st =
-      a.Upload(ta, DeltaWithAdapter(ma->bundle, "BGL", 1.0f));  // not a source site-a runs
+      Upload(a, ta, DeltaWithAdapter(ma->bundle, "BGL", 1.0f));  // not a source site-a runs
   EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied) << st;
   fl::TensorBundle misshapen = DeltaWithAdapter(ma->bundle, "HDFS", 1.0f);
   misshapen.Find("adapter.HDFS.down.weight")->shape = {kOut, kAdapter};
-  st = a.Upload(ta, misshapen);
+  st = Upload(a, ta, misshapen);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
   EXPECT_NE(st.message().find("shape"), std::string::npos) << st;
 
-  ASSERT_TRUE(a.Upload(ta, DeltaWithAdapter(ma->bundle, "HDFS", 0.25f)).ok());
-  ASSERT_TRUE(b.Upload(tb, DeltaWithAdapter(ma->bundle, "BGL", 0.75f)).ok());
+  ASSERT_TRUE(Upload(a, ta, DeltaWithAdapter(ma->bundle, "HDFS", 0.25f)).ok());
+  ASSERT_TRUE(Upload(b, tb, DeltaWithAdapter(ma->bundle, "BGL", 0.75f)).ok());
 
   // Round 2: the global model now holds both adapters; each site receives its own only.
   ta = a.WaitTask();
@@ -146,8 +133,8 @@ TEST(AdaptersTest, EachSiteGetsOnlyItsOwnAdapterBack) {
   EXPECT_EQ(CountPrefix(admin_copy->bundle, "adapter."), 10);
 
   // Round 2's updates carry the adapters the sites received (no longer new).
-  ASSERT_TRUE(a.Upload(ta, Zeros(na->bundle)).ok());
-  ASSERT_TRUE(b.Upload(tb, Zeros(nb->bundle)).ok());
+  ASSERT_TRUE(Upload(a, ta, Zeros(na->bundle)).ok());
+  ASSERT_TRUE(Upload(b, tb, Zeros(nb->bundle)).ok());
   v1::RunStatus done;
   for (int i = 0; i < 200; ++i) {
     grpc::ClientContext ctx;

@@ -22,47 +22,12 @@ namespace {
 
 using testing::AdminStub;
 
-class LineCountTest : public ::testing::Test {
+class LineCountTest : public testing::AggregatorTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("fedlog_line_count");
-    pki_ = JoinPath(dir_, "pki");
-    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "hand"}));
-    v1::ServerConfig config = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
-    ASSERT_TRUE(testing::UseTinyLineEncoder(&config, /*out_dim=*/8, /*adapter_dim=*/4));
-    auto s = server::AggregatorServer::Start(config);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-  }
-  void TearDown() override {
-    daemons_.Stop();
-    if (server_) server_->Shutdown();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void StartSite(const std::string& site, const v1::SitePrivacyPolicy& policy = {}) {
-    std::string log = testing::WriteLog(dir_, site, 300, static_cast<int>(site.back()));
-    v1::ClientConfig config = testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
-    config.mutable_privacy()->MergeFrom(policy);
-    ASSERT_NE(daemons_.Start(config), nullptr);
-  }
-
-  v1::ListSitesResponse Sites() {
-    grpc::ClientContext ctx;
-    v1::ListSitesResponse r;
-    EXPECT_TRUE(AdminStub(pki_, server_->port())->ListSites(&ctx, {}, &r).ok());
-    return r;
-  }
-
-  void WaitOnline(int n) {
-    for (int i = 0; i < 200; ++i) {
-      int online = 0;
-      const v1::ListSitesResponse sites = Sites();
-      for (const auto& s : sites.sites()) online += s.online() ? 1 : 0;
-      if (online >= n) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL() << n << " sites never came online";
+    StartAggregator("fedlog_line_count", {"site-a", "site-b", "hand"}, [](v1::ServerConfig* config) {
+      ASSERT_TRUE(testing::UseTinyLineEncoder(config, /*out_dim=*/8, /*adapter_dim=*/4));
+    });
   }
 
   // A one-round line-DP run with a little contrastive DP-SGD (the sites have no labelled lines);
@@ -82,22 +47,8 @@ class LineCountTest : public ::testing::Test {
     plan->set_dp_noise_multiplier(1.0);
     plan->set_dp_clip(1.0);
     plan->set_line_dp_count_noise(count_noise);
-    v1::RunStatus resp;
-    grpc::ClientContext ctx;
-    grpc::Status st = AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return resp;
+    return StartRun(req);
   }
-
-  v1::RunStatus WaitFinished(int64_t run_id) {
-    return testing::WaitRun(AdminStub(pki_, server_->port()).get(), run_id, [](const v1::RunStatus& s) {
-      return s.state() == "done" || s.state() == "failed" || s.state() == "stopped";
-    });
-  }
-
-  std::string dir_, pki_;
-  std::unique_ptr<server::AggregatorServer> server_;
-  testing::RunningDaemons daemons_;
 };
 
 // The plan's s reaches both daemons: each ledger holds one count release at s (not the old constant 100), the

@@ -30,45 +30,15 @@ double AccountantEpsilon(double q, double sigma, int rounds) {
   return privacy::SampledGaussianEpsilon(q, sigma, rounds, kDelta, privacy::DefaultOrders())->epsilon;
 }
 
-class PrivacyTest : public ::testing::Test {
+class PrivacyTest : public testing::AggregatorTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("fedlog_privacy");
-    pki_ = JoinPath(dir_, "pki");
-    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b"}));
-    v1::ServerConfig config = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
-    if (line_encoder_) {
-      ASSERT_TRUE(testing::UseTinyLineEncoder(&config, /*out_dim=*/8, /*adapter_dim=*/4));
-    }
-    config.set_keep_updates(true);  // the test reads a stored update's values
-    auto s = server::AggregatorServer::Start(config);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-  }
-  void TearDown() override {
-    daemons_.Stop();
-    if (server_) server_->Shutdown();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void StartSite(const std::string& site, const v1::SitePrivacyPolicy& policy = {}) {
-    std::string log = testing::WriteLog(dir_, site, 300, static_cast<int>(site.back()));
-    v1::ClientConfig config = testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
-    config.mutable_privacy()->MergeFrom(policy);
-    ASSERT_NE(daemons_.Start(config), nullptr);
-  }
-
-  void WaitOnline(int n) {
-    for (int i = 0; i < 200; ++i) {
-      grpc::ClientContext ctx;
-      v1::ListSitesResponse sites;
-      ASSERT_TRUE(AdminStub(pki_, server_->port())->ListSites(&ctx, {}, &sites).ok());
-      int online = 0;
-      for (const auto& s : sites.sites()) online += s.online() ? 1 : 0;
-      if (online >= n) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL() << n << " sites never came online";
+    StartAggregator("fedlog_privacy", {"site-a", "site-b"}, [this](v1::ServerConfig* config) {
+      if (line_encoder_) {
+        ASSERT_TRUE(testing::UseTinyLineEncoder(config, /*out_dim=*/8, /*adapter_dim=*/4));
+      }
+      config->set_keep_updates(true);  // the test reads a stored update's values
+    });
   }
 
   v1::RunStatus StartDpRun(int rounds, int min_sites, double sigma, double clip, double target,
@@ -92,23 +62,10 @@ class PrivacyTest : public ::testing::Test {
     plan->set_dp_clip(clip);
     plan->set_dp_delta(kDelta);
     plan->set_target_epsilon(target);
-    v1::RunStatus resp;
-    grpc::ClientContext ctx;
-    grpc::Status st = AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return resp;
-  }
-
-  v1::RunStatus WaitFinished(int64_t run_id) {
-    return testing::WaitRun(AdminStub(pki_, server_->port()).get(), run_id, [](const v1::RunStatus& s) {
-      return s.state() == "done" || s.state() == "failed" || s.state() == "stopped";
-    });
+    return StartRun(req);
   }
 
   bool line_encoder_ = false;  // the aggregator trains the tiny line encoder instead of the MLP
-  std::string dir_, pki_;
-  std::unique_ptr<server::AggregatorServer> server_;
-  testing::RunningDaemons daemons_;
 };
 
 TEST_F(PrivacyTest, RunStopsBeforeExceedingTargetAndReportsTheAccountantsEpsilon) {

@@ -16,49 +16,16 @@
 #include "common/secagg/wire.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "tests/integration/hand_site.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
 namespace {
 
+using Site = testing::HandSite;
+using Relay = testing::SecAggRelay;
+
 constexpr int kOut = 8, kAdapter = 4;
-
-struct Site {
-  Site(const std::string& pki, const std::string& name, int port, const std::string& source)
-      : session(testing::SiteChannel(pki, name, port)) {
-    v1::HelloRequest hello;
-    hello.add_sources()->set_name(source);
-    absl::StatusOr<v1::HelloResponse> r = session.Hello(hello);
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (r.ok()) id = r->site_id();
-  }
-  std::string id;
-  client::FederationSession session;
-};
-
-// Relays to the aggregator; keeps the masked input, can drop the site once it masked, counts unmask calls.
-class Relay : public client::SecAggTransport {
- public:
-  explicit Relay(client::FederationSession* s) : inner_(client::SessionTransport(s)) {}
-  absl::Status Advertise(const v1::SecAggAdvertiseRequest& r) override { return inner_->Advertise(r); }
-  absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override { return inner_->ShareKeys(r); }
-  absl::Status UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) override {
-    sent = bytes;
-    if (drop_after_masking) return absl::UnavailableError("site dropped (test)");
-    return inner_->UploadMasked(h, bytes);
-  }
-  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override { return inner_->Poll(r); }
-  absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override {
-    ++unmask_calls;
-    return inner_->Unmask(r);
-  }
-  bool drop_after_masking = false;
-  std::string sent;
-  int unmask_calls = 0;
-
- private:
-  std::unique_ptr<client::SecAggTransport> inner_;
-};
 
 // A delta for `model`'s shared tensors (every value `v`) plus a full adapter of `source` (values `a`, varying).
 fl::TensorBundle Delta(const fl::TensorBundle& model, float v, const std::string& source, float a) {

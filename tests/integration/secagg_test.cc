@@ -24,10 +24,14 @@
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
 #include "server/secagg_round.h"
+#include "tests/integration/hand_site.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
 namespace {
+
+using Site = testing::HandSite;
+using Relay = testing::SecAggRelay;
 
 constexpr int kOut = 8, kAdapter = 4, kVocab = 64, kTokenDim = 4;
 constexpr char kCanary[] = "zebracanary";
@@ -40,61 +44,6 @@ int CanaryRow() {
   EXPECT_EQ(ids.size(), 1u);
   return static_cast<int>(static_cast<uint32_t>(ids.at(0)) % kVocab);
 }
-
-struct Site {
-  // `declared_lines`: the lines the site declares for its source in Hello (0: none, the default).
-  Site(const std::string& pki, const std::string& name, int port, int64_t declared_lines = 0)
-      : session(testing::SiteChannel(pki, name, port)) {
-    v1::HelloRequest hello;
-    hello.add_sources()->set_name("HDFS");
-    hello.mutable_sources(0)->set_lines(declared_lines);
-    absl::StatusOr<v1::HelloResponse> r = session.Hello(hello);
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (r.ok()) id = r->site_id();
-  }
-  v1::UpdateHeader Header(const v1::RoundTask& task, int64_t samples) const {
-    v1::UpdateHeader h;
-    h.set_run_id(task.run_id());
-    h.set_round(task.round());
-    h.set_base_version(task.model_version());
-    h.set_num_samples(samples);
-    h.set_train_loss(1.0);
-    return h;
-  }
-  std::string id;
-  client::FederationSession session;
-};
-
-// Relays to the aggregator, keeping what the site sent as its masked input; can forge the unmask request
-// (naming a survivor as dropped too) and drop the site right after masking (the upload never leaves).
-class Relay : public client::SecAggTransport {
- public:
-  explicit Relay(client::FederationSession* s) : inner_(client::SessionTransport(s)) {}
-  absl::Status Advertise(const v1::SecAggAdvertiseRequest& r) override { return inner_->Advertise(r); }
-  absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override { return inner_->ShareKeys(r); }
-  absl::Status UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) override {
-    sent = bytes;
-    if (drop_after_masking) return absl::UnavailableError("site dropped (test)");
-    return inner_->UploadMasked(h, bytes);
-  }
-  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override {
-    absl::StatusOr<v1::SecAggPollResponse> resp = inner_->Poll(r);
-    if (forge_unmask && resp.ok() && resp->has_unmask() && resp->unmask().survivors_size() > 1) {
-      resp->mutable_unmask()->add_dropped(resp->unmask().survivors(1));  // both shares of one site
-    }
-    return resp;
-  }
-  absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override {
-    ++unmask_calls;
-    return inner_->Unmask(r);
-  }
-  bool drop_after_masking = false, forge_unmask = false;
-  std::string sent;
-  int unmask_calls = 0;
-
- private:
-  std::unique_ptr<client::SecAggTransport> inner_;
-};
 
 // A delta for `model`'s shared tensors (every value `v`), plus prototypes.global when `prototypes`.
 fl::TensorBundle Delta(const fl::TensorBundle& model, float v, bool prototypes) {
@@ -325,8 +274,8 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
 // which lets the aggregator choose `lane_bits`-bit lanes.
 void DropAfterMasking(const char* name, int64_t max_site_samples, uint32_t lane_bits, int64_t declared_lines = 0) {
   Env env(name);
-  Site a(env.pki, "site-a", env.port, declared_lines), b(env.pki, "site-b", env.port, declared_lines),
-      c(env.pki, "site-c", env.port, declared_lines);
+  Site a(env.pki, "site-a", env.port, "HDFS", declared_lines), b(env.pki, "site-b", env.port, "HDFS", declared_lines),
+      c(env.pki, "site-c", env.port, "HDFS", declared_lines);
   v1::RunPlan plan = Plan(true, 3);
   plan.set_max_site_samples(max_site_samples);
   absl::StatusOr<v1::RunStatus> run = env.Start(plan);

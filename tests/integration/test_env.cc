@@ -179,4 +179,61 @@ void RunningDaemons::Stop() {
   daemons_.clear();
 }
 
+void AggregatorTest::StartAggregator(const std::string& prefix, const std::vector<std::string>& certs,
+                                     const std::function<void(v1::ServerConfig*)>& edit) {
+  dir_ = MakeTempDir(prefix);
+  pki_ = JoinPath(dir_, "pki");
+  ASSERT_TRUE(MakePki(pki_, certs));
+  v1::ServerConfig config = ServerConfigFor(pki_, JoinPath(dir_, "agg"));
+  if (edit) edit(&config);
+  auto s = server::AggregatorServer::Start(config);
+  ASSERT_TRUE(s.ok()) << s.status();
+  server_ = std::move(*s);
+}
+
+void AggregatorTest::TearDown() {
+  daemons_.Stop();
+  if (server_) server_->Shutdown();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+}
+
+void AggregatorTest::StartSite(const std::string& site, const v1::SitePrivacyPolicy& policy) {
+  std::string log = WriteLog(dir_, site, 300, static_cast<int>(site.back()));
+  v1::ClientConfig config = ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
+  config.mutable_privacy()->MergeFrom(policy);
+  ASSERT_NE(daemons_.Start(config), nullptr);
+}
+
+v1::ListSitesResponse AggregatorTest::Sites() {
+  grpc::ClientContext ctx;
+  v1::ListSitesResponse r;
+  EXPECT_TRUE(Admin()->ListSites(&ctx, {}, &r).ok());
+  return r;
+}
+
+void AggregatorTest::WaitOnline(int n) {
+  for (int i = 0; i < 200; ++i) {
+    int online = 0;
+    const v1::ListSitesResponse sites = Sites();
+    for (const auto& s : sites.sites()) online += s.online() ? 1 : 0;
+    if (online >= n) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL() << n << " sites never came online";
+}
+
+v1::RunStatus AggregatorTest::StartRun(const v1::StartRunRequest& req) {
+  v1::RunStatus resp;
+  grpc::ClientContext ctx;
+  grpc::Status st = Admin()->StartRun(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return resp;
+}
+
+v1::RunStatus AggregatorTest::WaitFinished(int64_t run_id) {
+  return WaitRun(Admin().get(), run_id, [](const v1::RunStatus& s) {
+    return s.state() == "done" || s.state() == "failed" || s.state() == "stopped";
+  });
+}
+
 }  // namespace fedlog::testing

@@ -1,0 +1,45 @@
+#include "tests/integration/hand_site.h"
+
+#include "gtest/gtest.h"
+#include "tests/integration/test_env.h"
+
+namespace fedlog::testing {
+
+HandSite::HandSite(const std::string& pki, const std::string& name, int port, const std::string& source,
+                   int64_t declared_lines)
+    : session(SiteChannel(pki, name, port)) {
+  v1::HelloRequest hello;
+  hello.add_sources()->set_name(source);
+  hello.mutable_sources(0)->set_lines(declared_lines);
+  absl::StatusOr<v1::HelloResponse> r = session.Hello(hello);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (r.ok()) id = r->site_id();
+}
+
+v1::UpdateHeader HandSite::Header(const v1::RoundTask& task, int64_t samples) const {
+  v1::UpdateHeader h;
+  h.set_run_id(task.run_id());
+  h.set_round(task.round());
+  h.set_base_version(task.model_version());
+  h.set_num_samples(samples);
+  h.set_train_loss(1.0);
+  return h;
+}
+
+v1::RoundTask HandSite::WaitTask() { return WaitRoundTask(&session); }
+
+absl::Status SecAggRelay::UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) {
+  sent = bytes;
+  if (drop_after_masking) return absl::UnavailableError("site dropped (test)");
+  return inner_->UploadMasked(h, bytes);
+}
+
+absl::StatusOr<v1::SecAggPollResponse> SecAggRelay::Poll(const v1::SecAggPollRequest& r) {
+  absl::StatusOr<v1::SecAggPollResponse> resp = inner_->Poll(r);
+  if (forge_unmask && resp.ok() && resp->has_unmask() && resp->unmask().survivors_size() > 1) {
+    resp->mutable_unmask()->add_dropped(resp->unmask().survivors(1));  // both shares of one site
+  }
+  return resp;
+}
+
+}  // namespace fedlog::testing

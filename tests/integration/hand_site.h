@@ -1,0 +1,56 @@
+// Sites driven by hand in integration tests: a FederationSession that said Hello with one source, the header
+// of its uploads, and a secure-aggregation transport that relays to the aggregator while recording what the
+// site sent and misbehaving on request (used by adapters_test, secagg_test and secagg_adapters_test).
+#ifndef FEDLOG_TESTS_INTEGRATION_HAND_SITE_H_
+#define FEDLOG_TESTS_INTEGRATION_HAND_SITE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "client/federation_session.h"
+#include "client/secagg_client.h"
+#include "fedlog/v1/federation.pb.h"
+
+namespace fedlog::testing {
+
+// A site presenting `name`'s certificate from `pki` that said Hello with `source` (declaring `declared_lines`
+// lines for it; 0: none). A Hello that fails is a test failure and leaves `id` empty.
+struct HandSite {
+  HandSite(const std::string& pki, const std::string& name, int port, const std::string& source = "HDFS",
+           int64_t declared_lines = 0);
+  // The header of an upload for `task` claiming `samples` samples (train loss 1.0).
+  v1::UpdateHeader Header(const v1::RoundTask& task, int64_t samples) const;
+  // Long-polls for a round task (testing::WaitRoundTask).
+  v1::RoundTask WaitTask();
+
+  std::string id;
+  client::FederationSession session;
+};
+
+// Relays a site's secure-aggregation steps to the aggregator. Keeps the masked input it sent (`sent`), can
+// drop the site right after masking (the upload never leaves), can forge the aggregator's unmask request
+// (naming the second survivor as dropped too, so both of its shares are asked for) and counts unmask calls.
+class SecAggRelay : public client::SecAggTransport {
+ public:
+  explicit SecAggRelay(client::FederationSession* s) : inner_(client::SessionTransport(s)) {}
+  absl::Status Advertise(const v1::SecAggAdvertiseRequest& r) override { return inner_->Advertise(r); }
+  absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override { return inner_->ShareKeys(r); }
+  absl::Status UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) override;
+  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override;
+  absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override {
+    ++unmask_calls;
+    return inner_->Unmask(r);
+  }
+
+  bool drop_after_masking = false, forge_unmask = false;
+  std::string sent;
+  int unmask_calls = 0;
+
+ private:
+  std::unique_ptr<client::SecAggTransport> inner_;
+};
+
+}  // namespace fedlog::testing
+
+#endif  // FEDLOG_TESTS_INTEGRATION_HAND_SITE_H_
