@@ -21,11 +21,6 @@ namespace {
 
 constexpr int kOut = 8, kAdapter = 4;
 
-// An upload of `delta` for `task` (100 samples).
-absl::Status Upload(testing::HandSite& site, const v1::RoundTask& task, const fl::TensorBundle& delta) {
-  return site.session.Upload(site.Header(task, 100), *fl::EncodeBundle(delta));
-}
-
 fl::TensorBundle Zeros(const fl::TensorBundle& model) {
   fl::TensorBundle d = model;
   for (auto& t : d.tensors) std::fill(t.values.begin(), t.values.end(), 0.0f);
@@ -87,16 +82,16 @@ TEST(AdaptersTest, EachSiteGetsOnlyItsOwnAdapterBack) {
   EXPECT_GT(CountPrefix(ma->bundle, "embed."), 0);
 
   absl::Status st =
-      Upload(a, ta, DeltaWithAdapter(ma->bundle, "BGL", 1.0f));  // not a source site-a runs
+      a.Upload(ta, DeltaWithAdapter(ma->bundle, "BGL", 1.0f));  // not a source site-a runs
   EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied) << st;
   fl::TensorBundle misshapen = DeltaWithAdapter(ma->bundle, "HDFS", 1.0f);
   misshapen.Find("adapter.HDFS.down.weight")->shape = {kOut, kAdapter};
-  st = Upload(a, ta, misshapen);
+  st = a.Upload(ta, misshapen);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
   EXPECT_NE(st.message().find("shape"), std::string::npos) << st;
 
-  ASSERT_TRUE(Upload(a, ta, DeltaWithAdapter(ma->bundle, "HDFS", 0.25f)).ok());
-  ASSERT_TRUE(Upload(b, tb, DeltaWithAdapter(ma->bundle, "BGL", 0.75f)).ok());
+  ASSERT_TRUE(a.Upload(ta, DeltaWithAdapter(ma->bundle, "HDFS", 0.25f)).ok());
+  ASSERT_TRUE(b.Upload(tb, DeltaWithAdapter(ma->bundle, "BGL", 0.75f)).ok());
 
   // Round 2: the global model now holds both adapters; each site receives its own only.
   ta = a.WaitTask();
@@ -133,8 +128,8 @@ TEST(AdaptersTest, EachSiteGetsOnlyItsOwnAdapterBack) {
   EXPECT_EQ(CountPrefix(admin_copy->bundle, "adapter."), 10);
 
   // Round 2's updates carry the adapters the sites received (no longer new).
-  ASSERT_TRUE(Upload(a, ta, Zeros(na->bundle)).ok());
-  ASSERT_TRUE(Upload(b, tb, Zeros(nb->bundle)).ok());
+  ASSERT_TRUE(a.Upload(ta, Zeros(na->bundle)).ok());
+  ASSERT_TRUE(b.Upload(tb, Zeros(nb->bundle)).ok());
   v1::RunStatus done;
   for (int i = 0; i < 200; ++i) {
     grpc::ClientContext ctx;

@@ -17,45 +17,17 @@
 #include "common/net/tls.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "tests/integration/hand_site.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
 namespace {
 
+using Site = testing::HandSite;
+
 constexpr int kOut = 8, kAdapter = 4;
 
 // A site speaking the protocol by hand: Hello with chosen sources, then whatever the test makes it send.
-struct Site {
-  Site(const std::string& pki, const std::string& name, int port, std::vector<std::string> sources = {"HDFS"},
-       int64_t lines = 0)
-      : session(testing::SiteChannel(pki, name, port)) {
-    v1::HelloRequest hello;
-    for (const auto& s : sources) {
-      v1::SourceInfo* info = hello.add_sources();
-      info->set_name(s);
-      info->set_lines(lines);
-    }
-    absl::StatusOr<v1::HelloResponse> r = session.Hello(hello);
-    EXPECT_TRUE(r.ok()) << r.status();
-  }
-  v1::RoundTask WaitTask() { return testing::WaitRoundTask(&session); }
-  static v1::UpdateHeader Header(const v1::RoundTask& task, int64_t samples = 100) {
-    v1::UpdateHeader h;
-    h.set_run_id(task.run_id());
-    h.set_round(task.round());
-    h.set_base_version(task.model_version());
-    h.set_num_samples(samples);
-    return h;
-  }
-  absl::Status Upload(const v1::RoundTask& task, const fl::TensorBundle& delta, int64_t samples = 100) {
-    return Upload(Header(task, samples), delta);
-  }
-  absl::Status Upload(const v1::UpdateHeader& header, const fl::TensorBundle& delta) {
-    return session.Upload(header, *fl::EncodeBundle(delta));
-  }
-  client::FederationSession session;
-};
-
 fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
   fl::TensorBundle b = like;
   for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);
@@ -219,8 +191,8 @@ TEST_F(BadSiteTest, TensorOutsideTheModelSchemaIsRefusedAndNeverEntersTheModel) 
 // (default 0.5).
 TEST_F(BadSiteTest, ClaimedSamplesCannotTakeTheAverage) {
   StartServer(/*line_encoder=*/false);
-  Site a(pki_, "site-a", port(), {"HDFS"}, 1000), b(pki_, "site-b", port(), {"HDFS"}, 1000);
-  Site m(pki_, "mallory", port(), {"HDFS"}, 100000);
+  Site a(pki_, "site-a", port(), "HDFS", 1000), b(pki_, "site-b", port(), "HDFS", 1000);
+  Site m(pki_, "mallory", port(), "HDFS", 100000);
   v1::RunPlan plan = Plan(2, 3);
   plan.set_strategy("weighted_fedavg");
   v1::RunStatus run = Start(plan);
@@ -316,7 +288,7 @@ TEST_F(BadSiteTest, DownloadsCarryOnlyAdmittedSourcesAdapters) {
   StartServer(/*line_encoder=*/true, /*auto_admit=*/false);
   auto admin = testing::AdminStub(pki_, port());
   {
-    Site a(pki_, "site-a", port(), {"HDFS"}), b(pki_, "site-b", port(), {"BGL"});
+    Site a(pki_, "site-a", port(), "HDFS"), b(pki_, "site-b", port(), "BGL");
   }
   v1::ListSitesResponse sites = Sites();
   ASSERT_EQ(sites.sites_size(), 2);
@@ -336,7 +308,7 @@ TEST_F(BadSiteTest, DownloadsCarryOnlyAdmittedSourcesAdapters) {
     EXPECT_EQ(ib.admitted_sources_size(), 1);
     EXPECT_EQ(ib.pending_sources_size(), 0);
   }
-  Site a(pki_, "site-a", port(), {"HDFS"}), b(pki_, "site-b", port(), {"BGL"});
+  Site a(pki_, "site-a", port(), "HDFS"), b(pki_, "site-b", port(), "BGL");
   v1::RunStatus run = Start(Plan(1, 2));
   v1::RoundTask ta = a.WaitTask(), tb = b.WaitTask();
   auto base = a.session.Download(ta.model_version());
@@ -349,14 +321,14 @@ TEST_F(BadSiteTest, DownloadsCarryOnlyAdmittedSourcesAdapters) {
   EXPECT_EQ(CountPrefix(AdminModel(v), "adapter."), 10);
 
   // site-a now claims BGL too and asks for every tensor: it still gets its HDFS adapter only.
-  Site greedy(pki_, "site-a", port(), {"HDFS", "BGL"});
+  Site greedy(pki_, "site-a", port(), std::vector<std::string>{"HDFS", "BGL"});
   auto got = greedy.session.Download(v, /*all_adapters=*/true);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(CountPrefix(got->bundle, "adapter.HDFS."), 5);
   EXPECT_EQ(CountPrefix(got->bundle, "adapter.BGL."), 0);
   EXPECT_NE(got->bundle.Find("prototypes.global"), nullptr);
   // A site nobody admitted gets no adapter at all, and its sources show as pending.
-  Site stranger(pki_, "mallory", port(), {"HDFS", "BGL"});
+  Site stranger(pki_, "mallory", port(), std::vector<std::string>{"HDFS", "BGL"});
   auto none = stranger.session.Download(v, /*all_adapters=*/true);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(CountPrefix(none->bundle, "adapter."), 0);

@@ -12,33 +12,15 @@
 #include "common/net/tls.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "tests/integration/hand_site.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
 namespace {
 
-// A site driven by hand, so the test decides what it uploads and when.
-struct RawSite {
-  RawSite(const std::string& pki, const std::string& name, int port)
-      : session(testing::SiteChannel(pki, name, port)) {
-    v1::HelloRequest hello;
-    hello.add_sources()->set_name("HDFS");
-    EXPECT_TRUE(session.Hello(hello).ok());
-  }
-  v1::RoundTask WaitTask() { return testing::WaitRoundTask(&session); }
-  absl::Status Upload(const v1::RoundTask& task, const fl::TensorBundle& delta, int64_t samples = 100) {
-    v1::UpdateHeader h;
-    h.set_run_id(task.run_id());
-    h.set_round(task.round());
-    h.set_base_version(task.model_version());
-    h.set_num_samples(samples);
-    auto bytes = fl::EncodeBundle(delta);
-    if (!bytes.ok()) return bytes.status();
-    return session.Upload(h, *bytes);
-  }
-  client::FederationSession session;
-};
+using RawSite = testing::HandSite;
 
+// A site driven by hand, so the test decides what it uploads and when.
 fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
   fl::TensorBundle b = like;
   for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);

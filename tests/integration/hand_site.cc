@@ -1,22 +1,26 @@
 #include "tests/integration/hand_site.h"
 
+#include "common/fl/bundle_codec.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog::testing {
 
-HandSite::HandSite(const std::string& pki, const std::string& name, int port, const std::string& source,
-                   int64_t declared_lines)
+HandSite::HandSite(const std::string& pki, const std::string& name, int port,
+                   const std::vector<std::string>& sources, int64_t declared_lines)
     : session(SiteChannel(pki, name, port)) {
   v1::HelloRequest hello;
-  hello.add_sources()->set_name(source);
-  hello.mutable_sources(0)->set_lines(declared_lines);
+  for (const std::string& source : sources) {
+    v1::SourceInfo* info = hello.add_sources();
+    info->set_name(source);
+    info->set_lines(declared_lines);
+  }
   absl::StatusOr<v1::HelloResponse> r = session.Hello(hello);
   EXPECT_TRUE(r.ok()) << r.status();
   if (r.ok()) id = r->site_id();
 }
 
-v1::UpdateHeader HandSite::Header(const v1::RoundTask& task, int64_t samples) const {
+v1::UpdateHeader HandSite::Header(const v1::RoundTask& task, int64_t samples) {
   v1::UpdateHeader h;
   h.set_run_id(task.run_id());
   h.set_round(task.round());
@@ -27,6 +31,12 @@ v1::UpdateHeader HandSite::Header(const v1::RoundTask& task, int64_t samples) co
 }
 
 v1::RoundTask HandSite::WaitTask() { return WaitRoundTask(&session); }
+
+absl::Status HandSite::Upload(const v1::UpdateHeader& header, const fl::TensorBundle& delta) {
+  absl::StatusOr<std::string> bytes = fl::EncodeBundle(delta);
+  if (!bytes.ok()) return bytes.status();
+  return session.Upload(header, *bytes);
+}
 
 absl::Status SecAggRelay::UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) {
   sent = bytes;

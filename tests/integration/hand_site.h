@@ -7,22 +7,32 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "client/federation_session.h"
 #include "client/secagg_client.h"
+#include "common/fl/tensor_bundle.h"
 #include "fedlog/v1/federation.pb.h"
 
 namespace fedlog::testing {
 
-// A site presenting `name`'s certificate from `pki` that said Hello with `source` (declaring `declared_lines`
-// lines for it; 0: none). A Hello that fails is a test failure and leaves `id` empty.
+// A site presenting `name`'s certificate from `pki` that said Hello with `sources` (declaring `declared_lines`
+// lines for each; 0: none). A Hello that fails is a test failure and leaves `id` empty.
 struct HandSite {
-  HandSite(const std::string& pki, const std::string& name, int port, const std::string& source = "HDFS",
+  HandSite(const std::string& pki, const std::string& name, int port, const std::vector<std::string>& sources,
            int64_t declared_lines = 0);
+  HandSite(const std::string& pki, const std::string& name, int port, const std::string& source = "HDFS",
+           int64_t declared_lines = 0)
+      : HandSite(pki, name, port, std::vector<std::string>{source}, declared_lines) {}
   // The header of an upload for `task` claiming `samples` samples (train loss 1.0).
-  v1::UpdateHeader Header(const v1::RoundTask& task, int64_t samples) const;
+  static v1::UpdateHeader Header(const v1::RoundTask& task, int64_t samples = 100);
   // Long-polls for a round task (testing::WaitRoundTask).
   v1::RoundTask WaitTask();
+  // Uploads `delta` with `header`, or with Header(task, samples).
+  absl::Status Upload(const v1::UpdateHeader& header, const fl::TensorBundle& delta);
+  absl::Status Upload(const v1::RoundTask& task, const fl::TensorBundle& delta, int64_t samples = 100) {
+    return Upload(Header(task, samples), delta);
+  }
 
   std::string id;
   client::FederationSession session;
