@@ -8,16 +8,19 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <random>
 #include <set>
 
 #include "common/model/dp_sgd_step.h"
 #include "common/model/site_round.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/small_lines.h"
 
 namespace fedlog::model {
 namespace {
+
+using testing::SmallLines;
+using testing::SmallSpec;
 
 double Norm(const std::vector<torch::Tensor>& ts) {
   double s = 0;
@@ -103,36 +106,6 @@ TEST(DpSgdTest, EpsilonIsTheAccountantsForTheSameMechanism) {
   EXPECT_LE(*LineDpEpsilon(phases, delta), 2.0);
   for (LineDpPhase& p : phases) p.sigma = *s * 0.99;
   EXPECT_GT(*LineDpEpsilon(phases, delta), 2.0);
-}
-
-EncoderSpec SmallSpec() {
-  EncoderSpec spec;
-  spec.vocab_buckets = 256;
-  spec.token_dim = 8;
-  spec.dense_dim = 2;
-  spec.hidden = {16};
-  spec.out_dim = 8;
-  spec.adapter_dim = 4;
-  spec.head_dim = 8;
-  spec.sources = {"S"};
-  return spec;
-}
-
-// 200 lines of 4 templates; templates 3 are anomalous.
-LineSet SmallLines() {
-  std::mt19937_64 rng(5);
-  std::uniform_int_distribution<int64_t> param(100, 255);
-  LineSet lines;
-  for (int i = 0; i < 200; ++i) {
-    const int t = i % 4;
-    lines.tokens.push_back({t * 7, t * 7 + 1, param(rng)});
-    lines.sources.push_back("S");
-    lines.template_ids.push_back(t);
-    lines.labels.push_back(t == 3 ? 1 : 0);
-  }
-  lines.dense = DenseMatrix(lines.size(), 2);
-  for (int64_t r = 0; r < lines.size(); ++r) lines.dense.Row(r)[r % 2] = 1.0f;
-  return lines;
 }
 
 TEST(DpSgdTest, SiteRoundUnderLineDpReportsItsMechanismAndSendsNoPrototypes) {

@@ -5,46 +5,19 @@
 // default line DP trains prototypes.global under DP and sends no loss computed on its lines.
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <set>
 
 #include "common/model/dp_sgd.h"
 #include "common/model/site_round.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/small_lines.h"
 
 namespace fedlog::model {
 namespace {
 
-EncoderSpec SmallSpec() {
-  EncoderSpec spec;
-  spec.vocab_buckets = 256;
-  spec.token_dim = 8;
-  spec.dense_dim = 2;
-  spec.hidden = {16};
-  spec.out_dim = 8;
-  spec.adapter_dim = 4;
-  spec.head_dim = 8;
-  spec.sources = {"S"};
-  return spec;
-}
-
-// 200 lines of 4 templates; template 3 is anomalous (50 lines).
-LineSet SmallLines() {
-  std::mt19937_64 rng(5);  // test data only
-  std::uniform_int_distribution<int64_t> param(100, 255);
-  LineSet lines;
-  for (int i = 0; i < 200; ++i) {
-    const int t = i % 4;
-    lines.tokens.push_back({t * 7, t * 7 + 1, param(rng)});
-    lines.sources.push_back("S");
-    lines.template_ids.push_back(t);
-    lines.labels.push_back(t == 3 ? 1 : 0);
-  }
-  lines.dense = DenseMatrix(lines.size(), 2);
-  for (int64_t r = 0; r < lines.size(); ++r) lines.dense.Row(r)[r % 2] = 1.0f;
-  return lines;
-}
+using testing::SmallLines;
+using testing::SmallSpec;
 
 // Prototypes that separate the classes, so every line has a non-zero gradient.
 fl::NamedTensor SomePrototypes(const EncoderSpec& spec) {
