@@ -265,7 +265,10 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
                             threshold_.stage() == ThresholdStage::kAdapted;
   const double budget = report_waits ? threshold_.BudgetThreshold() : 0.0;
   out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
-  if (report_waits) out.alert = out.score > 0 && out.score >= budget;
+  if (report_waits) {  // LineScore::threshold names the threshold that decided the line
+    out.threshold = budget;
+    out.alert = out.score > 0 && out.score >= budget;
+  }
   if (!hold_over_ && lines_ < options_.hold_lines) {
     out.held = true;
     out.alert = false;

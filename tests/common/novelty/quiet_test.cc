@@ -121,9 +121,18 @@ TEST(ValueReportTest, ReportsKeepTheBudgetThresholdWhileAdapted) {
       std::vector<std::string_view> params;
       if (kind == 2) params = {"0x00004ed8"};
       e.params = params;
+      const double budget_before = scorer.threshold().BudgetThreshold();
+      const ThresholdStage stage_before = scorer.threshold().stage();
       const LineScore s = scorer.ScoreAndLearn(e, i);
       if (i < 1000) continue;  // after the threshold adapted
       adapted = adapted || s.stage == ThresholdStage::kAdapted;
+      if (kind == 2 && stage_before == ThresholdStage::kAdapted) {
+        // The threshold a line reports is the one that decided it.
+        EXPECT_EQ(s.alert, s.score >= s.threshold);
+        if (!adapt) {
+          EXPECT_DOUBLE_EQ(s.threshold, budget_before);
+        }
+      }
       (kind == 1 ? incident_alerts : kind == 2 ? report_alerts : routine_alerts) += s.alert ? 1 : 0;
     }
     EXPECT_TRUE(adapted);
