@@ -30,7 +30,7 @@ constexpr char kUsage[] =
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
-    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
+    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] [--ceiling] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
     "[--test-end F] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
@@ -355,6 +355,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.label_prior, args.GetDouble("label-prior", o->fewshot.label_prior));
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
   o->strategy = args.Get("strategy", o->strategy);
+  o->ceiling = args.Has("ceiling");
   if (seeds < 1 || seeds > 100) return absl::InvalidArgumentError("--seeds must be in [1, 100]");
   if (seed < 0) return absl::InvalidArgumentError("--seed must be >= 0");
   if (!(o->label_part > 0 && o->label_part < 1)) return absl::InvalidArgumentError("--label-part must be in (0, 1)");
@@ -420,6 +421,8 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
     FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
+    if (const std::string half = HalfLabelsNote(run.kshot); !half.empty()) run.kshot.notes.push_back(half);
+    if (o.ceiling) FEDLOG_RETURN_IF_ERROR(AddPoolCeilingRows(stream, scored, o, &run.kshot));
   }
   if (WantsFederatedArm(o.federated, system)) {
     FEDLOG_ASSIGN_OR_RETURN(run.federated, federated_arm(stream, scored, o));
@@ -451,7 +454,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
               "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
-             {"dump", "federated", "keep-broken", "session-groups-only"}});
+             {"dump", "federated", "keep-broken", "session-groups-only", "ceiling"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;
