@@ -88,6 +88,10 @@ struct NewsiteOptions {
   double session_alert_weight = 1.0;
   double test_end = 1.0;
   fewshot::FewShotOptions fewshot;
+  // fewshot.normal_match for session units (HDFS blocks, Hadoop applications; lines keep
+  // fewshot's): --session-normal-match, chosen on the session systems' tuning parts
+  // (fewshot::FewShotOptions::normal_match, docs/EVALUATION.md "Session 11").
+  double session_normal_match = 0.9;
   // --ceiling: the pool's ceiling rows (eval_newsite_ceiling.cc) after the k > 0 rows.
   bool ceiling = false;
   NewsiteFederatedOptions federated;
@@ -203,6 +207,9 @@ struct KShotResult {
 // The k > 0 protocol on one scored stream (eval_newsite_fewshot.cc).
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& stream, const ScoredStream& scored,
                                           const NewsiteOptions& options);
+// The few-shot options for `stream`'s units: options.fewshot, with session_normal_match as
+// normal_match when the units are not lines.
+fewshot::FewShotOptions KShotFewShotOptions(const NewsiteStream& stream, const NewsiteOptions& options);
 // The pool's ceiling (eval_newsite_ceiling.cc, --ceiling): every unit of the labelling pool
 // labelled, on the test units: the few-shot detector and Jaccard 1-NN with the whole pool as
 // support, XGBoost and logistic regression on a hashed token bag plus the label-free signals; rows

@@ -76,7 +76,8 @@ absl::StatusOr<Scored> Classifier(classic::BinaryClassifier* model, const Scored
 }
 
 // The nearest-label rules with the whole pool as support.
-absl::StatusOr<std::vector<Scored>> NearestRules(const ScoredStream& sc, const NewsiteSplit& sp,
+absl::StatusOr<std::vector<Scored>> NearestRules(const NewsiteStream& s, const ScoredStream& sc,
+                                                 const NewsiteSplit& sp,
                                                  const std::vector<int>& pool_y,
                                                  const NewsiteOptions& o) {
   std::vector<fewshot::Unit> support;
@@ -92,7 +93,7 @@ absl::StatusOr<std::vector<Scored>> NearestRules(const ScoredStream& sc, const N
   const double free_threshold =
       fewshot::OperatingPoint(sorted, alerted / static_cast<double>(sorted.size()));
   FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det,
-                          fewshot::FewShotDetector::Fit(support, pool_y, o.fewshot, free_threshold,
+                          fewshot::FewShotDetector::Fit(support, pool_y, KShotFewShotOptions(s, o), free_threshold,
                                                         std::move(reference)));
   Scored few{"fewshot", {}, {}}, jac{"jaccard-1nn", {}, {}};
   for (size_t u : sp.test) {
@@ -178,7 +179,7 @@ absl::Status AddPoolCeilingRows(const NewsiteStream& s, const ScoredStream& sc,
     out->notes.push_back("ceiling: the pool holds no anomalous unit (no ceiling rows)");
     return absl::OkStatus();
   }
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<Scored> rules, NearestRules(sc, sp, pool_y, o));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<Scored> rules, NearestRules(s, sc, sp, pool_y, o));
   for (const Scored& m : rules) FEDLOG_RETURN_IF_ERROR(AddRow(sp, m, labels, out));
   classic::XgboostOptions xo;
   xo.rounds = 200;

@@ -26,7 +26,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
-    "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] [--within-level B] "
+    "[--strategy random|active|both] [--match J] [--label-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
@@ -353,7 +353,14 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->label_part, args.GetDouble("label-part", o->label_part));
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.match, args.GetDouble("match", o->fewshot.match));
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.label_prior, args.GetDouble("label-prior", o->fewshot.label_prior));
+  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.both_near_margin,
+                          args.GetDouble("both-near-margin", o->fewshot.both_near_margin));
+  FEDLOG_ASSIGN_OR_RETURN(o->session_normal_match,
+                          args.GetDouble("session-normal-match", o->session_normal_match));
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
+  if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
+    return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
+  }
   o->strategy = args.Get("strategy", o->strategy);
   o->ceiling = args.Has("ceiling");
   if (seeds < 1 || seeds > 100) return absl::InvalidArgumentError("--seeds must be in [1, 100]");
@@ -451,7 +458,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "shots", "seeds", "seed", "label-part",
-              "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
+              "strategy", "match", "label-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
               "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling"}});
