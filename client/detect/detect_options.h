@@ -90,6 +90,8 @@ struct DetectOptions {
   // label_free_hold_lines, label_free_hold_ms; novelty::NoveltyOptions's fields, LabelFreeScorer).
   double fixed_weight = novelty::NoveltyOptions().fixed_weight;
   double path_weight = novelty::NoveltyOptions().path_weight;  // detect.label_free_path_weight
+  double quiet_weight = novelty::NoveltyOptions().quiet_weight;  // detect.label_free_quiet_weight
+  bool reports_adapt = novelty::NoveltyOptions().reports_adapt;  // detect.label_free_reports_adapt
   int64_t hold_lines = novelty::NoveltyOptions().hold_lines;
   int64_t hold_ms = 600000;  // <= 0: no time bound
   // Called on the scoring thread for every processed line, in order per file; optional.

@@ -84,6 +84,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.cluster_width = o.cluster_width;
     label_free.fixed_weight = o.fixed_weight;
     label_free.path_weight = o.path_weight;
+    label_free.quiet_weight = o.quiet_weight;
+    label_free.reports_adapt = o.reports_adapt;
     label_free.hold_lines = o.hold_lines;
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match));

@@ -86,9 +86,10 @@ absl::Status NoveltyOptions::Validate() const {
   }
   if (!(recurrence_weight >= 0 && recurrence_weight <= 100) ||
       !(report_weight >= 0 && report_weight <= 100) || !(fixed_weight >= 0 && fixed_weight <= 100) ||
-      !(path_weight >= 0 && path_weight <= 100)) {
+      !(path_weight >= 0 && path_weight <= 100) || !(quiet_weight >= 0 && quiet_weight <= 100)) {
     return absl::InvalidArgumentError(
-        "novelty: recurrence_weight, report_weight, fixed_weight and path_weight must be in [0, 100]");
+        "novelty: recurrence_weight, report_weight, fixed_weight, path_weight and quiet_weight must be "
+        "in [0, 100]");
   }
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
@@ -139,6 +140,7 @@ void NoveltyScorer::ReleaseHeld() {
     e.template_id = h.template_id;
     e.level = h.level;
     e.content = h.content;
+    e.component = h.component;
     // Only emptiness (fixed_weight) and a path value (path_weight) matter to the severity term.
     if (h.path_param) one_param.assign(1, std::string_view("/path"));
     else if (h.has_params) one_param.assign(1, std::string_view());
@@ -148,7 +150,7 @@ void NoveltyScorer::ReleaseHeld() {
     v.line_index = h.line_index;
     v.score = h.score_without_severity + SeverityTerm(e);
     v.threshold = threshold_.Threshold();
-    v.alert = v.score > 0 && v.score >= v.threshold;
+    v.alert = DecideReport(v.score, v.threshold, IsValueReport(h.content));
     v.p_value = scores_.Tail(v.score);
     released_.push_back(v);
   }
@@ -185,6 +187,9 @@ void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
   if (!line.host.empty()) srate.Observe(KeyHash('h', line.host), tick);
   params_.Observe(line.template_id, line.params);
   alarm_recurrence_.Observe(line.template_id, LevelSeverity(line.level) >= kSevereLevel);
+  if (!line.component.empty()) {
+    level_share_.Observe(KeyHash('c', line.component), LevelSeverity(line.level) >= kSevereLevel);
+  }
   if (line.has_session) sequence_.Observe(line.session, line.template_id);
   for (int s = 0; s < kNumSignals; ++s) {
     // A signal a source never has (no session, no component) keeps no history of zeros.
@@ -204,6 +209,10 @@ double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
     if (line.params.empty()) term += o.fixed_weight;
     if (o.path_weight > 0 && std::any_of(line.params.begin(), line.params.end(), IsPathValue)) {
       term -= o.path_weight;
+    }
+    if (o.quiet_weight > 0 && !line.component.empty()) {
+      const double cap = -std::log(o.expected_alert_rate);
+      term += o.quiet_weight * level_share_.Surprise(KeyHash('c', line.component), cap);
     }
   }
   return std::max(0.0, term);
@@ -227,6 +236,14 @@ double NoveltyScorer::Fuse(const std::array<double, kNumSignals>& raw, double se
   return score + severity_term;
 }
 
+bool NoveltyScorer::DecideReport(double score, double threshold, bool value_report) const {
+  if (score <= 0) return false;
+  if (value_report && !options_.reports_adapt && threshold_.stage() == ThresholdStage::kAdapted) {
+    return score >= threshold_.BudgetThreshold();
+  }
+  return score >= threshold;
+}
+
 double NoveltyScorer::Peek(const LineEvent& line, int64_t line_index) const {
   const int64_t tick = line.time_ms >= 0 ? line.time_ms : line_index;
   return Fuse(RawSignals(line, tick), SeverityTerm(line), nullptr, nullptr);
@@ -242,7 +259,13 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   out.p_value = scores_.Tail(out.score);
   out.stage = threshold_.stage();
   const bool alarm = HasSeverityWord(line.level) || HasSeverityWord(line.content);
+  const bool report = IsValueReport(line.content);
+  // The stage and budget threshold in force before this score joins the history, as Decide's.
+  const bool report_waits = report && !options_.reports_adapt &&
+                            threshold_.stage() == ThresholdStage::kAdapted;
+  const double budget = report_waits ? threshold_.BudgetThreshold() : 0.0;
   out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
+  if (report_waits) out.alert = out.score > 0 && out.score >= budget;
   if (!hold_over_ && lines_ < options_.hold_lines) {
     out.held = true;
     out.alert = false;
@@ -254,6 +277,7 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
     h.content.assign(line.content.data(), line.content.size());
     h.has_params = !line.params.empty();
     h.path_param = std::any_of(line.params.begin(), line.params.end(), IsPathValue);
+    h.component.assign(line.component.data(), line.component.size());
     held_.push_back(std::move(h));
   }
   if (line.has_session && options_.session.enabled) {

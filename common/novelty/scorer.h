@@ -14,11 +14,13 @@
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
 // tails (Fisher's combination, each term capped) plus a severity term that also orders the lines
 // within a severe level (failure words, the template's recurrence on severe lines, value reports,
-// fixed messages, file-path parameters; NoveltyOptions::within_level). The first hold_lines lines are held and decided
+// fixed messages, file-path parameters, how rarely the line's component logs at a severe level;
+// NoveltyOptions::within_level). The first hold_lines lines are held and decided
 // together once the stream is that long (TakeReleased). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to the compact alarm-backed clusters at the top of the scores when
-// the stream shows them (site_threshold.h's rules), and the labelled lines' F1-best threshold once
+// the stream shows them (site_threshold.h's rules; value reports keep the budget threshold then,
+// NoveltyOptions::reports_adapt), and the labelled lines' F1-best threshold once
 // labels arrive (AddLabel). With no
 // labels the site states how many alerts it can take, not a score. Every LineScore names the
 // signals that fired.
@@ -100,6 +102,19 @@ struct NoveltyOptions {
   // directory, "ciod: Error loading /home/u/app") ranks this much lower (severe-level lines only);
   // chosen on the tuning system only (docs/EVALUATION.md "Session 10"). 0: off.
   double path_weight = 1.0;
+  // A severe line from a component that rarely logs at a severe level ranks higher: + quiet_weight *
+  // LevelShare::Surprise of the line's component (-ln of the share of its earlier lines at ERROR or
+  // above), capped at -ln(expected_alert_rate): a share below the budget's is as quiet as any
+  // (severe-level lines with a component only). Levels are set by each program's authors: a program
+  // that logs everything at ERROR says nothing new with one more ERROR line, a kernel that logs at
+  // INFO does. Chosen on the tuning system only (docs/EVALUATION.md "Session 11"). 0: off.
+  double quiet_weight = 0.25;
+  // Value reports (IsValueReport: a register or counter dump) follow the adapted label-free threshold
+  // like any line. false (default): while the threshold is adapted (ThresholdStage::kAdapted) a value
+  // report alerts only at the budget threshold (SiteThreshold::BudgetThreshold): the compact rule
+  // alerts incident clusters, and a dump describes an incident, it never is one (a crash prints the
+  // same register line on every node of a job).
+  bool reports_adapt = false;
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored
@@ -210,7 +225,11 @@ class NoveltyScorer {
     std::string content;
     bool has_params = false;
     bool path_param = false;  // a parameter value is a path (IsPathValue)
+    std::string component;    // LevelShare's key at release
   };
+  // The alert decision for a line of `score` under `threshold` (the threshold in force): a value
+  // report in the adapted stage keeps the budget threshold (NoveltyOptions::reports_adapt).
+  bool DecideReport(double score, double threshold, bool value_report) const;
 
   NoveltyOptions options_;
   TemplateCounts templates_;
@@ -220,6 +239,7 @@ class NoveltyScorer {
   RateTracker untimed_source_rate_;
   ParamValues params_;
   AlarmRecurrence alarm_recurrence_;
+  LevelShare level_share_;
   SequenceModel sequence_;
   std::array<TailHistogram, kNumSignals> history_;
   TailHistogram scores_;

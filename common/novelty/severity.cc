@@ -113,6 +113,10 @@ bool EndsInBareValue(std::string_view content) {
   return digit;
 }
 
+bool IsValueReport(std::string_view content) {
+  return EndsInBareValue(content) && ContentSeverity(content) < 0.6;
+}
+
 bool HasSeverityWord(std::string_view line) {
   size_t i = 0;
   while (i < line.size()) {

@@ -39,6 +39,11 @@ double WithinLevelSeverity(std::string_view level, std::string_view content, dou
 // register or counter dump) rather than an event.
 bool EndsInBareValue(std::string_view content);
 
+// A value report: the message ends in a bare value (EndsInBareValue) and names no failure word
+// (ContentSeverity below 0.6): "instruction address: 0x00004ed8", not "Error receiving packet ...
+// (softheader=0064588e)". A dump line describes the state at an event; it is not the event.
+bool IsValueReport(std::string_view content);
+
 // True when `value` (a template parameter's value) is a file path: it holds a '/' and a letter, e.g.
 // "/home/u/app.rts" or "chdir(/p/gb1/run)". A severe message whose variable part is a path reports
 // one job's or one user's file, not an event of the system.

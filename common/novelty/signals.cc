@@ -146,6 +146,26 @@ void AlarmRecurrence::Observe(int32_t template_id, bool alarm) {
   }
 }
 
+// ---- LevelShare
+
+double LevelShare::Surprise(uint64_t key, double cap) const {
+  auto it = counts_.find(key);
+  const double severe = it == counts_.end() ? 0.0 : static_cast<double>(it->second.severe);
+  const double lines = it == counts_.end() ? 0.0 : static_cast<double>(it->second.lines);
+  const double s = -std::log((severe + 0.5) / (lines + 1.0));
+  return std::clamp(s, 0.0, std::max(cap, 0.0));
+}
+
+void LevelShare::Observe(uint64_t key, bool severe) {
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    if (counts_.size() >= max_keys_) return;
+    it = counts_.emplace(key, Counts{}).first;
+  }
+  ++it->second.lines;
+  it->second.severe += severe ? 1 : 0;
+}
+
 // ---- SequenceModel
 
 SequenceModel::SequenceModel(const SequenceOptions& options) : options_(options) {}

@@ -11,6 +11,9 @@
 //                   of a severe level): an incident repeats one severe event, a dump prints many rare ones
 //   SequenceModel   per session (block id, host): the next template's surprise given the previous one,
 //                   counted only when it is outside the top-g successors (DeepLog's rule)
+//   LevelShare      how rarely a key (the line's component) logs at a severe level: a component that
+//                   usually logs at INFO says something new with an ERROR, a program that logs
+//                   everything at ERROR does not
 // Memory is bounded by the options (keys and values beyond the caps are not remembered).
 // Thread-compatible: each tracker is used by one thread at a time.
 #ifndef FEDLOG_COMMON_NOVELTY_SIGNALS_H_
@@ -108,6 +111,23 @@ class AlarmRecurrence {
  private:
   size_t max_templates_;
   absl::flat_hash_map<int32_t, int64_t> counts_;
+};
+
+class LevelShare {
+ public:
+  explicit LevelShare(size_t max_keys = 100000) : max_keys_(max_keys) {}
+  // -ln((severe + 0.5) / (lines + 1)) over the key's earlier lines, at most `cap` (>= 0): near 0 when all
+  // of them were severe, ln 2 for a key never seen. Past max_keys new keys are not tracked (ln 2).
+  double Surprise(uint64_t key, double cap) const;
+  void Observe(uint64_t key, bool severe);
+
+ private:
+  struct Counts {
+    int64_t lines = 0;
+    int64_t severe = 0;
+  };
+  size_t max_keys_;
+  absl::flat_hash_map<uint64_t, Counts> counts_;
 };
 
 struct SequenceOptions {

@@ -237,8 +237,12 @@ void SiteThreshold::Refresh() {
 }
 
 double SiteThreshold::LabelFreeThreshold() const {
+  if (adapted_ > 0 && scores_.count() >= options_.warmup_lines) return adapted_;
+  return BudgetThreshold();
+}
+
+double SiteThreshold::BudgetThreshold() const {
   if (scores_.count() < options_.warmup_lines) return kInf;
-  if (adapted_ > 0) return adapted_;
   return scores_.UpperQuantile(options_.budget);
 }
 

@@ -111,6 +111,9 @@ class SiteThreshold {
   void ClearLabels();
   // The label-free threshold (budget or adapted) and the alert rate it stands for.
   double LabelFreeThreshold() const;
+  // The budget stage's threshold: the running upper quantile at the budget (+infinity during
+  // warm-up), whatever the stage.
+  double BudgetThreshold() const;
   double adapted_rate() const { return adapted_rate_; }
   int64_t labels() const { return static_cast<int64_t>(label_scores_.size()); }
   const ThresholdOptions& options() const { return options_; }

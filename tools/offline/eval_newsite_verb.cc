@@ -28,7 +28,8 @@ constexpr char kUsage[] =
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
     "[--strategy random|active|both] [--match J] [--label-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
-    "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
+    "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] [--quiet-weight W] "
+    "[--reports-adapt 0|1] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] [--ceiling] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
@@ -336,6 +337,11 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                           args.GetDouble("cluster-width", o->detector.cluster_width));
   FEDLOG_ASSIGN_OR_RETURN(o->detector.path_weight,
                           args.GetDouble("path-weight", o->detector.path_weight));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.quiet_weight,
+                          args.GetDouble("quiet-weight", o->detector.quiet_weight));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t reports_adapt,
+                          args.GetInt("reports-adapt", o->detector.reports_adapt ? 1 : 0));
+  o->detector.reports_adapt = reports_adapt != 0;
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
   FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
@@ -376,6 +382,17 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   return o->detector.Validate();
 }
 
+// Session 10's line detector (no quiet-component term, value reports follow the adapted
+// threshold): what session 11's two changes do on a system whose units are lines.
+absl::StatusOr<NewsiteRow> Session10Row(const NewsiteStream& stream, const NewsiteOptions& o) {
+  NewsiteOptions s10 = o;
+  s10.detector.quiet_weight = 0;
+  s10.detector.reports_adapt = true;
+  FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, s10));
+  return Evaluate(stream, "novelty, session 10 (no quiet term, reports adapt)",
+                  o.detector.expected_alert_rate, scored.fused, scored.alert);
+}
+
 struct SystemRun {
   NewsiteSystemResult k0;
   KShotResult kshot;
@@ -396,6 +413,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   equal.detector.report_weight = 0;
   equal.detector.fixed_weight = 0;
   equal.detector.path_weight = 0;
+  equal.detector.quiet_weight = 0;
   equal.detector.hold_lines = 0;
   equal.detector.session.weights.fill(1.0);
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream flat, ScoreNewsiteStream(stream, equal));
@@ -404,6 +422,8 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   NewsiteOptions across = o;
   across.detector.threshold_rule = novelty::ThresholdRule::kValley;
   across.detector.path_weight = 0;
+  across.detector.quiet_weight = 0;
+  across.detector.reports_adapt = true;
   // Session 9's sessions: an incomplete session closes at the usual quiet time (the `no_wait` rows).
   across.detector.session.shape.incomplete_quiet_ms = 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
@@ -424,6 +444,10 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 9: valley threshold, no path term)", o.detector.expected_alert_rate,
                                         levels.fused, levels.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
+  if (stream.unit == "line") {
+    FEDLOG_ASSIGN_OR_RETURN(row, Session10Row(stream, o));
+    run.k0.rows.insert(run.k0.rows.begin() + 4, row);
+  }
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, &levels, o, &run.k0));
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
@@ -457,7 +481,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "shots", "seeds", "seed", "label-part",
+              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "quiet-weight", "reports-adapt", "shots", "seeds", "seed", "label-part",
               "strategy", "match", "label-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
               "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
               "session-incomplete-share"},

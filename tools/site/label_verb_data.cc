@@ -161,6 +161,8 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.cluster_width = detect.cluster_width;
   lf_options.fixed_weight = detect.fixed_weight;
   lf_options.path_weight = detect.path_weight;
+  lf_options.quiet_weight = detect.quiet_weight;
+  lf_options.reports_adapt = detect.reports_adapt;
   // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
   lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match).

@@ -101,6 +101,33 @@ detect:
                         "label_free_path_weight: 200}\n").ok());
 }
 
+// Session 11: the quiet-component term (DetectConfig 49) and value reports under the adapted
+// threshold (54).
+TEST(DetectConfigTest, LabelFreeQuietAndReportSettings) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_DOUBLE_EQ(d->quiet_weight, novelty::NoveltyOptions().quiet_weight);
+  EXPECT_GT(d->quiet_weight, 0.0);
+  EXPECT_FALSE(d->reports_adapt);
+  auto o = FromYaml(R"(
+data_dir: x
+detect:
+  sources: [{name: A, paths: [a]}]
+  label_free_quiet_weight: 1.25
+  label_free_reports_adapt: true
+)");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(o->quiet_weight, 1.25);
+  EXPECT_TRUE(o->reports_adapt);
+  auto off = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_quiet_weight: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_DOUBLE_EQ(off->quiet_weight, 0.0);  // < 0: off
+  const auto bad = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+                            "label_free_quiet_weight: 101}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("label_free_quiet_weight"), std::string::npos);
+}
+
 TEST(DetectConfigTest, SessionIncompleteQuietSetting) {
   auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
   ASSERT_TRUE(d.ok()) << d.status();

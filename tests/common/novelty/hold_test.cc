@@ -33,7 +33,8 @@ LineEvent Fatal(int32_t tpl, std::string_view content, const std::vector<std::st
 TEST(FixedMessageTest, FixedSevereMessageOutranksOneWithAValue) {
   NoveltyOptions o;
   o.fixed_weight = 1.5;
-  o.path_weight = 0;  // the path term alone: PathValueTest
+  o.path_weight = 0;   // the path term alone: PathValueTest
+  o.quiet_weight = 0;  // the quiet-component term alone: quiet_test.cc
   NoveltyScorer scorer(o);
   int64_t i = 0;
   for (; i < 300; ++i) scorer.ScoreAndLearn(Routine(static_cast<int32_t>(i % 3)), i);
@@ -97,6 +98,7 @@ TEST(WarmupHoldTest, HeldIncidentLinesAlertAtRelease) {
   for (int64_t hold : {int64_t{0}, int64_t{300}}) {
     NoveltyOptions o;
     o.hold_lines = hold;
+    o.quiet_weight = 0;  // the recurrence alone is computed again below; quiet_test.cc checks its own
     // The hold, not the threshold rule, is under test: the valley rule's cut lies well below the
     // incident (the compact rule cuts at the incident cluster's lowest bin).
     o.threshold_rule = ThresholdRule::kValley;

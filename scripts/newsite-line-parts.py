@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The k = 0 line detector on the whole stream and on its test part (issue 14, BGL lines).
+
+Reads DIR/SYSTEM_lines.csv of `fedlog eval newsite --systems SYSTEM --dump --out DIR` (a line system:
+bgl2k or bgl) and prints, for the whole stream and for the lines after the first --label-part (the
+part where `eval newsite` measures its k > 0 rows): AUROC, the oracle F1 (the best F1 of any fixed
+threshold, chosen with the labels: the ranking's ceiling), precision, recall and F1 of the alerts the
+site raised, and the alert rate on normal lines. With --groups N it also lists the N largest groups
+(level and the message's first words, values masked) among the test part's missed anomalies and its
+false alerts, read from the raw log (--log, default the system's file under --data).
+
+usage: scripts/newsite-line-parts.py DIR [--system bgl] [--label-part 0.3] [--groups 0]
+                                         [--data ../shared/data]
+"""
+import argparse
+import collections
+import csv
+import os
+import re
+
+LOGS = {"bgl": "bgl-20k/BGL_20k.log", "bgl2k": "loghub-2k/BGL/BGL_2k.log"}
+
+
+def auroc(scores, labels):
+    pairs = sorted(zip(scores, labels))
+    pos = sum(labels)
+    neg = len(labels) - pos
+    if pos == 0 or neg == 0:
+        return float("nan")
+    rank_sum, i = 0.0, 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        rank_sum += (i + j + 1) / 2.0 * sum(1 for k in range(i, j) if pairs[k][1])
+        i = j
+    return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg)
+
+
+def oracle_f1(scores, labels):
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    pos = sum(labels)
+    tp = fp = 0
+    best = 0.0
+    for k, i in enumerate(order):
+        tp += labels[i]
+        fp += 1 - labels[i]
+        if k + 1 < len(order) and scores[order[k + 1]] == scores[i]:
+            continue  # equal scores fall on the same side of any threshold
+        best = max(best, 2.0 * tp / (tp + fp + pos))
+    return best
+
+
+def part_row(name, rows):
+    s = [float(r["score"]) for r in rows]
+    y = [int(r["label"]) for r in rows]
+    a = [int(r["alert"]) for r in rows]
+    tp = sum(1 for yi, ai in zip(y, a) if yi and ai)
+    fp = sum(1 for yi, ai in zip(y, a) if not yi and ai)
+    pos = sum(y)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / pos if pos else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    normal = len(y) - pos
+    print(f"| {name} | {len(rows)} | {pos} | {auroc(s, y):.3f} | {oracle_f1(s, y):.3f} | "
+          f"{f1:.3f} ({p:.3f} / {r:.3f}) | {fp / normal if normal else 0:.4f} |")
+
+
+def group_key(raw):
+    toks = raw.rstrip("\n").split(" ", 9)
+    level = toks[8] if len(toks) > 8 else ""
+    msg = toks[9] if len(toks) > 9 else ""
+    msg = re.sub(r"\S*/\S*", "PATH", msg)
+    msg = re.sub(r"0x[0-9a-fA-F]+", "0xH", msg)
+    msg = re.sub(r"\d+", "N", msg)
+    return (level + " " + " ".join(msg.split()[:5]))[:70]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--system", default="bgl")
+    ap.add_argument("--label-part", type=float, default=0.3)
+    ap.add_argument("--groups", type=int, default=0)
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--log", default="")
+    a = ap.parse_args()
+    rows = list(csv.DictReader(open(os.path.join(a.dir, a.system + "_lines.csv"))))
+    cut = int(a.label_part * len(rows))
+    print("| part | lines | anomalous | AUROC | oracle F1 | F1 at the site threshold (P / R) | "
+          "normal-line alert rate |")
+    print("|---|---:|---:|---:|---:|---|---:|")
+    part_row("whole stream", rows)
+    part_row(f"test part (lines {cut}+)", rows[cut:])
+    if a.groups <= 0:
+        return
+    log = a.log or os.path.join(a.data, LOGS[a.system])
+    raw = open(log, errors="replace").readlines()
+    missed, false = collections.Counter(), collections.Counter()
+    for r in rows[cut:]:
+        i = int(r["line"])
+        if int(r["label"]) and not int(r["alert"]):
+            missed[group_key(raw[i])] += 1
+        if not int(r["label"]) and int(r["alert"]):
+            false[group_key(raw[i])] += 1
+    for title, c in (("missed anomalies", missed), ("false alerts", false)):
+        print(f"\n{title} (test part), largest groups:")
+        for k, n in c.most_common(a.groups):
+            print(f"  {n:5d}  {k}")
+
+
+if __name__ == "__main__":
+    main()
