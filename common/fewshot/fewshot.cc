@@ -108,6 +108,12 @@ double Jaccard1nnScore(const Unit& unit, const std::vector<Unit>& support,
 absl::Status FewShotOptions::Validate() const {
   if (!(match > 0 && match <= 1)) return absl::InvalidArgumentError("fewshot: match must be in (0, 1]");
   if (!(label_prior > 0)) return absl::InvalidArgumentError("fewshot: label_prior must be > 0");
+  if (!(both_near_margin >= 0 && both_near_margin <= 1)) {
+    return absl::InvalidArgumentError("fewshot: both_near_margin must be in [0, 1]");
+  }
+  if (!(normal_match >= 0 && normal_match <= 1)) {
+    return absl::InvalidArgumentError("fewshot: normal_match must be in [0, 1]");
+  }
   return absl::OkStatus();
 }
 
@@ -187,10 +193,13 @@ FewShotDetector::Decision FewShotDetector::Decide(const Unit& unit) const {
   double s[kSimilarityFeatures];
   Similarities(unit, support_, labels_, -1, s);
   Decision d;
-  d.near = std::max(s[0], s[1]) >= options_.match && s[0] != s[1];
+  const bool both_near = std::min(s[0], s[1]) >= options_.match;
+  d.near = std::max(s[0], s[1]) >= options_.match && s[0] != s[1] &&
+           !(both_near && std::abs(s[0] - s[1]) < options_.both_near_margin);
   if (d.near) {
     d.label = s[0] >= s[1] ? 1 : 0;
     d.similarity = std::max(s[0], s[1]);
+    if (d.label == 0 && d.similarity < options_.normal_match) d = Decision{};
   }
   return d;
 }

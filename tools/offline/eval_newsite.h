@@ -17,7 +17,7 @@
 // Sessions (hdfs, hadoop): each session is also scored when it goes quiet (novelty::SessionScorer),
 // and a DeepLog-style next-event baseline runs beside it (eval_newsite_session.cc).
 // Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session,session_labels,
-// session_select}.cc. Thread-compatible; one thread.
+// session_select,ceiling}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
@@ -88,6 +88,12 @@ struct NewsiteOptions {
   double session_alert_weight = 1.0;
   double test_end = 1.0;
   fewshot::FewShotOptions fewshot;
+  // fewshot.normal_match for session units (HDFS blocks, Hadoop applications; lines keep
+  // fewshot's): --session-normal-match, chosen on the session systems' tuning parts
+  // (fewshot::FewShotOptions::normal_match, docs/EVALUATION.md "Session 11").
+  double session_normal_match = 0.9;
+  // --ceiling: the pool's ceiling rows (eval_newsite_ceiling.cc) after the k > 0 rows.
+  bool ceiling = false;
   NewsiteFederatedOptions federated;
 };
 
@@ -184,7 +190,7 @@ absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
 struct KShotRow {
   std::string method;    // "fewshot", "jaccard-1nn", "xgboost", "novelty (k=0)", ...
   std::string strategy;  // "random", "active", "-" (k = 0)
-  int k = 0;             // labels per class asked for (active: 2k labels in all)
+  int k = 0;             // labels per class asked for (active: 2k labels in all; -1: every pool label)
   double labels = 0;     // labels actually used (median)
   double auroc = 0, pr_auc = 0, precision = 0, recall = 0, f1 = 0;
   double alerts_per_10k = 0;      // alerted units per 10,000 lines of the test part
@@ -201,6 +207,19 @@ struct KShotResult {
 // The k > 0 protocol on one scored stream (eval_newsite_fewshot.cc).
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& stream, const ScoredStream& scored,
                                           const NewsiteOptions& options);
+// The few-shot options for `stream`'s units: options.fewshot, with session_normal_match as
+// normal_match when the units are not lines.
+fewshot::FewShotOptions KShotFewShotOptions(const NewsiteStream& stream, const NewsiteOptions& options);
+// The pool's ceiling (eval_newsite_ceiling.cc, --ceiling): every unit of the labelling pool
+// labelled, on the test units: the few-shot detector and Jaccard 1-NN with the whole pool as
+// support, XGBoost and logistic regression on a hashed token bag plus the label-free signals; rows
+// with strategy "every pool label" (k = -1), each score's oracle F1 and a template-lookup count as
+// notes. What no choice of k labels from this pool can beat with these features.
+absl::Status AddPoolCeilingRows(const NewsiteStream& stream, const ScoredStream& scored,
+                                const NewsiteOptions& options, KShotResult* out);
+// Issue 14's half-labels check on the few-shot rows: the highest F1 both strategies reach and the
+// fewest labels each needs for it (a note; empty when a strategy has no row).
+std::string HalfLabelsNote(const KShotResult& r);
 // Sessions with labels (eval_newsite_session_labels.cc), for a stream with sessions and k > 0 rows:
 // the session detector at k = 0 on the test units, then with each k's verdicts on sessions (from
 // the random unit draws of the other methods, from the active session selection, and the pool's

@@ -266,7 +266,7 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
       y.push_back(label_of[u]);
     }
     absl::StatusOr<fewshot::FewShotDetector> det =
-        fewshot::FewShotDetector::Fit(support, y, o.fewshot, FreeThreshold(sc, sp),
+        fewshot::FewShotDetector::Fit(support, y, KShotFewShotOptions(s, o), FreeThreshold(sc, sp),
                                       PoolScores(sc, sp));
     if (!det.ok()) break;
     for (size_t u : sp.pool) score[u] = det->Score(sc.units[u]);
@@ -276,6 +276,12 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
 }
 
 }  // namespace
+
+fewshot::FewShotOptions KShotFewShotOptions(const NewsiteStream& s, const NewsiteOptions& o) {
+  fewshot::FewShotOptions fo = o.fewshot;
+  if (s.unit != "line") fo.normal_match = o.session_normal_match;
+  return fo;
+}
 
 NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part) {
   return MakeSplit(s, sc, label_part);
@@ -335,6 +341,7 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
     return out;
   }
   FEDLOG_RETURN_IF_ERROR(LabelFreeRows(s, sc, sp, o, &out));
+  const fewshot::FewShotOptions fo = KShotFewShotOptions(s, o);
   std::vector<size_t> active_order;  // one sequence of picks; k takes its first 2k
   if (o.strategy != "random" && !o.shots.empty()) {
     const int max_k = *std::max_element(o.shots.begin(), o.shots.end());
@@ -355,7 +362,7 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
           }
         }
         std::vector<KShotRow> rows;
-        if (KShotMethods(sc, sp, labelled, y, o.fewshot, &rows).ok()) runs.push_back(rows);
+        if (KShotMethods(sc, sp, labelled, y, fo, &rows).ok()) runs.push_back(rows);
       }
       AppendMedians(runs, k, "random", &out.rows);
     }
@@ -365,7 +372,7 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
       std::vector<int> y;
       for (size_t u : labelled) y.push_back(s.y[u] > 0 ? 1 : 0);
       std::vector<KShotRow> rows;
-      absl::Status st = KShotMethods(sc, sp, labelled, y, o.fewshot, &rows);
+      absl::Status st = KShotMethods(sc, sp, labelled, y, fo, &rows);
       if (!st.ok()) {
         out.notes.push_back(absl::StrCat("active, k=", k, ": ", st.message()));
       } else {

@@ -43,7 +43,9 @@ std::string KShotMarkdown(const std::string& system, const std::string& unit, co
                   "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const KShotRow& row : r.rows) {
     absl::StrAppendFormat(&md, "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | **%.3f** | %.1f | %.4f | %d |\n",
-                          row.method, row.strategy, row.k > 0 ? absl::StrFormat("%d (%.0f used)", row.k, row.labels) : "0",
+                          row.method, row.strategy, row.k > 0   ? absl::StrFormat("%d (%.0f used)", row.k, row.labels)
+                          : row.k < 0 ? absl::StrFormat("all (%.0f used)", row.labels)
+                                      : std::string("0"),
                           row.auroc, row.pr_auc, row.precision, row.recall, row.f1, row.alerts_per_10k,
                           row.normal_alert_rate, row.runs);
   }

@@ -26,12 +26,12 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
-    "[--strategy random|active|both] [--match J] [--label-prior N] [--severity-prior P] [--within-level B] "
+    "[--strategy random|active|both] [--match J] [--label-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] [--quiet-weight W] "
     "[--reports-adapt 0|1] "
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
-    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
+    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] [--ceiling] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
     "[--test-end F] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
@@ -359,8 +359,16 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(o->label_part, args.GetDouble("label-part", o->label_part));
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.match, args.GetDouble("match", o->fewshot.match));
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.label_prior, args.GetDouble("label-prior", o->fewshot.label_prior));
+  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.both_near_margin,
+                          args.GetDouble("both-near-margin", o->fewshot.both_near_margin));
+  FEDLOG_ASSIGN_OR_RETURN(o->session_normal_match,
+                          args.GetDouble("session-normal-match", o->session_normal_match));
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
+  if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
+    return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
+  }
   o->strategy = args.Get("strategy", o->strategy);
+  o->ceiling = args.Has("ceiling");
   if (seeds < 1 || seeds > 100) return absl::InvalidArgumentError("--seeds must be in [1, 100]");
   if (seed < 0) return absl::InvalidArgumentError("--seed must be >= 0");
   if (!(o->label_part > 0 && o->label_part < 1)) return absl::InvalidArgumentError("--label-part must be in (0, 1)");
@@ -444,6 +452,8 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   if (!o.shots.empty()) {
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
     FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
+    if (const std::string half = HalfLabelsNote(run.kshot); !half.empty()) run.kshot.notes.push_back(half);
+    if (o.ceiling) FEDLOG_RETURN_IF_ERROR(AddPoolCeilingRows(stream, scored, o, &run.kshot));
   }
   if (WantsFederatedArm(o.federated, system)) {
     FEDLOG_ASSIGN_OR_RETURN(run.federated, federated_arm(stream, scored, o));
@@ -472,10 +482,10 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "quiet-weight", "reports-adapt", "shots", "seeds", "seed", "label-part",
-              "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
+              "strategy", "match", "label-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
               "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
-             {"dump", "federated", "keep-broken", "session-groups-only"}});
+             {"dump", "federated", "keep-broken", "session-groups-only", "ceiling"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;

@@ -228,6 +228,73 @@ TEST(FewShotTest, AnEqualTieBetweenTheClassesDecidesNothing) {
   EXPECT_TRUE(d->Decide(Free(1, "alpha beta gamma", 0.0, false)).near);
 }
 
+// A session-like unit near labels of both classes, nearer the normal one by less than the margin:
+// the labels do not decide it, so the label-free alert stands; with a smaller margin the nearer
+// (normal) label silences it, and a unit near one class only is decided whatever the margin.
+TEST(FewShotTest, ANearTieBetweenNearClassesKeepsTheLabelFreeDecision) {
+  // 8 tokens each (T1 and seven words), 7 shared.
+  const std::vector<Unit> support = {Free(1, "open read write close sync flush error", 0.9, true),
+                                     Free(1, "open read write close sync flush commit", 0.1, false)};
+  // The normal label's tokens: 1.0 against 7 / 9 = 0.778 with the anomalous one (gap 0.222).
+  const Unit wide = Free(1, "open read write close sync flush commit", 0.95, true);
+  // Two more tokens: 8 / 9 = 0.889 normal against 7 / 10 = 0.7 anomalous (gap 0.189).
+  const Unit narrow = Free(1, "open read write close sync flush commit retry", 0.95, true);
+  const Unit tie = Free(1, "open read write close sync flush", 0.95, true);  // 7 / 8 with either
+  FewShotOptions o;
+  o.both_near_margin = 0.2;
+  auto d = FewShotDetector::Fit(support, {1, 0}, o, 0.5);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->Decide(wide).near);
+  EXPECT_FALSE(d->Alert(wide));
+  EXPECT_FALSE(d->Decide(narrow).near);  // 0.189 < 0.2: no verdict, the label-free alert stands
+  EXPECT_TRUE(d->Alert(narrow));
+  EXPECT_FALSE(d->Alert(Free(1, "open read write close sync flush commit retry", 0.95, false)));
+  o.both_near_margin = 0.15;
+  d = FewShotDetector::Fit(support, {1, 0}, o, 0.5);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->Decide(narrow).near);  // 0.189 >= 0.15: the normal label decides
+  EXPECT_FALSE(d->Alert(narrow));
+  o.both_near_margin = 0;
+  d = FewShotDetector::Fit(support, {1, 0}, o, 0.5);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->Alert(narrow));
+  EXPECT_FALSE(d->Decide(tie).near);  // an exact tie still decides nothing
+  // Near the anomalous label only (3 / 9 = 0.333 against 2 / 10 = 0.2): decided whatever the margin.
+  o.both_near_margin = 1;
+  d = FewShotDetector::Fit(support, {1, 0}, o, 0.5);
+  ASSERT_TRUE(d.ok());
+  const Unit lone = Free(2, "open write error", 0.1, false);
+  EXPECT_TRUE(d->Decide(lone).near);
+  EXPECT_TRUE(d->Alert(lone));
+  EXPECT_FALSE(d->Decide(narrow).near);
+  o.both_near_margin = 1.5;
+  EXPECT_FALSE(FewShotDetector::Fit(support, {1, 0}, o, 0.5).ok());
+  EXPECT_DOUBLE_EQ(FewShotOptions{}.both_near_margin, 0.1);
+}
+
+// With normal_match, a normal label silences only the units that share that much of its tokens;
+// anomalous labels still decide from `match`.
+TEST(FewShotTest, NormalMatchSilencesOnlyCloseUnits) {
+  const std::vector<Unit> support = {Free(1, "disk error on write", 0.9, true),
+                                     Free(2, "block replicated to three nodes fine", 0.1, false)};
+  // 6 of the normal label's 7 tokens and none of the anomalous one's: 6 / 8 = 0.75.
+  const Unit sibling = Free(2, "block replicated to three nodes again", 0.95, true);
+  FewShotOptions o;
+  auto d = FewShotDetector::Fit(support, {1, 0}, o, 0.5);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->Decide(sibling).near);
+  EXPECT_FALSE(d->Alert(sibling));
+  o.normal_match = 0.9;
+  d = FewShotDetector::Fit(support, {1, 0}, o, 0.5);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->Decide(sibling).near);  // 0.75 < 0.9: the label-free alert stands
+  EXPECT_TRUE(d->Alert(sibling));
+  EXPECT_FALSE(d->Alert(Free(2, "block replicated to three nodes fine", 0.95, true)));  // identical
+  EXPECT_TRUE(d->Alert(Free(1, "disk error on read", 0.1, false)));  // 4 / 6 anomalous: decided
+  o.normal_match = -0.1;
+  EXPECT_FALSE(FewShotDetector::Fit(support, {1, 0}, o, 0.5).ok());
+}
+
 TEST(FewShotTest, OperatingPointIsTheAlertRateQuantile) {
   std::vector<double> ref;
   for (int i = 0; i < 100; ++i) ref.push_back((i + 0.5) / 100.0);
