@@ -6,9 +6,10 @@
 //              called normal stops alarming at once), except a session that broke a near-certain
 //              count relation (SessionScore::broken) when no normal verdict of the group was given
 //              on a broken session, or when `keep_broken` is set: a verdict covers what the
-//              operator saw. A lone WARN line called normal at a block's start says nothing about
-//              the same line after the block's write, where it breaks the block's relations (on
-//              HDFS such sessions alert for failed blocks: docs/EVALUATION.md "Session 11");
+//              operator saw. A lone WARN line called normal while its template was too new to have
+//              relations says nothing about the same line once it breaks the relations learnt
+//              since (on HDFS such sessions alert for failed blocks: docs/EVALUATION.md
+//              "Session 11");
 //   anomalous  the group's sessions alert even below the session threshold (a failure the
 //              operator confirmed is reported each time it recurs).
 // A group labelled both ways keeps the detector's own decision. The labels also move the session

@@ -32,9 +32,9 @@ TEST(SessionGroupsTest, VerdictsDecideTheirGroupOnly) {
 }
 
 // A normal verdict covers what the operator saw: given on a session that broke no near-certain
-// relation, it leaves the group's broken sessions to the detector (on HDFS a lone WARN line at a
-// block's start called normal, and the same line after a failed block's write); given on a broken
-// one, it silences them too, unless keep_broken.
+// relation, it leaves the group's broken sessions to the detector (on HDFS a lone WARN line called
+// normal before its template had relations, and the same line in failed blocks later); given on a
+// broken one, it silences them too, unless keep_broken.
 TEST(SessionGroupsTest, ANormalVerdictSilencesBrokenSessionsOnlyWhenItSawOne) {
   SessionGroups g;
   g.Add(7, 0);  // the labelled session was not broken
