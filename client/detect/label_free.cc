@@ -127,7 +127,7 @@ void LabelFreeScorer::TakeSessionAlerts(std::vector<SessionAlert>* out) {
 }
 
 void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c) {
-  if (s.closed_score.insert_or_assign(c.session, std::make_pair(c.score, c.group)).second) {
+  if (s.closed_score.insert_or_assign(c.session, Source::ClosedSession{c.score, c.group, c.broken}).second) {
     s.closed_order.push_back(c.session);
     if (s.closed_order.size() > kRecentSessions) {
       s.closed_score.erase(s.closed_order.front());
@@ -136,7 +136,7 @@ void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c) {
   }
   auto p = s.pending.find(c.session);
   if (p == s.pending.end()) return;
-  s.scorer->sessions().AddLabel(c.score, p->second, c.group);
+  s.scorer->sessions().AddLabel(c.score, p->second, c.group, c.broken);
   s.labelled.insert_or_assign(c.session, p->second);
   s.pending.erase(p);
 }
@@ -171,7 +171,7 @@ void LabelFreeScorer::ApplySessionLabels() {
     for (const auto& [session, y] : s.labelled) {
       auto it = s.closed_score.find(session);
       if (it != s.closed_score.end()) {
-        s.scorer->sessions().AddLabel(it->second.first, y, it->second.second);
+        s.scorer->sessions().AddLabel(it->second.score, y, it->second.group, it->second.broken);
       }
     }
   }

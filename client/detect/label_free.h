@@ -109,9 +109,14 @@ class LabelFreeScorer {
     // The last message of each open session (bounded like the scorer's open sessions: an entry
     // goes when its session closes).
     absl::flat_hash_map<uint64_t, std::string> last_line;
-    // Scores and groups of the last kRecentSessions closed sessions (oldest first in
-    // closed_order).
-    absl::flat_hash_map<uint64_t, std::pair<double, uint64_t>> closed_score;
+    // Score, group and whether it was broken, of the last kRecentSessions closed sessions (oldest
+    // first in closed_order): what a later verdict on the session needs.
+    struct ClosedSession {
+      double score = 0;
+      uint64_t group = 0;
+      bool broken = false;
+    };
+    absl::flat_hash_map<uint64_t, ClosedSession> closed_score;
     std::deque<uint64_t> closed_order;
     // Session labels: of closed sessions (given by ApplySessionLabels) and of open ones (given
     // when they close).

@@ -3,8 +3,13 @@
 // the templates with their counts capped, or ::kinds, the set of templates alone; GroupBy picks).
 // A verdict on one session is a verdict on its group:
 //   normal     the group's sessions raise no alert (a replication or a paused write the operator
-//              called normal stops alarming at once), unless the session broke a near-certain
-//              count relation and `keep_broken` is set;
+//              called normal stops alarming at once), except a session that broke a near-certain
+//              count relation (SessionScore::broken) when no normal verdict of the group was given
+//              on a broken session, or when `keep_broken` is set: a verdict covers what the
+//              operator saw. A lone WARN line called normal while its template was too new to have
+//              relations says nothing about the same line once it breaks the relations learnt
+//              since (on HDFS such sessions alert for failed blocks: docs/EVALUATION.md
+//              "Session 11");
 //   anomalous  the group's sessions alert even below the session threshold (a failure the
 //              operator confirmed is reported each time it recurs).
 // A group labelled both ways keeps the detector's own decision. The labels also move the session
@@ -36,18 +41,22 @@ enum class GroupDecision { kNone, kSuppressed, kRaised };
 
 class SessionGroups {
  public:
-  // A verdict (1 anomalous, 0 normal) on a session of group `group`.
-  void Add(uint64_t group, int label);
+  // A verdict (1 anomalous, 0 normal) on a session of group `group`; `broken`: that session broke
+  // a near-certain relation (SessionScore::broken), so a normal verdict also covers the group's
+  // broken sessions.
+  void Add(uint64_t group, int label, bool broken = false);
   void Clear() { verdicts_.clear(); }
   // -1: no verdict (or both), 0 normal, 1 anomalous.
   int Label(uint64_t group) const;
   // What the group's verdict does to a session of `group` whose detector said `alert`; `broken`:
-  // it broke a near-certain relation (SessionScore::broken), kept alerting when `keep_broken`.
+  // it broke a near-certain relation (SessionScore::broken), kept alerting unless a normal verdict
+  // of the group was given on a broken session, and always when `keep_broken`.
   GroupDecision Decide(uint64_t group, bool alert, bool broken, bool keep_broken) const;
   size_t groups() const { return verdicts_.size(); }
 
  private:
-  absl::flat_hash_map<uint64_t, uint8_t> verdicts_;  // bit 0: a normal verdict, bit 1: anomalous
+  // bit 0: a normal verdict, bit 1: anomalous, bit 2: a normal verdict on a broken session.
+  absl::flat_hash_map<uint64_t, uint8_t> verdicts_;
 };
 
 }  // namespace fedlog::novelty

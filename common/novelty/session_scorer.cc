@@ -158,9 +158,9 @@ void SessionScorer::AddLabel(double score, int label) {
   labelled_ = labelled_ || label > 0;
 }
 
-void SessionScorer::AddLabel(double score, int label, uint64_t group) {
+void SessionScorer::AddLabel(double score, int label, uint64_t group, bool broken) {
   AddLabel(score, label);
-  groups_.Add(group, label);
+  groups_.Add(group, label, broken);
 }
 
 void SessionScorer::ClearLabels() {

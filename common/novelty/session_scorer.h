@@ -37,7 +37,8 @@
 //   labelled   labelled sessions (AddLabel): the F1-best cut on their scores, shrunk towards the
 //              label-free threshold by n / (n + label_prior), as SiteThreshold does for lines.
 // A labelled session also labels its group (session_groups.h: the sessions of its shape): later
-// sessions of a group labelled normal raise no alert, of one labelled anomalous always alert.
+// sessions of a group labelled normal raise no alert (a broken one only when the verdict was given
+// on a broken session), of one labelled anomalous always alert.
 // Thread-compatible: one instance per source stream, used by one thread at a time.
 #ifndef FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
 #define FEDLOG_COMMON_NOVELTY_SESSION_SCORER_H_
@@ -139,9 +140,11 @@ class SessionScorer {
   void Flush(std::vector<SessionScore>* out);
   // A labelled session's score (1 anomalous, 0 normal) moves the session threshold (the labelled
   // stage starts with the first anomalous label); with its `group` (SessionScore::group), the
-  // verdict also applies to the later sessions of that group.
+  // verdict also applies to the later sessions of that group; `broken`: the labelled session broke
+  // a near-certain relation (SessionScore::broken), so a normal verdict also silences the group's
+  // broken sessions (session_groups.h).
   void AddLabel(double score, int label);
-  void AddLabel(double score, int label, uint64_t group);
+  void AddLabel(double score, int label, uint64_t group, bool broken = false);
   void ClearLabels();
   const SessionGroups& groups() const { return groups_; }
   // The threshold in force now (+infinity during warm-up), and its label-free part.

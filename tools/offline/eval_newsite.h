@@ -87,6 +87,9 @@ struct NewsiteOptions {
   // 1 = all after label_part). The session rows only.
   double session_alert_weight = 1.0;
   double test_end = 1.0;
+  // Session 10's rule for the comparison row: a normal group verdict silences the group's broken
+  // sessions too, whether or not the labelled session was broken (novelty::SessionGroups).
+  bool verdict_silences_broken = false;
   fewshot::FewShotOptions fewshot;
   // fewshot.normal_match for session units (HDFS blocks, Hadoop applications; lines keep
   // fewshot's): --session-normal-match, chosen on the session systems' tuning parts

@@ -85,6 +85,18 @@ UnitScores SessionDetector(const NewsiteStream& s, const ScoredStream& sc,
   return m;
 }
 
+// Ranking only: how many sessions each unit had (a Hadoop application's containers). A fault (a
+// machine down, a network cut, a full disk) fails task attempts, and each new attempt runs in a new
+// container, so a faulty application tends to run more containers than a normal one.
+UnitScores SessionsPerUnit(const NewsiteStream& s, const ScoredStream& sc) {
+  UnitScores m;
+  m.score.assign(s.y.size(), 0.0);
+  for (const std::vector<int32_t>& units : sc.session_units) {
+    for (int32_t u : units) m.score[static_cast<size_t>(u)] += 1.0;
+  }
+  return m;
+}
+
 // Lines of the stream, and of normal units, among the lines of units flagged in `in_part`.
 void CountLines(const NewsiteStream& s, const std::vector<uint8_t>& in_part, int64_t* lines,
                 int64_t* normal_lines) {
@@ -190,6 +202,8 @@ absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& sco
     FEDLOG_RETURN_IF_ERROR(add("session signal: " + std::string(novelty::SessionSignalName(k)), 0,
                                all, one, lines, normal_lines));
   }
+  const UnitScores per_unit = SessionsPerUnit(stream, scored);
+  FEDLOG_RETURN_IF_ERROR(add("unit signal: sessions per unit", 0, all, per_unit, lines, normal_lines));
   result->notes.push_back(absl::StrFormat(
       "%zu sessions scored as they went quiet (a unit's session score is the maximum over its "
       "sessions); session threshold at the end: %s%s",
@@ -207,6 +221,8 @@ absl::Status AddSessionRows(const NewsiteStream& stream, const ScoredStream& sco
                              0, test, deeplog, test_lines, test_normal_lines));
   FEDLOG_RETURN_IF_ERROR(add("session detector (k=0, site threshold) [test part]", budget, test,
                              SessionDetector(stream, scored, in_test), test_lines, test_normal_lines));
+  FEDLOG_RETURN_IF_ERROR(add("unit signal: sessions per unit [test part]", 0, test, per_unit, test_lines,
+                             test_normal_lines));
   if (no_wait != nullptr && !no_wait->sessions.empty()) {
     FEDLOG_RETURN_IF_ERROR(add("session detector, no incomplete wait (session 9) [test part]", budget, test,
                                SessionDetector(stream, *no_wait, in_test), test_lines, test_normal_lines));

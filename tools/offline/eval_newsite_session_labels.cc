@@ -50,14 +50,15 @@ struct Applied {
   absl::flat_hash_set<int32_t> anomalous_kind;
 };
 
-Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v) {
+Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
+              const NewsiteOptions& o) {
   Applied a;
   absl::flat_hash_set<int32_t> normal_kind;
   for (size_t i = 0; i < v.sessions.size(); ++i) {
     const size_t j = v.sessions[i];
     a.scores.push_back(sc.sessions[j].score);
     a.y.push_back(v.y[i]);
-    a.groups.Add(ix.group[j], v.y[i]);
+    a.groups.Add(ix.group[j], v.y[i], VerdictSawBroken(sc, j, o));
     for (int32_t u : sc.session_units[j]) {
       for (int32_t t : ix.unit_templates[static_cast<size_t>(u)]) {
         if (ix.rare.contains(t)) (v.y[i] ? a.anomalous_kind : normal_kind).insert(t);
@@ -110,6 +111,12 @@ absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const S
   DecideUnits(sc, ix, v, o, /*groups=*/false, sp.test, &score, &alert);
   FEDLOG_ASSIGN_OR_RETURN(KShotRow old, MeasureKShot(sp, score, alert));
   rows->push_back(Named(old, "session detector + labels, no group verdicts", n));
+  // Session 10's groups: a normal verdict silences the group's broken sessions whatever it saw.
+  NewsiteOptions s10 = o;
+  s10.verdict_silences_broken = true;
+  DecideUnits(sc, ix, v, s10, /*groups=*/true, sp.test, &score, &alert);
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow any, MeasureKShot(sp, score, alert));
+  rows->push_back(Named(any, "session detector + labels, verdicts silence broken (session 10)", n));
   return absl::OkStatus();
 }
 
@@ -152,6 +159,10 @@ NewsiteSplit MeasuredSplit(const NewsiteStream& s, const ScoredStream& sc, const
 }
 
 }  // namespace
+
+bool VerdictSawBroken(const ScoredStream& sc, size_t j, const NewsiteOptions& o) {
+  return sc.sessions[j].broken || o.verdict_silences_broken;
+}
 
 SessionIndex IndexSessions(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& sp,
                            const NewsiteOptions& o) {
@@ -216,7 +227,7 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
                  const NewsiteOptions& o, bool groups, const std::vector<size_t>& units,
                  std::vector<double>* score, std::vector<int>* alert, int64_t* session_gain) {
   if (session_gain != nullptr) *session_gain = 0;
-  const Applied a = Apply(sc, ix, v);
+  const Applied a = Apply(sc, ix, v, o);
   const novelty::SessionOptions& so = o.detector.session;
   score->assign(units.size(), 0.0);
   alert->assign(units.size(), 0);

@@ -27,6 +27,10 @@ struct SessionIndex {
   absl::flat_hash_set<int32_t> rare;  // templates in at most 10^-strong_violation of pool units
 };
 
+// Whether a verdict on session `j` covers its group's broken sessions (novelty::SessionGroups::Add):
+// the session was broken, or NewsiteOptions::verdict_silences_broken (session 10's rule).
+bool VerdictSawBroken(const ScoredStream& sc, size_t j, const NewsiteOptions& o);
+
 SessionIndex IndexSessions(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& sp,
                            const NewsiteOptions& o);
 

@@ -36,7 +36,7 @@ std::vector<active::SessionInfo> PoolInfo(const ScoredStream& sc, const SessionI
   novelty::SessionGroups groups;
   absl::flat_hash_set<uint64_t> covered = skipped;
   for (size_t i = 0; i < v.sessions.size(); ++i) {
-    groups.Add(ix.group[v.sessions[i]], v.y[i]);
+    groups.Add(ix.group[v.sessions[i]], v.y[i], VerdictSawBroken(sc, v.sessions[i], o));
     covered.insert(ix.group[v.sessions[i]]);
   }
   std::vector<active::SessionInfo> info;
@@ -90,12 +90,13 @@ SessionVerdicts ActiveSessionVerdicts(const ScoredStream& sc, const SessionIndex
 
 SessionVerdicts BestPoolVerdicts(const ScoredStream& sc, const SessionIndex& ix,
                                  const NewsiteSplit& sp, const NewsiteOptions& o, size_t budget) {
-  // Candidates: one pool session per (group, answer).
+  // Candidates: one pool session per (group, answer, whether a verdict on it covers broken ones).
   absl::flat_hash_set<std::pair<uint64_t, int>> seen;
   std::vector<size_t> candidates;
   for (size_t j : ix.pool_sessions) {
     if (ix.answer[j] < 0) continue;
-    if (seen.insert({ix.group[j], ix.answer[j]}).second) candidates.push_back(j);
+    const int kind = ix.answer[j] + (VerdictSawBroken(sc, j, o) ? 2 : 0);
+    if (seen.insert({ix.group[j], kind}).second) candidates.push_back(j);
   }
   SessionVerdicts v;
   double f1 = TestObjective(sc, ix, sp, o, v);

@@ -33,7 +33,8 @@ constexpr char kUsage[] =
     "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
     "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] [--ceiling] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
-    "[--test-end F] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
+    "[--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
+    "[--verdict-silences-broken] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
     "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
 
@@ -193,7 +194,8 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
-// --test-end; and how long an incomplete session waits (--session-incomplete-quiet-ms, 0: no wait).
+// --test-end; how long a session waits (--session-quiet-ms) and an incomplete one
+// (--session-incomplete-quiet-ms, 0: no wait); --verdict-silences-broken (session 10's group rule).
 absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   const std::string group = args.Get("session-group", "shape");
   if (group != "shape" && group != "kinds") {
@@ -201,10 +203,13 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   }
   o->detector.session.group_by = group == "shape" ? novelty::GroupBy::kShape : novelty::GroupBy::kKinds;
   o->detector.session.keep_broken = args.Has("keep-broken");
+  o->verdict_silences_broken = args.Has("verdict-silences-broken");
   o->detector.session.label_threshold = !args.Has("session-groups-only");
   FEDLOG_ASSIGN_OR_RETURN(o->session_alert_weight,
                           args.GetDouble("session-alert-weight", o->session_alert_weight));
   FEDLOG_ASSIGN_OR_RETURN(o->test_end, args.GetDouble("test-end", o->test_end));
+  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.quiet_ms,
+                          args.GetInt("session-quiet-ms", o->detector.session.shape.quiet_ms));
   FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_quiet_ms,
                           args.GetInt("session-incomplete-quiet-ms",
                                       o->detector.session.shape.incomplete_quiet_ms));
@@ -481,11 +486,13 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "quiet-weight", "reports-adapt", "shots", "seeds", "seed", "label-part",
-              "strategy", "match", "label-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
-              "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
+              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
+              "quiet-weight", "reports-adapt", "shots", "seeds", "seed", "label-part", "strategy", "match",
+              "label-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps",
+              "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads", "session-group",
+              "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
-             {"dump", "federated", "keep-broken", "session-groups-only", "ceiling"}});
+             {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;

@@ -299,7 +299,7 @@ void LabelSite::ApplySessionVerdicts(const std::vector<LabeledLine>& verdicts) {
       if (it != by_text.end()) s.label = std::max(s.label, it->second);
     }
     if (s.label < 0) continue;
-    session_groups_.Add(s.group, s.label);
+    session_groups_.Add(s.group, s.label, s.broken);
     covered_groups_.insert(s.group);
   }
 }
@@ -385,7 +385,7 @@ absl::Status LabelSite::RecordSession(size_t session, Verdict verdict) {
                   client::detect::SessionVerdictOrigin(source, l.text)};
   FEDLOG_RETURN_IF_ERROR(store_->AddLabel(row, absl::ToUnixMillis(absl::Now())));
   s.label = y;
-  session_groups_.Add(s.group, y);
+  session_groups_.Add(s.group, y, s.broken);
   covered_groups_.insert(s.group);
   ++labels_given_;
   return absl::OkStatus();

@@ -1,6 +1,7 @@
 // Session group verdicts (novelty::SessionGroups) and their use in SessionScorer: a session labelled
 // normal silences the later sessions of its shape, one labelled anomalous makes them alert, and a
 // group labelled both ways keeps the detector's decision.
+#include <utility>
 #include <vector>
 
 #include "common/novelty/session_groups.h"
@@ -28,6 +29,28 @@ TEST(SessionGroupsTest, VerdictsDecideTheirGroupOnly) {
   EXPECT_EQ(g.Decide(7, true, false, false), GroupDecision::kNone);
   g.Clear();
   EXPECT_EQ(g.groups(), 0u);
+}
+
+// A normal verdict covers what the operator saw: given on a session that broke no near-certain
+// relation, it leaves the group's broken sessions to the detector (on HDFS a lone WARN line called
+// normal before its template had relations, and the same line in failed blocks later); given on a
+// broken one, it silences them too, unless keep_broken.
+TEST(SessionGroupsTest, ANormalVerdictSilencesBrokenSessionsOnlyWhenItSawOne) {
+  SessionGroups g;
+  g.Add(7, 0);  // the labelled session was not broken
+  EXPECT_EQ(g.Label(7), 0);
+  EXPECT_EQ(g.Decide(7, true, false, false), GroupDecision::kSuppressed);
+  EXPECT_EQ(g.Decide(7, true, true, false), GroupDecision::kNone);
+  g.Add(8, 0, /*broken=*/true);
+  EXPECT_EQ(g.Decide(8, true, true, false), GroupDecision::kSuppressed);
+  EXPECT_EQ(g.Decide(8, true, false, false), GroupDecision::kSuppressed);
+  EXPECT_EQ(g.Decide(8, true, true, /*keep_broken=*/true), GroupDecision::kNone);
+  g.Add(7, 0, /*broken=*/true);  // a later verdict on a broken session of group 7
+  EXPECT_EQ(g.Decide(7, true, true, false), GroupDecision::kSuppressed);
+  g.Add(8, 1, /*broken=*/true);  // both ways: the detector decides
+  EXPECT_EQ(g.Label(8), -1);
+  EXPECT_EQ(g.Decide(8, true, true, false), GroupDecision::kNone);
+  EXPECT_EQ(g.Decide(8, false, false, false), GroupDecision::kNone);
 }
 
 // Sessions of templates {1, 2} (three each) or {1, 2, 3} (a rare third template), closed by time.
@@ -101,6 +124,57 @@ TEST_F(ScorerGroupsTest, ALabelledSessionSettlesItsShape) {
     }
   }
   EXPECT_GE(raised, 9);
+}
+
+// The scorer keeps what its verdict saw: a lone template-3 session labelled normal before template
+// 3 had relations (not broken) does not silence the lone template-3 sessions that come after
+// every session has learnt to log 3 with 1 and 2 (broken); session 10's rule (the verdict taken as
+// covering broken sessions) silences them.
+TEST_F(ScorerGroupsTest, AVerdictOnAnUnbrokenSessionLeavesBrokenOnesAlerting) {
+  for (const bool covers_broken : {false, true}) {
+    SessionOptions o = Options();
+    o.shape.incomplete_quiet_ms = 0;  // every session judged after quiet_ms
+    SessionScorer scorer(o, Threshold(), 6.0, 0.01);
+    int64_t tick = 0;
+    uint64_t id = 0;
+    auto session = [&](std::vector<std::pair<int32_t, int>> counts, std::vector<SessionScore>* out) {
+      ++id;
+      for (const auto& [t, c] : counts) {
+        for (int k = 0; k < c; ++k) scorer.Add(id, t, tick, true, false, 0, 0, 0, 0, out);
+      }
+      tick += 100;
+    };
+    std::vector<SessionScore> early;
+    for (int i = 0; i < 30; ++i) session(i == 5 ? std::vector<std::pair<int32_t, int>>{{3, 1}}
+                                                : std::vector<std::pair<int32_t, int>>{{1, 3}, {2, 3}},
+                                         &early);
+    const SessionScore* lone = nullptr;
+    for (const SessionScore& s : early) {
+      if (s.lines == 1) lone = &s;
+    }
+    ASSERT_NE(lone, nullptr);
+    ASSERT_FALSE(lone->broken);
+    scorer.AddLabel(lone->score, 0, lone->group, covers_broken);
+    std::vector<SessionScore> later;
+    for (int i = 0; i < 200; ++i) session({{1, 3}, {2, 3}, {3, 1}}, &later);
+    for (int i = 0; i < 50; ++i) {
+      session(i % 10 == 5 ? std::vector<std::pair<int32_t, int>>{{3, 1}}
+                          : std::vector<std::pair<int32_t, int>>{{1, 3}, {2, 3}, {3, 1}},
+              &later);
+    }
+    int broken_lone = 0, alerted = 0;
+    for (const SessionScore& s : later) {
+      if (s.group != lone->group) continue;
+      broken_lone += s.broken ? 1 : 0;
+      alerted += s.alert ? 1 : 0;
+    }
+    EXPECT_GE(broken_lone, 4);
+    if (covers_broken) {
+      EXPECT_EQ(alerted, 0);
+    } else {
+      EXPECT_EQ(alerted, broken_lone);
+    }
+  }
 }
 
 }  // namespace
