@@ -85,7 +85,17 @@ struct FederatedOptions {
   // Line mode: the stddev of the Gaussian noise on the line count that weighs each site's update
   // (--dp-count-noise; common/privacy/line_count.h), charged to the site's epsilon every round.
   double dp_count_noise = 100;
+  // --initial-model FILE: every model (both federations, the baselines) starts from this bundle instead
+  // of the untrained weights, checked by model::LoadInitialModel; e.g. `fedlog model pretrain`'s public
+  // pre-trained model, whose FILE.json must list the protocol's system among its excluded systems
+  // (CheckInitialModelData). "" = the untrained start.
+  std::string initial_model;
 };
+
+// With options.initial_model: OK when its FILE.json (tools/offline/pretrain.h) excludes every system the
+// protocol's sites hold (hdfs: HDFS, bgl: BGL; sources: refused, its sites hold every public source), so no
+// site's data, test lines included, is in the pre-training; InvalidArgument otherwise.
+absl::Status CheckInitialModelData(const FederatedOptions& options);
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines
 // (`units` empty) or sessions (HDFS blocks: `units[u]` lists the unit's rows of `lines`).

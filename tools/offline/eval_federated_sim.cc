@@ -15,6 +15,7 @@
 #include "common/fl/strategy.h"
 #include "common/model/contrastive_trainer.h"
 #include "common/model/few_shot.h"
+#include "common/model/initial_model.h"
 #include "common/model/line_input.h"
 #include "common/model/personalise.h"
 #include "common/model/site_round.h"
@@ -349,6 +350,24 @@ absl::Status PersonaliseAll(const std::vector<FederatedSite>& sites,
   return absl::OkStatus();
 }
 
+// The start of every model: the untrained weights of `base`, or options.initial_model checked against them.
+absl::StatusOr<fl::TensorBundle> StartWeights(const model::EncoderSpec& base, const FederatedOptions& o,
+                                              std::vector<std::string>* notes) {
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle untrained, model::InitialEncoderWeights(base));
+  if (o.initial_model.empty()) return untrained;
+  fl::UpdateCheckOptions schema;
+  schema.out_dim = base.out_dim;
+  schema.adapter_dim = base.adapter_dim;
+  FEDLOG_ASSIGN_OR_RETURN(model::InitialModelFile start,
+                          model::LoadInitialModel(o.initial_model, "", untrained, schema));
+  notes->push_back(absl::StrCat("every model starts from --initial-model ", o.initial_model, " (sha256 ",
+                                start.sha256, ", ",
+                                start.weights.Find("prototypes.global") != nullptr ? "with" : "without",
+                                " prototypes.global)"));
+  std::cerr << notes->back() << "\n";
+  return std::move(start.weights);
+}
+
 }  // namespace
 
 absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<FederatedSite>& sites,
@@ -357,8 +376,8 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
   const auto t0 = Clock::now();
   model::EncoderSpec base = model::DefaultEncoderSpec(static_cast<int>(sites[0].train.dense.cols));
   base.init_seed = o.seed;
-  FEDLOG_ASSIGN_OR_RETURN(const fl::TensorBundle initial, model::InitialEncoderWeights(base));
   FederatedResult result;
+  FEDLOG_ASSIGN_OR_RETURN(const fl::TensorBundle initial, StartWeights(base, o, &result.notes));
   if (o.dp_private_only && (o.dp_mode.empty() || o.run_centralized || o.run_local)) {
     return absl::InvalidArgumentError("--dp-private-only needs --dp-mode and --no-baselines");
   }

@@ -1,16 +1,19 @@
 // `fedlog eval federated --protocol sources|hdfs|bgl --out DIR [...]`: flags -> FederatedOptions,
 // the protocol's sites, the simulation, results.json / results.md.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/fl/strategy.h"
 #include "tools/cli/args.h"
 #include "tools/offline/eval_federated.h"
+#include "tools/offline/pretrain.h"
 
 namespace fedlog::offline {
 namespace {
@@ -23,7 +26,8 @@ constexpr char kUsage[] =
     "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
     "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding] "
     "[--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
-    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S]]\n";
+    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S]] "
+    "[--initial-model FILE]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -96,6 +100,7 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   o.fedprox_mu = static_cast<float>(mu);
   o.personalise_rounds = static_cast<int>(personalise);
   o.run_centralized = o.run_local = !args.Has("no-baselines");
+  o.initial_model = args.Get("initial-model", "");
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
     return absl::InvalidArgumentError("--protocol must be sources, hdfs or bgl");
@@ -105,8 +110,25 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
 
 }  // namespace
 
+absl::Status CheckInitialModelData(const FederatedOptions& options) {
+  if (options.initial_model.empty()) return absl::OkStatus();
+  if (options.protocol == "sources") {
+    return absl::InvalidArgumentError(
+        "--initial-model with --protocol sources: its sites hold every public source, so no pre-training data is "
+        "disjoint from them");
+  }
+  const std::string system = options.protocol == "hdfs" ? "HDFS" : "BGL";
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<std::string> excluded, PretrainExcludedSystems(options.initial_model));
+  if (std::find(excluded.begin(), excluded.end(), system) == excluded.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("--initial-model ", options.initial_model, " was pre-trained on ",
+                                                   system, " lines (its .json does not exclude it)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunFederatedEvaluation(const FederatedOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
+  FEDLOG_RETURN_IF_ERROR(CheckInitialModelData(options));
   absl::StatusOr<std::vector<FederatedSite>> sites;
   if (options.protocol == "sources") {
     sites = LoadSourcesSites(options);
@@ -142,7 +164,7 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
-        "dp-normal-lines", "dp-scope", "dp-count-noise"},
+        "dp-normal-lines", "dp-scope", "dp-count-noise", "initial-model"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

@@ -4,6 +4,7 @@
 #include "tools/offline/eval_federated.h"
 #include "tools/offline/eval_newsite.h"
 #include "tools/offline/eval_newsite_federated.h"
+#include "tools/offline/pretrain.h"
 #include "tools/offline/verbs.h"
 
 namespace fedlog::cli {
@@ -34,6 +35,13 @@ void AddOfflineVerbs(std::vector<Verb>* verbs) {
                     "Simulated federation of the line encoder vs centralized and local-only training; "
                     "writes results.json/.md.",
                     offline::RunEvalFederated});
+  verbs->push_back({"model pretrain",
+                    "model pretrain --exclude-system NAME[,NAME...] --out FILE [--data DIR] [--rounds R] "
+                    "[--contrastive-steps S] [--meta-iterations M] [--seed S] [--threads T]",
+                    "Public pre-training: an initial line-encoder model from the seed-labeled loghub sources "
+                    "other than NAME (FILE, described in FILE.json), for run start / eval federated "
+                    "--initial-model.",
+                    offline::RunModelPretrain});
   AddPrivacyVerbs(verbs);
   verbs->push_back({"eval newsite",
                     "eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
