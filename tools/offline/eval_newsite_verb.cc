@@ -34,7 +34,7 @@ constexpr char kUsage[] =
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
     "[--test-end F] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
-    "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--threads T]]\n";
+    "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--threads T]]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -448,7 +448,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight", "shots", "seeds", "seed", "label-part",
-              "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "threads",
+              "strategy", "match", "label-prior", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
              {"dump", "federated", "keep-broken", "session-groups-only"}});
