@@ -5,8 +5,8 @@ usage: scripts/newsite-fed-seeds.py RUN_DIR [RUN_DIR ...]
 
 Each RUN_DIR holds the results.json of one run (same labels, a different --fed-seed). For every
 system, method (k = 0: the fused embedding novelty at the budget cut and at the label-free
-detector's count; k > 0: the support, fused support (plain and capped) and hybrid support
-detectors), labelling strategy and k, prints F1 for federated / tuned / alone as
+detector's count; k > 0: the support, fused support (plain, capped and capped among the units no
+label decides) and hybrid support detectors), labelling strategy and k, prints F1 for federated / tuned / alone as
 median [min, max] over the runs, and in how many runs federated beat alone. Standard library only.
 """
 import json
@@ -14,7 +14,8 @@ import statistics
 import sys
 
 METHODS = {0: ["embedding novelty + label-free", "embedding novelty + label-free, label-free count"],
-           1: ["support detector", "fused support", "fused support, capped", "hybrid support"]}
+           1: ["support detector", "fused support", "fused support, capped",
+               "fused support, capped undecided", "hybrid support"]}
 
 
 def load(path):

@@ -19,6 +19,7 @@ absl::Status CheckOptions(const ContrastiveOptions& o) {
     return absl::InvalidArgumentError("temperature and learning rates must be positive");
   }
   if (!(o.prox_mu >= 0)) return absl::InvalidArgumentError("prox_mu must be >= 0");
+  if (!(o.jaccard_weight >= 0)) return absl::InvalidArgumentError("jaccard_weight must be >= 0");
   return absl::OkStatus();
 }
 
@@ -81,6 +82,12 @@ absl::StatusOr<ContrastiveResult> PretrainImpl(const EncoderSpec& spec,
         net->project(z), torch::nn::functional::NormalizeFuncOptions().dim(1));
     torch::Tensor loss =
         InfoNceLoss(h, ContrastivePositives(picked, o.template_alignment, device), o.temperature);
+    if (o.jaccard_weight > 0) {  // view 1 against view 2; the target is the lines' own token sets
+      const int64_t b = picked.size();
+      loss = loss + o.jaccard_weight *
+                        PairSimilarityLoss(z.narrow(0, 0, b), z.narrow(0, b, b),
+                                           TokenJaccardMatrix(picked.tokens, picked.tokens, device));
+    }
     opt.zero_grad();
     loss.backward();
     const double prox_value = prox.AddGradients();

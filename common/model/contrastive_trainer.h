@@ -2,6 +2,8 @@
 // Sites with no labels at all still learn a representation: two augmented views of each line (token
 // dropout, re-sampled parameter tokens, dense-feature noise) and lines sharing a Drain template id
 // are positives; everything else in the batch is a negative (InfoNCE, temperature 0.07 by default).
+// Optionally (jaccard_weight) the encoder's pair cosines are also regressed onto the pairs' token
+// Jaccard similarity.
 // Thread-safety: reentrant, but torch's intra-op thread count is process-wide
 // (RuntimeOptions::threads).
 #ifndef FEDLOG_COMMON_MODEL_CONTRASTIVE_TRAINER_H_
@@ -29,6 +31,11 @@ struct ContrastiveOptions {
   // FedProx: > 0 adds prox_mu/2 * ||w - w_start||^2 over the shared parameters (all but adapter.*
   // and head.*), anchored at `start`; embed.weight rows count when a step touches them. 0: off.
   float prox_mu = 0;
+  // Token-overlap alignment: > 0 adds jaccard_weight * PairSimilarityLoss (losses.h) of the two
+  // views' encoder outputs (not the head's) against the Jaccard similarity of the batch lines'
+  // token sets, so that the encoder's cosine orders lines as their token sets do. 0: off (the
+  // loss and the random draws are then exactly those of plain InfoNCE). docs/MODEL.md.
+  float jaccard_weight = 0;
   AugmentOptions augment;
   RuntimeOptions runtime;
 };

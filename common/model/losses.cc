@@ -1,5 +1,7 @@
 #include "common/model/losses.h"
 
+#include <algorithm>
+
 namespace fedlog::model {
 
 torch::Tensor SquaredEuclidean(const torch::Tensor& a, const torch::Tensor& b) {
@@ -23,6 +25,55 @@ torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives
   // masked_fill before multiplying: 0 * -inf on the diagonal would be NaN.
   torch::Tensor per_anchor = -(log_prob.masked_fill(eye, 0.0) * pos).sum(1) / counts.clamp_min(1.0);
   return per_anchor.masked_select(has_pos).mean();
+}
+
+namespace {
+
+std::vector<int64_t> SortedUnique(const std::vector<int64_t>& tokens) {
+  std::vector<int64_t> t(tokens);
+  std::sort(t.begin(), t.end());
+  t.erase(std::unique(t.begin(), t.end()), t.end());
+  return t;
+}
+
+double Jaccard(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  if (a.empty() && b.empty()) return 1.0;
+  size_t i = 0, j = 0, common = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i] == b[j]) {
+      ++common;
+      ++i;
+      ++j;
+    } else if (a[i] < b[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
+}
+
+}  // namespace
+
+torch::Tensor TokenJaccardMatrix(const std::vector<std::vector<int64_t>>& a,
+                                 const std::vector<std::vector<int64_t>>& b,
+                                 const torch::Device& device) {
+  std::vector<std::vector<int64_t>> sa, sb;
+  for (const auto& t : a) sa.push_back(SortedUnique(t));
+  for (const auto& t : b) sb.push_back(SortedUnique(t));
+  std::vector<float> values;
+  values.reserve(sa.size() * sb.size());
+  for (const auto& x : sa) {
+    for (const auto& y : sb) values.push_back(static_cast<float>(Jaccard(x, y)));
+  }
+  return torch::tensor(values, torch::kFloat32)
+      .reshape({static_cast<int64_t>(sa.size()), static_cast<int64_t>(sb.size())})
+      .to(device);
+}
+
+torch::Tensor PairSimilarityLoss(const torch::Tensor& a, const torch::Tensor& b,
+                                 const torch::Tensor& target) {
+  return (torch::matmul(a, b.t()) - target.to(a.dtype())).pow(2).mean();
 }
 
 torch::Tensor ClassPrototypes(const torch::Tensor& emb, const torch::Tensor& labels,

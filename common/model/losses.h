@@ -27,6 +27,19 @@ torch::Tensor InfoNceLoss(const torch::Tensor& z, const torch::Tensor& positives
 torch::Tensor ContrastivePositives(const LineSet& batch, bool template_alignment,
                                    const torch::Device& device);
 
+// Pairwise Jaccard similarity of the token sets of `a`'s and `b`'s lines (duplicates within a line
+// count once; two empty lines 1, an empty and a non-empty one 0): [a.size(), b.size()] float on
+// `device`. Raw token ids, as the Jaccard 1-NN baseline compares them.
+torch::Tensor TokenJaccardMatrix(const std::vector<std::vector<int64_t>>& a,
+                                 const std::vector<std::vector<int64_t>>& b,
+                                 const torch::Device& device);
+
+// Token-overlap alignment: mean over every (i, j) of (a_i . b_j - target_ij)^2, with a [n, d] and
+// b [m, d] unit rows and target [n, m] (TokenJaccardMatrix). Zero when the cosine of two lines'
+// embeddings equals the Jaccard similarity of their token sets.
+torch::Tensor PairSimilarityLoss(const torch::Tensor& a, const torch::Tensor& b,
+                                 const torch::Tensor& target);
+
 // Class means: emb [n, d], labels [n] int64 in [0, classes) -> [classes, d]. A class without rows
 // gets 0s.
 torch::Tensor ClassPrototypes(const torch::Tensor& emb, const torch::Tensor& labels,

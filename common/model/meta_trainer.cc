@@ -1,7 +1,9 @@
 #include "common/model/meta_trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <random>
 
 #include "common/base/status_macros.h"
 #include "common/model/encoder.h"
@@ -19,11 +21,35 @@ absl::Status CheckOptions(const MetaOptions& o) {
         "meta_iterations and meta_batch must be positive, inner_steps >= 0");
   }
   if (!(o.inner_lr > 0) || !(o.meta_lr > 0) || !(o.distance_scale > 0) ||
-      !(o.triplet_margin >= 0) || !(o.prox_mu >= 0)) {
+      !(o.triplet_margin >= 0) || !(o.prox_mu >= 0) || !(o.jaccard_weight >= 0)) {
     return absl::InvalidArgumentError(
         "learning rates and distance_scale must be positive, margin and prox_mu >= 0");
   }
+  if (o.jaccard_weight > 0 && o.jaccard_batch < 2)
+    return absl::InvalidArgumentError("jaccard_batch must be >= 2");
   return absl::OkStatus();
+}
+
+// The token-overlap alignment term of one outer step (MetaOptions::jaccard_weight): a seeded
+// draw of lines (without replacement within the draw), their embeddings' pair cosines against
+// their token sets' Jaccard similarities.
+torch::Tensor AlignmentLoss(Encoder& net, const EncoderSpec& spec, const LineSet& lines,
+                            const MetaOptions& o, std::mt19937_64& rng,
+                            const torch::Device& device) {
+  std::vector<int64_t> rows(static_cast<size_t>(lines.size()));
+  std::iota(rows.begin(), rows.end(), 0);
+  const size_t take = std::min(rows.size(), static_cast<size_t>(o.jaccard_batch));
+  for (size_t i = 0; i < take; ++i) {
+    std::uniform_int_distribution<size_t> pick(i, rows.size() - 1);
+    std::swap(rows[i], rows[pick(rng)]);
+  }
+  rows.resize(take);
+  const LineSet batch = SelectLines(lines, rows);
+  EncoderInput in = MakeEncoderInput(spec, batch, device);
+  in.sparse_grad = true;
+  torch::Tensor z = net->forward(in);
+  return o.jaccard_weight *
+         PairSimilarityLoss(z, z, TokenJaccardMatrix(batch.tokens, batch.tokens, device));
 }
 
 torch::Tensor Labels(const std::vector<int64_t>& labels, const torch::Device& device) {
@@ -81,6 +107,7 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
   torch::optim::Adam opt(trainable, torch::optim::AdamOptions(o.meta_lr));
   SparseRowAdam embed_opt(net->named_parameters()["embed.weight"], o.meta_lr);
   ProximalTerm prox(*net, o.prox_mu);
+  std::mt19937_64 align_rng(o.runtime.seed ^ 0x6a61636361726431ULL);  // its own stream
   MetaResult result;
   std::vector<double> losses;
   for (int it = 0; it < o.meta_iterations; ++it) {
@@ -97,6 +124,11 @@ absl::StatusOr<MetaResult> MetaTrainImpl(const EncoderSpec& spec, const fl::Tens
       loss.backward();
       total += loss.item<double>();
       ++result.episodes;
+    }
+    if (o.jaccard_weight > 0 && lines.size() >= 2) {
+      torch::Tensor align = AlignmentLoss(net, spec, lines, o, align_rng, device);
+      align.backward();
+      total += align.item<double>();
     }
     total += prox.AddGradients();
     opt.step();

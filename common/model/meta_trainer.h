@@ -40,6 +40,12 @@ struct MetaOptions {
   // and head.*) to every outer step's loss, anchored at `start`; embed.weight rows count when a
   // step touches them. 0: off.
   float prox_mu = 0;
+  // Token-overlap alignment, as ContrastiveOptions::jaccard_weight: > 0 adds, to every outer step,
+  // jaccard_weight * PairSimilarityLoss of `jaccard_batch` lines (drawn from all lines by their own
+  // seeded generator, so the episodes do not change) against their token Jaccard similarities.
+  // Keeps meta-training from undoing what pre-training aligned. 0: off.
+  float jaccard_weight = 0;
+  int jaccard_batch = 128;
   RuntimeOptions runtime;
 };
 

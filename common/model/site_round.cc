@@ -270,6 +270,7 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
     c.adapter_lr = c.head_lr = work.learning_rate;
     c.encoder_lr = work.learning_rate * kEncoderLrRatio;
     c.prox_mu = work.fedprox_mu;
+    c.jaccard_weight = dp ? 0 : work.jaccard_weight;
     c.runtime = work.runtime;
     LineDpPhase phase;
     FEDLOG_ASSIGN_OR_RETURN(
@@ -292,6 +293,7 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
     m.inner_steps = work.inner_steps;
     m.meta_lr = work.learning_rate;
     m.prox_mu = work.fedprox_mu;
+    m.jaccard_weight = dp ? 0 : work.jaccard_weight;
     m.runtime = work.runtime;
     LineDpPhase phase;
     FEDLOG_ASSIGN_OR_RETURN(MetaResult r,

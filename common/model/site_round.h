@@ -36,6 +36,9 @@ struct LocalWork {
   int batch_size = 256;
   float learning_rate = 1e-3f;  // adapters/head; the shared encoder uses the trainers' ratio
   float fedprox_mu = 0;         // proximal term mu/2 * ||w - w_global||^2 on the shared parameters
+  // Token-overlap alignment weight of both kinds of steps (ContrastiveOptions / MetaOptions
+  // ::jaccard_weight); 0: off. Not applied under line DP (its trainers clip their own losses).
+  float jaccard_weight = 0;
   // Line-level DP-SGD (dp_sgd.h) for both kinds of steps when line_dp.enabled(); batch_size is then
   // the expected lines per contrastive step.
   LineDpOptions line_dp;

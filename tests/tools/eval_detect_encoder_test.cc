@@ -154,6 +154,38 @@ TEST(EvalDetectEncoderTest, LineEncoderTransfersToAnUnseenSource) {
   EXPECT_EQ(zero_again->scores, zero_shot->scores);
 }
 
+TEST(EvalDetectEncoderTest, ChoosingTheJaccardWeightKeepsTheHeldOutBest) {
+  const DetectDataset d = LineDataset();
+  std::vector<size_t> train;
+  for (size_t r = 0; r < d.y.size(); ++r) {
+    if (d.group[r] != "C") train.push_back(r);
+  }
+  DetectOptions o = SmallOptions();
+  o.shots = {0, 5};  // k = 0 does not count in the choice: only k = 5 does
+  std::vector<double> dev;
+  for (float w : {0.0f, 4.0f}) {
+    DetectOptions one = o;
+    one.encoder.jaccard_weights = {w};
+    auto fit = FitLineEncoder(d, train, one, o.seed);
+    ASSERT_TRUE(fit.ok()) << fit.status();
+    EXPECT_EQ(fit->jaccard_weight, w);
+    auto f1 = DevFewShotF1Macro(d, *fit, 5, one);
+    ASSERT_TRUE(f1.ok()) << f1.status();
+    dev.push_back(*f1);
+  }
+  o.encoder.jaccard_weights = {0.0f, 4.0f};
+  auto chosen = FitLineEncoderChoosingWeight(d, train, o, o.seed);
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  EXPECT_EQ(chosen->jaccard_weight, dev[1] > dev[0] ? 4.0f : 0.0f) << dev[0] << " " << dev[1];
+  EXPECT_NE(chosen->log.find("w=0 "), std::string::npos) << chosen->log;
+  EXPECT_NE(chosen->log.find("w=4 "), std::string::npos) << chosen->log;
+  // Listed the other way round, the same held-out figures decide (ties to the first listed).
+  o.encoder.jaccard_weights = {4.0f, 0.0f};
+  auto reversed = FitLineEncoderChoosingWeight(d, train, o, o.seed);
+  ASSERT_TRUE(reversed.ok());
+  EXPECT_EQ(reversed->jaccard_weight, dev[0] > dev[1] ? 0.0f : 4.0f);
+}
+
 TEST(EvalDetectEncoderTest, SessionModelSeparatesBlocksWithAnErrorTemplate) {
   DetectDataset d;
   d.unit = "block";

@@ -69,6 +69,11 @@ struct EncoderEvalOptions {
   // among the target's templates (one line each) that makes a support line "near"
   // (model::MatchFromReference); the value chosen for `eval newsite --federated` on bgl2k.
   double fused_match_quantile = 0.5;
+  // Token-overlap alignment in both training phases (ContrastiveOptions / MetaOptions
+  // ::jaccard_weight): the weight of regressing the encoder's pair cosines onto the pairs' token
+  // Jaccard similarity. 0: off. With more than one entry, FitLineEncoderChoosingWeight trains one
+  // encoder per weight and keeps the one the training sources' held-out lines prefer.
+  std::vector<float> jaccard_weights = {0};
 };
 
 struct DetectOptions {
@@ -144,11 +149,20 @@ struct LineEncoderFit {
   fl::TensorBundle weights;
   DenseMatrix global_prototypes;
   std::vector<size_t> validation;  // held-out training lines (rows of the dataset)
+  float jaccard_weight = 0;        // the token-overlap alignment weight it was trained with
   std::string log;
 };
+// Trains with options.encoder.jaccard_weights' first entry.
 absl::StatusOr<LineEncoderFit> FitLineEncoder(const DetectDataset& data,
                                               const std::vector<size_t>& train,
                                               const DetectOptions& options, uint64_t seed);
+// One encoder per entry of options.encoder.jaccard_weights (FitLineEncoder with that weight first);
+// keeps the one with the best DevFewShotF1Macro averaged over options.shots' k > 0 (k = 0 when there
+// is none). No target line is used. Ties go to the earlier entry. One entry: FitLineEncoder.
+absl::StatusOr<LineEncoderFit> FitLineEncoderChoosingWeight(const DetectDataset& data,
+                                                            const std::vector<size_t>& train,
+                                                            const DetectOptions& options,
+                                                            uint64_t seed);
 // `calibrate_on_support`: Platt scaling and threshold on the support lines themselves (LOSO, where
 // no other target labels exist); otherwise on fit.validation.
 absl::StatusOr<ModelRun> ScoreLineEncoder(const DetectDataset& data, const LineEncoderFit& fit,

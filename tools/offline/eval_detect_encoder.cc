@@ -52,6 +52,7 @@ model::ContrastiveOptions ContrastiveOpts(const DetectOptions& o, uint64_t seed)
   c.steps = o.encoder.contrastive_steps;
   c.batch_size = o.encoder.contrastive_batch;
   c.encoder_lr = o.encoder.encoder_lr;
+  c.jaccard_weight = o.encoder.jaccard_weights.empty() ? 0 : o.encoder.jaccard_weights.front();
   c.runtime = Runtime(o, seed);
   return c;
 }
@@ -63,6 +64,7 @@ model::MetaOptions MetaOpts(const DetectOptions& o, uint64_t seed) {
   m.inner_steps = o.encoder.inner_steps;
   m.first_order = true;  // second-order MAML costs ~3x per episode for no gain we could measure
   m.meta_lr = o.encoder.meta_lr;
+  m.jaccard_weight = o.encoder.jaccard_weights.empty() ? 0 : o.encoder.jaccard_weights.front();
   m.runtime = Runtime(o, seed);
   return m;
 }
@@ -116,6 +118,7 @@ absl::StatusOr<LineEncoderFit> FitLineEncoder(const DetectDataset& d,
                           model::MetaTrain(fit.spec, pre.weights, lines, {}, MetaOpts(o, seed)));
   fit.weights = std::move(meta.weights);
   fit.global_prototypes = std::move(meta.global_prototypes);
+  fit.jaccard_weight = o.encoder.jaccard_weights.empty() ? 0 : o.encoder.jaccard_weights.front();
   fit.log = absl::StrFormat(
       " encoder: contrastive %d steps loss %.3f->%.3f %.1fs, meta %d episodes loss %.3f->%.3f "
       "%.1fs;",
@@ -187,6 +190,38 @@ absl::StatusOr<double> DevFewShotF1Macro(const DetectDataset& d, const LineEncod
   }
   if (n == 0) return absl::FailedPreconditionError("no two-class training source to check on");
   return sum / n;
+}
+
+absl::StatusOr<LineEncoderFit> FitLineEncoderChoosingWeight(const DetectDataset& d,
+                                                            const std::vector<size_t>& train,
+                                                            const DetectOptions& o, uint64_t seed) {
+  if (o.encoder.jaccard_weights.size() <= 1) return FitLineEncoder(d, train, o, seed);
+  std::vector<int> ks;
+  for (int k : o.shots) {
+    if (k > 0) ks.push_back(k);
+  }
+  if (ks.empty()) ks.push_back(0);
+  absl::StatusOr<LineEncoderFit> best = absl::FailedPreconditionError("no weight");
+  double best_dev = -1;
+  std::string choice = " jaccard weight by held-out F1-macro:";
+  for (float w : o.encoder.jaccard_weights) {
+    DetectOptions one = o;
+    one.encoder.jaccard_weights = {w};
+    FEDLOG_ASSIGN_OR_RETURN(LineEncoderFit fit, FitLineEncoder(d, train, one, seed));
+    double dev = 0;
+    for (int k : ks) {
+      FEDLOG_ASSIGN_OR_RETURN(double f1, DevFewShotF1Macro(d, fit, k, one));
+      dev += f1 / static_cast<double>(ks.size());
+    }
+    absl::StrAppend(&choice, absl::StrFormat(" w=%g %.4f", w, dev));
+    if (!best.ok() || dev > best_dev) {
+      best_dev = dev;
+      best = std::move(fit);
+    }
+  }
+  absl::StrAppend(&choice, absl::StrFormat(" -> w=%g;", best->jaccard_weight));
+  best->log = choice + best->log;
+  return best;
 }
 
 namespace {

@@ -29,6 +29,7 @@ constexpr const char* kUsage =
     "       [--models xgboost,logreg,encoder] [--encoder-contrastive-steps N]\n"
     "       [--encoder-meta-iterations N] [--encoder-adapt-steps N] [--encoder-session-epochs N]\n"
     "       [--encoder-prototypes nearest|mean] [--encoder-match-quantile Q]\n"
+    "       [--encoder-jaccard-weight W[,W...]]\n"
     "       (--models also takes encoder-fused, encoder-jaccard, encoder-jaccard-dev,\n"
     "        encoder-jaccard-rate, encoder-jaccard-devcut, jaccard-1nn and fewshot: loso, k > 0)\n";
 
@@ -144,7 +145,7 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
     // The encoder is trained once per fold (never on the target), then adapted per k.
     absl::StatusOr<LineEncoderFit> encoder = absl::FailedPreconditionError("not trained");
     if (WantsModel(o, "encoder") || WantsModel(o, "encoder-fused") || WantsHybrid(o)) {
-      encoder = FitLineEncoder(d, fold.train, o, o.seed);
+      encoder = FitLineEncoderChoosingWeight(d, fold.train, o, o.seed);
       if (!encoder.ok()) return encoder.status();
       std::cerr << absl::StrFormat("[%6.1fs] loso %-11s%s\n", Seconds(start), fold.held_out,
                                    encoder->log);
@@ -209,7 +210,7 @@ absl::StatusOr<std::vector<ResultTable>> RunLoso(const DetectDataset& d, const D
 absl::StatusOr<ModelRun> RunEncoderOnSplit(const DetectDataset& d, const TrainSetup& setup,
                                            const DetectOptions& o, std::string* log) {
   if (d.unit != "line") return RunSessionEncoder(d, setup, o, log);
-  FEDLOG_ASSIGN_OR_RETURN(LineEncoderFit fit, FitLineEncoder(d, setup.train, o, setup.seed));
+  FEDLOG_ASSIGN_OR_RETURN(LineEncoderFit fit, FitLineEncoderChoosingWeight(d, setup.train, o, setup.seed));
   absl::StrAppend(log, fit.log);
   std::vector<size_t> fit_rows;
   std::set<size_t> held_out(fit.validation.begin(), fit.validation.end());
@@ -300,6 +301,19 @@ absl::Status EncoderOptionsFromArgs(const cli::Args& args, EncoderEvalOptions* e
     }
     e->fused_match_quantile = q;
   }
+  if (args.Has("encoder-jaccard-weight")) {
+    e->jaccard_weights.clear();
+    for (absl::string_view part :
+         absl::StrSplit(args.Get("encoder-jaccard-weight"), ',', absl::SkipEmpty())) {
+      double w = -1;
+      if (!absl::SimpleAtod(part, &w) || !(w >= 0 && w <= 100)) {
+        return absl::InvalidArgumentError("--encoder-jaccard-weight entries must be in [0, 100]");
+      }
+      e->jaccard_weights.push_back(static_cast<float>(w));
+    }
+    if (e->jaccard_weights.empty())
+      return absl::InvalidArgumentError("--encoder-jaccard-weight is empty");
+  }
   e->prototypes = protos == "mean" ? model::PrototypeMode::kClassMean
                                    : model::PrototypeMode::kNearestSupport;
   e->contrastive_steps = static_cast<int>(steps);
@@ -378,7 +392,7 @@ int RunEvalDetect(const std::vector<std::string>& argv) {
       argv, {{"protocol", "out", "data", "seed", "select-k", "shots", "repeats", "rounds",
               "threads", "models", "encoder-contrastive-steps", "encoder-meta-iterations",
               "encoder-adapt-steps", "encoder-session-epochs", "encoder-prototypes",
-              "encoder-match-quantile"},
+              "encoder-match-quantile", "encoder-jaccard-weight"},
              {}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

@@ -40,6 +40,7 @@ struct FederatedOptions {
   int inner_steps = 1;         // MAML inner steps in the rounds
   int batch_size = 256;
   float fedprox_mu = 0;
+  float jaccard_weight = 0;  // LocalWork::jaccard_weight (eval newsite --fed-jaccard-weight)
   std::string strategy = "weighted_fedavg";  // fl::ParseStrategy names
   uint64_t seed = 7;
   int threads = 1;              // torch intra-op threads

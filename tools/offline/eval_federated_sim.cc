@@ -39,6 +39,7 @@ model::LocalWork MakeWork(const FederatedOptions& o, uint64_t seed, int scale) {
   work.inner_steps = o.inner_steps;
   work.batch_size = o.batch_size;
   work.fedprox_mu = o.fedprox_mu;
+  work.jaccard_weight = o.jaccard_weight;
   work.runtime.threads = o.threads;
   work.runtime.seed = seed;
   return work;

@@ -59,10 +59,13 @@ struct NewsiteFederatedOptions {
   // pool units' nearest-neighbour similarities under the same encoder; further values add rows
   // (for tuning on bgl2k). Chosen on bgl2k only (docs/EVALUATION.md).
   std::vector<double> match_quantiles = {0.5};
+  // Token-overlap alignment weight of every round's local work (model::LocalWork::jaccard_weight),
+  // for the federation, the tuned and the alone arm alike; 0: off.
+  float jaccard_weight = 0;
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,
-// --fed-match-quantile, --threads into
+// --fed-match-quantile, --fed-jaccard-weight, --threads into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
 // True when the federated arm is on and names `system`.

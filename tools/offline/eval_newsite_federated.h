@@ -138,6 +138,13 @@ absl::StatusOr<std::vector<double>> FusedSupportScores(const FusedUnits& units, 
 // ", label-free count" rows and as the cap of the "fused support, capped" rows.
 double LabelFreeCountCut(const NewsiteSplit& split, const ScoredStream& scored,
                          const std::vector<double>& unit_score);
+// LabelFreeCountCut over the pool units the labels leave undecided only: those whose fused support
+// score is the label-free one (model::FusedFewShotDetector: -1 < score < 2; a unit within the match
+// of a labelled unit scores >= 2 or <= -1). The cap of the "fused support, capped undecided" rows:
+// the labels decide the units they match, and the label-free count limits the rest. (Counting the
+// matched units too spent the whole count on the pool's repeats of labelled anomalies on BGL.)
+double UndecidedCountCut(const NewsiteSplit& split, const ScoredStream& scored,
+                         const std::vector<double>& fused_score);
 // Per unit, the hybrid support detector's score (model::HybridSupportDetector on the labelled
 // units: w * cosine of `units.z` + (1 - w) * Jaccard of `units.tokens`, w from the support's
 // leave-one-out); `threshold` receives the cut that alerts as many of the pool's unlabelled units as

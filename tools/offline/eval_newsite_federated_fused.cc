@@ -152,4 +152,17 @@ double LabelFreeCountCut(const NewsiteSplit& sp, const ScoredStream& sc,
   return model::CutForAlertCount(pool, alerts, model::CountTies::kNearest);
 }
 
+double UndecidedCountCut(const NewsiteSplit& sp, const ScoredStream& sc,
+                         const std::vector<double>& fused_score) {
+  std::vector<double> pool;
+  size_t alerts = 0;
+  for (size_t u : sp.pool) {
+    if (!(fused_score[u] > -1.0 && fused_score[u] < 2.0)) continue;  // a label decides it
+    pool.push_back(fused_score[u]);
+    alerts += sc.units[u].free_alert ? 1 : 0;
+  }
+  if (pool.empty()) return 2.0;  // every pool unit is decided: the matched anomalies alert
+  return std::min(2.0, model::CutForAlertCount(pool, alerts, model::CountTies::kNearest));
+}
+
 }  // namespace fedlog::offline

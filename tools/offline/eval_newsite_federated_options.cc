@@ -55,6 +55,13 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
     }
     if (o->match_quantiles.empty()) return absl::InvalidArgumentError("--fed-match-quantile: no value");
   }
+  if (args.Has("fed-jaccard-weight")) {
+    double w = -1;
+    if (!absl::SimpleAtod(args.Get("fed-jaccard-weight"), &w) || !(w >= 0 && w <= 100)) {
+      return absl::InvalidArgumentError("--fed-jaccard-weight must be in [0, 100]");
+    }
+    o->jaccard_weight = static_cast<float>(w);
+  }
   return IntFlag(args, "threads", 1, 64, &o->threads);
 }
 

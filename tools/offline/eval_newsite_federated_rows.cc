@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ constexpr char kNoveltyFused[] = "embedding novelty + label-free";
 constexpr char kCounted[] = ", label-free count";
 constexpr char kHybridSupport[] = "hybrid support";
 constexpr char kCapped[] = ", capped";
+constexpr char kCappedUndecided[] = ", capped undecided";
 
 // The site's alert budget as a cut on the pool units' scores: a unit alerts when its score is above
 // the (1 - rate) quantile (ties at the cut do not alert, so the budget is not exceeded).
@@ -112,6 +114,23 @@ absl::StatusOr<KShotRow> DrawRow(const NewsiteStream& s, const ScoredStream& sc,
   return row;
 }
 
+// What the cap of the ", capped" rows is spent on (stderr): the label-free detector's alerts among
+// the pool units against the pool units a label decides anomalous (fused score >= 2). When the
+// second reaches the first, the capped row has no alert left for the test units.
+void LogCapSpend(const NewsiteSplit& sp, const ScoredStream& sc, const std::vector<double>& score,
+                 const std::string& name, size_t labels) {
+  size_t free_alerts = 0, matched_anomalous = 0, matched_normal = 0;
+  for (size_t u : sp.pool) {
+    free_alerts += sc.units[u].free_alert ? 1 : 0;
+    matched_anomalous += score[u] >= 2.0 ? 1 : 0;
+    matched_normal += score[u] <= -1.0 ? 1 : 0;
+  }
+  std::cerr << absl::StrFormat(
+      "[cap] %s, %zu labels: pool %zu units, label-free alerts %zu, matched anomalous %zu, matched "
+      "normal %zu\n",
+      name, labels, sp.pool.size(), free_alerts, matched_anomalous, matched_normal);
+}
+
 // One label draw, one encoder: the fused support detector at each match value of `units` (the first
 // also capped at the label-free detector's pool count), then the hybrid support detector.
 absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const FusedUnits& units,
@@ -132,6 +151,14 @@ absl::Status FusedDrawRows(const ScoredStream& sc, const NewsiteSplit& sp, const
                                                  std::max(threshold, LabelFreeCountCut(sp, sc, score)), false));
     capped.labels = static_cast<double>(labelled.size());
     rows->push_back(capped);
+    // Capped among the units no label decides: the cap is at most 2, so it never silences a unit
+    // matched to an anomalous label that the detector itself alerts on.
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow undecided,
+                            Row(sp, m.name + ": " + name + kCappedUndecided, score,
+                                std::max(threshold, UndecidedCountCut(sp, sc, score)), false));
+    undecided.labels = static_cast<double>(labelled.size());
+    rows->push_back(undecided);
+    LogCapSpend(sp, sc, score, m.name + ": " + name, labelled.size());
   }
   double threshold = 0, weight = 0;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<double> hybrid,
@@ -271,7 +298,7 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
     const std::vector<std::string> methods =
         k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted}
                : std::vector<std::string>{kSupport, kFusedSupport, std::string(kFusedSupport) + kCapped,
-                                          kHybridSupport};
+                                          std::string(kFusedSupport) + kCappedUndecided, kHybridSupport};
     for (const std::string& m : methods) {
       const double fed = f1("federated: " + m, strategy, k), tuned = f1("tuned: " + m, strategy, k),
                    alone = f1("alone: " + m, strategy, k);

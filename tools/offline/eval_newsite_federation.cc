@@ -71,6 +71,7 @@ FederatedOptions NewsiteFederationOptions(const NewsiteOptions& o) {
   fo.sites = 1;  // one site per other real-labelled system
   fo.contrastive_steps = o.federated.contrastive_steps;
   fo.meta_iterations = o.federated.meta_iterations;
+  fo.jaccard_weight = o.federated.jaccard_weight;
   fo.seed = o.federated.seed != 0 ? o.federated.seed : o.seed;
   fo.threads = o.federated.threads;
   fo.max_train_lines = o.federated.max_train_lines;
@@ -133,6 +134,7 @@ absl::StatusOr<NewsiteEncoders> TrainNewsiteEncoders(const std::vector<Federated
     work.meta_iterations = fo.meta_iterations;
     work.inner_steps = fo.inner_steps;
     work.batch_size = fo.batch_size;
+    work.jaccard_weight = fo.jaccard_weight;
     work.runtime.threads = fo.threads;
     work.runtime.seed = fo.seed * 7919ull + static_cast<uint64_t>(r);
     for (fl::TensorBundle* w : {&out.tuned, &out.alone}) {

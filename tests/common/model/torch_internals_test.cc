@@ -55,6 +55,16 @@ TEST(LossesTest, PrototypesDistancesAndProtoLossMatchHandValues) {
   EXPECT_NEAR(PrototypeTripletLoss(q, labels, protos, 0.5).item<double>(), 4.5 / 2, 1e-5);
 }
 
+TEST(LossesTest, TokenJaccardAndPairSimilarityMatchHandValues) {
+  // {1,2,3} vs {2,3,4}: 2 / 4; duplicates count once; two empty lines are equal.
+  torch::Tensor j = TokenJaccardMatrix({{1, 2, 3}, {3, 2, 2}, {}}, {{2, 3, 4}, {}}, torch::kCPU);
+  EXPECT_TRUE(torch::allclose(j, T({0.5f, 0, 2.0f / 3.0f, 0, 0, 1}, 3)));
+  // a = (1, 0), b = (0.6, 0.8): cosine 0.6 against target 0.5 -> 0.01; a with itself against 1 -> 0.
+  torch::Tensor a = T({1, 0}, 1), b = T({1, 0, 0.6f, 0.8f}, 2);
+  EXPECT_NEAR(PairSimilarityLoss(a, b, T({1, 0.5f}, 1)).item<double>(), 0.01 / 2, 1e-6);
+  EXPECT_NEAR(PairSimilarityLoss(a, b, T({1, 0.6f}, 1)).item<double>(), 0.0, 1e-9);
+}
+
 TEST(LossesTest, FocalLossMatchesHandValue) {
   torch::Tensor logits = torch::zeros({2, 2});
   torch::Tensor targets = torch::tensor({1, 0}, torch::kInt64);
