@@ -10,8 +10,9 @@
 // its lines). A session already scored moves the session threshold at once (ApplySessionLabels,
 // novelty::SessionScorer::AddLabel); one still open does when it closes. The label also applies to
 // the session's group (the sessions of its shape, novelty::SessionGroups): later sessions of a group
-// labelled normal raise no alert, of one labelled anomalous always do. The scores and groups of the
-// last kRecentSessions closed sessions per source are kept for this. A session verdict of
+// labelled normal raise no alert (broken ones only when the labelled session was broken), of one
+// labelled anomalous always do. The scores, groups and broken flags of the last kRecentSessions
+// closed sessions per source are kept for this. A session verdict of
 // `fedlog label` (origin "session:", label_verdicts.h) labels its session only, not its line.
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)

@@ -11,7 +11,9 @@
 // Verdicts come from the random unit draws the other k > 0 methods get (RandomLabelOrder), from
 // the active session selection (eval_newsite_session_select.cc), and, as an upper bound, from the
 // best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
-// (the pool's units as they were alerted before the labels, the rest with them).
+// (the pool's units as they were alerted before the labels, the rest with them); for comparison, the
+// test part without group verdicts, and with session 10's group rule (a normal verdict silences its
+// group's broken sessions whatever it saw; NewsiteOptions::verdict_silences_broken).
 #include "tools/offline/eval_newsite_session_labels.h"
 
 #include <algorithm>

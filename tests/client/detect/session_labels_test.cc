@@ -244,5 +244,32 @@ TEST_F(SessionLabelsTest, SessionVerdictsLabelTheSessionAndItsGroupOnly) {
   EXPECT_EQ(alerts_, 1);
 }
 
+// A normal verdict covers what it saw (novelty::SessionGroups): a lone WARN line of a block, called
+// normal while its template had no count relations yet (the session broke none), does not silence
+// the same lone line later, once every write has logged it and a lone one breaks those relations.
+TEST_F(SessionLabelsTest, ANormalVerdictOnAnUnbrokenSessionLeavesBrokenOnesOfItsShapeAlerting) {
+  const char* kWarn = "Unexpected error trying to delete block, BlockInfo not found in volumeMap";
+  for (int b = 0; b < 150; ++b) Block(b, false);
+  Process(Line(second_, 5, kWarn));  // block 5 again, alone: its own session
+  second_ += 2;
+  for (int b = 150; b < 160; ++b) Block(b, false);  // block 5's lone session closes
+  pipeline_->SetLabelFreeLabels({}, {{0, Line(0, 5, kWarn), 0}});
+  ASSERT_EQ(pipeline_->session_labels(0), 1);
+  // Every write now logs the WARN line: it comes with the write's templates from now on.
+  auto warn_block = [&](int b) {
+    Process(Line(second_, b, kWarn));
+    Block(b, false);
+  };
+  for (int b = 160; b < 400; ++b) warn_block(b);
+  alerts_ = 0;
+  for (int b : {20, 40, 60}) {  // lone WARN lines of old blocks: they break those relations
+    Process(Line(second_, b, kWarn));
+    second_ += 2;
+    for (int k = 0; k < 10; ++k) warn_block(400 + 10 * (b / 20) + k);
+  }
+  for (int b = 440; b < 460; ++b) warn_block(b);  // past the incomplete wait
+  EXPECT_EQ(alerts_, 3);
+}
+
 }  // namespace
 }  // namespace fedlog::client::detect
