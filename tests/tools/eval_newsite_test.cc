@@ -50,13 +50,15 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
   ASSERT_TRUE(WriteFileAtomic(root + "/data/loghub-2k/BGL/BGL_2k.log", SmallBgl()).ok());
   const std::string out = root + "/out";
   ASSERT_EQ(RunEvalNewsite({"--out", out, "--data", root + "/data", "--systems", "bgl2k", "--shots", "2,5",
-                            "--seeds", "2"}),
+                            "--seeds", "2", "--ceiling"}),
             0);
   absl::StatusOr<std::string> md = ReadFile(out + "/results.md");
   ASSERT_TRUE(md.ok()) << md.status();
   for (const char* want : {"novelty (k=0, site threshold)", "novelty (k=0, budget only)", "k > 0",
                            "| fewshot | random | 5", "| fewshot | active | 5", "jaccard-1nn", "xgboost",
-                           "severity-word rule", "online template rarity"}) {
+                           "severity-word rule", "online template rarity", "| fewshot | every pool label | all (",
+                           "| xgboost (token bag + signals) | every pool label", "| logreg (token bag + signals) |",
+                           "ceiling, lookup:", "half labels (few-shot)"}) {
     EXPECT_NE(md->find(want), std::string::npos) << want << "\n" << *md;
   }
   absl::StatusOr<std::string> json = ReadFile(out + "/results.json");
@@ -70,11 +72,36 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
   EXPECT_NE(svg->find("fewshot, active"), std::string::npos);
 }
 
+KShotRow Few(const std::string& strategy, double labels, double f1) {
+  KShotRow r;
+  r.method = "fewshot";
+  r.strategy = strategy;
+  r.labels = labels;
+  r.f1 = f1;
+  return r;
+}
+
+// The highest F1 both strategies reach, and the fewest labels each needs for it.
+TEST(EvalNewsiteTest, HalfLabelsNoteCountsTheLabelsEachStrategyNeeds) {
+  KShotResult r;
+  EXPECT_EQ(HalfLabelsNote(r), "");
+  r.rows = {Few("random", 2, 0.3), Few("random", 10, 0.5), Few("random", 30, 0.6),
+            Few("active", 2, 0.3), Few("active", 10, 0.7), Few("active", 30, 0.8)};
+  std::string note = HalfLabelsNote(r);
+  EXPECT_NE(note.find("highest F1 both strategies reach is 0.600"), std::string::npos) << note;
+  EXPECT_NE(note.find("random needs 30 labels, active 10 (at most half: met"), std::string::npos) << note;
+  r.rows[4].f1 = 0.55;  // active now needs 30 as well
+  note = HalfLabelsNote(r);
+  EXPECT_NE(note.find("random needs 30 labels, active 30 (more than half: not met"), std::string::npos) << note;
+}
+
 TEST(EvalNewsiteTest, RejectsBadFlags) {
   const std::string out = ::testing::TempDir() + "/eval_newsite_bad";
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--strategy", "oracle"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--shots", "0"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--max-alert-rate", "0.9"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--both-near-margin", "2"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--session-normal-match", "-1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }
 

@@ -84,6 +84,23 @@ TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_FALSE(f->Decide(0, 3, "disk failure on volume sda").has_value());
 }
 
+// Live detection keeps eval newsite's near-tie rule (fewshot::FewShotOptions::both_near_margin): a
+// line near an anomalous and a normal label, less than 0.1 nearer one of them, gets no verdict.
+TEST(LiveFewShotTest, ANearTieBetweenNearLabelsIsNoVerdict) {
+  auto f = LiveFewShot::Create(1, {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  f->Begin();
+  f->AddLabel(0, 3, "disk failure on volume node rack panic", 1);
+  f->AddLabel(0, 3, "disk failure on volume node rack cleared retried", 0);
+  f->End();
+  // 8 / 9 = 0.889 with the anomalous label, 8 / 10 = 0.8 with the normal one.
+  EXPECT_FALSE(f->Decide(0, 3, "disk failure on volume node rack panic cleared").has_value());
+  // The anomalous label's own tokens: 1.0 against 7 / 9.
+  auto d = f->Decide(0, 3, "disk failure on volume node rack panic");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->label, 1);
+}
+
 double Fused(double squashed) { return squashed / (1.0 - squashed); }  // LiveFewShot::Squash's inverse
 
 // The same raise-only rule as eval newsite (fewshot::FewShotDetector): in quantiles of the source's
