@@ -156,11 +156,14 @@ TEST(EvalDetectEncoderTest, LineEncoderTransfersToAnUnseenSource) {
 
 TEST(EvalDetectEncoderTest, ChoosingTheJaccardWeightKeepsTheHeldOutBest) {
   const DetectDataset d = LineDataset();
-  std::vector<size_t> train;
+  std::vector<size_t> train;  // one source, short training: the choice, not the encoder, is tested
   for (size_t r = 0; r < d.y.size(); ++r) {
-    if (d.group[r] != "C") train.push_back(r);
+    if (d.group[r] == "A") train.push_back(r);
   }
   DetectOptions o = SmallOptions();
+  o.encoder.contrastive_steps = 4;
+  o.encoder.meta_iterations = 6;
+  o.encoder.adapt_steps = 0;
   o.shots = {0, 5};  // k = 0 does not count in the choice: only k = 5 does
   std::vector<double> dev;
   for (float w : {0.0f, 4.0f}) {

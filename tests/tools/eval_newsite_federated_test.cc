@@ -228,6 +228,35 @@ TEST(EvalNewsiteFederatedTest, HybridSupportCutsAtTheJaccardPoolCount) {
   EXPECT_GE((*score)[8], threshold);
 }
 
+TEST(EvalNewsiteFederatedTest, UndecidedCapLeavesOutTheUnitsLabelsDecide) {
+  // Pool 0-7: three repeats of a labelled anomaly (2 + similarity), one unit matched to a normal
+  // label, four undecided units (label-free scores); the label-free detector alerted on 3 pool units.
+  // Unit 8 is a test unit and never counts.
+  ScoredStream sc;
+  const std::vector<double> fused = {2.9, 2.95, 2.9, -1.9, 0.8, 0.6, 0.3, 0.1, 0.7};
+  const std::vector<bool> free_alert = {true, false, false, false, true, true, false, false, true};
+  for (size_t u = 0; u < fused.size(); ++u) {
+    fewshot::Unit unit;
+    unit.free_alert = free_alert[u];
+    sc.units.push_back(unit);
+  }
+  NewsiteSplit sp;
+  sp.pool = {0, 1, 2, 3, 4, 5, 6, 7};
+  sp.test = {8};
+  sp.test_y = {1};
+  // Counting every pool unit, the three repeats take the whole count: the cut lies above 0.8.
+  EXPECT_GT(LabelFreeCountCut(sp, sc, fused), 0.8);
+  // Among the undecided units (4-7) the label-free detector alerted twice (4, 5): the cut alerts
+  // exactly those two, so the test unit at 0.7 alerts too, and the repeats stay above the cut.
+  const double cut = UndecidedCountCut(sp, sc, fused);
+  EXPECT_LE(cut, 0.6);
+  EXPECT_GT(cut, 0.3);
+  // Every pool unit decided by a label: the cut is 2, under every matched anomaly.
+  NewsiteSplit decided;
+  decided.pool = {0, 1, 2, 3};
+  EXPECT_EQ(UndecidedCountCut(decided, sc, fused), 2.0);
+}
+
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_EQ(*NewsiteSourceType("bgl"), "BGL");
   EXPECT_EQ(*NewsiteSourceType("hdfs"), "HDFS");

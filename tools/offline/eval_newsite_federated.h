@@ -20,7 +20,8 @@
 //          class means for sessions, as eval federated's detectors), threshold from the support set;
 //          the fused support detector (model::FusedFewShotDetector): the nearest labelled unit
 //          decides where it is near in the encoder's space, the label-free score elsewhere (also
-//          "capped": no more alerts among the earlier units than the label-free count); and the
+//          "capped": no more alerts among the earlier units than the label-free count; "capped
+//          undecided": the same count among the earlier units no label matches); and the
 //          hybrid support detector (model::HybridSupportDetector, cosine + token Jaccard), cut at the
 //          Jaccard 1-NN's alert count among the earlier unlabelled units.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
