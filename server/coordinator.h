@@ -199,7 +199,10 @@ class Coordinator {
   std::vector<std::string> EntitledSourcesOf(const std::string& site_id);
   // Updates admission on a Hello (see Hello()).
   absl::Status AdmitOnHello(const std::string& site_id, const v1::HelloRequest& request);
-  absl::StatusOr<int64_t> InitialModelVersion();
+  // The model version a run with `plan` starts from: its initial_model file as a new version when it names one
+  // (checked, common/model/initial_model.h), else the promoted model when it has the configured spec, else the
+  // spec's untrained weights as a new version.
+  absl::StatusOr<int64_t> InitialModelVersion(const v1::RunPlan& plan);
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
   // While a run waits for min_sites: true (and the run failed) once it has waited longer than plan.site_wait_s.
   bool WaitedTooLong(int64_t now, size_t online) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

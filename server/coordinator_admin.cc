@@ -11,6 +11,7 @@
 #include "common/fl/fedavg.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
+#include "common/model/initial_model.h"
 #include "common/model/site_model.h"
 #include "common/net/peer_id.h"
 #include "server/coordinator.h"
@@ -25,6 +26,30 @@ namespace {
 absl::StatusOr<fl::TensorBundle> InitialModel(const v1::ModelSpec& spec) {
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<model::SiteModel> m, model::CreateSiteModel(spec));
   return m->InitialWeights();
+}
+
+// Version 1 of a run from plan.initial_model (a file on this host, e.g. `fedlog model pretrain`'s), checked
+// against the spec's untrained weights and optional-tensor schema (common/model/initial_model.h).
+absl::StatusOr<model::InitialModelFile> InitialModelFromFile(const v1::ModelSpec& spec, const v1::RunPlan& plan) {
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<model::SiteModel> m, model::CreateSiteModel(spec));
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle reference, m->InitialWeights());
+  const fl::UpdateCheckOptions schema = m->OptionalSchema().value_or(fl::UpdateCheckOptions{});
+  return model::LoadInitialModel(plan.initial_model(), plan.initial_model_sha256(), reference, schema);
+}
+
+bool IsHexDigest(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
+}
+
+absl::Status ValidateInitialModelPlan(const v1::RunPlan& plan) {
+  if (plan.initial_model().size() > 4096) return absl::InvalidArgumentError("initial_model: path too long");
+  if (!plan.initial_model_sha256().empty() &&
+      (plan.initial_model().empty() || !IsHexDigest(plan.initial_model_sha256()))) {
+    return absl::InvalidArgumentError("initial_model_sha256 must be 64 hex digits, with initial_model set");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidatePlan(v1::RunPlan* plan) {
@@ -65,18 +90,28 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
     return absl::InvalidArgumentError("max_site_weight_share must be in (0, 1]");
   }
   FEDLOG_RETURN_IF_ERROR(ValidateSecAggPlan(plan));
+  FEDLOG_RETURN_IF_ERROR(ValidateInitialModelPlan(*plan));
   return ValidatePrivacyPlan(plan);
 }
 
 }  // namespace
 
-absl::StatusOr<int64_t> Coordinator::InitialModelVersion() {
-  FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
-  if (promoted > 0) {
-    FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(promoted));
-    if (m && m->first.spec().SerializeAsString() == options_.model.SerializeAsString()) return promoted;
+absl::StatusOr<int64_t> Coordinator::InitialModelVersion(const v1::RunPlan& plan) {
+  fl::TensorBundle weights;
+  std::string file_sha256;  // of plan.initial_model
+  if (!plan.initial_model().empty()) {
+    // An explicit initial model wins over the promoted one.
+    FEDLOG_ASSIGN_OR_RETURN(model::InitialModelFile file, InitialModelFromFile(options_.model, plan));
+    weights = std::move(file.weights);
+    file_sha256 = file.sha256;
+  } else {
+    FEDLOG_ASSIGN_OR_RETURN(int64_t promoted, store_->PromotedVersion());
+    if (promoted > 0) {
+      FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(promoted));
+      if (m && m->first.spec().SerializeAsString() == options_.model.SerializeAsString()) return promoted;
+    }
+    FEDLOG_ASSIGN_OR_RETURN(weights, InitialModel(options_.model));
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle weights, InitialModel(options_.model));
   FEDLOG_ASSIGN_OR_RETURN(int64_t max_version, store_->MaxModelVersion());
   FEDLOG_ASSIGN_OR_RETURN(StoredBlob blob, blobs_->WriteModel(max_version + 1, weights));
   v1::ModelManifest m;
@@ -86,6 +121,7 @@ absl::StatusOr<int64_t> Coordinator::InitialModelVersion() {
   m.set_size_bytes(blob.size_bytes);
   m.set_created_ms(NowMs());
   *m.mutable_spec() = options_.model;
+  m.set_initial_model_sha256(file_sha256);
   FEDLOG_RETURN_IF_ERROR(store_->AddModel(m, blob.path));
   return m.version();
 }
@@ -231,12 +267,13 @@ absl::StatusOr<v1::RunStatus> Coordinator::StartRun(const v1::RunPlan& requested
   {
     absl::MutexLock lock(&mu_);
     if (run_) return absl::FailedPreconditionError(absl::StrCat("run ", run_->run_id, " is active; stop it first"));
-    FEDLOG_ASSIGN_OR_RETURN(int64_t version, InitialModelVersion());
+    FEDLOG_ASSIGN_OR_RETURN(int64_t version, InitialModelVersion(plan));
     FEDLOG_ASSIGN_OR_RETURN(run_id, store_->CreateRun(plan, version, NowMs()));
     FEDLOG_ASSIGN_OR_RETURN(run_, store_->GetRun(run_id));
     waiting_since_ms_ = 0;
     FEDLOG_LOG(INFO) << "run " << run_id << " started: " << plan.rounds() << " round(s), min " << plan.min_sites()
                      << " site(s), from model v" << version
+                     << (plan.initial_model().empty() ? std::string() : " (initial model " + plan.initial_model() + ")")
                      << (plan.dp_mode().empty()
                              ? std::string()
                              : absl::StrCat(", ", plan.dp_mode(), "-level DP sigma ", plan.dp_noise_multiplier(),

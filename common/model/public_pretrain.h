@@ -22,7 +22,7 @@ namespace fedlog::model {
 struct PublicPretrainOptions {
   // Rounds of `work`, chained (each starts from the previous one's weights, as a site's rounds do);
   // round r is seeded work.runtime.seed + r. work.line_dp is ignored: public lines need no DP.
-  int rounds = 50;
+  int rounds = 10;
   LocalWork work;
 };
 

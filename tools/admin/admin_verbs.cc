@@ -16,6 +16,7 @@
 #include "common/net/tls.h"
 #include "common/net/tls_check.h"
 #include "tools/admin/admin_client.h"
+#include "tools/admin/admin_initial_model.h"
 #include "tools/admin/admin_privacy.h"
 #include "tools/cli/verb.h"
 
@@ -362,6 +363,7 @@ int RunStart(const std::vector<std::string>& argv) {
                {"watch", "zstd", "secure-aggregation"}};
   for (const std::string& name : PrivacyOptionNames()) spec.options.insert(name);
   for (const std::string& name : PrivacyFlagNames()) spec.flags.insert(name);
+  for (const std::string& name : InitialModelOptionNames()) spec.options.insert(name);
   auto stub = Prepare(argv, spec, &args, &rc);
   if (!stub) return rc;
   v1::StartRunRequest req;
@@ -443,6 +445,7 @@ int RunStart(const std::vector<std::string>& argv) {
   plan->set_secagg_clip_range(*clip_range);
   plan->set_secagg_step_s(static_cast<int32_t>(*step_s));
   if (absl::Status st = SetPrivacyFlags(args, plan); !st.ok()) return Fail(st), 2;
+  if (absl::Status st = SetInitialModelFlags(args, plan); !st.ok()) return Fail(st), 2;
   v1::RunStatus resp;
   grpc::Status st = stub->StartRun(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
@@ -587,7 +590,8 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "[--max-site-share F] [--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R] "
                     "[--secagg-step-s S]] [--dp-noise-multiplier S --dp-clip C [--dp-delta D] [--target-epsilon E] "
                     "[--dp-mode site|line [--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
-                    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-count-noise S]]] [--watch]" + conn,
+                    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-count-noise S]]] "
+                    "[--initial-model FILE [--initial-model-sha256 HEX]] [--watch]" + conn,
                     "start a federated run (K defaults to the sites online now)", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     RunWatch});
