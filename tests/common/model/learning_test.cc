@@ -9,21 +9,14 @@
 #include "common/model/focal_baseline.h"
 #include "common/model/meta_trainer.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/small_lines.h"
 
 namespace fedlog::model {
 namespace {
 
 EncoderSpec SmallSpec() {
-  EncoderSpec spec;
-  spec.vocab_buckets = 512;
-  spec.token_dim = 16;
-  spec.dense_dim = 4;
-  spec.hidden = {32};
-  spec.out_dim = 16;
-  spec.adapter_dim = 4;
-  spec.head_dim = 16;
+  EncoderSpec spec = testing::TrainingSpec();
   spec.sources = {"HDFS", "BGL"};
-  spec.init_seed = 7;
   return spec;
 }
 

@@ -16,22 +16,12 @@
 #include "common/model/contrastive_trainer.h"
 #include "common/model/initial_model.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/small_lines.h"
 
 namespace fedlog::model {
 namespace {
 
-EncoderSpec SmallSpec() {
-  EncoderSpec spec;
-  spec.vocab_buckets = 512;
-  spec.token_dim = 16;
-  spec.dense_dim = 4;
-  spec.hidden = {32};
-  spec.out_dim = 16;
-  spec.adapter_dim = 4;
-  spec.head_dim = 16;
-  spec.init_seed = 7;
-  return spec;
-}
+EncoderSpec SmallSpec() { return testing::TrainingSpec(); }
 
 // Public lines of three "sources" with no source name: templates 0-2 normal, 3-4 anomalous (types 1, 2), the
 // anomalous ones sharing an "error" token.

@@ -9,22 +9,12 @@
 #include "common/model/contrastive_trainer.h"
 #include "common/model/personalise.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/small_lines.h"
 
 namespace fedlog::model {
 namespace {
 
-EncoderSpec SharedSpec() {
-  EncoderSpec spec;
-  spec.vocab_buckets = 512;
-  spec.token_dim = 16;
-  spec.dense_dim = 4;
-  spec.hidden = {32};
-  spec.out_dim = 16;
-  spec.adapter_dim = 4;
-  spec.head_dim = 16;
-  spec.init_seed = 7;
-  return spec;
-}
+EncoderSpec SharedSpec() { return testing::TrainingSpec(); }
 
 // `per_template` lines per template and source; templates >= 3 are anomalous (types 1 and 2) and
 // share an "error" token. Sources in `unlabeled` get label -1.

@@ -1,5 +1,7 @@
-// Test data shared by the line-DP tests (dp_sgd_test, dp_supervised_test): a small encoder spec for one
-// source "S" and 200 synthetic lines of 4 templates, the fourth anomalous (50 lines).
+// Test data shared by the model tests: a small encoder spec for one source "S" and 200 synthetic lines of 4
+// templates, the fourth anomalous (50 lines), for the line-DP tests (dp_sgd_test, dp_supervised_test); and
+// the slightly larger spec, without sources, of the training tests (learning_test, site_round_test,
+// public_pretrain_test).
 #ifndef FEDLOG_TESTS_COMMON_MODEL_SMALL_LINES_H_
 #define FEDLOG_TESTS_COMMON_MODEL_SMALL_LINES_H_
 
@@ -20,6 +22,20 @@ inline EncoderSpec SmallSpec() {
   spec.adapter_dim = 4;
   spec.head_dim = 8;
   spec.sources = {"S"};
+  return spec;
+}
+
+// vocab 512, tokens 16, dense 4, hidden [32], out 16, adapter 4, head 16, init seed 7; no sources.
+inline EncoderSpec TrainingSpec() {
+  EncoderSpec spec;
+  spec.vocab_buckets = 512;
+  spec.token_dim = 16;
+  spec.dense_dim = 4;
+  spec.hidden = {32};
+  spec.out_dim = 16;
+  spec.adapter_dim = 4;
+  spec.head_dim = 16;
+  spec.init_seed = 7;
   return spec;
 }
 
