@@ -20,23 +20,6 @@ absl::Status HybridSupportOptions::Validate() const {
   return absl::OkStatus();
 }
 
-double TokenJaccard(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
-  if (a.empty() && b.empty()) return 0;
-  size_t i = 0, j = 0, common = 0;
-  while (i < a.size() && j < b.size()) {
-    if (a[i] == b[j]) {
-      ++common;
-      ++i;
-      ++j;
-    } else if (a[i] < b[j]) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
-}
-
 absl::StatusOr<HybridSupportDetector> HybridSupportDetector::Fit(
     const std::vector<float>& support, size_t dim, const std::vector<std::vector<int64_t>>& tokens,
     const std::vector<int>& labels, const HybridSupportOptions& options) {

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/model/token_jaccard.h"
 
 namespace fedlog::model {
 
@@ -33,8 +34,6 @@ struct HybridSupportOptions {
   absl::Status Validate() const;
 };
 
-// Jaccard similarity of two sorted, unique token sets (0 when both are empty).
-double TokenJaccard(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 
 class HybridSupportDetector {
  public:

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/model/token_jaccard.h"
+
 namespace fedlog::model {
 
 torch::Tensor SquaredEuclidean(const torch::Tensor& a, const torch::Tensor& b) {
@@ -36,21 +38,9 @@ std::vector<int64_t> SortedUnique(const std::vector<int64_t>& tokens) {
   return t;
 }
 
+// Two lines without tokens count as the same line here (TokenJaccard gives 0 for them).
 double Jaccard(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
-  if (a.empty() && b.empty()) return 1.0;
-  size_t i = 0, j = 0, common = 0;
-  while (i < a.size() && j < b.size()) {
-    if (a[i] == b[j]) {
-      ++common;
-      ++i;
-      ++j;
-    } else if (a[i] < b[j]) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
+  return a.empty() && b.empty() ? 1.0 : TokenJaccard(a, b);
 }
 
 }  // namespace
