@@ -76,4 +76,31 @@ absl::StatusOr<double> Args::GetDouble(const std::string& name, double fallback)
   return v;
 }
 
+absl::Status Args::ReadDoubles(Targets<double> targets) const {
+  for (const auto& [name, target] : targets) {
+    auto v = GetDouble(name, *target);
+    if (!v.ok()) return v.status();
+    *target = *v;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Args::ReadInts(Targets<int64_t> targets) const {
+  for (const auto& [name, target] : targets) {
+    auto v = GetInt(name, *target);
+    if (!v.ok()) return v.status();
+    *target = *v;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Args::ReadSwitches(Targets<bool> targets) const {
+  for (const auto& [name, target] : targets) {
+    auto v = GetInt(name, *target ? 1 : 0);
+    if (!v.ok()) return v.status();
+    *target = *v != 0;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace fedlog::cli

@@ -4,11 +4,15 @@
 #ifndef FEDLOG_TOOLS_CLI_ARGS_H_
 #define FEDLOG_TOOLS_CLI_ARGS_H_
 
+#include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace fedlog::cli {
@@ -29,6 +33,16 @@ class Args {
   std::vector<std::string> GetAll(const std::string& name) const;
   absl::StatusOr<int64_t> GetInt(const std::string& name, int64_t fallback) const;
   absl::StatusOr<double> GetDouble(const std::string& name, double fallback) const;
+
+  // Option tables: each given option is read into its target, an absent one leaves its target as it was
+  // (the default). The first malformed value is an InvalidArgument naming its option; targets before it
+  // are already written. Ranges are the caller's to check (usually the options struct's Validate()).
+  template <typename T>
+  using Targets = std::initializer_list<std::pair<const char*, T*>>;
+  absl::Status ReadDoubles(Targets<double> targets) const;
+  absl::Status ReadInts(Targets<int64_t> targets) const;
+  // `--name N` with N an integer: nonzero is true (the 0/1 switches of the eval verbs).
+  absl::Status ReadSwitches(Targets<bool> targets) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
 
  private:

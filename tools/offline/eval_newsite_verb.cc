@@ -205,17 +205,12 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   o->detector.session.keep_broken = args.Has("keep-broken");
   o->verdict_silences_broken = args.Has("verdict-silences-broken");
   o->detector.session.label_threshold = !args.Has("session-groups-only");
-  FEDLOG_ASSIGN_OR_RETURN(o->session_alert_weight,
-                          args.GetDouble("session-alert-weight", o->session_alert_weight));
-  FEDLOG_ASSIGN_OR_RETURN(o->test_end, args.GetDouble("test-end", o->test_end));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.quiet_ms,
-                          args.GetInt("session-quiet-ms", o->detector.session.shape.quiet_ms));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_quiet_ms,
-                          args.GetInt("session-incomplete-quiet-ms",
-                                      o->detector.session.shape.incomplete_quiet_ms));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.session.shape.incomplete_share,
-                          args.GetDouble("session-incomplete-share",
-                                         o->detector.session.shape.incomplete_share));
+  novelty::ShapeOptions& shape = o->detector.session.shape;
+  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"session-alert-weight", &o->session_alert_weight},
+                                           {"test-end", &o->test_end},
+                                           {"session-incomplete-share", &shape.incomplete_share}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadInts(
+      {{"session-quiet-ms", &shape.quiet_ms}, {"session-incomplete-quiet-ms", &shape.incomplete_quiet_ms}}));
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
     return absl::InvalidArgumentError("--test-end must be in (--label-part, 1]");
@@ -315,38 +310,24 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   const char* env = std::getenv("FEDLOG_DATA_DIR");
   o->data_dir = args.Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
   if (args.Has("systems")) o->systems = absl::StrSplit(args.Get("systems"), ',', absl::SkipEmpty());
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.expected_alert_rate,
-                          args.GetDouble("budget", o->detector.expected_alert_rate));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.max_alert_rate,
-                          args.GetDouble("max-alert-rate", o->detector.max_alert_rate));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.severity_prior,
-                          args.GetDouble("severity-prior", o->detector.severity_prior));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.max_cluster_share,
-                          args.GetDouble("max-cluster-share", o->detector.max_cluster_share));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.within_level,
-                          args.GetDouble("within-level", o->detector.within_level));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.recurrence_weight,
-                          args.GetDouble("recurrence-weight", o->detector.recurrence_weight));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.report_weight,
-                          args.GetDouble("report-weight", o->detector.report_weight));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.fixed_weight,
-                          args.GetDouble("fixed-weight", o->detector.fixed_weight));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.hold_lines,
-                          args.GetInt("hold-lines", o->detector.hold_lines));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t split, args.GetInt("split-valley", o->detector.split_valley_cluster ? 1 : 0));
-  o->detector.split_valley_cluster = split != 0;
-  if (!novelty::ParseRule(args.Get("threshold-rule"), &o->detector.threshold_rule)) {
+  novelty::NoveltyOptions& d = o->detector;
+  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"budget", &d.expected_alert_rate},
+                                           {"max-alert-rate", &d.max_alert_rate},
+                                           {"severity-prior", &d.severity_prior},
+                                           {"max-cluster-share", &d.max_cluster_share},
+                                           {"within-level", &d.within_level},
+                                           {"recurrence-weight", &d.recurrence_weight},
+                                           {"report-weight", &d.report_weight},
+                                           {"fixed-weight", &d.fixed_weight},
+                                           {"cluster-width", &d.cluster_width},
+                                           {"path-weight", &d.path_weight},
+                                           {"quiet-weight", &d.quiet_weight}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}}));
+  FEDLOG_RETURN_IF_ERROR(
+      args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
+  if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
     return absl::InvalidArgumentError("--threshold-rule must be compact or valley");
   }
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.cluster_width,
-                          args.GetDouble("cluster-width", o->detector.cluster_width));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.path_weight,
-                          args.GetDouble("path-weight", o->detector.path_weight));
-  FEDLOG_ASSIGN_OR_RETURN(o->detector.quiet_weight,
-                          args.GetDouble("quiet-weight", o->detector.quiet_weight));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t reports_adapt,
-                          args.GetInt("reports-adapt", o->detector.reports_adapt ? 1 : 0));
-  o->detector.reports_adapt = reports_adapt != 0;
   FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
   FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
   if (args.Has("shots")) {
@@ -361,13 +342,11 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   }
   FEDLOG_ASSIGN_OR_RETURN(int64_t seeds, args.GetInt("seeds", o->seeds));
   FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
-  FEDLOG_ASSIGN_OR_RETURN(o->label_part, args.GetDouble("label-part", o->label_part));
-  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.match, args.GetDouble("match", o->fewshot.match));
-  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.label_prior, args.GetDouble("label-prior", o->fewshot.label_prior));
-  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.both_near_margin,
-                          args.GetDouble("both-near-margin", o->fewshot.both_near_margin));
-  FEDLOG_ASSIGN_OR_RETURN(o->session_normal_match,
-                          args.GetDouble("session-normal-match", o->session_normal_match));
+  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"label-part", &o->label_part},
+                                           {"match", &o->fewshot.match},
+                                           {"label-prior", &o->fewshot.label_prior},
+                                           {"both-near-margin", &o->fewshot.both_near_margin},
+                                           {"session-normal-match", &o->session_normal_match}}));
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
   if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
     return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
