@@ -267,7 +267,7 @@ TEST(SiteThresholdTest, CompactRuleKeepsTheBudgetWhenTheTopIsWide) {
 // Session 12: the lines below the incident clusters still get the budget among themselves.
 TEST(SiteThresholdTest, RestBudgetSpendsTheBudgetBelowTheClusters) {
   EXPECT_DOUBLE_EQ(ThresholdOptions{}.rest_budget, 0.0);  // sessions and few-shot: the plain rule
-  EXPECT_DOUBLE_EQ(ThresholdFor(NoveltyOptions{}).rest_budget, 1.0);
+  EXPECT_DOUBLE_EQ(ThresholdFor(NoveltyOptions{}).rest_budget, 0.5);
   SiteThreshold plain(Compact());
   double plain_wide = 1;
   const double plain_rate = FeedSevere(&plain, {{8.5, 0.08}}, 0.15, 7.2, 11, &plain_wide);
