@@ -10,16 +10,15 @@
 //              lines at near-equal scores, while routine severe lines that each carry their own value
 //              (a job's path, a register) spread out. The threshold is the valley below the lowest
 //              compact cluster reached before the first wide one; clusters holding fewer than half the
-//              budget's share of lines are passed over, not judged. The alerts then are the
-//              incident clusters only: the budget bounds what the rule alerts outside them (nothing),
-//              so the normal-line alert rate stays within the budget as far as a label-free rule can
-//              know. The clusters must hold no more than the alarm-word lines' share and
-//              `max_cluster_share`; without such a cluster (share above the budget) the budget stays.
-//              The rest of the stream then gets its budget as a stream without clusters would
-//              (`rest_budget`, session 12): the threshold drops from the clusters' valley to the
-//              upper quantile, at rest_budget * budget, of the scores below that valley. The
-//              clusters are taken as incidents and so do not count against the budget; the lines
-//              outside them are judged as in the budget stage, among themselves.
+//              budget's share of lines are passed over, not judged. The clusters must hold no more
+//              than the alarm-word lines' share and `max_cluster_share`; without such a cluster
+//              (share above the budget) the budget stays. The clusters are taken as incidents and
+//              spend none of the budget; the lines below them get `rest_budget` of it among
+//              themselves, as a stream without clusters would (session 12): the threshold drops from
+//              the clusters' valley to the upper quantile, at rest_budget * budget, of the scores
+//              below that valley. With rest_budget 0 (this struct's default) only the clusters
+//              alert; the budget then bounds what the rule alerts outside them (nothing), so the
+//              normal-line alert rate stays within the budget as far as a label-free rule can know.
 //              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
 //              shallower than the cluster's peak) holding more than the budget's share of lines, and

@@ -513,7 +513,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       "# fedlog eval newsite: alert budget %.3g, max alert rate %.3g\n\nk = 0: each line is scored "
       "from the lines before it; the site threshold is the budget's running quantile, raised to the "
       "alarm-backed high-score cluster(s) when the stream shows them (compact rule: the compact "
-      "incident clusters at the top). Oracle F1 uses the test labels to "
+      "incident clusters at the top, and the lines below them at --rest-budget of the budget). "
+      "Oracle F1 uses the test labels to "
       "pick a threshold and only measures ranking.\n",
       o.detector.expected_alert_rate, o.detector.max_alert_rate);
   std::string json_k = "", json_f = "";
