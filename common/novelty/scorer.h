@@ -19,8 +19,8 @@
 // together once the stream is that long (TakeReleased). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to the compact alarm-backed clusters at the top of the scores when
-// the stream shows them, the lines outside them still getting the budget among themselves
-// (site_threshold.h's rules; value reports keep the budget threshold then,
+// the stream shows them, the lines below them still getting a share of the budget among themselves
+// (NoveltyOptions::rest_budget; site_threshold.h's rules; value reports keep the budget threshold then,
 // NoveltyOptions::reports_adapt), and the labelled lines' F1-best threshold once
 // labels arrive (AddLabel). With no
 // labels the site states how many alerts it can take, not a score. Every LineScore names the

@@ -66,9 +66,8 @@ struct ThresholdOptions {
   // ln(1 + score) over its lines; in (0, 1]. 0.0625 is 3 bins of TailHistogram (48 per unit).
   double cluster_width = 0.0625;
   // compact: share of the budget spent on the scores below the clusters' valley once adapted (the
-  // class comment); in [0, 1]. 0 here: nothing outside the clusters alerts (session 11's rule, kept
-  // by the session threshold and the few-shot detectors); the line detector spends the whole budget
-  // (NoveltyOptions::rest_budget).
+  // class comment); in [0, 1]. 0 here: nothing outside the clusters alerts (session 11's rule; the
+  // session threshold keeps it); the line detector spends half (NoveltyOptions::rest_budget).
   double rest_budget = 0;
   double budget = 0.01;          // the site's alert budget, in (0, 0.5]
   // valley: the highest alert rate the label-free adaptation may reach. Either rule: <= budget
