@@ -1,7 +1,8 @@
 // LabelFreeScorer: live detection for a source that has no model yet (a new site, no labels): one
 // novelty::NoveltyScorer per source (common/novelty, docs/DETECTION.md "Label-free detection") fed
 // with the pipeline's own parse and Drain template. The threshold is the running quantile at the
-// site's alert budget (detect.expected_alert_rate), adapted to the stream (detect.max_alert_rate) and
+// site's alert budget (detect.expected_alert_rate), adapted to the stream (detect.max_alert_rate; the
+// compact rule's incident clusters plus detect.label_free_rest_budget of the budget below them) and
 // moved towards the site's labelled lines as they arrive (SetLabels; novelty::SiteThreshold); each
 // scored line says which signals fired. Lines with a session (detect.session_pattern's match, else
 // the host field) also feed the scorer's session scoring: a session that went quiet and scored

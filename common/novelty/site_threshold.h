@@ -10,11 +10,15 @@
 //              lines at near-equal scores, while routine severe lines that each carry their own value
 //              (a job's path, a register) spread out. The threshold is the valley below the lowest
 //              compact cluster reached before the first wide one; clusters holding fewer than half the
-//              budget's share of lines are passed over, not judged. The alerts then are the
-//              incident clusters only: the budget bounds what the rule alerts outside them (nothing),
-//              so the normal-line alert rate stays within the budget as far as a label-free rule can
-//              know. The clusters must hold no more than the alarm-word lines' share and
-//              `max_cluster_share`; without such a cluster (share above the budget) the budget stays.
+//              budget's share of lines are passed over, not judged. The clusters must hold no more
+//              than the alarm-word lines' share and `max_cluster_share`; without such a cluster
+//              (share above the budget) the budget stays. The clusters are taken as incidents and
+//              spend none of the budget; the lines below them get `rest_budget` of it among
+//              themselves, as a stream without clusters would (session 12): the threshold drops from
+//              the clusters' valley to the upper quantile, at rest_budget * budget, of the scores
+//              below that valley. With rest_budget 0 (this struct's default) only the clusters
+//              alert; the budget then bounds what the rule alerts outside them (nothing), so the
+//              normal-line alert rate stays within the budget as far as a label-free rule can know.
 //              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
 //              shallower than the cluster's peak) holding more than the budget's share of lines, and
@@ -61,6 +65,10 @@ struct ThresholdOptions {
   // compact: the widest cluster that counts as one incident, as the standard deviation of
   // ln(1 + score) over its lines; in (0, 1]. 0.0625 is 3 bins of TailHistogram (48 per unit).
   double cluster_width = 0.0625;
+  // compact: share of the budget spent on the scores below the clusters' valley once adapted (the
+  // class comment); in [0, 1]. 0 here: nothing outside the clusters alerts (session 11's rule; the
+  // session threshold keeps it); the line detector spends half (NoveltyOptions::rest_budget).
+  double rest_budget = 0;
   double budget = 0.01;          // the site's alert budget, in (0, 0.5]
   // valley: the highest alert rate the label-free adaptation may reach. Either rule: <= budget
   // switches the adaptation off. At most 0.5.
@@ -127,6 +135,9 @@ class SiteThreshold {
   int CompactCut(double cap) const;
   // The valley rule's cut (bin), -1 when none.
   int ValleyRuleCut(double alarm_share) const;
+  // The compact rule's cut `cut` lowered so that the bins in [result, cut) hold at most
+  // rest_budget * budget of the scores below `cut` (the rest's upper quantile); `cut` when none fit.
+  int RestCut(int cut) const;
   // Otsu's cut (bin) of the scores in bins >= `from`: the bin that maximises the between-class
   // variance of the two parts; -1 when the part holds fewer than two distinct bins.
   int OtsuCut(int from) const;

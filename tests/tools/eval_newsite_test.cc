@@ -58,7 +58,8 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
                            "| fewshot | random | 5", "| fewshot | active | 5", "jaccard-1nn", "xgboost",
                            "severity-word rule", "online template rarity", "| fewshot | every pool label | all (",
                            "| xgboost (token bag + signals) | every pool label", "| logreg (token bag + signals) |",
-                           "ceiling, lookup:", "half labels (few-shot)"}) {
+                           "ceiling, lookup:", "half labels (few-shot)",
+                           "novelty, session 11 (nothing outside the clusters)"}) {
     EXPECT_NE(md->find(want), std::string::npos) << want << "\n" << *md;
   }
   absl::StatusOr<std::string> json = ReadFile(out + "/results.json");
@@ -102,6 +103,8 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--max-alert-rate", "0.9"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--both-near-margin", "2"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--session-normal-match", "-1"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--rest-budget", "1.5"}), 2);  // a share of the budget
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--rest-budget", "-0.5"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }
 
