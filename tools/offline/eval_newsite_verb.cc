@@ -25,8 +25,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
-    "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
-    "[--strategy random|active|both] [--match J] [--label-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
+    "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N] "
+    "[--strategy random|active|both] [--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] [--quiet-weight W] "
     "[--reports-adapt 0|1] "
@@ -362,8 +362,12 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(int64_t seeds, args.GetInt("seeds", o->seeds));
   FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
   FEDLOG_ASSIGN_OR_RETURN(o->label_part, args.GetDouble("label-part", o->label_part));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
+  if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
+  o->pool_blocks = static_cast<int>(pool_blocks);
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.match, args.GetDouble("match", o->fewshot.match));
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.label_prior, args.GetDouble("label-prior", o->fewshot.label_prior));
+  FEDLOG_ASSIGN_OR_RETURN(o->fewshot.lower_prior, args.GetDouble("lower-prior", o->fewshot.lower_prior));
   FEDLOG_ASSIGN_OR_RETURN(o->fewshot.both_near_margin,
                           args.GetDouble("both-near-margin", o->fewshot.both_near_margin));
   FEDLOG_ASSIGN_OR_RETURN(o->session_normal_match,
@@ -487,8 +491,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
-              "quiet-weight", "reports-adapt", "shots", "seeds", "seed", "label-part", "strategy", "match",
-              "label-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps",
+              "quiet-weight", "reports-adapt", "shots", "seeds", "seed", "label-part", "pool-blocks", "strategy", "match",
+              "label-prior", "lower-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps",
               "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
