@@ -351,6 +351,12 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
   out.test_units = static_cast<int64_t>(sp.test.size());
   out.test_anomalous = std::count(sp.test_y.begin(), sp.test_y.end(), 1);
   out.test_lines = sp.test_lines;
+  if (s.unit == "line" && o.pool_blocks > 0) {
+    out.notes.push_back(absl::StrFormat(
+        "--pool-blocks %d: the labelling pool is the units starting in the even ones of %d equal blocks of "
+        "the stream, the measured units those in the odd ones (not the first part and the rest)",
+        o.pool_blocks, 2 * o.pool_blocks));
+  }
   if (out.test_anomalous == 0 || out.test_anomalous == out.test_units) {
     out.notes.push_back("the test part holds one class only: no k > 0 rows");
     return out;
