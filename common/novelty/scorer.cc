@@ -32,6 +32,7 @@ ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   t.rule = ThresholdRule::kValley;
   t.max_cluster_share = 0;
   t.split_valley_cluster = false;
+  t.rest_budget = 0;
   return t;
 }
 
@@ -51,6 +52,7 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.split_valley_cluster = o.split_valley_cluster;
   t.rule = o.threshold_rule;
   t.cluster_width = o.cluster_width;
+  t.rest_budget = o.rest_budget;
   t.warmup_lines = o.warmup_lines;
   return t;
 }

@@ -32,6 +32,9 @@ absl::Status ThresholdOptions::Validate() const {
   if (!(cluster_width > 0 && cluster_width <= 1)) {
     return absl::InvalidArgumentError("threshold: cluster_width must be in (0, 1]");
   }
+  if (!(rest_budget >= 0 && rest_budget <= 1)) {
+    return absl::InvalidArgumentError("threshold: rest_budget must be in [0, 1]");
+  }
   if (!(budget > 0 && budget <= 0.5)) {
     return absl::InvalidArgumentError("threshold: budget (expected_alert_rate) must be in (0, 0.5]");
   }
@@ -200,6 +203,24 @@ int SiteThreshold::CompactCut(double cap) const {
   return cut;
 }
 
+int SiteThreshold::RestCut(int cut) const {
+  const std::vector<int64_t>& c = scores_.counts();
+  int64_t below = 0;
+  for (int b = 0; b < cut; ++b) below += c[static_cast<size_t>(b)];
+  // As the budget stage's quantile: the share at or above the cut is at most the budget's, so a
+  // bin is taken whole or not at all (ties stay on one side). The cut lands on a bin that holds a
+  // score: none fitting leaves it at the clusters' valley (rest_budget -> 0 is the plain rule).
+  const double allowed = options_.rest_budget * options_.budget * static_cast<double>(below);
+  int64_t taken = 0;
+  int rest = cut;
+  for (int b = cut - 1; b > 0; --b) {
+    taken += c[static_cast<size_t>(b)];
+    if (static_cast<double>(taken) > allowed) break;
+    if (c[static_cast<size_t>(b)] > 0) rest = b;
+  }
+  return rest;
+}
+
 int SiteThreshold::ValleyRuleCut(double alarm_share) const {
   const double cap = std::min(options_.max_alert_rate, alarm_share);
   if (cap <= options_.budget) return -1;
@@ -230,6 +251,7 @@ void SiteThreshold::Refresh() {
     const double cap = std::min(options_.max_cluster_share, alarm_share);
     if (cap > options_.budget) cut = CompactCut(cap);
     if (cut >= 0 && ShareFrom(cut) <= options_.budget) cut = -1;
+    if (cut >= 0 && options_.rest_budget > 0) cut = RestCut(cut);
   }
   if (cut < 0) return;
   adapted_ = scores_.LowerEdge(cut);

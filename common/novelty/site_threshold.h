@@ -15,6 +15,11 @@
 //              so the normal-line alert rate stays within the budget as far as a label-free rule can
 //              know. The clusters must hold no more than the alarm-word lines' share and
 //              `max_cluster_share`; without such a cluster (share above the budget) the budget stays.
+//              The rest of the stream then gets its budget as a stream without clusters would
+//              (`rest_budget`, session 12): the threshold drops from the clusters' valley to the
+//              upper quantile, at rest_budget * budget, of the scores below that valley. The
+//              clusters are taken as incidents and so do not count against the budget; the lines
+//              outside them are judged as in the budget stage, among themselves.
 //              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
 //              shallower than the cluster's peak) holding more than the budget's share of lines, and
@@ -61,6 +66,11 @@ struct ThresholdOptions {
   // compact: the widest cluster that counts as one incident, as the standard deviation of
   // ln(1 + score) over its lines; in (0, 1]. 0.0625 is 3 bins of TailHistogram (48 per unit).
   double cluster_width = 0.0625;
+  // compact: share of the budget spent on the scores below the clusters' valley once adapted (the
+  // class comment); in [0, 1]. 0 here: nothing outside the clusters alerts (session 11's rule, kept
+  // by the session threshold and the few-shot detectors); the line detector spends the whole budget
+  // (NoveltyOptions::rest_budget).
+  double rest_budget = 0;
   double budget = 0.01;          // the site's alert budget, in (0, 0.5]
   // valley: the highest alert rate the label-free adaptation may reach. Either rule: <= budget
   // switches the adaptation off. At most 0.5.
@@ -127,6 +137,9 @@ class SiteThreshold {
   int CompactCut(double cap) const;
   // The valley rule's cut (bin), -1 when none.
   int ValleyRuleCut(double alarm_share) const;
+  // The compact rule's cut `cut` lowered so that the bins in [result, cut) hold at most
+  // rest_budget * budget of the scores below `cut` (the rest's upper quantile); `cut` when none fit.
+  int RestCut(int cut) const;
   // Otsu's cut (bin) of the scores in bins >= `from`: the bin that maximises the between-class
   // variance of the two parts; -1 when the part holds fewer than two distinct bins.
   int OtsuCut(int from) const;

@@ -128,6 +128,23 @@ detect:
   EXPECT_NE(bad.status().message().find("label_free_quiet_weight"), std::string::npos);
 }
 
+// Session 12: the budget spent below the compact clusters (DetectConfig 55).
+TEST(DetectConfigTest, LabelFreeRestBudgetSetting) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_DOUBLE_EQ(d->rest_budget, novelty::NoveltyOptions().rest_budget);
+  EXPECT_DOUBLE_EQ(d->rest_budget, 0.5);
+  auto o = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rest_budget: 1}\n");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(o->rest_budget, 1.0);
+  auto off = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rest_budget: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_DOUBLE_EQ(off->rest_budget, 0.0);  // < 0: session 11's rule
+  const auto bad = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rest_budget: 2}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("label_free_rest_budget"), std::string::npos);
+}
+
 TEST(DetectConfigTest, SessionIncompleteQuietSetting) {
   auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
   ASSERT_TRUE(d.ok()) << d.status();

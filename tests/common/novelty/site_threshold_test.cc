@@ -264,6 +264,58 @@ TEST(SiteThresholdTest, CompactRuleKeepsTheBudgetWhenTheTopIsWide) {
   EXPECT_EQ(silent.stage(), ThresholdStage::kBudget);
 }
 
+// Session 12: the lines below the incident clusters still get the budget among themselves.
+TEST(SiteThresholdTest, RestBudgetSpendsTheBudgetBelowTheClusters) {
+  EXPECT_DOUBLE_EQ(ThresholdOptions{}.rest_budget, 0.0);  // sessions and few-shot: the plain rule
+  EXPECT_DOUBLE_EQ(ThresholdFor(NoveltyOptions{}).rest_budget, 0.5);
+  SiteThreshold plain(Compact());
+  double plain_wide = 1;
+  const double plain_rate = FeedSevere(&plain, {{8.5, 0.08}}, 0.15, 7.2, 11, &plain_wide);
+  ThresholdOptions o = Compact();
+  o.rest_budget = 1;
+  SiteThreshold rest(o);
+  double wide = 0;
+  const double rate = FeedSevere(&rest, {{8.5, 0.08}}, 0.15, 7.2, 11, &wide);
+  EXPECT_EQ(rest.stage(), ThresholdStage::kAdapted);
+  EXPECT_LT(rest.Threshold(), plain.Threshold());
+  EXPECT_GT(rest.Threshold(), 6.0);  // the top of the wide mass only
+  // The wide mass (15% of lines, none of them incidents) now takes up to the budget, no more:
+  // 1% of the 92% of lines below the clusters, in whole histogram bins (one bin of the wide mass
+  // holds about 0.45% of the lines; the incident's lower tail below its valley comes first).
+  EXPECT_LT(plain_wide * 0.15, 0.001);
+  EXPECT_GT(wide * 0.15, 0.002);
+  EXPECT_LE(wide * 0.15, 0.0095);
+  EXPECT_NEAR(rate - plain_rate, wide * 0.15 - plain_wide * 0.15, 0.002);
+  EXPECT_NEAR(rest.adapted_rate(), 0.08 + 0.0092, 0.02);
+  // A quarter of the budget: fewer wide lines, none once the share is below the incident's tail.
+  o.rest_budget = 0.25;
+  SiteThreshold quarter(o);
+  double quarter_wide = 1;
+  FeedSevere(&quarter, {{8.5, 0.08}}, 0.15, 7.2, 11, &quarter_wide);
+  EXPECT_LT(quarter_wide, wide);
+  EXPECT_LE(quarter.Threshold(), plain.Threshold());
+}
+
+TEST(SiteThresholdTest, RestBudgetTakesTiedScoresWholeOrNotAtAll) {
+  ThresholdOptions o = Compact();
+  o.rest_budget = 1;
+  o.max_cluster_share = 0.1;  // the tie below is no incident cluster: the clusters may hold 10%
+  SiteThreshold t(o);
+  // An incident at 7.5 (7%), a tie at exactly 5.0 on 10% of the lines (alarm words: one routine
+  // message repeated), routine lines at 1. The tie is ten times what the rest's budget allows.
+  int tie_alerts = 0;
+  for (int i = 0; i < 6000; ++i) {
+    const int k = i % 100;
+    const double score = k < 7 ? 7.5 + 0.01 * (i % 3) : (k < 17 ? 5.0 : 1.0);
+    const bool alert = t.Decide(score, k < 17);
+    if (k >= 7 && k < 17 && i >= 3000) tie_alerts += alert ? 1 : 0;
+  }
+  EXPECT_EQ(t.stage(), ThresholdStage::kAdapted);
+  EXPECT_GT(t.Threshold(), 5.0);
+  EXPECT_EQ(tie_alerts, 0);
+  EXPECT_NEAR(t.adapted_rate(), 0.07, 0.001);
+}
+
 TEST(SiteThresholdTest, RuleNamesParse) {
   ThresholdRule r = ThresholdRule::kValley;
   EXPECT_TRUE(ParseRule("", &r));
@@ -330,6 +382,11 @@ TEST(SiteThresholdTest, ValidateNamesTheField) {
   o = {};
   o.cluster_width = 0;
   EXPECT_NE(o.Validate().message().find("cluster_width"), std::string::npos);
+  o = {};
+  o.rest_budget = 1.5;
+  EXPECT_NE(o.Validate().message().find("rest_budget"), std::string::npos);
+  o.rest_budget = -0.1;
+  EXPECT_NE(o.Validate().message().find("rest_budget"), std::string::npos);
   EXPECT_TRUE(ThresholdOptions{}.Validate().ok());
 }
 
