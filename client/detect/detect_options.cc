@@ -78,6 +78,14 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.fewshot_match must be at most 1");
   }
   if (d.fewshot_match() != 0) o.fewshot_match = std::max(-1.0, d.fewshot_match());
+  if (!(d.fewshot_label_prior() >= 0 && d.fewshot_label_prior() <= 1e6)) {
+    return absl::InvalidArgumentError("detect.fewshot_label_prior must be in [0, 1e6]");
+  }
+  if (d.fewshot_label_prior() != 0) o.fewshot_label_prior = d.fewshot_label_prior();
+  if (!(d.fewshot_lower_prior() <= 1e6)) {  // also NaN
+    return absl::InvalidArgumentError("detect.fewshot_lower_prior must be at most 1e6");
+  }
+  if (d.fewshot_lower_prior() != 0) o.fewshot_lower_prior = std::max(0.0, d.fewshot_lower_prior());
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();
@@ -122,6 +130,13 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.webhook_url must start with http://");
   }
   return o;
+}
+
+fewshot::FewShotOptions FewShotRule(const DetectOptions& options) {
+  fewshot::FewShotOptions fo;
+  fo.label_prior = options.fewshot_label_prior;
+  fo.lower_prior = options.fewshot_lower_prior;
+  return fo;
 }
 
 }  // namespace fedlog::client::detect

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fewshot/fewshot.h"
 #include "common/novelty/scorer.h"
 #include "fedlog/v1/config.pb.h"
 
@@ -75,6 +76,10 @@ struct DetectOptions {
   // An incomplete session waits this long instead (detect.session_incomplete_quiet_ms); <= quiet: no wait.
   int64_t session_incomplete_quiet_ms = novelty::ShapeOptions().incomplete_quiet_ms;
   double fewshot_match = 0.3;          // labels decide lines this near (detect.fewshot_match); <= 0 off
+  // The few-shot threshold on the lines no label decides (fewshot::FewShotOptions::label_prior and
+  // lower_prior; detect.fewshot_label_prior, fewshot_lower_prior; lower_prior 0: never lowered).
+  double fewshot_label_prior = fewshot::FewShotOptions().label_prior;
+  double fewshot_lower_prior = fewshot::FewShotOptions().lower_prior;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;
@@ -104,6 +109,10 @@ struct DetectOptions {
 // or an out-of-range number.
 absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& config,
                                                       const std::string& base_dir = "");
+
+// The few-shot rule of label-free sources (LiveFewShot) from `options` (its match is fewshot_match,
+// which LinePipeline::EnableLabelFree sets).
+fewshot::FewShotOptions FewShotRule(const DetectOptions& options);
 
 }  // namespace fedlog::client::detect
 

@@ -89,7 +89,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.rest_budget = o.rest_budget;
     label_free.hold_lines = o.hold_lines;
     FEDLOG_RETURN_IF_ERROR(
-        d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match));
+        d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match, FewShotRule(o)));
   }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
@@ -337,6 +337,7 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   a.context = context_[raw.source];
   a.signals = novelty::FiredNames(r.signals);
   if (r.label_match == 1) a.signals = a.signals.empty() ? "label" : a.signals + "+label";
+  if (r.label_lowered) a.signals = a.signals.empty() ? "label-threshold" : a.signals + "+label-threshold";
   const std::string json = AlertToJson(a);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
   metrics_->sources[raw.source]->alerts.fetch_add(1);

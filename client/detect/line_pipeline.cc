@@ -63,13 +63,14 @@ auto FindScorer(DetectionModel& model, const std::string& source, size_t dense_d
 }  // namespace
 
 absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& options,
-                                           const std::string& session_pattern, double fewshot_match) {
+                                           const std::string& session_pattern, double fewshot_match,
+                                           const fewshot::FewShotOptions& fewshot) {
   std::vector<std::vector<std::string>> fields;
   for (const Source& s : sources_) fields.push_back(s.parser->field_names());
   FEDLOG_ASSIGN_OR_RETURN(label_free_, LabelFreeScorer::Create(options, fields, session_pattern));
   fewshot_.reset();
   if (fewshot_match > 0) {
-    fewshot::FewShotOptions fo;
+    fewshot::FewShotOptions fo = fewshot;
     fo.match = fewshot_match;
     FEDLOG_ASSIGN_OR_RETURN(LiveFewShot f, LiveFewShot::Create(sources_.size(), fo));
     fewshot_ = std::make_unique<LiveFewShot>(std::move(f));
@@ -123,11 +124,15 @@ void LinePipeline::ApplyLabels(int source, int32_t template_id, double fused_sco
   fewshot_->Observe(source, fused_score, out->alert);
   const auto decision = fewshot_->Decide(source, template_id, parsed_.content);
   if (!decision.has_value()) {
-    // No label near: the label-free decision, unless the threshold the labels raised silences it.
-    if (out->alert && !fewshot_->KeepsAlert(source, fused_score)) {
-      out->alert = false;
-      out->label_silenced = true;
+    // No label near: the label-free decision, moved by the few-shot threshold the labels set (a
+    // raised one silences, a lowered one adds alerts; the alert then shows that threshold).
+    const bool alert = fewshot_->Alerts(source, fused_score, out->alert);
+    if (out->alert && !alert) out->label_silenced = true;
+    if (!out->alert && alert) {
+      out->label_lowered = true;
+      out->threshold = static_cast<float>(std::min(LiveFewShot::Unsquash(fewshot_->threshold(source)), 1e30));
     }
+    out->alert = alert;
     return;
   }
   out->label_match = decision->label;
@@ -159,6 +164,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->signals = 0;
   out->label_match = -1;
   out->label_silenced = false;
+  out->label_lowered = false;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
   if (scorer == nullptr) {
     if (label_free_ != nullptr) {

@@ -41,6 +41,9 @@ struct LineResult {
   // The label-free detector alerted and the labels did not: a normal label near the line, or (no
   // label near) the few-shot threshold the labels raised (LiveFewShot::KeepsAlert).
   bool label_silenced = false;
+  // No label near, the label-free detector did not alert, and the few-shot threshold the labels
+  // lowered did (LiveFewShot::Alerts); `threshold` is then that threshold on the fused scale.
+  bool label_lowered = false;
 };
 
 class LinePipeline {
@@ -59,11 +62,13 @@ class LinePipeline {
   // options that do not Validate().
   // `session_pattern`: detect.session_pattern (LabelFreeScorer::Create). `fewshot_match` > 0: the
   // site's labels (SetLabelFreeLabels) decide the lines within that Jaccard similarity of a
-  // labelled line and raise the few-shot threshold for the rest (LiveFewShot, detect.fewshot_match;
+  // labelled line and move the few-shot threshold for the rest (LiveFewShot, detect.fewshot_match;
   // the label-free line threshold then ignores them); <= 0: they move the label-free threshold only.
+  // `fewshot`: the rest of the few-shot rule (label_prior, lower_prior; its match is fewshot_match).
   absl::Status EnableLabelFree(const novelty::NoveltyOptions& options,
                                const std::string& session_pattern = "",
-                               double fewshot_match = fewshot::FewShotOptions{}.match);
+                               double fewshot_match = fewshot::FewShotOptions{}.match,
+                               const fewshot::FewShotOptions& fewshot = {});
   // Replaces `out` with the label-free session alerts raised since the last call.
   // Labelled sessions that reached `source`'s session threshold (0 without label-free scoring).
   int64_t session_labels(int source) const {

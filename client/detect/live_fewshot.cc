@@ -118,7 +118,18 @@ double LiveFewShot::threshold(int source) const {
 }
 
 bool LiveFewShot::KeepsAlert(int source, double fused_score) const {
-  return Squash(fused_score) >= threshold(source);
+  return lowered(source) || Squash(fused_score) >= threshold(source);
+}
+
+bool LiveFewShot::lowered(int source) const {
+  if (threshold(source) <= 0) return false;  // none applies (also: no detector, young window)
+  return detectors_[static_cast<size_t>(source)]->lowered();
+}
+
+bool LiveFewShot::Alerts(int source, double fused_score, bool free_alert) const {
+  if (threshold(source) <= 0) return free_alert;
+  const bool reaches = Squash(fused_score) >= threshold(source);
+  return lowered(source) ? free_alert || reaches : free_alert && reaches;
 }
 
 size_t LiveFewShot::labels(int source) const {

@@ -8,11 +8,13 @@
 // A line whose tokens (its template and its digit-free words, fewshot::AddTokens) share at least
 // `match` of a labelled line of its source (Jaccard) takes that label's verdict: it alerts when the
 // nearest such label is anomalous, even below the label-free threshold, and stays quiet when it is
-// normal, even above it. Any other line keeps the label-free decision, made stricter (never looser)
-// by the few-shot threshold: an alert stands only when the line's score reaches it (KeepsAlert).
-// That threshold moves in quantiles of the source's recent label-free scores (the last kWindow
-// lines, Observe): from the operating point (the score at the window's own alert rate) upwards
-// towards the labelled lines' F1-best cut. Scores are the label-free fused score squashed to [0, 1]
+// normal, even above it. Any other line keeps the label-free decision, moved by the few-shot
+// threshold (Alerts): that threshold moves in quantiles of the source's recent label-free scores
+// (the last kWindow lines, Observe) from the operating point (the score at the window's own alert
+// rate) towards the labelled lines' F1-best cut, upwards by n / (n + label_prior) (an alert then
+// stands only when the line's score reaches it) and, with FewShotOptions::lower_prior > 0, downwards
+// by n / (n + lower_prior) (a line whose score reaches it then alerts even where the label-free
+// detector did not; detect.fewshot_label_prior / fewshot_lower_prior). Scores are the label-free fused score squashed to [0, 1]
 // (s / (1 + s), Squash); a monotone map, so the quantile rule decides as it would on eval's
 // calibrated 1 - p-value scale. The labels do not move the label-free threshold itself
 // (LinePipeline::SetLabelFreeLabels), as in eval, where k = 0's decisions come from a run without
@@ -21,6 +23,7 @@
 #ifndef FEDLOG_CLIENT_DETECT_LIVE_FEWSHOT_H_
 #define FEDLOG_CLIENT_DETECT_LIVE_FEWSHOT_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -45,6 +48,10 @@ class LiveFewShot {
 
   // The label-free fused score (>= 0) on the [0, 1] scale the threshold works on.
   static double Squash(double fused_score) { return fused_score > 0 ? fused_score / (1.0 + fused_score) : 0.0; }
+  // Squash's inverse, for showing a threshold on the fused scale (t in [0, 1); 1 and above: infinity).
+  static double Unsquash(double t) {
+    return t >= 1 ? std::numeric_limits<double>::infinity() : std::max(0.0, t) / (1.0 - std::max(0.0, t));
+  }
 
   // Replaces every source's labels: call Begin, AddLabel for each labelled line, then End.
   void Begin();
@@ -65,9 +72,15 @@ class LiveFewShot {
   std::optional<fewshot::FewShotDetector::Decision> Decide(int source, int32_t template_id,
                                                            std::string_view content) const;
   // For a line no label decided that the label-free detector alerted on: whether the alert stands
-  // (its squashed score reaches threshold(source)). True while the source has no labels or fewer
-  // than kMinWindow observed lines.
+  // (its squashed score reaches threshold(source), or the labels lowered that threshold). True while
+  // the source has no labels or fewer than kMinWindow observed lines.
   bool KeepsAlert(int source, double fused_score) const;
+  // The decision on a line no label decided, given the label-free one (`free_alert`): that decision
+  // while no few-shot threshold applies; otherwise free_alert AND the squashed score reaches
+  // threshold(source), or, when the labels lowered it (lowered(source)), free_alert OR it does.
+  bool Alerts(int source, double fused_score, bool free_alert) const;
+  // The labels lowered the source's few-shot threshold below the operating point.
+  bool lowered(int source) const;
   // The few-shot threshold on the squashed scale; 0 when none applies (see KeepsAlert).
   double threshold(int source) const;
   // Distinct labelled token sets of `source` in the current support (lines with the same tokens are

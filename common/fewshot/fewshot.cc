@@ -114,6 +114,9 @@ absl::Status FewShotOptions::Validate() const {
   if (!(normal_match >= 0 && normal_match <= 1)) {
     return absl::InvalidArgumentError("fewshot: normal_match must be in [0, 1]");
   }
+  if (!(lower_prior >= 0) || !std::isfinite(lower_prior)) {
+    return absl::InvalidArgumentError("fewshot: lower_prior must be >= 0");
+  }
   return absl::OkStatus();
 }
 
@@ -166,16 +169,23 @@ void FewShotDetector::SetThreshold(double free_threshold, std::vector<double> re
   std::vector<int> y;
   DistinctPoints(support_, labels_, &scores, &y);
   threshold_ = free_threshold;
+  lowered_ = false;
   reference.erase(std::remove_if(reference.begin(), reference.end(),
                                  [](double v) { return std::isnan(v); }),
                   reference.end());
-  const double w = static_cast<double>(scores.size()) /
-                   (static_cast<double>(scores.size()) + options_.label_prior);
+  const double n = static_cast<double>(scores.size());
+  // The share of the way from the operating point to the labels' cut: upwards by label_prior,
+  // downwards by lower_prior (0: never down).
+  auto share = [&](bool down) {
+    if (!down) return n / (n + options_.label_prior);
+    return options_.lower_prior > 0 ? n / (n + options_.lower_prior) : 0.0;
+  };
   double labelled = 0;
   if (reference.size() < 2) {
-    if (novelty::MaxF1Threshold(scores, y, &labelled)) {
-      threshold_ = std::max(free_threshold, free_threshold + w * (labelled - free_threshold));
-    }
+    if (!novelty::MaxF1Threshold(scores, y, &labelled)) return;
+    const double w = share(labelled < free_threshold);
+    threshold_ = free_threshold + w * (labelled - free_threshold);
+    lowered_ = threshold_ < free_threshold;
     return;
   }
   // In quantiles of the stream's scores (the cut, too): the same decisions whatever the scale.
@@ -184,9 +194,12 @@ void FewShotDetector::SetThreshold(double free_threshold, std::vector<double> re
   for (double& v : scores) v = QuantileOf(reference, v);
   if (!novelty::MaxF1Threshold(scores, y, &labelled)) return;
   const double from = QuantileOf(reference, std::clamp(free_threshold, 0.0, 1.0));
-  // Upwards only; a threshold the labels do not raise stays where it is (not at a reference score).
-  if (w * (labelled - from) <= 0) return;
-  threshold_ = std::max(free_threshold, ScoreAtQuantile(reference, from + w * (labelled - from)));
+  const double move = share(labelled < from) * (labelled - from);
+  // A threshold the labels do not move stays where it is (not at a reference score).
+  if (move == 0) return;
+  const double moved = ScoreAtQuantile(reference, from + move);
+  threshold_ = move > 0 ? std::max(free_threshold, moved) : std::min(free_threshold, moved);
+  lowered_ = threshold_ < free_threshold;
 }
 
 FewShotDetector::Decision FewShotDetector::Decide(const Unit& unit) const {
@@ -213,12 +226,15 @@ double FewShotDetector::Score(const Unit& unit) const {
 bool FewShotDetector::Alert(const Unit& unit) const {
   const Decision d = Decide(unit);
   if (d.near) return d.label == 1;
-  return unit.free_alert && std::clamp(unit.free_score, 0.0, 1.0) >= threshold_;
+  const bool reaches = std::clamp(unit.free_score, 0.0, 1.0) >= threshold_;
+  return lowered_ ? unit.free_alert || reaches : unit.free_alert && reaches;
 }
 
 double FewShotDetector::DecisionScore(const Unit& unit) const {
   const double score = Score(unit);
-  if (score < threshold_ || Alert(unit)) return score;
+  // An alerted unit the lowered threshold leaves below it (the label-free alert stands) sits at it.
+  if (Alert(unit)) return std::max(score, threshold_);
+  if (score < threshold_) return score;
   return std::nextafter(threshold_, -std::numeric_limits<double>::infinity());
 }
 

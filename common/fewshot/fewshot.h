@@ -17,12 +17,15 @@
 //     towards the F1-best cut of the support's label-free scores (one point per distinct labelled
 //     token set, so a template labelled ten times counts once) by n / (n + label_prior), in
 //     quantiles of the stream's own label-free scores (`reference`), so a monotone change of the
-//     label-free scale leaves its decisions unchanged; it is never lowered below the operating point.
-//     Why raise-only: k labels per class (or an active pick of mostly doubtful lines) hold far more
-//     anomalies than the stream (50% against 1-7%), so their F1-best cut sits low; lowering the
-//     threshold on that evidence alerted on the stream's normal lines (docs/EVALUATION.md "Session 10").
-//     With no label, or labels that do not raise it, the decisions are the label-free detector's:
-//     labels never make the unmatched lines worse than k = 0 by adding alerts.
+//     label-free scale leaves its decisions unchanged. By default (lower_prior 0) it is never lowered
+//     below the operating point. Why raise-only: k labels per class (or an active pick of mostly
+//     doubtful lines) hold far more anomalies than the stream (50% against 1-7%), so their F1-best
+//     cut sits low; lowering the threshold on that evidence alerted on the stream's normal lines
+//     (docs/EVALUATION.md "Session 10"). With no label, or labels that do not raise it, the decisions
+//     are then the label-free detector's. With lower_prior > 0 a cut below the operating point pulls
+//     the threshold down by n / (n + lower_prior), and an unmatched unit then alerts when the
+//     label-free detector alerted on it OR its score reaches the threshold (docs/EVALUATION.md
+//     "Session 12").
 //     Used offline by `fedlog eval newsite` / `eval detect --models fewshot` and live by
 //     client/detect/live_fewshot.h (the same Fit and Alert).
 // Torch-free and gRPC-free. Thread-compatible: Fit builds; Score and Alert are const.
@@ -95,6 +98,12 @@ struct FewShotOptions {
   // normal block's templates, and none of the labelled anomalies', is as often a new kind of
   // failure as routine, and the label-free alert on it should stand (docs/EVALUATION.md "Session 11").
   double normal_match = 0;
+  // Labels may also LOWER the threshold on the units no label decides (docs/EVALUATION.md "Session
+  // 12"): when the labelled units' F1-best cut lies below the operating point, the threshold moves
+  // down towards it by n / (n + lower_prior), and such a unit then alerts when the label-free
+  // detector alerted on it OR its label-free score reaches the threshold. 0 = never lower (session
+  // 11's raise-only rule). >= 0.
+  double lower_prior = 0;
   absl::Status Validate() const;
 };
 
@@ -125,24 +134,28 @@ class FewShotDetector {
   // Higher = more anomalous (see the header comment for the scale).
   double Score(const Unit& unit) const;
   // The site's decision: near a label, its class; otherwise unit.free_alert and the unit's
-  // label-free score >= threshold().
+  // label-free score >= threshold() (or, when lowered(), either of them).
   bool Alert(const Unit& unit) const;
   // The same decision as a score: Score, except that an unmatched unit that does not alert is held
-  // just below threshold(), so DecisionScore >= threshold() exactly when Alert (for reports that
-  // decide by one cut on a score).
+  // just below threshold() and one that alerts below it (lowered()) is lifted to it, so
+  // DecisionScore >= threshold() exactly when Alert (for reports that decide by one cut on a score).
   double DecisionScore(const Unit& unit) const;
   double threshold() const { return threshold_; }
+  // The labels lowered the threshold below the operating point (FewShotOptions::lower_prior): an
+  // unmatched unit then alerts on its score alone as well.
+  bool lowered() const { return lowered_; }
 
  private:
   FewShotDetector() = default;
   // The F1-best cut of the support's label-free scores, one point per distinct (token set, label),
-  // moved from `free_threshold` by n / (n + label_prior), never below `free_threshold`.
+  // moved from `free_threshold` by n / (n + label_prior) upwards, n / (n + lower_prior) downwards.
   void SetThreshold(double free_threshold, std::vector<double> reference);
 
   FewShotOptions options_;
   std::vector<Unit> support_;
   std::vector<int> labels_;
   double threshold_ = 1.0;
+  bool lowered_ = false;
 };
 
 }  // namespace fedlog::fewshot

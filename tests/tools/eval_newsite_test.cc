@@ -73,6 +73,27 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
   EXPECT_NE(svg->find("fewshot, active"), std::string::npos);
 }
 
+// --pool-blocks: the pool comes from the even blocks of the whole stream, and the report says so;
+// --lower-prior runs (the rows are there, decided by the lowered rule).
+TEST(EvalNewsiteTest, PoolFromBlocksOfTheWholeStream) {
+  const std::string root = ::testing::TempDir() + "/eval_newsite_blocks";
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/data/loghub-2k/BGL").ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/data/loghub-2k/BGL/BGL_2k.log", SmallBgl()).ok());
+  const std::string out = root + "/out";
+  ASSERT_EQ(RunEvalNewsite({"--out", out, "--data", root + "/data", "--systems", "bgl2k", "--shots", "2",
+                            "--seeds", "1", "--pool-blocks", "3", "--lower-prior", "20"}),
+            0);
+  absl::StatusOr<std::string> md = ReadFile(out + "/results.md");
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_NE(md->find("--pool-blocks 3: the labelling pool is the units starting in the even ones of 6"),
+            std::string::npos) << *md;
+  // Half the lines (600 of 1,200) in each part.
+  EXPECT_NE(md->find("labels from 600 lines"), std::string::npos) << *md;
+  EXPECT_NE(md->find("measured on the 600 lines"), std::string::npos) << *md;
+  EXPECT_NE(md->find("| fewshot | random | 2"), std::string::npos);
+}
+
 KShotRow Few(const std::string& strategy, double labels, double f1) {
   KShotRow r;
   r.method = "fewshot";
@@ -105,6 +126,8 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--session-normal-match", "-1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--rest-budget", "1.5"}), 2);  // a share of the budget
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--rest-budget", "-0.5"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--lower-prior", "-1"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--pool-blocks", "-1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }
 

@@ -83,6 +83,12 @@ struct NewsiteOptions {
   int seeds = 5;            // random draws per k (the median is reported)
   uint64_t seed = 1;        // first seed
   double label_part = 0.3;  // in (0, 1)
+  // > 0 (lines' k > 0 rows and --ceiling): the labelling pool is drawn from the whole stream instead:
+  // the stream is cut into 2 x pool_blocks equal blocks of lines, the units starting in the even
+  // blocks (0, 2, ...) form the pool and the rest the test part (label_part is then unused there).
+  // What the labels allow when the pool holds the test part's kinds of anomaly (docs/EVALUATION.md
+  // "Session 12"). 0: the first label_part / the rest.
+  int pool_blocks = 0;
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
   // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
   // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
@@ -240,10 +246,12 @@ absl::Status AddSessionLabelRows(const NewsiteStream& stream, const ScoredStream
 // is measured on the same units with the same label draws.
 struct NewsiteSplit {
   std::vector<size_t> pool, test;  // units starting in the first label_part of the stream / after it
+                                   // (with pool_blocks: in the even / odd blocks)
   std::vector<int> test_y;
   int64_t test_lines = 0;
 };
-NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part);
+NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part,
+                              int pool_blocks = 0);
 // Metrics of per-test-unit scores and alerts (in NewsiteSplit::test order).
 absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,
                                       const std::vector<int>& alert);

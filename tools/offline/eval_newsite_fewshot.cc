@@ -27,20 +27,31 @@ constexpr int kBagDim = 256;
 // The units a method is measured on, and the pool labels come from.
 using Split = NewsiteSplit;
 
-Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part) {
+// The first `part` of the stream's lines is the pool; with `blocks` > 0, the even ones of 2 x blocks
+// equal blocks (NewsiteOptions::pool_blocks).
+Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part, int blocks = 0) {
   Split out;
-  const int64_t cut = static_cast<int64_t>(part * static_cast<double>(s.lines.size()));
+  const int64_t lines = static_cast<int64_t>(s.lines.size());
+  const int64_t cut = static_cast<int64_t>(part * static_cast<double>(lines));
+  auto in_pool = [&](int64_t line) {
+    if (blocks <= 0) return line < cut;
+    return (line * 2 * blocks / std::max<int64_t>(lines, 1)) % 2 == 0;
+  };
   for (size_t u = 0; u < s.y.size(); ++u) {
     const int64_t first = sc.unit_first_line[u];
     if (first < 0) continue;
-    if (first < cut) {
+    if (in_pool(first)) {
       out.pool.push_back(u);
     } else {
       out.test.push_back(u);
       out.test_y.push_back(s.y[u]);
     }
   }
-  out.test_lines = static_cast<int64_t>(s.lines.size()) - cut;
+  out.test_lines = lines - cut;
+  if (blocks > 0) {
+    out.test_lines = 0;
+    for (int64_t i = 0; i < lines; ++i) out.test_lines += in_pool(i) ? 0 : 1;
+  }
   return out;
 }
 
@@ -279,12 +290,16 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
 
 fewshot::FewShotOptions KShotFewShotOptions(const NewsiteStream& s, const NewsiteOptions& o) {
   fewshot::FewShotOptions fo = o.fewshot;
-  if (s.unit != "line") fo.normal_match = o.session_normal_match;
+  if (s.unit != "line") {
+    fo.normal_match = o.session_normal_match;
+    fo.lower_prior = 0;  // lines only (docs/EVALUATION.md "Session 12")
+  }
   return fo;
 }
 
-NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part) {
-  return MakeSplit(s, sc, label_part);
+NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part,
+                              int pool_blocks) {
+  return MakeSplit(s, sc, label_part, pool_blocks);
 }
 absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,
                                       const std::vector<int>& alert) {
@@ -304,7 +319,7 @@ void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
 }
 
 std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
-  const Split sp = MakeSplit(s, sc, o.label_part);
+  const Split sp = MakeSplit(s, sc, o.label_part, s.unit == "line" ? o.pool_blocks : 0);
   std::vector<int> part(s.y.size(), -1), active_rank(s.y.size(), -1);
   for (size_t u : sp.pool) part[u] = 0;
   for (size_t u : sp.test) part[u] = 1;
@@ -330,12 +345,18 @@ std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const 
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredStream& sc,
                                           const NewsiteOptions& o) {
   KShotResult out;
-  const Split sp = MakeSplit(s, sc, o.label_part);
+  const Split sp = MakeSplit(s, sc, o.label_part, s.unit == "line" ? o.pool_blocks : 0);
   out.pool_units = static_cast<int64_t>(sp.pool.size());
   for (size_t u : sp.pool) out.pool_anomalous += s.y[u];
   out.test_units = static_cast<int64_t>(sp.test.size());
   out.test_anomalous = std::count(sp.test_y.begin(), sp.test_y.end(), 1);
   out.test_lines = sp.test_lines;
+  if (s.unit == "line" && o.pool_blocks > 0) {
+    out.notes.push_back(absl::StrFormat(
+        "--pool-blocks %d: the labelling pool is the units starting in the even ones of %d equal blocks of "
+        "the stream, the measured units those in the odd ones (not the first part and the rest)",
+        o.pool_blocks, 2 * o.pool_blocks));
+  }
   if (out.test_anomalous == 0 || out.test_anomalous == out.test_units) {
     out.notes.push_back("the test part holds one class only: no k > 0 rows");
     return out;

@@ -25,8 +25,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
-    "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] "
-    "[--strategy random|active|both] [--match J] [--label-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
+    "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N] "
+    "[--strategy random|active|both] [--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] [--quiet-weight W] "
     "[--reports-adapt 0|1] [--rest-budget S] "
@@ -346,8 +346,12 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"label-part", &o->label_part},
                                            {"match", &o->fewshot.match},
                                            {"label-prior", &o->fewshot.label_prior},
+                                           {"lower-prior", &o->fewshot.lower_prior},
                                            {"both-near-margin", &o->fewshot.both_near_margin},
                                            {"session-normal-match", &o->session_normal_match}}));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
+  if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
+  o->pool_blocks = static_cast<int>(pool_blocks);
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
   if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
     return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
@@ -466,8 +470,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
-              "quiet-weight", "reports-adapt", "rest-budget", "shots", "seeds", "seed", "label-part", "strategy", "match",
-              "label-prior", "both-near-margin", "session-normal-match", "fed-systems", "fed-rounds", "fed-steps",
+              "quiet-weight", "reports-adapt", "rest-budget", "shots", "seeds", "seed", "label-part", "pool-blocks",
+              "strategy", "match", "label-prior", "lower-prior", "both-near-margin", "session-normal-match",
+              "fed-systems", "fed-rounds", "fed-steps",
               "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
               "session-incomplete-share"},

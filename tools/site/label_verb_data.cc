@@ -169,7 +169,8 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match).
   // Sessions as the running detector forms them (detect.session_pattern, else the host field).
   FEDLOG_RETURN_IF_ERROR(
-      label_free->EnableLabelFree(lf_options, detect.session_pattern, detect.fewshot_match));
+      label_free->EnableLabelFree(lf_options, detect.session_pattern, detect.fewshot_match,
+                                  client::detect::FewShotRule(detect)));
   label_free->KeepSessionScores();
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));

@@ -51,6 +51,25 @@ TEST(LiveFewShotTest, ConfigDefaultsOffAndRange) {
   EXPECT_FALSE(WithMatch(", fewshot_match: 1.5").ok());
 }
 
+// detect.fewshot_label_prior / fewshot_lower_prior: 0 keeps FewShotOptions' defaults, a negative
+// lower prior never lowers, and FewShotRule carries both to LiveFewShot.
+TEST(LiveFewShotTest, ThresholdPriorsFromTheConfig) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).label_prior, fewshot::FewShotOptions().label_prior);
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).lower_prior, fewshot::FewShotOptions().lower_prior);
+  o = WithMatch(", fewshot_label_prior: 12, fewshot_lower_prior: 30");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).label_prior, 12);
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).lower_prior, 30);
+  o = WithMatch(", fewshot_lower_prior: -1");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).lower_prior, 0);  // never lowered
+  EXPECT_FALSE(WithMatch(", fewshot_label_prior: -1").ok());
+  EXPECT_FALSE(WithMatch(", fewshot_label_prior: 2e6").ok());
+  EXPECT_FALSE(WithMatch(", fewshot_lower_prior: 2e6").ok());
+}
+
 TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_FALSE(LiveFewShot::Create(2, fewshot::FewShotOptions{.match = 0}).ok());
   auto f = LiveFewShot::Create(2, {});
@@ -138,6 +157,40 @@ TEST(LiveFewShotTest, LabelsRaiseTheThresholdForLinesNoLabelIsNear) {
   young->End();
   EXPECT_DOUBLE_EQ(young->threshold(0), 0.0);
   EXPECT_TRUE(young->KeepsAlert(0, Fused(0.1)));
+}
+
+// With a lower prior, labels whose cut lies below the operating point lower the threshold, and a line
+// no label is near alerts when its score reaches it even where the label-free detector did not.
+TEST(LiveFewShotTest, LabelsLowerTheThresholdWithALowerPrior) {
+  fewshot::FewShotOptions fo;
+  fo.lower_prior = 2;  // two labels: half way
+  auto f = LiveFewShot::Create(1, fo);
+  ASSERT_TRUE(f.ok()) << f.status();
+  for (int i = 0; i < 1000; ++i) {
+    const double x = (i + 0.5) / 1000.0;
+    f->Observe(0, Fused(x), x >= 0.9);  // operating point 0.9
+  }
+  EXPECT_FALSE(f->Alerts(0, Fused(0.8), false));  // no labels: the label-free decision
+  EXPECT_TRUE(f->Alerts(0, Fused(0.8), true));
+  f->Begin();
+  f->AddLabel(0, 1, "torus link failure", 1, Fused(0.5));
+  f->AddLabel(0, 2, "job started on partition", 0, Fused(0.2));
+  f->End();
+  // Cut 0.35 (between the labels); half way down from 0.9.
+  EXPECT_NEAR(f->threshold(0), 0.9 + 0.5 * (0.35 - 0.9), 1e-3);
+  EXPECT_TRUE(f->lowered(0));
+  EXPECT_TRUE(f->Alerts(0, Fused(0.7), false));
+  EXPECT_FALSE(f->Alerts(0, Fused(0.6), false));
+  EXPECT_TRUE(f->Alerts(0, Fused(0.6), true));  // a label-free alert stands
+  EXPECT_TRUE(f->KeepsAlert(0, Fused(0.6)));
+  EXPECT_NEAR(LiveFewShot::Squash(LiveFewShot::Unsquash(0.625)), 0.625, 1e-12);
+  // The default rule's labels whose cut is higher raise it and lower nothing.
+  f->Begin();
+  f->AddLabel(0, 1, "torus link failure", 1, Fused(0.99));
+  f->AddLabel(0, 2, "job started on partition", 0, Fused(0.97));
+  f->End();
+  EXPECT_FALSE(f->lowered(0));
+  EXPECT_FALSE(f->Alerts(0, Fused(0.91), true));
 }
 
 // A frequent template the label-free detector never alerts on alerts once the operator labels one of

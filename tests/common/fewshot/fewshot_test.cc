@@ -193,6 +193,47 @@ TEST(FewShotTest, LabelsNeverLowerTheThreshold) {
   }
 }
 
+// With lower_prior > 0 the labels' cut below the operating point pulls the threshold down by
+// n / (n + lower_prior) (in quantiles of the reference), and an unmatched unit then alerts on its score
+// alone as well; a cut above it still raises the threshold by label_prior.
+TEST(FewShotTest, LowerPriorLetsLabelsLowerTheThreshold) {
+  std::vector<double> ref;
+  for (int i = 0; i < 200; ++i) ref.push_back((i + 0.5) / 200.0);
+  const std::vector<Unit> support = {Free(1, "kernel panic", 0.55, false), Free(2, "link failure", 0.6, false),
+                                     Free(3, "job started", 0.3, false), Free(4, "job ended", 0.2, false)};
+  FewShotOptions o;
+  o.lower_prior = 4;  // four distinct labels: half way
+  auto d = FewShotDetector::Fit(support, {1, 1, 0, 0}, o, 0.95, ref);
+  ASSERT_TRUE(d.ok()) << d.status();
+  // The labels' cut: between 0.3 and 0.55, at 0.425; half way from 0.95.
+  EXPECT_NEAR(d->threshold(), 0.95 + 0.5 * (0.425 - 0.95), 1e-9);
+  EXPECT_TRUE(d->lowered());
+  const Unit above = Free(9, "torus receiver link error", 0.7, false);
+  const Unit below = Free(9, "torus receiver link error", 0.65, false);
+  const Unit below_alerted = Free(9, "torus receiver link error", 0.65, true);
+  ASSERT_FALSE(d->Decide(above).near);
+  EXPECT_TRUE(d->Alert(above));
+  EXPECT_FALSE(d->Alert(below));
+  EXPECT_TRUE(d->Alert(below_alerted));  // the label-free alert stands
+  for (const Unit& u : {above, below, below_alerted}) {
+    EXPECT_EQ(d->Alert(u), d->DecisionScore(u) >= d->threshold());
+  }
+  // Raw units (no reference): the same move on the score scale.
+  auto raw = FewShotDetector::Fit(support, {1, 1, 0, 0}, o, 0.95);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_NEAR(raw->threshold(), 0.95 + 0.5 * (0.425 - 0.95), 1e-9);
+  // A cut above the operating point raises it as before and lowers nothing.
+  auto up = FewShotDetector::Fit(support, {1, 1, 0, 0}, o, 0.1, ref);
+  ASSERT_TRUE(up.ok());
+  EXPECT_GT(up->threshold(), 0.1);
+  EXPECT_FALSE(up->lowered());
+  EXPECT_FALSE(up->Alert(Free(9, "torus receiver link error", 0.9, false)));
+  // lower_prior 0: never lowered; negative: invalid.
+  EXPECT_FALSE(FewShotDetector::Fit(support, {1, 1, 0, 0}, {}, 0.95, ref)->lowered());
+  o.lower_prior = -1;
+  EXPECT_FALSE(FewShotDetector::Fit(support, {1, 1, 0, 0}, o, 0.95, ref).ok());
+}
+
 // Whatever the labels, an unmatched unit alerts only where the label-free detector did: the k > 0
 // decision of a unit no label is near never adds an alert to k = 0's.
 TEST(FewShotTest, UnmatchedUnitsAlertOnlyWhereTheLabelFreeDetectorDid) {
