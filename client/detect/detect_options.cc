@@ -78,6 +78,10 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.fewshot_match must be at most 1");
   }
   if (d.fewshot_match() != 0) o.fewshot_match = std::max(-1.0, d.fewshot_match());
+  if (!(d.session_lookup_match() <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.session_lookup_match must be at most 1");
+  }
+  if (d.session_lookup_match() != 0) o.session_lookup_match = std::max(-1.0, d.session_lookup_match());
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

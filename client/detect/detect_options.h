@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fewshot/session_lookup.h"
 #include "common/novelty/scorer.h"
 #include "fedlog/v1/config.pb.h"
 
@@ -75,6 +76,9 @@ struct DetectOptions {
   // An incomplete session waits this long instead (detect.session_incomplete_quiet_ms); <= quiet: no wait.
   int64_t session_incomplete_quiet_ms = novelty::ShapeOptions().incomplete_quiet_ms;
   double fewshot_match = 0.3;          // labels decide lines this near (detect.fewshot_match); <= 0 off
+  // Session labels decide session units this near (detect.session_lookup_match,
+  // fewshot::SessionLookup); <= 0 off.
+  double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;

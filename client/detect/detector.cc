@@ -88,7 +88,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.reports_adapt = o.reports_adapt;
     label_free.hold_lines = o.hold_lines;
     FEDLOG_RETURN_IF_ERROR(
-        d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match));
+        d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match, o.session_lookup_match));
   }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
