@@ -86,6 +86,10 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.fewshot_lower_prior must be at most 1e6");
   }
   if (d.fewshot_lower_prior() != 0) o.fewshot_lower_prior = std::max(0.0, d.fewshot_lower_prior());
+  if (!(d.session_lookup_match() <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.session_lookup_match must be at most 1");
+  }
+  if (d.session_lookup_match() != 0) o.session_lookup_match = std::max(-1.0, d.session_lookup_match());
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

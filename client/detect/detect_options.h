@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/fewshot/fewshot.h"
+#include "common/fewshot/session_lookup.h"
 #include "common/novelty/scorer.h"
 #include "fedlog/v1/config.pb.h"
 
@@ -80,6 +81,9 @@ struct DetectOptions {
   // lower_prior; detect.fewshot_label_prior, fewshot_lower_prior; lower_prior 0: never lowered).
   double fewshot_label_prior = fewshot::FewShotOptions().label_prior;
   double fewshot_lower_prior = fewshot::FewShotOptions().lower_prior;
+  // Session labels decide session units this near (detect.session_lookup_match,
+  // fewshot::SessionLookup); <= 0 off.
+  double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;

@@ -24,6 +24,14 @@ absl::StatusOr<std::unique_ptr<LabelFreeScorer>> LabelFreeScorer::Create(
   return out;
 }
 
+absl::Status LabelFreeScorer::EnableSessionLookup(double match) {
+  for (Source& s : sources_) {
+    FEDLOG_ASSIGN_OR_RETURN(fewshot::SessionLookup l, fewshot::SessionLookup::Create(match));
+    s.lookup = std::make_unique<fewshot::SessionLookup>(std::move(l));
+  }
+  return absl::OkStatus();
+}
+
 novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine& parsed,
                                           const logparse::Drain& drain, int32_t template_id) {
   Source& s = sources_[static_cast<size_t>(source)];
@@ -44,6 +52,8 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
   if (event_.has_session && s.scorer->options().session.enabled) {
     std::string_view text = parsed.content.substr(0, std::min(parsed.content.size(), kMaxLineBytes));
     s.last_line[event_.session].assign(text.data(), text.size());
+    // After TakeClosed: a session of this key that closed on this line is judged without it.
+    if (s.lookup != nullptr) s.lookup->AddLine(event_.session, template_id, parsed.content);
   }
   return out;
 }
@@ -52,7 +62,11 @@ void LabelFreeScorer::TakeClosed(int source) {
   Source& s = sources_[static_cast<size_t>(source)];
   closed_.clear();
   s.scorer->TakeSessionScores(&closed_);
-  for (const novelty::SessionScore& c : closed_) {
+  for (novelty::SessionScore& c : closed_) {
+    if (s.lookup != nullptr) {
+      // A labelled unit this near decides the session, whatever its threshold and group said.
+      if (const auto d = s.lookup->Decide(c.session); d.has_value()) c.alert = d->label == 1;
+    }
     Closed(s, c);
     if (keep_scores_) kept_.emplace_back(source, c);
     auto it = s.last_line.find(c.session);
@@ -149,6 +163,7 @@ void LabelFreeScorer::AddLabel(int source, const logparse::ParsedLine& parsed,
   if (!session_only) s.scorer->AddLabel(s.scorer->Peek(event_, s.lines), label);
   if (!event_.has_session || !s.scorer->options().session.enabled) return;
   const int y = label > 0 ? 1 : 0;
+  if (s.lookup != nullptr) s.lookup->Label(event_.session, y);
   // An open session is judged when it closes; a closed one whose score is gone (or a session never
   // seen) cannot move the threshold.
   const bool open = s.last_line.contains(event_.session);
@@ -167,6 +182,7 @@ double LabelFreeScorer::PeekScore(int source, const logparse::ParsedLine& parsed
 
 void LabelFreeScorer::ApplySessionLabels() {
   for (Source& s : sources_) {
+    if (s.lookup != nullptr) s.lookup->Fit();
     s.scorer->sessions().ClearLabels();
     for (const auto& [session, y] : s.labelled) {
       auto it = s.closed_score.find(session);
@@ -187,6 +203,7 @@ void LabelFreeScorer::ClearLabels() {
     s.scorer->sessions().ClearLabels();
     s.labelled.clear();
     s.pending.clear();
+    if (s.lookup != nullptr) s.lookup->ClearLabels();
   }
 }
 

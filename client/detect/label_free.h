@@ -15,6 +15,10 @@
 // labelled anomalous always do. The scores, groups and broken flags of the last kRecentSessions
 // closed sessions per source are kept for this. A session verdict of
 // `fedlog label` (origin "session:", label_verdicts.h) labels its session only, not its line.
+// Label lookup (EnableSessionLookup, detect.session_lookup_match): the session labels also label
+// their session key's unit (its lines' tokens, fewshot::SessionLookup), and a closing session whose
+// unit shares at least that much of a labelled unit's tokens takes that label's verdict (alerts when
+// anomalous, stays quiet when normal) instead of the session threshold's and groups' decision.
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
@@ -30,6 +34,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "common/fewshot/session_lookup.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/parsed_line.h"
 #include "common/novelty/event_builder.h"
@@ -47,6 +52,9 @@ class LabelFreeScorer {
       const novelty::NoveltyOptions& options,
       const std::vector<std::vector<std::string>>& field_names,
       const std::string& session_pattern = "");
+
+  // Turns the label lookup on for every source (`match` in (0, 1]; InvalidArgument otherwise).
+  absl::Status EnableSessionLookup(double match);
 
   struct SessionAlert {
     int source = 0;
@@ -127,6 +135,7 @@ class LabelFreeScorer {
     // clock started (-1: not yet).
     std::deque<HeldAlert> held;
     int64_t held_since_ms = -1;
+    std::unique_ptr<fewshot::SessionLookup> lookup;  // null: no label lookup
   };
   // Turns the scorer's released verdicts of source `index` into HeldAlerts.
   void CollectReleased(int index);

@@ -65,10 +65,13 @@ class LinePipeline {
   // labelled line and move the few-shot threshold for the rest (LiveFewShot, detect.fewshot_match;
   // the label-free line threshold then ignores them); <= 0: they move the label-free threshold only.
   // `fewshot`: the rest of the few-shot rule (label_prior, lower_prior; its match is fewshot_match).
+  // `session_lookup_match` > 0: session labels decide the session units that near
+  // (LabelFreeScorer::EnableSessionLookup, detect.session_lookup_match); <= 0 off.
   absl::Status EnableLabelFree(const novelty::NoveltyOptions& options,
                                const std::string& session_pattern = "",
                                double fewshot_match = fewshot::FewShotOptions{}.match,
-                               const fewshot::FewShotOptions& fewshot = {});
+                               const fewshot::FewShotOptions& fewshot = {},
+                               double session_lookup_match = 0);
   // Replaces `out` with the label-free session alerts raised since the last call.
   // Labelled sessions that reached `source`'s session threshold (0 without label-free scoring).
   int64_t session_labels(int source) const {

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "tools/offline/eval_newsite.h"
+#include "tools/offline/eval_newsite_session_labels.h"
 
 namespace fedlog::offline {
 namespace {
@@ -108,6 +109,66 @@ TEST(EvalNewsiteSessionTest, ActiveSessionVerdictsAndTheBestOfThePool) {
   EXPECT_GE(active->labels, 1);
   EXPECT_GE(oracle->f1, zero->f1 - 1e-9);
   EXPECT_EQ(active->recall, 1.0);  // the exception blocks' group alerts
+}
+
+// The product's lookup (LookupUnits): a unit whose tokens equal a labelled unit's takes its class;
+// one that only shares most of them keeps the verdicts' decision unless the bar is lower; 0 is off.
+TEST(EvalNewsiteSessionTest, TheLabelLookupDecidesNearIdenticalUnits) {
+  ScoredStream sc;
+  sc.units.resize(4);
+  sc.units[0].tokens = {1, 2, 3, 4};     // a labelled normal unit
+  sc.units[1].tokens = {1, 2, 9};        // a labelled anomalous unit (its failing session)
+  sc.units[2].tokens = {1, 2, 3, 4};     // the normal one's tokens exactly
+  sc.units[3].tokens = {1, 2, 9, 10};    // most of the anomalous one's
+  sc.session_units = {{0}, {0}, {1}, {2}, {3}};
+  SessionVerdicts v;
+  v.sessions = {0, 1, 2};  // both sessions of unit 0 normal, unit 1's failing one
+  v.y = {0, 0, 1};
+  std::vector<size_t> units;
+  std::vector<int> y;
+  UnitsOfVerdicts(sc, v, &units, &y);
+  ASSERT_EQ(units, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(y, (std::vector<int>{0, 1}));
+  NewsiteOptions o;
+  const std::vector<size_t> test = {2, 3};
+  auto run = [&](double bar, std::vector<double>* score, std::vector<int>* alert) {
+    o.session_lookup_match = bar;
+    *score = {5.0, 5.0};  // both alerted by the verdicts
+    *alert = {1, 0};
+    ASSERT_TRUE(LookupUnits(sc, v, o, test, score, alert).ok());
+  };
+  std::vector<double> score;
+  std::vector<int> alert;
+  run(1.0, &score, &alert);
+  EXPECT_EQ(alert, (std::vector<int>{0, 0}));
+  EXPECT_DOUBLE_EQ(score[0], -2.0);  // matched normal: -1 - similarity
+  EXPECT_DOUBLE_EQ(score[1], 5.0);   // 3 of 4 tokens: the verdicts' decision stands
+  run(0.7, &score, &alert);
+  EXPECT_EQ(alert, (std::vector<int>{0, 1}));
+  EXPECT_GT(score[1], 1000.0);
+  run(0, &score, &alert);  // off
+  EXPECT_EQ(alert, (std::vector<int>{1, 0}));
+}
+
+TEST(EvalNewsiteSessionTest, TheNoteComparesTheProductWithJaccardCellByCell) {
+  KShotResult r;
+  auto row = [](const char* method, const char* strategy, int k, double f1) {
+    KShotRow x;
+    x.method = method;
+    x.strategy = strategy;
+    x.k = k;
+    x.f1 = f1;
+    return x;
+  };
+  r.rows = {row("fewshot", "random", 5, 0.1), row(kSessionProductMethod, "random", 5, 0.9),
+            row("jaccard-1nn", "random", 5, 0.8), row(kSessionProductMethod, "active", 5, 0.8),
+            row("jaccard-1nn", "active", 5, 0.8), row(kSessionProductMethod, "active", 10, 0.7),
+            row("jaccard-1nn", "active", 10, 0.9), row(kSessionProductMethod, "oracle", 10, 1.0)};
+  const std::string note = ProductAgainstJaccardNote(r, kSessionProductMethod);
+  EXPECT_NE(note.find("1 wins, 1 ties, 1 losses"), std::string::npos) << note;
+  EXPECT_NE(note.find("active k=10 0.700 vs 0.900 (loss)"), std::string::npos) << note;
+  EXPECT_NE(ProductAgainstJaccardNote(r, "fewshot").find("0 wins, 0 ties, 1 losses"), std::string::npos);
+  EXPECT_EQ(ProductAgainstJaccardNote(r, "xgboost"), "");
 }
 
 }  // namespace

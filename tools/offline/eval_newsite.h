@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/fewshot/fewshot.h"
+#include "common/fewshot/session_lookup.h"
 #include "common/novelty/scorer.h"
 
 namespace fedlog::cli {
@@ -104,6 +105,10 @@ struct NewsiteOptions {
   // fewshot's): --session-normal-match, chosen on the session systems' tuning parts
   // (fewshot::FewShotOptions::normal_match, docs/EVALUATION.md "Session 11").
   double session_normal_match = 0.9;
+  // The product's session detector with labels (eval_newsite_session_lookup.cc): the least token
+  // similarity at which a labelled unit's class overrides the session verdicts' decision on a
+  // unit; 0 = off (the verdicts alone). --session-lookup-match; live: detect.session_lookup_match.
+  double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // --ceiling: the pool's ceiling rows (eval_newsite_ceiling.cc) after the k > 0 rows.
   bool ceiling = false;
   NewsiteFederatedOptions federated;

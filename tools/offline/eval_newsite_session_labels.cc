@@ -119,6 +119,10 @@ absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const S
   DecideUnits(sc, ix, v, s10, /*groups=*/true, sp.test, &score, &alert);
   FEDLOG_ASSIGN_OR_RETURN(KShotRow any, MeasureKShot(sp, score, alert));
   rows->push_back(Named(any, "session detector + labels, verdicts silence broken (session 10)", n));
+  if (o.session_lookup_match > 0) {
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow product, LookupRow(sc, ix, sp, o, v));
+    rows->push_back(product);
+  }
   return absl::OkStatus();
 }
 
@@ -265,9 +269,14 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
   const SessionIndex ix = IndexSessions(s, sc, sp, o);
   FEDLOG_RETURN_IF_ERROR(ZeroRows(s, sc, ix, sp, out));
   SessionVerdicts active, best_all;
+  std::vector<size_t> active_units;  // the units' active order, for Jaccard on the measured part
+  const bool measured_jaccard = o.test_end < 1;
   if (!o.shots.empty()) {
     const int max_k = *std::max_element(o.shots.begin(), o.shots.end());
     if (o.strategy != "random") active = ActiveSessionVerdicts(sc, ix, sp, o, static_cast<size_t>(2 * max_k));
+    if (o.strategy != "random" && measured_jaccard) {
+      active_units = ActiveLabelOrder(s, sc, sp, o, static_cast<size_t>(2 * max_k));
+    }
     best_all = BestPoolVerdicts(sc, ix, sp, o, static_cast<size_t>(2 * max_k));  // greedy: nested
   }
   auto first = [](const SessionVerdicts& all, size_t n) {
@@ -293,6 +302,10 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
         }
         std::vector<KShotRow> rows;
         FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, VerdictsOfUnits(ix, units, y), &rows));
+        if (measured_jaccard) {
+          FEDLOG_ASSIGN_OR_RETURN(KShotRow j, MeasuredJaccardRow(sc, sp, units, y));
+          rows.push_back(j);
+        }
         for (KShotRow& r0 : rows) r0.labels = static_cast<double>(units.size());
         runs.push_back(rows);
       }
@@ -302,6 +315,15 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
     if (o.strategy != "random") {
       std::vector<KShotRow> rows;
       FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, first(active, budget), &rows));
+      if (measured_jaccard) {
+        const std::vector<size_t> units(active_units.begin(),
+                                        active_units.begin() + static_cast<std::ptrdiff_t>(
+                                                                   std::min(budget, active_units.size())));
+        std::vector<int> y;
+        for (size_t u : units) y.push_back(s.y[u] > 0 ? 1 : 0);
+        FEDLOG_ASSIGN_OR_RETURN(KShotRow j, MeasuredJaccardRow(sc, sp, units, y));
+        rows.push_back(j);
+      }
       AppendKShotMedians({rows}, k, "active", &out->rows);
     }
     std::vector<KShotRow> best;

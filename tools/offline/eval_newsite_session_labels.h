@@ -1,11 +1,14 @@
 // `fedlog eval newsite`, sessions with labels: the pieces shared by eval_newsite_session_labels.cc
-// (the rows) and eval_newsite_session_select.cc (which sessions get labelled: the active session
-// selection, and the best labels the pool allows). Internal to fedlog_tools_newsite.
+// (the rows), eval_newsite_session_select.cc (which sessions get labelled: the active session
+// selection, and the best labels the pool allows) and eval_newsite_session_lookup.cc (the product's
+// detector: the verdicts plus a lookup of near-identical labelled units). Internal to
+// fedlog_tools_newsite.
 // Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_SESSION_LABELS_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_SESSION_LABELS_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -70,6 +73,38 @@ SessionVerdicts ActiveSessionVerdicts(const ScoredStream& sc, const SessionIndex
 // none helps or the budget is spent. Greedy, so a bound only approximately.
 SessionVerdicts BestPoolVerdicts(const ScoredStream& sc, const SessionIndex& ix,
                                  const NewsiteSplit& sp, const NewsiteOptions& o, size_t budget);
+
+// The product's k > 0 detector for session units (eval_newsite_session_lookup.cc): the row name.
+inline constexpr char kSessionProductMethod[] = "session verdicts + label lookup";
+
+// The units of the verdicts' sessions with their class (a unit with an anomalous verdict on one of
+// its sessions is anomalous), each once, in the order first seen.
+void UnitsOfVerdicts(const ScoredStream& sc, const SessionVerdicts& v, std::vector<size_t>* units,
+                     std::vector<int>* y);
+
+// The label lookup over `score` / `alert` (per unit of `test`, DecideUnits' output): a unit whose
+// nearest labelled unit (UnitsOfVerdicts) shares at least o.session_lookup_match of its tokens takes
+// that unit's class (fewshot::FewShotDetector::Decide with match = normal_match = the bar; an exact
+// or near tie between the classes decides nothing): anomalous scores 1000 + similarity, normal
+// -1 - similarity. o.session_lookup_match 0: unchanged.
+absl::Status LookupUnits(const ScoredStream& sc, const SessionVerdicts& v, const NewsiteOptions& o,
+                         const std::vector<size_t>& test, std::vector<double>* score,
+                         std::vector<int>* alert);
+
+// The product's row (kSessionProductMethod) on sp.test: DecideUnits with groups, then LookupUnits.
+absl::StatusOr<KShotRow> LookupRow(const ScoredStream& sc, const SessionIndex& ix,
+                                   const NewsiteSplit& sp, const NewsiteOptions& o,
+                                   const SessionVerdicts& v);
+
+// Jaccard 1-NN with `labelled` units as support, on sp.test ("jaccard-1nn [measured part]"): the
+// baseline on the measured units when they end before the stream does (--test-end).
+absl::StatusOr<KShotRow> MeasuredJaccardRow(const ScoredStream& sc, const NewsiteSplit& sp,
+                                            const std::vector<size_t>& labelled, const std::vector<int>& y);
+
+// A note naming `product`, the method whose rows are the system's k > 0 detector, and comparing
+// its F1 with jaccard-1nn's in every (strategy, k) cell both have: wins, ties (within 0.0005) and
+// losses. Empty when there is no such cell.
+std::string ProductAgainstJaccardNote(const KShotResult& r, const std::string& product);
 
 }  // namespace fedlog::offline
 

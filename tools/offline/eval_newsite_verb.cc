@@ -19,6 +19,7 @@
 #include "common/novelty/tail_histogram.h"
 #include "tools/cli/args.h"
 #include "tools/offline/eval_newsite.h"
+#include "tools/offline/eval_newsite_session_labels.h"
 
 namespace fedlog::offline {
 namespace {
@@ -26,7 +27,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] "
     "[--budget R] [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N] "
-    "[--strategy random|active|both] [--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] [--session-normal-match J] [--severity-prior P] [--within-level B] "
+    "[--strategy random|active|both] [--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] [--session-normal-match J] [--session-lookup-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
     "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] [--quiet-weight W] "
     "[--reports-adapt 0|1] [--rest-budget S] "
@@ -348,10 +349,14 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"label-prior", &o->fewshot.label_prior},
                                            {"lower-prior", &o->fewshot.lower_prior},
                                            {"both-near-margin", &o->fewshot.both_near_margin},
-                                           {"session-normal-match", &o->session_normal_match}}));
+                                           {"session-normal-match", &o->session_normal_match},
+                                           {"session-lookup-match", &o->session_lookup_match}}));
   FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
   if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
   o->pool_blocks = static_cast<int>(pool_blocks);
+  if (!(o->session_lookup_match >= 0 && o->session_lookup_match <= 1)) {
+    return absl::InvalidArgumentError("--session-lookup-match must be in [0, 1]");
+  }
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
   if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
     return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
@@ -441,6 +446,11 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
     FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
     if (const std::string half = HalfLabelsNote(run.kshot); !half.empty()) run.kshot.notes.push_back(half);
+    const std::string product =
+        stream.unit == "line" || o.session_lookup_match <= 0 ? "fewshot" : kSessionProductMethod;
+    if (const std::string vs = ProductAgainstJaccardNote(run.kshot, product); !vs.empty()) {
+      run.kshot.notes.push_back(vs);
+    }
     if (o.ceiling) FEDLOG_RETURN_IF_ERROR(AddPoolCeilingRows(stream, scored, o, &run.kshot));
   }
   if (WantsFederatedArm(o.federated, system)) {
@@ -472,7 +482,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
               "quiet-weight", "reports-adapt", "rest-budget", "shots", "seeds", "seed", "label-part", "pool-blocks",
               "strategy", "match", "label-prior", "lower-prior", "both-near-margin", "session-normal-match",
-              "fed-systems", "fed-rounds", "fed-steps",
+              "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps",
               "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
