@@ -201,7 +201,7 @@ absl::StatusOr<PriorScores> PriorUnitScores(const ArmModel& model, const model::
 // (KShotFewShotOptions) fitted on the labelled units with the fused score as their label-free score,
 // the operating point at the pool's fused alert rate, the pool's fused scores as its reference.
 absl::Status PriorRows(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& split,
-                       const PriorBase& base, const PriorScores& p, const std::vector<size_t>& labelled,
+                       const PriorScores& p, const std::vector<size_t>& labelled,
                        const std::vector<int>& y, const std::string& arm, const NewsiteOptions& options,
                        std::vector<KShotRow>* rows);
 

@@ -140,7 +140,7 @@ absl::StatusOr<PriorScores> PriorUnitScores(const ArmModel& m, const model::Enco
 }
 
 absl::Status PriorRows(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& sp,
-                       const PriorBase& base, const PriorScores& p, const std::vector<size_t>& labelled,
+                       const PriorScores& p, const std::vector<size_t>& labelled,
                        const std::vector<int>& y, const std::string& arm, const NewsiteOptions& o,
                        std::vector<KShotRow>* rows) {
   const fewshot::FewShotOptions fo = KShotFewShotOptions(s, o);

@@ -231,7 +231,7 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
     FEDLOG_ASSIGN_OR_RETURN(const ArmModel m, ScoreArmModelAtK0(name, spec, *weights, s, site, o));
     FEDLOG_RETURN_IF_ERROR(K0Rows(sp, sc, m, o.detector.expected_alert_rate, &out.rows));
     FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior0, PriorUnitScores(m, spec, site, base, sp, {}, {}, o));
-    FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, base, prior0, {}, {}, name, o, &out.rows));
+    FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior0, {}, {}, name, o, &out.rows));
     out.notes.push_back(absl::StrCat(name, ": prototype prior at k = 0 ",
                                      prior0.has_prior ? "from prototypes.global" : "none (no prototype)"));
     FEDLOG_ASSIGN_OR_RETURN(const FusedUnits units, MakeFusedUnits(m, spec, sc, site, sp, o));
@@ -245,7 +245,7 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
       FEDLOG_RETURN_IF_ERROR(FusedDrawRows(sc, sp, units, m, draws[i].labelled, draws[i].y, o, &per_draw[i]));
       FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior,
                               PriorUnitScores(m, spec, site, base, sp, draws[i].labelled, draws[i].y, o));
-      FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, base, prior, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
+      FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
     }
   }
   for (size_t i = 0; i < draws.size();) {
