@@ -5,22 +5,28 @@ usage: scripts/newsite-fed-seeds.py RUN_DIR [RUN_DIR ...]
 
 Each RUN_DIR holds the results.json of one run (same labels, a different --fed-seed). For every
 system, method (k = 0: the fused embedding novelty at the budget cut and at the label-free
-detector's count; k > 0: the support, fused support (plain, capped and capped among the units no
-label decides) and hybrid support detectors), labelling strategy and k, prints F1 for federated / tuned / alone as
-median [min, max] over the runs, and in how many runs federated beat alone. Standard library only.
+detector's count, and the prototype prior; k > 0: the support, fused support (plain, capped and
+capped among the units no label decides), hybrid support and prototype prior detectors), labelling
+strategy and k, prints F1 for federated / tuned / alone as median [min, max] over the runs, and in how
+many runs federated beat alone. Then the product's own detectors on the same test units (eval newsite's
+k > 0 rows, which no federation seed changes): the label-free and session detectors at k = 0, fewshot
+and the session detector with labels at k > 0. Standard library only.
 """
 import json
 import statistics
 import sys
 
-METHODS = {0: ["embedding novelty + label-free", "embedding novelty + label-free, label-free count"],
+METHODS = {0: ["embedding novelty + label-free", "embedding novelty + label-free, label-free count",
+               "prototype prior"],
            1: ["support detector", "fused support", "fused support, capped",
-               "fused support, capped undecided", "hybrid support"]}
+               "fused support, capped undecided", "hybrid support", "prototype prior"]}
+PRODUCT = ["novelty (k=0, site threshold)", "session detector (k=0, site threshold)", "fewshot",
+           "session detector + labels"]
 
 
-def load(path):
+def load(path, part="federated"):
     with open(path + "/results.json") as f:
-        return json.load(f)["federated"]
+        return json.load(f)[part]
 
 
 def cell(rows, model, method, strategy, k):
@@ -55,6 +61,19 @@ def main(dirs):
                     method, strategy, k, spread(f1["federated"]), spread(f1["tuned"]),
                     spread(f1["alone"]), wins, len(runs), spread(au["federated"]), spread(au["alone"])))
         print()
+        product(dirs, system)
+
+
+def product(dirs, system):
+    """The product's detectors on the same test units, F1 (AUROC), from the first run."""
+    kshot = load(dirs[0], "kshot").get(system, [])
+    rows = kshot["rows"] if isinstance(kshot, dict) else kshot
+    got = [r for r in rows if r["method"] in PRODUCT]
+    if not got:
+        return
+    print("Product detectors on the same test units (%s): " % system + "; ".join(
+        "%s %s k=%d F1 %.3f (AUROC %.3f)" % (r["method"], r["strategy"], r["k"], r["f1"], r["auroc"])
+        for r in got) + "\n")
 
 
 if __name__ == "__main__":

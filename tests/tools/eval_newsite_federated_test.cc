@@ -130,7 +130,12 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
                            "| tuned: embedding novelty + label-free, label-free count | - | 0",
                            "- k = 0, embedding novelty + label-free, label-free count: ",
                            "- k = 2 (random), hybrid support: ",
-                           "| tuned: fused support, capped | random | 2", "- k = 2 (active), fused support, capped: "}) {
+                           "| tuned: fused support, capped | random | 2", "- k = 2 (active), fused support, capped: ",
+                           "| federated: prototype prior | - | 0", "| alone: prototype prior | - | 0",
+                           "| alone: prototype prior | random | 2", "| federated: prototype prior | active | 2",
+                           "- k = 0, prototype prior: ", "- k = 2 (random), prototype prior: ",
+                           "federated: prototype prior at k = 0 from prototypes.global",
+                           "alone: prototype prior at k = 0 none (no prototype)"}) {
     EXPECT_NE(md.find(want), std::string::npos) << want << "\n" << md;
   }
   EXPECT_EQ(md.find("alone: global prototypes"), std::string::npos) << md;
@@ -257,6 +262,39 @@ TEST(EvalNewsiteFederatedTest, UndecidedCapLeavesOutTheUnitsLabelsDecide) {
   EXPECT_EQ(UndecidedCountCut(decided, sc, fused), 2.0);
 }
 
+// The product's k = 0 detector under the prototype prior: session units take the session detector's
+// score and alert, lines the label-free ones; stream order is by first line; the rate-matched alerts
+// land on the units they belong to.
+TEST(EvalNewsiteFederatedTest, PriorBaseIsTheProductDetectorInStreamOrder) {
+  NewsiteStream s;
+  s.unit = "block";
+  ScoredStream sc;
+  sc.units.resize(3);
+  for (size_t u = 0; u < 3; ++u) {
+    sc.units[u].free_score = 0.1 * static_cast<double>(u);
+    sc.units[u].free_alert = u == 0;
+  }
+  sc.unit_first_line = {20, 10, -1};
+  sc.unit_session_score = {0.9, 0.2, -1};
+  sc.unit_session_alert = {1, 0, 0};
+  PriorBase b = ProductK0Detector(s, sc);
+  EXPECT_EQ(b.score, (std::vector<double>{0.9, 0.2, -1}));
+  EXPECT_EQ(b.alert, (std::vector<uint8_t>{1, 0, 0}));
+  EXPECT_EQ(b.order, (std::vector<size_t>{1, 0, 2}));
+  s.unit = "line";
+  b = ProductK0Detector(s, sc);
+  EXPECT_EQ(b.score, (std::vector<double>{0.0, 0.1, 0.2}));
+  EXPECT_EQ(b.alert, (std::vector<uint8_t>{1, 0, 0}));
+  // In stream order 1, 0, 2 the label-free detector alerted on unit 0 only: unit 2 (after it)
+  // alerts when its fused score reaches the top one of those before it.
+  auto a = StreamRateMatchedAlerts(b, {0.5, 0.4, 0.6});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a, (std::vector<uint8_t>{0, 0, 1}));
+  a = StreamRateMatchedAlerts(b, {0.5, 0.4, 0.45});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, (std::vector<uint8_t>{0, 0, 0}));
+}
+
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_EQ(*NewsiteSourceType("bgl"), "BGL");
   EXPECT_EQ(*NewsiteSourceType("hdfs"), "HDFS");
@@ -288,6 +326,16 @@ TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   args = cli::Args::Parse({"--federated", "--fed-match-quantile", "1.5"}, spec);
   ASSERT_TRUE(args.ok());
   EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  const cli::ArgSpec prior_spec = {{"fed-prior-weight"}, {"federated"}};
+  NewsiteFederatedOptions g;
+  EXPECT_EQ(g.prior_weights.size(), 1u);
+  args = cli::Args::Parse({"--federated", "--fed-prior-weight", "0.25,0,1"}, prior_spec);
+  ASSERT_TRUE(args.ok());
+  ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &g).ok());
+  EXPECT_EQ(g.prior_weights, (std::vector<double>{0.25, 0, 1}));
+  args = cli::Args::Parse({"--federated", "--fed-prior-weight", "2"}, prior_spec);
+  ASSERT_TRUE(args.ok());
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &g).ok());
   // The torch-free verb refuses --federated when it was given no arm.
   EXPECT_EQ(RunEvalNewsite({"--out", ::testing::TempDir() + "/nf", "--federated"}), 2);
 }

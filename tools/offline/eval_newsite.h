@@ -63,10 +63,20 @@ struct NewsiteFederatedOptions {
   // Token-overlap alignment weight of every round's local work (model::LocalWork::jaccard_weight),
   // for the federation, the tuned and the alone arm alike; 0: off.
   float jaccard_weight = 0;
+  // The "prototype prior" rows (eval_newsite_federated_prior.cc, model::PrototypePrior): the
+  // weight w of the prototypes' rank against the product's k = 0 detector's,
+  // (1 - w) * Q(base) + w * Q(prior). The first value is the "prototype prior" row; further values
+  // add rows "prototype prior w=W" (for tuning on bgl2k). 0.1 chosen on bgl2k only, by a rule fixed
+  // before the run (the best mean F1 of the federated arm over k = 0, 5, 10; 0.1, 0.25, 0.5, 0.75, 1
+  // tried; docs/EVALUATION.md "Session 12").
+  std::vector<double> prior_weights = {0.1};
+  // Pseudo-lines per class of the global prototypes against the site's labels
+  // (model::PrototypePriorOptions::prior_count).
+  double prior_count = 5;
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,
-// --fed-match-quantile, --fed-jaccard-weight, --threads into
+// --fed-match-quantile, --fed-jaccard-weight, --fed-prior-weight, --threads into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
 // True when the federated arm is on and names `system`.

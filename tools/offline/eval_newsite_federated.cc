@@ -157,27 +157,32 @@ absl::StatusOr<ArmModel> ScoreArmModelAtK0(const std::string& name, const model:
   return m;
 }
 
+void SupportLineRows(const NewsiteLines& site, const std::vector<size_t>& labelled, const std::vector<int>& y,
+                     std::vector<int64_t>* rows, std::vector<int>* labels) {
+  // Every line of a labelled unit. A session's lines are anomalous when the session is and their
+  // template occurs in no labelled normal session (eval federated's rule for block labels).
+  std::set<int32_t> normal_templates;
+  for (size_t j = 0; j < labelled.size(); ++j) {
+    if (y[j] != 0) continue;
+    for (int64_t r : site.unit_lines[labelled[j]]) normal_templates.insert(site.templates[static_cast<size_t>(r)]);
+  }
+  for (size_t j = 0; j < labelled.size(); ++j) {
+    for (int64_t r : site.unit_lines[labelled[j]]) {
+      rows->push_back(r);
+      labels->push_back(y[j] != 0 && !normal_templates.count(site.templates[static_cast<size_t>(r)]) ? 1 : 0);
+    }
+  }
+}
+
 absl::StatusOr<std::vector<double>> SupportDetectorScores(const ArmModel& m,
                                                           const model::EncoderSpec& spec,
                                                           const NewsiteStream& s, const NewsiteLines& site,
                                                           const std::vector<size_t>& labelled,
                                                           const std::vector<int>& y,
                                                           const NewsiteOptions& o, double* threshold) {
-  // Support lines: every line of a labelled unit. A session's lines are anomalous when the session is
-  // and their template occurs in no labelled normal session (eval federated's rule for block labels).
-  std::set<int32_t> normal_templates;
-  for (size_t j = 0; j < labelled.size(); ++j) {
-    if (y[j] != 0) continue;
-    for (int64_t r : site.unit_lines[labelled[j]]) normal_templates.insert(site.templates[static_cast<size_t>(r)]);
-  }
   std::vector<int64_t> rows;
   std::vector<int> labels;
-  for (size_t j = 0; j < labelled.size(); ++j) {
-    for (int64_t r : site.unit_lines[labelled[j]]) {
-      rows.push_back(r);
-      labels.push_back(y[j] != 0 && !normal_templates.count(site.templates[static_cast<size_t>(r)]) ? 1 : 0);
-    }
-  }
+  SupportLineRows(site, labelled, y, &rows, &labels);
   model::LineSet support = model::SelectLines(site.lines, rows);
   support.labels = labels;
   FEDLOG_ASSIGN_OR_RETURN(model::FewShotModel det,

@@ -24,6 +24,12 @@
 //          undecided": the same count among the earlier units no label matches); and the
 //          hybrid support detector (model::HybridSupportDetector, cosine + token Jaccard), cut at the
 //          Jaccard 1-NN's alert count among the earlier unlabelled units.
+//   both   the "prototype prior" rows (eval_newsite_federated_prior.cc): what the federation
+//          learned from other sites' labels (prototypes.global) joined with the product's own
+//          detectors: the product's k = 0 detector fused by rank with the prototypes' score, cut at
+//          the k = 0 detector's alert rate; at k > 0 common/fewshot on that fused score, the global
+//          prototypes shrunk by the k labels (model::PrototypePrior). The site alone gets the same
+//          rule with what it has: no prototype at k = 0, its own labels' class means after.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -156,6 +162,49 @@ absl::StatusOr<std::vector<double>> HybridSupportScores(const FusedUnits& units,
                                                         const std::vector<size_t>& labelled,
                                                         const std::vector<int>& y,
                                                         double* threshold, double* weight);
+// The support lines of a draw: every line of a labelled unit; a session's lines are anomalous when
+// the session is and their template occurs in no labelled normal session (eval federated's rule).
+void SupportLineRows(const NewsiteLines& site, const std::vector<size_t>& labelled, const std::vector<int>& y,
+                     std::vector<int64_t>* rows, std::vector<int>* labels);
+
+// The prototype prior rows (eval_newsite_federated_prior.cc; common/model/prototype_prior.h).
+inline constexpr char kPrototypePrior[] = "prototype prior";
+// The product's k = 0 detector per unit: the session detector's score and site alert for session
+// units (ScoredStream::unit_session_score, unit_session_alert), the label-free line detector's
+// (fewshot::Unit::free_score, free_alert) for lines; `order`: the units in stream order (first line).
+struct PriorBase {
+  std::vector<double> score;
+  std::vector<uint8_t> alert;
+  std::vector<size_t> order;
+};
+PriorBase ProductK0Detector(const NewsiteStream& s, const ScoredStream& sc);
+// model::RateMatchedAlerts over the units in `base.order` (a window of 4,096 units, LiveFewShot's):
+// per unit, whether `fused` alerts at the base detector's alert rate of the units before it.
+absl::StatusOr<std::vector<uint8_t>> StreamRateMatchedAlerts(const PriorBase& base,
+                                                             const std::vector<double>& fused);
+// Per value of options.federated.prior_weights, every unit's fused score (model::RankFuse of the
+// base score and the prior's, quantiles among the pool units) and its rate-matched alert. The prior
+// is model::PrototypePrior of the arm's prototypes.global (none for the site alone) shrunk by the
+// draw's support lines (SupportLineRows; `labelled` empty at k = 0), in the arm's embedding space,
+// a unit's score its lines' maximum; without both classes' prototypes the fused score is Q(base).
+struct PriorScores {
+  bool has_prior = false;
+  std::vector<std::vector<double>> fused;    // per prior weight, per unit
+  std::vector<std::vector<uint8_t>> alert;   // per prior weight, per unit
+};
+absl::StatusOr<PriorScores> PriorUnitScores(const ArmModel& model, const model::EncoderSpec& spec,
+                                            const NewsiteLines& site, const PriorBase& base,
+                                            const NewsiteSplit& split, const std::vector<size_t>& labelled,
+                                            const std::vector<int>& y, const NewsiteOptions& options);
+// One row per prior weight ("<arm>: prototype prior", then "... w=W"): at k = 0 (`labelled` empty)
+// the fused score and its rate-matched alerts on the test units; at k > 0 fewshot::FewShotDetector
+// (KShotFewShotOptions) fitted on the labelled units with the fused score as their label-free score,
+// the operating point at the pool's fused alert rate, the pool's fused scores as its reference.
+absl::Status PriorRows(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& split,
+                       const PriorScores& p, const std::vector<size_t>& labelled,
+                       const std::vector<int>& y, const std::string& arm, const NewsiteOptions& options,
+                       std::vector<KShotRow>* rows);
+
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"
   std::vector<std::string> notes;

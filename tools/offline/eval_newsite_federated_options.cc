@@ -24,6 +24,21 @@ absl::Status IntFlag(const cli::Args& args, const std::string& name, int lo, int
   return absl::OkStatus();
 }
 
+// `--name` as a comma list of values in [0, 1] into `*values` (unchanged when absent).
+absl::Status UnitListFlag(const cli::Args& args, const std::string& name, std::vector<double>* values) {
+  if (!args.Has(name)) return absl::OkStatus();
+  values->clear();
+  for (absl::string_view part : absl::StrSplit(args.Get(name), ',', absl::SkipEmpty())) {
+    double v = -1;
+    if (!absl::SimpleAtod(part, &v) || !(v >= 0 && v <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": a comma list of values in [0, 1]"));
+    }
+    values->push_back(v);
+  }
+  if (values->empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": no value"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
@@ -44,17 +59,8 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
   int fed_seed = static_cast<int>(o->seed);
   FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-seed", 0, 1000000, &fed_seed));
   o->seed = static_cast<uint64_t>(fed_seed);
-  if (args.Has("fed-match-quantile")) {
-    o->match_quantiles.clear();
-    for (absl::string_view part : absl::StrSplit(args.Get("fed-match-quantile"), ',', absl::SkipEmpty())) {
-      double q = -1;
-      if (!absl::SimpleAtod(part, &q) || !(q >= 0 && q <= 1)) {
-        return absl::InvalidArgumentError("--fed-match-quantile: a comma list of values in [0, 1]");
-      }
-      o->match_quantiles.push_back(q);
-    }
-    if (o->match_quantiles.empty()) return absl::InvalidArgumentError("--fed-match-quantile: no value");
-  }
+  FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "fed-match-quantile", &o->match_quantiles));
+  FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "fed-prior-weight", &o->prior_weights));
   if (args.Has("fed-jaccard-weight")) {
     double w = -1;
     if (!absl::SimpleAtod(args.Get("fed-jaccard-weight"), &w) || !(w >= 0 && w <= 100)) {

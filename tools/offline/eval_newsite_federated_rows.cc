@@ -225,10 +225,15 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
   const std::vector<Draw> draws = Draws(s, sc, sp, o);
   std::vector<std::vector<KShotRow>> per_draw(draws.size());  // per draw: one row per encoder
   int fallbacks = 0;
+  const PriorBase base = ProductK0Detector(s, sc);
   // One encoder at a time (its embeddings are large); the rows of a draw keep the encoders' order.
   for (const auto& [name, weights] : encoders) {
     FEDLOG_ASSIGN_OR_RETURN(const ArmModel m, ScoreArmModelAtK0(name, spec, *weights, s, site, o));
     FEDLOG_RETURN_IF_ERROR(K0Rows(sp, sc, m, o.detector.expected_alert_rate, &out.rows));
+    FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior0, PriorUnitScores(m, spec, site, base, sp, {}, {}, o));
+    FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior0, {}, {}, name, o, &out.rows));
+    out.notes.push_back(absl::StrCat(name, ": prototype prior at k = 0 ",
+                                     prior0.has_prior ? "from prototypes.global" : "none (no prototype)"));
     FEDLOG_ASSIGN_OR_RETURN(const FusedUnits units, MakeFusedUnits(m, spec, sc, site, sp, o));
     std::string matches;
     for (double v : units.match) absl::StrAppend(&matches, matches.empty() ? "" : ", ", absl::StrFormat("%.4f", v));
@@ -238,6 +243,9 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
                                                     &fallbacks));
       per_draw[i].push_back(row);
       FEDLOG_RETURN_IF_ERROR(FusedDrawRows(sc, sp, units, m, draws[i].labelled, draws[i].y, o, &per_draw[i]));
+      FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior,
+                              PriorUnitScores(m, spec, site, base, sp, draws[i].labelled, draws[i].y, o));
+      FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
     }
   }
   for (size_t i = 0; i < draws.size();) {
@@ -279,8 +287,8 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
   }
   out.json += "]";
   // Federated against alone, the same method: k = 0 the fused embedding novelty (budget cut and
-  // label-free count), k > 0 the support, fused support (plain and capped) and hybrid support
-  // detectors.
+  // label-free count) and the prototype prior, k > 0 the support, fused support (plain and capped),
+  // hybrid support and prototype prior detectors.
   absl::StrAppend(&md, "\nF1, federated / tuned / alone (the same method and labels):\n");
   auto f1 = [&](const std::string& method, const std::string& strategy, int k) {
     for (const KShotRow& w : r.rows) {
@@ -296,9 +304,10 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
   }
   for (const auto& [strategy, k] : cells) {
     const std::vector<std::string> methods =
-        k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted}
+        k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted, kPrototypePrior}
                : std::vector<std::string>{kSupport, kFusedSupport, std::string(kFusedSupport) + kCapped,
-                                          std::string(kFusedSupport) + kCappedUndecided, kHybridSupport};
+                                          std::string(kFusedSupport) + kCappedUndecided, kHybridSupport,
+                                          kPrototypePrior};
     for (const std::string& m : methods) {
       const double fed = f1("federated: " + m, strategy, k), tuned = f1("tuned: " + m, strategy, k),
                    alone = f1("alone: " + m, strategy, k);

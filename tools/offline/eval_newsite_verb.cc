@@ -37,7 +37,7 @@ constexpr char kUsage[] =
     "[--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
     "[--verdict-silences-broken] "
     "[--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] [--fed-meta M] "
-    "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--threads T]]\n";
+    "[--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--fed-prior-weight W[,W...]] [--threads T]]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -482,8 +482,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
               "quiet-weight", "reports-adapt", "rest-budget", "shots", "seeds", "seed", "label-part", "pool-blocks",
               "strategy", "match", "label-prior", "lower-prior", "both-near-margin", "session-normal-match",
-              "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps",
-              "fed-meta", "fed-max-lines", "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "threads",
+              "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines",
+              "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
               "session-incomplete-share"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken"}});
