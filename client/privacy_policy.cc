@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/privacy/class_sums.h"
 #include "common/privacy/line_count.h"
 
 namespace fedlog::client {
@@ -72,6 +73,10 @@ absl::Status ValidateTaskPrivacy(const v1::RoundTask& t) {
   }
   if (p.line_dp_count_noise() != 0 && !privacy::IsValidLineCountNoise(p.line_dp_count_noise())) {
     return absl::InvalidArgumentError("round task: line_dp_count_noise out of range");
+  }
+  if ((p.line_dp_prototype_noise() != 0 && !privacy::IsValidClassSumNoise(p.line_dp_prototype_noise())) ||
+      p.line_dp_prototype_round() < 0) {
+    return absl::InvalidArgumentError("round task: line_dp_prototype_noise or line_dp_prototype_round out of range");
   }
   return absl::OkStatus();
 }

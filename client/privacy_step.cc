@@ -5,7 +5,9 @@
 
 #include "absl/strings/match.h"
 #include "common/base/status_macros.h"
+#include "common/fl/fedavg.h"
 #include "common/fl/strategy.h"
+#include "common/privacy/class_sums.h"
 #include "common/privacy/line_count.h"
 #include "common/privacy/site_dp.h"
 
@@ -67,6 +69,20 @@ absl::StatusOr<int64_t> ReleaseLineCount(int64_t run_id, int32_t round, double n
   FEDLOG_RETURN_IF_ERROR(ledger->Charge(run_id, round, privacy::LineCountStep(noise)));
   header->set_num_samples(count);
   return count;
+}
+
+absl::Status ScaleClassSumRelease(const fl::TensorBundle& global, int64_t weight, fl::TensorBundle* delta) {
+  for (fl::NamedTensor& t : delta->tensors) {
+    if (t.name != fl::kReleasedPrototypesName) continue;
+    const fl::NamedTensor* base = global.Find(t.name);
+    if (base != nullptr && base->values.size() != t.values.size()) {
+      return absl::InvalidArgumentError("the global model's prototypes.release differs in shape");
+    }
+    for (size_t i = 0; i < t.values.size(); ++i) t.values[i] += base != nullptr ? base->values[i] : 0.0f;
+    FEDLOG_RETURN_IF_ERROR(privacy::ScaleToWeight(absl::MakeSpan(t.values), weight));
+    for (size_t i = 0; i < t.values.size(); ++i) t.values[i] -= base != nullptr ? base->values[i] : 0.0f;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fedlog::client

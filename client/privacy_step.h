@@ -8,7 +8,8 @@
 //      that is uploaded, as one vector) is clipped to L2 norm C and this site's share of Gaussian noise,
 //      N(0, (sigma*C)^2 / n_min) per coordinate from the CSPRNG, is added (common/privacy/site_dp.h), so that
 //      the sum over at least n_min sites carries noise of standard deviation sigma*C.
-// Under line-level DP the line count that weighs the update leaves the site only noised (ReleaseLineCount).
+// Under line-level DP the line count that weighs the update leaves the site only noised (ReleaseLineCount), and
+// the class-sum release leaves divided by it (ScaleClassSumRelease).
 // Secure-aggregation masking, when a run asks for it, comes after this step (it must mask the noised update).
 // Thread-compatible: one sampler per call site.
 #ifndef FEDLOG_CLIENT_PRIVACY_STEP_H_
@@ -47,6 +48,13 @@ absl::StatusOr<PrivacyStepResult> ApplyPrivacyStep(const v1::RoundTask& task, co
 absl::StatusOr<int64_t> ReleaseLineCount(int64_t run_id, int32_t round, double noise,
                                          privacy::GaussianSampler& sampler, SiteLedger* ledger,
                                          v1::UpdateHeader* header);
+
+// Line-level DP's class-sum release (common/privacy/class_sums.h) in an update: the delta's
+// `prototypes.release` (the site's noised sums and counts minus the global model's tensor of that name, if any)
+// becomes the delta of those sums divided by `weight`, the update's released line count, so that the
+// aggregator's weighted mean is the pooled sums over the weights' sum. No release in `delta`: nothing changes.
+// InvalidArgument for a weight < 1 or a global tensor of another shape.
+absl::Status ScaleClassSumRelease(const fl::TensorBundle& global, int64_t weight, fl::TensorBundle* delta);
 
 }  // namespace fedlog::client
 

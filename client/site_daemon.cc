@@ -416,7 +416,7 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
 
   // Prepare the update (delta and header), then send it: plainly or under secure aggregation.
   FEDLOG_ASSIGN_OR_RETURN(LocalUpdate update, trainer_.Train(task, global.bundle));
-  FEDLOG_RETURN_IF_ERROR(ProtectUpdate(task, &update));  // privacy first: DP noise before any masking
+  FEDLOG_RETURN_IF_ERROR(ProtectUpdate(task, global.bundle, &update));  // privacy first: DP noise before any masking
   v1::UpdateHeader& header = update.header;
   header.set_run_id(task.run_id());
   header.set_round(task.round());

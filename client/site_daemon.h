@@ -66,12 +66,13 @@ class SiteDaemon {
   // logs it and tells the aggregator. Never OK (Aborted once the aggregator knows), so the caller backs off.
   absl::Status Decline(const v1::RoundTask& task, const absl::Status& why);
   // The upload's privacy step (client/privacy_step.h) on `update`, then (site-level DP) the charge to the
-  // site's ledger, written before the update can leave; sets header.dp_epsilon.
-  absl::Status ProtectUpdate(const v1::RoundTask& task, LocalUpdate* update);
-  // Line-level DP (--dp-mode line): charges the round's DP-SGD mechanisms (update->line_dp) and the release of
-  // the noised line count (at the plan's stddev, stated in header.line_dp_count_noise) to the ledger, and
-  // reports the run's epsilon in the header.
-  absl::Status ChargeLineDp(const v1::RoundTask& task, LocalUpdate* update);
+  // site's ledger, written before the update can leave; sets header.dp_epsilon. `global` is the round's model.
+  absl::Status ProtectUpdate(const v1::RoundTask& task, const fl::TensorBundle& global, LocalUpdate* update);
+  // Line-level DP (--dp-mode line): charges the round's DP mechanisms (update->line_dp: the DP-SGD phases and, in
+  // the plan's release round, the class-sum release) and the release of the noised line count (at the plan's
+  // stddev, stated in header.line_dp_count_noise) to the ledger, divides the class-sum release by that count
+  // (ScaleClassSumRelease) and reports the run's epsilon in the header.
+  absl::Status ChargeLineDp(const v1::RoundTask& task, const fl::TensorBundle& global, LocalUpdate* update);
   // True when the last Hello carried an exact line count (privacy.declare_lines true); Run's thread only.
   bool DeclaredLinesInHello() const;
   // Downloads the promoted model when it differs from the one on disk (data_dir/promoted_model.bundle), then

@@ -7,6 +7,7 @@
 #include "client/site_daemon.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/fl/fedavg.h"
 #include "common/privacy/gaussian_noise.h"
 #include "common/privacy/line_count.h"
 #include "common/privacy/ledger.h"
@@ -23,7 +24,8 @@ absl::Status SiteDaemon::Decline(const v1::RoundTask& task, const absl::Status& 
   return absl::AbortedError("round declined under the site's privacy policy");
 }
 
-absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, LocalUpdate* update) {
+absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
+                                       LocalUpdate* update) {
   FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
   FEDLOG_ASSIGN_OR_RETURN(PrivacyStepResult step,
                           ApplyPrivacyStep(task, config_.privacy(), sampler, &update->delta));
@@ -31,7 +33,7 @@ absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, LocalUpdate* u
     FEDLOG_LOG(INFO) << "round " << task.round() << ": " << step.dropped_tensors
                      << " optional tensor(s) kept at the site (privacy policy / site-level DP)";
   }
-  if (task.dp_mode() == "line") return ChargeLineDp(task, update);
+  if (task.dp_mode() == "line") return ChargeLineDp(task, global, update);
   if (!step.noised) return absl::OkStatus();
   // Charged before the update can leave: a crash after this point over-counts, never under-counts.
   FEDLOG_RETURN_IF_ERROR(ledger_.Charge(task.run_id(), task.round(), SiteCharge(config_.privacy(), task)));
@@ -45,7 +47,8 @@ absl::Status SiteDaemon::ProtectUpdate(const v1::RoundTask& task, LocalUpdate* u
   return absl::OkStatus();
 }
 
-absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, LocalUpdate* update) {
+absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, const fl::TensorBundle& global,
+                                      LocalUpdate* update) {
   // Every phase of the round's DP-SGD is charged before the update can leave (over-count on a crash, never
   // under-count); the file records the mechanisms, so the epsilon is recomputed, never trusted.
   for (const LocalUpdate::LineDpCharge& c : update->line_dp) {
@@ -59,8 +62,9 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, LocalUpdate* up
   // ValidateTaskPrivacy, at or above the policy's floor), charged to the same ledger first.
   const double count_noise = privacy::EffectiveLineCountNoise(task.plan().line_dp_count_noise());
   FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
-  FEDLOG_RETURN_IF_ERROR(
-      ReleaseLineCount(task.run_id(), task.round(), count_noise, sampler, &ledger_, &update->header).status());
+  FEDLOG_ASSIGN_OR_RETURN(
+      int64_t weight, ReleaseLineCount(task.run_id(), task.round(), count_noise, sampler, &ledger_, &update->header));
+  FEDLOG_RETURN_IF_ERROR(ScaleClassSumRelease(global, weight, &update->delta));
   FEDLOG_ASSIGN_OR_RETURN(double run_epsilon, ledger_.RunEpsilon(task.run_id()));
   update->header.set_line_dp_count_noise(count_noise);
   update->header.set_line_dp_epsilon(run_epsilon);
@@ -68,6 +72,9 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, LocalUpdate* up
   FEDLOG_LOG(INFO) << "round " << task.round() << ": line-level DP-SGD (" << update->line_dp.size()
                    << " phase(s), sigma " << task.plan().line_dp_noise_multiplier() << ", clip "
                    << task.plan().line_dp_clip() << "), line count released with noise stddev " << count_noise
+                   << (update->delta.Find(fl::kReleasedPrototypesName) != nullptr
+                           ? absl::StrCat(", class sums with noise stddev ", task.plan().line_dp_prototype_noise())
+                           : std::string())
                    << "; site epsilon " << run_epsilon << " this run, " << ledger_.epsilon()
                    << " in all (delta " << ledger_.delta() << ")";
   if (DeclaredLinesInHello()) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/privacy/class_sums.h"
 #include "common/privacy/gaussian_noise.h"
 #include "common/privacy/line_count.h"
 #include "server/coordinator.h"
@@ -54,6 +55,7 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
     return absl::InvalidArgumentError("line_dp_anomalous_rate must be in [0, 1] and line_dp_normal_lines in "
                                       "[0, 1048576] (0: the default)");
   }
+  FEDLOG_RETURN_IF_ERROR(ValidateClassSumRelease(*plan));
   if (plan->dp_mode() == "line") {
     plan->set_line_dp_count_noise(privacy::EffectiveLineCountNoise(plan->line_dp_count_noise()));
     if (!privacy::IsValidLineCountNoise(plan->line_dp_count_noise())) {
@@ -72,6 +74,27 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
           "site-level DP: leave --clip-norm off (sites clip to --dp-clip; scaling a noised update down at the "
           "aggregator would scale its noise share down too)");
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateClassSumRelease(const v1::RunPlan& plan) {
+  const double s = plan.line_dp_prototype_noise();
+  if (s == 0 && plan.line_dp_prototype_share() == 0) return absl::OkStatus();
+  if (plan.dp_mode() != "line") {
+    return absl::InvalidArgumentError("line_dp_prototype_noise and _share apply to dp_mode 'line' only");
+  }
+  if (!privacy::IsValidClassSumNoise(s)) {
+    return absl::InvalidArgumentError(absl::StrCat("line_dp_prototype_noise must be in [", privacy::kMinClassSumNoise,
+                                                   ", ", privacy::kMaxClassSumNoise, "]"));
+  }
+  if (!(plan.line_dp_prototype_share() >= 0 && plan.line_dp_prototype_share() < 1)) {
+    return absl::InvalidArgumentError("line_dp_prototype_share must be in [0, 1)");
+  }
+  if (plan.secure_aggregation()) {
+    return absl::InvalidArgumentError(
+        "the class-sum release (line_dp_prototype_noise) is not among the tensors secure aggregation masks yet; "
+        "run it without --secure-aggregation or leave it off");
   }
   return absl::OkStatus();
 }
@@ -124,6 +147,10 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
     task->mutable_plan()->set_line_dp_normal_lines(plan.line_dp_normal_lines());
     task->mutable_plan()->set_line_dp_scope(plan.line_dp_scope());
     task->mutable_plan()->set_line_dp_count_noise(privacy::EffectiveLineCountNoise(plan.line_dp_count_noise()));
+    if (plan.line_dp_prototype_noise() > 0) {  // released once, in the run's last round
+      task->mutable_plan()->set_line_dp_prototype_noise(plan.line_dp_prototype_noise());
+      task->mutable_plan()->set_line_dp_prototype_round(plan.rounds());
+    }
   }
 }
 

@@ -37,6 +37,11 @@ inline constexpr size_t kMaxDeclineReason = 256;
 // fields are refused in any other mode.
 absl::Status ValidatePrivacyPlan(v1::RunPlan* plan);
 
+// The class-sum release of a line-DP plan (RunPlan 63-64, common/privacy/class_sums.h): OK without one; else
+// InvalidArgument unless dp_mode is "line", the noise is in [0.01, 1e6], the share in [0, 1) and the run is not
+// under secure aggregation (the release is not a masked tensor yet).
+absl::Status ValidateClassSumRelease(const v1::RunPlan& plan);
+
 bool SiteLevelDp(const v1::RunPlan& plan);
 
 // The run's ledger from its stored round attempts (those charged: dp_sampling_rate > 0), with the plan's delta

@@ -30,6 +30,7 @@ absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& na
   }
   const int64_t out = o.out_dim, a = o.adapter_dim;
   if (name == kGlobalPrototypesName) return std::vector<int64_t>{2, out};
+  if (name == kReleasedPrototypesName) return std::vector<int64_t>{2, out + 1};
   const std::string source = AdapterSource(name);
   if (IsValidSourceName(source)) {
     const std::string part = name.substr(8 + source.size() + 1);

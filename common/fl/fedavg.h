@@ -34,9 +34,11 @@ struct UpdateCheckOptions {
 
 // The model schema's optional part (docs/SECURITY-aggregation.md): the only optional tensors a line_encoder run
 // may contain are prototypes.global and adapter.<source>.{down,up}.{weight,bias} / adapter.<source>.prototypes
-// for a valid source name, in the shapes above. ExpectedOptionalShape returns the shape such a tensor must have,
+// for a valid source name, in the shapes above, and prototypes.release [2, out_dim + 1] (line DP's noised class
+// sums and counts, common/privacy/class_sums.h). ExpectedOptionalShape returns the shape such a tensor must have,
 // or InvalidArgument for any other name (e.g. "prototypes.evil") or when the shapes are unknown.
 inline constexpr char kGlobalPrototypesName[] = "prototypes.global";
+inline constexpr char kReleasedPrototypesName[] = "prototypes.release";
 inline constexpr size_t kMaxSourceNameLength = 64;
 absl::StatusOr<std::vector<int64_t>> ExpectedOptionalShape(const std::string& name,
                                                            const UpdateCheckOptions& options);

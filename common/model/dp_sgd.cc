@@ -8,6 +8,7 @@
 
 #include "common/base/status_macros.h"
 #include "common/model/dp_sgd_step.h"
+#include "common/privacy/class_sums.h"
 #include "common/privacy/rdp_accountant.h"
 
 namespace fedlog::model {
@@ -31,6 +32,9 @@ absl::Status ValidateLineDpOptions(const LineDpOptions& o) {
   if (!(o.anomalous_rate > 0 && o.anomalous_rate <= 1) || o.normal_lines_per_step < 1) {
     return absl::InvalidArgumentError(
         "line DP: anomalous rate must be in (0, 1] and normal lines per step >= 1");
+  }
+  if (o.prototype_noise != 0 && !privacy::IsValidClassSumNoise(o.prototype_noise)) {
+    return absl::InvalidArgumentError("line DP: class-sum noise must be 0 (no release) or in [0.01, 1e6]");
   }
   return absl::OkStatus();
 }

@@ -90,12 +90,18 @@ struct LineDpOptions {
   // coordinates under line DP"): the noise norm of a step grows with the square root of the number
   // of coordinates it covers, so covering ~10k instead of 2.2M keeps a line's signal above it.
   DpScope scope = DpScope::kAdapters;
+  // The release of per-class embedding sums and counts (common/privacy/class_sums.h; TrainingPlan 29-30): the
+  // stddev s of the Gaussian noise on every value (0: no release), and whether this round releases (a run
+  // releases once, in its plan's release round). RunSiteRound adds `prototypes.release` to the weights and the
+  // step ("prototypes", q = 1, s / sqrt(2), 1) to the round's phases.
+  double prototype_noise = 0;
+  bool release_prototypes = false;
   bool enabled() const { return noise_multiplier > 0; }
 };
 
 // InvalidArgument unless sigma >= 0, C > 0, delta in (0, 1) (all finite), the micro-batch sizes
 // are >= 2, encoder_lr_ratio is finite and > 0, anomalous_rate is in (0, 1] and
-// normal_lines_per_step >= 1.
+// normal_lines_per_step >= 1, and prototype_noise is 0 or in privacy::IsValidClassSumNoise's range.
 absl::Status ValidateLineDpOptions(const LineDpOptions& options);
 
 // `steps` steps of the sampled Gaussian mechanism with sampling rate q and noise multiplier sigma.

@@ -178,6 +178,9 @@ LocalWork WorkFromPlan(const v1::TrainingPlan& plan, int round, const RuntimeOpt
     if (plan.line_dp_scope() == "all") work.line_dp.scope = DpScope::kAll;  // "" or "adapters": the default
     if (plan.line_dp_anomalous_rate() != 0) work.line_dp.anomalous_rate = plan.line_dp_anomalous_rate();
     if (plan.line_dp_normal_lines() != 0) work.line_dp.normal_lines_per_step = plan.line_dp_normal_lines();
+    // The class-sum release (common/privacy/class_sums.h): once, in the plan's release round.
+    work.line_dp.prototype_noise = plan.line_dp_prototype_noise();
+    work.line_dp.release_prototypes = plan.line_dp_prototype_round() > 0 && round == plan.line_dp_prototype_round();
   }
   work.runtime = runtime;
   work.runtime.seed = plan.seed() + static_cast<uint64_t>(round);

@@ -8,8 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/fl/fedavg.h"
 #include "common/model/contrastive_trainer.h"
 #include "common/model/meta_trainer.h"
+#include "common/privacy/class_sums.h"
+#include "common/privacy/gaussian_noise.h"
 
 namespace fedlog::model {
 namespace {
@@ -23,7 +26,7 @@ constexpr char kPrototypesSuffix[] = ".prototypes";
 constexpr float kEncoderLrRatio = 2e-5f / 1e-3f;
 
 bool IsPrototypeTensor(const std::string& name) {
-  return name == kGlobalPrototypes ||
+  return name == kGlobalPrototypes || name == fl::kReleasedPrototypesName ||
          (absl::StartsWith(name, kAdapterPrefix) && absl::EndsWith(name, kPrototypesSuffix));
 }
 
@@ -138,6 +141,15 @@ DenseMatrix FallbackPrototypes(const EncoderSpec& spec, const fl::TensorBundle& 
     for (float& v : mean.data) v /= static_cast<float>(found);
     return mean;
   }
+  // Line DP: the pooled class means of the sites' noised class sums, before the DP-trained parameter.
+  if (const fl::NamedTensor* r = weights.Find(fl::kReleasedPrototypesName);
+      r != nullptr && r->shape == std::vector<int64_t>{2, spec.out_dim + 1}) {
+    std::vector<float> p = privacy::PrototypesFromRelease(r->values, spec.out_dim);
+    if (!p.empty()) {
+      mean.data = std::move(p);
+      return mean;
+    }
+  }
   const fl::NamedTensor* global = weights.Find(kGlobalPrototypes);
   if (valid(global)) return TensorToPrototypes(*global);
   return DenseMatrix();
@@ -171,6 +183,29 @@ absl::Status FinishLineDpRound(const LineDpOptions& dp, SiteRoundResult* result)
   result->local_only = std::move(result->metrics);
   result->metrics.clear();
   result->metrics["line_dp_round_epsilon"] = result->line_dp_round_epsilon;
+  return absl::OkStatus();
+}
+
+// Line DP's release of per-class embedding sums and counts (common/privacy/class_sums.h): the labelled lines
+// embedded by the round's DP-trained weights (themselves a DP release, so this is adaptive composition), each
+// clipped to norm 1, summed per class, noised from the CSPRNG; its step is recorded with the round's phases.
+absl::Status ReleaseClassSums(const EncoderSpec& spec, const LineSet& labeled, const LocalWork& work,
+                              SiteRoundResult* result) {
+  const double s = work.line_dp.prototype_noise;
+  std::vector<float> embedded;
+  if (labeled.size() > 0) {
+    FEDLOG_ASSIGN_OR_RETURN(DenseMatrix z,
+                            Embed(spec, EncoderTensors(spec, result->weights), labeled, work.runtime));
+    embedded = std::move(z.data);
+  }
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> release,
+                          privacy::ClassSums(embedded, spec.out_dim, labeled.labels));
+  FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
+  FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(absl::MakeSpan(release), s, sampler));
+  result->weights.tensors.push_back(
+      fl::NamedTensor{fl::kReleasedPrototypesName, {2, spec.out_dim + 1}, std::move(release)});
+  const privacy::MechanismStep step = privacy::ClassSumStep(s);
+  result->line_dp_phases.push_back({"prototypes", step.sampling_rate, step.noise_multiplier, step.steps});
   return absl::OkStatus();
 }
 
@@ -306,6 +341,9 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
     result.metrics["train_meta_initial_loss"] = r.initial_loss;
   }
   if (dp) {
+    if (work.line_dp.release_prototypes && work.line_dp.prototype_noise > 0) {
+      FEDLOG_RETURN_IF_ERROR(ReleaseClassSums(spec, labeled, work, &result));
+    }
     FEDLOG_RETURN_IF_ERROR(FinishLineDpRound(work.line_dp, &result));
   } else {
     FEDLOG_RETURN_IF_ERROR(AppendPrototypes(spec, labeled, work.runtime, &result.weights));

@@ -127,6 +127,41 @@ TEST(SitePrivacyPolicy, InvalidTaskNumbersAreRefused) {
   }
 }
 
+TEST(SitePrivacyPolicy, ClassSumReleaseNumbersAreChecked) {
+  auto ledger = SiteLedger::Open(TempLedgerPath(), 1e-5);
+  ASSERT_TRUE(ledger.ok());
+  v1::RoundTask t = SiteTask(1.0);
+  t.mutable_plan()->set_line_dp_prototype_noise(2);
+  t.mutable_plan()->set_line_dp_prototype_round(10);
+  EXPECT_TRUE(CheckRoundAgainstPolicy(Policy(), t, *ledger).ok());
+  t.mutable_plan()->set_line_dp_prototype_noise(0.001);  // nearly exact sums
+  EXPECT_EQ(CheckRoundAgainstPolicy(Policy(), t, *ledger).code(), absl::StatusCode::kInvalidArgument);
+  t.mutable_plan()->set_line_dp_prototype_noise(2);
+  t.mutable_plan()->set_line_dp_prototype_round(-1);
+  EXPECT_EQ(CheckRoundAgainstPolicy(Policy(), t, *ledger).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The class-sum release leaves divided by the update's released count: the delta against the global model's
+// release becomes (release / weight) - global, and an update without a release is unchanged.
+TEST(PrivacyStep, ClassSumReleaseLeavesDividedByTheReleasedCount) {
+  fl::TensorBundle global;
+  global.tensors.push_back({"prototypes.release", {2, 2}, {1, 1, 1, 1}});
+  fl::TensorBundle delta;
+  delta.tensors.push_back({"prototypes.release", {2, 2}, {9, 19, 29, 39}});  // full values 10, 20, 30, 40
+  delta.tensors.push_back({"out.bias", {2}, {0.5f, 0.5f}});
+  ASSERT_TRUE(ScaleClassSumRelease(global, 10, &delta).ok());
+  EXPECT_EQ(delta.Find("prototypes.release")->values, (std::vector<float>{0, 1, 2, 3}));
+  EXPECT_EQ(delta.Find("out.bias")->values, (std::vector<float>{0.5f, 0.5f}));
+  fl::TensorBundle fresh;  // a global model without a release: the delta is the full value
+  fresh.tensors.push_back({"prototypes.release", {2, 2}, {10, 20, 30, 40}});
+  ASSERT_TRUE(ScaleClassSumRelease({}, 20, &fresh).ok());
+  EXPECT_EQ(fresh.Find("prototypes.release")->values, (std::vector<float>{0.5f, 1, 1.5f, 2}));
+  EXPECT_FALSE(ScaleClassSumRelease({}, 0, &fresh).ok());
+  global.tensors[0].values.push_back(1);
+  global.tensors[0].shape = {1, 5};
+  EXPECT_FALSE(ScaleClassSumRelease(global, 10, &delta).ok());
+}
+
 TEST(SiteLedger, SurvivesRestartAndSeparatesRuns) {
   const std::string path = TempLedgerPath();
   privacy::MechanismStep step{0.5, 1.5, 1};

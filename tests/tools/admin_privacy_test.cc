@@ -1,9 +1,11 @@
 // `fedlog run start`'s privacy flags as the CLI turns them into a run plan (tools/admin/admin_privacy.h): line
 // mode always carries a line-count noise (default 100, --dp-count-noise S), out-of-range values and the flag
-// outside line mode are refused, and the run's privacy line shows the noise.
+// outside line mode are refused, and the run's privacy line shows the noise; the same for the class-sum release
+// (--dp-prototype-noise S, or --dp-prototype-share F of --target-epsilon).
 #include <string>
 #include <vector>
 
+#include "common/privacy/class_sums.h"
 #include "gtest/gtest.h"
 #include "tools/admin/admin_privacy.h"
 
@@ -50,6 +52,37 @@ TEST(AdminPrivacyFlags, CountNoiseOutOfRangeOrOutsideLineModeIsRefused) {
   absl::StatusOr<v1::RunPlan> plain = PlanFrom({});
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->line_dp_count_noise(), 0);  // no DP: nothing set
+}
+
+TEST(AdminPrivacyFlags, ClassSumReleaseFromItsNoiseOrItsShareOfTheTarget) {
+  std::vector<std::string> argv = kLine;
+  argv.insert(argv.end(), {"--dp-prototype-noise", "3.5"});
+  absl::StatusOr<v1::RunPlan> plan = PlanFrom(argv);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_DOUBLE_EQ(plan->line_dp_prototype_noise(), 3.5);
+  plan->set_rounds(10);
+  v1::RunStatus status;
+  *status.mutable_plan() = *plan;
+  EXPECT_NE(PrivacySummary(status).find("class sums released in round 10 with noise 3.5"), std::string::npos)
+      << PrivacySummary(status);
+  // A share of the target: the smallest noise whose one release alone spends it (the accountant's figure).
+  argv = kLine;
+  argv.insert(argv.end(), {"--target-epsilon", "8", "--dp-prototype-share", "0.5"});
+  plan = PlanFrom(argv);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_DOUBLE_EQ(plan->line_dp_prototype_share(), 0.5);
+  EXPECT_DOUBLE_EQ(plan->line_dp_prototype_noise(), *privacy::ClassSumNoiseForShare(8, 0.5, 1, 1e-5));
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--dp-prototype-noise", "0.001"},
+        std::vector<std::string>{"--dp-prototype-share", "0.5"},  // no target
+        std::vector<std::string>{"--target-epsilon", "8", "--dp-prototype-share", "1"},
+        std::vector<std::string>{"--dp-prototype-noise", "1", "--dp-prototype-share", "0.5"}}) {
+    argv = kLine;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    EXPECT_EQ(PlanFrom(argv).status().code(), absl::StatusCode::kInvalidArgument) << extra[0];
+  }
+  EXPECT_EQ(PlanFrom({"--dp-noise-multiplier", "1", "--dp-clip", "1", "--dp-prototype-noise", "1"}).status().code(),
+            absl::StatusCode::kInvalidArgument);  // site mode
 }
 
 }  // namespace

@@ -16,6 +16,8 @@
 #include "common/base/file_util.h"
 #include "common/logparse/synth/synth.h"
 #include "common/model/line_input.h"
+#include "common/privacy/class_sums.h"
+#include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::offline {
@@ -276,6 +278,58 @@ TEST(EvalFederatedTest, LineDpRunMeetsItsTargetEpsilonBesideTheNonPrivateOne) {
   EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
   bad.dp_mode = "site";
   bad.target_epsilon = 1;
+  EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The class-sum release under line DP: with a target, its noise spends the stated share of it on its own and
+// sigma covers the rest, so every site's epsilon (the release included) stays within the target; the release
+// happens once, in the final round, and the private model carries the pooled sums; with the same sigma and no
+// release a site's epsilon is lower (the release is charged).
+TEST(EvalFederatedTest, LineDpClassSumReleaseIsChargedWithinTheTarget) {
+  FederatedOptions o = TinyOptions();
+  o.run_centralized = o.run_local = false;
+  o.dp_private_only = true;
+  const std::vector<FederatedSite> sites = TinySites(o);
+  o.dp_mode = "line";
+  o.target_epsilon = 2.0;
+  o.dp_prototype_share = 0.5;
+  ASSERT_TRUE(ResolveDpOptions(sites, &o).ok());
+  ASSERT_GT(o.dp_prototype_noise, 0);
+  const privacy::MechanismStep step = privacy::ClassSumStep(o.dp_prototype_noise);
+  EXPECT_LE(privacy::SampledGaussianEpsilon(1.0, step.noise_multiplier, 1, o.dp_delta, privacy::DefaultOrders())
+                ->epsilon,
+            1.0 + 1e-9);
+  FederatedOptions no_share = TinyOptions();
+  no_share.dp_mode = "line";
+  no_share.target_epsilon = 2.0;
+  no_share.dp_prototype_share = 0;  // no release: DP-SGD may use the whole target
+  ASSERT_TRUE(ResolveDpOptions(sites, &no_share).ok());
+  EXPECT_EQ(no_share.dp_prototype_noise, 0);
+  EXPECT_GT(o.dp_noise_multiplier, no_share.dp_noise_multiplier);
+
+  auto r = RunFederatedSimulation(sites, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LE(r->dp_epsilon, 2.0 + 1e-9);
+  const fl::NamedTensor* release = r->federated_dp_model.Find("prototypes.release");
+  ASSERT_NE(release, nullptr);
+  EXPECT_EQ(release->shape[1], r->federated_dp_model.Find("prototypes.global")->shape[1] + 1);
+
+  FederatedOptions same_sigma = o;  // the run's sigma without the release
+  same_sigma.dp_prototype_noise = 0;
+  same_sigma.dp_prototype_share = 0;
+  same_sigma.target_epsilon = 0;
+  auto r2 = RunFederatedSimulation(sites, same_sigma);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->federated_dp_model.Find("prototypes.release"), nullptr);
+  EXPECT_LT(r2->dp_epsilon, r->dp_epsilon);
+
+  FederatedOptions bad = o;
+  bad.dp_prototype_noise = 0.001;
+  EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = TinyOptions();
+  bad.dp_mode = "site";
+  bad.dp_noise_multiplier = 1;
+  bad.dp_prototype_noise = 1;
   EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
 }
 

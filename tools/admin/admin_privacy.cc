@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/privacy/class_sums.h"
 #include "common/privacy/line_count.h"
 
 namespace fedlog::cli {
@@ -19,17 +20,47 @@ std::string Printable(const std::string& text) {
   return out;
 }
 
-// --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope, --dp-count-noise: line
-// mode only. Line mode always gets a count noise (default 100), so the plan shows what the sites will use.
+// --dp-prototype-noise S, or --dp-prototype-share F with --target-epsilon E (the smallest S at which the one
+// release alone spends F * E at the plan's delta): line DP's class-sum release (common/privacy/class_sums.h).
+absl::Status SetClassSumRelease(const Args& args, v1::RunPlan* plan) {
+  if (args.Has("dp-prototype-noise") && args.Has("dp-prototype-share")) {
+    return absl::InvalidArgumentError("give --dp-prototype-noise or --dp-prototype-share, not both");
+  }
+  if (args.Has("dp-prototype-noise")) {
+    FEDLOG_ASSIGN_OR_RETURN(double s, args.GetDouble("dp-prototype-noise", 0));
+    if (!privacy::IsValidClassSumNoise(s)) {
+      return absl::InvalidArgumentError(absl::StrCat("--dp-prototype-noise must be in [", privacy::kMinClassSumNoise,
+                                                     ", ", privacy::kMaxClassSumNoise, "]"));
+    }
+    plan->set_line_dp_prototype_noise(s);
+    return absl::OkStatus();
+  }
+  if (!args.Has("dp-prototype-share")) return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(double share, args.GetDouble("dp-prototype-share", privacy::kDefaultClassSumShare));
+  if (!(share > 0 && share < 1) || !(plan->target_epsilon() > 0)) {
+    return absl::InvalidArgumentError("--dp-prototype-share F needs F in (0, 1) and --target-epsilon");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(double s,
+                          privacy::ClassSumNoiseForShare(plan->target_epsilon(), share, 1, plan->dp_delta()));
+  plan->set_line_dp_prototype_noise(s);
+  plan->set_line_dp_prototype_share(share);
+  return absl::OkStatus();
+}
+
+// --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope, --dp-count-noise,
+// --dp-prototype-noise, --dp-prototype-share: line mode only. Line mode always gets a count noise (default 100),
+// so the plan shows what the sites will use.
 absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
   const bool any = args.Has("dp-objective") || args.Has("dp-contrastive") || args.Has("dp-anomalous-rate") ||
                    args.Has("dp-normal-lines") || args.Has("dp-scope") || args.Has("dp-count-noise");
-  if (any && plan->dp_mode() != "line") {
+  const bool release = args.Has("dp-prototype-noise") || args.Has("dp-prototype-share");
+  if ((any || release) && plan->dp_mode() != "line") {
     return absl::InvalidArgumentError(
-        "--dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope and --dp-count-noise "
-        "need --dp-mode line");
+        "--dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope, --dp-count-noise, "
+        "--dp-prototype-noise and --dp-prototype-share need --dp-mode line");
   }
   if (plan->dp_mode() != "line") return absl::OkStatus();
+  FEDLOG_RETURN_IF_ERROR(SetClassSumRelease(args, plan));
   FEDLOG_ASSIGN_OR_RETURN(double count_noise, args.GetDouble("dp-count-noise", privacy::kDefaultLineCountNoise));
   if (!privacy::IsValidLineCountNoise(count_noise)) {
     return absl::InvalidArgumentError(absl::StrCat("--dp-count-noise must be in [", privacy::kMinLineCountNoise, ", ",
@@ -59,7 +90,8 @@ absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
 
 std::vector<std::string> PrivacyOptionNames() {
   return {"dp-noise-multiplier", "dp-clip", "dp-delta", "target-epsilon", "dp-mode", "dp-objective",
-          "dp-anomalous-rate", "dp-normal-lines", "dp-scope", "dp-count-noise"};
+          "dp-anomalous-rate", "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise",
+          "dp-prototype-share"};
 }
 
 std::vector<std::string> PrivacyFlagNames() { return {"dp-contrastive"}; }
@@ -117,6 +149,10 @@ std::string PrivacySummary(const v1::RunStatus& s) {
     if (p.dp_mode() == "line") {
       absl::StrAppendFormat(&out, ", line-count noise %g",
                             privacy::EffectiveLineCountNoise(p.line_dp_count_noise()));
+      if (p.line_dp_prototype_noise() > 0) {
+        absl::StrAppendFormat(&out, ", class sums released in round %d with noise %g", p.rounds(),
+                              p.line_dp_prototype_noise());
+      }
     }
     if (p.dp_mode() == "site") {
       absl::StrAppendFormat(&out, "; epsilon spent %.4f", s.epsilon_spent());

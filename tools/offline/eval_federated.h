@@ -86,6 +86,13 @@ struct FederatedOptions {
   // Line mode: the stddev of the Gaussian noise on the line count that weighs each site's update
   // (--dp-count-noise; common/privacy/line_count.h), charged to the site's epsilon every round.
   double dp_count_noise = 100;
+  // Line mode: the release of per-class embedding sums and counts in the final round
+  // (common/privacy/class_sums.h), which a site without labels of a class detects with. Its noise
+  // stddev is --dp-prototype-noise S when > 0; else, with --target-epsilon, the smallest stddev at
+  // which the release alone spends dp_prototype_share of the target (--dp-prototype-share, default
+  // privacy::kDefaultClassSumShare; 0: no release), and sigma then covers the rest.
+  double dp_prototype_noise = 0;
+  double dp_prototype_share = 0.5;
   // --initial-model FILE: every model (both federations, the baselines) starts from this bundle instead
   // of the untrained weights, checked by model::LoadInitialModel; e.g. `fedlog model pretrain`'s public
   // pre-trained model, whose FILE.json must list the protocol's system among its excluded systems
@@ -217,6 +224,8 @@ class DpFederation {
   // noise (privacy::NoisedLineCount at dp_count_noise); the release is recorded as a phase of the
   // site's composition (q = 1, one step).
   absl::StatusOr<int64_t> NoisedCount(size_t site, int64_t count);
+  // Line mode: whether round `round` (0-based) releases class sums (the final round, with a noise).
+  bool ReleasesPrototypes(int round) const;
   // Site mode: the next global model from `global` and the participants' full weights: each delta
   // clipped to C plus N(0, (sigma*C)^2 / n) per coordinate, then averaged over the n updates. The
   // round is charged at q = 1 (the simulation does not sample sites); `total_sites` is unused.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/fl/strategy.h"
+#include "common/privacy/class_sums.h"
 #include "common/privacy/gaussian_noise.h"
 #include "common/privacy/line_count.h"
 #include "common/privacy/site_dp.h"
@@ -34,6 +35,13 @@ std::vector<model::LineDpPhase> PlannedPhases(const FederatedSite& site, const F
   return phases;
 }
 
+// The release of a site's class sums: one Gaussian step (q = 1) in the final round, if it takes part.
+std::vector<model::LineDpPhase> ReleasePhases(const FederatedSite& site, const FederatedOptions& o) {
+  if (!(o.dp_prototype_noise > 0) || site.join_round >= o.rounds) return {};
+  const privacy::MechanismStep step = privacy::ClassSumStep(o.dp_prototype_noise);
+  return {{"prototypes", step.sampling_rate, step.noise_multiplier, step.steps}};
+}
+
 // The releases of a site's noised line count over the whole run: one Gaussian step (q = 1) per round.
 model::LineDpPhase CountPhase(const FederatedSite& site, const FederatedOptions& o) {
   const privacy::MechanismStep step = privacy::LineCountStep(o.dp_count_noise);
@@ -41,18 +49,21 @@ model::LineDpPhase CountPhase(const FederatedSite& site, const FederatedOptions&
           step.steps * (o.rounds - std::min(o.rounds, site.join_round))};
 }
 
-// The smallest sigma (from `sigma` up, by 0.1%) at which `phases` together with the count's releases reach at
-// most `target`: NoiseMultiplierForEpsilon sets every phase's sigma, so the count (its own sigma) is added here.
-absl::StatusOr<double> SigmaWithCount(std::vector<model::LineDpPhase> phases, const model::LineDpPhase& count,
-                                      double sigma, double target, double delta) {
+// The smallest sigma (from `sigma` up, by 0.1%) at which `phases` together with the `fixed` ones (the count's
+// and the class sums' releases, each with its own noise) reach at most `target`: NoiseMultiplierForEpsilon sets
+// every phase's sigma, so the fixed ones are added here.
+absl::StatusOr<double> SigmaWithFixed(std::vector<model::LineDpPhase> phases,
+                                      const std::vector<model::LineDpPhase>& fixed, double sigma, double target,
+                                      double delta) {
   for (int i = 0; i < 10000; ++i, sigma *= 1.001) {
     std::vector<model::LineDpPhase> all = phases;
     for (model::LineDpPhase& p : all) p.sigma = sigma;
-    all.push_back(count);
+    all.insert(all.end(), fixed.begin(), fixed.end());
     FEDLOG_ASSIGN_OR_RETURN(double eps, model::LineDpEpsilon(all, delta));
     if (eps <= target) return sigma;
   }
-  return absl::InvalidArgumentError("--target-epsilon cannot be met with the line count's noise");
+  return absl::InvalidArgumentError(
+      "--target-epsilon cannot be met with the line count's and the class sums' noise");
 }
 
 }  // namespace
@@ -69,6 +80,7 @@ model::LineDpOptions LineDpOf(const FederatedOptions& o) {
   dp.anomalous_rate = o.dp_anomalous_rate;
   dp.normal_lines_per_step = o.dp_normal_lines;
   dp.scope = o.dp_scope;
+  dp.prototype_noise = o.dp_prototype_noise;
   return dp;
 }
 
@@ -113,24 +125,41 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
         "--dp-clip must be > 0, --dp-delta in (0, 1), --dp-noise-multiplier and "
         "--target-epsilon >= 0, --dp-encoder-lr-ratio > 0");
   }
+  if (!(o->dp_prototype_share >= 0 && o->dp_prototype_share < 1) || !(o->dp_prototype_noise >= 0)) {
+    return absl::InvalidArgumentError("--dp-prototype-share must be in [0, 1), --dp-prototype-noise >= 0");
+  }
   if (o->target_epsilon > 0) {
     if (o->dp_mode != "line") {
       return absl::InvalidArgumentError("--target-epsilon applies to --dp-mode line");
+    }
+    if (o->dp_prototype_noise == 0 && o->dp_prototype_share > 0) {
+      // One release per site (the final round): its noise spends the share of the target on its own.
+      FEDLOG_ASSIGN_OR_RETURN(o->dp_prototype_noise,
+                              privacy::ClassSumNoiseForShare(o->target_epsilon, o->dp_prototype_share, 1,
+                                                             o->dp_delta));
     }
     double sigma = 0;
     for (const FederatedSite& s : sites) {
       std::vector<model::LineDpPhase> phases = PlannedPhases(s, *o, LineDpOf(*o));
       if (phases.empty()) continue;
+      std::vector<model::LineDpPhase> fixed = ReleasePhases(s, *o);
+      fixed.push_back(CountPhase(s, *o));
       FEDLOG_ASSIGN_OR_RETURN(double site_sigma, model::NoiseMultiplierForEpsilon(
                                                      phases, o->target_epsilon, o->dp_delta));
-      FEDLOG_ASSIGN_OR_RETURN(site_sigma, SigmaWithCount(phases, CountPhase(s, *o), site_sigma,
-                                                         o->target_epsilon, o->dp_delta));
+      FEDLOG_ASSIGN_OR_RETURN(site_sigma,
+                              SigmaWithFixed(phases, fixed, site_sigma, o->target_epsilon, o->dp_delta));
       sigma = std::max(sigma, site_sigma);
     }
     o->dp_noise_multiplier = sigma;
   }
   if (!(o->dp_noise_multiplier > 0)) {
     return absl::InvalidArgumentError("a DP mode needs --dp-noise-multiplier or --target-epsilon");
+  }
+  if (o->dp_mode != "line" && o->dp_prototype_noise != 0) {
+    return absl::InvalidArgumentError("--dp-prototype-noise applies to --dp-mode line");
+  }
+  if (o->dp_prototype_noise != 0 && !privacy::IsValidClassSumNoise(o->dp_prototype_noise)) {
+    return absl::InvalidArgumentError("--dp-prototype-noise must be in [0.01, 1e6]");
   }
   return absl::OkStatus();
 }
@@ -157,6 +186,10 @@ absl::StatusOr<int64_t> DpFederation::NoisedCount(size_t site, int64_t count) {
   const privacy::MechanismStep step = privacy::LineCountStep(options_.dp_count_noise);
   site_phases_[site].push_back({"count", step.sampling_rate, step.noise_multiplier, step.steps});
   return noised;
+}
+
+bool DpFederation::ReleasesPrototypes(int round) const {
+  return options_.dp_mode == "line" && options_.dp_prototype_noise > 0 && round == options_.rounds - 1;
 }
 
 absl::StatusOr<fl::TensorBundle> DpFederation::AggregateSiteDp(

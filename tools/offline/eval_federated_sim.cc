@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/eval/threshold.h"
+#include "common/fl/fedavg.h"
 #include "common/fl/strategy.h"
 #include "common/model/contrastive_trainer.h"
 #include "common/model/few_shot.h"
@@ -19,6 +20,7 @@
 #include "common/model/line_input.h"
 #include "common/model/personalise.h"
 #include "common/model/site_round.h"
+#include "common/privacy/class_sums.h"
 #include "tools/offline/eval_federated.h"
 
 namespace fedlog::offline {
@@ -155,7 +157,10 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
       FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
                               model::PrepareSiteWeights(base, global, sites[i].sources));
       model::LocalWork work = MakeWork(o, RoundSeed(o, r, i), 1);
-      if (dp != nullptr) work.line_dp = dp->LineDp();
+      if (dp != nullptr) {
+        work.line_dp = dp->LineDp();
+        work.line_dp.release_prototypes = dp->ReleasesPrototypes(r);
+      }
       FEDLOG_ASSIGN_OR_RETURN(
           model::SiteRoundResult res,
           model::RunSiteRound(model::SiteSpec(base, sites[i].sources), start, sites[i].train, {},
@@ -170,10 +175,17 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
     std::vector<SiteUpdate> updates;
     int meta = 0;
     for (size_t j = 0; j < results.size(); ++j) {
-      const model::SiteRoundResult& res = results[j];
+      model::SiteRoundResult& res = results[j];
       int64_t samples = res.samples;  // under line DP, the noised count a site daemon releases
       if (dp != nullptr && o.dp_mode == "line") {
         FEDLOG_ASSIGN_OR_RETURN(samples, dp->NoisedCount(who[j], res.samples));
+        // The class sums leave divided by that weight, so the weighted mean is their pooled sum over the
+        // weights' sum (common/privacy/class_sums.h), as the daemon sends them.
+        for (fl::NamedTensor& t : res.weights.tensors) {
+          if (t.name == fl::kReleasedPrototypesName) {
+            FEDLOG_RETURN_IF_ERROR(privacy::ScaleToWeight(absl::MakeSpan(t.values), samples));
+          }
+        }
       }
       updates.push_back({&res.weights, samples, res.distinct_templates, res.imbalance_ratio,
                          sites[who[j]].sources});
@@ -306,6 +318,13 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
         "scope %s), contrastive phase %s, line counts released with noise stddev %.4g",
         model::LabeledDpObjectiveName(o.dp_objective), o.dp_anomalous_rate, o.dp_normal_lines,
         model::DpScopeName(o.dp_scope), o.dp_contrastive ? "on" : "off", o.dp_count_noise));
+    result->notes.push_back(
+        o.dp_prototype_noise > 0
+            ? absl::StrFormat("federated_dp: class sums released in the final round with noise stddev %.4g "
+                              "(multiplier %.4g; share of the target %.3g)",
+                              o.dp_prototype_noise, privacy::ClassSumStep(o.dp_prototype_noise).noise_multiplier,
+                              o.target_epsilon > 0 ? o.dp_prototype_share : 0.0)
+            : std::string("federated_dp: no class sums released"));
   }
   return absl::OkStatus();
 }

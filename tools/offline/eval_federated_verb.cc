@@ -26,7 +26,8 @@ constexpr char kUsage[] =
     "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
     "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding] "
     "[--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
-    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S]] "
+    "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S] "
+    "[--dp-prototype-noise S | --dp-prototype-share F]] "
     "[--initial-model FILE]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
@@ -74,6 +75,12 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FEDLOG_ASSIGN_OR_RETURN(o.dp_count_noise, args.GetDouble("dp-count-noise", o.dp_count_noise));
   if (!(o.dp_count_noise >= 1 && o.dp_count_noise <= 1e6)) {
     return absl::InvalidArgumentError("--dp-count-noise must be in [1, 1e6]");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_prototype_noise, args.GetDouble("dp-prototype-noise", o.dp_prototype_noise));
+  FEDLOG_ASSIGN_OR_RETURN(o.dp_prototype_share, args.GetDouble("dp-prototype-share", o.dp_prototype_share));
+  if (!(o.dp_prototype_share >= 0 && o.dp_prototype_share < 1) ||
+      (o.dp_prototype_noise != 0 && !(o.dp_prototype_noise >= 0.01 && o.dp_prototype_noise <= 1e6))) {
+    return absl::InvalidArgumentError("--dp-prototype-share must be in [0, 1), --dp-prototype-noise in [0.01, 1e6]");
   }
   if (!o.dp_mode.empty() && o.dp_mode != "line" && o.dp_mode != "site") {
     return absl::InvalidArgumentError("--dp-mode must be line or site");
@@ -164,7 +171,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
-        "dp-normal-lines", "dp-scope", "dp-count-noise", "initial-model"},
+        "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
+        "initial-model"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())

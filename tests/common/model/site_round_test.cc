@@ -8,6 +8,7 @@
 
 #include "common/model/contrastive_trainer.h"
 #include "common/model/personalise.h"
+#include "common/privacy/class_sums.h"
 #include "gtest/gtest.h"
 #include "tests/common/model/small_lines.h"
 
@@ -199,6 +200,60 @@ TEST(BuildSiteDetectorTest, FallsBackToTheBundlesPrototypes) {
   EXPECT_EQ(k_shot->shots, 5);
   EXPECT_FALSE(k_shot->used_global_prototypes);
   EXPECT_GE(k_shot->validation_f1, 0);
+}
+
+// Line DP's class-sum release (common/privacy/class_sums.h): only in the release round, one more Gaussian step
+// among the round's phases (q = 1, multiplier s / sqrt(2)), a [2, out_dim + 1] tensor whose counts are the class
+// counts plus noise; and a detector without anomalous support lines takes its anomalous prototype from it, not
+// from the DP-trained prototypes.global.
+TEST(RunSiteRoundTest, LineDpReleasesClassSumsOnlyWhenAskedAndChargesThem) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto start = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(start.ok());
+  const LineSet train = Lines({"Apache"}, 12, 6);  // 36 normal, 24 anomalous labelled lines
+  LocalWork work = SmallWork();
+  work.contrastive_steps = 0;
+  work.line_dp.noise_multiplier = 1.0;
+  work.line_dp.prototype_noise = 0.5;
+  auto plain = RunSiteRound(site, *start, train, {}, work);  // not the release round
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->weights.Find("prototypes.release"), nullptr);
+  for (const LineDpPhase& p : plain->line_dp_phases) EXPECT_NE(p.name, "prototypes");
+
+  work.line_dp.release_prototypes = true;
+  auto released = RunSiteRound(site, *start, train, {}, work);
+  ASSERT_TRUE(released.ok()) << released.status();
+  const fl::NamedTensor* r = released->weights.Find("prototypes.release");
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->shape, (std::vector<int64_t>{2, site.out_dim + 1}));
+  EXPECT_NEAR(r->values[site.out_dim], 36, 5 * 0.5);           // normal count + N(0, 0.25)
+  EXPECT_NEAR(r->values[2 * site.out_dim + 1], 24, 5 * 0.5);   // anomalous count
+  const LineDpPhase& last = released->line_dp_phases.back();
+  EXPECT_EQ(last.name, "prototypes");
+  EXPECT_EQ(last.q, 1.0);
+  EXPECT_EQ(last.steps, 1);
+  EXPECT_NEAR(last.sigma, 0.5 / std::sqrt(2.0), 1e-12);
+  // The round's epsilon is the composition with the release: larger than without it.
+  EXPECT_GT(released->line_dp_round_epsilon, plain->line_dp_round_epsilon);
+
+  // Support lines of the normal class only: the anomalous prototype comes from the release.
+  LineSet normal_support = Lines({"Apache"}, 1, 8);
+  std::vector<int64_t> normal_rows;
+  for (int64_t i = 0; i < normal_support.size(); ++i) {
+    if (normal_support.labels[i] == 0) normal_rows.push_back(i);
+  }
+  normal_support = SelectLines(normal_support, normal_rows);
+  AdaptOptions adapt;
+  adapt.prototypes = PrototypeMode::kClassMean;
+  auto detector = BuildSiteDetector(site, released->weights, normal_support, {}, adapt);
+  ASSERT_TRUE(detector.ok()) << detector.status();
+  EXPECT_TRUE(detector->used_global_prototypes);
+  const std::vector<float> want = privacy::PrototypesFromRelease(r->values, site.out_dim);
+  ASSERT_EQ(want.size(), static_cast<size_t>(2 * site.out_dim));
+  ASSERT_EQ(detector->prototypes.rows, 2);
+  for (int64_t j = 0; j < site.out_dim; ++j) {
+    EXPECT_FLOAT_EQ(detector->prototypes.data[site.out_dim + j], want[site.out_dim + j]) << j;
+  }
 }
 
 TEST(PersonaliseSiteTest, KeepsTheLocalRoundsOnlyWhenValidationAgrees) {
