@@ -283,7 +283,7 @@ int ReplicatedBlockAlerts(double lookup_match) {
   o.expected_alert_rate = 0.01;
   o.session.shape.quiet_ms = 1000;
   o.session.shape.incomplete_quiet_ms = 10000;
-  if (!(*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", fewshot::FewShotOptions{}.match, lookup_match).ok()) return -1;
+  if (!(*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", fewshot::FewShotOptions{}.match, {}, lookup_match).ok()) return -1;
   int second = 0, alerts = 0;
   auto process = [&](const std::string& line) {
     LineResult r;
