@@ -77,7 +77,7 @@ struct DetectOptions {
   int64_t session_incomplete_quiet_ms = novelty::ShapeOptions().incomplete_quiet_ms;
   double fewshot_match = 0.3;          // labels decide lines this near (detect.fewshot_match); <= 0 off
   // Session labels decide session units this near (detect.session_lookup_match,
-  // fewshot::SessionLookup); <= 0 off.
+  // fewshot::SessionLookup); <= 0 off (the default).
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
