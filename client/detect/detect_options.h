@@ -82,7 +82,7 @@ struct DetectOptions {
   double fewshot_label_prior = fewshot::FewShotOptions().label_prior;
   double fewshot_lower_prior = fewshot::FewShotOptions().lower_prior;
   // Session labels decide session units this near (detect.session_lookup_match,
-  // fewshot::SessionLookup); <= 0 off.
+  // fewshot::SessionLookup); <= 0 off (the default).
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).

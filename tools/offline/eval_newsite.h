@@ -117,7 +117,8 @@ struct NewsiteOptions {
   double session_normal_match = 0.9;
   // The product's session detector with labels (eval_newsite_session_lookup.cc): the least token
   // similarity at which a labelled unit's class overrides the session verdicts' decision on a
-  // unit; 0 = off (the verdicts alone). --session-lookup-match; live: detect.session_lookup_match.
+  // unit; 0 = off (the verdicts alone; the default). --session-lookup-match; live:
+  // detect.session_lookup_match.
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // --ceiling: the pool's ceiling rows (eval_newsite_ceiling.cc) after the k > 0 rows.
   bool ceiling = false;

@@ -446,8 +446,11 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
     FEDLOG_ASSIGN_OR_RETURN(run.kshot, EvaluateKShot(stream, scored, o));
     FEDLOG_RETURN_IF_ERROR(AddSessionLabelRows(stream, scored, o, &run.kshot));
     if (const std::string half = HalfLabelsNote(run.kshot); !half.empty()) run.kshot.notes.push_back(half);
-    const std::string product =
-        stream.unit == "line" || o.session_lookup_match <= 0 ? "fewshot" : kSessionProductMethod;
+    // The detector live detection runs with these settings: few-shot for lines; for sessions the
+    // verdicts, with the label lookup when it is on.
+    const std::string product = stream.unit == "line"          ? "fewshot"
+                                : o.session_lookup_match > 0 ? kSessionProductMethod
+                                                             : "session detector + labels";
     if (const std::string vs = ProductAgainstJaccardNote(run.kshot, product); !vs.empty()) {
       run.kshot.notes.push_back(vs);
     }

@@ -70,6 +70,20 @@ TEST(LiveFewShotTest, ThresholdPriorsFromTheConfig) {
   EXPECT_FALSE(WithMatch(", fewshot_lower_prior: 2e6").ok());
 }
 
+// detect.session_lookup_match (the session label lookup, fewshot::SessionLookup): off by default.
+TEST(LiveFewShotTest, SessionLookupConfigDefaultsOffAndRange) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_LE(o->session_lookup_match, 0);
+  o = WithMatch(", session_lookup_match: 0.9");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(o->session_lookup_match, 0.9);
+  o = WithMatch(", session_lookup_match: -1");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_LT(o->session_lookup_match, 0);
+  EXPECT_FALSE(WithMatch(", session_lookup_match: 1.5").ok());
+}
+
 TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_FALSE(LiveFewShot::Create(2, fewshot::FewShotOptions{.match = 0}).ok());
   auto f = LiveFewShot::Create(2, {});
