@@ -295,6 +295,46 @@ TEST(EvalNewsiteFederatedTest, PriorBaseIsTheProductDetectorInStreamOrder) {
   EXPECT_EQ(*a, (std::vector<uint8_t>{0, 0, 0}));
 }
 
+// PriorUnitScores: without prototypes.global (the site alone at k = 0) the fused score is the base
+// detector's rank among the pool; with them (the federated arm) the prototypes reorder it; the
+// site alone gets a prototype once its labels hold both classes.
+TEST(EvalNewsiteFederatedTest, PriorScoresUseWhatEachArmHas) {
+  model::EncoderSpec spec;
+  spec.out_dim = 2;
+  fl::TensorBundle alone, federated;
+  federated.tensors.push_back({"prototypes.global", {2, 2}, {1, 0, 0, 1}});  // normal (1, 0), anomalous (0, 1)
+  ArmModel m;
+  // Four one-line units: unit 0 and 2 point at the anomalous prototype, 1 and 3 at the normal one.
+  m.embeddings = {0, 1, 1, 0, 0, 1, 1, 0};
+  NewsiteLines site;
+  site.unit_lines = {{0}, {1}, {2}, {3}};
+  site.templates = {0, 1, 2, 3};
+  PriorBase base;
+  base.score = {0.1, 0.4, 0.2, 0.3};
+  base.alert = {0, 1, 0, 0};
+  base.order = {0, 1, 2, 3};
+  NewsiteSplit sp;
+  sp.pool = {0, 1, 2, 3};
+  NewsiteOptions o;
+  o.federated.prior_weights = {0.75};
+  m.weights = &alone;
+  auto p = PriorUnitScores(m, spec, site, base, sp, {}, {}, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->has_prior);
+  EXPECT_EQ(p->fused[0], (std::vector<double>{0.125, 0.875, 0.375, 0.625}));  // Q(base)
+  m.weights = &federated;
+  p = PriorUnitScores(m, spec, site, base, sp, {}, {}, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->has_prior);
+  EXPECT_GT(p->fused[0][2], p->fused[0][1]);  // the prototypes lift unit 2 over unit 1
+  m.weights = &alone;
+  p = PriorUnitScores(m, spec, site, base, sp, {0, 1}, {1, 0}, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->has_prior);
+  EXPECT_EQ(p->alert.size(), 1u);
+  EXPECT_EQ(p->alert[0].size(), 4u);
+}
+
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_EQ(*NewsiteSourceType("bgl"), "BGL");
   EXPECT_EQ(*NewsiteSourceType("hdfs"), "HDFS");
