@@ -93,7 +93,9 @@ std::vector<float> PrototypesFromRelease(absl::Span<const float> release, int64_
       norm2 += v * v;
     }
     const double scale = norm2 > 1.0 ? 1.0 / std::sqrt(norm2) : 1.0;
-    for (int64_t j = 0; j < dim; ++j) out[static_cast<size_t>(c * dim + j)] = static_cast<float>(scale * row[j] / count);
+    for (int64_t j = 0; j < dim; ++j) {
+      out[static_cast<size_t>(c * dim + j)] = static_cast<float>(scale * row[j] / count);
+    }
   }
   return out;
 }

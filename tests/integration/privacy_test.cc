@@ -9,10 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "client/federation_session.h"
 #include "client/site_daemon.h"
 #include "client/site_ledger.h"
 #include "common/base/file_util.h"
 #include "common/fl/bundle_codec.h"
+#include "common/net/tls.h"
 #include "common/privacy/line_count.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
@@ -179,6 +182,62 @@ TEST_F(LineDpTest, SitesRunDpSgdChargeTheirLedgersAndReportTheirEpsilon) {
   EXPECT_EQ(updates, 2);
 }
 
+// The class-sum release end to end (docs/PRIVACY.md "Class knowledge under line DP"): with the plan's noise s,
+// every daemon releases once, in the run's last round, charges that release to its ledger (q = 1, multiplier
+// s / sqrt(2), one step) before the upload, reports an epsilon that includes it, and the final model carries the
+// pooled release; earlier rounds release nothing.
+TEST_F(LineDpTest, ClassSumReleaseIsChargedOnceInTheLastRound) {
+  StartSite("site-a");
+  StartSite("site-b");
+  WaitOnline(2);
+  v1::StartRunRequest req;
+  v1::RunPlan* plan = req.mutable_plan();
+  plan->set_rounds(2);
+  plan->set_min_sites(2);
+  plan->set_round_deadline_s(60);
+  plan->mutable_training()->set_contrastive_steps(2);
+  plan->mutable_training()->set_meta_iterations(1);
+  plan->mutable_training()->set_batch_size(32);
+  plan->set_line_dp_contrastive(true);
+  plan->set_dp_mode("line");
+  plan->set_dp_noise_multiplier(1.0);
+  plan->set_dp_clip(1.0);
+  plan->set_dp_delta(kDelta);
+  plan->set_line_dp_prototype_noise(4.0);
+  v1::RunStatus done = WaitFinished(StartRun(req).run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  ASSERT_EQ(done.rounds_size(), 2);
+  const double release_sigma = 4.0 / std::sqrt(2.0);
+  double largest = 0;
+  for (const char* site : {"site-a", "site-b"}) {
+    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    int releases = 0;
+    for (const auto& e : ledger->entries()) {
+      if (std::abs(e.step.noise_multiplier - release_sigma) > 1e-9) continue;
+      ++releases;
+      EXPECT_EQ(e.round, 2);  // the last round only
+      EXPECT_DOUBLE_EQ(e.step.sampling_rate, 1.0);
+      EXPECT_EQ(e.step.steps, 1);
+    }
+    EXPECT_EQ(releases, 1) << site;
+    largest = std::max(largest, ledger->epsilon());
+  }
+  EXPECT_NEAR(done.rounds(1).site_epsilon(), largest, 1e-9);  // the reported epsilon includes the release
+  client::FederationSession admin(net::MakeChannel(
+      absl::StrCat("localhost:", server_->port()),
+      *net::MakeChannelCredentials(
+          {JoinPath(pki_, "ca.crt"), JoinPath(pki_, "admin.crt"), JoinPath(pki_, "admin.key")})));
+  auto last = admin.Download(done.rounds(1).model_version());
+  ASSERT_TRUE(last.ok()) << last.status();
+  const fl::NamedTensor* release = last->bundle.Find("prototypes.release");
+  ASSERT_NE(release, nullptr);
+  EXPECT_EQ(release->shape, (std::vector<int64_t>{2, 9}));  // out_dim 8 + the count
+  auto first = admin.Download(done.rounds(0).model_version());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->bundle.Find("prototypes.release"), nullptr);
+}
+
 TEST_F(PrivacyTest, StricterSiteDeclinesAndTheAggregatorCountsIt) {
   StartSite("site-a");
   v1::SitePrivacyPolicy strict;
@@ -230,6 +289,17 @@ TEST_F(PrivacyTest, InvalidDpPlansAreRefused) {
            [](v1::RunPlan* p) {
              p->set_dp_mode("line");
              p->set_line_dp_scope("encoder");
+           },
+           [](v1::RunPlan* p) { p->set_line_dp_prototype_noise(2); },  // the release in site mode
+           [](v1::RunPlan* p) {
+             p->set_dp_mode("line");
+             p->set_line_dp_prototype_noise(0.001);  // nearly exact sums
+           },
+           [](v1::RunPlan* p) {
+             p->set_dp_mode("line");
+             p->set_line_dp_prototype_noise(2);
+             p->set_secure_aggregation(true);  // not a masked tensor yet
+             p->set_min_sites(2);
            },
            [](v1::RunPlan* p) { p->set_strategy("median"); },
            [](v1::RunPlan* p) { p->set_clip_norm(5); }}) {

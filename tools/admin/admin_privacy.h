@@ -15,7 +15,8 @@ namespace fedlog::cli {
 
 // The options `run start` accepts for privacy: dp-noise-multiplier, dp-clip, dp-delta, target-epsilon,
 // dp-mode, and line mode's dp-objective, dp-anomalous-rate, dp-normal-lines, dp-scope, dp-count-noise,
-// dp-prototype-noise, dp-prototype-share; and its valueless flags: dp-contrastive. (Secure aggregation's flag belongs to that feature.)
+// dp-prototype-noise, dp-prototype-share; and its valueless flags: dp-contrastive. (Secure aggregation's flag
+// belongs to that feature.)
 std::vector<std::string> PrivacyOptionNames();
 std::vector<std::string> PrivacyFlagNames();
 // Copies them into `plan`, checking them as the aggregator will (InvalidArgument naming the flag): any --dp-*

@@ -88,11 +88,12 @@ struct FederatedOptions {
   double dp_count_noise = 100;
   // Line mode: the release of per-class embedding sums and counts in the final round
   // (common/privacy/class_sums.h), which a site without labels of a class detects with. Its noise
-  // stddev is --dp-prototype-noise S when > 0; else, with --target-epsilon, the smallest stddev at
-  // which the release alone spends dp_prototype_share of the target (--dp-prototype-share, default
-  // privacy::kDefaultClassSumShare; 0: no release), and sigma then covers the rest.
+  // stddev is --dp-prototype-noise S when > 0; else, with --target-epsilon and --dp-prototype-share F
+  // in (0, 1), the smallest stddev at which the release alone spends F of the target (the product's
+  // rule is F = privacy::kDefaultClassSumShare, 0.5), and sigma then covers the rest. Default 0: no
+  // release, so earlier sessions' commands compute what they computed.
   double dp_prototype_noise = 0;
-  double dp_prototype_share = 0.5;
+  double dp_prototype_share = 0;
   // --initial-model FILE: every model (both federations, the baselines) starts from this bundle instead
   // of the untrained weights, checked by model::LoadInitialModel; e.g. `fedlog model pretrain`'s public
   // pre-trained model, whose FILE.json must list the protocol's system among its excluded systems

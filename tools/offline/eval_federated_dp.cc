@@ -128,6 +128,9 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
   if (!(o->dp_prototype_share >= 0 && o->dp_prototype_share < 1) || !(o->dp_prototype_noise >= 0)) {
     return absl::InvalidArgumentError("--dp-prototype-share must be in [0, 1), --dp-prototype-noise >= 0");
   }
+  if (o->dp_prototype_share > 0 && o->dp_prototype_noise == 0 && !(o->target_epsilon > 0)) {
+    return absl::InvalidArgumentError("--dp-prototype-share needs --target-epsilon (or give --dp-prototype-noise)");
+  }
   if (o->target_epsilon > 0) {
     if (o->dp_mode != "line") {
       return absl::InvalidArgumentError("--target-epsilon applies to --dp-mode line");
