@@ -4,21 +4,13 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/common/model/unit_vectors.h"
 
 namespace fedlog::model {
 namespace {
 
-// Unit vectors in 2-D at `degrees`.
-std::vector<float> At(double degrees) {
-  const double r = degrees * M_PI / 180.0;
-  return {static_cast<float>(std::cos(r)), static_cast<float>(std::sin(r))};
-}
-
-std::vector<float> Rows(const std::vector<std::vector<float>>& rows) {
-  std::vector<float> out;
-  for (const auto& r : rows) out.insert(out.end(), r.begin(), r.end());
-  return out;
-}
+using testing::At;
+using testing::Rows;
 
 TEST(FusedFewShotTest, NearLabelsDecideFarUnitsKeepTheLabelFreeScore) {
   // Normal at 0 and 10 degrees, anomalous at 90 and 100; match = cos(20 degrees).

@@ -6,21 +6,13 @@
 
 #include "common/model/hybrid_cut.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/unit_vectors.h"
 
 namespace fedlog::model {
 namespace {
 
-// Unit vectors in 2-D at `degrees`.
-std::vector<float> At(double degrees) {
-  const double r = degrees * M_PI / 180.0;
-  return {static_cast<float>(std::cos(r)), static_cast<float>(std::sin(r))};
-}
-
-std::vector<float> Rows(const std::vector<std::vector<float>>& rows) {
-  std::vector<float> out;
-  for (const auto& r : rows) out.insert(out.end(), r.begin(), r.end());
-  return out;
-}
+using testing::At;
+using testing::Rows;
 
 TEST(HybridSupportTest, TokenJaccard) {
   EXPECT_DOUBLE_EQ(TokenJaccard({1, 2, 3}, {2, 3, 4}), 0.5);
