@@ -15,6 +15,7 @@
 #include "common/fl/bundle_codec.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "tests/integration/line_dp_plan.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
@@ -33,19 +34,9 @@ class LineCountTest : public testing::AggregatorTest {
   // A one-round line-DP run with a little contrastive DP-SGD (the sites have no labelled lines);
   // count_noise 0 leaves RunPlan 60 unset (the aggregator fills in 100).
   v1::RunStatus StartLineRun(int min_sites, double count_noise) {
-    v1::StartRunRequest req;
+    v1::StartRunRequest req = testing::SmallLineDpRun(/*rounds=*/1, min_sites);
     v1::RunPlan* plan = req.mutable_plan();
-    plan->set_rounds(1);
-    plan->set_min_sites(min_sites);
-    plan->set_round_deadline_s(60);
     plan->mutable_training()->set_local_epochs(1);
-    plan->mutable_training()->set_contrastive_steps(2);
-    plan->mutable_training()->set_meta_iterations(1);
-    plan->mutable_training()->set_batch_size(32);
-    plan->set_line_dp_contrastive(true);
-    plan->set_dp_mode("line");
-    plan->set_dp_noise_multiplier(1.0);
-    plan->set_dp_clip(1.0);
     plan->set_line_dp_count_noise(count_noise);
     return StartRun(req);
   }

@@ -20,6 +20,7 @@
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "tests/integration/line_dp_plan.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
@@ -190,18 +191,8 @@ TEST_F(LineDpTest, ClassSumReleaseIsChargedOnceInTheLastRound) {
   StartSite("site-a");
   StartSite("site-b");
   WaitOnline(2);
-  v1::StartRunRequest req;
+  v1::StartRunRequest req = testing::SmallLineDpRun(/*rounds=*/2, /*min_sites=*/2);
   v1::RunPlan* plan = req.mutable_plan();
-  plan->set_rounds(2);
-  plan->set_min_sites(2);
-  plan->set_round_deadline_s(60);
-  plan->mutable_training()->set_contrastive_steps(2);
-  plan->mutable_training()->set_meta_iterations(1);
-  plan->mutable_training()->set_batch_size(32);
-  plan->set_line_dp_contrastive(true);
-  plan->set_dp_mode("line");
-  plan->set_dp_noise_multiplier(1.0);
-  plan->set_dp_clip(1.0);
   plan->set_dp_delta(kDelta);
   plan->set_line_dp_prototype_noise(4.0);
   v1::RunStatus done = WaitFinished(StartRun(req).run_id());
