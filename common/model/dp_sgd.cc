@@ -36,6 +36,9 @@ absl::Status ValidateLineDpOptions(const LineDpOptions& o) {
   if (o.prototype_noise != 0 && !privacy::IsValidClassSumNoise(o.prototype_noise)) {
     return absl::InvalidArgumentError("line DP: class-sum noise must be 0 (no release) or in [0.01, 1e6]");
   }
+  if (o.prototype_noise_shares < 1 || o.prototype_noise_shares > 4096) {
+    return absl::InvalidArgumentError("line DP: the class-sum noise is shared by 1..4096 sites");
+  }
   return absl::OkStatus();
 }
 

@@ -96,12 +96,17 @@ struct LineDpOptions {
   // step ("prototypes", q = 1, s / sqrt(2), 1) to the round's phases.
   double prototype_noise = 0;
   bool release_prototypes = false;
+  // Under secure aggregation the release's noise is distributed (privacy::ClassSumShareStddev): each site adds
+  // N(0, prototype_noise^2 / prototype_noise_shares), the shares being the round's threshold t, so the sum of
+  // any >= t sites carries the whole s. 1: every site adds all of s (no secure aggregation).
+  int prototype_noise_shares = 1;
   bool enabled() const { return noise_multiplier > 0; }
 };
 
 // InvalidArgument unless sigma >= 0, C > 0, delta in (0, 1) (all finite), the micro-batch sizes
 // are >= 2, encoder_lr_ratio is finite and > 0, anomalous_rate is in (0, 1] and
-// normal_lines_per_step >= 1, and prototype_noise is 0 or in privacy::IsValidClassSumNoise's range.
+// normal_lines_per_step >= 1, prototype_noise is 0 or in privacy::IsValidClassSumNoise's range, and
+// prototype_noise_shares is in 1..4096.
 absl::Status ValidateLineDpOptions(const LineDpOptions& options);
 
 // `steps` steps of the sampled Gaussian mechanism with sampling rate q and noise multiplier sigma.

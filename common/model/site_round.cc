@@ -201,7 +201,10 @@ absl::Status ReleaseClassSums(const EncoderSpec& spec, const LineSet& labeled, c
   FEDLOG_ASSIGN_OR_RETURN(std::vector<float> release,
                           privacy::ClassSums(embedded, spec.out_dim, labeled.labels));
   FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
-  FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(absl::MakeSpan(release), s, sampler));
+  // Under secure aggregation each site adds its share N(0, s^2 / t); the accountant charges s either way, which
+  // is what the sum of any >= t sites carries (common/privacy/class_sums.h).
+  FEDLOG_RETURN_IF_ERROR(
+      privacy::NoiseClassSums(absl::MakeSpan(release), s, sampler, work.line_dp.prototype_noise_shares));
   result->weights.tensors.push_back(
       fl::NamedTensor{fl::kReleasedPrototypesName, {2, spec.out_dim + 1}, std::move(release)});
   const privacy::MechanismStep step = privacy::ClassSumStep(s);

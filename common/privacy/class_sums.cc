@@ -1,6 +1,7 @@
 #include "common/privacy/class_sums.h"
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -39,18 +40,37 @@ absl::StatusOr<std::vector<float>> ClassSums(absl::Span<const float> embeddings,
   return std::vector<float>(acc.begin(), acc.end());
 }
 
-absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler) {
-  if (!IsValidClassSumNoise(stddev)) {
+absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler, int shares) {
+  if (!IsValidClassSumNoise(stddev) || shares < 1) {
     return absl::InvalidArgumentError(absl::StrCat("class-sum noise must be in [", kMinClassSumNoise, ", ",
-                                                   kMaxClassSumNoise, "]"));
+                                                   kMaxClassSumNoise, "], shared by >= 1 site"));
   }
-  sampler.AddNoise(release, stddev);
+  sampler.AddNoise(release, ClassSumShareStddev(stddev, shares));
   return absl::OkStatus();
 }
 
 absl::Status ScaleToWeight(absl::Span<float> release, int64_t weight) {
   if (weight < 1) return absl::InvalidArgumentError("class sums: the update's weight must be >= 1");
   for (float& v : release) v = static_cast<float>(static_cast<double>(v) / static_cast<double>(weight));
+  return absl::OkStatus();
+}
+
+double ClassSumShareStddev(double stddev, int shares) {
+  return shares > 1 ? stddev / std::sqrt(static_cast<double>(shares)) : stddev;
+}
+
+double MinReleaseWeight(double clip_range, double count_noise, double share_stddev) {
+  if (!(clip_range > 1)) return std::numeric_limits<double>::infinity();
+  return kReleaseTailSigmas * (count_noise + share_stddev) / (clip_range - 1);
+}
+
+absl::Status CheckReleaseFitsRange(double clip_range, int64_t weight, double count_noise, double share_stddev) {
+  const double least = MinReleaseWeight(clip_range, count_noise, share_stddev);
+  if (!(static_cast<double>(weight) >= least)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "class-sum release: the released weight ", weight, " is below ", least, ", the least at which the clip range ",
+        clip_range, " holds the noise share (stddev ", share_stddev, "); refusing to mask (docs/PRIVACY.md)"));
+  }
   return absl::OkStatus();
 }
 

@@ -12,7 +12,13 @@
 // The aggregator averages tensors weighted by each update's (noised) line count w_i, so a site uploads its
 // release divided by its own released w_i (ScaleToWeight): the weighted mean is then sum_i release_i / sum_i w_i
 // for both the sums and the counts, and their ratio (PrototypesFromRelease) is the pooled class mean, whatever
-// the common factor. Stateless functions; thread-safe given distinct samplers.
+// the common factor.
+// Under secure aggregation (docs/PRIVACY.md, "The class-sum release under secure aggregation") the release is one
+// more masked section and its noise is distributed: each site adds N(0, s^2 / t) (ClassSumShareStddev), t the
+// round's threshold, so the unmasked sum of any >= t surviving sites carries variance >= s^2, which is what the
+// accountant charges. The quantiser clamps every lane to [-R, R] before weighting, which would cut a site's noise
+// share; CheckReleaseFitsRange refuses, from public numbers only, a weight too small for that to be negligible.
+// Stateless functions; thread-safe given distinct samplers.
 #ifndef FEDLOG_COMMON_PRIVACY_CLASS_SUMS_H_
 #define FEDLOG_COMMON_PRIVACY_CLASS_SUMS_H_
 
@@ -50,12 +56,32 @@ MechanismStep ClassSumStep(double stddev);
 absl::StatusOr<std::vector<float>> ClassSums(absl::Span<const float> embeddings, int64_t dim,
                                              absl::Span<const int> labels);
 
-// Adds N(0, stddev^2) from `sampler` to every value of `release`. InvalidArgument for a stddev outside
-// [kMinClassSumNoise, kMaxClassSumNoise].
-absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler);
+// Adds N(0, ClassSumShareStddev(stddev, shares)^2) from `sampler` to every value of `release` (shares 1: the
+// whole stddev). InvalidArgument for a stddev outside [kMinClassSumNoise, kMaxClassSumNoise] or shares < 1.
+absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler, int shares = 1);
 
 // Divides every value by `weight` (the update's released line count, >= 1). InvalidArgument otherwise.
 absl::Status ScaleToWeight(absl::Span<float> release, int64_t weight);
+
+// The per-site stddev under distributed noise: stddev / sqrt(shares) (shares = the round's threshold t >= 1;
+// 1 = the whole noise at every site, the plain path).
+double ClassSumShareStddev(double stddev, int shares);
+
+// How far into the Gaussian tail the range rule reaches: a noise value beyond kReleaseTailSigmas stddevs has
+// probability below 2e-23, and the clamp can only act beyond it (CheckReleaseFitsRange).
+inline constexpr double kReleaseTailSigmas = 10;
+
+// The smallest released weight w at which a site's scaled release (its sums and counts plus its noise share,
+// divided by w) stays inside the quantiser's [-R, R] unless a noise value lies beyond kReleaseTailSigmas
+// stddevs: (R - 1) * w >= kReleaseTailSigmas * (count_noise + share_stddev). Why: a class's sum coordinates
+// and count are at most the site's training lines n, and w = n + N(0, count_noise^2), so |value| * w <=
+// n + |share noise| <= w + |count noise| + |share noise|. Infinity for R <= 1.
+double MinReleaseWeight(double clip_range, double count_noise, double share_stddev);
+
+// OK when `weight` >= MinReleaseWeight(...); FailedPrecondition otherwise (the site then refuses to mask, as for
+// a weight below the quantiser's precision bound). Every input is public (the plan's R and noises, the released
+// weight), so the refusal reveals nothing about the lines beyond the released weight.
+absl::Status CheckReleaseFitsRange(double clip_range, int64_t weight, double count_noise, double share_stddev);
 
 // The smallest stddev s (relative 1e-3) at which `releases` releases alone (ClassSumStep(s) each) reach at most
 // share * target_epsilon at `delta`. InvalidArgument for share outside (0, 1), a target <= 0, releases < 1, or

@@ -333,6 +333,48 @@ TEST(EvalFederatedTest, LineDpClassSumReleaseIsChargedWithinTheTarget) {
   EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// --secure-aggregation: the release's noise is shared over the round's threshold and the accountant still
+// charges s, so every site's epsilon is the plain release's; a clip range that cannot hold the noise share makes
+// every site refuse to mask, and the round fails; the flags are checked.
+TEST(EvalFederatedTest, SecureAggregationSharesTheReleaseNoiseAndChargesTheWhole) {
+  FederatedOptions o = TinyOptions();
+  o.run_centralized = o.run_local = false;
+  o.dp_private_only = true;
+  const std::vector<FederatedSite> sites = TinySites(o);
+  o.dp_mode = "line";
+  o.dp_noise_multiplier = 4.0;
+  o.dp_prototype_noise = 2.0;
+  FederatedOptions plain = o;
+  o.secure_aggregation = true;
+  o.secagg_clip_range = 1e6;  // the tiny sites' weights are small: a wide range holds their shares
+  ASSERT_TRUE(ResolveDpOptions(sites, &o).ok());
+  ASSERT_TRUE(ResolveDpOptions(sites, &plain).ok());
+  auto r = RunFederatedSimulation(sites, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto p = RunFederatedSimulation(sites, plain);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(r->dp_epsilon, p->dp_epsilon);  // charged at s, not at the share
+  ASSERT_NE(r->federated_dp_model.Find("prototypes.release"), nullptr);
+  DpFederation dp(o, sites.size());
+  EXPECT_EQ(dp.ReleaseShares(3), 2);
+  EXPECT_EQ(dp.ReleaseShares(5), 3);
+  EXPECT_EQ(DpFederation(plain, sites.size()).ReleaseShares(5), 1);
+
+  FederatedOptions narrow = o;
+  narrow.secagg_clip_range = 1.0;  // holds no noise share: every site refuses to mask
+  EXPECT_EQ(RunFederatedSimulation(sites, narrow).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  FederatedOptions bad = o;
+  bad.secagg_threshold = static_cast<int>(sites.size()) + 1;
+  EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = o;
+  bad.dp_prototype_noise = 0;  // nothing to share
+  EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = TinyOptions();
+  bad.secure_aggregation = true;  // without line DP
+  EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(EvalFederatedTest, ParameterMovementIsTheL2DistancePerGroup) {
   fl::TensorBundle start{{T("embed.weight", {0, 0}), T("out.weight", {1, 1}),
                           T("adapter.S.up.weight", {0, 0}), T("head.0.weight", {2})}};

@@ -94,6 +94,17 @@ struct FederatedOptions {
   // release, so earlier sessions' commands compute what they computed.
   double dp_prototype_noise = 0;
   double dp_prototype_share = 0;
+  // Line mode with a release: --secure-aggregation releases the class sums as the product does under secure
+  // aggregation (docs/PRIVACY.md, "The class-sum release under secure aggregation"): each site adds the noise
+  // share N(0, s^2 / t), t = --secagg-threshold T or, 0, the product's default (a majority of the release
+  // round's participants, at least 2), and a site whose released weight is below
+  // privacy::MinReleaseWeight(--secagg-clip-range R, dp_count_noise, s / sqrt(t)) drops out of that round (the
+  // daemon refuses to mask); the release's values are clamped to [-R, R] as the quantiser does. The accountant
+  // charges s, as before. Nothing else of secure aggregation is simulated (its mean equals the plain weighted
+  // mean within the quantisation error, tests/integration/secagg_test.cc).
+  bool secure_aggregation = false;
+  int secagg_threshold = 0;
+  double secagg_clip_range = 4.0;
   // --initial-model FILE: every model (both federations, the baselines) starts from this bundle instead
   // of the untrained weights, checked by model::LoadInitialModel; e.g. `fedlog model pretrain`'s public
   // pre-trained model, whose FILE.json must list the protocol's system among its excluded systems
@@ -227,6 +238,9 @@ class DpFederation {
   absl::StatusOr<int64_t> NoisedCount(size_t site, int64_t count);
   // Line mode: whether round `round` (0-based) releases class sums (the final round, with a noise).
   bool ReleasesPrototypes(int round) const;
+  // The noise shares of a release round with `participants` sites: 1 without secure aggregation, else the
+  // round's threshold t (FederatedOptions::secagg_threshold, or a majority of `participants`, at least 2).
+  int ReleaseShares(int participants) const;
   // Site mode: the next global model from `global` and the participants' full weights: each delta
   // clipped to C plus N(0, (sigma*C)^2 / n) per coordinate, then averaged over the n updates. The
   // round is charged at q = 1 (the simulation does not sample sites); `total_sites` is unused.

@@ -113,7 +113,7 @@ std::string ParameterMovement(const std::string& label, const fl::TensorBundle& 
 }
 
 absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, FederatedOptions* o) {
-  if (o->dp_mode.empty()) return absl::OkStatus();
+  if (o->dp_mode.empty() && !o->secure_aggregation) return absl::OkStatus();
   if (o->dp_mode != "line" && o->dp_mode != "site") {
     return absl::InvalidArgumentError("--dp-mode must be line or site");
   }
@@ -164,6 +164,19 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
   if (o->dp_prototype_noise != 0 && !privacy::IsValidClassSumNoise(o->dp_prototype_noise)) {
     return absl::InvalidArgumentError("--dp-prototype-noise must be in [0.01, 1e6]");
   }
+  if (o->secure_aggregation) {
+    if (o->dp_mode != "line" || !(o->dp_prototype_noise > 0)) {
+      return absl::InvalidArgumentError(
+          "--secure-aggregation simulates the class-sum release's distributed noise: it needs --dp-mode line and "
+          "--dp-prototype-noise or --dp-prototype-share");
+    }
+    if (o->secagg_threshold != 0 && (o->secagg_threshold < 2 || o->secagg_threshold > static_cast<int>(sites.size()))) {
+      return absl::InvalidArgumentError("--secagg-threshold must be in [2, sites]");
+    }
+    if (!(o->secagg_clip_range >= 1 && o->secagg_clip_range <= 1e6)) {
+      return absl::InvalidArgumentError("--secagg-clip-range must be in [1, 1e6]");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -193,6 +206,11 @@ absl::StatusOr<int64_t> DpFederation::NoisedCount(size_t site, int64_t count) {
 
 bool DpFederation::ReleasesPrototypes(int round) const {
   return options_.dp_mode == "line" && options_.dp_prototype_noise > 0 && round == options_.rounds - 1;
+}
+
+int DpFederation::ReleaseShares(int participants) const {
+  if (!options_.secure_aggregation) return 1;
+  return options_.secagg_threshold > 0 ? options_.secagg_threshold : std::max(2, participants / 2 + 1);
 }
 
 absl::StatusOr<fl::TensorBundle> DpFederation::AggregateSiteDp(

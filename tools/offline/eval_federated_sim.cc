@@ -140,6 +140,26 @@ double LocalLoss(const model::SiteRoundResult& r, const std::string& key, double
   return it != r.local_only.end() ? it->second : sent;
 }
 
+// Line DP: a site's class-sum release leaves divided by its released weight, so the weighted mean is the pooled
+// sum over the weights' sum (common/privacy/class_sums.h), as the daemon sends it. Under --secure-aggregation
+// the daemon masks it, clamped to [-R, R] by the quantiser, and refuses to mask (false) when its weight cannot
+// hold its noise share (privacy::CheckReleaseFitsRange).
+absl::StatusOr<bool> ScaleRelease(const FederatedOptions& o, int64_t samples, int shares,
+                                  fl::TensorBundle* weights) {
+  for (fl::NamedTensor& t : weights->tensors) {
+    if (t.name != fl::kReleasedPrototypesName) continue;
+    FEDLOG_RETURN_IF_ERROR(privacy::ScaleToWeight(absl::MakeSpan(t.values), samples));
+    if (!o.secure_aggregation) continue;
+    const double share = privacy::ClassSumShareStddev(o.dp_prototype_noise, shares);
+    if (!privacy::CheckReleaseFitsRange(o.secagg_clip_range, samples, o.dp_count_noise, share).ok()) {
+      return false;
+    }
+    const float r = static_cast<float>(o.secagg_clip_range);
+    for (float& v : t.values) v = std::clamp(v, -r, r);
+  }
+  return true;
+}
+
 absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& sites,
                                               const model::EncoderSpec& base,
                                               const fl::TensorBundle& initial,
@@ -152,6 +172,9 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
     const auto t0 = Clock::now();
     std::vector<model::SiteRoundResult> results;
     std::vector<size_t> who;
+    int joined = 0;
+    for (const FederatedSite& s : sites) joined += s.join_round <= r ? 1 : 0;
+    const int shares = dp != nullptr ? dp->ReleaseShares(joined) : 1;
     for (size_t i = 0; i < sites.size(); ++i) {
       if (sites[i].join_round > r) continue;
       FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
@@ -160,6 +183,7 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
       if (dp != nullptr) {
         work.line_dp = dp->LineDp();
         work.line_dp.release_prototypes = dp->ReleasesPrototypes(r);
+        work.line_dp.prototype_noise_shares = shares;
       }
       FEDLOG_ASSIGN_OR_RETURN(
           model::SiteRoundResult res,
@@ -179,12 +203,11 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
       int64_t samples = res.samples;  // under line DP, the noised count a site daemon releases
       if (dp != nullptr && o.dp_mode == "line") {
         FEDLOG_ASSIGN_OR_RETURN(samples, dp->NoisedCount(who[j], res.samples));
-        // The class sums leave divided by that weight, so the weighted mean is their pooled sum over the
-        // weights' sum (common/privacy/class_sums.h), as the daemon sends them.
-        for (fl::NamedTensor& t : res.weights.tensors) {
-          if (t.name == fl::kReleasedPrototypesName) {
-            FEDLOG_RETURN_IF_ERROR(privacy::ScaleToWeight(absl::MakeSpan(t.values), samples));
-          }
+        FEDLOG_ASSIGN_OR_RETURN(bool masked, ScaleRelease(o, samples, shares, &res.weights));
+        if (!masked) {
+          std::cerr << absl::StrFormat("[%s] round %d: %s refuses to mask (its weight %d cannot hold the class-sum "
+                                       "noise share)\n", label, r + 1, sites[who[j]].name, samples);
+          continue;
         }
       }
       updates.push_back({&res.weights, samples, res.distinct_templates, res.imbalance_ratio,
@@ -197,6 +220,11 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
         log.meta_loss += meta_loss;
         ++meta;
       }
+    }
+    if (dp != nullptr && dp->ReleasesPrototypes(r) && static_cast<int>(updates.size()) < shares) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "round %d: %d sites masked, fewer than the threshold %d (a secure-aggregation round fails)", r + 1,
+          updates.size(), shares));
     }
     if (meta > 0) log.meta_loss /= meta;
     if (dp != nullptr && o.dp_mode == "site") {
@@ -325,6 +353,13 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
                               o.dp_prototype_noise, privacy::ClassSumStep(o.dp_prototype_noise).noise_multiplier,
                               o.target_epsilon > 0 ? o.dp_prototype_share : 0.0)
             : std::string("federated_dp: no class sums released"));
+    if (o.secure_aggregation) {
+      result->notes.push_back(absl::StrFormat(
+          "federated_dp: secure aggregation: each site adds the class-sum noise share s / sqrt(t), t %s, clip "
+          "range %.4g (the pooled sum of >= t sites carries s; the accountant charges s)",
+          o.secagg_threshold > 0 ? absl::StrCat(o.secagg_threshold) : std::string("a majority of the round's sites"),
+          o.secagg_clip_range));
+    }
   }
   return absl::OkStatus();
 }

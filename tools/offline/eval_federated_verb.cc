@@ -27,7 +27,8 @@ constexpr char kUsage[] =
     "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding] "
     "[--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
     "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S] "
-    "[--dp-prototype-noise S | --dp-prototype-share F]] "
+    "[--dp-prototype-noise S | --dp-prototype-share F] "
+    "[--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R]]] "
     "[--initial-model FILE]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
@@ -81,6 +82,14 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   if (!(o.dp_prototype_share >= 0 && o.dp_prototype_share < 1) ||
       (o.dp_prototype_noise != 0 && !(o.dp_prototype_noise >= 0.01 && o.dp_prototype_noise <= 1e6))) {
     return absl::InvalidArgumentError("--dp-prototype-share must be in [0, 1), --dp-prototype-noise in [0.01, 1e6]");
+  }
+  o.secure_aggregation = args.Has("secure-aggregation");
+  FEDLOG_ASSIGN_OR_RETURN(int64_t threshold, args.GetInt("secagg-threshold", 0));
+  if (threshold < 0 || threshold > 4096) return absl::InvalidArgumentError("--secagg-threshold must be in 0..4096");
+  o.secagg_threshold = static_cast<int>(threshold);
+  FEDLOG_ASSIGN_OR_RETURN(o.secagg_clip_range, args.GetDouble("secagg-clip-range", o.secagg_clip_range));
+  if ((args.Has("secagg-threshold") || args.Has("secagg-clip-range")) && !o.secure_aggregation) {
+    return absl::InvalidArgumentError("--secagg-threshold and --secagg-clip-range need --secure-aggregation");
   }
   if (!o.dp_mode.empty() && o.dp_mode != "line" && o.dp_mode != "site") {
     return absl::InvalidArgumentError("--dp-mode must be line or site");

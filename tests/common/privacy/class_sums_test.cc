@@ -81,6 +81,63 @@ TEST(ClassSumsTest, NoiseHasTheStatedStddevOnEveryValue) {
   EXPECT_FALSE(NoiseClassSums(absl::MakeSpan(v), 0.001, sampler).ok());
 }
 
+// Secure aggregation's distributed noise: each of n sites adds N(0, s^2 / t), so the sum of the survivors' shares
+// has stddev s * sqrt(survivors / t): exactly s for t survivors, more above t (a dropout that leaves >= t keeps
+// at least s), and less than s only below t, which a round refuses.
+TEST(ClassSumsTest, SharesOfTSitesSumToTheWholeNoiseWhateverSurvives) {
+  GaussianSampler sampler = TestSampler();
+  constexpr int kTrials = 4000;
+  constexpr int kValues = 2 * (16 + 1);
+  const double s = 1.637;
+  const int t = 3;
+  EXPECT_NEAR(ClassSumShareStddev(s, t), s / std::sqrt(3.0), 1e-12);
+  EXPECT_EQ(ClassSumShareStddev(s, 1), s);
+  for (int survivors : {3, 4, 5}) {
+    double sum_sq = 0;
+    for (int k = 0; k < kTrials; ++k) {
+      std::vector<float> pooled(kValues, 0.0f);
+      for (int site = 0; site < survivors; ++site) {
+        std::vector<float> release(kValues, 0.0f);
+        ASSERT_TRUE(NoiseClassSums(absl::MakeSpan(release), s, sampler, t).ok());
+        for (int i = 0; i < kValues; ++i) pooled[i] += release[i];
+      }
+      for (float v : pooled) sum_sq += double{v} * v;
+    }
+    const double sd = std::sqrt(sum_sq / (kTrials * kValues));
+    EXPECT_NEAR(sd, s * std::sqrt(survivors / 3.0), 0.02 * s) << survivors << " survivors";
+    EXPECT_GE(sd, 0.98 * s);
+  }
+  // One site's section alone carries only its share: the aggregator must never see it unmasked.
+  double one_sq = 0;
+  for (int k = 0; k < kTrials; ++k) {
+    std::vector<float> release(kValues, 0.0f);
+    ASSERT_TRUE(NoiseClassSums(absl::MakeSpan(release), s, sampler, t).ok());
+    for (float v : release) one_sq += double{v} * v;
+  }
+  EXPECT_NEAR(std::sqrt(one_sq / (kTrials * kValues)), s / std::sqrt(3.0), 0.02 * s);
+  std::vector<float> v(4, 0.0f);
+  EXPECT_FALSE(NoiseClassSums(absl::MakeSpan(v), s, sampler, 0).ok());
+}
+
+// The range rule: a site whose released weight w satisfies (R - 1) w >= 10 (count noise + share stddev) keeps
+// its scaled release inside [-R, R] for any sums it may hold (at most its n lines, n = w - count noise), unless a
+// noise value lies beyond 10 stddevs; below that weight it refuses. Only public numbers decide.
+TEST(ClassSumsTest, ReleaseRangeRuleRefusesWeightsThatCannotHoldTheNoiseShare) {
+  const double r = 4, count_noise = 100, share = 1.637 / std::sqrt(3.0);
+  const double least = MinReleaseWeight(r, count_noise, share);
+  EXPECT_NEAR(least, 10 * (count_noise + share) / 3, 1e-9);
+  EXPECT_TRUE(CheckReleaseFitsRange(r, static_cast<int64_t>(std::ceil(least)), count_noise, share).ok());
+  EXPECT_EQ(CheckReleaseFitsRange(r, static_cast<int64_t>(std::floor(least)), count_noise, share).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckReleaseFitsRange(1.0, 1000000, count_noise, share).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(std::isinf(MinReleaseWeight(1.0, count_noise, share)));
+  // The worst case the rule covers: every one of n lines in one class, the count noise and the share noise both
+  // at 10 stddevs against the site. The scaled value is then still within R.
+  const double w = std::ceil(least);
+  const double n = w + 10 * count_noise;  // w = n + count noise, count noise = -10 stddevs
+  EXPECT_LE((n + 10 * share) / w, r + 1e-9);
+}
+
 TEST(ClassSumsTest, StepIsTheGaussianMechanismAtStddevOverSensitivity) {
   const MechanismStep step = ClassSumStep(3.0);
   EXPECT_EQ(step.sampling_rate, 1.0);
