@@ -114,6 +114,10 @@ std::string ParameterMovement(const std::string& label, const fl::TensorBundle& 
 
 absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, FederatedOptions* o) {
   if (o->dp_mode.empty() && !o->secure_aggregation) return absl::OkStatus();
+  if (o->secure_aggregation && o->dp_mode != "line") {
+    return absl::InvalidArgumentError(
+        "--secure-aggregation simulates the class-sum release's distributed noise: it needs --dp-mode line");
+  }
   if (o->dp_mode != "line" && o->dp_mode != "site") {
     return absl::InvalidArgumentError("--dp-mode must be line or site");
   }

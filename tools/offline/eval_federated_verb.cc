@@ -181,8 +181,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
-        "initial-model"},
-       {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only"}});
+        "secagg-threshold", "secagg-clip-range", "initial-model"},
+       {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"
