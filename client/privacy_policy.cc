@@ -45,6 +45,16 @@ absl::Status FinalizeSitePrivacyPolicy(v1::SitePrivacyPolicy* p) {
 }
 
 absl::Status ValidateTaskPrivacy(const v1::RoundTask& t) {
+  // The class-sum release under secure aggregation: the noise shares must be the round's threshold, which this
+  // site's secagg session checks against the roster (a majority); any other t would let the sum of t survivors
+  // carry less than the charged noise (docs/PRIVACY.md).
+  const bool release_round = t.secure_aggregation() && t.secagg().class_sum_release();
+  if (t.plan().line_dp_prototype_noise_shares() != (release_round ? t.secagg().threshold() : 0) ||
+      (release_round && (t.dp_mode() != "line" || !(t.plan().line_dp_prototype_noise() > 0)))) {
+    return absl::InvalidArgumentError(
+        "round task: line_dp_prototype_noise_shares must be the threshold of a line-DP secure-aggregation release "
+        "round, and 0 otherwise");
+  }
   if (t.dp_mode().empty()) return absl::OkStatus();
   if (t.dp_mode() != "site" && t.dp_mode() != "line") {
     return absl::InvalidArgumentError("round task: unknown dp_mode");

@@ -1,6 +1,7 @@
 #include "client/privacy_step.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -29,7 +30,11 @@ absl::StatusOr<PrivacyStepResult> ApplyPrivacyStep(const v1::RoundTask& task, co
                                                    privacy::GaussianSampler& sampler, fl::TensorBundle* delta) {
   PrivacyStepResult result;
   if (policy.has_upload_prototypes() && !policy.upload_prototypes()) {
-    result.dropped_tensors += DropTensors(delta, [](const fl::NamedTensor& n) {
+    // A secure-aggregation release round keeps prototypes.release: PrepareMaskedClassSumRelease replaces it by
+    // noise alone, since every survivor must add its noise share.
+    const bool keep_release = task.secure_aggregation() && task.secagg().class_sum_release();
+    result.dropped_tensors += DropTensors(delta, [&](const fl::NamedTensor& n) {
+      if (keep_release && n.name == fl::kReleasedPrototypesName) return false;
       // prototypes.global and every source's adapter.<source>.prototypes: both are mean embeddings of labelled lines.
       return absl::StartsWith(n.name, "prototypes.") || absl::EndsWith(n.name, ".prototypes");
     });
@@ -82,6 +87,41 @@ absl::Status ScaleClassSumRelease(const fl::TensorBundle& global, int64_t weight
     FEDLOG_RETURN_IF_ERROR(privacy::ScaleToWeight(absl::MakeSpan(t.values), weight));
     for (size_t i = 0; i < t.values.size(); ++i) t.values[i] -= base != nullptr ? base->values[i] : 0.0f;
   }
+  return absl::OkStatus();
+}
+
+absl::Status PrepareMaskedClassSumRelease(const v1::RoundTask& task, const fl::TensorBundle& global, int64_t weight,
+                                          bool withhold, privacy::GaussianSampler& sampler, fl::TensorBundle* delta,
+                                          v1::UpdateHeader* header) {
+  const int shares = task.plan().line_dp_prototype_noise_shares();
+  const double s = task.plan().line_dp_prototype_noise();
+  fl::NamedTensor* release = nullptr;
+  for (fl::NamedTensor& t : delta->tensors) {
+    if (t.name == fl::kReleasedPrototypesName) release = &t;
+  }
+  if (release == nullptr || shares < 1 || !privacy::IsValidClassSumNoise(s) || weight < 1) {
+    return absl::InvalidArgumentError("a secure-aggregation release round needs the release, its shares and noise");
+  }
+  const fl::NamedTensor* base = global.Find(fl::kReleasedPrototypesName);
+  if (base != nullptr && base->values.size() != release->values.size()) {
+    return absl::InvalidArgumentError("the global model's prototypes.release differs in shape");
+  }
+  float base_max = 0;
+  for (size_t i = 0; base != nullptr && i < base->values.size(); ++i) {
+    base_max = std::max(base_max, std::fabs(base->values[i]));
+  }
+  if (withhold) {  // zeros plus the noise share, as a site without labelled lines releases
+    std::fill(release->values.begin(), release->values.end(), 0.0f);
+    FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(absl::MakeSpan(release->values), s, sampler, shares));
+    for (size_t i = 0; base != nullptr && i < release->values.size(); ++i) release->values[i] -= base->values[i];
+  }
+  const double max_weight = task.secagg().max_weight() > 0 ? task.secagg().max_weight() : 1e6;
+  const int64_t masked_weight = std::min<int64_t>(weight, static_cast<int64_t>(max_weight));
+  FEDLOG_RETURN_IF_ERROR(privacy::CheckReleaseFitsRange(task.secagg().clip_range() - base_max, masked_weight,
+                                                        privacy::EffectiveLineCountNoise(task.plan().line_dp_count_noise()),
+                                                        privacy::ClassSumShareStddev(s, shares)));
+  FEDLOG_RETURN_IF_ERROR(ScaleClassSumRelease(global, masked_weight, delta));
+  header->set_class_sum_noise_shares(shares);
   return absl::OkStatus();
 }
 

@@ -56,6 +56,22 @@ absl::StatusOr<int64_t> ReleaseLineCount(int64_t run_id, int32_t round, double n
 // InvalidArgument for a weight < 1 or a global tensor of another shape.
 absl::Status ScaleClassSumRelease(const fl::TensorBundle& global, int64_t weight, fl::TensorBundle* delta);
 
+// The class-sum release under secure aggregation (docs/PRIVACY.md, "The class-sum release under secure
+// aggregation"), in a task with SecAggConfig.class_sum_release, after ReleaseLineCount (`weight` is the released
+// count). In order:
+//   1. a site whose policy withholds prototypes (`withhold`) releases what a site without labelled lines does,
+//      zeros plus its noise share N(0, s^2 / t) from `sampler`, instead of dropping the release: every survivor
+//      of the round must add its share, or the sum of t survivors would carry less than the charged noise;
+//   2. the release is divided by the weight the site masks with, min(weight, the round's W), so that the
+//      weighted lanes carry the release itself, noise share whole;
+//   3. the range rule (privacy::CheckReleaseFitsRange, with the round's R less the largest |value| of the global
+//      model's prototypes.release, which the delta subtracts): FailedPrecondition when the weight cannot hold the
+//      noise share (the site then refuses to mask; only public numbers decide).
+// Sets header->class_sum_noise_shares to t. InvalidArgument when the task or delta are inconsistent.
+absl::Status PrepareMaskedClassSumRelease(const v1::RoundTask& task, const fl::TensorBundle& global, int64_t weight,
+                                          bool withhold, privacy::GaussianSampler& sampler, fl::TensorBundle* delta,
+                                          v1::UpdateHeader* header);
+
 }  // namespace fedlog::client
 
 #endif  // FEDLOG_CLIENT_PRIVACY_STEP_H_

@@ -64,7 +64,14 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, const fl::Tenso
   FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
   FEDLOG_ASSIGN_OR_RETURN(
       int64_t weight, ReleaseLineCount(task.run_id(), task.round(), count_noise, sampler, &ledger_, &update->header));
-  FEDLOG_RETURN_IF_ERROR(ScaleClassSumRelease(global, weight, &update->delta));
+  if (task.secure_aggregation() && task.secagg().class_sum_release()) {
+    // A masked section with distributed noise; a site that withholds its sums still adds its noise share.
+    const bool withhold = config_.privacy().has_upload_prototypes() && !config_.privacy().upload_prototypes();
+    FEDLOG_RETURN_IF_ERROR(PrepareMaskedClassSumRelease(task, global, weight, withhold, sampler, &update->delta,
+                                                        &update->header));
+  } else {
+    FEDLOG_RETURN_IF_ERROR(ScaleClassSumRelease(global, weight, &update->delta));
+  }
   FEDLOG_ASSIGN_OR_RETURN(double run_epsilon, ledger_.RunEpsilon(task.run_id()));
   update->header.set_line_dp_count_noise(count_noise);
   update->header.set_line_dp_epsilon(run_epsilon);
@@ -73,7 +80,12 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, const fl::Tenso
                    << " phase(s), sigma " << task.plan().line_dp_noise_multiplier() << ", clip "
                    << task.plan().line_dp_clip() << "), line count released with noise stddev " << count_noise
                    << (update->delta.Find(fl::kReleasedPrototypesName) != nullptr
-                           ? absl::StrCat(", class sums with noise stddev ", task.plan().line_dp_prototype_noise())
+                           ? absl::StrCat(", class sums with noise stddev ", task.plan().line_dp_prototype_noise(),
+                                          task.plan().line_dp_prototype_noise_shares() > 0
+                                              ? absl::StrCat(" (this site's share: 1/",
+                                                             task.plan().line_dp_prototype_noise_shares(),
+                                                             " of its variance, masked)")
+                                              : std::string())
                            : std::string())
                    << "; site epsilon " << run_epsilon << " this run, " << ledger_.epsilon()
                    << " in all (delta " << ledger_.delta() << ")";

@@ -92,11 +92,29 @@ absl::Status ValidateClassSumRelease(const v1::RunPlan& plan) {
     return absl::InvalidArgumentError("line_dp_prototype_share must be in [0, 1)");
   }
   if (plan.secure_aggregation()) {
-    return absl::InvalidArgumentError(
-        "the class-sum release (line_dp_prototype_noise) is not among the tensors secure aggregation masks yet; "
-        "run it without --secure-aggregation or leave it off");
+    // The release is a masked section whose noise is split over each round's threshold t >= 2; its lanes are
+    // clamped to [-R, R] after division by the site's weight. The largest share (t = 2) must fit a weight the
+    // plan allows at all (class_sums.h MinReleaseWeight); a site whose own weight is below it refuses to mask.
+    const double r = plan.secagg_clip_range() > 0 ? plan.secagg_clip_range() : 4.0;
+    const double least = privacy::MinReleaseWeight(r, privacy::EffectiveLineCountNoise(plan.line_dp_count_noise()),
+                                                   privacy::ClassSumShareStddev(s, 2));
+    if (!std::isfinite(least)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the class-sum release under secure aggregation needs secagg_clip_range above 1 (it is ", r,
+          "): the range must hold a site's sums and its noise share"));
+    }
+    if (plan.max_site_samples() > 0 && static_cast<double>(plan.max_site_samples()) < least) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the class-sum release under secure aggregation: max_site_samples ", plan.max_site_samples(),
+          " is below ", least, ", the least weight at which secagg_clip_range ", r,
+          " holds the release's noise share; no site could mask it (raise either)"));
+    }
   }
   return absl::OkStatus();
+}
+
+bool ReleasesClassSums(const v1::RunPlan& plan, int32_t round) {
+  return plan.dp_mode() == "line" && plan.line_dp_prototype_noise() > 0 && round == plan.rounds();
 }
 
 bool SiteLevelDp(const v1::RunPlan& plan) { return plan.dp_mode() == "site"; }
@@ -150,6 +168,11 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
     if (plan.line_dp_prototype_noise() > 0) {  // released once, in the run's last round
       task->mutable_plan()->set_line_dp_prototype_noise(plan.line_dp_prototype_noise());
       task->mutable_plan()->set_line_dp_prototype_round(plan.rounds());
+      // Under secure aggregation the release round's noise is split over its threshold (StartSecAgg has put
+      // the round's SecAggConfig in the task already).
+      if (task->secure_aggregation() && task->secagg().class_sum_release()) {
+        task->mutable_plan()->set_line_dp_prototype_noise_shares(task->secagg().threshold());
+      }
     }
   }
 }

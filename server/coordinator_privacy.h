@@ -38,9 +38,13 @@ inline constexpr size_t kMaxDeclineReason = 256;
 absl::Status ValidatePrivacyPlan(v1::RunPlan* plan);
 
 // The class-sum release of a line-DP plan (RunPlan 63-64, common/privacy/class_sums.h): OK without one; else
-// InvalidArgument unless dp_mode is "line", the noise is in [0.01, 1e6], the share in [0, 1) and the run is not
-// under secure aggregation (the release is not a masked tensor yet).
+// InvalidArgument unless dp_mode is "line", the noise is in [0.01, 1e6] and the share in [0, 1); under secure
+// aggregation also unless secagg_clip_range exceeds 1 and max_site_samples (when set) is at least
+// privacy::MinReleaseWeight for the largest noise share (t = 2), so that some site can mask the release.
 absl::Status ValidateClassSumRelease(const v1::RunPlan& plan);
+
+// Whether round `round` (1-based) of the plan's run releases class sums (line DP, a release noise, the last round).
+bool ReleasesClassSums(const v1::RunPlan& plan, int32_t round);
 
 bool SiteLevelDp(const v1::RunPlan& plan);
 

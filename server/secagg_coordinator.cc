@@ -70,6 +70,13 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
     for (const auto& [source, members] : o.adapter_groups) sources.push_back(source);
     FEDLOG_RETURN_IF_ERROR(secagg::AddAdapterSections(sources, *schema, &o.layout));
   }
+  // Line DP's class-sum release round: the release is one more masked section, its noise distributed over the
+  // round's threshold (FillTaskPrivacy tells the sites t; docs/PRIVACY.md).
+  if (ReleasesClassSums(plan, ar->record.round)) {
+    if (spec.arch() != "line_encoder") return absl::FailedPreconditionError("a class-sum release needs a line encoder");
+    o.class_sum_release = true;
+    FEDLOG_RETURN_IF_ERROR(secagg::AddReleaseSection(spec.encoder().out_dim(), &o.layout));
+  }
   o.config.vector_length = o.layout.length();
   std::vector<int64_t> declared;  // the lines each participant declared: W and f follow them (secagg_round.h)
   for (const std::string& site : o.participants) {
@@ -83,7 +90,8 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
                    << " values per site in " << round->config().quantization.lane_bits << "-bit lanes ("
                    << round->config().quantization.fractional_bits << " fraction bits), lines declared by "
                    << std::count_if(declared.begin(), declared.end(), [](int64_t l) { return l > 0; }) << " of "
-                   << n << " sites, adapter groups [" << absl::StrJoin(round->adapter_sources(), ", ") << "]";
+                   << n << " sites, adapter groups [" << absl::StrJoin(round->adapter_sources(), ", ") << "]"
+                   << (round->class_sum_release() ? ", the class-sum release (noise shared over the threshold)" : "");
   ar->secagg = std::move(round);
   return absl::OkStatus();
 }
@@ -175,6 +183,13 @@ absl::StatusOr<UploadTicket> Coordinator::BeginMaskedUpload(const std::string& s
     return refuse(absl::FailedPreconditionError("masked input is based on another model version"));
   }
   if (absl::Status st = ValidateUpdateHeader(header); !st.ok()) return refuse(st);
+  // A release round's inputs must each carry a noise share of the round's split: a site stating another t (or
+  // none) would leave the sum with less noise than the accountant charged.
+  const int shares = (*round)->class_sum_release() ? (*round)->config().threshold : 0;
+  if (header.class_sum_noise_shares() != shares) {
+    return refuse(absl::FailedPreconditionError(absl::StrCat(
+        "masked input states ", header.class_sum_noise_shares(), " class-sum noise shares; the round takes ", shares)));
+  }
   UploadTicket ticket{round_->record, header};
   ticket.round.deadline_ms = (*round)->step_deadline_ms();  // the masking step's, not the advertising's
   return ticket;

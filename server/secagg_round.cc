@@ -113,6 +113,9 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> SecAggRound::Create(SecAggRoundOpti
                                                      "' does not match the layout or is below the threshold"));
     }
   }
+  if (options.class_sum_release == options.layout.release_shape.empty()) {
+    return absl::InvalidArgumentError("secure aggregation: a release round needs the release section, and only it");
+  }
   if (static_cast<int>(options.participants.size()) < options.config.threshold) {
     return absl::FailedPreconditionError("secure aggregation: fewer participants than the threshold");
   }
@@ -123,6 +126,7 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> SecAggRound::Create(SecAggRoundOpti
 
 v1::SecAggConfig SecAggRound::ConfigFor(const std::string& site) const {
   v1::SecAggConfig c = secagg::ConfigToProto(options_.config);
+  c.set_class_sum_release(options_.class_sum_release);
   for (const auto& [source, members] : options_.adapter_groups) {
     c.add_adapter_sources(source);
     c.add_adapter_group_sizes(static_cast<int32_t>(members.size()));

@@ -71,6 +71,9 @@ struct SecAggRoundOptions {
   // Adapter groups with a section in the vector: source -> its member participants (at least the threshold),
   // in the order of layout.adapters.
   std::map<std::string, std::vector<std::string>> adapter_groups;
+  // Line DP's release round (SecAggConfig.class_sum_release): layout.release_shape is set, and every site adds its
+  // noise share N(0, s^2 / threshold) to its release (docs/PRIVACY.md).
+  bool class_sum_release = false;
   int64_t advertise_deadline_ms = 0;  // unix ms: the round's deadline (sites train before they advertise)
   int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
 };
@@ -85,6 +88,7 @@ class SecAggRound {
   // The round's SecAggConfig as `site` receives it: the config, the adapter sources and group sizes, and the
   // sources whose section `site` fills.
   v1::SecAggConfig ConfigFor(const std::string& site) const;
+  bool class_sum_release() const { return options_.class_sum_release; }
   // Adapter sources aggregated this round.
   std::vector<std::string> adapter_sources() const;
   Step step() const { return step_; }

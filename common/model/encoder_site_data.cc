@@ -181,6 +181,8 @@ LocalWork WorkFromPlan(const v1::TrainingPlan& plan, int round, const RuntimeOpt
     // The class-sum release (common/privacy/class_sums.h): once, in the plan's release round.
     work.line_dp.prototype_noise = plan.line_dp_prototype_noise();
     work.line_dp.release_prototypes = plan.line_dp_prototype_round() > 0 && round == plan.line_dp_prototype_round();
+    // Under secure aggregation each site adds only its share N(0, s^2 / t) (client ValidateTaskPrivacy checks t).
+    work.line_dp.prototype_noise_shares = std::max(1, plan.line_dp_prototype_noise_shares());
   }
   work.runtime = runtime;
   work.runtime.seed = plan.seed() + static_cast<uint64_t>(round);

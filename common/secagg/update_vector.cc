@@ -145,7 +145,16 @@ uint64_t UpdateVectorLayout::length() const {
   for (const fl::TensorShape& t : shared) n += Elements(t.shape);
   if (!prototypes_shape.empty()) n += Elements(prototypes_shape) + 1;
   for (const AdapterSection& s : adapters) n += s.length();
+  if (!release_shape.empty()) n += Elements(release_shape) + 1;
   return n;
+}
+
+absl::Status AddReleaseSection(int64_t out_dim, UpdateVectorLayout* layout) {
+  if (out_dim < 1 || !layout->release_shape.empty()) {
+    return absl::InvalidArgumentError("secure aggregation: one release section for a model with out_dim >= 1");
+  }
+  layout->release_shape = {2, out_dim + 1};
+  return absl::OkStatus();
 }
 
 UpdateVectorLayout MakeUpdateVectorLayout(const fl::BundleLayout& model, int64_t prototypes_out_dim) {
@@ -208,6 +217,10 @@ absl::StatusOr<UpdateVectorLayout> LayoutForRound(const fl::BundleLayout& model,
     schema.adapter_dim = spec.encoder().adapter_dim();
     FEDLOG_RETURN_IF_ERROR(AddAdapterSections(sources, schema, &layout));
   }
+  if (config.class_sum_release()) {
+    if (!encoder) return absl::InvalidArgumentError("secure aggregation: a release section for a model without one");
+    FEDLOG_RETURN_IF_ERROR(AddReleaseSection(spec.encoder().out_dim(), &layout));
+  }
   if (layout.length() != config.vector_length()) {
     return absl::FailedPreconditionError(absl::StrCat("the round's secure-aggregation vector has ",
                                                       config.vector_length(), " values; this site's model ",
@@ -234,6 +247,14 @@ absl::StatusOr<FlatUpdate> FlattenUpdate(const UpdateVectorLayout& layout, const
   for (const AdapterSection& s : layout.adapters) {
     FEDLOG_RETURN_IF_ERROR(f.Section(s, delta, Contains(member_sources, s.source)));
   }
+  if (!layout.release_shape.empty()) {
+    const fl::NamedTensor* t = delta.Find(fl::kReleasedPrototypesName);
+    if (t == nullptr || t->shape != layout.release_shape || t->values.size() != Elements(layout.release_shape)) {
+      return absl::InvalidArgumentError("a release round's update lacks prototypes.release (its noise share)");
+    }
+    FEDLOG_RETURN_IF_ERROR(f.Append(*t));
+    f.Lane(1.0f);
+  }
   return out;
 }
 
@@ -254,6 +275,9 @@ absl::StatusOr<fl::TensorBundle> MeanFromSum(const UpdateVectorLayout& layout, c
     FEDLOG_RETURN_IF_ERROR(taker.Optional(fl::kGlobalPrototypesName, layout.prototypes_shape, &mean));
   }
   for (const AdapterSection& s : layout.adapters) FEDLOG_RETURN_IF_ERROR(taker.Section(s, &mean));
+  if (!layout.release_shape.empty()) {
+    FEDLOG_RETURN_IF_ERROR(taker.Optional(fl::kReleasedPrototypesName, layout.release_shape, &mean));
+  }
   return mean;
 }
 

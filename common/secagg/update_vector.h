@@ -12,6 +12,11 @@
 //      zero delta for it (presence stays 1: a member never leaves a section to fewer contributors than the
 //      aggregator counted). The second presence lane counts, like prototypes.global's, the members that sent
 //      the source's prototypes (only sites with labels do).
+//   4. (line DP's release round under secure aggregation, SecAggConfig.class_sum_release) prototypes.release
+//      [2, out_dim + 1], then a presence lane. Every site of such a round must fill it (FlattenUpdate refuses an
+//      update without it): each adds its noise share N(0, s^2 / t) there whether or not it holds labelled lines or
+//      withholds its sums (client/privacy_step.h), so the unmasked sum of any >= t survivors carries the whole
+//      noise s (common/privacy/class_sums.h; docs/PRIVACY.md, "The class-sum release under secure aggregation").
 // Adapters of sources without a section (a group smaller than the threshold) are not part of the vector: they
 // stay at the site (docs/PRIVACY.md). Both ends derive the layout from the same model spec plus the round's
 // source list, so the vector needs no names on the wire.
@@ -42,8 +47,13 @@ struct UpdateVectorLayout {
   fl::BundleLayout shared;                // the model's shared tensors, sorted by name
   std::vector<int64_t> prototypes_shape;  // prototypes.global's shape; empty: no prototype section
   std::vector<AdapterSection> adapters;   // one per adapter group, by source name ascending
+  std::vector<int64_t> release_shape;     // prototypes.release's shape; empty: no release section
   uint64_t length() const;                // floats in the vector (the presence lanes included)
 };
+
+// Appends the class-sum release section ([2, out_dim + 1] and a presence lane) after the adapter sections.
+// InvalidArgument for out_dim < 1 or a layout that has one already.
+absl::Status AddReleaseSection(int64_t out_dim, UpdateVectorLayout* layout);
 
 // The layout for a model whose tensors are `model` (optional tensors in it are ignored); `prototypes_out_dim`
 // > 0 adds the prototypes.global section ([2, out_dim]) and its presence lane. No adapter sections.
@@ -57,7 +67,8 @@ absl::Status AddAdapterSections(const std::vector<std::string>& sources, const f
 // The layout a site derives for a round task: the model's shared tensors (`model`, its own copy of the
 // round's model), prototypes.global for line_encoder `spec`s, and the sections of `config.adapter_sources`.
 // Validates what the aggregator sent: group sizes parallel to the sources and within [threshold, max_sites],
-// member_sources distinct and among adapter_sources, no sections for a model without adapters, and the length
+// member_sources distinct and among adapter_sources, no sections for a model without adapters, a release
+// section (config.class_sum_release) only for line_encoder models, and the length
 // equal to config.vector_length (FailedPrecondition for a mismatch, InvalidArgument for the rest).
 absl::StatusOr<UpdateVectorLayout> LayoutForRound(const fl::BundleLayout& model, const v1::ModelSpec& spec,
                                                   const v1::SecAggConfig& config);
@@ -70,12 +81,15 @@ struct FlatUpdate {
 // Flattens a site's delta: every shared tensor of the layout must be present with its shape and finite values
 // (InvalidArgument otherwise); prototypes.global is used when present with the layout's shape. The sections of
 // `member_sources` take the site's adapter.<s>.* tensors (as in the header comment); the others are zeros.
-// Tensors outside the layout are left out. Each coordinate is clamped to [-clip_range, clip_range].
+// With a release section, `delta` must hold prototypes.release in its shape (InvalidArgument otherwise: every
+// site of a release round adds its noise share). Tensors outside the layout are left out. Each coordinate is
+// clamped to [-clip_range, clip_range].
 absl::StatusOr<FlatUpdate> FlattenUpdate(const UpdateVectorLayout& layout, const fl::TensorBundle& delta,
                                          double clip_range, const std::vector<std::string>& member_sources = {});
 
 // The weighted mean delta from a decoded sum: shared tensors divided by the weight sum, prototypes.global by
-// the weighted presence sum, each adapter section's weights and prototypes by their presence sums (a part no
+// the weighted presence sum, each adapter section's weights and prototypes and the release by their presence
+// sums (a part no
 // site contributed to is left out, so that the model keeps its value). FailedPrecondition for a zero weight
 // sum, DataLoss for a sum that does not match the layout, is not finite, or has a presence sum above the
 // weight sum (no site can be present with more than its weight).

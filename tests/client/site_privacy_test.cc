@@ -162,6 +162,28 @@ TEST(PrivacyStep, ClassSumReleaseLeavesDividedByTheReleasedCount) {
   EXPECT_FALSE(ScaleClassSumRelease(global, 10, &delta).ok());
 }
 
+// A secure-aggregation release round: the task's noise shares must be the round's threshold (and 0 elsewhere).
+TEST(SitePrivacyPolicy, ClassSumNoiseSharesMustBeTheReleaseRoundsThreshold) {
+  auto ledger = SiteLedger::Open(TempLedgerPath(), 1e-5);
+  ASSERT_TRUE(ledger.ok());
+  v1::RoundTask t = SiteTask(1.0);
+  t.set_dp_mode("line");
+  t.mutable_plan()->set_line_dp_prototype_noise(2);
+  t.mutable_plan()->set_line_dp_prototype_round(10);
+  t.set_secure_aggregation(true);
+  t.mutable_secagg()->set_threshold(3);
+  t.mutable_secagg()->set_class_sum_release(true);
+  t.mutable_plan()->set_line_dp_prototype_noise_shares(3);
+  EXPECT_TRUE(CheckRoundAgainstPolicy(Policy(), t, *ledger).ok());
+  for (int wrong : {0, 1, 2, 4, 100}) {  // a larger t would leave the sum of t survivors with less noise
+    t.mutable_plan()->set_line_dp_prototype_noise_shares(wrong);
+    EXPECT_EQ(CheckRoundAgainstPolicy(Policy(), t, *ledger).code(), absl::StatusCode::kInvalidArgument) << wrong;
+  }
+  t.mutable_secagg()->set_class_sum_release(false);  // shares outside a release round
+  t.mutable_plan()->set_line_dp_prototype_noise_shares(3);
+  EXPECT_EQ(CheckRoundAgainstPolicy(Policy(), t, *ledger).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SiteLedger, SurvivesRestartAndSeparatesRuns) {
   const std::string path = TempLedgerPath();
   privacy::MechanismStep step{0.5, 1.5, 1};
@@ -236,6 +258,75 @@ TEST(PrivacyStep, KeepsPrototypesLocalWhenThePolicySaysSo) {
   ASSERT_EQ(b.tensors.size(), 2u);
   EXPECT_EQ(b.tensors[1].name, "adapter.HDFS.down.weight");
   EXPECT_FLOAT_EQ(b.tensors[0].values[0], 0.05f);  // untouched without DP
+}
+
+// What a site masks in a secure-aggregation release round: its release divided by the weight it masks with
+// (capped at the round's W, so the weighted lanes carry the release whole, noise share included); a site whose
+// policy withholds prototypes still adds a noise share, on zeros (no trace of its sums); a weight too small for
+// the clip range to hold the share is refused; the header states t.
+TEST(PrivacyStep, MaskedClassSumReleaseKeepsEverySitesNoiseShare) {
+  v1::RoundTask task = SiteTask(1.0);
+  task.set_dp_mode("line");
+  task.set_secure_aggregation(true);
+  task.mutable_secagg()->set_threshold(3);
+  task.mutable_secagg()->set_class_sum_release(true);
+  task.mutable_secagg()->set_clip_range(4);
+  task.mutable_secagg()->set_max_weight(2000);
+  task.mutable_plan()->set_line_dp_prototype_noise(2);
+  task.mutable_plan()->set_line_dp_prototype_noise_shares(3);
+  task.mutable_plan()->set_line_dp_count_noise(100);
+  const std::vector<float> sums = {900, 100, 1000, 5, 3, 7};  // [2, 3]: sums | count per class
+  auto delta_with = [&](const std::vector<float>& v) {
+    fl::TensorBundle d;
+    d.tensors.push_back({"prototypes.release", {2, 3}, v});
+    return d;
+  };
+  privacy::GaussianSampler s = Sampler();
+  fl::TensorBundle d = delta_with(sums);
+  v1::UpdateHeader h;
+  ASSERT_TRUE(PrepareMaskedClassSumRelease(task, {}, 4000, false, s, &d, &h).ok());
+  EXPECT_EQ(h.class_sum_noise_shares(), 3);
+  for (size_t i = 0; i < sums.size(); ++i) {  // divided by min(4000, W = 2000): 2000 * lane = the release
+    EXPECT_FLOAT_EQ(d.Find("prototypes.release")->values[i] * 2000, sums[i]) << i;
+  }
+
+  // Withheld: noise alone, of the share's stddev 2 / sqrt(3), whatever the sums were.
+  fl::TensorBundle w = delta_with(std::vector<float>(6, 1000.0f));
+  ASSERT_TRUE(PrepareMaskedClassSumRelease(task, {}, 1000, true, s, &w, &h).ok());
+  double sq = 0;
+  for (float v : w.Find("prototypes.release")->values) {
+    EXPECT_LT(std::fabs(v * 1000), 10 * 2 / std::sqrt(3.0));  // no trace of the 1000s
+    EXPECT_NE(v, 0.0f);                                       // but a share of noise
+    sq += (v * 1000.0) * (v * 1000.0);
+  }
+  EXPECT_GT(sq, 0);
+
+  // The range rule: (R - 1) w >= 10 (100 + 2 / sqrt(3)) needs w >= 337.2.
+  fl::TensorBundle small = delta_with(sums);
+  EXPECT_EQ(PrepareMaskedClassSumRelease(task, {}, 337, false, s, &small, &h).code(),
+            absl::StatusCode::kFailedPrecondition);
+  small = delta_with(sums);
+  EXPECT_TRUE(PrepareMaskedClassSumRelease(task, {}, 338, false, s, &small, &h).ok());
+  // A global release of magnitude 1 takes 1 off the range: w >= 10 (100 + 1.155) / 2 = 505.8.
+  fl::TensorBundle global;
+  global.tensors.push_back({"prototypes.release", {2, 3}, std::vector<float>(6, -1.0f)});
+  small = delta_with(sums);
+  EXPECT_EQ(PrepareMaskedClassSumRelease(task, global, 505, false, s, &small, &h).code(),
+            absl::StatusCode::kFailedPrecondition);
+  small = delta_with(sums);
+  EXPECT_TRUE(PrepareMaskedClassSumRelease(task, global, 506, false, s, &small, &h).ok());
+
+  fl::TensorBundle none;  // a release round's update must carry its share
+  EXPECT_EQ(PrepareMaskedClassSumRelease(task, {}, 1000, false, s, &none, &h).code(),
+            absl::StatusCode::kInvalidArgument);
+  // The policy's drop keeps the release in such a round (it is replaced by noise, not removed).
+  fl::TensorBundle b = Update();
+  b.tensors.push_back({"prototypes.release", {2, 3}, sums});
+  v1::SitePrivacyPolicy p = Policy();
+  p.set_upload_prototypes(false);
+  ASSERT_TRUE(ApplyPrivacyStep(task, p, s, &b).ok());
+  EXPECT_NE(b.Find("prototypes.release"), nullptr);
+  EXPECT_EQ(b.Find("prototypes.global"), nullptr);
 }
 
 TEST(PrivacyStep, SiteLevelDpClipsTheWholeUpdateAndAddsTheNoiseShare) {

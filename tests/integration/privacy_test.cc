@@ -229,6 +229,49 @@ TEST_F(LineDpTest, ClassSumReleaseIsChargedOnceInTheLastRound) {
   EXPECT_EQ(first->bundle.Find("prototypes.release"), nullptr);
 }
 
+// The class-sum release under secure aggregation (docs/PRIVACY.md, "The class-sum release under secure
+// aggregation"): run start accepts the combination, the release round's task carries the noise shares (t = 2 of
+// 2 here), each site masks its release with its share and states t, each charges the release at the whole s
+// (not at its share), and the final model carries the unmasked pooled release. Count noise 1 and R = 8 let the
+// tiny sites' weights hold the share (privacy::MinReleaseWeight).
+TEST_F(LineDpTest, ClassSumReleaseUnderSecureAggregationIsMaskedAndChargedAtTheWholeNoise) {
+  StartSite("site-a");
+  StartSite("site-b");
+  WaitOnline(2);
+  v1::StartRunRequest req = testing::SmallLineDpRun(/*rounds=*/2, /*min_sites=*/2);
+  v1::RunPlan* plan = req.mutable_plan();
+  plan->set_dp_delta(kDelta);
+  plan->set_line_dp_prototype_noise(4.0);
+  plan->set_line_dp_count_noise(1.0);
+  plan->set_secure_aggregation(true);
+  plan->set_secagg_clip_range(8);
+  v1::RunStatus done = WaitFinished(StartRun(req).run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  ASSERT_EQ(done.rounds_size(), 2);
+  EXPECT_TRUE(done.plan().secure_aggregation());
+  const double release_sigma = 4.0 / std::sqrt(2.0);  // charged at s, what the aggregator's sum carries
+  for (const char* site : {"site-a", "site-b"}) {
+    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    int releases = 0;
+    for (const auto& e : ledger->entries()) releases += std::abs(e.step.noise_multiplier - release_sigma) < 1e-9;
+    EXPECT_EQ(releases, 1) << site;
+  }
+  client::FederationSession admin(net::MakeChannel(
+      absl::StrCat("localhost:", server_->port()),
+      *net::MakeChannelCredentials(
+          {JoinPath(pki_, "ca.crt"), JoinPath(pki_, "admin.crt"), JoinPath(pki_, "admin.key")})));
+  auto last = admin.Download(done.rounds(1).model_version());
+  ASSERT_TRUE(last.ok()) << last.status();
+  const fl::NamedTensor* release = last->bundle.Find("prototypes.release");
+  ASSERT_NE(release, nullptr);
+  EXPECT_EQ(release->shape, (std::vector<int64_t>{2, 9}));
+  for (float v : release->values) EXPECT_TRUE(std::isfinite(v));
+  auto first = admin.Download(done.rounds(0).model_version());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->bundle.Find("prototypes.release"), nullptr);
+}
+
 TEST_F(PrivacyTest, StricterSiteDeclinesAndTheAggregatorCountsIt) {
   StartSite("site-a");
   v1::SitePrivacyPolicy strict;

@@ -152,6 +152,8 @@ std::string PrivacySummary(const v1::RunStatus& s) {
       if (p.line_dp_prototype_noise() > 0) {
         absl::StrAppendFormat(&out, ", class sums released in round %d with noise %g", p.rounds(),
                               p.line_dp_prototype_noise());
+        // Under secure aggregation the release is masked and its noise distributed (docs/PRIVACY.md).
+        if (p.secure_aggregation()) absl::StrAppend(&out, " (masked: each site adds s^2/t of it, t the threshold)");
       }
     }
     if (p.dp_mode() == "site") {
