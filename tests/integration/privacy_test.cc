@@ -332,8 +332,16 @@ TEST_F(PrivacyTest, InvalidDpPlansAreRefused) {
            [](v1::RunPlan* p) {
              p->set_dp_mode("line");
              p->set_line_dp_prototype_noise(2);
-             p->set_secure_aggregation(true);  // not a masked tensor yet
+             p->set_secure_aggregation(true);
              p->set_min_sites(2);
+             p->set_secagg_clip_range(1);  // the range cannot hold the release's noise share
+           },
+           [](v1::RunPlan* p) {
+             p->set_dp_mode("line");
+             p->set_line_dp_prototype_noise(2);
+             p->set_secure_aggregation(true);
+             p->set_min_sites(2);
+             p->set_max_site_samples(300);  // below the least weight (338 at R 4, count noise 100): none could mask
            },
            [](v1::RunPlan* p) { p->set_strategy("median"); },
            [](v1::RunPlan* p) { p->set_clip_norm(5); }}) {
