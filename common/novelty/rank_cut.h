@@ -1,8 +1,10 @@
-// RankCut: the label-free line decision's cut by rank among the recent lines (session 13,
-// docs/DETECTION.md "The threshold"). The histogram threshold (SiteThreshold) says how many lines
+// RankCut: the label-free line decision's cut by rank among the recent lines (session 13, off by
+// default; docs/DETECTION.md "The threshold"). The histogram threshold (SiteThreshold) says how many lines
 // should alert; it is recomputed every refresh_lines lines and moves by whole histogram bins, so
 // lines of one score alert at one moment and not at the next. RankCut keeps the last `window` lines'
-// scores and the histogram rule's decision on each, and cuts at the m-th largest score among them:
+// scores and the histogram rule's decision on each, and cuts at the m-th largest score among them
+// (the scorer adds a line, with the histogram rule's decision on it, before it cuts for that line: the
+// line counts itself, so a burst whose scores fall line after line is cut like one whose scores rise):
 //   m = min(the histogram rule's alerts in the window, cap),
 //   cap = the window's lines at or above the incident clusters' valley (SiteThreshold::ClusterValley,
 //         when the compact rule has adapted) + floor(budget x the window's other lines);

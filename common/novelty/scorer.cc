@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 #include "common/logparse/drain.h"
 #include "common/novelty/severity.h"
@@ -252,13 +251,10 @@ bool NoveltyScorer::DecideReport(double score, double threshold, bool value_repo
   return score >= threshold;
 }
 
-std::optional<double> NoveltyScorer::RankCutNow(bool report_waits) const {
+bool NoveltyScorer::RankDecides(bool report_waits) const {
   const ThresholdStage stage = threshold_.stage();
-  if (options_.rank_window <= 0 || report_waits ||
-      (stage != ThresholdStage::kBudget && stage != ThresholdStage::kAdapted)) {
-    return std::nullopt;
-  }
-  return rank_.Cut(threshold_.ClusterValley(), options_.expected_alert_rate);
+  return options_.rank_window > 0 && !report_waits &&
+         (stage == ThresholdStage::kBudget || stage == ThresholdStage::kAdapted);
 }
 
 double NoveltyScorer::Peek(const LineEvent& line, int64_t line_index) const {
@@ -296,8 +292,10 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   const bool report_waits = report && !options_.reports_adapt &&
                             threshold_.stage() == ThresholdStage::kAdapted;
   const double budget = report_waits ? threshold_.BudgetThreshold() : 0.0;
-  // The rank cut decides from the window and stage before this line, as the histogram threshold.
-  const std::optional<double> cut = RankCutNow(report_waits);
+  // The rank cut decides in the stage and with the clusters in force before this line, as the
+  // histogram threshold; the window includes the line and the histogram rule's decision on it.
+  const bool rank_decides = RankDecides(report_waits);
+  const double valley = threshold_.ClusterValley();
   out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
   if (report_waits) {  // LineScore::threshold names the threshold that decided the line
     out.threshold = budget;
@@ -306,9 +304,9 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   const bool held = !hold_over_ && lines_ < options_.hold_lines;
   // The rank cut's window remembers the histogram rule's decision (a held line's at its release).
   const int64_t rank_seq = options_.rank_window > 0 ? rank_.Add(out.score, out.alert && !held) : 0;
-  if (cut.has_value() && !held) {
-    out.threshold = *cut;
-    out.alert = out.score > 0 && out.score >= *cut;
+  if (rank_decides && !held) {
+    out.threshold = rank_.Cut(valley, options_.expected_alert_rate);
+    out.alert = out.score > 0 && out.score >= out.threshold;
   }
   if (held) {
     out.held = true;
