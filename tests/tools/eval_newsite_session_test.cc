@@ -171,5 +171,45 @@ TEST(EvalNewsiteSessionTest, TheNoteComparesTheProductWithJaccardCellByCell) {
   EXPECT_EQ(ProductAgainstJaccardNote(r, "xgboost"), "");
 }
 
+// --pool-blocks on a session system: a unit goes whole to the block of its first line (pool: the
+// even ones of 2N), the session rows with labels are measured on the odd blocks' units, and
+// --pool-tune measures inside the pool (labels from blocks 0, 4, ...; measured on 2, 6, ...).
+TEST(EvalNewsiteSessionTest, PoolFromBlocksOfTheWholeStreamForSessions) {
+  const NewsiteStream s = SmallHdfs();
+  NewsiteOptions o;
+  o.detector.session.shape.quiet_ms = 1000;
+  o.detector.session.shape.quiet_lines = 12;
+  o.shots = {2};
+  o.seeds = 1;
+  o.pool_blocks = 5;
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  const int64_t lines = static_cast<int64_t>(s.lines.size());
+  auto block = [&](size_t u) { return sc->unit_first_line[u] * 10 / lines; };
+  const NewsiteSplit sp = KShotSplit(s, *sc, o);
+  EXPECT_EQ(sp.pool.size() + sp.test.size(), s.y.size());
+  for (size_t u : sp.pool) EXPECT_EQ(block(u) % 2, 0) << u;
+  for (size_t u : sp.test) EXPECT_EQ(block(u) % 2, 1) << u;
+  EXPECT_GT(sp.pool.size(), 400u);
+  EXPECT_GT(sp.test.size(), 400u);
+  absl::StatusOr<KShotResult> k = EvaluateKShot(s, *sc, o);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->pool_units, static_cast<int64_t>(sp.pool.size()));
+  EXPECT_EQ(k->test_units, static_cast<int64_t>(sp.test.size()));
+  ASSERT_TRUE(AddSessionLabelRows(s, *sc, o, &*k).ok());
+  bool labelled = false;
+  for (const KShotRow& r : k->rows) labelled = labelled || (r.method == "session detector + labels" && r.k == 2);
+  EXPECT_TRUE(labelled);
+  EXPECT_NE(PoolBlocksNote(o).find("--pool-blocks 5: the labelling pool"), std::string::npos);
+
+  o.pool_tune = true;
+  const NewsiteSplit tune = KShotSplit(s, *sc, o);
+  for (size_t u : tune.pool) EXPECT_EQ(block(u) % 4, 0) << u;
+  for (size_t u : tune.test) EXPECT_EQ(block(u) % 4, 2) << u;
+  EXPECT_LT(tune.pool.size() + tune.test.size(), sp.pool.size() + 50);  // about the pool only
+  EXPECT_GT(tune.test.size(), 150u);
+  EXPECT_NE(PoolBlocksNote(o).find("--pool-tune"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fedlog::offline

@@ -27,6 +27,9 @@ struct SessionIndex {
   // (another session of an anomalous unit: skipped, the ground truth is per unit).
   std::vector<int> answer;
   std::vector<size_t> pool_sessions;  // sessions whose units all start in the label pool
+  // Per session, its key's kind (fewshot::SessionKinds) at the session's close, and at the end of
+  // the stream (IndexKinds).
+  std::vector<uint64_t> kind_at_close, kind_at_end;
   absl::flat_hash_set<int32_t> rare;  // templates in at most 10^-strong_violation of pool units
 };
 
@@ -36,6 +39,14 @@ bool VerdictSawBroken(const ScoredStream& sc, size_t j, const NewsiteOptions& o)
 
 SessionIndex IndexSessions(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& sp,
                            const NewsiteOptions& o);
+// Fills ix->kind_at_close and kind_at_end from the lines' session keys and templates
+// (eval_newsite_session_kinds.cc): a session's key's lines up to and including its own, in stream
+// order.
+void IndexKinds(const ScoredStream& sc, SessionIndex* ix);
+// The kind a verdict on (or a decision about) session `j` uses under `o` (session_kinds_whole).
+inline uint64_t KindOfSession(const SessionIndex& ix, size_t j, const NewsiteOptions& o) {
+  return o.session_kinds_whole ? ix.kind_at_end[j] : ix.kind_at_close[j];
+}
 
 // Verdicts on sessions (the session and its group), in the order given.
 struct SessionVerdicts {
@@ -59,6 +70,11 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
                  const NewsiteOptions& o, bool groups, const std::vector<size_t>& units,
                  std::vector<double>* score, std::vector<int>* alert,
                  int64_t* session_gain = nullptr);
+
+// The rows of the unit-kind rules for one set of verdicts on the test part
+// (eval_newsite_session_kinds.cc): off, silence, raise, and silence on whole units.
+absl::Status KindRows(const ScoredStream& sc, const SessionIndex& ix, const NewsiteSplit& sp,
+                      const NewsiteOptions& o, const SessionVerdicts& v, std::vector<KShotRow>* rows);
 
 // Active session selection (common/active/session_selector.h) over the pool's sessions, in rounds
 // of two, each re-ranked with the verdicts so far (thresholds and group decisions); the ground
