@@ -28,16 +28,18 @@ std::string_view KindRuleName(KindRule rule) {
       return "silence";
     case KindRule::kSilenceAndRaise:
       return "raise";
+    case KindRule::kExact:
+      return "exact";
   }
   return "off";
 }
 
 absl::StatusOr<KindRule> ParseKindRule(std::string_view name) {
-  for (KindRule r : {KindRule::kOff, KindRule::kSilence, KindRule::kSilenceAndRaise}) {
+  for (KindRule r : {KindRule::kOff, KindRule::kSilence, KindRule::kSilenceAndRaise, KindRule::kExact}) {
     if (name == KindRuleName(r)) return r;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("session kind rule must be off, silence or raise, not '", std::string(name), "'"));
+      absl::StrCat("session kind rule must be off, silence, raise or exact, not '", std::string(name), "'"));
 }
 
 SessionKinds::SessionKinds(size_t max_keys) : max_keys_(std::max<size_t>(max_keys, 1)) {}

@@ -5,8 +5,8 @@
 // its key had when that session closed. A later closing session whose key has, at its close, a kind
 // labelled normal only is silenced (the rule kSilence); with kSilenceAndRaise a kind labelled
 // anomalous only also alerts. A kind labelled both ways decides nothing. Exact kinds, not a
-// similarity bar: a label never silences a unit the session detector caught unless the operator
-// called a unit with exactly its events normal (docs/EVALUATION.md "Session 13").
+// similarity bar: with kExact a label never silences a session the session detector caught unless the
+// operator called a unit with exactly its key's events normal (docs/EVALUATION.md "Session 13").
 // Live detection (client/detect/label_free.h) and `fedlog eval newsite` use this class.
 // Memory: the counts of the last `max_keys` keys seen, and the labelled kinds.
 // Torch-free and gRPC-free. Thread-compatible: the const methods may run concurrently.
@@ -24,8 +24,12 @@
 
 namespace fedlog::fewshot {
 
-enum class KindRule { kOff, kSilence, kSilenceAndRaise };
-// "off", "silence", "raise" (detect.session_kind_rule, eval newsite's --session-kind-rule).
+// kOff: no unit-kind verdicts. kSilence: a kind labelled normal only silences. kSilenceAndRaise: also a
+// kind labelled anomalous only alerts. kExact: as kSilence, and a normal verdict's shape group (the
+// sessions of the same shape in other units, novelty::SessionGroups) no longer silences: only the
+// exact unit kind does (the caller applies that part; anomalous group verdicts still alert).
+enum class KindRule { kOff, kSilence, kSilenceAndRaise, kExact };
+// "off", "silence", "raise", "exact" (detect.session_kind_rule, eval newsite's --session-kind-rule).
 std::string_view KindRuleName(KindRule rule);
 // InvalidArgument for any other name.
 absl::StatusOr<KindRule> ParseKindRule(std::string_view name);

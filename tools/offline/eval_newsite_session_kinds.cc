@@ -2,7 +2,8 @@
 // live detection uses). A session's kind is its key's exact template counts when it closed: the key's
 // lines up to its own in stream order (a key's sessions close in order, each holding the next
 // `lines` of the key's lines). The rows compare the rules on the same verdicts: off (the verdicts
-// alone), silence, raise, and silence with whole units' kinds (a final verdict at the stream's end,
+// alone), silence, raise, exact (only the exact kind silences, not the shape group), and silence with
+// whole units' kinds (a final verdict at the stream's end,
 // which live detection cannot give: it cannot take back a piece's alert).
 #include <algorithm>
 #include <string>
@@ -51,6 +52,7 @@ absl::Status KindRows(const ScoredStream& sc, const SessionIndex& ix, const News
       {"session detector + labels, unit kinds off", fewshot::KindRule::kOff, false},
       {"session detector + labels, unit kinds silence", fewshot::KindRule::kSilence, false},
       {"session detector + labels, unit kinds raise", fewshot::KindRule::kSilenceAndRaise, false},
+      {"session detector + labels, exact unit kinds only", fewshot::KindRule::kExact, false},
       {"session detector + labels, unit kinds silence [whole units]", fewshot::KindRule::kSilence, true},
   };
   for (const Variant& x : variants) {

@@ -254,7 +254,10 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
       double s = x.score;
       const novelty::GroupDecision d =
           groups ? a.groups.Decide(ix.group[j], on, x.broken, so.keep_broken) : novelty::GroupDecision::kNone;
-      if (d == novelty::GroupDecision::kSuppressed) on = false, s = 0;
+      // kExact: a normal shape-group verdict does not silence (only the exact unit kind may).
+      if (d == novelty::GroupDecision::kSuppressed && o.session_kind_rule != fewshot::KindRule::kExact) {
+        on = false, s = 0;
+      }
       if (d == novelty::GroupDecision::kRaised) on = true, s += 100;
       const bool kind_on = a.kinds.Apply(o.session_kind_rule, KindOfSession(ix, j, o), on);
       if (on && !kind_on) s = 0;

@@ -72,7 +72,7 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
                  int64_t* session_gain = nullptr);
 
 // The rows of the unit-kind rules for one set of verdicts on the test part
-// (eval_newsite_session_kinds.cc): off, silence, raise, and silence on whole units.
+// (eval_newsite_session_kinds.cc): off, silence, raise, exact, and silence on whole units.
 absl::Status KindRows(const ScoredStream& sc, const SessionIndex& ix, const NewsiteSplit& sp,
                       const NewsiteOptions& o, const SessionVerdicts& v, std::vector<KShotRow>* rows);
 

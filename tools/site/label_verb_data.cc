@@ -167,11 +167,13 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
   lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match),
-  // and session labels near a session's unit decide it (detect.session_lookup_match).
+  // and session labels near a session's unit decide it (detect.session_lookup_match), or of its
+  // exact kind (detect.session_kind_rule).
   // Sessions as the running detector forms them (detect.session_pattern, else the host field).
   FEDLOG_RETURN_IF_ERROR(
       label_free->EnableLabelFree(lf_options, detect.session_pattern, detect.fewshot_match,
-                                  client::detect::FewShotRule(detect), detect.session_lookup_match));
+                                  client::detect::FewShotRule(detect), detect.session_lookup_match,
+                                  detect.session_kind_rule));
   label_free->KeepSessionScores();
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));

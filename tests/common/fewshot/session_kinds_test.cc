@@ -46,6 +46,9 @@ TEST(SessionKindsTest, LabelsDecideExactKindsAndATieDecidesNothing) {
   EXPECT_TRUE(k.Apply(KindRule::kSilenceAndRaise, anomalous, false));
   EXPECT_FALSE(k.Apply(KindRule::kSilenceAndRaise, normal, true));
   EXPECT_FALSE(k.Apply(KindRule::kSilenceAndRaise, unknown, false));
+  // kExact silences as kSilence and never raises.
+  EXPECT_FALSE(k.Apply(KindRule::kExact, normal, true));
+  EXPECT_FALSE(k.Apply(KindRule::kExact, anomalous, false));
   // Off: the verdicts' decision.
   EXPECT_TRUE(k.Apply(KindRule::kOff, normal, true));
   k.ClearLabels();
@@ -60,7 +63,7 @@ TEST(SessionKindsTest, OldKeysAreForgottenAndRulesParse) {
   EXPECT_EQ(k.KindOf(1), 0u);
   EXPECT_NE(k.KindOf(3), 0u);
   EXPECT_EQ(k.keys(), 2u);
-  for (KindRule r : {KindRule::kOff, KindRule::kSilence, KindRule::kSilenceAndRaise}) {
+  for (KindRule r : {KindRule::kOff, KindRule::kSilence, KindRule::kSilenceAndRaise, KindRule::kExact}) {
     absl::StatusOr<KindRule> p = ParseKindRule(KindRuleName(r));
     ASSERT_TRUE(p.ok());
     EXPECT_EQ(*p, r);
