@@ -17,7 +17,7 @@
 // Sessions (hdfs, hadoop): each session is also scored when it goes quiet (novelty::SessionScorer),
 // and a DeepLog-style next-event baseline runs beside it (eval_newsite_session.cc).
 // Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session,session_labels,
-// session_select,ceiling}.cc. Thread-compatible; one thread.
+// session_select,session_lookup,session_kinds,ceiling}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 

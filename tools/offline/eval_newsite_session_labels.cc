@@ -8,6 +8,10 @@
 //   kind       a labelled anomalous unit marks its rare templates (in at most 10^-strong_violation
 //              of the pool's units, the `rare` session signal's rule, and in no labelled normal
 //              unit): a test unit that has one is alerted as the same failure.
+//   unit kind  NewsiteOptions::session_kind_rule (fewshot::SessionKinds, eval_newsite_session_kinds.cc):
+//              a verdict labels its key's exact template counts at its session's close; with kExact
+//              (the default) only such a kind labelled normal silences a session the detector
+//              alerted, a normal shape group no longer does.
 // Verdicts come from the random unit draws the other k > 0 methods get (RandomLabelOrder), from
 // the active session selection (eval_newsite_session_select.cc), and, as an upper bound, from the
 // best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
