@@ -75,14 +75,18 @@ void LabelFreeScorer::TakeClosed(int source) {
   closed_.clear();
   s.scorer->TakeSessionScores(&closed_);
   for (novelty::SessionScore& c : closed_) {
+    bool looked_up = false;
     if (s.lookup != nullptr) {
       // A labelled unit this near decides the session, whatever its threshold and group said.
-      if (const auto d = s.lookup->Decide(c.session); d.has_value()) c.alert = d->label == 1;
+      if (const auto d = s.lookup->Decide(c.session); d.has_value()) {
+        c.alert = d->label == 1;
+        looked_up = true;
+      }
     }
     // The key's kind at this close: its lines so far (this session's last line included).
     const uint64_t kind = s.kinds != nullptr ? s.kinds->KindOf(c.session) : 0;
     // kExact: a normal shape-group verdict does not silence; only the exact kind may (below).
-    if (s.kinds != nullptr && s.kind_rule == fewshot::KindRule::kExact &&
+    if (s.kinds != nullptr && s.kind_rule == fewshot::KindRule::kExact && !looked_up &&
         c.group_decision == novelty::GroupDecision::kSuppressed) {
       c.alert = true;
     }
