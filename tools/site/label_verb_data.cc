@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <numeric>
 #include <set>
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/detect/detector.h"
@@ -235,6 +237,7 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     scores[l.source].push_back(l.score);
   }
   CollectSessions(*label_free, /*flush=*/true, &open);
+  kind_rule_ = detect.session_kind_rule;
   // The threshold in force now; a detector still warming up has none: the budget's quantile.
   for (size_t s = 0; s < sources.size(); ++s) {
     if (last_threshold[s] >= 1e29f) last_threshold[s] = Quantile(scores[s], alert_rate_);
@@ -251,7 +254,22 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     ++g.lines;
     if (l.score >= l.threshold && l.score > 0) ++g.alerts;
   }
+  IndexSessionKinds();
   return absl::OkStatus();
+}
+
+void LabelSite::IndexSessionKinds() {
+  std::vector<size_t> order(sessions_.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return sessions_[a].lines.back() < sessions_[b].lines.back(); });
+  std::map<std::pair<int, uint64_t>, absl::flat_hash_map<int32_t, int64_t>> counts;  // per key so far
+  for (size_t i : order) {
+    SiteSession& s = sessions_[i];
+    absl::flat_hash_map<int32_t, int64_t>& c = counts[{s.source, s.key}];
+    for (size_t l : s.lines) ++c[lines_[l].group];
+    s.kind = fewshot::SessionKinds::KindOfCounts(c);
+  }
 }
 
 void LabelSite::CollectSessions(client::detect::LinePipeline& pipeline, bool flush,
@@ -305,6 +323,7 @@ void LabelSite::ApplySessionVerdicts(const std::vector<LabeledLine>& verdicts) {
     }
     if (s.label < 0) continue;
     session_groups_.Add(s.group, s.label, s.broken);
+    session_kinds_.Label(s.kind, s.label);
     covered_groups_.insert(s.group);
   }
 }
@@ -391,6 +410,7 @@ absl::Status LabelSite::RecordSession(size_t session, Verdict verdict) {
   FEDLOG_RETURN_IF_ERROR(store_->AddLabel(row, absl::ToUnixMillis(absl::Now())));
   s.label = y;
   session_groups_.Add(s.group, y, s.broken);
+  session_kinds_.Label(s.kind, y);
   covered_groups_.insert(s.group);
   ++labels_given_;
   return absl::OkStatus();
@@ -399,8 +419,10 @@ absl::Status LabelSite::RecordSession(size_t session, Verdict verdict) {
 bool LabelSite::SessionWouldAlert(const SiteSession& session) const {
   const novelty::GroupDecision d =
       session_groups_.Decide(session.group, session.alert, session.broken, /*keep_broken=*/false);
-  if (d == novelty::GroupDecision::kNone) return session.alert;
-  return d == novelty::GroupDecision::kRaised;
+  bool alert = session.alert;
+  if (d == novelty::GroupDecision::kRaised) alert = true;
+  if (d == novelty::GroupDecision::kSuppressed && kind_rule_ != fewshot::KindRule::kExact) alert = false;
+  return session_kinds_.Apply(kind_rule_, session.kind, alert);
 }
 
 std::string LabelSite::SessionShape(const SiteSession& session) const {
