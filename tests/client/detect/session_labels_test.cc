@@ -344,9 +344,8 @@ int SameKindBlockAlerts(fewshot::KindRule rule) {
     second += 2;
   };
   for (int b = 0; b < 300; ++b) {
-    block(b, false);
-    if (b == 249) block(250, false);  // the write of block 250 ...
-    if (b == 260) process(Line(second, 250, "Starting thread to transfer block to"));  // ... its transfer
+    block(b, false);  // block 250 writes in its turn, and transfers 10 blocks later
+    if (b == 260) process(Line(second, 250, "Starting thread to transfer block to"));
   }
   block(300, false);
   (*p)->SetLabelFreeLabels({}, {{0, Line(0, 250, "Starting thread to transfer block to"), 0}});
