@@ -16,7 +16,10 @@ block keeps its k = 0 alert. This rule is read off the labels (no pool block sho
 no normal replication block), so it is what 0.98 would need, not a method. F1 on the label pool
 (the tuning part) and the test part, per L.
 
-usage: scripts/hdfs-session-reach.py DIR [--label-part 0.3] [--data ../shared/data]
+With --pool-blocks N (as `eval newsite --pool-blocks N`), the pool is the blocks whose first line is in
+the even ones of 2N equal parts of the stream, and the test part those in the odd ones.
+
+usage: scripts/hdfs-session-reach.py DIR [--label-part 0.3 | --pool-blocks N] [--data ../shared/data]
 """
 import argparse
 import collections
@@ -28,6 +31,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--label-part", type=float, default=0.3)
+    ap.add_argument("--pool-blocks", type=int, default=0, help="pool from the even blocks of 2N")
     ap.add_argument("--data", help="evaluation data folder: also measure the deletion wait")
     a = ap.parse_args()
     rows = list(csv.DictReader(open(os.path.join(a.dir, "hdfs_sessions.csv"))))
@@ -40,8 +44,13 @@ def main():
             units[int(r["unit"])].append(r)
     label = {u: max(int(x["label"]) for x in v) for u, v in units.items()}
     first = {u: int(v[0]["first_line"]) for u, v in units.items()}
-    pool = [u for u in units if 0 <= first[u] < cut]
-    test = [u for u in units if first[u] >= cut]
+    if a.pool_blocks > 0:
+        even = lambda line: (line * 2 * a.pool_blocks // max(lines, 1)) % 2 == 0
+        pool = [u for u in units if first[u] >= 0 and even(first[u])]
+        test = [u for u in units if first[u] >= 0 and not even(first[u])]
+    else:
+        pool = [u for u in units if 0 <= first[u] < cut]
+        test = [u for u in units if first[u] >= cut]
     seen = collections.Counter((x["shape"], label[u]) for u in pool for x in units[u])
     alerted = lambda u: [x for x in units[u] if int(x["alert"])]
     fps = [u for u in test if label[u] == 0 and alerted(u)]

@@ -90,6 +90,13 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.session_lookup_match must be at most 1");
   }
   if (d.session_lookup_match() != 0) o.session_lookup_match = std::max(-1.0, d.session_lookup_match());
+  if (!d.session_kind_rule().empty()) {
+    absl::StatusOr<fewshot::KindRule> rule = fewshot::ParseKindRule(d.session_kind_rule());
+    if (!rule.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("detect.session_kind_rule: ", rule.status().message()));
+    }
+    o.session_kind_rule = *rule;
+  }
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

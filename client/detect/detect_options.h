@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/fewshot/fewshot.h"
+#include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
 #include "common/novelty/scorer.h"
 #include "fedlog/v1/config.pb.h"
@@ -44,6 +45,10 @@ struct LabeledLog {
   std::string path;               // the log file
   std::map<int64_t, int> labels;  // 1-based line number -> label (0 normal, >= 1 anomalous)
 };
+
+// detect.session_kind_rule's default (empty in the config): "exact", chosen on the session systems'
+// tuning parts by a rule written first (docs/EVALUATION.md "Session 13").
+inline constexpr fewshot::KindRule kDefaultSessionKindRule = fewshot::KindRule::kExact;
 
 struct DetectOptions {
   std::string data_dir;  // store (detect.db), promoted_model.{bundle,manifest}; required
@@ -84,6 +89,8 @@ struct DetectOptions {
   // Session labels decide session units this near (detect.session_lookup_match,
   // fewshot::SessionLookup); <= 0 off (the default).
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
+  // Unit-kind verdicts over the session labels (detect.session_kind_rule, fewshot::SessionKinds).
+  fewshot::KindRule session_kind_rule = kDefaultSessionKindRule;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;

@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.hold_lines = o.hold_lines;
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match, FewShotRule(o),
-                                      o.session_lookup_match));
+                                      o.session_lookup_match, o.session_kind_rule));
   }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());

@@ -32,6 +32,17 @@ absl::Status LabelFreeScorer::EnableSessionLookup(double match) {
   return absl::OkStatus();
 }
 
+void LabelFreeScorer::EnableSessionKinds(fewshot::KindRule rule) {
+  for (Source& s : sources_) {
+    s.kind_rule = rule;
+    if (rule == fewshot::KindRule::kOff) {
+      s.kinds.reset();
+    } else if (s.kinds == nullptr) {
+      s.kinds = std::make_unique<fewshot::SessionKinds>();
+    }
+  }
+}
+
 novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine& parsed,
                                           const logparse::Drain& drain, int32_t template_id) {
   Source& s = sources_[static_cast<size_t>(source)];
@@ -54,6 +65,7 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
     s.last_line[event_.session].assign(text.data(), text.size());
     // After TakeClosed: a session of this key that closed on this line is judged without it.
     if (s.lookup != nullptr) s.lookup->AddLine(event_.session, template_id, parsed.content);
+    if (s.kinds != nullptr) s.kinds->AddLine(event_.session, template_id);
   }
   return out;
 }
@@ -63,11 +75,23 @@ void LabelFreeScorer::TakeClosed(int source) {
   closed_.clear();
   s.scorer->TakeSessionScores(&closed_);
   for (novelty::SessionScore& c : closed_) {
+    bool looked_up = false;
     if (s.lookup != nullptr) {
       // A labelled unit this near decides the session, whatever its threshold and group said.
-      if (const auto d = s.lookup->Decide(c.session); d.has_value()) c.alert = d->label == 1;
+      if (const auto d = s.lookup->Decide(c.session); d.has_value()) {
+        c.alert = d->label == 1;
+        looked_up = true;
+      }
     }
-    Closed(s, c);
+    // The key's kind at this close: its lines so far (this session's last line included).
+    const uint64_t kind = s.kinds != nullptr ? s.kinds->KindOf(c.session) : 0;
+    // kExact: a normal shape-group verdict does not silence; only the exact kind may (below).
+    if (s.kinds != nullptr && s.kind_rule == fewshot::KindRule::kExact && !looked_up &&
+        c.group_decision == novelty::GroupDecision::kSuppressed) {
+      c.alert = true;
+    }
+    if (s.kinds != nullptr) c.alert = s.kinds->Apply(s.kind_rule, kind, c.alert);
+    Closed(s, c, kind);
     if (keep_scores_) kept_.emplace_back(source, c);
     auto it = s.last_line.find(c.session);
     if (c.alert) {
@@ -140,8 +164,9 @@ void LabelFreeScorer::TakeSessionAlerts(std::vector<SessionAlert>* out) {
   alerts_.clear();
 }
 
-void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c) {
-  if (s.closed_score.insert_or_assign(c.session, Source::ClosedSession{c.score, c.group, c.broken}).second) {
+void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c, uint64_t kind) {
+  if (s.closed_score.insert_or_assign(c.session, Source::ClosedSession{c.score, c.group, c.broken, kind})
+          .second) {
     s.closed_order.push_back(c.session);
     if (s.closed_order.size() > kRecentSessions) {
       s.closed_score.erase(s.closed_order.front());
@@ -151,6 +176,7 @@ void LabelFreeScorer::Closed(Source& s, const novelty::SessionScore& c) {
   auto p = s.pending.find(c.session);
   if (p == s.pending.end()) return;
   s.scorer->sessions().AddLabel(c.score, p->second, c.group, c.broken);
+  if (s.kinds != nullptr) s.kinds->Label(kind, p->second);
   s.labelled.insert_or_assign(c.session, p->second);
   s.pending.erase(p);
 }
@@ -184,10 +210,12 @@ void LabelFreeScorer::ApplySessionLabels() {
   for (Source& s : sources_) {
     if (s.lookup != nullptr) s.lookup->Fit();
     s.scorer->sessions().ClearLabels();
+    if (s.kinds != nullptr) s.kinds->ClearLabels();
     for (const auto& [session, y] : s.labelled) {
       auto it = s.closed_score.find(session);
       if (it != s.closed_score.end()) {
         s.scorer->sessions().AddLabel(it->second.score, y, it->second.group, it->second.broken);
+        if (s.kinds != nullptr) s.kinds->Label(it->second.kind, y);
       }
     }
   }
@@ -204,6 +232,7 @@ void LabelFreeScorer::ClearLabels() {
     s.labelled.clear();
     s.pending.clear();
     if (s.lookup != nullptr) s.lookup->ClearLabels();
+    if (s.kinds != nullptr) s.kinds->ClearLabels();
   }
 }
 

@@ -19,6 +19,12 @@
 // their session key's unit (its lines' tokens, fewshot::SessionLookup), and a closing session whose
 // unit shares at least that much of a labelled unit's tokens takes that label's verdict (alerts when
 // anomalous, stays quiet when normal) instead of the session threshold's and groups' decision.
+// Unit-kind verdicts (EnableSessionKinds, detect.session_kind_rule; fewshot::SessionKinds): each
+// session label also labels the kind its key had when that session closed (the key's templates with
+// their exact counts so far); a closing session whose key's kind was labelled normal only is then
+// silenced, and with the raise rule one labelled anomalous only alerts (after the lookup, if both are
+// on). With the exact rule a normal group verdict no longer silences a session the detector alerted:
+// only its exact kind does.
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
@@ -34,6 +40,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/parsed_line.h"
@@ -55,6 +62,8 @@ class LabelFreeScorer {
 
   // Turns the label lookup on for every source (`match` in (0, 1]; InvalidArgument otherwise).
   absl::Status EnableSessionLookup(double match);
+  // Turns unit-kind verdicts on for every source with `rule` (kOff: off).
+  void EnableSessionKinds(fewshot::KindRule rule);
 
   struct SessionAlert {
     int source = 0;
@@ -125,6 +134,7 @@ class LabelFreeScorer {
       double score = 0;
       uint64_t group = 0;
       bool broken = false;
+      uint64_t kind = 0;  // its key's kind at its close (0: unit kinds off)
     };
     absl::flat_hash_map<uint64_t, ClosedSession> closed_score;
     std::deque<uint64_t> closed_order;
@@ -136,11 +146,13 @@ class LabelFreeScorer {
     std::deque<HeldAlert> held;
     int64_t held_since_ms = -1;
     std::unique_ptr<fewshot::SessionLookup> lookup;  // null: no label lookup
+    std::unique_ptr<fewshot::SessionKinds> kinds;    // null: no unit-kind verdicts
+    fewshot::KindRule kind_rule = fewshot::KindRule::kOff;
   };
   // Turns the scorer's released verdicts of source `index` into HeldAlerts.
   void CollectReleased(int index);
-  // Remembers a closed session's score; gives it its pending label.
-  void Closed(Source& s, const novelty::SessionScore& c);
+  // Remembers a closed session's score (and its key's `kind`); gives it its pending label.
+  void Closed(Source& s, const novelty::SessionScore& c, uint64_t kind);
   // Closed sessions of `source` into alerts_ (and kept_ when keeping).
   void TakeClosed(int source);
   std::vector<Source> sources_;

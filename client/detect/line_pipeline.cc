@@ -65,13 +65,15 @@ auto FindScorer(DetectionModel& model, const std::string& source, size_t dense_d
 absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& options,
                                            const std::string& session_pattern, double fewshot_match,
                                            const fewshot::FewShotOptions& fewshot,
-                                           double session_lookup_match) {
+                                           double session_lookup_match,
+                                           fewshot::KindRule session_kind_rule) {
   std::vector<std::vector<std::string>> fields;
   for (const Source& s : sources_) fields.push_back(s.parser->field_names());
   FEDLOG_ASSIGN_OR_RETURN(label_free_, LabelFreeScorer::Create(options, fields, session_pattern));
   if (session_lookup_match > 0) {
     FEDLOG_RETURN_IF_ERROR(label_free_->EnableSessionLookup(std::min(1.0, session_lookup_match)));
   }
+  label_free_->EnableSessionKinds(session_kind_rule);
   fewshot_.reset();
   if (fewshot_match > 0) {
     fewshot::FewShotOptions fo = fewshot;

@@ -2,7 +2,10 @@
 // stream built at test time: blocks that write and acknowledge, a few that log an exception
 // template instead. A labelled anomalous block's rare template marks the later blocks that log it.
 #include <cstdio>
+#include <map>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -169,6 +172,105 @@ TEST(EvalNewsiteSessionTest, TheNoteComparesTheProductWithJaccardCellByCell) {
   EXPECT_NE(note.find("active k=10 0.700 vs 0.900 (loss)"), std::string::npos) << note;
   EXPECT_NE(ProductAgainstJaccardNote(r, "fewshot").find("0 wins, 0 ties, 1 losses"), std::string::npos);
   EXPECT_EQ(ProductAgainstJaccardNote(r, "xgboost"), "");
+}
+
+// --pool-blocks on a session system: a unit goes whole to the block of its first line (pool: the
+// even ones of 2N), the session rows with labels are measured on the odd blocks' units, and
+// --pool-tune measures inside the pool (labels from blocks 0, 4, ...; measured on 2, 6, ...).
+TEST(EvalNewsiteSessionTest, PoolFromBlocksOfTheWholeStreamForSessions) {
+  const NewsiteStream s = SmallHdfs();
+  NewsiteOptions o;
+  o.detector.session.shape.quiet_ms = 1000;
+  o.detector.session.shape.quiet_lines = 12;
+  o.shots = {2};
+  o.seeds = 1;
+  o.pool_blocks = 5;
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  const int64_t lines = static_cast<int64_t>(s.lines.size());
+  auto block = [&](size_t u) { return sc->unit_first_line[u] * 10 / lines; };
+  const NewsiteSplit sp = KShotSplit(s, *sc, o);
+  EXPECT_EQ(sp.pool.size() + sp.test.size(), s.y.size());
+  for (size_t u : sp.pool) EXPECT_EQ(block(u) % 2, 0) << u;
+  for (size_t u : sp.test) EXPECT_EQ(block(u) % 2, 1) << u;
+  EXPECT_GT(sp.pool.size(), 400u);
+  EXPECT_GT(sp.test.size(), 400u);
+  absl::StatusOr<KShotResult> k = EvaluateKShot(s, *sc, o);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->pool_units, static_cast<int64_t>(sp.pool.size()));
+  EXPECT_EQ(k->test_units, static_cast<int64_t>(sp.test.size()));
+  ASSERT_TRUE(AddSessionLabelRows(s, *sc, o, &*k).ok());
+  bool labelled = false;
+  for (const KShotRow& r : k->rows) labelled = labelled || (r.method == "session detector + labels" && r.k == 2);
+  EXPECT_TRUE(labelled);
+  EXPECT_NE(PoolBlocksNote(o).find("--pool-blocks 5: the labelling pool"), std::string::npos);
+
+  o.pool_tune = true;
+  const NewsiteSplit tune = KShotSplit(s, *sc, o);
+  for (size_t u : tune.pool) EXPECT_EQ(block(u) % 4, 0) << u;
+  for (size_t u : tune.test) EXPECT_EQ(block(u) % 4, 2) << u;
+  EXPECT_LT(tune.pool.size() + tune.test.size(), sp.pool.size() + 50);  // about the pool only
+  EXPECT_GT(tune.test.size(), 150u);
+  EXPECT_NE(PoolBlocksNote(o).find("--pool-tune"), std::string::npos);
+}
+
+// Unit kinds (IndexKinds, DecideUnits with NewsiteOptions::session_kind_rule): a normal verdict on
+// block 0's second session labels the block's kind then (2 x t1, 1 x t2). Block 1 logs the same in one
+// session (another shape, the same kind); block 2's second session has the verdict's shape but its
+// block another kind. Off: the group silences block 2 only; silence: both; exact: block 1 only.
+TEST(EvalNewsiteSessionTest, UnitKindsSilenceTheExactKindAndExactDropsTheShapeGroup) {
+  NewsiteStream s;
+  s.unit = "block";
+  s.y = {0, 0, 0};
+  ScoredStream sc;
+  const std::vector<std::pair<uint64_t, int32_t>> lines = {{100, 1}, {100, 1}, {101, 1}, {101, 1},
+                                                           {101, 2}, {102, 3}, {100, 2}, {102, 2}};
+  const std::map<uint64_t, int32_t> unit_of = {{100, 0}, {101, 1}, {102, 2}};
+  for (const auto& [key, t] : lines) {
+    s.lines.push_back("x");
+    s.units.push_back({unit_of.at(key)});
+    sc.has_session.push_back(1);
+    sc.session.push_back(key);
+    sc.template_id.push_back(t);
+  }
+  // Sessions in close order: (key, lines, shape).
+  const std::vector<std::tuple<uint64_t, int64_t, uint64_t>> closed = {
+      {100, 2, 9}, {101, 3, 8}, {102, 1, 10}, {100, 1, 7}, {102, 1, 7}};
+  for (const auto& [key, n, shape] : closed) {
+    novelty::SessionScore x;
+    x.session = key;
+    x.lines = n;
+    x.score = key == 102 && shape == 10 ? 0.5 : 5;  // block 2's first session stays quiet
+    x.threshold = 1;
+    x.broken = true;
+    x.shape = shape;
+    sc.sessions.push_back(x);
+    sc.session_units.push_back({unit_of.at(key)});
+  }
+  NewsiteOptions o;
+  o.detector.session.label_threshold = false;
+  NewsiteSplit sp;
+  sp.pool = {0};
+  sp.test = {1, 2};
+  const SessionIndex ix = IndexSessions(s, sc, sp, o);
+  ASSERT_EQ(ix.kind_at_close.size(), 5u);
+  EXPECT_NE(ix.kind_at_close[0], ix.kind_at_close[3]);  // block 0 after one and after both sessions
+  EXPECT_EQ(ix.kind_at_close[3], ix.kind_at_close[1]);  // block 0 whole = block 1 whole
+  EXPECT_NE(ix.kind_at_close[4], ix.kind_at_close[3]);
+  EXPECT_EQ(ix.kind_at_end[0], ix.kind_at_close[3]);
+  SessionVerdicts v;
+  v.sessions = {3};
+  v.y = {0};
+  auto alerts = [&](fewshot::KindRule rule) {
+    o.session_kind_rule = rule;
+    std::vector<double> score;
+    std::vector<int> alert;
+    DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert);
+    return alert;
+  };
+  EXPECT_EQ(alerts(fewshot::KindRule::kOff), (std::vector<int>{1, 0}));
+  EXPECT_EQ(alerts(fewshot::KindRule::kSilence), (std::vector<int>{0, 0}));
+  EXPECT_EQ(alerts(fewshot::KindRule::kExact), (std::vector<int>{0, 1}));
 }
 
 }  // namespace

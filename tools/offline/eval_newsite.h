@@ -17,7 +17,7 @@
 // Sessions (hdfs, hadoop): each session is also scored when it goes quiet (novelty::SessionScorer),
 // and a DeepLog-style next-event baseline runs beside it (eval_newsite_session.cc).
 // Library fedlog_tools_newsite: eval_newsite_{data,verb,fewshot,report,session,session_labels,
-// session_select,ceiling}.cc. Thread-compatible; one thread.
+// session_select,session_lookup,session_kinds,ceiling}.cc. Thread-compatible; one thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_H_
 
@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/fewshot/fewshot.h"
+#include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
 #include "common/novelty/scorer.h"
 
@@ -94,12 +95,18 @@ struct NewsiteOptions {
   int seeds = 5;            // random draws per k (the median is reported)
   uint64_t seed = 1;        // first seed
   double label_part = 0.3;  // in (0, 1)
-  // > 0 (lines' k > 0 rows and --ceiling): the labelling pool is drawn from the whole stream instead:
-  // the stream is cut into 2 x pool_blocks equal blocks of lines, the units starting in the even
-  // blocks (0, 2, ...) form the pool and the rest the test part (label_part is then unused there).
-  // What the labels allow when the pool holds the test part's kinds of anomaly (docs/EVALUATION.md
-  // "Session 12"). 0: the first label_part / the rest.
+  // > 0 (the k > 0 rows, the session rows with labels and --ceiling): the labelling pool is drawn
+  // from the whole stream instead: the stream is cut into 2 x pool_blocks equal blocks of lines, the
+  // units starting in the even blocks (0, 2, ...) form the pool and the rest the test part
+  // (label_part and test_end are then unused there). A unit goes whole to the block of its first
+  // line, sessions with their unit. What the labels allow when the pool holds the test part's kinds
+  // of anomaly (docs/EVALUATION.md "Session 12", and "Session 13" for sessions). 0: the first
+  // label_part / the rest.
   int pool_blocks = 0;
+  // With pool_blocks: tuning inside that pool: labels from the units starting in blocks 0, 4, 8,
+  // ..., measured on those starting in blocks 2, 6, 10, ...; the odd blocks are not used
+  // (--pool-tune).
+  bool pool_tune = false;
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
   // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
   // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
@@ -120,6 +127,16 @@ struct NewsiteOptions {
   // unit; 0 = off (the verdicts alone; the default). --session-lookup-match; live:
   // detect.session_lookup_match.
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
+  // Unit-kind verdicts over the session verdicts (fewshot::SessionKinds; --session-kind-rule; live:
+  // detect.session_kind_rule): a verdict labels its key's exact template counts at its session's
+  // close, and a later session whose key has a kind labelled normal only is silenced (kSilence; with
+  // kSilenceAndRaise one labelled anomalous only alerts). The rows of every rule are reported; this
+  // one is the product's "session detector + labels": kExact, chosen on tuning parts inside the label
+  // pool by a rule written first (docs/EVALUATION.md "Session 13").
+  fewshot::KindRule session_kind_rule = fewshot::KindRule::kExact;
+  // The kinds of whole units (at the stream's end) instead of at each session's close: a final
+  // verdict live detection cannot give; for the bound row only.
+  bool session_kinds_whole = false;
   // --ceiling: the pool's ceiling rows (eval_newsite_ceiling.cc) after the k > 0 rows.
   bool ceiling = false;
   NewsiteFederatedOptions federated;
@@ -268,6 +285,10 @@ struct NewsiteSplit {
 };
 NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, double label_part,
                               int pool_blocks = 0);
+// The split of the k > 0 rows for `o`: label_part, or pool_blocks (and pool_tune).
+NewsiteSplit KShotSplit(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o);
+// A note saying how the pool was drawn with pool_blocks (empty without).
+std::string PoolBlocksNote(const NewsiteOptions& o);
 // Metrics of per-test-unit scores and alerts (in NewsiteSplit::test order).
 absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,
                                       const std::vector<int>& alert);

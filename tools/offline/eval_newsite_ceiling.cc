@@ -171,7 +171,7 @@ std::string HalfLabelsNote(const KShotResult& r) {
 
 absl::Status AddPoolCeilingRows(const NewsiteStream& s, const ScoredStream& sc,
                                 const NewsiteOptions& o, KShotResult* out) {
-  const NewsiteSplit sp = MakeNewsiteSplit(s, sc, o.label_part, s.unit == "line" ? o.pool_blocks : 0);
+  const NewsiteSplit sp = KShotSplit(s, sc, o);
   std::vector<int> pool_y;
   for (size_t u : sp.pool) pool_y.push_back(s.y[u] > 0 ? 1 : 0);
   const double labels = static_cast<double>(sp.pool.size());

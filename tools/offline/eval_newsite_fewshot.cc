@@ -27,22 +27,30 @@ constexpr int kBagDim = 256;
 // The units a method is measured on, and the pool labels come from.
 using Split = NewsiteSplit;
 
-// The first `part` of the stream's lines is the pool; with `blocks` > 0, the even ones of 2 x blocks
-// equal blocks (NewsiteOptions::pool_blocks).
-Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part, int blocks = 0) {
+// Which side of the split line `line` is on: 0 the pool, 1 the measured part, -1 neither. The first
+// `part` of the stream's lines is the pool; with `blocks` > 0, the even ones of 2 x blocks equal
+// blocks (NewsiteOptions::pool_blocks); with `tune` as well, the pool's blocks alone: labels from
+// blocks 0, 4, 8, ..., measured on blocks 2, 6, 10, ... (NewsiteOptions::pool_tune).
+int SideOf(int64_t line, int64_t lines, int64_t cut, int blocks, bool tune) {
+  if (blocks <= 0) return line < cut ? 0 : 1;
+  const int64_t b = line * 2 * blocks / std::max<int64_t>(lines, 1);
+  if (!tune) return b % 2 == 0 ? 0 : 1;
+  return b % 4 == 0 ? 0 : b % 4 == 2 ? 1 : -1;
+}
+
+// Units go to the side of their first line (a unit's sessions stay together).
+Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part, int blocks = 0,
+                bool tune = false) {
   Split out;
   const int64_t lines = static_cast<int64_t>(s.lines.size());
   const int64_t cut = static_cast<int64_t>(part * static_cast<double>(lines));
-  auto in_pool = [&](int64_t line) {
-    if (blocks <= 0) return line < cut;
-    return (line * 2 * blocks / std::max<int64_t>(lines, 1)) % 2 == 0;
-  };
   for (size_t u = 0; u < s.y.size(); ++u) {
     const int64_t first = sc.unit_first_line[u];
     if (first < 0) continue;
-    if (in_pool(first)) {
+    const int side = SideOf(first, lines, cut, blocks, tune);
+    if (side == 0) {
       out.pool.push_back(u);
-    } else {
+    } else if (side == 1) {
       out.test.push_back(u);
       out.test_y.push_back(s.y[u]);
     }
@@ -50,7 +58,7 @@ Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part, int
   out.test_lines = lines - cut;
   if (blocks > 0) {
     out.test_lines = 0;
-    for (int64_t i = 0; i < lines; ++i) out.test_lines += in_pool(i) ? 0 : 1;
+    for (int64_t i = 0; i < lines; ++i) out.test_lines += SideOf(i, lines, cut, blocks, tune) == 1 ? 1 : 0;
   }
   return out;
 }
@@ -301,6 +309,23 @@ NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, do
                               int pool_blocks) {
   return MakeSplit(s, sc, label_part, pool_blocks);
 }
+NewsiteSplit KShotSplit(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
+  return MakeSplit(s, sc, o.label_part, o.pool_blocks, o.pool_blocks > 0 && o.pool_tune);
+}
+std::string PoolBlocksNote(const NewsiteOptions& o) {
+  if (o.pool_blocks <= 0) return "";
+  if (o.pool_tune) {
+    return absl::StrFormat(
+        "--pool-blocks %d --pool-tune: tuning inside the pool of %d equal blocks of the stream: labels from "
+        "the units starting in blocks 0, 4, 8, ..., measured on those starting in blocks 2, 6, 10, ... "
+        "(the odd blocks, the test part, are not used)",
+        o.pool_blocks, 2 * o.pool_blocks);
+  }
+  return absl::StrFormat(
+      "--pool-blocks %d: the labelling pool is the units starting in the even ones of %d equal blocks of "
+      "the stream, the measured units those in the odd ones (not the first part and the rest)",
+      o.pool_blocks, 2 * o.pool_blocks);
+}
 absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,
                                       const std::vector<int>& alert) {
   return Measure(sp, score, alert);
@@ -319,7 +344,7 @@ void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
 }
 
 std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
-  const Split sp = MakeSplit(s, sc, o.label_part, s.unit == "line" ? o.pool_blocks : 0);
+  const Split sp = KShotSplit(s, sc, o);
   std::vector<int> part(s.y.size(), -1), active_rank(s.y.size(), -1);
   for (size_t u : sp.pool) part[u] = 0;
   for (size_t u : sp.test) part[u] = 1;
@@ -345,18 +370,13 @@ std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const 
 absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredStream& sc,
                                           const NewsiteOptions& o) {
   KShotResult out;
-  const Split sp = MakeSplit(s, sc, o.label_part, s.unit == "line" ? o.pool_blocks : 0);
+  const Split sp = KShotSplit(s, sc, o);
   out.pool_units = static_cast<int64_t>(sp.pool.size());
   for (size_t u : sp.pool) out.pool_anomalous += s.y[u];
   out.test_units = static_cast<int64_t>(sp.test.size());
   out.test_anomalous = std::count(sp.test_y.begin(), sp.test_y.end(), 1);
   out.test_lines = sp.test_lines;
-  if (s.unit == "line" && o.pool_blocks > 0) {
-    out.notes.push_back(absl::StrFormat(
-        "--pool-blocks %d: the labelling pool is the units starting in the even ones of %d equal blocks of "
-        "the stream, the measured units those in the odd ones (not the first part and the rest)",
-        o.pool_blocks, 2 * o.pool_blocks));
-  }
+  if (o.pool_blocks > 0) out.notes.push_back(PoolBlocksNote(o));
   if (out.test_anomalous == 0 || out.test_anomalous == out.test_units) {
     out.notes.push_back("the test part holds one class only: no k > 0 rows");
     return out;

@@ -8,6 +8,10 @@
 //   kind       a labelled anomalous unit marks its rare templates (in at most 10^-strong_violation
 //              of the pool's units, the `rare` session signal's rule, and in no labelled normal
 //              unit): a test unit that has one is alerted as the same failure.
+//   unit kind  NewsiteOptions::session_kind_rule (fewshot::SessionKinds, eval_newsite_session_kinds.cc):
+//              a verdict labels its key's exact template counts at its session's close; with kExact
+//              (the default) only such a kind labelled normal silences a session the detector
+//              alerted, a normal shape group no longer does.
 // Verdicts come from the random unit draws the other k > 0 methods get (RandomLabelOrder), from
 // the active session selection (eval_newsite_session_select.cc), and, as an upper bound, from the
 // best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
@@ -50,6 +54,7 @@ struct Applied {
   std::vector<int> y;
   novelty::SessionGroups groups;
   absl::flat_hash_set<int32_t> anomalous_kind;
+  fewshot::SessionKinds kinds{1};  // labels only (unit-kind verdicts)
 };
 
 Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
@@ -61,6 +66,7 @@ Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdi
     a.scores.push_back(sc.sessions[j].score);
     a.y.push_back(v.y[i]);
     a.groups.Add(ix.group[j], v.y[i], VerdictSawBroken(sc, j, o));
+    a.kinds.Label(KindOfSession(ix, j, o), v.y[i]);
     for (int32_t u : sc.session_units[j]) {
       for (int32_t t : ix.unit_templates[static_cast<size_t>(u)]) {
         if (ix.rare.contains(t)) (v.y[i] ? a.anomalous_kind : normal_kind).insert(t);
@@ -119,6 +125,7 @@ absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const S
   DecideUnits(sc, ix, v, s10, /*groups=*/true, sp.test, &score, &alert);
   FEDLOG_ASSIGN_OR_RETURN(KShotRow any, MeasureKShot(sp, score, alert));
   rows->push_back(Named(any, "session detector + labels, verdicts silence broken (session 10)", n));
+  FEDLOG_RETURN_IF_ERROR(KindRows(sc, ix, sp, o, v, rows));
   if (o.session_lookup_match > 0) {
     FEDLOG_ASSIGN_OR_RETURN(KShotRow product, LookupRow(sc, ix, sp, o, v));
     rows->push_back(product);
@@ -148,10 +155,10 @@ absl::Status ZeroRows(const NewsiteStream& s, const ScoredStream& sc, const Sess
 }
 
 // The label pool and the measured units: after label_part and, when tuning inside the pool, before
-// test_end.
+// test_end; or the blocks of pool_blocks (KShotSplit).
 NewsiteSplit MeasuredSplit(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
-  NewsiteSplit sp = MakeNewsiteSplit(s, sc, o.label_part);
-  if (o.test_end >= 1) return sp;
+  NewsiteSplit sp = KShotSplit(s, sc, o);
+  if (o.test_end >= 1 || o.pool_blocks > 0) return sp;
   const int64_t end = static_cast<int64_t>(o.test_end * static_cast<double>(s.lines.size()));
   NewsiteSplit cut;
   cut.pool = sp.pool;
@@ -213,6 +220,7 @@ SessionIndex IndexSessions(const NewsiteStream& s, const ScoredStream& sc, const
     t.erase(std::unique(t.begin(), t.end()), t.end());
   }
   ix.rare = RareTemplates(ix, sp, o.detector.session.strong_violation);
+  IndexKinds(sc, &ix);
   return ix;
 }
 
@@ -250,8 +258,15 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
       double s = x.score;
       const novelty::GroupDecision d =
           groups ? a.groups.Decide(ix.group[j], on, x.broken, so.keep_broken) : novelty::GroupDecision::kNone;
-      if (d == novelty::GroupDecision::kSuppressed) on = false, s = 0;
+      // kExact: a normal shape-group verdict does not silence (only the exact unit kind may).
+      if (d == novelty::GroupDecision::kSuppressed && o.session_kind_rule != fewshot::KindRule::kExact) {
+        on = false, s = 0;
+      }
       if (d == novelty::GroupDecision::kRaised) on = true, s += 100;
+      const bool kind_on = a.kinds.Apply(o.session_kind_rule, KindOfSession(ix, j, o), on);
+      if (on && !kind_on) s = 0;
+      if (!on && kind_on) s += 100;
+      on = kind_on;
       (*alert)[k] = (*alert)[k] || on ? 1 : 0;
       (*score)[k] = std::max((*score)[k], s);
       if (session_gain != nullptr && on) *session_gain += ix.answer[j] == 1 ? 1 : ix.answer[j] == 0 ? -1 : 0;
@@ -270,7 +285,7 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
   FEDLOG_RETURN_IF_ERROR(ZeroRows(s, sc, ix, sp, out));
   SessionVerdicts active, best_all;
   std::vector<size_t> active_units;  // the units' active order, for Jaccard on the measured part
-  const bool measured_jaccard = o.test_end < 1;
+  const bool measured_jaccard = o.test_end < 1 && o.pool_blocks == 0;
   if (!o.shots.empty()) {
     const int max_k = *std::max_element(o.shots.begin(), o.shots.end());
     if (o.strategy != "random") active = ActiveSessionVerdicts(sc, ix, sp, o, static_cast<size_t>(2 * max_k));

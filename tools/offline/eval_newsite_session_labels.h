@@ -27,6 +27,9 @@ struct SessionIndex {
   // (another session of an anomalous unit: skipped, the ground truth is per unit).
   std::vector<int> answer;
   std::vector<size_t> pool_sessions;  // sessions whose units all start in the label pool
+  // Per session, its key's kind (fewshot::SessionKinds) at the session's close, and at the end of
+  // the stream (IndexKinds).
+  std::vector<uint64_t> kind_at_close, kind_at_end;
   absl::flat_hash_set<int32_t> rare;  // templates in at most 10^-strong_violation of pool units
 };
 
@@ -36,6 +39,14 @@ bool VerdictSawBroken(const ScoredStream& sc, size_t j, const NewsiteOptions& o)
 
 SessionIndex IndexSessions(const NewsiteStream& s, const ScoredStream& sc, const NewsiteSplit& sp,
                            const NewsiteOptions& o);
+// Fills ix->kind_at_close and kind_at_end from the lines' session keys and templates
+// (eval_newsite_session_kinds.cc): a session's key's lines up to and including its own, in stream
+// order.
+void IndexKinds(const ScoredStream& sc, SessionIndex* ix);
+// The kind a verdict on (or a decision about) session `j` uses under `o` (session_kinds_whole).
+inline uint64_t KindOfSession(const SessionIndex& ix, size_t j, const NewsiteOptions& o) {
+  return o.session_kinds_whole ? ix.kind_at_end[j] : ix.kind_at_close[j];
+}
 
 // Verdicts on sessions (the session and its group), in the order given.
 struct SessionVerdicts {
@@ -51,14 +62,20 @@ SessionVerdicts VerdictsOfUnits(const SessionIndex& ix, const std::vector<size_t
 // Per unit of `units`: its score and alert with `v` applied to the sessions that closed (the test
 // part's; the labels came before them): the labelled scores move each session's threshold
 // (novelty::LabelledThreshold), with `groups` a verdict settles its group's sessions
-// (novelty::SessionGroups), and a labelled anomalous unit's rare templates alert the units that
-// have one.
+// (novelty::SessionGroups; a normal group does not silence under KindRule::kExact), the verdicts'
+// unit kinds apply by o.session_kind_rule (fewshot::SessionKinds::Apply), and a labelled anomalous
+// unit's rare templates alert the units that have one.
 // `session_gain` (may be null): alerted failing sessions (answer 1) minus alerted sessions of
 // normal units (answer 0), a finer measure than F1 for the oracle's greedy steps.
 void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
                  const NewsiteOptions& o, bool groups, const std::vector<size_t>& units,
                  std::vector<double>* score, std::vector<int>* alert,
                  int64_t* session_gain = nullptr);
+
+// The rows of the unit-kind rules for one set of verdicts on the test part
+// (eval_newsite_session_kinds.cc): off, silence, raise, exact, and silence on whole units.
+absl::Status KindRows(const ScoredStream& sc, const SessionIndex& ix, const NewsiteSplit& sp,
+                      const NewsiteOptions& o, const SessionVerdicts& v, std::vector<KShotRow>* rows);
 
 // Active session selection (common/active/session_selector.h) over the pool's sessions, in rounds
 // of two, each re-ranked with the verdicts so far (thresholds and group decisions); the ground

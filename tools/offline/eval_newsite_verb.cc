@@ -26,17 +26,18 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
-    "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N] "
-    "[--strategy random|active|both] [--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] "
-    "[--session-normal-match J] [--session-lookup-match J] [--severity-prior P] [--within-level B] "
-    "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] "
-    "[--max-cluster-share S] [--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
-    "[--quiet-weight W] [--reports-adapt 0|1] [--rest-budget S] [--rank-window N] [--weights "
+    "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N "
+    "[--pool-tune]] [--strategy random|active|both] [--match J] [--label-prior N] [--lower-prior N] "
+    "[--both-near-margin M] [--session-normal-match J] [--session-lookup-match J] [--session-kind-rule "
+    "off|silence|raise|exact] [--severity-prior P] [--within-level B] [--recurrence-weight W] "
+    "[--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
+    "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] [--quiet-weight W] "
+    "[--reports-adapt 0|1] [--rest-budget S] [--rank-window N] [--weights "
     "template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--session-weights "
     "invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] [--ceiling] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
-    "[--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] [--session-incomplete-share S] "
-    "[--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] "
+    "[--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] [--session-incomplete-share "
+    "S] [--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] "
     "[--fed-meta M] [--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight "
     "W] [--fed-prior-weight W[,W...]] [--threads T]]\n";
 
@@ -213,6 +214,13 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"session-incomplete-share", &shape.incomplete_share}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts(
       {{"session-quiet-ms", &shape.quiet_ms}, {"session-incomplete-quiet-ms", &shape.incomplete_quiet_ms}}));
+  if (args.Has("session-kind-rule")) {
+    absl::StatusOr<fewshot::KindRule> rule = fewshot::ParseKindRule(args.Get("session-kind-rule"));
+    if (!rule.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--session-kind-rule: ", rule.status().message()));
+    }
+    o->session_kind_rule = *rule;
+  }
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
     return absl::InvalidArgumentError("--test-end must be in (--label-part, 1]");
@@ -355,6 +363,8 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
   if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
   o->pool_blocks = static_cast<int>(pool_blocks);
+  o->pool_tune = args.Has("pool-tune");
+  if (o->pool_tune && o->pool_blocks == 0) return absl::InvalidArgumentError("--pool-tune needs --pool-blocks");
   if (!(o->session_lookup_match >= 0 && o->session_lookup_match <= 1)) {
     return absl::InvalidArgumentError("--session-lookup-match must be in [0, 1]");
   }
@@ -494,8 +504,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines",
               "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
-              "session-incomplete-share"},
-             {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken"}});
+              "session-incomplete-share", "session-kind-rule"},
+             {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
+              "pool-tune"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <numeric>
 #include <set>
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/detect/detector.h"
@@ -168,11 +170,13 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
   lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match),
-  // and session labels near a session's unit decide it (detect.session_lookup_match).
+  // and session labels near a session's unit decide it (detect.session_lookup_match), or of its
+  // exact kind (detect.session_kind_rule).
   // Sessions as the running detector forms them (detect.session_pattern, else the host field).
   FEDLOG_RETURN_IF_ERROR(
       label_free->EnableLabelFree(lf_options, detect.session_pattern, detect.fewshot_match,
-                                  client::detect::FewShotRule(detect), detect.session_lookup_match));
+                                  client::detect::FewShotRule(detect), detect.session_lookup_match,
+                                  detect.session_kind_rule));
   label_free->KeepSessionScores();
   std::unique_ptr<client::detect::LinePipeline> with_model;
   FEDLOG_ASSIGN_OR_RETURN(std::vector<LabeledLine> labels, store_->LoadLabels(""));
@@ -234,6 +238,7 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     scores[l.source].push_back(l.score);
   }
   CollectSessions(*label_free, /*flush=*/true, &open);
+  kind_rule_ = detect.session_kind_rule;
   // The threshold in force now; a detector still warming up has none: the budget's quantile.
   for (size_t s = 0; s < sources.size(); ++s) {
     if (last_threshold[s] >= 1e29f) last_threshold[s] = Quantile(scores[s], alert_rate_);
@@ -250,7 +255,22 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     ++g.lines;
     if (l.score >= l.threshold && l.score > 0) ++g.alerts;
   }
+  IndexSessionKinds();
   return absl::OkStatus();
+}
+
+void LabelSite::IndexSessionKinds() {
+  std::vector<size_t> order(sessions_.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return sessions_[a].lines.back() < sessions_[b].lines.back(); });
+  std::map<std::pair<int, uint64_t>, absl::flat_hash_map<int32_t, int64_t>> counts;  // per key so far
+  for (size_t i : order) {
+    SiteSession& s = sessions_[i];
+    absl::flat_hash_map<int32_t, int64_t>& c = counts[{s.source, s.key}];
+    for (size_t l : s.lines) ++c[lines_[l].group];
+    s.kind = fewshot::SessionKinds::KindOfCounts(c);
+  }
 }
 
 void LabelSite::CollectSessions(client::detect::LinePipeline& pipeline, bool flush,
@@ -304,6 +324,7 @@ void LabelSite::ApplySessionVerdicts(const std::vector<LabeledLine>& verdicts) {
     }
     if (s.label < 0) continue;
     session_groups_.Add(s.group, s.label, s.broken);
+    session_kinds_.Label(s.kind, s.label);
     covered_groups_.insert(s.group);
   }
 }
@@ -390,6 +411,7 @@ absl::Status LabelSite::RecordSession(size_t session, Verdict verdict) {
   FEDLOG_RETURN_IF_ERROR(store_->AddLabel(row, absl::ToUnixMillis(absl::Now())));
   s.label = y;
   session_groups_.Add(s.group, y, s.broken);
+  session_kinds_.Label(s.kind, y);
   covered_groups_.insert(s.group);
   ++labels_given_;
   return absl::OkStatus();
@@ -398,8 +420,10 @@ absl::Status LabelSite::RecordSession(size_t session, Verdict verdict) {
 bool LabelSite::SessionWouldAlert(const SiteSession& session) const {
   const novelty::GroupDecision d =
       session_groups_.Decide(session.group, session.alert, session.broken, /*keep_broken=*/false);
-  if (d == novelty::GroupDecision::kNone) return session.alert;
-  return d == novelty::GroupDecision::kRaised;
+  bool alert = session.alert;
+  if (d == novelty::GroupDecision::kRaised) alert = true;
+  if (d == novelty::GroupDecision::kSuppressed && kind_rule_ != fewshot::KindRule::kExact) alert = false;
+  return session_kinds_.Apply(kind_rule_, session.kind, alert);
 }
 
 std::string LabelSite::SessionShape(const SiteSession& session) const {

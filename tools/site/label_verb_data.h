@@ -28,6 +28,7 @@
 #include "common/active/normal_templates.h"
 #include "common/active/selector.h"
 #include "common/active/session_selector.h"
+#include "common/fewshot/session_kinds.h"
 #include "common/novelty/session_groups.h"
 #include "common/labels/pattern_library.h"
 
@@ -77,6 +78,7 @@ struct SiteSession {
   int violated = 0;            // count relations broken
   bool broken = false;         // a near-certain one among them
   int label = -1;              // a stored session verdict on it: -1 none, 0 normal, 1 anomalous
+  uint64_t kind = 0;           // its key's kind at its close (fewshot::SessionKinds, template groups)
 };
 
 enum class Verdict { kAnomaly, kNormal, kTemplateNormal };
@@ -105,7 +107,9 @@ class LabelSite {
   // with a "session:" origin; the verdict covers its group.
   absl::Status RecordSession(size_t session, Verdict verdict);
   // Whether live detection would alert on `session` with the verdicts given now (its group's
-  // verdict decides, else the detector; novelty::SessionGroups).
+  // verdict decides, else the detector; novelty::SessionGroups), after the unit-kind rule
+  // (detect.session_kind_rule: with "exact" a normal group verdict does not silence it, a normal
+  // verdict on its exact kind does; fewshot::SessionKinds).
   bool SessionWouldAlert(const SiteSession& session) const;
   // The session's shape: its templates with their counts ("3 x Receiving block <*>; ...").
   std::string SessionShape(const SiteSession& session) const;
@@ -137,6 +141,8 @@ class LabelSite {
   // sessions_; `open` maps (source, key) to the session collecting lines.
   void CollectSessions(client::detect::LinePipeline& pipeline, bool flush,
                        std::map<std::pair<int, uint64_t>, size_t>* open);
+  // Each session's kind: its key's template groups with their counts up to its last line.
+  void IndexSessionKinds();
 
   std::vector<std::string> source_names_;
   std::vector<SiteLine> lines_;
@@ -144,6 +150,8 @@ class LabelSite {
   std::vector<int> line_label_;  // per line: -1 none, 0 normal, 1 anomalous
   std::vector<SiteSession> sessions_;
   novelty::SessionGroups session_groups_;  // the stored session verdicts, by group
+  fewshot::SessionKinds session_kinds_{1};  // the stored session verdicts, by kind (labels only)
+  fewshot::KindRule kind_rule_ = fewshot::KindRule::kOff;  // detect.session_kind_rule
   std::set<uint64_t> covered_groups_;      // groups with a session verdict
   active::NormalTemplates normal_;
   std::unique_ptr<client::detect::DetectStore> store_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -82,6 +83,22 @@ TEST(LiveFewShotTest, SessionLookupConfigDefaultsOffAndRange) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_LT(o->session_lookup_match, 0);
   EXPECT_FALSE(WithMatch(", session_lookup_match: 1.5").ok());
+}
+
+// detect.session_kind_rule (unit-kind verdicts, fewshot::SessionKinds): the default, each name, and
+// an unknown name refused.
+TEST(LiveFewShotTest, SessionKindRuleConfig) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->session_kind_rule, kDefaultSessionKindRule);
+  for (const auto& [name, rule] : {std::pair{"off", fewshot::KindRule::kOff},
+                                   std::pair{"silence", fewshot::KindRule::kSilence},
+                                   std::pair{"raise", fewshot::KindRule::kSilenceAndRaise}}) {
+    o = WithMatch(std::string(", session_kind_rule: ") + name);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->session_kind_rule, rule) << name;
+  }
+  EXPECT_FALSE(WithMatch(", session_kind_rule: always").ok());
 }
 
 TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {

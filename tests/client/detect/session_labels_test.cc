@@ -314,5 +314,51 @@ TEST(SessionLookupLiveTest, ANormalLabelSilencesBlocksWithTheSameTokensOfAnother
   EXPECT_EQ(with, 0);
 }
 
+// Unit-kind verdicts (detect.session_kind_rule, fewshot::SessionKinds): block 250 writes, pauses and
+// then logs a transfer as a second session; a normal label on that session labels the block's kind
+// at its close (3 receives, 3 acknowledgements, 1 transfer). Later blocks that log the same lines in
+// one session have another shape (no group verdict covers them) but the same kind: the silence rule
+// keeps them quiet, without it they alert.
+int SameKindBlockAlerts(fewshot::KindRule rule) {
+  auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+  if (!p.ok()) return -1;
+  novelty::NoveltyOptions o;
+  o.expected_alert_rate = 0.01;
+  o.session.shape.quiet_ms = 1000;
+  o.session.shape.incomplete_quiet_ms = 10000;
+  if (!(*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", fewshot::FewShotOptions{}.match, {}, 0, rule).ok()) {
+    return -1;
+  }
+  int second = 0, alerts = 0;
+  auto process = [&](const std::string& line) {
+    LineResult r;
+    (*p)->Process(0, line, &r);
+    std::vector<LabelFreeScorer::SessionAlert> a;
+    (*p)->TakeSessionAlerts(&a);
+    alerts += static_cast<int>(a.size());
+  };
+  auto block = [&](int b, bool transfer) {
+    for (int k = 0; k < 3; ++k) process(Line(second, b, "Receiving block"));
+    for (int k = 0; k < 3; ++k) process(Line(second, b, "PacketResponder terminating for"));
+    if (transfer) process(Line(second, b, "Starting thread to transfer block to"));
+    second += 2;
+  };
+  for (int b = 0; b < 300; ++b) {
+    block(b, false);  // block 250 writes in its turn, and transfers 10 blocks later
+    if (b == 260) process(Line(second, 250, "Starting thread to transfer block to"));
+  }
+  block(300, false);
+  (*p)->SetLabelFreeLabels({}, {{0, Line(0, 250, "Starting thread to transfer block to"), 0}});
+  alerts = 0;
+  for (int b = 301; b < 340; ++b) block(b, b % 10 == 5);  // 4 blocks of block 250's kind
+  block(340, false);
+  return alerts;
+}
+
+TEST(SessionKindsLiveTest, ANormalLabelSilencesLaterSessionsOfTheSameKindOnly) {
+  EXPECT_GE(SameKindBlockAlerts(fewshot::KindRule::kOff), 1);
+  EXPECT_EQ(SameKindBlockAlerts(fewshot::KindRule::kSilence), 0);
+}
+
 }  // namespace
 }  // namespace fedlog::client::detect
