@@ -187,8 +187,68 @@ TEST(SelectorTest, RejectsBadOptionsAndLabels) {
   opt = {};
   opt.margin_scale = -1;
   EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  opt = {};
+  opt.coverage_weight = 1.5;
+  EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  opt = {};
+  opt.margin_probability_share = -0.1;
+  EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  in.lines[0].alert = 2;
+  EXPECT_EQ(SelectLines(in, SelectorOptions{}).status().code(), absl::StatusCode::kInvalidArgument);
   // Nothing to rank: empty, not an error.
   EXPECT_TRUE(SelectLines(SelectionInput{}, SelectorOptions{})->empty());
+}
+
+// A large group the site's label-free verdict alerts on but the detector in force does not (a
+// recurring anomaly it has learnt as familiar) against a small group right at the threshold: the
+// uncertainty ranking asks about the small one, the expected corrections about the large one.
+SelectionInput RecurringAgainstDoubtful() {
+  SelectionInput in;
+  in.threshold = 1.0;
+  for (int i = 0; i < 20; ++i) {
+    LineInfo l = Line(1, 0.0);
+    l.model_probability = 1;
+    l.alert = 0;
+    in.lines.push_back(l);
+  }
+  LineInfo doubtful = Line(2, 1.0);
+  doubtful.model_probability = 0;
+  doubtful.alert = 0;
+  in.lines.push_back(doubtful);
+  for (int i = 0; i < 30; ++i) in.lines.push_back(Line(3, -4.0));  // far below, no opinion
+  return in;
+}
+
+TEST(SelectorTest, CoverageWeightAsksAboutTheGroupWhoseVerdictTurnsMostDecisions) {
+  const SelectionInput in = RecurringAgainstDoubtful();
+  SelectorOptions opt;
+  opt.margin_scale = 1.0;
+  opt.disagreement_weight = 0;
+  auto picks = SelectLines(in, opt);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2, 1, 3}));
+  opt.margin_probability_share = 0;
+  opt.coverage_weight = 1;
+  picks = SelectLines(in, opt);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{1, 2, 3}));
+  // Group 1: p = 1 (the verdict alone), none of its 20 lines alerts, so an anomalous verdict turns 20.
+  EXPECT_NEAR((*picks)[0].anomaly_probability, 1.0, 1e-12);
+  EXPECT_NEAR((*picks)[0].corrections, 20.0, 1e-12);
+  // Group 2 sits at the threshold, so its one line counts as alerting; p = 0 says it is normal.
+  EXPECT_NEAR((*picks)[1].corrections, 1.0, 1e-12);
+  // Group 3 has no second opinion: the logistic of -5 alone.
+  EXPECT_NEAR((*picks)[2].anomaly_probability, 1.0 / (1.0 + std::exp(5.0)), 1e-12);
+}
+
+TEST(SelectorTest, AnomalyProbabilityMixesTheMarginWithTheSecondOpinion) {
+  LineInfo l = Line(1, 0.0);
+  EXPECT_NEAR(AnomalyProbability(l, 0.0), 0.5, 1e-12);
+  EXPECT_NEAR(AnomalyProbability(l, 2.0), 1.0 / (1.0 + std::exp(-2.0)), 1e-12);
+  l.model_probability = 1;
+  EXPECT_NEAR(AnomalyProbability(l, 0.0, 0.5), 0.75, 1e-12);
+  EXPECT_NEAR(AnomalyProbability(l, 0.0, 0.0), 1.0, 1e-12);
+  EXPECT_NEAR(AnomalyProbability(l, 0.0, 1.0), 0.5, 1e-12);
 }
 
 }  // namespace
