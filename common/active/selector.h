@@ -9,10 +9,11 @@
 //   its expected corrections    how many of the group's decisions a verdict is expected to turn
 //                               right: the lines that do not alert if the group is anomalous, those
 //                               that alert if it is normal, weighted by the group's probability of
-//                               being anomalous (the logistic of each line's margin, averaged with
-//                               the second opinion where there is one). SelectorOptions::
+//                               being anomalous (each line's second opinion where it has one,
+//                               otherwise the logistic of its margin; SelectorOptions::
+//                               margin_probability_share mixes the two). SelectorOptions::
 //                               coverage_weight mixes it with the uncertainty; it favours the large
-//                               groups the detector treats as doubtful or the second opinion thinks
+//                               groups the detector treats as doubtful and the second opinion thinks
 //                               anomalous, which is where random draws of k labels per class find
 //                               their anomalies (docs/EVALUATION.md "Session 13").
 // Optionally (SelectorOptions::above_first) the groups the detector would alert on come first.
@@ -76,15 +77,16 @@ struct SelectorOptions {
   // Weight w of the expected corrections against the uncertainty: priority = (1 - w) x value +
   // w x corrections / (the largest corrections of any group), with value = uncertainty +
   // disagreement_weight x disagreement; the size_weight factor then multiplies it. In [0, 1];
-  // 0 = session 12's ranking. The default is chosen on loghub-2k BGL (both the first-30% split and
-  // a pool from the whole stream) by a rule fixed before any BGL-20k run (docs/EVALUATION.md
-  // "Session 13").
+  // 0 = the uncertainty ranking of sessions 9-12. 0.25 (with margin_probability_share 0) chosen on
+  // loghub-2k BGL (both the first-30% split and a pool from the whole stream; 0, 0.25, 0.5, 0.75, 1
+  // tried) by a rule fixed before any BGL-20k run (docs/EVALUATION.md "Session 13").
   double coverage_weight = 0.25;
   // Share of the detector's own logistic in a line's anomaly probability when the line has a second
   // opinion (model_probability >= 0): p = s x logistic(margin) + (1 - s) x model_probability. In
   // [0, 1]. The margin's logistic is not calibrated (the margin is in robust-spread units of any
   // score), so a large group far below the threshold keeps a few per cent and outweighs a small
-  // doubtful one; the second opinion (the site's label-free verdict) is a measured precision.
+  // doubtful one; the second opinion (the site's label-free verdict) is a measured precision. 0
+  // (the verdict alone) chosen with coverage_weight (0.5 tried).
   double margin_probability_share = 0.0;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;

@@ -27,7 +27,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
     "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N] "
-    "[--strategy random|active|both] [--active-coverage W] [--active-margin-share S] [--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] "
+    "[--strategy random|active|both] [--active-coverage W] [--active-margin-share S] [--match J] "
+    "[--label-prior N] [--lower-prior N] [--both-near-margin M] "
     "[--session-normal-match J] [--session-lookup-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] "
     "[--max-cluster-share S] [--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
@@ -362,7 +363,9 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   }
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
   for (double v : {o->active_coverage_weight, o->active_margin_share}) {
-    if (!(v >= 0 && v <= 1)) return absl::InvalidArgumentError("--active-coverage and --active-margin-share: in [0, 1]");
+    if (!(v >= 0 && v <= 1)) {
+      return absl::InvalidArgumentError("--active-coverage and --active-margin-share must be in [0, 1]");
+    }
   }
   if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
     return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
