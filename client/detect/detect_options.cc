@@ -116,6 +116,10 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_quiet_weight(), 100, "label_free_quiet_weight", &o.quiet_weight));
   o.reports_adapt = d.label_free_reports_adapt();
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_rest_budget(), 1, "label_free_rest_budget", &o.rest_budget));
+  if (d.label_free_rank_window() > 65536) {
+    return absl::InvalidArgumentError("detect.label_free_rank_window must be at most 65536");
+  }
+  if (d.label_free_rank_window() != 0) o.rank_window = std::max(0, d.label_free_rank_window());
   if (!novelty::ParseRule(d.label_free_threshold_rule(), &o.threshold_rule)) {
     return absl::InvalidArgumentError("detect.label_free_threshold_rule must be compact or valley");
   }

@@ -97,6 +97,9 @@ absl::Status NoveltyOptions::Validate() const {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
   if (warmup_lines < 0) return absl::InvalidArgumentError("novelty: warmup_lines must be >= 0");
+  if (rank_window < 0 || rank_window > 65536) {
+    return absl::InvalidArgumentError("novelty: rank_window must be in [0, 65536]");
+  }
   if (hold_lines < 0 || hold_lines > 100000) {
     return absl::InvalidArgumentError("novelty: hold_lines must be in [0, 100000]");
   }
@@ -120,6 +123,7 @@ NoveltyScorer::NoveltyScorer(const NoveltyOptions& options)
       params_(options.params),
       sequence_(options.sequence),
       threshold_(ThresholdFor(options)),
+      rank_(options.rank_window),
       sessions_(options.session, SessionThresholdFor(options), options.term_cap, options.fire_tail) {}
 
 void NoveltyScorer::TakeSessionScores(std::vector<SessionScore>* out) {
@@ -154,6 +158,7 @@ void NoveltyScorer::ReleaseHeld() {
     v.threshold = threshold_.Threshold();
     v.alert = DecideReport(v.score, v.threshold, IsValueReport(h.content));
     v.p_value = scores_.Tail(v.score);
+    rank_.Revise(h.rank_seq, v.alert);  // the histogram rule's verdict counts in the rank cut's m
     released_.push_back(v);
   }
   held_.clear();
@@ -246,9 +251,30 @@ bool NoveltyScorer::DecideReport(double score, double threshold, bool value_repo
   return score >= threshold;
 }
 
+bool NoveltyScorer::RankDecides(bool report_waits) const {
+  const ThresholdStage stage = threshold_.stage();
+  return options_.rank_window > 0 && !report_waits &&
+         (stage == ThresholdStage::kBudget || stage == ThresholdStage::kAdapted);
+}
+
 double NoveltyScorer::Peek(const LineEvent& line, int64_t line_index) const {
   const int64_t tick = line.time_ms >= 0 ? line.time_ms : line_index;
   return Fuse(RawSignals(line, tick), SeverityTerm(line), nullptr, nullptr);
+}
+
+void NoveltyScorer::Hold(const LineEvent& line, int64_t line_index, const LineScore& score,
+                         int64_t rank_seq) {
+  Held h;
+  h.line_index = line_index;
+  h.score_without_severity = score.score - score.severity_term;
+  h.template_id = line.template_id;
+  h.level.assign(line.level.data(), line.level.size());
+  h.content.assign(line.content.data(), line.content.size());
+  h.has_params = !line.params.empty();
+  h.path_param = std::any_of(line.params.begin(), line.params.end(), IsPathValue);
+  h.component.assign(line.component.data(), line.component.size());
+  h.rank_seq = rank_seq;
+  held_.push_back(std::move(h));
 }
 
 LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index) {
@@ -266,24 +292,26 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   const bool report_waits = report && !options_.reports_adapt &&
                             threshold_.stage() == ThresholdStage::kAdapted;
   const double budget = report_waits ? threshold_.BudgetThreshold() : 0.0;
+  // The rank cut decides in the stage and with the clusters in force before this line, as the
+  // histogram threshold; the window includes the line and the histogram rule's decision on it.
+  const bool rank_decides = RankDecides(report_waits);
+  const double valley = threshold_.ClusterValley();
   out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
   if (report_waits) {  // LineScore::threshold names the threshold that decided the line
     out.threshold = budget;
     out.alert = out.score > 0 && out.score >= budget;
   }
-  if (!hold_over_ && lines_ < options_.hold_lines) {
+  const bool held = !hold_over_ && lines_ < options_.hold_lines;
+  // The rank cut's window remembers the histogram rule's decision (a held line's at its release).
+  const int64_t rank_seq = options_.rank_window > 0 ? rank_.Add(out.score, out.alert && !held) : 0;
+  if (rank_decides && !held) {
+    out.threshold = rank_.Cut(valley, options_.expected_alert_rate);
+    out.alert = out.score > 0 && out.score >= out.threshold;
+  }
+  if (held) {
     out.held = true;
     out.alert = false;
-    Held h;
-    h.line_index = line_index;
-    h.score_without_severity = out.score - out.severity_term;
-    h.template_id = line.template_id;
-    h.level.assign(line.level.data(), line.level.size());
-    h.content.assign(line.content.data(), line.content.size());
-    h.has_params = !line.params.empty();
-    h.path_param = std::any_of(line.params.begin(), line.params.end(), IsPathValue);
-    h.component.assign(line.component.data(), line.component.size());
-    held_.push_back(std::move(h));
+    Hold(line, line_index, out, rank_seq);
   }
   if (line.has_session && options_.session.enabled) {
     sessions_.Add(line.session, line.template_id, tick, line.time_ms >= 0, alarm,

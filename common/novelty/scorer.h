@@ -22,7 +22,9 @@
 // the stream shows them, the lines below them still getting a share of the budget among themselves
 // (NoveltyOptions::rest_budget; site_threshold.h's rules; value reports keep the budget threshold then,
 // NoveltyOptions::reports_adapt), and the labelled lines' F1-best threshold once
-// labels arrive (AddLabel). With no
+// labels arrive (AddLabel). Optionally (NoveltyOptions::rank_window, off by default) the line's
+// decision with no labels is the rank cut (rank_cut.h): the histogram threshold's count of alerts
+// among the recent lines, given to the highest-ranked ones. With no
 // labels the site states how many alerts it can take, not a score. Every LineScore names the
 // signals that fired.
 // Thread-compatible: one scorer per source stream, used by one thread at a time.
@@ -36,6 +38,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/novelty/rank_cut.h"
 #include "common/novelty/session_scorer.h"
 #include "common/novelty/signals.h"
 #include "common/novelty/site_threshold.h"
@@ -81,6 +84,18 @@ struct NoveltyOptions {
   // for the first, half spent on the second (session 12, docs/EVALUATION.md "Session 12"; the whole
   // budget broke it on BGL-20k). 0: nothing outside the clusters (session 11).
   double rest_budget = 0.5;
+  // The rank cut (rank_cut.h; lines only, session 13): while the threshold is label-free (budget or
+  // adapted stage), a line alerts when its score is at least the m-th largest of the last rank_window
+  // lines (itself included), m the histogram threshold's alerts among them (its decision on this line
+  // included), capped at the incident clusters
+  // plus the budget's share of the window's other lines. The histogram threshold says how many; the
+  // rank among recent lines says which (it moves by whole bins every refresh, the rank cut does not).
+  // Held lines and value reports waiting for the budget keep the histogram threshold. 0 (default): off,
+  // the histogram threshold decides alone (session 12's rule). Off because it lost on BGL-20k (F1 0.505
+  // against 0.739): its count lags the histogram threshold when a burst arrives before the threshold has
+  // adapted (docs/EVALUATION.md "Session 13"). 4,096 is the window measured (LiveFewShot's window of
+  // label-free scores). At most 65536.
+  int64_t rank_window = 0;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the
@@ -235,7 +250,13 @@ class NoveltyScorer {
     bool has_params = false;
     bool path_param = false;  // a parameter value is a path (IsPathValue)
     std::string component;    // LevelShare's key at release
+    int64_t rank_seq = 0;     // its line in the rank cut's window (RankCut::Revise at release)
   };
+  // Keeps what a held line's decision at release needs (rank_seq: its line in the rank cut).
+  void Hold(const LineEvent& line, int64_t line_index, const LineScore& score, int64_t rank_seq);
+  // Whether the rank cut decides the next line (NoveltyOptions::rank_window); not where the histogram
+  // threshold does: rank cut off, warm-up, labelled stage, a value report waiting for the budget.
+  bool RankDecides(bool report_waits) const;
   // The alert decision for a line of `score` under `threshold` (the threshold in force): a value
   // report in the adapted stage keeps the budget threshold (NoveltyOptions::reports_adapt).
   bool DecideReport(double score, double threshold, bool value_report) const;
@@ -253,6 +274,7 @@ class NoveltyScorer {
   std::array<TailHistogram, kNumSignals> history_;
   TailHistogram scores_;
   SiteThreshold threshold_;
+  RankCut rank_;
   SessionScorer sessions_;
   std::vector<SessionScore> session_scores_;
   std::vector<Held> held_;

@@ -241,6 +241,7 @@ int SiteThreshold::ValleyRuleCut(double alarm_share) const {
 void SiteThreshold::Refresh() {
   adapted_ = 0;
   adapted_rate_ = 0;
+  valley_ = 0;
   const int64_t n = scores_.count();
   if (options_.max_alert_rate <= options_.budget || n < options_.adapt_min_lines) return;
   const double alarm_share = static_cast<double>(alarm_lines_) / static_cast<double>(n);
@@ -251,9 +252,11 @@ void SiteThreshold::Refresh() {
     const double cap = std::min(options_.max_cluster_share, alarm_share);
     if (cap > options_.budget) cut = CompactCut(cap);
     if (cut >= 0 && ShareFrom(cut) <= options_.budget) cut = -1;
+    if (cut >= 0) valley_ = scores_.LowerEdge(cut);
     if (cut >= 0 && options_.rest_budget > 0) cut = RestCut(cut);
   }
   if (cut < 0) return;
+  if (valley_ <= 0) valley_ = scores_.LowerEdge(cut);
   adapted_ = scores_.LowerEdge(cut);
   adapted_rate_ = ShareFrom(cut);
 }
@@ -261,6 +264,10 @@ void SiteThreshold::Refresh() {
 double SiteThreshold::LabelFreeThreshold() const {
   if (adapted_ > 0 && scores_.count() >= options_.warmup_lines) return adapted_;
   return BudgetThreshold();
+}
+
+double SiteThreshold::ClusterValley() const {
+  return stage() == ThresholdStage::kAdapted ? valley_ : 0.0;
 }
 
 double SiteThreshold::BudgetThreshold() const {

@@ -123,6 +123,10 @@ class SiteThreshold {
   // warm-up), whatever the stage.
   double BudgetThreshold() const;
   double adapted_rate() const { return adapted_rate_; }
+  // While adapted (stage kAdapted): the lower edge of the lowest incident cluster the rule alerts
+  // (the compact rule's valley before the rest's share lowers the threshold; the valley rule's
+  // threshold). 0 otherwise. The rank cut counts the lines above it as incidents (rank_cut.h).
+  double ClusterValley() const;
   int64_t labels() const { return static_cast<int64_t>(label_scores_.size()); }
   const ThresholdOptions& options() const { return options_; }
 
@@ -150,6 +154,7 @@ class SiteThreshold {
   int64_t since_refresh_ = 0;
   double adapted_ = 0;       // > 0: the adapted threshold
   double adapted_rate_ = 0;  // share of scores at or above it when it was set
+  double valley_ = 0;        // > 0: the clusters' valley when adapted_ was set (ClusterValley)
   std::vector<double> label_scores_;
   std::vector<int> label_values_;
   bool labelled_ = false;

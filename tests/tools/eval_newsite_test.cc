@@ -59,7 +59,7 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
                            "severity-word rule", "online template rarity", "| fewshot | every pool label | all (",
                            "| xgboost (token bag + signals) | every pool label", "| logreg (token bag + signals) |",
                            "ceiling, lookup:", "half labels (few-shot)",
-                           "novelty, session 11 (nothing outside the clusters)"}) {
+                           "novelty, rank cut (session 13, window 4096)"}) {
     EXPECT_NE(md->find(want), std::string::npos) << want << "\n" << *md;
   }
   absl::StatusOr<std::string> json = ReadFile(out + "/results.json");

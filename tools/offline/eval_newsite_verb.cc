@@ -32,7 +32,7 @@ constexpr char kUsage[] =
     "[--session-normal-match J] [--session-lookup-match J] [--severity-prior P] [--within-level B] "
     "[--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] "
     "[--max-cluster-share S] [--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] "
-    "[--quiet-weight W] [--reports-adapt 0|1] [--rest-budget S] [--weights "
+    "[--quiet-weight W] [--reports-adapt 0|1] [--rest-budget S] [--rank-window N] [--weights "
     "template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--session-weights "
     "invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] [--ceiling] "
     "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
@@ -326,7 +326,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"path-weight", &d.path_weight},
                                            {"quiet-weight", &d.quiet_weight},
                                            {"rest-budget", &d.rest_budget}}));
-  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
   FEDLOG_RETURN_IF_ERROR(
       args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
   if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
@@ -385,13 +385,17 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   return o->detector.Validate();
 }
 
-// Session 11's line detector (nothing outside the compact clusters alerts once the threshold has
-// adapted): what session 12's rest budget does on a system whose units are lines.
-absl::StatusOr<NewsiteRow> Session11Row(const NewsiteStream& stream, const NewsiteOptions& o) {
-  NewsiteOptions s11 = o;
-  s11.detector.rest_budget = 0;
-  FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, s11));
-  return Evaluate(stream, "novelty, session 11 (nothing outside the clusters)",
+// Session 13's rank cut against the histogram threshold alone, on a system whose units are lines: the
+// row with the setting the run does not use (the rank cut over 4,096 lines when it is off, the default;
+// the histogram threshold alone, session 12's rule, when --rank-window turns it on).
+absl::StatusOr<NewsiteRow> RankCutRow(const NewsiteStream& stream, const NewsiteOptions& o) {
+  NewsiteOptions other = o;
+  const bool off = o.detector.rank_window == 0;
+  other.detector.rank_window = off ? 4096 : 0;
+  FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, other));
+  return Evaluate(stream,
+                  off ? "novelty, rank cut (session 13, window 4096)"
+                      : "novelty, session 12 (histogram threshold alone)",
                   o.detector.expected_alert_rate, scored.fused, scored.alert);
 }
 
@@ -426,6 +430,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   across.detector.path_weight = 0;
   across.detector.quiet_weight = 0;
   across.detector.reports_adapt = true;
+  across.detector.rank_window = 0;
   // Session 9's sessions: an incomplete session closes at the usual quiet time (the `no_wait` rows).
   across.detector.session.shape.incomplete_quiet_ms = 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream levels, ScoreNewsiteStream(stream, across));
@@ -447,7 +452,7 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
                                         levels.fused, levels.alert));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
   if (stream.unit == "line") {
-    FEDLOG_ASSIGN_OR_RETURN(row, Session11Row(stream, o));
+    FEDLOG_ASSIGN_OR_RETURN(row, RankCutRow(stream, o));
     run.k0.rows.insert(run.k0.rows.begin() + 4, row);
   }
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, &levels, o, &run.k0));
@@ -492,8 +497,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
-              "quiet-weight", "reports-adapt", "rest-budget", "shots", "seeds", "seed", "label-part", "pool-blocks",
-              "strategy", "active-coverage", "active-margin-share", "match", "label-prior", "lower-prior", "both-near-margin", "session-normal-match",
+              "quiet-weight", "reports-adapt", "rest-budget", "rank-window", "shots", "seeds", "seed", "label-part",
+              "pool-blocks", "strategy", "active-coverage", "active-margin-share", "match", "label-prior",
+              "lower-prior", "both-near-margin", "session-normal-match",
               "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines",
               "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",

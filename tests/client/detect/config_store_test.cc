@@ -145,6 +145,24 @@ TEST(DetectConfigTest, LabelFreeRestBudgetSetting) {
   EXPECT_NE(bad.status().message().find("label_free_rest_budget"), std::string::npos);
 }
 
+// Session 13: the rank cut's window (DetectConfig 56).
+TEST(DetectConfigTest, LabelFreeRankWindowSetting) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->rank_window, novelty::NoveltyOptions().rank_window);
+  EXPECT_EQ(d->rank_window, 0);  // off by default
+  auto o = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rank_window: 1000}\n");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->rank_window, 1000);
+  auto off = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rank_window: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->rank_window, 0);  // < 0: off, the histogram threshold alone (session 12's rule)
+  const auto bad =
+      FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rank_window: 70000}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("label_free_rank_window"), std::string::npos);
+}
+
 TEST(DetectConfigTest, SessionIncompleteQuietSetting) {
   auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
   ASSERT_TRUE(d.ok()) << d.status();
