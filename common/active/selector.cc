@@ -68,6 +68,8 @@ struct Group {
   Pick best;
   double value = -1;  // uncertainty + weighted disagreement of `best`
   uint64_t tie = 0;
+  double probability_sum = 0;  // of the lines' AnomalyProbability
+  int64_t alerts = 0;          // lines whose decision in force alerts
 };
 
 // True when line candidate (value, score, tie) should replace the group's current best.
@@ -77,6 +79,50 @@ bool Better(double value, double score, uint64_t tie, const Group& g,
   const double best_score = input.lines[g.best.line].score;
   if (score != best_score) return score > best_score;
   return tie < g.tie;
+}
+
+// The uncovered groups, each with its most uncertain line as representative, its size, the sum of
+// its lines' anomaly probabilities and its alerting lines.
+absl::flat_hash_map<int32_t, Group> BuildGroups(const SelectionInput& input, const SelectorOptions& options,
+                                                double threshold, double scale) {
+  const absl::flat_hash_set<int32_t> covered = CoveredTemplates(input);
+  absl::flat_hash_map<int32_t, Group> groups;
+  for (size_t i = 0; i < input.lines.size(); ++i) {
+    const LineInfo& l = input.lines[i];
+    if (l.template_id < 0 || std::isnan(l.score) || covered.contains(l.template_id)) continue;
+    const double margin = std::isfinite(threshold) ? (l.score - threshold) / scale : 0.0;
+    const double uncertainty = 1.0 / (1.0 + std::abs(margin));
+    const double disagreement = Disagreement(l, margin);
+    const double value = uncertainty + options.disagreement_weight * disagreement;
+    const uint64_t tie = TieBreak(options.seed, i);
+    Group& g = groups[l.template_id];
+    ++g.best.group_size;
+    g.probability_sum += AnomalyProbability(l, margin, options.margin_probability_share);
+    g.alerts += (l.alert >= 0 ? l.alert == 1 : margin >= 0) ? 1 : 0;
+    if (g.value < 0 || Better(value, l.score, tie, g, input)) {
+      g.value = value;
+      g.tie = tie;
+      g.best.line = i;
+      g.best.template_id = l.template_id;
+      g.best.margin = margin;
+      g.best.uncertainty = uncertainty;
+      g.best.disagreement = disagreement;
+    }
+  }
+  return groups;
+}
+
+// Best first: (with above_first) the groups at or above the threshold, then priority, then the
+// larger group, then the seeded tie-break.
+void SortRanked(bool above_first, std::vector<std::pair<uint64_t, Pick>>* ranked) {
+  std::sort(ranked->begin(), ranked->end(), [above_first](const auto& a, const auto& b) {
+    const bool above_a = above_first && a.second.margin >= 0;
+    const bool above_b = above_first && b.second.margin >= 0;
+    if (above_a != above_b) return above_a;
+    if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
+    if (a.second.group_size != b.second.group_size) return a.second.group_size > b.second.group_size;
+    return a.first < b.first;
+  });
 }
 
 }  // namespace
@@ -90,6 +136,9 @@ absl::Status SelectorOptions::Validate() const {
   if (!(disagreement_weight >= 0) || !std::isfinite(disagreement_weight))
     return bad("disagreement_weight", disagreement_weight);
   if (!(size_weight >= 0) || !std::isfinite(size_weight)) return bad("size_weight", size_weight);
+  if (!(coverage_weight >= 0 && coverage_weight <= 1)) return bad("coverage_weight", coverage_weight);
+  if (!(margin_probability_share >= 0 && margin_probability_share <= 1))
+    return bad("margin_probability_share", margin_probability_share);
   if (!(fallback_alert_rate > 0 && fallback_alert_rate <= 0.5))
     return bad("fallback_alert_rate", fallback_alert_rate);
   return absl::OkStatus();
@@ -115,60 +164,47 @@ double Disagreement(const LineInfo& line, double margin) {
   return d;
 }
 
+double AnomalyProbability(const LineInfo& line, double margin, double margin_share) {
+  const double detector = std::isfinite(margin) ? 1.0 / (1.0 + std::exp(-margin)) : (margin > 0 ? 1.0 : 0.0);
+  if (!(line.model_probability >= 0)) return detector;
+  const double second = std::min(1.0, static_cast<double>(line.model_probability));
+  return margin_share * detector + (1 - margin_share) * second;
+}
+
 absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
                                               const SelectorOptions& options, size_t max_picks) {
   if (absl::Status st = options.Validate(); !st.ok()) return st;
   for (size_t i = 0; i < input.lines.size(); ++i) {
-    const int label = input.lines[i].label;
-    if (label < -1 || label > 1)
-      return absl::InvalidArgumentError(absl::StrCat("line ", i, " has label ", label,
-                                                     " (want -1, 0 or 1)"));
+    const int label = input.lines[i].label, alert = input.lines[i].alert;
+    if (label < -1 || label > 1 || alert < -1 || alert > 1)
+      return absl::InvalidArgumentError(absl::StrCat("line ", i, " has label ", label, " and alert ",
+                                                     alert, " (want -1, 0 or 1)"));
   }
   const std::vector<double> scores = FiniteScores(input);
   if (scores.empty()) return std::vector<Pick>{};
   const double threshold = EffectiveThreshold(input, scores, options.fallback_alert_rate);
   const double scale = Scale(scores, options.margin_scale);
-  const absl::flat_hash_set<int32_t> covered = CoveredTemplates(input);
-
-  absl::flat_hash_map<int32_t, Group> groups;
-  for (size_t i = 0; i < input.lines.size(); ++i) {
-    const LineInfo& l = input.lines[i];
-    if (l.template_id < 0 || std::isnan(l.score) || covered.contains(l.template_id)) continue;
-    const double margin = std::isfinite(threshold) ? (l.score - threshold) / scale : 0.0;
-    const double uncertainty = 1.0 / (1.0 + std::abs(margin));
-    const double disagreement = Disagreement(l, margin);
-    const double value = uncertainty + options.disagreement_weight * disagreement;
-    const uint64_t tie = TieBreak(options.seed, i);
-    Group& g = groups[l.template_id];
-    ++g.best.group_size;
-    if (g.value < 0 || Better(value, l.score, tie, g, input)) {
-      g.value = value;
-      g.tie = tie;
-      g.best.line = i;
-      g.best.template_id = l.template_id;
-      g.best.margin = margin;
-      g.best.uncertainty = uncertainty;
-      g.best.disagreement = disagreement;
-    }
-  }
+  absl::flat_hash_map<int32_t, Group> groups = BuildGroups(input, options, threshold, scale);
 
   const double log_lines = std::log1p(static_cast<double>(scores.size()));
+  double most_corrections = 0;
+  for (auto& [id, g] : groups) {
+    const double n = static_cast<double>(g.best.group_size);
+    const double p = g.probability_sum / n, alerts = static_cast<double>(g.alerts);
+    g.best.anomaly_probability = p;
+    g.best.corrections = p * (n - alerts) + (1 - p) * alerts;
+    most_corrections = std::max(most_corrections, g.best.corrections);
+  }
+  const double w = options.coverage_weight;
   std::vector<std::pair<uint64_t, Pick>> ranked;
   ranked.reserve(groups.size());
   for (auto& [id, g] : groups) {
     const double size = std::log1p(static_cast<double>(g.best.group_size)) / log_lines;
-    g.best.priority = g.value * (1.0 + options.size_weight * size);
+    const double coverage = most_corrections > 0 ? g.best.corrections / most_corrections : 0.0;
+    g.best.priority = ((1 - w) * g.value + w * coverage) * (1.0 + options.size_weight * size);
     ranked.emplace_back(TieBreak(options.seed ^ 0x5e1ec7ULL, static_cast<uint32_t>(id)), g.best);
   }
-  const bool above_first = options.above_first;
-  std::sort(ranked.begin(), ranked.end(), [above_first](const auto& a, const auto& b) {
-    const bool above_a = above_first && a.second.margin >= 0;
-    const bool above_b = above_first && b.second.margin >= 0;
-    if (above_a != above_b) return above_a;
-    if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
-    if (a.second.group_size != b.second.group_size) return a.second.group_size > b.second.group_size;
-    return a.first < b.first;
-  });
+  SortRanked(options.above_first, &ranked);
   return ranking::TakeRanked(std::move(ranked), max_picks);
 }
 

@@ -5,7 +5,17 @@
 //                               much its signals (and an optional second opinion, e.g. a model's
 //                               probability) disagree about it;
 //   the group's size            a verdict on a large group settles many lines (a tie-break by
-//                               default; SelectorOptions::size_weight makes it a weight).
+//                               default; SelectorOptions::size_weight makes it a weight);
+//   its expected corrections    how many of the group's decisions a verdict is expected to turn
+//                               right: the lines that do not alert if the group is anomalous, those
+//                               that alert if it is normal, weighted by the group's probability of
+//                               being anomalous (each line's second opinion where it has one,
+//                               otherwise the logistic of its margin; SelectorOptions::
+//                               margin_probability_share mixes the two). SelectorOptions::
+//                               coverage_weight mixes it with the uncertainty; it favours the large
+//                               groups the detector treats as doubtful and the second opinion thinks
+//                               anomalous, which is where random draws of k labels per class find
+//                               their anomalies (docs/EVALUATION.md "Session 13").
 // Optionally (SelectorOptions::above_first) the groups the detector would alert on come first.
 // A label on any line of a group covers it, and so does a "whole template is normal" verdict.
 // Used by `fedlog label` (the operator's terminal UI) and by `fedlog eval newsite --strategy active`.
@@ -34,6 +44,8 @@ struct LineInfo {
   // Optional second opinion P(anomalous) in [0, 1] (e.g. the site model's); < 0: none.
   float model_probability = -1;
   int label = -1;  // the label already given: -1 none, 0 normal, 1 anomalous
+  // The decision in force on the line: 1 alerts, 0 does not, -1 unknown (then score >= threshold).
+  int alert = -1;
 };
 
 struct SelectionInput {
@@ -62,6 +74,20 @@ struct SelectorOptions {
   // 9's label-free threshold and hurt with session 10's compact one (docs/EVALUATION.md "Session
   // 10"), where the uncertainty ranking alone was better.
   bool above_first = false;
+  // Weight w of the expected corrections against the uncertainty: priority = (1 - w) x value +
+  // w x corrections / (the largest corrections of any group), with value = uncertainty +
+  // disagreement_weight x disagreement; the size_weight factor then multiplies it. In [0, 1];
+  // 0 = the uncertainty ranking of sessions 9-12. 0.25 (with margin_probability_share 0) chosen on
+  // loghub-2k BGL (both the first-30% split and a pool from the whole stream; 0, 0.25, 0.5, 0.75, 1
+  // tried) by a rule fixed before any BGL-20k run (docs/EVALUATION.md "Session 13").
+  double coverage_weight = 0.25;
+  // Share of the detector's own logistic in a line's anomaly probability when the line has a second
+  // opinion (model_probability >= 0): p = s x logistic(margin) + (1 - s) x model_probability. In
+  // [0, 1]. The margin's logistic is not calibrated (the margin is in robust-spread units of any
+  // score), so a large group far below the threshold keeps a few per cent and outweighs a small
+  // doubtful one; the second opinion (the site's label-free verdict) is a measured precision. 0
+  // (the verdict alone) chosen with coverage_weight (0.5 tried).
+  double margin_probability_share = 0.0;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };
@@ -75,10 +101,14 @@ struct Pick {
   double uncertainty = 0;     // 1 / (1 + |margin|), in (0, 1]
   double disagreement = 0;    // in [0, 1]
   double priority = 0;        // what the ranking sorts on (higher first)
+  // The group's mean probability of being anomalous, in [0, 1], and the decisions a verdict on it is
+  // expected to turn right (see the header comment).
+  double anomaly_probability = 0;
+  double corrections = 0;
 };
 
 // The representatives of the uncovered groups, best first, at most `max_picks` (0 = all).
-// InvalidArgument when the options do not Validate() or a line's label is not -1, 0 or 1.
+// InvalidArgument when the options do not Validate() or a line's label or alert is not -1, 0 or 1.
 absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
                                               const SelectorOptions& options,
                                               size_t max_picks = 0);
@@ -87,6 +117,10 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
 // signals (two or more) and |model_probability - 1 / (1 + exp(-margin))| when it has a model
 // probability. Exposed for the UI, which shows it.
 double Disagreement(const LineInfo& line, double margin);
+
+// One line's probability of being anomalous, in [0, 1]: the logistic of its margin, mixed with its
+// model_probability when it has one (`margin_share` of the logistic). Exposed for the UI and tests.
+double AnomalyProbability(const LineInfo& line, double margin, double margin_share = 0.5);
 
 }  // namespace fedlog::active
 

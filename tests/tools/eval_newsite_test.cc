@@ -128,6 +128,8 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--rest-budget", "-0.5"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--lower-prior", "-1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--pool-blocks", "-1"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-coverage", "1.5"}), 2);  // a weight in [0, 1]
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-margin-share", "-0.1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/active/selector.h"
 #include "common/fewshot/fewshot.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
@@ -108,6 +109,11 @@ struct NewsiteOptions {
   // (--pool-tune).
   bool pool_tune = false;
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
+  // The line selector's active::SelectorOptions::coverage_weight for the active rows
+  // (--active-coverage; its default is the selector's).
+  double active_coverage_weight = active::SelectorOptions{}.coverage_weight;
+  // ... and its margin_probability_share (--active-margin-share).
+  double active_margin_share = active::SelectorOptions{}.margin_probability_share;
   // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
   // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
   // the label pool, the end of the measured part (units starting before test_end of the stream;

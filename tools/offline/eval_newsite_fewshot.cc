@@ -244,22 +244,29 @@ int32_t GroupOf(const fewshot::Unit& u) {
   return static_cast<int32_t>(h & 0x7fffffff);
 }
 
-// Active selection (common/active, default options: uncertainty; the group's size only breaks ties): rounds of two picks, each ranked by the few-shot
-// detector built on the labels so far (scores of units near a label move away from the threshold,
-// so the next picks go to groups nothing covers yet); the ground truth answers as the operator
-// would. Returns the labelled units in the order picked.
+// Active selection (common/active's line selector, the options `fedlog label` uses but
+// coverage_weight, which --active-coverage sets): rounds of two picks, each ranked by the few-shot
+// detector built on the labels so far (scores of units near a label move away from the threshold, so
+// the next picks go to groups nothing covers yet), the site's label-free verdict as the second
+// opinion, and each unit's decision in force; the ground truth answers as the operator would.
+// Returns the labelled units in the order picked.
 std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
                                  const NewsiteOptions& o, size_t budget) {
   std::vector<size_t> labelled;
-  std::vector<int> label_of(s.y.size(), -1);
+  std::vector<int> label_of(s.y.size(), -1), alert(s.y.size(), 0);
   std::vector<double> score(s.y.size(), 0);
   // Selection works on the few-shot detector's scale from the start: before any label it is the
-  // label-free score, and the threshold is the label-free operating point.
+  // label-free score, the threshold the label-free operating point, the decisions the site's own.
   double threshold = FreeThreshold(sc, sp);
-  for (size_t u : sp.pool) score[u] = sc.units[u].free_score;
+  for (size_t u : sp.pool) {
+    score[u] = sc.units[u].free_score;
+    alert[u] = sc.units[u].free_alert ? 1 : 0;
+  }
   active::SelectorOptions so;
   so.seed = o.seed;
   so.fallback_alert_rate = o.detector.expected_alert_rate;
+  so.coverage_weight = o.active_coverage_weight;
+  so.margin_probability_share = o.active_margin_share;
   while (labelled.size() < budget) {
     active::SelectionInput in;
     in.threshold = threshold;
@@ -268,6 +275,8 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
       li.template_id = GroupOf(sc.units[u]);
       li.score = score[u];
       li.label = label_of[u];
+      li.model_probability = sc.units[u].free_alert ? 1.f : 0.f;
+      li.alert = alert[u];
       in.lines.push_back(li);
     }
     absl::StatusOr<std::vector<active::Pick>> picks =
@@ -288,7 +297,10 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
         fewshot::FewShotDetector::Fit(support, y, KShotFewShotOptions(s, o), FreeThreshold(sc, sp),
                                       PoolScores(sc, sp));
     if (!det.ok()) break;
-    for (size_t u : sp.pool) score[u] = det->Score(sc.units[u]);
+    for (size_t u : sp.pool) {
+      score[u] = det->Score(sc.units[u]);
+      alert[u] = det->Alert(sc.units[u]) ? 1 : 0;
+    }
     threshold = det->threshold();
   }
   return labelled;

@@ -27,7 +27,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
     "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N "
-    "[--pool-tune]] [--strategy random|active|both] [--match J] [--label-prior N] [--lower-prior N] "
+    "[--pool-tune]] [--strategy random|active|both] [--active-coverage W] [--active-margin-share S] [--match J] [--label-prior N] [--lower-prior N] "
     "[--both-near-margin M] [--session-normal-match J] [--session-lookup-match J] [--session-kind-rule "
     "off|silence|raise|exact] [--severity-prior P] [--within-level B] [--recurrence-weight W] "
     "[--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
@@ -359,7 +359,9 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"lower-prior", &o->fewshot.lower_prior},
                                            {"both-near-margin", &o->fewshot.both_near_margin},
                                            {"session-normal-match", &o->session_normal_match},
-                                           {"session-lookup-match", &o->session_lookup_match}}));
+                                           {"session-lookup-match", &o->session_lookup_match},
+                                           {"active-coverage", &o->active_coverage_weight},
+                                           {"active-margin-share", &o->active_margin_share}}));
   FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
   if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
   o->pool_blocks = static_cast<int>(pool_blocks);
@@ -369,6 +371,11 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
     return absl::InvalidArgumentError("--session-lookup-match must be in [0, 1]");
   }
   FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
+  for (double v : {o->active_coverage_weight, o->active_margin_share}) {
+    if (!(v >= 0 && v <= 1)) {
+      return absl::InvalidArgumentError("--active-coverage and --active-margin-share must be in [0, 1]");
+    }
+  }
   if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
     return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
   }
@@ -499,8 +506,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
               "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
               "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
-              "quiet-weight", "reports-adapt", "rest-budget", "rank-window", "shots", "seeds", "seed", "label-part", "pool-blocks",
-              "strategy", "match", "label-prior", "lower-prior", "both-near-margin", "session-normal-match",
+              "quiet-weight", "reports-adapt", "rest-budget", "rank-window", "shots", "seeds", "seed", "label-part",
+              "pool-blocks", "strategy", "active-coverage", "active-margin-share", "match", "label-prior",
+              "lower-prior", "both-near-margin", "session-normal-match",
               "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines",
               "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",

@@ -340,8 +340,11 @@ absl::StatusOr<std::vector<active::Pick>> LabelSite::Candidates(size_t count) co
     info.score = static_cast<double>(l.score) - l.threshold;
     info.signals.resize(kNumSignals);
     for (int s = 0; s < kNumSignals; ++s) info.signals[s] = (l.signals >> s) & 1u ? 1.f : 0.f;
-    // With a model scoring, the label-free detector's verdict is the second opinion.
-    if (model_version_ > 0) info.model_probability = l.label_free_alert ? 1.f : 0.f;
+    // The label-free detector's verdict is the second opinion, and the anomaly probability of the
+    // selector's expected corrections (as in `eval newsite`'s active rows); without a model scoring
+    // it is also the decision in force.
+    info.model_probability = l.label_free_alert ? 1.f : 0.f;
+    if (model_version_ <= 0) info.alert = l.label_free_alert ? 1 : 0;
     info.label = line_label_[i];
     in.lines.push_back(std::move(info));
   }

@@ -102,8 +102,8 @@ std::string RenderCandidate(const LabelSite& site, const active::Pick& pick,
                           ? absl::StrCat("model v", site.model_version())
                           : std::string("the label-free detector")),
       "signals  ", fired.empty() ? "none fired" : fired,
-      absl::StrFormat("   (uncertainty %.2f, disagreement %.2f)\n", pick.uncertainty,
-                      pick.disagreement));
+      absl::StrFormat("   (uncertainty %.2f, disagreement %.2f, a verdict turns ~%.0f line(s))\n",
+                      pick.uncertainty, pick.disagreement, pick.corrections));
   const std::vector<std::string> suggestions = site.Suggestions(l.text);
   absl::StrAppend(&out, "patterns ",
                   !site.has_patterns()      ? "no pattern library configured"

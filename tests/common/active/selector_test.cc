@@ -68,11 +68,12 @@ TEST(SelectorTest, LargerGroupWinsAtEqualUncertainty) {
   ASSERT_TRUE(picks.ok());
   EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{8, 7}));
   EXPECT_GT((*picks)[0].priority, (*picks)[1].priority);
-  // Without the size term (the default) the two tie on priority and the larger group still goes
-  // first, whatever the seed.
+  // Without the size term (the default) and the expected corrections the two tie on priority and
+  // the larger group still goes first, whatever the seed.
   for (uint64_t seed = 0; seed < 8; ++seed) {
     SelectorOptions plain;
     plain.margin_scale = 1.0;
+    plain.coverage_weight = 0;
     plain.seed = seed;
     picks = SelectLines(in, plain);
     ASSERT_TRUE(picks.ok());
@@ -81,18 +82,29 @@ TEST(SelectorTest, LargerGroupWinsAtEqualUncertainty) {
   }
 }
 
-TEST(SelectorTest, ByDefaultALargeFamiliarGroupDoesNotOutrankANearMiss) {
+TEST(SelectorTest, ALargeFamiliarGroupDoesNotOutrankANearMiss) {
   // A small group just below the threshold (a near miss) against a large group further away: with
-  // size as a weight the large one went first; by default closeness to the threshold decides.
+  // size as a weight the large one went first; the uncertainty ranking (coverage_weight 0) puts
+  // closeness to the threshold first.
   SelectionInput in;
   in.threshold = 1.0;
   in.lines = {Line(1, 0.9)};
   for (int i = 0; i < 500; ++i) in.lines.push_back(Line(2, 0.76));
   SelectorOptions opt;
   opt.margin_scale = 0.1;
+  opt.coverage_weight = 0;
   EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{1, 2}));
   opt.size_weight = 1.0;
   EXPECT_EQ(Templates(*SelectLines(in, opt)), (std::vector<int32_t>{2, 1}));
+  // The default ranking, with the site's label-free verdict as the second opinion (no line alerted):
+  // a verdict is expected to correct nothing in either group, so the near miss stays first.
+  for (LineInfo& l : in.lines) l.model_probability = 0;
+  SelectorOptions defaults;
+  defaults.margin_scale = 0.1;
+  auto picks = SelectLines(in, defaults);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{1, 2}));
+  EXPECT_DOUBLE_EQ((*picks)[1].corrections, 0.0);
 }
 
 // With above_first a group the detector would alert on (representative at or above the threshold)
@@ -187,8 +199,68 @@ TEST(SelectorTest, RejectsBadOptionsAndLabels) {
   opt = {};
   opt.margin_scale = -1;
   EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  opt = {};
+  opt.coverage_weight = 1.5;
+  EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  opt = {};
+  opt.margin_probability_share = -0.1;
+  EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  in.lines[0].alert = 2;
+  EXPECT_EQ(SelectLines(in, SelectorOptions{}).status().code(), absl::StatusCode::kInvalidArgument);
   // Nothing to rank: empty, not an error.
   EXPECT_TRUE(SelectLines(SelectionInput{}, SelectorOptions{})->empty());
+}
+
+// A large group the site's label-free verdict alerts on but the detector in force does not (a
+// recurring anomaly it has learnt as familiar) against a small group right at the threshold: the
+// uncertainty ranking asks about the small one, the expected corrections about the large one.
+SelectionInput RecurringAgainstDoubtful() {
+  SelectionInput in;
+  in.threshold = 1.0;
+  for (int i = 0; i < 20; ++i) {
+    LineInfo l = Line(1, 0.0);
+    l.model_probability = 1;
+    l.alert = 0;
+    in.lines.push_back(l);
+  }
+  LineInfo doubtful = Line(2, 1.0);
+  doubtful.model_probability = 0;
+  in.lines.push_back(doubtful);
+  for (int i = 0; i < 30; ++i) in.lines.push_back(Line(3, -4.0));  // far below, no opinion
+  return in;
+}
+
+TEST(SelectorTest, CoverageWeightAsksAboutTheGroupWhoseVerdictTurnsMostDecisions) {
+  const SelectionInput in = RecurringAgainstDoubtful();
+  SelectorOptions opt;
+  opt.margin_scale = 1.0;
+  opt.disagreement_weight = 0;
+  auto picks = SelectLines(in, opt);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2, 1, 3}));
+  opt.margin_probability_share = 0;
+  opt.coverage_weight = 1;
+  picks = SelectLines(in, opt);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{1, 2, 3}));
+  // Group 1: p = 1 (the verdict alone), none of its 20 lines alerts, so an anomalous verdict turns 20.
+  EXPECT_NEAR((*picks)[0].anomaly_probability, 1.0, 1e-12);
+  EXPECT_NEAR((*picks)[0].corrections, 20.0, 1e-12);
+  // Group 2 sits at the threshold (no decision given: score >= threshold alerts); p = 0 says it is
+  // normal, so a verdict is expected to silence its one line.
+  EXPECT_NEAR((*picks)[1].corrections, 1.0, 1e-12);
+  // Group 3 has no second opinion: the logistic of -5 alone.
+  EXPECT_NEAR((*picks)[2].anomaly_probability, 1.0 / (1.0 + std::exp(5.0)), 1e-12);
+}
+
+TEST(SelectorTest, AnomalyProbabilityMixesTheMarginWithTheSecondOpinion) {
+  LineInfo l = Line(1, 0.0);
+  EXPECT_NEAR(AnomalyProbability(l, 0.0), 0.5, 1e-12);
+  EXPECT_NEAR(AnomalyProbability(l, 2.0), 1.0 / (1.0 + std::exp(-2.0)), 1e-12);
+  l.model_probability = 1;
+  EXPECT_NEAR(AnomalyProbability(l, 0.0, 0.5), 0.75, 1e-12);
+  EXPECT_NEAR(AnomalyProbability(l, 0.0, 0.0), 1.0, 1e-12);
+  EXPECT_NEAR(AnomalyProbability(l, 0.0, 1.0), 0.5, 1e-12);
 }
 
 }  // namespace
