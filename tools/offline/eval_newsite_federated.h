@@ -208,10 +208,6 @@ absl::Status PriorRows(const NewsiteStream& s, const ScoredStream& sc, const New
                        const std::vector<int>& y, const std::string& arm, const NewsiteOptions& options,
                        std::vector<KShotRow>* rows);
 
-// common/fewshot's operating point for `units` (free_score, free_alert): the pool units' score at
-// the pool's alert rate (fewshot::OperatingPoint; eval_newsite_fewshot.cc's FreeThreshold).
-double PoolOperatingPoint(const NewsiteSplit& split, const std::vector<fewshot::Unit>& units);
-
 // The product's k > 0 rule with the encoder (eval_newsite_federated_encoder.cc): common/fewshot's
 // detector (KShotFewShotOptions) with FewShotOptions::encoder_weight, each unit carrying its
 // embedding under the arm's own encoder and nothing from other sites (no prototypes.global).
@@ -224,12 +220,13 @@ std::vector<fewshot::Unit> EncoderUnits(const ArmModel& model, size_t dim, const
                                         const ScoredStream& scored, const NewsiteLines& site,
                                         const NewsiteSplit& split, const PriorBase& base);
 // One row per value of options.federated.encoder_weights ("<arm>: fewshot + encoder", then
-// "... w=W"): the detector fitted on the labelled units, the pool as its reference, measured on the
-// test units.
+// "... w=W"): the detector fitted on the labelled units as live detection fits it (LiveFewShot), in
+// stream order (`base.order`), every 1,024 units again with the 4,096 units before as its reference
+// (their label-free scores, alerts and embeddings), measured on the test units.
 absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& split,
-                         const std::vector<fewshot::Unit>& units, const std::vector<size_t>& labelled,
-                         const std::vector<int>& y, const std::string& arm, const NewsiteOptions& options,
-                         std::vector<KShotRow>* rows);
+                         const std::vector<fewshot::Unit>& units, const PriorBase& base,
+                         const std::vector<size_t>& labelled, const std::vector<int>& y, const std::string& arm,
+                         const NewsiteOptions& options, std::vector<KShotRow>* rows);
 
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"

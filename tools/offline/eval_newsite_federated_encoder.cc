@@ -4,9 +4,11 @@
 // score against the site's own labels' class means (common/fewshot/encoder_rank.h). Each arm uses
 // its own encoder (the federated model as downloaded, the tuned one, the site alone's) and nothing
 // from other sites' labels: no prototypes.global. The same detector live detection runs
-// (client/detect/live_fewshot.h), here with the pool units as its reference.
+// (client/detect/live_fewshot.h), replayed as live runs it: in stream order, refitted every 1,024
+// units on the 4,096 units before (ReplayLive).
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,44 @@ std::vector<float> MeanDirection(const std::vector<float>& z, size_t dim, const 
   return out;
 }
 
+// LiveFewShot's window (client/detect/live_fewshot.h: kWindow, kRefitLines, kMinWindow): the
+// detector is fitted again every kRefit units of the stream on the kWindow units before, and decides
+// the units up to the next refit; with fewer than kMinWindow units before, the label-free decision.
+constexpr size_t kWindow = 4096;
+constexpr size_t kRefit = 1024;
+constexpr size_t kMinWindow = 64;
+
+// Every unit's score and alert as live detection would give them: the units in stream order
+// (`order`), the detector refitted as LiveFewShot refits it, its reference the window's units (their
+// label-free scores, alerts and embeddings; no label of theirs is used).
+absl::Status ReplayLive(const std::vector<fewshot::Unit>& units, const std::vector<size_t>& order,
+                        const std::vector<fewshot::Unit>& support, const std::vector<int>& y,
+                        const fewshot::FewShotOptions& fo, std::vector<double>* score, std::vector<int>* alert) {
+  std::optional<fewshot::FewShotDetector> det;
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    if (pos % kRefit == 0 && pos >= kMinWindow) {
+      std::vector<double> reference;
+      std::vector<const fewshot::Unit*> encoder_reference;
+      double alerted = 0;
+      for (size_t j = pos > kWindow ? pos - kWindow : 0; j < pos; ++j) {
+        const fewshot::Unit& r = units[order[j]];
+        reference.push_back(std::clamp(r.free_score, 0.0, 1.0));
+        encoder_reference.push_back(&r);
+        alerted += r.free_alert ? 1 : 0;
+      }
+      std::vector<double> sorted = reference;
+      std::sort(sorted.begin(), sorted.end());
+      const double start = fewshot::OperatingPoint(sorted, alerted / static_cast<double>(sorted.size()));
+      FEDLOG_ASSIGN_OR_RETURN(det, fewshot::FewShotDetector::Fit(support, y, fo, start, std::move(reference),
+                                                                 encoder_reference));
+    }
+    const size_t u = order[pos];
+    (*score)[u] = det.has_value() ? det->Score(units[u]) : std::clamp(units[u].free_score, 0.0, 1.0);
+    (*alert)[u] = det.has_value() ? det->Alert(units[u]) : units[u].free_alert;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<fewshot::Unit> EncoderUnits(const ArmModel& m, size_t dim, const NewsiteStream& s,
@@ -65,29 +105,22 @@ std::vector<fewshot::Unit> EncoderUnits(const ArmModel& m, size_t dim, const New
 }
 
 absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& sp, const std::vector<fewshot::Unit>& units,
-                         const std::vector<size_t>& labelled, const std::vector<int>& y, const std::string& arm,
-                         const NewsiteOptions& o, std::vector<KShotRow>* rows) {
+                         const PriorBase& base, const std::vector<size_t>& labelled, const std::vector<int>& y,
+                         const std::string& arm, const NewsiteOptions& o, std::vector<KShotRow>* rows) {
   std::vector<fewshot::Unit> support;
   for (size_t u : labelled) support.push_back(units[u]);
-  std::vector<double> reference;
-  std::vector<const fewshot::Unit*> encoder_reference;
-  for (size_t u : sp.pool) {
-    reference.push_back(units[u].free_score);
-    encoder_reference.push_back(&units[u]);
-  }
-  const double operating_point = PoolOperatingPoint(sp, units);
   const std::vector<double>& weights = o.federated.encoder_weights;
   for (size_t i = 0; i < weights.size(); ++i) {
     fewshot::FewShotOptions fo = KShotFewShotOptions(s, o);
     fo.encoder_weight = weights[i];
-    FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det,
-                            fewshot::FewShotDetector::Fit(support, y, fo, operating_point, reference,
-                                                          encoder_reference));
+    std::vector<double> unit_score(units.size(), 0.0);
+    std::vector<int> unit_alert(units.size(), 0);
+    FEDLOG_RETURN_IF_ERROR(ReplayLive(units, base.order, support, y, fo, &unit_score, &unit_alert));
     std::vector<double> score;
     std::vector<int> alert;
     for (size_t u : sp.test) {
-      score.push_back(det.Score(units[u]));
-      alert.push_back(det.Alert(units[u]) ? 1 : 0);
+      score.push_back(unit_score[u]);
+      alert.push_back(unit_alert[u]);
     }
     FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureKShot(sp, score, alert));
     row.method = absl::StrFormat("%s: %s%s", arm, kFewshotEncoder,

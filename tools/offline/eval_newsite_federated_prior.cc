@@ -52,9 +52,9 @@ std::vector<double> UnitPriorScores(const ArmModel& m, size_t dim, const Newsite
   return out;
 }
 
-}  // namespace
-
-double PoolOperatingPoint(const NewsiteSplit& sp, const std::vector<fewshot::Unit>& units) {
+// The label-free operating point of common/fewshot on the fused scale: the pool's fused score at
+// the pool's fused alert rate (as eval_newsite_fewshot.cc's FreeThreshold on the label-free scale).
+double FusedOperatingPoint(const NewsiteSplit& sp, const std::vector<fewshot::Unit>& units) {
   if (sp.pool.empty()) return 1.0;
   std::vector<double> scores;
   double alerted = 0;
@@ -65,6 +65,8 @@ double PoolOperatingPoint(const NewsiteSplit& sp, const std::vector<fewshot::Uni
   std::sort(scores.begin(), scores.end());
   return fewshot::OperatingPoint(scores, alerted / static_cast<double>(sp.pool.size()));
 }
+
+}  // namespace
 
 PriorBase ProductK0Detector(const NewsiteStream& s, const ScoredStream& sc) {
   PriorBase b;
@@ -161,7 +163,7 @@ absl::Status PriorRows(const NewsiteStream& s, const ScoredStream& sc, const New
       std::vector<double> reference;
       for (size_t u : sp.pool) reference.push_back(units[u].free_score);
       FEDLOG_ASSIGN_OR_RETURN(fewshot::FewShotDetector det,
-                              fewshot::FewShotDetector::Fit(support, y, fo, PoolOperatingPoint(sp, units),
+                              fewshot::FewShotDetector::Fit(support, y, fo, FusedOperatingPoint(sp, units),
                                                             std::move(reference)));
       for (size_t u : sp.test) {
         score.push_back(det.Score(units[u]));

@@ -248,7 +248,7 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
       FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior,
                               PriorUnitScores(m, spec, site, base, sp, draws[i].labelled, draws[i].y, o));
       FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
-      FEDLOG_RETURN_IF_ERROR(EncoderRows(s, sp, encoder_units, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
+      FEDLOG_RETURN_IF_ERROR(EncoderRows(s, sp, encoder_units, base, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
     }
   }
   for (size_t i = 0; i < draws.size();) {
