@@ -65,7 +65,8 @@ void LiveFewShot::End() {
 // The detector on the source's labels, its threshold from the window: the operating point at the
 // window's alert rate, raised towards the labels' cut (labels without a score do not count there).
 void LiveFewShot::Fit(size_t source) {
-  const Window& w = windows_[source];
+  Window& w = windows_[source];
+  w.since_fit = 0;
   if (support_[source].empty()) return;
   std::vector<double> sorted = w.scores;
   std::sort(sorted.begin(), sorted.end());
@@ -111,6 +112,9 @@ void LiveFewShot::Observe(int source, double fused_score, bool alert, absl::Span
     w.alerts[w.next] = alert ? 1 : 0;
     w.embeddings[w.next].assign(keep ? embedding.begin() : embedding.end(), embedding.end());
     w.next = (w.next + 1) % kWindow;
+  }
+  if (keep && ++w.since_fit >= kEncoderRefitLines && !support_[static_cast<size_t>(source)].empty()) {
+    Fit(static_cast<size_t>(source));
   }
 }
 

@@ -49,6 +49,9 @@ class LiveFewShot {
   // LinePipeline gives the labels again (re-scored) every this many label-free lines.
   static constexpr int64_t kRefitLines = 1024;
   static constexpr size_t kMinWindow = 64;      // fewer observed lines: no few-shot threshold yet
+  // With the encoder rule the source's detector is fitted again every this many observed lines: its
+  // cut is a rank among the window, which must follow the stream as the label-free threshold does.
+  static constexpr int64_t kEncoderRefitLines = 64;
 
   // `sources`: how many sources the pipeline has. InvalidArgument when the options do not Validate().
   static absl::StatusOr<LiveFewShot> Create(size_t sources, const fewshot::FewShotOptions& options);
@@ -111,6 +114,7 @@ class LiveFewShot {
     std::vector<double> scores;  // squashed, a ring of at most kWindow
     std::vector<uint8_t> alerts;
     std::vector<std::vector<float>> embeddings;  // per slot (empty: none)
+    int64_t since_fit = 0;  // lines observed since the last Fit
     size_t next = 0;
   };
   static void Deduplicate(std::vector<fewshot::Unit>* support, std::vector<int>* labels);

@@ -212,17 +212,17 @@ absl::Status PriorRows(const NewsiteStream& s, const ScoredStream& sc, const New
 // detector (KShotFewShotOptions) with FewShotOptions::encoder_weight, each unit carrying its
 // embedding under the arm's own encoder and nothing from other sites (no prototypes.global).
 inline constexpr char kFewshotEncoder[] = "fewshot + encoder";
-// Per unit: the product's k = 0 detector on common/fewshot's scale (lines: fewshot::Unit's own
-// free_score and free_alert, as eval newsite's fewshot rows; sessions: the session detector's
-// score as its quantile among the pool units, and its site alert) and its embedding under `model`
-// (a line's own; a session's lines' unit-norm mean).
+// Per unit: the product's k = 0 detector on common/fewshot's scale (lines: the label-free raw fused
+// score squashed as live detection does, s / (1 + s), and fewshot::Unit::free_alert; sessions: the
+// session detector's score as its quantile among the pool units, and its site alert) and its
+// embedding under `model` (a line's own; a session's lines' unit-norm mean).
 std::vector<fewshot::Unit> EncoderUnits(const ArmModel& model, size_t dim, const NewsiteStream& s,
                                         const ScoredStream& scored, const NewsiteLines& site,
                                         const NewsiteSplit& split, const PriorBase& base);
 // One row per value of options.federated.encoder_weights ("<arm>: fewshot + encoder", then
 // "... w=W"): the detector fitted on the labelled units as live detection fits it (LiveFewShot), in
-// stream order (`base.order`), every 1,024 units again with the 4,096 units before as its reference
-// (their label-free scores, alerts and embeddings), measured on the test units.
+// stream order (`base.order`), every 1,024 units again (64 with the encoder rule) with the 4,096 units
+// before as its reference (their label-free scores, alerts and embeddings), measured on the test units.
 absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& split,
                          const std::vector<fewshot::Unit>& units, const PriorBase& base,
                          const std::vector<size_t>& labelled, const std::vector<int>& y, const std::string& arm,

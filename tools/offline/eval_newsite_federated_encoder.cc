@@ -40,11 +40,13 @@ std::vector<float> MeanDirection(const std::vector<float>& z, size_t dim, const 
   return out;
 }
 
-// LiveFewShot's window (client/detect/live_fewshot.h: kWindow, kRefitLines, kMinWindow): the
-// detector is fitted again every kRefit units of the stream on the kWindow units before, and decides
-// the units up to the next refit; with fewer than kMinWindow units before, the label-free decision.
+// LiveFewShot's window (client/detect/live_fewshot.h: kWindow, kRefitLines, kEncoderRefitLines,
+// kMinWindow): the detector is fitted again every kRefit units of the stream (kEncoderRefit with the
+// encoder rule, whose cut is a rank among the window) on the kWindow units before, and decides the
+// units up to the next refit; with fewer than kMinWindow units before, the label-free decision.
 constexpr size_t kWindow = 4096;
 constexpr size_t kRefit = 1024;
+constexpr size_t kEncoderRefit = 64;
 constexpr size_t kMinWindow = 64;
 
 // Every unit's score and alert as live detection would give them: the units in stream order
@@ -54,8 +56,9 @@ absl::Status ReplayLive(const std::vector<fewshot::Unit>& units, const std::vect
                         const std::vector<fewshot::Unit>& support, const std::vector<int>& y,
                         const fewshot::FewShotOptions& fo, std::vector<double>* score, std::vector<int>* alert) {
   std::optional<fewshot::FewShotDetector> det;
+  const size_t refit = fo.encoder_weight > 0 ? kEncoderRefit : kRefit;
   for (size_t pos = 0; pos < order.size(); ++pos) {
-    if (pos % kRefit == 0 && pos >= kMinWindow) {
+    if (pos % refit == 0 && pos >= kMinWindow) {
       std::vector<double> reference;
       std::vector<const fewshot::Unit*> encoder_reference;
       double alerted = 0;
@@ -87,7 +90,15 @@ std::vector<fewshot::Unit> EncoderUnits(const ArmModel& m, size_t dim, const New
   // Session units are the session detector's (ProductK0Detector), lines the label-free detector's.
   const bool sessions = s.unit != "line" && sc.unit_session_score.size() == units.size() &&
                         base.score.size() == units.size();
-  if (sessions) {
+  if (!sessions) {
+    // Lines: the label-free detector's raw fused score squashed as live detection gives it to
+    // LiveFewShot (s / (1 + s)), not eval's calibrated 1 - p-value, whose scale drifts with its
+    // history (a rank among a window of it is not a rank of the scores the detector cut).
+    for (fewshot::Unit& u : units) {
+      const double raw = u.signals.empty() ? 0.0 : u.signals[0];
+      u.free_score = raw > 0 ? raw / (1.0 + raw) : 0.0;
+    }
+  } else {
     // The session detector's score onto [0, 1] by its rank among the pool units (monotone: the
     // few-shot threshold, which moves in quantiles, decides as on the raw scale).
     std::vector<double> pool;
