@@ -417,7 +417,7 @@ TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &g).ok());
   const cli::ArgSpec encoder_spec = {{"encoder-weight"}, {"federated"}};
   NewsiteFederatedOptions e;
-  EXPECT_EQ(e.encoder_weights.size(), 1u);
+  EXPECT_EQ(e.encoder_weights, (std::vector<double>{0.05}));
   args = cli::Args::Parse({"--federated", "--encoder-weight", "0.2,0"}, encoder_spec);
   ASSERT_TRUE(args.ok());
   ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &e).ok());
