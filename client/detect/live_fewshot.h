@@ -21,7 +21,9 @@
 // `embedding`, LinePipeline: detect.label_free_with_model), a line no label decides is judged by
 // fewshot's encoder rule instead (fewshot.h): its label-free rank mixed with the rank of its
 // embedding's score against the source's labels' class means, both among the window's lines (whose
-// embeddings are kept for it), cut at the window's label-free alert rate and the labels' threshold.
+// embeddings are kept for it), cut at the window's label-free alert rate and the labels' threshold;
+// the detector is then refitted every kEncoderRefitLines observed lines, so the cut follows the
+// stream (KeepsAlert stays the encoder-free rule).
 // The labels do not move the label-free threshold itself
 // (LinePipeline::SetLabelFreeLabels), as in eval, where k = 0's decisions come from a run without
 // labels.
