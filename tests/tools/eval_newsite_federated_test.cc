@@ -337,8 +337,8 @@ TEST(EvalNewsiteFederatedTest, PriorScoresUseWhatEachArmHas) {
   EXPECT_EQ(p->alert[0].size(), 4u);
 }
 
-// The units of the "fewshot + encoder" rows: lines keep the label-free detector's score and alert and
-// carry their own embedding (unit-norm); a session takes its lines' mean direction and the session
+// The units of the "fewshot + encoder" rows: lines take the label-free raw score squashed as live
+// detection does and the label-free alert, and carry their own embedding (unit-norm); a session takes its lines' mean direction and the session
 // detector's score as its rank among the pool units.
 TEST(EvalNewsiteFederatedTest, EncoderUnitsCarryTheArmsEmbeddings) {
   NewsiteStream s;
@@ -347,6 +347,7 @@ TEST(EvalNewsiteFederatedTest, EncoderUnitsCarryTheArmsEmbeddings) {
   sc.units.resize(4);
   for (size_t u = 0; u < 4; ++u) {
     sc.units[u].free_score = 0.1 * static_cast<double>(u + 1);
+    sc.units[u].signals = {static_cast<double>(u + 1)};  // the raw fused score
     sc.units[u].free_alert = u == 3;
   }
   sc.unit_first_line = {0, 1, 2, 3};
@@ -360,7 +361,7 @@ TEST(EvalNewsiteFederatedTest, EncoderUnitsCarryTheArmsEmbeddings) {
   ASSERT_EQ(units.size(), 4u);
   EXPECT_EQ(units[0].embedding, (std::vector<float>{0, 1}));
   EXPECT_EQ(units[1].embedding, (std::vector<float>{1, 0}));
-  EXPECT_DOUBLE_EQ(units[2].free_score, 0.3);
+  EXPECT_DOUBLE_EQ(units[2].free_score, 0.75);  // raw 3 squashed as live does: 3 / (1 + 3)
   EXPECT_TRUE(units[3].free_alert);
   s.unit = "block";
   sc.unit_session_score = {0.9, 5, 2, 1};
