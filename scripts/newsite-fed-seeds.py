@@ -6,7 +6,9 @@ usage: scripts/newsite-fed-seeds.py RUN_DIR [RUN_DIR ...]
 Each RUN_DIR holds the results.json of one run (same labels, a different --fed-seed). For every
 system, method (k = 0: the fused embedding novelty at the budget cut and at the label-free
 detector's count, and the prototype prior; k > 0: the support, fused support (plain, capped and
-capped among the units no label decides), hybrid support and prototype prior detectors), labelling
+capped among the units no label decides), hybrid support and prototype prior detectors, and the
+product's rule with the encoder, "fewshot + encoder", and without it, "fewshot + encoder w=0" when the
+run asked for --encoder-weight W,0), labelling
 strategy and k, prints F1 for federated / tuned / alone as median [min, max] over the runs, and in how
 many runs federated beat alone. Then the product's own detectors on the same test units (eval newsite's
 k > 0 rows, which no federation seed changes): the label-free and session detectors at k = 0, fewshot
@@ -19,7 +21,8 @@ import sys
 METHODS = {0: ["embedding novelty + label-free", "embedding novelty + label-free, label-free count",
                "prototype prior"],
            1: ["support detector", "fused support", "fused support, capped",
-               "fused support, capped undecided", "hybrid support", "prototype prior"]}
+               "fused support, capped undecided", "hybrid support", "prototype prior",
+               "fewshot + encoder", "fewshot + encoder w=0"]}
 PRODUCT = ["novelty (k=0, site threshold)", "session detector (k=0, site threshold)", "fewshot",
            "session detector + labels"]
 

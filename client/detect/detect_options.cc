@@ -86,6 +86,11 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.fewshot_lower_prior must be at most 1e6");
   }
   if (d.fewshot_lower_prior() != 0) o.fewshot_lower_prior = std::max(0.0, d.fewshot_lower_prior());
+  if (!(d.fewshot_encoder_weight() <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.fewshot_encoder_weight must be at most 1");
+  }
+  if (d.fewshot_encoder_weight() != 0) o.fewshot_encoder_weight = std::max(0.0, d.fewshot_encoder_weight());
+  o.label_free_with_model = d.label_free_with_model();
   if (!(d.session_lookup_match() <= 1)) {  // also NaN
     return absl::InvalidArgumentError("detect.session_lookup_match must be at most 1");
   }
@@ -151,6 +156,7 @@ fewshot::FewShotOptions FewShotRule(const DetectOptions& options) {
   fewshot::FewShotOptions fo;
   fo.label_prior = options.fewshot_label_prior;
   fo.lower_prior = options.fewshot_lower_prior;
+  fo.encoder_weight = options.fewshot_encoder_weight;
   return fo;
 }
 

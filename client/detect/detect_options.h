@@ -86,6 +86,13 @@ struct DetectOptions {
   // lower_prior; detect.fewshot_label_prior, fewshot_lower_prior; lower_prior 0: never lowered).
   double fewshot_label_prior = fewshot::FewShotOptions().label_prior;
   double fewshot_lower_prior = fewshot::FewShotOptions().lower_prior;
+  // The labels' class means in the model's encoder space for the lines no label decides
+  // (fewshot::FewShotOptions::encoder_weight, detect.fewshot_encoder_weight; 0 off). Needs
+  // label_free_with_model (only then does a label-free source have the model's encoder).
+  double fewshot_encoder_weight = fewshot::FewShotOptions().encoder_weight;
+  // Label-free sources stay label-free when a model arrives, which then only embeds their lines
+  // (LinePipeline::KeepLabelFreeWithModel, detect.label_free_with_model).
+  bool label_free_with_model = false;
   // Session labels decide session units this near (detect.session_lookup_match,
   // fewshot::SessionLookup); <= 0 off (the default).
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;

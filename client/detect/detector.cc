@@ -92,6 +92,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match, FewShotRule(o),
                                       o.session_lookup_match, o.session_kind_rule));
+    d->pipeline_->KeepLabelFreeWithModel(o.label_free_with_model);
   }
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());

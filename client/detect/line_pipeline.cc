@@ -1,6 +1,7 @@
 #include "client/detect/line_pipeline.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -108,35 +109,75 @@ void LinePipeline::SetLabelFreeLabels(
   GiveFewShotLabels();
 }
 
+void LinePipeline::SetModel(std::unique_ptr<DetectionModel> model) {
+  model_ = std::move(model);
+  if (fewshot_ != nullptr && label_free_with_model_ && fewshot_->wants_embeddings()) {
+    fewshot_->ForgetEmbeddings();
+    GiveFewShotLabels();
+  }
+}
+
+model::LineScorer* LinePipeline::Embedder(int source) {
+  if (!label_free_with_model_ || fewshot_ == nullptr || !fewshot_->wants_embeddings() || !model_) return nullptr;
+  return FindScorer(*model_, sources_[static_cast<size_t>(source)].name, static_cast<size_t>(featurizer_.dim()));
+}
+
+void LinePipeline::EmbedLast(int source, model::LineScorer* scorer) {
+  static const std::string kNoAdapter;
+  const std::string& adapter = scorer->spec().sources.empty() ? kNoAdapter : sources_[static_cast<size_t>(source)].name;
+  embedding_.resize(static_cast<size_t>(scorer->spec().out_dim));
+  scorer->Embed(tokens_, dense_, adapter, embedding_.data());
+}
+
 void LinePipeline::GiveFewShotLabels() {
   since_fewshot_labels_ = 0;
   if (fewshot_ == nullptr || label_free_ == nullptr) return;
   fewshot_->Begin();
   logparse::ParsedLine parsed;
+  // Labelled lines are featurized as the next lines of the stream would be, on a copy (the
+  // stream's own state stays as it is), when the model embeds them.
+  std::optional<features::StreamFeaturizer> scratch;
+  const std::vector<int64_t> tokens = tokens_;
+  const std::vector<float> dense = dense_;
   for (const auto& [source, line, label] : fewshot_labels_) {
     if (source < 0 || source >= static_cast<int>(sources_.size())) continue;
     Source& s = sources_[static_cast<size_t>(source)];
     s.parser->Parse(logparse::StripCr(line), &parsed);
     const logparse::DrainResult r = s.drain->Match(parsed.content);
+    embedding_.clear();
+    if (model::LineScorer* scorer = Embedder(source)) {
+      if (!scratch.has_value()) scratch = featurizer_;
+      const std::string text = r.template_id < 0 ? std::string() : s.drain->TemplateText(r.template_id);
+      const features::LineEvent e{s.name, parsed.content, parsed.level, parsed.time_ms, r.template_id, text};
+      scratch->Featurize(e, &features_);
+      tokens_.assign(features_.tokens.begin(), features_.tokens.end());
+      dense_.resize(features_.dense.size());
+      for (size_t i = 0; i < dense_.size(); ++i) dense_[i] = model::SquashDense(features_.dense[i]);
+      EmbedLast(source, scorer);
+    }
     fewshot_->AddLabel(source, r.template_id, parsed.content, label,
-                       label_free_->PeekScore(source, parsed, *s.drain, r.template_id));
+                       label_free_->PeekScore(source, parsed, *s.drain, r.template_id), embedding_);
   }
+  tokens_ = tokens;  // last_tokens() / last_dense() still describe the last processed line
+  dense_ = dense;
   fewshot_->End();
 }
 
 void LinePipeline::ApplyLabels(int source, int32_t template_id, double fused_score,
                                LineResult* out) {
   if (fewshot_ == nullptr) return;
-  fewshot_->Observe(source, fused_score, out->alert);
+  fewshot_->Observe(source, fused_score, out->alert, embedding_);
   const auto decision = fewshot_->Decide(source, template_id, parsed_.content);
   if (!decision.has_value()) {
     // No label near: the label-free decision, moved by the few-shot threshold the labels set (a
     // raised one silences, a lowered one adds alerts; the alert then shows that threshold).
-    const bool alert = fewshot_->Alerts(source, fused_score, out->alert);
+    const bool alert = fewshot_->Alerts(source, fused_score, out->alert, embedding_);
     if (out->alert && !alert) out->label_silenced = true;
     if (!out->alert && alert) {
       out->label_lowered = true;
-      out->threshold = static_cast<float>(std::min(LiveFewShot::Unsquash(fewshot_->threshold(source)), 1e30));
+      if (!fewshot_->encoder(source)) {
+        out->threshold = static_cast<float>(std::min(LiveFewShot::Unsquash(fewshot_->threshold(source)), 1e30));
+      }
     }
     out->alert = alert;
     return;
@@ -172,8 +213,10 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->label_silenced = false;
   out->label_lowered = false;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
-  if (scorer == nullptr) {
+  if (scorer == nullptr || (label_free_with_model_ && label_free_ != nullptr)) {
     if (label_free_ != nullptr) {
+      embedding_.clear();
+      if (model::LineScorer* embedder = Embedder(source)) EmbedLast(source, embedder);
       const novelty::LineScore ls = label_free_->Score(source, parsed_, *s.drain, r.template_id);
       out->score = static_cast<float>(ls.score);
       out->threshold = static_cast<float>(std::min(ls.threshold, 1e30));

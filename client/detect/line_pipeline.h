@@ -42,7 +42,9 @@ struct LineResult {
   // label near) the few-shot threshold the labels raised (LiveFewShot::KeepsAlert).
   bool label_silenced = false;
   // No label near, the label-free detector did not alert, and the few-shot threshold the labels
-  // lowered did (LiveFewShot::Alerts); `threshold` is then that threshold on the fused scale.
+  // lowered did (LiveFewShot::Alerts), or the encoder rule put the line above it; `threshold` is
+  // then that threshold on the fused scale (the label-free one under the encoder rule, whose
+  // threshold is on a rank scale).
   bool label_lowered = false;
 };
 
@@ -56,7 +58,14 @@ class LinePipeline {
   // Processes one raw line of source `source` (index into the sources).
   void Process(int source, std::string_view line, LineResult* out);
 
-  void SetModel(std::unique_ptr<DetectionModel> model) { model_ = std::move(model); }
+  // A new model; with label_free_with_model its encoder embeds the label-free sources' lines from
+  // now on (the window's older embeddings are dropped and the labels embedded again).
+  void SetModel(std::unique_ptr<DetectionModel> model);
+  // true (detect.label_free_with_model): a source scored label-free stays label-free when the model
+  // has a scorer for it, and that scorer's encoder embeds its lines for the few-shot rule's class
+  // means (LiveFewShot, FewShotOptions::encoder_weight). false (default): the model scores the
+  // sources it has a scorer for. Call after EnableLabelFree.
+  void KeepLabelFreeWithModel(bool keep) { label_free_with_model_ = keep; }
   // From now on a source without a model (or without a scorer in it) is scored by the label-free
   // detector at `options.expected_alert_rate` instead of staying unscored. InvalidArgument for
   // options that do not Validate().
@@ -92,6 +101,8 @@ class LinePipeline {
     if (label_free_ != nullptr) label_free_->TakeHeldAlerts(out);
   }
   bool label_free() const { return label_free_ != nullptr; }
+  // The few-shot rule judges `source`'s undecided lines with the encoder (LiveFewShot::encoder).
+  bool fewshot_encoder(int source) const { return fewshot_ != nullptr && fewshot_->encoder(source); }
   // The site's labelled lines (source index, raw line, 1 anomalous / 0 normal) replace the ones given
   // before as the label-free threshold's labels and the few-shot support (LiveFewShot); lines are
   // matched to known templates only (nothing is learnt from them); a labelled line with a session also
@@ -138,6 +149,11 @@ class LinePipeline {
   // The labels decide the alert of the line just parsed (LiveFewShot): a label near it, or the
   // few-shot threshold for a label-free alert no label is near; the line also joins the window.
   void ApplyLabels(int source, int32_t template_id, double fused_score, LineResult* out);
+  // The model's scorer for the source when the few-shot rule wants embeddings and label-free
+  // sources keep the model as their encoder (label_free_with_model_); nullptr otherwise.
+  model::LineScorer* Embedder(int source);
+  // The line just featurized (tokens_, dense_) embedded by `scorer` into embedding_.
+  void EmbedLast(int source, model::LineScorer* scorer);
   // Gives LiveFewShot the line labels again with their label-free scores now (PeekScore): at
   // SetLabelFreeLabels and every LiveFewShot::kRefitLines label-free lines, so the labels' scores
   // and the window's quantiles stay of the same time.
@@ -152,6 +168,8 @@ class LinePipeline {
   std::vector<std::tuple<int, std::string, int>> fewshot_labels_;  // line labels (not session verdicts)
   int64_t since_fewshot_labels_ = 0;  // label-free lines since GiveFewShotLabels
   std::unique_ptr<LiveFewShot> fewshot_;  // label-free sources' labels; null: off
+  bool label_free_with_model_ = false;
+  std::vector<float> embedding_;  // the last line's embedding (empty: none)
   logparse::ParsedLine parsed_;
   features::LineFeatures features_;
   std::vector<int64_t> tokens_;

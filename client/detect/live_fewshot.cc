@@ -28,6 +28,7 @@ void LiveFewShot::Deduplicate(std::vector<fewshot::Unit>* support, std::vector<i
       y.push_back((*labels)[i]);
     } else {
       units[it->second].free_score = (*support)[i].free_score;
+      units[it->second].embedding = std::move((*support)[i].embedding);
       y[it->second] = (*labels)[i];
     }
   }
@@ -42,12 +43,13 @@ void LiveFewShot::Begin() {
 }
 
 void LiveFewShot::AddLabel(int source, int32_t template_id, std::string_view content, int label,
-                           double fused_score) {
+                           double fused_score, absl::Span<const float> embedding) {
   if (source < 0 || static_cast<size_t>(source) >= support_.size()) return;
   fewshot::Unit unit;
   fewshot::AddTokens(template_id, content, &unit);
   fewshot::Finish(&unit);
   unit.free_score = std::isnan(fused_score) ? std::numeric_limits<double>::quiet_NaN() : Squash(fused_score);
+  if (wants_embeddings()) unit.embedding.assign(embedding.begin(), embedding.end());
   support_[static_cast<size_t>(source)].push_back(std::move(unit));
   labels_[static_cast<size_t>(source)].push_back(label > 0 ? 1 : 0);
 }
@@ -63,7 +65,8 @@ void LiveFewShot::End() {
 // The detector on the source's labels, its threshold from the window: the operating point at the
 // window's alert rate, raised towards the labels' cut (labels without a score do not count there).
 void LiveFewShot::Fit(size_t source) {
-  const Window& w = windows_[source];
+  Window& w = windows_[source];
+  w.since_fit = 0;
   if (support_[source].empty()) return;
   std::vector<double> sorted = w.scores;
   std::sort(sorted.begin(), sorted.end());
@@ -78,22 +81,46 @@ void LiveFewShot::Fit(size_t source) {
   for (fewshot::Unit& u : support) {
     if (std::isnan(u.free_score)) u.free_score = start;
   }
+  // The window's lines as the encoder rule's reference (their embeddings, when lines carry them).
+  std::vector<fewshot::Unit> window;
+  std::vector<const fewshot::Unit*> reference;
+  if (wants_embeddings()) {
+    window.resize(w.scores.size());
+    for (size_t i = 0; i < w.scores.size(); ++i) {
+      window[i].free_score = w.scores[i];
+      window[i].free_alert = w.alerts[i] != 0;
+      window[i].embedding = w.embeddings[i];
+      reference.push_back(&window[i]);
+    }
+  }
   absl::StatusOr<fewshot::FewShotDetector> d =
-      fewshot::FewShotDetector::Fit(support, labels_[source], options_, start, std::move(sorted));
+      fewshot::FewShotDetector::Fit(support, labels_[source], options_, start, std::move(sorted), reference);
   if (d.ok()) detectors_[source] = std::move(*d);
 }
 
-void LiveFewShot::Observe(int source, double fused_score, bool alert) {
+void LiveFewShot::Observe(int source, double fused_score, bool alert, absl::Span<const float> embedding) {
   if (source < 0 || static_cast<size_t>(source) >= windows_.size()) return;
   Window& w = windows_[static_cast<size_t>(source)];
   const double x = Squash(fused_score);
+  const bool keep = wants_embeddings();
   if (w.scores.size() < kWindow) {
     w.scores.push_back(x);
     w.alerts.push_back(alert ? 1 : 0);
+    w.embeddings.emplace_back(keep ? embedding.begin() : embedding.end(), embedding.end());
   } else {
     w.scores[w.next] = x;
     w.alerts[w.next] = alert ? 1 : 0;
+    w.embeddings[w.next].assign(keep ? embedding.begin() : embedding.end(), embedding.end());
     w.next = (w.next + 1) % kWindow;
+  }
+  if (keep && ++w.since_fit >= kEncoderRefitLines && !support_[static_cast<size_t>(source)].empty()) {
+    Fit(static_cast<size_t>(source));
+  }
+}
+
+void LiveFewShot::ForgetEmbeddings() {
+  for (Window& w : windows_) {
+    for (std::vector<float>& z : w.embeddings) z.clear();
   }
 }
 
@@ -126,8 +153,20 @@ bool LiveFewShot::lowered(int source) const {
   return detectors_[static_cast<size_t>(source)]->lowered();
 }
 
-bool LiveFewShot::Alerts(int source, double fused_score, bool free_alert) const {
+bool LiveFewShot::encoder(int source) const {
+  if (threshold(source) <= 0) return false;  // none applies (also: no detector, young window)
+  return detectors_[static_cast<size_t>(source)]->encoder();
+}
+
+bool LiveFewShot::Alerts(int source, double fused_score, bool free_alert,
+                         absl::Span<const float> embedding) const {
   if (threshold(source) <= 0) return free_alert;
+  if (encoder(source)) {
+    scratch_.free_score = Squash(fused_score);
+    scratch_.free_alert = free_alert;
+    scratch_.embedding.assign(embedding.begin(), embedding.end());
+    return detectors_[static_cast<size_t>(source)]->UndecidedAlert(scratch_);
+  }
   const bool reaches = Squash(fused_score) >= threshold(source);
   return lowered(source) ? free_alert || reaches : free_alert && reaches;
 }

@@ -16,7 +16,15 @@
 // by n / (n + lower_prior) (a line whose score reaches it then alerts even where the label-free
 // detector did not; detect.fewshot_label_prior / fewshot_lower_prior). Scores are the label-free fused score squashed to [0, 1]
 // (s / (1 + s), Squash); a monotone map, so the quantile rule decides as it would on eval's
-// calibrated 1 - p-value scale. The labels do not move the label-free threshold itself
+// calibrated 1 - p-value scale. With FewShotOptions::encoder_weight > 0 (detect.fewshot_encoder_weight)
+// and lines that carry their embedding under the model the daemon holds (AddLabel's and Observe's
+// `embedding`, LinePipeline: detect.label_free_with_model), a line no label decides is judged by
+// fewshot's encoder rule instead (fewshot.h): its label-free rank mixed with the rank of its
+// embedding's score against the source's labels' class means, both among the window's lines (whose
+// embeddings are kept for it), cut at the window's label-free alert rate and the labels' threshold;
+// the detector is then refitted every kEncoderRefitLines observed lines, so the cut follows the
+// stream (KeepsAlert stays the encoder-free rule).
+// The labels do not move the label-free threshold itself
 // (LinePipeline::SetLabelFreeLabels), as in eval, where k = 0's decisions come from a run without
 // labels.
 // Torch-free and gRPC-free. Thread-compatible: owned by the LinePipeline, used by its one thread.
@@ -32,6 +40,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "common/fewshot/fewshot.h"
 
 namespace fedlog::client::detect {
@@ -42,6 +51,9 @@ class LiveFewShot {
   // LinePipeline gives the labels again (re-scored) every this many label-free lines.
   static constexpr int64_t kRefitLines = 1024;
   static constexpr size_t kMinWindow = 64;      // fewer observed lines: no few-shot threshold yet
+  // With the encoder rule the source's detector is fitted again every this many observed lines: its
+  // cut is a rank among the window, which must follow the stream as the label-free threshold does.
+  static constexpr int64_t kEncoderRefitLines = 64;
 
   // `sources`: how many sources the pipeline has. InvalidArgument when the options do not Validate().
   static absl::StatusOr<LiveFewShot> Create(size_t sources, const fewshot::FewShotOptions& options);
@@ -58,14 +70,22 @@ class LiveFewShot {
   // A labelled line of `source` (1 anomalous, 0 normal), matched to `template_id` (< 0: none), with
   // its label-free fused score now (LabelFreeScorer::PeekScore; NaN: unknown, it then does not move
   // the threshold). Out-of-range sources are ignored.
+  // `embedding`: the line's embedding under the current model (empty: none).
   void AddLabel(int source, int32_t template_id, std::string_view content, int label,
-                double fused_score = std::numeric_limits<double>::quiet_NaN());
+                double fused_score = std::numeric_limits<double>::quiet_NaN(),
+                absl::Span<const float> embedding = {});
   // Fits each source's detector on its labels and recent window (a source without labels has none).
   void End();
 
-  // A label-free line of `source` was scored: its fused score and the label-free decision. Keeps the
-  // last kWindow (the threshold is set from them at End). Out of range: ignored.
-  void Observe(int source, double fused_score, bool alert);
+  // A label-free line of `source` was scored: its fused score, the label-free decision and its
+  // embedding (empty: none). Keeps the last kWindow (the threshold is set from them at End). Out of
+  // range: ignored.
+  void Observe(int source, double fused_score, bool alert, absl::Span<const float> embedding = {});
+  // Whether lines should carry embeddings (FewShotOptions::encoder_weight > 0).
+  bool wants_embeddings() const { return options_.encoder_weight > 0; }
+  // Drops the window's embeddings (a new model embeds differently); the labels' come with the next
+  // Begin ... End.
+  void ForgetEmbeddings();
 
   // What the labels say about a line of `source`: nullopt when no label is within `match` (the
   // label-free decision stands, subject to KeepsAlert); otherwise the nearest label's verdict.
@@ -78,7 +98,11 @@ class LiveFewShot {
   // The decision on a line no label decided, given the label-free one (`free_alert`): that decision
   // while no few-shot threshold applies; otherwise free_alert AND the squashed score reaches
   // threshold(source), or, when the labels lowered it (lowered(source)), free_alert OR it does.
-  bool Alerts(int source, double fused_score, bool free_alert) const;
+  // With the encoder rule in force for the source (encoder(source)): whether the line's fused score
+  // (its `embedding` with its score) reaches the threshold.
+  bool Alerts(int source, double fused_score, bool free_alert, absl::Span<const float> embedding = {}) const;
+  // The source's detector judges undecided lines by the encoder rule (fewshot::FewShotDetector::encoder).
+  bool encoder(int source) const;
   // The labels lowered the source's few-shot threshold below the operating point.
   bool lowered(int source) const;
   // The few-shot threshold on the squashed scale; 0 when none applies (see KeepsAlert).
@@ -91,6 +115,8 @@ class LiveFewShot {
   struct Window {
     std::vector<double> scores;  // squashed, a ring of at most kWindow
     std::vector<uint8_t> alerts;
+    std::vector<std::vector<float>> embeddings;  // per slot (empty: none)
+    int64_t since_fit = 0;  // lines observed since the last Fit
     size_t next = 0;
   };
   static void Deduplicate(std::vector<fewshot::Unit>* support, std::vector<int>* labels);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/fewshot/encoder_rank.h"
 #include "common/logparse/drain.h"
 #include "common/novelty/site_threshold.h"
 
@@ -117,6 +118,9 @@ absl::Status FewShotOptions::Validate() const {
   if (!(lower_prior >= 0) || !std::isfinite(lower_prior)) {
     return absl::InvalidArgumentError("fewshot: lower_prior must be >= 0");
   }
+  if (!(encoder_weight >= 0 && encoder_weight <= 1)) {
+    return absl::InvalidArgumentError("fewshot: encoder_weight must be in [0, 1]");
+  }
   return absl::OkStatus();
 }
 
@@ -124,7 +128,8 @@ absl::StatusOr<FewShotDetector> FewShotDetector::Fit(const std::vector<Unit>& su
                                                      const std::vector<int>& labels,
                                                      const FewShotOptions& options,
                                                      double free_threshold,
-                                                     std::vector<double> reference) {
+                                                     std::vector<double> reference,
+                                                     const std::vector<const Unit*>& encoder_reference) {
   FEDLOG_RETURN_IF_ERROR(options.Validate());
   if (support.size() != labels.size() || support.empty()) {
     return absl::InvalidArgumentError("fewshot: support and labels must match, at least 1 unit");
@@ -133,15 +138,27 @@ absl::StatusOr<FewShotDetector> FewShotDetector::Fit(const std::vector<Unit>& su
   d.options_ = options;
   d.support_ = support;
   for (int y : labels) d.labels_.push_back(y > 0 ? 1 : 0);
-  d.SetThreshold(free_threshold, std::move(reference));
+  if (options.encoder_weight > 0) {
+    d.encoder_ = internal::EncoderRank::Fit(d.support_, d.labels_, encoder_reference, options.encoder_weight);
+  }
+  std::vector<double> support_scores;
+  for (const Unit& u : d.support_) support_scores.push_back(d.encoder_ ? d.encoder_->Fused(u) : u.free_score);
+  if (d.encoder_) {
+    // The fused scale's operating point: the reference's fused score at its label-free alert rate.
+    const std::vector<double>& fused = d.encoder_->reference_fused();
+    free_threshold = OperatingPoint(fused, d.encoder_->alert_rate());
+    reference = fused;
+  }
+  d.SetThreshold(free_threshold, std::move(reference), support_scores);
   return d;
 }
 
 namespace {
 
-// The support's label-free scores, one point per distinct (token set, label): the highest of them.
+// The support's scores (`given`, one per unit), one point per distinct (token set, label): the
+// highest of them.
 void DistinctPoints(const std::vector<Unit>& support, const std::vector<int>& labels,
-                    std::vector<double>* scores, std::vector<int>* y) {
+                    const std::vector<double>& given, std::vector<double>* scores, std::vector<int>* y) {
   std::vector<size_t> order(support.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -152,22 +169,23 @@ void DistinctPoints(const std::vector<Unit>& support, const std::vector<int>& la
     const size_t i = order[k];
     const size_t prev = k > 0 ? order[k - 1] : i;
     if (k > 0 && labels[prev] == labels[i] && support[prev].tokens == support[i].tokens) {
-      scores->back() = std::max(scores->back(), std::clamp(support[i].free_score, 0.0, 1.0));
+      scores->back() = std::max(scores->back(), std::clamp(given[i], 0.0, 1.0));
       continue;
     }
-    scores->push_back(std::clamp(support[i].free_score, 0.0, 1.0));
+    scores->push_back(std::clamp(given[i], 0.0, 1.0));
     y->push_back(labels[i]);
   }
 }
 
 }  // namespace
 
-void FewShotDetector::SetThreshold(double free_threshold, std::vector<double> reference) {
+void FewShotDetector::SetThreshold(double free_threshold, std::vector<double> reference,
+                                   const std::vector<double>& support_scores) {
   // The threshold decides unmatched units only, whose score is the label-free one: its cut comes
   // from the labelled units' label-free scores, not from their (mostly matched) few-shot scores.
   std::vector<double> scores;
   std::vector<int> y;
-  DistinctPoints(support_, labels_, &scores, &y);
+  DistinctPoints(support_, labels_, support_scores, &scores, &y);
   threshold_ = free_threshold;
   lowered_ = false;
   reference.erase(std::remove_if(reference.begin(), reference.end(),
@@ -217,17 +235,28 @@ FewShotDetector::Decision FewShotDetector::Decide(const Unit& unit) const {
   return d;
 }
 
+double FewShotDetector::UndecidedScore(const Unit& unit) const {
+  return encoder_ ? encoder_->Fused(unit) : std::clamp(unit.free_score, 0.0, 1.0);
+}
+
+bool FewShotDetector::UndecidedAlert(const Unit& unit) const {
+  const bool reaches = UndecidedScore(unit) >= threshold_;
+  // On the fused scale the threshold starts at the label-free alert rate's cut: reaching it is the
+  // decision (raised by the labels: fewer alerts; lowered: more).
+  if (encoder_) return reaches;
+  return lowered_ ? unit.free_alert || reaches : unit.free_alert && reaches;
+}
+
 double FewShotDetector::Score(const Unit& unit) const {
   const Decision d = Decide(unit);
-  if (!d.near) return std::clamp(unit.free_score, 0.0, 1.0);
+  if (!d.near) return UndecidedScore(unit);
   return d.label == 1 ? 2.0 + d.similarity : -1.0 - d.similarity;
 }
 
 bool FewShotDetector::Alert(const Unit& unit) const {
   const Decision d = Decide(unit);
   if (d.near) return d.label == 1;
-  const bool reaches = std::clamp(unit.free_score, 0.0, 1.0) >= threshold_;
-  return lowered_ ? unit.free_alert || reaches : unit.free_alert && reaches;
+  return UndecidedAlert(unit);
 }
 
 double FewShotDetector::DecisionScore(const Unit& unit) const {

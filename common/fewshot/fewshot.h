@@ -26,6 +26,16 @@
 //     the threshold down by n / (n + lower_prior), and an unmatched unit then alerts when the
 //     label-free detector alerted on it OR its score reaches the threshold (docs/EVALUATION.md
 //     "Session 12").
+//     With FewShotOptions::encoder_weight w > 0 and units that carry an embedding under the site's
+//     encoder (Unit::embedding), a unit no label decides is judged on a fused score instead:
+//     (1 - w) * the rank of its label-free score + w * the rank of cos(z, anomalous labels' mean)
+//     - cos(z, normal labels' mean), both among the reference units (encoder_rank.h). Its operating
+//     point is the reference's fused score at the reference's label-free alert rate, the threshold
+//     moves from there as above, and the unit alerts when its fused score reaches the threshold
+//     (the label-free alert no longer gates it: the encoder may reorder which units fill the
+//     label-free detector's count). Without labels of both classes with embeddings, or fewer than
+//     two embedded reference units, the rule is the encoder-free one (docs/EVALUATION.md "Session
+//     13").
 //     Used offline by `fedlog eval newsite` / `eval detect --models fewshot` and live by
 //     client/detect/live_fewshot.h (the same Fit and Alert).
 // Torch-free and gRPC-free. Thread-compatible: Fit builds; Score and Alert are const.
@@ -33,6 +43,7 @@
 #define FEDLOG_COMMON_FEWSHOT_FEWSHOT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -40,11 +51,18 @@
 
 namespace fedlog::fewshot {
 
+namespace internal {
+class EncoderRank;
+}  // namespace internal
+
 struct Unit {
   std::vector<uint64_t> tokens;  // sorted, unique (AddTokens + Finish)
   std::vector<double> signals;   // label-free signals (fused score, raw signals), for reports and baselines
   double free_score = 0;         // the label-free detector's calibrated score, in [0, 1]
   bool free_alert = false;       // the site's label-free detector alerted on the unit
+  // The unit's embedding under the site's encoder (any norm; empty: none). Read only with
+  // FewShotOptions::encoder_weight > 0.
+  std::vector<float> embedding;
 };
 
 // Adds the tokens of one line of a unit: the template id and every word of `content` that holds no
@@ -105,6 +123,10 @@ struct FewShotOptions {
   // 11's raise-only rule, the default: chosen on loghub-2k BGL over 5-80, where lowering alerted on
   // 20-41% of the normal lines and lost every random cell; BGL-20k the same). >= 0.
   double lower_prior = 0;
+  // The rank weight of the labels' class means in the site's encoder space for the units no label
+  // decides (see the header comment; docs/EVALUATION.md "Session 13"). In [0, 1]; 0 = off (session
+  // 12's rule exactly).
+  double encoder_weight = 0;
   absl::Status Validate() const;
 };
 
@@ -116,12 +138,16 @@ class FewShotDetector {
   // stream's scores at its label-free alert rate), where the threshold starts and below which it
   // never goes. `reference`: label-free scores of the stream's recent units (any order; NaN
   // ignored); when it holds at least two, the threshold moves by quantiles of it (QuantileOf /
-  // ScoreAtQuantile), otherwise in raw score units.
+  // ScoreAtQuantile), otherwise in raw score units. `encoder_reference`: the same recent units with
+  // their embeddings, free scores and alerts (not owned, read during Fit only); used only with
+  // options.encoder_weight > 0, where it replaces `free_threshold` and `reference` once the encoder
+  // part is ready (header comment).
   static absl::StatusOr<FewShotDetector> Fit(const std::vector<Unit>& support,
                                              const std::vector<int>& labels,
                                              const FewShotOptions& options = {},
                                              double free_threshold = 1.0,
-                                             std::vector<double> reference = {});
+                                             std::vector<double> reference = {},
+                                             const std::vector<const Unit*>& encoder_reference = {});
   // What the support says about one unit: whether a label is near enough to decide it, and which.
   struct Decision {
     // The nearest labelled unit shares at least `match` of its tokens, and the nearest anomalous
@@ -141,6 +167,12 @@ class FewShotDetector {
   // just below threshold() and one that alerts below it (lowered()) is lifted to it, so
   // DecisionScore >= threshold() exactly when Alert (for reports that decide by one cut on a score).
   double DecisionScore(const Unit& unit) const;
+  // For a unit no label decides (Decide(unit).near false): its score (the fused one when encoder(),
+  // else the label-free one) and its decision. Score and Alert use these.
+  double UndecidedScore(const Unit& unit) const;
+  bool UndecidedAlert(const Unit& unit) const;
+  // The encoder part is in use: the threshold is on the fused scale.
+  bool encoder() const { return encoder_ != nullptr; }
   double threshold() const { return threshold_; }
   // The labels lowered the threshold below the operating point (FewShotOptions::lower_prior): an
   // unmatched unit then alerts on its score alone as well.
@@ -148,15 +180,18 @@ class FewShotDetector {
 
  private:
   FewShotDetector() = default;
-  // The F1-best cut of the support's label-free scores, one point per distinct (token set, label),
+  // The F1-best cut of the support's scores, one point per distinct (token set, label),
   // moved from `free_threshold` by n / (n + label_prior) upwards, n / (n + lower_prior) downwards.
-  void SetThreshold(double free_threshold, std::vector<double> reference);
+  // `support_scores`: the support units' scores on the threshold's scale (one per support unit).
+  void SetThreshold(double free_threshold, std::vector<double> reference,
+                    const std::vector<double>& support_scores);
 
   FewShotOptions options_;
   std::vector<Unit> support_;
   std::vector<int> labels_;
   double threshold_ = 1.0;
   bool lowered_ = false;
+  std::shared_ptr<const internal::EncoderRank> encoder_;  // null: the encoder-free rule
 };
 
 }  // namespace fedlog::fewshot

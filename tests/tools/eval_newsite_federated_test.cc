@@ -135,7 +135,9 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
                            "| alone: prototype prior | random | 2", "| federated: prototype prior | active | 2",
                            "- k = 0, prototype prior: ", "- k = 2 (random), prototype prior: ",
                            "federated: prototype prior at k = 0 from prototypes.global",
-                           "alone: prototype prior at k = 0 none (no prototype)"}) {
+                           "alone: prototype prior at k = 0 none (no prototype)",
+                           "| alone: fewshot + encoder | random | 2", "| federated: fewshot + encoder | active | 2",
+                           "- k = 2 (random), fewshot + encoder: "}) {
     EXPECT_NE(md.find(want), std::string::npos) << want << "\n" << md;
   }
   EXPECT_EQ(md.find("alone: global prototypes"), std::string::npos) << md;
@@ -335,6 +337,44 @@ TEST(EvalNewsiteFederatedTest, PriorScoresUseWhatEachArmHas) {
   EXPECT_EQ(p->alert[0].size(), 4u);
 }
 
+// The units of the "fewshot + encoder" rows: lines take the label-free raw score squashed as live
+// detection does and the label-free alert, and carry their own embedding (unit-norm); a session takes its lines' mean direction and the session
+// detector's score as its rank among the pool units.
+TEST(EvalNewsiteFederatedTest, EncoderUnitsCarryTheArmsEmbeddings) {
+  NewsiteStream s;
+  s.unit = "line";
+  ScoredStream sc;
+  sc.units.resize(4);
+  for (size_t u = 0; u < 4; ++u) {
+    sc.units[u].free_score = 0.1 * static_cast<double>(u + 1);
+    sc.units[u].signals = {static_cast<double>(u + 1)};  // the raw fused score
+    sc.units[u].free_alert = u == 3;
+  }
+  sc.unit_first_line = {0, 1, 2, 3};
+  ArmModel m;
+  m.embeddings = {0, 2, 3, 0, 0, 1, 1, 0};  // four lines, dim 2
+  NewsiteLines site;
+  site.unit_lines = {{0}, {1}, {2}, {3}};
+  NewsiteSplit sp;
+  sp.pool = {0, 1, 2, 3};
+  std::vector<fewshot::Unit> units = EncoderUnits(m, 2, s, sc, site, sp, ProductK0Detector(s, sc));
+  ASSERT_EQ(units.size(), 4u);
+  EXPECT_EQ(units[0].embedding, (std::vector<float>{0, 1}));
+  EXPECT_EQ(units[1].embedding, (std::vector<float>{1, 0}));
+  EXPECT_DOUBLE_EQ(units[2].free_score, 0.75);  // raw 3 squashed as live does: 3 / (1 + 3)
+  EXPECT_TRUE(units[3].free_alert);
+  s.unit = "block";
+  sc.unit_session_score = {0.9, 5, 2, 1};
+  sc.unit_session_alert = {0, 1, 0, 0};
+  site.unit_lines = {{0, 1}, {1}, {2}, {3}};
+  units = EncoderUnits(m, 2, s, sc, site, sp, ProductK0Detector(s, sc));
+  EXPECT_NEAR(units[0].embedding[0], std::sqrt(0.5), 1e-6);
+  EXPECT_NEAR(units[0].embedding[1], std::sqrt(0.5), 1e-6);
+  EXPECT_DOUBLE_EQ(units[1].free_score, 0.875);  // the largest of four pool scores
+  EXPECT_TRUE(units[1].free_alert);
+  EXPECT_FALSE(units[3].free_alert);
+}
+
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_EQ(*NewsiteSourceType("bgl"), "BGL");
   EXPECT_EQ(*NewsiteSourceType("hdfs"), "HDFS");
@@ -376,6 +416,16 @@ TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   args = cli::Args::Parse({"--federated", "--fed-prior-weight", "2"}, prior_spec);
   ASSERT_TRUE(args.ok());
   EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &g).ok());
+  const cli::ArgSpec encoder_spec = {{"encoder-weight"}, {"federated"}};
+  NewsiteFederatedOptions e;
+  EXPECT_EQ(e.encoder_weights, (std::vector<double>{0.05}));
+  args = cli::Args::Parse({"--federated", "--encoder-weight", "0.2,0"}, encoder_spec);
+  ASSERT_TRUE(args.ok());
+  ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &e).ok());
+  EXPECT_EQ(e.encoder_weights, (std::vector<double>{0.2, 0}));
+  args = cli::Args::Parse({"--federated", "--encoder-weight", "1.5"}, encoder_spec);
+  ASSERT_TRUE(args.ok());
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &e).ok());
   // The torch-free verb refuses --federated when it was given no arm.
   EXPECT_EQ(RunEvalNewsite({"--out", ::testing::TempDir() + "/nf", "--federated"}), 2);
 }

@@ -75,10 +75,17 @@ struct NewsiteFederatedOptions {
   // Pseudo-lines per class of the global prototypes against the site's labels
   // (model::PrototypePriorOptions::prior_count).
   double prior_count = 5;
+  // The "fewshot + encoder" rows (eval_newsite_federated_encoder.cc): common/fewshot's
+  // encoder_weight. The first value is the "fewshot + encoder" row; further values add rows
+  // "fewshot + encoder w=W" (for tuning on bgl2k; 0 is the encoder-free product rule on the same
+  // units). 0.05 chosen on bgl2k only, by a rule written before the run (the best mean F1 of the
+  // federated and alone arms over random and active k = 5 and 10; 0, 0.05, 0.1, 0.2, 0.3, 0.5 tried;
+  // docs/EVALUATION.md "Session 13").
+  std::vector<double> encoder_weights = {0.05};
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,
-// --fed-match-quantile, --fed-jaccard-weight, --fed-prior-weight, --threads into
+// --fed-match-quantile, --fed-jaccard-weight, --fed-prior-weight, --encoder-weight, --threads into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
 // True when the federated arm is on and names `system`.

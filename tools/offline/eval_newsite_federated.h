@@ -30,6 +30,9 @@
 //          the k = 0 detector's alert rate; at k > 0 common/fewshot on that fused score, the global
 //          prototypes shrunk by the k labels (model::PrototypePrior). The site alone gets the same
 //          rule with what it has: no prototype at k = 0, its own labels' class means after.
+//   k > 0  the product's own rule with the encoder ("fewshot + encoder",
+//          eval_newsite_federated_encoder.cc): common/fewshot with FewShotOptions::encoder_weight,
+//          each arm's own labels' class means in its own encoder space, no global prototype.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -204,6 +207,26 @@ absl::Status PriorRows(const NewsiteStream& s, const ScoredStream& sc, const New
                        const PriorScores& p, const std::vector<size_t>& labelled,
                        const std::vector<int>& y, const std::string& arm, const NewsiteOptions& options,
                        std::vector<KShotRow>* rows);
+
+// The product's k > 0 rule with the encoder (eval_newsite_federated_encoder.cc): common/fewshot's
+// detector (KShotFewShotOptions) with FewShotOptions::encoder_weight, each unit carrying its
+// embedding under the arm's own encoder and nothing from other sites (no prototypes.global).
+inline constexpr char kFewshotEncoder[] = "fewshot + encoder";
+// Per unit: the product's k = 0 detector on common/fewshot's scale (lines: the label-free raw fused
+// score squashed as live detection does, s / (1 + s), and fewshot::Unit::free_alert; sessions: the
+// session detector's score as its quantile among the pool units, and its site alert) and its
+// embedding under `model` (a line's own; a session's lines' unit-norm mean).
+std::vector<fewshot::Unit> EncoderUnits(const ArmModel& model, size_t dim, const NewsiteStream& s,
+                                        const ScoredStream& scored, const NewsiteLines& site,
+                                        const NewsiteSplit& split, const PriorBase& base);
+// One row per value of options.federated.encoder_weights ("<arm>: fewshot + encoder", then
+// "... w=W"): the detector fitted on the labelled units as live detection fits it (LiveFewShot), in
+// stream order (`base.order`), every 1,024 units again (64 with the encoder rule) with the 4,096 units
+// before as its reference (their label-free scores, alerts and embeddings), measured on the test units.
+absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& split,
+                         const std::vector<fewshot::Unit>& units, const PriorBase& base,
+                         const std::vector<size_t>& labelled, const std::vector<int>& y, const std::string& arm,
+                         const NewsiteOptions& options, std::vector<KShotRow>* rows);
 
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"

@@ -234,6 +234,8 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
     FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior0, {}, {}, name, o, &out.rows));
     out.notes.push_back(absl::StrCat(name, ": prototype prior at k = 0 ",
                                      prior0.has_prior ? "from prototypes.global" : "none (no prototype)"));
+    const std::vector<fewshot::Unit> encoder_units =
+        EncoderUnits(m, static_cast<size_t>(spec.out_dim), s, sc, site, sp, base);
     FEDLOG_ASSIGN_OR_RETURN(const FusedUnits units, MakeFusedUnits(m, spec, sc, site, sp, o));
     std::string matches;
     for (double v : units.match) absl::StrAppend(&matches, matches.empty() ? "" : ", ", absl::StrFormat("%.4f", v));
@@ -246,6 +248,7 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
       FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior,
                               PriorUnitScores(m, spec, site, base, sp, draws[i].labelled, draws[i].y, o));
       FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
+      FEDLOG_RETURN_IF_ERROR(EncoderRows(s, sp, encoder_units, base, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
     }
   }
   for (size_t i = 0; i < draws.size();) {
@@ -307,7 +310,7 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
         k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted, kPrototypePrior}
                : std::vector<std::string>{kSupport, kFusedSupport, std::string(kFusedSupport) + kCapped,
                                           std::string(kFusedSupport) + kCappedUndecided, kHybridSupport,
-                                          kPrototypePrior};
+                                          kPrototypePrior, kFewshotEncoder};
     for (const std::string& m : methods) {
       const double fed = f1("federated: " + m, strategy, k), tuned = f1("tuned: " + m, strategy, k),
                    alone = f1("alone: " + m, strategy, k);

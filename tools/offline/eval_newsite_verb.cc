@@ -39,7 +39,7 @@ constexpr char kUsage[] =
     "[--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] [--session-incomplete-share "
     "S] [--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] "
     "[--fed-meta M] [--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight "
-    "W] [--fed-prior-weight W[,W...]] [--threads T]]\n";
+    "W] [--fed-prior-weight W[,W...]] [--encoder-weight W[,W...]] [--threads T]]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -510,7 +510,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "pool-blocks", "strategy", "active-coverage", "active-margin-share", "match", "label-prior",
               "lower-prior", "both-near-margin", "session-normal-match",
               "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines",
-              "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "threads",
+              "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "encoder-weight",
+              "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
               "session-incomplete-share", "session-kind-rule"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
