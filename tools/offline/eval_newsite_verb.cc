@@ -27,19 +27,20 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
     "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N "
-    "[--pool-tune]] [--strategy random|active|both] [--active-coverage W] [--active-margin-share S] [--match J] [--label-prior N] [--lower-prior N] "
-    "[--both-near-margin M] [--session-normal-match J] [--session-lookup-match J] [--session-kind-rule "
-    "off|silence|raise|exact] [--severity-prior P] [--within-level B] [--recurrence-weight W] "
-    "[--report-weight W] [--fixed-weight W] [--hold-lines N] [--split-valley 0|1] [--max-cluster-share S] "
-    "[--threshold-rule compact|valley] [--cluster-width W] [--path-weight W] [--quiet-weight W] "
-    "[--reports-adapt 0|1] [--rest-budget S] [--rank-window N] [--weights "
-    "template=W,severity=W,burst=W,source=W,param=W,sequence=W] [--session-weights "
-    "invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] [--ceiling] "
-    "[--session-group shape|kinds] [--keep-broken] [--session-groups-only] [--session-alert-weight W] "
-    "[--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] [--session-incomplete-share "
-    "S] [--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] [--fed-rounds N] [--fed-steps S] "
-    "[--fed-meta M] [--fed-max-lines N] [--fed-seed S] [--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight "
-    "W] [--fed-prior-weight W[,W...]] [--encoder-weight W[,W...]] [--threads T]]\n";
+    "[--pool-tune]] [--strategy random|active|both] [--active-coverage W] [--active-margin-share S] "
+    "[--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] [--session-normal-match J] "
+    "[--session-lookup-match J] [--session-kind-rule off|silence|raise|exact] [--severity-prior P] "
+    "[--within-level B] [--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] "
+    "[--split-valley 0|1] [--max-cluster-share S] [--threshold-rule compact|valley] [--cluster-width W] "
+    "[--path-weight W] [--quiet-weight W] [--reports-adapt 0|1] [--rest-budget S] [--rank-window N] "
+    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
+    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
+    "[--ceiling] [--session-group shape|kinds] [--keep-broken] [--session-groups-only] "
+    "[--session-alert-weight W] [--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] "
+    "[--session-incomplete-share S] [--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] "
+    "[--fed-rounds N] [--fed-steps S] [--fed-meta M] [--fed-max-lines N] [--fed-seed S] "
+    "[--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--fed-prior-weight W[,W...]] "
+    "[--encoder-weight W[,W...]] [--threads T]]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
