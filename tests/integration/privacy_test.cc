@@ -135,6 +135,24 @@ class LineDpTest : public PrivacyTest {
     line_encoder_ = true;
     PrivacyTest::SetUp();
   }
+
+  // The run's models as the admin downloads them: the first round's carries no class-sum release, the last
+  // round's carries the pooled one (2 classes x out_dim 8 + the count); its values go to `release`.
+  void ExpectReleaseOnlyInTheLastRound(const v1::RunStatus& done, std::vector<float>* release) {
+    client::FederationSession admin(net::MakeChannel(
+        absl::StrCat("localhost:", server_->port()),
+        *net::MakeChannelCredentials(
+            {JoinPath(pki_, "ca.crt"), JoinPath(pki_, "admin.crt"), JoinPath(pki_, "admin.key")})));
+    auto last = admin.Download(done.rounds(done.rounds_size() - 1).model_version());
+    ASSERT_TRUE(last.ok()) << last.status();
+    const fl::NamedTensor* pooled = last->bundle.Find("prototypes.release");
+    ASSERT_NE(pooled, nullptr);
+    EXPECT_EQ(pooled->shape, (std::vector<int64_t>{2, 9}));
+    *release = pooled->values;
+    auto first = admin.Download(done.rounds(0).model_version());
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(first->bundle.Find("prototypes.release"), nullptr);
+  }
 };
 
 // --dp-mode line end to end: the plan reaches the daemons' local work (DP-SGD), each site charges its ledger with
@@ -215,18 +233,8 @@ TEST_F(LineDpTest, ClassSumReleaseIsChargedOnceInTheLastRound) {
     largest = std::max(largest, ledger->epsilon());
   }
   EXPECT_NEAR(done.rounds(1).site_epsilon(), largest, 1e-9);  // the reported epsilon includes the release
-  client::FederationSession admin(net::MakeChannel(
-      absl::StrCat("localhost:", server_->port()),
-      *net::MakeChannelCredentials(
-          {JoinPath(pki_, "ca.crt"), JoinPath(pki_, "admin.crt"), JoinPath(pki_, "admin.key")})));
-  auto last = admin.Download(done.rounds(1).model_version());
-  ASSERT_TRUE(last.ok()) << last.status();
-  const fl::NamedTensor* release = last->bundle.Find("prototypes.release");
-  ASSERT_NE(release, nullptr);
-  EXPECT_EQ(release->shape, (std::vector<int64_t>{2, 9}));  // out_dim 8 + the count
-  auto first = admin.Download(done.rounds(0).model_version());
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(first->bundle.Find("prototypes.release"), nullptr);
+  std::vector<float> release;
+  ExpectReleaseOnlyInTheLastRound(done, &release);
 }
 
 // The class-sum release under secure aggregation (docs/PRIVACY.md, "The class-sum release under secure
@@ -257,19 +265,10 @@ TEST_F(LineDpTest, ClassSumReleaseUnderSecureAggregationIsMaskedAndChargedAtTheW
     for (const auto& e : ledger->entries()) releases += std::abs(e.step.noise_multiplier - release_sigma) < 1e-9;
     EXPECT_EQ(releases, 1) << site;
   }
-  client::FederationSession admin(net::MakeChannel(
-      absl::StrCat("localhost:", server_->port()),
-      *net::MakeChannelCredentials(
-          {JoinPath(pki_, "ca.crt"), JoinPath(pki_, "admin.crt"), JoinPath(pki_, "admin.key")})));
-  auto last = admin.Download(done.rounds(1).model_version());
-  ASSERT_TRUE(last.ok()) << last.status();
-  const fl::NamedTensor* release = last->bundle.Find("prototypes.release");
-  ASSERT_NE(release, nullptr);
-  EXPECT_EQ(release->shape, (std::vector<int64_t>{2, 9}));
-  for (float v : release->values) EXPECT_TRUE(std::isfinite(v));
-  auto first = admin.Download(done.rounds(0).model_version());
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(first->bundle.Find("prototypes.release"), nullptr);
+  std::vector<float> release;
+  ExpectReleaseOnlyInTheLastRound(done, &release);
+  EXPECT_FALSE(release.empty());
+  for (float v : release) EXPECT_TRUE(std::isfinite(v));
 }
 
 TEST_F(PrivacyTest, StricterSiteDeclinesAndTheAggregatorCountsIt) {

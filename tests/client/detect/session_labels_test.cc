@@ -272,39 +272,56 @@ TEST_F(SessionLabelsTest, ANormalVerdictOnAnUnbrokenSessionLeavesBrokenOnesOfIts
   EXPECT_EQ(alerts_, 3);
 }
 
+// HDFS blocks through a live pipeline with the label-free session detector: each block receives three
+// times, acknowledges three times and logs `transfers` transfers; `alerts` counts session alerts.
+struct BlockStream {
+  std::unique_ptr<LinePipeline> pipeline;
+  int second = 0;
+  int alerts = 0;
+
+  static BlockStream Make(double lookup_match, fewshot::KindRule rule) {
+    BlockStream s;
+    auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+    if (!p.ok()) return s;
+    novelty::NoveltyOptions o;
+    o.expected_alert_rate = 0.01;
+    o.session.shape.quiet_ms = 1000;
+    o.session.shape.incomplete_quiet_ms = 10000;
+    const double match = fewshot::FewShotOptions{}.match;
+    if ((*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", match, {}, lookup_match, rule).ok()) {
+      s.pipeline = *std::move(p);
+    }
+    return s;
+  }
+  void Process(const std::string& line) {
+    LineResult r;
+    pipeline->Process(0, line, &r);
+    std::vector<LabelFreeScorer::SessionAlert> a;
+    pipeline->TakeSessionAlerts(&a);
+    alerts += static_cast<int>(a.size());
+  }
+  void Block(int b, int transfers) {
+    for (int k = 0; k < 3; ++k) Process(Line(second, b, "Receiving block"));
+    for (int k = 0; k < 3; ++k) Process(Line(second, b, "PacketResponder terminating for"));
+    for (int k = 0; k < transfers; ++k) Process(Line(second, b, "Starting thread to transfer block to"));
+    second += 2;
+  }
+};
+
 // The label lookup (detect.session_lookup_match, fewshot::SessionLookup): a normal label on a
 // replicated block silences later replicated blocks with the same tokens even when their shape
 // differs (two transfers instead of one, so no group verdict covers them); without the lookup they
 // keep alerting.
 int ReplicatedBlockAlerts(double lookup_match) {
-  auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
-  if (!p.ok()) return -1;
-  novelty::NoveltyOptions o;
-  o.expected_alert_rate = 0.01;
-  o.session.shape.quiet_ms = 1000;
-  o.session.shape.incomplete_quiet_ms = 10000;
-  if (!(*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", fewshot::FewShotOptions{}.match, {}, lookup_match).ok()) return -1;
-  int second = 0, alerts = 0;
-  auto process = [&](const std::string& line) {
-    LineResult r;
-    (*p)->Process(0, line, &r);
-    std::vector<LabelFreeScorer::SessionAlert> a;
-    (*p)->TakeSessionAlerts(&a);
-    alerts += static_cast<int>(a.size());
-  };
-  auto block = [&](int b, int transfers) {
-    for (int k = 0; k < 3; ++k) process(Line(second, b, "Receiving block"));
-    for (int k = 0; k < 3; ++k) process(Line(second, b, "PacketResponder terminating for"));
-    for (int k = 0; k < transfers; ++k) process(Line(second, b, "Starting thread to transfer block to"));
-    second += 2;
-  };
-  for (int b = 0; b < 300; ++b) block(b, b == 250 ? 1 : 0);
-  block(300, 0);
-  (*p)->SetLabelFreeLabels({}, {{0, Line(0, 250, "Receiving block"), 0}});
-  alerts = 0;
-  for (int b = 301; b < 340; ++b) block(b, b % 10 == 5 ? 2 : 0);  // 4 replicated blocks
-  block(340, 0);
-  return alerts;
+  BlockStream s = BlockStream::Make(lookup_match, fewshot::KindRule::kOff);
+  if (s.pipeline == nullptr) return -1;
+  for (int b = 0; b < 300; ++b) s.Block(b, b == 250 ? 1 : 0);
+  s.Block(300, 0);
+  s.pipeline->SetLabelFreeLabels({}, {{0, Line(0, 250, "Receiving block"), 0}});
+  s.alerts = 0;
+  for (int b = 301; b < 340; ++b) s.Block(b, b % 10 == 5 ? 2 : 0);  // 4 replicated blocks
+  s.Block(340, 0);
+  return s.alerts;
 }
 
 TEST(SessionLookupLiveTest, ANormalLabelSilencesBlocksWithTheSameTokensOfAnotherShape) {
@@ -320,39 +337,18 @@ TEST(SessionLookupLiveTest, ANormalLabelSilencesBlocksWithTheSameTokensOfAnother
 // one session have another shape (no group verdict covers them) but the same kind: the silence rule
 // keeps them quiet, without it they alert.
 int SameKindBlockAlerts(fewshot::KindRule rule) {
-  auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
-  if (!p.ok()) return -1;
-  novelty::NoveltyOptions o;
-  o.expected_alert_rate = 0.01;
-  o.session.shape.quiet_ms = 1000;
-  o.session.shape.incomplete_quiet_ms = 10000;
-  if (!(*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", fewshot::FewShotOptions{}.match, {}, 0, rule).ok()) {
-    return -1;
-  }
-  int second = 0, alerts = 0;
-  auto process = [&](const std::string& line) {
-    LineResult r;
-    (*p)->Process(0, line, &r);
-    std::vector<LabelFreeScorer::SessionAlert> a;
-    (*p)->TakeSessionAlerts(&a);
-    alerts += static_cast<int>(a.size());
-  };
-  auto block = [&](int b, bool transfer) {
-    for (int k = 0; k < 3; ++k) process(Line(second, b, "Receiving block"));
-    for (int k = 0; k < 3; ++k) process(Line(second, b, "PacketResponder terminating for"));
-    if (transfer) process(Line(second, b, "Starting thread to transfer block to"));
-    second += 2;
-  };
+  BlockStream s = BlockStream::Make(0, rule);
+  if (s.pipeline == nullptr) return -1;
   for (int b = 0; b < 300; ++b) {
-    block(b, false);  // block 250 writes in its turn, and transfers 10 blocks later
-    if (b == 260) process(Line(second, 250, "Starting thread to transfer block to"));
+    s.Block(b, 0);  // block 250 writes in its turn, and transfers 10 blocks later
+    if (b == 260) s.Process(Line(s.second, 250, "Starting thread to transfer block to"));
   }
-  block(300, false);
-  (*p)->SetLabelFreeLabels({}, {{0, Line(0, 250, "Starting thread to transfer block to"), 0}});
-  alerts = 0;
-  for (int b = 301; b < 340; ++b) block(b, b % 10 == 5);  // 4 blocks of block 250's kind
-  block(340, false);
-  return alerts;
+  s.Block(300, 0);
+  s.pipeline->SetLabelFreeLabels({}, {{0, Line(0, 250, "Starting thread to transfer block to"), 0}});
+  s.alerts = 0;
+  for (int b = 301; b < 340; ++b) s.Block(b, b % 10 == 5 ? 1 : 0);  // 4 blocks of block 250's kind
+  s.Block(340, 0);
+  return s.alerts;
 }
 
 TEST(SessionKindsLiveTest, ANormalLabelSilencesLaterSessionsOfTheSameKindOnly) {
