@@ -136,6 +136,17 @@ class LineDpTest : public PrivacyTest {
     PrivacyTest::SetUp();
   }
 
+  // Sites site-a and site-b online, and a 2-round line-DP run of both with a class-sum release of noise 4.
+  v1::StartRunRequest TwoSiteReleaseRun() {
+    StartSite("site-a");
+    StartSite("site-b");
+    WaitOnline(2);
+    v1::StartRunRequest req = testing::SmallLineDpRun(/*rounds=*/2, /*min_sites=*/2);
+    req.mutable_plan()->set_dp_delta(kDelta);
+    req.mutable_plan()->set_line_dp_prototype_noise(4.0);
+    return req;
+  }
+
   // The run's models as the admin downloads them: the first round's carries no class-sum release, the last
   // round's carries the pooled one (2 classes x out_dim 8 + the count); its values go to `release`.
   void ExpectReleaseOnlyInTheLastRound(const v1::RunStatus& done, std::vector<float>* release) {
@@ -206,13 +217,7 @@ TEST_F(LineDpTest, SitesRunDpSgdChargeTheirLedgersAndReportTheirEpsilon) {
 // s / sqrt(2), one step) before the upload, reports an epsilon that includes it, and the final model carries the
 // pooled release; earlier rounds release nothing.
 TEST_F(LineDpTest, ClassSumReleaseIsChargedOnceInTheLastRound) {
-  StartSite("site-a");
-  StartSite("site-b");
-  WaitOnline(2);
-  v1::StartRunRequest req = testing::SmallLineDpRun(/*rounds=*/2, /*min_sites=*/2);
-  v1::RunPlan* plan = req.mutable_plan();
-  plan->set_dp_delta(kDelta);
-  plan->set_line_dp_prototype_noise(4.0);
+  v1::StartRunRequest req = TwoSiteReleaseRun();
   v1::RunStatus done = WaitFinished(StartRun(req).run_id());
   ASSERT_EQ(done.state(), "done") << done.message();
   ASSERT_EQ(done.rounds_size(), 2);
@@ -243,13 +248,8 @@ TEST_F(LineDpTest, ClassSumReleaseIsChargedOnceInTheLastRound) {
 // (not at its share), and the final model carries the unmasked pooled release. Count noise 1 and R = 8 let the
 // tiny sites' weights hold the share (privacy::MinReleaseWeight).
 TEST_F(LineDpTest, ClassSumReleaseUnderSecureAggregationIsMaskedAndChargedAtTheWholeNoise) {
-  StartSite("site-a");
-  StartSite("site-b");
-  WaitOnline(2);
-  v1::StartRunRequest req = testing::SmallLineDpRun(/*rounds=*/2, /*min_sites=*/2);
+  v1::StartRunRequest req = TwoSiteReleaseRun();
   v1::RunPlan* plan = req.mutable_plan();
-  plan->set_dp_delta(kDelta);
-  plan->set_line_dp_prototype_noise(4.0);
   plan->set_line_dp_count_noise(1.0);
   plan->set_secure_aggregation(true);
   plan->set_secagg_clip_range(8);
