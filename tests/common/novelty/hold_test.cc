@@ -9,18 +9,12 @@
 #include "common/novelty/scorer.h"
 #include "common/novelty/severity.h"
 #include "gtest/gtest.h"
+#include "tests/common/novelty/routine_event.h"
 
 namespace fedlog::novelty {
 namespace {
 
-LineEvent Routine(int32_t tpl) {
-  LineEvent e;
-  e.template_id = tpl;
-  e.level = "INFO";
-  e.component = "svc";
-  e.content = "routine work done";
-  return e;
-}
+using testing::Routine;
 
 LineEvent Fatal(int32_t tpl, std::string_view content, const std::vector<std::string_view>& params) {
   LineEvent e = Routine(tpl);

@@ -10,6 +10,7 @@
 
 #include "common/novelty/scorer.h"
 #include "gtest/gtest.h"
+#include "tests/common/novelty/routine_event.h"
 
 namespace fedlog::novelty {
 namespace {
@@ -104,14 +105,7 @@ TEST(RankCutTest, WithoutClustersTheBudgetBoundsTheAlertRate) {
   EXPECT_GE(rate, 0.008);
 }
 
-LineEvent Routine(int32_t tpl) {
-  LineEvent e;
-  e.template_id = tpl;
-  e.level = "INFO";
-  e.component = "svc";
-  e.content = "routine work done";
-  return e;
-}
+using testing::Routine;
 
 LineEvent Severe(int32_t tpl, std::string_view content) {
   LineEvent e = Routine(tpl);

@@ -9,19 +9,12 @@
 #include "common/novelty/event_builder.h"
 #include "common/novelty/scorer.h"
 #include "gtest/gtest.h"
+#include "tests/common/novelty/routine_event.h"
 
 namespace fedlog::novelty {
 namespace {
 
-LineEvent Routine(int32_t tpl, int64_t t) {
-  LineEvent e;
-  e.template_id = tpl;
-  e.time_ms = t;
-  e.level = "INFO";
-  e.component = "svc";
-  e.content = "routine work done";
-  return e;
-}
+using testing::Routine;
 
 TEST(NoveltyScorerTest, NewErrorTemplateAlertsAndSaysWhy) {
   NoveltyScorer scorer({});
