@@ -88,6 +88,9 @@ absl::Status ValidateTaskPrivacy(const v1::RoundTask& t) {
       p.line_dp_prototype_round() < 0) {
     return absl::InvalidArgumentError("round task: line_dp_prototype_noise or line_dp_prototype_round out of range");
   }
+  if (p.line_dp_prototype_directions() && !(p.line_dp_prototype_noise() > 0)) {
+    return absl::InvalidArgumentError("round task: line_dp_prototype_directions without a class-sum release");
+  }
   return absl::OkStatus();
 }
 

@@ -37,7 +37,8 @@ bool DeclaresLines(const v1::SitePrivacyPolicy& policy);
 // clip finite and > 0, dp_min_sites in [1, kMaxDpMinSites], delta in (0, 1), sampling rate in (0, 1]
 // (0 is read as 1); the plan's line_dp_objective "", "per_line" or "episodes", line_dp_anomalous_rate in [0, 1]
 // and line_dp_normal_lines in [0, kMaxDpNormalLines] (0: the default), line_dp_count_noise 0 (the default 100)
-// or in [1, 1e6], line_dp_prototype_noise 0 (no release) or in [0.01, 1e6] and line_dp_prototype_round >= 0;
+// or in [1, 1e6], line_dp_prototype_noise 0 (no release) or in [0.01, 1e6] and line_dp_prototype_round >= 0,
+// line_dp_prototype_directions only with a release noise;
 // line_dp_prototype_noise_shares equal to the secagg threshold in a line-DP secure-aggregation round with
 // SecAggConfig.class_sum_release and a release noise, 0 in every other task. InvalidArgument otherwise.
 absl::Status ValidateTaskPrivacy(const v1::RoundTask& task);

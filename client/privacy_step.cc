@@ -112,7 +112,11 @@ absl::Status PrepareMaskedClassSumRelease(const v1::RoundTask& task, const fl::T
   }
   if (withhold) {  // zeros plus the noise share, as a site without labelled lines releases
     std::fill(release->values.begin(), release->values.end(), 0.0f);
-    FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(absl::MakeSpan(release->values), s, sampler, shares));
+    const bool directions = task.plan().line_dp_prototype_directions();
+    FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(
+        absl::MakeSpan(release->values), s, sampler, shares,
+        directions ? privacy::ClassSumForm::kDirections : privacy::ClassSumForm::kSumsAndCounts,
+        release->shape.size() == 2 ? release->shape[1] - 1 : 0));
     for (size_t i = 0; base != nullptr && i < release->values.size(); ++i) release->values[i] -= base->values[i];
   }
   const double max_weight = task.secagg().max_weight() > 0 ? task.secagg().max_weight() : 1e6;

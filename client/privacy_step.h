@@ -60,7 +60,8 @@ absl::Status ScaleClassSumRelease(const fl::TensorBundle& global, int64_t weight
 // aggregation"), in a task with SecAggConfig.class_sum_release, after ReleaseLineCount (`weight` is the released
 // count). In order:
 //   1. a site whose policy withholds prototypes (`withhold`) releases what a site without labelled lines does,
-//      zeros plus its noise share N(0, s^2 / t) from `sampler`, instead of dropping the release: every survivor
+//      zeros plus its noise share N(0, s^2 / t) from `sampler` (in the plan's form: with
+//      line_dp_prototype_directions the count columns stay 0), instead of dropping the release: every survivor
 //      of the round must add its share, or the sum of t survivors would carry less than the charged noise;
 //   2. the release is divided by the weight the site masks with, min(weight, the round's W), so that the
 //      weighted lanes carry the release itself, noise share whole;

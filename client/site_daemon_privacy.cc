@@ -72,6 +72,11 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, const fl::Tenso
   } else {
     FEDLOG_RETURN_IF_ERROR(ScaleClassSumRelease(global, weight, &update->delta));
   }
+  // The release's form, stated in its round whether or not this site's sums are in it (the aggregator refuses
+  // a form other than the plan's).
+  if (task.plan().line_dp_prototype_noise() > 0 && task.round() == task.plan().line_dp_prototype_round()) {
+    update->header.set_class_sum_directions(task.plan().line_dp_prototype_directions());
+  }
   FEDLOG_ASSIGN_OR_RETURN(double run_epsilon, ledger_.RunEpsilon(task.run_id()));
   update->header.set_line_dp_count_noise(count_noise);
   update->header.set_line_dp_epsilon(run_epsilon);
@@ -80,7 +85,9 @@ absl::Status SiteDaemon::ChargeLineDp(const v1::RoundTask& task, const fl::Tenso
                    << " phase(s), sigma " << task.plan().line_dp_noise_multiplier() << ", clip "
                    << task.plan().line_dp_clip() << "), line count released with noise stddev " << count_noise
                    << (update->delta.Find(fl::kReleasedPrototypesName) != nullptr
-                           ? absl::StrCat(", class sums with noise stddev ", task.plan().line_dp_prototype_noise(),
+                           ? absl::StrCat(task.plan().line_dp_prototype_directions() ? ", class sums (no counts)"
+                                                                                      : ", class sums and counts",
+                                          " with noise stddev ", task.plan().line_dp_prototype_noise(),
                                           task.plan().line_dp_prototype_noise_shares() > 0
                                               ? absl::StrCat(" (this site's share: 1/",
                                                              task.plan().line_dp_prototype_noise_shares(),

@@ -80,7 +80,13 @@ absl::Status ValidatePrivacyPlan(v1::RunPlan* plan) {
 
 absl::Status ValidateClassSumRelease(const v1::RunPlan& plan) {
   const double s = plan.line_dp_prototype_noise();
-  if (s == 0 && plan.line_dp_prototype_share() == 0) return absl::OkStatus();
+  if (s == 0 && plan.line_dp_prototype_share() == 0) {
+    if (plan.line_dp_prototype_directions()) {
+      return absl::InvalidArgumentError(
+          "line_dp_prototype_directions needs a class-sum release (line_dp_prototype_noise)");
+    }
+    return absl::OkStatus();
+  }
   if (plan.dp_mode() != "line") {
     return absl::InvalidArgumentError("line_dp_prototype_noise and _share apply to dp_mode 'line' only");
   }
@@ -168,6 +174,7 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
     if (plan.line_dp_prototype_noise() > 0) {  // released once, in the run's last round
       task->mutable_plan()->set_line_dp_prototype_noise(plan.line_dp_prototype_noise());
       task->mutable_plan()->set_line_dp_prototype_round(plan.rounds());
+      task->mutable_plan()->set_line_dp_prototype_directions(plan.line_dp_prototype_directions());
       // Under secure aggregation the release round's noise is split over its threshold (StartSecAgg has put
       // the round's SecAggConfig in the task already).
       if (task->secure_aggregation() && task->secagg().class_sum_release()) {
@@ -188,6 +195,17 @@ absl::Status CheckLineDpCountNoise(const v1::RunPlan& plan, const v1::UpdateHead
   if (header.line_dp_count_noise() < planned) {
     return absl::FailedPreconditionError(absl::StrCat("line-DP upload's line-count noise ",
                                                       header.line_dp_count_noise(), " is below the run's ", planned));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckClassSumForm(const v1::RunPlan& plan, const v1::UpdateHeader& header) {
+  const bool directions = ReleasesClassSums(plan, header.round()) && plan.line_dp_prototype_directions();
+  if (header.class_sum_directions() != directions) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "upload states a class-sum release of the ", header.class_sum_directions() ? "directions" : "sums-and-counts",
+        " form (or none); round ", header.round(), " of this run takes ",
+        directions ? "directions" : "no directions release"));
   }
   return absl::OkStatus();
 }

@@ -67,6 +67,12 @@ absl::Status SecretShuffle(std::vector<std::string>* items);
 // the run asked). The site's word is not proof: the protection still rests on the daemon. OK outside line DP.
 absl::Status CheckLineDpCountNoise(const v1::RunPlan& plan, const v1::UpdateHeader& header);
 
+// Line DP's class-sum release form: in a release round of a plan with line_dp_prototype_directions the header
+// must state class_sum_directions (a site states its plan's form whether or not its own sums are in the update),
+// and in every other round it must not. FailedPrecondition otherwise: a count column of 0 at some sites and
+// counts at others would make the pooled means neither form's (common/privacy/class_sums.h).
+absl::Status CheckClassSumForm(const v1::RunPlan& plan, const v1::UpdateHeader& header);
+
 // A site-reported epsilon (UpdateHeader.dp_epsilon): finite, in [0, kMaxReportedEpsilon].
 absl::Status ValidateReportedEpsilon(double epsilon);
 

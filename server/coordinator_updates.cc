@@ -53,6 +53,7 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
   }
   // Under line DP the weight must have left the site noised, masked or not (docs/PRIVACY.md).
   if (absl::Status st = CheckLineDpCountNoise(run_->plan, header); !st.ok()) return refuse(st);
+  if (absl::Status st = CheckClassSumForm(run_->plan, header); !st.ok()) return refuse(st);
   // Under secure aggregation the masked input replaces the update (server/secagg_coordinator.cc).
   if (round_->secagg || header.secagg_masked()) return BeginMaskedUpload(site_id, header);
   if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));

@@ -100,6 +100,9 @@ struct LineDpOptions {
   // N(0, prototype_noise^2 / prototype_noise_shares), the shares being the round's threshold t, so the sum of
   // any >= t sites carries the whole s. 1: every site adds all of s (no secure aggregation).
   int prototype_noise_shares = 1;
+  // The release's form (TrainingPlan 32): true = sums only, sensitivity 1, step ("prototypes", q = 1, s, 1)
+  // (privacy::ClassSumForm::kDirections); false = sums and counts, as above.
+  bool prototype_directions = false;
   bool enabled() const { return noise_multiplier > 0; }
 };
 

@@ -183,6 +183,7 @@ LocalWork WorkFromPlan(const v1::TrainingPlan& plan, int round, const RuntimeOpt
     work.line_dp.release_prototypes = plan.line_dp_prototype_round() > 0 && round == plan.line_dp_prototype_round();
     // Under secure aggregation each site adds only its share N(0, s^2 / t) (client ValidateTaskPrivacy checks t).
     work.line_dp.prototype_noise_shares = std::max(1, plan.line_dp_prototype_noise_shares());
+    work.line_dp.prototype_directions = plan.line_dp_prototype_directions();
   }
   work.runtime = runtime;
   work.runtime.seed = plan.seed() + static_cast<uint64_t>(round);

@@ -186,12 +186,15 @@ absl::Status FinishLineDpRound(const LineDpOptions& dp, SiteRoundResult* result)
   return absl::OkStatus();
 }
 
-// Line DP's release of per-class embedding sums and counts (common/privacy/class_sums.h): the labelled lines
-// embedded by the round's DP-trained weights (themselves a DP release, so this is adaptive composition), each
-// clipped to norm 1, summed per class, noised from the CSPRNG; its step is recorded with the round's phases.
+// Line DP's release of per-class embedding sums (and counts, unless the plan asks for directions;
+// common/privacy/class_sums.h): the labelled lines embedded by the round's DP-trained weights (themselves a DP
+// release, so this is adaptive composition), each clipped to norm 1, summed per class, noised from the CSPRNG;
+// its step is recorded with the round's phases.
 absl::Status ReleaseClassSums(const EncoderSpec& spec, const LineSet& labeled, const LocalWork& work,
                               SiteRoundResult* result) {
   const double s = work.line_dp.prototype_noise;
+  const privacy::ClassSumForm form = work.line_dp.prototype_directions ? privacy::ClassSumForm::kDirections
+                                                                       : privacy::ClassSumForm::kSumsAndCounts;
   std::vector<float> embedded;
   if (labeled.size() > 0) {
     FEDLOG_ASSIGN_OR_RETURN(DenseMatrix z,
@@ -199,15 +202,15 @@ absl::Status ReleaseClassSums(const EncoderSpec& spec, const LineSet& labeled, c
     embedded = std::move(z.data);
   }
   FEDLOG_ASSIGN_OR_RETURN(std::vector<float> release,
-                          privacy::ClassSums(embedded, spec.out_dim, labeled.labels));
+                          privacy::ClassSums(embedded, spec.out_dim, labeled.labels, form));
   FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
   // Under secure aggregation each site adds its share N(0, s^2 / t); the accountant charges s either way, which
   // is what the sum of any >= t sites carries (common/privacy/class_sums.h).
-  FEDLOG_RETURN_IF_ERROR(
-      privacy::NoiseClassSums(absl::MakeSpan(release), s, sampler, work.line_dp.prototype_noise_shares));
+  FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(absl::MakeSpan(release), s, sampler,
+                                                 work.line_dp.prototype_noise_shares, form, spec.out_dim));
   result->weights.tensors.push_back(
       fl::NamedTensor{fl::kReleasedPrototypesName, {2, spec.out_dim + 1}, std::move(release)});
-  const privacy::MechanismStep step = privacy::ClassSumStep(s);
+  const privacy::MechanismStep step = privacy::ClassSumStep(s, form);
   result->line_dp_phases.push_back({"prototypes", step.sampling_rate, step.noise_multiplier, step.steps});
   return absl::OkStatus();
 }

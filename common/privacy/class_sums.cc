@@ -12,16 +12,20 @@ bool IsValidClassSumNoise(double stddev) {
   return std::isfinite(stddev) && stddev >= kMinClassSumNoise && stddev <= kMaxClassSumNoise;
 }
 
-MechanismStep ClassSumStep(double stddev) {
+double ClassSumSensitivity(ClassSumForm form) {
+  return form == ClassSumForm::kDirections ? 1.0 : kClassSumSensitivity;
+}
+
+MechanismStep ClassSumStep(double stddev, ClassSumForm form) {
   MechanismStep step;
   step.sampling_rate = 1.0;
-  step.noise_multiplier = stddev / kClassSumSensitivity;
+  step.noise_multiplier = stddev / ClassSumSensitivity(form);
   step.steps = 1;
   return step;
 }
 
 absl::StatusOr<std::vector<float>> ClassSums(absl::Span<const float> embeddings, int64_t dim,
-                                             absl::Span<const int> labels) {
+                                             absl::Span<const int> labels, ClassSumForm form) {
   if (dim < 1 || static_cast<int64_t>(embeddings.size()) != dim * static_cast<int64_t>(labels.size())) {
     return absl::InvalidArgumentError("class sums: embeddings must be one row of dim values per label");
   }
@@ -35,17 +39,29 @@ absl::StatusOr<std::vector<float>> ClassSums(absl::Span<const float> embeddings,
     const double scale = norm2 > 1.0 ? 1.0 / std::sqrt(norm2) : 1.0;  // clip to the unit ball
     double* out = acc.data() + (labels[i] > 0 ? dim + 1 : 0);
     for (int64_t j = 0; j < dim; ++j) out[j] += scale * row[j];
-    out[dim] += 1.0;
+    if (form == ClassSumForm::kSumsAndCounts) out[dim] += 1.0;
   }
   return std::vector<float>(acc.begin(), acc.end());
 }
 
-absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler, int shares) {
+absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler, int shares,
+                            ClassSumForm form, int64_t dim) {
   if (!IsValidClassSumNoise(stddev) || shares < 1) {
     return absl::InvalidArgumentError(absl::StrCat("class-sum noise must be in [", kMinClassSumNoise, ", ",
                                                    kMaxClassSumNoise, "], shared by >= 1 site"));
   }
-  sampler.AddNoise(release, ClassSumShareStddev(stddev, shares));
+  const double share = ClassSumShareStddev(stddev, shares);
+  if (form == ClassSumForm::kSumsAndCounts) {
+    sampler.AddNoise(release, share);
+    return absl::OkStatus();
+  }
+  const size_t row = static_cast<size_t>(dim) + 1;
+  if (dim < 1 || release.size() % row != 0) {
+    return absl::InvalidArgumentError("class sums: a directions release must be rows of dim + 1 values");
+  }
+  for (size_t start = 0; start < release.size(); start += row) {  // the sums; the count column stays 0
+    sampler.AddNoise(release.subspan(start, row - 1), share);
+  }
   return absl::OkStatus();
 }
 
@@ -75,13 +91,13 @@ absl::Status CheckReleaseFitsRange(double clip_range, int64_t weight, double cou
 }
 
 absl::StatusOr<double> ClassSumNoiseForShare(double target_epsilon, double share, int64_t releases,
-                                             double delta) {
+                                             double delta, ClassSumForm form) {
   if (!(share > 0 && share < 1) || !(target_epsilon > 0) || !std::isfinite(target_epsilon) || releases < 1) {
     return absl::InvalidArgumentError("class sums: share in (0, 1), a target epsilon > 0 and >= 1 release");
   }
   const double budget = share * target_epsilon;
   auto epsilon_at = [&](double stddev) -> absl::StatusOr<double> {
-    const MechanismStep step = ClassSumStep(stddev);
+    const MechanismStep step = ClassSumStep(stddev, form);
     FEDLOG_ASSIGN_OR_RETURN(EpsilonAtOrder eps, SampledGaussianEpsilon(step.sampling_rate, step.noise_multiplier,
                                                                        releases, delta, DefaultOrders()));
     return eps.epsilon;
@@ -102,9 +118,11 @@ absl::StatusOr<double> ClassSumNoiseForShare(double target_epsilon, double share
 std::vector<float> PrototypesFromRelease(absl::Span<const float> release, int64_t dim) {
   if (dim < 1 || static_cast<int64_t>(release.size()) != 2 * (dim + 1)) return {};
   std::vector<float> out(static_cast<size_t>(2 * dim));
+  const bool directions =
+      release[static_cast<size_t>(dim)] == 0.0f && release[static_cast<size_t>(2 * dim + 1)] == 0.0f;
   for (int64_t c = 0; c < 2; ++c) {
     const float* row = release.data() + c * (dim + 1);
-    const double count = row[dim];
+    const double count = directions ? 1.0 : static_cast<double>(row[dim]);
     if (!std::isfinite(count) || !(count > 0)) return {};
     double norm2 = 0;
     for (int64_t j = 0; j < dim; ++j) {
@@ -112,7 +130,8 @@ std::vector<float> PrototypesFromRelease(absl::Span<const float> release, int64_
       const double v = row[j] / count;
       norm2 += v * v;
     }
-    const double scale = norm2 > 1.0 ? 1.0 / std::sqrt(norm2) : 1.0;
+    if (directions && !(norm2 > 0)) return {};
+    const double scale = norm2 > 1.0 || directions ? 1.0 / std::sqrt(norm2) : 1.0;  // onto the ball / the sphere
     for (int64_t j = 0; j < dim; ++j) {
       out[static_cast<size_t>(c * dim + j)] = static_cast<float>(scale * row[j] / count);
     }

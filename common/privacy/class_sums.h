@@ -9,6 +9,12 @@
 // sqrt(2). The release is one Gaussian mechanism step with noise multiplier s / sqrt(2) at q = 1 (ClassSumStep),
 // charged to the same ledger as the site's DP-SGD phases and its line count, so the epsilon a site reports and
 // its policy's max_epsilon cover it.
+// The release's form (ClassSumForm; docs/PRIVACY.md, "The release's form"): with kDirections (session 14, what
+// `fedlog run start` asks for by default) no count leaves the site: the count column is exactly 0 at every site,
+// never noised, so one line moves the release by at most 1 (sensitivity 1, noise multiplier s / 1), and a site
+// lacking a class takes the unit direction of the pooled sum. At the same epsilon its noise is 1/sqrt(2) of the
+// sums-and-counts form's; what it gives up, the mean's norm, the projection onto the unit ball already removes
+// whenever the noise is large.
 // The aggregator averages tensors weighted by each update's (noised) line count w_i, so a site uploads its
 // release divided by its own released w_i (ScaleToWeight): the weighted mean is then sum_i release_i / sum_i w_i
 // for both the sums and the counts, and their ratio (PrototypesFromRelease) is the pooled class mean, whatever
@@ -35,6 +41,15 @@ namespace fedlog::privacy {
 
 // The L2 sensitivity of one release: one line's clipped embedding (norm <= 1) plus its count (1).
 inline constexpr double kClassSumSensitivity = 1.4142135623730951;
+
+// What a release carries per class (see above).
+enum class ClassSumForm {
+  kSumsAndCounts,  // [sum | count], sensitivity kClassSumSensitivity (sessions 12-13)
+  kDirections,     // [sum | 0]: the count column exactly 0 and never noised, sensitivity 1
+};
+
+// The L2 sensitivity of one release of `form`: sqrt(2) or 1.
+double ClassSumSensitivity(ClassSumForm form);
 // The stddevs a plan may carry: below 0.01 the release is nearly exact (epsilon in the thousands).
 inline constexpr double kMinClassSumNoise = 0.01;
 inline constexpr double kMaxClassSumNoise = 1e6;
@@ -47,18 +62,22 @@ inline constexpr double kDefaultClassSumShare = 0.5;
 // True for a stddev a plan may carry: finite and in [kMinClassSumNoise, kMaxClassSumNoise].
 bool IsValidClassSumNoise(double stddev);
 
-// The ledger step of one release: q = 1, noise multiplier stddev / kClassSumSensitivity, one step.
-MechanismStep ClassSumStep(double stddev);
+// The ledger step of one release: q = 1, noise multiplier stddev / ClassSumSensitivity(form), one step.
+MechanismStep ClassSumStep(double stddev, ClassSumForm form = ClassSumForm::kSumsAndCounts);
 
 // Clips each row of `embeddings` (rows x dim, row-major) to L2 norm <= 1 and returns the un-noised release,
 // [2, dim + 1] row-major: row c holds the sum of the rows whose label is c (0 normal, > 0 anomalous) and, last,
-// their count. Labels < 0 (unlabelled) are skipped. InvalidArgument when the sizes disagree.
+// their count (kDirections: 0). Labels < 0 (unlabelled) are skipped. InvalidArgument when the sizes disagree.
 absl::StatusOr<std::vector<float>> ClassSums(absl::Span<const float> embeddings, int64_t dim,
-                                             absl::Span<const int> labels);
+                                             absl::Span<const int> labels,
+                                             ClassSumForm form = ClassSumForm::kSumsAndCounts);
 
 // Adds N(0, ClassSumShareStddev(stddev, shares)^2) from `sampler` to every value of `release` (shares 1: the
-// whole stddev). InvalidArgument for a stddev outside [kMinClassSumNoise, kMaxClassSumNoise] or shares < 1.
-absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler, int shares = 1);
+// whole stddev); with kDirections to every value but the count columns (each row's last), which stay as they are.
+// InvalidArgument for a stddev outside [kMinClassSumNoise, kMaxClassSumNoise], shares < 1, or (kDirections) a
+// release that is not rows of `dim + 1` values.
+absl::Status NoiseClassSums(absl::Span<float> release, double stddev, GaussianSampler& sampler, int shares = 1,
+                            ClassSumForm form = ClassSumForm::kSumsAndCounts, int64_t dim = 0);
 
 // Divides every value by `weight` (the update's released line count, >= 1). InvalidArgument otherwise.
 absl::Status ScaleToWeight(absl::Span<float> release, int64_t weight);
@@ -83,15 +102,17 @@ double MinReleaseWeight(double clip_range, double count_noise, double share_stdd
 // weight), so the refusal reveals nothing about the lines beyond the released weight.
 absl::Status CheckReleaseFitsRange(double clip_range, int64_t weight, double count_noise, double share_stddev);
 
-// The smallest stddev s (relative 1e-3) at which `releases` releases alone (ClassSumStep(s) each) reach at most
-// share * target_epsilon at `delta`. InvalidArgument for share outside (0, 1), a target <= 0, releases < 1, or
-// when even kMaxClassSumNoise does not.
+// The smallest stddev s (relative 1e-3) at which `releases` releases alone (ClassSumStep(s, form) each) reach at
+// most share * target_epsilon at `delta`. InvalidArgument for share outside (0, 1), a target <= 0, releases < 1,
+// or when even kMaxClassSumNoise does not.
 absl::StatusOr<double> ClassSumNoiseForShare(double target_epsilon, double share, int64_t releases,
-                                             double delta);
+                                             double delta, ClassSumForm form = ClassSumForm::kSumsAndCounts);
 
-// The class prototypes [2 * dim] (row-major) an aggregated release gives: row c = its sum / its count, projected
-// onto the unit ball (a mean of unit vectors lies in it, so the projection only removes noise). Empty when the
-// size is not 2 * (dim + 1), a value is not finite, or a class's count is not positive (noise can make it so).
+// The class prototypes [2 * dim] (row-major) an aggregated release gives. A release whose count columns are both
+// exactly 0 is of the kDirections form (a noised count is never exactly 0 in practice): row c = its sum's unit
+// direction. Otherwise row c = its sum / its count, projected onto the unit ball (a mean of unit vectors lies in
+// it, so the projection only removes noise). Empty when the size is not 2 * (dim + 1), a value is not finite, a
+// class's count is not positive (noise can make it so), or a kDirections sum is 0.
 std::vector<float> PrototypesFromRelease(absl::Span<const float> release, int64_t dim);
 
 }  // namespace fedlog::privacy

@@ -89,6 +89,16 @@ TEST(LineCountPolicy, TaskCountNoiseIsValidated) {
   EXPECT_DOUBLE_EQ(privacy::EffectiveLineCountNoise(30), 30);
 }
 
+// The class-sum release's directions form (TrainingPlan 32) only comes with a release noise.
+TEST(LineCountPolicy, DirectionsFormNeedsARelease) {
+  v1::RoundTask t = LineTask(0);
+  t.mutable_plan()->set_line_dp_prototype_directions(true);
+  EXPECT_EQ(ValidateTaskPrivacy(t).code(), absl::StatusCode::kInvalidArgument);
+  t.mutable_plan()->set_line_dp_prototype_noise(2.0);
+  t.mutable_plan()->set_line_dp_prototype_round(1);
+  EXPECT_TRUE(ValidateTaskPrivacy(t).ok());
+}
+
 TEST(LineCountPolicy, SiteDeclinesALineRoundWithLessCountNoiseThanItsFloor) {
   const SiteLedger ledger = EmptyLedger();
   v1::SitePrivacyPolicy floor;

@@ -16,6 +16,7 @@
 #include "common/base/file_util.h"
 #include "common/fl/bundle_codec.h"
 #include "common/net/tls.h"
+#include "common/privacy/class_sums.h"
 #include "common/privacy/line_count.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
@@ -271,6 +272,46 @@ TEST_F(LineDpTest, ClassSumReleaseUnderSecureAggregationIsMaskedAndChargedAtTheW
   for (float v : release) EXPECT_TRUE(std::isfinite(v));
 }
 
+// The release's directions form (session 14, docs/PRIVACY.md "The release's form") under secure aggregation: the
+// plan's line_dp_prototype_directions reaches the daemons, each charges the release at multiplier s (sensitivity
+// 1, not sqrt(2)), states the form in its masked input (the aggregator refuses another), and the unmasked pooled
+// release's count columns are exactly 0, so a site lacking a class takes the pooled sum's unit direction.
+TEST_F(LineDpTest, DirectionsReleaseCarriesNoCountsAndIsChargedAtSensitivityOne) {
+  v1::StartRunRequest req = TwoSiteReleaseRun();
+  v1::RunPlan* plan = req.mutable_plan();
+  plan->set_line_dp_prototype_directions(true);
+  plan->set_line_dp_count_noise(1.0);
+  plan->set_secure_aggregation(true);
+  plan->set_secagg_clip_range(8);
+  v1::RunStatus done = WaitFinished(StartRun(req).run_id());
+  ASSERT_EQ(done.state(), "done") << done.message();
+  ASSERT_EQ(done.rounds_size(), 2);
+  EXPECT_TRUE(done.plan().line_dp_prototype_directions());
+  for (const char* site : {"site-a", "site-b"}) {
+    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    int releases = 0, counts_form = 0;
+    for (const auto& e : ledger->entries()) {
+      releases += std::abs(e.step.noise_multiplier - 4.0) < 1e-9;
+      counts_form += std::abs(e.step.noise_multiplier - 4.0 / std::sqrt(2.0)) < 1e-9;
+    }
+    EXPECT_EQ(releases, 1) << site;
+    EXPECT_EQ(counts_form, 0) << site;
+  }
+  std::vector<float> release;
+  ExpectReleaseOnlyInTheLastRound(done, &release);
+  ASSERT_EQ(release.size(), 18u);
+  EXPECT_EQ(release[8], 0.0f);  // no count left a site, masked or not
+  EXPECT_EQ(release[17], 0.0f);
+  const std::vector<float> p = privacy::PrototypesFromRelease(release, 8);
+  ASSERT_EQ(p.size(), 16u);
+  for (int c = 0; c < 2; ++c) {
+    double norm2 = 0;
+    for (int j = 0; j < 8; ++j) norm2 += static_cast<double>(p[c * 8 + j]) * p[c * 8 + j];
+    EXPECT_NEAR(norm2, 1.0, 1e-5) << c;  // the pooled sum's direction
+  }
+}
+
 TEST_F(PrivacyTest, StricterSiteDeclinesAndTheAggregatorCountsIt) {
   StartSite("site-a");
   v1::SitePrivacyPolicy strict;
@@ -341,6 +382,10 @@ TEST_F(PrivacyTest, InvalidDpPlansAreRefused) {
              p->set_secure_aggregation(true);
              p->set_min_sites(2);
              p->set_max_site_samples(300);  // below the least weight (338 at R 4, count noise 100): none could mask
+           },
+           [](v1::RunPlan* p) {
+             p->set_dp_mode("line");
+             p->set_line_dp_prototype_directions(true);  // a form without a release
            },
            [](v1::RunPlan* p) { p->set_strategy("median"); },
            [](v1::RunPlan* p) { p->set_clip_norm(5); }}) {

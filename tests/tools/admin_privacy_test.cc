@@ -1,7 +1,8 @@
 // `fedlog run start`'s privacy flags as the CLI turns them into a run plan (tools/admin/admin_privacy.h): line
 // mode always carries a line-count noise (default 100, --dp-count-noise S), out-of-range values and the flag
 // outside line mode are refused, and the run's privacy line shows the noise; the same for the class-sum release
-// (--dp-prototype-noise S, or --dp-prototype-share F of --target-epsilon).
+// (--dp-prototype-noise S, or --dp-prototype-share F of --target-epsilon), whose form is directions unless
+// --dp-prototype-counts asks for sums and counts.
 #include <string>
 #include <vector>
 
@@ -71,12 +72,23 @@ TEST(AdminPrivacyFlags, ClassSumReleaseFromItsNoiseOrItsShareOfTheTarget) {
   plan = PlanFrom(argv);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_DOUBLE_EQ(plan->line_dp_prototype_share(), 0.5);
+  EXPECT_TRUE(plan->line_dp_prototype_directions());  // the default form: sums only, sensitivity 1
+  EXPECT_DOUBLE_EQ(plan->line_dp_prototype_noise(),
+                   *privacy::ClassSumNoiseForShare(8, 0.5, 1, 1e-5, privacy::ClassSumForm::kDirections));
+  argv.push_back("--dp-prototype-counts");  // sessions 12-13's form: its noise for the same share
+  plan = PlanFrom(argv);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->line_dp_prototype_directions());
   EXPECT_DOUBLE_EQ(plan->line_dp_prototype_noise(), *privacy::ClassSumNoiseForShare(8, 0.5, 1, 1e-5));
+  *status.mutable_plan() = *plan;
+  EXPECT_NE(PrivacySummary(status).find("class sums and counts released"), std::string::npos)
+      << PrivacySummary(status);
   for (const std::vector<std::string>& extra :
        {std::vector<std::string>{"--dp-prototype-noise", "0.001"},
         std::vector<std::string>{"--dp-prototype-share", "0.5"},  // no target
         std::vector<std::string>{"--target-epsilon", "8", "--dp-prototype-share", "1"},
-        std::vector<std::string>{"--dp-prototype-noise", "1", "--dp-prototype-share", "0.5"}}) {
+        std::vector<std::string>{"--dp-prototype-noise", "1", "--dp-prototype-share", "0.5"},
+        std::vector<std::string>{"--dp-prototype-counts"}}) {  // a form without a release
     argv = kLine;
     argv.insert(argv.end(), extra.begin(), extra.end());
     EXPECT_EQ(PlanFrom(argv).status().code(), absl::StatusCode::kInvalidArgument) << extra[0];

@@ -295,10 +295,16 @@ TEST(EvalFederatedTest, LineDpClassSumReleaseIsChargedWithinTheTarget) {
   o.dp_prototype_share = 0.5;
   ASSERT_TRUE(ResolveDpOptions(sites, &o).ok());
   ASSERT_GT(o.dp_prototype_noise, 0);
-  const privacy::MechanismStep step = privacy::ClassSumStep(o.dp_prototype_noise);
+  // The default form is directions (sensitivity 1, session 14); --dp-prototype-counts is sessions 12-13's.
+  const privacy::MechanismStep step = privacy::ClassSumStep(o.dp_prototype_noise, privacy::ClassSumForm::kDirections);
   EXPECT_LE(privacy::SampledGaussianEpsilon(1.0, step.noise_multiplier, 1, o.dp_delta, privacy::DefaultOrders())
                 ->epsilon,
             1.0 + 1e-9);
+  FederatedOptions counts = o;
+  counts.dp_prototype_noise = 0;
+  counts.dp_prototype_counts = true;
+  ASSERT_TRUE(ResolveDpOptions(sites, &counts).ok());
+  EXPECT_NEAR(counts.dp_prototype_noise, o.dp_prototype_noise * std::sqrt(2.0), 2e-3 * counts.dp_prototype_noise);
   FederatedOptions no_share = TinyOptions();
   no_share.dp_mode = "line";
   no_share.target_epsilon = 2.0;

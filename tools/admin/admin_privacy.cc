@@ -22,10 +22,19 @@ std::string Printable(const std::string& text) {
 
 // --dp-prototype-noise S, or --dp-prototype-share F with --target-epsilon E (the smallest S at which the one
 // release alone spends F * E at the plan's delta): line DP's class-sum release (common/privacy/class_sums.h).
+// Its form is directions (sums only, sensitivity 1) unless --dp-prototype-counts asks for sums and counts.
 absl::Status SetClassSumRelease(const Args& args, v1::RunPlan* plan) {
   if (args.Has("dp-prototype-noise") && args.Has("dp-prototype-share")) {
     return absl::InvalidArgumentError("give --dp-prototype-noise or --dp-prototype-share, not both");
   }
+  const bool release = args.Has("dp-prototype-noise") || args.Has("dp-prototype-share");
+  if (args.Has("dp-prototype-counts") && !release) {
+    return absl::InvalidArgumentError("--dp-prototype-counts needs --dp-prototype-noise or --dp-prototype-share");
+  }
+  const bool directions = release && !args.Has("dp-prototype-counts");
+  plan->set_line_dp_prototype_directions(directions);
+  const privacy::ClassSumForm form =
+      directions ? privacy::ClassSumForm::kDirections : privacy::ClassSumForm::kSumsAndCounts;
   if (args.Has("dp-prototype-noise")) {
     FEDLOG_ASSIGN_OR_RETURN(double s, args.GetDouble("dp-prototype-noise", 0));
     if (!privacy::IsValidClassSumNoise(s)) {
@@ -41,23 +50,25 @@ absl::Status SetClassSumRelease(const Args& args, v1::RunPlan* plan) {
     return absl::InvalidArgumentError("--dp-prototype-share F needs F in (0, 1) and --target-epsilon");
   }
   FEDLOG_ASSIGN_OR_RETURN(double s,
-                          privacy::ClassSumNoiseForShare(plan->target_epsilon(), share, 1, plan->dp_delta()));
+                          privacy::ClassSumNoiseForShare(plan->target_epsilon(), share, 1, plan->dp_delta(), form));
   plan->set_line_dp_prototype_noise(s);
   plan->set_line_dp_prototype_share(share);
   return absl::OkStatus();
 }
 
 // --dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope, --dp-count-noise,
-// --dp-prototype-noise, --dp-prototype-share: line mode only. Line mode always gets a count noise (default 100),
-// so the plan shows what the sites will use.
+// --dp-prototype-noise, --dp-prototype-share, --dp-prototype-counts: line mode only. Line mode always gets a
+// count noise (default 100), so the plan shows what the sites will use.
 absl::Status SetLineDpFlags(const Args& args, v1::RunPlan* plan) {
   const bool any = args.Has("dp-objective") || args.Has("dp-contrastive") || args.Has("dp-anomalous-rate") ||
                    args.Has("dp-normal-lines") || args.Has("dp-scope") || args.Has("dp-count-noise");
-  const bool release = args.Has("dp-prototype-noise") || args.Has("dp-prototype-share");
+  const bool release =
+      args.Has("dp-prototype-noise") || args.Has("dp-prototype-share") || args.Has("dp-prototype-counts");
   if ((any || release) && plan->dp_mode() != "line") {
     return absl::InvalidArgumentError(
         "--dp-objective, --dp-contrastive, --dp-anomalous-rate, --dp-normal-lines, --dp-scope, --dp-count-noise, "
-        "--dp-prototype-noise and --dp-prototype-share need --dp-mode line");
+        "--dp-prototype-noise, --dp-prototype-share and --dp-prototype-counts need "
+        "--dp-mode line");
   }
   if (plan->dp_mode() != "line") return absl::OkStatus();
   FEDLOG_RETURN_IF_ERROR(SetClassSumRelease(args, plan));
@@ -94,7 +105,7 @@ std::vector<std::string> PrivacyOptionNames() {
           "dp-prototype-share"};
 }
 
-std::vector<std::string> PrivacyFlagNames() { return {"dp-contrastive"}; }
+std::vector<std::string> PrivacyFlagNames() { return {"dp-contrastive", "dp-prototype-counts"}; }
 
 absl::Status SetPrivacyFlags(const Args& args, v1::RunPlan* plan) {
   bool any = args.Has("dp-mode");
@@ -150,7 +161,8 @@ std::string PrivacySummary(const v1::RunStatus& s) {
       absl::StrAppendFormat(&out, ", line-count noise %g",
                             privacy::EffectiveLineCountNoise(p.line_dp_count_noise()));
       if (p.line_dp_prototype_noise() > 0) {
-        absl::StrAppendFormat(&out, ", class sums released in round %d with noise %g", p.rounds(),
+        absl::StrAppendFormat(&out, ", class sums%s released in round %d with noise %g",
+                              p.line_dp_prototype_directions() ? "" : " and counts", p.rounds(),
                               p.line_dp_prototype_noise());
         // Under secure aggregation the release is masked and its noise distributed (docs/PRIVACY.md).
         if (p.secure_aggregation()) absl::StrAppend(&out, " (masked: each site adds s^2/t of it, t the threshold)");

@@ -591,7 +591,7 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "[--secagg-step-s S]] [--dp-noise-multiplier S --dp-clip C [--dp-delta D] [--target-epsilon E] "
                     "[--dp-mode site|line [--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
                     "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-count-noise S] "
-                    "[--dp-prototype-noise S | --dp-prototype-share F]]] "
+                    "[--dp-prototype-noise S | --dp-prototype-share F] [--dp-prototype-counts]]] "
                     "[--initial-model FILE [--initial-model-sha256 HEX]] [--watch]" + conn,
                     "start a federated run (K defaults to the sites online now)", RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",

@@ -94,6 +94,10 @@ struct FederatedOptions {
   // release, so earlier sessions' commands compute what they computed.
   double dp_prototype_noise = 0;
   double dp_prototype_share = 0;
+  // The release's form (session 14, docs/PRIVACY.md "The release's form"): by default, as `fedlog run start`,
+  // the class sums only (sensitivity 1; a site lacking a class takes the pooled sum's direction);
+  // --dp-prototype-counts releases sums and counts (sensitivity sqrt(2)), as sessions 12-13 did.
+  bool dp_prototype_counts = false;
   // Line mode with a release: --secure-aggregation releases the class sums as the product does under secure
   // aggregation (docs/PRIVACY.md, "The class-sum release under secure aggregation"): each site adds the noise
   // share N(0, s^2 / t), t = --secagg-threshold T or, 0, the product's default (a majority of the release

@@ -35,10 +35,14 @@ std::vector<model::LineDpPhase> PlannedPhases(const FederatedSite& site, const F
   return phases;
 }
 
+privacy::ClassSumForm ReleaseForm(const FederatedOptions& o) {
+  return o.dp_prototype_counts ? privacy::ClassSumForm::kSumsAndCounts : privacy::ClassSumForm::kDirections;
+}
+
 // The release of a site's class sums: one Gaussian step (q = 1) in the final round, if it takes part.
 std::vector<model::LineDpPhase> ReleasePhases(const FederatedSite& site, const FederatedOptions& o) {
   if (!(o.dp_prototype_noise > 0) || site.join_round >= o.rounds) return {};
-  const privacy::MechanismStep step = privacy::ClassSumStep(o.dp_prototype_noise);
+  const privacy::MechanismStep step = privacy::ClassSumStep(o.dp_prototype_noise, ReleaseForm(o));
   return {{"prototypes", step.sampling_rate, step.noise_multiplier, step.steps}};
 }
 
@@ -81,6 +85,7 @@ model::LineDpOptions LineDpOf(const FederatedOptions& o) {
   dp.normal_lines_per_step = o.dp_normal_lines;
   dp.scope = o.dp_scope;
   dp.prototype_noise = o.dp_prototype_noise;
+  dp.prototype_directions = !o.dp_prototype_counts;
   return dp;
 }
 
@@ -143,7 +148,7 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
       // One release per site (the final round): its noise spends the share of the target on its own.
       FEDLOG_ASSIGN_OR_RETURN(o->dp_prototype_noise,
                               privacy::ClassSumNoiseForShare(o->target_epsilon, o->dp_prototype_share, 1,
-                                                             o->dp_delta));
+                                                             o->dp_delta, ReleaseForm(*o)));
     }
     double sigma = 0;
     for (const FederatedSite& s : sites) {
@@ -161,6 +166,9 @@ absl::Status ResolveDpOptions(const std::vector<FederatedSite>& sites, Federated
   }
   if (!(o->dp_noise_multiplier > 0)) {
     return absl::InvalidArgumentError("a DP mode needs --dp-noise-multiplier or --target-epsilon");
+  }
+  if (o->dp_prototype_counts && !(o->dp_prototype_noise > 0)) {
+    return absl::InvalidArgumentError("--dp-prototype-counts needs --dp-prototype-noise or --dp-prototype-share");
   }
   if (o->dp_mode != "line" && o->dp_prototype_noise != 0) {
     return absl::InvalidArgumentError("--dp-prototype-noise applies to --dp-mode line");

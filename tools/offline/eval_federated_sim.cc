@@ -348,9 +348,14 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
         model::DpScopeName(o.dp_scope), o.dp_contrastive ? "on" : "off", o.dp_count_noise));
     result->notes.push_back(
         o.dp_prototype_noise > 0
-            ? absl::StrFormat("federated_dp: class sums released in the final round with noise stddev %.4g "
+            ? absl::StrFormat("federated_dp: class sums%s released in the final round with noise stddev %.4g "
                               "(multiplier %.4g; share of the target %.3g)",
-                              o.dp_prototype_noise, privacy::ClassSumStep(o.dp_prototype_noise).noise_multiplier,
+                              o.dp_prototype_counts ? " and counts" : " (directions, no counts)",
+                              o.dp_prototype_noise,
+                              privacy::ClassSumStep(o.dp_prototype_noise,
+                                                    o.dp_prototype_counts ? privacy::ClassSumForm::kSumsAndCounts
+                                                                          : privacy::ClassSumForm::kDirections)
+                                  .noise_multiplier,
                               o.target_epsilon > 0 ? o.dp_prototype_share : 0.0)
             : std::string("federated_dp: no class sums released"));
     if (o.secure_aggregation) {

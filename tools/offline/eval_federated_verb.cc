@@ -28,7 +28,7 @@ constexpr char kUsage[] =
     "[--dp-objective per_line|episodes] [--dp-contrastive] [--dp-anomalous-rate Q] "
     "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S] "
     "[--dp-prototype-noise S | --dp-prototype-share F] "
-    "[--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R]]] "
+    "[--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R]] [--dp-prototype-counts]] "
     "[--initial-model FILE]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
@@ -84,6 +84,7 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
     return absl::InvalidArgumentError("--dp-prototype-share must be in [0, 1), --dp-prototype-noise in [0.01, 1e6]");
   }
   o.secure_aggregation = args.Has("secure-aggregation");
+  o.dp_prototype_counts = args.Has("dp-prototype-counts");
   FEDLOG_ASSIGN_OR_RETURN(int64_t threshold, args.GetInt("secagg-threshold", 0));
   if (threshold < 0 || threshold > 4096) return absl::InvalidArgumentError("--secagg-threshold must be in 0..4096");
   o.secagg_threshold = static_cast<int>(threshold);
@@ -182,7 +183,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
         "secagg-threshold", "secagg-clip-range", "initial-model"},
-       {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation"}});
+       {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation",
+        "dp-prototype-counts"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"

@@ -2,7 +2,9 @@
 // (its embedding clipped to the unit ball, plus 1 in its class's count), the noise on every value has the stated
 // stddev, the ledger step is the Gaussian mechanism at multiplier stddev / sqrt(2), a share of a target epsilon
 // gives the noise whose one release spends exactly that share, and the aggregator's count-weighted mean of the
-// sites' releases divided by their weights decodes to the pooled class means.
+// sites' releases divided by their weights decodes to the pooled class means. The directions form (session 14)
+// releases no count: sensitivity 1, count columns exactly 0 through the noise, the decoded prototypes the pooled
+// sums' unit directions, and at the same epsilon 1/sqrt(2) of the other form's noise.
 #include "common/privacy/class_sums.h"
 
 #include <array>
@@ -195,6 +197,70 @@ TEST(ClassSumsTest, DecodedPrototypesStayInTheUnitBallAndNeedPositiveCounts) {
   EXPECT_TRUE(PrototypesFromRelease(std::vector<float>{1.0f, 0.0f, -0.5f, 0.0f, 1.0f, 2.0f}, 2).empty());
   EXPECT_TRUE(PrototypesFromRelease(std::vector<float>{1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f}, 2).empty());
   EXPECT_TRUE(PrototypesFromRelease(std::vector<float>{1.0f, 0.0f, 1.0f}, 2).empty());
+}
+
+TEST(ClassSumsTest, DirectionsReleaseHasNoCountAndOneLineMovesItByAtMostOne) {
+  const std::vector<float> z = {0.6f, 0.8f, 3.0f, -4.0f};
+  absl::StatusOr<std::vector<float>> r = ClassSums(z, 2, std::vector<int>{0, 1}, ClassSumForm::kDirections);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::vector<float> want = {0.6f, 0.8f, 0.0f, 0.6f, -0.8f, 0.0f};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR((*r)[i], want[i], 1e-6) << i;
+  const std::vector<float> base = {0.1f, 0.2f, -0.3f, 0.9f, 0.0f, 0.1f};
+  for (const std::vector<float>& extra :
+       {std::vector<float>{100.0f, -50.0f, 7.0f}, std::vector<float>{0.5f, 0.5f, 0.5f}}) {
+    for (int label : {0, 1}) {
+      std::vector<float> with = base;
+      with.insert(with.end(), extra.begin(), extra.end());
+      absl::StatusOr<std::vector<float>> a = ClassSums(base, 3, std::vector<int>{0, 1}, ClassSumForm::kDirections);
+      absl::StatusOr<std::vector<float>> b =
+          ClassSums(with, 3, std::vector<int>{0, 1, label}, ClassSumForm::kDirections);
+      ASSERT_TRUE(a.ok() && b.ok());
+      EXPECT_LE(L2Distance(*a, *b), 1.0 + 1e-6);
+    }
+  }
+  EXPECT_DOUBLE_EQ(ClassSumSensitivity(ClassSumForm::kDirections), 1.0);
+  EXPECT_DOUBLE_EQ(ClassSumSensitivity(ClassSumForm::kSumsAndCounts), kClassSumSensitivity);
+}
+
+TEST(ClassSumsTest, DirectionsNoiseLeavesTheCountColumnsExactlyZero) {
+  GaussianSampler sampler = TestSampler();
+  constexpr int kDim = 16;
+  std::vector<float> release(2 * (kDim + 1), 0.0f);
+  ASSERT_TRUE(NoiseClassSums(absl::MakeSpan(release), 3.0, sampler, 3, ClassSumForm::kDirections, kDim).ok());
+  EXPECT_EQ(release[kDim], 0.0f);
+  EXPECT_EQ(release[2 * kDim + 1], 0.0f);
+  int noised = 0;
+  for (int i = 0; i < kDim; ++i) noised += (release[i] != 0.0f) + (release[kDim + 1 + i] != 0.0f);
+  EXPECT_EQ(noised, 2 * kDim);  // every sum value got its share
+  // The row size must be stated and divide the release.
+  EXPECT_FALSE(NoiseClassSums(absl::MakeSpan(release), 3.0, sampler, 1, ClassSumForm::kDirections, 0).ok());
+  EXPECT_FALSE(NoiseClassSums(absl::MakeSpan(release), 3.0, sampler, 1, ClassSumForm::kDirections, 5).ok());
+}
+
+TEST(ClassSumsTest, DirectionsSpendTheShareWithOneOverSqrtTwoOfTheNoise) {
+  EXPECT_DOUBLE_EQ(ClassSumStep(3.0, ClassSumForm::kDirections).noise_multiplier, 3.0);
+  for (double target : {1.0, 8.0}) {
+    const double counts = *ClassSumNoiseForShare(target, 0.5, 1, 1e-5);
+    absl::StatusOr<double> directions = ClassSumNoiseForShare(target, 0.5, 1, 1e-5, ClassSumForm::kDirections);
+    ASSERT_TRUE(directions.ok()) << directions.status();
+    EXPECT_NEAR(*directions, counts / std::sqrt(2.0), 2e-3 * counts);  // the same multiplier, bisection's 1e-3
+    const MechanismStep st = ClassSumStep(*directions, ClassSumForm::kDirections);
+    EXPECT_LE(SampledGaussianEpsilon(1.0, st.noise_multiplier, 1, 1e-5, DefaultOrders())->epsilon, 0.5 * target);
+  }
+}
+
+TEST(ClassSumsTest, ZeroCountColumnsDecodeToThePooledSumsDirections) {
+  // Noised sums (3, 4) and (0, -0.5) with both count columns 0: the directions (0.6, 0.8) and (0, -1).
+  const std::vector<float> p = PrototypesFromRelease(std::vector<float>{3.0f, 4.0f, 0.0f, 0.0f, -0.5f, 0.0f}, 2);
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_NEAR(p[0], 0.6, 1e-6);
+  EXPECT_NEAR(p[1], 0.8, 1e-6);
+  EXPECT_NEAR(p[2], 0.0, 1e-6);
+  EXPECT_NEAR(p[3], -1.0, 1e-6);
+  // A zero sum has no direction.
+  EXPECT_TRUE(PrototypesFromRelease(std::vector<float>{0.0f, 0.0f, 0.0f, 1.0f, 0.0f, 0.0f}, 2).empty());
+  // One zero count is the counts form (a non-positive count): no prototype, as before.
+  EXPECT_TRUE(PrototypesFromRelease(std::vector<float>{3.0f, 4.0f, 0.0f, 0.0f, -0.5f, 2.0f}, 2).empty());
 }
 
 }  // namespace
