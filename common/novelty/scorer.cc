@@ -93,6 +93,9 @@ absl::Status NoveltyOptions::Validate() const {
         "novelty: recurrence_weight, report_weight, fixed_weight, path_weight and quiet_weight must be "
         "in [0, 100]");
   }
+  if (!(field_report_weight >= 0 && field_report_weight <= 1)) {
+    return absl::InvalidArgumentError("novelty: field_report_weight must be in [0, 1]");
+  }
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
@@ -211,9 +214,12 @@ double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
   const NoveltyOptions& o = options_;
   double term = o.severity_prior * WithinLevelSeverity(line.level, line.content, o.within_level);
   if (LevelSeverity(line.level) >= kSevereLevel) {
-    term += o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
+    // A field report's repeats count dumps, and its fixed value is no event (field_report_weight).
+    const double event =
+        o.field_report_weight > 0 && IsFieldReport(line.content) ? 1.0 - o.field_report_weight : 1.0;
+    term += event * o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
     if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
-    if (line.params.empty()) term += o.fixed_weight;
+    if (line.params.empty()) term += event * o.fixed_weight;
     if (o.path_weight > 0 && std::any_of(line.params.begin(), line.params.end(), IsPathValue)) {
       term -= o.path_weight;
     }

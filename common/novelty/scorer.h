@@ -111,6 +111,7 @@ struct NoveltyOptions {
   //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
   //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h)
   //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue)
+  //   (recurrence and fixed terms scaled by 1 - field_report_weight on a field report, IsFieldReport)
   //   + fixed_weight when the message has no variable part      (severe-level lines only: Drain found
   //     no parameter in it, LineEvent::params empty; a fixed severe message is an event of the
   //     system, a severe line carrying a path, an address or a register value reports one job's or
@@ -133,6 +134,13 @@ struct NoveltyOptions {
   // that logs everything at ERROR says nothing new with one more ERROR line, a kernel that logs at
   // INFO does. Chosen on the tuning system only (docs/EVALUATION.md "Session 11"). 0: off.
   double quiet_weight = 0.25;
+  // A field report (IsFieldReport: a named field's value bound by ':', '=' or dots, "machine state
+  // register: 0x00003000", or the header of such a list, "general purpose registers:") gets only
+  // (1 - field_report_weight) of the recurrence and fixed-message terms (severe-level lines only). A
+  // dump prints its field lines every time any job or node dumps, so their recurrence counts dumps,
+  // and a field whose value rarely changes leaves Drain no parameter: neither says the line is an
+  // event of its own. In [0, 1]; 0: off (session 13's term).
+  double field_report_weight = 0;
   // Value reports (IsValueReport: a register or counter dump) follow the adapted label-free threshold
   // like any line. false (default): while the threshold is adapted (ThresholdStage::kAdapted) a value
   // report alerts only at the budget threshold (SiteThreshold::BudgetThreshold): the compact rule

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstddef>
 
 
 namespace fedlog::novelty {
@@ -93,16 +94,25 @@ bool IsPathValue(std::string_view value) {
   return slash && letter;
 }
 
-bool EndsInBareValue(std::string_view content) {
-  auto separator = [](char c) {
-    return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' ||
-           c == ',';
-  };
+namespace {
+
+bool ValueSeparator(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' || c == ',';
+}
+
+// The message's last token (between separators) with the separators that end the message after it
+// dropped; `begin` is where the token starts.
+std::string_view LastToken(std::string_view content, size_t* begin) {
   size_t end = content.size();
-  while (end > 0 && separator(content[end - 1])) --end;
-  size_t begin = end;
-  while (begin > 0 && !separator(content[begin - 1])) --begin;
-  std::string_view tok = content.substr(begin, end - begin);
+  while (end > 0 && ValueSeparator(content[end - 1])) --end;
+  size_t b = end;
+  while (b > 0 && !ValueSeparator(content[b - 1])) --b;
+  *begin = b;
+  return content.substr(b, end - b);
+}
+
+// Decimal or hexadecimal digits with an optional 0x, at least one decimal digit.
+bool IsBareValue(std::string_view tok) {
   if (tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) tok.remove_prefix(2);
   if (tok.empty()) return false;
   bool digit = false;
@@ -111,6 +121,30 @@ bool EndsInBareValue(std::string_view content) {
     digit = digit || std::isdigit(static_cast<unsigned char>(c)) != 0;
   }
   return digit;
+}
+
+}  // namespace
+
+bool EndsInBareValue(std::string_view content) {
+  size_t begin = 0;
+  return IsBareValue(LastToken(content, &begin));
+}
+
+bool IsFieldReport(std::string_view content) {
+  if (ContentSeverity(content) >= 0.6) return false;  // it names a failure: an event
+  size_t end = content.size();
+  while (end > 0 && std::isspace(static_cast<unsigned char>(content[end - 1])) != 0) --end;
+  if (end == 0) return false;
+  if (content[end - 1] == ':') {  // a header of a list of fields ("general purpose registers:")
+    return std::any_of(content.begin(), content.begin() + static_cast<std::ptrdiff_t>(end), IsLetter);
+  }
+  size_t begin = 0;
+  if (!IsBareValue(LastToken(content, &begin))) return false;
+  // The value is bound to its name by ':', '=' or a run of dots, not by a space ("for reason 1004").
+  size_t s = begin;
+  while (s > 0 && ValueSeparator(content[s - 1])) --s;
+  const std::string_view bind = content.substr(s, begin - s);
+  return s > 0 && bind.find_first_of(".:=") != std::string_view::npos;
 }
 
 bool IsValueReport(std::string_view content) {
