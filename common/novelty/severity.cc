@@ -27,6 +27,9 @@ constexpr std::array<Word, 30> kContentWords = {{
 }};
 
 bool IsLetter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+
+// The most words (runs of letters) a field report's message may have (IsFieldReport).
+constexpr int kMaxFieldWords = 8;
 char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
 // Debian's Abseil has its own string_view: compare by hand.
@@ -131,7 +134,12 @@ bool EndsInBareValue(std::string_view content) {
 }
 
 bool IsFieldReport(std::string_view content) {
-  if (ContentSeverity(content) >= 0.6) return false;  // it names a failure: an event
+  // A field's name is a short noun phrase ("exception syndrome register"); an event is told in a
+  // sentence ("Error receiving packet on tree network, expecting type 57 instead of ... PIXF=7").
+  int words = 0;
+  for (size_t i = 0; i < content.size(); ++i) {
+    if (IsLetter(content[i]) && (i == 0 || !IsLetter(content[i - 1])) && ++words > kMaxFieldWords) return false;
+  }
   size_t end = content.size();
   while (end > 0 && std::isspace(static_cast<unsigned char>(content[end - 1])) != 0) --end;
   if (end == 0) return false;
