@@ -14,8 +14,8 @@
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
 // tails (Fisher's combination, each term capped) plus a severity term that also orders the lines
 // within a severe level (failure words, the template's recurrence on severe lines, value reports,
-// fixed messages, file-path parameters, how rarely the line's component logs at a severe level;
-// NoveltyOptions::within_level). The first hold_lines lines are held and decided
+// fixed messages, file-path parameters, how rarely the line's component logs at a severe level, field
+// reports of a dump; NoveltyOptions::within_level). The first hold_lines lines are held and decided
 // together once the stream is that long (TakeReleased). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to the compact alarm-backed clusters at the top of the scores when
