@@ -27,9 +27,6 @@ constexpr std::array<Word, 30> kContentWords = {{
 }};
 
 bool IsLetter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
-
-// The most words (runs of letters) a field report's message may have (IsFieldReport).
-constexpr int kMaxFieldWords = 8;
 char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
 // Debian's Abseil has its own string_view: compare by hand.
@@ -46,6 +43,37 @@ bool ContainsIgnoreCase(std::string_view text, std::string_view needle) {
     if (EqualsIgnoreCase(text.substr(i, needle.size()), needle)) return true;
   }
   return false;
+}
+
+// The most words (runs of letters) a field report's message may have (IsFieldReport).
+constexpr int kMaxFieldWords = 8;
+
+bool ValueSeparator(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' ||
+         c == ',';
+}
+
+// The message's last token (between separators) with the separators that end the message after it
+// dropped; `begin` is where the token starts.
+std::string_view LastToken(std::string_view content, size_t* begin) {
+  size_t end = content.size();
+  while (end > 0 && ValueSeparator(content[end - 1])) --end;
+  size_t b = end;
+  while (b > 0 && !ValueSeparator(content[b - 1])) --b;
+  *begin = b;
+  return content.substr(b, end - b);
+}
+
+// Decimal or hexadecimal digits with an optional 0x, at least one decimal digit.
+bool IsBareValue(std::string_view tok) {
+  if (tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) tok.remove_prefix(2);
+  if (tok.empty()) return false;
+  bool digit = false;
+  for (char c : tok) {
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
+    digit = digit || std::isdigit(static_cast<unsigned char>(c)) != 0;
+  }
+  return digit;
 }
 
 }  // namespace
@@ -97,37 +125,6 @@ bool IsPathValue(std::string_view value) {
   return slash && letter;
 }
 
-namespace {
-
-bool ValueSeparator(char c) {
-  return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' || c == ',';
-}
-
-// The message's last token (between separators) with the separators that end the message after it
-// dropped; `begin` is where the token starts.
-std::string_view LastToken(std::string_view content, size_t* begin) {
-  size_t end = content.size();
-  while (end > 0 && ValueSeparator(content[end - 1])) --end;
-  size_t b = end;
-  while (b > 0 && !ValueSeparator(content[b - 1])) --b;
-  *begin = b;
-  return content.substr(b, end - b);
-}
-
-// Decimal or hexadecimal digits with an optional 0x, at least one decimal digit.
-bool IsBareValue(std::string_view tok) {
-  if (tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) tok.remove_prefix(2);
-  if (tok.empty()) return false;
-  bool digit = false;
-  for (char c : tok) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
-    digit = digit || std::isdigit(static_cast<unsigned char>(c)) != 0;
-  }
-  return digit;
-}
-
-}  // namespace
-
 bool EndsInBareValue(std::string_view content) {
   size_t begin = 0;
   return IsBareValue(LastToken(content, &begin));
@@ -138,7 +135,8 @@ bool IsFieldReport(std::string_view content) {
   // sentence ("Error receiving packet on tree network, expecting type 57 instead of ... PIXF=7").
   int words = 0;
   for (size_t i = 0; i < content.size(); ++i) {
-    if (IsLetter(content[i]) && (i == 0 || !IsLetter(content[i - 1])) && ++words > kMaxFieldWords) return false;
+    const bool starts = IsLetter(content[i]) && (i == 0 || !IsLetter(content[i - 1]));
+    if (starts && ++words > kMaxFieldWords) return false;
   }
   size_t end = content.size();
   while (end > 0 && std::isspace(static_cast<unsigned char>(content[end - 1])) != 0) --end;

@@ -110,7 +110,8 @@ TEST(FieldReportTest, HeldFieldReportsGetTheRuleAtRelease) {
   }
   // At release all 8 headers (lines 0, 8, ..., 56) are in the template's recurrence.
   const double recurrence = NoveltyOptions().recurrence_weight * std::log(1.0 + 8.0);
-  EXPECT_NEAR(released[0][56].score - released[1][56].score, recurrence + NoveltyOptions().fixed_weight, 1e-9);
+  EXPECT_NEAR(released[0][56].score - released[1][56].score,
+              recurrence + NoveltyOptions().fixed_weight, 1e-9);
   EXPECT_DOUBLE_EQ(released[0][57].score, released[1][57].score);  // a routine line: no change
 }
 
@@ -164,7 +165,8 @@ TEST(PathRepeatTest, ARepeatedPathLosesThePathTermByItsShare) {
       }
     }
     const double mount = plain.Peek(WithPath(5, "/p/gb1"), i) - scorer.Peek(WithPath(5, "/p/gb1"), i);
-    const double fresh = plain.Peek(WithPath(5, "/home/u/app"), i) - scorer.Peek(WithPath(5, "/home/u/app"), i);
+    const double fresh =
+        plain.Peek(WithPath(5, "/home/u/app"), i) - scorer.Peek(WithPath(5, "/home/u/app"), i);
     EXPECT_NEAR(fresh, o.path_weight, 1e-9) << r;
     EXPECT_NEAR(mount, o.path_weight * (1.0 - r * 20.0 / 21.0), 1e-9) << r;  // 20 of 20 earlier values
   }
