@@ -126,6 +126,10 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_fixed_weight(), 100, "label_free_fixed_weight", &o.fixed_weight));
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_path_weight(), 100, "label_free_path_weight", &o.path_weight));
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_quiet_weight(), 100, "label_free_quiet_weight", &o.quiet_weight));
+  FEDLOG_RETURN_IF_ERROR(within(d.label_free_field_report_weight(), 1, "label_free_field_report_weight",
+                                &o.field_report_weight));
+  FEDLOG_RETURN_IF_ERROR(within(d.label_free_path_repeat_weight(), 1, "label_free_path_repeat_weight",
+                                &o.path_repeat_weight));
   o.reports_adapt = d.label_free_reports_adapt();
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_rest_budget(), 1, "label_free_rest_budget", &o.rest_budget));
   if (d.label_free_rank_window() > 65536) {

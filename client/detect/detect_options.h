@@ -114,6 +114,10 @@ struct DetectOptions {
   double fixed_weight = novelty::NoveltyOptions().fixed_weight;
   double path_weight = novelty::NoveltyOptions().path_weight;  // detect.label_free_path_weight
   double quiet_weight = novelty::NoveltyOptions().quiet_weight;  // detect.label_free_quiet_weight
+  // detect.label_free_field_report_weight
+  double field_report_weight = novelty::NoveltyOptions().field_report_weight;
+  // detect.label_free_path_repeat_weight
+  double path_repeat_weight = novelty::NoveltyOptions().path_repeat_weight;
   bool reports_adapt = novelty::NoveltyOptions().reports_adapt;  // detect.label_free_reports_adapt
   double rest_budget = novelty::NoveltyOptions().rest_budget;  // detect.label_free_rest_budget
   int64_t rank_window = novelty::NoveltyOptions().rank_window;  // detect.label_free_rank_window (0: off)

@@ -85,6 +85,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.fixed_weight = o.fixed_weight;
     label_free.path_weight = o.path_weight;
     label_free.quiet_weight = o.quiet_weight;
+    label_free.field_report_weight = o.field_report_weight;
+    label_free.path_repeat_weight = o.path_repeat_weight;
     label_free.reports_adapt = o.reports_adapt;
     label_free.rest_budget = o.rest_budget;
     label_free.rank_window = o.rank_window;

@@ -93,6 +93,12 @@ absl::Status NoveltyOptions::Validate() const {
         "novelty: recurrence_weight, report_weight, fixed_weight, path_weight and quiet_weight must be "
         "in [0, 100]");
   }
+  if (!(field_report_weight >= 0 && field_report_weight <= 1)) {
+    return absl::InvalidArgumentError("novelty: field_report_weight must be in [0, 1]");
+  }
+  if (!(path_repeat_weight >= 0 && path_repeat_weight <= 1)) {
+    return absl::InvalidArgumentError("novelty: path_repeat_weight must be in [0, 1]");
+  }
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
@@ -140,18 +146,13 @@ void NoveltyScorer::TakeReleased(std::vector<HeldVerdict>* out) {
 
 void NoveltyScorer::ReleaseHeld() {
   hold_over_ = true;
-  std::vector<std::string_view> one_param;
   for (const Held& h : held_) {
     LineEvent e;
     e.template_id = h.template_id;
     e.level = h.level;
     e.content = h.content;
     e.component = h.component;
-    // Only emptiness (fixed_weight) and a path value (path_weight) matter to the severity term.
-    if (h.path_param) one_param.assign(1, std::string_view("/path"));
-    else if (h.has_params) one_param.assign(1, std::string_view());
-    else one_param.clear();
-    e.params = one_param;
+    e.params.assign(h.params.begin(), h.params.end());  // fixed and path terms
     HeldVerdict v;
     v.line_index = h.line_index;
     v.score = h.score_without_severity + SeverityTerm(e);
@@ -211,18 +212,30 @@ double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
   const NoveltyOptions& o = options_;
   double term = o.severity_prior * WithinLevelSeverity(line.level, line.content, o.within_level);
   if (LevelSeverity(line.level) >= kSevereLevel) {
-    term += o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
+    // A field report's repeats count dumps, and its fixed value is no event (field_report_weight).
+    const double event =
+        o.field_report_weight > 0 && IsFieldReport(line.content) ? 1.0 - o.field_report_weight : 1.0;
+    term += event * o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
     if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
-    if (line.params.empty()) term += o.fixed_weight;
-    if (o.path_weight > 0 && std::any_of(line.params.begin(), line.params.end(), IsPathValue)) {
-      term -= o.path_weight;
-    }
+    if (line.params.empty()) term += event * o.fixed_weight;
+    if (o.path_weight > 0) term -= o.path_weight * PathPenalty(line);
     if (o.quiet_weight > 0 && !line.component.empty()) {
       const double cap = -std::log(o.expected_alert_rate);
       term += o.quiet_weight * level_share_.Surprise(KeyHash('c', line.component), cap);
     }
   }
   return std::max(0.0, term);
+}
+
+double NoveltyScorer::PathPenalty(const LineEvent& line) const {
+  double penalty = 0;  // the largest over the line's path values
+  for (size_t i = 0; i < line.params.size(); ++i) {
+    if (!IsPathValue(line.params[i])) continue;
+    const double share =
+        options_.path_repeat_weight > 0 ? params_.Share(line.template_id, i, line.params[i]) : 0.0;
+    penalty = std::max(penalty, 1.0 - options_.path_repeat_weight * share);
+  }
+  return penalty;
 }
 
 double NoveltyScorer::Fuse(const std::array<double, kNumSignals>& raw, double severity_term,
@@ -270,8 +283,7 @@ void NoveltyScorer::Hold(const LineEvent& line, int64_t line_index, const LineSc
   h.template_id = line.template_id;
   h.level.assign(line.level.data(), line.level.size());
   h.content.assign(line.content.data(), line.content.size());
-  h.has_params = !line.params.empty();
-  h.path_param = std::any_of(line.params.begin(), line.params.end(), IsPathValue);
+  h.params.assign(line.params.begin(), line.params.end());
   h.component.assign(line.component.data(), line.component.size());
   h.rank_seq = rank_seq;
   held_.push_back(std::move(h));

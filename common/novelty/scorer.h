@@ -14,8 +14,8 @@
 // so no unit or scale is tuned per source; the fused score is the weighted sum of -log10 of those
 // tails (Fisher's combination, each term capped) plus a severity term that also orders the lines
 // within a severe level (failure words, the template's recurrence on severe lines, value reports,
-// fixed messages, file-path parameters, how rarely the line's component logs at a severe level;
-// NoveltyOptions::within_level). The first hold_lines lines are held and decided
+// fixed messages, file-path parameters, how rarely the line's component logs at a severe level, field
+// reports of a dump; NoveltyOptions::within_level). The first hold_lines lines are held and decided
 // together once the stream is that long (TakeReleased). The alert threshold is a SiteThreshold
 // (site_threshold.h): with no labels the running upper quantile at the site's alert budget
 // (expected_alert_rate), raised to the compact alarm-backed clusters at the top of the scores when
@@ -111,6 +111,7 @@ struct NoveltyOptions {
   //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
   //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h)
   //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue)
+  //   (recurrence and fixed terms scaled by 1 - field_report_weight on a field report, IsFieldReport)
   //   + fixed_weight when the message has no variable part      (severe-level lines only: Drain found
   //     no parameter in it, LineEvent::params empty; a fixed severe message is an event of the
   //     system, a severe line carrying a path, an address or a register value reports one job's or
@@ -126,6 +127,12 @@ struct NoveltyOptions {
   // directory, "ciod: Error loading /home/u/app") ranks this much lower (severe-level lines only);
   // chosen on the tuning system only (docs/EVALUATION.md "Session 10"). 0: off.
   double path_weight = 1.0;
+  // A path that repeats is fixed, not a user's: the path term is path_weight * (1 - path_repeat_weight
+  // * share), share the path value's share of the earlier values at its template position
+  // (ParamValues::Share; the largest such penalty over the line's path values). A mount point named on
+  // every line of a template ("Lustre mount FAILED : bglio11 : point /p/gb1") loses the penalty, a new
+  // program path ("ciod: Error loading /home/u/app") keeps it. In [0, 1]; 0: off (session 13's term).
+  double path_repeat_weight = 0;
   // A severe line from a component that rarely logs at a severe level ranks higher: + quiet_weight *
   // LevelShare::Surprise of the line's component (-ln of the share of its earlier lines at ERROR or
   // above), capped at -ln(expected_alert_rate): a share below the budget's is as quiet as any
@@ -133,6 +140,15 @@ struct NoveltyOptions {
   // that logs everything at ERROR says nothing new with one more ERROR line, a kernel that logs at
   // INFO does. Chosen on the tuning system only (docs/EVALUATION.md "Session 11"). 0: off.
   double quiet_weight = 0.25;
+  // A field report (IsFieldReport: a short line giving a named field's value bound by ':', '=' or
+  // dots, "machine state register: 0x00003000", or the header of such a list, "general purpose
+  // registers:") gets only (1 - field_report_weight) of the recurrence and fixed-message terms
+  // (severe-level lines only). A dump prints its field lines every time any job or node dumps, so
+  // their recurrence counts dumps, and a field whose value rarely changes leaves Drain no parameter:
+  // neither says the line is an event of its own. Chosen on the tuning parts only (docs/EVALUATION.md
+  // "Session 14"; 0.5 and above made the dumps a compact cluster the threshold took for an incident).
+  // In [0, 1]; 0: off (session 13's term).
+  double field_report_weight = 0.25;
   // Value reports (IsValueReport: a register or counter dump) follow the adapted label-free threshold
   // like any line. false (default): while the threshold is adapted (ThresholdStage::kAdapted) a value
   // report alerts only at the budget threshold (SiteThreshold::BudgetThreshold): the compact rule
@@ -237,6 +253,8 @@ class NoveltyScorer {
               std::array<double, kNumSignals>* tail, uint32_t* fired) const;
   // The severity term of `line` (NoveltyOptions::severity_prior and the within-level fields).
   double SeverityTerm(const LineEvent& line) const;
+  // In [0, 1]: how much of path_weight the line's path values take (path_repeat_weight).
+  double PathPenalty(const LineEvent& line) const;
   std::array<double, kNumSignals> RawSignals(const LineEvent& line, int64_t tick) const;
   void Learn(const LineEvent& line, int64_t tick, const std::array<double, kNumSignals>& raw,
              double score);
@@ -247,8 +265,7 @@ class NoveltyScorer {
     int32_t template_id = -1;
     std::string level;
     std::string content;
-    bool has_params = false;
-    bool path_param = false;  // a parameter value is a path (IsPathValue)
+    std::vector<std::string> params;  // its parameter values (fixed and path terms at release)
     std::string component;    // LevelShare's key at release
     int64_t rank_seq = 0;     // its line in the rank cut's window (RankCut::Revise at release)
   };

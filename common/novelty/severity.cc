@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstddef>
 
 
 namespace fedlog::novelty {
@@ -42,6 +43,37 @@ bool ContainsIgnoreCase(std::string_view text, std::string_view needle) {
     if (EqualsIgnoreCase(text.substr(i, needle.size()), needle)) return true;
   }
   return false;
+}
+
+// The most words (runs of letters) a field report's message may have (IsFieldReport).
+constexpr int kMaxFieldWords = 8;
+
+bool ValueSeparator(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' ||
+         c == ',';
+}
+
+// The message's last token (between separators) with the separators that end the message after it
+// dropped; `begin` is where the token starts.
+std::string_view LastToken(std::string_view content, size_t* begin) {
+  size_t end = content.size();
+  while (end > 0 && ValueSeparator(content[end - 1])) --end;
+  size_t b = end;
+  while (b > 0 && !ValueSeparator(content[b - 1])) --b;
+  *begin = b;
+  return content.substr(b, end - b);
+}
+
+// Decimal or hexadecimal digits with an optional 0x, at least one decimal digit.
+bool IsBareValue(std::string_view tok) {
+  if (tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) tok.remove_prefix(2);
+  if (tok.empty()) return false;
+  bool digit = false;
+  for (char c : tok) {
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
+    digit = digit || std::isdigit(static_cast<unsigned char>(c)) != 0;
+  }
+  return digit;
 }
 
 }  // namespace
@@ -94,23 +126,31 @@ bool IsPathValue(std::string_view value) {
 }
 
 bool EndsInBareValue(std::string_view content) {
-  auto separator = [](char c) {
-    return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '=' ||
-           c == ',';
-  };
-  size_t end = content.size();
-  while (end > 0 && separator(content[end - 1])) --end;
-  size_t begin = end;
-  while (begin > 0 && !separator(content[begin - 1])) --begin;
-  std::string_view tok = content.substr(begin, end - begin);
-  if (tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) tok.remove_prefix(2);
-  if (tok.empty()) return false;
-  bool digit = false;
-  for (char c : tok) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
-    digit = digit || std::isdigit(static_cast<unsigned char>(c)) != 0;
+  size_t begin = 0;
+  return IsBareValue(LastToken(content, &begin));
+}
+
+bool IsFieldReport(std::string_view content) {
+  // A field's name is a short noun phrase ("exception syndrome register"); an event is told in a
+  // sentence ("Error receiving packet on tree network, expecting type 57 instead of ... PIXF=7").
+  int words = 0;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const bool starts = IsLetter(content[i]) && (i == 0 || !IsLetter(content[i - 1]));
+    if (starts && ++words > kMaxFieldWords) return false;
   }
-  return digit;
+  size_t end = content.size();
+  while (end > 0 && std::isspace(static_cast<unsigned char>(content[end - 1])) != 0) --end;
+  if (end == 0) return false;
+  if (content[end - 1] == ':') {  // a header of a list of fields ("general purpose registers:")
+    return std::any_of(content.begin(), content.begin() + static_cast<std::ptrdiff_t>(end), IsLetter);
+  }
+  size_t begin = 0;
+  if (!IsBareValue(LastToken(content, &begin))) return false;
+  // The value is bound to its name by ':', '=' or a run of dots, not by a space ("for reason 1004").
+  size_t s = begin;
+  while (s > 0 && ValueSeparator(content[s - 1])) --s;
+  const std::string_view bind = content.substr(s, begin - s);
+  return s > 0 && bind.find_first_of(".:=") != std::string_view::npos;
 }
 
 bool IsValueReport(std::string_view content) {

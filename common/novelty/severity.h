@@ -6,7 +6,8 @@
 // Within a level (scorer.h's severity term): the message's alarm words still count on a line whose
 // level is already severe, and a severe line that only reports a value (EndsInBareValue: a register or
 // counter dump, "machine state register: 0x00002000") is told apart from one that reports an event,
-// and so is one whose variable part is a file path (IsPathValue).
+// and so is one whose variable part is a file path (IsPathValue) or one that gives a named field's value
+// (IsFieldReport).
 // Also the severity-word baseline of `fedlog eval newsite`. Thread-safety: pure functions.
 #ifndef FEDLOG_COMMON_NOVELTY_SEVERITY_H_
 #define FEDLOG_COMMON_NOVELTY_SEVERITY_H_
@@ -43,6 +44,17 @@ bool EndsInBareValue(std::string_view content);
 // (ContentSeverity below 0.6): "instruction address: 0x00004ed8", not "Error receiving packet ...
 // (softheader=0064588e)". A dump line describes the state at an event; it is not the event.
 bool IsValueReport(std::string_view content);
+
+// A field report: a short line (at most 8 words, runs of letters) that gives the value of a named
+// field, the value bound to its name by ':', '=' or a run of dots ("machine state register:
+// 0x00003000", "store operation.............1", "0:000008ce 1:00086000", "exception syndrome
+// register: 0x00800000"), or that heads a list of them (ends in ':': "general purpose registers:").
+// A field's name is a short noun phrase, failure words or not; an event is told in a sentence, so
+// neither "rts: kernel terminated for reason 1004" (bound by a space) nor "Error receiving packet on
+// tree network, expecting type 57 instead of type 3 ... PIXF=00000007" (a sentence) is one. A dump
+// prints such lines whenever it is printed, so their repeats count dumps, not an event of their own
+// (scorer.h, NoveltyOptions::field_report_weight).
+bool IsFieldReport(std::string_view content);
 
 // True when `value` (a template parameter's value) is a file path: it holds a '/' and a letter, e.g.
 // "/home/u/app.rts" or "chdir(/p/gb1/run)". A severe message whose variable part is a path reports

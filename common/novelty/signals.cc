@@ -106,6 +106,14 @@ double ParamValues::Score(int32_t template_id, const std::vector<std::string_vie
   return best;
 }
 
+double ParamValues::Share(int32_t template_id, size_t position, std::string_view value) const {
+  auto it = positions_.find(Key(template_id, position));
+  if (it == positions_.end()) return 0.0;
+  auto v = it->second.values.find(logparse::TokenHash(value));
+  if (v == it->second.values.end()) return 0.0;
+  return static_cast<double>(v->second) / (static_cast<double>(it->second.n) + 1.0);
+}
+
 void ParamValues::Observe(int32_t template_id, const std::vector<std::string_view>& params) {
   for (size_t i = 0; i < params.size(); ++i) {
     const uint64_t key = Key(template_id, i);

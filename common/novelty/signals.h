@@ -87,6 +87,9 @@ class ParamValues {
   double Score(int32_t template_id, const std::vector<std::string_view>& params,
                int* which = nullptr) const;
   void Observe(int32_t template_id, const std::vector<std::string_view>& params);
+  // The share of `value` among the values seen so far at the template's `position`: c / (n + 1) for
+  // a value seen c times among n; 0 for an unseen value or an untracked position.
+  double Share(int32_t template_id, size_t position, std::string_view value) const;
 
  private:
   struct Position {

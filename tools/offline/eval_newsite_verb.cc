@@ -40,7 +40,9 @@ constexpr char kUsage[] =
     "[--session-incomplete-share S] [--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] "
     "[--fed-rounds N] [--fed-steps S] [--fed-meta M] [--fed-max-lines N] [--fed-seed S] "
     "[--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--fed-prior-weight W[,W...]] "
-    "[--encoder-weight W[,W...]] [--threads T]]\n";
+    "[--encoder-weight W[,W...]] [--threads T]] "
+    "[--field-report-weight W] "
+    "[--path-repeat-weight W]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -333,7 +335,9 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"cluster-width", &d.cluster_width},
                                            {"path-weight", &d.path_weight},
                                            {"quiet-weight", &d.quiet_weight},
-                                           {"rest-budget", &d.rest_budget}}));
+                                           {"rest-budget", &d.rest_budget},
+                                           {"field-report-weight", &d.field_report_weight},
+                                           {"path-repeat-weight", &d.path_repeat_weight}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
   FEDLOG_RETURN_IF_ERROR(
       args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
@@ -514,7 +518,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "encoder-weight",
               "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
-              "session-incomplete-share", "session-kind-rule"},
+              "session-incomplete-share", "session-kind-rule",
+              "field-report-weight",
+              "path-repeat-weight"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune"}});
   if (!args.ok() || !args->Has("out")) {

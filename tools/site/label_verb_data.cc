@@ -164,6 +164,8 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.fixed_weight = detect.fixed_weight;
   lf_options.path_weight = detect.path_weight;
   lf_options.quiet_weight = detect.quiet_weight;
+  lf_options.field_report_weight = detect.field_report_weight;
+  lf_options.path_repeat_weight = detect.path_repeat_weight;
   lf_options.reports_adapt = detect.reports_adapt;
   lf_options.rest_budget = detect.rest_budget;
   lf_options.rank_window = detect.rank_window;

@@ -163,6 +163,25 @@ TEST(DetectConfigTest, LabelFreeRankWindowSetting) {
   EXPECT_NE(bad.status().message().find("label_free_rank_window"), std::string::npos);
 }
 
+// Session 14: field reports in the label-free score (DetectConfig 51).
+TEST(DetectConfigTest, LabelFreeFieldReportSetting) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_DOUBLE_EQ(d->field_report_weight, novelty::NoveltyOptions().field_report_weight);
+  auto o = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_field_report_weight: 0.75}\n");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(o->field_report_weight, 0.75);
+  auto off = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_field_report_weight: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_DOUBLE_EQ(off->field_report_weight, 0.0);  // < 0: off
+  const auto bad = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_field_report_weight: 1.5}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("label_free_field_report_weight"), std::string::npos);
+}
+
 TEST(DetectConfigTest, SessionIncompleteQuietSetting) {
   auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
   ASSERT_TRUE(d.ok()) << d.status();
