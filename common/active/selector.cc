@@ -67,10 +67,34 @@ absl::flat_hash_set<int32_t> CoveredTemplates(const SelectionInput& input) {
 struct Group {
   Pick best;
   double value = -1;  // uncertainty + weighted disagreement of `best`
+  double spread = 0;  // of `best`: its signals' disagreement
+  double gap = 0;     // of `best`: its second opinion's disagreement with the margin's logistic
   uint64_t tie = 0;
+  double uncertainty_sum = 0;   // of the lines' uncertainty
   double probability_sum = 0;  // of the lines' AnomalyProbability
   int64_t alerts = 0;          // lines whose decision in force alerts
 };
+
+// Twice the standard deviation of the line's signals (two or more), at most 1; else 0.
+double SignalSpread(const LineInfo& line) {
+  if (line.signals.size() < 2) return 0;
+  double sum = 0, sum2 = 0;
+  for (float s : line.signals) {
+    const double c = std::clamp(static_cast<double>(s), 0.0, 1.0);
+    sum += c;
+    sum2 += c * c;
+  }
+  const double n = static_cast<double>(line.signals.size());
+  const double var = std::max(0.0, sum2 / n - (sum / n) * (sum / n));
+  return std::min(1.0, 2.0 * std::sqrt(var));
+}
+
+// |model_probability - logistic(margin)| when the line has a second opinion; else 0.
+double OpinionGap(const LineInfo& line, double margin) {
+  if (!(line.model_probability >= 0) || !std::isfinite(margin)) return 0;
+  const double detector = 1.0 / (1.0 + std::exp(-margin));
+  return std::abs(std::min(1.0, static_cast<double>(line.model_probability)) - detector);
+}
 
 // True when line candidate (value, score, tie) should replace the group's current best.
 bool Better(double value, double score, uint64_t tie, const Group& g,
@@ -97,10 +121,13 @@ absl::flat_hash_map<int32_t, Group> BuildGroups(const SelectionInput& input, con
     const uint64_t tie = TieBreak(options.seed, i);
     Group& g = groups[l.template_id];
     ++g.best.group_size;
+    g.uncertainty_sum += uncertainty;
     g.probability_sum += AnomalyProbability(l, margin, options.margin_probability_share);
     g.alerts += (l.alert >= 0 ? l.alert == 1 : margin >= 0) ? 1 : 0;
     if (g.value < 0 || Better(value, l.score, tie, g, input)) {
       g.value = value;
+      g.spread = SignalSpread(l);
+      g.gap = OpinionGap(l, margin);
       g.tie = tie;
       g.best.line = i;
       g.best.template_id = l.template_id;
@@ -114,15 +141,61 @@ absl::flat_hash_map<int32_t, Group> BuildGroups(const SelectionInput& input, con
 
 // Best first: (with above_first) the groups at or above the threshold, then priority, then the
 // larger group, then the seeded tie-break.
-void SortRanked(bool above_first, std::vector<std::pair<uint64_t, Pick>>* ranked) {
-  std::sort(ranked->begin(), ranked->end(), [above_first](const auto& a, const auto& b) {
-    const bool above_a = above_first && a.second.margin >= 0;
-    const bool above_b = above_first && b.second.margin >= 0;
-    if (above_a != above_b) return above_a;
-    if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
-    if (a.second.group_size != b.second.group_size) return a.second.group_size > b.second.group_size;
-    return a.first < b.first;
-  });
+bool RanksBefore(bool above_first, const std::pair<uint64_t, Pick>& a, const std::pair<uint64_t, Pick>& b) {
+  const bool above_a = above_first && a.second.margin >= 0;
+  const bool above_b = above_first && b.second.margin >= 0;
+  if (above_a != above_b) return above_a;
+  if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
+  if (a.second.group_size != b.second.group_size) return a.second.group_size > b.second.group_size;
+  return a.first < b.first;
+}
+
+void SortRanked(bool above_first, std::vector<std::pair<uint64_t, Pick>>::iterator begin,
+                std::vector<std::pair<uint64_t, Pick>>::iterator end) {
+  std::sort(begin, end, [above_first](const auto& a, const auto& b) { return RanksBefore(above_first, a, b); });
+}
+
+// The parts of a group's priority that do not move with the labels in hand.
+struct Parts {
+  double uncertainty = 0, spread = 0, gap = 0, coverage = 0, size_factor = 1;
+};
+
+// The priority with opinion share r in [0, 1] (SelectorOptions::opinion_ramp).
+double PriorityAt(const Parts& p, const SelectorOptions& o, double r) {
+  const double w = o.coverage_weight * r;
+  const double value = p.uncertainty + o.disagreement_weight * std::max(p.spread, r * p.gap);
+  return ((1 - w) * value + w * p.coverage) * p.size_factor;
+}
+
+// Picks whose rank is decided one at a time (each with the labels in hand before it) when the
+// opinion ramps; the rest follow in the order of the last of them (a terminal session asks far fewer).
+constexpr size_t kSequentialPicks = 256;
+
+// Ranks `ranked` (parts[i] belongs to ranked[i]) best first: with opinion_ramp 0 one sort by
+// priority; otherwise position j is the best remaining group at r = (L + j) / (L + j + ramp), L the
+// labels in hand.
+void RankGroups(const SelectorOptions& o, size_t in_hand, size_t max_picks, std::vector<Parts> parts,
+                std::vector<std::pair<uint64_t, Pick>>* ranked) {
+  auto share = [&](size_t j) {
+    const double l = static_cast<double>(in_hand + j);
+    return o.opinion_ramp > 0 ? l / (l + o.opinion_ramp) : 1.0;
+  };
+  const size_t n = ranked->size();
+  const size_t sequential = o.opinion_ramp > 0 ? std::min(n, max_picks > 0 ? max_picks : kSequentialPicks) : 0;
+  for (size_t j = 0; j < sequential; ++j) {
+    const double r = share(j);
+    size_t best = j;
+    for (size_t i = j; i < n; ++i) {
+      (*ranked)[i].second.priority = PriorityAt(parts[i], o, r);
+      if (i > j && RanksBefore(o.above_first, (*ranked)[i], (*ranked)[best])) best = i;
+    }
+    std::swap((*ranked)[j], (*ranked)[best]);
+    std::swap(parts[j], parts[best]);
+  }
+  if (sequential == n) return;
+  const double r = share(sequential);
+  for (size_t i = sequential; i < n; ++i) (*ranked)[i].second.priority = PriorityAt(parts[i], o, r);
+  SortRanked(o.above_first, ranked->begin() + static_cast<std::ptrdiff_t>(sequential), ranked->end());
 }
 
 }  // namespace
@@ -139,29 +212,16 @@ absl::Status SelectorOptions::Validate() const {
   if (!(coverage_weight >= 0 && coverage_weight <= 1)) return bad("coverage_weight", coverage_weight);
   if (!(margin_probability_share >= 0 && margin_probability_share <= 1))
     return bad("margin_probability_share", margin_probability_share);
+  if (!(opinion_ramp >= 0 && opinion_ramp <= 1000)) return bad("opinion_ramp", opinion_ramp);
+  if (!(mean_uncertainty_share >= 0 && mean_uncertainty_share <= 1))
+    return bad("mean_uncertainty_share", mean_uncertainty_share);
   if (!(fallback_alert_rate > 0 && fallback_alert_rate <= 0.5))
     return bad("fallback_alert_rate", fallback_alert_rate);
   return absl::OkStatus();
 }
 
 double Disagreement(const LineInfo& line, double margin) {
-  double d = 0;
-  if (line.signals.size() >= 2) {
-    double sum = 0, sum2 = 0;
-    for (float s : line.signals) {
-      const double c = std::clamp(static_cast<double>(s), 0.0, 1.0);
-      sum += c;
-      sum2 += c * c;
-    }
-    const double n = static_cast<double>(line.signals.size());
-    const double var = std::max(0.0, sum2 / n - (sum / n) * (sum / n));
-    d = std::min(1.0, 2.0 * std::sqrt(var));
-  }
-  if (line.model_probability >= 0 && std::isfinite(margin)) {
-    const double detector = 1.0 / (1.0 + std::exp(-margin));
-    d = std::max(d, std::abs(std::min(1.0, static_cast<double>(line.model_probability)) - detector));
-  }
-  return d;
+  return std::max(SignalSpread(line), OpinionGap(line, margin));
 }
 
 double AnomalyProbability(const LineInfo& line, double margin, double margin_share) {
@@ -195,16 +255,24 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
     g.best.corrections = p * (n - alerts) + (1 - p) * alerts;
     most_corrections = std::max(most_corrections, g.best.corrections);
   }
-  const double w = options.coverage_weight;
   std::vector<std::pair<uint64_t, Pick>> ranked;
+  std::vector<Parts> parts;
   ranked.reserve(groups.size());
+  parts.reserve(groups.size());
   for (auto& [id, g] : groups) {
+    Parts p;
+    const double mean_uncertainty = g.uncertainty_sum / static_cast<double>(g.best.group_size);
+    p.uncertainty = (1 - options.mean_uncertainty_share) * g.best.uncertainty +
+                    options.mean_uncertainty_share * mean_uncertainty;
+    p.spread = g.spread;
+    p.gap = g.gap;
+    p.coverage = most_corrections > 0 ? g.best.corrections / most_corrections : 0.0;
     const double size = std::log1p(static_cast<double>(g.best.group_size)) / log_lines;
-    const double coverage = most_corrections > 0 ? g.best.corrections / most_corrections : 0.0;
-    g.best.priority = ((1 - w) * g.value + w * coverage) * (1.0 + options.size_weight * size);
+    p.size_factor = 1.0 + options.size_weight * size;
+    parts.push_back(p);
     ranked.emplace_back(TieBreak(options.seed ^ 0x5e1ec7ULL, static_cast<uint32_t>(id)), g.best);
   }
-  SortRanked(options.above_first, &ranked);
+  RankGroups(options, CoveredTemplates(input).size(), max_picks, std::move(parts), &ranked);
   return ranking::TakeRanked(std::move(ranked), max_picks);
 }
 

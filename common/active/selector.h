@@ -88,6 +88,18 @@ struct SelectorOptions {
   // doubtful one; the second opinion (the site's label-free verdict) is a measured precision. 0
   // (the verdict alone) chosen with coverage_weight (0.5 tried).
   double margin_probability_share = 0.0;
+  // Labels in hand at which the second opinion counts half: with L labels in hand (the groups a label
+  // or a "whole template is normal" verdict covers, plus the picks ranked ahead in the same answer),
+  // r = L / (L + opinion_ramp) scales both coverage_weight and the second opinion's part of the
+  // disagreement. So the first picks follow the detector's own uncertainty (the ranking of sessions
+  // 9-12) and the expected corrections and the second opinion take over as labels accumulate. >= 0
+  // (at most 1000); 0 = r is always 1 (session 13's ranking).
+  double opinion_ramp = 0.0;
+  // Share of the group's mean line uncertainty in its uncertainty; the rest is its representative's
+  // (its most uncertain line's). A large group whose scores spread widely always has a line near the
+  // threshold, so by its representative alone it ties with a small group the detector truly doubts
+  // (on BGL the big familiar groups tie at uncertainty 1). In [0, 1]; 0 = the representative's alone.
+  double mean_uncertainty_share = 0.0;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };

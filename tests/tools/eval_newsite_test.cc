@@ -94,6 +94,32 @@ TEST(EvalNewsiteTest, PoolFromBlocksOfTheWholeStream) {
   EXPECT_NE(md->find("| fewshot | random | 2"), std::string::npos);
 }
 
+// --pool-tune without --pool-blocks: tuning inside the first label_part's pool, labels from its
+// first half and measured on its second; the test part after it is not read.
+TEST(EvalNewsiteTest, PoolTuneInsideTheFirstPart) {
+  const std::string root = ::testing::TempDir() + "/eval_newsite_tune";
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/data/loghub-2k/BGL").ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/data/loghub-2k/BGL/BGL_2k.log", SmallBgl()).ok());
+  const std::string out = root + "/out";
+  ASSERT_EQ(RunEvalNewsite({"--out", out, "--data", root + "/data", "--systems", "bgl2k", "--shots", "2",
+                            "--seeds", "1", "--pool-tune", "--dump"}),
+            0);
+  absl::StatusOr<std::string> md = ReadFile(out + "/results.md");
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_NE(md->find("--pool-tune: tuning inside the label pool (the first 30% of the stream)"), std::string::npos)
+      << *md;
+  // 360 lines in the first 30%: 180 to label from, 180 measured.
+  EXPECT_NE(md->find("labels from 180 lines"), std::string::npos) << *md;
+  EXPECT_NE(md->find("measured on the 180 lines"), std::string::npos) << *md;
+  // --dump writes the active picks in order, two per round, with the groups' figures.
+  absl::StatusOr<std::string> picks = ReadFile(out + "/bgl2k_active_picks.csv");
+  ASSERT_TRUE(picks.ok()) << picks.status();
+  EXPECT_NE(picks->find("order,round,unit,label,first_line,group,group_size,margin"), std::string::npos);
+  EXPECT_NE(picks->find("\n1,1,"), std::string::npos) << *picks;
+  EXPECT_NE(picks->find("\n4,2,"), std::string::npos) << *picks;
+}
+
 KShotRow Few(const std::string& strategy, double labels, double f1) {
   KShotRow r;
   r.method = "fewshot";
@@ -129,6 +155,8 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--lower-prior", "-1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--pool-blocks", "-1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-coverage", "1.5"}), 2);  // a weight in [0, 1]
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-ramp", "-1"}), 2);  // labels in hand, in [0, 1000]
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-ramp", "1001"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-margin-share", "-0.1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }

@@ -113,7 +113,8 @@ struct NewsiteOptions {
   int pool_blocks = 0;
   // With pool_blocks: tuning inside that pool: labels from the units starting in blocks 0, 4, 8,
   // ..., measured on those starting in blocks 2, 6, 10, ...; the odd blocks are not used
-  // (--pool-tune).
+  // (--pool-tune). Without: labels from the first half of the label_part, measured on its second
+  // half; the units after label_part are not used.
   bool pool_tune = false;
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
   // The line selector's active::SelectorOptions::coverage_weight for the active rows
@@ -121,6 +122,10 @@ struct NewsiteOptions {
   double active_coverage_weight = active::SelectorOptions{}.coverage_weight;
   // ... and its margin_probability_share (--active-margin-share).
   double active_margin_share = active::SelectorOptions{}.margin_probability_share;
+  // ... and its opinion_ramp (--active-ramp).
+  double active_opinion_ramp = active::SelectorOptions{}.opinion_ramp;
+  // ... and its mean_uncertainty_share (--active-mean-uncertainty).
+  double active_mean_uncertainty = active::SelectorOptions{}.mean_uncertainty_share;
   // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
   // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
   // the label pool, the end of the measured part (units starting before test_end of the stream;
@@ -319,6 +324,10 @@ void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
 // --dump: one row per unit (label, pool 0 / test 1, label-free score and alert, token group, rank
 // in the active order, tokens as hex hashes), for looking at what the k > 0 detectors see.
 std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o);
+// --dump: the active picks in order (as the selector ranked each: group, size, margin, uncertainty,
+// disagreement, anomaly probability, expected corrections, priority) with the pool and measured units
+// the few-shot detector decides right after each round of picks, for looking at what a pick turned.
+std::string ActivePicksCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o);
 std::string KShotMarkdown(const std::string& system, const std::string& unit, const KShotResult& r);
 // F1 of the few-shot detector (and Jaccard 1-NN) against labels used, random vs active, one panel
 // per system.

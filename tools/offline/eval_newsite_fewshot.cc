@@ -28,10 +28,12 @@ constexpr int kBagDim = 256;
 using Split = NewsiteSplit;
 
 // Which side of the split line `line` is on: 0 the pool, 1 the measured part, -1 neither. The first
-// `part` of the stream's lines is the pool; with `blocks` > 0, the even ones of 2 x blocks equal
-// blocks (NewsiteOptions::pool_blocks); with `tune` as well, the pool's blocks alone: labels from
-// blocks 0, 4, 8, ..., measured on blocks 2, 6, 10, ... (NewsiteOptions::pool_tune).
+// `part` of the stream's lines is the pool (with `tune`, the pool alone: labels from its first half,
+// measured on its second); with `blocks` > 0, the even ones of 2 x blocks equal blocks
+// (NewsiteOptions::pool_blocks); with `tune` as well, the pool's blocks alone: labels from blocks 0,
+// 4, 8, ..., measured on blocks 2, 6, 10, ... (NewsiteOptions::pool_tune).
 int SideOf(int64_t line, int64_t lines, int64_t cut, int blocks, bool tune) {
+  if (blocks <= 0 && tune) return line < cut / 2 ? 0 : line < cut ? 1 : -1;
   if (blocks <= 0) return line < cut ? 0 : 1;
   const int64_t b = line * 2 * blocks / std::max<int64_t>(lines, 1);
   if (!tune) return b % 2 == 0 ? 0 : 1;
@@ -56,7 +58,7 @@ Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part, int
     }
   }
   out.test_lines = lines - cut;
-  if (blocks > 0) {
+  if (blocks > 0 || tune) {
     out.test_lines = 0;
     for (int64_t i = 0; i < lines; ++i) out.test_lines += SideOf(i, lines, cut, blocks, tune) == 1 ? 1 : 0;
   }
@@ -244,6 +246,45 @@ int32_t GroupOf(const fewshot::Unit& u) {
   return static_cast<int32_t>(h & 0x7fffffff);
 }
 
+// --dump: one active pick as the selector ranked it, and the decisions right after its round.
+struct ActivePickTrace {
+  size_t unit = 0;
+  int label = 0;
+  int64_t first_line = -1;
+  active::Pick pick;
+  int round = 0;
+  int64_t pool_right = 0;  // pool units the detector decides right after the round's labels
+  int64_t test_right = 0;  // the same on the measured units
+};
+
+// How many of `units` the decisions `alert` (indexed by unit) get right.
+int64_t RightDecisions(const NewsiteStream& s, const std::vector<size_t>& units, const std::vector<int>& alert) {
+  int64_t right = 0;
+  for (size_t u : units) right += (alert[u] == 1) == (s.y[u] > 0) ? 1 : 0;
+  return right;
+}
+
+// The round's picks (`picks`, pool indices) as trace rows, with the decisions `det` (fitted on every
+// label so far) gets right in the pool (`pool_alert`) and on the measured units.
+void TraceRound(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
+                const std::vector<active::Pick>& picks, const fewshot::FewShotDetector& det,
+                const std::vector<int>& pool_alert, std::vector<ActivePickTrace>* trace) {
+  std::vector<int> test_alert(s.y.size(), 0);
+  for (size_t u : sp.test) test_alert[u] = det.Alert(sc.units[u]) ? 1 : 0;
+  const int round = trace->empty() ? 1 : trace->back().round + 1;
+  for (const active::Pick& p : picks) {
+    ActivePickTrace t;
+    t.unit = sp.pool[p.line];
+    t.label = s.y[t.unit] > 0 ? 1 : 0;
+    t.first_line = sc.unit_first_line[t.unit];
+    t.pick = p;
+    t.round = round;
+    t.pool_right = RightDecisions(s, sp.pool, pool_alert);
+    t.test_right = RightDecisions(s, sp.test, test_alert);
+    trace->push_back(t);
+  }
+}
+
 // Active selection (common/active's line selector, the options `fedlog label` uses but
 // coverage_weight, which --active-coverage sets): rounds of two picks, each ranked by the few-shot
 // detector built on the labels so far (scores of units near a label move away from the threshold, so
@@ -251,7 +292,8 @@ int32_t GroupOf(const fewshot::Unit& u) {
 // opinion, and each unit's decision in force; the ground truth answers as the operator would.
 // Returns the labelled units in the order picked.
 std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
-                                 const NewsiteOptions& o, size_t budget) {
+                                 const NewsiteOptions& o, size_t budget,
+                                 std::vector<ActivePickTrace>* trace = nullptr) {
   std::vector<size_t> labelled;
   std::vector<int> label_of(s.y.size(), -1), alert(s.y.size(), 0);
   std::vector<double> score(s.y.size(), 0);
@@ -267,6 +309,8 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
   so.fallback_alert_rate = o.detector.expected_alert_rate;
   so.coverage_weight = o.active_coverage_weight;
   so.margin_probability_share = o.active_margin_share;
+  so.opinion_ramp = o.active_opinion_ramp;
+  so.mean_uncertainty_share = o.active_mean_uncertainty;
   while (labelled.size() < budget) {
     active::SelectionInput in;
     in.threshold = threshold;
@@ -302,6 +346,7 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
       alert[u] = det->Alert(sc.units[u]) ? 1 : 0;
     }
     threshold = det->threshold();
+    if (trace) TraceRound(s, sc, sp, *picks, *det, alert, trace);
   }
   return labelled;
 }
@@ -322,9 +367,16 @@ NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, do
   return MakeSplit(s, sc, label_part, pool_blocks);
 }
 NewsiteSplit KShotSplit(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
-  return MakeSplit(s, sc, o.label_part, o.pool_blocks, o.pool_blocks > 0 && o.pool_tune);
+  return MakeSplit(s, sc, o.label_part, o.pool_blocks, o.pool_tune);
 }
 std::string PoolBlocksNote(const NewsiteOptions& o) {
+  if (o.pool_blocks <= 0 && o.pool_tune) {
+    return absl::StrFormat(
+        "--pool-tune: tuning inside the label pool (the first %.0f%% of the stream): labels from the units "
+        "starting in its first half, measured on those starting in its second half (the test part after it "
+        "is not used)",
+        100 * o.label_part);
+  }
   if (o.pool_blocks <= 0) return "";
   if (o.pool_tune) {
     return absl::StrFormat(
@@ -353,6 +405,32 @@ std::vector<size_t> ActiveLabelOrder(const NewsiteStream& s, const ScoredStream&
 void AppendKShotMedians(const std::vector<std::vector<KShotRow>>& runs, int k,
                         const std::string& strategy, std::vector<KShotRow>* rows) {
   AppendMedians(runs, k, strategy, rows);
+}
+
+std::string ActivePicksCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
+  const Split sp = KShotSplit(s, sc, o);
+  std::vector<ActivePickTrace> trace;
+  if (!o.shots.empty()) {
+    const int max_k = *std::max_element(o.shots.begin(), o.shots.end());
+    ActiveLabels(s, sc, sp, o, static_cast<size_t>(2 * max_k), &trace);
+  }
+  std::vector<int> free_alert(s.y.size(), 0);
+  for (size_t u = 0; u < s.y.size(); ++u) free_alert[u] = sc.units[u].free_alert ? 1 : 0;
+  std::string out = absl::StrFormat(
+      "# pool=%zu test=%zu; label-free decisions right: pool %lld, test %lld\n"
+      "order,round,unit,label,first_line,group,group_size,margin,uncertainty,disagreement,"
+      "anomaly_probability,corrections,priority,pool_right,test_right\n",
+      sp.pool.size(), sp.test.size(), static_cast<long long>(RightDecisions(s, sp.pool, free_alert)),
+      static_cast<long long>(RightDecisions(s, sp.test, free_alert)));
+  for (size_t i = 0; i < trace.size(); ++i) {
+    const ActivePickTrace& t = trace[i];
+    absl::StrAppendFormat(&out, "%zu,%d,%zu,%d,%lld,%d,%lld,%.4f,%.4f,%.4f,%.4f,%.2f,%.4f,%lld,%lld\n", i + 1,
+                          t.round, t.unit, t.label, static_cast<long long>(t.first_line), t.pick.template_id,
+                          static_cast<long long>(t.pick.group_size), t.pick.margin, t.pick.uncertainty,
+                          t.pick.disagreement, t.pick.anomaly_probability, t.pick.corrections, t.pick.priority,
+                          static_cast<long long>(t.pool_right), static_cast<long long>(t.test_right));
+  }
+  return out;
 }
 
 std::string KShotUnitsCsv(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
@@ -388,7 +466,7 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
   out.test_units = static_cast<int64_t>(sp.test.size());
   out.test_anomalous = std::count(sp.test_y.begin(), sp.test_y.end(), 1);
   out.test_lines = sp.test_lines;
-  if (o.pool_blocks > 0) out.notes.push_back(PoolBlocksNote(o));
+  if (o.pool_blocks > 0 || o.pool_tune) out.notes.push_back(PoolBlocksNote(o));
   if (out.test_anomalous == 0 || out.test_anomalous == out.test_units) {
     out.notes.push_back("the test part holds one class only: no k > 0 rows");
     return out;

@@ -42,7 +42,9 @@ constexpr char kUsage[] =
     "[--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--fed-prior-weight W[,W...]] "
     "[--encoder-weight W[,W...]] [--threads T]] "
     "[--field-report-weight W] "
-    "[--path-repeat-weight W]\n";
+    "[--path-repeat-weight W] "
+    "[--active-ramp L] "
+    "[--active-mean-uncertainty S]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -367,11 +369,18 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"session-lookup-match", &o->session_lookup_match},
                                            {"active-coverage", &o->active_coverage_weight},
                                            {"active-margin-share", &o->active_margin_share}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-ramp", &o->active_opinion_ramp},
+                                           {"active-mean-uncertainty", &o->active_mean_uncertainty}}));
+  if (!(o->active_mean_uncertainty >= 0 && o->active_mean_uncertainty <= 1)) {
+    return absl::InvalidArgumentError("--active-mean-uncertainty must be in [0, 1]");
+  }
+  if (!(o->active_opinion_ramp >= 0 && o->active_opinion_ramp <= 1000)) {
+    return absl::InvalidArgumentError("--active-ramp must be in [0, 1000] (labels in hand)");
+  }
   FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
   if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
   o->pool_blocks = static_cast<int>(pool_blocks);
   o->pool_tune = args.Has("pool-tune");
-  if (o->pool_tune && o->pool_blocks == 0) return absl::InvalidArgumentError("--pool-tune needs --pool-blocks");
   if (!(o->session_lookup_match >= 0 && o->session_lookup_match <= 1)) {
     return absl::InvalidArgumentError("--session-lookup-match must be in [0, 1]");
   }
@@ -457,6 +466,10 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
     }
     FEDLOG_RETURN_IF_ERROR(
         WriteFileAtomic(JoinPath(o.out_dir, system + "_units.csv"), KShotUnitsCsv(stream, scored, o)));
+    if (o.strategy != "random") {
+      FEDLOG_RETURN_IF_ERROR(
+          WriteFileAtomic(JoinPath(o.out_dir, system + "_active_picks.csv"), ActivePicksCsv(stream, scored, o)));
+    }
   }
   FEDLOG_ASSIGN_OR_RETURN(run.k0, EvaluateNewsite(stream, scored, o));
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
@@ -520,7 +533,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
               "session-incomplete-share", "session-kind-rule",
               "field-report-weight",
-              "path-repeat-weight"},
+              "path-repeat-weight",
+              "active-ramp",
+              "active-mean-uncertainty"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune"}});
   if (!args.ok() || !args->Has("out")) {

@@ -3,6 +3,7 @@
 #include "common/active/selector.h"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -205,6 +206,13 @@ TEST(SelectorTest, RejectsBadOptionsAndLabels) {
   opt = {};
   opt.margin_probability_share = -0.1;
   EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  for (double ramp : {-1.0, 1001.0, std::nan("")}) {
+    opt = {};
+    opt.opinion_ramp = ramp;
+    const absl::Status st = SelectLines(in, opt).status();
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << ramp;
+    EXPECT_NE(st.message().find("opinion_ramp"), std::string::npos) << st;
+  }
   in.lines[0].alert = 2;
   EXPECT_EQ(SelectLines(in, SelectorOptions{}).status().code(), absl::StatusCode::kInvalidArgument);
   // Nothing to rank: empty, not an error.
@@ -251,6 +259,76 @@ TEST(SelectorTest, CoverageWeightAsksAboutTheGroupWhoseVerdictTurnsMostDecisions
   EXPECT_NEAR((*picks)[1].corrections, 1.0, 1e-12);
   // Group 3 has no second opinion: the logistic of -5 alone.
   EXPECT_NEAR((*picks)[2].anomaly_probability, 1.0 / (1.0 + std::exp(5.0)), 1e-12);
+}
+
+// Session 14 (opinion_ramp): a group of 10 lines the site's label-free verdict alerts on, half a
+// unit below the threshold of the detector in force (which does not alert on them), against one line
+// right at the threshold that neither alerts on: the detector's own doubt. Session 13's ranking asks
+// about the alarm group first (its second opinion disagrees with its margin and a verdict would
+// turn 10 lines); a site with no labels yet learns more from the doubt, as on BGL's first labels
+// (docs/EVALUATION.md "Session 14"). `labelled` groups of one labelled line each are labels in hand.
+SelectionInput AlarmAgainstDoubt(int labelled) {
+  SelectionInput in;
+  in.threshold = 0.0;
+  for (int i = 0; i < 10; ++i) {
+    LineInfo l = Line(1, -0.5);
+    l.model_probability = 1;
+    l.alert = 0;
+    in.lines.push_back(l);
+  }
+  LineInfo doubt = Line(2, 0.0);
+  doubt.model_probability = 0;
+  doubt.alert = 0;
+  in.lines.push_back(doubt);
+  for (int i = 0; i < labelled; ++i) in.lines.push_back(Line(100 + i, -3.0, /*label=*/0));
+  return in;
+}
+
+TEST(SelectorTest, OpinionRampAsksAboutTheDoubtFirstAndTheAlarmOnceLabelsAreInHand) {
+  SelectorOptions opt;
+  opt.margin_scale = 1.0;
+  // Session 13's ranking (opinion_ramp 0): the alarm group first, whatever the labels in hand.
+  for (int labelled : {0, 95}) {
+    auto picks = SelectLines(AlarmAgainstDoubt(labelled), opt);
+    ASSERT_TRUE(picks.ok()) << picks.status();
+    EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{1, 2})) << labelled;
+  }
+  opt.opinion_ramp = 5;
+  // No labels in hand: r = 0, the detector's uncertainty alone; the doubt (uncertainty 1) first.
+  auto picks = SelectLines(AlarmAgainstDoubt(0), opt);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2, 1}));
+  EXPECT_NEAR((*picks)[0].priority, 1.0, 1e-12);
+  // The second pick is ranked with the first one in hand: r = 1 / 6, so its priority is
+  // (1 - w r) (uncertainty + 0.5 r gap) + w r (its corrections are the largest: coverage 1).
+  const double r = 1.0 / 6, w = 0.25 * r, gap = 1 - 1 / (1 + std::exp(0.5));
+  EXPECT_NEAR((*picks)[1].priority, (1 - w) * (1 / 1.5 + 0.5 * r * gap) + w, 1e-12);
+  EXPECT_NEAR((*picks)[1].corrections, 10.0, 1e-12);
+  // 95 groups labelled (r = 0.95): the alarm group's corrections and second opinion rank it first.
+  picks = SelectLines(AlarmAgainstDoubt(95), opt);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{1, 2}));
+  // A "whole template is normal" verdict is a label in hand too.
+  SelectionInput templates = AlarmAgainstDoubt(0);
+  for (int i = 0; i < 95; ++i) templates.normal_templates.push_back(200 + i);
+  EXPECT_EQ(Templates(*SelectLines(templates, opt)), (std::vector<int32_t>{1, 2}));
+  // max_picks cuts the same ranking.
+  picks = SelectLines(AlarmAgainstDoubt(0), opt, 1);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2}));
+}
+
+// With opinion_ramp 0 the ranking is session 13's: the same picks and priorities as the formula
+// ((1 - w) (uncertainty + 0.5 disagreement) + w coverage), however many labels are in hand.
+TEST(SelectorTest, OpinionRampZeroKeepsSession13sPriorities) {
+  SelectorOptions opt;
+  opt.margin_scale = 1.0;
+  auto picks = SelectLines(AlarmAgainstDoubt(3), opt);
+  ASSERT_TRUE(picks.ok());
+  ASSERT_EQ(picks->size(), 2u);
+  const double gap = 1 - 1 / (1 + std::exp(0.5));
+  EXPECT_NEAR((*picks)[0].priority, 0.75 * (1 / 1.5 + 0.5 * gap) + 0.25, 1e-12);
+  EXPECT_NEAR((*picks)[1].priority, 0.75 * (1 + 0.5 * 0.5), 1e-12);
 }
 
 TEST(SelectorTest, AnomalyProbabilityMixesTheMarginWithTheSecondOpinion) {
