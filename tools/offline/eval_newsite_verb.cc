@@ -40,7 +40,8 @@ constexpr char kUsage[] =
     "[--session-incomplete-share S] [--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] "
     "[--fed-rounds N] [--fed-steps S] [--fed-meta M] [--fed-max-lines N] [--fed-seed S] "
     "[--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--fed-prior-weight W[,W...]] "
-    "[--encoder-weight W[,W...]] [--threads T]]\n";
+    "[--encoder-weight W[,W...]] [--threads T]]\n"
+    "  [--choice-margin M[,M...]] (with --federated)\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -514,7 +515,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "encoder-weight",
               "threads",
               "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
-              "session-incomplete-share", "session-kind-rule"},
+              "session-incomplete-share", "session-kind-rule",
+              "choice-margin"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune"}});
   if (!args.ok() || !args->Has("out")) {
