@@ -30,10 +30,10 @@ TEST(DetectorChoiceConfigTest, DefaultsModesAndRanges) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->detector_choice.mode, kDefaultDetectorChoice);
   EXPECT_DOUBLE_EQ(o->detector_choice.margin, fewshot::ChoiceOptions().margin);
-  o = Options(", expected_alert_rate: 0.01, detector_choice: label_free, detector_choice_margin: 0.2");
+  o = Options(", expected_alert_rate: 0.01, detector_choice: label_free, detector_choice_margin: 0.3");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->detector_choice.mode, fewshot::ChoiceMode::kLabelFree);
-  EXPECT_DOUBLE_EQ(o->detector_choice.margin, 0.2);
+  EXPECT_DOUBLE_EQ(o->detector_choice.margin, 0.3);
   o = Options(", detector_choice: model, detector_choice_margin: -1");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->detector_choice.mode, fewshot::ChoiceMode::kModel);
