@@ -231,12 +231,18 @@ detect:
   expected_alert_rate: $NEW_BUDGET
   label_patterns: $PWD/deploy/config/label-patterns.yaml
 YAML
+# The new site holds the federation's promoted model, as a site that joined would after its first download: the
+# detector choice (detect.detector_choice, docs/DETECTION.md) decides which detector scores its source.
+mkdir -p "$ABS_DEMO/sites/site-new"
+cp "$DEMO/sites/${SITES[0]}/promoted_model.bundle" "$DEMO/sites/${SITES[0]}/promoted_model.manifest" \
+  "$ABS_DEMO/sites/site-new/"
 echo "== the fastest ten labels: a new site joins with $NEW_WHAT,"
 echo "   a source no other site runs, and no labels; alert budget detect.expected_alert_rate = $NEW_BUDGET. Its"
 echo "   label-free detection on these lines, before and after ten labels chosen by 'fedlog label' (one line per"
 echo "   template, the detector's most uncertain first). The answers come from the data's ground truth, not from an"
 echo "   operator: an anomalous line -> anomaly; a normal line -> 'whole template is normal' when no labeled line of"
-echo "   its template is anomalous, else normal."
+echo "   its template is anomalous, else normal. The site holds the promoted model; the line 'source ...: scored by'"
+echo "   under each report says which detector scores its source (detect.detector_choice) and why."
 "$BIN/fedlog" label --config "$NEW_CONFIG" --report --truth "$NEW_TRUTH" --title "zero labels"
 "$BIN/fedlog" label --config "$NEW_CONFIG" --batch --answers-from "$NEW_TRUTH" --count 10 \
   >"$DEMO/logs/site-new.label" 2>&1 || { cat "$DEMO/logs/site-new.label" >&2; echo "demo: fedlog label failed" >&2; exit 1; }

@@ -102,6 +102,10 @@ std::string AlertToJson(const Alert& a) {
     out += ",\"signals\":";
     Quote(a.signals, &out);
   }
+  if (!a.detector.empty()) {
+    out += ",\"detector\":";
+    Quote(a.detector, &out);
+  }
   out += "}";
   return out;
 }

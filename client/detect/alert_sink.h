@@ -41,6 +41,9 @@ struct Alert {
   // label-free scoring: the signals that fired ("template+severity"), "+label" (or "label") when a
   // labelled anomalous line near it decided the alert (LiveFewShot); "" otherwise
   std::string signals;
+  // Which detector scored the line: "model" or "label-free" (LinePipeline's detector choice); "":
+  // not said (left out of the JSON).
+  std::string detector;
 };
 
 std::string AlertToJson(const Alert& alert);

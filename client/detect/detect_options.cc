@@ -20,6 +20,31 @@ void Default(T value, T* field) {
   if (value > 0) *field = value;
 }
 
+// detect.detector_choice and detector_choice_margin (DetectConfig 57, 58) into o->detector_choice;
+// call after expected_alert_rate and label_free_with_model are read.
+absl::Status ParseDetectorChoice(const v1::DetectConfig& d, DetectOptions* o) {
+  if (!d.detector_choice().empty()) {
+    absl::StatusOr<fewshot::ChoiceMode> mode = fewshot::ParseChoiceMode(d.detector_choice());
+    if (!mode.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("detect.detector_choice: ", mode.status().message()));
+    }
+    o->detector_choice.mode = *mode;
+    if (*mode == fewshot::ChoiceMode::kLabelFree && o->expected_alert_rate <= 0) {
+      return absl::InvalidArgumentError(
+          "detect.detector_choice label_free needs detect.expected_alert_rate > 0 (the label-free detector)");
+    }
+    if (*mode == fewshot::ChoiceMode::kModel && o->label_free_with_model) {
+      return absl::InvalidArgumentError(
+          "detect.detector_choice model contradicts detect.label_free_with_model (which keeps sources label-free)");
+    }
+  }
+  if (!(d.detector_choice_margin() <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.detector_choice_margin must be at most 1");
+  }
+  if (d.detector_choice_margin() != 0) o->detector_choice.margin = std::max(0.0, d.detector_choice_margin());
+  return o->detector_choice.Validate();
+}
+
 }  // namespace
 
 absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& config,
@@ -91,6 +116,7 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   }
   if (d.fewshot_encoder_weight() != 0) o.fewshot_encoder_weight = std::max(0.0, d.fewshot_encoder_weight());
   o.label_free_with_model = d.label_free_with_model();
+  FEDLOG_RETURN_IF_ERROR(ParseDetectorChoice(d, &o));
   if (!(d.session_lookup_match() <= 1)) {  // also NaN
     return absl::InvalidArgumentError("detect.session_lookup_match must be at most 1");
   }

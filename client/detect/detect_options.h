@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fewshot/detector_choice.h"
 #include "common/fewshot/fewshot.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
@@ -49,6 +50,10 @@ struct LabeledLog {
 // detect.session_kind_rule's default (empty in the config): "exact", chosen on the session systems'
 // tuning parts by a rule written first (docs/EVALUATION.md "Session 13").
 inline constexpr fewshot::KindRule kDefaultSessionKindRule = fewshot::KindRule::kExact;
+
+// detect.detector_choice's default (empty in the config), chosen on bgl2k by a rule written first
+// (docs/EVALUATION.md "Session 14").
+inline constexpr fewshot::ChoiceMode kDefaultDetectorChoice = fewshot::ChoiceMode::kAuto;
 
 struct DetectOptions {
   std::string data_dir;  // store (detect.db), promoted_model.{bundle,manifest}; required
@@ -93,6 +98,10 @@ struct DetectOptions {
   // Label-free sources stay label-free when a model arrives, which then only embeds their lines
   // (LinePipeline::KeepLabelFreeWithModel, detect.label_free_with_model).
   bool label_free_with_model = false;
+  // Which detector scores a source both the model and the label-free detector could score
+  // (detect.detector_choice, detector_choice_margin; LinePipeline::SetDetectorChoice). The default
+  // mode is kDefaultDetectorChoice.
+  fewshot::ChoiceOptions detector_choice{kDefaultDetectorChoice};
   // Session labels decide session units this near (detect.session_lookup_match,
   // fewshot::SessionLookup); <= 0 off (the default).
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;

@@ -96,6 +96,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
                                       o.session_lookup_match, o.session_kind_rule));
     d->pipeline_->KeepLabelFreeWithModel(o.label_free_with_model);
   }
+  FEDLOG_RETURN_IF_ERROR(d->pipeline_->SetDetectorChoice(o.detector_choice));
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
   d->metrics_ = std::make_unique<DetectMetrics>(SourceNames(o));
@@ -284,6 +285,7 @@ std::vector<std::string> Detector::Notes() const {
     }
   }
   absl::MutexLock lock(&mu_);
+  notes.insert(notes.end(), choice_notes_.begin(), choice_notes_.end());
   if (!federation_note_.empty()) notes.push_back(absl::StrCat("federation: ", federation_note_));
   return notes;
 }
@@ -300,6 +302,20 @@ std::string Detector::Health() const {
     return absl::StrCat("no model: ", model_status_);
   }
   return "";
+}
+
+void Detector::PublishChoices() {
+  if (pipeline_->choices_version() == choices_published_) return;
+  choices_published_ = pipeline_->choices_version();
+  std::vector<std::string> notes;
+  if (pipeline_->model() != nullptr) {
+    for (size_t s = 0; s < options_.sources.size(); ++s) {
+      notes.push_back(absl::StrCat("source ", options_.sources[s].name, ": scored by ",
+                                   pipeline_->choice(static_cast<int>(s)).reason));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  choice_notes_ = std::move(notes);
 }
 
 bool Detector::DeclaredNormal(int source, int32_t template_id) {
@@ -340,6 +356,7 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   a.threshold = r.threshold;
   a.model_version = pipeline_->model_version();
   a.context = context_[raw.source];
+  a.detector = r.model_scored ? "model" : "label-free";
   a.signals = novelty::FiredNames(r.signals);
   if (r.label_match == 1) a.signals = a.signals.empty() ? "label" : a.signals + "+label";
   if (r.label_lowered) a.signals = a.signals.empty() ? "label-threshold" : a.signals + "+label-threshold";
@@ -372,6 +389,7 @@ absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeSco
   a.threshold = static_cast<float>(std::min(sa.score.threshold, 1e30));
   a.model_version = pipeline_->model_version();
   a.signals = "session:" + novelty::SessionFiredNames(sa.score.fired);
+  a.detector = "label-free";
   const std::string json = AlertToJson(a);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
   metrics_->sources[static_cast<size_t>(sa.source)]->alerts.fetch_add(1);
@@ -403,6 +421,7 @@ absl::Status Detector::HandleHeldAlert(const LabelFreeScorer::HeldAlert& h, int6
   a.model_version = pipeline_->model_version();
   const std::string fired = novelty::FiredNames(h.fired);
   a.signals = fired.empty() ? "held" : fired + "+held";
+  a.detector = "label-free";
   const std::string json = AlertToJson(a);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
   metrics_->sources[static_cast<size_t>(h.source)]->alerts.fetch_add(1);
@@ -509,6 +528,7 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
     rec.counts.push_back({options_.sources[key.first].name, key.second, n});
   }
   lines_processed_.fetch_add(static_cast<int64_t>(batch.size()));
+  PublishChoices();
   absl::Status st = store_->Commit(rec);
   if (!st.ok()) metrics_->store_errors.fetch_add(1);
   return st;
@@ -573,12 +593,14 @@ absl::Status Detector::Run() {
         metrics_->model_version = pending_model_->version;
         metrics_->model_personalised = pending_model_->personalised ? 1 : 0;
         pipeline_->SetModel(std::move(pending_model_));
+        choices_published_ = -1;
       }
       if (pending_normal_) {
         normal_templates_ = std::move(*pending_normal_);
         pending_normal_.reset();
       }
     }
+    PublishChoices();
     queue_.PopBatch(static_cast<size_t>(options_.batch_max), absl::Milliseconds(50), &batch);
     if (!batch.empty()) {
       result = ProcessBatch(batch);

@@ -53,8 +53,9 @@ class Detector {
   size_t webhook_pending() const { return sink_->webhook_pending(); }
   // "" when healthy; otherwise why not (no model, scoring thread stopped).
   std::string Health() const;
-  // What an operator should know although detection works: watched paths that match no file, a revoked
-  // federation (SetFederationNote). Empty when there is nothing to say. /healthz prints it after "ok".
+  // What an operator should know although detection works: watched paths that match no file, which
+  // detector scores each source while a model is loaded (LinePipeline::choice), a revoked federation
+  // (SetFederationNote). Empty when there is nothing to say. /healthz prints it after "ok".
   std::vector<std::string> Notes() const;
   // A line about the site's federation for Notes() (e.g. "revoked by the aggregator"); "" clears it.
   void SetFederationNote(const std::string& note);
@@ -86,6 +87,9 @@ class Detector {
   static constexpr int32_t kSessionAlertTemplate = -2;
   void Housekeeping(bool final);
   bool Stopping() const;
+  // Copies the pipeline's detector choices (one line per source, while a model is loaded) for
+  // Notes() when they changed. Scoring thread.
+  void PublishChoices();
   // True when the line just processed belongs to a template the operator declared normal.
   bool DeclaredNormal(int source, int32_t template_id);
 
@@ -116,6 +120,8 @@ class Detector {
   std::string model_status_ ABSL_GUARDED_BY(mu_) = "no model loaded yet";
   std::string model_signature_ ABSL_GUARDED_BY(mu_);
   std::string federation_note_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> choice_notes_ ABSL_GUARDED_BY(mu_);  // PublishChoices
+  int64_t choices_published_ = -1;                              // scoring thread only
   std::vector<std::thread> readers_;
   std::thread model_thread_;
 };

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/model/line_input.h"
 
@@ -29,6 +30,8 @@ absl::StatusOr<std::unique_ptr<LinePipeline>> LinePipeline::Create(
     }
     p->sources_.push_back(std::move(s));
   }
+  p->choices_.resize(p->sources_.size());
+  p->ReviewChoices();
   return p;
 }
 
@@ -82,7 +85,97 @@ absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& option
     FEDLOG_ASSIGN_OR_RETURN(LiveFewShot f, LiveFewShot::Create(sources_.size(), fo));
     fewshot_ = std::make_unique<LiveFewShot>(std::move(f));
   }
+  ReviewChoices();
   return absl::OkStatus();
+}
+
+absl::Status LinePipeline::SetDetectorChoice(const fewshot::ChoiceOptions& options) {
+  FEDLOG_RETURN_IF_ERROR(options.Validate());
+  choice_options_ = options;
+  ReviewChoices();
+  return absl::OkStatus();
+}
+
+void LinePipeline::ReviewChoices() {
+  choices_pending_ = false;
+  since_review_ = 0;
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    const int source = static_cast<int>(i);
+    model::LineScorer* scorer =
+        model_ ? FindScorer(*model_, sources_[i].name, static_cast<size_t>(featurizer_.dim())) : nullptr;
+    std::vector<fewshot::LooVerdict> verdicts;
+    fewshot::Choice c;
+    if (scorer != nullptr && label_free_ != nullptr && label_free_with_model_) {
+      c.reason = "label-free (detect.label_free_with_model)";
+    } else {
+      if (scorer != nullptr && label_free_ != nullptr && choice_options_.mode == fewshot::ChoiceMode::kAuto &&
+          !ChoiceVerdicts(source, scorer, &verdicts)) {
+        choices_pending_ = true;
+      }
+      c = fewshot::ChooseDetector(choice_options_, scorer != nullptr, label_free_ != nullptr, verdicts);
+    }
+    if (c.model != choices_[i].model || c.reason != choices_[i].reason) {
+      ++choices_version_;
+      if (scorer != nullptr) {
+        FEDLOG_LOG(INFO) << "detect: source " << sources_[i].name << " scored by " << c.reason;
+      }
+    }
+    choices_[i] = std::move(c);
+  }
+}
+
+void LinePipeline::EmbedLabel(int source, const logparse::ParsedLine& parsed, int32_t template_id,
+                              model::LineScorer* scorer, std::optional<features::StreamFeaturizer>* scratch) {
+  Source& s = sources_[static_cast<size_t>(source)];
+  if (!scratch->has_value()) *scratch = featurizer_;
+  const std::string text = template_id < 0 ? std::string() : s.drain->TemplateText(template_id);
+  const features::LineEvent e{s.name, parsed.content, parsed.level, parsed.time_ms, template_id, text};
+  (*scratch)->Featurize(e, &features_);
+  tokens_.assign(features_.tokens.begin(), features_.tokens.end());
+  dense_.resize(features_.dense.size());
+  for (size_t i = 0; i < dense_.size(); ++i) dense_[i] = model::SquashDense(features_.dense[i]);
+  EmbedLast(source, scorer);
+}
+
+bool LinePipeline::ChoiceVerdicts(int source, model::LineScorer* scorer, std::vector<fewshot::LooVerdict>* out) {
+  out->clear();
+  if (fewshot_ == nullptr) return true;  // no few-shot rule to compare: no verdicts (label-free)
+  std::vector<double> reference;
+  double start = 0;
+  if (!fewshot_->Reference(source, &reference, &start)) return false;
+  std::vector<fewshot::Unit> units;
+  std::vector<int> labels;
+  logparse::ParsedLine parsed;
+  std::optional<features::StreamFeaturizer> scratch;
+  const std::vector<int64_t> tokens = tokens_;
+  const std::vector<float> dense = dense_;
+  const std::vector<float> embedding = embedding_;
+  Source& s = sources_[static_cast<size_t>(source)];
+  for (const auto& [src, line, label] : fewshot_labels_) {
+    if (src != source) continue;
+    s.parser->Parse(logparse::StripCr(line), &parsed);
+    const logparse::DrainResult r = s.drain->Match(parsed.content);
+    fewshot::Unit u;
+    fewshot::AddTokens(r.template_id, parsed.content, &u);
+    fewshot::Finish(&u);
+    u.free_score = LiveFewShot::Squash(label_free_->PeekScore(source, parsed, *s.drain, r.template_id));
+    u.free_alert = u.free_score > 0 && u.free_score >= start;
+    EmbedLabel(source, parsed, r.template_id, scorer, &scratch);
+    u.embedding = embedding_;
+    units.push_back(std::move(u));
+    labels.push_back(label > 0 ? 1 : 0);
+  }
+  tokens_ = tokens;  // last_tokens() / last_dense() still describe the last processed line
+  dense_ = dense;
+  embedding_ = embedding;
+  absl::StatusOr<std::vector<fewshot::LooVerdict>> v =
+      fewshot::LeaveOneOutVerdicts(units, labels, fewshot_->options(), start, reference);
+  if (v.ok()) {
+    *out = std::move(*v);
+  } else {
+    FEDLOG_LOG(WARNING) << "detect: detector choice for " << s.name << ": " << v.status().message();
+  }
+  return true;
 }
 
 void LinePipeline::SetLabelFreeLabels(
@@ -107,6 +200,7 @@ void LinePipeline::SetLabelFreeLabels(
   }
   label_free_->ApplySessionLabels();
   GiveFewShotLabels();
+  ReviewChoices();
 }
 
 void LinePipeline::SetModel(std::unique_ptr<DetectionModel> model) {
@@ -115,6 +209,7 @@ void LinePipeline::SetModel(std::unique_ptr<DetectionModel> model) {
     fewshot_->ForgetEmbeddings();
     GiveFewShotLabels();
   }
+  ReviewChoices();
 }
 
 model::LineScorer* LinePipeline::Embedder(int source) {
@@ -145,16 +240,7 @@ void LinePipeline::GiveFewShotLabels() {
     s.parser->Parse(logparse::StripCr(line), &parsed);
     const logparse::DrainResult r = s.drain->Match(parsed.content);
     embedding_.clear();
-    if (model::LineScorer* scorer = Embedder(source)) {
-      if (!scratch.has_value()) scratch = featurizer_;
-      const std::string text = r.template_id < 0 ? std::string() : s.drain->TemplateText(r.template_id);
-      const features::LineEvent e{s.name, parsed.content, parsed.level, parsed.time_ms, r.template_id, text};
-      scratch->Featurize(e, &features_);
-      tokens_.assign(features_.tokens.begin(), features_.tokens.end());
-      dense_.resize(features_.dense.size());
-      for (size_t i = 0; i < dense_.size(); ++i) dense_[i] = model::SquashDense(features_.dense[i]);
-      EmbedLast(source, scorer);
-    }
+    if (model::LineScorer* scorer = Embedder(source)) EmbedLabel(source, parsed, r.template_id, scorer, &scratch);
     fewshot_->AddLabel(source, r.template_id, parsed.content, label,
                        label_free_->PeekScore(source, parsed, *s.drain, r.template_id), embedding_);
   }
@@ -212,8 +298,14 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->label_match = -1;
   out->label_silenced = false;
   out->label_lowered = false;
+  out->model_scored = false;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
-  if (scorer == nullptr || (label_free_with_model_ && label_free_ != nullptr)) {
+  if (choices_pending_ && ++since_review_ >= LiveFewShot::kRefitLines) ReviewChoices();
+  // The label-free detector scores the source unless the model has a scorer for it and the detector
+  // choice gave it the model (label_free_with_model keeps it label-free: ReviewChoices).
+  const bool model_scores =
+      scorer != nullptr && (label_free_ == nullptr || choices_[static_cast<size_t>(source)].model);
+  if (!model_scores) {
     if (label_free_ != nullptr) {
       embedding_.clear();
       if (model::LineScorer* embedder = Embedder(source)) EmbedLast(source, embedder);
@@ -235,6 +327,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->score = scorer->Score(tokens_, dense_, adapter);
   out->threshold = model_->thresholds[s.name];
   out->alert = out->score >= out->threshold;
+  out->model_scored = true;
 }
 
 }  // namespace fedlog::client::detect

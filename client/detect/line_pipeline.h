@@ -2,13 +2,17 @@
 // header parse (LineParser) -> template (Drain, match-only against known templates, learning a new
 // one when none fits) -> features (StreamFeaturizer, the training featurizer) -> encoder input
 // (model::AppendLine's conversion) -> score (the current DetectionModel's LineScorer for the
-// source). The model is swapped between lines (SetModel), so a swap drops nothing.
+// source, or the label-free detector with the site's labels). The model is swapped between lines
+// (SetModel), so a swap drops nothing. Which of the two scores a source that both could score is the
+// detector choice (SetDetectorChoice, common/fewshot/detector_choice.h), reviewed when a model or
+// labels arrive.
 // Thread-compatible: one thread drives a pipeline.
 #ifndef FEDLOG_CLIENT_DETECT_LINE_PIPELINE_H_
 #define FEDLOG_CLIENT_DETECT_LINE_PIPELINE_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -20,6 +24,7 @@
 #include "client/detect/label_free.h"
 #include "client/detect/live_fewshot.h"
 #include "client/detect/model_loader.h"
+#include "common/fewshot/detector_choice.h"
 #include "common/features/stream_featurizer.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/line_parser.h"
@@ -46,6 +51,8 @@ struct LineResult {
   // then that threshold on the fused scale (the label-free one under the encoder rule, whose
   // threshold is on a rank scale).
   bool label_lowered = false;
+  // The model scored the line; false: the label-free detector (or nothing: score -1).
+  bool model_scored = false;
 };
 
 class LinePipeline {
@@ -62,10 +69,24 @@ class LinePipeline {
   // now on (the window's older embeddings are dropped and the labels embedded again).
   void SetModel(std::unique_ptr<DetectionModel> model);
   // true (detect.label_free_with_model): a source scored label-free stays label-free when the model
-  // has a scorer for it, and that scorer's encoder embeds its lines for the few-shot rule's class
-  // means (LiveFewShot, FewShotOptions::encoder_weight). false (default): the model scores the
-  // sources it has a scorer for. Call after EnableLabelFree.
-  void KeepLabelFreeWithModel(bool keep) { label_free_with_model_ = keep; }
+  // has a scorer for it, whatever the detector choice, and that scorer's encoder embeds its lines for
+  // the few-shot rule's class means (LiveFewShot, FewShotOptions::encoder_weight). false (default):
+  // the detector choice decides. Call after EnableLabelFree.
+  void KeepLabelFreeWithModel(bool keep) {
+    label_free_with_model_ = keep;
+    ReviewChoices();
+  }
+  // Which detector scores a source that both the model and the label-free detector could score
+  // (detect.detector_choice; the default here is kModel, the behaviour before the choice existed;
+  // the Detector passes its options). Without label-free scoring (EnableLabelFree) the model scores
+  // every source it has a scorer for. InvalidArgument for options that do not Validate(). Under kAuto
+  // the choice is reviewed at SetModel and SetLabelFreeLabels, and every LiveFewShot::kRefitLines
+  // lines while a source's label-free window is too short to compare on.
+  absl::Status SetDetectorChoice(const fewshot::ChoiceOptions& options);
+  // The current choice for `source` (its reason says why; fewshot::ChooseDetector).
+  const fewshot::Choice& choice(int source) const { return choices_[static_cast<size_t>(source)]; }
+  // Incremented whenever a source's choice (or its reason) changes.
+  int64_t choices_version() const { return choices_version_; }
   // From now on a source without a model (or without a scorer in it) is scored by the label-free
   // detector at `options.expected_alert_rate` instead of staying unscored. InvalidArgument for
   // options that do not Validate().
@@ -154,6 +175,16 @@ class LinePipeline {
   model::LineScorer* Embedder(int source);
   // The line just featurized (tokens_, dense_) embedded by `scorer` into embedding_.
   void EmbedLast(int source, model::LineScorer* scorer);
+  // Reviews every source's detector choice (fewshot::ChooseDetector) on the current model and labels.
+  void ReviewChoices();
+  // The leave-one-out verdicts on `source`'s line labels (fewshot::LeaveOneOutVerdicts), each label
+  // embedded by `scorer`; false when the source's label-free window is too short to give them.
+  bool ChoiceVerdicts(int source, model::LineScorer* scorer, std::vector<fewshot::LooVerdict>* out);
+  // Featurizes a labelled line (parsed into `parsed`, template `r`) on `scratch` (a copy of the
+  // stream's featurizer, made on first use) and embeds it with `scorer` into embedding_. Overwrites
+  // tokens_ and dense_ (the caller restores them).
+  void EmbedLabel(int source, const logparse::ParsedLine& parsed, int32_t template_id,
+                  model::LineScorer* scorer, std::optional<features::StreamFeaturizer>* scratch);
   // Gives LiveFewShot the line labels again with their label-free scores now (PeekScore): at
   // SetLabelFreeLabels and every LiveFewShot::kRefitLines label-free lines, so the labels' scores
   // and the window's quantiles stay of the same time.
@@ -169,6 +200,11 @@ class LinePipeline {
   int64_t since_fewshot_labels_ = 0;  // label-free lines since GiveFewShotLabels
   std::unique_ptr<LiveFewShot> fewshot_;  // label-free sources' labels; null: off
   bool label_free_with_model_ = false;
+  fewshot::ChoiceOptions choice_options_{fewshot::ChoiceMode::kModel};
+  std::vector<fewshot::Choice> choices_;  // per source
+  bool choices_pending_ = false;          // a source waits for its label-free window (kAuto)
+  int64_t since_review_ = 0;              // lines since ReviewChoices while pending
+  int64_t choices_version_ = 0;
   std::vector<float> embedding_;  // the last line's embedding (empty: none)
   logparse::ParsedLine parsed_;
   features::LineFeatures features_;

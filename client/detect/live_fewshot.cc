@@ -98,6 +98,18 @@ void LiveFewShot::Fit(size_t source) {
   if (d.ok()) detectors_[source] = std::move(*d);
 }
 
+bool LiveFewShot::Reference(int source, std::vector<double>* sorted, double* operating_point) const {
+  if (source < 0 || static_cast<size_t>(source) >= windows_.size()) return false;
+  const Window& w = windows_[static_cast<size_t>(source)];
+  if (w.scores.size() < kMinWindow) return false;
+  *sorted = w.scores;
+  std::sort(sorted->begin(), sorted->end());
+  double alerted = 0;
+  for (uint8_t a : w.alerts) alerted += a;
+  *operating_point = fewshot::OperatingPoint(*sorted, alerted / static_cast<double>(sorted->size()));
+  return true;
+}
+
 void LiveFewShot::Observe(int source, double fused_score, bool alert, absl::Span<const float> embedding) {
   if (source < 0 || static_cast<size_t>(source) >= windows_.size()) return;
   Window& w = windows_[static_cast<size_t>(source)];

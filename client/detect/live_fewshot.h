@@ -110,6 +110,11 @@ class LiveFewShot {
   // Distinct labelled token sets of `source` in the current support (lines with the same tokens are
   // one unit, labelled by the newest verdict).
   size_t labels(int source) const;
+  // The source's window as the few-shot rule's reference (detector choice, common/fewshot/
+  // detector_choice.h): its squashed scores, sorted, and the operating point at its alert rate. False
+  // while it holds fewer than kMinWindow lines (or the source is out of range).
+  bool Reference(int source, std::vector<double>* sorted, double* operating_point) const;
+  const fewshot::FewShotOptions& options() const { return options_; }
 
  private:
   struct Window {

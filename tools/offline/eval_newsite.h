@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/active/selector.h"
+#include "common/fewshot/detector_choice.h"
 #include "common/fewshot/fewshot.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
@@ -82,10 +83,15 @@ struct NewsiteFederatedOptions {
   // federated and alone arms over random and active k = 5 and 10; 0, 0.05, 0.1, 0.2, 0.3, 0.5 tried;
   // docs/EVALUATION.md "Session 13").
   std::vector<double> encoder_weights = {0.05};
+  // The "choice" rows (eval_newsite_federated_choice.cc): detect.detector_choice = auto's margin
+  // (fewshot::ChoiceOptions::margin). The first value is the "choice" row; further values add rows
+  // "choice m=M" (for tuning on bgl2k; docs/EVALUATION.md "Session 14").
+  std::vector<double> choice_margins = {fewshot::ChoiceOptions().margin};
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,
-// --fed-match-quantile, --fed-jaccard-weight, --fed-prior-weight, --encoder-weight, --threads into
+// --fed-match-quantile, --fed-jaccard-weight, --fed-prior-weight, --encoder-weight, --threads,
+// --choice-margin into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
 // True when the federated arm is on and names `system`.

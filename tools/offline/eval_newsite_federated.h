@@ -33,6 +33,10 @@
 //   k > 0  the product's own rule with the encoder ("fewshot + encoder",
 //          eval_newsite_federated_encoder.cc): common/fewshot with FewShotOptions::encoder_weight,
 //          each arm's own labels' class means in its own encoder space, no global prototype.
+//   both   the "choice" rows (eval_newsite_federated_choice.cc): what live detection does with the
+//          arm's model under detect.detector_choice = auto (common/fewshot/detector_choice.h): the
+//          label-free product row until the draw's labels, leave-one-out, favour the model, then the
+//          support detector row; "label-free (product)" is the label-free side alone.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -227,6 +231,30 @@ absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& split,
                          const std::vector<fewshot::Unit>& units, const PriorBase& base,
                          const std::vector<size_t>& labelled, const std::vector<int>& y, const std::string& arm,
                          const NewsiteOptions& options, std::vector<KShotRow>* rows);
+
+// The detector choice rows (eval_newsite_federated_choice.cc).
+inline constexpr char kChoice[] = "choice";
+inline constexpr char kLabelFreeProduct[] = "label-free (product)";
+// k = 0: the product's k = 0 detector (`base`) at its own alerts on the test units, as
+// "label-free (product)" (when `first_arm`) and as "<arm>: choice" (one row per value of
+// options.federated.choice_margins; with no labels auto keeps the label-free detector).
+absl::Status ChoiceK0Rows(const NewsiteSplit& sp, const PriorBase& base, const std::string& arm, bool first_arm,
+                          const NewsiteOptions& options, std::vector<KShotRow>* rows);
+// The product's label-free detector with a draw's labels: the encoder-free few-shot rule replayed as
+// live runs it (EncoderRows at encoder weight 0 on `units`), named "label-free (product)".
+absl::StatusOr<KShotRow> LabelFreeProductRow(const NewsiteStream& s, const NewsiteSplit& sp,
+                                             const std::vector<fewshot::Unit>& units, const PriorBase& base,
+                                             const std::vector<size_t>& labelled, const std::vector<int>& y,
+                                             const NewsiteOptions& options);
+// One draw: per value of options.federated.choice_margins, fewshot::ChooseDetector (auto, that
+// margin) on the leave-one-out verdicts of the labelled `units` (EncoderUnits: the arm's embeddings,
+// the product's label-free scores; reference: the pool units) picks `model_row` (the draw's support
+// detector row; null when the model could not build one) or `label_free_row`, named "<arm>: choice"
+// (then "... m=M"). `chose_model[i]` counts the draws that chose the model at margin i.
+absl::Status ChoiceRows(const NewsiteStream& s, const NewsiteSplit& sp, const std::vector<fewshot::Unit>& units,
+                        const std::vector<size_t>& labelled, const std::vector<int>& y, const KShotRow* model_row,
+                        const KShotRow& label_free_row, const std::string& arm, const NewsiteOptions& options,
+                        std::vector<KShotRow>* rows, std::vector<int>* chose_model);
 
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"

@@ -62,6 +62,7 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
   FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "fed-match-quantile", &o->match_quantiles));
   FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "fed-prior-weight", &o->prior_weights));
   FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "encoder-weight", &o->encoder_weights));
+  FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "choice-margin", &o->choice_margins));
   if (args.Has("fed-jaccard-weight")) {
     double w = -1;
     if (!absl::SimpleAtod(args.Get("fed-jaccard-weight"), &w) || !(w >= 0 && w <= 100)) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -226,10 +227,12 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
   std::vector<std::vector<KShotRow>> per_draw(draws.size());  // per draw: one row per encoder
   int fallbacks = 0;
   const PriorBase base = ProductK0Detector(s, sc);
+  std::vector<std::optional<KShotRow>> label_free_rows(draws.size());  // per draw, the same for every arm
   // One encoder at a time (its embeddings are large); the rows of a draw keep the encoders' order.
   for (const auto& [name, weights] : encoders) {
     FEDLOG_ASSIGN_OR_RETURN(const ArmModel m, ScoreArmModelAtK0(name, spec, *weights, s, site, o));
     FEDLOG_RETURN_IF_ERROR(K0Rows(sp, sc, m, o.detector.expected_alert_rate, &out.rows));
+    FEDLOG_RETURN_IF_ERROR(ChoiceK0Rows(sp, base, name, name == encoders.front().first, o, &out.rows));
     FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior0, PriorUnitScores(m, spec, site, base, sp, {}, {}, o));
     FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior0, {}, {}, name, o, &out.rows));
     out.notes.push_back(absl::StrCat(name, ": prototype prior at k = 0 ",
@@ -240,15 +243,30 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
     std::string matches;
     for (double v : units.match) absl::StrAppend(&matches, matches.empty() ? "" : ", ", absl::StrFormat("%.4f", v));
     out.notes.push_back(absl::StrCat(name, ": fused support match (cosine) ", matches));
+    std::vector<int> chose_model;
     for (size_t i = 0; i < draws.size(); ++i) {
+      const int fallbacks_before = fallbacks;
       FEDLOG_ASSIGN_OR_RETURN(KShotRow row, DrawRow(s, sc, sp, site, spec, m, draws[i].labelled, draws[i].y, o,
                                                     &fallbacks));
       per_draw[i].push_back(row);
+      if (!label_free_rows[i].has_value()) {
+        FEDLOG_ASSIGN_OR_RETURN(label_free_rows[i], LabelFreeProductRow(s, sp, encoder_units, base,
+                                                                        draws[i].labelled, draws[i].y, o));
+        label_free_rows[i]->labels = static_cast<double>(draws[i].labelled.size());
+        per_draw[i].push_back(*label_free_rows[i]);
+      }
+      FEDLOG_RETURN_IF_ERROR(ChoiceRows(s, sp, encoder_units, draws[i].labelled, draws[i].y,
+                                        fallbacks == fallbacks_before ? &row : nullptr, *label_free_rows[i], name,
+                                        o, &per_draw[i], &chose_model));
       FEDLOG_RETURN_IF_ERROR(FusedDrawRows(sc, sp, units, m, draws[i].labelled, draws[i].y, o, &per_draw[i]));
       FEDLOG_ASSIGN_OR_RETURN(const PriorScores prior,
                               PriorUnitScores(m, spec, site, base, sp, draws[i].labelled, draws[i].y, o));
       FEDLOG_RETURN_IF_ERROR(PriorRows(s, sc, sp, prior, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
       FEDLOG_RETURN_IF_ERROR(EncoderRows(s, sp, encoder_units, base, draws[i].labelled, draws[i].y, name, o, &per_draw[i]));
+    }
+    for (size_t j = 0; j < chose_model.size(); ++j) {
+      out.notes.push_back(absl::StrFormat("%s: choice (margin %g) gave the model %d of %zu label draws", name,
+                                          o.federated.choice_margins[j], chose_model[j], draws.size()));
     }
   }
   for (size_t i = 0; i < draws.size();) {
@@ -307,10 +325,11 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
   }
   for (const auto& [strategy, k] : cells) {
     const std::vector<std::string> methods =
-        k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted, kPrototypePrior}
+        k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted, kPrototypePrior,
+                                          kChoice}
                : std::vector<std::string>{kSupport, kFusedSupport, std::string(kFusedSupport) + kCapped,
                                           std::string(kFusedSupport) + kCappedUndecided, kHybridSupport,
-                                          kPrototypePrior, kFewshotEncoder};
+                                          kPrototypePrior, kFewshotEncoder, kChoice};
     for (const std::string& m : methods) {
       const double fed = f1("federated: " + m, strategy, k), tuned = f1("tuned: " + m, strategy, k),
                    alone = f1("alone: " + m, strategy, k);

@@ -44,7 +44,8 @@ constexpr char kUsage[] =
     "[--field-report-weight W] "
     "[--path-repeat-weight W] "
     "[--active-ramp L] "
-    "[--active-mean-uncertainty S]\n";
+    "[--active-mean-uncertainty S]\n"
+    "  [--choice-margin M[,M...]] (with --federated)\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -535,7 +536,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "field-report-weight",
               "path-repeat-weight",
               "active-ramp",
-              "active-mean-uncertainty"},
+              "active-mean-uncertainty",
+              "choice-margin"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune"}});
   if (!args.ok() || !args->Has("out")) {

@@ -153,6 +153,7 @@ int Report(const LabelSite& site, const Args& args) {
                 static_cast<long long>(tp), static_cast<long long>(fp),
                 static_cast<long long>(fn));
   }
+  for (const std::string& note : site.detector_notes()) std::printf("  source %s\n", note.c_str());
   if (!site.sessions().empty()) ReportSessions(site, truth);
   return 0;
 }

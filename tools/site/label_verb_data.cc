@@ -197,10 +197,11 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   auto model = client::detect::LoadDetectionModel(detect.data_dir, source_names_, labels,
                                                   detect.threshold);
   if (model.ok()) {
-    model_version_ = (*model)->version;
     FEDLOG_ASSIGN_OR_RETURN(with_model, client::detect::LinePipeline::Create(sources, drains));
     with_model->SetModel(std::move(*model));
   }
+  FEDLOG_RETURN_IF_ERROR(label_free->SetDetectorChoice(detect.detector_choice));
+  std::vector<float> model_score(lines_.size(), -1), model_threshold(sources.size(), 0);
   std::vector<int32_t> template_ids(lines_.size());
   std::vector<float> last_threshold(sources.size(), 0);
   std::vector<std::vector<float>> scores(sources.size());
@@ -232,14 +233,13 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     last_threshold[l.source] = r.threshold;
     if (with_model) {
       with_model->Process(l.source, l.text, &m);
-      if (m.score >= 0) {
-        l.score = m.score;
-        last_threshold[l.source] = m.threshold;
-      }
+      model_score[i] = m.score;
+      if (m.score >= 0) model_threshold[l.source] = m.threshold;
     }
-    scores[l.source].push_back(l.score);
   }
   CollectSessions(*label_free, /*flush=*/true, &open);
+  FEDLOG_RETURN_IF_ERROR(ChooseDetectors(detect, labels, *label_free, model_score, model_threshold, &last_threshold));
+  for (size_t i = 0; i < lines_.size(); ++i) scores[lines_[i].source].push_back(lines_[i].score);
   kind_rule_ = detect.session_kind_rule;
   // The threshold in force now; a detector still warming up has none: the budget's quantile.
   for (size_t s = 0; s < sources.size(); ++s) {
@@ -258,6 +258,35 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     if (l.score >= l.threshold && l.score > 0) ++g.alerts;
   }
   IndexSessionKinds();
+  return absl::OkStatus();
+}
+
+// The detector choice live detection makes now (LinePipeline::SetDetectorChoice) with the whole read
+// stream as the label-free window: the model, loaded again, joins the label-free pipeline after its
+// lines, and the sources it is chosen for take its scores and threshold.
+absl::Status LabelSite::ChooseDetectors(const client::detect::DetectOptions& detect,
+                                        const std::vector<client::detect::LabeledLine>& labels,
+                                        client::detect::LinePipeline& label_free,
+                                        const std::vector<float>& model_score,
+                                        const std::vector<float>& model_threshold,
+                                        std::vector<float>* last_threshold) {
+  use_model_.assign(source_names_.size(), false);
+  auto model = client::detect::LoadDetectionModel(detect.data_dir, source_names_, labels, detect.threshold);
+  if (!model.ok()) return absl::OkStatus();  // label-free only
+  const int64_t version = (*model)->version;
+  label_free.SetModel(std::move(*model));
+  for (size_t s = 0; s < source_names_.size(); ++s) {
+    const fewshot::Choice& c = label_free.choice(static_cast<int>(s));
+    use_model_[s] = c.model;
+    detector_notes_.push_back(absl::StrCat(source_names_[s], ": scored by ", c.reason));
+    if (c.model) {
+      model_version_ = version;
+      (*last_threshold)[s] = model_threshold[s];
+    }
+  }
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    if (use_model_[static_cast<size_t>(lines_[i].source)] && model_score[i] >= 0) lines_[i].score = model_score[i];
+  }
   return absl::OkStatus();
 }
 
@@ -346,7 +375,7 @@ absl::StatusOr<std::vector<active::Pick>> LabelSite::Candidates(size_t count) co
     // selector's expected corrections (as in `eval newsite`'s active rows); without a model scoring
     // it is also the decision in force.
     info.model_probability = l.label_free_alert ? 1.f : 0.f;
-    if (model_version_ <= 0) info.alert = l.label_free_alert ? 1 : 0;
+    if (!use_model_[static_cast<size_t>(l.source)]) info.alert = l.label_free_alert ? 1 : 0;
     info.label = line_label_[i];
     in.lines.push_back(std::move(info));
   }

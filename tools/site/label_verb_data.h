@@ -122,6 +122,9 @@ class LabelSite {
   const std::vector<std::string>& source_names() const { return source_names_; }
   const std::string& store_path() const { return store_path_; }
   int64_t model_version() const { return model_version_; }  // 0: label-free only
+  // Per source, which detector scores it and why (LinePipeline's detector choice); empty without a
+  // model.
+  const std::vector<std::string>& detector_notes() const { return detector_notes_; }
   double expected_alert_rate() const { return alert_rate_; }
   // Suggestions of the pattern library for `text` ("rule (anomaly type)"); empty without a library.
   std::vector<std::string> Suggestions(const std::string& text) const;
@@ -141,6 +144,10 @@ class LabelSite {
   // sessions_; `open` maps (source, key) to the session collecting lines.
   void CollectSessions(client::detect::LinePipeline& pipeline, bool flush,
                        std::map<std::pair<int, uint64_t>, size_t>* open);
+  absl::Status ChooseDetectors(const client::detect::DetectOptions& detect,
+                               const std::vector<client::detect::LabeledLine>& labels,
+                               client::detect::LinePipeline& label_free, const std::vector<float>& model_score,
+                               const std::vector<float>& model_threshold, std::vector<float>* last_threshold);
   // Each session's kind: its key's template groups with their counts up to its last line.
   void IndexSessionKinds();
 
@@ -157,7 +164,9 @@ class LabelSite {
   std::unique_ptr<client::detect::DetectStore> store_;
   std::string store_path_;
   std::optional<labels::PatternLibrary> patterns_;
-  int64_t model_version_ = 0;
+  int64_t model_version_ = 0;   // of the model, when a source is scored by it
+  std::vector<bool> use_model_;  // per source: the detector choice gave it the model
+  std::vector<std::string> detector_notes_;
   double alert_rate_ = 0.01;
   int64_t labels_given_ = 0;
   uint64_t seed_ = 0;

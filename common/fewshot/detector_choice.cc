@@ -1,0 +1,156 @@
+#include "common/fewshot/detector_choice.h"
+
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/status_macros.h"
+
+namespace fedlog::fewshot {
+namespace {
+
+// Cosine similarity; NaN when a vector has no direction or the sizes differ.
+double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size() || a.empty()) return std::nan("");
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += static_cast<double>(a[i]) * b[i];
+    na += static_cast<double>(a[i]) * a[i];
+    nb += static_cast<double>(b[i]) * b[i];
+  }
+  if (!(na > 0) || !(nb > 0)) return std::nan("");
+  return dot / std::sqrt(na * nb);
+}
+
+// F1 of the anomalous class: `alerts[i]` against `labels[i]`.
+double F1(const std::vector<int>& labels, const std::vector<bool>& alerts) {
+  double tp = 0, fp = 0, fn = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    tp += labels[i] == 1 && alerts[i] ? 1 : 0;
+    fp += labels[i] == 0 && alerts[i] ? 1 : 0;
+    fn += labels[i] == 1 && !alerts[i] ? 1 : 0;
+  }
+  return tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0.0;
+}
+
+}  // namespace
+
+absl::StatusOr<ChoiceMode> ParseChoiceMode(std::string_view name) {
+  if (name.empty() || name == "auto") return ChoiceMode::kAuto;
+  if (name == "model") return ChoiceMode::kModel;
+  if (name == "label_free") return ChoiceMode::kLabelFree;
+  return absl::InvalidArgumentError(
+      absl::StrCat("detector choice '", std::string(name), "' is not one of auto, model, label_free"));
+}
+
+std::string_view ChoiceModeName(ChoiceMode mode) {
+  switch (mode) {
+    case ChoiceMode::kModel:
+      return "model";
+    case ChoiceMode::kLabelFree:
+      return "label_free";
+    case ChoiceMode::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+absl::Status ChoiceOptions::Validate() const {
+  if (!(margin >= 0 && margin <= 1)) {
+    return absl::InvalidArgumentError("detector choice margin must be in [0, 1]");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<LooVerdict>> LeaveOneOutVerdicts(const std::vector<Unit>& units,
+                                                            const std::vector<int>& labels,
+                                                            const FewShotOptions& options,
+                                                            double free_threshold,
+                                                            const std::vector<double>& reference) {
+  if (units.size() != labels.size()) {
+    return absl::InvalidArgumentError("detector choice: units and labels must match");
+  }
+  FewShotOptions fo = options;
+  fo.encoder_weight = 0;
+  FEDLOG_RETURN_IF_ERROR(fo.Validate());
+  // Groups of units with the same token set: one left out leaves its twins out too.
+  std::map<std::vector<uint64_t>, int> group_of;
+  std::vector<int> group(units.size());
+  for (size_t i = 0; i < units.size(); ++i) {
+    group[i] = group_of.try_emplace(units[i].tokens, static_cast<int>(group_of.size())).first->second;
+  }
+  std::vector<LooVerdict> out;
+  std::map<std::pair<int, int>, bool> done;  // (group, label) already given a verdict
+  for (size_t i = 0; i < units.size(); ++i) {
+    const int y = labels[i] > 0 ? 1 : 0;
+    if (!done.try_emplace({group[i], y}, true).second) continue;
+    std::vector<Unit> rest;
+    std::vector<int> rest_y;
+    LooVerdict v;
+    v.label = y;
+    double best = -2;
+    for (size_t j = 0; j < units.size(); ++j) {
+      if (group[j] == group[i]) continue;
+      rest.push_back(units[j]);
+      rest_y.push_back(labels[j] > 0 ? 1 : 0);
+      const double c = Cosine(units[i].embedding, units[j].embedding);
+      if (std::isfinite(c) && c > best) {
+        best = c;
+        v.has_model = true;
+        v.model_alert = rest_y.back() == 1;
+      }
+    }
+    if (rest.empty()) {
+      v.label_free_alert = units[i].free_alert;  // nothing left to decide it: the label-free alert
+    } else {
+      FEDLOG_ASSIGN_OR_RETURN(FewShotDetector d,
+                              FewShotDetector::Fit(rest, rest_y, fo, free_threshold, reference));
+      v.label_free_alert = d.Alert(units[i]);
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+Choice ChooseDetector(const ChoiceOptions& options, bool has_model, bool has_label_free,
+                      const std::vector<LooVerdict>& verdicts) {
+  Choice c;
+  if (!has_model || !has_label_free) {
+    c.model = has_model;
+    c.reason = has_model ? "model (no label-free detector)" : "label-free (no model detector for the source)";
+    return c;
+  }
+  if (options.mode != ChoiceMode::kAuto) {
+    c.model = options.mode == ChoiceMode::kModel;
+    c.reason = absl::StrCat(c.model ? "model" : "label-free", " (detect.detector_choice ",
+                            std::string(ChoiceModeName(options.mode)), ")");
+    return c;
+  }
+  std::vector<int> y;
+  std::vector<bool> model_alert, free_alert;
+  for (const LooVerdict& v : verdicts) {
+    if (!v.has_model) continue;
+    y.push_back(v.label);
+    model_alert.push_back(v.model_alert);
+    free_alert.push_back(v.label_free_alert);
+    (v.label == 1 ? c.anomalous : c.normal) += 1;
+  }
+  if (c.anomalous < ChoiceOptions::kMinLabelsPerClass || c.normal < ChoiceOptions::kMinLabelsPerClass) {
+    c.reason = absl::StrFormat("label-free (auto: %d anomalous and %d normal labelled units, %d per class needed "
+                               "to compare with the model)",
+                               c.anomalous, c.normal, ChoiceOptions::kMinLabelsPerClass);
+    return c;
+  }
+  c.model_f1 = F1(y, model_alert);
+  c.label_free_f1 = F1(y, free_alert);
+  c.model = c.model_f1 > c.label_free_f1 + options.margin;
+  c.reason = absl::StrFormat("%s (auto: leave-one-out F1 on %d labelled units, model %.3f, label-free %.3f, "
+                             "margin %.3g)",
+                             c.model ? "model" : "label-free", c.anomalous + c.normal, c.model_f1,
+                             c.label_free_f1, options.margin);
+  return c;
+}
+
+}  // namespace fedlog::fewshot

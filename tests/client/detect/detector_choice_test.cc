@@ -1,0 +1,127 @@
+// Which detector scores a source in live detection (LinePipeline::SetDetectorChoice,
+// detect.detector_choice; common/fewshot/detector_choice.h): a model with prototypes.global that
+// arrives does not displace the label-free detector until the site's labels favour the model.
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/detect/detect_options.h"
+#include "client/detect/line_pipeline.h"
+#include "client/detect/model_loader.h"
+#include "common/config/yaml_proto.h"
+#include "gtest/gtest.h"
+#include "tests/client/detect/test_model.h"
+
+namespace fedlog::client::detect {
+namespace {
+
+using Labels = std::vector<std::tuple<int, std::string, int>>;
+
+absl::StatusOr<DetectOptions> Options(const std::string& extra) {
+  v1::ClientConfig c;
+  const std::string yaml = "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]" + extra + "}\n";
+  if (absl::Status st = config::ParseYamlToMessage(yaml, &c); !st.ok()) return st;
+  return DetectOptionsFromConfig(c, "/etc/fedlog");
+}
+
+TEST(DetectorChoiceConfigTest, DefaultsModesAndRanges) {
+  auto o = Options("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->detector_choice.mode, kDefaultDetectorChoice);
+  EXPECT_DOUBLE_EQ(o->detector_choice.margin, fewshot::ChoiceOptions().margin);
+  o = Options(", expected_alert_rate: 0.01, detector_choice: label_free, detector_choice_margin: 0.3");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->detector_choice.mode, fewshot::ChoiceMode::kLabelFree);
+  EXPECT_DOUBLE_EQ(o->detector_choice.margin, 0.3);
+  o = Options(", detector_choice: model, detector_choice_margin: -1");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->detector_choice.mode, fewshot::ChoiceMode::kModel);
+  EXPECT_DOUBLE_EQ(o->detector_choice.margin, 0);  // < 0: no margin
+  EXPECT_FALSE(Options(", detector_choice: sometimes").ok());
+  EXPECT_FALSE(Options(", detector_choice: label_free").ok());  // no label-free detector
+  EXPECT_FALSE(Options(", detector_choice: model, label_free_with_model: true").ok());
+  EXPECT_FALSE(Options(", detector_choice_margin: 1.5").ok());
+}
+
+// An HDFS line of template `tpl` (0: PacketResponder terminating, 3: WARN exception) with an extra
+// word, so that every labelled line has a token set of its own (leave-one-out then leaves it alone).
+std::string Variant(int tpl, const std::string& word, int i) {
+  return tpl == 0 ? absl::StrCat("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_",
+                                 900 + i, " terminating ", word)
+                  : absl::StrCat("081109 204106 329 WARN dfs.DataNode$DataXceiver: 10.251.30.", i,
+                                 ":50010:Got exception while serving blk_", 800 + i, " to /10.251.90.", i, ": ", word);
+}
+
+// `per_class` anomalous lines of template 0 and as many normal ones of template 3: the model's
+// encoder puts each class together, while no label's words are near another's (fewshot_match 1).
+Labels SeparatedLabels(int per_class) {
+  const std::vector<std::string> words = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot"};
+  Labels out;
+  for (int i = 0; i < per_class; ++i) {
+    out.emplace_back(0, Variant(0, words[static_cast<size_t>(i)], i), 1);
+    out.emplace_back(0, Variant(3, words[static_cast<size_t>(i)], i), 0);
+  }
+  return out;
+}
+
+std::unique_ptr<LinePipeline> LabelFreePipeline(fewshot::ChoiceMode mode) {
+  auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+  EXPECT_TRUE(p.ok()) << p.status();
+  novelty::NoveltyOptions o;
+  o.expected_alert_rate = 0.02;
+  EXPECT_TRUE((*p)->EnableLabelFree(o, "", /*fewshot_match=*/1.0).ok());
+  fewshot::ChoiceOptions c;
+  c.mode = mode;
+  EXPECT_TRUE((*p)->SetDetectorChoice(c).ok());
+  return std::move(*p);
+}
+
+std::unique_ptr<DetectionModel> GlobalModel(const LinePipeline& p) {
+  const model::EncoderSpec spec = testing::SmallSpec(p.feature_dim(), {});
+  auto m = BuildDetectionModel(spec, testing::SmallWeights(spec, 3), 7, {"HDFS"}, {}, 0);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return std::move(*m);
+}
+
+TEST(DetectorChoiceTest, AModelStaysOutUntilTheLabelsFavourIt) {
+  auto p = LabelFreePipeline(fewshot::ChoiceMode::kAuto);
+  LineResult r;
+  for (int i = 0; i < 400; ++i) p->Process(0, testing::HdfsLine(i), &r);
+  EXPECT_FALSE(r.model_scored);
+  p->SetLabelFreeLabels(SeparatedLabels(4));
+  EXPECT_FALSE(p->choice(0).model) << p->choice(0).reason;  // no model yet
+  const int64_t version = p->choices_version();
+  p->SetModel(GlobalModel(*p));  // the global model arrives: reviewed at once
+  EXPECT_GT(p->choices_version(), version);
+  EXPECT_TRUE(p->choice(0).model) << p->choice(0).reason;
+  EXPECT_DOUBLE_EQ(p->choice(0).model_f1, 1.0);
+  EXPECT_LT(p->choice(0).label_free_f1, 1.0 - fewshot::ChoiceOptions().margin);
+  p->Process(0, testing::HdfsLine(401), &r);
+  EXPECT_TRUE(r.model_scored);
+  EXPECT_GE(r.score, 0);
+  // Fewer labels than the comparison needs: back to the label-free detector.
+  p->SetLabelFreeLabels(SeparatedLabels(2));
+  EXPECT_FALSE(p->choice(0).model) << p->choice(0).reason;
+  p->Process(0, testing::HdfsLine(402), &r);
+  EXPECT_FALSE(r.model_scored);
+}
+
+TEST(DetectorChoiceTest, TheModelArrivingWithoutLabelsKeepsTheLabelFreeDetector) {
+  for (fewshot::ChoiceMode mode :
+       {fewshot::ChoiceMode::kAuto, fewshot::ChoiceMode::kModel, fewshot::ChoiceMode::kLabelFree}) {
+    auto p = LabelFreePipeline(mode);
+    LineResult r;
+    for (int i = 0; i < 200; ++i) p->Process(0, testing::HdfsLine(i), &r);
+    p->SetModel(GlobalModel(*p));
+    for (int i = 200; i < 300; ++i) p->Process(0, testing::HdfsLine(i), &r);
+    EXPECT_EQ(r.model_scored, mode == fewshot::ChoiceMode::kModel) << p->choice(0).reason;
+    // Forced label_free stays so even with labels that favour the model.
+    p->SetLabelFreeLabels(SeparatedLabels(4));
+    p->Process(0, testing::HdfsLine(300), &r);
+    EXPECT_EQ(r.model_scored, mode != fewshot::ChoiceMode::kLabelFree) << p->choice(0).reason;
+  }
+}
+
+}  // namespace
+}  // namespace fedlog::client::detect

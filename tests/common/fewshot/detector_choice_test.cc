@@ -1,0 +1,97 @@
+// Which detector scores a source (common/fewshot/detector_choice.h): the leave-one-out verdicts of the
+// model's nearest labelled unit and of the few-shot rule, and the choice they lead to.
+#include "common/fewshot/detector_choice.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace fedlog::fewshot {
+namespace {
+
+Unit Make(int32_t tpl, const std::string& text, std::vector<float> embedding, bool free_alert) {
+  Unit u;
+  AddTokens(tpl, text, &u);
+  Finish(&u);
+  u.embedding = std::move(embedding);
+  u.free_alert = free_alert;
+  u.free_score = free_alert ? 0.9 : 0.1;
+  return u;
+}
+
+LooVerdict V(int label, bool model, bool free) { return {label, model, true, free}; }
+
+TEST(DetectorChoiceTest, ParsesModesAndValidatesTheMargin) {
+  EXPECT_EQ(*ParseChoiceMode(""), ChoiceMode::kAuto);
+  EXPECT_EQ(*ParseChoiceMode("auto"), ChoiceMode::kAuto);
+  EXPECT_EQ(*ParseChoiceMode("model"), ChoiceMode::kModel);
+  EXPECT_EQ(*ParseChoiceMode("label_free"), ChoiceMode::kLabelFree);
+  EXPECT_FALSE(ParseChoiceMode("label-free").ok());
+  EXPECT_EQ(ChoiceModeName(ChoiceMode::kLabelFree), "label_free");
+  ChoiceOptions o;
+  EXPECT_TRUE(o.Validate().ok());
+  o.margin = 1.5;
+  EXPECT_FALSE(o.Validate().ok());
+  o.margin = -0.1;
+  EXPECT_FALSE(o.Validate().ok());
+}
+
+TEST(DetectorChoiceTest, AutoNeedsLabelsOfBothClassesAndAMargin) {
+  ChoiceOptions o;
+  o.margin = 0.1;
+  // The model right on every label, the label-free detector alerting on every one (F1 2/3).
+  std::vector<LooVerdict> v = {V(1, true, true), V(1, true, true), V(0, false, true), V(0, false, true)};
+  Choice c = ChooseDetector(o, true, true, v);
+  EXPECT_FALSE(c.model) << c.reason;  // 2 per class: not enough to compare
+  EXPECT_EQ(c.anomalous, 2);
+  v.push_back(V(1, true, true));
+  v.push_back(V(0, false, true));
+  c = ChooseDetector(o, true, true, v);
+  EXPECT_TRUE(c.model) << c.reason;
+  EXPECT_DOUBLE_EQ(c.model_f1, 1.0);
+  EXPECT_NEAR(c.label_free_f1, 2.0 / 3.0, 1e-12);
+  o.margin = 0.4;  // 1.0 is not more than 0.667 + 0.4
+  EXPECT_FALSE(ChooseDetector(o, true, true, v).model);
+  // Verdicts without a model embedding do not count.
+  for (LooVerdict& x : v) x.has_model = false;
+  EXPECT_FALSE(ChooseDetector(ChoiceOptions{}, true, true, v).model);
+}
+
+TEST(DetectorChoiceTest, ForcedModesAndMissingDetectors) {
+  const std::vector<LooVerdict> none;
+  EXPECT_TRUE(ChooseDetector({ChoiceMode::kModel}, true, true, none).model);
+  EXPECT_FALSE(ChooseDetector({ChoiceMode::kLabelFree}, true, true, none).model);
+  EXPECT_FALSE(ChooseDetector({ChoiceMode::kAuto}, true, true, none).model);
+  // Only one detector: it scores, whatever the mode.
+  EXPECT_TRUE(ChooseDetector({ChoiceMode::kLabelFree}, true, false, none).model);
+  EXPECT_FALSE(ChooseDetector({ChoiceMode::kModel}, false, true, none).model);
+}
+
+TEST(DetectorChoiceTest, LeaveOneOutVerdictsLeaveTwinsOutAndUseTheEmbeddings) {
+  // Anomalies near each other in the embedding but not in their words; the label-free detector
+  // alerts on the normal lines. A twin (same tokens) of the first anomaly does not decide it.
+  const std::vector<Unit> units = {
+      Make(1, "torus alpha", {1, 0.1f}, false),   Make(1, "torus alpha", {1, 0.1f}, false),
+      Make(2, "kernel beta", {1, 0.2f}, false),   Make(3, "cache gamma", {1, 0.15f}, false),
+      Make(4, "job started", {0.1f, 1}, true),    Make(5, "node booted", {0.2f, 1}, true),
+      Make(6, "user login", {0.15f, 1}, true)};
+  const std::vector<int> labels = {1, 1, 1, 1, 0, 0, 0};
+  FewShotOptions fo;
+  fo.match = 0.5;
+  auto v = LeaveOneOutVerdicts(units, labels, fo, 0.5, {0.1, 0.2, 0.3, 0.9});
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->size(), 6u);  // the twins give one verdict
+  for (const LooVerdict& x : *v) {
+    EXPECT_TRUE(x.has_model);
+    EXPECT_EQ(x.model_alert, x.label == 1);
+    EXPECT_EQ(x.label_free_alert, x.label == 0);  // no other label near: the label-free alert
+  }
+  const Choice c = ChooseDetector(ChoiceOptions{}, true, true, *v);
+  EXPECT_TRUE(c.model) << c.reason;
+  EXPECT_DOUBLE_EQ(c.label_free_f1, 0.0);
+  EXPECT_FALSE(LeaveOneOutVerdicts(units, {1}, fo, 0.5, {}).ok());
+}
+
+}  // namespace
+}  // namespace fedlog::fewshot
