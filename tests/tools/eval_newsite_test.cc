@@ -157,6 +157,7 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-coverage", "1.5"}), 2);  // a weight in [0, 1]
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-ramp", "-1"}), 2);  // labels in hand, in [0, 1000]
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-ramp", "1001"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-mean-uncertainty", "1.5"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-margin-share", "-0.1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }

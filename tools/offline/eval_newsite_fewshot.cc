@@ -285,12 +285,12 @@ void TraceRound(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
   }
 }
 
-// Active selection (common/active's line selector, the options `fedlog label` uses but
-// coverage_weight, which --active-coverage sets): rounds of two picks, each ranked by the few-shot
+// Active selection (common/active's line selector, the options `fedlog label` uses but those the
+// --active-* flags set): rounds of two picks, each ranked by the few-shot
 // detector built on the labels so far (scores of units near a label move away from the threshold, so
 // the next picks go to groups nothing covers yet), the site's label-free verdict as the second
 // opinion, and each unit's decision in force; the ground truth answers as the operator would.
-// Returns the labelled units in the order picked.
+// Returns the labelled units in the order picked; with `trace`, each pick as ranked (--dump).
 std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc, const Split& sp,
                                  const NewsiteOptions& o, size_t budget,
                                  std::vector<ActivePickTrace>* trace = nullptr) {

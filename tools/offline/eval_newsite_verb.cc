@@ -26,8 +26,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
-    "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N "
-    "[--pool-tune]] [--strategy random|active|both] [--active-coverage W] [--active-margin-share S] "
+    "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N] "
+    "[--pool-tune] [--strategy random|active|both] [--active-coverage W] [--active-margin-share S] "
     "[--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] [--session-normal-match J] "
     "[--session-lookup-match J] [--session-kind-rule off|silence|raise|exact] [--severity-prior P] "
     "[--within-level B] [--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] "

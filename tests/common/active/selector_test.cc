@@ -206,6 +206,11 @@ TEST(SelectorTest, RejectsBadOptionsAndLabels) {
   opt = {};
   opt.margin_probability_share = -0.1;
   EXPECT_EQ(SelectLines(in, opt).status().code(), absl::StatusCode::kInvalidArgument);
+  for (double share : {-0.1, 1.1, std::nan("")}) {
+    opt = {};
+    opt.mean_uncertainty_share = share;
+    EXPECT_NE(SelectLines(in, opt).status().message().find("mean_uncertainty_share"), std::string::npos) << share;
+  }
   for (double ramp : {-1.0, 1001.0, std::nan("")}) {
     opt = {};
     opt.opinion_ramp = ramp;
@@ -329,6 +334,29 @@ TEST(SelectorTest, OpinionRampZeroKeepsSession13sPriorities) {
   const double gap = 1 - 1 / (1 + std::exp(0.5));
   EXPECT_NEAR((*picks)[0].priority, 0.75 * (1 / 1.5 + 0.5 * gap) + 0.25, 1e-12);
   EXPECT_NEAR((*picks)[1].priority, 0.75 * (1 + 0.5 * 0.5), 1e-12);
+}
+
+// mean_uncertainty_share: a large group whose scores spread across the threshold has one line at it,
+// so by its representative it ties with a small group at the threshold and its size puts it first;
+// with the mean of its lines' uncertainty the small group's doubt counts for more.
+TEST(SelectorTest, MeanUncertaintyUntiesALargeSpreadGroupFromATrueDoubt) {
+  SelectionInput in;
+  in.threshold = 0.0;
+  for (int i = 0; i <= 20; ++i) in.lines.push_back(Line(1, -10.0 + i));  // -10 ... 10: one at 0
+  in.lines.push_back(Line(2, 0.0));
+  in.lines.push_back(Line(2, 0.0));
+  SelectorOptions opt;
+  opt.margin_scale = 1.0;
+  opt.coverage_weight = 0;  // the uncertainty ranking alone
+  auto tied = SelectLines(in, opt);
+  ASSERT_TRUE(tied.ok());
+  EXPECT_EQ(Templates(*tied), (std::vector<int32_t>{1, 2}));
+  EXPECT_DOUBLE_EQ((*tied)[0].priority, (*tied)[1].priority);
+  opt.mean_uncertainty_share = 1;
+  auto picks = SelectLines(in, opt);
+  ASSERT_TRUE(picks.ok());
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2, 1}));
+  EXPECT_EQ((*picks)[1].line, 10u);  // the representative is still the line at the threshold
 }
 
 TEST(SelectorTest, AnomalyProbabilityMixesTheMarginWithTheSecondOpinion) {
