@@ -116,7 +116,7 @@ void LinePipeline::ReviewChoices() {
     }
     if (c.model != choices_[i].model || c.reason != choices_[i].reason) {
       ++choices_version_;
-      if (scorer != nullptr) {
+      if (scorer != nullptr && label_free_ != nullptr) {  // a choice between two detectors
         FEDLOG_LOG(INFO) << "detect: source " << sources_[i].name << " scored by " << c.reason;
       }
     }

@@ -26,6 +26,9 @@ done
 # The fastest ten labels: the new site's detection before and after ten labels from `fedlog label`.
 grep -Eq '^zero labels: [0-9]+ lines, [0-9]+ templates, 0 labels given; detector: label-free; [0-9]+ alerts' "$out" ||
   fail "no zero-label detection line for the new site"
+# The new site holds the promoted model, and with no labels the detector choice keeps it label-free.
+grep -Eq '^  source [A-Za-z]+: scored by label-free \(auto: 0 anomalous and 0 normal labelled units' "$out" ||
+  fail "the new site's source is not kept label-free at zero labels with the promoted model"
 grep -Eq '^after ten labels: [0-9]+ lines, [0-9]+ templates, [1-9][0-9]* labels given' "$out" ||
   fail "no detection line after ten labels for the new site"
 [ "$(grep -Ec '^  against .* precision [0-9.]+ recall [0-9.]+ F1 [0-9.]+' "$out")" -eq 2 ] ||

@@ -137,7 +137,10 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
                            "federated: prototype prior at k = 0 from prototypes.global",
                            "alone: prototype prior at k = 0 none (no prototype)",
                            "| alone: fewshot + encoder | random | 2", "| federated: fewshot + encoder | active | 2",
-                           "- k = 2 (random), fewshot + encoder: "}) {
+                           "- k = 2 (random), fewshot + encoder: ",
+                           "| label-free (product) | - | 0", "| label-free (product) | random | 2",
+                           "| federated: choice | - | 0", "| alone: choice | active | 2", "- k = 2 (random), choice: ",
+                           "federated: choice (margin 0.2) gave the model 0 of "}) {
     EXPECT_NE(md.find(want), std::string::npos) << want << "\n" << md;
   }
   EXPECT_EQ(md.find("alone: global prototypes"), std::string::npos) << md;

@@ -1,11 +1,17 @@
 // Which detector scores a source in live detection (LinePipeline::SetDetectorChoice,
 // detect.detector_choice; common/fewshot/detector_choice.h): a model with prototypes.global that
 // arrives does not displace the label-free detector until the site's labels favour the model.
+#include <fstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/detect/detector.h"
+#include "common/base/file_util.h"
 #include "client/detect/detect_options.h"
 #include "client/detect/line_pipeline.h"
 #include "client/detect/model_loader.h"
@@ -121,6 +127,43 @@ TEST(DetectorChoiceTest, TheModelArrivingWithoutLabelsKeepsTheLabelFreeDetector)
     p->Process(0, testing::HdfsLine(300), &r);
     EXPECT_EQ(r.model_scored, mode != fewshot::ChoiceMode::kLabelFree) << p->choice(0).reason;
   }
+}
+
+// The daemon: a promoted model with prototypes.global on disk and label-free scoring on. With no labels the
+// source stays label-free, /healthz's notes say so, and the alert names its detector.
+TEST(DetectorChoiceTest, TheDaemonSaysWhichDetectorScoresAndAlertsNameIt) {
+  const std::string dir = testing::FreshDir("choice_daemon");
+  const std::string log = dir + "/app.log";
+  const DetectOptions o = testing::HdfsDetectOptions(dir, log);
+  EXPECT_EQ(o.detector_choice.mode, kDefaultDetectorChoice);
+  auto probe = LinePipeline::Create(o.sources);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  const model::EncoderSpec spec = testing::SmallSpec((*probe)->feature_dim(), {});
+  ASSERT_TRUE(MakeDirs(o.data_dir).ok());
+  ASSERT_TRUE(testing::WritePromotedModel(o.data_dir, spec, testing::SmallWeights(spec, 5), 3).ok());
+  {
+    std::ofstream f(log);
+    for (int i = 0; i < 1500; ++i) f << testing::HdfsLine(i) << "\n";
+    f << "081109 214043 2561 ERROR dfs.DataNode: Connection reset by peer while FATAL disk failure\n";
+  }
+  auto d = Detector::Create(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  absl::Status run;
+  std::thread t([&] { run = (*d)->Run(); });
+  std::string alerts, notes;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    notes = absl::StrJoin((*d)->Notes(), "; ");
+    auto text = ReadFile(o.alerts_file);
+    if (text.ok()) alerts = *text;
+    return (*d)->model_version() == 3 && (*d)->lines_processed() >= 1501 && absl::StrContains(alerts, "\"detector\"") &&
+           absl::StrContains(notes, "scored by");
+  })) << notes << "\n" << alerts;
+  (*d)->Stop();
+  t.join();
+  EXPECT_TRUE(run.ok()) << run;
+  EXPECT_TRUE(absl::StrContains(notes, "source HDFS: scored by label-free (auto: 0 anomalous")) << notes;
+  EXPECT_TRUE(absl::StrContains(alerts, "\"detector\":\"label-free\"")) << alerts;
+  EXPECT_FALSE(absl::StrContains(alerts, "\"detector\":\"model\"")) << alerts;
 }
 
 }  // namespace
