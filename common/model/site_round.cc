@@ -141,7 +141,8 @@ DenseMatrix FallbackPrototypes(const EncoderSpec& spec, const fl::TensorBundle& 
     for (float& v : mean.data) v /= static_cast<float>(found);
     return mean;
   }
-  // Line DP: the pooled class means of the sites' noised class sums, before the DP-trained parameter.
+  // Line DP: the prototypes decoded from the sites' noised class-sum release (pooled class means, or with the
+  // directions form the pooled sums' unit directions; privacy::PrototypesFromRelease), before the DP-trained parameter.
   if (const fl::NamedTensor* r = weights.Find(fl::kReleasedPrototypesName);
       r != nullptr && r->shape == std::vector<int64_t>{2, spec.out_dim + 1}) {
     std::vector<float> p = privacy::PrototypesFromRelease(r->values, spec.out_dim);
