@@ -148,6 +148,26 @@ class LineDpTest : public PrivacyTest {
     return req;
   }
 
+  // `req` (TwoSiteReleaseRun's) under secure aggregation, run to its end. Count noise 1 and R = 8 let the tiny
+  // sites' weights hold the release's noise share (privacy::MinReleaseWeight).
+  v1::RunStatus RunUnderSecureAggregation(v1::StartRunRequest req) {
+    v1::RunPlan* plan = req.mutable_plan();
+    plan->set_line_dp_count_noise(1.0);
+    plan->set_secure_aggregation(true);
+    plan->set_secagg_clip_range(8);
+    return WaitFinished(StartRun(req).run_id());
+  }
+
+  // How many entries of `site`'s ledger charged a step at noise multiplier `sigma` (-1: no ledger).
+  int LedgerCharges(const char* site, double sigma) {
+    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
+    EXPECT_TRUE(ledger.ok()) << ledger.status();
+    if (!ledger.ok()) return -1;
+    int n = 0;
+    for (const auto& e : ledger->entries()) n += std::abs(e.step.noise_multiplier - sigma) < 1e-9;
+    return n;
+  }
+
   // The run's models as the admin downloads them: the first round's carries no class-sum release, the last
   // round's carries the pooled one (2 classes x out_dim 8 + the count); its values go to `release`.
   void ExpectReleaseOnlyInTheLastRound(const v1::RunStatus& done, std::vector<float>* release) {
@@ -249,23 +269,12 @@ TEST_F(LineDpTest, ClassSumReleaseIsChargedOnceInTheLastRound) {
 // (not at its share), and the final model carries the unmasked pooled release. Count noise 1 and R = 8 let the
 // tiny sites' weights hold the share (privacy::MinReleaseWeight).
 TEST_F(LineDpTest, ClassSumReleaseUnderSecureAggregationIsMaskedAndChargedAtTheWholeNoise) {
-  v1::StartRunRequest req = TwoSiteReleaseRun();
-  v1::RunPlan* plan = req.mutable_plan();
-  plan->set_line_dp_count_noise(1.0);
-  plan->set_secure_aggregation(true);
-  plan->set_secagg_clip_range(8);
-  v1::RunStatus done = WaitFinished(StartRun(req).run_id());
+  v1::RunStatus done = RunUnderSecureAggregation(TwoSiteReleaseRun());
   ASSERT_EQ(done.state(), "done") << done.message();
   ASSERT_EQ(done.rounds_size(), 2);
   EXPECT_TRUE(done.plan().secure_aggregation());
   const double release_sigma = 4.0 / std::sqrt(2.0);  // charged at s, what the aggregator's sum carries
-  for (const char* site : {"site-a", "site-b"}) {
-    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
-    ASSERT_TRUE(ledger.ok()) << ledger.status();
-    int releases = 0;
-    for (const auto& e : ledger->entries()) releases += std::abs(e.step.noise_multiplier - release_sigma) < 1e-9;
-    EXPECT_EQ(releases, 1) << site;
-  }
+  for (const char* site : {"site-a", "site-b"}) EXPECT_EQ(LedgerCharges(site, release_sigma), 1) << site;
   std::vector<float> release;
   ExpectReleaseOnlyInTheLastRound(done, &release);
   EXPECT_FALSE(release.empty());
@@ -278,25 +287,14 @@ TEST_F(LineDpTest, ClassSumReleaseUnderSecureAggregationIsMaskedAndChargedAtTheW
 // release's count columns are exactly 0, so a site lacking a class takes the pooled sum's unit direction.
 TEST_F(LineDpTest, DirectionsReleaseCarriesNoCountsAndIsChargedAtSensitivityOne) {
   v1::StartRunRequest req = TwoSiteReleaseRun();
-  v1::RunPlan* plan = req.mutable_plan();
-  plan->set_line_dp_prototype_directions(true);
-  plan->set_line_dp_count_noise(1.0);
-  plan->set_secure_aggregation(true);
-  plan->set_secagg_clip_range(8);
-  v1::RunStatus done = WaitFinished(StartRun(req).run_id());
+  req.mutable_plan()->set_line_dp_prototype_directions(true);
+  v1::RunStatus done = RunUnderSecureAggregation(req);
   ASSERT_EQ(done.state(), "done") << done.message();
   ASSERT_EQ(done.rounds_size(), 2);
   EXPECT_TRUE(done.plan().line_dp_prototype_directions());
   for (const char* site : {"site-a", "site-b"}) {
-    auto ledger = client::SiteLedger::Open(client::SiteLedger::PathIn(JoinPath(dir_, site)), kDelta);
-    ASSERT_TRUE(ledger.ok()) << ledger.status();
-    int releases = 0, counts_form = 0;
-    for (const auto& e : ledger->entries()) {
-      releases += std::abs(e.step.noise_multiplier - 4.0) < 1e-9;
-      counts_form += std::abs(e.step.noise_multiplier - 4.0 / std::sqrt(2.0)) < 1e-9;
-    }
-    EXPECT_EQ(releases, 1) << site;
-    EXPECT_EQ(counts_form, 0) << site;
+    EXPECT_EQ(LedgerCharges(site, 4.0), 1) << site;                     // sensitivity 1: multiplier s
+    EXPECT_EQ(LedgerCharges(site, 4.0 / std::sqrt(2.0)), 0) << site;  // not the counts form's s / sqrt(2)
   }
   std::vector<float> release;
   ExpectReleaseOnlyInTheLastRound(done, &release);

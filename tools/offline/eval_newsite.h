@@ -316,6 +316,21 @@ std::string PoolBlocksNote(const NewsiteOptions& o);
 // Metrics of per-test-unit scores and alerts (in NewsiteSplit::test order).
 absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,
                                       const std::vector<int>& alert);
+// MeasureKShot on per-unit values (indexed by unit, as ScoredStream's unit vectors): the test units' scores and
+// alerts taken in NewsiteSplit::test order.
+template <typename Alert>
+absl::StatusOr<KShotRow> MeasureTestUnits(const NewsiteSplit& sp, const std::vector<double>& unit_score,
+                                          const std::vector<Alert>& unit_alert) {
+  std::vector<double> score;
+  std::vector<int> alert;
+  score.reserve(sp.test.size());
+  alert.reserve(sp.test.size());
+  for (size_t u : sp.test) {
+    score.push_back(unit_score[u]);
+    alert.push_back(static_cast<int>(unit_alert[u]));
+  }
+  return MeasureKShot(sp, score, alert);
+}
 // Per class (0, 1), the pool units in the random order of draw `seed`; k labels per class are the
 // first k of each.
 std::vector<std::vector<size_t>> RandomLabelOrder(const NewsiteStream& s, const NewsiteSplit& sp,

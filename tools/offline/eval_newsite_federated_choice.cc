@@ -27,13 +27,7 @@ std::string ChoiceName(const std::string& arm, const NewsiteOptions& o, size_t i
 
 absl::Status ChoiceK0Rows(const NewsiteSplit& sp, const PriorBase& base, const std::string& arm, bool first_arm,
                           const NewsiteOptions& o, std::vector<KShotRow>* rows) {
-  std::vector<double> score;
-  std::vector<int> alert;
-  for (size_t u : sp.test) {
-    score.push_back(base.score[u]);
-    alert.push_back(base.alert[u]);
-  }
-  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureKShot(sp, score, alert));
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureTestUnits(sp, base.score, base.alert));
   row.strategy = std::string(1, '-');  // (operator=(const char*) trips GCC 12 -Wrestrict)
   row.runs = 1;
   if (first_arm) {

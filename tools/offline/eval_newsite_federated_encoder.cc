@@ -127,13 +127,7 @@ absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& sp, const s
     std::vector<double> unit_score(units.size(), 0.0);
     std::vector<int> unit_alert(units.size(), 0);
     FEDLOG_RETURN_IF_ERROR(ReplayLive(units, base.order, support, y, fo, &unit_score, &unit_alert));
-    std::vector<double> score;
-    std::vector<int> alert;
-    for (size_t u : sp.test) {
-      score.push_back(unit_score[u]);
-      alert.push_back(unit_alert[u]);
-    }
-    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureKShot(sp, score, alert));
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureTestUnits(sp, unit_score, unit_alert));
     row.method = absl::StrFormat("%s: %s%s", arm, kFewshotEncoder,
                                  i == 0 ? std::string() : absl::StrFormat(" w=%g", weights[i]));
     row.labels = static_cast<double>(labelled.size());

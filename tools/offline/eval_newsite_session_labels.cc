@@ -138,13 +138,7 @@ absl::Status ZeroRows(const NewsiteStream& s, const ScoredStream& sc, const Sess
                       const NewsiteSplit& sp, KShotResult* out) {
   for (const bool whole : {false, true}) {
     const NewsiteSplit split = whole ? WholeSplit(s, sp) : sp;
-    std::vector<double> score;
-    std::vector<int> alert;
-    for (size_t u : split.test) {
-      score.push_back(ix.unit_score[u]);
-      alert.push_back(sc.unit_session_alert[u]);
-    }
-    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureKShot(split, score, alert));
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureTestUnits(split, ix.unit_score, sc.unit_session_alert));
     row.method = whole ? "session detector (k=0, site threshold) [whole stream]"
                        : "session detector (k=0, site threshold)";
     row.strategy = "-";
