@@ -6,12 +6,15 @@ bgl2k or bgl) and prints, for the whole stream and for the lines after the first
 part where `eval newsite` measures its k > 0 rows): AUROC, the oracle F1 (the best F1 of any fixed
 threshold, chosen with the labels: the ranking's ceiling), the same within the budget (the best F1 of a
 fixed threshold whose normal-line alert rate is at most --budget: the ceiling of a threshold that keeps
-the budget), precision, recall and F1 of the alerts the site raised, and the alert rate on normal lines. With --groups N it also lists the N largest groups
+the budget), precision, recall and F1 of the alerts the site raised, the alert rate on normal lines, and the
+highest such rate over any --window consecutive lines of the part (the whole part when shorter; the
+budget as a site sees it over a stretch, NoveltyOptions::budget_window). The lines before the test part
+(the label part, where sessions tune) get a row too. With --groups N it also lists the N largest groups
 (level and the message's first words, values masked) among the test part's missed anomalies and its
 false alerts, read from the raw log (--log, default the system's file under --data).
 
 usage: scripts/newsite-line-parts.py DIR [--system bgl] [--label-part 0.3] [--groups 0]
-                                         [--data ../shared/data] [--budget 0.01]
+                                         [--data ../shared/data] [--budget 0.01] [--window 10000]
 """
 import argparse
 import collections
@@ -55,7 +58,23 @@ def oracle_f1(scores, labels, max_normal_rate=None):
     return best
 
 
-def part_row(name, rows, budget):
+def worst_window(y, a, window):
+    """The highest alert rate on normal lines over any `window` consecutive lines (all when fewer)."""
+    w = min(window, len(y))
+    normal = [0]
+    false = [0]
+    for yi, ai in zip(y, a):
+        normal.append(normal[-1] + (1 - yi))
+        false.append(false[-1] + (1 - yi) * ai)
+    worst = 0.0
+    for end in range(w, len(y) + 1):
+        n = normal[end] - normal[end - w]
+        if n:
+            worst = max(worst, (false[end] - false[end - w]) / n)
+    return worst
+
+
+def part_row(name, rows, budget, window):
     s = [float(r["score"]) for r in rows]
     y = [int(r["label"]) for r in rows]
     a = [int(r["alert"]) for r in rows]
@@ -68,7 +87,8 @@ def part_row(name, rows, budget):
     normal = len(y) - pos
     print(f"| {name} | {len(rows)} | {pos} | {auroc(s, y):.3f} | {oracle_f1(s, y):.3f} | "
           f"{oracle_f1(s, y, budget):.3f} | "
-          f"{f1:.3f} ({p:.3f} / {r:.3f}) | {fp / normal if normal else 0:.4f} |")
+          f"{f1:.3f} ({p:.3f} / {r:.3f}) | {fp / normal if normal else 0:.4f} | "
+          f"{worst_window(y, a, window):.4f} |")
 
 
 def group_key(raw):
@@ -90,14 +110,16 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--log", default="")
     ap.add_argument("--budget", type=float, default=0.01)
+    ap.add_argument("--window", type=int, default=10000)
     a = ap.parse_args()
     rows = list(csv.DictReader(open(os.path.join(a.dir, a.system + "_lines.csv"))))
     cut = int(a.label_part * len(rows))
     print("| part | lines | anomalous | AUROC | oracle F1 | oracle F1 within the budget | "
-          "F1 at the site threshold (P / R) | normal-line alert rate |")
-    print("|---|---:|---:|---:|---:|---:|---|---:|")
-    part_row("whole stream", rows, a.budget)
-    part_row(f"test part (lines {cut}+)", rows[cut:], a.budget)
+          f"F1 at the site threshold (P / R) | normal-line alert rate | worst {a.window}-line window |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    part_row("whole stream", rows, a.budget, a.window)
+    part_row(f"label part (lines 0-{cut - 1})", rows[:cut], a.budget, a.window)
+    part_row(f"test part (lines {cut}+)", rows[cut:], a.budget, a.window)
     if a.groups <= 0:
         return
     log = a.log or os.path.join(a.data, LOGS[a.system])

@@ -130,6 +130,8 @@ struct DetectOptions {
   bool reports_adapt = novelty::NoveltyOptions().reports_adapt;  // detect.label_free_reports_adapt
   double rest_budget = novelty::NoveltyOptions().rest_budget;  // detect.label_free_rest_budget
   int64_t rank_window = novelty::NoveltyOptions().rank_window;  // detect.label_free_rank_window (0: off)
+  // detect.label_free_budget_window (0: off)
+  int64_t budget_window = novelty::NoveltyOptions().budget_window;
   int64_t hold_lines = novelty::NoveltyOptions().hold_lines;
   int64_t hold_ms = 600000;  // <= 0: no time bound
   // Called on the scoring thread for every processed line, in order per file; optional.

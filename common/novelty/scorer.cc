@@ -57,6 +57,11 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   return t;
 }
 
+int64_t BudgetWindowLines(const NoveltyOptions& o) {
+  if (o.budget_window <= 0) return 0;
+  return std::max(o.budget_window, static_cast<int64_t>(std::ceil(1.0 / o.expected_alert_rate)));
+}
+
 std::string_view SignalName(int signal) {
   if (signal < 0 || signal >= kNumSignals) return "";
   return kSignalNames[static_cast<size_t>(signal)];
@@ -106,6 +111,9 @@ absl::Status NoveltyOptions::Validate() const {
   if (rank_window < 0 || rank_window > 65536) {
     return absl::InvalidArgumentError("novelty: rank_window must be in [0, 65536]");
   }
+  if (budget_window < 0 || budget_window > 1000000) {
+    return absl::InvalidArgumentError("novelty: budget_window must be in [0, 1000000] lines (0: off)");
+  }
   if (hold_lines < 0 || hold_lines > 100000) {
     return absl::InvalidArgumentError("novelty: hold_lines must be in [0, 100000]");
   }
@@ -130,6 +138,7 @@ NoveltyScorer::NoveltyScorer(const NoveltyOptions& options)
       sequence_(options.sequence),
       threshold_(ThresholdFor(options)),
       rank_(options.rank_window),
+      budget_window_(BudgetWindowLines(options)),
       sessions_(options.session, SessionThresholdFor(options), options.term_cap, options.fire_tail) {}
 
 void NoveltyScorer::TakeSessionScores(std::vector<SessionScore>* out) {
@@ -160,6 +169,13 @@ void NoveltyScorer::ReleaseHeld() {
     v.alert = DecideReport(v.score, v.threshold, IsValueReport(h.content));
     v.p_value = scores_.Tail(v.score);
     rank_.Revise(h.rank_seq, v.alert);  // the histogram rule's verdict counts in the rank cut's m
+    if (options_.budget_window > 0) {
+      budget_window_.Set(h.budget_seq, v.score, false);  // its score at release
+      if (v.alert && !KeepAlert(h.budget_seq, v.score, threshold_.ClusterValley(), LabelFree())) {
+        v.alert = false;
+        v.withheld = true;
+      }
+    }
     released_.push_back(v);
   }
   held_.clear();
@@ -275,8 +291,19 @@ double NoveltyScorer::Peek(const LineEvent& line, int64_t line_index) const {
   return Fuse(RawSignals(line, tick), SeverityTerm(line), nullptr, nullptr);
 }
 
+bool NoveltyScorer::LabelFree() const {
+  const ThresholdStage stage = threshold_.stage();
+  return stage == ThresholdStage::kBudget || stage == ThresholdStage::kAdapted;
+}
+
+bool NoveltyScorer::KeepAlert(int64_t seq, double score, double valley, bool label_free) {
+  if (label_free && !budget_window_.Allows(score, valley, options_.expected_alert_rate)) return false;
+  budget_window_.Set(seq, score, true);
+  return true;
+}
+
 void NoveltyScorer::Hold(const LineEvent& line, int64_t line_index, const LineScore& score,
-                         int64_t rank_seq) {
+                         int64_t rank_seq, int64_t budget_seq) {
   Held h;
   h.line_index = line_index;
   h.score_without_severity = score.score - score.severity_term;
@@ -286,6 +313,7 @@ void NoveltyScorer::Hold(const LineEvent& line, int64_t line_index, const LineSc
   h.params.assign(line.params.begin(), line.params.end());
   h.component.assign(line.component.data(), line.component.size());
   h.rank_seq = rank_seq;
+  h.budget_seq = budget_seq;
   held_.push_back(std::move(h));
 }
 
@@ -308,6 +336,7 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   // histogram threshold; the window includes the line and the histogram rule's decision on it.
   const bool rank_decides = RankDecides(report_waits);
   const double valley = threshold_.ClusterValley();
+  const bool label_free = LabelFree();  // the budget window's stage, as the rank cut's
   out.alert = threshold_.Decide(out.score, alarm, &out.threshold);
   if (report_waits) {  // LineScore::threshold names the threshold that decided the line
     out.threshold = budget;
@@ -320,10 +349,18 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
     out.threshold = rank_.Cut(valley, options_.expected_alert_rate);
     out.alert = out.score > 0 && out.score >= out.threshold;
   }
+  // The budget window counts every line; an alert below the clusters in force before this line is
+  // withheld when the window holds its share (a held line's at its release).
+  const int64_t budget_seq = options_.budget_window > 0 ? budget_window_.Add(out.score, false) : 0;
+  if (options_.budget_window > 0 && out.alert && !held &&
+      !KeepAlert(budget_seq, out.score, valley, label_free)) {
+    out.alert = false;
+    out.withheld = true;
+  }
   if (held) {
     out.held = true;
     out.alert = false;
-    Hold(line, line_index, out, rank_seq);
+    Hold(line, line_index, out, rank_seq, budget_seq);
   }
   if (line.has_session && options_.session.enabled) {
     sessions_.Add(line.session, line.template_id, tick, line.time_ms >= 0, alarm,

@@ -24,7 +24,9 @@
 // NoveltyOptions::reports_adapt), and the labelled lines' F1-best threshold once
 // labels arrive (AddLabel). Optionally (NoveltyOptions::rank_window, off by default) the line's
 // decision with no labels is the rank cut (rank_cut.h): the histogram threshold's count of alerts
-// among the recent lines, given to the highest-ranked ones. With no
+// among the recent lines, given to the highest-ranked ones. With no labels the budget window
+// (budget_window.h, NoveltyOptions::budget_window) withholds an alert below the incident clusters
+// when the recent lines already hold the budget's share of such alerts. With no
 // labels the site states how many alerts it can take, not a score. Every LineScore names the
 // signals that fired.
 // Thread-compatible: one scorer per source stream, used by one thread at a time.
@@ -38,6 +40,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/novelty/budget_window.h"
 #include "common/novelty/rank_cut.h"
 #include "common/novelty/session_scorer.h"
 #include "common/novelty/signals.h"
@@ -96,6 +99,18 @@ struct NoveltyOptions {
   // adapted (docs/EVALUATION.md "Session 13"). 4,096 is the window measured (LiveFewShot's window of
   // label-free scores). At most 65536.
   int64_t rank_window = 0;
+  // The budget window (budget_window.h; lines only): while the threshold is label-free (budget or
+  // adapted stage), over any budget_window consecutive lines (the lines so far while fewer) the
+  // alerts on lines below the incident clusters' valley (every line when the rule has not adapted)
+  // stay at most floor(expected_alert_rate x those lines): an alert that would pass that count is
+  // withheld (LineScore::withheld). The incident clusters are neither counted nor throttled. Held
+  // lines count at their release. This is what the budget promises an operator over any stretch of
+  // the stream, where the histogram threshold (a quantile over the whole stream so far) promises it
+  // only on average. A window shorter than 1 / expected_alert_rate lines (whose budget is less than
+  // one line) is raised to that (BudgetWindowLines). 5,000 was chosen on the tuning parts only: the
+  // smallest window measured whose every run kept the budget there at no F1 cost (docs/EVALUATION.md
+  // "Session 15"). 0: off (session 14's decision). At most 1,000,000.
+  int64_t budget_window = 5000;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
   // labels"), within the family that keeps every signal on: there the novelty signals rank the
@@ -198,6 +213,9 @@ struct LineScore {
                           // prior is on and the line has failure words or an ERROR+ level)
   bool new_template = false;
   ThresholdStage stage = ThresholdStage::kWarmup;  // which threshold was in force
+  // The line reached the threshold, but the budget window was full (NoveltyOptions::budget_window):
+  // alert is false.
+  bool withheld = false;
   std::array<double, kNumSignals> raw{};   // raw signal values (nats; severity in [0,1])
   std::array<double, kNumSignals> tail{};  // their tail probabilities
 };
@@ -207,7 +225,8 @@ struct HeldVerdict {
   int64_t line_index = 0;  // as given to ScoreAndLearn
   double score = 0;        // the score with the severity term computed again at release
   double threshold = 0;    // the threshold in force at release
-  bool alert = false;      // score >= threshold and score > 0
+  bool alert = false;      // score >= threshold and score > 0, and the budget window not full
+  bool withheld = false;   // as LineScore::withheld
   double p_value = 1;      // tail of `score` against the site's scores at release (LineScore::p_value)
 };
 
@@ -216,6 +235,8 @@ std::string FiredNames(uint32_t fired);
 
 // The threshold options the scorer's SiteThreshold runs with.
 ThresholdOptions ThresholdFor(const NoveltyOptions& options);
+// The budget window the scorer keeps: budget_window raised to 1 / expected_alert_rate lines (0: off).
+int64_t BudgetWindowLines(const NoveltyOptions& options);
 
 class NoveltyScorer {
  public:
@@ -268,9 +289,19 @@ class NoveltyScorer {
     std::vector<std::string> params;  // its parameter values (fixed and path terms at release)
     std::string component;    // LevelShare's key at release
     int64_t rank_seq = 0;     // its line in the rank cut's window (RankCut::Revise at release)
+    int64_t budget_seq = 0;   // its line in the budget window (BudgetWindow::Set at release)
   };
-  // Keeps what a held line's decision at release needs (rank_seq: its line in the rank cut).
-  void Hold(const LineEvent& line, int64_t line_index, const LineScore& score, int64_t rank_seq);
+  // Keeps what a held line's decision at release needs (rank_seq, budget_seq: its line in the rank
+  // cut and in the budget window).
+  void Hold(const LineEvent& line, int64_t line_index, const LineScore& score, int64_t rank_seq,
+            int64_t budget_seq);
+  // The budget window's verdict on an alert of `score` on line `seq` (already added, not alerting):
+  // false when it must be withheld (NoveltyOptions::budget_window); records the alert when kept.
+  // Withholds only while `label_free` (the stage in force was budget or adapted); `valley` is the
+  // incident clusters' valley in force.
+  bool KeepAlert(int64_t seq, double score, double valley, bool label_free);
+  // The threshold is label-free now (budget or adapted stage).
+  bool LabelFree() const;
   // Whether the rank cut decides the next line (NoveltyOptions::rank_window); not where the histogram
   // threshold does: rank cut off, warm-up, labelled stage, a value report waiting for the budget.
   bool RankDecides(bool report_waits) const;
@@ -292,6 +323,7 @@ class NoveltyScorer {
   TailHistogram scores_;
   SiteThreshold threshold_;
   RankCut rank_;
+  BudgetWindow budget_window_;
   SessionScorer sessions_;
   std::vector<SessionScore> session_scores_;
   std::vector<Held> held_;

@@ -32,6 +32,8 @@ class TailHistogram {
   // whose lower edge is LowerEdge(b).
   const std::vector<int64_t>& counts() const { return counts_; }
   double LowerEdge(int bin) const;
+  // The bin Add puts `x` in (budget_window.h keeps its window's lines in the same bins).
+  int BinOf(double x) const { return Bin(x); }
   // Bins per unit of ln(1 + x) (the constructor's bins_per_unit).
   double bins_per_unit() const { return bins_per_unit_; }
 

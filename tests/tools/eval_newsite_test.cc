@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/base/file_util.h"
 #include "gtest/gtest.h"
 #include "tools/offline/eval_newsite.h"
@@ -59,12 +60,24 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
                            "severity-word rule", "online template rarity", "| fewshot | every pool label | all (",
                            "| xgboost (token bag + signals) | every pool label", "| logreg (token bag + signals) |",
                            "ceiling, lookup:", "half labels (few-shot)",
-                           "novelty, rank cut (session 13, window 4096)"}) {
+                           "novelty, rank cut (session 13, window 4096)",
+                           "novelty, without the budget window (session 14)",
+                           "worst 5000-line window, normal lines"}) {
     EXPECT_NE(md->find(want), std::string::npos) << want << "\n" << *md;
   }
+  // The stream (1,200 lines) is shorter than the window: the worst window is the whole stream, so the
+  // last two columns of the site threshold's row agree.
+  const size_t at = md->find("| novelty (k=0, site threshold) |");
+  ASSERT_NE(at, std::string::npos);
+  const std::vector<std::string> cells =
+      absl::StrSplit(md->substr(at, md->find('\n', at) - at), '|', absl::SkipEmpty());
+  ASSERT_EQ(cells.size(), 12u) << md->substr(at, 300);
+  EXPECT_EQ(cells[9], cells[11]);
   absl::StatusOr<std::string> json = ReadFile(out + "/results.json");
   ASSERT_TRUE(json.ok());
   EXPECT_NE(json->find("\"kshot\": {"), std::string::npos);
+  EXPECT_NE(json->find("\"report_window\": 5000"), std::string::npos);
+  EXPECT_NE(json->find("\"worst_window_normal_rate\": "), std::string::npos);
   EXPECT_NE(json->find("\"strategy\": \"active\""), std::string::npos);
   absl::StatusOr<std::string> svg = ReadFile(out + "/learning_curve.svg");
   ASSERT_TRUE(svg.ok());
@@ -159,6 +172,8 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-ramp", "1001"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-mean-uncertainty", "1.5"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-margin-share", "-0.1"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "-1"}), 2);  // 0 is off
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "2000000"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }
 

@@ -213,6 +213,11 @@ struct ScoredStream {
   double session_adapted_rate = 0;
 };
 
+// The window of NewsiteRow::worst_window_normal_rate: the detector's budget window when it is on,
+// else kReportWindow lines.
+constexpr int64_t kReportWindow = 10000;
+int64_t ReportWindow(const NewsiteOptions& options);
+
 // Parses, mines templates online (Drain Add) and scores every line in order.
 absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
                                                 const NewsiteOptions& options);
@@ -228,6 +233,10 @@ struct NewsiteRow {
   double alerts_per_10k = 0;       // line alerts per 10,000 lines
   double normal_line_alert_rate = 0;  // alerted lines among lines of normal units
   double normal_unit_alert_rate = 0;  // alerted normal units (sessions / applications; = line rate)
+  // The highest normal_line_alert_rate over every run of ReportWindow(options) consecutive lines (the
+  // whole stream when shorter): the budget as a site sees it over a stretch of its stream
+  // (novelty::NoveltyOptions::budget_window). < 0: not measured (rows without line alerts).
+  double worst_window_normal_rate = -1;
 };
 
 struct NewsiteSystemResult {

@@ -45,7 +45,8 @@ constexpr char kUsage[] =
     "[--path-repeat-weight W] "
     "[--active-ramp L] "
     "[--active-mean-uncertainty S]\n"
-    "  [--choice-margin M[,M...]] (with --federated)\n";
+    "  [--choice-margin M[,M...]] (with --federated)\n"
+    "  [--budget-window N]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -63,11 +64,33 @@ std::vector<uint8_t> BudgetAlerts(const std::vector<double>& scores, double rate
   return out;
 }
 
+// The highest alert rate on normal lines (lines whose units are all normal) over every run of
+// `window` consecutive lines (the whole stream when shorter); 0 when no run holds a normal line.
+double WorstWindowNormalRate(const NewsiteStream& s, const std::vector<uint8_t>& alerts, int64_t window) {
+  const size_t n = alerts.size();
+  std::vector<int64_t> normal(n + 1, 0), false_alerts(n + 1, 0);  // prefix sums
+  for (size_t i = 0; i < n; ++i) {
+    bool is_normal = !s.units[i].empty();
+    for (int32_t u : s.units[i]) is_normal = is_normal && s.y[static_cast<size_t>(u)] == 0;
+    normal[i + 1] = normal[i] + (is_normal ? 1 : 0);
+    false_alerts[i + 1] = false_alerts[i] + (is_normal && alerts[i] ? 1 : 0);
+  }
+  const size_t w = std::min(n, static_cast<size_t>(std::max<int64_t>(window, 1)));
+  double worst = 0;
+  for (size_t end = w; end <= n && w > 0; ++end) {
+    const int64_t lines = normal[end] - normal[end - w];
+    if (lines == 0) continue;
+    worst = std::max(worst, static_cast<double>(false_alerts[end] - false_alerts[end - w]) /
+                                static_cast<double>(lines));
+  }
+  return worst;
+}
+
 // One method: ranking metrics from `scores` (per line, max per unit), threshold metrics from
-// `alerts` (per line, any per unit) unless empty.
+// `alerts` (per line, any per unit) unless empty; the worst normal-line rate over `window` lines.
 absl::StatusOr<NewsiteRow> Evaluate(const NewsiteStream& s, const std::string& method,
                                     double budget, const std::vector<double>& scores,
-                                    const std::vector<uint8_t>& alerts) {
+                                    const std::vector<uint8_t>& alerts, int64_t window) {
   NewsiteRow row;
   row.method = method;
   row.budget = budget;
@@ -99,10 +122,11 @@ absl::StatusOr<NewsiteRow> Evaluate(const NewsiteStream& s, const std::string& m
       static_cast<double>(normal_line_alerts) / static_cast<double>(std::max<int64_t>(normal_lines, 1));
   row.normal_unit_alert_rate =
       static_cast<double>(cm.fp) / static_cast<double>(std::max<int64_t>(cm.fp + cm.tn, 1));
+  row.worst_window_normal_rate = WorstWindowNormalRate(s, alerts, window);
   return row;
 }
 
-std::string Md(const NewsiteSystemResult& r, double budget) {
+std::string Md(const NewsiteSystemResult& r, double budget, int64_t window) {
   std::string md = absl::StrFormat(
       "\n## %s (%lld %ss, %lld anomalous; %lld lines, %lld templates; %.1f s)\n\n", r.system,
       static_cast<long long>(r.units), r.unit, static_cast<long long>(r.anomalous_units),
@@ -111,20 +135,24 @@ std::string Md(const NewsiteSystemResult& r, double budget) {
   absl::StrAppend(&md,
                   "\n| method | budget | AUROC | PR-AUC | P | R | F1 (site threshold) | oracle F1 | "
                   "alerts/10k lines | alert rate, normal lines | alert rate, normal ",
-                  r.unit, "s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+                  r.unit, "s | ", absl::StrFormat("worst %lld-line window, normal lines", static_cast<long long>(window)),
+                  " |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const NewsiteRow& row : r.rows) {
     const std::string b = row.budget > 0 ? absl::StrFormat("%.3g", row.budget) : "-";
     if (row.ranking_only) {
-      absl::StrAppendFormat(&md, "| %s | - | %.3f | %.3f | - | - | - | %.3f | - | - | - |\n",
+      absl::StrAppendFormat(&md, "| %s | - | %.3f | %.3f | - | - | - | %.3f | - | - | - | - |\n",
                             row.method, row.auroc, row.pr_auc, row.oracle_f1);
       continue;
     }
+    const std::string worst = row.worst_window_normal_rate >= 0
+                                  ? absl::StrFormat("%.4f", row.worst_window_normal_rate)
+                                  : std::string("-");
     absl::StrAppendFormat(&md,
                           "| %s | %s | %.3f | %.3f | %.3f | %.3f | **%.3f** | %.3f | %.1f | %.4f | "
-                          "%.4f |\n",
+                          "%.4f | %s |\n",
                           row.method, b, row.auroc, row.pr_auc, row.precision, row.recall, row.f1,
                           row.oracle_f1, row.alerts_per_10k, row.normal_line_alert_rate,
-                          row.normal_unit_alert_rate);
+                          row.normal_unit_alert_rate, worst);
   }
   std::string fired;
   for (const auto& [name, n] : r.fired_counts) absl::StrAppend(&fired, fired.empty() ? "" : ", ", name, " ", n);
@@ -134,7 +162,8 @@ std::string Md(const NewsiteSystemResult& r, double budget) {
 }
 
 std::string Json(const std::vector<NewsiteSystemResult>& results, const NewsiteOptions& o) {
-  std::string j = absl::StrFormat("{\"expected_alert_rate\": %.6g, \"systems\": [", o.detector.expected_alert_rate);
+  std::string j = absl::StrFormat("{\"expected_alert_rate\": %.6g, \"report_window\": %lld, \"systems\": [",
+                                  o.detector.expected_alert_rate, static_cast<long long>(ReportWindow(o)));
   for (size_t k = 0; k < results.size(); ++k) {
     const NewsiteSystemResult& r = results[k];
     absl::StrAppendFormat(&j,
@@ -149,10 +178,12 @@ std::string Json(const std::vector<NewsiteSystemResult>& results, const NewsiteO
                             "%s\n  {\"method\": \"%s\", \"budget\": %.6g, \"ranking_only\": %s, "
                             "\"auroc\": %.6f, \"pr_auc\": %.6f, \"precision\": %.6f, \"recall\": %.6f, "
                             "\"f1\": %.6f, \"oracle_f1\": %.6f, \"alerts_per_10k\": %.3f, "
-                            "\"normal_line_alert_rate\": %.6f, \"normal_unit_alert_rate\": %.6f}",
+                            "\"normal_line_alert_rate\": %.6f, \"normal_unit_alert_rate\": %.6f, "
+                            "\"worst_window_normal_rate\": %.6f}",
                             i ? "," : "", w.method, w.budget, w.ranking_only ? "true" : "false",
                             w.auroc, w.pr_auc, w.precision, w.recall, w.f1, w.oracle_f1,
-                            w.alerts_per_10k, w.normal_line_alert_rate, w.normal_unit_alert_rate);
+                            w.alerts_per_10k, w.normal_line_alert_rate, w.normal_unit_alert_rate,
+                            w.worst_window_normal_rate);
     }
     absl::StrAppend(&j, "]}");
   }
@@ -268,6 +299,10 @@ absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
 
 }  // namespace
 
+int64_t ReportWindow(const NewsiteOptions& options) {
+  return options.detector.budget_window > 0 ? options.detector.budget_window : kReportWindow;
+}
+
 absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
                                                     const ScoredStream& scored,
                                                     const NewsiteOptions& options) {
@@ -283,7 +318,7 @@ absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
   const int64_t warmup = options.detector.warmup_lines;
   auto add = [&](const std::string& m, double b, const std::vector<double>& sc,
                  const std::vector<uint8_t>& al) -> absl::Status {
-    FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, m, b, sc, al));
+    FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, m, b, sc, al, ReportWindow(options)));
     r.rows.push_back(row);
     return absl::OkStatus();
   };
@@ -342,6 +377,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"field-report-weight", &d.field_report_weight},
                                            {"path-repeat-weight", &d.path_repeat_weight}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"budget-window", &d.budget_window}}));
   FEDLOG_RETURN_IF_ERROR(
       args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
   if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
@@ -420,7 +456,22 @@ absl::StatusOr<NewsiteRow> RankCutRow(const NewsiteStream& stream, const Newsite
   return Evaluate(stream,
                   off ? "novelty, rank cut (session 13, window 4096)"
                       : "novelty, session 12 (histogram threshold alone)",
-                  o.detector.expected_alert_rate, scored.fused, scored.alert);
+                  o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
+}
+
+// Session 15's budget window against the threshold alone, on a system whose units are lines: the row
+// with the setting the run does not use (the window of kReportWindow lines when it is off; without it,
+// session 14's decision, when it is on).
+absl::StatusOr<NewsiteRow> BudgetWindowRow(const NewsiteStream& stream, const NewsiteOptions& o) {
+  NewsiteOptions other = o;
+  const bool off = o.detector.budget_window == 0;
+  other.detector.budget_window = off ? kReportWindow : 0;
+  FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, other));
+  return Evaluate(stream,
+                  off ? absl::StrFormat("novelty, budget window %lld (session 15)",
+                                        static_cast<long long>(kReportWindow))
+                      : std::string("novelty, without the budget window (session 14)"),
+                  o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
 }
 
 struct SystemRun {
@@ -474,14 +525,16 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
   }
   FEDLOG_ASSIGN_OR_RETURN(run.k0, EvaluateNewsite(stream, scored, o));
   FEDLOG_ASSIGN_OR_RETURN(NewsiteRow row, Evaluate(stream, "novelty, equal weights", o.detector.expected_alert_rate,
-                                                   flat.fused, flat.alert));
+                                                   flat.fused, flat.alert, ReportWindow(o)));
   run.k0.rows.insert(run.k0.rows.begin() + 2, row);
   FEDLOG_ASSIGN_OR_RETURN(row, Evaluate(stream, "novelty, previous (session 9: valley threshold, no path term)", o.detector.expected_alert_rate,
-                                        levels.fused, levels.alert));
+                                        levels.fused, levels.alert, ReportWindow(o)));
   run.k0.rows.insert(run.k0.rows.begin() + 3, row);
   if (stream.unit == "line") {
     FEDLOG_ASSIGN_OR_RETURN(row, RankCutRow(stream, o));
     run.k0.rows.insert(run.k0.rows.begin() + 4, row);
+    FEDLOG_ASSIGN_OR_RETURN(row, BudgetWindowRow(stream, o));
+    run.k0.rows.insert(run.k0.rows.begin() + 5, row);
   }
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, &levels, o, &run.k0));
   if (!o.shots.empty()) {
@@ -537,7 +590,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "path-repeat-weight",
               "active-ramp",
               "active-mean-uncertainty",
-              "choice-margin"},
+              "choice-margin",
+              "budget-window"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune"}});
   if (!args.ok() || !args->Has("out")) {
@@ -561,8 +615,16 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       "alarm-backed high-score cluster(s) when the stream shows them (compact rule: the compact "
       "incident clusters at the top, and the lines below them at --rest-budget of the budget). "
       "Oracle F1 uses the test labels to "
-      "pick a threshold and only measures ranking.\n",
-      o.detector.expected_alert_rate, o.detector.max_alert_rate);
+      "pick a threshold and only measures ranking.\n%s",
+      o.detector.expected_alert_rate, o.detector.max_alert_rate,
+      absl::StrFormat("\nBudget window (--budget-window): %s. The last column is the highest alert rate on "
+                      "normal lines over any %lld consecutive lines (the whole stream when shorter).\n",
+                      o.detector.budget_window > 0
+                          ? absl::StrFormat("%lld lines (alerts below the incident clusters withheld past "
+                                            "the budget's share of them)",
+                                            static_cast<long long>(o.detector.budget_window))
+                          : std::string("off"),
+                      static_cast<long long>(ReportWindow(o))));
   std::string json_k = "", json_f = "";
   for (const std::string& system : o.systems) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -573,7 +635,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
     }
     r->k0.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cerr << absl::StrFormat("[%s] %.1fs\n", system, r->k0.seconds);
-    absl::StrAppend(&md, Md(r->k0, o.detector.expected_alert_rate));
+    absl::StrAppend(&md, Md(r->k0, o.detector.expected_alert_rate, ReportWindow(o)));
     if (!o.shots.empty()) {
       absl::StrAppend(&md, KShotMarkdown(system, r->k0.unit, r->kshot));
       absl::StrAppend(&json_k, json_k.empty() ? "" : ",", "\n \"", system, "\": ", KShotJson(r->kshot));

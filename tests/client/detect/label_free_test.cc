@@ -2,6 +2,7 @@
 // scored by common/novelty; an unusual error line alerts and its alert says which signals fired; with
 // detect.session_pattern a session that breaks the usual count relations alerts when it goes quiet.
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -145,6 +146,52 @@ TEST(LabelFreeTest, HeldLinesAlertWhenTheHoldEnds) {
   EXPECT_FALSE(held.empty());
   (*q)->Process(0, bgl(300, "FATAL", "data TLB error interrupt"), &r);  // no longer held
   EXPECT_GT(r.threshold, 0);
+}
+
+// The budget window in live detection (detect.label_free_budget_window, NoveltyOptions::budget_window):
+// after a quiet start a third of the lines are distinct FATAL job errors for a while. The threshold
+// alone (a quantile over the whole stream so far) alerts them all, far past the budget over that
+// stretch; with the window no run of 1,000 lines (nor the stream's start) holds more alerts than the
+// budget's share of 1,000 lines.
+TEST(LabelFreeTest, BudgetWindowBoundsTheAlertsOverEveryStretch) {
+  auto bgl = [](int i, const char* level, const std::string& message) {
+    const std::string node = "R0" + std::to_string(i % 8) + "-M1-N5-C:J15-U11";
+    return "- " + std::to_string(1118709403 + 7 * i) + " 2005.06.13 " + node +
+           " 2005-06-13-17.36.43.927885 " + node + " RAS KERNEL " + level + " " + message;
+  };
+  constexpr int kWindow = 1000;
+  auto worst_over = [&](int64_t window) {
+    auto p = LinePipeline::Create({{"BGL", "BGL", {}}});
+    EXPECT_TRUE(p.ok()) << p.status();
+    novelty::NoveltyOptions o;
+    o.expected_alert_rate = 0.01;
+    o.max_alert_rate = 0.01;  // no adaptation, so no incident cluster: every alert counts
+    o.budget_window = window;
+    EXPECT_TRUE((*p)->EnableLabelFree(o).ok());
+    LineResult r;
+    std::deque<int> recent;
+    int in_window = 0, over = 0, alerts = 0;
+    for (int i = 0; i < 4000; ++i) {
+      const bool job_error = i >= 2500 && i < 3100 && i % 3 == 0;
+      (*p)->Process(0, job_error ? bgl(i, "FATAL", "ciod: job " + std::to_string(i) + " failed on node " +
+                                                       std::to_string(7 * i) + " with code " + std::to_string(i % 97))
+                                 : bgl(i, "INFO", i % 2 ? "instruction cache parity error corrected"
+                                                        : "generating core." + std::to_string(i % 50)),
+                     &r);
+      recent.push_back(r.alert ? 1 : 0);
+      in_window += recent.back();
+      alerts += recent.back();
+      if (static_cast<int>(recent.size()) > kWindow) {
+        in_window -= recent.front();
+        recent.pop_front();
+      }
+      if (in_window > static_cast<int>(0.01 * kWindow)) ++over;
+    }
+    EXPECT_GT(alerts, 0);
+    return over;
+  };
+  EXPECT_GT(worst_over(0), 100);     // off: the stretch of job errors breaks the budget
+  EXPECT_EQ(worst_over(kWindow), 0);  // on: never
 }
 
 // The site's labels move the label-free threshold: once the operator labels lines like kOdd normal
