@@ -214,8 +214,8 @@ struct ScoredStream {
 };
 
 // The window of NewsiteRow::worst_window_normal_rate: the detector's budget window when it is on,
-// else kReportWindow lines.
-constexpr int64_t kReportWindow = 10000;
+// else the default one (novelty::NoveltyOptions::budget_window), so that runs with and without it
+// report the same windows.
 int64_t ReportWindow(const NewsiteOptions& options);
 
 // Parses, mines templates online (Drain Add) and scores every line in order.

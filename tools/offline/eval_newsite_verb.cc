@@ -300,7 +300,8 @@ absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
 }  // namespace
 
 int64_t ReportWindow(const NewsiteOptions& options) {
-  return options.detector.budget_window > 0 ? options.detector.budget_window : kReportWindow;
+  return options.detector.budget_window > 0 ? options.detector.budget_window
+                                            : novelty::NoveltyOptions().budget_window;
 }
 
 absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
@@ -460,16 +461,16 @@ absl::StatusOr<NewsiteRow> RankCutRow(const NewsiteStream& stream, const Newsite
 }
 
 // Session 15's budget window against the threshold alone, on a system whose units are lines: the row
-// with the setting the run does not use (the window of kReportWindow lines when it is off; without it,
-// session 14's decision, when it is on).
+// with the setting the run does not use (the default window when it is off; without it, session 14's
+// decision, when it is on).
 absl::StatusOr<NewsiteRow> BudgetWindowRow(const NewsiteStream& stream, const NewsiteOptions& o) {
   NewsiteOptions other = o;
   const bool off = o.detector.budget_window == 0;
-  other.detector.budget_window = off ? kReportWindow : 0;
+  other.detector.budget_window = off ? novelty::NoveltyOptions().budget_window : 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, other));
   return Evaluate(stream,
                   off ? absl::StrFormat("novelty, budget window %lld (session 15)",
-                                        static_cast<long long>(kReportWindow))
+                                        static_cast<long long>(other.detector.budget_window))
                       : std::string("novelty, without the budget window (session 14)"),
                   o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
 }
