@@ -14,7 +14,7 @@ budget as a site sees it over a stretch, NoveltyOptions::budget_window). The lin
 false alerts, read from the raw log (--log, default the system's file under --data).
 
 usage: scripts/newsite-line-parts.py DIR [--system bgl] [--label-part 0.3] [--groups 0]
-                                         [--data ../shared/data] [--budget 0.01] [--window 10000]
+                                         [--data ../shared/data] [--budget 0.01] [--window 5000]
 """
 import argparse
 import collections
@@ -110,7 +110,7 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--log", default="")
     ap.add_argument("--budget", type=float, default=0.01)
-    ap.add_argument("--window", type=int, default=10000)
+    ap.add_argument("--window", type=int, default=5000)
     a = ap.parse_args()
     rows = list(csv.DictReader(open(os.path.join(a.dir, a.system + "_lines.csv"))))
     cut = int(a.label_part * len(rows))
