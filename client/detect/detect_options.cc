@@ -165,7 +165,9 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   if (d.label_free_budget_window() > 1000000) {
     return absl::InvalidArgumentError("detect.label_free_budget_window must be at most 1000000");
   }
-  if (d.label_free_budget_window() != 0) o.budget_window = std::max(0, d.label_free_budget_window());
+  if (d.label_free_budget_window() != 0) {
+    o.budget_window = std::max(0, d.label_free_budget_window());
+  }
   if (!novelty::ParseRule(d.label_free_threshold_rule(), &o.threshold_rule)) {
     return absl::InvalidArgumentError("detect.label_free_threshold_rule must be compact or valley");
   }

@@ -3,8 +3,8 @@
 // with the pipeline's own parse and Drain template. The threshold is the running quantile at the
 // site's alert budget (detect.expected_alert_rate), adapted to the stream (detect.max_alert_rate; the
 // compact rule's incident clusters plus detect.label_free_rest_budget of the budget below them) and
-// moved towards the site's labelled lines as they arrive (SetLabels; novelty::SiteThreshold); with no
-// labels, alerts below the incident clusters past the budget's share of the last
+// moved towards the site's labelled lines as they arrive (SetLabels; novelty::SiteThreshold); with
+// no labels, alerts below the incident clusters past the budget's share of the last
 // detect.label_free_budget_window lines are withheld (novelty::BudgetWindow); each scored line says
 // which signals fired. Lines with a session (detect.session_pattern's match, else
 // the host field) also feed the scorer's session scoring: a session that went quiet and scored

@@ -61,8 +61,8 @@ int64_t BudgetWindow::AlertsBelow(double valley) const {
 }
 
 int64_t BudgetWindow::Cap(double valley, double budget) const {
-  // The window's slots less its incident lines: while fewer than `window` lines were seen, the lines
-  // still to come count as below the clusters.
+  // The window's slots less its incident lines: while fewer than `window` lines were seen, the
+  // lines still to come count as below the clusters.
   const int64_t incident = size() - LinesBelow(valley);
   return static_cast<int64_t>(std::floor(budget * static_cast<double>(window_ - incident)));
 }

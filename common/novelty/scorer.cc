@@ -112,7 +112,8 @@ absl::Status NoveltyOptions::Validate() const {
     return absl::InvalidArgumentError("novelty: rank_window must be in [0, 65536]");
   }
   if (budget_window < 0 || budget_window > 1000000) {
-    return absl::InvalidArgumentError("novelty: budget_window must be in [0, 1000000] lines (0: off)");
+    return absl::InvalidArgumentError(
+        "novelty: budget_window must be in [0, 1000000] lines (0: off)");
   }
   if (hold_lines < 0 || hold_lines > 100000) {
     return absl::InvalidArgumentError("novelty: hold_lines must be in [0, 100000]");
@@ -297,7 +298,9 @@ bool NoveltyScorer::LabelFree() const {
 }
 
 bool NoveltyScorer::KeepAlert(int64_t seq, double score, double valley, bool label_free) {
-  if (label_free && !budget_window_.Allows(score, valley, options_.expected_alert_rate)) return false;
+  if (label_free && !budget_window_.Allows(score, valley, options_.expected_alert_rate)) {
+    return false;
+  }
   budget_window_.Set(seq, score, true);
   return true;
 }

@@ -102,14 +102,15 @@ struct NoveltyOptions {
   // The budget window (budget_window.h; lines only): while the threshold is label-free (budget or
   // adapted stage), over any budget_window consecutive lines (the lines so far while fewer) the
   // alerts on lines below the incident clusters' valley (every line when the rule has not adapted)
-  // stay at most floor(expected_alert_rate x those lines): an alert that would pass that count is
-  // withheld (LineScore::withheld). The incident clusters are neither counted nor throttled. Held
-  // lines count at their release. This is what the budget promises an operator over any stretch of
-  // the stream, where the histogram threshold (a quantile over the whole stream so far) promises it
-  // only on average. A window shorter than 1 / expected_alert_rate lines (whose budget is less than
-  // one line) is raised to that (BudgetWindowLines). 5,000 was chosen on the tuning parts only: the
-  // smallest window measured whose every run kept the budget there at no F1 cost (docs/EVALUATION.md
-  // "Session 15"). 0: off (session 14's decision). At most 1,000,000.
+  // stay at most floor(expected_alert_rate x the window's lines below it), the lines still to come
+  // counting as below while the stream is shorter than the window: an alert that would pass that
+  // count is withheld (LineScore::withheld). The incident clusters are neither counted nor
+  // throttled. Held lines count at their release. This is what the budget promises an operator
+  // over any stretch of the stream, where the histogram threshold (a quantile over the whole stream
+  // so far) promises it only on average. A window shorter than 1 / expected_alert_rate lines (whose
+  // budget is less than one line) is raised to that (BudgetWindowLines). 5,000 was chosen on the
+  // tuning parts only: the smallest window measured whose every run kept the budget there at no F1
+  // cost (docs/EVALUATION.md "Session 15"). 0: off (session 14's decision). At most 1,000,000.
   int64_t budget_window = 5000;
   // Weight of each signal's -log10(tail) in the fused score (0 switches a signal off). Defaults
   // were chosen on the tuning system only (loghub-2k BGL, docs/EVALUATION.md "A new site with no
@@ -235,7 +236,8 @@ std::string FiredNames(uint32_t fired);
 
 // The threshold options the scorer's SiteThreshold runs with.
 ThresholdOptions ThresholdFor(const NoveltyOptions& options);
-// The budget window the scorer keeps: budget_window raised to 1 / expected_alert_rate lines (0: off).
+// The budget window the scorer keeps: budget_window raised to 1 / expected_alert_rate lines
+// (0: off).
 int64_t BudgetWindowLines(const NoveltyOptions& options);
 
 class NoveltyScorer {

@@ -65,8 +65,8 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
                            "worst 5000-line window, normal lines"}) {
     EXPECT_NE(md->find(want), std::string::npos) << want << "\n" << *md;
   }
-  // The stream (1,200 lines) is shorter than the window: the worst window is the whole stream, so the
-  // last two columns of the site threshold's row agree.
+  // The stream (1,200 lines) is shorter than the window: the worst window is the whole stream, so
+  // the last two columns of the site threshold's row agree.
   const size_t at = md->find("| novelty (k=0, site threshold) |");
   ASSERT_NE(at, std::string::npos);
   const std::vector<std::string> cells =

@@ -233,8 +233,8 @@ struct NewsiteRow {
   double alerts_per_10k = 0;       // line alerts per 10,000 lines
   double normal_line_alert_rate = 0;  // alerted lines among lines of normal units
   double normal_unit_alert_rate = 0;  // alerted normal units (sessions / applications; = line rate)
-  // The highest normal_line_alert_rate over every run of ReportWindow(options) consecutive lines (the
-  // whole stream when shorter): the budget as a site sees it over a stretch of its stream
+  // The highest normal_line_alert_rate over every run of ReportWindow(options) consecutive lines
+  // (the whole stream when shorter): the budget as a site sees it over a stretch of its stream
   // (novelty::NoveltyOptions::budget_window). < 0: not measured (rows without line alerts).
   double worst_window_normal_rate = -1;
 };

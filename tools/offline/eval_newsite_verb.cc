@@ -66,7 +66,8 @@ std::vector<uint8_t> BudgetAlerts(const std::vector<double>& scores, double rate
 
 // The highest alert rate on normal lines (lines whose units are all normal) over every run of
 // `window` consecutive lines (the whole stream when shorter); 0 when no run holds a normal line.
-double WorstWindowNormalRate(const NewsiteStream& s, const std::vector<uint8_t>& alerts, int64_t window) {
+double WorstWindowNormalRate(const NewsiteStream& s, const std::vector<uint8_t>& alerts,
+                             int64_t window) {
   const size_t n = alerts.size();
   std::vector<int64_t> normal(n + 1, 0), false_alerts(n + 1, 0);  // prefix sums
   for (size_t i = 0; i < n; ++i) {
@@ -135,7 +136,9 @@ std::string Md(const NewsiteSystemResult& r, double budget, int64_t window) {
   absl::StrAppend(&md,
                   "\n| method | budget | AUROC | PR-AUC | P | R | F1 (site threshold) | oracle F1 | "
                   "alerts/10k lines | alert rate, normal lines | alert rate, normal ",
-                  r.unit, "s | ", absl::StrFormat("worst %lld-line window, normal lines", static_cast<long long>(window)),
+                  r.unit, "s | ",
+                  absl::StrFormat("worst %lld-line window, normal lines",
+                                  static_cast<long long>(window)),
                   " |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const NewsiteRow& row : r.rows) {
     const std::string b = row.budget > 0 ? absl::StrFormat("%.3g", row.budget) : "-";
@@ -162,8 +165,9 @@ std::string Md(const NewsiteSystemResult& r, double budget, int64_t window) {
 }
 
 std::string Json(const std::vector<NewsiteSystemResult>& results, const NewsiteOptions& o) {
-  std::string j = absl::StrFormat("{\"expected_alert_rate\": %.6g, \"report_window\": %lld, \"systems\": [",
-                                  o.detector.expected_alert_rate, static_cast<long long>(ReportWindow(o)));
+  std::string j =
+      absl::StrFormat("{\"expected_alert_rate\": %.6g, \"report_window\": %lld, \"systems\": [",
+                      o.detector.expected_alert_rate, static_cast<long long>(ReportWindow(o)));
   for (size_t k = 0; k < results.size(); ++k) {
     const NewsiteSystemResult& r = results[k];
     absl::StrAppendFormat(&j,
@@ -460,9 +464,9 @@ absl::StatusOr<NewsiteRow> RankCutRow(const NewsiteStream& stream, const Newsite
                   o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
 }
 
-// Session 15's budget window against the threshold alone, on a system whose units are lines: the row
-// with the setting the run does not use (the default window when it is off; without it, session 14's
-// decision, when it is on).
+// Session 15's budget window against the threshold alone, on a system whose units are lines: the
+// row with the setting the run does not use (the default window when it is off; without it,
+// session 14's decision, when it is on).
 absl::StatusOr<NewsiteRow> BudgetWindowRow(const NewsiteStream& stream, const NewsiteOptions& o) {
   NewsiteOptions other = o;
   const bool off = o.detector.budget_window == 0;
@@ -618,11 +622,12 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
       "Oracle F1 uses the test labels to "
       "pick a threshold and only measures ranking.\n%s",
       o.detector.expected_alert_rate, o.detector.max_alert_rate,
-      absl::StrFormat("\nBudget window (--budget-window): %s. The last column is the highest alert rate on "
-                      "normal lines over any %lld consecutive lines (the whole stream when shorter).\n",
+      absl::StrFormat("\nBudget window (--budget-window): %s. The last column is the highest alert "
+                      "rate on normal lines over any %lld consecutive lines (the whole stream when "
+                      "shorter).\n",
                       o.detector.budget_window > 0
-                          ? absl::StrFormat("%lld lines (alerts below the incident clusters withheld past "
-                                            "the budget's share of them)",
+                          ? absl::StrFormat("%lld lines (alerts below the incident clusters "
+                                            "withheld past the budget's share of them)",
                                             static_cast<long long>(o.detector.budget_window))
                           : std::string("off"),
                       static_cast<long long>(ReportWindow(o))));

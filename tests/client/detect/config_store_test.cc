@@ -169,14 +169,17 @@ TEST(DetectConfigTest, LabelFreeBudgetWindowSetting) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->budget_window, novelty::NoveltyOptions().budget_window);
   EXPECT_EQ(d->budget_window, 5000);  // on by default (session 15)
-  auto o = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_budget_window: 5000}\n");
+  auto o = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_budget_window: 5000}\n");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->budget_window, 5000);
-  auto off = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_budget_window: -1}\n");
+  auto off = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_budget_window: -1}\n");
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_EQ(off->budget_window, 0);  // < 0: off, the threshold alone (session 14's decision)
   const auto big = FromYaml(
-      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_budget_window: 2000000}\n");
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+      "label_free_budget_window: 2000000}\n");
   ASSERT_FALSE(big.ok());
   EXPECT_NE(big.status().message().find("label_free_budget_window"), std::string::npos);
 }

@@ -148,11 +148,11 @@ TEST(LabelFreeTest, HeldLinesAlertWhenTheHoldEnds) {
   EXPECT_GT(r.threshold, 0);
 }
 
-// The budget window in live detection (detect.label_free_budget_window, NoveltyOptions::budget_window):
-// after a quiet start a third of the lines are distinct FATAL job errors for a while. The threshold
-// alone (a quantile over the whole stream so far) alerts them all, far past the budget over that
-// stretch; with the window no run of 1,000 lines (nor the stream's start) holds more alerts than the
-// budget's share of 1,000 lines.
+// The budget window in live detection (detect.label_free_budget_window,
+// NoveltyOptions::budget_window): after a quiet start a third of the lines are distinct FATAL job
+// errors for a while. The threshold alone (a quantile over the whole stream so far) alerts them
+// all, far past the budget over that stretch; with the window no run of 1,000 lines (nor the
+// stream's start) holds more alerts than the budget's share of 1,000 lines.
 TEST(LabelFreeTest, BudgetWindowBoundsTheAlertsOverEveryStretch) {
   auto bgl = [](int i, const char* level, const std::string& message) {
     const std::string node = "R0" + std::to_string(i % 8) + "-M1-N5-C:J15-U11";
@@ -173,11 +173,11 @@ TEST(LabelFreeTest, BudgetWindowBoundsTheAlertsOverEveryStretch) {
     int in_window = 0, over = 0, alerts = 0;
     for (int i = 0; i < 4000; ++i) {
       const bool job_error = i >= 2500 && i < 3100 && i % 3 == 0;
-      (*p)->Process(0, job_error ? bgl(i, "FATAL", "ciod: job " + std::to_string(i) + " failed on node " +
-                                                       std::to_string(7 * i) + " with code " + std::to_string(i % 97))
-                                 : bgl(i, "INFO", i % 2 ? "instruction cache parity error corrected"
-                                                        : "generating core." + std::to_string(i % 50)),
-                     &r);
+      const std::string error = "ciod: job " + std::to_string(i) + " failed on node " +
+                                std::to_string(7 * i) + " with code " + std::to_string(i % 97);
+      const std::string routine = i % 2 ? "instruction cache parity error corrected"
+                                        : "generating core." + std::to_string(i % 50);
+      (*p)->Process(0, job_error ? bgl(i, "FATAL", error) : bgl(i, "INFO", routine), &r);
       recent.push_back(r.alert ? 1 : 0);
       in_window += recent.back();
       alerts += recent.back();

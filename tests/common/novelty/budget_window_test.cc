@@ -1,6 +1,7 @@
-// The budget window of the label-free line decision (budget_window.h, NoveltyOptions::budget_window):
-// over any run of `budget_window` lines the alerts below the incident clusters stay within the
-// budget's share of those lines; the clusters are neither counted nor throttled.
+// The budget window of the label-free line decision (budget_window.h,
+// NoveltyOptions::budget_window): over any run of `budget_window` lines the alerts below the
+// incident clusters stay within the budget's share of those lines; the clusters are neither counted
+// nor throttled.
 #include "common/novelty/budget_window.h"
 
 #include <cmath>
@@ -21,7 +22,7 @@ TEST(BudgetWindowTest, CountsAlertsBelowTheValleyAgainstTheBudgetsShare) {
   BudgetWindow w(400);
   TailHistogram bins;
   for (int i = 0; i < 300; ++i) w.Add(1.0 + 0.01 * (i % 50), i % 100 == 0);  // 3 alerts, low scores
-  for (int i = 0; i < 100; ++i) w.Add(20.0, true);                            // an incident cluster
+  for (int i = 0; i < 100; ++i) w.Add(20.0, true);                           // an incident cluster
   EXPECT_EQ(w.size(), 400);
   // No clusters: every line counts; 103 alerts against floor(0.01 * 400) = 4.
   EXPECT_EQ(w.LinesBelow(0), 400);
@@ -40,18 +41,19 @@ TEST(BudgetWindowTest, CountsAlertsBelowTheValleyAgainstTheBudgetsShare) {
   EXPECT_EQ(w.Cap(valley, 0.01), 3);
 }
 
-// While fewer lines than the window were seen, the lines to come count as below the clusters: at most
-// the budget's share of the whole window in its first lines ("100 alerts in any 10,000 lines").
+// While fewer lines than the window were seen, the lines to come count as below the clusters: at
+// most the budget's share of the whole window in its first lines ("100 alerts in any 10,000
+// lines").
 TEST(BudgetWindowTest, TheFirstLinesShareTheWholeWindowsBudget) {
   BudgetWindow w(1000);
   TailHistogram bins;
   for (int i = 0; i < 300; ++i) w.Add(1.0, i % 50 == 0);  // 6 alerts
   for (int i = 0; i < 100; ++i) w.Add(20.0, true);        // an incident cluster
   const double valley = bins.LowerEdge(bins.BinOf(20.0));
-  EXPECT_EQ(w.Cap(valley, 0.01), 9);   // floor(0.01 * (1000 - 100))
-  EXPECT_EQ(w.Cap(0, 0.01), 10);       // no clusters: floor(0.01 * 1000)
-  EXPECT_TRUE(w.Allows(1.0, valley, 0.01));   // 6 + 1 <= 9
-  EXPECT_FALSE(w.Allows(1.0, 0, 0.01));       // 106 + 1 > 10
+  EXPECT_EQ(w.Cap(valley, 0.01), 9);         // floor(0.01 * (1000 - 100))
+  EXPECT_EQ(w.Cap(0, 0.01), 10);             // no clusters: floor(0.01 * 1000)
+  EXPECT_TRUE(w.Allows(1.0, valley, 0.01));  // 6 + 1 <= 9
+  EXPECT_FALSE(w.Allows(1.0, 0, 0.01));      // 106 + 1 > 10
   for (int i = 0; i < 600; ++i) w.Add(1.0, false);
   EXPECT_EQ(w.size(), 1000);
   EXPECT_EQ(w.Cap(valley, 0.01), 9);  // full: the share of the 900 lines below the valley
@@ -85,9 +87,9 @@ LineEvent Severe(int32_t tpl, std::string_view content) {
   return e;
 }
 
-// Quiet routine lines, severe lines in the warm-up hold, then a stretch where a third of the lines are
-// distinct severe messages: the histogram threshold (a quantile over the whole stream) alerts them
-// all, far past the budget's share of that stretch.
+// Quiet routine lines, severe lines in the warm-up hold, then a stretch where a third of the lines
+// are distinct severe messages: the histogram threshold (a quantile over the whole stream) alerts
+// them all, far past the budget's share of that stretch.
 LineEvent Overspending(int64_t i, std::vector<std::string>* texts) {
   if (i < 256 && i % 16 == 0) return Severe(40, "machine check: cpu stalled");
   if (i >= 3000 && i < 3600 && i % 3 == 0) {
@@ -149,16 +151,17 @@ TEST(BudgetWindowScorerTest, EveryTrailingWindowKeepsTheBudgetWhereTheThresholdO
   EXPECT_FALSE(plain.adapted);
   bool over = false;
   const int64_t worst_off = WorstWindow(plain.alert, on.budget_window, 0.01, &over);
-  EXPECT_TRUE(over);          // the threshold alone breaks the budget over some 1,000 lines
-  EXPECT_GT(worst_off, 20);   // twice the budget of a 1,000-line window
+  EXPECT_TRUE(over);         // the threshold alone breaks the budget over some 1,000 lines
+  EXPECT_GT(worst_off, 20);  // twice the budget of a 1,000-line window
   EXPECT_EQ(plain.withheld, 0);
   const int64_t worst_on = WorstWindow(guarded.alert, on.budget_window, 0.01, &over);
-  EXPECT_FALSE(over);         // every run of 1,000 lines within the budget
+  EXPECT_FALSE(over);  // every run of 1,000 lines within the budget
   EXPECT_LE(worst_on, 10);
-  EXPECT_GT(worst_on, 0);     // the budget is spent, not switched off
+  EXPECT_GT(worst_on, 0);  // the budget is spent, not switched off
   EXPECT_GT(guarded.withheld, 0);
   // Only alerts are withheld: the guard never adds one.
-  for (size_t i = 0; i < guarded.alert.size(); ++i) ASSERT_LE(guarded.alert[i], plain.alert[i]) << i;
+  for (size_t i = 0; i < guarded.alert.size(); ++i)
+    ASSERT_LE(guarded.alert[i], plain.alert[i]) << i;
 }
 
 // A repeated severe event that the compact rule takes for an incident: the budget window leaves its
