@@ -29,7 +29,8 @@ constexpr char kUsage[] =
     "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S] "
     "[--dp-prototype-noise S | --dp-prototype-share F] "
     "[--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R]] [--dp-prototype-counts]] "
-    "[--initial-model FILE]\n";
+    "[--initial-model FILE] "
+    "[--no-choice]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -118,6 +119,7 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   o.personalise_rounds = static_cast<int>(personalise);
   o.run_centralized = o.run_local = !args.Has("no-baselines");
   o.initial_model = args.Get("initial-model", "");
+  o.choice_rows = !args.Has("no-choice");
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
     return absl::InvalidArgumentError("--protocol must be sources, hdfs or bgl");
@@ -184,7 +186,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
         "secagg-threshold", "secagg-clip-range", "initial-model"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation",
-        "dp-prototype-counts"}});
+        "dp-prototype-counts",
+        "no-choice"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"
