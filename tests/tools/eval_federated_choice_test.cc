@@ -234,5 +234,32 @@ TEST(EvalFederatedChoiceTest, SimulationAddsTheChoiceRowsBesideTheModelRows) {
   EXPECT_EQ(reasons, sites.size());
 }
 
+// --withhold-anomalous-labels: the site keeps no anomalous label in training or support (so its detector
+// needs the federation's knowledge of that class), its normal labels and test part stay; others are untouched.
+TEST(EvalFederatedChoiceTest, WithholdingAnomalousLabelsLeavesOnlyNormalOnes) {
+  const FederatedOptions o = Options();
+  std::vector<FederatedSite> sites;
+  for (const RawSite& raw : {LineSite("OpenSSH", 300, 41), LineSite("Apache", 300, 42)}) {
+    auto site = SplitSite(raw, o, false, 0, 7);
+    ASSERT_TRUE(site.ok()) << site.status();
+    sites.push_back(*std::move(site));
+  }
+  const std::vector<FederatedSite> before = sites;
+  ASSERT_GT(std::count_if(before[1].train.labels.begin(), before[1].train.labels.end(), [](int y) { return y > 0; }),
+            0);
+  ASSERT_TRUE(WithholdAnomalousLabels(1, &sites).ok());
+  const FederatedSite& s = sites[1];
+  for (size_t i = 0; i < s.train.labels.size(); ++i) {
+    EXPECT_EQ(s.train.labels[i], before[1].train.labels[i] > 0 ? -1 : before[1].train.labels[i]);
+  }
+  EXPECT_GT(s.support.size(), 0);
+  for (int y : s.support.labels) EXPECT_EQ(y, 0);
+  EXPECT_EQ(s.test.lines.labels, before[1].test.lines.labels);
+  EXPECT_EQ(sites[0].train.labels, before[0].train.labels);
+  EXPECT_EQ(sites[0].support.labels, before[0].support.labels);
+  EXPECT_EQ(WithholdAnomalousLabels(2, &sites).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WithholdAnomalousLabels(-1, &sites).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fedlog::offline

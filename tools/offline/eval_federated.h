@@ -119,6 +119,10 @@ struct FederatedOptions {
   // The "label_free", "choice" and "choice_dp" rows (SiteLabelFree below) for the sites with a stream.
   // `fedlog eval federated` turns them on (--no-choice: off); other callers of the simulation leave them off.
   bool choice_rows = false;
+  // >= 0: that site (by index) keeps none of its anomalous labels (--withhold-anomalous-labels K;
+  // WithholdAnomalousLabels), so it detects the anomalous class with the federation's pooled knowledge as
+  // HDFS site-4 does: a tuning protocol for the class-sum release on BGL. -1: off.
+  int withhold_anomalous_site = -1;
 };
 
 // With options.initial_model: OK when its FILE.json (tools/offline/pretrain.h) excludes every system the
@@ -178,6 +182,11 @@ struct RawSite {
 // block is and its template never occurs in a normal training block.
 absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptions& options,
                                         bool held_out, int join_round, uint64_t seed);
+
+// Site `index` of `sites` keeps none of its anomalous labels: its anomalous training lines become unlabelled
+// (-1) and its anomalous support lines are dropped (validation and test keep theirs, for the threshold and
+// the metrics). InvalidArgument for an index out of range.
+absl::Status WithholdAnomalousLabels(int index, std::vector<FederatedSite>* sites);
 
 // Protocol loaders (eval_federated_data.cc). NotFound when the data is absent.
 absl::StatusOr<std::vector<FederatedSite>> LoadSourcesSites(const FederatedOptions& options);

@@ -227,6 +227,29 @@ absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptio
   return site;
 }
 
+absl::Status WithholdAnomalousLabels(int index, std::vector<FederatedSite>* sites) {
+  if (index < 0 || static_cast<size_t>(index) >= sites->size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--withhold-anomalous-labels must name a site in 0..", sites->size() - 1));
+  }
+  FederatedSite& site = (*sites)[static_cast<size_t>(index)];
+  int64_t withheld = 0;
+  for (int& y : site.train.labels) {
+    if (y > 0) {
+      y = -1;
+      ++withheld;
+    }
+  }
+  std::vector<int64_t> normal;
+  for (int64_t i = 0; i < site.support.size(); ++i) {
+    if (site.support.labels[static_cast<size_t>(i)] == 0) normal.push_back(i);
+  }
+  site.support = model::SelectLines(site.support, normal);
+  site.notes.push_back(absl::StrCat(site.name, ": ", withheld,
+                                    " anomalous training labels withheld (--withhold-anomalous-labels)"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<FederatedSite>> LoadSourcesSites(const FederatedOptions& options) {
   // Every source is one log with its own pipeline (a site runs one pipeline per source).
   std::map<std::string, model::LineSet> per_source;
