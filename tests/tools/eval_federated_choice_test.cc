@@ -124,6 +124,7 @@ TEST(EvalFederatedChoiceTest, SplitIndexesTheStreamAndTheLabelFreeSideScoresTheT
     auto lf = LabelFreeSide(*site);
     ASSERT_TRUE(lf.ok()) << lf.status();
     EXPECT_EQ(lf->evaluation.model, "label_free");
+    EXPECT_EQ(lf->with_labels, !sessions) << raw.name;  // a line site's labels go to the few-shot rule
     EXPECT_EQ(lf->evaluation.units, static_cast<int64_t>(test_units));
     EXPECT_EQ(lf->evaluation.metrics.confusion.Total(), lf->evaluation.units);
     EXPECT_GT(lf->evaluation.anomalous_units, 0) << raw.name;

@@ -306,8 +306,10 @@ std::string ParameterMovement(const std::string& label, const fl::TensorBundle& 
 // ScoreNewsiteStream with NewsiteOptions' defaults and ProductK0Detector: the session detector for HDFS
 // blocks, the label-free line detector for BGL lines) at its own alerts on the test units; the site's
 // labels are its labelled training lines as few-shot line units (live detection compares on line labels),
-// with the stream's last 4,096 label-free line scores as the reference (LiveFewShot's window). The
-// label-free detector is given none of the site's labels (its k = 0 form).
+// with the stream's last 4,096 label-free line scores as the reference (LiveFewShot's window). A line site's
+// label-free detector takes those labels as live detection does (fewshot::FewShotDetector fitted on them,
+// the same reference); a session site's keeps its k = 0 form (its session verdicts would need session
+// labels, which the simulation does not give).
 struct SiteLabelFree {
   SiteEvaluation evaluation;            // model "label_free" on the site's test units
   std::vector<fewshot::Unit> labelled;  // per labelled training line: tokens, label-free score and alert
@@ -315,6 +317,7 @@ struct SiteLabelFree {
   std::vector<int64_t> train_lines;     // their rows of FederatedSite::train
   std::vector<double> reference;        // the reference's label-free scores, sorted
   double operating_point = 1;           // its score at its own label-free alert rate
+  bool with_labels = false;             // the evaluation used the labels (line sites), else k = 0
 };
 // FailedPrecondition when the site has no stream; InvalidArgument when SplitSite did not index it.
 absl::StatusOr<SiteLabelFree> LabelFreeSide(const FederatedSite& site);

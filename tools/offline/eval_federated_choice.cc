@@ -2,8 +2,10 @@
 // runs for a site's source under detect.detector_choice = auto (common/fewshot/detector_choice.h, the same
 // LeaveOneOutVerdicts and ChooseDetector LinePipeline runs) and that detector's F1 on the site's test units.
 // The label-free side is `eval newsite`'s: ScoreNewsiteStream over the site's own stream and
-// ProductK0Detector (the session detector for HDFS blocks, the label-free line detector for BGL lines).
+// ProductK0Detector (the session detector for HDFS blocks, the label-free line detector for BGL lines), with
+// a line site's labels under the few-shot rule (common/fewshot) as live detection applies them.
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,22 +92,7 @@ absl::StatusOr<SiteLabelFree> LabelFreeSide(const FederatedSite& site) {
   FEDLOG_ASSIGN_OR_RETURN(const NewsiteStream stream, StreamOf(site, &base));
   NewsiteOptions options;  // the product's k = 0 detector, as eval newsite's defaults
   FEDLOG_ASSIGN_OR_RETURN(const ScoredStream scored, ScoreNewsiteStream(stream, options));
-  const PriorBase k0 = ProductK0Detector(stream, scored);
   SiteLabelFree lf;
-  std::vector<double> scores;
-  std::vector<int> alerts;
-  for (size_t u : st.test_units) {
-    if (u >= base && IsSessionSite(site)) return absl::InternalError(site.name + ": a test unit is not a block");
-    scores.push_back(k0.score[u]);
-    alerts.push_back(k0.alert[u]);
-  }
-  SiteEvaluation& e = lf.evaluation;
-  e.model = "label_free";
-  e.site = site.name;
-  e.held_out = !site.labeled;
-  e.units = static_cast<int64_t>(test_y.size());
-  e.anomalous_units = std::count(test_y.begin(), test_y.end(), 1);
-  FEDLOG_ASSIGN_OR_RETURN(e.metrics, Metrics(test_y, scores, alerts));
   // The site's labels: its labelled training lines, each the few-shot unit of its line in the stream.
   for (size_t i = 0; i < st.train_rows.size(); ++i) {
     const int y = site.train.labels[i];
@@ -125,6 +112,30 @@ absl::StatusOr<SiteLabelFree> LabelFreeSide(const FederatedSite& site) {
   if (!lf.reference.empty()) {
     lf.operating_point = fewshot::OperatingPoint(lf.reference, alerted / static_cast<double>(lf.reference.size()));
   }
+  // The test units' verdicts: a session site's k = 0 detector (session verdicts need session labels, which
+  // the simulation's sites do not give); a line site's few-shot rule on its labels, as live detection runs
+  // the label-free detector with them (LiveFewShot: the same Fit, the window as the reference).
+  const PriorBase k0 = ProductK0Detector(stream, scored);
+  std::optional<fewshot::FewShotDetector> rule;
+  if (!IsSessionSite(site) && !lf.labelled.empty()) {
+    FEDLOG_ASSIGN_OR_RETURN(rule, fewshot::FewShotDetector::Fit(lf.labelled, lf.labels, fewshot::FewShotOptions{},
+                                                                lf.operating_point, lf.reference));
+    lf.with_labels = true;
+  }
+  std::vector<double> scores;
+  std::vector<int> alerts;
+  for (size_t u : st.test_units) {
+    if (u >= base && IsSessionSite(site)) return absl::InternalError(site.name + ": a test unit is not a block");
+    scores.push_back(rule ? rule->DecisionScore(scored.units[u]) : k0.score[u]);
+    alerts.push_back(rule ? (rule->Alert(scored.units[u]) ? 1 : 0) : k0.alert[u]);
+  }
+  SiteEvaluation& e = lf.evaluation;
+  e.model = "label_free";
+  e.site = site.name;
+  e.held_out = !site.labeled;
+  e.units = static_cast<int64_t>(test_y.size());
+  e.anomalous_units = std::count(test_y.begin(), test_y.end(), 1);
+  FEDLOG_ASSIGN_OR_RETURN(e.metrics, Metrics(test_y, scores, alerts));
   return lf;
 }
 

@@ -165,8 +165,12 @@ absl::StatusOr<LabelFreeSides> LabelFreeAll(const std::vector<FederatedSite>& si
     FEDLOG_ASSIGN_OR_RETURN(out[i], LabelFreeSide(sites[i]));
     const SiteEvaluation& e = out[i]->evaluation;
     std::cerr << absl::StrFormat("[label_free] %s: F1 %.3f, AUROC %.3f on %d units (%d anomalous), %d labelled "
-                                 "lines, %.1fs\n", e.site, e.metrics.f1, e.metrics.auroc, e.units,
-                                 e.anomalous_units, out[i]->labelled.size(), Since(t0));
+                                 "lines (%s), %.1fs\n", e.site, e.metrics.f1, e.metrics.auroc, e.units,
+                                 e.anomalous_units, out[i]->labelled.size(),
+                                 out[i]->with_labels ? "few-shot rule on them" : "k = 0: not applied", Since(t0));
+    result->notes.push_back(absl::StrCat("label_free: ", e.site, ": ",
+                                         out[i]->with_labels ? "with its labelled training lines (few-shot rule)"
+                                                             : "k = 0 (session detector; labels not applied)"));
     result->evaluations.push_back(e);
   }
   return out;
