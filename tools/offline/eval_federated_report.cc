@@ -128,8 +128,8 @@ std::string ChoiceSummary(const FederatedOptions& o, const FederatedResult& resu
                                                             : std::string("-");
   };
   return absl::StrCat(
-      "\nProduct choice (detect.detector_choice auto; the label-free side is the k = 0 detector over each site's "
-      "own stream):\n",
+      "\nProduct choice (detect.detector_choice auto; the label-free side is eval newsite's detector over each "
+      "site's own stream, with a line site's labels, k = 0 for session sites):\n",
       "- model only: federated ", f(fed), ", ", dp_model, " ", f(dp), ", gap ", gap(dp, fed), "\n",
       "- product choice: choice ", f(choice), ", choice_dp ", f(choice_dp), ", gap ", gap(choice_dp, choice),
       "\n");
