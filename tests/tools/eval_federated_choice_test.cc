@@ -1,6 +1,7 @@
-// The "product choice" rows of `fedlog eval federated` (tools/offline/eval_federated_choice.cc): SplitSite
-// indexes a site's stream, the label-free side scores the site's test units with eval newsite's k = 0
-// detector, and the choice follows fewshot::ChooseDetector's leave-one-out comparison.
+// The "product choice" rows of `fedlog eval federated` (tools/offline/eval_federated_choice.cc):
+// SplitSite indexes a site's stream, the label-free side scores the site's test units with eval
+// newsite's k = 0 detector, and the choice follows fewshot::ChooseDetector's leave-one-out
+// comparison.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -63,8 +64,8 @@ RawSite LineSite(const std::string& format, int lines, uint64_t seed) {
   return raw;
 }
 
-// An HDFS site whose units are its lines' first block ids (as LoadHdfsSites builds them), anomalous when a
-// line of the block is.
+// An HDFS site whose units are its lines' first block ids (as LoadHdfsSites builds them), anomalous
+// when a line of the block is.
 RawSite SessionSite(int lines, uint64_t seed) {
   const std::vector<logparse::synth::SynthLine> synth = Synth("HDFS", lines, seed);
   RawSite raw;
@@ -85,7 +86,8 @@ RawSite SessionSite(int lines, uint64_t seed) {
     text.push_back(l.text);
   }
   const std::vector<std::string_view> views(text.begin(), text.end());
-  auto set = FeaturizeSiteLines("HDFS", "HDFS", views, std::vector<int>(text.size(), 0), &raw.templates);
+  auto set =
+      FeaturizeSiteLines("HDFS", "HDFS", views, std::vector<int>(text.size(), 0), &raw.templates);
   EXPECT_TRUE(set.ok()) << set.status();
   raw.lines = *std::move(set);
   raw.stream.format = "HDFS";
@@ -110,7 +112,8 @@ TEST(EvalFederatedChoiceTest, SplitIndexesTheStreamAndTheLabelFreeSideScoresTheT
       EXPECT_EQ(site->train.tokens[i], raw.lines.tokens[r]) << raw.name << " training line " << i;
     }
     const bool sessions = !raw.units.empty();
-    const size_t test_units = sessions ? site->test.units.size() : static_cast<size_t>(site->test.lines.size());
+    const size_t test_units =
+        sessions ? site->test.units.size() : static_cast<size_t>(site->test.lines.size());
     ASSERT_EQ(st.test_units.size(), test_units) << raw.name;
     for (size_t t = 0; t < st.test_units.size(); ++t) {
       if (sessions) {
@@ -124,11 +127,13 @@ TEST(EvalFederatedChoiceTest, SplitIndexesTheStreamAndTheLabelFreeSideScoresTheT
     auto lf = LabelFreeSide(*site);
     ASSERT_TRUE(lf.ok()) << lf.status();
     EXPECT_EQ(lf->evaluation.model, "label_free");
-    EXPECT_EQ(lf->with_labels, !sessions) << raw.name;  // a line site's labels go to the few-shot rule
+    EXPECT_EQ(lf->with_labels, !sessions)
+        << raw.name;  // a line site's labels go to the few-shot rule
     EXPECT_EQ(lf->evaluation.units, static_cast<int64_t>(test_units));
     EXPECT_EQ(lf->evaluation.metrics.confusion.Total(), lf->evaluation.units);
     EXPECT_GT(lf->evaluation.anomalous_units, 0) << raw.name;
-    EXPECT_EQ(lf->labelled.size(), static_cast<size_t>(site->train.size()));  // every training line labelled
+    EXPECT_EQ(lf->labelled.size(),
+              static_cast<size_t>(site->train.size()));  // every training line labelled
     EXPECT_EQ(lf->labels.size(), lf->labelled.size());
     EXPECT_EQ(lf->reference.size(), std::min<size_t>(4096, st.lines.size()));
     EXPECT_TRUE(std::is_sorted(lf->reference.begin(), lf->reference.end()));
@@ -139,9 +144,10 @@ TEST(EvalFederatedChoiceTest, SplitIndexesTheStreamAndTheLabelFreeSideScoresTheT
   EXPECT_EQ(LabelFreeSide(bare).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-// Labelled units with disjoint token sets (no label decides another), the label-free detector alerting on
-// none, and embeddings that put each class together: leave-one-out the model is right on every unit and the
-// label-free rule on none, so the model is chosen once each class has 3 units, not before.
+// Labelled units with disjoint token sets (no label decides another), the label-free detector
+// alerting on none, and embeddings that put each class together: leave-one-out the model is right
+// on every unit and the label-free rule on none, so the model is chosen once each class has 3
+// units, not before.
 SiteLabelFree Separable(int anomalous, int normal, std::vector<float>* embeddings) {
   SiteLabelFree lf;
   lf.evaluation.model = "label_free";
@@ -235,8 +241,9 @@ TEST(EvalFederatedChoiceTest, SimulationAddsTheChoiceRowsBesideTheModelRows) {
   EXPECT_EQ(reasons, sites.size());
 }
 
-// --withhold-anomalous-labels: the site keeps no anomalous label in training or support (so its detector
-// needs the federation's knowledge of that class), its normal labels and test part stay; others are untouched.
+// --withhold-anomalous-labels: the site keeps no anomalous label in training or support (so its
+// detector needs the federation's knowledge of that class), its normal labels and test part stay;
+// others are untouched.
 TEST(EvalFederatedChoiceTest, WithholdingAnomalousLabelsLeavesOnlyNormalOnes) {
   const FederatedOptions o = Options();
   std::vector<FederatedSite> sites;
@@ -246,7 +253,8 @@ TEST(EvalFederatedChoiceTest, WithholdingAnomalousLabelsLeavesOnlyNormalOnes) {
     sites.push_back(*std::move(site));
   }
   const std::vector<FederatedSite> before = sites;
-  ASSERT_GT(std::count_if(before[1].train.labels.begin(), before[1].train.labels.end(), [](int y) { return y > 0; }),
+  ASSERT_GT(std::count_if(before[1].train.labels.begin(), before[1].train.labels.end(),
+                          [](int y) { return y > 0; }),
             0);
   ASSERT_TRUE(WithholdAnomalousLabels(1, &sites).ok());
   const FederatedSite& s = sites[1];
