@@ -33,6 +33,10 @@ bool IsBlockId(absl::string_view token);
 // `line`.
 std::vector<absl::string_view> ExtractBlockIds(absl::string_view line);
 
+// The same block id as a session key for the label-free detector (novelty::EventOptions::session_pattern,
+// detect.session_pattern): a line's session is the first block id it mentions.
+inline constexpr char kBlockIdSessionPattern[] = "(blk_-?[0-9]+)";
+
 Label ToLabel(const BlockLabel& block);  // anomaly type "Anomaly" when anomalous
 
 }  // namespace fedlog::labels

@@ -22,6 +22,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/eval/metrics.h"
+#include "common/fewshot/detector_choice.h"
+#include "common/fewshot/fewshot.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/model/dp_sgd.h"
 #include "common/model/encoder_types.h"
@@ -114,12 +116,31 @@ struct FederatedOptions {
   // pre-trained model, whose FILE.json must list the protocol's system among its excluded systems
   // (CheckInitialModelData). "" = the untrained start.
   std::string initial_model;
+  // The "label_free", "choice" and "choice_dp" rows (SiteLabelFree below) for the sites with a stream.
+  // `fedlog eval federated` turns them on (--no-choice: off); other callers of the simulation leave them off.
+  bool choice_rows = false;
+  // >= 0: that site (by index) keeps none of its anomalous labels (--withhold-anomalous-labels K;
+  // WithholdAnomalousLabels), so it detects the anomalous class with the federation's pooled knowledge as
+  // HDFS site-4 does: a tuning protocol for the class-sum release on BGL. -1: off.
+  int withhold_anomalous_site = -1;
 };
 
 // With options.initial_model: OK when its FILE.json (tools/offline/pretrain.h) excludes every system the
 // protocol's sites hold (hdfs: HDFS, bgl: BGL; sources: refused, its sites hold every public source), so no
 // site's data, test lines included, is in the pre-training; InvalidArgument otherwise.
 absl::Status CheckInitialModelData(const FederatedOptions& options);
+
+// A site's own log as its daemon reads it, for the label-free side of the "product choice" rows
+// (eval_federated_choice.cc). The loader fills format, session_pattern and lines (row i of RawSite::lines
+// is lines[i]); SplitSite the rest. Empty lines: no choice rows for the site.
+struct SiteStream {
+  std::string format;           // LineParser name ("HDFS", "BGL")
+  std::string session_pattern;  // novelty::EventOptions::session_pattern; "" for line sites
+  std::vector<std::string> lines;        // raw lines in log order, labels removed
+  std::vector<int32_t> line_unit;        // per line, its unit (RawSite::units index; line sites: the line)
+  std::vector<int64_t> train_rows;       // per line of FederatedSite::train, its row in `lines`
+  std::vector<size_t> test_units;        // per test unit, in SitePart order, its unit
+};
 
 // The part of a site's data a model sees at one stage. Units are what is scored: single lines
 // (`units` empty) or sessions (HDFS blocks: `units[u]` lists the unit's rows of `lines`).
@@ -140,6 +161,7 @@ struct FederatedSite {
   SitePart validation;               // calibration and threshold (may be empty)
   SitePart test;
   std::vector<std::string> notes;  // what the loader did, for the report
+  SiteStream stream;               // empty for sites built without their raw log
 };
 
 // A site's labeled log lines before the split (ordered as in its log).
@@ -150,6 +172,7 @@ struct RawSite {
   std::vector<std::vector<int64_t>> units;  // sessions; empty: line units
   std::vector<int> unit_labels;
   std::vector<int32_t> templates;  // sessions: Drain template (resolved) per line
+  SiteStream stream;               // optional: format, session_pattern and lines (SiteStream)
 };
 
 // Splits `raw` by unit into train 50% / validation 20% / test 30% (seeded, stratified by class)
@@ -159,6 +182,11 @@ struct RawSite {
 // block is and its template never occurs in a normal training block.
 absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptions& options,
                                         bool held_out, int join_round, uint64_t seed);
+
+// Site `index` of `sites` keeps none of its anomalous labels: its anomalous training lines become unlabelled
+// (-1) and its anomalous support lines are dropped (validation and test keep theirs, for the threshold and
+// the metrics). InvalidArgument for an index out of range.
+absl::Status WithholdAnomalousLabels(int index, std::vector<FederatedSite>* sites);
 
 // Protocol loaders (eval_federated_data.cc). NotFound when the data is absent.
 absl::StatusOr<std::vector<FederatedSite>> LoadSourcesSites(const FederatedOptions& options);
@@ -174,7 +202,7 @@ absl::StatusOr<model::LineSet> FeaturizeSiteLines(
 // One model evaluated on one site's test part.
 struct SiteEvaluation {
   std::string model;  // "federated", "tuned", "personalised", "centralized",
-                       // "local"
+                       // "local", "label_free", "choice", ... (kModels, eval_federated_report.cc)
   std::string site;
   bool held_out = false;
   int64_t units = 0;
@@ -266,6 +294,47 @@ class DpFederation {
 // excluded) and head (head.*): "label: embed |dw| X of |w0| Y, ..." for results.md's notes.
 std::string ParameterMovement(const std::string& label, const fl::TensorBundle& start,
                               const fl::TensorBundle& model);
+
+// The "product choice" rows (eval_federated_choice.cc; docs/EVALUATION.md "Session 15: the detector a
+// site runs"). Since session 14 live detection chooses per source (common/fewshot/detector_choice.h,
+// detect.detector_choice auto): a source stays on the label-free detector until its labels hold 3 distinct
+// units per class and, leave-one-out, the model beats it by the margin. For a site with a stream the
+// simulation adds "label_free" (that detector alone), "choice" (the choice against the `federated` model)
+// and "choice_dp" (against `personalised_dp`, or `federated_dp` without personalisation): the two models
+// issue 13's gap compares. The model-only rows are unchanged.
+// The label-free side of a site: the product's k = 0 detector over the site's own stream (eval newsite's
+// ScoreNewsiteStream with NewsiteOptions' defaults and ProductK0Detector: the session detector for HDFS
+// blocks, the label-free line detector for BGL lines) at its own alerts on the test units; the site's
+// labels are its labelled training lines as few-shot line units (live detection compares on line labels),
+// with the stream's last 4,096 label-free line scores as the reference (LiveFewShot's window). A line site's
+// label-free detector takes those labels as live detection does (fewshot::FewShotDetector fitted on them,
+// the same reference); a session site's keeps its k = 0 form (its session verdicts would need session
+// labels, which the simulation does not give).
+struct SiteLabelFree {
+  SiteEvaluation evaluation;            // model "label_free" on the site's test units
+  std::vector<fewshot::Unit> labelled;  // per labelled training line: tokens, label-free score and alert
+  std::vector<int> labels;              // their classes (0 / 1)
+  std::vector<int64_t> train_lines;     // their rows of FederatedSite::train
+  std::vector<double> reference;        // the reference's label-free scores, sorted
+  double operating_point = 1;           // its score at its own label-free alert rate
+  bool with_labels = false;             // the evaluation used the labels (line sites), else k = 0
+};
+// FailedPrecondition when the site has no stream; InvalidArgument when SplitSite did not index it.
+absl::StatusOr<SiteLabelFree> LabelFreeSide(const FederatedSite& site);
+// The choice for one model: `embeddings` [labelled lines][dim] of lf.labelled under the model (row-major);
+// `model_row` the model's evaluation (null: the model has no detector for the site). The result is
+// `model_row` when fewshot::ChooseDetector picks the model, else lf.evaluation, renamed `name`; `reason`
+// (optional) receives the choice's reason.
+absl::StatusOr<SiteEvaluation> ChooseSiteDetector(const SiteLabelFree& lf, const std::vector<float>& embeddings,
+                                                  size_t dim, const SiteEvaluation* model_row,
+                                                  const std::string& name, const fewshot::ChoiceOptions& options,
+                                                  std::string* reason);
+// ChooseSiteDetector with the labelled lines embedded under `weights` as live detection embeds them
+// (model::LineScorer::Embed with the site's adapters) and the product's default choice options.
+absl::StatusOr<SiteEvaluation> ChoiceRow(const model::EncoderSpec& base, const fl::TensorBundle& weights,
+                                         const FederatedSite& site, const SiteLabelFree& lf,
+                                         const SiteEvaluation* model_row, const std::string& name,
+                                         std::string* reason);
 
 // Runs the federated rounds, then the centralized and local-only baselines, and evaluates every
 // model on every site (eval_federated_sim.cc). InvalidArgument for bad options or sites.

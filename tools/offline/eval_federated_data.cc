@@ -55,9 +55,11 @@ std::vector<std::vector<int64_t>> Units(const RawSite& raw, std::vector<int>* la
   return units;
 }
 
-// Rows of `units[chosen]` (in unit order) and the chosen units re-indexed into those rows.
+// Rows of `units[chosen]` (in unit order) and the chosen units re-indexed into those rows; `rows_out`
+// (optional) receives each row's index in `lines`.
 SitePart MakePart(const model::LineSet& lines, const std::vector<std::vector<int64_t>>& units,
-                  const std::vector<int>& unit_labels, std::vector<size_t> chosen, bool sessions) {
+                  const std::vector<int>& unit_labels, std::vector<size_t> chosen, bool sessions,
+                  std::vector<int64_t>* rows_out = nullptr) {
   std::sort(chosen.begin(), chosen.end());
   SitePart part;
   std::vector<int64_t> rows;
@@ -73,7 +75,26 @@ SitePart MakePart(const model::LineSet& lines, const std::vector<std::vector<int
     }
   }
   part.lines = model::SelectLines(lines, rows);
+  if (rows_out != nullptr) *rows_out = std::move(rows);
   return part;
+}
+
+// The stream's indices for the choice rows: each line's unit, the training lines' rows, the test units.
+absl::Status IndexStream(const RawSite& raw, const std::vector<std::vector<int64_t>>& units,
+                         std::vector<size_t> test_units, FederatedSite* site) {
+  SiteStream& st = site->stream;
+  if (st.lines.empty()) return absl::OkStatus();
+  if (st.lines.size() != static_cast<size_t>(raw.lines.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(raw.name, ": ", st.lines.size(), " stream lines but ",
+                                                   raw.lines.size(), " featurized lines"));
+  }
+  st.line_unit.assign(st.lines.size(), -1);
+  for (size_t u = 0; u < units.size(); ++u) {
+    for (int64_t r : units[u]) st.line_unit[static_cast<size_t>(r)] = static_cast<int32_t>(u);
+  }
+  std::sort(test_units.begin(), test_units.end());  // MakePart's order
+  st.test_units = std::move(test_units);
+  return absl::OkStatus();
 }
 
 // Session sites have block labels only. A line is anomalous when its block is and its template
@@ -153,7 +174,9 @@ absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptio
   site.sources = raw.sources;
   site.labeled = !held_out;
   site.join_round = join_round;
-  SitePart train = MakePart(labeled.lines, units, unit_labels, train_u, false);
+  site.stream = raw.stream;
+  std::vector<int64_t> train_rows;
+  SitePart train = MakePart(labeled.lines, units, unit_labels, train_u, false, &train_rows);
   if (train.lines.size() > options.max_train_lines) {
     std::vector<int64_t> rows(static_cast<size_t>(train.lines.size()));
     for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
@@ -163,7 +186,11 @@ absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptio
     site.notes.push_back(absl::StrCat(raw.name, ": ", train.lines.size(),
                                       " training lines subsampled to ", rows.size()));
     train.lines = model::SelectLines(train.lines, rows);
+    std::vector<int64_t> kept;
+    for (int64_t r : rows) kept.push_back(train_rows[static_cast<size_t>(r)]);
+    train_rows = std::move(kept);
   }
+  if (!site.stream.lines.empty()) site.stream.train_rows = train_rows;
   // Support: k lines of each class of each source among the training lines (a site runs one
   // detector per source, client/detect).
   std::vector<int64_t> support_rows;
@@ -196,7 +223,31 @@ absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptio
     site.validation = MakePart(labeled.lines, units, unit_labels, val_u, sessions);
   }
   site.test = MakePart(labeled.lines, units, unit_labels, test_u, sessions);
+  FEDLOG_RETURN_IF_ERROR(IndexStream(raw, units, test_u, &site));
   return site;
+}
+
+absl::Status WithholdAnomalousLabels(int index, std::vector<FederatedSite>* sites) {
+  if (index < 0 || static_cast<size_t>(index) >= sites->size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--withhold-anomalous-labels must name a site in 0..", sites->size() - 1));
+  }
+  FederatedSite& site = (*sites)[static_cast<size_t>(index)];
+  int64_t withheld = 0;
+  for (int& y : site.train.labels) {
+    if (y > 0) {
+      y = -1;
+      ++withheld;
+    }
+  }
+  std::vector<int64_t> normal;
+  for (int64_t i = 0; i < site.support.size(); ++i) {
+    if (site.support.labels[static_cast<size_t>(i)] == 0) normal.push_back(i);
+  }
+  site.support = model::SelectLines(site.support, normal);
+  site.notes.push_back(absl::StrCat(site.name, ": ", withheld,
+                                    " anomalous training labels withheld (--withhold-anomalous-labels)"));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<FederatedSite>> LoadSourcesSites(const FederatedOptions& options) {
@@ -286,6 +337,8 @@ absl::StatusOr<std::vector<FederatedSite>> LoadBglSites(const FederatedOptions& 
     raw.name = absl::StrCat("site-", s);
     raw.sources = {"BGL"};
     FEDLOG_ASSIGN_OR_RETURN(raw.lines, FeaturizeSiteLines("BGL", "BGL", views, labels));
+    raw.stream.format = "BGL";
+    raw.stream.lines = std::move(untagged);
     FEDLOG_ASSIGN_OR_RETURN(FederatedSite site,
                             SplitSite(raw, options, false, 0, options.seed + s));
     site.notes.push_back(absl::StrCat(
@@ -354,6 +407,9 @@ absl::StatusOr<std::vector<FederatedSite>> LoadHdfsSites(const FederatedOptions&
     FEDLOG_ASSIGN_OR_RETURN(
         raw.lines, FeaturizeSiteLines("HDFS", "HDFS", site_lines[s],
                                       std::vector<int>(site_lines[s].size(), 0), &raw.templates));
+    raw.stream.format = "HDFS";
+    raw.stream.session_pattern = labels::kBlockIdSessionPattern;
+    raw.stream.lines.assign(site_lines[s].begin(), site_lines[s].end());
     std::map<size_t, size_t> unit_of_block;
     for (size_t i = 0; i < site_line_block[s].size(); ++i) {
       const size_t b = site_line_block[s][i];

@@ -22,7 +22,8 @@ const ModelName kModels[] = {
     {"initial", "init"}, {"federated", "fed"},     {"federated_dp", "fed-dp"},
     {"tuned", "tuned"},  {"personalised", "pers"},
     {"tuned_dp", "tuned-dp"}, {"personalised_dp", "pers-dp"},
-    {"centralized", "central"}, {"local", "local"}};
+    {"centralized", "central"}, {"local", "local"},
+    {"label_free", "label-free"}, {"choice", "choice"}, {"choice_dp", "choice-dp"}};
 
 std::string Quote(const std::string& s) {
   std::string out = "\"";
@@ -111,6 +112,27 @@ std::vector<std::pair<std::string, bool>> Checks(const FederatedOptions& o,
                       fed.f1 >= central.f1 - 0.01});
   }
   return checks;
+}
+
+// The choice rows beside the model-only ones (eval_federated.h, SiteLabelFree): the mean F1 over every site of
+// the two models issue 13's gap compares and of the product's choice against each, with both gaps.
+std::string ChoiceSummary(const FederatedOptions& o, const FederatedResult& result) {
+  const Mean choice = MeanOf(result, "choice", -1), choice_dp = MeanOf(result, "choice_dp", -1);
+  if (choice.sites == 0 && choice_dp.sites == 0) return "";
+  const Mean fed = MeanOf(result, "federated", -1);
+  const std::string dp_model = o.personalise_rounds > 0 ? "personalised_dp" : "federated_dp";
+  const Mean dp = MeanOf(result, dp_model, -1);
+  auto f = [](const Mean& m) { return m.sites > 0 ? absl::StrFormat("%.3f (%d sites)", m.f1, m.sites) : "-"; };
+  auto gap = [](const Mean& a, const Mean& b) {
+    return a.sites > 0 && b.sites > 0 && a.sites == b.sites ? absl::StrFormat("%+.1f points", 100 * (a.f1 - b.f1))
+                                                            : std::string("-");
+  };
+  return absl::StrCat(
+      "\nProduct choice (detect.detector_choice auto; the label-free side is eval newsite's detector over each "
+      "site's own stream, with a line site's labels, k = 0 for session sites):\n",
+      "- model only: federated ", f(fed), ", ", dp_model, " ", f(dp), ", gap ", gap(dp, fed), "\n",
+      "- product choice: choice ", f(choice), ", choice_dp ", f(choice_dp), ", gap ", gap(choice_dp, choice),
+      "\n");
 }
 
 std::string SitesJson(const std::vector<FederatedSite>& sites) {
@@ -230,6 +252,7 @@ std::string Markdown(const FederatedOptions& o, const std::vector<FederatedSite>
   for (const FederatedSite& s : sites) {
     const SiteEvaluation* fed = Find(result, "federated", s.name);
     if (fed == nullptr) fed = Find(result, "initial", s.name);  // --dp-private-only
+    if (fed == nullptr) fed = Find(result, "label_free", s.name);
     absl::StrAppend(
         &md, absl::StrFormat("| %s%s | %s | %d (%d) |", s.name,
                              s.labeled ? "" : absl::StrCat(" (joins round ", s.join_round + 1, ")"),
@@ -249,7 +272,7 @@ std::string Markdown(const FederatedOptions& o, const std::vector<FederatedSite>
       absl::StrAppend(&md, absl::StrFormat(" %.3f |", macro ? mean.f1_macro : mean.f1));
     }
   }
-  absl::StrAppend(&md, "\n\n");
+  absl::StrAppend(&md, "\n", ChoiceSummary(o, result), "\n");
   absl::StrAppend(&md,
                   "| round | sites | contrastive loss | meta loss | shared delta norm | s |\n"
                   "|---:|---:|---:|---:|---:|---:|\n");

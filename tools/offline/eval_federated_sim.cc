@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -133,6 +134,46 @@ absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
       e.metrics.f1, e.metrics.f1_macro, e.metrics.auroc, e.units,
       site.test.units.empty() ? "lines" : "blocks", e.anomalous_units);
   return e;
+}
+
+// Per site, its label-free side for the choice rows (none without a stream).
+using LabelFreeSides = std::vector<std::optional<SiteLabelFree>>;
+
+// The choice row `name` of site `site` against `model_row` (null: the model has no detector for it), its
+// reason in the notes; nothing for a site without a label-free side.
+absl::Status AddChoice(const model::EncoderSpec& base, const fl::TensorBundle& weights, const FederatedSite& site,
+                       const std::optional<SiteLabelFree>& lf, const SiteEvaluation* model_row,
+                       const std::string& name, FederatedResult* result) {
+  if (!lf.has_value()) return absl::OkStatus();
+  std::string reason;
+  FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e, ChoiceRow(base, weights, site, *lf, model_row, name, &reason));
+  std::cerr << absl::StrFormat("[%s] %s: F1 %.3f, AUROC %.3f: %s\n", name, site.name, e.metrics.f1,
+                               e.metrics.auroc, reason);
+  result->notes.push_back(absl::StrCat(name, ": ", site.name, " scored by ", reason));
+  result->evaluations.push_back(std::move(e));
+  return absl::OkStatus();
+}
+
+// Each site's label-free side (LabelFreeSide) and its "label_free" row, for the sites with a stream
+// (with o.choice_rows).
+absl::StatusOr<LabelFreeSides> LabelFreeAll(const std::vector<FederatedSite>& sites, const FederatedOptions& o,
+                                            FederatedResult* result) {
+  LabelFreeSides out(sites.size());
+  for (size_t i = 0; i < sites.size(); ++i) {
+    if (!o.choice_rows || sites[i].stream.lines.empty()) continue;
+    const auto t0 = Clock::now();
+    FEDLOG_ASSIGN_OR_RETURN(out[i], LabelFreeSide(sites[i]));
+    const SiteEvaluation& e = out[i]->evaluation;
+    std::cerr << absl::StrFormat("[label_free] %s: F1 %.3f, AUROC %.3f on %d units (%d anomalous), %d labelled "
+                                 "lines (%s), %.1fs\n", e.site, e.metrics.f1, e.metrics.auroc, e.units,
+                                 e.anomalous_units, out[i]->labelled.size(),
+                                 out[i]->with_labels ? "few-shot rule on them" : "k = 0: not applied", Since(t0));
+    result->notes.push_back(absl::StrCat("label_free: ", e.site, ": ",
+                                         out[i]->with_labels ? "with its labelled training lines (few-shot rule)"
+                                                             : "k = 0 (session detector; labels not applied)"));
+    result->evaluations.push_back(e);
+  }
+  return out;
 }
 
 double LocalLoss(const model::SiteRoundResult& r, const std::string& key, double sent) {
@@ -294,9 +335,11 @@ absl::Status CheckSites(const std::vector<FederatedSite>& sites, const Federated
 }
 
 // The private federation ("federated_dp") from the same start with the same work, its epsilon.
+// Without personalisation the private sites run `federated_dp`: its choice rows ("choice_dp") come here.
 absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
                                   const model::EncoderSpec& base, const fl::TensorBundle& initial,
-                                  const FederatedOptions& o, FederatedResult* result) {
+                                  const FederatedOptions& o, const LabelFreeSides& free,
+                                  FederatedResult* result) {
   DpFederation dp(o, sites.size());
   std::vector<RoundLog> unused;
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle model,
@@ -317,17 +360,24 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
   for (const auto& [label, weights] : {std::pair<const char*, const fl::TensorBundle*>{
                                            "initial", &start},
                                        {"federated_dp", &model}}) {
-    for (const FederatedSite& s : sites) {
+    const bool choose = weights == &model && o.personalise_rounds == 0;
+    for (size_t i = 0; i < sites.size(); ++i) {
+      const FederatedSite& s = sites[i];
       absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
       if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
         // No prototypes in the model (line DP sends none, the start has none), so a site whose
         // support set lacks a class has no detector.
         result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
                                              e.status().message()));
+        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", result));
         continue;
       }
       FEDLOG_RETURN_IF_ERROR(e.status());
       result->evaluations.push_back(*std::move(e));
+      if (choose) {
+        const SiteEvaluation row = result->evaluations.back();
+        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", result));
+      }
     }
   }
   for (const auto& [label, weights] :
@@ -373,11 +423,12 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
 // non-private (MakeWork sets no line DP: the weights never leave the site), seeded past the
 // federated rounds, and keeps the result when its validation F1 is not lower
 // (model::PersonaliseSite, as a daemon with `personalise_rounds` does). "tuned" + `suffix` scores
-// the local rounds' weights at every site, kept or not; "personalised" + `suffix` the kept ones.
+// the local rounds' weights at every site, kept or not; "personalised" + `suffix` the kept ones. With
+// suffix "_dp" the private sites run "personalised_dp": its choice rows ("choice_dp") come here.
 absl::Status PersonaliseAll(const std::vector<FederatedSite>& sites,
                             const model::EncoderSpec& base, const fl::TensorBundle& global,
                             const std::string& suffix, const FederatedOptions& o,
-                            FederatedResult* result) {
+                            const LabelFreeSides& free, FederatedResult* result) {
   for (size_t i = 0; i < sites.size(); ++i) {
     const FederatedSite& s = sites[i];
     model::PersonaliseOptions p;
@@ -391,15 +442,21 @@ absl::Status PersonaliseAll(const std::vector<FederatedSite>& sites,
     for (const auto& [label, weights] : {std::pair<std::string, const fl::TensorBundle*>{
                                              "tuned" + suffix, &pr.tuned},
                                          {"personalised" + suffix, &pr.weights}}) {
+      const bool choose = suffix == "_dp" && weights == &pr.weights;
       absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
       if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
         // No prototypes: the site's lines and support set lack a class.
         result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
                                              e.status().message()));
+        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", result));
         continue;
       }
       FEDLOG_RETURN_IF_ERROR(e.status());
       result->evaluations.push_back(*std::move(e));
+      if (choose) {
+        const SiteEvaluation row = result->evaluations.back();
+        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", result));
+      }
     }
     result->notes.push_back(absl::StrFormat(
         "%s%s: %s after %d local rounds (validation F1 global %.3f, tuned %.3f; -1: no "
@@ -441,23 +498,28 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
   if (o.dp_private_only && (o.dp_mode.empty() || o.run_centralized || o.run_local)) {
     return absl::InvalidArgumentError("--dp-private-only needs --dp-mode and --no-baselines");
   }
+  FEDLOG_ASSIGN_OR_RETURN(const LabelFreeSides free, LabelFreeAll(sites, o, &result));
   if (!o.dp_private_only) {
     FEDLOG_ASSIGN_OR_RETURN(result.federated_model,
                             RunFederated(sites, base, initial, o, &result.rounds));
-    for (const FederatedSite& s : sites) {
+    for (size_t i = 0; i < sites.size(); ++i) {
       FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
-                              EvaluateSite(base, result.federated_model, s, "federated", o));
+                              EvaluateSite(base, result.federated_model, sites[i], "federated", o));
       result.evaluations.push_back(e);
+      FEDLOG_RETURN_IF_ERROR(
+          AddChoice(base, result.federated_model, sites[i], free[i], &e, "choice", &result));
     }
   }
-  if (!o.dp_mode.empty()) FEDLOG_RETURN_IF_ERROR(RunPrivateFederation(sites, base, initial, o, &result));
+  if (!o.dp_mode.empty()) {
+    FEDLOG_RETURN_IF_ERROR(RunPrivateFederation(sites, base, initial, o, free, &result));
+  }
   if (o.personalise_rounds > 0) {
     if (!o.dp_private_only) {
-      FEDLOG_RETURN_IF_ERROR(PersonaliseAll(sites, base, result.federated_model, "", o, &result));
+      FEDLOG_RETURN_IF_ERROR(PersonaliseAll(sites, base, result.federated_model, "", o, free, &result));
     }
     if (!o.dp_mode.empty()) {
       FEDLOG_RETURN_IF_ERROR(
-          PersonaliseAll(sites, base, result.federated_dp_model, "_dp", o, &result));
+          PersonaliseAll(sites, base, result.federated_dp_model, "_dp", o, free, &result));
     }
     result.notes.push_back(absl::StrCat(
         "local-only models get ", o.personalise_rounds,

@@ -29,7 +29,9 @@ constexpr char kUsage[] =
     "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-private-only] [--dp-count-noise S] "
     "[--dp-prototype-noise S | --dp-prototype-share F] "
     "[--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R]] [--dp-prototype-counts]] "
-    "[--initial-model FILE]\n";
+    "[--initial-model FILE] "
+    "[--no-choice] "
+    "[--withhold-anomalous-labels K]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -118,6 +120,12 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   o.personalise_rounds = static_cast<int>(personalise);
   o.run_centralized = o.run_local = !args.Has("no-baselines");
   o.initial_model = args.Get("initial-model", "");
+  o.choice_rows = !args.Has("no-choice");
+  FEDLOG_ASSIGN_OR_RETURN(int64_t withhold, args.GetInt("withhold-anomalous-labels", -1));
+  if (withhold < -1 || withhold > 1000) {
+    return absl::InvalidArgumentError("--withhold-anomalous-labels must be a site index in 0..1000");
+  }
+  o.withhold_anomalous_site = static_cast<int>(withhold);
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
     return absl::InvalidArgumentError("--protocol must be sources, hdfs or bgl");
@@ -157,6 +165,9 @@ absl::Status RunFederatedEvaluation(const FederatedOptions& options) {
     return absl::InvalidArgumentError("unknown protocol '" + options.protocol + "'");
   }
   FEDLOG_RETURN_IF_ERROR(sites.status());
+  if (options.withhold_anomalous_site >= 0) {
+    FEDLOG_RETURN_IF_ERROR(WithholdAnomalousLabels(options.withhold_anomalous_site, &*sites));
+  }
   FederatedOptions resolved = options;
   FEDLOG_RETURN_IF_ERROR(ResolveDpOptions(*sites, &resolved));
   if (!resolved.dp_mode.empty()) {
@@ -182,9 +193,11 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
-        "secagg-threshold", "secagg-clip-range", "initial-model"},
+        "secagg-threshold", "secagg-clip-range", "initial-model",
+        "withhold-anomalous-labels"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation",
-        "dp-prototype-counts"}});
+        "dp-prototype-counts",
+        "no-choice"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"
