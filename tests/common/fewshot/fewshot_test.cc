@@ -344,5 +344,45 @@ TEST(FewShotTest, OperatingPointIsTheAlertRateQuantile) {
   EXPECT_DOUBLE_EQ(OperatingPoint(ref, 2.0), ref.front());
 }
 
+// keep_alert_match: a label-free alert on a unit no label decides stands, below the threshold too,
+// unless a normal label near it (sharing at least keep_alert_match of its tokens, nearer than every
+// anomalous label) says otherwise. Off (0), the threshold alone decides, as before.
+TEST(FewShotTest, KeepAlertMatchKeepsLabelFreeAlertsFarFromNormalLabels) {
+  std::vector<double> ref;
+  for (int i = 0; i < 200; ++i) ref.push_back((i + 0.5) / 200.0);
+  const std::vector<Unit> support = {Free(1, "kernel panic", 0.99, true), Free(3, "job started on node", 0.2, false)};
+  const std::vector<int> labels = {1, 0};
+  // An alerted unit below the operating point (0.95), far from both labels.
+  const Unit far = Free(9, "torus receiver link error", 0.6, true);
+  // The same below the threshold, sharing 2 of 9 tokens (0.22) with the normal label: not matched.
+  const Unit near_normal = Free(7, "job started with error code", 0.6, true);
+  const Unit quiet = Free(9, "torus receiver link error", 0.6, false);
+  auto off = FewShotDetector::Fit(support, labels, {}, 0.95, ref);
+  ASSERT_TRUE(off.ok()) << off.status();
+  ASSERT_FALSE(off->Decide(far).near);
+  ASSERT_FALSE(off->Decide(near_normal).near);
+  EXPECT_FALSE(off->Alert(far));  // re-cut at the operating point
+  EXPECT_FALSE(off->Alert(near_normal));
+  FewShotOptions o;
+  o.keep_alert_match = 0.3;
+  auto keep = FewShotDetector::Fit(support, labels, o, 0.95, ref);
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  EXPECT_TRUE(keep->Alert(far));
+  EXPECT_TRUE(keep->Alert(near_normal));  // 0.22 < 0.3: not near enough to silence it
+  EXPECT_FALSE(keep->Alert(quiet));       // never adds an alert the label-free detector did not raise
+  o.keep_alert_match = 0.2;
+  auto loose = FewShotDetector::Fit(support, labels, o, 0.95, ref);
+  ASSERT_TRUE(loose.ok());
+  EXPECT_TRUE(loose->Alert(far));
+  EXPECT_FALSE(loose->Alert(near_normal));  // 0.22 >= 0.2: the normal label silences it
+  // Above the threshold the label-free alert stands whatever is near.
+  EXPECT_TRUE(loose->Alert(Free(7, "job started with error code", 0.99, true)));
+  for (const Unit& u : {far, near_normal, quiet}) {
+    EXPECT_EQ(keep->Alert(u), keep->DecisionScore(u) >= keep->threshold());
+  }
+  o.keep_alert_match = 1.5;
+  EXPECT_FALSE(FewShotDetector::Fit(support, labels, o, 0.95, ref).ok());
+}
+
 }  // namespace
 }  // namespace fedlog::fewshot
