@@ -12,7 +12,7 @@
 // threshold (Alerts): that threshold moves in quantiles of the source's recent label-free scores
 // (the last kWindow lines, Observe) from the operating point (the score at the window's own alert
 // rate) towards the labelled lines' F1-best cut, upwards by n / (n + label_prior) (an alert then
-// stands only when the line's score reaches it) and, with FewShotOptions::lower_prior > 0, downwards
+// stands when the line's score reaches it, or by KeepsLabelFreeAlert below) and, with FewShotOptions::lower_prior > 0, downwards
 // by n / (n + lower_prior) (a line whose score reaches it then alerts even where the label-free
 // detector did not; detect.fewshot_label_prior / fewshot_lower_prior). Scores are the label-free fused score squashed to [0, 1]
 // (s / (1 + s), Squash); a monotone map, so the quantile rule decides as it would on eval's
