@@ -111,6 +111,12 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.fewshot_lower_prior must be at most 1e6");
   }
   if (d.fewshot_lower_prior() != 0) o.fewshot_lower_prior = std::max(0.0, d.fewshot_lower_prior());
+  if (!(d.fewshot_keep_alert_match() <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.fewshot_keep_alert_match must be at most 1");
+  }
+  if (d.fewshot_keep_alert_match() != 0) {
+    o.fewshot_keep_alert_match = std::max(0.0, d.fewshot_keep_alert_match());
+  }
   if (!(d.fewshot_encoder_weight() <= 1)) {  // also NaN
     return absl::InvalidArgumentError("detect.fewshot_encoder_weight must be at most 1");
   }
@@ -192,6 +198,7 @@ fewshot::FewShotOptions FewShotRule(const DetectOptions& options) {
   fewshot::FewShotOptions fo;
   fo.label_prior = options.fewshot_label_prior;
   fo.lower_prior = options.fewshot_lower_prior;
+  fo.keep_alert_match = options.fewshot_keep_alert_match;
   fo.encoder_weight = options.fewshot_encoder_weight;
   return fo;
 }

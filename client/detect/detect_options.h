@@ -91,6 +91,9 @@ struct DetectOptions {
   // lower_prior; detect.fewshot_label_prior, fewshot_lower_prior; lower_prior 0: never lowered).
   double fewshot_label_prior = fewshot::FewShotOptions().label_prior;
   double fewshot_lower_prior = fewshot::FewShotOptions().lower_prior;
+  // A label-free alert far from every normal label stands (fewshot::FewShotOptions::keep_alert_match,
+  // detect.fewshot_keep_alert_match; 0 off).
+  double fewshot_keep_alert_match = fewshot::FewShotOptions().keep_alert_match;
   // The labels' class means in the model's encoder space for the lines no label decides
   // (fewshot::FewShotOptions::encoder_weight, detect.fewshot_encoder_weight; 0 off). Needs
   // label_free_with_model (only then does a label-free source have the model's encoder).

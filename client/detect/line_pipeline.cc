@@ -257,7 +257,9 @@ void LinePipeline::ApplyLabels(int source, int32_t template_id, double fused_sco
   if (!decision.has_value()) {
     // No label near: the label-free decision, moved by the few-shot threshold the labels set (a
     // raised one silences, a lowered one adds alerts; the alert then shows that threshold).
-    const bool alert = fewshot_->Alerts(source, fused_score, out->alert, embedding_);
+    // With detect.fewshot_keep_alert_match, a label-free alert far from every normal label stands.
+    const bool alert = fewshot_->Alerts(source, fused_score, out->alert, embedding_) ||
+                       (out->alert && fewshot_->KeepsLabelFreeAlert(source, template_id, parsed_.content));
     if (out->alert && !alert) out->label_silenced = true;
     if (!out->alert && alert) {
       out->label_lowered = true;

@@ -183,6 +183,14 @@ bool LiveFewShot::Alerts(int source, double fused_score, bool free_alert,
   return lowered(source) ? free_alert || reaches : free_alert && reaches;
 }
 
+bool LiveFewShot::KeepsLabelFreeAlert(int source, int32_t template_id, std::string_view content) const {
+  if (!(options_.keep_alert_match > 0) || threshold(source) <= 0 || encoder(source)) return false;
+  scratch_.tokens.clear();
+  fewshot::AddTokens(template_id, content, &scratch_);
+  fewshot::Finish(&scratch_);
+  return !detectors_[static_cast<size_t>(source)]->NormalLabelNear(scratch_);
+}
+
 size_t LiveFewShot::labels(int source) const {
   if (source < 0 || static_cast<size_t>(source) >= labels_.size()) return 0;
   return labels_[static_cast<size_t>(source)].size();

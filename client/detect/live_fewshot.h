@@ -12,7 +12,7 @@
 // threshold (Alerts): that threshold moves in quantiles of the source's recent label-free scores
 // (the last kWindow lines, Observe) from the operating point (the score at the window's own alert
 // rate) towards the labelled lines' F1-best cut, upwards by n / (n + label_prior) (an alert then
-// stands only when the line's score reaches it) and, with FewShotOptions::lower_prior > 0, downwards
+// stands when the line's score reaches it, or by KeepsLabelFreeAlert below) and, with FewShotOptions::lower_prior > 0, downwards
 // by n / (n + lower_prior) (a line whose score reaches it then alerts even where the label-free
 // detector did not; detect.fewshot_label_prior / fewshot_lower_prior). Scores are the label-free fused score squashed to [0, 1]
 // (s / (1 + s), Squash); a monotone map, so the quantile rule decides as it would on eval's
@@ -27,6 +27,9 @@
 // The labels do not move the label-free threshold itself
 // (LinePipeline::SetLabelFreeLabels), as in eval, where k = 0's decisions come from a run without
 // labels.
+// With FewShotOptions::keep_alert_match > 0 (detect.fewshot_keep_alert_match) a label-free alert the
+// threshold would silence on a line no label decides stands unless a normal label is near it
+// (KeepsLabelFreeAlert, fewshot.h).
 // Torch-free and gRPC-free. Thread-compatible: owned by the LinePipeline, used by its one thread.
 #ifndef FEDLOG_CLIENT_DETECT_LIVE_FEWSHOT_H_
 #define FEDLOG_CLIENT_DETECT_LIVE_FEWSHOT_H_
@@ -101,6 +104,12 @@ class LiveFewShot {
   // With the encoder rule in force for the source (encoder(source)): whether the line's fused score
   // (its `embedding` with its score) reaches the threshold.
   bool Alerts(int source, double fused_score, bool free_alert, absl::Span<const float> embedding = {}) const;
+  // For a line no label decided that the label-free detector alerted on and Alerts silenced: whether
+  // its alert stands all the same because no normal label of `source` is near it
+  // (fewshot::FewShotOptions::keep_alert_match > 0, detect.fewshot_keep_alert_match; see
+  // FewShotDetector::NormalLabelNear). False when the option is off, the source has no few-shot
+  // threshold in force, or its detector uses the encoder rule.
+  bool KeepsLabelFreeAlert(int source, int32_t template_id, std::string_view content) const;
   // The source's detector judges undecided lines by the encoder rule (fewshot::FewShotDetector::encoder).
   bool encoder(int source) const;
   // The labels lowered the source's few-shot threshold below the operating point.

@@ -121,6 +121,9 @@ absl::Status FewShotOptions::Validate() const {
   if (!(encoder_weight >= 0 && encoder_weight <= 1)) {
     return absl::InvalidArgumentError("fewshot: encoder_weight must be in [0, 1]");
   }
+  if (!(keep_alert_match >= 0 && keep_alert_match <= 1)) {
+    return absl::InvalidArgumentError("fewshot: keep_alert_match must be in [0, 1]");
+  }
   return absl::OkStatus();
 }
 
@@ -244,7 +247,16 @@ bool FewShotDetector::UndecidedAlert(const Unit& unit) const {
   // On the fused scale the threshold starts at the label-free alert rate's cut: reaching it is the
   // decision (raised by the labels: fewer alerts; lowered: more).
   if (encoder_) return reaches;
-  return lowered_ ? unit.free_alert || reaches : unit.free_alert && reaches;
+  if (lowered_) return unit.free_alert || reaches;
+  if (!unit.free_alert) return false;
+  return reaches || (options_.keep_alert_match > 0 && !NormalLabelNear(unit));
+}
+
+bool FewShotDetector::NormalLabelNear(const Unit& unit) const {
+  if (!(options_.keep_alert_match > 0)) return false;
+  double s[kSimilarityFeatures];
+  Similarities(unit, support_, labels_, -1, s);
+  return s[1] >= options_.keep_alert_match && s[1] > s[0];
 }
 
 double FewShotDetector::Score(const Unit& unit) const {

@@ -358,6 +358,7 @@ fewshot::FewShotOptions KShotFewShotOptions(const NewsiteStream& s, const Newsit
   if (s.unit != "line") {
     fo.normal_match = o.session_normal_match;
     fo.lower_prior = 0;  // lines only (docs/EVALUATION.md "Session 12")
+    fo.keep_alert_match = 0;  // lines only (tuned on lines; docs/EVALUATION.md "Session 15")
   }
   return fo;
 }

@@ -44,7 +44,8 @@ constexpr char kUsage[] =
     "[--field-report-weight W] "
     "[--path-repeat-weight W] "
     "[--active-ramp L] "
-    "[--active-mean-uncertainty S]\n"
+    "[--active-mean-uncertainty S] "
+    "[--keep-alert-match J]\n"
     "  [--choice-margin M[,M...]] (with --federated)\n"
     "  [--budget-window N]\n";
 
@@ -412,7 +413,8 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"active-coverage", &o->active_coverage_weight},
                                            {"active-margin-share", &o->active_margin_share}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-ramp", &o->active_opinion_ramp},
-                                           {"active-mean-uncertainty", &o->active_mean_uncertainty}}));
+                                           {"active-mean-uncertainty", &o->active_mean_uncertainty},
+                                           {"keep-alert-match", &o->fewshot.keep_alert_match}}));
   if (!(o->active_mean_uncertainty >= 0 && o->active_mean_uncertainty <= 1)) {
     return absl::InvalidArgumentError("--active-mean-uncertainty must be in [0, 1]");
   }
@@ -596,7 +598,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "active-ramp",
               "active-mean-uncertainty",
               "choice-margin",
-              "budget-window"},
+              "budget-window",
+              "keep-alert-match"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune"}});
   if (!args.ok() || !args->Has("out")) {

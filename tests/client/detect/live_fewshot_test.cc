@@ -224,6 +224,46 @@ TEST(LiveFewShotTest, LabelsLowerTheThresholdWithALowerPrior) {
   EXPECT_FALSE(f->Alerts(0, Fused(0.91), true));
 }
 
+// detect.fewshot_keep_alert_match: 0 keeps FewShotOptions' default, < 0 is off, above 1 is an error;
+// with it a label-free alert that the raised threshold silences stands when no normal label is near.
+TEST(LiveFewShotTest, KeepAlertMatchKeepsAlertsFarFromNormalLabels) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).keep_alert_match, fewshot::FewShotOptions().keep_alert_match);
+  o = WithMatch(", fewshot_keep_alert_match: 0.2");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).keep_alert_match, 0.2);
+  o = WithMatch(", fewshot_keep_alert_match: -1");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_DOUBLE_EQ(FewShotRule(*o).keep_alert_match, 0);
+  EXPECT_FALSE(WithMatch(", fewshot_keep_alert_match: 1.5").ok());
+
+  for (double keep : {0.0, 0.2}) {
+    fewshot::FewShotOptions fo;
+    fo.keep_alert_match = keep;
+    auto f = LiveFewShot::Create(1, fo);
+    ASSERT_TRUE(f.ok()) << f.status();
+    for (int i = 0; i < 1000; ++i) {
+      const double x = (i + 0.5) / 1000.0;
+      f->Observe(0, Fused(x), x >= 0.9);  // operating point 0.9
+    }
+    f->Begin();
+    f->AddLabel(0, 1, "torus link failure", 1, Fused(0.99));
+    f->AddLabel(0, 2, "job started on partition", 0, Fused(0.97));
+    f->End();
+    ASSERT_GT(f->threshold(0), 0.9);  // raised
+    EXPECT_FALSE(f->Alerts(0, Fused(0.91), true));  // the threshold alone silences it
+    // Far from both labels: the alert stands with the option on.
+    EXPECT_FALSE(f->Decide(0, 7, "ciod failed to read message prefix").has_value());
+    EXPECT_EQ(f->KeepsLabelFreeAlert(0, 7, "ciod failed to read message prefix"), keep > 0) << keep;
+    // Two of eight tokens (0.25) shared with the normal label, none with the anomalous one: below
+    // match (0.3), so no label decides it, but with keep 0.2 that normal label is near enough to let
+    // the threshold silence it (and with the option off nothing keeps it).
+    EXPECT_FALSE(f->Decide(0, 8, "job started with errors").has_value());
+    EXPECT_FALSE(f->KeepsLabelFreeAlert(0, 8, "job started with errors"));
+  }
+}
+
 // A frequent template the label-free detector never alerts on alerts once the operator labels one of
 // its lines anomalous; the odd line it alerts on stops once a line like it is labelled normal.
 TEST(LiveFewShotTest, PipelineLabelsDecideNearLinesAtOnce) {

@@ -82,8 +82,13 @@ TEST(FewShotTest, LabelsDecideNearUnitsAndTheLabelFreeDetectorTheRest) {
   EXPECT_DOUBLE_EQ(d->Score(novel), 0.97);
   const Unit quiet = Free(8, "job started on partition", 0.3, false);
   EXPECT_FALSE(d->Alert(quiet));
-  // The label-free detector alerted, but below the raised threshold: silenced.
-  EXPECT_FALSE(d->Alert(Free(7, "link training retried", 0.955, true)));
+  // The label-free detector alerted, below the raised threshold: with keep_alert_match (default 0.2)
+  // the alert stands, as no normal label is near; with the threshold alone it is silenced.
+  const Unit retried = Free(7, "link training retried", 0.955, true);
+  EXPECT_TRUE(d->Alert(retried));
+  FewShotOptions threshold_only;
+  threshold_only.keep_alert_match = 0;
+  EXPECT_FALSE(FewShotDetector::Fit(support, labels, threshold_only, 0.95)->Alert(retried));
   // Above the threshold but the label-free detector did not alert: labels add no alert here.
   const Unit unalerted = Free(6, "node card vpd check", 0.99, false);
   EXPECT_FALSE(d->Alert(unalerted));
@@ -146,6 +151,7 @@ TEST(FewShotTest, ThresholdInQuantilesIgnoresAMonotoneChangeOfScale) {
   const std::vector<int> labels = {1, 1, 0, 0};
   FewShotOptions o;
   o.label_prior = 4;
+  o.keep_alert_match = 0;  // the threshold alone decides the unlabelled units below
   auto plain = FewShotDetector::Fit(support, labels, o, 0.5, ref);
   ASSERT_TRUE(plain.ok()) << plain.status();
   // F1-best cut at quantile 0.825 (between 0.8 and 0.85); from 0.5 half way (4 / (4 + 4)) there:
@@ -184,8 +190,10 @@ TEST(FewShotTest, LabelsNeverLowerTheThreshold) {
   const std::vector<Unit> support = {Free(1, "kernel panic", 0.55, false), Free(2, "link failure", 0.6, false),
                                      Free(3, "job started", 0.3, false), Free(4, "job ended", 0.2, false)};
   const std::vector<int> labels = {1, 1, 0, 0};
+  FewShotOptions o;
+  o.keep_alert_match = 0;  // the threshold alone decides the unlabelled unit below
   for (const std::vector<double>& r : {ref, std::vector<double>{}}) {
-    auto d = FewShotDetector::Fit(support, labels, {}, 0.95, r);
+    auto d = FewShotDetector::Fit(support, labels, o, 0.95, r);
     ASSERT_TRUE(d.ok()) << d.status();
     EXPECT_DOUBLE_EQ(d->threshold(), 0.95);
     // An unmatched unit between the cut and the operating point does not alert.
@@ -342,6 +350,47 @@ TEST(FewShotTest, OperatingPointIsTheAlertRateQuantile) {
   EXPECT_NEAR(OperatingPoint(ref, 0.1), 0.9, 1e-12);
   EXPECT_DOUBLE_EQ(OperatingPoint(ref, 0.0), ref.back());
   EXPECT_DOUBLE_EQ(OperatingPoint(ref, 2.0), ref.front());
+}
+
+// keep_alert_match: a label-free alert on a unit no label decides stands, below the threshold too,
+// unless a normal label near it (sharing at least keep_alert_match of its tokens, nearer than every
+// anomalous label) says otherwise. Off (0), the threshold alone decides, as before.
+TEST(FewShotTest, KeepAlertMatchKeepsLabelFreeAlertsFarFromNormalLabels) {
+  std::vector<double> ref;
+  for (int i = 0; i < 200; ++i) ref.push_back((i + 0.5) / 200.0);
+  const std::vector<Unit> support = {Free(1, "kernel panic", 0.99, true), Free(3, "job started on node", 0.2, false)};
+  const std::vector<int> labels = {1, 0};
+  // An alerted unit below the operating point (0.95), far from both labels.
+  const Unit far = Free(9, "torus receiver link error", 0.6, true);
+  // The same below the threshold, sharing 2 of 9 tokens (0.22) with the normal label: not matched.
+  const Unit near_normal = Free(7, "job started with error code", 0.6, true);
+  const Unit quiet = Free(9, "torus receiver link error", 0.6, false);
+  FewShotOptions o;
+  o.keep_alert_match = 0;
+  auto off = FewShotDetector::Fit(support, labels, o, 0.95, ref);
+  ASSERT_TRUE(off.ok()) << off.status();
+  ASSERT_FALSE(off->Decide(far).near);
+  ASSERT_FALSE(off->Decide(near_normal).near);
+  EXPECT_FALSE(off->Alert(far));  // re-cut at the operating point
+  EXPECT_FALSE(off->Alert(near_normal));
+  o.keep_alert_match = 0.3;
+  auto keep = FewShotDetector::Fit(support, labels, o, 0.95, ref);
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  EXPECT_TRUE(keep->Alert(far));
+  EXPECT_TRUE(keep->Alert(near_normal));  // 0.22 < 0.3: not near enough to silence it
+  EXPECT_FALSE(keep->Alert(quiet));       // never adds an alert the label-free detector did not raise
+  o.keep_alert_match = 0.2;
+  auto loose = FewShotDetector::Fit(support, labels, o, 0.95, ref);
+  ASSERT_TRUE(loose.ok());
+  EXPECT_TRUE(loose->Alert(far));
+  EXPECT_FALSE(loose->Alert(near_normal));  // 0.22 >= 0.2: the normal label silences it
+  // Above the threshold the label-free alert stands whatever is near.
+  EXPECT_TRUE(loose->Alert(Free(7, "job started with error code", 0.99, true)));
+  for (const Unit& u : {far, near_normal, quiet}) {
+    EXPECT_EQ(keep->Alert(u), keep->DecisionScore(u) >= keep->threshold());
+  }
+  o.keep_alert_match = 1.5;
+  EXPECT_FALSE(FewShotDetector::Fit(support, labels, o, 0.95, ref).ok());
 }
 
 }  // namespace
