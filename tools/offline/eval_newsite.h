@@ -42,8 +42,9 @@ class Args;
 namespace fedlog::offline {
 
 // --federated (eval_newsite_federated.cc): a federation trained without the system's source type
-// (the seed-labelled sources but that one, and the other real-labelled systems), then the system
-// joins with the federation's encoder against the same encoder trained by the site alone.
+// (the seed-labelled sources but that one, and the other real-labelled systems; --fed-sibling adds
+// one site that runs it, on disjoint data), then the system joins with the federation's encoder
+// against the same encoder trained by the site alone.
 struct NewsiteFederatedOptions {
   bool enabled = false;
   std::vector<std::string> systems = {"bgl", "hdfs"};  // of NewsiteOptions::systems: bgl2k, bgl, hdfs, hadoop

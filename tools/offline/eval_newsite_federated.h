@@ -4,7 +4,9 @@
 // aggregation) on sites that hold none of the system's source type: the seed-labelled loghub-2k
 // sources but that one (seed-labeled-2k has a BGL, an HDFS and a Hadoop source; the target's is left
 // out) dealt into a few sites, plus the other real-labelled systems (BGL-20k lines, HDFS_2pct
-// blocks) as one site each. The system then joins as a new site with three encoders:
+// blocks) as one site each; with --fed-sibling also one site that runs the system's own source type
+// on data disjoint from the new site's stream (eval_newsite_sibling.cc, LoadNewsiteSibling). The
+// system then joins as a new site with three encoders:
 //   federated  the global model as downloaded (shared encoder, prototypes.global, an identity
 //              adapter for its source type)
 //   tuned      the global model after the site's own local rounds (contrastive on its own lines)
