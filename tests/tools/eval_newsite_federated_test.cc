@@ -6,12 +6,15 @@
 #include "tools/offline/eval_newsite_federated.h"
 
 #include <cmath>
-
+#include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/file_util.h"
 #include "common/logparse/synth/synth.h"
 #include "gtest/gtest.h"
 #include "tools/cli/args.h"
@@ -122,6 +125,7 @@ TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
                            "| alone: embedding novelty + label-free | - | 0",
                            "| federated: global prototypes + label-free | - | 0",
                            "| tuned: global prototypes | - | 0", "| federated: support detector | random | 2",
+                           "| federated: global prototypes, model threshold | - | 0",
                            "| alone: support detector | random | 2", "| tuned: support detector | active | 2",
                            "| federated: fused support | random | 2", "| alone: fused support | active | 2",
                            "- k = 0, embedding novelty + label-free: ", "- k = 2 (random), support detector: ",
@@ -376,6 +380,55 @@ TEST(EvalNewsiteFederatedTest, EncoderUnitsCarryTheArmsEmbeddings) {
   EXPECT_DOUBLE_EQ(units[1].free_score, 0.875);  // the largest of four pool scores
   EXPECT_TRUE(units[1].free_alert);
   EXPECT_FALSE(units[3].free_alert);
+}
+
+// --fed-sibling, BGL: the sibling site holds the other BGL file's lines less those that occur
+// verbatim (tag and message) in the new site's file, with their labels; the HDFS sibling holds the
+// other half of the blocks (the halves themselves: eval_newsite_test); hadoop has no sibling.
+TEST(EvalNewsiteFederatedTest, BglSiblingLeavesOutTheNewSitesLines) {
+  const std::string root = ::testing::TempDir() + "/eval_newsite_sibling";
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
+  ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
+  const auto line = [](int i, int salt) {
+    const bool alert = i % 9 == 4;
+    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
+                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
+                           alert ? "FATAL" : "INFO",
+                           alert ? "data TLB error interrupt" : absl::StrFormat("generating core.%d", i % 11));
+  };
+  std::string stream, other;
+  for (int i = 0; i < 300; ++i) stream += line(i, 0);
+  int copied = 0, copied_alerts = 0;
+  for (int i = 0; i < 200; ++i) {
+    const bool copy = i % 12 == 4;  // the stream's own line i, verbatim (every third of them an alert)
+    other += line(i, copy ? 0 : 500000);
+    copied += copy ? 1 : 0;
+    copied_alerts += copy && i % 9 == 4 ? 1 : 0;
+  }
+  ASSERT_GT(copied_alerts, 0);
+  ASSERT_TRUE(WriteFileAtomic(root + "/bgl-20k/BGL_20k.log", stream).ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/loghub-2k/BGL/BGL_2k.log", other).ok());
+  NewsiteOptions o = TinyOptions();
+  o.data_dir = root;
+  const FederatedOptions fo = NewsiteFederationOptions(o);
+  std::vector<std::string> notes;
+  absl::StatusOr<FederatedSite> site = LoadNewsiteSibling("bgl", fo, 3, &notes);
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->name, "sibling-bgl");
+  EXPECT_EQ(site->sources, (std::vector<std::string>{"BGL"}));
+  EXPECT_EQ(site->train.size() + site->validation.lines.size() + site->test.lines.size(), 200 - copied);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find(absl::StrCat("leaving out ", copied, " lines (", copied_alerts, " alerts)")),
+            std::string::npos)
+      << notes[0];
+  // bgl2k's sibling is BGL-20k less the lines of loghub-2k BGL: the same copies.
+  notes.clear();
+  site = LoadNewsiteSibling("bgl2k", fo, 3, &notes);
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->train.size() + site->validation.lines.size() + site->test.lines.size(), 300 - copied);
+  EXPECT_FALSE(LoadNewsiteSibling("hadoop", fo, 3, &notes).ok());
+  EXPECT_EQ(LoadNewsiteSibling("hdfs", fo, 3, &notes).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {

@@ -156,6 +156,65 @@ TEST(EvalNewsiteTest, HalfLabelsNoteCountsTheLabelsEachStrategyNeeds) {
   EXPECT_NE(note.find("random needs 30 labels, active 30 (more than half: not met"), std::string::npos) << note;
 }
 
+// --fed-sibling's HDFS split: the new site's half and the sibling's half of the labelled blocks are
+// disjoint and cover every block; each line goes whole to the half of the first labelled block it
+// mentions, lines of no labelled block stay with the new site; only hdfs has halves, and only a run
+// whose federated arm has a sibling loads one.
+TEST(EvalNewsiteTest, SiblingHalvesSplitHdfsBlocksDisjointly) {
+  const std::string root = ::testing::TempDir() + "/eval_newsite_halves";
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/hdfs-v1-2pct").ok());
+  std::string csv = "BlockId,Label\n", log;
+  std::vector<std::string> ids;
+  for (int b = 0; b < 60; ++b) {
+    ids.push_back(absl::StrCat("blk_", b % 2 ? "-" : "", 1000003 * (b + 1)));
+    absl::StrAppend(&csv, ids.back(), b % 7 == 3 ? ",Anomaly\n" : ",Normal\n");
+  }
+  for (int i = 0; i < 400; ++i) {
+    const std::string& id = ids[static_cast<size_t>(i * 7 % 60)];
+    absl::StrAppend(&log, "081109 2036", 10 + i % 40, " 148 INFO dfs.DataNode$PacketResponder: ",
+                    i % 50 == 9 ? std::string("Receiving block blk_999 src: /10.0.0.1") : "PacketResponder 1 for block " + id,
+                    " terminating\n");
+  }
+  ASSERT_TRUE(WriteFileAtomic(root + "/hdfs-v1-2pct/HDFS_2pct_block_labels.csv", csv).ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/hdfs-v1-2pct/HDFS_2pct.log.gz", log).ok());  // plain text reads too
+  auto all = LoadNewsiteStream("hdfs", root);
+  auto mine = LoadNewsiteStream("hdfs", root, NewsitePart::kNewSiteHalf);
+  auto sibling = LoadNewsiteStream("hdfs", root, NewsitePart::kSiblingHalf);
+  ASSERT_TRUE(all.ok() && mine.ok() && sibling.ok()) << all.status() << mine.status() << sibling.status();
+  size_t sibling_blocks = 0;
+  for (const std::string& id : ids) sibling_blocks += HdfsSiblingBlock(id) ? 1 : 0;
+  ASSERT_GT(sibling_blocks, 10u);  // both halves are sizeable
+  ASSERT_LT(sibling_blocks, 50u);
+  EXPECT_EQ(all->y.size(), 60u);
+  EXPECT_EQ(sibling->y.size(), sibling_blocks);
+  EXPECT_EQ(mine->y.size(), 60u - sibling_blocks);
+  EXPECT_EQ(mine->lines.size() + sibling->lines.size(), all->lines.size());
+  const auto check = [&](const NewsiteStream& s, bool sibling_half) {
+    for (size_t i = 0; i < s.lines.size(); ++i) {
+      const bool unlabelled = s.lines[i].find("blk_999") != std::string::npos;
+      EXPECT_EQ(s.units[i].empty(), unlabelled) << s.lines[i];
+      EXPECT_FALSE(sibling_half && unlabelled) << "the sibling keeps only its blocks' lines";
+      if (unlabelled) continue;
+      const size_t at = s.lines[i].find("blk_");
+      const std::string id = s.lines[i].substr(at, s.lines[i].find(' ', at) - at);
+      EXPECT_EQ(HdfsSiblingBlock(id), sibling_half) << id;
+    }
+  };
+  check(*mine, false);
+  check(*sibling, true);
+  EXPECT_FALSE(LoadNewsiteStream("bgl", root, NewsitePart::kNewSiteHalf).ok());
+  NewsiteOptions o;
+  EXPECT_EQ(NewsiteStreamPart(o, "hdfs"), NewsitePart::kAll);
+  o.federated.enabled = true;
+  EXPECT_EQ(NewsiteStreamPart(o, "hdfs"), NewsitePart::kAll);  // no sibling
+  o.federated.sibling = true;
+  EXPECT_EQ(NewsiteStreamPart(o, "hdfs"), NewsitePart::kNewSiteHalf);
+  EXPECT_EQ(NewsiteStreamPart(o, "bgl"), NewsitePart::kAll);
+  o.federated.systems = {"bgl"};
+  EXPECT_EQ(NewsiteStreamPart(o, "hdfs"), NewsitePart::kAll);  // no federated arm for hdfs
+}
+
 TEST(EvalNewsiteTest, RejectsBadFlags) {
   const std::string out = ::testing::TempDir() + "/eval_newsite_bad";
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--strategy", "oracle"}), 2);
@@ -174,6 +233,7 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-margin-share", "-0.1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "-1"}), 2);  // 0 is off
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "2000000"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--fed-sibling"}), 2);  // only with --federated
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
 }
 

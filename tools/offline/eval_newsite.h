@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,8 +42,9 @@ class Args;
 namespace fedlog::offline {
 
 // --federated (eval_newsite_federated.cc): a federation trained without the system's source type
-// (the seed-labelled sources but that one, and the other real-labelled systems), then the system
-// joins with the federation's encoder against the same encoder trained by the site alone.
+// (the seed-labelled sources but that one, and the other real-labelled systems; --fed-sibling adds
+// one site that runs it, on disjoint data), then the system joins with the federation's encoder
+// against the same encoder trained by the site alone.
 struct NewsiteFederatedOptions {
   bool enabled = false;
   std::vector<std::string> systems = {"bgl", "hdfs"};  // of NewsiteOptions::systems: bgl2k, bgl, hdfs, hadoop
@@ -87,11 +89,17 @@ struct NewsiteFederatedOptions {
   // (fewshot::ChoiceOptions::margin). The first value is the "choice" row; further values add rows
   // "choice m=M" (for tuning on bgl2k; docs/EVALUATION.md "Session 14").
   std::vector<double> choice_margins = {fewshot::ChoiceOptions().margin};
+  // --fed-sibling: the federation also holds ONE site running the new site's own system, with its
+  // own labels, on data disjoint from the new site's stream (LoadNewsiteFederation): for bgl the
+  // loghub-2k BGL source less the lines that occur verbatim in BGL-20k; for bgl2k BGL-20k less the
+  // lines in loghub-2k BGL; for hdfs one half of HDFS_2pct's blocks (NewsitePart), the new site
+  // keeping the other. Off: no federation site runs the new site's source type.
+  bool sibling = false;
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,
 // --fed-match-quantile, --fed-jaccard-weight, --fed-prior-weight, --encoder-weight, --threads,
-// --choice-margin into
+// --choice-margin, --fed-sibling into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
 // True when the federated arm is on and names `system`.
@@ -179,9 +187,23 @@ struct NewsiteStream {
   std::vector<std::string> notes;
 };
 
-// NotFound when the system's data is absent; InvalidArgument for an unknown system.
-absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system,
-                                                const std::string& data_dir);
+// Which part of a system's data a stream holds. --fed-sibling splits HDFS_2pct's labelled blocks in
+// two by a fixed hash of the block id (HdfsSiblingBlock): the federation's sibling site gets one half,
+// the new site's stream the other (the whole run for that system: label-free rows and every arm).
+// Systems other than hdfs have one part only (kAll; another part is InvalidArgument).
+enum class NewsitePart { kAll, kNewSiteHalf, kSiblingHalf };
+// True when the block goes to the sibling's half (FNV-1a of the id, its top bit).
+bool HdfsSiblingBlock(std::string_view block_id);
+
+// NotFound when the system's data is absent; InvalidArgument for an unknown system. For hdfs with a
+// half, a line goes to the half of the first labelled block it mentions (as eval federated's HDFS
+// sites), keeps only that half's blocks as units, and lines mentioning no labelled block stay in the
+// new site's half (the sibling's loader drops them).
+absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system, const std::string& data_dir,
+                                                NewsitePart part = NewsitePart::kAll);
+// The part of `system` a run's streams hold: kNewSiteHalf for hdfs when the federated arm runs it
+// with a sibling (o.federated.sibling), else kAll.
+NewsitePart NewsiteStreamPart(const NewsiteOptions& o, const std::string& system);
 
 // Per line of a stream, what the detector and the baselines said (in stream order).
 struct ScoredStream {

@@ -49,7 +49,8 @@ absl::StatusOr<NewsiteStream> LoadAlertTagged(const std::string& system, const s
   return s;
 }
 
-absl::StatusOr<NewsiteStream> LoadHdfs(const std::string& data_dir) {
+// HDFS_2pct's blocks (all, or one half: NewsitePart), units in the labels file's order.
+absl::StatusOr<NewsiteStream> LoadHdfs(const std::string& data_dir, NewsitePart part) {
   const std::string log = JoinPath(data_dir, "hdfs-v1-2pct/HDFS_2pct.log.gz");
   const std::string csv = JoinPath(data_dir, "hdfs-v1-2pct/HDFS_2pct_block_labels.csv");
   FEDLOG_RETURN_IF_ERROR(RequireData(log));
@@ -61,21 +62,30 @@ absl::StatusOr<NewsiteStream> LoadHdfs(const std::string& data_dir) {
   s.unit = "block";
   s.format = "HDFS";
   s.session_pattern = "(blk_-?[0-9]+)";
+  // Every labelled block's unit in this part (-1: the other half's).
   absl::flat_hash_map<std::string, int32_t> index;
   for (const auto& b : blocks) {
-    index.emplace(b.block_id, static_cast<int32_t>(s.y.size()));
-    s.y.push_back(b.anomalous ? 1 : 0);
+    const bool in_part = part == NewsitePart::kAll || HdfsSiblingBlock(b.block_id) == (part == NewsitePart::kSiblingHalf);
+    index.emplace(b.block_id, in_part ? static_cast<int32_t>(s.y.size()) : -1);
+    if (in_part) s.y.push_back(b.anomalous ? 1 : 0);
   }
-  int64_t unlabelled = 0;
+  int64_t unlabelled = 0, other_half = 0;
   for (std::string_view line : logparse::SplitLines(raw)) {
     std::vector<int32_t> units;
+    bool first = true, mine = true;
     for (absl::string_view id : labels::ExtractBlockIds(absl::string_view(line.data(), line.size()))) {
       auto it = index.find(std::string(id.data(), id.size()));
       if (it == index.end()) {
         ++unlabelled;
-      } else {
-        units.push_back(it->second);
+        continue;
       }
+      if (first) mine = it->second >= 0;  // the line's first labelled block decides its half
+      first = false;
+      if (it->second >= 0) units.push_back(it->second);
+    }
+    if (!mine || (part == NewsitePart::kSiblingHalf && units.empty())) {
+      ++other_half;
+      continue;
     }
     s.units.push_back(std::move(units));
     s.lines.emplace_back(line);
@@ -84,6 +94,14 @@ absl::StatusOr<NewsiteStream> LoadHdfs(const std::string& data_dir) {
                                  " labelled blocks (", std::count(s.y.begin(), s.y.end(), 1),
                                  " anomalous); session = first block id of a line; ", unlabelled,
                                  " mentions of unlabelled blocks ignored"));
+  if (part != NewsitePart::kAll) {
+    s.notes.push_back(absl::StrCat(
+        part == NewsitePart::kSiblingHalf ? "the federation sibling's half" : "the new site's half",
+        " of HDFS_2pct's blocks (block-id hash; the other half is the ",
+        part == NewsitePart::kSiblingHalf ? "new site's" : "federation's sibling site", "): ", other_half,
+        " lines of the other half", part == NewsitePart::kSiblingHalf ? " or of no labelled block" : "",
+        " left out"));
+  }
   return s;
 }
 
@@ -198,13 +216,27 @@ void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& 
 
 }  // namespace
 
-absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system,
-                                                const std::string& data_dir) {
+bool HdfsSiblingBlock(std::string_view block_id) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: the same split on every platform and run
+  for (unsigned char c : block_id) h = (h ^ c) * 1099511628211ull;
+  return (h >> 63) != 0;
+}
+
+NewsitePart NewsiteStreamPart(const NewsiteOptions& o, const std::string& system) {
+  return system == "hdfs" && o.federated.sibling && WantsFederatedArm(o.federated, system) ? NewsitePart::kNewSiteHalf
+                                                                                          : NewsitePart::kAll;
+}
+
+absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system, const std::string& data_dir,
+                                                NewsitePart part) {
+  if (system == "hdfs") return LoadHdfs(data_dir, part);
+  if (part != NewsitePart::kAll) {
+    return absl::InvalidArgumentError(absl::StrCat("system '", system, "' has no halves (hdfs only)"));
+  }
   if (system == "bgl2k") {
     return LoadAlertTagged(system, JoinPath(data_dir, "loghub-2k/BGL/BGL_2k.log"));
   }
   if (system == "bgl") return LoadAlertTagged(system, JoinPath(data_dir, "bgl-20k/BGL_20k.log"));
-  if (system == "hdfs") return LoadHdfs(data_dir);
   if (system == "hadoop") return LoadHadoop(data_dir);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown system '", system, "' (bgl2k, bgl, hdfs, hadoop)"));

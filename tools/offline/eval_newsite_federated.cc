@@ -153,6 +153,7 @@ absl::StatusOr<ArmModel> ScoreArmModelAtK0(const std::string& name, const model:
   if (global.ok()) {
     FEDLOG_ASSIGN_OR_RETURN(std::vector<double> p, DetectorScores(spec, *global, m.embeddings));
     m.k0.emplace_back("global prototypes", UnitMax(site, p));
+    m.global_threshold = global->threshold;
   }
   return m;
 }

@@ -4,7 +4,9 @@
 // aggregation) on sites that hold none of the system's source type: the seed-labelled loghub-2k
 // sources but that one (seed-labeled-2k has a BGL, an HDFS and a Hadoop source; the target's is left
 // out) dealt into a few sites, plus the other real-labelled systems (BGL-20k lines, HDFS_2pct
-// blocks) as one site each. The system then joins as a new site with three encoders:
+// blocks) as one site each; with --fed-sibling also one site that runs the system's own source type
+// on data disjoint from the new site's stream (eval_newsite_sibling.cc, LoadNewsiteSibling). The
+// system then joins as a new site with three encoders:
 //   federated  the global model as downloaded (shared encoder, prototypes.global, an identity
 //              adapter for its source type)
 //   tuned      the global model after the site's own local rounds (contrastive on its own lines)
@@ -42,6 +44,7 @@
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -61,10 +64,18 @@ absl::StatusOr<std::string> NewsiteSourceType(const std::string& system);
 FederatedOptions NewsiteFederationOptions(const NewsiteOptions& options);
 
 // The federation's sites for a new site of `system` (eval_newsite_federation.cc), read from
-// options.data_dir; what was left out goes to `notes`. NotFound when data is absent.
+// options.data_dir, with LoadNewsiteSibling's site last when options.federated.sibling; what was
+// left out goes to `notes`. NotFound when data is absent.
 absl::StatusOr<std::vector<FederatedSite>> LoadNewsiteFederation(const std::string& system,
                                                                  const NewsiteOptions& options,
                                                                  std::vector<std::string>* notes);
+
+// --fed-sibling (eval_newsite_sibling.cc): one federation site running `system`'s own source type,
+// labelled, on data disjoint from the new site's stream (NewsiteFederatedOptions::sibling), split by
+// SplitSite with `split_seed`; what it holds and left out goes to `notes`. NotFound when data is
+// absent, InvalidArgument for a system without sibling data (hadoop).
+absl::StatusOr<FederatedSite> LoadNewsiteSibling(const std::string& system, const FederatedOptions& fo,
+                                                 uint64_t split_seed, std::vector<std::string>* notes);
 
 // The three encoders of the new site (eval_newsite_federation.cc): the federation trained on
 // `sites`, then the site's local rounds on `own` (unlabelled lines of its source type `source`) from
@@ -103,9 +114,13 @@ struct ArmModel {
   const fl::TensorBundle* weights = nullptr;  // not owned
   std::vector<float> embeddings;              // [lines][spec.out_dim]
   std::vector<std::pair<std::string, std::vector<double>>> k0;  // "embedding novelty", ...
+  // With prototypes: the threshold of the detector they build with no labels, the one live
+  // detection alerts at when the model scores the source (score >= it); NaN without.
+  double global_threshold = std::numeric_limits<double>::quiet_NaN();
 };
 // Embeds the site's lines and scores per unit (max over its lines): the encoder's embedding
-// novelty and, when the weights carry prototypes.global, the global prototypes' P(anomalous).
+// novelty and, when the weights carry prototypes (the source's adapter.<source>.prototypes, else
+// prototypes.global), their P(anomalous) ("global prototypes") and detector threshold.
 absl::StatusOr<ArmModel> ScoreArmModelAtK0(const std::string& name, const model::EncoderSpec& spec,
                                            const fl::TensorBundle& weights, const NewsiteStream& s,
                                            const NewsiteLines& site, const NewsiteOptions& options);

@@ -43,6 +43,8 @@ absl::Status UnitListFlag(const cli::Args& args, const std::string& name, std::v
 
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
   o->enabled = args.Has("federated");
+  o->sibling = args.Has("fed-sibling");
+  if (o->sibling && !o->enabled) return absl::InvalidArgumentError("--fed-sibling needs --federated");
   if (args.Has("fed-systems")) {
     o->systems = absl::StrSplit(args.Get("fed-systems"), ',', absl::SkipEmpty());
     for (const std::string& s : o->systems) {

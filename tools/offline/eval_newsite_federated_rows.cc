@@ -26,6 +26,7 @@ constexpr char kCounted[] = ", label-free count";
 constexpr char kHybridSupport[] = "hybrid support";
 constexpr char kCapped[] = ", capped";
 constexpr char kCappedUndecided[] = ", capped undecided";
+constexpr char kModelThreshold[] = ", model threshold";
 
 // The site's alert budget as a cut on the pool units' scores: a unit alerts when its score is above
 // the (1 - rate) quantile (ties at the cut do not alert, so the budget is not exceeded).
@@ -86,6 +87,15 @@ absl::Status K0Rows(const NewsiteSplit& sp, const ScoredStream& sc, const ArmMod
     }
     FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + signal + kFused + kCounted, fused,
                                               LabelFreeCountCut(sp, sc, fused), false));
+    row.strategy = std::string(1, '-');
+    rows->push_back(row);
+  }
+  // The prototypes at their own detector's threshold: what live detection alerts on when the model
+  // scores the source with no labels (detect.detector_choice = model). The budget's quantile above
+  // alerts nothing when the top pool scores tie at a saturated P(anomalous).
+  if (!std::isnan(m.global_threshold) && m.k0.size() > 1) {
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow row, Row(sp, m.name + ": " + m.k0[1].first + kModelThreshold, m.k0[1].second,
+                                              m.global_threshold, false));
     row.strategy = std::string(1, '-');
     rows->push_back(row);
   }

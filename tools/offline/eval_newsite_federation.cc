@@ -1,5 +1,6 @@
 // The federation behind `fedlog eval newsite --federated` (eval_newsite_federated.h): its sites,
-// built with eval federated's loaders and splitter, and the new site's three encoders.
+// built with eval federated's loaders and splitter (and, with --fed-sibling, eval_newsite_sibling.cc's
+// site), and the new site's three encoders.
 #include <algorithm>
 #include <iostream>
 #include <set>
@@ -102,6 +103,11 @@ absl::StatusOr<std::vector<FederatedSite>> LoadNewsiteFederation(const std::stri
     sites.push_back(std::move(hdfs[0]));
   }
   notes->push_back("Hadoop applications are not a federation site (eval federated has no Hadoop loader)");
+  if (o.federated.sibling) {
+    FEDLOG_ASSIGN_OR_RETURN(FederatedSite sibling,
+                            LoadNewsiteSibling(system, fo, fo.seed + sites.size(), notes));
+    sites.push_back(std::move(sibling));
+  }
   return sites;
 }
 

@@ -47,7 +47,8 @@ constexpr char kUsage[] =
     "[--active-mean-uncertainty S] "
     "[--keep-alert-match J]\n"
     "  [--choice-margin M[,M...]] (with --federated)\n"
-    "  [--budget-window N]\n";
+    "  [--budget-window N]\n"
+    "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -490,7 +491,7 @@ struct SystemRun {
 absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOptions& o, bool dump,
                                     const NewsiteArmFn& federated_arm) {
   SystemRun run;
-  FEDLOG_ASSIGN_OR_RETURN(NewsiteStream stream, LoadNewsiteStream(system, o.data_dir));
+  FEDLOG_ASSIGN_OR_RETURN(NewsiteStream stream, LoadNewsiteStream(system, o.data_dir, NewsiteStreamPart(o, system)));
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, o));
   // The same detector with every signal at weight 1 and no severity prior: what the signals
   // do without the choice made on the tuning system.
@@ -601,7 +602,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "budget-window",
               "keep-alert-match"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
-              "pool-tune"}});
+              "pool-tune",
+              "fed-sibling"}});
   if (!args.ok() || !args->Has("out")) {
     std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
     return 2;
