@@ -1,5 +1,6 @@
 #include "common/fewshot/detector_choice.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <utility>
@@ -36,6 +37,17 @@ double F1(const std::vector<int>& labels, const std::vector<bool>& alerts) {
 }
 
 }  // namespace
+
+double SignTestP(int wins, int losses) {
+  if (wins <= 0) return 1.0;
+  const int n = wins + std::max(losses, 0);
+  // Sum of C(n, i) / 2^n for i >= wins, in logs (n is at most a few thousand labelled units).
+  double p = 0;
+  for (int i = wins; i <= n; ++i) {
+    p += std::exp(std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) - n * std::log(2.0));
+  }
+  return std::min(p, 1.0);
+}
 
 absl::StatusOr<ChoiceMode> ParseChoiceMode(std::string_view name) {
   if (name.empty() || name == "auto") return ChoiceMode::kAuto;
@@ -145,11 +157,20 @@ Choice ChooseDetector(const ChoiceOptions& options, bool has_model, bool has_lab
   }
   c.model_f1 = F1(y, model_alert);
   c.label_free_f1 = F1(y, free_alert);
-  c.model = c.model_f1 > c.label_free_f1 + options.margin;
+  for (size_t i = 0; i < y.size(); ++i) {
+    const bool model_right = model_alert[i] == (y[i] == 1);
+    const bool free_right = free_alert[i] == (y[i] == 1);
+    c.model_only_right += model_right && !free_right ? 1 : 0;
+    c.label_free_only_right += free_right && !model_right ? 1 : 0;
+  }
+  c.evidence_p = SignTestP(c.model_only_right, c.label_free_only_right);
+  const bool leads = c.model_f1 > c.label_free_f1 + options.margin;
+  c.model = leads && c.evidence_p <= ChoiceOptions::kEvidenceLevel;
   c.reason = absl::StrFormat("%s (auto: leave-one-out F1 on %d labelled units, model %.3f, label-free %.3f, "
-                             "margin %.3g)",
+                             "margin %.3g; only the model right on %d, only label-free on %d, sign test p %.3f%s)",
                              c.model ? "model" : "label-free", c.anomalous + c.normal, c.model_f1,
-                             c.label_free_f1, options.margin);
+                             c.label_free_f1, options.margin, c.model_only_right, c.label_free_only_right,
+                             c.evidence_p, leads && !c.model ? ", above the 0.05 a choice of the model needs" : "");
   return c;
 }
 

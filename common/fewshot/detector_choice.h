@@ -4,7 +4,8 @@
 // label-free detector the moment the model arrives (issue 14; docs/DETECTION.md "Which detector scores
 // a source"). The rule, `auto`: a source is scored label-free until the site's own line labels of it
 // hold at least kMinLabelsPerClass of each class and, leave-one-out on those labels, the model's F1 beats
-// the label-free detector's by more than a margin; `model` and `label_free` force one.
+// the label-free detector's by more than a margin and the units where the two disagree favour the model
+// beyond chance (a one-sided sign test at kEvidenceLevel); `model` and `label_free` force one.
 // Leave-one-out verdicts (LeaveOneOutVerdicts), per distinct labelled token set (a template labelled ten
 // times is one piece of evidence: its twins are left out with it):
 //   model       the class of the nearest other labelled unit by cosine of the units' embeddings under
@@ -42,6 +43,13 @@ struct ChoiceOptions {
   // Fewer labels of a class than this and the comparison is not made (one label would move a
   // leave-one-out F1 by 0.2 or more): the source stays label-free. Set by that argument, not tuned.
   static constexpr int kMinLabelsPerClass = 3;
+  // The units where exactly one detector is right must favour the model beyond chance: with b units
+  // only the model gets right and c only the label-free detector does, P(X >= b) for X ~ Bin(b + c, 1/2)
+  // must be at most this (the conventional 5%, not tuned). Few labels, and labels picked where the
+  // label-free detector is unsure (active selection), can give the model a large F1 lead on a handful
+  // of units; without this a BGL site handed the model on 5 + 5 active labels alerted on 27% of its
+  // normal lines (docs/EVALUATION.md "Session 15: evidence before the model takes a source").
+  static constexpr double kEvidenceLevel = 0.05;
   absl::Status Validate() const;
 };
 
@@ -70,8 +78,13 @@ struct Choice {
   int anomalous = 0, normal = 0;  // distinct labelled units compared (auto)
   double model_f1 = std::numeric_limits<double>::quiet_NaN();
   double label_free_f1 = std::numeric_limits<double>::quiet_NaN();
+  int model_only_right = 0, label_free_only_right = 0;  // the units where the two disagree (auto)
+  double evidence_p = std::numeric_limits<double>::quiet_NaN();  // the sign test's P(X >= model_only_right)
   std::string reason;  // one line for logs, /healthz and reports
 };
+
+// One-sided sign test: P(X >= wins) for X ~ Bin(wins + losses, 1/2); 1 when wins is 0.
+double SignTestP(int wins, int losses);
 
 // The choice for one source. `has_model`: the model has a scorer for it; `has_label_free`: live
 // detection scores it label-free when the model does not (detect.expected_alert_rate > 0). Without

@@ -7,6 +7,7 @@
 // there are no labels and the label-free detector scores (the product's k = 0 detector,
 // ProductK0Detector, at its own alerts).
 #include <algorithm>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,7 @@ absl::Status ChoiceRows(const NewsiteStream& s, const NewsiteSplit& sp, const st
     fewshot::ChoiceOptions co;
     co.margin = o.federated.choice_margins[i];
     const fewshot::Choice c = fewshot::ChooseDetector(co, model_row != nullptr, true, verdicts);
+    std::cerr << "[choice] " << arm << ", " << labelled.size() << " labels: " << c.reason << "\n";
     KShotRow row = c.model ? *model_row : label_free_row;
     (*chose_model)[i] += c.model ? 1 : 0;
     row.method = ChoiceName(arm, o, i);

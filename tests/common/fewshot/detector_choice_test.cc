@@ -48,14 +48,40 @@ TEST(DetectorChoiceTest, AutoNeedsLabelsOfBothClassesAndAMargin) {
   v.push_back(V(1, true, true));
   v.push_back(V(0, false, true));
   c = ChooseDetector(o, true, true, v);
+  // 3 per class, F1 1.0 against 0.667: the lead is there, but the model alone is right on only 3
+  // units (P = 1/8 under chance), short of the evidence a choice of the model needs.
+  EXPECT_FALSE(c.model) << c.reason;
+  EXPECT_EQ(c.model_only_right, 3);
+  EXPECT_EQ(c.label_free_only_right, 0);
+  EXPECT_NEAR(c.evidence_p, 0.125, 1e-12);
+  v.push_back(V(0, false, true));
+  v.push_back(V(0, false, true));  // 5 units only the model gets right: P = 1/32
+  c = ChooseDetector(o, true, true, v);
   EXPECT_TRUE(c.model) << c.reason;
   EXPECT_DOUBLE_EQ(c.model_f1, 1.0);
-  EXPECT_NEAR(c.label_free_f1, 2.0 / 3.0, 1e-12);
-  o.margin = 0.4;  // 1.0 is not more than 0.667 + 0.4
+  EXPECT_NEAR(c.label_free_f1, 6.0 / 11.0, 1e-12);
+  o.margin = 0.5;  // 1.0 is not more than 0.545 + 0.5
   EXPECT_FALSE(ChooseDetector(o, true, true, v).model);
   // Verdicts without a model embedding do not count.
   for (LooVerdict& x : v) x.has_model = false;
   EXPECT_FALSE(ChooseDetector(ChoiceOptions{}, true, true, v).model);
+}
+
+TEST(DetectorChoiceTest, SignTestAndEvidenceAgainstAFewLuckyUnits) {
+  EXPECT_DOUBLE_EQ(SignTestP(0, 4), 1.0);
+  EXPECT_NEAR(SignTestP(5, 0), 1.0 / 32, 1e-12);
+  EXPECT_NEAR(SignTestP(6, 1), 8.0 / 128, 1e-12);  // 7 + 1 of 2^7
+  EXPECT_NEAR(SignTestP(7, 1), 9.0 / 256, 1e-12);
+  EXPECT_NEAR(SignTestP(50, 50), 0.5397946186935895, 1e-9);
+  // Active picks: the label-free detector wrong on the four anomalies it was unsure of, right on the
+  // normals the model calls anomalous twice. F1 0.8 against 0: a lead far past the margin, on 6 units
+  // of disagreement of which the model wins 4 (P = 11/32): label-free stays.
+  std::vector<LooVerdict> v = {V(1, true, false), V(1, true, false), V(1, true, false), V(1, true, false),
+                               V(0, true, false), V(0, true, false), V(0, false, false), V(0, false, false)};
+  const Choice c = ChooseDetector(ChoiceOptions{}, true, true, v);
+  EXPECT_FALSE(c.model) << c.reason;
+  EXPECT_NEAR(c.evidence_p, 11.0 / 32, 1e-12);
+  EXPECT_NE(c.reason.find("sign test p 0.344"), std::string::npos) << c.reason;
 }
 
 TEST(DetectorChoiceTest, ForcedModesAndMissingDetectors) {
