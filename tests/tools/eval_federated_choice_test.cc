@@ -174,7 +174,8 @@ TEST(EvalFederatedChoiceTest, ChoiceFollowsTheLeaveOneOutComparison) {
   model.metrics.f1 = 0.75;
   std::string reason;
   std::vector<float> z;
-  const SiteLabelFree enough = Separable(3, 4, &z);
+  // 5 anomalous labels the label-free side misses: enough units of evidence for the sign test (1/32).
+  const SiteLabelFree enough = Separable(5, 4, &z);
   auto c = ChooseSiteDetector(enough, z, 3, &model, "choice_dp", {}, &reason);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model, "choice_dp");

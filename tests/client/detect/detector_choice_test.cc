@@ -95,7 +95,7 @@ TEST(DetectorChoiceTest, AModelStaysOutUntilTheLabelsFavourIt) {
   LineResult r;
   for (int i = 0; i < 400; ++i) p->Process(0, testing::HdfsLine(i), &r);
   EXPECT_FALSE(r.model_scored);
-  p->SetLabelFreeLabels(SeparatedLabels(4));
+  p->SetLabelFreeLabels(SeparatedLabels(6));
   EXPECT_FALSE(p->choice(0).model) << p->choice(0).reason;  // no model yet
   const int64_t version = p->choices_version();
   p->SetModel(GlobalModel(*p));  // the global model arrives: reviewed at once
@@ -123,7 +123,7 @@ TEST(DetectorChoiceTest, TheModelArrivingWithoutLabelsKeepsTheLabelFreeDetector)
     for (int i = 200; i < 300; ++i) p->Process(0, testing::HdfsLine(i), &r);
     EXPECT_EQ(r.model_scored, mode == fewshot::ChoiceMode::kModel) << p->choice(0).reason;
     // Forced label_free stays so even with labels that favour the model.
-    p->SetLabelFreeLabels(SeparatedLabels(4));
+    p->SetLabelFreeLabels(SeparatedLabels(6));
     p->Process(0, testing::HdfsLine(300), &r);
     EXPECT_EQ(r.model_scored, mode != fewshot::ChoiceMode::kLabelFree) << p->choice(0).reason;
   }
