@@ -13,20 +13,13 @@
 #include "common/logparse/synth/synth.h"
 #include "gtest/gtest.h"
 #include "tools/offline/eval_federated.h"
+#include "tests/tools/tiny_federated_options.h"
 
 namespace fedlog::offline {
 namespace {
 
 FederatedOptions Options() {
-  FederatedOptions o;
-  o.protocol = "synth";
-  o.rounds = 2;
-  o.contrastive_steps = 3;
-  o.meta_iterations = 2;
-  o.batch_size = 32;
-  o.shots = 5;
-  o.seed = 3;
-  o.threads = 1;
+  FederatedOptions o = testing::TinyFederatedOptions();
   o.run_centralized = o.run_local = false;
   return o;
 }

@@ -19,6 +19,7 @@
 #include "common/privacy/class_sums.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
+#include "tests/tools/tiny_federated_options.h"
 
 namespace fedlog::offline {
 namespace {
@@ -49,18 +50,7 @@ RawSite SynthSite(const std::string& format, int lines, uint64_t seed) {
   return raw;
 }
 
-FederatedOptions TinyOptions() {
-  FederatedOptions o;
-  o.protocol = "synth";
-  o.rounds = 2;
-  o.contrastive_steps = 3;
-  o.meta_iterations = 2;
-  o.batch_size = 32;
-  o.shots = 5;
-  o.seed = 3;
-  o.threads = 1;
-  return o;
-}
+FederatedOptions TinyOptions() { return testing::TinyFederatedOptions(); }
 
 // Three sites: OpenSSH + Zookeeper (two sources, two adapters), Apache, and Linux, which joins in
 // round 2 with labels on its support lines only.

@@ -79,13 +79,7 @@ TEST(BudgetWindowTest, ForgetsOldLinesAndSetsHeldLines) {
 }
 
 using testing::Routine;
-
-LineEvent Severe(int32_t tpl, std::string_view content) {
-  LineEvent e = Routine(tpl);
-  e.level = "FATAL";
-  e.content = content;
-  return e;
-}
+using testing::Severe;
 
 // Quiet routine lines, severe lines in the warm-up hold, then a stretch where a third of the lines
 // are distinct severe messages: the histogram threshold (a quantile over the whole stream) alerts

@@ -106,13 +106,7 @@ TEST(RankCutTest, WithoutClustersTheBudgetBoundsTheAlertRate) {
 }
 
 using testing::Routine;
-
-LineEvent Severe(int32_t tpl, std::string_view content) {
-  LineEvent e = Routine(tpl);
-  e.level = "FATAL";
-  e.content = content;
-  return e;
-}
+using testing::Severe;
 
 // A stream with an incident in the warm-up hold, later incident bursts and scattered severe lines.
 LineEvent StreamLine(int64_t i, std::mt19937* rng) {
