@@ -13,7 +13,7 @@
 #include "common/logparse/synth/synth.h"
 #include "gtest/gtest.h"
 #include "tools/offline/eval_federated.h"
-#include "tests/tools/tiny_federated_options.h"
+#include "tests/tools/federated_test_sites.h"
 
 namespace fedlog::offline {
 namespace {
@@ -38,23 +38,7 @@ std::vector<logparse::synth::SynthLine> Synth(const std::string& format, int lin
 
 // A line site of `format` with its stream (the raw lines, as the loaders keep them).
 RawSite LineSite(const std::string& format, int lines, uint64_t seed) {
-  const std::vector<logparse::synth::SynthLine> synth = Synth(format, lines, seed);
-  std::vector<std::string> text;
-  std::vector<int> labels;
-  for (const auto& l : synth) {
-    text.push_back(l.text);
-    labels.push_back(l.anomalous ? 1 : 0);
-  }
-  const std::vector<std::string_view> views(text.begin(), text.end());
-  RawSite raw;
-  raw.name = "site-" + format;
-  raw.sources = {format};
-  auto set = FeaturizeSiteLines(format, format, views, labels);
-  EXPECT_TRUE(set.ok()) << set.status();
-  raw.lines = *std::move(set);
-  raw.stream.format = format;
-  raw.stream.lines = std::move(text);
-  return raw;
+  return testing::SynthSite(format, lines, seed, /*keep_stream=*/true);
 }
 
 // An HDFS site whose units are its lines' first block ids (as LoadHdfsSites builds them), anomalous

@@ -19,36 +19,12 @@
 #include "common/privacy/class_sums.h"
 #include "common/privacy/rdp_accountant.h"
 #include "gtest/gtest.h"
-#include "tests/tools/tiny_federated_options.h"
+#include "tests/tools/federated_test_sites.h"
 
 namespace fedlog::offline {
 namespace {
 
-// A site of `lines` synthetic lines of `format` with labelled incidents.
-RawSite SynthSite(const std::string& format, int lines, uint64_t seed) {
-  logparse::synth::SynthOptions o;
-  o.format = format;
-  o.seed = seed;
-  o.incident_rate = 0.03;
-  auto gen = logparse::synth::Generator::Create(o);
-  EXPECT_TRUE(gen.ok()) << gen.status();
-  std::vector<std::string> text;
-  std::vector<int> labels;
-  logparse::synth::SynthLine line;
-  for (int i = 0; i < lines; ++i) {
-    (*gen)->Next(&line);
-    text.push_back(line.text);
-    labels.push_back(line.anomalous ? 1 : 0);
-  }
-  const std::vector<std::string_view> views(text.begin(), text.end());
-  RawSite raw;
-  raw.name = "site-" + format;
-  raw.sources = {format};
-  auto set = FeaturizeSiteLines(format, format, views, labels);
-  EXPECT_TRUE(set.ok()) << set.status();
-  raw.lines = *std::move(set);
-  return raw;
-}
+using testing::SynthSite;
 
 FederatedOptions TinyOptions() { return testing::TinyFederatedOptions(); }
 
