@@ -84,6 +84,20 @@ double OperatingPoint(const std::vector<double>& sorted, double alert_rate) {
   return ScoreAtQuantile(sorted, 1.0 - std::clamp(alert_rate, 0.0, 1.0));
 }
 
+FreeReference ReferenceOf(const std::vector<Unit>& units, const std::vector<size_t>& which) {
+  FreeReference r;
+  if (which.empty()) return r;
+  r.sorted.reserve(which.size());
+  double alerted = 0;
+  for (size_t u : which) {
+    r.sorted.push_back(std::clamp(units[u].free_score, 0.0, 1.0));
+    alerted += units[u].free_alert ? 1 : 0;
+  }
+  std::sort(r.sorted.begin(), r.sorted.end());
+  r.operating_point = OperatingPoint(r.sorted, alerted / static_cast<double>(which.size()));
+  return r;
+}
+
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   size_t i = 0, j = 0, both = 0;
   while (i < a.size() && j < b.size()) {

@@ -82,6 +82,15 @@ double ScoreAtQuantile(const std::vector<double>& sorted, double q);
 // `sorted` (ascending, non-empty); alert_rate is clamped to [0, 1].
 double OperatingPoint(const std::vector<double>& sorted, double alert_rate);
 
+// A stretch of the stream as FewShotDetector::Fit's reference: the label-free scores of
+// `units[which]`, clamped to [0, 1] and sorted, and the operating point at their own alert rate (1
+// when `which` is empty).
+struct FreeReference {
+  std::vector<double> sorted;
+  double operating_point = 1.0;
+};
+FreeReference ReferenceOf(const std::vector<Unit>& units, const std::vector<size_t>& which);
+
 // |a ∩ b| / |a ∪ b| of sorted unique token lists; 0 when both are empty.
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
 

@@ -6,6 +6,7 @@
 // HDFS blocks, the label-free line detector for BGL lines), with a line site's labels under the
 // few-shot rule (common/fewshot) as live detection applies them.
 #include <algorithm>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,17 +111,11 @@ absl::StatusOr<SiteLabelFree> LabelFreeSide(const FederatedSite& site) {
     lf.train_lines.push_back(static_cast<int64_t>(i));
   }
   const size_t n = st.lines.size(), from = n > kReferenceWindow ? n - kReferenceWindow : 0;
-  double alerted = 0;
-  for (size_t i = from; i < n; ++i) {
-    const fewshot::Unit& u = scored.units[base + i];
-    lf.reference.push_back(std::clamp(u.free_score, 0.0, 1.0));
-    alerted += u.free_alert ? 1 : 0;
-  }
-  std::sort(lf.reference.begin(), lf.reference.end());
-  if (!lf.reference.empty()) {
-    lf.operating_point =
-        fewshot::OperatingPoint(lf.reference, alerted / static_cast<double>(lf.reference.size()));
-  }
+  std::vector<size_t> window;
+  for (size_t i = from; i < n; ++i) window.push_back(base + i);
+  fewshot::FreeReference reference = fewshot::ReferenceOf(scored.units, window);
+  lf.reference = std::move(reference.sorted);
+  lf.operating_point = reference.operating_point;
   // The test units' verdicts: a session site's k = 0 detector (session verdicts need session
   // labels, which the simulation's sites do not give); a line site's few-shot rule on its labels,
   // as live detection runs the label-free detector with them (LiveFewShot: the same Fit, the window

@@ -63,19 +63,12 @@ absl::Status ChoiceRows(const NewsiteStream& s, const NewsiteSplit& sp, const st
   // The verdicts as live detection computes them at the moment the labels arrive: the reference is
   // the stream before the test part (the pool units' label-free scores), the operating point its
   // score at its own alert rate.
-  std::vector<double> reference;
-  double alerted = 0;
-  for (size_t u : sp.pool) {
-    reference.push_back(std::clamp(units[u].free_score, 0.0, 1.0));
-    alerted += units[u].free_alert ? 1 : 0;
-  }
-  std::sort(reference.begin(), reference.end());
-  const double start =
-      reference.empty() ? 1.0 : fewshot::OperatingPoint(reference, alerted / static_cast<double>(reference.size()));
+  const fewshot::FreeReference reference = fewshot::ReferenceOf(units, sp.pool);
   std::vector<fewshot::Unit> support;
   for (size_t u : labelled) support.push_back(units[u]);
   FEDLOG_ASSIGN_OR_RETURN(std::vector<fewshot::LooVerdict> verdicts,
-                          fewshot::LeaveOneOutVerdicts(support, y, KShotFewShotOptions(s, o), start, reference));
+                          fewshot::LeaveOneOutVerdicts(support, y, KShotFewShotOptions(s, o),
+                                                       reference.operating_point, reference.sorted));
   chose_model->resize(o.federated.choice_margins.size(), 0);
   for (size_t i = 0; i < o.federated.choice_margins.size(); ++i) {
     fewshot::ChoiceOptions co;

@@ -138,16 +138,7 @@ DenseMatrix Bag(const ScoredStream& sc, const std::vector<size_t>& units) {
 // rate's quantile (fewshot::OperatingPoint), where the few-shot threshold starts. It depends on how
 // many pool units the site alerted on, not on which: a quantile of the stream's own scores.
 double FreeThreshold(const ScoredStream& sc, const Split& sp) {
-  if (sp.pool.empty()) return 1.0;
-  std::vector<double> scores;
-  scores.reserve(sp.pool.size());
-  double alerted = 0;
-  for (size_t u : sp.pool) {
-    scores.push_back(std::clamp(sc.units[u].free_score, 0.0, 1.0));
-    alerted += sc.units[u].free_alert ? 1 : 0;
-  }
-  std::sort(scores.begin(), scores.end());
-  return fewshot::OperatingPoint(scores, alerted / static_cast<double>(sp.pool.size()));
+  return fewshot::ReferenceOf(sc.units, sp.pool).operating_point;
 }
 
 // The label-free scores of the pool's units: the stream the few-shot threshold moves in quantiles of.

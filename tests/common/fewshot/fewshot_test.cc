@@ -2,6 +2,7 @@
 // words and the label-free signals.
 #include "common/fewshot/fewshot.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -350,6 +351,26 @@ TEST(FewShotTest, OperatingPointIsTheAlertRateQuantile) {
   EXPECT_NEAR(OperatingPoint(ref, 0.1), 0.9, 1e-12);
   EXPECT_DOUBLE_EQ(OperatingPoint(ref, 0.0), ref.back());
   EXPECT_DOUBLE_EQ(OperatingPoint(ref, 2.0), ref.front());
+}
+
+TEST(FewShotTest, ReferenceOfClampsSortsAndCutsAtItsOwnAlertRate) {
+  std::vector<Unit> units;
+  for (int i = 0; i < 12; ++i) {
+    Unit u;
+    u.free_score = i == 0 ? 3.0 : i == 1 ? -1.0 : (i + 0.5) / 12.0;
+    u.free_alert = i == 0 || i == 11;
+    units.push_back(u);
+  }
+  std::vector<size_t> which;
+  for (size_t i = 0; i < 10; ++i) which.push_back(i);  // units 0-9: one alert of ten
+  const FreeReference r = ReferenceOf(units, which);
+  ASSERT_EQ(r.sorted.size(), 10u);
+  EXPECT_DOUBLE_EQ(r.sorted.front(), 0.0);  // -1 clamped
+  EXPECT_DOUBLE_EQ(r.sorted.back(), 1.0);   // 3 clamped
+  EXPECT_TRUE(std::is_sorted(r.sorted.begin(), r.sorted.end()));
+  EXPECT_DOUBLE_EQ(r.operating_point, OperatingPoint(r.sorted, 0.1));
+  EXPECT_DOUBLE_EQ(ReferenceOf(units, {}).operating_point, 1.0);
+  EXPECT_TRUE(ReferenceOf(units, {}).sorted.empty());
 }
 
 // keep_alert_match: a label-free alert on a unit no label decides stands, below the threshold too,
