@@ -24,17 +24,7 @@ FederatedOptions Options() {
   return o;
 }
 
-std::vector<logparse::synth::SynthLine> Synth(const std::string& format, int lines, uint64_t seed) {
-  logparse::synth::SynthOptions so;
-  so.format = format;
-  so.seed = seed;
-  so.incident_rate = 0.03;
-  auto gen = logparse::synth::Generator::Create(so);
-  EXPECT_TRUE(gen.ok()) << gen.status();
-  std::vector<logparse::synth::SynthLine> out(static_cast<size_t>(lines));
-  for (auto& l : out) (*gen)->Next(&l);
-  return out;
-}
+using testing::SynthLines;
 
 // A line site of `format` with its stream (the raw lines, as the loaders keep them).
 RawSite LineSite(const std::string& format, int lines, uint64_t seed) {
@@ -44,7 +34,7 @@ RawSite LineSite(const std::string& format, int lines, uint64_t seed) {
 // An HDFS site whose units are its lines' first block ids (as LoadHdfsSites builds them), anomalous
 // when a line of the block is.
 RawSite SessionSite(int lines, uint64_t seed) {
-  const std::vector<logparse::synth::SynthLine> synth = Synth("HDFS", lines, seed);
+  const std::vector<logparse::synth::SynthLine> synth = SynthLines("HDFS", lines, seed);
   RawSite raw;
   raw.name = "site-hdfs";
   raw.sources = {"HDFS"};

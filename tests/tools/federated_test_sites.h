@@ -29,20 +29,27 @@ inline FederatedOptions TinyFederatedOptions() {
   return o;
 }
 
-// A site of `lines` synthetic lines of `format` (3% incidents, seeded); `keep_stream`: it also keeps its raw
-// lines as the loaders do (the choice rows read them).
-inline RawSite SynthSite(const std::string& format, int lines, uint64_t seed, bool keep_stream = false) {
+// `lines` synthetic lines of `format` with labelled incidents (3%, seeded).
+inline std::vector<logparse::synth::SynthLine> SynthLines(const std::string& format, int lines, uint64_t seed) {
   logparse::synth::SynthOptions o;
   o.format = format;
   o.seed = seed;
   o.incident_rate = 0.03;
   auto gen = logparse::synth::Generator::Create(o);
   EXPECT_TRUE(gen.ok()) << gen.status();
+  std::vector<logparse::synth::SynthLine> out(static_cast<size_t>(lines));
+  if (gen.ok()) {
+    for (auto& l : out) (*gen)->Next(&l);
+  }
+  return out;
+}
+
+// A site of SynthLines; `keep_stream`: it also keeps its raw lines as the loaders do (the choice rows
+// read them).
+inline RawSite SynthSite(const std::string& format, int lines, uint64_t seed, bool keep_stream = false) {
   std::vector<std::string> text;
   std::vector<int> labels;
-  logparse::synth::SynthLine line;
-  for (int i = 0; i < lines; ++i) {
-    (*gen)->Next(&line);
+  for (const auto& line : SynthLines(format, lines, seed)) {
     text.push_back(line.text);
     labels.push_back(line.anomalous ? 1 : 0);
   }
