@@ -20,7 +20,8 @@ void Default(T value, T* field) {
   if (value > 0) *field = value;
 }
 
-// detect.detector_choice and detector_choice_margin (DetectConfig 57, 58) into o->detector_choice;
+// detect.detector_choice, detector_choice_margin and detector_choice_compare (DetectConfig 57, 58, 27)
+// into o->detector_choice;
 // call after expected_alert_rate and label_free_with_model are read.
 absl::Status ParseDetectorChoice(const v1::DetectConfig& d, DetectOptions* o) {
   if (!d.detector_choice().empty()) {
@@ -42,6 +43,11 @@ absl::Status ParseDetectorChoice(const v1::DetectConfig& d, DetectOptions* o) {
     return absl::InvalidArgumentError("detect.detector_choice_margin must be at most 1");
   }
   if (d.detector_choice_margin() != 0) o->detector_choice.margin = std::max(0.0, d.detector_choice_margin());
+  absl::StatusOr<fewshot::CompareUnits> compare = fewshot::ParseCompareUnits(d.detector_choice_compare());
+  if (!compare.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("detect.detector_choice_compare: ", compare.status().message()));
+  }
+  o->detector_choice.compare = *compare;
   return o->detector_choice.Validate();
 }
 

@@ -102,8 +102,8 @@ struct DetectOptions {
   // (LinePipeline::KeepLabelFreeWithModel, detect.label_free_with_model).
   bool label_free_with_model = false;
   // Which detector scores a source both the model and the label-free detector could score
-  // (detect.detector_choice, detector_choice_margin; LinePipeline::SetDetectorChoice). The default
-  // mode is kDefaultDetectorChoice.
+  // (detect.detector_choice, detector_choice_margin, detector_choice_compare;
+  // LinePipeline::SetDetectorChoice). The default mode is kDefaultDetectorChoice.
   fewshot::ChoiceOptions detector_choice{kDefaultDetectorChoice};
   // Session labels decide session units this near (detect.session_lookup_match,
   // fewshot::SessionLookup); <= 0 off (the default).

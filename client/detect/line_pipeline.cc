@@ -169,7 +169,7 @@ bool LinePipeline::ChoiceVerdicts(int source, model::LineScorer* scorer, std::ve
   dense_ = dense;
   embedding_ = embedding;
   absl::StatusOr<std::vector<fewshot::LooVerdict>> v =
-      fewshot::LeaveOneOutVerdicts(units, labels, fewshot_->options(), start, reference);
+      fewshot::LeaveOneOutVerdicts(units, labels, fewshot_->options(), start, reference, choice_options_.compare);
   if (v.ok()) {
     *out = std::move(*v);
   } else {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -69,6 +71,18 @@ std::string_view ChoiceModeName(ChoiceMode mode) {
   return "auto";
 }
 
+absl::StatusOr<CompareUnits> ParseCompareUnits(std::string_view name) {
+  if (name.empty()) return ChoiceOptions().compare;
+  if (name == "templates") return CompareUnits::kTemplates;
+  if (name == "lines") return CompareUnits::kLines;
+  return absl::InvalidArgumentError(
+      absl::StrCat("detector choice compare '", std::string(name), "' is not one of templates, lines"));
+}
+
+std::string_view CompareUnitsName(CompareUnits units) {
+  return units == CompareUnits::kLines ? "lines" : "templates";
+}
+
 absl::Status ChoiceOptions::Validate() const {
   if (!(margin >= 0 && margin <= 1)) {
     return absl::InvalidArgumentError("detector choice margin must be in [0, 1]");
@@ -76,50 +90,96 @@ absl::Status ChoiceOptions::Validate() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The model's leave-one-out verdict on units[i]: the class of the nearest unit by cosine of the
+// embeddings among those `keep` admits.
+template <typename Keep>
+void ModelVerdict(const std::vector<Unit>& units, const std::vector<int>& y, size_t i, Keep keep,
+                  LooVerdict* v) {
+  double best = -2;
+  for (size_t j = 0; j < units.size(); ++j) {
+    if (!keep(j)) continue;
+    const double c = Cosine(units[i].embedding, units[j].embedding);
+    if (std::isfinite(c) && c > best) {
+      best = c;
+      v->has_model = true;
+      v->model_alert = y[j] == 1;
+    }
+  }
+}
+
+// The label-free detector's verdict on `unit` when fitted on the units `keep` admits (embeddings
+// dropped: the encoder-free rule); with none left, the unit's own label-free alert.
+template <typename Keep>
+absl::StatusOr<bool> LabelFreeVerdict(const std::vector<Unit>& plain, const std::vector<int>& y,
+                                      const Unit& unit, Keep keep, const FewShotOptions& fo,
+                                      double free_threshold, const std::vector<double>& reference) {
+  std::vector<Unit> rest;
+  std::vector<int> rest_y;
+  for (size_t j = 0; j < plain.size(); ++j) {
+    if (!keep(j)) continue;
+    rest.push_back(plain[j]);
+    rest_y.push_back(y[j]);
+  }
+  if (rest.empty()) return unit.free_alert;  // nothing left to decide it: the label-free alert
+  FEDLOG_ASSIGN_OR_RETURN(FewShotDetector d, FewShotDetector::Fit(rest, rest_y, fo, free_threshold, reference));
+  return d.Alert(unit);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<LooVerdict>> LeaveOneOutVerdicts(const std::vector<Unit>& units,
                                                             const std::vector<int>& labels,
                                                             const FewShotOptions& options,
                                                             double free_threshold,
-                                                            const std::vector<double>& reference) {
+                                                            const std::vector<double>& reference,
+                                                            CompareUnits compare) {
   if (units.size() != labels.size()) {
     return absl::InvalidArgumentError("detector choice: units and labels must match");
   }
   FewShotOptions fo = options;
   fo.encoder_weight = 0;
   FEDLOG_RETURN_IF_ERROR(fo.Validate());
-  // Groups of units with the same token set: one left out leaves its twins out too.
+  // Groups of units with the same token set (twins).
   std::map<std::vector<uint64_t>, int> group_of;
-  std::vector<int> group(units.size());
+  std::vector<int> group(units.size()), y(units.size());
+  std::vector<Unit> plain(units.size());
   for (size_t i = 0; i < units.size(); ++i) {
     group[i] = group_of.try_emplace(units[i].tokens, static_cast<int>(group_of.size())).first->second;
+    y[i] = labels[i] > 0 ? 1 : 0;
+    plain[i].tokens = units[i].tokens;
+    plain[i].free_score = units[i].free_score;
+    plain[i].free_alert = units[i].free_alert;
   }
   std::vector<LooVerdict> out;
-  std::map<std::pair<int, int>, bool> done;  // (group, label) already given a verdict
+  std::set<std::pair<int, int>> seen;  // (group, label) already given a verdict
+  // kLines: twins with the same label, label-free score and alert get the same label-free verdict
+  // (the fitted supports differ only in which of them is left out), so it is fitted once per such key.
+  std::map<std::tuple<int, int, double, bool>, bool> free_done;
   for (size_t i = 0; i < units.size(); ++i) {
-    const int y = labels[i] > 0 ? 1 : 0;
-    if (!done.try_emplace({group[i], y}, true).second) continue;
-    std::vector<Unit> rest;
-    std::vector<int> rest_y;
+    const bool first = seen.insert({group[i], y[i]}).second;
+    if (compare == CompareUnits::kTemplates && !first) continue;
     LooVerdict v;
-    v.label = y;
-    double best = -2;
-    for (size_t j = 0; j < units.size(); ++j) {
-      if (group[j] == group[i]) continue;
-      rest.push_back(units[j]);
-      rest_y.push_back(labels[j] > 0 ? 1 : 0);
-      const double c = Cosine(units[i].embedding, units[j].embedding);
-      if (std::isfinite(c) && c > best) {
-        best = c;
-        v.has_model = true;
-        v.model_alert = rest_y.back() == 1;
-      }
-    }
-    if (rest.empty()) {
-      v.label_free_alert = units[i].free_alert;  // nothing left to decide it: the label-free alert
+    v.label = y[i];
+    v.twin = !first;
+    if (compare == CompareUnits::kTemplates) {
+      const auto other_set = [&](size_t j) { return group[j] != group[i]; };
+      ModelVerdict(units, y, i, other_set, &v);
+      FEDLOG_ASSIGN_OR_RETURN(v.label_free_alert,
+                              LabelFreeVerdict(plain, y, plain[i], other_set, fo, free_threshold, reference));
     } else {
-      FEDLOG_ASSIGN_OR_RETURN(FewShotDetector d,
-                              FewShotDetector::Fit(rest, rest_y, fo, free_threshold, reference));
-      v.label_free_alert = d.Alert(units[i]);
+      const auto other_line = [&](size_t j) { return j != i; };
+      ModelVerdict(units, y, i, other_line, &v);
+      const double score = std::isfinite(plain[i].free_score) ? plain[i].free_score : -1;
+      const auto key = std::make_tuple(group[i], y[i], score, plain[i].free_alert);
+      auto it = free_done.find(key);
+      if (it == free_done.end()) {
+        FEDLOG_ASSIGN_OR_RETURN(const bool alert,
+                                LabelFreeVerdict(plain, y, plain[i], other_line, fo, free_threshold, reference));
+        it = free_done.emplace(key, alert).first;
+      }
+      v.label_free_alert = it->second;
     }
     out.push_back(v);
   }
@@ -147,8 +207,9 @@ Choice ChooseDetector(const ChoiceOptions& options, bool has_model, bool has_lab
     y.push_back(v.label);
     model_alert.push_back(v.model_alert);
     free_alert.push_back(v.label_free_alert);
-    (v.label == 1 ? c.anomalous : c.normal) += 1;
+    if (!v.twin) (v.label == 1 ? c.anomalous : c.normal) += 1;
   }
+  c.compared = static_cast<int>(y.size());
   if (c.anomalous < ChoiceOptions::kMinLabelsPerClass || c.normal < ChoiceOptions::kMinLabelsPerClass) {
     c.reason = absl::StrFormat("label-free (auto: %d anomalous and %d normal labelled units, %d per class needed "
                                "to compare with the model)",
@@ -166,9 +227,10 @@ Choice ChooseDetector(const ChoiceOptions& options, bool has_model, bool has_lab
   c.evidence_p = SignTestP(c.model_only_right, c.label_free_only_right);
   const bool leads = c.model_f1 > c.label_free_f1 + options.margin;
   c.model = leads && c.evidence_p <= ChoiceOptions::kEvidenceLevel;
-  c.reason = absl::StrFormat("%s (auto: leave-one-out F1 on %d labelled units, model %.3f, label-free %.3f, "
+  c.reason = absl::StrFormat("%s (auto: leave-one-out F1 on %d labelled %s, model %.3f, label-free %.3f, "
                              "margin %.3g; only the model right on %d, only label-free on %d, sign test p %.3f%s)",
-                             c.model ? "model" : "label-free", c.anomalous + c.normal, c.model_f1,
+                             c.model ? "model" : "label-free", c.compared,
+                             options.compare == CompareUnits::kLines ? "lines" : "units", c.model_f1,
                              c.label_free_f1, options.margin, c.model_only_right, c.label_free_only_right,
                              c.evidence_p, leads && !c.model ? ", above the 0.05 a choice of the model needs" : "");
   return c;

@@ -119,6 +119,9 @@ struct FederatedOptions {
   // The "label_free", "choice" and "choice_dp" rows (SiteLabelFree below) for the sites with a stream.
   // `fedlog eval federated` turns them on (--no-choice: off); other callers of the simulation leave them off.
   bool choice_rows = false;
+  // The choice rows' leave-one-out units (--choice-compare templates|lines; fewshot::ChoiceOptions::compare,
+  // detect.detector_choice_compare).
+  fewshot::CompareUnits choice_compare = fewshot::ChoiceOptions().compare;
   // >= 0: that site (by index) keeps none of its anomalous labels (--withhold-anomalous-labels K;
   // WithholdAnomalousLabels), so it detects the anomalous class with the federation's pooled knowledge as
   // HDFS site-4 does: a tuning protocol for the class-sum release on BGL. -1: off.
@@ -330,11 +333,12 @@ absl::StatusOr<SiteEvaluation> ChooseSiteDetector(const SiteLabelFree& lf, const
                                                   const std::string& name, const fewshot::ChoiceOptions& options,
                                                   std::string* reason);
 // ChooseSiteDetector with the labelled lines embedded under `weights` as live detection embeds them
-// (model::LineScorer::Embed with the site's adapters) and the product's default choice options.
+// (model::LineScorer::Embed with the site's adapters) and `options` (eval federated: the product's
+// defaults with --choice-compare).
 absl::StatusOr<SiteEvaluation> ChoiceRow(const model::EncoderSpec& base, const fl::TensorBundle& weights,
                                          const FederatedSite& site, const SiteLabelFree& lf,
                                          const SiteEvaluation* model_row, const std::string& name,
-                                         std::string* reason);
+                                         const fewshot::ChoiceOptions& options, std::string* reason);
 
 // Runs the federated rounds, then the centralized and local-only baselines, and evaluates every
 // model on every site (eval_federated_sim.cc). InvalidArgument for bad options or sites.

@@ -167,7 +167,7 @@ absl::StatusOr<SiteEvaluation> ChooseSiteDetector(const SiteLabelFree& lf,
     }
     FEDLOG_ASSIGN_OR_RETURN(
         verdicts, fewshot::LeaveOneOutVerdicts(units, lf.labels, fewshot::FewShotOptions{},
-                                               lf.operating_point, lf.reference));
+                                               lf.operating_point, lf.reference, options.compare));
   }
   const fewshot::Choice c = fewshot::ChooseDetector(options, model_row != nullptr, true, verdicts);
   if (reason != nullptr) *reason = c.reason;
@@ -179,7 +179,8 @@ absl::StatusOr<SiteEvaluation> ChooseSiteDetector(const SiteLabelFree& lf,
 absl::StatusOr<SiteEvaluation> ChoiceRow(const model::EncoderSpec& base,
                                          const fl::TensorBundle& weights, const FederatedSite& site,
                                          const SiteLabelFree& lf, const SiteEvaluation* model_row,
-                                         const std::string& name, std::string* reason) {
+                                         const std::string& name, const fewshot::ChoiceOptions& options,
+                                         std::string* reason) {
   std::vector<float> embeddings;
   size_t dim = 0;
   if (model_row != nullptr && !lf.train_lines.empty()) {
@@ -202,7 +203,7 @@ absl::StatusOr<SiteEvaluation> ChoiceRow(const model::EncoderSpec& base,
                    embeddings.data() + i * dim);
     }
   }
-  return ChooseSiteDetector(lf, embeddings, dim, model_row, name, fewshot::ChoiceOptions{}, reason);
+  return ChooseSiteDetector(lf, embeddings, dim, model_row, name, options, reason);
 }
 
 }  // namespace fedlog::offline

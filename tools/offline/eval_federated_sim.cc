@@ -143,10 +143,12 @@ using LabelFreeSides = std::vector<std::optional<SiteLabelFree>>;
 // reason in the notes; nothing for a site without a label-free side.
 absl::Status AddChoice(const model::EncoderSpec& base, const fl::TensorBundle& weights, const FederatedSite& site,
                        const std::optional<SiteLabelFree>& lf, const SiteEvaluation* model_row,
-                       const std::string& name, FederatedResult* result) {
+                       const std::string& name, const FederatedOptions& o, FederatedResult* result) {
   if (!lf.has_value()) return absl::OkStatus();
   std::string reason;
-  FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e, ChoiceRow(base, weights, site, *lf, model_row, name, &reason));
+  fewshot::ChoiceOptions choice;
+  choice.compare = o.choice_compare;
+  FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e, ChoiceRow(base, weights, site, *lf, model_row, name, choice, &reason));
   std::cerr << absl::StrFormat("[%s] %s: F1 %.3f, AUROC %.3f: %s\n", name, site.name, e.metrics.f1,
                                e.metrics.auroc, reason);
   result->notes.push_back(absl::StrCat(name, ": ", site.name, " scored by ", reason));
@@ -369,14 +371,14 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
         // support set lacks a class has no detector.
         result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
                                              e.status().message()));
-        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", result));
+        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", o, result));
         continue;
       }
       FEDLOG_RETURN_IF_ERROR(e.status());
       result->evaluations.push_back(*std::move(e));
       if (choose) {
         const SiteEvaluation row = result->evaluations.back();
-        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", result));
+        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", o, result));
       }
     }
   }
@@ -448,14 +450,14 @@ absl::Status PersonaliseAll(const std::vector<FederatedSite>& sites,
         // No prototypes: the site's lines and support set lack a class.
         result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
                                              e.status().message()));
-        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", result));
+        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", o, result));
         continue;
       }
       FEDLOG_RETURN_IF_ERROR(e.status());
       result->evaluations.push_back(*std::move(e));
       if (choose) {
         const SiteEvaluation row = result->evaluations.back();
-        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", result));
+        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", o, result));
       }
     }
     result->notes.push_back(absl::StrFormat(
@@ -507,7 +509,7 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
                               EvaluateSite(base, result.federated_model, sites[i], "federated", o));
       result.evaluations.push_back(e);
       FEDLOG_RETURN_IF_ERROR(
-          AddChoice(base, result.federated_model, sites[i], free[i], &e, "choice", &result));
+          AddChoice(base, result.federated_model, sites[i], free[i], &e, "choice", o, &result));
     }
   }
   if (!o.dp_mode.empty()) {

@@ -31,7 +31,8 @@ constexpr char kUsage[] =
     "[--secure-aggregation [--secagg-threshold T] [--secagg-clip-range R]] [--dp-prototype-counts]] "
     "[--initial-model FILE] "
     "[--no-choice] "
-    "[--withhold-anomalous-labels K]\n";
+    "[--withhold-anomalous-labels K]\n"
+    "  [--choice-compare templates|lines]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -121,6 +122,11 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   o.run_centralized = o.run_local = !args.Has("no-baselines");
   o.initial_model = args.Get("initial-model", "");
   o.choice_rows = !args.Has("no-choice");
+  if (args.Has("choice-compare")) {
+    absl::StatusOr<fewshot::CompareUnits> c = fewshot::ParseCompareUnits(args.Get("choice-compare"));
+    if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("--choice-compare: ", c.status().message()));
+    o.choice_compare = *c;
+  }
   FEDLOG_ASSIGN_OR_RETURN(int64_t withhold, args.GetInt("withhold-anomalous-labels", -1));
   if (withhold < -1 || withhold > 1000) {
     return absl::InvalidArgumentError("--withhold-anomalous-labels must be a site index in 0..1000");
@@ -194,7 +200,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
         "secagg-threshold", "secagg-clip-range", "initial-model",
-        "withhold-anomalous-labels"},
+        "withhold-anomalous-labels",
+        "choice-compare"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation",
         "dp-prototype-counts",
         "no-choice"}});

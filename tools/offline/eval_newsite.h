@@ -89,6 +89,9 @@ struct NewsiteFederatedOptions {
   // (fewshot::ChoiceOptions::margin). The first value is the "choice" row; further values add rows
   // "choice m=M" (for tuning on bgl2k; docs/EVALUATION.md "Session 14").
   std::vector<double> choice_margins = {fewshot::ChoiceOptions().margin};
+  // The choice rows' leave-one-out units (--choice-compare templates|lines;
+  // fewshot::ChoiceOptions::compare, detect.detector_choice_compare).
+  fewshot::CompareUnits choice_compare = fewshot::ChoiceOptions().compare;
   // --fed-sibling: the federation also holds ONE site running the new site's own system, with its
   // own labels, on data disjoint from the new site's stream (LoadNewsiteFederation): for bgl the
   // loghub-2k BGL source less the lines that occur verbatim in BGL-20k; for bgl2k BGL-20k less the

@@ -68,13 +68,20 @@ absl::Status ChoiceRows(const NewsiteStream& s, const NewsiteSplit& sp, const st
   for (size_t u : labelled) support.push_back(units[u]);
   FEDLOG_ASSIGN_OR_RETURN(std::vector<fewshot::LooVerdict> verdicts,
                           fewshot::LeaveOneOutVerdicts(support, y, KShotFewShotOptions(s, o),
-                                                       reference.operating_point, reference.sorted));
+                                                       reference.operating_point, reference.sorted,
+                                                       o.federated.choice_compare));
   chose_model->resize(o.federated.choice_margins.size(), 0);
   for (size_t i = 0; i < o.federated.choice_margins.size(); ++i) {
     fewshot::ChoiceOptions co;
     co.margin = o.federated.choice_margins[i];
+    co.compare = o.federated.choice_compare;
     const fewshot::Choice c = fewshot::ChooseDetector(co, model_row != nullptr, true, verdicts);
-    std::cerr << "[choice] " << arm << ", " << labelled.size() << " labels: " << c.reason << "\n";
+    // The draw's two candidates on the test units, to count the draws whose choice scores worse.
+    std::cerr << "[choice] " << arm << ", " << labelled.size() << " labels: " << c.reason
+              << absl::StrFormat(" [test F1: model %s, label-free %.3f]",
+                                 model_row ? absl::StrFormat("%.3f", model_row->f1) : std::string("-"),
+                                 label_free_row.f1)
+              << "\n";
     KShotRow row = c.model ? *model_row : label_free_row;
     (*chose_model)[i] += c.model ? 1 : 0;
     row.method = ChoiceName(arm, o, i);

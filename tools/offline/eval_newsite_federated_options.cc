@@ -65,6 +65,11 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
   FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "fed-prior-weight", &o->prior_weights));
   FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "encoder-weight", &o->encoder_weights));
   FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "choice-margin", &o->choice_margins));
+  if (args.Has("choice-compare")) {
+    absl::StatusOr<fewshot::CompareUnits> c = fewshot::ParseCompareUnits(args.Get("choice-compare"));
+    if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("--choice-compare: ", c.status().message()));
+    o->choice_compare = *c;
+  }
   if (args.Has("fed-jaccard-weight")) {
     double w = -1;
     if (!absl::SimpleAtod(args.Get("fed-jaccard-weight"), &w) || !(w >= 0 && w <= 100)) {

@@ -48,7 +48,8 @@ constexpr char kUsage[] =
     "[--keep-alert-match J]\n"
     "  [--choice-margin M[,M...]] (with --federated)\n"
     "  [--budget-window N]\n"
-    "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n";
+    "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n"
+    "  [--choice-compare templates|lines] (with --federated)\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -600,7 +601,8 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "active-mean-uncertainty",
               "choice-margin",
               "budget-window",
-              "keep-alert-match"},
+              "keep-alert-match",
+              "choice-compare"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling"}});

@@ -48,6 +48,16 @@ TEST(DetectorChoiceConfigTest, DefaultsModesAndRanges) {
   EXPECT_FALSE(Options(", detector_choice: label_free").ok());  // no label-free detector
   EXPECT_FALSE(Options(", detector_choice: model, label_free_with_model: true").ok());
   EXPECT_FALSE(Options(", detector_choice_margin: 1.5").ok());
+  EXPECT_EQ(Options("")->detector_choice.compare, fewshot::ChoiceOptions().compare);
+  o = Options(", detector_choice_compare: lines");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->detector_choice.compare, fewshot::CompareUnits::kLines);
+  o = Options(", detector_choice_compare: templates");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->detector_choice.compare, fewshot::CompareUnits::kTemplates);
+  o = Options(", detector_choice_compare: blocks");
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("detect.detector_choice_compare"), std::string::npos);
 }
 
 // An HDFS line of template `tpl` (0: PacketResponder terminating, 3: WARN exception) with an extra
