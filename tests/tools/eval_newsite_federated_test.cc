@@ -462,6 +462,15 @@ TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   args = cli::Args::Parse({"--federated", "--fed-match-quantile", "1.5"}, spec);
   ASSERT_TRUE(args.ok());
   EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  EXPECT_EQ(f.choice_compare, fewshot::ChoiceOptions().compare);
+  const cli::ArgSpec compare = {{"choice-compare"}, {"federated"}};
+  args = cli::Args::Parse({"--federated", "--choice-compare", "lines"}, compare);
+  ASSERT_TRUE(args.ok());
+  ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  EXPECT_EQ(f.choice_compare, fewshot::CompareUnits::kLines);
+  args = cli::Args::Parse({"--federated", "--choice-compare", "sessions"}, compare);
+  ASSERT_TRUE(args.ok());
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
   const cli::ArgSpec prior_spec = {{"fed-prior-weight"}, {"federated"}};
   NewsiteFederatedOptions g;
   EXPECT_EQ(g.prior_weights.size(), 1u);

@@ -262,10 +262,12 @@ absl::StatusOr<KShotRow> LabelFreeProductRow(const NewsiteStream& s, const Newsi
                                              const std::vector<size_t>& labelled, const std::vector<int>& y,
                                              const NewsiteOptions& options);
 // One draw: per value of options.federated.choice_margins, fewshot::ChooseDetector (auto, that
-// margin) on the leave-one-out verdicts of the labelled `units` (EncoderUnits: the arm's embeddings,
+// margin, options.federated.choice_compare's units) on the leave-one-out verdicts of the labelled
+// `units` (EncoderUnits: the arm's embeddings,
 // the product's label-free scores; reference: the pool units) picks `model_row` (the draw's support
 // detector row; null when the model could not build one) or `label_free_row`, named "<arm>: choice"
-// (then "... m=M"). `chose_model[i]` counts the draws that chose the model at margin i.
+// (then "... m=M"). `chose_model[i]` counts the draws that chose the model at margin i. Each choice
+// is logged on stderr ("[choice]") with the two candidate rows' test F1.
 absl::Status ChoiceRows(const NewsiteStream& s, const NewsiteSplit& sp, const std::vector<fewshot::Unit>& units,
                         const std::vector<size_t>& labelled, const std::vector<int>& y, const KShotRow* model_row,
                         const KShotRow& label_free_row, const std::string& arm, const NewsiteOptions& options,
