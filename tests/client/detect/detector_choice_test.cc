@@ -81,7 +81,8 @@ Labels SeparatedLabels(int per_class) {
   return out;
 }
 
-std::unique_ptr<LinePipeline> LabelFreePipeline(fewshot::ChoiceMode mode) {
+std::unique_ptr<LinePipeline> LabelFreePipeline(fewshot::ChoiceMode mode,
+                                                fewshot::CompareUnits compare = fewshot::CompareUnits::kTemplates) {
   auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
   EXPECT_TRUE(p.ok()) << p.status();
   novelty::NoveltyOptions o;
@@ -89,6 +90,7 @@ std::unique_ptr<LinePipeline> LabelFreePipeline(fewshot::ChoiceMode mode) {
   EXPECT_TRUE((*p)->EnableLabelFree(o, "", /*fewshot_match=*/1.0).ok());
   fewshot::ChoiceOptions c;
   c.mode = mode;
+  c.compare = compare;
   EXPECT_TRUE((*p)->SetDetectorChoice(c).ok());
   return std::move(*p);
 }
@@ -121,6 +123,33 @@ TEST(DetectorChoiceTest, AModelStaysOutUntilTheLabelsFavourIt) {
   EXPECT_FALSE(p->choice(0).model) << p->choice(0).reason;
   p->Process(0, testing::HdfsLine(402), &r);
   EXPECT_FALSE(r.model_scored);
+}
+
+// detect.detector_choice_compare live: the same labels, each line labelled three times. By token set the
+// label-free side meets no exact match and the model takes the source; by line each label's twins decide
+// it, as on the stream, and the label-free detector keeps it.
+TEST(DetectorChoiceTest, ComparingOnLinesKeepsTheTwinsTheStreamMatches) {
+  Labels thrice;
+  for (const auto& label : SeparatedLabels(6)) thrice.insert(thrice.end(), 3, label);
+  for (fewshot::CompareUnits compare : {fewshot::CompareUnits::kTemplates, fewshot::CompareUnits::kLines}) {
+    auto p = LabelFreePipeline(fewshot::ChoiceMode::kAuto, compare);
+    LineResult r;
+    for (int i = 0; i < 400; ++i) p->Process(0, testing::HdfsLine(i), &r);
+    p->SetLabelFreeLabels(thrice);
+    p->SetModel(GlobalModel(*p));
+    const fewshot::Choice& c = p->choice(0);
+    EXPECT_EQ(c.anomalous, 6) << c.reason;  // distinct token sets under both
+    EXPECT_EQ(c.normal, 6) << c.reason;
+    if (compare == fewshot::CompareUnits::kTemplates) {
+      EXPECT_TRUE(c.model) << c.reason;
+      EXPECT_EQ(c.compared, 12);
+    } else {
+      EXPECT_FALSE(c.model) << c.reason;
+      EXPECT_EQ(c.compared, 36);
+      EXPECT_DOUBLE_EQ(c.label_free_f1, 1.0) << c.reason;
+      EXPECT_TRUE(absl::StrContains(c.reason, "on 36 labelled lines")) << c.reason;
+    }
+  }
 }
 
 TEST(DetectorChoiceTest, TheModelArrivingWithoutLabelsKeepsTheLabelFreeDetector) {
