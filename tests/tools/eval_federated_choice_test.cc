@@ -238,8 +238,9 @@ TEST(EvalFederatedChoiceTest, WithholdingAnomalousLabelsLeavesOnlyNormalOnes) {
   EXPECT_EQ(WithholdAnomalousLabels(-1, &sites).code(), absl::StatusCode::kInvalidArgument);
 }
 
-// --max-anomalous-labels N: a site keeps N of its anomalous training labels (the others unlabelled, -1), its
-// anomalous support lines come from the kept ones, and nothing else of the split moves (same rows, same test).
+// --max-anomalous-labels N: a site keeps N of its anomalous training labels (the others unlabelled,
+// -1), its anomalous support lines come from the kept ones, and nothing else of the split moves
+// (same rows, same test).
 TEST(EvalFederatedChoiceTest, MaxAnomalousLabelsKeepsThatManyAndDrawsSupportFromThem) {
   FederatedOptions o = Options();
   const RawSite raw = LineSite("OpenSSH", 300, 43);
@@ -257,7 +258,8 @@ TEST(EvalFederatedChoiceTest, MaxAnomalousLabelsKeepsThatManyAndDrawsSupportFrom
   EXPECT_EQ(anomalous(thin->train.labels), 3);
   for (size_t i = 0; i < thin->train.labels.size(); ++i) {
     const int before = all->train.labels[i], after = thin->train.labels[i];
-    EXPECT_TRUE(before == 0 ? after == 0 : (after == -1 || after == before)) << "training line " << i;
+    EXPECT_TRUE(before == 0 ? after == 0 : (after == -1 || after == before))
+        << "training line " << i;
   }
   EXPECT_EQ(anomalous(thin->support.labels), 3);
   for (size_t i = 0; i < thin->support.labels.size(); ++i) {

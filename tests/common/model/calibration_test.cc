@@ -38,9 +38,10 @@ TEST(CalibrationTest, PlattStaysFiniteOnSeparableData) {
 
 TEST(CalibrationTest, PlattFitsARareSeparableClass) {
   // A line site whose anomalous class comes from the federation's prototypes: 994 normal validation
-  // scores near -11 (up to 0.4) and 5 anomalous ones in [1.3, 4.5], as BGL site-1 gave with its anomalous
-  // labels withheld. The fit must reach the log-loss minimum (gradient ~0), rank as the scores do and give
-  // the anomalous lines the higher probabilities; a fit that saturates returns 0 for all of them.
+  // scores near -11 (up to 0.4) and 5 anomalous ones in [1.3, 4.5], as BGL site-1 gave with its
+  // anomalous labels withheld. The fit must reach the log-loss minimum (gradient ~0), rank as the
+  // scores do and give the anomalous lines the higher probabilities; a fit that saturates returns 0
+  // for all of them.
   std::vector<float> scores;
   std::vector<int> labels;
   for (int i = 0; i < 994; ++i) {
