@@ -34,9 +34,15 @@ absl::StatusOr<PlattScaling> FitPlatt(const std::vector<float>& scores,
     }
     return f;
   };
+  // Start from the smoothed prior, P(anomalous) = (pos + 1) / (pos + neg + 2) on every score. Platt
+  // and Lin et al. write p = 1 / (1 + exp(A s + B)), so their B starts at log((neg + 1) / (pos +
+  // 1)); here p = sigmoid(a s + b) and b = -B. With the sign flipped the start predicted the rare
+  // class almost everywhere, and on imbalanced, separable scores (5 anomalous of 1,000) the first
+  // Newton step overshot to where every sigmoid saturates, the Hessian vanished and the line search
+  // gave up there: every calibrated score 0.
   PlattScaling p;
   p.a = 0.0;
-  p.b = std::log((neg + 1) / (pos + 1));
+  p.b = std::log((pos + 1) / (neg + 1));
   double f = objective(p.a, p.b);
   for (int iter = 0; iter < 100; ++iter) {
     double g_a = 0, g_b = 0, h_aa = 1e-12, h_ab = 0, h_bb = 1e-12;

@@ -238,5 +238,42 @@ TEST(EvalFederatedChoiceTest, WithholdingAnomalousLabelsLeavesOnlyNormalOnes) {
   EXPECT_EQ(WithholdAnomalousLabels(-1, &sites).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// --max-anomalous-labels N: a site keeps N of its anomalous training labels (the others unlabelled,
+// -1), its anomalous support lines come from the kept ones, and nothing else of the split moves
+// (same rows, same test).
+TEST(EvalFederatedChoiceTest, MaxAnomalousLabelsKeepsThatManyAndDrawsSupportFromThem) {
+  FederatedOptions o = Options();
+  const RawSite raw = LineSite("OpenSSH", 300, 43);
+  auto all = SplitSite(raw, o, false, 0, 7);
+  ASSERT_TRUE(all.ok()) << all.status();
+  const auto anomalous = [](const std::vector<int>& y) {
+    return std::count_if(y.begin(), y.end(), [](int v) { return v > 0; });
+  };
+  ASSERT_GT(anomalous(all->train.labels), 3);
+  o.max_anomalous_labels = 3;
+  auto thin = SplitSite(raw, o, false, 0, 7);
+  ASSERT_TRUE(thin.ok()) << thin.status();
+  ASSERT_EQ(thin->train.labels.size(), all->train.labels.size());
+  EXPECT_EQ(thin->train.tokens, all->train.tokens);
+  EXPECT_EQ(anomalous(thin->train.labels), 3);
+  for (size_t i = 0; i < thin->train.labels.size(); ++i) {
+    const int before = all->train.labels[i], after = thin->train.labels[i];
+    EXPECT_TRUE(before == 0 ? after == 0 : (after == -1 || after == before))
+        << "training line " << i;
+  }
+  EXPECT_EQ(anomalous(thin->support.labels), 3);
+  for (size_t i = 0; i < thin->support.labels.size(); ++i) {
+    ASSERT_GE(thin->support.labels[i], 0);
+    if (thin->support.labels[i] == 0) continue;
+    bool kept = false;  // an anomalous support line is one of the kept labelled lines
+    for (size_t j = 0; j < thin->train.labels.size(); ++j) {
+      kept |= thin->train.labels[j] > 0 && thin->train.tokens[j] == thin->support.tokens[i];
+    }
+    EXPECT_TRUE(kept) << "support line " << i;
+  }
+  EXPECT_EQ(thin->test.lines.labels, all->test.lines.labels);
+  EXPECT_EQ(thin->validation.lines.labels, all->validation.lines.labels);
+}
+
 }  // namespace
 }  // namespace fedlog::offline

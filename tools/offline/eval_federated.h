@@ -126,6 +126,11 @@ struct FederatedOptions {
   // WithholdAnomalousLabels), so it detects the anomalous class with the federation's pooled knowledge as
   // HDFS site-4 does: a tuning protocol for the class-sum release on BGL. -1: off.
   int withhold_anomalous_site = -1;
+  // > 0: every site (held-out sites excepted) keeps at most this many anomalous training labels, a
+  // seeded sample (--max-anomalous-labels N; SplitSite), the rest unlabelled, and draws its anomalous
+  // support lines from the kept ones: the few-labels regime of the class-sum release (HDFS's
+  // labelled sites pool 20) on a protocol with many. 0: off.
+  int max_anomalous_labels = 0;
 };
 
 // With options.initial_model: OK when its FILE.json (tools/offline/pretrain.h) excludes every system the
@@ -179,7 +184,9 @@ struct RawSite {
 };
 
 // Splits `raw` by unit into train 50% / validation 20% / test 30% (seeded, stratified by class)
-// and draws options.shots support lines per class and source from the train part. A `held_out` site
+// and draws options.shots support lines per class and source from the train part (with
+// options.max_anomalous_labels > 0, after keeping that many anomalous training labels; the others
+// are -1, unlabelled, and never support lines). A `held_out` site
 // keeps labels on its support lines only (-1 elsewhere), joins at `join_round` and uses its support
 // set as validation. Session sites get line labels from their blocks: a line is anomalous when its
 // block is and its template never occurs in a normal training block.

@@ -117,6 +117,23 @@ std::vector<int> SessionLineLabels(const RawSite& raw, const std::vector<int32_t
   return labels;
 }
 
+// Keeps at most `keep` anomalous labels of `lines` (a sample seeded by `seed`, drawn from its own
+// generator so the split's draws stay as without it); the others become -1 (unlabelled).
+void ThinAnomalousLabels(int keep, uint64_t seed, model::LineSet* lines,
+                         std::vector<std::string>* notes, const std::string& name) {
+  std::vector<size_t> anomalous;
+  for (size_t i = 0; i < lines->labels.size(); ++i) {
+    if (lines->labels[i] > 0) anomalous.push_back(i);
+  }
+  if (anomalous.size() <= static_cast<size_t>(keep)) return;
+  std::mt19937_64 rng(seed ^ 0x5eed7a11u);
+  std::shuffle(anomalous.begin(), anomalous.end(), rng);
+  for (size_t j = static_cast<size_t>(keep); j < anomalous.size(); ++j)
+    lines->labels[anomalous[j]] = -1;
+  notes->push_back(absl::StrCat(name, ": ", keep, " of ", anomalous.size(),
+                                " anomalous training labels kept (--max-anomalous-labels)"));
+}
+
 }  // namespace
 
 absl::StatusOr<model::LineSet> FeaturizeSiteLines(std::string_view format,
@@ -191,15 +208,19 @@ absl::StatusOr<FederatedSite> SplitSite(const RawSite& raw, const FederatedOptio
     train_rows = std::move(kept);
   }
   if (!site.stream.lines.empty()) site.stream.train_rows = train_rows;
-  // Support: k lines of each class of each source among the training lines (a site runs one
-  // detector per source, client/detect).
+  if (options.max_anomalous_labels > 0 && !held_out) {
+    ThinAnomalousLabels(options.max_anomalous_labels, seed, &train.lines, &site.notes, raw.name);
+  }
+  // Support: k lines of each class of each source among the labelled training lines (a site runs
+  // one detector per source, client/detect).
   std::vector<int64_t> support_rows;
   for (const std::string& source : raw.sources) {
     for (int cls : {0, 1}) {
       std::vector<int64_t> members;
       for (int64_t i = 0; i < train.lines.size(); ++i) {
         const size_t row = static_cast<size_t>(i);
-        if (train.lines.sources[row] == source && (train.lines.labels[row] > 0 ? 1 : 0) == cls) {
+        const int y = train.lines.labels[row];
+        if (train.lines.sources[row] == source && y >= 0 && (y > 0 ? 1 : 0) == cls) {
           members.push_back(i);
         }
       }

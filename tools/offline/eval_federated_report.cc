@@ -214,6 +214,7 @@ std::string Json(const FederatedOptions& o, const std::vector<FederatedSite>& si
       ", \"strategy\": ", Quote(o.strategy), ", \"seed\": ", o.seed, ", \"threads\": ", o.threads,
       ", \"shots\": ", o.shots, ", \"max_train_lines\": ", o.max_train_lines,
       ", \"personalise_rounds\": ", o.personalise_rounds,
+      ", \"max_anomalous_labels\": ", o.max_anomalous_labels,
       "},\n  \"dp\": ", DpJson(o, result), ",\n  \"sites\": ", SitesJson(sites), ",\n  \"rounds\": ", RoundsJson(result),
       ",\n  \"evaluations\": ", EvaluationsJson(result), ",\n  \"means\": {",
       absl::StrJoin(means, ", "), "},\n  \"checks\": [", absl::StrJoin(checks, ", "),

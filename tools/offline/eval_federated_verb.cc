@@ -32,7 +32,7 @@ constexpr char kUsage[] =
     "[--initial-model FILE] "
     "[--no-choice] "
     "[--withhold-anomalous-labels K]\n"
-    "  [--choice-compare templates|lines]\n";
+    "  [--choice-compare templates|lines] [--max-anomalous-labels N]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -132,6 +132,11 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
     return absl::InvalidArgumentError("--withhold-anomalous-labels must be a site index in 0..1000");
   }
   o.withhold_anomalous_site = static_cast<int>(withhold);
+  FEDLOG_ASSIGN_OR_RETURN(int64_t max_anomalous, args.GetInt("max-anomalous-labels", 0));
+  if (max_anomalous < 0 || max_anomalous > 1000000) {
+    return absl::InvalidArgumentError("--max-anomalous-labels must be in 0..1000000 (0: every label kept)");
+  }
+  o.max_anomalous_labels = static_cast<int>(max_anomalous);
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
     return absl::InvalidArgumentError("--protocol must be sources, hdfs or bgl");
@@ -201,7 +206,7 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
         "secagg-threshold", "secagg-clip-range", "initial-model",
         "withhold-anomalous-labels",
-        "choice-compare"},
+        "choice-compare", "max-anomalous-labels"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation",
         "dp-prototype-counts",
         "no-choice"}});

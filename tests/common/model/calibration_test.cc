@@ -36,6 +36,39 @@ TEST(CalibrationTest, PlattStaysFiniteOnSeparableData) {
   EXPECT_TRUE(std::isfinite(fit->a));
 }
 
+TEST(CalibrationTest, PlattFitsARareSeparableClass) {
+  // A line site whose anomalous class comes from the federation's prototypes: 994 normal validation
+  // scores near -11 (up to 0.4) and 5 anomalous ones in [1.3, 4.5], as BGL site-1 gave with its
+  // anomalous labels withheld. The fit must reach the log-loss minimum (gradient ~0), rank as the
+  // scores do and give the anomalous lines the higher probabilities; a fit that saturates returns 0
+  // for all of them.
+  std::vector<float> scores;
+  std::vector<int> labels;
+  for (int i = 0; i < 994; ++i) {
+    scores.push_back(i == 0 ? 0.376f : -11.0f - 0.001f * static_cast<float>(i % 100));
+    labels.push_back(0);
+  }
+  for (float s : {1.34f, 2.1f, 2.6f, 3.0f, 4.5f}) {
+    scores.push_back(s);
+    labels.push_back(1);
+  }
+  auto fit = FitPlatt(scores, labels);
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  EXPECT_GT(fit->a, 0);
+  const double t_pos = 6.0 / 7.0, t_neg = 1.0 / 996.0;
+  double g_a = 0, g_b = 0;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const double r = fit->Apply(scores[i]) - (labels[i] > 0 ? t_pos : t_neg);
+    g_a += r * scores[i];
+    g_b += r;
+  }
+  EXPECT_NEAR(g_a, 0, 1e-4);
+  EXPECT_NEAR(g_b, 0, 1e-4);
+  EXPECT_GT(fit->Apply(1.34), 0.5);
+  EXPECT_LT(fit->Apply(0.376), fit->Apply(1.34));
+  EXPECT_LT(fit->Apply(-11.0), 1e-3);
+}
+
 TEST(CalibrationTest, MaxF1ThresholdPicksTheBestCut) {
   // Cut at 0.7: tp 2, fp 0, fn 1 -> F1 0.8. Cut at 0.3: tp 3, fp 1 -> F1 6/7 (best). Cut at 0.1:
   // 0.75.
