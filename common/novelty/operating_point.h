@@ -5,7 +5,10 @@
 // A site with no labels for the same source type could take one of those instead of its own alert
 // budget. OperatingPointFromLabels computes the point; TransferredCut applies one quantity of it to a
 // stream of scores in order. Torch-free and gRPC-free; `fedlog eval newsite --federated --fed-sibling`
-// measures it (tools/offline/eval_newsite_federated_point.cc). Thread-compatible.
+// measures it (tools/offline/eval_newsite_federated_point.cc). Live detection does not use it: on the
+// BGL tuning parts the point did not carry from one stream to another (the calibrated score and the
+// rates depend on where each stream's incidents fall), so no federation path carries it.
+// Thread-compatible.
 #ifndef FEDLOG_COMMON_NOVELTY_OPERATING_POINT_H_
 #define FEDLOG_COMMON_NOVELTY_OPERATING_POINT_H_
 
