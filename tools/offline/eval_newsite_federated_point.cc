@@ -59,13 +59,14 @@ absl::Status OperatingPointRows(const NewsiteStream& s, const NewsiteSplit& sp, 
     std::vector<uint8_t> alert(base.score.size(), 0);
     for (size_t u : base.order) alert[u] = cut.Decide(base.score[u]) ? 1 : 0;
     FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureTestUnits(sp, base.score, alert));
-    row.method = absl::StrCat("federated: ", kFederationPoint, " (", std::string(novelty::PointUseName(use)), ")");
+    const std::string name(novelty::PointUseName(use));
+    row.method = absl::StrCat("federated: ", kFederationPoint, " (", name, ")");
     row.strategy = std::string(1, '-');
     row.runs = 1;
     notes->push_back(absl::StrFormat("k = 0, %s (%s): F1 %.3f against %s %.3f (normal-unit alert rate %.4f "
                                      "against %.4f)",
-                                     kFederationPoint, std::string(novelty::PointUseName(use)), row.f1, kLabelFreeProduct,
-                                     product.f1, row.normal_alert_rate, product.normal_alert_rate));
+                                     kFederationPoint, name, row.f1, kLabelFreeProduct, product.f1,
+                                     row.normal_alert_rate, product.normal_alert_rate));
     rows->push_back(row);
   }
   return absl::OkStatus();
