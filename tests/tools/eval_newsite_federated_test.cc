@@ -5,6 +5,7 @@
 // verdict lines, and the flags.
 #include "tools/offline/eval_newsite_federated.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/base/file_util.h"
 #include "common/logparse/synth/synth.h"
 #include "gtest/gtest.h"
@@ -429,6 +431,38 @@ TEST(EvalNewsiteFederatedTest, BglSiblingLeavesOutTheNewSitesLines) {
   EXPECT_EQ(site->train.size() + site->validation.lines.size() + site->test.lines.size(), 300 - copied);
   EXPECT_FALSE(LoadNewsiteSibling("hadoop", fo, 3, &notes).ok());
   EXPECT_EQ(LoadNewsiteSibling("hdfs", fo, 3, &notes).status().code(), absl::StatusCode::kNotFound);
+
+  // The same sibling as a stream (what it scores with the label-free detector): the same lines kept.
+  absl::StatusOr<NewsiteStream> sib = LoadSiblingStream("bgl", root);
+  ASSERT_TRUE(sib.ok()) << sib.status();
+  EXPECT_EQ(sib->lines.size(), static_cast<size_t>(200 - copied));
+  int64_t sibling_alerts = 0;
+  for (int i = 0; i < 200; ++i) sibling_alerts += i % 9 == 4 && i % 12 != 4 ? 1 : 0;
+  EXPECT_EQ(std::count(sib->y.begin(), sib->y.end(), 1), sibling_alerts);
+  sib = LoadSiblingStream("bgl2k", root);
+  ASSERT_TRUE(sib.ok()) << sib.status();
+  EXPECT_EQ(sib->lines.size(), static_cast<size_t>(300 - copied));
+  EXPECT_FALSE(LoadSiblingStream("hadoop", root).ok());
+
+  // The federation's operating point rows: the sibling's point, three uses of it on the new site.
+  absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(*s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
+  std::vector<KShotRow> rows;
+  notes.clear();
+  ASSERT_TRUE(OperatingPointRows(*s, sp, ProductK0Detector(*s, *sc), o, &rows, &notes).ok());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].method, "federated: label-free, federation's operating point (score)");
+  EXPECT_EQ(rows[1].method, "federated: label-free, federation's operating point (rate)");
+  EXPECT_EQ(rows[2].method, "federated: label-free, federation's operating point (prevalence)");
+  bool named = false;
+  for (const std::string& n : notes) {
+    named = named || n.find(absl::StrCat("the sibling's ", 200 - copied, " scored lines, ", sibling_alerts,
+                                         " anomalous")) != std::string::npos;
+  }
+  EXPECT_TRUE(named) << absl::StrJoin(notes, "\n");
 }
 
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {

@@ -39,6 +39,9 @@
 //          arm's model under detect.detector_choice = auto (common/fewshot/detector_choice.h): the
 //          label-free product row until the draw's labels, leave-one-out, favour the model, then the
 //          support detector row; "label-free (product)" is the label-free side alone.
+//   k = 0  with --fed-sibling, the federation's operating point rows (eval_newsite_federated_point.cc):
+//          the sibling's F1-best cut of the label-free score for the source (its labels, its own
+//          stream), applied by the new site as a score cut, an alert rate or a prevalence.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -76,6 +79,10 @@ absl::StatusOr<std::vector<FederatedSite>> LoadNewsiteFederation(const std::stri
 // absent, InvalidArgument for a system without sibling data (hadoop).
 absl::StatusOr<FederatedSite> LoadNewsiteSibling(const std::string& system, const FederatedOptions& fo,
                                                  uint64_t split_seed, std::vector<std::string>* notes);
+// The same sibling's data as a stream (eval_newsite_sibling.cc), for scoring it with the label-free
+// detector as the sibling site does live: for bgl loghub-2k BGL, for bgl2k BGL-20k, each less the
+// lines that occur verbatim in the other; for hdfs the sibling's half. Errors as LoadNewsiteSibling.
+absl::StatusOr<NewsiteStream> LoadSiblingStream(const std::string& system, const std::string& data_dir);
 
 // The three encoders of the new site (eval_newsite_federation.cc): the federation trained on
 // `sites`, then the site's local rounds on `own` (unlabelled lines of its source type `source`) from
@@ -272,6 +279,18 @@ absl::Status ChoiceRows(const NewsiteStream& s, const NewsiteSplit& sp, const st
                         const std::vector<size_t>& labelled, const std::vector<int>& y, const KShotRow* model_row,
                         const KShotRow& label_free_row, const std::string& arm, const NewsiteOptions& options,
                         std::vector<KShotRow>* rows, std::vector<int>* chose_model);
+
+// The federation's operating point rows (eval_newsite_federated_point.cc; common/novelty/
+// operating_point.h), with --fed-sibling only: the sibling scores its own stream (LoadSiblingStream)
+// with the product's k = 0 detector (ScoreNewsiteStream, ProductK0Detector), and
+// novelty::OperatingPointFromLabels on its units' scores and labels gives the source's point; the new
+// site applies each use of it (novelty::PointUse) to its own k = 0 scores (`base`) in stream order,
+// measured on the test units: rows "federated: label-free, federation's operating point (<use>)".
+// The alone arm has no such point (its row is "label-free (product)"). `notes` gets the point.
+inline constexpr char kFederationPoint[] = "label-free, federation's operating point";
+absl::Status OperatingPointRows(const NewsiteStream& s, const NewsiteSplit& sp, const PriorBase& base,
+                                const NewsiteOptions& options, std::vector<KShotRow>* rows,
+                                std::vector<std::string>* notes);
 
 struct FederatedArmRows {
   std::vector<KShotRow> rows;  // method "<model>: <method>"

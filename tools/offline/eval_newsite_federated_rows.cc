@@ -227,7 +227,11 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
                                              const std::vector<NamedEncoder>& encoders,
                                              const NewsiteOptions& o) {
   FederatedArmRows out;
-  const NewsiteSplit sp = MakeNewsiteSplit(s, sc, o.label_part);
+  // label_part's split; with --pool-tune (no --pool-blocks) its tuning part inside the first label_part
+  // (the encoders' unlabelled training lines, those before label_part, then hold the measured part).
+  // --pool-blocks leaves the arm on label_part: its odd blocks would lie among the training lines.
+  const NewsiteSplit sp = o.pool_blocks > 0 ? MakeNewsiteSplit(s, sc, o.label_part) : KShotSplit(s, sc, o);
+  if (o.pool_tune && o.pool_blocks <= 0) out.notes.push_back(PoolBlocksNote(o));
   const int64_t anomalous = std::count(sp.test_y.begin(), sp.test_y.end(), 1);
   if (anomalous == 0 || anomalous == static_cast<int64_t>(sp.test.size())) {
     out.notes.push_back("the test part holds one class only: no rows");
@@ -237,6 +241,7 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
   std::vector<std::vector<KShotRow>> per_draw(draws.size());  // per draw: one row per encoder
   int fallbacks = 0;
   const PriorBase base = ProductK0Detector(s, sc);
+  if (o.federated.sibling) FEDLOG_RETURN_IF_ERROR(OperatingPointRows(s, sp, base, o, &out.rows, &out.notes));
   std::vector<std::optional<KShotRow>> label_free_rows(draws.size());  // per draw, the same for every arm
   // One encoder at a time (its embeddings are large); the rows of a draw keep the encoders' order.
   for (const auto& [name, weights] : encoders) {

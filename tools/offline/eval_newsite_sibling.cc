@@ -93,7 +93,47 @@ absl::StatusOr<RawSite> HdfsSibling(const std::string& data_dir, std::vector<std
   return raw;
 }
 
+// The lines of the alert-tagged `system` stream (LoadNewsiteStream) less those that occur verbatim
+// (tag and message) in `other_path`: the same lines BglSibling keeps, as a stream.
+absl::StatusOr<NewsiteStream> BglSiblingStream(const std::string& system, const std::string& path,
+                                               const std::string& other_path, const std::string& data_dir) {
+  FEDLOG_ASSIGN_OR_RETURN(NewsiteStream all, LoadNewsiteStream(system, data_dir));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::AlertTaggedLine> mine, labels::ReadAlertTaggedLog(path));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::AlertTaggedLine> theirs, labels::ReadAlertTaggedLog(other_path));
+  if (mine.size() != all.lines.size()) return absl::InternalError(absl::StrCat(path, ": line counts differ"));
+  std::set<std::string> other;
+  for (const auto& t : theirs) other.insert(TaggedText(t));
+  NewsiteStream s;
+  s.system = all.system;
+  s.unit = all.unit;
+  s.format = all.format;
+  s.session_pattern = all.session_pattern;
+  int64_t dropped = 0;
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (other.count(TaggedText(mine[i]))) {
+      ++dropped;
+      continue;
+    }
+    s.units.push_back({static_cast<int32_t>(s.lines.size())});
+    s.lines.push_back(all.lines[i]);
+    s.y.push_back(all.y[i]);
+  }
+  s.notes.push_back(absl::StrCat(path, ": ", s.lines.size(), " lines after leaving out ", dropped,
+                                 " that occur verbatim in ", other_path));
+  return s;
+}
+
 }  // namespace
+
+absl::StatusOr<NewsiteStream> LoadSiblingStream(const std::string& system, const std::string& data_dir) {
+  const std::string bgl2k = JoinPath(data_dir, "loghub-2k/BGL/BGL_2k.log");
+  const std::string bgl20k = JoinPath(data_dir, "bgl-20k/BGL_20k.log");
+  if (system == "bgl") return BglSiblingStream("bgl2k", bgl2k, bgl20k, data_dir);
+  if (system == "bgl2k") return BglSiblingStream("bgl", bgl20k, bgl2k, data_dir);
+  if (system == "hdfs") return LoadNewsiteStream("hdfs", data_dir, NewsitePart::kSiblingHalf);
+  return absl::InvalidArgumentError(absl::StrCat("--fed-sibling: no sibling data for system '", system,
+                                                 "' (bgl2k, bgl, hdfs)"));
+}
 
 absl::StatusOr<FederatedSite> LoadNewsiteSibling(const std::string& system, const FederatedOptions& fo,
                                                  uint64_t split_seed, std::vector<std::string>* notes) {
