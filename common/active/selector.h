@@ -20,7 +20,7 @@
 //                               tokens, the counts are those of the few-shot rule's token
 //                               neighbourhood of the representative instead (neighbourhood.h): the
 //                               lines near it that do not alert if it is anomalous, those that
-//                               alert if it is normal (the default since session 16; docs/
+//                               alert if it is normal (session 16, off by default; docs/
 //                               EVALUATION.md "Session 16: active selection by what a verdict
 //                               changes under the keep rule").
 // Optionally (SelectorOptions::above_first) the groups the detector would alert on come first.
@@ -116,16 +116,18 @@ struct SelectorOptions {
   // the other class; for a normal verdict also the alerting lines below the threshold that share at
   // least neighbour_keep_match), not only the group's own. It should equal the few-shot detector's
   // FewShotOptions::match (0.3) and keep_alert_match (0.2). In [0, 1]; 0 = the group's own lines
-  // (session 13's count). 0.3 chosen on the line tuning splits (loghub-2k BGL and BGL-20k's tuning
-  // parts, both pool splits; with coverage_weight 0.25, 0.5, 0.75 and a diversity cut tried) by a
-  // rule fixed before the runs (docs/EVALUATION.md "Session 16: active selection by what a verdict
-  // changes under the keep rule"). Lines without tokens (`fedlog label` passes none) keep the own count.
-  double neighbour_match = 0.3;
+  // (session 13's count; the default). Off: 0.3 won on the line tuning splits by one cell (loghub-2k
+  // BGL and BGL-20k's tuning parts, both pool splits; coverage_weight 0.25, 0.5, 0.75 and a diversity
+  // cut tried) but lost on the held BGL-20k pool-blocks split (active k = 2: 0.228 against 0.879), where
+  // an early normal verdict silenced the alerting anomalies of its neighbourhood (docs/EVALUATION.md
+  // "Session 16: active selection by what a verdict changes under the keep rule"). Lines without tokens
+  // keep the group's own count.
+  double neighbour_match = 0.0;
   double neighbour_keep_match = 0.2;  // in [0, 1]; 0 = no keep rule
   // A group whose representative shares at least this much of its tokens with a pick ranked ahead of
   // it in the same answer goes after the picks that do not (two picks from one neighbourhood teach
   // the detector about as much as one). Lines without tokens never clash. In [0, 1]; 0 = off (0.3
-  // changed no pick on the tuning splits: labelled neighbourhoods are already decided).
+  // changed no tuning cell: labelled neighbourhoods are already decided).
   double diversity_match = 0.0;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;

@@ -66,8 +66,7 @@ SelectionInput TwoAlarms() {
 TEST(NeighbourhoodTest, NeighbourMatchCountsTheLinesAVerdictWouldChange) {
   SelectorOptions opt;
   opt.margin_scale = 1.0;
-  EXPECT_DOUBLE_EQ(opt.neighbour_match, 0.3);  // on by default since session 16
-  opt.neighbour_match = 0;
+  EXPECT_DOUBLE_EQ(opt.neighbour_match, 0);  // off by default (session 16)
   auto today = SelectLines(TwoAlarms(), opt, 1);
   ASSERT_TRUE(today.ok()) << today.status();
   EXPECT_EQ((*today)[0].template_id, 2);
