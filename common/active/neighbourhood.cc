@@ -23,7 +23,8 @@ double TokenJaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>&
   return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
 }
 
-Neighbourhoods::Neighbourhoods(const SelectionInput& input, double threshold, double match, double keep_match)
+Neighbourhoods::Neighbourhoods(const SelectionInput& input, double threshold, double match,
+                               double keep_match)
     : match_(match), keep_match_(keep_match) {
   std::map<std::vector<uint64_t>, size_t> index;  // token set -> sets_ position
   std::vector<const std::vector<uint64_t>*> labelled[2];
@@ -42,8 +43,10 @@ Neighbourhoods::Neighbourhoods(const SelectionInput& input, double threshold, do
     if (l.score < threshold) ++s.alerting_low;
   }
   for (TokenSet& s : sets_) {
-    for (const auto* t : labelled[0]) s.nearest_normal = std::max(s.nearest_normal, TokenJaccard(s.tokens, *t));
-    for (const auto* t : labelled[1]) s.nearest_anomalous = std::max(s.nearest_anomalous, TokenJaccard(s.tokens, *t));
+    for (const auto* t : labelled[0])
+      s.nearest_normal = std::max(s.nearest_normal, TokenJaccard(s.tokens, *t));
+    for (const auto* t : labelled[1])
+      s.nearest_anomalous = std::max(s.nearest_anomalous, TokenJaccard(s.tokens, *t));
   }
 }
 
@@ -56,8 +59,8 @@ VerdictReach Neighbourhoods::Reach(const std::vector<uint64_t>& tokens) const {
     if (j < least) continue;
     // An anomalous label decides the set when it is near and nearer than every normal label.
     if (j >= match_ && j > s.nearest_normal) r.if_anomalous += static_cast<double>(s.quiet);
-    // A normal one silences it when nearer than every anomalous label: all its alerts when it decides
-    // the set, else (the keep rule) the alerts below the threshold.
+    // A normal one silences it when nearer than every anomalous label: all its alerts when it
+    // decides the set, else (the keep rule) the alerts below the threshold.
     if (j > s.nearest_anomalous) {
       if (j >= match_) {
         r.if_normal += static_cast<double>(s.alerting);

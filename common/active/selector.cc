@@ -236,10 +236,12 @@ absl::Status SelectorOptions::Validate() const {
   if (!(opinion_ramp >= 0 && opinion_ramp <= 1000)) return bad("opinion_ramp", opinion_ramp);
   if (!(mean_uncertainty_share >= 0 && mean_uncertainty_share <= 1))
     return bad("mean_uncertainty_share", mean_uncertainty_share);
-  if (!(neighbour_match >= 0 && neighbour_match <= 1)) return bad("neighbour_match", neighbour_match);
+  if (!(neighbour_match >= 0 && neighbour_match <= 1))
+    return bad("neighbour_match", neighbour_match);
   if (!(neighbour_keep_match >= 0 && neighbour_keep_match <= 1))
     return bad("neighbour_keep_match", neighbour_keep_match);
-  if (!(diversity_match >= 0 && diversity_match <= 1)) return bad("diversity_match", diversity_match);
+  if (!(diversity_match >= 0 && diversity_match <= 1))
+    return bad("diversity_match", diversity_match);
   if (!(fallback_alert_rate > 0 && fallback_alert_rate <= 0.5))
     return bad("fallback_alert_rate", fallback_alert_rate);
   return absl::OkStatus();
@@ -273,7 +275,9 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
 
   const double log_lines = std::log1p(static_cast<double>(scores.size()));
   std::optional<internal::Neighbourhoods> near;
-  if (options.neighbour_match > 0) near.emplace(input, threshold, options.neighbour_match, options.neighbour_keep_match);
+  if (options.neighbour_match > 0) {
+    near.emplace(input, threshold, options.neighbour_match, options.neighbour_keep_match);
+  }
   double most_corrections = 0;
   for (auto& [id, g] : groups) {
     const double n = static_cast<double>(g.best.group_size);

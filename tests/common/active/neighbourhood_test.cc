@@ -1,6 +1,6 @@
 // The few-shot rule's token neighbourhoods in the line selector: what a verdict on a representative
-// would change beyond its own group (SelectorOptions::neighbour_match), and picks that do not repeat
-// a neighbourhood (SelectorOptions::diversity_match).
+// would change beyond its own group (SelectorOptions::neighbour_match), and picks that do not
+// repeat a neighbourhood (SelectorOptions::diversity_match).
 #include "common/active/neighbourhood.h"
 
 #include <vector>
@@ -31,10 +31,12 @@ TEST(NeighbourhoodTest, JaccardOfSortedTokenLists) {
 TEST(NeighbourhoodTest, ReachFollowsTheKeepRule) {
   SelectionInput in;
   // Threshold 0.5. Quiet lines near {1,2,3,4}: two at J 0.6; one at J 0.25 (too far to decide).
-  in.lines = {Line(1, 0.2, {1, 2, 3, 5}, 0), Line(1, 0.3, {1, 2, 3, 5}, 0), Line(2, 0.2, {1, 2, 6, 7, 8, 9}, 0),
-              // Alerting lines: one at J 0.6 (decided), one at J 2/7 below the threshold (kept zone),
-              // one at J 2/7 above it (its alert stands).
-              Line(3, 0.9, {1, 2, 3, 6}, 1), Line(4, 0.4, {3, 4, 11, 12, 13}, 1), Line(5, 0.8, {1, 2, 14, 15, 16}, 1)};
+  in.lines = {Line(1, 0.2, {1, 2, 3, 5}, 0), Line(1, 0.3, {1, 2, 3, 5}, 0),
+              Line(2, 0.2, {1, 2, 6, 7, 8, 9}, 0),
+              // Alerting lines: one at J 0.6 (decided), one at J 2/7 below the threshold (kept
+              // zone), one at J 2/7 above it (its alert stands).
+              Line(3, 0.9, {1, 2, 3, 6}, 1), Line(4, 0.4, {3, 4, 11, 12, 13}, 1),
+              Line(5, 0.8, {1, 2, 14, 15, 16}, 1)};
   internal::Neighbourhoods near(in, /*threshold=*/0.5, /*match=*/0.3, /*keep_match=*/0.2);
   internal::VerdictReach r = near.Reach({1, 2, 3, 4});
   EXPECT_DOUBLE_EQ(r.if_anomalous, 2);  // the two quiet lines at 0.6
@@ -42,7 +44,8 @@ TEST(NeighbourhoodTest, ReachFollowsTheKeepRule) {
   // Without the keep rule only the decided alert is silenced.
   EXPECT_DOUBLE_EQ(internal::Neighbourhoods(in, 0.5, 0.3, 0).Reach({1, 2, 3, 4}).if_normal, 1);
   // A normal label nearer to the quiet lines than the verdict would be: an anomalous verdict no
-  // longer decides them. An anomalous label as near as the verdict: a normal one no longer silences.
+  // longer decides them. An anomalous label as near as the verdict: a normal one no longer
+  // silences.
   in.lines.push_back(Line(6, 0.1, {1, 2, 3, 5}, 0, /*label=*/0));
   in.lines.push_back(Line(7, 0.9, {1, 2, 3, 6}, 1, /*label=*/1));
   r = internal::Neighbourhoods(in, 0.5, 0.3, 0.2).Reach({1, 2, 3, 4});
@@ -85,7 +88,8 @@ TEST(NeighbourhoodTest, NeighbourMatchCountsTheLinesAVerdictWouldChange) {
 TEST(NeighbourhoodTest, DiversityPutsASecondPickFromOneNeighbourhoodLast) {
   SelectionInput in;
   in.threshold = 0.5;
-  in.lines = {Line(1, 0.51, {1, 2, 3, 4}, 1), Line(2, 0.52, {1, 2, 3, 5}, 1), Line(3, 0.6, {7, 8, 9}, 1)};
+  in.lines = {Line(1, 0.51, {1, 2, 3, 4}, 1), Line(2, 0.52, {1, 2, 3, 5}, 1),
+              Line(3, 0.6, {7, 8, 9}, 1)};
   SelectorOptions opt;
   opt.margin_scale = 1.0;
   auto order = [&] {
