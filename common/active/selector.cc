@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/active/neighbourhood.h"
 #include "common/active/ranking.h"
 
 namespace fedlog::active {
@@ -198,6 +200,25 @@ void RankGroups(const SelectorOptions& o, size_t in_hand, size_t max_picks, std:
   SortRanked(o.above_first, ranked->begin() + static_cast<std::ptrdiff_t>(sequential), ranked->end());
 }
 
+// SelectorOptions::diversity_match: walking the ranking best first (up to the picks asked for), a
+// group whose representative shares at least `least` of its tokens with one already kept goes after
+// the kept ones, in its order.
+void SpreadPicks(const SelectionInput& input, double least, size_t max_picks,
+                 std::vector<std::pair<uint64_t, Pick>>* ranked) {
+  std::vector<std::pair<uint64_t, Pick>> kept, later;
+  const size_t want = max_picks > 0 ? max_picks : ranked->size();
+  for (auto& entry : *ranked) {
+    const std::vector<uint64_t>& tokens = input.lines[entry.second.line].tokens;
+    bool clash = false;
+    for (size_t i = 0; i < kept.size() && !clash && kept.size() < want; ++i) {
+      clash = internal::TokenJaccard(tokens, input.lines[kept[i].second.line].tokens) >= least;
+    }
+    (clash ? later : kept).push_back(std::move(entry));
+  }
+  for (auto& entry : later) kept.push_back(std::move(entry));
+  *ranked = std::move(kept);
+}
+
 }  // namespace
 
 absl::Status SelectorOptions::Validate() const {
@@ -215,6 +236,12 @@ absl::Status SelectorOptions::Validate() const {
   if (!(opinion_ramp >= 0 && opinion_ramp <= 1000)) return bad("opinion_ramp", opinion_ramp);
   if (!(mean_uncertainty_share >= 0 && mean_uncertainty_share <= 1))
     return bad("mean_uncertainty_share", mean_uncertainty_share);
+  if (!(neighbour_match >= 0 && neighbour_match <= 1))
+    return bad("neighbour_match", neighbour_match);
+  if (!(neighbour_keep_match >= 0 && neighbour_keep_match <= 1))
+    return bad("neighbour_keep_match", neighbour_keep_match);
+  if (!(diversity_match >= 0 && diversity_match <= 1))
+    return bad("diversity_match", diversity_match);
   if (!(fallback_alert_rate > 0 && fallback_alert_rate <= 0.5))
     return bad("fallback_alert_rate", fallback_alert_rate);
   return absl::OkStatus();
@@ -247,12 +274,22 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
   absl::flat_hash_map<int32_t, Group> groups = BuildGroups(input, options, threshold, scale);
 
   const double log_lines = std::log1p(static_cast<double>(scores.size()));
+  std::optional<internal::Neighbourhoods> near;
+  if (options.neighbour_match > 0) {
+    near.emplace(input, threshold, options.neighbour_match, options.neighbour_keep_match);
+  }
   double most_corrections = 0;
   for (auto& [id, g] : groups) {
     const double n = static_cast<double>(g.best.group_size);
     const double p = g.probability_sum / n, alerts = static_cast<double>(g.alerts);
     g.best.anomaly_probability = p;
-    g.best.corrections = p * (n - alerts) + (1 - p) * alerts;
+    const std::vector<uint64_t>& tokens = input.lines[g.best.line].tokens;
+    if (near && !tokens.empty()) {
+      const internal::VerdictReach reach = near->Reach(tokens);
+      g.best.corrections = p * reach.if_anomalous + (1 - p) * reach.if_normal;
+    } else {
+      g.best.corrections = p * (n - alerts) + (1 - p) * alerts;
+    }
     most_corrections = std::max(most_corrections, g.best.corrections);
   }
   std::vector<std::pair<uint64_t, Pick>> ranked;
@@ -273,6 +310,7 @@ absl::StatusOr<std::vector<Pick>> SelectLines(const SelectionInput& input,
     ranked.emplace_back(TieBreak(options.seed ^ 0x5e1ec7ULL, static_cast<uint32_t>(id)), g.best);
   }
   RankGroups(options, CoveredTemplates(input).size(), max_picks, std::move(parts), &ranked);
+  if (options.diversity_match > 0) SpreadPicks(input, options.diversity_match, max_picks, &ranked);
   return ranking::TakeRanked(std::move(ranked), max_picks);
 }
 

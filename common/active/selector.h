@@ -15,7 +15,14 @@
 //                               coverage_weight mixes it with the uncertainty; it favours the large
 //                               groups the detector treats as doubtful and the second opinion thinks
 //                               anomalous, which is where random draws of k labels per class find
-//                               their anomalies (docs/EVALUATION.md "Session 13").
+//                               their anomalies (docs/EVALUATION.md "Session 13"). With
+//                               SelectorOptions::neighbour_match > 0 and lines that carry their
+//                               tokens, the counts are those of the few-shot rule's token
+//                               neighbourhood of the representative instead (neighbourhood.h): the
+//                               lines near it that do not alert if it is anomalous, those that
+//                               alert if it is normal (session 16, off by default; docs/
+//                               EVALUATION.md "Session 16: active selection by what a verdict
+//                               changes under the keep rule").
 // Optionally (SelectorOptions::above_first) the groups the detector would alert on come first.
 // A label on any line of a group covers it, and so does a "whole template is normal" verdict.
 // Used by `fedlog label` (the operator's terminal UI) and by `fedlog eval newsite --strategy active`.
@@ -46,6 +53,9 @@ struct LineInfo {
   int label = -1;  // the label already given: -1 none, 0 normal, 1 anomalous
   // The decision in force on the line: 1 alerts, 0 does not, -1 unknown (then score >= threshold).
   int alert = -1;
+  // Optional: the line's tokens as the few-shot detector compares them (sorted, unique; e.g.
+  // fewshot::Unit::tokens). Read only with SelectorOptions::neighbour_match > 0 or diversity_match > 0.
+  std::vector<uint64_t> tokens;
 };
 
 struct SelectionInput {
@@ -100,6 +110,25 @@ struct SelectorOptions {
   // threshold, so by its representative alone it ties with a small group the detector truly doubts
   // (on BGL the big familiar groups tie at uncertainty 1). In [0, 1]; 0 = the representative's alone.
   double mean_uncertainty_share = 0.0;
+  // Expected corrections over the few-shot rule's token neighbourhood (neighbourhood.h): > 0 counts,
+  // for a group whose representative carries tokens, the lines anywhere in the input that a verdict
+  // on it would change (sharing at least this much of its tokens, nearer to it than to any label of
+  // the other class; for a normal verdict also the alerting lines below the threshold that share at
+  // least neighbour_keep_match), not only the group's own. It should equal the few-shot detector's
+  // FewShotOptions::match (0.3) and keep_alert_match (0.2). In [0, 1]; 0 = the group's own lines
+  // (session 13's count; the default). Off: 0.3 won on the line tuning splits by one cell (loghub-2k
+  // BGL and BGL-20k's tuning parts, both pool splits; coverage_weight 0.25, 0.5, 0.75 and a diversity
+  // cut tried) but lost on the held BGL-20k pool-blocks split (active k = 2: 0.228 against 0.879), where
+  // an early normal verdict silenced the alerting anomalies of its neighbourhood (docs/EVALUATION.md
+  // "Session 16: active selection by what a verdict changes under the keep rule"). Lines without tokens
+  // keep the group's own count.
+  double neighbour_match = 0.0;
+  double neighbour_keep_match = 0.2;  // in [0, 1]; 0 = no keep rule
+  // A group whose representative shares at least this much of its tokens with a pick ranked ahead of
+  // it in the same answer goes after the picks that do not (two picks from one neighbourhood teach
+  // the detector about as much as one). Lines without tokens never clash. In [0, 1]; 0 = off (0.3
+  // changed no tuning cell: labelled neighbourhoods are already decided).
+  double diversity_match = 0.0;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };

@@ -143,6 +143,11 @@ struct NewsiteOptions {
   double active_opinion_ramp = active::SelectorOptions{}.opinion_ramp;
   // ... and its mean_uncertainty_share (--active-mean-uncertainty).
   double active_mean_uncertainty = active::SelectorOptions{}.mean_uncertainty_share;
+  // ... and its neighbour_match (--active-neighbour-match; line units only, sessions keep 0; its
+  // neighbour_keep_match is the few-shot rule's keep_alert_match of the run) and diversity_match
+  // (--active-diversity).
+  double active_neighbour_match = active::SelectorOptions{}.neighbour_match;
+  double active_diversity = active::SelectorOptions{}.diversity_match;
   // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
   // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
   // the label pool, the end of the measured part (units starting before test_end of the stream;

@@ -302,6 +302,12 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
   so.margin_probability_share = o.active_margin_share;
   so.opinion_ramp = o.active_opinion_ramp;
   so.mean_uncertainty_share = o.active_mean_uncertainty;
+  // The neighbourhood count follows the few-shot rule of lines, where it was tuned (docs/EVALUATION.md
+  // "Session 16"); session units keep their group's own count, as they keep keep_alert_match 0.
+  so.neighbour_match = s.unit == "line" ? o.active_neighbour_match : 0.0;
+  so.neighbour_keep_match = KShotFewShotOptions(s, o).keep_alert_match;
+  so.diversity_match = o.active_diversity;
+  const bool with_tokens = so.neighbour_match > 0 || so.diversity_match > 0;
   while (labelled.size() < budget) {
     active::SelectionInput in;
     in.threshold = threshold;
@@ -312,7 +318,8 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
       li.label = label_of[u];
       li.model_probability = sc.units[u].free_alert ? 1.f : 0.f;
       li.alert = alert[u];
-      in.lines.push_back(li);
+      if (with_tokens) li.tokens = sc.units[u].tokens;
+      in.lines.push_back(std::move(li));
     }
     absl::StatusOr<std::vector<active::Pick>> picks =
         active::SelectLines(in, so, std::min<size_t>(2, budget - labelled.size()));

@@ -49,7 +49,8 @@ constexpr char kUsage[] =
     "  [--choice-margin M[,M...]] (with --federated)\n"
     "  [--budget-window N]\n"
     "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n"
-    "  [--choice-compare templates|lines] (with --federated)\n";
+    "  [--choice-compare templates|lines] (with --federated)\n"
+    "  [--active-neighbour-match J] [--active-diversity J]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -417,6 +418,14 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-ramp", &o->active_opinion_ramp},
                                            {"active-mean-uncertainty", &o->active_mean_uncertainty},
                                            {"keep-alert-match", &o->fewshot.keep_alert_match}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-neighbour-match", &o->active_neighbour_match},
+                                           {"active-diversity", &o->active_diversity}}));
+  if (!(o->active_neighbour_match >= 0 && o->active_neighbour_match <= 1)) {
+    return absl::InvalidArgumentError("--active-neighbour-match must be in [0, 1]");
+  }
+  if (!(o->active_diversity >= 0 && o->active_diversity <= 1)) {
+    return absl::InvalidArgumentError("--active-diversity must be in [0, 1]");
+  }
   if (!(o->active_mean_uncertainty >= 0 && o->active_mean_uncertainty <= 1)) {
     return absl::InvalidArgumentError("--active-mean-uncertainty must be in [0, 1]");
   }
@@ -602,7 +611,9 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
               "choice-margin",
               "budget-window",
               "keep-alert-match",
-              "choice-compare"},
+              "choice-compare",
+              "active-neighbour-match",
+              "active-diversity"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling"}});
