@@ -6,23 +6,6 @@
 
 namespace fedlog::active::internal {
 
-double TokenJaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
-  if (a.empty() || b.empty()) return 0;
-  size_t i = 0, j = 0, common = 0;
-  while (i < a.size() && j < b.size()) {
-    if (a[i] == b[j]) {
-      ++common;
-      ++i;
-      ++j;
-    } else if (a[i] < b[j]) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
-}
-
 Neighbourhoods::Neighbourhoods(const SelectionInput& input, double threshold, double match,
                                double keep_match)
     : match_(match), keep_match_(keep_match) {

@@ -15,11 +15,14 @@
 #include <vector>
 
 #include "common/active/selector.h"
+#include "common/base/token_jaccard.h"
 
 namespace fedlog::active::internal {
 
-// |a ∩ b| / |a ∪ b| of sorted unique token lists; 0 when either is empty.
-double TokenJaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
+// |a ∩ b| / |a ∪ b| of sorted unique token lists; 0 when either is empty (common/base/token_jaccard.h).
+inline double TokenJaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
+  return SortedTokenJaccard(a, b);
+}
 
 // The lines a verdict would change: `if_anomalous` non-alerting lines that would alert, `if_normal`
 // alerting lines that would be silenced.

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/base/token_jaccard.h"
 #include "common/fewshot/encoder_rank.h"
 #include "common/logparse/drain.h"
 #include "common/novelty/site_threshold.h"
@@ -99,18 +100,7 @@ FreeReference ReferenceOf(const std::vector<Unit>& units, const std::vector<size
 }
 
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
-  size_t i = 0, j = 0, both = 0;
-  while (i < a.size() && j < b.size()) {
-    if (a[i] == b[j]) {
-      ++both, ++i, ++j;
-    } else if (a[i] < b[j]) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  const size_t either = a.size() + b.size() - both;
-  return either == 0 ? 0.0 : static_cast<double>(both) / static_cast<double>(either);
+  return SortedTokenJaccard(a, b);
 }
 
 double Jaccard1nnScore(const Unit& unit, const std::vector<Unit>& support,

@@ -4,28 +4,16 @@
 #ifndef FEDLOG_COMMON_MODEL_TOKEN_JACCARD_H_
 #define FEDLOG_COMMON_MODEL_TOKEN_JACCARD_H_
 
-#include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "common/base/token_jaccard.h"
+
 namespace fedlog::model {
 
-// |a ∩ b| / |a ∪ b| of two sorted, unique token sets; 0 when both are empty.
+// |a ∩ b| / |a ∪ b| of two sorted, unique token sets; 0 when both are empty (common/base/token_jaccard.h).
 inline double TokenJaccard(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
-  if (a.empty() && b.empty()) return 0;
-  size_t i = 0, j = 0, common = 0;
-  while (i < a.size() && j < b.size()) {
-    if (a[i] == b[j]) {
-      ++common;
-      ++i;
-      ++j;
-    } else if (a[i] < b[j]) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
+  return SortedTokenJaccard(a, b);
 }
 
 }  // namespace fedlog::model
