@@ -179,6 +179,7 @@ struct NewsiteOptions {
   bool session_kinds_whole = false;
   // --ceiling: the pool's ceiling rows (eval_newsite_ceiling.cc) after the k > 0 rows.
   bool ceiling = false;
+  bool dump = false;  // --dump: write the per-unit and active-pick CSVs beside results.md
   NewsiteFederatedOptions federated;
 };
 
@@ -403,8 +404,13 @@ struct NewsiteArmResult {
 using NewsiteArmFn = std::function<absl::StatusOr<NewsiteArmResult>(
     const NewsiteStream&, const ScoredStream&, const NewsiteOptions&)>;
 
-// `federated_arm` runs for the systems options.federated names when --federated is given; without
-// it --federated is refused.
+// The verb's command line (eval_newsite_args.cc): its usage text, and `argv` parsed into `o` (every
+// flag checked; InvalidArgument naming the flag, or "--out is required").
+const char* NewsiteUsage();
+absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, NewsiteOptions* o);
+
+// `fedlog eval newsite` (eval_newsite_verb.cc). `federated_arm` runs for the systems
+// options.federated names when --federated is given; without it --federated is refused.
 int RunEvalNewsite(const std::vector<std::string>& args, const NewsiteArmFn& federated_arm = nullptr);
 
 }  // namespace fedlog::offline

@@ -1,56 +1,25 @@
 // `fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R]
 // [--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--strategy random|active|both] ...`: metrics per
-// system and method, results.json / results.md / learning_curve.svg.
+// system and method, results.json / results.md / learning_curve.svg. Its command line (usage, flags,
+// their checks) is eval_newsite_args.cc.
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/eval/metrics.h"
 #include "common/eval/threshold.h"
 #include "common/novelty/tail_histogram.h"
-#include "tools/cli/args.h"
 #include "tools/offline/eval_newsite.h"
 #include "tools/offline/eval_newsite_session_labels.h"
 
 namespace fedlog::offline {
 namespace {
-
-constexpr char kUsage[] =
-    "usage: fedlog eval newsite --out DIR [--data DIR] [--systems bgl2k,bgl,hdfs,hadoop] [--budget R] "
-    "[--max-alert-rate R] [--shots 5,10,30] [--seeds N] [--seed S] [--label-part F] [--pool-blocks N] "
-    "[--pool-tune] [--strategy random|active|both] [--active-coverage W] [--active-margin-share S] "
-    "[--match J] [--label-prior N] [--lower-prior N] [--both-near-margin M] [--session-normal-match J] "
-    "[--session-lookup-match J] [--session-kind-rule off|silence|raise|exact] [--severity-prior P] "
-    "[--within-level B] [--recurrence-weight W] [--report-weight W] [--fixed-weight W] [--hold-lines N] "
-    "[--split-valley 0|1] [--max-cluster-share S] [--threshold-rule compact|valley] [--cluster-width W] "
-    "[--path-weight W] [--quiet-weight W] [--reports-adapt 0|1] [--rest-budget S] [--rank-window N] "
-    "[--weights template=W,severity=W,burst=W,source=W,param=W,sequence=W] "
-    "[--session-weights invariant=W,signature=W,template=W,sequence=W,param=W,severity=W,rare=W] [--dump] "
-    "[--ceiling] [--session-group shape|kinds] [--keep-broken] [--session-groups-only] "
-    "[--session-alert-weight W] [--test-end F] [--session-quiet-ms MS] [--session-incomplete-quiet-ms MS] "
-    "[--session-incomplete-share S] [--verdict-silences-broken] [--federated [--fed-systems bgl,hdfs] "
-    "[--fed-rounds N] [--fed-steps S] [--fed-meta M] [--fed-max-lines N] [--fed-seed S] "
-    "[--fed-match-quantile Q[,Q...]] [--fed-jaccard-weight W] [--fed-prior-weight W[,W...]] "
-    "[--encoder-weight W[,W...]] [--threads T]] "
-    "[--field-report-weight W] "
-    "[--path-repeat-weight W] "
-    "[--active-ramp L] "
-    "[--active-mean-uncertainty S] "
-    "[--keep-alert-match J]\n"
-    "  [--choice-margin M[,M...]] (with --federated)\n"
-    "  [--budget-window N]\n"
-    "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n"
-    "  [--choice-compare templates|lines] (with --federated)\n"
-    "  [--active-neighbour-match J] [--active-diversity J]\n";
 
 // Max of the line values over each unit's lines (0 for a unit without lines).
 std::vector<double> UnitMax(const NewsiteStream& s, const std::vector<double>& v) {
@@ -240,71 +209,6 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
   return out;
 }
 
-// Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
-// --session-groups-only (labels do not move the session threshold), --session-alert-weight and
-// --test-end; how long a session waits (--session-quiet-ms) and an incomplete one
-// (--session-incomplete-quiet-ms, 0: no wait); --verdict-silences-broken (session 10's group rule).
-absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
-  const std::string group = args.Get("session-group", "shape");
-  if (group != "shape" && group != "kinds") {
-    return absl::InvalidArgumentError("--session-group must be shape or kinds");
-  }
-  o->detector.session.group_by = group == "shape" ? novelty::GroupBy::kShape : novelty::GroupBy::kKinds;
-  o->detector.session.keep_broken = args.Has("keep-broken");
-  o->verdict_silences_broken = args.Has("verdict-silences-broken");
-  o->detector.session.label_threshold = !args.Has("session-groups-only");
-  novelty::ShapeOptions& shape = o->detector.session.shape;
-  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"session-alert-weight", &o->session_alert_weight},
-                                           {"test-end", &o->test_end},
-                                           {"session-incomplete-share", &shape.incomplete_share}}));
-  FEDLOG_RETURN_IF_ERROR(args.ReadInts(
-      {{"session-quiet-ms", &shape.quiet_ms}, {"session-incomplete-quiet-ms", &shape.incomplete_quiet_ms}}));
-  if (args.Has("session-kind-rule")) {
-    absl::StatusOr<fewshot::KindRule> rule = fewshot::ParseKindRule(args.Get("session-kind-rule"));
-    if (!rule.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--session-kind-rule: ", rule.status().message()));
-    }
-    o->session_kind_rule = *rule;
-  }
-  if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
-  if (!(o->test_end > o->label_part && o->test_end <= 1)) {
-    return absl::InvalidArgumentError("--test-end must be in (--label-part, 1]");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ParseSessionWeights(const std::string& spec, novelty::NoveltyOptions* o) {
-  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
-    std::vector<std::string> kv = absl::StrSplit(item, '=');
-    double w = 0;
-    int signal = -1;
-    for (int s = 0; s < novelty::kNumSessionSignals; ++s) {
-      if (kv.size() == 2 && kv[0] == novelty::SessionSignalName(s)) signal = s;
-    }
-    if (signal < 0 || !absl::SimpleAtod(kv[1], &w)) {
-      return absl::InvalidArgumentError(absl::StrCat("--session-weights: bad item '", std::string(item), "'"));
-    }
-    o->session.weights[static_cast<size_t>(signal)] = w;
-  }
-  return o->Validate();
-}
-
-absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
-  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
-    std::vector<std::string> kv = absl::StrSplit(item, '=');
-    double w = 0;
-    int signal = -1;
-    for (int s = 0; s < novelty::kNumSignals; ++s) {
-      if (kv.size() == 2 && kv[0] == novelty::SignalName(s)) signal = s;
-    }
-    if (signal < 0 || !absl::SimpleAtod(kv[1], &w)) {
-      return absl::InvalidArgumentError(absl::StrCat("--weights: bad item '", std::string(item), "'"));
-    }
-    o->weights[static_cast<size_t>(signal)] = w;
-  }
-  return o->Validate();
-}
-
 }  // namespace
 
 int64_t ReportWindow(const NewsiteOptions& options) {
@@ -363,105 +267,6 @@ absl::StatusOr<NewsiteSystemResult> EvaluateNewsite(const NewsiteStream& stream,
 }
 
 namespace {
-
-// Flags into options; InvalidArgument naming the flag.
-absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
-  o->out_dir = args.Get("out");
-  const char* env = std::getenv("FEDLOG_DATA_DIR");
-  o->data_dir = args.Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
-  if (args.Has("systems")) o->systems = absl::StrSplit(args.Get("systems"), ',', absl::SkipEmpty());
-  novelty::NoveltyOptions& d = o->detector;
-  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"budget", &d.expected_alert_rate},
-                                           {"max-alert-rate", &d.max_alert_rate},
-                                           {"severity-prior", &d.severity_prior},
-                                           {"max-cluster-share", &d.max_cluster_share},
-                                           {"within-level", &d.within_level},
-                                           {"recurrence-weight", &d.recurrence_weight},
-                                           {"report-weight", &d.report_weight},
-                                           {"fixed-weight", &d.fixed_weight},
-                                           {"cluster-width", &d.cluster_width},
-                                           {"path-weight", &d.path_weight},
-                                           {"quiet-weight", &d.quiet_weight},
-                                           {"rest-budget", &d.rest_budget},
-                                           {"field-report-weight", &d.field_report_weight},
-                                           {"path-repeat-weight", &d.path_repeat_weight}}));
-  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
-  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"budget-window", &d.budget_window}}));
-  FEDLOG_RETURN_IF_ERROR(
-      args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
-  if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
-    return absl::InvalidArgumentError("--threshold-rule must be compact or valley");
-  }
-  FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
-  FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
-  if (args.Has("shots")) {
-    o->shots.clear();
-    for (absl::string_view k : absl::StrSplit(args.Get("shots"), ',', absl::SkipEmpty())) {
-      int v = 0;
-      if (!absl::SimpleAtoi(k, &v) || v < 1 || v > 1000) {
-        return absl::InvalidArgumentError("--shots: labels per class, each in [1, 1000]");
-      }
-      o->shots.push_back(v);
-    }
-  }
-  FEDLOG_ASSIGN_OR_RETURN(int64_t seeds, args.GetInt("seeds", o->seeds));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
-  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"label-part", &o->label_part},
-                                           {"match", &o->fewshot.match},
-                                           {"label-prior", &o->fewshot.label_prior},
-                                           {"lower-prior", &o->fewshot.lower_prior},
-                                           {"both-near-margin", &o->fewshot.both_near_margin},
-                                           {"session-normal-match", &o->session_normal_match},
-                                           {"session-lookup-match", &o->session_lookup_match},
-                                           {"active-coverage", &o->active_coverage_weight},
-                                           {"active-margin-share", &o->active_margin_share}}));
-  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-ramp", &o->active_opinion_ramp},
-                                           {"active-mean-uncertainty", &o->active_mean_uncertainty},
-                                           {"keep-alert-match", &o->fewshot.keep_alert_match}}));
-  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-neighbour-match", &o->active_neighbour_match},
-                                           {"active-diversity", &o->active_diversity}}));
-  if (!(o->active_neighbour_match >= 0 && o->active_neighbour_match <= 1)) {
-    return absl::InvalidArgumentError("--active-neighbour-match must be in [0, 1]");
-  }
-  if (!(o->active_diversity >= 0 && o->active_diversity <= 1)) {
-    return absl::InvalidArgumentError("--active-diversity must be in [0, 1]");
-  }
-  if (!(o->active_mean_uncertainty >= 0 && o->active_mean_uncertainty <= 1)) {
-    return absl::InvalidArgumentError("--active-mean-uncertainty must be in [0, 1]");
-  }
-  if (!(o->active_opinion_ramp >= 0 && o->active_opinion_ramp <= 1000)) {
-    return absl::InvalidArgumentError("--active-ramp must be in [0, 1000] (labels in hand)");
-  }
-  FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
-  if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
-  o->pool_blocks = static_cast<int>(pool_blocks);
-  o->pool_tune = args.Has("pool-tune");
-  if (!(o->session_lookup_match >= 0 && o->session_lookup_match <= 1)) {
-    return absl::InvalidArgumentError("--session-lookup-match must be in [0, 1]");
-  }
-  FEDLOG_RETURN_IF_ERROR(o->fewshot.Validate());
-  for (double v : {o->active_coverage_weight, o->active_margin_share}) {
-    if (!(v >= 0 && v <= 1)) {
-      return absl::InvalidArgumentError("--active-coverage and --active-margin-share must be in [0, 1]");
-    }
-  }
-  if (!(o->session_normal_match >= 0 && o->session_normal_match <= 1)) {
-    return absl::InvalidArgumentError("--session-normal-match must be in [0, 1]");
-  }
-  o->strategy = args.Get("strategy", o->strategy);
-  o->ceiling = args.Has("ceiling");
-  if (seeds < 1 || seeds > 100) return absl::InvalidArgumentError("--seeds must be in [1, 100]");
-  if (seed < 0) return absl::InvalidArgumentError("--seed must be >= 0");
-  if (!(o->label_part > 0 && o->label_part < 1)) return absl::InvalidArgumentError("--label-part must be in (0, 1)");
-  if (o->strategy != "random" && o->strategy != "active" && o->strategy != "both") {
-    return absl::InvalidArgumentError("--strategy must be random, active or both");
-  }
-  o->seeds = static_cast<int>(seeds);
-  o->seed = static_cast<uint64_t>(seed);
-  FEDLOG_RETURN_IF_ERROR(ParseNewsiteFederatedArgs(args, &o->federated));
-  FEDLOG_RETURN_IF_ERROR(ParseSessionLabelArgs(args, o));  // after --label-part
-  return o->detector.Validate();
-}
 
 // Session 13's rank cut against the histogram threshold alone, on a system whose units are lines: the
 // row with the setting the run does not use (the rank cut over 4,096 lines when it is off, the default;
@@ -592,38 +397,9 @@ std::string KShotJson(const KShotResult& r) {
 }  // namespace
 
 int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& federated_arm) {
-  absl::StatusOr<cli::Args> args = cli::Args::Parse(
-      argv, {{"out", "data", "systems", "budget", "max-alert-rate", "weights", "session-weights",
-              "severity-prior", "max-cluster-share", "within-level", "recurrence-weight", "report-weight",
-              "fixed-weight", "hold-lines", "split-valley", "threshold-rule", "cluster-width", "path-weight",
-              "quiet-weight", "reports-adapt", "rest-budget", "rank-window", "shots", "seeds", "seed", "label-part",
-              "pool-blocks", "strategy", "active-coverage", "active-margin-share", "match", "label-prior",
-              "lower-prior", "both-near-margin", "session-normal-match",
-              "session-lookup-match", "fed-systems", "fed-rounds", "fed-steps", "fed-meta", "fed-max-lines",
-              "fed-seed", "fed-match-quantile", "fed-jaccard-weight", "fed-prior-weight", "encoder-weight",
-              "threads",
-              "session-group", "session-alert-weight", "test-end", "session-quiet-ms", "session-incomplete-quiet-ms",
-              "session-incomplete-share", "session-kind-rule",
-              "field-report-weight",
-              "path-repeat-weight",
-              "active-ramp",
-              "active-mean-uncertainty",
-              "choice-margin",
-              "budget-window",
-              "keep-alert-match",
-              "choice-compare",
-              "active-neighbour-match",
-              "active-diversity"},
-             {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
-              "pool-tune",
-              "fed-sibling"}});
-  if (!args.ok() || !args->Has("out")) {
-    std::cerr << (args.ok() ? "--out is required" : args.status().ToString()) << "\n" << kUsage;
-    return 2;
-  }
   NewsiteOptions o;
-  if (absl::Status st = ParseNewsiteArgs(*args, &o); !st.ok()) {
-    std::cerr << st << "\n" << kUsage;
+  if (absl::Status st = ParseNewsiteCommandLine(argv, &o); !st.ok()) {
+    std::cerr << st.message() << "\n" << NewsiteUsage();
     return 2;
   }
   if (o.federated.enabled && !federated_arm) {
@@ -652,7 +428,7 @@ int RunEvalNewsite(const std::vector<std::string>& argv, const NewsiteArmFn& fed
   std::string json_k = "", json_f = "";
   for (const std::string& system : o.systems) {
     const auto t0 = std::chrono::steady_clock::now();
-    absl::StatusOr<SystemRun> r = RunSystem(system, o, args->Has("dump"), federated_arm);
+    absl::StatusOr<SystemRun> r = RunSystem(system, o, o.dump, federated_arm);
     if (!r.ok()) {
       std::cerr << "eval newsite: " << system << ": " << r.status() << "\n";
       return 1;
