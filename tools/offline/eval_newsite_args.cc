@@ -3,6 +3,7 @@
 // eval_newsite_verb.cc, which runs the evaluation; the federated arm's flags are parsed by
 // eval_newsite_federated_options.cc. New flags go at the END of the usage string and of the flag lists,
 // on lines of their own (several branches add flags here at once).
+#include <array>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -78,36 +79,24 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   return absl::OkStatus();
 }
 
-absl::Status ParseSessionWeights(const std::string& spec, novelty::NoveltyOptions* o) {
+// "name=W,name=W" into `weights`, whose i-th entry is the signal `name_of(i)` names;
+// InvalidArgument naming `flag` and the bad item.
+template <size_t N, typename NameOf>
+absl::Status ParseNamedWeights(const std::string& spec, const char* flag, NameOf name_of,
+                               std::array<double, N>* weights) {
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(item, '=');
     double w = 0;
     int signal = -1;
-    for (int s = 0; s < novelty::kNumSessionSignals; ++s) {
-      if (kv.size() == 2 && kv[0] == novelty::SessionSignalName(s)) signal = s;
+    for (int s = 0; s < static_cast<int>(N); ++s) {
+      if (kv.size() == 2 && kv[0] == name_of(s)) signal = s;
     }
     if (signal < 0 || !absl::SimpleAtod(kv[1], &w)) {
-      return absl::InvalidArgumentError(absl::StrCat("--session-weights: bad item '", std::string(item), "'"));
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": bad item '", std::string(item), "'"));
     }
-    o->session.weights[static_cast<size_t>(signal)] = w;
+    (*weights)[static_cast<size_t>(signal)] = w;
   }
-  return o->Validate();
-}
-
-absl::Status ParseWeights(const std::string& spec, novelty::NoveltyOptions* o) {
-  for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
-    std::vector<std::string> kv = absl::StrSplit(item, '=');
-    double w = 0;
-    int signal = -1;
-    for (int s = 0; s < novelty::kNumSignals; ++s) {
-      if (kv.size() == 2 && kv[0] == novelty::SignalName(s)) signal = s;
-    }
-    if (signal < 0 || !absl::SimpleAtod(kv[1], &w)) {
-      return absl::InvalidArgumentError(absl::StrCat("--weights: bad item '", std::string(item), "'"));
-    }
-    o->weights[static_cast<size_t>(signal)] = w;
-  }
-  return o->Validate();
+  return absl::OkStatus();
 }
 
 // Flags into options; InvalidArgument naming the flag.
@@ -138,8 +127,11 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
     return absl::InvalidArgumentError("--threshold-rule must be compact or valley");
   }
-  FEDLOG_RETURN_IF_ERROR(ParseWeights(args.Get("weights"), &o->detector));
-  FEDLOG_RETURN_IF_ERROR(ParseSessionWeights(args.Get("session-weights"), &o->detector));
+  FEDLOG_RETURN_IF_ERROR(
+      ParseNamedWeights(args.Get("weights"), "--weights", novelty::SignalName, &d.weights));
+  FEDLOG_RETURN_IF_ERROR(ParseNamedWeights(args.Get("session-weights"), "--session-weights",
+                                           novelty::SessionSignalName, &d.session.weights));
+  FEDLOG_RETURN_IF_ERROR(d.Validate());
   if (args.Has("shots")) {
     o->shots.clear();
     for (absl::string_view k : absl::StrSplit(args.Get("shots"), ',', absl::SkipEmpty())) {
