@@ -17,6 +17,7 @@
 #include "common/logparse/synth/synth.h"
 #include "gtest/gtest.h"
 #include "tests/common/labels/test_data.h"
+#include "tests/tools/federated_test_sites.h"
 #include "tools/offline/eval_federated.h"
 #include "tools/offline/pretrain.h"
 
@@ -74,14 +75,9 @@ TEST_F(PretrainToolsTest, EveryModelStartsFromTheInitialModel) {
   auto set = FeaturizeSiteLines("Apache", "Apache", std::vector<std::string_view>(text.begin(), text.end()), labels);
   ASSERT_TRUE(set.ok()) << set.status();
   raw.lines = *std::move(set);
-  FederatedOptions o;
-  o.protocol = "synth";
+  FederatedOptions o = testing::TinyFederatedOptions();
   o.rounds = 1;
   o.contrastive_steps = 0;
-  o.meta_iterations = 2;
-  o.batch_size = 32;
-  o.shots = 5;
-  o.seed = 3;
   o.run_centralized = o.run_local = false;
   o.dp_mode = "line";
   o.dp_noise_multiplier = 1;
