@@ -106,61 +106,69 @@ void TagLogs(const fedlog::v1::ClientConfig& config, const std::string& config_p
   fedlog::SetLogTag(tag);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line: --version / --help answered here (*exit_code set, returns false); otherwise the config path
+// (absolute) and --detect-only, or a usage error (*exit_code 2, returns false).
+bool ParseCommandLine(int argc, char** argv, std::string* config_path, bool* detect_only, int* exit_code) {
   if (argc == 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0)) {
     std::printf("fedlog-client %s\n", fedlog::kFedlogVersion);
-    return 0;
+    *exit_code = 0;
+    return false;
   }
   if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::printf("usage: fedlog-client --config FILE [--detect-only] | --version\n"
                 "The site daemon; FILE is YAML as in deploy/config/site.example.yaml. --detect-only runs live\n"
                 "detection alone (no aggregator). Exit codes: 0 stopped by a signal, 1 failure (the message says\n"
                 "which setting or file), 2 usage, 3 revoked or refused by the aggregator (do not restart).\n");
-    return 0;
+    *exit_code = 0;
+    return false;
   }
-  bool detect_only = false;
+  *detect_only = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (i > 0 && std::strcmp(argv[i], "--detect-only") == 0) {
-      detect_only = true;
+      *detect_only = true;
     } else {
       args.push_back(argv[i]);
     }
   }
-  std::string config_path = fedlog::ConfigPathFromArgs(static_cast<int>(args.size()), args.data());
-  if (!config_path.empty()) {
-    // Absolute, so that paths resolved against its folder once (LoadClientConfig) are never resolved again
-    // (the detector and the labels below) into build/first/build/first/... when the daemon is started with a
-    // relative --config.
-    config_path = std::filesystem::absolute(config_path).lexically_normal().string();
-  }
-  if (config_path.empty()) {
+  *config_path = fedlog::ConfigPathFromArgs(static_cast<int>(args.size()), args.data());
+  if (config_path->empty()) {
     std::fprintf(stderr, "usage: %s --config FILE [--detect-only] | --version\n", "fedlog-client");
-    return 2;
+    *exit_code = 2;
+    return false;
   }
-  fedlog::ParseLogLevelFromEnv();
-  fedlog::net::QuietGrpcLogs();
-  if (absl::Status st = fedlog::InstallTerminationHandler(); !st.ok()) return Fail(st.ToString());
-  fedlog::SetLogTag(std::filesystem::path(config_path).stem().string());
+  // Absolute, so that paths resolved against its folder once (LoadClientConfig) are never resolved again (the
+  // detector and the labels below) into build/first/build/first/... when the daemon is started with a relative
+  // --config.
+  *config_path = std::filesystem::absolute(*config_path).lexically_normal().string();
+  return true;
+}
 
-  std::unique_ptr<fedlog::client::SiteDaemon> daemon;
-  fedlog::v1::ClientConfig config;
+// Loads the config; without --detect-only also creates the federation daemon (*daemon), whose config loader
+// resolves and checks the training sources.
+absl::Status LoadSite(const std::string& config_path, bool detect_only, fedlog::v1::ClientConfig* config,
+                      std::unique_ptr<fedlog::client::SiteDaemon>* daemon) {
   if (detect_only) {
-    if (absl::Status st = fedlog::config::LoadYamlFile(config_path, &config); !st.ok()) {
-      return Fail(std::string(st.message()));
+    if (absl::Status st = fedlog::config::LoadYamlFile(config_path, config); !st.ok()) {
+      return absl::InvalidArgumentError(st.message());
     }
-    if (!config.has_detect()) return Fail(config_path + ": --detect-only needs a detect section");
-  } else {
-    auto loaded = fedlog::client::LoadClientConfig(config_path);
-    if (!loaded.ok()) return Fail(std::string(loaded.status().message()));
-    config = *loaded;
-    TagLogs(config, config_path);
-    auto created = fedlog::client::SiteDaemon::Create(config);
-    if (!created.ok()) return Fail(config_path + ": " + std::string(created.status().message()));
-    daemon = std::move(*created);
+    if (!config->has_detect()) {
+      return absl::InvalidArgumentError(config_path + ": --detect-only needs a detect section");
+    }
+    return absl::OkStatus();
   }
+  auto loaded = fedlog::client::LoadClientConfig(config_path);
+  if (!loaded.ok()) return absl::InvalidArgumentError(loaded.status().message());
+  *config = *loaded;
+  TagLogs(*config, config_path);
+  auto created = fedlog::client::SiteDaemon::Create(*config);
+  if (!created.ok()) return absl::InvalidArgumentError(config_path + ": " + std::string(created.status().message()));
+  *daemon = std::move(*created);
+  return absl::OkStatus();
+}
+
+// Warns about label files whose lines do not match their logs (client/line_labels.h).
+void WarnAboutLabels(const fedlog::v1::ClientConfig& config, const std::string& config_path) {
   for (const fedlog::v1::LogSourceConfig& s : config.sources()) {
     if (s.labels().empty()) continue;  // paths are resolved by LoadClientConfig, not in --detect-only
     const std::string labels_path = fedlog::config::ResolveRelative(config_path, s.labels());
@@ -169,9 +177,11 @@ int main(int argc, char** argv) {
                                           *labels);
     }
   }
-  auto detector = MakeDetector(config, config_path);
-  if (!detector.ok()) return Fail(std::string(detector.status().message()));
+}
 
+// Runs the federation daemon and the detector (either may be null) on their own threads until a signal, or
+// until federation ends on its own, or detection fails; returns the exit code.
+int RunUntilStopped(fedlog::client::SiteDaemon* daemon, fedlog::client::detect::Detector* detector) {
   absl::Status result, detect_result;
   std::thread runner, detect_runner;
   std::atomic<bool> revoked{false};
@@ -180,27 +190,27 @@ int main(int argc, char** argv) {
       result = daemon->Run();
       const bool refused = result.code() == absl::StatusCode::kPermissionDenied ||
                            result.code() == absl::StatusCode::kUnauthenticated;
-      if (refused && *detector) {
+      if (refused && detector) {
         // Revocation ends federation, not the site's own detection: keep scoring with the model on disk.
         revoked = true;
         FEDLOG_LOG(ERROR) << "federation stopped: " << result.message()
-                          << "; live detection continues with the promoted model v" << (*detector)->model_version()
+                          << "; live detection continues with the promoted model v" << detector->model_version()
                           << ". After `fedlog sites unrevoke` at the aggregator, restart this daemon.";
-        (*detector)->SetFederationNote(absl::StrCat("stopped: ", result.message()));
+        detector->SetFederationNote(absl::StrCat("stopped: ", result.message()));
         return;
       }
       fedlog::RequestTermination();  // wake main when Run ends on its own
     });
   }
-  if (*detector) {
+  if (detector) {
     detect_runner = std::thread([&] {
-      detect_result = (*detector)->Run();
+      detect_result = detector->Run();
       if (!detect_result.ok()) fedlog::RequestTermination();
     });
   }
   fedlog::WaitForTermination();
   if (daemon) daemon->Stop();
-  if (*detector) (*detector)->Stop();
+  if (detector) detector->Stop();
   if (runner.joinable()) runner.join();
   if (detect_runner.joinable()) detect_runner.join();
   if (result.code() == absl::StatusCode::kPermissionDenied || result.code() == absl::StatusCode::kUnauthenticated) {
@@ -216,8 +226,30 @@ int main(int argc, char** argv) {
   if (daemon) {
     FEDLOG_LOG(INFO) << "stopped after " << daemon->rounds_completed() << " round(s)";
   }
-  if (*detector) {
-    FEDLOG_LOG(INFO) << "detection stopped after " << (*detector)->lines_processed() << " line(s)";
+  if (detector) {
+    FEDLOG_LOG(INFO) << "detection stopped after " << detector->lines_processed() << " line(s)";
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool detect_only = false;
+  if (int exit_code = 0; !ParseCommandLine(argc, argv, &config_path, &detect_only, &exit_code)) return exit_code;
+  fedlog::ParseLogLevelFromEnv();
+  fedlog::net::QuietGrpcLogs();
+  if (absl::Status st = fedlog::InstallTerminationHandler(); !st.ok()) return Fail(st.ToString());
+  fedlog::SetLogTag(std::filesystem::path(config_path).stem().string());
+
+  std::unique_ptr<fedlog::client::SiteDaemon> daemon;
+  fedlog::v1::ClientConfig config;
+  if (absl::Status st = LoadSite(config_path, detect_only, &config, &daemon); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  WarnAboutLabels(config, config_path);
+  auto detector = MakeDetector(config, config_path);
+  if (!detector.ok()) return Fail(std::string(detector.status().message()));
+  return RunUntilStopped(daemon.get(), detector->get());
 }
