@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/dense_matrix.h"
 #include "common/eval/metrics.h"
 #include "common/fewshot/detector_choice.h"
 #include "common/fewshot/fewshot.h"
@@ -308,6 +309,15 @@ class DpFederation {
   std::unique_ptr<privacy::GaussianSampler> sampler_;  // line mode: the counts' noise, made on first use
 };
 
+// The public subspace of the class-sum release (eval_federated_dp_subspace.cc).
+// `lines` embedded under `weights` through the adapters of `sources` (none: the shared encoder only), with
+// options' threads and seed (model::Embed; prototypes and other adapters left out of the weights).
+absl::StatusOr<DenseMatrix> EmbedUnder(const model::EncoderSpec& base, const std::vector<std::string>& sources,
+                                       const fl::TensorBundle& weights, const model::LineSet& lines,
+                                       const FederatedOptions& options);
+// The loghub system LoadPublicLines leaves out for options.protocol (hdfs: HDFS, bgl: BGL); InvalidArgument for
+// another protocol, whose sites hold public sources.
+absl::StatusOr<std::string> PublicExclusion(const FederatedOptions& options);
 // The release basis (privacy::kReleaseBasisName, rank x out_dim) of options.dp_release_subspace for a round whose
 // global model is `global`: the public lines (LoadPublicLines without the protocol's system) embedded under it as
 // options.dp_release_basis says, their top principal directions (privacy::PrincipalBasis). The public lines are
@@ -315,7 +325,7 @@ class DpFederation {
 absl::StatusOr<fl::NamedTensor> ReleaseBasis(const std::vector<FederatedSite>& sites, const model::EncoderSpec& base,
                                              const fl::TensorBundle& global, const FederatedOptions& options,
                                              model::LineSet* cache);
-// --dp-subspace-diagnose (eval_federated_dp_subspace.cc): under the private federation's final model `global`,
+// --dp-subspace-diagnose (eval_federated_dp_diagnose.cc): under the private federation's final model `global`,
 // the share of the labelled sites' pooled class means in the top-r public principal directions, per public source
 // held out the share of its own class-mean difference in the others', and for each site without anomalous labels
 // its detector's AUROC with the release noised in all coordinates or in r (mean over noise draws of the pooled
