@@ -422,6 +422,12 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
                                   .noise_multiplier,
                               o.target_epsilon > 0 ? o.dp_prototype_share : 0.0)
             : std::string("federated_dp: no class sums released"));
+    if (o.dp_release_subspace > 0) {
+      result->notes.push_back(absl::StrFormat(
+          "federated_dp: the release noised in the top %d principal directions of the public lines' embeddings "
+          "(%s) under the release round's global model (--dp-release-subspace; the same step and epsilon)",
+          o.dp_release_subspace, o.dp_release_basis == "adapter" ? "through the sites' adapter" : "shared encoder"));
+    }
     if (o.secure_aggregation) {
       result->notes.push_back(absl::StrFormat(
           "federated_dp: secure aggregation: each site adds the class-sum noise share s / sqrt(t), t %s, clip "
