@@ -13,6 +13,7 @@
 #include "common/model/meta_trainer.h"
 #include "common/privacy/class_sums.h"
 #include "common/privacy/gaussian_noise.h"
+#include "common/privacy/release_subspace.h"
 
 namespace fedlog::model {
 namespace {
@@ -26,7 +27,7 @@ constexpr char kPrototypesSuffix[] = ".prototypes";
 constexpr float kEncoderLrRatio = 2e-5f / 1e-3f;
 
 bool IsPrototypeTensor(const std::string& name) {
-  return name == kGlobalPrototypes || name == fl::kReleasedPrototypesName ||
+  return name == kGlobalPrototypes || name == fl::kReleasedPrototypesName || name == privacy::kReleaseBasisName ||
          (absl::StartsWith(name, kAdapterPrefix) && absl::EndsWith(name, kPrototypesSuffix));
 }
 
@@ -190,9 +191,11 @@ absl::Status FinishLineDpRound(const LineDpOptions& dp, SiteRoundResult* result)
 // Line DP's release of per-class embedding sums (and counts, unless the plan asks for directions;
 // common/privacy/class_sums.h): the labelled lines embedded by the round's DP-trained weights (themselves a DP
 // release, so this is adaptive composition), each clipped to norm 1, summed per class, noised from the CSPRNG;
-// its step is recorded with the round's phases.
+// its step is recorded with the round's phases. With a public basis in the round's start weights
+// (privacy::kReleaseBasisName, common/privacy/release_subspace.h) the sums are projected onto it and noised
+// there (privacy::ProjectedClassSums): the same step, less noise on what the subspace holds.
 absl::Status ReleaseClassSums(const EncoderSpec& spec, const LineSet& labeled, const LocalWork& work,
-                              SiteRoundResult* result) {
+                              const fl::NamedTensor* basis, SiteRoundResult* result) {
   const double s = work.line_dp.prototype_noise;
   const privacy::ClassSumForm form = work.line_dp.prototype_directions ? privacy::ClassSumForm::kDirections
                                                                        : privacy::ClassSumForm::kSumsAndCounts;
@@ -202,13 +205,24 @@ absl::Status ReleaseClassSums(const EncoderSpec& spec, const LineSet& labeled, c
                             Embed(spec, EncoderTensors(spec, result->weights), labeled, work.runtime));
     embedded = std::move(z.data);
   }
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> release,
-                          privacy::ClassSums(embedded, spec.out_dim, labeled.labels, form));
   FEDLOG_ASSIGN_OR_RETURN(privacy::GaussianSampler sampler, privacy::GaussianSampler::Create());
+  std::vector<float> release;
   // Under secure aggregation each site adds its share N(0, s^2 / t); the accountant charges s either way, which
   // is what the sum of any >= t sites carries (common/privacy/class_sums.h).
-  FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(absl::MakeSpan(release), s, sampler,
-                                                 work.line_dp.prototype_noise_shares, form, spec.out_dim));
+  if (basis != nullptr) {
+    if (basis->shape.size() != 2 || basis->shape[1] != spec.out_dim || basis->shape[0] < 1 ||
+        basis->shape[0] > privacy::kMaxReleaseSubspace) {
+      return absl::InvalidArgumentError("the release basis must be r x out_dim with r in 1..64");
+    }
+    FEDLOG_ASSIGN_OR_RETURN(release, privacy::ProjectedClassSums(
+                                         embedded, spec.out_dim, labeled.labels, basis->values,
+                                         static_cast<int>(basis->shape[0]), s, sampler,
+                                         work.line_dp.prototype_noise_shares, form));
+  } else {
+    FEDLOG_ASSIGN_OR_RETURN(release, privacy::ClassSums(embedded, spec.out_dim, labeled.labels, form));
+    FEDLOG_RETURN_IF_ERROR(privacy::NoiseClassSums(absl::MakeSpan(release), s, sampler,
+                                                   work.line_dp.prototype_noise_shares, form, spec.out_dim));
+  }
   result->weights.tensors.push_back(
       fl::NamedTensor{fl::kReleasedPrototypesName, {2, spec.out_dim + 1}, std::move(release)});
   const privacy::MechanismStep step = privacy::ClassSumStep(s, form);
@@ -349,7 +363,8 @@ absl::StatusOr<SiteRoundResult> RunSiteRound(const EncoderSpec& spec, const fl::
   }
   if (dp) {
     if (work.line_dp.release_prototypes && work.line_dp.prototype_noise > 0) {
-      FEDLOG_RETURN_IF_ERROR(ReleaseClassSums(spec, labeled, work, &result));
+      FEDLOG_RETURN_IF_ERROR(
+          ReleaseClassSums(spec, labeled, work, start.Find(privacy::kReleaseBasisName), &result));
     }
     FEDLOG_RETURN_IF_ERROR(FinishLineDpRound(work.line_dp, &result));
   } else {

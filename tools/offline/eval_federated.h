@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/dense_matrix.h"
 #include "common/eval/metrics.h"
 #include "common/fewshot/detector_choice.h"
 #include "common/fewshot/fewshot.h"
@@ -131,6 +132,15 @@ struct FederatedOptions {
   // support lines from the kept ones: the few-labels regime of the class-sum release (HDFS's
   // labelled sites pool 20) on a protocol with many. 0: off.
   int max_anomalous_labels = 0;
+  // Line mode with a release: > 0 projects every site's class sums onto the top-r principal directions of the
+  // public lines' embeddings under the release round's global model and noises them there
+  // (--dp-release-subspace R; common/privacy/release_subspace.h, ReleaseBasis below); 0: the full release.
+  // dp_release_basis says how the public lines are embedded: "shared" (the shared encoder, no adapter) or
+  // "adapter" (through the federation's adapter of the sites' source) (--dp-release-basis).
+  int dp_release_subspace = 0;
+  std::string dp_release_basis = "shared";
+  // --dp-subspace-diagnose: after the private federation, DiagnoseReleaseSubspace's figures in the notes.
+  bool dp_subspace_diagnose = false;
 };
 
 // With options.initial_model: OK when its FILE.json (tools/offline/pretrain.h) excludes every system the
@@ -298,6 +308,31 @@ class DpFederation {
   std::vector<model::LineDpPhase> site_rounds_;  // site mode: one step per round
   std::unique_ptr<privacy::GaussianSampler> sampler_;  // line mode: the counts' noise, made on first use
 };
+
+// The public subspace of the class-sum release (eval_federated_dp_subspace.cc).
+// `lines` embedded under `weights` through the adapters of `sources` (none: the shared encoder only), with
+// options' threads and seed (model::Embed; prototypes and other adapters left out of the weights).
+absl::StatusOr<DenseMatrix> EmbedUnder(const model::EncoderSpec& base, const std::vector<std::string>& sources,
+                                       const fl::TensorBundle& weights, const model::LineSet& lines,
+                                       const FederatedOptions& options);
+// The loghub system LoadPublicLines leaves out for options.protocol (hdfs: HDFS, bgl: BGL); InvalidArgument for
+// another protocol, whose sites hold public sources.
+absl::StatusOr<std::string> PublicExclusion(const FederatedOptions& options);
+// The release basis (privacy::kReleaseBasisName, rank x out_dim) of options.dp_release_subspace for a round whose
+// global model is `global`: the public lines (LoadPublicLines without the protocol's system) embedded under it as
+// options.dp_release_basis says, their top principal directions (privacy::PrincipalBasis). The public lines are
+// loaded once into `cache`.
+absl::StatusOr<fl::NamedTensor> ReleaseBasis(const std::vector<FederatedSite>& sites, const model::EncoderSpec& base,
+                                             const fl::TensorBundle& global, const FederatedOptions& options,
+                                             model::LineSet* cache);
+// --dp-subspace-diagnose (eval_federated_dp_diagnose.cc): under the private federation's final model `global`,
+// the share of the labelled sites' pooled class means in the top-r public principal directions, per public source
+// held out the share of its own class-mean difference in the others', and for each site without anomalous labels
+// its detector's AUROC with the release noised in all coordinates or in r (mean over noise draws of the pooled
+// noise: `participants` sites each adding s^2 / `shares`). Appended to `notes` and stderr.
+absl::Status DiagnoseReleaseSubspace(const std::vector<FederatedSite>& sites, const model::EncoderSpec& base,
+                                     const fl::TensorBundle& global, const FederatedOptions& options,
+                                     int participants, int shares, std::vector<std::string>* notes);
 
 // How far `model` moved from `start` (same names; tensors missing from either are skipped), per
 // group: embed (embed.weight), encoder (mlp.*, norm.*, out.*), adapters (adapter.*, prototypes

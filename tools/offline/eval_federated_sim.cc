@@ -211,6 +211,7 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
                                               DpFederation* dp = nullptr) {
   const std::string label = dp != nullptr ? "federated_dp" : "federated";
   fl::TensorBundle global = initial;
+  model::LineSet public_lines;  // ReleaseBasis's cache
   for (int r = 0; r < o.rounds; ++r) {
     const auto t0 = Clock::now();
     std::vector<model::SiteRoundResult> results;
@@ -218,10 +219,15 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
     int joined = 0;
     for (const FederatedSite& s : sites) joined += s.join_round <= r ? 1 : 0;
     const int shares = dp != nullptr ? dp->ReleaseShares(joined) : 1;
+    std::optional<fl::NamedTensor> basis;
+    if (dp != nullptr && dp->ReleasesPrototypes(r) && o.dp_release_subspace > 0) {
+      FEDLOG_ASSIGN_OR_RETURN(basis, ReleaseBasis(sites, base, global, o, &public_lines));
+    }
     for (size_t i = 0; i < sites.size(); ++i) {
       if (sites[i].join_round > r) continue;
       FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
                               model::PrepareSiteWeights(base, global, sites[i].sources));
+      if (basis.has_value()) start.tensors.push_back(*basis);
       model::LocalWork work = MakeWork(o, RoundSeed(o, r, i), 1);
       if (dp != nullptr) {
         work.line_dp = dp->LineDp();
@@ -347,6 +353,12 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle model,
                           RunFederated(sites, base, initial, o, &unused, &dp));
   FEDLOG_ASSIGN_OR_RETURN(result->dp_epsilon, dp.Epsilon());
+  if (o.dp_subspace_diagnose) {
+    int joined = 0;
+    for (const FederatedSite& s : sites) joined += s.join_round <= o.rounds - 1 ? 1 : 0;
+    FEDLOG_RETURN_IF_ERROR(
+        DiagnoseReleaseSubspace(sites, base, model, o, joined, dp.ReleaseShares(joined), &result->notes));
+  }
   result->dp_sigma = o.dp_noise_multiplier;
   result->federated_dp_model = model;
   std::vector<std::string> sources;
@@ -410,6 +422,12 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
                                   .noise_multiplier,
                               o.target_epsilon > 0 ? o.dp_prototype_share : 0.0)
             : std::string("federated_dp: no class sums released"));
+    if (o.dp_release_subspace > 0) {
+      result->notes.push_back(absl::StrFormat(
+          "federated_dp: the release noised in the top %d principal directions of the public lines' embeddings "
+          "(%s) under the release round's global model (--dp-release-subspace; the same step and epsilon)",
+          o.dp_release_subspace, o.dp_release_basis == "adapter" ? "through the sites' adapter" : "shared encoder"));
+    }
     if (o.secure_aggregation) {
       result->notes.push_back(absl::StrFormat(
           "federated_dp: secure aggregation: each site adds the class-sum noise share s / sqrt(t), t %s, clip "

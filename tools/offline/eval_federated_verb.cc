@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/fl/strategy.h"
+#include "common/privacy/release_subspace.h"
 #include "tools/cli/args.h"
 #include "tools/offline/eval_federated.h"
 #include "tools/offline/pretrain.h"
@@ -32,7 +33,8 @@ constexpr char kUsage[] =
     "[--initial-model FILE] "
     "[--no-choice] "
     "[--withhold-anomalous-labels K]\n"
-    "  [--choice-compare templates|lines] [--max-anomalous-labels N]\n";
+    "  [--choice-compare templates|lines] [--max-anomalous-labels N]\n"
+    "  [--dp-release-subspace R [--dp-release-basis shared|adapter]] [--dp-subspace-diagnose]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -137,6 +139,23 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
     return absl::InvalidArgumentError("--max-anomalous-labels must be in 0..1000000 (0: every label kept)");
   }
   o.max_anomalous_labels = static_cast<int>(max_anomalous);
+  FEDLOG_ASSIGN_OR_RETURN(int64_t subspace, args.GetInt("dp-release-subspace", 0));
+  o.dp_release_basis = args.Get("dp-release-basis", o.dp_release_basis);
+  o.dp_subspace_diagnose = args.Has("dp-subspace-diagnose");
+  if (subspace < 0 || subspace > privacy::kMaxReleaseSubspace) {
+    return absl::InvalidArgumentError("--dp-release-subspace must be in 0..64 (0: the full release)");
+  }
+  o.dp_release_subspace = static_cast<int>(subspace);
+  if (o.dp_release_basis != "shared" && o.dp_release_basis != "adapter") {
+    return absl::InvalidArgumentError("--dp-release-basis must be shared or adapter");
+  }
+  if ((o.dp_release_subspace > 0 || o.dp_subspace_diagnose) &&
+      (o.dp_mode != "line" || (o.protocol != "hdfs" && o.protocol != "bgl") ||
+       !(o.dp_prototype_noise > 0 || o.dp_prototype_share > 0))) {
+    return absl::InvalidArgumentError(
+        "--dp-release-subspace and --dp-subspace-diagnose need --dp-mode line, a class-sum release and --protocol "
+        "hdfs or bgl (the public lines leave the protocol's system out)");
+  }
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
     return absl::InvalidArgumentError("--protocol must be sources, hdfs or bgl");
@@ -206,10 +225,12 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",
         "secagg-threshold", "secagg-clip-range", "initial-model",
         "withhold-anomalous-labels",
-        "choice-compare", "max-anomalous-labels"},
+        "choice-compare", "max-anomalous-labels",
+        "dp-release-subspace", "dp-release-basis"},
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation",
         "dp-prototype-counts",
-        "no-choice"}});
+        "no-choice",
+        "dp-subspace-diagnose"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"

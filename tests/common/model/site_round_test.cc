@@ -9,6 +9,7 @@
 #include "common/model/contrastive_trainer.h"
 #include "common/model/personalise.h"
 #include "common/privacy/class_sums.h"
+#include "common/privacy/release_subspace.h"
 #include "gtest/gtest.h"
 #include "tests/common/model/small_lines.h"
 
@@ -254,6 +255,51 @@ TEST(RunSiteRoundTest, LineDpReleasesClassSumsOnlyWhenAskedAndChargesThem) {
   for (int64_t j = 0; j < site.out_dim; ++j) {
     EXPECT_FLOAT_EQ(detector->prototypes.data[site.out_dim + j], want[site.out_dim + j]) << j;
   }
+}
+
+// The release in a public subspace (common/privacy/release_subspace.h): with a basis in the round's start weights
+// the release lies in its span (noise included) and is charged the same step; the basis never enters the update.
+TEST(RunSiteRoundTest, LineDpReleaseProjectsOntoTheStartWeightsBasis) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto start = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(start.ok());
+  const int64_t dim = site.out_dim;
+  const int rank = 3;
+  std::vector<float> basis(static_cast<size_t>(rank * dim), 0.0f);
+  for (int k = 0; k < rank; ++k) basis[k * dim + 2 * k] = 1.0f;  // e0, e2, e4
+  start->tensors.push_back(fl::NamedTensor{privacy::kReleaseBasisName, {rank, dim}, basis});
+  const LineSet train = Lines({"Apache"}, 12, 6);
+  LocalWork work = SmallWork();
+  work.contrastive_steps = 0;
+  work.line_dp.noise_multiplier = 1.0;
+  work.line_dp.prototype_noise = 0.5;
+  work.line_dp.prototype_directions = true;
+  work.line_dp.release_prototypes = true;
+  auto released = RunSiteRound(site, *start, train, {}, work);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(released->weights.Find(privacy::kReleaseBasisName), nullptr);
+  const fl::NamedTensor* r = released->weights.Find("prototypes.release");
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->shape, (std::vector<int64_t>{2, dim + 1}));
+  double inside = 0;
+  for (int c = 0; c < 2; ++c) {
+    for (int64_t j = 0; j < dim; ++j) {
+      const float v = r->values[c * (dim + 1) + j];
+      if (j < 2 * rank && j % 2 == 0) {
+        inside += std::fabs(v);
+      } else {
+        EXPECT_EQ(v, 0.0f) << c << " " << j;  // outside the span: no signal and no noise
+      }
+    }
+    EXPECT_EQ(r->values[c * (dim + 1) + dim], 0.0f);  // directions: no count
+  }
+  EXPECT_GT(inside, 0);
+  const LineDpPhase& last = released->line_dp_phases.back();
+  EXPECT_EQ(last.name, "prototypes");
+  EXPECT_NEAR(last.sigma, 0.5, 1e-12);  // ClassSumStep(s, kDirections): the full release's step
+  // A basis of the wrong width is refused.
+  start->tensors.back() = fl::NamedTensor{privacy::kReleaseBasisName, {1, dim - 1}, std::vector<float>(dim - 1, 0)};
+  EXPECT_FALSE(RunSiteRound(site, *start, train, {}, work).ok());
 }
 
 TEST(PersonaliseSiteTest, KeepsTheLocalRoundsOnlyWhenValidationAgrees) {
