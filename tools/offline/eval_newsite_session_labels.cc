@@ -246,7 +246,7 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
     for (size_t j : ix.unit_sessions[u]) {
       const novelty::SessionScore& x = sc.sessions[j];
       const double t = so.label_threshold ? novelty::LabelledThreshold(x.threshold, a.scores, a.y,
-                                                                       o.detector.label_prior)
+                                                                       o.detector.label_prior, so.label_cut)
                                           : x.threshold;
       bool on = x.score > 0 && x.score >= t;
       double s = x.score;
