@@ -17,8 +17,8 @@
 // best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
 // (the pool's units as they were alerted before the labels, the rest with them); for comparison, the
 // test part without group verdicts, with session 10's group rule (a normal verdict silences its
-// group's broken sessions whatever it saw; NewsiteOptions::verdict_silences_broken), and with session
-// 16's labelled threshold (the F1-best gap's midpoint, novelty::LabelCut::kMidpoint).
+// group's broken sessions whatever it saw; NewsiteOptions::verdict_silences_broken), and, when the
+// run sets another label cut, with the default one (the F1-best gap's midpoint, LabelCut::kMidpoint).
 #include "tools/offline/eval_newsite_session_labels.h"
 
 #include <algorithm>
@@ -94,7 +94,7 @@ NewsiteSplit WholeSplit(const NewsiteStream& s, const NewsiteSplit& sp) {
   return w;
 }
 
-// Whether the run's labelled session threshold is not session 16's midpoint (its row is then added).
+// Whether the run's labelled session threshold is not the default midpoint (its row is then added).
 bool CutIsNotMidpoint(const NewsiteOptions& o) {
   return o.detector.session.label_threshold && o.detector.session.label_cut != novelty::LabelCut::kMidpoint;
 }
@@ -131,13 +131,13 @@ absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const S
   DecideUnits(sc, ix, v, s10, /*groups=*/true, sp.test, &score, &alert);
   FEDLOG_ASSIGN_OR_RETURN(KShotRow any, MeasureKShot(sp, score, alert));
   rows->push_back(Named(any, "session detector + labels, verdicts silence broken (session 10)", n));
-  // Session 16's labelled threshold: the midpoint of the F1-best gap whatever the label-free threshold.
+  // The default labelled threshold (as in session 16): the F1-best gap's midpoint, for comparison.
   if (CutIsNotMidpoint(o)) {
     NewsiteOptions mid = o;
     mid.detector.session.label_cut = novelty::LabelCut::kMidpoint;
     DecideUnits(sc, ix, v, mid, /*groups=*/true, sp.test, &score, &alert);
     FEDLOG_ASSIGN_OR_RETURN(KShotRow m, MeasureKShot(sp, score, alert));
-    rows->push_back(Named(m, "session detector + labels, midpoint cut (session 16)", n));
+    rows->push_back(Named(m, "session detector + labels, midpoint cut (the default)", n));
   }
   FEDLOG_RETURN_IF_ERROR(KindRows(sc, ix, sp, o, v, rows));
   if (o.session_lookup_match > 0) {
