@@ -100,7 +100,8 @@ bool CutIsNotMidpoint(const NewsiteOptions& o) {
 }
 
 // The rows of one set of verdicts: with groups on the test part and the whole stream, and (for
-// comparison) without groups, as session 8 applied labels, and with session 16's threshold.
+// comparison) without groups, as session 8 applied labels, and with the default label cut when the
+// run sets another.
 absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const SessionIndex& ix,
                          const NewsiteSplit& sp, const NewsiteOptions& o, const SessionVerdicts& v,
                          std::vector<KShotRow>* rows) {
