@@ -140,6 +140,13 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     }
     o.session_kind_rule = *rule;
   }
+  if (!d.session_label_cut().empty()) {
+    absl::StatusOr<novelty::LabelCut> cut = novelty::ParseLabelCut(d.session_label_cut());
+    if (!cut.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("detect.session_label_cut: ", cut.status().message()));
+    }
+    o.session_label_cut = *cut;
+  }
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

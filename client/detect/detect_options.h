@@ -110,6 +110,9 @@ struct DetectOptions {
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // Unit-kind verdicts over the session labels (detect.session_kind_rule, fewshot::SessionKinds).
   fewshot::KindRule session_kind_rule = kDefaultSessionKindRule;
+  // Where labelled sessions put the session threshold (detect.session_label_cut,
+  // novelty::SessionOptions::label_cut).
+  novelty::LabelCut session_label_cut = novelty::SessionOptions().label_cut;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;

@@ -76,6 +76,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.label_prior = o.threshold_label_prior;
     label_free.session.shape.quiet_ms = o.session_quiet_ms;
     label_free.session.shape.incomplete_quiet_ms = o.session_incomplete_quiet_ms;
+    label_free.session.label_cut = o.session_label_cut;
     label_free.within_level = o.within_level;
     label_free.recurrence_weight = o.recurrence_weight;
     label_free.report_weight = o.report_weight;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
 
 namespace fedlog::novelty {
 namespace {
@@ -127,18 +130,57 @@ double SessionScorer::LabelFreeThreshold() const {
   return std::min(site, scores_.UpperQuantile(rate));
 }
 
+std::string_view LabelCutName(LabelCut cut) {
+  switch (cut) {
+    case LabelCut::kMidpoint:
+      return "midpoint";
+    case LabelCut::kAgree:
+      return "agree";
+    case LabelCut::kNearest:
+      return "nearest";
+  }
+  return "";
+}
+
+absl::StatusOr<LabelCut> ParseLabelCut(std::string_view name) {
+  for (LabelCut c : {LabelCut::kMidpoint, LabelCut::kAgree, LabelCut::kNearest}) {
+    if (name == LabelCutName(c)) return c;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown label cut '", std::string(name), "' (midpoint, agree or nearest)"));
+}
+
 double LabelledThreshold(double free, const std::vector<double>& scores, const std::vector<int>& labels,
-                         double label_prior) {
+                         double label_prior, LabelCut rule) {
   double cut = 0;
   if (std::isinf(free) || !MaxF1Threshold(scores, labels, &cut)) return free;
-  const double n = static_cast<double>(std::min(scores.size(), labels.size()));
-  return free + n / (n + label_prior) * (cut - free);
+  const size_t n = std::min(scores.size(), labels.size());
+  if (rule != LabelCut::kMidpoint) {
+    // The gap: every threshold in (below, above] splits the labelled scores as `cut` does.
+    double below = -std::numeric_limits<double>::infinity();
+    double above = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < n; ++i) {
+      if (scores[i] >= cut) {
+        above = std::min(above, scores[i]);
+      } else {
+        below = std::max(below, scores[i]);
+      }
+    }
+    if (free > below && free <= above) {
+      cut = free;  // the labels agree with the label-free threshold
+    } else if (rule == LabelCut::kNearest) {
+      cut = free <= below ? std::nextafter(below, std::numeric_limits<double>::infinity()) : above;
+    }
+  }
+  const double w = static_cast<double>(n);
+  return free + w / (w + label_prior) * (cut - free);
 }
 
 double SessionScorer::Threshold() const {
   const double free = LabelFreeThreshold();
   if (!labelled_ || !options_.label_threshold) return free;
-  return LabelledThreshold(free, label_scores_, label_values_, threshold_.options().label_prior);
+  return LabelledThreshold(free, label_scores_, label_values_, threshold_.options().label_prior,
+                           options_.label_cut);
 }
 
 ThresholdStage SessionScorer::stage() const {

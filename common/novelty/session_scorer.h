@@ -36,6 +36,7 @@
 //              and the budget stays;
 //   labelled   labelled sessions (AddLabel): the F1-best cut on their scores, shrunk towards the
 //              label-free threshold by n / (n + label_prior), as SiteThreshold does for lines.
+//              Where in the F1-best gap the cut sits is SessionOptions::label_cut (LabelCut).
 // A labelled session also labels its group (session_groups.h: the sessions of its shape): later
 // sessions of a group labelled normal raise no alert (a broken one only when the verdict was given
 // on a broken session), of one labelled anomalous always alert.
@@ -50,6 +51,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/novelty/session_groups.h"
 #include "common/novelty/session_shape.h"
 #include "common/novelty/site_threshold.h"
@@ -71,6 +73,22 @@ enum SessionSignal : int {
 std::string_view SessionSignalName(int signal);
 // "invariant+template" (signals that fired, in SessionSignal order); "" when none.
 std::string SessionFiredNames(uint32_t fired);
+
+// Where the labelled stage's cut sits among the thresholds that split the labelled scores as the
+// F1-best cut does (the gap between the highest labelled score below it and the lowest at or above):
+//   kMidpoint  the gap's midpoint (MaxF1Threshold), whatever the label-free threshold is;
+//   kAgree     the label-free threshold when it lies in the gap (the labels agree with it: every
+//              labelled score falls on the side the best cut puts it), else the midpoint;
+//   kNearest   the label-free threshold moved only as far as the labels require: into the gap, at
+//              its nearer end.
+// With a few labels far apart (one anomalous session at 11, normal ones near 0.5) the midpoint sits
+// far above a label-free threshold that already separated them, and the labels that agreed with it
+// silence anomalous sessions between the two (docs/EVALUATION.md "Session 17").
+enum class LabelCut { kMidpoint, kAgree, kNearest };
+// "midpoint", "agree", "nearest" (detect.session_label_cut, eval newsite's --session-label-cut).
+std::string_view LabelCutName(LabelCut cut);
+// InvalidArgument for any other name.
+absl::StatusOr<LabelCut> ParseLabelCut(std::string_view name);
 
 struct SessionOptions {
   bool enabled = true;  // score sessions of lines that carry a session key
@@ -95,15 +113,20 @@ struct SessionOptions {
   // Labelled sessions also move the session threshold (the labelled stage below); false: their
   // verdicts act through their groups only.
   bool label_threshold = true;
+  // Where the labelled stage's cut sits in the F1-best gap (LabelCut above). Default kMidpoint (the
+  // rule before session 17): kAgree won on HDFS's and Hadoop's tuning parts but lost HDFS's held
+  // pool-blocks active rows, so it stays opt-in (docs/EVALUATION.md "Session 17").
+  LabelCut label_cut = LabelCut::kMidpoint;
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };
 
-// The labelled stage's threshold: the F1-best cut on the labelled scores (MaxF1Threshold), shrunk
-// towards the label-free threshold `free` by n / (n + label_prior); `free` when no label is
-// anomalous. SessionScorer::Threshold uses it; `fedlog eval newsite` replays labels with it.
+// The labelled stage's threshold: the F1-best cut on the labelled scores (MaxF1Threshold), placed in
+// its gap by `cut` (LabelCut), shrunk towards the label-free threshold `free` by n / (n + label_prior);
+// `free` when no label is anomalous. SessionScorer::Threshold uses it; `fedlog eval newsite` replays
+// labels with it.
 double LabelledThreshold(double free, const std::vector<double>& scores, const std::vector<int>& labels,
-                         double label_prior);
+                         double label_prior, LabelCut cut = LabelCut::kMidpoint);
 
 struct SessionScore {
   uint64_t session = 0;

@@ -273,5 +273,52 @@ TEST(EvalNewsiteSessionTest, UnitKindsSilenceTheExactKindAndExactDropsTheShapeGr
   EXPECT_EQ(alerts(fewshot::KindRule::kExact), (std::vector<int>{0, 1}));
 }
 
+// The labelled session threshold in DecideUnits follows detect.session_label_cut: one anomalous
+// verdict far above the label-free threshold (11 against 4.4) and one normal far below agree with
+// it; under the midpoint rule they still lift it (4.4 + 2 / 12 x (5.75 - 4.4) = 4.625) above a test
+// block at 4.6, which only the other rules keep alerting.
+TEST(EvalNewsiteSessionTest, LabelsThatAgreeWithTheThresholdKeepItUnderTheAgreeRule) {
+  NewsiteStream s;
+  s.unit = "block";
+  s.y = {1, 0, 1};
+  ScoredStream sc;
+  const std::vector<double> scores = {11.0, 0.5, 4.6};
+  for (int u = 0; u < 3; ++u) {
+    s.lines.push_back("x");
+    s.units.push_back({u});
+    sc.has_session.push_back(1);
+    sc.session.push_back(static_cast<uint64_t>(100 + u));
+    sc.template_id.push_back(u);
+    novelty::SessionScore x;
+    x.session = static_cast<uint64_t>(100 + u);
+    x.lines = 1;
+    x.score = scores[static_cast<size_t>(u)];
+    x.threshold = 4.4;
+    x.shape = static_cast<uint64_t>(7 + u);
+    sc.sessions.push_back(x);
+    sc.session_units.push_back({u});
+  }
+  NewsiteOptions o;
+  o.session_kind_rule = fewshot::KindRule::kOff;
+  ASSERT_EQ(o.detector.label_prior, 10);
+  NewsiteSplit sp;
+  sp.pool = {0, 1};
+  sp.test = {2};
+  const SessionIndex ix = IndexSessions(s, sc, sp, o);
+  SessionVerdicts v;
+  v.sessions = {0, 1};
+  v.y = {1, 0};
+  auto alerts = [&](novelty::LabelCut cut) {
+    o.detector.session.label_cut = cut;
+    std::vector<double> score;
+    std::vector<int> alert;
+    DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert);
+    return alert;
+  };
+  EXPECT_EQ(alerts(novelty::LabelCut::kMidpoint), (std::vector<int>{0}));
+  EXPECT_EQ(alerts(novelty::LabelCut::kAgree), (std::vector<int>{1}));
+  EXPECT_EQ(alerts(novelty::LabelCut::kNearest), (std::vector<int>{1}));
+}
+
 }  // namespace
 }  // namespace fedlog::offline

@@ -44,12 +44,14 @@ constexpr char kUsage[] =
     "  [--budget-window N]\n"
     "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n"
     "  [--choice-compare templates|lines] (with --federated)\n"
-    "  [--active-neighbour-match J] [--active-diversity J]\n";
+    "  [--active-neighbour-match J] [--active-diversity J]\n"
+    "  [--session-label-cut midpoint|agree|nearest]\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
 // --test-end; how long a session waits (--session-quiet-ms) and an incomplete one
-// (--session-incomplete-quiet-ms, 0: no wait); --verdict-silences-broken (session 10's group rule).
+// (--session-incomplete-quiet-ms, 0: no wait); --verdict-silences-broken (session 10's group rule);
+// --session-label-cut (where the labelled session threshold sits in its F1-best gap).
 absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   const std::string group = args.Get("session-group", "shape");
   if (group != "shape" && group != "kinds") {
@@ -71,6 +73,13 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
       return absl::InvalidArgumentError(absl::StrCat("--session-kind-rule: ", rule.status().message()));
     }
     o->session_kind_rule = *rule;
+  }
+  if (args.Has("session-label-cut")) {
+    absl::StatusOr<novelty::LabelCut> cut = novelty::ParseLabelCut(args.Get("session-label-cut"));
+    if (!cut.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--session-label-cut: ", cut.status().message()));
+    }
+    o->detector.session.label_cut = *cut;
   }
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
@@ -229,7 +238,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "keep-alert-match",
               "choice-compare",
               "active-neighbour-match",
-              "active-diversity"},
+              "active-diversity",
+              "session-label-cut"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling"}}));

@@ -16,8 +16,9 @@
 // the active session selection (eval_newsite_session_select.cc), and, as an upper bound, from the
 // best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
 // (the pool's units as they were alerted before the labels, the rest with them); for comparison, the
-// test part without group verdicts, and with session 10's group rule (a normal verdict silences its
-// group's broken sessions whatever it saw; NewsiteOptions::verdict_silences_broken).
+// test part without group verdicts, with session 10's group rule (a normal verdict silences its
+// group's broken sessions whatever it saw; NewsiteOptions::verdict_silences_broken), and, when the
+// run sets another label cut, with the default one (the F1-best gap's midpoint, LabelCut::kMidpoint).
 #include "tools/offline/eval_newsite_session_labels.h"
 
 #include <algorithm>
@@ -93,8 +94,14 @@ NewsiteSplit WholeSplit(const NewsiteStream& s, const NewsiteSplit& sp) {
   return w;
 }
 
+// Whether the run's labelled session threshold is not the default midpoint (its row is then added).
+bool CutIsNotMidpoint(const NewsiteOptions& o) {
+  return o.detector.session.label_threshold && o.detector.session.label_cut != novelty::LabelCut::kMidpoint;
+}
+
 // The rows of one set of verdicts: with groups on the test part and the whole stream, and (for
-// comparison) without groups, as session 8 applied labels.
+// comparison) without groups, as session 8 applied labels, and with the default label cut when the
+// run sets another.
 absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const SessionIndex& ix,
                          const NewsiteSplit& sp, const NewsiteOptions& o, const SessionVerdicts& v,
                          std::vector<KShotRow>* rows) {
@@ -125,6 +132,14 @@ absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const S
   DecideUnits(sc, ix, v, s10, /*groups=*/true, sp.test, &score, &alert);
   FEDLOG_ASSIGN_OR_RETURN(KShotRow any, MeasureKShot(sp, score, alert));
   rows->push_back(Named(any, "session detector + labels, verdicts silence broken (session 10)", n));
+  // The default labelled threshold (as in session 16): the F1-best gap's midpoint, for comparison.
+  if (CutIsNotMidpoint(o)) {
+    NewsiteOptions mid = o;
+    mid.detector.session.label_cut = novelty::LabelCut::kMidpoint;
+    DecideUnits(sc, ix, v, mid, /*groups=*/true, sp.test, &score, &alert);
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow m, MeasureKShot(sp, score, alert));
+    rows->push_back(Named(m, "session detector + labels, midpoint cut (the default)", n));
+  }
   FEDLOG_RETURN_IF_ERROR(KindRows(sc, ix, sp, o, v, rows));
   if (o.session_lookup_match > 0) {
     FEDLOG_ASSIGN_OR_RETURN(KShotRow product, LookupRow(sc, ix, sp, o, v));
@@ -246,7 +261,7 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
     for (size_t j : ix.unit_sessions[u]) {
       const novelty::SessionScore& x = sc.sessions[j];
       const double t = so.label_threshold ? novelty::LabelledThreshold(x.threshold, a.scores, a.y,
-                                                                       o.detector.label_prior)
+                                                                       o.detector.label_prior, so.label_cut)
                                           : x.threshold;
       bool on = x.score > 0 && x.score >= t;
       double s = x.score;

@@ -61,10 +61,11 @@ SessionVerdicts VerdictsOfUnits(const SessionIndex& ix, const std::vector<size_t
 
 // Per unit of `units`: its score and alert with `v` applied to the sessions that closed (the test
 // part's; the labels came before them): the labelled scores move each session's threshold
-// (novelty::LabelledThreshold), with `groups` a verdict settles its group's sessions
-// (novelty::SessionGroups; a normal group does not silence under KindRule::kExact), the verdicts'
-// unit kinds apply by o.session_kind_rule (fewshot::SessionKinds::Apply), and a labelled anomalous
-// unit's rare templates alert the units that have one.
+// (novelty::LabelledThreshold with SessionOptions::label_cut), with `groups` a verdict settles its
+// group's sessions (novelty::SessionGroups; a normal group does not silence under
+// KindRule::kExact), the verdicts' unit kinds apply by o.session_kind_rule
+// (fewshot::SessionKinds::Apply), and a labelled anomalous unit's rare templates alert the units
+// that have one.
 // `session_gain` (may be null): alerted failing sessions (answer 1) minus alerted sessions of
 // normal units (answer 0), a finer measure than F1 for the oracle's greedy steps.
 void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,

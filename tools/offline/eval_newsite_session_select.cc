@@ -47,7 +47,8 @@ std::vector<active::SessionInfo> PoolInfo(const ScoredStream& sc, const SessionI
     in.group = ix.group[j];
     in.score = x.score;
     in.threshold = o.detector.session.label_threshold
-                       ? novelty::LabelledThreshold(x.threshold, scores, v.y, o.detector.label_prior)
+                       ? novelty::LabelledThreshold(x.threshold, scores, v.y, o.detector.label_prior,
+                                                     o.detector.session.label_cut)
                        : x.threshold;
     in.alert = x.score > 0 && x.score >= in.threshold;
     const novelty::GroupDecision d =

@@ -155,6 +155,7 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.label_prior = detect.threshold_label_prior;
   lf_options.session.shape.quiet_ms = detect.session_quiet_ms;  // the running detector's (detector.cc)
   lf_options.session.shape.incomplete_quiet_ms = detect.session_incomplete_quiet_ms;
+  lf_options.session.label_cut = detect.session_label_cut;
   lf_options.within_level = detect.within_level;  // the running detector's score (detector.cc)
   lf_options.recurrence_weight = detect.recurrence_weight;
   lf_options.report_weight = detect.report_weight;

@@ -101,6 +101,21 @@ TEST(LiveFewShotTest, SessionKindRuleConfig) {
   EXPECT_FALSE(WithMatch(", session_kind_rule: always").ok());
 }
 
+// detect.session_label_cut (novelty::LabelCut): the default, each name, and an unknown name refused.
+TEST(LiveFewShotTest, SessionLabelCutConfig) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->session_label_cut, novelty::SessionOptions().label_cut);
+  for (const auto& [name, cut] : {std::pair{"midpoint", novelty::LabelCut::kMidpoint},
+                                  std::pair{"agree", novelty::LabelCut::kAgree},
+                                  std::pair{"nearest", novelty::LabelCut::kNearest}}) {
+    o = WithMatch(std::string(", session_label_cut: ") + name);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->session_label_cut, cut) << name;
+  }
+  EXPECT_FALSE(WithMatch(", session_label_cut: middle").ok());
+}
+
 TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_FALSE(LiveFewShot::Create(2, fewshot::FewShotOptions{.match = 0}).ok());
   auto f = LiveFewShot::Create(2, {});

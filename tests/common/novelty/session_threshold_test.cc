@@ -1,7 +1,9 @@
 // The session threshold and the `rare` session signal on synthetic streams: a template few sessions
 // have is rare among sessions; the threshold follows the share of structurally broken sessions
 // above the budget (and only up to max_backed_share); labelled sessions move it.
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "common/novelty/session_scorer.h"
@@ -118,6 +120,86 @@ TEST(SessionThresholdTest, LabelledSessionsMoveTheThreshold) {
   EXPECT_NEAR(scorer.Threshold(), free + 40.0 / 41.0 * (1.75 - free), 1e-9);
   scorer.ClearLabels();
   EXPECT_EQ(scorer.Threshold(), free);
+}
+
+// One anomalous label far above a normal one, both on the sides the label-free threshold puts them:
+// the midpoint rule moves the threshold up into the gap (and silences anomalous sessions below the
+// midpoint); agree and nearest leave it where it is.
+TEST(SessionThresholdTest, LabelsThatAgreeWithTheFreeThresholdLeaveItUnderAgreeAndNearest) {
+  const std::vector<double> scores = {11.0, 0.5};
+  const std::vector<int> labels = {1, 0};
+  const double free = 4.4;
+  EXPECT_NEAR(LabelledThreshold(free, scores, labels, 1, LabelCut::kMidpoint), free + 2.0 / 3.0 * (5.75 - free),
+              1e-12);
+  EXPECT_EQ(LabelledThreshold(free, scores, labels, 1, LabelCut::kAgree), free);
+  EXPECT_EQ(LabelledThreshold(free, scores, labels, 1, LabelCut::kNearest), free);
+  // No anomalous label, or the warm-up: the label-free threshold whatever the rule.
+  EXPECT_EQ(LabelledThreshold(free, {0.5, 6.0}, {0, 0}, 1, LabelCut::kAgree), free);
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(LabelledThreshold(inf, scores, labels, 1, LabelCut::kNearest), inf);
+}
+
+// A normal label above the label-free threshold (and an anomalous one above that): the labels
+// disagree with it. agree takes the gap's midpoint as before; nearest moves the threshold only just
+// past the normal label.
+TEST(SessionThresholdTest, LabelsThatDisagreeMoveTheThresholdToTheGap) {
+  const std::vector<double> scores = {3.0, 2.0, 0.5};
+  const std::vector<int> labels = {1, 0, 0};
+  const double free = 1.0;
+  const double w = 3.0 / 4.0;  // n / (n + label_prior)
+  EXPECT_NEAR(LabelledThreshold(free, scores, labels, 1, LabelCut::kMidpoint), free + w * (2.5 - free), 1e-12);
+  EXPECT_NEAR(LabelledThreshold(free, scores, labels, 1, LabelCut::kAgree), free + w * (2.5 - free), 1e-12);
+  const double nearest = LabelledThreshold(free, scores, labels, 1, LabelCut::kNearest);
+  EXPECT_NEAR(nearest, free + w * (2.0 - free), 1e-9);
+  // With many labels the shrinkage vanishes: the normal label's score no longer alerts, the
+  // anomalous one does.
+  std::vector<double> many;
+  std::vector<int> y;
+  for (int i = 0; i < 1000; ++i) {
+    many.insert(many.end(), scores.begin(), scores.end());
+    y.insert(y.end(), labels.begin(), labels.end());
+  }
+  const double t = LabelledThreshold(free, many, y, 1, LabelCut::kNearest);
+  EXPECT_GT(t, 1.99);
+  EXPECT_LT(t, 2.01);
+  // Above the gap (the anomalous label below the label-free threshold): down to that label's score.
+  EXPECT_NEAR(LabelledThreshold(4.0, many, y, 1, LabelCut::kNearest), 4.0 + 3000.0 / 3001.0 * (3.0 - 4.0), 1e-9);
+}
+
+TEST(SessionThresholdTest, LabelCutNames) {
+  for (LabelCut c : {LabelCut::kMidpoint, LabelCut::kAgree, LabelCut::kNearest}) {
+    absl::StatusOr<LabelCut> parsed = ParseLabelCut(LabelCutName(c));
+    ASSERT_TRUE(parsed.ok()) << LabelCutName(c);
+    EXPECT_EQ(*parsed, c);
+  }
+  EXPECT_FALSE(ParseLabelCut("middle").ok());
+  EXPECT_FALSE(ParseLabelCut("").ok());
+}
+
+// The scorer uses its options' rule: the labelled stage of a live session threshold.
+TEST(SessionThresholdTest, ScorerUsesItsLabelCut) {
+  for (LabelCut c : {LabelCut::kMidpoint, LabelCut::kAgree}) {
+    SessionOptions so;
+    so.shape.quiet_ms = 10;
+    so.label_cut = c;
+    ThresholdOptions t;
+    t.label_prior = 1;
+    SessionScorer scorer(so, t, 6.0, 0.01);
+    std::vector<SessionScore> out;
+    for (uint64_t id = 0; id < 300; ++id) {
+      scorer.Add(id, 1, static_cast<int64_t>(id) * 1000, true, false, 0, 0, 0, 0, &out);
+    }
+    const double free = scorer.Threshold();
+    ASSERT_FALSE(std::isinf(free));
+    scorer.AddLabel(free + 10, 1);
+    scorer.AddLabel(free - 10, 0);
+    EXPECT_EQ(scorer.stage(), ThresholdStage::kLabelled);
+    if (c == LabelCut::kAgree) {
+      EXPECT_EQ(scorer.Threshold(), free);
+    } else {
+      EXPECT_NE(scorer.Threshold(), free);
+    }
+  }
 }
 
 }  // namespace
