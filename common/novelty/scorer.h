@@ -137,7 +137,8 @@ struct NoveltyOptions {
   // words alone do not make one: on HDFS they mark routine exceptions that recur).
   // All three at 0 give the severity term of earlier versions (severity_prior * LineSeverity).
   double within_level = 0.25;       // failure words count a quarter on a severe level (ERROR+)
-  double recurrence_weight = 0.4;   // per nat of ln(1 + earlier severe-level lines of the template)
+  double recurrence_weight = 0.4;   // per nat of ln(1 + the template's earlier severe-level lines, as a
+                                    // rate when recurrence_age_lines > 0)
   double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
   double fixed_weight = 1.5;        // a severe message without parameters ranks this much higher
   // A severe message one of whose parameter values is a file path (IsPathValue: a job's program or
