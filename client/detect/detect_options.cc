@@ -181,6 +181,12 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError("detect.label_free_rank_window must be at most 65536");
   }
   if (d.label_free_rank_window() != 0) o.rank_window = std::max(0, d.label_free_rank_window());
+  if (d.label_free_recurrence_age_lines() > 1000000000) {
+    return absl::InvalidArgumentError("detect.label_free_recurrence_age_lines must be at most 1000000000");
+  }
+  if (d.label_free_recurrence_age_lines() != 0) {
+    o.recurrence_age_lines = std::max<int64_t>(0, d.label_free_recurrence_age_lines());
+  }
   if (d.label_free_budget_window() > 1000000) {
     return absl::InvalidArgumentError("detect.label_free_budget_window must be at most 1000000");
   }

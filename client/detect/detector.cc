@@ -92,6 +92,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.rest_budget = o.rest_budget;
     label_free.rank_window = o.rank_window;
     label_free.budget_window = o.budget_window;
+    label_free.recurrence_age_lines = o.recurrence_age_lines;
     label_free.hold_lines = o.hold_lines;
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match, FewShotRule(o),

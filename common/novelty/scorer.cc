@@ -104,6 +104,10 @@ absl::Status NoveltyOptions::Validate() const {
   if (!(path_repeat_weight >= 0 && path_repeat_weight <= 1)) {
     return absl::InvalidArgumentError("novelty: path_repeat_weight must be in [0, 1]");
   }
+  if (recurrence_age_lines < 0 || recurrence_age_lines > 1000000000) {
+    return absl::InvalidArgumentError("novelty: recurrence_age_lines must be in [0, 1e9] lines (0: off)");
+  }
+
   if (!(fire_tail > 0 && fire_tail < 1)) {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
@@ -211,7 +215,7 @@ void NoveltyScorer::Learn(const LineEvent& line, int64_t tick,
   if (!line.component.empty()) srate.Observe(KeyHash('c', line.component), tick);
   if (!line.host.empty()) srate.Observe(KeyHash('h', line.host), tick);
   params_.Observe(line.template_id, line.params);
-  alarm_recurrence_.Observe(line.template_id, LevelSeverity(line.level) >= kSevereLevel);
+  alarm_recurrence_.Observe(line.template_id, LevelSeverity(line.level) >= kSevereLevel, lines_);
   if (!line.component.empty()) {
     level_share_.Observe(KeyHash('c', line.component), LevelSeverity(line.level) >= kSevereLevel);
   }
@@ -232,7 +236,12 @@ double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
     // A field report's repeats count dumps, and its fixed value is no event (field_report_weight).
     const double event =
         o.field_report_weight > 0 && IsFieldReport(line.content) ? 1.0 - o.field_report_weight : 1.0;
-    term += event * o.recurrence_weight * alarm_recurrence_.Score(line.template_id);
+    const double recurrence =
+        o.recurrence_age_lines > 0
+            ? alarm_recurrence_.RateScore(line.template_id, lines_,
+                                          static_cast<double>(o.recurrence_age_lines))
+            : alarm_recurrence_.Score(line.template_id);
+    term += event * o.recurrence_weight * recurrence;
     if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
     if (line.params.empty()) term += event * o.fixed_weight;
     if (o.path_weight > 0) term -= o.path_weight * PathPenalty(line);

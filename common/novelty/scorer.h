@@ -125,7 +125,8 @@ struct NoveltyOptions {
   // Within the severity level, for a site whose severe lines are many (chosen on the tuning system
   // only, docs/EVALUATION.md "A new site with no labels"). The severity term of the fused score is
   //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
-  //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h)
+  //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h;
+  //     as a rate since its first severe line, recurrence_age_lines)
   //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue)
   //   (recurrence and fixed terms scaled by 1 - field_report_weight on a field report, IsFieldReport)
   //   + fixed_weight when the message has no variable part      (severe-level lines only: Drain found
@@ -136,7 +137,8 @@ struct NoveltyOptions {
   // words alone do not make one: on HDFS they mark routine exceptions that recur).
   // All three at 0 give the severity term of earlier versions (severity_prior * LineSeverity).
   double within_level = 0.25;       // failure words count a quarter on a severe level (ERROR+)
-  double recurrence_weight = 0.4;   // per nat of ln(1 + earlier severe-level lines of the template)
+  double recurrence_weight = 0.4;   // per nat of ln(1 + the template's earlier severe-level lines, as a
+                                    // rate when recurrence_age_lines > 0)
   double report_weight = 0.3;       // a severe value report (register dump) ranks this much lower
   double fixed_weight = 1.5;        // a severe message without parameters ranks this much higher
   // A severe message one of whose parameter values is a file path (IsPathValue: a job's program or
@@ -171,6 +173,15 @@ struct NoveltyOptions {
   // alerts incident clusters, and a dump describes an incident, it never is one (a crash prints the
   // same register line on every node of a job).
   bool reports_adapt = false;
+  // The recurrence term as a rate (severe-level lines only): the template's count n of earlier
+  // severe-level lines becomes n x S / (S + a), S = recurrence_age_lines and a the stream lines since
+  // the template's first severe-level line (AlarmRecurrence::RateScore). A template that recurs
+  // steadily keeps about ln(1 + its rate x S) however long the stream has run; a new severe kind that
+  // recurs soon after it first came keeps nearly its whole count. Without it (0: ln(1 + n), session 8's
+  // term) an old template's count grows with the stream's age, and a routine severe message that
+  // came early outranks an incident whose kind first comes late. 250 was chosen on the tuning parts
+  // only (docs/EVALUATION.md "Session 17"). 0: off. At most 1e9.
+  int64_t recurrence_age_lines = 250;
   double term_cap = 6.0;            // each term is at most this (one signal cannot dominate)
   double fire_tail = 0.01;          // a signal "fired" when its tail probability is at most this
   int64_t warmup_lines = 100;       // no alert before this many lines were scored

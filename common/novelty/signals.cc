@@ -141,16 +141,23 @@ void ParamValues::Observe(int32_t template_id, const std::vector<std::string_vie
 
 double AlarmRecurrence::Score(int32_t template_id) const {
   auto it = counts_.find(template_id);
-  return it == counts_.end() ? 0.0 : std::log1p(static_cast<double>(it->second));
+  return it == counts_.end() ? 0.0 : std::log1p(static_cast<double>(it->second.count));
 }
 
-void AlarmRecurrence::Observe(int32_t template_id, bool alarm) {
+double AlarmRecurrence::RateScore(int32_t template_id, int64_t now, double scale) const {
+  auto it = counts_.find(template_id);
+  if (it == counts_.end()) return 0.0;
+  const double age = static_cast<double>(std::max<int64_t>(0, now - it->second.first));
+  return std::log1p(static_cast<double>(it->second.count) * scale / (scale + age));
+}
+
+void AlarmRecurrence::Observe(int32_t template_id, bool alarm, int64_t now) {
   if (!alarm) return;
   auto it = counts_.find(template_id);
   if (it != counts_.end()) {
-    ++it->second;
+    ++it->second.count;
   } else if (counts_.size() < max_templates_) {
-    counts_.emplace(template_id, 1);
+    counts_.emplace(template_id, Counts{1, now});
   }
 }
 

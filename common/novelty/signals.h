@@ -8,7 +8,8 @@
 //   ParamValues     an unusual value at one parameter position of a template (Good-Turing for unseen
 //                   values, so a free-form field such as a number never surprises, a usually fixed one does)
 //   AlarmRecurrence how often the line's template already came on alarm lines (the scorer counts lines
-//                   of a severe level): an incident repeats one severe event, a dump prints many rare ones
+//                   of a severe level): an incident repeats one severe event, a dump prints many rare ones;
+//                   also as a rate since the template's first alarm line
 //   SequenceModel   per session (block id, host): the next template's surprise given the previous one,
 //                   counted only when it is outside the top-g successors (DeepLog's rule)
 //   LevelShare      how rarely a key (the line's component) logs at a severe level: a component that
@@ -108,12 +109,22 @@ class AlarmRecurrence {
   explicit AlarmRecurrence(size_t max_templates = 200000) : max_templates_(max_templates) {}
   // ln(1 + earlier alarm lines of `template_id`); 0 for a template never seen on an alarm line.
   double Score(int32_t template_id) const;
-  // Counts the line when it is an alarm line; further templates beyond the cap are not counted.
-  void Observe(int32_t template_id, bool alarm);
+  // The same count as a rate since the template's first alarm line: ln(1 + n x scale / (scale + a)),
+  // n its earlier alarm lines and a = `now` minus the line of the first of them (scale > 0, in the
+  // unit of `now`). A template that recurs steadily keeps about ln(1 + its rate x scale) however old
+  // it is; one that recurs quickly after it first came keeps its whole count. 0 when never seen.
+  double RateScore(int32_t template_id, int64_t now, double scale) const;
+  // Counts the line (at stream position `now`) when it is an alarm line; further templates beyond
+  // the cap are not counted.
+  void Observe(int32_t template_id, bool alarm, int64_t now = 0);
 
  private:
+  struct Counts {
+    int64_t count = 0;
+    int64_t first = 0;  // stream position of the first alarm line
+  };
   size_t max_templates_;
-  absl::flat_hash_map<int32_t, int64_t> counts_;
+  absl::flat_hash_map<int32_t, Counts> counts_;
 };
 
 class LevelShare {

@@ -62,6 +62,7 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
                            "ceiling, lookup:", "half labels (few-shot)",
                            "novelty, rank cut (session 13, window 4096)",
                            "novelty, without the budget window (session 14)",
+                           "novelty, recurrence as a count (session 16)",
                            "worst 5000-line window, normal lines"}) {
     EXPECT_NE(md->find(want), std::string::npos) << want << "\n" << *md;
   }
@@ -233,8 +234,38 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-margin-share", "-0.1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "-1"}), 2);  // 0 is off
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "2000000"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--recurrence-age-lines", "-1"}), 2);  // 0 is off
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--recurrence-age-lines", "1000000001"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--fed-sibling"}), 2);  // only with --federated
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", out + "/none", "--systems", "bgl2k"}), 1);
+}
+
+// A seed-labelled loghub source as a new site ("seed-<Source>"): its raw lines in order, labelled by the
+// CSV's AnomalyLabel; a source name loghub lacks is an error.
+TEST(EvalNewsiteTest, SeedLabelledSourceIsASystem) {
+  const std::string root = ::testing::TempDir() + "/eval_newsite_seed";
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/data/loghub-2k/Apache").ok());
+  ASSERT_TRUE(MakeDirs(root + "/data/seed-labeled-2k").ok());
+  std::string log, csv = "LineId,Time,Level,Content,EventId,EventTemplate,AnomalyLabel,AnomalyLabelName\n";
+  for (int i = 0; i < 400; ++i) {
+    const bool bad = i % 20 == 7;
+    const std::string content = bad ? absl::StrFormat("mod_jk child workerEnv in error state %d", i % 9)
+                                     : absl::StrFormat("jk2_init() Found child %d in scoreboard slot %d", i, i % 10);
+    absl::StrAppend(&log, "[Sun Dec 04 04:", absl::StrFormat("%02d:%02d", i / 60, i % 60), " 2005] [",
+                    bad ? "error" : "notice", "] ", content, "\n");
+    absl::StrAppend(&csv, i + 1, ",x,", bad ? "error" : "notice", ",", content, ",E1,x,", bad ? 1 : 0, ",",
+                    bad ? "security_anomaly" : "normal", "\n");
+  }
+  ASSERT_TRUE(WriteFileAtomic(root + "/data/loghub-2k/Apache/Apache_2k.log", log).ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/data/seed-labeled-2k/Apache_2k_labeled.csv", csv).ok());
+  const std::string out = root + "/out";
+  ASSERT_EQ(RunEvalNewsite({"--out", out, "--data", root + "/data", "--systems", "seed-Apache", "--shots", ""}), 0);
+  absl::StatusOr<std::string> md = ReadFile(out + "/results.md");
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_NE(md->find("## seed-Apache (400 lines, 20 anomalous"), std::string::npos) << *md;
+  EXPECT_NE(md->find("| novelty (k=0, site threshold) |"), std::string::npos);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--data", root + "/data", "--systems", "seed-Nowhere", "--shots", ""}), 1);
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ constexpr char kUsage[] =
     "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n"
     "  [--choice-compare templates|lines] (with --federated)\n"
     "  [--active-neighbour-match J] [--active-diversity J]\n"
-    "  [--session-label-cut midpoint|agree|nearest]\n";
+    "  [--session-label-cut midpoint|agree|nearest]\n"
+    "  [--recurrence-age-lines N]\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -131,6 +132,7 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"path-repeat-weight", &d.path_repeat_weight}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"budget-window", &d.budget_window}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"recurrence-age-lines", &d.recurrence_age_lines}}));
   FEDLOG_RETURN_IF_ERROR(
       args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
   if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
@@ -239,7 +241,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "choice-compare",
               "active-neighbour-match",
               "active-diversity",
-              "session-label-cut"},
+              "session-label-cut",
+              "recurrence-age-lines"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling"}}));

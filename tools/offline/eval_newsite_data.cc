@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/labels/alert_tags.h"
 #include "common/labels/hadoop_labels.h"
 #include "common/labels/hdfs_labels.h"
+#include "common/labels/seed_labeled.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/line_parser.h"
 #include "common/logparse/line_reader.h"
@@ -46,6 +48,39 @@ absl::StatusOr<NewsiteStream> LoadAlertTagged(const std::string& system, const s
   s.notes.push_back(absl::StrCat(path, ": ", s.lines.size(), " lines, ",
                                  std::count(s.y.begin(), s.y.end(), 1),
                                  " alerts; the alert tag is replaced by '-'"));
+  return s;
+}
+
+// A seed-labelled loghub-2k source ("seed-<Source>"): loghub's 2,000 raw lines in log order, each its own
+// unit, labelled by the seed study's keyword-derived AnomalyLabel (weak labels: a check that a change
+// to the label-free detector does not hurt other kinds of log, not a quality target).
+absl::StatusOr<NewsiteStream> LoadSeedLabeled(const std::string& system, const std::string& data_dir) {
+  const std::string source = system.substr(std::string_view("seed-").size());
+  if (logparse::FindBuiltinFormat(source) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown system '", system, "': no loghub source '", source, "'"));
+  }
+  const std::string csv = JoinPath(data_dir, absl::StrCat("seed-labeled-2k/", source, "_2k_labeled.csv"));
+  const std::string log = JoinPath(data_dir, absl::StrCat("loghub-2k/", source, "/", source, "_2k.log"));
+  FEDLOG_RETURN_IF_ERROR(RequireData(csv));
+  FEDLOG_RETURN_IF_ERROR(RequireData(log));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<labels::SeedLabeledLine> rows, labels::ReadSeedLabeledCsv(csv));
+  FEDLOG_ASSIGN_OR_RETURN(std::string raw, logparse::ReadLogFile(log));
+  const std::vector<std::string_view> lines = logparse::SplitLines(raw);
+  if (lines.size() != rows.size()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(system, ": ", lines.size(), " log lines but ", rows.size(), " labelled rows"));
+  }
+  NewsiteStream s;
+  s.system = system;
+  s.unit = "line";
+  s.format = source;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    s.units.push_back({static_cast<int32_t>(i)});
+    s.lines.emplace_back(lines[i]);
+    s.y.push_back(rows[i].anomalous() ? 1 : 0);
+  }
+  s.notes.push_back(absl::StrCat(log, ": ", s.lines.size(), " lines, ", std::count(s.y.begin(), s.y.end(), 1),
+                                 " anomalous by the seed study's keyword labels (", csv, ")"));
   return s;
 }
 
@@ -238,8 +273,9 @@ absl::StatusOr<NewsiteStream> LoadNewsiteStream(const std::string& system, const
   }
   if (system == "bgl") return LoadAlertTagged(system, JoinPath(data_dir, "bgl-20k/BGL_20k.log"));
   if (system == "hadoop") return LoadHadoop(data_dir);
+  if (absl::StartsWith(system, "seed-")) return LoadSeedLabeled(system, data_dir);
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown system '", system, "' (bgl2k, bgl, hdfs, hadoop)"));
+      absl::StrCat("unknown system '", system, "' (bgl2k, bgl, hdfs, hadoop, seed-<loghub source>)"));
 }
 
 absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,

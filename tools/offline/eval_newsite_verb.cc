@@ -297,6 +297,21 @@ absl::StatusOr<NewsiteRow> BudgetWindowRow(const NewsiteStream& stream, const Ne
                   o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
 }
 
+// Session 17's recurrence as a rate against the count, on a system whose units are lines: the row with
+// the setting the run does not use (the count, session 16's term, when the rate is on; the default rate
+// when --recurrence-age-lines 0 turns it off).
+absl::StatusOr<NewsiteRow> RecurrenceRow(const NewsiteStream& stream, const NewsiteOptions& o) {
+  NewsiteOptions other = o;
+  const bool off = o.detector.recurrence_age_lines == 0;
+  other.detector.recurrence_age_lines = off ? novelty::NoveltyOptions().recurrence_age_lines : 0;
+  FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, other));
+  return Evaluate(stream,
+                  off ? absl::StrFormat("novelty, recurrence as a rate over %lld lines (session 17)",
+                                        static_cast<long long>(other.detector.recurrence_age_lines))
+                      : std::string("novelty, recurrence as a count (session 16)"),
+                  o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
+}
+
 struct SystemRun {
   NewsiteSystemResult k0;
   KShotResult kshot;
@@ -358,6 +373,8 @@ absl::StatusOr<SystemRun> RunSystem(const std::string& system, const NewsiteOpti
     run.k0.rows.insert(run.k0.rows.begin() + 4, row);
     FEDLOG_ASSIGN_OR_RETURN(row, BudgetWindowRow(stream, o));
     run.k0.rows.insert(run.k0.rows.begin() + 5, row);
+    FEDLOG_ASSIGN_OR_RETURN(row, RecurrenceRow(stream, o));
+    run.k0.rows.insert(run.k0.rows.begin() + 6, row);
   }
   FEDLOG_RETURN_IF_ERROR(AddSessionRows(stream, scored, &flat, &levels, o, &run.k0));
   if (!o.shots.empty()) {

@@ -171,6 +171,7 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.rest_budget = detect.rest_budget;
   lf_options.rank_window = detect.rank_window;
   lf_options.budget_window = detect.budget_window;
+  lf_options.recurrence_age_lines = detect.recurrence_age_lines;
   // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
   lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match),

@@ -203,6 +203,27 @@ TEST(DetectConfigTest, LabelFreeFieldReportSetting) {
   EXPECT_NE(bad.status().message().find("label_free_field_report_weight"), std::string::npos);
 }
 
+// Session 17: the recurrence term as a rate over this many lines (DetectConfig 53).
+TEST(DetectConfigTest, LabelFreeRecurrenceAgeLinesSetting) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->recurrence_age_lines, novelty::NoveltyOptions().recurrence_age_lines);
+  EXPECT_EQ(d->recurrence_age_lines, 250);  // on by default (session 17)
+  auto o = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_recurrence_age_lines: 1000}\n");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->recurrence_age_lines, 1000);
+  auto off = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_recurrence_age_lines: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->recurrence_age_lines, 0);  // < 0: off, the plain count (session 16's term)
+  const auto big = FromYaml(
+      "data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], "
+      "label_free_recurrence_age_lines: 2000000000}\n");
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("label_free_recurrence_age_lines"), std::string::npos);
+}
+
 TEST(DetectConfigTest, SessionIncompleteQuietSetting) {
   auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
   ASSERT_TRUE(d.ok()) << d.status();

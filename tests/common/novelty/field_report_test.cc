@@ -63,6 +63,7 @@ TEST(FieldReportTest, AFieldReportLosesItsRecurrenceAndFixedTerms) {
   for (double w : {0.0, 0.5, 1.0}) {
     NoveltyOptions o;
     o.hold_lines = 0;
+    o.recurrence_age_lines = 0;  // the count, computed below (recurrence_rate_test.cc checks the rate)
     o.field_report_weight = w;
     NoveltyScorer scorer(o);
     NoveltyOptions off_options = o;
@@ -96,6 +97,7 @@ TEST(FieldReportTest, HeldFieldReportsGetTheRuleAtRelease) {
   for (int k = 0; k < 2; ++k) {
     NoveltyOptions o;
     o.hold_lines = 64;
+    o.recurrence_age_lines = 0;  // the count, computed below
     o.field_report_weight = k == 0 ? 0.0 : 1.0;
     NoveltyScorer scorer(o);
     for (int64_t i = 0; i < 64; ++i) {

@@ -93,6 +93,7 @@ TEST(WarmupHoldTest, HeldIncidentLinesAlertAtRelease) {
     NoveltyOptions o;
     o.hold_lines = hold;
     o.quiet_weight = 0;  // the recurrence alone is computed again below; quiet_test.cc checks its own
+    o.recurrence_age_lines = 0;  // as a count (recurrence_rate_test.cc checks the rate at release)
     // The hold, not the threshold rule, is under test: the valley rule's cut lies well below the
     // incident (the compact rule cuts at the incident cluster's lowest bin).
     o.threshold_rule = ThresholdRule::kValley;

@@ -107,6 +107,7 @@ TEST(NoveltyScorerTest, RepeatedSevereEventOutranksSevereValueReport) {
   for (bool within : {false, true}) {
     NoveltyOptions o;
     o.quiet_weight = 0;  // all lines share one component here; the term has its own test (quiet_test.cc)
+    o.recurrence_age_lines = 0;  // the count; recurrence_rate_test.cc checks the rate
     if (!within) o.within_level = o.recurrence_weight = o.report_weight = o.fixed_weight = 0;
     NoveltyScorer scorer(o);
     int64_t i = 0;
