@@ -42,6 +42,9 @@
 //   k = 0  with --fed-sibling, the federation's operating point rows (eval_newsite_federated_point.cc):
 //          the sibling's F1-best cut of the label-free score for the source (its labels, its own
 //          stream), applied by the new site as a score cut, an alert rate or a prevalence.
+//   both   with --fed-sibling, the federation's kind verdicts rows (eval_newsite_federated_kinds.cc,
+//          common/kinds): the sibling's labelled units summed per message kind into a count sketch,
+//          each new-site unit's verdict from its lines' kinds on top of the label-free product rows.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
