@@ -514,6 +514,23 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
     named = named || n.find("2 distinct kinds): 1 kinds anomalous, 1 normal") != std::string::npos;
   }
   EXPECT_TRUE(named) << absl::StrJoin(notes, "\n");
+  // --fed-kind-labels: a sibling that labelled 2 of its lines supports no verdict (3 needed).
+  o.federated.kind_labels = 2;
+  kinds = LoadFederationKinds(*s, sp, o, &notes);
+  ASSERT_TRUE(kinds.ok()) << kinds.status();
+  EXPECT_EQ(std::count(kinds->verdict.begin(), kinds->verdict.end(), 0), static_cast<int64_t>(s->y.size()));
+  const cli::ArgSpec spec = {{"fed-kind-labels"}, {"federated", "fed-sibling"}};
+  auto args = cli::Args::Parse({"--federated", "--fed-kind-labels", "300"}, spec);
+  ASSERT_TRUE(args.ok());
+  NewsiteFederatedOptions f;
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());  // needs --fed-sibling
+  args = cli::Args::Parse({"--federated", "--fed-sibling", "--fed-kind-labels", "300"}, spec);
+  ASSERT_TRUE(args.ok());
+  ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  EXPECT_EQ(f.kind_labels, 300);
+  args = cli::Args::Parse({"--federated", "--fed-sibling", "--fed-kind-labels", "-1"}, spec);
+  ASSERT_TRUE(args.ok());
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
 }
 
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {

@@ -44,7 +44,8 @@ constexpr char kUsage[] =
     "  [--budget-window N]\n"
     "  [--fed-sibling] (with --federated: one more federation site runs the new site's system)\n"
     "  [--choice-compare templates|lines] (with --federated)\n"
-    "  [--active-neighbour-match J] [--active-diversity J]\n";
+    "  [--active-neighbour-match J] [--active-diversity J]\n"
+    "  [--fed-kind-labels N] (with --fed-sibling: the sibling's kind sketch from N of its labels; 0 = all)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -229,7 +230,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "keep-alert-match",
               "choice-compare",
               "active-neighbour-match",
-              "active-diversity"},
+              "active-diversity",
+              "fed-kind-labels"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling"}}));

@@ -268,7 +268,8 @@ absl::Status ReplayLive(const std::vector<fewshot::Unit>& units, const std::vect
                         std::vector<uint8_t>* decided);
 
 // The federation's kind verdicts (eval_newsite_federated_kinds.cc; common/kinds), with --fed-sibling
-// only: the sibling's labelled units (LoadSiblingStream, all of them) summed into a kinds::KindSketch
+// only: the sibling's labelled units (LoadSiblingStream; all of them, or a seeded draw of
+// options.federated.kind_labels) summed into a kinds::KindSketch
 // as a site's daemon would count them, and each unit of the new site given kinds::UnitVerdict on its
 // lines' kinds (lines may be silenced, sessions not). Rows "federated: label-free + federation's kind
 // verdicts": at k = 0 the product's k = 0 detector (`base`) with anomalous verdicts alerting and

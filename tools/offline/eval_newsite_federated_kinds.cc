@@ -2,11 +2,14 @@
 // (eval_newsite_federated.h, LoadFederationKinds): the sibling site, which labels the new site's
 // source type, counts its labelled units per message kind (common/kinds: KindSignature on each
 // line's content, KindSketch::AddUnit per unit) as its daemon would; the federation's sketch is
-// that sum. The new site, which has no labels, gives each unit kinds::UnitVerdict on its own lines'
-// kinds and applies it on top of its label-free detector; its own labels take precedence where
-// they decide a unit. The alone arm has no sibling, so its rows are "label-free (product)".
+// that sum (all of the sibling's labelled units, or a seeded draw of --fed-kind-labels of them).
+// The new site, which has no labels, gives each unit kinds::UnitVerdict on its own lines' kinds and
+// applies it on top of its label-free detector; its own labels take precedence where they decide a
+// unit. The alone arm has no sibling, so its rows are "label-free (product)".
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -70,8 +73,17 @@ absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, cons
                                                     const NewsiteOptions& o, std::vector<std::string>* notes) {
   FEDLOG_ASSIGN_OR_RETURN(NewsiteStream sib, LoadSiblingStream(s.system, o.data_dir));
   FEDLOG_ASSIGN_OR_RETURN(const std::vector<std::vector<uint64_t>> sib_kinds, UnitKinds(sib));
+  // Which of the sibling's units it labelled: all, or a seeded random draw of --fed-kind-labels.
+  std::vector<size_t> labelled(sib_kinds.size());
+  std::iota(labelled.begin(), labelled.end(), size_t{0});
+  const size_t wanted = static_cast<size_t>(o.federated.kind_labels);
+  if (wanted > 0 && wanted < labelled.size()) {
+    std::mt19937_64 rng(o.seed);  // an evaluation draw, not a key, mask or noise
+    std::shuffle(labelled.begin(), labelled.end(), rng);
+    labelled.resize(wanted);
+  }
   kinds::KindSketch sketch;
-  for (size_t u = 0; u < sib_kinds.size(); ++u) sketch.AddUnit(sib_kinds[u], sib.y[u] > 0);
+  for (size_t u : labelled) sketch.AddUnit(sib_kinds[u], sib.y[u] > 0);
   const kinds::KindVerdictOptions vo;
   FEDLOG_RETURN_IF_ERROR(vo.Validate());
   FEDLOG_ASSIGN_OR_RETURN(const std::vector<std::vector<uint64_t>> mine, UnitKinds(s));
@@ -83,7 +95,7 @@ absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, cons
   }
   // The sibling's kinds, for the notes: how many distinct kinds and how many got each verdict.
   std::vector<uint64_t> distinct;
-  for (const auto& k : sib_kinds) distinct.insert(distinct.end(), k.begin(), k.end());
+  for (size_t u : labelled) distinct.insert(distinct.end(), sib_kinds[u].begin(), sib_kinds[u].end());
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   int64_t anomalous = 0, normal = 0;
