@@ -465,6 +465,74 @@ TEST(EvalNewsiteFederatedTest, BglSiblingLeavesOutTheNewSitesLines) {
   EXPECT_TRUE(named) << absl::StrJoin(notes, "\n");
 }
 
+// --fed-sibling, the federation's kind verdicts: the sibling's labelled lines summed per message kind
+// (common/kinds), each new-site line judged by its own kind, whatever its numbers; the k = 0 row
+// alerts the anomalous kind and silences the routine one, and a draw's row without labels is the
+// same.
+TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
+  const std::string root = ::testing::TempDir() + "/eval_newsite_kinds";
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
+  ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
+  const auto line = [](int i, int salt) {
+    const bool alert = i % 9 == 4;
+    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
+                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
+                           alert ? "FATAL" : "INFO",
+                           alert ? absl::StrFormat("data TLB error interrupt at 0x%x", i * 7 + salt)
+                                 : absl::StrFormat("generating core.%d", i + salt));
+  };
+  std::string stream, other;
+  for (int i = 0; i < 300; ++i) stream += line(i, 0);
+  for (int i = 0; i < 200; ++i) other += line(i, 500000);
+  ASSERT_TRUE(WriteFileAtomic(root + "/bgl-20k/BGL_20k.log", stream).ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/loghub-2k/BGL/BGL_2k.log", other).ok());
+  NewsiteOptions o = TinyOptions();
+  o.data_dir = root;
+  absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(*s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
+  std::vector<std::string> notes;
+  absl::StatusOr<FederationKinds> kinds = LoadFederationKinds(*s, sp, o, &notes);
+  ASSERT_TRUE(kinds.ok()) << kinds.status();
+  ASSERT_EQ(kinds->verdict.size(), s->y.size());
+  for (size_t u = 0; u < s->y.size(); ++u) EXPECT_EQ(kinds->verdict[u], s->y[u] > 0 ? 1 : -1) << u;
+  const PriorBase base = ProductK0Detector(*s, *sc);
+  std::vector<KShotRow> rows;
+  ASSERT_TRUE(KindVerdictK0Row(sp, base, *kinds, &rows, &notes).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].method, "federated: label-free + federation's kind verdicts");
+  EXPECT_DOUBLE_EQ(rows[0].f1, 1.0);
+  EXPECT_DOUBLE_EQ(rows[0].normal_alert_rate, 0.0);
+  absl::StatusOr<KShotRow> draw = KindVerdictDrawRow(*s, sp, sc->units, base, *kinds, {}, {}, o);
+  ASSERT_TRUE(draw.ok()) << draw.status();
+  EXPECT_DOUBLE_EQ(draw->f1, 1.0);
+  bool named = false;
+  for (const std::string& n : notes) {
+    named = named || n.find("2 distinct kinds): 1 kinds anomalous, 1 normal") != std::string::npos;
+  }
+  EXPECT_TRUE(named) << absl::StrJoin(notes, "\n");
+  // --fed-kind-labels: a sibling that labelled 2 of its lines supports no verdict (3 needed).
+  o.federated.kind_labels = 2;
+  kinds = LoadFederationKinds(*s, sp, o, &notes);
+  ASSERT_TRUE(kinds.ok()) << kinds.status();
+  EXPECT_EQ(std::count(kinds->verdict.begin(), kinds->verdict.end(), 0), static_cast<int64_t>(s->y.size()));
+  const cli::ArgSpec spec = {{"fed-kind-labels"}, {"federated", "fed-sibling"}};
+  auto args = cli::Args::Parse({"--federated", "--fed-kind-labels", "300"}, spec);
+  ASSERT_TRUE(args.ok());
+  NewsiteFederatedOptions f;
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());  // needs --fed-sibling
+  args = cli::Args::Parse({"--federated", "--fed-sibling", "--fed-kind-labels", "300"}, spec);
+  ASSERT_TRUE(args.ok());
+  ASSERT_TRUE(ParseNewsiteFederatedArgs(*args, &f).ok());
+  EXPECT_EQ(f.kind_labels, 300);
+  args = cli::Args::Parse({"--federated", "--fed-sibling", "--fed-kind-labels", "-1"}, spec);
+  ASSERT_TRUE(args.ok());
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
+}
+
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
   EXPECT_EQ(*NewsiteSourceType("bgl"), "BGL");
   EXPECT_EQ(*NewsiteSourceType("hdfs"), "HDFS");

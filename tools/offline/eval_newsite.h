@@ -98,11 +98,15 @@ struct NewsiteFederatedOptions {
   // lines in loghub-2k BGL; for hdfs one half of HDFS_2pct's blocks (NewsitePart), the new site
   // keeping the other. Off: no federation site runs the new site's source type.
   bool sibling = false;
+  // --fed-kind-labels N: the sibling's kind sketch (LoadFederationKinds) counts N of its labelled
+  // units, a seeded random draw (seed: NewsiteOptions::seed), instead of all of them (0): how many labels a
+  // labelling site needs before its kind verdicts carry (docs/EVALUATION.md "Session 17").
+  int kind_labels = 0;
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,
 // --fed-match-quantile, --fed-jaccard-weight, --fed-prior-weight, --encoder-weight, --threads,
-// --choice-margin, --fed-sibling into
+// --choice-margin, --fed-sibling, --fed-kind-labels into
 // `o` (eval_newsite_federated_options.cc); InvalidArgument naming the flag.
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o);
 // True when the federated arm is on and names `system`.

@@ -46,7 +46,8 @@ constexpr char kUsage[] =
     "  [--choice-compare templates|lines] (with --federated)\n"
     "  [--active-neighbour-match J] [--active-diversity J]\n"
     "  [--session-label-cut midpoint|agree|nearest]\n"
-    "  [--recurrence-age-lines N]\n";
+    "  [--recurrence-age-lines N]\n"
+    "  [--fed-kind-labels N] (with --fed-sibling: the sibling's kind sketch from N of its labels; 0 = all)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -242,7 +243,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "active-neighbour-match",
               "active-diversity",
               "session-label-cut",
-              "recurrence-age-lines"},
+              "recurrence-age-lines",
+              "fed-kind-labels"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling"}}));

@@ -42,6 +42,9 @@
 //   k = 0  with --fed-sibling, the federation's operating point rows (eval_newsite_federated_point.cc):
 //          the sibling's F1-best cut of the label-free score for the source (its labels, its own
 //          stream), applied by the new site as a score cut, an alert rate or a prevalence.
+//   both   with --fed-sibling, the federation's kind verdicts rows (eval_newsite_federated_kinds.cc,
+//          common/kinds): the sibling's labelled units summed per message kind into a count sketch,
+//          each new-site unit's verdict from its lines' kinds on top of the label-free product rows.
 // Internal to tools/offline (fedlog_tools_offline, which links torch through common/model).
 // Thread-compatible: one call runs on the calling thread.
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
@@ -253,6 +256,39 @@ absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& split,
                          const std::vector<fewshot::Unit>& units, const PriorBase& base,
                          const std::vector<size_t>& labelled, const std::vector<int>& y, const std::string& arm,
                          const NewsiteOptions& options, std::vector<KShotRow>* rows);
+
+// Every unit's score and alert as live detection would give them with the labelled `support`
+// (classes `y`): the units in stream order (`order`), the detector refitted as LiveFewShot refits it
+// (every 1,024 units, 64 with the encoder rule, on the 4,096 units before), its reference the window's
+// units (their label-free scores, alerts and embeddings; no label of theirs is used). `decided`
+// (optional, sized like `units`) receives whether a label decided the unit (FewShotDetector::Decide).
+absl::Status ReplayLive(const std::vector<fewshot::Unit>& units, const std::vector<size_t>& order,
+                        const std::vector<fewshot::Unit>& support, const std::vector<int>& y,
+                        const fewshot::FewShotOptions& fo, std::vector<double>* score, std::vector<int>* alert,
+                        std::vector<uint8_t>* decided);
+
+// The federation's kind verdicts (eval_newsite_federated_kinds.cc; common/kinds), with --fed-sibling
+// only: the sibling's labelled units (LoadSiblingStream; all of them, or a seeded draw of
+// options.federated.kind_labels) summed into a kinds::KindSketch
+// as a site's daemon would count them, and each unit of the new site given kinds::UnitVerdict on its
+// lines' kinds (lines may be silenced, sessions not). Rows "federated: label-free + federation's kind
+// verdicts": at k = 0 the product's k = 0 detector (`base`) with anomalous verdicts alerting and
+// normal ones silencing; at k > 0 the "label-free (product)" replay (ReplayLive, encoder weight 0)
+// where the site's own labels decide a unit, the kind verdict elsewhere when there is one.
+inline constexpr char kKindVerdicts[] = "label-free + federation's kind verdicts";
+struct FederationKinds {
+  std::vector<int8_t> verdict;  // per unit of the new site: kinds::KindVerdict as int
+};
+absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, const NewsiteSplit& sp,
+                                                    const NewsiteOptions& options,
+                                                    std::vector<std::string>* notes);
+absl::Status KindVerdictK0Row(const NewsiteSplit& sp, const PriorBase& base, const FederationKinds& kinds,
+                              std::vector<KShotRow>* rows, std::vector<std::string>* notes);
+// One label draw (`units`: the product's few-shot units, EncoderUnits; their embeddings unused).
+absl::StatusOr<KShotRow> KindVerdictDrawRow(const NewsiteStream& s, const NewsiteSplit& sp,
+                                            const std::vector<fewshot::Unit>& units, const PriorBase& base,
+                                            const FederationKinds& kinds, const std::vector<size_t>& labelled,
+                                            const std::vector<int>& y, const NewsiteOptions& options);
 
 // The detector choice rows (eval_newsite_federated_choice.cc).
 inline constexpr char kChoice[] = "choice";

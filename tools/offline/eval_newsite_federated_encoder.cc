@@ -49,12 +49,12 @@ constexpr size_t kRefit = 1024;
 constexpr size_t kEncoderRefit = 64;
 constexpr size_t kMinWindow = 64;
 
-// Every unit's score and alert as live detection would give them: the units in stream order
-// (`order`), the detector refitted as LiveFewShot refits it, its reference the window's units (their
-// label-free scores, alerts and embeddings; no label of theirs is used).
+}  // namespace
+
 absl::Status ReplayLive(const std::vector<fewshot::Unit>& units, const std::vector<size_t>& order,
                         const std::vector<fewshot::Unit>& support, const std::vector<int>& y,
-                        const fewshot::FewShotOptions& fo, std::vector<double>* score, std::vector<int>* alert) {
+                        const fewshot::FewShotOptions& fo, std::vector<double>* score, std::vector<int>* alert,
+                        std::vector<uint8_t>* decided) {
   std::optional<fewshot::FewShotDetector> det;
   const size_t refit = fo.encoder_weight > 0 ? kEncoderRefit : kRefit;
   for (size_t pos = 0; pos < order.size(); ++pos) {
@@ -77,11 +77,10 @@ absl::Status ReplayLive(const std::vector<fewshot::Unit>& units, const std::vect
     const size_t u = order[pos];
     (*score)[u] = det.has_value() ? det->Score(units[u]) : std::clamp(units[u].free_score, 0.0, 1.0);
     (*alert)[u] = det.has_value() ? det->Alert(units[u]) : units[u].free_alert;
+    if (decided != nullptr) (*decided)[u] = det.has_value() && det->Decide(units[u]).near ? 1 : 0;
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 std::vector<fewshot::Unit> EncoderUnits(const ArmModel& m, size_t dim, const NewsiteStream& s,
                                         const ScoredStream& sc, const NewsiteLines& site,
@@ -126,7 +125,7 @@ absl::Status EncoderRows(const NewsiteStream& s, const NewsiteSplit& sp, const s
     fo.encoder_weight = weights[i];
     std::vector<double> unit_score(units.size(), 0.0);
     std::vector<int> unit_alert(units.size(), 0);
-    FEDLOG_RETURN_IF_ERROR(ReplayLive(units, base.order, support, y, fo, &unit_score, &unit_alert));
+    FEDLOG_RETURN_IF_ERROR(ReplayLive(units, base.order, support, y, fo, &unit_score, &unit_alert, nullptr));
     FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureTestUnits(sp, unit_score, unit_alert));
     row.method = absl::StrFormat("%s: %s%s", arm, kFewshotEncoder,
                                  i == 0 ? std::string() : absl::StrFormat(" w=%g", weights[i]));

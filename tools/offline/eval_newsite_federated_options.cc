@@ -77,6 +77,8 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
     }
     o->jaccard_weight = static_cast<float>(w);
   }
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-kind-labels", 0, 100000000, &o->kind_labels));
+  if (o->kind_labels > 0 && !o->sibling) return absl::InvalidArgumentError("--fed-kind-labels needs --fed-sibling");
   return IntFlag(args, "threads", 1, 64, &o->threads);
 }
 

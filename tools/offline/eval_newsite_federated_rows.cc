@@ -242,6 +242,11 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
   int fallbacks = 0;
   const PriorBase base = ProductK0Detector(s, sc);
   if (o.federated.sibling) FEDLOG_RETURN_IF_ERROR(OperatingPointRows(s, sp, base, o, &out.rows, &out.notes));
+  std::optional<FederationKinds> kinds;  // with a sibling: the federation's kind verdicts
+  if (o.federated.sibling) {
+    FEDLOG_ASSIGN_OR_RETURN(kinds, LoadFederationKinds(s, sp, o, &out.notes));
+    FEDLOG_RETURN_IF_ERROR(KindVerdictK0Row(sp, base, *kinds, &out.rows, &out.notes));
+  }
   std::vector<std::optional<KShotRow>> label_free_rows(draws.size());  // per draw, the same for every arm
   // One encoder at a time (its embeddings are large); the rows of a draw keep the encoders' order.
   for (const auto& [name, weights] : encoders) {
@@ -269,6 +274,11 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
                                                                         draws[i].labelled, draws[i].y, o));
         label_free_rows[i]->labels = static_cast<double>(draws[i].labelled.size());
         per_draw[i].push_back(*label_free_rows[i]);
+        if (kinds.has_value()) {
+          FEDLOG_ASSIGN_OR_RETURN(KShotRow kind_row, KindVerdictDrawRow(s, sp, encoder_units, base, *kinds,
+                                                                        draws[i].labelled, draws[i].y, o));
+          per_draw[i].push_back(kind_row);
+        }
       }
       FEDLOG_RETURN_IF_ERROR(ChoiceRows(s, sp, encoder_units, draws[i].labelled, draws[i].y,
                                         fallbacks == fallbacks_before ? &row : nullptr, *label_free_rows[i], name,
@@ -339,6 +349,13 @@ NewsiteArmResult ArmReport(const NewsiteStream& s, const FederatedArmRows& r) {
     }
   }
   for (const auto& [strategy, k] : cells) {
+    const double kind = f1(std::string("federated: ") + kKindVerdicts, strategy, k);
+    if (!std::isnan(kind)) {
+      const double product = f1(kLabelFreeProduct, strategy, k);
+      absl::StrAppendFormat(&md, "- k = %d%s, %s: %.3f against %s (= alone) %.3f: federated %s alone\n", k,
+                            k == 0 ? "" : " (" + strategy + ")", kKindVerdicts, kind, kLabelFreeProduct, product,
+                            kind > product ? "beats" : "does not beat");
+    }
     const std::vector<std::string> methods =
         k == 0 ? std::vector<std::string>{kNoveltyFused, std::string(kNoveltyFused) + kCounted, kPrototypePrior,
                                           kChoice}

@@ -1,0 +1,104 @@
+#include "common/kinds/kind_sketch.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace fedlog::kinds {
+namespace {
+
+// splitmix64's finaliser: a kind's bucket in a row from its signature and the row.
+uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+absl::Status KindVerdictOptions::Validate() const {
+  if (!(min_support >= 1) || !std::isfinite(min_support)) {
+    return absl::InvalidArgumentError(absl::StrCat("kind verdicts: min_support must be >= 1, got ", min_support));
+  }
+  if (!(purity > 0.5 && purity <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("kind verdicts: purity must be in (0.5, 1], got ", purity));
+  }
+  return absl::OkStatus();
+}
+
+KindSketch::KindSketch() : counts_(kSize, 0.0) {}
+
+absl::StatusOr<KindSketch> KindSketch::FromCounts(const std::vector<double>& counts) {
+  if (counts.size() != static_cast<size_t>(kSize)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kind sketch: ", counts.size(), " counts, expected ", kSize));
+  }
+  KindSketch s;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (!std::isfinite(counts[i]) || counts[i] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("kind sketch: count ", i, " is ", counts[i]));
+    }
+    s.counts_[i] = counts[i];
+  }
+  return s;
+}
+
+size_t KindSketch::Index(int cls, int row, uint64_t kind) const {
+  const uint64_t column = Mix(kind ^ Mix(static_cast<uint64_t>(row) + 1)) % kColumns;
+  return (static_cast<size_t>(cls) * kRows + static_cast<size_t>(row)) * kColumns + column;
+}
+
+void KindSketch::AddUnit(const std::vector<uint64_t>& kinds, bool anomalous) {
+  std::vector<uint64_t> distinct = kinds;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  const int cls = anomalous ? 0 : 1;
+  for (uint64_t k : distinct) {
+    for (int r = 0; r < kRows; ++r) counts_[Index(cls, r, k)] += 1;
+  }
+  units_ += 1;
+}
+
+void KindSketch::Merge(const KindSketch& other) {
+  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+  units_ += other.units_;
+}
+
+void KindSketch::Suppress(double min_total) {
+  const size_t per_class = static_cast<size_t>(kRows) * kColumns;
+  for (size_t i = 0; i < per_class; ++i) {
+    if (counts_[i] + counts_[per_class + i] < min_total) counts_[i] = counts_[per_class + i] = 0;
+  }
+}
+
+double KindSketch::Estimate(int cls, uint64_t kind) const {
+  double m = counts_[Index(cls, 0, kind)];
+  for (int r = 1; r < kRows; ++r) m = std::min(m, counts_[Index(cls, r, kind)]);
+  return m;
+}
+
+double KindSketch::Anomalous(uint64_t kind) const { return Estimate(0, kind); }
+double KindSketch::Normal(uint64_t kind) const { return Estimate(1, kind); }
+
+KindVerdict KindSketch::VerdictOf(uint64_t kind, const KindVerdictOptions& o) const {
+  const double a = Anomalous(kind), b = Normal(kind);
+  if (a >= o.min_support && a >= o.purity * (a + b)) return KindVerdict::kAnomalous;
+  if (b >= o.min_support && b >= o.purity * (a + b)) return KindVerdict::kNormal;
+  return KindVerdict::kNone;
+}
+
+KindVerdict UnitVerdict(const KindSketch& sketch, const std::vector<uint64_t>& kinds, bool silence,
+                        const KindVerdictOptions& options) {
+  if (kinds.empty()) return KindVerdict::kNone;
+  bool all_normal = true;
+  for (uint64_t k : kinds) {
+    const KindVerdict v = sketch.VerdictOf(k, options);
+    if (v == KindVerdict::kAnomalous) return KindVerdict::kAnomalous;
+    all_normal = all_normal && v == KindVerdict::kNormal;
+  }
+  return silence && all_normal ? KindVerdict::kNormal : KindVerdict::kNone;
+}
+
+}  // namespace fedlog::kinds

@@ -1,0 +1,81 @@
+// fedlog::kinds::KindSketch: what a site's labels say about each message kind (kind_signature.h),
+// as a fixed-size count-min sketch that sites SUM: per class (anomalous, normal) kRows x kColumns
+// counts, a kind's bucket in each row a mix of its signature with the row. Being a plain sum of
+// vectors, the federation's sketch is the element-wise sum of the sites' sketches, and secure
+// aggregation can mask it exactly as it masks weight sums (it reveals the federation's per-bucket
+// counts, not which site holds a kind, nor any line). A kind's count estimate is the minimum over
+// the rows (never below the truth; it exceeds it only when the kind collides in every row).
+//
+// A labelled unit (a line, or a session's lines together) counts once per DISTINCT kind it holds.
+// The federation's verdict on a kind (KindVerdictOf): anomalous when its anomalous estimate a is at
+// least min_support and at least `purity` of a + b; normal the same way round; otherwise none.
+// Thread-compatible (const methods are safe to share).
+#ifndef FEDLOG_COMMON_KINDS_KIND_SKETCH_H_
+#define FEDLOG_COMMON_KINDS_KIND_SKETCH_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace fedlog::kinds {
+
+enum class KindVerdict : int8_t { kNone = 0, kAnomalous = 1, kNormal = -1 };
+
+struct KindVerdictOptions {
+  // Least estimated count of the verdict's class. >= 1. 3: one or two labelled lines of a kind
+  // (a slip of a labeller, a collision) decide nothing. Fixed by argument, not tuned.
+  double min_support = 3;
+  // Least share of the verdict's class among the kind's labelled units, in (0.5, 1]. 0.9.
+  double purity = 0.9;
+  absl::Status Validate() const;
+};
+
+class KindSketch {
+ public:
+  static constexpr int kRows = 2;
+  static constexpr int kColumns = 8192;
+  // The length of counts(): [class][row][column], class 0 anomalous, 1 normal.
+  static constexpr int kSize = 2 * kRows * kColumns;
+
+  KindSketch();
+  // A sketch from summed counts (e.g. the aggregator's manifest). InvalidArgument unless it holds
+  // kSize finite, non-negative values.
+  static absl::StatusOr<KindSketch> FromCounts(const std::vector<double>& counts);
+
+  // Counts one labelled unit: `kinds` its lines' signatures (duplicates count once), `anomalous` its
+  // label.
+  void AddUnit(const std::vector<uint64_t>& kinds, bool anomalous);
+  // Adds another site's sketch (the federation's sum).
+  void Merge(const KindSketch& other);
+  // Zeroes every bucket whose two classes together hold less than `min_total`: what a small count
+  // could tell about one site's rare message is not shipped; a verdict needs min_support anyway.
+  void Suppress(double min_total);
+
+  // The estimates for one kind (minimum over rows), per class.
+  double Anomalous(uint64_t kind) const;
+  double Normal(uint64_t kind) const;
+  KindVerdict VerdictOf(uint64_t kind, const KindVerdictOptions& options) const;
+  // Labelled units counted (the sum of anomalous units' and normal units' distinct kinds is not
+  // kept; these are units).
+  double units() const { return units_; }
+  const std::vector<double>& counts() const { return counts_; }
+
+ private:
+  size_t Index(int cls, int row, uint64_t kind) const;
+  double Estimate(int cls, uint64_t kind) const;
+  std::vector<double> counts_;
+  double units_ = 0;
+};
+
+// The verdict on a unit holding `kinds`: anomalous when any kind is; for a line unit (`silence`
+// true) normal when its kinds are all normal; otherwise none. Session units pass `silence` false: a
+// session's anomaly can be a missing or extra event of routine kinds, which per-kind counts cannot
+// show, so routine kinds never silence one.
+KindVerdict UnitVerdict(const KindSketch& sketch, const std::vector<uint64_t>& kinds, bool silence,
+                        const KindVerdictOptions& options);
+
+}  // namespace fedlog::kinds
+
+#endif  // FEDLOG_COMMON_KINDS_KIND_SKETCH_H_
