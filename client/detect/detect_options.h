@@ -110,6 +110,9 @@ struct DetectOptions {
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // Unit-kind verdicts over the session labels (detect.session_kind_rule, fewshot::SessionKinds).
   fewshot::KindRule session_kind_rule = kDefaultSessionKindRule;
+  // The federation's message-kind verdicts on lines (detect.kind_verdicts "on"/"off",
+  // LinePipeline::EnableKindVerdicts). On by default (docs/DETECTION.md).
+  bool kind_verdicts = true;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;
