@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "client/detect/model_loader.h"
 #include "client/secagg_client.h"
+#include "client/site_kinds.h"
 #include "client/privacy_policy.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
@@ -422,6 +423,12 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   header.set_round(task.round());
   header.set_base_version(task.model_version());
   for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
+  if (UploadsKindCounts(task, config_.privacy())) {
+    for (const SourceLines& s : sources_) {
+      FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k, SourceKindCounts(s.name, s.format, s.raw, s.labels));
+      if (k) *header.add_kind_counts() = *std::move(k);
+    }
+  }
   SetState("uploading");
   FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update));
   ++rounds_completed_;

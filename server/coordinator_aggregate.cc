@@ -25,6 +25,7 @@
 #include "common/model/site_model.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_kinds.h"
 #include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
@@ -193,8 +194,20 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
     loss_sum += u.train_loss * static_cast<double>(u.num_samples);
     samples += u.num_samples;
   }
-  return ApplyDelta(round, plan, std::move(next), samples, samples > 0 ? loss_sum / static_cast<double>(samples) : 0,
-                    static_cast<int>(updates.size()));
+  // The round's message-kind counts (plain rounds; read before the model is written, so a damaged file fails
+  // the round instead of shipping a model without them).
+  std::vector<std::vector<v1::KindCounts>> kind_counts;
+  for (const UpdateRecord& u : updates) {
+    FEDLOG_ASSIGN_OR_RETURN(std::vector<v1::KindCounts> k, ReadKindCounts(u.path));
+    kind_counts.push_back(std::move(k));
+  }
+  FEDLOG_ASSIGN_OR_RETURN(auto result, ApplyDelta(round, plan, std::move(next), samples,
+                                                  samples > 0 ? loss_sum / static_cast<double>(samples) : 0,
+                                                  static_cast<int>(updates.size())));
+  for (v1::KindCounts& k : SumKindCounts(kind_counts, kKindSuppressBelow)) {
+    *result.first.add_kind_counts() = std::move(k);
+  }
+  return result;
 }
 
 absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::ApplyDelta(const RoundRecord& round,

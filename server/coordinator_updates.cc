@@ -18,6 +18,7 @@
 #include "common/model/site_model.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_kinds.h"
 #include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
@@ -54,6 +55,15 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
   // Under line DP the weight must have left the site noised, masked or not (docs/PRIVACY.md).
   if (absl::Status st = CheckLineDpCountNoise(run_->plan, header); !st.ok()) return refuse(st);
   if (absl::Status st = CheckClassSumForm(run_->plan, header); !st.ok()) return refuse(st);
+  // Message-kind counts travel in the clear: plain rounds without DP only, for the site's declared sources.
+  if (header.kind_counts_size() > 0) {
+    std::optional<SiteRecord> site = SiteRecordOf(site_id);
+    std::vector<v1::SourceInfo> declared;
+    if (site) declared.assign(site->hello.sources().begin(), site->hello.sources().end());
+    if (absl::Status st = CheckKindCountsAllowed(run_->plan, header, round_->secagg != nullptr, declared); !st.ok()) {
+      return refuse(st);
+    }
+  }
   // Under secure aggregation the masked input replaces the update (server/secagg_coordinator.cc).
   if (round_->secagg || header.secagg_masked()) return BeginMaskedUpload(site_id, header);
   if (round_->uploaded.count(site_id)) return refuse(absl::AlreadyExistsError("update already received"));
@@ -66,6 +76,7 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
     return refuse(absl::InvalidArgumentError(absl::StrCat("update size ", header.size_bytes(), " out of bounds")));
   }
   if (absl::Status st = ValidateUpdateHeader(header); !st.ok()) return refuse(st);
+  if (absl::Status st = ValidateKindCounts(header); !st.ok()) return refuse(st);
   if (absl::Status st = ValidateReportedEpsilon(header.dp_epsilon()); !st.ok()) return refuse(st);
   return UploadTicket{r, header};
 }
@@ -125,7 +136,11 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
   UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob->path, blob->sha256, NowMs(),
                  h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
   u.dp_epsilon = h.dp_epsilon();
-  if (absl::Status st = store_->AddUpdate(round_->record, u); !st.ok()) {
+  // The kind counts wait beside the update and go with it after the round (DiscardUpdates).
+  absl::Status st = WriteKindCounts(blob->path, h);
+  if (st.ok()) st = store_->AddUpdate(round_->record, u);
+  if (!st.ok()) {
+    std::remove(KindCountsPath(blob->path).c_str());
     std::remove(blob->path.c_str());
     return ForSite(st, site_id);
   }
@@ -166,8 +181,11 @@ absl::Status Coordinator::RecordEvaluation(const std::string& site_id, const v1:
 void Coordinator::DiscardUpdates(const std::vector<UpdateRecord>& updates) {
   if (options_.keep_updates) return;
   for (const UpdateRecord& u : updates) {
-    if (std::remove(u.path.c_str()) != 0 && errno != ENOENT) {
-      FEDLOG_LOG(WARNING) << "cannot delete the update of " << u.site_id << " after its round: " << std::strerror(errno);
+    for (const std::string& path : {u.path, KindCountsPath(u.path)}) {
+      if (std::remove(path.c_str()) != 0 && errno != ENOENT) {
+        FEDLOG_LOG(WARNING) << "cannot delete the update of " << u.site_id << " after its round: "
+                            << std::strerror(errno);
+      }
     }
   }
 }

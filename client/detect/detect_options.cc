@@ -147,6 +147,11 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     }
     o.session_label_cut = *cut;
   }
+  if (d.kind_verdicts() == "off") {
+    o.kind_verdicts = false;
+  } else if (!d.kind_verdicts().empty() && d.kind_verdicts() != "on") {
+    return absl::InvalidArgumentError("detect.kind_verdicts must be \"on\" or \"off\"");
+  }
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

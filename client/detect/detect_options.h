@@ -113,6 +113,9 @@ struct DetectOptions {
   // Where labelled sessions put the session threshold (detect.session_label_cut,
   // novelty::SessionOptions::label_cut).
   novelty::LabelCut session_label_cut = novelty::SessionOptions().label_cut;
+  // The federation's message-kind verdicts on lines (detect.kind_verdicts "on"/"off",
+  // LinePipeline::EnableKindVerdicts). On by default (docs/DETECTION.md).
+  bool kind_verdicts = true;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;

@@ -100,6 +100,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     d->pipeline_->KeepLabelFreeWithModel(o.label_free_with_model);
   }
   FEDLOG_RETURN_IF_ERROR(d->pipeline_->SetDetectorChoice(o.detector_choice));
+  d->pipeline_->EnableKindVerdicts(o.kind_verdicts);
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
   d->metrics_ = std::make_unique<DetectMetrics>(SourceNames(o));
@@ -363,6 +364,7 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   a.signals = novelty::FiredNames(r.signals);
   if (r.label_match == 1) a.signals = a.signals.empty() ? "label" : a.signals + "+label";
   if (r.label_lowered) a.signals = a.signals.empty() ? "label-threshold" : a.signals + "+label-threshold";
+  if (r.kind_verdict == 1) a.signals = a.signals.empty() ? "kind" : a.signals + "+kind";
   const std::string json = AlertToJson(a);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
   metrics_->sources[raw.source]->alerts.fetch_add(1);

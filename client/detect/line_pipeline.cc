@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/kinds/kind_signature.h"
 #include "common/model/line_input.h"
 
 namespace fedlog::client::detect {
@@ -301,6 +302,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->label_silenced = false;
   out->label_lowered = false;
   out->model_scored = false;
+  out->kind_verdict = 0;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
   if (choices_pending_ && ++since_review_ >= LiveFewShot::kRefitLines) ReviewChoices();
   // The label-free detector scores the source unless the model has a scorer for it and the detector
@@ -321,6 +323,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
           ++since_fewshot_labels_ >= LiveFewShot::kRefitLines) {
         GiveFewShotLabels();
       }
+      ApplyKindVerdict(source, out);
     }
     return;
   }
@@ -330,6 +333,25 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->threshold = model_->thresholds[s.name];
   out->alert = out->score >= out->threshold;
   out->model_scored = true;
+  ApplyKindVerdict(source, out);
+}
+
+void LinePipeline::ApplyKindVerdict(int source, LineResult* out) {
+  if (!kind_verdicts_ || model_ == nullptr || out->label_match >= 0 || out->score < 0) return;
+  auto it = model_->kinds.find(sources_[static_cast<size_t>(source)].name);
+  if (it == model_->kinds.end()) return;
+  const std::optional<uint64_t> kind = kinds::KindSignature(parsed_.content);
+  if (!kind) return;
+  const kinds::KindVerdict v = it->second.VerdictOf(*kind, kinds::KindVerdictOptions{});
+  if (v == kinds::KindVerdict::kAnomalous) {
+    out->alert = true;
+    out->label_silenced = false;
+    out->kind_verdict = 1;
+  } else if (v == kinds::KindVerdict::kNormal) {
+    out->alert = false;
+    out->label_lowered = false;
+    out->kind_verdict = -1;
+  }
 }
 
 }  // namespace fedlog::client::detect

@@ -53,6 +53,9 @@ struct LineResult {
   bool label_lowered = false;
   // The model scored the line; false: the label-free detector (or nothing: score -1).
   bool model_scored = false;
+  // The federation's verdict on the line's message kind (EnableKindVerdicts) decided `alert`: 1 it
+  // raised (or kept) it, -1 it silenced it; 0 none applied.
+  int kind_verdict = 0;
 };
 
 class LinePipeline {
@@ -147,6 +150,11 @@ class LinePipeline {
   void FlushSessions() {
     if (label_free_ != nullptr) label_free_->FlushSessions();
   }
+  // true (detect.kind_verdicts): a scored line whose alert no site label decided (label_match < 0)
+  // takes the verdict of the model's kind counts for its source (DetectionModel::kinds) on its
+  // content's kind (kinds::KindSignature, kinds::KindSketch::VerdictOf at the default options):
+  // anomalous alerts, normal silences, none leaves it. Lines only.
+  void EnableKindVerdicts(bool on) { kind_verdicts_ = on; }
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }
   int feature_dim() const { return featurizer_.dim(); }
@@ -189,6 +197,8 @@ class LinePipeline {
   // SetLabelFreeLabels and every LiveFewShot::kRefitLines label-free lines, so the labels' scores
   // and the window's quantiles stay of the same time.
   void GiveFewShotLabels();
+  // EnableKindVerdicts's rule on the line just parsed (parsed_).
+  void ApplyKindVerdict(int source, LineResult* out);
   explicit LinePipeline(features::StreamFeaturizer featurizer)
       : featurizer_(std::move(featurizer)) {}
 
@@ -200,6 +210,7 @@ class LinePipeline {
   int64_t since_fewshot_labels_ = 0;  // label-free lines since GiveFewShotLabels
   std::unique_ptr<LiveFewShot> fewshot_;  // label-free sources' labels; null: off
   bool label_free_with_model_ = false;
+  bool kind_verdicts_ = false;
   fewshot::ChoiceOptions choice_options_{fewshot::ChoiceMode::kModel};
   std::vector<fewshot::Choice> choices_;  // per source
   bool choices_pending_ = false;          // a source waits for its label-free window (kAuto)

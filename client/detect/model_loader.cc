@@ -1,5 +1,7 @@
 #include "client/detect/model_loader.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -130,6 +132,7 @@ absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
         spec, *personal, manifest.version(), sources, labels, threshold_override);
     if (model.ok()) {
       (*model)->personalised = true;
+      AttachKindCounts(manifest, sources, model->get());
       return model;
     }
     personal = model.status();
@@ -145,8 +148,27 @@ absl::StatusOr<std::unique_ptr<DetectionModel>> LoadDetectionModel(
                                                ": bundle does not match its manifest yet"));
   }
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle weights, fl::DecodeBundle(bundle_bytes));
-  return BuildDetectionModel(spec, weights, manifest.version(), sources, labels,
-                             threshold_override);
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<DetectionModel> model,
+                          BuildDetectionModel(spec, weights, manifest.version(), sources, labels,
+                                              threshold_override));
+  AttachKindCounts(manifest, sources, model.get());
+  return model;
+}
+
+void AttachKindCounts(const v1::ModelManifest& manifest, const std::vector<std::string>& sources,
+                      DetectionModel* model) {
+  for (const v1::KindCounts& k : manifest.kind_counts()) {
+    if (std::find(sources.begin(), sources.end(), k.source()) == sources.end()) continue;
+    absl::StatusOr<kinds::KindSketch> sketch = kinds::KindSketch::FromSparse(
+        std::vector<uint32_t>(k.bucket().begin(), k.bucket().end()),
+        std::vector<double>(k.count().begin(), k.count().end()));
+    if (!sketch.ok()) {
+      FEDLOG_LOG(WARNING) << "detect: model v" << manifest.version() << "'s kind counts for " << k.source()
+                          << " left out: " << sketch.status().message();
+      continue;
+    }
+    model->kinds.insert_or_assign(k.source(), *std::move(sketch));
+  }
 }
 
 }  // namespace fedlog::client::detect

@@ -16,8 +16,10 @@
 
 #include "absl/status/statusor.h"
 #include "client/detect/detect_store.h"
+#include "common/kinds/kind_sketch.h"
 #include "common/model/encoder_types.h"
 #include "common/model/line_scorer.h"
+#include "fedlog/v1/model.pb.h"
 
 namespace fedlog::client::detect {
 
@@ -28,7 +30,14 @@ struct DetectionModel {
   std::map<std::string, float> thresholds;           // per source name
   std::map<std::string, int> shots;                  // labeled support lines used per source
   bool personalised = false;  // built from the site's personal model rather than the promoted one
+  // The federation's message-kind counts per source name (ModelManifest.kind_counts; empty: none).
+  std::map<std::string, kinds::KindSketch> kinds;
 };
+
+// Fills model->kinds from the manifest's kind_counts for the sources in `sources`; an entry that fails
+// kinds::KindSketch::FromSparse is left out with a warning (the model itself stays usable).
+void AttachKindCounts(const v1::ModelManifest& manifest, const std::vector<std::string>& sources,
+                      DetectionModel* model);
 
 std::string PromotedBundlePath(const std::string& data_dir);
 std::string PromotedManifestPath(const std::string& data_dir);

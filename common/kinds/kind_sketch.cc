@@ -45,6 +45,26 @@ absl::StatusOr<KindSketch> KindSketch::FromCounts(const std::vector<double>& cou
   return s;
 }
 
+absl::StatusOr<KindSketch> KindSketch::FromSparse(const std::vector<uint32_t>& buckets,
+                                                  const std::vector<double>& counts) {
+  if (buckets.size() != counts.size() || buckets.size() > static_cast<size_t>(kSize)) {
+    return absl::InvalidArgumentError("kind sketch: as many counts as buckets needed, at most kSize");
+  }
+  KindSketch s;
+  std::vector<bool> seen(kSize, false);
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i] >= static_cast<uint32_t>(kSize) || seen[buckets[i]]) {
+      return absl::InvalidArgumentError(absl::StrCat("kind sketch: bucket ", buckets[i], " out of range or repeated"));
+    }
+    if (!std::isfinite(counts[i]) || counts[i] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("kind sketch: count of bucket ", buckets[i], " is ", counts[i]));
+    }
+    seen[buckets[i]] = true;
+    s.counts_[buckets[i]] = counts[i];
+  }
+  return s;
+}
+
 size_t KindSketch::Index(int cls, int row, uint64_t kind) const {
   const uint64_t column = Mix(kind ^ Mix(static_cast<uint64_t>(row) + 1)) % kColumns;
   return (static_cast<size_t>(cls) * kRows + static_cast<size_t>(row)) * kColumns + column;

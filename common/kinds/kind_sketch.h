@@ -43,6 +43,11 @@ class KindSketch {
   // A sketch from summed counts (e.g. the aggregator's manifest). InvalidArgument unless it holds
   // kSize finite, non-negative values.
   static absl::StatusOr<KindSketch> FromCounts(const std::vector<double>& counts);
+  // A sketch from its non-zero buckets (the wire form, KindCounts in model.proto): bucket[i] holds
+  // count[i]. InvalidArgument unless the sizes match, every bucket is < kSize and listed once, and
+  // every count is finite and non-negative.
+  static absl::StatusOr<KindSketch> FromSparse(const std::vector<uint32_t>& buckets,
+                                               const std::vector<double>& counts);
 
   // Counts one labelled unit: `kinds` its lines' signatures (duplicates count once), `anomalous` its
   // label.

@@ -2,6 +2,7 @@
 // restarted mid-run and resumes from SQLite.
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 #include <vector>
@@ -9,6 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "client/site_daemon.h"
 #include "common/base/file_util.h"
+#include "common/kinds/kind_signature.h"
+#include "common/kinds/kind_sketch.h"
+#include "common/logparse/line_parser.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
 #include "tests/integration/test_env.h"
@@ -34,10 +38,21 @@ class FederationTest : public ::testing::Test {
     server_ = std::move(*s);
   }
 
-  void StartSite(const std::string& site) {
+  // `labelled`: a labels file marks every PacketResponder line anomalous and every other line normal.
+  void StartSite(const std::string& site, bool labelled = false) {
     std::string log = testing::WriteLog(dir_, site, 300, static_cast<int>(site.back()));
-    auto d = client::SiteDaemon::Create(
-        testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log));
+    v1::ClientConfig config = testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
+    if (labelled) {
+      std::ifstream in(log);
+      std::string line, csv = "line,label\n";
+      for (int n = 1; std::getline(in, line); ++n) {
+        csv += absl::StrCat(n, ",", line.find("PacketResponder") != std::string::npos ? 1 : 0, "\n");
+      }
+      const std::string labels = JoinPath(dir_, site + "_labels.csv");
+      ASSERT_TRUE(WriteFileAtomic(labels, csv).ok());
+      config.mutable_sources(0)->set_labels(labels);
+    }
+    auto d = client::SiteDaemon::Create(config);
     ASSERT_TRUE(d.ok()) << d.status();
     client::SiteDaemon* raw = d->get();
     daemons_.push_back(std::move(*d));
@@ -147,6 +162,52 @@ TEST_F(FederationTest, ThreeSitesCompleteTwoRounds) {
               std::filesystem::perms::none)
         << f;
   }
+}
+
+// The federation's message-kind counts end to end (docs/DETECTION.md "The federation's kind verdicts"): labelled
+// sites send theirs with a plain update, the aggregator sums them into the new model's manifest, which the sites
+// fetch, and deletes them with the updates.
+TEST_F(FederationTest, LabelledSitesKindCountsReachTheManifest) {
+  StartServer();
+  for (const char* s : {"site-a", "site-b"}) StartSite(s, /*labelled=*/true);
+  v1::RunStatus started = StartRun(1, 2);
+  v1::RunStatus done = WaitRun(started.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; });
+  ASSERT_EQ(done.state(), "done");
+  v1::ModelManifest m;
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<std::string> bytes = ReadFile(JoinPath(JoinPath(dir_, "site-a"), "promoted_model.manifest"));
+    if (bytes.ok() && m.ParseFromString(*bytes) && m.version() == done.rounds(0).model_version()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(m.kind_counts_size(), 1);
+  EXPECT_EQ(m.kind_counts(0).source(), "HDFS");
+  auto sketch = kinds::KindSketch::FromSparse(
+      std::vector<uint32_t>(m.kind_counts(0).bucket().begin(), m.kind_counts(0).bucket().end()),
+      std::vector<double>(m.kind_counts(0).count().begin(), m.kind_counts(0).count().end()));
+  ASSERT_TRUE(sketch.ok()) << sketch.status();
+  auto parser = logparse::CreateLineParser("HDFS");
+  ASSERT_TRUE(parser.ok());
+  auto kind_of = [&](const std::string& line) {
+    logparse::ParsedLine parsed;
+    (*parser)->Parse(line, &parsed);
+    return kinds::KindSignature(parsed.content).value_or(0);
+  };
+  const kinds::KindVerdictOptions options;
+  EXPECT_EQ(sketch->VerdictOf(kind_of("081109 203612 INFO dfs.DataNode: PacketResponder 7 for block terminating"),
+                              options),
+            kinds::KindVerdict::kAnomalous);
+  EXPECT_EQ(sketch->VerdictOf(kind_of("081109 203612 INFO dfs.DataNode: Verification succeeded for blk_9"), options),
+            kinds::KindVerdict::kNormal);
+  // Both sites' lines are in the sum: the anomalous kind's count is that of the two logs together.
+  int packet_lines = 0;
+  for (const char* site : {"site-a", "site-b"}) {
+    std::ifstream in(JoinPath(dir_, std::string(site) + ".log"));
+    std::string line;
+    while (std::getline(in, line)) packet_lines += line.find("PacketResponder") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(sketch->Anomalous(kind_of("081109 203612 INFO dfs.DataNode: PacketResponder 7 for block terminating")),
+            packet_lines);
+  EXPECT_TRUE(FilesUnder(JoinPath(JoinPath(dir_, "agg"), "updates")).empty());
 }
 
 TEST_F(FederationTest, KeepUpdatesKeepsEachSitesUpdateForDebugging) {

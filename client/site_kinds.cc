@@ -1,0 +1,48 @@
+#include "client/site_kinds.h"
+
+#include "absl/status/status.h"
+#include "common/base/status_macros.h"
+#include "common/kinds/kind_signature.h"
+#include "common/kinds/kind_sketch.h"
+#include "common/logparse/line_parser.h"
+
+namespace fedlog::client {
+
+absl::StatusOr<std::optional<v1::KindCounts>> SourceKindCounts(const std::string& source, const std::string& format,
+                                                               const std::vector<std::string>& raw,
+                                                               const std::vector<int>& labels) {
+  if (labels.empty()) return std::nullopt;
+  if (labels.size() != raw.size()) {
+    return absl::InvalidArgumentError("kind counts: labels and lines differ in number");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(auto parser, logparse::CreateLineParser(format));
+  kinds::KindSketch sketch;
+  logparse::ParsedLine parsed;
+  bool any = false;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (labels[i] < 0) continue;
+    parser->Parse(logparse::StripCr(raw[i]), &parsed);
+    const std::optional<uint64_t> kind = kinds::KindSignature(parsed.content);
+    if (!kind) continue;
+    sketch.AddUnit({*kind}, labels[i] >= 1);
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  v1::KindCounts out;
+  out.set_source(source);
+  const std::vector<double>& c = sketch.counts();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i] > 0) {
+      out.add_bucket(static_cast<uint32_t>(i));
+      out.add_count(c[i]);
+    }
+  }
+  return out;
+}
+
+bool UploadsKindCounts(const v1::RoundTask& task, const v1::SitePrivacyPolicy& policy) {
+  if (task.secure_aggregation() || !task.dp_mode().empty()) return false;
+  return !policy.has_upload_prototypes() || policy.upload_prototypes();
+}
+
+}  // namespace fedlog::client

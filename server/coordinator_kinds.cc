@@ -1,0 +1,122 @@
+#include "server/coordinator_kinds.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
+#include "common/base/status_macros.h"
+#include "common/fl/fedavg.h"
+#include "common/kinds/kind_sketch.h"
+#include "server/coordinator_checks.h"
+
+namespace fedlog::server {
+
+using kinds::KindSketch;
+
+absl::Status ValidateKindCounts(const v1::UpdateHeader& h) {
+  if (h.kind_counts_size() > kMaxHelloSources) {
+    return absl::InvalidArgumentError(absl::StrCat("kind_counts: more than ", kMaxHelloSources, " sources"));
+  }
+  std::set<std::string> seen;
+  for (const v1::KindCounts& k : h.kind_counts()) {
+    if (!fl::IsValidSourceName(k.source()) || !seen.insert(k.source()).second) {
+      return absl::InvalidArgumentError("kind_counts: a source name is invalid or repeated");
+    }
+    if (k.bucket_size() != k.count_size() || k.bucket_size() > KindSketch::kSize) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kind_counts: as many counts as buckets needed, at most ", KindSketch::kSize));
+    }
+    const double most = static_cast<double>(kMaxDeclaredLines);
+    for (int i = 0; i < k.bucket_size(); ++i) {
+      if (k.bucket(i) >= static_cast<uint32_t>(KindSketch::kSize) || (i > 0 && k.bucket(i) <= k.bucket(i - 1))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("kind_counts: buckets must be strictly ascending and below ", KindSketch::kSize));
+      }
+      const double c = k.count(i);
+      if (!std::isfinite(c) || c < 1 || c > most || c != std::floor(c)) {
+        return absl::InvalidArgumentError(absl::StrCat("kind_counts: counts must be whole numbers in [1, ", kMaxDeclaredLines, "]"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKindCountsAllowed(const v1::RunPlan& plan, const v1::UpdateHeader& header, bool secagg_round,
+                                    const std::vector<v1::SourceInfo>& declared) {
+  if (header.kind_counts_size() == 0) return absl::OkStatus();
+  if (secagg_round || header.secagg_masked()) {
+    return absl::FailedPreconditionError("kind_counts are not taken under secure aggregation");
+  }
+  if (!plan.dp_mode().empty() && plan.dp_mode() != "none") {
+    return absl::FailedPreconditionError("kind_counts are not taken under differential privacy");
+  }
+  for (const v1::KindCounts& k : header.kind_counts()) {
+    auto it = std::find_if(declared.begin(), declared.end(),
+                           [&](const v1::SourceInfo& s) { return s.name() == k.source(); });
+    if (it == declared.end()) return absl::FailedPreconditionError("kind_counts: a source the site did not declare");
+    if (it->lines() <= 0) continue;  // withheld: nothing to bound by
+    for (double c : k.count()) {
+      if (c > static_cast<double>(it->lines())) {
+        return absl::InvalidArgumentError("kind_counts: a count above the lines the site declared of its source");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string KindCountsPath(const std::string& update_path) { return update_path + ".kinds"; }
+
+absl::Status WriteKindCounts(const std::string& update_path, const v1::UpdateHeader& header) {
+  if (header.kind_counts_size() == 0) return absl::OkStatus();
+  v1::UpdateHeader only;
+  *only.mutable_kind_counts() = header.kind_counts();
+  return WriteFileAtomic(KindCountsPath(update_path), only.SerializeAsString());
+}
+
+absl::StatusOr<std::vector<v1::KindCounts>> ReadKindCounts(const std::string& update_path) {
+  const std::string path = KindCountsPath(update_path);
+  if (!FileExists(path)) return std::vector<v1::KindCounts>();
+  absl::StatusOr<std::string> bytes = ReadFile(path);
+  v1::UpdateHeader h;
+  if (!bytes.ok() || !h.ParseFromString(*bytes) || !ValidateKindCounts(h).ok()) {
+    return absl::DataLossError("an update's kind counts are unreadable");
+  }
+  return std::vector<v1::KindCounts>(h.kind_counts().begin(), h.kind_counts().end());
+}
+
+std::vector<v1::KindCounts> SumKindCounts(const std::vector<std::vector<v1::KindCounts>>& updates,
+                                          double suppress_below) {
+  std::map<std::string, std::vector<double>> sums;
+  for (const auto& update : updates) {
+    for (const v1::KindCounts& k : update) {
+      std::vector<double>& dense = sums[k.source()];
+      dense.resize(KindSketch::kSize, 0.0);
+      for (int i = 0; i < k.bucket_size() && i < k.count_size(); ++i) {
+        if (k.bucket(i) < static_cast<uint32_t>(KindSketch::kSize)) dense[k.bucket(i)] += k.count(i);
+      }
+    }
+  }
+  std::vector<v1::KindCounts> out;
+  for (auto& [source, dense] : sums) {
+    absl::StatusOr<KindSketch> sketch = KindSketch::FromCounts(dense);
+    if (!sketch.ok()) continue;  // unreachable: the inputs were validated
+    sketch->Suppress(suppress_below);
+    v1::KindCounts k;
+    k.set_source(source);
+    const std::vector<double>& c = sketch->counts();
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (c[i] > 0) {
+        k.add_bucket(static_cast<uint32_t>(i));
+        k.add_count(c[i]);
+      }
+    }
+    if (k.bucket_size() > 0) out.push_back(std::move(k));
+  }
+  return out;
+}
+
+}  // namespace fedlog::server
