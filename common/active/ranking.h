@@ -11,15 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/mix64.h"
+
 namespace fedlog::active::ranking {
 
-// SplitMix64's finaliser.
-inline uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+// SplitMix64's finaliser (common/base/mix64.h).
+inline uint64_t Mix(uint64_t x) { return SplitMix64(x); }
 
 // A tie-break key for `key` under `seed`: equal inputs give equal keys in every process.
 inline uint64_t TieBreak(uint64_t seed, uint64_t key) { return Mix(Mix(seed) ^ key); }

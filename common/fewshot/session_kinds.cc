@@ -6,20 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/mix64.h"
 
 namespace fedlog::fewshot {
-namespace {
-
-// splitmix64's finaliser: a fixed mix, so that a kind is the same key in every process.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 std::string_view KindRuleName(KindRule rule) {
   switch (rule) {
     case KindRule::kOff:
@@ -61,10 +50,10 @@ uint64_t SessionKinds::KindOfCounts(const absl::flat_hash_map<int32_t, int64_t>&
   if (counts.empty()) return 0;
   std::vector<std::pair<int32_t, int64_t>> sorted(counts.begin(), counts.end());
   std::sort(sorted.begin(), sorted.end());
-  uint64_t h = Mix(sorted.size());
+  uint64_t h = SplitMix64(sorted.size());
   for (const auto& [t, c] : sorted) {
-    h = Mix(h ^ Mix(static_cast<uint64_t>(static_cast<uint32_t>(t))));
-    h = Mix(h ^ static_cast<uint64_t>(c));
+    h = SplitMix64(h ^ SplitMix64(static_cast<uint64_t>(static_cast<uint32_t>(t))));
+    h = SplitMix64(h ^ static_cast<uint64_t>(c));
   }
   return h == 0 ? 1 : h;
 }

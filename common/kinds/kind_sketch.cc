@@ -4,20 +4,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/mix64.h"
 
 namespace fedlog::kinds {
-namespace {
-
-// splitmix64's finaliser: a kind's bucket in a row from its signature and the row.
-uint64_t Mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 absl::Status KindVerdictOptions::Validate() const {
   if (!(min_support >= 1) || !std::isfinite(min_support)) {
     return absl::InvalidArgumentError(absl::StrCat("kind verdicts: min_support must be >= 1, got ", min_support));
@@ -66,7 +55,7 @@ absl::StatusOr<KindSketch> KindSketch::FromSparse(const std::vector<uint32_t>& b
 }
 
 size_t KindSketch::Index(int cls, int row, uint64_t kind) const {
-  const uint64_t column = Mix(kind ^ Mix(static_cast<uint64_t>(row) + 1)) % kColumns;
+  const uint64_t column = SplitMix64(kind ^ SplitMix64(static_cast<uint64_t>(row) + 1)) % kColumns;
   return (static_cast<size_t>(cls) * kRows + static_cast<size_t>(row)) * kColumns + column;
 }
 
