@@ -282,34 +282,33 @@ absl::StatusOr<NewsiteRow> RankCutRow(const NewsiteStream& stream, const Newsite
                   o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
 }
 
-// Session 15's budget window against the threshold alone, on a system whose units are lines: the
-// row with the setting the run does not use (the default window when it is off; without it,
-// session 14's decision, when it is on).
-absl::StatusOr<NewsiteRow> BudgetWindowRow(const NewsiteStream& stream, const NewsiteOptions& o) {
+// The row with the setting `field` of the label-free detector the run does not use: the default when the run
+// turns it off (0), off when the run uses it. The default's row is named on_before + its value + on_after,
+// the row without it off_name.
+absl::StatusOr<NewsiteRow> OtherSettingRow(const NewsiteStream& stream, const NewsiteOptions& o,
+                                           int64_t novelty::NoveltyOptions::*field, const std::string& on_before,
+                                           const std::string& on_after, const std::string& off_name) {
   NewsiteOptions other = o;
-  const bool off = o.detector.budget_window == 0;
-  other.detector.budget_window = off ? novelty::NoveltyOptions().budget_window : 0;
+  const bool off = o.detector.*field == 0;
+  other.detector.*field = off ? novelty::NoveltyOptions().*field : 0;
   FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, other));
   return Evaluate(stream,
-                  off ? absl::StrFormat("novelty, budget window %lld (session 15)",
-                                        static_cast<long long>(other.detector.budget_window))
-                      : std::string("novelty, without the budget window (session 14)"),
+                  off ? absl::StrCat(on_before, other.detector.*field, on_after) : off_name,
                   o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
 }
 
-// Session 17's recurrence as a rate against the count, on a system whose units are lines: the row with
-// the setting the run does not use (the count, session 16's term, when the rate is on; the default rate
-// when --recurrence-age-lines 0 turns it off).
+// Session 15's budget window against the threshold alone, on a system whose units are lines (session 14's
+// decision when the window is on).
+absl::StatusOr<NewsiteRow> BudgetWindowRow(const NewsiteStream& stream, const NewsiteOptions& o) {
+  return OtherSettingRow(stream, o, &novelty::NoveltyOptions::budget_window,
+                         "novelty, budget window ", " (session 15)", "novelty, without the budget window (session 14)");
+}
+
+// Session 17's recurrence as a rate against the count (session 16's term), on a system whose units are lines.
 absl::StatusOr<NewsiteRow> RecurrenceRow(const NewsiteStream& stream, const NewsiteOptions& o) {
-  NewsiteOptions other = o;
-  const bool off = o.detector.recurrence_age_lines == 0;
-  other.detector.recurrence_age_lines = off ? novelty::NoveltyOptions().recurrence_age_lines : 0;
-  FEDLOG_ASSIGN_OR_RETURN(ScoredStream scored, ScoreNewsiteStream(stream, other));
-  return Evaluate(stream,
-                  off ? absl::StrFormat("novelty, recurrence as a rate over %lld lines (session 17)",
-                                        static_cast<long long>(other.detector.recurrence_age_lines))
-                      : std::string("novelty, recurrence as a count (session 16)"),
-                  o.detector.expected_alert_rate, scored.fused, scored.alert, ReportWindow(o));
+  return OtherSettingRow(stream, o, &novelty::NoveltyOptions::recurrence_age_lines,
+                         "novelty, recurrence as a rate over ", " lines (session 17)",
+                         "novelty, recurrence as a count (session 16)");
 }
 
 struct SystemRun {
