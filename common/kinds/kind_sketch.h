@@ -32,6 +32,12 @@ struct KindVerdictOptions {
   absl::Status Validate() const;
 };
 
+// The most units one site's sketch may hold in one bucket (its two classes together), the per-site cap that
+// keeps one site from deciding a kind other sites labelled: with 4, a site alone can still reach a verdict
+// (min_support 3 at purity 0.9 needs 3.33), but it cannot outvote another site's labels. The site scales a
+// bucket down to the cap before it uploads; the aggregator refuses a bucket above it.
+inline constexpr double kSiteBucketCap = 4;
+
 class KindSketch {
  public:
   static constexpr int kRows = 2;
