@@ -4,6 +4,7 @@
 #include "common/base/status_macros.h"
 #include "common/kinds/kind_signature.h"
 #include "common/kinds/kind_sketch.h"
+#include "common/kinds/kind_tally.h"
 #include "common/logparse/line_parser.h"
 
 namespace fedlog::client {
@@ -16,7 +17,7 @@ absl::StatusOr<std::optional<v1::KindCounts>> SourceKindCounts(const std::string
     return absl::InvalidArgumentError("kind counts: labels and lines differ in number");
   }
   FEDLOG_ASSIGN_OR_RETURN(auto parser, logparse::CreateLineParser(format));
-  kinds::KindSketch sketch;
+  kinds::KindTally tally;
   logparse::ParsedLine parsed;
   bool any = false;
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -24,10 +25,14 @@ absl::StatusOr<std::optional<v1::KindCounts>> SourceKindCounts(const std::string
     parser->Parse(logparse::StripCr(raw[i]), &parsed);
     const std::optional<uint64_t> kind = kinds::KindSignature(parsed.content);
     if (!kind) continue;
-    sketch.AddUnit({*kind}, labels[i] >= 1);
+    tally.AddUnit({*kind}, labels[i] >= 1);
     any = true;
   }
   if (!any) return std::nullopt;
+  return SparseKindCounts(source, tally.CappedSketch(kinds::kSiteBucketCap));
+}
+
+v1::KindCounts SparseKindCounts(const std::string& source, const kinds::KindSketch& sketch) {
   v1::KindCounts out;
   out.set_source(source);
   const std::vector<double>& c = sketch.counts();

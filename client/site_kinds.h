@@ -1,7 +1,8 @@
 // What a site's labels say about its message kinds, for the federation (docs/DETECTION.md "The federation's
 // kind verdicts", docs/PRIVACY.md "Message-kind counts"): per source, each labelled line is one unit of
-// kinds::KindSketch (its kind from the content the source's LineParser gives, kinds::KindSignature), sent as
-// the sketch's non-zero buckets in UpdateHeader.kind_counts. Only in plain rounds without DP and when the site's
+// kinds::KindSketch (its kind from the content the source's LineParser gives, kinds::KindSignature), capped at
+// kinds::kSiteBucketCap per bucket (kinds::KindTally; the aggregator refuses more), sent as the sketch's non-zero
+// buckets in UpdateHeader.kind_counts. Only in plain rounds without DP and when the site's
 // policy uploads label-derived statistics (upload_prototypes). Torch-free, gRPC-free; thread-safe (stateless).
 #ifndef FEDLOG_CLIENT_SITE_KINDS_H_
 #define FEDLOG_CLIENT_SITE_KINDS_H_
@@ -11,16 +12,20 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/kinds/kind_sketch.h"
 #include "fedlog/v1/config.pb.h"
 #include "fedlog/v1/federation.pb.h"
 
 namespace fedlog::client {
 
 // The counts of one source: `raw` its lines, `labels` per line (-1 unlabelled, 0 normal, >= 1 anomalous; empty:
-// none). nullopt when no labelled line has a kind. InvalidArgument for an unknown format or mismatched sizes.
+// none), each bucket capped at kinds::kSiteBucketCap keeping its class proportion. nullopt when no labelled
+// line has a kind. InvalidArgument for an unknown format or mismatched sizes.
 absl::StatusOr<std::optional<v1::KindCounts>> SourceKindCounts(const std::string& source, const std::string& format,
                                                                const std::vector<std::string>& raw,
                                                                const std::vector<int>& labels);
+// The wire form of `sketch` for `source`: its non-zero buckets in ascending order with their counts.
+v1::KindCounts SparseKindCounts(const std::string& source, const kinds::KindSketch& sketch);
 // Whether this round's update may carry kind counts: not under secure aggregation (they would travel in the
 // clear), not under any DP mode (the accountant does not cover them), not when `policy` withholds
 // label-derived statistics (upload_prototypes: false).

@@ -17,6 +17,25 @@ namespace fedlog::server {
 
 using kinds::KindSketch;
 
+namespace {
+
+// The per-site cap on each bucket (both classes of one row and column together): an update above it is refused
+// whole, since a site that runs fedlog caps its sketch before it sends it (kinds::KindTally).
+absl::Status CheckKindBucketCap(const v1::KindCounts& k) {
+  constexpr uint32_t kPerClass = static_cast<uint32_t>(KindSketch::kRows) * KindSketch::kColumns;
+  std::map<uint32_t, double> pairs;  // the bucket's index within its class -> both classes' sum
+  for (int i = 0; i < k.bucket_size(); ++i) pairs[k.bucket(i) % kPerClass] += k.count(i);
+  for (const auto& [bucket, total] : pairs) {
+    if (total > kinds::kSiteBucketCap + kKindCapSlack) {
+      return absl::InvalidArgumentError(absl::StrCat("kind_counts: a bucket holds ", total,
+                                                     " units, above the per-site cap of ", kinds::kSiteBucketCap));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateKindCounts(const v1::UpdateHeader& h) {
   if (h.kind_counts_size() > kMaxHelloSources) {
     return absl::InvalidArgumentError(absl::StrCat("kind_counts: more than ", kMaxHelloSources, " sources"));
@@ -30,17 +49,18 @@ absl::Status ValidateKindCounts(const v1::UpdateHeader& h) {
       return absl::InvalidArgumentError(
           absl::StrCat("kind_counts: as many counts as buckets needed, at most ", KindSketch::kSize));
     }
-    const double most = static_cast<double>(kMaxDeclaredLines);
     for (int i = 0; i < k.bucket_size(); ++i) {
       if (k.bucket(i) >= static_cast<uint32_t>(KindSketch::kSize) || (i > 0 && k.bucket(i) <= k.bucket(i - 1))) {
         return absl::InvalidArgumentError(
             absl::StrCat("kind_counts: buckets must be strictly ascending and below ", KindSketch::kSize));
       }
       const double c = k.count(i);
-      if (!std::isfinite(c) || c < 1 || c > most || c != std::floor(c)) {
-        return absl::InvalidArgumentError(absl::StrCat("kind_counts: counts must be whole numbers in [1, ", kMaxDeclaredLines, "]"));
+      if (!std::isfinite(c) || c <= 0 || c > kinds::kSiteBucketCap + kKindCapSlack) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("kind_counts: counts must be in (0, ", kinds::kSiteBucketCap, "]"));
       }
     }
+    FEDLOG_RETURN_IF_ERROR(CheckKindBucketCap(k));
   }
   return absl::OkStatus();
 }

@@ -21,9 +21,15 @@ namespace fedlog::server {
 // or two sites' rare messages are not shown, and a verdict needs 3 units anyway (KindVerdictOptions).
 inline constexpr double kKindSuppressBelow = 3;
 
+// Rounding slack on the per-site cap (a capped pair is computed in floating point).
+inline constexpr double kKindCapSlack = 1e-9;
+
 // The numbers of header.kind_counts: at most kMaxHelloSources entries with valid, distinct source names; per
 // entry as many counts as buckets, at most KindSketch::kSize, buckets strictly ascending and < kSize, counts
-// whole numbers in [1, kMaxDeclaredLines]. InvalidArgument otherwise, naming the field but quoting no site text.
+// finite and > 0 (fractions: a site scales a bucket down to the cap keeping its class proportion), and each
+// bucket's two classes together at most kinds::kSiteBucketCap (the per-site cap: one site cannot outvote
+// another's labels, nor alone give a verdict that needs two sites). InvalidArgument otherwise, naming the field
+// but quoting no site text.
 absl::Status ValidateKindCounts(const v1::UpdateHeader& header);
 // Whether an update may carry kind counts at all: FailedPrecondition under secure aggregation (the counts would
 // travel in the clear beside the masked input), under any DP mode (the accountant does not cover them), or for

@@ -16,6 +16,7 @@
 #include "common/fewshot/fewshot.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
+#include "common/kinds/kind_sketch.h"
 #include "common/novelty/scorer.h"
 #include "fedlog/v1/config.pb.h"
 
@@ -116,6 +117,9 @@ struct DetectOptions {
   // The federation's message-kind verdicts on lines (detect.kind_verdicts "on"/"off",
   // LinePipeline::EnableKindVerdicts). On by default (docs/DETECTION.md).
   bool kind_verdicts = true;
+  // How many sites a normal kind verdict needs (detect.kind_verdict_silence_sites; kinds::KindVerdictOptions::
+  // normal_sites, default 2).
+  int kind_verdict_silence_sites = kinds::KindVerdictOptions{}.normal_sites;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;

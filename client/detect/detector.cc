@@ -101,6 +101,10 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   }
   FEDLOG_RETURN_IF_ERROR(d->pipeline_->SetDetectorChoice(o.detector_choice));
   d->pipeline_->EnableKindVerdicts(o.kind_verdicts);
+  kinds::KindVerdictOptions kind_options;
+  kind_options.normal_sites = o.kind_verdict_silence_sites;
+  FEDLOG_RETURN_IF_ERROR(kind_options.Validate());
+  d->pipeline_->SetKindVerdictOptions(kind_options);
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
   d->metrics_ = std::make_unique<DetectMetrics>(SourceNames(o));

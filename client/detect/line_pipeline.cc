@@ -342,7 +342,7 @@ void LinePipeline::ApplyKindVerdict(int source, LineResult* out) {
   if (it == model_->kinds.end()) return;
   const std::optional<uint64_t> kind = kinds::KindSignature(parsed_.content);
   if (!kind) return;
-  const kinds::KindVerdict v = it->second.VerdictOf(*kind, kinds::KindVerdictOptions{});
+  const kinds::KindVerdict v = it->second.VerdictOf(*kind, kind_options_);
   if (v == kinds::KindVerdict::kAnomalous) {
     out->alert = true;
     out->label_silenced = false;

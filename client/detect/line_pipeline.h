@@ -26,6 +26,7 @@
 #include "client/detect/model_loader.h"
 #include "common/fewshot/detector_choice.h"
 #include "common/features/stream_featurizer.h"
+#include "common/kinds/kind_sketch.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/line_parser.h"
 
@@ -152,9 +153,12 @@ class LinePipeline {
   }
   // true (detect.kind_verdicts): a scored line whose alert no site label decided (label_match < 0)
   // takes the verdict of the model's kind counts for its source (DetectionModel::kinds) on its
-  // content's kind (kinds::KindSignature, kinds::KindSketch::VerdictOf at the default options):
-  // anomalous alerts, normal silences, none leaves it. Lines only.
+  // content's kind (kinds::KindSignature, kinds::KindSketch::VerdictOf at SetKindVerdictOptions'
+  // options): anomalous alerts, normal silences, none leaves it. Lines only.
   void EnableKindVerdicts(bool on) { kind_verdicts_ = on; }
+  // The verdicts' options (default kinds::KindVerdictOptions{}; detect.kind_verdict_silence_sites sets
+  // normal_sites). `options` must be valid (KindVerdictOptions::Validate).
+  void SetKindVerdictOptions(const kinds::KindVerdictOptions& options) { kind_options_ = options; }
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }
   int feature_dim() const { return featurizer_.dim(); }
@@ -211,6 +215,7 @@ class LinePipeline {
   std::unique_ptr<LiveFewShot> fewshot_;  // label-free sources' labels; null: off
   bool label_free_with_model_ = false;
   bool kind_verdicts_ = false;
+  kinds::KindVerdictOptions kind_options_;
   fewshot::ChoiceOptions choice_options_{fewshot::ChoiceMode::kModel};
   std::vector<fewshot::Choice> choices_;  // per source
   bool choices_pending_ = false;          // a source waits for its label-free window (kAuto)

@@ -14,6 +14,12 @@ absl::Status KindVerdictOptions::Validate() const {
   if (!(purity > 0.5 && purity <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("kind verdicts: purity must be in (0.5, 1], got ", purity));
   }
+  for (int sites : {normal_sites, anomalous_sites}) {
+    if (sites < 1 || sites > kMaxVerdictSites) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kind verdicts: sites must be in [1, ", kMaxVerdictSites, "], got ", sites));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -70,6 +76,24 @@ void KindSketch::AddUnit(const std::vector<uint64_t>& kinds, bool anomalous) {
   units_ += 1;
 }
 
+void KindSketch::AddKind(uint64_t kind, double anomalous, double normal) {
+  for (int r = 0; r < kRows; ++r) {
+    counts_[Index(0, r, kind)] += anomalous;
+    counts_[Index(1, r, kind)] += normal;
+  }
+}
+
+void KindSketch::CapBuckets(double cap) {
+  const size_t per_class = static_cast<size_t>(kRows) * kColumns;
+  for (size_t i = 0; i < per_class; ++i) {
+    const double total = counts_[i] + counts_[per_class + i];
+    if (total <= cap) continue;
+    const double scale = cap / total;
+    counts_[i] *= scale;
+    counts_[per_class + i] = cap - counts_[i];  // the pair sums to the cap exactly, never above it
+  }
+}
+
 void KindSketch::Merge(const KindSketch& other) {
   for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
   units_ += other.units_;
@@ -91,10 +115,17 @@ double KindSketch::Estimate(int cls, uint64_t kind) const {
 double KindSketch::Anomalous(uint64_t kind) const { return Estimate(0, kind); }
 double KindSketch::Normal(uint64_t kind) const { return Estimate(1, kind); }
 
+namespace {
+// Whether `count` of a class is support enough: min_support, and more than sites - 1 capped sites can hold.
+bool Supported(double count, int sites, const KindVerdictOptions& o) {
+  return count >= o.min_support && count > (sites - 1) * kSiteBucketCap;
+}
+}  // namespace
+
 KindVerdict KindSketch::VerdictOf(uint64_t kind, const KindVerdictOptions& o) const {
   const double a = Anomalous(kind), b = Normal(kind);
-  if (a >= o.min_support && a >= o.purity * (a + b)) return KindVerdict::kAnomalous;
-  if (b >= o.min_support && b >= o.purity * (a + b)) return KindVerdict::kNormal;
+  if (Supported(a, o.anomalous_sites, o) && a >= o.purity * (a + b)) return KindVerdict::kAnomalous;
+  if (Supported(b, o.normal_sites, o) && b >= o.purity * (a + b)) return KindVerdict::kNormal;
   return KindVerdict::kNone;
 }
 

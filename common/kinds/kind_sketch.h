@@ -7,9 +7,10 @@
 // the rows (never below the truth; it exceeds it only when the kind collides in every row).
 //
 // A labelled unit (a line, or a session's lines together) counts once per DISTINCT kind it holds.
-// The federation's verdict on a kind (KindVerdictOf): anomalous when its anomalous estimate a is at
-// least min_support and at least `purity` of a + b; normal the same way round; otherwise none.
-// Thread-compatible (const methods are safe to share).
+// The federation's verdict on a kind (VerdictOf): anomalous when its anomalous estimate a is at
+// least min_support, above what fewer than `anomalous_sites` sites can give (each site's bucket is
+// capped at kSiteBucketCap, kind_tally.h) and at least `purity` of a + b; normal the same way round
+// with `normal_sites`; otherwise none. Thread-compatible (const methods are safe to share).
 #ifndef FEDLOG_COMMON_KINDS_KIND_SKETCH_H_
 #define FEDLOG_COMMON_KINDS_KIND_SKETCH_H_
 
@@ -29,8 +30,18 @@ struct KindVerdictOptions {
   double min_support = 3;
   // Least share of the verdict's class among the kind's labelled units, in (0.5, 1]. 0.9.
   double purity = 0.9;
+  // Least number of sites a verdict of each class needs, in [1, kMaxVerdictSites]: the class's estimate must
+  // exceed (sites - 1) x kSiteBucketCap, more than that many capped sites can hold. A normal verdict silences
+  // alerts at every site without labels of its own, unseen, so it needs 2 by default: one lying site cannot
+  // silence a kind (detect.kind_verdict_silence_sites). An anomalous verdict raises alerts the operators see
+  // and their own labels overrule; one site is enough (docs/EVALUATION.md "Session 18: ...").
+  int normal_sites = 2;
+  int anomalous_sites = 1;
   absl::Status Validate() const;
 };
+
+// The largest `normal_sites` / `anomalous_sites`.
+inline constexpr int kMaxVerdictSites = 8;
 
 // The most units one site's sketch may hold in one bucket (its two classes together), the per-site cap that
 // keeps one site from deciding a kind other sites labelled: with 4, a site alone can still reach a verdict
@@ -58,6 +69,12 @@ class KindSketch {
   // Counts one labelled unit: `kinds` its lines' signatures (duplicates count once), `anomalous` its
   // label.
   void AddUnit(const std::vector<uint64_t>& kinds, bool anomalous);
+  // Adds `anomalous` and `normal` units (finite, >= 0; fractions allowed) of one kind to each of its buckets;
+  // KindTally's capped sketch is built this way.
+  void AddKind(uint64_t kind, double anomalous, double normal);
+  // Scales every bucket whose two classes together hold more than `cap` (> 0) down to `cap`, keeping its
+  // class proportion: a site's sketch before it leaves the site (kSiteBucketCap).
+  void CapBuckets(double cap);
   // Adds another site's sketch (the federation's sum).
   void Merge(const KindSketch& other);
   // Zeroes every bucket whose two classes together hold less than `min_total`: what a small count

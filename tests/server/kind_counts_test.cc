@@ -37,7 +37,23 @@ v1::UpdateHeader Header(std::vector<v1::KindCounts> counts, int64_t samples = 10
 
 TEST(KindCounts, ValidHeaderPasses) {
   EXPECT_TRUE(ValidateKindCounts(Header({})).ok());
-  EXPECT_TRUE(ValidateKindCounts(Header({Counts("bgl", {1, 5, 32767}, {1, 2, 100})})).ok());
+  EXPECT_TRUE(ValidateKindCounts(Header({Counts("bgl", {1, 5, 32767}, {1, 2, 4})})).ok());
+  // A capped bucket keeps its class proportion: fractions, the pair summing to the cap.
+  constexpr uint32_t kNormal = kinds::KindSketch::kRows * kinds::KindSketch::kColumns;
+  EXPECT_TRUE(ValidateKindCounts(Header({Counts("bgl", {5, kNormal + 5}, {4 * 10.0 / 11, 4 * 1.0 / 11})})).ok());
+}
+
+// The per-site cap: a bucket whose two classes together exceed kSiteBucketCap is refused, whatever the site
+// declared; so a lying site's huge count never reaches the sum.
+TEST(KindCounts, ABucketAboveTheSiteCapIsRefused) {
+  constexpr uint32_t kNormal = kinds::KindSketch::kRows * kinds::KindSketch::kColumns;
+  const auto code = [](v1::UpdateHeader h) { return ValidateKindCounts(h).code(); };
+  constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_EQ(code(Header({Counts("bgl", {5}, {100000})})), kInvalid);
+  EXPECT_EQ(code(Header({Counts("bgl", {5}, {kinds::kSiteBucketCap + 0.01})})), kInvalid);
+  EXPECT_EQ(code(Header({Counts("bgl", {5, kNormal + 5}, {3, 2})})), kInvalid);  // the two classes together
+  EXPECT_TRUE(ValidateKindCounts(Header({Counts("bgl", {5, kNormal + 6}, {3, 2})})).ok());  // other buckets
+  EXPECT_EQ(code(Header({Counts("bgl", {1}, {1}), Counts("hdfs", {kNormal + 9}, {7})})), kInvalid);
 }
 
 TEST(KindCounts, BadNumbersAreRefused) {
@@ -50,7 +66,6 @@ TEST(KindCounts, BadNumbersAreRefused) {
   EXPECT_EQ(bad(Header({Counts("bgl", {5}, {std::nan("")})})), kInvalid);
   EXPECT_EQ(bad(Header({Counts("bgl", {5}, {-1})})), kInvalid);
   EXPECT_EQ(bad(Header({Counts("bgl", {5}, {0})})), kInvalid);    // zero buckets are left out
-  EXPECT_EQ(bad(Header({Counts("bgl", {5}, {1.5})})), kInvalid);  // units are whole
   EXPECT_EQ(bad(Header({Counts("bgl", {5}, {1}), Counts("bgl", {6}, {1})})), kInvalid);  // source twice
   EXPECT_EQ(bad(Header({Counts("", {5}, {1})})), kInvalid);
   EXPECT_EQ(bad(Header({Counts("bad name\n", {5}, {1})})), kInvalid);
@@ -102,11 +117,11 @@ TEST(KindCounts, SidecarRoundTripsAndGoesWithTheUpdate) {
   auto none = ReadKindCounts(path);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
-  ASSERT_TRUE(WriteKindCounts(path, Header({Counts("bgl", {4, 9}, {2, 5})})).ok());
+  ASSERT_TRUE(WriteKindCounts(path, Header({Counts("bgl", {4, 9}, {2, 3.5})})).ok());
   auto back = ReadKindCounts(path);
   ASSERT_TRUE(back.ok());
   ASSERT_EQ(back->size(), 1u);
-  EXPECT_EQ((*back)[0].count(1), 5);
+  EXPECT_EQ((*back)[0].count(1), 3.5);
   std::remove(KindCountsPath(path).c_str());
 }
 

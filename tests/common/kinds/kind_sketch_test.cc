@@ -69,7 +69,8 @@ TEST(KindSketchTest, SuppressDropsSmallBuckets) {
 }
 
 TEST(KindSketchTest, UnitVerdictLinesAndSessions) {
-  const KindVerdictOptions o;
+  KindVerdictOptions o;
+  o.normal_sites = 1;  // one site's 3 normal units silence (a trusting deployment)
   KindSketch s;
   for (int i = 0; i < 3; ++i) {
     s.AddUnit({K("bad thing")}, true);
@@ -89,6 +90,12 @@ TEST(KindSketchTest, OptionsValidate) {
   EXPECT_FALSE(o.Validate().ok());
   o = {};
   o.purity = 0.5;
+  EXPECT_FALSE(o.Validate().ok());
+  o = {};
+  o.normal_sites = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o = {};
+  o.anomalous_sites = kMaxVerdictSites + 1;
   EXPECT_FALSE(o.Validate().ok());
 }
 
