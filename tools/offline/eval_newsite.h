@@ -102,6 +102,24 @@ struct NewsiteFederatedOptions {
   // units, a seeded random draw (seed: NewsiteOptions::seed), instead of all of them (0): how many labels a
   // labelling site needs before its kind verdicts carry (docs/EVALUATION.md "Session 17").
   int kind_labels = 0;
+  // Who the federation's kind sketch comes from and how far it is trusted (eval_newsite_federated_trust.cc;
+  // docs/EVALUATION.md "Session 18"). --fed-kind-defence on|off: each site's sketch capped at
+  // kinds::kSiteBucketCap and the verdicts' site rule (on, the product), or session 17's uncapped sum with
+  // one site enough for either verdict (off). --fed-kind-silence-sites / --fed-kind-alarm-sites: the sites a
+  // normal / anomalous verdict needs with the defence on (kinds::KindVerdictOptions; 2 and 1). --fed-siblings
+  // 1|2: the sibling's labelled units as one honest site or as two (its first and second half, in stream
+  // order). --fed-liar none|invert|silence|alarm: one more site, a copy of the sibling's labelled units with
+  // every label inverted / normal / anomalous, each unit counted kLiarRepeat times. --fed-kind-trust-rows:
+  // k = 0 rows for a fixed set of these settings in the same run (KindTrustVariants).
+  struct KindTrust {
+    bool defence = true;
+    int silence_sites = 2;
+    int alarm_sites = 1;
+    int siblings = 1;
+    std::string liar = "none";
+    bool rows = false;
+  };
+  KindTrust kind_trust;
 };
 
 // --federated, --fed-systems, --fed-rounds, --fed-steps, --fed-meta, --fed-max-lines, --fed-seed,

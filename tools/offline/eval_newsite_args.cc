@@ -47,7 +47,10 @@ constexpr char kUsage[] =
     "  [--active-neighbour-match J] [--active-diversity J]\n"
     "  [--session-label-cut midpoint|agree|nearest]\n"
     "  [--recurrence-age-lines N]\n"
-    "  [--fed-kind-labels N] (with --fed-sibling: the sibling's kind sketch from N of its labels; 0 = all)\n";
+    "  [--fed-kind-labels N] (with --fed-sibling: the sibling's kind sketch from N of its labels; 0 = all)\n"
+    "  [--fed-kind-defence on|off] [--fed-kind-silence-sites N] [--fed-kind-alarm-sites N] [--fed-siblings 1|2]\n"
+    "  [--fed-liar none|invert|silence|alarm] [--fed-kind-trust-rows] (with --fed-sibling: who the kind sketch\n"
+    "  comes from and how far it is trusted)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -244,10 +247,16 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "active-diversity",
               "session-label-cut",
               "recurrence-age-lines",
-              "fed-kind-labels"},
+              "fed-kind-labels",
+              "fed-kind-defence",
+              "fed-kind-silence-sites",
+              "fed-kind-alarm-sites",
+              "fed-siblings",
+              "fed-liar"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
-              "fed-sibling"}}));
+              "fed-sibling",
+              "fed-kind-trust-rows"}}));
   if (!args.Has("out")) return absl::InvalidArgumentError("--out is required");
   return ParseNewsiteArgs(args, o);
 }

@@ -51,11 +51,15 @@
 #define FEDLOG_TOOLS_OFFLINE_EVAL_NEWSITE_FEDERATED_H_
 
 #include <limits>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/kinds/kind_sketch.h"
+#include "common/kinds/kind_tally.h"
 #include "common/model/encoder_types.h"
 #include "tools/offline/eval_federated.h"
 #include "tools/offline/eval_newsite.h"
@@ -278,7 +282,32 @@ absl::Status ReplayLive(const std::vector<fewshot::Unit>& units, const std::vect
 inline constexpr char kKindVerdicts[] = "label-free + federation's kind verdicts";
 struct FederationKinds {
   std::vector<int8_t> verdict;  // per unit of the new site: kinds::KindVerdict as int
+  // With --fed-kind-trust-rows: per KindTrustVariants() entry, its name and the verdicts under it.
+  std::vector<std::pair<std::string, std::vector<int8_t>>> variants;
 };
+
+// The sites whose labels make the federation's kind sketch (eval_newsite_federated_trust.cc): `honest` the
+// sibling's `labelled` units (in stream order) as `siblings` sites, each a contiguous part; `liar` (unless
+// "none") a copy of them with every label inverted ("invert"), normal ("silence") or anomalous ("alarm"),
+// each unit counted kLiarRepeat times (a large site; the aggregator bounds a count only by the lines a site
+// declares).
+inline constexpr int kLiarRepeat = 10;
+struct KindSites {
+  std::vector<kinds::KindTally> honest;
+  std::optional<kinds::KindTally> liar;
+};
+KindSites TallyKindSites(const std::vector<std::vector<uint64_t>>& unit_kinds, const std::vector<int>& y,
+                         std::vector<size_t> labelled, int siblings, const std::string& liar);
+// The aggregator's sum of the sites' sketches, each capped at kinds::kSiteBucketCap when `defence` (as the
+// daemon sends it), with Suppress(3).
+kinds::KindSketch FederationSketch(const KindSites& sites, bool defence);
+// The verdict options a KindTrust stands for (defence off: one site enough for either verdict).
+kinds::KindVerdictOptions TrustVerdictOptions(const NewsiteFederatedOptions::KindTrust& trust);
+std::string KindTrustName(const NewsiteFederatedOptions::KindTrust& trust);
+// --fed-kind-trust-rows' settings: for 1 and 2 honest siblings, uncapped 1/1 sites, capped 1/1, capped 2/1 (the
+// product's defaults), capped 2/2; then for each liar (invert, silence, alarm) beside one sibling, uncapped and
+// the defaults.
+std::vector<NewsiteFederatedOptions::KindTrust> KindTrustVariants();
 absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, const NewsiteSplit& sp,
                                                     const NewsiteOptions& options,
                                                     std::vector<std::string>* notes);

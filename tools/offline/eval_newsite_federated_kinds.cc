@@ -2,7 +2,9 @@
 // (eval_newsite_federated.h, LoadFederationKinds): the sibling site, which labels the new site's
 // source type, counts its labelled units per message kind (common/kinds: KindSignature on each
 // line's content, KindSketch::AddUnit per unit) as its daemon would; the federation's sketch is
-// that sum (all of the sibling's labelled units, or a seeded draw of --fed-kind-labels of them).
+// that sum (all of the sibling's labelled units, or a seeded draw of --fed-kind-labels of them), as one
+// or two sites, beside a lying site or not, capped as the daemon caps them or not
+// (eval_newsite_federated_trust.cc, --fed-kind-defence and the flags beside it).
 // The new site, which has no labels, gives each unit kinds::UnitVerdict on its own lines' kinds and
 // applies it on top of its label-free detector; its own labels take precedence where they decide a
 // unit. The alone arm has no sibling, so its rows are "label-free (product)".
@@ -69,6 +71,32 @@ std::string VerdictNote(const NewsiteSplit& sp, const std::vector<int8_t>& verdi
 
 }  // namespace
 
+namespace {
+
+// Per unit of the new site, its verdict from `sketch` (lines may be silenced, sessions not).
+std::vector<int8_t> UnitVerdicts(const std::vector<std::vector<uint64_t>>& mine, const kinds::KindSketch& sketch,
+                                 bool silence, const kinds::KindVerdictOptions& vo) {
+  std::vector<int8_t> out(mine.size());
+  for (size_t u = 0; u < mine.size(); ++u) out[u] = static_cast<int8_t>(kinds::UnitVerdict(sketch, mine[u], silence, vo));
+  return out;
+}
+
+// The k = 0 row of `verdict` on top of the product's k = 0 detector.
+absl::StatusOr<KShotRow> K0Row(const NewsiteSplit& sp, const PriorBase& base, const std::vector<int8_t>& verdict,
+                               const std::string& method) {
+  std::vector<uint8_t> alert = base.alert;
+  for (size_t u = 0; u < alert.size(); ++u) {
+    if (verdict[u] != 0) alert[u] = verdict[u] > 0 ? 1 : 0;
+  }
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureTestUnits(sp, VerdictScores(base.score, verdict, nullptr), alert));
+  row.method = method;
+  row.strategy = std::string(1, '-');  // (operator=(const char*) trips GCC 12 -Wrestrict)
+  row.runs = 1;
+  return row;
+}
+
+}  // namespace
+
 absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, const NewsiteSplit& sp,
                                                     const NewsiteOptions& o, std::vector<std::string>* notes) {
   FEDLOG_ASSIGN_OR_RETURN(NewsiteStream sib, LoadSiblingStream(s.system, o.data_dir));
@@ -82,17 +110,15 @@ absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, cons
     std::shuffle(labelled.begin(), labelled.end(), rng);
     labelled.resize(wanted);
   }
-  kinds::KindSketch sketch;
-  for (size_t u : labelled) sketch.AddUnit(sib_kinds[u], sib.y[u] > 0);
-  const kinds::KindVerdictOptions vo;
+  const NewsiteFederatedOptions::KindTrust& trust = o.federated.kind_trust;
+  const kinds::KindVerdictOptions vo = TrustVerdictOptions(trust);
   FEDLOG_RETURN_IF_ERROR(vo.Validate());
+  const KindSites sites = TallyKindSites(sib_kinds, sib.y, labelled, trust.siblings, trust.liar);
+  const kinds::KindSketch sketch = FederationSketch(sites, trust.defence);
   FEDLOG_ASSIGN_OR_RETURN(const std::vector<std::vector<uint64_t>> mine, UnitKinds(s));
   FederationKinds out;
-  out.verdict.resize(mine.size());
   const bool silence = s.unit == "line";
-  for (size_t u = 0; u < mine.size(); ++u) {
-    out.verdict[u] = static_cast<int8_t>(kinds::UnitVerdict(sketch, mine[u], silence, vo));
-  }
+  out.verdict = UnitVerdicts(mine, sketch, silence, vo);
   // The sibling's kinds, for the notes: how many distinct kinds and how many got each verdict.
   std::vector<uint64_t> distinct;
   for (size_t u : labelled) distinct.insert(distinct.end(), sib_kinds[u].begin(), sib_kinds[u].end());
@@ -106,29 +132,35 @@ absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, cons
   }
   for (const std::string& n : sib.notes) notes->push_back(absl::StrCat("kind verdicts, sibling: ", n));
   notes->push_back(absl::StrFormat(
-      "the federation's kind sketch (the sibling's %.0f labelled %ss, %zu distinct kinds): %lld kinds anomalous, "
+      "the federation's kind sketch (the sibling's %zu labelled %ss, %zu distinct kinds; %s): %lld kinds anomalous, "
       "%lld normal (min support %g, purity %g); %s",
-      sketch.units(), sib.unit, distinct.size(), static_cast<long long>(anomalous), static_cast<long long>(normal),
-      vo.min_support, vo.purity, silence ? "normal verdicts silence lines" : "sessions are never silenced"));
+      labelled.size(), sib.unit, distinct.size(), KindTrustName(trust), static_cast<long long>(anomalous),
+      static_cast<long long>(normal), vo.min_support, vo.purity,
+      silence ? "normal verdicts silence lines" : "sessions are never silenced"));
   notes->push_back(VerdictNote(sp, out.verdict, s.unit));
+  if (trust.rows) {
+    for (const NewsiteFederatedOptions::KindTrust& t : KindTrustVariants()) {
+      const KindSites v_sites = TallyKindSites(sib_kinds, sib.y, labelled, t.siblings, t.liar);
+      std::vector<int8_t> v = UnitVerdicts(mine, FederationSketch(v_sites, t.defence), silence, TrustVerdictOptions(t));
+      notes->push_back(absl::StrCat("kind trust [", KindTrustName(t), "]: ", VerdictNote(sp, v, s.unit)));
+      out.variants.emplace_back(KindTrustName(t), std::move(v));
+    }
+  }
   return out;
 }
 
 absl::Status KindVerdictK0Row(const NewsiteSplit& sp, const PriorBase& base, const FederationKinds& kinds,
                               std::vector<KShotRow>* rows, std::vector<std::string>* notes) {
-  std::vector<uint8_t> alert = base.alert;
-  for (size_t u = 0; u < alert.size(); ++u) {
-    if (kinds.verdict[u] != 0) alert[u] = kinds.verdict[u] > 0 ? 1 : 0;
-  }
-  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, MeasureTestUnits(sp, VerdictScores(base.score, kinds.verdict, nullptr), alert));
+  FEDLOG_ASSIGN_OR_RETURN(KShotRow row, K0Row(sp, base, kinds.verdict, absl::StrCat("federated: ", kKindVerdicts)));
   FEDLOG_ASSIGN_OR_RETURN(const KShotRow product, MeasureTestUnits(sp, base.score, base.alert));
-  row.method = absl::StrCat("federated: ", kKindVerdicts);
-  row.strategy = std::string(1, '-');  // (operator=(const char*) trips GCC 12 -Wrestrict)
-  row.runs = 1;
   notes->push_back(absl::StrFormat("k = 0, %s: F1 %.3f against %s %.3f (normal-unit alert rate %.4f against %.4f)",
                                    kKindVerdicts, row.f1, kLabelFreeProduct, product.f1, row.normal_alert_rate,
                                    product.normal_alert_rate));
   rows->push_back(row);
+  for (const auto& [name, verdict] : kinds.variants) {
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow v, K0Row(sp, base, verdict, absl::StrCat("kind trust: ", name)));
+    rows->push_back(v);
+  }
   return absl::OkStatus();
 }
 

@@ -39,6 +39,28 @@ absl::Status UnitListFlag(const cli::Args& args, const std::string& name, std::v
   return absl::OkStatus();
 }
 
+// --fed-kind-defence, --fed-kind-silence-sites, --fed-kind-alarm-sites, --fed-siblings, --fed-liar,
+// --fed-kind-trust-rows (NewsiteFederatedOptions::KindTrust); all need --fed-sibling.
+absl::Status ParseKindTrustArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
+  NewsiteFederatedOptions::KindTrust& t = o->kind_trust;
+  for (const char* flag : {"fed-kind-defence", "fed-kind-silence-sites", "fed-kind-alarm-sites", "fed-siblings",
+                           "fed-liar", "fed-kind-trust-rows"}) {
+    if (args.Has(flag) && !o->sibling) return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs --fed-sibling"));
+  }
+  const std::string defence = args.Get("fed-kind-defence", "on");
+  if (defence != "on" && defence != "off") return absl::InvalidArgumentError("--fed-kind-defence must be on or off");
+  t.defence = defence == "on";
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-kind-silence-sites", 1, 8, &t.silence_sites));
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-kind-alarm-sites", 1, 8, &t.alarm_sites));
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-siblings", 1, 2, &t.siblings));
+  t.liar = args.Get("fed-liar", "none");
+  if (t.liar != "none" && t.liar != "invert" && t.liar != "silence" && t.liar != "alarm") {
+    return absl::InvalidArgumentError("--fed-liar must be none, invert, silence or alarm");
+  }
+  t.rows = args.Has("fed-kind-trust-rows");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
@@ -79,6 +101,7 @@ absl::Status ParseNewsiteFederatedArgs(const cli::Args& args, NewsiteFederatedOp
   }
   FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-kind-labels", 0, 100000000, &o->kind_labels));
   if (o->kind_labels > 0 && !o->sibling) return absl::InvalidArgumentError("--fed-kind-labels needs --fed-sibling");
+  FEDLOG_RETURN_IF_ERROR(ParseKindTrustArgs(args, o));
   return IntFlag(args, "threads", 1, 64, &o->threads);
 }
 

@@ -18,9 +18,9 @@ namespace fedlog::client::detect {
 namespace {
 
 // A manifest whose kind counts label HdfsLine(i)'s kind anomalous for i % 4 == 0 and normal for
-// i % 4 == 1 (each from 4 labelled lines), and leave the other kinds without a verdict: the counts a
-// site would upload (SourceKindCounts), as the aggregator would ship them.
-v1::ModelManifest ManifestWithKinds() {
+// i % 4 == 1 (each from 4 labelled lines at each of `sites` sites), and leave the other kinds without a
+// verdict: the counts sites would upload (SourceKindCounts), summed as the aggregator would ship them.
+v1::ModelManifest ManifestWithKinds(int sites = 2) {
   std::vector<std::string> raw;
   std::vector<int> labels;
   for (int i = 0; i < 8; ++i) {
@@ -37,14 +37,15 @@ v1::ModelManifest ManifestWithKinds() {
   v1::ModelManifest m;
   m.set_version(7);
   *m.add_kind_counts() = **counts;
+  for (double& c : *m.mutable_kind_counts(0)->mutable_count()) c *= sites;  // the same counts from each site
   return m;
 }
 
-std::unique_ptr<DetectionModel> ModelWithKinds(const LinePipeline& p, float threshold) {
+std::unique_ptr<DetectionModel> ModelWithKinds(const LinePipeline& p, float threshold, int sites = 2) {
   const model::EncoderSpec spec = testing::SmallSpec(p.feature_dim(), {});
   auto m = BuildDetectionModel(spec, testing::SmallWeights(spec, 3), 7, {"HDFS"}, {}, threshold);
   EXPECT_TRUE(m.ok()) << m.status();
-  AttachKindCounts(ManifestWithKinds(), {"HDFS"}, m->get());
+  AttachKindCounts(ManifestWithKinds(sites), {"HDFS"}, m->get());
   EXPECT_EQ((*m)->kinds.count("HDFS"), 1u);
   return std::move(*m);
 }
@@ -76,6 +77,30 @@ TEST(KindVerdictsTest, AnomalousKindAlertsAndNormalKindSilences) {
   (*p)->Process(0, testing::HdfsLine(103), &r);
   EXPECT_EQ(r.kind_verdict, 0);
   EXPECT_EQ(r.alert, r.score >= r.threshold);
+}
+
+// One site's counts (capped at kSiteBucketCap per bucket) raise an alert but do not silence one by default:
+// the site may lie. detect.kind_verdict_silence_sites 1 trusts it.
+TEST(KindVerdictsTest, OneSiteAloneCannotSilenceByDefault) {
+  auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  LineResult r;
+  (*p)->SetModel(ModelWithKinds(**p, 1e-30f, /*sites=*/1));
+  (*p)->EnableKindVerdicts(true);
+  (*p)->Process(0, testing::HdfsLine(101), &r);  // a normal kind, from one site only
+  EXPECT_TRUE(r.alert);
+  EXPECT_EQ(r.kind_verdict, 0);
+  kinds::KindVerdictOptions trusting;
+  trusting.normal_sites = 1;
+  (*p)->SetKindVerdictOptions(trusting);
+  (*p)->Process(0, testing::HdfsLine(105), &r);
+  EXPECT_FALSE(r.alert);
+  EXPECT_EQ(r.kind_verdict, -1);
+  (*p)->SetModel(ModelWithKinds(**p, 1e30f, /*sites=*/1));
+  (*p)->SetKindVerdictOptions({});
+  (*p)->Process(0, testing::HdfsLine(100), &r);  // an anomalous kind: one site is enough to raise
+  EXPECT_TRUE(r.alert);
+  EXPECT_EQ(r.kind_verdict, 1);
 }
 
 TEST(KindVerdictsTest, TheSitesOwnLabelWins) {
@@ -143,6 +168,10 @@ TEST(KindVerdictsTest, SettingIsOnByDefaultAndChecked) {
   EXPECT_TRUE(parse(", kind_verdicts: \"on\"")->kind_verdicts);
   EXPECT_FALSE(parse(", kind_verdicts: \"off\"")->kind_verdicts);
   EXPECT_FALSE(parse(", kind_verdicts: sometimes").ok());
+  EXPECT_EQ(parse("")->kind_verdict_silence_sites, 2);
+  EXPECT_EQ(parse(", kind_verdict_silence_sites: 1")->kind_verdict_silence_sites, 1);
+  EXPECT_FALSE(parse(", kind_verdict_silence_sites: 9").ok());
+  EXPECT_FALSE(parse(", kind_verdict_silence_sites: -1").ok());
 }
 
 TEST(KindVerdictsTest, SiteCountsOnlyInPlainRoundsUnderAnUploadingPolicy) {

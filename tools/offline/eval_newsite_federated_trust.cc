@@ -1,0 +1,82 @@
+// Who the federation's kind sketch comes from and how far it is trusted, for `fedlog eval newsite
+// --federated --fed-sibling` (NewsiteFederatedOptions::KindTrust; eval_newsite_federated.h): the sibling's
+// labelled units as one or two honest sites, an optional lying site, each site's sketch capped as its daemon
+// caps it (kinds::KindTally) or not, summed and suppressed as the aggregator does (Suppress(3)), and the
+// verdicts' site rule (kinds::KindVerdictOptions).
+#include <algorithm>
+#include <initializer_list>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tools/offline/eval_newsite_federated.h"
+
+namespace fedlog::offline {
+namespace {
+
+// The aggregator's suppression floor (server/coordinator_kinds.h kKindSuppressBelow; the server library is
+// not linked into the offline tools).
+constexpr double kSuppressBelow = 3;
+
+}  // namespace
+
+KindSites TallyKindSites(const std::vector<std::vector<uint64_t>>& unit_kinds, const std::vector<int>& y,
+                         std::vector<size_t> labelled, int siblings, const std::string& liar) {
+  std::sort(labelled.begin(), labelled.end());  // stream order: two siblings hold its two halves
+  KindSites out;
+  out.honest.resize(static_cast<size_t>(std::max(1, siblings)));
+  for (size_t i = 0; i < labelled.size(); ++i) {
+    const size_t u = labelled[i];
+    out.honest[i * out.honest.size() / labelled.size()].AddUnit(unit_kinds[u], y[u] > 0);
+  }
+  if (liar != "none") {
+    kinds::KindTally t;
+    for (size_t u : labelled) {
+      const bool anomalous = liar == "invert" ? !(y[u] > 0) : liar == "alarm";
+      for (int r = 0; r < kLiarRepeat; ++r) t.AddUnit(unit_kinds[u], anomalous);
+    }
+    out.liar = std::move(t);
+  }
+  return out;
+}
+
+kinds::KindSketch FederationSketch(const KindSites& sites, bool defence) {
+  kinds::KindSketch sum;
+  auto add = [&](const kinds::KindTally& t) { sum.Merge(defence ? t.CappedSketch() : t.UncappedSketch()); };
+  for (const kinds::KindTally& t : sites.honest) add(t);
+  if (sites.liar) add(*sites.liar);
+  sum.Suppress(kSuppressBelow);
+  return sum;
+}
+
+kinds::KindVerdictOptions TrustVerdictOptions(const NewsiteFederatedOptions::KindTrust& t) {
+  kinds::KindVerdictOptions o;
+  o.normal_sites = t.defence ? t.silence_sites : 1;
+  o.anomalous_sites = t.defence ? t.alarm_sites : 1;
+  return o;
+}
+
+std::string KindTrustName(const NewsiteFederatedOptions::KindTrust& t) {
+  return absl::StrCat("siblings ", t.siblings, ", liar ", t.liar, ", ",
+                      t.defence ? absl::StrCat("capped, silence ", t.silence_sites, " / alarm ", t.alarm_sites,
+                                               " sites")
+                                : "uncapped, 1 site");
+}
+
+std::vector<NewsiteFederatedOptions::KindTrust> KindTrustVariants() {
+  std::vector<NewsiteFederatedOptions::KindTrust> out;
+  for (int siblings : {1, 2}) {
+    const std::initializer_list<std::tuple<bool, int, int>> rules = {
+        {false, 1, 1}, {true, 1, 1}, {true, 2, 1}, {true, 2, 2}};  // defence, silence sites, alarm sites
+    for (const auto& [defence, silence, alarm] : rules) {
+      out.push_back({defence, silence, alarm, siblings, "none", false});
+    }
+  }
+  for (const char* liar : {"invert", "silence", "alarm"}) {
+    for (bool defence : {false, true}) out.push_back({defence, 2, 1, 1, liar, false});
+  }
+  return out;
+}
+
+}  // namespace fedlog::offline
