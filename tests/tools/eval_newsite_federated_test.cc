@@ -495,6 +495,7 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   ASSERT_TRUE(sc.ok()) << sc.status();
   const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
   std::vector<std::string> notes;
+  o.federated.kind_trust.silence_sites = 1;  // the one sibling is trusted to silence (the default needs 2 sites)
   absl::StatusOr<FederationKinds> kinds = LoadFederationKinds(*s, sp, o, &notes);
   ASSERT_TRUE(kinds.ok()) << kinds.status();
   ASSERT_EQ(kinds->verdict.size(), s->y.size());
@@ -511,7 +512,8 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   EXPECT_DOUBLE_EQ(draw->f1, 1.0);
   bool named = false;
   for (const std::string& n : notes) {
-    named = named || n.find("2 distinct kinds): 1 kinds anomalous, 1 normal") != std::string::npos;
+    named = named || n.find("2 distinct kinds; siblings 1, liar none, capped, silence 1 / alarm 1 sites): 1 kinds "
+                            "anomalous, 1 normal") != std::string::npos;
   }
   EXPECT_TRUE(named) << absl::StrJoin(notes, "\n");
   // --fed-kind-labels: a sibling that labelled 2 of its lines supports no verdict (3 needed).
@@ -531,6 +533,79 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   args = cli::Args::Parse({"--federated", "--fed-sibling", "--fed-kind-labels", "-1"}, spec);
   ASSERT_TRUE(args.ok());
   EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());
+}
+
+// Who the kind sketch comes from (--fed-kind-defence, --fed-siblings, --fed-liar): by default one sibling raises
+// its anomalous kind but cannot silence the routine one; two siblings can. A liar that calls every line normal,
+// ten times over, silences the incident kind when sketches are summed uncapped, and cannot with the defence.
+TEST(EvalNewsiteFederatedTest, KindTrustSitesAndLiar) {
+  const std::string root = ::testing::TempDir() + "/eval_newsite_kind_trust";
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
+  ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
+  const auto line = [](int i, int salt) {
+    const bool alert = i % 9 == 4;
+    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
+                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
+                           alert ? "FATAL" : "INFO",
+                           alert ? absl::StrFormat("data TLB error interrupt at 0x%x", i * 7 + salt)
+                                 : absl::StrFormat("generating core.%d", i + salt));
+  };
+  std::string stream, other;
+  for (int i = 0; i < 300; ++i) stream += line(i, 0);
+  for (int i = 0; i < 200; ++i) other += line(i, 500000);
+  ASSERT_TRUE(WriteFileAtomic(root + "/bgl-20k/BGL_20k.log", stream).ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/loghub-2k/BGL/BGL_2k.log", other).ok());
+  NewsiteOptions o = TinyOptions();
+  o.data_dir = root;
+  absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(*s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
+  std::vector<std::string> notes;
+  // expected(anomalous line, normal line) for every unit.
+  const auto verdicts_are = [&](int anomalous, int normal) {
+    absl::StatusOr<FederationKinds> k = LoadFederationKinds(*s, sp, o, &notes);
+    EXPECT_TRUE(k.ok()) << k.status();
+    if (!k.ok()) return false;
+    for (size_t u = 0; u < s->y.size(); ++u) {
+      if (k->verdict[u] != (s->y[u] > 0 ? anomalous : normal)) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(verdicts_are(1, 0));  // the defaults, one sibling
+  o.federated.kind_trust.siblings = 2;
+  EXPECT_TRUE(verdicts_are(1, -1));
+  o.federated.kind_trust.siblings = 1;
+  o.federated.kind_trust.liar = "silence";
+  o.federated.kind_trust.defence = false;
+  EXPECT_TRUE(verdicts_are(-1, -1));  // the attack, undefended: incidents silenced
+  o.federated.kind_trust.defence = true;
+  EXPECT_TRUE(verdicts_are(0, -1));  // defended: neutralised, not silenced
+  o.federated.kind_trust.liar = "invert";
+  EXPECT_TRUE(verdicts_are(0, 0));
+  // --fed-kind-trust-rows: one k = 0 row per fixed setting, after the product's row.
+  o.federated.kind_trust.rows = true;
+  absl::StatusOr<FederationKinds> k = LoadFederationKinds(*s, sp, o, &notes);
+  ASSERT_TRUE(k.ok()) << k.status();
+  ASSERT_EQ(k->variants.size(), KindTrustVariants().size());
+  std::vector<KShotRow> rows;
+  ASSERT_TRUE(KindVerdictK0Row(sp, ProductK0Detector(*s, *sc), *k, &rows, &notes).ok());
+  ASSERT_EQ(rows.size(), 1 + KindTrustVariants().size());
+  EXPECT_EQ(rows[1].method, "kind trust: siblings 1, liar none, uncapped, 1 site");
+  const cli::ArgSpec spec = {{"fed-liar", "fed-siblings", "fed-kind-defence"}, {"federated", "fed-sibling"}};
+  NewsiteFederatedOptions f;
+  auto args = cli::Args::Parse({"--federated", "--fed-liar", "invert"}, spec);
+  ASSERT_TRUE(args.ok());
+  EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok());  // needs --fed-sibling
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--fed-liar", "lies"}, {"--fed-siblings", "3"},
+                                       {"--fed-kind-defence", "maybe"}}) {
+    bad.insert(bad.begin(), {"--federated", "--fed-sibling"});
+    args = cli::Args::Parse(bad, spec);
+    ASSERT_TRUE(args.ok());
+    EXPECT_FALSE(ParseNewsiteFederatedArgs(*args, &f).ok()) << bad[2];
+  }
 }
 
 TEST(EvalNewsiteFederatedTest, FlagsAndSourceTypes) {
