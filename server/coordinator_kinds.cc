@@ -57,7 +57,7 @@ absl::Status ValidateKindCounts(const v1::UpdateHeader& h) {
       const double c = k.count(i);
       if (!std::isfinite(c) || c <= 0 || c > kinds::kSiteBucketCap + kKindCapSlack) {
         return absl::InvalidArgumentError(
-            absl::StrCat("kind_counts: counts must be in (0, ", kinds::kSiteBucketCap, "]"));
+            absl::StrCat("kind_counts: counts must be in (0, ", kinds::kSiteBucketCap, "], the per-site cap"));
       }
     }
     FEDLOG_RETURN_IF_ERROR(CheckKindBucketCap(k));
