@@ -287,7 +287,7 @@ struct FederationKinds {
 };
 
 // The sites whose labels make the federation's kind sketch (eval_newsite_federated_trust.cc): `honest` the
-// sibling's `labelled` units (in stream order) as `siblings` sites, each a contiguous part; `liar` (unless
+// sibling's `labelled` units (in stream order) as `siblings` sites (0: none), each a contiguous part; `liar` (unless
 // "none") a copy of them with every label inverted ("invert"), normal ("silence") or anomalous ("alarm"),
 // each unit counted kLiarRepeat times (a large site; the aggregator bounds a count only by the lines a site
 // declares).
@@ -306,7 +306,8 @@ kinds::KindVerdictOptions TrustVerdictOptions(const NewsiteFederatedOptions::Kin
 std::string KindTrustName(const NewsiteFederatedOptions::KindTrust& trust);
 // --fed-kind-trust-rows' settings: for 1 and 2 honest siblings, uncapped 1/1 sites, capped 1/1, capped 2/1 (the
 // product's defaults), capped 2/2; then for each liar (invert, silence, alarm) beside one sibling, uncapped and
-// the defaults.
+// the defaults; then the silence and alarm liars alone (no honest sibling; siblings 0), uncapped and the
+// defaults.
 std::vector<NewsiteFederatedOptions::KindTrust> KindTrustVariants();
 absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, const NewsiteSplit& sp,
                                                     const NewsiteOptions& options,

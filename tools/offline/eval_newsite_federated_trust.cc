@@ -25,8 +25,8 @@ KindSites TallyKindSites(const std::vector<std::vector<uint64_t>>& unit_kinds, c
                          std::vector<size_t> labelled, int siblings, const std::string& liar) {
   std::sort(labelled.begin(), labelled.end());  // stream order: two siblings hold its two halves
   KindSites out;
-  out.honest.resize(static_cast<size_t>(std::max(1, siblings)));
-  for (size_t i = 0; i < labelled.size(); ++i) {
+  out.honest.resize(static_cast<size_t>(std::max(0, siblings)));
+  for (size_t i = 0; i < labelled.size() && !out.honest.empty(); ++i) {
     const size_t u = labelled[i];
     out.honest[i * out.honest.size() / labelled.size()].AddUnit(unit_kinds[u], y[u] > 0);
   }
@@ -75,6 +75,9 @@ std::vector<NewsiteFederatedOptions::KindTrust> KindTrustVariants() {
   }
   for (const char* liar : {"invert", "silence", "alarm"}) {
     for (bool defence : {false, true}) out.push_back({defence, 2, 1, 1, liar, false});
+  }
+  for (const char* liar : {"silence", "alarm"}) {  // the liar alone: no honest site labels the source type
+    for (bool defence : {false, true}) out.push_back({defence, 2, 1, 0, liar, false});
   }
   return out;
 }
