@@ -156,7 +156,9 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     return absl::InvalidArgumentError(
         absl::StrCat("detect.kind_verdict_silence_sites must be at most ", kinds::kMaxVerdictSites));
   }
-  if (d.kind_verdict_silence_sites() != 0) o.kind_verdict_silence_sites = static_cast<int>(d.kind_verdict_silence_sites());
+  if (d.kind_verdict_silence_sites() != 0) {
+    o.kind_verdict_silence_sites = static_cast<int>(d.kind_verdict_silence_sites());
+  }
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

@@ -77,7 +77,9 @@ namespace {
 std::vector<int8_t> UnitVerdicts(const std::vector<std::vector<uint64_t>>& mine, const kinds::KindSketch& sketch,
                                  bool silence, const kinds::KindVerdictOptions& vo) {
   std::vector<int8_t> out(mine.size());
-  for (size_t u = 0; u < mine.size(); ++u) out[u] = static_cast<int8_t>(kinds::UnitVerdict(sketch, mine[u], silence, vo));
+  for (size_t u = 0; u < mine.size(); ++u) {
+    out[u] = static_cast<int8_t>(kinds::UnitVerdict(sketch, mine[u], silence, vo));
+  }
   return out;
 }
 

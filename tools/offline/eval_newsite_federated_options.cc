@@ -45,7 +45,9 @@ absl::Status ParseKindTrustArgs(const cli::Args& args, NewsiteFederatedOptions* 
   NewsiteFederatedOptions::KindTrust& t = o->kind_trust;
   for (const char* flag : {"fed-kind-defence", "fed-kind-silence-sites", "fed-kind-alarm-sites", "fed-siblings",
                            "fed-liar", "fed-kind-trust-rows"}) {
-    if (args.Has(flag) && !o->sibling) return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs --fed-sibling"));
+    if (args.Has(flag) && !o->sibling) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs --fed-sibling"));
+    }
   }
   const std::string defence = args.Get("fed-kind-defence", "on");
   if (defence != "on" && defence != "off") return absl::InvalidArgumentError("--fed-kind-defence must be on or off");
