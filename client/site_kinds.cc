@@ -1,10 +1,15 @@
 #include "client/site_kinds.h"
 
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "common/base/status_macros.h"
 #include "common/kinds/kind_signature.h"
 #include "common/kinds/kind_sketch.h"
 #include "common/logparse/line_parser.h"
+#include "common/novelty/event_builder.h"
 
 namespace fedlog::client {
 
@@ -25,6 +30,58 @@ absl::StatusOr<std::optional<v1::KindCounts>> SourceKindCounts(const std::string
     const std::optional<uint64_t> kind = kinds::KindSignature(parsed.content);
     if (!kind) continue;
     sketch.AddUnit({*kind}, labels[i] >= 1);
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  v1::KindCounts out;
+  out.set_source(source);
+  const std::vector<double>& c = sketch.counts();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i] > 0) {
+      out.add_bucket(static_cast<uint32_t>(i));
+      out.add_count(c[i]);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::KindCounts>> SessionKindCounts(const std::string& source, const std::string& format,
+                                                                const std::vector<std::string>& raw,
+                                                                const std::vector<int>& labels,
+                                                                const std::string& session_pattern) {
+  if (labels.empty()) return std::nullopt;
+  if (labels.size() != raw.size()) {
+    return absl::InvalidArgumentError("kind counts: labels and lines differ in number");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(auto parser, logparse::CreateLineParser(format));
+  novelty::EventOptions eo;
+  eo.session_pattern = session_pattern;
+  FEDLOG_ASSIGN_OR_RETURN(auto keys, novelty::EventBuilder::Create(eo, parser->field_names()));
+  struct Unit {
+    std::vector<uint64_t> kinds;  // duplicates kept (AddUnit counts each kind once)
+    int label = -1;               // the highest label of its labelled lines; -1: none labelled
+  };
+  absl::flat_hash_map<uint64_t, Unit> sessions;  // by session key (the sketch is a sum: order is immaterial)
+  kinds::KindSketch sketch;
+  logparse::ParsedLine parsed;
+  bool any = false;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    parser->Parse(logparse::StripCr(raw[i]), &parsed);
+    const std::optional<uint64_t> kind = kinds::KindSignature(parsed.content);
+    uint64_t key = 0;
+    if (!keys->SessionOf(parsed.content, &key)) {  // a line unit, as SourceKindCounts counts it
+      if (labels[i] < 0 || !kind) continue;
+      sketch.AddUnit({*kind}, labels[i] >= 1);
+      any = true;
+      continue;
+    }
+    Unit& u = sessions[key];
+    if (kind) u.kinds.push_back(*kind);
+    if (labels[i] >= 0) u.label = std::max(u.label, labels[i] >= 1 ? 1 : 0);
+  }
+  for (const auto& [key, u] : sessions) {
+    if (u.label < 0 || u.kinds.empty()) continue;
+    sketch.AddUnit(u.kinds, u.label == 1);
     any = true;
   }
   if (!any) return std::nullopt;

@@ -113,9 +113,11 @@ struct DetectOptions {
   // Where labelled sessions put the session threshold (detect.session_label_cut,
   // novelty::SessionOptions::label_cut).
   novelty::LabelCut session_label_cut = novelty::SessionOptions().label_cut;
-  // The federation's message-kind verdicts on lines (detect.kind_verdicts "on"/"off",
-  // LinePipeline::EnableKindVerdicts). On by default (docs/DETECTION.md).
+  // The federation's message-kind verdicts on lines (detect.kind_verdicts "on"/"lines"/"off",
+  // LinePipeline::EnableKindVerdicts) and on label-free sessions ("on" only,
+  // LinePipeline::EnableSessionKindVerdicts). Both on by default (docs/DETECTION.md).
   bool kind_verdicts = true;
+  bool kind_verdict_sessions = true;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).
   double within_level = novelty::NoveltyOptions().within_level;
@@ -158,6 +160,9 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
 // The few-shot rule of label-free sources (LiveFewShot) from `options` (its match is fewshot_match,
 // which LinePipeline::EnableLabelFree sets).
 fewshot::FewShotOptions FewShotRule(const DetectOptions& options);
+// The label-free detector's options (novelty::NoveltyOptions) from `options`, as the Detector gives them to
+// LinePipeline::EnableLabelFree.
+novelty::NoveltyOptions LabelFreeRule(const DetectOptions& options);
 
 }  // namespace fedlog::client::detect
 
