@@ -9,7 +9,8 @@
 //    session pattern makes the counts the site uploads; buckets whose classes together hold fewer than 3
 //    units are zeroed, as the aggregator ships the sum; that is the new site's model's kind counts.
 // 2. The new site's half (every other line) through client/detect's LinePipeline at the daemon's defaults
-//    (DetectOptionsFromConfig of a config naming only the source and detect.session_pattern), the source
+//    (DetectOptionsFromConfig of a config naming only the source, detect.session_pattern and
+//    detect.expected_alert_rate 0.01, the documented budget that turns label-free scoring on), the source
 //    label-free, once with detect.kind_verdicts "lines" (sessions untouched: the behaviour before session 18)
 //    and once "on". Sessions still open at the end are closed (FlushSessions).
 // A block is alerted when a session of its key alerted. Printed: F1, precision, recall and the normal-block
@@ -149,6 +150,7 @@ absl::Status Run(const std::string& data, double label_part) {
   src->set_name("HDFS");
   src->add_paths("-");
   d->set_session_pattern(labels::kBlockIdSessionPattern);
+  d->set_expected_alert_rate(0.01);  // label-free scoring on, at the documented budget
   FEDLOG_ASSIGN_OR_RETURN(const client::detect::DetectOptions o, client::detect::DetectOptionsFromConfig(config));
   FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> counts,
                           client::SessionKindCounts("HDFS", "HDFS", sib.lines, sib.labels, o.session_pattern));
