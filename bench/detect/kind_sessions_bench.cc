@@ -148,7 +148,7 @@ absl::Status Run(const std::string& data, double label_part) {
   auto* d = config.mutable_detect();
   auto* src = d->add_sources();
   src->set_name("HDFS");
-  src->add_paths("-");
+  src->add_paths(std::string("-"));  // (a const char* trips GCC 12 -Wrestrict)
   d->set_session_pattern(labels::kBlockIdSessionPattern);
   d->set_expected_alert_rate(0.01);  // label-free scoring on, at the documented budget
   FEDLOG_ASSIGN_OR_RETURN(const client::detect::DetectOptions o, client::detect::DetectOptionsFromConfig(config));
