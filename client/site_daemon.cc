@@ -424,8 +424,14 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   header.set_base_version(task.model_version());
   for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
   if (UploadsKindCounts(task, config_.privacy())) {
+    // A source keyed into sessions (detect.session_pattern) counts its labelled sessions as units, as the
+    // live detector judges them; the others count labelled lines.
+    const std::string& session_pattern = config_.detect().session_pattern();
     for (const SourceLines& s : sources_) {
-      FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k, SourceKindCounts(s.name, s.format, s.raw, s.labels));
+      FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k,
+                              session_pattern.empty()
+                                  ? SourceKindCounts(s.name, s.format, s.raw, s.labels)
+                                  : SessionKindCounts(s.name, s.format, s.raw, s.labels, session_pattern));
       if (k) *header.add_kind_counts() = *std::move(k);
     }
   }

@@ -149,8 +149,11 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   }
   if (d.kind_verdicts() == "off") {
     o.kind_verdicts = false;
+    o.kind_verdict_sessions = false;
+  } else if (d.kind_verdicts() == "lines") {
+    o.kind_verdict_sessions = false;
   } else if (!d.kind_verdicts().empty() && d.kind_verdicts() != "on") {
-    return absl::InvalidArgumentError("detect.kind_verdicts must be \"on\" or \"off\"");
+    return absl::InvalidArgumentError("detect.kind_verdicts must be \"on\", \"lines\" or \"off\"");
   }
   if (d.kind_verdict_silence_sites() > static_cast<uint32_t>(kinds::kMaxVerdictSites)) {
     return absl::InvalidArgumentError(
@@ -232,6 +235,34 @@ fewshot::FewShotOptions FewShotRule(const DetectOptions& options) {
   fo.keep_alert_match = options.fewshot_keep_alert_match;
   fo.encoder_weight = options.fewshot_encoder_weight;
   return fo;
+}
+
+novelty::NoveltyOptions LabelFreeRule(const DetectOptions& options) {
+  novelty::NoveltyOptions n;
+  n.expected_alert_rate = options.expected_alert_rate;
+  n.max_alert_rate = options.max_alert_rate;
+  n.label_prior = options.threshold_label_prior;
+  n.session.shape.quiet_ms = options.session_quiet_ms;
+  n.session.shape.incomplete_quiet_ms = options.session_incomplete_quiet_ms;
+  n.session.label_cut = options.session_label_cut;
+  n.within_level = options.within_level;
+  n.recurrence_weight = options.recurrence_weight;
+  n.report_weight = options.report_weight;
+  n.max_cluster_share = options.max_cluster_share;
+  n.threshold_rule = options.threshold_rule;
+  n.cluster_width = options.cluster_width;
+  n.fixed_weight = options.fixed_weight;
+  n.path_weight = options.path_weight;
+  n.quiet_weight = options.quiet_weight;
+  n.field_report_weight = options.field_report_weight;
+  n.path_repeat_weight = options.path_repeat_weight;
+  n.reports_adapt = options.reports_adapt;
+  n.rest_budget = options.rest_budget;
+  n.rank_window = options.rank_window;
+  n.budget_window = options.budget_window;
+  n.recurrence_age_lines = options.recurrence_age_lines;
+  n.hold_lines = options.hold_lines;
+  return n;
 }
 
 }  // namespace fedlog::client::detect

@@ -114,9 +114,11 @@ struct DetectOptions {
   // Where labelled sessions put the session threshold (detect.session_label_cut,
   // novelty::SessionOptions::label_cut).
   novelty::LabelCut session_label_cut = novelty::SessionOptions().label_cut;
-  // The federation's message-kind verdicts on lines (detect.kind_verdicts "on"/"off",
-  // LinePipeline::EnableKindVerdicts). On by default (docs/DETECTION.md).
+  // The federation's message-kind verdicts on lines (detect.kind_verdicts "on"/"lines"/"off",
+  // LinePipeline::EnableKindVerdicts) and on label-free sessions ("on" only,
+  // LinePipeline::EnableSessionKindVerdicts). Both on by default (docs/DETECTION.md).
   bool kind_verdicts = true;
+  bool kind_verdict_sessions = true;
   // How many sites a normal kind verdict needs (detect.kind_verdict_silence_sites; kinds::KindVerdictOptions::
   // normal_sites, default 2).
   int kind_verdict_silence_sites = kinds::KindVerdictOptions{}.normal_sites;
@@ -162,6 +164,9 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
 // The few-shot rule of label-free sources (LiveFewShot) from `options` (its match is fewshot_match,
 // which LinePipeline::EnableLabelFree sets).
 fewshot::FewShotOptions FewShotRule(const DetectOptions& options);
+// The label-free detector's options (novelty::NoveltyOptions) from `options`, as the Detector gives them to
+// LinePipeline::EnableLabelFree.
+novelty::NoveltyOptions LabelFreeRule(const DetectOptions& options);
 
 }  // namespace fedlog::client::detect
 

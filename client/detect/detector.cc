@@ -70,30 +70,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   }
   FEDLOG_ASSIGN_OR_RETURN(d->pipeline_, LinePipeline::Create(o.sources, drains));
   if (o.expected_alert_rate > 0) {  // sources without a model are scored label-free
-    novelty::NoveltyOptions label_free;
-    label_free.expected_alert_rate = o.expected_alert_rate;
-    label_free.max_alert_rate = o.max_alert_rate;
-    label_free.label_prior = o.threshold_label_prior;
-    label_free.session.shape.quiet_ms = o.session_quiet_ms;
-    label_free.session.shape.incomplete_quiet_ms = o.session_incomplete_quiet_ms;
-    label_free.session.label_cut = o.session_label_cut;
-    label_free.within_level = o.within_level;
-    label_free.recurrence_weight = o.recurrence_weight;
-    label_free.report_weight = o.report_weight;
-    label_free.max_cluster_share = o.max_cluster_share;
-    label_free.threshold_rule = o.threshold_rule;
-    label_free.cluster_width = o.cluster_width;
-    label_free.fixed_weight = o.fixed_weight;
-    label_free.path_weight = o.path_weight;
-    label_free.quiet_weight = o.quiet_weight;
-    label_free.field_report_weight = o.field_report_weight;
-    label_free.path_repeat_weight = o.path_repeat_weight;
-    label_free.reports_adapt = o.reports_adapt;
-    label_free.rest_budget = o.rest_budget;
-    label_free.rank_window = o.rank_window;
-    label_free.budget_window = o.budget_window;
-    label_free.recurrence_age_lines = o.recurrence_age_lines;
-    label_free.hold_lines = o.hold_lines;
+    const novelty::NoveltyOptions label_free = LabelFreeRule(o);
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match, FewShotRule(o),
                                       o.session_lookup_match, o.session_kind_rule));
@@ -105,6 +82,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   kind_options.normal_sites = o.kind_verdict_silence_sites;
   FEDLOG_RETURN_IF_ERROR(kind_options.Validate());
   d->pipeline_->SetKindVerdictOptions(kind_options);
+  d->pipeline_->EnableSessionKindVerdicts(o.kind_verdict_sessions);
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
   d->metrics_ = std::make_unique<DetectMetrics>(SourceNames(o));
@@ -398,6 +376,7 @@ absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeSco
   a.threshold = static_cast<float>(std::min(sa.score.threshold, 1e30));
   a.model_version = pipeline_->model_version();
   a.signals = "session:" + novelty::SessionFiredNames(sa.score.fired);
+  if (sa.kind_verdict != 0) a.signals += a.signals.back() == ':' ? "kind" : "+kind";
   a.detector = "label-free";
   const std::string json = AlertToJson(a);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
@@ -506,8 +485,9 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
     pipeline_->TakeSessionAlerts(&session_alerts_);
     for (const LabelFreeScorer::SessionAlert& sa : session_alerts_) {
       // A session that is rare only for a template the operator declared normal is not reported;
-      // one that broke a near-certain count relation still is.
-      if (!sa.score.broken && DeclaredNormal(sa.source, sa.score.rarest_template)) {
+      // one that broke a near-certain count relation still is, and so is one the federation's kind
+      // verdict raised (its rarest template is not why it alerts).
+      if (!sa.score.broken && sa.kind_verdict != 1 && DeclaredNormal(sa.source, sa.score.rarest_template)) {
         metrics_->alerts_suppressed_normal.fetch_add(1);
         continue;
       }

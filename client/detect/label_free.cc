@@ -43,8 +43,16 @@ void LabelFreeScorer::EnableSessionKinds(fewshot::KindRule rule) {
   }
 }
 
+void LabelFreeScorer::SetKindSketch(int source, const kinds::KindSketch* sketch,
+                                    const kinds::KindVerdictOptions& options) {
+  if (source < 0 || source >= static_cast<int>(sources_.size())) return;
+  sources_[static_cast<size_t>(source)].sketch = sketch;
+  sources_[static_cast<size_t>(source)].kind_options = options;
+}
+
 novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine& parsed,
-                                          const logparse::Drain& drain, int32_t template_id) {
+                                          const logparse::Drain& drain, int32_t template_id,
+                                          std::optional<uint64_t> kind) {
   Source& s = sources_[static_cast<size_t>(source)];
   s.builder->Build(parsed, drain, template_id, &event_);
   const novelty::LineScore out = s.scorer->ScoreAndLearn(event_, s.lines++);
@@ -66,8 +74,43 @@ novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine
     // After TakeClosed: a session of this key that closed on this line is judged without it.
     if (s.lookup != nullptr) s.lookup->AddLine(event_.session, template_id, parsed.content);
     if (s.kinds != nullptr) s.kinds->AddLine(event_.session, template_id);
+    if (kind.has_value()) AddMessageKind(s, event_.session, *kind);
   }
   return out;
+}
+
+void LabelFreeScorer::AddMessageKind(Source& s, uint64_t session, uint64_t kind) {
+  Source::MessageKinds& m = s.message_kinds[session];
+  if (std::find(m.distinct.begin(), m.distinct.end(), kind) != m.distinct.end()) return;
+  if (m.distinct.size() < kMaxSessionKinds) {
+    m.distinct.push_back(kind);
+    return;
+  }
+  // Past the cap: judged now, against the sketch in force (the kinds kept are judged at the close).
+  if (s.sketch != nullptr && s.sketch->VerdictOf(kind, s.kind_options) == kinds::KindVerdict::kAnomalous) {
+    m.anomalous_past_cap = true;
+  }
+}
+
+bool LabelFreeScorer::OwnLabelsDecide(const Source& s, const novelty::SessionScore& c, bool looked_up,
+                                      uint64_t kind) {
+  if (looked_up || s.pending.contains(c.session) || s.labelled.contains(c.session)) return true;
+  if (s.kinds != nullptr && s.kind_rule != fewshot::KindRule::kOff && s.kinds->Decide(kind).has_value()) return true;
+  return s.scorer->sessions().groups().Label(c.group) >= 0;
+}
+
+int LabelFreeScorer::ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool own_decided) {
+  auto it = s.message_kinds.find(c->session);
+  if (it == s.message_kinds.end()) return 0;
+  const Source::MessageKinds m = std::move(it->second);
+  s.message_kinds.erase(it);
+  if (own_decided || s.sketch == nullptr) return 0;
+  const bool anomalous =
+      m.anomalous_past_cap || kinds::UnitVerdict(*s.sketch, m.distinct, /*silence=*/false, s.kind_options) == kinds::KindVerdict::kAnomalous;
+  if (!anomalous) return 0;
+  const int verdict = c->alert ? 2 : 1;
+  c->alert = true;
+  return verdict;
 }
 
 void LabelFreeScorer::TakeClosed(int source) {
@@ -91,6 +134,8 @@ void LabelFreeScorer::TakeClosed(int source) {
       c.alert = true;
     }
     if (s.kinds != nullptr) c.alert = s.kinds->Apply(s.kind_rule, kind, c.alert);
+    // The federation's kind verdicts last: only where the site's own labels did not decide.
+    const int kind_verdict = ApplyMessageKinds(s, &c, OwnLabelsDecide(s, c, looked_up, kind));
     Closed(s, c, kind);
     if (keep_scores_) kept_.emplace_back(source, c);
     auto it = s.last_line.find(c.session);
@@ -100,6 +145,7 @@ void LabelFreeScorer::TakeClosed(int source) {
       a.timed = event_.time_ms >= 0;
       if (it != s.last_line.end()) a.last_line = it->second;
       a.score = c;
+      a.kind_verdict = kind_verdict;
       alerts_.push_back(std::move(a));
     }
     if (it != s.last_line.end()) s.last_line.erase(it);

@@ -27,6 +27,14 @@
 // silenced, and with the raise rule one labelled anomalous only alerts (after the lookup, if both are
 // on). With the exact rule a normal group verdict no longer silences a session the detector alerted:
 // only its exact kind does.
+// The federation's kind verdicts on sessions (SetKindSketch; detect.kind_verdicts "on"): a line given
+// with its message kind (Score's `kind`, kinds::KindSignature) adds that kind to its open session's set
+// (at most kMaxSessionKinds distinct kinds; past that a new kind is judged at once against the sketch in
+// force and only an anomalous verdict is kept). A closing session that none of the site's own labels
+// decides (its own label, the label lookup, its exact unit kind's verdict, its shape group's verdict)
+// takes kinds::UnitVerdict(sketch, its kinds, silence = false): anomalous alerts it (SessionAlert::
+// kind_verdict); a session is never silenced by routine kinds (its anomaly can be a missing or extra
+// event of routine kinds). The set goes when the session closes.
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
@@ -36,7 +44,9 @@
 #define FEDLOG_CLIENT_DETECT_LABEL_FREE_H_
 
 #include <deque>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +54,7 @@
 #include "absl/status/statusor.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
+#include "common/kinds/kind_sketch.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/parsed_line.h"
 #include "common/novelty/event_builder.h"
@@ -67,13 +78,25 @@ class LabelFreeScorer {
   // Turns unit-kind verdicts on for every source with `rule` (kOff: off).
   void EnableSessionKinds(fewshot::KindRule rule);
 
+  // The federation's kind counts for `source` (kinds::KindSketch, from the model's manifest) that judge
+  // its closing sessions; nullptr: none (sessions keep the detector's decision). Not owned: it must
+  // stay valid until replaced (the pipeline gives it again at each model swap). `options`: the verdicts'
+  // options (detect.kind_verdict_silence_sites; only anomalous verdicts act on sessions); must be valid.
+  void SetKindSketch(int source, const kinds::KindSketch* sketch, const kinds::KindVerdictOptions& options = {});
+
   struct SessionAlert {
     int source = 0;
     bool timed = false;           // the session's ticks are ms of log time
     std::string last_line;        // the session's last message (at most kMaxLineBytes)
     novelty::SessionScore score;
+    // The federation's kind verdict on the session (SetKindSketch): 1 it raised the alert (the
+    // detector and the site's labels alone would not have), 2 the detector alerted and a kind of the
+    // session is anomalous too; 0 none applied.
+    int kind_verdict = 0;
   };
   static constexpr size_t kMaxLineBytes = 512;
+  // The most distinct message kinds kept per open session (see the header comment).
+  static constexpr size_t kMaxSessionKinds = 32;
 
   // A held line that alerted when the hold ended.
   struct HeldAlert {
@@ -87,8 +110,11 @@ class LabelFreeScorer {
 
   // Scores the line of `source` just parsed into `parsed` and matched to `template_id` by `drain`
   // (its parameters are read from Drain's last line), then learns it.
+  // `kind`: the line's message kind (kinds::KindSignature of its content) for the kind verdicts on its
+  // session; nullopt: none (no kind, or session kind verdicts off).
   novelty::LineScore Score(int source, const logparse::ParsedLine& parsed,
-                           const logparse::Drain& drain, int32_t template_id);
+                           const logparse::Drain& drain, int32_t template_id,
+                           std::optional<uint64_t> kind = std::nullopt);
   // A labelled line of `source` (1 anomalous, 0 normal), parsed and matched the same way: its score
   // now (learning nothing) moves that source's threshold (novelty::SiteThreshold::AddLabel).
   // `session_only`: a verdict on the line's session (and its group), not on the line itself.
@@ -150,7 +176,24 @@ class LabelFreeScorer {
     std::unique_ptr<fewshot::SessionLookup> lookup;  // null: no label lookup
     std::unique_ptr<fewshot::SessionKinds> kinds;    // null: no unit-kind verdicts
     fewshot::KindRule kind_rule = fewshot::KindRule::kOff;
+    // The federation's kind counts (SetKindSketch; null: none), and each open session's message kinds
+    // (bounded like last_line: an entry goes when its session closes).
+    const kinds::KindSketch* sketch = nullptr;
+    kinds::KindVerdictOptions kind_options;
+    struct MessageKinds {
+      std::vector<uint64_t> distinct;  // at most kMaxSessionKinds
+      bool anomalous_past_cap = false;  // a kind past the cap had the anomalous verdict on arrival
+    };
+    absl::flat_hash_map<uint64_t, MessageKinds> message_kinds;
   };
+  // Adds `kind` to the open session `session`'s message kinds.
+  static void AddMessageKind(Source& s, uint64_t session, uint64_t kind);
+  // Whether the site's own labels decided closing session `c` of `s` (see the header comment);
+  // `looked_up`: the label lookup did, `kind`: its key's unit kind at the close.
+  static bool OwnLabelsDecide(const Source& s, const novelty::SessionScore& c, bool looked_up, uint64_t kind);
+  // The federation's verdict on closing session `c` (SessionAlert::kind_verdict), updating c->alert;
+  // the session's message kinds are forgotten.
+  static int ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool own_decided);
   // Turns the scorer's released verdicts of source `index` into HeldAlerts.
   void CollectReleased(int index);
   // Remembers a closed session's score (and its key's `kind`); gives it its pending label.

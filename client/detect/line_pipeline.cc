@@ -79,6 +79,7 @@ absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& option
     FEDLOG_RETURN_IF_ERROR(label_free_->EnableSessionLookup(std::min(1.0, session_lookup_match)));
   }
   label_free_->EnableSessionKinds(session_kind_rule);
+  GiveKindSketches();
   fewshot_.reset();
   if (fewshot_match > 0) {
     fewshot::FewShotOptions fo = fewshot;
@@ -204,8 +205,21 @@ void LinePipeline::SetLabelFreeLabels(
   ReviewChoices();
 }
 
+void LinePipeline::GiveKindSketches() {
+  if (label_free_ == nullptr) return;
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    const kinds::KindSketch* sketch = nullptr;
+    if (session_kind_verdicts_ && model_ != nullptr) {
+      auto it = model_->kinds.find(sources_[i].name);
+      if (it != model_->kinds.end()) sketch = &it->second;
+    }
+    label_free_->SetKindSketch(static_cast<int>(i), sketch, kind_options_);
+  }
+}
+
 void LinePipeline::SetModel(std::unique_ptr<DetectionModel> model) {
   model_ = std::move(model);
+  GiveKindSketches();  // the old model's sketches go with it
   if (fewshot_ != nullptr && label_free_with_model_ && fewshot_->wants_embeddings()) {
     fewshot_->ForgetEmbeddings();
     GiveFewShotLabels();
@@ -303,6 +317,9 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->label_lowered = false;
   out->model_scored = false;
   out->kind_verdict = 0;
+  // The message kind, once per line, when a kind rule may use it (sessions collect theirs before any
+  // model brings kind counts, so that a session open at a model swap is judged on all its lines).
+  line_kind_ = kind_verdicts_ || session_kind_verdicts_ ? kinds::KindSignature(parsed_.content) : std::nullopt;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
   if (choices_pending_ && ++since_review_ >= LiveFewShot::kRefitLines) ReviewChoices();
   // The label-free detector scores the source unless the model has a scorer for it and the detector
@@ -313,7 +330,9 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
     if (label_free_ != nullptr) {
       embedding_.clear();
       if (model::LineScorer* embedder = Embedder(source)) EmbedLast(source, embedder);
-      const novelty::LineScore ls = label_free_->Score(source, parsed_, *s.drain, r.template_id);
+      const novelty::LineScore ls =
+          label_free_->Score(source, parsed_, *s.drain, r.template_id,
+                             session_kind_verdicts_ ? line_kind_ : std::nullopt);
       out->score = static_cast<float>(ls.score);
       out->threshold = static_cast<float>(std::min(ls.threshold, 1e30));
       out->alert = ls.alert;
@@ -340,9 +359,8 @@ void LinePipeline::ApplyKindVerdict(int source, LineResult* out) {
   if (!kind_verdicts_ || model_ == nullptr || out->label_match >= 0 || out->score < 0) return;
   auto it = model_->kinds.find(sources_[static_cast<size_t>(source)].name);
   if (it == model_->kinds.end()) return;
-  const std::optional<uint64_t> kind = kinds::KindSignature(parsed_.content);
-  if (!kind) return;
-  const kinds::KindVerdict v = it->second.VerdictOf(*kind, kind_options_);
+  if (!line_kind_) return;
+  const kinds::KindVerdict v = it->second.VerdictOf(*line_kind_, kind_options_);
   if (v == kinds::KindVerdict::kAnomalous) {
     out->alert = true;
     out->label_silenced = false;

@@ -154,11 +154,23 @@ class LinePipeline {
   // true (detect.kind_verdicts): a scored line whose alert no site label decided (label_match < 0)
   // takes the verdict of the model's kind counts for its source (DetectionModel::kinds) on its
   // content's kind (kinds::KindSignature, kinds::KindSketch::VerdictOf at SetKindVerdictOptions'
-  // options): anomalous alerts, normal silences, none leaves it. Lines only.
+  // options): anomalous alerts, normal silences, none leaves it. Lines only (EnableSessionKindVerdicts for
+  // sessions).
   void EnableKindVerdicts(bool on) { kind_verdicts_ = on; }
-  // The verdicts' options (default kinds::KindVerdictOptions{}; detect.kind_verdict_silence_sites sets
-  // normal_sites). `options` must be valid (KindVerdictOptions::Validate).
-  void SetKindVerdictOptions(const kinds::KindVerdictOptions& options) { kind_options_ = options; }
+  // The verdicts' options, for lines and sessions (default kinds::KindVerdictOptions{};
+  // detect.kind_verdict_silence_sites sets normal_sites). `options` must be valid (KindVerdictOptions::Validate).
+  void SetKindVerdictOptions(const kinds::KindVerdictOptions& options) {
+    kind_options_ = options;
+    GiveKindSketches();
+  }
+  // true (detect.kind_verdicts "on"): a label-free session the site's own labels do not decide alerts when
+  // one of its lines' kinds has the anomalous verdict of the model's kind counts for its source; routine
+  // kinds never silence a session (LabelFreeScorer::SetKindSketch). Sessions only; no-op without label-free
+  // scoring.
+  void EnableSessionKindVerdicts(bool on) {
+    session_kind_verdicts_ = on;
+    GiveKindSketches();
+  }
   const DetectionModel* model() const { return model_.get(); }
   int64_t model_version() const { return model_ ? model_->version : 0; }
   int feature_dim() const { return featurizer_.dim(); }
@@ -201,8 +213,11 @@ class LinePipeline {
   // SetLabelFreeLabels and every LiveFewShot::kRefitLines label-free lines, so the labels' scores
   // and the window's quantiles stay of the same time.
   void GiveFewShotLabels();
-  // EnableKindVerdicts's rule on the line just parsed (parsed_).
+  // EnableKindVerdicts's rule on the line just parsed (parsed_), whose kind is line_kind_.
   void ApplyKindVerdict(int source, LineResult* out);
+  // Gives the label-free scorer each source's kind counts from the model (none when session kind
+  // verdicts are off): at EnableLabelFree, SetModel and EnableSessionKindVerdicts.
+  void GiveKindSketches();
   explicit LinePipeline(features::StreamFeaturizer featurizer)
       : featurizer_(std::move(featurizer)) {}
 
@@ -216,6 +231,8 @@ class LinePipeline {
   bool label_free_with_model_ = false;
   bool kind_verdicts_ = false;
   kinds::KindVerdictOptions kind_options_;
+  bool session_kind_verdicts_ = false;
+  std::optional<uint64_t> line_kind_;  // the kind of the line just parsed (when a kind rule needs it)
   fewshot::ChoiceOptions choice_options_{fewshot::ChoiceMode::kModel};
   std::vector<fewshot::Choice> choices_;  // per source
   bool choices_pending_ = false;          // a source waits for its label-free window (kAuto)
