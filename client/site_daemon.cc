@@ -423,14 +423,22 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   header.set_round(task.round());
   header.set_base_version(task.model_version());
   for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
-  if (UploadsKindCounts(task, config_.privacy())) {
+  // The labelled lines' kind counts: in the clear header of a plain round, or masked in a secure round's kind
+  // sections (client/secagg_client.h MasksKindCounts); never both.
+  std::vector<v1::KindCounts> kind_counts;
+  const bool plain_counts = UploadsKindCounts(task, config_.privacy());
+  if (plain_counts || MasksKindCounts(task, config_.privacy())) {
     for (const SourceLines& s : sources_) {
       FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k, SourceKindCounts(s.name, s.format, s.raw, s.labels));
-      if (k) *header.add_kind_counts() = *std::move(k);
+      if (k) kind_counts.push_back(*std::move(k));
     }
   }
+  if (plain_counts) {
+    for (v1::KindCounts& k : kind_counts) *header.add_kind_counts() = std::move(k);
+    kind_counts.clear();
+  }
   SetState("uploading");
-  FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update, kind_counts));
   ++rounds_completed_;
   // The key=value tail is for scripts (scripts/demo.sh sums it per site).
   FEDLOG_LOG(INFO) << "round " << task.round() << ": v" << task.model_version() << " " << update.summary
@@ -441,7 +449,8 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
 }
 
 absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
-                                               const LocalUpdate& update) {
+                                               const LocalUpdate& update,
+                                               const std::vector<v1::KindCounts>& kind_counts) {
   if (!task.secure_aggregation()) {
     fl::EncodeOptions encode;
     FEDLOG_ASSIGN_OR_RETURN(encode.dtype, fl::ParseWireDType(task.update_dtype()));
@@ -450,10 +459,10 @@ absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const 
     FEDLOG_RETURN_IF_ERROR(session()->Upload(update.header, bytes));
     return static_cast<int64_t>(bytes.size());
   }
-  // Secure aggregation: the shared tensors, prototypes.global and the adapters of the round's adapter groups
-  // are masked; adapters of sources without a group stay at the site.
+  // Secure aggregation: the shared tensors, prototypes.global, the adapters of the round's adapter groups and
+  // the kind counts of its kind groups are masked; adapters and counts of sources without a group stay here.
   int64_t clipped = 0;
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x, SecAggVector(task, global, update.delta, &clipped));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x, SecAggVector(task, global, update.delta, &clipped, kind_counts));
   if (clipped > 0) {
     FEDLOG_LOG(INFO) << "secure aggregation: " << clipped << " coordinate(s) clamped to +/-"
                      << task.secagg().clip_range();
