@@ -252,6 +252,7 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   record.bytes_down = round_->bytes_down;
   record.bytes_up = secagg->bytes_up();
   fl::TensorBundle mean = secagg->TakeMean();  // moved out under the lock, not copied
+  std::vector<secagg::KindSectionSum> kind_sums = secagg->TakeKindSums();
   mu_.Unlock();
   const absl::Time started = absl::Now();
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = [&]()
@@ -270,7 +271,7 @@ void Coordinator::CloseSecAggRound(int64_t now) {
                                                      secagg->mean_loss(), secagg->survivors()));
     // The kind sections' checked sums (a section that failed its checks is dropped, the model kept), then the
     // parent's counts of sources this round brought none for.
-    for (v1::KindCounts& k : KindCountsFromSecAgg(secagg->TakeKindSums(), kKindSuppressBelow)) {
+    for (v1::KindCounts& k : KindCountsFromSecAgg(kind_sums, kKindSuppressBelow)) {
       *applied.first.add_kind_counts() = std::move(k);
     }
     CarryForwardKindCounts(model->first, &applied.first);
