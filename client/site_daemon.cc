@@ -423,22 +423,24 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   header.set_round(task.round());
   header.set_base_version(task.model_version());
   for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
-  // The labelled lines' kind counts: in the clear header of a plain round, or masked in a secure round's kind
-  // sections (client/secagg_client.h MasksKindCounts); never both.
-  std::vector<v1::KindCounts> kind_counts;
-  const bool plain_counts = UploadsKindCounts(task, config_.privacy());
-  if (plain_counts || MasksKindCounts(task, config_.privacy())) {
+  if (UploadsKindCounts(task, config_.privacy())) {
     for (const SourceLines& s : sources_) {
       FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k, SourceKindCounts(s.name, s.format, s.raw, s.labels));
-      if (k) kind_counts.push_back(*std::move(k));
+      if (k) *header.add_kind_counts() = *std::move(k);
     }
   }
-  if (plain_counts) {
-    for (v1::KindCounts& k : kind_counts) *header.add_kind_counts() = std::move(k);
-    kind_counts.clear();
+
+  // Under secure aggregation the same counts go masked, in the round's kind sections (client/secagg_client.h
+  // MasksKindCounts); UploadsKindCounts is false then, so they never travel in the clear header as well.
+  std::vector<v1::KindCounts> masked_kinds;
+  if (MasksKindCounts(task, config_.privacy())) {
+    for (const SourceLines& s : sources_) {
+      FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k, SourceKindCounts(s.name, s.format, s.raw, s.labels));
+      if (k) masked_kinds.push_back(*std::move(k));
+    }
   }
   SetState("uploading");
-  FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update, kind_counts));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update, masked_kinds));
   ++rounds_completed_;
   // The key=value tail is for scripts (scripts/demo.sh sums it per site).
   FEDLOG_LOG(INFO) << "round " << task.round() << ": v" << task.model_version() << " " << update.summary
