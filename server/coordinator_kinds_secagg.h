@@ -1,6 +1,6 @@
 // The federation's message-kind counts under secure aggregation and across rounds that bring none
-// (docs/PRIVACY.md "Message-kind counts"): which sources get a masked kind section in a round
-// (common/secagg/kind_sections.h), how the checked sections of the unmasked sum become the manifest's
+// (docs/PRIVACY.md "Message-kind counts under secure aggregation"): which sources get a masked kind section in
+// a round (common/secagg/kind_sections.h), how the checked sections of the unmasked sum become the manifest's
 // kind_counts, and how a model version whose round brought no counts for a source keeps its parent's.
 // The plain path (counts in the clear header) is server/coordinator_kinds.h.
 // Thread-safe: stateless functions.

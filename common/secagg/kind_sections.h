@@ -1,6 +1,7 @@
 // The message-kind sections of the secure-aggregation update vector (update_vector.h, part 5; docs/PRIVACY.md
-// "Message-kind counts"): one section per source of the round's SecAggConfig.kind_sources, each
-// kinds::KindSketch::kSize count lanes followed by one presence lane, at the END of the vector.
+// "Message-kind counts under secure aggregation"): one section per source of the round's
+// SecAggConfig.kind_sources, each kinds::KindSketch::kSize count lanes followed by one presence lane, at the END
+// of the vector.
 //
 // Unlike every other part of the vector, these lanes are quantised with weight 1, not with the site's sample
 // weight (SiteSession::MaskInput's unit_weight_lanes): the sum of a count lane is then the plain sum of the
