@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/secagg/kind_sections.h"
 #include "common/secagg/site_session.h"
 #include "common/secagg/update_vector.h"
 #include "common/secagg/wire.h"
@@ -55,7 +56,8 @@ std::unique_ptr<SecAggTransport> SessionTransport(FederationSession* session) {
 }
 
 absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
-                                                const fl::TensorBundle& delta, int64_t* clipped) {
+                                                const fl::TensorBundle& delta, int64_t* clipped,
+                                                const std::vector<v1::KindCounts>& kind_counts) {
   FEDLOG_ASSIGN_OR_RETURN(secagg::UpdateVectorLayout layout,
                           secagg::LayoutForRound(fl::LayoutOf(global), task.spec(), task.secagg()));
   const std::vector<std::string> members(task.secagg().member_sources().begin(),
@@ -63,7 +65,18 @@ absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const
   FEDLOG_ASSIGN_OR_RETURN(secagg::FlatUpdate flat,
                           secagg::FlattenUpdate(layout, delta, task.secagg().clip_range(), members));
   if (clipped != nullptr) *clipped = flat.clipped;
+  FEDLOG_RETURN_IF_ERROR(secagg::AppendKindSections(layout, kind_counts, task.secagg().clip_range(), &flat));
   return std::move(flat.values);
+}
+
+bool MasksKindCounts(const v1::RoundTask& task, const v1::SitePrivacyPolicy& policy) {
+  if (!task.secure_aggregation() || task.secagg().kind_sources_size() == 0) return false;
+  if (!task.dp_mode().empty() && task.dp_mode() != "none") return false;
+  return !policy.has_upload_prototypes() || policy.upload_prototypes();
+}
+
+uint64_t UnitWeightLanes(const v1::RoundTask& task) {
+  return secagg::kKindSectionLength * static_cast<uint64_t>(task.secagg().kind_sources_size());
 }
 
 absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
@@ -90,7 +103,7 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::SHARES));
   if (!got.has_delivery()) return absl::InvalidArgumentError("expected the share delivery");
   FEDLOG_ASSIGN_OR_RETURN(secagg::ShareDelivery delivery, secagg::DeliveryFromProto(got.delivery()));
-  FEDLOG_ASSIGN_OR_RETURN(secagg::MaskedInput masked, site->MaskInput(delivery, x, weight));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::MaskedInput masked, site->MaskInput(delivery, x, weight, UnitWeightLanes(task)));
   header.set_secagg_masked(true);
   header.set_secagg_session_id(session_id);
   FEDLOG_RETURN_IF_ERROR(transport->UploadMasked(header, masked.lanes));  // already the wire bytes

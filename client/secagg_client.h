@@ -17,6 +17,7 @@
 #include "absl/types/span.h"
 #include "client/federation_session.h"
 #include "common/fl/tensor_bundle.h"
+#include "fedlog/v1/config.pb.h"
 #include "fedlog/v1/federation.pb.h"
 
 namespace fedlog::client {
@@ -46,12 +47,25 @@ struct SecAggClientOptions {
 // The update vector of `delta` for `task` (common/secagg/update_vector.h), built from the shared tensors of
 // the round's model `global` and the round's adapter sections; the site fills the sections of its
 // secagg.member_sources, and adapters of sources without a section are left out (they stay at the site).
-// `clipped` receives how many coordinates were clamped. FailedPrecondition when its length differs from the
-// round's secagg.vector_length, InvalidArgument for adapter groups that do not validate (LayoutForRound).
+// The round's kind sections (secagg.kind_sources) take `kind_counts` (common/secagg/kind_sections.h; pass
+// none when MasksKindCounts is false: the sections are then zeros); counts of sources without a section stay
+// at the site. `clipped` receives how many coordinates were clamped. FailedPrecondition when its length
+// differs from the round's secagg.vector_length, InvalidArgument for adapter or kind groups that do not
+// validate (LayoutForRound).
 absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
-                                                const fl::TensorBundle& delta, int64_t* clipped);
+                                                const fl::TensorBundle& delta, int64_t* clipped,
+                                                const std::vector<v1::KindCounts>& kind_counts = {});
 
-// Runs the four steps for `task` with input `x` and weight `weight` (clamped to the round's max_weight).
+// Whether this site fills the round's kind sections with its labelled lines' counts: a secure-aggregation
+// round with kind sections, no DP mode (the accountant does not cover the counts), and a policy that sends
+// label-derived statistics (upload_prototypes). Otherwise the sections are zeros.
+bool MasksKindCounts(const v1::RoundTask& task, const v1::SitePrivacyPolicy& policy);
+
+// The floats at the end of the round's vector that are masked with weight 1: its kind sections.
+uint64_t UnitWeightLanes(const v1::RoundTask& task);
+
+// Runs the four steps for `task` with input `x` and weight `weight` (clamped to the round's max_weight); the
+// last UnitWeightLanes(task) values of x are masked with weight 1 (SiteSession::MaskInput).
 // `header` carries run, round, base version, samples and loss; the masking fields are filled here.
 absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
                                   const v1::RoundTask& task, absl::Span<const float> x, double weight,

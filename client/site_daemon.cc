@@ -423,20 +423,22 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   header.set_round(task.round());
   header.set_base_version(task.model_version());
   for (const auto& [name, value] : report.metrics()) (*header.mutable_metrics())[name + "_global"] = value;
-  if (UploadsKindCounts(task, config_.privacy())) {
-    // A source keyed into sessions (detect.session_pattern) counts its labelled sessions as units, as the
-    // live detector judges them; the others count labelled lines.
-    const std::string& session_pattern = config_.detect().session_pattern();
-    for (const SourceLines& s : sources_) {
-      FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k,
-                              session_pattern.empty()
-                                  ? SourceKindCounts(s.name, s.format, s.raw, s.labels)
-                                  : SessionKindCounts(s.name, s.format, s.raw, s.labels, session_pattern));
-      if (k) *header.add_kind_counts() = *std::move(k);
+  // The site's kind counts: in the clear header in plain rounds (UploadsKindCounts), masked in the round's
+  // kind sections under secure aggregation (client/secagg_client.h MasksKindCounts); never both.
+  std::vector<v1::KindCounts> masked_kinds;
+  const bool plain_kinds = UploadsKindCounts(task, config_.privacy());
+  if (plain_kinds || MasksKindCounts(task, config_.privacy())) {
+    FEDLOG_ASSIGN_OR_RETURN(std::vector<v1::KindCounts> counts, SiteKindCounts());
+    for (v1::KindCounts& k : counts) {
+      if (plain_kinds) {
+        *header.add_kind_counts() = std::move(k);
+      } else {
+        masked_kinds.push_back(std::move(k));
+      }
     }
   }
   SetState("uploading");
-  FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t sent, SendUpdate(task, global.bundle, update, masked_kinds));
   ++rounds_completed_;
   // The key=value tail is for scripts (scripts/demo.sh sums it per site).
   FEDLOG_LOG(INFO) << "round " << task.round() << ": v" << task.model_version() << " " << update.summary
@@ -446,8 +448,24 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
                          fl::EncodeBundle(global.bundle).value_or(""));
 }
 
+absl::StatusOr<std::vector<v1::KindCounts>> SiteDaemon::SiteKindCounts() const {
+  // A source keyed into sessions (detect.session_pattern) counts its labelled sessions as units, as the live
+  // detector judges them; the others count labelled lines.
+  const std::string& session_pattern = config_.detect().session_pattern();
+  std::vector<v1::KindCounts> out;
+  for (const SourceLines& s : sources_) {
+    FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k,
+                            session_pattern.empty()
+                                ? SourceKindCounts(s.name, s.format, s.raw, s.labels)
+                                : SessionKindCounts(s.name, s.format, s.raw, s.labels, session_pattern));
+    if (k) out.push_back(*std::move(k));
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
-                                               const LocalUpdate& update) {
+                                               const LocalUpdate& update,
+                                               const std::vector<v1::KindCounts>& kind_counts) {
   if (!task.secure_aggregation()) {
     fl::EncodeOptions encode;
     FEDLOG_ASSIGN_OR_RETURN(encode.dtype, fl::ParseWireDType(task.update_dtype()));
@@ -456,10 +474,10 @@ absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const 
     FEDLOG_RETURN_IF_ERROR(session()->Upload(update.header, bytes));
     return static_cast<int64_t>(bytes.size());
   }
-  // Secure aggregation: the shared tensors, prototypes.global and the adapters of the round's adapter groups
-  // are masked; adapters of sources without a group stay at the site.
+  // Secure aggregation: the shared tensors, prototypes.global, the adapters of the round's adapter groups and
+  // the kind counts of its kind groups are masked; adapters and counts of sources without a group stay here.
   int64_t clipped = 0;
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x, SecAggVector(task, global, update.delta, &clipped));
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x, SecAggVector(task, global, update.delta, &clipped, kind_counts));
   if (clipped > 0) {
     FEDLOG_LOG(INFO) << "secure aggregation: " << clipped << " coordinate(s) clamped to +/-"
                      << task.secagg().clip_range();

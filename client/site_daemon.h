@@ -59,9 +59,13 @@ class SiteDaemon {
   absl::Status Session();  // one connection: hello, then tasks until an error
   absl::Status DoRound(const v1::RoundTask& task);
   // Sends a prepared update: plainly (encoded as the task says) or, when the task asks for secure aggregation,
-  // as a masked input through the secagg steps (client/secagg_client.h). Returns the bytes sent.
+  // as a masked input through the secagg steps (client/secagg_client.h), `kind_counts` then in the round's
+  // masked kind sections. Returns the bytes sent.
   absl::StatusOr<int64_t> SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
-                                     const LocalUpdate& update);
+                                     const LocalUpdate& update, const std::vector<v1::KindCounts>& kind_counts);
+  // The site's labelled units per message kind, one entry per source with a labelled kind (client/site_kinds.h:
+  // sessions as units for a source keyed into sessions, else lines), each capped per bucket.
+  absl::StatusOr<std::vector<v1::KindCounts>> SiteKindCounts() const;
   // Privacy (client/site_daemon_privacy.cc). Declines `task` because of `why` (the policy check's refusal):
   // logs it and tells the aggregator. Never OK (Aborted once the aggregator knows), so the caller backs off.
   absl::Status Decline(const v1::RoundTask& task, const absl::Status& why);

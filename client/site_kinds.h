@@ -3,8 +3,9 @@
 // keyed into sessions, each labelled session: SessionKindCounts) is one unit of kinds::KindSketch (its kind
 // from the content the source's LineParser gives, kinds::KindSignature), capped at kinds::kSiteBucketCap per
 // bucket (kinds::KindTally; the aggregator refuses more), sent as the sketch's non-zero buckets in
-// UpdateHeader.kind_counts. Only in plain rounds without DP and when the site's
-// policy uploads label-derived statistics (upload_prototypes). Torch-free, gRPC-free; thread-safe (stateless).
+// UpdateHeader.kind_counts in plain rounds, or masked in the round's kind sections under secure aggregation
+// (common/secagg/kind_sections.h); never in DP rounds, and only when the site's policy uploads label-derived
+// statistics (upload_prototypes). Torch-free, gRPC-free; thread-safe (stateless).
 #ifndef FEDLOG_CLIENT_SITE_KINDS_H_
 #define FEDLOG_CLIENT_SITE_KINDS_H_
 

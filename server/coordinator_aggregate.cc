@@ -26,6 +26,7 @@
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
 #include "server/coordinator_kinds.h"
+#include "server/coordinator_kinds_secagg.h"
 #include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
@@ -207,6 +208,8 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
   for (v1::KindCounts& k : SumKindCounts(kind_counts, kKindSuppressBelow)) {
     *result.first.add_kind_counts() = std::move(k);
   }
+  // Sources this round brought no counts for (a DP round brings none) keep the parent's.
+  CarryForwardKindCounts(base->first, &result.first);
   return result;
 }
 

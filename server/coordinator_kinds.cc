@@ -69,7 +69,8 @@ absl::Status CheckKindCountsAllowed(const v1::RunPlan& plan, const v1::UpdateHea
                                     const std::vector<v1::SourceInfo>& declared) {
   if (header.kind_counts_size() == 0) return absl::OkStatus();
   if (secagg_round || header.secagg_masked()) {
-    return absl::FailedPreconditionError("kind_counts are not taken under secure aggregation");
+    return absl::FailedPreconditionError(
+        "kind_counts are not taken in the clear under secure aggregation (they travel in the masked kind sections)");
   }
   if (!plan.dp_mode().empty() && plan.dp_mode() != "none") {
     return absl::FailedPreconditionError("kind_counts are not taken under differential privacy");

@@ -1,6 +1,7 @@
 // The Coordinator's secure-aggregation hooks (coordinator.h): setting up a SecAggRound when a round of a
 // secure-aggregation run opens, the site-facing steps, the masked upload, and closing the round by applying
-// the unmasked weighted mean through the same model-versioning path as a plain round (ApplyDelta).
+// the unmasked weighted mean through the same model-versioning path as a plain round (ApplyDelta), with the
+// kind sections' counts in the new manifest (server/coordinator_kinds_secagg.h).
 #include <malloc.h>
 
 #include <algorithm>
@@ -14,9 +15,12 @@
 #include "common/base/status_macros.h"
 #include "common/model/site_model.h"
 #include "common/secagg/crypto.h"
+#include "common/secagg/kind_sections.h"
 #include "common/secagg/update_vector.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
+#include "server/coordinator_kinds.h"
+#include "server/coordinator_kinds_secagg.h"
 #include "server/coordinator_privacy.h"
 
 namespace fedlog::server {
@@ -77,12 +81,26 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
     o.class_sum_release = true;
     FEDLOG_RETURN_IF_ERROR(secagg::AddReleaseSection(spec.encoder().out_dim(), &o.layout));
   }
-  o.config.vector_length = o.layout.length();
   std::vector<int64_t> declared;  // the lines each participant declared: W and f follow them (secagg_round.h)
+  std::vector<std::pair<std::string, std::vector<std::string>>> declared_sources;
   for (const std::string& site : o.participants) {
     std::optional<SiteRecord> record = SiteRecordOf(site);
     declared.push_back(record ? DeclaredLines(*record) : 0);
+    std::vector<std::string> names;
+    if (record) {
+      for (const v1::SourceInfo& src : record->hello.sources()) names.push_back(src.name());
+    }
+    declared_sources.emplace_back(site, std::move(names));
   }
+  // Message-kind counts travel masked, one section per source that at least t participants declared, last in
+  // the vector and quantised with weight 1; never in a DP round (server/coordinator_kinds_secagg.h).
+  if (TakesKindCounts(plan)) {
+    o.kind_groups = KindGroups(declared_sources, o.config.threshold);
+    std::vector<std::string> sources;
+    for (const auto& [source, members] : o.kind_groups) sources.push_back(source);
+    FEDLOG_RETURN_IF_ERROR(secagg::AddKindSections(sources, &o.layout));
+  }
+  o.config.vector_length = o.layout.length();
   o.config.quantization = SecAggQuantization(plan, n, declared);
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
   FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
@@ -91,6 +109,7 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
                    << round->config().quantization.fractional_bits << " fraction bits), lines declared by "
                    << std::count_if(declared.begin(), declared.end(), [](int64_t l) { return l > 0; }) << " of "
                    << n << " sites, adapter groups [" << absl::StrJoin(round->adapter_sources(), ", ") << "]"
+                   << ", kind groups [" << absl::StrJoin(round->kind_sources(), ", ") << "]"
                    << (round->class_sum_release() ? ", the class-sum release (noise shared over the threshold)" : "");
   ar->secagg = std::move(round);
   return absl::OkStatus();
@@ -233,6 +252,7 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   record.bytes_down = round_->bytes_down;
   record.bytes_up = secagg->bytes_up();
   fl::TensorBundle mean = secagg->TakeMean();  // moved out under the lock, not copied
+  std::vector<secagg::KindSectionSum> kind_sums = secagg->TakeKindSums();
   mu_.Unlock();
   const absl::Time started = absl::Now();
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = [&]()
@@ -247,7 +267,15 @@ void Coordinator::CloseSecAggRound(int64_t now) {
         mean.tensors.push_back({t.name, t.shape, std::vector<float>(static_cast<size_t>(fl::NumElementsOf(t.shape)))});
       }
     }
-    return ApplyDelta(record, plan, std::move(mean), secagg->samples(), secagg->mean_loss(), secagg->survivors());
+    FEDLOG_ASSIGN_OR_RETURN(auto applied, ApplyDelta(record, plan, std::move(mean), secagg->samples(),
+                                                     secagg->mean_loss(), secagg->survivors()));
+    // The kind sections' checked sums (a section that failed its checks is dropped, the model kept), then the
+    // parent's counts of sources this round brought none for.
+    for (v1::KindCounts& k : KindCountsFromSecAgg(kind_sums, kKindSuppressBelow)) {
+      *applied.first.add_kind_counts() = std::move(k);
+    }
+    CarryForwardKindCounts(model->first, &applied.first);
+    return applied;
   }();
   const int64_t aggregation_ms = absl::ToInt64Milliseconds(absl::Now() - started);
   ::malloc_trim(0);

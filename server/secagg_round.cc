@@ -113,6 +113,17 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> SecAggRound::Create(SecAggRoundOpti
                                                      "' does not match the layout or is below the threshold"));
     }
   }
+  std::vector<std::string> kind_sources;
+  for (const auto& [source, members] : options.kind_groups) {
+    if (static_cast<int>(members.size()) < options.config.threshold) {
+      return absl::InvalidArgumentError(absl::StrCat("secure aggregation: kind group '", source,
+                                                     "' is below the threshold"));
+    }
+    kind_sources.push_back(source);
+  }
+  if (kind_sources != options.layout.kind_sources) {
+    return absl::InvalidArgumentError("secure aggregation: one kind section per kind group is needed");
+  }
   if (options.class_sum_release == options.layout.release_shape.empty()) {
     return absl::InvalidArgumentError("secure aggregation: a release round needs the release section, and only it");
   }
@@ -132,6 +143,10 @@ v1::SecAggConfig SecAggRound::ConfigFor(const std::string& site) const {
     c.add_adapter_group_sizes(static_cast<int32_t>(members.size()));
     if (std::find(members.begin(), members.end(), site) != members.end()) c.add_member_sources(source);
   }
+  for (const auto& [source, members] : options_.kind_groups) {
+    c.add_kind_sources(source);
+    c.add_kind_group_sizes(static_cast<int32_t>(members.size()));
+  }
   return c;
 }
 
@@ -142,14 +157,17 @@ std::vector<std::string> SecAggRound::adapter_sources() const {
 }
 
 absl::Status SecAggRound::CheckGroupsSurvive() const {
-  for (const auto& [source, members] : options_.adapter_groups) {
-    const int alive = static_cast<int>(
-        std::count_if(members.begin(), members.end(), [&](const std::string& m) { return masked_.count(m) > 0; }));
-    if (alive < options_.config.threshold) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "secure aggregation: only ", alive, " of the ", members.size(), " sites of adapter group '", source,
-          "' sent masked inputs, fewer than the threshold ", options_.config.threshold,
-          "; the sum is not unmasked (docs/PRIVACY.md)"));
+  for (const auto* groups : {&options_.adapter_groups, &options_.kind_groups}) {
+    const char* what = groups == &options_.adapter_groups ? "adapter" : "kind";
+    for (const auto& [source, members] : *groups) {
+      const int alive = static_cast<int>(
+          std::count_if(members.begin(), members.end(), [&](const std::string& m) { return masked_.count(m) > 0; }));
+      if (alive < options_.config.threshold) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "secure aggregation: only ", alive, " of the ", members.size(), " sites of ", what, " group '", source,
+            "' sent masked inputs, fewer than the threshold ", options_.config.threshold,
+            "; the sum is not unmasked (docs/PRIVACY.md)"));
+      }
     }
   }
   return absl::OkStatus();
@@ -355,6 +373,9 @@ void SecAggRound::Finish() {
   absl::StatusOr<fl::TensorBundle> mean = secagg::MeanFromSum(options_.layout, result->sum);
   if (!mean.ok()) return Fail(mean.status());
   mean_ = *std::move(mean);
+  kind_sums_ = secagg::KindSumsFromSum(options_.layout, result->sum, static_cast<int>(survivor_sites_.size()),
+                                       options_.config.quantization.clip_range,
+                                       options_.config.quantization.fractional_bits);
   session_.reset();
   step_ = Step::kDone;
   finish_ms_ = absl::ToInt64Milliseconds(absl::Now() - started);

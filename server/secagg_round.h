@@ -6,9 +6,10 @@
 //   masking      share holders upload their masked input            (step_ms, or earlier when all are in)
 //   unmasking    survivors reveal the shares the request allows     (step_ms)
 // then decodes the sum and holds the weighted mean (secagg::MeanFromSum) for the coordinator to apply. The
-// vector carries one section per adapter group (common/secagg/update_vector.h); when fewer than the threshold
-// of a group's members have sent their masked input at the close of masking, the attempt fails there, before
-// any share is asked for, so that no section is ever unmasked as the sum of fewer than t sites. Masked
+// vector carries one section per adapter group and per message-kind group (common/secagg/update_vector.h);
+// when fewer than the threshold of a group's members have sent their masked input at the close of masking, the
+// attempt fails there, before any share is asked for, so that no section is ever unmasked as the sum of fewer
+// than t sites. The kind sections' sums are checked and held apart from the mean (TakeKindSums). Masked
 // inputs are added into the session's running sum as they arrive; no individual input is kept. A step that
 // leaves fewer than the threshold fails the attempt (failed() with the reason); the run then retries the round.
 // Thread-compatible: the Coordinator calls every method under its own lock.
@@ -29,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/secagg/aggregator_session.h"
+#include "common/secagg/kind_sections.h"
 #include "common/secagg/update_vector.h"
 #include "fedlog/v1/admin.pb.h"
 #include "fedlog/v1/federation.pb.h"
@@ -74,6 +76,9 @@ struct SecAggRoundOptions {
   // Line DP's release round (SecAggConfig.class_sum_release): layout.release_shape is set, and every site adds its
   // noise share N(0, s^2 / threshold) to its release (docs/PRIVACY.md).
   bool class_sum_release = false;
+  // Message-kind groups with a section in the vector (rounds without DP): source -> the participants that
+  // declared it (at least the threshold), in the order of layout.kind_sources (common/secagg/kind_sections.h).
+  std::map<std::string, std::vector<std::string>> kind_groups;
   int64_t advertise_deadline_ms = 0;  // unix ms: the round's deadline (sites train before they advertise)
   int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
 };
@@ -91,6 +96,8 @@ class SecAggRound {
   bool class_sum_release() const { return options_.class_sum_release; }
   // Adapter sources aggregated this round.
   std::vector<std::string> adapter_sources() const;
+  // Kind sources whose counts this round sums.
+  std::vector<std::string> kind_sources() const { return options_.layout.kind_sources; }
   Step step() const { return step_; }
   bool finished() const { return step_ == Step::kDone || step_ == Step::kFailed; }
   const std::string& failure() const { return failure_; }
@@ -121,6 +128,8 @@ class SecAggRound {
   // After kDone: the weighted mean delta (moved out: a second call returns an empty bundle), the survivors'
   // reported samples and sample-weighted loss.
   fl::TensorBundle TakeMean() { return std::move(mean_); }
+  // After kDone: the kind sections of the unmasked sum, each checked (secagg::KindSumsFromSum); moved out.
+  std::vector<secagg::KindSectionSum> TakeKindSums() { return std::move(kind_sums_); }
   int survivors() const { return static_cast<int>(survivor_sites_.size()); }
   int dropped() const { return dropped_count_; }
   int64_t samples() const { return samples_; }
@@ -161,6 +170,7 @@ class SecAggRound {
   std::array<int64_t, 4> step_ms_{};
   int64_t finish_ms_ = 0;
   fl::TensorBundle mean_;
+  std::vector<secagg::KindSectionSum> kind_sums_;
 };
 
 }  // namespace fedlog::server

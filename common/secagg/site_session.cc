@@ -18,10 +18,11 @@ namespace {
 
 // Quantises (x, weight) and masks it chunk by chunk into `out`: each chunk is encoded into a small buffer,
 // masked there while it is in cache, and appended to the upload bytes, so the input is read once and the
-// upload written once, with no zero-filled vector and no second copy for the wire.
+// upload written once, with no zero-filled vector and no second copy for the wire. Values from `unit_from` on
+// are encoded with weight 1 (MaskInput's unit_weight_lanes).
 template <typename Lane>
-absl::Status EncodeAndMask(const Quantizer& q, absl::Span<const float> x, double weight, MaskStreams* streams,
-                           std::string* out) {
+absl::Status EncodeAndMask(const Quantizer& q, absl::Span<const float> x, double weight, size_t unit_from,
+                           MaskStreams* streams, std::string* out) {
   constexpr size_t kChunk = 4096;
   alignas(64) Lane buf[kChunk];
   out->clear();
@@ -29,7 +30,11 @@ absl::Status EncodeAndMask(const Quantizer& q, absl::Span<const float> x, double
   absl::Status st;
   for (size_t off = 0; off < x.size() && st.ok(); off += kChunk) {
     const size_t n = std::min(kChunk, x.size() - off);
-    st = q.EncodeValues(x.subspan(off, n), weight, absl::MakeSpan(buf, n));
+    const size_t weighted = off >= unit_from ? 0 : std::min(n, unit_from - off);
+    if (weighted > 0) st = q.EncodeValues(x.subspan(off, weighted), weight, absl::MakeSpan(buf, weighted));
+    if (st.ok() && weighted < n) {
+      st = q.EncodeValues(x.subspan(off + weighted, n - weighted), 1.0, absl::MakeSpan(buf + weighted, n - weighted));
+    }
     if (st.ok()) st = streams->Apply(absl::MakeSpan(buf, n));
     if (st.ok()) AppendLanes(buf, n, out);
   }
@@ -178,12 +183,16 @@ absl::Status SiteSession::TakeShares(const ShareDelivery& delivery) {
 }
 
 absl::StatusOr<MaskedInput> SiteSession::MaskInput(const ShareDelivery& delivery, absl::Span<const float> x,
-                                                   double weight) {
+                                                   double weight, uint64_t unit_weight_lanes) {
   if (state_ != State::kShared) return absl::FailedPreconditionError("MaskInput out of order");
   if (x.size() != config_.vector_length) {
     return absl::InvalidArgumentError(absl::StrCat("input has ", x.size(), " values, round expects ",
                                                    config_.vector_length));
   }
+  if (unit_weight_lanes > x.size() || (unit_weight_lanes > 0 && config_.quantization.max_weight < 1)) {
+    return absl::InvalidArgumentError("unit-weight lanes beyond the input, or a round whose weights stay below 1");
+  }
+  const size_t unit_from = x.size() - static_cast<size_t>(unit_weight_lanes);
   if (absl::Status s = TakeShares(delivery); !s.ok()) return Abort(s);
   // The lane width and fraction bits are the aggregator's choice; refuse a step too coarse for this weight.
   if (absl::Status s = quantizer_.CheckPrecision(weight); !s.ok()) return Abort(s);
@@ -202,9 +211,9 @@ absl::StatusOr<MaskedInput> SiteSession::MaskInput(const ShareDelivery& delivery
   MaskedInput out;
   out.from = index_;
   if (quantizer_.lane_bits() == 32) {
-    FEDLOG_RETURN_IF_ERROR(EncodeAndMask<uint32_t>(quantizer_, x, weight, &streams, &out.lanes));
+    FEDLOG_RETURN_IF_ERROR(EncodeAndMask<uint32_t>(quantizer_, x, weight, unit_from, &streams, &out.lanes));
   } else {
-    FEDLOG_RETURN_IF_ERROR(EncodeAndMask<uint64_t>(quantizer_, x, weight, &streams, &out.lanes));
+    FEDLOG_RETURN_IF_ERROR(EncodeAndMask<uint64_t>(quantizer_, x, weight, unit_from, &streams, &out.lanes));
   }
   state_ = State::kMasked;
   FEDLOG_LOG(DEBUG) << "secagg site " << index_ << ": masked " << x.size() << " values with "

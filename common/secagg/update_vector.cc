@@ -146,7 +146,18 @@ uint64_t UpdateVectorLayout::length() const {
   if (!prototypes_shape.empty()) n += Elements(prototypes_shape) + 1;
   for (const AdapterSection& s : adapters) n += s.length();
   if (!release_shape.empty()) n += Elements(release_shape) + 1;
-  return n;
+  return n + KindLanes();
+}
+
+absl::Status AddKindSections(const std::vector<std::string>& sources, UpdateVectorLayout* layout) {
+  if (!layout->kind_sources.empty()) return absl::InvalidArgumentError("the layout has kind sections already");
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (!fl::IsValidSourceName(sources[i]) || (i > 0 && !(sources[i - 1] < sources[i]))) {
+      return absl::InvalidArgumentError("kind sections need valid source names, strictly ascending");
+    }
+  }
+  layout->kind_sources = sources;
+  return absl::OkStatus();
 }
 
 absl::Status AddReleaseSection(int64_t out_dim, UpdateVectorLayout* layout) {
@@ -220,6 +231,22 @@ absl::StatusOr<UpdateVectorLayout> LayoutForRound(const fl::BundleLayout& model,
   if (config.class_sum_release()) {
     if (!encoder) return absl::InvalidArgumentError("secure aggregation: a release section for a model without one");
     FEDLOG_RETURN_IF_ERROR(AddReleaseSection(spec.encoder().out_dim(), &layout));
+  }
+  if (config.kind_group_sizes_size() != config.kind_sources_size()) {
+    return absl::InvalidArgumentError("secure aggregation: one group size per kind source is needed");
+  }
+  for (int size : config.kind_group_sizes()) {
+    if (size < config.threshold() || size > config.max_sites()) {
+      return absl::InvalidArgumentError(absl::StrCat("secure aggregation: a kind group of ", size,
+                                                     " sites is outside [threshold, max_sites]"));
+    }
+  }
+  if (config.kind_sources_size() > 0) {
+    if (config.class_sum_release()) {
+      return absl::InvalidArgumentError("secure aggregation: kind sections in a DP release round");
+    }
+    FEDLOG_RETURN_IF_ERROR(AddKindSections(
+        std::vector<std::string>(config.kind_sources().begin(), config.kind_sources().end()), &layout));
   }
   if (layout.length() != config.vector_length()) {
     return absl::FailedPreconditionError(absl::StrCat("the round's secure-aggregation vector has ",

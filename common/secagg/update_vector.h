@@ -17,6 +17,10 @@
 //      update without it): each adds its noise share N(0, s^2 / t) there whether or not it holds labelled lines or
 //      withholds its sums (client/privacy_step.h), so the unmasked sum of any >= t survivors carries the whole
 //      noise s (common/privacy/class_sums.h; docs/PRIVACY.md, "The class-sum release under secure aggregation").
+//   5. (rounds without DP, SecAggConfig.kind_sources) one message-kind section per source, ascending:
+//      kinds::KindSketch::kSize count lanes, then a presence lane (kKindSectionLength floats). These lanes, and
+//      only these, are quantised with weight 1 (SiteSession::MaskInput's unit_weight_lanes, KindLanes()), so
+//      their sum is the plain sum of the sites' capped counts; kind_sections.h fills and reads them.
 // Adapters of sources without a section (a group smaller than the threshold) are not part of the vector: they
 // stay at the site (docs/PRIVACY.md). Both ends derive the layout from the same model spec plus the round's
 // source list, so the vector needs no names on the wire.
@@ -31,10 +35,14 @@
 #include "absl/status/statusor.h"
 #include "common/fl/fedavg.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/kinds/kind_sketch.h"
 #include "common/secagg/quantize.h"
 #include "fedlog/v1/federation.pb.h"
 
 namespace fedlog::secagg {
+
+// Floats in one message-kind section (part 5 of the header comment): the sketch's counts and a presence lane.
+inline constexpr uint64_t kKindSectionLength = static_cast<uint64_t>(kinds::KindSketch::kSize) + 1;
 
 struct AdapterSection {
   std::string source;
@@ -48,12 +56,19 @@ struct UpdateVectorLayout {
   std::vector<int64_t> prototypes_shape;  // prototypes.global's shape; empty: no prototype section
   std::vector<AdapterSection> adapters;   // one per adapter group, by source name ascending
   std::vector<int64_t> release_shape;     // prototypes.release's shape; empty: no release section
+  std::vector<std::string> kind_sources;  // one kind section each, strictly ascending, at the end
   uint64_t length() const;                // floats in the vector (the presence lanes included)
+  // The floats of the kind sections: the vector's tail that is quantised with weight 1.
+  uint64_t KindLanes() const { return kKindSectionLength * kind_sources.size(); }
 };
 
 // Appends the class-sum release section ([2, out_dim + 1] and a presence lane) after the adapter sections.
 // InvalidArgument for out_dim < 1 or a layout that has one already.
 absl::Status AddReleaseSection(int64_t out_dim, UpdateVectorLayout* layout);
+
+// Appends one message-kind section per source of `sources` (strictly ascending valid source names) after
+// every other section. InvalidArgument otherwise, or for a layout that has kind sections already.
+absl::Status AddKindSections(const std::vector<std::string>& sources, UpdateVectorLayout* layout);
 
 // The layout for a model whose tensors are `model` (optional tensors in it are ignored); `prototypes_out_dim`
 // > 0 adds the prototypes.global section ([2, out_dim]) and its presence lane. No adapter sections.
@@ -68,8 +83,9 @@ absl::Status AddAdapterSections(const std::vector<std::string>& sources, const f
 // round's model), prototypes.global for line_encoder `spec`s, and the sections of `config.adapter_sources`.
 // Validates what the aggregator sent: group sizes parallel to the sources and within [threshold, max_sites],
 // member_sources distinct and among adapter_sources, no sections for a model without adapters, a release
-// section (config.class_sum_release) only for line_encoder models, and the length
-// equal to config.vector_length (FailedPrecondition for a mismatch, InvalidArgument for the rest).
+// section (config.class_sum_release) only for line_encoder models, kind sections (config.kind_sources) with
+// group sizes parallel and within [threshold, max_sites] and never beside a release section (a DP round), and
+// the length equal to config.vector_length (FailedPrecondition for a mismatch, InvalidArgument for the rest).
 absl::StatusOr<UpdateVectorLayout> LayoutForRound(const fl::BundleLayout& model, const v1::ModelSpec& spec,
                                                   const v1::SecAggConfig& config);
 
@@ -83,14 +99,15 @@ struct FlatUpdate {
 // `member_sources` take the site's adapter.<s>.* tensors (as in the header comment); the others are zeros.
 // With a release section, `delta` must hold prototypes.release in its shape (InvalidArgument otherwise: every
 // site of a release round adds its noise share). Tensors outside the layout are left out. Each coordinate is
-// clamped to [-clip_range, clip_range].
+// clamped to [-clip_range, clip_range]. The kind sections are not filled here (AppendKindSections does).
 absl::StatusOr<FlatUpdate> FlattenUpdate(const UpdateVectorLayout& layout, const fl::TensorBundle& delta,
                                          double clip_range, const std::vector<std::string>& member_sources = {});
 
 // The weighted mean delta from a decoded sum: shared tensors divided by the weight sum, prototypes.global by
 // the weighted presence sum, each adapter section's weights and prototypes and the release by their presence
 // sums (a part no
-// site contributed to is left out, so that the model keeps its value). FailedPrecondition for a zero weight
+// site contributed to is left out, so that the model keeps its value). The kind sections are not read here
+// (KindSumsFromSum). FailedPrecondition for a zero weight
 // sum, DataLoss for a sum that does not match the layout, is not finite, or has a presence sum above the
 // weight sum (no site can be present with more than its weight).
 absl::StatusOr<fl::TensorBundle> MeanFromSum(const UpdateVectorLayout& layout, const DecodedSum& sum);
