@@ -90,6 +90,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     label_free.path_repeat_weight = o.path_repeat_weight;
     label_free.reports_adapt = o.reports_adapt;
     label_free.rest_budget = o.rest_budget;
+    label_free.rest_interpolate = o.rest_interpolate;
+    label_free.reports_field_only = o.reports_field_only;
     label_free.rank_window = o.rank_window;
     label_free.budget_window = o.budget_window;
     label_free.recurrence_age_lines = o.recurrence_age_lines;

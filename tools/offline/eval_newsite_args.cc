@@ -47,7 +47,9 @@ constexpr char kUsage[] =
     "  [--active-neighbour-match J] [--active-diversity J]\n"
     "  [--session-label-cut midpoint|agree|nearest]\n"
     "  [--recurrence-age-lines N]\n"
-    "  [--fed-kind-labels N] (with --fed-sibling: the sibling's kind sketch from N of its labels; 0 = all)\n";
+    "  [--fed-kind-labels N] (with --fed-sibling: the sibling's kind sketch from N of its labels; 0 = all)\n"
+    "  [--rest-interpolate 0|1]\n"
+    "  [--reports-field-only 0|1]\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -134,6 +136,8 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"budget-window", &d.budget_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"recurrence-age-lines", &d.recurrence_age_lines}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadSwitches(
+      {{"rest-interpolate", &d.rest_interpolate}, {"reports-field-only", &d.reports_field_only}}));
   FEDLOG_RETURN_IF_ERROR(
       args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
   if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
@@ -244,7 +248,9 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "active-diversity",
               "session-label-cut",
               "recurrence-age-lines",
-              "fed-kind-labels"},
+              "fed-kind-labels",
+              "rest-interpolate",
+              "reports-field-only"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling"}}));

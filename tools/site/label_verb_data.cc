@@ -169,6 +169,8 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
   lf_options.path_repeat_weight = detect.path_repeat_weight;
   lf_options.reports_adapt = detect.reports_adapt;
   lf_options.rest_budget = detect.rest_budget;
+  lf_options.rest_interpolate = detect.rest_interpolate;
+  lf_options.reports_field_only = detect.reports_field_only;
   lf_options.rank_window = detect.rank_window;
   lf_options.budget_window = detect.budget_window;
   lf_options.recurrence_age_lines = detect.recurrence_age_lines;
