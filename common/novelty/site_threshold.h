@@ -16,8 +16,9 @@
 //              spend none of the budget; the lines below them get `rest_budget` of it among
 //              themselves, as a stream without clusters would (session 12): the threshold drops from
 //              the clusters' valley to the upper quantile, at rest_budget * budget, of the scores
-//              below that valley (whole bins; with rest_interpolate the last bin in part). With rest_budget 0 (this struct's default) only the clusters
-//              alert; the budget then bounds what the rule alerts outside them (nothing), so the
+//              below that valley (whole bins; with rest_interpolate the last bin in part). With
+//              rest_budget 0 (this struct's default) only the clusters alert; the budget then
+//              bounds what the rule alerts outside them (nothing), so the
 //              normal-line alert rate stays within the budget as far as a label-free rule can know.
 //              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
