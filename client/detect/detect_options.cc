@@ -192,6 +192,9 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
                                 &o.path_repeat_weight));
   o.reports_adapt = d.label_free_reports_adapt();
   FEDLOG_RETURN_IF_ERROR(within(d.label_free_rest_budget(), 1, "label_free_rest_budget", &o.rest_budget));
+  // 0 keeps the default, > 0 on, < 0 off.
+  if (d.label_free_rest_interpolate() != 0) o.rest_interpolate = d.label_free_rest_interpolate() > 0;
+  if (d.label_free_reports_field_only() != 0) o.reports_field_only = d.label_free_reports_field_only() > 0;
   if (d.label_free_rank_window() > 65536) {
     return absl::InvalidArgumentError("detect.label_free_rank_window must be at most 65536");
   }
@@ -258,6 +261,8 @@ novelty::NoveltyOptions LabelFreeRule(const DetectOptions& options) {
   n.path_repeat_weight = options.path_repeat_weight;
   n.reports_adapt = options.reports_adapt;
   n.rest_budget = options.rest_budget;
+  n.rest_interpolate = options.rest_interpolate;
+  n.reports_field_only = options.reports_field_only;
   n.rank_window = options.rank_window;
   n.budget_window = options.budget_window;
   n.recurrence_age_lines = options.recurrence_age_lines;

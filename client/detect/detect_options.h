@@ -144,6 +144,10 @@ struct DetectOptions {
   double path_repeat_weight = novelty::NoveltyOptions().path_repeat_weight;
   bool reports_adapt = novelty::NoveltyOptions().reports_adapt;  // detect.label_free_reports_adapt
   double rest_budget = novelty::NoveltyOptions().rest_budget;  // detect.label_free_rest_budget
+  // detect.label_free_rest_interpolate
+  bool rest_interpolate = novelty::NoveltyOptions().rest_interpolate;
+  // detect.label_free_reports_field_only
+  bool reports_field_only = novelty::NoveltyOptions().reports_field_only;
   int64_t rank_window = novelty::NoveltyOptions().rank_window;  // detect.label_free_rank_window (0: off)
   // detect.label_free_budget_window (0: off)
   int64_t budget_window = novelty::NoveltyOptions().budget_window;

@@ -33,6 +33,7 @@ ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   t.max_cluster_share = 0;
   t.split_valley_cluster = false;
   t.rest_budget = 0;
+  t.rest_interpolate = false;
   return t;
 }
 
@@ -53,6 +54,7 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.rule = o.threshold_rule;
   t.cluster_width = o.cluster_width;
   t.rest_budget = o.rest_budget;
+  t.rest_interpolate = o.rest_interpolate;
   t.warmup_lines = o.warmup_lines;
   return t;
 }
@@ -171,7 +173,7 @@ void NoveltyScorer::ReleaseHeld() {
     v.line_index = h.line_index;
     v.score = h.score_without_severity + SeverityTerm(e);
     v.threshold = threshold_.Threshold();
-    v.alert = DecideReport(v.score, v.threshold, IsValueReport(h.content));
+    v.alert = DecideReport(v.score, v.threshold, ValueReport(h.content));
     v.p_value = scores_.Tail(v.score);
     rank_.Revise(h.rank_seq, v.alert);  // the histogram rule's verdict counts in the rank cut's m
     if (options_.budget_window > 0) {
@@ -242,7 +244,7 @@ double NoveltyScorer::SeverityTerm(const LineEvent& line) const {
                                           static_cast<double>(o.recurrence_age_lines))
             : alarm_recurrence_.Score(line.template_id);
     term += event * o.recurrence_weight * recurrence;
-    if (o.report_weight > 0 && EndsInBareValue(line.content)) term -= o.report_weight;
+    if (o.report_weight > 0 && ReportTerm(line.content)) term -= o.report_weight;
     if (line.params.empty()) term += event * o.fixed_weight;
     if (o.path_weight > 0) term -= o.path_weight * PathPenalty(line);
     if (o.quiet_weight > 0 && !line.component.empty()) {
@@ -280,6 +282,14 @@ double NoveltyScorer::Fuse(const std::array<double, kNumSignals>& raw, double se
     *fired |= 1u << kSeverity;
   }
   return score + severity_term;
+}
+
+bool NoveltyScorer::ValueReport(std::string_view content) const {
+  return IsValueReport(content) && (!options_.reports_field_only || IsFieldReport(content));
+}
+
+bool NoveltyScorer::ReportTerm(std::string_view content) const {
+  return EndsInBareValue(content) && (!options_.reports_field_only || IsFieldReport(content));
 }
 
 bool NoveltyScorer::DecideReport(double score, double threshold, bool value_report) const {
@@ -339,7 +349,7 @@ LineScore NoveltyScorer::ScoreAndLearn(const LineEvent& line, int64_t line_index
   out.p_value = scores_.Tail(out.score);
   out.stage = threshold_.stage();
   const bool alarm = HasSeverityWord(line.level) || HasSeverityWord(line.content);
-  const bool report = IsValueReport(line.content);
+  const bool report = ValueReport(line.content);
   // The stage and budget threshold in force before this score joins the history, as Decide's.
   const bool report_waits = report && !options_.reports_adapt &&
                             threshold_.stage() == ThresholdStage::kAdapted;

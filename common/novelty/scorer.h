@@ -87,6 +87,10 @@ struct NoveltyOptions {
   // for the first, half spent on the second (session 12, docs/EVALUATION.md "Session 12"; the whole
   // budget broke it on BGL-20k). 0: nothing outside the clusters (session 11).
   double rest_budget = 0.5;
+  // ThresholdOptions::rest_interpolate (lines only): the rest's cut may fall inside a histogram bin,
+  // the bin that does not fit the rest's share whole taken in part (its lines taken as spread evenly
+  // in ln(1 + score)). false: whole bins (session 12's cut). Session 18 (docs/EVALUATION.md).
+  bool rest_interpolate = false;
   // The rank cut (rank_cut.h; lines only, session 13): while the threshold is label-free (budget or
   // adapted stage), a line alerts when its score is at least the m-th largest of the last rank_window
   // lines (itself included), m the histogram threshold's alerts among them (its decision on this line
@@ -127,7 +131,8 @@ struct NoveltyOptions {
   //   severity_prior * WithinLevelSeverity(level, content, within_level)      (severity.h)
   //   + recurrence_weight * AlarmRecurrence of the template   (severe-level lines only, signals.h;
   //     as a rate since its first severe line, recurrence_age_lines)
-  //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue)
+  //   - report_weight when the message ends in a bare value    (severe-level lines only, EndsInBareValue;
+  //     with reports_field_only a field report too)
   //   (recurrence and fixed terms scaled by 1 - field_report_weight on a field report, IsFieldReport)
   //   + fixed_weight when the message has no variable part      (severe-level lines only: Drain found
   //     no parameter in it, LineEvent::params empty; a fixed severe message is an event of the
@@ -173,6 +178,13 @@ struct NoveltyOptions {
   // alerts incident clusters, and a dump describes an incident, it never is one (a crash prints the
   // same register line on every node of a job).
   bool reports_adapt = false;
+  // The value-report rules (the -report_weight term and, unless reports_adapt, waiting for the budget
+  // threshold while adapted) apply only to a value report that is also a field report
+  // (IsFieldReport: a named field's value bound by ':', '=' or dots, or a list header). A sentence
+  // that ends in a code ("rts: kernel terminated for reason 1004") tells an event, it reports no
+  // field of a dump. false: every line ending in a bare value (EndsInBareValue; IsValueReport for
+  // the wait), session 8's rule. Session 18 (docs/EVALUATION.md).
+  bool reports_field_only = false;
   // The recurrence term as a rate (severe-level lines only): the template's count n of earlier
   // severe-level lines becomes n x S / (S + a), S = recurrence_age_lines and a the stream lines since
   // the template's first severe-level line (AlarmRecurrence::RateScore). A template that recurs
@@ -321,6 +333,12 @@ class NoveltyScorer {
   // The alert decision for a line of `score` under `threshold` (the threshold in force): a value
   // report in the adapted stage keeps the budget threshold (NoveltyOptions::reports_adapt).
   bool DecideReport(double score, double threshold, bool value_report) const;
+  // Whether `content` is a value report for the report rules (IsValueReport, and a field report
+  // with NoveltyOptions::reports_field_only).
+  bool ValueReport(std::string_view content) const;
+  // Whether the -report_weight term applies (EndsInBareValue, and a field report with
+  // reports_field_only).
+  bool ReportTerm(std::string_view content) const;
 
   NoveltyOptions options_;
   TemplateCounts templates_;

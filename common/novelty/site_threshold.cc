@@ -203,7 +203,7 @@ int SiteThreshold::CompactCut(double cap) const {
   return cut;
 }
 
-int SiteThreshold::RestCut(int cut) const {
+int SiteThreshold::RestCut(int cut, double* partial) const {
   const std::vector<int64_t>& c = scores_.counts();
   int64_t below = 0;
   for (int b = 0; b < cut; ++b) below += c[static_cast<size_t>(b)];
@@ -211,14 +211,39 @@ int SiteThreshold::RestCut(int cut) const {
   // bin is taken whole or not at all (ties stay on one side). The cut lands on a bin that holds a
   // score: none fitting leaves it at the clusters' valley (rest_budget -> 0 is the plain rule).
   const double allowed = options_.rest_budget * options_.budget * static_cast<double>(below);
+  if (partial != nullptr) *partial = 0;
   int64_t taken = 0;
   int rest = cut;
   for (int b = cut - 1; b > 0; --b) {
-    taken += c[static_cast<size_t>(b)];
-    if (static_cast<double>(taken) > allowed) break;
-    if (c[static_cast<size_t>(b)] > 0) rest = b;
+    const int64_t k = c[static_cast<size_t>(b)];
+    if (static_cast<double>(taken + k) > allowed) {
+      // The bin that does not fit whole: the part of it the share has left (rest_interpolate).
+      // Empty bins between it and `rest` are crossed: the cut then lies inside this bin.
+      if (partial != nullptr && k > 0 && allowed > static_cast<double>(taken)) {
+        *partial = (allowed - static_cast<double>(taken)) / static_cast<double>(k);
+        rest = b + 1;
+      }
+      break;
+    }
+    taken += k;
+    if (k > 0) rest = b;
   }
   return rest;
+}
+
+double SiteThreshold::RestThreshold(int cut, double* rate) const {
+  double partial = 0;
+  const int rest = RestCut(cut, options_.rest_interpolate ? &partial : nullptr);
+  const int64_t n = std::max<int64_t>(scores_.count(), 1);
+  if (partial <= 0) {
+    *rate = ShareFrom(rest);
+    return scores_.LowerEdge(rest);
+  }
+  // `partial` of bin rest - 1's lines lie above the cut, its lines spread evenly in ln(1 + score).
+  const int bin = rest - 1;
+  const double k = static_cast<double>(scores_.counts()[static_cast<size_t>(bin)]);
+  *rate = ShareFrom(rest) + partial * k / static_cast<double>(n);
+  return std::expm1((static_cast<double>(bin) + 1.0 - partial) / scores_.bins_per_unit());
 }
 
 int SiteThreshold::ValleyRuleCut(double alarm_share) const {
@@ -253,7 +278,10 @@ void SiteThreshold::Refresh() {
     if (cap > options_.budget) cut = CompactCut(cap);
     if (cut >= 0 && ShareFrom(cut) <= options_.budget) cut = -1;
     if (cut >= 0) valley_ = scores_.LowerEdge(cut);
-    if (cut >= 0 && options_.rest_budget > 0) cut = RestCut(cut);
+    if (cut >= 0 && options_.rest_budget > 0) {
+      adapted_ = RestThreshold(cut, &adapted_rate_);
+      return;
+    }
   }
   if (cut < 0) return;
   if (valley_ <= 0) valley_ = scores_.LowerEdge(cut);

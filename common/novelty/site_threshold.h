@@ -16,8 +16,9 @@
 //              spend none of the budget; the lines below them get `rest_budget` of it among
 //              themselves, as a stream without clusters would (session 12): the threshold drops from
 //              the clusters' valley to the upper quantile, at rest_budget * budget, of the scores
-//              below that valley. With rest_budget 0 (this struct's default) only the clusters
-//              alert; the budget then bounds what the rule alerts outside them (nothing), so the
+//              below that valley (whole bins; with rest_interpolate the last bin in part). With
+//              rest_budget 0 (this struct's default) only the clusters alert; the budget then
+//              bounds what the rule alerts outside them (nothing), so the
 //              normal-line alert rate stays within the budget as far as a label-free rule can know.
 //              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
@@ -69,6 +70,12 @@ struct ThresholdOptions {
   // class comment); in [0, 1]. 0 here: nothing outside the clusters alerts (session 11's rule; the
   // session threshold keeps it); the line detector spends half (NoveltyOptions::rest_budget).
   double rest_budget = 0;
+  // compact, rest_budget > 0: the rest's cut may fall inside a bin. The rest cut takes whole bins
+  // while their lines fit the rest's share; the first bin that does not fit is taken in part, the
+  // cut put inside it as if its lines were spread evenly over the bin in ln(1 + score) (session 18).
+  // false: whole bins only (a bin holding more lines than the share has left stops the cut above
+  // it, however much of it would fit).
+  bool rest_interpolate = false;
   double budget = 0.01;          // the site's alert budget, in (0, 0.5]
   // valley: the highest alert rate the label-free adaptation may reach. Either rule: <= budget
   // switches the adaptation off. At most 0.5.
@@ -141,7 +148,11 @@ class SiteThreshold {
   int ValleyRuleCut(double alarm_share) const;
   // The compact rule's cut `cut` lowered so that the bins in [result, cut) hold at most
   // rest_budget * budget of the scores below `cut` (the rest's upper quantile); `cut` when none fit.
-  int RestCut(int cut) const;
+  // `partial` (rest_interpolate): the share of the bin below the result that also fits, in [0, 1).
+  int RestCut(int cut, double* partial = nullptr) const;
+  // The adapted threshold below the clusters' valley `cut` (RestCut, inside a bin with
+  // rest_interpolate) and, in `rate`, the share of the scores at or above it.
+  double RestThreshold(int cut, double* rate) const;
   // Otsu's cut (bin) of the scores in bins >= `from`: the bin that maximises the between-class
   // variance of the two parts; -1 when the part holds fewer than two distinct bins.
   int OtsuCut(int from) const;

@@ -50,7 +50,9 @@ constexpr char kUsage[] =
     "  [--fed-kind-labels N] (with --fed-sibling: the sibling's kind sketch from N of its labels; 0 = all)\n"
     "  [--fed-kind-defence on|off] [--fed-kind-silence-sites N] [--fed-kind-alarm-sites N] [--fed-siblings 1|2]\n"
     "  [--fed-liar none|invert|silence|alarm] [--fed-kind-trust-rows] (with --fed-sibling: who the kind sketch\n"
-    "  comes from and how far it is trusted)\n";
+    "  comes from and how far it is trusted)\n"
+    "  [--rest-interpolate 0|1]\n"
+    "  [--reports-field-only 0|1]\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -137,6 +139,8 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"budget-window", &d.budget_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"recurrence-age-lines", &d.recurrence_age_lines}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadSwitches(
+      {{"rest-interpolate", &d.rest_interpolate}, {"reports-field-only", &d.reports_field_only}}));
   FEDLOG_RETURN_IF_ERROR(
       args.ReadSwitches({{"split-valley", &d.split_valley_cluster}, {"reports-adapt", &d.reports_adapt}}));
   if (!novelty::ParseRule(args.Get("threshold-rule"), &d.threshold_rule)) {
@@ -252,7 +256,9 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-kind-silence-sites",
               "fed-kind-alarm-sites",
               "fed-siblings",
-              "fed-liar"},
+              "fed-liar",
+              "rest-interpolate",
+              "reports-field-only"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",

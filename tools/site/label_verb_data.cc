@@ -149,29 +149,9 @@ absl::Status LabelSite::Score(const std::vector<SourceOptions>& sources,
     drains.push_back(state.value_or(""));
   }
   FEDLOG_ASSIGN_OR_RETURN(auto label_free, client::detect::LinePipeline::Create(sources, drains));
-  novelty::NoveltyOptions lf_options;
+  // The running detector's label-free rule (detector.cc), at this report's alert rate.
+  novelty::NoveltyOptions lf_options = client::detect::LabelFreeRule(detect);
   lf_options.expected_alert_rate = alert_rate_;
-  lf_options.max_alert_rate = detect.max_alert_rate;  // the threshold the running detector uses (detector.cc)
-  lf_options.label_prior = detect.threshold_label_prior;
-  lf_options.session.shape.quiet_ms = detect.session_quiet_ms;  // the running detector's (detector.cc)
-  lf_options.session.shape.incomplete_quiet_ms = detect.session_incomplete_quiet_ms;
-  lf_options.session.label_cut = detect.session_label_cut;
-  lf_options.within_level = detect.within_level;  // the running detector's score (detector.cc)
-  lf_options.recurrence_weight = detect.recurrence_weight;
-  lf_options.report_weight = detect.report_weight;
-  lf_options.max_cluster_share = detect.max_cluster_share;
-  lf_options.threshold_rule = detect.threshold_rule;
-  lf_options.cluster_width = detect.cluster_width;
-  lf_options.fixed_weight = detect.fixed_weight;
-  lf_options.path_weight = detect.path_weight;
-  lf_options.quiet_weight = detect.quiet_weight;
-  lf_options.field_report_weight = detect.field_report_weight;
-  lf_options.path_repeat_weight = detect.path_repeat_weight;
-  lf_options.reports_adapt = detect.reports_adapt;
-  lf_options.rest_budget = detect.rest_budget;
-  lf_options.rank_window = detect.rank_window;
-  lf_options.budget_window = detect.budget_window;
-  lf_options.recurrence_age_lines = detect.recurrence_age_lines;
   // No warm-up hold here: the report ranks every line by its score, which the hold does not change.
   lf_options.hold_lines = 0;
   // Labels near a line decide it, as in the running detector (LiveFewShot, detect.fewshot_match),

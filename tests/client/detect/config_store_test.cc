@@ -145,6 +145,25 @@ TEST(DetectConfigTest, LabelFreeRestBudgetSetting) {
   EXPECT_NE(bad.status().message().find("label_free_rest_budget"), std::string::npos);
 }
 
+// Session 18: the rest's cut inside a bin (DetectConfig 64) and value-report rules for field reports
+// only (65): 0 keeps the default, > 0 on, < 0 off.
+TEST(DetectConfigTest, LabelFreeRestInterpolateAndReportsFieldOnlySettings) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->rest_interpolate, novelty::NoveltyOptions().rest_interpolate);
+  EXPECT_EQ(d->reports_field_only, novelty::NoveltyOptions().reports_field_only);
+  auto on = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rest_interpolate: 1, "
+                     "label_free_reports_field_only: 1}\n");
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->rest_interpolate);
+  EXPECT_TRUE(on->reports_field_only);
+  auto off = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_rest_interpolate: -1, "
+                      "label_free_reports_field_only: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->rest_interpolate);
+  EXPECT_FALSE(off->reports_field_only);
+}
+
 // Session 13: the rank cut's window (DetectConfig 56).
 TEST(DetectConfigTest, LabelFreeRankWindowSetting) {
   auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
