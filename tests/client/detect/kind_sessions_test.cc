@@ -68,13 +68,18 @@ TEST(SessionKindCountsTest, ALabelledSessionIsOneUnitOverItsDistinctKinds) {
   auto sketch = kinds::KindSketch::FromSparse(std::vector<uint32_t>(c.bucket().begin(), c.bucket().end()),
                                               std::vector<double>(c.count().begin(), c.count().end()));
   ASSERT_TRUE(sketch.ok()) << sketch.status();
-  // One count per session, however many of its lines hold the kind and whichever line carried the label.
+  // One count per session, however many of its lines hold the kind and whichever line carried the label; each
+  // kind then capped at kinds::kSiteBucketCap units, its class shares kept (40 normal and 4 anomalous sessions
+  // hold "Receiving block": 40/44 and 4/44 of 4 units).
   EXPECT_EQ(sketch->Anomalous(KindOf(kException)), 4);
   EXPECT_EQ(sketch->Normal(KindOf(kException)), 0);
-  EXPECT_EQ(sketch->Normal(KindOf("Receiving block")), 40);
-  EXPECT_EQ(sketch->Anomalous(KindOf("Receiving block")), 4);
-  const kinds::KindVerdictOptions vo;
+  EXPECT_NEAR(sketch->Normal(KindOf("Receiving block")), 4.0 * 40 / 44, 1e-9);
+  EXPECT_NEAR(sketch->Anomalous(KindOf("Receiving block")), 4.0 * 4 / 44, 1e-9);
+  kinds::KindVerdictOptions vo;
   EXPECT_EQ(sketch->VerdictOf(KindOf(kException), vo), kinds::KindVerdict::kAnomalous);
+  // One site alone does not silence by default (normal_sites 2); a deployment trusting every site does.
+  EXPECT_EQ(sketch->VerdictOf(KindOf("Receiving block"), vo), kinds::KindVerdict::kNone);
+  vo.normal_sites = 1;
   EXPECT_EQ(sketch->VerdictOf(KindOf("Receiving block"), vo), kinds::KindVerdict::kNormal);  // 40 / 44 >= 0.9
   // The same lines counted as lines (SourceKindCounts): only the labelled lines, one unit each.
   std::vector<std::string> raw;
