@@ -40,13 +40,11 @@ absl::StatusOr<std::optional<v1::KindCounts>> SourceKindCounts(const std::string
 v1::KindCounts SparseKindCounts(const std::string& source, const kinds::KindSketch& sketch) {
   v1::KindCounts out;
   out.set_source(source);
-  const std::vector<double>& c = sketch.counts();
-  for (size_t i = 0; i < c.size(); ++i) {
-    if (c[i] > 0) {
-      out.add_bucket(static_cast<uint32_t>(i));
-      out.add_count(c[i]);
-    }
-  }
+  std::vector<uint32_t> buckets;
+  std::vector<double> counts;
+  sketch.NonZero(&buckets, &counts);
+  out.mutable_bucket()->Add(buckets.begin(), buckets.end());
+  out.mutable_count()->Add(counts.begin(), counts.end());
   return out;
 }
 

@@ -109,6 +109,17 @@ absl::StatusOr<std::vector<v1::KindCounts>> ReadKindCounts(const std::string& up
   return std::vector<v1::KindCounts>(h.kind_counts().begin(), h.kind_counts().end());
 }
 
+v1::KindCounts SparseKindCounts(const std::string& source, const KindSketch& sketch) {
+  v1::KindCounts k;
+  k.set_source(source);
+  std::vector<uint32_t> buckets;
+  std::vector<double> counts;
+  sketch.NonZero(&buckets, &counts);
+  k.mutable_bucket()->Add(buckets.begin(), buckets.end());
+  k.mutable_count()->Add(counts.begin(), counts.end());
+  return k;
+}
+
 std::vector<v1::KindCounts> SumKindCounts(const std::vector<std::vector<v1::KindCounts>>& updates,
                                           double suppress_below) {
   std::map<std::string, std::vector<double>> sums;
@@ -126,15 +137,7 @@ std::vector<v1::KindCounts> SumKindCounts(const std::vector<std::vector<v1::Kind
     absl::StatusOr<KindSketch> sketch = KindSketch::FromCounts(dense);
     if (!sketch.ok()) continue;  // unreachable: the inputs were validated
     sketch->Suppress(suppress_below);
-    v1::KindCounts k;
-    k.set_source(source);
-    const std::vector<double>& c = sketch->counts();
-    for (size_t i = 0; i < c.size(); ++i) {
-      if (c[i] > 0) {
-        k.add_bucket(static_cast<uint32_t>(i));
-        k.add_count(c[i]);
-      }
-    }
+    v1::KindCounts k = SparseKindCounts(source, *sketch);
     if (k.bucket_size() > 0) out.push_back(std::move(k));
   }
   return out;

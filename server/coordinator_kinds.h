@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/kinds/kind_sketch.h"
 #include "fedlog/v1/admin.pb.h"
 #include "fedlog/v1/federation.pb.h"
 
@@ -45,6 +46,9 @@ std::string KindCountsPath(const std::string& update_path);
 absl::Status WriteKindCounts(const std::string& update_path, const v1::UpdateHeader& header);
 // Reads them back; empty when the update had none. DataLoss when the file is unreadable or fails the checks.
 absl::StatusOr<std::vector<v1::KindCounts>> ReadKindCounts(const std::string& update_path);
+
+// The wire form of `sketch` for `source` (KindSketch::NonZero).
+v1::KindCounts SparseKindCounts(const std::string& source, const kinds::KindSketch& sketch);
 
 // The per-source sum of `updates`' counts, each bucket whose classes together hold fewer than `suppress_below`
 // zeroed and left out; sources sorted by name, sources left empty dropped.

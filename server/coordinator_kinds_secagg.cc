@@ -4,6 +4,7 @@
 
 #include "common/base/logging.h"
 #include "common/kinds/kind_sketch.h"
+#include "server/coordinator_kinds.h"
 
 namespace fedlog::server {
 
@@ -48,15 +49,7 @@ std::vector<v1::KindCounts> KindCountsFromSecAgg(const std::vector<secagg::KindS
       continue;
     }
     sketch->Suppress(suppress_below);
-    v1::KindCounts k;
-    k.set_source(s.source);
-    const std::vector<double>& c = sketch->counts();
-    for (size_t i = 0; i < c.size(); ++i) {
-      if (c[i] > 0) {
-        k.add_bucket(static_cast<uint32_t>(i));
-        k.add_count(c[i]);
-      }
-    }
+    v1::KindCounts k = SparseKindCounts(s.source, *sketch);
     if (k.bucket_size() > 0) out.push_back(std::move(k));
   }
   std::sort(out.begin(), out.end(),

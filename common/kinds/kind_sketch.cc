@@ -40,6 +40,17 @@ absl::StatusOr<KindSketch> KindSketch::FromCounts(const std::vector<double>& cou
   return s;
 }
 
+void KindSketch::NonZero(std::vector<uint32_t>* buckets, std::vector<double>* counts) const {
+  buckets->clear();
+  counts->clear();
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] > 0) {
+      buckets->push_back(static_cast<uint32_t>(i));
+      counts->push_back(counts_[i]);
+    }
+  }
+}
+
 absl::StatusOr<KindSketch> KindSketch::FromSparse(const std::vector<uint32_t>& buckets,
                                                   const std::vector<double>& counts) {
   if (buckets.size() != counts.size() || buckets.size() > static_cast<size_t>(kSize)) {

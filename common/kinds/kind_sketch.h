@@ -66,6 +66,8 @@ class KindSketch {
   static absl::StatusOr<KindSketch> FromSparse(const std::vector<uint32_t>& buckets,
                                                const std::vector<double>& counts);
 
+  // The wire form's inverse of FromSparse: the non-zero buckets in ascending order and their counts.
+  void NonZero(std::vector<uint32_t>* buckets, std::vector<double>* counts) const;
   // Counts one labelled unit: `kinds` its lines' signatures (duplicates count once), `anomalous` its
   // label.
   void AddUnit(const std::vector<uint64_t>& kinds, bool anomalous);
