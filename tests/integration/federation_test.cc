@@ -43,13 +43,8 @@ class FederationTest : public ::testing::Test {
     std::string log = testing::WriteLog(dir_, site, 300, static_cast<int>(site.back()));
     v1::ClientConfig config = testing::ClientConfigFor(pki_, site, server_->port(), JoinPath(dir_, site), log);
     if (labelled) {
-      std::ifstream in(log);
-      std::string line, csv = "line,label\n";
-      for (int n = 1; std::getline(in, line); ++n) {
-        csv += absl::StrCat(n, ",", line.find("PacketResponder") != std::string::npos ? 1 : 0, "\n");
-      }
-      const std::string labels = JoinPath(dir_, site + "_labels.csv");
-      ASSERT_TRUE(WriteFileAtomic(labels, csv).ok());
+      const std::string labels = testing::WritePacketResponderLabels(dir_, site, log);
+      ASSERT_FALSE(labels.empty());
       config.mutable_sources(0)->set_labels(labels);
     }
     auto d = client::SiteDaemon::Create(config);

@@ -48,6 +48,16 @@ std::string WriteLog(const std::string& dir, const std::string& name, int lines,
   return path;
 }
 
+std::string WritePacketResponderLabels(const std::string& dir, const std::string& name, const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::string line, csv = "line,label\n";
+  for (int n = 1; std::getline(in, line); ++n) {
+    csv += absl::StrCat(n, ",", line.find("PacketResponder") != std::string::npos ? 1 : 0, "\n");
+  }
+  const std::string labels = JoinPath(dir, name + "_labels.csv");
+  return WriteFileAtomic(labels, csv).ok() ? labels : "";
+}
+
 v1::ServerConfig ServerConfigFor(const std::string& pki, const std::string& data_dir, int port) {
   v1::ServerConfig c;
   c.set_listen_address(absl::StrCat("127.0.0.1:", port));

@@ -28,6 +28,10 @@ bool MakePki(const std::string& dir, const std::vector<std::string>& sites,
 // Writes `lines` synthetic log lines of a few event kinds; returns the path.
 std::string WriteLog(const std::string& dir, const std::string& name, int lines, int seed);
 
+// Writes a labels file for the log at `log_path` (WriteLog's): every PacketResponder line anomalous (1), every
+// other line normal (0); returns its path (`dir`/`name`_labels.csv). Empty when it cannot be written.
+std::string WritePacketResponderLabels(const std::string& dir, const std::string& name, const std::string& log_path);
+
 v1::ServerConfig ServerConfigFor(const std::string& pki, const std::string& data_dir, int port = 0);
 v1::ClientConfig ClientConfigFor(const std::string& pki, const std::string& site, int port,
                                  const std::string& data_dir, const std::string& log_path);
