@@ -18,26 +18,12 @@ constexpr size_t kHalf = KindSketch::kSize / 2;
 }  // namespace
 
 absl::StatusOr<std::vector<double>> CapKindBuckets(const v1::KindCounts& counts) {
-  if (counts.bucket_size() != counts.count_size()) {
-    return absl::InvalidArgumentError("kind counts: as many counts as buckets needed");
-  }
-  std::vector<double> dense(KindSketch::kSize, 0.0);
-  for (int i = 0; i < counts.bucket_size(); ++i) {
-    const double c = counts.count(i);
-    if (counts.bucket(i) >= static_cast<uint32_t>(KindSketch::kSize) || !std::isfinite(c) || c < 0) {
-      return absl::InvalidArgumentError("kind counts: a bucket outside the sketch or a count not finite and >= 0");
-    }
-    dense[counts.bucket(i)] += c;
-  }
-  for (size_t i = 0; i < kHalf; ++i) {
-    const double total = dense[i] + dense[i + kHalf];
-    if (total > kSiteBucketCap) {
-      const double scale = kSiteBucketCap / total;
-      dense[i] *= scale;
-      dense[i + kHalf] *= scale;
-    }
-  }
-  return dense;
+  absl::StatusOr<KindSketch> sketch =
+      KindSketch::FromSparse(std::vector<uint32_t>(counts.bucket().begin(), counts.bucket().end()),
+                             std::vector<double>(counts.count().begin(), counts.count().end()));
+  if (!sketch.ok()) return absl::InvalidArgumentError(absl::StrCat("kind counts: ", sketch.status().message()));
+  sketch->CapBuckets(kSiteBucketCap);
+  return sketch->counts();
 }
 
 absl::Status AppendKindSections(const UpdateVectorLayout& layout, const std::vector<v1::KindCounts>& counts,

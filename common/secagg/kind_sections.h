@@ -26,9 +26,10 @@
 namespace fedlog::secagg {
 
 // The dense sketch of `counts` (KindSketch::kSize values) with every bucket whose two classes together hold
-// more than kinds::kSiteBucketCap units scaled down to the cap, its class proportion kept (a guard: the site's
-// counts come capped already, client/site_kinds.h via kinds::KindTally, so this changes nothing for them). Buckets outside the
-// sketch and non-finite or negative counts are InvalidArgument.
+// more than kinds::kSiteBucketCap units scaled down to the cap, its class proportion kept
+// (KindSketch::CapBuckets; a guard: the site's counts come capped already, client/site_kinds.h via
+// kinds::KindTally, so this changes nothing for them). Counts KindSketch::FromSparse refuses (a bucket outside
+// the sketch or listed twice, a count not finite and >= 0) are InvalidArgument.
 absl::StatusOr<std::vector<double>> CapKindBuckets(const v1::KindCounts& counts);
 
 // Appends the layout's kind sections to `out` (which holds the rest of the vector already): the section of a
