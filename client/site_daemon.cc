@@ -328,6 +328,7 @@ absl::Status SiteDaemon::SyncPromoted(int64_t version) {
   FEDLOG_RETURN_IF_ERROR(WriteFileAtomic(manifest_path, model.manifest.SerializeAsString()));
   promoted_version_ = model.manifest.version();
   FEDLOG_LOG(INFO) << "promoted model v" << promoted_version_ << " fetched (" << model.bytes << " bytes)";
+  LogKindCoverage(model.manifest);
   // Tell the aggregator which model this site now detects with (`fedlog sites`, MODEL column).
   hello_.set_promoted_version(promoted_version_);
   if (absl::Status st = session()->Hello(hello_).status(); !st.ok()) {
@@ -446,21 +447,6 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
                    << " train_s=" << update.header.metrics().at("train_seconds");
   return WriteFileAtomic(JoinPath(config_.data_dir(), "global_model.bundle"),
                          fl::EncodeBundle(global.bundle).value_or(""));
-}
-
-absl::StatusOr<std::vector<v1::KindCounts>> SiteDaemon::SiteKindCounts() const {
-  // A source keyed into sessions (detect.session_pattern) counts its labelled sessions as units, as the live
-  // detector judges them; the others count labelled lines.
-  const std::string& session_pattern = config_.detect().session_pattern();
-  std::vector<v1::KindCounts> out;
-  for (const SourceLines& s : sources_) {
-    FEDLOG_ASSIGN_OR_RETURN(std::optional<v1::KindCounts> k,
-                            session_pattern.empty()
-                                ? SourceKindCounts(s.name, s.format, s.raw, s.labels)
-                                : SessionKindCounts(s.name, s.format, s.raw, s.labels, session_pattern));
-    if (k) out.push_back(*std::move(k));
-  }
-  return out;
 }
 
 absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,

@@ -9,6 +9,7 @@
 #define FEDLOG_CLIENT_SITE_DAEMON_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/federation_session.h"
 #include "client/local_data.h"
+#include "client/site_kinds.h"
 #include "client/site_ledger.h"
 #include "client/site_trainer.h"
 #include "fedlog/v1/config.pb.h"
@@ -44,6 +46,8 @@ class SiteDaemon {
   void Stop();
 
   int rounds_completed() const { return rounds_completed_.load(); }
+  // Rounds whose kind counts went without the operator's verdicts because detect.db could not be read.
+  int kind_verdicts_unread() const { return kind_verdicts_unread_.load(); }
 
  private:
   SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources,
@@ -64,8 +68,15 @@ class SiteDaemon {
   absl::StatusOr<int64_t> SendUpdate(const v1::RoundTask& task, const fl::TensorBundle& global,
                                      const LocalUpdate& update, const std::vector<v1::KindCounts>& kind_counts);
   // The site's labelled units per message kind, one entry per source with a labelled kind (client/site_kinds.h:
-  // sessions as units for a source keyed into sessions, else lines), each capped per bucket.
-  absl::StatusOr<std::vector<v1::KindCounts>> SiteKindCounts() const;
+  // sessions as units for a source keyed into sessions, else lines), each capped per bucket: the labels files'
+  // lines and the operator's verdicts in data_dir/detect.db (MergeOperatorVerdicts).
+  absl::StatusOr<std::vector<v1::KindCounts>> SiteKindCounts();
+  // The operator's verdicts in data_dir/detect.db per source (client/site_verdicts.h); none, logged and counted
+  // (kind_verdicts_unread), when the store cannot be read.
+  std::map<std::string, std::vector<OperatorVerdict>> OperatorVerdictsForKinds();
+  // Logs, per source of this site that `manifest` carries kind counts for, how many of the site's own kinds
+  // the federation's verdicts decide (SourceKindCoverage at the detector's verdict options).
+  void LogKindCoverage(const v1::ModelManifest& manifest) const;
   // Privacy (client/site_daemon_privacy.cc). Declines `task` because of `why` (the policy check's refusal):
   // logs it and tells the aggregator. Never OK (Aborted once the aggregator knows), so the caller backs off.
   absl::Status Decline(const v1::RoundTask& task, const absl::Status& why);
@@ -104,6 +115,7 @@ class SiteDaemon {
   std::string site_id_;            // as the aggregator read it from the certificate (Run's thread only)
   int closed_in_a_row_ = 0;        // connections the aggregator closed in a row (Run's thread only)
   std::atomic<int> rounds_completed_{0};
+  std::atomic<int> kind_verdicts_unread_{0};
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -31,9 +31,17 @@ absl::StatusOr<model::SiteModel*> SiteTrainer::ModelFor(const v1::ModelSpec& spe
 
 absl::Status SiteTrainer::MergeFeedback(model::SiteModel* model) {
   if (options_.feedback_db.empty() || !FileExists(options_.feedback_db)) return absl::OkStatus();
-  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<detect::DetectStore> store,
-                          detect::DetectStore::Open(options_.feedback_db));
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<detect::LabeledLine> labeled, store->LoadLabels(""));
+  // A damaged store costs this round its operator verdicts, not the round (the kind counts do the same:
+  // client/site_verdicts.h).
+  absl::StatusOr<std::unique_ptr<detect::DetectStore>> store = detect::DetectStore::Open(options_.feedback_db);
+  absl::StatusOr<std::vector<detect::LabeledLine>> read =
+      store.ok() ? (*store)->LoadLabels("") : absl::StatusOr<std::vector<detect::LabeledLine>>(store.status());
+  if (!read.ok()) {
+    FEDLOG_LOG(WARNING) << "feedback: cannot read the operator's verdicts in " << options_.feedback_db << " ("
+                        << read.status().message() << "); this round trains without them";
+    return absl::OkStatus();
+  }
+  std::vector<detect::LabeledLine>& labeled = *read;
   std::vector<model::LabeledExample> fresh;
   for (detect::LabeledLine& l : labeled) {
     // labels_file rows are the configured labels, already in the training lines.

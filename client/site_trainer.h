@@ -63,7 +63,8 @@ class SiteTrainer {
  private:
   // The site's model for `spec`, its lines prepared: the current one while the spec is unchanged.
   absl::StatusOr<model::SiteModel*> ModelFor(const v1::ModelSpec& spec);
-  // Hands feedback verdicts not merged yet to the model as labeled training lines.
+  // Hands feedback verdicts not merged yet to the model as labeled training lines. A store that cannot be
+  // opened or read is logged and skipped (the round trains without the verdicts), never an error.
   absl::Status MergeFeedback(model::SiteModel* model);
 
   const std::vector<SourceLines>* sources_;

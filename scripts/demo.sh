@@ -40,9 +40,12 @@ if [ "$DP" = 1 ]; then
 fi
 # Sources with both labels in the seed-labeled data that `fedlog synth` can also generate (Apache, Linux,
 # Zookeeper), plus HDFS without labels (its seed labels hold one class) to show an unlabeled source. A source
-# shared by two sites gets a different half of the loghub file (or a different synthetic seed) at each.
+# shared by two sites gets a different half of the loghub file (or a different synthetic seed) at each; Apache
+# runs at three sites, a third each, so that under secure aggregation it forms a group of the threshold's size
+# (3 of 4) and its message-kind counts travel masked (docs/PRIVACY.md "Message-kind counts").
 SITES=(site-a site-b site-c site-d)
-declare -A MIX=([site-a]="Apache:1 Zookeeper:1" [site-b]="Linux:1" [site-c]="Zookeeper:2 HDFS:0" [site-d]="Apache:2 Linux:2")
+declare -A MIX=([site-a]="Apache:t1 Zookeeper:1" [site-b]="Linux:1 Apache:t2" [site-c]="Zookeeper:2 HDFS:0"
+                [site-d]="Apache:t3 Linux:2")
 
 for b in fedlog-server fedlog-client fedlog; do
   [ -x "$BIN/$b" ] || { echo "demo: $BIN/$b is missing; run 'make build' first" >&2; exit 1; }
@@ -56,23 +59,31 @@ mkdir -p "$DEMO/logs" "$DEMO/config" "$DEMO/input"
 certs/make-dev-pki.sh "$DEMO/pki" "${SITES[@]}" >/dev/null
 
 # make_source SRC PART: writes $DEMO/input/SRC-PART.log and, for labeled sources, its labels CSV
-# ($DEMO/input/SRC-PART.labels.csv). PART 1/2 = first/second half of the loghub file, renumbered; 0 = whole file,
-# no labels. Without the shared data, `fedlog synth` writes the lines and their label sidecar (seed per part).
+# ($DEMO/input/SRC-PART.labels.csv). PART 1/2 = first/second half of the loghub file, renumbered; t1/t2/t3 = its
+# first/second/third third; 0 = whole file, no labels. Without the shared data, `fedlog synth` writes the lines and
+# their label sidecar (seed per part; 1,000 lines a half, 667 a third).
 HAVE_DATA=0
 [ -f "$DATA/loghub-2k/Apache/Apache_2k.log" ] && HAVE_DATA=1
 make_source() {
   local src="$1" part="$2" out="$DEMO/input/$1-$2.log"
   if [ "$HAVE_DATA" = 1 ]; then
     local log="$DATA/loghub-2k/$src/${src}_2k.log" lo=1 hi=2000
-    [ "$part" = 1 ] && hi=1000
-    [ "$part" = 2 ] && lo=1001
+    case "$part" in
+      1) hi=1000 ;;
+      2) lo=1001 ;;
+      t1) hi=667 ;;
+      t2) lo=668; hi=1333 ;;
+      t3) lo=1334 ;;
+    esac
     sed -n "${lo},${hi}p" "$log" >"$out"
     if [ "$part" != 0 ]; then
       awk -F, -v OFS=, -v lo="$lo" -v hi="$hi" 'NR == 1 { print; next } $1 >= lo && $1 <= hi { $1 = $1 - lo + 1; print }' \
         "$DATA/seed-labeled-2k/${src}_2k_labeled.csv" >"${out%.log}.labels.csv"
     fi
   else
-    "$BIN/fedlog" synth --format "$src" --lines 1000 --seed "$((7 + part))" --out "$out" >/dev/null 2>&1 ||
+    local lines=1000 seed="$((7 + ${part#t}))"
+    [ "${part#t}" != "$part" ] && lines=667 seed="$((17 + ${part#t}))"
+    "$BIN/fedlog" synth --format "$src" --lines "$lines" --seed "$seed" --out "$out" >/dev/null 2>&1 ||
       { echo "demo: cannot generate $src lines" >&2; return 1; }
     if [ "$part" = 0 ]; then rm -f "$out.labels.csv"; else mv "$out.labels.csv" "${out%.log}.labels.csv"; fi
   fi
@@ -139,8 +150,8 @@ done
 
 WORK=(--batch "$BATCH" --lr "$LR" --seed 1)
 # Secure aggregation (on unless SECAGG=0): the aggregator sees only the sum of the sites' masked updates; a source's
-# adapters are aggregated only when at least the threshold of sites run it (3 of these 4, and no demo source is run
-# by more than 2), so here they stay at the sites (docs/PRIVACY.md).
+# adapters and message-kind counts are aggregated only when at least the threshold of sites run it (3 of these 4:
+# Apache; the other sources' adapters stay at their sites and their kind counts are not sent; docs/PRIVACY.md).
 PRIVACY=(--update-dtype float16 --zstd)
 if [ "${SECAGG:-1}" != 0 ]; then
   PRIVACY=(--secure-aggregation)
@@ -166,6 +177,18 @@ echo "== model versions"
 
 for site in "${SITES[@]}"; do
   for _ in $(seq 1 60); do [ -f "$DEMO/sites/$site/promoted_model.manifest" ] && break; sleep 0.5; done
+done
+# The federation's message-kind counts (docs/DETECTION.md "The federation's kind verdicts"): under secure
+# aggregation one masked section per source group; each daemon logs, for the promoted model it fetched, how many of
+# its own kinds the summed counts decide (the detector alerts on anomalous kinds and silences normal ones).
+echo "== message-kind counts in the promoted model"
+if [ "${SECAGG:-1}" != 0 ]; then
+  echo "   aggregator, last secure round: $(grep 'uses secure aggregation' "$DEMO/logs/aggregator.log" | tail -1 |
+    grep -o 'threshold [0-9]* of [0-9]*\|kind groups \[[^]]*\]' | paste -sd ';' | sed 's/;/ sites, /')"
+fi
+for site in "${SITES[@]}"; do
+  for _ in $(seq 1 10); do grep -q 'kind verdicts of model' "$DEMO/logs/$site.log" && break; sleep 0.5; done
+  grep -o 'kind verdicts of model.*' "$DEMO/logs/$site.log" | sed "s/^/   $site: /" || true
 done
 if [ "$PERSONALISE" -gt 0 ]; then
   # Each daemon personalises the promoted model it fetched (personalise_rounds in its config) for live detection.

@@ -4,7 +4,7 @@
 // torch-free LineScorer with the source adapter, threshold), timing every line.
 //
 //   fedlog-bench-detect [--data DIR] [--pretrain-steps N] [--max-lines N] [--out FILE.json]
-//                       [--support-per-class N]
+//                       [--support-per-class N] [--kind-verdicts MODES] [--repeats N]
 //
 // Workloads: HDFS_2pct.log.gz (222,579 lines) and the 16-source loghub-2k mix interleaved line by
 // line (32,000 lines, each source with its own parser, Drain and adapter). The model is the default
@@ -15,7 +15,13 @@
 // With --support-per-class N the per-line path also gets N made-up labels per class and source, i.e.
 // up to 2N nearest-support prototypes per source (the daemon's cap is 64 per class) and a threshold
 // no score reaches, so the made-up labels' alerts stay out of the timing; the whole-daemon run keeps
-// the two prototypes. Run it pinned to one core: taskset -c 1 fedlog-bench-detect.
+// the two prototypes. With --kind-verdicts off,on,counts the per-line path is also run --repeats times
+// (default 5) in each listed mode, the modes alternating, and the medians printed with each mode's CPU rate
+// next to "off"'s: off = no kind verdicts (the pipeline's default); on = line and session kind verdicts on, as
+// the daemon's default detect.kind_verdicts "on" sets them, with a model that carries no kind counts (each
+// line's kinds::KindSignature is then pure overhead); counts = the same with a model carrying a kind sketch
+// per source (each sample line's kind counted normal 5 times: every line's verdict is looked up, and most
+// are normal). Run it pinned to one core: taskset -c 1 fedlog-bench-detect.
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +31,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -32,6 +40,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "client/detect/detector.h"
 #include "client/detect/line_pipeline.h"
 #include "client/detect/model_loader.h"
@@ -39,6 +48,8 @@
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_codec.h"
+#include "common/kinds/kind_signature.h"
+#include "common/kinds/kind_sketch.h"
 #include "common/logparse/line_parser.h"
 #include "common/logparse/line_reader.h"
 #include "common/model/contrastive_trainer.h"
@@ -284,15 +295,45 @@ double Percentile(std::vector<double>& v, double q) {
   return v[k];
 }
 
-absl::StatusOr<Result> Run(const Workload& w, const TrainedModel& trained) {
+// How the per-line path treats the federation's kind verdicts (--kind-verdicts; see the header comment).
+enum class KindMode { kOff, kOn, kCounts };
+
+// Per source, a sketch counting each of the workload's first 4096 lines' kind as normal 5 times (kCounts).
+absl::StatusOr<std::map<std::string, kinds::KindSketch>> SampleKinds(const Workload& w) {
+  std::map<std::string, kinds::KindSketch> out;
+  std::vector<std::unique_ptr<logparse::LineParser>> parsers;
+  for (const SourceOptions& s : w.sources) {
+    FEDLOG_ASSIGN_OR_RETURN(auto parser, logparse::CreateLineParser(s.format));
+    parsers.push_back(std::move(parser));
+    out[s.name];
+  }
+  logparse::ParsedLine parsed;
+  for (size_t i = 0; i < std::min<size_t>(4096, w.lines.size()); ++i) {
+    const auto& [src, line] = w.lines[i];
+    parsers[static_cast<size_t>(src)]->Parse(logparse::StripCr(line), &parsed);
+    const std::optional<uint64_t> kind = kinds::KindSignature(parsed.content);
+    if (kind) out[w.sources[static_cast<size_t>(src)].name].AddKind(*kind, 0, 5);
+  }
+  return out;
+}
+
+absl::StatusOr<Result> Run(const Workload& w, const TrainedModel& trained, KindMode kind_mode = KindMode::kOff) {
   FEDLOG_ASSIGN_OR_RETURN(auto model, client::detect::BuildDetectionModel(
                                           trained.spec, trained.weights, 1, Names(w),
                                           trained.labels,
                                           // made-up labels: keep their alerts out of the timing
                                           trained.labels.empty() ? 0.0f : 2.0f));
+  if (kind_mode == KindMode::kCounts) {
+    FEDLOG_ASSIGN_OR_RETURN(model->kinds, SampleKinds(w));
+  }
   auto pipeline = LinePipeline::Create(w.sources);
   if (!pipeline.ok()) return pipeline.status();
   (*pipeline)->SetModel(std::move(model));
+  if (kind_mode != KindMode::kOff) {  // as client::detect::Detector sets them up for detect.kind_verdicts "on"
+    (*pipeline)->EnableKindVerdicts(true);
+    (*pipeline)->SetKindVerdictOptions(kinds::KindVerdictOptions{});
+    (*pipeline)->EnableSessionKindVerdicts(true);
+  }
   std::vector<double> lat;
   lat.reserve(w.lines.size());
   Result res{};
@@ -319,9 +360,70 @@ absl::StatusOr<Result> Run(const Workload& w, const TrainedModel& trained) {
   return res;
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// --kind-verdicts: the per-line path `repeats` times in each of `modes`, alternating; prints the medians and
+// appends them to `json`.
+absl::Status RunKindModes(const Workload& w, const TrainedModel& trained,
+                          const std::vector<std::pair<std::string, KindMode>>& modes, int repeats,
+                          std::string* json) {
+  std::vector<std::vector<double>> wall(modes.size()), cpu(modes.size()), p50(modes.size());
+  for (int r = 0; r < repeats; ++r) {
+    for (size_t m = 0; m < modes.size(); ++m) {
+      FEDLOG_ASSIGN_OR_RETURN(Result res, Run(w, trained, modes[m].second));
+      wall[m].push_back(res.lines_per_s);
+      cpu[m].push_back(res.lines_per_cpu_s);
+      p50[m].push_back(res.p50_us);
+    }
+  }
+  std::printf("  %-21s %12s %12s %9s %10s\n", "kind verdicts mode", "detect/s", "detect/cpu-s", "p50 us",
+              "cpu vs off");
+  double off_cpu = 0;
+  for (size_t m = 0; m < modes.size(); ++m) {
+    if (modes[m].second == KindMode::kOff) off_cpu = Median(cpu[m]);
+  }
+  for (size_t m = 0; m < modes.size(); ++m) {
+    const double c = Median(cpu[m]);
+    const std::string vs_off =
+        off_cpu > 0 ? absl::StrFormat("%+.1f%%", 100.0 * (c / off_cpu - 1.0)) : std::string("-");
+    std::printf("  kind verdicts %-7s %12.0f %12.0f %9.2f %10s   (medians of %d)\n", modes[m].first.c_str(),
+                Median(wall[m]), c, Median(p50[m]), vs_off.c_str(), repeats);
+    absl::StrAppendFormat(json,
+                          "%s{\"workload\":\"%s\",\"kind_verdicts\":\"%s\",\"repeats\":%d,"
+                          "\"detect_lines_per_s\":%.0f,\"detect_lines_per_cpu_s\":%.0f,\"p50_us\":%.3f}",
+                          json->size() > 1 ? "," : "", w.name, modes[m].first, repeats, Median(wall[m]), c,
+                          Median(p50[m]));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, KindMode>>> ParseKindModes(const std::string& list) {
+  std::vector<std::pair<std::string, KindMode>> out;
+  if (list.empty()) return out;
+  for (absl::string_view m : absl::StrSplit(list, ',')) {
+    if (m == "off") {
+      out.emplace_back("off", KindMode::kOff);
+    } else if (m == "on") {
+      out.emplace_back("on", KindMode::kOn);
+    } else if (m == "counts") {
+      out.emplace_back("counts", KindMode::kCounts);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kind-verdicts takes a list of off, on and counts; got '", m, "'"));
+    }
+  }
+  return out;
+}
+
 int Main(int argc, char** argv) {
   auto args = cli::Args::Parse(std::vector<std::string>(argv + 1, argv + argc),
-                               {{"data", "pretrain-steps", "max-lines", "out", "support-per-class"}, {}});
+                               {{"data", "pretrain-steps", "max-lines", "out", "support-per-class",
+                                 "kind-verdicts", "repeats"},
+                                {}});
   if (!args.ok()) {
     std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
     return 2;
@@ -331,6 +433,14 @@ int Main(int argc, char** argv) {
   const int steps = static_cast<int>(args->GetInt("pretrain-steps", 20).value_or(20));
   const int64_t max_lines = args->GetInt("max-lines", 0).value_or(0);
   const int support = static_cast<int>(args->GetInt("support-per-class", 0).value_or(0));
+  auto kind_modes = ParseKindModes(args->Get("kind-verdicts", ""));
+  const int repeats = static_cast<int>(args->GetInt("repeats", 5).value_or(5));
+  if (!kind_modes.ok() || repeats < 1 || repeats > 100) {
+    std::fprintf(stderr, "fedlog-bench-detect: %s\n",
+                 kind_modes.ok() ? "--repeats must be between 1 and 100"
+                                 : std::string(kind_modes.status().message()).c_str());
+    return 2;
+  }
   std::vector<std::string> names, paths;
   for (const auto& f : logparse::BuiltinFormats()) {
     names.push_back(f.name);
@@ -376,6 +486,12 @@ int Main(int argc, char** argv) {
                           r->lines_per_s, r->lines_per_cpu_s, r->p50_us, r->p99_us, r->p999_us,
                           r->max_us, r->alerts, r->new_templates, r->daemon_lines_per_s,
                           r->daemon_lines_per_cpu_s);
+    if (!kind_modes->empty()) {
+      if (absl::Status st = RunKindModes(*w, *trained, *kind_modes, repeats, &json); !st.ok()) {
+        std::fprintf(stderr, "fedlog-bench-detect: %s\n", std::string(st.message()).c_str());
+        return 1;
+      }
+    }
   }
   json += "]\n";
   if (args->Has("out") && !WriteFileAtomic(args->Get("out"), json).ok()) return 1;
