@@ -48,7 +48,7 @@ class OperatorVerdictsTest : public testing::AggregatorTest {
     return daemons_.Start(config);
   }
 
-  // The operator's verdicts on `site`'s log in its detect.db: its first 6 PacketResponder lines anomalous (alert
+  // The operator's verdicts on `site`'s log (written by Start) in its detect.db: its first 6 PacketResponder lines anomalous (alert
   // verdicts) and its first 6 Verification lines normal (`fedlog label`); and an imported labels-file row
   // calling a "session opened" line anomalous, which is not a verdict.
   void WriteVerdicts(const std::string& site) {
@@ -110,8 +110,9 @@ class OperatorVerdictsTest : public testing::AggregatorTest {
 };
 
 TEST_F(OperatorVerdictsTest, SitesWithOnlyVerdictsUploadKindCounts) {
-  for (const char* site : {"site-a", "site-b"}) WriteVerdicts(site);
+  // The verdicts are in the store before the round (the daemon reads it when it builds its update).
   for (const char* site : {"site-a", "site-b"}) ASSERT_NE(Start(site, /*labels_file=*/false), nullptr);
+  for (const char* site : {"site-a", "site-b"}) WriteVerdicts(site);
   const kinds::KindSketch sketch = SketchOf(RunOneRound());
   // Each site's 6 verdicts of a kind, capped at kSiteBucketCap per site, summed.
   EXPECT_DOUBLE_EQ(sketch.Anomalous(KindOf(kPacket)), 2 * kinds::kSiteBucketCap);
