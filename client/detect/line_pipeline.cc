@@ -317,15 +317,19 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->label_lowered = false;
   out->model_scored = false;
   out->kind_verdict = 0;
-  // The message kind, once per line, when a kind rule may use it (sessions collect theirs before any
-  // model brings kind counts, so that a session open at a model swap is judged on all its lines).
-  line_kind_ = kind_verdicts_ || session_kind_verdicts_ ? kinds::KindSignature(parsed_.content) : std::nullopt;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
   if (choices_pending_ && ++since_review_ >= LiveFewShot::kRefitLines) ReviewChoices();
   // The label-free detector scores the source unless the model has a scorer for it and the detector
   // choice gave it the model (label_free_with_model keeps it label-free: ReviewChoices).
   const bool model_scores =
       scorer != nullptr && (label_free_ == nullptr || choices_[static_cast<size_t>(source)].model);
+  // The message kind, once per line, only when a kind rule will use it (it costs 5-8% of the line's time,
+  // docs/BENCHMARKS.md "What per-line kind signatures cost"): the line verdict needs the model's counts for
+  // the source; label-free sessions collect their kinds before any model brings counts, so that a session
+  // open at a model swap is judged on all its lines.
+  const bool kind_for_line = kind_verdicts_ && model_ != nullptr && model_->kinds.count(s.name) > 0;
+  const bool kind_for_sessions = session_kind_verdicts_ && label_free_ != nullptr && !model_scores;
+  line_kind_ = kind_for_line || kind_for_sessions ? kinds::KindSignature(parsed_.content) : std::nullopt;
   if (!model_scores) {
     if (label_free_ != nullptr) {
       embedding_.clear();
