@@ -2,7 +2,8 @@
 // client/site_verdicts.h ReadOperatorVerdicts; docs/LABELING.md "What the federation learns from your
 // verdicts"): a site with verdicts only uploads counts, a line labelled twice is one unit, the per-site cap
 // holds, a "whole template is normal" verdict is one unit, session verdicts count only for a session-keyed
-// source, the imported labels files' rows are not verdicts, and a damaged store is an error naming the file.
+// source, the imported labels files' rows are not verdicts, and a damaged store is an error naming the file;
+// and what a fetched model's counts decide of a site's own kinds (SourceKindCoverage).
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -147,6 +148,40 @@ TEST(OperatorVerdictsTest, SessionVerdictsCountOnlyForASessionKeyedSource) {
   EXPECT_DOUBLE_EQ(sketch.Anomalous(KindOf(raw[1])), 1);
   EXPECT_DOUBLE_EQ(sketch.Anomalous(KindOf(raw[2])), 1);
   EXPECT_DOUBLE_EQ(sketch.Anomalous(KindOf(raw[3])) + sketch.Normal(KindOf(raw[3])), 1);  // the same kind
+}
+
+// What the daemon logs when a model arrives (SiteDaemon::LogKindCoverage): of the site's own distinct kinds,
+// how many the manifest's counts decide, and which way.
+TEST(SourceKindCoverageTest, CountsTheSitesKindsTheFederationDecides) {
+  std::vector<std::string> raw;
+  std::vector<int> labels;
+  for (int i = 0; i < 5; ++i) {
+    raw.push_back(Line(i, i, "Exception writing"));
+    labels.push_back(1);
+    raw.push_back(Line(i, i, "Receiving block"));
+    labels.push_back(0);
+  }
+  raw.push_back(Line(9, 9, "Deleting block"));  // a kind nobody labelled
+  labels.push_back(-1);
+  auto counts = SourceKindCounts("HDFS", "HDFS", raw, labels);
+  ASSERT_TRUE(counts.ok() && counts->has_value());
+  v1::KindCounts two_sites = **counts;
+  for (double& c : *two_sites.mutable_count()) c *= 2;
+  const kinds::KindVerdictOptions options;  // a normal verdict needs two sites' counts
+  auto one = SourceKindCoverage("HDFS", raw, **counts, options);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->kinds, 3);
+  EXPECT_EQ(one->anomalous, 1);
+  EXPECT_EQ(one->normal, 0);
+  auto two = SourceKindCoverage("HDFS", raw, two_sites, options);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->kinds, 3);
+  EXPECT_EQ(two->anomalous, 1);
+  EXPECT_EQ(two->normal, 1);
+  v1::KindCounts bad = two_sites;
+  bad.add_bucket(bad.bucket(0));  // listed twice
+  bad.add_count(1);
+  EXPECT_FALSE(SourceKindCoverage("HDFS", raw, bad, options).ok());
 }
 
 class ReadOperatorVerdictsTest : public ::testing::Test {
