@@ -323,7 +323,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   // choice gave it the model (label_free_with_model keeps it label-free: ReviewChoices).
   const bool model_scores =
       scorer != nullptr && (label_free_ == nullptr || choices_[static_cast<size_t>(source)].model);
-  // The message kind, once per line, only when a kind rule will use it (it costs 5-8% of the line's time,
+  // The message kind, once per line, only when a kind rule will use it (it costs 4-8% of the line's time,
   // docs/BENCHMARKS.md "What per-line kind signatures cost"): the line verdict needs the model's counts for
   // the source; label-free sessions collect their kinds before any model brings counts, so that a session
   // open at a model swap is judged on all its lines.
