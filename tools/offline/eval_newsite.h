@@ -170,6 +170,8 @@ struct NewsiteOptions {
   // (--active-diversity).
   double active_neighbour_match = active::SelectorOptions{}.neighbour_match;
   double active_diversity = active::SelectorOptions{}.diversity_match;
+  // ... and its size_weight (--active-size-weight).
+  double active_size_weight = active::SelectorOptions{}.size_weight;
   // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
   // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
   // the label pool, the end of the measured part (units starting before test_end of the stream;

@@ -302,6 +302,7 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
   so.margin_probability_share = o.active_margin_share;
   so.opinion_ramp = o.active_opinion_ramp;
   so.mean_uncertainty_share = o.active_mean_uncertainty;
+  so.size_weight = o.active_size_weight;
   // The neighbourhood count follows the few-shot rule of lines, where it was tuned (docs/EVALUATION.md
   // "Session 16"); session units keep their group's own count, as they keep keep_alert_match 0.
   so.neighbour_match = s.unit == "line" ? o.active_neighbour_match : 0.0;
