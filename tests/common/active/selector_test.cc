@@ -359,6 +359,37 @@ TEST(SelectorTest, MeanUncertaintyUntiesALargeSpreadGroupFromATrueDoubt) {
   EXPECT_EQ((*picks)[1].line, 10u);  // the representative is still the line at the threshold
 }
 
+// The defaults since session 19 (size_weight 0.25, mean_uncertainty_share 1): a large group whose lines all
+// sit just below the threshold (an unalerted recurring fault) goes before a single line at the threshold,
+// and a large familiar group with one line near it goes last. Sessions 13-18's ranking (size and mean share
+// 0) put the familiar group first (it ties with the single line and its size breaks the tie) and the
+// doubtful group last.
+TEST(SelectorTest, DefaultsAskAboutALargeGroupDoubtfulAsAWhole) {
+  SelectionInput in;
+  in.threshold = 1.0;
+  auto add = [&](int32_t tpl, double score) {
+    LineInfo l = Line(tpl, score);
+    l.alert = 0;
+    l.model_probability = 0;  // the label-free detector alerted on none of them
+    in.lines.push_back(l);
+  };
+  add(1, 1.0);                                            // one line at the threshold
+  for (int i = 0; i < 100; ++i) add(2, 0.99);             // a large group just below it
+  for (int i = 0; i < 500; ++i) add(3, i == 0 ? 1.0 : 0.0);  // a large familiar group, one line at it
+  SelectorOptions defaults;
+  defaults.margin_scale = 0.1;
+  auto picks = SelectLines(in, defaults);
+  ASSERT_TRUE(picks.ok()) << picks.status();
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2, 1, 3}));
+  EXPECT_DOUBLE_EQ((*picks)[0].corrections, 0.0);  // nothing alerted, so no corrections: size and doubt decide
+  SelectorOptions before = defaults;
+  before.size_weight = 0;
+  before.mean_uncertainty_share = 0;
+  picks = SelectLines(in, before);
+  ASSERT_TRUE(picks.ok()) << picks.status();
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{3, 1, 2}));
+}
+
 TEST(SelectorTest, AnomalyProbabilityMixesTheMarginWithTheSecondOpinion) {
   LineInfo l = Line(1, 0.0);
   EXPECT_NEAR(AnomalyProbability(l, 0.0), 0.5, 1e-12);
