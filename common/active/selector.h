@@ -1,11 +1,14 @@
 // Active selection: which of a site's lines an operator should label next, so that a few labels
 // (ten, say) teach the detector the most. Lines are grouped by template; each group not yet covered
 // by a label offers one representative (its most uncertain line), and groups are ranked by
-//   the detector's uncertainty  how close the line's score is to the threshold in force, and how
-//                               much its signals (and an optional second opinion, e.g. a model's
+//   the detector's uncertainty  how close the group's lines' scores are to the threshold in force
+//                               (their mean by default, SelectorOptions::mean_uncertainty_share;
+//                               0 = the representative's alone), and how much the representative's
+//                               signals (and an optional second opinion, e.g. a model's
 //                               probability) disagree about it;
-//   the group's size            a verdict on a large group settles many lines (a tie-break by
-//                               default; SelectorOptions::size_weight makes it a weight);
+//   the group's size            a verdict on a large group settles many lines (a weight,
+//                               SelectorOptions::size_weight; it lifts a large group only as far as
+//                               its lines as a whole sit near the threshold);
 //   its expected corrections    how many of the group's decisions a verdict is expected to turn
 //                               right: the lines that do not alert if the group is anomalous, those
 //                               that alert if it is normal, weighted by the group's probability of
@@ -74,10 +77,15 @@ struct SelectorOptions {
   double margin_scale = 0;
   double disagreement_weight = 0.5;  // weight of the disagreement next to the uncertainty, >= 0
   // Weight of the group's size: the priority is multiplied by 1 + size_weight * log(1 + size) /
-  // log(1 + lines). >= 0. 0 (the default since session 9, chosen on loghub-2k BGL with the
-  // few-shot detector; docs/EVALUATION.md "Session 9") leaves the size to break ties only: the
-  // large groups are mostly the familiar normal ones, and weighting them spent labels there.
-  double size_weight = 0.0;
+  // log(1 + lines). >= 0. 0.25 (with mean_uncertainty_share 1) since session 19, chosen on the line
+  // tuning splits (loghub-2k BGL and BGL-20k's tuning parts, both pool splits; 0.25, 0.5, 1, 2 with
+  // mean share 1, 0.5 with mean share 0.5 tried): with a group's uncertainty its lines' mean, a
+  // large group doubts as a whole only when its lines sit near the threshold (an unalerted
+  // recurring fault just below it), and then its size should count; the familiar normal groups
+  // far below keep a low mean (docs/EVALUATION.md "Session 19: the size of a doubtful group"). 0
+  // (sessions 9-18) left the size to break ties only: alone, as a weight on the representative's
+  // uncertainty, it spent labels on the large familiar groups (docs/EVALUATION.md "Session 9").
+  double size_weight = 0.25;
   double fallback_alert_rate = 0.01;  // in (0, 0.5]; see SelectionInput::threshold
   // Groups whose representative is at or above the threshold (margin >= 0) rank before all others;
   // within each side the priority decides. Off by default: on loghub-2k BGL it helped with session
@@ -108,8 +116,10 @@ struct SelectorOptions {
   // Share of the group's mean line uncertainty in its uncertainty; the rest is its representative's
   // (its most uncertain line's). A large group whose scores spread widely always has a line near the
   // threshold, so by its representative alone it ties with a small group the detector truly doubts
-  // (on BGL the big familiar groups tie at uncertainty 1). In [0, 1]; 0 = the representative's alone.
-  double mean_uncertainty_share = 0.0;
+  // (on BGL the big familiar groups tie at uncertainty 1). In [0, 1]; 0 = the representative's alone
+  // (sessions 13-18; alone, 1 lost in session 14). 1 since session 19, together with size_weight
+  // 0.25 (see there).
+  double mean_uncertainty_share = 1.0;
   // Expected corrections over the few-shot rule's token neighbourhood (neighbourhood.h): > 0 counts,
   // for a group whose representative carries tokens, the lines anywhere in the input that a verdict
   // on it would change (sharing at least this much of its tokens, nearer to it than to any label of

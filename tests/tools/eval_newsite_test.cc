@@ -231,6 +231,7 @@ TEST(EvalNewsiteTest, RejectsBadFlags) {
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-ramp", "-1"}), 2);  // labels in hand, in [0, 1000]
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-ramp", "1001"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-mean-uncertainty", "1.5"}), 2);
+  EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-size-weight", "-0.25"}), 2);  // a weight, in [0, 100]
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--active-margin-share", "-0.1"}), 2);
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "-1"}), 2);  // 0 is off
   EXPECT_EQ(RunEvalNewsite({"--out", out, "--budget-window", "2000000"}), 2);

@@ -163,13 +163,15 @@ struct NewsiteOptions {
   double active_margin_share = active::SelectorOptions{}.margin_probability_share;
   // ... and its opinion_ramp (--active-ramp).
   double active_opinion_ramp = active::SelectorOptions{}.opinion_ramp;
-  // ... and its mean_uncertainty_share (--active-mean-uncertainty).
+  // ... and its mean_uncertainty_share (--active-mean-uncertainty; line units only, session units keep 0).
   double active_mean_uncertainty = active::SelectorOptions{}.mean_uncertainty_share;
   // ... and its neighbour_match (--active-neighbour-match; line units only, sessions keep 0; its
   // neighbour_keep_match is the few-shot rule's keep_alert_match of the run) and diversity_match
   // (--active-diversity).
   double active_neighbour_match = active::SelectorOptions{}.neighbour_match;
   double active_diversity = active::SelectorOptions{}.diversity_match;
+  // ... and its size_weight (--active-size-weight; line units only, session units keep 0).
+  double active_size_weight = active::SelectorOptions{}.size_weight;
   // Sessions with labels (eval_newsite_session_labels.cc): the active session selector's weight of
   // a group's alerted share (active::SessionSelectorOptions::alert_weight), and, for tuning inside
   // the label pool, the end of the measured part (units starting before test_end of the stream;

@@ -52,7 +52,8 @@ constexpr char kUsage[] =
     "  [--fed-liar none|invert|silence|alarm] [--fed-kind-trust-rows] (with --fed-sibling: who the kind sketch\n"
     "  comes from and how far it is trusted)\n"
     "  [--rest-interpolate 0|1]\n"
-    "  [--reports-field-only 0|1]\n";
+    "  [--reports-field-only 0|1]\n"
+    "  [--active-size-weight W]\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -177,6 +178,10 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
                                            {"keep-alert-match", &o->fewshot.keep_alert_match}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-neighbour-match", &o->active_neighbour_match},
                                            {"active-diversity", &o->active_diversity}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-size-weight", &o->active_size_weight}}));
+  if (!(o->active_size_weight >= 0 && o->active_size_weight <= 100)) {
+    return absl::InvalidArgumentError("--active-size-weight must be in [0, 100]");
+  }
   if (!(o->active_neighbour_match >= 0 && o->active_neighbour_match <= 1)) {
     return absl::InvalidArgumentError("--active-neighbour-match must be in [0, 1]");
   }
@@ -258,7 +263,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-siblings",
               "fed-liar",
               "rest-interpolate",
-              "reports-field-only"},
+              "reports-field-only",
+              "active-size-weight"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",

@@ -301,7 +301,10 @@ std::vector<size_t> ActiveLabels(const NewsiteStream& s, const ScoredStream& sc,
   so.coverage_weight = o.active_coverage_weight;
   so.margin_probability_share = o.active_margin_share;
   so.opinion_ramp = o.active_opinion_ramp;
-  so.mean_uncertainty_share = o.active_mean_uncertainty;
+  // The group's mean uncertainty and its size weight were chosen on lines (docs/EVALUATION.md "Session 19");
+  // session units keep sessions 13-18's ranking (0 and 0), as they keep keep_alert_match 0.
+  so.mean_uncertainty_share = s.unit == "line" ? o.active_mean_uncertainty : 0.0;
+  so.size_weight = s.unit == "line" ? o.active_size_weight : 0.0;
   // The neighbourhood count follows the few-shot rule of lines, where it was tuned (docs/EVALUATION.md
   // "Session 16"); session units keep their group's own count, as they keep keep_alert_match 0.
   so.neighbour_match = s.unit == "line" ? o.active_neighbour_match : 0.0;

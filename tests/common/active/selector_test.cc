@@ -19,6 +19,16 @@ LineInfo Line(int32_t tpl, double score, int label = -1) {
   return l;
 }
 
+// Sessions 13-18's ranking: the group's uncertainty its representative's, the size a tie-break only
+// (the defaults since session 19 are size_weight 0.25 and mean_uncertainty_share 1). The tests of
+// other settings use it, so their priorities follow the formulas they check.
+SelectorOptions Session18() {
+  SelectorOptions o;
+  o.size_weight = 0;
+  o.mean_uncertainty_share = 0;
+  return o;
+}
+
 std::vector<int32_t> Templates(const std::vector<Pick>& picks) {
   std::vector<int32_t> out;
   for (const Pick& p : picks) out.push_back(p.template_id);
@@ -62,7 +72,7 @@ TEST(SelectorTest, LargerGroupWinsAtEqualUncertainty) {
   in.threshold = 2.0;
   in.lines = {Line(7, 2.0)};
   for (int i = 0; i < 50; ++i) in.lines.push_back(Line(8, i == 0 ? 2.0 : 0.0));
-  SelectorOptions opt;
+  SelectorOptions opt = Session18();
   opt.margin_scale = 1.0;
   opt.size_weight = 1.0;
   auto picks = SelectLines(in, opt);
@@ -72,7 +82,7 @@ TEST(SelectorTest, LargerGroupWinsAtEqualUncertainty) {
   // Without the size term (the default) and the expected corrections the two tie on priority and
   // the larger group still goes first, whatever the seed.
   for (uint64_t seed = 0; seed < 8; ++seed) {
-    SelectorOptions plain;
+    SelectorOptions plain = Session18();
     plain.margin_scale = 1.0;
     plain.coverage_weight = 0;
     plain.seed = seed;
@@ -169,7 +179,7 @@ TEST(SelectorTest, DeterministicWithASeedAndSeedOnlyBreaksTies) {
   in.lines.push_back(Line(99, 0.0));
   in.lines.push_back(Line(99, 0.0));
   for (uint64_t seed = 0; seed < 5; ++seed) {
-    SelectorOptions s;
+    SelectorOptions s = Session18();
     s.seed = seed;
     EXPECT_EQ((*SelectLines(in, s))[0].template_id, 99);
   }
@@ -290,7 +300,7 @@ SelectionInput AlarmAgainstDoubt(int labelled) {
 }
 
 TEST(SelectorTest, OpinionRampAsksAboutTheDoubtFirstAndTheAlarmOnceLabelsAreInHand) {
-  SelectorOptions opt;
+  SelectorOptions opt = Session18();
   opt.margin_scale = 1.0;
   // Session 13's ranking (opinion_ramp 0): the alarm group first, whatever the labels in hand.
   for (int labelled : {0, 95}) {
@@ -326,7 +336,7 @@ TEST(SelectorTest, OpinionRampAsksAboutTheDoubtFirstAndTheAlarmOnceLabelsAreInHa
 // With opinion_ramp 0 the ranking is session 13's: the same picks and priorities as the formula
 // ((1 - w) (uncertainty + 0.5 disagreement) + w coverage), however many labels are in hand.
 TEST(SelectorTest, OpinionRampZeroKeepsSession13sPriorities) {
-  SelectorOptions opt;
+  SelectorOptions opt = Session18();
   opt.margin_scale = 1.0;
   auto picks = SelectLines(AlarmAgainstDoubt(3), opt);
   ASSERT_TRUE(picks.ok());
@@ -345,7 +355,7 @@ TEST(SelectorTest, MeanUncertaintyUntiesALargeSpreadGroupFromATrueDoubt) {
   for (int i = 0; i <= 20; ++i) in.lines.push_back(Line(1, -10.0 + i));  // -10 ... 10: one at 0
   in.lines.push_back(Line(2, 0.0));
   in.lines.push_back(Line(2, 0.0));
-  SelectorOptions opt;
+  SelectorOptions opt = Session18();
   opt.margin_scale = 1.0;
   opt.coverage_weight = 0;  // the uncertainty ranking alone
   auto tied = SelectLines(in, opt);
@@ -357,6 +367,37 @@ TEST(SelectorTest, MeanUncertaintyUntiesALargeSpreadGroupFromATrueDoubt) {
   ASSERT_TRUE(picks.ok());
   EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2, 1}));
   EXPECT_EQ((*picks)[1].line, 10u);  // the representative is still the line at the threshold
+}
+
+// The defaults since session 19 (size_weight 0.25, mean_uncertainty_share 1): a large group whose lines all
+// sit just below the threshold (an unalerted recurring fault) goes before a single line at the threshold,
+// and a large familiar group with one line near it goes last. Sessions 13-18's ranking (size and mean share
+// 0) put the familiar group first (it ties with the single line and its size breaks the tie) and the
+// doubtful group last.
+TEST(SelectorTest, DefaultsAskAboutALargeGroupDoubtfulAsAWhole) {
+  SelectionInput in;
+  in.threshold = 1.0;
+  auto add = [&](int32_t tpl, double score) {
+    LineInfo l = Line(tpl, score);
+    l.alert = 0;
+    l.model_probability = 0;  // the label-free detector alerted on none of them
+    in.lines.push_back(l);
+  };
+  add(1, 1.0);                                            // one line at the threshold
+  for (int i = 0; i < 100; ++i) add(2, 0.99);             // a large group just below it
+  for (int i = 0; i < 500; ++i) add(3, i == 0 ? 1.0 : 0.0);  // a large familiar group, one line at it
+  SelectorOptions defaults;
+  defaults.margin_scale = 0.1;
+  auto picks = SelectLines(in, defaults);
+  ASSERT_TRUE(picks.ok()) << picks.status();
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{2, 1, 3}));
+  EXPECT_DOUBLE_EQ((*picks)[0].corrections, 0.0);  // nothing alerted, so no corrections: size and doubt decide
+  SelectorOptions before = defaults;
+  before.size_weight = 0;
+  before.mean_uncertainty_share = 0;
+  picks = SelectLines(in, before);
+  ASSERT_TRUE(picks.ok()) << picks.status();
+  EXPECT_EQ(Templates(*picks), (std::vector<int32_t>{3, 1, 2}));
 }
 
 TEST(SelectorTest, AnomalyProbabilityMixesTheMarginWithTheSecondOpinion) {
