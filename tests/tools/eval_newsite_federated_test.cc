@@ -512,8 +512,8 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   EXPECT_DOUBLE_EQ(draw->f1, 1.0);
   bool named = false;
   for (const std::string& n : notes) {
-    named = named || n.find("2 distinct kinds; siblings 1, liar none, capped, silence 1 / alarm 1 sites): 1 kinds "
-                            "anomalous, 1 normal") != std::string::npos;
+    named = named || n.find("2 distinct kinds; siblings 1, liar none, capped, silence 1 / alarm 1 sites, alarm budget "
+                            "0.05): 1 kinds anomalous, 1 normal") != std::string::npos;
   }
   EXPECT_TRUE(named) << absl::StrJoin(notes, "\n");
   // --fed-kind-labels: a sibling that labelled 2 of its lines supports no verdict (3 needed).

@@ -52,7 +52,9 @@ constexpr char kUsage[] =
     "  [--fed-liar none|invert|silence|alarm] [--fed-kind-trust-rows] (with --fed-sibling: who the kind sketch\n"
     "  comes from and how far it is trusted)\n"
     "  [--rest-interpolate 0|1]\n"
-    "  [--reports-field-only 0|1]\n";
+    "  [--reports-field-only 0|1]\n"
+    "  [--fed-kind-alarm-budget S] [--fed-kind-alarm-exempt-sites N] [--fed-kind-alarm-budgets S[,S...]]\n"
+    "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -258,7 +260,10 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-siblings",
               "fed-liar",
               "rest-interpolate",
-              "reports-field-only"},
+              "reports-field-only",
+              "fed-kind-alarm-budget",
+              "fed-kind-alarm-exempt-sites",
+              "fed-kind-alarm-budgets"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",
