@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -31,8 +32,11 @@ void AlarmBudget::Count(const std::vector<uint64_t>& kinds) {
     it = it->second.n < 0.5 ? counts_.erase(it) : std::next(it);
   }
   units_ *= 0.5;
+  let_through_ *= 0.5;
   stale_ = true;
 }
+
+double AlarmBudget::Allowance() const { return options_.share * std::max(units_, kMinUnits); }
 
 bool AlarmBudget::Budgeted(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts) const {
   if (sketch.VerdictOf(kind, verdicts) != KindVerdict::kAnomalous) return false;
@@ -40,30 +44,21 @@ bool AlarmBudget::Budgeted(uint64_t kind, const KindSketch& sketch, const KindVe
 }
 
 void AlarmBudget::Recompute(const KindSketch& sketch, const KindVerdictOptions& verdicts) {
-  std::vector<double> held;  // the counts of the budgeted anomalous kinds the site has seen
-  for (auto& [kind, c] : counts_) {
-    c.budgeted = Budgeted(kind, sketch, verdicts);
-    if (c.budgeted) held.push_back(c.n);
-  }
-  std::sort(held.begin(), held.end());
-  const double allowance = options_.share * std::max(units_, kMinUnits);
-  double sum = 0;
-  threshold_ = 0;
-  for (size_t i = 0; i < held.size();) {
-    size_t j = i;
-    double tied = 0;  // kinds of equal count go in together or not at all
-    for (; j < held.size() && held[j] == held[i]; ++j) tied += held[j];
-    if (sum + tied > allowance) break;
-    sum += tied;
-    threshold_ = held[i];
-    i = j;
-  }
-  // Found again after another 1/256 of the units seen: between two finds the budgeted kinds' share can grow
-  // by at most that much.
+  std::vector<std::pair<double, uint64_t>> held;  // (units, kind) of the budgeted anomalous kinds seen
   for (auto& [kind, c] : counts_) {
     c.known = true;
-    c.allowed = !c.budgeted || c.n <= threshold_;
+    c.budgeted = Budgeted(kind, sketch, verdicts);
+    c.allowed = !c.budgeted;
+    if (c.budgeted) held.emplace_back(c.n, kind);
   }
+  std::sort(held.begin(), held.end());
+  room_ = Allowance();
+  for (const auto& [n, kind] : held) {
+    if (n > room_) break;
+    room_ -= n;
+    counts_[kind].allowed = true;
+  }
+  // Found again after another 1/256 of the units seen: between two finds a kind keeps its mark.
   next_recompute_ = units_ + std::max(1.0, units_ / 256);
   stale_ = false;
 }
@@ -74,11 +69,12 @@ bool AlarmBudget::Allows(uint64_t kind, const KindSketch& sketch, const KindVerd
     return true;
   }
   if (stale_ || units_ >= next_recompute_) Recompute(sketch, verdicts);
-  // A kind keeps what the last find gave it until the next (its count may have grown since); a kind first
-  // seen since then is as rare as its count says.
+  if (let_through_ + 1 > Allowance()) return false;
+  // A kind first seen since the last find is allowed when its units fit in the room the allowed kinds left.
   auto it = counts_.find(kind);
-  if (it == counts_.end()) return true;
-  return it->second.known ? it->second.allowed : it->second.n <= threshold_;
+  const bool allowed = it == counts_.end() || (it->second.known ? it->second.allowed : it->second.n <= room_);
+  if (allowed) let_through_ += 1;
+  return allowed;
 }
 
 bool AlarmBudget::AllowsAny(const std::vector<uint64_t>& kinds, const KindSketch& sketch,

@@ -3,11 +3,13 @@
 // an anomalous verdict (KindVerdictOptions::anomalous_sites 1), so a lone site that labels every kind of a
 // source anomalous would make every site running that source alert on every line. The budget is the
 // receiving site's bound on that, whatever counts reach it: the site counts the units it has seen per kind
-// (a line; a closed session once for each distinct kind), and an anomalous verdict raises an alert only
-// while its kind is among the site's RAREST anomalous-verdict kinds whose units together hold at most
-// `share` of the site's units. So the units the federation alone makes alert stay near `share` of the
-// stream, under plain and secure aggregation alike (it needs no per-site view), while a rare incident kind
-// keeps its verdict. A verdict it withholds leaves the unit to the site's own detector and labels.
+// (a line; a closed session once for each distinct kind), and an anomalous verdict that alone would raise an
+// alert does so only (1) while its kind is among the site's RAREST anomalous-verdict kinds whose units
+// together hold at most `share` of the site's units, and (2) while the alerts it has let through stay within
+// `share` of the site's units (share x max(units, kMinUnits)). So the units the federation alone makes alert
+// are at most `share` of the stream, under plain and secure aggregation alike (it needs no per-site view),
+// and the budget goes to rare kinds first: a rare incident kind keeps its verdict. A verdict it withholds
+// leaves the unit to the site's own detector and labels.
 // Thread-compatible (one per source and unit kind; the caller serialises).
 #ifndef FEDLOG_COMMON_KINDS_ALARM_BUDGET_H_
 #define FEDLOG_COMMON_KINDS_ALARM_BUDGET_H_
@@ -48,10 +50,11 @@ class AlarmBudget {
   // alerted or not, before Allows on that unit.
   void Count(const std::vector<uint64_t>& kinds);
   void Count(uint64_t kind) { Count(std::vector<uint64_t>{kind}); }
-  // Whether `kind`, which has the anomalous verdict of `sketch` under `verdicts`, may raise an alert now. The
-  // caller passes the same sketch and options until it calls Invalidate (a new model, new options).
+  // Whether `kind`, which has the anomalous verdict of `sketch` under `verdicts`, may raise an alert now on a
+  // unit the site's own detector did not alert; true is counted as an alert let through. The caller passes
+  // the same sketch and options until it calls Invalidate (a new model, new options).
   bool Allows(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts);
-  // Whether any anomalous-verdict kind among `kinds` may raise an alert now (a session unit).
+  // Whether any anomalous-verdict kind among `kinds` may raise an alert now (a session unit; one alert).
   bool AllowsAny(const std::vector<uint64_t>& kinds, const KindSketch& sketch, const KindVerdictOptions& verdicts);
   // The sketch or the verdict options changed: the budgeted kinds are found again at the next Allows.
   void Invalidate() { stale_ = true; }
@@ -61,13 +64,14 @@ class AlarmBudget {
   }
   const AlarmBudgetOptions& options() const { return options_; }
   double units() const { return units_; }
-  // The count above which a budgeted kind is withheld, as last found (for tests and metrics).
-  double threshold() const { return threshold_; }
+  // Alerts let through (halved with the counts).
+  double let_through() const { return let_through_; }
 
  private:
   bool Budgeted(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts) const;
-  // Finds threshold_: the largest count c such that the budgeted anomalous kinds counted at most c hold at
-  // most share x max(units, kMinUnits) units together.
+  double Allowance() const;
+  // Marks the budgeted anomalous kinds allowed, rarest first (ties by kind), while their units together stay
+  // within Allowance(); room_ is what is left.
   void Recompute(const KindSketch& sketch, const KindVerdictOptions& verdicts);
 
   AlarmBudgetOptions options_;
@@ -79,8 +83,9 @@ class AlarmBudget {
   };
   std::unordered_map<uint64_t, KindCount> counts_;  // by kind
   double units_ = 0;
-  double threshold_ = 0;
-  double next_recompute_ = 0;  // units_ at which threshold_ is found again
+  double let_through_ = 0;
+  double room_ = 0;
+  double next_recompute_ = 0;  // units_ at which the allowed kinds are found again
   bool stale_ = true;
 };
 

@@ -318,14 +318,19 @@ kinds::AlarmBudgetOptions TrustBudgetOptions(const NewsiteFederatedOptions::Kind
 // has come (it closes).
 std::vector<size_t> ClosingOrder(const NewsiteStream& s);
 // kinds::AlarmBudget over the new site's units (`mine`: their kinds) in `order`, as the daemon applies it:
-// each unit counted, then an anomalous `verdict` it does not allow set to 0 (the site's own detector decides
-// the unit). Returns how many verdicts it withheld.
+// each unit counted, then an anomalous `verdict` on a unit its own detector did not alert (`own_alert`, per
+// unit; null: none alerted) that the budget does not allow set to 0 (the site's own detector decides the
+// unit). Returns how many verdicts it withheld.
 int64_t ApplyAlarmBudget(const std::vector<std::vector<uint64_t>>& mine, const std::vector<size_t>& order,
-                         const kinds::KindSketch& sketch, const kinds::KindVerdictOptions& vo,
-                         const kinds::AlarmBudgetOptions& bo, std::vector<int8_t>* verdict);
+                         const std::vector<uint8_t>* own_alert, const kinds::KindSketch& sketch,
+                         const kinds::KindVerdictOptions& vo, const kinds::AlarmBudgetOptions& bo,
+                         std::vector<int8_t>* verdict);
+// `own_alert` (optional, per unit of `s`): the product's k = 0 alerts (PriorBase::alert), which the alarm
+// budget leaves alone (ApplyAlarmBudget; the k > 0 rows keep the same budget decisions).
 absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, const NewsiteSplit& sp,
                                                     const NewsiteOptions& options,
-                                                    std::vector<std::string>* notes);
+                                                    std::vector<std::string>* notes,
+                                                    const std::vector<uint8_t>* own_alert = nullptr);
 absl::Status KindVerdictK0Row(const NewsiteSplit& sp, const PriorBase& base, const FederationKinds& kinds,
                               std::vector<KShotRow>* rows, std::vector<std::string>* notes);
 // One label draw (`units`: the product's few-shot units, EncoderUnits; their embeddings unused).

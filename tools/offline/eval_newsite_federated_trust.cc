@@ -68,14 +68,16 @@ std::vector<size_t> ClosingOrder(const NewsiteStream& s) {
 }
 
 int64_t ApplyAlarmBudget(const std::vector<std::vector<uint64_t>>& mine, const std::vector<size_t>& order,
-                         const kinds::KindSketch& sketch, const kinds::KindVerdictOptions& vo,
-                         const kinds::AlarmBudgetOptions& bo, std::vector<int8_t>* verdict) {
+                         const std::vector<uint8_t>* own_alert, const kinds::KindSketch& sketch,
+                         const kinds::KindVerdictOptions& vo, const kinds::AlarmBudgetOptions& bo,
+                         std::vector<int8_t>* verdict) {
   if (bo.share <= 0) return 0;
   kinds::AlarmBudget budget(bo);
   int64_t withheld = 0;
   for (size_t u : order) {
     budget.Count(mine[u]);
-    if ((*verdict)[u] > 0 && !budget.AllowsAny(mine[u], sketch, vo)) {
+    const bool alerted = own_alert != nullptr && u < own_alert->size() && (*own_alert)[u];
+    if ((*verdict)[u] > 0 && !alerted && !budget.AllowsAny(mine[u], sketch, vo)) {
       (*verdict)[u] = 0;
       ++withheld;
     }

@@ -79,15 +79,16 @@ TEST(AlarmBudgetTest, ALoneAlarmLiarCannotFloodASite) {
   EXPECT_EQ(VerdictAlerts(stream, liar, &off, incident, &incident_alerts), 20000);  // the flood without it
   AlarmBudget budget({0.05, 0});
   const int alerts = VerdictAlerts(stream, liar, &budget, incident, &incident_alerts);
-  EXPECT_LE(alerts, 0.05 * 20000 * 1.1);
+  EXPECT_LE(alerts, 0.05 * 20000);
   EXPECT_GT(alerts, 0);
-  // The rarest kinds keep the budget: the incident kind (40 lines) is among them.
-  EXPECT_EQ(incident_alerts, 40);
+  // The rarest kinds get the budget first: the incident kind (40 lines) is among them, and nearly all of its
+  // lines alert (a few come when earlier alerts of kinds since grown common have spent the budget).
+  EXPECT_GE(incident_alerts, 36);
   // An uncapped liar (a modified site under secure aggregation) gets no more.
   KindSketch uncapped;
   for (uint64_t k : stream) uncapped.AddKind(k, 1000, 0);
   AlarmBudget again({0.05, 0});
-  EXPECT_LE(VerdictAlerts(stream, uncapped, &again, incident, &incident_alerts), 0.05 * 20000 * 1.1);
+  EXPECT_LE(VerdictAlerts(stream, uncapped, &again, incident, &incident_alerts), 0.05 * 20000);
 }
 
 TEST(AlarmBudgetTest, AnHonestVerdictOnARareIncidentKindStillAlerts) {
