@@ -89,8 +89,10 @@ void LabelFreeScorer::AddMessageKind(Source& s, uint64_t session, uint64_t kind)
     return;
   }
   // Past the cap: judged now, against the sketch in force (the kinds kept are judged at the close).
-  if (s.sketch != nullptr && s.sketch->VerdictOf(kind, s.kind_options) == kinds::KindVerdict::kAnomalous) {
+  if (!m.anomalous_past_cap && s.sketch != nullptr &&
+      s.sketch->VerdictOf(kind, s.kind_options) == kinds::KindVerdict::kAnomalous) {
     m.anomalous_past_cap = true;
+    m.past_cap_kind = kind;
   }
 }
 
@@ -111,9 +113,11 @@ int LabelFreeScorer::ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool
   const bool anomalous =
       m.anomalous_past_cap || kinds::UnitVerdict(*s.sketch, m.distinct, /*silence=*/false, s.kind_options) == kinds::KindVerdict::kAnomalous;
   if (!anomalous) return 0;
-  // Raised by the verdict alone: only within the alarm budget. A kind past the cap was not kept and cannot
-  // be looked up, so a session anomalous only through one is withheld.
-  if (!c->alert && !s.budget.AllowsAny(m.distinct, *s.sketch, s.kind_options)) {
+  // Raised by the verdict alone: only within the alarm budget (a kind past the cap by the first such kind;
+  // its verdict is looked up again on the sketch now in force).
+  std::vector<uint64_t> held = m.distinct;
+  if (m.anomalous_past_cap) held.push_back(m.past_cap_kind);
+  if (!c->alert && !s.budget.AllowsAny(held, *s.sketch, s.kind_options)) {
     ++*withheld;
     return 0;
   }

@@ -193,6 +193,7 @@ class LabelFreeScorer {
     struct MessageKinds {
       std::vector<uint64_t> distinct;  // at most kMaxSessionKinds
       bool anomalous_past_cap = false;  // a kind past the cap had the anomalous verdict on arrival
+      uint64_t past_cap_kind = 0;       // the first such kind (for the alarm budget)
     };
     absl::flat_hash_map<uint64_t, MessageKinds> message_kinds;
   };
