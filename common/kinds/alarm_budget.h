@@ -24,7 +24,7 @@
 namespace fedlog::kinds {
 
 // The default share (detect.kind_alarm_budget; docs/EVALUATION.md "Session 19: ...").
-inline constexpr double kDefaultAlarmBudget = 0.05;
+inline constexpr double kDefaultAlarmBudget = 0.02;
 
 struct AlarmBudgetOptions {
   // The largest share of the site's units that anomalous-verdict kinds may hold and still alert, in [0, 1];
