@@ -22,7 +22,6 @@ std::vector<uint64_t> Stream(int lines, uint64_t incident) {
   std::vector<uint64_t> routine;
   for (int i = 0; i < 40; ++i) routine.push_back(K("routine message kind " + std::string(1, static_cast<char>('a' + i % 26)) +
                                                    std::string(static_cast<size_t>(1 + i / 26), 'z')));
-  std::vector<double> weight;
   double total = 0;
   for (int i = 0; i < 40; ++i) total += 1.0 / (i + 1);
   std::vector<uint64_t> out;
