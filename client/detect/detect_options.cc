@@ -51,6 +51,23 @@ absl::Status ParseDetectorChoice(const v1::DetectConfig& d, DetectOptions* o) {
   return o->detector_choice.Validate();
 }
 
+// detect.kind_alarm_budget and kind_alarm_exempt_sites (DetectConfig 66, 67) into `*b`.
+absl::Status KindAlarmBudgetFromConfig(const v1::DetectConfig& d, kinds::AlarmBudgetOptions* b) {
+  const double share = d.kind_alarm_budget();
+  if (!(share <= 1)) {  // also NaN
+    return absl::InvalidArgumentError("detect.kind_alarm_budget must be at most 1 (0 = default, < 0 = off)");
+  }
+  if (share < 0) b->share = 0;
+  if (share > 0) b->share = share;
+  const uint32_t exempt = d.kind_alarm_exempt_sites();
+  if (exempt == 1 || exempt > static_cast<uint32_t>(kinds::kMaxVerdictSites)) {
+    return absl::InvalidArgumentError(absl::StrCat("detect.kind_alarm_exempt_sites must be 0 (none exempt) or in [2, ",
+                                                   kinds::kMaxVerdictSites, "]"));
+  }
+  b->exempt_sites = static_cast<int>(exempt);
+  return b->Validate();
+}
+
 }  // namespace
 
 absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& config,
@@ -162,6 +179,7 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   if (d.kind_verdict_silence_sites() != 0) {
     o.kind_verdict_silence_sites = static_cast<int>(d.kind_verdict_silence_sites());
   }
+  FEDLOG_RETURN_IF_ERROR(KindAlarmBudgetFromConfig(d, &o.kind_alarm_budget));
   o.session_pattern = d.session_pattern();
   if (d.session_quiet_ms() < 0) return absl::InvalidArgumentError("detect.session_quiet_ms must be >= 0");
   if (d.session_quiet_ms() > 0) o.session_quiet_ms = d.session_quiet_ms();

@@ -82,6 +82,8 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   kind_options.normal_sites = o.kind_verdict_silence_sites;
   FEDLOG_RETURN_IF_ERROR(kind_options.Validate());
   d->pipeline_->SetKindVerdictOptions(kind_options);
+  FEDLOG_RETURN_IF_ERROR(o.kind_alarm_budget.Validate());
+  d->pipeline_->SetKindAlarmBudget(o.kind_alarm_budget);
   d->pipeline_->EnableSessionKindVerdicts(o.kind_verdict_sessions);
   FEDLOG_RETURN_IF_ERROR(d->ImportLabelsFile());
   FEDLOG_RETURN_IF_ERROR(d->ImportLabeledLogs());
@@ -472,6 +474,8 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
     } else if (options_.retention_scores > 0) {
       rec.scores.push_back({now_ms, source, r.template_id, r.score, pipeline_->model_version()});
     }
+    if (r.kind_withheld) metrics_->kind_verdicts_withheld_lines.fetch_add(1);
+    metrics_->kind_verdicts_withheld_sessions.store(pipeline_->kind_withheld_sessions());
     if (r.label_silenced) {  // the labels answered for the line (LiveFewShot)
       (DeclaredNormal(raw.source, r.template_id) ? metrics_->alerts_suppressed_normal
                                                  : metrics_->alerts_suppressed_label)

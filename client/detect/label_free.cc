@@ -44,10 +44,12 @@ void LabelFreeScorer::EnableSessionKinds(fewshot::KindRule rule) {
 }
 
 void LabelFreeScorer::SetKindSketch(int source, const kinds::KindSketch* sketch,
-                                    const kinds::KindVerdictOptions& options) {
+                                    const kinds::KindVerdictOptions& options, const kinds::AlarmBudgetOptions& budget) {
   if (source < 0 || source >= static_cast<int>(sources_.size())) return;
-  sources_[static_cast<size_t>(source)].sketch = sketch;
-  sources_[static_cast<size_t>(source)].kind_options = options;
+  Source& s = sources_[static_cast<size_t>(source)];
+  s.sketch = sketch;
+  s.kind_options = options;
+  s.budget.SetOptions(budget);  // the verdicts it allowed are found again on the new sketch
 }
 
 novelty::LineScore LabelFreeScorer::Score(int source, const logparse::ParsedLine& parsed,
@@ -87,8 +89,10 @@ void LabelFreeScorer::AddMessageKind(Source& s, uint64_t session, uint64_t kind)
     return;
   }
   // Past the cap: judged now, against the sketch in force (the kinds kept are judged at the close).
-  if (s.sketch != nullptr && s.sketch->VerdictOf(kind, s.kind_options) == kinds::KindVerdict::kAnomalous) {
+  if (!m.anomalous_past_cap && s.sketch != nullptr &&
+      s.sketch->VerdictOf(kind, s.kind_options) == kinds::KindVerdict::kAnomalous) {
     m.anomalous_past_cap = true;
+    m.past_cap_kind = kind;
   }
 }
 
@@ -99,15 +103,24 @@ bool LabelFreeScorer::OwnLabelsDecide(const Source& s, const novelty::SessionSco
   return s.scorer->sessions().groups().Label(c.group) >= 0;
 }
 
-int LabelFreeScorer::ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool own_decided) {
+int LabelFreeScorer::ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool own_decided, int64_t* withheld) {
   auto it = s.message_kinds.find(c->session);
   if (it == s.message_kinds.end()) return 0;
   const Source::MessageKinds m = std::move(it->second);
   s.message_kinds.erase(it);
+  s.budget.Count(m.distinct);  // every closing session with kinds, decided or not
   if (own_decided || s.sketch == nullptr) return 0;
   const bool anomalous =
       m.anomalous_past_cap || kinds::UnitVerdict(*s.sketch, m.distinct, /*silence=*/false, s.kind_options) == kinds::KindVerdict::kAnomalous;
   if (!anomalous) return 0;
+  // Raised by the verdict alone: only within the alarm budget (a kind past the cap by the first such kind;
+  // its verdict is looked up again on the sketch now in force).
+  std::vector<uint64_t> held = m.distinct;
+  if (m.anomalous_past_cap) held.push_back(m.past_cap_kind);
+  if (!c->alert && !s.budget.AllowsAny(held, *s.sketch, s.kind_options)) {
+    ++*withheld;
+    return 0;
+  }
   const int verdict = c->alert ? 2 : 1;
   c->alert = true;
   return verdict;
@@ -135,7 +148,7 @@ void LabelFreeScorer::TakeClosed(int source) {
     }
     if (s.kinds != nullptr) c.alert = s.kinds->Apply(s.kind_rule, kind, c.alert);
     // The federation's kind verdicts last: only where the site's own labels did not decide.
-    const int kind_verdict = ApplyMessageKinds(s, &c, OwnLabelsDecide(s, c, looked_up, kind));
+    const int kind_verdict = ApplyMessageKinds(s, &c, OwnLabelsDecide(s, c, looked_up, kind), &kind_withheld_);
     Closed(s, c, kind);
     if (keep_scores_) kept_.emplace_back(source, c);
     auto it = s.last_line.find(c.session);

@@ -34,7 +34,10 @@
 // decides (its own label, the label lookup, its exact unit kind's verdict, its shape group's verdict)
 // takes kinds::UnitVerdict(sketch, its kinds, silence = false): anomalous alerts it (SessionAlert::
 // kind_verdict); a session is never silenced by routine kinds (its anomaly can be a missing or extra
-// event of routine kinds). The set goes when the session closes.
+// event of routine kinds). The set goes when the session closes. An anomalous verdict on a session the
+// detector did not alert passes the source's alarm budget first (kinds::AlarmBudget over closed sessions,
+// each counted once for each of its kinds; SetKindSketch's `budget`): a verdict it withholds leaves the
+// session to the detector (kind_withheld_sessions counts them).
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
@@ -54,6 +57,7 @@
 #include "absl/status/statusor.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
+#include "common/kinds/alarm_budget.h"
 #include "common/kinds/kind_sketch.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/parsed_line.h"
@@ -82,7 +86,12 @@ class LabelFreeScorer {
   // its closing sessions; nullptr: none (sessions keep the detector's decision). Not owned: it must
   // stay valid until replaced (the pipeline gives it again at each model swap). `options`: the verdicts'
   // options (detect.kind_verdict_silence_sites; only anomalous verdicts act on sessions); must be valid.
-  void SetKindSketch(int source, const kinds::KindSketch* sketch, const kinds::KindVerdictOptions& options = {});
+  // `budget`: the alarm budget on the verdicts (detect.kind_alarm_budget; valid); the counts of the sessions
+  // seen are kept across calls.
+  void SetKindSketch(int source, const kinds::KindSketch* sketch, const kinds::KindVerdictOptions& options = {},
+                     const kinds::AlarmBudgetOptions& budget = {});
+  // Anomalous session verdicts the alarm budget withheld so far, over all sources.
+  int64_t kind_withheld_sessions() const { return kind_withheld_; }
 
   struct SessionAlert {
     int source = 0;
@@ -180,9 +189,11 @@ class LabelFreeScorer {
     // (bounded like last_line: an entry goes when its session closes).
     const kinds::KindSketch* sketch = nullptr;
     kinds::KindVerdictOptions kind_options;
+    kinds::AlarmBudget budget;  // over closed sessions (SetKindSketch)
     struct MessageKinds {
       std::vector<uint64_t> distinct;  // at most kMaxSessionKinds
       bool anomalous_past_cap = false;  // a kind past the cap had the anomalous verdict on arrival
+      uint64_t past_cap_kind = 0;       // the first such kind (for the alarm budget)
     };
     absl::flat_hash_map<uint64_t, MessageKinds> message_kinds;
   };
@@ -193,7 +204,8 @@ class LabelFreeScorer {
   static bool OwnLabelsDecide(const Source& s, const novelty::SessionScore& c, bool looked_up, uint64_t kind);
   // The federation's verdict on closing session `c` (SessionAlert::kind_verdict), updating c->alert;
   // the session's message kinds are forgotten.
-  static int ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool own_decided);
+  // (the alarm budget may withhold it: *withheld).
+  static int ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool own_decided, int64_t* withheld);
   // Turns the scorer's released verdicts of source `index` into HeldAlerts.
   void CollectReleased(int index);
   // Remembers a closed session's score (and its key's `kind`); gives it its pending label.
@@ -208,6 +220,7 @@ class LabelFreeScorer {
   std::vector<novelty::HeldVerdict> released_;  // scratch
   bool keep_scores_ = false;
   std::vector<std::pair<int, novelty::SessionScore>> kept_;
+  int64_t kind_withheld_ = 0;
 };
 
 }  // namespace fedlog::client::detect

@@ -213,12 +213,19 @@ void LinePipeline::GiveKindSketches() {
       auto it = model_->kinds.find(sources_[i].name);
       if (it != model_->kinds.end()) sketch = &it->second;
     }
-    label_free_->SetKindSketch(static_cast<int>(i), sketch, kind_options_);
+    label_free_->SetKindSketch(static_cast<int>(i), sketch, kind_options_, alarm_budget_);
   }
+}
+
+void LinePipeline::SetKindAlarmBudget(const kinds::AlarmBudgetOptions& options) {
+  alarm_budget_ = options;
+  for (kinds::AlarmBudget& b : line_budgets_) b.SetOptions(options);
+  GiveKindSketches();
 }
 
 void LinePipeline::SetModel(std::unique_ptr<DetectionModel> model) {
   model_ = std::move(model);
+  for (kinds::AlarmBudget& b : line_budgets_) b.Invalidate();  // a new sketch: its budgeted kinds found again
   GiveKindSketches();  // the old model's sketches go with it
   if (fewshot_ != nullptr && label_free_with_model_ && fewshot_->wants_embeddings()) {
     fewshot_->ForgetEmbeddings();
@@ -317,6 +324,7 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   out->label_lowered = false;
   out->model_scored = false;
   out->kind_verdict = 0;
+  out->kind_withheld = false;
   auto* scorer = model_ ? FindScorer(*model_, s.name, dense_.size()) : nullptr;
   if (choices_pending_ && ++since_review_ >= LiveFewShot::kRefitLines) ReviewChoices();
   // The label-free detector scores the source unless the model has a scorer for it and the detector
@@ -359,12 +367,25 @@ void LinePipeline::Process(int source, std::string_view line, LineResult* out) {
   ApplyKindVerdict(source, out);
 }
 
+kinds::AlarmBudget& LinePipeline::LineBudget(int source) {
+  if (line_budgets_.size() != sources_.size()) line_budgets_.resize(sources_.size(), kinds::AlarmBudget(alarm_budget_));
+  return line_budgets_[static_cast<size_t>(source)];
+}
+
 void LinePipeline::ApplyKindVerdict(int source, LineResult* out) {
-  if (!kind_verdicts_ || model_ == nullptr || out->label_match >= 0 || out->score < 0) return;
+  if (!kind_verdicts_) return;
+  kinds::AlarmBudget& budget = LineBudget(source);
+  // Every line counts in the source's alarm budget, decided by labels or not.
+  budget.Count(line_kind_ ? std::vector<uint64_t>{*line_kind_} : std::vector<uint64_t>{});
+  if (model_ == nullptr || out->label_match >= 0 || out->score < 0) return;
   auto it = model_->kinds.find(sources_[static_cast<size_t>(source)].name);
   if (it == model_->kinds.end()) return;
   if (!line_kind_) return;
   const kinds::KindVerdict v = it->second.VerdictOf(*line_kind_, kind_options_);
+  if (v == kinds::KindVerdict::kAnomalous && !out->alert && !budget.Allows(*line_kind_, it->second, kind_options_)) {
+    out->kind_withheld = true;  // the verdict alone would raise it, past the budget
+    return;
+  }
   if (v == kinds::KindVerdict::kAnomalous) {
     out->alert = true;
     out->label_silenced = false;

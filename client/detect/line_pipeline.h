@@ -26,6 +26,7 @@
 #include "client/detect/model_loader.h"
 #include "common/fewshot/detector_choice.h"
 #include "common/features/stream_featurizer.h"
+#include "common/kinds/alarm_budget.h"
 #include "common/kinds/kind_sketch.h"
 #include "common/logparse/drain.h"
 #include "common/logparse/line_parser.h"
@@ -57,6 +58,9 @@ struct LineResult {
   // The federation's verdict on the line's message kind (EnableKindVerdicts) decided `alert`: 1 it
   // raised (or kept) it, -1 it silenced it; 0 none applied.
   int kind_verdict = 0;
+  // An anomalous kind verdict would have raised the alert, and the source's alarm budget withheld it
+  // (SetKindAlarmBudget): the site's own decision stands.
+  bool kind_withheld = false;
 };
 
 class LinePipeline {
@@ -161,7 +165,18 @@ class LinePipeline {
   // detect.kind_verdict_silence_sites sets normal_sites). `options` must be valid (KindVerdictOptions::Validate).
   void SetKindVerdictOptions(const kinds::KindVerdictOptions& options) {
     kind_options_ = options;
+    for (kinds::AlarmBudget& b : line_budgets_) b.Invalidate();
     GiveKindSketches();
+  }
+  // The alarm budget on anomalous kind verdicts (detect.kind_alarm_budget, kind_alarm_exempt_sites;
+  // kinds::AlarmBudget; `options` must be valid): per source, over its lines and, separately, over its
+  // closed label-free sessions, a verdict that alone would raise an alert does so only while its kind is
+  // among the source's rarest anomalous-verdict kinds within the budget's share of its units. Default
+  // kinds::AlarmBudgetOptions{}.
+  void SetKindAlarmBudget(const kinds::AlarmBudgetOptions& options);
+  // Anomalous kind verdicts on sessions the alarm budget withheld so far (lines: LineResult::kind_withheld).
+  int64_t kind_withheld_sessions() const {
+    return label_free_ != nullptr ? label_free_->kind_withheld_sessions() : 0;
   }
   // true (detect.kind_verdicts "on"): a label-free session the site's own labels do not decide alerts when
   // one of its lines' kinds has the anomalous verdict of the model's kind counts for its source; routine
@@ -215,6 +230,8 @@ class LinePipeline {
   void GiveFewShotLabels();
   // EnableKindVerdicts's rule on the line just parsed (parsed_), whose kind is line_kind_.
   void ApplyKindVerdict(int source, LineResult* out);
+  // The alarm budget over `source`'s lines (made on first use).
+  kinds::AlarmBudget& LineBudget(int source);
   // Gives the label-free scorer each source's kind counts from the model (none when session kind
   // verdicts are off): at EnableLabelFree, SetModel and EnableSessionKindVerdicts.
   void GiveKindSketches();
@@ -231,6 +248,8 @@ class LinePipeline {
   bool label_free_with_model_ = false;
   bool kind_verdicts_ = false;
   kinds::KindVerdictOptions kind_options_;
+  kinds::AlarmBudgetOptions alarm_budget_;
+  std::vector<kinds::AlarmBudget> line_budgets_;  // per source, over its lines (ApplyKindVerdict)
   bool session_kind_verdicts_ = false;
   std::optional<uint64_t> line_kind_;  // the kind of the line just parsed (when a kind rule needs it)
   fewshot::ChoiceOptions choice_options_{fewshot::ChoiceMode::kModel};

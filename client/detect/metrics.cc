@@ -83,6 +83,14 @@ std::string DetectMetrics::Render() const {
                   alerts_suppressed_normal.load(),
                   "\nfedlog_detect_alerts_suppressed_total{reason=\"normal_label\"} ",
                   alerts_suppressed_label.load(), "\n");
+  absl::StrAppend(&out,
+                  "# HELP fedlog_detect_kind_verdicts_withheld_total Anomalous kind verdicts the alarm budget "
+                  "withheld (detect.kind_alarm_budget).\n"
+                  "# TYPE fedlog_detect_kind_verdicts_withheld_total counter\n"
+                  "fedlog_detect_kind_verdicts_withheld_total{unit=\"line\"} ",
+                  kind_verdicts_withheld_lines.load(),
+                  "\nfedlog_detect_kind_verdicts_withheld_total{unit=\"session\"} ",
+                  kind_verdicts_withheld_sessions.load(), "\n");
   Metric(&out, "fedlog_detect_model_version", "gauge",
          "Version of the model scoring lines (0: none).",
          static_cast<double>(model_version.load()));

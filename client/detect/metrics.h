@@ -55,6 +55,10 @@ struct DetectMetrics {
   std::atomic<int64_t> alerts_suppressed_rate{0};
   std::atomic<int64_t> alerts_suppressed_normal{0};  // template declared normal (`fedlog label`)
   std::atomic<int64_t> alerts_suppressed_label{0};   // label-free alert, a normal label near (LiveFewShot)
+  // Anomalous kind verdicts the alarm budget withheld (LinePipeline::SetKindAlarmBudget), on lines and on
+  // sessions: a rising count means the federation's verdicts call much of this site's traffic anomalous.
+  std::atomic<int64_t> kind_verdicts_withheld_lines{0};
+  std::atomic<int64_t> kind_verdicts_withheld_sessions{0};
   std::atomic<int64_t> model_version{0};
   std::atomic<int64_t> model_personalised{0};  // 1: the site's personal model scores lines
   std::atomic<int64_t> model_loads{0};

@@ -34,7 +34,8 @@ struct KindVerdictOptions {
   // exceed (sites - 1) x kSiteBucketCap, more than that many capped sites can hold. A normal verdict silences
   // alerts at every site without labels of its own, unseen, so it needs 2 by default: one lying site cannot
   // silence a kind (detect.kind_verdict_silence_sites). An anomalous verdict raises alerts the operators see
-  // and their own labels overrule; one site is enough (docs/EVALUATION.md "Session 18: ...").
+  // and their own labels overrule; one site is enough (docs/EVALUATION.md "Session 18: ..."), and the receiving
+  // site bounds how many alerts such verdicts alone raise (alarm_budget.h).
   int normal_sites = 2;
   int anomalous_sites = 1;
   absl::Status Validate() const;

@@ -496,6 +496,7 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
   std::vector<std::string> notes;
   o.federated.kind_trust.silence_sites = 1;  // the one sibling is trusted to silence (the default needs 2 sites)
+  o.federated.kind_trust.alarm_budget = 0;   // every anomalous verdict alerts (a third of this tiny stream)
   absl::StatusOr<FederationKinds> kinds = LoadFederationKinds(*s, sp, o, &notes);
   ASSERT_TRUE(kinds.ok()) << kinds.status();
   ASSERT_EQ(kinds->verdict.size(), s->y.size());
@@ -574,6 +575,7 @@ TEST(EvalNewsiteFederatedTest, KindTrustSitesAndLiar) {
     }
     return true;
   };
+  o.federated.kind_trust.alarm_budget = 0;  // session 18's rule (the alarm budget: below)
   EXPECT_TRUE(verdicts_are(1, 0));  // the defaults, one sibling
   o.federated.kind_trust.siblings = 2;
   EXPECT_TRUE(verdicts_are(1, -1));
@@ -585,6 +587,27 @@ TEST(EvalNewsiteFederatedTest, KindTrustSitesAndLiar) {
   EXPECT_TRUE(verdicts_are(0, -1));  // defended: neutralised, not silenced
   o.federated.kind_trust.liar = "invert";
   EXPECT_TRUE(verdicts_are(0, 0));
+  // A lone alarm liar: every line's kind anomalous; the alarm budget (kinds::AlarmBudget) lets at most its
+  // share of max(units, 1000) through, the incident kind (the rarer) first.
+  o.federated.kind_trust.liar = "alarm";
+  o.federated.kind_trust.siblings = 0;
+  EXPECT_TRUE(verdicts_are(1, 1));  // budget off: every line
+  o.federated.kind_trust.alarm_budget = kinds::kDefaultAlarmBudget;
+  {
+    absl::StatusOr<FederationKinds> k = LoadFederationKinds(*s, sp, o, &notes);
+    ASSERT_TRUE(k.ok()) << k.status();
+    int64_t raised = 0, normal_raised = 0;
+    for (size_t u = 0; u < s->y.size(); ++u) {
+      raised += k->verdict[u] > 0 ? 1 : 0;
+      normal_raised += k->verdict[u] > 0 && s->y[u] == 0 ? 1 : 0;
+    }
+    EXPECT_LE(raised, kinds::kDefaultAlarmBudget * 1000);
+    EXPECT_GT(raised, 0);
+    EXPECT_LT(normal_raised, raised);  // the rarer incident kind takes most of it
+  }
+  o.federated.kind_trust.siblings = 1;
+  o.federated.kind_trust.liar = "invert";
+  o.federated.kind_trust.alarm_budget = 0;
   // --fed-kind-trust-rows: one k = 0 row per fixed setting, after the product's row.
   o.federated.kind_trust.rows = true;
   absl::StatusOr<FederationKinds> k = LoadFederationKinds(*s, sp, o, &notes);

@@ -33,6 +33,7 @@
 #include "common/fewshot/fewshot.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
+#include "common/kinds/alarm_budget.h"
 #include "common/novelty/scorer.h"
 
 namespace fedlog::cli {
@@ -111,6 +112,10 @@ struct NewsiteFederatedOptions {
   // order). --fed-liar none|invert|silence|alarm: one more site, a copy of the sibling's labelled units with
   // every label inverted / normal / anomalous, each unit counted kLiarRepeat times. --fed-kind-trust-rows:
   // k = 0 rows for a fixed set of these settings in the same run (KindTrustVariants).
+  // --fed-kind-alarm-budget S: the new site's alarm budget (kinds::AlarmBudget; detect.kind_alarm_budget), a
+  // share in [0, 1], 0 = off; default the product's. --fed-kind-alarm-exempt-sites N: its exempt sites (0, or
+  // 2..8). --fed-kind-alarm-budgets S[,S...] (with --fed-kind-trust-rows): more trust rows, each share with
+  // the honest siblings and the alarm liar (docs/EVALUATION.md "Session 19: ...").
   struct KindTrust {
     bool defence = true;
     int silence_sites = 2;
@@ -118,6 +123,9 @@ struct NewsiteFederatedOptions {
     int siblings = 1;
     std::string liar = "none";
     bool rows = false;
+    double alarm_budget = kinds::kDefaultAlarmBudget;
+    int exempt_sites = 0;
+    std::vector<double> budget_rows;
   };
   KindTrust kind_trust;
 };

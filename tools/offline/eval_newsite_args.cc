@@ -53,7 +53,9 @@ constexpr char kUsage[] =
     "  comes from and how far it is trusted)\n"
     "  [--rest-interpolate 0|1]\n"
     "  [--reports-field-only 0|1]\n"
-    "  [--active-size-weight W]\n";
+    "  [--active-size-weight W]\n"
+    "  [--fed-kind-alarm-budget S] [--fed-kind-alarm-exempt-sites N] [--fed-kind-alarm-budgets S[,S...]]\n"
+    "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -264,7 +266,10 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-liar",
               "rest-interpolate",
               "reports-field-only",
-              "active-size-weight"},
+              "active-size-weight",
+              "fed-kind-alarm-budget",
+              "fed-kind-alarm-exempt-sites",
+              "fed-kind-alarm-budgets"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",

@@ -58,6 +58,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/kinds/alarm_budget.h"
 #include "common/kinds/kind_sketch.h"
 #include "common/kinds/kind_tally.h"
 #include "common/model/encoder_types.h"
@@ -304,14 +305,32 @@ kinds::KindSketch FederationSketch(const KindSites& sites, bool defence);
 // The verdict options a KindTrust stands for (defence off: one site enough for either verdict).
 kinds::KindVerdictOptions TrustVerdictOptions(const NewsiteFederatedOptions::KindTrust& trust);
 std::string KindTrustName(const NewsiteFederatedOptions::KindTrust& trust);
-// --fed-kind-trust-rows' settings: for 1 and 2 honest siblings, uncapped 1/1 sites, capped 1/1, capped 2/1 (the
-// product's defaults), capped 2/2; then for each liar (invert, silence, alarm) beside one sibling, uncapped and
-// the defaults; then the silence and alarm liars alone (no honest sibling; siblings 0), uncapped and the
-// defaults.
-std::vector<NewsiteFederatedOptions::KindTrust> KindTrustVariants();
+// --fed-kind-trust-rows' settings: session 18's, without the alarm budget: for 1 and 2 honest siblings,
+// uncapped 1/1 sites, capped 1/1, capped 2/1 (the product's site rule), capped 2/2; then for each liar (invert,
+// silence, alarm) beside one sibling, uncapped and capped 2/1; then the silence and alarm liars alone (no honest
+// sibling; siblings 0), uncapped and capped 2/1. Then for each share of `budgets` (--fed-kind-alarm-budgets),
+// capped 2/1 with that budget: 1 sibling, 2 siblings, 2 siblings with 2+ sites exempt, the alarm liar beside
+// one sibling, and the alarm liar alone, capped and uncapped.
+std::vector<NewsiteFederatedOptions::KindTrust> KindTrustVariants(const std::vector<double>& budgets = {});
+// The new site's alarm budget a KindTrust stands for.
+kinds::AlarmBudgetOptions TrustBudgetOptions(const NewsiteFederatedOptions::KindTrust& trust);
+// The units of `s` in the order the site judges them: a line when it comes, a session when its last line
+// has come (it closes).
+std::vector<size_t> ClosingOrder(const NewsiteStream& s);
+// kinds::AlarmBudget over the new site's units (`mine`: their kinds) in `order`, as the daemon applies it:
+// each unit counted, then an anomalous `verdict` on a unit its own detector did not alert (`own_alert`, per
+// unit; null: none alerted) that the budget does not allow set to 0 (the site's own detector decides the
+// unit). Returns how many verdicts it withheld.
+int64_t ApplyAlarmBudget(const std::vector<std::vector<uint64_t>>& mine, const std::vector<size_t>& order,
+                         const std::vector<uint8_t>* own_alert, const kinds::KindSketch& sketch,
+                         const kinds::KindVerdictOptions& vo, const kinds::AlarmBudgetOptions& bo,
+                         std::vector<int8_t>* verdict);
+// `own_alert` (optional, per unit of `s`): the product's k = 0 alerts (PriorBase::alert), which the alarm
+// budget leaves alone (ApplyAlarmBudget; the k > 0 rows keep the same budget decisions).
 absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, const NewsiteSplit& sp,
                                                     const NewsiteOptions& options,
-                                                    std::vector<std::string>* notes);
+                                                    std::vector<std::string>* notes,
+                                                    const std::vector<uint8_t>* own_alert = nullptr);
 absl::Status KindVerdictK0Row(const NewsiteSplit& sp, const PriorBase& base, const FederationKinds& kinds,
                               std::vector<KShotRow>* rows, std::vector<std::string>* notes);
 // One label draw (`units`: the product's few-shot units, EncoderUnits; their embeddings unused).

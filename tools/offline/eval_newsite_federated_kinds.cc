@@ -100,7 +100,8 @@ absl::StatusOr<KShotRow> K0Row(const NewsiteSplit& sp, const PriorBase& base, co
 }  // namespace
 
 absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, const NewsiteSplit& sp,
-                                                    const NewsiteOptions& o, std::vector<std::string>* notes) {
+                                                    const NewsiteOptions& o, std::vector<std::string>* notes,
+                                                    const std::vector<uint8_t>* own_alert) {
   FEDLOG_ASSIGN_OR_RETURN(NewsiteStream sib, LoadSiblingStream(s.system, o.data_dir));
   FEDLOG_ASSIGN_OR_RETURN(const std::vector<std::vector<uint64_t>> sib_kinds, UnitKinds(sib));
   // Which of the sibling's units it labelled: all, or a seeded random draw of --fed-kind-labels.
@@ -121,6 +122,8 @@ absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, cons
   FederationKinds out;
   const bool silence = s.unit == "line";
   out.verdict = UnitVerdicts(mine, sketch, silence, vo);
+  const std::vector<size_t> order = ClosingOrder(s);
+  const int64_t withheld = ApplyAlarmBudget(mine, order, own_alert, sketch, vo, TrustBudgetOptions(trust), &out.verdict);
   // The sibling's kinds, for the notes: how many distinct kinds and how many got each verdict.
   std::vector<uint64_t> distinct;
   for (size_t u : labelled) distinct.insert(distinct.end(), sib_kinds[u].begin(), sib_kinds[u].end());
@@ -139,11 +142,17 @@ absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, cons
       labelled.size(), sib.unit, distinct.size(), KindTrustName(trust), static_cast<long long>(anomalous),
       static_cast<long long>(normal), vo.min_support, vo.purity,
       silence ? "normal verdicts silence lines" : "sessions are never silenced"));
+  notes->push_back(absl::StrFormat("the alarm budget (share %g, exempt sites %d) withheld %lld anomalous verdicts "
+                                   "of the new site's %zu units", trust.alarm_budget, trust.exempt_sites,
+                                   static_cast<long long>(withheld), mine.size()));
   notes->push_back(VerdictNote(sp, out.verdict, s.unit));
   if (trust.rows) {
-    for (const NewsiteFederatedOptions::KindTrust& t : KindTrustVariants()) {
+    for (const NewsiteFederatedOptions::KindTrust& t : KindTrustVariants(trust.budget_rows)) {
       const KindSites v_sites = TallyKindSites(sib_kinds, sib.y, labelled, t.siblings, t.liar);
-      std::vector<int8_t> v = UnitVerdicts(mine, FederationSketch(v_sites, t.defence), silence, TrustVerdictOptions(t));
+      const kinds::KindSketch v_sketch = FederationSketch(v_sites, t.defence);
+      const kinds::KindVerdictOptions v_vo = TrustVerdictOptions(t);
+      std::vector<int8_t> v = UnitVerdicts(mine, v_sketch, silence, v_vo);
+      ApplyAlarmBudget(mine, order, own_alert, v_sketch, v_vo, TrustBudgetOptions(t), &v);
       notes->push_back(absl::StrCat("kind trust [", KindTrustName(t), "]: ", VerdictNote(sp, v, s.unit)));
       out.variants.emplace_back(KindTrustName(t), std::move(v));
     }

@@ -39,6 +39,30 @@ absl::Status UnitListFlag(const cli::Args& args, const std::string& name, std::v
   return absl::OkStatus();
 }
 
+// --fed-kind-alarm-budget, --fed-kind-alarm-exempt-sites, --fed-kind-alarm-budgets (the new site's
+// kinds::AlarmBudget); all need --fed-sibling, the last --fed-kind-trust-rows.
+absl::Status ParseAlarmBudgetArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
+  NewsiteFederatedOptions::KindTrust& t = o->kind_trust;
+  for (const char* flag : {"fed-kind-alarm-budget", "fed-kind-alarm-exempt-sites", "fed-kind-alarm-budgets"}) {
+    if (args.Has(flag) && !o->sibling) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs --fed-sibling"));
+    }
+  }
+  if (args.Has("fed-kind-alarm-budget")) {
+    double v = -1;
+    if (!absl::SimpleAtod(args.Get("fed-kind-alarm-budget"), &v) || !(v >= 0 && v <= 1)) {
+      return absl::InvalidArgumentError("--fed-kind-alarm-budget must be in [0, 1] (0 = off)");
+    }
+    t.alarm_budget = v;
+  }
+  FEDLOG_RETURN_IF_ERROR(IntFlag(args, "fed-kind-alarm-exempt-sites", 0, 8, &t.exempt_sites));
+  FEDLOG_RETURN_IF_ERROR(UnitListFlag(args, "fed-kind-alarm-budgets", &t.budget_rows));
+  if (!t.budget_rows.empty() && !t.rows) {
+    return absl::InvalidArgumentError("--fed-kind-alarm-budgets needs --fed-kind-trust-rows");
+  }
+  return kinds::AlarmBudgetOptions{t.alarm_budget, t.exempt_sites}.Validate();
+}
+
 // --fed-kind-defence, --fed-kind-silence-sites, --fed-kind-alarm-sites, --fed-siblings, --fed-liar,
 // --fed-kind-trust-rows (NewsiteFederatedOptions::KindTrust); all need --fed-sibling.
 absl::Status ParseKindTrustArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
@@ -60,7 +84,7 @@ absl::Status ParseKindTrustArgs(const cli::Args& args, NewsiteFederatedOptions* 
     return absl::InvalidArgumentError("--fed-liar must be none, invert, silence or alarm");
   }
   t.rows = args.Has("fed-kind-trust-rows");
-  return absl::OkStatus();
+  return ParseAlarmBudgetArgs(args, o);
 }
 
 }  // namespace

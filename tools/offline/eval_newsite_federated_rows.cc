@@ -244,7 +244,7 @@ absl::StatusOr<FederatedArmRows> EvaluateArm(const NewsiteStream& s, const Score
   if (o.federated.sibling) FEDLOG_RETURN_IF_ERROR(OperatingPointRows(s, sp, base, o, &out.rows, &out.notes));
   std::optional<FederationKinds> kinds;  // with a sibling: the federation's kind verdicts
   if (o.federated.sibling) {
-    FEDLOG_ASSIGN_OR_RETURN(kinds, LoadFederationKinds(s, sp, o, &out.notes));
+    FEDLOG_ASSIGN_OR_RETURN(kinds, LoadFederationKinds(s, sp, o, &out.notes, &base.alert));
     FEDLOG_RETURN_IF_ERROR(KindVerdictK0Row(sp, base, *kinds, &out.rows, &out.notes));
   }
   std::vector<std::optional<KShotRow>> label_free_rows(draws.size());  // per draw, the same for every arm

@@ -1,0 +1,94 @@
+// fedlog::kinds::AlarmBudget: how many of a site's units the federation's anomalous kind verdicts may make
+// alert on their own (docs/DETECTION.md "What one site can and cannot do"). One site's labels are enough for
+// an anomalous verdict (KindVerdictOptions::anomalous_sites 1), so a lone site that labels every kind of a
+// source anomalous would make every site running that source alert on every line. The budget is the
+// receiving site's bound on that, whatever counts reach it: the site counts the units it has seen per kind
+// (a line; a closed session once for each distinct kind), and an anomalous verdict that alone would raise an
+// alert does so only (1) while its kind is among the site's RAREST anomalous-verdict kinds whose units
+// together hold at most `share` of the site's units, and (2) while the alerts it has let through stay within
+// `share` of the site's units (share x max(units, kMinUnits)). So the units the federation alone makes alert
+// are at most `share` of the stream, under plain and secure aggregation alike (it needs no per-site view),
+// and the budget goes to rare kinds first: a rare incident kind keeps its verdict. A verdict it withholds
+// leaves the unit to the site's own detector and labels.
+// Thread-compatible (one per source and unit kind; the caller serialises).
+#ifndef FEDLOG_COMMON_KINDS_ALARM_BUDGET_H_
+#define FEDLOG_COMMON_KINDS_ALARM_BUDGET_H_
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/kinds/kind_sketch.h"
+
+namespace fedlog::kinds {
+
+// The default share (detect.kind_alarm_budget; docs/EVALUATION.md "Session 19: ...").
+inline constexpr double kDefaultAlarmBudget = 0.02;
+
+struct AlarmBudgetOptions {
+  // The largest share of the site's units that anomalous-verdict kinds may hold and still alert, in [0, 1];
+  // 0 = off (every anomalous verdict alerts, as before session 19).
+  double share = kDefaultAlarmBudget;
+  // 0 (default): every anomalous verdict is budgeted. N in [2, kMaxVerdictSites]: a verdict whose anomalous
+  // estimate exceeds (N - 1) x kSiteBucketCap, labels from at least N capped sites, alerts unbudgeted. The
+  // cap is checked only in plain rounds, so under secure aggregation one modified site can pass as N.
+  int exempt_sites = 0;
+  absl::Status Validate() const;
+};
+
+class AlarmBudget {
+ public:
+  // A young site may give verdicts share x kMinUnits units before it has seen that many.
+  static constexpr double kMinUnits = 1000;
+  // Past this many units every count is halved (old traffic fades; the map stays bounded).
+  static constexpr double kHalveAt = 65536;
+
+  explicit AlarmBudget(const AlarmBudgetOptions& options = {}) : options_(options) {}
+
+  // Counts one unit of the site's stream holding `kinds` (duplicates count once); call it for every unit,
+  // alerted or not, before Allows on that unit.
+  void Count(const std::vector<uint64_t>& kinds);
+  void Count(uint64_t kind) { Count(std::vector<uint64_t>{kind}); }
+  // Whether `kind`, which has the anomalous verdict of `sketch` under `verdicts`, may raise an alert now on a
+  // unit the site's own detector did not alert; true is counted as an alert let through. The caller passes
+  // the same sketch and options until it calls Invalidate (a new model, new options).
+  bool Allows(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts);
+  // Whether any anomalous-verdict kind among `kinds` may raise an alert now (a session unit; one alert).
+  bool AllowsAny(const std::vector<uint64_t>& kinds, const KindSketch& sketch, const KindVerdictOptions& verdicts);
+  // The sketch or the verdict options changed: the budgeted kinds are found again at the next Allows.
+  void Invalidate() { stale_ = true; }
+  void SetOptions(const AlarmBudgetOptions& options) {
+    options_ = options;
+    stale_ = true;
+  }
+  const AlarmBudgetOptions& options() const { return options_; }
+  double units() const { return units_; }
+  // Alerts let through (halved with the counts).
+  double let_through() const { return let_through_; }
+
+ private:
+  bool Budgeted(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts) const;
+  double Allowance() const;
+  // Marks the budgeted anomalous kinds allowed, rarest first (ties by kind), while their units together stay
+  // within Allowance(); room_ is what is left.
+  void Recompute(const KindSketch& sketch, const KindVerdictOptions& verdicts);
+
+  AlarmBudgetOptions options_;
+  struct KindCount {
+    double n = 0;           // units holding the kind
+    bool known = false;     // seen at the last find (Recompute)
+    bool budgeted = false;  // then: an anomalous verdict the budget covers
+    bool allowed = false;   // then: not budgeted, or among the rarest within the share
+  };
+  std::unordered_map<uint64_t, KindCount> counts_;  // by kind
+  double units_ = 0;
+  double let_through_ = 0;
+  double room_ = 0;
+  double next_recompute_ = 0;  // units_ at which the allowed kinds are found again
+  bool stale_ = true;
+};
+
+}  // namespace fedlog::kinds
+
+#endif  // FEDLOG_COMMON_KINDS_ALARM_BUDGET_H_
