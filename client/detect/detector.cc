@@ -9,17 +9,13 @@
 #include <map>
 #include <tuple>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/detect/label_verdicts.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
-#include "common/labels/csv.h"
-#include "common/logparse/line_reader.h"
 #include "common/novelty/scorer.h"
 
 namespace fedlog::client::detect {
@@ -113,70 +109,11 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
   return d;
 }
 
-// CSV with columns source,label,line: the site's own labeled lines, featurized in file order per
-// source (as a stream), stored once (origin "labels_file:<row>").
-absl::Status Detector::ImportLabelsFile() {
-  if (options_.labels_file.empty()) return absl::OkStatus();
-  FEDLOG_ASSIGN_OR_RETURN(std::string text, ReadFile(options_.labels_file));
-  FEDLOG_ASSIGN_OR_RETURN(labels::CsvTable csv, labels::ParseCsv(text));
-  FEDLOG_ASSIGN_OR_RETURN(size_t src_col, csv.Column("source"));
-  FEDLOG_ASSIGN_OR_RETURN(size_t label_col, csv.Column("label"));
-  FEDLOG_ASSIGN_OR_RETURN(size_t line_col, csv.Column("line"));
-  FEDLOG_ASSIGN_OR_RETURN(auto fresh, LinePipeline::Create(options_.sources));
-  for (const labels::CsvRow& row : csv.rows) {
-    int source = -1;
-    for (size_t i = 0; i < options_.sources.size(); ++i) {
-      if (options_.sources[i].name == row.fields[src_col]) source = static_cast<int>(i);
-    }
-    int label = 0;
-    if (source < 0 || !absl::SimpleAtoi(row.fields[label_col], &label)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(options_.labels_file, ":", row.line, ": unknown source or bad label"));
-    }
-    LineResult r;
-    fresh->Process(source, row.fields[line_col], &r);
-    FEDLOG_RETURN_IF_ERROR(store_->AddLabel(
-        {row.fields[src_col], row.fields[line_col], label > 0 ? 1 : 0, fresh->last_tokens(),
-         fresh->last_dense(), absl::StrCat("labels_file:", row.line)},
-        NowMs()));
-  }
-  return absl::OkStatus();
-}
-
 int Detector::SourceIndex(const std::string& name) const {
   for (size_t i = 0; i < options_.sources.size(); ++i) {
     if (options_.sources[i].name == name) return static_cast<int>(i);
   }
   return -1;
-}
-
-// The labeled lines of each labeled log, featurized as a stream (its lines in order, as training
-// sees them); stored once per line (origin "labels:<path>:<line>", replaced on the next start).
-absl::Status Detector::ImportLabeledLogs() {
-  for (const LabeledLog& log : options_.labeled_logs) {
-    const int source = SourceIndex(log.source);
-    if (source < 0 || log.labels.empty()) continue;
-    FEDLOG_ASSIGN_OR_RETURN(std::string text, logparse::ReadLogFile(log.path));
-    const std::vector<std::string_view> lines = logparse::SplitLines(text);
-    FEDLOG_ASSIGN_OR_RETURN(auto fresh, LinePipeline::Create(options_.sources));
-    const int64_t last =
-        std::min<int64_t>(log.labels.rbegin()->first, static_cast<int64_t>(lines.size()));
-    LineResult r;
-    int64_t imported = 0;
-    for (int64_t k = 1; k <= last; ++k) {
-      fresh->Process(source, lines[static_cast<size_t>(k - 1)], &r);
-      auto it = log.labels.find(k);
-      if (it == log.labels.end()) continue;
-      FEDLOG_RETURN_IF_ERROR(store_->AddLabel(
-          {log.source, std::string(lines[static_cast<size_t>(k - 1)]), it->second > 0 ? 1 : 0,
-           fresh->last_tokens(), fresh->last_dense(), absl::StrCat("labels:", log.path, ":", k)},
-          NowMs()));
-      ++imported;
-    }
-    FEDLOG_LOG(INFO) << "detect: " << imported << " labeled line(s) of " << log.path
-                     << " as support for " << log.source;
-  }
-  return absl::OkStatus();
 }
 
 std::string Detector::ModelSignature() const {
@@ -304,150 +241,6 @@ void Detector::PublishChoices() {
   }
   absl::MutexLock lock(&mu_);
   choice_notes_ = std::move(notes);
-}
-
-bool Detector::DeclaredNormal(int source, int32_t template_id) {
-  if (normal_templates_.empty() || template_id < 0) return false;
-  return normal_templates_.Covers(options_.sources[source].name,
-                                  pipeline_->TemplateText(source, template_id));
-}
-
-bool Detector::Admit(const std::string& source, int32_t template_id, int64_t now_ms) {
-  switch (limiter_.Check(source, template_id, now_ms)) {
-    case AlertLimiter::Verdict::kDuplicate:
-      metrics_->alerts_suppressed_dedup.fetch_add(1);
-      return false;
-    case AlertLimiter::Verdict::kRateLimited:
-      metrics_->alerts_suppressed_rate.fetch_add(1);
-      return false;
-    case AlertLimiter::Verdict::kAllow:
-      break;
-  }
-  return true;
-}
-
-absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
-                                   BatchRecord* rec) {
-  const std::string& source = options_.sources[raw.source].name;
-  if (!Admit(source, r.template_id, now_ms)) return absl::OkStatus();
-  Alert a;
-  a.id = AlertId(source, raw.dev, raw.ino, raw.end_offset, raw.file == "-" ? start_ms_ : 0);
-  a.time_ms = r.time_ms != logparse::kNoTime ? r.time_ms : now_ms;
-  a.source = source;
-  a.file = raw.file;
-  a.offset = raw.end_offset;
-  a.line = raw.text;
-  a.template_id = r.template_id;
-  a.template_text = pipeline_->TemplateText(raw.source, r.template_id);
-  a.parameters = pipeline_->LastParameters(raw.source, r.template_id);
-  a.score = r.score;
-  a.threshold = r.threshold;
-  a.model_version = pipeline_->model_version();
-  a.context = context_[raw.source];
-  a.detector = r.model_scored ? "model" : "label-free";
-  a.signals = novelty::FiredNames(r.signals);
-  if (r.label_match == 1) a.signals = a.signals.empty() ? "label" : a.signals + "+label";
-  if (r.label_lowered) a.signals = a.signals.empty() ? "label-threshold" : a.signals + "+label-threshold";
-  if (r.kind_verdict == 1) a.signals = a.signals.empty() ? "kind" : a.signals + "+kind";
-  const std::string json = AlertToJson(a);
-  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
-  metrics_->sources[raw.source]->alerts.fetch_add(1);
-  rec->alerts.push_back({a.id, a.time_ms, source, raw.text, r.template_id, r.score, r.threshold,
-                         a.model_version, pipeline_->last_tokens(), pipeline_->last_dense(), json});
-  return absl::OkStatus();
-}
-
-// A session the label-free detector scored above its threshold when it went quiet (or was pushed
-// out): one alert naming the session's last line, its score and the session signals that fired.
-// `now_ms` is the alert's time when the session's ticks are line numbers.
-absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeScorer::SessionAlert& sa,
-                                          int64_t now_ms, BatchRecord* rec) {
-  // Not through the per-template limiter: a session closes once, so its alert cannot repeat, and the
-  // session threshold keeps them to the budget's share of sessions.
-  const std::string& source = options_.sources[static_cast<size_t>(sa.source)].name;
-  Alert a;
-  a.id = AlertId(source, 0, sa.score.session, sa.score.last_tick, 1);
-  a.time_ms = sa.timed ? sa.score.last_tick : now_ms;
-  a.source = source;
-  a.file = raw.source == sa.source ? raw.file : "";
-  a.line = sa.last_line;
-  a.template_id = kSessionAlertTemplate;
-  a.template_text = absl::StrFormat("session of %lld lines, %d count relations broken",
-                                    static_cast<long long>(sa.score.lines), sa.score.violated);
-  a.score = static_cast<float>(sa.score.score);
-  a.threshold = static_cast<float>(std::min(sa.score.threshold, 1e30));
-  a.model_version = pipeline_->model_version();
-  a.signals = "session:" + novelty::SessionFiredNames(sa.score.fired);
-  if (sa.kind_verdict != 0) a.signals += a.signals.back() == ':' ? "kind" : "+kind";
-  a.detector = "label-free";
-  const std::string json = AlertToJson(a);
-  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
-  metrics_->sources[static_cast<size_t>(sa.source)]->alerts.fetch_add(1);
-  rec->alerts.push_back({a.id, a.time_ms, source, a.line, a.template_id, a.score, a.threshold,
-                         a.model_version, {}, {}, json});
-  return absl::OkStatus();
-}
-
-// A line the label-free warm-up held (detect.label_free_hold_lines) that alerted when the hold ended:
-// the same alert as a live line's, late by at most the hold, without file offset or context (the
-// line was read before). Through the per-template limiter and the operator's normal templates.
-absl::Status Detector::HandleHeldAlert(const LabelFreeScorer::HeldAlert& h, int64_t now_ms,
-                                       BatchRecord* rec) {
-  if (DeclaredNormal(h.source, h.template_id)) {
-    metrics_->alerts_suppressed_normal.fetch_add(1);
-    return absl::OkStatus();
-  }
-  const std::string& source = options_.sources[static_cast<size_t>(h.source)].name;
-  if (!Admit(source, h.template_id, now_ms)) return absl::OkStatus();
-  Alert a;
-  a.id = AlertId(source, 0, static_cast<uint64_t>(h.verdict.line_index), 0, 2 + start_ms_);
-  a.time_ms = h.time_ms >= 0 ? h.time_ms : now_ms;
-  a.source = source;
-  a.line = h.line;
-  a.template_id = h.template_id;
-  a.template_text = pipeline_->TemplateText(h.source, h.template_id);
-  a.score = static_cast<float>(h.verdict.score);
-  a.threshold = static_cast<float>(std::min(h.verdict.threshold, 1e30));
-  a.model_version = pipeline_->model_version();
-  const std::string fired = novelty::FiredNames(h.fired);
-  a.signals = fired.empty() ? "held" : fired + "+held";
-  a.detector = "label-free";
-  const std::string json = AlertToJson(a);
-  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
-  metrics_->sources[static_cast<size_t>(h.source)]->alerts.fetch_add(1);
-  rec->alerts.push_back({a.id, a.time_ms, source, a.line, a.template_id, a.score, a.threshold,
-                         a.model_version, {}, {}, json});
-  return absl::OkStatus();
-}
-
-absl::Status Detector::HandleHeldAlerts(int64_t now_ms, BatchRecord* rec) {
-  held_alerts_.clear();
-  pipeline_->TakeHeldAlerts(&held_alerts_);
-  for (const LabelFreeScorer::HeldAlert& h : held_alerts_) {
-    FEDLOG_RETURN_IF_ERROR(HandleHeldAlert(h, now_ms, rec));
-  }
-  return absl::OkStatus();
-}
-
-// The label-free threshold and the few-shot support (LiveFewShot) follow the site's labels (feedback
-// verdicts, `fedlog label`, the labels file): when the store's label version changed, its labels are
-// given again. Checked at most once per poll interval, on the scoring thread.
-void Detector::SyncLabelFreeLabels(int64_t now_ms) {
-  if (!pipeline_->label_free() || now_ms - last_label_sync_ms_ < options_.poll_interval_ms) return;
-  last_label_sync_ms_ = now_ms;
-  absl::StatusOr<int64_t> version = store_->LabelsVersion();
-  if (!version.ok() || *version == label_free_labels_version_) return;
-  absl::StatusOr<std::vector<LabeledLine>> labels = store_->LoadLabels("");
-  if (!labels.ok()) return;  // retried at the next check
-  std::vector<std::tuple<int, std::string, int>> given, sessions;
-  for (const LabeledLine& l : *labels) {
-    const int source = SourceIndex(l.source);
-    if (source >= 0) (IsSessionVerdict(l) ? sessions : given).emplace_back(source, l.line, l.label);
-  }
-  pipeline_->SetLabelFreeLabels(given, sessions);
-  label_free_labels_version_ = *version;
-  FEDLOG_LOG(INFO) << "detect: label-free threshold and few-shot labels use " << given.size()
-                   << " labelled line(s), the sessions " << sessions.size() << " session verdict(s)";
 }
 
 absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {

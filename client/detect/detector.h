@@ -7,6 +7,8 @@
 // labels) off the scoring thread; the scoring thread swaps it in between two batches, so no line is
 // dropped or scored twice. With the labels it reloads the operator's "whole template is normal"
 // verdicts (`fedlog label`, label_verdicts.h): a line of such a template raises no alert. docs/DETECTION.md describes configuration, alerts, metrics and feedback.
+// Implemented in detector.cc (threads, model, batch loop), detector_alerts.cc (admission and alert records)
+// and detector_labels.cc (the configured labels, and the store's labels given to the scorers).
 // Thread-safety: Run() on one thread, Stop() from any other; accessors are thread-safe.
 #ifndef FEDLOG_CLIENT_DETECT_DETECTOR_H_
 #define FEDLOG_CLIENT_DETECT_DETECTOR_H_
