@@ -93,6 +93,27 @@ NewsiteOptions TinyOptions() {
   return o;
 }
 
+// The kind-verdict tests' data: a BGL-20k stream of 300 lines (every ninth a KERNDTLB FATAL alert, the others
+// INFO core dumps) and a BGL sibling of 200 lines of the same two kinds with other numbers, under `root`.
+void WriteKindStreams(const std::string& root) {
+  std::filesystem::remove_all(root);
+  ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
+  ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
+  const auto line = [](int i, int salt) {
+    const bool alert = i % 9 == 4;
+    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
+                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
+                           alert ? "FATAL" : "INFO",
+                           alert ? absl::StrFormat("data TLB error interrupt at 0x%x", i * 7 + salt)
+                                 : absl::StrFormat("generating core.%d", i + salt));
+  };
+  std::string stream, other;
+  for (int i = 0; i < 300; ++i) stream += line(i, 0);
+  for (int i = 0; i < 200; ++i) other += line(i, 500000);
+  ASSERT_TRUE(WriteFileAtomic(root + "/bgl-20k/BGL_20k.log", stream).ok());
+  ASSERT_TRUE(WriteFileAtomic(root + "/loghub-2k/BGL/BGL_2k.log", other).ok());
+}
+
 TEST(EvalNewsiteFederatedTest, ArmsShareLabelsAndDifferInWeights) {
   const NewsiteOptions o = TinyOptions();
   const std::vector<FederatedSite> sites = TinyFederation(o);
@@ -471,22 +492,7 @@ TEST(EvalNewsiteFederatedTest, BglSiblingLeavesOutTheNewSitesLines) {
 // same.
 TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   const std::string root = ::testing::TempDir() + "/eval_newsite_kinds";
-  std::filesystem::remove_all(root);
-  ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
-  ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
-  const auto line = [](int i, int salt) {
-    const bool alert = i % 9 == 4;
-    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
-                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
-                           alert ? "FATAL" : "INFO",
-                           alert ? absl::StrFormat("data TLB error interrupt at 0x%x", i * 7 + salt)
-                                 : absl::StrFormat("generating core.%d", i + salt));
-  };
-  std::string stream, other;
-  for (int i = 0; i < 300; ++i) stream += line(i, 0);
-  for (int i = 0; i < 200; ++i) other += line(i, 500000);
-  ASSERT_TRUE(WriteFileAtomic(root + "/bgl-20k/BGL_20k.log", stream).ok());
-  ASSERT_TRUE(WriteFileAtomic(root + "/loghub-2k/BGL/BGL_2k.log", other).ok());
+  ASSERT_NO_FATAL_FAILURE(WriteKindStreams(root));
   NewsiteOptions o = TinyOptions();
   o.data_dir = root;
   absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
@@ -541,22 +547,7 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
 // ten times over, silences the incident kind when sketches are summed uncapped, and cannot with the defence.
 TEST(EvalNewsiteFederatedTest, KindTrustSitesAndLiar) {
   const std::string root = ::testing::TempDir() + "/eval_newsite_kind_trust";
-  std::filesystem::remove_all(root);
-  ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
-  ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
-  const auto line = [](int i, int salt) {
-    const bool alert = i % 9 == 4;
-    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
-                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
-                           alert ? "FATAL" : "INFO",
-                           alert ? absl::StrFormat("data TLB error interrupt at 0x%x", i * 7 + salt)
-                                 : absl::StrFormat("generating core.%d", i + salt));
-  };
-  std::string stream, other;
-  for (int i = 0; i < 300; ++i) stream += line(i, 0);
-  for (int i = 0; i < 200; ++i) other += line(i, 500000);
-  ASSERT_TRUE(WriteFileAtomic(root + "/bgl-20k/BGL_20k.log", stream).ok());
-  ASSERT_TRUE(WriteFileAtomic(root + "/loghub-2k/BGL/BGL_2k.log", other).ok());
+  ASSERT_NO_FATAL_FAILURE(WriteKindStreams(root));
   NewsiteOptions o = TinyOptions();
   o.data_dir = root;
   absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
