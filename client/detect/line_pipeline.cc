@@ -376,7 +376,11 @@ void LinePipeline::ApplyKindVerdict(int source, LineResult* out) {
   if (!kind_verdicts_) return;
   kinds::AlarmBudget& budget = LineBudget(source);
   // Every line counts in the source's alarm budget, decided by labels or not.
-  budget.Count(line_kind_ ? std::vector<uint64_t>{*line_kind_} : std::vector<uint64_t>{});
+  if (line_kind_) {
+    budget.Count(*line_kind_);
+  } else {
+    budget.CountUnit();
+  }
   if (model_ == nullptr || out->label_match >= 0 || out->score < 0) return;
   auto it = model_->kinds.find(sources_[static_cast<size_t>(source)].name);
   if (it == model_->kinds.end()) return;

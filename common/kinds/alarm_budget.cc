@@ -25,6 +25,15 @@ void AlarmBudget::Count(const std::vector<uint64_t>& kinds) {
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   for (uint64_t k : distinct) counts_[k].n += 1;
+  AddUnit();
+}
+
+void AlarmBudget::Count(uint64_t kind) {
+  counts_[kind].n += 1;
+  AddUnit();
+}
+
+void AlarmBudget::AddUnit() {
   units_ += 1;
   if (units_ <= kHalveAt) return;
   for (auto it = counts_.begin(); it != counts_.end();) {
@@ -39,8 +48,11 @@ void AlarmBudget::Count(const std::vector<uint64_t>& kinds) {
 double AlarmBudget::Allowance() const { return options_.share * std::max(units_, kMinUnits); }
 
 bool AlarmBudget::Budgeted(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts) const {
-  if (sketch.VerdictOf(kind, verdicts) != KindVerdict::kAnomalous) return false;
-  return options_.exempt_sites == 0 || sketch.Anomalous(kind) <= (options_.exempt_sites - 1) * kSiteBucketCap;
+  return sketch.VerdictOf(kind, verdicts) == KindVerdict::kAnomalous && !Exempt(kind, sketch);
+}
+
+bool AlarmBudget::Exempt(uint64_t kind, const KindSketch& sketch) const {
+  return options_.exempt_sites != 0 && sketch.Anomalous(kind) > (options_.exempt_sites - 1) * kSiteBucketCap;
 }
 
 void AlarmBudget::Recompute(const KindSketch& sketch, const KindVerdictOptions& verdicts) {
@@ -65,9 +77,7 @@ void AlarmBudget::Recompute(const KindSketch& sketch, const KindVerdictOptions& 
 
 bool AlarmBudget::Allows(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts) {
   if (options_.share <= 0) return true;
-  if (options_.exempt_sites != 0 && sketch.Anomalous(kind) > (options_.exempt_sites - 1) * kSiteBucketCap) {
-    return true;
-  }
+  if (Exempt(kind, sketch)) return true;
   if (stale_ || units_ >= next_recompute_) Recompute(sketch, verdicts);
   if (let_through_ + 1 > Allowance()) return false;
   // A kind first seen since the last find is allowed when its units fit in the room the allowed kinds left.

@@ -49,7 +49,10 @@ class AlarmBudget {
   // Counts one unit of the site's stream holding `kinds` (duplicates count once); call it for every unit,
   // alerted or not, before Allows on that unit.
   void Count(const std::vector<uint64_t>& kinds);
-  void Count(uint64_t kind) { Count(std::vector<uint64_t>{kind}); }
+  // One unit of one kind (a line), or of none (a line without a kind signature): no allocation, the per-line
+  // path of the daemon.
+  void Count(uint64_t kind);
+  void CountUnit() { AddUnit(); }
   // Whether `kind`, which has the anomalous verdict of `sketch` under `verdicts`, may raise an alert now on a
   // unit the site's own detector did not alert; true is counted as an alert let through. The caller passes
   // the same sketch and options until it calls Invalidate (a new model, new options).
@@ -68,6 +71,10 @@ class AlarmBudget {
   double let_through() const { return let_through_; }
 
  private:
+  // One more unit; past kHalveAt every count is halved.
+  void AddUnit();
+  // Whether exempt_sites lets `kind`'s anomalous verdict alert outside the budget.
+  bool Exempt(uint64_t kind, const KindSketch& sketch) const;
   bool Budgeted(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts) const;
   double Allowance() const;
   // Marks the budgeted anomalous kinds allowed, rarest first (ties by kind), while their units together stay
