@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "client/detect/detector.h"
 #include "client/detect/model_loader.h"
 #include "client/secagg_client.h"
 #include "client/site_kinds.h"
@@ -69,7 +70,7 @@ SiteTrainerOptions TrainerOptions(const v1::ClientConfig& config) {
   o.holdout_percent = config.holdout_percent();
   o.device = config.device();
   o.threads = config.threads();
-  o.feedback_db = JoinPath(config.data_dir(), "detect.db");  // client/detect's store
+  o.feedback_db = detect::DetectStorePath(config.data_dir());
   return o;
 }
 

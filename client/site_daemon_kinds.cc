@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "client/detect/detector.h"
 #include "client/site_daemon.h"
 #include "client/site_kinds.h"
 #include "client/site_verdicts.h"
-#include "common/base/file_util.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/kinds/kind_sketch.h"
@@ -46,7 +46,7 @@ absl::StatusOr<std::vector<v1::KindCounts>> SiteDaemon::SiteKindCounts() {
 }
 
 std::map<std::string, std::vector<OperatorVerdict>> SiteDaemon::OperatorVerdictsForKinds() {
-  const std::string db = JoinPath(config_.data_dir(), "detect.db");
+  const std::string db = detect::DetectStorePath(config_.data_dir());
   absl::StatusOr<std::map<std::string, std::vector<OperatorVerdict>>> verdicts = ReadOperatorVerdicts(db);
   if (verdicts.ok()) return *std::move(verdicts);
   // The round goes on with the labels files' counts: a damaged verdict store must not stop the federation.
