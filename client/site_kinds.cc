@@ -150,13 +150,13 @@ KindLines MergeOperatorVerdicts(const std::vector<std::string>& raw, const std::
   }
   if (newest.empty()) return out;
   // A verdict on a line the labels file labels replaces that label (every file-labelled line of the text).
-  absl::flat_hash_map<std::string_view, bool> in_file;  // verdict texts found among the file's labelled lines
+  absl::flat_hash_set<std::string_view> in_file;  // verdict texts found among the file's labelled lines
   for (size_t i = 0; i < labels.size() && i < raw.size(); ++i) {
     if (labels[i] < 0) continue;
     auto it = newest.find(logparse::StripCr(raw[i]));
     if (it == newest.end()) continue;
     out.labels[i] = verdicts[it->second].label >= 1 ? 1 : 0;
-    in_file[it->first] = true;
+    in_file.insert(it->first);
   }
   if (out.labels.empty()) out.labels.assign(raw.size(), -1);
   for (std::string_view text : order) {
