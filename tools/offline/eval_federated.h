@@ -8,8 +8,9 @@
 //   bgl      BGL 20k in contiguous slices, one per site; line F1
 // Lines reach the encoder only through common/model/line_input.h after FeaturizeLog, each site with
 // its own parser, Drain and featurizer, as a daemon has. Internal to tools/offline: the pieces live
-// in eval_federated_{data,sim,report,verb}.cc. Thread-compatible: one simulation runs on the
-// calling thread (torch's intra-op pool is sized by `threads`).
+// in eval_federated_{data,sim,site_scores,private,report,verb}.cc (the simulation's shared pieces:
+// eval_federated_sim.h). Thread-compatible: one simulation runs on the calling thread (torch's
+// intra-op pool is sized by `threads`).
 #ifndef FEDLOG_TOOLS_OFFLINE_EVAL_FEDERATED_H_
 #define FEDLOG_TOOLS_OFFLINE_EVAL_FEDERATED_H_
 

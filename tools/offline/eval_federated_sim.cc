@@ -1,6 +1,8 @@
 // The simulation of `fedlog eval federated`: federated rounds over in-process sites (the daemon's
 // model::RunSiteRound per site, common/fl aggregation), the centralized and local-only baselines
-// with the same work, and every model's detector (model::BuildSiteDetector) scored on every site.
+// with the same work, and every model's detector (model::BuildSiteDetector) scored on every site
+// (eval_federated_site_scores.cc; the private federation and personalisation in
+// eval_federated_private.cc; the shared pieces in eval_federated_sim.h).
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -23,11 +25,10 @@
 #include "common/model/site_round.h"
 #include "common/privacy/class_sums.h"
 #include "tools/offline/eval_federated.h"
+#include "tools/offline/eval_federated_sim.h"
 
 namespace fedlog::offline {
-namespace {
-
-using Clock = std::chrono::steady_clock;
+namespace sim {
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -52,131 +53,18 @@ uint64_t RoundSeed(const FederatedOptions& o, int round, size_t site) {
   return o.seed * 1000003ull + static_cast<uint64_t>(round) * 1009ull + site;
 }
 
-// Scores of the scoring units of `part` from its line scores: a session's score is the maximum of
-// its lines' scores (a block is as anomalous as its most anomalous line).
-void UnitScores(const SitePart& part, const std::vector<float>& line_scores,
-                std::vector<int>* labels, std::vector<double>* scores) {
-  labels->clear();
-  scores->clear();
-  if (part.units.empty()) {
-    for (size_t i = 0; i < line_scores.size(); ++i) {
-      labels->push_back(part.lines.labels[i] > 0 ? 1 : 0);
-      scores->push_back(line_scores[i]);
-    }
-    return;
-  }
-  for (size_t u = 0; u < part.units.size(); ++u) {
-    double best = 0;
-    for (int64_t r : part.units[u])
-      best = std::max(best, double{line_scores[static_cast<size_t>(r)]});
-    labels->push_back(part.unit_labels[u]);
-    scores->push_back(best);
-  }
-}
+}  // namespace sim
 
-// How a site's detector is adapted.
-model::AdaptOptions SiteAdapt(const FederatedSite& site, const FederatedOptions& o) {
-  model::AdaptOptions adapt;
-  adapt.runtime.threads = o.threads;
-  adapt.runtime.seed = o.seed;
-  // Sessions take their threshold from block maxima, so line calibration adds nothing there, and a
-  // Platt fit on lines saturated every HDFS line's probability to 0 (no block ranking left).
-  adapt.calibrate = site.test.units.empty();
-  // Lines: every support line is a prototype (a site's support mixes several sources, whose class
-  // means say little); sessions keep one mean per class, ranked by block maxima.
-  adapt.prototypes = site.test.units.empty() ? model::PrototypeMode::kNearestSupport
-                                             : model::PrototypeMode::kClassMean;
-  return adapt;
-}
+namespace {
 
-// The site's detector (model::BuildSiteDetector with every adapter of the site, as the site
-// trainer builds it, client/site_trainer.cc) from its support lines, calibrated and thresholded on
-// its validation part, scored on its test units.
-absl::StatusOr<SiteEvaluation> EvaluateSite(const model::EncoderSpec& base,
-                                            const fl::TensorBundle& weights,
-                                            const FederatedSite& site, const std::string& name,
-                                            const FederatedOptions& o) {
-  const model::EncoderSpec spec = model::SiteSpec(base, site.sources);
-  const model::AdaptOptions adapt = SiteAdapt(site, o);
-  // A held-out site's only labels are its support lines: with nearest-support prototypes Adapt
-  // calibrates on their leave-one-out scores when it gets no separate validation set.
-  const model::LineSet none;
-  const bool loo = adapt.prototypes == model::PrototypeMode::kNearestSupport && !site.labeled;
-  FEDLOG_ASSIGN_OR_RETURN(
-      model::FewShotModel detector,
-      model::BuildSiteDetector(spec, weights, site.support, loo ? none : site.validation.lines,
-                               adapt));
-  SiteEvaluation e;
-  e.model = name;
-  e.site = site.name;
-  e.held_out = !site.labeled;
-  e.threshold = detector.threshold;
-  std::vector<int> labels;
-  std::vector<double> scores;
-  if (!site.test.units.empty() && site.validation.lines.size() > 0) {
-    // Sessions: the line threshold does not apply to block maxima; pick the block-level max-F1
-    // threshold on the validation blocks instead.
-    FEDLOG_ASSIGN_OR_RETURN(
-        std::vector<float> val,
-        model::ScoreFewShot(spec, detector, site.validation.lines, adapt.runtime));
-    UnitScores(site.validation, val, &labels, &scores);
-    FEDLOG_ASSIGN_OR_RETURN(eval::ThresholdChoice t, eval::SelectThresholdMaxF1(labels, scores));
-    e.threshold = t.threshold;
-  }
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> test,
-                          model::ScoreFewShot(spec, detector, site.test.lines, adapt.runtime));
-  UnitScores(site.test, test, &labels, &scores);
-  e.units = static_cast<int64_t>(labels.size());
-  e.anomalous_units = std::count(labels.begin(), labels.end(), 1);
-  FEDLOG_ASSIGN_OR_RETURN(e.metrics, eval::EvaluateScores(labels, scores, e.threshold));
-  std::cerr << absl::StrFormat(
-      "[%s] %s: F1 %.3f, F1-macro %.3f, AUROC %.3f on %d %s (%d anomalous)\n", name, site.name,
-      e.metrics.f1, e.metrics.f1_macro, e.metrics.auroc, e.units,
-      site.test.units.empty() ? "lines" : "blocks", e.anomalous_units);
-  return e;
-}
-
-// Per site, its label-free side for the choice rows (none without a stream).
-using LabelFreeSides = std::vector<std::optional<SiteLabelFree>>;
-
-// The choice row `name` of site `site` against `model_row` (null: the model has no detector for it), its
-// reason in the notes; nothing for a site without a label-free side.
-absl::Status AddChoice(const model::EncoderSpec& base, const fl::TensorBundle& weights, const FederatedSite& site,
-                       const std::optional<SiteLabelFree>& lf, const SiteEvaluation* model_row,
-                       const std::string& name, const FederatedOptions& o, FederatedResult* result) {
-  if (!lf.has_value()) return absl::OkStatus();
-  std::string reason;
-  fewshot::ChoiceOptions choice;
-  choice.compare = o.choice_compare;
-  FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e, ChoiceRow(base, weights, site, *lf, model_row, name, choice, &reason));
-  std::cerr << absl::StrFormat("[%s] %s: F1 %.3f, AUROC %.3f: %s\n", name, site.name, e.metrics.f1,
-                               e.metrics.auroc, reason);
-  result->notes.push_back(absl::StrCat(name, ": ", site.name, " scored by ", reason));
-  result->evaluations.push_back(std::move(e));
-  return absl::OkStatus();
-}
-
-// Each site's label-free side (LabelFreeSide) and its "label_free" row, for the sites with a stream
-// (with o.choice_rows).
-absl::StatusOr<LabelFreeSides> LabelFreeAll(const std::vector<FederatedSite>& sites, const FederatedOptions& o,
-                                            FederatedResult* result) {
-  LabelFreeSides out(sites.size());
-  for (size_t i = 0; i < sites.size(); ++i) {
-    if (!o.choice_rows || sites[i].stream.lines.empty()) continue;
-    const auto t0 = Clock::now();
-    FEDLOG_ASSIGN_OR_RETURN(out[i], LabelFreeSide(sites[i]));
-    const SiteEvaluation& e = out[i]->evaluation;
-    std::cerr << absl::StrFormat("[label_free] %s: F1 %.3f, AUROC %.3f on %d units (%d anomalous), %d labelled "
-                                 "lines (%s), %.1fs\n", e.site, e.metrics.f1, e.metrics.auroc, e.units,
-                                 e.anomalous_units, out[i]->labelled.size(),
-                                 out[i]->with_labels ? "few-shot rule on them" : "k = 0: not applied", Since(t0));
-    result->notes.push_back(absl::StrCat("label_free: ", e.site, ": ",
-                                         out[i]->with_labels ? "with its labelled training lines (few-shot rule)"
-                                                             : "k = 0 (session detector; labels not applied)"));
-    result->evaluations.push_back(e);
-  }
-  return out;
-}
+using sim::AddChoice;
+using sim::Clock;
+using sim::EvaluateSite;
+using sim::LabelFreeAll;
+using sim::LabelFreeSides;
+using sim::MakeWork;
+using sim::RoundSeed;
+using sim::Since;
 
 double LocalLoss(const model::SiteRoundResult& r, const std::string& key, double sent) {
   auto it = r.local_only.find(key);
@@ -203,12 +91,16 @@ absl::StatusOr<bool> ScaleRelease(const FederatedOptions& o, int64_t samples, in
   return true;
 }
 
+}  // namespace
+
+namespace sim {
+
 absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& sites,
                                               const model::EncoderSpec& base,
                                               const fl::TensorBundle& initial,
                                               const FederatedOptions& o,
                                               std::vector<RoundLog>* rounds,
-                                              DpFederation* dp = nullptr) {
+                                              DpFederation* dp) {
   const std::string label = dp != nullptr ? "federated_dp" : "federated";
   fl::TensorBundle global = initial;
   model::LineSet public_lines;  // ReleaseBasis's cache
@@ -294,6 +186,10 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
   return global;
 }
 
+}  // namespace sim
+
+namespace {
+
 // One model trained on `train` from `initial`, `scale[r]` times the site work in round r (0: no
 // work; chained rounds: each starts from the previous one's weights, as a site's rounds do).
 absl::StatusOr<fl::TensorBundle> RunChained(const model::EncoderSpec& base,
@@ -342,151 +238,6 @@ absl::Status CheckSites(const std::vector<FederatedSite>& sites, const Federated
   return absl::OkStatus();
 }
 
-// The private federation ("federated_dp") from the same start with the same work, its epsilon.
-// Without personalisation the private sites run `federated_dp`: its choice rows ("choice_dp") come here.
-absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
-                                  const model::EncoderSpec& base, const fl::TensorBundle& initial,
-                                  const FederatedOptions& o, const LabelFreeSides& free,
-                                  FederatedResult* result) {
-  DpFederation dp(o, sites.size());
-  std::vector<RoundLog> unused;
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle model,
-                          RunFederated(sites, base, initial, o, &unused, &dp));
-  FEDLOG_ASSIGN_OR_RETURN(result->dp_epsilon, dp.Epsilon());
-  if (o.dp_subspace_diagnose) {
-    int joined = 0;
-    for (const FederatedSite& s : sites) joined += s.join_round <= o.rounds - 1 ? 1 : 0;
-    FEDLOG_RETURN_IF_ERROR(
-        DiagnoseReleaseSubspace(sites, base, model, o, joined, dp.ReleaseShares(joined), &result->notes));
-  }
-  result->dp_sigma = o.dp_noise_multiplier;
-  result->federated_dp_model = model;
-  std::vector<std::string> sources;
-  for (const FederatedSite& s : sites) {
-    for (const std::string& src : s.sources) {
-      if (std::find(sources.begin(), sources.end(), src) == sources.end()) sources.push_back(src);
-    }
-  }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle start,
-                          model::PrepareSiteWeights(base, initial, sources));
-  // "initial": the untrained start (identity adapters for every source), scored like the others, to
-  // tell a private model that learned from one that stayed where it began.
-  for (const auto& [label, weights] : {std::pair<const char*, const fl::TensorBundle*>{
-                                           "initial", &start},
-                                       {"federated_dp", &model}}) {
-    const bool choose = weights == &model && o.personalise_rounds == 0;
-    for (size_t i = 0; i < sites.size(); ++i) {
-      const FederatedSite& s = sites[i];
-      absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
-      if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
-        // No prototypes in the model (line DP sends none, the start has none), so a site whose
-        // support set lacks a class has no detector.
-        result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
-                                             e.status().message()));
-        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", o, result));
-        continue;
-      }
-      FEDLOG_RETURN_IF_ERROR(e.status());
-      result->evaluations.push_back(*std::move(e));
-      if (choose) {
-        const SiteEvaluation row = result->evaluations.back();
-        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", o, result));
-      }
-    }
-  }
-  for (const auto& [label, weights] :
-       {std::pair<const char*, const fl::TensorBundle*>{"federated", &result->federated_model},
-        {"federated_dp", &model}}) {
-    if (weights->tensors.empty()) continue;  // --dp-private-only: no non-private federation
-    result->notes.push_back(ParameterMovement(label, start, *weights));
-    std::cerr << result->notes.back() << "\n";
-  }
-  result->notes.push_back(absl::StrFormat(
-      "federated_dp: %s-level DP, sigma %.4g, clip %.4g, epsilon %.4g at delta %.3g", o.dp_mode,
-      o.dp_noise_multiplier, o.dp_clip, result->dp_epsilon, o.dp_delta));
-  if (o.dp_mode == "line") {
-    result->notes.push_back(absl::StrFormat(
-        "federated_dp: labelled objective %s (anomalous rate %.4g, %d normal lines per step, "
-        "scope %s), contrastive phase %s, line counts released with noise stddev %.4g",
-        model::LabeledDpObjectiveName(o.dp_objective), o.dp_anomalous_rate, o.dp_normal_lines,
-        model::DpScopeName(o.dp_scope), o.dp_contrastive ? "on" : "off", o.dp_count_noise));
-    result->notes.push_back(
-        o.dp_prototype_noise > 0
-            ? absl::StrFormat("federated_dp: class sums%s released in the final round with noise stddev %.4g "
-                              "(multiplier %.4g; share of the target %.3g)",
-                              o.dp_prototype_counts ? " and counts" : " (directions, no counts)",
-                              o.dp_prototype_noise,
-                              privacy::ClassSumStep(o.dp_prototype_noise,
-                                                    o.dp_prototype_counts ? privacy::ClassSumForm::kSumsAndCounts
-                                                                          : privacy::ClassSumForm::kDirections)
-                                  .noise_multiplier,
-                              o.target_epsilon > 0 ? o.dp_prototype_share : 0.0)
-            : std::string("federated_dp: no class sums released"));
-    if (o.dp_release_subspace > 0) {
-      result->notes.push_back(absl::StrFormat(
-          "federated_dp: the release noised in the top %d principal directions of the public lines' embeddings "
-          "(%s) under the release round's global model (--dp-release-subspace; the same step and epsilon)",
-          o.dp_release_subspace, o.dp_release_basis == "adapter" ? "through the sites' adapter" : "shared encoder"));
-    }
-    if (o.secure_aggregation) {
-      result->notes.push_back(absl::StrFormat(
-          "federated_dp: secure aggregation: each site adds the class-sum noise share s / sqrt(t), t %s, clip "
-          "range %.4g (the pooled sum of >= t sites carries s; the accountant charges s)",
-          o.secagg_threshold > 0 ? absl::StrCat(o.secagg_threshold) : std::string("a majority of the round's sites"),
-          o.secagg_clip_range));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Each site continues alone from `global` for o.personalise_rounds rounds of the same local work,
-// non-private (MakeWork sets no line DP: the weights never leave the site), seeded past the
-// federated rounds, and keeps the result when its validation F1 is not lower
-// (model::PersonaliseSite, as a daemon with `personalise_rounds` does). "tuned" + `suffix` scores
-// the local rounds' weights at every site, kept or not; "personalised" + `suffix` the kept ones. With
-// suffix "_dp" the private sites run "personalised_dp": its choice rows ("choice_dp") come here.
-absl::Status PersonaliseAll(const std::vector<FederatedSite>& sites,
-                            const model::EncoderSpec& base, const fl::TensorBundle& global,
-                            const std::string& suffix, const FederatedOptions& o,
-                            const LabelFreeSides& free, FederatedResult* result) {
-  for (size_t i = 0; i < sites.size(); ++i) {
-    const FederatedSite& s = sites[i];
-    model::PersonaliseOptions p;
-    p.rounds = o.personalise_rounds;
-    p.work = MakeWork(o, RoundSeed(o, o.rounds, i), 1);
-    p.adapt = SiteAdapt(s, o);
-    FEDLOG_ASSIGN_OR_RETURN(
-        model::PersonaliseResult pr,
-        model::PersonaliseSite(model::SiteSpec(base, s.sources), global, s.train, s.support,
-                               s.labeled ? s.validation.lines : model::LineSet{}, p));
-    for (const auto& [label, weights] : {std::pair<std::string, const fl::TensorBundle*>{
-                                             "tuned" + suffix, &pr.tuned},
-                                         {"personalised" + suffix, &pr.weights}}) {
-      const bool choose = suffix == "_dp" && weights == &pr.weights;
-      absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
-      if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
-        // No prototypes: the site's lines and support set lack a class.
-        result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
-                                             e.status().message()));
-        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", o, result));
-        continue;
-      }
-      FEDLOG_RETURN_IF_ERROR(e.status());
-      result->evaluations.push_back(*std::move(e));
-      if (choose) {
-        const SiteEvaluation row = result->evaluations.back();
-        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", o, result));
-      }
-    }
-    result->notes.push_back(absl::StrFormat(
-        "%s%s: %s after %d local rounds (validation F1 global %.3f, tuned %.3f; -1: no "
-        "validation lines, global kept), %.1fs",
-        s.name, suffix, pr.personalised ? "personalised" : "kept the global model",
-        o.personalise_rounds, pr.validation_f1_global, pr.validation_f1_personal, pr.seconds));
-  }
-  return absl::OkStatus();
-}
-
 // The start of every model: the untrained weights of `base`, or options.initial_model checked against them.
 absl::StatusOr<fl::TensorBundle> StartWeights(const model::EncoderSpec& base, const FederatedOptions& o,
                                               std::vector<std::string>* notes) {
@@ -521,7 +272,7 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
   FEDLOG_ASSIGN_OR_RETURN(const LabelFreeSides free, LabelFreeAll(sites, o, &result));
   if (!o.dp_private_only) {
     FEDLOG_ASSIGN_OR_RETURN(result.federated_model,
-                            RunFederated(sites, base, initial, o, &result.rounds));
+                            sim::RunFederated(sites, base, initial, o, &result.rounds));
     for (size_t i = 0; i < sites.size(); ++i) {
       FEDLOG_ASSIGN_OR_RETURN(SiteEvaluation e,
                               EvaluateSite(base, result.federated_model, sites[i], "federated", o));
@@ -531,15 +282,15 @@ absl::StatusOr<FederatedResult> RunFederatedSimulation(const std::vector<Federat
     }
   }
   if (!o.dp_mode.empty()) {
-    FEDLOG_RETURN_IF_ERROR(RunPrivateFederation(sites, base, initial, o, free, &result));
+    FEDLOG_RETURN_IF_ERROR(sim::RunPrivateFederation(sites, base, initial, o, free, &result));
   }
   if (o.personalise_rounds > 0) {
     if (!o.dp_private_only) {
-      FEDLOG_RETURN_IF_ERROR(PersonaliseAll(sites, base, result.federated_model, "", o, free, &result));
+      FEDLOG_RETURN_IF_ERROR(sim::PersonaliseAll(sites, base, result.federated_model, "", o, free, &result));
     }
     if (!o.dp_mode.empty()) {
       FEDLOG_RETURN_IF_ERROR(
-          PersonaliseAll(sites, base, result.federated_dp_model, "_dp", o, free, &result));
+          sim::PersonaliseAll(sites, base, result.federated_dp_model, "_dp", o, free, &result));
     }
     result.notes.push_back(absl::StrCat(
         "local-only models get ", o.personalise_rounds,
