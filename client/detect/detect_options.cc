@@ -51,7 +51,7 @@ absl::Status ParseDetectorChoice(const v1::DetectConfig& d, DetectOptions* o) {
   return o->detector_choice.Validate();
 }
 
-// detect.kind_alarm_budget and kind_alarm_exempt_sites (DetectConfig 66, 67) into `*b`.
+// detect.kind_alarm_budget, kind_alarm_exempt_sites and kind_alarm_budget_mass (DetectConfig 66-68) into `*b`.
 absl::Status KindAlarmBudgetFromConfig(const v1::DetectConfig& d, kinds::AlarmBudgetOptions* b) {
   const double share = d.kind_alarm_budget();
   if (!(share <= 1)) {  // also NaN
@@ -65,6 +65,12 @@ absl::Status KindAlarmBudgetFromConfig(const v1::DetectConfig& d, kinds::AlarmBu
                                                    kinds::kMaxVerdictSites, "]"));
   }
   b->exempt_sites = static_cast<int>(exempt);
+  absl::StatusOr<kinds::AlarmBudgetMass> mass = kinds::ParseAlarmBudgetMass(d.kind_alarm_budget_mass());
+  if (!mass.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("detect.kind_alarm_budget_mass must be \"quiet\" (the default) or "
+                                                   "\"all\", got \"", d.kind_alarm_budget_mass(), "\""));
+  }
+  b->mass = *mass;
   return b->Validate();
 }
 

@@ -123,8 +123,8 @@ struct DetectOptions {
   // How many sites a normal kind verdict needs (detect.kind_verdict_silence_sites; kinds::KindVerdictOptions::
   // normal_sites, default 2).
   int kind_verdict_silence_sites = kinds::KindVerdictOptions{}.normal_sites;
-  // The alarm budget on anomalous kind verdicts (detect.kind_alarm_budget, kind_alarm_exempt_sites;
-  // LinePipeline::SetKindAlarmBudget). share 0: off.
+  // The alarm budget on anomalous kind verdicts (detect.kind_alarm_budget, kind_alarm_exempt_sites,
+  // kind_alarm_budget_mass; LinePipeline::SetKindAlarmBudget). share 0: off.
   kinds::AlarmBudgetOptions kind_alarm_budget;
   // The label-free score within the severity level (detect.label_free_within_level,
   // label_free_recurrence_weight, label_free_report_weight; novelty::NoveltyOptions's fields).

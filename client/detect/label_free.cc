@@ -108,7 +108,7 @@ int LabelFreeScorer::ApplyMessageKinds(Source& s, novelty::SessionScore* c, bool
   if (it == s.message_kinds.end()) return 0;
   const Source::MessageKinds m = std::move(it->second);
   s.message_kinds.erase(it);
-  s.budget.Count(m.distinct);  // every closing session with kinds, decided or not
+  s.budget.Count(m.distinct, own_decided || c->alert);  // every closing session with kinds, decided or not
   if (own_decided || s.sketch == nullptr) return 0;
   const bool anomalous =
       m.anomalous_past_cap || kinds::UnitVerdict(*s.sketch, m.distinct, /*silence=*/false, s.kind_options) == kinds::KindVerdict::kAnomalous;

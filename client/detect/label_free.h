@@ -36,8 +36,9 @@
 // kind_verdict); a session is never silenced by routine kinds (its anomaly can be a missing or extra
 // event of routine kinds). The set goes when the session closes. An anomalous verdict on a session the
 // detector did not alert passes the source's alarm budget first (kinds::AlarmBudget over closed sessions,
-// each counted once for each of its kinds; SetKindSketch's `budget`): a verdict it withholds leaves the
-// session to the detector (kind_withheld_sessions counts them).
+// each counted once for each of its kinds, as the site's own when the detector alerted it or its labels
+// decide it; SetKindSketch's `budget`): a verdict it withholds leaves the session to the detector
+// (kind_withheld_sessions counts them).
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their

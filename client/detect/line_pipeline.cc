@@ -375,9 +375,10 @@ kinds::AlarmBudget& LinePipeline::LineBudget(int source) {
 void LinePipeline::ApplyKindVerdict(int source, LineResult* out) {
   if (!kind_verdicts_) return;
   kinds::AlarmBudget& budget = LineBudget(source);
-  // Every line counts in the source's alarm budget, decided by labels or not.
+  // Every line counts in the source's alarm budget, decided by labels or not; a line the site's own detector
+  // alerted or its labels decide is one no verdict alone could alert.
   if (line_kind_) {
-    budget.Count(*line_kind_);
+    budget.Count(*line_kind_, out->alert || out->label_match >= 0);
   } else {
     budget.CountUnit();
   }

@@ -168,10 +168,11 @@ class LinePipeline {
     for (kinds::AlarmBudget& b : line_budgets_) b.Invalidate();
     GiveKindSketches();
   }
-  // The alarm budget on anomalous kind verdicts (detect.kind_alarm_budget, kind_alarm_exempt_sites;
-  // kinds::AlarmBudget; `options` must be valid): per source, over its lines and, separately, over its
-  // closed label-free sessions, a verdict that alone would raise an alert does so only while its kind is
-  // among the source's rarest anomalous-verdict kinds within the budget's share of its units. Default
+  // The alarm budget on anomalous kind verdicts (detect.kind_alarm_budget, kind_alarm_exempt_sites,
+  // kind_alarm_budget_mass; kinds::AlarmBudget; `options` must be valid): per source, over its lines and,
+  // separately, over its closed label-free sessions, a verdict that alone would raise an alert does so only
+  // while its kind is among the source's rarest anomalous-verdict kinds within the budget's share of its
+  // units (a line the detector alerted or a label decides counts as the site's own). Default
   // kinds::AlarmBudgetOptions{}.
   void SetKindAlarmBudget(const kinds::AlarmBudgetOptions& options);
   // Anomalous kind verdicts on sessions the alarm budget withheld so far (lines: LineResult::kind_withheld).

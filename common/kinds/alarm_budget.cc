@@ -9,6 +9,15 @@
 
 namespace fedlog::kinds {
 
+absl::StatusOr<AlarmBudgetMass> ParseAlarmBudgetMass(absl::string_view name) {
+  if (name.empty()) return kDefaultAlarmBudgetMass;
+  if (name == "all") return AlarmBudgetMass::kAll;
+  if (name == "quiet") return AlarmBudgetMass::kQuiet;
+  return absl::InvalidArgumentError(absl::StrCat("kind alarm budget mass must be all or quiet, got \"", name, "\""));
+}
+
+const char* AlarmBudgetMassName(AlarmBudgetMass mass) { return mass == AlarmBudgetMass::kAll ? "all" : "quiet"; }
+
 absl::Status AlarmBudgetOptions::Validate() const {
   if (!(share >= 0 && share <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("kind alarm budget: share must be in [0, 1], got ", share));
@@ -17,20 +26,28 @@ absl::Status AlarmBudgetOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("kind alarm budget: exempt sites must be 0 or in [2, ",
                                                    kMaxVerdictSites, "], got ", exempt_sites));
   }
+  if (mass != AlarmBudgetMass::kAll && mass != AlarmBudgetMass::kQuiet) {
+    return absl::InvalidArgumentError(absl::StrCat("kind alarm budget: unknown mass ", static_cast<int>(mass)));
+  }
   return absl::OkStatus();
 }
 
-void AlarmBudget::Count(const std::vector<uint64_t>& kinds) {
+void AlarmBudget::Count(const std::vector<uint64_t>& kinds, bool own_alert) {
   std::vector<uint64_t> distinct = kinds;
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  for (uint64_t k : distinct) counts_[k].n += 1;
+  const double w = Weight(own_alert);
+  for (uint64_t k : distinct) counts_[k].n += w;
   AddUnit();
 }
 
-void AlarmBudget::Count(uint64_t kind) {
-  counts_[kind].n += 1;
+void AlarmBudget::Count(uint64_t kind, bool own_alert) {
+  counts_[kind].n += Weight(own_alert);
   AddUnit();
+}
+
+double AlarmBudget::Weight(bool own_alert) const {
+  return own_alert && options_.mass == AlarmBudgetMass::kQuiet ? 0.0 : 1.0;
 }
 
 void AlarmBudget::AddUnit() {

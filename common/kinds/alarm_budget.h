@@ -2,14 +2,16 @@
 // alert on their own (docs/DETECTION.md "What one site can and cannot do"). One site's labels are enough for
 // an anomalous verdict (KindVerdictOptions::anomalous_sites 1), so a lone site that labels every kind of a
 // source anomalous would make every site running that source alert on every line. The budget is the
-// receiving site's bound on that, whatever counts reach it: the site counts the units it has seen per kind
-// (a line; a closed session once for each distinct kind), and an anomalous verdict that alone would raise an
-// alert does so only (1) while its kind is among the site's RAREST anomalous-verdict kinds whose units
-// together hold at most `share` of the site's units, and (2) while the alerts it has let through stay within
-// `share` of the site's units (share x max(units, kMinUnits)). So the units the federation alone makes alert
-// are at most `share` of the stream, under plain and secure aggregation alike (it needs no per-site view),
-// and the budget goes to rare kinds first: a rare incident kind keeps its verdict. A verdict it withholds
-// leaves the unit to the site's own detector and labels.
+// receiving site's bound on that, whatever counts reach it: the site counts per kind the units it has seen
+// (a line; a closed session once for each distinct kind), by default only the units its own detector and
+// labels left quiet (AlarmBudgetMass::kQuiet: what a verdict on the kind could alert on its own), and an
+// anomalous verdict that alone would raise an alert does so only (1) while its kind is among the site's
+// RAREST anomalous-verdict kinds whose counted units together hold at most `share` of the site's units, and
+// (2) while the alerts it has let through stay within `share` of the site's units (share x max(units,
+// kMinUnits)). So the units the federation alone makes alert are at most `share` of the stream, under plain
+// and secure aggregation alike (it needs no per-site view; (2) alone is the bound, (1) gives the budget to
+// rare kinds first: a rare incident kind keeps its verdict). A verdict it withholds leaves the unit to the
+// site's own detector and labels.
 // Thread-compatible (one per source and unit kind; the caller serialises).
 #ifndef FEDLOG_COMMON_KINDS_ALARM_BUDGET_H_
 #define FEDLOG_COMMON_KINDS_ALARM_BUDGET_H_
@@ -19,12 +21,25 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/kinds/kind_sketch.h"
 
 namespace fedlog::kinds {
 
 // The default share (detect.kind_alarm_budget; docs/EVALUATION.md "Session 19: ...").
 inline constexpr double kDefaultAlarmBudget = 0.02;
+
+// Which units a kind's count holds (detect.kind_alarm_budget_mass; docs/EVALUATION.md "Session 20: ...").
+// kAll (session 19): every unit holding the kind, so a kind the site's own detector alerts on anyway, or an
+// incident kind spread over many sessions, weighs its whole mass. kQuiet: only the units the site's own
+// detector and labels left quiet, the units a verdict on the kind alone could alert (an upper bound of
+// what allowing the kind costs: a unit with several such kinds counts for each).
+enum class AlarmBudgetMass : int8_t { kAll = 0, kQuiet = 1 };
+inline constexpr AlarmBudgetMass kDefaultAlarmBudgetMass = AlarmBudgetMass::kQuiet;
+// "all" / "quiet" (the config's and the eval's spelling); "" is the default.
+absl::StatusOr<AlarmBudgetMass> ParseAlarmBudgetMass(absl::string_view name);
+const char* AlarmBudgetMassName(AlarmBudgetMass mass);
 
 struct AlarmBudgetOptions {
   // The largest share of the site's units that anomalous-verdict kinds may hold and still alert, in [0, 1];
@@ -34,6 +49,7 @@ struct AlarmBudgetOptions {
   // estimate exceeds (N - 1) x kSiteBucketCap, labels from at least N capped sites, alerts unbudgeted. The
   // cap is checked only in plain rounds, so under secure aggregation one modified site can pass as N.
   int exempt_sites = 0;
+  AlarmBudgetMass mass = kDefaultAlarmBudgetMass;
   absl::Status Validate() const;
 };
 
@@ -47,11 +63,13 @@ class AlarmBudget {
   explicit AlarmBudget(const AlarmBudgetOptions& options = {}) : options_(options) {}
 
   // Counts one unit of the site's stream holding `kinds` (duplicates count once); call it for every unit,
-  // alerted or not, before Allows on that unit.
-  void Count(const std::vector<uint64_t>& kinds);
+  // alerted or not, before Allows on that unit. `own_alert`: the site's own detector or labels decided the
+  // unit (alerted it, or a label decides it), so no verdict alone could alert it (with kQuiet it adds to the
+  // units seen, not to its kinds).
+  void Count(const std::vector<uint64_t>& kinds, bool own_alert);
   // One unit of one kind (a line), or of none (a line without a kind signature): no allocation, the per-line
   // path of the daemon.
-  void Count(uint64_t kind);
+  void Count(uint64_t kind, bool own_alert);
   void CountUnit() { AddUnit(); }
   // Whether `kind`, which has the anomalous verdict of `sketch` under `verdicts`, may raise an alert now on a
   // unit the site's own detector did not alert; true is counted as an alert let through. The caller passes
@@ -73,6 +91,8 @@ class AlarmBudget {
  private:
   // One more unit; past kHalveAt every count is halved.
   void AddUnit();
+  // What a unit adds to each of its kinds' counts (options_.mass).
+  double Weight(bool own_alert) const;
   // Whether exempt_sites lets `kind`'s anomalous verdict alert outside the budget.
   bool Exempt(uint64_t kind, const KindSketch& sketch) const;
   bool Budgeted(uint64_t kind, const KindSketch& sketch, const KindVerdictOptions& verdicts) const;
@@ -83,7 +103,7 @@ class AlarmBudget {
 
   AlarmBudgetOptions options_;
   struct KindCount {
-    double n = 0;           // units holding the kind
+    double n = 0;           // units holding the kind (with kQuiet, those the site left quiet)
     bool known = false;     // seen at the last find (Recompute)
     bool budgeted = false;  // then: an anomalous verdict the budget covers
     bool allowed = false;   // then: not budgeted, or among the rarest within the share

@@ -115,7 +115,9 @@ struct NewsiteFederatedOptions {
   // --fed-kind-alarm-budget S: the new site's alarm budget (kinds::AlarmBudget; detect.kind_alarm_budget), a
   // share in [0, 1], 0 = off; default the product's. --fed-kind-alarm-exempt-sites N: its exempt sites (0, or
   // 2..8). --fed-kind-alarm-budgets S[,S...] (with --fed-kind-trust-rows): more trust rows, each share with
-  // the honest siblings and the alarm liar (docs/EVALUATION.md "Session 19: ...").
+  // the honest siblings and the alarm liar (docs/EVALUATION.md "Session 19: ..."). --fed-kind-alarm-mass
+  // all|quiet: what a kind weighs in that budget (kinds::AlarmBudgetMass; detect.kind_alarm_budget_mass);
+  // default the product's. The budget rows come with each mass (docs/EVALUATION.md "Session 20: ...").
   struct KindTrust {
     bool defence = true;
     int silence_sites = 2;
@@ -126,6 +128,7 @@ struct NewsiteFederatedOptions {
     double alarm_budget = kinds::kDefaultAlarmBudget;
     int exempt_sites = 0;
     std::vector<double> budget_rows;
+    kinds::AlarmBudgetMass mass = kinds::kDefaultAlarmBudgetMass;
   };
   KindTrust kind_trust;
 };

@@ -55,7 +55,8 @@ constexpr char kUsage[] =
     "  [--reports-field-only 0|1]\n"
     "  [--active-size-weight W]\n"
     "  [--fed-kind-alarm-budget S] [--fed-kind-alarm-exempt-sites N] [--fed-kind-alarm-budgets S[,S...]]\n"
-    "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n";
+    "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n"
+    "  [--fed-kind-alarm-mass all|quiet] (with --fed-sibling: what a kind weighs in that budget)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -269,7 +270,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "active-size-weight",
               "fed-kind-alarm-budget",
               "fed-kind-alarm-exempt-sites",
-              "fed-kind-alarm-budgets"},
+              "fed-kind-alarm-budgets",
+              "fed-kind-alarm-mass"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",

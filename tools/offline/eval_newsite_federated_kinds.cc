@@ -142,8 +142,9 @@ absl::StatusOr<FederationKinds> LoadFederationKinds(const NewsiteStream& s, cons
       labelled.size(), sib.unit, distinct.size(), KindTrustName(trust), static_cast<long long>(anomalous),
       static_cast<long long>(normal), vo.min_support, vo.purity,
       silence ? "normal verdicts silence lines" : "sessions are never silenced"));
-  notes->push_back(absl::StrFormat("the alarm budget (share %g, exempt sites %d) withheld %lld anomalous verdicts "
-                                   "of the new site's %zu units", trust.alarm_budget, trust.exempt_sites,
+  notes->push_back(absl::StrFormat("the alarm budget (share %g, exempt sites %d, %s mass) withheld %lld anomalous "
+                                   "verdicts of the new site's %zu units", trust.alarm_budget, trust.exempt_sites,
+                                   kinds::AlarmBudgetMassName(trust.mass),
                                    static_cast<long long>(withheld), mine.size()));
   notes->push_back(VerdictNote(sp, out.verdict, s.unit));
   if (trust.rows) {

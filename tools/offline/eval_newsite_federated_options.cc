@@ -39,11 +39,12 @@ absl::Status UnitListFlag(const cli::Args& args, const std::string& name, std::v
   return absl::OkStatus();
 }
 
-// --fed-kind-alarm-budget, --fed-kind-alarm-exempt-sites, --fed-kind-alarm-budgets (the new site's
-// kinds::AlarmBudget); all need --fed-sibling, the last --fed-kind-trust-rows.
+// --fed-kind-alarm-budget, --fed-kind-alarm-exempt-sites, --fed-kind-alarm-budgets, --fed-kind-alarm-mass (the
+// new site's kinds::AlarmBudget); all need --fed-sibling, --fed-kind-alarm-budgets --fed-kind-trust-rows.
 absl::Status ParseAlarmBudgetArgs(const cli::Args& args, NewsiteFederatedOptions* o) {
   NewsiteFederatedOptions::KindTrust& t = o->kind_trust;
-  for (const char* flag : {"fed-kind-alarm-budget", "fed-kind-alarm-exempt-sites", "fed-kind-alarm-budgets"}) {
+  for (const char* flag : {"fed-kind-alarm-budget", "fed-kind-alarm-exempt-sites", "fed-kind-alarm-budgets",
+                           "fed-kind-alarm-mass"}) {
     if (args.Has(flag) && !o->sibling) {
       return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs --fed-sibling"));
     }
@@ -60,7 +61,13 @@ absl::Status ParseAlarmBudgetArgs(const cli::Args& args, NewsiteFederatedOptions
   if (!t.budget_rows.empty() && !t.rows) {
     return absl::InvalidArgumentError("--fed-kind-alarm-budgets needs --fed-kind-trust-rows");
   }
-  return kinds::AlarmBudgetOptions{t.alarm_budget, t.exempt_sites}.Validate();
+  if (args.Has("fed-kind-alarm-mass")) {
+    const std::string name = args.Get("fed-kind-alarm-mass");
+    absl::StatusOr<kinds::AlarmBudgetMass> mass = kinds::ParseAlarmBudgetMass(name);
+    if (name.empty() || !mass.ok()) return absl::InvalidArgumentError("--fed-kind-alarm-mass must be all or quiet");
+    t.mass = *mass;
+  }
+  return kinds::AlarmBudgetOptions{t.alarm_budget, t.exempt_sites, t.mass}.Validate();
 }
 
 // --fed-kind-defence, --fed-kind-silence-sites, --fed-kind-alarm-sites, --fed-siblings, --fed-liar,

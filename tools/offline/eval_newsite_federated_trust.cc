@@ -51,7 +51,7 @@ kinds::KindSketch FederationSketch(const KindSites& sites, bool defence) {
 }
 
 kinds::AlarmBudgetOptions TrustBudgetOptions(const NewsiteFederatedOptions::KindTrust& t) {
-  return {t.alarm_budget, t.exempt_sites};
+  return {t.alarm_budget, t.exempt_sites, t.mass};
 }
 
 std::vector<size_t> ClosingOrder(const NewsiteStream& s) {
@@ -75,8 +75,8 @@ int64_t ApplyAlarmBudget(const std::vector<std::vector<uint64_t>>& mine, const s
   kinds::AlarmBudget budget(bo);
   int64_t withheld = 0;
   for (size_t u : order) {
-    budget.Count(mine[u]);
     const bool alerted = own_alert != nullptr && u < own_alert->size() && (*own_alert)[u];
+    budget.Count(mine[u], alerted);
     if ((*verdict)[u] > 0 && !alerted && !budget.AllowsAny(mine[u], sketch, vo)) {
       (*verdict)[u] = 0;
       ++withheld;
@@ -96,7 +96,10 @@ std::string KindTrustName(const NewsiteFederatedOptions::KindTrust& t) {
   std::string budget;
   if (t.alarm_budget > 0) {
     budget = absl::StrCat(", alarm budget ", t.alarm_budget,
-                          t.exempt_sites > 0 ? absl::StrCat(" (", t.exempt_sites, "+ sites exempt)") : "");
+                          t.exempt_sites > 0 ? absl::StrCat(" (", t.exempt_sites, "+ sites exempt)") : "",
+                          t.mass == kinds::kDefaultAlarmBudgetMass ? ""
+                                                                   : absl::StrCat(", ", kinds::AlarmBudgetMassName(t.mass),
+                                                                                  " mass"));
   }
   return absl::StrCat("siblings ", t.siblings, ", liar ", t.liar, ", ",
                       t.defence ? absl::StrCat("capped, silence ", t.silence_sites, " / alarm ", t.alarm_sites,
@@ -123,14 +126,18 @@ std::vector<NewsiteFederatedOptions::KindTrust> KindTrustVariants(const std::vec
   }
   // Session 19's: each budget with the defaults otherwise, honest (one and two siblings; two with 2+ sites
   // exempt), the alarm liar beside one sibling, and alone (capped, and uncapped as a modified site under
-  // secure aggregation could send).
+  // secure aggregation could send); each with session 19's mass (all) and session 20's (quiet).
   for (double b : budgets) {
-    out.push_back({true, 2, 1, 1, "none", false, b, 0, {}});
-    out.push_back({true, 2, 1, 2, "none", false, b, 0, {}});
-    out.push_back({true, 2, 1, 2, "none", false, b, 2, {}});
-    out.push_back({true, 2, 1, 1, "alarm", false, b, 0, {}});
-    out.push_back({true, 2, 1, 0, "alarm", false, b, 0, {}});
-    out.push_back({false, 2, 1, 0, "alarm", false, b, 0, {}});
+    for (kinds::AlarmBudgetMass mass : {kinds::AlarmBudgetMass::kAll, kinds::AlarmBudgetMass::kQuiet}) {
+      const std::initializer_list<std::tuple<bool, int, const char*, int>> rows = {
+          {true, 1, "none", 0}, {true, 2, "none", 0}, {true, 2, "none", 2},
+          {true, 1, "alarm", 0}, {true, 0, "alarm", 0}, {false, 0, "alarm", 0}};  // defence, siblings, liar, exempt
+      for (const auto& [defence, siblings, liar, exempt] : rows) {
+        NewsiteFederatedOptions::KindTrust t{defence, 2, 1, siblings, liar, false, b, exempt, {}};
+        t.mass = mass;
+        out.push_back(t);
+      }
+    }
   }
   return out;
 }

@@ -114,6 +114,10 @@ TEST(KindAlarmBudgetTest, SettingsAreParsedAndChecked) {
   EXPECT_FALSE(parse(", kind_alarm_budget: .nan").ok());
   EXPECT_FALSE(parse(", kind_alarm_exempt_sites: 1").ok());
   EXPECT_FALSE(parse(", kind_alarm_exempt_sites: 9").ok());
+  EXPECT_EQ(parse("")->kind_alarm_budget.mass, kinds::kDefaultAlarmBudgetMass);
+  EXPECT_EQ(parse(", kind_alarm_budget_mass: all")->kind_alarm_budget.mass, kinds::AlarmBudgetMass::kAll);
+  EXPECT_EQ(parse(", kind_alarm_budget_mass: quiet")->kind_alarm_budget.mass, kinds::AlarmBudgetMass::kQuiet);
+  EXPECT_FALSE(parse(", kind_alarm_budget_mass: some").ok());
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // (client::SessionKindCounts): a session holding a kind the federation calls anomalous alerts although the
 // session detector did not, routine kinds never silence a session, the site's own session label wins, a
 // session's kinds past the per-session cap still count, and a labelled session is one unit of the sketch.
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -216,6 +215,50 @@ TEST_F(KindSessionsTest, KindsPastTheCapStillCount) {
   ASSERT_NE(AlertOf(10), nullptr);
   EXPECT_EQ(AlertOf(10)->kind_verdict, 1);
   EXPECT_EQ(alerts_.size(), 1u);
+}
+
+// The alarm budget over sessions (kinds::AlarmBudget; detect.kind_alarm_budget_mass): 1,200 blocks, of which
+// every 20th after the warm-up is cut short with the exception (the operator's label on the first decides
+// the rest, its shape group) and every 200th is whole with the exception (nothing of the site's decides it:
+// only the federation's verdict raises it). The exception kind is held by about 5% of the blocks, past the
+// 0.02 share; weighed by the blocks the site left quiet (6), it fits, and every whole one alerts.
+TEST_F(KindSessionsTest, TheAlarmBudgetWeighsTheSessionsTheSiteLeftQuiet) {
+  const auto run = [&](kinds::AlarmBudgetMass mass, int* own, int* raised, int* quiet_exceptions) {
+    Start(true);
+    pipeline_->SetKindAlarmBudget({kinds::kDefaultAlarmBudget, 0, mass});
+    for (int b = 0; b < 1200; ++b) {
+      const bool cut = b >= 100 && b % 20 == 5, whole = b % 200 == 150;
+      if (!cut) {
+        Block(b, whole ? 2 : 0);
+        continue;
+      }
+      for (int k = 0; k < 3; ++k) Process(Line(2 * b, b, "Receiving block"));
+      Process(Line(2 * b, b, kException));
+      // The operator labels the first cut block anomalous while it is open: its shape group decides the rest.
+      if (b == 105) pipeline_->SetLabelFreeLabels({std::make_tuple(0, Line(2 * b, b, kException), 1)});
+    }
+    Block(1200);
+    pipeline_->FlushSessions();
+    *own = *raised = *quiet_exceptions = 0;
+    for (int b = 0; b < 1200; ++b) {
+      const LabelFreeScorer::SessionAlert* a = AlertOf(b);
+      if (b % 200 == 150) ++*quiet_exceptions;
+      if (a == nullptr) continue;
+      *own += a->kind_verdict != 1 && b >= 100 && b % 20 == 5 ? 1 : 0;
+      *raised += a->kind_verdict == 1 && b % 200 == 150 ? 1 : 0;
+    }
+  };
+  int own = 0, raised = 0, quiet = 0;
+  run(kinds::kDefaultAlarmBudgetMass, &own, &raised, &quiet);
+  EXPECT_EQ(own, 55);  // every cut block, by the site's label
+  EXPECT_EQ(quiet, 6);
+  EXPECT_EQ(raised, 6);
+  EXPECT_EQ(pipeline_->kind_withheld_sessions(), 0);
+  // Session 19's count (every block holding the kind): the kind no longer fits once the cut blocks pass 2%.
+  run(kinds::AlarmBudgetMass::kAll, &own, &raised, &quiet);
+  EXPECT_EQ(own, 55);
+  EXPECT_LT(raised, 6);
+  EXPECT_EQ(pipeline_->kind_withheld_sessions(), 6 - raised);
 }
 
 TEST(KindSessionsSettingTest, LinesKeepsSessionsOut) {
