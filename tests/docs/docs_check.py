@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""The docs check: fails when README.md / docs/*.md and the code disagree (ctest `docs_check`).
+
+usage: docs_check.py SOURCE_DIR [--fedlog PATH_TO_FEDLOG_BINARY]
+
+Checks (each prints `file:line: what is wrong` per finding, then a count per check):
+ 1. refs     Section references `docs/X.md "Title"`, `X.md, "Title"`, chains `X.md "A" and "B"` (also `, "B"`,
+             `or "B"`), in every non-markdown file of the tree (comments and strings; lines are joined with
+             comment markers stripped, so a quote may wrap) and in the non-history pages, name an existing page
+             and one of its section titles. A title is a heading of any level outside fenced code, or a bold
+             lead-in that opens a line (`**Title**`, `**Title.**`). Quote Q names title T, case-sensitive, when
+               Q == T;  or T starts with Q + " (" (the heading's parenthetical, e.g. a setting's name);
+               or T starts with Q + ": " (a family: "Session 13" names every "Session 13: ..." subsection);
+               or Q ends in "..." and T starts with Q less the dots (trailing blanks dropped).
+             A markdown link `[text](X.md#anchor)` in a page names a heading of X.md whose GitHub anchor (lower
+             case; characters other than letters, digits, blanks, '-' and '_' dropped; blanks to '-') is
+             `anchor`. Any `docs/X.md` a source file names exists.
+ 2. paths    Source paths (client/..., common/..., tools/..., also globs `common/kinds/*`, `foo.*`) named in the
+             non-history pages exist; a path without an extension may name a folder or a module
+             (`common/secagg/kind_sections` for its .h and .cc).
+ 4. flags    Every --flag of a verb's usage (`fedlog help`, plus the full usage a verb prints for an unknown
+             option) appears in the non-history pages (EVALUATION.md too for `eval` verbs), and every flag
+             written after `fedlog VERB` in a non-history page (code spans, code blocks and their continuation
+             lines) is in that verb's usage. Skipped with a note when no fedlog binary is given.
+ 5. metrics  Every fedlog_* metric in client/ server/ common/ string literals appears in the non-history pages,
+             and every fedlog_* name those pages use is such a metric or a CMake target.
+Check 3 (settings) is the C++ test tests/docs/docs_settings_test.cc (proto reflection and the real YAML parser).
+History pages (docs/EVALUATION.md, docs/BENCHMARKS.md) record past states and are not sources of checks 1-5.
+"""
+import bisect
+import glob
+import os
+import re
+import subprocess
+import sys
+
+HISTORY = {"docs/EVALUATION.md", "docs/BENCHMARKS.md"}
+CODE_DIRS = ["bench", "certs", "client", "cmake", "common", "deploy", "proto", "scripts", "server", "tests",
+             "tools", ".ci"]
+CODE_EXT = (".h", ".cc", ".proto", ".sh", ".py", ".cmake", ".txt", ".yaml", ".yml", ".in")
+# Findings accepted for now, each with its reason: (check, key) -> reason. Keep it short; the lead tracks them.
+ALLOW = {
+}
+
+
+def read(root, rel):
+    with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def pages(root):
+    """Every docs page, repo-relative: README.md and docs/*.md."""
+    return ["README.md"] + sorted("docs/" + n for n in os.listdir(os.path.join(root, "docs")) if n.endswith(".md"))
+
+
+def live_pages(root):
+    return [p for p in pages(root) if p not in HISTORY]
+
+
+def code_files(root):
+    out = [n for n in ("CMakeLists.txt", "Makefile") if os.path.exists(os.path.join(root, n))]
+    for d in CODE_DIRS:
+        for base, dirs, files in os.walk(os.path.join(root, d)):
+            dirs[:] = sorted(x for x in dirs if not x.startswith("build"))
+            for n in sorted(files):
+                if n.endswith(CODE_EXT) or n == "Makefile":
+                    out.append(os.path.relpath(os.path.join(base, n), root))
+    return out
+
+
+def outside_fences(text):
+    """(line number, line, in_fence) for each line of a markdown page."""
+    fence = False
+    for i, line in enumerate(text.split("\n"), 1):
+        if re.match(r"\s*```", line):
+            fence = not fence
+            yield i, line, True
+            continue
+        yield i, line, fence
+
+
+def titles(text, bold=True):
+    """A page's section titles: its headings outside fenced code and (`bold`) its bold lead-ins."""
+    out = set()
+    lines = list(outside_fences(text))
+    for k, (_, line, fence) in enumerate(lines):
+        if fence:
+            continue
+        m = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m:
+            out.add(m.group(1))
+        if bold and line.startswith("**"):  # a bold lead-in may wrap over the next lines of its paragraph
+            para = " ".join(l.strip() for _, l, f in lines[k:k + 3] if not f)
+            m = re.match(r"\*\*(.+?)[.:]?\*\*", para)
+            if m:
+                out.add(m.group(1))
+    return out
+
+
+def names_title(quote, title):
+    if quote == title or title.startswith(quote + " (") or title.startswith(quote + ": "):
+        return True
+    if quote.endswith("...") or quote.endswith("\u2026"):
+        stem = quote.rstrip(".\u2026").rstrip()
+        return bool(stem) and title.startswith(stem)
+    return False
+
+
+def joined(text, strip_comments):
+    """The file's lines joined by blanks (comment markers stripped), and the line number of each offset."""
+    parts, starts, offset = [], [], 0
+    for i, line in enumerate(text.split("\n"), 1):
+        s = re.sub(r"^\s*(//+|#+(?!\w)|/?\*+/?|--)?\s*", "", line) if strip_comments else line.strip()
+        starts.append(offset)
+        parts.append(s)
+        offset += len(s) + 1
+    return " ".join(parts), starts
+
+
+def line_of(starts, offset):
+    return bisect.bisect_right(starts, offset)
+
+
+TITLE = r'"[^"\s](?:[^"\n]{0,158}[^"\s])?"'
+REF = re.compile(r'(?<![\w/.-])(?:docs/)?([A-Z][A-Z-]*\.md)((?:,?\s+%s)(?:(?:\s*,|\s+and|\s+or|,\s+and)\s+%s)*)'
+                 % (TITLE, TITLE))
+QUOTE = re.compile(r'"([^"]+)"')
+
+
+def check_refs(root):
+    heads = {p: titles(read(root, p)) for p in pages(root)}
+    anchors = {p: {re.sub(r"[^\w\- ]", "", t.lower()).replace(" ", "-") for t in titles(read(root, p), False)}
+               for p in pages(root)}
+    findings = []
+    sources = [(f, True) for f in code_files(root) if not f.startswith("tests/docs/")]
+    sources += [(p, False) for p in live_pages(root)]
+    for rel, is_code in sources:
+        text, starts = joined(read(root, rel).replace('\\"', '"'), is_code)
+        for m in REF.finditer(text):
+            page = m.group(1) if m.group(1) == "README.md" else "docs/" + m.group(1)
+            where = "%s:%d" % (rel, line_of(starts, m.start()))
+            if page not in heads:
+                findings.append((where, page, "names %s, which does not exist" % page))
+                continue
+            for q in QUOTE.findall(m.group(2)):
+                if not any(names_title(q, t) for t in heads[page]):
+                    findings.append((where, page + " " + q, '%s has no section "%s"' % (page, q)))
+        for m in re.finditer(r"(?<![\w/.-])docs/([A-Za-z-]+\.md)", text):
+            if "docs/" + m.group(1) not in heads:
+                findings.append(("%s:%d" % (rel, line_of(starts, m.start())), "docs/" + m.group(1),
+                                 "names docs/%s, which does not exist" % m.group(1)))
+        for m in re.finditer(r"\]\((?:docs/)?([A-Z][A-Z-]*\.md)?#([\w-]+)\)", text):
+            page = rel if not m.group(1) else ("README.md" if m.group(1) == "README.md" else "docs/" + m.group(1))
+            if m.group(2) not in anchors.get(page, ()):
+                findings.append(("%s:%d" % (rel, line_of(starts, m.start())), page + "#" + m.group(2),
+                                 "%s has no heading with anchor #%s" % (page, m.group(2))))
+    return findings
+
+
+PATH = re.compile(r"(?<![\w./<>-])((?:bench|certs|client|cmake|common|deploy|docs|proto|scripts|server|tests|tools)"
+                  r"/[\w./*-]*[\w*/])")
+
+
+def check_paths(root):
+    findings = []
+    for rel in live_pages(root):
+        for i, line in enumerate(read(root, rel).split("\n"), 1):
+            for m in PATH.finditer(line):
+                p = m.group(1)
+                full = os.path.join(root, p.rstrip("/"))
+                if not glob.glob(full) and (os.path.basename(p).count(".") or not glob.glob(full + ".*")):
+                    findings.append(("%s:%d" % (rel, i), p, "names %s, which does not exist" % p))
+    return findings
+
+
+FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+DOC_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*\*?)")  # `--dp-*` names every --dp- flag
+ALWAYS = {"help", "version"}
+
+
+def usages(root, fedlog):
+    """verb -> its usage: the line `fedlog help` prints, plus the full usage text the verb's source holds
+    (a chain of string literals opening with "usage: fedlog VERB", printed when its options do not parse)."""
+    r = subprocess.run([fedlog, "help"], capture_output=True, text=True, timeout=60)
+    verbs = {}
+    for m in re.finditer(r"^      fedlog (.*)$", r.stdout + r.stderr, re.M):
+        words = m.group(1).split()
+        two = len(words) > 1 and re.fullmatch(r"[a-z]+", words[1])
+        verbs[" ".join(words[:2]) if two else words[0]] = m.group(1)
+    if not verbs:
+        raise RuntimeError("`%s help` listed no verbs" % fedlog)
+    names = sorted(verbs, key=len, reverse=True)
+    for rel in code_files(root):
+        if not (rel.startswith("tools/") and rel.endswith(".cc")):
+            continue
+        text = read(root, rel)
+        for m in re.finditer(r'"usage: fedlog ', text):
+            usage = literal_chain(text, m.start())
+            verb = next((n for n in names if re.match(re.escape(n) + r"(?![\w-])", usage[14:])), None)
+            if verb:
+                verbs[verb] += "\n" + usage
+    return verbs
+
+
+def literal_chain(text, i):
+    """The string literals from text[i] (a quote) on, through `+ expr +` joins, up to the statement's end."""
+    out = []
+    while i < len(text) and text[i] == '"':
+        m = re.compile(r'"((?:[^"\\\n]|\\.)*)"').match(text, i)
+        out.append(m.group(1).replace("\\n", "\n").replace('\\"', '"'))
+        j = m.end()
+        while j < len(text) and text[j] in " \t\n":
+            j += 1
+        if j < len(text) and text[j] == "+" and text[j + 1:].lstrip()[:1] != '"':  # `+ expr + "..."`
+            nxt, end = re.compile(r'\+\s*"').search(text, j + 1), text.find(";", j)
+            j = nxt.end() - 1 if nxt and (end < 0 or nxt.start() < end) else len(text)
+        elif j < len(text) and text[j] == "+":
+            j = text.index('"', j)
+        i = j
+    return "".join(out)
+
+
+def doc_commands(text, verbs):
+    """(line, verb, flags) for each `fedlog VERB ...` a page writes, in code spans and code blocks."""
+    names = sorted(verbs, key=len, reverse=True)
+    lines = text.split("\n")
+    head = re.compile(r"(?<![\w-])fedlog\s+(%s)(?![\w-])" % "|".join(re.escape(n) for n in names))
+    fences = [f for _, _, f in outside_fences(text)]
+    i = 0
+    while i < len(lines):
+        if fences[i]:
+            m = head.search(lines[i])
+            if m:
+                body, j = lines[i][m.end():], i + 1
+                while j < len(lines) and fences[j] and re.match(r"\s+[\[#(-]", lines[j]):
+                    body, j = body + " " + lines[j], j + 1
+                yield i + 1, m.group(1), DOC_FLAG.findall(body)
+        i += 1
+    breaks = [k for k, c in enumerate(text) if c == "\n"]
+    for m in re.finditer(r"`([^`]+)`", text):
+        line = bisect.bisect_left(breaks, m.start()) + 1
+        if fences[line - 1]:
+            continue
+        h = head.search(m.group(1))
+        if h:
+            yield line, h.group(1), DOC_FLAG.findall(m.group(1)[h.end():])
+
+
+def check_flags(root, fedlog):
+    verbs = usages(root, fedlog)
+    findings = []
+    texts = {p: read(root, p) for p in pages(root)}
+    for verb, usage in sorted(verbs.items()):
+        shown = [p for p in live_pages(root)] + (["docs/EVALUATION.md"] if verb.startswith("eval ") else [])
+        for flag in sorted(set(FLAG.findall(usage)) - ALWAYS):
+            pat = re.compile(r"(?<![\w-])--%s(?![\w-])" % re.escape(flag))
+            if not any(pat.search(texts[p]) for p in shown):
+                findings.append(("fedlog " + verb, verb + " --" + flag, "--%s is in the usage but in no page" % flag))
+    for rel in live_pages(root):
+        for line, verb, flags in doc_commands(texts[rel], verbs):
+            accepted = set(FLAG.findall(verbs[verb])) | ALWAYS
+            for flag in flags:
+                stem = flag.rstrip("*")
+                if flag not in accepted and not (flag != stem and any(a.startswith(stem) for a in accepted)):
+                    findings.append(("%s:%d" % (rel, line), verb + " --" + flag,
+                                     "`fedlog %s` has no --%s in its usage" % (verb, flag)))
+    return findings
+
+
+def check_metrics(root):
+    code, targets = set(), set()
+    for rel in code_files(root):
+        text = read(root, rel)
+        if rel.split("/")[0] in ("client", "server", "common") and rel.endswith(".cc"):
+            for lit in re.findall(r'"((?:[^"\\\n]|\\.)*)"', text):
+                code.update(re.findall(r"(?<!\w)fedlog_[a-z0-9_]*[a-z0-9]", lit))
+        if os.path.basename(rel) == "CMakeLists.txt" or rel.endswith(".cmake"):
+            targets.update(re.findall(r"(?:NAME|add_library\(|add_executable\(|add_custom_target\()\s*"
+                                      r"(fedlog_[a-z0-9_]+)", text))
+    findings = []
+    texts = {p: read(root, p) for p in live_pages(root)}
+    for name in sorted(code):
+        if not any(re.search(r"(?<!\w)%s(?!\w)" % name, t) for t in texts.values()):
+            findings.append(("client/server/common", name, "metric %s is in no page" % name))
+    for rel, text in texts.items():
+        for i, line in enumerate(text.split("\n"), 1):
+            for name in re.findall(r"(?<![\w/])fedlog_[a-z0-9_]*[a-z0-9](?![\w.-])", line):
+                if name not in code and name not in targets:
+                    findings.append(("%s:%d" % (rel, i), name, "%s is neither a metric nor a CMake target" % name))
+    return findings
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    root = argv[1]
+    fedlog = argv[argv.index("--fedlog") + 1] if "--fedlog" in argv else None
+    checks = [("refs", lambda: check_refs(root)), ("paths", lambda: check_paths(root)),
+              ("flags", lambda: check_flags(root, fedlog) if fedlog else None),
+              ("metrics", lambda: check_metrics(root))]
+    total, used, ran = 0, set(), set()
+    for name, run in checks:
+        found = run()
+        if found is None:
+            print("%s: skipped (no --fedlog binary given)" % name)
+            continue
+        ran.add(name)
+        kept = [f for f in found if (name, f[1]) not in ALLOW]
+        used.update((name, f[1]) for f in found if (name, f[1]) in ALLOW)
+        for where, _, what in kept:
+            print("%s: [%s] %s" % (where, name, what))
+        print("%s: %d finding(s), %d allow-listed" % (name, len(kept), len(found) - len(kept)))
+        total += len(kept)
+    stale = [k for k in ALLOW if k[0] in ran and k not in used]
+    for k in stale:
+        print("allow-list entry %s matches no finding any more: remove it" % (k,))
+    return 1 if total or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
