@@ -18,83 +18,27 @@ Checks (each prints `file:line: what is wrong` per finding, then a count per che
  2. paths    Source paths (client/..., common/..., tools/..., also globs `common/kinds/*`, `foo.*`) named in the
              non-history pages exist; a path without an extension may name a folder or a module
              (`common/secagg/kind_sections` for its .h and .cc).
- 4. flags    Every --flag of a verb's usage (`fedlog help`, plus the full usage a verb prints for an unknown
-             option) appears in the non-history pages (EVALUATION.md too for `eval` verbs), and every flag
-             written after `fedlog VERB` in a non-history page (code spans, code blocks and their continuation
-             lines) is in that verb's usage. Skipped with a note when no fedlog binary is given.
+ 4. flags    (docs_flags.py) Every --flag of a verb's usage (`fedlog help`, plus the full usage text its source
+             holds: the string literals from "usage: fedlog VERB" on) appears in the non-history pages
+             (EVALUATION.md too for `eval` verbs), and every flag written after `fedlog VERB` in a non-history
+             page (code spans, code blocks and their continuation lines) is in that verb's usage. Skipped with a
+             note when no fedlog binary is given.
  5. metrics  Every fedlog_* metric in client/ server/ common/ string literals appears in the non-history pages,
              and every fedlog_* name those pages use is such a metric or a CMake target.
 Check 3 (settings) is the C++ test tests/docs/docs_settings_test.cc (proto reflection and the real YAML parser).
 History pages (docs/EVALUATION.md, docs/BENCHMARKS.md) record past states and are not sources of checks 1-5.
 """
-import bisect
 import glob
 import os
 import re
-import subprocess
 import sys
 
-HISTORY = {"docs/EVALUATION.md", "docs/BENCHMARKS.md"}
-CODE_DIRS = ["bench", "certs", "client", "cmake", "common", "deploy", "proto", "scripts", "server", "tests",
-             "tools", ".ci"]
-CODE_EXT = (".h", ".cc", ".proto", ".sh", ".py", ".cmake", ".txt", ".yaml", ".yml", ".in")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from docs_flags import check_flags  # noqa: E402
+from docs_tree import code_files, joined, line_of, live_pages, pages, read, titles  # noqa: E402,F401
 # Findings accepted for now, each with its reason: (check, key) -> reason. Keep it short; the lead tracks them.
 ALLOW = {
 }
-
-
-def read(root, rel):
-    with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
-def pages(root):
-    """Every docs page, repo-relative: README.md and docs/*.md."""
-    return ["README.md"] + sorted("docs/" + n for n in os.listdir(os.path.join(root, "docs")) if n.endswith(".md"))
-
-
-def live_pages(root):
-    return [p for p in pages(root) if p not in HISTORY]
-
-
-def code_files(root):
-    out = [n for n in ("CMakeLists.txt", "Makefile") if os.path.exists(os.path.join(root, n))]
-    for d in CODE_DIRS:
-        for base, dirs, files in os.walk(os.path.join(root, d)):
-            dirs[:] = sorted(x for x in dirs if not x.startswith("build"))
-            for n in sorted(files):
-                if n.endswith(CODE_EXT) or n == "Makefile":
-                    out.append(os.path.relpath(os.path.join(base, n), root))
-    return out
-
-
-def outside_fences(text):
-    """(line number, line, in_fence) for each line of a markdown page."""
-    fence = False
-    for i, line in enumerate(text.split("\n"), 1):
-        if re.match(r"\s*```", line):
-            fence = not fence
-            yield i, line, True
-            continue
-        yield i, line, fence
-
-
-def titles(text, bold=True):
-    """A page's section titles: its headings outside fenced code and (`bold`) its bold lead-ins."""
-    out = set()
-    lines = list(outside_fences(text))
-    for k, (_, line, fence) in enumerate(lines):
-        if fence:
-            continue
-        m = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
-        if m:
-            out.add(m.group(1))
-        if bold and line.startswith("**"):  # a bold lead-in may wrap over the next lines of its paragraph
-            para = " ".join(l.strip() for _, l, f in lines[k:k + 3] if not f)
-            m = re.match(r"\*\*(.+?)[.:]?\*\*", para)
-            if m:
-                out.add(m.group(1))
-    return out
 
 
 def names_title(quote, title):
@@ -104,21 +48,6 @@ def names_title(quote, title):
         stem = quote.rstrip(".\u2026").rstrip()
         return bool(stem) and title.startswith(stem)
     return False
-
-
-def joined(text, strip_comments):
-    """The file's lines joined by blanks (comment markers stripped), and the line number of each offset."""
-    parts, starts, offset = [], [], 0
-    for i, line in enumerate(text.split("\n"), 1):
-        s = re.sub(r"^\s*(//+|#+(?!\w)|/?\*+/?|--)?\s*", "", line) if strip_comments else line.strip()
-        starts.append(offset)
-        parts.append(s)
-        offset += len(s) + 1
-    return " ".join(parts), starts
-
-
-def line_of(starts, offset):
-    return bisect.bisect_right(starts, offset)
 
 
 TITLE = r'"[^"\s](?:[^"\n]{0,158}[^"\s])?"'
@@ -170,100 +99,6 @@ def check_paths(root):
                 full = os.path.join(root, p.rstrip("/"))
                 if not glob.glob(full) and (os.path.basename(p).count(".") or not glob.glob(full + ".*")):
                     findings.append(("%s:%d" % (rel, i), p, "names %s, which does not exist" % p))
-    return findings
-
-
-FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
-DOC_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*\*?)")  # `--dp-*` names every --dp- flag
-ALWAYS = {"help", "version"}
-
-
-def usages(root, fedlog):
-    """verb -> its usage: the line `fedlog help` prints, plus the full usage text the verb's source holds
-    (a chain of string literals opening with "usage: fedlog VERB", printed when its options do not parse)."""
-    r = subprocess.run([fedlog, "help"], capture_output=True, text=True, timeout=60)
-    verbs = {}
-    for m in re.finditer(r"^      fedlog (.*)$", r.stdout + r.stderr, re.M):
-        words = m.group(1).split()
-        two = len(words) > 1 and re.fullmatch(r"[a-z]+", words[1])
-        verbs[" ".join(words[:2]) if two else words[0]] = m.group(1)
-    if not verbs:
-        raise RuntimeError("`%s help` listed no verbs" % fedlog)
-    names = sorted(verbs, key=len, reverse=True)
-    for rel in code_files(root):
-        if not (rel.startswith("tools/") and rel.endswith(".cc")):
-            continue
-        text = read(root, rel)
-        for m in re.finditer(r'"usage: fedlog ', text):
-            usage = literal_chain(text, m.start())
-            verb = next((n for n in names if re.match(re.escape(n) + r"(?![\w-])", usage[14:])), None)
-            if verb:
-                verbs[verb] += "\n" + usage
-    return verbs
-
-
-def literal_chain(text, i):
-    """The string literals from text[i] (a quote) on, through `+ expr +` joins, up to the statement's end."""
-    out = []
-    while i < len(text) and text[i] == '"':
-        m = re.compile(r'"((?:[^"\\\n]|\\.)*)"').match(text, i)
-        out.append(m.group(1).replace("\\n", "\n").replace('\\"', '"'))
-        j = m.end()
-        while j < len(text) and text[j] in " \t\n":
-            j += 1
-        if j < len(text) and text[j] == "+" and text[j + 1:].lstrip()[:1] != '"':  # `+ expr + "..."`
-            nxt, end = re.compile(r'\+\s*"').search(text, j + 1), text.find(";", j)
-            j = nxt.end() - 1 if nxt and (end < 0 or nxt.start() < end) else len(text)
-        elif j < len(text) and text[j] == "+":
-            j = text.index('"', j)
-        i = j
-    return "".join(out)
-
-
-def doc_commands(text, verbs):
-    """(line, verb, flags) for each `fedlog VERB ...` a page writes, in code spans and code blocks."""
-    names = sorted(verbs, key=len, reverse=True)
-    lines = text.split("\n")
-    head = re.compile(r"(?<![\w-])fedlog\s+(%s)(?![\w-])" % "|".join(re.escape(n) for n in names))
-    fences = [f for _, _, f in outside_fences(text)]
-    i = 0
-    while i < len(lines):
-        if fences[i]:
-            m = head.search(lines[i])
-            if m:
-                body, j = lines[i][m.end():], i + 1
-                while j < len(lines) and fences[j] and re.match(r"\s+[\[#(-]", lines[j]):
-                    body, j = body + " " + lines[j], j + 1
-                yield i + 1, m.group(1), DOC_FLAG.findall(body)
-        i += 1
-    breaks = [k for k, c in enumerate(text) if c == "\n"]
-    for m in re.finditer(r"`([^`]+)`", text):
-        line = bisect.bisect_left(breaks, m.start()) + 1
-        if fences[line - 1]:
-            continue
-        h = head.search(m.group(1))
-        if h:
-            yield line, h.group(1), DOC_FLAG.findall(m.group(1)[h.end():])
-
-
-def check_flags(root, fedlog):
-    verbs = usages(root, fedlog)
-    findings = []
-    texts = {p: read(root, p) for p in pages(root)}
-    for verb, usage in sorted(verbs.items()):
-        shown = [p for p in live_pages(root)] + (["docs/EVALUATION.md"] if verb.startswith("eval ") else [])
-        for flag in sorted(set(FLAG.findall(usage)) - ALWAYS):
-            pat = re.compile(r"(?<![\w-])--%s(?![\w-])" % re.escape(flag))
-            if not any(pat.search(texts[p]) for p in shown):
-                findings.append(("fedlog " + verb, verb + " --" + flag, "--%s is in the usage but in no page" % flag))
-    for rel in live_pages(root):
-        for line, verb, flags in doc_commands(texts[rel], verbs):
-            accepted = set(FLAG.findall(verbs[verb])) | ALWAYS
-            for flag in flags:
-                stem = flag.rstrip("*")
-                if flag not in accepted and not (flag != stem and any(a.startswith(stem) for a in accepted)):
-                    findings.append(("%s:%d" % (rel, line), verb + " --" + flag,
-                                     "`fedlog %s` has no --%s in its usage" % (verb, flag)))
     return findings
 
 
