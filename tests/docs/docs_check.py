@@ -16,7 +16,8 @@ Checks (each prints `file:line: what is wrong` per finding, then a count per che
              case; characters other than letters, digits, blanks, '-' and '_' dropped; blanks to '-') is
              `anchor`. Any `docs/X.md` a source file names exists.
  2. paths    Source paths (client/..., common/..., tools/..., also globs `common/kinds/*`, `foo.*`) named in the
-             non-history pages exist; a path without an extension may name a folder or a module
+             non-history pages, and in the comments of the tree's files (after `//` in C++ and proto, after `#`
+             elsewhere), exist; a path without an extension may name a folder or a module
              (`common/secagg/kind_sections` for its .h and .cc).
  4. flags    (docs_flags.py) Every --flag of a verb's usage (`fedlog help`, plus the full usage text its source
              holds: the string literals from "usage: fedlog VERB" on) appears in the non-history pages
@@ -92,10 +93,17 @@ PATH = re.compile(r"(?<![\w./<>-])((?:bench|certs|client|cmake|common|deploy|doc
 
 def check_paths(root):
     findings = []
-    for rel in live_pages(root):
+    sources = [(p, False) for p in live_pages(root)]
+    sources += [(f, True) for f in code_files(root) if not f.startswith("tests/docs/")]
+    for rel, is_code in sources:
         for i, line in enumerate(read(root, rel).split("\n"), 1):
+            if is_code:  # only what a comment says: after `//`, or after `#` in scripts, CMake and YAML
+                mark = "//" if rel.endswith((".h", ".cc", ".proto")) else "#"
+                line = line[line.index(mark):] if mark in line else ""
             for m in PATH.finditer(line):
                 p = m.group(1)
+                if is_code and p.startswith("docs/"):
+                    continue  # check 1 has these
                 full = os.path.join(root, p.rstrip("/"))
                 if not glob.glob(full) and (os.path.basename(p).count(".") or not glob.glob(full + ".*")):
                     findings.append(("%s:%d" % (rel, i), p, "names %s, which does not exist" % p))
