@@ -10,7 +10,7 @@
 //   median           coordinate-wise median (Yin et al. 2018); ignores weights
 //   trimmed_mean     coordinate-wise mean after dropping the trim_fraction largest and smallest values
 // The two robust statistics need every update's value of a coordinate at once; RobustCombine works on a block of
-// coordinates so a caller can bound memory by streaming column blocks (server/coordinator_robust.cc).
+// coordinates so a caller can bound memory by streaming column blocks (common/fl/stream_aggregate.cc).
 // Optional per-update L2 clipping (clip_norm > 0) scales a delta down to the bound before aggregation.
 // Thread-compatible: stateless functions over const inputs.
 #ifndef FEDLOG_COMMON_FL_STRATEGY_H_

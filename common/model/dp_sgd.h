@@ -3,7 +3,7 @@
 // gradient clipped per micro-batch of lines and noised with common/privacy's CSPRNG Gaussian noise,
 // plus the site's accounting of (q, sigma, steps) -> epsilon with common/privacy's RDP accountant.
 //
-// The mechanism of one step (docs/PRIVACY.md, "Line-level DP-SGD"):
+// The mechanism of one step (docs/PRIVACY.md, "Line-level DP"):
 //   1. Poisson sampling: every line joins the step independently with probability q (from the
 //      CSPRNG), and every sampled line is put into one of M micro-batches uniformly at random.
 //   2. Each micro-batch's loss (InfoNCE over its lines' views; an episode for meta-learning) is
@@ -72,7 +72,8 @@ struct LineDpOptions {
   // rate 1/50 as large leaves the encoder where it started (docs/PRIVACY.md). Meta-learning uses one
   // rate for all groups in both modes.
   double encoder_lr_ratio = 1.0;
-  // The labelled phase under DP (TrainingPlan 23-26, docs/PRIVACY.md "Per-line supervised DP"):
+  // The labelled phase under DP (TrainingPlan 23-26, docs/PRIVACY.md "The labelled phase: per-line
+  // supervised DP"):
   // kPerLine: DpSupervisedTrain below, each sampled labelled line's own loss against learnable
   // class prototypes, clipped per line to C; kEpisodes: DpMetaTrain's micro-batch episodes.
   LabeledDpObjective labeled_objective = LabeledDpObjective::kPerLine;

@@ -1,5 +1,5 @@
 // A source's operating point for the label-free detector, learned where that source has labels, and
-// its use at a site that has none (docs/EVALUATION.md "Session 16: the federation's operating point").
+// its use at a site that has none (docs/EVALUATION.md "Session 16: the federation's operating point...").
 // A site that labels a source knows where the label-free score should be cut for it: the F1-best cut
 // on its labelled units' scores, the share of units that cut alerts, and the source's anomalous share.
 // A site with no labels for the same source type could take one of those instead of its own alert

@@ -1,7 +1,7 @@
 // libFuzzer target for the tensor bundle decoders that read untrusted update uploads: the whole-message
 // DecodeBundle (zstd frames included) and the chunked ParseBundleStream behind ReadBundleFileChunks. Inputs must
 // give a Status, never a crash, a sanitizer report or a sink protocol violation. Build with clang and
-// -DFEDLOG_FUZZ=ON (docs/PARSING.md, "Fuzzing"); run: build-fuzz/fuzz/bundle_fuzzer -max_total_time=60
+// -DFEDLOG_FUZZ=ON (docs/PARSING.md, "Robustness and fuzzing"); run: build-fuzz/fuzz/bundle_fuzzer -max_total_time=60
 #include <google/protobuf/io/coded_stream.h>
 
 #include <cstdint>

@@ -341,7 +341,7 @@ absl::Status DiagnoseReleaseSubspace(const std::vector<FederatedSite>& sites, co
 std::string ParameterMovement(const std::string& label, const fl::TensorBundle& start,
                               const fl::TensorBundle& model);
 
-// The "product choice" rows (eval_federated_choice.cc; docs/EVALUATION.md "Session 15: the detector a
+// The "product choice" rows (eval_federated_choice.cc; docs/EVALUATION.md "Session 15: the detector each
 // site runs"). Since session 14 live detection chooses per source (common/fewshot/detector_choice.h,
 // detect.detector_choice auto): a source stays on the label-free detector until its labels hold 3 distinct
 // units per class and, leave-one-out, the model beats it by the margin. For a site with a stream the
