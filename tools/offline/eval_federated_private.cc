@@ -2,6 +2,7 @@
 // continue alone from a global model (personalisation), eval_federated_sim.h.
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,27 @@
 #include "tools/offline/eval_federated_sim.h"
 
 namespace fedlog::offline::sim {
+namespace {
+
+// Row `label` of `weights` at site `s`, and with `choose` its "choice_dp" row. A model without prototypes
+// for a class the site's support set lacks (line DP sends none, the untrained start has none) has no
+// detector there: a note, and the choice row against no model.
+absl::Status ScoreRow(const model::EncoderSpec& base, const fl::TensorBundle& weights, const FederatedSite& s,
+                      const std::string& label, const FederatedOptions& o, const std::optional<SiteLabelFree>& lf,
+                      bool choose, FederatedResult* result) {
+  absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, weights, s, label, o);
+  if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
+    result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ", e.status().message()));
+    return choose ? AddChoice(base, weights, s, lf, nullptr, "choice_dp", o, result) : absl::OkStatus();
+  }
+  FEDLOG_RETURN_IF_ERROR(e.status());
+  result->evaluations.push_back(*std::move(e));
+  if (!choose) return absl::OkStatus();
+  const SiteEvaluation row = result->evaluations.back();
+  return AddChoice(base, weights, s, lf, &row, "choice_dp", o, result);
+}
+
+}  // namespace
 
 // The private federation ("federated_dp") from the same start with the same work, its epsilon.
 // Without personalisation the private sites run `federated_dp`: its choice rows ("choice_dp") come here.
@@ -52,21 +74,7 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
     const bool choose = weights == &model && o.personalise_rounds == 0;
     for (size_t i = 0; i < sites.size(); ++i) {
       const FederatedSite& s = sites[i];
-      absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
-      if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
-        // No prototypes in the model (line DP sends none, the start has none), so a site whose
-        // support set lacks a class has no detector.
-        result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
-                                             e.status().message()));
-        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", o, result));
-        continue;
-      }
-      FEDLOG_RETURN_IF_ERROR(e.status());
-      result->evaluations.push_back(*std::move(e));
-      if (choose) {
-        const SiteEvaluation row = result->evaluations.back();
-        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", o, result));
-      }
+      FEDLOG_RETURN_IF_ERROR(ScoreRow(base, *weights, s, label, o, free[i], choose, result));
     }
   }
   for (const auto& [label, weights] :
@@ -138,20 +146,7 @@ absl::Status PersonaliseAll(const std::vector<FederatedSite>& sites,
                                              "tuned" + suffix, &pr.tuned},
                                          {"personalised" + suffix, &pr.weights}}) {
       const bool choose = suffix == "_dp" && weights == &pr.weights;
-      absl::StatusOr<SiteEvaluation> e = EvaluateSite(base, *weights, s, label, o);
-      if (e.status().code() == absl::StatusCode::kFailedPrecondition) {
-        // No prototypes: the site's lines and support set lack a class.
-        result->notes.push_back(absl::StrCat(label, ": ", s.name, " not scored: ",
-                                             e.status().message()));
-        if (choose) FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], nullptr, "choice_dp", o, result));
-        continue;
-      }
-      FEDLOG_RETURN_IF_ERROR(e.status());
-      result->evaluations.push_back(*std::move(e));
-      if (choose) {
-        const SiteEvaluation row = result->evaluations.back();
-        FEDLOG_RETURN_IF_ERROR(AddChoice(base, *weights, s, free[i], &row, "choice_dp", o, result));
-      }
+      FEDLOG_RETURN_IF_ERROR(ScoreRow(base, *weights, s, label, o, free[i], choose, result));
     }
     result->notes.push_back(absl::StrFormat(
         "%s%s: %s after %d local rounds (validation F1 global %.3f, tuned %.3f; -1: no "
