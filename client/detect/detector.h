@@ -76,6 +76,10 @@ class Detector {
   // The alert limiter's verdict on an alert of `template_id`: true to raise it (a suppressed one
   // is counted).
   bool Admit(const std::string& source, int32_t template_id, int64_t now_ms);
+  // Writes alert `a` of source index `source` to the sink, counts it and records it in `rec` (with the
+  // line's encoder input, when it has one) for the store.
+  absl::Status WriteAlert(const Alert& a, size_t source, std::vector<int64_t> tokens, std::vector<float> dense,
+                          BatchRecord* rec);
   absl::Status HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
                            BatchRecord* rec);
   absl::Status HandleSessionAlert(const RawLine& raw, const LabelFreeScorer::SessionAlert& alert,

@@ -31,6 +31,16 @@ bool Detector::Admit(const std::string& source, int32_t template_id, int64_t now
   return true;
 }
 
+absl::Status Detector::WriteAlert(const Alert& a, size_t source, std::vector<int64_t> tokens,
+                                  std::vector<float> dense, BatchRecord* rec) {
+  const std::string json = AlertToJson(a);
+  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
+  metrics_->sources[source]->alerts.fetch_add(1);
+  rec->alerts.push_back({a.id, a.time_ms, a.source, a.line, a.template_id, a.score, a.threshold, a.model_version,
+                         std::move(tokens), std::move(dense), json});
+  return absl::OkStatus();
+}
+
 absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int64_t now_ms,
                                    BatchRecord* rec) {
   const std::string& source = options_.sources[raw.source].name;
@@ -54,12 +64,7 @@ absl::Status Detector::HandleAlert(const RawLine& raw, const LineResult& r, int6
   if (r.label_match == 1) a.signals = a.signals.empty() ? "label" : a.signals + "+label";
   if (r.label_lowered) a.signals = a.signals.empty() ? "label-threshold" : a.signals + "+label-threshold";
   if (r.kind_verdict == 1) a.signals = a.signals.empty() ? "kind" : a.signals + "+kind";
-  const std::string json = AlertToJson(a);
-  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
-  metrics_->sources[raw.source]->alerts.fetch_add(1);
-  rec->alerts.push_back({a.id, a.time_ms, source, raw.text, r.template_id, r.score, r.threshold,
-                         a.model_version, pipeline_->last_tokens(), pipeline_->last_dense(), json});
-  return absl::OkStatus();
+  return WriteAlert(a, raw.source, pipeline_->last_tokens(), pipeline_->last_dense(), rec);
 }
 
 // A session the label-free detector scored above its threshold when it went quiet (or was pushed
@@ -85,12 +90,7 @@ absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeSco
   a.signals = "session:" + novelty::SessionFiredNames(sa.score.fired);
   if (sa.kind_verdict != 0) a.signals += a.signals.back() == ':' ? "kind" : "+kind";
   a.detector = "label-free";
-  const std::string json = AlertToJson(a);
-  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
-  metrics_->sources[static_cast<size_t>(sa.source)]->alerts.fetch_add(1);
-  rec->alerts.push_back({a.id, a.time_ms, source, a.line, a.template_id, a.score, a.threshold,
-                         a.model_version, {}, {}, json});
-  return absl::OkStatus();
+  return WriteAlert(a, static_cast<size_t>(sa.source), {}, {}, rec);
 }
 
 // A line the label-free warm-up held (detect.label_free_hold_lines) that alerted when the hold ended:
@@ -117,12 +117,7 @@ absl::Status Detector::HandleHeldAlert(const LabelFreeScorer::HeldAlert& h, int6
   const std::string fired = novelty::FiredNames(h.fired);
   a.signals = fired.empty() ? "held" : fired + "+held";
   a.detector = "label-free";
-  const std::string json = AlertToJson(a);
-  FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
-  metrics_->sources[static_cast<size_t>(h.source)]->alerts.fetch_add(1);
-  rec->alerts.push_back({a.id, a.time_ms, source, a.line, a.template_id, a.score, a.threshold,
-                         a.model_version, {}, {}, json});
-  return absl::OkStatus();
+  return WriteAlert(a, static_cast<size_t>(h.source), {}, {}, rec);
 }
 
 absl::Status Detector::HandleHeldAlerts(int64_t now_ms, BatchRecord* rec) {

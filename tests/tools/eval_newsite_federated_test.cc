@@ -96,17 +96,27 @@ NewsiteOptions TinyOptions() {
 
 // The kind-verdict tests' data: a BGL-20k stream of 300 lines (every ninth a KERNDTLB FATAL alert, the others
 // INFO core dumps) and a BGL sibling of 200 lines of the same two kinds with other numbers, under `root`.
-void WriteKindStreams(const std::string& root) {
+// BGL line i of a test stream (`salt` shifts its numbers): every ninth a KERNDTLB FATAL alert with message
+// `alert_message`, the others INFO with `info_message`.
+std::string BglTestLine(int i, int salt, const std::string& alert_message, const std::string& info_message) {
+  const bool alert = i % 9 == 4;
+  return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
+                         alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
+                         alert ? "FATAL" : "INFO", alert ? alert_message : info_message);
+}
+
+// root/bgl-20k and root/loghub-2k/BGL, empty.
+void MakeBglDirs(const std::string& root) {
   std::filesystem::remove_all(root);
   ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
   ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
+}
+
+void WriteKindStreams(const std::string& root) {
+  MakeBglDirs(root);
   const auto line = [](int i, int salt) {
-    const bool alert = i % 9 == 4;
-    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
-                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
-                           alert ? "FATAL" : "INFO",
-                           alert ? absl::StrFormat("data TLB error interrupt at 0x%x", i * 7 + salt)
-                                 : absl::StrFormat("generating core.%d", i + salt));
+    return BglTestLine(i, salt, absl::StrFormat("data TLB error interrupt at 0x%x", i * 7 + salt),
+                       absl::StrFormat("generating core.%d", i + salt));
   };
   std::string stream, other;
   for (int i = 0; i < 300; ++i) stream += line(i, 0);
@@ -411,15 +421,9 @@ TEST(EvalNewsiteFederatedTest, EncoderUnitsCarryTheArmsEmbeddings) {
 // other half of the blocks (the halves themselves: eval_newsite_test); hadoop has no sibling.
 TEST(EvalNewsiteFederatedTest, BglSiblingLeavesOutTheNewSitesLines) {
   const std::string root = ::testing::TempDir() + "/eval_newsite_sibling";
-  std::filesystem::remove_all(root);
-  ASSERT_TRUE(MakeDirs(root + "/loghub-2k/BGL").ok());
-  ASSERT_TRUE(MakeDirs(root + "/bgl-20k").ok());
+  ASSERT_NO_FATAL_FAILURE(MakeBglDirs(root));
   const auto line = [](int i, int salt) {
-    const bool alert = i % 9 == 4;
-    return absl::StrFormat("%s %d 2005.06.03 R%02d-M1-N0-C:J12-U11 2005-06-03-15.42.%02d.%06d R%02d-M1-N0 RAS KERNEL %s %s\n",
-                           alert ? "KERNDTLB" : "-", 1117838570 + i + salt, i % 5, i % 60, i * 37 + salt, i % 5,
-                           alert ? "FATAL" : "INFO",
-                           alert ? "data TLB error interrupt" : absl::StrFormat("generating core.%d", i % 11));
+    return BglTestLine(i, salt, "data TLB error interrupt", absl::StrFormat("generating core.%d", i % 11));
   };
   std::string stream, other;
   for (int i = 0; i < 300; ++i) stream += line(i, 0);
