@@ -3,8 +3,6 @@
 #include "server/coordinator.h"
 
 #include <algorithm>
-#include <cmath>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -269,25 +267,9 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   ar.record.state = "open";
   ar.record.model_in = run_->global_version;
   ar.record.participants.assign(online.begin(), online.end());
-  const double fraction = plan.sample_fraction() > 0 ? plan.sample_fraction() : 1.0;
-  if (fraction < 1.0) {
-    // Seeded by run, round and attempt, so a restart would pick the same sample from the same online set.
-    size_t keep = std::max<size_t>(static_cast<size_t>(plan.min_sites()),
-                                   static_cast<size_t>(std::ceil(fraction * static_cast<double>(online.size()))));
-    if (SiteLevelDp(plan)) {
-      // The accountant's amplification by sampling holds only for a sample nobody can predict: under
-      // site-level DP the sample comes from the CSPRNG (docs/PRIVACY.md).
-      if (absl::Status st = SecretShuffle(&ar.record.participants); !st.ok()) {
-        FEDLOG_LOG(ERROR) << "cannot sample the round's sites: " << st;
-        return;
-      }
-    } else {
-      std::mt19937_64 rng(static_cast<uint64_t>(run_->run_id) * 1000003u +
-                          static_cast<uint64_t>(ar.record.round) * 31u + static_cast<uint64_t>(ar.record.attempt));
-      std::shuffle(ar.record.participants.begin(), ar.record.participants.end(), rng);
-    }
-    ar.record.participants.resize(std::min(keep, ar.record.participants.size()));
-    std::sort(ar.record.participants.begin(), ar.record.participants.end());
+  if (absl::Status st = SampleRoundSites(plan, run_->run_id, &ar.record); !st.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot sample the round's sites: " << st;
+    return;
   }
   if (!ChargeRoundOrStop(*rounds, online.size(), &ar.record)) return;
   ar.record.opened_ms = now;

@@ -62,6 +62,13 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
 // samples cannot be predicted. Internal when OpenSSL cannot supply randomness.
 absl::Status SecretShuffle(std::vector<std::string>* items);
 
+// Keeps the plan's sample_fraction of `record`'s participants (the online sites), at least min_sites, sorted;
+// all of them at a fraction of 1 (or 0, unset). Seeded by run, round and attempt, so a restart picks the same
+// sample from the same online set; under site-level DP the sample comes from the CSPRNG instead (SecretShuffle),
+// because the accountant's amplification by sampling holds only for a sample nobody can predict
+// (docs/PRIVACY.md). Internal when OpenSSL cannot supply randomness.
+absl::Status SampleRoundSites(const v1::RunPlan& plan, int64_t run_id, RoundRecord* record);
+
 // Under line DP, an upload must state the noise it put on its line count (UpdateHeader.line_dp_count_noise) at
 // or above the plan's (0 read as 100): FailedPrecondition otherwise (an exact count, or one noised less than
 // the run asked). The site's word is not proof: the protection still rests on the daemon. OK outside line DP.
