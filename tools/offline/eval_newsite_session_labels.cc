@@ -12,6 +12,10 @@
 //              a verdict labels its key's exact template counts at its session's close; with kExact
 //              (the default) only such a kind labelled normal silences a session the detector
 //              alerted, a normal shape group no longer does.
+//   whole unit NewsiteOptions::session_whole_unit (fewshot::SessionWholeUnits): each later piece of a
+//              key re-decides the key by its kind then (a withdrawal or a late alert); the product row
+//              is the units' final decision, "alerts raised" what was alerted on the way, and a note
+//              counts the changes and the lines to the final decision.
 // Verdicts come from the random unit draws the other k > 0 methods get (RandomLabelOrder), from
 // the active session selection (eval_newsite_session_select.cc), and, as an upper bound, from the
 // best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
