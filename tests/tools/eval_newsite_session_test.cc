@@ -320,9 +320,6 @@ TEST(EvalNewsiteSessionTest, LabelsThatAgreeWithTheThresholdKeepItUnderTheAgreeR
   EXPECT_EQ(alerts(novelty::LabelCut::kNearest), (std::vector<int>{1}));
 }
 
-}  // namespace
-}  // namespace fedlog::offline
-
 // Whole-unit decisions (NewsiteOptions::session_whole_unit, fewshot::SessionWholeUnits): block 0 (the
 // pool) is labelled normal with its kind (2 x t1, 1 x t2). Block 1 closes t1 t1 first (alerted), then
 // t2: the whole block has block 0's kind, so its alert is withdrawn. Block 2 closes block 0's kind
@@ -389,3 +386,6 @@ TEST(EvalNewsiteSessionTest, WholeUnitDecisionsWithdrawAndRaiseLate) {
   EXPECT_EQ(stats.changed_latency, (std::vector<int64_t>{10 - 3, 10 - 5}));
   EXPECT_GT(score[1], score[0]);
 }
+
+}  // namespace
+}  // namespace fedlog::offline

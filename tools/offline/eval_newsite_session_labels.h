@@ -1,5 +1,6 @@
 // `fedlog eval newsite`, sessions with labels: the pieces shared by eval_newsite_session_labels.cc
-// (the rows), eval_newsite_session_select.cc (which sessions get labelled: the active session
+// (the rows), eval_newsite_session_decide.cc (how verdicts decide units: DecideUnits),
+// eval_newsite_session_select.cc (which sessions get labelled: the active session
 // selection, and the best labels the pool allows) and eval_newsite_session_lookup.cc (the product's
 // detector: the verdicts plus a lookup of near-identical labelled units). Internal to
 // fedlog_tools_newsite.
