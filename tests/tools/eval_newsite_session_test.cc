@@ -385,6 +385,13 @@ TEST(EvalNewsiteSessionTest, WholeUnitDecisionsWithdrawAndRaiseLate) {
   EXPECT_EQ(stats.raised, (std::vector<int>{1, 1}));  // block 1's withdrawn alert was raised
   EXPECT_EQ(stats.changed_latency, (std::vector<int64_t>{10 - 3, 10 - 5}));
   EXPECT_GT(score[1], score[0]);
+  // The flag: off by default, on / off, anything else refused.
+  NewsiteOptions parsed;
+  ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x"}, &parsed).ok());
+  EXPECT_FALSE(parsed.session_whole_unit);
+  ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x", "--session-whole-unit", "on"}, &parsed).ok());
+  EXPECT_TRUE(parsed.session_whole_unit);
+  EXPECT_FALSE(ParseNewsiteCommandLine({"--out", "x", "--session-whole-unit", "yes"}, &parsed).ok());
 }
 
 }  // namespace
