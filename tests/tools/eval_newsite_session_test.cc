@@ -214,6 +214,18 @@ TEST(EvalNewsiteSessionTest, PoolFromBlocksOfTheWholeStreamForSessions) {
   EXPECT_NE(PoolBlocksNote(o).find("--pool-tune"), std::string::npos);
 }
 
+// Lines (session key, template) into `s` (each of its key's unit) and `sc` (its key and template).
+void AddKeyedLines(const std::vector<std::pair<uint64_t, int32_t>>& lines,
+                   const std::map<uint64_t, int32_t>& unit_of, NewsiteStream* s, ScoredStream* sc) {
+  for (const auto& [key, t] : lines) {
+    s->lines.push_back("x");
+    s->units.push_back({unit_of.at(key)});
+    sc->has_session.push_back(1);
+    sc->session.push_back(key);
+    sc->template_id.push_back(t);
+  }
+}
+
 // Unit kinds (IndexKinds, DecideUnits with NewsiteOptions::session_kind_rule): a normal verdict on
 // block 0's second session labels the block's kind then (2 x t1, 1 x t2). Block 1 logs the same in one
 // session (another shape, the same kind); block 2's second session has the verdict's shape but its
@@ -226,13 +238,7 @@ TEST(EvalNewsiteSessionTest, UnitKindsSilenceTheExactKindAndExactDropsTheShapeGr
   const std::vector<std::pair<uint64_t, int32_t>> lines = {{100, 1}, {100, 1}, {101, 1}, {101, 1},
                                                            {101, 2}, {102, 3}, {100, 2}, {102, 2}};
   const std::map<uint64_t, int32_t> unit_of = {{100, 0}, {101, 1}, {102, 2}};
-  for (const auto& [key, t] : lines) {
-    s.lines.push_back("x");
-    s.units.push_back({unit_of.at(key)});
-    sc.has_session.push_back(1);
-    sc.session.push_back(key);
-    sc.template_id.push_back(t);
-  }
+  AddKeyedLines(lines, unit_of, &s, &sc);
   // Sessions in close order: (key, lines, shape).
   const std::vector<std::tuple<uint64_t, int64_t, uint64_t>> closed = {
       {100, 2, 9}, {101, 3, 8}, {102, 1, 10}, {100, 1, 7}, {102, 1, 7}};
@@ -333,13 +339,7 @@ TEST(EvalNewsiteSessionTest, WholeUnitDecisionsWithdrawAndRaiseLate) {
   const std::vector<std::pair<uint64_t, int32_t>> lines = {{100, 1}, {100, 1}, {100, 2}, {101, 1}, {101, 1},
                                                            {102, 1}, {102, 1}, {102, 2}, {101, 2}, {102, 3}};
   const std::map<uint64_t, int32_t> unit_of = {{100, 0}, {101, 1}, {102, 2}};
-  for (const auto& [key, t] : lines) {
-    s.lines.push_back("x");
-    s.units.push_back({unit_of.at(key)});
-    sc.has_session.push_back(1);
-    sc.session.push_back(key);
-    sc.template_id.push_back(t);
-  }
+  AddKeyedLines(lines, unit_of, &s, &sc);
   sc.unit_first_line = {0, 3, 5};
   // Sessions in close order: (key, lines, score, the line it closed on).
   const std::vector<std::tuple<uint64_t, int64_t, double, int64_t>> closed = {
