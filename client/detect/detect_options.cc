@@ -163,6 +163,13 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     }
     o.session_kind_rule = *rule;
   }
+  if (!d.session_whole_unit().empty()) {
+    if (d.session_whole_unit() != "on" && d.session_whole_unit() != "off") {
+      return absl::InvalidArgumentError(absl::StrCat("detect.session_whole_unit must be \"on\" or \"off\", got \"",
+                                                     d.session_whole_unit(), "\""));
+    }
+    o.session_whole_unit = d.session_whole_unit() == "on";
+  }
   if (!d.session_label_cut().empty()) {
     absl::StatusOr<novelty::LabelCut> cut = novelty::ParseLabelCut(d.session_label_cut());
     if (!cut.ok()) {

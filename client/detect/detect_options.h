@@ -53,6 +53,10 @@ struct LabeledLog {
 // tuning parts by a rule written first (docs/EVALUATION.md "Session 13").
 inline constexpr fewshot::KindRule kDefaultSessionKindRule = fewshot::KindRule::kExact;
 
+// detect.session_whole_unit's default (empty in the config), decided on the session systems' tuning
+// parts by a rule written first (docs/EVALUATION.md "Session 21").
+inline constexpr bool kDefaultSessionWholeUnit = false;
+
 // detect.detector_choice's default (empty in the config), chosen on bgl2k by a rule written first
 // (docs/EVALUATION.md "Session 14").
 inline constexpr fewshot::ChoiceMode kDefaultDetectorChoice = fewshot::ChoiceMode::kAuto;
@@ -112,6 +116,9 @@ struct DetectOptions {
   double session_lookup_match = fewshot::SessionLookup::kDefaultMatch;
   // Unit-kind verdicts over the session labels (detect.session_kind_rule, fewshot::SessionKinds).
   fewshot::KindRule session_kind_rule = kDefaultSessionKindRule;
+  // Whole-unit decisions over the unit kinds (detect.session_whole_unit, fewshot::SessionWholeUnits);
+  // the default is kDefaultSessionWholeUnit.
+  bool session_whole_unit = kDefaultSessionWholeUnit;
   // Where labelled sessions put the session threshold (detect.session_label_cut,
   // novelty::SessionOptions::label_cut).
   novelty::LabelCut session_label_cut = novelty::SessionOptions().label_cut;

@@ -69,7 +69,7 @@ absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectOptions options
     const novelty::NoveltyOptions label_free = LabelFreeRule(o);
     FEDLOG_RETURN_IF_ERROR(
         d->pipeline_->EnableLabelFree(label_free, o.session_pattern, o.fewshot_match, FewShotRule(o),
-                                      o.session_lookup_match, o.session_kind_rule));
+                                      o.session_lookup_match, o.session_kind_rule, o.session_whole_unit));
     d->pipeline_->KeepLabelFreeWithModel(o.label_free_with_model);
   }
   FEDLOG_RETURN_IF_ERROR(d->pipeline_->SetDetectorChoice(o.detector_choice));
@@ -284,7 +284,9 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
       // A session that is rare only for a template the operator declared normal is not reported;
       // one that broke a near-certain count relation still is, and so is one the federation's kind
       // verdict raised (its rarest template is not why it alerts).
-      if (!sa.score.broken && sa.kind_verdict != 1 && DeclaredNormal(sa.source, sa.score.rarest_template)) {
+      // A whole-unit withdrawal is always written: it takes an alert back.
+      if (sa.whole_unit != LabelFreeScorer::kWholeWithdrawn && !sa.score.broken && sa.kind_verdict != 1 &&
+          DeclaredNormal(sa.source, sa.score.rarest_template)) {
         metrics_->alerts_suppressed_normal.fetch_add(1);
         continue;
       }

@@ -89,6 +89,18 @@ absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeSco
   a.model_version = pipeline_->model_version();
   a.signals = "session:" + novelty::SessionFiredNames(sa.score.fired);
   if (sa.kind_verdict != 0) a.signals += a.signals.back() == ':' ? "kind" : "+kind";
+  // Whole-unit decisions (detect.session_whole_unit): a late alert on the key as a whole, or the
+  // withdrawal of its earlier alert, written like an alert so that the operator sees it (a withdrawn
+  // alert was still raised). Its own id: the session's alert at this close, if any, is another.
+  if (sa.whole_unit == LabelFreeScorer::kWholeLateAlert) {
+    a.signals += a.signals.back() == ':' ? "whole-unit" : "+whole-unit";
+    a.template_text += "; late: the whole unit alerts";
+  } else if (sa.whole_unit == LabelFreeScorer::kWholeWithdrawn) {
+    a.id = AlertId(source, 0, sa.score.session, sa.score.last_tick, 3);
+    a.signals = "session:resolved";
+    a.template_text = absl::StrFormat("resolved: the whole unit matches a normal verdict (session of %lld lines)",
+                                      static_cast<long long>(sa.score.lines));
+  }
   a.detector = "label-free";
   return WriteAlert(a, static_cast<size_t>(sa.source), {}, {}, rec);
 }

@@ -43,6 +43,16 @@ void LabelFreeScorer::EnableSessionKinds(fewshot::KindRule rule) {
   }
 }
 
+void LabelFreeScorer::EnableSessionWholeUnit(bool on) {
+  for (Source& s : sources_) {
+    if (!on) {
+      s.whole.reset();
+    } else if (s.whole == nullptr) {
+      s.whole = std::make_unique<fewshot::SessionWholeUnits>();
+    }
+  }
+}
+
 void LabelFreeScorer::SetKindSketch(int source, const kinds::KindSketch* sketch,
                                     const kinds::KindVerdictOptions& options, const kinds::AlarmBudgetOptions& budget) {
   if (source < 0 || source >= static_cast<int>(sources_.size())) return;
@@ -146,19 +156,31 @@ void LabelFreeScorer::TakeClosed(int source) {
         c.group_decision == novelty::GroupDecision::kSuppressed) {
       c.alert = true;
     }
-    if (s.kinds != nullptr) c.alert = s.kinds->Apply(s.kind_rule, kind, c.alert);
+    // Whole-unit decisions: the kind rule on the key as a whole (its pieces so far), which may
+    // withdraw the key's earlier alert or raise a late one (fewshot::SessionWholeUnits).
+    fewshot::WholeUnitStep whole;
+    if (s.kinds != nullptr && s.whole != nullptr) {
+      whole = s.whole->Close(c.session, c.alert, kind, *s.kinds, s.kind_rule);
+      c.alert = whole.piece_alert;
+    } else if (s.kinds != nullptr) {
+      c.alert = s.kinds->Apply(s.kind_rule, kind, c.alert);
+    }
     // The federation's kind verdicts last: only where the site's own labels did not decide.
     const int kind_verdict = ApplyMessageKinds(s, &c, OwnLabelsDecide(s, c, looked_up, kind), &kind_withheld_);
     Closed(s, c, kind);
     if (keep_scores_) kept_.emplace_back(source, c);
     auto it = s.last_line.find(c.session);
-    if (c.alert) {
+    int whole_unit = 0;  // a change the session's own alert does not already say
+    if (!c.alert && whole.change == fewshot::WholeUnitChange::kLateAlert) whole_unit = kWholeLateAlert;
+    if (!c.alert && whole.change == fewshot::WholeUnitChange::kWithdrawn) whole_unit = kWholeWithdrawn;
+    if (c.alert || whole_unit != 0) {
       SessionAlert a;
       a.source = source;
       a.timed = event_.time_ms >= 0;
       if (it != s.last_line.end()) a.last_line = it->second;
       a.score = c;
       a.kind_verdict = kind_verdict;
+      a.whole_unit = whole_unit;
       alerts_.push_back(std::move(a));
     }
     if (it != s.last_line.end()) s.last_line.erase(it);

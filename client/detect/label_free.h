@@ -27,6 +27,10 @@
 // silenced, and with the raise rule one labelled anomalous only alerts (after the lookup, if both are
 // on). With the exact rule a normal group verdict no longer silences a session the detector alerted:
 // only its exact kind does.
+// Whole-unit decisions (EnableSessionWholeUnit, detect.session_whole_unit; fewshot::SessionWholeUnits):
+// with unit kinds on, a later piece of a session key re-decides the key as a whole by its kind now;
+// the change becomes a SessionAlert of its own (SessionAlert::whole_unit): a late alert, or a
+// withdrawal of the key's standing alert ("resolved": the whole unit matches a normal verdict).
 // The federation's kind verdicts on sessions (SetKindSketch; detect.kind_verdicts "on"): a line given
 // with its message kind (Score's `kind`, kinds::KindSignature) adds that kind to its open session's set
 // (at most kMaxSessionKinds distinct kinds; past that a new kind is judged at once against the sketch in
@@ -58,6 +62,7 @@
 #include "absl/status/statusor.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
+#include "common/fewshot/session_whole.h"
 #include "common/kinds/alarm_budget.h"
 #include "common/kinds/kind_sketch.h"
 #include "common/logparse/drain.h"
@@ -82,6 +87,8 @@ class LabelFreeScorer {
   absl::Status EnableSessionLookup(double match);
   // Turns unit-kind verdicts on for every source with `rule` (kOff: off).
   void EnableSessionKinds(fewshot::KindRule rule);
+  // Turns whole-unit decisions on or off for every source (they act only where unit kinds are on).
+  void EnableSessionWholeUnit(bool on);
 
   // The federation's kind counts for `source` (kinds::KindSketch, from the model's manifest) that judge
   // its closing sessions; nullptr: none (sessions keep the detector's decision). Not owned: it must
@@ -103,7 +110,13 @@ class LabelFreeScorer {
     // detector and the site's labels alone would not have), 2 the detector alerted and a kind of the
     // session is anomalous too; 0 none applied.
     int kind_verdict = 0;
+    // Whole-unit decisions (EnableSessionWholeUnit): kWholeLateAlert, the key as a whole alerts now
+    // (the session alone would not); kWholeWithdrawn, not an alert: the key's earlier alert is
+    // withdrawn, its whole unit matches a normal verdict; 0: the session's own alert.
+    int whole_unit = 0;
   };
+  static constexpr int kWholeLateAlert = 1;
+  static constexpr int kWholeWithdrawn = 2;
   static constexpr size_t kMaxLineBytes = 512;
   // The most distinct message kinds kept per open session (see the header comment).
   static constexpr size_t kMaxSessionKinds = 32;
@@ -185,6 +198,7 @@ class LabelFreeScorer {
     int64_t held_since_ms = -1;
     std::unique_ptr<fewshot::SessionLookup> lookup;  // null: no label lookup
     std::unique_ptr<fewshot::SessionKinds> kinds;    // null: no unit-kind verdicts
+    std::unique_ptr<fewshot::SessionWholeUnits> whole;  // null: no whole-unit decisions
     fewshot::KindRule kind_rule = fewshot::KindRule::kOff;
     // The federation's kind counts (SetKindSketch; null: none), and each open session's message kinds
     // (bounded like last_line: an entry goes when its session closes).

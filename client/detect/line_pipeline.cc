@@ -71,7 +71,8 @@ absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& option
                                            const std::string& session_pattern, double fewshot_match,
                                            const fewshot::FewShotOptions& fewshot,
                                            double session_lookup_match,
-                                           fewshot::KindRule session_kind_rule) {
+                                           fewshot::KindRule session_kind_rule,
+                                           bool session_whole_unit) {
   std::vector<std::vector<std::string>> fields;
   for (const Source& s : sources_) fields.push_back(s.parser->field_names());
   FEDLOG_ASSIGN_OR_RETURN(label_free_, LabelFreeScorer::Create(options, fields, session_pattern));
@@ -79,6 +80,7 @@ absl::Status LinePipeline::EnableLabelFree(const novelty::NoveltyOptions& option
     FEDLOG_RETURN_IF_ERROR(label_free_->EnableSessionLookup(std::min(1.0, session_lookup_match)));
   }
   label_free_->EnableSessionKinds(session_kind_rule);
+  label_free_->EnableSessionWholeUnit(session_whole_unit);
   GiveKindSketches();
   fewshot_.reset();
   if (fewshot_match > 0) {

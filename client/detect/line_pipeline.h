@@ -106,13 +106,15 @@ class LinePipeline {
   // `session_lookup_match` > 0: session labels decide the session units that near
   // (LabelFreeScorer::EnableSessionLookup, detect.session_lookup_match); <= 0 off.
   // `session_kind_rule`: unit-kind verdicts (LabelFreeScorer::EnableSessionKinds,
-  // detect.session_kind_rule); kOff: off.
+  // detect.session_kind_rule); kOff: off. `session_whole_unit`: a key's later pieces re-decide it as
+  // a whole (LabelFreeScorer::EnableSessionWholeUnit, detect.session_whole_unit).
   absl::Status EnableLabelFree(const novelty::NoveltyOptions& options,
                                const std::string& session_pattern = "",
                                double fewshot_match = fewshot::FewShotOptions{}.match,
                                const fewshot::FewShotOptions& fewshot = {},
                                double session_lookup_match = 0,
-                               fewshot::KindRule session_kind_rule = fewshot::KindRule::kOff);
+                               fewshot::KindRule session_kind_rule = fewshot::KindRule::kOff,
+                               bool session_whole_unit = false);
   // Replaces `out` with the label-free session alerts raised since the last call.
   // Labelled sessions that reached `source`'s session threshold (0 without label-free scoring).
   int64_t session_labels(int source) const {

@@ -214,6 +214,18 @@ TEST(EvalNewsiteSessionTest, PoolFromBlocksOfTheWholeStreamForSessions) {
   EXPECT_NE(PoolBlocksNote(o).find("--pool-tune"), std::string::npos);
 }
 
+// Lines (session key, template) into `s` (each of its key's unit) and `sc` (its key and template).
+void AddKeyedLines(const std::vector<std::pair<uint64_t, int32_t>>& lines,
+                   const std::map<uint64_t, int32_t>& unit_of, NewsiteStream* s, ScoredStream* sc) {
+  for (const auto& [key, t] : lines) {
+    s->lines.push_back("x");
+    s->units.push_back({unit_of.at(key)});
+    sc->has_session.push_back(1);
+    sc->session.push_back(key);
+    sc->template_id.push_back(t);
+  }
+}
+
 // Unit kinds (IndexKinds, DecideUnits with NewsiteOptions::session_kind_rule): a normal verdict on
 // block 0's second session labels the block's kind then (2 x t1, 1 x t2). Block 1 logs the same in one
 // session (another shape, the same kind); block 2's second session has the verdict's shape but its
@@ -226,13 +238,7 @@ TEST(EvalNewsiteSessionTest, UnitKindsSilenceTheExactKindAndExactDropsTheShapeGr
   const std::vector<std::pair<uint64_t, int32_t>> lines = {{100, 1}, {100, 1}, {101, 1}, {101, 1},
                                                            {101, 2}, {102, 3}, {100, 2}, {102, 2}};
   const std::map<uint64_t, int32_t> unit_of = {{100, 0}, {101, 1}, {102, 2}};
-  for (const auto& [key, t] : lines) {
-    s.lines.push_back("x");
-    s.units.push_back({unit_of.at(key)});
-    sc.has_session.push_back(1);
-    sc.session.push_back(key);
-    sc.template_id.push_back(t);
-  }
+  AddKeyedLines(lines, unit_of, &s, &sc);
   // Sessions in close order: (key, lines, shape).
   const std::vector<std::tuple<uint64_t, int64_t, uint64_t>> closed = {
       {100, 2, 9}, {101, 3, 8}, {102, 1, 10}, {100, 1, 7}, {102, 1, 7}};
@@ -318,6 +324,74 @@ TEST(EvalNewsiteSessionTest, LabelsThatAgreeWithTheThresholdKeepItUnderTheAgreeR
   EXPECT_EQ(alerts(novelty::LabelCut::kMidpoint), (std::vector<int>{0}));
   EXPECT_EQ(alerts(novelty::LabelCut::kAgree), (std::vector<int>{1}));
   EXPECT_EQ(alerts(novelty::LabelCut::kNearest), (std::vector<int>{1}));
+}
+
+// Whole-unit decisions (NewsiteOptions::session_whole_unit, fewshot::SessionWholeUnits): block 0 (the
+// pool) is labelled normal with its kind (2 x t1, 1 x t2). Block 1 closes t1 t1 first (alerted), then
+// t2: the whole block has block 0's kind, so its alert is withdrawn. Block 2 closes block 0's kind
+// first (alerted by the detector, silenced by the kind), then t3: the grown block no longer has the
+// labelled kind, so the detector's alert comes back late. Off: block 1 alerts, block 2 does not.
+TEST(EvalNewsiteSessionTest, WholeUnitDecisionsWithdrawAndRaiseLate) {
+  NewsiteStream s;
+  s.unit = "block";
+  s.y = {0, 0, 1};
+  ScoredStream sc;
+  const std::vector<std::pair<uint64_t, int32_t>> lines = {{100, 1}, {100, 1}, {100, 2}, {101, 1}, {101, 1},
+                                                           {102, 1}, {102, 1}, {102, 2}, {101, 2}, {102, 3}};
+  const std::map<uint64_t, int32_t> unit_of = {{100, 0}, {101, 1}, {102, 2}};
+  AddKeyedLines(lines, unit_of, &s, &sc);
+  sc.unit_first_line = {0, 3, 5};
+  // Sessions in close order: (key, lines, score, the line it closed on).
+  const std::vector<std::tuple<uint64_t, int64_t, double, int64_t>> closed = {
+      {100, 3, 0.5, 4}, {101, 2, 5, 6}, {102, 3, 5, 9}, {101, 1, 0.5, 10}, {102, 1, 0.5, 10}};
+  uint64_t shape = 1;
+  for (const auto& [key, n, score, at] : closed) {
+    novelty::SessionScore x;
+    x.session = key;
+    x.lines = n;
+    x.score = score;
+    x.threshold = 1;
+    x.shape = shape++;  // no two alike: no group verdict applies
+    sc.sessions.push_back(x);
+    sc.session_units.push_back({unit_of.at(key)});
+    sc.session_close_line.push_back(at);
+  }
+  NewsiteOptions o;
+  o.detector.session.label_threshold = false;
+  NewsiteSplit sp;
+  sp.pool = {0};
+  sp.test = {1, 2};
+  sp.test_y = {0, 1};
+  const SessionIndex ix = IndexSessions(s, sc, sp, o);
+  ASSERT_EQ(ix.kind_at_close.size(), 5u);
+  EXPECT_EQ(ix.kind_at_close[0], ix.kind_at_close[3]);  // block 1 whole = block 0
+  EXPECT_EQ(ix.kind_at_close[0], ix.kind_at_close[2]);  // block 2's first session = block 0
+  SessionVerdicts v;
+  v.sessions = {0};
+  v.y = {0};
+  std::vector<double> score;
+  std::vector<int> alert;
+  WholeUnitStats stats;
+  o.session_whole_unit = false;
+  DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert, nullptr, &stats);
+  EXPECT_EQ(alert, (std::vector<int>{1, 0}));
+  EXPECT_EQ(stats.late + stats.withdrawn, 0);
+  EXPECT_EQ(stats.raised, alert);
+  o.session_whole_unit = true;
+  DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert, nullptr, &stats);
+  EXPECT_EQ(alert, (std::vector<int>{0, 1}));
+  EXPECT_EQ(stats.late, 1);
+  EXPECT_EQ(stats.withdrawn, 1);
+  EXPECT_EQ(stats.raised, (std::vector<int>{1, 1}));  // block 1's withdrawn alert was raised
+  EXPECT_EQ(stats.changed_latency, (std::vector<int64_t>{10 - 3, 10 - 5}));
+  EXPECT_GT(score[1], score[0]);
+  // The flag: off by default, on / off, anything else refused.
+  NewsiteOptions parsed;
+  ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x"}, &parsed).ok());
+  EXPECT_FALSE(parsed.session_whole_unit);
+  ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x", "--session-whole-unit", "on"}, &parsed).ok());
+  EXPECT_TRUE(parsed.session_whole_unit);
+  EXPECT_FALSE(ParseNewsiteCommandLine({"--out", "x", "--session-whole-unit", "yes"}, &parsed).ok());
 }
 
 }  // namespace

@@ -212,6 +212,11 @@ struct NewsiteOptions {
   // The kinds of whole units (at the stream's end) instead of at each session's close: a final
   // verdict live detection cannot give; for the bound row only.
   bool session_kinds_whole = false;
+  // Whole-unit decisions (fewshot::SessionWholeUnits; --session-whole-unit; live:
+  // detect.session_whole_unit): at each later piece of a session key the kind rule judges the key's
+  // union, withdrawing or raising the key's alert. The product row is then the units' final decision;
+  // the alerts raised (withdrawn ones included) get a row of their own.
+  bool session_whole_unit = false;
   // --ceiling: the pool's ceiling rows (eval_newsite_ceiling.cc) after the k > 0 rows.
   bool ceiling = false;
   bool dump = false;  // --dump: write the per-unit and active-pick CSVs beside results.md
@@ -274,6 +279,7 @@ struct ScoredStream {
   std::vector<uint8_t> unit_session_alert;
   std::vector<std::vector<double>> unit_session_signal;  // [session signal][unit] raw maximum
   std::vector<novelty::SessionScore> sessions;
+  std::vector<int64_t> session_close_line;  // per entry of `sessions`: the line it closed on (n: at the end)
   std::vector<std::vector<int32_t>> session_units;  // per entry of `sessions`, its units
   std::string session_stage;  // the session threshold's stage at the end (StageName)
   double session_adapted_rate = 0;

@@ -56,13 +56,15 @@ constexpr char kUsage[] =
     "  [--active-size-weight W]\n"
     "  [--fed-kind-alarm-budget S] [--fed-kind-alarm-exempt-sites N] [--fed-kind-alarm-budgets S[,S...]]\n"
     "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n"
-    "  [--fed-kind-alarm-mass all|quiet] (with --fed-sibling: what a kind weighs in that budget)\n";
+    "  [--fed-kind-alarm-mass all|quiet] (with --fed-sibling: what a kind weighs in that budget)\n"
+    "  [--session-whole-unit off|on] (a session key's later pieces re-decide it as a whole)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
 // --test-end; how long a session waits (--session-quiet-ms) and an incomplete one
 // (--session-incomplete-quiet-ms, 0: no wait); --verdict-silences-broken (session 10's group rule);
-// --session-label-cut (where the labelled session threshold sits in its F1-best gap).
+// --session-label-cut (where the labelled session threshold sits in its F1-best gap);
+// --session-whole-unit (a key's later pieces re-decide it as a whole, fewshot::SessionWholeUnits).
 absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   const std::string group = args.Get("session-group", "shape");
   if (group != "shape" && group != "kinds") {
@@ -91,6 +93,11 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
       return absl::InvalidArgumentError(absl::StrCat("--session-label-cut: ", cut.status().message()));
     }
     o->detector.session.label_cut = *cut;
+  }
+  if (args.Has("session-whole-unit")) {
+    const std::string whole = args.Get("session-whole-unit");
+    if (whole != "off" && whole != "on") return absl::InvalidArgumentError("--session-whole-unit must be off or on");
+    o->session_whole_unit = whole == "on";
   }
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
@@ -271,7 +278,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-kind-alarm-budget",
               "fed-kind-alarm-exempt-sites",
               "fed-kind-alarm-budgets",
-              "fed-kind-alarm-mass"},
+              "fed-kind-alarm-mass",
+              "session-whole-unit"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",

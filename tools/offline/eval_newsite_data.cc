@@ -321,6 +321,8 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
     out.template_id[i] = r.template_id;
     AddToUnits(stream, i, parsed.content, r.template_id, s, &out);
     ApplyReleased(stream, scorer, &out);
+    scorer.TakeSessionScores(&out.sessions);  // the sessions this line closed
+    out.session_close_line.resize(out.sessions.size(), static_cast<int64_t>(i));
     out.has_session[i] = event.has_session ? 1 : 0;
     out.session[i] = event.session;
     if (event.has_session) {
@@ -334,6 +336,7 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
   ApplyReleased(stream, scorer, &out);
   scorer.FlushSessions();
   scorer.TakeSessionScores(&out.sessions);
+  out.session_close_line.resize(out.sessions.size(), static_cast<int64_t>(n));
   CollectSessions(session_units, &out);
   out.session_stage = std::string(novelty::StageName(scorer.sessions().stage()));
   out.session_adapted_rate = scorer.sessions().adapted_rate();

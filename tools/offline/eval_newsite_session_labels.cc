@@ -12,6 +12,10 @@
 //              a verdict labels its key's exact template counts at its session's close; with kExact
 //              (the default) only such a kind labelled normal silences a session the detector
 //              alerted, a normal shape group no longer does.
+//   whole unit NewsiteOptions::session_whole_unit (fewshot::SessionWholeUnits): each later piece of a
+//              key re-decides the key by its kind then (a withdrawal or a late alert); the product row
+//              is the units' final decision, "alerts raised" what was alerted on the way, and a note
+//              counts the changes and the lines to the final decision.
 // Verdicts come from the random unit draws the other k > 0 methods get (RandomLabelOrder), from
 // the active session selection (eval_newsite_session_select.cc), and, as an upper bound, from the
 // best verdicts the pool allows. Rows go into the k > 0 table: the test part, and the whole stream
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
 #include "common/novelty/session_scorer.h"
@@ -47,35 +52,6 @@ absl::flat_hash_set<int32_t> RareTemplates(const SessionIndex& ix, const Newsite
     if (-std::log10((static_cast<double>(c) + 0.5) / (n + 1.0)) >= strong) rare.insert(t);
   }
   return rare;
-}
-
-// The verdicts' effect that does not depend on the session judged.
-struct Applied {
-  std::vector<double> scores;  // labelled sessions' scores, for the threshold
-  std::vector<int> y;
-  novelty::SessionGroups groups;
-  absl::flat_hash_set<int32_t> anomalous_kind;
-  fewshot::SessionKinds kinds{1};  // labels only (unit-kind verdicts)
-};
-
-Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
-              const NewsiteOptions& o) {
-  Applied a;
-  absl::flat_hash_set<int32_t> normal_kind;
-  for (size_t i = 0; i < v.sessions.size(); ++i) {
-    const size_t j = v.sessions[i];
-    a.scores.push_back(sc.sessions[j].score);
-    a.y.push_back(v.y[i]);
-    a.groups.Add(ix.group[j], v.y[i], VerdictSawBroken(sc, j, o));
-    a.kinds.Label(KindOfSession(ix, j, o), v.y[i]);
-    for (int32_t u : sc.session_units[j]) {
-      for (int32_t t : ix.unit_templates[static_cast<size_t>(u)]) {
-        if (ix.rare.contains(t)) (v.y[i] ? a.anomalous_kind : normal_kind).insert(t);
-      }
-    }
-  }
-  for (int32_t t : normal_kind) a.anomalous_kind.erase(t);
-  return a;
 }
 
 KShotRow Named(KShotRow row, const std::string& method, double labels) {
@@ -104,13 +80,33 @@ bool CutIsNotMidpoint(const NewsiteOptions& o) {
 // run sets another.
 absl::Status VerdictRows(const NewsiteStream& s, const ScoredStream& sc, const SessionIndex& ix,
                          const NewsiteSplit& sp, const NewsiteOptions& o, const SessionVerdicts& v,
-                         std::vector<KShotRow>* rows) {
+                         std::vector<KShotRow>* rows, WholeUnitStats* whole_stats = nullptr) {
   const double n = static_cast<double>(v.sessions.size());
   std::vector<double> score;
   std::vector<int> alert;
-  DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert);
+  WholeUnitStats stats;
+  DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert, nullptr, &stats);
   FEDLOG_ASSIGN_OR_RETURN(KShotRow test, MeasureKShot(sp, score, alert));
   rows->push_back(Named(test, "session detector + labels", n));
+  {
+    // What an operator saw: the alerts raised (withdrawn and late ones included), and the other
+    // whole-unit setting for comparison.
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow raised, MeasureKShot(sp, score, stats.raised));
+    rows->push_back(Named(raised, "session detector + labels, alerts raised (withdrawn ones included)", n));
+    NewsiteOptions other = o;
+    other.session_whole_unit = !o.session_whole_unit;
+    std::vector<double> os;
+    std::vector<int> oa;
+    DecideUnits(sc, ix, v, other, /*groups=*/true, sp.test, &os, &oa);
+    FEDLOG_ASSIGN_OR_RETURN(KShotRow r, MeasureKShot(sp, os, oa));
+    rows->push_back(Named(r, other.session_whole_unit ? "session detector + labels, whole-unit decisions on"
+                                                      : "session detector + labels, whole-unit decisions off",
+                          n));
+    if (whole_stats != nullptr) *whole_stats = o.session_whole_unit ? std::move(stats) : WholeUnitStats{};
+    if (whole_stats != nullptr && !o.session_whole_unit) {
+      DecideUnits(sc, ix, v, other, /*groups=*/true, sp.test, &os, &oa, nullptr, whole_stats);
+    }
+  }
   // The whole stream: the pool's units as the k = 0 detector alerted them (the labels came after).
   const NewsiteSplit whole = WholeSplit(s, sp);
   std::vector<double> ws;
@@ -180,6 +176,28 @@ NewsiteSplit MeasuredSplit(const NewsiteStream& s, const ScoredStream& sc, const
   return cut;
 }
 
+// Adds `from`'s counts and latencies to `to`.
+void AddWholeStats(const WholeUnitStats& from, WholeUnitStats* to) {
+  to->late += from.late;
+  to->withdrawn += from.withdrawn;
+  to->changed_latency.insert(to->changed_latency.end(), from.changed_latency.begin(), from.changed_latency.end());
+}
+
+// "active k=10: 0 late / 3 withdrawn, 3 units changed, 812 / 2040 lines".
+std::string WholeStatsCell(const char* strategy, int k, int runs, WholeUnitStats stats) {
+  std::string cell = absl::StrFormat("%s k=%d: %lld late / %lld withdrawn", strategy, k,
+                                     static_cast<long long>(stats.late), static_cast<long long>(stats.withdrawn));
+  std::vector<int64_t>& l = stats.changed_latency;
+  if (l.empty()) return cell;
+  std::sort(l.begin(), l.end());
+  const auto at = [&](double q) {
+    return static_cast<long long>(l[std::min(l.size() - 1, static_cast<size_t>(q * static_cast<double>(l.size())))]);
+  };
+  absl::StrAppendFormat(&cell, ", %zu units changed%s, %lld / %lld lines", l.size(),
+                        runs > 1 ? absl::StrFormat(" in %d runs", runs) : std::string(), at(0.5), at(0.95));
+  return cell;
+}
+
 }  // namespace
 
 bool VerdictSawBroken(const ScoredStream& sc, size_t j, const NewsiteOptions& o) {
@@ -246,46 +264,6 @@ SessionVerdicts VerdictsOfUnits(const SessionIndex& ix, const std::vector<size_t
   return v;
 }
 
-void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
-                 const NewsiteOptions& o, bool groups, const std::vector<size_t>& units,
-                 std::vector<double>* score, std::vector<int>* alert, int64_t* session_gain) {
-  if (session_gain != nullptr) *session_gain = 0;
-  const Applied a = Apply(sc, ix, v, o);
-  const novelty::SessionOptions& so = o.detector.session;
-  score->assign(units.size(), 0.0);
-  alert->assign(units.size(), 0);
-  for (size_t k = 0; k < units.size(); ++k) {
-    const size_t u = units[k];
-    bool kind = false;
-    for (int32_t t : ix.unit_templates[u]) kind = kind || a.anomalous_kind.contains(t);
-    for (size_t j : ix.unit_sessions[u]) {
-      const novelty::SessionScore& x = sc.sessions[j];
-      const double t = so.label_threshold ? novelty::LabelledThreshold(x.threshold, a.scores, a.y,
-                                                                       o.detector.label_prior, so.label_cut)
-                                          : x.threshold;
-      bool on = x.score > 0 && x.score >= t;
-      double s = x.score;
-      const novelty::GroupDecision d =
-          groups ? a.groups.Decide(ix.group[j], on, x.broken, so.keep_broken) : novelty::GroupDecision::kNone;
-      // kExact: a normal shape-group verdict does not silence (only the exact unit kind may).
-      if (d == novelty::GroupDecision::kSuppressed && o.session_kind_rule != fewshot::KindRule::kExact) {
-        on = false, s = 0;
-      }
-      if (d == novelty::GroupDecision::kRaised) on = true, s += 100;
-      const bool kind_on = a.kinds.Apply(o.session_kind_rule, KindOfSession(ix, j, o), on);
-      if (on && !kind_on) s = 0;
-      if (!on && kind_on) s += 100;
-      on = kind_on;
-      (*alert)[k] = (*alert)[k] || on ? 1 : 0;
-      (*score)[k] = std::max((*score)[k], s);
-      if (session_gain != nullptr && on) *session_gain += ix.answer[j] == 1 ? 1 : ix.answer[j] == 0 ? -1 : 0;
-    }
-    // A marked kind ranks above every score (the session score is at most 7 terms of 6).
-    if (kind) (*score)[k] += 100.0;
-    (*alert)[k] = (*alert)[k] || kind ? 1 : 0;
-  }
-}
-
 absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
                                  const NewsiteOptions& o, KShotResult* out) {
   if (sc.sessions.empty() || s.unit == "line" || out->rows.empty()) return absl::OkStatus();
@@ -310,7 +288,9 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
     v.y.assign(all.y.begin(), all.y.begin() + static_cast<std::ptrdiff_t>(n));
     return v;
   };
+  std::string whole_note;  // per (strategy, k): late alerts, withdrawals and their latency
   for (int k : o.shots) {
+    WholeUnitStats random_whole;  // summed over the seeds
     if (o.strategy != "active") {
       std::vector<std::vector<KShotRow>> runs;
       for (int r = 0; r < o.seeds; ++r) {
@@ -325,7 +305,9 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
           }
         }
         std::vector<KShotRow> rows;
-        FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, VerdictsOfUnits(ix, units, y), &rows));
+        WholeUnitStats stats;
+        FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, VerdictsOfUnits(ix, units, y), &rows, &stats));
+        AddWholeStats(stats, &random_whole);
         if (measured_jaccard) {
           FEDLOG_ASSIGN_OR_RETURN(KShotRow j, MeasuredJaccardRow(sc, sp, units, y));
           rows.push_back(j);
@@ -334,11 +316,14 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
         runs.push_back(rows);
       }
       AppendKShotMedians(runs, k, "random", &out->rows);
+      absl::StrAppend(&whole_note, whole_note.empty() ? "" : "; ", WholeStatsCell("random", k, o.seeds, random_whole));
     }
     const size_t budget = static_cast<size_t>(2 * k);
     if (o.strategy != "random") {
       std::vector<KShotRow> rows;
-      FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, first(active, budget), &rows));
+      WholeUnitStats stats;
+      FEDLOG_RETURN_IF_ERROR(VerdictRows(s, sc, ix, sp, o, first(active, budget), &rows, &stats));
+      absl::StrAppend(&whole_note, whole_note.empty() ? "" : "; ", WholeStatsCell("active", k, 1, stats));
       if (measured_jaccard) {
         const std::vector<size_t> units(active_units.begin(),
                                         active_units.begin() + static_cast<std::ptrdiff_t>(
@@ -355,6 +340,14 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
     best.resize(1);
     best[0].method = "session detector + the best labels of the pool (oracle)";
     AppendKShotMedians({best}, k, "oracle", &out->rows);
+  }
+  if (!whole_note.empty()) {
+    out->notes.push_back(absl::StrCat(
+        "whole-unit decisions (", o.session_whole_unit ? "on: the product row is the final decision" :
+        "off; what they would do, the row \"whole-unit decisions on\"",
+        "; late alerts / withdrawals on the measured units, and lines from a unit's first line to its final "
+        "decision, median / p95, over the units whose decision they changed; random: summed over the seeds): ",
+        whole_note));
   }
   out->notes.push_back(absl::StrFormat(
       "session detector + labels: verdicts on sessions (random: a labelled normal unit's sessions, "

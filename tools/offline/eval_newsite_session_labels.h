@@ -1,5 +1,6 @@
 // `fedlog eval newsite`, sessions with labels: the pieces shared by eval_newsite_session_labels.cc
-// (the rows), eval_newsite_session_select.cc (which sessions get labelled: the active session
+// (the rows), eval_newsite_session_decide.cc (how verdicts decide units: DecideUnits),
+// eval_newsite_session_select.cc (which sessions get labelled: the active session
 // selection, and the best labels the pool allows) and eval_newsite_session_lookup.cc (the product's
 // detector: the verdicts plus a lookup of near-identical labelled units). Internal to
 // fedlog_tools_newsite.
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "common/fewshot/session_whole.h"
 #include "tools/offline/eval_newsite.h"
 
 namespace fedlog::offline {
@@ -68,10 +70,20 @@ SessionVerdicts VerdictsOfUnits(const SessionIndex& ix, const std::vector<size_t
 // that have one.
 // `session_gain` (may be null): alerted failing sessions (answer 1) minus alerted sessions of
 // normal units (answer 0), a finer measure than F1 for the oracle's greedy steps.
+// With o.session_whole_unit, each key's later pieces re-decide the key as a whole
+// (fewshot::SessionWholeUnits): `alert` is the units' final decision, and `whole` (may be null) gets
+// what an operator saw on the way (WholeUnitStats).
+struct WholeUnitStats {
+  std::vector<int> raised;     // per unit of `units`: an alert was raised for it (withdrawn or late ones included)
+  int64_t late = 0, withdrawn = 0;  // late alerts and withdrawals raised
+  // Per unit whose final decision differs from its pieces' own decisions: lines from its first line
+  // to the line its final decision was made on.
+  std::vector<int64_t> changed_latency;
+};
 void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdicts& v,
                  const NewsiteOptions& o, bool groups, const std::vector<size_t>& units,
                  std::vector<double>* score, std::vector<int>* alert,
-                 int64_t* session_gain = nullptr);
+                 int64_t* session_gain = nullptr, WholeUnitStats* whole = nullptr);
 
 // The rows of the unit-kind rules for one set of verdicts on the test part
 // (eval_newsite_session_kinds.cc): off, silence, raise, exact, and silence on whole units.

@@ -116,6 +116,21 @@ TEST(LiveFewShotTest, SessionLabelCutConfig) {
   EXPECT_FALSE(WithMatch(", session_label_cut: middle").ok());
 }
 
+// detect.session_whole_unit (fewshot::SessionWholeUnits): the default, on and off, and any other value
+// refused.
+TEST(LiveFewShotTest, SessionWholeUnitConfig) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->session_whole_unit, kDefaultSessionWholeUnit);
+  o = WithMatch(", session_whole_unit: \"on\"");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->session_whole_unit);
+  o = WithMatch(", session_whole_unit: \"off\"");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->session_whole_unit);
+  EXPECT_FALSE(WithMatch(", session_whole_unit: yes").ok());
+}
+
 TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_FALSE(LiveFewShot::Create(2, fewshot::FewShotOptions{.match = 0}).ok());
   auto f = LiveFewShot::Create(2, {});

@@ -279,7 +279,9 @@ struct BlockStream {
   int second = 0;
   int alerts = 0;
 
-  static BlockStream Make(double lookup_match, fewshot::KindRule rule) {
+  int withdrawn = 0;  // whole-unit withdrawals (not alerts)
+
+  static BlockStream Make(double lookup_match, fewshot::KindRule rule, bool whole_unit = false) {
     BlockStream s;
     auto p = LinePipeline::Create({{"HDFS", "HDFS", {}}});
     if (!p.ok()) return s;
@@ -288,7 +290,7 @@ struct BlockStream {
     o.session.shape.quiet_ms = 1000;
     o.session.shape.incomplete_quiet_ms = 10000;
     const double match = fewshot::FewShotOptions{}.match;
-    if ((*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", match, {}, lookup_match, rule).ok()) {
+    if ((*p)->EnableLabelFree(o, "(blk_-?[0-9]+)", match, {}, lookup_match, rule, whole_unit).ok()) {
       s.pipeline = *std::move(p);
     }
     return s;
@@ -298,7 +300,9 @@ struct BlockStream {
     pipeline->Process(0, line, &r);
     std::vector<LabelFreeScorer::SessionAlert> a;
     pipeline->TakeSessionAlerts(&a);
-    alerts += static_cast<int>(a.size());
+    for (const LabelFreeScorer::SessionAlert& x : a) {
+      (x.whole_unit == LabelFreeScorer::kWholeWithdrawn ? withdrawn : alerts) += 1;
+    }
   }
   void Block(int b, int transfers) {
     for (int k = 0; k < 3; ++k) Process(Line(second, b, "Receiving block"));
@@ -354,6 +358,45 @@ int SameKindBlockAlerts(fewshot::KindRule rule) {
 TEST(SessionKindsLiveTest, ANormalLabelSilencesLaterSessionsOfTheSameKindOnly) {
   EXPECT_GE(SameKindBlockAlerts(fewshot::KindRule::kOff), 1);
   EXPECT_EQ(SameKindBlockAlerts(fewshot::KindRule::kSilence), 0);
+}
+
+// Whole-unit decisions (detect.session_whole_unit, fewshot::SessionWholeUnits): block 250's kind with
+// its transfer (3 receives, 3 acknowledgements, 1 transfer) is labelled normal as above. Later blocks
+// log their transfer first, alone (a rare session that alerts), and their write as a second session:
+// with whole-unit decisions the write's close finds the whole block of the normal kind and withdraws
+// the transfer's alert; without them the alert stands. The pieces' own alerts are the same either way.
+struct WholeUnitCounts {
+  int alerts = -1, withdrawn = -1;
+};
+WholeUnitCounts TransferFirstBlocks(bool whole_unit) {
+  BlockStream s = BlockStream::Make(0, fewshot::KindRule::kExact, whole_unit);
+  if (s.pipeline == nullptr) return {};
+  for (int b = 0; b < 300; ++b) {
+    s.Block(b, 0);
+    if (b == 260) s.Process(Line(s.second, 250, "Starting thread to transfer block to"));
+  }
+  s.Block(300, 0);
+  s.pipeline->SetLabelFreeLabels({}, {{0, Line(0, 250, "Starting thread to transfer block to"), 0}});
+  s.alerts = 0;
+  for (int b = 301; b < 340; ++b) {
+    if (b % 10 == 5) {  // the transfer first, then (2 s later, past the quiet wait) the write
+      s.Process(Line(s.second, b, "Starting thread to transfer block to"));
+      s.second += 2;
+    }
+    s.Block(b, 0);
+  }
+  s.Block(340, 0);
+  return {s.alerts, s.withdrawn};
+}
+
+TEST(SessionWholeUnitLiveTest, TheWholeBlockOfANormalKindWithdrawsItsFirstPiecesAlert) {
+  const WholeUnitCounts off = TransferFirstBlocks(false);
+  const WholeUnitCounts on = TransferFirstBlocks(true);
+  EXPECT_GE(off.alerts, 1);  // the lone transfers alert
+  EXPECT_EQ(off.withdrawn, 0);
+  EXPECT_EQ(on.alerts, off.alerts);  // the pieces' own alerts are raised all the same
+  EXPECT_GE(on.withdrawn, 1);
+  EXPECT_LE(on.withdrawn, on.alerts);
 }
 
 }  // namespace
