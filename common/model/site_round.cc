@@ -13,6 +13,7 @@
 #include "common/model/meta_trainer.h"
 #include "common/privacy/class_sums.h"
 #include "common/privacy/gaussian_noise.h"
+#include "common/privacy/release_shrink.h"
 #include "common/privacy/release_subspace.h"
 
 namespace fedlog::model {
@@ -28,6 +29,7 @@ constexpr float kEncoderLrRatio = 2e-5f / 1e-3f;
 
 bool IsPrototypeTensor(const std::string& name) {
   return name == kGlobalPrototypes || name == fl::kReleasedPrototypesName || name == privacy::kReleaseBasisName ||
+         name == privacy::kReleaseNoiseName ||
          (absl::StartsWith(name, kAdapterPrefix) && absl::EndsWith(name, kPrototypesSuffix));
 }
 
@@ -144,9 +146,13 @@ DenseMatrix FallbackPrototypes(const EncoderSpec& spec, const fl::TensorBundle& 
   }
   // Line DP: the prototypes decoded from the sites' noised class-sum release (pooled class means, or with the
   // directions form the pooled sums' unit directions; privacy::PrototypesFromRelease), before the DP-trained parameter.
+  // With the pooled noise's expected energy beside it (privacy::kReleaseNoiseName, only `eval federated
+  // --dp-release-shrink` attaches it) each direction is shrunk by its James-Stein weight (release_shrink.h).
   if (const fl::NamedTensor* r = weights.Find(fl::kReleasedPrototypesName);
       r != nullptr && r->shape == std::vector<int64_t>{2, spec.out_dim + 1}) {
-    std::vector<float> p = privacy::PrototypesFromRelease(r->values, spec.out_dim);
+    const fl::NamedTensor* noise = weights.Find(privacy::kReleaseNoiseName);
+    const double energy = noise != nullptr && noise->values.size() == 1 ? noise->values[0] : 0.0;
+    std::vector<float> p = privacy::ShrunkPrototypesFromRelease(r->values, spec.out_dim, energy);
     if (!p.empty()) {
       mean.data = std::move(p);
       return mean;

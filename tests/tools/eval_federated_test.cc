@@ -18,6 +18,7 @@
 #include "common/model/line_input.h"
 #include "common/privacy/class_sums.h"
 #include "common/privacy/rdp_accountant.h"
+#include "common/privacy/release_shrink.h"
 #include "gtest/gtest.h"
 #include "tests/tools/federated_test_sites.h"
 
@@ -345,6 +346,48 @@ TEST(EvalFederatedTest, SecureAggregationSharesTheReleaseNoiseAndChargesTheWhole
   bad = TinyOptions();
   bad.secure_aggregation = true;  // without line DP
   EXPECT_EQ(ResolveDpOptions(sites, &bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// --dp-release-shrink (session 21): the private model carries the pooled release's noise energy, the public
+// arithmetic of privacy::PooledReleaseNoiseEnergy for the final round's 3 updates, t = 2 and some pooled weight
+// no larger than the sites' lines plus their count noise; without the flag it carries none. --dp-shrink-diagnose
+// adds its notes and changes no row.
+TEST(EvalFederatedTest, ReleaseShrinkAttachesThePooledNoiseEnergy) {
+  FederatedOptions o = TinyOptions();
+  o.run_centralized = o.run_local = false;
+  o.dp_private_only = true;
+  const std::vector<FederatedSite> sites = TinySites(o);
+  o.dp_mode = "line";
+  o.dp_noise_multiplier = 4.0;
+  o.dp_prototype_noise = 2.0;
+  o.secure_aggregation = true;
+  o.secagg_clip_range = 1e6;
+  ASSERT_TRUE(ResolveDpOptions(sites, &o).ok());
+  auto off = RunFederatedSimulation(sites, o);
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->federated_dp_model.Find(privacy::kReleaseNoiseName), nullptr);
+  o.dp_release_shrink = o.dp_shrink_diagnose = true;
+  auto on = RunFederatedSimulation(sites, o);
+  ASSERT_TRUE(on.ok()) << on.status();
+  const fl::NamedTensor* noise = on->federated_dp_model.Find(privacy::kReleaseNoiseName);
+  ASSERT_NE(noise, nullptr);
+  ASSERT_EQ(noise->values.size(), 1u);
+  const double energy = noise->values[0];
+  ASSERT_GT(energy, 0);
+  int64_t lines = 0;
+  for (const FederatedSite& s : sites) lines += s.train.size();
+  const fl::NamedTensor* release = on->federated_dp_model.Find("prototypes.release");
+  ASSERT_NE(release, nullptr);
+  const int64_t dim = release->shape[1] - 1;
+  const double weight = std::sqrt(3.0 * dim * (2.0 * 2.0 / 2) / energy);
+  EXPECT_GE(weight, 1.0);
+  EXPECT_LE(weight, static_cast<double>(lines) + 3 * 10 * o.dp_count_noise);
+  auto energy_at = privacy::PooledReleaseNoiseEnergy(2.0, 2, 3, dim, weight);
+  ASSERT_TRUE(energy_at.ok());
+  EXPECT_NEAR(*energy_at, energy, 1e-6 * energy);
+  EXPECT_TRUE(std::any_of(on->notes.begin(), on->notes.end(),
+                          [](const std::string& n) { return n.rfind("shrink: ", 0) == 0; }));
+  EXPECT_EQ(on->evaluations.size(), off->evaluations.size());
 }
 
 TEST(EvalFederatedTest, ParameterMovementIsTheL2DistancePerGroup) {

@@ -142,6 +142,12 @@ struct FederatedOptions {
   std::string dp_release_basis = "shared";
   // --dp-subspace-diagnose: after the private federation, DiagnoseReleaseSubspace's figures in the notes.
   bool dp_subspace_diagnose = false;
+  // Line mode with a release (session 21): after the release round the global model carries the pooled noise's
+  // expected energy (privacy::kReleaseNoiseName), so every detector shrinks the decoded prototypes by their
+  // James-Stein weights (common/privacy/release_shrink.h; --dp-release-shrink). Off: today's prototypes.
+  bool dp_release_shrink = false;
+  // --dp-shrink-diagnose: after the private federation, DiagnoseReleaseShrink's figures in the notes.
+  bool dp_shrink_diagnose = false;
 };
 
 // With options.initial_model: OK when its FILE.json (tools/offline/pretrain.h) excludes every system the
@@ -334,6 +340,15 @@ absl::StatusOr<fl::NamedTensor> ReleaseBasis(const std::vector<FederatedSite>& s
 absl::Status DiagnoseReleaseSubspace(const std::vector<FederatedSite>& sites, const model::EncoderSpec& base,
                                      const fl::TensorBundle& global, const FederatedOptions& options,
                                      int participants, int shares, std::vector<std::string>* notes);
+
+// --dp-shrink-diagnose (eval_federated_dp_shrink.cc): under the private federation's final model `global`, for
+// each site without anomalous training labels, the mean over noise draws of the pooled release (`participants`
+// sites each adding s^2 / `shares`) of its shrink weight and of its test AUROC / F1 (threshold at max F1 on its
+// validation units) with the release's unit direction, the shrunk one and none (normal-only), and the noiseless
+// direction's. Appended to `notes` and stderr.
+absl::Status DiagnoseReleaseShrink(const std::vector<FederatedSite>& sites, const model::EncoderSpec& base,
+                                   const fl::TensorBundle& global, const FederatedOptions& options,
+                                   int participants, int shares, std::vector<std::string>* notes);
 
 // How far `model` moved from `start` (same names; tensors missing from either are skipped), per
 // group: embed (embed.weight), encoder (mlp.*, norm.*, out.*), adapters (adapter.*, prototypes

@@ -56,6 +56,12 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
     FEDLOG_RETURN_IF_ERROR(
         DiagnoseReleaseSubspace(sites, base, model, o, joined, dp.ReleaseShares(joined), &result->notes));
   }
+  if (o.dp_shrink_diagnose) {
+    int joined = 0;
+    for (const FederatedSite& s : sites) joined += s.join_round <= o.rounds - 1 ? 1 : 0;
+    FEDLOG_RETURN_IF_ERROR(
+        DiagnoseReleaseShrink(sites, base, model, o, joined, dp.ReleaseShares(joined), &result->notes));
+  }
   result->dp_sigma = o.dp_noise_multiplier;
   result->federated_dp_model = model;
   std::vector<std::string> sources;
@@ -110,6 +116,11 @@ absl::Status RunPrivateFederation(const std::vector<FederatedSite>& sites,
           "federated_dp: the release noised in the top %d principal directions of the public lines' embeddings "
           "(%s) under the release round's global model (--dp-release-subspace; the same step and epsilon)",
           o.dp_release_subspace, o.dp_release_basis == "adapter" ? "through the sites' adapter" : "shared encoder"));
+    }
+    if (o.dp_release_shrink) {
+      result->notes.push_back(
+          "federated_dp: the release's decoded prototypes shrunk by their James-Stein weights max(0, 1 - E|noise|^2 "
+          "/ |pooled row|^2) (--dp-release-shrink; post-processing, no privacy cost)");
     }
     if (o.secure_aggregation) {
       result->notes.push_back(absl::StrFormat(

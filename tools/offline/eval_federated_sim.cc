@@ -24,6 +24,7 @@
 #include "common/model/personalise.h"
 #include "common/model/site_round.h"
 #include "common/privacy/class_sums.h"
+#include "common/privacy/release_shrink.h"
 #include "tools/offline/eval_federated.h"
 #include "tools/offline/eval_federated_sim.h"
 
@@ -89,6 +90,22 @@ absl::StatusOr<bool> ScaleRelease(const FederatedOptions& o, int64_t samples, in
     for (float& v : t.values) v = std::clamp(v, -r, r);
   }
   return true;
+}
+
+// --dp-release-shrink: the pooled release's expected noise energy per row (privacy::PooledReleaseNoiseEnergy:
+// every update that carried it added its share, and the pooled sum was divided by their weights' sum), attached
+// to `global` for the detectors (model::BuildSiteDetector shrinks the decoded prototypes with it).
+absl::Status AttachReleaseNoise(const FederatedOptions& o, int64_t dim, int shares,
+                                const std::vector<SiteUpdate>& updates, fl::TensorBundle* global) {
+  double weight = 0;
+  for (const SiteUpdate& u : updates) weight += static_cast<double>(u.samples);
+  FEDLOG_ASSIGN_OR_RETURN(double energy, privacy::PooledReleaseNoiseEnergy(o.dp_prototype_noise, shares,
+                                                                           static_cast<int>(updates.size()), dim,
+                                                                           weight));
+  global->tensors.push_back(fl::NamedTensor{privacy::kReleaseNoiseName, {1}, {static_cast<float>(energy)}});
+  std::cerr << absl::StrFormat("[federated_dp] release noise energy %.4g per row (%d updates, t %d, weight %.0f)\n",
+                               energy, updates.size(), shares, weight);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -174,6 +191,9 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
     } else {
       FEDLOG_ASSIGN_OR_RETURN(global,
                               AggregateRound(global, updates, o.strategy, &log.update_norm));
+      if (dp != nullptr && dp->ReleasesPrototypes(r) && o.dp_release_shrink) {
+        FEDLOG_RETURN_IF_ERROR(AttachReleaseNoise(o, base.out_dim, shares, updates, &global));
+      }
     }
     log.seconds = Since(t0);
     std::cerr << absl::StrFormat(

@@ -34,7 +34,8 @@ constexpr char kUsage[] =
     "[--no-choice] "
     "[--withhold-anomalous-labels K]\n"
     "  [--choice-compare templates|lines] [--max-anomalous-labels N]\n"
-    "  [--dp-release-subspace R [--dp-release-basis shared|adapter]] [--dp-subspace-diagnose]\n";
+    "  [--dp-release-subspace R [--dp-release-basis shared|adapter]] [--dp-subspace-diagnose]\n"
+    "  [--dp-release-shrink] [--dp-shrink-diagnose]\n";
 
 absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
   FederatedOptions o;
@@ -156,6 +157,14 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
         "--dp-release-subspace and --dp-subspace-diagnose need --dp-mode line, a class-sum release and --protocol "
         "hdfs or bgl (the public lines leave the protocol's system out)");
   }
+  o.dp_release_shrink = args.Has("dp-release-shrink");
+  o.dp_shrink_diagnose = args.Has("dp-shrink-diagnose");
+  if ((o.dp_release_shrink || o.dp_shrink_diagnose) &&
+      (o.dp_mode != "line" || !(o.dp_prototype_noise > 0 || o.dp_prototype_share > 0) || o.dp_prototype_counts)) {
+    return absl::InvalidArgumentError(
+        "--dp-release-shrink and --dp-shrink-diagnose need --dp-mode line and a class-sum release of the "
+        "directions form (no --dp-prototype-counts)");
+  }
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
     return absl::InvalidArgumentError("--protocol must be sources, hdfs or bgl");
@@ -230,7 +239,8 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
        {"no-baselines", "dp-freeze-embedding", "dp-contrastive", "dp-private-only", "secure-aggregation",
         "dp-prototype-counts",
         "no-choice",
-        "dp-subspace-diagnose"}});
+        "dp-subspace-diagnose",
+        "dp-release-shrink", "dp-shrink-diagnose"}});
   if (!args.ok() || !args->Has("protocol") || !args->Has("out")) {
     std::cerr << (args.ok() ? "--protocol and --out are required" : args.status().ToString())
               << "\n"

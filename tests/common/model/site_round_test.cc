@@ -9,6 +9,7 @@
 #include "common/model/contrastive_trainer.h"
 #include "common/model/personalise.h"
 #include "common/privacy/class_sums.h"
+#include "common/privacy/release_shrink.h"
 #include "common/privacy/release_subspace.h"
 #include "gtest/gtest.h"
 #include "tests/common/model/small_lines.h"
@@ -255,6 +256,56 @@ TEST(RunSiteRoundTest, LineDpReleasesClassSumsOnlyWhenAskedAndChargesThem) {
   for (int64_t j = 0; j < site.out_dim; ++j) {
     EXPECT_FLOAT_EQ(detector->prototypes.data[site.out_dim + j], want[site.out_dim + j]) << j;
   }
+}
+
+// The release shrunk towards the site's own normal score (common/privacy/release_shrink.h): with the pooled
+// noise's energy beside a directions-form release, the detector's prototype from the release is its unit direction
+// times max(0, 1 - energy / |row|^2); without it (every model today) exactly the unit direction; a release the
+// noise dominates leaves an anomalous prototype of 0, and the tensor never reaches the encoder.
+TEST(BuildSiteDetectorTest, ShrinksTheReleasesPrototypesByTheirNoiseShare) {
+  const EncoderSpec site = SiteSpec(SharedSpec(), {"Apache"});
+  auto start = PrepareSiteWeights(SharedSpec(), *InitialEncoderWeights(SharedSpec()), {"Apache"});
+  ASSERT_TRUE(start.ok());
+  const int64_t dim = site.out_dim;
+  // Directions form: the normal row 40 along axis 0 (|row|^2 1600), the anomalous row 3, 4 on axes 1, 2 (25).
+  std::vector<float> release(static_cast<size_t>(2 * (dim + 1)), 0.0f);
+  release[0] = 40.0f;
+  release[static_cast<size_t>(dim + 1) + 1] = 3.0f;
+  release[static_cast<size_t>(dim + 1) + 2] = 4.0f;
+  start->tensors.push_back(fl::NamedTensor{"prototypes.release", {2, dim + 1}, release});
+  LineSet normal_support = Lines({"Apache"}, 1, 8);
+  std::vector<int64_t> normal_rows;
+  for (int64_t i = 0; i < normal_support.size(); ++i) {
+    if (normal_support.labels[i] == 0) normal_rows.push_back(i);
+  }
+  normal_support = SelectLines(normal_support, normal_rows);
+  AdaptOptions adapt;
+  adapt.prototypes = PrototypeMode::kClassMean;
+  auto anomalous_prototype = [&](const fl::TensorBundle& weights) {
+    absl::StatusOr<FewShotModel> d = BuildSiteDetector(site, weights, normal_support, {}, adapt);
+    EXPECT_TRUE(d.ok()) << d.status();
+    std::vector<float> row;
+    if (d.ok() && d->prototypes.rows == 2) {
+      row.assign(d->prototypes.data.begin() + dim, d->prototypes.data.end());
+    }
+    return row;
+  };
+  const std::vector<float> today = anomalous_prototype(*start);
+  ASSERT_EQ(today.size(), static_cast<size_t>(dim));
+  EXPECT_FLOAT_EQ(today[1], 0.6f);
+  EXPECT_FLOAT_EQ(today[2], 0.8f);
+
+  fl::TensorBundle shrunk = *start;
+  shrunk.tensors.push_back(fl::NamedTensor{privacy::kReleaseNoiseName, {1}, {5.0f}});  // w = 1 - 5 / 25
+  const std::vector<float> weighted = anomalous_prototype(shrunk);
+  ASSERT_EQ(weighted.size(), static_cast<size_t>(dim));
+  EXPECT_NEAR(weighted[1], 0.8 * 0.6, 1e-6);
+  EXPECT_NEAR(weighted[2], 0.8 * 0.8, 1e-6);
+
+  shrunk.tensors.back().values[0] = 50.0f;  // the noise's expected energy is twice the row's: w = 0
+  const std::vector<float> none = anomalous_prototype(shrunk);
+  ASSERT_EQ(none.size(), static_cast<size_t>(dim));
+  for (float v : none) EXPECT_EQ(v, 0.0f);
 }
 
 // The release in a public subspace (common/privacy/release_subspace.h): with a basis in the round's start weights
