@@ -49,6 +49,16 @@ LineSet Lines(const std::vector<std::string>& sources, int per_template, uint64_
   return lines;
 }
 
+// The lines of `lines` labelled normal (a site's normal-only support: its anomalous prototype comes from the
+// release).
+LineSet NormalLines(const LineSet& lines) {
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < lines.size(); ++i) {
+    if (lines.labels[i] == 0) rows.push_back(i);
+  }
+  return SelectLines(lines, rows);
+}
+
 LocalWork SmallWork() {
   LocalWork work;
   work.contrastive_steps = 8;
@@ -239,12 +249,7 @@ TEST(RunSiteRoundTest, LineDpReleasesClassSumsOnlyWhenAskedAndChargesThem) {
   EXPECT_GT(released->line_dp_round_epsilon, plain->line_dp_round_epsilon);
 
   // Support lines of the normal class only: the anomalous prototype comes from the release.
-  LineSet normal_support = Lines({"Apache"}, 1, 8);
-  std::vector<int64_t> normal_rows;
-  for (int64_t i = 0; i < normal_support.size(); ++i) {
-    if (normal_support.labels[i] == 0) normal_rows.push_back(i);
-  }
-  normal_support = SelectLines(normal_support, normal_rows);
+  const LineSet normal_support = NormalLines(Lines({"Apache"}, 1, 8));
   AdaptOptions adapt;
   adapt.prototypes = PrototypeMode::kClassMean;
   auto detector = BuildSiteDetector(site, released->weights, normal_support, {}, adapt);
@@ -273,12 +278,7 @@ TEST(BuildSiteDetectorTest, ShrinksTheReleasesPrototypesByTheirNoiseShare) {
   release[static_cast<size_t>(dim + 1) + 1] = 3.0f;
   release[static_cast<size_t>(dim + 1) + 2] = 4.0f;
   start->tensors.push_back(fl::NamedTensor{"prototypes.release", {2, dim + 1}, release});
-  LineSet normal_support = Lines({"Apache"}, 1, 8);
-  std::vector<int64_t> normal_rows;
-  for (int64_t i = 0; i < normal_support.size(); ++i) {
-    if (normal_support.labels[i] == 0) normal_rows.push_back(i);
-  }
-  normal_support = SelectLines(normal_support, normal_rows);
+  const LineSet normal_support = NormalLines(Lines({"Apache"}, 1, 8));
   AdaptOptions adapt;
   adapt.prototypes = PrototypeMode::kClassMean;
   auto anomalous_prototype = [&](const fl::TensorBundle& weights) {
