@@ -37,70 +37,21 @@ constexpr char kUsage[] =
     "  [--dp-release-subspace R [--dp-release-basis shared|adapter]] [--dp-subspace-diagnose]\n"
     "  [--dp-release-shrink] [--dp-shrink-diagnose]\n";
 
-absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
-  FederatedOptions o;
-  o.protocol = args.Get("protocol");
-  o.out_dir = args.Get("out");
-  const char* env = std::getenv("FEDLOG_DATA_DIR");
-  o.data_dir = args.Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
-  o.strategy = args.Get("strategy", o.strategy);
-  FEDLOG_ASSIGN_OR_RETURN(int64_t rounds, args.GetInt("rounds", o.rounds));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t sites, args.GetInt("sites", o.sites));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t steps, args.GetInt("contrastive-steps", o.contrastive_steps));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t meta, args.GetInt("meta-iterations", o.meta_iterations));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t inner, args.GetInt("inner-steps", o.inner_steps));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t shots, args.GetInt("shots", o.shots));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o.seed)));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t threads, args.GetInt("threads", o.threads));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t max_lines, args.GetInt("max-train-lines", o.max_train_lines));
+// The federation's size and work: rounds, sites, steps, seeds, threads, baselines and the detector choice.
+absl::Status ParseRunFlags(const cli::Args& args, FederatedOptions* o) {
+  o->strategy = args.Get("strategy", o->strategy);
+  FEDLOG_ASSIGN_OR_RETURN(int64_t rounds, args.GetInt("rounds", o->rounds));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t sites, args.GetInt("sites", o->sites));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t steps, args.GetInt("contrastive-steps", o->contrastive_steps));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t meta, args.GetInt("meta-iterations", o->meta_iterations));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t inner, args.GetInt("inner-steps", o->inner_steps));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t shots, args.GetInt("shots", o->shots));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t threads, args.GetInt("threads", o->threads));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t max_lines, args.GetInt("max-train-lines", o->max_train_lines));
   FEDLOG_ASSIGN_OR_RETURN(int64_t personalise,
-                          args.GetInt("personalise-rounds", o.personalise_rounds));
-  FEDLOG_ASSIGN_OR_RETURN(double mu, args.GetDouble("fedprox-mu", o.fedprox_mu));
-  o.dp_mode = args.Get("dp-mode", "");
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_noise_multiplier,
-                          args.GetDouble("dp-noise-multiplier", o.dp_noise_multiplier));
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_clip, args.GetDouble("dp-clip", o.dp_clip));
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_delta, args.GetDouble("dp-delta", o.dp_delta));
-  FEDLOG_ASSIGN_OR_RETURN(o.target_epsilon, args.GetDouble("target-epsilon", o.target_epsilon));
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_encoder_lr_ratio,
-                          args.GetDouble("dp-encoder-lr-ratio", o.dp_encoder_lr_ratio));
-  o.dp_train_embedding = !args.Has("dp-freeze-embedding");
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_objective,
-                          model::ParseLabeledDpObjective(args.Get("dp-objective", "per_line")));
-  o.dp_contrastive = args.Has("dp-contrastive");
-  o.dp_private_only = args.Has("dp-private-only");
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_scope, model::ParseDpScope(args.Get("dp-scope", "adapters")));
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_anomalous_rate,
-                          args.GetDouble("dp-anomalous-rate", o.dp_anomalous_rate));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t normal_lines, args.GetInt("dp-normal-lines", o.dp_normal_lines));
-  if (!(o.dp_anomalous_rate > 0 && o.dp_anomalous_rate <= 1) || normal_lines < 1 ||
-      normal_lines > 1000000) {
-    return absl::InvalidArgumentError(
-        "--dp-anomalous-rate must be in (0, 1] and --dp-normal-lines in 1..1000000");
-  }
-  o.dp_normal_lines = static_cast<int>(normal_lines);
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_count_noise, args.GetDouble("dp-count-noise", o.dp_count_noise));
-  if (!(o.dp_count_noise >= 1 && o.dp_count_noise <= 1e6)) {
-    return absl::InvalidArgumentError("--dp-count-noise must be in [1, 1e6]");
-  }
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_prototype_noise, args.GetDouble("dp-prototype-noise", o.dp_prototype_noise));
-  FEDLOG_ASSIGN_OR_RETURN(o.dp_prototype_share, args.GetDouble("dp-prototype-share", o.dp_prototype_share));
-  if (!(o.dp_prototype_share >= 0 && o.dp_prototype_share < 1) ||
-      (o.dp_prototype_noise != 0 && !(o.dp_prototype_noise >= 0.01 && o.dp_prototype_noise <= 1e6))) {
-    return absl::InvalidArgumentError("--dp-prototype-share must be in [0, 1), --dp-prototype-noise in [0.01, 1e6]");
-  }
-  o.secure_aggregation = args.Has("secure-aggregation");
-  o.dp_prototype_counts = args.Has("dp-prototype-counts");
-  FEDLOG_ASSIGN_OR_RETURN(int64_t threshold, args.GetInt("secagg-threshold", 0));
-  if (threshold < 0 || threshold > 4096) return absl::InvalidArgumentError("--secagg-threshold must be in 0..4096");
-  o.secagg_threshold = static_cast<int>(threshold);
-  FEDLOG_ASSIGN_OR_RETURN(o.secagg_clip_range, args.GetDouble("secagg-clip-range", o.secagg_clip_range));
-  if ((args.Has("secagg-threshold") || args.Has("secagg-clip-range")) && !o.secure_aggregation) {
-    return absl::InvalidArgumentError("--secagg-threshold and --secagg-clip-range need --secure-aggregation");
-  }
-  if (!o.dp_mode.empty() && o.dp_mode != "line" && o.dp_mode != "site") {
-    return absl::InvalidArgumentError("--dp-mode must be line or site");
-  }
+                          args.GetInt("personalise-rounds", o->personalise_rounds));
+  FEDLOG_ASSIGN_OR_RETURN(double mu, args.GetDouble("fedprox-mu", o->fedprox_mu));
   if (rounds < 1 || rounds > 1000) return absl::InvalidArgumentError("--rounds must be in 1..1000");
   if (personalise < 0 || personalise > 100) {
     return absl::InvalidArgumentError("--personalise-rounds must be in 0..100");
@@ -111,60 +62,128 @@ absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
         "--sites, --contrastive-steps, --meta-iterations, --inner-steps, --seed and --fedprox-mu "
         "must be >= 0; --shots and --threads >= 1; --max-train-lines >= 2");
   }
-  o.rounds = static_cast<int>(rounds);
-  o.sites = static_cast<int>(sites);
-  o.contrastive_steps = static_cast<int>(steps);
-  o.meta_iterations = static_cast<int>(meta);
-  o.inner_steps = static_cast<int>(inner);
-  o.shots = static_cast<int>(shots);
-  o.seed = static_cast<uint64_t>(seed);
-  o.threads = static_cast<int>(threads);
-  o.max_train_lines = static_cast<int>(max_lines);
-  o.fedprox_mu = static_cast<float>(mu);
-  o.personalise_rounds = static_cast<int>(personalise);
-  o.run_centralized = o.run_local = !args.Has("no-baselines");
-  o.initial_model = args.Get("initial-model", "");
-  o.choice_rows = !args.Has("no-choice");
+  o->rounds = static_cast<int>(rounds);
+  o->sites = static_cast<int>(sites);
+  o->contrastive_steps = static_cast<int>(steps);
+  o->meta_iterations = static_cast<int>(meta);
+  o->inner_steps = static_cast<int>(inner);
+  o->shots = static_cast<int>(shots);
+  o->seed = static_cast<uint64_t>(seed);
+  o->threads = static_cast<int>(threads);
+  o->max_train_lines = static_cast<int>(max_lines);
+  o->fedprox_mu = static_cast<float>(mu);
+  o->personalise_rounds = static_cast<int>(personalise);
+  o->run_centralized = o->run_local = !args.Has("no-baselines");
+  o->initial_model = args.Get("initial-model", "");
+  o->choice_rows = !args.Has("no-choice");
   if (args.Has("choice-compare")) {
     absl::StatusOr<fewshot::CompareUnits> c = fewshot::ParseCompareUnits(args.Get("choice-compare"));
     if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("--choice-compare: ", c.status().message()));
-    o.choice_compare = *c;
+    o->choice_compare = *c;
   }
+  return absl::OkStatus();
+}
+
+// Differential privacy (line or site level), the class-sum release and secure aggregation.
+absl::Status ParseDpFlags(const cli::Args& args, FederatedOptions* o) {
+  o->dp_mode = args.Get("dp-mode", "");
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_noise_multiplier,
+                          args.GetDouble("dp-noise-multiplier", o->dp_noise_multiplier));
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_clip, args.GetDouble("dp-clip", o->dp_clip));
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_delta, args.GetDouble("dp-delta", o->dp_delta));
+  FEDLOG_ASSIGN_OR_RETURN(o->target_epsilon, args.GetDouble("target-epsilon", o->target_epsilon));
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_encoder_lr_ratio,
+                          args.GetDouble("dp-encoder-lr-ratio", o->dp_encoder_lr_ratio));
+  o->dp_train_embedding = !args.Has("dp-freeze-embedding");
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_objective,
+                          model::ParseLabeledDpObjective(args.Get("dp-objective", "per_line")));
+  o->dp_contrastive = args.Has("dp-contrastive");
+  o->dp_private_only = args.Has("dp-private-only");
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_scope, model::ParseDpScope(args.Get("dp-scope", "adapters")));
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_anomalous_rate,
+                          args.GetDouble("dp-anomalous-rate", o->dp_anomalous_rate));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t normal_lines, args.GetInt("dp-normal-lines", o->dp_normal_lines));
+  if (!(o->dp_anomalous_rate > 0 && o->dp_anomalous_rate <= 1) || normal_lines < 1 ||
+      normal_lines > 1000000) {
+    return absl::InvalidArgumentError(
+        "--dp-anomalous-rate must be in (0, 1] and --dp-normal-lines in 1..1000000");
+  }
+  o->dp_normal_lines = static_cast<int>(normal_lines);
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_count_noise, args.GetDouble("dp-count-noise", o->dp_count_noise));
+  if (!(o->dp_count_noise >= 1 && o->dp_count_noise <= 1e6)) {
+    return absl::InvalidArgumentError("--dp-count-noise must be in [1, 1e6]");
+  }
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_prototype_noise, args.GetDouble("dp-prototype-noise", o->dp_prototype_noise));
+  FEDLOG_ASSIGN_OR_RETURN(o->dp_prototype_share, args.GetDouble("dp-prototype-share", o->dp_prototype_share));
+  if (!(o->dp_prototype_share >= 0 && o->dp_prototype_share < 1) ||
+      (o->dp_prototype_noise != 0 && !(o->dp_prototype_noise >= 0.01 && o->dp_prototype_noise <= 1e6))) {
+    return absl::InvalidArgumentError("--dp-prototype-share must be in [0, 1), --dp-prototype-noise in [0.01, 1e6]");
+  }
+  o->secure_aggregation = args.Has("secure-aggregation");
+  o->dp_prototype_counts = args.Has("dp-prototype-counts");
+  FEDLOG_ASSIGN_OR_RETURN(int64_t threshold, args.GetInt("secagg-threshold", 0));
+  if (threshold < 0 || threshold > 4096) return absl::InvalidArgumentError("--secagg-threshold must be in 0..4096");
+  o->secagg_threshold = static_cast<int>(threshold);
+  FEDLOG_ASSIGN_OR_RETURN(o->secagg_clip_range, args.GetDouble("secagg-clip-range", o->secagg_clip_range));
+  if ((args.Has("secagg-threshold") || args.Has("secagg-clip-range")) && !o->secure_aggregation) {
+    return absl::InvalidArgumentError("--secagg-threshold and --secagg-clip-range need --secure-aggregation");
+  }
+  if (!o->dp_mode.empty() && o->dp_mode != "line" && o->dp_mode != "site") {
+    return absl::InvalidArgumentError("--dp-mode must be line or site");
+  }
+  return absl::OkStatus();
+}
+
+// Measurement-only protocols and diagnostics: withheld or thinned anomalous labels, the release in a public
+// subspace, the release shrunk by its noise (need the DP flags parsed first).
+absl::Status ParseMeasurementFlags(const cli::Args& args, FederatedOptions* o) {
   FEDLOG_ASSIGN_OR_RETURN(int64_t withhold, args.GetInt("withhold-anomalous-labels", -1));
   if (withhold < -1 || withhold > 1000) {
     return absl::InvalidArgumentError("--withhold-anomalous-labels must be a site index in 0..1000");
   }
-  o.withhold_anomalous_site = static_cast<int>(withhold);
+  o->withhold_anomalous_site = static_cast<int>(withhold);
   FEDLOG_ASSIGN_OR_RETURN(int64_t max_anomalous, args.GetInt("max-anomalous-labels", 0));
   if (max_anomalous < 0 || max_anomalous > 1000000) {
     return absl::InvalidArgumentError("--max-anomalous-labels must be in 0..1000000 (0: every label kept)");
   }
-  o.max_anomalous_labels = static_cast<int>(max_anomalous);
+  o->max_anomalous_labels = static_cast<int>(max_anomalous);
   FEDLOG_ASSIGN_OR_RETURN(int64_t subspace, args.GetInt("dp-release-subspace", 0));
-  o.dp_release_basis = args.Get("dp-release-basis", o.dp_release_basis);
-  o.dp_subspace_diagnose = args.Has("dp-subspace-diagnose");
+  o->dp_release_basis = args.Get("dp-release-basis", o->dp_release_basis);
+  o->dp_subspace_diagnose = args.Has("dp-subspace-diagnose");
   if (subspace < 0 || subspace > privacy::kMaxReleaseSubspace) {
     return absl::InvalidArgumentError("--dp-release-subspace must be in 0..64 (0: the full release)");
   }
-  o.dp_release_subspace = static_cast<int>(subspace);
-  if (o.dp_release_basis != "shared" && o.dp_release_basis != "adapter") {
+  o->dp_release_subspace = static_cast<int>(subspace);
+  if (o->dp_release_basis != "shared" && o->dp_release_basis != "adapter") {
     return absl::InvalidArgumentError("--dp-release-basis must be shared or adapter");
   }
-  if ((o.dp_release_subspace > 0 || o.dp_subspace_diagnose) &&
-      (o.dp_mode != "line" || (o.protocol != "hdfs" && o.protocol != "bgl") ||
-       !(o.dp_prototype_noise > 0 || o.dp_prototype_share > 0))) {
+  if ((o->dp_release_subspace > 0 || o->dp_subspace_diagnose) &&
+      (o->dp_mode != "line" || (o->protocol != "hdfs" && o->protocol != "bgl") ||
+       !(o->dp_prototype_noise > 0 || o->dp_prototype_share > 0))) {
     return absl::InvalidArgumentError(
         "--dp-release-subspace and --dp-subspace-diagnose need --dp-mode line, a class-sum release and --protocol "
         "hdfs or bgl (the public lines leave the protocol's system out)");
   }
-  o.dp_release_shrink = args.Has("dp-release-shrink");
-  o.dp_shrink_diagnose = args.Has("dp-shrink-diagnose");
-  if ((o.dp_release_shrink || o.dp_shrink_diagnose) &&
-      (o.dp_mode != "line" || !(o.dp_prototype_noise > 0 || o.dp_prototype_share > 0) || o.dp_prototype_counts)) {
+  o->dp_release_shrink = args.Has("dp-release-shrink");
+  o->dp_shrink_diagnose = args.Has("dp-shrink-diagnose");
+  if ((o->dp_release_shrink || o->dp_shrink_diagnose) &&
+      (o->dp_mode != "line" || !(o->dp_prototype_noise > 0 || o->dp_prototype_share > 0) || o->dp_prototype_counts)) {
     return absl::InvalidArgumentError(
         "--dp-release-shrink and --dp-shrink-diagnose need --dp-mode line and a class-sum release of the "
         "directions form (no --dp-prototype-counts)");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FederatedOptions> ParseOptions(const cli::Args& args) {
+  FederatedOptions o;
+  o.protocol = args.Get("protocol");
+  o.out_dir = args.Get("out");
+  const char* env = std::getenv("FEDLOG_DATA_DIR");
+  o.data_dir = args.Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
+  FEDLOG_RETURN_IF_ERROR(ParseRunFlags(args, &o));
+  FEDLOG_RETURN_IF_ERROR(ParseDpFlags(args, &o));
+  FEDLOG_RETURN_IF_ERROR(ParseMeasurementFlags(args, &o));
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(o.strategy).status());
   if (o.protocol != "sources" && o.protocol != "hdfs" && o.protocol != "bgl") {
     return absl::InvalidArgumentError("--protocol must be sources, hdfs or bgl");
