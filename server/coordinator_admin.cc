@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/config/finite_numbers.h"
 #include "common/fl/bundle_codec.h"
 #include "common/fl/fedavg.h"
 #include "common/fl/server_optimizer.h"
@@ -53,6 +54,7 @@ absl::Status ValidateInitialModelPlan(const v1::RunPlan& plan) {
 }
 
 absl::Status ValidatePlan(v1::RunPlan* plan) {
+  FEDLOG_RETURN_IF_ERROR(config::CheckFiniteNumbers(*plan, "run plan"));
   if (plan->rounds() <= 0 || plan->rounds() > 100000) return absl::InvalidArgumentError("rounds must be 1..100000");
   if (plan->min_sites() <= 0) return absl::InvalidArgumentError("min_sites must be at least 1");
   if (plan->round_deadline_s() <= 0) plan->set_round_deadline_s(120);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/config/finite_numbers.h"
 #include "common/fl/fedavg.h"
 #include "common/fl/strategy.h"
 #include "common/privacy/line_count.h"
@@ -81,6 +82,7 @@ absl::Status ValidateMetrics(const google::protobuf::Map<std::string, double>& m
 }
 
 absl::Status ValidateUpdateHeader(const v1::UpdateHeader& h) {
+  FEDLOG_RETURN_IF_ERROR(config::CheckFiniteNumbers(h, "update header"));
   if (h.num_samples() <= 0) return absl::InvalidArgumentError("update has no samples");
   if (h.num_samples() > fl::kMaxUpdateSamples) {
     return absl::InvalidArgumentError(absl::StrCat("num_samples must be at most ", fl::kMaxUpdateSamples));

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <filesystem>
 #include <limits>
 
@@ -72,7 +73,10 @@ absl::Status SetScalar(const YAML::Node& node, Message* msg, const FieldDescript
     case FieldDescriptor::CPPTYPE_FLOAT:
     case FieldDescriptor::CPPTYPE_DOUBLE: {
       double v;
-      if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), &v)) return TypeError(path, "a number", node);
+      // SimpleAtod accepts nan and inf, which pass range checks written as `x < lo || x > hi`.
+      if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), &v) || !std::isfinite(v)) {
+        return TypeError(path, "a finite number", node);
+      }
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
         rep ? r->AddFloat(msg, f, static_cast<float>(v)) : r->SetFloat(msg, f, static_cast<float>(v));
       } else {

@@ -52,6 +52,21 @@ TEST(ArgsTest, MalformedValueNamesItsOption) {
   EXPECT_TRUE(adapt);
 }
 
+// nan and inf parse as numbers but pass range checks written as `x < lo || x > hi`: refused here, for every
+// numeric flag of every verb.
+TEST(ArgsTest, NonFiniteNumbersAreRefused) {
+  for (const char* bad : {"nan", "NaN", "inf", "-inf", "infinity"}) {
+    auto args = Args::Parse({"--rate", bad}, Spec());
+    ASSERT_TRUE(args.ok()) << args.status();
+    absl::StatusOr<double> v = args->GetDouble("rate", 0.5);
+    ASSERT_FALSE(v.ok()) << bad;
+    EXPECT_NE(v.status().message().find("--rate must be a finite number"), std::string::npos) << v.status();
+  }
+  auto args = Args::Parse({"--rate", "1e300"}, Spec());
+  ASSERT_TRUE(args.ok());
+  EXPECT_DOUBLE_EQ(*args->GetDouble("rate", 0.5), 1e300);
+}
+
 TEST(ArgsTest, UnknownOptionIsAnError) {
   auto args = Args::Parse({"--rat", "0.1"}, Spec());
   EXPECT_FALSE(args.ok());

@@ -1,5 +1,7 @@
 #include "tools/cli/args.h"
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
@@ -70,8 +72,8 @@ absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t fallback) 
 absl::StatusOr<double> Args::GetDouble(const std::string& name, double fallback) const {
   if (!Has(name)) return fallback;
   double v;
-  if (!absl::SimpleAtod(Get(name), &v)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be a number, got '", Get(name), "'"));
+  if (!absl::SimpleAtod(Get(name), &v) || !std::isfinite(v)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be a finite number, got '", Get(name), "'"));
   }
   return v;
 }
