@@ -56,13 +56,19 @@ struct Env {
     EXPECT_TRUE(testing::MakePki(pki, {"site-a", "site-b", "site-c"}));
     v1::ServerConfig cfg = testing::ServerConfigFor(pki, JoinPath(dir, "agg"));
     EXPECT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
+    // A failed start fails the test and leaves port 0 (calls there fail); dereferencing the error would abort
+    // the whole binary instead.
     auto s = server::AggregatorServer::Start(cfg);
-    EXPECT_TRUE(s.ok()) << s.status();
-    server = *std::move(s);
-    admin = testing::AdminStub(pki, server->port());
+    if (s.ok()) {
+      server = *std::move(s);
+      port = server->port();
+    } else {
+      ADD_FAILURE() << s.status();
+    }
+    admin = testing::AdminStub(pki, port);
   }
   ~Env() {
-    server->Shutdown();
+    if (server) server->Shutdown();
     std::filesystem::remove_all(dir);
   }
   int64_t Start() {
@@ -81,6 +87,7 @@ struct Env {
   }
   std::string dir, pki;
   std::unique_ptr<server::AggregatorServer> server;
+  int port = 0;
   std::unique_ptr<v1::Admin::Stub> admin;
 };
 
@@ -126,8 +133,8 @@ std::vector<absl::Status> Drive(const std::vector<Site*>& sites, const std::vect
 
 TEST(SecAggAdaptersTest, SharedSourceIsAveragedAndLoneAdapterNeverLeavesItsSite) {
   Env env("fedlog_secagg_adapters");
-  Site a(env.pki, "site-a", env.server->port(), "HDFS"), b(env.pki, "site-b", env.server->port(), "HDFS"),
-      c(env.pki, "site-c", env.server->port(), "BGL");
+  Site a(env.pki, "site-a", env.port, "HDFS"), b(env.pki, "site-b", env.port, "HDFS"),
+      c(env.pki, "site-c", env.port, "BGL");
   const int64_t run_id = env.Start();
   std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
   for (const v1::RoundTask& t : tasks) {
@@ -191,8 +198,8 @@ TEST(SecAggAdaptersTest, SharedSourceIsAveragedAndLoneAdapterNeverLeavesItsSite)
 
 TEST(SecAggAdaptersTest, GroupBelowThresholdAfterMaskingIsNotUnmasked) {
   Env env("fedlog_secagg_adapters_drop");
-  Site a(env.pki, "site-a", env.server->port(), "HDFS"), b(env.pki, "site-b", env.server->port(), "HDFS"),
-      c(env.pki, "site-c", env.server->port(), "BGL");
+  Site a(env.pki, "site-a", env.port, "HDFS"), b(env.pki, "site-b", env.port, "HDFS"),
+      c(env.pki, "site-c", env.port, "BGL");
   const int64_t run_id = env.Start();
   std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
   ASSERT_EQ(tasks[0].secagg().adapter_sources_size(), 1);

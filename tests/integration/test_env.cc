@@ -15,8 +15,15 @@
 #include "server/aggregator_server.h"
 #include "client/site_daemon.h"
 #include "gtest/gtest.h"
+#include "tests/integration/crash_report.h"
 
 namespace fedlog::testing {
+namespace {
+
+// Every binary that links this file reports a fatal signal with a backtrace (tests/integration/crash_report.h).
+[[maybe_unused]] const bool kCrashReportInstalled = InstallCrashReport();
+
+}  // namespace
 
 std::string MakeTempDir(const std::string& prefix) {
   std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
