@@ -59,7 +59,7 @@ inline constexpr bool kDefaultSessionWholeUnit = false;
 
 // detect.session_union_score's default (empty in the config), decided on the session systems' tuning
 // parts by a rule written first (docs/EVALUATION.md "Session 21: the session detector judges a key's union").
-inline constexpr bool kDefaultSessionUnionScore = false;
+inline constexpr bool kDefaultSessionUnionScore = true;
 
 // detect.detector_choice's default (empty in the config), chosen on bgl2k by a rule written first
 // (docs/EVALUATION.md "Session 14").

@@ -67,8 +67,10 @@ struct ShapeOptions {
   size_t max_session_templates = 256;  // distinct templates counted per session
   size_t max_templates = 512;       // templates whose relations are learnt
   size_t max_signatures = 200000;
-  // Judge a key's later pieces as the union of its pieces (see above). Off: each piece alone.
-  bool union_score = false;
+  // Also judge the union of a key's pieces at its later pieces (see above). Default on: chosen on
+  // HDFS's and Hadoop's tuning parts by a rule written first (docs/EVALUATION.md "Session 21: the
+  // session detector judges a key's union"). Off: each piece alone.
+  bool union_score = true;
   size_t max_union_keys = 65536;  // keys whose closed pieces are kept for union scoring (>= 1)
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;

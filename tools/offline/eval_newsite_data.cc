@@ -226,7 +226,7 @@ void ApplyReleased(const NewsiteStream& stream, novelty::NoveltyScorer& scorer, 
 
 // Each closed session's score and alert go to its key (maximum / any; at a whole close, which also
 // judged the key's union of pieces, ShapeOptions::union_score, the key's earlier decision stands only
-// while the union alerts, and its score is the union's), and each key's to the units its lines belong
+// while the union alerts, and its earlier score counts up to the union's), and each key's to the units its lines belong
 // to (maximum / any).
 void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& session_units,
                      ScoredStream* out) {
@@ -242,7 +242,8 @@ void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& 
   absl::flat_hash_map<uint64_t, KeyDecision> keys;
   for (const novelty::SessionScore& s : out->sessions) {
     KeyDecision& d = keys[s.session];
-    d.score = std::max(s.score, s.whole ? s.union_score : d.score);
+    // The earlier pieces' score counts up to the union's (as their alert stands only while it alerts).
+    d.score = std::max(s.score, s.whole ? std::min(d.score, s.union_score) : d.score);
     d.alert = s.alert || (s.whole ? d.alert && s.union_alert : d.alert);
   }
   for (const auto& [key, d] : keys) {

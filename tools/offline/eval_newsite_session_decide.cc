@@ -128,7 +128,7 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
       KeyDecision& key = keys[x.session];
       const bool union_on = x.union_score > 0 && x.union_score >= t;
       key.alert = on || (x.whole ? key.alert && union_on : key.alert);
-      key.score = std::max(s, x.whole ? x.union_score : key.score);
+      key.score = std::max(s, x.whole ? std::min(key.score, x.union_score) : key.score);
       if (session_gain != nullptr && on) *session_gain += ix.answer[j] == 1 ? 1 : ix.answer[j] == 0 ? -1 : 0;
     }
     if (!o.session_whole_unit) {
