@@ -58,7 +58,7 @@ constexpr char kUsage[] =
     "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n"
     "  [--fed-kind-alarm-mass all|quiet] (with --fed-sibling: what a kind weighs in that budget)\n"
     "  [--session-whole-unit off|on] (a session key's later pieces re-decide it as a whole)\n"
-    "  [--session-union-score off|on] (the label-free session detector judges a key's later pieces as its union)\n";
+    "  [--session-union-score off|on] (at a key's later piece its union of pieces may withdraw its alert; default on)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
