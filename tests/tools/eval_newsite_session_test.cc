@@ -443,8 +443,11 @@ TEST(EvalNewsiteSessionTest, AUnionCloseDecidesItsKey) {
   for (novelty::SessionScore& x : sc.sessions) x.whole = false;
   DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert);
   EXPECT_EQ(alert, (std::vector<int>{1, 1}));
-  // The flag: --session-union-score on / off reaches the session shapes; anything else refused.
+  // The flag: on by default (its rule passed on the tuning parts, docs/EVALUATION.md "Session 21: the
+  // session detector judges a key's union"); on / off reach the session shapes; anything else refused.
   NewsiteOptions parsed;
+  ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x"}, &parsed).ok());
+  EXPECT_TRUE(parsed.detector.session.shape.union_score);
   ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x", "--session-union-score", "on"}, &parsed).ok());
   EXPECT_TRUE(parsed.detector.session.shape.union_score);
   ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x", "--session-union-score", "off"}, &parsed).ok());
