@@ -170,6 +170,17 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
     }
     o.session_whole_unit = d.session_whole_unit() == "on";
   }
+  if (!d.session_union_score().empty()) {
+    if (d.session_union_score() != "on" && d.session_union_score() != "off") {
+      return absl::InvalidArgumentError(absl::StrCat("detect.session_union_score must be \"on\" or \"off\", got \"",
+                                                     d.session_union_score(), "\""));
+    }
+    o.session_union_score = d.session_union_score() == "on";
+  }
+  if (d.session_union_max_keys() < 0 || d.session_union_max_keys() > 10000000) {
+    return absl::InvalidArgumentError("detect.session_union_max_keys must be in [0, 10000000] (0: default)");
+  }
+  if (d.session_union_max_keys() > 0) o.session_union_max_keys = d.session_union_max_keys();
   if (!d.session_label_cut().empty()) {
     absl::StatusOr<novelty::LabelCut> cut = novelty::ParseLabelCut(d.session_label_cut());
     if (!cut.ok()) {
@@ -278,6 +289,8 @@ novelty::NoveltyOptions LabelFreeRule(const DetectOptions& options) {
   n.label_prior = options.threshold_label_prior;
   n.session.shape.quiet_ms = options.session_quiet_ms;
   n.session.shape.incomplete_quiet_ms = options.session_incomplete_quiet_ms;
+  n.session.shape.union_score = options.session_union_score;
+  n.session.shape.max_union_keys = static_cast<size_t>(options.session_union_max_keys);
   n.session.label_cut = options.session_label_cut;
   n.within_level = options.within_level;
   n.recurrence_weight = options.recurrence_weight;

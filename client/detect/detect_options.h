@@ -57,6 +57,10 @@ inline constexpr fewshot::KindRule kDefaultSessionKindRule = fewshot::KindRule::
 // parts by a rule written first (docs/EVALUATION.md "Session 21").
 inline constexpr bool kDefaultSessionWholeUnit = false;
 
+// detect.session_union_score's default (empty in the config), decided on the session systems' tuning
+// parts by a rule written first (docs/EVALUATION.md "Session 21: the session detector judges a key's union").
+inline constexpr bool kDefaultSessionUnionScore = true;
+
 // detect.detector_choice's default (empty in the config), chosen on bgl2k by a rule written first
 // (docs/EVALUATION.md "Session 14").
 inline constexpr fewshot::ChoiceMode kDefaultDetectorChoice = fewshot::ChoiceMode::kAuto;
@@ -119,6 +123,10 @@ struct DetectOptions {
   // Whole-unit decisions over the unit kinds (detect.session_whole_unit, fewshot::SessionWholeUnits);
   // the default is kDefaultSessionWholeUnit.
   bool session_whole_unit = kDefaultSessionWholeUnit;
+  // Union scoring of a key's later pieces (detect.session_union_score, novelty::ShapeOptions::union_score)
+  // and the keys it keeps (detect.session_union_max_keys).
+  bool session_union_score = kDefaultSessionUnionScore;
+  int64_t session_union_max_keys = static_cast<int64_t>(novelty::ShapeOptions().max_union_keys);
   // Where labelled sessions put the session threshold (detect.session_label_cut,
   // novelty::SessionOptions::label_cut).
   novelty::LabelCut session_label_cut = novelty::SessionOptions().label_cut;

@@ -100,6 +100,12 @@ absl::Status Detector::HandleSessionAlert(const RawLine& raw, const LabelFreeSco
     a.signals = "session:resolved";
     a.template_text = absl::StrFormat("resolved: the whole unit matches a normal verdict (session of %lld lines)",
                                       static_cast<long long>(sa.score.lines));
+  } else if (sa.whole_unit == LabelFreeScorer::kUnionWithdrawn) {
+    // Union scoring (detect.session_union_score): the key's pieces together score below the threshold.
+    a.id = AlertId(source, 0, sa.score.session, sa.score.last_tick, 4);
+    a.signals = "session:resolved-union";
+    a.template_text = absl::StrFormat("resolved: the key's %d pieces together score below the threshold (%.2f)",
+                                      sa.score.piece, sa.score.union_score);
   }
   a.detector = "label-free";
   return WriteAlert(a, static_cast<size_t>(sa.source), {}, {}, rec);

@@ -173,6 +173,19 @@ void LabelFreeScorer::TakeClosed(int source) {
     int whole_unit = 0;  // a change the session's own alert does not already say
     if (!c.alert && whole.change == fewshot::WholeUnitChange::kLateAlert) whole_unit = kWholeLateAlert;
     if (!c.alert && whole.change == fewshot::WholeUnitChange::kWithdrawn) whole_unit = kWholeWithdrawn;
+    // Union scoring: a key's standing alert is withdrawn when a later piece does not alert and the
+    // key's union of pieces no longer does either.
+    if (c.alert) {
+      if (s.alerted.insert(c.session).second) {
+        s.alerted_order.push_back(c.session);
+        if (s.alerted_order.size() > kRecentSessions) {
+          s.alerted.erase(s.alerted_order.front());
+          s.alerted_order.pop_front();
+        }
+      }
+    } else if (c.whole && !c.union_alert && whole_unit == 0 && s.alerted.erase(c.session) > 0) {
+      whole_unit = kUnionWithdrawn;
+    }
     if (c.alert || whole_unit != 0) {
       SessionAlert a;
       a.source = source;

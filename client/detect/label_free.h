@@ -43,6 +43,9 @@
 // each counted once for each of its kinds, as the site's own when the detector alerted it or its labels
 // decide it; SetKindSketch's `budget`): a verdict it withholds leaves the session to the detector
 // (kind_withheld_sessions counts them).
+// Union scoring (novelty::ShapeOptions::union_score, detect.session_union_score): at a later piece's
+// close the key's union of pieces is scored too; when neither the piece nor the union alerts and the
+// key's earlier alert stands, that alert is withdrawn (SessionAlert::whole_unit = kUnionWithdrawn).
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
@@ -59,6 +62,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/fewshot/session_kinds.h"
 #include "common/fewshot/session_lookup.h"
@@ -112,11 +116,15 @@ class LabelFreeScorer {
     int kind_verdict = 0;
     // Whole-unit decisions (EnableSessionWholeUnit): kWholeLateAlert, the key as a whole alerts now
     // (the session alone would not); kWholeWithdrawn, not an alert: the key's earlier alert is
-    // withdrawn, its whole unit matches a normal verdict; 0: the session's own alert.
+    // withdrawn, its whole unit matches a normal verdict; kUnionWithdrawn (union scoring): the key's
+    // union of pieces no longer alerts; 0: the session's own alert.
     int whole_unit = 0;
   };
   static constexpr int kWholeLateAlert = 1;
   static constexpr int kWholeWithdrawn = 2;
+  // Union scoring (novelty::ShapeOptions::union_score): not an alert; the key's union scored below the
+  // threshold at a later piece's close and its standing alert is withdrawn.
+  static constexpr int kUnionWithdrawn = 3;
   static constexpr size_t kMaxLineBytes = 512;
   // The most distinct message kinds kept per open session (see the header comment).
   static constexpr size_t kMaxSessionKinds = 32;
@@ -211,6 +219,10 @@ class LabelFreeScorer {
       uint64_t past_cap_kind = 0;       // the first such kind (for the alarm budget)
     };
     absl::flat_hash_map<uint64_t, MessageKinds> message_kinds;
+    // Union scoring: the keys whose standing decision is an alert (the last kRecentSessions keys
+    // that alerted, oldest first in alerted_order), for a withdrawal at a later whole close.
+    absl::flat_hash_set<uint64_t> alerted;
+    std::deque<uint64_t> alerted_order;
   };
   // Adds `kind` to the open session `session`'s message kinds.
   static void AddMessageKind(Source& s, uint64_t session, uint64_t kind);

@@ -82,6 +82,18 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
     s.lines = c.lines.lines;
     s.first_tick = c.lines.first_tick;
     s.last_tick = c.lines.last_tick;
+    s.piece = c.piece;
+    s.whole = c.whole;
+    std::array<double, kNumSessionSignals> union_raw{};
+    if (c.whole) {
+      union_raw[kInvariant] = c.union_invariant;
+      union_raw[kSignature] = c.union_signature;
+      union_raw[kRareTemplate] = c.union_rare;
+      const std::vector<double>& um = c.union_lines.line_max;
+      for (int k = 0; k < 4 && static_cast<size_t>(k) < um.size(); ++k) {
+        union_raw[static_cast<size_t>(kSessionTemplate + k)] = um[static_cast<size_t>(k)];
+      }
+    }
     s.raw[kInvariant] = c.invariant;
     s.raw[kSignature] = c.signature;
     s.raw[kRareTemplate] = c.rare;
@@ -97,11 +109,17 @@ void SessionScorer::Score(std::vector<ClosedSession>* closed, std::vector<Sessio
       const bool own_scale = (k == kInvariant || k == kRareTemplate) && options_.invariant_as_log_p;
       const double term = own_scale ? s.raw[i] / std::log(10.0) : -std::log10(tail);
       s.score += options_.weights[i] * std::min(term_cap_, term);
+      if (c.whole) {
+        const double u = union_raw[i];
+        const double utail = u > 0 ? history_[i].Tail(u) : 1.0;
+        s.union_score += options_.weights[i] * std::min(term_cap_, own_scale ? u / std::log(10.0) : -std::log10(utail));
+      }
     }
     s.p_value = scores_.Tail(s.score);
     const bool strong = std::max(c.invariant, c.rare) / std::log(10.0) >= options_.strong_violation;
     s.threshold = Threshold();
     s.alert = s.score > 0 && s.score >= s.threshold;
+    s.union_alert = c.whole && s.union_score > 0 && s.union_score >= s.threshold;
     s.group = SessionGroupKey(options_.group_by, s.shape, s.kinds);
     s.group_decision = groups_.Decide(s.group, s.alert, s.broken, options_.keep_broken);
     if (s.group_decision != GroupDecision::kNone) s.alert = s.group_decision == GroupDecision::kRaised;

@@ -144,6 +144,15 @@ struct SessionScore {
   GroupDecision group_decision = GroupDecision::kNone;
   int64_t lines = 0, first_tick = 0, last_tick = 0;
   std::array<double, kNumSessionSignals> raw{};
+  // Union scoring (ShapeOptions::union_score, ClosedSession): the key's piece number; `whole`: the
+  // key's union of pieces was scored too (`union_score`, fused like `score` against the same
+  // history and judged at `threshold`, never learnt). The fields above stay this piece's. A key's
+  // decision after a whole close is this piece's alert, or its earlier decision while the union
+  // still alerts: the union withdraws an earlier alert, never raises one.
+  int piece = 1;
+  bool whole = false;
+  double union_score = 0;
+  bool union_alert = false;
 };
 
 class SessionScorer {

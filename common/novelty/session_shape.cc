@@ -36,6 +36,9 @@ absl::Status ShapeOptions::Validate() const {
       max_signatures < 1) {
     return absl::InvalidArgumentError("session: the caps must be positive (max_templates >= 2)");
   }
+  if (max_union_keys < 1 || max_union_keys > 10000000) {
+    return absl::InvalidArgumentError("session: max_union_keys must be in [1, 10000000]");
+  }
   return absl::OkStatus();
 }
 
@@ -138,8 +141,7 @@ void SessionShapes::Learn(const std::vector<std::pair<int32_t, int32_t>>& have, 
   }
 }
 
-void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts,
-                                  ClosedSession* out) {
+void SessionShapes::Judge(const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out) const {
   std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
   std::sort(have.begin(), have.end());
   ScoreRelations(have, counts, out);
@@ -150,7 +152,64 @@ void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& c
   auto known = signatures_.find(sig);
   const int64_t seen = known == signatures_.end() ? 0 : known->second;
   out->signature = closed_ > 0 ? std::max(0.0, Surprise(seen, closed_)) : 0.0;
-  Learn(have, sig);
+}
+
+void SessionShapes::LearnCounts(const absl::flat_hash_map<int32_t, int32_t>& counts) {
+  std::vector<std::pair<int32_t, int32_t>> have(counts.begin(), counts.end());
+  std::sort(have.begin(), have.end());
+  Learn(have, Signature(counts, /*with_counts=*/true));
+}
+
+void SessionShapes::ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts,
+                                  ClosedSession* out) {
+  Judge(counts, out);
+  LearnCounts(counts);
+}
+
+void SessionShapes::CloseUnion(uint64_t session, Open* open, ClosedSession* out) {
+  auto it = unions_.find(session);
+  if (it == unions_.end()) {
+    ScoreAndLearn(open->counts, out);  // the key's first piece (or one no longer kept)
+    out->lines = open->lines;
+    if (unions_.size() >= options_.max_union_keys && !union_order_.empty()) {
+      unions_.erase(union_order_.front());
+      union_order_.pop_front();
+    }
+    Union& u = unions_[session];
+    u.counts = open->counts;
+    u.lines = open->lines;
+    u.pieces = 1;
+    union_order_.push_back(session);
+    return;
+  }
+  Union& u = it->second;
+  for (const auto& [id, c] : open->counts) {
+    auto known = u.counts.find(id);
+    if (known != u.counts.end()) {
+      known->second += c;
+    } else if (u.counts.size() < options_.max_session_templates) {
+      u.counts.emplace(id, c);
+    }
+  }
+  const SessionLines& l = open->lines;
+  u.lines.lines += l.lines;
+  u.lines.first_tick = std::min(u.lines.first_tick, l.first_tick);
+  u.lines.last_tick = std::max(u.lines.last_tick, l.last_tick);
+  u.lines.alarm = u.lines.alarm || l.alarm;
+  if (u.lines.line_max.size() < l.line_max.size()) u.lines.line_max.resize(l.line_max.size(), 0.0);
+  for (size_t k = 0; k < l.line_max.size(); ++k) u.lines.line_max[k] = std::max(u.lines.line_max[k], l.line_max[k]);
+  ++u.pieces;
+  ClosedSession whole;
+  Judge(u.counts, &whole);  // the union, against what the pieces taught so far (before this piece)
+  ScoreAndLearn(open->counts, out);  // the piece as without union scoring
+  out->lines = open->lines;
+  out->piece = u.pieces;
+  out->whole = true;
+  out->union_invariant = whole.invariant;
+  out->union_signature = whole.signature;
+  out->union_rare = whole.rare;
+  out->union_violated = whole.violated;
+  out->union_lines = u.lines;
 }
 
 ClosedSession SessionShapes::Close(uint64_t session, Open open) {
@@ -160,6 +219,10 @@ ClosedSession SessionShapes::Close(uint64_t session, Open open) {
   }
   ClosedSession out;
   out.session = session;
+  if (options_.union_score) {
+    CloseUnion(session, &open, &out);
+    return out;
+  }
   ScoreAndLearn(open.counts, &out);
   out.lines = std::move(open.lines);
   return out;

@@ -26,6 +26,15 @@
 // without a line instead of `quiet_ms`, so a write that paused is judged whole rather than in
 // pieces that each break the count relations; one that never completes is judged (and alerted)
 // that much later. Untimed sessions, and any session once `max_open_sessions` are open, do not wait.
+// Union scoring (`union_score`, detect.session_union_score): a session key is often closed in
+// several pieces (an HDFS block's write, then its replication or deletion minutes later). With it on,
+// the template counts and line maxima of a key's closed pieces are kept (for the last
+// `max_union_keys` keys), and when a later piece closes the key's union (all of its pieces' counts
+// together) is judged too, against the same relations, signatures and template counts as any piece
+// (learnt from the pieces alone: the union is judged, never learnt). The piece itself is judged and
+// learnt as without it. The returned ClosedSession carries the union's signals (`whole`, `piece`,
+// `union_*`); the caller may withdraw the key's earlier alert when the union no longer alerts (a
+// write whose first piece broke the relations only because the rest came late).
 // Relations need `min_support` earlier sessions. Memory is bounded by the options: open sessions,
 // templates per session, templates whose relations are tracked (pairs grow with its square), and
 // distinct signatures; beyond the caps new ones are not remembered.
@@ -58,6 +67,11 @@ struct ShapeOptions {
   size_t max_session_templates = 256;  // distinct templates counted per session
   size_t max_templates = 512;       // templates whose relations are learnt
   size_t max_signatures = 200000;
+  // Also judge the union of a key's pieces at its later pieces (see above). Default on: chosen on
+  // HDFS's and Hadoop's tuning parts by a rule written first (docs/EVALUATION.md "Session 21: the
+  // session detector judges a key's union"). Off: each piece alone.
+  bool union_score = true;
+  size_t max_union_keys = 65536;  // keys whose closed pieces are kept for union scoring (>= 1)
   // InvalidArgument naming the field when out of range.
   absl::Status Validate() const;
 };
@@ -83,6 +97,14 @@ struct ClosedSession {
   // that `signature` is the rarity of), `kinds` its set of templates alone.
   uint64_t shape = 0, kinds = 0;
   SessionLines lines;
+  // Union scoring (ShapeOptions::union_score): the key's piece count with this one (1: its first
+  // piece, or union scoring off); `whole`: the key's union of `piece` pieces was judged, with these
+  // signals (the fields above stay this piece's).
+  int piece = 1;
+  bool whole = false;
+  double union_invariant = 0, union_signature = 0, union_rare = 0;
+  int union_violated = 0;
+  SessionLines union_lines;  // lines, ticks, alarm and line maxima over all of the key's pieces
 };
 
 class SessionShapes {
@@ -115,8 +137,15 @@ class SessionShapes {
   // Closes `session` if it is open and its last line came at `last` (else the entry is stale).
   void CloseIfCurrent(uint64_t session, int64_t last, std::vector<ClosedSession>* closed);
   ClosedSession Close(uint64_t session, Open open);
+  // Union scoring: judges and learns the piece, merges it into its key's union (kept, bounded) and,
+  // for a later piece, judges the union.
+  void CloseUnion(uint64_t session, Open* open, ClosedSession* out);
   // Scores `counts` against the sessions closed so far, then learns it.
   void ScoreAndLearn(const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out);
+  // Scores `counts` against the sessions closed so far (no learning).
+  void Judge(const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out) const;
+  // Learns a session with template counts `counts`.
+  void LearnCounts(const absl::flat_hash_map<int32_t, int32_t>& counts);
   // The invariant signal of a session with templates `have` (sorted (id, count)) = `counts`.
   void ScoreRelations(const std::vector<std::pair<int32_t, int32_t>>& have,
                       const absl::flat_hash_map<int32_t, int32_t>& counts, ClosedSession* out) const;
@@ -139,6 +168,14 @@ class SessionShapes {
   absl::flat_hash_map<uint64_t, int64_t> unequal_;         // pair -> of those, counts differ
   absl::flat_hash_map<uint64_t, int64_t> signatures_;
   int64_t closed_ = 0;
+  // Union scoring: the closed pieces of the last max_union_keys keys (oldest first in union_order_).
+  struct Union {
+    absl::flat_hash_map<int32_t, int32_t> counts;
+    SessionLines lines;
+    int pieces = 0;
+  };
+  absl::flat_hash_map<uint64_t, Union> unions_;
+  std::deque<uint64_t> union_order_;
 };
 
 }  // namespace fedlog::novelty

@@ -57,14 +57,17 @@ constexpr char kUsage[] =
     "  [--fed-kind-alarm-budget S] [--fed-kind-alarm-exempt-sites N] [--fed-kind-alarm-budgets S[,S...]]\n"
     "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n"
     "  [--fed-kind-alarm-mass all|quiet] (with --fed-sibling: what a kind weighs in that budget)\n"
-    "  [--session-whole-unit off|on] (a session key's later pieces re-decide it as a whole)\n";
+    "  [--session-whole-unit off|on] (a session key's later pieces re-decide it as a whole)\n"
+    "  [--session-union-score off|on] (at a key's later piece its union of pieces may withdraw its alert; default on)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
 // --test-end; how long a session waits (--session-quiet-ms) and an incomplete one
 // (--session-incomplete-quiet-ms, 0: no wait); --verdict-silences-broken (session 10's group rule);
 // --session-label-cut (where the labelled session threshold sits in its F1-best gap);
-// --session-whole-unit (a key's later pieces re-decide it as a whole, fewshot::SessionWholeUnits).
+// --session-whole-unit (a key's later pieces re-decide it as a whole, fewshot::SessionWholeUnits);
+// --session-union-score (the session detector judges a key's later pieces as its union,
+// novelty::ShapeOptions::union_score).
 absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
   const std::string group = args.Get("session-group", "shape");
   if (group != "shape" && group != "kinds") {
@@ -98,6 +101,11 @@ absl::Status ParseSessionLabelArgs(const cli::Args& args, NewsiteOptions* o) {
     const std::string whole = args.Get("session-whole-unit");
     if (whole != "off" && whole != "on") return absl::InvalidArgumentError("--session-whole-unit must be off or on");
     o->session_whole_unit = whole == "on";
+  }
+  if (args.Has("session-union-score")) {
+    const std::string v = args.Get("session-union-score");
+    if (v != "off" && v != "on") return absl::InvalidArgumentError("--session-union-score must be off or on");
+    o->detector.session.shape.union_score = v == "on";
   }
   if (!(o->session_alert_weight >= 0)) return absl::InvalidArgumentError("--session-alert-weight must be >= 0");
   if (!(o->test_end > o->label_part && o->test_end <= 1)) {
@@ -279,7 +287,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-kind-alarm-exempt-sites",
               "fed-kind-alarm-budgets",
               "fed-kind-alarm-mass",
-              "session-whole-unit"},
+              "session-whole-unit",
+              "session-union-score"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",

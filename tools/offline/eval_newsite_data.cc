@@ -224,7 +224,10 @@ void ApplyReleased(const NewsiteStream& stream, novelty::NoveltyScorer& scorer, 
   }
 }
 
-// Each closed session's score and alert go to the units its lines belong to (maximum / any).
+// Each closed session's score and alert go to its key (maximum / any; at a whole close, which also
+// judged the key's union of pieces, ShapeOptions::union_score, the key's earlier decision stands only
+// while the union alerts, and its earlier score counts up to the union's), and each key's to the units its lines belong
+// to (maximum / any).
 void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& session_units,
                      ScoredStream* out) {
   const size_t nu = out->units.size();
@@ -232,6 +235,26 @@ void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& 
   out->unit_session_alert.assign(nu, 0);
   out->unit_session_signal.assign(novelty::kNumSessionSignals, std::vector<double>(nu, 0.0));
   out->session_units.assign(out->sessions.size(), {});
+  struct KeyDecision {
+    double score = -1;
+    bool alert = false;
+  };
+  absl::flat_hash_map<uint64_t, KeyDecision> keys;
+  for (const novelty::SessionScore& s : out->sessions) {
+    KeyDecision& d = keys[s.session];
+    // The earlier pieces' score counts up to the union's (as their alert stands only while it alerts).
+    d.score = std::max(s.score, s.whole ? std::min(d.score, s.union_score) : d.score);
+    d.alert = s.alert || (s.whole ? d.alert && s.union_alert : d.alert);
+  }
+  for (const auto& [key, d] : keys) {
+    auto it = session_units.find(key);
+    if (it == session_units.end()) continue;
+    for (int32_t u32 : it->second) {
+      const size_t u = static_cast<size_t>(u32);
+      out->unit_session_score[u] = std::max(out->unit_session_score[u], d.score);
+      out->unit_session_alert[u] = out->unit_session_alert[u] || d.alert ? 1 : 0;
+    }
+  }
   for (size_t i = 0; i < out->sessions.size(); ++i) {
     const novelty::SessionScore& s = out->sessions[i];
     auto it = session_units.find(s.session);
@@ -239,8 +262,6 @@ void CollectSessions(const absl::flat_hash_map<uint64_t, std::vector<int32_t>>& 
     out->session_units[i] = it->second;
     for (int32_t u32 : it->second) {
       const size_t u = static_cast<size_t>(u32);
-      out->unit_session_score[u] = std::max(out->unit_session_score[u], s.score);
-      out->unit_session_alert[u] = out->unit_session_alert[u] || s.alert ? 1 : 0;
       for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
         double& v = out->unit_session_signal[static_cast<size_t>(k)][u];
         v = std::max(v, s.raw[static_cast<size_t>(k)]);

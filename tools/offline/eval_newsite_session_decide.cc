@@ -3,7 +3,9 @@
 // (client/detect/label_free.cc): the labelled session threshold, the group verdicts, the unit-kind rule
 // (fewshot::SessionKinds), the rare templates of labelled anomalous units, and with
 // NewsiteOptions::session_whole_unit the whole-unit decisions of keys closed in pieces
-// (fewshot::SessionWholeUnits).
+// (fewshot::SessionWholeUnits). Without them a key's decision is any of its pieces' decisions; a
+// piece that also judged the key's union (novelty::ShapeOptions::union_score) withdraws the key's
+// earlier alert when the union does not alert.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -47,7 +49,7 @@ Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdi
   return a;
 }
 
-// One key's pieces under whole-unit decisions (DecideUnits).
+// One key's pieces under whole-unit decisions (DecideUnits; without them only score and alert).
 struct KeyDecision {
   double score = 0;       // its pieces' highest score before the kind rule
   bool detector = false;  // some piece alerted before the kind rule
@@ -121,9 +123,19 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
       if (on && !kind_on) s = 0;
       if (!on && kind_on) s += 100;
       on = kind_on;
-      (*alert)[k] = (*alert)[k] || on ? 1 : 0;
-      (*score)[k] = std::max((*score)[k], s);
+      // A whole close (the key's union was judged too, ShapeOptions::union_score): the key's earlier
+      // alert stands only while the union alerts at the same threshold.
+      KeyDecision& key = keys[x.session];
+      const bool union_on = x.union_score > 0 && x.union_score >= t;
+      key.alert = on || (x.whole ? key.alert && union_on : key.alert);
+      key.score = std::max(s, x.whole ? std::min(key.score, x.union_score) : key.score);
       if (session_gain != nullptr && on) *session_gain += ix.answer[j] == 1 ? 1 : ix.answer[j] == 0 ? -1 : 0;
+    }
+    if (!o.session_whole_unit) {
+      for (const auto& [key, d] : keys) {
+        (*alert)[k] = (*alert)[k] || d.alert ? 1 : 0;
+        (*score)[k] = std::max((*score)[k], d.score);
+      }
     }
     if (o.session_whole_unit) {
       bool own = false;  // the unit's decision from its pieces alone

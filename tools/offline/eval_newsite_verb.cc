@@ -193,7 +193,7 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
   for (int k = 0; k < novelty::kNumSessionSignals; ++k) {
     absl::StrAppend(&out, ",", std::string(novelty::SessionSignalName(k)));
   }
-  out += "\n";
+  out += ",key,piece,whole,union_score,union_alert,close_line\n";
   for (size_t i = 0; i < sc.sessions.size(); ++i) {
     const novelty::SessionScore& x = sc.sessions[i];
     int label = 0;
@@ -204,6 +204,9 @@ std::string SessionsCsv(const NewsiteStream& s, const ScoredStream& sc) {
                           label, static_cast<long long>(x.lines), x.score, x.alert ? 1 : 0, x.threshold,
                           x.shape, x.kinds, x.rarest_template);
     for (double v : x.raw) absl::StrAppendFormat(&out, ",%.4f", v);
+    absl::StrAppendFormat(&out, ",%x,%d,%d,%.4f,%d,%lld", x.session, x.piece, x.whole ? 1 : 0, x.union_score,
+                          x.union_alert ? 1 : 0,
+                          static_cast<long long>(i < sc.session_close_line.size() ? sc.session_close_line[i] : -1));
     out += "\n";
   }
   return out;

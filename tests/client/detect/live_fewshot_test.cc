@@ -131,6 +131,29 @@ TEST(LiveFewShotTest, SessionWholeUnitConfig) {
   EXPECT_FALSE(WithMatch(", session_whole_unit: yes").ok());
 }
 
+// detect.session_union_score / session_union_max_keys (novelty::ShapeOptions::union_score): the
+// defaults, on and off, the key cap, and values out of range refused; both reach the session scorer.
+TEST(LiveFewShotTest, SessionUnionScoreConfig) {
+  auto o = WithMatch("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->session_union_score, kDefaultSessionUnionScore);
+  EXPECT_EQ(o->session_union_max_keys, 65536);
+  o = WithMatch(", session_union_score: \"on\", session_union_max_keys: 10");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->session_union_score);
+  EXPECT_EQ(o->session_union_max_keys, 10);
+  const novelty::NoveltyOptions n = LabelFreeRule(*o);
+  EXPECT_TRUE(n.session.shape.union_score);
+  EXPECT_EQ(n.session.shape.max_union_keys, 10u);
+  o = WithMatch(", session_union_score: \"off\"");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->session_union_score);
+  EXPECT_FALSE(LabelFreeRule(*o).session.shape.union_score);
+  EXPECT_FALSE(WithMatch(", session_union_score: yes").ok());
+  EXPECT_FALSE(WithMatch(", session_union_max_keys: -1").ok());
+  EXPECT_FALSE(WithMatch(", session_union_max_keys: 10000001").ok());
+}
+
 TEST(LiveFewShotTest, DecidesOnlyNearALabelOfTheSameSource) {
   EXPECT_FALSE(LiveFewShot::Create(2, fewshot::FewShotOptions{.match = 0}).ok());
   auto f = LiveFewShot::Create(2, {});

@@ -280,6 +280,7 @@ struct BlockStream {
   int alerts = 0;
 
   int withdrawn = 0;  // whole-unit withdrawals (not alerts)
+  int union_withdrawn = 0;  // union-scoring withdrawals (detect.session_union_score; not alerts)
 
   static BlockStream Make(double lookup_match, fewshot::KindRule rule, bool whole_unit = false) {
     BlockStream s;
@@ -301,7 +302,9 @@ struct BlockStream {
     std::vector<LabelFreeScorer::SessionAlert> a;
     pipeline->TakeSessionAlerts(&a);
     for (const LabelFreeScorer::SessionAlert& x : a) {
-      (x.whole_unit == LabelFreeScorer::kWholeWithdrawn ? withdrawn : alerts) += 1;
+      (x.whole_unit == LabelFreeScorer::kWholeWithdrawn   ? withdrawn
+       : x.whole_unit == LabelFreeScorer::kUnionWithdrawn ? union_withdrawn
+                                                          : alerts) += 1;
     }
   }
   void Block(int b, int transfers) {
@@ -366,7 +369,7 @@ TEST(SessionKindsLiveTest, ANormalLabelSilencesLaterSessionsOfTheSameKindOnly) {
 // with whole-unit decisions the write's close finds the whole block of the normal kind and withdraws
 // the transfer's alert; without them the alert stands. The pieces' own alerts are the same either way.
 struct WholeUnitCounts {
-  int alerts = -1, withdrawn = -1;
+  int alerts = -1, withdrawn = -1, union_withdrawn = -1;
 };
 WholeUnitCounts TransferFirstBlocks(bool whole_unit) {
   BlockStream s = BlockStream::Make(0, fewshot::KindRule::kExact, whole_unit);
@@ -386,7 +389,7 @@ WholeUnitCounts TransferFirstBlocks(bool whole_unit) {
     s.Block(b, 0);
   }
   s.Block(340, 0);
-  return {s.alerts, s.withdrawn};
+  return {s.alerts, s.withdrawn, s.union_withdrawn};
 }
 
 TEST(SessionWholeUnitLiveTest, TheWholeBlockOfANormalKindWithdrawsItsFirstPiecesAlert) {
@@ -397,6 +400,11 @@ TEST(SessionWholeUnitLiveTest, TheWholeBlockOfANormalKindWithdrawsItsFirstPieces
   EXPECT_EQ(on.alerts, off.alerts);  // the pieces' own alerts are raised all the same
   EXPECT_GE(on.withdrawn, 1);
   EXPECT_LE(on.withdrawn, on.alerts);
+  // Union scoring (on by default): without whole-unit decisions, the key's union (transfer and write,
+  // the normal block's counts) no longer alerts at the write's close, so the transfer's alert is
+  // withdrawn by the label-free detector itself.
+  EXPECT_GE(off.union_withdrawn, 1);
+  EXPECT_LE(off.union_withdrawn, off.alerts);
 }
 
 }  // namespace
