@@ -135,12 +135,9 @@ absl::Status ParseNamedWeights(const std::string& spec, const char* flag, NameOf
 }
 
 // Flags into options; InvalidArgument naming the flag.
-absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
-  o->out_dir = args.Get("out");
-  const char* env = std::getenv("FEDLOG_DATA_DIR");
-  o->data_dir = args.Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
-  if (args.Has("systems")) o->systems = absl::StrSplit(args.Get("systems"), ',', absl::SkipEmpty());
-  novelty::NoveltyOptions& d = o->detector;
+// The label-free line and session detector's settings (novelty::NoveltyOptions), validated.
+absl::Status ParseLabelFreeArgs(const cli::Args& args, novelty::NoveltyOptions* detector) {
+  novelty::NoveltyOptions& d = *detector;
   FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"budget", &d.expected_alert_rate},
                                            {"max-alert-rate", &d.max_alert_rate},
                                            {"severity-prior", &d.severity_prior},
@@ -170,27 +167,11 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_RETURN_IF_ERROR(ParseNamedWeights(args.Get("session-weights"), "--session-weights",
                                            novelty::SessionSignalName, &d.session.weights));
   FEDLOG_RETURN_IF_ERROR(d.Validate());
-  if (args.Has("shots")) {
-    o->shots.clear();
-    for (absl::string_view k : absl::StrSplit(args.Get("shots"), ',', absl::SkipEmpty())) {
-      int v = 0;
-      if (!absl::SimpleAtoi(k, &v) || v < 1 || v > 1000) {
-        return absl::InvalidArgumentError("--shots: labels per class, each in [1, 1000]");
-      }
-      o->shots.push_back(v);
-    }
-  }
-  FEDLOG_ASSIGN_OR_RETURN(int64_t seeds, args.GetInt("seeds", o->seeds));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
-  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"label-part", &o->label_part},
-                                           {"match", &o->fewshot.match},
-                                           {"label-prior", &o->fewshot.label_prior},
-                                           {"lower-prior", &o->fewshot.lower_prior},
-                                           {"both-near-margin", &o->fewshot.both_near_margin},
-                                           {"session-normal-match", &o->session_normal_match},
-                                           {"session-lookup-match", &o->session_lookup_match},
-                                           {"active-coverage", &o->active_coverage_weight},
-                                           {"active-margin-share", &o->active_margin_share}}));
+  return absl::OkStatus();
+}
+
+// The active line ranking's settings (--active-*) and the few-shot rule's keep radius, range-checked.
+absl::Status ParseActiveArgs(const cli::Args& args, NewsiteOptions* o) {
   FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"active-ramp", &o->active_opinion_ramp},
                                            {"active-mean-uncertainty", &o->active_mean_uncertainty},
                                            {"keep-alert-match", &o->fewshot.keep_alert_match}}));
@@ -212,6 +193,37 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   if (!(o->active_opinion_ramp >= 0 && o->active_opinion_ramp <= 1000)) {
     return absl::InvalidArgumentError("--active-ramp must be in [0, 1000] (labels in hand)");
   }
+  return absl::OkStatus();
+}
+
+absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
+  o->out_dir = args.Get("out");
+  const char* env = std::getenv("FEDLOG_DATA_DIR");
+  o->data_dir = args.Get("data", env != nullptr && *env != '\0' ? env : "../shared/data");
+  if (args.Has("systems")) o->systems = absl::StrSplit(args.Get("systems"), ',', absl::SkipEmpty());
+  FEDLOG_RETURN_IF_ERROR(ParseLabelFreeArgs(args, &o->detector));
+  if (args.Has("shots")) {
+    o->shots.clear();
+    for (absl::string_view k : absl::StrSplit(args.Get("shots"), ',', absl::SkipEmpty())) {
+      int v = 0;
+      if (!absl::SimpleAtoi(k, &v) || v < 1 || v > 1000) {
+        return absl::InvalidArgumentError("--shots: labels per class, each in [1, 1000]");
+      }
+      o->shots.push_back(v);
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(int64_t seeds, args.GetInt("seeds", o->seeds));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", static_cast<int64_t>(o->seed)));
+  FEDLOG_RETURN_IF_ERROR(args.ReadDoubles({{"label-part", &o->label_part},
+                                           {"match", &o->fewshot.match},
+                                           {"label-prior", &o->fewshot.label_prior},
+                                           {"lower-prior", &o->fewshot.lower_prior},
+                                           {"both-near-margin", &o->fewshot.both_near_margin},
+                                           {"session-normal-match", &o->session_normal_match},
+                                           {"session-lookup-match", &o->session_lookup_match},
+                                           {"active-coverage", &o->active_coverage_weight},
+                                           {"active-margin-share", &o->active_margin_share}}));
+  FEDLOG_RETURN_IF_ERROR(ParseActiveArgs(args, o));
   FEDLOG_ASSIGN_OR_RETURN(int64_t pool_blocks, args.GetInt("pool-blocks", o->pool_blocks));
   if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
   o->pool_blocks = static_cast<int>(pool_blocks);
