@@ -56,15 +56,7 @@ struct Env {
     EXPECT_TRUE(testing::MakePki(pki, {"site-a", "site-b", "site-c"}));
     v1::ServerConfig cfg = testing::ServerConfigFor(pki, JoinPath(dir, "agg"));
     EXPECT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
-    // A failed start fails the test and leaves port 0 (calls there fail); dereferencing the error would abort
-    // the whole binary instead.
-    auto s = server::AggregatorServer::Start(cfg);
-    if (s.ok()) {
-      server = *std::move(s);
-      port = server->port();
-    } else {
-      ADD_FAILURE() << s.status();
-    }
+    server = testing::StartAggregatorOrFail(cfg, &port);  // null and port 0 when it fails
     admin = testing::AdminStub(pki, port);
   }
   ~Env() {

@@ -129,6 +129,17 @@ std::unique_ptr<v1::Admin::Stub> AdminStub(const std::string& pki, int port, con
       Channel(JoinPath(pki, "ca.crt"), JoinPath(pki, cert_name + ".crt"), JoinPath(pki, cert_name + ".key"), port));
 }
 
+std::unique_ptr<server::AggregatorServer> StartAggregatorOrFail(const v1::ServerConfig& config, int* port) {
+  *port = 0;
+  absl::StatusOr<std::unique_ptr<server::AggregatorServer>> s = server::AggregatorServer::Start(config);
+  if (!s.ok()) {
+    ADD_FAILURE() << "aggregator did not start: " << s.status();
+    return nullptr;
+  }
+  *port = (*s)->port();
+  return *std::move(s);
+}
+
 std::unique_ptr<v1::Federation::Stub> AnonymousStub(const std::string& pki, int port) {
   grpc::SslCredentialsOptions opts;
   opts.pem_root_certs = ReadFile(JoinPath(pki, "ca.crt")).value_or("");

@@ -40,6 +40,10 @@ v1::ClientConfig ClientConfigFor(const std::string& pki, const std::string& site
 std::unique_ptr<v1::Federation::Stub> SiteStub(const std::string& pki, const std::string& cert_name, int port,
                                                const std::string& ca_dir = "");
 std::unique_ptr<v1::Admin::Stub> AdminStub(const std::string& pki, int port, const std::string& cert_name = "admin");
+
+// Starts an aggregator with `config` and sets `*port`. A failed start is a test failure (ADD_FAILURE) that
+// returns null and leaves `*port` 0, so later calls fail; dereferencing the error would abort the whole binary.
+std::unique_ptr<server::AggregatorServer> StartAggregatorOrFail(const v1::ServerConfig& config, int* port);
 // Makes `config` train a tiny line_encoder (vocab 64, token 4, hidden [8], head 4) with the given output and
 // adapter widths, and fills the remaining defaults as the aggregator's config loader would.
 bool UseTinyLineEncoder(v1::ServerConfig* config, int out_dim, int adapter_dim);
