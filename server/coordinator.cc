@@ -267,7 +267,7 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   ar.record.state = "open";
   ar.record.model_in = run_->global_version;
   ar.record.participants.assign(online.begin(), online.end());
-  if (absl::Status st = SampleRoundSites(plan, run_->run_id, &ar.record); !st.ok()) {
+  if (absl::Status st = SampleRoundSites(plan, &ar.record); !st.ok()) {
     FEDLOG_LOG(ERROR) << "cannot sample the round's sites: " << st;
     return;
   }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -224,19 +223,13 @@ absl::Status SecretShuffle(std::vector<std::string>* items) {
   return absl::OkStatus();
 }
 
-absl::Status SampleRoundSites(const v1::RunPlan& plan, int64_t run_id, RoundRecord* record) {
+absl::Status SampleRoundSites(const v1::RunPlan& plan, RoundRecord* record) {
   const double fraction = plan.sample_fraction() > 0 ? plan.sample_fraction() : 1.0;
   if (fraction >= 1.0) return absl::OkStatus();
   std::vector<std::string>& sites = record->participants;
   const size_t keep = std::max<size_t>(static_cast<size_t>(plan.min_sites()),
                                        static_cast<size_t>(std::ceil(fraction * static_cast<double>(sites.size()))));
-  if (SiteLevelDp(plan)) {
-    if (absl::Status st = SecretShuffle(&sites); !st.ok()) return st;
-  } else {
-    std::mt19937_64 rng(static_cast<uint64_t>(run_id) * 1000003u + static_cast<uint64_t>(record->round) * 31u +
-                        static_cast<uint64_t>(record->attempt));
-    std::shuffle(sites.begin(), sites.end(), rng);
-  }
+  FEDLOG_RETURN_IF_ERROR(SecretShuffle(&sites));
   sites.resize(std::min(keep, sites.size()));
   std::sort(sites.begin(), sites.end());
   return absl::OkStatus();

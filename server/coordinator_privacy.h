@@ -63,11 +63,11 @@ void FillTaskPrivacy(const v1::RunPlan& plan, const RoundRecord& round, v1::Roun
 absl::Status SecretShuffle(std::vector<std::string>* items);
 
 // Keeps the plan's sample_fraction of `record`'s participants (the online sites), at least min_sites, sorted;
-// all of them at a fraction of 1 (or 0, unset). Seeded by run, round and attempt, so a restart picks the same
-// sample from the same online set; under site-level DP the sample comes from the CSPRNG instead (SecretShuffle),
-// because the accountant's amplification by sampling holds only for a sample nobody can predict
-// (docs/PRIVACY.md). Internal when OpenSSL cannot supply randomness.
-absl::Status SampleRoundSites(const v1::RunPlan& plan, int64_t run_id, RoundRecord* record);
+// all of them at a fraction of 1 (or 0, unset). The sample comes from the CSPRNG (SecretShuffle): no site can
+// predict the rounds it will be asked to, and the accountant's amplification by sampling under site-level DP
+// holds only for such a sample (docs/PRIVACY.md). A restart resumes an open round with its stored participants,
+// so nothing needs the sample to be reproducible. Internal when OpenSSL cannot supply randomness.
+absl::Status SampleRoundSites(const v1::RunPlan& plan, RoundRecord* record);
 
 // Under line DP, an upload must state the noise it put on its line count (UpdateHeader.line_dp_count_noise) at
 // or above the plan's (0 read as 100): FailedPrecondition otherwise (an exact count, or one noised less than

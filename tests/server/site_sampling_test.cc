@@ -1,7 +1,6 @@
 // Which sites a round asks (server/coordinator_privacy.h SampleRoundSites, `fedlog run start --sample-fraction`):
-// the plan's share of the online sites and never fewer than min_sites, a sorted subset; the same sample for the
-// same run, round and attempt (a restart asks the same sites) unless site-level DP needs a sample nobody can
-// predict.
+// the plan's share of the online sites and never fewer than min_sites, a sorted subset drawn from the CSPRNG, so
+// that no site can predict the rounds it is asked to (with or without site-level DP).
 #include <algorithm>
 #include <set>
 #include <string>
@@ -40,52 +39,38 @@ void ExpectSortedSubset(const RoundRecord& sampled, const RoundRecord& online) {
 TEST(SiteSampling, EveryOnlineSiteWithoutAFraction) {
   for (double fraction : {0.0, 1.0}) {
     RoundRecord r = Online(7);
-    ASSERT_TRUE(SampleRoundSites(Plan(fraction, 2), 1, &r).ok());
+    ASSERT_TRUE(SampleRoundSites(Plan(fraction, 2), &r).ok());
     EXPECT_EQ(r.participants, Online(7).participants);
   }
 }
 
 TEST(SiteSampling, TheShareRoundedUpAndNeverBelowMinSites) {
   RoundRecord half = Online(10);
-  ASSERT_TRUE(SampleRoundSites(Plan(0.45, 2), 1, &half).ok());
+  ASSERT_TRUE(SampleRoundSites(Plan(0.45, 2), &half).ok());
   EXPECT_EQ(half.participants.size(), 5u);  // ceil(0.45 x 10)
   ExpectSortedSubset(half, Online(10));
   RoundRecord floor = Online(10);
-  ASSERT_TRUE(SampleRoundSites(Plan(0.1, 3), 1, &floor).ok());
+  ASSERT_TRUE(SampleRoundSites(Plan(0.1, 3), &floor).ok());
   EXPECT_EQ(floor.participants.size(), 3u);
   ExpectSortedSubset(floor, Online(10));
 }
 
-TEST(SiteSampling, ARestartAsksTheSameSitesAndAttemptsDiffer) {
-  RoundRecord first = Online(20, 4, 1), again = Online(20, 4, 1);
-  ASSERT_TRUE(SampleRoundSites(Plan(0.25, 1), 9, &first).ok());
-  ASSERT_TRUE(SampleRoundSites(Plan(0.25, 1), 9, &again).ok());
-  EXPECT_EQ(first.participants, again.participants);
-  // Over ten further attempts of the round, at least one other sample (C(20, 5) = 15,504 of them).
-  bool differs = false;
-  for (int32_t attempt = 2; attempt <= 11; ++attempt) {
-    RoundRecord r = Online(20, 4, attempt);
-    ASSERT_TRUE(SampleRoundSites(Plan(0.25, 1), 9, &r).ok());
-    ExpectSortedSubset(r, Online(20));
-    differs = differs || r.participants != first.participants;
+// The same run, round and attempt draw different samples: nothing a site knows fixes them (ten draws of 5 of 20
+// all alike: probability 15,504^-9), in plain runs and under site-level DP alike.
+TEST(SiteSampling, TheSampleIsUnpredictable) {
+  for (const char* mode : {"", "site"}) {
+    v1::RunPlan plan = Plan(0.25, 1);
+    plan.set_dp_mode(mode);
+    std::set<std::vector<std::string>> samples;
+    for (int i = 0; i < 10; ++i) {
+      RoundRecord r = Online(20, 4, 1);
+      ASSERT_TRUE(SampleRoundSites(plan, &r).ok());
+      EXPECT_EQ(r.participants.size(), 5u);
+      ExpectSortedSubset(r, Online(20));
+      samples.insert(r.participants);
+    }
+    EXPECT_GT(samples.size(), 1u) << "dp_mode '" << mode << "'";
   }
-  EXPECT_TRUE(differs);
-}
-
-TEST(SiteSampling, SiteLevelDpDrawsFromTheCsprng) {
-  v1::RunPlan plan = Plan(0.25, 1);
-  plan.set_dp_mode("site");
-  // The same run, round and attempt: the seeded sample would repeat; the CSPRNG's does not (ten draws of 5 of 20
-  // all alike: probability 15,504^-9).
-  std::set<std::vector<std::string>> samples;
-  for (int i = 0; i < 10; ++i) {
-    RoundRecord r = Online(20, 4, 1);
-    ASSERT_TRUE(SampleRoundSites(plan, 9, &r).ok());
-    EXPECT_EQ(r.participants.size(), 5u);
-    ExpectSortedSubset(r, Online(20));
-    samples.insert(r.participants);
-  }
-  EXPECT_GT(samples.size(), 1u);
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ struct NumberField {
 };
 
 // Every float/double field under `d` (depth-bounded: config messages do not recurse), with a YAML document that
-// sets it to the placeholder VALUE through its enclosing messages (a repeated message as a one-element list).
+// sets it to the marker VALUE through its enclosing messages (a repeated message as a one-element list).
 void Collect(const Descriptor* d, const std::string& path, const std::string& open, const std::string& close,
              int depth, std::vector<NumberField>* out) {
   if (depth > 6) return;
