@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,23 @@ using newsite_test::BglTestLine;
 using newsite_test::MakeBglDirs;
 using newsite_test::TinyOptions;
 using newsite_test::WriteKindStreams;
+
+// The tiny BGL stream under `root` loaded, scored and split as the eval does.
+struct LoadedBgl {
+  NewsiteStream s;
+  ScoredStream sc;
+  NewsiteSplit sp;
+};
+
+void LoadScoredBgl(const std::string& root, const NewsiteOptions& o, LoadedBgl* out) {
+  absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(*s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  out->s = *std::move(s);
+  out->sc = *std::move(sc);
+  out->sp = MakeNewsiteSplit(out->s, out->sc, o.label_part);
+}
 
 // verbatim (tag and message) in the new site's file, with their labels; the HDFS sibling holds the
 // other half of the blocks (the halves themselves: eval_newsite_test); hadoop has no sibling.
@@ -79,14 +97,11 @@ TEST(EvalNewsiteFederatedTest, BglSiblingLeavesOutTheNewSitesLines) {
   EXPECT_FALSE(LoadSiblingStream("hadoop", root).ok());
 
   // The federation's operating point rows: the sibling's point, three uses of it on the new site.
-  absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
-  ASSERT_TRUE(s.ok()) << s.status();
-  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(*s, o);
-  ASSERT_TRUE(sc.ok()) << sc.status();
-  const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
+  LoadedBgl d;
+  ASSERT_NO_FATAL_FAILURE(LoadScoredBgl(root, o, &d));
   std::vector<KShotRow> rows;
   notes.clear();
-  ASSERT_TRUE(OperatingPointRows(*s, sp, ProductK0Detector(*s, *sc), o, &rows, &notes).ok());
+  ASSERT_TRUE(OperatingPointRows(d.s, d.sp, ProductK0Detector(d.s, d.sc), o, &rows, &notes).ok());
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].method, "federated: label-free, federation's operating point (score)");
   EXPECT_EQ(rows[1].method, "federated: label-free, federation's operating point (rate)");
@@ -108,26 +123,23 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   ASSERT_NO_FATAL_FAILURE(WriteKindStreams(root));
   NewsiteOptions o = TinyOptions();
   o.data_dir = root;
-  absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
-  ASSERT_TRUE(s.ok()) << s.status();
-  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(*s, o);
-  ASSERT_TRUE(sc.ok()) << sc.status();
-  const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
+  LoadedBgl d;
+  ASSERT_NO_FATAL_FAILURE(LoadScoredBgl(root, o, &d));
   std::vector<std::string> notes;
   o.federated.kind_trust.silence_sites = 1;  // the one sibling is trusted to silence (the default needs 2 sites)
   o.federated.kind_trust.alarm_budget = 0;   // every anomalous verdict alerts (a third of this tiny stream)
-  absl::StatusOr<FederationKinds> kinds = LoadFederationKinds(*s, sp, o, &notes);
+  absl::StatusOr<FederationKinds> kinds = LoadFederationKinds(d.s, d.sp, o, &notes);
   ASSERT_TRUE(kinds.ok()) << kinds.status();
-  ASSERT_EQ(kinds->verdict.size(), s->y.size());
-  for (size_t u = 0; u < s->y.size(); ++u) EXPECT_EQ(kinds->verdict[u], s->y[u] > 0 ? 1 : -1) << u;
-  const PriorBase base = ProductK0Detector(*s, *sc);
+  ASSERT_EQ(kinds->verdict.size(), d.s.y.size());
+  for (size_t u = 0; u < d.s.y.size(); ++u) EXPECT_EQ(kinds->verdict[u], d.s.y[u] > 0 ? 1 : -1) << u;
+  const PriorBase base = ProductK0Detector(d.s, d.sc);
   std::vector<KShotRow> rows;
-  ASSERT_TRUE(KindVerdictK0Row(sp, base, *kinds, &rows, &notes).ok());
+  ASSERT_TRUE(KindVerdictK0Row(d.sp, base, *kinds, &rows, &notes).ok());
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].method, "federated: label-free + federation's kind verdicts");
   EXPECT_DOUBLE_EQ(rows[0].f1, 1.0);
   EXPECT_DOUBLE_EQ(rows[0].normal_alert_rate, 0.0);
-  absl::StatusOr<KShotRow> draw = KindVerdictDrawRow(*s, sp, sc->units, base, *kinds, {}, {}, o);
+  absl::StatusOr<KShotRow> draw = KindVerdictDrawRow(d.s, d.sp, d.sc.units, base, *kinds, {}, {}, o);
   ASSERT_TRUE(draw.ok()) << draw.status();
   EXPECT_DOUBLE_EQ(draw->f1, 1.0);
   bool named = false;
@@ -138,9 +150,9 @@ TEST(EvalNewsiteFederatedTest, KindVerdictsFromTheSibling) {
   EXPECT_TRUE(named) << absl::StrJoin(notes, "\n");
   // --fed-kind-labels: a sibling that labelled 2 of its lines supports no verdict (3 needed).
   o.federated.kind_labels = 2;
-  kinds = LoadFederationKinds(*s, sp, o, &notes);
+  kinds = LoadFederationKinds(d.s, d.sp, o, &notes);
   ASSERT_TRUE(kinds.ok()) << kinds.status();
-  EXPECT_EQ(std::count(kinds->verdict.begin(), kinds->verdict.end(), 0), static_cast<int64_t>(s->y.size()));
+  EXPECT_EQ(std::count(kinds->verdict.begin(), kinds->verdict.end(), 0), static_cast<int64_t>(d.s.y.size()));
   const cli::ArgSpec spec = {{"fed-kind-labels"}, {"federated", "fed-sibling"}};
   auto args = cli::Args::Parse({"--federated", "--fed-kind-labels", "300"}, spec);
   ASSERT_TRUE(args.ok());
@@ -163,19 +175,16 @@ TEST(EvalNewsiteFederatedTest, KindTrustSitesAndLiar) {
   ASSERT_NO_FATAL_FAILURE(WriteKindStreams(root));
   NewsiteOptions o = TinyOptions();
   o.data_dir = root;
-  absl::StatusOr<NewsiteStream> s = LoadNewsiteStream("bgl", root);
-  ASSERT_TRUE(s.ok()) << s.status();
-  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(*s, o);
-  ASSERT_TRUE(sc.ok()) << sc.status();
-  const NewsiteSplit sp = MakeNewsiteSplit(*s, *sc, o.label_part);
+  LoadedBgl d;
+  ASSERT_NO_FATAL_FAILURE(LoadScoredBgl(root, o, &d));
   std::vector<std::string> notes;
   // expected(anomalous line, normal line) for every unit.
   const auto verdicts_are = [&](int anomalous, int normal) {
-    absl::StatusOr<FederationKinds> k = LoadFederationKinds(*s, sp, o, &notes);
+    absl::StatusOr<FederationKinds> k = LoadFederationKinds(d.s, d.sp, o, &notes);
     EXPECT_TRUE(k.ok()) << k.status();
     if (!k.ok()) return false;
-    for (size_t u = 0; u < s->y.size(); ++u) {
-      if (k->verdict[u] != (s->y[u] > 0 ? anomalous : normal)) return false;
+    for (size_t u = 0; u < d.s.y.size(); ++u) {
+      if (k->verdict[u] != (d.s.y[u] > 0 ? anomalous : normal)) return false;
     }
     return true;
   };
@@ -198,12 +207,12 @@ TEST(EvalNewsiteFederatedTest, KindTrustSitesAndLiar) {
   EXPECT_TRUE(verdicts_are(1, 1));  // budget off: every line
   o.federated.kind_trust.alarm_budget = kinds::kDefaultAlarmBudget;
   {
-    absl::StatusOr<FederationKinds> k = LoadFederationKinds(*s, sp, o, &notes);
+    absl::StatusOr<FederationKinds> k = LoadFederationKinds(d.s, d.sp, o, &notes);
     ASSERT_TRUE(k.ok()) << k.status();
     int64_t raised = 0, normal_raised = 0;
-    for (size_t u = 0; u < s->y.size(); ++u) {
+    for (size_t u = 0; u < d.s.y.size(); ++u) {
       raised += k->verdict[u] > 0 ? 1 : 0;
-      normal_raised += k->verdict[u] > 0 && s->y[u] == 0 ? 1 : 0;
+      normal_raised += k->verdict[u] > 0 && d.s.y[u] == 0 ? 1 : 0;
     }
     EXPECT_LE(raised, kinds::kDefaultAlarmBudget * 1000);
     EXPECT_GT(raised, 0);
@@ -214,11 +223,11 @@ TEST(EvalNewsiteFederatedTest, KindTrustSitesAndLiar) {
   o.federated.kind_trust.alarm_budget = 0;
   // --fed-kind-trust-rows: one k = 0 row per fixed setting, after the product's row.
   o.federated.kind_trust.rows = true;
-  absl::StatusOr<FederationKinds> k = LoadFederationKinds(*s, sp, o, &notes);
+  absl::StatusOr<FederationKinds> k = LoadFederationKinds(d.s, d.sp, o, &notes);
   ASSERT_TRUE(k.ok()) << k.status();
   ASSERT_EQ(k->variants.size(), KindTrustVariants().size());
   std::vector<KShotRow> rows;
-  ASSERT_TRUE(KindVerdictK0Row(sp, ProductK0Detector(*s, *sc), *k, &rows, &notes).ok());
+  ASSERT_TRUE(KindVerdictK0Row(d.sp, ProductK0Detector(d.s, d.sc), *k, &rows, &notes).ok());
   ASSERT_EQ(rows.size(), 1 + KindTrustVariants().size());
   EXPECT_EQ(rows[1].method, "kind trust: siblings 1, liar none, uncapped, 1 site");
   const cli::ArgSpec spec = {{"fed-liar", "fed-siblings", "fed-kind-defence"}, {"federated", "fed-sibling"}};
