@@ -85,6 +85,8 @@ absl::Status FinalizeServerConfig(v1::ServerConfig* c, const std::string& base_d
   if (c->chunk_bytes() > (3 << 20)) return absl::InvalidArgumentError("chunk_bytes must be at most 3 MiB");
   if (c->max_update_bytes() <= 0) c->set_max_update_bytes(int64_t{1} << 30);
   if (c->max_concurrent_downloads() <= 0) c->set_max_concurrent_downloads(4);
+  if (c->keep_model_versions() < 0) return absl::InvalidArgumentError("keep_model_versions must not be negative");
+  if (c->keep_model_versions() == 0) c->set_keep_model_versions(20);
   FEDLOG_RETURN_IF_ERROR(FinalizeLimits(c->mutable_limits(), *c));
   return model::FinalizeModelSpec(c->mutable_model());
 }
@@ -126,6 +128,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   opts.max_update_bytes = config.max_update_bytes();
   opts.auto_admit_sources = config.auto_admit_sources();
   opts.keep_updates = config.keep_updates();
+  opts.keep_model_versions = config.keep_model_versions() > 0 ? config.keep_model_versions() : 20;
   opts.on_revoke = [streams = s->streams_.get()](const std::string& site) {
     streams->CancelParty(SiteParty(site), "site revoked");
   };

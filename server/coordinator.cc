@@ -28,9 +28,16 @@ void Coordinator::Bump() {
 }
 
 absl::Status Coordinator::Recover() {
+  absl::MutexLock lock(&mu_);
+  FEDLOG_RETURN_IF_ERROR(RecoverRun());
+  SweepDeletedModels();
+  PruneModels();
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::RecoverRun() {
   FEDLOG_ASSIGN_OR_RETURN(std::vector<SiteRecord> sites, store_->ListSites());
   FEDLOG_ASSIGN_OR_RETURN(std::optional<RunRecord> run, store_->ActiveRun());
-  absl::MutexLock lock(&mu_);
   for (const auto& s : sites) {
     if (s.revoked) revoked_.insert(s.site_id);
   }

@@ -42,6 +42,9 @@ struct CoordinatorOptions {
   bool auto_admit_sources = false;
   // Debugging only: keep update files after their round closes (ServerConfig.keep_updates).
   bool keep_updates = false;
+  // Model retention: the newest this many versions keep their files (ServerConfig.keep_model_versions;
+  // coordinator_retention.cc says what else is kept).
+  int32_t keep_model_versions = 20;
   // Called by RevokeSite once the site is marked revoked (outside the coordinator's lock): ends the site's
   // open streams (StreamRegistry::CancelParty). May be empty.
   std::function<void(const std::string&)> on_revoke;
@@ -215,6 +218,13 @@ class Coordinator {
   // Adds the open round's participants, uploads and deadline to its summary in `status`.
   void DescribeOpenRound(v1::RunStatus* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Model retention (coordinator_retention.cc): deletes the files of the versions past it (after a round, a
+  // promotion, a rollback and at recovery). Failures are logged; a file left behind is retried at the next
+  // restart.
+  void PruneModels() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // At recovery: removes the files of versions marked deleted whose removal a crash interrupted.
+  void SweepDeletedModels() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RecoverRun() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes the update files of a closed round attempt (aggregated or failed) unless keep_updates is set: an
   // individual update is kept no longer than its round needs it.
   void DiscardUpdates(const std::vector<UpdateRecord>& updates);

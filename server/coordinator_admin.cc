@@ -157,6 +157,7 @@ absl::StatusOr<std::pair<v1::ModelManifest, StoredBlob>> Coordinator::ModelForDo
     }
     FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(version));
     if (!model) return absl::NotFoundError(absl::StrCat("no model version ", version));
+    if (model->first.deleted_ms() > 0) return DeletedModelError(version);
     v1::ModelManifest manifest = model->first;
     const StoredBlob full{model->second, manifest.sha256(), manifest.size_bytes()};
     // A site gets the adapters of the sources it is entitled to, whatever it asks for (all_adapters is for
@@ -389,6 +390,8 @@ absl::StatusOr<v1::ModelManifest> Coordinator::Promote(int64_t version) {
   FEDLOG_RETURN_IF_ERROR(store_->Promote(version, NowMs()));
   FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(version));
   FEDLOG_LOG(INFO) << "model v" << version << " promoted";
+  absl::MutexLock lock(&mu_);
+  PruneModels();
   return m->first;
 }
 
@@ -397,6 +400,8 @@ absl::StatusOr<v1::ModelManifest> Coordinator::Rollback() {
   FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(version));
   if (!m) return absl::InternalError("promoted model missing");
   FEDLOG_LOG(INFO) << "rolled back to model v" << version;
+  absl::MutexLock lock(&mu_);
+  PruneModels();  // the version rolled back from is no longer protected
   return m->first;
 }
 

@@ -267,6 +267,7 @@ void Coordinator::AdoptRoundResult(RoundRecord record,
   if (run_->current_round >= run_->plan.rounds()) {
     FinishRun("done", absl::StrCat("completed ", run_->plan.rounds(), " round(s)"));
   }
+  PruneModels();
 }
 
 }  // namespace fedlog::server

@@ -227,6 +227,32 @@ absl::StatusOr<std::shared_ptr<std::FILE>> ModelBlobs::Open(const StoredBlob& bl
   return std::shared_ptr<std::FILE>(f, &std::fclose);
 }
 
+absl::Status ModelBlobs::DeleteModel(int64_t version, const std::string& path) {
+  absl::MutexLock writing(&variant_write_mu_);  // no variant of it is being written meanwhile
+  absl::MutexLock lock(&cache_mu_);
+  const std::string prefix = JoinPath(data_dir_, absl::StrFormat("models/v%06d.src-", version));
+  std::vector<std::string> files = {path};
+  for (auto it = variants_.begin(); it != variants_.end();) {
+    if (!absl::StartsWith(it->second.path, prefix)) {
+      ++it;
+      continue;
+    }
+    files.push_back(it->second.path);
+    it = variants_.erase(it);
+  }
+  layout_cache_.erase(std::remove_if(layout_cache_.begin(), layout_cache_.end(),
+                                     [&](const auto& entry) { return entry.first == path; }),
+                      layout_cache_.end());
+  for (const std::string& f : files) {
+    verified_.erase(f);
+    std::error_code ec;
+    if (!std::filesystem::remove(f, ec) && ec) {
+      return absl::InternalError(absl::StrCat("cannot delete ", f, ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int ModelBlobs::VariantCount() {
   absl::MutexLock lock(&cache_mu_);
   return static_cast<int>(variants_.size());

@@ -72,6 +72,9 @@ class ModelBlobs {
   // Opens a blob for sending. NotFound when it is a variant evicted since BlobForSources returned it (ask
   // again); the open file stays readable whatever is evicted afterwards.
   absl::StatusOr<std::shared_ptr<std::FILE>> Open(const StoredBlob& blob);
+  // Deletes model `version`'s file at `path` and its download variants (model retention). A download that
+  // opened one of them keeps reading it; later Opens find it gone. A file already gone is not an error.
+  absl::Status DeleteModel(int64_t version, const std::string& path);
   // Variant files on disk now (tests, status).
   int VariantCount();
   // Checks a blob's digest once per process (later calls for the same path return at once).

@@ -114,6 +114,11 @@ CREATE TABLE declines (
 DELETE FROM declines WHERE id NOT IN (SELECT MIN(id) FROM declines GROUP BY run_id, round, site_id);
 CREATE UNIQUE INDEX declines_once ON declines (run_id, round, site_id);
 )sql"},
+      // Model retention (ServerConfig.keep_model_versions, docs/OPERATIONS.md): a version whose file was deleted
+      // keeps its row (rounds and history name it) with the time of the deletion.
+      {6, R"sql(
+ALTER TABLE models ADD COLUMN deleted_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
 }
 

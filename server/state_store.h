@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -80,6 +81,9 @@ struct UpdateRecord {
   double dp_epsilon = 0;  // the epsilon the site reported (UpdateHeader.dp_epsilon), validated
 };
 
+// The error for a model version whose file was deleted past retention (downloads, promotion).
+absl::Status DeletedModelError(int64_t version);
+
 class StateStore {
  public:
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& db_path);
@@ -138,6 +142,18 @@ class StateStore {
   absl::Status Promote(int64_t version, int64_t now_ms);
   absl::StatusOr<int64_t> PromotedVersion();  // 0 when none
   absl::StatusOr<int64_t> Rollback();         // returns the version now promoted
+
+  // Model retention (ServerConfig.keep_model_versions; state_store_retention.cc). A model row whose file was
+  // deleted keeps its manifest with deleted_ms set (GetModel and ListModels report it; Promote refuses it).
+  // MarkModelsDeleted: in one transaction, marks deleted every version whose file is still kept and that is
+  // none of: the newest `keep_newest` versions, a version in the promotion history that is not rolled back
+  // (the promoted one and those `Rollback` can reach), a version in `in_use`. Returns (version, path) of the
+  // versions it marked, for the caller to delete their files. DeletedModelPaths: the paths of every version
+  // marked deleted (a restart removes files a crash left between the mark and the removal).
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> MarkModelsDeleted(int32_t keep_newest,
+                                                                                const std::set<int64_t>& in_use,
+                                                                                int64_t now_ms);
+  absl::StatusOr<std::vector<std::string>> DeletedModelPaths();
 
  private:
   explicit StateStore(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}

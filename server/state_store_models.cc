@@ -18,7 +18,21 @@ void InsertModel(SQLite::Database& db, const v1::ModelManifest& m, const std::st
   s.exec();
 }
 
+// A stored manifest with the row's deletion time (model retention).
+v1::ModelManifest ManifestOf(SQLite::Statement& s, int manifest_column, int deleted_column) {
+  v1::ModelManifest m;
+  m.ParseFromString(s.getColumn(manifest_column).getString());
+  m.set_deleted_ms(s.getColumn(deleted_column).getInt64());
+  return m;
+}
+
 }  // namespace
+
+absl::Status DeletedModelError(int64_t version) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("model v", version, " was deleted past the aggregator's retention (keep_model_versions: the newest "
+                   "versions, the promoted ones and the active run's are kept)"));
+}
 
 absl::Status StateStore::CompleteRound(const RoundRecord& round, const v1::ModelManifest& model,
                                        const std::string& path) {
@@ -179,12 +193,11 @@ absl::Status StateStore::AddModel(const v1::ModelManifest& manifest, const std::
 absl::StatusOr<std::optional<std::pair<v1::ModelManifest, std::string>>> StateStore::GetModel(int64_t version) {
   absl::MutexLock lock(&mu_);
   std::optional<std::pair<v1::ModelManifest, std::string>> out;
-  FEDLOG_RETURN_IF_ERROR(db_->WithStatement("SELECT manifest, path FROM models WHERE version = ?",
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement("SELECT manifest, path, deleted_ms FROM models WHERE version = ?",
                                             [&](SQLite::Statement& s) {
                                               s.bind(1, static_cast<int64_t>(version));
                                               if (s.executeStep()) {
-                                                v1::ModelManifest m;
-                                                m.ParseFromString(s.getColumn(0).getString());
+                                                v1::ModelManifest m = ManifestOf(s, 0, 2);
                                                 out.emplace(std::move(m), s.getColumn(1).getString());
                                               }
                                               return absl::OkStatus();
@@ -195,13 +208,9 @@ absl::StatusOr<std::optional<std::pair<v1::ModelManifest, std::string>>> StateSt
 absl::StatusOr<std::vector<v1::ModelManifest>> StateStore::ListModels() {
   absl::MutexLock lock(&mu_);
   std::vector<v1::ModelManifest> out;
-  FEDLOG_RETURN_IF_ERROR(db_->WithStatement("SELECT manifest FROM models ORDER BY version",
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement("SELECT manifest, deleted_ms FROM models ORDER BY version",
                                             [&](SQLite::Statement& s) {
-                                              while (s.executeStep()) {
-                                                v1::ModelManifest m;
-                                                m.ParseFromString(s.getColumn(0).getString());
-                                                out.push_back(std::move(m));
-                                              }
+                                              while (s.executeStep()) out.push_back(ManifestOf(s, 0, 1));
                                               return absl::OkStatus();
                                             }));
   return out;
@@ -221,9 +230,10 @@ absl::StatusOr<int64_t> StateStore::MaxModelVersion() {
 absl::Status StateStore::Promote(int64_t version, int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   return db_->Transaction([&]() -> absl::Status {
-    SQLite::Statement check(db_->raw(), "SELECT 1 FROM models WHERE version = ?");
+    SQLite::Statement check(db_->raw(), "SELECT deleted_ms FROM models WHERE version = ?");
     check.bind(1, static_cast<int64_t>(version));
     if (!check.executeStep()) return absl::NotFoundError(absl::StrCat("no model version ", version));
+    if (check.getColumn(0).getInt64() > 0) return DeletedModelError(version);
     SQLite::Statement s(db_->raw(), "INSERT INTO promotions (version, at_ms) VALUES (?, ?)");
     s.bind(1, static_cast<int64_t>(version));
     s.bind(2, static_cast<int64_t>(now_ms));

@@ -39,6 +39,7 @@ TEST(ServerConfigTest, DefaultsAndRelativePaths) {
   EXPECT_EQ(c->listen_address(), "127.0.0.1:7443");
   EXPECT_EQ(c->data_dir(), JoinPath(std::filesystem::path(path).parent_path().string(), "state"));
   EXPECT_EQ(c->site_timeout_ms(), 15000);
+  EXPECT_EQ(c->keep_model_versions(), 20);
   // Without a model section the aggregator trains the line encoder (what live detection scores with).
   EXPECT_EQ(c->model().arch(), "line_encoder");
   EXPECT_EQ(c->model().encoder().out_dim(), 128);
@@ -114,6 +115,7 @@ TEST(ServerConfigTest, ErrorsNameTheProblem) {
       {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nchunk_bytes: 99999999", "chunk_bytes"},
       {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nlisten_address: 127.0.0.1:99999", "port '99999'"},
       {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nlisten_address: 127.0.0.1", "has no port"},
+      {"data_dir: x\ntls: {ca_cert: a, cert: b, key: c}\nkeep_model_versions: -3", "keep_model_versions"},
       {"data_dir: [x", "invalid YAML"},
   };
   for (const auto& c : cases) {

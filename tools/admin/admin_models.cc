@@ -20,7 +20,8 @@ int Models(const std::vector<std::string>& argv) {
   grpc::Status st = stub->ListModels(Ctx().get(), {}, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
   // QUALITY: the sites' mean held-out F1 (line_encoder) or reconstruction loss (mlp_autoencoder) of the version,
-  // measured when a later round started from it; "-" until one did.
+  // measured when a later round started from it; "-" until one did. PROMOTED: "*" for the promoted version,
+  // "deleted" for a version whose file the aggregator deleted past its retention (keep_model_versions).
   std::printf("%-8s %-8s %-4s %-5s %-8s %-6s %-9s %-10s %-13s %-12s %s\n", "VERSION", "PARENT", "RUN", "ROUND",
               "STRATEGY", "SITES", "SAMPLES", "LOSS", "QUALITY", "SHA256", "PROMOTED");
   for (const auto& m : resp.models()) {
@@ -35,7 +36,8 @@ int Models(const std::vector<std::string>& argv) {
                 m.parent() ? absl::StrCat("v", m.parent()).c_str() : "-", static_cast<long long>(m.run_id()),
                 m.round(), m.strategy().c_str(), m.num_sites(), static_cast<long long>(m.num_samples()),
                 loss != m.metrics().end() ? absl::StrFormat("%.6f", loss->second).c_str() : "-", quality.c_str(),
-                m.sha256().substr(0, 12).c_str(), m.version() == resp.promoted_version() ? "*" : "");
+                m.sha256().substr(0, 12).c_str(),
+                m.version() == resp.promoted_version() ? "*" : m.deleted_ms() > 0 ? "deleted" : "");
   }
   return 0;
 }
