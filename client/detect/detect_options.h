@@ -54,7 +54,8 @@ struct LabeledLog {
 inline constexpr fewshot::KindRule kDefaultSessionKindRule = fewshot::KindRule::kExact;
 
 // detect.session_whole_unit's default (empty in the config), decided on the session systems' tuning
-// parts by a rule written first (docs/EVALUATION.md "Session 21").
+// parts by a rule written first (docs/EVALUATION.md "Session 21"), and again with a second tuning fold
+// (docs/EVALUATION.md "Session 22: whole-unit decisions given a tuning fold where they can act").
 inline constexpr bool kDefaultSessionWholeUnit = false;
 
 // detect.session_union_score's default (empty in the config), decided on the session systems' tuning

@@ -156,26 +156,35 @@ void LabelFreeScorer::TakeClosed(int source) {
         c.group_decision == novelty::GroupDecision::kSuppressed) {
       c.alert = true;
     }
-    // Whole-unit decisions: the kind rule on the key as a whole (its pieces so far), which may
-    // withdraw the key's earlier alert or raise a late one (fewshot::SessionWholeUnits).
+    // The federation's kind verdicts: only where the site's own labels did not decide, so the kind
+    // rule below leaves what they raise as it is (it acts only on a kind the labels decide).
+    const int kind_verdict =
+        ApplyMessageKinds(s, &c, OwnLabelsDecide(s, c, looked_up, kind), &kind_withheld_);
+    // Whole-unit decisions: the key's one decision (fewshot::SessionWholeUnits), which the kind rule
+    // on the key as a whole and its union of pieces (union scoring) both update.
+    const bool whole_units = s.kinds != nullptr && s.whole != nullptr;
     fewshot::WholeUnitStep whole;
-    if (s.kinds != nullptr && s.whole != nullptr) {
-      whole = s.whole->Close(c.session, c.alert, kind, *s.kinds, s.kind_rule);
+    if (whole_units) {
+      const std::optional<bool> union_alert =
+          c.whole ? std::optional<bool>(c.union_alert) : std::nullopt;
+      whole = s.whole->Close(c.session, c.alert, kind, *s.kinds, s.kind_rule, union_alert);
       c.alert = whole.piece_alert;
     } else if (s.kinds != nullptr) {
       c.alert = s.kinds->Apply(s.kind_rule, kind, c.alert);
     }
-    // The federation's kind verdicts last: only where the site's own labels did not decide.
-    const int kind_verdict = ApplyMessageKinds(s, &c, OwnLabelsDecide(s, c, looked_up, kind), &kind_withheld_);
     Closed(s, c, kind);
     if (keep_scores_) kept_.emplace_back(source, c);
     auto it = s.last_line.find(c.session);
     int whole_unit = 0;  // a change the session's own alert does not already say
     if (!c.alert && whole.change == fewshot::WholeUnitChange::kLateAlert) whole_unit = kWholeLateAlert;
     if (!c.alert && whole.change == fewshot::WholeUnitChange::kWithdrawn) whole_unit = kWholeWithdrawn;
-    // Union scoring: a key's standing alert is withdrawn when a later piece does not alert and the
-    // key's union of pieces no longer does either.
-    if (c.alert) {
+    if (!c.alert && whole.change == fewshot::WholeUnitChange::kUnionWithdrawn) {
+      whole_unit = kUnionWithdrawn;
+    }
+    // Union scoring without whole-unit decisions (with them the key's decision is SessionWholeUnits'
+    // above): a key's standing alert is withdrawn when a later piece does not alert and the key's
+    // union of pieces no longer does either.
+    if (!whole_units && c.alert) {
       if (s.alerted.insert(c.session).second) {
         s.alerted_order.push_back(c.session);
         if (s.alerted_order.size() > kRecentSessions) {
@@ -183,7 +192,7 @@ void LabelFreeScorer::TakeClosed(int source) {
           s.alerted_order.pop_front();
         }
       }
-    } else if (c.whole && !c.union_alert && whole_unit == 0 && s.alerted.erase(c.session) > 0) {
+    } else if (!whole_units && c.whole && !c.union_alert && s.alerted.erase(c.session) > 0) {
       whole_unit = kUnionWithdrawn;
     }
     if (c.alert || whole_unit != 0) {

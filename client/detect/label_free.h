@@ -46,6 +46,11 @@
 // Union scoring (novelty::ShapeOptions::union_score, detect.session_union_score): at a later piece's
 // close the key's union of pieces is scored too; when neither the piece nor the union alerts and the
 // key's earlier alert stands, that alert is withdrawn (SessionAlert::whole_unit = kUnionWithdrawn).
+// With whole-unit decisions on as well, the key has one decision (fewshot::SessionWholeUnits) that
+// both update: the union clears the key's earlier detector alert before the kind rule judges the
+// whole, so a union withdrawal holds at the key's later pieces and nothing is withdrawn twice. The
+// federation's kind verdicts are applied before the kind rule (which leaves them: they act only on
+// sessions the site's labels do not decide), so what they raise is part of the key's decision too.
 // Warm-up hold (novelty::NoveltyOptions::hold_lines): a source's first lines are held, not decided;
 // when the hold ends (the source reached hold_lines lines, or ReleaseHeldAfter's wall-time bound)
 // each held line is decided, and those that alert become HeldAlerts (TakeHeldAlerts) with their
@@ -116,8 +121,9 @@ class LabelFreeScorer {
     int kind_verdict = 0;
     // Whole-unit decisions (EnableSessionWholeUnit): kWholeLateAlert, the key as a whole alerts now
     // (the session alone would not); kWholeWithdrawn, not an alert: the key's earlier alert is
-    // withdrawn, its whole unit matches a normal verdict; kUnionWithdrawn (union scoring): the key's
-    // union of pieces no longer alerts; 0: the session's own alert.
+    // withdrawn, its whole unit matches a normal verdict; kUnionWithdrawn (union scoring, with or
+    // without whole-unit decisions): the key's union of pieces no longer alerts; 0: the session's own
+    // alert.
     int whole_unit = 0;
   };
   static constexpr int kWholeLateAlert = 1;
@@ -219,8 +225,9 @@ class LabelFreeScorer {
       uint64_t past_cap_kind = 0;       // the first such kind (for the alarm budget)
     };
     absl::flat_hash_map<uint64_t, MessageKinds> message_kinds;
-    // Union scoring: the keys whose standing decision is an alert (the last kRecentSessions keys
-    // that alerted, oldest first in alerted_order), for a withdrawal at a later whole close.
+    // Union scoring without whole-unit decisions: the keys whose standing decision is an alert (the
+    // last kRecentSessions keys that alerted, oldest first in alerted_order), for a withdrawal at a
+    // later whole close.
     absl::flat_hash_set<uint64_t> alerted;
     std::deque<uint64_t> alerted_order;
   };

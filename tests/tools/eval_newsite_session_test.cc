@@ -212,6 +212,50 @@ TEST(EvalNewsiteSessionTest, PoolFromBlocksOfTheWholeStreamForSessions) {
   EXPECT_LT(tune.pool.size() + tune.test.size(), sp.pool.size() + 50);  // about the pool only
   EXPECT_GT(tune.test.size(), 150u);
   EXPECT_NE(PoolBlocksNote(o).find("--pool-tune"), std::string::npos);
+
+  // --pool-tune-fold 1: the same pool, the halves swapped (labels from blocks 2, 6, ...; measured on
+  // 0, 4, ...); the odd blocks are still not used.
+  o.pool_tune_fold = 1;
+  const NewsiteSplit fold = KShotSplit(s, *sc, o);
+  EXPECT_EQ(fold.pool, tune.test);
+  EXPECT_EQ(fold.test, tune.pool);
+  for (size_t u : fold.test) EXPECT_EQ(block(u) % 4, 0) << u;
+  EXPECT_NE(PoolBlocksNote(o).find("labels from the units starting in blocks 2, 6, 10"), std::string::npos);
+}
+
+// --pool-tune-fold 1 without --pool-blocks: inside the first label_part, labels from the units
+// starting in its second half, measured on those starting in its first half; nothing after it.
+TEST(EvalNewsiteSessionTest, TheSecondTuningFoldSwapsTheHalvesOfTheFirstPart) {
+  const NewsiteStream s = SmallHdfs();
+  NewsiteOptions o;
+  o.detector.session.shape.quiet_ms = 1000;
+  o.detector.session.shape.quiet_lines = 12;
+  absl::StatusOr<ScoredStream> sc = ScoreNewsiteStream(s, o);
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  const int64_t lines = static_cast<int64_t>(s.lines.size());
+  const int64_t cut = static_cast<int64_t>(o.label_part * static_cast<double>(lines));
+  o.pool_tune = true;
+  const NewsiteSplit first = KShotSplit(s, *sc, o);
+  o.pool_tune_fold = 1;
+  const NewsiteSplit second = KShotSplit(s, *sc, o);
+  EXPECT_EQ(second.pool, first.test);
+  EXPECT_EQ(second.test, first.pool);
+  EXPECT_GT(second.pool.size(), 100u);
+  for (size_t u : second.pool) {
+    EXPECT_GE(sc->unit_first_line[u], cut / 2) << u;
+    EXPECT_LT(sc->unit_first_line[u], cut) << u;
+  }
+  for (size_t u : second.test) EXPECT_LT(sc->unit_first_line[u], cut / 2) << u;
+  EXPECT_EQ(second.test_lines, cut / 2);
+  EXPECT_NE(PoolBlocksNote(o).find("labels from the units starting in its second half"), std::string::npos);
+  // The flag: 0 by default, 0 / 1 with --pool-tune, anything else refused, and 1 needs --pool-tune.
+  NewsiteOptions parsed;
+  ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x"}, &parsed).ok());
+  EXPECT_EQ(parsed.pool_tune_fold, 0);
+  ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x", "--pool-tune", "--pool-tune-fold", "1"}, &parsed).ok());
+  EXPECT_EQ(parsed.pool_tune_fold, 1);
+  EXPECT_FALSE(ParseNewsiteCommandLine({"--out", "x", "--pool-tune", "--pool-tune-fold", "2"}, &parsed).ok());
+  EXPECT_FALSE(ParseNewsiteCommandLine({"--out", "x", "--pool-tune-fold", "1"}, &parsed).ok());
 }
 
 // Lines (session key, template) into `s` (each of its key's unit) and `sc` (its key and template).
@@ -453,6 +497,65 @@ TEST(EvalNewsiteSessionTest, AUnionCloseDecidesItsKey) {
   ASSERT_TRUE(ParseNewsiteCommandLine({"--out", "x", "--session-union-score", "off"}, &parsed).ok());
   EXPECT_FALSE(parsed.detector.session.shape.union_score);
   EXPECT_FALSE(ParseNewsiteCommandLine({"--out", "x", "--session-union-score", "yes"}, &parsed).ok());
+}
+
+// Union scoring and whole-unit decisions both on: one decision per key (fewshot::SessionWholeUnits),
+// so a union withdrawal holds. Block 0's first piece alerts, its union with the second does not:
+// withdrawn, and its third piece (whose union does not alert either) does not bring the earlier
+// pieces' alert back. Block 1's union keeps alerting: kept. Block 0's third piece has a kind labelled
+// by nobody, so only the union decides it; no kind was labelled normal (0 kind withdrawals).
+TEST(EvalNewsiteSessionTest, AUnionWithdrawalHoldsUnderWholeUnitDecisions) {
+  NewsiteStream s;
+  s.unit = "block";
+  s.y = {0, 1};
+  ScoredStream sc;
+  const std::vector<std::pair<uint64_t, int32_t>> lines = {{100, 1}, {101, 1}, {100, 2},
+                                                           {101, 3}, {100, 4}};
+  const std::map<uint64_t, int32_t> unit_of = {{100, 0}, {101, 1}};
+  AddKeyedLines(lines, unit_of, &s, &sc);
+  sc.unit_first_line = {0, 1};
+  // (key, piece, score, union score): first pieces, then later pieces with their unions.
+  const std::vector<std::tuple<uint64_t, int, double, double>> closed = {
+      {100, 1, 5, 0}, {101, 1, 5, 0}, {100, 2, 0.5, 0.5}, {101, 2, 0.5, 6}, {100, 3, 0.5, 0.5}};
+  uint64_t shape = 1;
+  int64_t at = 1;
+  for (const auto& [key, piece, score, union_score] : closed) {
+    novelty::SessionScore x;
+    x.session = key;
+    x.lines = 1;
+    x.score = score;
+    x.threshold = 1;
+    x.shape = shape++;
+    x.whole = piece > 1;
+    x.piece = piece;
+    x.union_score = union_score;
+    x.union_alert = union_score >= 1;
+    sc.sessions.push_back(x);
+    sc.session_units.push_back({unit_of.at(key)});
+    sc.session_close_line.push_back(at++);
+  }
+  NewsiteOptions o;
+  o.detector.session.label_threshold = false;
+  NewsiteSplit sp;
+  sp.test = {0, 1};
+  sp.test_y = {0, 1};
+  const SessionIndex ix = IndexSessions(s, sc, sp, o);
+  SessionVerdicts v;
+  std::vector<double> score;
+  std::vector<int> alert;
+  ASSERT_EQ(o.session_kind_rule, fewshot::KindRule::kExact);
+  o.session_whole_unit = false;
+  DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert);
+  EXPECT_EQ(alert, (std::vector<int>{0, 1}));
+  WholeUnitStats stats;
+  o.session_whole_unit = true;
+  DecideUnits(sc, ix, v, o, /*groups=*/true, sp.test, &score, &alert, nullptr, &stats);
+  EXPECT_EQ(alert, (std::vector<int>{0, 1}));
+  EXPECT_GT(score[1], score[0]);
+  EXPECT_EQ(stats.union_withdrawn, 1);
+  EXPECT_EQ(stats.withdrawn, 0);
+  EXPECT_EQ(stats.late, 0);
+  EXPECT_EQ(stats.raised, (std::vector<int>{1, 1}));  // block 0's withdrawn alert was raised
 }
 
 }  // namespace

@@ -166,6 +166,10 @@ struct NewsiteOptions {
   // (--pool-tune). Without: labels from the first half of the label_part, measured on its second
   // half; the units after label_part are not used.
   bool pool_tune = false;
+  // With pool_tune: 1 swaps the pool's two halves (--pool-tune-fold): labels from the second half
+  // of the label_part (or blocks 2, 6, 10, ...), measured on its first half (blocks 0, 4, 8, ...);
+  // the test part is still not used. A second tuning fold inside the same pool. 0: as above.
+  int pool_tune_fold = 0;
   std::string strategy = "both";  // "random", "active" (common/active) or "both"
   // The line selector's active::SelectorOptions::coverage_weight for the active rows
   // (--active-coverage; its default is the selector's).

@@ -58,7 +58,8 @@ constexpr char kUsage[] =
     "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n"
     "  [--fed-kind-alarm-mass all|quiet] (with --fed-sibling: what a kind weighs in that budget)\n"
     "  [--session-whole-unit off|on] (a session key's later pieces re-decide it as a whole)\n"
-    "  [--session-union-score off|on] (at a key's later piece its union of pieces may withdraw its alert; default on)\n";
+    "  [--session-union-score off|on] (at a key's later piece its union of pieces may withdraw its alert; default on)\n"
+    "  [--pool-tune-fold 0|1] (with --pool-tune: 1 swaps the pool's label and measured halves)\n";
 
 // Sessions with labels (eval_newsite_session_labels.cc): --session-group, --keep-broken,
 // --session-groups-only (labels do not move the session threshold), --session-alert-weight and
@@ -228,6 +229,10 @@ absl::Status ParseNewsiteArgs(const cli::Args& args, NewsiteOptions* o) {
   if (pool_blocks < 0 || pool_blocks > 1000) return absl::InvalidArgumentError("--pool-blocks must be in [0, 1000]");
   o->pool_blocks = static_cast<int>(pool_blocks);
   o->pool_tune = args.Has("pool-tune");
+  FEDLOG_ASSIGN_OR_RETURN(int64_t fold, args.GetInt("pool-tune-fold", o->pool_tune_fold));
+  if (fold != 0 && fold != 1) return absl::InvalidArgumentError("--pool-tune-fold must be 0 or 1");
+  if (fold == 1 && !o->pool_tune) return absl::InvalidArgumentError("--pool-tune-fold 1 needs --pool-tune");
+  o->pool_tune_fold = static_cast<int>(fold);
   if (!(o->session_lookup_match >= 0 && o->session_lookup_match <= 1)) {
     return absl::InvalidArgumentError("--session-lookup-match must be in [0, 1]");
   }
@@ -300,7 +305,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-kind-alarm-budgets",
               "fed-kind-alarm-mass",
               "session-whole-unit",
-              "session-union-score"},
+              "session-union-score",
+              "pool-tune-fold"},
              {"dump", "federated", "keep-broken", "session-groups-only", "ceiling", "verdict-silences-broken",
               "pool-tune",
               "fed-sibling",

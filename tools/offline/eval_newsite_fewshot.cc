@@ -31,25 +31,28 @@ using Split = NewsiteSplit;
 // `part` of the stream's lines is the pool (with `tune`, the pool alone: labels from its first half,
 // measured on its second); with `blocks` > 0, the even ones of 2 x blocks equal blocks
 // (NewsiteOptions::pool_blocks); with `tune` as well, the pool's blocks alone: labels from blocks 0,
-// 4, 8, ..., measured on blocks 2, 6, 10, ... (NewsiteOptions::pool_tune).
-int SideOf(int64_t line, int64_t lines, int64_t cut, int blocks, bool tune) {
-  if (blocks <= 0 && tune) return line < cut / 2 ? 0 : line < cut ? 1 : -1;
+// 4, 8, ..., measured on blocks 2, 6, 10, ... (NewsiteOptions::pool_tune). `fold` 1 (with `tune`,
+// NewsiteOptions::pool_tune_fold) swaps the two halves of the pool: labels from its second half
+// (blocks 2, 6, 10, ...), measured on its first (blocks 0, 4, 8, ...).
+int SideOf(int64_t line, int64_t lines, int64_t cut, int blocks, bool tune, int fold) {
+  const int label = tune && fold == 1 ? 1 : 0;  // the side of the pool's first half
+  if (blocks <= 0 && tune) return line < cut / 2 ? label : line < cut ? 1 - label : -1;
   if (blocks <= 0) return line < cut ? 0 : 1;
   const int64_t b = line * 2 * blocks / std::max<int64_t>(lines, 1);
   if (!tune) return b % 2 == 0 ? 0 : 1;
-  return b % 4 == 0 ? 0 : b % 4 == 2 ? 1 : -1;
+  return b % 4 == 0 ? label : b % 4 == 2 ? 1 - label : -1;
 }
 
 // Units go to the side of their first line (a unit's sessions stay together).
 Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part, int blocks = 0,
-                bool tune = false) {
+                bool tune = false, int fold = 0) {
   Split out;
   const int64_t lines = static_cast<int64_t>(s.lines.size());
   const int64_t cut = static_cast<int64_t>(part * static_cast<double>(lines));
   for (size_t u = 0; u < s.y.size(); ++u) {
     const int64_t first = sc.unit_first_line[u];
     if (first < 0) continue;
-    const int side = SideOf(first, lines, cut, blocks, tune);
+    const int side = SideOf(first, lines, cut, blocks, tune, fold);
     if (side == 0) {
       out.pool.push_back(u);
     } else if (side == 1) {
@@ -60,7 +63,9 @@ Split MakeSplit(const NewsiteStream& s, const ScoredStream& sc, double part, int
   out.test_lines = lines - cut;
   if (blocks > 0 || tune) {
     out.test_lines = 0;
-    for (int64_t i = 0; i < lines; ++i) out.test_lines += SideOf(i, lines, cut, blocks, tune) == 1 ? 1 : 0;
+    for (int64_t i = 0; i < lines; ++i) {
+      out.test_lines += SideOf(i, lines, cut, blocks, tune, fold) == 1 ? 1 : 0;
+    }
   }
   return out;
 }
@@ -369,23 +374,25 @@ NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, do
   return MakeSplit(s, sc, label_part, pool_blocks);
 }
 NewsiteSplit KShotSplit(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o) {
-  return MakeSplit(s, sc, o.label_part, o.pool_blocks, o.pool_tune);
+  return MakeSplit(s, sc, o.label_part, o.pool_blocks, o.pool_tune, o.pool_tune_fold);
 }
 std::string PoolBlocksNote(const NewsiteOptions& o) {
   if (o.pool_blocks <= 0 && o.pool_tune) {
     return absl::StrFormat(
         "--pool-tune: tuning inside the label pool (the first %.0f%% of the stream): labels from the units "
-        "starting in its first half, measured on those starting in its second half (the test part after it "
-        "is not used)",
-        100 * o.label_part);
+        "starting in its %s half, measured on those starting in its %s half (the test part after it "
+        "is not used)%s",
+        100 * o.label_part, o.pool_tune_fold == 1 ? "second" : "first",
+        o.pool_tune_fold == 1 ? "first" : "second", o.pool_tune_fold == 1 ? "; --pool-tune-fold 1" : "");
   }
   if (o.pool_blocks <= 0) return "";
   if (o.pool_tune) {
     return absl::StrFormat(
         "--pool-blocks %d --pool-tune: tuning inside the pool of %d equal blocks of the stream: labels from "
-        "the units starting in blocks 0, 4, 8, ..., measured on those starting in blocks 2, 6, 10, ... "
-        "(the odd blocks, the test part, are not used)",
-        o.pool_blocks, 2 * o.pool_blocks);
+        "the units starting in blocks %s, ..., measured on those starting in blocks %s, ... "
+        "(the odd blocks, the test part, are not used)%s",
+        o.pool_blocks, 2 * o.pool_blocks, o.pool_tune_fold == 1 ? "2, 6, 10" : "0, 4, 8",
+        o.pool_tune_fold == 1 ? "0, 4, 8" : "2, 6, 10", o.pool_tune_fold == 1 ? "; --pool-tune-fold 1" : "");
   }
   return absl::StrFormat(
       "--pool-blocks %d: the labelling pool is the units starting in the even ones of %d equal blocks of "

@@ -5,9 +5,11 @@
 // NewsiteOptions::session_whole_unit the whole-unit decisions of keys closed in pieces
 // (fewshot::SessionWholeUnits). Without them a key's decision is any of its pieces' decisions; a
 // piece that also judged the key's union (novelty::ShapeOptions::union_score) withdraws the key's
-// earlier alert when the union does not alert.
+// earlier alert when the union does not alert. With them the key's union, when judged, goes to
+// SessionWholeUnits too, which holds the key's one decision (as in live detection).
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -51,8 +53,8 @@ Applied Apply(const ScoredStream& sc, const SessionIndex& ix, const SessionVerdi
 
 // One key's pieces under whole-unit decisions (DecideUnits; without them only score and alert).
 struct KeyDecision {
-  double score = 0;       // its pieces' highest score before the kind rule
-  bool detector = false;  // some piece alerted before the kind rule
+  double score = 0;       // its pieces' highest score before the kind rule (a union caps the earlier ones')
+  bool detector = false;  // WholeUnitStep::detector_alert: a piece's alert before the kind rule stands
   bool alert = false;     // the key's decision now
   bool pieces_alert = false;  // some piece alerted on its own (the decision without whole units)
   size_t decided_at = SIZE_MAX;  // the session whose close last changed the key's decision
@@ -100,18 +102,23 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
         on = false, s = 0;
       }
       if (d == novelty::GroupDecision::kRaised) on = true, s += 100;
+      // A whole close (the key's union was judged too, ShapeOptions::union_score): whether the union
+      // alerts at the same threshold.
+      const bool union_on = x.union_score > 0 && x.union_score >= t;
       if (o.session_whole_unit) {
+        const std::optional<bool> union_alert = x.whole ? std::optional<bool>(union_on) : std::nullopt;
         const fewshot::WholeUnitStep step = pieces.Close(x.session, on, KindOfSession(ix, j, o), a.kinds,
-                                                         o.session_kind_rule);
+                                                         o.session_kind_rule, union_alert);
         KeyDecision& key = keys[x.session];
-        key.score = std::max(key.score, s);
-        key.detector = key.detector || on;
+        key.score = std::max(s, x.whole ? std::min(key.score, x.union_score) : key.score);
+        key.detector = step.detector_alert;
         key.alert = step.alert;
         key.pieces_alert = key.pieces_alert || step.piece_alert;
         if (step.change != fewshot::WholeUnitChange::kNone || step.piece == 1) key.decided_at = j;
         if (whole != nullptr) {
           whole->late += step.change == fewshot::WholeUnitChange::kLateAlert ? 1 : 0;
           whole->withdrawn += step.change == fewshot::WholeUnitChange::kWithdrawn ? 1 : 0;
+          whole->union_withdrawn += step.change == fewshot::WholeUnitChange::kUnionWithdrawn ? 1 : 0;
           if (step.piece_alert || step.change == fewshot::WholeUnitChange::kLateAlert) whole->raised[k] = 1;
         }
         if (session_gain != nullptr && step.piece_alert) {
@@ -123,10 +130,8 @@ void DecideUnits(const ScoredStream& sc, const SessionIndex& ix, const SessionVe
       if (on && !kind_on) s = 0;
       if (!on && kind_on) s += 100;
       on = kind_on;
-      // A whole close (the key's union was judged too, ShapeOptions::union_score): the key's earlier
-      // alert stands only while the union alerts at the same threshold.
+      // At a whole close the key's earlier alert stands only while the union alerts.
       KeyDecision& key = keys[x.session];
-      const bool union_on = x.union_score > 0 && x.union_score >= t;
       key.alert = on || (x.whole ? key.alert && union_on : key.alert);
       key.score = std::max(s, x.whole ? std::min(key.score, x.union_score) : key.score);
       if (session_gain != nullptr && on) *session_gain += ix.answer[j] == 1 ? 1 : ix.answer[j] == 0 ? -1 : 0;

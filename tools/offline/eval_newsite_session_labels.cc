@@ -180,13 +180,16 @@ NewsiteSplit MeasuredSplit(const NewsiteStream& s, const ScoredStream& sc, const
 void AddWholeStats(const WholeUnitStats& from, WholeUnitStats* to) {
   to->late += from.late;
   to->withdrawn += from.withdrawn;
+  to->union_withdrawn += from.union_withdrawn;
   to->changed_latency.insert(to->changed_latency.end(), from.changed_latency.begin(), from.changed_latency.end());
 }
 
-// "active k=10: 0 late / 3 withdrawn, 3 units changed, 812 / 2040 lines".
+// "active k=10: 0 late / 3 withdrawn / 1 union-withdrawn, 4 units changed, 812 / 2040 lines".
 std::string WholeStatsCell(const char* strategy, int k, int runs, WholeUnitStats stats) {
-  std::string cell = absl::StrFormat("%s k=%d: %lld late / %lld withdrawn", strategy, k,
-                                     static_cast<long long>(stats.late), static_cast<long long>(stats.withdrawn));
+  std::string cell = absl::StrFormat("%s k=%d: %lld late / %lld withdrawn / %lld union-withdrawn", strategy,
+                                     k, static_cast<long long>(stats.late),
+                                     static_cast<long long>(stats.withdrawn),
+                                     static_cast<long long>(stats.union_withdrawn));
   std::vector<int64_t>& l = stats.changed_latency;
   if (l.empty()) return cell;
   std::sort(l.begin(), l.end());
@@ -345,7 +348,8 @@ absl::Status AddSessionLabelRows(const NewsiteStream& s, const ScoredStream& sc,
     out->notes.push_back(absl::StrCat(
         "whole-unit decisions (", o.session_whole_unit ? "on: the product row is the final decision" :
         "off; what they would do, the row \"whole-unit decisions on\"",
-        "; late alerts / withdrawals on the measured units, and lines from a unit's first line to its final "
+        "; late alerts / withdrawals by the whole unit's kind / withdrawals because the key's union no longer "
+        "alerts (union scoring) on the measured units, and lines from a unit's first line to its final "
         "decision, median / p95, over the units whose decision they changed; random: summed over the seeds): ",
         whole_note));
   }

@@ -75,7 +75,8 @@ SessionVerdicts VerdictsOfUnits(const SessionIndex& ix, const std::vector<size_t
 // what an operator saw on the way (WholeUnitStats).
 struct WholeUnitStats {
   std::vector<int> raised;     // per unit of `units`: an alert was raised for it (withdrawn or late ones included)
-  int64_t late = 0, withdrawn = 0;  // late alerts and withdrawals raised
+  int64_t late = 0, withdrawn = 0;  // late alerts and withdrawals by the whole unit's kind raised
+  int64_t union_withdrawn = 0;      // withdrawals because the key's union no longer alerts
   // Per unit whose final decision differs from its pieces' own decisions: lines from its first line
   // to the line its final decision was made on.
   std::vector<int64_t> changed_latency;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -281,6 +282,12 @@ struct BlockStream {
 
   int withdrawn = 0;  // whole-unit withdrawals (not alerts)
   int union_withdrawn = 0;  // union-scoring withdrawals (detect.session_union_score; not alerts)
+  // Withdrawals of a key with no standing alert (its last record was a withdrawal, or none): one
+  // decision per key never writes these.
+  int unbacked = 0;
+  std::map<uint64_t, bool> standing;  // per key: its last record was an alert
+  int late = 0;  // whole-unit late alerts (counted in `alerts` too)
+  int late_against_union = 0;  // of those, at a close whose key's union was judged and did not alert
 
   static BlockStream Make(double lookup_match, fewshot::KindRule rule, bool whole_unit = false) {
     BlockStream s;
@@ -305,6 +312,15 @@ struct BlockStream {
       (x.whole_unit == LabelFreeScorer::kWholeWithdrawn   ? withdrawn
        : x.whole_unit == LabelFreeScorer::kUnionWithdrawn ? union_withdrawn
                                                           : alerts) += 1;
+      const bool withdrawal = x.whole_unit == LabelFreeScorer::kWholeWithdrawn ||
+                              x.whole_unit == LabelFreeScorer::kUnionWithdrawn;
+      late += x.whole_unit == LabelFreeScorer::kWholeLateAlert ? 1 : 0;
+      if (x.whole_unit == LabelFreeScorer::kWholeLateAlert && x.score.whole && !x.score.union_alert) {
+        ++late_against_union;
+      }
+      bool& stands = standing[x.score.session];
+      if (withdrawal && !stands) ++unbacked;
+      stands = !withdrawal;
     }
   }
   void Block(int b, int transfers) {
@@ -368,10 +384,11 @@ TEST(SessionKindsLiveTest, ANormalLabelSilencesLaterSessionsOfTheSameKindOnly) {
 // log their transfer first, alone (a rare session that alerts), and their write as a second session:
 // with whole-unit decisions the write's close finds the whole block of the normal kind and withdraws
 // the transfer's alert; without them the alert stands. The pieces' own alerts are the same either way.
+// `third_piece`: those blocks write once more, as a third session, after their whole kind was seen.
 struct WholeUnitCounts {
-  int alerts = -1, withdrawn = -1, union_withdrawn = -1;
+  int alerts = -1, withdrawn = -1, union_withdrawn = -1, unbacked = -1, late = -1, late_against_union = -1;
 };
-WholeUnitCounts TransferFirstBlocks(bool whole_unit) {
+WholeUnitCounts TransferFirstBlocks(bool whole_unit, bool third_piece = false) {
   BlockStream s = BlockStream::Make(0, fewshot::KindRule::kExact, whole_unit);
   if (s.pipeline == nullptr) return {};
   for (int b = 0; b < 300; ++b) {
@@ -387,9 +404,10 @@ WholeUnitCounts TransferFirstBlocks(bool whole_unit) {
       s.second += 2;
     }
     s.Block(b, 0);
+    if (third_piece && b % 10 == 5) s.Block(b, 0);
   }
   s.Block(340, 0);
-  return {s.alerts, s.withdrawn, s.union_withdrawn};
+  return {s.alerts, s.withdrawn, s.union_withdrawn, s.unbacked, s.late, s.late_against_union};
 }
 
 TEST(SessionWholeUnitLiveTest, TheWholeBlockOfANormalKindWithdrawsItsFirstPiecesAlert) {
@@ -405,6 +423,25 @@ TEST(SessionWholeUnitLiveTest, TheWholeBlockOfANormalKindWithdrawsItsFirstPieces
   // withdrawn by the label-free detector itself.
   EXPECT_GE(off.union_withdrawn, 1);
   EXPECT_LE(off.union_withdrawn, off.alerts);
+  EXPECT_EQ(off.unbacked, 0);
+  EXPECT_EQ(on.unbacked, 0);
+}
+
+// Both on: the key has one decision that the kind rule on the whole and the union update
+// (fewshot::SessionWholeUnits). The blocks write once more, as a third piece, after their whole kind's
+// normal verdict withdrew the transfer's alert. Where the union no longer alerts, the transfer's
+// detector alert is gone with it: no late alert comes back at the third piece (before one decision
+// per key, a block whose union did not alert at its second and third pieces alerted late), and no
+// key is withdrawn twice. A late alert still comes where the grown block's union alerts.
+TEST(SessionWholeUnitLiveTest, WithUnionScoringTooAUnionThatDoesNotAlertHolds) {
+  const WholeUnitCounts on = TransferFirstBlocks(true, /*third_piece=*/true);
+  const WholeUnitCounts off = TransferFirstBlocks(false, /*third_piece=*/true);
+  EXPECT_GE(on.withdrawn, 1);
+  EXPECT_EQ(on.late_against_union, 0);
+  EXPECT_GE(on.late, 1);
+  EXPECT_EQ(on.unbacked, 0);
+  EXPECT_EQ(off.unbacked, 0);
+  EXPECT_EQ(off.late, 0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // fewshot::SessionWholeUnits: a key's first piece is decided as the kind rule decides it; a later
 // piece re-decides the key by its whole kind: a withdrawal when the union's kind was labelled normal,
-// a late alert when a piece's kind silence no longer covers the grown key, nothing otherwise.
+// a late alert when a piece's kind silence no longer covers the grown key, nothing otherwise; with
+// union scoring, a withdrawal too when the key's union of pieces no longer alerts, which holds.
 #include "common/fewshot/session_whole.h"
 
 #include "common/fewshot/session_kinds.h"
@@ -77,6 +78,55 @@ TEST(SessionWholeUnitsTest, AnAnomalousWholeKindRaisesOnlyUnderTheRaiseRule) {
       EXPECT_FALSE(b.alert);
       EXPECT_EQ(b.change, WholeUnitChange::kNone);
     }
+  }
+}
+
+// Union scoring as well (Close's `union_alert`): the key's union of pieces, judged at a later close,
+// keeps the earlier pieces' detector alert only while it alerts. One decision per key: a union
+// withdrawal holds at later pieces, a kind withdrawal is not repeated by the union, and a late
+// alert needs the union to alert.
+TEST(SessionWholeUnitsTest, AUnionThatNoLongerAlertsWithdrawsAndTheWithdrawalHolds) {
+  SessionKinds verdicts;  // nothing labelled: only the union decides
+  SessionWholeUnits w;
+  EXPECT_TRUE(w.Close(7, true, KindOfLines({1}), verdicts, KindRule::kExact).alert);
+  const WholeUnitStep b = w.Close(7, false, KindOfLines({1, 2}), verdicts, KindRule::kExact, false);
+  EXPECT_FALSE(b.alert);
+  EXPECT_FALSE(b.detector_alert);
+  EXPECT_EQ(b.change, WholeUnitChange::kUnionWithdrawn);
+  // A third piece without a judged union (or one that alerts) does not bring the cleared alert back.
+  const WholeUnitStep c = w.Close(7, false, KindOfLines({1, 2, 3}), verdicts, KindRule::kExact);
+  EXPECT_FALSE(c.alert);
+  EXPECT_EQ(c.change, WholeUnitChange::kNone);
+  // A union that still alerts keeps the alert; a piece that alerts on its own alerts whatever its union.
+  EXPECT_TRUE(w.Close(8, true, KindOfLines({1}), verdicts, KindRule::kExact).alert);
+  const WholeUnitStep d = w.Close(8, false, KindOfLines({1, 2}), verdicts, KindRule::kExact, true);
+  EXPECT_TRUE(d.alert);
+  EXPECT_EQ(d.change, WholeUnitChange::kNone);
+  const WholeUnitStep e = w.Close(8, true, KindOfLines({1, 2, 3}), verdicts, KindRule::kExact, false);
+  EXPECT_TRUE(e.alert);
+  EXPECT_TRUE(e.detector_alert);
+  // The first piece ignores `union_alert` (no union of pieces yet).
+  EXPECT_TRUE(w.Close(9, true, KindOfLines({1}), verdicts, KindRule::kExact, false).alert);
+}
+
+TEST(SessionWholeUnitsTest, AKindWithdrawalIsNotRepeatedAndALateAlertNeedsTheUnion) {
+  SessionKinds verdicts;
+  const uint64_t whole = KindOfLines({1, 2});
+  verdicts.Label(whole, 0);
+  SessionWholeUnits w;
+  // The whole unit's kind is labelled normal and its union no longer alerts: one withdrawal, by the
+  // kind (the operator's verdict), and nothing at the next piece.
+  EXPECT_TRUE(w.Close(1, true, KindOfLines({1}), verdicts, KindRule::kExact).alert);
+  EXPECT_EQ(w.Close(1, false, whole, verdicts, KindRule::kExact, false).change, WholeUnitChange::kWithdrawn);
+  EXPECT_EQ(w.Close(1, false, KindOfLines({1, 2, 3}), verdicts, KindRule::kExact, false).change,
+            WholeUnitChange::kNone);
+  // A detector alert silenced by the normal kind: the grown key alerts late only while its union does.
+  for (const bool union_alert : {false, true}) {
+    SessionWholeUnits x;
+    EXPECT_FALSE(x.Close(2, true, whole, verdicts, KindRule::kExact).alert);
+    const WholeUnitStep late = x.Close(2, false, KindOfLines({1, 2, 9}), verdicts, KindRule::kExact, union_alert);
+    EXPECT_EQ(late.alert, union_alert);
+    EXPECT_EQ(late.change, union_alert ? WholeUnitChange::kLateAlert : WholeUnitChange::kNone);
   }
 }
 
