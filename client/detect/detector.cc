@@ -281,12 +281,9 @@ absl::Status Detector::ProcessBatch(std::vector<RawLine>& batch) {
     if (r.alert) FEDLOG_RETURN_IF_ERROR(HandleAlert(raw, r, now_ms, &rec));
     pipeline_->TakeSessionAlerts(&session_alerts_);
     for (const LabelFreeScorer::SessionAlert& sa : session_alerts_) {
-      // A session that is rare only for a template the operator declared normal is not reported;
-      // one that broke a near-certain count relation still is, and so is one the federation's kind
-      // verdict raised (its rarest template is not why it alerts).
-      // A whole-unit withdrawal is always written: it takes an alert back.
-      if (sa.whole_unit != LabelFreeScorer::kWholeWithdrawn && !sa.score.broken && sa.kind_verdict != 1 &&
-          DeclaredNormal(sa.source, sa.score.rarest_template)) {
+      // A session that is rare only for a template the operator declared normal is not reported
+      // (LabelFreeScorer::HiddenByNormalTemplate says which are, whatever the operator declared).
+      if (LabelFreeScorer::HiddenByNormalTemplate(sa, DeclaredNormal(sa.source, sa.score.rarest_template))) {
         metrics_->alerts_suppressed_normal.fetch_add(1);
         continue;
       }

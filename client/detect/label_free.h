@@ -131,6 +131,14 @@ class LabelFreeScorer {
   // Union scoring (novelty::ShapeOptions::union_score): not an alert; the key's union scored below the
   // threshold at a later piece's close and its standing alert is withdrawn.
   static constexpr int kUnionWithdrawn = 3;
+  // Whether an operator's "whole template is normal" verdict on the session's rarest template
+  // (`rarest_declared_normal`) hides `sa` from the alert writer. Never a withdrawal of either kind (it
+  // takes back an alert that was written), a session that broke a near-certain count relation, or one the
+  // federation's kind verdict raised (its rarest template is not why it alerts).
+  static bool HiddenByNormalTemplate(const SessionAlert& sa, bool rarest_declared_normal) {
+    const bool withdrawal = sa.whole_unit == kWholeWithdrawn || sa.whole_unit == kUnionWithdrawn;
+    return rarest_declared_normal && !withdrawal && !sa.score.broken && sa.kind_verdict != 1;
+  }
   static constexpr size_t kMaxLineBytes = 512;
   // The most distinct message kinds kept per open session (see the header comment).
   static constexpr size_t kMaxSessionKinds = 32;

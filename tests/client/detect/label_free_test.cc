@@ -312,5 +312,26 @@ TEST(LabelFreeTest, DetectorAlertsOnASessionThatBreaksItsCountRelations) {
   EXPECT_LE(session_alerts, 10) << jsonl;
 }
 
+// An operator's "whole template is normal" verdict hides a session alert that is rare only for that
+// template, but never the record that withdraws an earlier alert (whole-unit or union): hiding it would
+// leave the operator with an alert that the detector took back.
+TEST(LabelFreeTest, ANormalTemplateVerdictNeverHidesAWithdrawal) {
+  using S = LabelFreeScorer;
+  S::SessionAlert sa;
+  EXPECT_TRUE(S::HiddenByNormalTemplate(sa, true));
+  EXPECT_FALSE(S::HiddenByNormalTemplate(sa, false));
+  for (int withdrawal : {S::kWholeWithdrawn, S::kUnionWithdrawn}) {
+    sa.whole_unit = withdrawal;
+    EXPECT_FALSE(S::HiddenByNormalTemplate(sa, true)) << withdrawal;
+  }
+  sa.whole_unit = S::kWholeLateAlert;
+  EXPECT_TRUE(S::HiddenByNormalTemplate(sa, true));
+  sa.score.broken = true;  // a broken count relation is reported whatever its rarest template
+  EXPECT_FALSE(S::HiddenByNormalTemplate(sa, true));
+  sa.score.broken = false;
+  sa.kind_verdict = 1;  // raised by the federation's kind verdict
+  EXPECT_FALSE(S::HiddenByNormalTemplate(sa, true));
+}
+
 }  // namespace
 }  // namespace fedlog::client::detect
