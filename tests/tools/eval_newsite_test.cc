@@ -63,7 +63,8 @@ TEST(EvalNewsiteTest, RunsKZeroAndKShotAndWritesReportAndCurve) {
                            "novelty, rank cut (session 13, window 4096)",
                            "novelty, without the budget window (session 14)",
                            "novelty, recurrence as a count (session 16)",
-                           "worst 5000-line window, normal lines"}) {
+                           "worst 5000-line window, normal lines",
+                           "the labelling pool is the units starting in the first 30% of the stream"}) {
     EXPECT_NE(md->find(want), std::string::npos) << want << "\n" << *md;
   }
   // The stream (1,200 lines) is shorter than the window: the worst window is the whole stream, so
@@ -103,8 +104,8 @@ TEST(EvalNewsiteTest, PoolFromBlocksOfTheWholeStream) {
   EXPECT_NE(md->find("--pool-blocks 3: the labelling pool is the units starting in the even ones of 6"),
             std::string::npos) << *md;
   // Half the lines (600 of 1,200) in each part.
-  EXPECT_NE(md->find("labels from 600 lines"), std::string::npos) << *md;
-  EXPECT_NE(md->find("measured on the 600 lines"), std::string::npos) << *md;
+  EXPECT_NE(md->find("labels from the pool of 600 lines"), std::string::npos) << *md;
+  EXPECT_NE(md->find("measured on 600 other lines"), std::string::npos) << *md;
   EXPECT_NE(md->find("| fewshot | random | 2"), std::string::npos);
 }
 
@@ -124,8 +125,8 @@ TEST(EvalNewsiteTest, PoolTuneInsideTheFirstPart) {
   EXPECT_NE(md->find("--pool-tune: tuning inside the label pool (the first 30% of the stream)"), std::string::npos)
       << *md;
   // 360 lines in the first 30%: 180 to label from, 180 measured.
-  EXPECT_NE(md->find("labels from 180 lines"), std::string::npos) << *md;
-  EXPECT_NE(md->find("measured on the 180 lines"), std::string::npos) << *md;
+  EXPECT_NE(md->find("labels from the pool of 180 lines"), std::string::npos) << *md;
+  EXPECT_NE(md->find("measured on 180 other lines"), std::string::npos) << *md;
   // --dump writes the active picks in order, two per round, with the groups' figures.
   absl::StatusOr<std::string> picks = ReadFile(out + "/bgl2k_active_picks.csv");
   ASSERT_TRUE(picks.ok()) << picks.status();

@@ -396,7 +396,8 @@ NewsiteSplit MakeNewsiteSplit(const NewsiteStream& s, const ScoredStream& sc, do
                               int pool_blocks = 0);
 // The split of the k > 0 rows for `o`: label_part, or pool_blocks (and pool_tune).
 NewsiteSplit KShotSplit(const NewsiteStream& s, const ScoredStream& sc, const NewsiteOptions& o);
-// A note saying how the pool was drawn with pool_blocks (empty without).
+// A note saying where the labelling pool and the measured units lie in the stream (label_part,
+// pool_blocks, pool_tune, pool_tune_fold).
 std::string PoolBlocksNote(const NewsiteOptions& o);
 // Metrics of per-test-unit scores and alerts (in NewsiteSplit::test order).
 absl::StatusOr<KShotRow> MeasureKShot(const NewsiteSplit& sp, const std::vector<double>& score,

@@ -385,7 +385,12 @@ std::string PoolBlocksNote(const NewsiteOptions& o) {
         100 * o.label_part, o.pool_tune_fold == 1 ? "second" : "first",
         o.pool_tune_fold == 1 ? "first" : "second", o.pool_tune_fold == 1 ? "; --pool-tune-fold 1" : "");
   }
-  if (o.pool_blocks <= 0) return "";
+  if (o.pool_blocks <= 0) {
+    return absl::StrFormat(
+        "the labelling pool is the units starting in the first %.0f%% of the stream, the measured units "
+        "those starting after it",
+        100 * o.label_part);
+  }
   if (o.pool_tune) {
     return absl::StrFormat(
         "--pool-blocks %d --pool-tune: tuning inside the pool of %d equal blocks of the stream: labels from "
@@ -475,7 +480,7 @@ absl::StatusOr<KShotResult> EvaluateKShot(const NewsiteStream& s, const ScoredSt
   out.test_units = static_cast<int64_t>(sp.test.size());
   out.test_anomalous = std::count(sp.test_y.begin(), sp.test_y.end(), 1);
   out.test_lines = sp.test_lines;
-  if (o.pool_blocks > 0 || o.pool_tune) out.notes.push_back(PoolBlocksNote(o));
+  out.notes.push_back(PoolBlocksNote(o));
   if (out.test_anomalous == 0 || out.test_anomalous == out.test_units) {
     out.notes.push_back("the test part holds one class only: no k > 0 rows");
     return out;

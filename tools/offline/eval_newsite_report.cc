@@ -32,8 +32,8 @@ std::vector<std::pair<double, double>> Points(const KShotResult& r, const Curve&
 
 std::string KShotMarkdown(const std::string& system, const std::string& unit, const KShotResult& r) {
   std::string md = absl::StrFormat(
-      "\n### %s, k > 0 (labels from %lld %ss of the stream's first part, %lld anomalous; measured "
-      "on the %lld %ss after it, %lld anomalous)\n\n",
+      "\n### %s, k > 0 (labels from the pool of %lld %ss, %lld anomalous; measured on %lld other %ss, "
+      "%lld anomalous; the notes below say which part of the stream each is)\n\n",
       system, static_cast<long long>(r.pool_units), unit, static_cast<long long>(r.pool_anomalous),
       static_cast<long long>(r.test_units), unit, static_cast<long long>(r.test_anomalous));
   for (const std::string& n : r.notes) absl::StrAppend(&md, "- ", n, "\n");
