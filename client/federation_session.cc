@@ -198,7 +198,9 @@ absl::Status FederationSession::Upload(v1::UpdateHeader header, const std::strin
   grpc::Status gst = writer->Finish();
   Untrack(&ctx);
   if (!gst.ok()) return net::FromGrpc(gst);
-  if (!resp.accepted()) return absl::AbortedError(absl::StrCat("update refused: ", resp.reason()));
+  if (!resp.accepted()) {
+    return absl::AbortedError(absl::StrCat("update refused: ", LoggableText(resp.reason(), 256)));
+  }
   return absl::OkStatus();
 }
 
