@@ -29,13 +29,14 @@ bool IsHexDigest(const std::string& s) {
   return true;
 }
 
-absl::Status OutOfRange(absl::string_view what, double value, absl::string_view range) {
+template <typename T>
+absl::Status OutOfRange(absl::string_view what, T value, absl::string_view range) {
   return absl::InvalidArgumentError(
       absl::StrCat("the aggregator sent ", what, " = ", value, ", outside ", range));
 }
 
 absl::Status CheckCount(absl::string_view what, int64_t value, int64_t max) {
-  if (value < 0 || value > max) return OutOfRange(what, static_cast<double>(value), absl::StrCat("[0, ", max, "]"));
+  if (value < 0 || value > max) return OutOfRange(what, value, absl::StrCat("[0, ", max, "]"));
   return absl::OkStatus();
 }
 
@@ -131,7 +132,7 @@ absl::Status CheckRoundTaskImpl(const v1::RoundTask& t, int64_t max_model_bytes)
   if (!t.model_sha256().empty() && !IsHexDigest(t.model_sha256())) {
     return absl::InvalidArgumentError("the aggregator's round task names a model_sha256 that is not 64 hex digits");
   }
-  if (t.deadline_ms() < 0) return OutOfRange("deadline_ms", static_cast<double>(t.deadline_ms()), "[0, inf)");
+  if (t.deadline_ms() < 0) return OutOfRange("deadline_ms", t.deadline_ms(), "[0, inf)");
   FEDLOG_RETURN_IF_ERROR(fl::ParseWireDType(t.update_dtype()).status());
   if (t.secure_aggregation() && !t.has_secagg()) {
     return absl::InvalidArgumentError("the aggregator's secure-aggregation round task carries no SecAggConfig");

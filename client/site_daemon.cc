@@ -320,7 +320,8 @@ absl::Status SiteDaemon::Session() {
     // backoff_max_ms): one that fails at once would otherwise be retried many times a second.
     const int64_t wait = Jittered(round_backoff);
     NoteRefusal(st);
-    FEDLOG_LOG(WARNING) << what << ": " << st << "; next try in " << wait << " ms";
+    FEDLOG_LOG(WARNING) << what << ": " << absl::StatusCodeToString(st.code()) << ": " << st.message()
+                        << "; next try in " << wait << " ms";
     if (!SleepUnlessStopped(wait)) return absl::CancelledError("stopping");
     round_backoff = std::min<int64_t>(round_backoff * 2, config_.backoff_max_ms());
   }

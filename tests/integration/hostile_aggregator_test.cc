@@ -359,5 +359,31 @@ TEST_F(HostileAggregatorTest, DaemonRetriesAfterARefusedHello) {
   daemons.Stop();
 }
 
+TEST(MaxModelBytesTest, DefaultAndRange) {
+  v1::ClientConfig base;
+  base.set_data_dir("/tmp/site");
+  base.mutable_tls()->set_ca_cert("ca.crt");
+  base.mutable_tls()->set_cert("site.crt");
+  base.mutable_tls()->set_key("site.key");
+  base.add_sources()->set_name("HDFS");
+  base.mutable_sources(0)->set_path("hdfs.log");
+  v1::ClientConfig c = base;
+  ASSERT_TRUE(client::FinalizeClientConfig(&c).ok());
+  EXPECT_EQ(c.max_model_bytes(), client::kDefaultMaxModelBytes);
+  for (int64_t ok : {client::kMinMaxModelBytes, client::kMaxMaxModelBytes}) {
+    c = base;
+    c.set_max_model_bytes(ok);
+    EXPECT_TRUE(client::FinalizeClientConfig(&c).ok()) << ok;
+    EXPECT_EQ(c.max_model_bytes(), ok);
+  }
+  for (int64_t bad : {int64_t{-1}, client::kMinMaxModelBytes - 1, client::kMaxMaxModelBytes + 1}) {
+    c = base;
+    c.set_max_model_bytes(bad);
+    const absl::Status st = client::FinalizeClientConfig(&c);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(st.message(), "max_model_bytes")) << st;
+  }
+}
+
 }  // namespace
 }  // namespace fedlog::testing
