@@ -130,6 +130,8 @@ absl::StatusOr<DownloadedModel> FederationSession::Download(int64_t version, boo
   Untrack(&ctx);
   if (!refusal.ok()) return refusal;
   if (!gst.ok()) return net::FromGrpc(gst);
+  // CheckManifest passed (version > 0) exactly when the stream carried a manifest.
+  if (out.manifest.version() <= 0) return Refusal(absl::DataLossError("model stream carried no manifest"));
   if (static_cast<int64_t>(bytes.size()) != out.manifest.size_bytes()) {
     return Refusal(absl::DataLossError(absl::StrCat("model v", out.manifest.version(), " arrived with ",
                                                     bytes.size(), " bytes; its manifest states ",
@@ -173,8 +175,7 @@ absl::Status FederationSession::ReadModelStream(grpc::ClientReaderInterface<v1::
     digest->Update(chunk.data());
     bytes->append(chunk.data());
   }
-  if (first) return absl::DataLossError("model stream carried no manifest");
-  return absl::OkStatus();
+  return absl::OkStatus();  // no chunk at all: the caller reads the call's status first
 }
 
 absl::Status FederationSession::Upload(v1::UpdateHeader header, const std::string& bytes) {

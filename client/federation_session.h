@@ -60,7 +60,8 @@ class FederationSession {
   bool Track(grpc::ClientContext* ctx);
   void Untrack(grpc::ClientContext* ctx);
   // Reads a model stream into `bytes` (and `digest`), checking the manifest first and the size as chunks come:
-  // a refusal returns at once, with the rest of the stream unread.
+  // a refusal returns at once, with the rest of the stream unread. OK, with `manifest` untouched, when the stream
+  // ended before its first chunk (the call's status then says why).
   absl::Status ReadModelStream(grpc::ClientReaderInterface<v1::ModelChunk>* reader, int64_t version,
                                v1::ModelManifest* manifest, std::string* bytes, Sha256* digest) const;
 

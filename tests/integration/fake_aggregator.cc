@@ -120,6 +120,7 @@ grpc::Status FakeAggregator::DownloadModel(grpc::ServerContext* ctx, const v1::D
     chunks = chunks_;
     endless = endless_;
   }
+  if (chunks.empty() && !endless) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such model version");
   for (const v1::ModelChunk& c : chunks) {
     if (!writer->Write(c)) return grpc::Status::CANCELLED;
     bytes_streamed_ += static_cast<int64_t>(c.data().size());

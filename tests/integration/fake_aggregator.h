@@ -46,7 +46,8 @@ class FakeAggregator final : public v1::Federation::Service {
   int port() const { return port_; }
   void SetHello(const v1::HelloResponse& hello);
   void SetTask(const v1::TaskResponse& task);
-  // `endless`: after `chunks`, data chunks of 64 KiB until the call is cancelled (or 1 GiB was sent).
+  // `endless`: after `chunks`, data chunks of 64 KiB until the call is cancelled (or 1 GiB was sent). No chunks
+  // and not endless (the default before any SetModel): the call fails with NOT_FOUND.
   void SetModel(std::vector<v1::ModelChunk> chunks, bool endless = false);
   void SetPoll(v1::SecAggPollRequest::Step step, const v1::SecAggPollResponse& response);
 

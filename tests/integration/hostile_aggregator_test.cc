@@ -156,6 +156,15 @@ TEST_F(HostileAggregatorTest, StreamWithoutOrWithTwoManifestsIsRefused) {
   ExpectRefusedThenHonest(absl::StatusCode::kInvalidArgument, "second manifest");
 }
 
+// A call that fails before its first chunk reports the aggregator's status, not a refusal of a missing manifest
+// (an aggregator that went away must be reconnected to, not counted as hostile).
+TEST_F(HostileAggregatorTest, FailedCallIsNotTakenForAMissingManifest) {
+  absl::StatusOr<client::DownloadedModel> got = session_->Download(1);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << got.status();
+  EXPECT_FALSE(client::IsRefusal(got.status()));
+}
+
 TEST_F(HostileAggregatorTest, UndecodableBytesWithTheirOwnDigestAreRefused) {
   const std::string junk(4096, '\x0a');
   v1::ModelManifest m = honest_.manifest;
