@@ -144,6 +144,7 @@ absl::Status CheckRoundTaskImpl(const v1::RoundTask& t, int64_t max_model_bytes)
 }
 
 absl::Status CheckManifestImpl(const v1::ModelManifest& m, int64_t requested, int64_t max_model_bytes) {
+  FEDLOG_RETURN_IF_ERROR(config::CheckFiniteNumbers(m, "the aggregator's model manifest"));
   if (m.version() <= 0 || (requested > 0 && m.version() != requested)) {
     return absl::InvalidArgumentError(absl::StrCat("the aggregator sent the manifest of model v", m.version(),
                                                    requested > 0 ? absl::StrCat(" for v", requested) : ""));

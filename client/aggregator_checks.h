@@ -51,7 +51,8 @@ absl::Status CheckRoundTask(const v1::RoundTask& task, int64_t max_model_bytes);
 // within max_model_bytes. Checked before the spec sizes anything (its initial weights, a trainer).
 absl::Status CheckModelSpec(const v1::ModelSpec& spec, int64_t max_model_bytes);
 
-// A download's manifest (the stream's first chunk): version as asked (when `requested` > 0) and positive;
+// A download's manifest (the stream's first chunk): every float finite (metrics, kind counts); version as asked
+// (when `requested` > 0) and positive;
 // sha256 64 hex digits; size_bytes in [1, max_model_bytes]; its spec (CheckModelSpec); its kind counts each
 // a valid sparse sketch (common/kinds/kind_sketch.h), one per source.
 absl::Status CheckManifest(const v1::ModelManifest& manifest, int64_t requested, int64_t max_model_bytes);
