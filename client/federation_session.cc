@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
@@ -17,8 +18,9 @@ void SetDeadline(grpc::ClientContext* ctx, int64_t ms) {
 
 }  // namespace
 
-FederationSession::FederationSession(std::shared_ptr<grpc::Channel> channel, int32_t chunk_bytes)
-    : stub_(v1::Federation::NewStub(channel)), chunk_bytes_(chunk_bytes) {}
+FederationSession::FederationSession(std::shared_ptr<grpc::Channel> channel, int32_t chunk_bytes,
+                                     int64_t max_model_bytes)
+    : stub_(v1::Federation::NewStub(channel)), chunk_bytes_(chunk_bytes), max_model_bytes_(max_model_bytes) {}
 
 bool FederationSession::Track(grpc::ClientContext* ctx) {
   absl::MutexLock lock(&mu_);
@@ -50,6 +52,7 @@ void FederationSession::CancelAll() {
 absl::StatusOr<v1::HelloResponse> FederationSession::Hello(const v1::HelloRequest& request) {
   v1::HelloResponse resp;
   FEDLOG_UNARY_CALL(Hello, 10000, request, resp);
+  FEDLOG_RETURN_IF_ERROR(CheckHelloResponse(resp));
   return resp;
 }
 
@@ -57,7 +60,7 @@ absl::StatusOr<v1::TaskResponse> FederationSession::GetTask(int32_t wait_ms) {
   v1::TaskRequest req;
   req.set_wait_ms(wait_ms);
   v1::TaskResponse resp;
-  FEDLOG_UNARY_CALL(GetTask, wait_ms + 10000, req, resp);
+  FEDLOG_UNARY_CALL(GetTask, int64_t{wait_ms} + 10000, req, resp);
   return resp;
 }
 
@@ -95,7 +98,7 @@ absl::Status FederationSession::SecAggUnmask(const v1::SecAggUnmaskRequest& requ
 
 absl::StatusOr<v1::SecAggPollResponse> FederationSession::SecAggPoll(const v1::SecAggPollRequest& request) {
   v1::SecAggPollResponse resp;
-  FEDLOG_UNARY_CALL(SecAggPoll, request.wait_ms() + 10000, request, resp);
+  FEDLOG_UNARY_CALL(SecAggPoll, int64_t{request.wait_ms()} + 10000, request, resp);
   return resp;
 }
 
@@ -119,29 +122,60 @@ absl::StatusOr<DownloadedModel> FederationSession::Download(int64_t version, boo
   req.set_all_adapters(all_adapters);
   auto reader = stub_->DownloadModel(&ctx, req);
   DownloadedModel out;
-  v1::ModelChunk chunk;
-  bool first = true;
   std::string bytes;
   Sha256 digest;
-  while (reader->Read(&chunk)) {
-    if (first) {
-      out.manifest = chunk.manifest();
-      bytes.reserve(static_cast<size_t>(std::max<int64_t>(0, out.manifest.size_bytes())));
-      first = false;
-    }
-    digest.Update(chunk.data());
-    bytes.append(chunk.data());
-  }
+  const absl::Status refusal = Refusal(ReadModelStream(reader.get(), version, &out.manifest, &bytes, &digest));
+  if (!refusal.ok()) ctx.TryCancel();  // stop the stream at once: nothing more of it is read
   grpc::Status gst = reader->Finish();
   Untrack(&ctx);
+  if (!refusal.ok()) return refusal;
   if (!gst.ok()) return net::FromGrpc(gst);
-  if (first) return absl::DataLossError("model stream carried no manifest");
-  if (digest.FinalHex() != out.manifest.sha256()) {
-    return absl::DataLossError(absl::StrCat("model v", out.manifest.version(), " failed its sha256 check"));
+  // CheckManifest passed (version > 0) exactly when the stream carried a manifest.
+  if (out.manifest.version() <= 0) return Refusal(absl::DataLossError("model stream carried no manifest"));
+  if (static_cast<int64_t>(bytes.size()) != out.manifest.size_bytes()) {
+    return Refusal(absl::DataLossError(absl::StrCat("model v", out.manifest.version(), " arrived with ",
+                                                    bytes.size(), " bytes; its manifest states ",
+                                                    out.manifest.size_bytes())));
+  }
+  if (digest.FinalHex() != absl::AsciiStrToLower(out.manifest.sha256())) {
+    return Refusal(
+        absl::DataLossError(absl::StrCat("model v", out.manifest.version(), " failed its sha256 check")));
   }
   out.bytes = static_cast<int64_t>(bytes.size());
-  FEDLOG_ASSIGN_OR_RETURN(out.bundle, fl::DecodeBundle(bytes));
+  absl::StatusOr<fl::TensorBundle> bundle = fl::DecodeBundle(bytes, max_model_bytes_);
+  if (!bundle.ok()) {
+    return Refusal(absl::InvalidArgumentError(
+        absl::StrCat("model v", out.manifest.version(), " does not decode: ", bundle.status().message())));
+  }
+  out.bundle = *std::move(bundle);
   return out;
+}
+
+absl::Status FederationSession::ReadModelStream(grpc::ClientReaderInterface<v1::ModelChunk>* reader,
+                                                int64_t version, v1::ModelManifest* manifest, std::string* bytes,
+                                                Sha256* digest) const {
+  v1::ModelChunk chunk;
+  bool first = true;
+  while (reader->Read(&chunk)) {
+    if (first) {
+      if (!chunk.has_manifest()) return absl::InvalidArgumentError("the model stream began without its manifest");
+      *manifest = chunk.manifest();
+      FEDLOG_RETURN_IF_ERROR(CheckManifest(*manifest, version, max_model_bytes_));
+      bytes->reserve(static_cast<size_t>(manifest->size_bytes()));  // at most max_model_bytes_: checked
+      first = false;
+    } else if (chunk.has_manifest()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the stream of model v", manifest->version(), " carried a second manifest"));
+    }
+    if (static_cast<int64_t>(bytes->size() + chunk.data().size()) > manifest->size_bytes()) {
+      return absl::DataLossError(absl::StrCat("the stream of model v", manifest->version(),
+                                              " carried more than the ", manifest->size_bytes(),
+                                              " bytes its manifest states"));
+    }
+    digest->Update(chunk.data());
+    bytes->append(chunk.data());
+  }
+  return absl::OkStatus();  // no chunk at all: the caller reads the call's status first
 }
 
 absl::Status FederationSession::Upload(v1::UpdateHeader header, const std::string& bytes) {
@@ -165,7 +199,9 @@ absl::Status FederationSession::Upload(v1::UpdateHeader header, const std::strin
   grpc::Status gst = writer->Finish();
   Untrack(&ctx);
   if (!gst.ok()) return net::FromGrpc(gst);
-  if (!resp.accepted()) return absl::AbortedError(absl::StrCat("update refused: ", resp.reason()));
+  if (!resp.accepted()) {
+    return absl::AbortedError(absl::StrCat("update refused: ", LoggableText(resp.reason(), 256)));
+  }
   return absl::OkStatus();
 }
 

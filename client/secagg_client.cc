@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/aggregator_checks.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/kind_sections.h"
@@ -40,13 +41,31 @@ absl::StatusOr<v1::SecAggPollResponse> WaitFor(SecAggTransport* transport, const
   req.set_wait_ms(options.poll_wait_ms);
   const absl::Time give_up = absl::Now() + absl::Milliseconds(options.max_wait_ms);
   while (true) {
+    const absl::Time asked = absl::Now();
     FEDLOG_ASSIGN_OR_RETURN(v1::SecAggPollResponse resp, transport->Poll(req));
     if (resp.kind_case() == v1::SecAggPollResponse::kAborted) {
-      return absl::AbortedError(absl::StrCat("secure aggregation ended by the aggregator: ", resp.aborted()));
+      return absl::AbortedError(
+          absl::StrCat("secure aggregation ended by the aggregator: ", LoggableText(resp.aborted(), 256)));
     }
     if (resp.kind_case() != v1::SecAggPollResponse::kPending) return resp;
     if (absl::Now() > give_up) return absl::DeadlineExceededError("secure aggregation step never completed");
+    // "Pending" faster than a long poll holds is a looping aggregator: pace it instead of spinning.
+    const absl::Duration floor = absl::Milliseconds(options.min_poll_interval_ms);
+    if (absl::Now() - asked < floor) absl::SleepFor(floor - (absl::Now() - asked));
   }
+}
+
+// A refusal by this site of what the aggregator sent (client/aggregator_checks.h Refusal). PermissionDenied
+// (SiteSession's refusal of an unmask request that would expose one site) becomes Aborted: the daemon reads
+// PermissionDenied as the aggregator revoking this site, and a hostile request must not stop the daemon.
+template <typename T>
+absl::StatusOr<T> Refused(absl::StatusOr<T> got) {
+  if (got.ok()) return got;
+  const absl::Status& st = got.status();
+  if (st.code() == absl::StatusCode::kPermissionDenied) {
+    return Refusal(absl::AbortedError(absl::StrCat("refused: ", st.message())));
+  }
+  return Refusal(st);
 }
 
 }  // namespace
@@ -82,36 +101,38 @@ uint64_t UnitWeightLanes(const v1::RoundTask& task) {
 absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
                                   const v1::RoundTask& task, absl::Span<const float> x, double weight,
                                   v1::UpdateHeader header) {
-  FEDLOG_ASSIGN_OR_RETURN(secagg::RoundConfig config, secagg::ConfigFromProto(task.secagg()));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::RoundConfig config, Refused(secagg::ConfigFromProto(task.secagg())));
   const std::string session_id = config.session_id;
   weight = std::clamp(weight, 0.0, config.quantization.max_weight);
   secagg::SiteOptions so;
   so.site_id = options.site_id;
   so.min_threshold = options.min_threshold;
-  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<secagg::SiteSession> site, secagg::SiteSession::Create(so, config));
+  FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<secagg::SiteSession> site,
+                          Refused(secagg::SiteSession::Create(so, config)));
   // Round 0: keys.
   FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, site->Advertise());
   FEDLOG_RETURN_IF_ERROR(transport->Advertise(secagg::AdvertiseToProto(keys, session_id)));
   // Round 1: the roster, then one encrypted share pair per peer.
   FEDLOG_ASSIGN_OR_RETURN(v1::SecAggPollResponse got,
                           WaitFor(transport, options, session_id, v1::SecAggPollRequest::ROSTER));
-  if (!got.has_roster()) return absl::InvalidArgumentError("expected the key roster");
-  FEDLOG_ASSIGN_OR_RETURN(secagg::KeyRoster roster, secagg::RosterFromProto(got.roster()));
-  FEDLOG_ASSIGN_OR_RETURN(secagg::ShareKeysMessage shares, site->ShareSecrets(roster));
+  if (!got.has_roster()) return Refusal(absl::InvalidArgumentError("expected the key roster"));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::KeyRoster roster, Refused(secagg::RosterFromProto(got.roster())));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::ShareKeysMessage shares, Refused(site->ShareSecrets(roster)));
   FEDLOG_RETURN_IF_ERROR(transport->ShareKeys(secagg::ShareKeysToProto(shares, session_id)));
   // Round 2: the shares addressed to this site, then the masked input over the upload stream.
   FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::SHARES));
-  if (!got.has_delivery()) return absl::InvalidArgumentError("expected the share delivery");
-  FEDLOG_ASSIGN_OR_RETURN(secagg::ShareDelivery delivery, secagg::DeliveryFromProto(got.delivery()));
-  FEDLOG_ASSIGN_OR_RETURN(secagg::MaskedInput masked, site->MaskInput(delivery, x, weight, UnitWeightLanes(task)));
+  if (!got.has_delivery()) return Refusal(absl::InvalidArgumentError("expected the share delivery"));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::ShareDelivery delivery, Refused(secagg::DeliveryFromProto(got.delivery())));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::MaskedInput masked,
+                          Refused(site->MaskInput(delivery, x, weight, UnitWeightLanes(task))));
   header.set_secagg_masked(true);
   header.set_secagg_session_id(session_id);
   FEDLOG_RETURN_IF_ERROR(transport->UploadMasked(header, masked.lanes));  // already the wire bytes
   // Round 3: reveal what the request allows (the session refuses a request that would unmask one site).
   FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::UNMASK));
-  if (!got.has_unmask()) return absl::InvalidArgumentError("expected the unmask request");
-  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskRequest request, secagg::UnmaskRequestFromProto(got.unmask()));
-  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskResponse response, site->Unmask(request));
+  if (!got.has_unmask()) return Refusal(absl::InvalidArgumentError("expected the unmask request"));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskRequest request, Refused(secagg::UnmaskRequestFromProto(got.unmask())));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskResponse response, Refused(site->Unmask(request)));
   return transport->Unmask(secagg::UnmaskResponseToProto(response, session_id));
 }
 

@@ -2,7 +2,8 @@
 // keys, fetch the roster, send encrypted shares, fetch the shares addressed to this site, upload the masked
 // input through the ordinary UploadUpdate stream, fetch the unmask request and reveal what it allows. The
 // protocol decisions (what to refuse, what to reveal) are secagg::SiteSession's; this file moves messages.
-// A refusal by the session aborts the round for this site (its input then never enters a sum).
+// A refusal by the session aborts the round for this site (its input then never enters a sum) and is marked as a
+// refusal of what the aggregator sent (client/aggregator_checks.h), never as PermissionDenied.
 // Thread-compatible: one call per round, from the daemon's round thread.
 #ifndef FEDLOG_CLIENT_SECAGG_CLIENT_H_
 #define FEDLOG_CLIENT_SECAGG_CLIENT_H_
@@ -42,6 +43,7 @@ struct SecAggClientOptions {
   int min_threshold = 2;        // refuse rounds whose threshold is lower
   int32_t poll_wait_ms = 5000;  // long-poll wait per SecAggPoll call
   int64_t max_wait_ms = 3600 * 1000;  // give up on a step that stays pending this long
+  int64_t min_poll_interval_ms = 100; // at most one poll per this many ms while the aggregator says pending
 };
 
 // The update vector of `delta` for `task` (common/secagg/update_vector.h), built from the shared tensors of

@@ -4,10 +4,12 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "client/aggregator_checks.h"
 #include "client/detect/detector.h"
 #include "client/detect/model_loader.h"
 #include "client/secagg_client.h"
@@ -31,6 +33,8 @@ namespace fedlog::client {
 namespace {
 
 constexpr int kMaxPersonaliseRounds = 100;
+// The shortest time between two "no task" answers the daemon acts on (Session).
+constexpr int64_t kMinNoTaskIntervalMs = 100;
 
 bool Fatal(const absl::Status& st) {
   return st.code() == absl::StatusCode::kPermissionDenied || st.code() == absl::StatusCode::kUnauthenticated;
@@ -54,12 +58,7 @@ bool IgnoreUnknownTensors(const v1::ModelSpec& spec, fl::TensorBundle* bundle) {
   if (model.ok()) schema = (*model)->OptionalSchema().value_or(fl::UpdateCheckOptions());
   std::vector<std::string> dropped = fl::DropUnknownOptional(bundle, schema);
   if (dropped.empty()) return false;
-  for (std::string& name : dropped) {
-    name = name.substr(0, 80);
-    for (char& c : name) {
-      if (c < 0x20 || c >= 0x7f) c = '?';  // a name from the network: no terminal escapes in our log
-    }
-  }
+  for (std::string& name : dropped) name = LoggableText(name);  // a name from the network
   FEDLOG_LOG(WARNING) << "ignored " << dropped.size() << " unknown optional tensor(s) of the downloaded model: "
                       << absl::StrJoin(dropped, ", ") << "; ignored_tensors=" << dropped.size();
   return true;
@@ -108,6 +107,11 @@ absl::Status FinalizeClientConfig(v1::ClientConfig* c, const std::string& base_d
   if (c->backoff_max_ms() <= 0) c->set_backoff_max_ms(3000);
   if (c->holdout_percent() <= 0) c->set_holdout_percent(20);
   if (c->holdout_percent() > 90) return absl::InvalidArgumentError("holdout_percent must be at most 90");
+  if (c->max_model_bytes() == 0) c->set_max_model_bytes(kDefaultMaxModelBytes);
+  if (c->max_model_bytes() < kMinMaxModelBytes || c->max_model_bytes() > kMaxMaxModelBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("max_model_bytes must be between ", kMinMaxModelBytes, " and ",
+                                                   kMaxMaxModelBytes, "; got ", c->max_model_bytes()));
+  }
   if (c->personalise_rounds() < 0 || c->personalise_rounds() > kMaxPersonaliseRounds) {
     return absl::InvalidArgumentError(absl::StrCat("personalise_rounds must be between 0 (off) and ",
                                                    kMaxPersonaliseRounds, "; got ", c->personalise_rounds()));
@@ -130,7 +134,12 @@ SiteDaemon::SiteDaemon(v1::ClientConfig config, std::vector<SourceLines> sources
       creds_(std::move(creds)),
       trainer_(&sources_, TrainerOptions(config_)),
       ledger_(std::move(ledger)),
-      session_(std::make_shared<FederationSession>(net::MakeChannel(config_.aggregator_address(), creds_))) {}
+      session_(NewSession()) {}
+
+std::shared_ptr<FederationSession> SiteDaemon::NewSession() const {
+  return std::make_shared<FederationSession>(net::MakeChannel(config_.aggregator_address(), creds_), 1 << 20,
+                                             config_.max_model_bytes());
+}
 
 std::shared_ptr<FederationSession> SiteDaemon::session() {
   absl::MutexLock lock(&mu_);
@@ -138,7 +147,7 @@ std::shared_ptr<FederationSession> SiteDaemon::session() {
 }
 
 void SiteDaemon::Reconnect() {
-  auto fresh = std::make_shared<FederationSession>(net::MakeChannel(config_.aggregator_address(), creds_));
+  std::shared_ptr<FederationSession> fresh = NewSession();
   absl::MutexLock lock(&mu_);
   if (!stopping_) session_ = std::move(fresh);
 }
@@ -266,7 +275,12 @@ absl::Status SiteDaemon::Session() {
       info->set_lines_withheld(true);
     }
   }
-  FEDLOG_ASSIGN_OR_RETURN(v1::HelloResponse welcome, session()->Hello(hello));
+  absl::StatusOr<v1::HelloResponse> answered = session()->Hello(hello);
+  if (!answered.ok()) {
+    NoteRefusal(answered.status());
+    return answered.status();
+  }
+  const v1::HelloResponse& welcome = *answered;
   hello_ = hello;
   site_id_ = welcome.site_id();
   {
@@ -275,20 +289,26 @@ absl::Status SiteDaemon::Session() {
     heartbeat_ms_ = std::max(200, welcome.heartbeat_interval_ms());
   }
   FEDLOG_LOG(INFO) << "connected as '" << welcome.site_id() << "'";
-  // After a failed round the site waits before asking again (exponential with jitter, capped at
-  // backoff_max_ms): a round that fails at once would otherwise be retried many times a second.
   int64_t round_backoff = config_.backoff_initial_ms();
   while (true) {
+    const absl::Time asked = absl::Now();
     FEDLOG_ASSIGN_OR_RETURN(v1::TaskResponse task, session()->GetTask(welcome.max_poll_wait_ms()));
+    absl::Status st;
+    std::string what;
     if (!task.has_round()) {
-      if (absl::Status st = SyncPromoted(task.none().promoted_version()); !st.ok()) {
-        if (st.code() == absl::StatusCode::kUnavailable || st.code() == absl::StatusCode::kCancelled) return st;
-        FEDLOG_LOG(WARNING) << "cannot fetch promoted model: " << st;
+      st = SyncPromoted(task.none().promoted_version());
+      what = "cannot fetch the promoted model";
+      // A "no task" faster than a long poll holds is a looping aggregator: pace it instead of spinning.
+      if (st.ok() && absl::Now() - asked < absl::Milliseconds(kMinNoTaskIntervalMs) &&
+          !SleepUnlessStopped(kMinNoTaskIntervalMs)) {
+        return absl::CancelledError("stopping");
       }
-      continue;
+    } else {
+      st = CheckRoundTask(task.round(), config_.max_model_bytes());
+      if (st.ok()) st = DoRound(task.round());
+      SetState("idle");
+      what = absl::StrCat("round ", task.round().round(), " not completed");
     }
-    absl::Status st = DoRound(task.round());
-    SetState("idle");
     if (st.ok()) {
       round_backoff = config_.backoff_initial_ms();
       continue;
@@ -296,12 +316,28 @@ absl::Status SiteDaemon::Session() {
     if (Fatal(st) || st.code() == absl::StatusCode::kUnavailable || st.code() == absl::StatusCode::kCancelled) {
       return st;
     }
+    // After a failed round or fetch the site waits before asking again (exponential with jitter, capped at
+    // backoff_max_ms): one that fails at once would otherwise be retried many times a second.
     const int64_t wait = Jittered(round_backoff);
-    FEDLOG_LOG(WARNING) << "round " << task.round().round() << " not completed: " << st << "; next try in " << wait
-                        << " ms";
+    NoteRefusal(st);
+    FEDLOG_LOG(WARNING) << what << ": " << absl::StatusCodeToString(st.code()) << ": " << st.message()
+                        << "; next try in " << wait << " ms";
     if (!SleepUnlessStopped(wait)) return absl::CancelledError("stopping");
     round_backoff = std::min<int64_t>(round_backoff * 2, config_.backoff_max_ms());
   }
+}
+
+std::vector<std::string> SiteDaemon::SourceNames() const {
+  std::vector<std::string> names;
+  for (const SourceLines& s : sources_) names.push_back(s.name);
+  return names;
+}
+
+void SiteDaemon::NoteRefusal(const absl::Status& st) {
+  if (!IsRefusal(st)) return;
+  const int refused = ++refused_from_aggregator_;
+  FEDLOG_LOG(ERROR) << "refused what the aggregator sent: " << st.message()
+                    << "; the site keeps its previous model and state; refused_from_aggregator=" << refused;
 }
 
 absl::Status SiteDaemon::SyncPromoted(int64_t version) {
@@ -319,6 +355,8 @@ absl::Status SiteDaemon::SyncPromoted(int64_t version) {
   }
   FEDLOG_ASSIGN_OR_RETURN(DownloadedModel model, session()->Download(version, /*all_adapters=*/false));
   const bool trimmed = IgnoreUnknownTensors(model.manifest.spec(), &model.bundle);
+  // Nothing reaches the disk (and live detection) before it fits the site's schema with finite values.
+  FEDLOG_RETURN_IF_ERROR(CheckDownloadedBundle(model.manifest.spec(), model.bundle, SourceNames()));
   FEDLOG_ASSIGN_OR_RETURN(std::string bytes, fl::EncodeBundle(model.bundle));
   if (trimmed) {  // the manifest describes the file written (the detector checks its digest)
     model.manifest.set_sha256(Sha256Hex(bytes));
@@ -408,9 +446,14 @@ absl::Status SiteDaemon::DoRound(const v1::RoundTask& received) {
   SetState("training");
   FEDLOG_ASSIGN_OR_RETURN(DownloadedModel global,
                           session()->Download(received.model_version(), /*all_adapters=*/false));
+  if (!received.model_sha256().empty() && absl::AsciiStrToLower(received.model_sha256()) != global.manifest.sha256()) {
+    return Refusal(absl::DataLossError(absl::StrCat("the round's model v", received.model_version(),
+                                                    " arrived with another sha256 than the task names")));
+  }
   v1::RoundTask task = received;
   if (!task.has_spec()) *task.mutable_spec() = global.manifest.spec();  // older aggregators
   IgnoreUnknownTensors(task.spec(), &global.bundle);
+  FEDLOG_RETURN_IF_ERROR(CheckDownloadedBundle(task.spec(), global.bundle, SourceNames()));
   FEDLOG_ASSIGN_OR_RETURN(v1::EvaluationReport report, trainer_.Evaluate(task, global.bundle));
   report.set_run_id(task.run_id());
   report.set_round(task.round());

@@ -3,7 +3,9 @@
 // trains it on the site's own lines (SiteTrainer: MLP autoencoder or line encoder, as the task's spec says), and
 // uploads the delta. Between rounds it fetches the promoted model for live detection and, when personalise_rounds
 // > 0, personalises it (SiteTrainer::Personalise, data_dir/personal_model.*). When the aggregator is away it retries
-// with exponential backoff; Stop() ends it promptly (SIGTERM).
+// with exponential backoff; Stop() ends it promptly (SIGTERM). Everything the aggregator sends is checked
+// (client/aggregator_checks.h) before it is acted on; a refusal keeps the previous model and state, is logged and
+// counted, and the daemon carries on after a backoff.
 // Thread-safe: Run() on one thread, Stop() from any other.
 #ifndef FEDLOG_CLIENT_SITE_DAEMON_H_
 #define FEDLOG_CLIENT_SITE_DAEMON_H_
@@ -46,6 +48,9 @@ class SiteDaemon {
   void Stop();
 
   int rounds_completed() const { return rounds_completed_.load(); }
+  // Messages of the aggregator this daemon refused (client/aggregator_checks.h): a hello, round task, model
+  // download or secure-aggregation message that failed its checks. Logged with refused_from_aggregator=N.
+  int refused_from_aggregator() const { return refused_from_aggregator_.load(); }
   // Rounds whose kind counts went without the operator's verdicts because detect.db could not be read.
   int kind_verdicts_unread() const { return kind_verdicts_unread_.load(); }
 
@@ -57,10 +62,17 @@ class SiteDaemon {
   std::shared_ptr<FederationSession> session() ABSL_LOCKS_EXCLUDED(mu_);
   // A new session on a new channel (not after Stop()).
   void Reconnect() ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<FederationSession> NewSession() const;
+  // Counts and logs `st` when it is a refusal of what the aggregator sent (IsRefusal); nothing otherwise.
+  void NoteRefusal(const absl::Status& st);
+  // The names of this site's sources (the adapters a downloaded model may carry).
+  std::vector<std::string> SourceNames() const;
   // Logs a failed session: a TLS failure as an error naming the CA this site trusts, else a warning.
   void LogUnavailable(const absl::Status& st, int64_t backoff_ms);
 
-  absl::Status Session();  // one connection: hello, then tasks until an error
+  // One connection: hello, then tasks until an error. A round task is checked (CheckRoundTask) before DoRound; a
+  // failed round or promoted-model fetch backs off (exponential with jitter) before the next task poll.
+  absl::Status Session();
   absl::Status DoRound(const v1::RoundTask& task);
   // Sends a prepared update: plainly (encoded as the task says) or, when the task asks for secure aggregation,
   // as a masked input through the secagg steps (client/secagg_client.h), `kind_counts` then in the round's
@@ -116,6 +128,7 @@ class SiteDaemon {
   int closed_in_a_row_ = 0;        // connections the aggregator closed in a row (Run's thread only)
   std::atomic<int> rounds_completed_{0};
   std::atomic<int> kind_verdicts_unread_{0};
+  std::atomic<int> refused_from_aggregator_{0};
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
