@@ -1,9 +1,10 @@
-// Turning a round's stored updates into the next model version: the run's strategy aggregates the deltas
-// straight from their files (fl::AggregateUpdateFiles: chunks decoded into one accumulator for the means, column
-// blocks for the robust statistics); then the global model is read back in chunks, the server optimiser turns
-// each tensor of the mean into the next model's tensor in place, and each is written to disk and freed as soon
-// as it is done. Memory: the mean (one model, shrinking during the step) plus the optimiser's moments, if any;
-// the global model and the mean are never both whole in memory.
+// Turning a round's stored updates into the next model version: each update is clipped (adaptive clipping,
+// common/fl/adaptive_clip.h, with the reference carried in the parent model's manifest; and clip_norm), then the
+// run's strategy aggregates the deltas straight from their files (fl::AggregateUpdateFiles: chunks decoded into
+// one accumulator for the means, column blocks for the robust statistics); then the global model is read back in
+// chunks, the server optimiser turns each tensor of the mean into the next model's tensor in place, and each is
+// written to disk and freed as soon as it is done. Memory: the mean (one model, shrinking during the step) plus
+// the optimiser's moments, if any; the global model and the mean are never both whole in memory.
 #include <algorithm>
 #include <cmath>
 #include <limits>
