@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "fedlog/v1/admin.pb.h"
 #include "fedlog/v1/federation.pb.h"
+#include "common/fl/adaptive_clip.h"
 #include "common/fl/tensor_bundle.h"
 #include "server/model_blobs.h"
 #include "server/secagg_round.h"
@@ -191,9 +192,11 @@ class Coordinator {
                                                                       const v1::RunPlan& plan, fl::TensorBundle next,
                                                                       int64_t samples, double mean_loss, int sites);
   // `updates` carry their effective sample counts (EffectiveSamples); `sources` the entitled sources of each.
+  // `clip` carries the previous round's reference in (0 = none) and receives the round's clipping.
   absl::StatusOr<fl::TensorBundle> AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
                                                   const std::vector<UpdateRecord>& updates,
-                                                  const std::vector<std::vector<std::string>>& sources);
+                                                  const std::vector<std::vector<std::string>>& sources,
+                                                  fl::ClipDecision* clip);
   // The site's record (nullopt when unknown or unreadable).
   std::optional<SiteRecord> SiteRecordOf(const std::string& site_id);
   // Sources the site declared in its last Hello: adapters of any other source are refused.
@@ -215,6 +218,8 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sets the run's epsilon spent and its declines in `status`.
   absl::Status DescribePrivacy(const std::vector<RoundRecord>& rounds, v1::RunStatus* status);
+  // Sets a done round's clipped_updates and clip_bound in `summary` from its model's manifest.
+  absl::Status DescribeClipping(const RoundRecord& round, v1::RoundSummary* summary);
   // Adds the open round's participants, uploads and deadline to its summary in `status`.
   void DescribeOpenRound(v1::RunStatus* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishRun(const std::string& state, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

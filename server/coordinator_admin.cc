@@ -93,7 +93,8 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   }
   FEDLOG_RETURN_IF_ERROR(ValidateSecAggPlan(plan));
   FEDLOG_RETURN_IF_ERROR(ValidateInitialModelPlan(*plan));
-  return ValidatePrivacyPlan(plan);
+  FEDLOG_RETURN_IF_ERROR(ValidatePrivacyPlan(plan));
+  return ValidateAdaptiveClipPlan(plan);
 }
 
 }  // namespace
@@ -320,6 +321,7 @@ absl::StatusOr<v1::RunStatus> Coordinator::RunStatus(int64_t run_id) {
     s->set_dp_sampling_rate(r.dp_sampling_rate);
     s->set_site_epsilon(r.site_epsilon);
     s->set_declined(r.declined);
+    FEDLOG_RETURN_IF_ERROR(DescribeClipping(r, s));
     s->set_bytes_up(r.bytes_up);
     s->set_bytes_down(r.bytes_down);
     if (r.state == "done") {

@@ -1,9 +1,10 @@
-// Turning a round's stored updates into the next model version: the run's strategy aggregates the deltas
-// straight from their files (fl::AggregateUpdateFiles: chunks decoded into one accumulator for the means, column
-// blocks for the robust statistics); then the global model is read back in chunks, the server optimiser turns
-// each tensor of the mean into the next model's tensor in place, and each is written to disk and freed as soon
-// as it is done. Memory: the mean (one model, shrinking during the step) plus the optimiser's moments, if any;
-// the global model and the mean are never both whole in memory.
+// Turning a round's stored updates into the next model version: each update is clipped (adaptive clipping,
+// common/fl/adaptive_clip.h, with the reference carried in the parent model's manifest; and clip_norm), then the
+// run's strategy aggregates the deltas straight from their files (fl::AggregateUpdateFiles: chunks decoded into
+// one accumulator for the means, column blocks for the robust statistics); then the global model is read back in
+// chunks, the server optimiser turns each tensor of the mean into the next model's tensor in place, and each is
+// written to disk and freed as soon as it is done. Memory: the mean (one model, shrinking during the step) plus
+// the optimiser's moments, if any; the global model and the mean are never both whole in memory.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -31,6 +32,11 @@
 
 namespace fedlog::server {
 namespace {
+
+// Model manifest metrics of a plain round's clipping (common/fl/adaptive_clip.h).
+constexpr char kClipReferenceMetric[] = "clip_reference";
+constexpr char kClipBoundMetric[] = "clip_bound";
+constexpr char kClippedUpdatesMetric[] = "clipped_updates";
 
 // Optimiser moments are stored per model version, so re-aggregating a round after a crash starts from the same
 // state instead of applying a step twice.
@@ -149,11 +155,15 @@ std::vector<std::string> Coordinator::EntitledSourcesOf(const std::string& site_
 
 absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLayout& global, const v1::RunPlan& plan,
                                                              const std::vector<UpdateRecord>& updates,
-                                                             const std::vector<std::vector<std::string>>& sources) {
+                                                             const std::vector<std::vector<std::string>>& sources,
+                                                             fl::ClipDecision* clip) {
   fl::StrategyOptions so;
   FEDLOG_ASSIGN_OR_RETURN(so.kind, fl::ParseStrategy(plan.strategy()));
   so.trim_fraction = plan.trim_fraction();
   so.clip_norm = plan.clip_norm();
+  // Site-level DP updates are noised at the sites: scaling one down would scale its noise share too.
+  so.adaptive_clip_multiple = SiteLevelDp(plan) ? 0 : AdaptiveClipMultiple(plan);
+  so.carried_reference = clip->reference;
   so.max_weight_share = plan.max_site_weight_share() > 0 ? plan.max_site_weight_share() : kDefaultMaxWeightShare;
   std::vector<fl::UpdateFile> files;
   for (size_t i = 0; i < updates.size(); ++i) {
@@ -163,7 +173,19 @@ absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLay
   }
   fl::StreamAggregateOptions sao;
   sao.scratch_dir = blobs_->ScratchDir();
-  return fl::AggregateUpdateFiles(global, files, so, sao);
+  return fl::AggregateUpdateFiles(global, files, so, sao, clip);
+}
+
+absl::Status Coordinator::DescribeClipping(const RoundRecord& round, v1::RoundSummary* summary) {
+  if (round.state != "done" || round.model_out <= 0) return absl::OkStatus();
+  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(round.model_out));
+  if (!model) return absl::OkStatus();
+  const auto& metrics = model->first.metrics();
+  if (auto it = metrics.find(kClippedUpdatesMetric); it != metrics.end()) {
+    summary->set_clipped_updates(static_cast<int32_t>(it->second));
+  }
+  if (auto it = metrics.find(kClipBoundMetric); it != metrics.end()) summary->set_clip_bound(it->second);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate(
@@ -188,7 +210,20 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
   if (SiteLevelDp(plan)) {
     for (UpdateRecord& u : weighed) u.num_samples = 1;
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, weighed, sources));
+  // Adaptive clipping's reference carried from the previous round of this run (kept in its model's manifest, so
+  // a restarted aggregator carries it too).
+  fl::ClipDecision clip;
+  if (base->first.run_id() == round.run_id) {
+    if (auto it = base->first.metrics().find(kClipReferenceMetric); it != base->first.metrics().end()) {
+      clip.reference = it->second;
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle next, AggregateDelta(*layout, plan, weighed, sources, &clip));
+  double largest_ratio = 0;
+  for (double r : clip.ratios) largest_ratio = std::max(largest_ratio, r);
+  FEDLOG_LOG(INFO) << "run " << round.run_id << " round " << round.round << ": clipped " << clip.clipped << " of "
+                   << updates.size() << " updates (bound " << clip.bound << ", reference norm " << clip.reference
+                   << ", largest norm/reference " << largest_ratio << ")";
   double loss_sum = 0;
   int64_t samples = 0;
   for (const UpdateRecord& u : updates) {
@@ -205,6 +240,9 @@ absl::StatusOr<std::pair<v1::ModelManifest, std::string>> Coordinator::Aggregate
   FEDLOG_ASSIGN_OR_RETURN(auto result, ApplyDelta(round, plan, std::move(next), samples,
                                                   samples > 0 ? loss_sum / static_cast<double>(samples) : 0,
                                                   static_cast<int>(updates.size())));
+  (*result.first.mutable_metrics())[kClipReferenceMetric] = clip.reference;
+  (*result.first.mutable_metrics())[kClipBoundMetric] = clip.bound;
+  (*result.first.mutable_metrics())[kClippedUpdatesMetric] = clip.clipped;
   for (v1::KindCounts& k : SumKindCounts(kind_counts, kKindSuppressBelow)) {
     *result.first.add_kind_counts() = std::move(k);
   }

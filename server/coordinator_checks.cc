@@ -143,6 +143,32 @@ std::vector<std::string> EntitledSources(const SiteRecord& site) {
   return out;
 }
 
+absl::Status ValidateAdaptiveClipPlan(v1::RunPlan* plan) {
+  const double m = plan->adaptive_clip_multiple();
+  if (m != 0 && !(m >= 1 && m <= 1e6)) {
+    return absl::InvalidArgumentError("adaptive_clip_multiple must be 0 (the default) or in [1, 1e6]");
+  }
+  if (plan->adaptive_clip_off() && m != 0) {
+    return absl::InvalidArgumentError("adaptive clipping is off: leave adaptive_clip_multiple at 0");
+  }
+  const bool unclipped = plan->secure_aggregation() || plan->dp_mode() == "site";
+  if (unclipped) {
+    if (m != 0) {
+      return absl::InvalidArgumentError(
+          "adaptive clipping is off under secure aggregation and site-level DP (the aggregator does not see or "
+          "scale single updates there; the sites clip): leave --adaptive-clip out");
+    }
+    plan->set_adaptive_clip_off(true);
+  } else if (!plan->adaptive_clip_off() && m == 0) {
+    plan->set_adaptive_clip_multiple(fl::kDefaultAdaptiveClipMultiple);
+  }
+  return absl::OkStatus();
+}
+
+double AdaptiveClipMultiple(const v1::RunPlan& plan) {
+  return plan.adaptive_clip_off() ? 0 : plan.adaptive_clip_multiple();
+}
+
 int64_t EffectiveSamples(int64_t reported, int64_t max_site_samples, int64_t declared_lines) {
   int64_t n = reported;
   if (max_site_samples > 0) n = std::min(n, max_site_samples);

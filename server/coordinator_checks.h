@@ -45,6 +45,15 @@ absl::Status ForSite(absl::Status status, const std::string& site_id);
 // Default of RunPlan.max_site_weight_share: with two or more sites, none has more than half the weight.
 inline constexpr double kDefaultMaxWeightShare = 0.5;
 
+// Adaptive clipping of a run (RunPlan 66-67, common/fl/adaptive_clip.h). Refuses a negative multiple, one in
+// (0, 1) or above 1e6, a multiple with adaptive_clip_off, and a multiple under secure aggregation or site-level DP
+// (the aggregator does not scale those updates: the sites clip). Fills in the default: off under secure
+// aggregation and site-level DP, else fl::kDefaultAdaptiveClipMultiple when the multiple is 0.
+absl::Status ValidateAdaptiveClipPlan(v1::RunPlan* plan);
+// The multiple a plain round of `plan` clips with: 0 when adaptive clipping is off (a plan stored before RunPlan
+// 66 existed reads 0 too, so a resumed older run keeps its behaviour).
+double AdaptiveClipMultiple(const v1::RunPlan& plan);
+
 // The sample count a site's update is weighed with: `reported` capped by the plan's `max_site_samples` (when
 // > 0) and by the lines the site declared in Hello (when > 0).
 int64_t EffectiveSamples(int64_t reported, int64_t max_site_samples, int64_t declared_lines);

@@ -172,7 +172,7 @@ absl::StatusOr<std::vector<double>> ComputeWeights(const std::vector<UpdateStats
 }
 
 absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const std::vector<ClientUpdate>& updates,
-                                             const StrategyOptions& options) {
+                                             const StrategyOptions& options, ClipDecision* clip) {
   if (updates.empty()) return absl::FailedPreconditionError("no updates to aggregate");
   if (options.trim_fraction < 0 || options.trim_fraction >= 0.5) {
     return absl::InvalidArgumentError("trim_fraction must be in [0, 0.5)");
@@ -206,13 +206,13 @@ absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const s
     stats.push_back(u.stats);
   }
   FEDLOG_ASSIGN_OR_RETURN(std::vector<double> weights, ComputeWeights(stats, options));
-  std::vector<double> clips(updates.size(), 1.0);
-  if (options.clip_norm > 0) {
-    for (size_t i = 0; i < updates.size(); ++i) {
-      double norm = std::sqrt(updates[i].delta->SquaredNorm());
-      if (norm > options.clip_norm) clips[i] = options.clip_norm / norm;
-    }
-  }
+  std::vector<double> norms;
+  for (const ClientUpdate& u : updates) norms.push_back(std::sqrt(u.delta->SquaredNorm()));
+  FEDLOG_ASSIGN_OR_RETURN(ClipDecision decision, DecideClipping(norms, options.clip_norm,
+                                                                options.adaptive_clip_multiple,
+                                                                options.carried_reference));
+  const std::vector<double>& clips = decision.scales;
+  if (clip != nullptr) *clip = decision;
   if (options.kind == StrategyKind::kFedAvg || options.kind == StrategyKind::kWeightedFedAvg) {
     WeightedAverager averager(LayoutOf(global));
     for (size_t i = 0; i < updates.size(); ++i) {

@@ -11,7 +11,8 @@
 //   trimmed_mean     coordinate-wise mean after dropping the trim_fraction largest and smallest values
 // The two robust statistics need every update's value of a coordinate at once; RobustCombine works on a block of
 // coordinates so a caller can bound memory by streaming column blocks (common/fl/stream_aggregate.cc).
-// Optional per-update L2 clipping (clip_norm > 0) scales a delta down to the bound before aggregation.
+// Optional per-update L2 clipping scales a delta down before aggregation: to a fixed bound (clip_norm > 0) and/or
+// to adaptive_clip_multiple x the round's reference norm (common/fl/adaptive_clip.h).
 // Thread-compatible: stateless functions over const inputs.
 #ifndef FEDLOG_COMMON_FL_STRATEGY_H_
 #define FEDLOG_COMMON_FL_STRATEGY_H_
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fl/adaptive_clip.h"
 #include "common/fl/tensor_bundle.h"
 
 namespace fedlog::fl {
@@ -49,6 +51,10 @@ struct StrategyOptions {
   double weight_imbalance = 0.3;
   double trim_fraction = 0.1;  // per side, for kTrimmedMean; in [0, 0.5)
   double clip_norm = 0;        // 0 = no clipping
+  // Adaptive clipping (adaptive_clip.h): M, 0 = off (the library's default; the aggregator and `fedlog eval
+  // federated` pass kDefaultAdaptiveClipMultiple), and the reference carried from the previous round, 0 = none.
+  double adaptive_clip_multiple = 0;
+  double carried_reference = 0;
   // Largest share of the round's total weight one update may have (fedavg / weighted_fedavg), applied when
   // at least two updates are averaged; 0 or >= 1 = no cap. With n updates the effective cap is
   // max(share, 1/n), so the weights can always sum to 1.
@@ -81,9 +87,10 @@ void RobustCombine(const std::vector<const float*>& columns, const std::vector<f
 
 // Aggregated delta: the tensors of `global` in order, then optional tensors new to it in the order they first
 // appear. Tensors no update may contribute to (an adapter whose source no participant runs) get a zero delta.
-// Every update must carry every shared tensor of `global`. FailedPrecondition when `updates` is empty.
+// Every update must carry every shared tensor of `global`. FailedPrecondition when `updates` is empty. `clip`,
+// when given, receives the round's clipping (DecideClipping over the updates' whole-delta norms).
 absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const std::vector<ClientUpdate>& updates,
-                                             const StrategyOptions& options);
+                                             const StrategyOptions& options, ClipDecision* clip = nullptr);
 
 }  // namespace fedlog::fl
 

@@ -17,10 +17,8 @@
 namespace fedlog::fl {
 namespace {
 
-// L2 clipping factor of the delta in `file` (1 when clipping is off or the norm is within the
-// bound).
-absl::StatusOr<double> ClipFactor(const UpdateFile& file, double clip_norm) {
-  if (clip_norm <= 0) return 1.0;
+// L2 norm of the delta in `file` (one decoding pass).
+absl::StatusOr<double> FileNorm(const UpdateFile& file) {
   class NormSink : public TensorSink {
    public:
     absl::Status BeginTensor(const std::string&, const std::vector<int64_t>&) override { return absl::OkStatus(); }
@@ -32,18 +30,28 @@ absl::StatusOr<double> ClipFactor(const UpdateFile& file, double clip_norm) {
     double sq = 0;
   } sink;
   FEDLOG_RETURN_IF_ERROR(ReadBundleFileChunks(file.path, {file.sha256}, &sink));
-  const double norm = std::sqrt(sink.sq);
-  return norm > clip_norm ? clip_norm / norm : 1.0;
+  return std::sqrt(sink.sq);
 }
+
+bool Clips(const StrategyOptions& strategy) { return strategy.clip_norm > 0 || strategy.adaptive_clip_multiple > 0; }
 
 absl::StatusOr<TensorBundle> Average(const BundleLayout& global,
                                      const std::vector<UpdateFile>& updates,
                                      const std::vector<double>& weights,
-                                     const StrategyOptions& strategy) {
+                                     const StrategyOptions& strategy, ClipDecision* clip) {
+  // Norms first (a second pass over each file) when a bound may apply; otherwise the decision from zero norms
+  // is all ones and says nothing was clipped.
+  std::vector<double> norms(updates.size(), 0.0);
+  if (Clips(strategy)) {
+    for (size_t i = 0; i < updates.size(); ++i) {
+      FEDLOG_ASSIGN_OR_RETURN(norms[i], FileNorm(updates[i]));
+    }
+  }
+  FEDLOG_ASSIGN_OR_RETURN(*clip, DecideClipping(norms, strategy.clip_norm, strategy.adaptive_clip_multiple,
+                                                strategy.carried_reference));
   WeightedAverager averager(global);
   for (size_t i = 0; i < updates.size(); ++i) {
-    FEDLOG_ASSIGN_OR_RETURN(double scale, ClipFactor(updates[i], strategy.clip_norm));
-    FEDLOG_RETURN_IF_ERROR(averager.BeginUpdate(weights[i], updates[i].stats.sources, scale));
+    FEDLOG_RETURN_IF_ERROR(averager.BeginUpdate(weights[i], updates[i].stats.sources, clip->scales[i]));
     // Decoded chunk by chunk straight into the accumulator: no tensor-sized buffer.
     FEDLOG_RETURN_IF_ERROR(ReadBundleFileChunks(updates[i].path, {updates[i].sha256}, &averager));
     FEDLOG_RETURN_IF_ERROR(averager.EndUpdate());
@@ -57,6 +65,7 @@ struct Unpacked {
   int fd = -1;
   std::map<std::string, std::pair<int64_t, int64_t>> index;  // name -> (first value, count)
   float scale = 1;
+  double norm = 0;  // L2 norm of the whole delta
   std::vector<std::string> sources;
 
   Unpacked() = default;
@@ -114,8 +123,7 @@ class UnpackSink : public TensorSink {
 };
 
 // Unpacks `file` into `out` and extends `layout` with optional tensors new to it.
-absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, double clip_norm,
-                    size_t shared_total, BundleLayout* layout, Unpacked* out) {
+absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, size_t shared_total, BundleLayout* layout, Unpacked* out) {
   static std::atomic<uint64_t> counter{0};
   out->path = absl::StrCat(scratch_dir, "/robust.", ::getpid(), ".", counter++, ".f32");
   out->fd = ::open(out->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -127,8 +135,7 @@ absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, doub
     return absl::InvalidArgumentError(
         absl::StrCat("update of ", file.site, " lacks shared tensors"));
   }
-  const double norm = std::sqrt(sink.sq);
-  if (clip_norm > 0 && norm > clip_norm) out->scale = static_cast<float>(clip_norm / norm);
+  out->norm = std::sqrt(sink.sq);
   return absl::OkStatus();
 }
 
@@ -175,7 +182,7 @@ absl::Status CombineTensor(const std::vector<std::unique_ptr<Unpacked>>& parts,
 absl::StatusOr<TensorBundle> Robust(const BundleLayout& global,
                                     const std::vector<UpdateFile>& updates,
                                     const StrategyOptions& strategy,
-                                    const StreamAggregateOptions& options) {
+                                    const StreamAggregateOptions& options, ClipDecision* clip) {
   if (options.scratch_dir.empty())
     return absl::InvalidArgumentError("robust aggregation needs a scratch_dir");
   BundleLayout layout = global;
@@ -184,9 +191,13 @@ absl::StatusOr<TensorBundle> Robust(const BundleLayout& global,
   std::vector<std::unique_ptr<Unpacked>> parts;
   for (const auto& u : updates) {
     parts.push_back(std::make_unique<Unpacked>());
-    FEDLOG_RETURN_IF_ERROR(Unpack(u, options.scratch_dir, strategy.clip_norm, shared_total, &layout,
-                                  parts.back().get()));
+    FEDLOG_RETURN_IF_ERROR(Unpack(u, options.scratch_dir, shared_total, &layout, parts.back().get()));
   }
+  std::vector<double> norms;
+  for (const auto& p : parts) norms.push_back(Clips(strategy) ? p->norm : 0.0);
+  FEDLOG_ASSIGN_OR_RETURN(*clip, DecideClipping(norms, strategy.clip_norm, strategy.adaptive_clip_multiple,
+                                                strategy.carried_reference));
+  for (size_t i = 0; i < parts.size(); ++i) parts[i]->scale = static_cast<float>(clip->scales[i]);
   TensorBundle out;
   out.tensors.reserve(layout.size());
   for (size_t i = 0; i < layout.size(); ++i) {
@@ -207,7 +218,10 @@ absl::StatusOr<TensorBundle> Robust(const BundleLayout& global,
 absl::StatusOr<TensorBundle> AggregateUpdateFiles(const BundleLayout& global,
                                                   const std::vector<UpdateFile>& updates,
                                                   const StrategyOptions& strategy,
-                                                  const StreamAggregateOptions& options) {
+                                                  const StreamAggregateOptions& options,
+                                                  ClipDecision* clip) {
+  ClipDecision ignored;
+  if (clip == nullptr) clip = &ignored;
   if (updates.empty()) return absl::FailedPreconditionError("no updates to aggregate");
   if (strategy.trim_fraction < 0 || strategy.trim_fraction >= 0.5) {
     return absl::InvalidArgumentError("trim_fraction must be in [0, 0.5)");
@@ -216,9 +230,9 @@ absl::StatusOr<TensorBundle> AggregateUpdateFiles(const BundleLayout& global,
   for (const auto& u : updates) stats.push_back(u.stats);
   FEDLOG_ASSIGN_OR_RETURN(std::vector<double> weights, ComputeWeights(stats, strategy));
   if (strategy.kind == StrategyKind::kFedAvg || strategy.kind == StrategyKind::kWeightedFedAvg) {
-    return Average(global, updates, weights, strategy);
+    return Average(global, updates, weights, strategy, clip);
   }
-  return Robust(global, updates, strategy, options);
+  return Robust(global, updates, strategy, options, clip);
 }
 
 }  // namespace fedlog::fl

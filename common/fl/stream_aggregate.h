@@ -2,7 +2,8 @@
 // than by the number of updates (issue 6: aggregator RSS <= 3 x model + small per-site state).
 //   fedavg / weighted_fedavg: each update is decoded in chunks straight into the float32
 //     accumulator (ReadBundleFileChunks into WeightedAverager); memory = the accumulator + one
-//     chunk. With clipping, each file is read twice (once for its norm).
+//     chunk. With clipping (a fixed or an adaptive bound, adaptive_clip.h), each file is read twice (once
+//     for its norm).
 //   median / trimmed_mean: every coordinate needs every update's value, so each update is first
 //     unpacked to a raw float32 scratch file, then every tensor is combined in column blocks read
 //     back with pread; memory = the result + `block_bytes` of columns. These strategies also need
@@ -38,11 +39,13 @@ struct StreamAggregateOptions {
 };
 
 // Aggregated delta of `updates` against a global model of layout `global` (see AggregateDeltas for
-// the rules).
+// the rules). `clip`, when given, receives the round's clipping; without a bound (clip_norm and
+// adaptive_clip_multiple 0) the norms are not read and its ratios and reference are 0.
 absl::StatusOr<TensorBundle> AggregateUpdateFiles(const BundleLayout& global,
                                                   const std::vector<UpdateFile>& updates,
                                                   const StrategyOptions& strategy,
-                                                  const StreamAggregateOptions& options);
+                                                  const StreamAggregateOptions& options,
+                                                  ClipDecision* clip = nullptr);
 
 }  // namespace fedlog::fl
 

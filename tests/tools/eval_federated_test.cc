@@ -142,7 +142,8 @@ TEST(EvalFederatedTest, OptionalTensorsAreAveragedOverTheirCarriersOnly) {
   fl::TensorBundle u2{{T("out.weight", {5, 5}), T("prototypes.global", {4, 8})}};
   std::vector<SiteUpdate> updates = {{&u1, 1, 1, 1, {"X"}}, {&u2, 3, 1, 1, {"Y"}}};
   double norm = 0;
-  auto out = AggregateRound(global, updates, "fedavg", &norm);
+  fl::ClipDecision clip;  // adaptive clipping off (0): the plain averaging rule
+  auto out = AggregateRound(global, updates, "fedavg", &norm, 0, &clip);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->Find("out.weight")->values, (std::vector<float>{4.5f, 4.5f}));  // 1 + (2 + 3*4)/4
   EXPECT_EQ(out->Find("adapter.X.up.bias")->values, (std::vector<float>{12}));
@@ -150,13 +151,20 @@ TEST(EvalFederatedTest, OptionalTensorsAreAveragedOverTheirCarriersOnly) {
   EXPECT_EQ(out->Find("prototypes.global")->values, (std::vector<float>{4, 8}));
   EXPECT_NEAR(norm, 3.5 * std::sqrt(2.0), 1e-5);
 
+  // With adaptive clipping at M = 1: r = the smaller norm, sqrt(20) (u1's delta 2, 2, 2, 2, 2), so u2's
+  // (4, 4 and its full prototypes 4, 8: sqrt(112)) is scaled down to it.
+  fl::ClipDecision clipped;
+  ASSERT_TRUE(AggregateRound(global, updates, "fedavg", &norm, 1, &clipped).ok());
+  EXPECT_EQ(clipped.clipped, 1);
+  EXPECT_NEAR(clipped.reference, std::sqrt(20.0), 1e-5);
+
   fl::TensorBundle missing{{T("adapter.Y.up.bias", {1})}};
   updates.push_back({&missing, 1, 1, 1, {"Y"}});
-  EXPECT_EQ(AggregateRound(global, updates, "fedavg", &norm).status().code(),
+  EXPECT_EQ(AggregateRound(global, updates, "fedavg", &norm, 0, &clip).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AggregateRound(global, {}, "fedavg", &norm).status().code(),
+  EXPECT_EQ(AggregateRound(global, {}, "fedavg", &norm, 0, &clip).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(AggregateRound(global, {updates[0]}, "nope", &norm).status().code(),
+  EXPECT_EQ(AggregateRound(global, {updates[0]}, "nope", &norm, 0, &clip).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

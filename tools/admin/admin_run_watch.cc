@@ -80,6 +80,22 @@ void PrintPlan(const v1::RunPlan& p) {
                "inner steps %d, fedprox mu %g\n",
                t.local_epochs(), t.learning_rate(), t.batch_size(), static_cast<unsigned long long>(t.seed()),
                t.contrastive_steps(), t.meta_iterations(), t.inner_steps(), t.fedprox_mu());
+  std::fprintf(stderr, "clipping: adaptive %s, clip norm %s\n",
+               p.adaptive_clip_off() || p.adaptive_clip_multiple() <= 0
+                   ? "off"
+                   : absl::StrFormat("%g x the round's reference norm", p.adaptive_clip_multiple()).c_str(),
+               p.clip_norm() > 0 ? absl::StrFormat("%g", p.clip_norm()).c_str() : "off");
+}
+
+// Rounds that scaled updates down (RoundSummary clipped_updates / clip_bound), on stderr like the plan.
+void PrintClipped(const v1::RunStatus& s) {
+  std::fflush(stdout);
+  for (const auto& r : s.rounds()) {
+    if (r.state() == "done" && r.clipped_updates() > 0) {
+      std::fprintf(stderr, "round %d: clipped %d update(s) to L2 norm %g\n", r.round(), r.clipped_updates(),
+                   r.clip_bound());
+    }
+  }
 }
 
 
@@ -161,6 +177,7 @@ int RunStatusVerb(const std::vector<std::string>& argv) {
     if (r.state() == "done") PrintRound(s.plan(), r);
   }
   if (std::string open = OpenRoundLine(s); !open.empty()) std::printf("%s\n", open.c_str());
+  PrintClipped(s);
   return 0;
 }
 

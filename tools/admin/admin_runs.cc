@@ -108,6 +108,16 @@ absl::Status SetAggregationFlags(const Args& args, v1::RunPlan* plan) {
   }
   FEDLOG_ASSIGN_OR_RETURN(int64_t max_site_samples, args.GetInt("max-site-samples", 0));
   plan->set_max_site_samples(max_site_samples);
+  // Adaptive clipping: on by default (the aggregator fills in M); "off" or a multiple M >= 1.
+  if (args.Has("adaptive-clip")) {
+    if (args.Get("adaptive-clip") == "off") {
+      plan->set_adaptive_clip_off(true);
+    } else {
+      FEDLOG_ASSIGN_OR_RETURN(double m, args.GetDouble("adaptive-clip", 0));
+      if (!(m >= 1)) return absl::InvalidArgumentError("--adaptive-clip must be off or a multiple >= 1");
+      plan->set_adaptive_clip_multiple(m);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -138,7 +148,7 @@ int RunStart(const std::vector<std::string>& argv) {
   ArgSpec spec{{"rounds", "min-sites", "deadline-s", "site-wait-s", "epochs", "lr", "batch", "seed", "strategy", "trim",
                 "clip-norm", "max-norm", "server-opt", "server-lr", "update-dtype", "sample-fraction",
                 "contrastive-steps", "meta-iterations", "fedprox-mu", "inner-steps", "max-site-samples",
-                "max-site-share", "secagg-threshold", "secagg-clip-range", "secagg-step-s"},
+                "max-site-share", "adaptive-clip", "secagg-threshold", "secagg-clip-range", "secagg-step-s"},
                {"watch", "zstd", "secure-aggregation"}};
   for (const std::string& name : PrivacyOptionNames()) spec.options.insert(name);
   for (const std::string& name : PrivacyFlagNames()) spec.flags.insert(name);

@@ -26,6 +26,7 @@
 #include "common/eval/metrics.h"
 #include "common/fewshot/detector_choice.h"
 #include "common/fewshot/fewshot.h"
+#include "common/fl/adaptive_clip.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/model/dp_sgd.h"
 #include "common/model/encoder_types.h"
@@ -46,6 +47,10 @@ struct FederatedOptions {
   float fedprox_mu = 0;
   float jaccard_weight = 0;  // LocalWork::jaccard_weight (eval newsite --fed-jaccard-weight)
   std::string strategy = "weighted_fedavg";  // fl::ParseStrategy names
+  // Adaptive clipping's M (common/fl/adaptive_clip.h), as the aggregator applies it to plain rounds; 0 = off
+  // (--adaptive-clip M|off). Not applied to a secure-aggregation or site-level DP federation (the aggregator
+  // does not clip those either).
+  double adaptive_clip_multiple = fl::kDefaultAdaptiveClipMultiple;
   uint64_t seed = 7;
   int threads = 1;              // torch intra-op threads
   int shots = 10;               // labeled lines per class in every site's detector support set
@@ -244,6 +249,11 @@ struct RoundLog {
   double contrastive_loss = 0;  // mean over participants
   double meta_loss = 0;         // mean over participants that meta-trained
   double update_norm = 0;       // L2 norm of the aggregated delta of the shared tensors
+  // Adaptive clipping's figures (fl::ClipDecision): each update's norm / reference, the reference, and how
+  // many updates were scaled down. The ratios are computed with clipping off too.
+  std::vector<double> clip_ratios;
+  double clip_reference = 0;
+  int clipped = 0;
   double seconds = 0;           // wall time of the round (sites run one after another)
 };
 
@@ -262,7 +272,8 @@ struct FederatedResult {
 // delta against `global` (a tensor `global` lacks contributes its full value), fl::AggregateDeltas
 // with `strategy` (shared tensors over every update, each adapter.* / prototypes.* tensor over the
 // updates carrying it), added to `global`. `shared_norm` receives the L2 norm of the shared
-// tensors' aggregated delta.
+// tensors' aggregated delta. `clip_multiple` is adaptive clipping's M (0 = off); `clip` (not null) carries
+// the previous round's reference in (its `reference`, 0 = none) and receives this round's decision.
 struct SiteUpdate {
   const fl::TensorBundle* weights = nullptr;  // full weights after the round; not owned
   int64_t samples = 0;
@@ -272,7 +283,8 @@ struct SiteUpdate {
 };
 absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
                                                 const std::vector<SiteUpdate>& updates,
-                                                const std::string& strategy, double* shared_norm);
+                                                const std::string& strategy, double* shared_norm,
+                                                double clip_multiple, fl::ClipDecision* clip);
 
 // Differential privacy of the simulation (eval_federated_dp.cc).
 // Checks the dp_* options; in line mode with target_epsilon > 0 sets dp_noise_multiplier to the

@@ -36,10 +36,14 @@ absl::StatusOr<fl::TensorBundle> DeltaAgainst(const fl::TensorBundle& global,
 
 absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
                                                 const std::vector<SiteUpdate>& updates,
-                                                const std::string& strategy, double* shared_norm) {
+                                                const std::string& strategy, double* shared_norm,
+                                                double clip_multiple, fl::ClipDecision* clip) {
   if (updates.empty()) return absl::FailedPreconditionError("no updates to aggregate");
+  if (clip == nullptr) return absl::InvalidArgumentError("AggregateRound needs a ClipDecision");
   fl::StrategyOptions options;
   FEDLOG_ASSIGN_OR_RETURN(options.kind, fl::ParseStrategy(strategy));
+  options.adaptive_clip_multiple = clip_multiple;
+  options.carried_reference = clip->reference;
   std::vector<fl::TensorBundle> deltas(updates.size());
   std::vector<fl::ClientUpdate> clients;
   for (size_t i = 0; i < updates.size(); ++i) {
@@ -49,7 +53,7 @@ absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
                           updates[i].imbalance_ratio, updates[i].sources};
     clients.push_back({absl::StrCat("site-update-", i), &deltas[i], stats});
   }
-  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle mean, fl::AggregateDeltas(global, clients, options));
+  FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle mean, fl::AggregateDeltas(global, clients, options, clip));
   double norm = 0;
   for (fl::NamedTensor& t : mean.tensors) {
     if (!fl::IsOptionalTensor(t.name)) {

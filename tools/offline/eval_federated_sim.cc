@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
 #include "common/eval/threshold.h"
 #include "common/fl/fedavg.h"
@@ -121,6 +122,8 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
   const std::string label = dp != nullptr ? "federated_dp" : "federated";
   fl::TensorBundle global = initial;
   model::LineSet public_lines;  // ReleaseBasis's cache
+  fl::ClipDecision clip;        // the previous round's, carried (the aggregator keeps it in the model's manifest)
+  const double clip_multiple = dp != nullptr && o.secure_aggregation ? 0 : o.adaptive_clip_multiple;
   for (int r = 0; r < o.rounds; ++r) {
     const auto t0 = Clock::now();
     std::vector<model::SiteRoundResult> results;
@@ -190,7 +193,15 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
                                                           static_cast<int>(sites.size())));
     } else {
       FEDLOG_ASSIGN_OR_RETURN(global,
-                              AggregateRound(global, updates, o.strategy, &log.update_norm));
+                              AggregateRound(global, updates, o.strategy, &log.update_norm, clip_multiple, &clip));
+      log.clip_ratios = clip.ratios;
+      log.clip_reference = clip.reference;
+      log.clipped = clip.clipped;
+      std::cerr << absl::StrFormat("[%s] round %d clip: reference %.6g, multiple %g, clipped %d, norm/reference %s\n",
+                                   label, r + 1, clip.reference, clip_multiple, clip.clipped,
+                                   absl::StrJoin(clip.ratios, ",", [](std::string* out, double v) {
+                                     absl::StrAppend(out, absl::StrFormat("%.4f", v));
+                                   }));
       if (dp != nullptr && dp->ReleasesPrototypes(r) && o.dp_release_shrink) {
         FEDLOG_RETURN_IF_ERROR(AttachReleaseNoise(o, base.out_dim, shares, updates, &global));
       }

@@ -22,7 +22,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: fedlog eval federated --protocol sources|hdfs|bgl --out DIR [--data DIR] [--rounds N] "
     "[--sites K] [--contrastive-steps S] [--meta-iterations M] [--inner-steps I] [--shots K] "
-    "[--fedprox-mu MU] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--seed S] "
+    "[--fedprox-mu MU] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--adaptive-clip M|off] "
+    "[--seed S] "
     "[--threads T] [--max-train-lines N] [--personalise-rounds P] [--no-baselines] "
     "[--dp-mode line|site (--dp-noise-multiplier SIGMA | --target-epsilon EPS) [--dp-clip C] "
     "[--dp-delta D] [--dp-encoder-lr-ratio R] [--dp-freeze-embedding] "
@@ -40,6 +41,17 @@ constexpr char kUsage[] =
 // The federation's size and work: rounds, sites, steps, seeds, threads, baselines and the detector choice.
 absl::Status ParseRunFlags(const cli::Args& args, FederatedOptions* o) {
   o->strategy = args.Get("strategy", o->strategy);
+  if (args.Has("adaptive-clip")) {
+    const std::string m = args.Get("adaptive-clip");
+    if (m == "off") {
+      o->adaptive_clip_multiple = 0;
+    } else {
+      FEDLOG_ASSIGN_OR_RETURN(o->adaptive_clip_multiple, args.GetDouble("adaptive-clip", 0));
+      if (!(o->adaptive_clip_multiple >= 1 && o->adaptive_clip_multiple <= 1e6)) {
+        return absl::InvalidArgumentError("--adaptive-clip must be off or a multiple in [1, 1e6]");
+      }
+    }
+  }
   FEDLOG_ASSIGN_OR_RETURN(int64_t rounds, args.GetInt("rounds", o->rounds));
   FEDLOG_ASSIGN_OR_RETURN(int64_t sites, args.GetInt("sites", o->sites));
   FEDLOG_ASSIGN_OR_RETURN(int64_t steps, args.GetInt("contrastive-steps", o->contrastive_steps));
@@ -247,7 +259,7 @@ int RunEvalFederated(const std::vector<std::string>& argv) {
   absl::StatusOr<cli::Args> args = cli::Args::Parse(
       argv,
       {{"protocol", "out", "data", "rounds", "sites", "contrastive-steps", "meta-iterations",
-        "inner-steps", "shots", "fedprox-mu", "strategy", "seed", "threads", "max-train-lines",
+        "inner-steps", "shots", "fedprox-mu", "strategy", "adaptive-clip", "seed", "threads", "max-train-lines",
         "personalise-rounds", "dp-mode", "dp-noise-multiplier", "dp-clip", "dp-delta",
         "target-epsilon", "dp-encoder-lr-ratio", "dp-objective", "dp-anomalous-rate",
         "dp-normal-lines", "dp-scope", "dp-count-noise", "dp-prototype-noise", "dp-prototype-share",

@@ -276,23 +276,32 @@ TEST_F(StreamTest, FileAggregationMatchesInMemoryForEveryStrategy) {
   std::vector<ClientUpdate> ups;
   for (size_t i = 0; i < deltas.size(); ++i)
     ups.push_back({files[i].site, &deltas[i], files[i].stats});
-  for (StrategyKind kind : {StrategyKind::kFedAvg, StrategyKind::kWeightedFedAvg,
-                            StrategyKind::kMedian, StrategyKind::kTrimmedMean}) {
-    StrategyOptions o;
-    o.kind = kind;
-    o.clip_norm = 80;
-    StreamAggregateOptions so;
-    so.scratch_dir = dir_;
-    so.block_bytes = 4096;  // several column blocks per tensor
-    auto streamed = AggregateUpdateFiles(LayoutOf(global), files, o, so);
-    auto memory = AggregateDeltas(global, ups, o);
-    ASSERT_TRUE(streamed.ok() && memory.ok()) << StrategyName(kind) << ": " << streamed.status();
-    ASSERT_EQ(streamed->tensors.size(), memory->tensors.size());
-    for (size_t t = 0; t < memory->tensors.size(); ++t) {
-      ASSERT_EQ(streamed->tensors[t].name, memory->tensors[t].name);
-      for (size_t j = 0; j < memory->tensors[t].values.size(); ++j) {
-        ASSERT_NEAR(streamed->tensors[t].values[j], memory->tensors[t].values[j], 1e-5)
-            << StrategyName(kind) << " " << memory->tensors[t].name << "[" << j << "]";
+  // A fixed bound, and the adaptive bound (with a carried reference) without one.
+  for (double multiple : {0.0, 1.5}) {
+    for (StrategyKind kind : {StrategyKind::kFedAvg, StrategyKind::kWeightedFedAvg,
+                              StrategyKind::kMedian, StrategyKind::kTrimmedMean}) {
+      StrategyOptions o;
+      o.kind = kind;
+      o.clip_norm = multiple > 0 ? 0 : 80;
+      o.adaptive_clip_multiple = multiple;
+      o.carried_reference = multiple > 0 ? 30 : 0;
+      StreamAggregateOptions so;
+      so.scratch_dir = dir_;
+      so.block_bytes = 4096;  // several column blocks per tensor
+      ClipDecision streamed_clip, memory_clip;
+      auto streamed = AggregateUpdateFiles(LayoutOf(global), files, o, so, &streamed_clip);
+      auto memory = AggregateDeltas(global, ups, o, &memory_clip);
+      ASSERT_TRUE(streamed.ok() && memory.ok()) << StrategyName(kind) << ": " << streamed.status();
+      EXPECT_GE(memory_clip.clipped, 1) << "the outlier is clipped";
+      EXPECT_EQ(streamed_clip.clipped, memory_clip.clipped);
+      EXPECT_NEAR(streamed_clip.bound, memory_clip.bound, 1e-6 * memory_clip.bound);
+      ASSERT_EQ(streamed->tensors.size(), memory->tensors.size());
+      for (size_t t = 0; t < memory->tensors.size(); ++t) {
+        ASSERT_EQ(streamed->tensors[t].name, memory->tensors[t].name);
+        for (size_t j = 0; j < memory->tensors[t].values.size(); ++j) {
+          ASSERT_NEAR(streamed->tensors[t].values[j], memory->tensors[t].values[j], 1e-5)
+              << StrategyName(kind) << " " << memory->tensors[t].name << "[" << j << "]";
+        }
       }
     }
   }
