@@ -27,12 +27,7 @@ using Site = testing::HandSite;
 
 constexpr int kOut = 8, kAdapter = 4;
 
-// A site speaking the protocol by hand: Hello with chosen sources, then whatever the test makes it send.
-fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
-  fl::TensorBundle b = like;
-  for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);
-  return b;
-}
+using testing::Filled;
 
 void Add(fl::TensorBundle* b, const std::string& name, std::vector<int64_t> shape, float v) {
   fl::NamedTensor t{name, std::move(shape), {}};

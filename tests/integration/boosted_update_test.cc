@@ -19,11 +19,7 @@
 namespace fedlog {
 namespace {
 
-fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
-  fl::TensorBundle b = like;
-  for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);
-  return b;
-}
+using testing::Filled;
 
 double Norm(const fl::TensorBundle& b) { return std::sqrt(b.SquaredNorm()); }
 

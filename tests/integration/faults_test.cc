@@ -20,12 +20,7 @@ namespace {
 
 using RawSite = testing::HandSite;
 
-// A site driven by hand, so the test decides what it uploads and when.
-fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
-  fl::TensorBundle b = like;
-  for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);
-  return b;
-}
+using testing::Filled;
 
 class FaultsTest : public ::testing::Test {
  protected:

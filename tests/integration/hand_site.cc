@@ -1,10 +1,18 @@
 #include "tests/integration/hand_site.h"
 
+#include <algorithm>
+
 #include "common/fl/bundle_codec.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog::testing {
+
+fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
+  fl::TensorBundle b = like;
+  for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);
+  return b;
+}
 
 HandSite::HandSite(const std::string& pki, const std::string& name, int port,
                    const std::vector<std::string>& sources, int64_t declared_lines)

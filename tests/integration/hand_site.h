@@ -38,6 +38,9 @@ struct HandSite {
   client::FederationSession session;
 };
 
+// `like` with every value set to `v`: an update of a chosen size and sign.
+fl::TensorBundle Filled(const fl::TensorBundle& like, float v);
+
 // Relays a site's secure-aggregation steps to the aggregator. Keeps the masked input it sent (`sent`), can
 // drop the site right after masking (the upload never leaves), can forge the aggregator's unmask request
 // (naming the second survivor as dropped too, so both of its shares are asked for) and counts unmask calls.

@@ -63,12 +63,6 @@ inline void Deadline(grpc::ClientContext* ctx, int ms) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
 }
 
-inline fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
-  fl::TensorBundle b = like;
-  for (auto& t : b.tensors) std::fill(t.values.begin(), t.values.end(), v);
-  return b;
-}
-
 struct Download {
   grpc::Status status;
   v1::ModelManifest manifest;
