@@ -270,6 +270,25 @@ void AddKeyedLines(const std::vector<std::pair<uint64_t, int32_t>>& lines,
   }
 }
 
+// A closed piece of session key `key` (its `piece`-th, score `score` against threshold 1; a later piece
+// carries its key's union score) appended to `sc` with its unit and its close line (1, 2, ... in order).
+void AddPiece(uint64_t key, int piece, double score, double union_score,
+              const std::map<uint64_t, int32_t>& unit_of, ScoredStream* sc) {
+  novelty::SessionScore x;
+  x.session = key;
+  x.lines = 1;
+  x.score = score;
+  x.threshold = 1;
+  x.shape = static_cast<uint64_t>(sc->sessions.size()) + 1;
+  x.whole = piece > 1;
+  x.piece = piece;
+  x.union_score = union_score;
+  x.union_alert = union_score >= 1;
+  sc->sessions.push_back(x);
+  sc->session_units.push_back({unit_of.at(key)});
+  sc->session_close_line.push_back(static_cast<int64_t>(sc->sessions.size()));
+}
+
 // Unit kinds (IndexKinds, DecideUnits with NewsiteOptions::session_kind_rule): a normal verdict on
 // block 0's second session labels the block's kind then (2 x t1, 1 x t2). Block 1 logs the same in one
 // session (another shape, the same kind); block 2's second session has the verdict's shape but its
@@ -454,22 +473,8 @@ TEST(EvalNewsiteSessionTest, AUnionCloseDecidesItsKey) {
   // (key, score, whole, union score): first pieces, then the second pieces with their unions.
   const std::vector<std::tuple<uint64_t, double, bool, double>> closed = {
       {100, 5, false, 0}, {101, 5, false, 0}, {100, 0.5, true, 0.5}, {101, 0.5, true, 6}};
-  uint64_t shape = 1;
-  int64_t at = 1;
   for (const auto& [key, score, whole, union_score] : closed) {
-    novelty::SessionScore x;
-    x.session = key;
-    x.lines = 1;
-    x.score = score;
-    x.threshold = 1;
-    x.shape = shape++;
-    x.whole = whole;
-    x.piece = whole ? 2 : 1;
-    x.union_score = union_score;
-    x.union_alert = union_score >= 1;
-    sc.sessions.push_back(x);
-    sc.session_units.push_back({unit_of.at(key)});
-    sc.session_close_line.push_back(at++);
+    AddPiece(key, whole ? 2 : 1, score, union_score, unit_of, &sc);
   }
   NewsiteOptions o;
   o.detector.session.label_threshold = false;
@@ -517,23 +522,7 @@ TEST(EvalNewsiteSessionTest, AUnionWithdrawalHoldsUnderWholeUnitDecisions) {
   // (key, piece, score, union score): first pieces, then later pieces with their unions.
   const std::vector<std::tuple<uint64_t, int, double, double>> closed = {
       {100, 1, 5, 0}, {101, 1, 5, 0}, {100, 2, 0.5, 0.5}, {101, 2, 0.5, 6}, {100, 3, 0.5, 0.5}};
-  uint64_t shape = 1;
-  int64_t at = 1;
-  for (const auto& [key, piece, score, union_score] : closed) {
-    novelty::SessionScore x;
-    x.session = key;
-    x.lines = 1;
-    x.score = score;
-    x.threshold = 1;
-    x.shape = shape++;
-    x.whole = piece > 1;
-    x.piece = piece;
-    x.union_score = union_score;
-    x.union_alert = union_score >= 1;
-    sc.sessions.push_back(x);
-    sc.session_units.push_back({unit_of.at(key)});
-    sc.session_close_line.push_back(at++);
-  }
+  for (const auto& [key, piece, score, union_score] : closed) AddPiece(key, piece, score, union_score, unit_of, &sc);
   NewsiteOptions o;
   o.detector.session.label_threshold = false;
   NewsiteSplit sp;
