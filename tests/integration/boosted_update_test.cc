@@ -38,32 +38,9 @@ double Distance(const fl::TensorBundle& a, const fl::TensorBundle& b) {
   return std::sqrt(sq);
 }
 
-class BoostedUpdateTest : public ::testing::Test {
+class BoostedUpdateTest : public testing::HandAggregatorTest {
  protected:
-  void SetUp() override {
-    dir_ = testing::MakeTempDir("fedlog_boosted");
-    pki_ = JoinPath(dir_, "pki");
-    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "site-c", "site-x"}));
-    auto s = server::AggregatorServer::Start(testing::ServerConfigFor(pki_, JoinPath(dir_, "agg")));
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-  }
-  void TearDown() override {
-    server_->Shutdown();
-    std::filesystem::remove_all(dir_);
-  }
-  v1::RunStatus Start(const v1::RunPlan& plan) {
-    v1::StartRunRequest req;
-    *req.mutable_plan() = plan;
-    v1::RunStatus resp;
-    grpc::ClientContext ctx;
-    grpc::Status st = testing::AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return resp;
-  }
-  v1::RunStatus WaitFor(int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready) {
-    return testing::WaitRun(testing::AdminStub(pki_, server_->port()).get(), run_id, ready);
-  }
+  void SetUp() override { SetUpAggregator("fedlog_boosted", {"site-a", "site-b", "site-c", "site-x"}); }
   // A default plan (only rounds and min_sites set); the aggregator fills in adaptive clipping.
   static v1::RunPlan DefaultPlan(int rounds, int min_sites) {
     v1::RunPlan plan;
@@ -72,8 +49,6 @@ class BoostedUpdateTest : public ::testing::Test {
     plan.set_round_deadline_s(60);
     return plan;
   }
-  std::string dir_, pki_;
-  std::unique_ptr<server::AggregatorServer> server_;
 };
 
 // Three honest sites (uniform deltas 0.001, 0.0012, 0.0009) and site-x sending `attack(base)`, one run each.
@@ -107,7 +82,7 @@ TEST_F(BoostedUpdateTest, OneOfFourBoostedByAnyFactorMovesTheModelAtMostTheBound
     ASSERT_TRUE(b.Upload(tb, hb).ok());
     ASSERT_TRUE(c.Upload(tc, hc).ok());
     ASSERT_TRUE(x.Upload(tx, attack(base->bundle)).ok());
-    v1::RunStatus done = WaitFor(run.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; });
+    v1::RunStatus done = WaitRun(run.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; });
     ASSERT_EQ(done.state(), "done");
     ASSERT_EQ(done.rounds_size(), 1);
     EXPECT_EQ(done.rounds(0).clipped_updates(), 1);
@@ -137,7 +112,7 @@ TEST_F(BoostedUpdateTest, OneOfTwoIsBoundedInTheFirstRoundAndByTheCarriedReferen
     const fl::TensorBundle honest = Filled(base->bundle, round == 0 ? 0.001f : 0.0008f);
     ASSERT_TRUE(a.Upload(ta, honest).ok());
     ASSERT_TRUE(x.Upload(tx, Filled(base->bundle, 1000.0f)).ok());
-    v1::RunStatus st = WaitFor(run.run_id(), [&](const v1::RunStatus& s) {
+    v1::RunStatus st = WaitRun(run.run_id(), [&](const v1::RunStatus& s) {
       return s.rounds_size() > round && s.rounds(round).state() == "done";
     });
     ASSERT_GT(st.rounds_size(), round);
@@ -151,7 +126,7 @@ TEST_F(BoostedUpdateTest, OneOfTwoIsBoundedInTheFirstRoundAndByTheCarriedReferen
     ASSERT_TRUE(next.ok());
     EXPECT_LE(Distance(next->bundle, base->bundle), (Norm(honest) + m * r) / 2 * 1.001);
   }
-  EXPECT_EQ(WaitFor(run.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; }).state(), "done");
+  EXPECT_EQ(WaitRun(run.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; }).state(), "done");
 }
 
 // The setting: off is honoured (the boosted update drags the mean), and a multiple is refused under secure
@@ -167,7 +142,7 @@ TEST_F(BoostedUpdateTest, OffIsHonouredAndAMultipleIsRefusedWhereTheAggregatorCa
   ASSERT_TRUE(base.ok());
   ASSERT_TRUE(a.Upload(ta, Filled(base->bundle, 0.001f)).ok());
   ASSERT_TRUE(x.Upload(tx, Filled(base->bundle, 0.1f)).ok());
-  v1::RunStatus done = WaitFor(run.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; });
+  v1::RunStatus done = WaitRun(run.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; });
   ASSERT_EQ(done.state(), "done");
   EXPECT_EQ(done.rounds(0).clipped_updates(), 0);
   auto next = a.session.Download(0);

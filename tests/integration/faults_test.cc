@@ -22,39 +22,9 @@ using RawSite = testing::HandSite;
 
 using testing::Filled;
 
-class FaultsTest : public ::testing::Test {
+class FaultsTest : public testing::HandAggregatorTest {
  protected:
-  void SetUp() override {
-    dir_ = testing::MakeTempDir("fedlog_faults");
-    pki_ = JoinPath(dir_, "pki");
-    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b"}));
-    auto s = server::AggregatorServer::Start(testing::ServerConfigFor(pki_, JoinPath(dir_, "agg")));
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-  }
-  void TearDown() override {
-    server_->Shutdown();
-    std::filesystem::remove_all(dir_);
-  }
-  v1::RunStatus Start(v1::RunPlan plan) {
-    v1::StartRunRequest req;
-    *req.mutable_plan() = plan;
-    v1::RunStatus resp;
-    grpc::ClientContext ctx;
-    grpc::Status st = testing::AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return resp;
-  }
-  // Polls the run's status (up to 30 s) until `ready` holds; returns the last status seen.
-  template <typename Ready>
-  v1::RunStatus WaitRun(int64_t run_id, Ready ready) {
-    return testing::WaitRun(testing::AdminStub(pki_, server_->port()).get(), run_id, ready);
-  }
-  v1::RunStatus WaitDone(int64_t run_id) {
-    return WaitRun(run_id, [](const v1::RunStatus& s) { return s.state() == "done"; });
-  }
-  std::string dir_, pki_;
-  std::unique_ptr<server::AggregatorServer> server_;
+  void SetUp() override { SetUpAggregator("fedlog_faults", {"site-a", "site-b"}); }
 };
 
 TEST_F(FaultsTest, NanWrongShapeAndOversizedUpdatesAreRefusedAndCounted) {

@@ -1,12 +1,46 @@
 #include "tests/integration/hand_site.h"
 
 #include <algorithm>
+#include <filesystem>
 
+#include "common/base/file_util.h"
 #include "common/fl/bundle_codec.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog::testing {
+
+void HandAggregatorTest::SetUpAggregator(const std::string& prefix, const std::vector<std::string>& sites) {
+  dir_ = MakeTempDir(prefix);
+  pki_ = JoinPath(dir_, "pki");
+  ASSERT_TRUE(MakePki(pki_, sites));
+  auto s = server::AggregatorServer::Start(ServerConfigFor(pki_, JoinPath(dir_, "agg")));
+  ASSERT_TRUE(s.ok()) << s.status();
+  server_ = std::move(*s);
+}
+
+void HandAggregatorTest::TearDown() {
+  if (server_) server_->Shutdown();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+}
+
+v1::RunStatus HandAggregatorTest::Start(const v1::RunPlan& plan) {
+  v1::StartRunRequest req;
+  *req.mutable_plan() = plan;
+  v1::RunStatus resp;
+  grpc::ClientContext ctx;
+  grpc::Status st = AdminStub(pki_, server_->port())->StartRun(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return resp;
+}
+
+v1::RunStatus HandAggregatorTest::WaitRun(int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready) {
+  return testing::WaitRun(AdminStub(pki_, server_->port()).get(), run_id, ready);
+}
+
+v1::RunStatus HandAggregatorTest::WaitDone(int64_t run_id) {
+  return WaitRun(run_id, [](const v1::RunStatus& s) { return s.state() == "done"; });
+}
 
 fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
   fl::TensorBundle b = like;

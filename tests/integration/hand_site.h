@@ -5,6 +5,7 @@
 #define FEDLOG_TESTS_INTEGRATION_HAND_SITE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,7 +13,10 @@
 #include "client/federation_session.h"
 #include "client/secagg_client.h"
 #include "common/fl/tensor_bundle.h"
+#include "fedlog/v1/admin.pb.h"
 #include "fedlog/v1/federation.pb.h"
+#include "gtest/gtest.h"
+#include "server/aggregator_server.h"
 
 namespace fedlog::testing {
 
@@ -36,6 +40,23 @@ struct HandSite {
 
   std::string id;
   client::FederationSession session;
+};
+
+// An aggregator over mTLS on loopback with a fresh PKI, for tests whose sites are driven by hand: call
+// SetUpAggregator from SetUp; TearDown shuts it down and removes its directory.
+class HandAggregatorTest : public ::testing::Test {
+ protected:
+  // A temp dir named after `prefix`, a PKI with certificates for `sites`, the aggregator started on it.
+  void SetUpAggregator(const std::string& prefix, const std::vector<std::string>& sites);
+  void TearDown() override;
+  // Starts a run with `plan` through the admin service (a refused start is a test failure).
+  v1::RunStatus Start(const v1::RunPlan& plan);
+  // Polls the run's status (testing::WaitRun) until `ready` holds; returns the last status seen.
+  v1::RunStatus WaitRun(int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready);
+  v1::RunStatus WaitDone(int64_t run_id);
+
+  std::string dir_, pki_;
+  std::unique_ptr<server::AggregatorServer> server_;
 };
 
 // `like` with every value set to `v`: an update of a chosen size and sign.
