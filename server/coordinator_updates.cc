@@ -138,9 +138,8 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
                                                         ticket.round.attempt, spooled_path, sha256);
   if (!blob.ok()) return ForSite(refuse(blob.status()), site_id);
   UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob->path, blob->sha256, NowMs(),
-                 h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
-  u.dp_epsilon = h.dp_epsilon();
-  u.part_norms = std::move(part_norms);
+                 h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes(),
+                 h.dp_epsilon(), std::move(part_norms)};
   // The kind counts wait beside the update and go with it after the round (DiscardUpdates).
   absl::Status st = WriteKindCounts(blob->path, h);
   if (st.ok()) st = store_->AddUpdate(round_->record, u);

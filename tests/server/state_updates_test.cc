@@ -41,7 +41,11 @@ TEST(StateUpdates, PartNormsAreKeptAndOldRowsHaveNone) {
   fl::PartNorms parts;
   parts.shared = 0.1;
   parts.adapters["HDFS"] = 1.0 / 3;
-  UpdateRecord b{"site-b", 20, 0.25, "/u/b", "bb", 6};
+  UpdateRecord b;
+  b.site_id = "site-b";
+  b.num_samples = 20;
+  b.path = "/u/b";
+  b.sha256 = "bb";
   b.part_norms = fl::EncodePartNorms(parts);
   ASSERT_TRUE((*store)->AddUpdate(r, b).ok());
   auto listed = (*store)->ListUpdates(1, 1, 1);
