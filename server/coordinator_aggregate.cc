@@ -172,7 +172,8 @@ absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLay
     const UpdateRecord& u = updates[i];
     // Every file is hashed again while it is read: what is aggregated is what was accepted, and what its part
     // norms (computed from the content of that digest at upload) describe.
-    files.push_back({u.site_id, u.path, u.sha256, {u.num_samples, u.distinct_templates, u.imbalance, sources[i]}});
+    files.push_back({u.site_id, u.path, u.sha256, {u.num_samples, u.distinct_templates, u.imbalance, sources[i]},
+                     std::nullopt});
     if (!u.part_norms.empty()) {
       absl::StatusOr<fl::PartNorms> parts = fl::DecodePartNorms(u.part_norms);
       if (parts.ok()) {
