@@ -1,5 +1,6 @@
 // Turning a round's stored updates into the next model version: each update is clipped (adaptive clipping,
-// common/fl/adaptive_clip.h, with the reference carried in the parent model's manifest; and clip_norm), then the
+// common/fl/adaptive_clip.h, with the reference carried in the parent model's manifest; and clip_norm; the norms
+// are composed from the part norms stored at upload, common/fl/part_norms.h, so each file is read once), then the
 // run's strategy aggregates the deltas straight from their files (fl::AggregateUpdateFiles: chunks decoded into
 // one accumulator for the means, column blocks for the robust statistics); then the global model is read back in
 // chunks, the server optimiser turns each tensor of the mean into the next model's tensor in place, and each is
@@ -20,6 +21,7 @@
 #include "common/fl/bundle_codec.h"
 #include "common/fl/bundle_stream.h"
 #include "common/fl/fedavg.h"
+#include "common/fl/part_norms.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
 #include "common/fl/stream_aggregate.h"
@@ -168,8 +170,19 @@ absl::StatusOr<fl::TensorBundle> Coordinator::AggregateDelta(const fl::BundleLay
   std::vector<fl::UpdateFile> files;
   for (size_t i = 0; i < updates.size(); ++i) {
     const UpdateRecord& u = updates[i];
-    // Every file is hashed again while it is read: what is aggregated is what was accepted.
-    files.push_back({u.site_id, u.path, u.sha256, {u.num_samples, u.distinct_templates, u.imbalance, sources[i]}});
+    // Every file is hashed again while it is read: what is aggregated is what was accepted, and what its part
+    // norms (computed from the content of that digest at upload) describe.
+    files.push_back({u.site_id, u.path, u.sha256, {u.num_samples, u.distinct_templates, u.imbalance, sources[i]},
+                     std::nullopt});
+    if (!u.part_norms.empty()) {
+      absl::StatusOr<fl::PartNorms> parts = fl::DecodePartNorms(u.part_norms);
+      if (parts.ok()) {
+        files.back().part_norms = *std::move(parts);
+      } else {
+        FEDLOG_LOG(WARNING) << "stored part norms of " << u.site_id << "'s update are unreadable (" << parts.status()
+                            << "): computing them from the file";
+      }
+    }
   }
   fl::StreamAggregateOptions sao;
   sao.scratch_dir = blobs_->ScratchDir();

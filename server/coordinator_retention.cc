@@ -5,7 +5,9 @@
 //     go back to);
 //   - in use by the active run (its global version, and the open round's starting model).
 // The row is marked in one transaction before the files go, so a crash in between leaves files that
-// SweepDeletedModels removes at the next start; never a row that names a missing file as kept.
+// SweepDeletedModels removes at the next start; never a row that names a missing file as kept. PruneModels runs
+// under the coordinator's lock; ModelBlobs::DeleteModel does not wait for a download variant being written (that
+// one is removed when it is done), so the lock is held for the unlinks only, not for a variant's model read.
 #include <filesystem>
 #include <set>
 #include <string>

@@ -15,6 +15,7 @@
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_stream.h"
 #include "common/fl/fedavg.h"
+#include "common/fl/part_norms.h"
 #include "common/model/site_model.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
@@ -110,13 +111,16 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
     check.out_dim = schema->out_dim;
     check.adapter_dim = schema->adapter_dim;
   }
+  std::string part_norms;
   {
     absl::MutexLock validating(&validate_mu_);
     fl::UpdateChecker checker(**layout, check);
-    // The digest was computed while spooling; here only the content is checked, in chunks.
+    // The digest was computed while spooling; here only the content is checked, in chunks. The same pass gives
+    // the part norms adaptive clipping needs, stored with the update so aggregation reads the file only once.
     absl::Status st = fl::ReadBundleFileChunks(spooled_path, {}, &checker);
     if (st.ok()) st = checker.Finish();
     if (!st.ok()) return ForSite(refuse(st), site_id);
+    part_norms = fl::EncodePartNorms(checker.part_norms());
   }
   // Every check that can refuse runs under the round's lock before the one rename that adopts the spool file
   // (under a fresh name): a refused upload never touches an accepted one.
@@ -134,8 +138,8 @@ absl::Status Coordinator::FinishUpload(const std::string& site_id, const UploadT
                                                         ticket.round.attempt, spooled_path, sha256);
   if (!blob.ok()) return ForSite(refuse(blob.status()), site_id);
   UpdateRecord u{site_id, h.num_samples(), h.train_loss(), blob->path, blob->sha256, NowMs(),
-                 h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes()};
-  u.dp_epsilon = h.dp_epsilon();
+                 h.distinct_templates(), h.imbalance_ratio() > 0 ? h.imbalance_ratio() : 1.0, h.size_bytes(),
+                 h.dp_epsilon(), std::move(part_norms)};
   // The kind counts wait beside the update and go with it after the round (DiscardUpdates).
   absl::Status st = WriteKindCounts(blob->path, h);
   if (st.ok()) st = store_->AddUpdate(round_->record, u);

@@ -207,6 +207,11 @@ absl::StatusOr<StoredBlob> ModelBlobs::BlobForSources(int64_t version, const Sto
   variant.sha256 = info.sha256;
   variant.size_bytes = info.size_bytes;
   absl::MutexLock lock(&cache_mu_);
+  if (deleted_.count(version)) {
+    // DeleteModel ran while this variant was written (it does not wait for writers): the variant goes too.
+    std::remove(variant.path.c_str());
+    return absl::NotFoundError(absl::StrCat("model v", version, " was deleted (model retention)"));
+  }
   verified_.insert(variant.path);
   variants_.emplace_back(key, variant);
   while (static_cast<int32_t>(variants_.size()) > max_variants_) {
@@ -228,8 +233,11 @@ absl::StatusOr<std::shared_ptr<std::FILE>> ModelBlobs::Open(const StoredBlob& bl
 }
 
 absl::Status ModelBlobs::DeleteModel(int64_t version, const std::string& path) {
-  absl::MutexLock writing(&variant_write_mu_);  // no variant of it is being written meanwhile
+  // Only cache_mu_ (held briefly by everyone), never variant_write_mu_: a variant being written (a whole model
+  // read and written) must not hold up the caller, the coordinator's retention under its lock. A writer of a
+  // variant of `version` finds it in deleted_ when it finishes and removes its file.
   absl::MutexLock lock(&cache_mu_);
+  deleted_.insert(version);
   const std::string prefix = JoinPath(data_dir_, absl::StrFormat("models/v%06d.src-", version));
   std::vector<std::string> files = {path};
   for (auto it = variants_.begin(); it != variants_.end();) {

@@ -73,7 +73,10 @@ class ModelBlobs {
   // again); the open file stays readable whatever is evicted afterwards.
   absl::StatusOr<std::shared_ptr<std::FILE>> Open(const StoredBlob& blob);
   // Deletes model `version`'s file at `path` and its download variants (model retention). A download that
-  // opened one of them keeps reading it; later Opens find it gone. A file already gone is not an error.
+  // opened one of them keeps reading it; later Opens find it gone. A file already gone is not an error. Does not
+  // wait for a variant of `version` being written (BlobForSources): that one is removed when it is done and its
+  // BlobForSources returns NotFound. Callers hold the coordinator's lock, so this never blocks on file I/O
+  // other than the unlinks.
   absl::Status DeleteModel(int64_t version, const std::string& path);
   // Variant files on disk now (tests, status).
   int VariantCount();
@@ -97,6 +100,7 @@ class ModelBlobs {
   // Least recently used first: (key of version and source set, file).
   std::list<std::pair<std::string, StoredBlob>> variants_ ABSL_GUARDED_BY(cache_mu_);
   std::set<std::string> verified_ ABSL_GUARDED_BY(cache_mu_);
+  std::set<int64_t> deleted_ ABSL_GUARDED_BY(cache_mu_);  // versions DeleteModel has removed (small: retention)
   absl::Mutex layout_read_mu_;    // one layout read at a time (see SharedLayout)
   absl::Mutex variant_write_mu_;  // one variant written at a time (same temp name for the same variant)
 };

@@ -119,6 +119,12 @@ CREATE UNIQUE INDEX declines_once ON declines (run_id, round, site_id);
       {6, R"sql(
 ALTER TABLE models ADD COLUMN deleted_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      // Adaptive clipping without a second read of each update (docs/SECURITY-aggregation.md "Bounded
+      // influence"): the squared norms of an update's parts, computed at upload (fl::EncodePartNorms). NULL for
+      // updates stored before: aggregation computes them from the file.
+      {7, R"sql(
+ALTER TABLE updates ADD COLUMN part_norms TEXT;
+)sql"},
   };
 }
 

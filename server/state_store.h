@@ -79,6 +79,9 @@ struct UpdateRecord {
   double imbalance = 1.0;
   int64_t size_bytes = 0;
   double dp_epsilon = 0;  // the epsilon the site reported (UpdateHeader.dp_epsilon), validated
+  // Squared norms of the update's parts (fl::EncodePartNorms), computed by the aggregator while it checked the
+  // upload; "" = not stored (an update from an older binary): aggregation then reads them from the file.
+  std::string part_norms;
 };
 
 // The error for a model version whose file was deleted past retention (downloads, promotion).

@@ -66,7 +66,8 @@ absl::Status StateStore::AddUpdate(const RoundRecord& round, const UpdateRecord&
   absl::MutexLock lock(&mu_);
   return db_->WithStatement(
       "INSERT INTO updates (run_id, round, attempt, site_id, num_samples, train_loss, path, sha256, received_ms, "
-      "distinct_templates, imbalance, size_bytes, dp_epsilon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "distinct_templates, imbalance, size_bytes, dp_epsilon, part_norms) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [&](SQLite::Statement& s) {
         s.bind(1, static_cast<int64_t>(round.run_id));
         s.bind(2, round.round);
@@ -81,6 +82,11 @@ absl::Status StateStore::AddUpdate(const RoundRecord& round, const UpdateRecord&
         s.bind(11, update.imbalance);
         s.bind(12, static_cast<int64_t>(update.size_bytes));
         s.bind(13, update.dp_epsilon);
+        if (update.part_norms.empty()) {
+          s.bind(14);  // NULL: not computed
+        } else {
+          s.bind(14, update.part_norms);
+        }
         s.exec();
         return absl::OkStatus();
       });
@@ -92,7 +98,7 @@ absl::StatusOr<std::vector<UpdateRecord>> StateStore::ListUpdates(int64_t run_id
   std::vector<UpdateRecord> out;
   FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
       "SELECT site_id, num_samples, train_loss, path, sha256, received_ms, distinct_templates, imbalance, "
-      "size_bytes FROM updates "
+      "size_bytes, part_norms FROM updates "
       "WHERE run_id = ? AND round = ? AND attempt = ? ORDER BY site_id",
       [&](SQLite::Statement& s) {
         s.bind(1, static_cast<int64_t>(run_id));
@@ -109,6 +115,7 @@ absl::StatusOr<std::vector<UpdateRecord>> StateStore::ListUpdates(int64_t run_id
           u.distinct_templates = s.getColumn(6).getInt64();
           u.imbalance = s.getColumn(7).getDouble();
           u.size_bytes = s.getColumn(8).getInt64();
+          if (!s.getColumn(9).isNull()) u.part_norms = s.getColumn(9).getString();
           out.push_back(std::move(u));
         }
         return absl::OkStatus();

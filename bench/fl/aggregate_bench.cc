@@ -1,12 +1,15 @@
 // Aggregation throughput on one core: weighted FedAvg accumulation (WeightedAverager::Add, float32 in place), the
 // same from update files as the aggregator runs it (AggregateUpdateFiles: streaming decode of each file from the
 // page cache into the accumulator), and the robust coordinate-wise median, in GB/s of update bytes, next to
-// memcpy of the same bytes in the same run, and the from-files path with the default adaptive clipping beside it.
+// memcpy of the same bytes in the same run, and the from-files path with the default adaptive clipping beside it:
+// as the aggregator runs it (each update's part norms computed once at upload, fl::UpdateChecker, not timed: the
+// file is read once) and without stored norms (an update stored by an older binary: the file is read twice).
 // usage: fedlog-bench-aggregate [--params N] [--updates K] [--reps R]     prints one JSON object
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +20,7 @@
 
 #include "common/base/file_util.h"
 #include "common/fl/bundle_codec.h"
+#include "common/fl/bundle_stream.h"
 #include "common/fl/fedavg.h"
 #include "common/fl/strategy.h"
 #include "common/fl/stream_aggregate.h"
@@ -92,21 +96,31 @@ int main(int argc, char** argv) {
     auto encoded = fedlog::fl::EncodeBundle(deltas[static_cast<size_t>(i)]);
     const std::string path = fedlog::JoinPath(dir, "u" + std::to_string(i));
     if (!encoded.ok() || !fedlog::WriteFileAtomic(path, *encoded).ok()) return 1;
-    files.push_back({"s", path, "", {100 + i, 1, 1, {}}});
+    files.push_back({"s", path, "", {100 + i, 1, 1, {}}, std::nullopt});
   }
-  // The same with the aggregator's default adaptive clipping (common/fl/adaptive_clip.h), which reads each
-  // file once more for its norm; alternated with the unclipped run, repetition by repetition.
+  // The same with the aggregator's default adaptive clipping (common/fl/adaptive_clip.h): with the part norms
+  // the upload check stores (the aggregator's path) and without them (a norm pass over each file first);
+  // alternated with the unclipped run, repetition by repetition.
+  std::vector<fedlog::fl::UpdateFile> stored = files;
+  for (auto& f : stored) {
+    fedlog::fl::UpdateChecker checker(fedlog::fl::LayoutOf(global), {});
+    if (!fedlog::fl::ReadBundleFileChunks(f.path, {}, &checker).ok() || !checker.Finish().ok()) return 1;
+    f.part_norms = checker.part_norms();
+  }
   fedlog::fl::StrategyOptions clipped;
   clipped.adaptive_clip_multiple = fedlog::fl::kDefaultAdaptiveClipMultiple;
-  std::vector<double> t_files, t_clipped;
+  std::vector<double> t_files, t_clipped, t_fallback;
   for (int r = 0; r < reps; ++r) {
     auto t0 = Clock::now();
     auto mean = fedlog::fl::AggregateUpdateFiles(fedlog::fl::LayoutOf(global), files, {}, {dir});
     auto t1 = Clock::now();
-    auto clipped_mean = fedlog::fl::AggregateUpdateFiles(fedlog::fl::LayoutOf(global), files, clipped, {dir});
+    auto clipped_mean = fedlog::fl::AggregateUpdateFiles(fedlog::fl::LayoutOf(global), stored, clipped, {dir});
+    auto t2 = Clock::now();
+    auto fallback_mean = fedlog::fl::AggregateUpdateFiles(fedlog::fl::LayoutOf(global), files, clipped, {dir});
     t_files.push_back(std::chrono::duration<double>(t1 - t0).count());
-    t_clipped.push_back(std::chrono::duration<double>(Clock::now() - t1).count());
-    if (!mean.ok() || !clipped_mean.ok()) return 1;
+    t_clipped.push_back(std::chrono::duration<double>(t2 - t1).count());
+    t_fallback.push_back(std::chrono::duration<double>(Clock::now() - t2).count());
+    if (!mean.ok() || !clipped_mean.ok() || !fallback_mean.ok()) return 1;
   }
   std::filesystem::remove_all(dir);
   // The median needs every update at once and sorts per coordinate: measure it on a tenth of the model.
@@ -133,8 +147,10 @@ int main(int argc, char** argv) {
       "{\"benchmark\": \"aggregate\", \"params\": %lld, \"updates\": %d, \"reps\": %d,\n"
       " \"fedavg_gb_per_s\": %.3f, \"memcpy_gb_per_s\": %.3f, \"fedavg_to_memcpy\": %.3f,\n"
       " \"fedavg_from_files_gb_per_s\": %.3f, \"fedavg_from_files_adaptive_clip_gb_per_s\": %.3f,\n"
-      " \"adaptive_clip_time_ratio\": %.3f, \"median_gb_per_s\": %.3f, \"median_params\": %lld}\n",
+      " \"adaptive_clip_time_ratio\": %.3f, \"adaptive_clip_unstored_time_ratio\": %.3f,\n"
+      " \"median_gb_per_s\": %.3f, \"median_params\": %lld}\n",
       static_cast<long long>(params), updates, reps, gbs_avg, gbs_copy, gbs_avg / gbs_copy, gbs_files, gbs_clipped,
-      Median(t_clipped) / Median(t_files), gbs_median, static_cast<long long>(small));
+      Median(t_clipped) / Median(t_files), Median(t_fallback) / Median(t_files), gbs_median,
+      static_cast<long long>(small));
   return 0;
 }

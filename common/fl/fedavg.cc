@@ -127,7 +127,7 @@ absl::Status UpdateChecker::BeginTensor(const std::string& name, const std::vect
   name_ = name;
   expected_ = static_cast<size_t>(NumElementsOf(shape));
   got_ = 0;
-  tensor_sq_ = 0;
+  tensor_sq_ = SquaredSum();
   return absl::OkStatus();
 }
 
@@ -135,16 +135,13 @@ absl::Status UpdateChecker::TensorValues(const float* values, size_t n) {
   if (got_ + n > expected_) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name_, "' has more than ", expected_, " values"));
   }
-  double s = tensor_sq_;
   for (size_t i = 0; i < n; ++i) {
-    const float v = values[i];
-    if (!std::isfinite(v)) {
+    if (!std::isfinite(values[i])) {
       return absl::InvalidArgumentError(
           absl::StrCat("tensor '", name_, "' has a non-finite value at index ", got_ + i));
     }
-    s += static_cast<double>(v) * v;
   }
-  tensor_sq_ = s;
+  tensor_sq_.Add(values, n);
   got_ += n;
   return absl::OkStatus();
 }
@@ -153,7 +150,9 @@ absl::Status UpdateChecker::EndTensor() {
   if (got_ != expected_) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name_, "' has ", got_, " of ", expected_, " values"));
   }
-  squared_norm_ += tensor_sq_;
+  const double squared = tensor_sq_.Total();
+  squared_norm_ += squared;
+  parts_.Add(name_, squared);
   return absl::OkStatus();
 }
 

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/fl/part_norms.h"
 #include "common/fl/tensor_bundle.h"
 
 namespace fedlog::fl {
@@ -66,6 +67,9 @@ class UpdateChecker : public TensorSink {
   // After the last tensor: every shared tensor seen, norm within the bound.
   absl::Status Finish();
   double squared_norm() const { return squared_norm_; }
+  // The same sums by part (part_norms.h), bit for bit what PartNormSink gives for the same bundle: what the
+  // aggregator stores with an accepted update so that clipping need not read it again.
+  const PartNorms& part_norms() const { return parts_; }
 
  private:
   std::map<std::string, std::vector<int64_t>> global_;  // name -> shape (a copy: the layout may be temporary)
@@ -74,11 +78,12 @@ class UpdateChecker : public TensorSink {
   int shared_seen_ = 0;
   int shared_total_ = 0;
   double squared_norm_ = 0;
+  PartNorms parts_;
   // The tensor being checked.
   std::string name_;
   size_t expected_ = 0;
   size_t got_ = 0;
-  double tensor_sq_ = 0;
+  SquaredSum tensor_sq_;
 };
 
 // UpdateChecker over a whole bundle.

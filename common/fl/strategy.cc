@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/fl/fedavg.h"
+#include "common/fl/part_norms.h"
 
 namespace fedlog::fl {
 namespace {
@@ -207,7 +208,8 @@ absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const s
   }
   FEDLOG_ASSIGN_OR_RETURN(std::vector<double> weights, ComputeWeights(stats, options));
   std::vector<double> norms;
-  for (const ClientUpdate& u : updates) norms.push_back(std::sqrt(u.delta->SquaredNorm()));
+  // The norm of what each update contributes (its entitled parts, as from files: part_norms.h).
+  for (const ClientUpdate& u : updates) norms.push_back(std::sqrt(PartNormsOf(*u.delta).Included(u.stats.sources)));
   FEDLOG_ASSIGN_OR_RETURN(ClipDecision decision, DecideClipping(norms, options.clip_norm,
                                                                 options.adaptive_clip_multiple,
                                                                 options.carried_reference));

@@ -88,7 +88,8 @@ void RobustCombine(const std::vector<const float*>& columns, const std::vector<f
 // Aggregated delta: the tensors of `global` in order, then optional tensors new to it in the order they first
 // appear. Tensors no update may contribute to (an adapter whose source no participant runs) get a zero delta.
 // Every update must carry every shared tensor of `global`. FailedPrecondition when `updates` is empty. `clip`,
-// when given, receives the round's clipping (DecideClipping over the updates' whole-delta norms).
+// when given, receives the round's clipping (DecideClipping over the norms of what the updates contribute:
+// shared tensors and the adapters of their stats.sources, part_norms.h).
 absl::StatusOr<TensorBundle> AggregateDeltas(const TensorBundle& global, const std::vector<ClientUpdate>& updates,
                                              const StrategyOptions& options, ClipDecision* clip = nullptr);
 

@@ -17,28 +17,12 @@
 namespace fedlog::fl {
 namespace {
 
-// L2 norm of the delta in `file` (one decoding pass).
-absl::StatusOr<double> FileNorm(const UpdateFile& file) {
-  class NormSink : public TensorSink {
-   public:
-    absl::Status BeginTensor(const std::string&, const std::vector<int64_t>&) override { return absl::OkStatus(); }
-    absl::Status TensorValues(const float* values, size_t n) override {
-      // Eight independent sums, so that the additions pipeline (one running sum is bound by the add's
-      // latency: several times slower than decoding the file; bench/fl/aggregate_bench.cc measures it).
-      double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      size_t i = 0;
-      for (; i + 8 <= n; i += 8) {
-        for (int k = 0; k < 8; ++k) lane[k] += static_cast<double>(values[i + k]) * values[i + k];
-      }
-      for (; i < n; ++i) lane[0] += static_cast<double>(values[i]) * values[i];
-      for (double l : lane) sq += l;
-      return absl::OkStatus();
-    }
-    absl::Status EndTensor() override { return absl::OkStatus(); }
-    double sq = 0;
-  } sink;
+// L2 norm of what `file` contributes: from its stored part norms, or else from one decoding pass.
+absl::StatusOr<double> ContributedNorm(const UpdateFile& file) {
+  if (file.part_norms) return std::sqrt(file.part_norms->Included(file.stats.sources));
+  PartNormSink sink;
   FEDLOG_RETURN_IF_ERROR(ReadBundleFileChunks(file.path, {file.sha256}, &sink));
-  return std::sqrt(sink.sq);
+  return std::sqrt(sink.parts().Included(file.stats.sources));
 }
 
 bool Clips(const StrategyOptions& strategy) { return strategy.clip_norm > 0 || strategy.adaptive_clip_multiple > 0; }
@@ -47,12 +31,12 @@ absl::StatusOr<TensorBundle> Average(const BundleLayout& global,
                                      const std::vector<UpdateFile>& updates,
                                      const std::vector<double>& weights,
                                      const StrategyOptions& strategy, ClipDecision* clip) {
-  // Norms first (a second pass over each file) when a bound may apply; otherwise the decision from zero norms
-  // is all ones and says nothing was clipped.
+  // Norms first when a bound may apply (stored ones, or a pass over a file stored without them); otherwise the
+  // decision from zero norms is all ones and says nothing was clipped.
   std::vector<double> norms(updates.size(), 0.0);
   if (Clips(strategy)) {
     for (size_t i = 0; i < updates.size(); ++i) {
-      FEDLOG_ASSIGN_OR_RETURN(norms[i], FileNorm(updates[i]));
+      FEDLOG_ASSIGN_OR_RETURN(norms[i], ContributedNorm(updates[i]));
     }
   }
   FEDLOG_ASSIGN_OR_RETURN(*clip, DecideClipping(norms, strategy.clip_norm, strategy.adaptive_clip_multiple,
@@ -73,7 +57,7 @@ struct Unpacked {
   int fd = -1;
   std::map<std::string, std::pair<int64_t, int64_t>> index;  // name -> (first value, count)
   float scale = 1;
-  double norm = 0;  // L2 norm of the whole delta
+  double norm = 0;  // L2 norm of what the update contributes (its entitled parts)
   std::vector<std::string> sources;
 
   Unpacked() = default;
@@ -106,6 +90,8 @@ class UnpackSink : public TensorSink {
     const int64_t count = NumElementsOf(shape);
     out_->index[name] = {next_, count};
     next_ += count;
+    name_ = name;
+    sum_ = SquaredSum();
     return absl::OkStatus();
   }
   absl::Status TensorValues(const float* values, size_t n) override {
@@ -114,13 +100,16 @@ class UnpackSink : public TensorSink {
       return absl::InternalError(absl::StrCat("cannot write ", out_->path));
     }
     at_ += static_cast<int64_t>(n);
-    for (size_t i = 0; i < n; ++i) sq += static_cast<double>(values[i]) * values[i];
+    sum_.Add(values, n);
     return absl::OkStatus();
   }
-  absl::Status EndTensor() override { return absl::OkStatus(); }
+  absl::Status EndTensor() override {
+    parts.Add(name_, sum_.Total());
+    return absl::OkStatus();
+  }
 
   size_t shared = 0;
-  double sq = 0;
+  PartNorms parts;  // computed from the values unpacked (the same bits as stored ones: part_norms.h)
 
  private:
   const std::string& site_;
@@ -128,6 +117,8 @@ class UnpackSink : public TensorSink {
   Unpacked* out_;
   int64_t next_ = 0;  // first value of the next tensor
   int64_t at_ = 0;    // where the next chunk goes
+  std::string name_;  // the tensor being unpacked
+  SquaredSum sum_;
 };
 
 // Unpacks `file` into `out` and extends `layout` with optional tensors new to it.
@@ -143,7 +134,7 @@ absl::Status Unpack(const UpdateFile& file, const std::string& scratch_dir, size
     return absl::InvalidArgumentError(
         absl::StrCat("update of ", file.site, " lacks shared tensors"));
   }
-  out->norm = std::sqrt(sink.sq);
+  out->norm = std::sqrt(sink.parts.Included(file.stats.sources));
   return absl::OkStatus();
 }
 

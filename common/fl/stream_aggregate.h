@@ -2,8 +2,9 @@
 // than by the number of updates (issue 6: aggregator RSS <= 3 x model + small per-site state).
 //   fedavg / weighted_fedavg: each update is decoded in chunks straight into the float32
 //     accumulator (ReadBundleFileChunks into WeightedAverager); memory = the accumulator + one
-//     chunk. With clipping (a fixed or an adaptive bound, adaptive_clip.h), each file is read twice (once
-//     for its norm).
+//     chunk. Clipping (a fixed or an adaptive bound, adaptive_clip.h) needs each update's norm before
+//     the pass: it is composed from the part norms stored at upload (UpdateFile::part_norms,
+//     part_norms.h), so each file is read once; a file without them is read once more for them.
 //   median / trimmed_mean: every coordinate needs every update's value, so each update is first
 //     unpacked to a raw float32 scratch file, then every tensor is combined in column blocks read
 //     back with pread; memory = the result + `block_bytes` of columns. These strategies also need
@@ -13,10 +14,12 @@
 #ifndef FEDLOG_COMMON_FL_STREAM_AGGREGATE_H_
 #define FEDLOG_COMMON_FL_STREAM_AGGREGATE_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/fl/part_norms.h"
 #include "common/fl/strategy.h"
 #include "common/fl/tensor_bundle.h"
 
@@ -30,6 +33,10 @@ struct UpdateFile {
   // whose digest it verified itself while receiving them).
   std::string sha256;
   UpdateStats stats;
+  // Squared norms of the update's parts, computed by the aggregator from this file's content (the one `sha256`
+  // names) when it accepted the upload. The clipping norm is that of the parts aggregation takes: shared, and
+  // the adapters of `stats.sources`. Absent (an update stored by an older binary): read from the file first.
+  std::optional<PartNorms> part_norms;
 };
 
 struct StreamAggregateOptions {
@@ -40,7 +47,8 @@ struct StreamAggregateOptions {
 
 // Aggregated delta of `updates` against a global model of layout `global` (see AggregateDeltas for
 // the rules). `clip`, when given, receives the round's clipping; without a bound (clip_norm and
-// adaptive_clip_multiple 0) the norms are not read and its ratios and reference are 0.
+// adaptive_clip_multiple 0) the norms are not used and its ratios and reference are 0. Each update's norm is
+// that of what it contributes (PartNorms::Included over its stats.sources), as in AggregateDeltas.
 absl::StatusOr<TensorBundle> AggregateUpdateFiles(const BundleLayout& global,
                                                   const std::vector<UpdateFile>& updates,
                                                   const StrategyOptions& strategy,

@@ -1,7 +1,8 @@
 // A boosted update with the DEFAULT run plan (adaptive clipping, common/fl/adaptive_clip.h): one site of three or
 // four, or one of two, sends an update scaled by 10, 1e3 or 1e6, one huge coordinate, or a sign flip times 100.
 // Over real mTLS on loopback, the round completes, the global model moves at most what the bound allows
-// (computed from the honest updates), and the run status counts the clipped update.
+// (computed from the honest updates), and the run status counts the clipped update; also across an aggregator
+// restart mid-round, with updates stored without their part norms.
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -11,8 +12,10 @@
 #include "client/federation_session.h"
 #include "common/base/file_util.h"
 #include "common/fl/adaptive_clip.h"
+#include "common/store/database.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "server/state_schema.h"
 #include "tests/integration/hand_site.h"
 #include "tests/integration/test_env.h"
 
@@ -127,6 +130,49 @@ TEST_F(BoostedUpdateTest, OneOfTwoIsBoundedInTheFirstRoundAndByTheCarriedReferen
     EXPECT_LE(Distance(next->bundle, base->bundle), (Norm(honest) + m * r) / 2 * 1.001);
   }
   EXPECT_EQ(WaitRun(run.run_id(), [](const v1::RunStatus& s) { return s.state() == "done"; }).state(), "done");
+}
+
+// The clipping norms come from the part norms the aggregator stored with each update at upload
+// (common/fl/part_norms.h). An aggregator restarted mid-round aggregates updates it stored before the restart;
+// updates stored without part norms (an older binary: NULL) or with unreadable ones are read once more for
+// them. One round of four: three uploads, a restart with site-a's and site-x's (boosted) numbers removed and
+// site-b's damaged, site-c after it; the boosted update is clipped to M r exactly as without the restart.
+TEST_F(BoostedUpdateTest, ARestartMidRoundAndUpdatesWithoutStoredNormsStillClip) {
+  const int port = server_->port();
+  testing::HandSite a(pki_, "site-a", port), b(pki_, "site-b", port), c(pki_, "site-c", port),
+      x(pki_, "site-x", port);
+  v1::RunStatus run = Start(DefaultPlan(1, 4));
+  const double m = run.plan().adaptive_clip_multiple();
+  ASSERT_GE(m, 1);
+  v1::RoundTask ta = a.WaitTask(), tb = b.WaitTask(), tc = c.WaitTask(), tx = x.WaitTask();
+  auto base = a.session.Download(ta.model_version());
+  ASSERT_TRUE(base.ok()) << base.status();
+  const fl::TensorBundle ha = Filled(base->bundle, 0.001f), hb = Filled(base->bundle, 0.0012f),
+                         hc = Filled(base->bundle, 0.0009f);
+  ASSERT_TRUE(a.Upload(ta, ha).ok());
+  ASSERT_TRUE(b.Upload(tb, hb).ok());
+  ASSERT_TRUE(x.Upload(tx, Filled(base->bundle, 1000.0f)).ok());
+  server_->Shutdown();
+  server_.reset();
+  {
+    auto db = store::Database::Open(JoinPath(JoinPath(dir_, "agg"), "aggregator.db"), server::AggregatorMigrations());
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Exec("UPDATE updates SET part_norms = NULL WHERE site_id IN ('site-a', 'site-x')").ok());
+    ASSERT_TRUE((*db)->Exec("UPDATE updates SET part_norms = 'shared=oops' WHERE site_id = 'site-b'").ok());
+  }
+  auto restarted = server::AggregatorServer::Start(testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"), port));
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  server_ = std::move(*restarted);
+  ASSERT_TRUE(c.Upload(tc, hc).ok());
+  v1::RunStatus done = WaitRun(run.run_id(), [](const v1::RunStatus& s) { return s.state() != "running"; });
+  ASSERT_EQ(done.state(), "done");
+  ASSERT_EQ(done.rounds_size(), 1);
+  EXPECT_EQ(done.rounds(0).clipped_updates(), 1);
+  const double r = Norm(ha);  // the lower median of the four norms
+  EXPECT_NEAR(done.rounds(0).clip_bound(), m * r, 1e-6 * m * r);
+  auto next = a.session.Download(0);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_LE(Distance(next->bundle, base->bundle), (Norm(ha) + Norm(hb) + Norm(hc) + m * r) / 4 * 1.001);
 }
 
 // The setting: off is honoured (the boosted update drags the mean), and a multiple is refused under secure

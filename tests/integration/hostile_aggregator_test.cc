@@ -4,6 +4,7 @@
 // site's schema or carry NaN, absurd hello and plan numbers, and bad secure-aggregation messages. Each test shows
 // the site refusing with a clear Status marked as a refusal (client/aggregator_checks.h IsRefusal), keeping its
 // previous model and state, and carrying on: a later honest answer works.
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -22,7 +23,9 @@
 #include "common/fl/bundle_codec.h"
 #include "common/secagg/messages.h"
 #include "gtest/gtest.h"
+#include "server/aggregator_server.h"
 #include "tests/integration/fake_aggregator.h"
+#include "tests/integration/hand_site.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog::testing {
@@ -366,6 +369,89 @@ TEST_F(HostileAggregatorTest, DaemonRetriesAfterARefusedHello) {
   fake_->SetHello(GoodHello());
   EXPECT_TRUE(WaitFor([&] { return PromotedOnDisk(data) == 1; }));
   daemons.Stop();
+}
+
+// An unmask request that would expose one site (both of a survivor's shares asked for) is refused as Aborted, a
+// refusal, never PermissionDenied or Unauthenticated (which the daemon takes for revocation and exits on): the
+// same site session then takes part in the run's next secure round, which completes. A real aggregator here (the
+// forged request is the real one with a survivor added to the dropped list, testing::SecAggRelay).
+TEST(HostileUnmaskTest, ARefusedUnmaskRequestIsAbortedAndTheSiteTakesPartInTheNextRound) {
+  const std::string dir = MakeTempDir("fedlog_hostile_unmask");
+  const std::string pki = JoinPath(dir, "pki");
+  ASSERT_TRUE(MakePki(pki, {"site-a", "site-b", "site-c"}));
+  v1::ServerConfig cfg = ServerConfigFor(pki, JoinPath(dir, "agg"));
+  ASSERT_TRUE(UseTinyLineEncoder(&cfg, 8, 4));
+  int port = 0;
+  std::unique_ptr<server::AggregatorServer> server = StartAggregatorOrFail(cfg, &port);
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<v1::Admin::Stub> admin = AdminStub(pki, port);
+  v1::StartRunRequest req;
+  req.mutable_plan()->set_rounds(2);
+  req.mutable_plan()->set_min_sites(3);
+  req.mutable_plan()->set_round_deadline_s(60);
+  req.mutable_plan()->set_secure_aggregation(true);
+  req.mutable_plan()->set_secagg_step_s(2);
+  v1::RunStatus run;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->StartRun(&ctx, req, &run).ok());
+  }
+  std::vector<std::unique_ptr<HandSite>> sites;
+  for (const char* name : {"site-a", "site-b", "site-c"}) sites.push_back(std::make_unique<HandSite>(pki, name, port));
+  // One secure round: every site's task, then the four steps on one thread per site; site-a's relay forges
+  // the unmask request when `forge`.
+  auto round = [&](bool forge, std::vector<absl::Status>* results) {
+    std::vector<v1::RoundTask> tasks(sites.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < sites.size(); ++i) threads.emplace_back([&, i] { tasks[i] = sites[i]->WaitTask(); });
+    for (auto& t : threads) t.join();
+    threads.clear();
+    results->assign(sites.size(), absl::OkStatus());
+    std::vector<std::unique_ptr<SecAggRelay>> relays;
+    for (size_t i = 0; i < sites.size(); ++i) {
+      relays.push_back(std::make_unique<SecAggRelay>(&sites[i]->session));
+      relays.back()->forge_unmask = forge && i == 0;
+    }
+    for (size_t i = 0; i < sites.size(); ++i) {
+      threads.emplace_back([&, i] {
+        absl::StatusOr<client::DownloadedModel> global = sites[i]->session.Download(tasks[i].model_version());
+        if (!global.ok()) {
+          (*results)[i] = global.status();
+          return;
+        }
+        fl::TensorBundle delta;
+        for (const fl::NamedTensor& t : global->bundle.tensors) {
+          if (fl::IsOptionalTensor(t.name)) continue;
+          delta.tensors.push_back(t);
+          std::fill(delta.tensors.back().values.begin(), delta.tensors.back().values.end(), 0.01f);
+        }
+        absl::StatusOr<std::vector<float>> x = client::SecAggVector(tasks[i], global->bundle, delta, nullptr);
+        if (!x.ok()) {
+          (*results)[i] = x.status();
+          return;
+        }
+        client::SecAggClientOptions o;
+        o.site_id = sites[i]->id;
+        o.poll_wait_ms = 500;
+        (*results)[i] = client::RunSecureAggregation(relays[i].get(), o, tasks[i], *x, 100,
+                                                     HandSite::Header(tasks[i], 100));
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(relays[0]->unmask_calls, forge ? 0 : 1);
+  };
+  std::vector<absl::Status> first, second;
+  round(true, &first);
+  EXPECT_EQ(first[0].code(), absl::StatusCode::kAborted) << first[0];
+  EXPECT_TRUE(client::IsRefusal(first[0])) << first[0];
+  EXPECT_TRUE(first[1].ok() && first[2].ok()) << first[1] << first[2];
+  round(false, &second);
+  for (const absl::Status& st : second) EXPECT_TRUE(st.ok()) << st;
+  v1::RunStatus done = WaitRun(admin.get(), run.run_id(), [](const v1::RunStatus& s) { return s.state() != "running"; });
+  EXPECT_EQ(done.state(), "done");
+  EXPECT_EQ(done.current_round(), 2);
+  server->Shutdown();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(MaxModelBytesTest, DefaultAndRange) {

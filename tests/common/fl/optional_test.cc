@@ -271,7 +271,8 @@ TEST_F(StreamTest, FileAggregationMatchesInMemoryForEveryStrategy) {
     files.push_back({"s" + std::to_string(i),
                      Put("u" + std::to_string(i), bytes),
                      Sha256Hex(bytes),
-                     {100 + 10 * i, 5 + i, 1.0 + i, {"HDFS"}}});
+                     {100 + 10 * i, 5 + i, 1.0 + i, {"HDFS"}},
+                     std::nullopt});
   }
   std::vector<ClientUpdate> ups;
   for (size_t i = 0; i < deltas.size(); ++i)
