@@ -1,4 +1,4 @@
-// cli::FindVerb and cli::ClosestName: a mistyped verb, subcommand or option is refused with the nearest name,
+// cli::FindVerb and ClosestName (common/base/suggest.h): a mistyped verb, subcommand or option is refused with the nearest name,
 // and a mistyped subcommand of a group verb ("sites revok") never runs the group verb itself.
 #include "tools/cli/dispatch.h"
 
@@ -7,7 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "tools/cli/args.h"
-#include "tools/cli/suggest.h"
+#include "common/base/suggest.h"
 
 namespace fedlog::cli {
 namespace {

@@ -5,7 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
-#include "tools/cli/suggest.h"
+#include "common/base/suggest.h"
 
 namespace fedlog::cli {
 

@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "tools/cli/suggest.h"
+#include "common/base/suggest.h"
 
 namespace fedlog::cli {
 namespace {

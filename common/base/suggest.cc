@@ -1,11 +1,13 @@
-#include "tools/cli/suggest.h"
+#include "common/base/suggest.h"
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
-namespace fedlog::cli {
+namespace fedlog {
 namespace {
 
 // Optimal string alignment distance: insertions, deletions, substitutions and adjacent transpositions.
@@ -52,4 +54,4 @@ std::string DidYouMean(absl::string_view word, const std::vector<std::string>& n
   return name.empty() ? "" : absl::StrCat(" (did you mean '", prefix, name, "'?)");
 }
 
-}  // namespace fedlog::cli
+}  // namespace fedlog
