@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <unordered_set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -44,7 +45,9 @@ absl::StatusOr<SourceLines> ParseSourceLines(const std::string& name, const std:
 absl::StatusOr<std::vector<SourceLines>> ReadSources(const v1::ClientConfig& config) {
   std::vector<SourceLines> out;
   for (const auto& src : config.sources()) {
-    FEDLOG_ASSIGN_OR_RETURN(std::string text, ReadFile(src.path()));
+    absl::StatusOr<std::string> read_text = ReadFile(src.path());
+    if (!read_text.ok()) return Annotate(read_text.status(), absl::StrCat("source '", src.name(), "' path"));
+    std::string text = std::move(*read_text);
     std::map<int64_t, int> by_line;
     if (!src.labels().empty()) {
       absl::StatusOr<std::map<int64_t, int>> read = ReadLineLabels(src.labels());

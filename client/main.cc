@@ -133,7 +133,8 @@ bool ParseCommandLine(int argc, char** argv, std::string* config_path, bool* det
   }
   *config_path = fedlog::ConfigPathFromArgs(static_cast<int>(args.size()), args.data());
   if (config_path->empty()) {
-    std::fprintf(stderr, "usage: %s --config FILE [--detect-only] | --version\n", "fedlog-client");
+    std::fprintf(stderr, "fedlog-client: %s\nusage: %s --config FILE [--detect-only] | --version\n",
+                 fedlog::ConfigArgsProblem(static_cast<int>(args.size()), args.data()).c_str(), "fedlog-client");
     *exit_code = 2;
     return false;
   }

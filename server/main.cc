@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   }
   const std::string config_path = fedlog::ConfigPathFromArgs(argc, argv);
   if (config_path.empty()) {
-    std::fprintf(stderr, "usage: %s --config FILE | --version\n", "fedlog-server");
+    std::fprintf(stderr, "fedlog-server: %s\nusage: %s --config FILE | --version\n",
+                 fedlog::ConfigArgsProblem(argc, argv).c_str(), "fedlog-server");
     return 2;
   }
   fedlog::ParseLogLevelFromEnv();

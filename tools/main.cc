@@ -1,5 +1,6 @@
 // fedlog: the command-line tool. `fedlog help` lists the verbs.
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -7,13 +8,15 @@
 #include "common/base/logging.h"
 #include "common/base/version.h"
 #include "common/net/grpc_log.h"
+#include "tools/cli/dispatch.h"
 #include "tools/cli/verb.h"
 
 namespace {
 
-void Usage(const std::vector<fedlog::cli::Verb>& verbs) {
-  std::fprintf(stderr, "usage: fedlog VERB [options]\n\nverbs:\n");
-  for (const auto& v : verbs) std::fprintf(stderr, "  %-16s %s\n      %s\n", v.name.c_str(), v.summary.c_str(),
+// To stdout when asked for (`fedlog help | less`), to stderr after a bare `fedlog`.
+void Usage(const std::vector<fedlog::cli::Verb>& verbs, std::FILE* out) {
+  std::fprintf(out, "usage: fedlog VERB [options]\n\nverbs:\n");
+  for (const auto& v : verbs) std::fprintf(out, "  %-16s %s\n      %s\n", v.name.c_str(), v.summary.c_str(),
                                            ("fedlog " + v.usage).c_str());
 }
 
@@ -41,25 +44,20 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (words.empty() || words[0] == "help" || words[0] == "--help" || words[0] == "-h") {
-    Usage(verbs);
+    Usage(verbs, words.empty() ? stderr : stdout);
     return words.empty() ? 2 : 0;
   }
-  // Longest match first: "run start" before "run".
-  for (size_t n : {size_t{2}, size_t{1}}) {
-    if (words.size() < n) continue;
-    std::string name = n == 2 ? words[0] + " " + words[1] : words[0];
-    for (const auto& v : verbs) {
-      if (v.name != name) continue;
-      std::vector<std::string> rest(words.begin() + n, words.end());
-      if (std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
-          std::find(rest.begin(), rest.end(), "-h") != rest.end()) {
-        std::printf("usage: fedlog %s\n\n%s\n", v.usage.c_str(), v.summary.c_str());
-        return 0;
-      }
-      return v.run(rest);
-    }
+  absl::StatusOr<fedlog::cli::FoundVerb> found = fedlog::cli::FindVerb(verbs, words);
+  if (!found.ok()) {
+    std::fprintf(stderr, "fedlog: %s\n", std::string(found.status().message()).c_str());
+    return 2;
   }
-  std::fprintf(stderr, "fedlog: unknown verb '%s'\n\n", words[0].c_str());
-  Usage(verbs);
-  return 2;
+  const fedlog::cli::Verb& verb = *found->verb;
+  std::vector<std::string> rest(words.begin() + static_cast<std::ptrdiff_t>(found->words), words.end());
+  if (std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
+      std::find(rest.begin(), rest.end(), "-h") != rest.end()) {
+    std::printf("usage: fedlog %s\n\n%s\n", verb.usage.c_str(), verb.summary.c_str());
+    return 0;
+  }
+  return verb.run(rest);
 }

@@ -44,10 +44,22 @@ void ParseLogLevelFromEnv() {
   const char* env = std::getenv("FEDLOG_LOG_LEVEL");
   if (env == nullptr) return;
   std::string v = absl::AsciiStrToLower(env);
-  if (v == "debug") SetLogLevel(LogLevel::kDebug);
-  if (v == "info") SetLogLevel(LogLevel::kInfo);
-  if (v == "warning") SetLogLevel(LogLevel::kWarning);
-  if (v == "error") SetLogLevel(LogLevel::kError);
+  if (v == "debug") {
+    SetLogLevel(LogLevel::kDebug);
+  } else if (v == "info") {
+    SetLogLevel(LogLevel::kInfo);
+  } else if (v == "warning") {
+    SetLogLevel(LogLevel::kWarning);
+  } else if (v == "error") {
+    SetLogLevel(LogLevel::kError);
+  } else {
+    // A typo must not pass silently: the operator asked for another level than the one in force.
+    FEDLOG_LOG(WARNING) << "FEDLOG_LOG_LEVEL='" << env << "' is none of debug, info, warning, error; the level "
+                        << "stays " << (GetLogLevel() == LogLevel::kDebug     ? "debug"
+                                        : GetLogLevel() == LogLevel::kInfo    ? "info"
+                                        : GetLogLevel() == LogLevel::kWarning ? "warning"
+                                                                              : "error");
+  }
 }
 
 void SetLogTag(absl::string_view tag) {

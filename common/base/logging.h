@@ -14,7 +14,7 @@ namespace fedlog {
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
 // Records below `level` are dropped. Default kInfo; FEDLOG_LOG_LEVEL=debug|info|warning|error overrides it
-// when ParseLogLevelFromEnv() is called.
+// when ParseLogLevelFromEnv() is called (another value is logged as a warning and changes nothing).
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 void ParseLogLevelFromEnv();

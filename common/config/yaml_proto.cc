@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
+#include "common/base/suggest.h"
 #include "common/base/status_macros.h"
 
 namespace fedlog::config {
@@ -131,7 +132,11 @@ absl::Status SetMessage(const YAML::Node& node, Message* msg, const std::string&
     std::string sub = path.empty() ? key : absl::StrCat(path, ".", key);
     const FieldDescriptor* f = desc->FindFieldByName(key);
     if (f == nullptr) f = desc->FindFieldByCamelcaseName(key);
-    if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat(sub, ": unknown key"));
+    if (f == nullptr) {
+      std::vector<std::string> known;
+      for (int i = 0; i < desc->field_count(); ++i) known.push_back(desc->field(i)->name());
+      return absl::InvalidArgumentError(absl::StrCat(sub, ": unknown key", DidYouMean(key, known)));
+    }
     if (kv.second.IsNull()) continue;
     FEDLOG_RETURN_IF_ERROR(SetField(kv.second, msg, f, sub));
   }

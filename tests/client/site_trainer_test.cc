@@ -88,6 +88,13 @@ TEST(ReadSourcesTest, LabelsFollowFileLineNumbersAcrossBlankLines) {
 
   ASSERT_TRUE(WriteFileAtomic(csv, "line,label\n9,1\n").ok());
   EXPECT_EQ(ReadSources(config).status().code(), absl::StatusCode::kInvalidArgument);
+
+  // A mistyped path names the source and the key, beside the file.
+  s->set_path(TempPath("apache.lgo"));
+  const absl::Status missing = ReadSources(config).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("source 'Apache' path"), std::string::npos) << missing;
+  EXPECT_NE(missing.message().find("apache.lgo"), std::string::npos) << missing;
 }
 
 std::vector<SourceLines> TwoSources(int n) {

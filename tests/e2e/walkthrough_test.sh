@@ -3,7 +3,8 @@
 # directory laid out like a checkout after the build (certs/ and build/bin/ of this tree). Only the ports differ:
 # 7443, 9464 and 9465 become free ones, so the test does not collide with anything on the machine. Then it checks
 # what the walkthrough promises: both sites online, a run that completed three rounds, a promoted model that
-# reached both sites, a detector that answers /healthz, and daemons that stopped cleanly.
+# reached both sites, a detector that answers /healthz, an alert on the lines appended after the model, and
+# daemons that stopped cleanly.
 set -uo pipefail
 SRC="$1"; BUILD="$2"; NAME=walkthrough
 source "$SRC/tests/e2e/lib.sh"
@@ -29,7 +30,7 @@ grep -Eq "^site-hdfs +yes" "$OUT" && grep -Eq "^site-zk +yes" "$OUT" || fail "fe
 grep -Eq "^run [0-9]+ done: completed 3 round" "$OUT" || fail "the run did not complete its three rounds"
 [ "$(grep -Ec '^site-(hdfs|zk) +yes +no +v[0-9]+' "$OUT")" -ge 2 ] || fail "the promoted model did not reach both sites"
 grep -q "^ok" "$OUT" || fail "the HDFS site's /healthz did not answer ok"
-grep -q "alert(s) from" "$OUT" || fail "fedlog alerts did not run"
+grep -Eq "^[1-9][0-9]* alert\(s\) from" "$OUT" || fail "fedlog alerts listed no alert on the appended lines"
 for f in aggregator site-hdfs site-zk; do
   grep -q " E " "$WORK/build/first/$f.log" && fail "$f logged an error"
 done

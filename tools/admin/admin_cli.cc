@@ -56,6 +56,12 @@ std::string Shown(const std::string& text) {
   return out;
 }
 
+std::string NeverSeenNote(const v1::SiteInfo& site, const std::string& undo) {
+  if (site.last_seen_ms() > 0) return "";
+  return absl::StrCat("note: no site '", Shown(site.site_id()), "' has connected to this aggregator yet (a typo? ",
+                      "`fedlog sites` lists the known ones); `", undo, "` lifts the revocation, and the id stays listed");
+}
+
 std::string Ago(int64_t ms) {
   if (ms <= 0) return "never";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMillis(ms), absl::UTCTimeZone());

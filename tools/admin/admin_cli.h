@@ -28,6 +28,9 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30);
 // Text from a site (a name, a source) as printed: at most 128 bytes, bytes outside printable ASCII become '?', so
 // a value cannot move the cursor, recolour the terminal or forge rows.
 std::string Shown(const std::string& text);
+// For `sites revoke` of a site id no daemon has connected with (last seen never): a note that
+// the id may be mistyped, naming the undo; "" for a site the aggregator has seen.
+std::string NeverSeenNote(const v1::SiteInfo& site, const std::string& undo);
 // Parses the verb's args and connects; on failure prints the error, sets *rc and returns nullptr.
 std::unique_ptr<Stub> Prepare(const std::vector<std::string>& argv, const ArgSpec& spec, Args* args, int* rc);
 // Parses --run and connects; returns 0 with *stub and *run_id filled, or the exit code to return.

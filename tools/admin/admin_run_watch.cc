@@ -142,6 +142,18 @@ int WatchRun(Stub* stub, int64_t run_id) {
     final_state = status.state();
   }
   grpc::Status st = reader->Finish();
+  if (!st.ok() && header && !Finished(final_state) &&
+      (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::CANCELLED)) {
+    // The stream ended under a watch that was running: the aggregator stopped (or the network dropped). gRPC's
+    // own text ("Cancelling all calls") says nothing an admin can act on.
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "fedlog: lost the aggregator while watching run %lld (%s): it stopped, or the connection dropped. "
+                 "A restarted aggregator resumes the run; `fedlog run watch` follows it again [%s]\n",
+                 static_cast<long long>(run_id != 0 ? run_id : status.run_id()), st.error_message().c_str(),
+                 absl::StatusCodeToString(net::FromGrpc(st).code()).c_str());
+    return 1;
+  }
   if (!st.ok()) return Fail(net::FromGrpc(st));
   std::printf("run %lld %s: %s (%lld update(s) refused)\n", static_cast<long long>(status.run_id()),
               final_state.c_str(), status.message().c_str(), static_cast<long long>(status.refused_updates()));

@@ -90,6 +90,8 @@ int Revoke(const std::vector<std::string>& argv) {
   grpc::Status st = stub->RevokeSite(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
   std::printf("site %s revoked\n", Shown(resp.site_id()).c_str());
+  const std::string note = NeverSeenNote(resp, "fedlog sites unrevoke " + Shown(resp.site_id()));
+  if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
   return 0;
 }
 
@@ -105,7 +107,7 @@ int Unrevoke(const std::vector<std::string>& argv) {
   grpc::Status st = stub->UnrevokeSite(Ctx().get(), req, &resp);
   if (!st.ok()) return Fail(net::FromGrpc(st));
   std::printf("site %s unrevoked; restart its daemon (a revoked daemon stopped federating)\n",
-              resp.site_id().c_str());
+              Shown(resp.site_id()).c_str());
   return 0;
 }
 

@@ -23,7 +23,7 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "pending ones)",
                     admin::Admit});
   verbs->push_back({"run start",
-                    "run start --rounds N [--min-sites K] [--site-wait-s W] [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
+                    "run start [--rounds N] [--min-sites K] [--site-wait-s W] [--deadline-s S] [--epochs E] [--lr LR] [--batch B] "
                     "[--seed S] [--strategy fedavg|weighted_fedavg|median|trimmed_mean] [--trim F] [--clip-norm C] "
                     "[--max-norm M] [--server-opt none|fedadam|fedyogi] [--server-lr LR] "
                     "[--update-dtype float32|float16|int8] [--zstd] [--sample-fraction F] [--contrastive-steps N] "
@@ -35,7 +35,7 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "[--dp-normal-lines N] [--dp-scope adapters|all] [--dp-count-noise S] "
                     "[--dp-prototype-noise S | --dp-prototype-share F] [--dp-prototype-counts]]] "
                     "[--initial-model FILE [--initial-model-sha256 HEX]] [--watch]" + conn,
-                    "start a federated run (K defaults to the sites online now)", admin::RunStart});
+                    "start a federated run (N defaults to 5 rounds, K to the sites online now, S to a 120 s round deadline)", admin::RunStart});
   verbs->push_back({"run watch", "run watch [--run ID]" + conn, "print a row per completed round until the run ends",
                     admin::RunWatch});
   verbs->push_back({"run status", "run status [--run ID]" + conn,

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "common/base/suggest.h"
 
 namespace fedlog::cli {
 
@@ -39,7 +40,10 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv, const Arg
       }
       args.values_.emplace(name, value);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+      std::vector<std::string> known(spec.options.begin(), spec.options.end());
+      known.insert(known.end(), spec.flags.begin(), spec.flags.end());
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option --", name, DidYouMean(name, known, "--")));
     }
   }
   return args;

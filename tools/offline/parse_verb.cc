@@ -1,7 +1,9 @@
 // `fedlog parse --format NAME [--out-format csv|jsonl] [--out FILE] [--templates FILE] [--config FILE]
 //  [--state FILE] FILE...`: one row per line (file, line number, time, level, component, template id,
 // parameters), then the templates with their counts (to --templates, or to stderr).
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -80,24 +82,39 @@ int RunParse(const std::vector<std::string>& argv) {
       "usage: fedlog parse --format NAME [--out-format csv|jsonl] [--out FILE] [--templates FILE] "
       "[--config FILE] [--state FILE] FILE...\n";
   if (!args.ok() || !args->Has("format") || args->positionals().empty()) {
-    std::cerr << (args.ok() ? "--format and at least one FILE are required" : args.status().ToString()) << "\n"
+    std::cerr << "fedlog parse: "
+              << (args.ok() ? "--format and at least one FILE are required" : args.status().message()) << "\n"
               << usage;
     return 2;
   }
   const std::string out_format = args->Get("out-format", "csv");
   if (out_format != "csv" && out_format != "jsonl") {
-    std::cerr << "--out-format must be csv or jsonl\n" << usage;
+    std::cerr << "fedlog parse: --out-format must be csv or jsonl\n" << usage;
     return 2;
+  }
+  // Every input is checked before anything is written, so a mistyped FILE leaves --out as it was and prints no
+  // half table.
+  for (const std::string& path : args->positionals()) {
+    if (std::ifstream probe(path, std::ios::binary); !probe) {
+      std::cerr << "fedlog parse: cannot open '" << path << "': " << std::strerror(errno) << "\n";
+      return 1;
+    }
   }
   absl::StatusOr<std::unique_ptr<lp::LineParser>> parser = lp::CreateLineParser(args->Get("format"));
   absl::StatusOr<std::unique_ptr<lp::Drain>> drain = parser.ok() ? MakeDrain(*args, args->Get("format"))
                                                                  : absl::StatusOr<std::unique_ptr<lp::Drain>>(parser.status());
   if (!drain.ok()) {
-    std::cerr << drain.status() << "\n";
+    std::cerr << "fedlog parse: " << drain.status().message() << "\n";
     return 1;
   }
   std::ofstream file_out;
-  if (args->Has("out")) file_out.open(args->Get("out"), std::ios::binary | std::ios::trunc);
+  if (args->Has("out")) {
+    file_out.open(args->Get("out"), std::ios::binary | std::ios::trunc);
+    if (!file_out) {
+      std::cerr << "fedlog parse: cannot write '" << args->Get("out") << "': " << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
   std::ostream& out = args->Has("out") ? file_out : std::cout;
   const bool jsonl = out_format == "jsonl";
   if (!jsonl) out << "file,line,time_ms,level,component,matched,template_id,parameters\n";
@@ -107,7 +124,7 @@ int RunParse(const std::vector<std::string>& argv) {
   for (const std::string& path : args->positionals()) {
     absl::StatusOr<std::string> data = lp::ReadLogFile(path);
     if (!data.ok()) {
-      std::cerr << data.status() << "\n";
+      std::cerr << "fedlog parse: " << data.status().message() << "\n";
       return 1;
     }
     int64_t line_no = 0;
@@ -129,7 +146,7 @@ int RunParse(const std::vector<std::string>& argv) {
   std::cerr << absl::StrFormat("parsed %d lines, %d without a matching header, %d templates\n", stats.lines,
                                stats.unmatched, (*drain)->Templates().size());
   if (!s.ok() || !out.good()) {
-    std::cerr << (s.ok() ? "write failed" : s.ToString()) << "\n";
+    std::cerr << "fedlog parse: " << (s.ok() ? "write failed" : s.message()) << "\n";
     return 1;
   }
   return 0;

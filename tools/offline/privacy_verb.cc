@@ -21,7 +21,7 @@ constexpr char kUsage[] =
     "  LIST: comma-separated RDP orders > 1 (default 1.1,1.2,...,10.9,11..63,128,256,512,1024)\n";
 
 int Usage(const std::string& why) {
-  std::fprintf(stderr, "%s\n%s", why.c_str(), kUsage);
+  std::fprintf(stderr, "fedlog privacy epsilon: %s\n%s", why.c_str(), kUsage);
   return 2;
 }
 
@@ -54,7 +54,7 @@ int RunPrivacyEpsilon(const std::vector<std::string>& argv) {
   absl::StatusOr<privacy::EpsilonAtOrder> e = privacy::SampledGaussianEpsilon(*q, *sigma, *steps, *delta, orders);
   if (!e.ok()) {
     if (e.status().code() == absl::StatusCode::kInvalidArgument) return Usage(std::string(e.status().message()));
-    std::fprintf(stderr, "%s\n", e.status().ToString().c_str());
+    std::fprintf(stderr, "fedlog privacy epsilon: %s\n", std::string(e.status().message()).c_str());
     return 1;
   }
   char eps[64];

@@ -1,5 +1,6 @@
 // `fedlog alerts`: the live detector's alerts at a site, read from its alerts file (JSON lines, one alert per
 // line; docs/DETECTION.md), filtered by time and source, as a table or as the raw JSON lines.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -79,7 +80,8 @@ int Alerts(const std::vector<std::string>& argv) {
     std::printf("%-24s %-12s %-9s %-9s %-6s %-16s %s\n", "TIME", "SOURCE", "SCORE", "THRESHOLD", "MODEL", "ID",
                 "LINE");
   }
-  int64_t shown = 0, bad = 0;
+  int64_t shown = 0, bad = 0, older = 0;
+  absl::Time newest_older = absl::InfinitePast();
   for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
     google::protobuf::Struct alert;
     if (!google::protobuf::util::JsonStringToMessage(std::string(line), &alert).ok()) {
@@ -89,7 +91,12 @@ int Alerts(const std::vector<std::string>& argv) {
     const std::string time = Field(alert, "time");
     absl::Time t;
     std::string err;
-    if (!absl::ParseTime(absl::RFC3339_full, time, &t, &err) || t < *since) continue;
+    if (!absl::ParseTime(absl::RFC3339_full, time, &t, &err)) continue;
+    if (t < *since) {
+      ++older;
+      newest_older = std::max(newest_older, t);
+      continue;
+    }
     if (args->Has("source") && Field(alert, "source") != args->Get("source")) continue;
     ++shown;
     if (json) {
@@ -106,6 +113,15 @@ int Alerts(const std::vector<std::string>& argv) {
   }
   std::fflush(stdout);
   if (!json) std::fprintf(stderr, "%lld alert(s) from %s\n", static_cast<long long>(shown), path->c_str());
+  if (shown == 0 && older > 0) {
+    // An alert's time is its line's own timestamp: a replayed or synthetic log, or a host whose clock or log
+    // time zone is off, holds alerts that no --since back from now reaches.
+    std::fprintf(stderr,
+                 "fedlog alerts: %lld alert(s) are older than --since %s; an alert's time is its log line's own "
+                 "timestamp, and the newest of them is %s (leave out --since to see them)\n",
+                 static_cast<long long>(older), args->Get("since").c_str(),
+                 absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", newest_older, absl::UTCTimeZone()).c_str());
+  }
   if (bad > 0) std::fprintf(stderr, "fedlog alerts: %lld line(s) of %s are not JSON, skipped\n",
                             static_cast<long long>(bad), path->c_str());
   return 0;

@@ -56,10 +56,14 @@ int Feedback(const std::vector<std::string>& argv) {
   if (!previous.ok()) return fail(previous.status(), 1);
   if (absl::Status st = (*store)->RecordFeedback(id, confirmed, absl::ToUnixMillis(absl::Now()));
       !st.ok()) {
+    if (st.code() == absl::StatusCode::kNotFound) {
+      st = absl::NotFoundError(absl::StrCat(st.message(), " (", db, "); `fedlog alerts` lists the site's alert ids, "
+                                            "and the store keeps the newest detect.retention_alerts of them"));
+    }
     return fail(st, 1);
   }
-  std::printf("alert %s marked %s; it is now a %s label for the site\n", id.c_str(),
-              confirmed ? "confirmed" : "false positive", confirmed ? "anomalous" : "normal");
+  std::printf("alert %s marked %s; it is now %s label for the site\n", id.c_str(),
+              confirmed ? "confirmed" : "false positive", confirmed ? "an anomalous" : "a normal");
   if (previous->has_value()) {
     const bool same = **previous == (confirmed ? "confirm" : "false_positive");
     std::printf("(it replaces the earlier verdict '%s'%s)\n",

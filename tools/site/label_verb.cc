@@ -248,6 +248,19 @@ bool Apply(LabelSite& site, size_t line, char answer, LabelProgress* p) {
   return true;
 }
 
+// Says why there is no question to ask (on stderr, so --list's table stays parseable).
+void NothingToAsk(const LabelSite& site, bool by_session) {
+  if (site.lines().empty()) {
+    std::fprintf(stderr, "fedlog label: nothing to ask: no line was read from the site's sources\n");
+    return;
+  }
+  std::fprintf(stderr,
+               "fedlog label: nothing to ask: every %s of the %zu line(s) read already has a label (%lld label(s) "
+               "given); `fedlog label --report` shows the detection the site gets now\n",
+               by_session ? "session shape" : "template", site.lines().size(),
+               static_cast<long long>(site.labels_given()));
+}
+
 // The question loop of the three asking modes. Returns the exit code.
 // With `sessions`, the questions are about those sessions (AskSessions) instead of `picks`.
 int Ask(LabelSite& site, const std::vector<active::Pick>& picks,
@@ -343,6 +356,7 @@ int Label(const std::vector<std::string>& argv) {
   auto sessions = (*site)->SessionCandidates(0);
   if (!sessions.ok()) return Fail(sessions.status(), 1);
   const bool by_session = !args->Has("lines") && !(*site)->sessions().empty();
+  if (by_session ? sessions->empty() : picks->empty()) NothingToAsk(**site, by_session);
   if (args->Has("list")) {
     if (by_session) {
       if (sessions->size() > static_cast<size_t>(*count)) sessions->resize(static_cast<size_t>(*count));
@@ -351,6 +365,7 @@ int Label(const std::vector<std::string>& argv) {
     if (picks->size() > static_cast<size_t>(*count)) picks->resize(static_cast<size_t>(*count));
     return List(**site, *picks);
   }
+  if (by_session ? sessions->empty() : picks->empty()) return 0;
   LabelProgress progress;
   progress.wanted = *count;
   progress.start = absl::Now();

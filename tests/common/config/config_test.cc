@@ -44,7 +44,9 @@ TEST_P(BadYamlTest, IsRejectedWithThePath) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadYamlTest,
     testing::Values(BadCase{"listen_address: [unclosed", "invalid YAML"},
-                    BadCase{"listn_address: x", "listn_address: unknown key"},
+                    BadCase{"listn_address: x", "listn_address: unknown key (did you mean 'listen_address'?)"},
+                    BadCase{"tls: {ca_crt: x}", "tls.ca_crt: unknown key (did you mean 'ca_cert'?)"},
+                    BadCase{"colour: blue", "colour: unknown key"},
                     BadCase{"heartbeat_interval_ms: often", "heartbeat_interval_ms: expected an integer"},
                     BadCase{"heartbeat_interval_ms: 99999999999", "out of range"},
                     BadCase{"tls: [a, b]", "tls: expected a map"},

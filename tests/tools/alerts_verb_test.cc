@@ -1,0 +1,62 @@
+// `fedlog alerts` (tools/site/alerts_verb.cc): --since filters by the alert's time, which is its log line's own
+// timestamp; when that leaves out every alert, the verb says so and gives the newest time instead of printing
+// an empty table alone.
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tools/cli/verb.h"
+
+namespace fedlog::cli {
+void AddAlertsVerb(std::vector<Verb>* verbs);  // tools/site/alerts_verb.cc
+namespace {
+
+class AlertsVerbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AddAlertsVerb(&verbs_);
+    ASSERT_EQ(verbs_.size(), 1u);
+    file_ = (std::filesystem::path(::testing::TempDir()) / "alerts_verb_test.jsonl").string();
+    std::ofstream out(file_, std::ios::trunc);
+    out << R"({"id":"00000000000000a1","time":"2024-01-01T00:08:48.000Z","source":"HDFS","line":"disk full",)"
+        << R"("score":0.97,"threshold":0.9,"model_version":4})" << "\n"
+        << R"({"id":"00000000000000a2","time":"2024-01-01T00:09:10.000Z","source":"HDFS","line":"disk full",)"
+        << R"("score":0.98,"threshold":0.9,"model_version":4})" << "\n";
+  }
+  int Run(const std::vector<std::string>& args, std::string* out, std::string* err) {
+    testing::internal::CaptureStdout();
+    testing::internal::CaptureStderr();
+    const int rc = verbs_[0].run(args);
+    *out = testing::internal::GetCapturedStdout();
+    *err = testing::internal::GetCapturedStderr();
+    return rc;
+  }
+  std::vector<Verb> verbs_;
+  std::string file_;
+};
+
+TEST_F(AlertsVerbTest, SinceThatLeavesOutEveryAlertSaysWhy) {
+  std::string out, err;
+  ASSERT_EQ(Run({"--file", file_, "--since", "1h"}, &out, &err), 0);
+  EXPECT_EQ(out.find("00000000000000a1"), std::string::npos) << out;
+  EXPECT_NE(err.find("0 alert(s) from"), std::string::npos) << err;
+  EXPECT_NE(err.find("2 alert(s) are older than --since 1h"), std::string::npos) << err;
+  EXPECT_NE(err.find("the newest of them is 2024-01-01T00:09:10Z"), std::string::npos) << err;
+}
+
+TEST_F(AlertsVerbTest, WithoutSinceOrWithAnOlderOneEveryAlertIsShown) {
+  std::string out, err;
+  ASSERT_EQ(Run({"--file", file_}, &out, &err), 0);
+  EXPECT_NE(out.find("00000000000000a1"), std::string::npos) << out;
+  EXPECT_NE(out.find("00000000000000a2"), std::string::npos) << out;
+  EXPECT_EQ(err.find("older than"), std::string::npos) << err;
+  ASSERT_EQ(Run({"--file", file_, "--since", "2024-01-01T00:09:00Z"}, &out, &err), 0);
+  EXPECT_EQ(out.find("00000000000000a1"), std::string::npos) << out;
+  EXPECT_NE(out.find("00000000000000a2"), std::string::npos) << out;
+  EXPECT_EQ(err.find("older than"), std::string::npos) << err;  // something is shown: no note
+}
+
+}  // namespace
+}  // namespace fedlog::cli
