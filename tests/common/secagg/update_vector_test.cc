@@ -143,6 +143,7 @@ TEST(UpdateVectorSectionsTest, SectionMeanIsOverItsMembersWeight) {
   inputs.emplace_back(*FlattenUpdate(layout, Delta("HDFS", 2, false), 4, {"HDFS"}), 3);
   inputs.emplace_back(*FlattenUpdate(layout, Delta("HDFS", 3, true), 4, {}), 4);
   DecodedSum sum;
+  sum.clip_range = 4;  // FlattenUpdate's clip above
   sum.weighted_sum.assign(layout.length(), 0);
   for (const auto& [flat, w] : inputs) {
     for (size_t i = 0; i < flat.values.size(); ++i) sum.weighted_sum[i] += w * flat.values[i];
@@ -158,6 +159,21 @@ TEST(UpdateVectorSectionsTest, SectionMeanIsOverItsMembersWeight) {
   DecodedSum forged = sum;
   forged.weighted_sum[3 + 5 + 7] = 9;
   EXPECT_EQ(MeanFromSum(layout, forged).status().code(), absl::StatusCode::kDataLoss);
+  // A shared coordinate beyond R x the weight sum (a site whose values weigh more than its weight lane says)
+  // is refused; exactly R x the weight sum passes.
+  DecodedSum heavy = sum;
+  heavy.weighted_sum[0] = 4 * sum.weight_sum + 0.01;
+  EXPECT_EQ(MeanFromSum(layout, heavy).status().code(), absl::StatusCode::kDataLoss);
+  heavy.weighted_sum[0] = -4 * sum.weight_sum;
+  EXPECT_TRUE(MeanFromSum(layout, heavy).ok());
+  // The same within a section, against its presence sum (4 here) rather than the weight sum (8).
+  heavy = sum;
+  heavy.weighted_sum[3 + 5 + 1] = 4 * 4 + 0.01;  // adapter.HDFS.up.weight[1]
+  EXPECT_EQ(MeanFromSum(layout, heavy).status().code(), absl::StatusCode::kDataLoss);
+  // A sum without its clip range is not read.
+  heavy = sum;
+  heavy.clip_range = 0;
+  EXPECT_EQ(MeanFromSum(layout, heavy).status().code(), absl::StatusCode::kInvalidArgument);
   // A section nobody filled is left out: the model keeps that adapter.
   DecodedSum empty = sum;
   std::fill(empty.weighted_sum.begin() + 3 + 5, empty.weighted_sum.end(), 0.0);
