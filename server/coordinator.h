@@ -72,7 +72,8 @@ class Coordinator {
 
   // --- federation (site_id always comes from the caller's certificate) ---
   // Refuses Hellos outside the bounds of coordinator_checks.h. Declared sources not admitted yet are recorded
-  // as pending (or admitted at once with auto_admit_sources).
+  // as pending (or admitted at once with auto_admit_sources, up to kMaxHelloSources admitted sources per site;
+  // further ones stay pending).
   absl::StatusOr<v1::HelloResponse> Hello(const std::string& site_id, const v1::HelloRequest& request);
   // PermissionDenied for revoked sites.
   absl::Status CheckAllowed(const std::string& site_id);
