@@ -189,7 +189,9 @@ void ExpectWithinClipRange(const fl::TensorBundle& before, const fl::TensorBundl
 }
 
 TEST_F(RedteamSecAggSiteTest, WeightLaneBelowItsValuesWeightIsRefusedNotAveraged) {
-  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_);
+  // site-c declares a source of its own: it is in no adapter group, so no presence lane of its shows the weight
+  // it took out (an attacker in a group would take its weight out of those lanes too).
+  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_, "BGL");
   const int64_t run_id = StartRun(60);
   std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
   ASSERT_TRUE(tasks[2].secure_aggregation());
