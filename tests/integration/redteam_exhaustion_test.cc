@@ -1,8 +1,10 @@
 // One site trying to grow the aggregator's state or hold its threads (docs/SECURITY.md, "What is enforced where"),
 // over real mTLS: source churn under auto-admission stops at kMaxHelloSources admitted sources; long polls
 // (GetTask, and SecAggPoll on the same cap) beyond limits.max_polls_per_site are refused at once while an honest
-// site's calls keep being served.
+// site's calls keep being served; calls with 1 MiB of metadata are refused and the server keeps serving.
 #include <atomic>
+#include <chrono>
+#include <string>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -107,6 +109,30 @@ TEST_F(RedteamExhaustionTest, LongPollsBeyondTheSiteCapAreRefusedAtOnce) {
   absl::StatusOr<v1::SecAggPollResponse> r = m.session.SecAggPoll(p);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->has_aborted());
+}
+
+TEST_F(RedteamExhaustionTest, HugeMetadataIsRefusedAndOthersAreServed) {
+  Site a(pki_, "site-a", port_);
+  auto stub = v1::Federation::NewStub(testing::SiteChannel(pki_, "mallory", port_));
+  // 1 MiB of metadata on each of a few calls: gRPC's header-list limit refuses them before any handler runs.
+  int refused = 0;
+  for (int i = 0; i < 4; ++i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-junk", std::string(1 << 20, 'a'));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::HeartbeatResponse resp;
+    grpc::Status st = stub->Heartbeat(&ctx, v1::HeartbeatRequest(), &resp);
+    if (!st.ok()) ++refused;
+  }
+  EXPECT_EQ(refused, 4);
+  // The same site without the junk, on a new connection (the server closes the one that carried it), and the
+  // honest site are served.
+  auto fresh = v1::Federation::NewStub(testing::SiteChannel(pki_, "mallory", port_));
+  grpc::ClientContext ctx;
+  v1::HeartbeatResponse resp;
+  grpc::Status after = fresh->Heartbeat(&ctx, v1::HeartbeatRequest(), &resp);
+  EXPECT_TRUE(after.ok()) << after.error_code() << " " << after.error_message();
+  EXPECT_TRUE(a.session.Heartbeat("idle").ok());
 }
 
 }  // namespace
