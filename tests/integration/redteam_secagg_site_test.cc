@@ -257,6 +257,7 @@ TEST_F(RedteamSecAggSiteTest, SmallOrderPublicKeysAreRefusedAndTheOthersComplete
     ASSERT_EQ(s.state(), "done") << s.message();
     ASSERT_EQ(s.rounds_size(), 1);
     EXPECT_EQ(s.rounds(0).sites(), 2);
+    EXPECT_EQ(s.refused_updates(), 1);  // the advertisement, counted like a refused upload
   }
 }
 
