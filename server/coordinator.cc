@@ -133,7 +133,10 @@ absl::Status Coordinator::AdmitOnHello(const std::string& site_id, const v1::Hel
   bool changed = false;
   for (const v1::SourceInfo& s : request.sources()) {
     if (admitted && std::find(admitted->begin(), admitted->end(), s.name()) != admitted->end()) continue;
-    if (options_.auto_admit_sources) {
+    // Auto-admission stops at as many sources as one Hello may declare: a site that keeps declaring new names
+    // (source churn) cannot grow its admitted set, its adapters or its download variants without bound; the
+    // rest wait as pending, as without auto-admission.
+    if (options_.auto_admit_sources && (!admitted || admitted->size() < static_cast<size_t>(kMaxHelloSources))) {
       if (!admitted) admitted.emplace();
       admitted->push_back(s.name());
       changed = true;

@@ -72,7 +72,8 @@ class Coordinator {
 
   // --- federation (site_id always comes from the caller's certificate) ---
   // Refuses Hellos outside the bounds of coordinator_checks.h. Declared sources not admitted yet are recorded
-  // as pending (or admitted at once with auto_admit_sources).
+  // as pending (or admitted at once with auto_admit_sources, up to kMaxHelloSources admitted sources per site;
+  // further ones stay pending).
   absl::StatusOr<v1::HelloResponse> Hello(const std::string& site_id, const v1::HelloRequest& request);
   // PermissionDenied for revoked sites.
   absl::Status CheckAllowed(const std::string& site_id);
@@ -103,6 +104,8 @@ class Coordinator {
   absl::Status RecordEvaluation(const std::string& site_id, const v1::EvaluationReport& report);
   // Secure aggregation (server/secagg_coordinator.cc; the round's steps: secagg_round.h). Each call names the
   // open round's session id; FailedPrecondition when no such secure-aggregation round is open.
+  // A step's message that the open session refuses (its form, its step, its sender) is counted and logged
+  // like a refused upload (Refuse) with the reason.
   absl::Status SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request);
   absl::Status SecAggShareKeys(const std::string& site_id, const v1::SecAggShareKeysRequest& request);
   absl::Status SecAggUnmask(const std::string& site_id, const v1::SecAggUnmaskRequest& request);
@@ -210,6 +213,9 @@ class Coordinator {
   // spec's untrained weights as a new version.
   absl::StatusOr<int64_t> InitialModelVersion(const v1::RunPlan& plan);
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
+  // `why` unchanged when OK; otherwise counted against the open round through Refuse (the round is open: the
+  // caller found its session).
+  absl::Status RefuseSecAgg(const std::string& site_id, absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // While a run waits for min_sites: true (and the run failed) once it has waited longer than plan.site_wait_s.
   bool WaitedTooLong(int64_t now, size_t online) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Site-level DP (coordinator_privacy.cc): charges `record` (q, epsilon) when the run can afford it and returns

@@ -11,6 +11,7 @@
 #include "common/fl/fedavg.h"
 #include "common/fl/strategy.h"
 #include "common/privacy/line_count.h"
+#include "common/secagg/protocol.h"
 
 namespace fedlog::server {
 namespace {
@@ -61,6 +62,7 @@ absl::Status ValidateHello(const v1::HelloRequest& hello) {
   if (hello.capabilities().threads() < 0 || hello.capabilities().threads() > 65536) {
     return absl::InvalidArgumentError("capabilities.threads must be in [0, 65536]");
   }
+  if (hello.promoted_version() < 0) return absl::InvalidArgumentError("promoted_version must not be negative");
   return absl::OkStatus();
 }
 
@@ -92,6 +94,10 @@ absl::Status ValidateUpdateHeader(const v1::UpdateHeader& h) {
         absl::StrCat("train_loss must be finite and at most ", kMaxTrainLoss, " in magnitude"));
   }
   if (h.distinct_templates() < 0) return absl::InvalidArgumentError("distinct_templates must not be negative");
+  if (h.class_sum_noise_shares() < 0 || h.class_sum_noise_shares() > secagg::kMaxSites) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("class_sum_noise_shares must be in [0, ", secagg::kMaxSites, "] (the sites of a round)"));
+  }
   if (!std::isfinite(h.imbalance_ratio()) || h.imbalance_ratio() < 0) {
     return absl::InvalidArgumentError("imbalance_ratio must be a finite non-negative number");
   }

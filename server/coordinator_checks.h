@@ -24,11 +24,12 @@ inline constexpr double kMaxMetricMagnitude = 1e12;
 inline constexpr double kMaxTrainLoss = 1e12;
 
 // Source names valid (fl::IsValidSourceName) and distinct, at most kMaxHelloSources; strings printable ASCII
-// and at most kMaxHelloText; counts in range.
+// and at most kMaxHelloText; counts in range; promoted_version not negative.
 absl::Status ValidateHello(const v1::HelloRequest& hello);
 // num_samples in [1, fl::kMaxUpdateSamples]; train_loss finite, |loss| <= kMaxTrainLoss; distinct_templates
-// >= 0; imbalance_ratio finite and >= 0 (values above fl::kMaxImbalanceRatio are clamped when weighed); metrics
-// as ValidateMetrics.
+// >= 0; imbalance_ratio finite and >= 0 (values above fl::kMaxImbalanceRatio are clamped when weighed);
+// class_sum_noise_shares in [0, secagg::kMaxSites] (the round then checks it equals its own); metrics as
+// ValidateMetrics.
 absl::Status ValidateUpdateHeader(const v1::UpdateHeader& header);
 // At most kMaxMetrics entries; names 1..kMaxMetricName of [A-Za-z0-9._-]; values finite, |v| <= kMaxMetricMagnitude.
 absl::Status ValidateMetrics(const google::protobuf::Map<std::string, double>& metrics);

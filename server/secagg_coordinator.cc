@@ -130,11 +130,17 @@ void Coordinator::AdvanceSecAgg(int64_t now) {
   if (round_->secagg->Advance(now, present)) Bump();
 }
 
+absl::Status Coordinator::RefuseSecAgg(const std::string& site_id, absl::Status why) {
+  if (why.ok()) return why;
+  return Refuse(site_id, round_->record.run_id, round_->record.round,
+                absl::Status(why.code(), absl::StrCat("secure aggregation: ", why.message())));
+}
+
 absl::Status Coordinator::SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request) {
   absl::MutexLock lock(&mu_);
   last_seen_[site_id] = NowMs();
   FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
-  FEDLOG_RETURN_IF_ERROR(round->PostAdvertisement(site_id, request));
+  FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostAdvertisement(site_id, request)));
   AdvanceSecAgg(NowMs());
   Bump();
   return absl::OkStatus();
@@ -144,7 +150,7 @@ absl::Status Coordinator::SecAggShareKeys(const std::string& site_id, const v1::
   absl::MutexLock lock(&mu_);
   last_seen_[site_id] = NowMs();
   FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
-  FEDLOG_RETURN_IF_ERROR(round->PostShares(site_id, request));
+  FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostShares(site_id, request)));
   AdvanceSecAgg(NowMs());
   return absl::OkStatus();
 }
@@ -153,7 +159,7 @@ absl::Status Coordinator::SecAggUnmask(const std::string& site_id, const v1::Sec
   absl::MutexLock lock(&mu_);
   last_seen_[site_id] = NowMs();
   FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
-  FEDLOG_RETURN_IF_ERROR(round->PostUnmask(site_id, request));
+  FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostUnmask(site_id, request)));
   AdvanceSecAgg(NowMs());
   return absl::OkStatus();
 }

@@ -58,6 +58,9 @@ absl::Status AggregatorSession::AddAdvertisement(const AdvertiseKeys& keys) {
     return absl::ResourceExhaustedError("round already has max_sites sites");
   }
   if (keys.encryption_key == keys.mask_key) return absl::InvalidArgumentError("the two public keys must differ");
+  // A key no site can agree a secret with would make every honest site fail its share or mask step: refused
+  // here, so that it costs the round only the site that sent it.
+  for (const PublicKey* k : {&keys.encryption_key, &keys.mask_key}) FEDLOG_RETURN_IF_ERROR(CheckX25519PublicKey(*k));
   for (const auto& [id, k] : advertised_) {
     if (k.encryption_key == keys.encryption_key || k.mask_key == keys.mask_key ||
         k.encryption_key == keys.mask_key || k.mask_key == keys.encryption_key) {

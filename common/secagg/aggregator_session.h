@@ -38,7 +38,9 @@ class AggregatorSession {
  public:
   static absl::StatusOr<std::unique_ptr<AggregatorSession>> Create(RoundConfig config);
 
-  // Round 0. `keys.site_id` must be the identity the transport authenticated.
+  // Round 0. `keys.site_id` must be the identity the transport authenticated. Refused (the advertisement, not
+  // the round): a second advertisement of a site, more than max_sites, two equal keys, a key another site
+  // advertised, a key of small order (CheckX25519PublicKey).
   absl::Status AddAdvertisement(const AdvertiseKeys& keys);
   // Assigns indices 1..n in site-id order.
   absl::StatusOr<KeyRoster> CloseAdvertising();

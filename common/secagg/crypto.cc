@@ -9,6 +9,8 @@
 
 #include <memory>
 
+#include "common/base/status_macros.h"
+
 namespace fedlog::secagg {
 namespace {
 
@@ -94,6 +96,15 @@ absl::StatusOr<SecretKey> X25519Agree(const SecretKey& private_key, const Public
   for (size_t i = 0; i < out.size(); ++i) acc |= out.data()[i];
   if (acc == 0) return absl::InvalidArgumentError("X25519 key agreement gave the all-zero secret");
   return out;
+}
+
+absl::Status CheckX25519PublicKey(const PublicKey& key) {
+  FEDLOG_ASSIGN_OR_RETURN(X25519KeyPair probe, GenerateX25519());
+  absl::StatusOr<SecretKey> shared = X25519Agree(probe.private_key, key);
+  if (absl::IsInvalidArgument(shared.status())) {
+    return absl::InvalidArgumentError("X25519 public key of small order (no site can agree a secret with it)");
+  }
+  return shared.status();
 }
 
 absl::StatusOr<SecretKey> HkdfSha256(const SecretKey& ikm, absl::string_view salt, absl::string_view info) {

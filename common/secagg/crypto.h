@@ -53,6 +53,11 @@ absl::StatusOr<X25519KeyPair> GenerateX25519();
 absl::StatusOr<PublicKey> X25519PublicFromPrivate(const SecretKey& private_key);
 // The shared secret of `private_key` and `peer`. InvalidArgument for a low-order peer key (all-zero secret).
 absl::StatusOr<SecretKey> X25519Agree(const SecretKey& private_key, const PublicKey& peer);
+// OK when every peer can agree a secret with `key`: InvalidArgument for a point of small order (all zeros among
+// them), with which X25519 gives the all-zero secret whatever the peer's private key (its scalar is a multiple
+// of the cofactor 8), so that no honest site could share with or mask against it. Checked by agreeing with a
+// fresh random key.
+absl::Status CheckX25519PublicKey(const PublicKey& key);
 
 // HKDF-SHA256 (RFC 5869) of `ikm` with `salt` and `info`, 32 bytes of output.
 absl::StatusOr<SecretKey> HkdfSha256(const SecretKey& ikm, absl::string_view salt, absl::string_view info);

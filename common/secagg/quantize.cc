@@ -160,6 +160,9 @@ absl::StatusOr<DecodedSum> Quantizer::Decode(absl::Span<const Lane> sum, int sit
   const double w = static_cast<double>(Signed(sum.back()));
   if (w < 0 || w > weight_limit) return absl::DataLossError("unmasked weight sum out of range");
   d.weight_sum = w / scale_;
+  d.clip_range = options_.clip_range;
+  // Per site: half a step on each value lane and on the weight lane (which R multiplies).
+  d.rounding = n * (options_.clip_range + 1.0) / (2.0 * scale_);
   return d;
 }
 

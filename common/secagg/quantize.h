@@ -60,6 +60,12 @@ QuantizationOptions ChooseLanes(QuantizationOptions options, double min_weight =
 struct DecodedSum {
   std::vector<double> weighted_sum;  // sum over sites of w * clamp(x)
   double weight_sum = 0;             // sum over sites of w
+  // What honest inputs can produce (Quantizer::DecodeSum sets both): every masked value was clamped to
+  // [-clip_range, clip_range] and weighted by the weight its site put in, so a coordinate's |sum| is at most
+  // clip_range times the weight that contributed to it, plus `rounding` (each site's lanes round by half a
+  // step). MeanFromSum refuses a sum beyond that: some site's value lanes disagree with its weight lane.
+  double clip_range = 0;
+  double rounding = 0;
 };
 
 class Quantizer {

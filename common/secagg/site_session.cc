@@ -166,15 +166,23 @@ absl::Status SiteSession::TakeShares(const ShareDelivery& delivery) {
         held_.count(e.from)) {
       return absl::InvalidArgumentError("delivered share is misaddressed or repeated");
     }
+    // A share that does not open names its sender (the roster's site id): the aggregator cannot see inside
+    // the envelope, so this site's log is where a site sending bad shares is told apart.
+    auto from_sender = [&](const absl::Status& st) {
+      std::string id = roster_[e.from].site_id;  // the aggregator's text: printed printable only
+      for (char& c : id) c = (c >= 0x20 && c < 0x7f) ? c : '?';
+      return absl::Status(st.code(), absl::StrCat("the share from site ", id, " (index ",
+                                                  e.from, ") does not open: ", st.message()));
+    };
     FEDLOG_ASSIGN_OR_RETURN(SecretKey k, ShareEncryptionKey(encryption_keys_.private_key,
                                                             roster_[e.from].encryption_key, config_.session_id));
-    FEDLOG_ASSIGN_OR_RETURN(std::string plain,
-                            AesGcmOpen(k, e.ciphertext, ShareAad(config_.session_id, e.from, index_)));
-    absl::StatusOr<SharePlaintext> p = DecodeSharePlaintext(plain);
-    Wipe(&plain);
-    if (!p.ok()) return p.status();
+    absl::StatusOr<std::string> plain = AesGcmOpen(k, e.ciphertext, ShareAad(config_.session_id, e.from, index_));
+    if (!plain.ok()) return from_sender(plain.status());
+    absl::StatusOr<SharePlaintext> p = DecodeSharePlaintext(*plain);
+    Wipe(&*plain);
+    if (!p.ok()) return from_sender(p.status());
     if (p->from != e.from || p->to != index_ || p->key_share.x != index_ || p->seed_share.x != index_) {
-      return absl::InvalidArgumentError("share content does not match its envelope");
+      return from_sender(absl::InvalidArgumentError("share content does not match its envelope"));
     }
     held_[e.from] = {p->key_share, p->seed_share};
   }

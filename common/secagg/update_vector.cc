@@ -81,8 +81,17 @@ class MeanTaker {
     fl::NamedTensor t{name, shape, {}};
     const size_t n = static_cast<size_t>(Elements(shape));
     t.values.resize(n);
+    // Honest sites' clamped values weighed by the weight they put in cannot sum beyond R x that weight: a sum
+    // that does is a site whose value lanes disagree with its weight lane (a weight masked smaller than the one
+    // its values carry), which would scale the mean past the clip range.
+    const double bound = sum_.clip_range * divisor * (1 + 1e-9) + sum_.rounding;
     for (size_t i = 0; i < n; ++i) {
-      const double v = sum_.weighted_sum[at_ + i] / divisor;
+      const double s = sum_.weighted_sum[at_ + i];
+      if (!(std::fabs(s) <= bound)) {
+        return absl::DataLossError(absl::StrCat("the sum of '", name, "' at ", i, " exceeds the clip range times its",
+                                                " weight sum: a site's values disagree with its weight"));
+      }
+      const double v = s / divisor;
       if (!std::isfinite(v)) return absl::DataLossError(absl::StrCat("non-finite aggregate in '", name, "'"));
       t.values[i] = static_cast<float>(v);
     }
@@ -292,6 +301,9 @@ absl::StatusOr<fl::TensorBundle> MeanFromSum(const UpdateVectorLayout& layout, c
   }
   if (!(sum.weight_sum > 0) || !std::isfinite(sum.weight_sum)) {
     return absl::FailedPreconditionError("the sites' weights sum to zero");
+  }
+  if (!(sum.clip_range > 0) || !(sum.rounding >= 0)) {
+    return absl::InvalidArgumentError("a decoded sum needs its clip range and rounding (Quantizer::DecodeSum)");
   }
   fl::TensorBundle mean;
   MeanTaker taker(sum);

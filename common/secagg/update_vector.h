@@ -108,8 +108,10 @@ absl::StatusOr<FlatUpdate> FlattenUpdate(const UpdateVectorLayout& layout, const
 // sums (a part no
 // site contributed to is left out, so that the model keeps its value). The kind sections are not read here
 // (KindSumsFromSum). FailedPrecondition for a zero weight
-// sum, DataLoss for a sum that does not match the layout, is not finite, or has a presence sum above the
-// weight sum (no site can be present with more than its weight).
+// sum, DataLoss for a sum that does not match the layout, is not finite, has a presence sum above the
+// weight sum (no site can be present with more than its weight), or a coordinate whose |sum| exceeds
+// sum.clip_range times the weight (or presence) sum it is divided by, plus sum.rounding (a site's values
+// weighed by more than its weight lane says); InvalidArgument for a sum without clip_range.
 absl::StatusOr<fl::TensorBundle> MeanFromSum(const UpdateVectorLayout& layout, const DecodedSum& sum);
 
 }  // namespace fedlog::secagg

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "common/secagg/crypto.h"
@@ -30,6 +31,34 @@ TEST(CryptoTest, X25519AgreementIsSymmetric) {
   EXPECT_EQ(*X25519PublicFromPrivate(a->private_key), a->public_key);
   PublicKey zero{};
   EXPECT_FALSE(X25519Agree(a->private_key, zero).ok());  // low-order point
+}
+
+// Little-endian u-coordinates of the points of small order (orders 1, 2, 4 and 8) and their non-canonical
+// encodings u + p: every one gives the all-zero secret with any clamped scalar.
+PublicKey SmallOrderPoint(const char* hex) {
+  PublicKey k{};
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = static_cast<uint8_t>(std::stoul(std::string(hex + 2 * i, 2), nullptr, 16));
+  }
+  return k;
+}
+
+TEST(CryptoTest, PublicKeysOfSmallOrderAreRefused) {
+  auto a = GenerateX25519();
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(CheckX25519PublicKey(a->public_key).ok());
+  for (const char* hex : {
+           "0000000000000000000000000000000000000000000000000000000000000000",  // u = 0
+           "0100000000000000000000000000000000000000000000000000000000000000",  // u = 1
+           "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",  // order 8
+           "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",  // order 8
+           "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // u = p - 1
+           "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // u = p (0)
+           "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // u = p + 1 (1)
+       }) {
+    absl::Status st = CheckX25519PublicKey(SmallOrderPoint(hex));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << hex;
+  }
 }
 
 TEST(CryptoTest, HkdfSeparatesSaltAndInfo) {

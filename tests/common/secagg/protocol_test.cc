@@ -392,6 +392,69 @@ TEST(SecAggProtocolTest, RosterAndShareTamperingRefused) {
   EXPECT_FALSE(agg->AddMaskedInput(bad).ok());
 }
 
+// One bad site's messages to the aggregator (docs/SECURITY.md "One bad site under secure aggregation"): shares
+// misaddressed, repeated, oversized, too few or under another index, and unmask responses revealing the wrong
+// kind, point or owner, are refused one by one; the honest sites' messages are then still taken and the round
+// completes with them.
+TEST(SecAggProtocolTest, AggregatorRefusesMalformedSharesAndReveals) {
+  RoundConfig c = Config(Scenario{});
+  c.threshold = 2;
+  auto agg = *AggregatorSession::Create(c);
+  std::vector<std::unique_ptr<SiteSession>> sites;
+  for (int i = 0; i < 3; ++i) {
+    SiteOptions o;
+    o.site_id = SiteId(i);
+    sites.push_back(std::move(*SiteSession::Create(o, c)));
+    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
+  }
+  KeyRoster roster = *agg->CloseAdvertising();
+  std::vector<ShareKeysMessage> honest;
+  for (auto& s : sites) honest.push_back(*s->ShareSecrets(roster));
+  const ShareKeysMessage& good = honest[2];
+  const std::vector<std::pair<const char*, std::function<void(ShareKeysMessage*)>>> bad_shares = {
+      {"to itself", [](ShareKeysMessage* m) { m->shares[0].to = m->from; }},
+      {"to an unknown index", [](ShareKeysMessage* m) { m->shares[0].to = 99; }},
+      {"twice to one site", [](ShareKeysMessage* m) { m->shares[1].to = m->shares[0].to; }},
+      {"one share missing", [](ShareKeysMessage* m) { m->shares.pop_back(); }},
+      {"one share too many", [](ShareKeysMessage* m) { m->shares.push_back(m->shares[0]); }},
+      {"an envelope from another index", [](ShareKeysMessage* m) { m->shares[0].from = m->from == 1 ? 2 : 1; }},
+      {"an oversized ciphertext", [](ShareKeysMessage* m) { m->shares[0].ciphertext.assign(1025, 'x'); }},
+      {"from outside the roster", [](ShareKeysMessage* m) {
+         m->from = 99;
+         for (auto& e : m->shares) e.from = 99;
+       }},
+  };
+  for (const auto& [what, edit] : bad_shares) {
+    ShareKeysMessage m = good;
+    edit(&m);
+    EXPECT_EQ(agg->AddShares(m).code(), absl::StatusCode::kInvalidArgument) << what;
+  }
+  for (const ShareKeysMessage& m : honest) ASSERT_TRUE(agg->AddShares(m).ok());
+  auto del = *agg->CloseSharing();
+  std::vector<float> x(c.vector_length, 0.5f);
+  for (auto& s : sites) ASSERT_TRUE(agg->AddMaskedInput(*s->MaskInput(del.at(s->index()), x, 1.0)).ok());
+  UnmaskRequest request = *agg->CloseMasking();
+  std::vector<UnmaskResponse> responses;
+  for (auto& s : sites) responses.push_back(*s->Unmask(request));
+  const std::vector<std::pair<const char*, std::function<void(UnmaskResponse*)>>> bad_reveals = {
+      {"the mask key of a survivor", [](UnmaskResponse* r) { r->shares[0].kind = ShareKind::kMaskPrivateKey; }},
+      {"another holder's point", [](UnmaskResponse* r) { r->shares[0].share.x = r->from == 1 ? 2 : 1; }},
+      {"an owner twice", [](UnmaskResponse* r) { r->shares[1].owner = r->shares[0].owner; }},
+      {"an owner outside the holders", [](UnmaskResponse* r) { r->shares[0].owner = 99; }},
+      {"one share missing", [](UnmaskResponse* r) { r->shares.pop_back(); }},
+      {"from a non-survivor", [](UnmaskResponse* r) { r->from = 99; }},
+  };
+  for (const auto& [what, edit] : bad_reveals) {
+    UnmaskResponse r = responses[2];
+    edit(&r);
+    EXPECT_EQ(agg->AddUnmaskResponse(r).code(), absl::StatusCode::kInvalidArgument) << what;
+  }
+  for (const UnmaskResponse& r : responses) ASSERT_TRUE(agg->AddUnmaskResponse(r).ok());
+  absl::StatusOr<AggregateResult> result = agg->Finish();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_NEAR(result->WeightedMean()[0], 0.5, 1e-4);
+}
+
 // Fraction of lanes whose top bit is set, and a chi-square statistic of the top 4 bits over 16 bins.
 void UniformStats(const std::vector<uint64_t>& lanes, size_t count, double* top_bit, double* chi2) {
   std::vector<double> bins(16, 0);

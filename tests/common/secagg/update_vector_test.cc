@@ -3,8 +3,11 @@
 #include "common/secagg/update_vector.h"
 
 #include <cmath>
+#include <cstdint>
 #include <numeric>
+#include <vector>
 
+#include "common/secagg/quantize.h"
 #include "gtest/gtest.h"
 
 namespace fedlog::secagg {
@@ -143,6 +146,7 @@ TEST(UpdateVectorSectionsTest, SectionMeanIsOverItsMembersWeight) {
   inputs.emplace_back(*FlattenUpdate(layout, Delta("HDFS", 2, false), 4, {"HDFS"}), 3);
   inputs.emplace_back(*FlattenUpdate(layout, Delta("HDFS", 3, true), 4, {}), 4);
   DecodedSum sum;
+  sum.clip_range = 4;  // FlattenUpdate's clip above
   sum.weighted_sum.assign(layout.length(), 0);
   for (const auto& [flat, w] : inputs) {
     for (size_t i = 0; i < flat.values.size(); ++i) sum.weighted_sum[i] += w * flat.values[i];
@@ -158,6 +162,21 @@ TEST(UpdateVectorSectionsTest, SectionMeanIsOverItsMembersWeight) {
   DecodedSum forged = sum;
   forged.weighted_sum[3 + 5 + 7] = 9;
   EXPECT_EQ(MeanFromSum(layout, forged).status().code(), absl::StatusCode::kDataLoss);
+  // A shared coordinate beyond R x the weight sum (a site whose values weigh more than its weight lane says)
+  // is refused; exactly R x the weight sum passes.
+  DecodedSum heavy = sum;
+  heavy.weighted_sum[0] = 4 * sum.weight_sum + 0.01;
+  EXPECT_EQ(MeanFromSum(layout, heavy).status().code(), absl::StatusCode::kDataLoss);
+  heavy.weighted_sum[0] = -4 * sum.weight_sum;
+  EXPECT_TRUE(MeanFromSum(layout, heavy).ok());
+  // The same within a section, against its presence sum (4 here) rather than the weight sum (8).
+  heavy = sum;
+  heavy.weighted_sum[3 + 5 + 1] = 4 * 4 + 0.01;  // adapter.HDFS.up.weight[1]
+  EXPECT_EQ(MeanFromSum(layout, heavy).status().code(), absl::StatusCode::kDataLoss);
+  // A sum without its clip range is not read.
+  heavy = sum;
+  heavy.clip_range = 0;
+  EXPECT_EQ(MeanFromSum(layout, heavy).status().code(), absl::StatusCode::kInvalidArgument);
   // A section nobody filled is left out: the model keeps that adapter.
   DecodedSum empty = sum;
   std::fill(empty.weighted_sum.begin() + 3 + 5, empty.weighted_sum.end(), 0.0);
@@ -165,6 +184,51 @@ TEST(UpdateVectorSectionsTest, SectionMeanIsOverItsMembersWeight) {
   ASSERT_TRUE(mean.ok());
   EXPECT_EQ(mean->Find("adapter.HDFS.up.weight"), nullptr);
   EXPECT_EQ(mean->Find("adapter.HDFS.prototypes"), nullptr);
+}
+
+// Honest inputs at the edge of what they may carry (every value at +-R or clamped to it, weights from 1 to W) sum
+// to what MeanFromSum's bound takes, in `Lane` lanes; the same sum with one site's values weighed one unit more
+// than its weight lane is refused.
+template <typename Lane>
+void HonestExtremesPassAndAHeavierValueDoesNot() {
+  constexpr int kSites = 7;
+  constexpr int64_t kLength = 6;
+  QuantizationOptions o;
+  o.clip_range = 4;
+  o.max_weight = 300;
+  o.max_sites = kSites;
+  o.lane_bits = static_cast<int>(sizeof(Lane) * 8);
+  o.fractional_bits = MaxFractionalBits(o, o.lane_bits);
+  absl::StatusOr<Quantizer> q = Quantizer::Create(o);
+  ASSERT_TRUE(q.ok()) << q.status();
+  const UpdateVectorLayout layout = MakeUpdateVectorLayout({{"a", {kLength}}}, 0);
+  ASSERT_EQ(layout.length(), static_cast<uint64_t>(kLength));
+  const std::vector<double> weights = {1, 3.3, 299.99, 300, 17.5, 2, 150.7};
+  const std::vector<float> x = {4.0f, -4.0f, 1e9f, -1e9f, 3.9999998f, -3.9999998f};
+  std::vector<Lane> sum(kLength + 1, 0), lanes(kLength + 1);
+  for (double w : weights) {
+    ASSERT_TRUE(q->Encode(x, w, absl::MakeSpan(lanes)).ok());
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] = static_cast<Lane>(sum[i] + lanes[i]);  // mod 2^b
+  }
+  absl::StatusOr<DecodedSum> decoded = q->DecodeSum(absl::Span<const Lane>(sum), kSites);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  absl::StatusOr<fl::TensorBundle> mean = MeanFromSum(layout, *decoded);
+  ASSERT_TRUE(mean.ok()) << mean.status();
+  EXPECT_NEAR(mean->Find("a")->values[0], 4.0, 1e-3);
+  EXPECT_NEAR(mean->Find("a")->values[3], -4.0, 1e-3);
+  // One more unit of weight on a value at +R than the weight lane carries: beyond any honest sum.
+  sum[0] = static_cast<Lane>(sum[0] + static_cast<Lane>(std::llround(4.0 / q->step())));
+  decoded = q->DecodeSum(absl::Span<const Lane>(sum), kSites);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(MeanFromSum(layout, *decoded).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(UpdateVectorSumBoundTest, HonestExtremesPassAndAHeavierValueDoesNotIn32BitLanes) {
+  HonestExtremesPassAndAHeavierValueDoesNot<uint32_t>();
+}
+
+TEST(UpdateVectorSumBoundTest, HonestExtremesPassAndAHeavierValueDoesNotIn64BitLanes) {
+  HonestExtremesPassAndAHeavierValueDoesNot<uint64_t>();
 }
 
 }  // namespace

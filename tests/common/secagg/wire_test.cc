@@ -174,6 +174,7 @@ TEST(UpdateVectorTest, FlattenClampsAndMeanInvertsPerSection) {
   // Two sites, weights 1 and 3; only the second sent prototypes.
   DecodedSum sum;
   sum.weight_sum = 4;
+  sum.clip_range = 4;  // the FlattenUpdate clip above
   sum.weighted_sum = {4, 0, 8, 2, 1, 3, 3, 3, 3, 3};
   absl::StatusOr<fl::TensorBundle> mean = MeanFromSum(layout, sum);
   ASSERT_TRUE(mean.ok()) << mean.status();

@@ -1,0 +1,297 @@
+// Secure aggregation against one bad SITE (docs/SECURITY.md, "One bad site under secure aggregation"), over real
+// mTLS: two honest hand-driven sites and one whose transport tampers with what its honest client sends. Checked:
+// a masked input whose weight lane is smaller than the weight its values carry is refused at decoding (the
+// attempt fails, the next one completes and the model stays within the clip range) instead of scaling the mean;
+// an advertised public key of small order is refused, so the honest sites complete the round without that site;
+// shares that do not decrypt end the attempt cleanly and the next attempt runs with the same sites.
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "client/federation_session.h"
+#include "client/secagg_client.h"
+#include "common/base/file_util.h"
+#include "common/fl/tensor_bundle.h"
+#include "common/secagg/quantize.h"
+#include "common/secagg/wire.h"
+#include "gtest/gtest.h"
+#include "server/aggregator_server.h"
+#include "tests/integration/hand_site.h"
+#include "tests/integration/test_env.h"
+
+namespace fedlog {
+namespace {
+
+using Site = testing::HandSite;
+
+constexpr int kOut = 8, kAdapter = 4;
+constexpr double kClipRange = 4;  // the plan's secagg_clip_range (run start's default)
+
+// What the bad site's transport does to the messages its (honest) client sends.
+enum class Tamper { kNone, kZeroWeightLane, kZeroEncryptionKey, kSmallOrderMaskKey, kGarbageShares };
+
+// Relays a site's secure-aggregation calls to the aggregator, tampering as `tamper` says.
+class BadRelay : public client::SecAggTransport {
+ public:
+  BadRelay(client::FederationSession* s, Tamper tamper) : inner_(client::SessionTransport(s)), tamper_(tamper) {}
+  absl::Status Advertise(const v1::SecAggAdvertiseRequest& r) override {
+    v1::SecAggAdvertiseRequest bad = r;
+    if (tamper_ == Tamper::kZeroEncryptionKey) bad.set_encryption_key(std::string(32, '\0'));
+    // u = 1, a point of order 4: X25519 with any clamped scalar gives zero.
+    if (tamper_ == Tamper::kSmallOrderMaskKey) bad.set_mask_key(std::string(1, '\1') + std::string(31, '\0'));
+    return inner_->Advertise(bad);
+  }
+  absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override {
+    v1::SecAggShareKeysRequest bad = r;
+    if (tamper_ == Tamper::kGarbageShares) {
+      for (v1::SecAggEncryptedShare& s : *bad.mutable_shares()) {
+        std::string* c = s.mutable_ciphertext();
+        (*c)[c->size() / 2] ^= 0x5a;  // well-formed, the right length and envelope; fails its tag
+      }
+    }
+    return inner_->ShareKeys(bad);
+  }
+  absl::Status UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) override {
+    std::string bad = bytes;
+    if (tamper_ == Tamper::kZeroWeightLane) {
+      // Masking is additive: subtracting the site's weight lane from its masked lane removes its weight from the
+      // sum while its values keep theirs.
+      const size_t at = bad.size() - lane_bytes;
+      uint64_t lane = 0;
+      for (size_t i = 0; i < lane_bytes; ++i) lane |= uint64_t{static_cast<uint8_t>(bad[at + i])} << (8 * i);
+      lane -= weight_lane;
+      for (size_t i = 0; i < lane_bytes; ++i) bad[at + i] = static_cast<char>((lane >> (8 * i)) & 0xff);
+    }
+    return inner_->UploadMasked(h, bad);
+  }
+  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override { return inner_->Poll(r); }
+  absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override { return inner_->Unmask(r); }
+
+  uint64_t weight_lane = 0;  // kZeroWeightLane: the lane the honest client puts the weight in
+  size_t lane_bytes = 8;
+
+ private:
+  std::unique_ptr<client::SecAggTransport> inner_;
+  Tamper tamper_;
+};
+
+class RedteamSecAggSiteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("fedlog_redteam_secagg");
+    pki_ = JoinPath(dir_, "pki");
+    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "site-c"}));
+    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
+    ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
+    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+    ASSERT_NE(server_, nullptr);
+    admin_ = testing::AdminStub(pki_, port_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A one-round secure-aggregation run of three sites (threshold 2) whose advertising closes after
+  // `deadline_s` when a site never advertises.
+  int64_t StartRun(int deadline_s) {
+    v1::StartRunRequest req;
+    v1::RunPlan* plan = req.mutable_plan();
+    plan->set_rounds(1);
+    plan->set_min_sites(3);
+    plan->set_round_deadline_s(deadline_s);
+    plan->set_secure_aggregation(true);
+    plan->set_secagg_step_s(2);
+    v1::RunStatus run;
+    grpc::ClientContext ctx;
+    grpc::Status st = admin_->StartRun(&ctx, req, &run);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return run.run_id();
+  }
+  v1::RunStatus WaitRun(int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready) {
+    return testing::WaitRun(admin_.get(), run_id, ready);
+  }
+
+  std::string dir_, pki_;
+  std::unique_ptr<server::AggregatorServer> server_;
+  int port_ = 0;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+};
+
+// The round tasks of `sites`, long-polled at once (a site that does not poll goes offline meanwhile).
+std::vector<v1::RoundTask> Tasks(const std::vector<Site*>& sites) {
+  std::vector<v1::RoundTask> tasks(sites.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    threads.emplace_back([&, i] { tasks[i] = testing::WaitRoundTask(&sites[i]->session); });
+  }
+  for (auto& t : threads) t.join();
+  return tasks;
+}
+
+// `model`'s shared tensors, every value `v`.
+fl::TensorBundle Delta(const fl::TensorBundle& model, float v) {
+  fl::TensorBundle d;
+  for (const auto& t : model.tensors) {
+    if (fl::IsOptionalTensor(t.name)) continue;
+    d.tensors.push_back({t.name, t.shape, std::vector<float>(t.values.size(), v)});
+  }
+  return d;
+}
+
+// Runs one secure-aggregation attempt: each site i masks `deltas[i]` with weight `weights[i]` through its
+// transport; returns each site's result.
+std::vector<absl::Status> RunAttempt(const std::vector<Site*>& sites, const std::vector<client::SecAggTransport*>& via,
+                                     const std::vector<v1::RoundTask>& tasks, const fl::TensorBundle& global,
+                                     const std::vector<fl::TensorBundle>& deltas, const std::vector<double>& weights) {
+  std::vector<absl::Status> out(sites.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    threads.emplace_back([&, i] {
+      int64_t clipped = 0;
+      absl::StatusOr<std::vector<float>> x = client::SecAggVector(tasks[i], global, deltas[i], &clipped);
+      if (!x.ok()) {
+        out[i] = x.status();
+        return;
+      }
+      client::SecAggClientOptions o;
+      o.site_id = sites[i]->id;
+      o.poll_wait_ms = 500;
+      out[i] = client::RunSecureAggregation(via[i], o, tasks[i], *x, weights[i],
+                                            Site::Header(tasks[i], static_cast<int64_t>(weights[i])));
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+bool HasFailedAttempt(const v1::RunStatus& s) {
+  for (const auto& r : s.rounds()) {
+    if (r.state() == "failed") return true;
+  }
+  return false;
+}
+
+bool Finished(const v1::RunStatus& s) { return s.state() != "waiting" && s.state() != "running"; }
+
+// Every value of `after` within the clip range of `before` (a mean of clipped deltas cannot move further).
+void ExpectWithinClipRange(const fl::TensorBundle& before, const fl::TensorBundle& after) {
+  for (const auto& t : after.tensors) {
+    const fl::NamedTensor* b = before.Find(t.name);
+    if (b == nullptr) continue;
+    for (size_t i = 0; i < t.values.size(); ++i) {
+      ASSERT_LE(std::fabs(t.values[i] - b->values[i]), kClipRange + 1e-3) << t.name << "[" << i << "]";
+    }
+  }
+}
+
+TEST_F(RedteamSecAggSiteTest, WeightLaneBelowItsValuesWeightIsRefusedNotAveraged) {
+  // site-c declares a source of its own: it is in no adapter group, so no presence lane of its shows the weight
+  // it took out (an attacker in a group would take its weight out of those lanes too).
+  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_, "BGL");
+  const int64_t run_id = StartRun(60);
+  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  ASSERT_TRUE(tasks[2].secure_aggregation());
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  absl::StatusOr<secagg::RoundConfig> config = secagg::ConfigFromProto(tasks[2].secagg());
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto q = secagg::Quantizer::Create(config->quantization);
+  ASSERT_TRUE(q.ok()) << q.status();
+  // site-c masks values at the clip range with weight 1e5, then takes its weight out of the weight lane: the
+  // decoded mean would be (1e5 x 4) / 200 per coordinate, 500 times the clip range.
+  const double bad_weight = 1e5;
+  BadRelay bad(&c.session, Tamper::kZeroWeightLane);
+  bad.weight_lane = q->WeightLane(bad_weight);
+  bad.lane_bytes = static_cast<size_t>(config->quantization.lane_bits / 8);
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+  std::vector<absl::Status> st =
+      RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &bad}, tasks, global->bundle,
+                 {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.01f), Delta(global->bundle, 4.0f)},
+                 {100, 100, bad_weight});
+  // Every site, site-c too, did its part as the protocol sees it; the sum is what gives site-c away.
+  ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];
+  v1::RunStatus s = WaitRun(run_id, [](const v1::RunStatus& r) { return HasFailedAttempt(r) || Finished(r); });
+  ASSERT_TRUE(HasFailedAttempt(s)) << "the tampered sum was averaged into the model: " << s.state();
+
+  // The next attempt (fresh session) runs with the same sites; site-c behaves this time.
+  tasks = Tasks({&a, &b, &c});
+  auto rc = client::SessionTransport(&c.session);
+  st = RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), rc.get()}, tasks, global->bundle,
+                  {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.01f), Delta(global->bundle, 0.02f)},
+                  {100, 100, 100});
+  ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];
+  s = WaitRun(run_id, Finished);
+  ASSERT_EQ(s.state(), "done") << s.message();
+  ASSERT_EQ(s.rounds_size(), 2);
+  EXPECT_EQ(s.rounds(1).attempt(), 2);
+  EXPECT_EQ(s.rounds(1).sites(), 3);
+  auto next = a.session.Download(s.rounds(1).model_version());
+  ASSERT_TRUE(next.ok()) << next.status();
+  ExpectWithinClipRange(global->bundle, next->bundle);
+}
+
+// site-c advertises a key of small order; its advertisement is refused and the round completes with site-a and
+// site-b once advertising closes at the round's deadline.
+TEST_F(RedteamSecAggSiteTest, SmallOrderPublicKeysAreRefusedAndTheOthersComplete) {
+  for (Tamper tamper : {Tamper::kZeroEncryptionKey, Tamper::kSmallOrderMaskKey}) {
+    SCOPED_TRACE(tamper == Tamper::kZeroEncryptionKey ? "all-zero encryption key" : "mask key of order 4");
+    Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_);
+    const int64_t run_id = StartRun(4);
+    std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+    auto global = a.session.Download(tasks[0].model_version());
+    ASSERT_TRUE(global.ok()) << global.status();
+    BadRelay bad(&c.session, tamper);
+    auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+    std::vector<absl::Status> st =
+        RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &bad}, tasks, global->bundle,
+                   {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.02f), Delta(global->bundle, 0.03f)},
+                   {100, 100, 100});
+    EXPECT_EQ(st[2].code(), absl::StatusCode::kInvalidArgument) << st[2];
+    EXPECT_TRUE(absl::StrContains(st[2].message(), "small order")) << st[2];
+    ASSERT_TRUE(st[0].ok() && st[1].ok()) << st[0] << st[1];
+    v1::RunStatus s = WaitRun(run_id, Finished);
+    ASSERT_EQ(s.state(), "done") << s.message();
+    ASSERT_EQ(s.rounds_size(), 1);
+    EXPECT_EQ(s.rounds(0).sites(), 2);
+    EXPECT_EQ(s.refused_updates(), 1);  // the advertisement, counted like a refused upload
+  }
+}
+
+TEST_F(RedteamSecAggSiteTest, SharesThatDoNotDecryptEndTheAttemptAndTheNextOneRuns) {
+  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_);
+  const int64_t run_id = StartRun(60);
+  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  BadRelay bad(&c.session, Tamper::kGarbageShares);
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+  const std::vector<fl::TensorBundle> deltas = {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.02f),
+                                                Delta(global->bundle, 0.03f)};
+  std::vector<absl::Status> st =
+      RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &bad}, tasks, global->bundle, deltas, {100, 100, 100});
+  // The honest sites cannot open site-c's shares: they stop their part (a refusal of what they were sent,
+  // never taken for a revocation) and the attempt fails below the threshold.
+  // Their refusal names the sender, so that their operators can tell the admin whom to revoke.
+  for (int i : {0, 1}) {
+    EXPECT_FALSE(st[i].ok());
+    EXPECT_NE(st[i].code(), absl::StatusCode::kPermissionDenied) << st[i];
+    EXPECT_TRUE(absl::StrContains(st[i].message(), "the share from site site-c")) << st[i];
+  }
+  v1::RunStatus s = WaitRun(run_id, [](const v1::RunStatus& r) { return HasFailedAttempt(r) || Finished(r); });
+  ASSERT_TRUE(HasFailedAttempt(s)) << s.state();
+  // Nobody is dropped from the federation for it: the next attempt asks all three again, and completes.
+  tasks = Tasks({&a, &b, &c});
+  auto rc = client::SessionTransport(&c.session);
+  st = RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), rc.get()}, tasks, global->bundle, deltas, {100, 100, 100});
+  ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];
+  s = WaitRun(run_id, Finished);
+  ASSERT_EQ(s.state(), "done") << s.message();
+  EXPECT_EQ(s.rounds(s.rounds_size() - 1).sites(), 3);
+}
+
+}  // namespace
+}  // namespace fedlog
