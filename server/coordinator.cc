@@ -110,6 +110,7 @@ absl::StatusOr<v1::HelloResponse> Coordinator::Hello(const std::string& site_id,
   FEDLOG_RETURN_IF_ERROR(CheckAllowed(site_id));
   if (!net::IsValidPeerId(site_id)) return absl::InvalidArgumentError("site id is not a valid id");
   FEDLOG_RETURN_IF_ERROR(ValidateHello(request));
+  FEDLOG_RETURN_IF_ERROR(PaceStateWrite(site_id, NowMs(), "Hello"));
   FEDLOG_RETURN_IF_ERROR(ForSite(store_->UpsertSiteHello(site_id, request, NowMs()), site_id));
   FEDLOG_RETURN_IF_ERROR(ForSite(AdmitOnHello(site_id, request), site_id));
   {
@@ -123,6 +124,31 @@ absl::StatusOr<v1::HelloResponse> Coordinator::Hello(const std::string& site_id,
   resp.set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
   resp.set_max_poll_wait_ms(options_.max_poll_wait_ms);
   return resp;
+}
+
+absl::Status Coordinator::PaceStateWrite(const std::string& site_id, int64_t now_ms, const char* what) {
+  absl::MutexLock lock(&write_pace_mu_);
+  WritePace& p = write_pace_[site_id];
+  if (p.at_ms == 0) p.tokens = kStateWriteBurst;
+  p.tokens = std::min<double>(kStateWriteBurst,
+                              p.tokens + static_cast<double>(now_ms - p.at_ms) * kStateWritesPerSecond / 1000);
+  p.at_ms = now_ms;
+  if (p.tokens >= 1) {
+    p.tokens -= 1;
+    return absl::OkStatus();
+  }
+  ++p.refused;
+  if (p.logged_ms == 0 || now_ms - p.logged_ms >= 10000) {
+    FEDLOG_LOG(WARNING) << "site " << site_id << ": " << p.refused << " call(s) that write its state (the latest a "
+                        << what << ") refused for coming faster than " << kStateWritesPerSecond
+                        << " a second after a burst of " << kStateWriteBurst;
+    p.logged_ms = now_ms;
+    p.refused = 0;
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("too many Hellos and evaluation reports from '", site_id,
+                                                   "': at most ", kStateWriteBurst, " in a burst, then ",
+                                                   kStateWritesPerSecond, " a second; this ", what,
+                                                   " was not taken, send it again in a second"));
 }
 
 absl::Status Coordinator::AdmitOnHello(const std::string& site_id, const v1::HelloRequest& request) {
@@ -251,7 +277,7 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   std::set<std::string> online = OnlineSites();
   for (const std::string& s : *declined) online.erase(s);
   if (static_cast<int>(online.size()) < plan.min_sites()) {
-    if (WaitedTooLong(now, online.size())) return;
+    if (WaitedTooLong(now, online.size(), declined->size())) return;
     std::string note = absl::StrCat("waiting for ", plan.min_sites(), " site(s), ", online.size(), " online");
     if (!declined->empty()) absl::StrAppend(&note, " (", declined->size(), " declined this round)");
     if (note != run_note_) {

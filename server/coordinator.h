@@ -26,6 +26,7 @@
 #include "common/fl/tensor_bundle.h"
 #include "server/model_blobs.h"
 #include "server/secagg_round.h"
+#include "server/refusal_log.h"
 #include "server/state_store.h"
 
 namespace fedlog::server {
@@ -208,16 +209,23 @@ class Coordinator {
   std::vector<std::string> EntitledSourcesOf(const std::string& site_id);
   // Updates admission on a Hello (see Hello()).
   absl::Status AdmitOnHello(const std::string& site_id, const v1::HelloRequest& request);
+  // Calls that write a site's state in SQLite (Hello: its row and a log line; ReportEvaluation: its evaluation
+  // row): a site may send kStateWriteBurst at once, then kStateWritesPerSecond a second (coordinator_checks.h);
+  // more are ResourceExhausted, logged at most every 10 s. `what` names the call in the message.
+  absl::Status PaceStateWrite(const std::string& site_id, int64_t now_ms, const char* what);
   // The model version a run with `plan` starts from: its initial_model file as a new version when it names one
   // (checked, common/model/initial_model.h), else the promoted model when it has the configured spec, else the
   // spec's untrained weights as a new version.
   absl::StatusOr<int64_t> InitialModelVersion(const v1::RunPlan& plan);
   absl::Status Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why);
+  // The run's note (RunStatus.message) once a round attempt has ended, until the next one opens or the run
+  // waits for sites: "round N attempt A <how>".
+  void NoteRoundEnded(const RoundRecord& record, const std::string& how) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `why` unchanged when OK; otherwise counted against the open round through Refuse (the round is open: the
   // caller found its session).
   absl::Status RefuseSecAgg(const std::string& site_id, absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // While a run waits for min_sites: true (and the run failed) once it has waited longer than plan.site_wait_s.
-  bool WaitedTooLong(int64_t now, size_t online) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WaitedTooLong(int64_t now, size_t online, size_t declined) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Site-level DP (coordinator_privacy.cc): charges `record` (q, epsilon) when the run can afford it and returns
   // true; otherwise finishes the run ("privacy budget spent") and returns false. `rounds`: the run's attempts.
   bool ChargeRoundOrStop(const std::vector<RoundRecord>& rounds, size_t online, RoundRecord* record)
@@ -243,6 +251,7 @@ class Coordinator {
   const CoordinatorOptions options_;
   StateStore* const store_;
   ModelBlobs* const blobs_;
+  RefusalLog refusals_{store_};  // what Refuse records, bounded per site
 
   absl::Mutex mu_;
   absl::CondVar changed_;
@@ -258,6 +267,14 @@ class Coordinator {
   std::set<std::string> rejoin_ ABSL_GUARDED_BY(mu_);
   int64_t rejoin_until_ms_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
+  struct WritePace {
+    double tokens = 0;
+    int64_t at_ms = 0;
+    int64_t refused = 0;    // since the last log line
+    int64_t logged_ms = 0;
+  };
+  absl::Mutex write_pace_mu_;  // never held with mu_ waited for inside it
+  std::map<std::string, WritePace> write_pace_ ABSL_GUARDED_BY(write_pace_mu_);  // per site (id from its certificate)
   absl::Mutex admission_mu_;  // serialises read-modify-write of a site's admitted/pending sources
 
   std::thread scheduler_;

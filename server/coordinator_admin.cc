@@ -55,8 +55,8 @@ absl::Status ValidateInitialModelPlan(const v1::RunPlan& plan) {
 
 absl::Status ValidatePlan(v1::RunPlan* plan) {
   FEDLOG_RETURN_IF_ERROR(config::CheckFiniteNumbers(*plan, "run plan"));
-  if (plan->rounds() <= 0 || plan->rounds() > 100000) return absl::InvalidArgumentError("rounds must be 1..100000");
-  if (plan->min_sites() <= 0) return absl::InvalidArgumentError("min_sites must be at least 1");
+  if (plan->rounds() <= 0 || plan->rounds() > 100000) return absl::InvalidArgumentError("rounds (--rounds) must be 1..100000");
+  if (plan->min_sites() <= 0) return absl::InvalidArgumentError("min_sites (--min-sites) must be at least 1");
   if (plan->round_deadline_s() <= 0) plan->set_round_deadline_s(120);
   if (plan->site_wait_s() <= 0) plan->set_site_wait_s(600);
   v1::TrainingPlan* t = plan->mutable_training();
@@ -312,7 +312,7 @@ absl::StatusOr<v1::RunStatus> Coordinator::RunStatus(int64_t run_id) {
   st.set_started_ms(run->started_ms);
   st.set_message(run->message);
   FEDLOG_ASSIGN_OR_RETURN(auto evaluations, store_->ListEvaluations(run->run_id));
-  FEDLOG_ASSIGN_OR_RETURN(int64_t refused, store_->CountRefusals(run->run_id));
+  FEDLOG_ASSIGN_OR_RETURN(int64_t refused, refusals_.Count(run->run_id));
   st.set_refused_updates(refused);
   FEDLOG_RETURN_IF_ERROR(DescribePrivacy(rounds, &st));
   for (const auto& r : rounds) {
@@ -451,11 +451,20 @@ void Coordinator::SaveLastSeen() {
   }
 }
 
-bool Coordinator::WaitedTooLong(int64_t now, size_t online) {
+bool Coordinator::WaitedTooLong(int64_t now, size_t online, size_t declined) {
   if (waiting_since_ms_ == 0) waiting_since_ms_ = now;
   const int64_t limit_s = run_->plan.site_wait_s() > 0 ? run_->plan.site_wait_s() : 600;
   if (now - waiting_since_ms_ < limit_s * 1000) return false;
   waiting_since_ms_ = 0;
+  if (declined > 0) {
+    // Online sites that declined the round under their own privacy policy are not counted as available.
+    FinishRun("failed", absl::StrCat("only ", online, " of the ", run_->plan.min_sites(), " site(s) it needs were "
+                                     "online and willing for ", limit_s, " s: ", declined, " online site(s) "
+                                     "declined the round under their privacy policy (fedlog run status lists "
+                                     "why); start a run whose privacy settings they accept, or with a lower "
+                                     "--min-sites"));
+    return true;
+  }
   FinishRun("failed", absl::StrCat("only ", online, " of the ", run_->plan.min_sites(), " site(s) it needs were online for ",
                                    limit_s, " s; start a run with a --min-sites that the online sites can meet"));
   return true;

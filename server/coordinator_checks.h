@@ -16,6 +16,11 @@
 namespace fedlog::server {
 
 inline constexpr int kMaxHelloSources = 64;
+// Calls that write a site's state (Hello, ReportEvaluation; Coordinator::PaceStateWrite): per site at most
+// kStateWriteBurst at once, then kStateWritesPerSecond a second. A daemon says hello at start and after a failure,
+// with backoff, and reports one evaluation a round.
+inline constexpr int kStateWriteBurst = 20;
+inline constexpr int kStateWritesPerSecond = 2;
 inline constexpr size_t kMaxHelloText = 64;          // format, device, version
 inline constexpr int64_t kMaxDeclaredLines = int64_t{1} << 40;
 inline constexpr int kMaxMetrics = 64;

@@ -24,12 +24,12 @@
 
 namespace fedlog::server {
 
+void Coordinator::NoteRoundEnded(const RoundRecord& record, const std::string& how) {
+  run_note_ = absl::StrCat("round ", record.round, " attempt ", record.attempt, " ", how);
+}
+
 absl::Status Coordinator::Refuse(const std::string& site_id, int64_t run_id, int32_t round, absl::Status why) {
-  FEDLOG_LOG(WARNING) << "refused update from " << site_id << " for run " << run_id << " round " << round << ": "
-                      << why.message();
-  if (absl::Status st = store_->AddRefusal(site_id, run_id, round, std::string(why.message()), NowMs()); !st.ok()) {
-    FEDLOG_LOG(ERROR) << "cannot record refusal: " << st;
-  }
+  refusals_.Record(site_id, run_id, round, std::string(why.message()), NowMs());
   return why;
 }
 
@@ -173,6 +173,7 @@ absl::Status Coordinator::RecordEvaluation(const std::string& site_id, const v1:
   if (std::find(participants.begin(), participants.end(), site_id) == participants.end()) {
     return absl::FailedPreconditionError("site is not a participant of this round");
   }
+  FEDLOG_RETURN_IF_ERROR(PaceStateWrite(site_id, NowMs(), "evaluation report"));
   v1::SiteEvaluation e;
   e.set_site_id(site_id);
   e.set_model_version(report.model_version());
@@ -209,6 +210,8 @@ void Coordinator::CloseRound(int64_t now) {
     if (absl::Status st = store_->FailRound(record, now); !st.ok()) {
       FEDLOG_LOG(ERROR) << st;
     }
+    NoteRoundEnded(record, absl::StrCat("failed (", updates->size(), " update(s), ", run_->plan.min_sites(),
+                                        " needed); the round is tried again"));
     round_.reset();
     DiscardUpdates(*updates);
     Bump();
@@ -239,6 +242,7 @@ void Coordinator::AdoptRoundResult(RoundRecord record,
     if (absl::Status st = store_->FailRound(record, NowMs()); !st.ok()) {
       FEDLOG_LOG(ERROR) << st;
     }
+    NoteRoundEnded(record, "failed (aggregation; the aggregator's log says why); the round is tried again");
     round_.reset();
     Bump();
     return;
@@ -257,6 +261,7 @@ void Coordinator::AdoptRoundResult(RoundRecord record,
       FEDLOG_LOG(ERROR) << fst;
     }
     std::remove(result->second.c_str());
+    NoteRoundEnded(record, "failed (its model could not be recorded); the round is tried again");
     round_.reset();
     Bump();
     return;
@@ -266,6 +271,7 @@ void Coordinator::AdoptRoundResult(RoundRecord record,
   FEDLOG_LOG(INFO) << "round " << record.round << " done: " << record.sites << " site(s), " << record.samples
                    << " samples, mean loss " << record.mean_loss << " -> model v" << manifest->version() << " ("
                    << aggregation_ms << " ms to aggregate)";
+  NoteRoundEnded(record, absl::StrCat("done: model v", manifest->version()));
   round_.reset();
   Bump();
   if (run_->current_round >= run_->plan.rounds()) {

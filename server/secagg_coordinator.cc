@@ -249,6 +249,8 @@ void Coordinator::CloseSecAggRound(int64_t now) {
     if (absl::Status st = store_->FailRound(record, now); !st.ok()) {
       FEDLOG_LOG(ERROR) << st;
     }
+    NoteRoundEnded(record, absl::StrCat("failed under secure aggregation (", secagg->failure(),
+                                        "); the round is tried again"));
     round_.reset();
     Bump();
     return;

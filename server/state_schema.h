@@ -125,6 +125,18 @@ ALTER TABLE models ADD COLUMN deleted_ms INTEGER NOT NULL DEFAULT 0;
       {7, R"sql(
 ALTER TABLE updates ADD COLUMN part_norms TEXT;
 )sql"},
+      // Refusals bounded per site (server/refusal_log.h): past the first rows of a site in a run, one row with
+      // the count and the latest reason.
+      {8, R"sql(
+CREATE TABLE refusal_overflow (
+  site_id TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  last_reason TEXT NOT NULL,
+  last_ms INTEGER NOT NULL,
+  PRIMARY KEY (site_id, run_id));
+CREATE INDEX refusals_by_site ON refusals (site_id, run_id);
+)sql"},
   };
 }
 

@@ -121,7 +121,17 @@ class StateStore {
   static constexpr size_t kMaxRefusalReason = 512;
   absl::Status AddRefusal(const std::string& site_id, int64_t run_id, int32_t round, const std::string& reason,
                           int64_t now_ms);
+  // Every refusal of run `run_id`: its rows plus the counts of SetRefusalOverflow.
   absl::StatusOr<int64_t> CountRefusals(int64_t run_id);
+  // A site's refusals in a run past the rows server/refusal_log.h keeps: the count (not an increment) and the
+  // latest reason (truncated to kMaxRefusalReason bytes). SiteRefusals: what is recorded of a site in a run.
+  absl::Status SetRefusalOverflow(const std::string& site_id, int64_t run_id, int64_t count,
+                                  const std::string& last_reason, int64_t now_ms);
+  struct SiteRefusalCounts {
+    int64_t rows = 0;
+    int64_t overflow = 0;
+  };
+  absl::StatusOr<SiteRefusalCounts> SiteRefusals(const std::string& site_id, int64_t run_id);
 
   // Federated evaluation: a site's held-out metrics for the model a round started from (one row per site/round).
   absl::Status AddEvaluation(int64_t run_id, int32_t round, const v1::SiteEvaluation& evaluation, int64_t now_ms);

@@ -144,13 +144,51 @@ absl::Status StateStore::AddRefusal(const std::string& site_id, int64_t run_id, 
 absl::StatusOr<int64_t> StateStore::CountRefusals(int64_t run_id) {
   absl::MutexLock lock(&mu_);
   int64_t n = 0;
-  FEDLOG_RETURN_IF_ERROR(db_->WithStatement("SELECT COUNT(*) FROM refusals WHERE run_id = ?",
-                                            [&](SQLite::Statement& s) {
-                                              s.bind(1, static_cast<int64_t>(run_id));
-                                              if (s.executeStep()) n = s.getColumn(0).getInt64();
-                                              return absl::OkStatus();
-                                            }));
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
+      "SELECT (SELECT COUNT(*) FROM refusals WHERE run_id = ?1) + "
+      "(SELECT COALESCE(SUM(count), 0) FROM refusal_overflow WHERE run_id = ?1)",
+      [&](SQLite::Statement& s) {
+        s.bind(1, static_cast<int64_t>(run_id));
+        if (s.executeStep()) n = s.getColumn(0).getInt64();
+        return absl::OkStatus();
+      }));
   return n;
+}
+
+absl::Status StateStore::SetRefusalOverflow(const std::string& site_id, int64_t run_id, int64_t count,
+                                            const std::string& last_reason, int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  return db_->WithStatement(
+      "INSERT INTO refusal_overflow (site_id, run_id, count, last_reason, last_ms) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (site_id, run_id) DO UPDATE SET count = excluded.count, last_reason = excluded.last_reason, "
+      "last_ms = excluded.last_ms",
+      [&](SQLite::Statement& s) {
+        s.bind(1, site_id);
+        s.bind(2, static_cast<int64_t>(run_id));
+        s.bind(3, static_cast<int64_t>(count));
+        s.bind(4, last_reason.substr(0, kMaxRefusalReason));
+        s.bind(5, static_cast<int64_t>(now_ms));
+        s.exec();
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<StateStore::SiteRefusalCounts> StateStore::SiteRefusals(const std::string& site_id, int64_t run_id) {
+  absl::MutexLock lock(&mu_);
+  SiteRefusalCounts out;
+  FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
+      "SELECT (SELECT COUNT(*) FROM refusals WHERE site_id = ?1 AND run_id = ?2), "
+      "(SELECT COALESCE(SUM(count), 0) FROM refusal_overflow WHERE site_id = ?1 AND run_id = ?2)",
+      [&](SQLite::Statement& s) {
+        s.bind(1, site_id);
+        s.bind(2, static_cast<int64_t>(run_id));
+        if (s.executeStep()) {
+          out.rows = s.getColumn(0).getInt64();
+          out.overflow = s.getColumn(1).getInt64();
+        }
+        return absl::OkStatus();
+      }));
+  return out;
 }
 
 absl::Status StateStore::AddEvaluation(int64_t run_id, int32_t round, const v1::SiteEvaluation& evaluation,

@@ -1,7 +1,8 @@
 // One site trying to grow the aggregator's state or hold its threads (docs/SECURITY.md, "What is enforced where"),
 // over real mTLS: source churn under auto-admission stops at kMaxHelloSources admitted sources; long polls
 // (GetTask, and SecAggPoll on the same cap) beyond limits.max_polls_per_site are refused at once while an honest
-// site's calls keep being served; calls with 1 MiB of metadata are refused and the server keeps serving.
+// site's calls keep being served; calls with 1 MiB of metadata are refused and the server keeps serving; a flood of
+// Hellos is paced per site.
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -76,6 +77,31 @@ TEST_F(RedteamExhaustionTest, SourceChurnCannotGrowTheAdmittedSetWithoutBound) {
   // An honest site under auto-admission is admitted as before.
   Site a(pki_, "site-a", port_);
   EXPECT_EQ(SiteInfoOf("site-a").admitted_sources_size(), 1);
+}
+
+// Every Hello writes the site's row and a log line: one site's flood of Hellos is paced (a burst, then a few a
+// second), the others' are not, and the flooding site is served again a second later.
+TEST_F(RedteamExhaustionTest, AFloodOfHellosIsPacedPerSite) {
+  Site m(pki_, "mallory", port_), a(pki_, "site-a", port_);  // each said hello once
+  v1::HelloRequest h;
+  h.add_sources()->set_name("HDFS");
+  int ok = 0, paced = 0;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 3 * server::kStateWriteBurst; ++i) {
+    absl::Status st = m.session.Hello(h).status();
+    if (st.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+      ++paced;
+    }
+  }
+  const double elapsed_s = absl::ToDoubleSeconds(absl::Now() - start);
+  EXPECT_GT(paced, 0);
+  EXPECT_LE(ok, server::kStateWriteBurst + server::kStateWritesPerSecond * (elapsed_s + 1));
+  EXPECT_TRUE(a.session.Hello(h).ok());  // another site is not paced by mallory's flood
+  absl::SleepFor(absl::Seconds(1.1));
+  EXPECT_TRUE(m.session.Hello(h).ok());
 }
 
 TEST_F(RedteamExhaustionTest, LongPollsBeyondTheSiteCapAreRefusedAtOnce) {
