@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "common/base/file_util.h"
 #include "common/fl/bundle_codec.h"
@@ -40,6 +41,16 @@ v1::RunStatus HandAggregatorTest::WaitRun(int64_t run_id, const std::function<bo
 
 v1::RunStatus HandAggregatorTest::WaitDone(int64_t run_id) {
   return WaitRun(run_id, [](const v1::RunStatus& s) { return s.state() == "done"; });
+}
+
+std::vector<v1::RoundTask> WaitRoundTasks(const std::vector<HandSite*>& sites) {
+  std::vector<v1::RoundTask> tasks(sites.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    threads.emplace_back([&, i] { tasks[i] = WaitRoundTask(&sites[i]->session); });
+  }
+  for (auto& t : threads) t.join();
+  return tasks;
 }
 
 fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {

@@ -42,6 +42,9 @@ struct HandSite {
   client::FederationSession session;
 };
 
+// The round tasks of `sites`, long-polled at once (a site that does not poll goes offline meanwhile).
+std::vector<v1::RoundTask> WaitRoundTasks(const std::vector<HandSite*>& sites);
+
 // An aggregator over mTLS on loopback with a fresh PKI, for tests whose sites are driven by hand: call
 // SetUpAggregator from SetUp; TearDown shuts it down and removes its directory.
 class HandAggregatorTest : public ::testing::Test {

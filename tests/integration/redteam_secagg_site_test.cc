@@ -121,16 +121,6 @@ class RedteamSecAggSiteTest : public ::testing::Test {
   std::unique_ptr<v1::Admin::Stub> admin_;
 };
 
-// The round tasks of `sites`, long-polled at once (a site that does not poll goes offline meanwhile).
-std::vector<v1::RoundTask> Tasks(const std::vector<Site*>& sites) {
-  std::vector<v1::RoundTask> tasks(sites.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < sites.size(); ++i) {
-    threads.emplace_back([&, i] { tasks[i] = testing::WaitRoundTask(&sites[i]->session); });
-  }
-  for (auto& t : threads) t.join();
-  return tasks;
-}
 
 // `model`'s shared tensors, every value `v`.
 fl::TensorBundle Delta(const fl::TensorBundle& model, float v) {
@@ -193,7 +183,7 @@ TEST_F(RedteamSecAggSiteTest, WeightLaneBelowItsValuesWeightIsRefusedNotAveraged
   // it took out (an attacker in a group would take its weight out of those lanes too).
   Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_, "BGL");
   const int64_t run_id = StartRun(60);
-  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
   ASSERT_TRUE(tasks[2].secure_aggregation());
   auto global = a.session.Download(tasks[0].model_version());
   ASSERT_TRUE(global.ok()) << global.status();
@@ -218,7 +208,7 @@ TEST_F(RedteamSecAggSiteTest, WeightLaneBelowItsValuesWeightIsRefusedNotAveraged
   ASSERT_TRUE(HasFailedAttempt(s)) << "the tampered sum was averaged into the model: " << s.state();
 
   // The next attempt (fresh session) runs with the same sites; site-c behaves this time.
-  tasks = Tasks({&a, &b, &c});
+  tasks = testing::WaitRoundTasks({&a, &b, &c});
   auto rc = client::SessionTransport(&c.session);
   st = RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), rc.get()}, tasks, global->bundle,
                   {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.01f), Delta(global->bundle, 0.02f)},
@@ -241,7 +231,7 @@ TEST_F(RedteamSecAggSiteTest, SmallOrderPublicKeysAreRefusedAndTheOthersComplete
     SCOPED_TRACE(tamper == Tamper::kZeroEncryptionKey ? "all-zero encryption key" : "mask key of order 4");
     Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_);
     const int64_t run_id = StartRun(4);
-    std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+    std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
     auto global = a.session.Download(tasks[0].model_version());
     ASSERT_TRUE(global.ok()) << global.status();
     BadRelay bad(&c.session, tamper);
@@ -264,7 +254,7 @@ TEST_F(RedteamSecAggSiteTest, SmallOrderPublicKeysAreRefusedAndTheOthersComplete
 TEST_F(RedteamSecAggSiteTest, SharesThatDoNotDecryptEndTheAttemptAndTheNextOneRuns) {
   Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_);
   const int64_t run_id = StartRun(60);
-  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
   auto global = a.session.Download(tasks[0].model_version());
   ASSERT_TRUE(global.ok()) << global.status();
   BadRelay bad(&c.session, Tamper::kGarbageShares);
@@ -284,7 +274,7 @@ TEST_F(RedteamSecAggSiteTest, SharesThatDoNotDecryptEndTheAttemptAndTheNextOneRu
   v1::RunStatus s = WaitRun(run_id, [](const v1::RunStatus& r) { return HasFailedAttempt(r) || Finished(r); });
   ASSERT_TRUE(HasFailedAttempt(s)) << s.state();
   // Nobody is dropped from the federation for it: the next attempt asks all three again, and completes.
-  tasks = Tasks({&a, &b, &c});
+  tasks = testing::WaitRoundTasks({&a, &b, &c});
   auto rc = client::SessionTransport(&c.session);
   st = RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), rc.get()}, tasks, global->bundle, deltas, {100, 100, 100});
   ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];

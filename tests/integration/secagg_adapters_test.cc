@@ -83,16 +83,6 @@ struct Env {
   std::unique_ptr<v1::Admin::Stub> admin;
 };
 
-// The sites' tasks, polled at once (a site that does not poll goes offline meanwhile).
-std::vector<v1::RoundTask> Tasks(const std::vector<Site*>& sites) {
-  std::vector<v1::RoundTask> tasks(sites.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < sites.size(); ++i) {
-    threads.emplace_back([&, i] { tasks[i] = testing::WaitRoundTask(&sites[i]->session); });
-  }
-  for (auto& t : threads) t.join();
-  return tasks;
-}
 
 // Runs the secagg steps of every site at once, each with its delta and weight.
 std::vector<absl::Status> Drive(const std::vector<Site*>& sites, const std::vector<Relay*>& relays,
@@ -128,7 +118,7 @@ TEST(SecAggAdaptersTest, SharedSourceIsAveragedAndLoneAdapterNeverLeavesItsSite)
   Site a(env.pki, "site-a", env.port, "HDFS"), b(env.pki, "site-b", env.port, "HDFS"),
       c(env.pki, "site-c", env.port, "BGL");
   const int64_t run_id = env.Start();
-  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
   for (const v1::RoundTask& t : tasks) {
     ASSERT_TRUE(t.secure_aggregation());
     EXPECT_EQ(t.secagg().threshold(), 2);
@@ -193,7 +183,7 @@ TEST(SecAggAdaptersTest, GroupBelowThresholdAfterMaskingIsNotUnmasked) {
   Site a(env.pki, "site-a", env.port, "HDFS"), b(env.pki, "site-b", env.port, "HDFS"),
       c(env.pki, "site-c", env.port, "BGL");
   const int64_t run_id = env.Start();
-  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
   ASSERT_EQ(tasks[0].secagg().adapter_sources_size(), 1);
   auto global = a.session.Download(tasks[0].model_version());
   ASSERT_TRUE(global.ok()) << global.status();

@@ -123,17 +123,6 @@ v1::RunPlan Plan(bool secagg, int min_sites) {
   return plan;
 }
 
-// Long-polls every site for its round task at once (a site that does not poll goes offline meanwhile).
-std::vector<v1::RoundTask> Tasks(const std::vector<Site*>& sites) {
-  std::vector<v1::RoundTask> tasks(sites.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < sites.size(); ++i) {
-    threads.emplace_back([&, i] { tasks[i] = testing::WaitRoundTask(&sites[i]->session); });
-  }
-  for (auto& t : threads) t.join();
-  return tasks;
-}
-
 // Every regular file under `dir` (none when it does not exist).
 std::vector<std::string> FilesUnder(const std::string& dir) {
   std::vector<std::string> out;
@@ -192,7 +181,7 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   absl::StatusOr<v1::RunStatus> plain = env.Start(Plan(false, 3));
   ASSERT_TRUE(plain.ok()) << plain.status();
   {
-    std::vector<v1::RoundTask> t = Tasks({&a, &b, &c});
+    std::vector<v1::RoundTask> t = testing::WaitRoundTasks({&a, &b, &c});
     const v1::RoundTask &ta = t[0], &tb = t[1], &tc = t[2];
     auto global = a.session.Download(ta.model_version());
     ASSERT_TRUE(global.ok()) << global.status();
@@ -214,7 +203,7 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   // With it: the aggregator receives masked lanes only, stores no update, and the model is the weighted mean.
   absl::StatusOr<v1::RunStatus> run = env.Start(Plan(true, 3));
   ASSERT_TRUE(run.ok()) << run.status();
-  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
   const v1::RoundTask &ta = tasks[0], &tb = tasks[1], &tc = tasks[2];
   ASSERT_TRUE(ta.secure_aggregation());
   EXPECT_EQ(ta.secagg().threshold(), 2);
@@ -277,7 +266,7 @@ void DropAfterMasking(const char* name, int64_t max_site_samples, uint32_t lane_
   plan.set_max_site_samples(max_site_samples);
   absl::StatusOr<v1::RunStatus> run = env.Start(plan);
   ASSERT_TRUE(run.ok()) << run.status();
-  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
   const v1::RoundTask &ta = tasks[0], &tb = tasks[1], &tc = tasks[2];
   ASSERT_EQ(ta.secagg().lane_bits(), lane_bits);
   auto global = a.session.Download(ta.model_version());
@@ -362,7 +351,7 @@ TEST(SecAggTest, SiteRefusesToRevealBothSharesOfOneSite) {
   Site a(env.pki, "site-a", env.port), b(env.pki, "site-b", env.port), c(env.pki, "site-c", env.port);
   absl::StatusOr<v1::RunStatus> run = env.Start(Plan(true, 3));
   ASSERT_TRUE(run.ok()) << run.status();
-  std::vector<v1::RoundTask> tasks = Tasks({&a, &b, &c});
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
   const v1::RoundTask &ta = tasks[0], &tb = tasks[1], &tc = tasks[2];
   auto global = a.session.Download(ta.model_version());
   ASSERT_TRUE(global.ok()) << global.status();
