@@ -11,6 +11,7 @@
 #include "common/model/site_model.h"
 #include "common/secagg/wire.h"
 #include "fedlog/v1/federation.pb.h"
+#include "google/protobuf/stubs/logging.h"
 
 namespace fedlog::fuzz {
 namespace {
@@ -71,9 +72,17 @@ void CheckPoll(const v1::SecAggPollResponse& r) {
   if (r.has_unmask()) (void)secagg::UnmaskRequestFromProto(r.unmask());
 }
 
+// Protobuf logs every string field with invalid UTF-8 it parses (most mutated inputs): that flood, thousands of
+// lines a second, would bury libFuzzer's own output. Fatal messages still print (protobuf aborts after them).
+void FatalOnly(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) std::cerr << file << ":" << line << ": " << message << "\n";
+}
+
 }  // namespace
 
 int FuzzAggregatorMessageOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = (google::protobuf::SetLogHandler(&FatalOnly), true);
+  (void)quiet;
   if (size == 0) return 0;
   const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 5) {
