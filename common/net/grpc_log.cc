@@ -2,6 +2,8 @@
 
 #include <grpc/support/log.h>
 
+#include "google/protobuf/stubs/logging.h"
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -11,35 +13,64 @@
 namespace fedlog::net {
 namespace {
 
-// The hook is a plain function pointer, so its rate limiter is necessarily process-wide.
-struct HandshakeLimiter {
+// The hooks are plain function pointers, so their rate limiters are necessarily process-wide.
+struct RateLimiter {
   absl::Mutex mu;
   int64_t every_ms = 10000;
   int64_t last_ms ABSL_GUARDED_BY(mu) = 0;
   int64_t folded ABSL_GUARDED_BY(mu) = 0;
+  // True when a line may be written now; `folded` then receives how many were held back since the last one.
+  bool Take(int64_t* folded_out) {
+    absl::MutexLock lock(&mu);
+    const int64_t now = absl::ToUnixMillis(absl::Now());
+    if (last_ms != 0 && now - last_ms < every_ms) {
+      ++folded;
+      return false;
+    }
+    last_ms = now;
+    *folded_out = folded;
+    folded = 0;
+    return true;
+  }
 };
 
-HandshakeLimiter& Limiter() {
-  static HandshakeLimiter* limiter = new HandshakeLimiter();
+RateLimiter& Limiter() {
+  static RateLimiter* limiter = new RateLimiter();
   return *limiter;
+}
+
+// Protobuf's own records: a peer's message whose string field is not UTF-8 makes protobuf log an ERROR at
+// every parse (before the call is refused), so a peer could flood the log with them.
+RateLimiter& ProtobufLimiter() {
+  static RateLimiter* limiter = new RateLimiter();
+  return *limiter;
+}
+
+void ProtobufHook(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) {  // protobuf aborts after it
+    FEDLOG_LOG(ERROR) << "protobuf: " << file << ":" << line << ": " << message;
+    return;
+  }
+  int64_t folded = 0;
+  if (!ProtobufLimiter().Take(&folded)) return;
+  FEDLOG_LOG(WARNING) << "protobuf: " << message
+                      << (folded > 0 ? absl::StrCat(" (and ", folded, " more protobuf records since the last such line)")
+                                     : std::string());
+}
+
+void QuietProtobufHook(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    FEDLOG_LOG(ERROR) << "protobuf: " << file << ":" << line << ": " << message;
+    return;
+  }
+  FEDLOG_LOG(DEBUG) << "protobuf: " << message;
 }
 
 void Hook(gpr_log_func_args* args) {
   const std::string message = args->message != nullptr ? args->message : "";
   if (std::string handshake = DescribeHandshakeFailure(message); !handshake.empty()) {
-    HandshakeLimiter& l = Limiter();
     int64_t folded = 0;
-    {
-      absl::MutexLock lock(&l.mu);
-      const int64_t now = absl::ToUnixMillis(absl::Now());
-      if (l.last_ms != 0 && now - l.last_ms < l.every_ms) {
-        ++l.folded;
-        return;
-      }
-      l.last_ms = now;
-      folded = l.folded;
-      l.folded = 0;
-    }
+    if (!Limiter().Take(&folded)) return;
     FEDLOG_LOG(WARNING) << handshake
                         << (folded > 0 ? absl::StrCat(" (and ", folded, " more refused since the last such line)")
                                        : std::string());
@@ -88,15 +119,19 @@ std::string DescribeHandshakeFailure(const std::string& message) {
                       " (gRPC 1.51 does not report the peer's address)");
 }
 
-void QuietGrpcLogs() { gpr_set_log_function(QuietHook); }
+void QuietGrpcLogs() {
+  gpr_set_log_function(QuietHook);
+  google::protobuf::SetLogHandler(&QuietProtobufHook);
+}
 
 void RouteGrpcLogs(int64_t handshake_every_ms) {
   {
-    HandshakeLimiter& l = Limiter();
+    RateLimiter& l = Limiter();
     absl::MutexLock lock(&l.mu);
     l.every_ms = handshake_every_ms;
   }
   gpr_set_log_function(Hook);
+  google::protobuf::SetLogHandler(&ProtobufHook);
 }
 
 }  // namespace fedlog::net

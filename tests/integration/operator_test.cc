@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
 #include "common/net/grpc_log.h"
+#include "fedlog/v1/federation.pb.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
 #include "tests/integration/test_env.h"
@@ -150,6 +151,23 @@ TEST(GrpcLogTest, HandshakeFailuresAreDescribed) {
   EXPECT_NE(d.find("refused a TLS handshake: certificate verify failed"), std::string::npos) << d;
   EXPECT_NE(d.find("not signed by the CA"), std::string::npos) << d;
   EXPECT_EQ(net::DescribeHandshakeFailure("Connection refused"), "");
+}
+
+// A peer can send string fields that are not UTF-8 as often as it likes; protobuf logs an error at every such
+// parse. On a server they reach the log at most once per 10 s.
+TEST(GrpcLogTest, ProtobufRecordsOfBadPeerInputAreRateLimited) {
+  net::RouteGrpcLogs();
+  const std::string bad = {static_cast<char>((v1::SourceInfo::kNameFieldNumber << 3) | 2), 1,
+                           static_cast<char>(0xFF)};
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 200; ++i) {
+    v1::SourceInfo s;
+    EXPECT_FALSE(s.ParseFromString(bad));
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  size_t lines = 0;
+  for (size_t at = err.find("UTF-8"); at != std::string::npos; at = err.find("UTF-8", at + 1)) ++lines;
+  EXPECT_LE(lines, 1u) << err.substr(0, 2000);
 }
 
 }  // namespace
