@@ -5,18 +5,15 @@
 #include <sstream>
 #include <string>
 
+#include "common/base/file_util.h"
 #include "gtest/gtest.h"
 #include "tools/offline/verbs.h"
 
 namespace fedlog::offline {
 namespace {
 
-std::string Read(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// The file's bytes, or "" when it cannot be read.
+std::string Read(const std::filesystem::path& p) { return ReadFile(p.string()).value_or(""); }
 
 TEST(ParseVerbTest, MissingInputLeavesOutputAlone) {
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "parse_verb_test";

@@ -6,18 +6,15 @@
 #include <sstream>
 #include <string>
 
+#include "common/base/file_util.h"
 #include "gtest/gtest.h"
 #include "tools/offline/verbs.h"
 
 namespace fedlog::offline {
 namespace {
 
-std::string Read(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// The file's bytes, or "" when it cannot be read.
+std::string Read(const std::filesystem::path& p) { return ReadFile(p.string()).value_or(""); }
 
 class SynthVerbTest : public ::testing::Test {
  protected:

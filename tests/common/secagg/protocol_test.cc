@@ -358,17 +358,26 @@ TEST(SecAggProtocolTest, SitePolicyRefusesWeakThresholds) {
   EXPECT_EQ(sites[0]->ShareSecrets(roster).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// `n` sites of round `c`, each advertised to `agg` (an empty vector, and a test failure, when one is refused).
+std::vector<std::unique_ptr<SiteSession>> AdvertisedSites(AggregatorSession* agg, const RoundConfig& c, int n) {
+  std::vector<std::unique_ptr<SiteSession>> sites;
+  for (int i = 0; i < n; ++i) {
+    SiteOptions o;
+    o.site_id = SiteId(i);
+    sites.push_back(std::move(*SiteSession::Create(o, c)));
+    absl::Status st = agg->AddAdvertisement(*sites.back()->Advertise());
+    EXPECT_TRUE(st.ok()) << st;
+    if (!st.ok()) return {};
+  }
+  return sites;
+}
+
 TEST(SecAggProtocolTest, RosterAndShareTamperingRefused) {
   RoundConfig c = Config(Scenario{});
   c.threshold = 2;
   auto agg = *AggregatorSession::Create(c);
-  std::vector<std::unique_ptr<SiteSession>> sites;
-  for (int i = 0; i < 3; ++i) {
-    SiteOptions o;
-    o.site_id = SiteId(i);
-    sites.push_back(std::move(*SiteSession::Create(o, c)));
-    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
-  }
+  std::vector<std::unique_ptr<SiteSession>> sites = AdvertisedSites(agg.get(), c, 3);
+  ASSERT_EQ(sites.size(), 3u);
   KeyRoster roster = *agg->CloseAdvertising();
   // A roster that swaps in the server's own mask key for site 0 is refused by site 0.
   KeyRoster forged = roster;
@@ -400,13 +409,8 @@ TEST(SecAggProtocolTest, AggregatorRefusesMalformedSharesAndReveals) {
   RoundConfig c = Config(Scenario{});
   c.threshold = 2;
   auto agg = *AggregatorSession::Create(c);
-  std::vector<std::unique_ptr<SiteSession>> sites;
-  for (int i = 0; i < 3; ++i) {
-    SiteOptions o;
-    o.site_id = SiteId(i);
-    sites.push_back(std::move(*SiteSession::Create(o, c)));
-    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
-  }
+  std::vector<std::unique_ptr<SiteSession>> sites = AdvertisedSites(agg.get(), c, 3);
+  ASSERT_EQ(sites.size(), 3u);
   KeyRoster roster = *agg->CloseAdvertising();
   std::vector<ShareKeysMessage> honest;
   for (auto& s : sites) honest.push_back(*s->ShareSecrets(roster));
