@@ -4,6 +4,7 @@
 // tensor over the updates carrying it (common/fl/strategy.h).
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,10 +43,14 @@ UpdatePartNorms PartsOf(const fl::TensorBundle& global, const SiteUpdate& update
   out.site = update.site;
   out.norm = std::sqrt(squared.Included(update.sources));
   out.shared = std::sqrt(squared.shared);
+  std::set<std::string> in_model;  // sources with an adapter.<source>.* tensor in `global`
+  for (const fl::NamedTensor& t : global.tensors) {
+    if (std::string source = fl::AdapterSource(t.name); !source.empty()) in_model.insert(std::move(source));
+  }
   double known = 0;
   for (const auto& [source, sq] : squared.adapters) {
     if (std::find(update.sources.begin(), update.sources.end(), source) == update.sources.end()) continue;
-    if (global.Find(absl::StrCat("adapter.", source, ".down.weight")) != nullptr) {
+    if (in_model.count(source) > 0) {
       known += sq;
     } else {
       out.new_adapters[source] = std::sqrt(sq);
