@@ -135,12 +135,40 @@ fl::NamedTensor T(const std::string& name, std::vector<float> v) {
   return fl::NamedTensor{name, {static_cast<int64_t>(v.size())}, v};
 }
 
+// The per-update log of a round (docs/EVALUATION.md "Session 24: a source admitted in the middle of a run"):
+// the contribution part by part, an adapter the global model lacks on its own with its full value, and the
+// factor clipping scaled the update by.
+TEST(EvalFederatedTest, AggregateRoundReportsEachUpdatesPartsAndScale) {
+  fl::TensorBundle global{{T("out.weight", {1, 1}), T("adapter.X.up.bias", {10})}};
+  fl::TensorBundle u1{{T("out.weight", {4, 5}), T("adapter.X.up.bias", {22}), T("adapter.Y.up.bias", {3, 4})}};
+  fl::TensorBundle u2{{T("out.weight", {1, 2})}};
+  const std::vector<SiteUpdate> updates = {{&u1, 1, 1, 1, {"X", "Y"}, "a"}, {&u2, 1, 1, 1, {}, "b"}};
+  double norm = 0;
+  fl::ClipDecision clip;
+  std::vector<UpdatePartNorms> parts;
+  ASSERT_TRUE(AggregateRound(global, updates, "fedavg", &norm, 0, &clip, &parts).ok());
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].site, "a");
+  EXPECT_NEAR(parts[0].shared, 5, 1e-9);          // delta (3, 4)
+  EXPECT_NEAR(parts[0].known_adapters, 12, 1e-9);  // X is in the global model: delta 12
+  ASSERT_EQ(parts[0].new_adapters.size(), 1u);     // Y is not: its full value (3, 4)
+  EXPECT_NEAR(parts[0].new_adapters.at("Y"), 5, 1e-9);
+  EXPECT_NEAR(parts[0].norm, std::sqrt(194.0), 1e-9);
+  EXPECT_EQ(parts[0].scale, 1.0);
+  EXPECT_NEAR(parts[1].norm, 1, 1e-9);
+  EXPECT_TRUE(parts[1].new_adapters.empty());
+  // M = 1: r = the smaller norm (1), so update a is scaled to it.
+  ASSERT_TRUE(AggregateRound(global, updates, "fedavg", &norm, 1, &clip, &parts).ok());
+  EXPECT_NEAR(parts[0].scale, 1 / std::sqrt(194.0), 1e-9);
+  EXPECT_EQ(parts[1].scale, 1.0);
+}
+
 TEST(EvalFederatedTest, OptionalTensorsAreAveragedOverTheirCarriersOnly) {
   fl::TensorBundle global{{T("out.weight", {1, 1}), T("adapter.X.up.bias", {10})}};
   fl::TensorBundle u1{
       {T("out.weight", {3, 3}), T("adapter.X.up.bias", {12}), T("adapter.X.prototypes", {2, 2})}};
   fl::TensorBundle u2{{T("out.weight", {5, 5}), T("prototypes.global", {4, 8})}};
-  std::vector<SiteUpdate> updates = {{&u1, 1, 1, 1, {"X"}}, {&u2, 3, 1, 1, {"Y"}}};
+  std::vector<SiteUpdate> updates = {{&u1, 1, 1, 1, {"X"}, "a"}, {&u2, 3, 1, 1, {"Y"}, "b"}};
   double norm = 0;
   fl::ClipDecision clip;  // adaptive clipping off (0): the plain averaging rule
   auto out = AggregateRound(global, updates, "fedavg", &norm, 0, &clip);
@@ -159,7 +187,7 @@ TEST(EvalFederatedTest, OptionalTensorsAreAveragedOverTheirCarriersOnly) {
   EXPECT_NEAR(clipped.reference, std::sqrt(20.0), 1e-5);
 
   fl::TensorBundle missing{{T("adapter.Y.up.bias", {1})}};
-  updates.push_back({&missing, 1, 1, 1, {"Y"}});
+  updates.push_back({&missing, 1, 1, 1, {"Y"}, "c"});
   EXPECT_EQ(AggregateRound(global, updates, "fedavg", &norm, 0, &clip).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(AggregateRound(global, {}, "fedavg", &norm, 0, &clip).status().code(),
@@ -420,7 +448,7 @@ TEST(EvalFederatedTest, SiteDpClipsEachUpdateAndAveragesUnweighted) {
   fl::TensorBundle global{{T("out.weight", {0, 0})}};
   fl::TensorBundle small{{T("out.weight", {0.3f, 0.4f})}};  // norm 0.5: kept
   fl::TensorBundle huge{{T("out.weight", {3000, 4000})}};   // norm 5000: clipped to 1
-  std::vector<SiteUpdate> updates = {{&small, 1, 1, 1, {}}, {&huge, 1000000, 1, 1, {}}};
+  std::vector<SiteUpdate> updates = {{&small, 1, 1, 1, {}, "small"}, {&huge, 1000000, 1, 1, {}, "huge"}};
   auto next = dp.AggregateSiteDp(global, updates, 4);
   ASSERT_TRUE(next.ok()) << next.status();
   const std::vector<float>& v = next->Find("out.weight")->values;

@@ -15,6 +15,7 @@
 #define FEDLOG_TOOLS_OFFLINE_EVAL_FEDERATED_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -280,11 +281,25 @@ struct SiteUpdate {
   int64_t distinct_templates = 0;
   double imbalance_ratio = 1;
   std::vector<std::string> sources;
+  std::string site;  // its name, for the log
 };
+// What one update contributed, part by part (fl::PartNorms; L2 norms, not squared), and the factor adaptive
+// clipping scaled it by: `norm` is the whole contribution's, `known_adapters` the adapters the round's input
+// model has, `new_adapters` one entry per source whose adapter the input model lacks (its full value).
+struct UpdatePartNorms {
+  std::string site;
+  double norm = 0;
+  double shared = 0;
+  double known_adapters = 0;
+  std::map<std::string, double> new_adapters;
+  double scale = 1;
+};
+// `parts` (optional) receives one entry per update, in order.
 absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
                                                 const std::vector<SiteUpdate>& updates,
                                                 const std::string& strategy, double* shared_norm,
-                                                double clip_multiple, fl::ClipDecision* clip);
+                                                double clip_multiple, fl::ClipDecision* clip,
+                                                std::vector<UpdatePartNorms>* parts = nullptr);
 
 // Differential privacy of the simulation (eval_federated_dp.cc).
 // Checks the dp_* options; in line mode with target_epsilon > 0 sets dp_noise_multiplier to the

@@ -2,12 +2,15 @@
 // model (the full value for an optional adapter.* / prototypes.* tensor the global model lacks),
 // then fl::AggregateDeltas, which averages shared tensors over every update and each optional
 // tensor over the updates carrying it (common/fl/strategy.h).
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/fl/part_norms.h"
 #include "common/fl/strategy.h"
 #include "tools/offline/eval_federated.h"
 
@@ -32,12 +35,38 @@ absl::StatusOr<fl::TensorBundle> DeltaAgainst(const fl::TensorBundle& global,
   return delta;
 }
 
+// `delta`'s contribution split into parts: the shared part, the entitled adapters `global` has, and each
+// entitled adapter `global` lacks.
+UpdatePartNorms PartsOf(const fl::TensorBundle& global, const SiteUpdate& update, const fl::TensorBundle& delta) {
+  const fl::PartNorms squared = fl::PartNormsOf(delta);
+  UpdatePartNorms out;
+  out.site = update.site;
+  out.norm = std::sqrt(squared.Included(update.sources));
+  out.shared = std::sqrt(squared.shared);
+  std::set<std::string> in_model;  // sources with an adapter.<source>.* tensor in `global`
+  for (const fl::NamedTensor& t : global.tensors) {
+    if (std::string source = fl::AdapterSource(t.name); !source.empty()) in_model.insert(std::move(source));
+  }
+  double known = 0;
+  for (const auto& [source, sq] : squared.adapters) {
+    if (std::find(update.sources.begin(), update.sources.end(), source) == update.sources.end()) continue;
+    if (in_model.count(source) > 0) {
+      known += sq;
+    } else {
+      out.new_adapters[source] = std::sqrt(sq);
+    }
+  }
+  out.known_adapters = std::sqrt(known);
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
                                                 const std::vector<SiteUpdate>& updates,
                                                 const std::string& strategy, double* shared_norm,
-                                                double clip_multiple, fl::ClipDecision* clip) {
+                                                double clip_multiple, fl::ClipDecision* clip,
+                                                std::vector<UpdatePartNorms>* parts) {
   if (updates.empty()) return absl::FailedPreconditionError("no updates to aggregate");
   if (clip == nullptr) return absl::InvalidArgumentError("AggregateRound needs a ClipDecision");
   fl::StrategyOptions options;
@@ -54,6 +83,11 @@ absl::StatusOr<fl::TensorBundle> AggregateRound(const fl::TensorBundle& global,
     clients.push_back({absl::StrCat("site-update-", i), &deltas[i], stats});
   }
   FEDLOG_ASSIGN_OR_RETURN(fl::TensorBundle mean, fl::AggregateDeltas(global, clients, options, clip));
+  if (parts != nullptr) {
+    parts->clear();
+    for (size_t i = 0; i < updates.size(); ++i) parts->push_back(PartsOf(global, updates[i], deltas[i]));
+    for (size_t i = 0; i < parts->size() && i < clip->scales.size(); ++i) (*parts)[i].scale = clip->scales[i];
+  }
   double norm = 0;
   for (fl::NamedTensor& t : mean.tensors) {
     if (!fl::IsOptionalTensor(t.name)) {

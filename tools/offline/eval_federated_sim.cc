@@ -109,6 +109,21 @@ absl::Status AttachReleaseNoise(const FederatedOptions& o, int64_t dim, int shar
   return absl::OkStatus();
 }
 
+// One stderr line per update of a round: its contribution's norm part by part, the bound and its scale.
+void LogUpdateParts(const std::string& label, int round, const fl::ClipDecision& clip,
+                    const std::vector<UpdatePartNorms>& parts) {
+  for (const UpdatePartNorms& p : parts) {
+    std::string fresh;
+    for (const auto& [source, norm] : p.new_adapters) {
+      absl::StrAppend(&fresh, fresh.empty() ? "" : ",", absl::StrFormat("%s=%.4f", source, norm));
+    }
+    std::cerr << absl::StrFormat("[%s] round %d update %s: norm %.4f, shared %.4f, known adapters %.4f, "
+                                 "new adapters {%s}, reference %.4f, bound %.4f, scale %.4f\n",
+                                 label, round, p.site, p.norm, p.shared, p.known_adapters, fresh, clip.reference,
+                                 clip.bound, p.scale);
+  }
+}
+
 }  // namespace
 
 namespace sim {
@@ -172,7 +187,7 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
         }
       }
       updates.push_back({&res.weights, samples, res.distinct_templates, res.imbalance_ratio,
-                         sites[who[j]].sources});
+                         sites[who[j]].sources, sites[who[j]].name});
       // Line DP keeps its losses out of the update; the simulation reads the site's local copy.
       const double contrastive = LocalLoss(res, "train_contrastive_loss", res.contrastive_loss);
       const double meta_loss = LocalLoss(res, "train_meta_loss", res.meta_loss);
@@ -192,8 +207,9 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
       FEDLOG_ASSIGN_OR_RETURN(global, dp->AggregateSiteDp(global, updates,
                                                           static_cast<int>(sites.size())));
     } else {
-      FEDLOG_ASSIGN_OR_RETURN(global,
-                              AggregateRound(global, updates, o.strategy, &log.update_norm, clip_multiple, &clip));
+      std::vector<UpdatePartNorms> parts;
+      FEDLOG_ASSIGN_OR_RETURN(global, AggregateRound(global, updates, o.strategy, &log.update_norm, clip_multiple,
+                                                     &clip, &parts));
       log.clip_ratios = clip.ratios;
       log.clip_reference = clip.reference;
       log.clipped = clip.clipped;
@@ -202,6 +218,7 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
                                    absl::StrJoin(clip.ratios, ",", [](std::string* out, double v) {
                                      absl::StrAppend(out, absl::StrFormat("%.4f", v));
                                    }));
+      LogUpdateParts(label, r + 1, clip, parts);
       if (dp != nullptr && dp->ReleasesPrototypes(r) && o.dp_release_shrink) {
         FEDLOG_RETURN_IF_ERROR(AttachReleaseNoise(o, base.out_dim, shares, updates, &global));
       }
