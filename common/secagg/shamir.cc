@@ -43,21 +43,44 @@ absl::StatusOr<uint64_t> RandomFieldElement() {
   }
 }
 
-// The five limb values at `at` of the polynomial through `points` (distinct x), by Lagrange interpolation.
-std::array<uint64_t, 5> InterpolateAt(absl::Span<const ShamirShare* const> points, uint64_t at) {
-  std::array<uint64_t, 5> out{};
-  for (size_t j = 0; j < points.size(); ++j) {
-    uint64_t num = 1, den = 1;  // l_j(at) = prod_{m != j} (at - x_m) / (x_j - x_m)
-    for (size_t m = 0; m < points.size(); ++m) {
-      if (m == j) continue;
-      num = Mul(num, Sub(at, points[m]->x));
-      den = Mul(den, Sub(points[j]->x, points[m]->x));
+// The polynomial through `points` (distinct x) in barycentric form: w_j = 1 / prod_{m != j} (x_j - x_m), O(t^2)
+// multiplications and t inversions once, then O(t) and one inversion per point evaluated.
+class Interpolant {
+ public:
+  explicit Interpolant(absl::Span<const ShamirShare* const> points) : points_(points), w_(points.size()) {
+    for (size_t j = 0; j < points.size(); ++j) {
+      uint64_t den = 1;
+      for (size_t m = 0; m < points.size(); ++m) {
+        if (m != j) den = Mul(den, Sub(points[j]->x, points[m]->x));
+      }
+      w_[j] = Inv(den);
     }
-    const uint64_t l = Mul(num, Inv(den));
-    for (size_t limb = 0; limb < 5; ++limb) out[limb] = Add(out[limb], Mul(l, points[j]->y[limb]));
   }
-  return out;
-}
+  // The five limb values at `at`, which must differ from every point's x:
+  // L(at) * sum_j w_j y_j / (at - x_j) with L(at) = prod_j (at - x_j); the t inverses by one batch inversion.
+  std::array<uint64_t, 5> At(uint64_t at) const {
+    const size_t t = points_.size();
+    std::vector<uint64_t> d(t), prefix(t + 1, 1);
+    for (size_t j = 0; j < t; ++j) {
+      d[j] = Sub(at, points_[j]->x);
+      prefix[j + 1] = Mul(prefix[j], d[j]);
+    }
+    const uint64_t whole = prefix[t];  // L(at)
+    uint64_t inv = Inv(whole);         // 1 / prod d, then peeled back to 1 / d_j
+    std::array<uint64_t, 5> out{};
+    for (size_t j = t; j-- > 0;) {
+      const uint64_t c = Mul(w_[j], Mul(inv, prefix[j]));  // w_j / d_j
+      inv = Mul(inv, d[j]);
+      for (size_t limb = 0; limb < 5; ++limb) out[limb] = Add(out[limb], Mul(c, points_[j]->y[limb]));
+    }
+    for (uint64_t& v : out) v = Mul(v, whole);
+    return out;
+  }
+
+ private:
+  absl::Span<const ShamirShare* const> points_;
+  std::vector<uint64_t> w_;
+};
 
 // The secret whose limbs are `limbs`; DataLoss when a limb is wider than its bytes.
 absl::StatusOr<SecretKey> SecretFromLimbs(const std::array<uint64_t, 5>& limbs) {
@@ -135,7 +158,7 @@ absl::StatusOr<SecretKey> ShamirCombine(absl::Span<const ShamirShare> shares, in
   }
   std::vector<const ShamirShare*> points;
   for (size_t i = 0; i < t; ++i) points.push_back(&shares[i]);
-  std::array<uint64_t, 5> limbs = InterpolateAt(points, 0);
+  std::array<uint64_t, 5> limbs = Interpolant(points).At(0);
   absl::StatusOr<SecretKey> secret = SecretFromLimbs(limbs);
   OPENSSL_cleanse(limbs.data(), sizeof(limbs));
   return secret;
@@ -174,14 +197,15 @@ absl::StatusOr<CheckedSecret> ShamirCombineChecked(absl::Span<const ShamirShare>
           subset.push_back(&shares[i]);
         }
       }
-      std::array<uint64_t, 5> limbs = InterpolateAt(subset, 0);
+      const Interpolant poly(subset);
+      std::array<uint64_t, 5> limbs = poly.At(0);
       absl::StatusOr<SecretKey> secret = SecretFromLimbs(limbs);
       OPENSSL_cleanse(limbs.data(), sizeof(limbs));
       if (!secret.ok() || !check(*secret)) continue;
       CheckedSecret result{*std::move(secret), {}};
       for (const ShamirShare& s : shares) {
         if (std::find(subset.begin(), subset.end(), &s) != subset.end()) continue;
-        if (InterpolateAt(subset, s.x) != s.y) result.bad_points.push_back(s.x);
+        if (poly.At(s.x) != s.y) result.bad_points.push_back(s.x);
       }
       std::sort(result.bad_points.begin(), result.bad_points.end());
       return result;

@@ -266,7 +266,7 @@ TEST_F(RedteamSecAggSiteTest, SmallOrderPublicKeysAreRefusedAndTheOthersComplete
   }
 }
 
-std::vector<std::string> Participants(const v1::RoundStatus& r) {
+std::vector<std::string> Participants(const v1::RoundSummary& r) {
   return std::vector<std::string>(r.participants().begin(), r.participants().end());
 }
 

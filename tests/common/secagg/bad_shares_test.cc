@@ -68,9 +68,11 @@ TEST(ShamirCheckedTest, NoRedundancyOrNoBudgetIsDataLossNeverAWrongSecret) {
   Dealt d = Deal(3, 3);
   d.shares[1].y[1] ^= 4;
   EXPECT_EQ(ShamirCombineChecked(d.shares, 3, d.check).status().code(), absl::StatusCode::kDataLoss);
+  // Two wrong points in different limbs (wrong points in one limb can cancel in the secret: 3 d0 - 3 d1 at
+  // x = 1, 2, 3), so that no subset holding either passes.
   Dealt e = Deal(3, 6);
-  e.shares[0].y[0] ^= 1;
-  e.shares[1].y[0] ^= 1;
+  e.shares[0].y[0] = (e.shares[0].y[0] + 1) % kShamirPrime;
+  e.shares[1].y[1] = (e.shares[1].y[1] + 1) % kShamirPrime;
   EXPECT_EQ(ShamirCombineChecked(e.shares, 3, e.check, /*max_tries=*/2).status().code(),
             absl::StatusCode::kDataLoss);
   EXPECT_TRUE(ShamirCombineChecked(e.shares, 3, e.check).ok());
@@ -244,7 +246,7 @@ TEST(SecAggBadSharesTest, InconsistentSharesOfOneSecretBlameItsDealer) {
     // would show): the dealer is blamed, neither holder.
     for (size_t i : {1u, 2u}) {
       for (RevealedShare& s : (*rs)[i].shares) {
-        if (s.owner == dealer) s.share.y[0] = (s.share.y[0] + 5) % kShamirPrime;
+        if (s.owner == dealer) s.share.y[0] = (s.share.y[0] + 5 + i) % kShamirPrime;
       }
     }
   });
@@ -257,7 +259,8 @@ TEST(SecAggBadSharesTest, InconsistentSharesOfOneSecretBlameItsDealer) {
 TEST(SecAggBadSharesTest, OneWrongShareIsOutvotedAndBlamesNobody) {
   Round r = Advertised(Config(3), 5);
   absl::StatusOr<AggregateResult> result = RevealAndFinish(r, [](std::vector<UnmaskResponse>* rs) {
-    (*rs)[3].shares[0].share.y[1] = ((*rs)[3].shares[0].share.y[1] + 1) % kShamirPrime;
+    // The first responder's share is among the first t: the plain combination would take it.
+    (*rs)[0].shares[1].share.y[1] = ((*rs)[0].shares[1].share.y[1] + 1) % kShamirPrime;
   });
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_NEAR(result->WeightedMean()[0], 0.5, 1e-4);
