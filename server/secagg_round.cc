@@ -299,8 +299,8 @@ void SecAggRound::CollectExclusions() {
     std::vector<std::string> names;
     for (uint32_t u : by) names.push_back(SiteOf(u));
     exclusions_.push_back({SiteOf(v), "key sharing",
-                           absl::StrCat("its shares did not open at ", by.size(), " sites (", absl::StrJoin(names, ", "),
-                                        ")")});
+                           absl::StrCat("its shares did not open at ", by.size(), " sites (",
+                                        absl::StrJoin(names, ", "), ")")});
   }
   for (const secagg::Blame& b : session_->blame()) {
     if (std::any_of(exclusions_.begin(), exclusions_.end(),

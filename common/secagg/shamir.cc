@@ -211,7 +211,8 @@ absl::StatusOr<CheckedSecret> ShamirCombineChecked(absl::Span<const ShamirShare>
       return result;
     } while (e > 0 && NextCombination(&out, t + e - 1));
   }
-  return absl::DataLossError(absl::StrCat("no ", t, " of the ", m, " shares reconstruct a secret that passes its check"));
+  return absl::DataLossError(
+      absl::StrCat("no ", t, " of the ", m, " shares reconstruct a secret that passes its check"));
 }
 
 void AppendShare(const ShamirShare& share, std::string* out) {

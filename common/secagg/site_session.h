@@ -55,12 +55,12 @@ class SiteSession {
   // Round 1: validates the roster and encrypts one share pair (of the mask key and b) for every peer.
   absl::StatusOr<ShareKeysMessage> ShareSecrets(const KeyRoster& roster);
   // Round 2: decrypts the shares addressed to this site (one that does not open is left out and its sender
-  // named in MaskedInput.complaints; a delivery the aggregator got wrong is refused), checks the quantisation's precision at `weight`, then
-  // encodes (x, weight) (quantize.h) and masks it chunk by chunk into the upload bytes (MaskedInput.lanes).
-  // x.size() must equal config.vector_length. The last `unit_weight_lanes` values of x are encoded with weight
-  // 1 instead (the message-kind sections, kind_sections.h: what one site adds to one of them is bounded by the
-  // clip alone); the weight lane still carries `weight`. InvalidArgument when they exceed x, or when the round's
-  // max_weight is below 1.
+  // named in MaskedInput.complaints; a delivery the aggregator got wrong is refused), checks the
+  // quantisation's precision at `weight`, then encodes (x, weight) (quantize.h) and masks it chunk by chunk
+  // into the upload bytes (MaskedInput.lanes). x.size() must equal config.vector_length. The last
+  // `unit_weight_lanes` values of x are encoded with weight 1 instead (the message-kind sections,
+  // kind_sections.h: what one site adds to one of them is bounded by the clip alone); the weight lane still
+  // carries `weight`. InvalidArgument when they exceed x, or when the round's max_weight is below 1.
   absl::StatusOr<MaskedInput> MaskInput(const ShareDelivery& delivery, absl::Span<const float> x, double weight,
                                         uint64_t unit_weight_lanes = 0);
   // Round 3: reveals the shares the request allows (see the class comment), once; none of the sites it

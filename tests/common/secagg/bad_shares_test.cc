@@ -215,7 +215,8 @@ TEST(SecAggBadSharesTest, ComplaintsMustNameOtherHoldersOnce) {
 }
 
 // Runs a 5-site, t = 3 round to the unmask responses; `edit` changes them before the aggregator takes them.
-absl::StatusOr<AggregateResult> RevealAndFinish(Round& r, const std::function<void(std::vector<UnmaskResponse>*)>& edit) {
+absl::StatusOr<AggregateResult> RevealAndFinish(Round& r,
+                                                const std::function<void(std::vector<UnmaskResponse>*)>& edit) {
   ShareAndMask(r, [](size_t, ShareDelivery*) {});
   UnmaskRequest req = *r.agg->CloseMasking();
   std::vector<UnmaskResponse> responses;
