@@ -127,6 +127,7 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
                           Refused(site->MaskInput(delivery, x, weight, UnitWeightLanes(task))));
   header.set_secagg_masked(true);
   header.set_secagg_session_id(session_id);
+  secagg::ComplaintsToHeader(masked, &header);  // senders whose shares did not open here
   FEDLOG_RETURN_IF_ERROR(transport->UploadMasked(header, masked.lanes));  // already the wire bytes
   // Round 3: reveal what the request allows (the session refuses a request that would unmask one site).
   FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::UNMASK));

@@ -276,6 +276,10 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   }
   std::set<std::string> online = OnlineSites();
   for (const std::string& s : *declined) online.erase(s);
+  // Sites an earlier attempt of this round excluded for spoiling secure-aggregation shares sit the round out.
+  if (secagg_excluded_round_ == std::make_pair(run_->run_id, run_->current_round + 1)) {
+    for (const std::string& s : secagg_excluded_) online.erase(s);
+  }
   if (static_cast<int>(online.size()) < plan.min_sites()) {
     if (WaitedTooLong(now, online.size(), declined->size())) return;
     std::string note = absl::StrCat("waiting for ", plan.min_sites(), " site(s), ", online.size(), " online");

@@ -266,6 +266,10 @@ class Coordinator {
   // Sites of a secure-aggregation attempt a restart interrupted, and until when its successor waits for them.
   std::set<std::string> rejoin_ ABSL_GUARDED_BY(mu_);
   int64_t rejoin_until_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  // Sites excluded from the remaining attempts of one round (run id, round) for spoiling secure-aggregation
+  // shares (SecAggRound::exclusions, docs/rules/s24-secshares.md); in memory only, cleared by the next round.
+  std::pair<int64_t, int32_t> secagg_excluded_round_ ABSL_GUARDED_BY(mu_) = {0, 0};
+  std::set<std::string> secagg_excluded_ ABSL_GUARDED_BY(mu_);
   absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
   struct WritePace {
     double tokens = 0;

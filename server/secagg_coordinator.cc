@@ -17,6 +17,7 @@
 #include "common/secagg/crypto.h"
 #include "common/secagg/kind_sections.h"
 #include "common/secagg/update_vector.h"
+#include "common/secagg/wire.h"
 #include "server/coordinator.h"
 #include "server/coordinator_checks.h"
 #include "server/coordinator_kinds.h"
@@ -230,7 +231,10 @@ absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const U
   last_seen_[site_id] = NowMs();
   absl::StatusOr<SecAggRound*> round = OpenSecAgg(h.secagg_session_id());
   if (!round.ok()) return refuse(round.status());
-  if (absl::Status st = (*round)->PostMaskedInput(site_id, bytes, h.num_samples(), h.train_loss()); !st.ok()) {
+  absl::StatusOr<std::vector<uint32_t>> complaints = secagg::ComplaintsFromHeader(h);
+  if (!complaints.ok()) return refuse(complaints.status());
+  if (absl::Status st = (*round)->PostMaskedInput(site_id, bytes, h.num_samples(), h.train_loss(), *complaints);
+      !st.ok()) {
     return refuse(st);
   }
   round_->uploaded.insert(site_id);  // for `run status` (the input itself is not kept)
@@ -243,6 +247,19 @@ absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const U
 void Coordinator::CloseSecAggRound(int64_t now) {
   std::shared_ptr<SecAggRound> secagg = round_->secagg;
   RoundRecord record = round_->record;
+  // Sites found spoiling shares: counted as refusals of theirs and left out of the round's later attempts.
+  const std::pair<int64_t, int32_t> key{record.run_id, record.round};
+  if (secagg_excluded_round_ != key) {
+    secagg_excluded_round_ = key;
+    secagg_excluded_.clear();
+  }
+  for (const SecAggExclusion& e : secagg->exclusions()) {
+    secagg_excluded_.insert(e.site);
+    Refuse(e.site, record.run_id, record.round,
+           absl::FailedPreconditionError(absl::StrCat("secure aggregation: excluded from the round's remaining "
+                                                      "attempts at ", e.step, ": ", e.why)))
+        .IgnoreError();
+  }
   if (secagg->step() != SecAggRound::Step::kDone) {
     FEDLOG_LOG(WARNING) << "round " << record.round << " attempt " << record.attempt
                         << " failed under secure aggregation: " << secagg->failure();

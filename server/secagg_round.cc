@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
@@ -216,10 +217,14 @@ absl::Status SecAggRound::CheckMaskedUpload(const std::string& site) const {
 }
 
 absl::Status SecAggRound::PostMaskedInput(const std::string& site, const std::string& bytes, int64_t samples,
-                                          double loss) {
+                                          double loss, const std::vector<uint32_t>& complaints) {
   FEDLOG_RETURN_IF_ERROR(CheckMaskedUpload(site));
   // Added into the running sum straight from the upload's bytes (size checked there); nothing is kept.
-  FEDLOG_RETURN_IF_ERROR(session_->AddMaskedInput(IndexOf(site), bytes));
+  FEDLOG_RETURN_IF_ERROR(session_->AddMaskedInput(IndexOf(site), bytes, complaints));
+  if (!complaints.empty()) {
+    FEDLOG_LOG(WARNING) << "secure aggregation: " << site << " could not open the shares of "
+                        << complaints.size() << " site(s), first " << SiteOf(complaints.front());
+  }
   masked_.insert(site);
   if (samples > 0 && std::isfinite(loss)) {
     samples_ += samples;
@@ -280,7 +285,39 @@ absl::StatusOr<v1::SecAggPollResponse> SecAggRound::Poll(const std::string& site
   }
 }
 
+std::string SecAggRound::SiteOf(uint32_t index) const {
+  for (const auto& [site, i] : index_) {
+    if (i == index) return site;
+  }
+  return absl::StrCat("index ", index);
+}
+
+void SecAggRound::CollectExclusions() {
+  if (!session_) return;
+  for (const auto& [v, by] : session_->complained_about()) {
+    if (by.size() < 2) continue;  // one complaint may be the complainer's lie (docs/rules/s24-secshares.md)
+    std::vector<std::string> names;
+    for (uint32_t u : by) names.push_back(SiteOf(u));
+    exclusions_.push_back({SiteOf(v), "key sharing",
+                           absl::StrCat("its shares did not open at ", by.size(), " sites (",
+                                        absl::StrJoin(names, ", "), ")")});
+  }
+  for (const secagg::Blame& b : session_->blame()) {
+    if (std::any_of(exclusions_.begin(), exclusions_.end(),
+                    [&](const SecAggExclusion& e) { return e.site == SiteOf(b.index); })) {
+      continue;
+    }
+    exclusions_.push_back({SiteOf(b.index), "unmasking", b.why});
+  }
+  for (const SecAggExclusion& e : exclusions_) {
+    FEDLOG_LOG(WARNING) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "...: site " << e.site
+                        << " spoiled " << e.step << ": " << e.why << "; excluded from the round's remaining attempts";
+  }
+}
+
 void SecAggRound::Fail(const absl::Status& why) {
+  CollectExclusions();
+  session_.reset();
   step_ = Step::kFailed;
   failure_ = std::string(why.message());
   FEDLOG_LOG(WARNING) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "... failed: " << failure_;
@@ -300,10 +337,20 @@ bool SecAggRound::Advance(int64_t now_ms, const std::set<std::string>& online) {
       for (const auto& [site, index] : index_) expected.insert(site);
       posted = &shared_;
       break;
-    case Step::kMasking:
+    case Step::kMasking: {
       expected = holders_;
       posted = &masked_;
+      // Doomed: some holder's shares opened at too few sites for its masks ever to come off the sum.
+      const std::vector<uint32_t> lost = session_->Unrecoverable(session_->share_holders());
+      if (!lost.empty()) {
+        step_ms_[static_cast<size_t>(step_)] = now_ms - step_opened_ms_;
+        Fail(absl::FailedPreconditionError(absl::StrCat(
+            "secure aggregation: the shares of site ", SiteOf(lost.front()), " did not open at enough sites for "
+            "the threshold ", options_.config.threshold, "; the attempt cannot be unmasked")));
+        return true;
+      }
       break;
+    }
     case Step::kUnmasking:
       expected = survivor_sites_;
       posted = &unmasked_;
@@ -369,6 +416,7 @@ void SecAggRound::Finish() {
   const absl::Time started = absl::Now();
   absl::StatusOr<secagg::AggregateResult> result = session_->Finish();
   if (!result.ok()) return Fail(result.status());
+  CollectExclusions();  // wrong shares outvoted: the sum is right, the liar still counted
   // DecodeSum has checked every lane against what the survivors' clipped inputs can produce.
   absl::StatusOr<fl::TensorBundle> mean = secagg::MeanFromSum(options_.layout, result->sum);
   if (!mean.ok()) return Fail(mean.status());

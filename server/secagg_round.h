@@ -83,6 +83,13 @@ struct SecAggRoundOptions {
   int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
 };
 
+// A site excluded from the round's remaining attempts for spoiling shares (docs/rules/s24-secshares.md).
+struct SecAggExclusion {
+  std::string site;
+  std::string step;  // "key sharing" or "unmasking"
+  std::string why;   // the evidence, never a share value
+};
+
 class SecAggRound {
  public:
   enum class Step { kAdvertising, kSharing, kMasking, kUnmasking, kDone, kFailed };
@@ -112,8 +119,10 @@ class SecAggRound {
   absl::Status PostShares(const std::string& site, const v1::SecAggShareKeysRequest& request);
   // OK when `site` may upload a masked input now (a share holder that has not yet).
   absl::Status CheckMaskedUpload(const std::string& site) const;
-  // Adds the masked lanes (decoded from the upload) into the sum; `samples` and `loss` are the header's.
-  absl::Status PostMaskedInput(const std::string& site, const std::string& bytes, int64_t samples, double loss);
+  // Adds the masked lanes (decoded from the upload) into the sum; `samples`, `loss` and `complaints` (the
+  // share holders whose shares did not open at `site`) are the header's.
+  absl::Status PostMaskedInput(const std::string& site, const std::string& bytes, int64_t samples, double loss,
+                               const std::vector<uint32_t>& complaints = {});
   absl::Status PostUnmask(const std::string& site, const v1::SecAggUnmaskRequest& request);
 
   // The input `site` is waiting for at `step`: roster, its share delivery or the unmask request; `pending`
@@ -122,7 +131,9 @@ class SecAggRound {
   absl::StatusOr<v1::SecAggPollResponse> Poll(const std::string& site, v1::SecAggPollRequest::Step step) const;
 
   // Closes the current step when it is complete or its deadline passed; `online` are the sites heard from
-  // recently. Returns true when the step changed (callers wake their waiters).
+  // recently. While masking, fails the attempt at once when complaints leave some share holder's shares open
+  // at fewer than the threshold of the share holders (its masks could never be removed). Returns true when
+  // the step changed (callers wake their waiters).
   bool Advance(int64_t now_ms, const std::set<std::string>& online);
 
   // After kDone: the weighted mean delta (moved out: a second call returns an empty bundle), the survivors'
@@ -130,6 +141,9 @@ class SecAggRound {
   fl::TensorBundle TakeMean() { return std::move(mean_); }
   // After kDone: the kind sections of the unmasked sum, each checked (secagg::KindSumsFromSum); moved out.
   std::vector<secagg::KindSectionSum> TakeKindSums() { return std::move(kind_sums_); }
+  // Once finished (done or failed): the sites to leave out of the round's remaining attempts: those named by
+  // at least 2 sites whose shares did not open, and those blamed for wrong shares at unmasking.
+  const std::vector<SecAggExclusion>& exclusions() const { return exclusions_; }
   int survivors() const { return static_cast<int>(survivor_sites_.size()); }
   int dropped() const { return dropped_count_; }
   int64_t samples() const { return samples_; }
@@ -149,6 +163,9 @@ class SecAggRound {
   // OK when every adapter group has at least the threshold of members among the sites that sent masked input.
   absl::Status CheckGroupsSurvive() const;
   void Finish();
+  // Fills exclusions_ from the session's complaints and blame (once the attempt ends).
+  void CollectExclusions();
+  std::string SiteOf(uint32_t index) const;
 
   SecAggRoundOptions options_;
   std::unique_ptr<secagg::AggregatorSession> session_;
@@ -171,6 +188,7 @@ class SecAggRound {
   int64_t finish_ms_ = 0;
   fl::TensorBundle mean_;
   std::vector<secagg::KindSectionSum> kind_sums_;
+  std::vector<SecAggExclusion> exclusions_;
 };
 
 }  // namespace fedlog::server

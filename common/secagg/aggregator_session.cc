@@ -81,6 +81,7 @@ absl::StatusOr<KeyRoster> AggregatorSession::CloseAdvertising() {
   for (const auto& [id, k] : advertised_) {  // std::map: site-id order
     RosterEntry e{++index, id, k.encryption_key, k.mask_key};
     roster_[e.index] = e;
+    commitments_[e.index] = k.seed_commitment;
     roster.entries.push_back(e);
   }
   stage_ = Stage::kSharing;
@@ -132,7 +133,8 @@ absl::StatusOr<std::map<uint32_t, ShareDelivery>> AggregatorSession::CloseSharin
   return out;
 }
 
-absl::Status AggregatorSession::AddMaskedInput(uint32_t from, absl::string_view lanes) {
+absl::Status AggregatorSession::AddMaskedInput(uint32_t from, absl::string_view lanes,
+                                               absl::Span<const uint32_t> complaints) {
   if (stage_ != Stage::kMasking) return absl::FailedPreconditionError("not collecting masked inputs");
   if (!Contains(holders_, from)) return absl::InvalidArgumentError("masked input from a site that shared no keys");
   if (std::find(survivors_.begin(), survivors_.end(), from) != survivors_.end()) {
@@ -144,6 +146,11 @@ absl::Status AggregatorSession::AddMaskedInput(uint32_t from, absl::string_view 
                                                    expected, " (", config_.vector_length + 1, " lanes of ",
                                                    quantizer_.lane_bits(), " bits)"));
   }
+  for (size_t i = 0; i < complaints.size(); ++i) {
+    if (complaints[i] == from || !Contains(holders_, complaints[i]) || (i > 0 && complaints[i] <= complaints[i - 1])) {
+      return absl::InvalidArgumentError("complaints must name other share holders, ascending, each once");
+    }
+  }
   // Straight from the received bytes into the running sum (mod 2^32 or 2^64); no copy of the input is kept.
   const bool first = survivors_.empty();
   if (quantizer_.lane_bits() == 32) {
@@ -152,7 +159,19 @@ absl::Status AggregatorSession::AddMaskedInput(uint32_t from, absl::string_view 
     first ? CopyLanes(lanes, sum64_.get()) : AddLanes(lanes, sum64_.get());
   }
   survivors_.push_back(from);
+  complaints_[from].assign(complaints.begin(), complaints.end());
+  for (uint32_t v : complaints) complained_about_[v].push_back(from);
   return absl::OkStatus();
+}
+
+std::vector<uint32_t> AggregatorSession::Unrecoverable(const std::vector<uint32_t>& candidates) const {
+  std::vector<uint32_t> out;
+  for (const auto& [v, by] : complained_about_) {
+    const size_t named = static_cast<size_t>(
+        std::count_if(by.begin(), by.end(), [&](uint32_t u) { return Contains(candidates, u); }));
+    if (candidates.size() - named < static_cast<size_t>(config_.threshold)) out.push_back(v);
+  }
+  return out;
 }
 
 absl::StatusOr<UnmaskRequest> AggregatorSession::CloseMasking() {
@@ -161,6 +180,11 @@ absl::StatusOr<UnmaskRequest> AggregatorSession::CloseMasking() {
     return TooFew("sent masked inputs", survivors_.size(), config_.threshold);
   }
   std::sort(survivors_.begin(), survivors_.end());
+  if (std::vector<uint32_t> lost = Unrecoverable(survivors_); !lost.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "secure aggregation: the shares of site index ", lost.front(), " opened at fewer than the threshold ",
+        config_.threshold, " of the ", survivors_.size(), " survivors; its masks cannot be removed"));
+  }
   for (uint32_t v : holders_) {
     if (!Contains(survivors_, v)) dropped_.push_back(v);
   }
@@ -174,12 +198,16 @@ absl::Status AggregatorSession::AddUnmaskResponse(const UnmaskResponse& r) {
   if (std::find(responders_.begin(), responders_.end(), r.from) != responders_.end()) {
     return absl::AlreadyExistsError("site already answered");
   }
-  if (r.shares.size() != holders_.size()) return absl::InvalidArgumentError("need one share per share holder");
+  const std::vector<uint32_t>& named = complaints_[r.from];
+  if (r.shares.size() != holders_.size() - named.size()) {
+    return absl::InvalidArgumentError("need one share per share holder the site did not complain about");
+  }
   std::set<uint32_t> owners;
   for (const RevealedShare& s : r.shares) {
     const bool survivor = Contains(survivors_, s.owner);
     const ShareKind want = survivor ? ShareKind::kSelfMaskSeed : ShareKind::kMaskPrivateKey;
-    if (!Contains(holders_, s.owner) || !owners.insert(s.owner).second || s.kind != want || s.share.x != r.from) {
+    if (!Contains(holders_, s.owner) || Contains(named, s.owner) || !owners.insert(s.owner).second ||
+        s.kind != want || s.share.x != r.from) {
       return absl::InvalidArgumentError("revealed share has the wrong owner, kind or point");
     }
   }
@@ -190,30 +218,79 @@ absl::Status AggregatorSession::AddUnmaskResponse(const UnmaskResponse& r) {
   return absl::OkStatus();
 }
 
-template <typename Lane>
-absl::StatusOr<DecodedSum> AggregatorSession::Unmask(absl::Span<Lane> sum) {
-  // Every mask to remove, in one pass over the sum (prg.h ApplyMasks): the survivors' self masks, and for each
-  // site that dropped after sharing, its pairwise mask with every survivor. `seeds` is reserved in full so
-  // that the terms' pointers into it stay valid.
-  std::vector<SecretKey> seeds;
-  seeds.reserve(survivors_.size() * (1 + dropped_.size()));
-  std::vector<MaskTerm> terms;
-  for (uint32_t v : survivors_) {
-    FEDLOG_ASSIGN_OR_RETURN(SecretKey seed, ShamirCombine(seed_shares_[v], config_.threshold));
-    seeds.push_back(seed);
-    terms.push_back({&seeds.back(), MaskSign::kSubtract});
-  }
-  for (uint32_t v : dropped_) {
-    FEDLOG_ASSIGN_OR_RETURN(SecretKey key, ShamirCombine(key_shares_[v], config_.threshold));
-    FEDLOG_ASSIGN_OR_RETURN(PublicKey pk, X25519PublicFromPrivate(key));
-    if (pk != roster_[v].mask_key) {
-      return absl::DataLossError(absl::StrCat("reconstructed mask key of dropped site ", v, " does not match"));
+absl::Status AggregatorSession::Reconstruct(std::map<uint32_t, SecretKey>* seeds,
+                                            std::map<uint32_t, SecretKey>* keys) {
+  blame_.clear();
+  // Bad points by secret owner; a revealer's bad points by revealer (docs/rules/s24-secshares.md).
+  std::map<uint32_t, std::vector<uint32_t>> bad_in;
+  std::map<uint32_t, std::set<uint32_t>> bad_by;
+  absl::Status failed;
+  auto one = [&](uint32_t v, const std::vector<ShamirShare>& shares, bool seed) {
+    const Commitment& commitment = commitments_[v];
+    const PublicKey& mask_key = roster_[v].mask_key;
+    const std::string& session = config_.session_id;
+    absl::StatusOr<CheckedSecret> got = ShamirCombineChecked(shares, config_.threshold, [&](const SecretKey& k) {
+      if (seed) {
+        absl::StatusOr<Commitment> c = SeedCommitment(k, session);
+        return c.ok() && *c == commitment;
+      }
+      absl::StatusOr<PublicKey> pk = X25519PublicFromPrivate(k);
+      return pk.ok() && *pk == mask_key;
+    });
+    const char* what = seed ? "self-mask seed" : "mask key";
+    if (!got.ok()) {
+      // One bad revealer among more than t shares is always outvoted; failing then is the dealer's doing.
+      if (shares.size() > static_cast<size_t>(config_.threshold)) {
+        blame_.push_back({v, absl::StrCat("its ", what, " cannot be reconstructed from the ", shares.size(),
+                                          " shares revealed (it dealt inconsistent shares)")});
+      }
+      if (failed.ok()) {
+        failed = absl::DataLossError(absl::StrCat("the ", what, " of site index ", v, " does not reconstruct: ",
+                                                  got.status().message()));
+      }
+      return;
     }
+    for (uint32_t x : got->bad_points) {
+      bad_in[v].push_back(x);
+      bad_by[x].insert(v);
+    }
+    (seed ? *seeds : *keys)[v] = got->secret;
+  };
+  for (uint32_t v : survivors_) one(v, seed_shares_[v], true);
+  for (uint32_t v : dropped_) one(v, key_shares_[v], false);
+  for (const auto& [v, xs] : bad_in) {
+    if (xs.size() >= 2) {
+      blame_.push_back({v, absl::StrCat("the shares it dealt to ", xs.size(), " sites are off its polynomial")});
+    } else if (bad_by[xs.front()].size() < 2) {
+      FEDLOG_LOG(WARNING) << "secagg aggregator: one wrong share of site index " << v << "'s secret, revealed by "
+                          << "site index " << xs.front() << "; outvoted, not attributable (dealt or revealed)";
+    }
+  }
+  for (const auto& [x, owners] : bad_by) {
+    if (owners.size() >= 2) {
+      blame_.push_back({x, absl::StrCat("it revealed wrong shares of ", owners.size(), " sites' secrets")});
+    }
+  }
+  return failed;
+}
+
+template <typename Lane>
+absl::StatusOr<DecodedSum> AggregatorSession::Unmask(absl::Span<Lane> sum, const std::map<uint32_t, SecretKey>& seeds,
+                                                     const std::map<uint32_t, SecretKey>& keys) {
+  // Every mask to remove, in one pass over the sum (prg.h ApplyMasks): the survivors' self masks, and for each
+  // site that dropped after sharing, its pairwise mask with every survivor. `pairwise` is reserved in full so
+  // that the terms' pointers into it stay valid.
+  std::vector<SecretKey> pairwise;
+  pairwise.reserve(survivors_.size() * dropped_.size());
+  std::vector<MaskTerm> terms;
+  for (uint32_t v : survivors_) terms.push_back({&seeds.at(v), MaskSign::kSubtract});
+  for (uint32_t v : dropped_) {
+    const SecretKey& key = keys.at(v);  // checked against v's mask key (Reconstruct)
     for (uint32_t w : survivors_) {
       FEDLOG_ASSIGN_OR_RETURN(SecretKey seed, PairwiseMaskSeed(key, roster_[w].mask_key, config_.session_id));
-      seeds.push_back(seed);
+      pairwise.push_back(seed);
       // Survivor w added PRG(s_wv) when w < v and subtracted it when w > v; undo that.
-      terms.push_back({&seeds.back(), w < v ? MaskSign::kSubtract : MaskSign::kAdd});
+      terms.push_back({&pairwise.back(), w < v ? MaskSign::kSubtract : MaskSign::kAdd});
     }
   }
   FEDLOG_RETURN_IF_ERROR(ApplyMasks(terms, sum));
@@ -226,10 +303,17 @@ absl::StatusOr<AggregateResult> AggregatorSession::Finish() {
     return TooFew("revealed shares", responders_.size(), config_.threshold);
   }
   const size_t n = config_.vector_length + 1;
-  absl::StatusOr<DecodedSum> decoded = quantizer_.lane_bits() == 32 ? Unmask(absl::MakeSpan(sum32_.get(), n))
-                                                                     : Unmask(absl::MakeSpan(sum64_.get(), n));
+  std::map<uint32_t, SecretKey> seeds, keys;
+  absl::Status rebuilt = Reconstruct(&seeds, &keys);
   seed_shares_.clear();
   key_shares_.clear();
+  for (const Blame& b : blame_) {
+    FEDLOG_LOG(WARNING) << "secagg aggregator: site index " << b.index << " spoiled unmasking: " << b.why;
+  }
+  if (!rebuilt.ok()) return rebuilt;
+  absl::StatusOr<DecodedSum> decoded =
+      quantizer_.lane_bits() == 32 ? Unmask(absl::MakeSpan(sum32_.get(), n), seeds, keys)
+                                   : Unmask(absl::MakeSpan(sum64_.get(), n), seeds, keys);
   if (!decoded.ok()) return decoded.status();
   stage_ = Stage::kFinished;
   sum32_.reset();

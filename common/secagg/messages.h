@@ -8,10 +8,13 @@
 //   2      MaskedInput                UnmaskRequest        (survivors and dropped sites)
 //   3      UnmaskResponse             -                    (self-mask shares of survivors, key shares of dropped)
 //
-// Only public keys, ciphertexts, masked vectors and (in round 3) shares the protocol allows to reveal travel.
+// Only public keys, a commitment to the self-mask seed, ciphertexts, masked vectors, the senders whose shares
+// did not open (complaints) and (in round 3) shares the protocol allows to reveal travel. Version 2 added the
+// commitment and the complaints (docs/rules/s24-secshares.md); a site or aggregator of version 1 is refused.
 #ifndef FEDLOG_COMMON_SECAGG_MESSAGES_H_
 #define FEDLOG_COMMON_SECAGG_MESSAGES_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,7 +25,10 @@
 
 namespace fedlog::secagg {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
+
+// SHA-256 over a label, the session id and the self-mask seed (protocol.h SeedCommitment).
+using Commitment = std::array<uint8_t, 32>;
 
 // Fixed for a round by the aggregator (from the run plan) and known to every site before it starts.
 struct RoundConfig {
@@ -36,6 +42,7 @@ struct AdvertiseKeys {
   std::string site_id;       // as the transport authenticated it (the certificate), never self-declared
   PublicKey encryption_key;  // c_pk: agrees the per-pair key that encrypts shares
   PublicKey mask_key;        // s_pk: agrees the per-pair mask seed
+  Commitment seed_commitment{};  // of b_u: lets the aggregator check b_u's reconstruction
 };
 
 struct RosterEntry {
@@ -70,6 +77,9 @@ struct MaskedInput {
   // d + 1 lanes, masked w*x then masked w, as they go on the wire: little-endian, lane_bits / 8 bytes each
   // (wire.h LaneBytes; the site writes them in place, the aggregator adds them into its sum from here).
   std::string lanes;
+  // The share holders whose share addressed to this site did not open (ascending): this site continues
+  // without it and reveals nothing for them at unmasking.
+  std::vector<uint32_t> complaints;
 };
 
 struct UnmaskRequest {
@@ -87,7 +97,9 @@ struct RevealedShare {
 
 struct UnmaskResponse {
   uint32_t from = 0;
-  std::vector<RevealedShare> shares;  // a self-mask share per survivor, a mask-key share per dropped site
+  // A self-mask share per survivor, a mask-key share per dropped site; none for the sites this site complained
+  // about (it holds no share of theirs).
+  std::vector<RevealedShare> shares;
 };
 
 }  // namespace fedlog::secagg

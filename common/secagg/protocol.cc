@@ -1,5 +1,7 @@
 #include "common/secagg/protocol.h"
 
+#include <openssl/evp.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 
@@ -43,6 +45,22 @@ absl::StatusOr<SecretKey> ShareEncryptionKey(const SecretKey& encryption_private
                                              const PublicKey& peer_encryption_key, absl::string_view session_id) {
   FEDLOG_ASSIGN_OR_RETURN(SecretKey shared, X25519Agree(encryption_private_key, peer_encryption_key));
   return HkdfSha256(shared, session_id, "fedlog secagg v1 share encryption");
+}
+
+absl::StatusOr<Commitment> SeedCommitment(const SecretKey& seed, absl::string_view session_id) {
+  std::string prefix = absl::StrCat("fedlog secagg v", kProtocolVersion, " self-mask seed commitment|");
+  AppendU32(static_cast<uint32_t>(session_id.size()), &prefix);
+  absl::StrAppend(&prefix, session_id);
+  Commitment out;
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, prefix.data(), prefix.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, seed.data(), seed.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, out.data(), &len) == 1 && len == out.size();
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return absl::InternalError("SHA-256 of the seed commitment failed");
+  return out;
 }
 
 std::string ShareAad(absl::string_view session_id, uint32_t from, uint32_t to) {

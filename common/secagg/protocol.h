@@ -31,6 +31,11 @@ absl::StatusOr<SecretKey> PairwiseMaskSeed(const SecretKey& mask_private_key, co
 absl::StatusOr<SecretKey> ShareEncryptionKey(const SecretKey& encryption_private_key,
                                              const PublicKey& peer_encryption_key, absl::string_view session_id);
 
+// The commitment a site advertises to its self-mask seed b: SHA-256 of a label, the session id and b. The seed
+// is 32 random bytes, so the digest tells nothing of the mask; it binds the site to one b, against which the
+// aggregator checks b's reconstruction from revealed shares.
+absl::StatusOr<Commitment> SeedCommitment(const SecretKey& seed, absl::string_view session_id);
+
 // Associated data of the share ciphertext from `from` to `to`: binds version, session and direction.
 std::string ShareAad(absl::string_view session_id, uint32_t from, uint32_t to);
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,21 @@ absl::StatusOr<std::vector<ShamirShare>> ShamirSplit(const SecretKey& secret, in
 // Recovers the secret from the first `threshold` of `shares` (distinct x). InvalidArgument when there are too
 // few, and DataLoss when the result is not a valid encoding (shares corrupted or from different secrets).
 absl::StatusOr<SecretKey> ShamirCombine(absl::Span<const ShamirShare> shares, int threshold);
+
+// Robust reconstruction (docs/rules/s24-secshares.md): recovers the secret from `shares` (distinct, non-zero x)
+// when at least `threshold` of them lie on the dealt polynomial and `check` accepts the secret (a commitment or
+// a public key: a wrong point changes the secret, since every Lagrange coefficient at 0 is non-zero). The
+// first `threshold` shares are tried, then t-subsets that leave out 1, 2, ... shares, at most `max_tries`
+// interpolations in all. `bad_points` are the x of the shares off the polynomial that passed. InvalidArgument
+// for too few or repeated points, DataLoss when no subset within the budget passes.
+struct CheckedSecret {
+  SecretKey secret;
+  std::vector<uint32_t> bad_points;  // ascending
+};
+inline constexpr int kMaxReconstructionTries = 4096;
+absl::StatusOr<CheckedSecret> ShamirCombineChecked(absl::Span<const ShamirShare> shares, int threshold,
+                                                   const std::function<bool(const SecretKey&)>& check,
+                                                   int max_tries = kMaxReconstructionTries);
 
 // Fixed-size little-endian encoding (kEncodedShareBytes). Decode rejects values outside the field.
 void AppendShare(const ShamirShare& share, std::string* out);

@@ -77,8 +77,11 @@ absl::StatusOr<AdvertiseKeys> SiteSession::Advertise() {
   if (state_ != State::kNew) return absl::FailedPreconditionError("keys already advertised in this round");
   FEDLOG_ASSIGN_OR_RETURN(encryption_keys_, GenerateX25519());
   FEDLOG_ASSIGN_OR_RETURN(mask_keys_, GenerateX25519());
+  // b is drawn now so that its commitment travels with the keys (the aggregator checks b's reconstruction).
+  FEDLOG_ASSIGN_OR_RETURN(self_mask_seed_, SecretKey::Random());
+  FEDLOG_ASSIGN_OR_RETURN(Commitment commitment, SeedCommitment(self_mask_seed_, config_.session_id));
   state_ = State::kAdvertised;
-  return AdvertiseKeys{options_.site_id, encryption_keys_.public_key, mask_keys_.public_key};
+  return AdvertiseKeys{options_.site_id, encryption_keys_.public_key, mask_keys_.public_key, commitment};
 }
 
 absl::Status SiteSession::CheckRoster(const KeyRoster& roster) {
@@ -117,7 +120,6 @@ absl::Status SiteSession::CheckRoster(const KeyRoster& roster) {
 absl::StatusOr<ShareKeysMessage> SiteSession::ShareSecrets(const KeyRoster& roster) {
   if (state_ != State::kAdvertised) return absl::FailedPreconditionError("ShareSecrets out of order");
   if (absl::Status s = CheckRoster(roster); !s.ok()) return Abort(s);
-  FEDLOG_ASSIGN_OR_RETURN(self_mask_seed_, SecretKey::Random());
   std::vector<uint32_t> xs;
   for (const auto& [index, e] : roster_) xs.push_back(index);
   FEDLOG_ASSIGN_OR_RETURN(std::vector<ShamirShare> key_shares,
@@ -163,30 +165,34 @@ absl::Status SiteSession::TakeShares(const ShareDelivery& delivery) {
   if (delivery.shares.size() != u2.size() - 1) return absl::InvalidArgumentError("wrong number of shares delivered");
   for (const EncryptedShare& e : delivery.shares) {
     if (e.to != index_ || e.from == index_ || !std::binary_search(u2.begin(), u2.end(), e.from) ||
-        held_.count(e.from)) {
+        held_.count(e.from) || std::binary_search(complaints_.begin(), complaints_.end(), e.from)) {
       return absl::InvalidArgumentError("delivered share is misaddressed or repeated");
     }
-    // A share that does not open names its sender (the roster's site id): the aggregator cannot see inside
-    // the envelope, so this site's log is where a site sending bad shares is told apart.
-    auto from_sender = [&](const absl::Status& st) {
+    if (absl::Status st = OpenShare(e); !st.ok()) {
+      // The sender's fault (or the relay's): this site goes on without that share and names the sender in its
+      // masked input (MaskedInput.complaints); the aggregator counts the complaints (docs/rules/s24-secshares.md).
       std::string id = roster_[e.from].site_id;  // the aggregator's text: printed printable only
       for (char& c : id) c = (c >= 0x20 && c < 0x7f) ? c : '?';
-      return absl::Status(st.code(), absl::StrCat("the share from site ", id, " (index ",
-                                                  e.from, ") does not open: ", st.message()));
-    };
-    FEDLOG_ASSIGN_OR_RETURN(SecretKey k, ShareEncryptionKey(encryption_keys_.private_key,
-                                                            roster_[e.from].encryption_key, config_.session_id));
-    absl::StatusOr<std::string> plain = AesGcmOpen(k, e.ciphertext, ShareAad(config_.session_id, e.from, index_));
-    if (!plain.ok()) return from_sender(plain.status());
-    absl::StatusOr<SharePlaintext> p = DecodeSharePlaintext(*plain);
-    Wipe(&*plain);
-    if (!p.ok()) return from_sender(p.status());
-    if (p->from != e.from || p->to != index_ || p->key_share.x != index_ || p->seed_share.x != index_) {
-      return from_sender(absl::InvalidArgumentError("share content does not match its envelope"));
+      FEDLOG_LOG(WARNING) << "secure aggregation: the share from site " << id << " (index " << e.from
+                          << ") does not open (" << st.message() << "); continuing without it and reporting it";
+      complaints_.insert(std::upper_bound(complaints_.begin(), complaints_.end(), e.from), e.from);
     }
-    held_[e.from] = {p->key_share, p->seed_share};
   }
   holders_ = u2;
+  return absl::OkStatus();
+}
+
+absl::Status SiteSession::OpenShare(const EncryptedShare& e) {
+  FEDLOG_ASSIGN_OR_RETURN(SecretKey k, ShareEncryptionKey(encryption_keys_.private_key,
+                                                          roster_[e.from].encryption_key, config_.session_id));
+  FEDLOG_ASSIGN_OR_RETURN(std::string plain, AesGcmOpen(k, e.ciphertext, ShareAad(config_.session_id, e.from, index_)));
+  absl::StatusOr<SharePlaintext> p = DecodeSharePlaintext(plain);
+  Wipe(&plain);
+  if (!p.ok()) return p.status();
+  if (p->from != e.from || p->to != index_ || p->key_share.x != index_ || p->seed_share.x != index_) {
+    return absl::InvalidArgumentError("share content does not match its envelope");
+  }
+  held_[e.from] = {p->key_share, p->seed_share};
   return absl::OkStatus();
 }
 
@@ -218,6 +224,7 @@ absl::StatusOr<MaskedInput> SiteSession::MaskInput(const ShareDelivery& delivery
   FEDLOG_ASSIGN_OR_RETURN(MaskStreams streams, MaskStreams::Start(terms));
   MaskedInput out;
   out.from = index_;
+  out.complaints = complaints_;
   if (quantizer_.lane_bits() == 32) {
     FEDLOG_RETURN_IF_ERROR(EncodeAndMask<uint32_t>(quantizer_, x, weight, unit_from, &streams, &out.lanes));
   } else {
@@ -261,7 +268,9 @@ absl::StatusOr<UnmaskResponse> SiteSession::Unmask(const UnmaskRequest& request)
   UnmaskResponse r;
   r.from = index_;
   for (uint32_t v : holders_) {
-    const HeldShares& h = held_.at(v);
+    auto it = held_.find(v);
+    if (it == held_.end()) continue;  // v's share did not open here (complaints_): nothing to reveal
+    const HeldShares& h = it->second;
     if (survivors.count(v)) {
       r.shares.push_back({v, ShareKind::kSelfMaskSeed, h.seed_share});
     } else {

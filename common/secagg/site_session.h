@@ -8,8 +8,10 @@
 //    dropped (revealing both b_v and s_sk_v would unmask v's individual input);
 //  - it refuses a round whose threshold is below its own policy, or not a majority of the roster when
 //    require_majority is set, and an unmask request with fewer than t survivors;
-//  - it refuses rosters with duplicate indices, identities or keys, or that misstate its own keys, and shares
-//    whose authentication fails;
+//  - it refuses rosters with duplicate indices, identities or keys, or that misstate its own keys, and share
+//    deliveries that are misaddressed or repeat a sender; a share that does not open (authentication, format,
+//    envelope) is the sender's fault: the site goes on without it and reports the sender (MaskedInput.complaints,
+//    docs/rules/s24-secshares.md);
 //  - it refuses a lane width and fraction bits (quantize.h) under which the sum of max_sites inputs could wrap
 //    (at Create), or that quantise its own input, at its weight, coarser than 2^-16 (at MaskInput, before
 //    anything of the input is sent).
@@ -47,19 +49,22 @@ class SiteSession {
   static absl::StatusOr<std::unique_ptr<SiteSession>> Create(SiteOptions options, RoundConfig config);
   ~SiteSession();
 
-  // Round 0: fresh X25519 key pairs for share encryption and masking.
+  // Round 0: fresh X25519 key pairs for share encryption and masking, and the self-mask seed b (its
+  // commitment, protocol.h SeedCommitment, is advertised with the keys).
   absl::StatusOr<AdvertiseKeys> Advertise();
-  // Round 1: validates the roster, draws the self-mask seed, and encrypts one share pair for every peer.
+  // Round 1: validates the roster and encrypts one share pair (of the mask key and b) for every peer.
   absl::StatusOr<ShareKeysMessage> ShareSecrets(const KeyRoster& roster);
-  // Round 2: decrypts the shares addressed to this site, checks the quantisation's precision at `weight`, then
-  // encodes (x, weight) (quantize.h) and masks it chunk by chunk into the upload bytes (MaskedInput.lanes).
-  // x.size() must equal config.vector_length. The last `unit_weight_lanes` values of x are encoded with weight
-  // 1 instead (the message-kind sections, kind_sections.h: what one site adds to one of them is bounded by the
-  // clip alone); the weight lane still carries `weight`. InvalidArgument when they exceed x, or when the round's
-  // max_weight is below 1.
+  // Round 2: decrypts the shares addressed to this site (one that does not open is left out and its sender
+  // named in MaskedInput.complaints; a delivery the aggregator got wrong is refused), checks the
+  // quantisation's precision at `weight`, then encodes (x, weight) (quantize.h) and masks it chunk by chunk
+  // into the upload bytes (MaskedInput.lanes). x.size() must equal config.vector_length. The last
+  // `unit_weight_lanes` values of x are encoded with weight 1 instead (the message-kind sections,
+  // kind_sections.h: what one site adds to one of them is bounded by the clip alone); the weight lane still
+  // carries `weight`. InvalidArgument when they exceed x, or when the round's max_weight is below 1.
   absl::StatusOr<MaskedInput> MaskInput(const ShareDelivery& delivery, absl::Span<const float> x, double weight,
                                         uint64_t unit_weight_lanes = 0);
-  // Round 3: reveals the shares the request allows (see the class comment), once.
+  // Round 3: reveals the shares the request allows (see the class comment), once; none of the sites it
+  // complained about.
   absl::StatusOr<UnmaskResponse> Unmask(const UnmaskRequest& request);
 
   uint32_t index() const { return index_; }  // this site's roster index (0 before ShareSecrets)
@@ -79,6 +84,8 @@ class SiteSession {
   SiteSession(SiteOptions options, RoundConfig config, Quantizer quantizer);
   absl::Status CheckRoster(const KeyRoster& roster);
   absl::Status TakeShares(const ShareDelivery& delivery);
+  // Opens one delivered share into held_; the error names what failed (never a share value).
+  absl::Status OpenShare(const EncryptedShare& e);
   absl::Status Abort(absl::Status why);
 
   SiteOptions options_;
@@ -91,6 +98,7 @@ class SiteSession {
   std::map<uint32_t, RosterEntry> roster_;      // U1 by index
   std::vector<uint32_t> holders_;               // U2
   std::map<uint32_t, HeldShares> held_;         // shares this site holds, by owner (itself included)
+  std::vector<uint32_t> complaints_;            // senders whose share did not open, ascending
 };
 
 }  // namespace fedlog::secagg

@@ -117,6 +117,7 @@ v1::SecAggAdvertiseRequest AdvertiseToProto(const AdvertiseKeys& keys, const std
   p.set_session_id(session_id);
   p.set_encryption_key(KeyBytes(keys.encryption_key));
   p.set_mask_key(KeyBytes(keys.mask_key));
+  p.set_seed_commitment(KeyBytes(keys.seed_commitment));
   return p;
 }
 
@@ -126,7 +127,17 @@ absl::StatusOr<AdvertiseKeys> AdvertiseFromProto(const v1::SecAggAdvertiseReques
   k.site_id = authenticated_site_id;
   FEDLOG_ASSIGN_OR_RETURN(k.encryption_key, KeyFrom(p.encryption_key(), "encryption_key"));
   FEDLOG_ASSIGN_OR_RETURN(k.mask_key, KeyFrom(p.mask_key(), "mask_key"));
+  FEDLOG_ASSIGN_OR_RETURN(k.seed_commitment, KeyFrom(p.seed_commitment(), "seed_commitment"));
   return k;
+}
+
+void ComplaintsToHeader(const MaskedInput& input, v1::UpdateHeader* header) {
+  header->clear_secagg_complaints();
+  for (uint32_t v : input.complaints) header->add_secagg_complaints(v);
+}
+
+absl::StatusOr<std::vector<uint32_t>> ComplaintsFromHeader(const v1::UpdateHeader& header) {
+  return IndexList(header.secagg_complaints(), "complaints");
 }
 
 v1::SecAggRoster RosterToProto(const KeyRoster& roster) {

@@ -30,6 +30,11 @@ v1::SecAggAdvertiseRequest AdvertiseToProto(const AdvertiseKeys& keys, const std
 absl::StatusOr<AdvertiseKeys> AdvertiseFromProto(const v1::SecAggAdvertiseRequest& proto,
                                                  const std::string& authenticated_site_id);
 
+// MaskedInput.complaints as UpdateHeader.secagg_complaints carries them (the masked input's upload header).
+void ComplaintsToHeader(const MaskedInput& input, v1::UpdateHeader* header);
+// Indices in 1..kMaxSites, at most kMaxSites; the session checks the rest (AggregatorSession::AddMaskedInput).
+absl::StatusOr<std::vector<uint32_t>> ComplaintsFromHeader(const v1::UpdateHeader& header);
+
 v1::SecAggRoster RosterToProto(const KeyRoster& roster);
 absl::StatusOr<KeyRoster> RosterFromProto(const v1::SecAggRoster& proto);
 
