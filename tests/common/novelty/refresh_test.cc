@@ -85,9 +85,10 @@ TEST(RefreshOnRiseTest, ChangesNothingWhereTheRuleCannotAdapt) {
 }
 
 TEST(RefreshOnRiseTest, DefaultsAndTheSessionThreshold) {
-  EXPECT_FALSE(ThresholdOptions{}.refresh_on_rise);
+  EXPECT_FALSE(ThresholdOptions{}.refresh_on_rise);  // sessions and few-shot: the 64-line schedule
   EXPECT_EQ(ThresholdOptions{}.refresh_lines, 64);
   NoveltyOptions o;
+  EXPECT_TRUE(o.refresh_on_rise);  // the line detector's default (session 24)
   EXPECT_EQ(ThresholdFor(o).refresh_lines, o.threshold_refresh_lines);
   EXPECT_EQ(ThresholdFor(o).refresh_on_rise, o.refresh_on_rise);
   o.threshold_refresh_lines = 0;
