@@ -2,6 +2,7 @@
 // recomputes the threshold at once (ThresholdOptions::refresh_on_rise), so an incident's burst that
 // fills the top of the histogram is judged by the adapted rule on the line it does so, not up to
 // refresh_lines lines later.
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -19,25 +20,26 @@ ThresholdOptions Compact(bool refresh_on_rise) {
   return o;
 }
 
-// Decisions on a stream of `quiet` lines (90% routine lines spread over [1, 1.5], 10% routine
-// severe lines with alarm words spread over [3, 5]: a wide mass) and then `burst` near-equal
-// incident lines at 8.9 with alarm words, the same repeated severe event. Test data only (seeded
-// std::mt19937).
-std::vector<bool> Decisions(SiteThreshold* t, int quiet, int burst, bool burst_alarm, uint32_t seed) {
+// Decisions on a stream of `quiet` lines (every tenth a routine severe line with alarm words, the
+// others routine lines; each kind spread evenly over its range, [3, 5] and [1, 1.5], by a Weyl
+// sequence, so the severe lines make one wide mass with no valley inside it) and then `burst`
+// near-equal incident lines at 8.9 with alarm words, the same repeated severe event. Test data only
+// (seeded std::mt19937 for the burst's jitter).
+std::vector<bool> Decisions(SiteThreshold* t, int quiet, int burst, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);
+  const double step = 0.6180339887498949;  // the golden ratio's fractional part
   std::vector<bool> alerts;
   for (int i = 0; i < quiet + burst; ++i) {
-    double score = 0;
+    const double spread = std::fmod(step * i, 1.0);
+    double score = 1 + 0.5 * spread;
     bool alarm = false;
     if (i >= quiet) {
       score = 8.9 + 0.01 * u(rng);
-      alarm = burst_alarm;
-    } else if (u(rng) < 0.1) {
-      score = 3 + 2 * u(rng);
       alarm = true;
-    } else {
-      score = 1 + 0.5 * u(rng);
+    } else if (i % 10 == 0) {
+      score = 3 + 2 * spread;
+      alarm = true;
     }
     alerts.push_back(t->Decide(score, alarm));
   }
@@ -54,9 +56,9 @@ TEST(RefreshOnRiseTest, AnIncidentBurstAlertsFromTheLineItFillsTheBudget) {
   // 900 quiet lines, then the burst from line 900: the 64-line schedule refreshes after line 896,
   // before the burst, and next after line 960.
   SiteThreshold off(Compact(false));
-  const std::vector<bool> a = Decisions(&off, 900, 100, true, 5);
+  const std::vector<bool> a = Decisions(&off, 900, 100, 5);
   SiteThreshold on(Compact(true));
-  const std::vector<bool> b = Decisions(&on, 900, 100, true, 5);
+  const std::vector<bool> b = Decisions(&on, 900, 100, 5);
   // Before the burst the decisions are the same: the quantile's rises there find no cluster.
   for (int i = 0; i < 900; ++i) ASSERT_EQ(a[static_cast<size_t>(i)], b[static_cast<size_t>(i)]) << i;
   // Without: the first lines alert at the budget, then the quantile rises above the burst and the
