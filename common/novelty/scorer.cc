@@ -34,6 +34,8 @@ ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   t.split_valley_cluster = false;
   t.rest_budget = 0;
   t.rest_interpolate = false;
+  t.refresh_lines = ThresholdOptions{}.refresh_lines;
+  t.refresh_on_rise = false;
   return t;
 }
 
@@ -55,6 +57,8 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.cluster_width = o.cluster_width;
   t.rest_budget = o.rest_budget;
   t.rest_interpolate = o.rest_interpolate;
+  t.refresh_lines = o.threshold_refresh_lines;
+  t.refresh_on_rise = o.refresh_on_rise;
   t.warmup_lines = o.warmup_lines;
   return t;
 }
@@ -114,6 +118,9 @@ absl::Status NoveltyOptions::Validate() const {
     return absl::InvalidArgumentError("novelty: fire_tail must be in (0, 1)");
   }
   if (warmup_lines < 0) return absl::InvalidArgumentError("novelty: warmup_lines must be >= 0");
+  if (threshold_refresh_lines < 1 || threshold_refresh_lines > 65536) {
+    return absl::InvalidArgumentError("novelty: threshold_refresh_lines must be in [1, 65536]");
+  }
   if (rank_window < 0 || rank_window > 65536) {
     return absl::InvalidArgumentError("novelty: rank_window must be in [0, 65536]");
   }

@@ -91,6 +91,13 @@ struct NoveltyOptions {
   // the bin that does not fit the rest's share whole taken in part (its lines taken as spread evenly
   // in ln(1 + score)). false: whole bins (session 12's cut). Session 18 (docs/EVALUATION.md).
   bool rest_interpolate = false;
+  // ThresholdOptions::refresh_lines and refresh_on_rise (lines only; the session threshold keeps
+  // 64 and no rise refresh): how often the histogram threshold is recomputed, and whether a rise of
+  // the budget quantile in the budget stage recomputes it at once. On since session 24: the first
+  // incident burst of a stream otherwise waits up to 63 lines for the compact rule (docs/EVALUATION.md
+  // "Session 24"); shorter refreshes lowered the tuning system there.
+  int64_t threshold_refresh_lines = 64;
+  bool refresh_on_rise = true;
   // The rank cut (rank_cut.h; lines only, session 13): while the threshold is label-free (budget or
   // adapted stage), a line alerts when its score is at least the m-th largest of the last rank_window
   // lines (itself included), m the histogram threshold's alerts among them (its decision on this line

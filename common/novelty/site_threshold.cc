@@ -318,6 +318,13 @@ ThresholdStage SiteThreshold::stage() const {
   return adapted_ > 0 ? ThresholdStage::kAdapted : ThresholdStage::kBudget;
 }
 
+bool SiteThreshold::RoseInBudgetStage() const {
+  // +infinity after a finite quantile is a rise too (a mass in the top bin holding more than the
+  // budget's share); the warm-up's +infinity is not one (last_budget_ starts at +infinity).
+  return !labelled_ && adapted_ <= 0 && scores_.count() >= options_.adapt_min_lines &&
+         BudgetThreshold() > last_budget_;
+}
+
 bool SiteThreshold::Decide(double score, bool alarm_word, double* threshold) {
   const double t = Threshold();
   if (threshold != nullptr) *threshold = t;
@@ -326,7 +333,10 @@ bool SiteThreshold::Decide(double score, bool alarm_word, double* threshold) {
   if (++since_refresh_ >= options_.refresh_lines) {
     since_refresh_ = 0;
     Refresh();
+  } else if (options_.refresh_on_rise && RoseInBudgetStage()) {
+    Refresh();  // an extra refresh: the schedule above stays as it was
   }
+  if (options_.refresh_on_rise) last_budget_ = BudgetThreshold();
   return score > 0 && score >= t;
 }
 

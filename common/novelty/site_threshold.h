@@ -20,6 +20,8 @@
 //              rest_budget 0 (this struct's default) only the clusters alert; the budget then
 //              bounds what the rule alerts outside them (nothing), so the
 //              normal-line alert rate stays within the budget as far as a label-free rule can know.
+//              The stage is judged every refresh_lines scores, and with refresh_on_rise also
+//              on the score after which the budget quantile rose (session 24).
 //              valley (this struct's default; sessions, and session 9's lines): the score
 //              histogram has a separate high cluster (a valley below it at least `valley_ratio` times
 //              shallower than the cluster's peak) holding more than the budget's share of lines, and
@@ -44,6 +46,7 @@
 #define FEDLOG_COMMON_NOVELTY_SITE_THRESHOLD_H_
 
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -92,6 +95,14 @@ struct ThresholdOptions {
   int smooth_bins = 2;           // histogram smoothing half-width (bins of TailHistogram), 0..16
   int64_t adapt_min_lines = 200; // no adaptation before this many scores
   int64_t refresh_lines = 64;    // the adapted threshold is recomputed every this many scores
+  // Budget stage: the threshold is also recomputed on the score after which the budget quantile
+  // rose (an extra refresh; the refresh_lines schedule is unchanged). A rise means a new mass holds
+  // more than the budget's share of the top of the histogram, which is what the adapted rule
+  // judges; without it the rule judges that mass only at the next refresh, and the lines of an
+  // incident's burst that arrive in between alert neither at the budget (the quantile is above
+  // them) nor as the incident (session 24). false here; the line detector turns it on
+  // (NoveltyOptions::refresh_on_rise).
+  bool refresh_on_rise = false;
   int64_t warmup_lines = 100;    // no alert before this many scores
   double label_prior = 10;       // pseudo-count of the shrinkage towards the label-free threshold, > 0
   // InvalidArgument naming the field when out of range.
@@ -139,6 +150,9 @@ class SiteThreshold {
 
  private:
   void Refresh();
+  // refresh_on_rise: in the budget stage (no labels, not adapted) and past adapt_min_lines, the
+  // budget quantile is above the one after the previous score.
+  bool RoseInBudgetStage() const;
   // The valley cut (bin) of a high cluster whose share is in (budget, cap]; -1 when none.
   int FindValley(double cap) const;
   // The compact rule's cut (bin): below the lowest compact cluster above the first wide one, with
@@ -163,6 +177,8 @@ class SiteThreshold {
   TailHistogram scores_;
   int64_t alarm_lines_ = 0;
   int64_t since_refresh_ = 0;
+  // refresh_on_rise: BudgetThreshold() after the previous score (+infinity before any).
+  double last_budget_ = std::numeric_limits<double>::infinity();
   double adapted_ = 0;       // > 0: the adapted threshold
   double adapted_rate_ = 0;  // share of scores at or above it when it was set
   double valley_ = 0;        // > 0: the clusters' valley when adapted_ was set (ClusterValley)

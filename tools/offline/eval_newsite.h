@@ -266,6 +266,10 @@ struct ScoredStream {
   std::vector<std::vector<double>> signal;   // [signal][line] raw value
   std::vector<uint8_t> severity_rule;        // FATAL/FAILURE/SEVERE/ERROR in the line
   std::vector<int32_t> template_id;          // Drain template of each line (online)
+  // Per line: the threshold that decided it (LineScore / HeldVerdict threshold, a held line's at its
+  // release) and whether the budget window withheld its alert (--dump's threshold and withheld).
+  std::vector<double> threshold;
+  std::vector<uint8_t> withheld;
   int64_t templates = 0;                     // Drain templates at the end
   // Per unit: its tokens and label-free signals for the k > 0 detectors (fused score and each raw
   // signal, maximum over the unit's lines), and its first line (stream order).

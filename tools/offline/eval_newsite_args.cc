@@ -53,6 +53,7 @@ constexpr char kUsage[] =
     "  comes from and how far it is trusted)\n"
     "  [--rest-interpolate 0|1]\n"
     "  [--reports-field-only 0|1]\n"
+    "  [--refresh-on-rise 0|1] [--threshold-refresh-lines N]\n"
     "  [--active-size-weight W]\n"
     "  [--fed-kind-alarm-budget S] [--fed-kind-alarm-exempt-sites N] [--fed-kind-alarm-budgets S[,S...]]\n"
     "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n"
@@ -156,6 +157,8 @@ absl::Status ParseLabelFreeArgs(const cli::Args& args, novelty::NoveltyOptions* 
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"budget-window", &d.budget_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"recurrence-age-lines", &d.recurrence_age_lines}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"threshold-refresh-lines", &d.threshold_refresh_lines}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadSwitches({{"refresh-on-rise", &d.refresh_on_rise}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadSwitches(
       {{"rest-interpolate", &d.rest_interpolate}, {"reports-field-only", &d.reports_field_only}}));
   FEDLOG_RETURN_IF_ERROR(
@@ -299,6 +302,8 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "fed-liar",
               "rest-interpolate",
               "reports-field-only",
+              "refresh-on-rise",
+              "threshold-refresh-lines",
               "active-size-weight",
               "fed-kind-alarm-budget",
               "fed-kind-alarm-exempt-sites",

@@ -215,6 +215,8 @@ void ApplyReleased(const NewsiteStream& stream, novelty::NoveltyScorer& scorer, 
     const size_t i = static_cast<size_t>(v.line_index);
     out->fused[i] = v.score;
     out->alert[i] = v.alert ? 1 : 0;
+    out->threshold[i] = v.threshold;
+    out->withheld[i] = v.withheld ? 1 : 0;
     for (int32_t u : stream.units[i]) {
       fewshot::Unit& unit = out->units[static_cast<size_t>(u)];
       unit.signals[0] = std::max(unit.signals[0], v.score);
@@ -312,6 +314,8 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
   const size_t n = stream.lines.size();
   out.fused.resize(n);
   out.alert.resize(n);
+  out.threshold.resize(n);
+  out.withheld.resize(n);
   out.fired.resize(n);
   out.severity_rule.resize(n);
   out.signal.assign(novelty::kNumSignals, std::vector<double>(n, 0.0));
@@ -334,6 +338,8 @@ absl::StatusOr<ScoredStream> ScoreNewsiteStream(const NewsiteStream& stream,
     const novelty::LineScore s = scorer.ScoreAndLearn(event, static_cast<int64_t>(i));
     out.fused[i] = s.score;
     out.alert[i] = s.alert ? 1 : 0;
+    out.threshold[i] = s.threshold;
+    out.withheld[i] = s.withheld ? 1 : 0;
     out.fired[i] = s.fired;
     for (int k = 0; k < novelty::kNumSignals; ++k) {
       out.signal[static_cast<size_t>(k)][i] = s.raw[static_cast<size_t>(k)];

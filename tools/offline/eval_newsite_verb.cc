@@ -169,11 +169,12 @@ std::string Json(const std::vector<NewsiteSystemResult>& results, const NewsiteO
 }
 
 // --dump: one row per line (its first unit's label, the detector's score and alert, each raw signal,
-// the severity rule), for looking at what the detector did.
+// the severity rule, the threshold that decided it ("inf" in the warm-up) and whether the budget
+// window withheld its alert; the template last), for looking at what the detector did.
 std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
   std::string out = "line,unit,label,score,alert,severity_rule";
   for (int k = 0; k < novelty::kNumSignals; ++k) absl::StrAppend(&out, ",", std::string(novelty::SignalName(k)));
-  out += ",template\n";
+  out += ",threshold,withheld,template\n";
   for (size_t i = 0; i < s.lines.size(); ++i) {
     const int32_t u = s.units[i].empty() ? -1 : s.units[i][0];
     absl::StrAppendFormat(&out, "%zu,%d,%d,%.4f,%d,%d", i, u, u < 0 ? -1 : s.y[static_cast<size_t>(u)],
@@ -181,7 +182,7 @@ std::string LinesCsv(const NewsiteStream& s, const ScoredStream& sc) {
     for (int k = 0; k < novelty::kNumSignals; ++k) {
       absl::StrAppendFormat(&out, ",%.4f", sc.signal[static_cast<size_t>(k)][i]);
     }
-    absl::StrAppendFormat(&out, ",%d\n", sc.template_id[i]);
+    absl::StrAppendFormat(&out, ",%.4f,%d,%d\n", sc.threshold[i], sc.withheld[i], sc.template_id[i]);
   }
   return out;
 }
