@@ -253,6 +253,7 @@ absl::StatusOr<DetectOptions> DetectOptionsFromConfig(const v1::ClientConfig& co
   if (d.label_free_budget_window() != 0) {
     o.budget_window = std::max(0, d.label_free_budget_window());
   }
+  if (d.label_free_refresh_on_rise() != 0) o.refresh_on_rise = d.label_free_refresh_on_rise() > 0;
   if (!novelty::ParseRule(d.label_free_threshold_rule(), &o.threshold_rule)) {
     return absl::InvalidArgumentError("detect.label_free_threshold_rule must be compact or valley");
   }
@@ -309,6 +310,7 @@ novelty::NoveltyOptions LabelFreeRule(const DetectOptions& options) {
   n.reports_field_only = options.reports_field_only;
   n.rank_window = options.rank_window;
   n.budget_window = options.budget_window;
+  n.refresh_on_rise = options.refresh_on_rise;
   n.recurrence_age_lines = options.recurrence_age_lines;
   n.hold_lines = options.hold_lines;
   return n;

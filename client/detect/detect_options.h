@@ -171,6 +171,7 @@ struct DetectOptions {
   int64_t rank_window = novelty::NoveltyOptions().rank_window;  // detect.label_free_rank_window (0: off)
   // detect.label_free_budget_window (0: off)
   int64_t budget_window = novelty::NoveltyOptions().budget_window;
+  bool refresh_on_rise = novelty::NoveltyOptions().refresh_on_rise;  // detect.label_free_refresh_on_rise
   // detect.label_free_recurrence_age_lines (0: off, the plain count)
   int64_t recurrence_age_lines = novelty::NoveltyOptions().recurrence_age_lines;
   int64_t hold_lines = novelty::NoveltyOptions().hold_lines;

@@ -147,6 +147,18 @@ TEST(DetectConfigTest, LabelFreeRestBudgetSetting) {
 
 // Session 18: the rest's cut inside a bin (DetectConfig 64) and value-report rules for field reports
 // only (65): 0 keeps the default, > 0 on, < 0 off.
+TEST(DetectConfigTest, LabelFreeRefreshOnRiseSetting) {
+  auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->refresh_on_rise);
+  auto off = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_refresh_on_rise: -1}\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->refresh_on_rise);
+  auto on = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}], label_free_refresh_on_rise: 1}\n");
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->refresh_on_rise);
+}
+
 TEST(DetectConfigTest, LabelFreeRestInterpolateAndReportsFieldOnlySettings) {
   auto d = FromYaml("data_dir: x\ndetect: {sources: [{name: A, paths: [a]}]}\n");
   ASSERT_TRUE(d.ok()) << d.status();
