@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/base/file_util.h"
 #include "gtest/gtest.h"
@@ -38,7 +39,10 @@ namespace {
 
 constexpr uint64_t kDefaultSeed = 20261207;
 constexpr int kSites = 3;
-constexpr int kRounds = 10;
+constexpr int kKills = 8;
+// Kill k waits for round 8k+1 to open, so every kill falls inside the run (rounds outpace restarts: a kill that
+// finds its round already open comes right after the previous restart); the last rounds run after the last one.
+constexpr int kRounds = 8 * kKills + 16;
 constexpr double kDelta = 1e-5;
 
 // A child process with its output appended to a log file; killed with SIGKILL on destruction if still running.
@@ -127,19 +131,23 @@ enum class Victim { kAggregator, kSite, kLabel };
 struct Kill {
   Victim victim;
   int site = 0;   // kSite, kLabel: which site (0-based)
-  int delay_ms;   // after the previous step's restart
+  int round = 0;  // waits for this round to open (or a later one), then
+  int delay_ms = 0;  // this long (a seeded moment inside the round, or later)
 };
 
 // The seeded schedule: every kind of victim appears (the aggregator three times, each site once, two label
-// runs), in a seeded order, each after a seeded delay.
+// runs), in a seeded order; kill k comes a seeded delay after round 8k+1 opens.
 std::vector<Kill> Schedule(uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<Kill> kills = {{Victim::kAggregator, 0, 0}, {Victim::kAggregator, 0, 0}, {Victim::kAggregator, 0, 0},
-                             {Victim::kLabel, 0, 0},      {Victim::kLabel, 1, 0}};
-  for (int s = 0; s < kSites; ++s) kills.push_back({Victim::kSite, s, 0});
+  std::vector<Kill> kills = {{Victim::kAggregator}, {Victim::kAggregator}, {Victim::kAggregator},
+                             {Victim::kLabel, 0},    {Victim::kLabel, 1}};
+  for (int s = 0; s < kSites; ++s) kills.push_back({Victim::kSite, s});
   std::shuffle(kills.begin(), kills.end(), rng);
-  std::uniform_int_distribution<int> delay(200, 1500);
-  for (Kill& k : kills) k.delay_ms = delay(rng);
+  std::uniform_int_distribution<int> delay(0, 600);
+  for (size_t i = 0; i < kills.size(); ++i) {
+    kills[i].round = 8 * static_cast<int>(i) + 1;
+    kills[i].delay_ms = delay(rng);
+  }
   return kills;
 }
 
@@ -154,6 +162,7 @@ class CrashSweepTest : public ::testing::Test {
     ASSERT_GT(port_, 0);
     admin_ = testing::AdminStub(pki_, port_);
     WriteConfigs();
+    std::cout << absl::StrFormat("%5.1f s PKI, logs and configs written", Seconds()) << std::endl;
   }
   void TearDown() override {
     label_.Kill();
@@ -209,6 +218,9 @@ class CrashSweepTest : public ::testing::Test {
     ASSERT_TRUE(server_.Start({JoinPath(BinDir(), "fedlog-server"), "--config", JoinPath(dir_, "aggregator.yaml")},
                               Log("aggregator"), ""));
     for (int i = 0; i < 300; ++i) {  // up to 30 s for the listening port
+      // A fresh channel each time: a channel that found the port closed waits out gRPC's reconnect backoff
+      // (up to minutes) before it tries again.
+      admin_ = testing::AdminStub(pki_, port_);
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
       v1::ListSitesResponse r;
@@ -221,25 +233,49 @@ class CrashSweepTest : public ::testing::Test {
   // cleanup) is done.
   void StartSite(int s) {
     const std::string log = Log(sites_[s]);
-    const int64_t before = ReadyLines(log);
+    const int64_t before = CountIn(log, "site daemon ready");
     ASSERT_TRUE(site_procs_[s].Start({JoinPath(BinDir(), "fedlog-client"), "--config", SiteYaml(s)}, log, ""));
-    for (int i = 0; i < 200 && ReadyLines(log) == before; ++i) {
+    for (int i = 0; i < 200 && CountIn(log, "site daemon ready") == before; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    ASSERT_GT(ReadyLines(log), before) << sites_[s] << " did not start; see " << log;
+    ASSERT_GT(CountIn(log, "site daemon ready"), before) << sites_[s] << " did not start; see " << log;
   }
-  static int64_t ReadyLines(const std::string& log) {
+  static int64_t CountIn(const std::string& log, const std::string& needle) {
     absl::StatusOr<std::string> text = ReadFile(log);
     if (!text.ok()) return 0;
     int64_t n = 0;
-    for (size_t p = text->find("site daemon ready"); p != std::string::npos; p = text->find("site daemon ready", p + 1))
-      ++n;
+    for (size_t p = text->find(needle); p != std::string::npos; p = text->find(needle, p + 1)) ++n;
     return n;
   }
-  void StartLabel(int s) {
+  // Runs `fedlog label --batch` at site `s` for up to `count` verdicts (answers.txt answers them). With
+  // `wait_question`, returns once it has asked its first question: it is then storing verdicts as it reads the
+  // answers.
+  void StartLabel(int s, int count, bool wait_question) {
+    const std::string log = Log(absl::StrCat("label-", sites_[s]));
+    const int64_t before = CountIn(log, "answer [");
     ASSERT_TRUE(label_.Start({JoinPath(BinDir(), "fedlog"), "label", "--config", SiteYaml(s), "--batch", "--count",
-                              "4"},
-                             Log(absl::StrCat("label-", sites_[s])), JoinPath(dir_, "answers.txt")));
+                              absl::StrCat(count)},
+                             log, JoinPath(dir_, "answers.txt")));
+    for (int i = 0; wait_question && i < 1000 && CountIn(log, "answer [") == before; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(!wait_question || CountIn(log, "answer [") > before) << "fedlog label asked nothing; see " << log;
+  }
+
+  // Waits (up to 60 s) until run `run_id` has round `round` (or a later one) open; a test failure when the run
+  // ends first (the sweep then needs more rounds).
+  void WaitForRound(int64_t run_id, int round) {
+    for (int i = 0; i < 3000; ++i) {
+      const v1::RunStatus s = Status(run_id);
+      if (s.state() != "running" && s.state() != "waiting" && s.state() != "(aggregator not answering)") {
+        FAIL() << "the run ended (" << s.state() << ": " << s.message() << ") before round " << round;
+      }
+      for (const auto& r : s.rounds()) {
+        if (r.round() >= round) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "round " << round << " did not open within 60 s";
   }
 
   void WaitOnline() {
@@ -301,9 +337,14 @@ class CrashSweepTest : public ::testing::Test {
     for (const auto& r : s.rounds()) {
       if (r.state() == "open") open = absl::StrCat(", round ", r.round(), " open, ", r.uploaded_size(), " uploaded");
     }
-    return absl::StrCat(s.state(), open);
+    return absl::StrCat(s.state(), ", ", s.rounds_size(), " round attempt(s)", open);
   }
 
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::string dir_, pki_;
   int port_ = 0;
   std::vector<std::string> sites_;
@@ -316,8 +357,15 @@ TEST_F(CrashSweepTest, KillingAnyProcessAtSeededMomentsLosesAndCorruptsNothing) 
   const uint64_t seed = Seed();
   std::cout << "crash sweep seed " << seed << " (FEDLOG_CRASH_SEED=" << seed << " repeats this schedule)\n";
   ASSERT_NO_FATAL_FAILURE(StartServer());
+  std::cout << absl::StrFormat("%5.1f s aggregator up", Seconds()) << std::endl;
   for (int s = 0; s < kSites; ++s) ASSERT_NO_FATAL_FAILURE(StartSite(s));
   ASSERT_NO_FATAL_FAILURE(WaitOnline());
+  std::cout << absl::StrFormat("%5.1f s sites online", Seconds()) << std::endl;
+  // Verdicts stored before any kill at the sites whose label runs are killed: later kills must keep them.
+  for (int s = 0; s < 2; ++s) {
+    ASSERT_NO_FATAL_FAILURE(StartLabel(s, 2, /*wait_question=*/false));
+    ASSERT_EQ(label_.Wait(60000), 0) << "fedlog label failed at " << sites_[s];
+  }
   v1::StartRunRequest req;
   v1::RunPlan* plan = req.mutable_plan();
   plan->set_rounds(kRounds);
@@ -335,24 +383,31 @@ TEST_F(CrashSweepTest, KillingAnyProcessAtSeededMomentsLosesAndCorruptsNothing) 
     ASSERT_TRUE(st.ok()) << st.error_message();
   }
   const int64_t run_id = started.run_id();
+  std::cout << absl::StrFormat("%5.1f s run %d started", Seconds(), run_id) << std::endl;
   absl::StatusOr<testing::FederationState> last = testing::ReadFederationState(AggDir(), SiteDirs(), kDelta);
   ASSERT_TRUE(last.ok()) << last.status();
-  for (const Kill& k : Schedule(seed)) {
+  const std::vector<Kill> schedule = Schedule(seed);
+  ASSERT_EQ(schedule.size(), static_cast<size_t>(kKills));
+  for (const Kill& k : schedule) {
+    ASSERT_NO_FATAL_FAILURE(WaitForRound(run_id, k.round));
     if (k.victim == Victim::kLabel) {
-      ASSERT_NO_FATAL_FAILURE(StartLabel(k.site));  // killed while it asks and writes labels
-      std::this_thread::sleep_for(std::chrono::milliseconds(k.delay_ms % 400));
+      // Killed as it stores verdicts: each is a transaction of a few milliseconds.
+      ASSERT_NO_FATAL_FAILURE(StartLabel(k.site, 6, /*wait_question=*/true));
+      std::this_thread::sleep_for(std::chrono::milliseconds(k.delay_ms % 100));
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(k.delay_ms));
     }
     absl::StatusOr<testing::FederationState> before = testing::ReadFederationState(AggDir(), SiteDirs(), kDelta);
     ASSERT_TRUE(before.ok()) << before.status();
     for (const std::string& lost : testing::LostSince(*last, *before)) ADD_FAILURE() << "while running: " << lost;
-    std::cout << "  " << Describe(k) << " at " << Phase(Status(run_id)) << "\n";
+    std::cout << "  " << absl::StrFormat("%5.1f s ", Seconds()) << Describe(k) << " at " << Phase(Status(run_id))
+              << std::endl;
     ASSERT_NO_FATAL_FAILURE(KillAndRestart(k));
     absl::StatusOr<testing::FederationState> after = testing::ReadFederationState(AggDir(), SiteDirs(), kDelta);
     ASSERT_TRUE(after.ok()) << after.status();
     for (const std::string& lost : testing::LostSince(*before, *after)) ADD_FAILURE() << Describe(k) << ": " << lost;
     last = std::move(after);
+    std::cout << absl::StrFormat("%5.1f s   restarted and checked", Seconds()) << std::endl;
   }
 
   v1::RunStatus done;
@@ -361,6 +416,7 @@ TEST_F(CrashSweepTest, KillingAnyProcessAtSeededMomentsLosesAndCorruptsNothing) 
     if (done.state() != "waiting" && done.state() != "running" && done.state() != "(aggregator not answering)") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  std::cout << absl::StrFormat("%5.1f s run %s", Seconds(), Phase(done)) << std::endl;
   ASSERT_EQ(done.state(), "done") << done.message();
   std::map<int, int> done_rounds;
   for (const auto& r : done.rounds()) {
@@ -378,6 +434,17 @@ TEST_F(CrashSweepTest, KillingAnyProcessAtSeededMomentsLosesAndCorruptsNothing) 
   absl::StatusOr<testing::FederationState> final_state = testing::ReadFederationState(AggDir(), SiteDirs(), kDelta);
   ASSERT_TRUE(final_state.ok()) << final_state.status();
   for (const std::string& lost : testing::LostSince(*last, *final_state)) ADD_FAILURE() << "at the end: " << lost;
+  std::cout << "checked at the end: " << final_state->rounds_done.size() << " round(s) done, "
+            << final_state->model_digests.size() << " model row(s)";
+  for (const auto& [site, state] : final_state->sites) {
+    std::cout << "; " << site << ": " << state.ledger_entries.size() << " ledger entries (epsilon " << state.epsilon
+              << "), " << state.labels.size() << " label(s)";
+    EXPECT_GT(state.ledger_entries.size(), 0u) << site << " charged nothing: the ledger checks checked nothing";
+    if (site != sites_[2]) {
+      EXPECT_GE(state.labels.size(), 2u) << site << " lost the verdicts stored before the sweep";
+    }
+  }
+  std::cout << std::endl;
   for (const auto& r : done.rounds()) {
     for (const std::string& site : r.uploaded()) {
       const auto& entries = final_state->sites[site].ledger_entries;
