@@ -1,4 +1,4 @@
-// The crash sweep (docs/rules/s24-crashsafe.md, docs/ARCHITECTURE.md "Crash safety"): the real fedlog-server,
+// The crash sweep (docs/rules/s24-crashsafe.md, docs/OPERATIONS.md "Restarts and crashes"): the real fedlog-server,
 // three real fedlog-client daemons and `fedlog label --batch` runs, as separate processes on loopback with a PKI
 // made at test time, run a small site-level DP run. At a seeded sequence of moments one of them is killed with
 // SIGKILL and restarted; after each kill the files are checked (database integrity, model digests, no temporary
