@@ -100,10 +100,9 @@ class Child {
   pid_t pid_ = 0;
 };
 
-std::string BinDir() {
-  const char* build = std::getenv("FEDLOG_BINARY_DIR");
-  return JoinPath(build != nullptr ? build : "build", "bin");
-}
+// The build's bin/ (tests/integration/CMakeLists.txt defines it), where fedlog-server, fedlog-client and
+// fedlog are.
+std::string BinDir() { return FEDLOG_BIN_DIR; }
 
 uint64_t Seed() {
   const char* s = std::getenv("FEDLOG_CRASH_SEED");
