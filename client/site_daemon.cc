@@ -181,6 +181,11 @@ SiteDaemon::~SiteDaemon() {
 absl::StatusOr<std::unique_ptr<SiteDaemon>> SiteDaemon::Create(const v1::ClientConfig& config) {
   FEDLOG_ASSIGN_OR_RETURN(std::vector<SourceLines> sources, ReadSources(config));
   FEDLOG_RETURN_IF_ERROR(MakeDirs(config.data_dir(), true));
+  // A daemon killed mid-write (the ledger, a downloaded model) left its temporary copy; the file it replaces is
+  // whole (docs/OPERATIONS.md "Restarts and crashes").
+  for (const std::string& path : RemoveStaleAtomicTemps(config.data_dir())) {
+    FEDLOG_LOG(INFO) << "removed " << path << ", left by an interrupted write";
+  }
   FEDLOG_ASSIGN_OR_RETURN(std::string device, model::ResolveDevice(config.device()));
   model::SetTorchThreads(config.threads());
   const net::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key()};

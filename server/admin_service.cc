@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
+#include "common/base/status_macros.h"
 #include "common/net/tls.h"
 
 namespace fedlog::server {
@@ -100,6 +101,14 @@ grpc::Status AdminService::AdmitSources(grpc::ServerContext* ctx, const v1::Admi
 grpc::Status AdminService::UnrevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
                                         v1::SiteInfo* resp) {
   return Serve(*ctx, resp, [&] { return coordinator_->UnrevokeSite(req->site_id()); });
+}
+
+grpc::Status AdminService::ForgetSite(grpc::ServerContext* ctx, const v1::ForgetSiteRequest* req,
+                                      v1::ForgetSiteResponse* resp) {
+  return Serve(*ctx, resp, [&]() -> absl::StatusOr<v1::ForgetSiteResponse> {
+    FEDLOG_ASSIGN_OR_RETURN(net::PeerIdentity admin, net::PeerIdentityOf(*ctx));  // Serve checked the role
+    return coordinator_->ForgetSite(req->site_id(), admin.id);
+  });
 }
 
 }  // namespace fedlog::server

@@ -30,6 +30,8 @@ class AdminService final : public v1::Admin::Service {
                             v1::SiteInfo* resp) override;
   grpc::Status UnrevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
                             v1::SiteInfo* resp) override;
+  grpc::Status ForgetSite(grpc::ServerContext* ctx, const v1::ForgetSiteRequest* req,
+                          v1::ForgetSiteResponse* resp) override;
 
  private:
   Coordinator* const coordinator_;

@@ -141,6 +141,9 @@ class Coordinator {
   absl::StatusOr<v1::ModelManifest> Rollback();
   // Lifts a revocation (NotFound for a site never seen).
   absl::StatusOr<v1::SiteInfo> UnrevokeSite(const std::string& site_id);
+  // Removes the entry of a site that never said hello and holds nothing (StateStore::ForgetSite), with its
+  // revocation; `admin` (the caller's certificate id) is logged. NotFound / FailedPrecondition as the store's.
+  absl::StatusOr<v1::ForgetSiteResponse> ForgetSite(const std::string& site_id, const std::string& admin);
   // Promote, refusing (FailedPrecondition) a model no round trained (a run's initial weights) unless `force`.
   absl::StatusOr<v1::ModelManifest> Promote(int64_t version, bool force);
   // Writes each site's last-seen time to the store (at shutdown), so LAST SEEN survives a restart.

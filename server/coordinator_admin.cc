@@ -427,6 +427,26 @@ absl::StatusOr<v1::SiteInfo> Coordinator::UnrevokeSite(const std::string& site_i
   return absl::InternalError("unrevoked site not listed");
 }
 
+absl::StatusOr<v1::ForgetSiteResponse> Coordinator::ForgetSite(const std::string& site_id,
+                                                              const std::string& admin) {
+  if (site_id.empty()) return absl::InvalidArgumentError("site id is empty");
+  FEDLOG_ASSIGN_OR_RETURN(std::optional<SiteRecord> known, store_->GetSite(site_id));
+  if (!known) return absl::NotFoundError(absl::StrCat("no site '", site_id, "' (fedlog sites lists them)"));
+  FEDLOG_RETURN_IF_ERROR(store_->ForgetSite(site_id));
+  {
+    absl::MutexLock lock(&mu_);
+    revoked_.erase(site_id);
+    last_seen_.erase(site_id);
+    Bump();
+  }
+  FEDLOG_LOG(WARNING) << "site " << site_id << " forgotten by " << admin << " (it never connected; it was "
+                      << (known->revoked ? "revoked" : "not revoked") << ")";
+  v1::ForgetSiteResponse resp;
+  resp.set_site_id(site_id);
+  resp.set_was_revoked(known->revoked);
+  return resp;
+}
+
 absl::StatusOr<v1::ModelManifest> Coordinator::Promote(int64_t version, bool force) {
   FEDLOG_ASSIGN_OR_RETURN(auto m, store_->GetModel(version));
   if (!m) return absl::NotFoundError(absl::StrCat("no model version ", version, " (fedlog models lists them)"));

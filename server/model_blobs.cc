@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/file_util.h"
+#include "common/base/logging.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
 #include "common/fl/bundle_stream.h"
@@ -48,9 +49,16 @@ absl::Status ModelBlobs::Init() {
   for (const std::string& dir : {JoinPath(data_dir_, "updates/incoming"), ScratchDir()}) {
     for (const auto& e : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove(e.path(), ec);
   }
-  // Download variants are a cache (BlobForSources remakes them); the previous process's are not tracked.
+  // Download variants are a cache (BlobForSources remakes them); the previous process's are not tracked. A
+  // model a crash interrupted mid-write is its "<name>.tmp" (fl::BundleFileWriter; no row names it, and the
+  // round that made it is aggregated again).
   for (const auto& e : std::filesystem::directory_iterator(JoinPath(data_dir_, "models"), ec)) {
-    if (absl::StrContains(e.path().filename().string(), ".src-")) std::filesystem::remove(e.path(), ec);
+    const std::string name = e.path().filename().string();
+    if (absl::StrContains(name, ".src-") || absl::EndsWith(name, ".tmp")) std::filesystem::remove(e.path(), ec);
+  }
+  // Temporary copies of WriteFileAtomic (optimiser states, kind counts) whose writer was killed.
+  for (const std::string& path : RemoveStaleAtomicTemps(data_dir_)) {
+    FEDLOG_LOG(INFO) << "removed " << path << ", left by an interrupted write";
   }
   return absl::OkStatus();
 }

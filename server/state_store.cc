@@ -176,6 +176,38 @@ absl::StatusOr<std::optional<SiteRecord>> StateStore::GetSite(const std::string&
   return out;
 }
 
+absl::Status StateStore::ForgetSite(const std::string& site_id) {
+  absl::MutexLock lock(&mu_);
+  // What still names the site, checked inside the transaction that deletes it.
+  static constexpr std::pair<const char*, const char*> kHolders[] = {
+      {"updates", "update(s)"}, {"evaluations", "evaluation(s)"}, {"declines", "decline(s)"},
+      {"refusals", "refusal(s)"}, {"refusal_overflow", "refusal count(s)"}};
+  return db_->Transaction([&]() -> absl::Status {
+    SQLite::Statement site(db_->raw(), "SELECT hello IS NOT NULL, last_seen_ms FROM sites WHERE site_id = ?");
+    site.bind(1, site_id);
+    if (!site.executeStep()) {
+      return absl::NotFoundError(absl::StrCat("no site '", site_id, "' (fedlog sites lists them)"));
+    }
+    if (site.getColumn(0).getInt() != 0 || site.getColumn(1).getInt64() != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "site '", site_id, "' has connected to this aggregator; its entry stays (runs and rounds name it). "
+          "`fedlog sites revoke ", site_id, "` shuts it out"));
+    }
+    for (const auto& [table, what] : kHolders) {
+      SQLite::Statement count(db_->raw(), absl::StrCat("SELECT COUNT(*) FROM ", table, " WHERE site_id = ?"));
+      count.bind(1, site_id);
+      if (count.executeStep() && count.getColumn(0).getInt64() > 0) {
+        return absl::FailedPreconditionError(absl::StrCat("site '", site_id, "' holds ", count.getColumn(0).getInt64(),
+                                                          " ", what, "; its entry stays"));
+      }
+    }
+    SQLite::Statement del(db_->raw(), "DELETE FROM sites WHERE site_id = ?");
+    del.bind(1, site_id);
+    del.exec();
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<int64_t> StateStore::CreateRun(const v1::RunPlan& plan, int64_t global_version, int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   int64_t id = 0;

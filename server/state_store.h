@@ -100,6 +100,10 @@ class StateStore {
                           const std::vector<std::string>& pending, int64_t now_ms);
   absl::StatusOr<std::vector<SiteRecord>> ListSites();
   absl::StatusOr<std::optional<SiteRecord>> GetSite(const std::string& site_id);
+  // Deletes the row of a site that never said hello (no Hello stored, never seen) and that no update,
+  // evaluation, decline or refusal names, in one statement (a Hello racing it wins). FailedPrecondition
+  // saying which condition failed; NotFound for an unknown id.
+  absl::Status ForgetSite(const std::string& site_id);
 
   // Runs and rounds.
   absl::StatusOr<int64_t> CreateRun(const v1::RunPlan& plan, int64_t global_version, int64_t now_ms);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -75,15 +76,23 @@ void QuoteList(const std::vector<std::string>& items, std::string* out) {
   out->push_back(']');
 }
 
+constexpr char kRaisedKey[] = ",\"raised\":";
+
+std::string Rfc3339Millis(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
 }  // namespace
 
 std::string AlertToJson(const Alert& a) {
   std::string out = "{\"id\":";
   Quote(a.id, &out);
   out += ",\"time\":";
-  Quote(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(a.time_ms),
-                         absl::UTCTimeZone()),
-        &out);
+  Quote(Rfc3339Millis(a.time_ms), &out);
+  if (a.raised_ms > 0) {
+    out += kRaisedKey;
+    Quote(Rfc3339Millis(a.raised_ms), &out);
+  }
   out += ",\"source\":";
   Quote(a.source, &out);
   out += ",\"file\":";
@@ -106,6 +115,15 @@ std::string AlertToJson(const Alert& a) {
     out += ",\"detector\":";
     Quote(a.detector, &out);
   }
+  out += "}";
+  return out;
+}
+
+std::string StampRaised(const std::string& json, int64_t now_ms) {
+  if (json.size() <= 2 || json.back() != '}' || absl::StrContains(json, kRaisedKey)) return json;
+  std::string out = json.substr(0, json.size() - 1);
+  out += kRaisedKey;
+  Quote(Rfc3339Millis(now_ms), &out);
   out += "}";
   return out;
 }
@@ -177,7 +195,8 @@ AlertSink::~AlertSink() {
   std::fclose(file_);
 }
 
-absl::Status AlertSink::Write(const std::string& json) {
+absl::Status AlertSink::Write(const std::string& unstamped) {
+  const std::string json = StampRaised(unstamped, absl::ToUnixMillis(absl::Now()));
   if (std::fwrite(json.data(), 1, json.size(), file_) != json.size() ||
       std::fputc('\n', file_) == EOF || std::fflush(file_) != 0) {
     return absl::DataLossError(

@@ -27,6 +27,9 @@ namespace fedlog::client::detect {
 struct Alert {
   std::string id;
   int64_t time_ms = 0;  // the line's own time, else when it was read
+  // Wall time the alert was raised (written); 0: not stamped yet, and AlertSink::Write stamps the record with
+  // the time it writes it. Alert files of older versions have no such key.
+  int64_t raised_ms = 0;
   std::string source;
   std::string file;
   int64_t offset = 0;
@@ -47,6 +50,9 @@ struct Alert {
 };
 
 std::string AlertToJson(const Alert& alert);
+// `json` (one alert object as AlertToJson writes it) with a "raised" key of `now_ms` appended when it has none;
+// unchanged when it has one. AlertToJson escapes every quote inside a string, so the key is found exactly.
+std::string StampRaised(const std::string& json, int64_t now_ms);
 // A stable id for the line at (source, file identity, end offset): a line re-read after a crash
 // gets the same id.
 std::string AlertId(const std::string& source, uint64_t dev, uint64_t ino, int64_t offset,
@@ -78,7 +84,8 @@ class AlertSink {
                                                            DetectMetrics* metrics);
   ~AlertSink();
 
-  // Appends `json` to the file (flushed), stdout when enabled, and queues it for the webhook.
+  // Appends `json` to the file (flushed), stdout when enabled, and queues it for the webhook, stamped with the
+  // time it is written (StampRaised) when it carries no "raised" key.
   absl::Status Write(const std::string& json);
   // Alerts not yet delivered to the webhook.
   size_t webhook_pending() const;

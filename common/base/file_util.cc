@@ -1,6 +1,7 @@
 #include "common/base/file_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +82,39 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data) {
     ::close(dfd);
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// The writer's pid when `name` is a WriteFileAtomic temporary name ("<file>.tmp.<pid>.<n>"), else 0.
+pid_t AtomicTempWriter(const std::string& name) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string::npos || at == 0) return 0;
+  const std::string rest = name.substr(at + 5);
+  const size_t dot = rest.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size()) return 0;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (i != dot && (rest[i] < '0' || rest[i] > '9')) return 0;
+  }
+  if (dot > 9) return 0;  // not a pid
+  return static_cast<pid_t>(std::stol(rest.substr(0, dot)));
+}
+
+}  // namespace
+
+std::vector<std::string> RemoveStaleAtomicTemps(const std::string& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const pid_t writer = AtomicTempWriter(it->path().filename().string());
+    if (writer <= 0 || writer == ::getpid()) continue;
+    if (::kill(writer, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to probe): a write in progress
+    std::error_code rm;
+    if (std::filesystem::remove(it->path(), rm)) removed.push_back(it->path().string());
+  }
+  return removed;
 }
 
 absl::Status MakeDirs(const std::string& path, bool private_dir) {

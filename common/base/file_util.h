@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,6 +20,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Writes `data` to `path` via a temporary file in the same directory, fsync, rename, then fsyncs the directory.
 // The file is created with mode 0600: state, models and updates are for the owning user only.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data);
+
+// Removes, under `dir` (recursively), the temporary files of WriteFileAtomic calls whose process was killed
+// before the rename ("<file>.tmp.<pid>.<n>" where no process <pid> exists any more); a live process's file (a
+// write in progress) stays. Returns the paths removed. A directory that cannot be read removes nothing.
+// Daemons call it at start on the directories they own, so a crash leaves no partial copy behind for good.
+std::vector<std::string> RemoveStaleAtomicTemps(const std::string& dir);
 
 // Opens `path` for writing with mode 0600 (owner only), truncating it, or failing when it exists and
 // `exclusive` is true. Returns nullptr on failure (errno is set); the caller fcloses the result.

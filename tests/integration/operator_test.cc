@@ -1,7 +1,8 @@
 // Issue 15 ("day one for an operator"), in process: a failed start is an error, never a crash; an address is
 // never shared; a revocation can be lifted; a run waits for its sites only as long as planned; an untrained model
-// is promoted only with force; the open round says who has uploaded. The e2e scripts in tests/e2e (startup,
-// revoke, runs, detect_config, tls, reconnect) check the same with real processes.
+// is promoted only with force; the open round says who has uploaded; a site id that never connected can be
+// forgotten. The e2e scripts in tests/e2e (startup, revoke, runs, detect_config, tls, reconnect) check the same
+// with real processes.
 #include <filesystem>
 #include <thread>
 
@@ -102,6 +103,61 @@ TEST_F(OperatorTest, UnrevokeLetsASiteBackIn) {
   req.set_site_id("never-seen");
   grpc::ClientContext ctx;
   EXPECT_EQ(admin->UnrevokeSite(&ctx, req, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  server_->Shutdown();
+}
+
+// `fedlog sites forget`: the entry a mistyped `sites revoke` left goes (with its revocation); a site that connected
+// keeps its entry; only an admin may ask.
+TEST_F(OperatorTest, ForgetRemovesOnlyASiteThatNeverConnected) {
+  StartServer();
+  ASSERT_TRUE(Hello("site-a").ok());
+  auto admin = testing::AdminStub(pki_, server_->port());
+  auto revoke = [&](const std::string& id) {
+    v1::RevokeSiteRequest req;
+    req.set_site_id(id);
+    v1::SiteInfo info;
+    grpc::ClientContext ctx;
+    return admin->RevokeSite(&ctx, req, &info);
+  };
+  auto forget = [&](v1::Admin::Stub* stub, const std::string& id, v1::ForgetSiteResponse* resp) {
+    v1::ForgetSiteRequest req;
+    req.set_site_id(id);
+    grpc::ClientContext ctx;
+    return stub->ForgetSite(&ctx, req, resp);
+  };
+  auto listed = [&](const std::string& id) {
+    v1::ListSitesResponse list;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(admin->ListSites(&ctx, {}, &list).ok());
+    for (const auto& s : list.sites()) {
+      if (s.site_id() == id) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(revoke("site-typo").ok());
+  ASSERT_TRUE(listed("site-typo"));
+  v1::ForgetSiteResponse resp;
+  EXPECT_EQ(forget(testing::AdminStub(pki_, server_->port(), "site-a").get(), "site-typo", &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(forget(admin.get(), "site-typo", &resp).ok());
+  EXPECT_EQ(resp.site_id(), "site-typo");
+  EXPECT_TRUE(resp.was_revoked());
+  EXPECT_FALSE(listed("site-typo"));
+  EXPECT_EQ(forget(admin.get(), "site-typo", &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(forget(admin.get(), "", &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A site that said hello keeps its entry, revoked or not; the message says what to use instead.
+  ASSERT_TRUE(revoke("site-a").ok());
+  grpc::Status st = forget(admin.get(), "site-a", &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(st.error_message().find("has connected"), std::string::npos) << st.error_message();
+  EXPECT_TRUE(listed("site-a"));
+  EXPECT_EQ(Hello("site-a").error_code(), grpc::StatusCode::PERMISSION_DENIED);  // still revoked
+
+  // A forgotten id is unknown again: a site with that id that connects later is a new site, not revoked.
+  ASSERT_TRUE(revoke("site-b").ok());
+  ASSERT_TRUE(forget(admin.get(), "site-b", &resp).ok());
+  EXPECT_TRUE(Hello("site-b").ok()) << "site-b's revocation outlived its forgotten entry";
   server_->Shutdown();
 }
 

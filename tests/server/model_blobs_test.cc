@@ -1,4 +1,5 @@
-// ModelBlobs' download variants and model retention (server/model_blobs.h): DeleteModel, which the coordinator
+// ModelBlobs' start-up cleanup, download variants and model retention (server/model_blobs.h): Init removes the
+// partial files a crash left; DeleteModel, which the coordinator
 // calls under its lock (coordinator_retention.cc), does not wait for a variant of the model being written; the
 // variant finished after the deletion is removed and its request told NotFound.
 #include "server/model_blobs.h"
@@ -36,6 +37,27 @@ class ModelBlobsTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string dir_;
 };
+
+// What a killed aggregator left half written is gone at the next start; complete models stay.
+TEST_F(ModelBlobsTest, InitRemovesPartialFilesACrashLeft) {
+  {
+    ModelBlobs first(dir_);
+    ASSERT_TRUE(first.Init().ok());
+    fl::TensorBundle model;
+    model.tensors.push_back({"w", {3}, {1, 2, 3}});
+    ASSERT_TRUE(first.WriteModel(1, model).ok());
+  }
+  const std::string models = JoinPath(dir_, "models");
+  const std::string partial_model = JoinPath(models, "v000002.bundle.tmp");           // fl::BundleFileWriter's
+  const std::string partial_state = JoinPath(models, "opt_v000002.bundle.tmp.999999999.5");  // WriteFileAtomic's
+  ASSERT_TRUE(WriteFileAtomic(partial_model, "half").ok());
+  ASSERT_TRUE(WriteFileAtomic(partial_state, "half").ok());
+  ModelBlobs second(dir_);
+  ASSERT_TRUE(second.Init().ok());
+  EXPECT_FALSE(FileExists(partial_model));
+  EXPECT_FALSE(FileExists(partial_state));
+  EXPECT_TRUE(FileExists(JoinPath(models, "v000001.bundle")));
+}
 
 TEST_F(ModelBlobsTest, DeletingAModelDoesNotWaitForAVariantBeingWritten) {
   ModelBlobs blobs(dir_);

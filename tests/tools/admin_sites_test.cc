@@ -14,6 +14,7 @@ TEST(AdminSitesTest, RevokingANeverSeenSiteSaysSo) {
   const std::string note = NeverSeenNote(site, "fedlog sites unrevoke site-nope");
   EXPECT_NE(note.find("no site 'site-nope' has connected"), std::string::npos) << note;
   EXPECT_NE(note.find("`fedlog sites unrevoke site-nope` lifts the revocation"), std::string::npos) << note;
+  EXPECT_NE(note.find("`fedlog sites forget site-nope` removes the entry"), std::string::npos) << note;
 }
 
 TEST(AdminSitesTest, NoNoteForAKnownSite) {

@@ -1,6 +1,6 @@
 // `fedlog alerts` (tools/site/alerts_verb.cc): --since filters by the alert's time, which is its log line's own
 // timestamp; when that leaves out every alert, the verb says so and gives the newest time instead of printing
-// an empty table alone.
+// an empty table alone. The table shows when each alert was raised ("-" for a line of an older version).
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -23,7 +23,7 @@ class AlertsVerbTest : public ::testing::Test {
     out << R"({"id":"00000000000000a1","time":"2024-01-01T00:08:48.000Z","source":"HDFS","line":"disk full",)"
         << R"("score":0.97,"threshold":0.9,"model_version":4})" << "\n"
         << R"({"id":"00000000000000a2","time":"2024-01-01T00:09:10.000Z","source":"HDFS","line":"disk full",)"
-        << R"("score":0.98,"threshold":0.9,"model_version":4})" << "\n";
+        << R"("score":0.98,"threshold":0.9,"model_version":4,"raised":"2026-12-07T13:02:03.456Z"})" << "\n";
   }
   int Run(const std::vector<std::string>& args, std::string* out, std::string* err) {
     testing::internal::CaptureStdout();
@@ -56,6 +56,20 @@ TEST_F(AlertsVerbTest, WithoutSinceOrWithAnOlderOneEveryAlertIsShown) {
   EXPECT_EQ(out.find("00000000000000a1"), std::string::npos) << out;
   EXPECT_NE(out.find("00000000000000a2"), std::string::npos) << out;
   EXPECT_EQ(err.find("older than"), std::string::npos) << err;  // something is shown: no note
+}
+
+TEST_F(AlertsVerbTest, TableShowsWhenEachAlertWasRaisedAndDashForOldLines) {
+  std::string out, err;
+  ASSERT_EQ(Run({"--file", file_}, &out, &err), 0);
+  EXPECT_NE(out.find("RAISED"), std::string::npos) << out;
+  std::vector<std::string> rows;
+  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    rows.push_back(out.substr(start, end - start));
+  }
+  ASSERT_EQ(rows.size(), 3u) << out;
+  // The old line (no "raised" key) reads as before, with "-" in the RAISED column.
+  EXPECT_EQ(rows[1].rfind("2024-01-01T00:08:48.000Z -", 0), 0u) << rows[1];
+  EXPECT_EQ(rows[2].rfind("2024-01-01T00:09:10.000Z 2026-12-07T13:02:03.456Z", 0), 0u) << rows[2];
 }
 
 }  // namespace

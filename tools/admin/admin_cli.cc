@@ -59,7 +59,8 @@ std::string Shown(const std::string& text) {
 std::string NeverSeenNote(const v1::SiteInfo& site, const std::string& undo) {
   if (site.last_seen_ms() > 0) return "";
   return absl::StrCat("note: no site '", Shown(site.site_id()), "' has connected to this aggregator yet (a typo? ",
-                      "`fedlog sites` lists the known ones); `", undo, "` lifts the revocation, and the id stays listed");
+                      "`fedlog sites` lists the known ones); `", undo, "` lifts the revocation, and `fedlog sites forget ",
+                      Shown(site.site_id()), "` removes the entry");
 }
 
 std::string Ago(int64_t ms) {

@@ -29,7 +29,7 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30);
 // a value cannot move the cursor, recolour the terminal or forge rows.
 std::string Shown(const std::string& text);
 // For `sites revoke` of a site id no daemon has connected with (last seen never): a note that
-// the id may be mistyped, naming the undo; "" for a site the aggregator has seen.
+// the id may be mistyped, naming the undo and `sites forget`; "" for a site the aggregator has seen.
 std::string NeverSeenNote(const v1::SiteInfo& site, const std::string& undo);
 // Parses the verb's args and connects; on failure prints the error, sets *rc and returns nullptr.
 std::unique_ptr<Stub> Prepare(const std::vector<std::string>& argv, const ArgSpec& spec, Args* args, int* rc);
@@ -44,6 +44,7 @@ int Sites(const std::vector<std::string>& argv);           // admin_sites.cc
 int Admit(const std::vector<std::string>& argv);
 int Revoke(const std::vector<std::string>& argv);
 int Unrevoke(const std::vector<std::string>& argv);
+int Forget(const std::vector<std::string>& argv);
 int RunStart(const std::vector<std::string>& argv);        // admin_runs.cc
 int RunStop(const std::vector<std::string>& argv);
 int RunWatch(const std::vector<std::string>& argv);        // admin_run_watch.cc

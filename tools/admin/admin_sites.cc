@@ -1,4 +1,5 @@
-// `fedlog sites`, `sites admit`, `sites revoke`, `sites unrevoke`: the aggregator's view of its sites.
+// `fedlog sites`, `sites admit`, `sites revoke`, `sites unrevoke`, `sites forget`: the aggregator's view of its
+// sites.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -108,6 +109,22 @@ int Unrevoke(const std::vector<std::string>& argv) {
   if (!st.ok()) return Fail(net::FromGrpc(st));
   std::printf("site %s unrevoked; restart its daemon (a revoked daemon stopped federating)\n",
               Shown(resp.site_id()).c_str());
+  return 0;
+}
+
+int Forget(const std::vector<std::string>& argv) {
+  Args args;
+  int rc = 0;
+  auto stub = Prepare(argv, {}, &args, &rc);
+  if (!stub) return rc;
+  if (args.positionals().size() != 1) return Fail(absl::InvalidArgumentError("usage: sites forget SITE_ID")), 2;
+  v1::ForgetSiteRequest req;
+  req.set_site_id(args.positionals()[0]);
+  v1::ForgetSiteResponse resp;
+  grpc::Status st = stub->ForgetSite(Ctx().get(), req, &resp);
+  if (!st.ok()) return Fail(net::FromGrpc(st));
+  std::printf("site %s forgotten%s; it is no longer listed\n", Shown(resp.site_id()).c_str(),
+              resp.was_revoked() ? " (with its revocation)" : "");
   return 0;
 }
 

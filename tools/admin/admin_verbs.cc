@@ -18,6 +18,10 @@ void AddAdminVerbs(std::vector<Verb>* verbs) {
                     "revoke a site: it is refused from now on (its own detection goes on)", admin::Revoke});
   verbs->push_back({"sites unrevoke", "sites unrevoke SITE_ID" + conn,
                     "lift a revocation; then restart the site's daemon", admin::Unrevoke});
+  verbs->push_back({"sites forget", "sites forget SITE_ID" + conn,
+                    "remove the entry of a site that never connected and holds nothing (an id revoked or "
+                    "admitted by mistake)",
+                    admin::Forget});
   verbs->push_back({"sites admit", "sites admit SITE_ID [--sources A,B]" + conn,
                     "set the sources a site may train adapters for and receive (without --sources: approve its "
                     "pending ones)",

@@ -1,5 +1,6 @@
 // `fedlog alerts`: the live detector's alerts at a site, read from its alerts file (JSON lines, one alert per
-// line; docs/DETECTION.md), filtered by time and source, as a table or as the raw JSON lines.
+// line; docs/DETECTION.md), filtered by time and source, as a table (with the line's own time and the time the
+// alert was raised) or as the raw JSON lines.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -77,8 +78,8 @@ int Alerts(const std::vector<std::string>& argv) {
   if (!text.ok()) return fail(text.status(), 1);
   const bool json = args->Has("json");
   if (!json) {
-    std::printf("%-24s %-12s %-9s %-9s %-6s %-16s %s\n", "TIME", "SOURCE", "SCORE", "THRESHOLD", "MODEL", "ID",
-                "LINE");
+    std::printf("%-24s %-24s %-12s %-9s %-9s %-6s %-16s %s\n", "TIME", "RAISED", "SOURCE", "SCORE", "THRESHOLD",
+                "MODEL", "ID", "LINE");
   }
   int64_t shown = 0, bad = 0, older = 0;
   absl::Time newest_older = absl::InfinitePast();
@@ -105,7 +106,10 @@ int Alerts(const std::vector<std::string>& argv) {
     }
     std::string text_line = Field(alert, "line");
     if (text_line.size() > 100) text_line = text_line.substr(0, 97) + "...";
-    std::printf("%-24s %-12s %-9.4g %-9.4g %-6s %-16s %s\n", time.c_str(), Field(alert, "source").c_str(),
+    // RAISED: when the detector wrote the alert; "-" for a line of an older version, which did not say.
+    const std::string raised = Field(alert, "raised");
+    std::printf("%-24s %-24s %-12s %-9.4g %-9.4g %-6s %-16s %s\n", time.c_str(), raised.empty() ? "-" : raised.c_str(),
+                Field(alert, "source").c_str(),
                 alert.fields().count("score") ? alert.fields().at("score").number_value() : 0.0,
                 alert.fields().count("threshold") ? alert.fields().at("threshold").number_value() : 0.0,
                 absl::StrCat("v", Field(alert, "model_version")).c_str(), Field(alert, "id").c_str(),
@@ -118,7 +122,8 @@ int Alerts(const std::vector<std::string>& argv) {
     // time zone is off, holds alerts that no --since back from now reaches.
     std::fprintf(stderr,
                  "fedlog alerts: %lld alert(s) are older than --since %s; an alert's time is its log line's own "
-                 "timestamp, and the newest of them is %s (leave out --since to see them)\n",
+                 "timestamp (RAISED is when it was raised), and the newest of them is %s (leave out --since to "
+                 "see them)\n",
                  static_cast<long long>(older), args->Get("since").c_str(),
                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", newest_older, absl::UTCTimeZone()).c_str());
   }

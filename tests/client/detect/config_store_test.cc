@@ -340,6 +340,24 @@ TEST(AlertJsonTest, EscapesAndKeepsValidUtf8) {
   EXPECT_NE(AlertId("HDFS", 1, 2, 300, 0), AlertId("HDFS", 1, 2, 301, 0));
 }
 
+TEST(AlertJsonTest, RaisedTimeIsWrittenOnceAndAQuotedKeyInALineIsNotTakenForIt) {
+  Alert a;
+  a.id = "00aa";
+  a.time_ms = 1700000000123;
+  a.line = "a line that says ,\"raised\": in it";
+  const std::string unstamped = AlertToJson(a);
+  EXPECT_EQ(unstamped.find(",\"raised\":"), std::string::npos) << unstamped;
+  const std::string stamped = StampRaised(unstamped, 1765112523456);
+  EXPECT_EQ(stamped.substr(stamped.size() - 37), ",\"raised\":\"2025-12-07T13:02:03.456Z\"}") << stamped;
+  EXPECT_EQ(StampRaised(stamped, 1765112599999), stamped) << "a stamped record was stamped again";
+  a.raised_ms = 1765112523456;
+  const std::string direct = AlertToJson(a);
+  EXPECT_NE(direct.find("\"time\":\"2023-11-14T22:13:20.123Z\",\"raised\":\"2025-12-07T13:02:03.456Z\""),
+            std::string::npos)
+      << direct;
+  EXPECT_EQ(StampRaised(direct, 1765112599999), direct);
+}
+
 TEST(AlertLimiterTest, DedupWindowAndRateLimitPerTemplate) {
   AlertLimiter dedup(60, -1);
   EXPECT_EQ(dedup.Check("A", 1, 0), AlertLimiter::Verdict::kAllow);

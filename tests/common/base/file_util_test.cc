@@ -1,7 +1,14 @@
 #include "common/base/file_util.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "common/base/sha256.h"
 #include "gtest/gtest.h"
@@ -26,6 +33,36 @@ TEST(FileUtilTest, AtomicWriteReplacesContentAndLeavesNoTempFiles) {
     ++entries;
   }
   EXPECT_EQ(entries, 1);
+  std::filesystem::remove_all(dir);
+}
+
+// A pid that no process has now: a child that has exited and been reaped.
+pid_t DeadPid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  return child;
+}
+
+TEST(FileUtilTest, StaleAtomicTempsOfDeadWritersGoOthersStay) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(MakeDirs(JoinPath(dir, "sub")).ok());
+  const pid_t dead = DeadPid();
+  const std::string stale = JoinPath(dir, absl::StrCat("ledger.txt.tmp.", dead, ".2599110956"));
+  const std::string stale_sub = JoinPath(dir, absl::StrCat("sub/model.bundle.tmp.", dead, ".7"));
+  const std::string live = JoinPath(dir, "ledger.txt.tmp.1.42");  // pid 1 exists: a write in progress
+  const std::string own = JoinPath(dir, absl::StrCat("x.tmp.", ::getpid(), ".1"));
+  const std::string other = JoinPath(dir, "notes.tmp");          // not WriteFileAtomic's name
+  const std::string odd = JoinPath(dir, "y.tmp.12ab.3");
+  for (const std::string& p : {stale, stale_sub, live, own, other, odd}) ASSERT_TRUE(WriteFileAtomic(p, "x").ok());
+  std::vector<std::string> removed = RemoveStaleAtomicTemps(dir);
+  std::sort(removed.begin(), removed.end());
+  std::vector<std::string> want = {stale, stale_sub};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(removed, want);
+  for (const std::string& p : want) EXPECT_FALSE(FileExists(p)) << p;
+  for (const std::string& p : {live, own, other, odd}) EXPECT_TRUE(FileExists(p)) << p;
+  EXPECT_TRUE(RemoveStaleAtomicTemps(JoinPath(dir, "missing")).empty());
   std::filesystem::remove_all(dir);
 }
 
