@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "client/detect/detector.h"
 #include "common/base/status_macros.h"
 #include "common/logparse/line_reader.h"
@@ -33,7 +34,10 @@ bool Detector::Admit(const std::string& source, int32_t template_id, int64_t now
 
 absl::Status Detector::WriteAlert(const Alert& a, size_t source, std::vector<int64_t> tokens,
                                   std::vector<float> dense, BatchRecord* rec) {
-  const std::string json = AlertToJson(a);
+  // Stamped here, once, so the alerts file and detect.db's copy carry the same raised time.
+  Alert stamped = a;
+  if (stamped.raised_ms <= 0) stamped.raised_ms = absl::ToUnixMillis(absl::Now());
+  const std::string json = AlertToJson(stamped);
   FEDLOG_RETURN_IF_ERROR(sink_->Write(json));
   metrics_->sources[source]->alerts.fetch_add(1);
   rec->alerts.push_back({a.id, a.time_ms, a.source, a.line, a.template_id, a.score, a.threshold, a.model_version,

@@ -320,6 +320,11 @@ TEST(DetectorTest, DedupRateLimitFeedbackAndMetrics) {
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->RecordFeedback(id, /*confirmed=*/true, 1).ok());
   EXPECT_FALSE((*store)->RecordFeedback("0000000000000000", true, 1).ok());
+  // detect.db's copy of the alert is the line of the alerts file, with the time it was raised.
+  auto row = (*store)->GetAlert(id);
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_EQ(row->json, alerts[0]);
+  EXPECT_NE(row->json.find(",\"raised\":\""), std::string::npos) << row->json;
   auto labels = (*store)->LoadLabels("HDFS");
   ASSERT_TRUE(labels.ok());
   ASSERT_EQ(labels->size(), 1u);
