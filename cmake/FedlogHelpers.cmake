@@ -30,5 +30,6 @@ function(fedlog_cc_test)
   set_target_properties(${T_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
   # Listing the tests of a binary that links LibTorch takes seconds on a loaded 2-core machine.
   gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "FEDLOG_SOURCE_DIR=${PROJECT_SOURCE_DIR};FEDLOG_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    # One variable only: gtest_discover_tests splits a ';' list of properties, so a second entry never arrived.
+    PROPERTIES ENVIRONMENT "FEDLOG_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
