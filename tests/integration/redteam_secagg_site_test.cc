@@ -5,12 +5,14 @@
 // an advertised public key of small order is refused, so the honest sites complete the round without that site;
 // shares that do not decrypt are reported by the honest sites, which fails the attempt at once and excludes
 // their sender from the round's next attempt, which completes without it; wrong shares revealed at unmasking
-// are outvoted and their revealer counted (docs/rules/s24-secshares.md).
+// are outvoted and their revealer counted (docs/rules/s24-secshares.md); with six sites, a spoiled sum is
+// retried as two disjoint cohorts and the clean one completes the round (docs/rules/s25-cohorts.md).
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -342,6 +344,135 @@ TEST_F(RedteamSecAggSiteTest, WrongRevealedSharesAreOutvotedAndTheirRevealerCoun
   const fl::NamedTensor* after = next->bundle.Find(before->name);
   ASSERT_NE(after, nullptr);
   EXPECT_NEAR(after->values[0] - before->values[0], 0.02, 1e-3);
+}
+
+// Six sites, min_sites 3; site-f takes its weight out of its weight lane in every attempt (the tamper of
+// WeightLaneBelowItsValuesWeightIsRefusedNotAveraged). The first attempt, one session over all six, fails at
+// decoding; the aggregator cannot tell who spoiled it, so the next attempt runs as two disjoint cohorts of
+// three, each its own session (docs/rules/s25-cohorts.md). site-f's cohort fails again and is dropped; the
+// other completes the round, and the model moves by that cohort's mean. Without cohorts every attempt fails.
+class RedteamSecAggCohortTest : public ::testing::Test {
+ protected:
+  static constexpr int kSites = 6;
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("fedlog_redteam_cohorts");
+    pki_ = JoinPath(dir_, "pki");
+    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "site-c", "site-d", "site-e", "site-f"}));
+    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
+    ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
+    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+    ASSERT_NE(server_, nullptr);
+    admin_ = testing::AdminStub(pki_, port_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  v1::RunStatus WaitRun(int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready) {
+    return testing::WaitRun(admin_.get(), run_id, ready);
+  }
+
+  std::string dir_, pki_;
+  std::unique_ptr<server::AggregatorServer> server_;
+  int port_ = 0;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+};
+
+int FailedAttempts(const v1::RunStatus& s) {
+  int n = 0;
+  for (const auto& r : s.rounds()) n += r.state() == "failed" ? 1 : 0;
+  return n;
+}
+
+TEST_F(RedteamSecAggCohortTest, ASpoiledSumIsRetriedAsDisjointCohortsAndTheCleanCohortCompletesTheRound) {
+  // site-f declares a source of its own (as site-c in the three-site test): no adapter presence lane of its
+  // shows the weight it took out.
+  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_), d(pki_, "site-d", port_),
+      e(pki_, "site-e", port_), f(pki_, "site-f", port_, "BGL");
+  const std::vector<Site*> sites = {&a, &b, &c, &d, &e, &f};
+  v1::StartRunRequest req;
+  v1::RunPlan* plan = req.mutable_plan();
+  plan->set_rounds(1);
+  plan->set_min_sites(3);
+  plan->set_round_deadline_s(60);
+  plan->set_secure_aggregation(true);
+  plan->set_secagg_step_s(2);
+  v1::RunStatus run;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(admin_->StartRun(&ctx, req, &run).ok());
+  const int64_t run_id = run.run_id();
+
+  // One attempt with site-f spoiling through its relay; returns the tasks it ran.
+  fl::TensorBundle global;
+  std::vector<fl::TensorBundle> deltas;
+  std::vector<absl::Status> st;
+  auto attempt = [&]() {
+    std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks(sites);
+    if (deltas.empty()) {
+      auto model = a.session.Download(tasks[0].model_version());
+      EXPECT_TRUE(model.ok()) << model.status();
+      global = model->bundle;
+      for (int i = 0; i < kSites - 1; ++i) deltas.push_back(Delta(global, 0.01f * static_cast<float>(i + 1)));
+      deltas.push_back(Delta(global, 4.0f));
+    }
+    absl::StatusOr<secagg::RoundConfig> config = secagg::ConfigFromProto(tasks[5].secagg());
+    EXPECT_TRUE(config.ok()) << config.status();
+    auto q = secagg::Quantizer::Create(config->quantization);
+    EXPECT_TRUE(q.ok()) << q.status();
+    const double bad_weight = 1e5;
+    BadRelay bad(&f.session, Tamper::kZeroWeightLane);
+    bad.weight_lane = q->WeightLane(bad_weight);
+    bad.lane_bytes = static_cast<size_t>(config->quantization.lane_bits / 8);
+    std::vector<std::unique_ptr<client::SecAggTransport>> honest;
+    std::vector<client::SecAggTransport*> via;
+    for (int i = 0; i < kSites - 1; ++i) {
+      honest.push_back(client::SessionTransport(&sites[static_cast<size_t>(i)]->session));
+      via.push_back(honest.back().get());
+    }
+    via.push_back(&bad);
+    st = RunAttempt(sites, via, tasks, global, deltas, {100, 100, 100, 100, 100, bad_weight});
+    return tasks;
+  };
+
+  std::vector<v1::RoundTask> tasks = attempt();
+  for (const v1::RoundTask& t : tasks) EXPECT_EQ(t.secagg().session_id(), tasks[0].secagg().session_id());
+  v1::RunStatus s = WaitRun(run_id, [](const v1::RunStatus& r) { return HasFailedAttempt(r) || Finished(r); });
+  ASSERT_TRUE(HasFailedAttempt(s)) << "the tampered sum was averaged into the model: " << s.state();
+
+  // Attempt 2: two cohorts of three, each with its own session (and t = 2 of 3).
+  tasks = attempt();
+  std::map<std::string, std::vector<int>> cohorts;
+  for (int i = 0; i < kSites; ++i) cohorts[tasks[static_cast<size_t>(i)].secagg().session_id()].push_back(i);
+  ASSERT_EQ(cohorts.size(), 2u);
+  std::vector<int> clean;
+  for (const auto& [session, members] : cohorts) {
+    EXPECT_EQ(members.size(), 3u);
+    EXPECT_EQ(tasks[static_cast<size_t>(members[0])].secagg().threshold(), 2);
+    if (std::find(members.begin(), members.end(), 5) == members.end()) clean = members;
+  }
+  ASSERT_EQ(clean.size(), 3u);
+  for (int i : clean) EXPECT_TRUE(st[static_cast<size_t>(i)].ok()) << i << ": " << st[static_cast<size_t>(i)];
+  s = WaitRun(run_id, [](const v1::RunStatus& r) { return Finished(r) || FailedAttempts(r) >= 2; });
+  ASSERT_EQ(s.state(), "done") << "the cohort attempt failed too: " << s.message();
+  ASSERT_EQ(s.rounds_size(), 2);
+  EXPECT_EQ(s.rounds(1).attempt(), 2);
+  EXPECT_EQ(s.rounds(1).sites(), 3);  // the clean cohort's survivors
+  auto next = a.session.Download(s.rounds(1).model_version());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(s.rounds(1).secagg_cohorts(), 2);
+  EXPECT_EQ(s.rounds(1).secagg_cohorts_dropped(), 1);
+  // The mean of the clean cohort's deltas (equal weights), not of all honest sites nor anything of site-f's.
+  double expected = 0;
+  for (int i : clean) expected += 0.01 * (i + 1) / 3.0;
+  const fl::NamedTensor* before = nullptr;
+  for (const auto& t : global.tensors) {
+    if (before == nullptr && !fl::IsOptionalTensor(t.name)) before = &t;
+  }
+  ASSERT_NE(before, nullptr);
+  const fl::NamedTensor* after = next->bundle.Find(before->name);
+  ASSERT_NE(after, nullptr);
+  EXPECT_NEAR(after->values[0] - before->values[0], expected, 1e-3);
 }
 
 }  // namespace
