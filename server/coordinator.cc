@@ -280,6 +280,8 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   if (secagg_excluded_round_ == std::make_pair(run_->run_id, run_->current_round + 1)) {
     for (const std::string& s : secagg_excluded_) online.erase(s);
   }
+  // A site found in the failing cohort of each of the last spoiled cohort attempts sits one round out.
+  if (secagg_sit_out_round_ == std::make_pair(run_->run_id, run_->current_round + 1)) online.erase(secagg_sit_out_);
   if (static_cast<int>(online.size()) < plan.min_sites()) {
     if (WaitedTooLong(now, online.size(), declined->size())) return;
     std::string note = absl::StrCat("waiting for ", plan.min_sites(), " site(s), ", online.size(), " online");

@@ -25,6 +25,7 @@
 #include "common/fl/adaptive_clip.h"
 #include "common/fl/tensor_bundle.h"
 #include "server/model_blobs.h"
+#include "server/secagg_cohorts.h"
 #include "server/secagg_round.h"
 #include "server/refusal_log.h"
 #include "server/state_store.h"
@@ -159,7 +160,8 @@ class Coordinator {
     std::set<std::string> declined;  // participants that declined (restored from the store after a restart)
     bool closing = false;
     int64_t bytes_down = 0;
-    std::shared_ptr<SecAggRound> secagg;  // set for a secure-aggregation round
+    // Set for a secure-aggregation round: one session, or disjoint cohorts (server/secagg_cohorts.h).
+    std::shared_ptr<SecAggAttempt> secagg;
   };
 
   int64_t NowMs() const;
@@ -174,8 +176,14 @@ class Coordinator {
   // Records the outcome of a closing round (the new model, or a failed attempt) and ends it.
   void AdoptRoundResult(RoundRecord record, absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result,
                         int64_t aggregation_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Secure aggregation hooks (server/secagg_coordinator.cc): sets up ar->secagg for a run that asks for it.
+  // Secure aggregation hooks (server/secagg_coordinator.cc): sets up ar->secagg for a run that asks for it: one
+  // session over the participants, or, in a round an earlier attempt of which was spoiled
+  // (secagg_spoiled_round_), disjoint cohorts when the participants make at least two (DrawCohorts).
   absl::Status StartSecAgg(ActiveRound* ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One session of ar's attempt over `sites` (all participants, or one cohort: `keep_sum`).
+  absl::StatusOr<std::unique_ptr<SecAggRound>> CreateSecAggSession(const ActiveRound& ar,
+                                                                   const std::vector<std::string>& sites,
+                                                                   bool keep_sum) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The adapter groups of a secure-aggregation round: each source with at least `threshold` of `sites`
   // entitled to it (EntitledSourcesOf), mapped to those sites.
   std::map<std::string, std::vector<std::string>> AdapterGroups(const std::vector<std::string>& sites,
@@ -186,6 +194,10 @@ class Coordinator {
   absl::StatusOr<UploadTicket> BeginMaskedUpload(const std::string& site_id, const v1::UpdateHeader& header)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseSecAggRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a cohort attempt some cohort of which was spoiled: records its verdict and, when SitOutSuspect
+  // names a site, has it sit out `next_round` (logged and counted as its refusal).
+  void WeighSuspicion(const RoundRecord& record, const CohortVerdict& verdict, int32_t next_round)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Advances the open secure-aggregation round's steps and wakes waiters when one closed.
   void AdvanceSecAgg(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the new version's manifest and blob path (not yet recorded in the store).
@@ -235,7 +247,8 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sets the run's epsilon spent and its declines in `status`.
   absl::Status DescribePrivacy(const std::vector<RoundRecord>& rounds, v1::RunStatus* status);
-  // Sets a done round's clipped_updates and clip_bound in `summary` from its model's manifest.
+  // Sets a done round's clipped_updates, clip_bound and secagg cohort counts in `summary` from its model's
+  // manifest.
   absl::Status DescribeClipping(const RoundRecord& round, v1::RoundSummary* summary);
   // Adds the open round's participants, uploads and deadline to its summary in `status`.
   void DescribeOpenRound(v1::RunStatus* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -273,6 +286,15 @@ class Coordinator {
   // shares (SecAggRound::exclusions, docs/rules/s24-secshares.md); in memory only, cleared by the next round.
   std::pair<int64_t, int32_t> secagg_excluded_round_ ABSL_GUARDED_BY(mu_) = {0, 0};
   std::set<std::string> secagg_excluded_ ABSL_GUARDED_BY(mu_);
+  // The round (run id, round) an attempt of which was spoiled (its unmasked sum failed its check): its later
+  // attempts run as disjoint cohorts (docs/rules/s25-cohorts.md); in memory only.
+  std::pair<int64_t, int32_t> secagg_spoiled_round_ ABSL_GUARDED_BY(mu_) = {0, 0};
+  // The run's spoiled cohort attempts (the last kSuspicionWindow), and the site SitOutSuspect picked with the
+  // round (run id, round) it sits out; in memory only, cleared when another run starts.
+  int64_t secagg_suspicion_run_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<CohortVerdict> secagg_verdicts_ ABSL_GUARDED_BY(mu_);
+  std::pair<int64_t, int32_t> secagg_sit_out_round_ ABSL_GUARDED_BY(mu_) = {0, 0};
+  std::string secagg_sit_out_ ABSL_GUARDED_BY(mu_);
   absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
   struct WritePace {
     double tokens = 0;

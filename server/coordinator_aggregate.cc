@@ -198,6 +198,12 @@ absl::Status Coordinator::DescribeClipping(const RoundRecord& round, v1::RoundSu
     summary->set_clipped_updates(static_cast<int32_t>(it->second));
   }
   if (auto it = metrics.find(kClipBoundMetric); it != metrics.end()) summary->set_clip_bound(it->second);
+  if (auto it = metrics.find("secagg_cohorts"); it != metrics.end()) {
+    summary->set_secagg_cohorts(static_cast<int32_t>(it->second));
+  }
+  if (auto it = metrics.find("secagg_cohorts_dropped"); it != metrics.end()) {
+    summary->set_secagg_cohorts_dropped(static_cast<int32_t>(it->second));
+  }
   return absl::OkStatus();
 }
 

@@ -1,7 +1,8 @@
-// The Coordinator's secure-aggregation hooks (coordinator.h): setting up a SecAggRound when a round of a
-// secure-aggregation run opens, the site-facing steps, the masked upload, and closing the round by applying
-// the unmasked weighted mean through the same model-versioning path as a plain round (ApplyDelta), with the
-// kind sections' counts in the new manifest (server/coordinator_kinds_secagg.h).
+// The Coordinator's secure-aggregation hooks (coordinator.h): setting up the attempt's SecAggRound (or, after
+// a spoiled sum, its disjoint cohorts: server/secagg_cohorts.h) when a round of a secure-aggregation run
+// opens, the site-facing steps, the masked upload, and closing the round by applying the unmasked weighted mean
+// (of the passing cohorts combined) through the same model-versioning path as a plain round (ApplyDelta), with
+// the kind sections' counts in the new manifest (server/coordinator_kinds_secagg.h).
 #include <malloc.h>
 
 #include <algorithm>
@@ -53,15 +54,52 @@ std::map<std::string, std::vector<std::string>> Coordinator::AdapterGroups(const
 absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   const v1::RunPlan& plan = run_->plan;
   if (!plan.secure_aggregation()) return absl::OkStatus();
-  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ar->record.model_in));
+  std::vector<std::unique_ptr<SecAggRound>> sessions;
+  std::vector<std::vector<std::string>> cohorts;
+  // A spoiled earlier attempt of this round: disjoint cohorts of at least min_sites (the count the site-level DP
+  // noise share is calibrated to) and the plan's threshold, so that each cohort's sum is a whole secure round's.
+  if (secagg_spoiled_round_ == std::make_pair(ar->record.run_id, ar->record.round)) {
+    const int min_size = std::max({plan.min_sites(), plan.secagg_threshold(), 2});
+    FEDLOG_ASSIGN_OR_RETURN(cohorts, DrawCohorts(ar->record.participants, min_size));
+    if (cohorts.empty()) {
+      FEDLOG_LOG(WARNING) << "round " << ar->record.round << ": an earlier attempt's sum failed its check, but "
+                          << ar->record.participants.size() << " site(s) make fewer than 2 cohorts of "
+                          << min_size << "; the attempt is one session over all of them";
+    }
+  }
+  if (cohorts.empty()) {
+    FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> one,
+                            CreateSecAggSession(*ar, ar->record.participants, /*keep_sum=*/false));
+    sessions.push_back(std::move(one));
+  } else {
+    std::vector<size_t> sizes;
+    for (const std::vector<std::string>& c : cohorts) {
+      FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> one, CreateSecAggSession(*ar, c, /*keep_sum=*/true));
+      sessions.push_back(std::move(one));
+      sizes.push_back(c.size());
+    }
+    FEDLOG_LOG(WARNING) << "round " << ar->record.round << " attempt " << ar->record.attempt << " runs as "
+                        << cohorts.size() << " disjoint cohorts of " << absl::StrJoin(sizes, ", ")
+                        << " sites (an earlier attempt's sum failed its check; docs/rules/s25-cohorts.md)";
+  }
+  ar->secagg = std::make_shared<SecAggAttempt>(std::move(sessions));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SecAggRound>> Coordinator::CreateSecAggSession(const ActiveRound& ar,
+                                                                              const std::vector<std::string>& sites,
+                                                                              bool keep_sum) {
+  const v1::RunPlan& plan = run_->plan;
+  FEDLOG_ASSIGN_OR_RETURN(auto model, store_->GetModel(ar.record.model_in));
   if (!model) return absl::InternalError("the round's model version is missing");
   FEDLOG_ASSIGN_OR_RETURN(auto layout, blobs_->SharedLayout(model->second, model->first.sha256()));
   const v1::ModelSpec& spec = model->first.spec();
   SecAggRoundOptions o;
   o.layout = secagg::MakeUpdateVectorLayout(*layout, spec.arch() == "line_encoder" ? spec.encoder().out_dim() : 0);
-  o.participants = ar->record.participants;
-  o.advertise_deadline_ms = ar->record.deadline_ms;
+  o.participants = sites;
+  o.advertise_deadline_ms = ar.record.deadline_ms;
   o.step_ms = int64_t{std::max(1, plan.secagg_step_s())} * 1000;
+  o.keep_sum = keep_sum;
   const int n = static_cast<int>(o.participants.size());
   FEDLOG_ASSIGN_OR_RETURN(o.config.session_id, FreshSessionId());
   o.config.threshold = std::max(plan.secagg_threshold(), DefaultThreshold(n));
@@ -77,7 +115,7 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   }
   // Line DP's class-sum release round: the release is one more masked section, its noise distributed over the
   // round's threshold (FillTaskPrivacy tells the sites t; docs/PRIVACY.md).
-  if (ReleasesClassSums(plan, ar->record.round)) {
+  if (ReleasesClassSums(plan, ar.record.round)) {
     if (spec.arch() != "line_encoder") return absl::FailedPreconditionError("a class-sum release needs a line encoder");
     o.class_sum_release = true;
     FEDLOG_RETURN_IF_ERROR(secagg::AddReleaseSection(spec.encoder().out_dim(), &o.layout));
@@ -104,23 +142,24 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   o.config.vector_length = o.layout.length();
   o.config.quantization = SecAggQuantization(plan, n, declared);
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
-  FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
-                   << round->config().threshold << " of " << n << ", " << round->config().vector_length
-                   << " values per site in " << round->config().quantization.lane_bits << "-bit lanes ("
+  FEDLOG_LOG(INFO) << "round " << ar.record.round << " uses secure aggregation"
+                   << (keep_sum ? absl::StrCat(" (cohort session ", round->config().session_id.substr(0, 8), "...)")
+                                : std::string())
+                   << ": threshold " << round->config().threshold << " of " << n << ", "
+                   << round->config().vector_length << " values per site in "
+                   << round->config().quantization.lane_bits << "-bit lanes ("
                    << round->config().quantization.fractional_bits << " fraction bits), lines declared by "
                    << std::count_if(declared.begin(), declared.end(), [](int64_t l) { return l > 0; }) << " of "
                    << n << " sites, adapter groups [" << absl::StrJoin(round->adapter_sources(), ", ") << "]"
                    << ", kind groups [" << absl::StrJoin(round->kind_sources(), ", ") << "]"
                    << (round->class_sum_release() ? ", the class-sum release (noise shared over the threshold)" : "");
-  ar->secagg = std::move(round);
-  return absl::OkStatus();
+  return round;
 }
 
 absl::StatusOr<SecAggRound*> Coordinator::OpenSecAgg(const std::string& session_id) {
-  if (!round_ || !round_->secagg || round_->closing || round_->secagg->config().session_id != session_id) {
-    return absl::FailedPreconditionError("no open secure-aggregation round with this session id");
-  }
-  return round_->secagg.get();
+  SecAggRound* round = round_ && round_->secagg && !round_->closing ? round_->secagg->ForSession(session_id) : nullptr;
+  if (round == nullptr) return absl::FailedPreconditionError("no open secure-aggregation round with this session id");
+  return round;
 }
 
 void Coordinator::AdvanceSecAgg(int64_t now) {
@@ -175,11 +214,12 @@ absl::StatusOr<v1::SecAggPollResponse> Coordinator::SecAggPoll(const std::string
     const int64_t now = NowMs();
     last_seen_[site_id] = now;
     v1::SecAggPollResponse resp;
-    if (!round_ || !round_->secagg || round_->secagg->config().session_id != request.session_id()) {
+    SecAggRound* round = round_ && round_->secagg ? round_->secagg->ForSession(request.session_id()) : nullptr;
+    if (round == nullptr) {
       resp.set_aborted("the secure-aggregation round is no longer open");
       return resp;
     }
-    FEDLOG_ASSIGN_OR_RETURN(resp, round_->secagg->Poll(site_id, request.step()));
+    FEDLOG_ASSIGN_OR_RETURN(resp, round->Poll(site_id, request.step()));
     if (!resp.has_pending() || stopping_ || now >= until || cancelled()) return resp;
     changed_.WaitWithTimeout(&mu_, absl::Milliseconds(std::min<int64_t>(until - now, 250)));
   }
@@ -245,7 +285,7 @@ absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const U
 }
 
 void Coordinator::CloseSecAggRound(int64_t now) {
-  std::shared_ptr<SecAggRound> secagg = round_->secagg;
+  std::shared_ptr<SecAggAttempt> attempt = round_->secagg;
   RoundRecord record = round_->record;
   // Sites found spoiling shares: counted as refusals of theirs and left out of the round's later attempts.
   const std::pair<int64_t, int32_t> key{record.run_id, record.round};
@@ -253,20 +293,39 @@ void Coordinator::CloseSecAggRound(int64_t now) {
     secagg_excluded_round_ = key;
     secagg_excluded_.clear();
   }
-  for (const SecAggExclusion& e : secagg->exclusions()) {
-    secagg_excluded_.insert(e.site);
-    Refuse(e.site, record.run_id, record.round,
-           absl::FailedPreconditionError(absl::StrCat("secure aggregation: excluded from the round's remaining "
-                                                      "attempts at ", e.step, ": ", e.why)))
-        .IgnoreError();
+  for (const auto& session : attempt->sessions()) {
+    for (const SecAggExclusion& e : session->exclusions()) {
+      secagg_excluded_.insert(e.site);
+      Refuse(e.site, record.run_id, record.round,
+             absl::FailedPreconditionError(absl::StrCat("secure aggregation: excluded from the round's remaining "
+                                                        "attempts at ", e.step, ": ", e.why)))
+          .IgnoreError();
+    }
   }
-  if (secagg->step() != SecAggRound::Step::kDone) {
+  // A sum that failed its check: the round's later attempts run as disjoint cohorts (docs/rules/s25-cohorts.md).
+  if (attempt->spoiled()) secagg_spoiled_round_ = key;
+  if (attempt->cohorts()) {
+    FEDLOG_LOG(INFO) << "round " << record.round << " attempt " << record.attempt << ": " << attempt->Describe();
+  }
+  const bool cohort_spoiled = attempt->cohorts() && attempt->spoiled();
+  absl::StatusOr<SecAggOutcome> outcome = absl::FailedPreconditionError(
+      attempt->cohorts() ? absl::StrCat("no cohort passed; ", attempt->Describe())
+                         : attempt->sessions().front()->failure());
+  if (!attempt->Passed().empty()) outcome = attempt->TakeOutcome();
+  // The passing cohorts' survivors must reach min_sites, the fewest updates a model version may stand on.
+  if (outcome.ok() && attempt->cohorts() && outcome->survivors < run_->plan.min_sites()) {
+    outcome = absl::FailedPreconditionError(absl::StrCat("the passing cohorts hold ", outcome->survivors,
+                                                         " survivor(s), fewer than min_sites ",
+                                                         run_->plan.min_sites()));
+  }
+  if (cohort_spoiled) WeighSuspicion(record, attempt->Verdict(), outcome.ok() ? record.round + 1 : record.round);
+  if (!outcome.ok()) {
     FEDLOG_LOG(WARNING) << "round " << record.round << " attempt " << record.attempt
-                        << " failed under secure aggregation: " << secagg->failure();
+                        << " failed under secure aggregation: " << outcome.status().message();
     if (absl::Status st = store_->FailRound(record, now); !st.ok()) {
       FEDLOG_LOG(ERROR) << st;
     }
-    NoteRoundEnded(record, absl::StrCat("failed under secure aggregation (", secagg->failure(),
+    NoteRoundEnded(record, absl::StrCat("failed under secure aggregation (", outcome.status().message(),
                                         "); the round is tried again"));
     round_.reset();
     Bump();
@@ -275,9 +334,11 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   round_->closing = true;
   const v1::RunPlan plan = run_->plan;
   record.bytes_down = round_->bytes_down;
-  record.bytes_up = secagg->bytes_up();
-  fl::TensorBundle mean = secagg->TakeMean();  // moved out under the lock, not copied
-  std::vector<secagg::KindSectionSum> kind_sums = secagg->TakeKindSums();
+  record.bytes_up = attempt->bytes_up();
+  const int cohorts = attempt->cohorts() ? static_cast<int>(attempt->sessions().size()) : 0;
+  const int dropped_cohorts = cohorts - static_cast<int>(attempt->Passed().size());
+  fl::TensorBundle mean = std::move(outcome->mean);  // moved out under the lock, not copied
+  std::vector<secagg::KindSectionSum> kind_sums = std::move(outcome->kind_sums);
   mu_.Unlock();
   const absl::Time started = absl::Now();
   absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result = [&]()
@@ -292,8 +353,8 @@ void Coordinator::CloseSecAggRound(int64_t now) {
         mean.tensors.push_back({t.name, t.shape, std::vector<float>(static_cast<size_t>(fl::NumElementsOf(t.shape)))});
       }
     }
-    FEDLOG_ASSIGN_OR_RETURN(auto applied, ApplyDelta(record, plan, std::move(mean), secagg->samples(),
-                                                     secagg->mean_loss(), secagg->survivors()));
+    FEDLOG_ASSIGN_OR_RETURN(auto applied, ApplyDelta(record, plan, std::move(mean), outcome->samples,
+                                                     outcome->mean_loss, outcome->survivors));
     // The kind sections' checked sums (a section that failed its checks is dropped, the model kept), then the
     // parent's counts of sources this round brought none for.
     for (v1::KindCounts& k : KindCountsFromSecAgg(kind_sums, kKindSuppressBelow)) {
@@ -306,9 +367,32 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   ::malloc_trim(0);
   mu_.Lock();
   if (result.ok()) {
-    (*result->first.mutable_metrics())["secagg_dropped_sites"] = secagg->dropped();
+    auto& metrics = *result->first.mutable_metrics();
+    metrics["secagg_dropped_sites"] = outcome->dropped;
+    if (cohorts > 0) {
+      metrics["secagg_cohorts"] = cohorts;
+      metrics["secagg_cohorts_dropped"] = dropped_cohorts;
+    }
   }
   AdoptRoundResult(record, std::move(result), aggregation_ms);
+}
+
+void Coordinator::WeighSuspicion(const RoundRecord& record, const CohortVerdict& verdict, int32_t next_round) {
+  if (secagg_suspicion_run_ != record.run_id) {
+    secagg_suspicion_run_ = record.run_id;
+    secagg_verdicts_.clear();
+  }
+  secagg_verdicts_.push_back(verdict);
+  if (secagg_verdicts_.size() > kSuspicionWindow) secagg_verdicts_.erase(secagg_verdicts_.begin());
+  const std::string suspect = SitOutSuspect(secagg_verdicts_);
+  if (suspect.empty()) return;
+  secagg_sit_out_round_ = {record.run_id, next_round};
+  secagg_sit_out_ = suspect;
+  const std::string why = absl::StrCat("secure aggregation: sits out round ", next_round, ": its input was in a cohort "
+                                       "sum that failed its check in each of the last ", kSuspicionWindow,
+                                       " cohort attempts, and every other site was cleared (docs/rules/s25-cohorts.md)");
+  FEDLOG_LOG(WARNING) << "site " << suspect << " " << why.substr(std::string("secure aggregation: ").size());
+  Refuse(suspect, record.run_id, record.round, absl::FailedPreconditionError(why)).IgnoreError();
 }
 
 }  // namespace fedlog::server

@@ -415,15 +415,23 @@ void SecAggRound::Close(int64_t now_ms) {
 void SecAggRound::Finish() {
   const absl::Time started = absl::Now();
   absl::StatusOr<secagg::AggregateResult> result = session_->Finish();
-  if (!result.ok()) return Fail(result.status());
+  // DataLoss here and below: the unmasked sum failed its check (the coordinator's cohort trigger).
+  if (!result.ok()) {
+    spoiled_ = absl::IsDataLoss(result.status());
+    return Fail(result.status());
+  }
   CollectExclusions();  // wrong shares outvoted: the sum is right, the liar still counted
   // DecodeSum has checked every lane against what the survivors' clipped inputs can produce.
   absl::StatusOr<fl::TensorBundle> mean = secagg::MeanFromSum(options_.layout, result->sum);
-  if (!mean.ok()) return Fail(mean.status());
+  if (!mean.ok()) {
+    spoiled_ = absl::IsDataLoss(mean.status());
+    return Fail(mean.status());
+  }
   mean_ = *std::move(mean);
   kind_sums_ = secagg::KindSumsFromSum(options_.layout, result->sum, static_cast<int>(survivor_sites_.size()),
                                        options_.config.quantization.clip_range,
                                        options_.config.quantization.fractional_bits);
+  if (options_.keep_sum) sum_ = std::move(result->sum);
   session_.reset();
   step_ = Step::kDone;
   finish_ms_ = absl::ToInt64Milliseconds(absl::Now() - started);

@@ -81,6 +81,8 @@ struct SecAggRoundOptions {
   std::map<std::string, std::vector<std::string>> kind_groups;
   int64_t advertise_deadline_ms = 0;  // unix ms: the round's deadline (sites train before they advertise)
   int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
+  // A cohort of a cohort attempt (server/secagg_cohorts.h): keep the checked decoded sum for TakeSum.
+  bool keep_sum = false;
 };
 
 // A site excluded from the round's remaining attempts for spoiling shares (docs/rules/s24-secshares.md).
@@ -141,10 +143,19 @@ class SecAggRound {
   fl::TensorBundle TakeMean() { return std::move(mean_); }
   // After kDone: the kind sections of the unmasked sum, each checked (secagg::KindSumsFromSum); moved out.
   std::vector<secagg::KindSectionSum> TakeKindSums() { return std::move(kind_sums_); }
+  // After kDone with options.keep_sum: the decoded sum that passed MeanFromSum (moved out).
+  secagg::DecodedSum TakeSum() { return std::move(sum_); }
+  // Once failed: whether the unmasked sum failed its check (DataLoss at Finish: lanes out of range, values
+  // disagreeing with the weight, a secret that does not reconstruct), as opposed to a timeout or dropouts.
+  bool spoiled() const { return spoiled_; }
+  const secagg::UpdateVectorLayout& layout() const { return options_.layout; }
+  const std::vector<std::string>& participants() const { return options_.participants; }
   // Once finished (done or failed): the sites to leave out of the round's remaining attempts: those named by
   // at least 2 sites whose shares did not open, and those blamed for wrong shares at unmasking.
   const std::vector<SecAggExclusion>& exclusions() const { return exclusions_; }
   int survivors() const { return static_cast<int>(survivor_sites_.size()); }
+  // The sites whose masked input is in the sum being unmasked (after masking closed).
+  const std::set<std::string>& survivor_sites() const { return survivor_sites_; }
   int dropped() const { return dropped_count_; }
   int64_t samples() const { return samples_; }
   double mean_loss() const { return samples_ > 0 ? loss_sum_ / static_cast<double>(samples_) : 0; }
@@ -187,6 +198,8 @@ class SecAggRound {
   std::array<int64_t, 4> step_ms_{};
   int64_t finish_ms_ = 0;
   fl::TensorBundle mean_;
+  secagg::DecodedSum sum_;  // with options_.keep_sum
+  bool spoiled_ = false;
   std::vector<secagg::KindSectionSum> kind_sums_;
   std::vector<SecAggExclusion> exclusions_;
 };
