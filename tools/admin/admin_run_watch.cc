@@ -87,13 +87,18 @@ void PrintPlan(const v1::RunPlan& p) {
                p.clip_norm() > 0 ? absl::StrFormat("%g", p.clip_norm()).c_str() : "off");
 }
 
-// Rounds that scaled updates down (RoundSummary clipped_updates / clip_bound), on stderr like the plan.
-void PrintClipped(const v1::RunStatus& s) {
+// Rounds that scaled updates down (RoundSummary clipped_updates / clip_bound) and rounds completed by disjoint
+// cohorts after a spoiled secure sum (secagg_cohorts / secagg_cohorts_dropped), on stderr like the plan.
+void PrintRoundNotes(const v1::RunStatus& s) {
   std::fflush(stdout);
   for (const auto& r : s.rounds()) {
     if (r.state() == "done" && r.clipped_updates() > 0) {
       std::fprintf(stderr, "round %d: clipped %d update(s) to L2 norm %g\n", r.round(), r.clipped_updates(),
                    r.clip_bound());
+    }
+    if (r.state() == "done" && r.secagg_cohorts() > 0) {
+      std::fprintf(stderr, "round %d: secure aggregation in %d cohorts, %d dropped (a sum failed its check)\n",
+                   r.round(), r.secagg_cohorts(), r.secagg_cohorts_dropped());
     }
   }
 }
@@ -189,7 +194,7 @@ int RunStatusVerb(const std::vector<std::string>& argv) {
     if (r.state() == "done") PrintRound(s.plan(), r);
   }
   if (std::string open = OpenRoundLine(s); !open.empty()) std::printf("%s\n", open.c_str());
-  PrintClipped(s);
+  PrintRoundNotes(s);
   return 0;
 }
 
