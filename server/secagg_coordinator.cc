@@ -103,6 +103,9 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   }
   o.config.vector_length = o.layout.length();
   o.config.quantization = SecAggQuantization(plan, n, declared);
+  // Bounded influence: stated weights capped by declared lines and the share cap (docs/rules/s25-weightcap.md).
+  for (size_t i = 0; i < declared.size(); ++i) o.declared_lines[o.participants[i]] = declared[i];
+  o.max_weight_share = plan.max_site_weight_share();
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
   FEDLOG_LOG(INFO) << "round " << ar->record.round << " uses secure aggregation: threshold "
                    << round->config().threshold << " of " << n << ", " << round->config().vector_length
