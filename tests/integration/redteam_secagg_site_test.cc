@@ -7,8 +7,9 @@
 // their sender from the round's next attempt, which completes without it; wrong shares revealed at unmasking
 // are outvoted and their revealer counted (docs/rules/s24-secshares.md); a site that claims a large sample
 // count (in Hello, its header and its stated weight) takes no more than the plan's share cap of the mean, one
-// that masks more weight than the round gave it fails the attempt with the reason logged, and a dropout that
-// leaves a survivor above the cap fails the attempt before unmasking (docs/rules/s25-weightcap.md).
+// that masks more weight than the round gave it fails the attempt with the reason logged, a dropout that
+// leaves a survivor above the cap fails the attempt before unmasking, and a stated weight of 0 is refused
+// (docs/rules/s25-weightcap.md).
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -40,7 +41,7 @@ constexpr double kClipRange = 4;  // the plan's secagg_clip_range (run start's d
 // What the bad site's transport does to the messages its (honest) client sends.
 enum class Tamper {
   kNone, kZeroWeightLane, kZeroEncryptionKey, kSmallOrderMaskKey, kGarbageShares, kWrongReveals, kLateReveal,
-  kIgnoreGivenWeight
+  kIgnoreGivenWeight, kZeroStatedWeight
 };
 
 // Relays a site's secure-aggregation calls to the aggregator, tampering as `tamper` says.
@@ -52,6 +53,7 @@ class BadRelay : public client::SecAggTransport {
     if (tamper_ == Tamper::kZeroEncryptionKey) bad.set_encryption_key(std::string(32, '\0'));
     // u = 1, a point of order 4: X25519 with any clamped scalar gives zero.
     if (tamper_ == Tamper::kSmallOrderMaskKey) bad.set_mask_key(std::string(1, '\1') + std::string(31, '\0'));
+    if (tamper_ == Tamper::kZeroStatedWeight) bad.set_weight(0);  // it would add nothing it could be held to
     return inner_->Advertise(bad);
   }
   absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override {
@@ -470,6 +472,34 @@ TEST_F(RedteamSecAggSiteTest, DropoutThatLeavesASurvivorAboveTheCapFailsTheAttem
   auto next = a.session.Download(s.rounds(s.rounds_size() - 1).model_version());
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_NEAR(FirstShift(global->bundle, next->bundle), 0.05, 2e-4);
+}
+
+// site-c states weight 0 with its keys: a weight the round cannot hold it to (a site weighing 0 adds nothing,
+// so its value lanes would be unbounded by its weight). The advertisement is refused, counted, and the round
+// completes with site-a and site-b once advertising closes at the round's deadline.
+TEST_F(RedteamSecAggSiteTest, ZeroStatedWeightIsRefusedAndTheOthersComplete) {
+  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_);
+  const int64_t run_id = StartRun(4);
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  BadRelay bad(&c.session, Tamper::kZeroStatedWeight);
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+  std::vector<absl::Status> st =
+      RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &bad}, tasks, global->bundle,
+                 {Delta(global->bundle, 0.01f), Delta(global->bundle, 0.03f), Delta(global->bundle, 4.0f)},
+                 {100, 100, 100});
+  EXPECT_EQ(st[2].code(), absl::StatusCode::kFailedPrecondition) << st[2];
+  EXPECT_TRUE(absl::StrContains(st[2].message(), "stated weight 0")) << st[2];
+  ASSERT_TRUE(st[0].ok() && st[1].ok()) << st[0] << st[1];
+  v1::RunStatus s = WaitRun(run_id, Finished);
+  ASSERT_EQ(s.state(), "done") << s.message();
+  ASSERT_EQ(s.rounds_size(), 1);
+  EXPECT_EQ(s.rounds(0).sites(), 2);
+  EXPECT_EQ(s.refused_updates(), 1);  // the advertisement
+  auto next = a.session.Download(s.rounds(0).model_version());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NEAR(FirstShift(global->bundle, next->bundle), 0.02, 1e-3);
 }
 
 }  // namespace
