@@ -10,6 +10,7 @@
 #include "common/secagg/kind_sections.h"
 #include "common/secagg/site_session.h"
 #include "common/secagg/update_vector.h"
+#include "common/secagg/weights.h"
 #include "common/secagg/wire.h"
 
 namespace fedlog::client {
@@ -111,12 +112,14 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
                           Refused(secagg::SiteSession::Create(so, config)));
   // Round 0: keys.
   FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, site->Advertise());
+  keys.weight = weight;  // stated before masking; the roster gives back the weight to mask
   FEDLOG_RETURN_IF_ERROR(transport->Advertise(secagg::AdvertiseToProto(keys, session_id)));
   // Round 1: the roster, then one encrypted share pair per peer.
   FEDLOG_ASSIGN_OR_RETURN(v1::SecAggPollResponse got,
                           WaitFor(transport, options, session_id, v1::SecAggPollRequest::ROSTER));
   if (!got.has_roster()) return Refusal(absl::InvalidArgumentError("expected the key roster"));
   FEDLOG_ASSIGN_OR_RETURN(secagg::KeyRoster roster, Refused(secagg::RosterFromProto(got.roster())));
+  FEDLOG_ASSIGN_OR_RETURN(const double given, Refused(secagg::CheckGivenWeight(got.roster().weight(), weight)));
   FEDLOG_ASSIGN_OR_RETURN(secagg::ShareKeysMessage shares, Refused(site->ShareSecrets(roster)));
   FEDLOG_RETURN_IF_ERROR(transport->ShareKeys(secagg::ShareKeysToProto(shares, session_id)));
   // Round 2: the shares addressed to this site, then the masked input over the upload stream.
@@ -124,7 +127,7 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   if (!got.has_delivery()) return Refusal(absl::InvalidArgumentError("expected the share delivery"));
   FEDLOG_ASSIGN_OR_RETURN(secagg::ShareDelivery delivery, Refused(secagg::DeliveryFromProto(got.delivery())));
   FEDLOG_ASSIGN_OR_RETURN(secagg::MaskedInput masked,
-                          Refused(site->MaskInput(delivery, x, weight, UnitWeightLanes(task))));
+                          Refused(site->MaskInput(delivery, x, given, UnitWeightLanes(task))));
   header.set_secagg_masked(true);
   header.set_secagg_session_id(session_id);
   secagg::ComplaintsToHeader(masked, &header);  // senders whose shares did not open here

@@ -66,8 +66,10 @@ bool MasksKindCounts(const v1::RoundTask& task, const v1::SitePrivacyPolicy& pol
 // The floats at the end of the round's vector that are masked with weight 1: its kind sections.
 uint64_t UnitWeightLanes(const v1::RoundTask& task);
 
-// Runs the four steps for `task` with input `x` and weight `weight` (clamped to the round's max_weight); the
-// last UnitWeightLanes(task) values of x are masked with weight 1 (SiteSession::MaskInput).
+// Runs the four steps for `task` with input `x` and weight `weight` (clamped to the round's max_weight). The
+// weight is stated with the keys, and the site masks the weight its roster gives it back (the aggregator's
+// share cap, docs/rules/s25-weightcap.md), refusing one not in (0, weight]; the last UnitWeightLanes(task)
+// values of x are masked with weight 1 (SiteSession::MaskInput).
 // `header` carries run, round, base version, samples and loss; the masking fields are filled here.
 absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
                                   const v1::RoundTask& task, absl::Span<const float> x, double weight,

@@ -9,6 +9,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/protocol.h"
+#include "common/secagg/weights.h"
 #include "common/secagg/wire.h"
 #include "server/coordinator_privacy.h"
 
@@ -17,6 +18,11 @@ namespace {
 
 absl::Status WrongStep(const char* what) {
   return absl::FailedPreconditionError(absl::StrCat("secure aggregation is not accepting ", what, " now"));
+}
+
+// The round's fraction bits f (a config that leaves them 0 means the largest that cannot wrap).
+int FractionalBits(const secagg::QuantizationOptions& q) {
+  return q.fractional_bits != 0 ? q.fractional_bits : secagg::MaxFractionalBits(q, q.lane_bits);
 }
 
 }  // namespace
@@ -191,9 +197,72 @@ absl::Status SecAggRound::PostAdvertisement(const std::string& site, const v1::S
   if (step_ != Step::kAdvertising) return WrongStep("keys");
   if (!IsParticipant(site)) return absl::PermissionDeniedError("site is not a participant of this round");
   FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, secagg::AdvertiseFromProto(request, site));
+  FEDLOG_RETURN_IF_ERROR(CheckStatedWeight(site, keys.weight));
   FEDLOG_RETURN_IF_ERROR(session_->AddAdvertisement(keys));
   advertised_.insert(site);
+  stated_[site] = keys.weight;
   return absl::OkStatus();
+}
+
+double SecAggRound::EffectiveWeight(const std::string& site, double stated) const {
+  double w = std::min(stated, options_.config.quantization.max_weight);
+  auto it = options_.declared_lines.find(site);
+  if (it != options_.declared_lines.end() && it->second > 0) w = std::min(w, static_cast<double>(it->second));
+  return w;
+}
+
+absl::Status SecAggRound::CheckStatedWeight(const std::string& site, double stated) const {
+  const double w = EffectiveWeight(site, stated);
+  FEDLOG_ASSIGN_OR_RETURN(secagg::Quantizer q, secagg::Quantizer::Create(options_.config.quantization));
+  absl::Status precise = q.CheckPrecision(w);
+  if (w > 0 && precise.ok()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "stated weight ", stated, " (", w, " after the round's caps) is below the smallest weight the round's lanes "
+      "keep within 2^-", secagg::kSitePrecisionBits, "; the site could not mask it"));
+}
+
+void SecAggRound::GiveWeights() {
+  std::vector<double> w;
+  for (const auto& [site, index] : index_) {
+    auto it = stated_.find(site);
+    w.push_back(EffectiveWeight(site, it == stated_.end() ? 0 : it->second));
+  }
+  const double cap = secagg::ShareCap(w, options_.max_weight_share);
+  size_t i = 0, capped = 0;
+  for (const auto& [site, index] : index_) {
+    weights_[site] = std::min(w[i], cap);
+    if (w[i++] > cap) ++capped;
+  }
+  if (capped > 0) {
+    FEDLOG_LOG(INFO) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "...: the weights of "
+                     << capped << " of " << index_.size() << " sites capped by the share cap "
+                     << options_.max_weight_share << " (docs/rules/s25-weightcap.md)";
+  }
+}
+
+double SecAggRound::SurvivorWeight() const {
+  double sum = 0;
+  for (const std::string& site : masked_) {
+    auto it = weights_.find(site);
+    if (it != weights_.end()) sum += it->second;
+  }
+  return sum;
+}
+
+absl::Status SecAggRound::CheckSurvivorShares() const {
+  std::vector<std::string> sites(masked_.begin(), masked_.end());
+  std::vector<double> w;
+  for (const std::string& site : sites) {
+    auto it = weights_.find(site);
+    w.push_back(it == weights_.end() ? 0 : it->second);
+  }
+  const std::optional<size_t> over = secagg::FirstOverShare(w, options_.max_weight_share);
+  if (!over) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "secure aggregation: with ", sites.size(), " of ", index_.size(), " sites' masked inputs in, ", sites[*over],
+      " would hold ", w[*over] / SurvivorWeight(), " of the weight, above the share cap ",
+      std::max(options_.max_weight_share, 1.0 / static_cast<double>(sites.size())),
+      "; the sum is not unmasked and the round is tried again (docs/rules/s25-weightcap.md)"));
 }
 
 absl::Status SecAggRound::PostShares(const std::string& site, const v1::SecAggShareKeysRequest& request) {
@@ -227,8 +296,18 @@ absl::Status SecAggRound::PostMaskedInput(const std::string& site, const std::st
   }
   masked_.insert(site);
   if (samples > 0 && std::isfinite(loss)) {
-    samples_ += samples;
-    loss_sum_ += loss * static_cast<double>(samples);
+    // The header's numbers weigh nothing: the samples are counted at most at the lines the site declared, and
+    // the loss weighed by the weight the round gave the site.
+    int64_t counted = samples;
+    const auto declared = options_.declared_lines.find(site);
+    if (declared != options_.declared_lines.end() && declared->second > 0) {
+      counted = std::min(samples, declared->second);
+    }
+    samples_ += counted;
+    const auto given = weights_.find(site);
+    const double w = given == weights_.end() ? 0 : given->second;
+    loss_sum_ += loss * w;
+    loss_weight_ += w;
   }
   bytes_up_ += static_cast<int64_t>(bytes.size());
   return absl::OkStatus();
@@ -259,6 +338,8 @@ absl::StatusOr<v1::SecAggPollResponse> SecAggRound::Poll(const std::string& site
         resp.set_pending(true);
       } else {
         *resp.mutable_roster() = secagg::RosterToProto(*roster_);
+        auto it = weights_.find(site);  // this site's own weight only (0: not in the roster, which it refuses)
+        resp.mutable_roster()->set_weight(it == weights_.end() ? 0 : it->second);
       }
       return resp;
     case v1::SecAggPollRequest::SHARES: {
@@ -380,6 +461,7 @@ void SecAggRound::Close(int64_t now_ms) {
       if (!roster.ok()) return Fail(roster.status());
       for (const secagg::RosterEntry& e : roster->entries) index_[e.site_id] = e.index;
       roster_ = *std::move(roster);
+      GiveWeights();
       step_ = Step::kSharing;
       return;
     }
@@ -396,6 +478,7 @@ void SecAggRound::Close(int64_t now_ms) {
     case Step::kMasking: {
       // Before the unmask request exists: once sites reveal shares, every section of the sum can be decoded.
       if (absl::Status st = CheckGroupsSurvive(); !st.ok()) return Fail(st);
+      if (absl::Status st = CheckSurvivorShares(); !st.ok()) return Fail(st);
       absl::StatusOr<secagg::UnmaskRequest> request = session_->CloseMasking();
       if (!request.ok()) return Fail(request.status());
       request_ = *std::move(request);
@@ -421,6 +504,12 @@ void SecAggRound::Finish() {
     return Fail(result.status());
   }
   CollectExclusions();  // wrong shares outvoted: the sum is right, the liar still counted
+  // Each survivor masked the weight its roster gave it, or the mean would weigh it otherwise.
+  if (absl::Status st = secagg::CheckWeightSum(result->sum, SurvivorWeight(), static_cast<int>(masked_.size()),
+                                               FractionalBits(options_.config.quantization));
+      !st.ok()) {
+    return Fail(st);
+  }
   // DecodeSum has checked every lane against what the survivors' clipped inputs can produce.
   absl::StatusOr<fl::TensorBundle> mean = secagg::MeanFromSum(options_.layout, result->sum);
   if (!mean.ok()) {

@@ -5,7 +5,12 @@
 //   sharing      roster members post their encrypted shares         (step_ms)
 //   masking      share holders upload their masked input            (step_ms, or earlier when all are in)
 //   unmasking    survivors reveal the shares the request allows     (step_ms)
-// then decodes the sum and holds the weighted mean (secagg::MeanFromSum) for the coordinator to apply. The
+// then decodes the sum and holds the weighted mean (secagg::MeanFromSum) for the coordinator to apply. Each
+// site's weight is bounded before masking (docs/rules/s25-weightcap.md): it states its weight with its keys,
+// the close of advertising caps the stated weights (the lines it declared, W, then the plan's share cap,
+// secagg::ShareCap) and each site's roster gives it its own capped weight to mask; the close of masking fails
+// the attempt when dropouts leave a survivor above the share cap, and Finish when the unmasked weight sum is
+// not the sum of the survivors' given weights (secagg::CheckWeightSum). The
 // vector carries one section per adapter group and per message-kind group (common/secagg/update_vector.h);
 // when fewer than the threshold of a group's members have sent their masked input at the close of masking, the
 // attempt fails there, before any share is asked for, so that no section is ever unmasked as the sum of fewer
@@ -79,6 +84,11 @@ struct SecAggRoundOptions {
   // Message-kind groups with a section in the vector (rounds without DP): source -> the participants that
   // declared it (at least the threshold), in the order of layout.kind_sources (common/secagg/kind_sections.h).
   std::map<std::string, std::vector<std::string>> kind_groups;
+  // Bounded influence (docs/rules/s25-weightcap.md): the lines each participant declared in Hello (absent or 0:
+  // none; a stated weight is capped at them, as EffectiveSamples caps a plain update's samples) and the plan's
+  // max_site_weight_share (each site's share of the weight at most max(it, 1/n); 0 or 1: no cap).
+  std::map<std::string, int64_t> declared_lines;
+  double max_weight_share = 0;
   int64_t advertise_deadline_ms = 0;  // unix ms: the round's deadline (sites train before they advertise)
   int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
   // A cohort of a cohort attempt (server/secagg_cohorts.h): keep the checked decoded sum for TakeSum.
@@ -116,7 +126,8 @@ class SecAggRound {
   int64_t step_deadline_ms() const { return step_deadline_ms_; }
 
   // Each Post* validates the message against the step and the site (always the certificate's identity) and
-  // rejects the message, not the round.
+  // rejects the message, not the round. PostAdvertisement also refuses a stated weight below the smallest the
+  // round's lanes keep within 2^-16 (the site would refuse to mask it).
   absl::Status PostAdvertisement(const std::string& site, const v1::SecAggAdvertiseRequest& request);
   absl::Status PostShares(const std::string& site, const v1::SecAggShareKeysRequest& request);
   // OK when `site` may upload a masked input now (a share holder that has not yet).
@@ -127,7 +138,8 @@ class SecAggRound {
                                const std::vector<uint32_t>& complaints = {});
   absl::Status PostUnmask(const std::string& site, const v1::SecAggUnmaskRequest& request);
 
-  // The input `site` is waiting for at `step`: roster, its share delivery or the unmask request; `pending`
+  // The input `site` is waiting for at `step`: roster (with the weight `site` masks), its share delivery or the
+  // unmask request; `pending`
   // while that step is still open, `aborted` once the round failed. FailedPrecondition for a site that has no
   // business asking (not in the round or the relevant set).
   absl::StatusOr<v1::SecAggPollResponse> Poll(const std::string& site, v1::SecAggPollRequest::Step step) const;
@@ -139,7 +151,7 @@ class SecAggRound {
   bool Advance(int64_t now_ms, const std::set<std::string>& online);
 
   // After kDone: the weighted mean delta (moved out: a second call returns an empty bundle), the survivors'
-  // reported samples and sample-weighted loss.
+  // reported samples (each at most the lines its site declared) and their loss, weighed as the mean weighs them.
   fl::TensorBundle TakeMean() { return std::move(mean_); }
   // After kDone: the kind sections of the unmasked sum, each checked (secagg::KindSumsFromSum); moved out.
   std::vector<secagg::KindSectionSum> TakeKindSums() { return std::move(kind_sums_); }
@@ -158,7 +170,7 @@ class SecAggRound {
   const std::set<std::string>& survivor_sites() const { return survivor_sites_; }
   int dropped() const { return dropped_count_; }
   int64_t samples() const { return samples_; }
-  double mean_loss() const { return samples_ > 0 ? loss_sum_ / static_cast<double>(samples_) : 0; }
+  double mean_loss() const { return loss_weight_ > 0 ? loss_sum_ / loss_weight_ : 0; }
   int64_t bytes_up() const { return bytes_up_; }
   // How long each step stayed open (ms; index = Step), and how long Finish took to unmask and decode; logged
   // when the round finishes, for profiling a round's cost.
@@ -173,6 +185,16 @@ class SecAggRound {
   void Close(int64_t now_ms);
   // OK when every adapter group has at least the threshold of members among the sites that sent masked input.
   absl::Status CheckGroupsSurvive() const;
+  // A stated weight capped by W and the lines `site` declared (the plain path's EffectiveSamples).
+  double EffectiveWeight(const std::string& site, double stated) const;
+  // FailedPrecondition when `stated` (capped) is 0 or below what the round's lanes keep precise.
+  absl::Status CheckStatedWeight(const std::string& site, double stated) const;
+  // Caps the roster's stated weights into weights_ (at the close of advertising).
+  void GiveWeights();
+  // OK when no site that sent masked input holds more than the share cap of their weights.
+  absl::Status CheckSurvivorShares() const;
+  // The sum of the weights given to the sites that sent masked input.
+  double SurvivorWeight() const;
   void Finish();
   // Fills exclusions_ from the session's complaints and blame (once the attempt ends).
   void CollectExclusions();
@@ -185,6 +207,8 @@ class SecAggRound {
   int64_t step_deadline_ms_ = 0;
   std::set<std::string> advertised_, shared_, masked_, unmasked_;
   std::map<std::string, uint32_t> index_;                    // roster indices, after advertising
+  std::map<std::string, double> stated_;                     // stated weights, as advertised
+  std::map<std::string, double> weights_;                    // the weight each roster site masks
   std::optional<secagg::KeyRoster> roster_;
   std::map<uint32_t, secagg::ShareDelivery> deliveries_;
   std::set<std::string> holders_;                            // U2 by site
@@ -192,7 +216,7 @@ class SecAggRound {
   std::set<std::string> survivor_sites_;                     // U3 by site
   int dropped_count_ = 0;
   int64_t samples_ = 0;
-  double loss_sum_ = 0;
+  double loss_sum_ = 0, loss_weight_ = 0;  // losses weighed as the mean weighs the sites (weights_)
   int64_t bytes_up_ = 0;
   int64_t step_opened_ms_ = 0;  // when the current step opened (unix ms)
   std::array<int64_t, 4> step_ms_{};

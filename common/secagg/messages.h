@@ -10,7 +10,9 @@
 //
 // Only public keys, a commitment to the self-mask seed, ciphertexts, masked vectors, the senders whose shares
 // did not open (complaints) and (in round 3) shares the protocol allows to reveal travel. Version 2 added the
-// commitment and the complaints (docs/rules/s24-secshares.md); a site or aggregator of version 1 is refused.
+// commitment and the complaints (docs/rules/s24-secshares.md); version 3 the stated weight with the keys and
+// each site's capped weight in its roster (weights.h, docs/rules/s25-weightcap.md). A site or aggregator of
+// another version is refused.
 #ifndef FEDLOG_COMMON_SECAGG_MESSAGES_H_
 #define FEDLOG_COMMON_SECAGG_MESSAGES_H_
 
@@ -25,7 +27,7 @@
 
 namespace fedlog::secagg {
 
-inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kProtocolVersion = 3;
 
 // SHA-256 over a label, the session id and the self-mask seed (protocol.h SeedCommitment).
 using Commitment = std::array<uint8_t, 32>;
@@ -43,6 +45,9 @@ struct AdvertiseKeys {
   PublicKey encryption_key;  // c_pk: agrees the per-pair key that encrypts shares
   PublicKey mask_key;        // s_pk: agrees the per-pair mask seed
   Commitment seed_commitment{};  // of b_u: lets the aggregator check b_u's reconstruction
+  // The weight the site states before masking (its sample count; 1 under site-level DP). Not used by the
+  // sessions: the aggregator caps it (weights.h) and tells the site, alone, the weight to mask.
+  double weight = 0;
 };
 
 struct RosterEntry {

@@ -7,6 +7,7 @@
 #include "common/base/status_macros.h"
 #include "common/secagg/lanes.h"
 #include "common/secagg/protocol.h"
+#include "common/secagg/weights.h"
 
 namespace fedlog::secagg {
 namespace {
@@ -118,6 +119,7 @@ v1::SecAggAdvertiseRequest AdvertiseToProto(const AdvertiseKeys& keys, const std
   p.set_encryption_key(KeyBytes(keys.encryption_key));
   p.set_mask_key(KeyBytes(keys.mask_key));
   p.set_seed_commitment(KeyBytes(keys.seed_commitment));
+  p.set_weight(keys.weight);
   return p;
 }
 
@@ -128,6 +130,8 @@ absl::StatusOr<AdvertiseKeys> AdvertiseFromProto(const v1::SecAggAdvertiseReques
   FEDLOG_ASSIGN_OR_RETURN(k.encryption_key, KeyFrom(p.encryption_key(), "encryption_key"));
   FEDLOG_ASSIGN_OR_RETURN(k.mask_key, KeyFrom(p.mask_key(), "mask_key"));
   FEDLOG_ASSIGN_OR_RETURN(k.seed_commitment, KeyFrom(p.seed_commitment(), "seed_commitment"));
+  FEDLOG_RETURN_IF_ERROR(CheckStatedWeight(p.weight()));
+  k.weight = p.weight();
   return k;
 }
 

@@ -6,7 +6,11 @@
 // shares that do not decrypt are reported by the honest sites, which fails the attempt at once and excludes
 // their sender from the round's next attempt, which completes without it; wrong shares revealed at unmasking
 // are outvoted and their revealer counted (docs/rules/s24-secshares.md); with six sites, a spoiled sum is
-// retried as two disjoint cohorts and the clean one completes the round (docs/rules/s25-cohorts.md).
+// retried as two disjoint cohorts and the clean one completes the round (docs/rules/s25-cohorts.md); a site
+// that claims a large sample count (in Hello, its header and its stated weight) takes no more than the plan's
+// share cap of the mean, one that masks more weight than the round gave it fails the attempt with the reason
+// logged, a dropout that leaves a survivor above the cap fails the attempt before unmasking, and a stated
+// weight of 0 is refused (docs/rules/s25-weightcap.md).
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -39,7 +43,8 @@ constexpr double kClipRange = 4;  // the plan's secagg_clip_range (run start's d
 
 // What the bad site's transport does to the messages its (honest) client sends.
 enum class Tamper {
-  kNone, kZeroWeightLane, kZeroEncryptionKey, kSmallOrderMaskKey, kGarbageShares, kWrongReveals, kLateReveal
+  kNone, kZeroWeightLane, kZeroEncryptionKey, kSmallOrderMaskKey, kGarbageShares, kWrongReveals, kLateReveal,
+  kIgnoreGivenWeight, kZeroStatedWeight
 };
 
 // Relays a site's secure-aggregation calls to the aggregator, tampering as `tamper` says.
@@ -51,6 +56,7 @@ class BadRelay : public client::SecAggTransport {
     if (tamper_ == Tamper::kZeroEncryptionKey) bad.set_encryption_key(std::string(32, '\0'));
     // u = 1, a point of order 4: X25519 with any clamped scalar gives zero.
     if (tamper_ == Tamper::kSmallOrderMaskKey) bad.set_mask_key(std::string(1, '\1') + std::string(31, '\0'));
+    if (tamper_ == Tamper::kZeroStatedWeight) bad.set_weight(0);  // it would add nothing it could be held to
     return inner_->Advertise(bad);
   }
   absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override {
@@ -76,7 +82,15 @@ class BadRelay : public client::SecAggTransport {
     }
     return inner_->UploadMasked(h, bad);
   }
-  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override { return inner_->Poll(r); }
+  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override {
+    absl::StatusOr<v1::SecAggPollResponse> got = inner_->Poll(r);
+    // The site masks the weight it stated instead of the capped one its roster gives it: values and weight
+    // lane agree (the clip-range bound of the sum cannot see it), the weight is not the one the round gave.
+    if (tamper_ == Tamper::kIgnoreGivenWeight && got.ok() && got->has_roster()) {
+      got->mutable_roster()->set_weight(stated_weight);
+    }
+    return got;
+  }
   absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override {
     v1::SecAggUnmaskRequest bad = r;
     if (tamper_ == Tamper::kWrongReveals) {  // every revealed share off its polynomial, still in the field
@@ -90,6 +104,7 @@ class BadRelay : public client::SecAggTransport {
 
   uint64_t weight_lane = 0;  // kZeroWeightLane: the lane the honest client puts the weight in
   size_t lane_bytes = 8;
+  double stated_weight = 0;  // kIgnoreGivenWeight: the weight the site stated (and masks)
 
  private:
   std::unique_ptr<client::SecAggTransport> inner_;
@@ -114,11 +129,12 @@ class RedteamSecAggSiteTest : public ::testing::Test {
   }
 
   // A one-round secure-aggregation run of three sites (threshold 2) whose advertising closes after
-  // `deadline_s` when a site never advertises.
-  int64_t StartRun(int deadline_s, int min_sites = 3) {
+  // `deadline_s` when a site never advertises; `max_site_share` is the plan's share cap (0: the default).
+  int64_t StartRun(int deadline_s, int min_sites = 3, double max_site_share = 0) {
     v1::StartRunRequest req;
     v1::RunPlan* plan = req.mutable_plan();
     plan->set_rounds(1);
+    plan->set_max_site_weight_share(max_site_share);  // 0: the default
     plan->set_min_sites(min_sites);
     plan->set_round_deadline_s(deadline_s);
     plan->set_secure_aggregation(true);
@@ -560,6 +576,148 @@ TEST_F(RedteamSecAggCohortTest, ASiteInTheFailingCohortOfTheLastThreeCohortAttem
   EXPECT_EQ(done.sites(), 5);
   EXPECT_EQ(done.secagg_cohorts(), 0);
   EXPECT_GE(s.refused_updates(), 1);  // the sit-out, counted as site-f's refusal
+}
+
+// The first value of `after`'s first shared tensor minus `before`'s: how far the round moved the model.
+double FirstShift(const fl::TensorBundle& before, const fl::TensorBundle& after) {
+  for (const auto& t : before.tensors) {
+    if (fl::IsOptionalTensor(t.name)) continue;
+    const fl::NamedTensor* a = after.Find(t.name);
+    return a == nullptr ? std::nan("") : static_cast<double>(a->values[0] - t.values[0]);
+  }
+  return std::nan("");
+}
+
+// The brief's "a claimed sample count takes over the average", in a secure round: site-c declares 1e6 lines in
+// Hello, claims 1e6 samples in its header and masks weight 1e6 (the protocol's own encoding, no tampering), its
+// values at the clip range, against two honest sites of 1,400 lines and samples moving by +-0.01. Under the
+// plan's share cap 0.4 its share of the mean is 0.4, as in a plain round: the model moves by
+// 0.4 x 4 + 0.3 x 0.01 - 0.3 x 0.01 = 1.6, not by the ~3.99 its claim would give it.
+TEST_F(RedteamSecAggSiteTest, ClaimedSampleCountTakesNoMoreThanTheShareCap) {
+  Site a(pki_, "site-a", port_, "HDFS", 1400), b(pki_, "site-b", port_, "HDFS", 1400);
+  Site c(pki_, "site-c", port_, "HDFS", 1'000'000);
+  const int64_t run_id = StartRun(60, 3, /*max_site_share=*/0.4);
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
+  ASSERT_TRUE(tasks[2].secure_aggregation());
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session),
+       rc = client::SessionTransport(&c.session);
+  std::vector<absl::Status> st =
+      RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), rc.get()}, tasks, global->bundle,
+                 {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.01f), Delta(global->bundle, 4.0f)},
+                 {1400, 1400, 1e6});
+  ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];
+  v1::RunStatus s = WaitRun(run_id, Finished);
+  ASSERT_EQ(s.state(), "done") << s.message();
+  ASSERT_EQ(s.rounds_size(), 1) << "the attempt failed: " << s.message();
+  EXPECT_EQ(s.rounds(0).sites(), 3);
+  auto next = a.session.Download(s.rounds(0).model_version());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NEAR(FirstShift(global->bundle, next->bundle), 0.4 * kClipRange, 1e-3);
+}
+
+// site-c states 1e6 (the protocol's own field, its Hello and header agreeing) and its relay makes it mask that
+// instead of the weight its roster gives it. Its values carry the same weight, so the sum's clip-range bound
+// passes; the weight-sum check fails the attempt (DataLoss, logged with the reason), and the next attempt, with
+// site-c masking its given weight, completes at the capped mean.
+TEST_F(RedteamSecAggSiteTest, WeightLaneAboveTheGivenWeightFailsTheAttemptWithTheReasonLogged) {
+  Site a(pki_, "site-a", port_, "HDFS", 1400), b(pki_, "site-b", port_, "HDFS", 1400);
+  Site c(pki_, "site-c", port_, "HDFS", 1'000'000);
+  const int64_t run_id = StartRun(60, 3, /*max_site_share=*/0.4);
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  BadRelay bad(&c.session, Tamper::kIgnoreGivenWeight);
+  bad.stated_weight = 1e6;
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+  const std::vector<fl::TensorBundle> deltas = {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.01f),
+                                                Delta(global->bundle, 4.0f)};
+  ::testing::internal::CaptureStderr();
+  std::vector<absl::Status> st =
+      RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &bad}, tasks, global->bundle, deltas, {1400, 1400, 1e6});
+  v1::RunStatus s = WaitRun(run_id, [](const v1::RunStatus& r) { return HasFailedAttempt(r) || Finished(r); });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];
+  ASSERT_TRUE(HasFailedAttempt(s)) << "the overweight sum was averaged into the model: " << s.state();
+  EXPECT_TRUE(absl::StrContains(log, "masked a weight other than the one it was given")) << log;
+
+  tasks = testing::WaitRoundTasks({&a, &b, &c});
+  auto rc = client::SessionTransport(&c.session);
+  st = RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), rc.get()}, tasks, global->bundle, deltas, {1400, 1400, 1e6});
+  ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];
+  s = WaitRun(run_id, Finished);
+  ASSERT_EQ(s.state(), "done") << s.message();
+  ASSERT_EQ(s.rounds_size(), 2);
+  auto next = a.session.Download(s.rounds(1).model_version());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NEAR(FirstShift(global->bundle, next->bundle), 0.4 * kClipRange, 1e-3);
+}
+
+// Honest sites, but the cap binds: site-a's 3,000 samples against 1,000 each for site-b and site-c, share cap
+// 0.5, so site-a masks 2,000. site-c drops after masking (its upload never leaves): with site-a and site-b alone
+// site-a would hold 2/3 of the weight, so the attempt fails before any share is revealed, and the next attempt
+// (everyone present) completes at the capped mean 0.5 x 0.1 = 0.05 (uncapped it would be 0.06).
+TEST_F(RedteamSecAggSiteTest, DropoutThatLeavesASurvivorAboveTheCapFailsTheAttemptBeforeUnmasking) {
+  Site a(pki_, "site-a", port_, "HDFS", 3000), b(pki_, "site-b", port_, "HDFS", 1000);
+  Site c(pki_, "site-c", port_, "HDFS", 1000);
+  const int64_t run_id = StartRun(60, 3, /*max_site_share=*/0.5);
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  const std::vector<fl::TensorBundle> deltas = {Delta(global->bundle, 0.1f), Delta(global->bundle, 0.0f),
+                                                Delta(global->bundle, 0.0f)};
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+  testing::SecAggRelay drop(&c.session);
+  drop.drop_after_masking = true;
+  ::testing::internal::CaptureStderr();
+  std::vector<absl::Status> st =
+      RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &drop}, tasks, global->bundle, deltas, {3000, 1000, 1000});
+  v1::RunStatus s = WaitRun(run_id, [](const v1::RunStatus& r) { return HasFailedAttempt(r) || Finished(r); });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(HasFailedAttempt(s)) << s.state();
+  EXPECT_TRUE(absl::StrContains(log, "site-a would hold 0.666")) << log;
+  for (int i : {0, 1}) {  // ended by the aggregator before any unmask request
+    EXPECT_EQ(st[i].code(), absl::StatusCode::kAborted) << st[i];
+  }
+
+  tasks = testing::WaitRoundTasks({&a, &b, &c});
+  auto rc = client::SessionTransport(&c.session);
+  st = RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), rc.get()}, tasks, global->bundle, deltas, {3000, 1000, 1000});
+  ASSERT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0] << st[1] << st[2];
+  s = WaitRun(run_id, Finished);
+  ASSERT_EQ(s.state(), "done") << s.message();
+  auto next = a.session.Download(s.rounds(s.rounds_size() - 1).model_version());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NEAR(FirstShift(global->bundle, next->bundle), 0.05, 2e-4);
+}
+
+// site-c states weight 0 with its keys: a weight the round cannot hold it to (a site weighing 0 adds nothing,
+// so its value lanes would be unbounded by its weight). The advertisement is refused, counted, and the round
+// completes with site-a and site-b once advertising closes at the round's deadline.
+TEST_F(RedteamSecAggSiteTest, ZeroStatedWeightIsRefusedAndTheOthersComplete) {
+  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_), c(pki_, "site-c", port_);
+  const int64_t run_id = StartRun(4);
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  BadRelay bad(&c.session, Tamper::kZeroStatedWeight);
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+  std::vector<absl::Status> st =
+      RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &bad}, tasks, global->bundle,
+                 {Delta(global->bundle, 0.01f), Delta(global->bundle, 0.03f), Delta(global->bundle, 4.0f)},
+                 {100, 100, 100});
+  EXPECT_EQ(st[2].code(), absl::StatusCode::kFailedPrecondition) << st[2];
+  EXPECT_TRUE(absl::StrContains(st[2].message(), "stated weight 0")) << st[2];
+  ASSERT_TRUE(st[0].ok() && st[1].ok()) << st[0] << st[1];
+  v1::RunStatus s = WaitRun(run_id, Finished);
+  ASSERT_EQ(s.state(), "done") << s.message();
+  ASSERT_EQ(s.rounds_size(), 1);
+  EXPECT_EQ(s.rounds(0).sites(), 2);
+  EXPECT_EQ(s.refused_updates(), 1);  // the advertisement
+  auto next = a.session.Download(s.rounds(0).model_version());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NEAR(FirstShift(global->bundle, next->bundle), 0.02, 1e-3);
 }
 
 }  // namespace

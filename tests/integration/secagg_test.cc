@@ -257,13 +257,16 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
 
 // Three sites, site-c dropping right after it masked; the round completes with the survivors' weighted mean.
 // `max_site_samples` > 0 bounds the weights, and so do the lines every site declares (`declared_lines` > 0),
-// which lets the aggregator choose `lane_bits`-bit lanes.
+// which lets the aggregator choose `lane_bits`-bit lanes. The share cap is off (1): site-b's 300 of the
+// survivors' 400 would exceed the default 0.5 and fail the attempt before unmasking (docs/rules/s25-weightcap.md,
+// RedteamSecAggSiteTest covers that); this test is about removing a dropped site's masks.
 void DropAfterMasking(const char* name, int64_t max_site_samples, uint32_t lane_bits, int64_t declared_lines = 0) {
   Env env(name);
   Site a(env.pki, "site-a", env.port, "HDFS", declared_lines), b(env.pki, "site-b", env.port, "HDFS", declared_lines),
       c(env.pki, "site-c", env.port, "HDFS", declared_lines);
   v1::RunPlan plan = Plan(true, 3);
   plan.set_max_site_samples(max_site_samples);
+  plan.set_max_site_weight_share(1);
   absl::StatusOr<v1::RunStatus> run = env.Start(plan);
   ASSERT_TRUE(run.ok()) << run.status();
   std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c});

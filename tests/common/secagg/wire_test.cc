@@ -26,6 +26,20 @@ TEST(WireTest, AdvertiseTakesTheAuthenticatedIdAndChecksKeySizes) {
   EXPECT_EQ(AdvertiseFromProto(p, "site-a").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Protocol version 3: the stated weight travels with the keys and is checked as a number from a peer.
+TEST(WireTest, AdvertiseCarriesTheStatedWeightAndRefusesANonsenseOne) {
+  AdvertiseKeys k;
+  k.weight = 1400;
+  v1::SecAggAdvertiseRequest p = AdvertiseToProto(k, "session");
+  absl::StatusOr<AdvertiseKeys> back = AdvertiseFromProto(p, "site-a");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->weight, 1400);
+  for (double bad : {-1.0, 2e12, std::nan(""), HUGE_VAL}) {
+    p.set_weight(bad);
+    EXPECT_EQ(AdvertiseFromProto(p, "site-a").status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(WireTest, UnmaskResponseRejectsBadShares) {
   UnmaskResponse r;
   r.from = 2;
