@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <grpc/grpc.h>
 
@@ -129,6 +131,51 @@ void ShutdownFuzzAggregator(std::unique_ptr<FuzzAggregator> agg) {
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   grpc_shutdown_blocking();
+}
+
+std::string MutateProgram(std::string program, std::mt19937* rng) {
+  const int mutations = 1 + static_cast<int>((*rng)() % 5);
+  for (int m = 0; m < mutations; ++m) {
+    const size_t pos = program.empty() ? 0 : (*rng)() % program.size();
+    switch ((*rng)() % 5) {
+      case 0:
+        if (!program.empty()) program[pos] = static_cast<char>((*rng)() & 0xff);
+        break;
+      case 1: program.insert(pos, 1, static_cast<char>((*rng)() & 0xff)); break;
+      case 2:
+        for (int i = 0, n = 1 + static_cast<int>((*rng)() % 16); i < n; ++i) {
+          program.push_back(static_cast<char>((*rng)() & 0xff));
+        }
+        break;
+      case 3: program.resize(pos); break;
+      default: program.insert(pos, program.substr(pos, (*rng)() % 8)); break;
+    }
+  }
+  return program;
+}
+
+std::vector<std::string> CorpusPrograms(const std::string& name) {
+  const char* src = std::getenv("FEDLOG_SOURCE_DIR");
+  const std::filesystem::path dir = std::filesystem::path(src ? src : FEDLOG_FUZZ_SOURCE_DIR) / "tests/fuzz/corpus" / name;
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> out;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    out.push_back(bytes.str());
+  }
+  return out;
+}
+
+int SoakSeconds() {
+  const char* s = std::getenv("FEDLOG_FUZZ_SOAK_S");
+  return s == nullptr ? 0 : std::max(0, std::atoi(s));
 }
 
 }  // namespace fedlog::fuzz

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,18 @@ std::shared_ptr<grpc::Channel> ChannelFor(const std::string& entry, const FuzzAg
 // Shuts the aggregator down and gRPC with it (grpc_shutdown_blocking), then removes its directory: for an
 // atexit handler, so that no gRPC thread holds OpenSSL state when OpenSSL's own exit handler runs.
 void ShutdownFuzzAggregator(std::unique_ptr<FuzzAggregator> agg);
+
+// For the replay tests: `program` with 1..5 mutations (byte flips, inserted or appended random bytes, a cut, a
+// repeated slice), as a mutation-based fuzzer would make them.
+std::string MutateProgram(std::string program, std::mt19937* rng);
+
+// The committed seed corpus tests/fuzz/corpus/`name` (under $FEDLOG_SOURCE_DIR, else the source tree the
+// binary was built from), sorted by file name; empty when the directory is missing.
+std::vector<std::string> CorpusPrograms(const std::string& name);
+
+// Seconds a replay test's random part goes on for when FEDLOG_FUZZ_SOAK_S is set (a bounded soak run of an entry
+// built without clang: docs/SECURITY.md "Fuzzing the federation handlers"); 0 when it is not.
+int SoakSeconds();
 
 }  // namespace fedlog::fuzz
 

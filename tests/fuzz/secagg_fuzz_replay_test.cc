@@ -1,22 +1,17 @@
-// Replays the committed seed corpus (tests/fuzz/corpus/secagg: one program per file, regression seeds of
-// findings among them) and a few seeded random programs through the secure-aggregation fuzz entry, so every
-// build exercises it (the libFuzzer binary needs clang), and checks that the programs reach completed rounds and
-// refused extra messages.
-#include <algorithm>
+// Replays the committed seed corpus (tests/fuzz/corpus/secagg: one program per file) and a few mutations of it
+// through the secure-aggregation fuzz entry, so every build exercises it (the libFuzzer binary needs clang), and
+// checks that the programs reach completed rounds and refused extra messages. With FEDLOG_FUZZ_SOAK_S=N the
+// mutations go on for N seconds (fuzz_aggregator.h SoakSeconds).
+#include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "common/base/file_util.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/fuzz_aggregator.h"
 #include "tests/fuzz/secagg_fuzz_entry.h"
-
-#ifndef FEDLOG_FUZZ_SOURCE_DIR
-#define FEDLOG_FUZZ_SOURCE_DIR "."
-#endif
 
 namespace fedlog::fuzz {
 namespace {
@@ -26,21 +21,10 @@ int RunProgram(const std::string& input) {
 }
 
 TEST(SecAggFuzzReplayTest, CommittedCorpusKeepsInvariants) {
-  const char* src = std::getenv("FEDLOG_SOURCE_DIR");
-  const std::filesystem::path dir =
-      std::filesystem::path(src ? src : FEDLOG_FUZZ_SOURCE_DIR) / "tests/fuzz/corpus/secagg";
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.is_regular_file()) files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  ASSERT_GE(files.size(), 4u);
+  const std::vector<std::string> corpus = CorpusPrograms("secagg");
+  ASSERT_GE(corpus.size(), 4u);
   const SecAggFuzzCounts before = SecAggCounts();
-  for (const auto& f : files) {
-    absl::StatusOr<std::string> input = ReadFile(f.string());
-    ASSERT_TRUE(input.ok()) << input.status();
-    EXPECT_EQ(RunProgram(*input), 0) << f;
-  }
+  for (size_t i = 0; i < corpus.size(); ++i) EXPECT_EQ(RunProgram(corpus[i]), 0) << "program " << i;
   const SecAggFuzzCounts after = SecAggCounts();
   EXPECT_GT(after.rounds, before.rounds);
   EXPECT_GT(after.rounds_done, before.rounds_done);
@@ -48,13 +32,20 @@ TEST(SecAggFuzzReplayTest, CommittedCorpusKeepsInvariants) {
   EXPECT_GT(after.injected_refused, before.injected_refused);
 }
 
-TEST(SecAggFuzzReplayTest, SeededRandomProgramsKeepInvariants) {
+TEST(SecAggFuzzReplayTest, MutatedProgramsKeepInvariants) {
+  const std::vector<std::string> corpus = CorpusPrograms("secagg");
+  ASSERT_FALSE(corpus.empty());
   std::mt19937 rng(20261207);
-  for (int i = 0; i < 4; ++i) {
-    std::string input(rng() % 300, '\0');
-    for (char& c : input) c = static_cast<char>(rng() & 0xff);
-    EXPECT_EQ(RunProgram(input), 0);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(SoakSeconds());
+  int64_t programs = 0;
+  for (int i = 0; i < 3 || std::chrono::steady_clock::now() < until; ++i, ++programs) {
+    EXPECT_EQ(RunProgram(MutateProgram(corpus[rng() % corpus.size()], &rng)), 0);
   }
+  const SecAggFuzzCounts c = SecAggCounts();
+  std::printf("secagg fuzz replay: %lld programs; rounds %lld, done %lld; extra messages %lld, refused %lld\n",
+              static_cast<long long>(programs), static_cast<long long>(c.rounds),
+              static_cast<long long>(c.rounds_done), static_cast<long long>(c.injected),
+              static_cast<long long>(c.injected_refused));
 }
 
 }  // namespace
