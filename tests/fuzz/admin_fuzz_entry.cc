@@ -142,7 +142,7 @@ void FuzzSecureAndPrivate(Input* in, const std::string& dir, uint8_t flags, v1::
     // Paths on the aggregator's host: missing, a directory, a device, a file that is no bundle, a long one.
     p->set_initial_model(FuzzName(in, {"", "/nonexistent/model.bundle", "/", "/dev/zero", "/proc/self/status",
                                        dir, JoinPath(dir, "pki/ca.crt"), "../../etc/passwd",
-                                       std::string(4097, 'p'), "/" + std::string(4000, 'q')},
+                                       std::string(4097, 'p'), absl::StrCat("/", std::string(4000, 'q'))},
                                   400));
     p->set_initial_model_sha256(FuzzName(in, {"", std::string(64, '0'), std::string(64, 'g'),
                                               std::string(63, 'a'), std::string(64, 'A')}));
