@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -90,6 +91,9 @@ void EnsureSecureRun(SecAgg* s) {
   plan->set_secure_aggregation(true);
   plan->set_secagg_threshold(2);
   plan->set_secagg_step_s(2);
+  // A round fuzz-a declined, or spoiled shares in, goes on without it: below min_sites, so the run fails after
+  // this wait and the next input starts a fresh one (the default 600 s would stall the fuzzer).
+  plan->set_site_wait_s(4);
   grpc::ClientContext sctx;
   SetDeadline(&sctx, 10000);
   v1::RunStatus started;
@@ -337,6 +341,7 @@ class FuzzTransport : public client::SecAggTransport {
     absl::MutexLock lock(&extra_->mu);
     ++extra_->sent;
     if (st.ok()) {
+      if (std::getenv("FEDLOG_SECAGG_FUZZ_TRACE")) std::fprintf(stderr, "secagg fuzz: %s accepted\n", what);
       extra_->accepted_state_change = true;
     } else {
       ++extra_->refused;
@@ -512,7 +517,16 @@ void OneRound(SecAgg* s, Input* in) {
   std::vector<StepPlan> plans = DecodePlans(in);
   const std::string outsider = in->Bytes(512);
   v1::RoundTask tasks[kRoundSites];
-  if (!RoundTasks(s, tasks) || !Global(s, tasks[0].model_version())) return;
+  if (!RoundTasks(s, tasks) || !Global(s, tasks[0].model_version())) {
+    if (std::getenv("FEDLOG_SECAGG_FUZZ_TRACE")) {
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx, 5000);
+      v1::RunStatus run;
+      (void)s->admin->GetRun(&ctx, v1::GetRunRequest(), &run);
+      std::fprintf(stderr, "secagg fuzz: no round: run %s (%s)\n", run.state().c_str(), run.message().c_str());
+    }
+    return;
+  }
   ++s->counts.rounds;
   fl::TensorBundle zero = s->model;
   for (auto& t : zero.tensors) std::fill(t.values.begin(), t.values.end(), 0.0f);
