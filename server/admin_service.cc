@@ -17,12 +17,24 @@ absl::Status RequireAdmin(const grpc::ServerContext& ctx) {
   return absl::OkStatus();
 }
 
+// A refusal may quote what the admin sent (a site id, a path, a strategy name). gRPC carries the message in
+// the response's metadata, whose size is limited (8 KiB by default): a longer one failed the call with
+// RESOURCE_EXHAUSTED and then the connection's next calls too. So the message is cut to kMaxStatusMessage bytes.
+constexpr size_t kMaxStatusMessage = 1024;
+
+grpc::Status Reply(const absl::Status& st) {
+  if (st.message().size() <= kMaxStatusMessage) return net::ToGrpc(st);
+  return net::ToGrpc(absl::Status(st.code(), absl::StrCat(st.message().substr(0, kMaxStatusMessage), "... (",
+                                                          st.message().size() - kMaxStatusMessage,
+                                                          " more bytes)")));
+}
+
 // Runs `fn` (returning StatusOr<T>) for an authenticated admin and copies the value into `out`.
 template <typename T, typename Fn>
 grpc::Status Serve(const grpc::ServerContext& ctx, T* out, Fn fn) {
-  if (absl::Status st = RequireAdmin(ctx); !st.ok()) return net::ToGrpc(st);
+  if (absl::Status st = RequireAdmin(ctx); !st.ok()) return Reply(st);
   absl::StatusOr<T> r = fn();
-  if (!r.ok()) return net::ToGrpc(r.status());
+  if (!r.ok()) return Reply(r.status());
   *out = std::move(*r);
   return grpc::Status::OK;
 }
@@ -50,15 +62,15 @@ grpc::Status AdminService::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequ
 
 grpc::Status AdminService::WatchRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
                                     grpc::ServerWriter<v1::RunStatus>* writer) {
-  if (absl::Status st = RequireAdmin(*ctx); !st.ok()) return net::ToGrpc(st);
+  if (absl::Status st = RequireAdmin(*ctx); !st.ok()) return Reply(st);
   absl::StatusOr<v1::RunStatus> first = coordinator_->RunStatus(req->run_id());
-  if (!first.ok()) return net::ToGrpc(first.status());
+  if (!first.ok()) return Reply(first.status());
   const int64_t run_id = first->run_id();
   std::string last;
   uint64_t seq = 0;
   while (!ctx->IsCancelled()) {
     absl::StatusOr<v1::RunStatus> st = coordinator_->RunStatus(run_id);
-    if (!st.ok()) return net::ToGrpc(st.status());
+    if (!st.ok()) return Reply(st.status());
     std::string bytes = st->SerializeAsString();
     if (bytes != last) {
       if (!writer->Write(*st)) break;

@@ -53,7 +53,9 @@ absl::Status ValidateInitialModelPlan(const v1::RunPlan& plan) {
   return absl::OkStatus();
 }
 
-absl::Status ValidatePlan(v1::RunPlan* plan) {
+}  // namespace
+
+absl::Status ValidateRunPlan(v1::RunPlan* plan) {
   FEDLOG_RETURN_IF_ERROR(config::CheckFiniteNumbers(*plan, "run plan"));
   if (plan->rounds() <= 0 || plan->rounds() > 100000) return absl::InvalidArgumentError("rounds (--rounds) must be 1..100000");
   if (plan->min_sites() <= 0) return absl::InvalidArgumentError("min_sites (--min-sites) must be at least 1");
@@ -96,8 +98,6 @@ absl::Status ValidatePlan(v1::RunPlan* plan) {
   FEDLOG_RETURN_IF_ERROR(ValidatePrivacyPlan(plan));
   return ValidateAdaptiveClipPlan(plan);
 }
-
-}  // namespace
 
 absl::StatusOr<int64_t> Coordinator::InitialModelVersion(const v1::RunPlan& plan) {
   fl::TensorBundle weights;
@@ -248,7 +248,13 @@ absl::StatusOr<v1::SiteInfo> Coordinator::AdmitSources(const std::string& site_i
 }
 
 absl::StatusOr<v1::SiteInfo> Coordinator::RevokeSite(const std::string& site_id) {
-  if (site_id.empty()) return absl::InvalidArgumentError("site id is empty");
+  // Revoking adds an entry for an unknown id: only one a certificate could carry (a typo stays removable with
+  // ForgetSite, an id no site can have would only fill the list).
+  if (!net::IsValidPeerId(site_id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not a valid site id: 1..", net::kMaxPeerIdLength,
+        " characters of [A-Za-z0-9._-], starting with a letter or digit, without '..'"));
+  }
   FEDLOG_RETURN_IF_ERROR(store_->SetRevoked(site_id, true));
   {
     absl::MutexLock lock(&mu_);
@@ -266,7 +272,7 @@ absl::StatusOr<v1::SiteInfo> Coordinator::RevokeSite(const std::string& site_id)
 
 absl::StatusOr<v1::RunStatus> Coordinator::StartRun(const v1::RunPlan& requested) {
   v1::RunPlan plan = requested;
-  FEDLOG_RETURN_IF_ERROR(ValidatePlan(&plan));
+  FEDLOG_RETURN_IF_ERROR(ValidateRunPlan(&plan));
   int64_t run_id = 0;
   {
     absl::MutexLock lock(&mu_);

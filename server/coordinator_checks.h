@@ -51,6 +51,11 @@ absl::Status ForSite(absl::Status status, const std::string& site_id);
 // Default of RunPlan.max_site_weight_share: with two or more sites, none has more than half the weight.
 inline constexpr double kDefaultMaxWeightShare = 0.5;
 
+// The run-start checks of an admin's plan (Coordinator::StartRun), filling in every default: InvalidArgument
+// naming the field for a number or name out of range or a combination refused (ValidateSecAggPlan,
+// ValidatePrivacyPlan, ValidateAdaptiveClipPlan are part of it). A plan it passes passes it again unchanged.
+absl::Status ValidateRunPlan(v1::RunPlan* plan);
+
 // Adaptive clipping of a run (RunPlan 66-67, common/fl/adaptive_clip.h). Refuses a negative multiple, one in
 // (0, 1) or above 1e6, a multiple with adaptive_clip_off, and a multiple under secure aggregation or site-level DP
 // (the aggregator does not scale those updates: the sites clip). Fills in the default: off under secure

@@ -145,6 +145,12 @@ TEST_F(OperatorTest, ForgetRemovesOnlyASiteThatNeverConnected) {
   EXPECT_FALSE(listed("site-typo"));
   EXPECT_EQ(forget(admin.get(), "site-typo", &resp).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(forget(admin.get(), "", &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // An id no certificate can carry is refused and leaves no entry (admin_fuzz_entry's finding; its seed is
+  // tests/fuzz/corpus/admin/revoke-invalid-id).
+  for (const std::string& bad : {std::string("a..b"), std::string("-x"), std::string(65, 's'), std::string("x/y")}) {
+    EXPECT_EQ(revoke(bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_FALSE(listed(bad)) << bad;
+  }
 
   // A site that said hello keeps its entry, revoked or not; the message says what to use instead.
   ASSERT_TRUE(revoke("site-a").ok());
