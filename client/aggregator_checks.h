@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/fl/plan_bounds.h"
 #include "common/fl/tensor_bundle.h"
 #include "fedlog/v1/federation.pb.h"
 #include "fedlog/v1/model.pb.h"
@@ -29,12 +30,11 @@ inline constexpr int64_t kMaxMaxModelBytes = (int64_t{2} << 30) - 1;
 // not a setting but a fault: the site would hold a call, or stay silent, for longer than any round lasts.
 inline constexpr int32_t kMaxAggregatorIntervalMs = 3600 * 1000;
 
-// Bounds on a round plan's local work (TrainingPlan): far above any plan docs/OPERATIONS.md describes, low
-// enough that a plan cannot hold the site's trainer for days or size a batch beyond memory.
-inline constexpr int32_t kMaxLocalEpochs = 10000;
-inline constexpr int32_t kMaxLocalSteps = 1000000;  // contrastive_steps, meta_iterations
-inline constexpr int32_t kMaxInnerSteps = 10000;
-inline constexpr int32_t kMaxBatchSize = 1 << 20;   // batch_size, line_dp_normal_lines
+// Bounds on a round plan's local work (TrainingPlan), the aggregator's run-start bounds too (common/fl/plan_bounds.h).
+using fl::kMaxBatchSize;
+using fl::kMaxInnerSteps;
+using fl::kMaxLocalEpochs;
+using fl::kMaxLocalSteps;
 
 // HelloResponse: heartbeat_interval_ms and max_poll_wait_ms in [0, kMaxAggregatorIntervalMs].
 absl::Status CheckHelloResponse(const v1::HelloResponse& response);

@@ -108,6 +108,8 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   secagg::SiteOptions so;
   so.site_id = options.site_id;
   so.min_threshold = options.min_threshold;
+  // Site-level DP: this site's noise share assumes dp_min_sites shares in the sum; never unmask over fewer.
+  if (task.dp_mode() == "site") so.min_survivors = std::max(task.dp_min_sites(), 0);
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<secagg::SiteSession> site,
                           Refused(secagg::SiteSession::Create(so, config)));
   // Round 0: keys.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/logging.h"
@@ -10,6 +11,7 @@
 #include "common/config/finite_numbers.h"
 #include "common/fl/bundle_codec.h"
 #include "common/fl/fedavg.h"
+#include "common/fl/plan_bounds.h"
 #include "common/fl/server_optimizer.h"
 #include "common/fl/strategy.h"
 #include "common/model/initial_model.h"
@@ -72,6 +74,19 @@ absl::Status ValidateRunPlan(v1::RunPlan* plan) {
       !(t->fedprox_mu() >= 0 && std::isfinite(t->fedprox_mu()))) {
     return absl::InvalidArgumentError(
         "contrastive_steps, meta_iterations, inner_steps and fedprox_mu must be finite and not negative");
+  }
+  // What every site would refuse (client CheckRoundTask) is refused here, so such a run never starts and stalls.
+  for (const auto& [name, value, max] : {std::tuple<const char*, int64_t, int64_t>{"local_epochs", t->local_epochs(),
+                                                                                   fl::kMaxLocalEpochs},
+                                         {"batch_size", t->batch_size(), fl::kMaxBatchSize},
+                                         {"contrastive_steps", t->contrastive_steps(), fl::kMaxLocalSteps},
+                                         {"meta_iterations", t->meta_iterations(), fl::kMaxLocalSteps},
+                                         {"inner_steps", t->inner_steps(), fl::kMaxInnerSteps},
+                                         {"line_dp_normal_lines", t->line_dp_normal_lines(), fl::kMaxBatchSize}}) {
+    if (value > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("training ", name, " ", value, " is above ", max, ", which sites refuse"));
+    }
   }
   if (plan->strategy().empty()) plan->set_strategy("fedavg");
   FEDLOG_RETURN_IF_ERROR(fl::ParseStrategy(plan->strategy()).status());

@@ -144,6 +144,8 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> Coordinator::CreateSecAggSession(co
   // Bounded influence: stated weights capped by declared lines and the share cap (docs/rules/s25-weightcap.md).
   for (size_t i = 0; i < declared.size(); ++i) o.declared_lines[o.participants[i]] = declared[i];
   o.max_weight_share = plan.max_site_weight_share();
+  // Site-level DP: each noise share is calibrated to min_sites, so fewer masked inputs are never unmasked.
+  if (plan.dp_mode() == "site") o.min_survivors = plan.min_sites();
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
   FEDLOG_LOG(INFO) << "round " << ar.record.round << " uses secure aggregation"
                    << (keep_sum ? absl::StrCat(" (cohort session ", round->config().session_id.substr(0, 8), "...)")

@@ -479,6 +479,11 @@ void SecAggRound::Close(int64_t now_ms) {
       // Before the unmask request exists: once sites reveal shares, every section of the sum can be decoded.
       if (absl::Status st = CheckGroupsSurvive(); !st.ok()) return Fail(st);
       if (absl::Status st = CheckSurvivorShares(); !st.ok()) return Fail(st);
+      if (static_cast<int>(masked_.size()) < options_.min_survivors) {
+        return Fail(absl::FailedPreconditionError(absl::StrCat(
+            "secure aggregation: ", masked_.size(), " sites sent masked inputs, fewer than the ",
+            options_.min_survivors, " whose noise shares the run's site-level DP needs in the sum")));
+      }
       absl::StatusOr<secagg::UnmaskRequest> request = session_->CloseMasking();
       if (!request.ok()) return Fail(request.status());
       request_ = *std::move(request);
@@ -508,6 +513,7 @@ void SecAggRound::Finish() {
   if (absl::Status st = secagg::CheckWeightSum(result->sum, SurvivorWeight(), static_cast<int>(masked_.size()),
                                                FractionalBits(options_.config.quantization));
       !st.ok()) {
+    spoiled_ = absl::IsDataLoss(st);  // a weight lane other than the given one spoils the sum like bad lanes
     return Fail(st);
   }
   // DecodeSum has checked every lane against what the survivors' clipped inputs can produce.

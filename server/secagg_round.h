@@ -91,6 +91,10 @@ struct SecAggRoundOptions {
   double max_weight_share = 0;
   int64_t advertise_deadline_ms = 0;  // unix ms: the round's deadline (sites train before they advertise)
   int64_t step_ms = 30000;            // each later step's deadline after the previous one closed
+  // Site-level DP: the fewest masked inputs the sum may be unmasked over (the run's min_sites, the n_min each
+  // site's noise share is calibrated to); the sites refuse to unmask fewer too (secagg::SiteOptions). 0: the
+  // threshold alone.
+  int min_survivors = 0;
   // A cohort of a cohort attempt (server/secagg_cohorts.h): keep the checked decoded sum for TakeSum.
   bool keep_sum = false;
 };

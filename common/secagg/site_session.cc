@@ -265,6 +265,11 @@ absl::StatusOr<UnmaskResponse> SiteSession::Unmask(const UnmaskRequest& request)
     return Abort(absl::FailedPreconditionError(absl::StrCat(survivors.size(), " survivors, fewer than threshold ",
                                                             config_.threshold, "; refusing to unmask")));
   }
+  if (survivors.size() < static_cast<size_t>(std::max(options_.min_survivors, 0))) {
+    return Abort(absl::FailedPreconditionError(absl::StrCat(survivors.size(), " survivors, fewer than the ",
+                                                            options_.min_survivors,
+                                                            " this site requires; refusing to unmask")));
+  }
   UnmaskResponse r;
   r.from = index_;
   for (uint32_t v : holders_) {

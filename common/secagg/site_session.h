@@ -7,7 +7,7 @@
 //  - it answers at most one unmask request per round, and refuses one that names a site both as survivor and as
 //    dropped (revealing both b_v and s_sk_v would unmask v's individual input);
 //  - it refuses a round whose threshold is below its own policy, or not a majority of the roster when
-//    require_majority is set, and an unmask request with fewer than t survivors;
+//    require_majority is set, and an unmask request with fewer than t survivors (or than min_survivors);
 //  - it refuses rosters with duplicate indices, identities or keys, or that misstate its own keys, and share
 //    deliveries that are misaddressed or repeat a sender; a share that does not open (authentication, format,
 //    envelope) is the sender's fault: the site goes on without it and reports the sender (MaskedInput.complaints,
@@ -40,6 +40,9 @@ struct SiteOptions {
   std::string site_id;           // this site's identity, as the aggregator will see it in the roster
   int min_threshold = 2;         // site policy: refuse rounds with a lower t
   bool require_majority = true;  // refuse rounds with 2t <= n (the paper's bound against a curious server)
+  // Refuse an unmask request with fewer survivors than this (besides t). Site-level DP sets the run's n_min:
+  // the site's noise share is calibrated so that n_min of them reach the sum (docs/PRIVACY.md).
+  int min_survivors = 0;
 };
 
 class SiteSession {

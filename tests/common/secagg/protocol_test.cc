@@ -338,6 +338,37 @@ TEST(SecAggProtocolTest, FewerThanThresholdSurvivorsRefused) {
   EXPECT_TRUE(p.responses.empty());
 }
 
+// Site-level DP: a site's noise share is calibrated to n_min sites, so it refuses to unmask a sum over fewer
+// survivors even when the threshold allows it (SiteOptions::min_survivors), and reveals nothing.
+TEST(SecAggProtocolTest, SiteRefusesToUnmaskFewerSurvivorsThanItsDpMinimum) {
+  Scenario sc;
+  sc.sites = 4;
+  sc.threshold = 3;
+  const RoundConfig config = Config(sc);
+  auto agg = *AggregatorSession::Create(config);
+  std::vector<std::unique_ptr<SiteSession>> sites;
+  for (int i = 0; i < 4; ++i) {
+    SiteOptions o;
+    o.site_id = SiteId(i);
+    o.min_survivors = 4;  // the run's n_min
+    sites.push_back(std::move(*SiteSession::Create(o, config)));
+    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
+  }
+  auto roster = *agg->CloseAdvertising();
+  for (auto& s : sites) ASSERT_TRUE(agg->AddShares(*s->ShareSecrets(roster)).ok());
+  auto del = *agg->CloseSharing();
+  std::vector<float> x(config.vector_length, 0.5f);
+  for (int i = 0; i < 3; ++i) {  // the fourth drops before masking: 3 survivors, t = 3
+    ASSERT_TRUE(agg->AddMaskedInput(*sites[i]->MaskInput(del.at(sites[i]->index()), x, 1.0)).ok());
+  }
+  UnmaskRequest req = *agg->CloseMasking();
+  ASSERT_EQ(req.survivors.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    auto r = sites[i]->Unmask(req);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  }
+}
+
 TEST(SecAggProtocolTest, SitePolicyRefusesWeakThresholds) {
   RoundConfig c = Config(Scenario{});
   c.threshold = 2;
