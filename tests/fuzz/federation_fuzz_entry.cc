@@ -1,92 +1,35 @@
 #include "tests/fuzz/federation_fuzz_entry.h"
 
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
-#include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/base/file_util.h"
-#include "common/base/logging.h"
 #include "common/base/sha256.h"
 #include "common/fl/bundle_codec.h"
-#include "common/net/tls.h"
 #include "fedlog/v1/admin.grpc.pb.h"
 #include "fedlog/v1/federation.grpc.pb.h"
 #include "server/aggregator_server.h"
-
-#ifndef FEDLOG_FUZZ_SOURCE_DIR
-#define FEDLOG_FUZZ_SOURCE_DIR "."
-#endif
+#include "tests/fuzz/fuzz_aggregator.h"
 
 namespace fedlog::fuzz {
 namespace {
 
-[[noreturn]] void Finding(const std::string& what) {
-  std::fprintf(stderr, "federation fuzz finding: %s\n", what.c_str());
-  std::abort();
-}
+[[noreturn]] void Finding(const std::string& what) { fuzz::Finding("federation", what); }
 
-// Consumes the input front to back; past its end every read gives zeros, so any input is a valid program.
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool done() const { return p_ >= end_; }
-  uint8_t U8() { return p_ < end_ ? *p_++ : 0; }
-  uint32_t U32() {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = (v << 8) | U8();
-    return v;
-  }
-  uint64_t U64() { return (uint64_t{U32()} << 32) | U32(); }
-  double F64() {
-    const uint64_t bits = U64();
-    double d;
-    std::memcpy(&d, &bits, sizeof(d));
-    return d;
-  }
-  // Up to `max` bytes, length first.
-  std::string Bytes(size_t max) {
-    const size_t n = std::min<size_t>({static_cast<size_t>(U8()) * 16 + U8() % 16, max,
-                                      static_cast<size_t>(end_ - std::min(p_, end_))});
-    std::string s(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return s;
-  }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
-
-void Deadline(grpc::ClientContext* ctx, int ms) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
-}
+void Deadline(grpc::ClientContext* ctx, int ms) { SetDeadline(ctx, ms); }
 
 struct Federation {
-  std::string dir;
-  std::unique_ptr<server::AggregatorServer> server;
+  std::unique_ptr<FuzzAggregator> agg;
   std::unique_ptr<v1::Federation::Stub> sites[2];
   std::unique_ptr<v1::Federation::Stub> admin_fed;
   std::unique_ptr<v1::Admin::Stub> admin;
   std::string zero_delta;  // an all-zero update shaped like the model: a valid upload for any round
   int64_t accepted = 0;
 };
-
-std::shared_ptr<grpc::Channel> ChannelFor(const std::string& pki, const std::string& name, int port) {
-  auto creds = net::MakeChannelCredentials(
-      {JoinPath(pki, "ca.crt"), JoinPath(pki, name + ".crt"), JoinPath(pki, name + ".key")});
-  if (!creds.ok()) Finding(absl::StrCat("credentials: ", creds.status().ToString()));
-  // An IP target needs no resolver (c-ares keeps allocations LeakSanitizer reports as leaks).
-  return net::MakeChannel(absl::StrCat("ipv4:127.0.0.1:", port), *creds);
-}
 
 void EnsureRun(Federation* f) {
   grpc::ClientContext ctx;
@@ -109,53 +52,12 @@ void EnsureRun(Federation* f) {
 }
 
 Federation* Init() {
-  SetLogLevel(LogLevel::kError);  // refusals are the normal case here; keep the fuzzer's output readable
-  setenv("GRPC_DNS_RESOLVER", "native", 0);  // before gRPC starts: no c-ares (see ChannelFor)
   auto* f = new Federation();
-  // tmpfs where there is one: every refusal and hello is an SQLite commit, and fsync on a disk would bound the
-  // fuzzer's pace instead of the handlers' work.
-  std::error_code ec;
-  const std::filesystem::path base =
-      std::filesystem::is_directory("/dev/shm", ec) ? std::filesystem::path("/dev/shm")
-                                                    : std::filesystem::temp_directory_path();
-  std::string tmpl = (base / "fedlog_fedfuzz_XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) Finding("mkdtemp");
-  f->dir = tmpl;
-  const std::string pki = JoinPath(f->dir, "pki");
-  const char* src = std::getenv("FEDLOG_SOURCE_DIR");
-  const std::string cmd = absl::StrCat("bash '", JoinPath(src ? src : FEDLOG_FUZZ_SOURCE_DIR, "certs/make-dev-pki.sh"),
-                                       "' '", pki, "' fuzz-a fuzz-b > /dev/null");
-  if (std::system(cmd.c_str()) != 0) Finding(absl::StrCat("make-dev-pki failed: ", cmd));
-  v1::ServerConfig c;
-  c.set_listen_address("127.0.0.1:0");
-  c.set_data_dir(JoinPath(f->dir, "agg"));
-  c.mutable_tls()->set_ca_cert(JoinPath(pki, "ca.crt"));
-  c.mutable_tls()->set_cert(JoinPath(pki, "aggregator.crt"));
-  c.mutable_tls()->set_key(JoinPath(pki, "aggregator.key"));
-  c.set_heartbeat_interval_ms(200);
-  c.set_site_timeout_ms(3000);
-  c.set_max_poll_wait_ms(100);
-  c.set_chunk_bytes(4096);
-  c.set_max_update_bytes(1 << 20);
-  c.mutable_model()->set_arch("mlp_autoencoder");
-  c.mutable_model()->set_input_dim(38);
-  c.mutable_model()->add_hidden(16);
-  c.mutable_model()->add_hidden(4);
-  v1::ServerLimits* l = c.mutable_limits();
-  l->set_min_chunk_bytes(256);
-  l->set_stream_idle_timeout_s(1);
-  l->set_upload_timeout_s(3);
-  l->set_download_timeout_s(3);
-  l->set_max_download_variants(3);
-  if (absl::Status st = server::FinalizeServerConfig(&c); !st.ok()) Finding(st.ToString());
-  auto s = server::AggregatorServer::Start(c);
-  if (!s.ok()) Finding(absl::StrCat("aggregator: ", s.status().ToString()));
-  f->server = std::move(*s);
-  const int port = f->server->port();
-  f->sites[0] = v1::Federation::NewStub(ChannelFor(pki, "fuzz-a", port));
-  f->sites[1] = v1::Federation::NewStub(ChannelFor(pki, "fuzz-b", port));
-  f->admin_fed = v1::Federation::NewStub(ChannelFor(pki, "admin", port));
-  f->admin = v1::Admin::NewStub(ChannelFor(pki, "admin", port));
+  f->agg = StartFuzzAggregator("federation", "fedlog_fedfuzz", {"fuzz-a", "fuzz-b"}, nullptr);
+  f->sites[0] = v1::Federation::NewStub(ChannelFor("federation", *f->agg, "fuzz-a"));
+  f->sites[1] = v1::Federation::NewStub(ChannelFor("federation", *f->agg, "fuzz-b"));
+  f->admin_fed = v1::Federation::NewStub(ChannelFor("federation", *f->agg, "admin"));
+  f->admin = v1::Admin::NewStub(ChannelFor("federation", *f->agg, "admin"));
   EnsureRun(f);
   // The model every round trains has one layout; an all-zero delta of it is a valid update for any round.
   grpc::ClientContext ctx;
@@ -183,14 +85,10 @@ Federation* g_fed = nullptr;
 // holding per-thread OpenSSL state when the leak check runs.
 void ShutdownAtExit() {
   if (g_fed == nullptr) return;
-  grpc_init();
-  g_fed->server->Shutdown();
-  const std::string dir = g_fed->dir;
-  delete g_fed;
+  std::unique_ptr<FuzzAggregator> agg = std::move(g_fed->agg);
+  delete g_fed;  // the stubs first; the server still holds gRPC up
   g_fed = nullptr;
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  grpc_shutdown_blocking();
+  ShutdownFuzzAggregator(std::move(agg));
 }
 
 Federation* Fed() {

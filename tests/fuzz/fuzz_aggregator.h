@@ -1,6 +1,6 @@
-// What the aggregator fuzz entries share (admin_fuzz_entry.h, secagg_fuzz_entry.h): an input decoder that turns
-// any bytes into a valid program, an in-process aggregator over real mTLS on loopback with a PKI made at first
-// use by certs/make-dev-pki.sh (in /dev/shm where there is one: every call is an SQLite commit), protobuf's
+// What the aggregator fuzz entries share (federation_fuzz_entry.h, admin_fuzz_entry.h, secagg_fuzz_entry.h): an
+// input decoder that turns any bytes into a valid program, an in-process aggregator over real mTLS on loopback
+// with a PKI made at first use by certs/make-dev-pki.sh (in /dev/shm where there is one: every call is an SQLite commit), protobuf's
 // non-fatal log lines dropped (raw requests with invalid UTF-8 would flood the output), channels that
 // present a certificate of that PKI, and the shutdown that must run before OpenSSL's exit handler.
 // Not thread-safe except Input (one per thread) and the stubs made from ChannelFor (gRPC's own).
