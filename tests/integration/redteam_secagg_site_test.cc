@@ -111,6 +111,23 @@ class BadRelay : public client::SecAggTransport {
   Tamper tamper_;
 };
 
+// Starts a secure-aggregation run (steps of 2 s) and returns its id; `max_site_share` 0 keeps the default cap.
+int64_t StartSecureRun(v1::Admin::Stub* admin, int rounds, int min_sites, int deadline_s, double max_site_share = 0) {
+  v1::StartRunRequest req;
+  v1::RunPlan* plan = req.mutable_plan();
+  plan->set_rounds(rounds);
+  plan->set_max_site_weight_share(max_site_share);
+  plan->set_min_sites(min_sites);
+  plan->set_round_deadline_s(deadline_s);
+  plan->set_secure_aggregation(true);
+  plan->set_secagg_step_s(2);
+  v1::RunStatus run;
+  grpc::ClientContext ctx;
+  grpc::Status st = admin->StartRun(&ctx, req, &run);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return run.run_id();
+}
+
 class RedteamSecAggSiteTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -131,19 +148,7 @@ class RedteamSecAggSiteTest : public ::testing::Test {
   // A one-round secure-aggregation run of three sites (threshold 2) whose advertising closes after
   // `deadline_s` when a site never advertises; `max_site_share` is the plan's share cap (0: the default).
   int64_t StartRun(int deadline_s, int min_sites = 3, double max_site_share = 0) {
-    v1::StartRunRequest req;
-    v1::RunPlan* plan = req.mutable_plan();
-    plan->set_rounds(1);
-    plan->set_max_site_weight_share(max_site_share);  // 0: the default
-    plan->set_min_sites(min_sites);
-    plan->set_round_deadline_s(deadline_s);
-    plan->set_secure_aggregation(true);
-    plan->set_secagg_step_s(2);
-    v1::RunStatus run;
-    grpc::ClientContext ctx;
-    grpc::Status st = admin_->StartRun(&ctx, req, &run);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return run.run_id();
+    return StartSecureRun(admin_.get(), 1, min_sites, deadline_s, max_site_share);
   }
   v1::RunStatus WaitRun(int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready) {
     return testing::WaitRun(admin_.get(), run_id, ready);
@@ -393,20 +398,7 @@ class RedteamSecAggCohortTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  int64_t StartRun(int rounds) {
-    v1::StartRunRequest req;
-    v1::RunPlan* plan = req.mutable_plan();
-    plan->set_rounds(rounds);
-    plan->set_min_sites(3);
-    plan->set_round_deadline_s(60);
-    plan->set_secure_aggregation(true);
-    plan->set_secagg_step_s(2);
-    v1::RunStatus run;
-    grpc::ClientContext ctx;
-    grpc::Status st = admin_->StartRun(&ctx, req, &run);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return run.run_id();
-  }
+  int64_t StartRun(int rounds) { return StartSecureRun(admin_.get(), rounds, 3, 60); }
   v1::RunStatus WaitRun(int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready) {
     return testing::WaitRun(admin_.get(), run_id, ready);
   }
