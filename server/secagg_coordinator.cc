@@ -143,7 +143,8 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> Coordinator::CreateSecAggSession(co
   o.config.quantization = SecAggQuantization(plan, n, declared);
   // Bounded influence: stated weights capped by declared lines and the share cap (docs/rules/s25-weightcap.md).
   for (size_t i = 0; i < declared.size(); ++i) o.declared_lines[o.participants[i]] = declared[i];
-  o.max_weight_share = plan.max_site_weight_share();
+  // A plan stored before run start filled the default (0) gets it here, as the plain path does.
+  o.max_weight_share = plan.max_site_weight_share() > 0 ? plan.max_site_weight_share() : kDefaultMaxWeightShare;
   // Site-level DP: each noise share is calibrated to min_sites, so fewer masked inputs are never unmasked.
   if (plan.dp_mode() == "site") o.min_survivors = plan.min_sites();
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
