@@ -34,7 +34,6 @@ ThresholdOptions SessionThresholdFor(const NoveltyOptions& o) {
   t.split_valley_cluster = false;
   t.rest_budget = 0;
   t.rest_interpolate = false;
-  t.rest_half_life = 0;
   t.refresh_lines = ThresholdOptions{}.refresh_lines;
   t.refresh_on_rise = false;
   return t;
@@ -58,7 +57,6 @@ ThresholdOptions ThresholdFor(const NoveltyOptions& o) {
   t.cluster_width = o.cluster_width;
   t.rest_budget = o.rest_budget;
   t.rest_interpolate = o.rest_interpolate;
-  t.rest_half_life = o.rest_half_life;
   t.refresh_lines = o.threshold_refresh_lines;
   t.refresh_on_rise = o.refresh_on_rise;
   t.warmup_lines = o.warmup_lines;

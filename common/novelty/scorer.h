@@ -91,11 +91,6 @@ struct NoveltyOptions {
   // the bin that does not fit the rest's share whole taken in part (its lines taken as spread evenly
   // in ln(1 + score)). false: whole bins (session 12's cut). Session 18 (docs/EVALUATION.md).
   bool rest_interpolate = false;
-  // ThresholdOptions::rest_half_life (lines only; the session threshold keeps the whole stream): the
-  // rest cut's quantile weighs each score by 2^(-age / rest_half_life) lines, so a past burst of
-  // normal alerts in the rest stops holding the cut up (docs/EVALUATION.md "Session 26"). 0: the
-  // whole stream alike.
-  int64_t rest_half_life = 0;
   // ThresholdOptions::refresh_lines and refresh_on_rise (lines only; the session threshold keeps
   // 64 and no rise refresh): how often the histogram threshold is recomputed, and whether a rise of
   // the budget quantile in the budget stage recomputes it at once. On since session 24: the first

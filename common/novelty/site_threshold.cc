@@ -50,9 +50,6 @@ absl::Status ThresholdOptions::Validate() const {
   if (smooth_bins < 0 || smooth_bins > 16) {
     return absl::InvalidArgumentError("threshold: smooth_bins must be in [0, 16]");
   }
-  if (rest_half_life < 0 || rest_half_life > 1000000) {
-    return absl::InvalidArgumentError("threshold: rest_half_life must be in [0, 1000000] lines (0: off)");
-  }
   if (adapt_min_lines < 1 || refresh_lines < 1 || warmup_lines < 0) {
     return absl::InvalidArgumentError(
         "threshold: adapt_min_lines and refresh_lines must be >= 1, warmup_lines >= 0");
@@ -101,28 +98,7 @@ bool MaxF1Threshold(const std::vector<double>& scores, const std::vector<int>& l
   return true;
 }
 
-SiteThreshold::SiteThreshold(const ThresholdOptions& options)
-    : options_(options),
-      decayed_(options.rest_half_life > 0 ? scores_.counts().size() : 0, 0.0) {}
-
-void SiteThreshold::AddDecayed(int bin) {
-  // Rather than multiplying every bin by 2^(-1/H) per score, the new score gets the grown scale.
-  decay_scale_ *= std::exp2(1.0 / static_cast<double>(options_.rest_half_life));
-  if (decay_scale_ > 1e100) {
-    for (double& w : decayed_) w /= decay_scale_;
-    decay_scale_ = 1;
-  }
-  decayed_[static_cast<size_t>(bin)] += decay_scale_;
-}
-
-std::vector<double> SiteThreshold::RestWeights() const {
-  const std::vector<int64_t>& c = scores_.counts();
-  std::vector<double> w(c.size());
-  for (size_t b = 0; b < c.size(); ++b) {
-    w[b] = options_.rest_half_life > 0 ? decayed_[b] / decay_scale_ : static_cast<double>(c[b]);
-  }
-  return w;
-}
+SiteThreshold::SiteThreshold(const ThresholdOptions& options) : options_(options) {}
 
 int SiteThreshold::FindValley(double cap) const {
   const std::vector<int64_t>& c = scores_.counts();
@@ -227,23 +203,24 @@ int SiteThreshold::CompactCut(double cap) const {
   return cut;
 }
 
-int SiteThreshold::RestCut(int cut, const std::vector<double>& c, double* partial) const {
-  double below = 0;
+int SiteThreshold::RestCut(int cut, double* partial) const {
+  const std::vector<int64_t>& c = scores_.counts();
+  int64_t below = 0;
   for (int b = 0; b < cut; ++b) below += c[static_cast<size_t>(b)];
   // As the budget stage's quantile: the share at or above the cut is at most the budget's, so a
   // bin is taken whole or not at all (ties stay on one side). The cut lands on a bin that holds a
   // score: none fitting leaves it at the clusters' valley (rest_budget -> 0 is the plain rule).
-  const double allowed = options_.rest_budget * options_.budget * below;
+  const double allowed = options_.rest_budget * options_.budget * static_cast<double>(below);
   if (partial != nullptr) *partial = 0;
-  double taken = 0;
+  int64_t taken = 0;
   int rest = cut;
   for (int b = cut - 1; b > 0; --b) {
-    const double k = c[static_cast<size_t>(b)];
-    if (taken + k > allowed) {
+    const int64_t k = c[static_cast<size_t>(b)];
+    if (static_cast<double>(taken + k) > allowed) {
       // The bin that does not fit whole: the part of it the share has left (rest_interpolate).
       // Empty bins between it and `rest` are crossed: the cut then lies inside this bin.
-      if (partial != nullptr && k > 0 && allowed > taken) {
-        *partial = (allowed - taken) / k;
+      if (partial != nullptr && k > 0 && allowed > static_cast<double>(taken)) {
+        *partial = (allowed - static_cast<double>(taken)) / static_cast<double>(k);
         rest = b + 1;
       }
       break;
@@ -256,14 +233,13 @@ int SiteThreshold::RestCut(int cut, const std::vector<double>& c, double* partia
 
 double SiteThreshold::RestThreshold(int cut, double* rate) const {
   double partial = 0;
-  const int rest = RestCut(cut, RestWeights(), options_.rest_interpolate ? &partial : nullptr);
+  const int rest = RestCut(cut, options_.rest_interpolate ? &partial : nullptr);
   const int64_t n = std::max<int64_t>(scores_.count(), 1);
   if (partial <= 0) {
     *rate = ShareFrom(rest);
     return scores_.LowerEdge(rest);
   }
-  // `partial` of bin rest - 1's lines lie above the cut, its lines spread evenly in ln(1 + score);
-  // the rate is the whole stream's share (the bin's count, not its decayed weight).
+  // `partial` of bin rest - 1's lines lie above the cut, its lines spread evenly in ln(1 + score).
   const int bin = rest - 1;
   const double k = static_cast<double>(scores_.counts()[static_cast<size_t>(bin)]);
   *rate = ShareFrom(rest) + partial * k / static_cast<double>(n);
@@ -353,7 +329,6 @@ bool SiteThreshold::Decide(double score, bool alarm_word, double* threshold) {
   const double t = Threshold();
   if (threshold != nullptr) *threshold = t;
   scores_.Add(score);
-  if (options_.rest_half_life > 0) AddDecayed(scores_.BinOf(score));
   alarm_lines_ += alarm_word ? 1 : 0;
   if (++since_refresh_ >= options_.refresh_lines) {
     since_refresh_ = 0;

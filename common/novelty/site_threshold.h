@@ -16,8 +16,7 @@
 //              spend none of the budget; the lines below them get `rest_budget` of it among
 //              themselves, as a stream without clusters would (session 12): the threshold drops from
 //              the clusters' valley to the upper quantile, at rest_budget * budget, of the scores
-//              below that valley (whole bins; with rest_interpolate the last bin in part; with
-//              rest_half_life each score weighted by its age, so the cut follows the recent lines). With
+//              below that valley (whole bins; with rest_interpolate the last bin in part). With
 //              rest_budget 0 (this struct's default) only the clusters alert; the budget then
 //              bounds what the rule alerts outside them (nothing), so the
 //              normal-line alert rate stays within the budget as far as a label-free rule can know.
@@ -80,12 +79,6 @@ struct ThresholdOptions {
   // false: whole bins only (a bin holding more lines than the share has left stops the cut above
   // it, however much of it would fit).
   bool rest_interpolate = false;
-  // compact, rest_budget > 0: the rest cut's memory, in lines (session 26). > 0: the rest's quantile
-  // weighs each score 2^(-age / rest_half_life), age in scores since it was added, so a past burst
-  // of normal lines alerted in the rest stops holding the cut above the recent lines' level. The
-  // clusters' valley, the stage and the budget quantile keep the whole stream. 0: every score since
-  // the stream began counts alike (session 12's cut). At most 1,000,000.
-  int64_t rest_half_life = 0;
   double budget = 0.01;          // the site's alert budget, in (0, 0.5]
   // valley: the highest alert rate the label-free adaptation may reach. Either rule: <= budget
   // switches the adaptation off. At most 0.5.
@@ -168,16 +161,9 @@ class SiteThreshold {
   // The valley rule's cut (bin), -1 when none.
   int ValleyRuleCut(double alarm_share) const;
   // The compact rule's cut `cut` lowered so that the bins in [result, cut) hold at most
-  // rest_budget * budget of the scores below `cut` (the rest's upper quantile) by `weight` (the
-  // rest's bins: RestWeights()); `cut` when none fit. `partial` (rest_interpolate): the share of the
-  // bin below the result that also fits, in [0, 1).
-  int RestCut(int cut, const std::vector<double>& weight, double* partial = nullptr) const;
-  // The weight of each bin in the rest's quantile: its count, or with rest_half_life its scores
-  // weighted by age (decayed_ / decay_scale_).
-  std::vector<double> RestWeights() const;
-  // rest_half_life: adds one score of bin `bin` to decayed_ with weight 1, older ones losing
-  // 2^(-1 / rest_half_life) each.
-  void AddDecayed(int bin);
+  // rest_budget * budget of the scores below `cut` (the rest's upper quantile); `cut` when none fit.
+  // `partial` (rest_interpolate): the share of the bin below the result that also fits, in [0, 1).
+  int RestCut(int cut, double* partial = nullptr) const;
   // The adapted threshold below the clusters' valley `cut` (RestCut, inside a bin with
   // rest_interpolate) and, in `rate`, the share of the scores at or above it.
   double RestThreshold(int cut, double* rate) const;
@@ -189,10 +175,6 @@ class SiteThreshold {
 
   ThresholdOptions options_;
   TailHistogram scores_;
-  // rest_half_life: per bin, the sum of decay_scale_ at each of its scores' arrival. A score's weight
-  // now is its entry / decay_scale_; the entries are rescaled when decay_scale_ grows large.
-  std::vector<double> decayed_;
-  double decay_scale_ = 1;
   int64_t alarm_lines_ = 0;
   int64_t since_refresh_ = 0;
   // refresh_on_rise: BudgetThreshold() after the previous score (+infinity before any).

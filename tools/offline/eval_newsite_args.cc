@@ -54,7 +54,6 @@ constexpr char kUsage[] =
     "  [--rest-interpolate 0|1]\n"
     "  [--reports-field-only 0|1]\n"
     "  [--refresh-on-rise 0|1] [--threshold-refresh-lines N]\n"
-    "  [--rest-half-life N] (the rest cut's memory in lines; 0 = the whole stream alike)\n"
     "  [--active-size-weight W]\n"
     "  [--fed-kind-alarm-budget S] [--fed-kind-alarm-exempt-sites N] [--fed-kind-alarm-budgets S[,S...]]\n"
     "  (with --fed-sibling: the new site's alarm budget on anomalous kind verdicts; 0 = off)\n"
@@ -158,8 +157,7 @@ absl::Status ParseLabelFreeArgs(const cli::Args& args, novelty::NoveltyOptions* 
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"hold-lines", &d.hold_lines}, {"rank-window", &d.rank_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"budget-window", &d.budget_window}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"recurrence-age-lines", &d.recurrence_age_lines}}));
-  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"threshold-refresh-lines", &d.threshold_refresh_lines},
-                                        {"rest-half-life", &d.rest_half_life}}));
+  FEDLOG_RETURN_IF_ERROR(args.ReadInts({{"threshold-refresh-lines", &d.threshold_refresh_lines}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadSwitches({{"refresh-on-rise", &d.refresh_on_rise}}));
   FEDLOG_RETURN_IF_ERROR(args.ReadSwitches(
       {{"rest-interpolate", &d.rest_interpolate}, {"reports-field-only", &d.reports_field_only}}));
@@ -306,7 +304,6 @@ absl::Status ParseNewsiteCommandLine(const std::vector<std::string>& argv, Newsi
               "reports-field-only",
               "refresh-on-rise",
               "threshold-refresh-lines",
-              "rest-half-life",
               "active-size-weight",
               "fed-kind-alarm-budget",
               "fed-kind-alarm-exempt-sites",
