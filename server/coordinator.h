@@ -79,6 +79,8 @@ class Coordinator {
   absl::StatusOr<v1::HelloResponse> Hello(const std::string& site_id, const v1::HelloRequest& request);
   // PermissionDenied for revoked sites.
   absl::Status CheckAllowed(const std::string& site_id);
+  // Counts the site online (present) now. Called for calls the aggregator accepted only: a refused call does not
+  // make a site a round's participant (docs/rules/s26-securestate.md, "Presence").
   void Touch(const std::string& site_id);
   // Waits up to wait_ms for a task for this site; returns NoTask on timeout or when `cancelled()` turns true.
   absl::StatusOr<v1::TaskResponse> WaitForTask(const std::string& site_id, int32_t wait_ms,
