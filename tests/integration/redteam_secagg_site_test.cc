@@ -11,8 +11,8 @@
 // share cap of the mean, one that masks more weight than the round gave it fails the attempt with the reason
 // logged, a dropout that leaves a survivor above the cap fails the attempt before unmasking, and a stated
 // weight of 0 is refused (docs/rules/s25-weightcap.md). A run that saw a spoiled sum starts every later round as
-// cohorts, so a persistent spoiler fails one attempt of the run, not one a round, and its sit-out and the run's
-// cohort mode survive an aggregator restart; secure-aggregation calls the aggregator refuses do not make a site
+// cohorts, so a persistent spoiler fails one attempt of the run, not one a round, the run leaves cohort mode after
+// 3 clean attempts, and the spoiler's sit-out and the run's cohort mode survive an aggregator restart; secure-aggregation calls the aggregator refuses do not make a site
 // a round's participant (docs/rules/s26-securestate.md).
 #include <atomic>
 #include <chrono>
@@ -500,7 +500,8 @@ class RedteamSecAggCohortTest : public ::testing::Test {
   static float DeltaOf(int i) { return i == kSites - 1 ? 4.0f : 0.01f * static_cast<float>(i + 1); }
   static int IndexOf(const std::string& id) { return id.back() - 'a'; }
 
-  // One attempt by `who` (their tasks in `tasks`), site-f spoiling through its relay; each site's result.
+  // One attempt by `who` (their tasks in `tasks`), site-f spoiling through its relay (while spoil_); each site's
+  // result.
   std::vector<absl::Status> Attempt(const std::vector<Site*>& who, const std::vector<v1::RoundTask>& tasks) {
     if (global_.tensors.empty()) {
       auto model = who[0]->session.Download(tasks[0].model_version());
@@ -515,7 +516,7 @@ class RedteamSecAggCohortTest : public ::testing::Test {
     for (size_t i = 0; i < who.size(); ++i) {
       const int index = IndexOf(who[i]->id);
       deltas.push_back(Delta(global_, DeltaOf(index)));
-      if (index != kSites - 1) {
+      if (index != kSites - 1 || !spoil_) {
         honest.push_back(client::SessionTransport(&who[i]->session));
         via.push_back(honest.back().get());
         weights.push_back(100);
@@ -560,6 +561,7 @@ class RedteamSecAggCohortTest : public ::testing::Test {
   fl::TensorBundle global_;
   std::thread heartbeats_;
   std::atomic<bool> stop_heartbeats_{false};
+  bool spoil_ = true;  // whether site-f spoils (else it masks honestly, weight 100)
 };
 
 int FailedAttempts(const v1::RunStatus& s) {
@@ -733,6 +735,33 @@ TEST_F(RedteamSecAggCohortTest, APersistentSpoilerFailsOneAttemptOfTheRunNotOneP
     EXPECT_EQ(r.attempt(), r.round() == 1 ? 2 : 1);
     EXPECT_EQ(o.sessions, o.joined ? 2u : 1u);
     EXPECT_EQ(r.secagg_cohorts(), o.joined ? 2 : 0);
+  }
+}
+
+// site-f spoils the run's first attempt only, then behaves. The run enters cohort mode and leaves it after 3
+// clean attempts in a row (docs/rules/s26-securestate.md, "Cohort mode"): round 1's retry and rounds 2 and 3 run
+// as two cohorts, both passing; rounds 4 and 5 are one session again.
+TEST_F(RedteamSecAggCohortTest, TheRunLeavesCohortModeAfterThreeCleanAttempts) {
+  const int kRounds = 5;
+  const int64_t run_id = StartRun(kRounds);
+  std::vector<size_t> sessions;
+  v1::RunStatus s;
+  for (int seen = 0;; seen = s.rounds_size()) {
+    s = WaitNextAttempt(run_id, seen);
+    if (Finished(s) || s.rounds_size() == seen) break;
+    sessions.push_back(DriveOpenAttempt(s.rounds(s.rounds_size() - 1)));
+    spoil_ = false;
+  }
+  ASSERT_EQ(s.state(), "done") << s.message();
+  ASSERT_EQ(s.rounds_size(), kRounds + 1);
+  EXPECT_EQ(sessions, (std::vector<size_t>{1, 2, 2, 2, 1, 1}));
+  EXPECT_EQ(s.rounds(0).state(), "failed");
+  for (int i = 1; i <= kRounds; ++i) {
+    SCOPED_TRACE(::testing::Message() << "row " << i);
+    EXPECT_EQ(s.rounds(i).state(), "done");
+    EXPECT_EQ(s.rounds(i).sites(), 6);
+    EXPECT_EQ(s.rounds(i).secagg_cohorts(), i <= 3 ? 2 : 0);
+    EXPECT_EQ(s.rounds(i).secagg_cohorts_dropped(), 0);
   }
 }
 
