@@ -43,6 +43,19 @@ absl::Status Coordinator::RecoverRun() {
   }
   run_ = run;
   if (!run_) return absl::OkStatus();
+  // Secure aggregation's cohort mode, exclusions, sit-out and verdicts (docs/rules/s26-securestate.md).
+  FEDLOG_ASSIGN_OR_RETURN(std::optional<SecAggRunState> secagg, store_->LoadSecAggState(run_->run_id));
+  if (secagg) {
+    secagg_state_ = *std::move(secagg);
+    FEDLOG_LOG(INFO) << "run " << run_->run_id << ": secure-aggregation state restored: "
+                     << (secagg_state_.cohort_mode ? "cohort mode" : "one session per attempt") << ", "
+                     << secagg_state_.excluded.size() << " site(s) excluded from round "
+                     << secagg_state_.excluded_round << ", "
+                     << (secagg_state_.sit_out.empty()
+                             ? std::string("no sit-out")
+                             : absl::StrCat(secagg_state_.sit_out, " sits out round ", secagg_state_.sit_out_round))
+                     << ", " << secagg_state_.verdicts.size() << " suspicion verdict(s)";
+  }
   FEDLOG_ASSIGN_OR_RETURN(std::optional<RoundRecord> open, store_->OpenRoundOf(run_->run_id));
   std::set<std::string> declined;
   if (open) {
@@ -276,12 +289,9 @@ void Coordinator::MaybeOpenRound(int64_t now) {
   }
   std::set<std::string> online = OnlineSites();
   for (const std::string& s : *declined) online.erase(s);
-  // Sites an earlier attempt of this round excluded for spoiling secure-aggregation shares sit the round out.
-  if (secagg_excluded_round_ == std::make_pair(run_->run_id, run_->current_round + 1)) {
-    for (const std::string& s : secagg_excluded_) online.erase(s);
-  }
-  // A site found in the failing cohort of each of the last spoiled cohort attempts sits one round out.
-  if (secagg_sit_out_round_ == std::make_pair(run_->run_id, run_->current_round + 1)) online.erase(secagg_sit_out_);
+  // Sites an earlier attempt of this round excluded for spoiling secure-aggregation shares, and a site found in
+  // the failing cohort of each of the last spoiled cohort attempts, sit the round out.
+  for (const std::string& s : SecAggLeftOut(run_->current_round + 1)) online.erase(s);
   if (static_cast<int>(online.size()) < plan.min_sites()) {
     if (WaitedTooLong(now, online.size(), declined->size())) return;
     std::string note = absl::StrCat("waiting for ", plan.min_sites(), " site(s), ", online.size(), " online");

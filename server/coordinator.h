@@ -79,6 +79,8 @@ class Coordinator {
   absl::StatusOr<v1::HelloResponse> Hello(const std::string& site_id, const v1::HelloRequest& request);
   // PermissionDenied for revoked sites.
   absl::Status CheckAllowed(const std::string& site_id);
+  // Counts the site online (present) now. Called for calls the aggregator accepted only: a refused call does not
+  // make a site a round's participant (docs/rules/s26-securestate.md, "Presence").
   void Touch(const std::string& site_id);
   // Waits up to wait_ms for a task for this site; returns NoTask on timeout or when `cancelled()` turns true.
   absl::StatusOr<v1::TaskResponse> WaitForTask(const std::string& site_id, int32_t wait_ms,
@@ -177,8 +179,8 @@ class Coordinator {
   void AdoptRoundResult(RoundRecord record, absl::StatusOr<std::pair<v1::ModelManifest, std::string>> result,
                         int64_t aggregation_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Secure aggregation hooks (server/secagg_coordinator.cc): sets up ar->secagg for a run that asks for it: one
-  // session over the participants, or, in a round an earlier attempt of which was spoiled
-  // (secagg_spoiled_round_), disjoint cohorts when the participants make at least two (DrawCohorts).
+  // session over the participants, or, while the run is in cohort mode (secagg_state_, since an attempt's sum
+  // was spoiled), disjoint cohorts when the participants make at least two (DrawCohorts).
   absl::Status StartSecAgg(ActiveRound* ar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One session of ar's attempt over `sites` (all participants, or one cohort: `keep_sum`).
   absl::StatusOr<std::unique_ptr<SecAggRound>> CreateSecAggSession(const ActiveRound& ar,
@@ -194,10 +196,17 @@ class Coordinator {
   absl::StatusOr<UploadTicket> BeginMaskedUpload(const std::string& site_id, const v1::UpdateHeader& header)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CloseSecAggRound(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After a cohort attempt some cohort of which was spoiled: records its verdict and, when SitOutSuspect
-  // names a site, has it sit out `next_round` (logged and counted as its refusal).
+  // After a cohort attempt some cohort of which was spoiled: records its verdict in secagg_state_ and, when
+  // SitOutSuspect names a site, has it sit out `next_round` (logged and counted as its refusal).
   void WeighSuspicion(const RoundRecord& record, const CohortVerdict& verdict, int32_t next_round)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Updates secagg_state_ for a closing attempt of `record` (exclusions, cohort mode, clean attempts,
+  // suspicion; `passed`: the attempt completes its round) and writes it to the store; a failed write is logged
+  // (the state then lasts until a restart).
+  void RecordSecAggState(const RoundRecord& record, const SecAggAttempt& attempt, bool passed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The sites secagg_state_ leaves out of round `round` of the active run: its exclusions and its sit-out.
+  std::set<std::string> SecAggLeftOut(int32_t round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Advances the open secure-aggregation round's steps and wakes waiters when one closed.
   void AdvanceSecAgg(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the new version's manifest and blob path (not yet recorded in the store).
@@ -282,19 +291,13 @@ class Coordinator {
   // Sites of a secure-aggregation attempt a restart interrupted, and until when its successor waits for them.
   std::set<std::string> rejoin_ ABSL_GUARDED_BY(mu_);
   int64_t rejoin_until_ms_ ABSL_GUARDED_BY(mu_) = 0;
-  // Sites excluded from the remaining attempts of one round (run id, round) for spoiling secure-aggregation
-  // shares (SecAggRound::exclusions, docs/rules/s24-secshares.md); in memory only, cleared by the next round.
-  std::pair<int64_t, int32_t> secagg_excluded_round_ ABSL_GUARDED_BY(mu_) = {0, 0};
-  std::set<std::string> secagg_excluded_ ABSL_GUARDED_BY(mu_);
-  // The round (run id, round) an attempt of which was spoiled (its unmasked sum failed its check): its later
-  // attempts run as disjoint cohorts (docs/rules/s25-cohorts.md); in memory only.
-  std::pair<int64_t, int32_t> secagg_spoiled_round_ ABSL_GUARDED_BY(mu_) = {0, 0};
-  // The run's spoiled cohort attempts (the last kSuspicionWindow), and the site SitOutSuspect picked with the
-  // round (run id, round) it sits out; in memory only, cleared when another run starts.
-  int64_t secagg_suspicion_run_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<CohortVerdict> secagg_verdicts_ ABSL_GUARDED_BY(mu_);
-  std::pair<int64_t, int32_t> secagg_sit_out_round_ ABSL_GUARDED_BY(mu_) = {0, 0};
-  std::string secagg_sit_out_ ABSL_GUARDED_BY(mu_);
+  // Secure aggregation's run state (docs/rules/s26-securestate.md): cohort mode and its clean attempts, the
+  // sites excluded from the remaining attempts of one round for spoiling shares (SecAggRound::exclusions,
+  // docs/rules/s24-secshares.md), the site sitting out one round and the last kSuspicionWindow spoiled cohort
+  // attempts' verdicts (docs/rules/s25-cohorts.md). Written to the store (StateStore::SaveSecAggState) when an
+  // attempt closes, before its result is recorded; read back by Recover. Its run_id names the run it belongs
+  // to (another run's state is ignored and replaced).
+  SecAggRunState secagg_state_ ABSL_GUARDED_BY(mu_);
   absl::Mutex validate_mu_;  // serialises decoding + checking of uploads
   struct WritePace {
     double tokens = 0;

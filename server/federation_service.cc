@@ -202,7 +202,6 @@ grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1
     if (!s.ok()) return net::ToGrpc(s.status());
     site = *s;
     party = SiteParty(site);
-    coordinator_->Touch(site);
   }
   auto stream = OpenStream(ctx, streams_, coordinator_, party, site, StreamKind::kDownload);
   if (!stream.ok()) return net::ToGrpc(stream.status());
@@ -214,6 +213,8 @@ grpc::Status FederationService::SendBlob(grpc::ServerContext* ctx, const v1::Dow
                                          grpc::ServerWriter<v1::ModelChunk>* writer) {
   auto model = coordinator_->ModelForDownload(site, req.version(), req.all_adapters());
   if (!model.ok()) return net::ToGrpc(model.status());
+  // A site is present through calls the aggregator accepted, not refused ones (docs/rules/s26-securestate.md).
+  if (!site.empty()) coordinator_->Touch(site);
   absl::StatusOr<std::shared_ptr<std::FILE>> f = blobs_->Open(model->second);
   if (absl::IsNotFound(f.status())) {
     // A download variant evicted between the two calls: asking again makes it anew.
@@ -369,8 +370,9 @@ grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const
                                                  v1::EvaluationAck*) {
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
-  coordinator_->Touch(*site);
-  return net::ToGrpc(coordinator_->RecordEvaluation(*site, *req));
+  absl::Status st = coordinator_->RecordEvaluation(*site, *req);
+  if (st.ok()) coordinator_->Touch(*site);
+  return net::ToGrpc(st);
 }
 
 grpc::Status FederationService::DeclineRound(grpc::ServerContext* ctx, const v1::DeclineRequest* req,

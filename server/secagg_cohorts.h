@@ -22,6 +22,7 @@
 #include "common/secagg/update_vector.h"
 #include "fedlog/v1/federation.pb.h"
 #include "server/secagg_round.h"
+#include "server/state_store.h"
 
 namespace fedlog::server {
 
@@ -54,15 +55,15 @@ absl::StatusOr<std::pair<secagg::UpdateVectorLayout, secagg::DecodedSum>> Combin
 // cohorts whose section passed its checks; a source whose every section failed keeps the first failure.
 std::vector<secagg::KindSectionSum> CombineKindSums(const std::vector<std::vector<secagg::KindSectionSum>>& cohorts);
 
-// What one spoiled cohort attempt says about its sites (docs/rules/s25-cohorts.md, "Attribution"): the sites
-// whose input was in a cohort sum that failed its check, and those whose input was in a passing cohort's sum.
-struct CohortVerdict {
-  std::set<std::string> suspects;
-  std::set<std::string> cleared;
-};
+// CohortVerdict (what one spoiled cohort attempt says about its sites) is server/state_store.h's: the run's
+// verdicts are stored with its secure-aggregation state (docs/rules/s26-securestate.md).
 
 // The rule's number of spoiled cohort attempts a suspect must have been in, each.
 inline constexpr size_t kSuspicionWindow = 3;
+
+// Clean attempts in a row after which a run leaves cohort mode (docs/rules/s26-securestate.md: R, the
+// suspicion window, more than the one round a suspect sits out).
+inline constexpr int kCohortModeCleanAttempts = static_cast<int>(kSuspicionWindow);
 
 // The site to sit out the next round, given the run's spoiled cohort attempts, oldest first: when the last
 // kSuspicionWindow of them have exactly one site in common among their suspects and every other site they

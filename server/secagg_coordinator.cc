@@ -1,8 +1,10 @@
-// The Coordinator's secure-aggregation hooks (coordinator.h): setting up the attempt's SecAggRound (or, after
-// a spoiled sum, its disjoint cohorts: server/secagg_cohorts.h) when a round of a secure-aggregation run
-// opens, the site-facing steps, the masked upload, and closing the round by applying the unmasked weighted mean
-// (of the passing cohorts combined) through the same model-versioning path as a plain round (ApplyDelta), with
-// the kind sections' counts in the new manifest (server/coordinator_kinds_secagg.h).
+// The Coordinator's secure-aggregation hooks (coordinator.h): setting up the attempt's SecAggRound (or, while
+// the run is in cohort mode since a spoiled sum, its disjoint cohorts: server/secagg_cohorts.h) when a round of
+// a secure-aggregation run opens, the site-facing steps (only accepted ones make a site present), the masked
+// upload, and closing the round: the run's secure-aggregation state (cohort mode, exclusions, suspicion) is
+// updated and stored first (docs/rules/s26-securestate.md), then the unmasked weighted mean (of the passing
+// cohorts combined) is applied through the same model-versioning path as a plain round (ApplyDelta), with the
+// kind sections' counts in the new manifest (server/coordinator_kinds_secagg.h).
 #include <malloc.h>
 
 #include <algorithm>
@@ -56,15 +58,17 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
   if (!plan.secure_aggregation()) return absl::OkStatus();
   std::vector<std::unique_ptr<SecAggRound>> sessions;
   std::vector<std::vector<std::string>> cohorts;
-  // A spoiled earlier attempt of this round: disjoint cohorts of at least min_sites (the count the site-level DP
-  // noise share is calibrated to) and the plan's threshold, so that each cohort's sum is a whole secure round's.
-  if (secagg_spoiled_round_ == std::make_pair(ar->record.run_id, ar->record.round)) {
+  // A run in cohort mode (an earlier attempt's sum was spoiled, docs/rules/s26-securestate.md): disjoint cohorts
+  // of at least min_sites (the count the site-level DP noise share is calibrated to) and the plan's threshold,
+  // so that each cohort's sum is a whole secure round's, from the round's first attempt.
+  if (secagg_state_.run_id == ar->record.run_id && secagg_state_.cohort_mode) {
     const int min_size = std::max({plan.min_sites(), plan.secagg_threshold(), 2});
     FEDLOG_ASSIGN_OR_RETURN(cohorts, DrawCohorts(ar->record.participants, min_size));
     if (cohorts.empty()) {
-      FEDLOG_LOG(WARNING) << "round " << ar->record.round << ": an earlier attempt's sum failed its check, but "
-                          << ar->record.participants.size() << " site(s) make fewer than 2 cohorts of "
-                          << min_size << "; the attempt is one session over all of them";
+      FEDLOG_LOG(WARNING) << "round " << ar->record.round << " attempt " << ar->record.attempt
+                          << ": the run is in cohort mode, but " << ar->record.participants.size()
+                          << " site(s) make fewer than 2 cohorts of " << min_size
+                          << "; the attempt is one session over all of them";
     }
   }
   if (cohorts.empty()) {
@@ -80,7 +84,8 @@ absl::Status Coordinator::StartSecAgg(ActiveRound* ar) {
     }
     FEDLOG_LOG(WARNING) << "round " << ar->record.round << " attempt " << ar->record.attempt << " runs as "
                         << cohorts.size() << " disjoint cohorts of " << absl::StrJoin(sizes, ", ")
-                        << " sites (an earlier attempt's sum failed its check; docs/rules/s25-cohorts.md)";
+                        << " sites (the run is in cohort mode since an attempt's sum failed its check; "
+                           "docs/rules/s26-securestate.md)";
   }
   ar->secagg = std::make_shared<SecAggAttempt>(std::move(sessions));
   return absl::OkStatus();
@@ -184,9 +189,9 @@ absl::Status Coordinator::RefuseSecAgg(const std::string& site_id, absl::Status 
 
 absl::Status Coordinator::SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request) {
   absl::MutexLock lock(&mu_);
-  last_seen_[site_id] = NowMs();
   FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
   FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostAdvertisement(site_id, request)));
+  last_seen_[site_id] = NowMs();  // only an accepted step makes a site present (docs/rules/s26-securestate.md)
   AdvanceSecAgg(NowMs());
   Bump();
   return absl::OkStatus();
@@ -194,18 +199,18 @@ absl::Status Coordinator::SecAggAdvertise(const std::string& site_id, const v1::
 
 absl::Status Coordinator::SecAggShareKeys(const std::string& site_id, const v1::SecAggShareKeysRequest& request) {
   absl::MutexLock lock(&mu_);
-  last_seen_[site_id] = NowMs();
   FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
   FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostShares(site_id, request)));
+  last_seen_[site_id] = NowMs();
   AdvanceSecAgg(NowMs());
   return absl::OkStatus();
 }
 
 absl::Status Coordinator::SecAggUnmask(const std::string& site_id, const v1::SecAggUnmaskRequest& request) {
   absl::MutexLock lock(&mu_);
-  last_seen_[site_id] = NowMs();
   FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
   FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostUnmask(site_id, request)));
+  last_seen_[site_id] = NowMs();
   AdvanceSecAgg(NowMs());
   return absl::OkStatus();
 }
@@ -218,7 +223,6 @@ absl::StatusOr<v1::SecAggPollResponse> Coordinator::SecAggPoll(const std::string
   while (true) {
     if (revoked_.count(site_id)) return absl::PermissionDeniedError("site is revoked");
     const int64_t now = NowMs();
-    last_seen_[site_id] = now;
     v1::SecAggPollResponse resp;
     SecAggRound* round = round_ && round_->secagg ? round_->secagg->ForSession(request.session_id()) : nullptr;
     if (round == nullptr) {
@@ -226,6 +230,7 @@ absl::StatusOr<v1::SecAggPollResponse> Coordinator::SecAggPoll(const std::string
       return resp;
     }
     FEDLOG_ASSIGN_OR_RETURN(resp, round->Poll(site_id, request.step()));
+    last_seen_[site_id] = now;  // a poll of a session the site takes part in
     if (!resp.has_pending() || stopping_ || now >= until || cancelled()) return resp;
     changed_.WaitWithTimeout(&mu_, absl::Milliseconds(std::min<int64_t>(until - now, 250)));
   }
@@ -274,7 +279,6 @@ absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const U
   if (sha256 != h.sha256()) return refuse(absl::InvalidArgumentError("masked input sha256 mismatch"));
   absl::MutexLock lock(&mu_);
   if (revoked_.count(site_id)) return refuse(absl::PermissionDeniedError("site is revoked"));
-  last_seen_[site_id] = NowMs();
   absl::StatusOr<SecAggRound*> round = OpenSecAgg(h.secagg_session_id());
   if (!round.ok()) return refuse(round.status());
   absl::StatusOr<std::vector<uint32_t>> complaints = secagg::ComplaintsFromHeader(h);
@@ -283,6 +287,7 @@ absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const U
       !st.ok()) {
     return refuse(st);
   }
+  last_seen_[site_id] = NowMs();
   round_->uploaded.insert(site_id);  // for `run status` (the input itself is not kept)
   FEDLOG_LOG(INFO) << "masked input from " << site_id << " for round " << h.round() << " added to the sum";
   AdvanceSecAgg(NowMs());
@@ -293,27 +298,9 @@ absl::Status Coordinator::FinishMaskedUpload(const std::string& site_id, const U
 void Coordinator::CloseSecAggRound(int64_t now) {
   std::shared_ptr<SecAggAttempt> attempt = round_->secagg;
   RoundRecord record = round_->record;
-  // Sites found spoiling shares: counted as refusals of theirs and left out of the round's later attempts.
-  const std::pair<int64_t, int32_t> key{record.run_id, record.round};
-  if (secagg_excluded_round_ != key) {
-    secagg_excluded_round_ = key;
-    secagg_excluded_.clear();
-  }
-  for (const auto& session : attempt->sessions()) {
-    for (const SecAggExclusion& e : session->exclusions()) {
-      secagg_excluded_.insert(e.site);
-      Refuse(e.site, record.run_id, record.round,
-             absl::FailedPreconditionError(absl::StrCat("secure aggregation: excluded from the round's remaining "
-                                                        "attempts at ", e.step, ": ", e.why)))
-          .IgnoreError();
-    }
-  }
-  // A sum that failed its check: the round's later attempts run as disjoint cohorts (docs/rules/s25-cohorts.md).
-  if (attempt->spoiled()) secagg_spoiled_round_ = key;
   if (attempt->cohorts()) {
     FEDLOG_LOG(INFO) << "round " << record.round << " attempt " << record.attempt << ": " << attempt->Describe();
   }
-  const bool cohort_spoiled = attempt->cohorts() && attempt->spoiled();
   absl::StatusOr<SecAggOutcome> outcome = absl::FailedPreconditionError(
       attempt->cohorts() ? absl::StrCat("no cohort passed; ", attempt->Describe())
                          : attempt->sessions().front()->failure());
@@ -324,7 +311,8 @@ void Coordinator::CloseSecAggRound(int64_t now) {
                                                          " survivor(s), fewer than min_sites ",
                                                          run_->plan.min_sites()));
   }
-  if (cohort_spoiled) WeighSuspicion(record, attempt->Verdict(), outcome.ok() ? record.round + 1 : record.round);
+  // Stored before the attempt's result is: what the attempt showed survives a restart from here on.
+  RecordSecAggState(record, *attempt, outcome.ok());
   if (!outcome.ok()) {
     FEDLOG_LOG(WARNING) << "round " << record.round << " attempt " << record.attempt
                         << " failed under secure aggregation: " << outcome.status().message();
@@ -383,17 +371,65 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   AdoptRoundResult(record, std::move(result), aggregation_ms);
 }
 
-void Coordinator::WeighSuspicion(const RoundRecord& record, const CohortVerdict& verdict, int32_t next_round) {
-  if (secagg_suspicion_run_ != record.run_id) {
-    secagg_suspicion_run_ = record.run_id;
-    secagg_verdicts_.clear();
+void Coordinator::RecordSecAggState(const RoundRecord& record, const SecAggAttempt& attempt, bool passed) {
+  if (secagg_state_.run_id != record.run_id) {
+    secagg_state_ = SecAggRunState();
+    secagg_state_.run_id = record.run_id;
   }
-  secagg_verdicts_.push_back(verdict);
-  if (secagg_verdicts_.size() > kSuspicionWindow) secagg_verdicts_.erase(secagg_verdicts_.begin());
-  const std::string suspect = SitOutSuspect(secagg_verdicts_);
+  SecAggRunState& state = secagg_state_;
+  // Sites found spoiling shares: counted as refusals of theirs and left out of the round's later attempts.
+  if (state.excluded_round != record.round) {
+    state.excluded_round = record.round;
+    state.excluded.clear();
+  }
+  for (const auto& session : attempt.sessions()) {
+    for (const SecAggExclusion& e : session->exclusions()) {
+      state.excluded.insert(e.site);
+      Refuse(e.site, record.run_id, record.round,
+             absl::FailedPreconditionError(absl::StrCat("secure aggregation: excluded from the round's remaining "
+                                                        "attempts at ", e.step, ": ", e.why)))
+          .IgnoreError();
+    }
+  }
+  // A sum that failed its check: every later attempt of the run starts as disjoint cohorts until
+  // kCohortModeCleanAttempts attempts in a row are clean (docs/rules/s26-securestate.md).
+  if (attempt.spoiled()) {
+    if (!state.cohort_mode) {
+      FEDLOG_LOG(WARNING) << "run " << record.run_id << " enters cohort mode: round " << record.round << " attempt "
+                          << record.attempt << "'s sum failed its check; every later attempt starts as disjoint "
+                          << "cohorts until " << kCohortModeCleanAttempts << " attempts in a row are clean "
+                          << "(docs/rules/s26-securestate.md)";
+    }
+    state.cohort_mode = true;
+    state.clean_attempts = 0;
+    if (attempt.cohorts()) WeighSuspicion(record, attempt.Verdict(), passed ? record.round + 1 : record.round);
+  } else if (state.cohort_mode && passed && ++state.clean_attempts >= kCohortModeCleanAttempts) {
+    state.cohort_mode = false;
+    state.clean_attempts = 0;
+    FEDLOG_LOG(INFO) << "run " << record.run_id << " leaves cohort mode after " << kCohortModeCleanAttempts
+                     << " clean attempts in a row: the next attempt is one session";
+  }
+  if (absl::Status st = store_->SaveSecAggState(state, NowMs()); !st.ok()) {
+    FEDLOG_LOG(ERROR) << "cannot store the secure-aggregation state (kept in memory until a restart): " << st;
+  }
+}
+
+std::set<std::string> Coordinator::SecAggLeftOut(int32_t round) {
+  std::set<std::string> out;
+  if (!run_ || secagg_state_.run_id != run_->run_id) return out;
+  if (secagg_state_.excluded_round == round) out = secagg_state_.excluded;
+  if (secagg_state_.sit_out_round == round && !secagg_state_.sit_out.empty()) out.insert(secagg_state_.sit_out);
+  return out;
+}
+
+void Coordinator::WeighSuspicion(const RoundRecord& record, const CohortVerdict& verdict, int32_t next_round) {
+  std::vector<CohortVerdict>& verdicts = secagg_state_.verdicts;
+  verdicts.push_back(verdict);
+  if (verdicts.size() > kSuspicionWindow) verdicts.erase(verdicts.begin());
+  const std::string suspect = SitOutSuspect(verdicts);
   if (suspect.empty()) return;
-  secagg_sit_out_round_ = {record.run_id, next_round};
-  secagg_sit_out_ = suspect;
+  secagg_state_.sit_out_round = next_round;
+  secagg_state_.sit_out = suspect;
   const std::string why = absl::StrCat("secure aggregation: sits out round ", next_round, ": its input was in a cohort "
                                        "sum that failed its check in each of the last ", kSuspicionWindow,
                                        " cohort attempts, and every other site was cleared (docs/rules/s25-cohorts.md)");

@@ -137,6 +137,26 @@ CREATE TABLE refusal_overflow (
   PRIMARY KEY (site_id, run_id));
 CREATE INDEX refusals_by_site ON refusals (site_id, run_id);
 )sql"},
+      // Secure aggregation's state across a restart (docs/rules/s26-securestate.md): the run's cohort mode and
+      // clean-attempt count, the current round's exclusions, the sit-out, and the last spoiled cohort attempts'
+      // verdicts. Sites are comma-joined ids. Only the active run's rows are kept (a new run deletes the rest).
+      {9, R"sql(
+CREATE TABLE secagg_state (
+  run_id INTEGER PRIMARY KEY,
+  cohort_mode INTEGER NOT NULL,
+  clean_attempts INTEGER NOT NULL,
+  excluded_round INTEGER NOT NULL,
+  excluded TEXT NOT NULL,
+  sit_out_round INTEGER NOT NULL,
+  sit_out TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL);
+CREATE TABLE secagg_verdicts (
+  run_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  suspects TEXT NOT NULL,
+  cleared TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq));
+)sql"},
   };
 }
 

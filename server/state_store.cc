@@ -211,17 +211,20 @@ absl::Status StateStore::ForgetSite(const std::string& site_id) {
 absl::StatusOr<int64_t> StateStore::CreateRun(const v1::RunPlan& plan, int64_t global_version, int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   int64_t id = 0;
-  FEDLOG_RETURN_IF_ERROR(db_->WithStatement(
-      "INSERT INTO runs (plan, state, global_version, started_ms) VALUES (?, 'running', ?, ?)",
-      [&](SQLite::Statement& s) {
-        std::string blob = Blob(plan);
-        s.bind(1, blob.data(), static_cast<int>(blob.size()));
-        s.bind(2, static_cast<int64_t>(global_version));
-        s.bind(3, static_cast<int64_t>(now_ms));
-        s.exec();
-        id = db_->raw().getLastInsertRowid();
-        return absl::OkStatus();
-      }));
+  // One transaction: the new run and the end of the previous runs' secure-aggregation state.
+  FEDLOG_RETURN_IF_ERROR(db_->Transaction([&]() -> absl::Status {
+    SQLite::Statement s(db_->raw(),
+                        "INSERT INTO runs (plan, state, global_version, started_ms) VALUES (?, 'running', ?, ?)");
+    std::string blob = Blob(plan);
+    s.bind(1, blob.data(), static_cast<int>(blob.size()));
+    s.bind(2, static_cast<int64_t>(global_version));
+    s.bind(3, static_cast<int64_t>(now_ms));
+    s.exec();
+    id = db_->raw().getLastInsertRowid();
+    db_->raw().exec("DELETE FROM secagg_state");
+    db_->raw().exec("DELETE FROM secagg_verdicts");
+    return absl::OkStatus();
+  }));
   return id;
 }
 

@@ -84,6 +84,28 @@ struct UpdateRecord {
   std::string part_norms;
 };
 
+// What one spoiled cohort attempt says about its sites (docs/rules/s25-cohorts.md, "Attribution"): the sites
+// whose input was in a cohort sum that failed its check, and those whose input was in a passing cohort's sum.
+struct CohortVerdict {
+  std::set<std::string> suspects;
+  std::set<std::string> cleared;
+};
+
+// A secure-aggregation run's state that a restart must not forget (docs/rules/s26-securestate.md): whether the
+// run is in cohort mode and how many clean attempts it has had since its last spoiled one, the sites excluded
+// from the remaining attempts of round `excluded_round`, the site that sits out round `sit_out_round` (empty:
+// none), and the last spoiled cohort attempts' verdicts, oldest first.
+struct SecAggRunState {
+  int64_t run_id = 0;
+  bool cohort_mode = false;
+  int32_t clean_attempts = 0;
+  int32_t excluded_round = 0;
+  std::set<std::string> excluded;
+  int32_t sit_out_round = 0;
+  std::string sit_out;
+  std::vector<CohortVerdict> verdicts;
+};
+
 // The error for a model version whose file was deleted past retention (downloads, promotion).
 absl::Status DeletedModelError(int64_t version);
 
@@ -105,7 +127,7 @@ class StateStore {
   // saying which condition failed; NotFound for an unknown id.
   absl::Status ForgetSite(const std::string& site_id);
 
-  // Runs and rounds.
+  // Runs and rounds. CreateRun also deletes every other run's secure-aggregation state (SaveSecAggState).
   absl::StatusOr<int64_t> CreateRun(const v1::RunPlan& plan, int64_t global_version, int64_t now_ms);
   absl::StatusOr<std::optional<RunRecord>> GetRun(int64_t run_id);  // 0 = most recent
   absl::StatusOr<std::optional<RunRecord>> ActiveRun();             // state "running"
@@ -150,6 +172,14 @@ class StateStore {
                                   int64_t now_ms);
   absl::StatusOr<std::vector<v1::SiteDeclines>> ListDeclines(int64_t run_id);
   absl::StatusOr<std::set<std::string>> DeclinedSites(int64_t run_id, int32_t round);
+
+  // Secure aggregation's run state (state_store_secagg.cc). SaveSecAggState replaces the state of
+  // `state.run_id` and deletes every other run's, in one transaction (a crash leaves the old state or the new);
+  // InvalidArgument for a run id below 1, more than kMaxSecAggVerdicts verdicts, or a site id that is not a valid
+  // peer id. LoadSecAggState: the run's state, nullopt when none was saved.
+  static constexpr size_t kMaxSecAggVerdicts = 16;
+  absl::Status SaveSecAggState(const SecAggRunState& state, int64_t now_ms);
+  absl::StatusOr<std::optional<SecAggRunState>> LoadSecAggState(int64_t run_id);
 
   // Models and promotion.
   absl::Status AddModel(const v1::ModelManifest& manifest, const std::string& path);

@@ -10,9 +10,14 @@
 // that claims a large sample count (in Hello, its header and its stated weight) takes no more than the plan's
 // share cap of the mean, one that masks more weight than the round gave it fails the attempt with the reason
 // logged, a dropout that leaves a survivor above the cap fails the attempt before unmasking, and a stated
-// weight of 0 is refused (docs/rules/s25-weightcap.md).
+// weight of 0 is refused (docs/rules/s25-weightcap.md). A run that saw a spoiled sum starts every later round as
+// cohorts, so a persistent spoiler fails one attempt of the run, not one a round, the run leaves cohort mode after
+// 3 clean attempts, and the spoiler's sit-out and the run's cohort mode survive an aggregator restart; secure-aggregation calls the aggregator refuses do not make a site
+// a round's participant (docs/rules/s26-securestate.md).
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -294,6 +299,48 @@ std::vector<std::string> Participants(const v1::RoundSummary& r) {
   return std::vector<std::string>(r.participants().begin(), r.participants().end());
 }
 
+// site-c never says hello, polls for a task or heartbeats; it only sends secure-aggregation calls the aggregator
+// refuses or answers as not its own (an advertisement and a step poll for a session it is in none of). Such
+// calls do not make it present (docs/rules/s26-securestate.md, "Presence"): the round opens for site-a and
+// site-b only, and completes with them without waiting for site-c. When they counted, site-c was online, a
+// participant, and the round's advertising waited for it until the round deadline.
+TEST_F(RedteamSecAggSiteTest, RefusedSecureAggregationCallsDoNotMakeASiteAParticipant) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::thread spammer([&] {
+    client::FederationSession c(testing::SiteChannel(pki_, "site-c", port_));
+    v1::SecAggAdvertiseRequest advertise;
+    advertise.set_session_id(std::string(32, 'a'));
+    v1::SecAggPollRequest poll;
+    poll.set_session_id(std::string(32, 'a'));
+    while (!stop.load()) {
+      refused += c.SecAggAdvertise(advertise).ok() ? 0 : 1;
+      c.SecAggPoll(poll).IgnoreError();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  Site a(pki_, "site-a", port_), b(pki_, "site-b", port_);
+  const int64_t run_id = StartRun(/*deadline_s=*/30, /*min_sites=*/2);
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b});
+  v1::RunStatus s = WaitRun(run_id, [](const v1::RunStatus& r) { return r.rounds_size() > 0; });
+  ASSERT_EQ(s.rounds_size(), 1);
+  EXPECT_EQ(Participants(s.rounds(0)), (std::vector<std::string>{"site-a", "site-b"}));
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<absl::Status> st = RunAttempt({&a, &b}, {ra.get(), rb.get()}, tasks, global->bundle,
+                                            {Delta(global->bundle, 0.01f), Delta(global->bundle, -0.02f)}, {100, 100});
+  ASSERT_TRUE(st[0].ok() && st[1].ok()) << st[0] << st[1];
+  s = WaitRun(run_id, Finished);
+  stop = true;
+  spammer.join();
+  ASSERT_EQ(s.state(), "done") << s.message();
+  EXPECT_EQ(s.rounds(0).sites(), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));  // not the 30 s deadline
+  EXPECT_GT(refused.load(), 0);
+}
+
 // site-c's shares open at neither honest site. They go on without them and name site-c; with two complaints
 // site-c's secrets are held by too few sites (t = 2), so the attempt fails at once, before any share is revealed,
 // and the next attempt runs without site-c and completes.
@@ -380,11 +427,8 @@ class RedteamSecAggCohortTest : public ::testing::Test {
     dir_ = testing::MakeTempDir("fedlog_redteam_cohorts");
     pki_ = JoinPath(dir_, "pki");
     ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "site-c", "site-d", "site-e", "site-f"}));
-    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
-    ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
-    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+    StartServer(0);
     ASSERT_NE(server_, nullptr);
-    admin_ = testing::AdminStub(pki_, port_);
     // site-f declares a source of its own (as site-c in the three-site test): no adapter presence lane of its
     // shows the weight it took out.
     for (const char* id : {"site-a", "site-b", "site-c", "site-d", "site-e"}) {
@@ -393,9 +437,54 @@ class RedteamSecAggCohortTest : public ::testing::Test {
     sites_.push_back(std::make_unique<Site>(pki_, "site-f", port_, "BGL"));
   }
   void TearDown() override {
+    StopHeartbeats();
     sites_.clear();
     if (server_) server_->Shutdown();
     std::filesystem::remove_all(dir_);
+  }
+
+  // The aggregator on `port` (0: a free one) over the fixture's data directory.
+  void StartServer(int port) {
+    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"), port);
+    ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
+    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+    admin_ = testing::AdminStub(pki_, port_);
+  }
+  // Same data directory, same port: the hand sites' channels reconnect.
+  void RestartServer() {
+    server_->Shutdown();
+    server_.reset();
+    StartServer(port_);
+  }
+  // Every site heartbeats every 200 ms until StopHeartbeats, so that a site that gets no task (sitting a round
+  // out) stays online for the next round.
+  void StartHeartbeats() {
+    stop_heartbeats_ = false;
+    heartbeats_ = std::thread([this] {
+      while (!stop_heartbeats_.load()) {
+        for (auto& s : sites_) s->session.Heartbeat("idle").IgnoreError();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    });
+  }
+  void StopHeartbeats() {
+    stop_heartbeats_ = true;
+    if (heartbeats_.joinable()) heartbeats_.join();
+  }
+  // Heartbeats `site` alone until the aggregator lists it online (up to about 20 s); false when it never is.
+  bool HeartbeatUntilOnline(Site* site) {
+    for (int i = 0; i < 100; ++i) {
+      site->session.Heartbeat("idle").IgnoreError();
+      grpc::ClientContext ctx;
+      v1::ListSitesResponse list;
+      if (admin_->ListSites(&ctx, {}, &list).ok()) {
+        for (const v1::SiteInfo& info : list.sites()) {
+          if (info.site_id() == site->id && info.online()) return true;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return false;
   }
 
   int64_t StartRun(int rounds) { return StartSecureRun(admin_.get(), rounds, 3, 60); }
@@ -411,7 +500,8 @@ class RedteamSecAggCohortTest : public ::testing::Test {
   static float DeltaOf(int i) { return i == kSites - 1 ? 4.0f : 0.01f * static_cast<float>(i + 1); }
   static int IndexOf(const std::string& id) { return id.back() - 'a'; }
 
-  // One attempt by `who` (their tasks in `tasks`), site-f spoiling through its relay; each site's result.
+  // One attempt by `who` (their tasks in `tasks`), site-f spoiling through its relay (while spoil_); each site's
+  // result.
   std::vector<absl::Status> Attempt(const std::vector<Site*>& who, const std::vector<v1::RoundTask>& tasks) {
     if (global_.tensors.empty()) {
       auto model = who[0]->session.Download(tasks[0].model_version());
@@ -426,7 +516,7 @@ class RedteamSecAggCohortTest : public ::testing::Test {
     for (size_t i = 0; i < who.size(); ++i) {
       const int index = IndexOf(who[i]->id);
       deltas.push_back(Delta(global_, DeltaOf(index)));
-      if (index != kSites - 1) {
+      if (index != kSites - 1 || !spoil_) {
         honest.push_back(client::SessionTransport(&who[i]->session));
         via.push_back(honest.back().get());
         weights.push_back(100);
@@ -445,12 +535,33 @@ class RedteamSecAggCohortTest : public ::testing::Test {
     return RunAttempt(who, via, tasks, global_, deltas, weights);
   }
 
+  // Runs the open attempt `open`: its participants take their tasks and run them, site-f spoiling. Returns the
+  // number of sessions the attempt ran as (1: one session; 2: two cohorts).
+  size_t DriveOpenAttempt(const v1::RoundSummary& open) {
+    std::vector<Site*> who;
+    for (const std::string& id : Participants(open)) who.push_back(sites_[static_cast<size_t>(IndexOf(id))].get());
+    std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks(who);
+    std::set<std::string> sessions;
+    for (const v1::RoundTask& t : tasks) sessions.insert(t.secagg().session_id());
+    Attempt(who, tasks);
+    return sessions.size();
+  }
+  // Waits for the run's next attempt to open (past the `seen` attempts) or for the run to finish.
+  v1::RunStatus WaitNextAttempt(int64_t run_id, int seen) {
+    return WaitRun(run_id, [seen](const v1::RunStatus& r) {
+      return Finished(r) || (r.rounds_size() > seen && r.rounds(r.rounds_size() - 1).state() == "open");
+    });
+  }
+
   std::string dir_, pki_;
   std::unique_ptr<server::AggregatorServer> server_;
   int port_ = 0;
   std::unique_ptr<v1::Admin::Stub> admin_;
   std::vector<std::unique_ptr<Site>> sites_;
   fl::TensorBundle global_;
+  std::thread heartbeats_;
+  std::atomic<bool> stop_heartbeats_{false};
+  bool spoil_ = true;  // whether site-f spoils (else it masks honestly, weight 100)
 };
 
 int FailedAttempts(const v1::RunStatus& s) {
@@ -568,6 +679,141 @@ TEST_F(RedteamSecAggCohortTest, ASiteInTheFailingCohortOfTheLastThreeCohortAttem
   EXPECT_EQ(done.sites(), 5);
   EXPECT_EQ(done.secagg_cohorts(), 0);
   EXPECT_GE(s.refused_updates(), 1);  // the sit-out, counted as site-f's refusal
+}
+
+bool Joined(const v1::RoundSummary& r, const std::string& site) {
+  return std::find(r.participants().begin(), r.participants().end(), site) != r.participants().end();
+}
+
+// site-f spoils every attempt it joins, over kRounds rounds (docs/rules/s26-securestate.md, "Cohort mode"). The
+// run's first attempt, one session, fails; from then on the run is in cohort mode: every round starts as two
+// cohorts of three, site-f's is dropped and the other completes the round in its first attempt (or site-f sits
+// the round out and the other five complete it in one session). So kRounds rounds take kRounds + 1 attempts,
+// one of them failed. Under s25 every round site-f joined started as one session that it failed: two attempts
+// per such round. The counts and the time are printed for the record.
+TEST_F(RedteamSecAggCohortTest, APersistentSpoilerFailsOneAttemptOfTheRunNotOnePerRound) {
+  const int kRounds = 8;
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t run_id = StartRun(kRounds);
+  struct Opened {
+    int32_t round, attempt;
+    bool joined;
+    size_t sessions;
+  };
+  std::vector<Opened> opened;  // each attempt as it opened (a closed round's summary names no participants)
+  v1::RunStatus s;
+  for (int seen = 0;; seen = s.rounds_size()) {
+    s = WaitNextAttempt(run_id, seen);
+    if (Finished(s) || s.rounds_size() == seen) break;
+    const v1::RoundSummary& open = s.rounds(s.rounds_size() - 1);
+    opened.push_back({open.round(), open.attempt(), Joined(open, "site-f"), 0});
+    opened.back().sessions = DriveOpenAttempt(open);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(s.state(), "done") << s.message();
+  std::set<int32_t> joined;
+  for (const Opened& o : opened) {
+    if (o.joined) joined.insert(o.round);
+  }
+  std::printf("[ measured ] %d rounds, site-f in %zu of them: %d attempts, %d failed, %.1f s\n", kRounds,
+              joined.size(), s.rounds_size(), FailedAttempts(s), seconds);
+  EXPECT_EQ(s.rounds_size(), kRounds + 1);
+  EXPECT_EQ(FailedAttempts(s), 1);
+  ASSERT_EQ(opened.size(), static_cast<size_t>(s.rounds_size()));
+  for (size_t i = 0; i < opened.size(); ++i) {
+    const Opened& o = opened[i];
+    SCOPED_TRACE(::testing::Message() << "round " << o.round << " attempt " << o.attempt);
+    const v1::RoundSummary& r = s.rounds(static_cast<int>(i));
+    ASSERT_EQ(r.round(), o.round);
+    ASSERT_EQ(r.attempt(), o.attempt);
+    if (r.round() == 1 && r.attempt() == 1) {
+      EXPECT_EQ(r.state(), "failed");
+      EXPECT_EQ(o.sessions, 1u);
+      continue;
+    }
+    EXPECT_EQ(r.state(), "done");
+    EXPECT_EQ(r.attempt(), r.round() == 1 ? 2 : 1);
+    EXPECT_EQ(o.sessions, o.joined ? 2u : 1u);
+    EXPECT_EQ(r.secagg_cohorts(), o.joined ? 2 : 0);
+  }
+}
+
+// site-f spoils the run's first attempt only, then behaves. The run enters cohort mode and leaves it after 3
+// clean attempts in a row (docs/rules/s26-securestate.md, "Cohort mode"): round 1's retry and rounds 2 and 3 run
+// as two cohorts, both passing; rounds 4 and 5 are one session again.
+TEST_F(RedteamSecAggCohortTest, TheRunLeavesCohortModeAfterThreeCleanAttempts) {
+  const int kRounds = 5;
+  const int64_t run_id = StartRun(kRounds);
+  std::vector<size_t> sessions;
+  v1::RunStatus s;
+  for (int seen = 0;; seen = s.rounds_size()) {
+    s = WaitNextAttempt(run_id, seen);
+    if (Finished(s) || s.rounds_size() == seen) break;
+    sessions.push_back(DriveOpenAttempt(s.rounds(s.rounds_size() - 1)));
+    spoil_ = false;
+  }
+  ASSERT_EQ(s.state(), "done") << s.message();
+  ASSERT_EQ(s.rounds_size(), kRounds + 1);
+  EXPECT_EQ(sessions, (std::vector<size_t>{1, 2, 2, 2, 1, 1}));
+  EXPECT_EQ(s.rounds(0).state(), "failed");
+  for (int i = 1; i <= kRounds; ++i) {
+    SCOPED_TRACE(::testing::Message() << "row " << i);
+    EXPECT_EQ(s.rounds(i).state(), "done");
+    EXPECT_EQ(s.rounds(i).sites(), 6);
+    EXPECT_EQ(s.rounds(i).secagg_cohorts(), i <= 3 ? 2 : 0);
+    EXPECT_EQ(s.rounds(i).secagg_cohorts_dropped(), 0);
+  }
+}
+
+// The sit-out and cohort mode survive an aggregator restart (docs/rules/s26-securestate.md, "What survives a
+// restart"). site-f spoils every attempt it joins until it sits a round out; the aggregator restarts while that
+// round's attempt is open. The restart fails the attempt; the round's next attempt still leaves site-f out, and
+// the round after, which site-f joins again, starts as two cohorts (the run is still in cohort mode). Kept in
+// memory only, both were forgotten: site-f joined the next attempt, and the round after started as one session.
+TEST_F(RedteamSecAggCohortTest, TheSitOutAndCohortModeSurviveAnAggregatorRestart) {
+  const int kRounds = 16;
+  StartHeartbeats();  // site-f stays online through the round it sits out
+  const int64_t run_id = StartRun(kRounds);
+  v1::RunStatus s;
+  for (int seen = 0;; seen = s.rounds_size()) {
+    s = WaitNextAttempt(run_id, seen);
+    ASSERT_FALSE(Finished(s)) << "site-f never sat a round out in " << kRounds << " rounds: " << s.message();
+    ASSERT_GT(s.rounds_size(), seen);
+    if (!Joined(s.rounds(s.rounds_size() - 1), "site-f")) break;
+    DriveOpenAttempt(s.rounds(s.rounds_size() - 1));
+  }
+  const v1::RoundSummary interrupted = s.rounds(s.rounds_size() - 1);
+  ASSERT_LT(interrupted.round(), kRounds);
+  StopHeartbeats();
+  RestartServer();
+  ASSERT_NE(server_, nullptr);
+  // site-f is back online before the others, so that the round's next attempt opens with it online.
+  ASSERT_TRUE(HeartbeatUntilOnline(sites_.back().get()));
+  StartHeartbeats();
+  s = WaitNextAttempt(run_id, s.rounds_size());
+  ASSERT_FALSE(Finished(s)) << s.message();
+  const v1::RoundSummary retry = s.rounds(s.rounds_size() - 1);
+  EXPECT_EQ(retry.round(), interrupted.round());
+  EXPECT_EQ(retry.attempt(), interrupted.attempt() + 1);
+  EXPECT_FALSE(Joined(retry, "site-f")) << "the restart forgot the sit-out";
+  EXPECT_EQ(retry.participants_size(), 5);
+  EXPECT_EQ(DriveOpenAttempt(retry), 1u);
+  s = WaitNextAttempt(run_id, s.rounds_size());
+  ASSERT_FALSE(Finished(s)) << s.message();
+  const v1::RoundSummary next = s.rounds(s.rounds_size() - 1);
+  EXPECT_EQ(next.round(), interrupted.round() + 1);
+  EXPECT_EQ(next.attempt(), 1);
+  EXPECT_TRUE(Joined(next, "site-f"));
+  EXPECT_EQ(DriveOpenAttempt(next), 2u) << "the restart forgot cohort mode";
+  // That attempt's row once it closed (the next round may already be open: site-f can sit it out again).
+  const int row = s.rounds_size() - 1;
+  s = WaitRun(run_id, [&](const v1::RunStatus& r) { return r.rounds_size() > row && r.rounds(row).state() != "open"; });
+  ASSERT_GT(s.rounds_size(), row);
+  const v1::RoundSummary& closed = s.rounds(row);
+  EXPECT_EQ(closed.round(), next.round());
+  EXPECT_EQ(closed.state(), "done");
+  EXPECT_EQ(closed.secagg_cohorts(), 2);
+  EXPECT_EQ(closed.secagg_cohorts_dropped(), 1);
 }
 
 // The first value of `after`'s first shared tensor minus `before`'s: how far the round moved the model.

@@ -3,7 +3,10 @@
 // update shows in its stored update without secure aggregation and nowhere in what the aggregator receives or
 // stores with it, while the round's model equals the plain weighted mean within the quantisation error; a site
 // that drops after masking is recovered, in 64-bit and in 32-bit lanes; a site refuses an unmask request
-// naming one site as both survivor and dropped; run start refuses settings that need individual updates.
+// naming one site as both survivor and dropped; under site-level DP, dropouts that leave fewer masked inputs
+// than min_sites fail the attempt before any unmask request is sent; run start refuses settings that need
+// individual updates.
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -73,7 +76,7 @@ void PlantCanary(fl::TensorBundle* delta) {
 const std::string& SharedPki() {
   static const std::string* pki = [] {
     auto* dir = new std::string(JoinPath(testing::MakeTempDir("fedlog_secagg_pki"), "pki"));
-    EXPECT_TRUE(testing::MakePki(*dir, {"site-a", "site-b", "site-c"}));
+    EXPECT_TRUE(testing::MakePki(*dir, {"site-a", "site-b", "site-c", "site-d"}));
     std::atexit([] { std::filesystem::remove_all(std::filesystem::path(*pki).parent_path()); });
     return dir;
   }();
@@ -253,6 +256,69 @@ TEST(SecAggTest, CanaryIsOnlyInTheSumAndTheModelIsTheWeightedMean) {
   auto next = a.session.Download(done.rounds(0).model_version());
   ASSERT_TRUE(next.ok()) << next.status();
   ExpectWeightedMean(global->bundle, next->bundle, deltas, w, 1e-5);
+}
+
+// Counts the unmask requests the aggregator sends its site (relayed as SecAggRelay does).
+class UnmaskRequestWatch : public Relay {
+ public:
+  using Relay::Relay;
+  absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override {
+    absl::StatusOr<v1::SecAggPollResponse> resp = Relay::Poll(r);
+    if (resp.ok() && resp->has_unmask()) ++unmask_requests;
+    return resp;
+  }
+  std::atomic<int> unmask_requests{0};
+};
+
+// Site-level DP calibrates each site's noise share to min_sites shares in the sum (docs/PRIVACY.md, "Site-level
+// DP"), so the aggregator never unmasks fewer masked inputs (SecAggRoundOptions::min_survivors). Four sites,
+// min_sites 4, threshold 3 (a majority of four): site-d drops after masking, leaving three masked inputs, enough
+// to unmask (>= t) but fewer than the four the noise counts on. The attempt fails at the close of masking, before
+// any unmask request exists: no site is ever sent one. (The sites would refuse such a request too,
+// SecAggProtocolTest.SiteRefusesToUnmaskFewerSurvivorsThanItsDpMinimum; without the aggregator's check the
+// survivors are sent it, and this test fails.)
+TEST(SecAggTest, DropoutsBelowTheDpMinimumFailTheAttemptBeforeAnyShareIsAskedFor) {
+  Env env("fedlog_secagg_dp_min");
+  Site a(env.pki, "site-a", env.port), b(env.pki, "site-b", env.port), c(env.pki, "site-c", env.port),
+      d(env.pki, "site-d", env.port);
+  v1::RunPlan plan = Plan(true, 4);
+  plan.set_dp_mode("site");
+  plan.set_dp_noise_multiplier(0.5);
+  plan.set_dp_clip(1.0);
+  absl::StatusOr<v1::RunStatus> run = env.Start(plan);
+  ASSERT_TRUE(run.ok()) << run.status();
+  std::vector<v1::RoundTask> tasks = testing::WaitRoundTasks({&a, &b, &c, &d});
+  for (const v1::RoundTask& t : tasks) {
+    ASSERT_EQ(t.dp_mode(), "site");
+    ASSERT_EQ(t.dp_min_sites(), 4);
+    ASSERT_EQ(t.secagg().threshold(), 3);
+  }
+  auto global = a.session.Download(tasks[0].model_version());
+  ASSERT_TRUE(global.ok()) << global.status();
+  std::vector<Site*> sites = {&a, &b, &c, &d};
+  std::vector<std::unique_ptr<UnmaskRequestWatch>> relays;
+  std::vector<absl::Status> results(sites.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    relays.push_back(std::make_unique<UnmaskRequestWatch>(&sites[i]->session));
+    relays.back()->drop_after_masking = i == 3;
+    threads.push_back(Drive(sites[i], relays.back().get(), tasks[i], global->bundle,
+                            Delta(global->bundle, 0.01f * static_cast<float>(i + 1), false), 1, &results[i]));
+  }
+  for (std::thread& t : threads) t.join();
+  v1::RunStatus s = testing::WaitRun(env.admin.get(), run->run_id(), [](const v1::RunStatus& r) {
+    return r.rounds_size() > 0 && r.rounds(0).state() != "open";
+  });
+  ASSERT_GT(s.rounds_size(), 0);
+  EXPECT_EQ(s.rounds(0).state(), "failed");
+  for (size_t i = 0; i < sites.size(); ++i) {
+    SCOPED_TRACE(sites[i]->id);
+    EXPECT_FALSE(results[i].ok());
+    EXPECT_EQ(relays[i]->unmask_requests.load(), 0);
+    EXPECT_EQ(relays[i]->unmask_calls, 0);
+  }
+  // The three survivors did send their masked inputs: the attempt reached the close of masking.
+  for (size_t i = 0; i < 3; ++i) EXPECT_FALSE(relays[i]->sent.empty()) << sites[i]->id;
 }
 
 // Three sites, site-c dropping right after it masked; the round completes with the survivors' weighted mean.
