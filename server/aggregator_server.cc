@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
@@ -10,6 +11,7 @@
 #include "common/config/yaml_proto.h"
 #include "common/model/site_model.h"
 #include "common/net/address.h"
+#include "common/net/grpc_log.h"
 #include "common/net/tls.h"
 #include "common/net/tls_check.h"
 
@@ -48,6 +50,14 @@ absl::Status FinalizeLimits(v1::ServerLimits* l, const v1::ServerConfig& c) {
   if (l->max_download_variants() == 0) l->set_max_download_variants(8);
   if (l->max_server_threads() == 0) l->set_max_server_threads(256);
   if (l->max_server_threads() < 16) return absl::InvalidArgumentError("limits.max_server_threads must be >= 16");
+  if (l->handshake_timeout_s() == 0) l->set_handshake_timeout_s(10);
+  if (l->handshake_timeout_s() > 120) return absl::InvalidArgumentError("limits.handshake_timeout_s must be <= 120");
+  if (l->max_connection_idle_s() == 0) l->set_max_connection_idle_s(60);
+  if (int64_t{l->max_connection_idle_s()} * 1000 <= c.heartbeat_interval_ms()) {
+    return absl::InvalidArgumentError(absl::StrCat("limits.max_connection_idle_s (", l->max_connection_idle_s(),
+                                                   " s) must exceed heartbeat_interval_ms (", c.heartbeat_interval_ms(),
+                                                   " ms), or every site would be cut off between its calls"));
+  }
   return absl::OkStatus();
 }
 
@@ -139,13 +149,30 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   fed.chunk_bytes = config.chunk_bytes();
   fed.min_chunk_bytes = config.limits().min_chunk_bytes();
   fed.max_downloads = config.max_concurrent_downloads();
-  s->federation_ = std::make_unique<FederationService>(s->coordinator_.get(), s->blobs_.get(), s->streams_.get(),
-                                                       fed);
-  s->admin_ = std::make_unique<AdminService>(s->coordinator_.get());
+  s->config_ = config;
+  s->listen_host_ = listen.host;
+  s->creds_ = creds;
+  s->fed_options_ = fed;
+  if (absl::Status st = s->Listen(config.listen_address()); !st.ok()) {
+    const std::string why = net::ProbeListen(listen);
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address(), why.empty() ? "" : ": ", why));
+  }
+  s->coordinator_->Start();
+  s->watchdog_ = std::thread([p = s.get()] { p->WatchListener(); });
+  FEDLOG_LOG(INFO) << "aggregator listening on " << config.listen_address() << " (port " << s->port_
+                   << "), data in " << config.data_dir();
+  return s;
+}
+
+absl::Status AggregatorServer::Listen(const std::string& address) {
+  federation_ = std::make_unique<FederationService>(coordinator_.get(), blobs_.get(), streams_.get(), fed_options_);
+  admin_ = std::make_unique<AdminService>(coordinator_.get());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen_address(), creds, &s->port_);
-  builder.RegisterService(s->federation_.get());
-  builder.RegisterService(s->admin_.get());
+  int port = 0;
+  builder.AddListeningPort(address, creds_, &port);
+  builder.RegisterService(federation_.get());
+  builder.RegisterService(admin_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
   // gRPC sets SO_REUSEPORT by default: a second aggregator on the same address would then start too, and the
   // kernel would split connections (and admin calls) between two registries. One address, one process.
@@ -155,25 +182,70 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   // round memory). A fixed 1 MiB window per stream bounds that at about 1 MiB per upload.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
+  // Connections cost a file descriptor each, whoever opens them, and gRPC 1.51 cannot cap them per peer: bound
+  // how long one can be held without a handshake (gRPC's default is 120 s) or without a call (no limit by
+  // default). Per-address connection caps belong to the host's firewall (docs/OPERATIONS.md).
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, config_.limits().handshake_timeout_s() * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, config_.limits().max_connection_idle_s() * 1000);
   // A bounded thread pool: calls beyond it are refused (RESOURCE_EXHAUSTED) instead of each taking a thread.
   grpc::ResourceQuota quota("fedlog-aggregator");
-  quota.SetMaxThreads(config.limits().max_server_threads());
+  quota.SetMaxThreads(config_.limits().max_server_threads());
   builder.SetResourceQuota(quota);
-  s->server_ = builder.BuildAndStart();
-  if (s->server_ == nullptr || s->port_ == 0) {
-    const std::string why = net::ProbeListen(listen);
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config.listen_address(), why.empty() ? "" : ": ", why));
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    server_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
   }
-  s->coordinator_->Start();
-  FEDLOG_LOG(INFO) << "aggregator listening on " << config.listen_address() << " (port " << s->port_
-                   << "), data in " << config.data_dir();
-  return s;
+  port_ = port;
+  return absl::OkStatus();
+}
+
+// gRPC 1.51 stops accepting on a listener for good after one failed accept (EMFILE when the process is out of
+// file descriptors, which enough idle connections from anyone cause: docs/SECURITY.md "Connections"). The
+// watchdog sees the failure through the gRPC log hook (net::ListenerAcceptFailures; server/main.cc installs it)
+// and rebuilds the listener on the same port: the old server's connections, the flood's included, are closed
+// (live calls are cut; sites retry), and the coordinator's state is untouched.
+void AggregatorServer::WatchListener() {
+  int64_t seen = net::ListenerAcceptFailures();
+  absl::MutexLock lock(&listen_mu_);
+  while (!stopping_) {
+    listen_mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
+    if (stopping_ || net::ListenerAcceptFailures() == seen) continue;
+    seen = net::ListenerAcceptFailures();
+    const std::string address = absl::StrCat(absl::StrContains(listen_host_, ':') ? "[" : "", listen_host_,
+                                             absl::StrContains(listen_host_, ':') ? "]" : "", ":", port_.load());
+    FEDLOG_LOG(ERROR) << "the listener on " << address << " failed to accept a connection (see the grpc line above; "
+                      << "out of file descriptors when many connections are held): restarting it; live calls are "
+                      << "cut and sites reconnect";
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+    ++listener_restarts_;
+    while (!stopping_) {
+      absl::Status st = Listen(address);
+      if (st.ok()) {
+        FEDLOG_LOG(WARNING) << "listener restarted on " << address << " (restart " << listener_restarts_ << ")";
+        break;
+      }
+      FEDLOG_LOG(ERROR) << st.message() << "; retrying in 1 s";
+      listen_mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
+    }
+    seen = net::ListenerAcceptFailures();  // the restart's own failures, if any, are not a new fault
+  }
+}
+
+int64_t AggregatorServer::listener_restarts() {
+  absl::MutexLock lock(&listen_mu_);
+  return listener_restarts_;
 }
 
 void AggregatorServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  {
+    absl::MutexLock lock(&listen_mu_);
+    stopping_ = true;
+  }
+  if (watchdog_.joinable()) watchdog_.join();
   if (coordinator_) coordinator_->Stop();  // wakes long polls so Shutdown below does not wait for them
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (coordinator_) coordinator_->SaveLastSeen();  // LAST SEEN survives a restart

@@ -8,6 +8,7 @@
 
 #include "common/base/daemon_args.h"
 #include "common/base/logging.h"
+#include "common/base/process_limits.h"
 #include "common/base/signals.h"
 #include "common/base/version.h"
 #include "common/net/grpc_log.h"
@@ -38,6 +39,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   fedlog::SetLogTag("aggregator");
+  // Each connection holds a descriptor; the soft limit (often 1,024) would let a few hundred idle connections
+  // shut everyone out (common/base/process_limits.h).
+  if (absl::StatusOr<fedlog::OpenFileLimit> nofile = fedlog::RaiseOpenFileLimit(); !nofile.ok()) {
+    FEDLOG_LOG(WARNING) << nofile.status().message() << "; connections beyond it are refused";
+  } else if (nofile->after != nofile->before) {
+    FEDLOG_LOG(INFO) << "open-file limit raised from " << nofile->before << " to " << nofile->after;
+  }
   // Model-sized buffers (the accumulator, the next model) come and go every round. A fixed mmap threshold hands
   // each back to the kernel when freed; glibc's default dynamic threshold would grow to their size and keep them
   // in the heap for the process's lifetime (docs/BENCHMARKS.md, round memory). The threshold sits just above the

@@ -2,6 +2,8 @@
 
 #include <grpc/support/log.h>
 
+#include <atomic>
+
 #include "google/protobuf/stubs/logging.h"
 
 #include "absl/strings/match.h"
@@ -66,8 +68,17 @@ void QuietProtobufHook(google::protobuf::LogLevel level, const char* file, int l
   FEDLOG_LOG(DEBUG) << "protobuf: " << message;
 }
 
+std::atomic<int64_t> g_accept_failures{0};
+
 void Hook(gpr_log_func_args* args) {
   const std::string message = args->message != nullptr ? args->message : "";
+  if (absl::StartsWith(message, "Failed accept4")) {
+    // gRPC 1.51's listener stops accepting for good after this (its issues 16058 and 20418): the server's
+    // watchdog restarts it (server/aggregator_server.cc).
+    g_accept_failures.fetch_add(1);
+    FEDLOG_LOG(ERROR) << "grpc: " << message << ": the listener stopped accepting connections";
+    return;
+  }
   if (std::string handshake = DescribeHandshakeFailure(message); !handshake.empty()) {
     int64_t folded = 0;
     if (!Limiter().Take(&folded)) return;
@@ -118,6 +129,8 @@ std::string DescribeHandshakeFailure(const std::string& message) {
   return absl::StrCat("refused a TLS handshake: ", reason, hint,
                       " (gRPC 1.51 does not report the peer's address)");
 }
+
+int64_t ListenerAcceptFailures() { return g_accept_failures.load(); }
 
 void QuietGrpcLogs() {
   gpr_set_log_function(QuietHook);

@@ -4,7 +4,8 @@
 // handshake (the record is written inside its TLS layer, which does not know the socket), so the line carries
 // the reason only; the client's own log names the address it dialled. Protobuf's own records (an ERROR at every
 // parse of a message whose string field is not UTF-8, which a peer can send at will) go to FEDLOG_LOG too: on a
-// server at most one line per 10 s with a count of the others, on a client at debug level.
+// server at most one line per 10 s with a count of the others, on a client at debug level. A listener's failed
+// accept is counted (ListenerAcceptFailures) for the server's watchdog.
 // Thread-safe: gRPC calls the hook from its threads; the rate limiter has its own mutex. Install once, from main.
 #ifndef FEDLOG_COMMON_NET_GRPC_LOG_H_
 #define FEDLOG_COMMON_NET_GRPC_LOG_H_
@@ -22,6 +23,11 @@ void RouteGrpcLogs(int64_t handshake_every_ms = 10000);
 // For clients (the site daemon, the CLI), which report their own call failures in one sentence: gRPC's records
 // and protobuf's non-fatal ones go to FEDLOG_LOG(DEBUG) only (FEDLOG_LOG_LEVEL=debug shows them).
 void QuietGrpcLogs();
+
+// How many times a listener failed to accept a connection ("Failed accept4", e.g. out of file descriptors)
+// since RouteGrpcLogs was installed. gRPC 1.51 never accepts on that listener again, so a server that sees this
+// grow must rebuild its listener (AggregatorServer's watchdog does).
+int64_t ListenerAcceptFailures();
 
 // The readable form of a gRPC handshake record ("Handshake failed with fatal error SSL_ERROR_SSL: error:...:
 // certificate verify failed."), or "" when `message` is not one. Exposed for tests.

@@ -91,11 +91,15 @@ TEST(ServerConfigTest, LimitsHaveDocumentedDefaultsAndMapFromYaml) {
   EXPECT_EQ(l.max_spool_bytes(), int64_t{8} << 30);
   EXPECT_EQ(l.max_download_variants(), 8);
   EXPECT_EQ(l.max_server_threads(), 256);
+  EXPECT_EQ(l.handshake_timeout_s(), 10);
+  EXPECT_EQ(l.max_connection_idle_s(), 60);
   const std::string base = "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\n";
   for (const auto& [yaml, fragment] : std::vector<std::pair<std::string, std::string>>{
            {base + "limits: {max_streams: -1}", "limits.max_streams must not be negative"},
            {base + "chunk_bytes: 4096\nlimits: {min_chunk_bytes: 8192}", "min_chunk_bytes"},
            {base + "limits: {max_server_threads: 4}", "max_server_threads"},
+           {base + "limits: {handshake_timeout_s: 121}", "handshake_timeout_s must be <= 120"},
+           {base + "heartbeat_interval_ms: 5000\nlimits: {max_connection_idle_s: 5}", "must exceed heartbeat_interval_ms"},
            {base + "limits: {max_sockets: 4}", "unknown key"}}) {
     auto r = server::LoadServerConfig(Write("bad.yaml", yaml));
     ASSERT_FALSE(r.ok()) << yaml;
