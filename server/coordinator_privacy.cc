@@ -280,7 +280,6 @@ absl::Status Coordinator::DeclineRound(const std::string& site_id, const v1::Dec
   {
     absl::MutexLock lock(&mu_);
     if (revoked_.count(site_id)) return absl::PermissionDeniedError(absl::StrCat("site '", site_id, "' is revoked"));
-    last_seen_[site_id] = NowMs();
     if (!run_ || run_->run_id != request.run_id() || !round_ || round_->record.round != request.round()) {
       return absl::FailedPreconditionError("no such open round");
     }
@@ -288,6 +287,7 @@ absl::Status Coordinator::DeclineRound(const std::string& site_id, const v1::Dec
     if (std::find(p.begin(), p.end(), site_id) == p.end()) {
       return absl::FailedPreconditionError("site is not a participant of this round");
     }
+    last_seen_[site_id] = NowMs();  // a participant's decline: presence from accepted calls only
     if (round_->uploaded.count(site_id)) return absl::FailedPreconditionError("update already received");
     if (round_->declined.count(site_id)) return absl::OkStatus();
     record = round_->record;

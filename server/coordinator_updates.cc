@@ -42,7 +42,6 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
   absl::MutexLock lock(&mu_);
   auto refuse = [&](absl::Status why) { return Refuse(site_id, header.run_id(), header.round(), why); };
   if (revoked_.count(site_id)) return refuse(absl::PermissionDeniedError("site is revoked"));
-  last_seen_[site_id] = NowMs();
   if (!run_ || run_->run_id != header.run_id()) {
     return refuse(absl::FailedPreconditionError(absl::StrCat("run ", header.run_id(), " is not active")));
   }
@@ -79,6 +78,7 @@ absl::StatusOr<UploadTicket> Coordinator::BeginUpload(const std::string& site_id
   if (absl::Status st = ValidateUpdateHeader(header); !st.ok()) return refuse(st);
   if (absl::Status st = ValidateKindCounts(header); !st.ok()) return refuse(st);
   if (absl::Status st = ValidateReportedEpsilon(header.dp_epsilon()); !st.ok()) return refuse(st);
+  last_seen_[site_id] = NowMs();  // presence from accepted calls only (docs/rules/s26-securestate.md)
   return UploadTicket{r, header};
 }
 

@@ -269,6 +269,7 @@ absl::StatusOr<UploadTicket> Coordinator::BeginMaskedUpload(const std::string& s
   }
   UploadTicket ticket{round_->record, header};
   ticket.round.deadline_ms = (*round)->step_deadline_ms();  // the masking step's, not the advertising's
+  last_seen_[site_id] = NowMs();  // presence from accepted calls only (docs/rules/s26-securestate.md)
   return ticket;
 }
 

@@ -48,8 +48,8 @@ void ShutdownAtExit() {
   g_secagg = nullptr;
 }
 
-// Any call of a site, a refused secagg message too, counts it online for site_timeout_ms: the outsider waits that
-// long after its messages, so that the next round does not ask it.
+// Refused calls do not make a site present (docs/SECURITY.md "Presence"), so the outsider's refused messages do
+// not draft it into the next round; sites that stop calling are offline after this.
 constexpr int kSiteTimeoutMs = 1500;
 
 void Tune(v1::ServerConfig* c) { c->set_site_timeout_ms(kSiteTimeoutMs); }
@@ -558,17 +558,16 @@ void OneRound(SecAgg* s, Input* in) {
       results[i] = client::RunSecureAggregation(transport.get(), o, tasks[i], *x, 100.0, h);
     });
   }
-  const bool outsider_sent = RunOutsider(s, tasks[0], outsider);
+  RunOutsider(s, tasks[0], outsider);
   for (auto& t : threads) t.join();
   s->counts.injected += extra.sent;
   s->counts.injected_refused += extra.refused;
   std::string why;
   const bool done = RoundDone(s, tasks[0], results[1].ok() && results[2].ok() ? 4000 : 0, &why);
   if (done) ++s->counts.rounds_done;
-  if (outsider_sent) std::this_thread::sleep_for(std::chrono::milliseconds(kSiteTimeoutMs + 200));
   if (extra.accepted_state_change) return;  // fuzz-a deviated in a way the aggregator accepted: no promise left
-  // The outsider's messages count it online for a while (Tune): a round that opened meanwhile asked it too, and
-  // its threshold (a majority of four) then needs fuzz-a as well. No promise about fuzz-a's refusals there.
+  // A round of four (an outsider drafted by an accepted call) has a threshold that needs fuzz-a as well. No
+  // promise about fuzz-a's refusals there.
   if (tasks[0].secagg().threshold() > kRoundSites - 1) return;
   if (!results[1].ok() || !results[2].ok() || !done) {
     SecAggFinding(absl::StrCat("refused messages of one site failed the round for the others: fuzz-b ",
