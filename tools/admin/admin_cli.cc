@@ -18,7 +18,7 @@ int Fail(const absl::Status& st) {
   if (st.code() == absl::StatusCode::kUnavailable && net::LooksLikeTlsFailure(std::string(st.message()))) {
     std::cerr << "fedlog: the TLS handshake with the aggregator failed: check that --pki/--ca holds the CA that "
                  "signed the aggregator's certificate and that the aggregator trusts the CA of the admin "
-                 "certificate [UNAVAILABLE]\n";
+                 "certificate [UNAVAILABLE] (" << st.message() << ")\n";
     return 1;
   }
   if (st.code() == absl::StatusCode::kUnavailable && absl::StrContains(st.message(), "Connection refused")) {
