@@ -104,23 +104,7 @@ class BadRelay : public client::SecAggTransport {
   Tamper tamper_;
 };
 
-// Starts a secure-aggregation run (steps of 2 s) and returns its id; `max_site_share` 0 keeps the default cap.
-inline int64_t StartSecureRun(v1::Admin::Stub* admin, int rounds, int min_sites, int deadline_s,
-                              double max_site_share = 0) {
-  v1::StartRunRequest req;
-  v1::RunPlan* plan = req.mutable_plan();
-  plan->set_rounds(rounds);
-  plan->set_max_site_weight_share(max_site_share);
-  plan->set_min_sites(min_sites);
-  plan->set_round_deadline_s(deadline_s);
-  plan->set_secure_aggregation(true);
-  plan->set_secagg_step_s(2);
-  v1::RunStatus run;
-  grpc::ClientContext ctx;
-  grpc::Status st = admin->StartRun(&ctx, req, &run);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  return run.run_id();
-}
+using testing::StartSecureRun;  // test_env.h
 
 // `model`'s shared tensors, every value `v`.
 inline fl::TensorBundle Delta(const fl::TensorBundle& model, float v) {

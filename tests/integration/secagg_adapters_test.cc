@@ -63,20 +63,7 @@ struct Env {
     if (server) server->Shutdown();
     std::filesystem::remove_all(dir);
   }
-  int64_t Start() {
-    v1::StartRunRequest req;
-    v1::RunPlan* plan = req.mutable_plan();
-    plan->set_rounds(1);
-    plan->set_min_sites(3);
-    plan->set_round_deadline_s(60);
-    plan->set_secure_aggregation(true);
-    plan->set_secagg_step_s(2);
-    v1::RunStatus run;
-    grpc::ClientContext ctx;
-    grpc::Status st = admin->StartRun(&ctx, req, &run);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return run.run_id();
-  }
+  int64_t Start() { return testing::StartSecureRun(admin.get(), 1, 3, 60); }
   std::string dir, pki;
   std::unique_ptr<server::AggregatorServer> server;
   int port = 0;

@@ -162,6 +162,22 @@ bool UseTinyLineEncoder(v1::ServerConfig* config, int out_dim, int adapter_dim) 
   return st.ok();
 }
 
+int64_t StartSecureRun(v1::Admin::Stub* admin, int rounds, int min_sites, int deadline_s, double max_site_share) {
+  v1::StartRunRequest req;
+  v1::RunPlan* plan = req.mutable_plan();
+  plan->set_rounds(rounds);
+  plan->set_max_site_weight_share(max_site_share);
+  plan->set_min_sites(min_sites);
+  plan->set_round_deadline_s(deadline_s);
+  plan->set_secure_aggregation(true);
+  plan->set_secagg_step_s(2);
+  v1::RunStatus run;
+  grpc::ClientContext ctx;
+  grpc::Status st = admin->StartRun(&ctx, req, &run);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return run.run_id();
+}
+
 v1::RunStatus WaitRun(v1::Admin::Stub* admin, int64_t run_id, const std::function<bool(const v1::RunStatus&)>& ready,
                       int max_polls) {
   v1::RunStatus s;
