@@ -289,23 +289,39 @@ TEST(SecAggProtocolTest, SiteRefusesToRevealBothSharesOfOnePeer) {
   EXPECT_TRUE(o.responses.empty());
 }
 
-TEST(SecAggProtocolTest, SiteAnswersOnlyOneUnmaskRequest) {
-  // A server that asks again, now calling a survivor "dropped", would get v's key share after its seed share.
-  const RoundConfig config = Config(Scenario{});
-  auto agg = *AggregatorSession::Create(config);
+// A session driven by hand to the close of masking: `n` sites (each with `min_survivors`), of which the first
+// `masked` send an input of 0.5s at weight 1; the rest drop before masking.
+struct MaskedRound {
+  std::unique_ptr<AggregatorSession> agg;
   std::vector<std::unique_ptr<SiteSession>> sites;
-  for (int i = 0; i < 3; ++i) {
+  UnmaskRequest request;
+};
+void RunToUnmask(const RoundConfig& config, int n, int masked, int min_survivors, MaskedRound* out) {
+  out->agg = *AggregatorSession::Create(config);
+  for (int i = 0; i < n; ++i) {
     SiteOptions o;
     o.site_id = SiteId(i);
-    sites.push_back(std::move(*SiteSession::Create(o, config)));
-    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
+    o.min_survivors = min_survivors;
+    out->sites.push_back(std::move(*SiteSession::Create(o, config)));
+    ASSERT_TRUE(out->agg->AddAdvertisement(*out->sites.back()->Advertise()).ok());
   }
-  auto roster = *agg->CloseAdvertising();
-  for (auto& s : sites) ASSERT_TRUE(agg->AddShares(*s->ShareSecrets(roster)).ok());
-  auto del = *agg->CloseSharing();
+  auto roster = *out->agg->CloseAdvertising();
+  for (auto& s : out->sites) ASSERT_TRUE(out->agg->AddShares(*s->ShareSecrets(roster)).ok());
+  auto del = *out->agg->CloseSharing();
   std::vector<float> x(config.vector_length, 0.5f);
-  for (auto& s : sites) ASSERT_TRUE(agg->AddMaskedInput(*s->MaskInput(del.at(s->index()), x, 1.0)).ok());
-  UnmaskRequest req = *agg->CloseMasking();
+  for (int i = 0; i < masked; ++i) {
+    SiteSession* s = out->sites[static_cast<size_t>(i)].get();
+    ASSERT_TRUE(out->agg->AddMaskedInput(*s->MaskInput(del.at(s->index()), x, 1.0)).ok());
+  }
+  out->request = *out->agg->CloseMasking();
+}
+
+TEST(SecAggProtocolTest, SiteAnswersOnlyOneUnmaskRequest) {
+  // A server that asks again, now calling a survivor "dropped", would get v's key share after its seed share.
+  MaskedRound round;
+  ASSERT_NO_FATAL_FAILURE(RunToUnmask(Config(Scenario{}), 3, 3, 0, &round));
+  auto& sites = round.sites;
+  const UnmaskRequest& req = round.request;
   ASSERT_TRUE(sites[0]->Unmask(req).ok());
   UnmaskRequest second{{1, 2}, {3}};  // index 3 was a survivor a moment ago
   auto again = sites[0]->Unmask(second);
@@ -344,27 +360,13 @@ TEST(SecAggProtocolTest, SiteRefusesToUnmaskFewerSurvivorsThanItsDpMinimum) {
   Scenario sc;
   sc.sites = 4;
   sc.threshold = 3;
-  const RoundConfig config = Config(sc);
-  auto agg = *AggregatorSession::Create(config);
-  std::vector<std::unique_ptr<SiteSession>> sites;
-  for (int i = 0; i < 4; ++i) {
-    SiteOptions o;
-    o.site_id = SiteId(i);
-    o.min_survivors = 4;  // the run's n_min
-    sites.push_back(std::move(*SiteSession::Create(o, config)));
-    ASSERT_TRUE(agg->AddAdvertisement(*sites.back()->Advertise()).ok());
-  }
-  auto roster = *agg->CloseAdvertising();
-  for (auto& s : sites) ASSERT_TRUE(agg->AddShares(*s->ShareSecrets(roster)).ok());
-  auto del = *agg->CloseSharing();
-  std::vector<float> x(config.vector_length, 0.5f);
-  for (int i = 0; i < 3; ++i) {  // the fourth drops before masking: 3 survivors, t = 3
-    ASSERT_TRUE(agg->AddMaskedInput(*sites[i]->MaskInput(del.at(sites[i]->index()), x, 1.0)).ok());
-  }
-  UnmaskRequest req = *agg->CloseMasking();
+  MaskedRound round;
+  // Each site's n_min is 4; the fourth drops before masking: 3 survivors, t = 3.
+  ASSERT_NO_FATAL_FAILURE(RunToUnmask(Config(sc), 4, 3, /*min_survivors=*/4, &round));
+  const UnmaskRequest& req = round.request;
   ASSERT_EQ(req.survivors.size(), 3u);
   for (int i = 0; i < 3; ++i) {
-    auto r = sites[i]->Unmask(req);
+    auto r = round.sites[static_cast<size_t>(i)]->Unmask(req);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
   }
 }
