@@ -263,13 +263,17 @@ TEST_F(RedteamSecAggCohortTest, ASiteInTheFailingCohortOfTheLastThreeCohortAttem
   }
   EXPECT_EQ(common, std::set<std::string>{"site-f"});
   EXPECT_EQ(cleared.size(), 5u);
-  // The round site-f sat out completes in its first attempt, from the five honest sites.
-  v1::RunStatus s = WaitRun(run_id, [&](const v1::RunStatus& r) {
-    return r.rounds_size() > 0 && r.rounds(r.rounds_size() - 1).round() == sat_out &&
-           r.rounds(r.rounds_size() - 1).state() == "done";
-  });
-  const v1::RoundSummary& done = s.rounds(s.rounds_size() - 1);
-  ASSERT_EQ(done.state(), "done");
+  // The round site-f sat out completes in its first attempt, from the five honest sites. Its row is looked up by
+  // round: the next round (site-f back) opens at once and may already be the last row when the poll comes.
+  auto sat_out_row = [&](const v1::RunStatus& r) -> const v1::RoundSummary* {
+    for (const v1::RoundSummary& row : r.rounds()) {
+      if (row.round() == sat_out && row.state() == "done") return &row;
+    }
+    return nullptr;
+  };
+  v1::RunStatus s = WaitRun(run_id, [&](const v1::RunStatus& r) { return sat_out_row(r) != nullptr; });
+  ASSERT_NE(sat_out_row(s), nullptr) << "round " << sat_out << " did not complete";
+  const v1::RoundSummary& done = *sat_out_row(s);
   EXPECT_EQ(done.sites(), 5);
   EXPECT_EQ(done.secagg_cohorts(), 0);
   EXPECT_GE(s.refused_updates(), 1);  // the sit-out, counted as site-f's refusal
