@@ -24,6 +24,10 @@ bool DeclaresLines(const v1::SitePrivacyPolicy& p) {
   return p.has_declare_lines() ? p.declare_lines() : !WantsDp(p);
 }
 
+bool ReportsUpdateNorm(const v1::SitePrivacyPolicy& p) {
+  return p.has_report_update_norm() ? p.report_update_norm() : !WantsDp(p);
+}
+
 absl::Status FinalizeSitePrivacyPolicy(v1::SitePrivacyPolicy* p) {
   if (!FiniteNonNegative(p->max_epsilon())) {
     return absl::InvalidArgumentError("privacy.max_epsilon must be a finite number >= 0 (0 = no ceiling)");

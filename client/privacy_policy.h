@@ -32,6 +32,9 @@ bool WantsDp(const v1::SitePrivacyPolicy& policy);
 // that asks for DP withholds them; docs/PRIVACY.md "Line counts in Hello"). Read when Hello is built, so a
 // policy changed after FinalizeSitePrivacyPolicy still gets its default.
 bool DeclaresLines(const v1::SitePrivacyPolicy& policy);
+// Whether the site states its update's norm with its secure-aggregation keys (common/secagg/norm_bound.h):
+// privacy.report_update_norm when set, else !WantsDp.
+bool ReportsUpdateNorm(const v1::SitePrivacyPolicy& policy);
 
 // The DP numbers of a task, checked: dp_mode "", "site" or "line"; with a mode, noise multiplier finite and > 0,
 // clip finite and > 0, dp_min_sites in [1, kMaxDpMinSites], delta in (0, 1), sampling rate in (0, 1]

@@ -1,6 +1,7 @@
 #include "client/secagg_client.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -77,7 +78,8 @@ std::unique_ptr<SecAggTransport> SessionTransport(FederationSession* session) {
 
 absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
                                                 const fl::TensorBundle& delta, int64_t* clipped,
-                                                const std::vector<v1::KindCounts>& kind_counts) {
+                                                const std::vector<v1::KindCounts>& kind_counts,
+                                                std::vector<secagg::ValueRange>* value_ranges) {
   FEDLOG_ASSIGN_OR_RETURN(secagg::UpdateVectorLayout layout,
                           secagg::LayoutForRound(fl::LayoutOf(global), task.spec(), task.secagg()));
   const std::vector<std::string> members(task.secagg().member_sources().begin(),
@@ -85,6 +87,7 @@ absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const
   FEDLOG_ASSIGN_OR_RETURN(secagg::FlatUpdate flat,
                           secagg::FlattenUpdate(layout, delta, task.secagg().clip_range(), members));
   if (clipped != nullptr) *clipped = flat.clipped;
+  if (value_ranges != nullptr) *value_ranges = secagg::ValueRanges(layout);
   FEDLOG_RETURN_IF_ERROR(secagg::AppendKindSections(layout, kind_counts, task.secagg().clip_range(), &flat));
   return std::move(flat.values);
 }
@@ -101,7 +104,7 @@ uint64_t UnitWeightLanes(const v1::RoundTask& task) {
 
 absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
                                   const v1::RoundTask& task, absl::Span<const float> x, double weight,
-                                  v1::UpdateHeader header) {
+                                  v1::UpdateHeader header, const std::vector<secagg::ValueRange>& value_ranges) {
   FEDLOG_ASSIGN_OR_RETURN(secagg::RoundConfig config, Refused(secagg::ConfigFromProto(task.secagg())));
   const std::string session_id = config.session_id;
   weight = std::clamp(weight, 0.0, config.quantization.max_weight);
@@ -115,6 +118,11 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   // Round 0: keys.
   FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, site->Advertise());
   keys.weight = weight;  // stated before masking; the roster gives back the weight to mask
+  const bool bounded = task.secagg().norm_bounded() && !value_ranges.empty();
+  if (bounded && options.report_update_norm) {
+    FEDLOG_ASSIGN_OR_RETURN(const double norm, secagg::ValueNorm(x, value_ranges));
+    FEDLOG_ASSIGN_OR_RETURN(keys.update_norm, secagg::ReportedNorm(norm));
+  }
   FEDLOG_RETURN_IF_ERROR(transport->Advertise(secagg::AdvertiseToProto(keys, session_id)));
   // Round 1: the roster, then one encrypted share pair per peer.
   FEDLOG_ASSIGN_OR_RETURN(v1::SecAggPollResponse got,
@@ -122,6 +130,20 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   if (!got.has_roster()) return Refusal(absl::InvalidArgumentError("expected the key roster"));
   FEDLOG_ASSIGN_OR_RETURN(secagg::KeyRoster roster, Refused(secagg::RosterFromProto(got.roster())));
   FEDLOG_ASSIGN_OR_RETURN(const double given, Refused(secagg::CheckGivenWeight(got.roster().weight(), weight)));
+  // The round's norm bound: this site's values scaled to it (a copy of x only when they are).
+  std::vector<float> scaled;
+  if (bounded && got.roster().norm_bound() > 0) {
+    scaled.assign(x.begin(), x.end());
+    FEDLOG_ASSIGN_OR_RETURN(const bool clipped,
+                            Refused(secagg::ClipValueNorm(got.roster().norm_bound(), value_ranges, &scaled)));
+    if (clipped) {
+      FEDLOG_LOG(INFO) << "secure aggregation: update scaled down to the round's norm bound "
+                       << got.roster().norm_bound();
+      x = scaled;
+    }
+  } else if (!std::isfinite(got.roster().norm_bound()) || got.roster().norm_bound() < 0) {
+    return Refusal(absl::InvalidArgumentError("the roster's norm bound must be finite and >= 0"));
+  }
   FEDLOG_ASSIGN_OR_RETURN(secagg::ShareKeysMessage shares, Refused(site->ShareSecrets(roster)));
   FEDLOG_RETURN_IF_ERROR(transport->ShareKeys(secagg::ShareKeysToProto(shares, session_id)));
   // Round 2: the shares addressed to this site, then the masked input over the upload stream.

@@ -18,6 +18,7 @@
 #include "absl/types/span.h"
 #include "client/federation_session.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/secagg/norm_bound.h"
 #include "fedlog/v1/config.pb.h"
 #include "fedlog/v1/federation.pb.h"
 
@@ -44,6 +45,8 @@ struct SecAggClientOptions {
   int32_t poll_wait_ms = 5000;  // long-poll wait per SecAggPoll call
   int64_t max_wait_ms = 3600 * 1000;  // give up on a step that stays pending this long
   int64_t min_poll_interval_ms = 100; // at most one poll per this many ms while the aggregator says pending
+  // State the update's norm with the keys in norm-bounded rounds (privacy_policy.h ReportsUpdateNorm).
+  bool report_update_norm = true;
 };
 
 // The update vector of `delta` for `task` (common/secagg/update_vector.h), built from the shared tensors of
@@ -51,12 +54,14 @@ struct SecAggClientOptions {
 // secagg.member_sources, and adapters of sources without a section are left out (they stay at the site).
 // The round's kind sections (secagg.kind_sources) take `kind_counts` (common/secagg/kind_sections.h; pass
 // none when MasksKindCounts is false: the sections are then zeros); counts of sources without a section stay
-// at the site. `clipped` receives how many coordinates were clamped. FailedPrecondition when its length
-// differs from the round's secagg.vector_length, InvalidArgument for adapter or kind groups that do not
-// validate (LayoutForRound).
+// at the site. `clipped` receives how many coordinates were clamped, `value_ranges` (when given) where the
+// vector's values lie (common/secagg/norm_bound.h: what the round's norm bound covers). FailedPrecondition when
+// its length differs from the round's secagg.vector_length, InvalidArgument for adapter or kind groups that do
+// not validate (LayoutForRound).
 absl::StatusOr<std::vector<float>> SecAggVector(const v1::RoundTask& task, const fl::TensorBundle& global,
                                                 const fl::TensorBundle& delta, int64_t* clipped,
-                                                const std::vector<v1::KindCounts>& kind_counts = {});
+                                                const std::vector<v1::KindCounts>& kind_counts = {},
+                                                std::vector<secagg::ValueRange>* value_ranges = nullptr);
 
 // Whether this site fills the round's kind sections with its labelled lines' counts: a secure-aggregation
 // round with kind sections, no DP mode (the accountant does not cover the counts), and a policy that sends
@@ -70,10 +75,15 @@ uint64_t UnitWeightLanes(const v1::RoundTask& task);
 // weight is stated with the keys, and the site masks the weight its roster gives it back (the aggregator's
 // share cap, docs/rules/s25-weightcap.md), refusing one not in (0, weight]; the last UnitWeightLanes(task)
 // values of x are masked with weight 1 (SiteSession::MaskInput).
+// In a norm-bounded round (secagg.norm_bounded) the site states the norm of x's `value_ranges` with its keys
+// (rounded up, norm_bound.h ReportedNorm; not when options.report_update_norm is false) and scales them to the
+// roster's norm_bound before masking, refusing a bound that is negative or not finite. Without value ranges
+// (tests that send a raw vector) nothing is stated or scaled.
 // `header` carries run, round, base version, samples and loss; the masking fields are filled here.
 absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
                                   const v1::RoundTask& task, absl::Span<const float> x, double weight,
-                                  v1::UpdateHeader header);
+                                  v1::UpdateHeader header,
+                                  const std::vector<secagg::ValueRange>& value_ranges = {});
 
 }  // namespace fedlog::client
 

@@ -510,19 +510,23 @@ absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const 
   // Secure aggregation: the shared tensors, prototypes.global, the adapters of the round's adapter groups and
   // the kind counts of its kind groups are masked; adapters and counts of sources without a group stay here.
   int64_t clipped = 0;
-  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x, SecAggVector(task, global, update.delta, &clipped, kind_counts));
+  std::vector<secagg::ValueRange> value_ranges;
+  FEDLOG_ASSIGN_OR_RETURN(std::vector<float> x,
+                          SecAggVector(task, global, update.delta, &clipped, kind_counts, &value_ranges));
   if (clipped > 0) {
     FEDLOG_LOG(INFO) << "secure aggregation: " << clipped << " coordinate(s) clamped to +/-"
                      << task.secagg().clip_range();
   }
   SecAggClientOptions options;
   options.site_id = site_id_;
+  options.report_update_norm = ReportsUpdateNorm(config_.privacy());
   std::shared_ptr<FederationSession> s = session();
   std::unique_ptr<SecAggTransport> transport = SessionTransport(s.get());
   // Site-level DP averages updates with equal weights (its noise is calibrated to one clipped update per site).
   const double weight =
       task.dp_mode() == "site" ? 1.0 : static_cast<double>(update.header.num_samples());
-  FEDLOG_RETURN_IF_ERROR(RunSecureAggregation(transport.get(), options, task, x, weight, update.header));
+  FEDLOG_RETURN_IF_ERROR(
+      RunSecureAggregation(transport.get(), options, task, x, weight, update.header, value_ranges));
   const uint32_t lane_bits = task.secagg().lane_bits() == 32 ? 32 : 64;  // 0: an aggregator without the field
   return static_cast<int64_t>((x.size() + 1) * (lane_bits / 8));
 }

@@ -35,11 +35,6 @@
 namespace fedlog::server {
 namespace {
 
-// Model manifest metrics of a plain round's clipping (common/fl/adaptive_clip.h).
-constexpr char kClipReferenceMetric[] = "clip_reference";
-constexpr char kClipBoundMetric[] = "clip_bound";
-constexpr char kClippedUpdatesMetric[] = "clipped_updates";
-
 // Optimiser moments are stored per model version, so re-aggregating a round after a crash starts from the same
 // state instead of applying a step twice.
 std::string OptimizerStatePath(const std::string& data_dir, int64_t version) {

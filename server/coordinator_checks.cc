@@ -157,12 +157,11 @@ absl::Status ValidateAdaptiveClipPlan(v1::RunPlan* plan) {
   if (plan->adaptive_clip_off() && m != 0) {
     return absl::InvalidArgumentError("adaptive clipping is off: leave adaptive_clip_multiple at 0");
   }
-  const bool unclipped = plan->secure_aggregation() || plan->dp_mode() == "site";
-  if (unclipped) {
+  if (plan->dp_mode() == "site") {
     if (m != 0) {
       return absl::InvalidArgumentError(
-          "adaptive clipping is off under secure aggregation and site-level DP (the aggregator does not see or "
-          "scale single updates there; the sites clip): leave --adaptive-clip out");
+          "adaptive clipping is off under site-level DP (the sites clip to --dp-clip and add noise): leave "
+          "--adaptive-clip out");
     }
     plan->set_adaptive_clip_off(true);
   } else if (!plan->adaptive_clip_off() && m == 0) {

@@ -57,13 +57,20 @@ inline constexpr double kDefaultMaxWeightShare = 0.5;
 absl::Status ValidateRunPlan(v1::RunPlan* plan);
 
 // Adaptive clipping of a run (RunPlan 66-67, common/fl/adaptive_clip.h). Refuses a negative multiple, one in
-// (0, 1) or above 1e6, a multiple with adaptive_clip_off, and a multiple under secure aggregation or site-level DP
-// (the aggregator does not scale those updates: the sites clip). Fills in the default: off under secure
-// aggregation and site-level DP, else fl::kDefaultAdaptiveClipMultiple when the multiple is 0.
+// (0, 1) or above 1e6, a multiple with adaptive_clip_off, and a multiple under site-level DP (its sites clip to
+// dp_clip and add noise; a bound from their norms would not hold the noised sum). Fills in the default: off under
+// site-level DP, else fl::kDefaultAdaptiveClipMultiple when the multiple is 0. Under secure aggregation the
+// multiple bounds each site's update norm through the norms the sites state (common/secagg/norm_bound.h).
 absl::Status ValidateAdaptiveClipPlan(v1::RunPlan* plan);
-// The multiple a plain round of `plan` clips with: 0 when adaptive clipping is off (a plan stored before RunPlan
+// The multiple a round of `plan` clips with: 0 when adaptive clipping is off (a plan stored before RunPlan
 // 66 existed reads 0 too, so a resumed older run keeps its behaviour).
 double AdaptiveClipMultiple(const v1::RunPlan& plan);
+// Model manifest metrics of a round's clipping: the reference r carried to the run's next round, the bound and
+// how many updates were above it (plain rounds: common/fl/adaptive_clip.h; secure rounds: the sites' stated
+// norms, common/secagg/norm_bound.h).
+inline constexpr char kClipReferenceMetric[] = "clip_reference";
+inline constexpr char kClipBoundMetric[] = "clip_bound";
+inline constexpr char kClippedUpdatesMetric[] = "clipped_updates";
 
 // The sample count a site's update is weighed with: `reported` capped by the plan's `max_site_samples` (when
 // > 0) and by the lines the site declared in Hello (when > 0).

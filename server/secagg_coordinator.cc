@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,28 @@ absl::StatusOr<std::string> FreshSessionId() {
   std::array<uint8_t, 16> bytes;
   FEDLOG_RETURN_IF_ERROR(secagg::RandomBytes(absl::MakeSpan(bytes)));
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// The attempt's norm bound in the new model's metrics (coordinator_checks.h): the reference carried to the
+// run's next round (the lower median of the norms stated in the passing sessions and the reference carried
+// into this one), the largest bound a passing session gave, and how many stated norms were above their bound.
+void NoteNormBound(const SecAggAttempt& attempt, google::protobuf::Map<std::string, double>* metrics) {
+  std::vector<double> norms;
+  double bound = 0, carried = 0, multiple = 0;
+  int over = 0;
+  for (const SecAggRound* s : attempt.Passed()) {
+    for (double n : s->stated_norms()) norms.push_back(n);
+    bound = std::max(bound, s->norm_bound());
+    carried = s->carried_reference();
+    multiple = s->norm_multiple();
+    over += s->over_bound();
+  }
+  if (multiple <= 0) return;
+  absl::StatusOr<fl::ClipDecision> d = fl::DecideClipping(norms, 0, multiple, carried);
+  if (!d.ok()) return;
+  (*metrics)[kClipReferenceMetric] = d->reference;
+  (*metrics)[kClipBoundMetric] = bound;
+  (*metrics)[kClippedUpdatesMetric] = over;
 }
 
 }  // namespace
@@ -152,6 +175,14 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> Coordinator::CreateSecAggSession(co
   o.max_weight_share = plan.max_site_weight_share() > 0 ? plan.max_site_weight_share() : kDefaultMaxWeightShare;
   // Site-level DP: each noise share is calibrated to min_sites, so fewer masked inputs are never unmasked.
   if (plan.dp_mode() == "site") o.min_survivors = plan.min_sites();
+  // Bounded influence: each site's update norm at most M x the reference of the norms the sites state and the
+  // run's previous round (common/secagg/norm_bound.h); not under site-level DP (dp_clip bounds it there).
+  o.norm_multiple = SiteLevelDp(plan) ? 0 : AdaptiveClipMultiple(plan);
+  if (model->first.run_id() == ar.record.run_id) {
+    if (auto it = model->first.metrics().find(kClipReferenceMetric); it != model->first.metrics().end()) {
+      o.carried_reference = std::isfinite(it->second) ? std::max(it->second, 0.0) : 0;
+    }
+  }
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<SecAggRound> round, SecAggRound::Create(std::move(o)));
   FEDLOG_LOG(INFO) << "round " << ar.record.round << " uses secure aggregation"
                    << (keep_sum ? absl::StrCat(" (cohort session ", round->config().session_id.substr(0, 8), "...)")
@@ -364,6 +395,7 @@ void Coordinator::CloseSecAggRound(int64_t now) {
   if (result.ok()) {
     auto& metrics = *result->first.mutable_metrics();
     metrics["secagg_dropped_sites"] = outcome->dropped;
+    NoteNormBound(*attempt, &metrics);
     if (cohorts > 0) {
       metrics["secagg_cohorts"] = cohorts;
       metrics["secagg_cohorts_dropped"] = dropped_cohorts;

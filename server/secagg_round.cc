@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
+#include "common/secagg/norm_bound.h"
 #include "common/secagg/protocol.h"
 #include "common/secagg/weights.h"
 #include "common/secagg/wire.h"
@@ -145,6 +146,7 @@ absl::StatusOr<std::unique_ptr<SecAggRound>> SecAggRound::Create(SecAggRoundOpti
 v1::SecAggConfig SecAggRound::ConfigFor(const std::string& site) const {
   v1::SecAggConfig c = secagg::ConfigToProto(options_.config);
   c.set_class_sum_release(options_.class_sum_release);
+  c.set_norm_bounded(options_.norm_multiple > 0);
   for (const auto& [source, members] : options_.adapter_groups) {
     c.add_adapter_sources(source);
     c.add_adapter_group_sizes(static_cast<int32_t>(members.size()));
@@ -198,10 +200,44 @@ absl::Status SecAggRound::PostAdvertisement(const std::string& site, const v1::S
   if (!IsParticipant(site)) return absl::PermissionDeniedError("site is not a participant of this round");
   FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, secagg::AdvertiseFromProto(request, site));
   FEDLOG_RETURN_IF_ERROR(CheckStatedWeight(site, keys.weight));
+  const double max_norm = secagg::MaxReportedNorm(options_.config.quantization.clip_range,
+                                                  options_.config.vector_length);
+  if (keys.update_norm > max_norm) {
+    return absl::InvalidArgumentError(absl::StrCat("stated update norm ", keys.update_norm, " exceeds ", max_norm,
+                                                   ", the most the round's clip range allows"));
+  }
   FEDLOG_RETURN_IF_ERROR(session_->AddAdvertisement(keys));
   advertised_.insert(site);
   stated_[site] = keys.weight;
+  // A norm stated in a round without a bound is not used.
+  if (options_.norm_multiple > 0 && keys.update_norm > 0) norms_[site] = keys.update_norm;
   return absl::OkStatus();
+}
+
+std::vector<double> SecAggRound::stated_norms() const {
+  std::vector<double> out;
+  for (const auto& [site, index] : index_) {
+    if (auto it = norms_.find(site); it != norms_.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+void SecAggRound::DecideNormBound() {
+  if (options_.norm_multiple <= 0) return;
+  const std::vector<double> norms = stated_norms();
+  absl::StatusOr<fl::ClipDecision> d =
+      fl::DecideClipping(norms, 0, options_.norm_multiple, std::max(options_.carried_reference, 0.0));
+  if (!d.ok()) {  // the norms were validated at advertising; this is a bug, not a site's doing
+    FEDLOG_LOG(ERROR) << "secure aggregation " << options_.config.session_id.substr(0, 8)
+                      << "...: no norm bound: " << d.status();
+    return;
+  }
+  norm_ = *std::move(d);
+  FEDLOG_LOG(INFO) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "...: norm bound "
+                   << norm_.bound << " (" << options_.norm_multiple << " x reference " << norm_.reference << " from "
+                   << norms.size() << " stated norms of " << index_.size() << " sites"
+                   << (options_.carried_reference > 0 ? " and the carried reference" : "") << "); " << norm_.clipped
+                   << " stated above it";
 }
 
 double SecAggRound::EffectiveWeight(const std::string& site, double stated) const {
@@ -340,6 +376,7 @@ absl::StatusOr<v1::SecAggPollResponse> SecAggRound::Poll(const std::string& site
         *resp.mutable_roster() = secagg::RosterToProto(*roster_);
         auto it = weights_.find(site);  // this site's own weight only (0: not in the roster, which it refuses)
         resp.mutable_roster()->set_weight(it == weights_.end() ? 0 : it->second);
+        resp.mutable_roster()->set_norm_bound(norm_.bound);
       }
       return resp;
     case v1::SecAggPollRequest::SHARES: {
@@ -462,6 +499,7 @@ void SecAggRound::Close(int64_t now_ms) {
       for (const secagg::RosterEntry& e : roster->entries) index_[e.site_id] = e.index;
       roster_ = *std::move(roster);
       GiveWeights();
+      DecideNormBound();
       step_ = Step::kSharing;
       return;
     }
@@ -514,6 +552,11 @@ void SecAggRound::Finish() {
                                                FractionalBits(options_.config.quantization));
       !st.ok()) {
     spoiled_ = absl::IsDataLoss(st);  // a weight lane other than the given one spoils the sum like bad lanes
+    return Fail(st);
+  }
+  // Each survivor scaled its values to the norm bound, or the sum's parts would exceed it (norm_bound.h).
+  if (absl::Status st = secagg::CheckNormBound(options_.layout, result->sum, norm_.bound); !st.ok()) {
+    spoiled_ = absl::IsDataLoss(st);
     return Fail(st);
   }
   // DecodeSum has checked every lane against what the survivors' clipped inputs can produce.

@@ -10,7 +10,10 @@
 // the close of advertising caps the stated weights (the lines it declared, W, then the plan's share cap,
 // secagg::ShareCap) and each site's roster gives it its own capped weight to mask; the close of masking fails
 // the attempt when dropouts leave a survivor above the share cap, and Finish when the unmasked weight sum is
-// not the sum of the survivors' given weights (secagg::CheckWeightSum). The
+// not the sum of the survivors' given weights (secagg::CheckWeightSum). Each site's update norm is bounded too
+// (common/secagg/norm_bound.h): the close of advertising sets the bound from the norms the sites stated and the
+// run's carried reference and gives it with every roster, and Finish fails the attempt (spoiled) when a part of
+// the unmasked sum exceeds it times its weight sum (secagg::CheckNormBound). The
 // vector carries one section per adapter group and per message-kind group (common/secagg/update_vector.h);
 // when fewer than the threshold of a group's members have sent their masked input at the close of masking, the
 // attempt fails there, before any share is asked for, so that no section is ever unmasked as the sum of fewer
@@ -33,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/fl/adaptive_clip.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/secagg/aggregator_session.h"
 #include "common/secagg/kind_sections.h"
@@ -97,6 +101,10 @@ struct SecAggRoundOptions {
   int min_survivors = 0;
   // A cohort of a cohort attempt (server/secagg_cohorts.h): keep the checked decoded sum for TakeSum.
   bool keep_sum = false;
+  // The bound on each site's update norm (common/secagg/norm_bound.h): M, 0 = none (site-level DP, or the plan's
+  // adaptive clipping off), and the run's reference carried from its previous round (0 = none).
+  double norm_multiple = 0;
+  double carried_reference = 0;
 };
 
 // A site excluded from the round's remaining attempts for spoiling shares (docs/rules/s24-secshares.md).
@@ -176,6 +184,15 @@ class SecAggRound {
   int64_t samples() const { return samples_; }
   double mean_loss() const { return loss_weight_ > 0 ? loss_sum_ / loss_weight_ : 0; }
   int64_t bytes_up() const { return bytes_up_; }
+  // After advertising closed: the norm bound given to every site (0 = none), its reference r, and the norms the
+  // roster's sites stated (0 omitted). over_bound: how many of those are above the bound (those sites scaled
+  // their values down).
+  double norm_bound() const { return norm_.bound; }
+  double norm_reference() const { return norm_.reference; }
+  std::vector<double> stated_norms() const;
+  int over_bound() const { return norm_.clipped; }
+  double norm_multiple() const { return options_.norm_multiple; }
+  double carried_reference() const { return options_.carried_reference; }
   // How long each step stayed open (ms; index = Step), and how long Finish took to unmask and decode; logged
   // when the round finishes, for profiling a round's cost.
   const std::array<int64_t, 4>& step_ms() const { return step_ms_; }
@@ -199,6 +216,8 @@ class SecAggRound {
   absl::Status CheckSurvivorShares() const;
   // The sum of the weights given to the sites that sent masked input.
   double SurvivorWeight() const;
+  // Sets norm_ from the roster's stated norms and the carried reference (at the close of advertising).
+  void DecideNormBound();
   void Finish();
   // Fills exclusions_ from the session's complaints and blame (once the attempt ends).
   void CollectExclusions();
@@ -213,6 +232,8 @@ class SecAggRound {
   std::map<std::string, uint32_t> index_;                    // roster indices, after advertising
   std::map<std::string, double> stated_;                     // stated weights, as advertised
   std::map<std::string, double> weights_;                    // the weight each roster site masks
+  std::map<std::string, double> norms_;                      // stated update norms (> 0), as advertised
+  fl::ClipDecision norm_;                                    // bound, reference, clipped: after advertising
   std::optional<secagg::KeyRoster> roster_;
   std::map<uint32_t, secagg::ShareDelivery> deliveries_;
   std::set<std::string> holders_;                            // U2 by site

@@ -139,7 +139,8 @@ void SiteLoop(const std::string& pki, const std::string& name, int port, int64_t
     absl::Status st;
     if (t.secure_aggregation()) {
       times->lane_bits = static_cast<int>(t.secagg().lane_bits());
-      auto x = fedlog::client::SecAggVector(t, model->bundle, delta, nullptr);
+      std::vector<fedlog::secagg::ValueRange> ranges;  // the daemon's path: the norm stated and bounded
+      auto x = fedlog::client::SecAggVector(t, model->bundle, delta, nullptr, {}, &ranges);
       if (!x.ok()) {
         st = x.status();
       } else {
@@ -147,7 +148,7 @@ void SiteLoop(const std::string& pki, const std::string& name, int port, int64_t
         o.site_id = id;
         o.poll_wait_ms = 1000;
         TimedTransport transport(&s, times);
-        st = fedlog::client::RunSecureAggregation(&transport, o, t, *x, 100, h);
+        st = fedlog::client::RunSecureAggregation(&transport, o, t, *x, 100, h, ranges);
       }
     } else {
       const std::string bytes = *fedlog::fl::EncodeBundle(delta);

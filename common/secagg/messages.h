@@ -27,7 +27,7 @@
 
 namespace fedlog::secagg {
 
-inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolVersion = 4;
 
 // SHA-256 over a label, the session id and the self-mask seed (protocol.h SeedCommitment).
 using Commitment = std::array<uint8_t, 32>;
@@ -48,6 +48,8 @@ struct AdvertiseKeys {
   // The weight the site states before masking (its sample count; 1 under site-level DP). Not used by the
   // sessions: the aggregator caps it (weights.h) and tells the site, alone, the weight to mask.
   double weight = 0;
+  // Protocol version 4: the norm the site states (norm_bound.h ReportedNorm); 0 = not stated.
+  double update_norm = 0;
 };
 
 struct RosterEntry {

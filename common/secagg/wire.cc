@@ -1,6 +1,7 @@
 #include "common/secagg/wire.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -120,6 +121,7 @@ v1::SecAggAdvertiseRequest AdvertiseToProto(const AdvertiseKeys& keys, const std
   p.set_mask_key(KeyBytes(keys.mask_key));
   p.set_seed_commitment(KeyBytes(keys.seed_commitment));
   p.set_weight(keys.weight);
+  p.set_update_norm(keys.update_norm);
   return p;
 }
 
@@ -132,6 +134,10 @@ absl::StatusOr<AdvertiseKeys> AdvertiseFromProto(const v1::SecAggAdvertiseReques
   FEDLOG_ASSIGN_OR_RETURN(k.seed_commitment, KeyFrom(p.seed_commitment(), "seed_commitment"));
   FEDLOG_RETURN_IF_ERROR(CheckStatedWeight(p.weight()));
   k.weight = p.weight();
+  if (!std::isfinite(p.update_norm()) || p.update_norm() < 0) {
+    return absl::InvalidArgumentError("a stated update norm must be finite and >= 0");
+  }
+  k.update_norm = p.update_norm();  // its upper bound depends on the round (SecAggRound::PostAdvertisement)
   return k;
 }
 

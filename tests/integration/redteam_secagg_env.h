@@ -1,5 +1,6 @@
 // Shared pieces of the red-team tests of secure aggregation against one bad site (redteam_secagg_site_test.cc:
-// three sites; redteam_secagg_cohort_test.cc: six sites and cohorts): hand-driven sites, a transport that tampers
+// three sites; redteam_secagg_cohort_test.cc: six sites and cohorts; redteam_secagg_norm_test.cc: the norm
+// bound): hand-driven sites, a transport that tampers
 // with what its honest client sends, a secure run's start, one attempt run by hand, and checks on the result.
 #ifndef FEDLOG_TESTS_INTEGRATION_REDTEAM_SECAGG_ENV_H_
 #define FEDLOG_TESTS_INTEGRATION_REDTEAM_SECAGG_ENV_H_
@@ -19,6 +20,7 @@
 #include "client/secagg_client.h"
 #include "common/base/file_util.h"
 #include "common/fl/tensor_bundle.h"
+#include "common/secagg/norm_bound.h"
 #include "common/secagg/quantize.h"
 #include "common/secagg/shamir.h"
 #include "common/secagg/wire.h"
@@ -37,7 +39,7 @@ constexpr double kClipRange = 4;  // the plan's secagg_clip_range (run start's d
 // What the bad site's transport does to the messages its (honest) client sends.
 enum class Tamper {
   kNone, kZeroWeightLane, kZeroEncryptionKey, kSmallOrderMaskKey, kGarbageShares, kWrongReveals, kLateReveal,
-  kIgnoreGivenWeight, kZeroStatedWeight
+  kIgnoreGivenWeight, kZeroStatedWeight, kBoostPastTheBound
 };
 
 // Relays a site's secure-aggregation calls to the aggregator, tampering as `tamper` says.
@@ -50,6 +52,7 @@ class BadRelay : public client::SecAggTransport {
     // u = 1, a point of order 4: X25519 with any clamped scalar gives zero.
     if (tamper_ == Tamper::kSmallOrderMaskKey) bad.set_mask_key(std::string(1, '\1') + std::string(31, '\0'));
     if (tamper_ == Tamper::kZeroStatedWeight) bad.set_weight(0);  // it would add nothing it could be held to
+    if (tamper_ == Tamper::kBoostPastTheBound) bad.set_update_norm(stated_norm);  // a small norm, whatever it masks
     return inner_->Advertise(bad);
   }
   absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override {
@@ -82,6 +85,10 @@ class BadRelay : public client::SecAggTransport {
     if (tamper_ == Tamper::kIgnoreGivenWeight && got.ok() && got->has_roster()) {
       got->mutable_roster()->set_weight(stated_weight);
     }
+    // The site masks its whole update, above the norm bound the round gave every site.
+    if (tamper_ == Tamper::kBoostPastTheBound && got.ok() && got->has_roster()) {
+      got->mutable_roster()->set_norm_bound(0);
+    }
     return got;
   }
   absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override {
@@ -98,6 +105,7 @@ class BadRelay : public client::SecAggTransport {
   uint64_t weight_lane = 0;  // kZeroWeightLane: the lane the honest client puts the weight in
   size_t lane_bytes = 8;
   double stated_weight = 0;  // kIgnoreGivenWeight: the weight the site stated (and masks)
+  double stated_norm = 0;    // kBoostPastTheBound: the update norm the site states
 
  private:
   std::unique_ptr<client::SecAggTransport> inner_;
@@ -117,18 +125,22 @@ inline fl::TensorBundle Delta(const fl::TensorBundle& model, float v) {
 }
 
 // Runs one secure-aggregation attempt: each site i masks `deltas[i]` with weight `weights[i]` through its
-// transport; returns each site's result.
+// transport; returns each site's result. With `state_norms` the sites state their update norms and scale to the
+// round's norm bound as the daemon does (common/secagg/norm_bound.h); without, they state none (no bound is
+// then set unless one is carried).
 inline std::vector<absl::Status> RunAttempt(const std::vector<Site*>& sites,
                                             const std::vector<client::SecAggTransport*>& via,
                                             const std::vector<v1::RoundTask>& tasks, const fl::TensorBundle& global,
                                             const std::vector<fl::TensorBundle>& deltas,
-                                            const std::vector<double>& weights) {
+                                            const std::vector<double>& weights, bool state_norms = false) {
   std::vector<absl::Status> out(sites.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < sites.size(); ++i) {
     threads.emplace_back([&, i] {
       int64_t clipped = 0;
-      absl::StatusOr<std::vector<float>> x = client::SecAggVector(tasks[i], global, deltas[i], &clipped);
+      std::vector<secagg::ValueRange> ranges;
+      absl::StatusOr<std::vector<float>> x =
+          client::SecAggVector(tasks[i], global, deltas[i], &clipped, {}, state_norms ? &ranges : nullptr);
       if (!x.ok()) {
         out[i] = x.status();
         return;
@@ -137,7 +149,7 @@ inline std::vector<absl::Status> RunAttempt(const std::vector<Site*>& sites,
       o.site_id = sites[i]->id;
       o.poll_wait_ms = 500;
       out[i] = client::RunSecureAggregation(via[i], o, tasks[i], *x, weights[i],
-                                            Site::Header(tasks[i], static_cast<int64_t>(weights[i])));
+                                            Site::Header(tasks[i], static_cast<int64_t>(weights[i])), ranges);
     });
   }
   for (auto& t : threads) t.join();

@@ -162,10 +162,12 @@ bool UseTinyLineEncoder(v1::ServerConfig* config, int out_dim, int adapter_dim) 
   return st.ok();
 }
 
-int64_t StartSecureRun(v1::Admin::Stub* admin, int rounds, int min_sites, int deadline_s, double max_site_share) {
+int64_t StartSecureRun(v1::Admin::Stub* admin, int rounds, int min_sites, int deadline_s, double max_site_share,
+                       bool no_norm_bound) {
   v1::StartRunRequest req;
   v1::RunPlan* plan = req.mutable_plan();
   plan->set_rounds(rounds);
+  plan->set_adaptive_clip_off(no_norm_bound);
   plan->set_max_site_weight_share(max_site_share);
   plan->set_min_sites(min_sites);
   plan->set_round_deadline_s(deadline_s);

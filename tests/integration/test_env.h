@@ -49,8 +49,10 @@ std::unique_ptr<server::AggregatorServer> StartAggregatorOrFail(const v1::Server
 bool UseTinyLineEncoder(v1::ServerConfig* config, int out_dim, int adapter_dim);
 
 // Starts a secure-aggregation run through `admin` (steps of 2 s) and returns its id (0 after a failed EXPECT);
-// `max_site_share` 0 keeps the default cap.
-int64_t StartSecureRun(v1::Admin::Stub* admin, int rounds, int min_sites, int deadline_s, double max_site_share = 0);
+// `max_site_share` 0 keeps the default cap; `no_norm_bound` turns the plan's adaptive clipping off, so that no
+// site's update norm is bounded (common/secagg/norm_bound.h).
+int64_t StartSecureRun(v1::Admin::Stub* admin, int rounds, int min_sites, int deadline_s, double max_site_share = 0,
+                       bool no_norm_bound = false);
 
 // Polls run `run_id` through `admin` every 100 ms until `ready` holds or `max_polls` polls pass; returns the last
 // status seen (the caller checks it).

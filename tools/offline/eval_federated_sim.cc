@@ -138,6 +138,8 @@ absl::StatusOr<fl::TensorBundle> RunFederated(const std::vector<FederatedSite>& 
   fl::TensorBundle global = initial;
   model::LineSet public_lines;  // ReleaseBasis's cache
   fl::ClipDecision clip;        // the previous round's, carried (the aggregator keeps it in the model's manifest)
+  // Secure rounds bound each site's norm only through the norms sites state (common/secagg/norm_bound.h); sites
+  // whose privacy policy wants DP, as these line-DP sites are taken to be, withhold theirs by default, so no bound.
   const double clip_multiple = dp != nullptr && o.secure_aggregation ? 0 : o.adaptive_clip_multiple;
   for (int r = 0; r < o.rounds; ++r) {
     const auto t0 = Clock::now();
