@@ -1,11 +1,11 @@
 // Secure aggregation's cost on whole rounds: an in-process aggregator and N in-process sites on loopback over
 // mutual TLS run R plain rounds, then R secure-aggregation rounds, with the same sites and model, in one run.
-// Local training is skipped (each site sends a zero delta at once), so a round's time is everything but
-// training: task hand-out, download, upload and aggregation, plus, under secure aggregation, key agreement,
-// Shamir shares, pairwise and self masks at every site, unmasking and decoding at the aggregator. Sites share
-// the machine's cores with each other and with the aggregator, as in a single-host test, not as in a real
-// deployment where each site has its own machine: the ratio is therefore an upper bound on the wall-clock
-// overhead a deployment sees.
+// Local training is skipped (each site sends a delta of 1e-3 in every value at once), so a round's time is
+// everything but training: task hand-out, download, upload and aggregation, plus, under secure aggregation, key
+// agreement, Shamir shares, the norm bound, pairwise and self masks at every site, unmasking, decoding and the
+// sum's checks at the aggregator. Sites share the machine's cores with each other and with the aggregator, as
+// in a single-host test, not as in a real deployment where each site has its own machine: the ratio is
+// therefore an upper bound on the wall-clock overhead a deployment sees.
 // Besides the round medians it prints where a site's time goes (medians over sites and rounds, wall ms): the
 // plain upload, and under secure aggregation the masking and the masked upload; and the process's CPU seconds
 // per round of each kind (all sites and the aggregator, user + system), which other load on a shared machine
@@ -106,7 +106,8 @@ class TimedTransport : public fedlog::client::SecAggTransport {
   std::chrono::steady_clock::time_point delivered_;
 };
 
-// One site: answers every task with a zero delta, plainly or under secure aggregation as the task says.
+// One site: answers every task with a delta of 1e-3 everywhere, plainly or under secure aggregation as the task
+// says.
 void SiteLoop(const std::string& pki, const std::string& name, int port, int64_t declared_lines,
               const std::atomic<bool>* stop, SiteTimes* times) {
   fedlog::client::FederationSession s(Channel(pki, name, port));
@@ -130,7 +131,9 @@ void SiteLoop(const std::string& pki, const std::string& name, int port, int64_t
     auto model = s.Download(t.model_version());
     if (!model.ok()) continue;
     fedlog::fl::TensorBundle delta = model->bundle;
-    for (auto& x : delta.tensors) std::fill(x.values.begin(), x.values.end(), 0.0f);
+    // A small delta, not zero: secure rounds then run the whole norm-bound path (each site's norm stated, the
+    // bound given, the sum checked against it; zero norms set no bound).
+    for (auto& x : delta.tensors) std::fill(x.values.begin(), x.values.end(), 1e-3f);
     fedlog::v1::UpdateHeader h;
     h.set_run_id(t.run_id());
     h.set_round(t.round());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -145,13 +146,16 @@ void Raw(Input* in, const std::string& session, Msg* msg) {
 }
 
 void Mutate(Input* in, v1::SecAggAdvertiseRequest* m) {
-  switch (in->U8() % 7) {
+  // Stated update norms (protocol version 4): not numbers, negative, zero, tiny, beyond any update, ordinary.
+  static const double kNorms[] = {std::nan(""), INFINITY, -1, 0, 1e-300, 1e300, 3.0};
+  switch (in->U8() % 8) {
     case 0: m->set_session_id(FuzzSession(in, m->session_id())); break;
     case 1: m->set_encryption_key(FuzzKey(in, m->encryption_key())); break;
     case 2: m->set_mask_key(FuzzKey(in, m->mask_key())); break;
     case 3: m->set_seed_commitment(FuzzKey(in, m->seed_commitment())); break;
     case 4: m->set_mask_key(m->encryption_key()); break;
     case 5: Raw(in, m->session_id(), m); break;
+    case 6: m->set_update_norm(kNorms[in->U8() % (sizeof(kNorms) / sizeof(kNorms[0]))]); break;
     default: break;  // an exact replay
   }
 }
@@ -536,7 +540,8 @@ void OneRound(SecAgg* s, Input* in) {
   for (int i = 0; i < kRoundSites; ++i) {
     threads[i] = std::thread([&, i] {
       int64_t clipped = 0;
-      absl::StatusOr<std::vector<float>> x = client::SecAggVector(tasks[i], s->model, zero, &clipped);
+      std::vector<secagg::ValueRange> ranges;  // as the daemon: norms stated and bounded
+      absl::StatusOr<std::vector<float>> x = client::SecAggVector(tasks[i], s->model, zero, &clipped, {}, &ranges);
       if (!x.ok()) {
         results[i] = x.status();
         return;
@@ -555,7 +560,7 @@ void OneRound(SecAgg* s, Input* in) {
       std::unique_ptr<client::SecAggTransport> transport =
           i == 0 ? std::make_unique<FuzzTransport>(s->sites[0].get(), tasks[0], plans, &extra)
                  : client::SessionTransport(s->sites[i].get());
-      results[i] = client::RunSecureAggregation(transport.get(), o, tasks[i], *x, 100.0, h);
+      results[i] = client::RunSecureAggregation(transport.get(), o, tasks[i], *x, 100.0, h, ranges);
     });
   }
   RunOutsider(s, tasks[0], outsider);
