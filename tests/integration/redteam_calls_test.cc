@@ -1,0 +1,239 @@
+// One enrolled site keeping many unary calls in flight (docs/SECURITY.md, "Limits an admin can set"), over real
+// mTLS on loopback: "mallory" keeps N calls in flight through the async API for a few seconds while the honest
+// site-a heartbeats and an admin lists sites and asks for the run status. The regression test asserts that the
+// honest calls are served and mallory's calls beyond its cap (limits.max_calls_per_peer) are refused; the
+// DISABLED_ probe prints the figures of docs/SECURITY.md (run it with --gtest_also_run_disabled_tests).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/file_util.h"
+#include "gtest/gtest.h"
+#include "server/aggregator_server.h"
+#include "tests/integration/test_env.h"
+
+namespace fedlog {
+namespace {
+
+// What one side of the probe saw: status codes and the latency of each call.
+struct Tally {
+  std::map<grpc::StatusCode, int> codes;
+  std::vector<double> ms;
+
+  int Count(grpc::StatusCode c) const {
+    auto it = codes.find(c);
+    return it == codes.end() ? 0 : it->second;
+  }
+  int Total() const {
+    int n = 0;
+    for (const auto& [code, count] : codes) n += count;
+    return n;
+  }
+  double Quantile(double q) const {
+    if (ms.empty()) return 0;
+    std::vector<double> v = ms;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+  }
+  std::string Summary() const {
+    std::string s = absl::StrCat(Total(), " calls:");
+    for (const auto& [code, count] : codes) absl::StrAppend(&s, " code", static_cast<int>(code), "=", count);
+    absl::StrAppend(&s, "; median ", Quantile(0.5), " ms, p99 ", Quantile(0.99), " ms, max ", Quantile(1.0), " ms");
+    return s;
+  }
+};
+
+// One async call of mallory's flood.
+struct Call {
+  virtual ~Call() = default;
+  grpc::ClientContext ctx;
+  grpc::Status status;
+};
+template <typename Resp>
+struct TypedCall : Call {
+  Resp resp;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader;
+};
+
+enum class FloodKind { kHeartbeat, kBigHello };
+
+// Starts one call of `kind` on `stub`, completing on `cq` with `tag`.
+std::unique_ptr<Call> StartCall(v1::Federation::Stub* stub, FloodKind kind, grpc::CompletionQueue* cq, void* tag) {
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
+  if (kind == FloodKind::kHeartbeat) {
+    auto c = std::make_unique<TypedCall<v1::HeartbeatResponse>>();
+    c->ctx.set_deadline(deadline);
+    c->reader = stub->AsyncHeartbeat(&c->ctx, v1::HeartbeatRequest(), cq);
+    c->reader->Finish(&c->resp, &c->status, tag);
+    return c;
+  }
+  // A Hello of 256 KiB: received, parsed and refused (an invalid source name) on a server thread.
+  auto c = std::make_unique<TypedCall<v1::HelloResponse>>();
+  c->ctx.set_deadline(deadline);
+  v1::HelloRequest req;
+  req.add_sources()->set_name(std::string(256 << 10, 'x'));
+  c->reader = stub->AsyncHello(&c->ctx, req, cq);
+  c->reader->Finish(&c->resp, &c->status, tag);
+  return c;
+}
+
+// Keeps `in_flight` calls of `kind` in flight on one connection until `until`, then waits for the last ones.
+Tally Flood(std::shared_ptr<grpc::Channel> channel, FloodKind kind, int in_flight, absl::Time until) {
+  auto stub = v1::Federation::NewStub(channel);
+  grpc::CompletionQueue cq;
+  std::vector<std::unique_ptr<Call>> slots(in_flight);
+  std::vector<absl::Time> started(in_flight);
+  auto start = [&](size_t i) {
+    started[i] = absl::Now();
+    slots[i] = StartCall(stub.get(), kind, &cq, reinterpret_cast<void*>(i));
+  };
+  for (size_t i = 0; i < slots.size(); ++i) start(i);
+  Tally t;
+  int live = in_flight;
+  void* tag = nullptr;
+  bool ok = false;
+  while (live > 0 && cq.Next(&tag, &ok)) {
+    const size_t i = reinterpret_cast<size_t>(tag);
+    ++t.codes[slots[i]->status.error_code()];
+    t.ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - started[i]));
+    if (absl::Now() < until) {
+      start(i);
+    } else {
+      slots[i].reset();
+      --live;
+    }
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return t;
+}
+
+// Calls `call` every 20 ms until `until` and tallies its results.
+Tally Honest(const std::function<grpc::Status()>& call, absl::Time until) {
+  Tally t;
+  while (absl::Now() < until) {
+    const absl::Time t0 = absl::Now();
+    grpc::Status st = call();
+    t.ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    ++t.codes[st.error_code()];
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return t;
+}
+
+std::chrono::system_clock::time_point In5s() { return std::chrono::system_clock::now() + std::chrono::seconds(5); }
+
+struct ProbeResult {
+  Tally mallory, site, admin;
+};
+
+class RedteamCallsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("fedlog_redteam_calls");
+    pki_ = JoinPath(dir_, "pki");
+    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "mallory"}));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+  // Starts an aggregator with `threads` server threads and `edit` applied to its limits.
+  void StartServer(int threads, const std::function<void(v1::ServerLimits*)>& edit = nullptr) {
+    if (server_) server_->Shutdown();
+    server_.reset();
+    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, absl::StrCat("agg", ++servers_)));
+    cfg.mutable_limits()->set_max_server_threads(threads);
+    if (edit) edit(cfg.mutable_limits());
+    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+  }
+
+  // mallory floods with `in_flight` calls of `kind` (none when 0) for `seconds`; site-a heartbeats and the admin
+  // alternates ListSites and GetRun meanwhile.
+  ProbeResult Probe(FloodKind kind, int in_flight, double seconds) {
+    auto site = testing::SiteStub(pki_, "site-a", port_);
+    auto admin = testing::AdminStub(pki_, port_);
+    {
+      grpc::ClientContext ctx;
+      v1::HeartbeatResponse r;
+      EXPECT_TRUE(site->Heartbeat(&ctx, {}, &r).ok());  // both connections are up before the clock starts
+    }
+    const absl::Time until = absl::Now() + absl::Seconds(seconds);
+    ProbeResult out;
+    std::thread flood;
+    if (in_flight > 0) {
+      flood = std::thread([&] { out.mallory = Flood(testing::SiteChannel(pki_, "mallory", port_), kind, in_flight, until); });
+      absl::SleepFor(absl::Milliseconds(300));  // the flood is under way
+    }
+    std::thread admin_thread([&] {
+      bool list = true;
+      out.admin = Honest(
+          [&] {
+            grpc::ClientContext ctx;
+            ctx.set_deadline(In5s());
+            list = !list;
+            if (!list) {
+              v1::ListSitesResponse r;
+              return admin->ListSites(&ctx, {}, &r);
+            }
+            v1::RunStatus r;
+            grpc::Status st = admin->GetRun(&ctx, {}, &r);
+            // No run was started: "no run yet" is the answer of a call that was served.
+            return st.error_code() == grpc::StatusCode::NOT_FOUND ? grpc::Status::OK : st;
+          },
+          until);
+    });
+    out.site = Honest(
+        [&] {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(In5s());
+          v1::HeartbeatResponse r;
+          return site->Heartbeat(&ctx, {}, &r);
+        },
+        until);
+    admin_thread.join();
+    if (flood.joinable()) flood.join();
+    return out;
+  }
+
+  void Print(const std::string& what, const ProbeResult& r) {
+    std::printf("[probe] %s\n  mallory: %s\n  site-a heartbeats: %s\n  admin: %s\n", what.c_str(),
+                r.mallory.Summary().c_str(), r.site.Summary().c_str(), r.admin.Summary().c_str());
+    std::fflush(stdout);
+  }
+
+  std::string dir_, pki_;
+  std::unique_ptr<server::AggregatorServer> server_;
+  int port_ = 0;
+  int servers_ = 0;
+};
+
+// The measurement behind docs/SECURITY.md: not a regression test (it asserts nothing); run by hand.
+TEST_F(RedteamCallsTest, DISABLED_Probe) {
+  const double seconds = 4;
+  for (int threads : {256, 16}) {
+    StartServer(threads);
+    ASSERT_NE(server_, nullptr);
+    Print(absl::StrCat("threads=", threads, " no flood"), Probe(FloodKind::kHeartbeat, 0, seconds));
+    for (int n : {500, 2000}) {
+      Print(absl::StrCat("threads=", threads, " heartbeat flood in_flight=", n),
+            Probe(FloodKind::kHeartbeat, n, seconds));
+    }
+    Print(absl::StrCat("threads=", threads, " 256KiB-hello flood in_flight=500"),
+          Probe(FloodKind::kBigHello, 500, seconds));
+  }
+}
+
+}  // namespace
+}  // namespace fedlog
