@@ -21,6 +21,7 @@
 #include "common/net/tls.h"
 #include "gtest/gtest.h"
 #include "server/aggregator_server.h"
+#include "tests/integration/raw_h2_client.h"
 #include "tests/integration/test_env.h"
 
 namespace fedlog {
@@ -130,6 +131,38 @@ Tally Flood(std::shared_ptr<grpc::Channel> channel, FloodKind kind, int in_fligh
   return t;
 }
 
+enum class H2Attack { kRapidReset, kPingFlood };
+
+// mallory on a raw HTTP/2 connection (testing::RawH2Client) doing `attack` in bursts of 50 frames until `until`,
+// reconnecting whenever the server closes the connection or sends GOAWAY. Tallied as OK: streams opened and
+// reset, or pings sent; ABORTED: connections the server ended; UNAVAILABLE: connections that failed to open.
+Tally RawH2Attack(const std::string& pki, int port, H2Attack attack, absl::Time until) {
+  Tally t;
+  std::unique_ptr<testing::RawH2Client> c;
+  while (absl::Now() < until) {
+    if (c == nullptr) {
+      absl::StatusOr<std::unique_ptr<testing::RawH2Client>> made = testing::RawH2Client::Connect(pki, "mallory", port);
+      if (!made.ok()) {
+        ++t.codes[grpc::StatusCode::UNAVAILABLE];
+        absl::SleepFor(absl::Milliseconds(10));
+        continue;
+      }
+      c = *std::move(made);
+    }
+    absl::Status st;
+    for (int i = 0; i < 50 && st.ok(); ++i) {
+      st = attack == H2Attack::kRapidReset ? c->CallAndReset("/fedlog.v1.Federation/Heartbeat") : c->Ping();
+      if (st.ok()) ++t.codes[grpc::StatusCode::OK];
+    }
+    if (st.ok()) st = c->Drain();
+    if (!st.ok() || c->goaway()) {
+      ++t.codes[grpc::StatusCode::ABORTED];
+      c.reset();
+    }
+  }
+  return t;
+}
+
 // Calls `call` every 20 ms until `until` and tallies its results.
 Tally Honest(const std::function<grpc::Status()>& call, absl::Time until) {
   Tally t;
@@ -183,6 +216,18 @@ class RedteamCallsTest : public ::testing::Test {
   // mallory floods with `in_flight` calls of `kind` (none when 0) spread over `connections` connections for
   // `seconds`; site-a heartbeats and the admin alternates ListSites and GetRun meanwhile.
   ProbeResult Probe(FloodKind kind, int in_flight, double seconds, int connections = 1) {
+    std::vector<std::function<Tally(absl::Time)>> attackers;
+    for (int i = 0; in_flight > 0 && i < connections; ++i) {
+      attackers.push_back([this, kind, i, n = in_flight / connections](absl::Time until) {
+        return Flood(OwnConnection(pki_, "mallory", port_, i), kind, n, until);
+      });
+    }
+    return ProbeWith(attackers, seconds);
+  }
+
+  // Each of `attackers` runs on its own thread until the time it is given while site-a and the admin call as in
+  // Probe; their tallies are merged into `mallory`.
+  ProbeResult ProbeWith(const std::vector<std::function<Tally(absl::Time)>>& attackers, double seconds) {
     auto site = testing::SiteStub(pki_, "site-a", port_);
     auto admin = testing::AdminStub(pki_, port_);
     {
@@ -192,12 +237,10 @@ class RedteamCallsTest : public ::testing::Test {
     }
     const absl::Time until = absl::Now() + absl::Seconds(seconds);
     ProbeResult out;
-    std::vector<Tally> floods(in_flight > 0 ? connections : 0);
+    std::vector<Tally> floods(attackers.size());
     std::vector<std::thread> flooders;
-    for (int i = 0; i < static_cast<int>(floods.size()); ++i) {
-      flooders.emplace_back([&, i] {
-        floods[i] = Flood(OwnConnection(pki_, "mallory", port_, i), kind, in_flight / connections, until);
-      });
+    for (size_t i = 0; i < attackers.size(); ++i) {
+      flooders.emplace_back([&, i] { floods[i] = attackers[i](until); });
     }
     if (!flooders.empty()) absl::SleepFor(absl::Milliseconds(300));  // the flood is under way
     std::thread admin_thread([&] {
@@ -227,7 +270,7 @@ class RedteamCallsTest : public ::testing::Test {
         },
         until);
     admin_thread.join();
-    for (int i = 0; i < static_cast<int>(flooders.size()); ++i) {
+    for (size_t i = 0; i < flooders.size(); ++i) {
       flooders[i].join();
       Merge(floods[i], &out.mallory);
     }
@@ -353,6 +396,38 @@ TEST_F(RedteamCallsTest, DISABLED_Probe) {
           Probe(FloodKind::kBigHello, 500, seconds));
     Print(absl::StrCat("threads=", threads, " heartbeat flood in_flight=2000 over 8 connections"),
           Probe(FloodKind::kHeartbeat, 2000, seconds, 8));
+  }
+}
+
+// HTTP/2-level floods by an enrolled site (CVE-2023-44487 rapid reset; PING without data): the measurement
+// behind docs/SECURITY.md "What remains"; run by hand like DISABLED_Probe. Each case gets a fresh aggregator,
+// and how long it takes to serve site-a again once the attack stopped is printed too.
+TEST_F(RedteamCallsTest, DISABLED_H2Probe) {
+  const double seconds = 3;
+  for (int threads : {256, 16}) {
+    for (H2Attack attack : {H2Attack::kRapidReset, H2Attack::kPingFlood}) {
+      for (int connections : {1, 4}) {
+        StartServer(threads);
+        ASSERT_NE(server_, nullptr);
+        std::vector<std::function<Tally(absl::Time)>> attackers(
+            connections, [this, attack](absl::Time until) { return RawH2Attack(pki_, port_, attack, until); });
+        const std::string what = absl::StrCat("threads=", threads,
+                                              attack == H2Attack::kRapidReset ? " rapid reset" : " ping flood",
+                                              " connections=", connections);
+        Print(what, ProbeWith(attackers, seconds));
+        const absl::Time stopped = absl::Now();
+        auto site = testing::SiteStub(pki_, "site-a", port_);
+        bool served = false;
+        while (!served && absl::Now() - stopped < absl::Seconds(60)) {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+          v1::HeartbeatResponse r;
+          served = site->Heartbeat(&ctx, {}, &r).ok();
+        }
+        std::printf("  after the attack: site-a served again after %.2f s%s\n",
+                    absl::ToDoubleSeconds(absl::Now() - stopped), served ? "" : " (not within 60 s)");
+      }
+    }
   }
 }
 
