@@ -1,8 +1,10 @@
-// One enrolled site keeping many unary calls in flight (docs/SECURITY.md, "Limits an admin can set"), over real
-// mTLS on loopback: "mallory" keeps N calls in flight through the async API for a few seconds while the honest
-// site-a heartbeats and an admin lists sites and asks for the run status. The regression test asserts that the
-// honest calls are served and mallory's calls beyond its cap (limits.max_calls_per_peer) are refused; the
-// DISABLED_ probe prints the figures of docs/SECURITY.md (run it with --gtest_also_run_disabled_tests).
+// One enrolled site keeping many calls in flight (docs/SECURITY.md, "Calls in flight"), over real mTLS on
+// loopback: "mallory" keeps N calls in flight through the async API for a few seconds while the honest site-a
+// heartbeats and an admin lists sites and asks for the run status. The regression tests assert that the honest
+// calls are served (limits.max_streams_per_connection) and that an identity's calls beyond its cap
+// (limits.max_calls_per_peer) are refused at once. The DISABLED_ probes print the figures of docs/SECURITY.md
+// (run them with --gtest_also_run_disabled_tests): Probe for gRPC calls, H2Probe for HTTP/2 frames gRPC's
+// client never sends (rapid reset, PING floods; testing::RawH2Client).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
