@@ -4,6 +4,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/net/tls.h"
+#include "server/rpc_gate.h"
 
 namespace fedlog::server {
 namespace {
@@ -29,9 +30,12 @@ grpc::Status Reply(const absl::Status& st) {
                                                           " more bytes)")));
 }
 
-// Runs `fn` (returning StatusOr<T>) for an authenticated admin and copies the value into `out`.
+// Runs `fn` (returning StatusOr<T>) for an authenticated admin within its cap of calls and copies the value
+// into `out`.
 template <typename T, typename Fn>
-grpc::Status Serve(const grpc::ServerContext& ctx, T* out, Fn fn) {
+grpc::Status Serve(CallGate* calls, const grpc::ServerContext& ctx, T* out, Fn fn) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls, ctx);
+  if (!call.ok()) return Reply(call.status());
   if (absl::Status st = RequireAdmin(ctx); !st.ok()) return Reply(st);
   absl::StatusOr<T> r = fn();
   if (!r.ok()) return Reply(r.status());
@@ -45,23 +49,25 @@ bool Finished(const v1::RunStatus& s) { return s.state() == "done" || s.state() 
 
 grpc::Status AdminService::ListSites(grpc::ServerContext* ctx, const v1::ListSitesRequest*,
                                      v1::ListSitesResponse* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->ListSites(); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->ListSites(); });
 }
 
 grpc::Status AdminService::StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req, v1::RunStatus* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->StartRun(req->plan()); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->StartRun(req->plan()); });
 }
 
 grpc::Status AdminService::StopRun(grpc::ServerContext* ctx, const v1::StopRunRequest* req, v1::RunStatus* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->StopRun(req->run_id()); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->StopRun(req->run_id()); });
 }
 
 grpc::Status AdminService::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req, v1::RunStatus* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->RunStatus(req->run_id()); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->RunStatus(req->run_id()); });
 }
 
 grpc::Status AdminService::WatchRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
                                     grpc::ServerWriter<v1::RunStatus>* writer) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return Reply(call.status());
   if (absl::Status st = RequireAdmin(*ctx); !st.ok()) return Reply(st);
   absl::StatusOr<v1::RunStatus> first = coordinator_->RunStatus(req->run_id());
   if (!first.ok()) return Reply(first.status());
@@ -84,27 +90,27 @@ grpc::Status AdminService::WatchRun(grpc::ServerContext* ctx, const v1::GetRunRe
 
 grpc::Status AdminService::ListModels(grpc::ServerContext* ctx, const v1::ListModelsRequest*,
                                       v1::ListModelsResponse* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->ListModels(); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->ListModels(); });
 }
 
 grpc::Status AdminService::PromoteModel(grpc::ServerContext* ctx, const v1::PromoteModelRequest* req,
                                         v1::ModelManifest* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->Promote(req->version(), req->force()); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->Promote(req->version(), req->force()); });
 }
 
 grpc::Status AdminService::RollbackModel(grpc::ServerContext* ctx, const v1::RollbackModelRequest*,
                                          v1::ModelManifest* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->Rollback(); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->Rollback(); });
 }
 
 grpc::Status AdminService::RevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
                                       v1::SiteInfo* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->RevokeSite(req->site_id()); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->RevokeSite(req->site_id()); });
 }
 
 grpc::Status AdminService::AdmitSources(grpc::ServerContext* ctx, const v1::AdmitSourcesRequest* req,
                                         v1::SiteInfo* resp) {
-  return Serve(*ctx, resp, [&] {
+  return Serve(calls_, *ctx, resp, [&] {
     return coordinator_->AdmitSources(req->site_id(), {req->sources().begin(), req->sources().end()},
                                       req->approve_pending());
   });
@@ -112,12 +118,12 @@ grpc::Status AdminService::AdmitSources(grpc::ServerContext* ctx, const v1::Admi
 
 grpc::Status AdminService::UnrevokeSite(grpc::ServerContext* ctx, const v1::RevokeSiteRequest* req,
                                         v1::SiteInfo* resp) {
-  return Serve(*ctx, resp, [&] { return coordinator_->UnrevokeSite(req->site_id()); });
+  return Serve(calls_, *ctx, resp, [&] { return coordinator_->UnrevokeSite(req->site_id()); });
 }
 
 grpc::Status AdminService::ForgetSite(grpc::ServerContext* ctx, const v1::ForgetSiteRequest* req,
                                       v1::ForgetSiteResponse* resp) {
-  return Serve(*ctx, resp, [&]() -> absl::StatusOr<v1::ForgetSiteResponse> {
+  return Serve(calls_, *ctx, resp, [&]() -> absl::StatusOr<v1::ForgetSiteResponse> {
     FEDLOG_ASSIGN_OR_RETURN(net::PeerIdentity admin, net::PeerIdentityOf(*ctx));  // Serve checked the role
     return coordinator_->ForgetSite(req->site_id(), admin.id);
   });

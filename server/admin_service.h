@@ -1,16 +1,19 @@
-// gRPC Admin service: every call requires a verified certificate with the admin role (OU=admin).
+// gRPC Admin service: every call requires a verified certificate with the admin role (OU=admin) and enters the
+// CallGate under it first (limits.max_calls_per_peer per admin identity).
 // Thread-safe: state lives in the Coordinator.
 #ifndef FEDLOG_SERVER_ADMIN_SERVICE_H_
 #define FEDLOG_SERVER_ADMIN_SERVICE_H_
 
 #include "fedlog/v1/admin.grpc.pb.h"
+#include "server/call_gate.h"
 #include "server/coordinator.h"
 
 namespace fedlog::server {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  explicit AdminService(Coordinator* coordinator) : coordinator_(coordinator) {}
+  // `calls` caps each admin's calls in flight (every handler enters it first); both must outlive the service.
+  AdminService(Coordinator* coordinator, CallGate* calls) : coordinator_(coordinator), calls_(calls) {}
 
   grpc::Status ListSites(grpc::ServerContext* ctx, const v1::ListSitesRequest* req,
                          v1::ListSitesResponse* resp) override;
@@ -35,6 +38,7 @@ class AdminService final : public v1::Admin::Service {
 
  private:
   Coordinator* const coordinator_;
+  CallGate* const calls_;
 };
 
 }  // namespace fedlog::server

@@ -24,6 +24,28 @@ void Resolve(const std::string& base_dir, std::string* path) {
   }
 }
 
+// limits.max_calls_per_peer and max_streams_per_connection: a site's daemon must fit (its stream caps and one
+// unary call), and one certificate must not be able to take more than half of the server threads.
+absl::Status FinalizeCallLimits(v1::ServerLimits* l) {
+  const int32_t half = l->max_server_threads() / 2;
+  const int64_t daemon = int64_t{l->max_polls_per_site()} + l->max_downloads_per_site() + l->max_uploads_per_site() + 1;
+  if (l->max_calls_per_peer() == 0) l->set_max_calls_per_peer(std::min(16, half));
+  if (l->max_calls_per_peer() < daemon || l->max_calls_per_peer() > half) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limits.max_calls_per_peer (", l->max_calls_per_peer(), ") must be in [", daemon, ", ", half,
+        "]: at least a site's stream caps (max_polls_per_site + max_downloads_per_site + max_uploads_per_site) "
+        "plus one call, at most half of max_server_threads"));
+  }
+  if (l->max_streams_per_connection() == 0) l->set_max_streams_per_connection(l->max_calls_per_peer());
+  if (l->max_streams_per_connection() < daemon || l->max_streams_per_connection() > l->max_server_threads()) {
+    return absl::InvalidArgumentError(absl::StrCat("limits.max_streams_per_connection (",
+                                                   l->max_streams_per_connection(), ") must be in [", daemon, ", ",
+                                                   l->max_server_threads(), "] (a site's stream caps plus one call, "
+                                                   "at most max_server_threads)"));
+  }
+  return absl::OkStatus();
+}
+
 // Defaults of config.proto's ServerLimits; negative values are errors.
 absl::Status FinalizeLimits(v1::ServerLimits* l, const v1::ServerConfig& c) {
   const google::protobuf::Descriptor* d = l->GetDescriptor();
@@ -53,6 +75,7 @@ absl::Status FinalizeLimits(v1::ServerLimits* l, const v1::ServerConfig& c) {
   if (l->handshake_timeout_s() == 0) l->set_handshake_timeout_s(10);
   if (l->handshake_timeout_s() > 120) return absl::InvalidArgumentError("limits.handshake_timeout_s must be <= 120");
   if (l->max_connection_idle_s() == 0) l->set_max_connection_idle_s(60);
+  FEDLOG_RETURN_IF_ERROR(FinalizeCallLimits(l));
   if (int64_t{l->max_connection_idle_s()} * 1000 <= c.heartbeat_interval_ms()) {
     return absl::InvalidArgumentError(absl::StrCat("limits.max_connection_idle_s (", l->max_connection_idle_s(),
                                                    " s) must exceed heartbeat_interval_ms (", c.heartbeat_interval_ms(),
@@ -128,6 +151,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   FEDLOG_ASSIGN_OR_RETURN(s->store_, StateStore::Open(JoinPath(config.data_dir(), "aggregator.db")));
   s->blobs_ = std::make_unique<ModelBlobs>(config.data_dir(), config.limits().max_download_variants());
   s->streams_ = std::make_unique<StreamRegistry>(StreamLimitsOf(config.limits()));
+  s->calls_ = std::make_unique<CallGate>(config.limits().max_calls_per_peer());
   FEDLOG_RETURN_IF_ERROR(s->blobs_->Init());
   CoordinatorOptions opts;
   opts.data_dir = config.data_dir();
@@ -166,8 +190,9 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
 }
 
 absl::Status AggregatorServer::Listen(const std::string& address) {
-  federation_ = std::make_unique<FederationService>(coordinator_.get(), blobs_.get(), streams_.get(), fed_options_);
-  admin_ = std::make_unique<AdminService>(coordinator_.get());
+  federation_ = std::make_unique<FederationService>(coordinator_.get(), blobs_.get(), streams_.get(), calls_.get(),
+                                                    fed_options_);
+  admin_ = std::make_unique<AdminService>(coordinator_.get(), calls_.get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(address, creds_, &port);
@@ -187,6 +212,10 @@ absl::Status AggregatorServer::Listen(const std::string& address) {
   // default). Per-address connection caps belong to the host's firewall (docs/OPERATIONS.md).
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, config_.limits().handshake_timeout_s() * 1000);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, config_.limits().max_connection_idle_s() * 1000);
+  // One connection may have this many calls open at once (gRPC's default is unbounded); a client's further calls
+  // wait on its side. With the per-certificate CallGate this bounds what one peer's connection can ask of the
+  // thread pool below (docs/SECURITY.md "Calls in flight").
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config_.limits().max_streams_per_connection());
   // A bounded thread pool: calls beyond it are refused (RESOURCE_EXHAUSTED) instead of each taking a thread.
   grpc::ResourceQuota quota("fedlog-aggregator");
   quota.SetMaxThreads(config_.limits().max_server_threads());

@@ -1,7 +1,8 @@
-// AggregatorServer: assembles the aggregator — state store, model blobs, coordinator and the two gRPC services
-// behind one mTLS port — from a ServerConfig. Used by server/main.cc and by in-process integration tests. A
-// watchdog thread rebuilds the listener when gRPC reports a failed accept (net::ListenerAcceptFailures, counted
-// once net::RouteGrpcLogs is installed), since gRPC 1.51 would never accept on it again.
+// AggregatorServer: assembles the aggregator — state store, model blobs, coordinator, the per-certificate cap on
+// calls in flight (CallGate) and the two gRPC services behind one mTLS port — from a ServerConfig. Used by
+// server/main.cc and by in-process integration tests. A watchdog thread rebuilds the listener when gRPC reports
+// a failed accept (net::ListenerAcceptFailures, counted once net::RouteGrpcLogs is installed), since gRPC 1.51
+// would never accept on it again.
 // Thread-safe: Shutdown() may be called from any thread, once.
 #ifndef FEDLOG_SERVER_AGGREGATOR_SERVER_H_
 #define FEDLOG_SERVER_AGGREGATOR_SERVER_H_
@@ -17,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "fedlog/v1/config.pb.h"
 #include "server/admin_service.h"
+#include "server/call_gate.h"
 #include "server/coordinator.h"
 #include "server/federation_service.h"
 #include "server/stream_registry.h"
@@ -55,6 +57,7 @@ class AggregatorServer {
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<ModelBlobs> blobs_;
   std::unique_ptr<StreamRegistry> streams_;  // outlives the gRPC server and the coordinator's revocation hook
+  std::unique_ptr<CallGate> calls_;  // per-certificate calls in flight; outlives the gRPC server and its handlers
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<FederationService> federation_;
   std::unique_ptr<AdminService> admin_;

@@ -15,6 +15,7 @@
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
 #include "common/net/tls.h"
+#include "server/rpc_gate.h"
 
 namespace fedlog::server {
 namespace {
@@ -142,6 +143,8 @@ absl::Status ReceiveMaskedUpload(grpc::ServerReader<v1::UpdateChunk>* reader, St
 
 grpc::Status FederationService::Hello(grpc::ServerContext* ctx, const v1::HelloRequest* req,
                                       v1::HelloResponse* resp) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   absl::StatusOr<v1::HelloResponse> r = coordinator_->Hello(*site, *req);
@@ -152,6 +155,8 @@ grpc::Status FederationService::Hello(grpc::ServerContext* ctx, const v1::HelloR
 
 grpc::Status FederationService::GetTask(grpc::ServerContext* ctx, const v1::TaskRequest* req,
                                         v1::TaskResponse* resp) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   // A long poll holds a server thread: a site gets a few at once, not the thread pool.
@@ -166,6 +171,8 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* ctx, const v1::Task
 
 grpc::Status FederationService::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest*,
                                           v1::HeartbeatResponse* resp) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   coordinator_->Touch(*site);
@@ -193,6 +200,8 @@ void FederationService::ReleaseDownloadSlot() {
 
 grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                                               grpc::ServerWriter<v1::ModelChunk>* writer) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<net::PeerIdentity> id = net::PeerIdentityOf(*ctx);
   if (!id.ok()) return net::ToGrpc(id.status());
   std::string site;  // empty for an admin
@@ -268,6 +277,8 @@ grpc::Status FederationService::SendBlob(grpc::ServerContext* ctx, const v1::Dow
 
 grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::ServerReader<v1::UpdateChunk>* reader,
                                              v1::UploadResponse* resp) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   // Registered before anything is read: a second upload of the same site is refused here, before it can
@@ -334,6 +345,8 @@ grpc::Status FederationService::FinishMasked(const std::string& site, StreamRegi
 
 grpc::Status FederationService::SecAggAdvertise(grpc::ServerContext* ctx, const v1::SecAggAdvertiseRequest* req,
                                                 v1::SecAggAck*) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->SecAggAdvertise(*site, *req));
@@ -341,6 +354,8 @@ grpc::Status FederationService::SecAggAdvertise(grpc::ServerContext* ctx, const 
 
 grpc::Status FederationService::SecAggShareKeys(grpc::ServerContext* ctx, const v1::SecAggShareKeysRequest* req,
                                                 v1::SecAggAck*) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->SecAggShareKeys(*site, *req));
@@ -348,6 +363,8 @@ grpc::Status FederationService::SecAggShareKeys(grpc::ServerContext* ctx, const 
 
 grpc::Status FederationService::SecAggUnmask(grpc::ServerContext* ctx, const v1::SecAggUnmaskRequest* req,
                                              v1::SecAggAck*) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->SecAggUnmask(*site, *req));
@@ -355,6 +372,8 @@ grpc::Status FederationService::SecAggUnmask(grpc::ServerContext* ctx, const v1:
 
 grpc::Status FederationService::SecAggPoll(grpc::ServerContext* ctx, const v1::SecAggPollRequest* req,
                                            v1::SecAggPollResponse* resp) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   auto stream = OpenStream(ctx, streams_, coordinator_, SiteParty(*site), *site, StreamKind::kPoll);
@@ -368,6 +387,8 @@ grpc::Status FederationService::SecAggPoll(grpc::ServerContext* ctx, const v1::S
 
 grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const v1::EvaluationReport* req,
                                                  v1::EvaluationAck*) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   absl::Status st = coordinator_->RecordEvaluation(*site, *req);
@@ -377,6 +398,8 @@ grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const
 
 grpc::Status FederationService::DeclineRound(grpc::ServerContext* ctx, const v1::DeclineRequest* req,
                                              v1::DeclineResponse*) {
+  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->DeclineRound(*site, *req));

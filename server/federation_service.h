@@ -1,7 +1,8 @@
 // gRPC Federation service (sync API): authenticates every call from the peer certificate (role "site"; role
 // "admin" may also download models, always with every tensor) and hands the work to the Coordinator. Converts
 // absl::Status to grpc::Status exactly here.
-// Resources (docs/SECURITY.md): every upload, download and long poll is registered in the StreamRegistry under
+// Resources (docs/SECURITY.md): every call first enters the CallGate under its caller's certificate (at most
+// limits.max_calls_per_peer in flight per certificate, more refused at once); every upload, download and long poll is registered in the StreamRegistry under
 // its caller, which caps how many each site holds at once, ends streams that idle or pass their deadline (an
 // upload never outlives its round) and cancels a revoked site's streams; each stream re-checks its registration
 // before every chunk and before an upload is accepted. Downloads stream their blob file in chunks of at least
@@ -13,6 +14,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "fedlog/v1/federation.grpc.pb.h"
+#include "server/call_gate.h"
 #include "server/coordinator.h"
 #include "server/stream_registry.h"
 
@@ -26,9 +28,11 @@ struct FederationServiceOptions {
 
 class FederationService final : public v1::Federation::Service {
  public:
-  FederationService(Coordinator* coordinator, ModelBlobs* blobs, StreamRegistry* streams,
+  // `calls` caps each caller's calls in flight; every handler enters it first. All pointers must outlive the
+  // service.
+  FederationService(Coordinator* coordinator, ModelBlobs* blobs, StreamRegistry* streams, CallGate* calls,
                     FederationServiceOptions options)
-      : coordinator_(coordinator), blobs_(blobs), streams_(streams), options_(options) {}
+      : coordinator_(coordinator), blobs_(blobs), streams_(streams), calls_(calls), options_(options) {}
 
   grpc::Status Hello(grpc::ServerContext* ctx, const v1::HelloRequest* req, v1::HelloResponse* resp) override;
   grpc::Status GetTask(grpc::ServerContext* ctx, const v1::TaskRequest* req, v1::TaskResponse* resp) override;
@@ -66,6 +70,7 @@ class FederationService final : public v1::Federation::Service {
   Coordinator* const coordinator_;
   ModelBlobs* const blobs_;
   StreamRegistry* const streams_;
+  CallGate* const calls_;
   const FederationServiceOptions options_;
   absl::Mutex download_mu_;
   int32_t downloads_ ABSL_GUARDED_BY(download_mu_) = 0;

@@ -93,6 +93,8 @@ TEST(ServerConfigTest, LimitsHaveDocumentedDefaultsAndMapFromYaml) {
   EXPECT_EQ(l.max_server_threads(), 256);
   EXPECT_EQ(l.handshake_timeout_s(), 10);
   EXPECT_EQ(l.max_connection_idle_s(), 60);
+  EXPECT_EQ(l.max_calls_per_peer(), 16);
+  EXPECT_EQ(l.max_streams_per_connection(), 16);  // follows max_calls_per_peer
   const std::string base = "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\n";
   for (const auto& [yaml, fragment] : std::vector<std::pair<std::string, std::string>>{
            {base + "limits: {max_streams: -1}", "limits.max_streams must not be negative"},
@@ -100,11 +102,30 @@ TEST(ServerConfigTest, LimitsHaveDocumentedDefaultsAndMapFromYaml) {
            {base + "limits: {max_server_threads: 4}", "max_server_threads"},
            {base + "limits: {handshake_timeout_s: 121}", "handshake_timeout_s must be <= 120"},
            {base + "heartbeat_interval_ms: 5000\nlimits: {max_connection_idle_s: 5}", "must exceed heartbeat_interval_ms"},
+           {base + "limits: {max_calls_per_peer: 5}", "max_calls_per_peer (5) must be in [6, 128]"},
+           {base + "limits: {max_calls_per_peer: 129}", "max_calls_per_peer (129) must be in [6, 128]"},
+           {base + "limits: {max_streams_per_connection: 5}", "max_streams_per_connection (5) must be in [6, 256]"},
+           {base + "limits: {max_streams_per_connection: 257}", "max_streams_per_connection"},
+           {base + "limits: {max_polls_per_site: 20}", "max_calls_per_peer (16) must be in [24, 128]"},
            {base + "limits: {max_sockets: 4}", "unknown key"}}) {
     auto r = server::LoadServerConfig(Write("bad.yaml", yaml));
     ASSERT_FALSE(r.ok()) << yaml;
     EXPECT_NE(r.status().message().find(fragment), std::string::npos) << r.status().message();
   }
+}
+
+// The call caps' defaults follow the thread quota: one certificate never gets more than half of it.
+TEST(ServerConfigTest, CallLimitsFollowTheThreadQuota) {
+  auto c = server::LoadServerConfig(
+      Write("agg.yaml", "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\nlimits: {max_server_threads: 16}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->limits().max_calls_per_peer(), 8);
+  EXPECT_EQ(c->limits().max_streams_per_connection(), 8);
+  c = server::LoadServerConfig(Write("agg.yaml", "data_dir: s\ntls: {ca_cert: a, cert: b, key: c}\n"
+                                                 "limits: {max_calls_per_peer: 40, max_streams_per_connection: 10}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->limits().max_calls_per_peer(), 40);
+  EXPECT_EQ(c->limits().max_streams_per_connection(), 10);
 }
 
 TEST(ServerConfigTest, ErrorsNameTheProblem) {

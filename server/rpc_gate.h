@@ -1,0 +1,24 @@
+// The gRPC side of CallGate (server/call_gate.h): admits a call under its caller's verified certificate
+// identity (net::PeerIdentityOf, role and id), never under a request field. Used by both services' handlers.
+#ifndef FEDLOG_SERVER_RPC_GATE_H_
+#define FEDLOG_SERVER_RPC_GATE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "common/base/status_macros.h"
+#include "common/net/tls.h"
+#include "server/call_gate.h"
+
+namespace fedlog::server {
+
+// A ticket of `gate` for the caller of `ctx`; Unauthenticated without a verified certificate, ResourceExhausted
+// when the caller has its cap of calls in flight. The ticket must live as long as the handler's work.
+inline absl::StatusOr<CallGate::Ticket> EnterCall(CallGate* gate, const grpc::ServerContext& ctx) {
+  FEDLOG_ASSIGN_OR_RETURN(net::PeerIdentity id, net::PeerIdentityOf(ctx));
+  return gate->Enter(CallGate::PeerKey(id.role, id.id));
+}
+
+}  // namespace fedlog::server
+
+#endif  // FEDLOG_SERVER_RPC_GATE_H_
