@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -75,6 +76,10 @@ absl::Status FinalizeLimits(v1::ServerLimits* l, const v1::ServerConfig& c) {
   if (l->handshake_timeout_s() == 0) l->set_handshake_timeout_s(10);
   if (l->handshake_timeout_s() > 120) return absl::InvalidArgumentError("limits.handshake_timeout_s must be <= 120");
   if (l->max_connection_idle_s() == 0) l->set_max_connection_idle_s(60);
+  if (l->max_connection_age_s() == 0) l->set_max_connection_age_s(600);
+  if (l->max_connection_age_s() < 1 || l->max_connection_age_s() > 86400) {
+    return absl::InvalidArgumentError("limits.max_connection_age_s must be in [1, 86400]");
+  }
   FEDLOG_RETURN_IF_ERROR(FinalizeCallLimits(l));
   if (int64_t{l->max_connection_idle_s()} * 1000 <= c.heartbeat_interval_ms()) {
     return absl::InvalidArgumentError(absl::StrCat("limits.max_connection_idle_s (", l->max_connection_idle_s(),
@@ -139,7 +144,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
                           net::ParseHostPort(config.listen_address(), "listen_address", /*allow_any_port=*/true));
   const net::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key()};
   FEDLOG_RETURN_IF_ERROR(net::CheckTlsFiles(tls));
-  FEDLOG_ASSIGN_OR_RETURN(auto creds, net::MakeServerCredentials(tls));
+  FEDLOG_RETURN_IF_ERROR(net::MakeServerCredentials(tls).status());
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<model::SiteModel> site_model, model::CreateSiteModel(config.model()));
   if (!site_model->Detects()) {
     FEDLOG_LOG(WARNING) << "model.arch is " << site_model->arch()
@@ -175,7 +180,12 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   fed.max_downloads = config.max_concurrent_downloads();
   s->config_ = config;
   s->listen_host_ = listen.host;
-  s->creds_ = creds;
+  // A revoked site is refused at the TLS handshake, before any of its HTTP/2 frames is read (the credentials
+  // checked above without this admission, before any state was opened).
+  FEDLOG_ASSIGN_OR_RETURN(s->creds_, net::MakeServerCredentials(tls, [c = s->coordinator_.get()](
+                                                                      const net::PeerIdentity& id) {
+                            return id.role == "site" ? c->CheckAllowed(id.id) : absl::OkStatus();
+                          }));
   s->fed_options_ = fed;
   if (absl::Status st = s->Listen(config.listen_address()); !st.ok()) {
     const std::string why = net::ProbeListen(listen);
@@ -212,6 +222,14 @@ absl::Status AggregatorServer::Listen(const std::string& address) {
   // default). Per-address connection caps belong to the host's firewall (docs/OPERATIONS.md).
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, config_.limits().handshake_timeout_s() * 1000);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, config_.limits().max_connection_idle_s() * 1000);
+  // Every connection ends after a while (GOAWAY; the calls in flight get up to the longest stream's timeout to
+  // finish), so each peer passes the handshake's admission (revocation) again: a revoked site keeps an open
+  // connection at most this long (docs/SECURITY.md "Revocation").
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, config_.limits().max_connection_age_s() * 1000);
+  const int64_t grace_ms =
+      int64_t{std::max(config_.limits().download_timeout_s(), config_.limits().upload_timeout_s())} * 1000;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             static_cast<int>(std::min<int64_t>(grace_ms, std::numeric_limits<int>::max())));
   // One connection may have this many calls open at once (gRPC's default is unbounded); a client's further calls
   // wait on its side. With the per-certificate CallGate this bounds what one peer's connection can ask of the
   // thread pool below (docs/SECURITY.md "Calls in flight").

@@ -4,6 +4,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
@@ -44,14 +49,49 @@ absl::StatusOr<std::string> NameEntry(X509_NAME* name, int nid, const char* what
   return out;
 }
 
+// Runs after gRPC has verified the client's chain against the CA: the certificate's identity is put to the
+// admission. A certificate whose identity does not parse (two CNs, an unsafe id) passes here and is refused on
+// every call instead (PeerIdentityOf), where the peer is told why. Synchronous (the admission is a lookup).
+class AdmissionVerifier : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit AdmissionVerifier(PeerAdmission admit) : admit_(std::move(admit)) {}
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)> /*callback*/, grpc::Status* sync_status) override {
+    const grpc::string_ref pem = request->peer_cert();
+    absl::StatusOr<PeerIdentity> id = IdentityFromPem(std::string(pem.data(), pem.size()));
+    const absl::Status st = id.ok() ? admit_(*id) : absl::OkStatus();
+    *sync_status = st.ok() ? grpc::Status::OK
+                           : grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(st.message()));
+    return true;
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest* /*request*/) override {}
+
+ private:
+  PeerAdmission admit_;
+};
+
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsFiles& files) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsFiles& files,
+                                                                                PeerAdmission admit) {
   FEDLOG_ASSIGN_OR_RETURN(TlsPems p, ReadPems(files));
-  grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  opts.pem_root_certs = p.ca;
-  opts.pem_key_cert_pairs.push_back({p.key, p.cert});
-  return grpc::SslServerCredentials(opts);
+  if (!admit) {
+    grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    opts.pem_root_certs = p.ca;
+    opts.pem_key_cert_pairs.push_back({p.key, p.cert});
+    return grpc::SslServerCredentials(opts);
+  }
+  auto provider = std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+      p.ca, std::vector<grpc::experimental::IdentityKeyCertPair>{{p.key, p.cert}});
+  grpc::experimental::TlsServerCredentialsOptions opts(provider);
+  opts.watch_root_certs();
+  opts.watch_identity_key_cert_pairs();
+  opts.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  opts.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<AdmissionVerifier>(std::move(admit)));
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::experimental::TlsServerCredentials(opts);
+  if (creds == nullptr) return absl::InternalError("cannot build the server's TLS credentials");
+  return creds;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const TlsFiles& files) {

@@ -6,6 +6,7 @@
 #ifndef FEDLOG_COMMON_NET_TLS_H_
 #define FEDLOG_COMMON_NET_TLS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,8 +24,18 @@ struct TlsFiles {
   std::string key;      // path of its private key (PEM)
 };
 
-// Server credentials that require and verify a client certificate signed by the CA.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsFiles& files);
+struct PeerIdentity;
+
+// Whether a peer whose certificate verified against the CA may finish its TLS handshake: OK admits it; any
+// other status refuses the handshake (the connection closes before any HTTP/2 frame is read).
+using PeerAdmission = std::function<absl::Status(const PeerIdentity&)>;
+
+// Server credentials that require and verify a client certificate signed by the CA. With `admit`, each verified
+// client certificate's identity (IdentityFromPem) is also put to it during the handshake (gRPC's TLS
+// credentials with an external certificate verifier), so that a revoked party cannot open a connection at all. A
+// certificate whose identity does not parse is left to PeerIdentityOf's refusal on every call.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsFiles& files,
+                                                                                PeerAdmission admit = nullptr);
 
 // Channel credentials presenting the client certificate and verifying the server against the CA.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const TlsFiles& files);
