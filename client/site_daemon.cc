@@ -166,7 +166,8 @@ void SiteDaemon::LogUnavailable(const absl::Status& st, int64_t backoff_ms) {
                       << config_.tls().ca_cert() << ") and presents a certificate issued by "
                       << (issuer.empty() ? "?" : issuer) << " (tls.cert " << config_.tls().cert()
                       << "): the aggregator's certificate must be signed by the first, and the aggregator must "
-                         "trust the second; retrying in "
+                         "trust the second (an aggregator that revoked this site refuses its handshake too: ask its "
+                         "admin, `fedlog sites`); retrying in "
                       << backoff_ms << " ms (" << message << ")";
     return;
   }

@@ -168,6 +168,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   opts.auto_admit_sources = config.auto_admit_sources();
   opts.keep_updates = config.keep_updates();
   opts.keep_model_versions = config.keep_model_versions() > 0 ? config.keep_model_versions() : 20;
+  opts.revoked_grace_ms = int64_t{config.limits().max_connection_age_s()} * 1000;
   opts.on_revoke = [streams = s->streams_.get()](const std::string& site) {
     streams->CancelParty(SiteParty(site), "site revoked");
   };
@@ -184,7 +185,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(const 
   // checked above without this admission, before any state was opened).
   FEDLOG_ASSIGN_OR_RETURN(s->creds_, net::MakeServerCredentials(tls, [c = s->coordinator_.get()](
                                                                       const net::PeerIdentity& id) {
-                            return id.role == "site" ? c->CheckAllowed(id.id) : absl::OkStatus();
+                            return id.role == "site" ? c->AdmitConnection(id.id) : absl::OkStatus();
                           }));
   s->fed_options_ = fed;
   if (absl::Status st = s->Listen(config.listen_address()); !st.ok()) {

@@ -39,7 +39,10 @@ absl::Status Coordinator::RecoverRun() {
   FEDLOG_ASSIGN_OR_RETURN(std::vector<SiteRecord> sites, store_->ListSites());
   FEDLOG_ASSIGN_OR_RETURN(std::optional<RunRecord> run, store_->ActiveRun());
   for (const auto& s : sites) {
-    if (s.revoked) revoked_.insert(s.site_id);
+    if (s.revoked) {
+      revoked_.insert(s.site_id);
+      revoked_since_ms_[s.site_id] = NowMs();  // a daemon still running gets its grace to be told after a restart
+    }
   }
   run_ = run;
   if (!run_) return absl::OkStatus();
@@ -196,7 +199,21 @@ absl::Status Coordinator::AdmitOnHello(const std::string& site_id, const v1::Hel
 
 absl::Status Coordinator::CheckAllowed(const std::string& site_id) {
   absl::MutexLock lock(&mu_);
-  if (revoked_.count(site_id)) return absl::PermissionDeniedError(absl::StrCat("site '", site_id, "' is revoked"));
+  if (revoked_.count(site_id)) {
+    revoked_told_.insert(site_id);  // from now on its handshakes are refused (AdmitConnection)
+    return absl::PermissionDeniedError(absl::StrCat("site '", site_id, "' is revoked"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::AdmitConnection(const std::string& site_id) {
+  absl::MutexLock lock(&mu_);
+  if (!revoked_.count(site_id)) return absl::OkStatus();
+  auto since = revoked_since_ms_.find(site_id);
+  const bool grace_over = since == revoked_since_ms_.end() || NowMs() - since->second > options_.revoked_grace_ms;
+  if (revoked_told_.count(site_id) || grace_over) {
+    return absl::PermissionDeniedError(absl::StrCat("site '", site_id, "' is revoked"));
+  }
   return absl::OkStatus();
 }
 

@@ -51,6 +51,9 @@ struct CoordinatorOptions {
   // Called by RevokeSite once the site is marked revoked (outside the coordinator's lock): ends the site's
   // open streams (StreamRegistry::CancelParty). May be empty.
   std::function<void(const std::string&)> on_revoke;
+  // How long after its revocation a site that has not yet been told (no call of its refused since) may still
+  // finish a TLS handshake, so that a daemon running at its revocation learns why (AdmitConnection).
+  int64_t revoked_grace_ms = 600000;
 };
 
 // What an accepted upload header entitles the site to send.
@@ -79,6 +82,11 @@ class Coordinator {
   absl::StatusOr<v1::HelloResponse> Hello(const std::string& site_id, const v1::HelloRequest& request);
   // PermissionDenied for revoked sites.
   absl::Status CheckAllowed(const std::string& site_id);
+  // The TLS handshake's admission of a site certificate (net::PeerAdmission; docs/SECURITY.md "Revocation"):
+  // PermissionDenied for a revoked site once it has been told (CheckAllowed refused one of its calls since its
+  // revocation) or once its revocation (or this process's start, for one recovered) is older than
+  // options.revoked_grace_ms; until then it may connect, and its calls are refused with the reason.
+  absl::Status AdmitConnection(const std::string& site_id);
   // Counts the site online (present) now. Called for calls the aggregator accepted only: a refused call does not
   // make a site a round's participant (docs/rules/s26-securestate.md, "Presence").
   void Touch(const std::string& site_id);
@@ -284,6 +292,8 @@ class Coordinator {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, int64_t> last_seen_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> revoked_since_ms_ ABSL_GUARDED_BY(mu_);  // when this process saw each revoked
+  std::set<std::string> revoked_told_ ABSL_GUARDED_BY(mu_);               // revoked sites refused a call since
   std::optional<RunRecord> run_ ABSL_GUARDED_BY(mu_);
   std::optional<ActiveRound> round_ ABSL_GUARDED_BY(mu_);
   std::string run_note_ ABSL_GUARDED_BY(mu_);  // e.g. "waiting for 3 sites (2 online)"

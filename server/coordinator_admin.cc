@@ -274,6 +274,8 @@ absl::StatusOr<v1::SiteInfo> Coordinator::RevokeSite(const std::string& site_id)
   {
     absl::MutexLock lock(&mu_);
     revoked_.insert(site_id);
+    revoked_since_ms_[site_id] = NowMs();
+    revoked_told_.erase(site_id);
     Bump();
   }
   FEDLOG_LOG(WARNING) << "site " << site_id << " revoked";
@@ -438,6 +440,8 @@ absl::StatusOr<v1::SiteInfo> Coordinator::UnrevokeSite(const std::string& site_i
   {
     absl::MutexLock lock(&mu_);
     revoked_.erase(site_id);
+    revoked_since_ms_.erase(site_id);
+    revoked_told_.erase(site_id);
     Bump();
   }
   FEDLOG_LOG(WARNING) << "site " << site_id << " unrevoked";
@@ -457,6 +461,8 @@ absl::StatusOr<v1::ForgetSiteResponse> Coordinator::ForgetSite(const std::string
   {
     absl::MutexLock lock(&mu_);
     revoked_.erase(site_id);
+    revoked_since_ms_.erase(site_id);
+    revoked_told_.erase(site_id);
     last_seen_.erase(site_id);
     Bump();
   }

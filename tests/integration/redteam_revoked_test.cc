@@ -5,7 +5,6 @@
 // (GOAWAY), after which its calls reconnect and are refused at the handshake too. Honest sites and admins are
 // served throughout. Loopback only, bounded in time.
 #include <chrono>
-#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -21,21 +20,14 @@ namespace {
 
 constexpr int kMaxAgeS = 2;
 
-class RedteamRevokedTest : public ::testing::Test {
+class RedteamRevokedTest : public testing::AggregatorTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("fedlog_redteam_revoked");
-    pki_ = JoinPath(dir_, "pki");
-    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "mallory"}));
-    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
-    cfg.mutable_limits()->set_max_connection_age_s(kMaxAgeS);
-    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+    StartAggregator("fedlog_redteam_revoked", {"site-a", "mallory"},
+                    [](v1::ServerConfig* c) { c->mutable_limits()->set_max_connection_age_s(kMaxAgeS); });
     ASSERT_NE(server_, nullptr);
-    admin_ = testing::AdminStub(pki_, port_);
-  }
-  void TearDown() override {
-    if (server_) server_->Shutdown();
-    std::filesystem::remove_all(dir_);
+    port_ = server_->port();
+    admin_ = Admin();
   }
   // A channel of its own (its connection is this test's alone).
   std::unique_ptr<v1::Federation::Stub> OwnStub(const std::string& name) const {
@@ -59,8 +51,6 @@ class RedteamRevokedTest : public ::testing::Test {
     ASSERT_TRUE(admin_->RevokeSite(&ctx, req, &info).ok());
   }
 
-  std::string dir_, pki_;
-  std::unique_ptr<server::AggregatorServer> server_;
   int port_ = 0;
   std::unique_ptr<v1::Admin::Stub> admin_;
 };

@@ -10,23 +10,19 @@
 namespace fedlog::redteam_secagg {
 namespace {
 
-class RedteamSecAggNormTest : public ::testing::Test {
+class RedteamSecAggNormTest : public testing::AggregatorTest {
  protected:
   static constexpr int kSites = 6;
   void SetUp() override {
-    dir_ = testing::MakeTempDir("fedlog_redteam_norm");
-    pki_ = JoinPath(dir_, "pki");
-    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "site-c", "site-d", "site-e", "site-f"}));
-    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
-    ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg, kOut, kAdapter));
-    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+    StartAggregator("fedlog_redteam_norm", {"site-a", "site-b", "site-c", "site-d", "site-e", "site-f"},
+                    [](v1::ServerConfig* c) { ASSERT_TRUE(testing::UseTinyLineEncoder(c, kOut, kAdapter)); });
     ASSERT_NE(server_, nullptr);
-    admin_ = testing::AdminStub(pki_, port_);
+    port_ = server_->port();
+    admin_ = Admin();
   }
   void TearDown() override {
-    sites_.clear();
-    if (server_) server_->Shutdown();
-    std::filesystem::remove_all(dir_);
+    sites_.clear();  // their channels close before the aggregator stops
+    AggregatorTest::TearDown();
   }
   // The first `n` sites, connected.
   std::vector<Site*> Connect(int n) {
@@ -73,8 +69,6 @@ class RedteamSecAggNormTest : public ::testing::Test {
     return next.ok() ? FirstShift(global_, next->bundle) : std::nan("");
   }
 
-  std::string dir_, pki_;
-  std::unique_ptr<server::AggregatorServer> server_;
   int port_ = 0;
   std::unique_ptr<v1::Admin::Stub> admin_;
   std::vector<std::unique_ptr<Site>> sites_;
