@@ -9,12 +9,8 @@
 namespace fedlog::server {
 namespace {
 
-absl::Status RequireAdmin(const grpc::ServerContext& ctx) {
-  absl::StatusOr<net::PeerIdentity> id = net::PeerIdentityOf(ctx);
-  if (!id.ok()) return id.status();
-  if (id->role != "admin") {
-    return absl::PermissionDeniedError(absl::StrCat("'", id->id, "' lacks the admin role"));
-  }
+absl::Status RequireAdmin(const net::PeerIdentity& id) {
+  if (id.role != "admin") return absl::PermissionDeniedError(absl::StrCat("'", id.id, "' lacks the admin role"));
   return absl::OkStatus();
 }
 
@@ -34,9 +30,9 @@ grpc::Status Reply(const absl::Status& st) {
 // into `out`.
 template <typename T, typename Fn>
 grpc::Status Serve(CallGate* calls, const grpc::ServerContext& ctx, T* out, Fn fn) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls, ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls, ctx);
   if (!call.ok()) return Reply(call.status());
-  if (absl::Status st = RequireAdmin(ctx); !st.ok()) return Reply(st);
+  if (absl::Status st = RequireAdmin(call->peer); !st.ok()) return Reply(st);
   absl::StatusOr<T> r = fn();
   if (!r.ok()) return Reply(r.status());
   *out = std::move(*r);
@@ -66,9 +62,9 @@ grpc::Status AdminService::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequ
 
 grpc::Status AdminService::WatchRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
                                     grpc::ServerWriter<v1::RunStatus>* writer) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return Reply(call.status());
-  if (absl::Status st = RequireAdmin(*ctx); !st.ok()) return Reply(st);
+  if (absl::Status st = RequireAdmin(call->peer); !st.ok()) return Reply(st);
   absl::StatusOr<v1::RunStatus> first = coordinator_->RunStatus(req->run_id());
   if (!first.ok()) return Reply(first.status());
   const int64_t run_id = first->run_id();
@@ -123,10 +119,13 @@ grpc::Status AdminService::UnrevokeSite(grpc::ServerContext* ctx, const v1::Revo
 
 grpc::Status AdminService::ForgetSite(grpc::ServerContext* ctx, const v1::ForgetSiteRequest* req,
                                       v1::ForgetSiteResponse* resp) {
-  return Serve(calls_, *ctx, resp, [&]() -> absl::StatusOr<v1::ForgetSiteResponse> {
-    FEDLOG_ASSIGN_OR_RETURN(net::PeerIdentity admin, net::PeerIdentityOf(*ctx));  // Serve checked the role
-    return coordinator_->ForgetSite(req->site_id(), admin.id);
-  });
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
+  if (!call.ok()) return Reply(call.status());
+  if (absl::Status st = RequireAdmin(call->peer); !st.ok()) return Reply(st);
+  absl::StatusOr<v1::ForgetSiteResponse> r = coordinator_->ForgetSite(req->site_id(), call->peer.id);
+  if (!r.ok()) return Reply(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
 }
 
 }  // namespace fedlog::server

@@ -20,9 +20,8 @@
 namespace fedlog::server {
 namespace {
 
-// The site id of the caller: the CN of its verified certificate, which must carry the "site" role.
-absl::StatusOr<std::string> SiteOf(const grpc::ServerContext& ctx, Coordinator* coordinator) {
-  FEDLOG_ASSIGN_OR_RETURN(net::PeerIdentity id, net::PeerIdentityOf(ctx));
+// The site id of the caller `id` (its verified certificate, EnterCall): the CN, which must carry the "site" role.
+absl::StatusOr<std::string> SiteOf(const net::PeerIdentity& id, Coordinator* coordinator) {
   if (id.role != "site") {
     return absl::PermissionDeniedError(absl::StrCat("certificate role '", id.role, "' may not act as a site"));
   }
@@ -143,9 +142,9 @@ absl::Status ReceiveMaskedUpload(grpc::ServerReader<v1::UpdateChunk>* reader, St
 
 grpc::Status FederationService::Hello(grpc::ServerContext* ctx, const v1::HelloRequest* req,
                                       v1::HelloResponse* resp) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   absl::StatusOr<v1::HelloResponse> r = coordinator_->Hello(*site, *req);
   if (!r.ok()) return net::ToGrpc(r.status());
@@ -155,9 +154,9 @@ grpc::Status FederationService::Hello(grpc::ServerContext* ctx, const v1::HelloR
 
 grpc::Status FederationService::GetTask(grpc::ServerContext* ctx, const v1::TaskRequest* req,
                                         v1::TaskResponse* resp) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   // A long poll holds a server thread: a site gets a few at once, not the thread pool.
   auto stream = OpenStream(ctx, streams_, coordinator_, SiteParty(*site), *site, StreamKind::kPoll);
@@ -171,9 +170,9 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* ctx, const v1::Task
 
 grpc::Status FederationService::Heartbeat(grpc::ServerContext* ctx, const v1::HeartbeatRequest*,
                                           v1::HeartbeatResponse* resp) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   coordinator_->Touch(*site);
   resp->set_server_time_ms(absl::ToUnixMillis(absl::Now()));
@@ -200,14 +199,13 @@ void FederationService::ReleaseDownloadSlot() {
 
 grpc::Status FederationService::DownloadModel(grpc::ServerContext* ctx, const v1::DownloadRequest* req,
                                               grpc::ServerWriter<v1::ModelChunk>* writer) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<net::PeerIdentity> id = net::PeerIdentityOf(*ctx);
-  if (!id.ok()) return net::ToGrpc(id.status());
+  const net::PeerIdentity* id = &call->peer;
   std::string site;  // empty for an admin
   std::string party = absl::StrCat("admin:", id->id);
   if (id->role != "admin") {
-    absl::StatusOr<std::string> s = SiteOf(*ctx, coordinator_);
+    absl::StatusOr<std::string> s = SiteOf(call->peer, coordinator_);
     if (!s.ok()) return net::ToGrpc(s.status());
     site = *s;
     party = SiteParty(site);
@@ -277,9 +275,9 @@ grpc::Status FederationService::SendBlob(grpc::ServerContext* ctx, const v1::Dow
 
 grpc::Status FederationService::UploadUpdate(grpc::ServerContext* ctx, grpc::ServerReader<v1::UpdateChunk>* reader,
                                              v1::UploadResponse* resp) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   // Registered before anything is read: a second upload of the same site is refused here, before it can
   // touch the spool, and a site that opens a stream and sends nothing is ended by the idle timeout.
@@ -345,36 +343,36 @@ grpc::Status FederationService::FinishMasked(const std::string& site, StreamRegi
 
 grpc::Status FederationService::SecAggAdvertise(grpc::ServerContext* ctx, const v1::SecAggAdvertiseRequest* req,
                                                 v1::SecAggAck*) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->SecAggAdvertise(*site, *req));
 }
 
 grpc::Status FederationService::SecAggShareKeys(grpc::ServerContext* ctx, const v1::SecAggShareKeysRequest* req,
                                                 v1::SecAggAck*) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->SecAggShareKeys(*site, *req));
 }
 
 grpc::Status FederationService::SecAggUnmask(grpc::ServerContext* ctx, const v1::SecAggUnmaskRequest* req,
                                              v1::SecAggAck*) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->SecAggUnmask(*site, *req));
 }
 
 grpc::Status FederationService::SecAggPoll(grpc::ServerContext* ctx, const v1::SecAggPollRequest* req,
                                            v1::SecAggPollResponse* resp) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   auto stream = OpenStream(ctx, streams_, coordinator_, SiteParty(*site), *site, StreamKind::kPoll);
   if (!stream.ok()) return net::ToGrpc(stream.status());
@@ -387,9 +385,9 @@ grpc::Status FederationService::SecAggPoll(grpc::ServerContext* ctx, const v1::S
 
 grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const v1::EvaluationReport* req,
                                                  v1::EvaluationAck*) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   absl::Status st = coordinator_->RecordEvaluation(*site, *req);
   if (st.ok()) coordinator_->Touch(*site);
@@ -398,9 +396,9 @@ grpc::Status FederationService::ReportEvaluation(grpc::ServerContext* ctx, const
 
 grpc::Status FederationService::DeclineRound(grpc::ServerContext* ctx, const v1::DeclineRequest* req,
                                              v1::DeclineResponse*) {
-  absl::StatusOr<CallGate::Ticket> call = EnterCall(calls_, *ctx);
+  absl::StatusOr<GatedCall> call = EnterCall(calls_, *ctx);
   if (!call.ok()) return net::ToGrpc(call.status());
-  absl::StatusOr<std::string> site = SiteOf(*ctx, coordinator_);
+  absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
   return net::ToGrpc(coordinator_->DeclineRound(*site, *req));
 }

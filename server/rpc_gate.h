@@ -12,11 +12,19 @@
 
 namespace fedlog::server {
 
+// An admitted call: its ticket of the gate and the caller's identity, read once from its certificate for the
+// handler's own checks (role, site id).
+struct GatedCall {
+  CallGate::Ticket ticket;
+  net::PeerIdentity peer;
+};
+
 // A ticket of `gate` for the caller of `ctx`; Unauthenticated without a verified certificate, ResourceExhausted
-// when the caller has its cap of calls in flight. The ticket must live as long as the handler's work.
-inline absl::StatusOr<CallGate::Ticket> EnterCall(CallGate* gate, const grpc::ServerContext& ctx) {
+// when the caller has its cap of calls in flight. The result must live as long as the handler's work.
+inline absl::StatusOr<GatedCall> EnterCall(CallGate* gate, const grpc::ServerContext& ctx) {
   FEDLOG_ASSIGN_OR_RETURN(net::PeerIdentity id, net::PeerIdentityOf(ctx));
-  return gate->Enter(CallGate::PeerKey(id.role, id.id));
+  FEDLOG_ASSIGN_OR_RETURN(CallGate::Ticket ticket, gate->Enter(CallGate::PeerKey(id.role, id.id)));
+  return GatedCall{std::move(ticket), std::move(id)};
 }
 
 }  // namespace fedlog::server
