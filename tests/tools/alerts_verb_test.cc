@@ -1,6 +1,8 @@
 // `fedlog alerts` (tools/site/alerts_verb.cc): --since filters by the alert's time, which is its log line's own
 // timestamp; when that leaves out every alert, the verb says so and gives the newest time instead of printing
 // an empty table alone. The table shows when each alert was raised ("-" for a line of an older version).
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -18,7 +20,12 @@ class AlertsVerbTest : public ::testing::Test {
   void SetUp() override {
     AddAlertsVerb(&verbs_);
     ASSERT_EQ(verbs_.size(), 1u);
-    file_ = (std::filesystem::path(::testing::TempDir()) / "alerts_verb_test.jsonl").string();
+    // One file per test and process: ctest runs these tests in parallel processes, and a shared name let one
+    // test's truncate-and-rewrite race another's read (an empty table in CI).
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    file_ = (std::filesystem::path(::testing::TempDir()) /
+             ("alerts_verb_test." + test + "." + std::to_string(::getpid()) + ".jsonl"))
+                .string();
     std::ofstream out(file_, std::ios::trunc);
     out << R"({"id":"00000000000000a1","time":"2024-01-01T00:08:48.000Z","source":"HDFS","line":"disk full",)"
         << R"("score":0.97,"threshold":0.9,"model_version":4})" << "\n"
@@ -33,6 +40,7 @@ class AlertsVerbTest : public ::testing::Test {
     *err = testing::internal::GetCapturedStderr();
     return rc;
   }
+  void TearDown() override { std::filesystem::remove(file_); }
   std::vector<Verb> verbs_;
   std::string file_;
 };
