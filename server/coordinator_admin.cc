@@ -318,7 +318,12 @@ absl::StatusOr<v1::RunStatus> Coordinator::StopRun(int64_t run_id) {
       return absl::FailedPreconditionError("no such active run");
     }
     id = run_->run_id;
-    FinishRun("stopped", "stopped by an admin");
+    // A round being aggregated (CloseRound and CloseSecAggRound release the lock meanwhile) is let finish
+    // first: ending the run under it would let its result land in no run, or in the next one, under a model
+    // version that run's start may take too.
+    while (round_ && round_->closing) changed_.WaitWithTimeout(&mu_, absl::Milliseconds(250));
+    // That round may have been the run's last one: it is then done, not stopped.
+    if (run_ && run_->run_id == id) FinishRun("stopped", "stopped by an admin");
   }
   return RunStatus(id);
 }
