@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/aggregator_checks.h"
 #include "common/base/logging.h"
+#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/kind_sections.h"
+#include "common/secagg/peer_auth.h"
 #include "common/secagg/site_session.h"
 #include "common/secagg/update_vector.h"
 #include "common/secagg/weights.h"
@@ -70,6 +74,92 @@ absl::StatusOr<T> Refused(absl::StatusOr<T> got) {
   return Refusal(st);
 }
 
+absl::Status Refused(absl::Status st) {
+  if (st.ok()) return st;
+  return Refused(absl::StatusOr<bool>(std::move(st))).status();
+}
+
+// The site's signing key and the checker of its peers' certificates (options.key_file, ca_file).
+struct PeerAuth {
+  std::unique_ptr<secagg::Signer> signer;
+  std::unique_ptr<secagg::CertificateChecker> checker;
+};
+
+absl::StatusOr<PeerAuth> LoadPeerAuth(const SecAggClientOptions& options) {
+  if (options.key_file.empty() || options.ca_file.empty()) {
+    return absl::FailedPreconditionError(
+        "secure aggregation needs the site's key and CA files (tls.key, tls.ca_cert) to sign and check keys");
+  }
+  PeerAuth a;
+  FEDLOG_ASSIGN_OR_RETURN(const std::string key_pem, ReadFile(options.key_file));
+  FEDLOG_ASSIGN_OR_RETURN(a.signer, secagg::Signer::FromPem(key_pem));
+  FEDLOG_ASSIGN_OR_RETURN(const std::string ca_pem, ReadFile(options.ca_file));
+  FEDLOG_ASSIGN_OR_RETURN(a.checker, secagg::CertificateChecker::FromCaPem(ca_pem));
+  return a;
+}
+
+// Every roster entry's certificate chains to the CA and names the entry's site, and its key signed the entry's
+// keys under this session: an aggregator cannot put keys of its own in anyone's place.
+absl::Status CheckRosterSignatures(const secagg::CertificateChecker& checker, const std::string& session_id,
+                                   const secagg::KeyRoster& roster) {
+  for (const secagg::RosterEntry& e : roster.entries) {
+    absl::Status st = checker.CheckSite(e.certificate, e.site_id);
+    if (st.ok()) {
+      st = secagg::VerifySignature(
+          e.certificate, secagg::KeysSigningText(session_id, e.encryption_key, e.mask_key), e.key_signature);
+    }
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("roster entry ", e.index, " (site ", LoggableText(e.site_id, 64),
+                                                     ") is not authentic: ", st.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A survivor set worth a signature: ascending, without repeats, naming this site as a survivor and no site both
+// as survivor and as dropped (SiteSession::Unmask refuses that too; a signature must not vouch for it).
+absl::Status CheckSetToConfirm(const secagg::UnmaskRequest& set, uint32_t self) {
+  auto ascending = [](const std::vector<uint32_t>& v) {
+    return std::adjacent_find(v.begin(), v.end(), std::greater_equal<uint32_t>()) == v.end();
+  };
+  if (!ascending(set.survivors) || !ascending(set.dropped)) {
+    return absl::InvalidArgumentError("the survivor set to confirm is not in ascending order without repeats");
+  }
+  if (!std::binary_search(set.survivors.begin(), set.survivors.end(), self)) {
+    return absl::InvalidArgumentError("the survivor set to confirm leaves this site out");
+  }
+  for (uint32_t d : set.dropped) {
+    if (std::binary_search(set.survivors.begin(), set.survivors.end(), d)) {
+      return absl::InvalidArgumentError("the survivor set to confirm names a site both as survivor and as dropped");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The unmask request names exactly the set this site signed, and at least `threshold` distinct survivors signed
+// it (each signature checked against the certificate of its signer's roster entry).
+absl::Status CheckSurvivorSignatures(const std::string& session_id, const secagg::KeyRoster& roster, int threshold,
+                                     const secagg::UnmaskRequest& confirmed, const secagg::UnmaskRequest& request) {
+  if (request.survivors != confirmed.survivors || request.dropped != confirmed.dropped) {
+    return absl::PermissionDeniedError("the unmask request names another survivor set than the one this site signed");
+  }
+  const std::string text = secagg::SurvivorsSigningText(session_id, request.survivors, request.dropped);
+  std::set<uint32_t> valid;
+  for (const secagg::SurvivorSignature& g : request.signatures) {
+    if (!std::binary_search(request.survivors.begin(), request.survivors.end(), g.from)) continue;
+    auto entry = std::find_if(roster.entries.begin(), roster.entries.end(),
+                              [&](const secagg::RosterEntry& e) { return e.index == g.from; });
+    if (entry == roster.entries.end()) continue;
+    if (secagg::VerifySignature(entry->certificate, text, g.signature).ok()) valid.insert(g.from);
+  }
+  if (static_cast<int>(valid.size()) < threshold) {
+    return absl::PermissionDeniedError(absl::StrCat("the unmask request carries ", valid.size(),
+                                                    " valid survivor signatures, fewer than the threshold ",
+                                                    threshold));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::unique_ptr<SecAggTransport> SessionTransport(FederationSession* session) {
@@ -115,9 +205,12 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   if (task.dp_mode() == "site") so.min_survivors = std::max(task.dp_min_sites(), 0);
   FEDLOG_ASSIGN_OR_RETURN(std::unique_ptr<secagg::SiteSession> site,
                           Refused(secagg::SiteSession::Create(so, config)));
-  // Round 0: keys.
+  FEDLOG_ASSIGN_OR_RETURN(PeerAuth auth, LoadPeerAuth(options));
+  // Round 0: keys, signed with the site's certificate key.
   FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, site->Advertise());
   keys.weight = weight;  // stated before masking; the roster gives back the weight to mask
+  FEDLOG_ASSIGN_OR_RETURN(keys.key_signature,
+                          auth.signer->Sign(secagg::KeysSigningText(session_id, keys.encryption_key, keys.mask_key)));
   const bool bounded = task.secagg().norm_bounded() && !value_ranges.empty();
   if (bounded && options.report_update_norm) {
     FEDLOG_ASSIGN_OR_RETURN(const double norm, secagg::ValueNorm(x, value_ranges));
@@ -129,6 +222,7 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
                           WaitFor(transport, options, session_id, v1::SecAggPollRequest::ROSTER));
   if (!got.has_roster()) return Refusal(absl::InvalidArgumentError("expected the key roster"));
   FEDLOG_ASSIGN_OR_RETURN(secagg::KeyRoster roster, Refused(secagg::RosterFromProto(got.roster())));
+  FEDLOG_RETURN_IF_ERROR(Refused(CheckRosterSignatures(*auth.checker, session_id, roster)));
   FEDLOG_ASSIGN_OR_RETURN(const double given, Refused(secagg::CheckGivenWeight(got.roster().weight(), weight)));
   // The round's norm bound: this site's values scaled to it (a copy of x only when they are).
   std::vector<float> scaled;
@@ -156,10 +250,22 @@ absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClient
   header.set_secagg_session_id(session_id);
   secagg::ComplaintsToHeader(masked, &header);  // senders whose shares did not open here
   FEDLOG_RETURN_IF_ERROR(transport->UploadMasked(header, masked.lanes));  // already the wire bytes
-  // Round 3: reveal what the request allows (the session refuses a request that would unmask one site).
+  // Round 3: sign the survivor set, once; the aggregator needs the threshold's signatures of one set.
+  FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::CONFIRM));
+  if (!got.has_unmask()) return Refusal(absl::InvalidArgumentError("expected the survivor set to confirm"));
+  FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskRequest confirmed, Refused(secagg::UnmaskRequestFromProto(got.unmask())));
+  if (absl::Status st = CheckSetToConfirm(confirmed, site->index()); !st.ok()) return Refusal(st);
+  secagg::SurvivorSignature mine{site->index(), ""};
+  FEDLOG_ASSIGN_OR_RETURN(mine.signature, auth.signer->Sign(secagg::SurvivorsSigningText(
+                                              session_id, confirmed.survivors, confirmed.dropped)));
+  FEDLOG_RETURN_IF_ERROR(transport->Unmask(secagg::ConfirmationToProto(mine, session_id)));
+  // Round 4: reveal what the request allows, only for the set signed above with the threshold's signatures
+  // (the session also refuses a request that would unmask one site).
   FEDLOG_ASSIGN_OR_RETURN(got, WaitFor(transport, options, session_id, v1::SecAggPollRequest::UNMASK));
   if (!got.has_unmask()) return Refusal(absl::InvalidArgumentError("expected the unmask request"));
   FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskRequest request, Refused(secagg::UnmaskRequestFromProto(got.unmask())));
+  FEDLOG_RETURN_IF_ERROR(
+      Refused(CheckSurvivorSignatures(session_id, roster, config.threshold, confirmed, request)));
   FEDLOG_ASSIGN_OR_RETURN(secagg::UnmaskResponse response, Refused(site->Unmask(request)));
   return transport->Unmask(secagg::UnmaskResponseToProto(response, session_id));
 }

@@ -47,6 +47,11 @@ struct SecAggClientOptions {
   int64_t min_poll_interval_ms = 100; // at most one poll per this many ms while the aggregator says pending
   // State the update's norm with the keys in norm-bounded rounds (privacy_policy.h ReportsUpdateNorm).
   bool report_update_norm = true;
+  // The site's mTLS private key and CA certificate (paths, PEM; the daemon's tls.key and tls.ca_cert): the site
+  // signs its keys and the survivor set with the key and checks every roster certificate against the CA
+  // (common/secagg/peer_auth.h). Required: a round without them is refused before anything is sent.
+  std::string key_file;
+  std::string ca_file;
 };
 
 // The update vector of `delta` for `task` (common/secagg/update_vector.h), built from the shared tensors of
@@ -71,7 +76,7 @@ bool MasksKindCounts(const v1::RoundTask& task, const v1::SitePrivacyPolicy& pol
 // The floats at the end of the round's vector that are masked with weight 1: its kind sections.
 uint64_t UnitWeightLanes(const v1::RoundTask& task);
 
-// Runs the four steps for `task` with input `x` and weight `weight` (clamped to the round's max_weight). The
+// Runs the five steps for `task` with input `x` and weight `weight` (clamped to the round's max_weight). The
 // weight is stated with the keys, and the site masks the weight its roster gives it back (the aggregator's
 // share cap, docs/rules/s25-weightcap.md), refusing one not in (0, weight]; the last UnitWeightLanes(task)
 // values of x are masked with weight 1 (SiteSession::MaskInput).
@@ -79,6 +84,10 @@ uint64_t UnitWeightLanes(const v1::RoundTask& task);
 // (rounded up, norm_bound.h ReportedNorm; not when options.report_update_norm is false) and scales them to the
 // roster's norm_bound before masking, refusing a bound that is negative or not finite. Without value ranges
 // (tests that send a raw vector) nothing is stated or scaled.
+// Against an aggregator that deviates actively (common/secagg/peer_auth.h): the site signs its keys, refuses a
+// roster with an entry whose certificate does not chain to its CA, names another site or did not sign the
+// entry's keys, signs the one survivor set it is asked to confirm, and reveals shares only for an unmask
+// request with exactly that set and valid signatures of it from at least the threshold of its survivors.
 // `header` carries run, round, base version, samples and loss; the masking fields are filled here.
 absl::Status RunSecureAggregation(SecAggTransport* transport, const SecAggClientOptions& options,
                                   const v1::RoundTask& task, absl::Span<const float> x, double weight,

@@ -521,6 +521,8 @@ absl::StatusOr<int64_t> SiteDaemon::SendUpdate(const v1::RoundTask& task, const 
   SecAggClientOptions options;
   options.site_id = site_id_;
   options.report_update_norm = ReportsUpdateNorm(config_.privacy());
+  options.key_file = config_.tls().key();  // signs this site's keys and survivor set (common/secagg/peer_auth.h)
+  options.ca_file = config_.tls().ca_cert();
   std::shared_ptr<FederationSession> s = session();
   std::unique_ptr<SecAggTransport> transport = SessionTransport(s.get());
   // Site-level DP averages updates with equal weights (its noise is calibrated to one clipped update per site).

@@ -117,8 +117,10 @@ class Coordinator {
   // Secure aggregation (server/secagg_coordinator.cc; the round's steps: secagg_round.h). Each call names the
   // open round's session id; FailedPrecondition when no such secure-aggregation round is open.
   // A step's message that the open session refuses (its form, its step, its sender) is counted and logged
-  // like a refused upload (Refuse) with the reason.
-  absl::Status SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request);
+  // like a refused upload (Refuse) with the reason. `certificate_pem` is the caller's certificate (from the
+  // connection): its key must have signed the advertised keys, and it goes into the roster (peer_auth.h).
+  absl::Status SecAggAdvertise(const std::string& site_id, const std::string& certificate_pem,
+                               const v1::SecAggAdvertiseRequest& request);
   absl::Status SecAggShareKeys(const std::string& site_id, const v1::SecAggShareKeysRequest& request);
   absl::Status SecAggUnmask(const std::string& site_id, const v1::SecAggUnmaskRequest& request);
   // Long poll (up to max_poll_wait_ms) for the input of the site's next step.

@@ -347,7 +347,7 @@ grpc::Status FederationService::SecAggAdvertise(grpc::ServerContext* ctx, const 
   if (!call.ok()) return net::ToGrpc(call.status());
   absl::StatusOr<std::string> site = SiteOf(call->peer, coordinator_);
   if (!site.ok()) return net::ToGrpc(site.status());
-  return net::ToGrpc(coordinator_->SecAggAdvertise(*site, *req));
+  return net::ToGrpc(coordinator_->SecAggAdvertise(*site, call->peer.pem, *req));
 }
 
 grpc::Status FederationService::SecAggShareKeys(grpc::ServerContext* ctx, const v1::SecAggShareKeysRequest* req,

@@ -218,10 +218,11 @@ absl::Status Coordinator::RefuseSecAgg(const std::string& site_id, absl::Status 
                 absl::Status(why.code(), absl::StrCat("secure aggregation: ", why.message())));
 }
 
-absl::Status Coordinator::SecAggAdvertise(const std::string& site_id, const v1::SecAggAdvertiseRequest& request) {
+absl::Status Coordinator::SecAggAdvertise(const std::string& site_id, const std::string& certificate_pem,
+                                          const v1::SecAggAdvertiseRequest& request) {
   absl::MutexLock lock(&mu_);
   FEDLOG_ASSIGN_OR_RETURN(SecAggRound * round, OpenSecAgg(request.session_id()));
-  FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostAdvertisement(site_id, request)));
+  FEDLOG_RETURN_IF_ERROR(RefuseSecAgg(site_id, round->PostAdvertisement(site_id, certificate_pem, request)));
   last_seen_[site_id] = NowMs();  // only an accepted step makes a site present (docs/rules/s26-securestate.md)
   AdvanceSecAgg(NowMs());
   Bump();

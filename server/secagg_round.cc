@@ -9,6 +9,7 @@
 #include "common/base/logging.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/norm_bound.h"
+#include "common/secagg/peer_auth.h"
 #include "common/secagg/protocol.h"
 #include "common/secagg/weights.h"
 #include "common/secagg/wire.h"
@@ -195,10 +196,21 @@ bool SecAggRound::WantsTask(const std::string& site) const {
   return step_ == Step::kAdvertising && IsParticipant(site) && !advertised_.count(site);
 }
 
-absl::Status SecAggRound::PostAdvertisement(const std::string& site, const v1::SecAggAdvertiseRequest& request) {
+absl::Status SecAggRound::PostAdvertisement(const std::string& site, const std::string& certificate_pem,
+                                            const v1::SecAggAdvertiseRequest& request) {
   if (step_ != Step::kAdvertising) return WrongStep("keys");
   if (!IsParticipant(site)) return absl::PermissionDeniedError("site is not a participant of this round");
   FEDLOG_ASSIGN_OR_RETURN(secagg::AdvertiseKeys keys, secagg::AdvertiseFromProto(request, site));
+  // The other sites check this signature against the certificate in the roster; a bad one would spoil it.
+  if (absl::Status st = secagg::VerifySignature(
+          certificate_pem,
+          secagg::KeysSigningText(options_.config.session_id, keys.encryption_key, keys.mask_key),
+          keys.key_signature);
+      !st.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the keys' signature does not verify under the site's certificate: ", st.message()));
+  }
+  keys.certificate = certificate_pem;
   FEDLOG_RETURN_IF_ERROR(CheckStatedWeight(site, keys.weight));
   const double max_norm = secagg::MaxReportedNorm(options_.config.quantization.clip_range,
                                                   options_.config.vector_length);
@@ -208,6 +220,7 @@ absl::Status SecAggRound::PostAdvertisement(const std::string& site, const v1::S
   }
   FEDLOG_RETURN_IF_ERROR(session_->AddAdvertisement(keys));
   advertised_.insert(site);
+  certificates_[site] = certificate_pem;
   stated_[site] = keys.weight;
   // A norm stated in a round without a bound is not used.
   if (options_.norm_multiple > 0 && keys.update_norm > 0) norms_[site] = keys.update_norm;
@@ -349,7 +362,25 @@ absl::Status SecAggRound::PostMaskedInput(const std::string& site, const std::st
   return absl::OkStatus();
 }
 
+absl::Status SecAggRound::PostConfirmation(const std::string& site, const v1::SecAggUnmaskRequest& request) {
+  if (step_ != Step::kConfirming) return WrongStep("confirmations");
+  if (!survivor_sites_.count(site)) return absl::PermissionDeniedError("site is not a survivor of this round");
+  if (confirmed_.count(site)) return absl::AlreadyExistsError("confirmation already received");
+  FEDLOG_ASSIGN_OR_RETURN(secagg::SurvivorSignature confirmation, secagg::ConfirmationFromProto(request));
+  if (confirmation.from != IndexOf(site)) return absl::PermissionDeniedError("confirmation sent under another index");
+  const std::string text =
+      secagg::SurvivorsSigningText(options_.config.session_id, request_->survivors, request_->dropped);
+  if (absl::Status st = secagg::VerifySignature(certificates_[site], text, confirmation.signature); !st.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the survivor set's signature does not verify under the site's certificate: ", st.message()));
+  }
+  confirmations_.push_back(std::move(confirmation));
+  confirmed_.insert(site);
+  return absl::OkStatus();
+}
+
 absl::Status SecAggRound::PostUnmask(const std::string& site, const v1::SecAggUnmaskRequest& request) {
+  if (secagg::IsConfirmation(request)) return PostConfirmation(site, request);
   if (step_ != Step::kUnmasking) return WrongStep("unmask responses");
   if (!survivor_sites_.count(site)) return absl::PermissionDeniedError("site is not a survivor of this round");
   if (unmasked_.count(site)) return absl::AlreadyExistsError("unmask response already received");
@@ -390,9 +421,19 @@ absl::StatusOr<v1::SecAggPollResponse> SecAggRound::Poll(const std::string& site
       *resp.mutable_delivery() = secagg::DeliveryToProto(it->second);
       return resp;
     }
-    case v1::SecAggPollRequest::UNMASK:
+    case v1::SecAggPollRequest::CONFIRM:
       if (!masked_.count(site)) return absl::FailedPreconditionError("site did not send a masked input");
       if (!request_) {
+        resp.set_pending(true);
+      } else {
+        secagg::UnmaskRequest to_sign = *request_;
+        to_sign.signatures.clear();  // the set alone (it holds the signatures once confirming closed)
+        *resp.mutable_unmask() = secagg::UnmaskRequestToProto(to_sign);
+      }
+      return resp;
+    case v1::SecAggPollRequest::UNMASK:
+      if (!masked_.count(site)) return absl::FailedPreconditionError("site did not send a masked input");
+      if (!request_ || step_ == Step::kConfirming) {
         resp.set_pending(true);
       } else {
         *resp.mutable_unmask() = secagg::UnmaskRequestToProto(*request_);
@@ -469,6 +510,10 @@ bool SecAggRound::Advance(int64_t now_ms, const std::set<std::string>& online) {
       }
       break;
     }
+    case Step::kConfirming:
+      expected = survivor_sites_;
+      posted = &confirmed_;
+      break;
     case Step::kUnmasking:
       expected = survivor_sites_;
       posted = &unmasked_;
@@ -528,6 +573,21 @@ void SecAggRound::Close(int64_t now_ms) {
       survivor_sites_ = masked_;
       dropped_count_ = static_cast<int>(request_->dropped.size());
       deliveries_.clear();
+      step_ = Step::kConfirming;
+      return;
+    }
+    case Step::kConfirming: {
+      // Sites reveal shares only with the threshold's signatures of the one set (peer_auth.h).
+      if (static_cast<int>(confirmed_.size()) < options_.config.threshold) {
+        return Fail(absl::FailedPreconditionError(absl::StrCat(
+            "secure aggregation: ", confirmed_.size(), " survivors confirmed the survivor set, fewer than the "
+            "threshold ", options_.config.threshold)));
+      }
+      std::sort(confirmations_.begin(), confirmations_.end(),
+                [](const secagg::SurvivorSignature& a, const secagg::SurvivorSignature& b) {
+                  return a.from < b.from;
+                });
+      request_->signatures = confirmations_;
       step_ = Step::kUnmasking;
       return;
     }
@@ -575,7 +635,8 @@ void SecAggRound::Finish() {
   finish_ms_ = absl::ToInt64Milliseconds(absl::Now() - started);
   FEDLOG_LOG(INFO) << "secure aggregation " << options_.config.session_id.substr(0, 8) << "...: steps advertising "
                    << step_ms_[0] << " ms, sharing " << step_ms_[1] << " ms, masking " << step_ms_[2]
-                   << " ms, unmasking " << step_ms_[3] << " ms; unmask and decode " << finish_ms_ << " ms";
+                   << " ms, confirming " << step_ms_[3] << " ms, unmasking " << step_ms_[4]
+                   << " ms; unmask and decode " << finish_ms_ << " ms";
 }
 
 }  // namespace fedlog::server

@@ -1,9 +1,10 @@
 // SecAggRound: the aggregator's side of one secure-aggregation round attempt over the federation protocol. It
-// drives a secagg::AggregatorSession through its four steps, each closing when every expected site has posted,
+// drives a secagg::AggregatorSession through its five steps, each closing when every expected site has posted,
 // at the step's deadline, or once at least the threshold has posted and every missing site is offline:
 //   advertising  participants post their public keys                (closes at the round deadline)
 //   sharing      roster members post their encrypted shares         (step_ms)
 //   masking      share holders upload their masked input            (step_ms, or earlier when all are in)
+//   confirming   survivors sign the survivor set (version 5)        (step_ms; at least the threshold must)
 //   unmasking    survivors reveal the shares the request allows     (step_ms)
 // then decodes the sum and holds the weighted mean (secagg::MeanFromSum) for the coordinator to apply. Each
 // site's weight is bounded before masking (docs/rules/s25-weightcap.md): it states its weight with its keys,
@@ -20,6 +21,9 @@
 // than t sites. The kind sections' sums are checked and held apart from the mean (TakeKindSums). Masked
 // inputs are added into the session's running sum as they arrive; no individual input is kept. A step that
 // leaves fewer than the threshold fails the attempt (failed() with the reason); the run then retries the round.
+// Against an aggregator that deviates actively (common/secagg/peer_auth.h): each advertisement's key signature
+// is checked against the caller's certificate, and the certificate and signature go into the roster; each
+// survivor's signature of the survivor set is checked against its certificate and sent with the unmask request.
 // Thread-compatible: the Coordinator calls every method under its own lock.
 #ifndef FEDLOG_SERVER_SECAGG_ROUND_H_
 #define FEDLOG_SERVER_SECAGG_ROUND_H_
@@ -116,7 +120,7 @@ struct SecAggExclusion {
 
 class SecAggRound {
  public:
-  enum class Step { kAdvertising, kSharing, kMasking, kUnmasking, kDone, kFailed };
+  enum class Step { kAdvertising, kSharing, kMasking, kConfirming, kUnmasking, kDone, kFailed };
 
   static absl::StatusOr<std::unique_ptr<SecAggRound>> Create(SecAggRoundOptions options);
 
@@ -139,8 +143,10 @@ class SecAggRound {
 
   // Each Post* validates the message against the step and the site (always the certificate's identity) and
   // rejects the message, not the round. PostAdvertisement also refuses a stated weight below the smallest the
-  // round's lanes keep within 2^-16 (the site would refuse to mask it).
-  absl::Status PostAdvertisement(const std::string& site, const v1::SecAggAdvertiseRequest& request);
+  // round's lanes keep within 2^-16 (the site would refuse to mask it), and keys whose signature does not verify
+  // under `certificate_pem` (the caller's certificate, from the connection).
+  absl::Status PostAdvertisement(const std::string& site, const std::string& certificate_pem,
+                                 const v1::SecAggAdvertiseRequest& request);
   absl::Status PostShares(const std::string& site, const v1::SecAggShareKeysRequest& request);
   // OK when `site` may upload a masked input now (a share holder that has not yet).
   absl::Status CheckMaskedUpload(const std::string& site) const;
@@ -148,10 +154,11 @@ class SecAggRound {
   // share holders whose shares did not open at `site`) are the header's.
   absl::Status PostMaskedInput(const std::string& site, const std::string& bytes, int64_t samples, double loss,
                                const std::vector<uint32_t>& complaints = {});
+  // A survivor's confirmation (secagg::IsConfirmation) while confirming, its unmask response while unmasking.
   absl::Status PostUnmask(const std::string& site, const v1::SecAggUnmaskRequest& request);
 
-  // The input `site` is waiting for at `step`: roster (with the weight `site` masks), its share delivery or the
-  // unmask request; `pending`
+  // The input `site` is waiting for at `step`: roster (with the weight `site` masks), its share delivery, the
+  // survivor set to confirm, or the unmask request with the survivors' signatures; `pending`
   // while that step is still open, `aborted` once the round failed. FailedPrecondition for a site that has no
   // business asking (not in the round or the relevant set).
   absl::StatusOr<v1::SecAggPollResponse> Poll(const std::string& site, v1::SecAggPollRequest::Step step) const;
@@ -195,7 +202,7 @@ class SecAggRound {
   double carried_reference() const { return options_.carried_reference; }
   // How long each step stayed open (ms; index = Step), and how long Finish took to unmask and decode; logged
   // when the round finishes, for profiling a round's cost.
-  const std::array<int64_t, 4>& step_ms() const { return step_ms_; }
+  const std::array<int64_t, 5>& step_ms() const { return step_ms_; }
   int64_t finish_ms() const { return finish_ms_; }
 
  private:
@@ -214,6 +221,7 @@ class SecAggRound {
   void GiveWeights();
   // OK when no site that sent masked input holds more than the share cap of their weights.
   absl::Status CheckSurvivorShares() const;
+  absl::Status PostConfirmation(const std::string& site, const v1::SecAggUnmaskRequest& request);
   // The sum of the weights given to the sites that sent masked input.
   double SurvivorWeight() const;
   // Sets norm_ from the roster's stated norms and the carried reference (at the close of advertising).
@@ -228,7 +236,9 @@ class SecAggRound {
   Step step_ = Step::kAdvertising;
   std::string failure_;
   int64_t step_deadline_ms_ = 0;
-  std::set<std::string> advertised_, shared_, masked_, unmasked_;
+  std::set<std::string> advertised_, shared_, masked_, confirmed_, unmasked_;
+  std::map<std::string, std::string> certificates_;          // each advertised site's certificate (PEM)
+  std::vector<secagg::SurvivorSignature> confirmations_;     // checked signatures of the survivor set
   std::map<std::string, uint32_t> index_;                    // roster indices, after advertising
   std::map<std::string, double> stated_;                     // stated weights, as advertised
   std::map<std::string, double> weights_;                    // the weight each roster site masks
@@ -244,7 +254,7 @@ class SecAggRound {
   double loss_sum_ = 0, loss_weight_ = 0;  // losses weighed as the mean weighs the sites (weights_)
   int64_t bytes_up_ = 0;
   int64_t step_opened_ms_ = 0;  // when the current step opened (unix ms)
-  std::array<int64_t, 4> step_ms_{};
+  std::array<int64_t, 5> step_ms_{};
   int64_t finish_ms_ = 0;
   fl::TensorBundle mean_;
   secagg::DecodedSum sum_;  // with options_.keep_sum

@@ -149,6 +149,8 @@ void SiteLoop(const std::string& pki, const std::string& name, int port, int64_t
       } else {
         fedlog::client::SecAggClientOptions o;
         o.site_id = id;
+        o.key_file = JoinPath(pki, name + ".key");
+        o.ca_file = JoinPath(pki, "ca.crt");
         o.poll_wait_ms = 1000;
         TimedTransport transport(&s, times);
         st = fedlog::client::RunSecureAggregation(&transport, o, t, *x, 100, h, ranges);

@@ -24,8 +24,6 @@ struct TlsFiles {
   std::string key;      // path of its private key (PEM)
 };
 
-struct PeerIdentity;
-
 // Whether a peer whose certificate verified against the CA may finish its TLS handshake: OK admits it; any
 // other status refuses the handshake (the connection closes before any HTTP/2 frame is read).
 using PeerAdmission = std::function<absl::Status(const PeerIdentity&)>;
@@ -43,16 +41,6 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 // A channel with fedlog's defaults (keepalive, no message-size surprises; models travel in chunks).
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            const std::shared_ptr<grpc::ChannelCredentials>& creds);
-
-struct PeerIdentity {
-  std::string id;    // certificate CN
-  std::string role;  // certificate OU
-};
-
-// Parses CN and OU of a PEM certificate. Unauthenticated when the subject has more than one CN or OU, no CN,
-// or a CN that is not a valid id (IsValidPeerId).
-absl::StatusOr<PeerIdentity> IdentityFromPem(const std::string& pem);
-
 
 // The verified identity of the caller. Unauthenticated when the connection carries no verified certificate.
 absl::StatusOr<PeerIdentity> PeerIdentityOf(const grpc::ServerContext& context);

@@ -79,7 +79,7 @@ absl::StatusOr<KeyRoster> AggregatorSession::CloseAdvertising() {
   KeyRoster roster;
   uint32_t index = 0;
   for (const auto& [id, k] : advertised_) {  // std::map: site-id order
-    RosterEntry e{++index, id, k.encryption_key, k.mask_key};
+    RosterEntry e{++index, id, k.encryption_key, k.mask_key, k.certificate, k.key_signature};
     roster_[e.index] = e;
     commitments_[e.index] = k.seed_commitment;
     roster.entries.push_back(e);

@@ -1,18 +1,21 @@
-// The messages of secure aggregation (Bonawitz et al., CCS'17, semi-honest variant, full graph) as plain
-// structs, so that the protocol runs as two state machines (site_session.h, aggregator_session.h) independent
-// of the transport; federation.proto can carry them field by field.
+// The messages of secure aggregation (Bonawitz et al., CCS'17, full graph; peer_auth.h adds the active variant's
+// signatures) as plain structs, so that the protocol runs as two state machines (site_session.h,
+// aggregator_session.h) independent of the transport; federation.proto can carry them field by field.
 //
 //   round  site -> aggregator        aggregator -> site
 //   0      AdvertiseKeys              KeyRoster            (indices 1..n assigned, every site's public keys)
 //   1      ShareKeysMessage           ShareDelivery        (Shamir shares, AES-GCM encrypted per pair)
-//   2      MaskedInput                UnmaskRequest        (survivors and dropped sites)
-//   3      UnmaskResponse             -                    (self-mask shares of survivors, key shares of dropped)
+//   2      MaskedInput                survivor set         (survivors and dropped sites, to confirm)
+//   3      SurvivorConfirmation       UnmaskRequest        (the set again, with the survivors' signatures of it)
+//   4      UnmaskResponse             -                    (self-mask shares of survivors, key shares of dropped)
 //
 // Only public keys, a commitment to the self-mask seed, ciphertexts, masked vectors, the senders whose shares
 // did not open (complaints) and (in round 3) shares the protocol allows to reveal travel. Version 2 added the
 // commitment and the complaints (docs/rules/s24-secshares.md); version 3 the stated weight with the keys and
-// each site's capped weight in its roster (weights.h, docs/rules/s25-weightcap.md). A site or aggregator of
-// another version is refused.
+// each site's capped weight in its roster (weights.h, docs/rules/s25-weightcap.md); version 4 the stated norm
+// (norm_bound.h); version 5 the signatures against an aggregator that deviates actively (peer_auth.h): keys
+// signed with the site's certificate key and passed on with the certificate in the roster, and the consistency
+// step (round 3). A site or aggregator of another version is refused.
 #ifndef FEDLOG_COMMON_SECAGG_MESSAGES_H_
 #define FEDLOG_COMMON_SECAGG_MESSAGES_H_
 
@@ -27,7 +30,7 @@
 
 namespace fedlog::secagg {
 
-inline constexpr uint32_t kProtocolVersion = 4;
+inline constexpr uint32_t kProtocolVersion = 5;
 
 // SHA-256 over a label, the session id and the self-mask seed (protocol.h SeedCommitment).
 using Commitment = std::array<uint8_t, 32>;
@@ -50,6 +53,10 @@ struct AdvertiseKeys {
   double weight = 0;
   // Protocol version 4: the norm the site states (norm_bound.h ReportedNorm); 0 = not stated.
   double update_norm = 0;
+  // Protocol version 5: the site's signature of KeysSigningText (peer_auth.h) with its certificate's key, and
+  // (set by the aggregator from the connection, never from the request) that certificate.
+  std::string key_signature;
+  std::string certificate;
 };
 
 struct RosterEntry {
@@ -57,6 +64,8 @@ struct RosterEntry {
   std::string site_id;
   PublicKey encryption_key;
   PublicKey mask_key;
+  std::string certificate;    // version 5: the site's certificate (PEM), as it presented it to the aggregator
+  std::string key_signature;  // version 5: its signature of its keys (peer_auth.h KeysSigningText)
 };
 
 struct KeyRoster {
@@ -89,9 +98,18 @@ struct MaskedInput {
   std::vector<uint32_t> complaints;
 };
 
+// Version 5: one site's signature of the survivor set it was asked to confirm (peer_auth.h SurvivorsSigningText).
+struct SurvivorSignature {
+  uint32_t from = 0;
+  std::string signature;
+};
+
 struct UnmaskRequest {
   std::vector<uint32_t> survivors;  // U3: sites whose masked input the aggregator holds
   std::vector<uint32_t> dropped;    // U2 \ U3
+  // Version 5: the survivors' signatures of (survivors, dropped), ascending by sender; empty in the set a site
+  // is asked to confirm.
+  std::vector<SurvivorSignature> signatures;
 };
 
 enum class ShareKind { kSelfMaskSeed, kMaskPrivateKey };

@@ -15,8 +15,9 @@
 //  - it refuses a lane width and fraction bits (quantize.h) under which the sum of max_sites inputs could wrap
 //    (at Create), or that quantise its own input, at its weight, coarser than 2^-16 (at MaskInput, before
 //    anything of the input is sent).
-// It does not detect an aggregator that shows different sites different survivor sets (the active-adversary
-// consistency round of the paper needs signing keys; docs/PRIVACY.md).
+// Against an aggregator that puts keys of its own in the roster or shows different sites different survivor
+// sets, the caller checks the roster's certificates and key signatures before ShareSecrets and the survivors'
+// signatures before Unmask (peer_auth.h; client/secagg_client.cc), since the signing keys are the transport's.
 //
 // No secret (keys, seeds, shares) is logged or put into a Status message.
 // Thread-compatible: one session per round, driven by one thread.

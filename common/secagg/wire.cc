@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/lanes.h"
+#include "common/secagg/peer_auth.h"
 #include "common/secagg/protocol.h"
 #include "common/secagg/weights.h"
 
@@ -32,6 +33,16 @@ absl::Status CheckIndex(uint32_t index, const char* what) {
 }
 
 // Indices in 1..kMaxSites, at most kMaxSites of them.
+// A signature a peer sent: present and at most kMaxSignatureBytes (peer_auth.h verifies it).
+absl::Status CheckSignatureSize(const std::string& signature, const char* what) {
+  if (signature.empty()) return absl::InvalidArgumentError(absl::StrCat("no ", what, " (protocol version 5)"));
+  if (signature.size() > kMaxSignatureBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " of ", signature.size(), " bytes (at most ",
+                                                   kMaxSignatureBytes, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<uint32_t>> IndexList(const google::protobuf::RepeatedField<uint32_t>& in,
                                                 const char* what) {
   if (in.size() > kMaxSites) return absl::InvalidArgumentError(absl::StrCat("too many ", what));
@@ -122,6 +133,7 @@ v1::SecAggAdvertiseRequest AdvertiseToProto(const AdvertiseKeys& keys, const std
   p.set_seed_commitment(KeyBytes(keys.seed_commitment));
   p.set_weight(keys.weight);
   p.set_update_norm(keys.update_norm);
+  p.set_key_signature(keys.key_signature);
   return p;
 }
 
@@ -138,6 +150,8 @@ absl::StatusOr<AdvertiseKeys> AdvertiseFromProto(const v1::SecAggAdvertiseReques
     return absl::InvalidArgumentError("a stated update norm must be finite and >= 0");
   }
   k.update_norm = p.update_norm();  // its upper bound depends on the round (SecAggRound::PostAdvertisement)
+  FEDLOG_RETURN_IF_ERROR(CheckSignatureSize(p.key_signature(), "key signature"));
+  k.key_signature = p.key_signature();  // verified against the caller's certificate by the aggregator
   return k;
 }
 
@@ -158,6 +172,8 @@ v1::SecAggRoster RosterToProto(const KeyRoster& roster) {
     q->set_site_id(e.site_id);
     q->set_encryption_key(KeyBytes(e.encryption_key));
     q->set_mask_key(KeyBytes(e.mask_key));
+    q->set_certificate(e.certificate);
+    q->set_key_signature(e.key_signature);
   }
   return p;
 }
@@ -173,6 +189,13 @@ absl::StatusOr<KeyRoster> RosterFromProto(const v1::SecAggRoster& p) {
     e.site_id = q.site_id();
     FEDLOG_ASSIGN_OR_RETURN(e.encryption_key, KeyFrom(q.encryption_key(), "roster encryption_key"));
     FEDLOG_ASSIGN_OR_RETURN(e.mask_key, KeyFrom(q.mask_key(), "roster mask_key"));
+    if (q.certificate().empty() || q.certificate().size() > kMaxCertificateBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("roster certificate of ", q.certificate().size(),
+                                                     " bytes (1 to ", kMaxCertificateBytes, ")"));
+    }
+    FEDLOG_RETURN_IF_ERROR(CheckSignatureSize(q.key_signature(), "roster key signature"));
+    e.certificate = q.certificate();
+    e.key_signature = q.key_signature();
     r.entries.push_back(std::move(e));
   }
   return r;
@@ -212,6 +235,11 @@ v1::SecAggUnmaskList UnmaskRequestToProto(const UnmaskRequest& r) {
   v1::SecAggUnmaskList p;
   for (uint32_t s : r.survivors) p.add_survivors(s);
   for (uint32_t d : r.dropped) p.add_dropped(d);
+  for (const SurvivorSignature& g : r.signatures) {
+    v1::SecAggSurvivorSignature* q = p.add_signatures();
+    q->set_from(g.from);
+    q->set_signature(g.signature);
+  }
   return p;
 }
 
@@ -219,7 +247,28 @@ absl::StatusOr<UnmaskRequest> UnmaskRequestFromProto(const v1::SecAggUnmaskList&
   UnmaskRequest r;
   FEDLOG_ASSIGN_OR_RETURN(r.survivors, IndexList(p.survivors(), "survivors"));
   FEDLOG_ASSIGN_OR_RETURN(r.dropped, IndexList(p.dropped(), "dropped sites"));
+  if (p.signatures_size() > kMaxSites) return absl::InvalidArgumentError("too many survivor signatures");
+  for (const auto& q : p.signatures()) {
+    FEDLOG_RETURN_IF_ERROR(CheckIndex(q.from(), "survivor signature's signer"));
+    FEDLOG_RETURN_IF_ERROR(CheckSignatureSize(q.signature(), "survivor signature"));
+    r.signatures.push_back({q.from(), q.signature()});
+  }
   return r;
+}
+
+v1::SecAggUnmaskRequest ConfirmationToProto(const SurvivorSignature& confirmation, const std::string& session_id) {
+  v1::SecAggUnmaskRequest p;
+  p.set_session_id(session_id);
+  p.set_from(confirmation.from);
+  p.set_survivors_signature(confirmation.signature);
+  return p;
+}
+
+absl::StatusOr<SurvivorSignature> ConfirmationFromProto(const v1::SecAggUnmaskRequest& p) {
+  FEDLOG_RETURN_IF_ERROR(CheckIndex(p.from(), "sender"));
+  if (p.shares_size() > 0) return absl::InvalidArgumentError("a confirmation carries no shares");
+  FEDLOG_RETURN_IF_ERROR(CheckSignatureSize(p.survivors_signature(), "survivors signature"));
+  return SurvivorSignature{p.from(), p.survivors_signature()};
 }
 
 v1::SecAggUnmaskRequest UnmaskResponseToProto(const UnmaskResponse& r, const std::string& session_id) {

@@ -47,6 +47,12 @@ absl::StatusOr<ShareDelivery> DeliveryFromProto(const v1::SecAggShareDelivery& p
 v1::SecAggUnmaskList UnmaskRequestToProto(const UnmaskRequest& request);
 absl::StatusOr<UnmaskRequest> UnmaskRequestFromProto(const v1::SecAggUnmaskList& proto);
 
+// The consistency step's confirmation (version 5) travels as a SecAggUnmaskRequest with survivors_signature
+// set and no shares; IsConfirmation tells the two apart.
+v1::SecAggUnmaskRequest ConfirmationToProto(const SurvivorSignature& confirmation, const std::string& session_id);
+absl::StatusOr<SurvivorSignature> ConfirmationFromProto(const v1::SecAggUnmaskRequest& proto);
+inline bool IsConfirmation(const v1::SecAggUnmaskRequest& proto) { return !proto.survivors_signature().empty(); }
+
 v1::SecAggUnmaskRequest UnmaskResponseToProto(const UnmaskResponse& response, const std::string& session_id);
 absl::StatusOr<UnmaskResponse> UnmaskResponseFromProto(const v1::SecAggUnmaskRequest& proto);
 

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/federation_session.h"
 #include "client/secagg_client.h"
+#include "common/base/file_util.h"
 #include "fedlog/v1/admin.grpc.pb.h"
 #include "tests/fuzz/fuzz_aggregator.h"
 
@@ -548,6 +549,8 @@ void OneRound(SecAgg* s, Input* in) {
       }
       client::SecAggClientOptions o;
       o.site_id = kSiteNames[i];
+      o.key_file = fedlog::JoinPath(s->agg->pki, std::string(kSiteNames[i]) + ".key");
+      o.ca_file = fedlog::JoinPath(s->agg->pki, "ca.crt");
       o.poll_wait_ms = 200;
       o.max_wait_ms = 8000;  // above the advertising step's 3 s and the other steps' 2 s
       o.min_poll_interval_ms = 20;

@@ -273,6 +273,8 @@ TEST_F(CanaryTest, TrainedCanaryShowsWithoutSecureAggregationAndNowhereWithIt) {
     threads.emplace_back([&, i] {
       client::SecAggClientOptions o;
       o.site_id = sites_[i]->id;
+      o.key_file = JoinPath(pki_, sites_[i]->id + ".key");
+      o.ca_file = JoinPath(pki_, "ca.crt");
       o.poll_wait_ms = 500;
       results[i] = client::RunSecureAggregation(captures[i].get(), o, tasks[i], inputs[i], weights[i], headers[i]);
     });

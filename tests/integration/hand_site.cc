@@ -59,9 +59,18 @@ fl::TensorBundle Filled(const fl::TensorBundle& like, float v) {
   return b;
 }
 
+client::SecAggClientOptions HandSite::SecAggOptions() const {
+  client::SecAggClientOptions o;
+  o.site_id = id;
+  o.key_file = key_file;
+  o.ca_file = ca_file;
+  o.poll_wait_ms = 500;
+  return o;
+}
+
 HandSite::HandSite(const std::string& pki, const std::string& name, int port,
                    const std::vector<std::string>& sources, int64_t declared_lines)
-    : session(SiteChannel(pki, name, port)) {
+    : key_file(JoinPath(pki, name + ".key")), ca_file(JoinPath(pki, "ca.crt")), session(SiteChannel(pki, name, port)) {
   v1::HelloRequest hello;
   for (const std::string& source : sources) {
     v1::SourceInfo* info = hello.add_sources();

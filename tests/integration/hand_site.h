@@ -12,6 +12,9 @@
 
 #include "client/federation_session.h"
 #include "client/secagg_client.h"
+#include "common/secagg/wire.h"
+#include "client/secagg_client.h"
+#include "common/secagg/wire.h"
 #include "common/fl/tensor_bundle.h"
 #include "fedlog/v1/admin.pb.h"
 #include "fedlog/v1/federation.pb.h"
@@ -38,7 +41,12 @@ struct HandSite {
     return Upload(Header(task, samples), delta);
   }
 
+  // Secure-aggregation options as the daemon sets them: this site's id, its key and the CA (its certificates
+  // sign and check the round's keys, common/secagg/peer_auth.h), 500 ms polls.
+  client::SecAggClientOptions SecAggOptions() const;
+
   std::string id;
+  std::string key_file, ca_file;  // `name`.key and ca.crt of `pki`
   client::FederationSession session;
 };
 
@@ -67,7 +75,8 @@ fl::TensorBundle Filled(const fl::TensorBundle& like, float v);
 
 // Relays a site's secure-aggregation steps to the aggregator. Keeps the masked input it sent (`sent`), can
 // drop the site right after masking (the upload never leaves), can forge the aggregator's unmask request
-// (naming the second survivor as dropped too, so both of its shares are asked for) and counts unmask calls.
+// (naming the second survivor as dropped too, so both of its shares are asked for; in the set to confirm and in
+// the unmask request alike) and counts the calls that reveal shares (unmask_calls) and the confirmations.
 class SecAggRelay : public client::SecAggTransport {
  public:
   explicit SecAggRelay(client::FederationSession* s) : inner_(client::SessionTransport(s)) {}
@@ -76,13 +85,13 @@ class SecAggRelay : public client::SecAggTransport {
   absl::Status UploadMasked(const v1::UpdateHeader& h, const std::string& bytes) override;
   absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override;
   absl::Status Unmask(const v1::SecAggUnmaskRequest& r) override {
-    ++unmask_calls;
+    ++(secagg::IsConfirmation(r) ? confirm_calls : unmask_calls);
     return inner_->Unmask(r);
   }
 
   bool drop_after_masking = false, forge_unmask = false;
   std::string sent;
-  int unmask_calls = 0;
+  int unmask_calls = 0, confirm_calls = 0;
 
  private:
   std::unique_ptr<client::SecAggTransport> inner_;

@@ -287,6 +287,8 @@ TEST_F(HostileAggregatorTest, BadSecAggRosterIsRefusedNotTakenForRevocation) {
   std::unique_ptr<client::SecAggTransport> transport = client::SessionTransport(session_.get());
   client::SecAggClientOptions options;
   options.site_id = "site-a";
+  options.key_file = JoinPath(pki_, "site-a.key");
+  options.ca_file = JoinPath(pki_, "ca.crt");
   const std::vector<float> x(4, 0.5f);
   absl::Status st = client::RunSecureAggregation(transport.get(), options, SecAggTask(), x, 10, v1::UpdateHeader());
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
@@ -301,6 +303,8 @@ TEST_F(HostileAggregatorTest, SecAggPendingForeverIsPacedAndEnds) {
   std::unique_ptr<client::SecAggTransport> transport = client::SessionTransport(session_.get());
   client::SecAggClientOptions options;
   options.site_id = "site-a";
+  options.key_file = JoinPath(pki_, "site-a.key");
+  options.ca_file = JoinPath(pki_, "ca.crt");
   options.max_wait_ms = 1000;
   const std::vector<float> x(4, 0.5f);
   absl::Status st = client::RunSecureAggregation(transport.get(), options, SecAggTask(), x, 10, v1::UpdateHeader());
@@ -371,7 +375,8 @@ TEST_F(HostileAggregatorTest, DaemonRetriesAfterARefusedHello) {
   daemons.Stop();
 }
 
-// An unmask request that would expose one site (both of a survivor's shares asked for) is refused as Aborted, a
+// A survivor set that would expose one site (both of a survivor's shares asked for) is refused when the site is
+// asked to confirm it (since protocol version 5; the unmask request with it would be refused as Aborted), as a
 // refusal, never PermissionDenied or Unauthenticated (which the daemon takes for revocation and exits on): the
 // same site session then takes part in the run's next secure round, which completes. A real aggregator here (the
 // forged request is the real one with a survivor added to the dropped list, testing::SecAggRelay).
@@ -398,8 +403,8 @@ TEST(HostileUnmaskTest, ARefusedUnmaskRequestIsAbortedAndTheSiteTakesPartInTheNe
   }
   std::vector<std::unique_ptr<HandSite>> sites;
   for (const char* name : {"site-a", "site-b", "site-c"}) sites.push_back(std::make_unique<HandSite>(pki, name, port));
-  // One secure round: every site's task, then the four steps on one thread per site; site-a's relay forges
-  // the unmask request when `forge`.
+  // One secure round: every site's task, then the five steps on one thread per site; site-a's relay forges
+  // the survivor set (to confirm, then in the unmask request) when `forge`.
   auto round = [&](bool forge, std::vector<absl::Status>* results) {
     std::vector<v1::RoundTask> tasks(sites.size());
     std::vector<std::thread> threads;
@@ -430,9 +435,7 @@ TEST(HostileUnmaskTest, ARefusedUnmaskRequestIsAbortedAndTheSiteTakesPartInTheNe
           (*results)[i] = x.status();
           return;
         }
-        client::SecAggClientOptions o;
-        o.site_id = sites[i]->id;
-        o.poll_wait_ms = 500;
+        client::SecAggClientOptions o = sites[i]->SecAggOptions();
         (*results)[i] = client::RunSecureAggregation(relays[i].get(), o, tasks[i], *x, 100,
                                                      HandSite::Header(tasks[i], 100));
       });
@@ -442,7 +445,9 @@ TEST(HostileUnmaskTest, ARefusedUnmaskRequestIsAbortedAndTheSiteTakesPartInTheNe
   };
   std::vector<absl::Status> first, second;
   round(true, &first);
-  EXPECT_EQ(first[0].code(), absl::StatusCode::kAborted) << first[0];
+  // Refused before it signs anything: a set naming one site both as survivor and as dropped.
+  EXPECT_EQ(first[0].code(), absl::StatusCode::kInvalidArgument) << first[0];
+  EXPECT_TRUE(absl::StrContains(first[0].message(), "both as survivor and as dropped")) << first[0];
   EXPECT_TRUE(client::IsRefusal(first[0])) << first[0];
   EXPECT_TRUE(first[1].ok() && first[2].ok()) << first[1] << first[2];
   round(false, &second);

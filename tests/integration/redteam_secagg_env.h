@@ -21,6 +21,7 @@
 #include "common/base/file_util.h"
 #include "common/fl/tensor_bundle.h"
 #include "common/secagg/norm_bound.h"
+#include "common/secagg/peer_auth.h"
 #include "common/secagg/quantize.h"
 #include "common/secagg/shamir.h"
 #include "common/secagg/wire.h"
@@ -53,6 +54,7 @@ class BadRelay : public client::SecAggTransport {
     if (tamper_ == Tamper::kSmallOrderMaskKey) bad.set_mask_key(std::string(1, '\1') + std::string(31, '\0'));
     if (tamper_ == Tamper::kZeroStatedWeight) bad.set_weight(0);  // it would add nothing it could be held to
     if (tamper_ == Tamper::kBoostPastTheBound) bad.set_update_norm(stated_norm);  // a small norm, whatever it masks
+    if (!key_file.empty()) ReSign(&bad);  // a bad site signs whatever keys it sends
     return inner_->Advertise(bad);
   }
   absl::Status ShareKeys(const v1::SecAggShareKeysRequest& r) override {
@@ -98,7 +100,9 @@ class BadRelay : public client::SecAggTransport {
     }
     // An honest site that answers late, so that the liar's shares come first (the plain combination takes the
     // first t).
-    if (tamper_ == Tamper::kLateReveal) std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    if (tamper_ == Tamper::kLateReveal && !secagg::IsConfirmation(r)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    }
     return inner_->Unmask(bad);
   }
 
@@ -106,8 +110,22 @@ class BadRelay : public client::SecAggTransport {
   size_t lane_bytes = 8;
   double stated_weight = 0;  // kIgnoreGivenWeight: the weight the site stated (and masks)
   double stated_norm = 0;    // kBoostPastTheBound: the update norm the site states
+  std::string key_file;      // when set: the site's key, to sign the keys it sends after tampering with them
 
  private:
+  void ReSign(v1::SecAggAdvertiseRequest* r) const {
+    absl::StatusOr<std::string> pem = ReadFile(key_file);
+    ASSERT_TRUE(pem.ok()) << pem.status();
+    absl::StatusOr<std::unique_ptr<secagg::Signer>> signer = secagg::Signer::FromPem(*pem);
+    ASSERT_TRUE(signer.ok()) << signer.status();
+    secagg::PublicKey enc{}, mask{};
+    std::copy(r->encryption_key().begin(), r->encryption_key().end(), enc.begin());
+    std::copy(r->mask_key().begin(), r->mask_key().end(), mask.begin());
+    absl::StatusOr<std::string> sig = (*signer)->Sign(secagg::KeysSigningText(r->session_id(), enc, mask));
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    r->set_key_signature(*sig);
+  }
+
   std::unique_ptr<client::SecAggTransport> inner_;
   Tamper tamper_;
 };
@@ -145,9 +163,7 @@ inline std::vector<absl::Status> RunAttempt(const std::vector<Site*>& sites,
         out[i] = x.status();
         return;
       }
-      client::SecAggClientOptions o;
-      o.site_id = sites[i]->id;
-      o.poll_wait_ms = 500;
+      client::SecAggClientOptions o = sites[i]->SecAggOptions();
       out[i] = client::RunSecureAggregation(via[i], o, tasks[i], *x, weights[i],
                                             Site::Header(tasks[i], static_cast<int64_t>(weights[i])), ranges);
     });

@@ -107,6 +107,7 @@ TEST_F(RedteamSecAggSiteTest, SmallOrderPublicKeysAreRefusedAndTheOthersComplete
     auto global = a.session.Download(tasks[0].model_version());
     ASSERT_TRUE(global.ok()) << global.status();
     BadRelay bad(&c.session, tamper);
+    bad.key_file = c.key_file;  // it signs the bad keys: they are refused for what they are
     auto ra = client::SessionTransport(&a.session), rb = client::SessionTransport(&b.session);
     std::vector<absl::Status> st =
         RunAttempt({&a, &b, &c}, {ra.get(), rb.get(), &bad}, tasks, global->bundle,

@@ -211,6 +211,8 @@ TEST_F(RestartTest, SecureAggregationAttemptOpenAtRestartRecoversWithAFreshSessi
   h.set_train_loss(1.0);
   client::SecAggClientOptions o;
   o.site_id = c_id;
+  o.key_file = JoinPath(pki_, c_id + ".key");
+  o.ca_file = JoinPath(pki_, "ca.crt");
   o.poll_wait_ms = 500;
   std::unique_ptr<client::SecAggTransport> transport = client::SessionTransport(c.get());
   EXPECT_TRUE(client::RunSecureAggregation(transport.get(), o, second, *x, 100, h).ok());

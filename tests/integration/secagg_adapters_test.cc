@@ -84,9 +84,7 @@ std::vector<absl::Status> Drive(const std::vector<Site*>& sites, const std::vect
         results[i] = x.status();
         return;
       }
-      client::SecAggClientOptions o;
-      o.site_id = sites[i]->id;
-      o.poll_wait_ms = 500;
+      client::SecAggClientOptions o = sites[i]->SecAggOptions();
       v1::UpdateHeader h;
       h.set_run_id(tasks[i].run_id());
       h.set_round(tasks[i].round());

@@ -147,9 +147,7 @@ std::thread Drive(Site* site, Relay* relay, const v1::RoundTask& task, const fl:
       *result = x.status();
       return;
     }
-    client::SecAggClientOptions o;
-    o.site_id = site->id;
-    o.poll_wait_ms = 500;
+    client::SecAggClientOptions o = site->SecAggOptions();
     *result = client::RunSecureAggregation(relay, o, task, *x, static_cast<double>(samples),
                                            site->Header(task, samples));
   });

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "common/secagg/peer_auth.h"
 #include "common/secagg/update_vector.h"
 #include "gtest/gtest.h"
 
@@ -17,19 +18,58 @@ TEST(WireTest, AdvertiseTakesTheAuthenticatedIdAndChecksKeySizes) {
   k.site_id = "ignored";
   k.encryption_key.fill(1);
   k.mask_key.fill(2);
+  k.key_signature = "sig";  // verified by the aggregator against the caller's certificate, not here
   v1::SecAggAdvertiseRequest p = AdvertiseToProto(k, "session");
   absl::StatusOr<AdvertiseKeys> back = AdvertiseFromProto(p, "site-a");
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->site_id, "site-a");
   EXPECT_EQ(back->mask_key, k.mask_key);
+  EXPECT_EQ(back->key_signature, "sig");
+  EXPECT_TRUE(back->certificate.empty());  // never from the request
   p.set_mask_key("short");
   EXPECT_EQ(AdvertiseFromProto(p, "site-a").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Protocol version 5: keys come signed, and roster entries carry the certificate and signature; both bounded.
+TEST(WireTest, SignaturesAndCertificatesArePresentAndBounded) {
+  AdvertiseKeys k;
+  v1::SecAggAdvertiseRequest p = AdvertiseToProto(k, "session");
+  EXPECT_EQ(AdvertiseFromProto(p, "site-a").status().code(), absl::StatusCode::kInvalidArgument);  // unsigned
+  p.set_key_signature(std::string(kMaxSignatureBytes + 1, 's'));
+  EXPECT_EQ(AdvertiseFromProto(p, "site-a").status().code(), absl::StatusCode::kInvalidArgument);
+  KeyRoster roster;
+  roster.entries.push_back({1, "site-a", {}, {}, "CERT", "SIG"});
+  v1::SecAggRoster rp = RosterToProto(roster);
+  absl::StatusOr<KeyRoster> back = RosterFromProto(rp);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->entries.at(0).certificate, "CERT");
+  EXPECT_EQ(back->entries.at(0).key_signature, "SIG");
+  rp.mutable_entries(0)->clear_certificate();
+  EXPECT_EQ(RosterFromProto(rp).status().code(), absl::StatusCode::kInvalidArgument);
+  rp.mutable_entries(0)->set_certificate(std::string(kMaxCertificateBytes + 1, 'c'));
+  EXPECT_EQ(RosterFromProto(rp).status().code(), absl::StatusCode::kInvalidArgument);
+  // The unmask list's signatures and the confirmation.
+  UnmaskRequest u{{1, 2}, {3}, {{1, "s1"}, {2, "s2"}}};
+  absl::StatusOr<UnmaskRequest> ub = UnmaskRequestFromProto(UnmaskRequestToProto(u));
+  ASSERT_TRUE(ub.ok()) << ub.status();
+  ASSERT_EQ(ub->signatures.size(), 2u);
+  EXPECT_EQ(ub->signatures[1].from, 2u);
+  EXPECT_EQ(ub->signatures[1].signature, "s2");
+  v1::SecAggUnmaskList bad = UnmaskRequestToProto(u);
+  bad.mutable_signatures(0)->set_from(0);
+  EXPECT_EQ(UnmaskRequestFromProto(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  v1::SecAggUnmaskRequest c = ConfirmationToProto({2, "sig"}, "session");
+  EXPECT_TRUE(IsConfirmation(c));
+  ASSERT_TRUE(ConfirmationFromProto(c).ok());
+  c.add_shares();
+  EXPECT_EQ(ConfirmationFromProto(c).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // Protocol version 3: the stated weight travels with the keys and is checked as a number from a peer.
 TEST(WireTest, AdvertiseCarriesTheStatedWeightAndRefusesANonsenseOne) {
   AdvertiseKeys k;
   k.weight = 1400;
+  k.key_signature = "sig";
   v1::SecAggAdvertiseRequest p = AdvertiseToProto(k, "session");
   absl::StatusOr<AdvertiseKeys> back = AdvertiseFromProto(p, "site-a");
   ASSERT_TRUE(back.ok()) << back.status();
