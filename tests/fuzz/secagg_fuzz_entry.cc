@@ -146,10 +146,25 @@ void Raw(Input* in, const std::string& session, Msg* msg) {
   if (in->U8() % 2) msg->set_session_id(session);
 }
 
+// A signature (protocol version 5) a peer might send instead of a valid one: none, oversized, one bit off, or
+// bytes of its own.
+std::string FuzzSignature(Input* in, const std::string& sig) {
+  static const size_t kSizes[] = {0, 1, 1025, 100000};
+  switch (in->U8() % 3) {
+    case 0: return std::string(kSizes[in->U8() % 4], '\x30');
+    case 1: {
+      std::string s = sig;
+      if (!s.empty()) s[in->U8() % s.size()] ^= static_cast<char>(in->U8() | 1);
+      return s;
+    }
+    default: return in->Bytes(80);
+  }
+}
+
 void Mutate(Input* in, v1::SecAggAdvertiseRequest* m) {
   // Stated update norms (protocol version 4): not numbers, negative, zero, tiny, beyond any update, ordinary.
   static const double kNorms[] = {std::nan(""), INFINITY, -1, 0, 1e-300, 1e300, 3.0};
-  switch (in->U8() % 8) {
+  switch (in->U8() % 9) {
     case 0: m->set_session_id(FuzzSession(in, m->session_id())); break;
     case 1: m->set_encryption_key(FuzzKey(in, m->encryption_key())); break;
     case 2: m->set_mask_key(FuzzKey(in, m->mask_key())); break;
@@ -157,6 +172,7 @@ void Mutate(Input* in, v1::SecAggAdvertiseRequest* m) {
     case 4: m->set_mask_key(m->encryption_key()); break;
     case 5: Raw(in, m->session_id(), m); break;
     case 6: m->set_update_norm(kNorms[in->U8() % (sizeof(kNorms) / sizeof(kNorms[0]))]); break;
+    case 7: m->set_key_signature(FuzzSignature(in, m->key_signature())); break;  // keys it did not sign
     default: break;  // an exact replay
   }
 }
@@ -192,7 +208,7 @@ void Mutate(Input* in, v1::SecAggUnmaskRequest* m) {
   const int n = m->shares_size();
   v1::SecAggRevealedShare* r = n > 0 ? m->mutable_shares(in->U8() % n) : nullptr;
   static const uint64_t kY[] = {0, (uint64_t{1} << 61) - 1, uint64_t{1} << 61, std::numeric_limits<uint64_t>::max()};
-  switch (in->U8() % 9) {
+  switch (in->U8() % 10) {
     case 0: m->set_session_id(FuzzSession(in, m->session_id())); break;
     case 1: m->set_from(FuzzIndex(in, m->from())); break;
     case 2: if (r) r->set_owner(FuzzIndex(in, r->owner())); break;
@@ -210,6 +226,13 @@ void Mutate(Input* in, v1::SecAggUnmaskRequest* m) {
       break;
     case 6: if (r) *m->add_shares() = *r; break;
     case 7: Raw(in, m->session_id(), m); break;
+    case 8:  // the consistency step (protocol version 5): a signature of another set, or shares with it
+      if (m->survivors_signature().empty() || in->U8() % 2) {
+        m->set_survivors_signature(FuzzSignature(in, m->survivors_signature()));
+      } else {
+        m->add_shares()->set_owner(FuzzIndex(in, 1));
+      }
+      break;
     default: break;
   }
 }
@@ -286,7 +309,7 @@ class FuzzTransport : public client::SecAggTransport {
   absl::StatusOr<v1::SecAggPollResponse> Poll(const v1::SecAggPollRequest& r) override {
     const Step step = r.step() == v1::SecAggPollRequest::ROSTER   ? kPollRoster
                       : r.step() == v1::SecAggPollRequest::SHARES ? kPollShares
-                                                                  : kPollUnmask;
+                                                                  : kPollUnmask;  // CONFIRM too
     if (!polled_[step - kPollRoster]) {
       polled_[step - kPollRoster] = true;
       StepPlan& p = plans_[step];
