@@ -13,24 +13,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/file_util.h"
 #include "common/base/logging.h"
+#include "common/base/openssl_ptr.h"
 
 namespace fedlog::net {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using ossl::X509Ptr;
 
-std::unique_ptr<BIO, BioFree> Bio(const std::string& pem) {
-  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
+ossl::BioPtr Bio(const std::string& pem) { return ossl::MemBio(pem); }
 
 absl::StatusOr<std::string> Read(const std::string& path, const std::string& setting) {
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(setting, " is not set"));
@@ -73,7 +63,7 @@ bool SignedByOneOf(X509* cert, const std::string& ca_pem) {
   while (!ok) {
     X509Ptr ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!ca) break;
-    std::unique_ptr<EVP_PKEY, KeyFree> ca_key(X509_get_pubkey(ca.get()));
+    ossl::PkeyPtr ca_key(X509_get_pubkey(ca.get()));
     ok = ca_key != nullptr && X509_verify(cert, ca_key.get()) == 1;
   }
   ERR_clear_error();
@@ -95,7 +85,7 @@ absl::Status CheckTlsFiles(const TlsFiles& files, const std::string& prefix) {
   absl::StatusOr<X509Ptr> cert = ParseCert(*cert_pem, files.cert, prefix + "cert");
   if (!cert.ok()) return cert.status();
   auto key_bio = Bio(*key_pem);
-  std::unique_ptr<EVP_PKEY, KeyFree> key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  ossl::PkeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (!key) {
     return absl::InvalidArgumentError(

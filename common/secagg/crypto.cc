@@ -9,27 +9,13 @@
 
 #include <memory>
 
+#include "common/base/openssl_ptr.h"
 #include "common/base/status_macros.h"
 
 namespace fedlog::secagg {
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-struct KdfFree {
-  void operator()(EVP_KDF* p) const { EVP_KDF_free(p); }
-};
-struct KdfCtxFree {
-  void operator()(EVP_KDF_CTX* p) const { EVP_KDF_CTX_free(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using Pkey = ossl::PkeyPtr;
 
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
@@ -85,7 +71,7 @@ absl::StatusOr<SecretKey> X25519Agree(const SecretKey& private_key, const Public
   if (!mine.ok()) return mine.status();
   Pkey theirs(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer.data(), peer.size()));
   if (!theirs) return absl::InvalidArgumentError("peer X25519 public key is malformed");
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new(mine->get(), nullptr));
+  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new(mine->get(), nullptr));
   SecretKey out;
   size_t len = out.size();
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), theirs.get()) != 1 ||
@@ -108,9 +94,9 @@ absl::Status CheckX25519PublicKey(const PublicKey& key) {
 }
 
 absl::StatusOr<SecretKey> HkdfSha256(const SecretKey& ikm, absl::string_view salt, absl::string_view info) {
-  std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  ossl::KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) return absl::InternalError("OpenSSL has no HKDF");
-  std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(kdf.get()));
+  ossl::KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()));
   if (!ctx) return absl::InternalError("cannot create an HKDF context");
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
@@ -128,7 +114,7 @@ absl::StatusOr<std::string> AesGcmSeal(const SecretKey& key, absl::string_view p
   std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   if (RAND_bytes(o, kNonceBytes) != 1) return absl::InternalError("RAND_bytes failed");
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), o) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
@@ -147,7 +133,7 @@ absl::StatusOr<std::string> AesGcmOpen(const SecretKey& key, absl::string_view s
   const size_t n = sealed.size() - kNonceBytes - kTagBytes;
   const auto* s = reinterpret_cast<const unsigned char*>(sealed.data());
   std::string out(n, '\0');
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), s) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),

@@ -7,29 +7,17 @@
 #include <openssl/x509_vfy.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/openssl_ptr.h"
 #include "common/net/peer_id.h"
 
 namespace fedlog::secagg {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using ossl::BioPtr;
+using ossl::MemBio;
+using ossl::MdCtxPtr;
+using KeyPtr = ossl::PkeyPtr;
+using ossl::X509Ptr;
 
 void AppendField(std::string* out, std::string_view field) {
   const uint64_t n = field.size();
@@ -44,8 +32,6 @@ void AppendIndices(std::string* out, const std::vector<uint32_t>& indices) {
   }
   AppendField(out, packed);
 }
-
-BioPtr MemBio(const std::string& pem) { return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))); }
 
 X509Ptr ParseCertificate(const std::string& pem) {
   if (pem.empty() || pem.size() > kMaxCertificateBytes) return nullptr;
@@ -96,7 +82,7 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::FromPem(const std::string& key_p
 }
 
 absl::StatusOr<std::string> Signer::Sign(std::string_view text) const {
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, DigestFor(key_->pkey.get()), nullptr, key_->pkey.get()) != 1) {
     return absl::InternalError("cannot start a signature with the site's key");
   }
@@ -121,7 +107,7 @@ absl::Status VerifySignature(const std::string& certificate_pem, std::string_vie
   if (!cert) return absl::InvalidArgumentError("certificate does not parse");
   KeyPtr key(X509_get_pubkey(cert.get()));
   if (!key) return absl::InvalidArgumentError("certificate holds no public key");
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, DigestFor(key.get()), nullptr, key.get()) != 1) {
     return absl::InternalError("cannot start verifying a signature");
   }
@@ -132,10 +118,7 @@ absl::Status VerifySignature(const std::string& certificate_pem, std::string_vie
 }
 
 struct CertificateChecker::Store {
-  struct StoreFree {
-    void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-  };
-  std::unique_ptr<X509_STORE, StoreFree> store;
+  ossl::X509StorePtr store;
 };
 
 CertificateChecker::CertificateChecker(std::unique_ptr<Store> store) : store_(std::move(store)) {}
@@ -159,7 +142,7 @@ absl::StatusOr<std::unique_ptr<CertificateChecker>> CertificateChecker::FromCaPe
 absl::Status CertificateChecker::CheckSite(const std::string& certificate_pem, const std::string& site_id) const {
   X509Ptr cert = ParseCertificate(certificate_pem);
   if (!cert) return absl::UnauthenticatedError("certificate does not parse");
-  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!ctx || X509_STORE_CTX_init(ctx.get(), store_->store.get(), cert.get(), nullptr) != 1) {
     return absl::InternalError("cannot start verifying a certificate");
   }

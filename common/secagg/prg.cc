@@ -6,17 +6,15 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/base/openssl_ptr.h"
+
 namespace fedlog::secagg {
 namespace {
 
 constexpr size_t kChunkBytes = 16384;  // 16 KiB: key stream and lanes stay in L1/L2
 alignas(64) const unsigned char kZeros[kChunkBytes] = {};
 
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+using CipherCtx = ossl::CipherCtxPtr;
 
 // An AES-256-CTR context keyed by `seed` at the start of its key stream.
 absl::StatusOr<CipherCtx> StartStream(const SecretKey& seed) {
