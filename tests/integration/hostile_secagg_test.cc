@@ -195,37 +195,29 @@ TEST_F(HostileSecAggTest, KeysOfTheAggregatorsOwnInARosterAreRefusedWhateverCert
     const char* why;  // in site-a's refusal
     std::function<void(AggregatorInTheMiddle*, v1::SecAggRoster*)> forge;
   };
+  // site-b's entry with keys of the aggregator's own, signed (when `pem` is given) under `pem`.crt / .key.
+  auto own_keys = [](AggregatorInTheMiddle* a, v1::SecAggRoster* r, const std::string& pem) {
+    v1::SecAggRosterEntry* b = EntryOf(r, "site-b");
+    b->set_encryption_key(AggregatorsKey());
+    b->set_mask_key(AggregatorsKey());
+    if (pem.empty()) return;  // site-b's certificate and signature kept
+    b->set_certificate(ReadFile(pem + ".crt").value_or(""));
+    b->set_key_signature(SignKeys(pem + ".key", a->session_id, *b));
+  };
   const std::vector<Case> cases = {
       {"site-b's certificate and signature kept", "signature does not verify",
-       [](AggregatorInTheMiddle*, v1::SecAggRoster* r) {
-         v1::SecAggRosterEntry* b = EntryOf(r, "site-b");
-         b->set_encryption_key(AggregatorsKey());
-         b->set_mask_key(AggregatorsKey());
-       }},
+       [&](AggregatorInTheMiddle* a, v1::SecAggRoster* r) { own_keys(a, r, ""); }},
       {"signed with the aggregator's own certificate", "not a site's",
-       [&](AggregatorInTheMiddle* a, v1::SecAggRoster* r) {
-         v1::SecAggRosterEntry* b = EntryOf(r, "site-b");
-         b->set_encryption_key(AggregatorsKey());
-         b->set_mask_key(AggregatorsKey());
-         b->set_certificate(ReadFile(JoinPath(pki_, "aggregator.crt")).value_or(""));
-         b->set_key_signature(SignKeys(JoinPath(pki_, "aggregator.key"), a->session_id, *b));
-       }},
+       [&](AggregatorInTheMiddle* a, v1::SecAggRoster* r) { own_keys(a, r, JoinPath(pki_, "aggregator")); }},
       {"signed under a certificate for site-b from another CA", "does not verify against the CA",
-       [&](AggregatorInTheMiddle* a, v1::SecAggRoster* r) {
-         v1::SecAggRosterEntry* b = EntryOf(r, "site-b");
-         b->set_encryption_key(AggregatorsKey());
-         b->set_mask_key(AggregatorsKey());
-         b->set_certificate(ReadFile(JoinPath(rogue, "site-b.crt")).value_or(""));
-         b->set_key_signature(SignKeys(JoinPath(rogue, "site-b.key"), a->session_id, *b));
-       }},
+       [&](AggregatorInTheMiddle* a, v1::SecAggRoster* r) { own_keys(a, r, JoinPath(rogue, "site-b")); }},
       {"site-c's signed entry under site-b's name", "names another site",
        [](AggregatorInTheMiddle*, v1::SecAggRoster* r) {
          v1::SecAggRosterEntry* b = EntryOf(r, "site-b");
-         const v1::SecAggRosterEntry c = *EntryOf(r, "site-c");
-         b->set_encryption_key(c.encryption_key());
-         b->set_mask_key(c.mask_key());
-         b->set_certificate(c.certificate());
-         b->set_key_signature(c.key_signature());
+         const uint32_t index = b->index();
+         *b = *EntryOf(r, "site-c");  // keys, certificate and signature
+         b->set_index(index);
+         b->set_site_id("site-b");
        }},
   };
   for (const Case& c : cases) {
