@@ -220,7 +220,6 @@ absl::Status SecAggRound::PostAdvertisement(const std::string& site, const std::
   }
   FEDLOG_RETURN_IF_ERROR(session_->AddAdvertisement(keys));
   advertised_.insert(site);
-  certificates_[site] = certificate_pem;
   stated_[site] = keys.weight;
   // A norm stated in a round without a bound is not used.
   if (options_.norm_multiple > 0 && keys.update_norm > 0) norms_[site] = keys.update_norm;
@@ -370,7 +369,11 @@ absl::Status SecAggRound::PostConfirmation(const std::string& site, const v1::Se
   if (confirmation.from != IndexOf(site)) return absl::PermissionDeniedError("confirmation sent under another index");
   const std::string text =
       secagg::SurvivorsSigningText(options_.config.session_id, request_->survivors, request_->dropped);
-  if (absl::Status st = secagg::VerifySignature(certificates_[site], text, confirmation.signature); !st.ok()) {
+  // The certificate the roster carries for this site (the one its keys were signed under).
+  auto entry = std::find_if(roster_->entries.begin(), roster_->entries.end(),
+                            [&](const secagg::RosterEntry& e) { return e.index == confirmation.from; });
+  if (entry == roster_->entries.end()) return absl::PermissionDeniedError("site is not in the roster");
+  if (absl::Status st = secagg::VerifySignature(entry->certificate, text, confirmation.signature); !st.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat("the survivor set's signature does not verify under the site's certificate: ", st.message()));
   }

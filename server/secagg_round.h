@@ -237,7 +237,6 @@ class SecAggRound {
   std::string failure_;
   int64_t step_deadline_ms_ = 0;
   std::set<std::string> advertised_, shared_, masked_, confirmed_, unmasked_;
-  std::map<std::string, std::string> certificates_;          // each advertised site's certificate (PEM)
   std::vector<secagg::SurvivorSignature> confirmations_;     // checked signatures of the survivor set
   std::map<std::string, uint32_t> index_;                    // roster indices, after advertising
   std::map<std::string, double> stated_;                     // stated weights, as advertised
