@@ -112,24 +112,17 @@ v1::SecAggRosterEntry* EntryOf(v1::SecAggRoster* roster, const std::string& site
   return roster->add_entries();
 }
 
-class HostileSecAggTest : public ::testing::Test {
+class HostileSecAggTest : public testing::AggregatorTest {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeTempDir("fedlog_hostile_secagg");
-    pki_ = JoinPath(dir_, "pki");
-    ASSERT_TRUE(testing::MakePki(pki_, {"site-a", "site-b", "site-c"}));
-    v1::ServerConfig cfg = testing::ServerConfigFor(pki_, JoinPath(dir_, "agg"));
-    ASSERT_TRUE(testing::UseTinyLineEncoder(&cfg, 8, 4));
-    server_ = testing::StartAggregatorOrFail(cfg, &port_);
+    StartAggregator("fedlog_hostile_secagg", {"site-a", "site-b", "site-c"},
+                    [](v1::ServerConfig* c) { ASSERT_TRUE(testing::UseTinyLineEncoder(c, 8, 4)); });
     ASSERT_NE(server_, nullptr);
-    admin_ = testing::AdminStub(pki_, port_);
+    port_ = server_->port();
+    admin_ = Admin();
     for (const char* name : {"site-a", "site-b", "site-c"}) {
       sites_.push_back(std::make_unique<HandSite>(pki_, name, port_));
     }
-  }
-  void TearDown() override {
-    if (server_) server_->Shutdown();
-    std::filesystem::remove_all(dir_);
   }
 
   // One secure round of a fresh run (3 sites, threshold 2, steps of 2 s): site-a through `a`, the others honest.
@@ -171,9 +164,7 @@ class HostileSecAggTest : public ::testing::Test {
     return results;
   }
 
-  std::string dir_, pki_;
   int port_ = 0;
-  std::unique_ptr<server::AggregatorServer> server_;
   std::unique_ptr<v1::Admin::Stub> admin_;
   std::vector<std::unique_ptr<HandSite>> sites_;
 };
